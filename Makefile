@@ -1,0 +1,93 @@
+# strata — build, test, fuzz and benchmark.
+#
+#   make deps        install Debian -dev packages that are missing (needs root or sudo)
+#   make             build ./strata
+#   make test        unit tests + end-to-end tests; ends with "N passed, N failed"
+#   make test-asan   the same under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make fuzz        run every libFuzzer harness for FUZZ_SECONDS each (clang)
+#   make bench       benchmark against restic and borg (SIZE=2G by default)
+#   make demo        init, backup, snapshots, restore, verify on a temp repository
+
+CC       ?= cc
+PREFIX   ?= /usr/local
+BUILD    ?= build
+PKGS      = libzstd libsodium lmdb libcurl libarchive jansson expat
+DEB_PKGS  = build-essential pkg-config libzstd-dev libsodium-dev liblmdb-dev \
+            libcurl4-openssl-dev libarchive-dev libjansson-dev libexpat1-dev
+OPT      ?= -O2 -g
+WARN      = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+            -Wformat=2 -Wvla -Wpointer-arith -Wcast-qual -Wundef -Wwrite-strings \
+            -Wno-unused-parameter
+CPPFLAGS += -I. -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64
+CFLAGS   += -std=c11 $(OPT) $(WARN) -pthread $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(SAN)
+LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread -lm
+LDFLAGS  += $(SAN)
+
+CHUNKER_SRC = $(wildcard chunker/*.c)
+STORE_SRC   = $(wildcard store/*.c)
+REMOTE_SRC  = $(wildcard remote/*.c)
+TOOLS_SRC   = $(wildcard tools/*.c)
+CLI_SRC     = $(filter tools/cmd_%.c tools/cli_%.c tools/strata.c,$(TOOLS_SRC))
+AUX_SRC     = $(filter-out $(CLI_SRC),$(TOOLS_SRC))
+LIB_SRC     = $(CHUNKER_SRC) $(STORE_SRC) $(REMOTE_SRC)
+LIB_OBJ     = $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ     = $(CLI_SRC:%.c=$(BUILD)/%.o)
+TEST_SRC    = $(wildcard tests/test_*.c)
+TEST_BIN    = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+AUX_BIN     = $(AUX_SRC:tools/%.c=$(BUILD)/tools/%)
+FUZZ_SRC    = $(wildcard fuzz/fuzz_*.c)
+
+.PHONY: all test test-unit test-e2e test-asan fuzz fuzz-replay bench demo deps install clean
+
+all: $(BUILD)/strata $(AUX_BIN)
+ifeq ($(BUILD),build)
+	@ln -sf build/strata strata
+endif
+
+$(BUILD)/strata: $(LIB_OBJ) $(CLI_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/libstrata.a: $(LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/libstrata.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tools/%: $(BUILD)/tools/%.o $(BUILD)/libstrata.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+test: all $(TEST_BIN)
+	@BUILD=$(BUILD) sh tests/run.sh
+
+test-asan:
+	$(MAKE) BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
+	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" test
+
+fuzz:
+	sh fuzz/run.sh $(FUZZ_SECONDS)
+
+bench: all
+	sh tools/bench.sh $(SIZE)
+
+demo: all
+	sh tools/demo.sh
+
+deps:
+	@missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+install: all
+	install -D -m 0755 $(BUILD)/strata $(DESTDIR)$(PREFIX)/bin/strata
+
+clean:
+	rm -rf build build-asan strata
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

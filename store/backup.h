@@ -1,0 +1,64 @@
+/* backup.h — the backup engine: source paths or a stream in, a snapshot out.
+ *
+ * Owns: walking source paths (with excludes), chunking and storing file
+ * contents, building tree objects bottom-up, and writing the snapshot last,
+ * after the index file that covers every new pack is durable.
+ *
+ * Never: prints. Progress and per-file reports go through callbacks.
+ * Thread safety: one backup_run per Repo at a time.
+ */
+#ifndef STRATA_STORE_BACKUP_H
+#define STRATA_STORE_BACKUP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/error.h"
+#include "store/repo.h"
+#include "store/snapshot.h"
+
+typedef struct BackupProgress {
+	uint64_t files_done;
+	uint64_t bytes_done;       /* logical bytes processed */
+	uint64_t bytes_read;
+	uint64_t bytes_added;
+	const char *current;       /* path being processed; valid during the call */
+} BackupProgress;
+
+typedef void (*BackupProgressFn)(const BackupProgress *p, void *ctx);
+
+/* A file that could not be read (error != 0) or, with verbose reporting,
+ * every file processed (error == 0; status "new", "changed", "unchanged"). */
+typedef void (*BackupFileFn)(const char *path, const char *status, int error,
+                             const char *message, void *ctx);
+
+typedef struct BackupOptions {
+	const char *const *paths;  size_t npaths;    /* source paths */
+	const char *host;                             /* NULL = this host's name */
+	const char *const *tags;   size_t ntags;
+	const char *const *labels; size_t nlabels;    /* "key=value" */
+	const char *const *excludes; size_t nexcludes;/* fnmatch(3) globs */
+	int   compression_level;                      /* zstd level; 0 = default 3 */
+	int   stdin_fd;                               /* >= 0: back up this stream */
+	const char *stdin_name;                       /* its file name in the snapshot */
+	const char *parent;                           /* snapshot ref; NULL = automatic */
+	int   force_reread;                           /* ignore the files cache */
+	int   threads;                                /* 0 = number of cores */
+	int64_t time_ns;                              /* 0 = now; for tests and imports */
+	BackupProgressFn progress; void *progress_ctx;
+	BackupFileFn     on_file;  void *file_ctx;
+	int   report_all_files;                       /* call on_file for every file */
+} BackupOptions;
+
+typedef struct BackupResult {
+	uint8_t snapshot_id[STRATA_ID_LEN];
+	SnapshotSummary summary;
+} BackupResult;
+
+/* backup_run — back up and write a snapshot.
+ * Returns 0; STRATA_EPARTIAL when the snapshot was written but some source
+ * files could not be read (result->summary.errors counts them); another
+ * error when no snapshot was written (the repository stays valid). */
+int backup_run(Repo *repo, const BackupOptions *opts, BackupResult *out_result, StrataErr *err);
+
+#endif

@@ -1,0 +1,114 @@
+/* repo.h — an open repository: the handle every command works through.
+ *
+ * Owns: creating a repository (config + first key file), opening one with a
+ * password (unwrapping the master key, checking the format version),
+ * the per-repository cache directory (LMDB index lives there), key-file
+ * management, and repository-wide statistics.
+ *
+ * Never: parses command-line arguments or prints. Keys stay inside the
+ * Repo (mlocked, wiped on close); no accessor hands them out.
+ *
+ * Thread safety: repo_open/repo_close from one thread. Engines (backup,
+ * restore, check) may use a Repo from several worker threads internally.
+ */
+#ifndef STRATA_STORE_REPO_H
+#define STRATA_STORE_REPO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/error.h"
+
+#define STRATA_ID_LEN 32          /* every ID: BLAKE2b-256 */
+#define STRATA_ID_HEX_LEN 64
+#define STRATA_FORMAT_VERSION 1   /* the newest repository version this binary reads and writes */
+
+typedef struct Repo Repo;
+
+typedef struct RepoParams {
+	uint32_t chunk_min;       /* 0 = default (FORMAT.md "Chunking parameters") */
+	uint32_t chunk_avg;
+	uint32_t chunk_max;
+	uint32_t pack_size;       /* target pack size in bytes; 0 = 16 MiB */
+	uint64_t kdf_opslimit;    /* Argon2id; 0 = default */
+	uint64_t kdf_memlimit;
+} RepoParams;
+
+/* repo_init — create a new repository at location (a backend location, see
+ * remote/backend.h): random master key, config, first key file wrapped with
+ * Argon2id from password. Errors: STRATA_EEXIST (a config is already there),
+ * STRATA_EUSAGE (bad params), -errno / backend failures. */
+int repo_init(const char *location, const char *password, size_t password_len,
+              const RepoParams *params, char out_id_hex[STRATA_ID_HEX_LEN + 1],
+              StrataErr *err);
+
+/* repo_open — open an existing repository.
+ * cache_dir: NULL picks $STRATA_CACHE_DIR, else $XDG_CACHE_HOME/strata, else
+ * ~/.cache/strata; the repository's cache is <cache_dir>/<repo-id>/.
+ * Errors: STRATA_ENOREPO (no config at location), STRATA_EVERSION (config
+ * written by a newer format), STRATA_EPASSWORD (no key file opens with this
+ * password), STRATA_EAUTH / STRATA_EFORMAT (damaged config or key file). */
+int repo_open(const char *location, const char *password, size_t password_len,
+              const char *cache_dir, Repo **out_repo, StrataErr *err);
+
+/* repo_close — flush nothing (every command finishes its own writes), wipe
+ * keys, close the index, free. Accepts NULL. */
+void repo_close(Repo *repo);
+
+/* repo_id_hex — the repository ID (random, fixed at init), 64 hex chars. */
+const char *repo_id_hex(const Repo *repo);
+
+/* repo_location — the location string the repository was opened with. */
+const char *repo_location(const Repo *repo);
+
+/* repo_config_json — the decrypted config as a JSON text (for `cat config`).
+ * *out_json is malloc'ed; caller frees. */
+int repo_config_json(Repo *repo, char **out_json, StrataErr *err);
+
+/* ---- key files ---- */
+
+typedef struct RepoKeyInfo {
+	char id[STRATA_ID_HEX_LEN + 1];
+	char host[256];
+	char user[64];
+	int64_t created_s;        /* unix seconds */
+	int current;              /* 1 for the key this Repo was opened with */
+} RepoKeyInfo;
+
+/* repo_key_list — every key file. *out_keys malloc'ed; caller frees. */
+int repo_key_list(Repo *repo, RepoKeyInfo **out_keys, size_t *out_n, StrataErr *err);
+
+/* repo_key_add — wrap the master key with a new password in a new key file. */
+int repo_key_add(Repo *repo, const char *password, size_t password_len,
+                 char out_id_hex[STRATA_ID_HEX_LEN + 1], StrataErr *err);
+
+/* repo_key_remove — delete the key file whose ID starts with id_prefix.
+ * Refuses (STRATA_EREFUSED) to remove the last key or the one in use;
+ * STRATA_ENOTFOUND / STRATA_EAMBIGUOUS for the prefix. */
+int repo_key_remove(Repo *repo, const char *id_prefix, StrataErr *err);
+
+/* repo_key_passwd — replace the current key file by one for a new
+ * password (the new file is durable before the old one is removed). */
+int repo_key_passwd(Repo *repo, const char *password, size_t password_len,
+                    char out_id_hex[STRATA_ID_HEX_LEN + 1], StrataErr *err);
+
+/* ---- statistics ---- */
+
+typedef struct RepoStats {
+	uint64_t snapshots;
+	uint64_t logical_bytes;    /* sum over snapshots of the file bytes they hold */
+	uint64_t unique_bytes;     /* raw bytes of distinct chunks those reference */
+	uint64_t unique_chunks;
+	uint64_t stored_bytes;     /* bytes of every pack file */
+	uint64_t packs;
+	uint64_t index_chunks;     /* entries in the index */
+	uint64_t tree_bytes;       /* stored bytes of tree (metadata) objects */
+	uint64_t snapshot_file_bytes;  /* bytes of snapshot files */
+	double   dedup_ratio;      /* logical_bytes / unique_bytes */
+	double   compression_ratio;/* unique raw bytes / stored bytes of those */
+} RepoStats;
+
+/* repo_stats — walk every snapshot (trees only; no data reads). */
+int repo_stats(Repo *repo, RepoStats *out, StrataErr *err);
+
+#endif

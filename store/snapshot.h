@@ -1,0 +1,80 @@
+/* snapshot.h — snapshots: what a backup recorded, and finding them again.
+ *
+ * Owns: the Snapshot value, its encoding in "snapshots/<id>" files
+ * (FORMAT.md "Snapshot file"), listing, and resolving a user's reference
+ * ("latest", a hex prefix) to one snapshot.
+ *
+ * Never: walks trees or reads data packs.
+ * Thread safety: functions on one Repo from one thread at a time.
+ */
+#ifndef STRATA_STORE_SNAPSHOT_H
+#define STRATA_STORE_SNAPSHOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/error.h"
+#include "store/repo.h"
+
+typedef struct SnapshotSummary {
+	uint64_t files;            /* regular files in the snapshot */
+	uint64_t dirs;
+	uint64_t files_new;        /* not in the parent */
+	uint64_t files_changed;
+	uint64_t files_unchanged;  /* taken from the parent without reading */
+	uint64_t bytes_total;      /* logical bytes of all files */
+	uint64_t bytes_read;       /* bytes actually read from the source */
+	uint64_t bytes_added;      /* raw bytes of chunks new to the repository */
+	uint64_t bytes_stored;     /* bytes written to packs (after zstd + AEAD) */
+	uint64_t chunks_new;
+	uint64_t tree_bytes_added; /* stored bytes of new tree objects */
+	uint64_t errors;           /* source files that could not be read */
+	double   duration_s;
+} SnapshotSummary;
+
+typedef struct Snapshot {
+	uint8_t  id[STRATA_ID_LEN];      /* name of the snapshot file */
+	int64_t  time_ns;                /* unix time, nanoseconds */
+	char    *host;
+	char    *user;
+	char   **paths;   size_t npaths;
+	char   **tags;    size_t ntags;
+	char   **labels;  size_t nlabels; /* "key=value" */
+	uint8_t  tree[STRATA_ID_LEN];    /* root tree */
+	int      has_parent;
+	uint8_t  parent[STRATA_ID_LEN];
+	SnapshotSummary summary;
+} Snapshot;
+
+/* snapshot_list — every snapshot, sorted by time (oldest first, ties by ID).
+ * A snapshot file that fails to decode is an error naming it (STRATA_EAUTH
+ * or STRATA_EFORMAT). *out array malloc'ed; free with snapshot_list_free. */
+int snapshot_list(Repo *repo, Snapshot **out, size_t *out_n, StrataErr *err);
+void snapshot_list_free(Snapshot *snaps, size_t n);
+
+/* snapshot_find — resolve ref: "latest" (newest; with host != NULL, newest
+ * of that host) or a hex prefix of at least 4 characters.
+ * Errors: STRATA_ENOTFOUND (message names ref), STRATA_EAMBIGUOUS. */
+int snapshot_find(Repo *repo, const char *ref, Snapshot *out, StrataErr *err);
+
+/* snapshot_load — read and decode snapshots/<id>. */
+int snapshot_load(Repo *repo, const uint8_t id[STRATA_ID_LEN], Snapshot *out, StrataErr *err);
+
+/* snapshot_save — encode, encrypt and store snap; fills snap->id.
+ * Caller guarantees every object snap references is already durable. */
+int snapshot_save(Repo *repo, Snapshot *snap, StrataErr *err);
+
+/* snapshot_delete — remove snapshots/<id> (used by forget). */
+int snapshot_delete(Repo *repo, const uint8_t id[STRATA_ID_LEN], StrataErr *err);
+
+/* snapshot_label — value of label key in snap ("height" → "1234"), or NULL. */
+const char *snapshot_label(const Snapshot *snap, const char *key);
+
+/* snapshot_clear — free the fields of one snapshot. Accepts NULL. */
+void snapshot_clear(Snapshot *snap);
+
+/* id helpers: hex encoding (65 bytes with NUL) and the 8-char short form. */
+void strata_id_hex(const uint8_t id[STRATA_ID_LEN], char out[STRATA_ID_HEX_LEN + 1]);
+int  strata_id_parse(const char *hex, uint8_t out[STRATA_ID_LEN]);
+
+#endif

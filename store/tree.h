@@ -1,0 +1,87 @@
+/* tree.h — directory trees: one tree object per directory.
+ *
+ * Owns: TreeNode (one directory entry with its metadata and, for a regular
+ * file, its chunk list), the versioned tree serialization (FORMAT.md
+ * "Tree object"), storing a tree as metadata chunks, loading it back, and a
+ * depth-first walk of a snapshot's tree.
+ *
+ * Never: reads source files or data chunks.
+ * Thread safety: tree_encode/tree_decode are pure; tree_load/tree_walk use
+ * the Repo's reader and may be called from several threads.
+ */
+#ifndef STRATA_STORE_TREE_H
+#define STRATA_STORE_TREE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/error.h"
+#include "store/repo.h"
+
+enum TreeNodeType {
+	NODE_FILE    = 1,
+	NODE_DIR     = 2,
+	NODE_SYMLINK = 3,
+	NODE_FIFO    = 4,
+	NODE_CHARDEV = 5,
+	NODE_BLOCKDEV= 6,
+	NODE_SOCKET  = 7
+};
+
+typedef struct TreeNode {
+	char    *name;          /* NUL-terminated; any bytes but '/' and NUL */
+	uint8_t  type;          /* enum TreeNodeType */
+	uint32_t mode;          /* permission bits incl. setuid/setgid/sticky (07777) */
+	uint32_t uid, gid;
+	int64_t  mtime_ns;
+	int64_t  ctime_ns;      /* informational (files cache); not restored */
+	uint64_t size;          /* file: content bytes; symlink: target length */
+	uint64_t dev, ino;      /* source identity, for hard links and the files cache */
+	uint32_t nlink;
+	uint64_t rdev;          /* devices */
+	char    *link_target;   /* symlink only */
+	uint8_t  subtree[STRATA_ID_LEN];   /* dir only */
+	uint8_t (*chunks)[STRATA_ID_LEN];  /* file only, in order */
+	uint32_t *chunk_lens;              /* raw length of each chunk */
+	size_t   nchunks;
+} TreeNode;
+
+typedef struct Tree {
+	TreeNode *nodes;        /* sorted by name (bytewise) */
+	size_t    n;
+	size_t    cap;
+} Tree;
+
+/* tree_add — append a node (takes ownership of its pointers). -ENOMEM. */
+int tree_add(Tree *t, TreeNode *node);
+
+/* tree_sort — sort nodes by name, as the encoding requires. */
+void tree_sort(Tree *t);
+
+/* tree_encode — serialize t (sorted) to *out (malloc'ed). */
+int tree_encode(const Tree *t, uint8_t **out, size_t *out_len);
+
+/* tree_decode — parse bytes from an untrusted source. STRATA_EFORMAT with a
+ * message on any malformed field, STRATA_EVERSION on a newer tree version. */
+int tree_decode(const uint8_t *buf, size_t len, Tree *out, StrataErr *err);
+
+/* tree_free_nodes — free every node of t and the array; t becomes empty. */
+void tree_clear(Tree *t);
+void tree_node_clear(TreeNode *node);
+
+/* tree_load — load and decode tree id from the repository. */
+int tree_load(Repo *repo, const uint8_t id[STRATA_ID_LEN], Tree *out, StrataErr *err);
+
+/* tree_walk — depth-first pre-order walk from root. fn gets the path
+ * relative to the snapshot root ("a/b/c", no leading slash) and the node;
+ * returning non-zero stops the walk with that value. */
+typedef int (*TreeWalkFn)(const char *path, const TreeNode *node, void *ctx);
+int tree_walk(Repo *repo, const uint8_t root[STRATA_ID_LEN], TreeWalkFn fn, void *ctx, StrataErr *err);
+
+/* tree_lookup — the node at path ("a/b/c"; "" or "/" means the root, whose
+ * node is a synthetic directory). The returned node is deep-copied into out;
+ * free with tree_node_clear. STRATA_ENOTFOUND naming path. */
+int tree_lookup(Repo *repo, const uint8_t root[STRATA_ID_LEN], const char *path,
+                TreeNode *out, StrataErr *err);
+
+#endif

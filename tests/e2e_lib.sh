@@ -1,0 +1,36 @@
+# e2e_lib.sh — sourced by tests/e2e_*.sh. Gives each script a scratch
+# directory, a password file, a repository path and pass/fail helpers.
+# Each check prints "PASS name" or "FAIL name: why"; tests/run.sh counts them.
+set -u
+STRATA=${STRATA:-$(pwd)/build/strata}
+T=$(mktemp -d "${TMPDIR:-/tmp}/strata-e2e.XXXXXX")
+trap 'chmod -R u+rwX "$T" 2>/dev/null; rm -rf "$T"' EXIT
+export STRATA_CACHE_DIR="$T/cache"
+printf 'correct horse battery staple\n' >"$T/pw"
+export STRATA_PASSWORD_FILE="$T/pw"
+unset STRATA_PASSWORD STRATA_REPOSITORY
+R="$T/repo"
+E2E_FAILED=0
+
+pass() { echo "PASS $1"; }
+fail() { echo "FAIL $1: $2"; E2E_FAILED=1; }
+
+# expect NAME CMD... — the command must exit 0.
+expect() {
+	n=$1; shift
+	if "$@" >"$T/out" 2>"$T/err"; then pass "$n"; else fail "$n" "exit $? : $(head -c 400 "$T/err")"; fi
+}
+
+# expect_exit NAME CODE CMD... — the command must exit with CODE.
+expect_exit() {
+	n=$1; code=$2; shift 2
+	"$@" >"$T/out" 2>"$T/err"; rc=$?
+	if [ "$rc" -eq "$code" ]; then pass "$n"; else fail "$n" "exit $rc, wanted $code: $(head -c 400 "$T/err")"; fi
+}
+
+# same_tree NAME A B — both trees hold identical content and metadata.
+same_tree() {
+	if diff -r --no-dereference "$2" "$3" >"$T/diff" 2>&1; then pass "$1"; else fail "$1" "$(head -c 400 "$T/diff")"; fi
+}
+
+e2e_done() { exit $E2E_FAILED; }
