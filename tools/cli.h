@@ -1,0 +1,54 @@
+/* cli.h — the strata command-line program: its context and command table.
+ *
+ * Owns: Cli, the global options every command sees, and CliCommand, one
+ * row of the dispatch table in strata.c. Each command lives in its own
+ * tools/cmd_<name>.c and exports exactly one `const CliCommand cmd_<name>`;
+ * adding a command is that file plus one line in strata.c's table.
+ *
+ * Never: touches repository bytes. Commands call the store API (the headers in store/)
+ * and print; the store never prints.
+ *
+ * Exit codes: a command's run() returns the process exit code (CLI_EXIT_*
+ * in cli_exit.h), having already printed any error.
+ */
+#ifndef STRATA_TOOLS_CLI_H
+#define STRATA_TOOLS_CLI_H
+
+#define STRATA_VERSION "0.1.0"
+
+typedef struct Cli {
+	const char *repo;           /* -r/--repo, else $STRATA_REPOSITORY; NULL if neither */
+	const char *cache_dir;      /* --cache-dir; NULL lets repo_open pick */
+	const char *password_file;  /* --password-file; NULL: see cli_password.h */
+	int json;                   /* --json: machine output on stdout */
+	int quiet;                  /* --quiet: only errors and warnings */
+	int verbose;                /* --verbose: per-item lines */
+	const struct CliCommand *cmd;  /* the command being run, for messages */
+} Cli;
+
+typedef struct CliCommand {
+	const char *name;
+	const char *summary;        /* one line, for `strata --help` */
+	const char *usage;          /* "strata backup [OPTIONS] PATH..." */
+	const char *help;           /* teaching text: options, then examples */
+	int (*run)(Cli *cli, int argc, char **argv);  /* argv[0] is the command name */
+} CliCommand;
+
+/* The commands, one per tools/cmd_<name>.c. */
+extern const CliCommand cmd_init;
+extern const CliCommand cmd_backup;
+extern const CliCommand cmd_snapshots;
+extern const CliCommand cmd_ls;
+extern const CliCommand cmd_restore;
+extern const CliCommand cmd_dump;
+extern const CliCommand cmd_cat;
+extern const CliCommand cmd_stats;
+extern const CliCommand cmd_key;
+
+/* cli_command_find — the table row for name, or NULL (defined in strata.c). */
+const CliCommand *cli_command_find(const char *name);
+
+/* cli_help_command — print cmd's usage and help text to stdout. */
+void cli_help_command(const CliCommand *cmd);
+
+#endif

@@ -1,0 +1,191 @@
+/* strata.c — main: global options, the command table, help and version.
+ *
+ * Adding a command: write tools/cmd_<name>.c exporting
+ * `const CliCommand cmd_<name>`, declare it in cli.h, add one line to
+ * commands[] below.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "store/repo.h"
+#include "tools/cli.h"
+#include "tools/cli_exit.h"
+#include "tools/cli_opts.h"
+
+static const CliCommand cmd_help;
+static const CliCommand cmd_version;
+
+static const CliCommand *const commands[] = {
+	&cmd_init,
+	&cmd_backup,
+	&cmd_snapshots,
+	&cmd_ls,
+	&cmd_restore,
+	&cmd_dump,
+	&cmd_cat,
+	&cmd_stats,
+	&cmd_key,
+	&cmd_help,
+	&cmd_version,
+};
+
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+const CliCommand *cli_command_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NCOMMANDS; i++)
+		if (!strcmp(commands[i]->name, name))
+			return commands[i];
+	return NULL;
+}
+
+static const char global_help[] =
+	"Global options (before or after the command):\n"
+	"  -r, --repo LOCATION     repository: a directory, local:/path,\n"
+	"                          s3:http://host:port/bucket/prefix or s3://bucket/prefix\n"
+	"                          (default: $STRATA_REPOSITORY)\n"
+	"      --password-file FILE  read the password from FILE (one trailing newline\n"
+	"                          is dropped); else $STRATA_PASSWORD_FILE, else\n"
+	"                          $STRATA_PASSWORD, else a prompt on the terminal.\n"
+	"                          A password is never taken from the command line.\n"
+	"      --cache-dir DIR     local cache (default: $STRATA_CACHE_DIR, else\n"
+	"                          $XDG_CACHE_HOME/strata, else ~/.cache/strata)\n"
+	"      --json              machine-readable output on stdout (errors too)\n"
+	"  -q, --quiet             print only errors and warnings\n"
+	"  -v, --verbose           print one line per file\n"
+	"  -h, --help              help; `strata help COMMAND` for one command\n";
+
+void cli_help_command(const CliCommand *cmd)
+{
+	printf("Usage: %s\n\n%s\n%s", cmd->usage, cmd->summary, cmd->help);
+	printf("\n%s", global_help);
+}
+
+static void help_main(FILE *f)
+{
+	size_t i;
+
+	fprintf(f,
+		"strata — content-addressed, deduplicating, encrypted backups\n"
+		"\n"
+		"Usage: strata [GLOBAL OPTIONS] COMMAND [OPTIONS] [ARGS]\n"
+		"\n"
+		"Commands:\n");
+	for (i = 0; i < NCOMMANDS; i++)
+		fprintf(f, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
+	fprintf(f,
+		"\n%s"
+		"\n"
+		"Getting started:\n"
+		"  export STRATA_REPOSITORY=/srv/backup/repo\n"
+		"  export STRATA_PASSWORD_FILE=~/.config/strata/password\n"
+		"  strata init\n"
+		"  strata backup ~/data --tag daily\n"
+		"  strata snapshots\n"
+		"  strata restore latest --target /tmp/restore\n"
+		"\n"
+		"Exit codes:\n%s"
+		"\n"
+		"`strata help COMMAND` or `strata COMMAND --help` explains a command with examples.\n",
+		global_help, cli_exit_table);
+}
+
+static int run_help(Cli *cli, int argc, char **argv)
+{
+	const CliCommand *cmd;
+	int rc, first;
+
+	if ((rc = cli_opts_parse(cli, argc, argv, "", NULL, NULL, NULL, &first)) != CLI_CONTINUE)
+		return rc;
+	if (first >= argc) {
+		help_main(stdout);
+		return CLI_EXIT_OK;
+	}
+	if (!(cmd = cli_command_find(argv[first]))) {
+		cli->cmd = NULL;
+		return cli_usage(cli, "no such command: %s", argv[first]);
+	}
+	cli_help_command(cmd);
+	return CLI_EXIT_OK;
+}
+
+static const CliCommand cmd_help = {
+	.name = "help",
+	.summary = "Explain strata or one of its commands.",
+	.usage = "strata help [COMMAND]",
+	.help =
+		"Without COMMAND, list the commands, global options and exit codes.\n"
+		"\n"
+		"Examples:\n"
+		"  strata help\n"
+		"  strata help backup\n",
+	.run = run_help,
+};
+
+static int run_version(Cli *cli, int argc, char **argv)
+{
+	int rc, first;
+
+	if ((rc = cli_opts_parse(cli, argc, argv, "", NULL, NULL, NULL, &first)) != CLI_CONTINUE)
+		return rc;
+	if (first < argc)
+		return cli_usage(cli, "unexpected argument %s", argv[first]);
+	if (cli->json)
+		printf("{\"version\": \"%s\", \"format_version\": %d}\n",
+		       STRATA_VERSION, STRATA_FORMAT_VERSION);
+	else
+		printf("strata %s (repository format %d)\n", STRATA_VERSION, STRATA_FORMAT_VERSION);
+	return CLI_EXIT_OK;
+}
+
+static const CliCommand cmd_version = {
+	.name = "version",
+	.summary = "Print the program version and the repository format it writes.",
+	.usage = "strata version",
+	.help =
+		"Examples:\n"
+		"  strata version\n"
+		"  strata version --json\n",
+	.run = run_version,
+};
+
+int main(int argc, char **argv)
+{
+	Cli cli;
+	const CliCommand *cmd;
+	int opt, i;
+	char buf[8];
+
+	memset(&cli, 0, sizeof cli);
+	/* Global options before the command; '+' stops at the command name. */
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+:" CLI_GLOBAL_SHORTOPTS,
+	                          cli_global_longopts, NULL)) != -1) {
+		if (opt == 'h') {
+			help_main(stdout);
+			return CLI_EXIT_OK;
+		}
+		if (opt == '?' || opt == ':') {
+			const char *what = argv[optind - 1];
+			if (optopt > 0 && optopt < CLI_OPT_GLOBAL) {
+				snprintf(buf, sizeof buf, "-%c", optopt);
+				what = buf;
+			}
+			return cli_usage(&cli, opt == '?' ? "unknown option %s" :
+			                 "option %s needs an argument", what);
+		}
+		cli_opts_global(&cli, opt, optarg);
+	}
+	if (optind >= argc) {
+		help_main(stderr);
+		return CLI_EXIT_USAGE;
+	}
+	if (!(cmd = cli_command_find(argv[optind])))
+		return cli_usage(&cli, "unknown command '%s'", argv[optind]);
+	cli.cmd = cmd;
+	i = optind;
+	return cmd->run(&cli, argc - i, argv + i);
+}
