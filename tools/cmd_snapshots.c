@@ -1,0 +1,227 @@
+/* cmd_snapshots.c — `strata snapshots`: list snapshots, optionally filtered. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/snapshot.h"
+#include "tools/cli.h"
+#include "tools/cli_exit.h"
+#include "tools/cli_fmt.h"
+#include "tools/cli_json.h"
+#include "tools/cli_opts.h"
+#include "tools/cli_repo.h"
+
+enum {
+	OPT_HOST = CLI_OPT_CMD,
+	OPT_TAG,
+	OPT_LATEST
+};
+
+static const struct option longopts[] = {
+	{ "host",   required_argument, NULL, OPT_HOST },
+	{ "tag",    required_argument, NULL, OPT_TAG },
+	{ "latest", required_argument, NULL, OPT_LATEST },
+	{ NULL, 0, NULL, 0 }
+};
+
+typedef struct Args {
+	const char *host;
+	CliList tags;
+	long latest;        /* 0 = all */
+} Args;
+
+static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
+{
+	Args *a = ctx;
+
+	switch (opt) {
+	case OPT_HOST:
+		a->host = arg;
+		return CLI_CONTINUE;
+	case OPT_TAG:
+		if (cli_list_push(&a->tags, (char *)(uintptr_t)arg) < 0)
+			return cli_failf(cli, -ENOMEM, "out of memory");
+		return CLI_CONTINUE;
+	case OPT_LATEST:
+		if (cli_parse_int(arg, 1, 1L << 30, &a->latest) < 0)
+			return cli_usage(cli, "--latest wants a positive number: %s", arg);
+		return CLI_CONTINUE;
+	default:
+		return cli_usage(cli, "unexpected option");
+	}
+}
+
+static int has_tag(const Snapshot *s, const char *tag)
+{
+	size_t i;
+
+	for (i = 0; i < s->ntags; i++)
+		if (!strcmp(s->tags[i], tag))
+			return 1;
+	return 0;
+}
+
+static int matches(const Snapshot *s, const Args *a)
+{
+	size_t i;
+
+	if (a->host && (!s->host || strcmp(s->host, a->host)))
+		return 0;
+	for (i = 0; i < a->tags.n; i++)
+		if (!has_tag(s, a->tags.v[i]))
+			return 0;
+	return 1;
+}
+
+/* Print the elements of v joined by sep, returning the width used. */
+static size_t print_joined(char *const *v, size_t n, const char *sep)
+{
+	size_t i, w = 0;
+
+	for (i = 0; i < n; i++) {
+		if (i) {
+			fputs(sep, stdout);
+			w += strlen(sep);
+		}
+		cli_fmt_name(stdout, v[i]);
+		w += strlen(v[i]);
+	}
+	return w;
+}
+
+static size_t joined_width(char *const *v, size_t n, size_t sep_len)
+{
+	size_t i, w = 0;
+
+	for (i = 0; i < n; i++)
+		w += strlen(v[i]) + (i ? sep_len : 0);
+	return w;
+}
+
+static void pad(size_t used, size_t width)
+{
+	while (used++ < width + 2)
+		putchar(' ');
+}
+
+static void print_table(Snapshot *const *sel, size_t n)
+{
+	size_t wh = 4, wt = 4, wl = 6, i, j, w;
+	char id[CLI_FMT_SHORT_ID_LEN], tm[CLI_FMT_TIME_LEN];
+
+	for (i = 0; i < n; i++) {
+		if (sel[i]->host && strlen(sel[i]->host) > wh)
+			wh = strlen(sel[i]->host);
+		if ((w = joined_width(sel[i]->tags, sel[i]->ntags, 1)) > wt)
+			wt = w;
+		if ((w = joined_width(sel[i]->labels, sel[i]->nlabels, 1)) > wl)
+			wl = w;
+	}
+	printf("%-8s  %-19s  %-*s  %-*s  %-*s  %s\n", "ID", "Time", (int)wh, "Host",
+	       (int)wt, "Tags", (int)wl, "Labels", "Paths");
+	w = 8 + 2 + 19 + 2 + wh + 2 + wt + 2 + wl + 2 + 5;
+	for (j = 0; j < w; j++)
+		putchar('-');
+	putchar('\n');
+	for (i = 0; i < n; i++) {
+		const Snapshot *s = sel[i];
+		printf("%-8s  %-19s  ", cli_fmt_short_id(s->id, id), cli_fmt_time_local(s->time_ns, tm));
+		cli_fmt_name(stdout, s->host ? s->host : "");
+		pad(s->host ? strlen(s->host) : 0, wh);
+		pad(print_joined(s->tags, s->ntags, ","), wt);
+		pad(print_joined(s->labels, s->nlabels, ","), wl);
+		/* One path per line keeps long path lists readable. */
+		for (j = 0; j < s->npaths; j++) {
+			if (j)
+				printf("\n%*s", (int)(8 + 2 + 19 + 2 + wh + 2 + wt + 2 + wl + 2), "");
+			cli_fmt_name(stdout, s->paths[j]);
+		}
+		putchar('\n');
+	}
+	for (j = 0; j < w; j++)
+		putchar('-');
+	printf("\n%zu snapshot%s\n", n, n == 1 ? "" : "s");
+}
+
+static int run(Cli *cli, int argc, char **argv)
+{
+	Args a;
+	StrataErr err = { 0, "" };
+	Repo *repo = NULL;
+	Snapshot *snaps = NULL;
+	Snapshot **sel = NULL;
+	size_t n = 0, nsel = 0, i, start;
+	json_t *arr;
+	int rc, first, exit_code = CLI_EXIT_OK;
+
+	memset(&a, 0, sizeof a);
+	if ((rc = cli_opts_parse(cli, argc, argv, "", longopts, on_opt, &a, &first)) != CLI_CONTINUE) {
+		exit_code = rc;
+		goto out;
+	}
+	if (first < argc) {
+		exit_code = cli_usage(cli, "unexpected argument %s", argv[first]);
+		goto out;
+	}
+	if ((rc = cli_repo_open(cli, &repo, &err)) || (rc = snapshot_list(repo, &snaps, &n, &err))) {
+		exit_code = cli_fail(cli, rc, &err);
+		goto out;
+	}
+	if (n && !(sel = calloc(n, sizeof *sel))) {
+		exit_code = cli_failf(cli, -ENOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		if (matches(&snaps[i], &a))
+			sel[nsel++] = &snaps[i];
+	/* The list is oldest first: --latest N keeps the last N. */
+	start = (a.latest && (size_t)a.latest < nsel) ? nsel - (size_t)a.latest : 0;
+	if (cli->json) {
+		if (!(arr = json_array()))
+			goto oom;
+		for (i = start; i < nsel; i++)
+			if (json_array_append_new(arr, cli_json_snapshot(sel[i])) < 0) {
+				json_decref(arr);
+				goto oom;
+			}
+		if (cli_json_print(arr, 0) < 0)
+			exit_code = cli_failf(cli, -EIO, "cannot write to stdout");
+	} else {
+		print_table(sel + start, nsel - start);
+	}
+	goto out;
+oom:
+	exit_code = cli_failf(cli, -ENOMEM, "out of memory");
+out:
+	free(sel);
+	snapshot_list_free(snaps, n);
+	repo_close(repo);
+	cli_list_free(&a.tags);
+	return exit_code;
+}
+
+const CliCommand cmd_snapshots = {
+	.name = "snapshots",
+	.summary = "List the snapshots in the repository.",
+	.usage = "strata snapshots [--host HOST] [--tag TAG]... [--latest N]",
+	.help =
+		"Lists snapshots oldest first: short ID, local time, host, tags, labels\n"
+		"and the backed-up paths. The short ID (or any unique prefix of 4 or more\n"
+		"hex digits, or \"latest\") names a snapshot in other commands.\n"
+		"\n"
+		"Options:\n"
+		"      --host HOST    only snapshots taken on HOST\n"
+		"      --tag TAG      only snapshots carrying TAG; repeated, all the tags\n"
+		"      --latest N     only the N newest of those that match\n"
+		"\n"
+		"With --json, an array of objects with every field: id, short_id, time\n"
+		"(RFC 3339, UTC, nanoseconds), host, user, paths, tags, labels (object),\n"
+		"tree, parent, summary.\n"
+		"\n"
+		"Examples:\n"
+		"  strata snapshots\n"
+		"  strata snapshots --host node1 --tag hourly --latest 5\n"
+		"  strata snapshots --json | jq -r '.[-1].id'\n",
+	.run = run,
+};
