@@ -34,7 +34,6 @@ typedef struct TreeNode {
 	uint32_t mode;          /* permission bits incl. setuid/setgid/sticky (07777) */
 	uint32_t uid, gid;
 	int64_t  mtime_ns;
-	int64_t  ctime_ns;      /* informational (files cache); not restored */
 	uint64_t size;          /* file: content bytes; symlink: target length */
 	uint64_t dev, ino;      /* source identity, for hard links and the files cache */
 	uint32_t nlink;
@@ -65,9 +64,18 @@ int tree_encode(const Tree *t, uint8_t **out, size_t *out_len);
  * message on any malformed field, STRATA_EVERSION on a newer tree version. */
 int tree_decode(const uint8_t *buf, size_t len, Tree *out, StrataErr *err);
 
-/* tree_free_nodes — free every node of t and the array; t becomes empty. */
+/* tree_clear — free every node of t and the array; t becomes empty. */
 void tree_clear(Tree *t);
 void tree_node_clear(TreeNode *node);
+
+typedef struct BlobWriter BlobWriter;
+typedef struct CodecCtx CodecCtx;
+
+/* tree_store — encode t and store it through bw (as one tree blob, or as
+ * tree parts cut by the repository's chunker when large); *out_id is the
+ * tree's ID. Identical trees get identical IDs and are stored once. */
+int tree_store(Repo *repo, BlobWriter *bw, CodecCtx *ctx, const Tree *t,
+               uint8_t out_id[STRATA_ID_LEN], StrataErr *err);
 
 /* tree_load — load and decode tree id from the repository. */
 int tree_load(Repo *repo, const uint8_t id[STRATA_ID_LEN], Tree *out, StrataErr *err);

@@ -1,0 +1,79 @@
+/* blob.h — storing and fetching blobs by chunk ID, through packs and the
+ * index.
+ *
+ * Owns: BlobWriter, the deduplicating writer that seals new blobs into
+ * packs (data and tree blobs in separate packs), stores each pack durably,
+ * records it in the LMDB index only after that, and writes a stored index
+ * file covering the packs of the session; and blob_read, which finds a
+ * blob through the index, fetches exactly its bytes and authenticates it.
+ *
+ * Invariant kept here (FORMAT.md "Write ordering"): an ID enters the LMDB
+ * index only after its pack is durable; until then it is "pending" in the
+ * writer, which is how concurrent workers avoid storing a chunk twice.
+ *
+ * Thread safety: blobwriter_put and blob_read may be called from many
+ * threads (each with its own CodecCtx); new/finish/free from one.
+ */
+#ifndef STRATA_STORE_BLOB_H
+#define STRATA_STORE_BLOB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/codec.h"
+#include "store/error.h"
+#include "store/index.h"
+#include "store/pack.h"
+#include "store/repo.h"
+
+typedef struct BlobWriter BlobWriter;
+
+typedef struct BlobWriterStats {
+	uint64_t chunks_new;
+	uint64_t bytes_new;        /* raw bytes of new blobs */
+	uint64_t bytes_stored;     /* sealed bytes of new data blobs */
+	uint64_t tree_bytes_stored;/* sealed bytes of new tree blobs */
+	uint64_t packs_written;
+} BlobWriterStats;
+
+/* blobwriter_new — zlevel: zstd level for data blobs (tree blobs always
+ * use a higher level; they are small and read often). */
+int blobwriter_new(Repo *repo, int zlevel, BlobWriter **out, StrataErr *err);
+
+/* blobwriter_put — store data under id (the caller computed it with
+ * codec_chunk_id) unless the repository already has it. *out_added (may
+ * be NULL) is 1 when this call stored it. */
+int blobwriter_put(BlobWriter *bw, CodecCtx *ctx, uint8_t type, const uint8_t id[CODEC_ID_LEN],
+                   const void *data, size_t len, int *out_added, StrataErr *err);
+
+/* blobwriter_has — 1 if id is stored or pending, 0 if not. */
+int blobwriter_has(BlobWriter *bw, const uint8_t id[CODEC_ID_LEN]);
+
+/* blobwriter_finish — store the open packs and an index file for every
+ * pack of the session. After it returns 0 everything put is durable and
+ * indexed, and a snapshot may refer to it. */
+int blobwriter_finish(BlobWriter *bw, StrataErr *err);
+
+void blobwriter_stats(BlobWriter *bw, BlobWriterStats *out);
+
+/* blobwriter_free — accepts NULL. Without finish, stored packs stay
+ * "unindexed" and the next run covers them (indexfile_sync). */
+void blobwriter_free(BlobWriter *bw);
+
+/* blob_read — fetch, authenticate and decompress blob id of type.
+ * *out malloc'ed (raw length in *out_len). Errors: STRATA_ENOTFOUND (not in
+ * the index), STRATA_EDAMAGED (pack missing or blob fails its checks; the
+ * message names chunk, pack and offset). */
+int blob_read(Repo *repo, CodecCtx *ctx, uint8_t type, const uint8_t id[CODEC_ID_LEN],
+              uint8_t **out, size_t *out_len, StrataErr *err);
+
+/* blob_read_at — as blob_read with a known location (check, restore). */
+int blob_read_at(Repo *repo, CodecCtx *ctx, const uint8_t id[CODEC_ID_LEN], const IndexEntry *e,
+                 uint8_t *out, StrataErr *err);
+
+/* blob_pack_trailer — read a pack's footer and trailer from storage.
+ * *out malloc'ed; *out_size the pack's size. */
+int blob_pack_trailer(Repo *repo, uint8_t kind, const uint8_t pack[CODEC_ID_LEN],
+                      PackEntry **out, size_t *out_n, uint64_t *out_size, StrataErr *err);
+
+#endif

@@ -1,0 +1,437 @@
+/* blob_write.c — BlobWriter, see blob.h. FORMAT.md "Pack file",
+ * "Write ordering". */
+#include "store/blob.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/indexfile.h"
+#include "store/repo_internal.h"
+
+/* Tree blobs are small, compress well and are read by every restore and
+ * listing: a higher level costs little. */
+#define TREE_ZSTD_LEVEL 9
+/* Write a stored index file after this many packs, so that a crash in a
+ * long backup leaves little for the next run to cover. */
+#define INDEX_EVERY_PACKS 64
+
+/* Pending set: open addressing on the ID's first 8 bytes (IDs are keyed
+ * hashes, so uniformly distributed). Backward-shift deletion. */
+typedef struct PendingSet {
+	uint8_t (*slots)[CODEC_ID_LEN];
+	uint8_t *used;
+	size_t cap, n;
+} PendingSet;
+
+typedef struct SessionPack {
+	uint8_t id[CODEC_ID_LEN];
+	uint8_t kind;
+	uint64_t size;
+	PackEntry *entries;
+	size_t n;
+} SessionPack;
+
+struct BlobWriter {
+	Repo *repo;
+	Index *ix;
+	int zlevel;
+	pthread_mutex_t mu;
+	PackBuilder open[2];           /* by pack kind */
+	PendingSet pending;
+	SessionPack *session;          /* packs not yet in a stored index file */
+	size_t nsession, session_cap;
+	BlobWriterStats stats;
+	int failed;                    /* a pack upload failed: refuse further puts */
+	StrataErr fail_err;
+};
+
+static size_t slot_of(const PendingSet *s, const uint8_t id[CODEC_ID_LEN])
+{
+	uint64_t h;
+
+	memcpy(&h, id, sizeof h);
+	return (size_t)(h & (s->cap - 1));
+}
+
+static int pending_find(const PendingSet *s, const uint8_t id[CODEC_ID_LEN], size_t *out_slot)
+{
+	size_t i = slot_of(s, id);
+
+	while (s->used[i]) {
+		if (memcmp(s->slots[i], id, CODEC_ID_LEN) == 0) {
+			*out_slot = i;
+			return 1;
+		}
+		i = (i + 1) & (s->cap - 1);
+	}
+	*out_slot = i;
+	return 0;
+}
+
+static int pending_grow(PendingSet *s)
+{
+	PendingSet bigger = {0};
+	size_t slot;
+
+	bigger.cap = s->cap ? 2 * s->cap : 4096;
+	bigger.slots = malloc(bigger.cap * sizeof *bigger.slots);
+	bigger.used = calloc(bigger.cap, 1);
+	if (!bigger.slots || !bigger.used) {
+		free(bigger.slots);
+		free(bigger.used);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < s->cap; i++) {
+		if (!s->used[i])
+			continue;
+		pending_find(&bigger, s->slots[i], &slot);
+		memcpy(bigger.slots[slot], s->slots[i], CODEC_ID_LEN);
+		bigger.used[slot] = 1;
+		bigger.n++;
+	}
+	free(s->slots);
+	free(s->used);
+	*s = bigger;
+	return 0;
+}
+
+static int pending_add(PendingSet *s, const uint8_t id[CODEC_ID_LEN])
+{
+	size_t slot;
+
+	if ((s->n + 1) * 2 > s->cap) {
+		int rc = pending_grow(s);
+		if (rc)
+			return rc;
+	}
+	if (pending_find(s, id, &slot))
+		return 0;
+	memcpy(s->slots[slot], id, CODEC_ID_LEN);
+	s->used[slot] = 1;
+	s->n++;
+	return 0;
+}
+
+static void pending_remove(PendingSet *s, const uint8_t id[CODEC_ID_LEN])
+{
+	size_t i, j;
+
+	if (!s->cap || !pending_find(s, id, &i))
+		return;
+	s->used[i] = 0;
+	s->n--;
+	/* Backward-shift: move later members of the probe run into the hole. */
+	j = i;
+	for (;;) {
+		j = (j + 1) & (s->cap - 1);
+		if (!s->used[j])
+			break;
+		size_t home = slot_of(s, s->slots[j]);
+		/* j's home is cyclically in (i, j]: it stays. */
+		if (i <= j ? (i < home && home <= j) : (i < home || home <= j))
+			continue;
+		memcpy(s->slots[i], s->slots[j], CODEC_ID_LEN);
+		s->used[i] = 1;
+		s->used[j] = 0;
+		i = j;
+	}
+}
+
+int blobwriter_new(Repo *repo, int zlevel, BlobWriter **out, StrataErr *err)
+{
+	BlobWriter *bw = calloc(1, sizeof *bw);
+	int rc;
+
+	if (!bw)
+		return strata_err_set(err, -ENOMEM, "out of memory");
+	rc = repo_index(repo, &bw->ix, err);
+	if (rc) {
+		free(bw);
+		return rc;
+	}
+	rc = pending_grow(&bw->pending);
+	if (rc) {
+		free(bw);
+		return strata_err_set(err, rc, "out of memory");
+	}
+	bw->repo = repo;
+	bw->zlevel = zlevel ? zlevel : 3;
+	pthread_mutex_init(&bw->mu, NULL);
+	pack_builder_init(&bw->open[0]);
+	pack_builder_init(&bw->open[1]);
+	*out = bw;
+	return 0;
+}
+
+/* Cover the session's packs with one stored index file. Called with the
+ * session list detached from the writer (no lock held). */
+static int write_session_index(BlobWriter *bw, SessionPack *packs, size_t n, StrataErr *err)
+{
+	IndexFilePack *ifp = NULL;
+	uint8_t (*ids)[CODEC_ID_LEN] = NULL, file_id[CODEC_ID_LEN];
+	int rc;
+
+	if (n == 0)
+		return 0;
+	ifp = calloc(n, sizeof *ifp);
+	ids = calloc(n, sizeof *ids);
+	if (!ifp || !ids) {
+		rc = strata_err_set(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		memcpy(ifp[i].id, packs[i].id, CODEC_ID_LEN);
+		ifp[i].kind = packs[i].kind;
+		ifp[i].size = packs[i].size;
+		ifp[i].entries = packs[i].entries;
+		ifp[i].n = packs[i].n;
+		memcpy(ids[i], packs[i].id, CODEC_ID_LEN);
+	}
+	rc = indexfile_write(bw->repo, ifp, n, file_id, err);
+	if (rc)
+		goto out;
+	rc = index_note_indexfile(bw->ix, file_id, (const uint8_t (*)[CODEC_ID_LEN])ids, n, err);
+out:
+	free(ifp);
+	free(ids);
+	return rc;
+}
+
+static void session_free(SessionPack *packs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(packs[i].entries);
+	free(packs);
+}
+
+/* Store a finished pack: durable put, then the LMDB index, then out of the
+ * pending set (in that order: an ID is always pending or indexed). */
+static int store_pack(BlobWriter *bw, PackBuilder *pb, uint8_t kind, StrataErr *err)
+{
+	uint8_t pack_id[CODEC_ID_LEN];
+	char name[REPO_NAME_MAX];
+	RemoteErr rerr = {{0}};
+	SessionPack sp;
+	SessionPack *flush = NULL;
+	size_t nflush = 0;
+	int rc;
+
+	memset(&sp, 0, sizeof sp);
+	rc = pack_builder_finish(pb, bw->repo->keys, pack_id);
+	if (rc)
+		return strata_err_set(err, rc, "cannot finish pack: %s", strata_strerror(rc));
+	repo_pack_name(kind, pack_id, name);
+	rc = backend_put(bw->repo->be, name, pb->buf, pb->len, &rerr);
+	if (rc)
+		return repo_remote_err(err, rc, &rerr);
+	rc = index_add_pack(bw->ix, pack_id, kind, pb->len, pb->entries, pb->n, 1, err);
+	if (rc)
+		return rc;
+	sp.entries = malloc((pb->n ? pb->n : 1) * sizeof *sp.entries);
+	if (!sp.entries)
+		return strata_err_set(err, -ENOMEM, "out of memory");
+	memcpy(sp.entries, pb->entries, pb->n * sizeof *sp.entries);
+	memcpy(sp.id, pack_id, CODEC_ID_LEN);
+	sp.kind = kind;
+	sp.size = pb->len;
+	sp.n = pb->n;
+
+	pthread_mutex_lock(&bw->mu);
+	for (size_t i = 0; i < pb->n; i++)
+		pending_remove(&bw->pending, pb->entries[i].id);
+	bw->stats.packs_written++;
+	if (bw->nsession == bw->session_cap) {
+		size_t cap = bw->session_cap ? 2 * bw->session_cap : 16;
+		void *p = realloc(bw->session, cap * sizeof *bw->session);
+		if (!p) {
+			pthread_mutex_unlock(&bw->mu);
+			free(sp.entries);
+			return strata_err_set(err, -ENOMEM, "out of memory");
+		}
+		bw->session = p;
+		bw->session_cap = cap;
+	}
+	bw->session[bw->nsession++] = sp;
+	if (bw->nsession >= INDEX_EVERY_PACKS) {
+		flush = bw->session;
+		nflush = bw->nsession;
+		bw->session = NULL;
+		bw->nsession = bw->session_cap = 0;
+	}
+	pthread_mutex_unlock(&bw->mu);
+
+	if (flush) {
+		rc = write_session_index(bw, flush, nflush, err);
+		session_free(flush, nflush);
+	}
+	return rc;
+}
+
+static void set_failed(BlobWriter *bw, const StrataErr *err)
+{
+	pthread_mutex_lock(&bw->mu);
+	if (!bw->failed) {
+		bw->failed = 1;
+		if (err)
+			bw->fail_err = *err;
+	}
+	pthread_mutex_unlock(&bw->mu);
+}
+
+int blobwriter_has(BlobWriter *bw, const uint8_t id[CODEC_ID_LEN])
+{
+	size_t slot;
+	int found;
+
+	if (index_lookup(bw->ix, id, NULL) == 0)
+		return 1;
+	pthread_mutex_lock(&bw->mu);
+	found = pending_find(&bw->pending, id, &slot) || index_lookup(bw->ix, id, NULL) == 0;
+	pthread_mutex_unlock(&bw->mu);
+	return found;
+}
+
+int blobwriter_put(BlobWriter *bw, CodecCtx *ctx, uint8_t type, const uint8_t id[CODEC_ID_LEN],
+                   const void *data, size_t len, int *out_added, StrataErr *err)
+{
+	uint8_t kind = pack_kind_of_blob(type), *sealed = NULL, *dst;
+	size_t sealed_len = 0, slot;
+	PackBuilder full;
+	int rc, have_full = 0;
+
+	if (out_added)
+		*out_added = 0;
+	if (len > UINT32_MAX / 2)
+		return strata_err_set(err, -EINVAL, "blob of %zu bytes is too large", len);
+	/* Most chunks of an incremental are already indexed: check lock-free. */
+	if (index_lookup(bw->ix, id, NULL) == 0)
+		return 0;
+	pthread_mutex_lock(&bw->mu);
+	if (bw->failed) {
+		if (err)
+			*err = bw->fail_err;
+		pthread_mutex_unlock(&bw->mu);
+		return bw->fail_err.code ? bw->fail_err.code : -EIO;
+	}
+	if (pending_find(&bw->pending, id, &slot) || index_lookup(bw->ix, id, NULL) == 0) {
+		pthread_mutex_unlock(&bw->mu);
+		return 0;
+	}
+	rc = pending_add(&bw->pending, id);
+	pthread_mutex_unlock(&bw->mu);
+	if (rc)
+		return strata_err_set(err, rc, "out of memory");
+
+	/* Seal outside the lock: this is where the CPU goes. */
+	sealed = malloc(len + CODEC_BLOB_OVERHEAD);
+	if (!sealed) {
+		rc = strata_err_set(err, -ENOMEM, "out of memory");
+		goto fail;
+	}
+	rc = codec_blob_seal(ctx, bw->repo->keys, type, id, data, len,
+	                     type == BLOB_DATA ? bw->zlevel : TREE_ZSTD_LEVEL, sealed, &sealed_len);
+	if (rc) {
+		strata_err_set(err, rc, "cannot seal chunk: %s", strata_strerror(rc));
+		goto fail;
+	}
+
+	pthread_mutex_lock(&bw->mu);
+	rc = pack_builder_reserve(&bw->open[kind], sealed_len, &dst);
+	if (rc == 0) {
+		memcpy(dst, sealed, sealed_len);
+		rc = pack_builder_commit(&bw->open[kind], type, id, sealed_len, (uint32_t)len);
+	}
+	if (rc == 0) {
+		bw->stats.chunks_new++;
+		bw->stats.bytes_new += len;
+		if (type == BLOB_DATA)
+			bw->stats.bytes_stored += sealed_len;
+		else
+			bw->stats.tree_bytes_stored += sealed_len;
+		if (bw->open[kind].len >= bw->repo->pack_size) {
+			/* Detach the full pack; store it without holding the lock. */
+			full = bw->open[kind];
+			pack_builder_init(&bw->open[kind]);
+			have_full = 1;
+		}
+	}
+	pthread_mutex_unlock(&bw->mu);
+	free(sealed);
+	sealed = NULL;
+	if (rc) {
+		strata_err_set(err, rc, "cannot add chunk to pack: %s", strata_strerror(rc));
+		goto fail;
+	}
+	if (out_added)
+		*out_added = 1;
+	if (have_full) {
+		rc = store_pack(bw, &full, kind, err);
+		pack_builder_free(&full);
+		if (rc) {
+			set_failed(bw, err);
+			return rc;
+		}
+	}
+	return 0;
+fail:
+	free(sealed);
+	pthread_mutex_lock(&bw->mu);
+	pending_remove(&bw->pending, id);
+	pthread_mutex_unlock(&bw->mu);
+	return rc;
+}
+
+int blobwriter_finish(BlobWriter *bw, StrataErr *err)
+{
+	SessionPack *flush;
+	size_t nflush;
+	int rc;
+
+	if (bw->failed) {
+		if (err)
+			*err = bw->fail_err;
+		return bw->fail_err.code ? bw->fail_err.code : -EIO;
+	}
+	for (uint8_t kind = 0; kind < 2; kind++) {
+		if (bw->open[kind].n == 0)
+			continue;
+		rc = store_pack(bw, &bw->open[kind], kind, err);
+		pack_builder_free(&bw->open[kind]);
+		pack_builder_init(&bw->open[kind]);
+		if (rc) {
+			set_failed(bw, err);
+			return rc;
+		}
+	}
+	pthread_mutex_lock(&bw->mu);
+	flush = bw->session;
+	nflush = bw->nsession;
+	bw->session = NULL;
+	bw->nsession = bw->session_cap = 0;
+	pthread_mutex_unlock(&bw->mu);
+	rc = write_session_index(bw, flush, nflush, err);
+	session_free(flush, nflush);
+	return rc;
+}
+
+void blobwriter_stats(BlobWriter *bw, BlobWriterStats *out)
+{
+	pthread_mutex_lock(&bw->mu);
+	*out = bw->stats;
+	pthread_mutex_unlock(&bw->mu);
+}
+
+void blobwriter_free(BlobWriter *bw)
+{
+	if (!bw)
+		return;
+	pack_builder_free(&bw->open[0]);
+	pack_builder_free(&bw->open[1]);
+	session_free(bw->session, bw->nsession);
+	free(bw->pending.slots);
+	free(bw->pending.used);
+	pthread_mutex_destroy(&bw->mu);
+	free(bw);
+}

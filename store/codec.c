@@ -1,0 +1,384 @@
+/* codec.c — see codec.h. Byte layouts: FORMAT.md "Blob", "Sealed file". */
+#include "store/codec.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+#include <zstd.h>
+
+_Static_assert(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES == CODEC_NONCE_LEN, "nonce width");
+_Static_assert(crypto_aead_xchacha20poly1305_ietf_ABYTES == CODEC_TAG_LEN, "tag width");
+_Static_assert(crypto_pwhash_SALTBYTES == CODEC_SALT_LEN, "salt width");
+_Static_assert(crypto_kdf_KEYBYTES == CODEC_KEY_LEN, "kdf key width");
+_Static_assert(sizeof(crypto_generichash_state) <= sizeof(CodecHashState), "hash state");
+
+/* FORMAT.md "Key derivation": crypto_kdf context and sub-key numbers. */
+static const char KDF_CONTEXT[crypto_kdf_CONTEXTBYTES] = {'s','t','r','a','t','a','0','1'};
+enum { SUBKEY_ID = 1, SUBKEY_ENC = 2, SUBKEY_GEAR = 3 };
+
+/* Codec byte: first plaintext byte of every blob (FORMAT.md "Blob"). */
+enum { CODEC_RAW = 0, CODEC_ZSTD = 1 };
+
+/* Blob AEAD additional data: version || type || chunk ID. */
+#define BLOB_AD_VERSION 1
+#define BLOB_AD_LEN (2 + CODEC_ID_LEN)
+
+struct CodecCtx {
+	ZSTD_CCtx *cctx;
+	ZSTD_DCtx *dctx;
+	uint8_t *buf;        /* scratch: codec byte + compressed body */
+	size_t buf_cap;
+};
+
+int codec_init(void)
+{
+	return sodium_init() < 0 ? -EIO : 0;
+}
+
+CodecKeys *codec_keys_new(const uint8_t master[CODEC_KEY_LEN])
+{
+	CodecKeys *k = sodium_malloc(sizeof *k);
+
+	if (!k)
+		return NULL;
+	memcpy(k->master, master, CODEC_KEY_LEN);
+	crypto_kdf_derive_from_key(k->id_key, CODEC_KEY_LEN, SUBKEY_ID, KDF_CONTEXT, master);
+	crypto_kdf_derive_from_key(k->enc_key, CODEC_KEY_LEN, SUBKEY_ENC, KDF_CONTEXT, master);
+	crypto_kdf_derive_from_key(k->gear_seed, CODEC_KEY_LEN, SUBKEY_GEAR, KDF_CONTEXT, master);
+	return k;
+}
+
+void codec_keys_free(CodecKeys *keys)
+{
+	if (keys)
+		sodium_free(keys);   /* wipes before unmapping */
+}
+
+void codec_random(void *buf, size_t len)
+{
+	randombytes_buf(buf, len);
+}
+
+void codec_wipe(void *buf, size_t len)
+{
+	sodium_memzero(buf, len);
+}
+
+void codec_chunk_id(const CodecKeys *keys, const void *data, size_t len, uint8_t out[CODEC_ID_LEN])
+{
+	crypto_generichash(out, CODEC_ID_LEN, data, len, keys->id_key, CODEC_KEY_LEN);
+}
+
+void codec_file_hash(const void *data, size_t len, uint8_t out[CODEC_ID_LEN])
+{
+	crypto_generichash(out, CODEC_ID_LEN, data, len, NULL, 0);
+}
+
+void codec_file_hash_init(CodecHashState *st)
+{
+	crypto_generichash_init((crypto_generichash_state *)(void *)st->opaque, NULL, 0, CODEC_ID_LEN);
+}
+
+void codec_file_hash_update(CodecHashState *st, const void *data, size_t len)
+{
+	crypto_generichash_update((crypto_generichash_state *)(void *)st->opaque, data, len);
+}
+
+void codec_file_hash_final(CodecHashState *st, uint8_t out[CODEC_ID_LEN])
+{
+	crypto_generichash_final((crypto_generichash_state *)(void *)st->opaque, out, CODEC_ID_LEN);
+}
+
+void codec_gear(const CodecKeys *keys, uint64_t gear[256])
+{
+	/* 2 KiB of XChaCha20 keystream under the gear sub-key and an all-zero
+	 * nonce, read as 256 little-endian u64 (FORMAT.md "Chunking"). The
+	 * sub-key is used for nothing else, so the fixed nonce is safe. */
+	uint8_t stream[256 * 8];
+	static const uint8_t zero_nonce[crypto_stream_xchacha20_NONCEBYTES];
+
+	crypto_stream_xchacha20(stream, sizeof stream, zero_nonce, keys->gear_seed);
+	for (size_t i = 0; i < 256; i++) {
+		uint64_t v = 0;
+		for (int b = 7; b >= 0; b--)
+			v = (v << 8) | stream[i * 8 + (size_t)b];
+		gear[i] = v;
+	}
+	sodium_memzero(stream, sizeof stream);
+}
+
+uint64_t codec_pwhash_default_ops(void)
+{
+	return crypto_pwhash_OPSLIMIT_INTERACTIVE;
+}
+
+uint64_t codec_pwhash_default_mem(void)
+{
+	return crypto_pwhash_MEMLIMIT_INTERACTIVE;
+}
+
+int codec_pwhash(uint8_t *out, size_t out_len, const char *password, size_t password_len,
+                 const uint8_t salt[CODEC_SALT_LEN], uint64_t opslimit, uint64_t memlimit)
+{
+	if (opslimit < crypto_pwhash_OPSLIMIT_MIN || opslimit > crypto_pwhash_OPSLIMIT_MAX ||
+	    memlimit < crypto_pwhash_MEMLIMIT_MIN || memlimit > crypto_pwhash_MEMLIMIT_MAX ||
+	    memlimit > SIZE_MAX)
+		return STRATA_EUSAGE;
+	if (crypto_pwhash(out, out_len, password, password_len, salt, opslimit, (size_t)memlimit,
+	                  crypto_pwhash_ALG_ARGON2ID13) != 0)
+		return -ENOMEM;
+	return 0;
+}
+
+CodecCtx *codec_ctx_new(void)
+{
+	CodecCtx *c = calloc(1, sizeof *c);
+
+	if (!c)
+		return NULL;
+	c->cctx = ZSTD_createCCtx();
+	c->dctx = ZSTD_createDCtx();
+	if (!c->cctx || !c->dctx) {
+		codec_ctx_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void codec_ctx_free(CodecCtx *ctx)
+{
+	if (!ctx)
+		return;
+	ZSTD_freeCCtx(ctx->cctx);
+	ZSTD_freeDCtx(ctx->dctx);
+	free(ctx->buf);
+	free(ctx);
+}
+
+static int ctx_reserve(CodecCtx *ctx, size_t need)
+{
+	if (ctx->buf_cap >= need)
+		return 0;
+	uint8_t *p = realloc(ctx->buf, need);
+	if (!p)
+		return -ENOMEM;
+	ctx->buf = p;
+	ctx->buf_cap = need;
+	return 0;
+}
+
+static void blob_ad(uint8_t ad[BLOB_AD_LEN], uint8_t type, const uint8_t id[CODEC_ID_LEN])
+{
+	ad[0] = BLOB_AD_VERSION;
+	ad[1] = type;
+	memcpy(ad + 2, id, CODEC_ID_LEN);
+}
+
+int codec_blob_seal(CodecCtx *ctx, const CodecKeys *keys, uint8_t type,
+                    const uint8_t id[CODEC_ID_LEN], const void *plain, size_t len,
+                    int level, uint8_t *out, size_t *out_len)
+{
+	uint8_t ad[BLOB_AD_LEN];
+	const uint8_t *msg;
+	size_t msg_len;
+	unsigned long long ct_len;
+	int rc;
+
+	/* The scratch buffer holds codec byte + body; the body is raw or
+	 * compressed, whichever is smaller (FORMAT.md "Blob"). */
+	rc = ctx_reserve(ctx, 1 + (len > ZSTD_compressBound(len) ? len : ZSTD_compressBound(len)));
+	if (rc)
+		return rc;
+	ctx->buf[0] = CODEC_RAW;
+	msg_len = 1 + len;
+	if (level >= 0 && len >= 64) {
+		ZSTD_CCtx_reset(ctx->cctx, ZSTD_reset_session_only);
+		ZSTD_CCtx_setParameter(ctx->cctx, ZSTD_c_compressionLevel, level == 0 ? 3 : level);
+		/* Only a result that saves bytes is kept; zstd bails out fast on
+		 * incompressible input when capacity is len - 1. */
+		size_t z = ZSTD_compress2(ctx->cctx, ctx->buf + 1, len - 1, plain, len);
+		if (!ZSTD_isError(z) && z < len - 1) {
+			ctx->buf[0] = CODEC_ZSTD;
+			msg_len = 1 + z;
+		}
+	}
+	if (ctx->buf[0] == CODEC_RAW)
+		memcpy(ctx->buf + 1, plain, len);
+	msg = ctx->buf;
+
+	blob_ad(ad, type, id);
+	randombytes_buf(out, CODEC_NONCE_LEN);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(out + CODEC_NONCE_LEN, &ct_len, msg, msg_len,
+	                                           ad, sizeof ad, NULL, out, keys->enc_key);
+	*out_len = CODEC_NONCE_LEN + (size_t)ct_len;
+	return 0;
+}
+
+int codec_blob_open(CodecCtx *ctx, const CodecKeys *keys, uint8_t type,
+                    const uint8_t id[CODEC_ID_LEN], const uint8_t *blob, size_t blob_len,
+                    uint8_t *out, size_t raw_len)
+{
+	uint8_t ad[BLOB_AD_LEN], check[CODEC_ID_LEN];
+	unsigned long long msg_len;
+	size_t body_len;
+	int rc;
+
+	if (blob_len < CODEC_BLOB_OVERHEAD)
+		return STRATA_EFORMAT;
+	rc = ctx_reserve(ctx, blob_len);
+	if (rc)
+		return rc;
+	blob_ad(ad, type, id);
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(ctx->buf, &msg_len, NULL,
+	        blob + CODEC_NONCE_LEN, blob_len - CODEC_NONCE_LEN, ad, sizeof ad, blob,
+	        keys->enc_key) != 0)
+		return STRATA_EAUTH;
+	body_len = (size_t)msg_len - 1;
+	switch (ctx->buf[0]) {
+	case CODEC_RAW:
+		if (body_len != raw_len)
+			return STRATA_EFORMAT;
+		memcpy(out, ctx->buf + 1, raw_len);
+		break;
+	case CODEC_ZSTD: {
+		size_t z = ZSTD_decompressDCtx(ctx->dctx, out, raw_len, ctx->buf + 1, body_len);
+		if (ZSTD_isError(z) || z != raw_len)
+			return STRATA_EFORMAT;
+		break;
+	}
+	default:
+		return STRATA_EFORMAT;
+	}
+	codec_chunk_id(keys, out, raw_len, check);
+	if (sodium_memcmp(check, id, CODEC_ID_LEN) != 0)
+		return STRATA_EDAMAGED;
+	return 0;
+}
+
+int codec_seal_with(const uint8_t key[CODEC_KEY_LEN], const uint8_t *ad, size_t ad_len,
+                    const void *plain, size_t len, uint8_t **out, size_t *out_len)
+{
+	size_t total = CODEC_NONCE_LEN + len + CODEC_TAG_LEN;
+	unsigned long long ct_len;
+	uint8_t *buf = malloc(total);
+
+	if (!buf)
+		return -ENOMEM;
+	randombytes_buf(buf, CODEC_NONCE_LEN);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(buf + CODEC_NONCE_LEN, &ct_len, plain, len,
+	                                           ad, ad_len, NULL, buf, key);
+	*out = buf;
+	*out_len = CODEC_NONCE_LEN + (size_t)ct_len;
+	return 0;
+}
+
+int codec_open_with(const uint8_t key[CODEC_KEY_LEN], const uint8_t *ad, size_t ad_len,
+                    const uint8_t *sealed, size_t sealed_len, uint8_t **out, size_t *out_len)
+{
+	unsigned long long len;
+	uint8_t *buf;
+
+	if (sealed_len < CODEC_NONCE_LEN + CODEC_TAG_LEN)
+		return STRATA_EFORMAT;
+	/* +1 so that an empty plaintext still gets a non-NULL buffer. */
+	buf = malloc(sealed_len - CODEC_NONCE_LEN - CODEC_TAG_LEN + 1);
+	if (!buf)
+		return -ENOMEM;
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(buf, &len, NULL, sealed + CODEC_NONCE_LEN,
+	        sealed_len - CODEC_NONCE_LEN, ad, ad_len, sealed, key) != 0) {
+		free(buf);
+		return STRATA_EAUTH;
+	}
+	*out = buf;
+	*out_len = (size_t)len;
+	return 0;
+}
+
+int codec_seal(const CodecKeys *keys, const uint8_t *ad, size_t ad_len,
+               const void *plain, size_t len, uint8_t **out, size_t *out_len)
+{
+	return codec_seal_with(keys->enc_key, ad, ad_len, plain, len, out, out_len);
+}
+
+int codec_open(const CodecKeys *keys, const uint8_t *ad, size_t ad_len,
+               const uint8_t *sealed, size_t sealed_len, uint8_t **out, size_t *out_len)
+{
+	return codec_open_with(keys->enc_key, ad, ad_len, sealed, sealed_len, out, out_len);
+}
+
+int codec_compress(const void *src, size_t len, int level, uint8_t **out, size_t *out_len)
+{
+	size_t cap = ZSTD_compressBound(len);
+	uint8_t *buf = malloc(cap ? cap : 1);
+	size_t z;
+
+	if (!buf)
+		return -ENOMEM;
+	z = ZSTD_compress(buf, cap, src, len, level);
+	if (ZSTD_isError(z)) {
+		free(buf);
+		return -EIO;
+	}
+	*out = buf;
+	*out_len = z;
+	return 0;
+}
+
+int codec_decompress(const void *src, size_t len, size_t max_len, uint8_t **out, size_t *out_len)
+{
+	unsigned long long size = ZSTD_getFrameContentSize(src, len);
+	uint8_t *buf;
+	size_t z;
+
+	/* Frames strata writes always carry their content size. */
+	if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN || size > max_len)
+		return STRATA_EFORMAT;
+	buf = malloc(size ? (size_t)size : 1);
+	if (!buf)
+		return -ENOMEM;
+	z = ZSTD_decompress(buf, (size_t)size, src, len);
+	if (ZSTD_isError(z) || z != size) {
+		free(buf);
+		return STRATA_EFORMAT;
+	}
+	*out = buf;
+	*out_len = z;
+	return 0;
+}
+
+void codec_hex(const uint8_t *bin, size_t len, char *out)
+{
+	sodium_bin2hex(out, 2 * len + 1, bin, len);
+}
+
+int codec_unhex(const char *hex, uint8_t *out, size_t out_len)
+{
+	size_t got = 0;
+	const char *end = NULL;
+
+	if (strlen(hex) != 2 * out_len)
+		return STRATA_EFORMAT;
+	if (sodium_hex2bin(out, out_len, hex, 2 * out_len, NULL, &got, &end) != 0 || got != out_len)
+		return STRATA_EFORMAT;
+	return 0;
+}
+
+char *codec_b64(const uint8_t *bin, size_t len)
+{
+	size_t n = sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_ORIGINAL);
+	char *s = malloc(n);
+
+	if (s)
+		sodium_bin2base64(s, n, bin, len, sodium_base64_VARIANT_ORIGINAL);
+	return s;
+}
+
+int codec_unb64(const char *b64, uint8_t *out, size_t out_max, size_t *out_len)
+{
+	if (sodium_base642bin(out, out_max, b64, strlen(b64), NULL, out_len, NULL,
+	                      sodium_base64_VARIANT_ORIGINAL) != 0)
+		return STRATA_EFORMAT;
+	return 0;
+}

@@ -1,0 +1,483 @@
+/* index.c — see index.h. FORMAT.md "Local cache". */
+#include "store/index.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <lmdb.h>
+
+#include "store/repo_internal.h"
+
+/* 1 TiB of address space: LMDB only maps it; the file grows as needed. */
+#define INDEX_MAP_SIZE ((size_t)1 << 40)
+#define CHUNK_VAL_LEN (CODEC_ID_LEN + 1 + 12)
+#define PACK_VAL_LEN  (1 + 4 + 8)
+
+struct Index {
+	MDB_env *env;
+	MDB_dbi chunks, packs, indexfiles, unindexed;
+	char dir[PATH_MAX];
+};
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
+}
+
+static uint32_t get_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void put_le64(uint8_t *p, uint64_t v)
+{
+	put_le32(p, (uint32_t)v);
+	put_le32(p + 4, (uint32_t)(v >> 32));
+}
+
+static uint64_t get_le64(const uint8_t *p)
+{
+	return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
+}
+
+static int lmdb_err(StrataErr *err, const Index *ix, const char *what, int rc)
+{
+	int code = rc > 0 ? -rc : -EIO;   /* LMDB returns errno values or its own negatives */
+	return strata_err_set(err, code, "index %s: %s: %s (delete the directory to rebuild it)",
+	                      ix ? ix->dir : "", what, mdb_strerror(rc));
+}
+
+static int env_open(Index *ix)
+{
+	MDB_txn *txn = NULL;
+	int rc;
+
+	rc = mdb_env_create(&ix->env);
+	if (rc)
+		return rc;
+	mdb_env_set_maxdbs(ix->env, 8);
+	mdb_env_set_mapsize(ix->env, INDEX_MAP_SIZE);
+	mdb_env_set_maxreaders(ix->env, 256);
+	/* NOSYNC: the index is a cache rebuilt from the repository; entries
+	 * are only added for packs already durable there (FORMAT.md). */
+	rc = mdb_env_open(ix->env, ix->dir, MDB_NOTLS | MDB_NOSYNC | MDB_NOMETASYNC, 0600);
+	if (rc)
+		goto fail;
+	rc = mdb_txn_begin(ix->env, NULL, 0, &txn);
+	if (rc)
+		goto fail;
+	if ((rc = mdb_dbi_open(txn, "chunks", MDB_CREATE, &ix->chunks)) ||
+	    (rc = mdb_dbi_open(txn, "packs", MDB_CREATE, &ix->packs)) ||
+	    (rc = mdb_dbi_open(txn, "indexfiles", MDB_CREATE, &ix->indexfiles)) ||
+	    (rc = mdb_dbi_open(txn, "unindexed", MDB_CREATE, &ix->unindexed))) {
+		mdb_txn_abort(txn);
+		goto fail;
+	}
+	rc = mdb_txn_commit(txn);
+	if (rc)
+		goto fail;
+	return 0;
+fail:
+	mdb_env_close(ix->env);
+	ix->env = NULL;
+	return rc;
+}
+
+static void remove_env_files(const char *dir)
+{
+	char p[PATH_MAX + 16];
+
+	snprintf(p, sizeof p, "%s/data.mdb", dir);
+	unlink(p);
+	snprintf(p, sizeof p, "%s/lock.mdb", dir);
+	unlink(p);
+}
+
+int index_open(const char *dir, Index **out, StrataErr *err)
+{
+	Index *ix = calloc(1, sizeof *ix);
+	int rc;
+
+	if (!ix)
+		return strata_err_set(err, -ENOMEM, "index: out of memory");
+	snprintf(ix->dir, sizeof ix->dir, "%s", dir);
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		rc = -errno;
+		free(ix);
+		return strata_err_set(err, rc, "cannot create index directory %s: %s", dir, strerror(-rc));
+	}
+	rc = env_open(ix);
+	if (rc == MDB_INVALID || rc == MDB_CORRUPTED || rc == MDB_VERSION_MISMATCH) {
+		remove_env_files(dir);
+		rc = env_open(ix);
+	}
+	if (rc) {
+		lmdb_err(err, ix, "open", rc);
+		rc = err ? err->code : -EIO;
+		free(ix);
+		return rc;
+	}
+	*out = ix;
+	return 0;
+}
+
+void index_close(Index *ix)
+{
+	if (!ix)
+		return;
+	if (ix->env) {
+		mdb_env_sync(ix->env, 1);
+		mdb_env_close(ix->env);
+	}
+	free(ix);
+}
+
+int index_lookup(Index *ix, const uint8_t id[CODEC_ID_LEN], IndexEntry *out)
+{
+	MDB_txn *txn;
+	MDB_val k = {CODEC_ID_LEN, (void *)(uintptr_t)id}, v;
+	int rc;
+
+	if (mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &txn) != 0)
+		return -EIO;
+	rc = mdb_get(txn, ix->chunks, &k, &v);
+	if (rc == 0 && v.mv_size == CHUNK_VAL_LEN) {
+		const uint8_t *p = v.mv_data;
+		if (out) {
+			memcpy(out->pack, p, CODEC_ID_LEN);
+			out->type = p[32];
+			out->offset = get_le32(p + 33);
+			out->length = get_le32(p + 37);
+			out->raw_len = get_le32(p + 41);
+		}
+		rc = 0;
+	} else {
+		rc = rc == MDB_NOTFOUND || rc == 0 ? STRATA_ENOTFOUND : -EIO;
+	}
+	mdb_txn_abort(txn);
+	return rc;
+}
+
+int index_add_pack(Index *ix, const uint8_t pack[CODEC_ID_LEN], uint8_t kind, uint64_t size,
+                   const PackEntry *entries, size_t n, int unindexed, StrataErr *err)
+{
+	uint8_t pv[PACK_VAL_LEN], cv[CHUNK_VAL_LEN];
+	MDB_val k, v;
+	MDB_txn *txn;
+	int rc;
+
+	rc = mdb_txn_begin(ix->env, NULL, 0, &txn);
+	if (rc)
+		return lmdb_err(err, ix, "begin", rc);
+	for (size_t i = 0; i < n; i++) {
+		const PackEntry *e = &entries[i];
+		memcpy(cv, pack, CODEC_ID_LEN);
+		cv[32] = e->type;
+		put_le32(cv + 33, e->offset);
+		put_le32(cv + 37, e->length);
+		put_le32(cv + 41, e->raw_len);
+		k.mv_size = CODEC_ID_LEN;
+		k.mv_data = (void *)(uintptr_t)e->id;
+		v.mv_size = sizeof cv;
+		v.mv_data = cv;
+		rc = mdb_put(txn, ix->chunks, &k, &v, MDB_NOOVERWRITE);
+		if (rc && rc != MDB_KEYEXIST)
+			goto fail;
+	}
+	pv[0] = kind;
+	put_le32(pv + 1, (uint32_t)n);
+	put_le64(pv + 5, size);
+	k.mv_size = CODEC_ID_LEN;
+	k.mv_data = (void *)(uintptr_t)pack;
+	v.mv_size = sizeof pv;
+	v.mv_data = pv;
+	rc = mdb_put(txn, ix->packs, &k, &v, 0);
+	if (rc)
+		goto fail;
+	if (unindexed) {
+		v.mv_size = 0;
+		v.mv_data = pv;
+		rc = mdb_put(txn, ix->unindexed, &k, &v, 0);
+		if (rc)
+			goto fail;
+	}
+	rc = mdb_txn_commit(txn);
+	if (rc)
+		return lmdb_err(err, ix, "commit", rc);
+	return 0;
+fail:
+	mdb_txn_abort(txn);
+	return lmdb_err(err, ix, "write", rc);
+}
+
+int index_note_indexfile(Index *ix, const uint8_t file_id[CODEC_ID_LEN],
+                         const uint8_t (*packs)[CODEC_ID_LEN], size_t n, StrataErr *err)
+{
+	MDB_val k = {CODEC_ID_LEN, (void *)(uintptr_t)file_id}, v = {0, (void *)(uintptr_t)file_id};
+	MDB_txn *txn;
+	int rc;
+
+	rc = mdb_txn_begin(ix->env, NULL, 0, &txn);
+	if (rc)
+		return lmdb_err(err, ix, "begin", rc);
+	rc = mdb_put(txn, ix->indexfiles, &k, &v, 0);
+	if (rc)
+		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		MDB_val pk = {CODEC_ID_LEN, (void *)(uintptr_t)packs[i]};
+		rc = mdb_del(txn, ix->unindexed, &pk, NULL);
+		if (rc && rc != MDB_NOTFOUND)
+			goto fail;
+	}
+	rc = mdb_txn_commit(txn);
+	if (rc)
+		return lmdb_err(err, ix, "commit", rc);
+	return 0;
+fail:
+	mdb_txn_abort(txn);
+	return lmdb_err(err, ix, "write", rc);
+}
+
+int index_has_indexfile(Index *ix, const uint8_t file_id[CODEC_ID_LEN])
+{
+	MDB_val k = {CODEC_ID_LEN, (void *)(uintptr_t)file_id}, v;
+	MDB_txn *txn;
+	int rc;
+
+	if (mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &txn) != 0)
+		return 0;
+	rc = mdb_get(txn, ix->indexfiles, &k, &v);
+	mdb_txn_abort(txn);
+	return rc == 0;
+}
+
+static int list_keys(Index *ix, MDB_dbi dbi, uint8_t (**out)[CODEC_ID_LEN], size_t *out_n,
+                     StrataErr *err)
+{
+	uint8_t (*ids)[CODEC_ID_LEN] = NULL;
+	size_t n = 0, cap = 0;
+	MDB_cursor *cur = NULL;
+	MDB_txn *txn;
+	MDB_val k, v;
+	int rc;
+
+	rc = mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &txn);
+	if (rc)
+		return lmdb_err(err, ix, "begin", rc);
+	rc = mdb_cursor_open(txn, dbi, &cur);
+	if (rc)
+		goto fail;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != CODEC_ID_LEN)
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 64;
+			void *p = realloc(ids, cap * sizeof *ids);
+			if (!p) {
+				rc = ENOMEM;
+				goto fail;
+			}
+			ids = p;
+		}
+		memcpy(ids[n++], k.mv_data, CODEC_ID_LEN);
+	}
+	if (rc != MDB_NOTFOUND)
+		goto fail;
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	*out = ids;
+	*out_n = n;
+	return 0;
+fail:
+	if (cur)
+		mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	free(ids);
+	return lmdb_err(err, ix, "read", rc);
+}
+
+int index_list_indexfiles(Index *ix, uint8_t (**out)[CODEC_ID_LEN], size_t *out_n, StrataErr *err)
+{
+	return list_keys(ix, ix->indexfiles, out, out_n, err);
+}
+
+int index_list_unindexed(Index *ix, uint8_t (**out)[CODEC_ID_LEN], size_t *out_n, StrataErr *err)
+{
+	return list_keys(ix, ix->unindexed, out, out_n, err);
+}
+
+static void decode_pack(const MDB_val *v, IndexPackInfo *out)
+{
+	const uint8_t *p = v->mv_data;
+
+	out->kind = p[0];
+	out->count = get_le32(p + 1);
+	out->size = get_le64(p + 5);
+}
+
+int index_pack_info(Index *ix, const uint8_t pack[CODEC_ID_LEN], IndexPackInfo *out)
+{
+	MDB_val k = {CODEC_ID_LEN, (void *)(uintptr_t)pack}, v;
+	MDB_txn *txn;
+	int rc;
+
+	if (mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &txn) != 0)
+		return -EIO;
+	rc = mdb_get(txn, ix->packs, &k, &v);
+	if (rc == 0 && v.mv_size == PACK_VAL_LEN)
+		decode_pack(&v, out);
+	else
+		rc = STRATA_ENOTFOUND;
+	mdb_txn_abort(txn);
+	return rc;
+}
+
+int index_remove_pack(Index *ix, const uint8_t pack[CODEC_ID_LEN], StrataErr *err)
+{
+	MDB_val pk = {CODEC_ID_LEN, (void *)(uintptr_t)pack}, k, v;
+	MDB_cursor *cur = NULL;
+	MDB_txn *txn;
+	int rc;
+
+	rc = mdb_txn_begin(ix->env, NULL, 0, &txn);
+	if (rc)
+		return lmdb_err(err, ix, "begin", rc);
+	rc = mdb_cursor_open(txn, ix->chunks, &cur);
+	if (rc)
+		goto fail;
+	/* A full scan: pack removal happens in prune and repair only. */
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (v.mv_size == CHUNK_VAL_LEN && memcmp(v.mv_data, pack, CODEC_ID_LEN) == 0) {
+			rc = mdb_cursor_del(cur, 0);
+			if (rc)
+				goto fail;
+		}
+	}
+	if (rc != MDB_NOTFOUND)
+		goto fail;
+	mdb_cursor_close(cur);
+	cur = NULL;
+	rc = mdb_del(txn, ix->packs, &pk, NULL);
+	if (rc && rc != MDB_NOTFOUND)
+		goto fail;
+	rc = mdb_del(txn, ix->unindexed, &pk, NULL);
+	if (rc && rc != MDB_NOTFOUND)
+		goto fail;
+	rc = mdb_txn_commit(txn);
+	if (rc)
+		return lmdb_err(err, ix, "commit", rc);
+	return 0;
+fail:
+	if (cur)
+		mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return lmdb_err(err, ix, "write", rc);
+}
+
+int index_foreach_pack(Index *ix, IndexPackFn fn, void *ctx, StrataErr *err)
+{
+	MDB_cursor *cur = NULL;
+	MDB_txn *txn;
+	MDB_val k, v;
+	int rc, stop = 0;
+
+	rc = mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &txn);
+	if (rc)
+		return lmdb_err(err, ix, "begin", rc);
+	rc = mdb_cursor_open(txn, ix->packs, &cur);
+	if (rc)
+		goto out;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && !stop;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		IndexPackInfo info;
+		if (k.mv_size != CODEC_ID_LEN || v.mv_size != PACK_VAL_LEN)
+			continue;
+		decode_pack(&v, &info);
+		stop = fn(k.mv_data, &info, ctx);
+	}
+	if (rc == MDB_NOTFOUND || stop)
+		rc = 0;
+out:
+	if (cur)
+		mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	if (rc)
+		return lmdb_err(err, ix, "read", rc);
+	return stop;
+}
+
+int index_foreach_chunk(Index *ix, IndexChunkFn fn, void *ctx, StrataErr *err)
+{
+	MDB_cursor *cur = NULL;
+	MDB_txn *txn;
+	MDB_val k, v;
+	int rc, stop = 0;
+
+	rc = mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &txn);
+	if (rc)
+		return lmdb_err(err, ix, "begin", rc);
+	rc = mdb_cursor_open(txn, ix->chunks, &cur);
+	if (rc)
+		goto out;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && !stop;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		IndexEntry e;
+		const uint8_t *p = v.mv_data;
+		if (k.mv_size != CODEC_ID_LEN || v.mv_size != CHUNK_VAL_LEN)
+			continue;
+		memcpy(e.pack, p, CODEC_ID_LEN);
+		e.type = p[32];
+		e.offset = get_le32(p + 33);
+		e.length = get_le32(p + 37);
+		e.raw_len = get_le32(p + 41);
+		stop = fn(k.mv_data, &e, ctx);
+	}
+	if (rc == MDB_NOTFOUND || stop)
+		rc = 0;
+out:
+	if (cur)
+		mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	if (rc)
+		return lmdb_err(err, ix, "read", rc);
+	return stop;
+}
+
+int index_clear(Index *ix, StrataErr *err)
+{
+	MDB_txn *txn;
+	int rc;
+
+	rc = mdb_txn_begin(ix->env, NULL, 0, &txn);
+	if (rc)
+		return lmdb_err(err, ix, "begin", rc);
+	if ((rc = mdb_drop(txn, ix->chunks, 0)) || (rc = mdb_drop(txn, ix->packs, 0)) ||
+	    (rc = mdb_drop(txn, ix->indexfiles, 0)) || (rc = mdb_drop(txn, ix->unindexed, 0))) {
+		mdb_txn_abort(txn);
+		return lmdb_err(err, ix, "clear", rc);
+	}
+	rc = mdb_txn_commit(txn);
+	if (rc)
+		return lmdb_err(err, ix, "commit", rc);
+	return 0;
+}
+
+uint64_t index_count(Index *ix)
+{
+	MDB_txn *txn;
+	MDB_stat st;
+	uint64_t n = 0;
+
+	if (mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &txn) != 0)
+		return 0;
+	if (mdb_stat(txn, ix->chunks, &st) == 0)
+		n = st.ms_entries;
+	mdb_txn_abort(txn);
+	return n;
+}

@@ -1,0 +1,86 @@
+/* index.h — the local chunk index: chunk ID → where its blob is stored.
+ *
+ * Owns: the LMDB environment in the repository's cache directory
+ * (FORMAT.md "Local cache"): chunk entries, the packs they live in, which
+ * stored index files have been ingested, and packs this machine wrote whose
+ * index file is not yet durable. The only module that includes <lmdb.h>.
+ *
+ * The index is a cache: everything in it can be rebuilt from the stored
+ * index files (and those from pack trailers). Memory is bounded by LMDB's
+ * page cache, not by the number of chunks.
+ *
+ * Thread safety: lookups from any number of threads; writes serialize
+ * inside LMDB (one write transaction at a time).
+ */
+#ifndef STRATA_STORE_INDEX_H
+#define STRATA_STORE_INDEX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/error.h"
+#include "store/pack.h"
+
+typedef struct Index Index;
+
+typedef struct IndexEntry {
+	uint8_t  pack[CODEC_ID_LEN];
+	uint8_t  type;
+	uint32_t offset;
+	uint32_t length;
+	uint32_t raw_len;
+} IndexEntry;
+
+typedef struct IndexPackInfo {
+	uint8_t  kind;        /* PACK_KIND_DATA or PACK_KIND_TREE */
+	uint32_t count;       /* entries */
+	uint64_t size;        /* bytes of the pack file */
+} IndexPackInfo;
+
+/* index_open — open (creating) the LMDB environment in dir. A damaged
+ * environment is deleted and recreated empty (it is only a cache). */
+int index_open(const char *dir, Index **out, StrataErr *err);
+void index_close(Index *ix);
+
+/* index_lookup — 0 and *out, or STRATA_ENOTFOUND. */
+int index_lookup(Index *ix, const uint8_t id[CODEC_ID_LEN], IndexEntry *out);
+
+/* index_add_pack — record a durable pack and all its entries in one
+ * transaction; unindexed=1 also notes that no stored index file covers it
+ * yet. An ID already present keeps its first location. */
+int index_add_pack(Index *ix, const uint8_t pack[CODEC_ID_LEN], uint8_t kind, uint64_t size,
+                   const PackEntry *entries, size_t n, int unindexed, StrataErr *err);
+
+/* index_note_indexfile — record that stored index file file_id, covering
+ * packs[0..n), is durable: the packs leave the unindexed set. */
+int index_note_indexfile(Index *ix, const uint8_t file_id[CODEC_ID_LEN],
+                         const uint8_t (*packs)[CODEC_ID_LEN], size_t n, StrataErr *err);
+
+/* index_has_indexfile — 1 if file_id was ingested, 0 if not. */
+int index_has_indexfile(Index *ix, const uint8_t file_id[CODEC_ID_LEN]);
+
+/* index_list_indexfiles / index_list_unindexed — IDs; *out malloc'ed. */
+int index_list_indexfiles(Index *ix, uint8_t (**out)[CODEC_ID_LEN], size_t *out_n, StrataErr *err);
+int index_list_unindexed(Index *ix, uint8_t (**out)[CODEC_ID_LEN], size_t *out_n, StrataErr *err);
+
+/* index_pack_info — 0 and *out, or STRATA_ENOTFOUND. */
+int index_pack_info(Index *ix, const uint8_t pack[CODEC_ID_LEN], IndexPackInfo *out);
+
+/* index_remove_pack — drop a pack and the entries that point into it. */
+int index_remove_pack(Index *ix, const uint8_t pack[CODEC_ID_LEN], StrataErr *err);
+
+/* index_foreach_pack — call fn for every pack; non-zero stops. */
+typedef int (*IndexPackFn)(const uint8_t pack[CODEC_ID_LEN], const IndexPackInfo *info, void *ctx);
+int index_foreach_pack(Index *ix, IndexPackFn fn, void *ctx, StrataErr *err);
+
+/* index_foreach_chunk — call fn for every chunk entry; non-zero stops. */
+typedef int (*IndexChunkFn)(const uint8_t id[CODEC_ID_LEN], const IndexEntry *e, void *ctx);
+int index_foreach_chunk(Index *ix, IndexChunkFn fn, void *ctx, StrataErr *err);
+
+/* index_clear — empty every table (before a rebuild). */
+int index_clear(Index *ix, StrataErr *err);
+
+/* index_count — number of chunk entries. */
+uint64_t index_count(Index *ix);
+
+#endif

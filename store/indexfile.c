@@ -1,0 +1,266 @@
+/* indexfile.c — see indexfile.h. FORMAT.md "Index file". */
+#include "store/indexfile.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/blob.h"
+#include "store/repo_internal.h"
+
+static const char INDEX_MAGIC[8] = {'S','T','R','A','T','A','I','X'};
+#define PACK_HDR_LEN (CODEC_ID_LEN + 1 + 8 + 4)
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
+}
+
+static uint32_t get_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+void indexfile_packs_free(IndexFilePack *packs, size_t n)
+{
+	if (!packs)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(packs[i].entries);
+	free(packs);
+}
+
+int indexfile_write(Repo *repo, const IndexFilePack *packs, size_t n,
+                    uint8_t out_id[CODEC_ID_LEN], StrataErr *err)
+{
+	size_t len = 1 + 4, zlen = 0;
+	uint8_t *plain, *p, *z = NULL;
+	int rc;
+
+	for (size_t i = 0; i < n; i++)
+		len += PACK_HDR_LEN + packs[i].n * PACK_ENTRY_LEN;
+	plain = malloc(len);
+	if (!plain)
+		return strata_err_set(err, -ENOMEM, "out of memory");
+	plain[0] = INDEXFILE_VERSION;
+	put_le32(plain + 1, (uint32_t)n);
+	p = plain + 5;
+	for (size_t i = 0; i < n; i++) {
+		const IndexFilePack *ip = &packs[i];
+		memcpy(p, ip->id, CODEC_ID_LEN);
+		p[32] = ip->kind;
+		put_le32(p + 33, (uint32_t)ip->size);
+		put_le32(p + 37, (uint32_t)(ip->size >> 32));
+		put_le32(p + 41, (uint32_t)ip->n);
+		p += PACK_HDR_LEN;
+		for (size_t j = 0; j < ip->n; j++, p += PACK_ENTRY_LEN) {
+			const PackEntry *e = &ip->entries[j];
+			p[0] = e->type;
+			memcpy(p + 1, e->id, CODEC_ID_LEN);
+			put_le32(p + 33, e->offset);
+			put_le32(p + 37, e->length);
+			put_le32(p + 41, e->raw_len);
+		}
+	}
+	rc = codec_compress(plain, len, 3, &z, &zlen);
+	free(plain);
+	if (rc)
+		return strata_err_set(err, rc, "cannot compress index file");
+	rc = repo_write_named(repo, "index", INDEX_MAGIC, INDEXFILE_VERSION, z, zlen, out_id, err);
+	free(z);
+	return rc;
+}
+
+int indexfile_decode(const uint8_t *buf, size_t len, IndexFilePack **out, size_t *out_n)
+{
+	IndexFilePack *packs = NULL;
+	const uint8_t *p = buf, *end = buf + len;
+	size_t n, i = 0;
+	int rc = STRATA_EFORMAT;
+
+	if (len < 5)
+		return STRATA_EFORMAT;
+	if (buf[0] != INDEXFILE_VERSION)
+		return buf[0] > INDEXFILE_VERSION ? STRATA_EVERSION : STRATA_EFORMAT;
+	n = get_le32(buf + 1);
+	p += 5;
+	/* Every pack needs at least its header: bounds n before allocating. */
+	if (n > (size_t)(end - p) / PACK_HDR_LEN)
+		return STRATA_EFORMAT;
+	packs = calloc(n ? n : 1, sizeof *packs);
+	if (!packs)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		IndexFilePack *ip = &packs[i];
+		size_t cnt;
+		if ((size_t)(end - p) < PACK_HDR_LEN)
+			goto fail;
+		memcpy(ip->id, p, CODEC_ID_LEN);
+		ip->kind = p[32];
+		ip->size = (uint64_t)get_le32(p + 33) | (uint64_t)get_le32(p + 37) << 32;
+		cnt = get_le32(p + 41);
+		p += PACK_HDR_LEN;
+		if (ip->kind > 1 || cnt > (size_t)(end - p) / PACK_ENTRY_LEN)
+			goto fail;
+		ip->entries = malloc((cnt ? cnt : 1) * sizeof *ip->entries);
+		if (!ip->entries) {
+			rc = -ENOMEM;
+			goto fail;
+		}
+		ip->n = cnt;
+		for (size_t j = 0; j < cnt; j++, p += PACK_ENTRY_LEN) {
+			PackEntry *e = &ip->entries[j];
+			e->type = p[0];
+			memcpy(e->id, p + 1, CODEC_ID_LEN);
+			e->offset = get_le32(p + 33);
+			e->length = get_le32(p + 37);
+			e->raw_len = get_le32(p + 41);
+			if (e->type > BLOB_TYPE_MAX || pack_kind_of_blob(e->type) != ip->kind ||
+			    (uint64_t)e->offset + e->length > ip->size ||
+			    e->length < CODEC_BLOB_OVERHEAD)
+				goto fail;
+		}
+	}
+	if (p != end)
+		goto fail;
+	*out = packs;
+	*out_n = n;
+	return 0;
+fail:
+	indexfile_packs_free(packs, n);
+	return rc;
+}
+
+int indexfile_read(Repo *repo, const uint8_t id[CODEC_ID_LEN], IndexFilePack **out,
+                   size_t *out_n, StrataErr *err)
+{
+	uint8_t *z = NULL, *plain = NULL;
+	size_t zlen = 0, len = 0;
+	char hex[STRATA_ID_HEX_LEN + 1];
+	int rc;
+
+	rc = repo_read_named(repo, "index", id, INDEX_MAGIC, INDEXFILE_VERSION, &z, &zlen, err);
+	if (rc)
+		return rc;
+	codec_hex(id, CODEC_ID_LEN, hex);
+	rc = codec_decompress(z, zlen, INDEXFILE_MAX_RAW, &plain, &len);
+	free(z);
+	if (rc)
+		return strata_err_set(err, rc, "index/%s: cannot be decompressed", hex);
+	rc = indexfile_decode(plain, len, out, out_n);
+	free(plain);
+	if (rc)
+		return strata_err_set(err, rc, "index/%s: %s", hex, strata_strerror(rc));
+	return 0;
+}
+
+static int contains(uint8_t (*ids)[CODEC_ID_LEN], size_t n, const uint8_t id[CODEC_ID_LEN])
+{
+	for (size_t i = 0; i < n; i++)
+		if (memcmp(ids[i], id, CODEC_ID_LEN) == 0)
+			return 1;
+	return 0;
+}
+
+static int ingest(Repo *repo, Index *ix, const uint8_t id[CODEC_ID_LEN], StrataErr *err)
+{
+	IndexFilePack *packs = NULL;
+	size_t n = 0;
+	int rc;
+
+	rc = indexfile_read(repo, id, &packs, &n, err);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = index_add_pack(ix, packs[i].id, packs[i].kind, packs[i].size,
+		                    packs[i].entries, packs[i].n, 0, err);
+	if (rc == 0)
+		rc = index_note_indexfile(ix, id, NULL, 0, err);
+	indexfile_packs_free(packs, n);
+	return rc;
+}
+
+/* Packs this machine stored whose index file never became durable: write
+ * one now from their trailers; forget the ones that are gone. */
+static int cover_unindexed(Repo *repo, Index *ix, StrataErr *err)
+{
+	uint8_t (*ids)[CODEC_ID_LEN] = NULL, (*covered)[CODEC_ID_LEN] = NULL, file_id[CODEC_ID_LEN];
+	IndexFilePack *packs = NULL;
+	size_t n = 0, m = 0;
+	int rc;
+
+	rc = index_list_unindexed(ix, &ids, &n, err);
+	if (rc || n == 0)
+		goto out;
+	packs = calloc(n, sizeof *packs);
+	covered = calloc(n, sizeof *covered);
+	if (!packs || !covered) {
+		rc = strata_err_set(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		IndexPackInfo info;
+		StrataErr perr = {0};
+		if (index_pack_info(ix, ids[i], &info) != 0 ||
+		    blob_pack_trailer(repo, info.kind, ids[i], &packs[m].entries, &packs[m].n,
+		                      &packs[m].size, &perr) != 0) {
+			/* Gone or unreadable: its chunks must not be deduplicated against. */
+			rc = index_remove_pack(ix, ids[i], err);
+			if (rc)
+				goto out;
+			continue;
+		}
+		memcpy(packs[m].id, ids[i], CODEC_ID_LEN);
+		packs[m].kind = info.kind;
+		memcpy(covered[m], ids[i], CODEC_ID_LEN);
+		m++;
+	}
+	if (m) {
+		rc = indexfile_write(repo, packs, m, file_id, err);
+		if (rc == 0)
+			rc = index_note_indexfile(ix, file_id, (const uint8_t (*)[CODEC_ID_LEN])covered, m, err);
+	}
+out:
+	indexfile_packs_free(packs, m);
+	free(covered);
+	free(ids);
+	return rc;
+}
+
+int indexfile_sync(Repo *repo, Index *ix, StrataErr *err)
+{
+	uint8_t (*stored)[CODEC_ID_LEN] = NULL, (*seen)[CODEC_ID_LEN] = NULL;
+	size_t nstored = 0, nseen = 0;
+	int rc, rebuild = 0;
+
+	rc = repo_list_ids(repo, "index/", &stored, &nstored, err);
+	if (rc)
+		goto out;
+	rc = index_list_indexfiles(ix, &seen, &nseen, err);
+	if (rc)
+		goto out;
+	/* An ingested file that disappeared was replaced by prune or repair:
+	 * entries may point at deleted packs, so start over. Quadratic in the
+	 * number of index files, which stays small (one per backup run). */
+	for (size_t i = 0; i < nseen && !rebuild; i++)
+		if (!contains(stored, nstored, seen[i]))
+			rebuild = 1;
+	if (rebuild) {
+		rc = index_clear(ix, err);
+		if (rc)
+			goto out;
+		nseen = 0;
+	}
+	for (size_t i = 0; i < nstored; i++) {
+		if (!rebuild && index_has_indexfile(ix, stored[i]))
+			continue;
+		rc = ingest(repo, ix, stored[i], err);
+		if (rc)
+			goto out;
+	}
+	rc = cover_unindexed(repo, ix, err);
+out:
+	free(stored);
+	free(seen);
+	return rc;
+}

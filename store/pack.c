@@ -1,0 +1,213 @@
+/* pack.c — see pack.h. FORMAT.md "Pack file". */
+#include "store/pack.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/repo_internal.h"
+
+static const char PACK_MAGIC[8] = {'S','T','R','A','T','A','P','K'};
+static const char TRAILER_MAGIC[8] = {'S','T','R','A','T','A','T','R'};
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
+}
+
+static uint32_t get_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+void pack_builder_init(PackBuilder *pb)
+{
+	memset(pb, 0, sizeof *pb);
+	codec_file_hash_init(&pb->hash);
+}
+
+void pack_builder_free(PackBuilder *pb)
+{
+	free(pb->buf);
+	free(pb->entries);
+	memset(pb, 0, sizeof *pb);
+}
+
+void pack_builder_reset(PackBuilder *pb)
+{
+	pb->len = 0;
+	pb->n = 0;
+	codec_file_hash_init(&pb->hash);
+}
+
+static int grow(PackBuilder *pb, size_t need)
+{
+	size_t cap;
+	uint8_t *p;
+
+	if (pb->cap >= need)
+		return 0;
+	cap = pb->cap ? pb->cap : (1u << 20);
+	while (cap < need)
+		cap *= 2;
+	p = realloc(pb->buf, cap);
+	if (!p)
+		return -ENOMEM;
+	pb->buf = p;
+	pb->cap = cap;
+	return 0;
+}
+
+int pack_builder_reserve(PackBuilder *pb, size_t len, uint8_t **out_dst)
+{
+	int rc;
+
+	if (pb->len + len > UINT32_MAX - (1u << 20))
+		return -EFBIG;
+	rc = grow(pb, pb->len + len);
+	if (rc)
+		return rc;
+	*out_dst = pb->buf + pb->len;
+	return 0;
+}
+
+int pack_builder_commit(PackBuilder *pb, uint8_t type, const uint8_t id[CODEC_ID_LEN],
+                        size_t sealed_len, uint32_t raw_len)
+{
+	PackEntry *e;
+
+	if (pb->n == pb->entries_cap) {
+		size_t cap = pb->entries_cap ? 2 * pb->entries_cap : 256;
+		PackEntry *p = realloc(pb->entries, cap * sizeof *p);
+		if (!p)
+			return -ENOMEM;
+		pb->entries = p;
+		pb->entries_cap = cap;
+	}
+	e = &pb->entries[pb->n++];
+	e->type = type;
+	memcpy(e->id, id, CODEC_ID_LEN);
+	e->offset = (uint32_t)pb->len;
+	e->length = (uint32_t)sealed_len;
+	e->raw_len = raw_len;
+	codec_file_hash_update(&pb->hash, pb->buf + pb->len, sealed_len);
+	pb->len += sealed_len;
+	return 0;
+}
+
+int pack_builder_finish(PackBuilder *pb, const CodecKeys *keys, uint8_t out_id[CODEC_ID_LEN])
+{
+	size_t plain_len = 1 + 4 + pb->n * PACK_ENTRY_LEN, sealed_len = 0;
+	uint8_t *plain = malloc(plain_len), *sealed = NULL, *p;
+	int rc;
+
+	if (!plain)
+		return -ENOMEM;
+	plain[0] = PACK_TRAILER_VERSION;
+	put_le32(plain + 1, (uint32_t)pb->n);
+	p = plain + 5;
+	for (size_t i = 0; i < pb->n; i++) {
+		const PackEntry *e = &pb->entries[i];
+		*p++ = e->type;
+		memcpy(p, e->id, CODEC_ID_LEN);
+		p += CODEC_ID_LEN;
+		put_le32(p, e->offset);
+		put_le32(p + 4, e->length);
+		put_le32(p + 8, e->raw_len);
+		p += 12;
+	}
+	rc = sealed_encode(keys, TRAILER_MAGIC, PACK_TRAILER_VERSION, plain, plain_len, &sealed, &sealed_len);
+	free(plain);
+	if (rc)
+		return rc;
+	rc = grow(pb, pb->len + sealed_len + PACK_FOOTER_LEN);
+	if (rc) {
+		free(sealed);
+		return rc;
+	}
+	p = pb->buf + pb->len;
+	memcpy(p, sealed, sealed_len);
+	put_le32(p + sealed_len, (uint32_t)sealed_len);
+	memcpy(p + sealed_len + 4, PACK_MAGIC, sizeof PACK_MAGIC);
+	codec_file_hash_update(&pb->hash, p, sealed_len + PACK_FOOTER_LEN);
+	pb->len += sealed_len + PACK_FOOTER_LEN;
+	free(sealed);
+	codec_file_hash_final(&pb->hash, out_id);
+	return 0;
+}
+
+int pack_footer_decode(const uint8_t footer[PACK_FOOTER_LEN], uint64_t pack_size,
+                       uint32_t *out_trailer_len)
+{
+	uint32_t len;
+
+	if (memcmp(footer + 4, PACK_MAGIC, sizeof PACK_MAGIC) != 0)
+		return STRATA_EFORMAT;
+	len = get_le32(footer);
+	if (len < SEALED_HEADER_LEN + CODEC_NONCE_LEN + CODEC_TAG_LEN ||
+	    (uint64_t)len + PACK_FOOTER_LEN > pack_size)
+		return STRATA_EFORMAT;
+	*out_trailer_len = len;
+	return 0;
+}
+
+int pack_trailer_decode(const CodecKeys *keys, const uint8_t *trailer, size_t trailer_len,
+                        uint64_t pack_size, PackEntry **out, size_t *out_n)
+{
+	uint8_t *plain = NULL;
+	size_t plain_len = 0, n;
+	uint64_t blob_area, next = 0;
+	PackEntry *entries = NULL;
+	const uint8_t *p;
+	int rc;
+
+	if ((uint64_t)trailer_len + PACK_FOOTER_LEN > pack_size)
+		return STRATA_EFORMAT;
+	blob_area = pack_size - trailer_len - PACK_FOOTER_LEN;
+	rc = sealed_decode(keys, TRAILER_MAGIC, PACK_TRAILER_VERSION, trailer, trailer_len,
+	                   &plain, &plain_len, NULL);
+	if (rc)
+		return rc;
+	rc = STRATA_EFORMAT;
+	if (plain_len < 5)
+		goto out;
+	if (plain[0] != PACK_TRAILER_VERSION) {
+		rc = plain[0] > PACK_TRAILER_VERSION ? STRATA_EVERSION : STRATA_EFORMAT;
+		goto out;
+	}
+	n = get_le32(plain + 1);
+	if (n > PACK_MAX_ENTRIES || plain_len != 5 + n * PACK_ENTRY_LEN)
+		goto out;
+	entries = malloc((n ? n : 1) * sizeof *entries);
+	if (!entries) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	p = plain + 5;
+	for (size_t i = 0; i < n; i++, p += PACK_ENTRY_LEN) {
+		PackEntry *e = &entries[i];
+		e->type = p[0];
+		memcpy(e->id, p + 1, CODEC_ID_LEN);
+		e->offset = get_le32(p + 33);
+		e->length = get_le32(p + 37);
+		e->raw_len = get_le32(p + 41);
+		/* Blobs are laid end to end from offset 0 (FORMAT.md invariant). */
+		if (e->type > BLOB_TYPE_MAX || e->offset != next || e->length < CODEC_BLOB_OVERHEAD ||
+		    (uint64_t)e->offset + e->length > blob_area ||
+		    e->length > (uint64_t)e->raw_len + CODEC_BLOB_OVERHEAD)
+			goto out;
+		next = (uint64_t)e->offset + e->length;
+	}
+	if (next != blob_area)
+		goto out;
+	*out = entries;
+	*out_n = n;
+	entries = NULL;
+	rc = 0;
+out:
+	free(entries);
+	if (plain) {
+		free(plain);
+	}
+	return rc;
+}

@@ -1,0 +1,75 @@
+/* pack.h — pack files: many sealed blobs followed by an encrypted trailer.
+ *
+ * Owns: building a pack in memory (PackBuilder), its trailer and footer
+ * (FORMAT.md "Pack file"), and decoding a trailer read back from storage,
+ * checking every entry lies inside the pack and entries do not overlap.
+ *
+ * Never: talks to the index or decides where a pack is stored.
+ * Thread safety: a PackBuilder belongs to one thread; decoding is pure.
+ */
+#ifndef STRATA_STORE_PACK_H
+#define STRATA_STORE_PACK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/codec.h"
+#include "store/error.h"
+
+#define PACK_FOOTER_LEN   12          /* trailer length (u32 LE) || "STRATAPK" */
+#define PACK_TRAILER_VERSION 1
+#define PACK_ENTRY_LEN    45          /* type 1 || id 32 || offset 4 || length 4 || raw 4 */
+#define PACK_MAX_ENTRIES  (1u << 22)  /* bounds a hostile trailer's count */
+
+typedef struct PackEntry {
+	uint8_t  type;                    /* enum BlobType */
+	uint8_t  id[CODEC_ID_LEN];
+	uint32_t offset;                  /* of the sealed blob from the pack start */
+	uint32_t length;                  /* sealed length */
+	uint32_t raw_len;                 /* plaintext length */
+} PackEntry;
+
+typedef struct PackBuilder {
+	uint8_t   *buf;
+	size_t     len, cap;
+	PackEntry *entries;
+	size_t     n, entries_cap;
+	CodecHashState hash;              /* of buf so far */
+} PackBuilder;
+
+/* pack_builder_init/free — an empty builder; free releases memory
+ * (accepts a zeroed builder). */
+void pack_builder_init(PackBuilder *pb);
+void pack_builder_free(PackBuilder *pb);
+
+/* pack_builder_reserve — room for a blob of up to len bytes at the end;
+ * returns where to write it. The caller then calls pack_builder_commit. */
+int pack_builder_reserve(PackBuilder *pb, size_t len, uint8_t **out_dst);
+
+/* pack_builder_commit — record the blob just written at the reserved place. */
+int pack_builder_commit(PackBuilder *pb, uint8_t type, const uint8_t id[CODEC_ID_LEN],
+                        size_t sealed_len, uint32_t raw_len);
+
+/* pack_builder_finish — append the sealed trailer and the footer; the
+ * pack is then buf[0..len) and its name out_id (BLAKE2b-256 of the bytes).
+ * The builder keeps its entries until pack_builder_reset. */
+int pack_builder_finish(PackBuilder *pb, const CodecKeys *keys, uint8_t out_id[CODEC_ID_LEN]);
+
+/* pack_builder_reset — empty the builder for the next pack (keeps memory). */
+void pack_builder_reset(PackBuilder *pb);
+
+/* pack_footer_decode — the trailer length from the last PACK_FOOTER_LEN
+ * bytes of a pack of pack_size bytes. STRATA_EFORMAT on bad magic or a
+ * length that does not fit. */
+int pack_footer_decode(const uint8_t footer[PACK_FOOTER_LEN], uint64_t pack_size,
+                       uint32_t *out_trailer_len);
+
+/* pack_trailer_decode — authenticate and parse a sealed trailer of a pack
+ * of pack_size bytes (trailer = the trailer_len bytes before the footer).
+ * Checks entries are in order, inside the blob area, not overlapping, with
+ * known types and sane lengths. *out malloc'ed (caller frees).
+ * Errors: STRATA_EAUTH, STRATA_EFORMAT, STRATA_EVERSION. */
+int pack_trailer_decode(const CodecKeys *keys, const uint8_t *trailer, size_t trailer_len,
+                        uint64_t pack_size, PackEntry **out, size_t *out_n);
+
+#endif

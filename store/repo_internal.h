@@ -1,0 +1,89 @@
+/* repo_internal.h — the Repo struct and helpers shared inside store/.
+ * Not part of the public API: tools/ never includes this. */
+#ifndef STRATA_STORE_REPO_INTERNAL_H
+#define STRATA_STORE_REPO_INTERNAL_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdint.h>
+
+#include "chunker/fastcdc.h"
+#include "remote/backend.h"
+#include "store/codec.h"
+#include "store/error.h"
+#include "store/repo.h"
+
+typedef struct Index Index;
+typedef struct BlobStore BlobStore;
+
+/* Defaults (FORMAT.md "Chunking parameters", chunker/README.md). */
+#define REPO_DEFAULT_CHUNK_MIN   (16u << 10)
+#define REPO_DEFAULT_CHUNK_AVG   (64u << 10)
+#define REPO_DEFAULT_CHUNK_MAX   (256u << 10)
+#define REPO_DEFAULT_PACK_SIZE   (16u << 20)
+#define REPO_MAX_PACK_SIZE       (1024u << 20)
+
+struct Repo {
+	Backend   *be;
+	char       location[1024];
+	uint8_t    id[STRATA_ID_LEN];
+	char       id_hex[STRATA_ID_HEX_LEN + 1];
+	char       key_id_hex[STRATA_ID_HEX_LEN + 1];  /* key file in use */
+	CodecKeys *keys;
+	FastCdc    cdc;
+	uint32_t   chunk_min, chunk_avg, chunk_max;
+	uint32_t   pack_size;
+	int64_t    created_s;
+	char       cache_dir[PATH_MAX];                /* <cache>/<repo-id> */
+	Index     *index;                              /* opened by repo_index() */
+	pthread_mutex_t lock;                          /* guards lazy opening */
+};
+
+/* Map a backend failure to a StrataErr: -ENOENT stays -ENOENT etc. */
+int repo_remote_err(StrataErr *err, int rc, const RemoteErr *rerr);
+
+/* Object names (FORMAT.md "Directory tree"). out has room for 128 bytes. */
+#define REPO_NAME_MAX 160
+void repo_pack_name(uint8_t kind, const uint8_t id[STRATA_ID_LEN], char out[REPO_NAME_MAX]);
+
+/* Pack kinds: which directory a pack lives in. */
+enum { PACK_KIND_DATA = 0, PACK_KIND_TREE = 1 };
+static inline uint8_t pack_kind_of_blob(uint8_t type) { return type == 0 ? PACK_KIND_DATA : PACK_KIND_TREE; }
+
+/* repo_index — the LMDB index, opened and synced with the stored index
+ * files on first use. */
+int repo_index(Repo *repo, Index **out, StrataErr *err);
+
+/* Sealed files: MAGIC(8) || VERSION(u32 LE) || NONCE || CT || TAG with
+ * MAGIC || VERSION as additional data (FORMAT.md "Sealed file"). */
+#define SEALED_HEADER_LEN 12
+int sealed_encode(const CodecKeys *keys, const char magic[8], uint32_t version,
+                  const void *plain, size_t len, uint8_t **out, size_t *out_len);
+/* sealed_decode — STRATA_EFORMAT (bad magic or short), STRATA_EVERSION
+ * (version > max_version), STRATA_EAUTH. */
+int sealed_decode(const CodecKeys *keys, const char magic[8], uint32_t max_version,
+                  const uint8_t *buf, size_t len, uint8_t **out, size_t *out_len,
+                  uint32_t *out_version);
+
+/* repo_write_named — seal plain as a file of magic/version, name it by the
+ * BLAKE2b of its bytes under dir ("index", "snapshots"), put it; returns
+ * the ID. */
+int repo_write_named(Repo *repo, const char *dir, const char magic[8], uint32_t version,
+                     const void *plain, size_t len, uint8_t out_id[STRATA_ID_LEN], StrataErr *err);
+
+/* repo_read_named — get dir/<hex id>, check its name is the hash of its
+ * bytes, and decode. */
+int repo_read_named(Repo *repo, const char *dir, const uint8_t id[STRATA_ID_LEN],
+                    const char magic[8], uint32_t max_version,
+                    uint8_t **out, size_t *out_len, StrataErr *err);
+
+/* repo_list_ids — IDs of every file under dir ("snapshots/"); names that
+ * are not 64 hex characters are skipped. *out malloc'ed. */
+int repo_list_ids(Repo *repo, const char *dir, uint8_t (**out)[STRATA_ID_LEN], size_t *out_n,
+                  StrataErr *err);
+
+/* repo_resolve_prefix — the ID under dir whose hex starts with prefix. */
+int repo_resolve_prefix(Repo *repo, const char *dir, const char *what, const char *prefix,
+                        uint8_t out_id[STRATA_ID_LEN], StrataErr *err);
+
+#endif

@@ -1,0 +1,304 @@
+/* snapshot.c — snapshot files, see snapshot.h. FORMAT.md "Snapshot file". */
+#include "store/snapshot.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "store/repo_internal.h"
+
+static const char SNAP_MAGIC[8] = {'S','T','R','A','T','A','S','N'};
+#define SNAPSHOT_VERSION 1
+#define SNAPSHOT_MAX_BYTES (16u << 20)
+
+void strata_id_hex(const uint8_t id[STRATA_ID_LEN], char out[STRATA_ID_HEX_LEN + 1])
+{
+	codec_hex(id, STRATA_ID_LEN, out);
+}
+
+int strata_id_parse(const char *hex, uint8_t out[STRATA_ID_LEN])
+{
+	return codec_unhex(hex, out, STRATA_ID_LEN);
+}
+
+static void free_strv(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+void snapshot_clear(Snapshot *snap)
+{
+	if (!snap)
+		return;
+	free(snap->host);
+	free(snap->user);
+	free_strv(snap->paths, snap->npaths);
+	free_strv(snap->tags, snap->ntags);
+	free_strv(snap->labels, snap->nlabels);
+	memset(snap, 0, sizeof *snap);
+}
+
+void snapshot_list_free(Snapshot *snaps, size_t n)
+{
+	if (!snaps)
+		return;
+	for (size_t i = 0; i < n; i++)
+		snapshot_clear(&snaps[i]);
+	free(snaps);
+}
+
+const char *snapshot_label(const Snapshot *snap, const char *key)
+{
+	size_t kl = strlen(key);
+
+	for (size_t i = 0; i < snap->nlabels; i++)
+		if (strncmp(snap->labels[i], key, kl) == 0 && snap->labels[i][kl] == '=')
+			return snap->labels[i] + kl + 1;
+	return NULL;
+}
+
+static json_t *strv_json(char *const *v, size_t n)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a && i < n; i++)
+		json_array_append_new(a, json_string(v[i]));
+	return a;
+}
+
+static int json_strv(json_t *a, char ***out, size_t *out_n)
+{
+	size_t n, i;
+	char **v;
+
+	*out = NULL;
+	*out_n = 0;
+	if (!a)
+		return 0;
+	if (!json_is_array(a))
+		return STRATA_EFORMAT;
+	n = json_array_size(a);
+	v = calloc(n ? n : 1, sizeof *v);
+	if (!v)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		const char *s = json_string_value(json_array_get(a, i));
+		if (!s || !(v[i] = strdup(s))) {
+			free_strv(v, i);
+			return s ? -ENOMEM : STRATA_EFORMAT;
+		}
+	}
+	*out = v;
+	*out_n = n;
+	return 0;
+}
+
+static json_t *summary_json(const SnapshotSummary *s)
+{
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f}",
+	                 "files", (json_int_t)s->files, "dirs", (json_int_t)s->dirs,
+	                 "files_new", (json_int_t)s->files_new, "files_changed", (json_int_t)s->files_changed,
+	                 "files_unchanged", (json_int_t)s->files_unchanged,
+	                 "bytes_total", (json_int_t)s->bytes_total, "bytes_read", (json_int_t)s->bytes_read,
+	                 "bytes_added", (json_int_t)s->bytes_added, "bytes_stored", (json_int_t)s->bytes_stored,
+	                 "chunks_new", (json_int_t)s->chunks_new, "tree_bytes_added", (json_int_t)s->tree_bytes_added,
+	                 "errors", (json_int_t)s->errors, "duration_s", s->duration_s);
+}
+
+static void summary_from(json_t *o, SnapshotSummary *s)
+{
+	json_int_t v[12] = {0};
+	double d = 0;
+
+	if (!o)
+		return;
+	json_unpack(o, "{s?I, s?I, s?I, s?I, s?I, s?I, s?I, s?I, s?I, s?I, s?I, s?I, s?F}",
+	            "files", &v[0], "dirs", &v[1], "files_new", &v[2], "files_changed", &v[3],
+	            "files_unchanged", &v[4], "bytes_total", &v[5], "bytes_read", &v[6],
+	            "bytes_added", &v[7], "bytes_stored", &v[8], "chunks_new", &v[9],
+	            "tree_bytes_added", &v[10], "errors", &v[11], "duration_s", &d);
+	s->files = (uint64_t)v[0]; s->dirs = (uint64_t)v[1]; s->files_new = (uint64_t)v[2];
+	s->files_changed = (uint64_t)v[3]; s->files_unchanged = (uint64_t)v[4];
+	s->bytes_total = (uint64_t)v[5]; s->bytes_read = (uint64_t)v[6]; s->bytes_added = (uint64_t)v[7];
+	s->bytes_stored = (uint64_t)v[8]; s->chunks_new = (uint64_t)v[9];
+	s->tree_bytes_added = (uint64_t)v[10]; s->errors = (uint64_t)v[11]; s->duration_s = d;
+}
+
+int snapshot_save(Repo *repo, Snapshot *snap, StrataErr *err)
+{
+	char tree[STRATA_ID_HEX_LEN + 1], parent[STRATA_ID_HEX_LEN + 1];
+	json_t *o;
+	char *text;
+	int rc;
+
+	codec_hex(snap->tree, STRATA_ID_LEN, tree);
+	o = json_pack("{s:i, s:I, s:s, s:s, s:o, s:o, s:o, s:s, s:o}",
+	              "version", SNAPSHOT_VERSION, "time_ns", (json_int_t)snap->time_ns,
+	              "host", snap->host ? snap->host : "", "user", snap->user ? snap->user : "",
+	              "paths", strv_json(snap->paths, snap->npaths), "tags", strv_json(snap->tags, snap->ntags),
+	              "labels", strv_json(snap->labels, snap->nlabels), "tree", tree,
+	              "summary", summary_json(&snap->summary));
+	if (o && snap->has_parent) {
+		codec_hex(snap->parent, STRATA_ID_LEN, parent);
+		json_object_set_new(o, "parent", json_string(parent));
+	}
+	text = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(o);
+	if (!text)
+		return strata_err_set(err, -ENOMEM, "out of memory encoding a snapshot");
+	rc = repo_write_named(repo, "snapshots", SNAP_MAGIC, SNAPSHOT_VERSION, text, strlen(text), snap->id, err);
+	free(text);
+	return rc;
+}
+
+static int decode(const uint8_t id[STRATA_ID_LEN], const uint8_t *buf, size_t len, Snapshot *out, StrataErr *err)
+{
+	json_error_t jerr;
+	json_t *o = json_loadb((const char *)buf, len, 0, &jerr);
+	json_int_t version = 0, time_ns = 0;
+	const char *host = NULL, *user = NULL, *tree = NULL, *parent = NULL;
+	json_t *paths = NULL, *tags = NULL, *labels = NULL, *summary = NULL;
+	char hex[STRATA_ID_HEX_LEN + 1];
+	int rc = STRATA_EFORMAT;
+
+	codec_hex(id, STRATA_ID_LEN, hex);
+	memset(out, 0, sizeof *out);
+	if (!o || json_unpack(o, "{s:I, s:I, s:s, s:s, s:o, s?o, s?o, s:s, s?s, s?o}",
+	                      "version", &version, "time_ns", &time_ns, "host", &host, "user", &user,
+	                      "paths", &paths, "tags", &tags, "labels", &labels, "tree", &tree,
+	                      "parent", &parent, "summary", &summary) != 0)
+		goto out;
+	if (version > SNAPSHOT_VERSION) {
+		rc = STRATA_EVERSION;
+		goto out;
+	}
+	memcpy(out->id, id, STRATA_ID_LEN);
+	out->time_ns = time_ns;
+	out->host = strdup(host);
+	out->user = strdup(user);
+	if (!out->host || !out->user) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if ((rc = json_strv(paths, &out->paths, &out->npaths)) != 0 ||
+	    (rc = json_strv(tags, &out->tags, &out->ntags)) != 0 ||
+	    (rc = json_strv(labels, &out->labels, &out->nlabels)) != 0)
+		goto out;
+	rc = STRATA_EFORMAT;
+	if (codec_unhex(tree, out->tree, STRATA_ID_LEN) != 0)
+		goto out;
+	if (parent) {
+		if (codec_unhex(parent, out->parent, STRATA_ID_LEN) != 0)
+			goto out;
+		out->has_parent = 1;
+	}
+	summary_from(summary, &out->summary);
+	rc = 0;
+out:
+	json_decref(o);
+	if (rc) {
+		snapshot_clear(out);
+		return strata_err_set(err, rc, "snapshot %.8s: %s", hex,
+		                      rc == STRATA_EVERSION ? "written by a newer strata; upgrade strata" :
+		                      "content is malformed");
+	}
+	return 0;
+}
+
+int snapshot_load(Repo *repo, const uint8_t id[STRATA_ID_LEN], Snapshot *out, StrataErr *err)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int rc;
+
+	rc = repo_read_named(repo, "snapshots", id, SNAP_MAGIC, SNAPSHOT_VERSION, &buf, &len, err);
+	if (rc)
+		return rc;
+	rc = decode(id, buf, len, out, err);
+	free(buf);
+	return rc;
+}
+
+static int cmp_snap(const void *a, const void *b)
+{
+	const Snapshot *x = a, *y = b;
+
+	if (x->time_ns != y->time_ns)
+		return x->time_ns < y->time_ns ? -1 : 1;
+	return memcmp(x->id, y->id, STRATA_ID_LEN);
+}
+
+int snapshot_list(Repo *repo, Snapshot **out, size_t *out_n, StrataErr *err)
+{
+	uint8_t (*ids)[STRATA_ID_LEN] = NULL;
+	Snapshot *snaps = NULL;
+	size_t n = 0, i;
+	int rc;
+
+	rc = repo_list_ids(repo, "snapshots/", &ids, &n, err);
+	if (rc)
+		return rc;
+	snaps = calloc(n ? n : 1, sizeof *snaps);
+	if (!snaps) {
+		free(ids);
+		return strata_err_set(err, -ENOMEM, "out of memory");
+	}
+	for (i = 0; i < n; i++) {
+		rc = snapshot_load(repo, ids[i], &snaps[i], err);
+		if (rc) {
+			snapshot_list_free(snaps, i);
+			free(ids);
+			return rc;
+		}
+	}
+	free(ids);
+	qsort(snaps, n, sizeof *snaps, cmp_snap);
+	*out = snaps;
+	*out_n = n;
+	return 0;
+}
+
+int snapshot_find(Repo *repo, const char *ref, Snapshot *out, StrataErr *err)
+{
+	uint8_t id[STRATA_ID_LEN];
+	int rc;
+
+	if (strcmp(ref, "latest") == 0) {
+		Snapshot *all = NULL;
+		size_t n = 0;
+		rc = snapshot_list(repo, &all, &n, err);
+		if (rc)
+			return rc;
+		if (n == 0) {
+			snapshot_list_free(all, n);
+			return strata_err_set(err, STRATA_ENOTFOUND, "no snapshot found: the repository has no snapshots yet");
+		}
+		*out = all[n - 1];
+		memset(&all[n - 1], 0, sizeof all[n - 1]);
+		snapshot_list_free(all, n);
+		return 0;
+	}
+	rc = repo_resolve_prefix(repo, "snapshots/", "snapshot", ref, id, err);
+	if (rc)
+		return rc;
+	return snapshot_load(repo, id, out, err);
+}
+
+int snapshot_delete(Repo *repo, const uint8_t id[STRATA_ID_LEN], StrataErr *err)
+{
+	char name[REPO_NAME_MAX], hex[STRATA_ID_HEX_LEN + 1];
+	RemoteErr rerr = {{0}};
+	int rc;
+
+	codec_hex(id, STRATA_ID_LEN, hex);
+	snprintf(name, sizeof name, "snapshots/%s", hex);
+	rc = backend_delete(repo->be, name, &rerr);
+	if (rc)
+		return repo_remote_err(err, rc, &rerr);
+	return 0;
+}
