@@ -23,8 +23,10 @@
 
 typedef struct FastCdc {
 	uint64_t gear[256];
-	uint64_t mask_s;      /* used between min_len and avg_len: harder to match */
-	uint64_t mask_l;      /* used between avg_len and max_len: easier to match */
+	uint64_t mask_s;      /* top log2(avg)+2 bits; used from min_len to avg_len:
+	                       * harder to match (P = 1/(4 avg) per byte) */
+	uint64_t mask_l;      /* top log2(avg)-2 bits; used from avg_len to max_len:
+	                       * easier to match (P = 4/avg per byte) */
 	uint32_t min_len;
 	uint32_t avg_len;
 	uint32_t max_len;
@@ -34,17 +36,24 @@ typedef struct FastCdc {
  * gear: 256 pseudo-random 64-bit values (copied).
  * Requires min_len >= 64, avg_len a power of two with
  * FASTCDC_MIN_AVG <= avg_len, min_len < avg_len < max_len <= FASTCDC_MAX_MAX.
- * Returns 0, or -EINVAL when the sizes break those rules (c untouched). */
+ * Returns 0, or -EINVAL when c or gear is NULL or the sizes break those
+ * rules (c untouched). */
 int fastcdc_init(FastCdc *c, const uint64_t gear[256],
                  uint32_t min_len, uint32_t avg_len, uint32_t max_len);
 
 /* fastcdc_cut — length of the chunk that starts at buf[0].
  * buf holds len bytes from the chunk start; at_eof says no more follow.
  * Returns:
- *   n in [1, len]  the chunk is buf[0..n)
- *   0              more bytes are needed (len < max_len and !at_eof),
- *                  or len == 0.
- * Never returns more than max_len; returns less than min_len only at eof. */
+ *   n in [1, len]  the chunk is buf[0..n). A cut found before max_len is
+ *                  final even when len < max_len, because it depends only on
+ *                  the bytes before it.
+ *   0              no cut in buf[0..len) yet and more bytes could make one
+ *                  (len < max_len and !at_eof), or len == 0.
+ * Never returns more than max_len; unless at eof, returns more than min_len
+ * (the first min_len bytes are skipped, so the shortest cut is min_len + 1).
+ * Cost: each call scans from offset min_len again, so a caller should offer
+ * at least max_len bytes whenever it has them (a read buffer of max_len plus
+ * one read); calling again after every small read is correct but slower. */
 size_t fastcdc_cut(const FastCdc *c, const uint8_t *buf, size_t len, int at_eof);
 
 #endif
