@@ -136,7 +136,10 @@ out:
 	return rc;
 }
 
-static int prompt_tty(const char *prompt, int confirm, CliPassword *out, StrataErr *err)
+/* hint: where else the password could come from, for the error when
+ * there is no terminal to ask on. */
+static int prompt_tty(const char *prompt, int confirm, const char *hint,
+                      CliPassword *out, StrataErr *err)
 {
 	CliPassword again;
 	int fd, rc;
@@ -145,8 +148,7 @@ static int prompt_tty(const char *prompt, int confirm, CliPassword *out, StrataE
 	fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return strata_err_set(err, STRATA_EUSAGE,
-		                      "no password given and no terminal to ask on: use "
-		                      "--password-file, STRATA_PASSWORD_FILE or STRATA_PASSWORD");
+		                      "no password given and no terminal to ask on: use %s", hint);
 	rc = prompt_once(fd, prompt, out, err);
 	if (rc == 0 && confirm) {
 		rc = prompt_once(fd, "enter the password again: ", &again, err);
@@ -182,7 +184,8 @@ int cli_password_get(const Cli *cli, const char *prompt, int confirm,
 		out->len = len;
 		return 0;
 	}
-	return prompt_tty(prompt, confirm, out, err);
+	return prompt_tty(prompt, confirm,
+	                  "--password-file, STRATA_PASSWORD_FILE or STRATA_PASSWORD", out, err);
 }
 
 int cli_password_get_new(const char *file, CliPassword *out, StrataErr *err)
@@ -191,5 +194,6 @@ int cli_password_get_new(const char *file, CliPassword *out, StrataErr *err)
 		file = getenv("STRATA_NEW_PASSWORD_FILE");
 	if (file && *file)
 		return read_file(file, out, err);
-	return prompt_tty("enter the new password: ", 1, out, err);
+	return prompt_tty("enter the new password: ", 1,
+	                  "--new-password-file or STRATA_NEW_PASSWORD_FILE", out, err);
 }

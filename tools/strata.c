@@ -64,19 +64,19 @@ void cli_help_command(const CliCommand *cmd)
 	printf("\n%s", global_help);
 }
 
-static void help_main(FILE *f)
+static void help_main(void)
 {
 	size_t i;
 
-	fprintf(f,
+	printf(
 		"strata — content-addressed, deduplicating, encrypted backups\n"
 		"\n"
 		"Usage: strata [GLOBAL OPTIONS] COMMAND [OPTIONS] [ARGS]\n"
 		"\n"
 		"Commands:\n");
 	for (i = 0; i < NCOMMANDS; i++)
-		fprintf(f, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
-	fprintf(f,
+		printf( "  %-10s %s\n", commands[i]->name, commands[i]->summary);
+	printf(
 		"\n%s"
 		"\n"
 		"Getting started:\n"
@@ -101,7 +101,7 @@ static int run_help(Cli *cli, int argc, char **argv)
 	if ((rc = cli_opts_parse(cli, argc, argv, "", NULL, NULL, NULL, &first)) != CLI_CONTINUE)
 		return rc;
 	if (first >= argc) {
-		help_main(stdout);
+		help_main();
 		return CLI_EXIT_OK;
 	}
 	if (!(cmd = cli_command_find(argv[first]))) {
@@ -165,7 +165,7 @@ int main(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "+:" CLI_GLOBAL_SHORTOPTS,
 	                          cli_global_longopts, NULL)) != -1) {
 		if (opt == 'h') {
-			help_main(stdout);
+			help_main();
 			return CLI_EXIT_OK;
 		}
 		if (opt == '?' || opt == ':') {
@@ -179,10 +179,8 @@ int main(int argc, char **argv)
 		}
 		cli_opts_global(&cli, opt, optarg);
 	}
-	if (optind >= argc) {
-		help_main(stderr);
-		return CLI_EXIT_USAGE;
-	}
+	if (optind >= argc)
+		return cli_usage(&cli, "no command given");
 	if (!(cmd = cli_command_find(argv[optind])))
 		return cli_usage(&cli, "unknown command '%s'", argv[optind]);
 	cli.cmd = cmd;
