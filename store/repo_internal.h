@@ -17,9 +17,9 @@ typedef struct Index Index;
 typedef struct BlobStore BlobStore;
 
 /* Defaults (FORMAT.md "Chunking parameters", chunker/README.md). */
-#define REPO_DEFAULT_CHUNK_MIN   (16u << 10)
-#define REPO_DEFAULT_CHUNK_AVG   (64u << 10)
-#define REPO_DEFAULT_CHUNK_MAX   (256u << 10)
+#define REPO_DEFAULT_CHUNK_MIN   (8u << 10)
+#define REPO_DEFAULT_CHUNK_AVG   (32u << 10)
+#define REPO_DEFAULT_CHUNK_MAX   (128u << 10)
 #define REPO_DEFAULT_PACK_SIZE   (16u << 20)
 #define REPO_MAX_PACK_SIZE       (1024u << 20)
 

@@ -1,0 +1,786 @@
+/* backup.c — the backup engine, see backup.h.
+ *
+ * Pipeline: this thread walks the source, reads each file and cuts it into
+ * chunks (FastCDC runs at several GB/s, far ahead of the rest); every chunk
+ * is copied into a job for the worker pool, which hashes, deduplicates,
+ * compresses, encrypts and packs it (blobwriter_put). The pool bounds the
+ * bytes in flight, so memory stays flat whatever the input size. A
+ * directory's tree is stored once all its files' jobs are done; the
+ * snapshot is written last, after blobwriter_finish made every pack and
+ * index file durable (FORMAT.md "Write ordering").
+ */
+#include "store/backup.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store/blob.h"
+#include "store/repo_internal.h"
+#include "store/tree.h"
+#include "store/workpool.h"
+
+#define READ_BUF_MIN   (8u << 20)
+#define INFLIGHT_BYTES (64u << 20)   /* chunk bytes queued or being sealed */
+
+/* The chunk list of one file being backed up; workers fill slots. */
+typedef struct FileWork {
+	uint8_t (*chunks)[STRATA_ID_LEN];
+	uint32_t *lens;
+	size_t n, cap;
+} FileWork;
+
+/* A node of the tree of source paths above what is backed up whole. */
+typedef struct VDir {
+	char *name;
+	struct VDir **kids;
+	size_t nkids;
+	int leaf;                     /* back this path up whole */
+} VDir;
+
+typedef struct Ctx {
+	Repo *repo;
+	const BackupOptions *opts;
+	BlobWriter *bw;
+	WorkPool *pool;
+	CodecCtx *cctx;               /* this thread's, for trees */
+	uint8_t *rbuf;
+	size_t rbuf_cap;
+	SnapshotSummary sum;
+	pthread_mutex_t mu;           /* guards fatal/ferr from workers */
+	int fatal;
+	StrataErr ferr;
+	StrataErr *err;
+	BackupProgress prog;
+	struct timespec last_progress;
+} Ctx;
+
+typedef struct ChunkJob {
+	Ctx *ctx;
+	FileWork *fw;
+	size_t idx;
+	size_t len;
+	uint8_t data[];
+} ChunkJob;
+
+static void *make_codec(void) { return codec_ctx_new(); }
+static void free_codec(void *p) { codec_ctx_free(p); }
+
+static int is_fatal(Ctx *c)
+{
+	int f;
+
+	pthread_mutex_lock(&c->mu);
+	f = c->fatal;
+	pthread_mutex_unlock(&c->mu);
+	return f;
+}
+
+static void chunk_job(void *arg, void *state)
+{
+	ChunkJob *j = arg;
+	Ctx *c = j->ctx;
+	StrataErr err = {0};
+	int rc;
+
+	if (!state) {
+		rc = strata_err_set(&err, -ENOMEM, "out of memory");
+	} else {
+		codec_chunk_id(c->repo->keys, j->data, j->len, j->fw->chunks[j->idx]);
+		j->fw->lens[j->idx] = (uint32_t)j->len;
+		rc = blobwriter_put(c->bw, state, BLOB_DATA, j->fw->chunks[j->idx], j->data, j->len, NULL, &err);
+	}
+	if (rc) {
+		pthread_mutex_lock(&c->mu);
+		if (!c->fatal) {
+			c->fatal = rc;
+			c->ferr = err;
+		}
+		pthread_mutex_unlock(&c->mu);
+	}
+	free(j);
+}
+
+static void report(Ctx *c, const char *path, const char *status, int error, const char *msg)
+{
+	if (c->opts->on_file && (error || c->opts->report_all_files))
+		c->opts->on_file(path, status, error, msg, c->opts->file_ctx);
+}
+
+static void progress(Ctx *c, const char *path, int force)
+{
+	struct timespec now;
+
+	if (!c->opts->progress)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (!force && (now.tv_sec - c->last_progress.tv_sec) * 1000000000L +
+	              (now.tv_nsec - c->last_progress.tv_nsec) < 200000000L)
+		return;
+	c->last_progress = now;
+	c->prog.current = path;
+	c->prog.bytes_read = c->sum.bytes_read;
+	{
+		BlobWriterStats st;
+		blobwriter_stats(c->bw, &st);
+		c->prog.bytes_added = st.bytes_new;
+	}
+	c->opts->progress(&c->prog, c->opts->progress_ctx);
+}
+
+/* Read fd to its end, chunking into fw. Returns 0, -errno on a read error
+ * (fw then holds a prefix; the caller drops the file), or a fatal error. */
+static int chunk_stream(Ctx *c, int fd, const char *path, FileWork *fw, uint64_t *out_size)
+{
+	size_t have = 0, pos = 0;
+	uint64_t total = 0;
+	int eof = 0, rc;
+
+	for (;;) {
+		/* Refill: keep at least max_len bytes ahead of pos unless at eof. */
+		if (!eof && have - pos < c->repo->chunk_max) {
+			memmove(c->rbuf, c->rbuf + pos, have - pos);
+			have -= pos;
+			pos = 0;
+			while (!eof && have < c->rbuf_cap) {
+				ssize_t r = read(fd, c->rbuf + have, c->rbuf_cap - have);
+				if (r < 0) {
+					if (errno == EINTR)
+						continue;
+					return -errno;
+				}
+				if (r == 0)
+					eof = 1;
+				have += (size_t)r;
+				c->sum.bytes_read += (uint64_t)r;
+				c->prog.bytes_done += (uint64_t)r;
+			}
+		}
+		size_t cut = fastcdc_cut(&c->repo->cdc, c->rbuf + pos, have - pos, eof);
+		if (cut == 0) {
+			if (eof)
+				break;
+			continue;
+		}
+		if (fw->n == fw->cap) {
+			/* Workers write into the arrays: let them finish first. */
+			workpool_wait(c->pool);
+			size_t cap = fw->cap ? 2 * fw->cap : 16;
+			void *a = realloc(fw->chunks, cap * sizeof *fw->chunks);
+			if (a)
+				fw->chunks = a;
+			void *b = a ? realloc(fw->lens, cap * sizeof *fw->lens) : NULL;
+			if (b)
+				fw->lens = b;
+			if (!a || !b)
+				return strata_err_set(c->err, -ENOMEM, "out of memory");
+			fw->cap = cap;
+		}
+		ChunkJob *j = malloc(sizeof *j + cut);
+		if (!j)
+			return strata_err_set(c->err, -ENOMEM, "out of memory");
+		j->ctx = c;
+		j->fw = fw;
+		j->idx = fw->n++;
+		j->len = cut;
+		memcpy(j->data, c->rbuf + pos, cut);
+		pos += cut;
+		total += cut;
+		rc = workpool_submit(c->pool, chunk_job, j, cut);
+		if (rc) {
+			free(j);
+			return strata_err_set(c->err, rc, "out of memory");
+		}
+		if (is_fatal(c))
+			return STRATA_EREFUSED;
+		progress(c, path, 0);
+	}
+	*out_size = total;
+	return 0;
+}
+
+static void node_from_stat(TreeNode *n, const struct stat *st)
+{
+	n->mode = st->st_mode & 07777;
+	n->uid = st->st_uid;
+	n->gid = st->st_gid;
+	n->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
+	n->dev = st->st_dev;
+	n->ino = st->st_ino;
+	n->nlink = (uint32_t)st->st_nlink;
+	if (S_ISREG(st->st_mode))
+		n->type = NODE_FILE;
+	else if (S_ISDIR(st->st_mode))
+		n->type = NODE_DIR;
+	else if (S_ISLNK(st->st_mode))
+		n->type = NODE_SYMLINK;
+	else if (S_ISFIFO(st->st_mode))
+		n->type = NODE_FIFO;
+	else if (S_ISCHR(st->st_mode))
+		n->type = NODE_CHARDEV;
+	else if (S_ISBLK(st->st_mode))
+		n->type = NODE_BLOCKDEV;
+	else if (S_ISSOCK(st->st_mode))
+		n->type = NODE_SOCKET;
+	if (n->type == NODE_CHARDEV || n->type == NODE_BLOCKDEV)
+		n->rdev = st->st_rdev;
+}
+
+static int excluded(Ctx *c, const char *path, const char *name)
+{
+	for (size_t i = 0; i < c->opts->nexcludes; i++) {
+		const char *pat = c->opts->excludes[i];
+		if (fnmatch(pat, path, 0) == 0 || fnmatch(pat, name, 0) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int store_dir(Ctx *c, const char *path, const VDir *virt, uint8_t out_id[STRATA_ID_LEN]);
+
+/* Open a regular file for reading, preferring O_NOATIME (allowed only for
+ * the owner or root). */
+static int open_source(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
+
+	if (fd < 0 && errno == EPERM)
+		fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	return fd;
+}
+
+/* Fill node n (name already set) for the entry at path. Returns 0, 1 to
+ * skip the entry (an unreadable source, reported), or a fatal error. */
+static int make_node(Ctx *c, const char *path, const VDir *virt, TreeNode *n, FileWork *fw)
+{
+	struct stat st;
+	int rc;
+
+	if (lstat(path, &st) != 0 || (virt && !virt->leaf && !S_ISDIR(st.st_mode) && stat(path, &st) != 0)) {
+		c->sum.errors++;
+		report(c, path, "error", -errno, strerror(errno));
+		return 1;
+	}
+	node_from_stat(n, &st);
+	switch (n->type) {
+	case NODE_DIR:
+		rc = store_dir(c, path, virt && !virt->leaf ? virt : NULL, n->subtree);
+		if (rc)
+			return rc;
+		c->sum.dirs++;
+		break;
+	case NODE_SYMLINK: {
+		char target[65536];
+		ssize_t len = readlink(path, target, sizeof target - 1);
+		if (len <= 0) {
+			c->sum.errors++;
+			report(c, path, "error", -errno, len == 0 ? "empty symlink" : strerror(errno));
+			return 1;
+		}
+		target[len] = '\0';
+		n->link_target = strdup(target);
+		if (!n->link_target)
+			return strata_err_set(c->err, -ENOMEM, "out of memory");
+		n->size = (uint64_t)len;
+		break;
+	}
+	case NODE_FILE: {
+		int fd = open_source(path);
+		uint64_t size = 0;
+		if (fd < 0) {
+			c->sum.errors++;
+			report(c, path, "error", -errno, strerror(errno));
+			return 1;
+		}
+		rc = chunk_stream(c, fd, path, fw, &size);
+		close(fd);
+		if (rc < 0 && rc > STRATA_E_FIRST) {
+			/* A read error: the file is left out of the snapshot. */
+			c->sum.errors++;
+			report(c, path, "error", rc, strerror(-rc));
+			return 1;
+		}
+		if (rc)
+			return rc;
+		n->size = size;
+		c->sum.files++;
+		c->sum.files_new++;
+		c->sum.bytes_total += size;
+		c->prog.files_done++;
+		report(c, path, "new", 0, NULL);
+		progress(c, path, 0);
+		break;
+	}
+	default:
+		break;
+	}
+	return 0;
+}
+
+static int store_dir(Ctx *c, const char *path, const VDir *virt, uint8_t out_id[STRATA_ID_LEN])
+{
+	char **names = NULL, *full = NULL;
+	size_t nnames = 0, cap = 0;
+	FileWork *fw = NULL;
+	Tree t = {0};
+	int rc = 0;
+
+	if (virt) {
+		nnames = virt->nkids;
+	} else {
+		DIR *d = opendir(path);
+		struct dirent *de;
+		if (!d) {
+			/* Unreadable directory: stored empty, reported. */
+			c->sum.errors++;
+			report(c, path, "error", -errno, strerror(errno));
+			goto store;
+		}
+		while ((de = readdir(d)) != NULL) {
+			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+				continue;
+			if (nnames == cap) {
+				cap = cap ? 2 * cap : 32;
+				void *p = realloc(names, cap * sizeof *names);
+				if (!p) {
+					closedir(d);
+					rc = strata_err_set(c->err, -ENOMEM, "out of memory");
+					goto out;
+				}
+				names = p;
+			}
+			names[nnames] = strdup(de->d_name);
+			if (!names[nnames]) {
+				closedir(d);
+				rc = strata_err_set(c->err, -ENOMEM, "out of memory");
+				goto out;
+			}
+			nnames++;
+		}
+		closedir(d);
+		if (nnames > 1)
+			qsort(names, nnames, sizeof *names, cmp_str);
+	}
+	fw = calloc(nnames ? nnames : 1, sizeof *fw);
+	full = malloc(PATH_MAX);
+	if (!fw || !full) {
+		rc = strata_err_set(c->err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < nnames; i++) {
+		const char *name = virt ? virt->kids[i]->name : names[i];
+		TreeNode n = {0};
+		if (snprintf(full, PATH_MAX, "%s/%s", strcmp(path, "/") == 0 ? "" : path, name) >= PATH_MAX) {
+			c->sum.errors++;
+			report(c, path, "error", -ENAMETOOLONG, "path too long");
+			continue;
+		}
+		if (!virt && excluded(c, full, name))
+			continue;
+		n.name = strdup(name);
+		if (!n.name) {
+			rc = strata_err_set(c->err, -ENOMEM, "out of memory");
+			goto out;
+		}
+		rc = make_node(c, full, virt ? virt->kids[i] : NULL, &n, &fw[t.n]);
+		if (rc == 1) {
+			/* Skipped: drop any chunks queued for it before reusing the slot. */
+			workpool_wait(c->pool);
+			free(fw[t.n].chunks);
+			free(fw[t.n].lens);
+			memset(&fw[t.n], 0, sizeof fw[t.n]);
+			tree_node_clear(&n);
+			rc = 0;
+			continue;
+		}
+		if (rc == 0 && tree_add(&t, &n) != 0)
+			rc = strata_err_set(c->err, -ENOMEM, "out of memory");
+		if (rc) {
+			tree_node_clear(&n);
+			goto out;
+		}
+	}
+store:
+	/* Every chunk of this directory's files must have its ID. */
+	workpool_wait(c->pool);
+	if (is_fatal(c)) {
+		rc = c->fatal;
+		if (c->err)
+			*c->err = c->ferr;
+		goto out;
+	}
+	for (size_t i = 0; i < t.n; i++) {
+		if (t.nodes[i].type != NODE_FILE)
+			continue;
+		t.nodes[i].chunks = fw[i].chunks;
+		t.nodes[i].chunk_lens = fw[i].lens;
+		t.nodes[i].nchunks = fw[i].n;
+		memset(&fw[i], 0, sizeof fw[i]);
+	}
+	tree_sort(&t);
+	rc = tree_store(c->repo, c->bw, c->cctx, &t, out_id, c->err);
+out:
+	if (rc)
+		workpool_wait(c->pool);
+	if (fw) {
+		for (size_t i = 0; i < nnames; i++) {
+			free(fw[i].chunks);
+			free(fw[i].lens);
+		}
+	}
+	free(fw);
+	free(full);
+	if (names) {
+		for (size_t i = 0; i < nnames; i++)
+			free(names[i]);
+		free(names);
+	}
+	tree_clear(&t);
+	return rc;
+}
+
+static void vdir_free(VDir *v)
+{
+	if (!v)
+		return;
+	for (size_t i = 0; i < v->nkids; i++)
+		vdir_free(v->kids[i]);
+	free(v->kids);
+	free(v->name);
+	free(v);
+}
+
+static VDir *vdir_child(VDir *v, const char *name)
+{
+	VDir *k;
+	size_t i;
+
+	for (i = 0; i < v->nkids; i++)
+		if (strcmp(v->kids[i]->name, name) == 0)
+			return v->kids[i];
+	k = calloc(1, sizeof *k);
+	VDir **p = k ? realloc(v->kids, (v->nkids + 1) * sizeof *p) : NULL;
+	if (p)
+		v->kids = p;
+	if (!k || !p || !(k->name = strdup(name))) {
+		free(k);
+		return NULL;
+	}
+	v->kids = p;
+	/* Keep children sorted so trees come out sorted. */
+	for (i = v->nkids; i > 0 && strcmp(v->kids[i - 1]->name, name) > 0; i--)
+		v->kids[i] = v->kids[i - 1];
+	v->kids[i] = k;
+	v->nkids++;
+	return k;
+}
+
+/* Make path absolute and lexically clean ("a/./b/../c" → "/cwd/a/c").
+ * Writes at most PATH_MAX bytes. */
+static int clean_path(const char *in, char *out)
+{
+	char tmp[PATH_MAX], *save = NULL, *comp;
+	size_t len = 0;
+
+	if (in[0] == '/') {
+		if (snprintf(tmp, sizeof tmp, "%s", in) >= (int)sizeof tmp)
+			return -ENAMETOOLONG;
+	} else {
+		char cwd[PATH_MAX];
+		if (!getcwd(cwd, sizeof cwd))
+			return -errno;
+		if (snprintf(tmp, sizeof tmp, "%s/%s", cwd, in) >= (int)sizeof tmp)
+			return -ENAMETOOLONG;
+	}
+	out[0] = '\0';
+	for (comp = strtok_r(tmp, "/", &save); comp; comp = strtok_r(NULL, "/", &save)) {
+		if (strcmp(comp, ".") == 0)
+			continue;
+		if (strcmp(comp, "..") == 0) {
+			char *slash = strrchr(out, '/');
+			len = slash ? (size_t)(slash - out) : 0;
+			out[len] = '\0';
+			continue;
+		}
+		size_t cl = strlen(comp);
+		if (len + 1 + cl >= PATH_MAX)
+			return -ENAMETOOLONG;
+		out[len++] = '/';
+		memcpy(out + len, comp, cl + 1);
+		len += cl;
+	}
+	if (len == 0)
+		strcpy(out, "/");
+	return 0;
+}
+
+static int build_vdirs(const BackupOptions *o, VDir **out_root, char ***out_paths, StrataErr *err)
+{
+	VDir *root = calloc(1, sizeof *root);
+	char **paths = calloc(o->npaths ? o->npaths : 1, sizeof *paths);
+	char clean[PATH_MAX];
+
+	if (!root || !paths)
+		goto oom;
+	for (size_t i = 0; i < o->npaths; i++) {
+		char *save = NULL, *comp, *copy;
+		VDir *v = root;
+		int rc = clean_path(o->paths[i], clean);
+		if (rc) {
+			vdir_free(root);
+			for (size_t j = 0; j < i; j++)
+				free(paths[j]);
+			free(paths);
+			return strata_err_set(err, STRATA_EUSAGE, "source path %s: %s", o->paths[i], strerror(-rc));
+		}
+		paths[i] = strdup(clean);
+		copy = strdup(clean);
+		if (!paths[i] || !copy) {
+			free(copy);
+			goto oom;
+		}
+		for (comp = strtok_r(copy, "/", &save); comp && !v->leaf; comp = strtok_r(NULL, "/", &save)) {
+			v = vdir_child(v, comp);
+			if (!v) {
+				free(copy);
+				goto oom;
+			}
+		}
+		free(copy);
+		v->leaf = 1;   /* "/" itself as a source makes the root a leaf */
+	}
+	*out_root = root;
+	*out_paths = paths;
+	return 0;
+oom:
+	vdir_free(root);
+	if (paths)
+		for (size_t j = 0; j < o->npaths; j++)
+			free(paths[j]);
+	free(paths);
+	return strata_err_set(err, -ENOMEM, "out of memory");
+}
+
+static int backup_stdin(Ctx *c, uint8_t out_id[STRATA_ID_LEN])
+{
+	const char *name = c->opts->stdin_name && *c->opts->stdin_name ? c->opts->stdin_name : "stdin";
+	FileWork fw = {0};
+	TreeNode n = {0};
+	Tree t = {0};
+	uint64_t size = 0;
+	int rc;
+
+	if (strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return strata_err_set(c->err, STRATA_EUSAGE, "--stdin-name %s: must be a plain file name without '/'", name);
+	rc = chunk_stream(c, c->opts->stdin_fd, name, &fw, &size);
+	workpool_wait(c->pool);
+	if (rc == 0 && is_fatal(c)) {
+		rc = c->fatal;
+		if (c->err)
+			*c->err = c->ferr;
+	} else if (rc < 0 && rc > STRATA_E_FIRST) {
+		rc = strata_err_set(c->err, rc, "reading standard input: %s", strerror(-rc));
+	}
+	if (rc)
+		goto out;
+	n.name = strdup(name);
+	if (!n.name) {
+		rc = strata_err_set(c->err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	n.type = NODE_FILE;
+	n.mode = 0644;
+	n.uid = getuid();
+	n.gid = getgid();
+	n.mtime_ns = c->opts->time_ns;
+	n.nlink = 1;
+	n.size = size;
+	n.chunks = fw.chunks;
+	n.chunk_lens = fw.lens;
+	n.nchunks = fw.n;
+	memset(&fw, 0, sizeof fw);
+	rc = tree_add(&t, &n);
+	if (rc) {
+		tree_node_clear(&n);
+		rc = strata_err_set(c->err, rc, "out of memory");
+		goto out;
+	}
+	c->sum.files = c->sum.files_new = 1;
+	c->sum.bytes_total = size;
+	rc = tree_store(c->repo, c->bw, c->cctx, &t, out_id, c->err);
+out:
+	free(fw.chunks);
+	free(fw.lens);
+	tree_clear(&t);
+	return rc;
+}
+
+static char *dup_or_default(const char *s, const char *dflt)
+{
+	return strdup(s && *s ? s : dflt);
+}
+
+static int fill_strv(char ***out, size_t *out_n, const char *const *in, size_t n)
+{
+	*out = calloc(n ? n : 1, sizeof **out);
+	if (!*out)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		(*out)[i] = strdup(in[i]);
+		if (!(*out)[i])
+			return -ENOMEM;
+		*out_n = i + 1;
+	}
+	return 0;
+}
+
+int backup_run(Repo *repo, const BackupOptions *opts, BackupResult *out_result, StrataErr *err)
+{
+	Ctx c;
+	VDir *root = NULL;
+	char **paths = NULL, host[256];
+	Snapshot snap = {0};
+	BlobWriterStats st;
+	struct timespec t0, t1;
+	struct passwd *pw;
+	int64_t now_ns;
+	int rc;
+
+	memset(&c, 0, sizeof c);
+	c.repo = repo;
+	c.opts = opts;
+	c.err = err;
+	pthread_mutex_init(&c.mu, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	{
+		struct timespec rt;
+		clock_gettime(CLOCK_REALTIME, &rt);
+		now_ns = opts->time_ns ? opts->time_ns : (int64_t)rt.tv_sec * 1000000000LL + rt.tv_nsec;
+	}
+	for (size_t i = 0; i < opts->nlabels; i++) {
+		const char *eq = strchr(opts->labels[i], '=');
+		if (!eq || eq == opts->labels[i]) {
+			rc = strata_err_set(err, STRATA_EUSAGE, "label %s: expected key=value", opts->labels[i]);
+			goto out;
+		}
+	}
+	if (opts->stdin_fd < 0 && opts->npaths == 0) {
+		rc = strata_err_set(err, STRATA_EUSAGE, "nothing to back up: give one or more paths, or --stdin");
+		goto out;
+	}
+	if (opts->stdin_fd < 0) {
+		rc = build_vdirs(opts, &root, &paths, err);
+		if (rc)
+			goto out;
+	}
+	c.rbuf_cap = 2u * repo->chunk_max > READ_BUF_MIN ? 2u * repo->chunk_max : READ_BUF_MIN;
+	c.rbuf = malloc(c.rbuf_cap);
+	c.cctx = codec_ctx_new();
+	if (!c.rbuf || !c.cctx) {
+		rc = strata_err_set(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	rc = blobwriter_new(repo, opts->compression_level, &c.bw, err);
+	if (rc)
+		goto out;
+	c.pool = workpool_new(opts->threads > 0 ? opts->threads : workpool_default_threads(),
+	                      INFLIGHT_BYTES, make_codec, free_codec);
+	if (!c.pool) {
+		rc = strata_err_set(err, -ENOMEM, "cannot start worker threads");
+		goto out;
+	}
+	if (opts->stdin_fd >= 0) {
+		BackupOptions o2 = *opts;
+		o2.time_ns = now_ns;
+		c.opts = &o2;
+		rc = backup_stdin(&c, snap.tree);
+		c.opts = opts;
+	} else if (root->leaf) {
+		rc = store_dir(&c, "/", NULL, snap.tree);
+	} else {
+		rc = store_dir(&c, "/", root, snap.tree);
+	}
+	if (rc)
+		goto out;
+	workpool_free(c.pool);
+	c.pool = NULL;
+	rc = blobwriter_finish(c.bw, err);
+	if (rc)
+		goto out;
+
+	blobwriter_stats(c.bw, &st);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	c.sum.bytes_added = st.bytes_new;
+	c.sum.bytes_stored = st.bytes_stored + st.tree_bytes_stored;
+	c.sum.tree_bytes_added = st.tree_bytes_stored;
+	c.sum.chunks_new = st.chunks_new;
+	c.sum.duration_s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+
+	if (gethostname(host, sizeof host) != 0)
+		strcpy(host, "unknown");
+	host[sizeof host - 1] = '\0';
+	pw = getpwuid(getuid());
+	snap.time_ns = now_ns;
+	snap.host = dup_or_default(opts->host, host);
+	snap.user = dup_or_default(pw ? pw->pw_name : NULL, "unknown");
+	if (!snap.host || !snap.user) {
+		rc = strata_err_set(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	if (opts->stdin_fd >= 0) {
+		const char *p = opts->stdin_name && *opts->stdin_name ? opts->stdin_name : "stdin";
+		rc = fill_strv(&snap.paths, &snap.npaths, &p, 1);
+	} else {
+		rc = fill_strv(&snap.paths, &snap.npaths, (const char *const *)paths, opts->npaths);
+	}
+	if (rc == 0)
+		rc = fill_strv(&snap.tags, &snap.ntags, opts->tags, opts->ntags);
+	if (rc == 0)
+		rc = fill_strv(&snap.labels, &snap.nlabels, opts->labels, opts->nlabels);
+	if (rc) {
+		rc = strata_err_set(err, rc, "out of memory");
+		goto out;
+	}
+	snap.summary = c.sum;
+	rc = snapshot_save(repo, &snap, err);
+	if (rc)
+		goto out;
+	progress(&c, "", 1);
+	if (out_result) {
+		memcpy(out_result->snapshot_id, snap.id, STRATA_ID_LEN);
+		out_result->summary = c.sum;
+	}
+	rc = c.sum.errors ? STRATA_EPARTIAL : 0;
+	if (rc)
+		strata_err_set(err, rc, "snapshot saved, but %llu source file(s) could not be read",
+		               (unsigned long long)c.sum.errors);
+out:
+	workpool_free(c.pool);
+	blobwriter_free(c.bw);
+	codec_ctx_free(c.cctx);
+	free(c.rbuf);
+	vdir_free(root);
+	if (paths) {
+		for (size_t i = 0; i < opts->npaths; i++)
+			free(paths[i]);
+		free(paths);
+	}
+	snapshot_clear(&snap);
+	pthread_mutex_destroy(&c.mu);
+	return rc;
+}
