@@ -10,6 +10,10 @@
  *
  * Names are relative, '/'-separated, without "." or ".." components, e.g.
  * "config", "keys/<hex>", "data/3f/<hex>" (store/FORMAT.md "Directory tree").
+ * Precisely: at most 512 bytes, no empty component (so no leading, trailing
+ * or doubled '/'), no component starting with '.', no control characters;
+ * every backend refuses anything else with -EINVAL, so a name that works on
+ * one works on all.
  *
  * Durability contract: when put() returns 0 the object is durable
  * (local: temp file, fsync, rename, fsync of the directory) and readers see
@@ -94,7 +98,47 @@ int backend_stat(Backend *be, const char *name, uint64_t *out_size, RemoteErr *e
 void backend_free(Backend *be);
 
 /* Implementations, normally reached through backend_open(). */
+
+/* backend_local_open — a directory on a local filesystem; created (0700,
+ * like every directory below it) by the first put. Objects are files of
+ * mode 0600. list() skips dot-files, which include the ".tmp-XXXXXX" files
+ * of writes in progress or interrupted, and does not follow symlinks. */
 int backend_local_open(const char *dir, Backend **out_be, RemoteErr *err);
+
+/* backend_s3_open — an S3 bucket, given the whole location:
+ *   s3:http(s)://HOST[:PORT]/BUCKET[/PREFIX]   path-style, any S3-compatible store
+ *   s3://BUCKET[/PREFIX]                        AWS, https://BUCKET.s3.REGION.amazonaws.com
+ *                                               (path-style for dotted bucket names)
+ * Either may end in "?OPTION=VALUE[&...]": storage_class=SPEC, region=NAME.
+ * Object NAME is stored under key PREFIX/NAME.
+ *
+ * Credentials: AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY (+ AWS_SESSION_TOKEN,
+ * sent as x-amz-security-token); when they are not both set, profile
+ * AWS_PROFILE (default "default") of AWS_SHARED_CREDENTIALS_FILE (default
+ * ~/.aws/credentials). None found: -EACCES at open.
+ * Region: option region=, AWS_REGION, AWS_DEFAULT_REGION, the profile's
+ * "region" in AWS_CONFIG_FILE (default ~/.aws/config), else us-east-1.
+ *
+ * Other environment variables:
+ *   STRATA_S3_STORAGE_CLASS   "data=GLACIER,metadata=STANDARD": the
+ *       x-amz-storage-class for names under "data/" and for all others;
+ *       STANDARD or absent sends no header. The storage_class= option wins.
+ *   STRATA_S3_CA_BUNDLE       PEM file of CAs to verify the server with
+ *                             (TLS is always verified unless...)
+ *   STRATA_S3_INSECURE_TLS=1  ...this: skip certificate verification.
+ *                             For test setups only.
+ *   STRATA_S3_RETRIES         retries after the first attempt, 0..100
+ *                             (default 5). Retried: 5xx, 429, SlowDown,
+ *                             RequestTimeout, BadDigest, timeouts, dropped
+ *                             connections, truncated or corrupt bodies,
+ *                             with exponential backoff and jitter.
+ *   STRATA_S3_LOW_SPEED_TIME  seconds below 1 KiB/s before a transfer
+ *                             counts as stalled and is retried (default 60).
+ *
+ * Errors beyond the common ones: 403 -> -EACCES and 404 (NoSuchKey,
+ * NoSuchBucket) -> -ENOENT, with the S3 error code and message in err;
+ * retries exhausted -> -EIO "giving up after N attempts: LAST CAUSE".
+ * Opening does no network I/O. */
 int backend_s3_open(const char *location, Backend **out_be, RemoteErr *err);
 
 #endif

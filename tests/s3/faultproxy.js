@@ -1,0 +1,180 @@
+// faultproxy.js — an HTTP proxy in front of the test S3 server that injects
+// faults on chosen requests, so the S3 backend's retries and integrity checks
+// can be tested. Plain node http; no dependencies.
+//
+//   node faultproxy.js TARGET_HOST:TARGET_PORT
+//
+// Listens on 127.0.0.1 on a free port and prints
+// "faultproxy listening on 127.0.0.1:PORT". Requests keep their Host header,
+// so SigV4 signatures made for the proxy's address verify at the server.
+//
+// Control (never forwarded):
+//   GET /__faults?spec=SPEC   set the fault plan and restart request numbering
+//   GET /__log                one line per request since: "N METHOD PATH STATUS FAULT"
+//
+// SPEC is a comma-separated list of N:FAULT (N counts requests from 1) or
+// *:FAULT (every request). FAULT is one of
+//   500 | 503          answer InternalError / SlowDown without forwarding
+//   reset              destroy the connection without answering
+//   drop               forward, then destroy the connection without answering
+//                      (the store did the work; the client never hears)
+//   close              forward, then send the head and half the body, drop
+//   delay-MS           wait MS milliseconds, then forward
+//   stall-MS           forward, send the head and half the body, wait MS,
+//                      then the rest (a client with a low-speed limit gives up)
+//   corrupt            flip one byte of the request body before forwarding
+//   flip               flip one byte of the answer's body
+//
+// Like S3 (and unlike the test server), the proxy verifies request bodies
+// against x-amz-checksum-sha256 and x-amz-content-sha256 and answers
+// 400 BadDigest / XAmzContentSHA256Mismatch when they differ. It also
+// remembers the x-amz-checksum-sha256 of each object PUT through it and,
+// like S3, returns it on a whole-object GET that sends
+// x-amz-checksum-mode: ENABLED, so clients can check what they read.
+'use strict'
+
+const http = require('node:http')
+const crypto = require('node:crypto')
+
+const target = process.argv[2] || ''
+const m = /^([^:]+):(\d+)$/.exec(target)
+if (!m) {
+	console.error('usage: node faultproxy.js TARGET_HOST:TARGET_PORT')
+	process.exit(2)
+}
+const targetHost = m[1]
+const targetPort = Number(m[2])
+
+let plan = new Map()
+let every = null
+let counter = 0
+let log = []
+const checksums = new Map()
+
+function setPlan(spec) {
+	plan = new Map()
+	every = null
+	counter = 0
+	log = []
+	for (const item of (spec || '').split(',').filter(Boolean)) {
+		const i = item.indexOf(':')
+		const n = item.slice(0, i)
+		const fault = item.slice(i + 1)
+		if (n === '*') every = fault
+		else plan.set(Number(n), fault)
+	}
+}
+
+function s3Error(res, status, code, message) {
+	const body = '<?xml version="1.0" encoding="UTF-8"?>\n' +
+		`<Error><Code>${code}</Code><Message>${message}</Message></Error>`
+	res.writeHead(status, { 'Content-Type': 'application/xml', 'Content-Length': Buffer.byteLength(body) })
+	res.end(body)
+}
+
+function integrityError(req, body) {
+	const sum = req.headers['x-amz-checksum-sha256']
+	if (sum && crypto.createHash('sha256').update(body).digest('base64') !== sum)
+		return ['BadDigest', 'The SHA256 you specified did not match the calculated checksum.']
+	const content = req.headers['x-amz-content-sha256']
+	if (content && /^[0-9a-f]{64}$/.test(content) &&
+	    crypto.createHash('sha256').update(body).digest('hex') !== content)
+		return ['XAmzContentSHA256Mismatch', 'The provided x-amz-content-sha256 header does not match what was computed.']
+	return null
+}
+
+function forward(req, body, done) {
+	const headers = { ...req.headers }
+	delete headers.expect
+	headers['content-length'] = String(body.length)
+	if (body.length === 0 && req.method !== 'PUT' && req.method !== 'POST') delete headers['content-length']
+	const up = http.request({ host: targetHost, port: targetPort, method: req.method, path: req.url, headers }, (ures) => {
+		const chunks = []
+		ures.on('data', (c) => chunks.push(c))
+		ures.on('end', () => done(null, ures, Buffer.concat(chunks)))
+		ures.on('error', (e) => done(e))
+	})
+	up.on('error', (e) => done(e))
+	up.end(body)
+}
+
+function answerHeaders(req, ures, body) {
+	const h = { ...ures.headers }
+	delete h.connection
+	delete h['keep-alive']
+	if (req.method !== 'HEAD') {
+		delete h['transfer-encoding']
+		h['content-length'] = String(body.length)
+	}
+	return h
+}
+
+const server = http.createServer((req, res) => {
+	const url = new URL(req.url, 'http://x')
+	if (url.pathname === '/__faults') {
+		setPlan(url.searchParams.get('spec'))
+		res.end('ok\n')
+		return
+	}
+	if (url.pathname === '/__log') {
+		res.end(log.join('\n') + (log.length ? '\n' : ''))
+		return
+	}
+	const n = ++counter
+	const fault = plan.get(n) || every || ''
+	const chunks = []
+	req.on('data', (c) => chunks.push(c))
+	req.on('end', () => {
+		let body = Buffer.concat(chunks)
+		const note = (status) => log.push(`${n} ${req.method} ${req.url} ${status} ${fault || '-'}`)
+		if (fault === '500') { note(500); return s3Error(res, 500, 'InternalError', 'Injected internal error.') }
+		if (fault === '503') { note(503); return s3Error(res, 503, 'SlowDown', 'Please reduce your request rate.') }
+		if (fault === 'reset') { note('reset'); return req.socket.destroy() }
+		if (fault === 'corrupt' && body.length > 0) {
+			body = Buffer.from(body)
+			body[body.length >> 1] ^= 0x40
+		}
+		const bad = integrityError(req, body)
+		if (bad) { note(400); return s3Error(res, 400, bad[0], bad[1]) }
+		const go = () => forward(req, body, (e, ures, ubody) => {
+			if (e) { note('upstream-error'); return s3Error(res, 502, 'InternalError', String(e.message)) }
+			note(ures.statusCode)
+			if (fault === 'drop') return req.socket.destroy()
+			const path = url.pathname
+			if (req.method === 'PUT' && ures.statusCode === 200 && !url.searchParams.has('uploadId')) {
+				if (req.headers['x-amz-checksum-sha256']) checksums.set(path, req.headers['x-amz-checksum-sha256'])
+				else checksums.delete(path)
+			} else if (req.method === 'DELETE' && !url.searchParams.has('uploadId')) {
+				checksums.delete(path)
+			}
+			const headers = answerHeaders(req, ures, ubody)
+			if (req.method === 'GET' && ures.statusCode === 200 && checksums.has(path) &&
+			    (req.headers['x-amz-checksum-mode'] || '').toUpperCase() === 'ENABLED')
+				headers['x-amz-checksum-sha256'] = checksums.get(path)
+			if (fault === 'flip' && ubody.length > 0) {
+				ubody = Buffer.from(ubody)
+				ubody[ubody.length >> 1] ^= 0x01
+			}
+			res.writeHead(ures.statusCode, headers)
+			if (fault === 'close' || fault.startsWith('stall-')) {
+				const half = ubody.length >> 1
+				res.write(ubody.subarray(0, half))
+				if (fault === 'close') {
+					// Let the half body leave, then drop the connection.
+					setTimeout(() => req.socket.destroy(), 50)
+					return
+				}
+				setTimeout(() => res.end(ubody.subarray(half)), Number(fault.slice(6)))
+				return
+			}
+			res.end(ubody)
+		})
+		if (fault.startsWith('delay-')) setTimeout(go, Number(fault.slice(6)))
+		else go()
+	})
+})
+
+server.listen(0, '127.0.0.1', () => {
+	console.log(`faultproxy listening on 127.0.0.1:${server.address().port}`)
+})
+process.on('SIGTERM', () => process.exit(0))
