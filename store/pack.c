@@ -151,24 +151,15 @@ int pack_footer_decode(const uint8_t footer[PACK_FOOTER_LEN], uint64_t pack_size
 	return 0;
 }
 
-int pack_trailer_decode(const CodecKeys *keys, const uint8_t *trailer, size_t trailer_len,
-                        uint64_t pack_size, PackEntry **out, size_t *out_n)
+int pack_trailer_parse(const uint8_t *plain, size_t plain_len, uint64_t blob_area,
+                       PackEntry **out, size_t *out_n)
 {
-	uint8_t *plain = NULL;
-	size_t plain_len = 0, n;
-	uint64_t blob_area, next = 0;
 	PackEntry *entries = NULL;
+	uint64_t next = 0;
 	const uint8_t *p;
-	int rc;
+	size_t n;
+	int rc = STRATA_EFORMAT;
 
-	if ((uint64_t)trailer_len + PACK_FOOTER_LEN > pack_size)
-		return STRATA_EFORMAT;
-	blob_area = pack_size - trailer_len - PACK_FOOTER_LEN;
-	rc = sealed_decode(keys, TRAILER_MAGIC, PACK_TRAILER_VERSION, trailer, trailer_len,
-	                   &plain, &plain_len, NULL);
-	if (rc)
-		return rc;
-	rc = STRATA_EFORMAT;
 	if (plain_len < 5)
 		goto out;
 	if (plain[0] != PACK_TRAILER_VERSION) {
@@ -206,8 +197,25 @@ int pack_trailer_decode(const CodecKeys *keys, const uint8_t *trailer, size_t tr
 	rc = 0;
 out:
 	free(entries);
-	if (plain) {
-		free(plain);
-	}
+	return rc;
+}
+
+int pack_trailer_decode(const CodecKeys *keys, const uint8_t *trailer, size_t trailer_len,
+                        uint64_t pack_size, PackEntry **out, size_t *out_n)
+{
+	uint8_t *plain = NULL;
+	size_t plain_len = 0;
+	uint64_t blob_area;
+	int rc;
+
+	if ((uint64_t)trailer_len + PACK_FOOTER_LEN > pack_size)
+		return STRATA_EFORMAT;
+	blob_area = pack_size - trailer_len - PACK_FOOTER_LEN;
+	rc = sealed_decode(keys, TRAILER_MAGIC, PACK_TRAILER_VERSION, trailer, trailer_len,
+	                   &plain, &plain_len, NULL);
+	if (rc)
+		return rc;
+	rc = pack_trailer_parse(plain, plain_len, blob_area, out, out_n);
+	free(plain);
 	return rc;
 }

@@ -72,4 +72,11 @@ int pack_footer_decode(const uint8_t footer[PACK_FOOTER_LEN], uint64_t pack_size
 int pack_trailer_decode(const CodecKeys *keys, const uint8_t *trailer, size_t trailer_len,
                         uint64_t pack_size, PackEntry **out, size_t *out_n);
 
+/* pack_trailer_parse — the checks of pack_trailer_decode on an already
+ * decrypted trailer plaintext, for a pack whose blobs occupy blob_area
+ * bytes (pack size minus trailer and footer). *out malloc'ed (caller
+ * frees). Errors: STRATA_EFORMAT, STRATA_EVERSION, -ENOMEM. */
+int pack_trailer_parse(const uint8_t *plain, size_t plain_len, uint64_t blob_area,
+                       PackEntry **out, size_t *out_n);
+
 #endif

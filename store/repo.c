@@ -221,11 +221,6 @@ static int decode_config(Repo *repo, const uint8_t *buf, size_t len, StrataErr *
 {
 	uint8_t *plain = NULL;
 	size_t plain_len = 0;
-	json_error_t jerr;
-	json_t *o = NULL;
-	json_int_t version = 0, min = 0, avg = 0, max = 0, pack = 0, created = 0;
-	const char *idhex = NULL;
-	uint64_t gear[256];
 	int rc;
 
 	rc = sealed_decode(repo->keys, CONFIG_MAGIC, STRATA_FORMAT_VERSION, buf, len, &plain, &plain_len, NULL);
@@ -234,8 +229,21 @@ static int decode_config(Repo *repo, const uint8_t *buf, size_t len, StrataErr *
 		                      repo->location);
 	if (rc)
 		return strata_err_set(err, rc, "%s/config: %s", repo->location, strata_strerror(rc));
-	o = json_loadb((const char *)plain, plain_len, 0, &jerr);
+	rc = repo_config_parse(repo, plain, plain_len, err);
 	free(plain);
+	return rc;
+}
+
+int repo_config_parse(Repo *repo, const uint8_t *plain, size_t plain_len, StrataErr *err)
+{
+	json_error_t jerr;
+	json_t *o = NULL;
+	json_int_t version = 0, min = 0, avg = 0, max = 0, pack = 0, created = 0;
+	const char *idhex = NULL;
+	uint64_t gear[256];
+	int rc;
+
+	o = json_loadb((const char *)plain, plain_len, 0, &jerr);
 	if (!o || json_unpack(o, "{s:I, s:s, s:{s:I, s:I, s:I}, s:I, s?I}", "version", &version, "id", &idhex,
 	                      "chunker", "min", &min, "avg", &avg, "max", &max, "pack_size", &pack,
 	                      "created", &created) != 0 ||

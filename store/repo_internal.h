@@ -39,6 +39,12 @@ struct Repo {
 	pthread_mutex_t lock;                          /* guards lazy opening */
 };
 
+/* repo_config_parse — parse the decrypted config JSON (FORMAT.md "Config
+ * file"; bytes from storage: untrusted) into repo's ID, chunker and pack
+ * parameters; derives the chunker from repo->keys, which must be set.
+ * STRATA_EFORMAT naming repo->location on any bad field. */
+int repo_config_parse(Repo *repo, const uint8_t *plain, size_t plain_len, StrataErr *err);
+
 /* Map a backend failure to a StrataErr: -ENOENT stays -ENOENT etc. */
 int repo_remote_err(StrataErr *err, int rc, const RemoteErr *rerr);
 

@@ -156,7 +156,7 @@ int snapshot_save(Repo *repo, Snapshot *snap, StrataErr *err)
 	return rc;
 }
 
-static int decode(const uint8_t id[STRATA_ID_LEN], const uint8_t *buf, size_t len, Snapshot *out, StrataErr *err)
+int snapshot_decode(const uint8_t id[STRATA_ID_LEN], const uint8_t *buf, size_t len, Snapshot *out, StrataErr *err)
 {
 	json_error_t jerr;
 	json_t *o = json_loadb((const char *)buf, len, 0, &jerr);
@@ -219,7 +219,7 @@ int snapshot_load(Repo *repo, const uint8_t id[STRATA_ID_LEN], Snapshot *out, St
 	rc = repo_read_named(repo, "snapshots", id, SNAP_MAGIC, SNAPSHOT_VERSION, &buf, &len, err);
 	if (rc)
 		return rc;
-	rc = decode(id, buf, len, out, err);
+	rc = snapshot_decode(id, buf, len, out, err);
 	free(buf);
 	return rc;
 }

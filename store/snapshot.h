@@ -60,6 +60,13 @@ int snapshot_find(Repo *repo, const char *ref, Snapshot *out, StrataErr *err);
 /* snapshot_load — read and decode snapshots/<id>. */
 int snapshot_load(Repo *repo, const uint8_t id[STRATA_ID_LEN], Snapshot *out, StrataErr *err);
 
+/* snapshot_decode — parse the decrypted JSON of snapshot file id (bytes
+ * from storage: untrusted) into *out (free with snapshot_clear); on
+ * failure *out is left empty. Errors: STRATA_EFORMAT, STRATA_EVERSION
+ * (newer snapshot version), -ENOMEM; the message names the snapshot. */
+int snapshot_decode(const uint8_t id[STRATA_ID_LEN], const uint8_t *buf, size_t len,
+                    Snapshot *out, StrataErr *err);
+
 /* snapshot_save — encode, encrypt and store snap; fills snap->id.
  * Caller guarantees every object snap references is already durable. */
 int snapshot_save(Repo *repo, Snapshot *snap, StrataErr *err);
