@@ -1,0 +1,217 @@
+#!/bin/sh
+# e2e_s3_backend.sh — the S3 backend against a real S3 server that checks
+# SigV4 signatures (tests/s3/s3lib.sh), driven by build/tools/backend_probe:
+# round trips small and multipart, ranges, paginated listings, deletes,
+# the errors a user sees, storage classes, credentials from a profile; then
+# through tests/s3/faultproxy.js: retries that recover, and clear errors
+# when every request fails.
+. tests/e2e_lib.sh
+. tests/s3/s3lib.sh
+
+PROBE=${PROBE:-$(pwd)/${BUILD:-build}/tools/backend_probe}
+if [ ! -x "$PROBE" ]; then
+	fail s3_probe_built "$PROBE missing: make ${BUILD:-build}/tools/backend_probe"
+	e2e_done
+fi
+s3_start || e2e_done
+L=$S3_LOCATION
+OBJ=s3://$S3_BUCKET/repo
+
+# same NAME FILE_A FILE_B — the files hold the same bytes.
+same() {
+	if cmp -s "$2" "$3"; then pass "$1"; else fail "$1" "$(cmp "$2" "$3" 2>&1 | head -c 200)"; fi
+}
+
+# err_has NAME TEXT... — the last expect/expect_exit's stderr holds every TEXT.
+err_has() {
+	n=$1; shift
+	for s in "$@"; do
+		if ! grep -qF -- "$s" "$T/err"; then
+			fail "$n" "stderr lacks \"$s\": $(head -c 400 "$T/err")"
+			return
+		fi
+	done
+	pass "$n"
+}
+
+# out_is NAME TEXT — the last command's stdout is exactly TEXT (one line).
+out_is() {
+	got=$(cat "$T/out")
+	if [ "$got" = "$2" ]; then pass "$1"; else fail "$1" "got \"$(printf %s "$got" | head -c 200)\", wanted \"$2\""; fi
+}
+
+# log_has NAME REGEX — the proxy saw a request line matching REGEX.
+log_has() {
+	if s3_proxy_log | grep -q -- "$2"; then pass "$1"; else fail "$1" "no request matching $2 in: $(s3_proxy_log | head -c 400)"; fi
+}
+
+head -c 1000 /dev/urandom >"$T/small"
+head -c 1000 /dev/urandom >"$T/small2"
+: >"$T/empty"
+# Just over 64 MiB: uploaded in five parts of 16 MiB.
+head -c 70000000 /dev/urandom >"$T/big"
+
+# --- round trips against the server ---------------------------------------
+expect s3_put_small "$PROBE" "$L" put config "$T/small"
+"$PROBE" "$L" get config >"$T/got" 2>"$T/err"
+same s3_get_small "$T/small" "$T/got"
+expect s3_stat_small "$PROBE" "$L" stat config
+out_is s3_stat_size 1000
+"$PROBE" "$L" range config 100 50 >"$T/got" 2>"$T/err"
+dd if="$T/small" of="$T/want" bs=1 skip=100 count=50 2>/dev/null
+same s3_range_middle "$T/want" "$T/got"
+"$PROBE" "$L" range config 990 10 >"$T/got" 2>"$T/err"
+tail -c 10 "$T/small" >"$T/want"
+same s3_range_tail "$T/want" "$T/got"
+expect_exit s3_range_past_end 5 "$PROBE" "$L" range config 990 11
+err_has s3_range_past_end_message "$OBJ/config" "past the end"
+expect_exit s3_range_beyond 5 "$PROBE" "$L" range config 2000 1
+expect s3_put_overwrite "$PROBE" "$L" put config "$T/small2"
+"$PROBE" "$L" get config >"$T/got" 2>"$T/err"
+same s3_get_overwritten "$T/small2" "$T/got"
+expect s3_put_empty "$PROBE" "$L" put locks/empty "$T/empty"
+"$PROBE" "$L" get locks/empty >"$T/got" 2>"$T/err"
+same s3_get_empty "$T/empty" "$T/got"
+
+expect s3_put_multipart "$PROBE" "$L" put data/9f/big "$T/big"
+"$PROBE" "$L" get data/9f/big >"$T/got" 2>"$T/err"
+same s3_get_multipart "$T/big" "$T/got"
+rm -f "$T/got"
+expect s3_stat_multipart "$PROBE" "$L" stat data/9f/big
+out_is s3_stat_multipart_size 70000000
+# 20 bytes across the boundary of parts 1 and 2 (16 MiB).
+"$PROBE" "$L" range data/9f/big 16777206 20 >"$T/got" 2>"$T/err"
+dd if="$T/big" of="$T/want" bs=2 skip=8388603 count=10 2>/dev/null
+same s3_range_multipart "$T/want" "$T/got"
+
+# --- listing ----------------------------------------------------------------
+# 1100 keys: more than one ListObjectsV2 page of 1000.
+expect s3_fill_1100 "$PROBE" "$L" fill snapshots/s 1100 8
+expect s3_list_paginated "$PROBE" "$L" list snapshots/
+n=$(wc -l <"$T/out"); u=$(cut -d' ' -f2 "$T/out" | sort -u | wc -l)
+if [ "$n" -eq 1100 ] && [ "$u" -eq 1100 ]; then pass s3_list_count; else fail s3_list_count "$n lines, $u distinct, wanted 1100"; fi
+expect s3_list_prefix "$PROBE" "$L" list snapshots/s00010
+if [ "$(wc -l <"$T/out")" -eq 10 ] && grep -q '^11 snapshots/s000105$' "$T/out"; then
+	pass s3_list_prefix_filter
+else
+	fail s3_list_prefix_filter "$(head -c 300 "$T/out")"
+fi
+expect s3_list_all "$PROBE" "$L" list
+if grep -q '^1000 config$' "$T/out" && grep -q '^70000000 data/9f/big$' "$T/out" && [ "$(wc -l <"$T/out")" -eq 1103 ]; then
+	pass s3_list_all_names
+else
+	fail s3_list_all_names "$(wc -l <"$T/out") lines"
+fi
+expect s3_list_missing_prefix "$PROBE" "$L" list nothing/
+out_is s3_list_missing_empty ""
+
+# --- delete and the errors a user sees ------------------------------------
+expect s3_delete "$PROBE" "$L" del locks/empty
+expect_exit s3_stat_deleted 3 "$PROBE" "$L" stat locks/empty
+expect_exit s3_delete_missing 3 "$PROBE" "$L" del locks/empty
+expect_exit s3_get_missing 3 "$PROBE" "$L" get keys/none
+err_has s3_get_missing_message "$OBJ/keys/none: NoSuchKey"
+expect_exit s3_no_bucket 3 "$PROBE" "s3:$S3_ENDPOINT/no-such-bucket/repo" get config
+err_has s3_no_bucket_message "s3://no-such-bucket/repo/config: NoSuchBucket"
+expect_exit s3_wrong_secret 4 env AWS_SECRET_ACCESS_KEY=not-the-secret "$PROBE" "$L" put config "$T/small"
+err_has s3_wrong_secret_message "$OBJ/config: SignatureDoesNotMatch"
+expect_exit s3_wrong_secret_head 4 env AWS_SECRET_ACCESS_KEY=not-the-secret "$PROBE" "$L" stat config
+err_has s3_wrong_secret_head_message "$OBJ/config: access denied"
+expect_exit s3_bad_name 1 "$PROBE" "$L" put ../escape "$T/small"
+err_has s3_bad_name_message "invalid object name"
+expect_exit s3_no_credentials 4 env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY \
+	AWS_SHARED_CREDENTIALS_FILE="$T/none" "$PROBE" "$L" stat config
+err_has s3_no_credentials_message "no S3 credentials"
+expect_exit s3_bad_location 1 "$PROBE" "s3:ftp://host/bucket" stat config
+expect_exit s3_refused_connection 1 env STRATA_S3_RETRIES=1 "$PROBE" "s3:http://127.0.0.1:1/$S3_BUCKET/repo" stat config
+err_has s3_refused_connection_message "giving up after 2 attempts" "config"
+
+# Credentials from a profile in a credentials file.
+printf '[default]\naws_access_key_id = nope\naws_secret_access_key = nope\n\n[ci]\naws_access_key_id = S3RVER\naws_secret_access_key = S3RVER\n' >"$T/credentials"
+expect s3_profile_credentials env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY \
+	AWS_SHARED_CREDENTIALS_FILE="$T/credentials" AWS_PROFILE=ci "$PROBE" "$L" stat config
+expect_exit s3_profile_default_wrong 4 env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY \
+	AWS_SHARED_CREDENTIALS_FILE="$T/credentials" "$PROBE" "$L" stat config
+
+# --- storage classes --------------------------------------------------------
+expect s3_class_put_data env STRATA_S3_STORAGE_CLASS=data=GLACIER,metadata=STANDARD \
+	"$PROBE" "$L" put data/00/cold "$T/small"
+expect s3_class_put_meta env STRATA_S3_STORAGE_CLASS=data=GLACIER,metadata=STANDARD \
+	"$PROBE" "$L" put index/warm "$T/small"
+expect s3_class_option "$PROBE" "$L?storage_class=data=DEEP_ARCHIVE,metadata=STANDARD_IA" put index/ia "$T/small"
+expect_exit s3_class_bad_spec 1 env STRATA_S3_STORAGE_CLASS=GLACIER "$PROBE" "$L" stat config
+err_has s3_class_bad_spec_message "bad storage class setting"
+if [ -x /usr/bin/aws ]; then
+	s3_aws head-object --bucket "$S3_BUCKET" --key repo/data/00/cold >"$T/head" 2>&1
+	if grep -q '"StorageClass": "GLACIER"' "$T/head"; then pass s3_class_data_glacier; else fail s3_class_data_glacier "$(head -c 300 "$T/head")"; fi
+	s3_aws head-object --bucket "$S3_BUCKET" --key repo/index/warm >"$T/head" 2>&1
+	if grep -q '"ContentLength": 1000' "$T/head" && ! grep -q StorageClass "$T/head"; then
+		pass s3_class_metadata_standard
+	else
+		fail s3_class_metadata_standard "$(head -c 300 "$T/head")"
+	fi
+	s3_aws head-object --bucket "$S3_BUCKET" --key repo/index/ia >"$T/head" 2>&1
+	if grep -q '"StorageClass": "STANDARD_IA"' "$T/head"; then pass s3_class_location_option; else fail s3_class_location_option "$(head -c 300 "$T/head")"; fi
+	# What the backend wrote, an independent client reads back.
+	s3_aws get-object --bucket "$S3_BUCKET" --key repo/config "$T/got" >/dev/null 2>&1
+	same s3_aws_reads_our_object "$T/small2" "$T/got"
+else
+	echo "SKIP s3 storage-class checks: /usr/bin/aws (Debian package awscli) not installed"
+fi
+
+# --- through the fault proxy: retries that recover --------------------------
+s3_proxy_start || e2e_done
+P=$PROXY_LOCATION
+
+s3_faults 1:500,2:503,3:reset,4:drop
+expect s3_fault_put_recovers "$PROBE" "$P" put keys/k1 "$T/small"
+log_has s3_fault_put_saw_500 "PUT /$S3_BUCKET/repo/keys/k1 500 500"
+log_has s3_fault_put_saw_503 "PUT /$S3_BUCKET/repo/keys/k1 503 503"
+log_has s3_fault_put_retried "PUT /$S3_BUCKET/repo/keys/k1 200 -$"
+s3_faults 1:close,2:flip,3:reset
+"$PROBE" "$P" get keys/k1 >"$T/got" 2>"$T/err"
+same s3_fault_get_recovers "$T/small" "$T/got"
+log_has s3_fault_get_retried "GET /$S3_BUCKET/repo/keys/k1 200 -$"
+s3_faults 1:corrupt
+expect s3_fault_corrupt_upload_retried "$PROBE" "$P" put keys/k2 "$T/small2"
+log_has s3_fault_corrupt_rejected "^1 PUT /$S3_BUCKET/repo/keys/k2 400 corrupt"
+"$PROBE" "$L" get keys/k2 >"$T/got" 2>"$T/err"
+same s3_fault_corrupt_stored_intact "$T/small2" "$T/got"
+s3_faults 1:stall-4000,2:delay-300
+STRATA_S3_LOW_SPEED_TIME=1 "$PROBE" "$P" get keys/k2 >"$T/got" 2>"$T/err"
+same s3_fault_stall_times_out_and_retries "$T/small2" "$T/got"
+s3_faults 1:close
+"$PROBE" "$P" range data/9f/big 1000 5000 >"$T/got" 2>"$T/err"
+dd if="$T/big" of="$T/want" bs=1000 skip=1 count=5 2>/dev/null
+same s3_fault_range_recovers "$T/want" "$T/got"
+s3_faults 2:503
+expect s3_fault_list_recovers "$PROBE" "$P" list snapshots/
+if [ "$(wc -l <"$T/out")" -eq 1100 ]; then pass s3_fault_list_count; else fail s3_fault_list_count "$(wc -l <"$T/out") lines"; fi
+log_has s3_list_continuation_token "continuation-token="
+s3_faults 3:500,5:corrupt,9:503
+expect s3_fault_multipart_recovers "$PROBE" "$P" put data/9f/big2 "$T/big"
+log_has s3_multipart_create "POST /$S3_BUCKET/repo/data/9f/big2?uploads= 200"
+log_has s3_multipart_part5 "partNumber=5&uploadId=.* 200"
+log_has s3_multipart_complete "POST /$S3_BUCKET/repo/data/9f/big2?uploadId=.* 200"
+"$PROBE" "$L" get data/9f/big2 >"$T/got" 2>"$T/err"
+same s3_fault_multipart_intact "$T/big" "$T/got"
+rm -f "$T/got"
+
+# --- through the fault proxy: every request fails ---------------------------
+s3_faults '*:503'
+expect_exit s3_all_503_put 1 env STRATA_S3_RETRIES=2 "$PROBE" "$P" put keys/k3 "$T/small"
+err_has s3_all_503_message "$OBJ/keys/k3: giving up after 3 attempts: SlowDown"
+s3_faults '*:reset'
+expect_exit s3_all_reset_get 1 env STRATA_S3_RETRIES=2 "$PROBE" "$P" get keys/k1
+err_has s3_all_reset_message "$OBJ/keys/k1: giving up after 3 attempts"
+s3_faults '*:flip'
+expect_exit s3_all_corrupt_get 1 env STRATA_S3_RETRIES=1 "$PROBE" "$P" get keys/k1
+err_has s3_all_corrupt_message "$OBJ/keys/k1: giving up after 2 attempts" "SHA-256"
+s3_faults 2:500,3:500,4:500
+expect_exit s3_multipart_fails 1 env STRATA_S3_RETRIES=2 "$PROBE" "$P" put data/9f/big3 "$T/big"
+err_has s3_multipart_fails_message "$OBJ/data/9f/big3 (part 1 of 5): giving up after 3 attempts"
+log_has s3_multipart_aborted "DELETE /$S3_BUCKET/repo/data/9f/big3?uploadId="
+s3_faults ''
+expect_exit s3_multipart_left_nothing 3 "$PROBE" "$L" stat data/9f/big3
+
+e2e_done

@@ -1,0 +1,109 @@
+# s3lib.sh — a real S3 server for end-to-end tests: the pinned
+# @20minutes/s3rver (checks SigV4 signatures; see shared S3-TESTING notes)
+# on 127.0.0.1, and optionally tests/s3/faultproxy.js in front of it.
+# Source it after tests/e2e_lib.sh (it uses $T, pass and fail), from the
+# repository root.
+#
+#   s3_start        install (npm ci, once) and start the server; exports
+#                   S3_PORT, S3_ENDPOINT, S3_LOCATION and the credentials.
+#                   Without node/npm it prints "SKIP ..." and exits 0.
+#   s3_proxy_start  start the fault proxy; exports PROXY_PORT, PROXY_LOCATION
+#   s3_faults SPEC  set the proxy's fault plan (see faultproxy.js)
+#   s3_proxy_log    print the proxy's request log since the last s3_faults
+#   s3_aws ARGS     run /usr/bin/aws s3api against the server
+# Both processes are stopped when the script exits.
+
+S3_TESTDIR=${S3_TESTDIR:-$(pwd)/tests/s3}
+S3_BUCKET=strata-test
+S3_PID=
+PROXY_PID=
+
+# The test server's fixed credentials. Region and the metadata switch keep
+# the aws CLI from looking anywhere else.
+export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_DEFAULT_REGION=us-east-1
+export AWS_EC2_METADATA_DISABLED=true
+unset AWS_SESSION_TOKEN AWS_PROFILE AWS_REGION STRATA_S3_STORAGE_CLASS STRATA_S3_RETRIES \
+	STRATA_S3_LOW_SPEED_TIME STRATA_S3_CA_BUNDLE STRATA_S3_INSECURE_TLS
+
+s3_stop() {
+	[ -n "$PROXY_PID" ] && kill "$PROXY_PID" 2>/dev/null && wait "$PROXY_PID" 2>/dev/null
+	[ -n "$S3_PID" ] && kill "$S3_PID" 2>/dev/null && wait "$S3_PID" 2>/dev/null
+	PROXY_PID=
+	S3_PID=
+}
+
+trap 's3_stop; chmod -R u+rwX "$T" 2>/dev/null; rm -rf "$T"' EXIT
+trap 'exit 130' INT TERM
+
+# s3_wait_port LOG PATTERN — the port printed in LOG after PATTERN, within 15 s.
+s3_wait_port() {
+	i=0
+	while [ $i -lt 150 ]; do
+		p=$(sed -n "s/.*${2}127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p" "$1" 2>/dev/null | head -n 1)
+		if [ -n "$p" ]; then
+			echo "$p"
+			return 0
+		fi
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 1
+}
+
+s3_start() {
+	if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+		echo "SKIP $(basename "$0" .sh): node and npm are needed for the S3 test server"
+		exit 0
+	fi
+	if [ ! -f "$S3_TESTDIR/node_modules/@20minutes/s3rver/lib/cli.js" ]; then
+		if ! (cd "$S3_TESTDIR" && npm ci --no-audit --no-fund --loglevel=error) >"$T/npm.log" 2>&1; then
+			fail s3_server_install "npm ci in tests/s3 failed: $(tail -c 400 "$T/npm.log")"
+			return 1
+		fi
+	fi
+	mkdir -p "$T/s3"
+	# The legacy provider: s3rver's continuation tokens use DES, which
+	# OpenSSL 3 keeps there; without it every truncated listing is a 500.
+	NODE_OPTIONS=--openssl-legacy-provider node "$S3_TESTDIR/start.js" -d "$T/s3/data" \
+		-a 127.0.0.1 -p 0 --configure-bucket "$S3_BUCKET" >"$T/s3/server.log" 2>&1 &
+	S3_PID=$!
+	if ! S3_PORT=$(s3_wait_port "$T/s3/server.log" "S3rver listening on "); then
+		fail s3_server_start "no \"S3rver listening\" line: $(tail -c 400 "$T/s3/server.log")"
+		return 1
+	fi
+	S3_ENDPOINT=http://127.0.0.1:$S3_PORT
+	S3_LOCATION=s3:$S3_ENDPOINT/$S3_BUCKET/repo
+	export S3_PORT S3_ENDPOINT S3_LOCATION
+}
+
+s3_proxy_start() {
+	node "$S3_TESTDIR/faultproxy.js" "127.0.0.1:$S3_PORT" >"$T/s3/proxy.log" 2>&1 &
+	PROXY_PID=$!
+	if ! PROXY_PORT=$(s3_wait_port "$T/s3/proxy.log" "faultproxy listening on "); then
+		fail s3_proxy_start "no \"faultproxy listening\" line: $(tail -c 400 "$T/s3/proxy.log")"
+		return 1
+	fi
+	PROXY_LOCATION=s3:http://127.0.0.1:$PROXY_PORT/$S3_BUCKET/repo
+	export PROXY_PORT PROXY_LOCATION
+}
+
+# s3_proxy_get PATH — GET a control path of the proxy (node, not curl: the
+# tests then need nothing that s3_start did not check for).
+s3_proxy_get() {
+	node -e 'require("http").get(process.argv[1], (r) => r.pipe(process.stdout))
+		.on("error", (e) => { console.error(e.message); process.exit(1) })' \
+		"http://127.0.0.1:$PROXY_PORT$1"
+}
+
+# SPEC goes into a URL query: it uses only digits, letters, ':', ',', '-', '*'.
+s3_faults() {
+	s3_proxy_get "/__faults?spec=$1" >/dev/null
+}
+
+s3_proxy_log() {
+	s3_proxy_get /__log
+}
+
+s3_aws() {
+	/usr/bin/aws --endpoint-url "$S3_ENDPOINT" s3api "$@"
+}
