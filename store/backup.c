@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "store/blob.h"
+#include "store/filescache.h"
 #include "store/repo_internal.h"
 #include "store/tree.h"
 #include "store/workpool.h"
@@ -38,7 +39,13 @@ typedef struct FileWork {
 	uint8_t (*chunks)[STRATA_ID_LEN];
 	uint32_t *lens;
 	size_t n, cap;
+	FileMeta meta;                /* recorded in the files cache when done */
+	int record;
 } FileWork;
+
+/* Chunks of an appended file's old prefix re-hashed before trusting it
+ * (besides the first one): see FORMAT.md "Append-aware backups". */
+#define PREFIX_SAMPLES 16
 
 /* A node of the tree of source paths above what is backed up whole. */
 typedef struct VDir {
@@ -52,6 +59,7 @@ typedef struct Ctx {
 	Repo *repo;
 	const BackupOptions *opts;
 	BlobWriter *bw;
+	FilesCache *fc;               /* NULL: every file is read */
 	WorkPool *pool;
 	CodecCtx *cctx;               /* this thread's, for trees */
 	uint8_t *rbuf;
@@ -138,6 +146,8 @@ static void progress(Ctx *c, const char *path, int force)
 	c->opts->progress(&c->prog, c->opts->progress_ctx);
 }
 
+static int fw_reserve(Ctx *c, FileWork *fw, size_t cap);
+
 /* Read fd to its end, chunking into fw. Returns 0, -errno on a read error
  * (fw then holds a prefix; the caller drops the file), or a fatal error. */
 static int chunk_stream(Ctx *c, int fd, const char *path, FileWork *fw, uint64_t *out_size)
@@ -175,16 +185,9 @@ static int chunk_stream(Ctx *c, int fd, const char *path, FileWork *fw, uint64_t
 		if (fw->n == fw->cap) {
 			/* Workers write into the arrays: let them finish first. */
 			workpool_wait(c->pool);
-			size_t cap = fw->cap ? 2 * fw->cap : 16;
-			void *a = realloc(fw->chunks, cap * sizeof *fw->chunks);
-			if (a)
-				fw->chunks = a;
-			void *b = a ? realloc(fw->lens, cap * sizeof *fw->lens) : NULL;
-			if (b)
-				fw->lens = b;
-			if (!a || !b)
-				return strata_err_set(c->err, -ENOMEM, "out of memory");
-			fw->cap = cap;
+			rc = fw_reserve(c, fw, fw->cap ? 2 * fw->cap : 16);
+			if (rc)
+				return rc;
 		}
 		ChunkJob *j = malloc(sizeof *j + cut);
 		if (!j)
@@ -264,6 +267,159 @@ static int open_source(const char *path)
 	return fd;
 }
 
+static int64_t ts_ns(struct timespec ts)
+{
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static int fw_reserve(Ctx *c, FileWork *fw, size_t cap)
+{
+	void *a, *b;
+
+	if (fw->cap >= cap)
+		return 0;
+	a = realloc(fw->chunks, cap * sizeof *fw->chunks);
+	if (a)
+		fw->chunks = a;
+	b = a ? realloc(fw->lens, cap * sizeof *fw->lens) : NULL;
+	if (b)
+		fw->lens = b;
+	if (!a || !b)
+		return strata_err_set(c->err, -ENOMEM, "out of memory");
+	fw->cap = cap;
+	return 0;
+}
+
+/* Does the file still hold the old chunks before the last one? Re-hash
+ * the first chunk and PREFIX_SAMPLES others spread over the prefix (all of
+ * them with verify_prefix_full). Returns 1 if every one matches. */
+static int prefix_unchanged(Ctx *c, int fd, const CachedFile *cf)
+{
+	size_t last = cf->n - 1, step = 1;
+	uint64_t off = 0;
+	uint8_t id[STRATA_ID_LEN];
+
+	if (!c->opts->verify_prefix_full && last > PREFIX_SAMPLES)
+		step = last / PREFIX_SAMPLES;
+	for (size_t i = 0; i < last; i++) {
+		uint32_t len = cf->lens[i];
+		if (i % step == 0 || i == last - 1) {
+			size_t got = 0;
+			while (got < len) {
+				ssize_t r = pread(fd, c->rbuf + got, len - got, (off_t)(off + got));
+				if (r <= 0) {
+					if (r < 0 && errno == EINTR)
+						continue;
+					return 0;
+				}
+				got += (size_t)r;
+			}
+			c->sum.bytes_read += len;
+			codec_chunk_id(c->repo->keys, c->rbuf, len, id);
+			if (memcmp(id, cf->chunks[i], STRATA_ID_LEN) != 0)
+				return 0;
+		}
+		off += len;
+	}
+	return 1;
+}
+
+/* A regular file: from the files cache when unchanged, re-chunked from
+ * its old last chunk when it only grew, else read whole. */
+static int file_node(Ctx *c, const char *path, const struct stat *st, TreeNode *n, FileWork *fw)
+{
+	CachedFile cf = {0};
+	const char *status = "new";
+	uint64_t size = 0, start = 0;
+	int fd, rc, cached = 0;
+
+	fw->meta.dev = st->st_dev;
+	fw->meta.ino = st->st_ino;
+	fw->meta.size = (uint64_t)st->st_size;
+	fw->meta.mtime_ns = ts_ns(st->st_mtim);
+	fw->meta.ctime_ns = ts_ns(st->st_ctim);
+	if (c->fc && !c->opts->force_reread && filescache_lookup(c->fc, path, &cf) == 0) {
+		cached = 1;
+		status = "changed";
+		if (cf.meta.dev == fw->meta.dev && cf.meta.ino == fw->meta.ino &&
+		    cf.meta.size == fw->meta.size && cf.meta.mtime_ns == fw->meta.mtime_ns &&
+		    cf.meta.ctime_ns == fw->meta.ctime_ns) {
+			/* Unchanged: not read at all. */
+			fw->chunks = cf.chunks;
+			fw->lens = cf.lens;
+			fw->n = fw->cap = cf.n;
+			fw->record = 0;      /* its entry from a committed run stays valid */
+			n->size = cf.meta.size;
+			c->sum.files++;
+			c->sum.files_unchanged++;
+			c->sum.bytes_total += n->size;
+			c->prog.files_done++;
+			c->prog.bytes_done += n->size;
+			report(c, path, "unchanged", 0, NULL);
+			progress(c, path, 0);
+			return 0;
+		}
+	}
+	fd = open_source(path);
+	if (fd < 0) {
+		rc = -errno;
+		cachedfile_clear(&cf);
+		c->sum.errors++;
+		report(c, path, "error", rc, strerror(-rc));
+		return 1;
+	}
+	if (cached && cf.n > 0 && cf.meta.dev == fw->meta.dev && cf.meta.ino == fw->meta.ino &&
+	    fw->meta.size > cf.meta.size && prefix_unchanged(c, fd, &cf)) {
+		/* Grown in place: keep all old chunks but the last, re-chunk from
+		 * the last one's start. Cut points only depend on the bytes from a
+		 * chunk's start, so this equals a full re-chunk of the file. */
+		size_t keep = cf.n - 1;
+		rc = fw_reserve(c, fw, keep + 16);
+		if (rc) {
+			close(fd);
+			cachedfile_clear(&cf);
+			return rc;
+		}
+		for (size_t i = 0; i < keep; i++) {
+			memcpy(fw->chunks[i], cf.chunks[i], STRATA_ID_LEN);
+			fw->lens[i] = cf.lens[i];
+			start += cf.lens[i];
+		}
+		fw->n = keep;
+		if (lseek(fd, (off_t)start, SEEK_SET) != (off_t)start) {
+			fw->n = 0;
+			start = 0;
+		} else {
+			status = "appended";
+		}
+	}
+	cachedfile_clear(&cf);
+	rc = chunk_stream(c, fd, path, fw, &size);
+	close(fd);
+	if (rc < 0 && rc > STRATA_E_FIRST) {
+		/* A read error: the file is left out of the snapshot. */
+		c->sum.errors++;
+		report(c, path, "error", rc, strerror(-rc));
+		return 1;
+	}
+	if (rc)
+		return rc;
+	n->size = start + size;
+	/* Record only what was read as of the stat: a file that changed while
+	 * being read gets read again next time. */
+	fw->record = n->size == fw->meta.size;
+	c->sum.files++;
+	if (cached)
+		c->sum.files_changed++;
+	else
+		c->sum.files_new++;
+	c->sum.bytes_total += n->size;
+	c->prog.files_done++;
+	report(c, path, status, 0, NULL);
+	progress(c, path, 0);
+	return 0;
+}
+
 /* Fill node n (name already set) for the entry at path. Returns 0, 1 to
  * skip the entry (an unreadable source, reported), or a fatal error. */
 static int make_node(Ctx *c, const char *path, const VDir *virt, TreeNode *n, FileWork *fw)
@@ -299,33 +455,8 @@ static int make_node(Ctx *c, const char *path, const VDir *virt, TreeNode *n, Fi
 		n->size = (uint64_t)len;
 		break;
 	}
-	case NODE_FILE: {
-		int fd = open_source(path);
-		uint64_t size = 0;
-		if (fd < 0) {
-			c->sum.errors++;
-			report(c, path, "error", -errno, strerror(errno));
-			return 1;
-		}
-		rc = chunk_stream(c, fd, path, fw, &size);
-		close(fd);
-		if (rc < 0 && rc > STRATA_E_FIRST) {
-			/* A read error: the file is left out of the snapshot. */
-			c->sum.errors++;
-			report(c, path, "error", rc, strerror(-rc));
-			return 1;
-		}
-		if (rc)
-			return rc;
-		n->size = size;
-		c->sum.files++;
-		c->sum.files_new++;
-		c->sum.bytes_total += size;
-		c->prog.files_done++;
-		report(c, path, "new", 0, NULL);
-		progress(c, path, 0);
-		break;
-	}
+	case NODE_FILE:
+		return file_node(c, path, &st, n, fw);
 	default:
 		break;
 	}
@@ -427,6 +558,18 @@ store:
 	for (size_t i = 0; i < t.n; i++) {
 		if (t.nodes[i].type != NODE_FILE)
 			continue;
+		if (c->fc && fw[i].record) {
+			snprintf(full, PATH_MAX, "%s/%s", strcmp(path, "/") == 0 ? "" : path, t.nodes[i].name);
+			rc = filescache_record(c->fc, full, &fw[i].meta,
+			                       (const uint8_t (*)[STRATA_ID_LEN])fw[i].chunks, fw[i].lens,
+			                       fw[i].n, c->err);
+			if (rc) {
+				/* Only speed depends on the cache: carry on without it. */
+				filescache_close(c->fc);
+				c->fc = NULL;
+				rc = 0;
+			}
+		}
 		t.nodes[i].chunks = fw[i].chunks;
 		t.nodes[i].chunk_lens = fw[i].lens;
 		t.nodes[i].nchunks = fw[i].n;
@@ -698,6 +841,12 @@ int backup_run(Repo *repo, const BackupOptions *opts, BackupResult *out_result, 
 	rc = blobwriter_new(repo, opts->compression_level, &c.bw, err);
 	if (rc)
 		goto out;
+	if (opts->stdin_fd < 0) {
+		StrataErr ferr = {0};
+		/* Without a usable cache every file is read: slower, same result. */
+		if (filescache_open(repo, NULL, &c.fc, &ferr) != 0)
+			c.fc = NULL;
+	}
 	c.pool = workpool_new(opts->threads > 0 ? opts->threads : workpool_default_threads(),
 	                      INFLIGHT_BYTES, make_codec, free_codec);
 	if (!c.pool) {
@@ -760,6 +909,8 @@ int backup_run(Repo *repo, const BackupOptions *opts, BackupResult *out_result, 
 	rc = snapshot_save(repo, &snap, err);
 	if (rc)
 		goto out;
+	if (c.fc)
+		filescache_commit(c.fc, NULL);
 	progress(&c, "", 1);
 	if (out_result) {
 		memcpy(out_result->snapshot_id, snap.id, STRATA_ID_LEN);
@@ -771,6 +922,7 @@ int backup_run(Repo *repo, const BackupOptions *opts, BackupResult *out_result, 
 		               (unsigned long long)c.sum.errors);
 out:
 	workpool_free(c.pool);
+	filescache_close(c.fc);
 	blobwriter_free(c.bw);
 	codec_ctx_free(c.cctx);
 	free(c.rbuf);

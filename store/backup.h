@@ -43,6 +43,7 @@ typedef struct BackupOptions {
 	const char *stdin_name;                       /* its file name in the snapshot */
 	const char *parent;                           /* snapshot ref; NULL = automatic */
 	int   force_reread;                           /* ignore the files cache */
+	int   verify_prefix_full;                     /* appended files: re-read the whole old prefix */
 	int   threads;                                /* 0 = number of cores */
 	int64_t time_ns;                              /* 0 = now; for tests and imports */
 	BackupProgressFn progress; void *progress_ctx;

@@ -16,6 +16,14 @@
 /* Write a stored index file after this many packs, so that a crash in a
  * long backup leaves little for the next run to cover. */
 #define INDEX_EVERY_PACKS 64
+/* Finished packs waiting for the uploader thread; bounds memory to about
+ * (UPLOAD_QUEUE + 2) packs while storage writes overlap sealing. */
+#define UPLOAD_QUEUE 2
+
+typedef struct QueuedPack {
+	PackBuilder pb;
+	uint8_t kind;
+} QueuedPack;
 
 /* Pending set: open addressing on the ID's first 8 bytes (IDs are keyed
  * hashes, so uniformly distributed). Backward-shift deletion. */
@@ -45,7 +53,72 @@ struct BlobWriter {
 	BlobWriterStats stats;
 	int failed;                    /* a pack upload failed: refuse further puts */
 	StrataErr fail_err;
+	/* The uploader thread stores finished packs (store_pack). */
+	pthread_t uploader;
+	int uploader_running;
+	pthread_cond_t queue_cv;       /* queue changed or stop set */
+	QueuedPack queue[UPLOAD_QUEUE];
+	size_t qhead, qlen;
+	int stop;
 };
+
+static int store_pack(BlobWriter *bw, PackBuilder *pb, uint8_t kind, StrataErr *err);
+static void set_failed(BlobWriter *bw, const StrataErr *err);
+
+static void *uploader_main(void *arg)
+{
+	BlobWriter *bw = arg;
+
+	pthread_mutex_lock(&bw->mu);
+	for (;;) {
+		while (bw->qlen == 0 && !bw->stop)
+			pthread_cond_wait(&bw->queue_cv, &bw->mu);
+		if (bw->qlen == 0)
+			break;
+		QueuedPack qp = bw->queue[bw->qhead];
+		pthread_mutex_unlock(&bw->mu);
+		StrataErr err = {0};
+		int rc = bw->failed ? 0 : store_pack(bw, &qp.pb, qp.kind, &err);
+		pack_builder_free(&qp.pb);
+		if (rc)
+			set_failed(bw, &err);
+		pthread_mutex_lock(&bw->mu);
+		/* The slot stays occupied until stored: the queue bound counts
+		 * the pack being written too. */
+		bw->qhead = (bw->qhead + 1) % UPLOAD_QUEUE;
+		bw->qlen--;
+		pthread_cond_broadcast(&bw->queue_cv);
+	}
+	pthread_mutex_unlock(&bw->mu);
+	return NULL;
+}
+
+/* Hand a full pack to the uploader; blocks while the queue is full.
+ * Called with bw->mu held. */
+static void enqueue_pack(BlobWriter *bw, PackBuilder *pb, uint8_t kind)
+{
+	while (bw->qlen == UPLOAD_QUEUE)
+		pthread_cond_wait(&bw->queue_cv, &bw->mu);
+	QueuedPack *qp = &bw->queue[(bw->qhead + bw->qlen) % UPLOAD_QUEUE];
+	qp->pb = *pb;
+	qp->kind = kind;
+	bw->qlen++;
+	pack_builder_init(pb);
+	pthread_cond_broadcast(&bw->queue_cv);
+}
+
+/* Stop the uploader after it has stored everything queued. */
+static void stop_uploader(BlobWriter *bw)
+{
+	if (!bw->uploader_running)
+		return;
+	pthread_mutex_lock(&bw->mu);
+	bw->stop = 1;
+	pthread_cond_broadcast(&bw->queue_cv);
+	pthread_mutex_unlock(&bw->mu);
+	pthread_join(bw->uploader, NULL);
+	bw->uploader_running = 0;
+}
 
 static size_t slot_of(const PendingSet *s, const uint8_t id[CODEC_ID_LEN])
 {
@@ -159,8 +232,14 @@ int blobwriter_new(Repo *repo, int zlevel, BlobWriter **out, StrataErr *err)
 	bw->repo = repo;
 	bw->zlevel = zlevel ? zlevel : 3;
 	pthread_mutex_init(&bw->mu, NULL);
+	pthread_cond_init(&bw->queue_cv, NULL);
 	pack_builder_init(&bw->open[0]);
 	pack_builder_init(&bw->open[1]);
+	if (pthread_create(&bw->uploader, NULL, uploader_main, bw) != 0) {
+		blobwriter_free(bw);
+		return strata_err_set(err, -EAGAIN, "cannot start the pack uploader thread");
+	}
+	bw->uploader_running = 1;
 	*out = bw;
 	return 0;
 }
@@ -298,8 +377,7 @@ int blobwriter_put(BlobWriter *bw, CodecCtx *ctx, uint8_t type, const uint8_t id
 {
 	uint8_t kind = pack_kind_of_blob(type), *sealed = NULL, *dst;
 	size_t sealed_len = 0, slot;
-	PackBuilder full;
-	int rc, have_full = 0;
+	int rc;
 
 	if (out_added)
 		*out_added = 0;
@@ -338,6 +416,11 @@ int blobwriter_put(BlobWriter *bw, CodecCtx *ctx, uint8_t type, const uint8_t id
 	}
 
 	pthread_mutex_lock(&bw->mu);
+	if (bw->open[kind].cap == 0 && kind == PACK_KIND_DATA) {
+		/* Size a data pack's buffer once instead of doubling it up. */
+		uint8_t *ignored;
+		pack_builder_reserve(&bw->open[kind], bw->repo->pack_size + 2 * (size_t)bw->repo->chunk_max, &ignored);
+	}
 	rc = pack_builder_reserve(&bw->open[kind], sealed_len, &dst);
 	if (rc == 0) {
 		memcpy(dst, sealed, sealed_len);
@@ -350,12 +433,8 @@ int blobwriter_put(BlobWriter *bw, CodecCtx *ctx, uint8_t type, const uint8_t id
 			bw->stats.bytes_stored += sealed_len;
 		else
 			bw->stats.tree_bytes_stored += sealed_len;
-		if (bw->open[kind].len >= bw->repo->pack_size) {
-			/* Detach the full pack; store it without holding the lock. */
-			full = bw->open[kind];
-			pack_builder_init(&bw->open[kind]);
-			have_full = 1;
-		}
+		if (bw->open[kind].len >= bw->repo->pack_size)
+			enqueue_pack(bw, &bw->open[kind], kind);
 	}
 	pthread_mutex_unlock(&bw->mu);
 	free(sealed);
@@ -366,14 +445,6 @@ int blobwriter_put(BlobWriter *bw, CodecCtx *ctx, uint8_t type, const uint8_t id
 	}
 	if (out_added)
 		*out_added = 1;
-	if (have_full) {
-		rc = store_pack(bw, &full, kind, err);
-		pack_builder_free(&full);
-		if (rc) {
-			set_failed(bw, err);
-			return rc;
-		}
-	}
 	return 0;
 fail:
 	free(sealed);
@@ -389,21 +460,16 @@ int blobwriter_finish(BlobWriter *bw, StrataErr *err)
 	size_t nflush;
 	int rc;
 
+	pthread_mutex_lock(&bw->mu);
+	for (uint8_t kind = 0; kind < 2; kind++)
+		if (bw->open[kind].n)
+			enqueue_pack(bw, &bw->open[kind], kind);
+	pthread_mutex_unlock(&bw->mu);
+	stop_uploader(bw);
 	if (bw->failed) {
 		if (err)
 			*err = bw->fail_err;
 		return bw->fail_err.code ? bw->fail_err.code : -EIO;
-	}
-	for (uint8_t kind = 0; kind < 2; kind++) {
-		if (bw->open[kind].n == 0)
-			continue;
-		rc = store_pack(bw, &bw->open[kind], kind, err);
-		pack_builder_free(&bw->open[kind]);
-		pack_builder_init(&bw->open[kind]);
-		if (rc) {
-			set_failed(bw, err);
-			return rc;
-		}
 	}
 	pthread_mutex_lock(&bw->mu);
 	flush = bw->session;
@@ -427,6 +493,10 @@ void blobwriter_free(BlobWriter *bw)
 {
 	if (!bw)
 		return;
+	/* Without finish: queued packs are still stored (harmless, and the
+	 * next run indexes them), then the thread stops. */
+	stop_uploader(bw);
+	pthread_cond_destroy(&bw->queue_cv);
 	pack_builder_free(&bw->open[0]);
 	pack_builder_free(&bw->open[1]);
 	session_free(bw->session, bw->nsession);

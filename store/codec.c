@@ -25,12 +25,30 @@ enum { CODEC_RAW = 0, CODEC_ZSTD = 1 };
 #define BLOB_AD_VERSION 1
 #define BLOB_AD_LEN (2 + CODEC_ID_LEN)
 
+/* Nonces come from a per-context pool of OS randomness, refilled 4 KiB at
+ * a time: one getrandom(2) per ~170 blobs instead of one per blob. */
+#define NONCE_POOL 4096
+
 struct CodecCtx {
 	ZSTD_CCtx *cctx;
 	ZSTD_DCtx *dctx;
 	uint8_t *buf;        /* scratch: codec byte + compressed body */
 	size_t buf_cap;
+	uint8_t pool[NONCE_POOL];
+	size_t pool_left;
 };
+
+static void ctx_nonce(CodecCtx *ctx, uint8_t *out)
+{
+	if (ctx->pool_left < CODEC_NONCE_LEN) {
+		randombytes_buf(ctx->pool, sizeof ctx->pool);
+		ctx->pool_left = sizeof ctx->pool;
+	}
+	memcpy(out, ctx->pool + sizeof ctx->pool - ctx->pool_left, CODEC_NONCE_LEN);
+	/* Each pool byte is used once, then wiped. */
+	sodium_memzero(ctx->pool + sizeof ctx->pool - ctx->pool_left, CODEC_NONCE_LEN);
+	ctx->pool_left -= CODEC_NONCE_LEN;
+}
 
 int codec_init(void)
 {
@@ -209,7 +227,7 @@ int codec_blob_seal(CodecCtx *ctx, const CodecKeys *keys, uint8_t type,
 	msg = ctx->buf;
 
 	blob_ad(ad, type, id);
-	randombytes_buf(out, CODEC_NONCE_LEN);
+	ctx_nonce(ctx, out);
 	crypto_aead_xchacha20poly1305_ietf_encrypt(out + CODEC_NONCE_LEN, &ct_len, msg, msg_len,
 	                                           ad, sizeof ad, NULL, out, keys->enc_key);
 	*out_len = CODEC_NONCE_LEN + (size_t)ct_len;

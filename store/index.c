@@ -19,7 +19,7 @@
 
 struct Index {
 	MDB_env *env;
-	MDB_dbi chunks, packs, indexfiles, unindexed;
+	MDB_dbi chunks, packs, indexfiles, unindexed, meta;
 	char dir[PATH_MAX];
 };
 
@@ -73,7 +73,8 @@ static int env_open(Index *ix)
 	if ((rc = mdb_dbi_open(txn, "chunks", MDB_CREATE, &ix->chunks)) ||
 	    (rc = mdb_dbi_open(txn, "packs", MDB_CREATE, &ix->packs)) ||
 	    (rc = mdb_dbi_open(txn, "indexfiles", MDB_CREATE, &ix->indexfiles)) ||
-	    (rc = mdb_dbi_open(txn, "unindexed", MDB_CREATE, &ix->unindexed))) {
+	    (rc = mdb_dbi_open(txn, "unindexed", MDB_CREATE, &ix->unindexed)) ||
+	    (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &ix->meta))) {
 		mdb_txn_abort(txn);
 		goto fail;
 	}
@@ -95,6 +96,38 @@ static void remove_env_files(const char *dir)
 	unlink(p);
 	snprintf(p, sizeof p, "%s/lock.mdb", dir);
 	unlink(p);
+}
+
+static const char EPOCH_KEY[] = "epoch";
+
+/* A new random epoch, inside txn: called whenever entries may have gone
+ * (clear, pack removal), so caches built on the index know to re-check. */
+static int new_epoch(Index *ix, MDB_txn *txn)
+{
+	uint64_t e;
+	MDB_val k = {sizeof EPOCH_KEY - 1, (void *)(uintptr_t)EPOCH_KEY}, v = {sizeof e, &e};
+
+	codec_random(&e, sizeof e);
+	return mdb_put(txn, ix->meta, &k, &v, 0);
+}
+
+uint64_t index_epoch(Index *ix)
+{
+	MDB_val k = {sizeof EPOCH_KEY - 1, (void *)(uintptr_t)EPOCH_KEY}, v;
+	MDB_txn *txn;
+	uint64_t e = 0;
+
+	if (mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &txn) != 0)
+		return 0;
+	if (mdb_get(txn, ix->meta, &k, &v) == 0 && v.mv_size == sizeof e)
+		memcpy(&e, v.mv_data, sizeof e);
+	mdb_txn_abort(txn);
+	if (e == 0 && mdb_txn_begin(ix->env, NULL, 0, &txn) == 0) {
+		if (new_epoch(ix, txn) == 0 && mdb_txn_commit(txn) == 0)
+			return index_epoch(ix);
+		mdb_txn_abort(txn);
+	}
+	return e;
 }
 
 int index_open(const char *dir, Index **out, StrataErr *err)
@@ -369,6 +402,9 @@ int index_remove_pack(Index *ix, const uint8_t pack[CODEC_ID_LEN], StrataErr *er
 	rc = mdb_del(txn, ix->unindexed, &pk, NULL);
 	if (rc && rc != MDB_NOTFOUND)
 		goto fail;
+	rc = new_epoch(ix, txn);
+	if (rc)
+		goto fail;
 	rc = mdb_txn_commit(txn);
 	if (rc)
 		return lmdb_err(err, ix, "commit", rc);
@@ -458,7 +494,8 @@ int index_clear(Index *ix, StrataErr *err)
 	if (rc)
 		return lmdb_err(err, ix, "begin", rc);
 	if ((rc = mdb_drop(txn, ix->chunks, 0)) || (rc = mdb_drop(txn, ix->packs, 0)) ||
-	    (rc = mdb_drop(txn, ix->indexfiles, 0)) || (rc = mdb_drop(txn, ix->unindexed, 0))) {
+	    (rc = mdb_drop(txn, ix->indexfiles, 0)) || (rc = mdb_drop(txn, ix->unindexed, 0)) ||
+	    (rc = new_epoch(ix, txn))) {
 		mdb_txn_abort(txn);
 		return lmdb_err(err, ix, "clear", rc);
 	}

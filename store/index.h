@@ -80,6 +80,11 @@ int index_foreach_chunk(Index *ix, IndexChunkFn fn, void *ctx, StrataErr *err);
 /* index_clear — empty every table (before a rebuild). */
 int index_clear(Index *ix, StrataErr *err);
 
+/* index_epoch — a random value that changes whenever entries may have
+ * been removed (clear, pack removal). Caches holding chunk IDs (the files
+ * cache) compare it to know whether their IDs may be stale. */
+uint64_t index_epoch(Index *ix);
+
 /* index_count — number of chunk entries. */
 uint64_t index_count(Index *ix);
 
