@@ -26,6 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+static void usage(void) __attribute__((noreturn));
+
 static void usage(void)
 {
 	fputs("usage: backend_probe LOCATION put NAME FILE | get NAME | range NAME OFF LEN |\n"
@@ -182,7 +184,7 @@ int main(int argc, char **argv)
 	Backend *be = NULL;
 	uint8_t *buf = NULL;
 	size_t len = 0;
-	uint64_t a, b;
+	uint64_t a = 0, b = 0;
 	int rc;
 
 	if (argc < 3)
