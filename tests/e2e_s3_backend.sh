@@ -133,6 +133,20 @@ expect s3_profile_credentials env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY 
 expect_exit s3_profile_default_wrong 4 env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY \
 	AWS_SHARED_CREDENTIALS_FILE="$T/credentials" "$PROBE" "$L" stat config
 
+# A session token travels as x-amz-security-token, inside the signature.
+expect s3_session_token env AWS_SESSION_TOKEN=FwoGZXIvYXdzEBYaDH+token/== "$PROBE" "$L" stat config
+
+# --- TLS: verified by default ------------------------------------------------
+if s3_tls_start; then
+	expect_exit s3_tls_unknown_ca 1 env STRATA_S3_RETRIES=0 "$PROBE" "$TLS_LOCATION" put config "$T/small"
+	err_has s3_tls_unknown_ca_message "certificate" "STRATA_S3_CA_BUNDLE"
+	expect s3_tls_ca_bundle env STRATA_S3_CA_BUNDLE="$TLS_CA" "$PROBE" "$TLS_LOCATION" put config "$T/small"
+	expect s3_tls_insecure env STRATA_S3_INSECURE_TLS=1 "$PROBE" "$TLS_LOCATION" stat config
+	out_is s3_tls_insecure_size 1000
+else
+	echo "SKIP s3 TLS checks: openssl not installed"
+fi
+
 # --- storage classes --------------------------------------------------------
 expect s3_class_put_data env STRATA_S3_STORAGE_CLASS=data=GLACIER,metadata=STANDARD \
 	"$PROBE" "$L" put data/00/cold "$T/small"

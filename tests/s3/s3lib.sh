@@ -8,6 +8,9 @@
 #                   S3_PORT, S3_ENDPOINT, S3_LOCATION and the credentials.
 #                   Without node/npm it prints "SKIP ..." and exits 0.
 #   s3_proxy_start  start the fault proxy; exports PROXY_PORT, PROXY_LOCATION
+#   s3_tls_start    a second server over TLS with a fresh self-signed
+#                   certificate; exports TLS_LOCATION and TLS_CA (returns 1
+#                   without openssl)
 #   s3_faults SPEC  set the proxy's fault plan (see faultproxy.js)
 #   s3_proxy_log    print the proxy's request log since the last s3_faults
 #   s3_aws ARGS     run /usr/bin/aws s3api against the server
@@ -17,6 +20,7 @@ S3_TESTDIR=${S3_TESTDIR:-$(pwd)/tests/s3}
 S3_BUCKET=strata-test
 S3_PID=
 PROXY_PID=
+TLS_PID=
 
 # The test server's fixed credentials. Region and the metadata switch keep
 # the aws CLI from looking anywhere else.
@@ -26,9 +30,11 @@ unset AWS_SESSION_TOKEN AWS_PROFILE AWS_REGION STRATA_S3_STORAGE_CLASS STRATA_S3
 	STRATA_S3_LOW_SPEED_TIME STRATA_S3_CA_BUNDLE STRATA_S3_INSECURE_TLS
 
 s3_stop() {
-	[ -n "$PROXY_PID" ] && kill "$PROXY_PID" 2>/dev/null && wait "$PROXY_PID" 2>/dev/null
-	[ -n "$S3_PID" ] && kill "$S3_PID" 2>/dev/null && wait "$S3_PID" 2>/dev/null
+	for pid in $PROXY_PID $TLS_PID $S3_PID; do
+		kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	done
 	PROXY_PID=
+	TLS_PID=
 	S3_PID=
 }
 
@@ -85,6 +91,28 @@ s3_proxy_start() {
 	fi
 	PROXY_LOCATION=s3:http://127.0.0.1:$PROXY_PORT/$S3_BUCKET/repo
 	export PROXY_PORT PROXY_LOCATION
+}
+
+s3_tls_start() {
+	command -v openssl >/dev/null 2>&1 || return 1
+	mkdir -p "$T/tls"
+	if ! openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+		-addext subjectAltName=IP:127.0.0.1 -keyout "$T/tls/key.pem" -out "$T/tls/cert.pem" \
+		>"$T/tls/openssl.log" 2>&1; then
+		fail s3_tls_certificate "$(tail -c 300 "$T/tls/openssl.log")"
+		return 1
+	fi
+	NODE_OPTIONS=--openssl-legacy-provider node "$S3_TESTDIR/start.js" -d "$T/tls/data" \
+		-a 127.0.0.1 -p 0 --key "$T/tls/key.pem" --cert "$T/tls/cert.pem" \
+		--configure-bucket "$S3_BUCKET" >"$T/tls/server.log" 2>&1 &
+	TLS_PID=$!
+	if ! tls_port=$(s3_wait_port "$T/tls/server.log" "S3rver listening on "); then
+		fail s3_tls_start "no \"S3rver listening\" line: $(tail -c 400 "$T/tls/server.log")"
+		return 1
+	fi
+	TLS_LOCATION=s3:https://127.0.0.1:$tls_port/$S3_BUCKET/repo
+	TLS_CA=$T/tls/cert.pem
+	export TLS_LOCATION TLS_CA
 }
 
 # s3_proxy_get PATH — GET a control path of the proxy (node, not curl: the
