@@ -155,8 +155,11 @@ int keyfile_unwrap(const uint8_t *buf, size_t len, const char *password, size_t 
 		rc = strata_err_set(err, STRATA_EPASSWORD, "wrong password");
 		goto out;
 	}
-	if (rc)
+	if (rc) {
+		strata_err_set(err, rc, "key file: %s", rc == STRATA_EFORMAT ?
+		               "data field is too short to hold a wrapped key" : strata_strerror(rc));
 		goto out;
+	}
 	if (master_len != CODEC_KEY_LEN) {
 		rc = strata_err_set(err, STRATA_EFORMAT, "key file wraps a key of the wrong length");
 		goto out;
