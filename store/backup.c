@@ -792,6 +792,38 @@ static int fill_strv(char ***out, size_t *out_n, const char *const *in, size_t n
 	return 0;
 }
 
+/* The parent: --parent, else the newest snapshot of the same host and
+ * paths. Recorded in the snapshot (the files cache does the skipping). */
+static int find_parent(Repo *repo, const BackupOptions *opts, Snapshot *snap, StrataErr *err)
+{
+	SnapshotFilter f = {0};
+	Snapshot *found = NULL, one;
+	size_t n = 0;
+	int rc;
+
+	if (opts->parent) {
+		rc = snapshot_find(repo, opts->parent, &one, err);
+		if (rc)
+			return strata_err_prefix(err, "--parent");
+		memcpy(snap->parent, one.id, STRATA_ID_LEN);
+		snap->has_parent = 1;
+		snapshot_clear(&one);
+		return 0;
+	}
+	f.host = snap->host;
+	f.paths = (const char *const *)snap->paths;
+	f.npaths = snap->npaths;
+	rc = snapshot_latest(repo, &f, 1, &found, &n, err);
+	if (rc)
+		return rc;
+	if (n == 1) {
+		memcpy(snap->parent, found[0].id, STRATA_ID_LEN);
+		snap->has_parent = 1;
+	}
+	snapshot_list_free(found, n);
+	return 0;
+}
+
 int backup_run(Repo *repo, const BackupOptions *opts, BackupResult *out_result, StrataErr *err)
 {
 	Ctx c;
@@ -906,6 +938,9 @@ int backup_run(Repo *repo, const BackupOptions *opts, BackupResult *out_result, 
 		goto out;
 	}
 	snap.summary = c.sum;
+	rc = find_parent(repo, opts, &snap, err);
+	if (rc)
+		goto out;
 	rc = snapshot_save(repo, &snap, err);
 	if (rc)
 		goto out;

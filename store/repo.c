@@ -16,6 +16,7 @@
 #include "store/indexfile.h"
 #include "store/keyfile.h"
 #include "store/repo_internal.h"
+#include "store/snapcat.h"
 
 static const char CONFIG_MAGIC[8] = {'S','T','R','A','T','A','C','F'};
 
@@ -384,6 +385,7 @@ void repo_close(Repo *repo)
 {
 	if (!repo)
 		return;
+	snapcat_close(repo);
 	index_close(repo->index);
 	codec_keys_free(repo->keys);
 	backend_free(repo->be);

@@ -36,6 +36,8 @@ struct Repo {
 	int64_t    created_s;
 	char       cache_dir[PATH_MAX];                /* <cache>/<repo-id> */
 	Index     *index;                              /* opened by repo_index() */
+	struct Kv *snapcat;                            /* snapshot catalogue, opened by snapcat_sync */
+	int        snapcat_synced;
 	pthread_mutex_t lock;                          /* guards lazy opening */
 };
 
@@ -82,6 +84,10 @@ int repo_write_named(Repo *repo, const char *dir, const char magic[8], uint32_t 
 int repo_read_named(Repo *repo, const char *dir, const uint8_t id[STRATA_ID_LEN],
                     const char magic[8], uint32_t max_version,
                     uint8_t **out, size_t *out_len, StrataErr *err);
+
+/* snapshot_read_plain — the decrypted JSON of snapshots/<id> (snapshot.c). */
+int snapshot_read_plain(Repo *repo, const uint8_t id[STRATA_ID_LEN], uint8_t **out, size_t *out_len,
+                        StrataErr *err);
 
 /* repo_list_ids — IDs of every file under dir ("snapshots/"); names that
  * are not 64 hex characters are skipped. *out malloc'ed. */

@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "store/repo_internal.h"
+#include "store/snapcat.h"
 
 static const char SNAP_MAGIC[8] = {'S','T','R','A','T','A','S','N'};
 #define SNAPSHOT_VERSION 1
@@ -152,6 +153,8 @@ int snapshot_save(Repo *repo, Snapshot *snap, StrataErr *err)
 	if (!text)
 		return strata_err_set(err, -ENOMEM, "out of memory encoding a snapshot");
 	rc = repo_write_named(repo, "snapshots", SNAP_MAGIC, SNAPSHOT_VERSION, text, strlen(text), snap->id, err);
+	if (rc == 0)
+		snapcat_note_saved(repo, snap->id, snap->time_ns, (const uint8_t *)text, strlen(text));
 	free(text);
 	return rc;
 }
@@ -210,6 +213,12 @@ out:
 	return 0;
 }
 
+int snapshot_read_plain(Repo *repo, const uint8_t id[STRATA_ID_LEN], uint8_t **out, size_t *out_len,
+                        StrataErr *err)
+{
+	return repo_read_named(repo, "snapshots", id, SNAP_MAGIC, SNAPSHOT_VERSION, out, out_len, err);
+}
+
 int snapshot_load(Repo *repo, const uint8_t id[STRATA_ID_LEN], Snapshot *out, StrataErr *err)
 {
 	uint8_t *buf = NULL;
@@ -224,43 +233,91 @@ int snapshot_load(Repo *repo, const uint8_t id[STRATA_ID_LEN], Snapshot *out, St
 	return rc;
 }
 
-static int cmp_snap(const void *a, const void *b)
-{
-	const Snapshot *x = a, *y = b;
+struct collect {
+	Snapshot *snaps;
+	size_t n, cap;
+	size_t max;                      /* 0 = no limit */
+	const SnapshotFilter *f;
+};
 
-	if (x->time_ns != y->time_ns)
-		return x->time_ns < y->time_ns ? -1 : 1;
-	return memcmp(x->id, y->id, STRATA_ID_LEN);
+static int has_str(char *const *v, size_t n, const char *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i], s) == 0)
+			return 1;
+	return 0;
+}
+
+int snapshot_matches(const Snapshot *snap, const SnapshotFilter *f)
+{
+	if (!f)
+		return 1;
+	if (f->host && strcmp(snap->host, f->host) != 0)
+		return 0;
+	for (size_t i = 0; i < f->ntags; i++)
+		if (!has_str(snap->tags, snap->ntags, f->tags[i]))
+			return 0;
+	if (f->npaths) {
+		/* The same set of paths, in any order. */
+		if (f->npaths != snap->npaths)
+			return 0;
+		for (size_t i = 0; i < f->npaths; i++)
+			if (!has_str(snap->paths, snap->npaths, f->paths[i]))
+				return 0;
+	}
+	return 1;
+}
+
+static int collect_one(const Snapshot *snap, void *ctx)
+{
+	struct collect *c = ctx;
+	Snapshot *copy;
+
+	if (!snapshot_matches(snap, c->f))
+		return 0;
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? 2 * c->cap : 64;
+		void *p = realloc(c->snaps, cap * sizeof *c->snaps);
+		if (!p)
+			return -ENOMEM;
+		c->snaps = p;
+		c->cap = cap;
+	}
+	/* The walk frees its snapshot after the call: take the fields over. */
+	copy = &c->snaps[c->n++];
+	*copy = *snap;
+	memset((Snapshot *)(uintptr_t)snap, 0, sizeof *snap);
+	return c->max && c->n >= c->max ? 1 : 0;
+}
+
+static int collect(Repo *repo, int newest_first, const SnapshotFilter *f, size_t max,
+                   Snapshot **out, size_t *out_n, StrataErr *err)
+{
+	struct collect c = {NULL, 0, 0, max, f};
+	int rc = snapcat_foreach(repo, newest_first, collect_one, &c, err);
+
+	if (rc < 0) {
+		if (rc == -ENOMEM)
+			strata_err_set(err, rc, "out of memory");
+		snapshot_list_free(c.snaps, c.n);
+		return rc;
+	}
+	*out = c.snaps ? c.snaps : calloc(1, sizeof *c.snaps);
+	*out_n = c.n;
+	if (!*out)
+		return strata_err_set(err, -ENOMEM, "out of memory");
+	return 0;
 }
 
 int snapshot_list(Repo *repo, Snapshot **out, size_t *out_n, StrataErr *err)
 {
-	uint8_t (*ids)[STRATA_ID_LEN] = NULL;
-	Snapshot *snaps = NULL;
-	size_t n = 0, i;
-	int rc;
+	return collect(repo, 0, NULL, 0, out, out_n, err);
+}
 
-	rc = repo_list_ids(repo, "snapshots/", &ids, &n, err);
-	if (rc)
-		return rc;
-	snaps = calloc(n ? n : 1, sizeof *snaps);
-	if (!snaps) {
-		free(ids);
-		return strata_err_set(err, -ENOMEM, "out of memory");
-	}
-	for (i = 0; i < n; i++) {
-		rc = snapshot_load(repo, ids[i], &snaps[i], err);
-		if (rc) {
-			snapshot_list_free(snaps, i);
-			free(ids);
-			return rc;
-		}
-	}
-	free(ids);
-	qsort(snaps, n, sizeof *snaps, cmp_snap);
-	*out = snaps;
-	*out_n = n;
-	return 0;
+int snapshot_latest(Repo *repo, const SnapshotFilter *f, size_t max, Snapshot **out, size_t *out_n,
+                    StrataErr *err)
+{
+	return collect(repo, 1, f, max, out, out_n, err);
 }
 
 int snapshot_find(Repo *repo, const char *ref, Snapshot *out, StrataErr *err)
@@ -269,18 +326,17 @@ int snapshot_find(Repo *repo, const char *ref, Snapshot *out, StrataErr *err)
 	int rc;
 
 	if (strcmp(ref, "latest") == 0) {
-		Snapshot *all = NULL;
+		Snapshot *one = NULL;
 		size_t n = 0;
-		rc = snapshot_list(repo, &all, &n, err);
+		rc = snapshot_latest(repo, NULL, 1, &one, &n, err);
 		if (rc)
 			return rc;
 		if (n == 0) {
-			snapshot_list_free(all, n);
+			snapshot_list_free(one, n);
 			return strata_err_set(err, STRATA_ENOTFOUND, "no snapshot found: the repository has no snapshots yet");
 		}
-		*out = all[n - 1];
-		memset(&all[n - 1], 0, sizeof all[n - 1]);
-		snapshot_list_free(all, n);
+		*out = one[0];
+		free(one);
 		return 0;
 	}
 	rc = repo_resolve_prefix(repo, "snapshots/", "snapshot", ref, id, err);
@@ -300,5 +356,6 @@ int snapshot_delete(Repo *repo, const uint8_t id[STRATA_ID_LEN], StrataErr *err)
 	rc = backend_delete(repo->be, name, &rerr);
 	if (rc)
 		return repo_remote_err(err, rc, &rerr);
+	snapcat_note_deleted(repo, id);
 	return 0;
 }

@@ -52,6 +52,22 @@ typedef struct Snapshot {
 int snapshot_list(Repo *repo, Snapshot **out, size_t *out_n, StrataErr *err);
 void snapshot_list_free(Snapshot *snaps, size_t n);
 
+/* Which snapshots a query wants; NULL fields (or zero counts) match all. */
+typedef struct SnapshotFilter {
+	const char *host;
+	const char *const *tags;  size_t ntags;    /* every one must be present */
+	const char *const *paths; size_t npaths;   /* exactly this set of paths */
+} SnapshotFilter;
+
+/* snapshot_matches — 1 if snap passes f (f may be NULL). */
+int snapshot_matches(const Snapshot *snap, const SnapshotFilter *f);
+
+/* snapshot_latest — up to max (0 = all) snapshots matching f, newest
+ * first. Served from the local snapshot catalogue: with 100,000 snapshots
+ * the newest few cost no decryption. Free with snapshot_list_free. */
+int snapshot_latest(Repo *repo, const SnapshotFilter *f, size_t max, Snapshot **out, size_t *out_n,
+                    StrataErr *err);
+
 /* snapshot_find — resolve ref: "latest" (newest; with host != NULL, newest
  * of that host) or a hex prefix of at least 4 characters.
  * Errors: STRATA_ENOTFOUND (message names ref), STRATA_EAMBIGUOUS. */
