@@ -251,9 +251,31 @@ static int put_single(S3Backend *s3, const char *key, const char *what, const vo
 	return rc;
 }
 
+/* abort_upload — AbortMultipartUpload, best effort: the error to report
+ * is the one that made us give up, and a store that keeps the parts
+ * anyway (some answer 405) only costs storage until its lifecycle rules
+ * clean up. */
+static void abort_upload(S3Backend *s3, const char *key, const char *enc_id, const char *what)
+{
+	RemoteErr scratch;
+	char *query;
+	S3Req rq;
+
+	if (asprintf(&query, "uploadId=%s", enc_id) < 0)
+		return;
+	memset(&rq, 0, sizeof(rq));
+	rq.method = "DELETE";
+	rq.key = key;
+	rq.query = query;
+	rq.body_max = S3_XMLBODY_MAX;
+	s3http_call(s3->http, &rq, what, &scratch);
+	s3http_req_free(&rq);
+	free(query);
+}
+
 /* put_multipart — CreateMultipartUpload, UploadPart for each part (each
  * with its own SHA-256 checksum), CompleteMultipartUpload; on any failure
- * AbortMultipartUpload, so that no orphaned parts keep costing storage. */
+ * after the upload exists, abort it so no orphaned parts keep costing. */
 static int put_multipart(S3Backend *s3, const char *key, const char *what, const uint8_t *buf,
                          size_t len, const char *storage_class, RemoteErr *err)
 {
@@ -274,26 +296,26 @@ static int put_multipart(S3Backend *s3, const char *key, const char *what, const
 	memset(&rq, 0, sizeof(rq));
 	rq.method = "POST";
 	rq.key = key;
-	rq.query = "uploads=";
+	rq.query = "uploads=";          /* value-less parameters are signed with '=' */
 	rq.content_type = "application/octet-stream";
 	rq.storage_class = storage_class;
 	rq.extra_header = "x-amz-checksum-algorithm: SHA256";
 	rq.body_max = S3_XMLBODY_MAX;
 	rc = s3http_call(s3->http, &rq, what, err);
+	if (rc == 0) {
+		rc = s3xml_upload_id_parse((const char *)rq.resp.p, rq.resp.len, &upload_id);
+		if (rc < 0)
+			rc = backend_err_set(err, rc == -ENOMEM ? -ENOMEM : -EIO,
+			                     "%s: unreadable answer to CreateMultipartUpload", what);
+	}
+	s3http_req_free(&rq);
 	if (rc < 0)
 		goto out;
-	rc = s3xml_upload_id_parse((const char *)rq.resp.p, rq.resp.len, &upload_id);
-	s3http_req_free(&rq);
-	if (rc < 0) {
-		rc = backend_err_set(err, rc == -ENOMEM ? -ENOMEM : -EIO,
-		                     "%s: unreadable answer to CreateMultipartUpload", what);
-		goto out;
-	}
 	enc_id = s3http_encode(upload_id, 0);
 	parts = calloc(n_parts, sizeof(*parts));
 	if (!enc_id || !parts) {
 		rc = backend_err_set(err, -ENOMEM, "%s: out of memory", what);
-		goto abort;
+		goto out;
 	}
 	for (i = 0; i < n_parts; i++) {
 		size_t off = i * part_size;
@@ -303,7 +325,7 @@ static int put_multipart(S3Backend *s3, const char *key, const char *what, const
 		if (asprintf(&query, "partNumber=%zu&uploadId=%s", i + 1, enc_id) < 0) {
 			query = NULL;
 			rc = backend_err_set(err, -ENOMEM, "%s: out of memory", what);
-			goto abort;
+			goto out;
 		}
 		snprintf(part_what, sizeof(part_what), "%s (part %zu of %zu)", what, i + 1, n_parts);
 		memset(&rq, 0, sizeof(rq));
@@ -318,23 +340,20 @@ static int put_multipart(S3Backend *s3, const char *key, const char *what, const
 		rq.body_max = S3_XMLBODY_MAX;
 		rc = s3http_call(s3->http, &rq, part_what, err);
 		s3http_req_free(&rq);
-		if (rc < 0)
-			goto abort;
-		if (!rq.etag[0]) {
+		if (rc == 0 && !rq.etag[0])
 			rc = backend_err_set(err, -EIO, "%s: UploadPart answer without ETag", part_what);
-			goto abort;
-		}
+		if (rc < 0)
+			goto out;
 		parts[i].number = (unsigned)(i + 1);
 		snprintf(parts[i].etag, sizeof(parts[i].etag), "%s", rq.etag);
 		snprintf(parts[i].checksum, sizeof(parts[i].checksum), "%s", hash.b64);
 	}
 	xml = s3xml_complete_build(parts, n_parts);
 	free(query);
-	query = NULL;
 	if (!xml || asprintf(&query, "uploadId=%s", enc_id) < 0) {
 		query = NULL;
 		rc = backend_err_set(err, -ENOMEM, "%s: out of memory", what);
-		goto abort;
+		goto out;
 	}
 	memset(&rq, 0, sizeof(rq));
 	rq.method = "POST";
@@ -355,26 +374,9 @@ static int put_multipart(S3Backend *s3, const char *key, const char *what, const
 	if (rc == -ENOENT && rq.attempts_used > 1 &&
 	    s3_head(s3, key, what, &size, &scratch) == 0 && size == len)
 		rc = 0;
-	if (rc < 0)
-		goto abort;
-	goto out;
-abort:
-	if (enc_id) {
-		free(query);
-		if (asprintf(&query, "uploadId=%s", enc_id) >= 0) {
-			memset(&rq, 0, sizeof(rq));
-			rq.method = "DELETE";
-			rq.key = key;
-			rq.query = query;
-			rq.body_max = S3_XMLBODY_MAX;
-			/* Best effort: the error to report is the one above. */
-			s3http_call(s3->http, &rq, what, &scratch);
-			s3http_req_free(&rq);
-		} else {
-			query = NULL;
-		}
-	}
 out:
+	if (rc < 0 && enc_id)
+		abort_upload(s3, key, enc_id, what);
 	free(parts);
 	free(xml);
 	free(query);

@@ -23,6 +23,10 @@
 #include <sys/random.h>
 #include <time.h>
 
+/* Waits between attempts: 200 ms doubling up to 10 s, each drawn from
+ * [half, full]. The default 6 attempts wait 3.1 to 6.2 s in all: long
+ * enough to ride out a throttling burst or a restarting endpoint, short
+ * enough that a dead one is reported promptly. */
 #define S3_BACKOFF_BASE_MS 200
 #define S3_BACKOFF_MAX_MS 10000
 /* Below 1 KiB/s for cfg->low_speed_time_s seconds counts as a stalled
