@@ -123,10 +123,13 @@ int backend_local_open(const char *dir, Backend **out_be, RemoteErr *err);
  *   STRATA_S3_STORAGE_CLASS   "data=GLACIER,metadata=STANDARD": the
  *       x-amz-storage-class for names under "data/" and for all others;
  *       STANDARD or absent sends no header. The storage_class= option wins.
- *   STRATA_S3_CA_BUNDLE       PEM file of CAs to verify the server with
- *                             (TLS is always verified unless...)
- *   STRATA_S3_INSECURE_TLS=1  ...this: skip certificate verification.
- *                             For test setups only.
+ *   STRATA_S3_CA_BUNDLE       PEM file of the CAs to verify an https
+ *                             endpoint with, instead of the system's.
+ *                             Certificates and host names are always
+ *                             verified, except with:
+ *   STRATA_S3_INSECURE_TLS=1  no certificate verification at all; for test
+ *                             setups only (anyone on the path can then
+ *                             read and alter requests, credentials aside).
  *   STRATA_S3_RETRIES         retries after the first attempt, 0..100
  *                             (default 5). Retried: 5xx, 429, SlowDown,
  *                             RequestTimeout, BadDigest, timeouts, dropped
@@ -135,9 +138,15 @@ int backend_local_open(const char *dir, Backend **out_be, RemoteErr *err);
  *   STRATA_S3_LOW_SPEED_TIME  seconds below 1 KiB/s before a transfer
  *                             counts as stalled and is retried (default 60).
  *
+ * Integrity: every upload carries x-amz-content-sha256 (signed) and
+ * x-amz-checksum-sha256; a whole-object get verifies the stored SHA-256
+ * when the store returns one.
+ *
  * Errors beyond the common ones: 403 -> -EACCES and 404 (NoSuchKey,
- * NoSuchBucket) -> -ENOENT, with the S3 error code and message in err;
- * retries exhausted -> -EIO "giving up after N attempts: LAST CAUSE".
+ * NoSuchBucket) -> -ENOENT, with the S3 error code and message in err
+ * ("s3://bucket/repo/config: SignatureDoesNotMatch: ..."); retries
+ * exhausted -> -EIO "giving up after N attempts: LAST CAUSE".
+ * delete() costs a HEAD first: S3 never says whether a key existed.
  * Opening does no network I/O. */
 int backend_s3_open(const char *location, Backend **out_be, RemoteErr *err);
 
