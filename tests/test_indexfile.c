@@ -168,7 +168,7 @@ static void test_rejects_huge_counts(void)
 	e_pack(&e, 1, 0, 1000, 2);
 	e_entry(&e, BLOB_DATA, 1, 0, 100, 100);
 	CHECK_EQ_INT(decode(&e), STRATA_EFORMAT);
-	e_start(&e, 1);                                  /* a pack the count leaves out */ 
+	e_start(&e, 1);                                  /* a pack the count leaves out */
 	e_pack(&e, 1, 0, 1000, 2);
 	e_entry(&e, BLOB_DATA, 1, 0, 100, 100);
 	e_entry(&e, BLOB_DATA, 2, 100, 100, 100);

@@ -1,0 +1,427 @@
+/* test_index.c — unit tests for the LMDB chunk index (store/index.c) in a
+ * temporary directory: adding packs, lookups, first location wins, the
+ * index-file and unindexed sets, pack removal, iteration, clearing, the
+ * epoch, persistence across reopen, and recovery from a damaged file.
+ */
+#include "store/index.h"
+#include "tests/check.h"
+
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char tmp_dir[] = "/tmp/strata-test-index.XXXXXX";
+static int dir_seq;
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st; (void)flag; (void)ftw;
+	return remove(path);
+}
+
+static Index *open_new(char *dir, size_t len)
+{
+	StrataErr err = {0};
+	Index *ix = NULL;
+
+	snprintf(dir, len, "%s/ix%d", tmp_dir, ++dir_seq);
+	if (index_open(dir, &ix, &err) != 0) {
+		printf("  index_open %s: %s\n", dir, err.msg);
+		return NULL;
+	}
+	return ix;
+}
+
+static void id_of(uint8_t id[CODEC_ID_LEN], uint8_t tag, uint32_t i)
+{
+	memset(id, tag, CODEC_ID_LEN);
+	/* Spread i over the leading bytes so packs' chunks interleave in key
+	 * order (LMDB sorts keys bytewise). */
+	id[0] = (uint8_t)i;
+	id[1] = (uint8_t)(i >> 8);
+}
+
+/* n entries laid end to end; IDs tagged so two packs' chunks interleave. */
+static PackEntry *entries(size_t n, uint8_t tag, uint8_t type)
+{
+	PackEntry *e = calloc(n ? n : 1, sizeof *e);
+	uint32_t off = 0;
+
+	for (size_t i = 0; e && i < n; i++) {
+		e[i].type = type;
+		id_of(e[i].id, tag, (uint32_t)i);
+		e[i].offset = off;
+		e[i].length = 100 + (uint32_t)i;
+		e[i].raw_len = 1000 + (uint32_t)i;
+		off += e[i].length;
+	}
+	return e;
+}
+
+static void test_empty_lookup(void)
+{
+	char dir[256];
+	uint8_t id[CODEC_ID_LEN] = {1};
+	IndexEntry e;
+	IndexPackInfo info;
+	Index *ix = open_new(dir, sizeof dir);
+
+	REQUIRE(ix);
+	CHECK_EQ_INT(index_lookup(ix, id, &e), STRATA_ENOTFOUND);
+	CHECK_EQ_INT(index_lookup(ix, id, NULL), STRATA_ENOTFOUND);
+	CHECK_EQ_INT(index_pack_info(ix, id, &info), STRATA_ENOTFOUND);
+	CHECK_EQ_INT(index_has_indexfile(ix, id), 0);
+	CHECK_EQ_INT(index_count(ix), 0);
+	index_close(ix);
+	index_close(NULL);
+}
+
+static void test_add_and_lookup(void)
+{
+	char dir[256];
+	uint8_t pack[CODEC_ID_LEN], other[CODEC_ID_LEN];
+	PackEntry *e = entries(300, 0x11, BLOB_DATA);
+	StrataErr err = {0};
+	IndexPackInfo info;
+	IndexEntry got;
+	Index *ix = open_new(dir, sizeof dir);
+	int bad = 0;
+
+	REQUIRE(ix && e);
+	memset(pack, 0xa1, sizeof pack);
+	REQUIRE(index_add_pack(ix, pack, 0, 123456789012ull, e, 300, 0, &err) == 0);
+	CHECK_EQ_INT(index_count(ix), 300);
+	for (size_t i = 0; i < 300; i++) {
+		if (index_lookup(ix, e[i].id, &got) != 0 || memcmp(got.pack, pack, CODEC_ID_LEN) != 0 ||
+		    got.type != BLOB_DATA || got.offset != e[i].offset || got.length != e[i].length ||
+		    got.raw_len != e[i].raw_len)
+			bad++;
+	}
+	CHECK_EQ_INT(bad, 0);
+	CHECK_EQ_INT(index_pack_info(ix, pack, &info), 0);
+	CHECK_EQ_INT(info.kind, 0);
+	CHECK_EQ_INT(info.count, 300);
+	CHECK(info.size == 123456789012ull);
+	/* A tree pack holding one chunk already known: the first location stays. */
+	memset(other, 0xb2, sizeof other);
+	e[5].type = BLOB_TREE;
+	e[5].offset = 7;
+	REQUIRE(index_add_pack(ix, other, 1, 999, &e[5], 1, 0, &err) == 0);
+	CHECK_EQ_INT(index_lookup(ix, e[5].id, &got), 0);
+	CHECK(memcmp(got.pack, pack, CODEC_ID_LEN) == 0);
+	CHECK_EQ_INT(got.type, BLOB_DATA);
+	CHECK_EQ_INT(got.offset, e[4].offset + e[4].length);
+	CHECK_EQ_INT(index_count(ix), 300);
+	CHECK_EQ_INT(index_pack_info(ix, other, &info), 0);
+	CHECK_EQ_INT(info.kind, 1);
+	CHECK_EQ_INT(info.count, 1);
+	/* An empty pack is recorded too. */
+	other[0] = 0;
+	CHECK_EQ_INT(index_add_pack(ix, other, 0, 0, NULL, 0, 0, &err), 0);
+	CHECK_EQ_INT(index_pack_info(ix, other, &info), 0);
+	CHECK_EQ_INT(info.count, 0);
+	index_close(ix);
+	free(e);
+}
+
+static int has_id(uint8_t (*ids)[CODEC_ID_LEN], size_t n, const uint8_t id[CODEC_ID_LEN])
+{
+	for (size_t i = 0; i < n; i++)
+		if (memcmp(ids[i], id, CODEC_ID_LEN) == 0)
+			return 1;
+	return 0;
+}
+
+static void test_indexfiles_and_unindexed(void)
+{
+	char dir[256];
+	uint8_t p1[CODEC_ID_LEN], p2[CODEC_ID_LEN], p3[CODEC_ID_LEN], file[CODEC_ID_LEN];
+	uint8_t (*ids)[CODEC_ID_LEN] = NULL;
+	size_t n = 99;
+	PackEntry *e = entries(3, 0x22, BLOB_DATA);
+	StrataErr err = {0};
+	Index *ix = open_new(dir, sizeof dir);
+
+	REQUIRE(ix && e);
+	memset(p1, 1, sizeof p1);
+	memset(p2, 2, sizeof p2);
+	memset(p3, 3, sizeof p3);
+	memset(file, 0xf0, sizeof file);
+	CHECK_EQ_INT(index_list_unindexed(ix, &ids, &n, &err), 0);
+	CHECK_EQ_INT(n, 0);
+	free(ids);
+	ids = NULL;
+	REQUIRE(index_add_pack(ix, p1, 0, 500, e, 1, 1, &err) == 0);
+	REQUIRE(index_add_pack(ix, p2, 0, 500, e + 1, 1, 1, &err) == 0);
+	REQUIRE(index_add_pack(ix, p3, 0, 500, e + 2, 1, 0, &err) == 0);
+	REQUIRE(index_list_unindexed(ix, &ids, &n, &err) == 0);
+	CHECK_EQ_INT(n, 2);
+	CHECK(has_id(ids, n, p1) && has_id(ids, n, p2) && !has_id(ids, n, p3));
+	free(ids);
+	ids = NULL;
+	/* An index file covering p1 only. */
+	REQUIRE(index_note_indexfile(ix, file, (const uint8_t (*)[CODEC_ID_LEN])p1, 1, &err) == 0);
+	CHECK_EQ_INT(index_has_indexfile(ix, file), 1);
+	CHECK_EQ_INT(index_has_indexfile(ix, p1), 0);
+	REQUIRE(index_list_unindexed(ix, &ids, &n, &err) == 0);
+	CHECK_EQ_INT(n, 1);
+	CHECK(n == 1 && memcmp(ids[0], p2, CODEC_ID_LEN) == 0);
+	free(ids);
+	ids = NULL;
+	REQUIRE(index_list_indexfiles(ix, &ids, &n, &err) == 0);
+	CHECK_EQ_INT(n, 1);
+	CHECK(n == 1 && memcmp(ids[0], file, CODEC_ID_LEN) == 0);
+	free(ids);
+	ids = NULL;
+	/* Noting an ingested file that covers no packs (indexfile_sync). */
+	file[0] = 0;
+	REQUIRE(index_note_indexfile(ix, file, NULL, 0, &err) == 0);
+	REQUIRE(index_list_indexfiles(ix, &ids, &n, &err) == 0);
+	CHECK_EQ_INT(n, 2);
+	free(ids);
+	ids = NULL;
+	/* Removing an unindexed pack also drops it from the unindexed set. */
+	REQUIRE(index_remove_pack(ix, p2, &err) == 0);
+	REQUIRE(index_list_unindexed(ix, &ids, &n, &err) == 0);
+	CHECK_EQ_INT(n, 0);
+	free(ids);
+	index_close(ix);
+	free(e);
+}
+
+/* Removing a pack whose chunks interleave with another's in key order:
+ * consecutive cursor deletes must not skip entries. */
+static void test_remove_pack(void)
+{
+	char dir[256];
+	uint8_t a[CODEC_ID_LEN], b[CODEC_ID_LEN];
+	PackEntry *ea = entries(500, 0x33, BLOB_DATA), *eb = entries(500, 0x34, BLOB_DATA);
+	StrataErr err = {0};
+	IndexPackInfo info;
+	IndexEntry got;
+	Index *ix = open_new(dir, sizeof dir);
+	int left = 0, lost = 0;
+
+	REQUIRE(ix && ea && eb);
+	memset(a, 0xaa, sizeof a);
+	memset(b, 0xbb, sizeof b);
+	REQUIRE(index_add_pack(ix, a, 0, 1, ea, 500, 0, &err) == 0);
+	REQUIRE(index_add_pack(ix, b, 0, 1, eb, 500, 0, &err) == 0);
+	CHECK_EQ_INT(index_count(ix), 1000);
+	REQUIRE(index_remove_pack(ix, a, &err) == 0);
+	CHECK_EQ_INT(index_count(ix), 500);
+	for (size_t i = 0; i < 500; i++) {
+		left += index_lookup(ix, ea[i].id, &got) == 0;
+		lost += index_lookup(ix, eb[i].id, &got) != 0;
+	}
+	CHECK_EQ_INT(left, 0);
+	CHECK_EQ_INT(lost, 0);
+	CHECK_EQ_INT(index_pack_info(ix, a, &info), STRATA_ENOTFOUND);
+	CHECK_EQ_INT(index_pack_info(ix, b, &info), 0);
+	/* Removing what is not there is not an error. */
+	CHECK_EQ_INT(index_remove_pack(ix, a, &err), 0);
+	CHECK_EQ_INT(index_count(ix), 500);
+	index_close(ix);
+	free(ea);
+	free(eb);
+}
+
+struct count { size_t packs, chunks, stop_at; uint64_t bytes; };
+
+static int count_pack(const uint8_t pack[CODEC_ID_LEN], const IndexPackInfo *info, void *ctx)
+{
+	struct count *c = ctx;
+
+	(void)pack;
+	c->bytes += info->size;
+	return ++c->packs == c->stop_at ? 7 : 0;
+}
+
+static int count_chunk(const uint8_t id[CODEC_ID_LEN], const IndexEntry *e, void *ctx)
+{
+	struct count *c = ctx;
+
+	(void)id;
+	c->bytes += e->raw_len;
+	return ++c->chunks == c->stop_at ? 9 : 0;
+}
+
+static void test_foreach(void)
+{
+	char dir[256];
+	uint8_t p[CODEC_ID_LEN];
+	PackEntry *e = entries(40, 0x44, BLOB_DATA);
+	StrataErr err = {0};
+	struct count c = {0};
+	uint64_t raw = 0;
+	Index *ix = open_new(dir, sizeof dir);
+
+	REQUIRE(ix && e);
+	for (int i = 0; i < 4; i++) {
+		memset(p, 0x50 + i, sizeof p);
+		REQUIRE(index_add_pack(ix, p, 0, 1000u * (unsigned)(i + 1), e + 10 * i, 10, 0, &err) == 0);
+	}
+	for (size_t i = 0; i < 40; i++)
+		raw += e[i].raw_len;
+	CHECK_EQ_INT(index_foreach_pack(ix, count_pack, &c, &err), 0);
+	CHECK_EQ_INT(c.packs, 4);
+	CHECK_EQ_INT(c.bytes, 10000);
+	memset(&c, 0, sizeof c);
+	CHECK_EQ_INT(index_foreach_chunk(ix, count_chunk, &c, &err), 0);
+	CHECK_EQ_INT(c.chunks, 40);
+	CHECK_EQ_INT(c.bytes, raw);
+	/* A callback's non-zero return stops the walk and is returned. */
+	memset(&c, 0, sizeof c);
+	c.stop_at = 2;
+	CHECK_EQ_INT(index_foreach_pack(ix, count_pack, &c, &err), 7);
+	CHECK_EQ_INT(c.packs, 2);
+	memset(&c, 0, sizeof c);
+	c.stop_at = 5;
+	CHECK_EQ_INT(index_foreach_chunk(ix, count_chunk, &c, &err), 9);
+	CHECK_EQ_INT(c.chunks, 5);
+	index_close(ix);
+	free(e);
+}
+
+static void test_clear_and_epoch(void)
+{
+	char dir[256];
+	uint8_t p[CODEC_ID_LEN], file[CODEC_ID_LEN];
+	uint8_t (*ids)[CODEC_ID_LEN] = NULL;
+	size_t n = 0;
+	PackEntry *e = entries(10, 0x55, BLOB_TREE);
+	StrataErr err = {0};
+	IndexPackInfo info;
+	uint64_t ep0, ep1, ep2;
+	Index *ix = open_new(dir, sizeof dir);
+
+	REQUIRE(ix && e);
+	ep0 = index_epoch(ix);
+	CHECK(ep0 != 0);
+	CHECK(index_epoch(ix) == ep0);
+	memset(p, 0x66, sizeof p);
+	memset(file, 0x77, sizeof file);
+	REQUIRE(index_add_pack(ix, p, 1, 10, e, 10, 1, &err) == 0);
+	REQUIRE(index_note_indexfile(ix, file, NULL, 0, &err) == 0);
+	CHECK(index_epoch(ix) == ep0);              /* adding removes nothing */
+	REQUIRE(index_clear(ix, &err) == 0);
+	ep1 = index_epoch(ix);
+	CHECK(ep1 != 0 && ep1 != ep0);
+	CHECK_EQ_INT(index_count(ix), 0);
+	CHECK_EQ_INT(index_pack_info(ix, p, &info), STRATA_ENOTFOUND);
+	CHECK_EQ_INT(index_has_indexfile(ix, file), 0);
+	REQUIRE(index_list_unindexed(ix, &ids, &n, &err) == 0);
+	CHECK_EQ_INT(n, 0);
+	free(ids);
+	/* Usable after clearing. */
+	REQUIRE(index_add_pack(ix, p, 1, 10, e, 10, 0, &err) == 0);
+	CHECK_EQ_INT(index_count(ix), 10);
+	REQUIRE(index_remove_pack(ix, p, &err) == 0);
+	ep2 = index_epoch(ix);
+	CHECK(ep2 != ep1);
+	index_close(ix);
+	/* The epoch persists with the index. */
+	REQUIRE(index_open(dir, &ix, &err) == 0);
+	CHECK(index_epoch(ix) == ep2);
+	index_close(ix);
+	free(e);
+}
+
+static void test_persists_across_reopen(void)
+{
+	char dir[256];
+	uint8_t p[CODEC_ID_LEN], file[CODEC_ID_LEN];
+	PackEntry *e = entries(20, 0x66, BLOB_DATA);
+	StrataErr err = {0};
+	IndexEntry got;
+	Index *ix = open_new(dir, sizeof dir);
+
+	REQUIRE(ix && e);
+	memset(p, 0x88, sizeof p);
+	memset(file, 0x99, sizeof file);
+	REQUIRE(index_add_pack(ix, p, 0, 5000, e, 20, 0, &err) == 0);
+	REQUIRE(index_note_indexfile(ix, file, NULL, 0, &err) == 0);
+	index_close(ix);
+	ix = NULL;
+	REQUIRE(index_open(dir, &ix, &err) == 0);
+	CHECK_EQ_INT(index_count(ix), 20);
+	CHECK_EQ_INT(index_lookup(ix, e[19].id, &got), 0);
+	CHECK_EQ_INT(got.offset, e[19].offset);
+	CHECK_EQ_INT(index_has_indexfile(ix, file), 1);
+	index_close(ix);
+	free(e);
+}
+
+/* The index is a cache: a damaged environment is recreated empty. */
+static void test_damaged_file_recreated(void)
+{
+	char dir[256], path[300];
+	uint8_t p[CODEC_ID_LEN], junk[8192];
+	PackEntry *e = entries(5, 0x77, BLOB_DATA);
+	StrataErr err = {0};
+	Index *ix = open_new(dir, sizeof dir);
+	int fd;
+
+	REQUIRE(ix && e);
+	memset(p, 0x12, sizeof p);
+	REQUIRE(index_add_pack(ix, p, 0, 5000, e, 5, 0, &err) == 0);
+	index_close(ix);
+	ix = NULL;
+	snprintf(path, sizeof path, "%s/data.mdb", dir);
+	memset(junk, 0x5c, sizeof junk);
+	fd = open(path, O_WRONLY | O_TRUNC);
+	REQUIRE(fd >= 0);
+	CHECK(write(fd, junk, sizeof junk) == (ssize_t)sizeof junk);
+	close(fd);
+	CHECK_EQ_INT(index_open(dir, &ix, &err), 0);
+	if (ix) {
+		CHECK_EQ_INT(index_count(ix), 0);
+		CHECK_EQ_INT(index_add_pack(ix, p, 0, 5000, e, 5, 0, &err), 0);
+		CHECK_EQ_INT(index_count(ix), 5);
+		index_close(ix);
+	}
+	free(e);
+}
+
+static void test_open_errors(void)
+{
+	char path[300];
+	StrataErr err = {0};
+	Index *ix = NULL;
+	FILE *f;
+
+	/* A regular file where the directory should be. */
+	snprintf(path, sizeof path, "%s/not-a-dir", tmp_dir);
+	f = fopen(path, "w");
+	REQUIRE(f);
+	fclose(f);
+	CHECK(index_open(path, &ix, &err) != 0);
+	CHECK(ix == NULL);
+	CHECK(err.msg[0] != '\0');
+	snprintf(path, sizeof path, "%s/missing/parent/ix", tmp_dir);
+	CHECK(index_open(path, &ix, &err) < 0);
+	CHECK(ix == NULL);
+}
+
+int main(void)
+{
+	if (codec_init() != 0 || !mkdtemp(tmp_dir)) {
+		printf("FAIL setup\n");
+		return 1;
+	}
+	RUN(test_empty_lookup);
+	RUN(test_add_and_lookup);
+	RUN(test_indexfiles_and_unindexed);
+	RUN(test_remove_pack);
+	RUN(test_foreach);
+	RUN(test_clear_and_epoch);
+	RUN(test_persists_across_reopen);
+	RUN(test_damaged_file_recreated);
+	RUN(test_open_errors);
+	nftw(tmp_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return CHECK_EXIT();
+}
