@@ -327,12 +327,18 @@ static void test_permission_denied(void)
 	if (pid == 0) {
 		if (setgid(65534) != 0 || setuid(65534) != 0)
 			_exit(2);
+		/* A private TMPDIR may be closed to "nobody": nothing to test. */
+		if (access(dir, W_OK | X_OK) != 0)
+			_exit(3);
 		permission_checks(root);
 		fflush(stdout);
 		_exit(check_test_failed_ ? 1 : 0);
 	}
 	REQUIRE(waitpid(pid, &status, 0) == pid);
-	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 3)
+		printf("  (skipped: %s is not reachable for uid 65534)\n", dir);
+	else
+		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	chmod(base_dir, 0700);
 }
 
