@@ -46,6 +46,12 @@ int blobwriter_new(Repo *repo, int zlevel, BlobWriter **out, StrataErr *err);
 int blobwriter_put(BlobWriter *bw, CodecCtx *ctx, uint8_t type, const uint8_t id[CODEC_ID_LEN],
                    const void *data, size_t len, int *out_added, StrataErr *err);
 
+/* blobwriter_set_rewrite — on != 0: blobwriter_put stores every blob even
+ * when the index already holds its ID (prune repacks live blobs out of
+ * mostly unused packs). Pending IDs are still stored once; the caller puts
+ * each ID once per writer. Call before the first put. */
+void blobwriter_set_rewrite(BlobWriter *bw, int on);
+
 /* blobwriter_has — 1 if id is stored or pending, 0 if not. */
 int blobwriter_has(BlobWriter *bw, const uint8_t id[CODEC_ID_LEN]);
 

@@ -52,6 +52,7 @@ struct BlobWriter {
 	size_t nsession, session_cap;
 	BlobWriterStats stats;
 	int failed;                    /* a pack upload failed: refuse further puts */
+	int rewrite;                   /* store even what the index holds (repack) */
 	StrataErr fail_err;
 	/* The uploader thread stores finished packs (store_pack). */
 	pthread_t uploader;
@@ -384,7 +385,7 @@ int blobwriter_put(BlobWriter *bw, CodecCtx *ctx, uint8_t type, const uint8_t id
 	if (len > UINT32_MAX / 2)
 		return strata_err_set(err, -EINVAL, "blob of %zu bytes is too large", len);
 	/* Most chunks of an incremental are already indexed: check lock-free. */
-	if (index_lookup(bw->ix, id, NULL) == 0)
+	if (!bw->rewrite && index_lookup(bw->ix, id, NULL) == 0)
 		return 0;
 	pthread_mutex_lock(&bw->mu);
 	if (bw->failed) {
@@ -393,7 +394,7 @@ int blobwriter_put(BlobWriter *bw, CodecCtx *ctx, uint8_t type, const uint8_t id
 		pthread_mutex_unlock(&bw->mu);
 		return bw->fail_err.code ? bw->fail_err.code : -EIO;
 	}
-	if (pending_find(&bw->pending, id, &slot) || index_lookup(bw->ix, id, NULL) == 0) {
+	if (pending_find(&bw->pending, id, &slot) || (!bw->rewrite && index_lookup(bw->ix, id, NULL) == 0)) {
 		pthread_mutex_unlock(&bw->mu);
 		return 0;
 	}
@@ -480,6 +481,11 @@ int blobwriter_finish(BlobWriter *bw, StrataErr *err)
 	rc = write_session_index(bw, flush, nflush, err);
 	session_free(flush, nflush);
 	return rc;
+}
+
+void blobwriter_set_rewrite(BlobWriter *bw, int on)
+{
+	bw->rewrite = on;
 }
 
 void blobwriter_stats(BlobWriter *bw, BlobWriterStats *out)

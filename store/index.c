@@ -518,3 +518,113 @@ uint64_t index_count(Index *ix)
 	mdb_txn_abort(txn);
 	return n;
 }
+
+/* ---- IndexSet (see index.h): prune's marks ---- */
+
+/* Commit the set's write transaction after this many additions: LMDB keeps
+ * a transaction's dirty pages in memory until commit, so this bounds RAM
+ * (about 64 K IDs of 32 bytes dirty a few MiB of pages). */
+#define SET_BATCH 65536
+
+struct IndexSet {
+	MDB_env *env;
+	MDB_dbi dbi;
+	MDB_txn *txn;              /* the open write transaction, or NULL */
+	size_t batch;
+	uint64_t count;
+	char dir[PATH_MAX];
+};
+
+static int set_txn(IndexSet *s)
+{
+	int rc;
+
+	if (s->txn && s->batch < SET_BATCH)
+		return 0;
+	if (s->txn) {
+		rc = mdb_txn_commit(s->txn);
+		s->txn = NULL;
+		if (rc)
+			return rc;
+	}
+	s->batch = 0;
+	return mdb_txn_begin(s->env, NULL, 0, &s->txn);
+}
+
+void index_set_free(IndexSet *s)
+{
+	if (!s)
+		return;
+	if (s->txn)
+		mdb_txn_abort(s->txn);
+	if (s->env)
+		mdb_env_close(s->env);
+	remove_env_files(s->dir);
+	rmdir(s->dir);
+	free(s);
+}
+
+int index_set_open(const char *dir, IndexSet **out, StrataErr *err)
+{
+	IndexSet *s = calloc(1, sizeof *s);
+	int rc;
+
+	if (!s)
+		return strata_err_set(err, -ENOMEM, "out of memory");
+	snprintf(s->dir, sizeof s->dir, "%s", dir);
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		rc = -errno;
+		free(s);
+		return strata_err_set(err, rc, "cannot create scratch directory %s: %s", dir, strerror(-rc));
+	}
+	remove_env_files(dir);
+	rc = mdb_env_create(&s->env);
+	if (rc == 0) {
+		mdb_env_set_mapsize(s->env, INDEX_MAP_SIZE);
+		/* Scratch data: never synced; the set dies with the process. */
+		rc = mdb_env_open(s->env, dir, MDB_NOTLS | MDB_NOSYNC | MDB_NOMETASYNC, 0600);
+	}
+	if (rc == 0)
+		rc = set_txn(s);
+	if (rc == 0)
+		rc = mdb_dbi_open(s->txn, NULL, 0, &s->dbi);
+	if (rc) {
+		strata_err_set(err, rc > 0 ? -rc : -EIO, "scratch set %s: %s", dir, mdb_strerror(rc));
+		index_set_free(s);
+		return err ? err->code : -EIO;
+	}
+	*out = s;
+	return 0;
+}
+
+int index_set_add(IndexSet *s, const uint8_t id[CODEC_ID_LEN], StrataErr *err)
+{
+	MDB_val k = {CODEC_ID_LEN, (void *)(uintptr_t)id}, v = {0, (void *)(uintptr_t)id};
+	int rc;
+
+	rc = set_txn(s);
+	if (rc == 0)
+		rc = mdb_put(s->txn, s->dbi, &k, &v, MDB_NOOVERWRITE);
+	if (rc == MDB_KEYEXIST)
+		return 0;
+	if (rc)
+		return strata_err_set(err, rc > 0 ? -rc : -EIO, "scratch set %s: %s (is the cache disk full?)",
+		                      s->dir, mdb_strerror(rc));
+	s->batch++;
+	s->count++;
+	return 1;
+}
+
+int index_set_has(IndexSet *s, const uint8_t id[CODEC_ID_LEN])
+{
+	MDB_val k = {CODEC_ID_LEN, (void *)(uintptr_t)id}, v;
+
+	if (set_txn(s) != 0)
+		return 0;
+	return mdb_get(s->txn, s->dbi, &k, &v) == 0;
+}
+
+uint64_t index_set_count(IndexSet *s)
+{
+	return s->count;
+}

@@ -88,4 +88,31 @@ uint64_t index_epoch(Index *ix);
 /* index_count — number of chunk entries. */
 uint64_t index_count(Index *ix);
 
+/* ---- IndexSet: a temporary on-disk set of IDs (prune's marks) ----
+ *
+ * Added for prune (store/prune.c): the set of chunks reachable from the
+ * snapshots, which must not live in RAM on a repository of millions of
+ * chunks. An LMDB environment of its own in a scratch directory, deleted
+ * by index_set_free. One thread at a time.
+ */
+typedef struct IndexSet IndexSet;
+
+/* index_set_open — a new, empty set in directory dir (created; an old
+ * environment there is discarded). */
+int index_set_open(const char *dir, IndexSet **out, StrataErr *err);
+
+/* index_set_add — add id. Returns 1 if it was not in the set, 0 if it was,
+ * or a negative error (message in err). */
+int index_set_add(IndexSet *s, const uint8_t id[CODEC_ID_LEN], StrataErr *err);
+
+/* index_set_has — 1 if id is in the set, 0 if not (or on a read error,
+ * which the next index_set_add reports). */
+int index_set_has(IndexSet *s, const uint8_t id[CODEC_ID_LEN]);
+
+/* index_set_count — members so far. */
+uint64_t index_set_count(IndexSet *s);
+
+/* index_set_free — close and delete the environment and dir. Accepts NULL. */
+void index_set_free(IndexSet *s);
+
 #endif
