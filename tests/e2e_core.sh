@@ -189,6 +189,16 @@ else
 	fail "restore --include restores only that path" "$(cd "$D2" && find . | head -20 | tr '\n' ' ')"
 fi
 
+# ---- restore --json, --quiet, options after operands ----
+expect "restore --json" "$STRATA" restore latest --json --target "$T/restore3" --include "${P}a.txt"
+check "restore --json shape" "d['files']==1 and d['bytes']==len('hello, world\\n') and d['errors']==0 and len(d['snapshot_id'])==64 and d['target']=='$T/restore3'"
+expect "restore --quiet" "$STRATA" --quiet restore latest --target "$T/restore4" --include "${P}a.txt"
+if [ ! -s "$T/out" ] && [ ! -s "$T/err" ]; then pass "--quiet prints nothing"; else fail "--quiet prints nothing" "$(head -c 200 "$T/out" "$T/err")"; fi
+expect_exit "missing --exclude-file" 2 "$STRATA" backup --exclude-file "$T/no-such-excludes" "$S"
+one_error_line "missing --exclude-file: one line" "no-such-excludes"
+expect_exit "bad --label" 2 "$STRATA" backup --label nokey "$S"
+expect_exit "dump of a directory" 2 "$STRATA" dump latest "${P}d1"
+
 # ---- not found ----
 expect_exit "unknown snapshot" 14 "$STRATA" restore ffffffff --target "$T/r-none"
 one_error_line "unknown snapshot: one line"
