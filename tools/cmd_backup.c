@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "store/backup.h"
+#include "store/tar.h"
 #include "tools/cli.h"
 #include "tools/cli_exit.h"
 #include "tools/cli_fmt.h"
@@ -24,7 +25,8 @@ enum {
 	OPT_PARENT,
 	OPT_FORCE_REREAD,
 	OPT_THREADS,
-	OPT_COMPRESSION
+	OPT_COMPRESSION,
+	OPT_STDIN_TAR
 };
 
 static const struct option longopts[] = {
@@ -39,6 +41,7 @@ static const struct option longopts[] = {
 	{ "force-reread", no_argument,       NULL, OPT_FORCE_REREAD },
 	{ "threads",      required_argument, NULL, OPT_THREADS },
 	{ "compression",  required_argument, NULL, OPT_COMPRESSION },
+	{ "stdin-tar",    no_argument,       NULL, OPT_STDIN_TAR },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -47,6 +50,7 @@ typedef struct Args {
 	CliList exclude_files;     /* lines read from --exclude-file (owned) */
 	const char *host, *parent, *stdin_name;
 	int use_stdin, force_reread;
+	int use_stdin_tar;         /* --stdin-tar: import an archive read from stdin */
 	long threads, compression;
 } Args;
 
@@ -85,6 +89,7 @@ static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
 	case OPT_HOST:         a->host = arg; break;
 	case OPT_PARENT:       a->parent = arg; break;
 	case OPT_STDIN:        a->use_stdin = 1; break;
+	case OPT_STDIN_TAR:    a->use_stdin_tar = 1; break;
 	case OPT_STDIN_NAME:   a->stdin_name = arg; break;
 	case OPT_FORCE_REREAD: a->force_reread = 1; break;
 	case OPT_THREADS:
@@ -171,6 +176,18 @@ static int run(Cli *cli, int argc, char **argv)
 		exit_code = rc;
 		goto out;
 	}
+	if (a.use_stdin_tar) {
+		if (a.use_stdin) {
+			exit_code = cli_usage(cli, "--stdin and --stdin-tar exclude each other");
+			goto out;
+		}
+		if (first < argc) {
+			exit_code = cli_usage(cli, "--stdin-tar takes no PATH arguments");
+			goto out;
+		}
+		/* From here on the same checks as --stdin. */
+		a.use_stdin = 1;
+	}
 	if (a.use_stdin && first < argc) {
 		exit_code = cli_usage(cli, "--stdin takes no PATH arguments");
 		goto out;
@@ -224,7 +241,12 @@ static int run(Cli *cli, int argc, char **argv)
 	}
 	cli_progress_init(&report.progress, cli);
 	progress_started = 1;
-	rc = backup_run(repo, &opts, &res, &err);
+	if (a.use_stdin_tar) {
+		opts.stdin_name = a.stdin_name;
+		rc = tar_import(repo, STDIN_FILENO, &opts, &res, &err);
+	} else {
+		rc = backup_run(repo, &opts, &res, &err);
+	}
 	cli_progress_done(&report.progress);
 	progress_started = 0;
 	if (rc && rc != STRATA_EPARTIAL) {
@@ -268,7 +290,8 @@ const CliCommand cmd_backup = {
 	.name = "backup",
 	.summary = "Back up files and directories (or standard input) as a new snapshot.",
 	.usage = "strata backup [OPTIONS] PATH...\n"
-	         "       strata backup [OPTIONS] --stdin [--stdin-name NAME]",
+	         "       strata backup [OPTIONS] --stdin [--stdin-name NAME]\n"
+	         "       strata backup [OPTIONS] --stdin-tar [--stdin-name NAME]",
 	.help =
 		"Reads every PATH recursively, stores only chunks the repository does not\n"
 		"hold yet, and writes a snapshot. Files whose size, mtime, ctime and inode\n"
@@ -283,6 +306,10 @@ const CliCommand cmd_backup = {
 		"                          and lines starting with '#' are ignored\n"
 		"      --stdin             back up standard input as one file\n"
 		"      --stdin-name NAME   its name in the snapshot (default \"stdin\")\n"
+		"      --stdin-tar         read a tar stream (plain, gzip, bzip2, xz or zstd)\n"
+		"                          from standard input and store its content as the\n"
+		"                          snapshot's tree, each file deduplicated on its own;\n"
+		"                          NAME is then the snapshot's path (default stdin.tar)\n"
 		"      --parent SNAPSHOT   compare against this snapshot (default: the\n"
 		"                          latest one with the same host and paths)\n"
 		"      --force-reread      read every file, even if unchanged\n"
@@ -299,6 +326,8 @@ const CliCommand cmd_backup = {
 		"  strata backup /var/lib/node --tag hourly --label height=812345\n"
 		"  strata backup ~/work --exclude '*.o' --exclude-file ~/.strata-excludes\n"
 		"  pg_dump app | strata backup --stdin --stdin-name app.sql --tag db\n"
+		"  pg_basebackup -D - -Ft -X none | strata backup --stdin-tar --label kind=pg-base\n"
+		"  strata backup --stdin-tar --stdin-name node-2023.tar.zst < node-2023.tar.zst\n"
 		"  strata backup /etc --json | jq .summary.bytes_added\n",
 	.run = run,
 };

@@ -1,10 +1,14 @@
 /* cmd_restore.c — `strata restore`: a snapshot, or parts of it, to a directory. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "store/restore.h"
+#include "store/snapselect.h"
 #include "store/snapshot.h"
+#include "store/tar.h"
 #include "tools/cli.h"
 #include "tools/cli_exit.h"
 #include "tools/cli_fmt.h"
@@ -12,12 +16,21 @@
 #include "tools/cli_opts.h"
 #include "tools/cli_progress.h"
 #include "tools/cli_repo.h"
+#include "tools/cli_time.h"
 
 enum {
 	OPT_TARGET = CLI_OPT_CMD,
 	OPT_INCLUDE,
 	OPT_OVERWRITE,
-	OPT_THREADS
+	OPT_THREADS,
+	OPT_TAR,
+	OPT_TAR_ZST,
+	OPT_AT,
+	OPT_AT_HEIGHT,
+	OPT_LABEL,
+	OPT_HOST,
+	OPT_TAG,
+	OPT_PATH
 };
 
 static const struct option longopts[] = {
@@ -25,6 +38,14 @@ static const struct option longopts[] = {
 	{ "include",   required_argument, NULL, OPT_INCLUDE },
 	{ "overwrite", no_argument,       NULL, OPT_OVERWRITE },
 	{ "threads",   required_argument, NULL, OPT_THREADS },
+	{ "tar",       required_argument, NULL, OPT_TAR },
+	{ "tar-zst",   required_argument, NULL, OPT_TAR_ZST },
+	{ "at",        required_argument, NULL, OPT_AT },
+	{ "at-height", required_argument, NULL, OPT_AT_HEIGHT },
+	{ "label",     required_argument, NULL, OPT_LABEL },
+	{ "host",      required_argument, NULL, OPT_HOST },
+	{ "tag",       required_argument, NULL, OPT_TAG },
+	{ "path",      required_argument, NULL, OPT_PATH },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -33,6 +54,11 @@ typedef struct Args {
 	CliList includes;
 	int overwrite;
 	long threads;
+	const char *tar;           /* --tar/--tar-zst FILE, "-" for stdout */
+	int tar_compression;       /* enum TarCompression */
+	SnapSelect sel;            /* --at, --at-height, --label and the group */
+	int nselectors;
+	CliList tags, paths;
 } Args;
 
 static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
@@ -56,6 +82,50 @@ static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
 		if (cli_parse_int(arg, 0, 1024, &a->threads) < 0)
 			return cli_usage(cli, "--threads wants a number from 0 (one per core) to 1024: %s", arg);
 		return CLI_CONTINUE;
+	case OPT_TAR:
+	case OPT_TAR_ZST:
+		if (!*arg)
+			return cli_usage(cli, "--tar and --tar-zst want a FILE, or - for standard output");
+		if (a->tar)
+			return cli_usage(cli, "give one --tar or --tar-zst");
+		a->tar = arg;
+		a->tar_compression = opt == OPT_TAR_ZST ? TAR_ZSTD : TAR_PLAIN;
+		return CLI_CONTINUE;
+	case OPT_AT: {
+		int rc = cli_time_parse(arg, &a->sel.time_ns);
+		if (rc)
+			return cli_usage(cli, "--at '%s': %s; expected %s", arg,
+			                 rc == -ERANGE ? "no such time" : "not a time", CLI_TIME_FORMS);
+		a->sel.by = SNAPSELECT_AT_TIME;
+		a->nselectors++;
+		return CLI_CONTINUE;
+	}
+	case OPT_AT_HEIGHT: {
+		uint64_t h;
+		if (!*arg || strspn(arg, "0123456789") != strlen(arg) || cli_parse_size(arg, &h) < 0)
+			return cli_usage(cli, "--at-height wants a whole number: %s", arg);
+		a->sel.by = SNAPSELECT_AT_HEIGHT;
+		a->sel.height = h;
+		a->nselectors++;
+		return CLI_CONTINUE;
+	}
+	case OPT_LABEL: {
+		const char *eq = strchr(arg, '=');
+		if (!eq || eq == arg)
+			return cli_usage(cli, "--label wants KEY=VALUE: '%s'", arg);
+		a->sel.by = SNAPSELECT_LABEL;
+		a->sel.label = arg;
+		a->nselectors++;
+		return CLI_CONTINUE;
+	}
+	case OPT_HOST:
+		a->sel.filter.host = arg;
+		return CLI_CONTINUE;
+	case OPT_TAG:
+	case OPT_PATH:
+		if (cli_list_push(opt == OPT_TAG ? &a->tags : &a->paths, (char *)(uintptr_t)arg) < 0)
+			return cli_failf(cli, -ENOMEM, "out of memory");
+		return CLI_CONTINUE;
 	default:
 		return cli_usage(cli, "unexpected option");
 	}
@@ -64,6 +134,91 @@ static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
 static void on_progress(const RestoreProgress *p, void *ctx)
 {
 	cli_progress_update(ctx, p->files_done, p->bytes_done, p->current);
+}
+
+/* Check how the snapshot is named: SNAPSHOT, or one of --at, --at-height,
+ * --label (with --host/--tag/--path choosing the group, also for
+ * "latest"). Returns CLI_CONTINUE or the exit status of a usage error. */
+static int check_selection(Cli *cli, Args *a, int argc, char **argv, int first)
+{
+	int grouped = a->sel.filter.host || a->tags.n || a->paths.n;
+
+	if (a->nselectors > 1)
+		return cli_usage(cli, "give one of --at, --at-height and --label");
+	if (argc - first > 1)
+		return cli_usage(cli, "unexpected argument %s", argv[first + 1]);
+	if (a->nselectors && first < argc)
+		return cli_usage(cli, "give SNAPSHOT or --at/--at-height/--label, not both");
+	if (!a->nselectors && first >= argc)
+		return cli_usage(cli, "missing SNAPSHOT (or --at TIME, --at-height N, --label KEY=VALUE)");
+	if (grouped && !a->nselectors && strcmp(argv[first], "latest") != 0)
+		return cli_usage(cli, "--host, --tag and --path choose among snapshots for latest, --at, --at-height "
+		                 "or --label; %s already names one", argv[first]);
+	a->sel.filter.tags = (const char *const *)a->tags.v;
+	a->sel.filter.ntags = a->tags.n;
+	a->sel.filter.paths = (const char *const *)a->paths.v;
+	a->sel.filter.npaths = a->paths.n;
+	return CLI_CONTINUE;
+}
+
+/* Find the snapshot SNAPSHOT or the selection names. */
+static int find_snapshot(Repo *repo, const Args *a, const char *ref, Snapshot *out, StrataErr *err)
+{
+	if (a->nselectors || (ref && !strcmp(ref, "latest") &&
+	                      (a->sel.filter.host || a->sel.filter.ntags || a->sel.filter.npaths)))
+		return snapselect_find(repo, &a->sel, out, err);
+	return snapshot_find(repo, ref, out, err);
+}
+
+/* restore --tar/--tar-zst: the snapshot as one tar stream, to stdout or
+ * to FILE (written as FILE.tmp-strata, then renamed: never a partial FILE). */
+static int restore_tar(Cli *cli, Repo *repo, const Args *a, const Snapshot *snap)
+{
+	StrataErr err = { 0, "" };
+	TarExportResult res;
+	char tmp[4096], id[CLI_FMT_SHORT_ID_LEN], hex[STRATA_ID_HEX_LEN + 1], bytes[CLI_FMT_BYTES_LEN];
+	int to_stdout = !strcmp(a->tar, "-"), fd = STDOUT_FILENO, rc;
+
+	memset(&res, 0, sizeof res);
+	if (!to_stdout) {
+		if (snprintf(tmp, sizeof tmp, "%s.tmp-strata", a->tar) >= (int)sizeof tmp)
+			return cli_failf(cli, -ENAMETOOLONG, "--tar %s: path too long", a->tar);
+		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+		if (fd < 0)
+			return cli_failf(cli, -errno, "cannot create %s: %s", tmp, strerror(errno));
+	}
+	rc = tar_export(repo, snap, fd, a->tar_compression, &res, &err);
+	if (!to_stdout) {
+		if (rc == 0 && fsync(fd) != 0)
+			rc = strata_err_set(&err, -errno, "%s: fsync failed: %s", tmp, strerror(errno));
+		if (close(fd) != 0 && rc == 0)
+			rc = strata_err_set(&err, -errno, "%s: close failed: %s", tmp, strerror(errno));
+		if (rc == 0 && rename(tmp, a->tar) != 0)
+			rc = strata_err_set(&err, -errno, "cannot rename %s to %s: %s", tmp, a->tar, strerror(errno));
+		if (rc)
+			unlink(tmp);
+	}
+	if (rc)
+		return cli_fail(cli, rc, &err);
+	if (cli->json) {
+		strata_id_hex(snap->id, hex);
+		if (cli_json_print(json_pack("{s:s,s:o,s:I,s:I,s:I,s:I}",
+		                             "snapshot_id", hex, "tar", cli_json_str(a->tar),
+		                             "entries", (json_int_t)res.entries,
+		                             "files", (json_int_t)res.files,
+		                             "bytes", (json_int_t)res.bytes,
+		                             "skipped", (json_int_t)res.skipped), 0) < 0)
+			return cli_failf(cli, -EIO, "cannot write to stdout");
+	} else if (!cli->quiet) {
+		/* stdout may be the tar stream: the summary goes to stderr. */
+		fprintf(stderr, "wrote snapshot %s as a tar stream to %s: %llu entries, %llu files, %s\n",
+		        cli_fmt_short_id(snap->id, id), to_stdout ? "standard output" : a->tar,
+		        (unsigned long long)res.entries, (unsigned long long)res.files,
+		        cli_fmt_bytes(res.bytes, bytes));
+	}
+	if (res.skipped)
+		cli_warn("%llu sockets have no tar form and were left out", (unsigned long long)res.skipped);
+	return CLI_EXIT_OK;
 }
 
 static int run(Cli *cli, int argc, char **argv)
@@ -86,24 +241,34 @@ static int run(Cli *cli, int argc, char **argv)
 		exit_code = rc;
 		goto out;
 	}
-	if (first >= argc) {
-		exit_code = cli_usage(cli, "missing SNAPSHOT");
+	if ((rc = check_selection(cli, &a, argc, argv, first)) != CLI_CONTINUE) {
+		exit_code = rc;
 		goto out;
 	}
-	if (argc - first > 1) {
-		exit_code = cli_usage(cli, "unexpected argument %s", argv[first + 1]);
+	if (a.tar && (a.target || a.includes.n || a.overwrite)) {
+		exit_code = cli_usage(cli, "--tar/--tar-zst write the whole snapshot as a stream; "
+		                      "--target, --include and --overwrite do not apply");
 		goto out;
 	}
-	if (!a.target) {
-		exit_code = cli_usage(cli, "missing --target DIR");
+	if (a.tar && !strcmp(a.tar, "-") && (cli->json || isatty(STDOUT_FILENO))) {
+		exit_code = cli_usage(cli, cli->json ? "--json and a tar stream on standard output exclude each other"
+		                      : "refusing to write a tar stream to a terminal; redirect standard output or give a FILE");
+		goto out;
+	}
+	if (!a.target && !a.tar) {
+		exit_code = cli_usage(cli, "missing --target DIR (or --tar FILE)");
 		goto out;
 	}
 	if ((rc = cli_repo_open(cli, &repo, &err)) ||
-	    (rc = snapshot_find(repo, argv[first], &snap, &err))) {
+	    (rc = find_snapshot(repo, &a, first < argc ? argv[first] : NULL, &snap, &err))) {
 		exit_code = cli_fail(cli, rc, &err);
 		goto out;
 	}
 	have_snap = 1;
+	if (a.tar) {
+		exit_code = restore_tar(cli, repo, &a, &snap);
+		goto out;
+	}
 	opts.target = a.target;
 	opts.includes = (const char *const *)a.includes.v;
 	opts.nincludes = a.includes.n;
@@ -144,13 +309,18 @@ out:
 		snapshot_clear(&snap);
 	repo_close(repo);
 	cli_list_free(&a.includes);
+	cli_list_free(&a.tags);
+	cli_list_free(&a.paths);
 	return exit_code;
 }
 
 const CliCommand cmd_restore = {
 	.name = "restore",
 	.summary = "Restore a snapshot, or some paths of it, into a directory.",
-	.usage = "strata restore SNAPSHOT --target DIR [--include PATH]... [--overwrite]",
+	.usage = "strata restore SNAPSHOT --target DIR [--include PATH]... [--overwrite]\n"
+	         "       strata restore SNAPSHOT (--tar | --tar-zst) FILE|-\n"
+	         "       strata restore (--at TIME | --at-height N | --label KEY=VALUE)\n"
+	         "                      [--host H] [--tag T]... [--path P]... (--target DIR | --tar FILE|-)",
 	.help =
 		"Recreates files, directories, symlinks, hard links and FIFOs with their\n"
 		"modes, owners (when run as root) and modification times under DIR\n"
@@ -165,10 +335,29 @@ const CliCommand cmd_restore = {
 		"      --overwrite       replace files that already exist in DIR; without\n"
 		"                        it, an existing file stops the restore\n"
 		"      --threads N       worker threads (default: one per core)\n"
+		"      --tar FILE        write the snapshot as a tar stream to FILE instead\n"
+		"                        (- for standard output); FILE appears only when\n"
+		"                        complete\n"
+		"      --tar-zst FILE    the same, compressed with zstd\n"
+		"\n"
+		"Choosing the snapshot by time or height (instead of SNAPSHOT):\n"
+		"      --at TIME         the newest snapshot taken at or before TIME:\n"
+		"                        2024-05-01 12:00:00 (local time), 2024-05-01T10:00Z,\n"
+		"                        2024-05-01T12:00+02:00, @UNIXSECONDS\n"
+		"      --at-height N     the snapshot with the highest label height=H, H <= N\n"
+		"      --label KEY=VALUE the newest snapshot carrying exactly this label\n"
+		"      --host HOST, --tag TAG, --path PATH\n"
+		"                        look only among snapshots of HOST, carrying TAG,\n"
+		"                        holding PATH (repeatable); also narrow \"latest\"\n"
+		"When nothing qualifies, the error names the nearest snapshots.\n"
 		"\n"
 		"Examples:\n"
 		"  strata restore latest --target /srv/restore\n"
 		"  strata restore 3fa1c2d4 --target /tmp/r --include etc/nginx\n"
-		"  strata restore latest --target /var/lib/node --overwrite\n",
+		"  strata restore latest --target /var/lib/node --overwrite\n"
+		"  strata restore --at '2024-05-01 12:00' --host node1 --target /srv/node\n"
+		"  strata restore --at-height 812345 --tag hourly --target /srv/node\n"
+		"  strata restore latest --tar - | tar -x -C /srv/restore\n"
+		"  strata restore 3fa1c2d4 --tar-zst /backups/node.tar.zst\n",
 	.run = run,
 };

@@ -1,0 +1,179 @@
+# e2e_tar.sh — tar streams in and out (store/tar.c) through the binary:
+# a directory backed up and written back with `restore --tar` / `--tar-zst`
+# extracts identical with GNU tar (content, modes, mtimes, symlinks, hard
+# links, odd names); archives made by GNU tar (gnu and pax formats, plain,
+# gzip and zstd) imported with `backup --stdin-tar` restore identical; a
+# tar.gz imported twice adds almost nothing the second time; bad input
+# (garbage, empty, cut short, "..") fails or is skipped with a clear error
+# and writes no snapshot; a failed export leaves no FILE. POSIX sh.
+. "$(dirname "$0")/e2e_lib.sh"
+
+S="$T/src"
+
+# meta DIR — one line per entry: path, type, mode, size (not for
+# directories), mtime in whole seconds, link target.
+meta() {
+	(cd "$1" && find . -mindepth 1 \( -type d -printf '%P|%y|%m|-|%T@|\n' \) -o \
+	                                -printf '%P|%y|%m|%s|%T@|%l\n') |
+		awk -F'|' '{ sub(/\..*/, "", $5); print $1, $2, $3, $4, $5, $6 }' | LC_ALL=C sort
+}
+
+# same NAME A B — identical content (diff -r, FIFOs aside) and metadata.
+same() {
+	if ! diff -r --no-dereference -x fifo "$2" "$3" >"$T/diff" 2>&1; then
+		fail "$1" "$(head -c 400 "$T/diff")"
+	elif ! meta "$2" >"$T/m1" || ! meta "$3" >"$T/m2" || ! diff "$T/m1" "$T/m2" >"$T/diff"; then
+		fail "$1" "metadata differs: $(head -c 400 "$T/diff")"
+	else
+		pass "$1"
+	fi
+}
+
+# added FILE — bytes_added of a `backup --json` result.
+added() {
+	python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["summary"]["bytes_added"])' "$1"
+}
+
+nsnaps() {
+	"$STRATA" -r "$R" snapshots --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'
+}
+
+# ---- a source tree ----
+mkdir -p "$S/d1/d2/d3" "$S/private" "$S/uni"
+printf 'hello\n' >"$S/a.txt"
+: >"$S/empty"
+head -c 3000000 /dev/urandom >"$S/d1/random-3m"
+head -c 200000 /dev/zero >"$S/d1/zeros"
+printf 'deep\n' >"$S/d1/d2/d3/deep.txt"
+printf 'secret\n' >"$S/private/key"
+chmod 0700 "$S/private"
+chmod 0600 "$S/private/key"
+printf '#!/bin/sh\n' >"$S/run.sh"
+chmod 0755 "$S/run.sh"
+ln -s a.txt "$S/rel-link"
+ln -s does/not/exist "$S/dangling"
+printf 'linked\n' >"$S/hl1"
+ln "$S/hl1" "$S/d1/hl2"
+mkfifo "$S/fifo"
+printf 'u\n' >"$S/uni/héllo wörld ✓.txt"
+odd=$(printf '\001\377 name')
+printf 'odd\n' >"$S/uni/$odd"
+long=$(printf 'x%.0s' $(seq 1 150))
+printf 'long\n' >"$S/d1/$long"
+touch -d '2001-02-03 04:05:06' "$S/a.txt" "$S/d1/random-3m"
+touch -h -d '2010-10-10 10:10:10' "$S/rel-link"
+for d in "$S/d1/d2/d3" "$S/d1/d2" "$S/d1" "$S/private" "$S/uni"; do touch -d '2005-05-05 05:05:05' "$d"; done
+
+expect "init" "$STRATA" -r "$R" init
+"$STRATA" -r "$R" --json backup "$S" >"$T/j0" 2>"$T/err"
+SNAP=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["snapshot_id"])' "$T/j0" 2>/dev/null)
+if [ -n "$SNAP" ]; then pass "backup of a directory"; else fail "backup of a directory" "$(cat "$T/err")"; fi
+
+# ---- export: restore --tar, then GNU tar extracts it ----
+"$STRATA" -r "$R" restore "$SNAP" --tar - >"$T/out.tar" 2>"$T/err"
+if [ $? -eq 0 ] && [ -s "$T/out.tar" ]; then pass "restore --tar - writes a stream"; else fail "restore --tar - writes a stream" "$(cat "$T/err")"; fi
+if grep -q "^wrote snapshot .* as a tar stream to standard output" "$T/err"; then pass "summary on stderr, not in the stream"; else fail "summary on stderr" "$(cat "$T/err")"; fi
+mkdir "$T/x1"
+if tar -x -C "$T/x1" -f "$T/out.tar" 2>"$T/err"; then pass "GNU tar extracts it"; else fail "GNU tar extracts it" "$(head -c 300 "$T/err")"; fi
+same "tar -x of restore --tar is identical" "$S" "$T/x1$S"
+if [ -p "$T/x1$S/fifo" ]; then pass "fifo in the stream"; else fail "fifo in the stream" "not a fifo"; fi
+i1=$(stat -c %i "$T/x1$S/hl1" 2>/dev/null); i2=$(stat -c %i "$T/x1$S/d1/hl2" 2>/dev/null)
+if [ -n "$i1" ] && [ "$i1" = "$i2" ]; then pass "hard links stay hard links"; else fail "hard links stay hard links" "inodes $i1 $i2"; fi
+
+expect "restore --tar-zst FILE" "$STRATA" -r "$R" restore "$SNAP" --tar-zst "$T/out.tar.zst"
+mkdir "$T/x2"
+if zstd -q -d -c "$T/out.tar.zst" | tar -x -C "$T/x2" 2>"$T/err"; then pass "zstd | tar -x"; else fail "zstd | tar -x" "$(head -c 300 "$T/err")"; fi
+same "tar-zst round trip is identical" "$S" "$T/x2$S"
+if [ ! -e "$T/out.tar.zst.tmp-strata" ]; then pass "no temporary file left"; else fail "no temporary file left" "found"; fi
+expect_exit "--json with a tar on stdout is refused" 2 "$STRATA" -r "$R" --json restore latest --tar -
+expect_exit "--tar with --target is refused" 2 "$STRATA" -r "$R" restore latest --tar - --target "$T/nope"
+
+# ---- import: archives made by GNU tar ----
+(cd "$S" && tar --format=gnu -cf "$T/gnu.tar" .)
+(cd "$S" && tar --format=pax -cf "$T/pax.tar" .)
+(cd "$S" && tar -czf "$T/src.tar.gz" .)
+(cd "$S" && tar -cf - . | zstd -q -c >"$T/src.tar.zst")
+for f in gnu.tar pax.tar src.tar.zst; do
+	if "$STRATA" -r "$R" backup --stdin-tar --stdin-name "$f" --tag import -q <"$T/$f" 2>"$T/err"; then
+		pass "import $f"
+	else
+		fail "import $f" "$(head -c 300 "$T/err")"
+	fi
+	rm -rf "$T/r"
+	expect "restore imported $f" "$STRATA" -r "$R" restore latest --target "$T/r"
+	same "imported $f restores identical" "$S" "$T/r"
+done
+i1=$(stat -c '%i %h' "$T/r/hl1" 2>/dev/null); i2=$(stat -c '%i %h' "$T/r/d1/hl2" 2>/dev/null)
+if [ -n "$i1" ] && [ "$i1" = "$i2" ]; then pass "imported hard links restore as hard links"; else fail "imported hard links" "$i1 / $i2"; fi
+if [ "$("$STRATA" -r "$R" snapshots --json --tag import | python3 -c 'import json,sys; print(json.load(sys.stdin)[-1]["paths"])')" = "['src.tar.zst']" ]; then
+	pass "--stdin-name names the snapshot's path"
+else
+	fail "--stdin-name names the snapshot's path" "paths differ"
+fi
+
+# An imported snapshot exports to the same tree again.
+"$STRATA" -r "$R" restore latest --tar "$T/re.tar" -q
+mkdir "$T/x3"
+tar -x -C "$T/x3" -f "$T/re.tar" 2>/dev/null
+same "import then export is identical" "$S" "$T/x3"
+
+# ---- dedup: the same tar.gz twice ----
+"$STRATA" -r "$R" --json backup --stdin-tar <"$T/src.tar.gz" >"$T/j1" 2>"$T/err"
+"$STRATA" -r "$R" --json backup --stdin-tar <"$T/src.tar.gz" >"$T/j2" 2>>"$T/err"
+a1=$(added "$T/j1" 2>/dev/null || echo x); a2=$(added "$T/j2" 2>/dev/null || echo x)
+# The first import already finds the content (the directory backup stored
+# it): only trees are new. The second adds nothing at all.
+if [ "$a2" != x ] && [ "$a2" -le 4096 ]; then pass "tar.gz imported twice adds almost nothing ($a1 then $a2 bytes)"; else fail "tar.gz imported twice" "added $a1 then $a2: $(head -c 200 "$T/err")"; fi
+rm -rf "$T/fresh-repo"
+"$STRATA" -r "$T/fresh-repo" init -q 2>/dev/null
+"$STRATA" -r "$T/fresh-repo" --json backup --stdin-tar <"$T/src.tar.gz" >"$T/j3" 2>/dev/null
+"$STRATA" -r "$T/fresh-repo" --json backup --stdin-tar <"$T/src.tar.gz" >"$T/j4" 2>/dev/null
+a3=$(added "$T/j3" 2>/dev/null || echo x); a4=$(added "$T/j4" 2>/dev/null || echo x)
+if [ "$a3" != x ] && [ "$a4" != x ] && [ "$a3" -gt 3000000 ] && [ "$a4" -le $((a3 / 1000)) ]; then
+	pass "into a fresh repository: $a3 bytes, then $a4"
+else
+	fail "tar.gz twice into a fresh repository" "added $a3 then $a4"
+fi
+
+# ---- bad input ----
+n0=$(nsnaps)
+echo "this is not an archive" | "$STRATA" -r "$R" backup --stdin-tar >"$T/out" 2>"$T/err"; rc=$?
+if [ $rc -eq 2 ] && grep -q "not an archive strata can read" "$T/err"; then pass "garbage is refused"; else fail "garbage is refused" "exit $rc: $(cat "$T/err")"; fi
+: | "$STRATA" -r "$R" backup --stdin-tar >"$T/out" 2>"$T/err"; rc=$?
+if [ $rc -eq 2 ] && grep -q "the input is empty" "$T/err"; then pass "empty input is refused"; else fail "empty input is refused" "exit $rc: $(cat "$T/err")"; fi
+head -c 1500000 "$T/gnu.tar" | "$STRATA" -r "$R" backup --stdin-tar >"$T/out" 2>"$T/err"; rc=$?
+if [ $rc -eq 4 ] && grep -q "damaged or cut short" "$T/err"; then pass "a cut-short tar fails"; else fail "a cut-short tar fails" "exit $rc: $(cat "$T/err")"; fi
+if [ "$(nsnaps)" = "$n0" ]; then pass "no snapshot from bad input"; else fail "no snapshot from bad input" "$n0 -> $(nsnaps)"; fi
+expect_exit "--stdin and --stdin-tar exclude each other" 2 "$STRATA" -r "$R" backup --stdin --stdin-tar
+expect_exit "--stdin-tar takes no paths" 2 "$STRATA" -r "$R" backup --stdin-tar "$S"
+
+# A member named ../evil is refused (reported), the rest imported.
+python3 - "$T/evil.tar" <<'EOF'
+import io, sys, tarfile
+with tarfile.open(sys.argv[1], "w") as t:
+    for name, data in (("ok.txt", b"fine\n"), ("../evil", b"x\n"), ("a/../../evil2", b"y\n")):
+        ti = tarfile.TarInfo(name); ti.size = len(data); t.addfile(ti, io.BytesIO(data))
+EOF
+"$STRATA" -r "$R" backup --stdin-tar <"$T/evil.tar" >"$T/out" 2>"$T/err"; rc=$?
+if [ $rc -eq 3 ] && grep -q 'evil.*"\.\."' "$T/err"; then pass "'..' members are skipped with a warning (exit 3)"; else fail "'..' members" "exit $rc: $(cat "$T/err")"; fi
+"$STRATA" -r "$R" ls latest >"$T/out" 2>&1
+if grep -q "ok.txt" "$T/out" && ! grep -q "evil" "$T/out"; then pass "only the safe member is in the snapshot"; else fail "only the safe member" "$(cat "$T/out")"; fi
+
+# ---- a failed export leaves no FILE ----
+for p in "$R"/data/*/*; do
+	[ -f "$p" ] || continue
+	size=$(stat -c %s "$p")
+	[ "$size" -gt 1000000 ] || continue
+	chmod u+w "$p"
+	printf 'XXXXXXXX' | dd of="$p" bs=1 seek=$((size / 2)) conv=notrunc status=none
+done
+"$STRATA" -r "$R" restore "$SNAP" --tar "$T/bad.tar" >"$T/out" 2>"$T/err"; rc=$?
+if [ $rc -ne 0 ] && [ ! -e "$T/bad.tar" ] && [ ! -e "$T/bad.tar.tmp-strata" ]; then
+	pass "damaged data: export fails (exit $rc) and leaves no file"
+else
+	fail "damaged data export" "exit $rc, files: $(ls "$T" | grep bad)"
+fi
+"$STRATA" -r "$R" restore "$SNAP" --tar - 2>"$T/err" | tar -t >/dev/null 2>&1; rc=$?
+if [ $rc -ne 0 ]; then pass "a damaged stream on stdout does not read as a complete tar"; else fail "damaged stream on stdout" "tar -t accepted it"; fi
+
+e2e_done
