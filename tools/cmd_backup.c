@@ -24,6 +24,7 @@ enum {
 	OPT_STDIN_NAME,
 	OPT_PARENT,
 	OPT_FORCE_REREAD,
+	OPT_VERIFY_PREFIX,
 	OPT_THREADS,
 	OPT_COMPRESSION,
 	OPT_STDIN_TAR
@@ -39,6 +40,7 @@ static const struct option longopts[] = {
 	{ "stdin-name",   required_argument, NULL, OPT_STDIN_NAME },
 	{ "parent",       required_argument, NULL, OPT_PARENT },
 	{ "force-reread", no_argument,       NULL, OPT_FORCE_REREAD },
+	{ "verify-prefix", required_argument, NULL, OPT_VERIFY_PREFIX },
 	{ "threads",      required_argument, NULL, OPT_THREADS },
 	{ "compression",  required_argument, NULL, OPT_COMPRESSION },
 	{ "stdin-tar",    no_argument,       NULL, OPT_STDIN_TAR },
@@ -49,7 +51,7 @@ typedef struct Args {
 	CliList tags, labels, excludes;
 	CliList exclude_files;     /* lines read from --exclude-file (owned) */
 	const char *host, *parent, *stdin_name;
-	int use_stdin, force_reread;
+	int use_stdin, force_reread, verify_prefix_full;
 	int use_stdin_tar;         /* --stdin-tar: import an archive read from stdin */
 	long threads, compression;
 } Args;
@@ -92,6 +94,14 @@ static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
 	case OPT_STDIN_TAR:    a->use_stdin_tar = 1; break;
 	case OPT_STDIN_NAME:   a->stdin_name = arg; break;
 	case OPT_FORCE_REREAD: a->force_reread = 1; break;
+	case OPT_VERIFY_PREFIX:
+		if (strcmp(arg, "full") == 0)
+			a->verify_prefix_full = 1;
+		else if (strcmp(arg, "sample") == 0)
+			a->verify_prefix_full = 0;
+		else
+			return cli_usage(cli, "--verify-prefix wants sample or full: %s", arg);
+		break;
 	case OPT_THREADS:
 		if (cli_parse_int(arg, 0, 1024, &a->threads) < 0)
 			return cli_usage(cli, "--threads wants a number from 0 (one per core) to 1024: %s", arg);
@@ -227,6 +237,7 @@ static int run(Cli *cli, int argc, char **argv)
 	opts.stdin_name = a.use_stdin ? (a.stdin_name ? a.stdin_name : "stdin") : NULL;
 	opts.parent = a.parent;
 	opts.force_reread = a.force_reread;
+	opts.verify_prefix_full = a.verify_prefix_full;
 	opts.threads = (int)a.threads;
 	report.cli = cli;
 	opts.progress = on_progress;
@@ -313,6 +324,10 @@ const CliCommand cmd_backup = {
 		"      --parent SNAPSHOT   compare against this snapshot (default: the\n"
 		"                          latest one with the same host and paths)\n"
 		"      --force-reread      read every file, even if unchanged\n"
+		"      --verify-prefix MODE  for a file that only grew, how much of the old\n"
+		"                          content to re-hash before reading just the new\n"
+		"                          tail: sample (default: 17 chunks spread over it)\n"
+		"                          or full (all of it; for files rewritten in place)\n"
 		"      --threads N         worker threads (default: one per core)\n"
 		"      --compression N     zstd level 1-22 (default 3)\n"
 		"\n"
