@@ -1,4 +1,5 @@
 /* cli_json.c — see cli_json.h. */
+#include "store/snapshot.h"
 #include "tools/cli_json.h"
 
 #include <errno.h>
@@ -211,6 +212,15 @@ json_t *cli_json_node(const char *path, const TreeNode *node)
 	     json_object_set_new(o, "chunks", json_integer((json_int_t)node->nchunks)) < 0)) {
 		json_decref(o);
 		return NULL;
+	}
+	if (node->type == NODE_DIR) {
+		/* Equal subtree IDs mean identical directory contents. */
+		char hex[STRATA_ID_HEX_LEN + 1];
+		strata_id_hex(node->subtree, hex);
+		if (json_object_set_new(o, "subtree", json_string(hex)) < 0) {
+			json_decref(o);
+			return NULL;
+		}
 	}
 	return o;
 }

@@ -1,0 +1,97 @@
+#!/bin/sh
+# e2e_incremental.sh — the files cache and append-aware incrementals:
+# unchanged files are not read, appended files are read from their old last
+# chunk, in-place rewrites are caught through ctime, and a missing or
+# damaged cache only costs speed (the snapshot's tree is identical).
+. "$(dirname "$0")/e2e_lib.sh"
+
+S="$STRATA -r $R"
+json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+# The subtree ID of the source directory: equal IDs = identical contents.
+# (The root tree also records the directories above the source, whose
+# mtimes move as other programs use /tmp.)
+tree_of() { $S ls "$1" "$SRC" --json | python3 -c "import json,sys; print([e['subtree'] for e in json.load(sys.stdin) if e['path']=='${SRC#/}'][0])"; }
+
+SRC=$T/a/src
+O=$T/o
+mkdir -p "$SRC/sub" "$O"
+head -c 20000000 /dev/urandom >"$SRC/blocks.dat"
+head -c 3000000 /dev/urandom >"$SRC/sub/table.ldb"
+printf 'hello\n' >"$SRC/sub/small"
+expect init $S init
+
+# 1. First backup reads everything.
+$S backup "$SRC" --json >"$O/b1.json" 2>"$O/err" || fail first-backup "$(cat "$O/err")"
+read1=$(json 'd["summary"]["bytes_read"]' <"$O/b1.json")
+[ "$read1" -eq 23000006 ] && pass first-backup-reads-all || fail first-backup-reads-all "bytes_read=$read1"
+
+# 2. Unchanged tree: nothing read, no data stored (only the trees of the
+# directories above the source may change), files counted unchanged.
+$S backup "$SRC" --json >"$O/b2.json" 2>"$O/err" || fail second-backup "$(cat "$O/err")"
+r=$(json 'd["summary"]["bytes_read"], d["summary"]["bytes_stored"] - d["summary"]["tree_bytes_added"], d["summary"]["files_unchanged"]' <"$O/b2.json")
+[ "$r" = "0 0 3" ] && pass unchanged-not-read || fail unchanged-not-read "read/added/unchanged = $r"
+[ "$(tree_of latest)" = "$(tree_of "$(json 'd["snapshot_id"]' <"$O/b1.json")")" ] && pass unchanged-same-tree || fail unchanged-same-tree "tree IDs differ"
+
+# 3. Appended file: only the tail (plus the sampled prefix chunks) is read.
+head -c 1000000 /dev/urandom >>"$SRC/blocks.dat"
+$S backup "$SRC" --json >"$O/b3.json" 2>"$O/err" || fail append-backup "$(cat "$O/err")"
+r=$(json 'd["summary"]["bytes_read"]' <"$O/b3.json")
+# tail: at most one old chunk (128 KiB) + 1 MB new; samples: 17 chunks of at most 128 KiB
+if [ "$r" -gt 0 ] && [ "$r" -lt $((1000000 + 18 * 131072)) ]; then pass append-reads-tail; else fail append-reads-tail "bytes_read=$r"; fi
+r=$(json 'd["summary"]["files_changed"], d["summary"]["files_unchanged"]' <"$O/b3.json")
+[ "$r" = "1 2" ] && pass append-counted-changed || fail append-counted-changed "changed/unchanged = $r"
+rm -rf "$O/out"
+expect append-restore $S restore latest --target "$O/out"
+cmp -s "$SRC/blocks.dat" "$O/out$SRC/blocks.dat" && pass append-bit-exact || fail append-bit-exact "restored blocks.dat differs"
+
+# A full re-read gives the same tree as the append-aware path.
+$S backup "$SRC" --force-reread --json >"$O/b4.json" 2>"$O/err" || fail reread-backup "$(cat "$O/err")"
+[ "$(json 'd["summary"]["bytes_read"]' <"$O/b4.json")" -eq 24000006 ] && pass force-reread-reads-all || fail force-reread-reads-all "$(cat "$O/b4.json")"
+[ "$(tree_of latest)" = "$(tree_of "$(json 'd["snapshot_id"]' <"$O/b3.json")")" ] && pass append-equals-full-rechunk || fail append-equals-full-rechunk "trees differ"
+
+# 4. Rewritten in place, same size, mtime forced back: caught by ctime.
+touch -r "$SRC/sub/table.ldb" "$O/stamp"
+printf 'XXXXXXXX' | dd of="$SRC/sub/table.ldb" bs=1 seek=1000 conv=notrunc 2>/dev/null
+touch -r "$O/stamp" "$SRC/sub/table.ldb"
+$S backup "$SRC" --json >"$O/b5.json" 2>"$O/err" || fail rewrite-backup "$(cat "$O/err")"
+r=$(json 'd["summary"]["files_changed"]' <"$O/b5.json")
+[ "$r" = "1" ] && pass rewrite-caught-by-ctime || fail rewrite-caught-by-ctime "files_changed=$r"
+rm -rf "$O/out"
+$S restore latest --target "$O/out" >/dev/null 2>&1
+cmp -s "$SRC/sub/table.ldb" "$O/out$SRC/sub/table.ldb" && pass rewrite-restored || fail rewrite-restored "restored table.ldb differs"
+
+# 5. In-place rewrite inside the old prefix while growing, with --verify-prefix=full.
+printf 'YYYYYYYY' | dd of="$SRC/blocks.dat" bs=1 seek=5 conv=notrunc 2>/dev/null
+head -c 1000 /dev/urandom >>"$SRC/blocks.dat"
+$S backup "$SRC" --verify-prefix=full --json >"$O/b6.json" 2>"$O/err" || fail verify-full-backup "$(cat "$O/err")"
+rm -rf "$O/out"
+$S restore latest --target "$O/out" >/dev/null 2>&1
+cmp -s "$SRC/blocks.dat" "$O/out$SRC/blocks.dat" && pass verify-prefix-full-catches-rewrite || fail verify-prefix-full-catches-rewrite "differs"
+
+# 6. The first chunk is always sampled: a rewrite there is caught by default too.
+printf 'ZZZZ' | dd of="$SRC/blocks.dat" bs=1 seek=7 conv=notrunc 2>/dev/null
+head -c 1000 /dev/urandom >>"$SRC/blocks.dat"
+$S backup "$SRC" --json >"$O/b7.json" 2>"$O/err" || fail sample-backup "$(cat "$O/err")"
+rm -rf "$O/out"
+$S restore latest --target "$O/out" >/dev/null 2>&1
+cmp -s "$SRC/blocks.dat" "$O/out$SRC/blocks.dat" && pass sampled-prefix-catches-first-chunk || fail sampled-prefix-catches-first-chunk "differs"
+
+# 7. Deleted cache: full read, same tree.
+want=$(tree_of latest)
+rm -rf "$STRATA_CACHE_DIR"
+$S backup "$SRC" --json >"$O/b8.json" 2>"$O/err" || fail nocache-backup "$(cat "$O/err")"
+[ "$(json 'd["summary"]["bytes_read"] > 0' <"$O/b8.json")" = "True" ] && pass deleted-cache-reads || fail deleted-cache-reads "$(cat "$O/b8.json")"
+[ "$(tree_of latest)" = "$want" ] && pass deleted-cache-same-tree || fail deleted-cache-same-tree "trees differ"
+
+# 8. Corrupt cache: every file of the cache overwritten with garbage.
+for f in $(find "$STRATA_CACHE_DIR" -type f -name 'data.mdb'); do head -c 65536 /dev/urandom >"$f"; done
+$S backup "$SRC" --json >"$O/b9.json" 2>"$O/err" || fail corrupt-cache-backup "$(cat "$O/err")"
+[ "$(tree_of latest)" = "$want" ] && pass corrupt-cache-same-tree || fail corrupt-cache-same-tree "trees differ: $(cat "$O/err")"
+rm -rf "$O/out"
+expect corrupt-cache-restore $S restore latest --target "$O/out"
+diff -r "$SRC" "$O/out$SRC" >/dev/null && pass corrupt-cache-restore-identical || fail corrupt-cache-restore-identical "trees differ"
+
+# 9. Parent recorded automatically.
+$S cat snapshot latest | json '"parent" in d' | grep -q True && pass parent-recorded || fail parent-recorded "no parent in latest snapshot"
+
+e2e_done
