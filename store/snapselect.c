@@ -66,6 +66,10 @@ static const char *fmt_group(const SnapFilter *f, char out[GROUP_LEN])
 		ADD("%spath %s", sep, f->paths[i]);
 		sep = ", ";
 	}
+	for (size_t i = 0; i < f->nlabels; i++) {
+		ADD("%slabel %s", sep, f->labels[i]);
+		sep = ", ";
+	}
 	if (len)
 		ADD(")");
 #undef ADD
@@ -89,6 +93,9 @@ int snapselect_matches(const Snapshot *s, const SnapFilter *f)
 			return 0;
 	for (size_t i = 0; i < f->npaths; i++)
 		if (!has_str(s->paths, s->npaths, f->paths[i]))
+			return 0;
+	for (size_t i = 0; i < f->nlabels; i++)
+		if (!has_str(s->labels, s->nlabels, f->labels[i]))
 			return 0;
 	return 1;
 }

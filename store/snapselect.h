@@ -30,8 +30,9 @@
 /* The group a selection looks in; an empty field matches everything. */
 typedef struct SnapFilter {
 	const char *host;                          /* NULL: any host */
-	const char *const *tags;  size_t ntags;    /* each must be on the snapshot */
-	const char *const *paths; size_t npaths;   /* each must be among its paths */
+	const char *const *tags;   size_t ntags;   /* each must be on the snapshot */
+	const char *const *paths;  size_t npaths;  /* each must be among its paths */
+	const char *const *labels; size_t nlabels; /* "key=value", each carried exactly */
 } SnapFilter;
 
 enum SnapSelectBy {

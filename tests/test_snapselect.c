@@ -124,6 +124,17 @@ static void test_at_time_groups(void)
 	CHECK_EQ_INT(pick(s, NT, &sel, &err), -1);
 	CHECK(strstr(err.msg, "(tag hourly, path /other)") != NULL);
 	CHECK(strstr(err.msg, "holds 5 snapshots, none in this group") != NULL);
+	/* Labels narrow the group too: the newest pg-base at or before a time. */
+	{
+		const char *base[] = { "kind=pg-base" };
+		SnapSelect b = { .by = SNAPSELECT_AT_TIME, .time_ns = T0 + 999999 * S_NS };
+		b.filter.labels = base;
+		b.filter.nlabels = 1;
+		CHECK_EQ_INT(pick(s, NT, &b, &err), 3);
+		b.time_ns = T0 + 119 * S_NS;
+		CHECK_EQ_INT(pick(s, NT, &b, &err), -1);
+		CHECK(strstr(err.msg, "(label kind=pg-base): the earliest is 13000000 at 2024-05-01T10:02:00Z") != NULL);
+	}
 	/* The answer does not depend on the array's order. */
 	{
 		Snapshot tmp = s[0];
@@ -285,6 +296,9 @@ static void test_time_utc_forms(void)
 	CHECK(tp("2024-02-29T00:00:00Z") == 1709164800LL * S_NS);
 	CHECK(tp("2000-03-01Z") == 951868800LL * S_NS);
 	CHECK(tp("2016-12-31T23:59:60Z") == 1483228800LL * S_NS);  /* leap second */
+	CHECK(tp("2262-01-01T00:00:00Z") == 9214646400LL * S_NS);
+	CHECK(tp("1900-01-01T00:00:00Z") == -2208988800LL * S_NS);
+	CHECK(tp("@-1.5") == -1500000000LL);
 }
 
 static void test_time_local(void)
@@ -316,6 +330,7 @@ static void test_time_rejects(void)
 		"2024-13-01", "2024-00-10", "2023-02-29", "2024-04-31", "2024-05-01 10:00:00+24:00",
 		"2024-05-01 10:00:00 +02:00x", "2024-05-01 10:00:00.", "2024-05-01 10:00:00Zz",
 		"@", "@12x", "2024-05-01 10:00:00+2", "0000-01-01", "2024-05-01  10:00",
+		"2999-01-01T00:00:00Z", "1600-01-01T00:00:00Z", "@99999999999", "9999-12-31 23:59:59",
 	};
 	int64_t ns = 42;
 

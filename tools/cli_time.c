@@ -81,7 +81,7 @@ static int parse_unix(const char *p, int64_t *out_ns)
 	if (!isdigit((unsigned char)*p))
 		return -EINVAL;
 	while (isdigit((unsigned char)*p)) {
-		if (s > (INT64_MAX / NS_PER_S - 9) / 10)
+		if (s > (INT64_MAX / NS_PER_S - 10) / 10)
 			return -ERANGE;
 		s = s * 10 + (*p++ - '0');
 	}
@@ -190,6 +190,9 @@ int cli_time_parse(const char *s, int64_t *out_ns)
 			return -ERANGE;
 		t = (int64_t)tt + (sec == 60 ? 1 : 0);
 	}
+	/* Nanoseconds in an int64 reach from 1677 to 2262. */
+	if (t <= INT64_MIN / NS_PER_S || t >= INT64_MAX / NS_PER_S)
+		return -ERANGE;
 	*out_ns = t * NS_PER_S + ns;
 	return 0;
 }

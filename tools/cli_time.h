@@ -25,8 +25,8 @@
 /* cli_time_parse — parse s into *out_ns (written only on success).
  * Returns 0, -EINVAL for text that is not one of the forms above or names
  * an impossible date (2023-02-29, 24:00), -ERANGE for a time outside
- * years 1..9999, or a local time that does not exist (skipped by a
- * daylight-saving change). */
+ * what nanoseconds in an int64 hold (1677-09-21 to 2262-04-11), or a
+ * local time that does not exist (skipped by a daylight-saving change). */
 int cli_time_parse(const char *s, int64_t *out_ns);
 
 #endif

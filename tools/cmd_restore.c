@@ -57,8 +57,8 @@ typedef struct Args {
 	const char *tar;           /* --tar/--tar-zst FILE, "-" for stdout */
 	int tar_compression;       /* enum TarCompression */
 	SnapSelect sel;            /* --at, --at-height, --label and the group */
-	int nselectors;
-	CliList tags, paths;
+	int nselectors;            /* --at and --at-height given */
+	CliList tags, paths, labels;
 } Args;
 
 static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
@@ -95,7 +95,7 @@ static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
 		int rc = cli_time_parse(arg, &a->sel.time_ns);
 		if (rc)
 			return cli_usage(cli, "--at '%s': %s; expected %s", arg,
-			                 rc == -ERANGE ? "no such time" : "not a time", CLI_TIME_FORMS);
+			                 rc == -ERANGE ? "no such time here (a local time skipped by a DST change, or outside 1678-2261)" : "not a time", CLI_TIME_FORMS);
 		a->sel.by = SNAPSELECT_AT_TIME;
 		a->nselectors++;
 		return CLI_CONTINUE;
@@ -113,9 +113,8 @@ static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
 		const char *eq = strchr(arg, '=');
 		if (!eq || eq == arg)
 			return cli_usage(cli, "--label wants KEY=VALUE: '%s'", arg);
-		a->sel.by = SNAPSELECT_LABEL;
-		a->sel.label = arg;
-		a->nselectors++;
+		if (cli_list_push(&a->labels, (char *)(uintptr_t)arg) < 0)
+			return cli_failf(cli, -ENOMEM, "out of memory");
 		return CLI_CONTINUE;
 	}
 	case OPT_HOST:
@@ -136,28 +135,41 @@ static void on_progress(const RestoreProgress *p, void *ctx)
 	cli_progress_update(ctx, p->files_done, p->bytes_done, p->current);
 }
 
-/* Check how the snapshot is named: SNAPSHOT, or one of --at, --at-height,
- * --label (with --host/--tag/--path choosing the group, also for
- * "latest"). Returns CLI_CONTINUE or the exit status of a usage error. */
+/* Check how the snapshot is named: SNAPSHOT, or --at / --at-height, or
+ * --label alone (the newest carrying it exactly); --host/--tag/--path and,
+ * with --at/--at-height, --label choose the group (also for "latest").
+ * Returns CLI_CONTINUE or the exit status of a usage error. */
 static int check_selection(Cli *cli, Args *a, int argc, char **argv, int first)
 {
-	int grouped = a->sel.filter.host || a->tags.n || a->paths.n;
+	int grouped = a->sel.filter.host || a->tags.n || a->paths.n || a->labels.n;
+	size_t skip = 0;
 
 	if (a->nselectors > 1)
-		return cli_usage(cli, "give one of --at, --at-height and --label");
+		return cli_usage(cli, "give one of --at and --at-height");
 	if (argc - first > 1)
 		return cli_usage(cli, "unexpected argument %s", argv[first + 1]);
-	if (a->nselectors && first < argc)
+	if ((a->nselectors || a->labels.n) && first < argc && strcmp(argv[first], "latest") != 0)
 		return cli_usage(cli, "give SNAPSHOT or --at/--at-height/--label, not both");
-	if (!a->nselectors && first >= argc)
+	if (!a->nselectors && !a->labels.n && first >= argc)
 		return cli_usage(cli, "missing SNAPSHOT (or --at TIME, --at-height N, --label KEY=VALUE)");
-	if (grouped && !a->nselectors && strcmp(argv[first], "latest") != 0)
-		return cli_usage(cli, "--host, --tag and --path choose among snapshots for latest, --at, --at-height "
-		                 "or --label; %s already names one", argv[first]);
+	if (a->nselectors && first < argc)
+		return cli_usage(cli, "give latest or --at/--at-height, not both");
+	if (grouped && first < argc && strcmp(argv[first], "latest") != 0)
+		return cli_usage(cli, "--host, --tag, --path and --label choose among snapshots for latest, --at "
+		                 "or --at-height; %s already names one", argv[first]);
+	if (!a->nselectors && a->labels.n && first >= argc) {
+		/* --label alone: an exact pick whose miss names the nearest values. */
+		a->sel.by = SNAPSELECT_LABEL;
+		a->sel.label = a->labels.v[0];
+		a->nselectors = 1;
+		skip = 1;
+	}
 	a->sel.filter.tags = (const char *const *)a->tags.v;
 	a->sel.filter.ntags = a->tags.n;
 	a->sel.filter.paths = (const char *const *)a->paths.v;
 	a->sel.filter.npaths = a->paths.n;
+	a->sel.filter.labels = (const char *const *)a->labels.v + skip;
+	a->sel.filter.nlabels = a->labels.n - skip;
 	return CLI_CONTINUE;
 }
 
@@ -165,7 +177,8 @@ static int check_selection(Cli *cli, Args *a, int argc, char **argv, int first)
 static int find_snapshot(Repo *repo, const Args *a, const char *ref, Snapshot *out, StrataErr *err)
 {
 	if (a->nselectors || (ref && !strcmp(ref, "latest") &&
-	                      (a->sel.filter.host || a->sel.filter.ntags || a->sel.filter.npaths)))
+	                      (a->sel.filter.host || a->sel.filter.ntags || a->sel.filter.npaths ||
+	                       a->sel.filter.nlabels)))
 		return snapselect_find(repo, &a->sel, out, err);
 	return snapshot_find(repo, ref, out, err);
 }
@@ -311,6 +324,7 @@ out:
 	cli_list_free(&a.includes);
 	cli_list_free(&a.tags);
 	cli_list_free(&a.paths);
+	cli_list_free(&a.labels);
 	return exit_code;
 }
 
@@ -345,7 +359,9 @@ const CliCommand cmd_restore = {
 		"                        2024-05-01 12:00:00 (local time), 2024-05-01T10:00Z,\n"
 		"                        2024-05-01T12:00+02:00, @UNIXSECONDS\n"
 		"      --at-height N     the snapshot with the highest label height=H, H <= N\n"
-		"      --label KEY=VALUE the newest snapshot carrying exactly this label\n"
+		"      --label KEY=VALUE alone: the newest snapshot carrying exactly this\n"
+		"                        label; with --at/--at-height or latest: look only\n"
+		"                        among snapshots carrying it (repeatable)\n"
 		"      --host HOST, --tag TAG, --path PATH\n"
 		"                        look only among snapshots of HOST, carrying TAG,\n"
 		"                        holding PATH (repeatable); also narrow \"latest\"\n"
@@ -357,6 +373,7 @@ const CliCommand cmd_restore = {
 		"  strata restore latest --target /var/lib/node --overwrite\n"
 		"  strata restore --at '2024-05-01 12:00' --host node1 --target /srv/node\n"
 		"  strata restore --at-height 812345 --tag hourly --target /srv/node\n"
+		"  strata restore --at '2024-05-01 12:00' --label kind=pg-base --target /srv/pg\n"
 		"  strata restore latest --tar - | tar -x -C /srv/restore\n"
 		"  strata restore 3fa1c2d4 --tar-zst /backups/node.tar.zst\n",
 	.run = run,

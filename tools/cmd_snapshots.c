@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/snapselect.h"
 #include "store/snapshot.h"
 #include "tools/cli.h"
 #include "tools/cli_exit.h"
@@ -11,17 +12,26 @@
 #include "tools/cli_json.h"
 #include "tools/cli_opts.h"
 #include "tools/cli_repo.h"
+#include "tools/cli_time.h"
 
 enum {
 	OPT_HOST = CLI_OPT_CMD,
 	OPT_TAG,
-	OPT_LATEST
+	OPT_LATEST,
+	OPT_AT,
+	OPT_AT_HEIGHT,
+	OPT_LABEL,
+	OPT_PATH
 };
 
 static const struct option longopts[] = {
 	{ "host",   required_argument, NULL, OPT_HOST },
 	{ "tag",    required_argument, NULL, OPT_TAG },
 	{ "latest", required_argument, NULL, OPT_LATEST },
+	{ "at",        required_argument, NULL, OPT_AT },
+	{ "at-height", required_argument, NULL, OPT_AT_HEIGHT },
+	{ "label",     required_argument, NULL, OPT_LABEL },
+	{ "path",      required_argument, NULL, OPT_PATH },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -29,6 +39,9 @@ typedef struct Args {
 	const char *host;
 	CliList tags;
 	long latest;        /* 0 = all */
+	CliList labels, paths;
+	SnapSelect sel;     /* --at / --at-height: show only the one chosen */
+	int nselectors;
 } Args;
 
 static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
@@ -46,6 +59,32 @@ static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
 	case OPT_LATEST:
 		if (cli_parse_int(arg, 1, 1L << 30, &a->latest) < 0)
 			return cli_usage(cli, "--latest wants a positive number: %s", arg);
+		return CLI_CONTINUE;
+	case OPT_AT: {
+		int rc = cli_time_parse(arg, &a->sel.time_ns);
+		if (rc)
+			return cli_usage(cli, "--at '%s': %s; expected %s", arg,
+			                 rc == -ERANGE ? "no such time here (a local time skipped by a DST change, or outside 1678-2261)" : "not a time", CLI_TIME_FORMS);
+		a->sel.by = SNAPSELECT_AT_TIME;
+		a->nselectors++;
+		return CLI_CONTINUE;
+	}
+	case OPT_AT_HEIGHT: {
+		uint64_t h;
+		if (!*arg || strspn(arg, "0123456789") != strlen(arg) || cli_parse_size(arg, &h) < 0)
+			return cli_usage(cli, "--at-height wants a whole number: %s", arg);
+		a->sel.by = SNAPSELECT_AT_HEIGHT;
+		a->sel.height = h;
+		a->nselectors++;
+		return CLI_CONTINUE;
+	}
+	case OPT_LABEL:
+		if (!strchr(arg, '=') || *arg == '=')
+			return cli_usage(cli, "--label wants KEY=VALUE: '%s'", arg);
+		/* fall through */
+	case OPT_PATH:
+		if (cli_list_push(opt == OPT_LABEL ? &a->labels : &a->paths, (char *)(uintptr_t)arg) < 0)
+			return cli_failf(cli, -ENOMEM, "out of memory");
 		return CLI_CONTINUE;
 	default:
 		return cli_usage(cli, "unexpected option");
@@ -71,7 +110,7 @@ static int matches(const Snapshot *s, const Args *a)
 	for (i = 0; i < a->tags.n; i++)
 		if (!has_tag(s, a->tags.v[i]))
 			return 0;
-	return 1;
+	return snapselect_matches(s, &a->sel.filter);
 }
 
 /* Print the elements of v joined by sep, returning the width used. */
@@ -164,6 +203,17 @@ static int run(Cli *cli, int argc, char **argv)
 		exit_code = cli_usage(cli, "unexpected argument %s", argv[first]);
 		goto out;
 	}
+	if (a.nselectors > 1 || (a.nselectors && a.latest)) {
+		exit_code = cli_usage(cli, "give one of --at, --at-height and --latest");
+		goto out;
+	}
+	a.sel.filter.host = a.host;
+	a.sel.filter.tags = (const char *const *)a.tags.v;
+	a.sel.filter.ntags = a.tags.n;
+	a.sel.filter.paths = (const char *const *)a.paths.v;
+	a.sel.filter.npaths = a.paths.n;
+	a.sel.filter.labels = (const char *const *)a.labels.v;
+	a.sel.filter.nlabels = a.labels.n;
 	if ((rc = cli_repo_open(cli, &repo, &err)) || (rc = snapshot_list(repo, &snaps, &n, &err))) {
 		exit_code = cli_fail(cli, rc, &err);
 		goto out;
@@ -172,9 +222,18 @@ static int run(Cli *cli, int argc, char **argv)
 		exit_code = cli_failf(cli, -ENOMEM, "out of memory");
 		goto out;
 	}
-	for (i = 0; i < n; i++)
-		if (matches(&snaps[i], &a))
-			sel[nsel++] = &snaps[i];
+	if (a.nselectors) {
+		/* --at / --at-height: the one snapshot restore would pick. */
+		if ((rc = snapselect_pick(snaps, n, &a.sel, &i, &err))) {
+			exit_code = cli_fail(cli, rc, &err);
+			goto out;
+		}
+		sel[nsel++] = &snaps[i];
+	} else {
+		for (i = 0; i < n; i++)
+			if (matches(&snaps[i], &a))
+				sel[nsel++] = &snaps[i];
+	}
 	/* The list is oldest first: --latest N keeps the last N. */
 	start = (a.latest && (size_t)a.latest < nsel) ? nsel - (size_t)a.latest : 0;
 	if (cli->json) {
@@ -198,13 +257,16 @@ out:
 	snapshot_list_free(snaps, n);
 	repo_close(repo);
 	cli_list_free(&a.tags);
+	cli_list_free(&a.labels);
+	cli_list_free(&a.paths);
 	return exit_code;
 }
 
 const CliCommand cmd_snapshots = {
 	.name = "snapshots",
 	.summary = "List the snapshots in the repository.",
-	.usage = "strata snapshots [--host HOST] [--tag TAG]... [--latest N]",
+	.usage = "strata snapshots [--host HOST] [--tag TAG]... [--path PATH]... [--label KEY=VALUE]...\n"
+	         "                 [--latest N | --at TIME | --at-height N]",
 	.help =
 		"Lists snapshots oldest first: short ID, local time, host, tags, labels\n"
 		"and the backed-up paths. The short ID (or any unique prefix of 4 or more\n"
@@ -213,7 +275,13 @@ const CliCommand cmd_snapshots = {
 		"Options:\n"
 		"      --host HOST    only snapshots taken on HOST\n"
 		"      --tag TAG      only snapshots carrying TAG; repeated, all the tags\n"
+		"      --path PATH    only snapshots holding PATH (repeatable)\n"
+		"      --label K=V    only snapshots carrying label K=V exactly (repeatable)\n"
 		"      --latest N     only the N newest of those that match\n"
+		"      --at TIME      only the newest of those taken at or before TIME\n"
+		"                     (2024-05-01 12:00:00 local, 2024-05-01T10:00Z, +02:00...):\n"
+		"                     the snapshot `restore --at TIME` would pick\n"
+		"      --at-height N  only the one with the highest label height <= N\n"
 		"\n"
 		"With --json, an array of objects with every field: id, short_id, time\n"
 		"(RFC 3339, UTC, nanoseconds), host, user, paths, tags, labels (object),\n"
@@ -222,6 +290,7 @@ const CliCommand cmd_snapshots = {
 		"Examples:\n"
 		"  strata snapshots\n"
 		"  strata snapshots --host node1 --tag hourly --latest 5\n"
+		"  strata snapshots --at '2024-05-01 12:00' --label kind=pg-base\n"
 		"  strata snapshots --json | jq -r '.[-1].id'\n",
 	.run = run,
 };
