@@ -44,6 +44,8 @@ extern const CliCommand cmd_dump;
 extern const CliCommand cmd_cat;
 extern const CliCommand cmd_stats;
 extern const CliCommand cmd_key;
+extern const CliCommand cmd_check;
+extern const CliCommand cmd_repair;
 
 /* cli_command_find — the table row for name, or NULL (defined in strata.c). */
 const CliCommand *cli_command_find(const char *name);

@@ -26,6 +26,8 @@ static const CliCommand *const commands[] = {
 	&cmd_cat,
 	&cmd_stats,
 	&cmd_key,
+	&cmd_check,
+	&cmd_repair,
 	&cmd_help,
 	&cmd_version,
 };
