@@ -13,6 +13,7 @@ for t in "$BUILD"/tests/test_* tests/e2e_*.sh; do
 	[ -e "$t" ] || continue
 	case "$t" in *.o|*.d) continue ;; esac
 	name=$(basename "$t" .sh)
+	[ "$name" = e2e_lib ] && continue     # sourced by the others
 	if [ -n "$TESTS" ]; then
 		case " $TESTS " in *" $name "*) ;; *) continue ;; esac
 	fi
