@@ -46,6 +46,20 @@ extern const CliCommand cmd_stats;
 extern const CliCommand cmd_key;
 extern const CliCommand cmd_check;
 extern const CliCommand cmd_repair;
+extern const CliCommand cmd_forget;
+extern const CliCommand cmd_prune;
+extern const CliCommand cmd_unlock;
+
+/* Shared by `prune` and `forget --prune` (defined in cmd_prune.c):
+ * cmd_prune_execute runs prune_run with the CLI's lock options and progress
+ * lines; it prints the report, or with out_json stores it there instead
+ * (the caller prints). Returns the exit code, having printed any error.
+ * cmd_prune_parse_percent reads "5" or "5%" as 0.05; -EINVAL outside 0..100. */
+struct Repo;
+struct PruneOptions;
+struct json_t;
+int cmd_prune_execute(Cli *cli, struct Repo *repo, struct PruneOptions *o, struct json_t **out_json);
+int cmd_prune_parse_percent(const char *arg, double *out);
 
 /* cli_command_find — the table row for name, or NULL (defined in strata.c). */
 const CliCommand *cli_command_find(const char *name);

@@ -28,6 +28,9 @@ static const CliCommand *const commands[] = {
 	&cmd_key,
 	&cmd_check,
 	&cmd_repair,
+	&cmd_forget,
+	&cmd_prune,
+	&cmd_unlock,
 	&cmd_help,
 	&cmd_version,
 };
