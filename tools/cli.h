@@ -49,6 +49,10 @@ extern const CliCommand cmd_repair;
 extern const CliCommand cmd_forget;
 extern const CliCommand cmd_prune;
 extern const CliCommand cmd_unlock;
+extern const CliCommand cmd_wal_push;
+extern const CliCommand cmd_wal_fetch;
+extern const CliCommand cmd_wal_list;
+extern const CliCommand cmd_wal_prune;
 
 /* Shared by `prune` and `forget --prune` (defined in cmd_prune.c):
  * cmd_prune_execute runs prune_run with the CLI's lock options and progress

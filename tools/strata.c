@@ -31,6 +31,10 @@ static const CliCommand *const commands[] = {
 	&cmd_forget,
 	&cmd_prune,
 	&cmd_unlock,
+	&cmd_wal_push,
+	&cmd_wal_fetch,
+	&cmd_wal_list,
+	&cmd_wal_prune,
 	&cmd_help,
 	&cmd_version,
 };

@@ -1,0 +1,1090 @@
+/* wal.c — the PostgreSQL WAL archive, see wal.h (descriptor layout and
+ * write ordering are described there and in FORMAT.md §3, §5, §15). */
+#include "store/wal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store/blob.h"
+#include "store/index.h"
+#include "store/repo_internal.h"
+#include "store/tree.h"
+#include "store/workpool.h"
+
+static const char WAL_MAGIC[8] = {'S','T','R','A','T','A','W','L'};
+#define WAL_DESC_VERSION 1
+#define WAL_DESC_FIXED (1 + 1 + 8 + 8 + STRATA_ID_LEN + 4)   /* without the name */
+#define WAL_CHUNK_REC (STRATA_ID_LEN + 4)
+#define WAL_DESC_MAX (WAL_DESC_FIXED + WAL_NAME_MAX + (size_t)(WAL_MAX_FILE_BYTES / 64) * WAL_CHUNK_REC)
+#define SPOOL_DIR "wal-spool"
+#define FETCH_INFLIGHT (64u << 20)
+#define BACKUP_LABEL_MAX (64u << 10)
+
+/* ---- names ---- */
+
+static int is_hex_upper(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'A' && s[i] <= 'F')))
+			return 0;
+	return 1;
+}
+
+static uint32_t hex8(const char *s)
+{
+	uint32_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 4 | (uint32_t)(s[i] <= '9' ? s[i] - '0' : s[i] - 'A' + 10);
+	return v;
+}
+
+int wal_name_parse(const char *name, int *out_kind, uint32_t *out_timeline)
+{
+	size_t len = strlen(name);
+	int kind = 0;
+
+	if (len == 24 && is_hex_upper(name, 24))
+		kind = WAL_SEGMENT;
+	else if (len == 24 + 8 && is_hex_upper(name, 24) && strcmp(name + 24, ".partial") == 0)
+		kind = WAL_PARTIAL;
+	else if (len == 8 + 8 && is_hex_upper(name, 8) && strcmp(name + 8, ".history") == 0)
+		kind = WAL_HISTORY;
+	else if (len == 24 + 1 + 8 + 7 && is_hex_upper(name, 24) && name[24] == '.' &&
+	         is_hex_upper(name + 25, 8) && strcmp(name + 33, ".backup") == 0)
+		kind = WAL_BACKUP;
+	if (!kind)
+		return STRATA_EUSAGE;
+	if (out_kind)
+		*out_kind = kind;
+	if (out_timeline)
+		*out_timeline = hex8(name);
+	return 0;
+}
+
+static int check_name(const char *name, int *out_kind, StrataErr *err)
+{
+	if (wal_name_parse(name, out_kind, NULL) != 0)
+		return strata_err_set(err, STRATA_EUSAGE,
+		                      "%s is not a WAL file name (24 upper-case hex digits, optionally .partial; "
+		                      "TIMELINE.history; SEGMENT.OFFSET.backup)", name);
+	return 0;
+}
+
+static void desc_name(const char *name, char out[REPO_NAME_MAX])
+{
+	snprintf(out, REPO_NAME_MAX, "wal/%.8s/%s", name, name);
+}
+
+/* ---- descriptor ---- */
+
+typedef struct WalDesc {
+	char     name[WAL_NAME_MAX + 1];
+	uint8_t  kind;
+	uint64_t size;
+	int64_t  mtime_ns;
+	uint8_t  content_id[STRATA_ID_LEN];
+	uint32_t n;
+	uint8_t (*ids)[STRATA_ID_LEN];
+	uint32_t *lens;
+} WalDesc;
+
+static void desc_free(WalDesc *d)
+{
+	free(d->ids);
+	free(d->lens);
+	d->ids = NULL;
+	d->lens = NULL;
+	d->n = 0;
+}
+
+static void put_le(uint8_t *p, uint64_t v, int n)
+{
+	for (int i = 0; i < n; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get_le(const uint8_t *p, int n)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < n; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+static int desc_encode(const WalDesc *d, uint8_t **out, size_t *out_len)
+{
+	size_t nl = strlen(d->name), len = WAL_DESC_FIXED + nl + (size_t)d->n * WAL_CHUNK_REC;
+	uint8_t *b = malloc(len), *p;
+
+	if (!b)
+		return -ENOMEM;
+	p = b;
+	*p++ = (uint8_t)nl;
+	memcpy(p, d->name, nl);
+	p += nl;
+	*p++ = d->kind;
+	put_le(p, d->size, 8);
+	p += 8;
+	put_le(p, (uint64_t)d->mtime_ns, 8);
+	p += 8;
+	memcpy(p, d->content_id, STRATA_ID_LEN);
+	p += STRATA_ID_LEN;
+	put_le(p, d->n, 4);
+	p += 4;
+	for (uint32_t i = 0; i < d->n; i++) {
+		memcpy(p, d->ids[i], STRATA_ID_LEN);
+		put_le(p + STRATA_ID_LEN, d->lens[i], 4);
+		p += WAL_CHUNK_REC;
+	}
+	*out = b;
+	*out_len = len;
+	return 0;
+}
+
+/* Parse an authenticated plaintext; still checked field by field. */
+static int desc_decode(const uint8_t *b, size_t len, WalDesc *d)
+{
+	size_t nl;
+	uint64_t total = 0;
+	const uint8_t *p = b;
+
+	memset(d, 0, sizeof *d);
+	if (len < 1 || (nl = b[0]) > WAL_NAME_MAX || len < WAL_DESC_FIXED + nl)
+		return STRATA_EFORMAT;
+	p++;
+	memcpy(d->name, p, nl);
+	d->name[nl] = '\0';
+	p += nl;
+	d->kind = *p++;
+	d->size = get_le(p, 8);
+	p += 8;
+	d->mtime_ns = (int64_t)get_le(p, 8);
+	p += 8;
+	memcpy(d->content_id, p, STRATA_ID_LEN);
+	p += STRATA_ID_LEN;
+	d->n = (uint32_t)get_le(p, 4);
+	p += 4;
+	if (d->size > WAL_MAX_FILE_BYTES || (size_t)(b + len - p) != (size_t)d->n * WAL_CHUNK_REC ||
+	    wal_name_parse(d->name, NULL, NULL) != 0)
+		return STRATA_EFORMAT;
+	d->ids = malloc((d->n ? d->n : 1) * sizeof *d->ids);
+	d->lens = malloc((d->n ? d->n : 1) * sizeof *d->lens);
+	if (!d->ids || !d->lens) {
+		desc_free(d);
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < d->n; i++) {
+		memcpy(d->ids[i], p, STRATA_ID_LEN);
+		d->lens[i] = (uint32_t)get_le(p + STRATA_ID_LEN, 4);
+		total += d->lens[i];
+		p += WAL_CHUNK_REC;
+		if (d->lens[i] == 0 || d->lens[i] > WAL_MAX_FILE_BYTES)
+			total = UINT64_MAX;
+	}
+	if (total != d->size) {
+		desc_free(d);
+		return STRATA_EFORMAT;
+	}
+	return 0;
+}
+
+/* Get and decode wal/<tl>/<name>. STRATA_ENOTFOUND only when absent. */
+static int desc_load(Repo *repo, const char *name, WalDesc *d, StrataErr *err)
+{
+	char oname[REPO_NAME_MAX];
+	uint8_t *buf = NULL, *plain = NULL;
+	size_t len = 0, plen = 0;
+	RemoteErr rerr = {{0}};
+	int rc;
+
+	desc_name(name, oname);
+	rc = backend_get(repo->be, oname, &buf, &len, &rerr);
+	if (rc == -ENOENT)
+		return strata_err_set(err, STRATA_ENOTFOUND, "WAL file %s is not in the archive", name);
+	if (rc)
+		return repo_remote_err(err, rc, &rerr);
+	if (len > WAL_DESC_MAX + 1024) {
+		free(buf);
+		return strata_err_set(err, STRATA_EFORMAT, "%s: too large for a WAL descriptor (damaged?)", oname);
+	}
+	rc = sealed_decode(repo->keys, WAL_MAGIC, WAL_DESC_VERSION, buf, len, &plain, &plen, NULL);
+	free(buf);
+	switch (rc) {
+	case 0:
+		break;
+	case STRATA_EVERSION:
+		return strata_err_set(err, rc, "%s: written by a newer strata; upgrade strata", oname);
+	case STRATA_EAUTH:
+		return strata_err_set(err, rc, "%s: fails authentication (damaged, tampered, or from another repository)",
+		                      oname);
+	case -ENOMEM:
+		return strata_err_set(err, rc, "out of memory");
+	default:
+		return strata_err_set(err, rc, "%s: not a WAL descriptor (damaged?)", oname);
+	}
+	rc = desc_decode(plain, plen, d);
+	free(plain);
+	if (rc == -ENOMEM)
+		return strata_err_set(err, rc, "out of memory");
+	if (rc)
+		return strata_err_set(err, rc, "%s: malformed WAL descriptor", oname);
+	if (strcmp(d->name, name) != 0) {
+		rc = strata_err_set(err, STRATA_EDAMAGED, "%s: the descriptor describes %s, not %s "
+		                    "(a file was renamed or copied inside the repository)", oname, d->name, name);
+		desc_free(d);
+		return rc;
+	}
+	return 0;
+}
+
+/* ---- files ---- */
+
+static int read_whole(const char *path, uint8_t **out, size_t *out_len, int64_t *out_mtime_ns, StrataErr *err)
+{
+	struct stat st;
+	uint8_t *buf = NULL;
+	size_t done = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
+
+	if (fd < 0)
+		return strata_err_set(err, -errno, "cannot open %s: %s", path, strerror(errno));
+	if (fstat(fd, &st) != 0) {
+		rc = strata_err_set(err, -errno, "cannot stat %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rc = strata_err_set(err, STRATA_EUSAGE, "%s is not a regular file", path);
+		goto out;
+	}
+	if ((uint64_t)st.st_size > WAL_MAX_FILE_BYTES) {
+		rc = strata_err_set(err, -EFBIG, "%s: %lld bytes, larger than any WAL file can be",
+		                    path, (long long)st.st_size);
+		goto out;
+	}
+	buf = malloc(st.st_size ? (size_t)st.st_size : 1);
+	if (!buf) {
+		rc = strata_err_set(err, -ENOMEM, "out of memory reading %s", path);
+		goto out;
+	}
+	while (done < (size_t)st.st_size) {
+		ssize_t r = read(fd, buf + done, (size_t)st.st_size - done);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			rc = strata_err_set(err, -errno, "reading %s: %s", path, strerror(errno));
+			goto out;
+		}
+		if (r == 0) {
+			rc = strata_err_set(err, -EIO, "%s shrank while being read", path);
+			goto out;
+		}
+		done += (size_t)r;
+	}
+	*out = buf;
+	*out_len = done;
+	*out_mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+	buf = NULL;
+out:
+	free(buf);
+	close(fd);
+	return rc;
+}
+
+static int fsync_dir_of(const char *path)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	int fd, rc = 0;
+
+	if (!slash)
+		strcpy(dir, ".");
+	else if (slash == path)
+		strcpy(dir, "/");
+	else if ((size_t)(slash - path) < sizeof dir)
+		snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+	else
+		return -ENAMETOOLONG;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) != 0 && errno != EINVAL)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+/* Write buf to path durably and atomically: path.tmp, fsync, rename,
+ * fsync of the directory. On failure path.tmp is removed. */
+static int write_atomic(const char *path, const uint8_t *buf, size_t len, StrataErr *err)
+{
+	char tmp[PATH_MAX];
+	size_t done = 0;
+	int fd, rc = 0;
+
+	if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+		return strata_err_set(err, -ENAMETOOLONG, "%s: path too long", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return strata_err_set(err, -errno, "cannot create %s: %s", tmp, strerror(errno));
+	while (done < len) {
+		ssize_t w = write(fd, buf + done, len - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			rc = strata_err_set(err, -errno, "writing %s: %s", tmp, strerror(errno));
+			break;
+		}
+		done += (size_t)w;
+	}
+	if (rc == 0 && fsync(fd) != 0)
+		rc = strata_err_set(err, -errno, "fsync of %s failed: %s", tmp, strerror(errno));
+	if (close(fd) != 0 && rc == 0)
+		rc = strata_err_set(err, -errno, "closing %s: %s", tmp, strerror(errno));
+	if (rc == 0 && rename(tmp, path) != 0)
+		rc = strata_err_set(err, -errno, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+	if (rc) {
+		unlink(tmp);
+		return rc;
+	}
+	rc = fsync_dir_of(path);
+	if (rc)
+		return strata_err_set(err, rc, "fsync of the directory of %s failed: %s", path, strerror(-rc));
+	return 0;
+}
+
+/* ---- push ---- */
+
+/* Cut buf into chunks: d->ids, d->lens, d->n and the content ID. */
+static int cut_chunks(Repo *repo, const uint8_t *buf, size_t len, WalDesc *d)
+{
+	size_t cap = len / repo->chunk_min + 2, off = 0;
+
+	d->ids = malloc(cap * sizeof *d->ids);
+	d->lens = malloc(cap * sizeof *d->lens);
+	if (!d->ids || !d->lens)
+		return -ENOMEM;
+	while (off < len) {
+		size_t cut = fastcdc_cut(&repo->cdc, buf + off, len - off, 1);
+		if (cut == 0 || d->n == cap)
+			return -EIO;   /* cannot happen: the chunker always cuts at eof */
+		codec_chunk_id(repo->keys, buf + off, cut, d->ids[d->n]);
+		d->lens[d->n++] = (uint32_t)cut;
+		off += cut;
+	}
+	codec_chunk_id(repo->keys, buf, len, d->content_id);
+	d->size = len;
+	return 0;
+}
+
+int wal_push(Repo *repo, const char *path, const char *name, int zlevel,
+             WalPushResult *out, StrataErr *err)
+{
+	const char *base = name ? name : strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	WalDesc d, old;
+	WalPushResult res;
+	BlobWriter *bw = NULL;
+	BlobWriterStats st;
+	CodecCtx *cctx = NULL;
+	uint8_t *buf = NULL, *enc = NULL, *sealed = NULL;
+	size_t len = 0, enc_len = 0, sealed_len = 0, off = 0;
+	char oname[REPO_NAME_MAX];
+	RemoteErr rerr = {{0}};
+	int kind, rc, have_old = 0;
+
+	memset(&d, 0, sizeof d);
+	memset(&old, 0, sizeof old);
+	memset(&res, 0, sizeof res);
+	rc = check_name(base, &kind, err);
+	if (rc)
+		return rc;
+	rc = read_whole(path, &buf, &len, &d.mtime_ns, err);
+	if (rc)
+		return rc;
+	snprintf(d.name, sizeof d.name, "%s", base);
+	d.kind = (uint8_t)kind;
+	rc = cut_chunks(repo, buf, len, &d);
+	if (rc) {
+		rc = strata_err_set(err, rc, "out of memory chunking %s", path);
+		goto out;
+	}
+	rc = desc_load(repo, base, &old, err);
+	if (rc == 0) {
+		have_old = 1;
+		if (old.size != d.size || memcmp(old.content_id, d.content_id, STRATA_ID_LEN) != 0) {
+			rc = strata_err_set(err, STRATA_EEXIST,
+			                    "WAL file %s is ALREADY ARCHIVED WITH DIFFERENT CONTENT (archived: %llu bytes, "
+			                    "now: %llu bytes); refusing to overwrite it. Two servers may be archiving into "
+			                    "one repository, or this server's WAL diverged from the archive (restored "
+			                    "without a new timeline?). Give each server its own repository or check "
+			                    "archive_command before archiving again",
+			                    base, (unsigned long long)old.size, (unsigned long long)d.size);
+			goto out;
+		}
+		res.already = 1;
+	} else if (rc != STRATA_ENOTFOUND) {
+		goto out;
+	}
+	strata_err_clear(err);
+	/* Identical content already archived: still put every chunk, so one
+	 * the repository lost is stored again (a present one costs a lookup). */
+	cctx = codec_ctx_new();
+	if (!cctx) {
+		rc = strata_err_set(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	rc = blobwriter_new(repo, zlevel, &bw, err);
+	if (rc)
+		goto out;
+	for (uint32_t i = 0; i < d.n; i++) {
+		rc = blobwriter_put(bw, cctx, BLOB_DATA, d.ids[i], buf + off, d.lens[i], NULL, err);
+		if (rc)
+			goto out;
+		off += d.lens[i];
+	}
+	rc = blobwriter_finish(bw, err);
+	if (rc)
+		goto out;
+	blobwriter_stats(bw, &st);
+	res.size = d.size;
+	res.chunks = d.n;
+	res.chunks_new = st.chunks_new;
+	res.bytes_new = st.bytes_new;
+	res.bytes_stored = st.bytes_stored;
+	if (!have_old) {
+		/* Last, once every chunk it names is durable (wal.h). */
+		rc = desc_encode(&d, &enc, &enc_len);
+		if (rc == 0)
+			rc = sealed_encode(repo->keys, WAL_MAGIC, WAL_DESC_VERSION, enc, enc_len, &sealed, &sealed_len);
+		if (rc) {
+			rc = strata_err_set(err, rc, "cannot seal the descriptor of %s", base);
+			goto out;
+		}
+		desc_name(base, oname);
+		rc = backend_put(repo->be, oname, sealed, sealed_len, &rerr);
+		if (rc) {
+			rc = repo_remote_err(err, rc, &rerr);
+			goto out;
+		}
+	}
+	if (out)
+		*out = res;
+out:
+	blobwriter_free(bw);
+	codec_ctx_free(cctx);
+	desc_free(&d);
+	desc_free(&old);
+	free(buf);
+	free(enc);
+	free(sealed);
+	return rc;
+}
+
+/* ---- fetch ---- */
+
+typedef struct Fetch {
+	Repo *repo;
+	Index *ix;
+	const WalDesc *d;
+	uint8_t *buf;
+	pthread_mutex_t mu;
+	int fatal;
+	StrataErr ferr;
+} Fetch;
+
+typedef struct FetchJob {
+	Fetch *f;
+	uint32_t idx;
+	uint64_t off;
+} FetchJob;
+
+static void *make_codec(void) { return codec_ctx_new(); }
+static void free_codec(void *p) { codec_ctx_free(p); }
+
+static void fetch_job(void *arg, void *state)
+{
+	FetchJob *j = arg;
+	Fetch *f = j->f;
+	StrataErr err = {0};
+	IndexEntry e;
+	char hex[STRATA_ID_HEX_LEN + 1];
+	int rc;
+
+	codec_hex(f->d->ids[j->idx], STRATA_ID_LEN, hex);
+	if (!state)
+		rc = strata_err_set(&err, -ENOMEM, "out of memory");
+	else if (index_lookup(f->ix, f->d->ids[j->idx], &e) != 0)
+		rc = strata_err_set(&err, STRATA_EDAMAGED, "WAL file %s: chunk %.16s (bytes %llu-%llu) is missing from the repository",
+		                    f->d->name, hex, (unsigned long long)j->off,
+		                    (unsigned long long)(j->off + f->d->lens[j->idx] - 1));
+	else if (e.raw_len != f->d->lens[j->idx] || e.type != BLOB_DATA)
+		rc = strata_err_set(&err, STRATA_EDAMAGED, "WAL file %s: chunk %.16s: index and descriptor disagree on its length",
+		                    f->d->name, hex);
+	else if ((rc = blob_read_at(f->repo, state, f->d->ids[j->idx], &e, f->buf + j->off, &err)) != 0)
+		strata_err_prefix(&err, "WAL file %s", f->d->name);
+	if (rc) {
+		pthread_mutex_lock(&f->mu);
+		if (!f->fatal) {
+			f->fatal = rc;
+			f->ferr = err;
+		}
+		pthread_mutex_unlock(&f->mu);
+	}
+	free(j);
+}
+
+/* Sort chunk indices by ID so repeats (zero pages) are read once. The
+ * comparator needs the descriptor: qsort_r. */
+static int cmp_idx(const void *a, const void *b, void *ctx)
+{
+	const WalDesc *d = ctx;
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	int r = memcmp(d->ids[x], d->ids[y], STRATA_ID_LEN);
+
+	return r ? r : (x < y ? -1 : x > y);
+}
+
+/* Read every chunk of d into buf (d->size bytes), in parallel. */
+static int read_chunks(Repo *repo, const WalDesc *d, uint8_t *buf, StrataErr *err)
+{
+	Fetch f;
+	WorkPool *pool = NULL;
+	uint64_t *offs = NULL;
+	uint32_t *order = NULL;
+	int rc;
+
+	memset(&f, 0, sizeof f);
+	f.repo = repo;
+	f.d = d;
+	f.buf = buf;
+	pthread_mutex_init(&f.mu, NULL);
+	rc = repo_index(repo, &f.ix, err);
+	if (rc)
+		goto out;
+	offs = malloc((d->n ? d->n : 1) * sizeof *offs);
+	order = malloc((d->n ? d->n : 1) * sizeof *order);
+	pool = workpool_new(workpool_default_threads() < 8 ? 8 : workpool_default_threads(),
+	                    FETCH_INFLIGHT, make_codec, free_codec);
+	if (!offs || !order || !pool) {
+		rc = strata_err_set(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	{
+		uint64_t o = 0;
+		for (uint32_t i = 0; i < d->n; i++) {
+			offs[i] = o;
+			order[i] = i;
+			o += d->lens[i];
+		}
+	}
+	qsort_r(order, d->n, sizeof *order, cmp_idx, (void *)(uintptr_t)d);
+	for (uint32_t k = 0; k < d->n; k++) {
+		uint32_t i = order[k];
+		FetchJob *j;
+		if (k > 0 && memcmp(d->ids[order[k - 1]], d->ids[i], STRATA_ID_LEN) == 0)
+			continue;   /* a repeat: copied below */
+		j = malloc(sizeof *j);
+		if (!j) {
+			rc = strata_err_set(err, -ENOMEM, "out of memory");
+			goto out;
+		}
+		j->f = &f;
+		j->idx = i;
+		j->off = offs[i];
+		rc = workpool_submit(pool, fetch_job, j, d->lens[i]);
+		if (rc) {
+			free(j);
+			rc = strata_err_set(err, rc, "out of memory");
+			goto out;
+		}
+	}
+	workpool_wait(pool);
+	if (f.fatal) {
+		rc = f.fatal;
+		*err = f.ferr;
+		goto out;
+	}
+	for (uint32_t k = 1; k < d->n; k++) {
+		uint32_t i = order[k], first = order[k];
+		size_t back = k;
+		if (memcmp(d->ids[order[k - 1]], d->ids[i], STRATA_ID_LEN) != 0)
+			continue;
+		while (back > 0 && memcmp(d->ids[order[back - 1]], d->ids[i], STRATA_ID_LEN) == 0)
+			first = order[--back];
+		memcpy(buf + offs[i], buf + offs[first], d->lens[i]);
+	}
+out:
+	workpool_free(pool);
+	free(offs);
+	free(order);
+	pthread_mutex_destroy(&f.mu);
+	return rc;
+}
+
+static int spool_dir(Repo *repo, char out[PATH_MAX])
+{
+	if (snprintf(out, PATH_MAX, "%s/%s", repo->cache_dir, SPOOL_DIR) >= PATH_MAX)
+		return -ENAMETOOLONG;
+	if (mkdir(out, 0700) != 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* A spooled copy of d, if there is one whose keyed hash matches. */
+static uint8_t *from_spool(Repo *repo, const WalDesc *d)
+{
+	char dir[PATH_MAX], path[PATH_MAX + WAL_NAME_MAX + 2];
+	uint8_t *buf = NULL, id[STRATA_ID_LEN];
+	size_t len = 0;
+	int64_t mt;
+	StrataErr ignore = {0};
+
+	if (spool_dir(repo, dir) != 0)
+		return NULL;
+	snprintf(path, sizeof path, "%s/%s", dir, d->name);
+	if (access(path, F_OK) != 0)
+		return NULL;
+	if (read_whole(path, &buf, &len, &mt, &ignore) == 0 && len == d->size) {
+		codec_chunk_id(repo->keys, buf, len, id);
+		if (memcmp(id, d->content_id, STRATA_ID_LEN) == 0) {
+			unlink(path);
+			return buf;
+		}
+	}
+	/* Stale or damaged: fetch from the repository instead. */
+	free(buf);
+	unlink(path);
+	return NULL;
+}
+
+/* The content of d, from the spool or the repository, hash-checked. */
+static int load_content(Repo *repo, const WalDesc *d, int use_spool, uint8_t **out, int *out_spooled,
+                        StrataErr *err)
+{
+	uint8_t *buf = use_spool ? from_spool(repo, d) : NULL, id[STRATA_ID_LEN];
+	int rc;
+
+	*out_spooled = buf != NULL;
+	if (!buf) {
+		buf = malloc(d->size ? d->size : 1);
+		if (!buf)
+			return strata_err_set(err, -ENOMEM, "out of memory");
+		rc = read_chunks(repo, d, buf, err);
+		if (rc) {
+			free(buf);
+			return rc;
+		}
+		/* Every chunk was checked against its ID; the whole is checked
+		 * too, against the descriptor's content ID. */
+		codec_chunk_id(repo->keys, buf, d->size, id);
+		if (memcmp(id, d->content_id, STRATA_ID_LEN) != 0) {
+			free(buf);
+			return strata_err_set(err, STRATA_EDAMAGED, "WAL file %s: reassembled content does not match "
+			                      "the descriptor's hash", d->name);
+		}
+	}
+	*out = buf;
+	return 0;
+}
+
+int wal_fetch(Repo *repo, const char *name, const char *dest, WalFetchResult *out,
+              StrataErr *err)
+{
+	WalDesc d;
+	uint8_t *buf = NULL;
+	int kind, spooled = 0, rc;
+
+	memset(&d, 0, sizeof d);
+	rc = check_name(name, &kind, err);
+	if (rc)
+		return rc;
+	rc = desc_load(repo, name, &d, err);
+	if (rc)
+		return rc;
+	rc = load_content(repo, &d, 1, &buf, &spooled, err);
+	if (rc == 0)
+		rc = write_atomic(dest, buf, d.size, err);
+	if (rc == 0 && out) {
+		out->size = d.size;
+		out->from_spool = spooled;
+		out->segment_size = kind == WAL_SEGMENT ? d.size : 0;
+	}
+	free(buf);
+	desc_free(&d);
+	return rc;
+}
+
+/* ---- prefetch ---- */
+
+int wal_next_segment(const char *seg, uint64_t segment_size, char out[WAL_NAME_MAX + 1])
+{
+	int kind;
+	uint32_t tl, log, sno;
+	uint64_t per_log;
+
+	if (wal_name_parse(seg, &kind, &tl) != 0 || kind != WAL_SEGMENT ||
+	    segment_size < (1u << 20) || segment_size > WAL_MAX_FILE_BYTES || (segment_size & (segment_size - 1)))
+		return STRATA_EUSAGE;
+	/* TIMELINE || LOG || SEG, 8 hex each; SEG counts segments within one
+	 * 4 GiB "log" (PostgreSQL's XLogSegmentsPerXLogId). */
+	per_log = 0x100000000ULL / segment_size;
+	log = hex8(seg + 8);
+	sno = hex8(seg + 16);
+	if (sno >= per_log)
+		return STRATA_EUSAGE;
+	if (++sno == per_log) {
+		sno = 0;
+		if (log == UINT32_MAX)
+			return STRATA_EUSAGE;
+		log++;
+	}
+	snprintf(out, WAL_NAME_MAX + 1, "%08X%08X%08X", tl, log, sno);
+	return 0;
+}
+
+/* Remove spool files of this timeline that sort before keep, and
+ * leftovers of interrupted prefetches. */
+static void spool_clean(const char *dir, const char *keep)
+{
+	char path[PATH_MAX + WAL_NAME_MAX + 2];
+	DIR *dp = opendir(dir);
+	struct dirent *de;
+
+	if (!dp)
+		return;
+	while ((de = readdir(dp)) != NULL) {
+		size_t l = strlen(de->d_name);
+		int stale_tmp = l > 4 && strcmp(de->d_name + l - 4, ".tmp") == 0;
+		int older = l == WAL_SEG_NAME_LEN && strncmp(de->d_name, keep, 8) == 0 && strcmp(de->d_name, keep) < 0;
+		if (!stale_tmp && !older)
+			continue;
+		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+		unlink(path);
+	}
+	closedir(dp);
+}
+
+int wal_prefetch(Repo *repo, const char *after, unsigned count, unsigned *out_fetched,
+                 StrataErr *err)
+{
+	char dir[PATH_MAX], lockp[PATH_MAX + 16], path[PATH_MAX + WAL_NAME_MAX + 2];
+	char cur[WAL_NAME_MAX + 1], next[WAL_NAME_MAX + 1];
+	uint64_t segsize = 0;
+	unsigned fetched = 0;
+	int lfd = -1, kind, rc;
+
+	rc = wal_name_parse(after, &kind, NULL);
+	if (rc || kind != WAL_SEGMENT)
+		return strata_err_set(err, STRATA_EUSAGE, "prefetch: %s is not a WAL segment name", after);
+	rc = spool_dir(repo, dir);
+	if (rc)
+		return strata_err_set(err, rc, "cannot create the WAL spool in %s: %s", repo->cache_dir, strerror(-rc));
+	snprintf(lockp, sizeof lockp, "%s/lock", dir);
+	lfd = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lfd < 0)
+		return strata_err_set(err, -errno, "cannot open %s: %s", lockp, strerror(errno));
+	if (flock(lfd, LOCK_EX | LOCK_NB) != 0) {
+		close(lfd);   /* another prefetch is at work */
+		if (out_fetched)
+			*out_fetched = 0;
+		return 0;
+	}
+	spool_clean(dir, after);
+	snprintf(cur, sizeof cur, "%s", after);
+	for (unsigned i = 0; i < count; i++) {
+		WalDesc d;
+		uint8_t *buf = NULL;
+		int spooled;
+		if (!segsize) {
+			/* The size of after's own segment names the ones after it. */
+			memset(&d, 0, sizeof d);
+			rc = desc_load(repo, cur, &d, err);
+			segsize = d.size;
+			desc_free(&d);
+			if (rc)
+				break;
+		}
+		if (wal_next_segment(cur, segsize, next) != 0)
+			break;
+		snprintf(cur, sizeof cur, "%s", next);
+		snprintf(path, sizeof path, "%s/%s", dir, next);
+		if (access(path, F_OK) == 0)
+			continue;
+		memset(&d, 0, sizeof d);
+		rc = desc_load(repo, next, &d, err);
+		if (rc)
+			break;
+		rc = load_content(repo, &d, 0, &buf, &spooled, err);
+		if (rc == 0)
+			rc = write_atomic(path, buf, d.size, err);
+		free(buf);
+		desc_free(&d);
+		if (rc)
+			break;
+		fetched++;
+	}
+	if (rc == STRATA_ENOTFOUND) {
+		rc = 0;   /* the end of the archive, for now */
+		strata_err_clear(err);
+	}
+	close(lfd);
+	if (rc == 0 && out_fetched)
+		*out_fetched = fetched;
+	return rc;
+}
+
+/* ---- list ---- */
+
+typedef struct NameList {
+	char (*names)[WAL_NAME_MAX + 1];
+	size_t n, cap;
+	int oom;
+} NameList;
+
+static int collect_name(const char *oname, uint64_t size, void *ctx)
+{
+	NameList *l = ctx;
+	const char *base = strrchr(oname, '/');
+
+	(void)size;
+	base = base ? base + 1 : oname;
+	/* Only wal/<tl>/<name> with a valid name under its own timeline. */
+	if (strlen(oname) != 4 + 8 + 1 + strlen(base) || strncmp(oname + 4, base, 8) != 0 ||
+	    wal_name_parse(base, NULL, NULL) != 0)
+		return 0;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 256;
+		void *p = realloc(l->names, cap * sizeof *l->names);
+		if (!p) {
+			l->oom = 1;
+			return 1;
+		}
+		l->names = p;
+		l->cap = cap;
+	}
+	snprintf(l->names[l->n++], WAL_NAME_MAX + 1, "%s", base);
+	return 0;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+/* Every WAL file name in the archive, sorted (timeline, then position). */
+static int list_names(Repo *repo, NameList *l, StrataErr *err)
+{
+	RemoteErr rerr = {{0}};
+	int rc;
+
+	memset(l, 0, sizeof *l);
+	rc = backend_list(repo->be, "wal/", collect_name, l, &rerr);
+	if (l->oom) {
+		free(l->names);
+		return strata_err_set(err, -ENOMEM, "out of memory listing wal/");
+	}
+	if (rc) {
+		free(l->names);
+		return repo_remote_err(err, rc, &rerr);
+	}
+	if (l->n > 1)
+		qsort(l->names, l->n, sizeof *l->names, cmp_name);
+	return 0;
+}
+
+/* A segment's number within its timeline: log * segments-per-log + seg. */
+static uint64_t seg_number(const char *name, uint64_t segsize)
+{
+	uint32_t log, sno;
+
+	log = hex8(name + 8);
+	sno = hex8(name + 16);
+	return (uint64_t)log * (0x100000000ULL / segsize) + sno;
+}
+
+int wal_list(Repo *repo, WalTimeline **out, size_t *out_n, StrataErr *err)
+{
+	NameList l;
+	WalTimeline *tls = NULL;
+	size_t ntl = 0;
+	int rc;
+
+	rc = list_names(repo, &l, err);
+	if (rc)
+		return rc;
+	tls = calloc(l.n ? l.n : 1, sizeof *tls);
+	if (!tls) {
+		free(l.names);
+		return strata_err_set(err, -ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < l.n; i++) {
+		int kind;
+		uint32_t tl;
+		WalTimeline *t;
+		wal_name_parse(l.names[i], &kind, &tl);
+		if (ntl == 0 || tls[ntl - 1].timeline != tl) {
+			tls[ntl].timeline = tl;
+			ntl++;
+		}
+		t = &tls[ntl - 1];
+		switch (kind) {
+		case WAL_SEGMENT:
+			if (!t->segments)
+				snprintf(t->first, sizeof t->first, "%s", l.names[i]);
+			snprintf(t->last, sizeof t->last, "%s", l.names[i]);
+			t->segments++;
+			break;
+		case WAL_PARTIAL: t->partials++; break;
+		case WAL_HISTORY: t->histories++; break;
+		default:          t->backups++; break;
+		}
+	}
+	for (size_t i = 0; i < ntl; i++) {
+		WalDesc d;
+		WalTimeline *t = &tls[i];
+		if (!t->segments)
+			continue;
+		memset(&d, 0, sizeof d);
+		rc = desc_load(repo, t->first, &d, err);
+		if (rc)
+			break;
+		t->segment_size = d.size;
+		desc_free(&d);
+		if (t->segment_size >= (1u << 20) && !(t->segment_size & (t->segment_size - 1)))
+			t->missing = seg_number(t->last, t->segment_size) - seg_number(t->first, t->segment_size) + 1 -
+			             t->segments;
+	}
+	free(l.names);
+	if (rc) {
+		free(tls);
+		return rc;
+	}
+	*out = tls;
+	*out_n = ntl;
+	return 0;
+}
+
+/* ---- base backups and retention ---- */
+
+int wal_backup_start(Repo *repo, const Snapshot *snap, char out[WAL_NAME_MAX + 1], StrataErr *err)
+{
+	TreeNode n;
+	CodecCtx *cctx = NULL;
+	char text[BACKUP_LABEL_MAX + 1], hex[STRATA_ID_HEX_LEN + 1], *p;
+	size_t len = 0;
+	int rc;
+
+	codec_hex(snap->id, STRATA_ID_LEN, hex);
+	rc = tree_lookup(repo, snap->tree, "backup_label", &n, err);
+	if (rc == STRATA_ENOTFOUND)
+		return strata_err_set(err, rc, "snapshot %.8s has no backup_label at its root: it is not a "
+		                      "pg_basebackup tar imported with backup --stdin-tar", hex);
+	if (rc)
+		return rc;
+	if (n.type != NODE_FILE || n.size > BACKUP_LABEL_MAX) {
+		tree_node_clear(&n);
+		return strata_err_set(err, STRATA_EFORMAT, "snapshot %.8s: backup_label is not a small file", hex);
+	}
+	cctx = codec_ctx_new();
+	if (!cctx) {
+		tree_node_clear(&n);
+		return strata_err_set(err, -ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < n.nchunks && rc == 0; i++) {
+		uint8_t *buf = NULL;
+		size_t blen = 0;
+		rc = blob_read(repo, cctx, BLOB_DATA, n.chunks[i], &buf, &blen, err);
+		if (rc == 0 && len + blen > BACKUP_LABEL_MAX)
+			rc = strata_err_set(err, STRATA_EFORMAT, "snapshot %.8s: backup_label is too large", hex);
+		if (rc == 0) {
+			memcpy(text + len, buf, blen);
+			len += blen;
+		}
+		free(buf);
+	}
+	codec_ctx_free(cctx);
+	tree_node_clear(&n);
+	if (rc)
+		return rc;
+	text[len] = '\0';
+	p = strstr(text, "START WAL LOCATION:");
+	p = p ? strstr(p, "(file ") : NULL;
+	if (!p || strlen(p) < 6 + WAL_SEG_NAME_LEN || p[6 + WAL_SEG_NAME_LEN] != ')' ||
+	    !is_hex_upper(p + 6, WAL_SEG_NAME_LEN))
+		return strata_err_set(err, STRATA_EFORMAT, "snapshot %.8s: backup_label has no "
+		                      "\"START WAL LOCATION: ... (file SEGMENT)\" line", hex);
+	snprintf(out, WAL_NAME_MAX + 1, "%.24s", p + 6);
+	return 0;
+}
+
+int wal_prune(Repo *repo, const char *before, int dry_run, WalPruneResult *out, StrataErr *err)
+{
+	NameList l;
+	WalPruneResult res = {0, 0};
+	char oname[REPO_NAME_MAX];
+	int kind, rc;
+
+	if (wal_name_parse(before, &kind, NULL) != 0 || kind != WAL_SEGMENT)
+		return strata_err_set(err, STRATA_EUSAGE, "--before %s: not a WAL segment name (24 hex digits)", before);
+	rc = list_names(repo, &l, err);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < l.n; i++) {
+		const char *nm = l.names[i];
+		wal_name_parse(nm, &kind, NULL);
+		/* pg_archivecleanup's rule: compare log and segment, not timeline. */
+		if (kind == WAL_HISTORY || strncmp(nm + 8, before + 8, 16) >= 0) {
+			res.kept++;
+			continue;
+		}
+		res.removed++;
+		if (dry_run)
+			continue;
+		RemoteErr rerr = {{0}};
+		desc_name(nm, oname);
+		rc = backend_delete(repo->be, oname, &rerr);
+		if (rc && rc != -ENOENT) {
+			rc = repo_remote_err(err, rc, &rerr);
+			break;
+		}
+		rc = 0;
+	}
+	free(l.names);
+	if (rc == 0 && out)
+		*out = res;
+	return rc;
+}
+
+int wal_foreach_chunk(Repo *repo, WalChunkFn fn, void *ctx, StrataErr *err)
+{
+	NameList l;
+	int rc;
+
+	rc = list_names(repo, &l, err);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < l.n && rc == 0; i++) {
+		WalDesc d;
+		memset(&d, 0, sizeof d);
+		rc = desc_load(repo, l.names[i], &d, err);
+		if (rc == STRATA_ENOTFOUND) {
+			rc = 0;   /* removed since the listing (wal-prune) */
+			strata_err_clear(err);
+			continue;
+		}
+		for (uint32_t k = 0; rc == 0 && k < d.n; k++)
+			rc = fn(d.ids[k], d.lens[k], ctx);
+		desc_free(&d);
+	}
+	free(l.names);
+	return rc;
+}
