@@ -9,6 +9,7 @@
 #include "tools/cli.h"
 #include "tools/cli_exit.h"
 #include "tools/cli_json.h"
+#include "tools/cli_lock.h"
 #include "tools/cli_opts.h"
 #include "tools/cli_repo.h"
 
@@ -74,7 +75,7 @@ static int run(Cli *cli, int argc, char **argv)
 	} else {
 		return cli_usage(cli, "cannot show '%s': use config or snapshot", what);
 	}
-	if ((rc = cli_repo_open(cli, &repo, &err)))
+	if ((rc = cli_repo_open(cli, &repo, &err)) || (rc = cli_lock(cli, repo, LOCK_SHARED, &err)))
 		goto out;
 	if (!strcmp(what, "config"))
 		rc = cat_config(repo, &err);

@@ -12,6 +12,7 @@
 #include "tools/cli_exit.h"
 #include "tools/cli_fmt.h"
 #include "tools/cli_json.h"
+#include "tools/cli_lock.h"
 #include "tools/cli_metrics.h"
 #include "tools/cli_opts.h"
 #include "tools/cli_progress.h"
@@ -315,7 +316,7 @@ static int run(Cli *cli, int argc, char **argv)
 	if (first < argc)
 		return cli_usage(cli, "unexpected argument %s", argv[first]);
 	a.opts.threads = (int)a.threads;
-	if ((rc = cli_repo_open(cli, &repo, &err))) {
+	if ((rc = cli_repo_open(cli, &repo, &err)) || (rc = cli_lock(cli, repo, LOCK_SHARED, &err))) {
 		exit_code = cli_fail(cli, rc, &err);
 		goto out;
 	}

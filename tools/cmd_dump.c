@@ -6,6 +6,7 @@
 #include "store/snapshot.h"
 #include "tools/cli.h"
 #include "tools/cli_exit.h"
+#include "tools/cli_lock.h"
 #include "tools/cli_opts.h"
 #include "tools/cli_repo.h"
 
@@ -22,7 +23,7 @@ static int run(Cli *cli, int argc, char **argv)
 	if (argc - first != 2)
 		return cli_usage(cli, argc - first < 2 ? "wants SNAPSHOT and PATH" :
 		                 "too many arguments");
-	if ((rc = cli_repo_open(cli, &repo, &err)) ||
+	if ((rc = cli_repo_open(cli, &repo, &err)) || (rc = cli_lock(cli, repo, LOCK_SHARED, &err)) ||
 	    (rc = snapshot_find(repo, argv[first], &snap, &err)))
 		goto out;
 	have_snap = 1;

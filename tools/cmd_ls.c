@@ -10,6 +10,7 @@
 #include "tools/cli_exit.h"
 #include "tools/cli_fmt.h"
 #include "tools/cli_json.h"
+#include "tools/cli_lock.h"
 #include "tools/cli_opts.h"
 #include "tools/cli_repo.h"
 
@@ -93,7 +94,7 @@ static int run(Cli *cli, int argc, char **argv)
 		path[len - 1] = '\0';
 	memmove(path, path + strspn(path, "/"), strlen(path + strspn(path, "/")) + 1);
 
-	if ((rc = cli_repo_open(cli, &repo, &err)) ||
+	if ((rc = cli_repo_open(cli, &repo, &err)) || (rc = cli_lock(cli, repo, LOCK_SHARED, &err)) ||
 	    (rc = snapshot_find(repo, argv[first], &snap, &err)))
 		goto fail;
 	have_snap = 1;

@@ -9,6 +9,7 @@
 #include "tools/cli_exit.h"
 #include "tools/cli_fmt.h"
 #include "tools/cli_json.h"
+#include "tools/cli_lock.h"
 #include "tools/cli_opts.h"
 #include "tools/cli_progress.h"
 #include "tools/cli_repo.h"
@@ -312,7 +313,7 @@ static int run(Cli *cli, int argc, char **argv)
 	} else {
 		return cli_usage(cli, "cannot repair '%s': use index or snapshots", what);
 	}
-	if ((rc = cli_repo_open(cli, &repo, &err)))
+	if ((rc = cli_repo_open(cli, &repo, &err)) || (rc = cli_lock(cli, repo, LOCK_EXCLUSIVE, &err)))
 		goto out;
 	if (!strcmp(what, "index"))
 		rc = run_index(cli, repo, &a, &err);

@@ -13,6 +13,7 @@
 #include "tools/cli_exit.h"
 #include "tools/cli_fmt.h"
 #include "tools/cli_json.h"
+#include "tools/cli_lock.h"
 #include "tools/cli_opts.h"
 #include "tools/cli_progress.h"
 #include "tools/cli_repo.h"
@@ -272,7 +273,7 @@ static int run(Cli *cli, int argc, char **argv)
 		exit_code = cli_usage(cli, "missing --target DIR (or --tar FILE)");
 		goto out;
 	}
-	if ((rc = cli_repo_open(cli, &repo, &err)) ||
+	if ((rc = cli_repo_open(cli, &repo, &err)) || (rc = cli_lock(cli, repo, LOCK_SHARED, &err)) ||
 	    (rc = find_snapshot(repo, &a, first < argc ? argv[first] : NULL, &snap, &err))) {
 		exit_code = cli_fail(cli, rc, &err);
 		goto out;

@@ -8,6 +8,7 @@
 #include "tools/cli_exit.h"
 #include "tools/cli_fmt.h"
 #include "tools/cli_json.h"
+#include "tools/cli_lock.h"
 #include "tools/cli_opts.h"
 #include "tools/cli_repo.h"
 
@@ -41,7 +42,8 @@ static int run(Cli *cli, int argc, char **argv)
 		return rc;
 	if (first < argc)
 		return cli_usage(cli, "unexpected argument %s", argv[first]);
-	if ((rc = cli_repo_open(cli, &repo, &err)) || (rc = repo_stats(repo, &s, &err)))
+	if ((rc = cli_repo_open(cli, &repo, &err)) || (rc = cli_lock(cli, repo, LOCK_SHARED, &err)) ||
+	    (rc = repo_stats(repo, &s, &err)))
 		goto out;
 	if (cli->json) {
 		if (cli_json_print(json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:f}",
