@@ -10,6 +10,7 @@
 # fuzz/regressions/<harness>/ (past findings) are read only. A crash, leak,
 # timeout or broken property leaves its input in build-fuzz/artifacts/ and
 # makes the script exit 1 after the remaining harnesses have run.
+# fuzz/<harness>.dict, when present, is the harness's libFuzzer dictionary.
 # A per-harness summary (runs, exec/s, coverage) ends the output.
 #
 # Environment: CLANG (default clang), FUZZ_JOBS (parallel harnesses,
@@ -59,8 +60,10 @@ run_one() {
 	for d in "fuzz/corpus/$h" "fuzz/regressions/$h"; do
 		[ -d "$d" ] && dirs="$dirs $d"
 	done
+	dict=""
+	[ -f "fuzz/$h.dict" ] && dict="-dict=fuzz/$h.dict"
 	"./$OUT/$h" -max_total_time="$SECS" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-		-artifact_prefix="$OUT/artifacts/$h-" ${FUZZ_FLAGS:-} $dirs >"$OUT/logs/$h.log" 2>&1
+		-artifact_prefix="$OUT/artifacts/$h-" $dict ${FUZZ_FLAGS:-} $dirs >"$OUT/logs/$h.log" 2>&1
 	echo $? >"$OUT/logs/$h.rc"
 }
 
