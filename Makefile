@@ -60,7 +60,8 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/libstrata.a
 $(BUILD)/tools/%: $(BUILD)/tools/%.o $(BUILD)/libstrata.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-test: all $(TEST_BIN)
+test: deps
+	@$(MAKE) --no-print-directory all $(TEST_BIN)
 	@BUILD=$(BUILD) sh tests/run.sh
 
 test-asan:
@@ -70,10 +71,12 @@ test-asan:
 fuzz:
 	sh fuzz/run.sh $(FUZZ_SECONDS)
 
-bench: all
+bench: deps
+	@$(MAKE) --no-print-directory all
 	sh tools/bench.sh $(SIZE)
 
-demo: all
+demo: deps
+	@$(MAKE) --no-print-directory all
 	sh tools/demo.sh
 
 deps:
