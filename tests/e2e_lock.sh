@@ -1,0 +1,223 @@
+# e2e_lock.sh — repository locks end to end: which modes exclude which, the
+# exact "locked" error line and exit code, stale locks (process gone, not
+# refreshed), a process that loses its lock stopping at once, unreadable
+# locks, `strata unlock`, and waiting with STRATA_LOCK_WAIT.
+# A small helper built from tests/ against libstrata holds a lock of a
+# chosen mode for as long as a test needs (store/lock.h, the real code).
+# POSIX sh (run by tests/run.sh with sh).
+. "$(dirname "$0")/e2e_lib.sh"
+
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+# A private copy: other work may relink build/strata while this runs.
+cp "$STRATA" "$T/strata" && STRATA="$T/strata"
+BUILD=${BUILD:-build}
+HOST=$(hostname)
+export STRATA_REPOSITORY="$R"
+
+json() {
+	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
+}
+check() {
+	if r=$(json "$T/out" "$2" 2>&1) && [ "$r" = True ]; then pass "$1"; else fail "$1" "$2 -> $(printf %s "$r" | head -c 200) in $(tr -d '\n' <"$T/out" | head -c 600)"; fi
+}
+# err_has NAME TEXT — stderr of the last command is one "strata: " line holding TEXT.
+err_has() {
+	if [ "$(wc -l <"$T/err")" -eq 1 ] && grep -q '^strata: ' "$T/err" && grep -qF -- "$2" "$T/err"; then
+		pass "$1"
+	else
+		fail "$1" "wanted one line with '$2', stderr was: $(head -c 400 "$T/err")"
+	fi
+}
+nlocks() { ls "$R/locks" 2>/dev/null | wc -l; }
+
+# ---- the lock holder ----
+cat >"$T/holdlock.c" <<'EOF'
+/* holdlock REPO MODE COMMAND SECONDS [STALE_S] — take a lock through
+ * store/lock.h, print "held", hold it SECONDS, release it. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "store/lock.h"
+#include "store/repo.h"
+int main(int argc, char **argv)
+{
+	char pw[256];
+	FILE *f = fopen(getenv("STRATA_PASSWORD_FILE"), "r");
+	Repo *repo = NULL;
+	Lock *l = NULL;
+	LockOptions o;
+	StrataErr err = {0, ""};
+	if (argc < 5 || !f || !fgets(pw, sizeof pw, f))
+		return 2;
+	fclose(f);
+	pw[strcspn(pw, "\n")] = '\0';
+	memset(&o, 0, sizeof o);
+	o.command = argv[3];
+	o.stale_after_s = argc > 5 ? atoi(argv[5]) : 0;
+	o.refresh_s = 1;
+	if (repo_open(argv[1], pw, strlen(pw), NULL, &repo, &err) != 0 ||
+	    lock_acquire(repo, !strcmp(argv[2], "exclusive") ? LOCK_EXCLUSIVE :
+	                 !strcmp(argv[2], "mark") ? LOCK_MARK : LOCK_SHARED, &o, &l, &err) != 0) {
+		fprintf(stderr, "holdlock: %s\n", err.msg);
+		return 11;
+	}
+	printf("held\n");
+	fflush(stdout);
+	sleep((unsigned)atoi(argv[4]));
+	lock_release(l);
+	repo_close(repo);
+	return 0;
+}
+EOF
+LIB="$TOP/$BUILD/libstrata.a"
+[ -f "$LIB" ] || make -s -C "$TOP" BUILD="$BUILD" "$BUILD/libstrata.a" >/dev/null 2>&1
+SANFLAGS=""
+case "$BUILD" in *asan*) SANFLAGS="-fsanitize=address,undefined" ;; esac
+if ! ${CC:-cc} -std=c11 -D_GNU_SOURCE $SANFLAGS -I"$TOP" -o "$T/holdlock" "$T/holdlock.c" "$LIB" \
+	$(pkg-config --libs libzstd libsodium lmdb libcurl libarchive jansson expat) -pthread -lm 2>"$T/cc.err"; then
+	fail "build the lock holder" "$(head -c 400 "$T/cc.err")"
+	e2e_done
+fi
+
+# hold MODE COMMAND SECONDS [STALE] — start a holder in the background;
+# returns once it holds the lock; its PID in $HOLDER.
+hold() {
+	rm -f "$T/held"
+	"$T/holdlock" "$R" "$@" >"$T/held" 2>"$T/held.err" &
+	HOLDER=$!
+	i=0
+	while ! grep -q held "$T/held" 2>/dev/null; do
+		i=$((i + 1))
+		if [ $i -gt 200 ] || ! kill -0 $HOLDER 2>/dev/null; then
+			fail "hold $1" "holder did not get the lock: $(cat "$T/held.err")"
+			return 1
+		fi
+		sleep 0.05
+	done
+}
+
+mkdir -p "$T/src"
+head -c 50000 /dev/urandom >"$T/src/a"
+expect "init" "$STRATA" init
+expect "first backup" "$STRATA" backup "$T/src"
+
+# ---- exclusive excludes everything ----
+hold exclusive prune 60
+expect_exit "backup while locked exclusively" 11 "$STRATA" backup "$T/src"
+err_has "locked: names command, host, pid" "repository is locked exclusively by prune on host $HOST pid $HOLDER (user "
+err_has "locked: says what to do" "run \`strata unlock\` if it is stale"
+err_has "locked: says it is alive" "alive (refreshed"
+expect_exit "restore while locked exclusively" 11 "$STRATA" restore latest --target "$T/r1"
+expect_exit "ls while locked exclusively" 11 "$STRATA" ls latest
+expect_exit "prune while locked exclusively" 11 "$STRATA" prune
+"$STRATA" --json backup "$T/src" >"$T/out" 2>"$T/err"
+check "locked --json" "d['error']['code']=='locked' and d['error']['exit']==11 and 'exclusively by prune' in d['error']['message']"
+expect "snapshots needs no lock" "$STRATA" snapshots
+expect "unlock keeps a live lock" "$STRATA" unlock
+if grep -q "^kept .*exclusive lock of prune on host $HOST pid $HOLDER" "$T/out" && grep -q "alive" "$T/out"; then
+	pass "unlock lists the live lock"; else fail "unlock lists the live lock" "$(cat "$T/out")"; fi
+[ "$(nlocks)" -eq 1 ] && pass "live lock still there" || fail "live lock still there" "$(ls "$R/locks")"
+
+# ---- a killed holder's lock is stale on this machine ----
+kill -9 $HOLDER; wait $HOLDER 2>/dev/null
+[ "$(nlocks)" -eq 1 ] && pass "kill -9 leaves the lock file" || fail "kill -9 leaves the lock file" "$(nlocks) locks"
+expect "unlock --dry-run" "$STRATA" unlock --dry-run
+if grep -q "^would remove .*process $HOLDER on this machine is gone" "$T/out"; then
+	pass "dry run names the dead process"; else fail "dry run names the dead process" "$(cat "$T/out")"; fi
+[ "$(nlocks)" -eq 1 ] && pass "dry run removes nothing" || fail "dry run removes nothing" "$(nlocks) locks"
+expect "backup ignores a dead process's lock" "$STRATA" backup "$T/src"
+expect "unlock removes the stale lock" "$STRATA" --json unlock
+check "unlock --json" "d['removed']==1 and d['kept']==0 and d['locks'][0]['action']=='removed' and d['locks'][0]['mode']=='exclusive' and d['locks'][0]['command']=='prune' and d['locks'][0]['stale']"
+[ "$(nlocks)" -eq 0 ] && pass "no locks left" || fail "no locks left" "$(ls "$R/locks")"
+
+# ---- shared locks: side by side; prune marks beside them, defers deleting ----
+hold shared backup 60
+expect "backup beside a shared lock" "$STRATA" backup "$T/src"
+expect "restore beside a shared lock" "$STRATA" restore latest --target "$T/r2"
+expect "check beside a shared lock" "$STRATA" check
+OLD=$("$STRATA" snapshots --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+head -c 50000 /dev/urandom >"$T/src/b"
+expect "backup new data" "$STRATA" backup "$T/src"
+rm "$T/src/b"
+expect "backup without it" "$STRATA" backup "$T/src"
+expect "forget beside a shared lock" "$STRATA" forget --keep-last 1
+expect "prune beside a backup: marks, defers deleting" "$STRATA" prune
+if grep -q "prune plan .* written" "$T/out" && grep -q "^deletion deferred: deleting waits until no other strata uses the repository (repository is in use by backup on host $HOST pid $HOLDER" "$T/out"; then
+	pass "prune says why deleting waits"; else fail "prune says why deleting waits" "$(cat "$T/out")"; fi
+ls "$R/prune" | grep -q . && pass "the plan stays in the repository" || fail "the plan stays" "no prune/ file"
+expect "prune again: still deferred, no second plan" "$STRATA" --json prune
+check "deferred --json" "d['deferred'] is not None and d['plan_id'] is None and d['done']['plans_pending']==1"
+[ "$(ls "$R/prune" | wc -l)" -eq 1 ] && pass "one plan only" || fail "one plan only" "$(ls "$R/prune")"
+kill $HOLDER; wait $HOLDER 2>/dev/null
+expect "prune after the backup ended: sweeps" "$STRATA" prune
+grep -q "^swept 1 prune plan: deleted [1-9]" "$T/out" && pass "swept the plan" || fail "swept the plan" "$(cat "$T/out")"
+[ -z "$(ls "$R/prune")" ] && pass "plan removed after the sweep" || fail "plan removed" "$(ls "$R/prune")"
+expect "check after the sweep" "$STRATA" check --read-data
+
+# ---- one prune at a time ----
+hold mark prune 60
+expect_exit "second prune refused" 11 "$STRATA" prune
+err_has "second prune: message" "repository is locked by prune on host $HOST pid $HOLDER"
+err_has "second prune: one at a time" "(one prune at a time)"
+expect "backup beside a marking prune" "$STRATA" backup "$T/src"
+kill $HOLDER; wait $HOLDER 2>/dev/null
+
+# ---- STRATA_LOCK_WAIT: wait for the holder instead of failing ----
+hold exclusive repair 3
+start=$(date +%s)
+expect "backup waits with STRATA_LOCK_WAIT" env STRATA_LOCK_WAIT=30 "$STRATA" backup "$T/src"
+[ $(( $(date +%s) - start )) -ge 1 ] && pass "it waited" || fail "it waited" "returned at once"
+wait $HOLDER 2>/dev/null
+hold exclusive repair 30
+expect_exit "STRATA_LOCK_WAIT gives up" 11 env STRATA_LOCK_WAIT=1 "$STRATA" backup "$T/src"
+expect_exit "bad STRATA_LOCK_WAIT" 2 env STRATA_LOCK_WAIT=soon "$STRATA" backup "$T/src"
+err_has "bad STRATA_LOCK_WAIT: message" "STRATA_LOCK_WAIT=soon: expected a number of seconds"
+kill $HOLDER; wait $HOLDER 2>/dev/null
+
+# ---- stale by time; the stopped holder loses its lock and stops ----
+NSNAP=$("$STRATA" snapshots --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
+(sleep 6; echo late) | env STRATA_LOCK_STALE=2 STRATA_LOCK_REFRESH=1 "$STRATA" backup --stdin >"$T/slow.out" 2>"$T/slow.err" &
+SLOW=$!
+i=0; while [ "$(nlocks)" -eq 0 ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+sleep 0.3
+kill -STOP $SLOW   # $! of a pipeline is its last process: strata (env execs it)
+expect_exit "repair refused while the backup's lock is fresh" 11 "$STRATA" repair index --dry-run
+sleep 3
+expect "unlock --dry-run: stale by time" "$STRATA" unlock --dry-run
+grep -q "^would remove .*shared lock of backup .*not refreshed for" "$T/out" && pass "stale: not refreshed" || fail "stale: not refreshed" "$(cat "$T/out")"
+if hold exclusive repair 1; then
+	wait $HOLDER 2>/dev/null
+	pass "an exclusive lock is taken over a stale one"
+fi
+kill -CONT $SLOW
+wait $SLOW; rc=$?
+[ $rc -eq 11 ] && pass "stopped backup exits 11 on resume" || fail "stopped backup exits 11 on resume" "exit $rc: $(cat "$T/slow.err")"
+grep -q "was not refreshed for .*another process may have taken the repository; stopping at once" "$T/slow.err" &&
+	pass "lost lock: message" || fail "lost lock: message" "$(cat "$T/slow.err")"
+N2=$("$STRATA" snapshots --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
+[ "$N2" -eq "$NSNAP" ] && pass "no snapshot from the backup that lost its lock" || fail "no snapshot written" "$NSNAP -> $N2"
+expect "unlock cleans up" "$STRATA" unlock
+
+# ---- a lock removed under a running process ----
+(sleep 5; echo late) | env STRATA_LOCK_REFRESH=1 "$STRATA" backup --stdin >"$T/slow.out" 2>"$T/slow.err" &
+SLOW=$!
+i=0; while [ "$(nlocks)" -eq 0 ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+expect "unlock --remove-all" "$STRATA" unlock --remove-all
+grep -q "^removed .*shared lock of backup" "$T/out" && pass "remove-all removes a live lock" || fail "remove-all removes a live lock" "$(cat "$T/out")"
+wait $SLOW; rc=$?
+[ $rc -eq 11 ] && grep -q "was removed by another process" "$T/slow.err" &&
+	pass "a process whose lock was removed stops" || fail "a process whose lock was removed stops" "exit $rc: $(cat "$T/slow.err")"
+
+# ---- unreadable lock files ----
+head -c 300 /dev/urandom >"$R/locks/$(printf '%064d' 7)"
+expect_exit "unreadable lock blocks" 11 "$STRATA" backup "$T/src"
+err_has "unreadable lock: message" "cannot be read (locks/$(printf '%064d' 7)"
+expect "unlock keeps an unreadable lock" "$STRATA" unlock
+[ "$(nlocks)" -eq 1 ] && pass "unreadable lock kept without --remove-all" || fail "unreadable kept" "$(nlocks)"
+expect "unlock --remove-all removes it" "$STRATA" unlock --remove-all
+expect "backup after unlock" "$STRATA" backup "$T/src"
+expect "check at the end" "$STRATA" check --read-data
+[ "$(nlocks)" -eq 0 ] && pass "every command removed its lock" || fail "every command removed its lock" "$(ls "$R/locks")"
+
+e2e_done
