@@ -25,6 +25,7 @@
 #include "tools/cli_exit.h"
 #include "tools/cli_fmt.h"
 #include "tools/cli_json.h"
+#include "tools/cli_lock.h"
 #include "tools/cli_opts.h"
 #include "tools/cli_repo.h"
 
@@ -42,14 +43,28 @@ enum {
 	OPT_DRY_RUN
 };
 
-/* Take the shared lock every reader and writer of packs holds. */
-static int wal_lock(Repo *repo, const char *command, Lock **out, StrataErr *err)
+/* Take the shared lock every reader and writer of packs holds (the
+ * options of tools/cli_lock.h), waiting at least WAL_LOCK_WAIT_S for a
+ * prune's exclusive phase to end: PostgreSQL calls these commands
+ * unattended. A reader (wal-fetch) does not stop when its lock is lost:
+ * what it reads is checked anyway, and cli_lock's exit status 11 would
+ * tell PostgreSQL "no such file" (wal.h, exit rules above). */
+static int wal_lock(const Cli *cli, Repo *repo, const char *command, int writer, Lock **out, StrataErr *err)
 {
 	LockOptions lo;
+	int rc;
 
 	memset(&lo, 0, sizeof lo);
+	rc = cli_lock_options(cli, &lo, err);
+	if (rc)
+		return rc;
 	lo.command = command;
-	lo.wait_s = WAL_LOCK_WAIT_S;
+	if (lo.wait_s < WAL_LOCK_WAIT_S)
+		lo.wait_s = WAL_LOCK_WAIT_S;
+	if (!writer) {
+		lo.on_lost = NULL;
+		lo.lost_ctx = NULL;
+	}
 	return lock_acquire(repo, LOCK_SHARED, &lo, out, err);
 }
 
@@ -91,7 +106,7 @@ static int run_push(Cli *cli, int argc, char **argv)
 		return cli_usage(cli, "unexpected argument %s", argv[first + 1]);
 	path = argv[first];
 	name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-	if ((rc = cli_repo_open(cli, &repo, &err)) || (rc = wal_lock(repo, "wal-push", &lock, &err)) ||
+	if ((rc = cli_repo_open(cli, &repo, &err)) || (rc = wal_lock(cli, repo, "wal-push", 1, &lock, &err)) ||
 	    (rc = wal_push(repo, path, NULL, (int)level, &res, &err))) {
 		exit_code = cli_fail(cli, rc, &err);
 		goto out;
@@ -258,7 +273,7 @@ static int run_fetch(Cli *cli, int argc, char **argv)
 		unsigned got = 0;
 		if (argc - first != 1 || cli_repo_open(cli, &repo, &err) != 0)
 			return WAL_EXIT_HALT;
-		if (wal_lock(repo, "wal-prefetch", &lock, &err) == 0)
+		if (wal_lock(cli, repo, "wal-prefetch", 0, &lock, &err) == 0)
 			wal_prefetch(repo, argv[first], (unsigned)a.prefetch, &got, &err);
 		lock_release(lock);
 		repo_close(repo);
@@ -269,7 +284,7 @@ static int run_fetch(Cli *cli, int argc, char **argv)
 		return WAL_EXIT_HALT;
 	}
 	name = argv[first];
-	if ((rc = cli_repo_open(cli, &repo, &err)) || (rc = wal_lock(repo, "wal-fetch", &lock, &err)) ||
+	if ((rc = cli_repo_open(cli, &repo, &err)) || (rc = wal_lock(cli, repo, "wal-fetch", 0, &lock, &err)) ||
 	    (rc = wal_fetch(repo, name, argv[first + 1], &res, &err))) {
 		cli_fail(cli, rc, &err);
 		exit_code = rc == STRATA_ENOTFOUND ? WAL_EXIT_ABSENT : WAL_EXIT_HALT;
@@ -486,7 +501,7 @@ static int run_prune(Cli *cli, int argc, char **argv)
 	if (first < argc)
 		return cli_usage(cli, "unexpected argument %s (give the point with --before)", argv[first]);
 	if ((rc = cli_repo_open(cli, &repo, &err)) || (rc = prune_point(repo, &a, seg, snap_id, &err)) ||
-	    (!a.dry_run && (rc = wal_lock(repo, "wal-prune", &lock, &err))) ||
+	    (!a.dry_run && (rc = wal_lock(cli, repo, "wal-prune", 1, &lock, &err))) ||
 	    (rc = wal_prune(repo, seg, a.dry_run, &res, &err))) {
 		exit_code = cli_fail(cli, rc, &err);
 		goto out;
