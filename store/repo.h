@@ -104,6 +104,7 @@ typedef struct RepoStats {
 	uint64_t index_chunks;     /* entries in the index */
 	uint64_t tree_bytes;       /* stored bytes of tree (metadata) objects */
 	uint64_t snapshot_file_bytes;  /* bytes of snapshot files */
+	double   metadata_per_snapshot;/* mean of (new tree bytes + snapshot file) per snapshot */
 	double   dedup_ratio;      /* logical_bytes / unique_bytes */
 	double   compression_ratio;/* unique raw bytes / stored bytes of those */
 } RepoStats;

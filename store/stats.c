@@ -66,8 +66,10 @@ int repo_stats(Repo *repo, RepoStats *out, StrataErr *err)
 	if (rc)
 		return rc;
 	st.snapshots = n;
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		st.logical_bytes += snaps[i].summary.bytes_total;
+		st.metadata_per_snapshot += (double)snaps[i].summary.tree_bytes_added;
+	}
 	snapshot_list_free(snaps, n);
 	rc = index_foreach_chunk(ix, add_chunk, &cs, err);
 	if (rc < 0)
@@ -82,6 +84,8 @@ int repo_stats(Repo *repo, RepoStats *out, StrataErr *err)
 	st.unique_chunks = cs.data_chunks;
 	st.index_chunks = index_count(ix);
 	st.tree_bytes = cs.tree_stored;
+	if (n)
+		st.metadata_per_snapshot = (st.metadata_per_snapshot + (double)st.snapshot_file_bytes) / (double)n;
 	st.dedup_ratio = st.unique_bytes ? (double)st.logical_bytes / (double)st.unique_bytes : 0.0;
 	st.compression_ratio = cs.data_stored ? (double)cs.data_raw / (double)cs.data_stored : 0.0;
 	*out = st;

@@ -25,6 +25,8 @@ static void print_human(const RepoStats *s)
 	       (unsigned long long)s->packs);
 	printf("metadata:           %s of trees, %s of snapshot files\n",
 	       cli_fmt_bytes(s->tree_bytes, b), cli_fmt_bytes(s->snapshot_file_bytes, b2));
+	printf("per snapshot:       %.0f bytes of metadata on average (new trees + snapshot file)\n",
+	       s->metadata_per_snapshot);
 	printf("index entries:      %llu\n", (unsigned long long)s->index_chunks);
 	printf("dedup ratio:        %.2fx\n", s->dedup_ratio);
 	printf("compression ratio:  %.2fx\n", s->compression_ratio);
@@ -46,7 +48,7 @@ static int run(Cli *cli, int argc, char **argv)
 	    (rc = repo_stats(repo, &s, &err)))
 		goto out;
 	if (cli->json) {
-		if (cli_json_print(json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:f}",
+		if (cli_json_print(json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:f,s:f}",
 			"snapshots",           (json_int_t)s.snapshots,
 			"logical_bytes",       (json_int_t)s.logical_bytes,
 			"unique_bytes",        (json_int_t)s.unique_bytes,
@@ -57,7 +59,8 @@ static int run(Cli *cli, int argc, char **argv)
 			"tree_bytes",          (json_int_t)s.tree_bytes,
 			"snapshot_file_bytes", (json_int_t)s.snapshot_file_bytes,
 			"dedup_ratio",         s.dedup_ratio,
-			"compression_ratio",   s.compression_ratio), 0) < 0)
+			"compression_ratio",   s.compression_ratio,
+			"metadata_per_snapshot_bytes", s.metadata_per_snapshot), 0) < 0)
 			rc = strata_err_set(&err, -EIO, "cannot write to stdout");
 	} else {
 		print_human(&s);
