@@ -32,15 +32,17 @@ int cli_opts_global(Cli *cli, int opt, const char *arg)
 	}
 }
 
-/* The option text the user typed for a failed getopt_long call, for the
- * message: "-x" for a short option, else the argv word itself. */
-static const char *bad_option(char **argv, char *buf, size_t len)
+const char *cli_opts_bad_option(char **argv, char *buf, size_t len)
 {
-	if (optopt > 0 && optopt < CLI_OPT_GLOBAL) {
+	const char *word = argv[optind - 1];
+
+	/* A long option is its argv word ("--bogus", "--target" with its
+	 * argument missing); a short one may sit inside a cluster ("-qx"). */
+	if (strncmp(word, "--", 2) != 0 && optopt > 0 && optopt < CLI_OPT_GLOBAL) {
 		snprintf(buf, len, "-%c", optopt);
 		return buf;
 	}
-	return argv[optind - 1];
+	return word;
 }
 
 int cli_opts_parse(Cli *cli, int argc, char **argv, const char *shortopts,
@@ -76,11 +78,11 @@ int cli_opts_parse(Cli *cli, int argc, char **argv, const char *shortopts,
 	optind = 0;   /* glibc: 0 re-initializes getopt for a new argv */
 	while ((opt = getopt_long(argc, argv, shorts, all, NULL)) != -1) {
 		if (opt == '?') {
-			rc = cli_usage(cli, "unknown option %s", bad_option(argv, buf, sizeof buf));
+			rc = cli_usage(cli, "unknown option %s", cli_opts_bad_option(argv, buf, sizeof buf));
 			goto out;
 		}
 		if (opt == ':') {
-			rc = cli_usage(cli, "option %s needs an argument", bad_option(argv, buf, sizeof buf));
+			rc = cli_usage(cli, "option %s needs an argument", cli_opts_bad_option(argv, buf, sizeof buf));
 			goto out;
 		}
 		if (opt == 'h') {

@@ -52,6 +52,11 @@ int cli_opts_parse(Cli *cli, int argc, char **argv, const char *shortopts,
                    const struct option *longopts, CliOptFn fn, void *ctx,
                    int *out_optind);
 
+/* cli_opts_bad_option — after getopt_long returned '?' or ':', the option
+ * as the user typed it ("--bogus", "-x"), for the usage message; buf holds
+ * a short option's text. */
+const char *cli_opts_bad_option(char **argv, char *buf, size_t len);
+
 /* A growable list of borrowed or owned strings (for repeatable options). */
 typedef struct CliList {
 	char  **v;

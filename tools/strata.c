@@ -177,15 +177,10 @@ int main(int argc, char **argv)
 			help_main();
 			return CLI_EXIT_OK;
 		}
-		if (opt == '?' || opt == ':') {
-			const char *what = argv[optind - 1];
-			if (optopt > 0 && optopt < CLI_OPT_GLOBAL) {
-				snprintf(buf, sizeof buf, "-%c", optopt);
-				what = buf;
-			}
+		if (opt == '?' || opt == ':')
 			return cli_usage(&cli, opt == '?' ? "unknown option %s" :
-			                 "option %s needs an argument", what);
-		}
+			                 "option %s needs an argument",
+			                 cli_opts_bad_option(argv, buf, sizeof buf));
 		cli_opts_global(&cli, opt, optarg);
 	}
 	if (optind >= argc)
