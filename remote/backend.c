@@ -168,6 +168,15 @@ int backend_stat(Backend *be, const char *name, uint64_t *out_size, RemoteErr *e
 	return be->ops->stat(be, name, out_size, err);
 }
 
+int backend_thaw(Backend *be, const char *name, unsigned days, RemoteErr *err)
+{
+	err_clear(err);
+	if (!be->ops->thaw)
+		return backend_err_set(err, -ENOTSUP, "%s: %s: this store has no archive storage class",
+		                       be->location, name);
+	return be->ops->thaw(be, name, days, err);
+}
+
 void backend_free(Backend *be)
 {
 	if (be)

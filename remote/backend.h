@@ -29,6 +29,9 @@
  *   -EIO        I/O error, or retries exhausted on a remote store
  *   -EINVAL     bad name or range
  *   -ERANGE     get_range asked for bytes past the end of the object
+ *   -ENODATA    get/get_range: the object sits in an archive storage class
+ *               (S3 GLACIER, DEEP_ARCHIVE: "InvalidObjectState") and must
+ *               be thawed first (backend_thaw)
  */
 #ifndef STRATA_REMOTE_BACKEND_H
 #define STRATA_REMOTE_BACKEND_H
@@ -54,6 +57,8 @@ typedef struct BackendOps {
 	int  (*del)(Backend *be, const char *name, RemoteErr *err);
 	int  (*stat)(Backend *be, const char *name, uint64_t *out_size, RemoteErr *err);
 	void (*free)(Backend *be);
+	/* optional (NULL: the backend has no archive tier) */
+	int  (*thaw)(Backend *be, const char *name, unsigned days, RemoteErr *err);
 } BackendOps;
 
 struct Backend {
@@ -93,6 +98,14 @@ int backend_delete(Backend *be, const char *name, RemoteErr *err);
 
 /* backend_stat — size of an object; -ENOENT if absent. */
 int backend_stat(Backend *be, const char *name, uint64_t *out_size, RemoteErr *err);
+
+/* backend_thaw — ask for a readable copy of an archived object (S3
+ * RestoreObject, Standard tier) kept for days days. Returns 0 when a
+ * restore was requested now or is already under way (the object is not
+ * readable yet), 1 when a restored copy is readable already, -ENOTSUP when
+ * the backend has no archive tier or the object is not archived, or one of
+ * the common errors. Costs one request. */
+int backend_thaw(Backend *be, const char *name, unsigned days, RemoteErr *err);
 
 /* backend_free — release the handle. Accepts NULL. */
 void backend_free(Backend *be);

@@ -8,6 +8,7 @@
  *   list       ListObjectsV2, page by page (continuation-token)
  *   delete     HEAD (for -ENOENT, which S3's DELETE never says), DELETE
  *   stat       HEAD
+ *   thaw       POST ?restore (RestoreObject) for GLACIER / DEEP_ARCHIVE
  * Object NAME is key PREFIX + NAME in the bucket.
  *
  * Integrity: every body goes up with x-amz-content-sha256 (signed, so the
@@ -522,6 +523,56 @@ out:
 	return rc;
 }
 
+/* s3_thaw — RestoreObject (POST ?restore) for an archived object:
+ * 202 a restore starts, 409 RestoreAlreadyInProgress, 200 a restored copy
+ * is already readable; InvalidObjectState means the object is not in an
+ * archive class, and 501 a store without the operation. */
+static int s3_thaw(Backend *be, const char *name, unsigned days, RemoteErr *err)
+{
+	S3Backend *s3 = s3_of(be);
+	char what[WHAT_MAX], *key = NULL, *xml = NULL;
+	BodyHash hash;
+	S3Req rq;
+	int rc;
+
+	memset(&rq, 0, sizeof(rq));
+	rc = check_name(s3, name, what, err);
+	if (rc < 0)
+		return rc;
+	key = full_key(s3, name);
+	if (!key || asprintf(&xml, "<RestoreRequest xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+	                     "<Days>%u</Days><GlacierJobParameters><Tier>Standard</Tier>"
+	                     "</GlacierJobParameters></RestoreRequest>", days ? days : 1) < 0) {
+		xml = NULL;
+		rc = backend_err_set(err, -ENOMEM, "%s: out of memory", what);
+		goto out;
+	}
+	body_hash(xml, strlen(xml), &hash);
+	rq.method = "POST";
+	rq.key = key;
+	rq.query = "restore=";
+	rq.body = (const uint8_t *)xml;
+	rq.body_len = strlen(xml);
+	rq.payload_sha256 = hash.hex;
+	rq.checksum_sha256 = hash.b64;
+	rq.content_type = "application/xml";
+	rq.body_max = S3_XMLBODY_MAX;
+	rc = s3http_call(s3->http, &rq, what, err);
+	if (rc == 0)
+		rc = rq.status == 200 ? 1 : 0;
+	else if (rq.status == 409)
+		rc = 0;
+	else if (rc == -ENODATA)
+		rc = backend_err_set(err, -ENOTSUP, "%s: not in an archive storage class", what);
+	else if (rq.status == 501)
+		rc = backend_err_set(err, -ENOTSUP, "%s: this store does not implement RestoreObject", what);
+out:
+	s3http_req_free(&rq);
+	free(xml);
+	free(key);
+	return rc;
+}
+
 static void s3_free(Backend *be)
 {
 	S3Backend *s3 = s3_of(be);
@@ -539,6 +590,7 @@ static const BackendOps s3_ops = {
 	.del = s3_del,
 	.stat = s3_stat,
 	.free = s3_free,
+	.thaw = s3_thaw,
 };
 
 int backend_s3_open(const char *location, Backend **out_be, RemoteErr *err)

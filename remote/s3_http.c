@@ -342,6 +342,12 @@ static void classify_status(const S3Http *http, const S3Req *rq, Attempt *a)
 		a->rc = -ENOSPC;
 	else
 		a->rc = -EIO;
+	/* A GET of an object in GLACIER or DEEP_ARCHIVE: not a permission
+	 * problem, and no retry cures it before a RestoreObject finishes. */
+	if (have && strcmp(x.code, "InvalidObjectState") == 0) {
+		a->rc = -ENODATA;
+		a->retry = 0;
+	}
 	if (have && (strcmp(x.code, "PermanentRedirect") == 0 ||
 	             strcmp(x.code, "AuthorizationHeaderMalformed") == 0)) {
 		size_t l = strlen(a->cause);

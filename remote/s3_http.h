@@ -87,7 +87,8 @@ void s3http_free(S3Http *http);
  * backoff and jitter. what names the object in messages
  * ("s3://bucket/key"). Returns 0 on a 2xx answer that passed its checks,
  * or: -EACCES (403), -ENOENT (404: NoSuchKey, NoSuchBucket, NoSuchUpload),
- * -ERANGE (416, or a 206 clipped at the end of the object), -ENOSPC (507),
+ * -ERANGE (416, or a 206 clipped at the end of the object), -ENODATA (403
+ * InvalidObjectState: an archived object), -ENOSPC (507),
  * -ENOMEM, -EIO (anything else; "giving up after N attempts: CAUSE" once
  * retries are spent). err names the object and the S3 code and message. */
 int s3http_call(S3Http *http, S3Req *rq, const char *what, RemoteErr *err);

@@ -3,35 +3,53 @@
  * Safety: everything is created relative to directory descriptors opened
  * with O_NOFOLLOW, entry names were checked by tree_decode (no '/', '.',
  * '..'), so a hostile tree cannot reach outside the target, and a symlink
- * created earlier in the restore is never followed. File contents are
- * written by the worker pool (one job per run of chunks, pwrite at known
- * offsets); a directory's metadata is applied once its jobs are done.
+ * created earlier in the restore is never followed. Files are created
+ * (O_EXCL) during the walk and kept open; their chunks go into a batch
+ * planned by restore_plan.c; the worker pool fetches each planned range,
+ * opens each blob once and writes it through the open descriptors. A
+ * file's metadata is applied through its descriptor after its content.
  */
 #include "store/restore.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "store/blob.h"
 #include "store/index.h"
 #include "store/repo_internal.h"
+#include "store/restore_plan.h"
 #include "store/tree.h"
 #include "store/workpool.h"
 
-#define JOB_BYTES (8u << 20)   /* a file's chunks are restored in runs of about this size */
+/* A batch closes at this many chunk references (48 + ~100 bytes each:
+ * ~75 MiB of plan for ~16 GiB of content at 32 KiB chunks) ... */
+#define BATCH_REFS_MAX   (512u * 1024)
+/* ... or this many open files (bounded further by RLIMIT_NOFILE). */
+#define BATCH_FILES_MAX  16384u
+/* Bytes in flight: ranges are at most RESTORE_PLAN_RANGE_MAX (16 MiB)
+ * plus their decrypted content, so about five whole packs at once. */
+#define INFLIGHT_MAX     (160ull << 20)
+#define COLD_POLL_S      60
+#define COLD_DAYS        7
+#define COLD_PACKS_SORT  65536   /* dedupe the pack list every this many */
 
-typedef struct OpenFile {
+typedef struct PendFile {
 	int fd;
-	int refs;                  /* jobs still writing; guarded by Ctx.mu */
-	char *path;
-} OpenFile;
+	int complete;              /* every chunk queued: metadata may follow */
+	uint32_t mode, uid, gid;
+	int64_t mtime_ns;
+	char *path;                /* relative to the target, for messages */
+} PendFile;
 
 typedef struct LinkSeen {
 	uint64_t dev, ino;
@@ -55,15 +73,27 @@ typedef struct Ctx {
 	size_t nlinks, links_cap;
 	char **includes;
 	size_t nincludes;
+	const Snapshot *snap;
+	RestorePlan *plan;
+	PendFile *files;
+	size_t nfiles, files_cap, files_max;
+	size_t *cold;              /* ranges of the batch that met archived packs; under mu */
+	size_t ncold, cold_cap;
+	int thawed;                /* thaw requests sent for the whole restore */
 } Ctx;
 
-typedef struct WriteJob {
+typedef struct RangeJob {
 	Ctx *ctx;
-	OpenFile *of;
-	const TreeNode *node;      /* valid until the directory's wait */
-	size_t first, count;
-	uint64_t offset;
-} WriteJob;
+	size_t range;
+} RangeJob;
+
+/* One write: raw bytes of a blob to one place in one file. */
+typedef struct WriteOp {
+	uint32_t file;
+	uint64_t off;
+	const uint8_t *p;
+	size_t len;
+} WriteOp;
 
 static void *make_codec(void) { return codec_ctx_new(); }
 static void free_codec(void *p) { codec_ctx_free(p); }
@@ -79,106 +109,389 @@ static void set_fatal(Ctx *c, int rc, const StrataErr *err)
 	pthread_mutex_unlock(&c->mu);
 }
 
-static int all_zero(const uint8_t *p, size_t len)
+static int has_fatal(Ctx *c)
 {
-	for (size_t i = 0; i < len; i++)
-		if (p[i])
-			return 0;
-	return 1;
+	int f;
+
+	pthread_mutex_lock(&c->mu);
+	f = c->fatal;
+	pthread_mutex_unlock(&c->mu);
+	return f;
 }
 
-static int write_chunks(Ctx *c, CodecCtx *cctx, int fd, const TreeNode *n, size_t first, size_t count,
-                        uint64_t off, const char *path, StrataErr *err)
+static int all_zero(const uint8_t *p, size_t len)
 {
-	char idhex[STRATA_ID_HEX_LEN + 1];
-	uint8_t *buf = NULL;
-	size_t cap = 0;
-	int rc = 0;
+	static const uint8_t zero[256];
 
-	for (size_t i = first; i < first + count; i++) {
-		IndexEntry e;
-		codec_hex(n->chunks[i], STRATA_ID_LEN, idhex);
-		rc = index_lookup(c->ix, n->chunks[i], &e);
+	while (len >= sizeof zero) {
+		if (memcmp(p, zero, sizeof zero))
+			return 0;
+		p += sizeof zero;
+		len -= sizeof zero;
+	}
+	return memcmp(p, zero, len) == 0;
+}
+
+static int cmp_op(const void *a, const void *b)
+{
+	const WriteOp *x = a, *y = b;
+
+	if (x->file != y->file)
+		return x->file < y->file ? -1 : 1;
+	return x->off < y->off ? -1 : x->off > y->off;
+}
+
+/* pwritev all of iov[0..n) at off, resuming after short writes. */
+static int pwritev_all(int fd, struct iovec *iov, int n, uint64_t off)
+{
+	while (n > 0) {
+		ssize_t w = pwritev(fd, iov, n, (off_t)off);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		off += (uint64_t)w;
+		while (n > 0 && (size_t)w >= iov->iov_len) {
+			w -= (ssize_t)iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n > 0) {
+			iov->iov_base = (uint8_t *)iov->iov_base + w;
+			iov->iov_len -= (size_t)w;
+		}
+	}
+	return 0;
+}
+
+/* Write the ops, sorted by file and offset, as runs of adjacent pieces:
+ * consecutive chunks of a file usually sit side by side in a pack, so a
+ * 16 MiB range is a handful of pwritev calls, not 500 pwrites. */
+static int write_ops(Ctx *c, WriteOp *ops, size_t n, StrataErr *err)
+{
+	struct iovec iov[IOV_MAX < 1024 ? IOV_MAX : 1024];
+	size_t i = 0;
+
+	qsort(ops, n, sizeof *ops, cmp_op);
+	while (i < n) {
+		const PendFile *f = &c->files[ops[i].file];
+		uint32_t file = ops[i].file;
+		uint64_t start = ops[i].off, end = start;
+		int k = 0, rc;
+
+		while (i < n && ops[i].file == file && ops[i].off == end &&
+		       k < (int)(sizeof iov / sizeof iov[0])) {
+			iov[k].iov_base = (void *)(uintptr_t)ops[i].p;
+			iov[k].iov_len = ops[i].len;
+			end += ops[i].len;
+			k++;
+			i++;
+		}
+		rc = pwritev_all(f->fd, iov, k, start);
+		if (rc)
+			return strata_err_set(err, rc, "%s: write failed: %s", f->path, strerror(-rc));
+	}
+	return 0;
+}
+
+/* Note range ri as archived; called with c->mu held. */
+static int note_cold(Ctx *c, size_t ri)
+{
+	if (c->ncold == c->cold_cap) {
+		size_t cap = c->cold_cap ? 2 * c->cold_cap : 64;
+		size_t *q = realloc(c->cold, cap * sizeof *q);
+		if (!q)
+			return -ENOMEM;
+		c->cold = q;
+		c->cold_cap = cap;
+	}
+	c->cold[c->ncold++] = ri;
+	return 0;
+}
+
+/* Fetch one planned range, open each of its blobs once and write it to
+ * every place that wants it. An archived pack is noted, not an error. */
+static int fetch_range(Ctx *c, CodecCtx *cctx, size_t ri, StrataErr *err)
+{
+	const RestorePlanRange *r = &restore_plan_ranges(c->plan)[ri];
+	const RestorePlanBlob *blobs = restore_plan_blobs(c->plan) + r->first_blob;
+	const RestorePlanRef *refs = restore_plan_refs(c->plan);
+	char name[REPO_NAME_MAX], idhex[STRATA_ID_HEX_LEN + 1], packhex[STRATA_ID_HEX_LEN + 1];
+	const char *path = c->files[refs[blobs[0].first_ref].file].path;
+	uint8_t *buf = NULL, *raw = NULL;
+	WriteOp *ops = NULL;
+	size_t nops = 0, nrefs = 0, rawpos = 0;
+	uint64_t restored = 0;
+	RemoteErr rerr = {{0}};
+	int rc;
+
+	codec_hex(r->pack, STRATA_ID_LEN, packhex);
+	repo_pack_name(PACK_KIND_DATA, r->pack, name);
+	for (size_t b = 0; b < r->nblobs; b++)
+		nrefs += blobs[b].nrefs;
+	buf = malloc(r->len ? r->len : 1);
+	raw = malloc(r->raw_bytes ? r->raw_bytes : 1);
+	ops = malloc(nrefs * sizeof *ops);
+	if (!buf || !raw || !ops) {
+		rc = strata_err_set(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	rc = backend_get_range(c->repo->be, name, r->off, r->len, buf, &rerr);
+	pthread_mutex_lock(&c->mu);
+	c->res.requests++;
+	if (rc == 0)
+		c->res.bytes_fetched += r->len;
+	else if (rc == -ENODATA)
+		rc = note_cold(c, ri) ? -ENOMEM : 1;
+	pthread_mutex_unlock(&c->mu);
+	if (rc == 1) {
+		rc = 0;               /* archived: handle_cold takes it from here */
+		goto out;
+	}
+	if (rc == -ENOMEM) {
+		rc = strata_err_set(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	if (rc == -ENOENT || rc == -ERANGE) {
+		rc = strata_err_set(err, STRATA_EDAMAGED, "%s: pack %.16s %s (bytes %llu-%llu of it are needed)",
+		                    path, packhex, rc == -ENOENT ? "is missing" : "is truncated",
+		                    (unsigned long long)r->off, (unsigned long long)(r->off + r->len - 1));
+		goto out;
+	}
+	if (rc) {
+		rc = repo_remote_err(err, rc, &rerr);
+		strata_err_prefix(err, "%s", path);
+		goto out;
+	}
+	for (size_t b = 0; b < r->nblobs; b++) {
+		const RestorePlanBlob *bl = &blobs[b];
+		const PendFile *f = &c->files[refs[bl->first_ref].file];
+		uint8_t *out = raw + rawpos;
+
+		rc = codec_blob_open(cctx, c->repo->keys, BLOB_DATA, bl->id, buf + (bl->pack_off - r->off),
+		                     bl->length, out, bl->raw_len);
 		if (rc) {
-			rc = strata_err_set(err, STRATA_EDAMAGED, "%s: chunk %.16s (bytes %llu-%llu) is missing from the repository",
-			                    path, idhex, (unsigned long long)off,
-			                    (unsigned long long)(off + n->chunk_lens[i] - 1));
-			break;
+			codec_hex(bl->id, STRATA_ID_LEN, idhex);
+			rc = rc == -ENOMEM ? strata_err_set(err, rc, "out of memory") :
+			     strata_err_set(err, STRATA_EDAMAGED, "%s (bytes %llu-%llu): chunk %.16s in pack %.16s at offset %u: %s",
+			                    f->path, (unsigned long long)refs[bl->first_ref].file_off,
+			                    (unsigned long long)(refs[bl->first_ref].file_off + bl->raw_len - 1),
+			                    idhex, packhex, bl->pack_off,
+			                    rc == STRATA_EAUTH ? "fails authentication" :
+			                    rc == STRATA_EDAMAGED ? "content does not match its ID" :
+			                    "cannot be decoded");
+			goto out;
 		}
-		if (e.raw_len != n->chunk_lens[i] || e.type != BLOB_DATA) {
-			rc = strata_err_set(err, STRATA_EDAMAGED, "%s: chunk %.16s: index and tree disagree on its length or type",
-			                    path, idhex);
-			break;
+		rawpos += bl->raw_len;
+		restored += (uint64_t)bl->raw_len * bl->nrefs;
+		/* All-zero chunks become holes: files were sized with
+		 * ftruncate, so sparse files stay sparse. */
+		if (bl->raw_len == 0 || all_zero(out, bl->raw_len))
+			continue;
+		for (size_t k = bl->first_ref; k < bl->first_ref + bl->nrefs; k++) {
+			ops[nops].file = refs[k].file;
+			ops[nops].off = refs[k].file_off;
+			ops[nops].p = out;
+			ops[nops].len = bl->raw_len;
+			nops++;
 		}
-		if (cap < e.raw_len) {
-			free(buf);
-			cap = e.raw_len;
-			buf = malloc(cap);
-			if (!buf) {
-				rc = strata_err_set(err, -ENOMEM, "out of memory");
-				break;
-			}
-		}
-		rc = blob_read_at(c->repo, cctx, n->chunks[i], &e, buf, err);
-		if (rc) {
-			strata_err_prefix(err, "%s (bytes %llu-%llu)", path, (unsigned long long)off,
-			                  (unsigned long long)(off + e.raw_len - 1));
-			break;
-		}
-		/* All-zero chunks become holes: sparse files stay sparse. */
-		if (!all_zero(buf, e.raw_len)) {
-			size_t done = 0;
-			while (done < e.raw_len) {
-				ssize_t w = pwrite(fd, buf + done, e.raw_len - done, (off_t)(off + done));
-				if (w < 0) {
-					if (errno == EINTR)
-						continue;
-					rc = strata_err_set(err, -errno, "%s: write failed: %s", path, strerror(errno));
-					goto out;
-				}
-				done += (size_t)w;
-			}
-		}
-		off += e.raw_len;
+	}
+	rc = write_ops(c, ops, nops, err);
+	if (rc == 0) {
 		pthread_mutex_lock(&c->mu);
-		c->res.bytes += e.raw_len;
-		c->prog.bytes_done += e.raw_len;
+		c->res.bytes += restored;
+		c->prog.bytes_done += restored;
 		pthread_mutex_unlock(&c->mu);
 	}
 out:
+	free(ops);
+	free(raw);
 	free(buf);
 	return rc;
 }
 
-static void release_file(Ctx *c, OpenFile *of)
+static void range_job(void *arg, void *state)
 {
-	int last;
-
-	pthread_mutex_lock(&c->mu);
-	last = --of->refs == 0;
-	pthread_mutex_unlock(&c->mu);
-	if (last) {
-		close(of->fd);
-		free(of->path);
-		free(of);
-	}
-}
-
-static void write_job(void *arg, void *state)
-{
-	WriteJob *j = arg;
+	RangeJob *j = arg;
 	StrataErr err = {0};
 	int rc;
 
-	if (!state)
+	if (has_fatal(j->ctx))
+		rc = 0;
+	else if (!state)
 		rc = strata_err_set(&err, -ENOMEM, "out of memory");
 	else
-		rc = write_chunks(j->ctx, state, j->of->fd, j->node, j->first, j->count, j->offset,
-		                  j->of->path, &err);
+		rc = fetch_range(j->ctx, state, j->range, &err);
 	if (rc)
 		set_fatal(j->ctx, rc, &err);
-	release_file(j->ctx, j->of);
 	free(j);
+}
+
+static int submit_range(Ctx *c, size_t ri)
+{
+	const RestorePlanRange *r = &restore_plan_ranges(c->plan)[ri];
+	RangeJob *j = malloc(sizeof *j);
+	int rc;
+
+	if (!j)
+		return strata_err_set(c->err, -ENOMEM, "out of memory");
+	j->ctx = c;
+	j->range = ri;
+	rc = workpool_submit(c->pool, range_job, j, r->len + r->raw_bytes);
+	if (rc) {
+		free(j);
+		return strata_err_set(c->err, rc, "out of memory");
+	}
+	return 0;
+}
+
+/* Wait for the pool; the first job error becomes the restore's. */
+static int wait_jobs(Ctx *c)
+{
+	int rc;
+
+	workpool_wait(c->pool);
+	pthread_mutex_lock(&c->mu);
+	rc = c->fatal;
+	if (rc && c->err)
+		*c->err = c->ferr;
+	pthread_mutex_unlock(&c->mu);
+	return rc;
+}
+
+static int thaw_all(Ctx *c, uint64_t *out_pending);
+
+static void sleep_s(unsigned s)
+{
+	struct timespec ts = { (time_t)s, 0 };
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/* Some ranges met archived packs: ask for every pack the restore needs to
+ * be thawed (once), then stop, or with cold_wait poll until they read. */
+static int handle_cold(Ctx *c)
+{
+	uint64_t pending = 0;
+	size_t *again = NULL, n;
+	int rc = 0;
+
+	if (!c->thawed) {
+		rc = thaw_all(c, &pending);
+		if (rc)
+			return rc;
+		c->thawed = 1;
+		c->res.cold_packs = pending;
+	}
+	if (!c->opts->cold_wait) {
+		if (!c->res.cold_packs)
+			c->res.cold_packs = c->ncold;
+		return strata_err_set(c->err, -EAGAIN,
+		                      "%llu packs this restore needs are in an archive storage class; a restore of "
+		                      "each was requested: run the same restore again with --overwrite once they "
+		                      "are readable (hours for GLACIER, up to 48 h for DEEP_ARCHIVE), or add "
+		                      "--cold-wait to wait for them",
+		                      (unsigned long long)c->res.cold_packs);
+	}
+	while (c->ncold > 0) {
+		n = c->ncold;
+		free(again);
+		again = malloc(n * sizeof *again);
+		if (!again)
+			return strata_err_set(c->err, -ENOMEM, "out of memory");
+		memcpy(again, c->cold, n * sizeof *again);
+		c->ncold = 0;
+		c->prog.cold_pending = n;
+		if (c->opts->progress)
+			c->opts->progress(&c->prog, c->opts->progress_ctx);
+		sleep_s(c->opts->cold_poll_s ? c->opts->cold_poll_s : COLD_POLL_S);
+		for (size_t i = 0; i < n && rc == 0; i++)
+			rc = submit_range(c, again[i]);
+		if (rc == 0)
+			rc = wait_jobs(c);
+		if (rc)
+			break;
+	}
+	c->prog.cold_pending = 0;
+	free(again);
+	return rc;
+}
+
+/* Metadata through the open descriptor, after the content: owner first
+ * (chown clears setuid/setgid), then mode, then times. */
+static void finish_file(Ctx *c, PendFile *f)
+{
+	struct timespec ts[2];
+
+	if (c->is_root && fchown(f->fd, f->uid, f->gid) != 0)
+		c->res.errors++;
+	fchmod(f->fd, f->mode & (c->is_root ? 07777 : 01777));
+	ts[0].tv_sec = f->mtime_ns / 1000000000LL;
+	ts[0].tv_nsec = f->mtime_ns % 1000000000LL;
+	if (ts[0].tv_nsec < 0) {
+		ts[0].tv_nsec += 1000000000LL;
+		ts[0].tv_sec--;
+	}
+	ts[1] = ts[0];
+	futimens(f->fd, ts);
+}
+
+static void close_files(Ctx *c, size_t from)
+{
+	for (size_t i = from; i < c->nfiles; i++) {
+		close(c->files[i].fd);
+		free(c->files[i].path);
+	}
+	c->nfiles = from;
+}
+
+/* flush — restore the batch: plan, fetch and write every range, then
+ * apply the metadata of the complete files and close them. A file still
+ * being queued (the last one) stays open as file 0 of the next batch. */
+static int flush(Ctx *c)
+{
+	RestorePlanRef bad;
+	uint8_t bad_id[STRATA_ID_LEN];
+	char idhex[STRATA_ID_HEX_LEN + 1];
+	size_t n, keep;
+	int rc;
+
+	if (c->nfiles == 0)
+		return 0;
+	rc = restore_plan_build(c->plan, c->ix, &bad, bad_id);
+	if (rc == STRATA_EDAMAGED) {
+		codec_hex(bad_id, STRATA_ID_LEN, idhex);
+		return strata_err_set(c->err, rc, "%s: chunk %.16s (at byte %llu) is missing from the repository "
+		                      "or the index disagrees with the tree",
+		                      c->files[bad.file].path, idhex, (unsigned long long)bad.file_off);
+	}
+	if (rc)
+		return strata_err_set(c->err, rc, "out of memory planning the restore");
+	n = restore_plan_nranges(c->plan);
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = submit_range(c, i);
+	if (rc == 0)
+		rc = wait_jobs(c);
+	if (rc == 0 && c->ncold)
+		rc = handle_cold(c);
+	if (rc)
+		return rc;
+	keep = c->files[c->nfiles - 1].complete ? 0 : 1;
+	for (size_t i = 0; i < c->nfiles - keep; i++)
+		finish_file(c, &c->files[i]);
+	if (keep) {
+		PendFile last = c->files[c->nfiles - 1];
+		c->nfiles--;
+		close_files(c, 0);
+		c->files[0] = last;
+		c->nfiles = 1;
+	} else {
+		close_files(c, 0);
+	}
+	restore_plan_reset(c->plan);
+	return 0;
 }
 
 static int fail_errno(Ctx *c, const char *path, const char *what)
@@ -268,12 +581,29 @@ static int clear_way(Ctx *c, int dirfd, const char *name, const char *path)
 	return 0;
 }
 
+/* Room for one more open file in the batch (flushing it when full). */
+static int reserve_file(Ctx *c)
+{
+	int rc;
+
+	if (c->nfiles >= c->files_max && (rc = flush(c)) != 0)
+		return rc;
+	if (c->nfiles == c->files_cap) {
+		size_t cap = c->files_cap ? 2 * c->files_cap : 256;
+		void *q = realloc(c->files, cap * sizeof *c->files);
+		if (!q)
+			return strata_err_set(c->err, -ENOMEM, "out of memory");
+		c->files = q;
+		c->files_cap = cap;
+	}
+	return 0;
+}
+
 static int restore_file(Ctx *c, int dirfd, const TreeNode *n, const char *path)
 {
 	const char *first = n->nlink > 1 ? seen_link(c, n) : NULL;
-	OpenFile *of;
+	PendFile *f;
 	uint64_t off = 0;
-	size_t i = 0;
 	int fd, rc;
 
 	rc = clear_way(c, dirfd, n->name, path);
@@ -286,10 +616,13 @@ static int restore_file(Ctx *c, int dirfd, const TreeNode *n, const char *path)
 		}
 		/* Fall back to a copy (e.g. across an include boundary). */
 	}
+	rc = reserve_file(c);
+	if (rc)
+		return rc;
 	fd = openat(dirfd, n->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return fail_errno(c, path, "cannot create file");
-	if (ftruncate(fd, (off_t)n->size) != 0) {
+	if (n->size && ftruncate(fd, (off_t)n->size) != 0) {
 		rc = fail_errno(c, path, "cannot size file");
 		close(fd);
 		return rc;
@@ -298,47 +631,34 @@ static int restore_file(Ctx *c, int dirfd, const TreeNode *n, const char *path)
 		close(fd);
 		return strata_err_set(c->err, -ENOMEM, "out of memory");
 	}
-	of = calloc(1, sizeof *of);
-	if (!of || !(of->path = strdup(path))) {
-		free(of);
+	f = &c->files[c->nfiles];
+	memset(f, 0, sizeof *f);
+	f->fd = fd;
+	f->mode = n->mode;
+	f->uid = n->uid;
+	f->gid = n->gid;
+	f->mtime_ns = n->mtime_ns;
+	f->path = strdup(path);
+	if (!f->path) {
 		close(fd);
 		return strata_err_set(c->err, -ENOMEM, "out of memory");
 	}
-	of->fd = fd;
-	of->refs = 1;                   /* held by this function until submitted */
-	while (i < n->nchunks) {
-		size_t start = i;
-		uint64_t bytes = 0, start_off = off;
-		while (i < n->nchunks && (bytes == 0 || bytes + n->chunk_lens[i] <= JOB_BYTES)) {
-			bytes += n->chunk_lens[i];
-			off += n->chunk_lens[i];
-			i++;
-		}
-		WriteJob *j = malloc(sizeof *j);
-		if (!j) {
-			release_file(c, of);
+	c->nfiles++;
+	for (size_t i = 0; i < n->nchunks; i++) {
+		if (restore_plan_add(c->plan, n->chunks[i], n->chunk_lens[i], (uint32_t)(c->nfiles - 1), off))
 			return strata_err_set(c->err, -ENOMEM, "out of memory");
-		}
-		j->ctx = c;
-		j->of = of;
-		j->node = n;
-		j->first = start;
-		j->count = i - start;
-		j->offset = start_off;
-		pthread_mutex_lock(&c->mu);
-		of->refs++;
-		pthread_mutex_unlock(&c->mu);
-		rc = workpool_submit(c->pool, write_job, j, bytes);
-		if (rc) {
-			free(j);
-			release_file(c, of);
-			release_file(c, of);
-			return strata_err_set(c->err, rc, "out of memory");
-		}
+		off += n->chunk_lens[i];
+		/* A huge file may span batches: it stays open until its
+		 * last chunk is queued and written. */
+		if (restore_plan_nrefs(c->plan) >= BATCH_REFS_MAX && i + 1 < n->nchunks &&
+		    (rc = flush(c)) != 0)
+			return rc;
 	}
-	release_file(c, of);
+	c->files[c->nfiles - 1].complete = 1;
 	c->res.files++;
 	c->prog.files_done++;
+	if (restore_plan_nrefs(c->plan) >= BATCH_REFS_MAX)
+		return flush(c);
 	return 0;
 }
 
@@ -358,6 +678,8 @@ static int restore_entry(Ctx *c, int dirfd, const TreeNode *n, char *path, size_
 			return fail_errno(c, path, "cannot open directory (a non-directory is in the way)");
 		rc = restore_dir(c, fd, n->subtree, path, plen);
 		close(fd);
+		/* Writing file content later does not touch a directory's
+		 * mtime; only creating entries does, and those exist now. */
 		if (rc == 0 && how == 2) {
 			apply_meta(c, dirfd, n->name, n);
 			c->res.dirs++;
@@ -432,28 +754,6 @@ static int restore_dir(Ctx *c, int dirfd, const uint8_t tree_id[STRATA_ID_LEN], 
 			c->opts->progress(&c->prog, c->opts->progress_ctx);
 		}
 	}
-	/* File nodes are referenced by queued jobs until they finish. */
-	workpool_wait(c->pool);
-	pthread_mutex_lock(&c->mu);
-	if (rc == 0 && c->fatal) {
-		rc = c->fatal;
-		if (c->err)
-			*c->err = c->ferr;
-	}
-	pthread_mutex_unlock(&c->mu);
-	/* Files' metadata after their content is written. */
-	for (size_t i = 0; i < t.n && rc == 0; i++) {
-		const TreeNode *n = &t.nodes[i];
-		if (n->type == NODE_FILE) {
-			size_t nl = strlen(n->name);
-			if (plen)
-				path[plen] = '/';
-			memcpy(path + (plen ? plen + 1 : 0), n->name, nl + 1);
-			if (wanted(c, path) == 2)
-				apply_meta(c, dirfd, n->name, n);
-			path[plen] = '\0';
-		}
-	}
 	tree_clear(&t);
 	return rc;
 }
@@ -508,6 +808,185 @@ static int check_includes(Ctx *c, const Snapshot *snap)
 	return 0;
 }
 
+/* ---- archived packs: which packs the whole restore needs ---- */
+
+typedef struct PackSet {
+	uint8_t (*ids)[STRATA_ID_LEN];
+	size_t n, cap, sorted;
+} PackSet;
+
+static int cmp_id(const void *a, const void *b)
+{
+	return memcmp(a, b, STRATA_ID_LEN);
+}
+
+static void packset_unique(PackSet *s)
+{
+	size_t w = 0;
+
+	qsort(s->ids, s->n, STRATA_ID_LEN, cmp_id);
+	for (size_t i = 0; i < s->n; i++)
+		if (w == 0 || memcmp(s->ids[w - 1], s->ids[i], STRATA_ID_LEN) != 0)
+			memmove(s->ids[w++], s->ids[i], STRATA_ID_LEN);
+	s->n = w;
+	s->sorted = w;
+}
+
+static int packset_add(PackSet *s, const uint8_t id[STRATA_ID_LEN])
+{
+	if (s->n > 0 && memcmp(s->ids[s->n - 1], id, STRATA_ID_LEN) == 0)
+		return 0;     /* consecutive chunks mostly share a pack */
+	if (s->n == s->cap && s->n - s->sorted >= COLD_PACKS_SORT)
+		packset_unique(s);
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? 2 * s->cap : 1024;
+		void *q = realloc(s->ids, cap * STRATA_ID_LEN);
+		if (!q)
+			return -ENOMEM;
+		s->ids = q;
+		s->cap = cap;
+	}
+	memcpy(s->ids[s->n++], id, STRATA_ID_LEN);
+	return 0;
+}
+
+/* Walk the wanted part of the snapshot (trees only: hot metadata) and
+ * collect the data packs its files' chunks live in. */
+static int collect_packs(Ctx *c, const uint8_t tree_id[STRATA_ID_LEN], char *path, size_t plen, PackSet *set)
+{
+	Tree t;
+	int rc;
+
+	rc = tree_load(c->repo, tree_id, &t, c->err);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < t.n && rc == 0; i++) {
+		const TreeNode *n = &t.nodes[i];
+		size_t nl = strlen(n->name), len = plen ? plen + 1 + nl : nl;
+		int how;
+		if (len >= PATH_MAX)
+			continue;
+		if (plen)
+			path[plen] = '/';
+		memcpy(path + (plen ? plen + 1 : 0), n->name, nl + 1);
+		how = wanted(c, path);
+		if (how && n->type == NODE_DIR)
+			rc = collect_packs(c, n->subtree, path, len, set);
+		else if (how == 2 && n->type == NODE_FILE)
+			for (size_t k = 0; k < n->nchunks && rc == 0; k++) {
+				IndexEntry e;
+				if (index_lookup(c->ix, n->chunks[k], &e) == 0 && packset_add(set, e.pack))
+					rc = strata_err_set(c->err, -ENOMEM, "out of memory");
+			}
+		path[plen] = '\0';
+	}
+	tree_clear(&t);
+	return rc;
+}
+
+typedef struct ThawJob {
+	Ctx *ctx;
+	const uint8_t *pack;
+	uint64_t *pending;
+} ThawJob;
+
+static void thaw_job(void *arg, void *state)
+{
+	ThawJob *j = arg;
+	Ctx *c = j->ctx;
+	char name[REPO_NAME_MAX];
+	RemoteErr rerr = {{0}};
+	StrataErr err = {0};
+	unsigned days = c->opts->cold_days ? c->opts->cold_days : COLD_DAYS;
+	int rc;
+
+	repo_pack_name(PACK_KIND_DATA, j->pack, name);
+	rc = backend_thaw(c->repo->be, name, days, &rerr);
+	pthread_mutex_lock(&c->mu);
+	c->res.requests++;
+	if (rc == 0)
+		(*j->pending)++;
+	pthread_mutex_unlock(&c->mu);
+	/* 1: readable already; -ENOTSUP: not archived. */
+	if (rc < 0 && rc != -ENOTSUP) {
+		repo_remote_err(&err, rc, &rerr);
+		strata_err_prefix(&err, "requesting the restore of an archived pack");
+		set_fatal(c, rc, &err);
+	}
+	free(j);
+}
+
+/* thaw_all — a thaw request for every data pack the restore needs, in
+ * parallel; *out_pending counts those not readable yet. */
+static int thaw_all(Ctx *c, uint64_t *out_pending)
+{
+	PackSet set = {0};
+	char *path = malloc(PATH_MAX);
+	uint64_t pending = 0;
+	int rc;
+
+	if (!path)
+		return strata_err_set(c->err, -ENOMEM, "out of memory");
+	path[0] = '\0';
+	rc = collect_packs(c, c->snap->tree, path, 0, &set);
+	if (rc == 0)
+		packset_unique(&set);
+	for (size_t i = 0; i < set.n && rc == 0; i++) {
+		ThawJob *j = malloc(sizeof *j);
+		if (!j) {
+			rc = strata_err_set(c->err, -ENOMEM, "out of memory");
+			break;
+		}
+		j->ctx = c;
+		j->pack = set.ids[i];
+		j->pending = &pending;
+		rc = workpool_submit(c->pool, thaw_job, j, 1);
+		if (rc) {
+			free(j);
+			rc = strata_err_set(c->err, rc, "out of memory");
+		}
+	}
+	if (rc == 0)
+		rc = wait_jobs(c);
+	else
+		workpool_wait(c->pool);
+	free(set.ids);
+	free(path);
+	if (rc == 0)
+		*out_pending = pending;
+	return rc;
+}
+
+/* The open-file budget of a batch: half the soft limit (raised to the
+ * hard limit first), leaving room for directories, the index and the
+ * backend's connections. */
+static size_t files_budget(void)
+{
+	struct rlimit rl;
+	size_t n;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return 256;
+	if (rl.rlim_cur < rl.rlim_max) {
+		struct rlimit want = rl;
+		want.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > 65536 ? 65536 : rl.rlim_max;
+		if (want.rlim_cur > rl.rlim_cur && setrlimit(RLIMIT_NOFILE, &want) == 0)
+			rl = want;
+	}
+	n = rl.rlim_cur == RLIM_INFINITY ? BATCH_FILES_MAX : (size_t)rl.rlim_cur / 2;
+	n = n > 128 ? n - 64 : 64;
+	return n < BATCH_FILES_MAX ? n : BATCH_FILES_MAX;
+}
+
+static int default_threads(void)
+{
+	int n = 2 * workpool_default_threads();
+
+	/* Requests to S3 wait on latency, not on the CPU: several in flight
+	 * whatever the core count; more than 32 only adds memory. */
+	return n < 8 ? 8 : n > 32 ? 32 : n;
+}
+
 int restore_run(Repo *repo, const Snapshot *snap, const RestoreOptions *opts,
                 RestoreResult *out_result, StrataErr *err)
 {
@@ -519,6 +998,7 @@ int restore_run(Repo *repo, const Snapshot *snap, const RestoreOptions *opts,
 	c.repo = repo;
 	c.opts = opts;
 	c.err = err;
+	c.snap = snap;
 	c.root_fd = -1;
 	c.is_root = geteuid() == 0;
 	pthread_mutex_init(&c.mu, NULL);
@@ -557,21 +1037,30 @@ int restore_run(Repo *repo, const Snapshot *snap, const RestoreOptions *opts,
 		rc = strata_err_set(err, -errno, "cannot open target %s: %s", opts->target, strerror(errno));
 		goto out;
 	}
-	c.pool = workpool_new(opts->threads > 0 ? opts->threads : workpool_default_threads() + 1,
-	                      64u << 20, make_codec, free_codec);
+	c.files_max = files_budget();
+	c.pool = workpool_new(opts->threads > 0 ? opts->threads : default_threads(),
+	                      INFLIGHT_MAX, make_codec, free_codec);
+	c.plan = restore_plan_new(0, 0);
 	path = malloc(PATH_MAX);
-	if (!c.pool || !path) {
+	if (!c.pool || !c.plan || !path) {
 		rc = strata_err_set(err, -ENOMEM, "out of memory");
 		goto out;
 	}
 	path[0] = '\0';
 	rc = restore_dir(&c, c.root_fd, snap->tree, path, 0);
+	if (rc == 0)
+		rc = flush(&c);
 	if (rc == 0 && fsync(c.root_fd) != 0 && errno != EINVAL)
 		rc = strata_err_set(err, -errno, "%s: fsync failed: %s", opts->target, strerror(errno));
+out:
+	/* The pool first: no job may still use a descriptor or the plan. */
+	workpool_free(c.pool);
 	if (out_result)
 		*out_result = c.res;
-out:
-	workpool_free(c.pool);
+	close_files(&c, 0);
+	free(c.files);
+	free(c.cold);
+	restore_plan_free(c.plan);
 	if (c.root_fd >= 0)
 		close(c.root_fd);
 	for (size_t i = 0; i < c.nincludes; i++)

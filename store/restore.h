@@ -25,6 +25,7 @@ typedef struct RestoreProgress {
 	uint64_t files_done;
 	uint64_t bytes_done;
 	const char *current;
+	uint64_t cold_pending;     /* with cold_wait: packs still being thawed */
 } RestoreProgress;
 
 typedef void (*RestoreProgressFn)(const RestoreProgress *p, void *ctx);
@@ -33,8 +34,11 @@ typedef struct RestoreOptions {
 	const char *target;                             /* created if missing */
 	const char *const *includes; size_t nincludes;  /* snapshot paths to restore; none = all */
 	int overwrite;                                  /* replace existing files */
-	int threads;                                    /* 0 = number of cores */
+	int threads;                                    /* 0 = max(8, 2 x cores): I/O bound on S3 */
 	RestoreProgressFn progress; void *progress_ctx;
+	int cold_wait;             /* archived packs: request a thaw, then poll until readable */
+	unsigned cold_poll_s;      /* seconds between polls; 0 = 60 */
+	unsigned cold_days;        /* days a thawed copy stays readable; 0 = 7 */
 } RestoreOptions;
 
 typedef struct RestoreResult {
@@ -42,9 +46,28 @@ typedef struct RestoreResult {
 	uint64_t dirs;
 	uint64_t bytes;
 	uint64_t errors;       /* entries that could not be restored */
+	uint64_t requests;     /* ranged reads of data packs (one per planned range) */
+	uint64_t bytes_fetched;/* bytes those reads returned */
+	uint64_t cold_packs;   /* packs found archived (thaw requested or under way) */
 } RestoreResult;
 
 /* restore_run — restore snap under opts->target.
+ *
+ * Reads (store/restore_plan.h): the walk creates entries and queues the
+ * chunks of files in batches (bounded by open files and references);
+ * each batch is planned by pack, each pack read once or in a few
+ * coalesced ranges, several in flight, every distinct chunk decrypted once
+ * and written to each place that needs it (pwritev of runs). All-zero
+ * chunks become holes. File metadata is applied through the open
+ * descriptor once its content is written; a directory's once its entries
+ * exist. The process's open-file soft limit is raised to its hard limit.
+ *
+ * Archived packs (S3 GLACIER/DEEP_ARCHIVE, backend -ENODATA): every data
+ * pack the restore needs gets a thaw request (backend_thaw); without
+ * cold_wait the restore stops with -EAGAIN saying how many are pending
+ * (out_result->cold_packs); with it, the restore polls the archived ranges
+ * every cold_poll_s seconds and finishes.
+ *
  * Errors: STRATA_EDAMAGED (a chunk is missing or fails its check; the
  * message names chunk, pack and path), STRATA_ENOTFOUND (an include path
  * is not in the snapshot), STRATA_EEXIST (a file exists and !overwrite),

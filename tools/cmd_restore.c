@@ -31,7 +31,9 @@ enum {
 	OPT_LABEL,
 	OPT_HOST,
 	OPT_TAG,
-	OPT_PATH
+	OPT_PATH,
+	OPT_COLD_WAIT,
+	OPT_COLD_POLL
 };
 
 static const struct option longopts[] = {
@@ -47,6 +49,8 @@ static const struct option longopts[] = {
 	{ "host",      required_argument, NULL, OPT_HOST },
 	{ "tag",       required_argument, NULL, OPT_TAG },
 	{ "path",      required_argument, NULL, OPT_PATH },
+	{ "cold-wait", no_argument,       NULL, OPT_COLD_WAIT },
+	{ "cold-poll", required_argument, NULL, OPT_COLD_POLL },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -60,6 +64,8 @@ typedef struct Args {
 	SnapSelect sel;            /* --at, --at-height, --label and the group */
 	int nselectors;            /* --at and --at-height given */
 	CliList tags, paths, labels;
+	int cold_wait;             /* --cold-wait: poll archived packs until readable */
+	long cold_poll;            /* --cold-poll SECONDS */
 } Args;
 
 static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
@@ -125,6 +131,13 @@ static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
 	case OPT_PATH:
 		if (cli_list_push(opt == OPT_TAG ? &a->tags : &a->paths, (char *)(uintptr_t)arg) < 0)
 			return cli_failf(cli, -ENOMEM, "out of memory");
+		return CLI_CONTINUE;
+	case OPT_COLD_WAIT:
+		a->cold_wait = 1;
+		return CLI_CONTINUE;
+	case OPT_COLD_POLL:
+		if (cli_parse_int(arg, 1, 86400, &a->cold_poll) < 0)
+			return cli_usage(cli, "--cold-poll wants seconds from 1 to 86400: %s", arg);
 		return CLI_CONTINUE;
 	default:
 		return cli_usage(cli, "unexpected option");
@@ -288,30 +301,44 @@ static int run(Cli *cli, int argc, char **argv)
 	opts.nincludes = a.includes.n;
 	opts.overwrite = a.overwrite;
 	opts.threads = (int)a.threads;
+	opts.cold_wait = a.cold_wait;
+	opts.cold_poll_s = (unsigned)a.cold_poll;
 	opts.progress = on_progress;
 	opts.progress_ctx = &progress;
 	cli_progress_init(&progress, cli);
 	rc = restore_run(repo, &snap, &opts, &res, &err);
 	cli_progress_done(&progress);
+	if (rc == -EAGAIN && res.cold_packs && cli->json) {
+		strata_id_hex(snap.id, hex);
+		cli_json_print(json_pack("{s:s,s:s,s:I,s:I,s:s}", "snapshot_id", hex, "status", "cold",
+		                         "cold_packs", (json_int_t)res.cold_packs,
+		                         "requests", (json_int_t)res.requests, "error", err.msg), 0);
+		exit_code = CLI_EXIT_FAILURE;
+		goto out;
+	}
 	if (rc) {
 		exit_code = cli_fail(cli, rc, &err);
 		goto out;
 	}
 	if (cli->json) {
 		strata_id_hex(snap.id, hex);
-		if (cli_json_print(json_pack("{s:s,s:o,s:I,s:I,s:I,s:I}",
+		if (cli_json_print(json_pack("{s:s,s:o,s:I,s:I,s:I,s:I,s:I,s:I}",
 		                             "snapshot_id", hex,
 		                             "target", cli_json_str(a.target),
 		                             "files", (json_int_t)res.files,
 		                             "dirs", (json_int_t)res.dirs,
 		                             "bytes", (json_int_t)res.bytes,
-		                             "errors", (json_int_t)res.errors), 0) < 0)
+		                             "errors", (json_int_t)res.errors,
+		                             "requests", (json_int_t)res.requests,
+		                             "bytes_fetched", (json_int_t)res.bytes_fetched), 0) < 0)
 			exit_code = cli_failf(cli, -EIO, "cannot write to stdout");
 	} else if (!cli->quiet) {
 		printf("restored snapshot %s to ", cli_fmt_short_id(snap.id, id));
 		cli_fmt_name(stdout, a.target);
-		printf(": %llu files, %llu dirs, %s\n", (unsigned long long)res.files,
+		printf(": %llu files, %llu dirs, %s", (unsigned long long)res.files,
 		       (unsigned long long)res.dirs, cli_fmt_bytes(res.bytes, bytes));
+		printf(" (%llu requests, %s fetched)\n", (unsigned long long)res.requests,
+		       cli_fmt_bytes(res.bytes_fetched, bytes));
 	}
 	/* An engine that skips entries it could not create reports them in
 	 * res.errors and still returns 0: the restore is then incomplete. */
@@ -354,6 +381,12 @@ const CliCommand cmd_restore = {
 		"                        (- for standard output); FILE appears only when\n"
 		"                        complete\n"
 		"      --tar-zst FILE    the same, compressed with zstd\n"
+		"      --cold-wait       when packs sit in an archive storage class (S3\n"
+		"                        GLACIER, DEEP_ARCHIVE), request their restore and\n"
+		"                        wait here until they are readable; without it the\n"
+		"                        restore requests them, says how many are pending\n"
+		"                        and stops (run it again with --overwrite later)\n"
+		"      --cold-poll SECONDS  how often --cold-wait looks (default 60)\n"
 		"\n"
 		"Choosing the snapshot by time or height (instead of SNAPSHOT):\n"
 		"      --at TIME         the newest snapshot taken at or before TIME:\n"
@@ -376,6 +409,7 @@ const CliCommand cmd_restore = {
 		"  strata restore --at-height 812345 --tag hourly --target /srv/node\n"
 		"  strata restore --at '2024-05-01 12:00' --label kind=pg-base --target /srv/pg\n"
 		"  strata restore latest --tar - | tar -x -C /srv/restore\n"
-		"  strata restore 3fa1c2d4 --tar-zst /backups/node.tar.zst\n",
+		"  strata restore 3fa1c2d4 --tar-zst /backups/node.tar.zst\n"
+		"  strata restore latest --target /srv/node --cold-wait --cold-poll 600\n",
 	.run = run,
 };
