@@ -440,6 +440,10 @@ out:
 
 const char *s3config_storage_class(const S3Config *cfg, const char *name)
 {
+	/* Lock files live minutes: an infrequent-access or archive class
+	 * would bill them for 30 days or more. */
+	if (strncmp(name, "locks/", 6) == 0)
+		return NULL;
 	return strncmp(name, "data/", 5) == 0 ? cfg->class_data : cfg->class_metadata;
 }
 

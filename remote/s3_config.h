@@ -41,7 +41,8 @@ typedef struct S3Config {
 int s3config_parse(const char *location, S3Config *out, RemoteErr *err);
 
 /* s3config_storage_class — the storage class to send for an object name,
- * or NULL to send none (STANDARD). */
+ * or NULL to send none (STANDARD): class_data for "data/...", none for
+ * "locks/..." (short-lived), class_metadata for the rest. */
 const char *s3config_storage_class(const S3Config *cfg, const char *name);
 
 /* s3config_free — release and wipe what s3config_parse() wrote. Accepts a

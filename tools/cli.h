@@ -53,6 +53,7 @@ extern const CliCommand cmd_wal_push;
 extern const CliCommand cmd_wal_fetch;
 extern const CliCommand cmd_wal_list;
 extern const CliCommand cmd_wal_prune;
+extern const CliCommand cmd_replicate;
 
 /* Shared by `prune` and `forget --prune` (defined in cmd_prune.c):
  * cmd_prune_execute runs prune_run with the CLI's lock options and progress

@@ -14,6 +14,7 @@
 #include "tools/cli_opts.h"
 #include "tools/cli_progress.h"
 #include "tools/cli_repo.h"
+#include "tools/cli_tier.h"
 #include "tools/cli_time.h"
 
 enum {
@@ -30,7 +31,8 @@ enum {
 	OPT_THREADS,
 	OPT_COMPRESSION,
 	OPT_STDIN_TAR,
-	OPT_TIME
+	OPT_TIME,
+	OPT_STORAGE_CLASS
 };
 
 static const struct option longopts[] = {
@@ -47,6 +49,7 @@ static const struct option longopts[] = {
 	{ "threads",      required_argument, NULL, OPT_THREADS },
 	{ "compression",  required_argument, NULL, OPT_COMPRESSION },
 	{ "stdin-tar",    no_argument,       NULL, OPT_STDIN_TAR },
+	{ "storage-class", required_argument, NULL, OPT_STORAGE_CLASS },
 	/* Hidden: the snapshot's time, for tests (retention rules over a
 	 * synthetic history) and imports of old archives. */
 	{ "time",         required_argument, NULL, OPT_TIME },
@@ -121,6 +124,12 @@ static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
 		if (cli_time_parse(arg, &a->time_ns) < 0 || a->time_ns == 0)
 			return cli_usage(cli, "--time '%s': expected %s", arg, CLI_TIME_FORMS);
 		break;
+	case OPT_STORAGE_CLASS: {
+		StrataErr err = { 0, "" };
+		if (cli_tier_set(arg, &err))
+			return cli_usage(cli, "%s", err.msg);
+		break;
+	}
 	default:
 		return cli_usage(cli, "unexpected option");
 	}
@@ -342,6 +351,9 @@ const CliCommand cmd_backup = {
 		"                          or full (all of it; for files rewritten in place)\n"
 		"      --threads N         worker threads (default: one per core)\n"
 		"      --compression N     zstd level 1-22 (default 3)\n"
+		"      --storage-class SPEC  S3 storage classes of new objects:\n"
+		"                          data=CLASS,metadata=CLASS, e.g. data=GLACIER,\n"
+		"                          metadata=STANDARD (README \"S3 and storage tiers\")\n"
 		"\n"
 		"Prints a summary: files new/changed/unchanged, bytes read, bytes added\n"
 		"to the repository and stored after compression. With --json, one\n"

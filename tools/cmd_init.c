@@ -9,12 +9,14 @@
 #include "tools/cli_opts.h"
 #include "tools/cli_password.h"
 #include "tools/cli_repo.h"
+#include "tools/cli_tier.h"
 
 enum {
 	OPT_CHUNK_MIN = CLI_OPT_CMD,
 	OPT_CHUNK_AVG,
 	OPT_CHUNK_MAX,
-	OPT_PACK_SIZE
+	OPT_PACK_SIZE,
+	OPT_STORAGE_CLASS
 };
 
 static const struct option longopts[] = {
@@ -22,6 +24,7 @@ static const struct option longopts[] = {
 	{ "chunk-avg", required_argument, NULL, OPT_CHUNK_AVG },
 	{ "chunk-max", required_argument, NULL, OPT_CHUNK_MAX },
 	{ "pack-size", required_argument, NULL, OPT_PACK_SIZE },
+	{ "storage-class", required_argument, NULL, OPT_STORAGE_CLASS },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -36,6 +39,10 @@ static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
 	case OPT_CHUNK_AVG: field = &params->chunk_avg; break;
 	case OPT_CHUNK_MAX: field = &params->chunk_max; break;
 	case OPT_PACK_SIZE: field = &params->pack_size; break;
+	case OPT_STORAGE_CLASS: {
+		StrataErr err = { 0, "" };
+		return cli_tier_set(arg, &err) ? cli_usage(cli, "%s", err.msg) : CLI_CONTINUE;
+	}
 	default:            return cli_usage(cli, "unexpected option");
 	}
 	if (cli_parse_size(arg, &v) < 0 || v == 0 || v > UINT32_MAX)
@@ -96,6 +103,8 @@ const CliCommand cmd_init = {
 		"                          index small\n"
 		"      --chunk-max BYTES   largest chunk\n"
 		"      --pack-size BYTES   target size of pack files (default 16 MiB)\n"
+		"      --storage-class SPEC  S3 storage classes, data=CLASS,metadata=CLASS\n"
+		"                          (README \"S3 and storage tiers\")\n"
 		"  BYTES takes K, M, G suffixes (powers of 1024). Chunk sizes are fixed\n"
 		"  for the life of the repository.\n"
 		"\n"
