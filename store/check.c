@@ -11,7 +11,8 @@
  *   5. read-data: the selected packs streamed, every blob opened;
  *   6. every snapshot and every tree it reaches, checking each chunk
  *      reference against the index and the damage found so far, and
- *      naming the snapshots and paths that depend on damaged chunks.
+ *      naming the snapshots and paths that depend on damaged chunks;
+ *   7. the chunks the WAL archive's descriptors name (store/wal.h).
  * A tree ID is walked once (remembered as clean) unless damage lies below
  * it; then it is walked again for each snapshot that holds it, so that
  * each gets its own paths.
@@ -35,6 +36,7 @@
 #include "store/repo_internal.h"
 #include "store/snapshot.h"
 #include "store/tree.h"
+#include "store/wal.h"
 #include "store/workpool.h"
 
 /* FORMAT.md "Config file": the sealed config's magic (as in repo.c). */
@@ -148,6 +150,7 @@ const char *check_problem_name(CheckProblemKind kind)
 	case CHECK_P_PACK_HASH:      return "pack_hash";
 	case CHECK_P_PACK_UNINDEXED: return "pack_unindexed";
 	case CHECK_P_SNAPSHOT:       return "snapshot";
+	case CHECK_P_WAL:            return "wal";
 	}
 	return "unknown";
 }
@@ -1209,7 +1212,7 @@ typedef struct Tally {
 	uint64_t files, trees;
 } Tally;
 
-static int add_user(Ctx *c, size_t k, const uint8_t snap[STRATA_ID_LEN], const char *path, int is_tree,
+static int add_user(Ctx *c, size_t k, const uint8_t *snap, const char *path, int is_tree,
                     uint64_t offset, uint64_t length)
 {
 	CheckChunk *ch = &c->r->chunks[k];
@@ -1226,7 +1229,9 @@ static int add_user(Ctx *c, size_t k, const uint8_t snap[STRATA_ID_LEN], const c
 	}
 	u = &ch->users[ch->nusers];
 	memset(u, 0, sizeof *u);
-	memcpy(u->snapshot, snap, STRATA_ID_LEN);
+	if (snap)
+		memcpy(u->snapshot, snap, STRATA_ID_LEN);
+	u->is_wal = !snap;
 	u->is_tree = is_tree;
 	u->offset = offset;
 	u->length = length;
@@ -1481,6 +1486,44 @@ out:
 	return rc;
 }
 
+/* ---- phase 7: the WAL archive ---- */
+
+struct wal_walk {
+	Ctx *c;
+	StrataErr *err;
+};
+
+static int on_wal_chunk(const uint8_t id[STRATA_ID_LEN], uint32_t raw_len, void *ctx)
+{
+	struct wal_walk *w = ctx;
+	size_t k;
+	int rc;
+
+	w->c->r->wal_chunk_refs++;
+	rc = ref_state(w->c, id, BLOB_DATA, raw_len, &k, w->err);
+	if (rc <= 0)
+		return rc;
+	return add_user(w->c, k, NULL, "", 0, 0, raw_len) ? strata_err_set(w->err, -ENOMEM, "out of memory") : 0;
+}
+
+static int check_wal(Ctx *c, StrataErr *err)
+{
+	StrataErr werr = {0};
+	struct wal_walk w = {c, &werr};
+	int rc;
+
+	phase(c, "wal", 0);
+	rc = wal_foreach_chunk(c->repo, on_wal_chunk, &w, &werr);
+	if (rc && damage_code(rc)) {
+		problem(c, CHECK_P_WAL, 0, NULL,
+		        "WAL archive: %s; the descriptors after it were not checked", werr.msg);
+		return 0;
+	}
+	if (rc && err)
+		*err = werr;
+	return rc;
+}
+
 /* ---- the run ---- */
 
 static int cmp_chunk(const void *a, const void *b)
@@ -1555,6 +1598,8 @@ int check_run(Repo *repo, const CheckOptions *opts, CheckReport **out_report, St
 		rc = check_data(c, err);
 	if (rc == 0 && !c->fatal)
 		rc = check_snapshots(c, err);
+	if (rc == 0 && !c->fatal)
+		rc = check_wal(c, err);
 	if (rc == 0 && c->fatal) {
 		rc = c->fatal;
 		if (err)

@@ -47,7 +47,8 @@ typedef enum CheckProblemKind {
 	CHECK_P_PACK_MISMATCH,  /* trailer and index file disagree */
 	CHECK_P_PACK_HASH,      /* read-data: the pack's bytes do not hash to its name */
 	CHECK_P_PACK_UNINDEXED, /* warning: a pack no index file lists */
-	CHECK_P_SNAPSHOT        /* a snapshot file does not decode */
+	CHECK_P_SNAPSHOT,       /* a snapshot file does not decode */
+	CHECK_P_WAL             /* a WAL archive descriptor does not decode */
 } CheckProblemKind;
 
 typedef struct CheckProblem {
@@ -72,9 +73,10 @@ typedef enum CheckChunkReason {
 
 /* A snapshot entry that depends on a damaged chunk. */
 typedef struct CheckUser {
-	uint8_t  snapshot[STRATA_ID_LEN];
+	uint8_t  snapshot[STRATA_ID_LEN];  /* zero for the WAL archive */
 	char    *path;                /* in the snapshot, "a/b/c"; "" is the root */
 	int      is_tree;             /* the chunk is the tree of directory path */
+	int      is_wal;              /* a file of the WAL archive (store/wal.h) needs it */
 	uint64_t offset, length;      /* files: the bytes of the file the chunk held */
 } CheckUser;
 
@@ -122,6 +124,7 @@ typedef struct CheckOptions {
 typedef struct CheckReport {
 	/* what was checked */
 	uint64_t key_files, index_files, packs, snapshots, trees, files, chunk_refs;
+	uint64_t wal_chunk_refs;      /* chunk references of the WAL archive's descriptors */
 	uint64_t packs_selected;      /* read-data: packs in the subset */
 	uint64_t bytes_read;          /* read-data: pack bytes read and hashed */
 	uint64_t blobs_verified;      /* read-data: blobs authenticated and re-hashed */

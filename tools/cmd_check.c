@@ -97,6 +97,11 @@ static void print_user(const CheckUser *u)
 {
 	char sid[CLI_FMT_SHORT_ID_LEN];
 
+	if (u->is_wal) {
+		printf("      the WAL archive: a file of it (%llu bytes); `strata wal-list` shows the files\n",
+		       (unsigned long long)u->length);
+		return;
+	}
 	printf("      snapshot %s: ", cli_fmt_short_id(u->snapshot, sid));
 	if (u->is_tree) {
 		fputs("directory ", stdout);
@@ -177,7 +182,8 @@ static void print_human(const Cli *cli, const CheckReport *r, const Args *a)
 
 static json_t *json_user(const CheckUser *u)
 {
-	json_t *o = json_pack("{s:o,s:b}", "snapshot", cli_json_id(u->snapshot), "tree", u->is_tree);
+	json_t *o = json_pack("{s:o,s:b,s:b}", "snapshot", u->is_wal ? json_null() : cli_json_id(u->snapshot),
+	                      "tree", u->is_tree, "wal", u->is_wal);
 
 	if (o && cli_json_set_name(o, "path", u->path) != 0) {
 		json_decref(o);
@@ -235,7 +241,7 @@ static int print_json(const CheckReport *r, const Args *a)
 		                                       "directories", (json_int_t)r->snaps[i].trees));
 	for (size_t i = 0; packs && i < r->npacks_read; i++)
 		json_array_append_new(packs, cli_json_id(r->packs_read[i]));
-	o = json_pack("{s:b,s:b,s:o,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:I,s:I,s:o,s:o,s:o,s:o}",
+	o = json_pack("{s:b,s:b,s:o,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:I,s:I,s:o,s:o,s:o,s:o}",
 	              "ok", r->damage == 0,
 	              "read_data", a->opts.read_data,
 	              "subset", a->subset ? json_string(a->subset) : json_null(),
@@ -246,6 +252,7 @@ static int print_json(const CheckReport *r, const Args *a)
 	              "trees", (json_int_t)r->trees,
 	              "files", (json_int_t)r->files,
 	              "chunk_references", (json_int_t)r->chunk_refs,
+	              "wal_chunk_references", (json_int_t)r->wal_chunk_refs,
 	              "packs_selected", (json_int_t)r->packs_selected,
 	              "bytes_read", (json_int_t)r->bytes_read,
 	              "chunks_verified", (json_int_t)r->blobs_verified,
@@ -387,7 +394,8 @@ const CliCommand cmd_check = {
 		"      --job NAME               the job label of those metrics (default check)\n"
 		"\n"
 		"Exit status: 0 no damage, 1 damage found (warnings alone keep 0),\n"
-		"10 no repository, 12 wrong password, 4 I/O or other failure.\n"
+		"10 no repository, 11 locked (by a repair), 12 wrong password,\n"
+		"4 I/O or other failure. check takes a shared lock: backups may run.\n"
 		"With --json the report is one JSON document (see README.md).\n"
 		"\n"
 		"Repair: `strata repair index` when index files, trailers or packs are\n"

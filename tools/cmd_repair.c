@@ -313,7 +313,10 @@ static int run(Cli *cli, int argc, char **argv)
 	} else {
 		return cli_usage(cli, "cannot repair '%s': use index or snapshots", what);
 	}
-	if ((rc = cli_repo_open(cli, &repo, &err)) || (rc = cli_lock(cli, repo, LOCK_EXCLUSIVE, &err)))
+	/* A repair rewrites index files and deletes packs and snapshots: no
+	 * other command may run meanwhile. A dry run only reads. */
+	if ((rc = cli_repo_open(cli, &repo, &err)) ||
+	    (rc = cli_lock(cli, repo, a.dry_run ? LOCK_SHARED : LOCK_EXCLUSIVE, &err)))
 		goto out;
 	if (!strcmp(what, "index"))
 		rc = run_index(cli, repo, &a, &err);
@@ -357,7 +360,8 @@ const CliCommand cmd_repair = {
 		"      --dry-run     report what would be done; change nothing\n"
 		"      --threads N   (index) trailer readers (default: one per core)\n"
 		"\n"
-		"Run no backup, forget or prune while a repair runs.\n"
+		"A repair takes the exclusive lock (a dry run a shared one): it fails\n"
+		"with exit status 11 while another command holds a lock.\n"
 		"\n"
 		"Examples:\n"
 		"  strata check --read-data || strata repair index --read-data\n"
