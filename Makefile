@@ -13,7 +13,8 @@ PREFIX   ?= /usr/local
 BUILD    ?= build
 PKGS      = libzstd libsodium lmdb libcurl libarchive jansson expat
 DEB_PKGS  = build-essential pkg-config libzstd-dev libsodium-dev liblmdb-dev \
-            libcurl4-openssl-dev libarchive-dev libjansson-dev libexpat1-dev
+            libcurl4-openssl-dev libarchive-dev libjansson-dev libexpat1-dev \
+            libfuse3-dev fuse3
 OPT      ?= -O2 -g
 WARN      = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wformat=2 -Wvla -Wpointer-arith -Wcast-qual -Wundef -Wwrite-strings \
@@ -22,12 +23,19 @@ CPPFLAGS += -I. -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64
 CFLAGS   += -std=c11 $(OPT) $(WARN) -pthread $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(SAN)
 LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread -lm
 LDFLAGS  += $(SAN)
+# FUSE (`strata mount`) is optional and lives in tools/mount_fuse.c alone:
+# only that object gets fuse3's flags and only build/strata links it;
+# without fuse3 the module builds as a stub that says so.
+ifeq ($(shell pkg-config --exists fuse3 2>/dev/null && echo yes),yes)
+FUSE_CFLAGS = -DSTRATA_HAVE_FUSE $(shell pkg-config --cflags fuse3)
+FUSE_LIBS   = $(shell pkg-config --libs fuse3)
+endif
 
 CHUNKER_SRC = $(wildcard chunker/*.c)
 STORE_SRC   = $(wildcard store/*.c)
 REMOTE_SRC  = $(wildcard remote/*.c)
 TOOLS_SRC   = $(wildcard tools/*.c)
-CLI_SRC     = $(filter tools/cmd_%.c tools/cli_%.c tools/strata.c,$(TOOLS_SRC))
+CLI_SRC     = $(filter tools/cmd_%.c tools/cli_%.c tools/mount_fuse.c tools/strata.c,$(TOOLS_SRC))
 AUX_SRC     = $(filter-out $(CLI_SRC),$(TOOLS_SRC))
 LIB_SRC     = $(CHUNKER_SRC) $(STORE_SRC) $(REMOTE_SRC)
 LIB_OBJ     = $(LIB_SRC:%.c=$(BUILD)/%.o)
@@ -37,7 +45,7 @@ TEST_BIN    = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 AUX_BIN     = $(AUX_SRC:tools/%.c=$(BUILD)/tools/%)
 FUZZ_SRC    = $(wildcard fuzz/fuzz_*.c)
 
-.PHONY: all test test-unit test-e2e test-asan fuzz fuzz-replay bench demo deps install clean
+.PHONY: all test test-unit test-e2e test-asan fuzz fuzz-replay bench demo man deps install clean
 
 all: $(BUILD)/strata $(AUX_BIN)
 ifeq ($(BUILD),build)
@@ -45,7 +53,9 @@ ifeq ($(BUILD),build)
 endif
 
 $(BUILD)/strata: $(LIB_OBJ) $(CLI_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(FUSE_LIBS)
+
+$(BUILD)/tools/mount_fuse.o: CPPFLAGS += $(FUSE_CFLAGS)
 
 $(BUILD)/libstrata.a: $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
@@ -74,6 +84,10 @@ fuzz:
 bench: deps
 	@$(MAKE) --no-print-directory all
 	sh tools/bench.sh $(SIZE)
+
+# tools/strata.1 from the same text as --help (commit the result).
+man: all
+	sh tools/gen_man.sh $(BUILD)/strata >tools/strata.1.tmp && mv tools/strata.1.tmp tools/strata.1
 
 demo: deps
 	@$(MAKE) --no-print-directory all

@@ -53,6 +53,9 @@ extern const CliCommand cmd_wal_push;
 extern const CliCommand cmd_wal_fetch;
 extern const CliCommand cmd_wal_list;
 extern const CliCommand cmd_wal_prune;
+extern const CliCommand cmd_diff;
+extern const CliCommand cmd_find;
+extern const CliCommand cmd_mount;
 extern const CliCommand cmd_replicate;
 
 /* Shared by `prune` and `forget --prune` (defined in cmd_prune.c):
