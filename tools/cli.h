@@ -69,6 +69,21 @@ struct json_t;
 int cmd_prune_execute(Cli *cli, struct Repo *repo, struct PruneOptions *o, struct json_t **out_json);
 int cmd_prune_parse_percent(const char *arg, double *out);
 
+/* Shared by every command with --metrics-file/--job (defined in
+ * cmd_backup.c). cmd_backup_job_metrics writes, labelled {job, command},
+ * strata_last_success_timestamp_seconds (now when exit_code is 0, else the
+ * value a previous run left in path, else 0), strata_last_run_timestamp_
+ * seconds, strata_success, strata_exit_code, strata_duration_seconds and,
+ * given a backup's summary s (may be NULL), strata_files, strata_bytes_*,
+ * strata_errors, strata_dedup_ratio; atomically (cli_metrics.h). job NULL
+ * means the command's name. 0 or -errno with err naming the file.
+ * cmd_backup_job_name_ok: 1 if name is 1-128 of [A-Za-z0-9_.:@-]. */
+struct SnapshotSummary;
+struct StrataErr;
+int cmd_backup_job_metrics(const Cli *cli, const char *path, const char *job, int exit_code,
+                           double duration_s, const struct SnapshotSummary *s, struct StrataErr *err);
+int cmd_backup_job_name_ok(const char *name);
+
 /* cli_command_find — the table row for name, or NULL (defined in strata.c). */
 const CliCommand *cli_command_find(const char *name);
 

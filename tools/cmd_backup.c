@@ -1,7 +1,10 @@
 /* cmd_backup.c — `strata backup`: source paths or stdin into a new snapshot. */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "store/backup.h"
@@ -11,6 +14,7 @@
 #include "tools/cli_fmt.h"
 #include "tools/cli_json.h"
 #include "tools/cli_lock.h"
+#include "tools/cli_metrics.h"
 #include "tools/cli_opts.h"
 #include "tools/cli_progress.h"
 #include "tools/cli_repo.h"
@@ -32,7 +36,9 @@ enum {
 	OPT_COMPRESSION,
 	OPT_STDIN_TAR,
 	OPT_TIME,
-	OPT_STORAGE_CLASS
+	OPT_STORAGE_CLASS,
+	OPT_METRICS,
+	OPT_JOB
 };
 
 static const struct option longopts[] = {
@@ -50,6 +56,8 @@ static const struct option longopts[] = {
 	{ "compression",  required_argument, NULL, OPT_COMPRESSION },
 	{ "stdin-tar",    no_argument,       NULL, OPT_STDIN_TAR },
 	{ "storage-class", required_argument, NULL, OPT_STORAGE_CLASS },
+	{ "metrics-file", required_argument, NULL, OPT_METRICS },
+	{ "job",          required_argument, NULL, OPT_JOB },
 	/* Hidden: the snapshot's time, for tests (retention rules over a
 	 * synthetic history) and imports of old archives. */
 	{ "time",         required_argument, NULL, OPT_TIME },
@@ -64,6 +72,7 @@ typedef struct Args {
 	int use_stdin_tar;         /* --stdin-tar: import an archive read from stdin */
 	long threads, compression;
 	int64_t time_ns;           /* --time; 0 = now */
+	const char *metrics, *job; /* --metrics-file, --job */
 } Args;
 
 /* What the engine's callbacks need. */
@@ -123,6 +132,16 @@ static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
 	case OPT_TIME:
 		if (cli_time_parse(arg, &a->time_ns) < 0 || a->time_ns == 0)
 			return cli_usage(cli, "--time '%s': expected %s", arg, CLI_TIME_FORMS);
+		break;
+	case OPT_METRICS:
+		if (!*arg)
+			return cli_usage(cli, "--metrics-file wants a file name");
+		a->metrics = arg;
+		break;
+	case OPT_JOB:
+		if (!cmd_backup_job_name_ok(arg))
+			return cli_usage(cli, "--job wants a name of letters, digits and _ - . : @ '%s'", arg);
+		a->job = arg;
 		break;
 	case OPT_STORAGE_CLASS: {
 		StrataErr err = { 0, "" };
@@ -185,6 +204,85 @@ static void print_summary(const BackupResult *res)
 	printf("  duration: %.2f s\n", s->duration_s);
 }
 
+/* ---- job metrics (--metrics-file), shared through cli.h ---- */
+
+int cmd_backup_job_name_ok(const char *name)
+{
+	if (!*name || strlen(name) > 128)
+		return 0;
+	for (const char *p = name; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		      strchr("_-.:@", *p)))
+			return 0;
+	return 1;
+}
+
+/* previous_success — the last success time a previous run of this job and
+ * command wrote to path, or 0. Job names need no escaping
+ * (cmd_backup_job_name_ok), so the sample's text is known exactly. */
+static double previous_success(const char *path, const char *job, const char *command)
+{
+	char want[512], line[1024], *end;
+	double v, found = 0;
+	size_t wl;
+	FILE *f;
+
+	wl = (size_t)snprintf(want, sizeof want, "strata_last_success_timestamp_seconds{job=\"%s\",command=\"%s\"} ",
+	                      job, command);
+	if (wl >= sizeof want || !(f = fopen(path, "r")))
+		return 0;
+	while (fgets(line, sizeof line, f))
+		if (!strncmp(line, want, wl)) {
+			v = strtod(line + wl, &end);
+			if (end != line + wl && isfinite(v) && v > 0)
+				found = v;
+		}
+	fclose(f);
+	return found;
+}
+
+int cmd_backup_job_metrics(const Cli *cli, const char *path, const char *job, int exit_code,
+                           double duration_s, const SnapshotSummary *s, StrataErr *err)
+{
+	const char *command = cli->cmd ? cli->cmd->name : "strata";
+	const char *lb[] = { "job", job ? job : command, "command", command, NULL };
+	CliMetrics *m = cli_metrics_new();
+	double now = (double)time(NULL), last_ok;
+	int rc = 0;
+
+	if (!m)
+		return strata_err_set(err, -ENOMEM, "out of memory");
+	/* A failed run keeps the last success time: the file is replaced
+	 * whole, and a sample that vanished would silence a staleness alert. */
+	last_ok = exit_code == CLI_EXIT_OK ? now : previous_success(path, lb[1], command);
+#define ADD(name, help, v) \
+	do { if (rc == 0) rc = cli_metrics_add(m, name, help, "gauge", lb, (double)(v)); } while (0)
+	ADD("strata_last_success_timestamp_seconds",
+	    "when the job last finished with exit code 0 (unix seconds; 0: never)", last_ok);
+	ADD("strata_last_run_timestamp_seconds", "when the job last finished, successful or not (unix seconds)", now);
+	ADD("strata_success", "1 if the last run exited 0", exit_code == CLI_EXIT_OK);
+	ADD("strata_exit_code", "exit status of the last run (see strata --help)", exit_code);
+	ADD("strata_duration_seconds", "how long the last run took", duration_s);
+	if (s) {
+		ADD("strata_files", "regular files in the snapshot", s->files);
+		ADD("strata_bytes_total", "logical bytes of the files in the snapshot", s->bytes_total);
+		ADD("strata_bytes_read", "bytes read from the source", s->bytes_read);
+		ADD("strata_bytes_added", "raw bytes of chunks new to the repository", s->bytes_added);
+		ADD("strata_bytes_stored", "bytes written to packs after compression and encryption", s->bytes_stored);
+		ADD("strata_errors", "source files that could not be read", s->errors);
+		/* +Inf when nothing new was stored: a gauge may hold it. */
+		ADD("strata_dedup_ratio", "logical bytes of the snapshot per raw byte (data and metadata) it added to the repository",
+		    s->bytes_total == 0 ? 1.0 : (double)s->bytes_total / (double)s->bytes_added);
+	}
+#undef ADD
+	if (rc)
+		strata_err_set(err, rc, "cannot build metrics: %s", strerror(-rc));
+	else
+		rc = cli_metrics_write(m, path, err);
+	cli_metrics_free(m);
+	return rc;
+}
+
 static int run(Cli *cli, int argc, char **argv)
 {
 	Args a;
@@ -196,7 +294,8 @@ static int run(Cli *cli, int argc, char **argv)
 	Repo *repo = NULL;
 	char hex[STRATA_ID_HEX_LEN + 1];
 	size_t i;
-	int rc, first, exit_code = CLI_EXIT_OK, progress_started = 0;
+	int rc, first, exit_code = CLI_EXIT_OK, progress_started = 0, have_res = 0;
+	int64_t t0 = cli_now_ns();
 
 	memset(&a, 0, sizeof a);
 	memset(&opts, 0, sizeof opts);
@@ -285,6 +384,7 @@ static int run(Cli *cli, int argc, char **argv)
 		exit_code = cli_fail(cli, rc, &err);
 		goto out;
 	}
+	have_res = 1;
 	/* Written, possibly with unreadable files: report it, then the error. */
 	if (cli->json) {
 		strata_id_hex(res.snapshot_id, hex);
@@ -309,6 +409,15 @@ oom:
 out:
 	if (progress_started)
 		cli_progress_done(&report.progress);
+	if (a.metrics) {
+		StrataErr merr = { 0, "" };
+		if (cmd_backup_job_metrics(cli, a.metrics, a.job, exit_code, (double)(cli_now_ns() - t0) / 1e9,
+		                           have_res ? &res.summary : NULL, &merr) != 0) {
+			cli_warn("%s", merr.msg);
+			if (exit_code == CLI_EXIT_OK)
+				exit_code = CLI_EXIT_FAILURE;
+		}
+	}
 	repo_close(repo);
 	cli_list_free(&excludes);
 	cli_list_free(&a.tags);
@@ -354,6 +463,14 @@ const CliCommand cmd_backup = {
 		"      --storage-class SPEC  S3 storage classes of new objects:\n"
 		"                          data=CLASS,metadata=CLASS, e.g. data=GLACIER,\n"
 		"                          metadata=STANDARD (README \"S3 and storage tiers\")\n"
+		"      --metrics-file FILE write Prometheus metrics to FILE (atomically), for\n"
+		"                          node_exporter's textfile collector; one file per job:\n"
+		"                          strata_last_success_timestamp_seconds (kept from\n"
+		"                          the last good run when this one fails),\n"
+		"                          strata_duration_seconds, strata_bytes_read,\n"
+		"                          strata_bytes_added, strata_files, strata_errors,\n"
+		"                          strata_dedup_ratio, strata_exit_code, ...\n"
+		"      --job NAME          the job label of those metrics (default: backup)\n"
 		"\n"
 		"Prints a summary: files new/changed/unchanged, bytes read, bytes added\n"
 		"to the repository and stored after compression. With --json, one\n"
