@@ -14,6 +14,7 @@
 #include "tools/cli_json.h"
 #include "tools/cli_lock.h"
 #include "tools/cli_opts.h"
+#include "tools/cli_progress.h"
 #include "tools/cli_repo.h"
 
 enum {
@@ -31,7 +32,9 @@ enum {
 	OPT_TAG,
 	OPT_DRY_RUN,
 	OPT_PRUNE,
-	OPT_MAX_UNUSED
+	OPT_MAX_UNUSED,
+	OPT_METRICS,
+	OPT_JOB
 };
 
 static const struct option longopts[] = {
@@ -50,6 +53,8 @@ static const struct option longopts[] = {
 	{ "dry-run",      no_argument,       NULL, OPT_DRY_RUN },
 	{ "prune",        no_argument,       NULL, OPT_PRUNE },
 	{ "max-unused",   required_argument, NULL, OPT_MAX_UNUSED },
+	{ "metrics-file", required_argument, NULL, OPT_METRICS },
+	{ "job",          required_argument, NULL, OPT_JOB },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -61,6 +66,7 @@ typedef struct Args {
 	CliList keep_tags, hosts, tags;
 	int dry_run, prune;
 	double max_unused;
+	const char *metrics, *job;   /* --metrics-file, --job */
 } Args;
 
 static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
@@ -117,6 +123,16 @@ static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
 	case OPT_MAX_UNUSED:
 		if (cmd_prune_parse_percent(arg, &a->max_unused) < 0)
 			return cli_usage(cli, "--max-unused wants a percentage from 0 to 100, e.g. 5 or 5%%: '%s'", arg);
+		return CLI_CONTINUE;
+	case OPT_METRICS:
+		if (!*arg)
+			return cli_usage(cli, "--metrics-file wants a file name");
+		a->metrics = arg;
+		return CLI_CONTINUE;
+	case OPT_JOB:
+		if (!cmd_backup_job_name_ok(arg))
+			return cli_usage(cli, "--job wants a name of letters, digits and _ - . : @ '%s'", arg);
+		a->job = arg;
 		return CLI_CONTINUE;
 	default:
 		return cli_usage(cli, "unexpected option");
@@ -258,6 +274,7 @@ static int run(Cli *cli, int argc, char **argv)
 	json_t *groups = NULL, *pj = NULL;
 	char reasons[512];
 	int rc, first, exit_code = CLI_EXIT_OK;
+	int64_t t0 = cli_now_ns();
 
 	memset(&a, 0, sizeof a);
 	a.policy.group_by = FORGET_GROUP_DEFAULT;
@@ -389,6 +406,15 @@ prune:
 		groups = pj = NULL;
 	}
 out:
+	if (a.metrics) {
+		StrataErr merr = { 0, "" };
+		if (cmd_backup_job_metrics(cli, a.metrics, a.job, exit_code, (double)(cli_now_ns() - t0) / 1e9,
+		                           NULL, &merr) != 0) {
+			cli_warn("%s", merr.msg);
+			if (exit_code == CLI_EXIT_OK)
+				exit_code = CLI_EXIT_FAILURE;
+		}
+	}
 	json_decref(groups);
 	json_decref(pj);
 	cli_unlock();
@@ -438,6 +464,10 @@ const CliCommand cmd_forget = {
 		"      --prune             then run `strata prune` (with --dry-run: report\n"
 		"                          what it would free)\n"
 		"      --max-unused PERCENT  for --prune, see `strata help prune`\n"
+		"      --metrics-file FILE  write Prometheus metrics to FILE (atomically),\n"
+		"                        labelled {job, command}: last success time,\n"
+		"                        duration, exit code (see `strata help backup`)\n"
+		"      --job NAME        the job label of those metrics (default: forget)\n"
 		"\n"
 		"Examples:\n"
 		"  strata forget --keep-daily 7 --keep-weekly 4 --keep-monthly 12 --dry-run\n"

@@ -13,6 +13,7 @@
 #include "tools/cli_json.h"
 #include "tools/cli_lock.h"
 #include "tools/cli_opts.h"
+#include "tools/cli_progress.h"
 #include "tools/cli_repo.h"
 
 enum {
@@ -21,7 +22,9 @@ enum {
 	OPT_GRACE,
 	OPT_MARK_ONLY,
 	OPT_MIN_AGE_DATA,
-	OPT_MIN_AGE_TREE
+	OPT_MIN_AGE_TREE,
+	OPT_METRICS,
+	OPT_JOB
 };
 
 static const struct option longopts[] = {
@@ -31,6 +34,8 @@ static const struct option longopts[] = {
 	{ "mark-only",    no_argument,       NULL, OPT_MARK_ONLY },
 	{ "min-age-data", required_argument, NULL, OPT_MIN_AGE_DATA },
 	{ "min-age-tree", required_argument, NULL, OPT_MIN_AGE_TREE },
+	{ "metrics-file", required_argument, NULL, OPT_METRICS },
+	{ "job",          required_argument, NULL, OPT_JOB },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -62,9 +67,16 @@ static int parse_age(const char *arg, int64_t *out_s)
 	return 0;
 }
 
+/* What `prune` parses: the engine's options and the metrics file. */
+typedef struct PruneArgs {
+	PruneOptions o;
+	const char *metrics, *job;
+} PruneArgs;
+
 static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
 {
-	PruneOptions *o = ctx;
+	PruneArgs *pa = ctx;
+	PruneOptions *o = &pa->o;
 
 	switch (opt) {
 	case OPT_MAX_UNUSED:
@@ -85,6 +97,16 @@ static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
 			return cli_usage(cli, "%s wants a duration such as 36h, 7d or 3m: '%s'",
 			                 opt == OPT_GRACE ? "--grace" : opt == OPT_MIN_AGE_DATA ?
 			                 "--min-age-data" : "--min-age-tree", arg);
+		return CLI_CONTINUE;
+	case OPT_METRICS:
+		if (!*arg)
+			return cli_usage(cli, "--metrics-file wants a file name");
+		pa->metrics = arg;
+		return CLI_CONTINUE;
+	case OPT_JOB:
+		if (!cmd_backup_job_name_ok(arg))
+			return cli_usage(cli, "--job wants a name of letters, digits and _ - . : @ '%s'", arg);
+		pa->job = arg;
 		return CLI_CONTINUE;
 	default:
 		return cli_usage(cli, "unexpected option");
@@ -205,15 +227,17 @@ int cmd_prune_execute(Cli *cli, Repo *repo, PruneOptions *o, json_t **out_json)
 
 static int run(Cli *cli, int argc, char **argv)
 {
-	PruneOptions o;
+	PruneArgs pa;
+	PruneOptions *o = &pa.o;
 	StrataErr err = { 0, "" };
 	Repo *repo = NULL;
 	json_t *j = NULL;
 	int rc, first, exit_code;
+	int64_t t0 = cli_now_ns();
 
-	memset(&o, 0, sizeof o);
-	o.max_unused = PRUNE_DEFAULT_MAX_UNUSED;
-	if ((rc = cli_opts_parse(cli, argc, argv, "", longopts, on_opt, &o, &first)) != CLI_CONTINUE)
+	memset(&pa, 0, sizeof pa);
+	o->max_unused = PRUNE_DEFAULT_MAX_UNUSED;
+	if ((rc = cli_opts_parse(cli, argc, argv, "", longopts, on_opt, &pa, &first)) != CLI_CONTINUE)
 		return rc;
 	if (first < argc)
 		return cli_usage(cli, "unexpected argument %s", argv[first]);
@@ -221,11 +245,20 @@ static int run(Cli *cli, int argc, char **argv)
 		exit_code = cli_fail(cli, rc, &err);
 		goto out;
 	}
-	exit_code = cmd_prune_execute(cli, repo, &o, cli->json ? &j : NULL);
+	exit_code = cmd_prune_execute(cli, repo, o, cli->json ? &j : NULL);
 	if (exit_code == CLI_EXIT_OK && j && cli_json_print(j, 0) < 0)
 		exit_code = cli_failf(cli, -EIO, "cannot write to stdout");
 	j = NULL;
 out:
+	if (pa.metrics) {
+		StrataErr merr = { 0, "" };
+		if (cmd_backup_job_metrics(cli, pa.metrics, pa.job, exit_code, (double)(cli_now_ns() - t0) / 1e9,
+		                           NULL, &merr) != 0) {
+			cli_warn("%s", merr.msg);
+			if (exit_code == CLI_EXIT_OK)
+				exit_code = CLI_EXIT_FAILURE;
+		}
+	}
 	json_decref(j);
 	cli_unlock();
 	repo_close(repo);
@@ -260,6 +293,10 @@ const CliCommand cmd_prune = {
 		"                        delete packs of that kind only once the plan is this\n"
 		"                        old: set to the minimum storage duration of an S3\n"
 		"                        storage class (e.g. 90d for Glacier-class data)\n"
+		"      --metrics-file FILE  write Prometheus metrics to FILE (atomically),\n"
+		"                        labelled {job, command}: last success time,\n"
+		"                        duration, exit code (see `strata help backup`)\n"
+		"      --job NAME        the job label of those metrics (default: prune)\n"
 		"DURATION is NUMBER UNIT pairs: y (365 days), m (30 days), w, d, h.\n"
 		"\n"
 		"Examples:\n"
