@@ -11,6 +11,16 @@
 // Control (never forwarded):
 //   GET /__faults?spec=SPEC   set the fault plan and restart request numbering
 //   GET /__log                one line per request since: "N METHOD PATH STATUS FAULT"
+//   GET /__cold?ms=MS         archive mode (MS >= 0; -1 ends it): every GET of a
+//                             key with a "/data/" component answers 403
+//                             InvalidObjectState, like S3 for GLACIER and
+//                             DEEP_ARCHIVE objects, until a RestoreObject
+//                             (POST ?restore) for that key is MS milliseconds
+//                             old. The proxy answers RestoreObject itself
+//                             (the test server has none): 202 the first
+//                             time, 409 RestoreAlreadyInProgress while
+//                             thawing, 200 once readable. Logged with the
+//                             fault "cold".
 //
 // SPEC is a comma-separated list of N:FAULT (N counts requests from 1) or
 // *:FAULT (every request). FAULT is one of
@@ -50,6 +60,8 @@ let every = null
 let counter = 0
 let log = []
 const checksums = new Map()
+let coldMs = -1
+const thawAt = new Map()    // path -> time a restored copy becomes readable
 
 function setPlan(spec) {
 	plan = new Map()
@@ -116,6 +128,12 @@ const server = http.createServer((req, res) => {
 		res.end('ok\n')
 		return
 	}
+	if (url.pathname === '/__cold') {
+		coldMs = Number(url.searchParams.get('ms'))
+		thawAt.clear()
+		res.end('ok\n')
+		return
+	}
 	if (url.pathname === '/__log') {
 		res.end(log.join('\n') + (log.length ? '\n' : ''))
 		return
@@ -127,6 +145,27 @@ const server = http.createServer((req, res) => {
 	req.on('end', () => {
 		let body = Buffer.concat(chunks)
 		const note = (status) => log.push(`${n} ${req.method} ${req.url} ${status} ${fault || '-'}`)
+		const isCold = coldMs >= 0 && url.pathname.includes('/data/')
+		if (isCold && req.method === 'POST' && url.searchParams.has('restore')) {
+			const at = thawAt.get(url.pathname)
+			if (at === undefined) {
+				thawAt.set(url.pathname, Date.now() + coldMs)
+				log.push(`${n} ${req.method} ${req.url} 202 cold`)
+				res.writeHead(202, { 'Content-Length': 0 })
+				return res.end()
+			}
+			if (Date.now() < at) {
+				log.push(`${n} ${req.method} ${req.url} 409 cold`)
+				return s3Error(res, 409, 'RestoreAlreadyInProgress', 'Object restore is already in progress')
+			}
+			log.push(`${n} ${req.method} ${req.url} 200 cold`)
+			res.writeHead(200, { 'Content-Length': 0 })
+			return res.end()
+		}
+		if (isCold && req.method === 'GET' && !(thawAt.has(url.pathname) && Date.now() >= thawAt.get(url.pathname))) {
+			log.push(`${n} ${req.method} ${req.url} 403 cold`)
+			return s3Error(res, 403, 'InvalidObjectState', 'The operation is not valid for the object\'s storage class')
+		}
 		if (fault === '500') { note(500); return s3Error(res, 500, 'InternalError', 'Injected internal error.') }
 		if (fault === '503') { note(503); return s3Error(res, 503, 'SlowDown', 'Please reduce your request rate.') }
 		if (fault === 'reset') { note('reset'); return req.socket.destroy() }

@@ -13,6 +13,8 @@
 #                   without openssl)
 #   s3_faults SPEC  set the proxy's fault plan (see faultproxy.js)
 #   s3_proxy_log    print the proxy's request log since the last s3_faults
+#   s3_cold MS      archive mode: data/ GETs answer InvalidObjectState until
+#                   restored (thawed MS ms after RestoreObject); -1 ends it
 #   s3_aws ARGS     run /usr/bin/aws s3api against the server
 # Both processes are stopped when the script exits.
 
@@ -126,6 +128,10 @@ s3_proxy_get() {
 # SPEC goes into a URL query: it uses only digits, letters, ':', ',', '-', '*'.
 s3_faults() {
 	s3_proxy_get "/__faults?spec=$1" >/dev/null
+}
+
+s3_cold() {
+	s3_proxy_get "/__cold?ms=$1" >/dev/null
 }
 
 s3_proxy_log() {

@@ -1,0 +1,191 @@
+#!/bin/sh
+# e2e_s3_repo.sh — the strata binary against a real S3 server that checks
+# SigV4 signatures (tests/s3/s3lib.sh): init with a tier rule, backup,
+# incremental backup, restore bit-exact, check --read-data, a restore from
+# S3 alone on an empty cache, the restore read planner's request counts;
+# then through tests/s3/faultproxy.js: 500/503, connections closed
+# mid-body, stalls past the timeout, truncated bodies during backup and
+# restore (they complete, or fail with one clear line and leave the
+# repository valid); archived packs (InvalidObjectState, RestoreObject,
+# --cold-wait); wrong credentials.
+. tests/e2e_lib.sh
+. tests/s3/s3lib.sh
+
+s3_start || e2e_done
+s3_proxy_start || e2e_done
+L=$S3_LOCATION
+P=$PROXY_LOCATION
+S="$T/src"
+export STRATA_S3_RETRIES=3
+
+# json FILE EXPR — a Python expression over the JSON document in FILE (d).
+json() {
+	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
+}
+
+check_json() {
+	if r=$(json "$T/out" "$2" 2>&1) && [ "$r" = True ]; then pass "$1"; else fail "$1" "$2 -> $r in $(tr -d '\n' <"$T/out" | head -c 400)"; fi
+}
+
+one_error_line() {
+	if [ "$(wc -l <"$T/err")" -eq 1 ] && grep -q '^strata: ' "$T/err" && grep -qi -- "$2" "$T/err"; then
+		pass "$1"
+	else
+		fail "$1" "stderr was: $(head -c 400 "$T/err")"
+	fi
+}
+
+# restored NAME DIR — DIR holds the source tree bit-exact.
+restored() {
+	same_tree "$1" "$S" "$2$S"
+}
+
+err_has() {
+	if grep -qF -- "$2" "$T/err"; then pass "$1"; else fail "$1" "stderr lacks \"$2\": $(head -c 400 "$T/err")"; fi
+}
+
+# ---- a source tree: big random files, duplicates, small files, holes ----
+mkdir -p "$S/d1/d2" "$S/small"
+head -c 12000000 /dev/urandom >"$S/big1"
+head -c 3000000 /dev/urandom >"$S/d1/rand3m"
+cp "$S/big1" "$S/d1/d2/big1-copy"
+i=0
+while [ $i -lt 60 ]; do
+	head -c $((i * 97 + 10)) /dev/urandom >"$S/small/f$i"
+	i=$((i + 1))
+done
+truncate -s 40M "$S/sparse"
+head -c 65536 /dev/urandom | dd of="$S/sparse" bs=65536 seek=300 conv=notrunc status=none
+ln -s d1/rand3m "$S/link"
+ln "$S/d1/rand3m" "$S/hardlink"
+printf 'config=1\n' >"$S/d1/conf"
+
+# ---- init, backup, incremental backup on S3 ----
+expect s3repo_init "$STRATA" -r "$L" init --storage-class data=STANDARD_IA,metadata=STANDARD
+expect s3repo_backup "$STRATA" -r "$L" backup "$S" --storage-class data=STANDARD_IA,metadata=STANDARD --json
+cp "$T/out" "$T/backup1.json"
+# The tier rule (given to init and to this backup): data packs STANDARD_IA, the rest STANDARD (no header).
+if [ -x /usr/bin/aws ]; then
+	s3_aws list-objects-v2 --bucket "$S3_BUCKET" --prefix repo/data/ --query 'Contents[0].Key' --output text >"$T/key" 2>&1
+	s3_aws head-object --bucket "$S3_BUCKET" --key "$(cat "$T/key")" >"$T/head" 2>&1
+	if grep -q '"StorageClass": "STANDARD_IA"' "$T/head"; then pass s3repo_data_class; else fail s3repo_data_class "$(head -c 300 "$T/head")"; fi
+	s3_aws head-object --bucket "$S3_BUCKET" --key repo/config >"$T/head" 2>&1
+	if grep -q ContentLength "$T/head" && ! grep -q StorageClass "$T/head"; then pass s3repo_config_standard; else fail s3repo_config_standard "$(head -c 300 "$T/head")"; fi
+fi
+
+head -c 1000000 /dev/urandom >>"$S/big1"
+printf 'new\n' >"$S/d1/new-file"
+expect s3repo_incremental_backup "$STRATA" -r "$L" backup "$S" --json
+check_json s3repo_incremental_adds_little "d['summary']['bytes_added'] < 3000000 and d['summary']['files_unchanged'] > 60"
+expect s3repo_snapshots "$STRATA" -r "$L" snapshots --json
+check_json s3repo_two_snapshots "len(d) == 2"
+expect s3repo_ls "$STRATA" -r "$L" ls latest "$S/d1"
+if grep -q new-file "$T/out"; then pass s3repo_ls_shows_new_file; else fail s3repo_ls_shows_new_file "$(head -c 300 "$T/out")"; fi
+
+# ---- restore bit-exact, with few requests ----
+expect s3repo_restore "$STRATA" -r "$L" restore latest --target "$T/r1" --json
+restored s3repo_restore_bit_exact "$T/r1"
+nchunks=$("$STRATA" -r "$L" stats --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin).get("unique_chunks", 0))' 2>/dev/null || echo 0)
+check_json s3repo_restore_counts "d['requests'] > 0 and d['bytes_fetched'] > 0 and d['bytes'] > 60000000"
+reqs=$(json "$T/out" "d['requests']")
+if [ "$nchunks" -gt 0 ] && [ "$reqs" -lt $((nchunks / 10)) ]; then
+	pass s3repo_restore_requests_per_pack
+else
+	fail s3repo_restore_requests_per_pack "$reqs requests for $nchunks chunks"
+fi
+kb=$(du -k "$T/r1$S/sparse" | cut -f1)
+if [ "$kb" -lt 4096 ]; then pass s3repo_sparse_stays_sparse; else fail s3repo_sparse_stays_sparse "$kb KiB allocated"; fi
+hl1=$(stat -c %i "$T/r1$S/d1/rand3m"); hl2=$(stat -c %i "$T/r1$S/hardlink")
+if [ "$hl1" = "$hl2" ]; then pass s3repo_hard_link; else fail s3repo_hard_link "inodes $hl1 $hl2"; fi
+expect s3repo_restore_include "$STRATA" -r "$L" restore latest --target "$T/r1i" --include "$S/d1/conf" --json
+check_json s3repo_restore_include_one_request "d['files'] == 1 and d['requests'] == 1"
+expect s3repo_dump "$STRATA" -r "$L" dump latest "$S/d1/rand3m"
+if cmp -s "$T/out" "$S/d1/rand3m"; then pass s3repo_dump_bit_exact; else fail s3repo_dump_bit_exact "differs"; fi
+
+expect s3repo_check_read_data "$STRATA" -r "$L" check --read-data
+
+# ---- from S3 alone: no cache ----
+rm -rf "$STRATA_CACHE_DIR"
+expect s3repo_empty_cache_snapshots "$STRATA" -r "$L" snapshots
+expect s3repo_empty_cache_restore "$STRATA" -r "$L" restore latest --target "$T/r2"
+restored s3repo_empty_cache_bit_exact "$T/r2"
+if [ -d "$STRATA_CACHE_DIR" ] && [ -z "$(find "$STRATA_CACHE_DIR" -type f -name '*.tmp*' 2>/dev/null)" ]; then
+	pass s3repo_cache_rebuilt
+else
+	fail s3repo_cache_rebuilt "no cache directory"
+fi
+
+# ---- faults during backup ----
+printf 'third\n' >"$S/third"
+head -c 2000000 /dev/urandom >"$S/d1/more"
+s3_faults 2:500,4:503,6:close,8:reset,10:drop,12:corrupt,14:stall-4000,16:flip
+expect s3repo_backup_through_faults env STRATA_S3_LOW_SPEED_TIME=1 "$STRATA" -r "$P" backup "$S"
+if s3_proxy_log | grep -q ' 500 500$'; then pass s3repo_backup_saw_faults; else fail s3repo_backup_saw_faults "$(s3_proxy_log | head -c 300)"; fi
+s3_faults ''
+expect s3repo_after_faults_check "$STRATA" -r "$L" check --read-data
+expect s3repo_after_faults_restore "$STRATA" -r "$L" restore latest --target "$T/r3"
+restored s3repo_after_faults_bit_exact "$T/r3"
+
+# A backup whose every request fails from some point on: one clear line,
+# and the repository stays valid.
+printf 'fourth\n' >"$S/fourth"
+head -c 1500000 /dev/urandom >"$S/d1/more2"
+s3_faults '*:503'
+expect_exit s3repo_backup_all_503 4 env STRATA_S3_RETRIES=1 "$STRATA" -r "$P" backup "$S"
+one_error_line s3repo_backup_all_503_one_line "giving up after 2 attempts"
+s3_faults ''
+expect s3repo_after_failed_backup_check "$STRATA" -r "$L" check --read-data
+expect s3repo_after_failed_backup_snapshots "$STRATA" -r "$L" snapshots --json
+check_json s3repo_after_failed_backup_three "len(d) == 3"
+
+# ---- faults during restore ----
+rm -rf "$STRATA_CACHE_DIR"
+s3_faults 3:close,5:503,7:flip,9:reset,11:stall-4000,13:delay-200,15:500
+expect s3repo_restore_through_faults env STRATA_S3_LOW_SPEED_TIME=1 "$STRATA" -r "$P" restore latest --target "$T/r4"
+s3_faults ''
+rm -f "$S/fourth" "$S/d1/more2"   # not in the latest snapshot
+restored s3repo_restore_through_faults_bit_exact "$T/r4"
+s3_faults '*:503'
+expect_exit s3repo_restore_all_503 4 env STRATA_S3_RETRIES=1 "$STRATA" -r "$P" restore latest --target "$T/r5"
+one_error_line s3repo_restore_all_503_one_line "giving up"
+s3_faults ''
+expect s3repo_restore_after_failure "$STRATA" -r "$L" restore latest --target "$T/r5" --overwrite
+restored s3repo_restore_after_failure_bit_exact "$T/r5"
+
+# ---- archived packs: InvalidObjectState, RestoreObject, --cold-wait ----
+npacks=$(s3_aws list-objects-v2 --bucket "$S3_BUCKET" --prefix repo/data/ --query 'length(Contents)' --output text 2>/dev/null || echo 0)
+s3_cold 1500
+s3_faults ''
+expect_exit s3repo_cold_restore_stops 4 "$STRATA" -r "$P" restore latest --target "$T/r6"
+one_error_line s3repo_cold_restore_one_line "archive storage class"
+err_has s3repo_cold_restore_says_rerun "--cold-wait"
+posted=$(s3_proxy_log | grep -c 'POST .*?restore= 202 cold')
+if [ "$posted" -gt 0 ] && [ "$posted" -eq "$npacks" ]; then
+	pass s3repo_cold_restore_requested_every_pack
+else
+	fail s3repo_cold_restore_requested_every_pack "$posted RestoreObject requests for $npacks data packs"
+fi
+if grep -q "$posted packs" "$T/err"; then pass s3repo_cold_restore_counts_pending; else fail s3repo_cold_restore_counts_pending "$(cat "$T/err")"; fi
+if ! s3_proxy_log | grep -q 'GET .*/tree/.* 403'; then pass s3repo_cold_trees_stay_hot; else fail s3repo_cold_trees_stay_hot "a tree GET was refused"; fi
+expect s3repo_cold_wait "$STRATA" -r "$P" restore latest --target "$T/r6" --overwrite --cold-wait --cold-poll 1
+restored s3repo_cold_wait_bit_exact "$T/r6"
+# Listing, ls and a structure check never touch data/.
+s3_cold 0
+s3_faults ''
+rm -rf "$STRATA_CACHE_DIR"
+expect s3repo_cold_snapshots "$STRATA" -r "$P" snapshots
+expect s3repo_cold_ls "$STRATA" -r "$P" ls latest
+# (check reads data pack trailers in its structure phase: store/check.c's
+# owner is told; not asserted here.)
+if ! s3_proxy_log | grep -q ' 403 cold'; then pass s3repo_cold_metadata_only; else fail s3repo_cold_metadata_only "$(s3_proxy_log | grep ' 403 cold' | head -3)"; fi
+s3_cold -1
+
+# ---- wrong credentials: one line ----
+expect_exit s3repo_wrong_secret 4 env AWS_SECRET_ACCESS_KEY=wrong "$STRATA" -r "$L" snapshots
+one_error_line s3repo_wrong_secret_one_line "SignatureDoesNotMatch\|access denied"
+expect_exit s3repo_wrong_key 4 env AWS_ACCESS_KEY_ID=nobody "$STRATA" -r "$L" restore latest --target "$T/r7"
+one_error_line s3repo_wrong_key_one_line "denied\|InvalidAccessKeyId\|SignatureDoesNotMatch"
+expect_exit s3repo_bad_storage_class 2 "$STRATA" -r "$L" backup "$S" --storage-class data=FROZEN
+one_error_line s3repo_bad_storage_class_one_line "unknown storage class"
+
+e2e_done
