@@ -71,15 +71,16 @@ ID2=$(py 'json.load(open(a[0]))[2]["short_id"]' "$T/snaps.json")
 ID3=$(py 'json.load(open(a[0]))[3]["short_id"]' "$T/snaps.json")
 T0=$(py 'json.load(open(a[0]))[0]["time"]' "$T/snaps.json")
 T1=$(py 'json.load(open(a[0]))[1]["time"]' "$T/snaps.json")
-T3=$(py 'json.load(open(a[0]))[3]["time"]' "$T/snaps.json")
+T2=$(py 'json.load(open(a[0]))[2]["time"]' "$T/snaps.json")
 if [ -n "$ID3" ]; then pass "four node1 snapshots"; else fail "four node1 snapshots" "$(cat "$T/snaps.json")"; fi
 
 # Times derived from snapshot 1's exact time (ns): one ns before, as
 # @seconds, with a +02:00 offset, and in local time in Berlin.
 ns1=$(py 'int(datetime.datetime.strptime(a[0][:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=datetime.timezone.utc).timestamp()) * 10**9 + int(a[0][20:29])' "$T1")
+ns2=$(py 'int(datetime.datetime.strptime(a[0][:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=datetime.timezone.utc).timestamp()) * 10**9 + int(a[0][20:29])' "$T2")
 ns0=$(py 'int(datetime.datetime.strptime(a[0][:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=datetime.timezone.utc).timestamp()) * 10**9 + int(a[0][20:29])' "$T0")
 before1="@$(py '"%d.%09d" % divmod(int(a[0]) - 1, 10**9)' "$ns1")"
-mid12="@$(py '"%d.%09d" % divmod(int(a[0]) + 500000000, 10**9)' "$ns1")"
+mid12="@$(py '"%d.%09d" % divmod((int(a[0]) + int(a[1])) // 2, 10**9)' "$ns1" "$ns2")"
 at1_off=$(py '(datetime.datetime.fromtimestamp(int(a[0]) // 10**9, datetime.timezone(datetime.timedelta(hours=2))).strftime("%Y-%m-%dT%H:%M:%S") + ".%09d+02:00" % (int(a[0]) % 10**9))' "$ns1")
 before0="@$(py '"%d.%09d" % divmod(int(a[0]) - 1, 10**9)' "$ns0")"
 
@@ -100,8 +101,11 @@ errs "--at in an empty group" 14 "none in this group" "$STRATA" -r "$R" snapshot
 errs "--at with a malformed time" 2 "not a time; expected YYYY-MM-DD" "$STRATA" -r "$R" snapshots --at "yesterday"
 errs "--at with an impossible date" 2 "not a time" "$STRATA" -r "$R" snapshots --at "2023-02-29 10:00"
 # Without --host, node2's snapshot (taken between 1 and 2) is in the group.
-ID_N2=$("$STRATA" -r "$R" snapshots --json --host node2 | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["short_id"])')
-picked "--at without a group sees every host" "$ID_N2" "$STRATA" -r "$R" snapshots --at "$mid12"
+"$STRATA" -r "$R" snapshots --json --host node2 >"$T/n2.json"
+ID_N2=$(py 'json.load(open(a[0]))[0]["short_id"]' "$T/n2.json")
+T_N2=$(py 'json.load(open(a[0]))[0]["time"]' "$T/n2.json")
+picked "--at without a group sees every host" "$ID_N2" "$STRATA" -r "$R" snapshots --at "$T_N2"
+picked "--at with a host leaves the others out" "$ID1" "$STRATA" -r "$R" snapshots --at "$T_N2" --host node1
 
 # ---- restore --at, --at-height, --label ----
 restored "restore --at exactly at"         110 "$STRATA" -r "$R" restore --host node1 --at "$T1"
