@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "store/repo_internal.h"
 #include "store/tree.h"
 #include "store/wal_internal.h"
+#include "store/workpool.h"
 
 static const char WAL_MAGIC[8] = {'S','T','R','A','T','A','W','L'};
 #define WAL_DESC_VERSION 1
@@ -23,6 +25,7 @@ static const char WAL_MAGIC[8] = {'S','T','R','A','T','A','W','L'};
 #define WAL_CHUNK_REC (STRATA_ID_LEN + 4)
 #define WAL_DESC_MAX (WAL_DESC_FIXED + WAL_NAME_MAX + (size_t)(WAL_MAX_FILE_BYTES / 64) * WAL_CHUNK_REC)
 #define BACKUP_LABEL_MAX (64u << 10)
+#define PUT_INFLIGHT (32u << 20)     /* chunk bytes queued for sealing */
 
 /* ---- names ---- */
 
@@ -309,6 +312,82 @@ static int cut_chunks(Repo *repo, const uint8_t *buf, size_t len, WalDesc *d)
 	return 0;
 }
 
+/* Sealing (zstd + AEAD) is the slow part: chunks go to a worker pool. */
+typedef struct PutCtx {
+	BlobWriter *bw;
+	pthread_mutex_t mu;
+	int fatal;
+	StrataErr ferr;
+} PutCtx;
+
+typedef struct PutJob {
+	PutCtx *pc;
+	const uint8_t *id;
+	const uint8_t *data;
+	size_t len;
+} PutJob;
+
+static void *make_codec(void) { return codec_ctx_new(); }
+static void free_codec(void *p) { codec_ctx_free(p); }
+
+static void put_job(void *arg, void *state)
+{
+	PutJob *j = arg;
+	StrataErr err = {0};
+	int rc = state ? blobwriter_put(j->pc->bw, state, BLOB_DATA, j->id, j->data, j->len, NULL, &err)
+	               : strata_err_set(&err, -ENOMEM, "out of memory");
+
+	if (rc) {
+		pthread_mutex_lock(&j->pc->mu);
+		if (!j->pc->fatal) {
+			j->pc->fatal = rc;
+			j->pc->ferr = err;
+		}
+		pthread_mutex_unlock(&j->pc->mu);
+	}
+	free(j);
+}
+
+/* Put every chunk of d (content in buf) through bw; wait for all. */
+static int put_chunks(BlobWriter *bw, const WalDesc *d, const uint8_t *buf, StrataErr *err)
+{
+	PutCtx pc;
+	WorkPool *pool;
+	size_t off = 0;
+	int rc = 0;
+
+	memset(&pc, 0, sizeof pc);
+	pc.bw = bw;
+	pthread_mutex_init(&pc.mu, NULL);
+	pool = workpool_new(workpool_default_threads(), PUT_INFLIGHT, make_codec, free_codec);
+	if (!pool) {
+		rc = strata_err_set(err, -ENOMEM, "cannot start worker threads");
+		goto out;
+	}
+	for (uint32_t i = 0; i < d->n && rc == 0; i++) {
+		PutJob *j = malloc(sizeof *j);
+		if (!j) {
+			rc = strata_err_set(err, -ENOMEM, "out of memory");
+			break;
+		}
+		*j = (PutJob){ &pc, d->ids[i], buf + off, d->lens[i] };
+		off += d->lens[i];
+		if ((rc = workpool_submit(pool, put_job, j, d->lens[i])) != 0) {
+			free(j);
+			rc = strata_err_set(err, rc, "out of memory");
+		}
+	}
+	workpool_wait(pool);
+	if (rc == 0 && pc.fatal) {
+		rc = pc.fatal;
+		*err = pc.ferr;
+	}
+out:
+	workpool_free(pool);
+	pthread_mutex_destroy(&pc.mu);
+	return rc;
+}
+
 int wal_push(Repo *repo, const char *path, const char *name, int zlevel,
              WalPushResult *out, StrataErr *err)
 {
@@ -317,9 +396,8 @@ int wal_push(Repo *repo, const char *path, const char *name, int zlevel,
 	WalPushResult res;
 	BlobWriter *bw = NULL;
 	BlobWriterStats st;
-	CodecCtx *cctx = NULL;
 	uint8_t *buf = NULL, *enc = NULL, *sealed = NULL;
-	size_t len = 0, enc_len = 0, sealed_len = 0, off = 0;
+	size_t len = 0, enc_len = 0, sealed_len = 0;
 	char oname[REPO_NAME_MAX];
 	RemoteErr rerr = {{0}};
 	int kind, rc, have_old = 0;
@@ -360,20 +438,11 @@ int wal_push(Repo *repo, const char *path, const char *name, int zlevel,
 	strata_err_clear(err);
 	/* Identical content already archived: still put every chunk, so one
 	 * the repository lost is stored again (a present one costs a lookup). */
-	cctx = codec_ctx_new();
-	if (!cctx) {
-		rc = strata_err_set(err, -ENOMEM, "out of memory");
-		goto out;
-	}
 	rc = blobwriter_new(repo, zlevel, &bw, err);
+	if (rc == 0)
+		rc = put_chunks(bw, &d, buf, err);
 	if (rc)
 		goto out;
-	for (uint32_t i = 0; i < d.n; i++) {
-		rc = blobwriter_put(bw, cctx, BLOB_DATA, d.ids[i], buf + off, d.lens[i], NULL, err);
-		if (rc)
-			goto out;
-		off += d.lens[i];
-	}
 	rc = blobwriter_finish(bw, err);
 	if (rc)
 		goto out;
@@ -403,7 +472,6 @@ int wal_push(Repo *repo, const char *path, const char *name, int zlevel,
 		*out = res;
 out:
 	blobwriter_free(bw);
-	codec_ctx_free(cctx);
 	wal_desc_free(&d);
 	wal_desc_free(&old);
 	free(buf);
