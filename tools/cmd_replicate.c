@@ -100,6 +100,7 @@ static int exit_of(int rc)
 	switch (rc) {
 	case -EBADMSG: return cli_exit_code(STRATA_EDAMAGED);
 	case -EEXIST:  return cli_exit_code(STRATA_EEXIST);
+	case -ENOENT:  return cli_exit_code(STRATA_ENOREPO);   /* no config at the source */
 	default:       return cli_exit_code(rc);
 	}
 }
