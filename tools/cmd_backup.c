@@ -409,7 +409,7 @@ oom:
 out:
 	if (progress_started)
 		cli_progress_done(&report.progress);
-	if (a.metrics) {
+	if (a.metrics && exit_code != CLI_EXIT_USAGE) {   /* usage error: nothing ran */
 		StrataErr merr = { 0, "" };
 		if (cmd_backup_job_metrics(cli, a.metrics, a.job, exit_code, (double)(cli_now_ns() - t0) / 1e9,
 		                           have_res ? &res.summary : NULL, &merr) != 0) {

@@ -406,7 +406,7 @@ prune:
 		groups = pj = NULL;
 	}
 out:
-	if (a.metrics) {
+	if (a.metrics && exit_code != CLI_EXIT_USAGE) {   /* usage error: nothing ran */
 		StrataErr merr = { 0, "" };
 		if (cmd_backup_job_metrics(cli, a.metrics, a.job, exit_code, (double)(cli_now_ns() - t0) / 1e9,
 		                           NULL, &merr) != 0) {

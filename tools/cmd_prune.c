@@ -250,7 +250,7 @@ static int run(Cli *cli, int argc, char **argv)
 		exit_code = cli_failf(cli, -EIO, "cannot write to stdout");
 	j = NULL;
 out:
-	if (pa.metrics) {
+	if (pa.metrics && exit_code != CLI_EXIT_USAGE) {   /* usage error: nothing ran */
 		StrataErr merr = { 0, "" };
 		if (cmd_backup_job_metrics(cli, pa.metrics, pa.job, exit_code, (double)(cli_now_ns() - t0) / 1e9,
 		                           NULL, &merr) != 0) {
