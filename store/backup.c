@@ -26,20 +26,16 @@
 #include <unistd.h>
 
 #include "store/blob.h"
+#include "store/chunkpipe.h"
 #include "store/filescache.h"
 #include "store/repo_internal.h"
 #include "store/tree.h"
-#include "store/workpool.h"
 
-#define READ_BUF_MIN   (8u << 20)
-#define INFLIGHT_BYTES (64u << 20)   /* chunk bytes queued or being sealed */
-
-/* The chunk list of one file being backed up; workers fill slots. */
+/* One file being backed up: its chunk list (filled by the pipeline's
+ * workers) and what to record in the files cache once done. */
 typedef struct FileWork {
-	uint8_t (*chunks)[STRATA_ID_LEN];
-	uint32_t *lens;
-	size_t n, cap;
-	FileMeta meta;                /* recorded in the files cache when done */
+	ChunkList cl;
+	FileMeta meta;
 	int record;
 } FileWork;
 
@@ -60,64 +56,14 @@ typedef struct Ctx {
 	const BackupOptions *opts;
 	BlobWriter *bw;
 	FilesCache *fc;               /* NULL: every file is read */
-	WorkPool *pool;
+	ChunkPipe *pipe;
 	CodecCtx *cctx;               /* this thread's, for trees */
-	uint8_t *rbuf;
-	size_t rbuf_cap;
+	uint8_t *scratch;             /* one chunk, for prefix verification */
 	SnapshotSummary sum;
-	pthread_mutex_t mu;           /* guards fatal/ferr from workers */
-	int fatal;
-	StrataErr ferr;
 	StrataErr *err;
 	BackupProgress prog;
 	struct timespec last_progress;
 } Ctx;
-
-typedef struct ChunkJob {
-	Ctx *ctx;
-	FileWork *fw;
-	size_t idx;
-	size_t len;
-	uint8_t data[];
-} ChunkJob;
-
-static void *make_codec(void) { return codec_ctx_new(); }
-static void free_codec(void *p) { codec_ctx_free(p); }
-
-static int is_fatal(Ctx *c)
-{
-	int f;
-
-	pthread_mutex_lock(&c->mu);
-	f = c->fatal;
-	pthread_mutex_unlock(&c->mu);
-	return f;
-}
-
-static void chunk_job(void *arg, void *state)
-{
-	ChunkJob *j = arg;
-	Ctx *c = j->ctx;
-	StrataErr err = {0};
-	int rc;
-
-	if (!state) {
-		rc = strata_err_set(&err, -ENOMEM, "out of memory");
-	} else {
-		codec_chunk_id(c->repo->keys, j->data, j->len, j->fw->chunks[j->idx]);
-		j->fw->lens[j->idx] = (uint32_t)j->len;
-		rc = blobwriter_put(c->bw, state, BLOB_DATA, j->fw->chunks[j->idx], j->data, j->len, NULL, &err);
-	}
-	if (rc) {
-		pthread_mutex_lock(&c->mu);
-		if (!c->fatal) {
-			c->fatal = rc;
-			c->ferr = err;
-		}
-		pthread_mutex_unlock(&c->mu);
-	}
-	free(j);
-}
 
 static void report(Ctx *c, const char *path, const char *status, int error, const char *msg)
 {
@@ -146,70 +92,34 @@ static void progress(Ctx *c, const char *path, int force)
 	c->opts->progress(&c->prog, c->opts->progress_ctx);
 }
 
-static int fw_reserve(Ctx *c, FileWork *fw, size_t cap);
-
-/* Read fd to its end, chunking into fw. Returns 0, -errno on a read error
- * (fw then holds a prefix; the caller drops the file), or a fatal error. */
-static int chunk_stream(Ctx *c, int fd, const char *path, FileWork *fw, uint64_t *out_size)
+static void tick(void *ctx, uint64_t bytes)
 {
-	size_t have = 0, pos = 0;
-	uint64_t total = 0;
-	int eof = 0, rc;
+	Ctx *c = ctx;
 
-	for (;;) {
-		/* Refill: keep at least max_len bytes ahead of pos unless at eof. */
-		if (!eof && have - pos < c->repo->chunk_max) {
-			memmove(c->rbuf, c->rbuf + pos, have - pos);
-			have -= pos;
-			pos = 0;
-			while (!eof && have < c->rbuf_cap) {
-				ssize_t r = read(fd, c->rbuf + have, c->rbuf_cap - have);
-				if (r < 0) {
-					if (errno == EINTR)
-						continue;
-					return -errno;
-				}
-				if (r == 0)
-					eof = 1;
-				have += (size_t)r;
-				c->sum.bytes_read += (uint64_t)r;
-				c->prog.bytes_done += (uint64_t)r;
-			}
-		}
-		size_t cut = fastcdc_cut(&c->repo->cdc, c->rbuf + pos, have - pos, eof);
-		if (cut == 0) {
-			if (eof)
-				break;
-			continue;
-		}
-		if (fw->n == fw->cap) {
-			/* Workers write into the arrays: let them finish first. */
-			workpool_wait(c->pool);
-			rc = fw_reserve(c, fw, fw->cap ? 2 * fw->cap : 16);
-			if (rc)
-				return rc;
-		}
-		ChunkJob *j = malloc(sizeof *j + cut);
-		if (!j)
-			return strata_err_set(c->err, -ENOMEM, "out of memory");
-		j->ctx = c;
-		j->fw = fw;
-		j->idx = fw->n++;
-		j->len = cut;
-		memcpy(j->data, c->rbuf + pos, cut);
-		pos += cut;
-		total += cut;
-		rc = workpool_submit(c->pool, chunk_job, j, cut);
-		if (rc) {
-			free(j);
-			return strata_err_set(c->err, rc, "out of memory");
-		}
-		if (is_fatal(c))
-			return STRATA_EREFUSED;
-		progress(c, path, 0);
+	c->sum.bytes_read += bytes;
+	c->prog.bytes_done += bytes;
+	progress(c, c->prog.current ? c->prog.current : "", 0);
+}
+
+/* Read fd from its current offset to the end into fw's chunk list.
+ * Returns 0, 1 for a read error (reported; the caller drops the file),
+ * or a fatal error. */
+static int read_file(Ctx *c, int fd, const char *path, FileWork *fw, uint64_t *out_size)
+{
+	StrataErr rerr = {0};
+	int rc;
+
+	c->prog.current = path;
+	rc = chunkpipe_stream(c->pipe, chunkpipe_read_fd, &fd, &fw->cl, tick, c, out_size, &rerr);
+	c->prog.current = NULL;
+	if (rc == 1) {
+		c->sum.errors++;
+		report(c, path, "error", rerr.code, strerror(-rerr.code));
+		return 1;
 	}
-	*out_size = total;
-	return 0;
+	if (rc && c->err)
+		*c->err = rerr;
+	return rc;
 }
 
 static void node_from_stat(TreeNode *n, const struct stat *st)
@@ -272,24 +182,6 @@ static int64_t ts_ns(struct timespec ts)
 	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static int fw_reserve(Ctx *c, FileWork *fw, size_t cap)
-{
-	void *a, *b;
-
-	if (fw->cap >= cap)
-		return 0;
-	a = realloc(fw->chunks, cap * sizeof *fw->chunks);
-	if (a)
-		fw->chunks = a;
-	b = a ? realloc(fw->lens, cap * sizeof *fw->lens) : NULL;
-	if (b)
-		fw->lens = b;
-	if (!a || !b)
-		return strata_err_set(c->err, -ENOMEM, "out of memory");
-	fw->cap = cap;
-	return 0;
-}
-
 /* Does the file still hold the old chunks before the last one? Re-hash
  * the first chunk and PREFIX_SAMPLES others spread over the prefix (all of
  * them with verify_prefix_full). Returns 1 if every one matches. */
@@ -306,7 +198,7 @@ static int prefix_unchanged(Ctx *c, int fd, const CachedFile *cf)
 		if (i % step == 0 || i == last - 1) {
 			size_t got = 0;
 			while (got < len) {
-				ssize_t r = pread(fd, c->rbuf + got, len - got, (off_t)(off + got));
+				ssize_t r = pread(fd, c->scratch + got, len - got, (off_t)(off + got));
 				if (r <= 0) {
 					if (r < 0 && errno == EINTR)
 						continue;
@@ -315,8 +207,8 @@ static int prefix_unchanged(Ctx *c, int fd, const CachedFile *cf)
 				got += (size_t)r;
 			}
 			c->sum.bytes_read += len;
-			codec_chunk_id(c->repo->keys, c->rbuf, len, id);
-			if (memcmp(id, cf->chunks[i], STRATA_ID_LEN) != 0)
+			codec_chunk_id(c->repo->keys, c->scratch, len, id);
+			if (len > c->repo->chunk_max || memcmp(id, cf->chunks[i], STRATA_ID_LEN) != 0)
 				return 0;
 		}
 		off += len;
@@ -345,9 +237,9 @@ static int file_node(Ctx *c, const char *path, const struct stat *st, TreeNode *
 		    cf.meta.size == fw->meta.size && cf.meta.mtime_ns == fw->meta.mtime_ns &&
 		    cf.meta.ctime_ns == fw->meta.ctime_ns) {
 			/* Unchanged: not read at all. */
-			fw->chunks = cf.chunks;
-			fw->lens = cf.lens;
-			fw->n = fw->cap = cf.n;
+			fw->cl.ids = cf.chunks;
+			fw->cl.lens = cf.lens;
+			fw->cl.n = fw->cl.cap = cf.n;
 			fw->record = 0;      /* its entry from a committed run stays valid */
 			n->size = cf.meta.size;
 			c->sum.files++;
@@ -374,34 +266,28 @@ static int file_node(Ctx *c, const char *path, const struct stat *st, TreeNode *
 		 * the last one's start. Cut points only depend on the bytes from a
 		 * chunk's start, so this equals a full re-chunk of the file. */
 		size_t keep = cf.n - 1;
-		rc = fw_reserve(c, fw, keep + 16);
-		if (rc) {
+		if (chunklist_reserve(&fw->cl, keep + 16) != 0) {
 			close(fd);
 			cachedfile_clear(&cf);
-			return rc;
+			return strata_err_set(c->err, -ENOMEM, "out of memory");
 		}
 		for (size_t i = 0; i < keep; i++) {
-			memcpy(fw->chunks[i], cf.chunks[i], STRATA_ID_LEN);
-			fw->lens[i] = cf.lens[i];
+			memcpy(fw->cl.ids[i], cf.chunks[i], STRATA_ID_LEN);
+			fw->cl.lens[i] = cf.lens[i];
 			start += cf.lens[i];
 		}
-		fw->n = keep;
+		fw->cl.n = keep;
 		if (lseek(fd, (off_t)start, SEEK_SET) != (off_t)start) {
-			fw->n = 0;
+			fw->cl.n = 0;
 			start = 0;
 		} else {
 			status = "appended";
 		}
 	}
 	cachedfile_clear(&cf);
-	rc = chunk_stream(c, fd, path, fw, &size);
+	/* A read error (1) leaves the file out of the snapshot. */
+	rc = read_file(c, fd, path, fw, &size);
 	close(fd);
-	if (rc < 0 && rc > STRATA_E_FIRST) {
-		/* A read error: the file is left out of the snapshot. */
-		c->sum.errors++;
-		report(c, path, "error", rc, strerror(-rc));
-		return 1;
-	}
 	if (rc)
 		return rc;
 	n->size = start + size;
@@ -531,12 +417,12 @@ static int store_dir(Ctx *c, const char *path, const VDir *virt, uint8_t out_id[
 		rc = make_node(c, full, virt ? virt->kids[i] : NULL, &n, &fw[t.n]);
 		if (rc == 1) {
 			/* Skipped: drop any chunks queued for it before reusing the slot. */
-			workpool_wait(c->pool);
-			free(fw[t.n].chunks);
-			free(fw[t.n].lens);
+			rc = chunkpipe_wait(c->pipe, c->err);
+			chunklist_free(&fw[t.n].cl);
 			memset(&fw[t.n], 0, sizeof fw[t.n]);
 			tree_node_clear(&n);
-			rc = 0;
+			if (rc)
+				goto out;
 			continue;
 		}
 		if (rc == 0 && tree_add(&t, &n) != 0)
@@ -548,21 +434,17 @@ static int store_dir(Ctx *c, const char *path, const VDir *virt, uint8_t out_id[
 	}
 store:
 	/* Every chunk of this directory's files must have its ID. */
-	workpool_wait(c->pool);
-	if (is_fatal(c)) {
-		rc = c->fatal;
-		if (c->err)
-			*c->err = c->ferr;
+	rc = chunkpipe_wait(c->pipe, c->err);
+	if (rc)
 		goto out;
-	}
 	for (size_t i = 0; i < t.n; i++) {
 		if (t.nodes[i].type != NODE_FILE)
 			continue;
 		if (c->fc && fw[i].record) {
 			snprintf(full, PATH_MAX, "%s/%s", strcmp(path, "/") == 0 ? "" : path, t.nodes[i].name);
 			rc = filescache_record(c->fc, full, &fw[i].meta,
-			                       (const uint8_t (*)[STRATA_ID_LEN])fw[i].chunks, fw[i].lens,
-			                       fw[i].n, c->err);
+			                       (const uint8_t (*)[STRATA_ID_LEN])fw[i].cl.ids, fw[i].cl.lens,
+			                       fw[i].cl.n, c->err);
 			if (rc) {
 				/* Only speed depends on the cache: carry on without it. */
 				filescache_close(c->fc);
@@ -570,22 +452,19 @@ store:
 				rc = 0;
 			}
 		}
-		t.nodes[i].chunks = fw[i].chunks;
-		t.nodes[i].chunk_lens = fw[i].lens;
-		t.nodes[i].nchunks = fw[i].n;
+		t.nodes[i].chunks = fw[i].cl.ids;
+		t.nodes[i].chunk_lens = fw[i].cl.lens;
+		t.nodes[i].nchunks = fw[i].cl.n;
 		memset(&fw[i], 0, sizeof fw[i]);
 	}
 	tree_sort(&t);
 	rc = tree_store(c->repo, c->bw, c->cctx, &t, out_id, c->err);
 out:
 	if (rc)
-		workpool_wait(c->pool);
-	if (fw) {
-		for (size_t i = 0; i < nnames; i++) {
-			free(fw[i].chunks);
-			free(fw[i].lens);
-		}
-	}
+		chunkpipe_wait(c->pipe, NULL);
+	if (fw)
+		for (size_t i = 0; i < nnames; i++)
+			chunklist_free(&fw[i].cl);
 	free(fw);
 	free(full);
 	if (names) {
@@ -722,23 +601,22 @@ oom:
 static int backup_stdin(Ctx *c, uint8_t out_id[STRATA_ID_LEN])
 {
 	const char *name = c->opts->stdin_name && *c->opts->stdin_name ? c->opts->stdin_name : "stdin";
-	FileWork fw = {0};
+	ChunkList cl = {0};
 	TreeNode n = {0};
 	Tree t = {0};
 	uint64_t size = 0;
-	int rc;
+	int rc, fd = c->opts->stdin_fd;
 
 	if (strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
 		return strata_err_set(c->err, STRATA_EUSAGE, "--stdin-name %s: must be a plain file name without '/'", name);
-	rc = chunk_stream(c, c->opts->stdin_fd, name, &fw, &size);
-	workpool_wait(c->pool);
-	if (rc == 0 && is_fatal(c)) {
-		rc = c->fatal;
-		if (c->err)
-			*c->err = c->ferr;
-	} else if (rc < 0 && rc > STRATA_E_FIRST) {
-		rc = strata_err_set(c->err, rc, "reading standard input: %s", strerror(-rc));
-	}
+	c->prog.current = name;
+	rc = chunkpipe_stream(c->pipe, chunkpipe_read_fd, &fd, &cl, tick, c, &size, c->err);
+	if (rc == 1)
+		rc = strata_err_prefix(c->err, "reading standard input");
+	if (rc == 0)
+		rc = chunkpipe_wait(c->pipe, c->err);
+	else
+		chunkpipe_wait(c->pipe, NULL);
 	if (rc)
 		goto out;
 	n.name = strdup(name);
@@ -753,10 +631,10 @@ static int backup_stdin(Ctx *c, uint8_t out_id[STRATA_ID_LEN])
 	n.mtime_ns = c->opts->time_ns;
 	n.nlink = 1;
 	n.size = size;
-	n.chunks = fw.chunks;
-	n.chunk_lens = fw.lens;
-	n.nchunks = fw.n;
-	memset(&fw, 0, sizeof fw);
+	n.chunks = cl.ids;
+	n.chunk_lens = cl.lens;
+	n.nchunks = cl.n;
+	memset(&cl, 0, sizeof cl);
 	rc = tree_add(&t, &n);
 	if (rc) {
 		tree_node_clear(&n);
@@ -767,8 +645,7 @@ static int backup_stdin(Ctx *c, uint8_t out_id[STRATA_ID_LEN])
 	c->sum.bytes_total = size;
 	rc = tree_store(c->repo, c->bw, c->cctx, &t, out_id, c->err);
 out:
-	free(fw.chunks);
-	free(fw.lens);
+	chunklist_free(&cl);
 	tree_clear(&t);
 	return rc;
 }
@@ -840,7 +717,6 @@ int backup_run(Repo *repo, const BackupOptions *opts, BackupResult *out_result, 
 	c.repo = repo;
 	c.opts = opts;
 	c.err = err;
-	pthread_mutex_init(&c.mu, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	{
 		struct timespec rt;
@@ -863,10 +739,9 @@ int backup_run(Repo *repo, const BackupOptions *opts, BackupResult *out_result, 
 		if (rc)
 			goto out;
 	}
-	c.rbuf_cap = 2u * repo->chunk_max > READ_BUF_MIN ? 2u * repo->chunk_max : READ_BUF_MIN;
-	c.rbuf = malloc(c.rbuf_cap);
+	c.scratch = malloc(repo->chunk_max);
 	c.cctx = codec_ctx_new();
-	if (!c.rbuf || !c.cctx) {
+	if (!c.scratch || !c.cctx) {
 		rc = strata_err_set(err, -ENOMEM, "out of memory");
 		goto out;
 	}
@@ -879,12 +754,9 @@ int backup_run(Repo *repo, const BackupOptions *opts, BackupResult *out_result, 
 		if (filescache_open(repo, NULL, &c.fc, &ferr) != 0)
 			c.fc = NULL;
 	}
-	c.pool = workpool_new(opts->threads > 0 ? opts->threads : workpool_default_threads(),
-	                      INFLIGHT_BYTES, make_codec, free_codec);
-	if (!c.pool) {
-		rc = strata_err_set(err, -ENOMEM, "cannot start worker threads");
+	rc = chunkpipe_new(repo, c.bw, opts->threads, &c.pipe, err);
+	if (rc)
 		goto out;
-	}
 	if (opts->stdin_fd >= 0) {
 		BackupOptions o2 = *opts;
 		o2.time_ns = now_ns;
@@ -898,8 +770,8 @@ int backup_run(Repo *repo, const BackupOptions *opts, BackupResult *out_result, 
 	}
 	if (rc)
 		goto out;
-	workpool_free(c.pool);
-	c.pool = NULL;
+	chunkpipe_free(c.pipe);
+	c.pipe = NULL;
 	rc = blobwriter_finish(c.bw, err);
 	if (rc)
 		goto out;
@@ -956,11 +828,11 @@ int backup_run(Repo *repo, const BackupOptions *opts, BackupResult *out_result, 
 		strata_err_set(err, rc, "snapshot saved, but %llu source file(s) could not be read",
 		               (unsigned long long)c.sum.errors);
 out:
-	workpool_free(c.pool);
+	chunkpipe_free(c.pipe);
 	filescache_close(c.fc);
 	blobwriter_free(c.bw);
 	codec_ctx_free(c.cctx);
-	free(c.rbuf);
+	free(c.scratch);
 	vdir_free(root);
 	if (paths) {
 		for (size_t i = 0; i < opts->npaths; i++)
@@ -968,6 +840,5 @@ out:
 		free(paths);
 	}
 	snapshot_clear(&snap);
-	pthread_mutex_destroy(&c.mu);
 	return rc;
 }

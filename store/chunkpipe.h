@@ -1,0 +1,69 @@
+/* chunkpipe.h — the chunking pipeline shared by every way data comes in
+ * (files in backup.c, archive members in tar_import.c, WAL segments).
+ *
+ * Owns: reading a stream into a buffer of at least twice the maximum chunk
+ * size, cutting it with the repository's chunker, and handing each chunk
+ * (copied) to a pool of worker threads that hash, deduplicate, compress,
+ * encrypt and pack it (blobwriter_put), writing its ID and length into a
+ * ChunkList slot. The pool bounds the bytes in flight (memory stays flat);
+ * the first worker failure is kept and returned.
+ *
+ * Thread safety: chunkpipe_stream / chunkpipe_wait from one producer thread.
+ * A ChunkList being filled must not be moved or freed before
+ * chunkpipe_wait returns.
+ */
+#ifndef STRATA_STORE_CHUNKPIPE_H
+#define STRATA_STORE_CHUNKPIPE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "store/blob.h"
+#include "store/error.h"
+#include "store/repo.h"
+
+typedef struct ChunkPipe ChunkPipe;
+
+/* The chunks of one stream, in order. */
+typedef struct ChunkList {
+	uint8_t (*ids)[STRATA_ID_LEN];
+	uint32_t *lens;
+	size_t n, cap;
+} ChunkList;
+
+/* chunklist_reserve — room for cap entries (only between waits: workers
+ * write into the arrays). chunklist_free — free and zero (NULL ok). */
+int chunklist_reserve(ChunkList *l, size_t cap);
+void chunklist_free(ChunkList *l);
+
+/* A stream: returns bytes read (0 at the end) or -errno. */
+typedef ssize_t (*ChunkReadFn)(void *src, uint8_t *buf, size_t len);
+/* Called after each read with the bytes it returned (progress, counters). */
+typedef void (*ChunkTickFn)(void *ctx, uint64_t bytes);
+
+/* chunkpipe_read_fd — a ChunkReadFn for a file descriptor (src: int *). */
+ssize_t chunkpipe_read_fd(void *src, uint8_t *buf, size_t len);
+
+/* chunkpipe_new — threads workers (0 = one per core) storing through bw. */
+int chunkpipe_new(Repo *repo, BlobWriter *bw, int threads, ChunkPipe **out, StrataErr *err);
+
+/* chunkpipe_stream — read src to its end, appending its chunks to list
+ * (after list->n). *out_size gets the bytes read. Returns 0; 1 when the
+ * source failed to read (err->code holds its -errno; list holds a prefix:
+ * wait before reusing it); or a negative error when the repository side
+ * failed (a worker's failure such as -ENOSPC, or out of memory). */
+int chunkpipe_stream(ChunkPipe *p, ChunkReadFn rd, void *src, ChunkList *list,
+                     ChunkTickFn tick, void *tick_ctx, uint64_t *out_size, StrataErr *err);
+
+/* chunkpipe_wait — every queued chunk is stored (or pending in a pack)
+ * and its slot filled; returns the first worker failure with its message. */
+int chunkpipe_wait(ChunkPipe *p, StrataErr *err);
+
+/* chunkpipe_failed — non-zero once a worker has failed (cheap to poll). */
+int chunkpipe_failed(ChunkPipe *p);
+
+/* chunkpipe_free — wait, stop the workers, free. Accepts NULL. */
+void chunkpipe_free(ChunkPipe *p);
+
+#endif
