@@ -28,19 +28,13 @@
 #include "store/repo_internal.h"
 #include "store/tar_internal.h"
 #include "store/tree.h"
-#include "store/workpool.h"
+#include "store/chunkpipe.h"
 
-#define READ_BUF_MIN   (8u << 20)
-#define INFLIGHT_BYTES (64u << 20)   /* chunk bytes queued or being sealed */
 #define TAR_READ_BLOCK (64u << 10)
 #define TAR_MAX_DEPTH  1000          /* tree_walk refuses deeper than 1024 */
 #define DEFAULT_NAME   "stdin.tar"
 
-typedef struct FileWork {
-	uint8_t (*chunks)[STRATA_ID_LEN];
-	uint32_t *lens;
-	size_t n, cap;
-} FileWork;
+typedef ChunkList FileWork;
 
 /* A non-directory entry of one directory. */
 typedef struct ImpEnt {
@@ -78,10 +72,8 @@ typedef struct Imp {
 	StrataErr *err;
 	struct archive *a;
 	BlobWriter *bw;
-	WorkPool *pool;
+	ChunkPipe *pipe;
 	CodecCtx *cctx;
-	uint8_t *rbuf;
-	size_t rbuf_cap;
 	DirMap dirs;
 	ImpDir *root;
 	LinkRef *links;
@@ -90,58 +82,10 @@ typedef struct Imp {
 	uint64_t entries;       /* headers read */
 	int64_t now_ns;
 	SnapshotSummary sum;
-	pthread_mutex_t mu;     /* guards fatal/ferr from workers */
-	int fatal;
-	StrataErr ferr;
+	int archive_failed;     /* the archive, not the repository, failed a read */
 	BackupProgress prog;
 	struct timespec last_progress;
 } Imp;
-
-typedef struct ChunkJob {
-	Imp *imp;
-	FileWork *fw;
-	size_t idx;
-	size_t len;
-	uint8_t data[];
-} ChunkJob;
-
-static void *make_codec(void) { return codec_ctx_new(); }
-static void free_codec(void *p) { codec_ctx_free(p); }
-
-static int is_fatal(Imp *c)
-{
-	int f;
-
-	pthread_mutex_lock(&c->mu);
-	f = c->fatal;
-	pthread_mutex_unlock(&c->mu);
-	return f;
-}
-
-static void chunk_job(void *arg, void *state)
-{
-	ChunkJob *j = arg;
-	Imp *c = j->imp;
-	StrataErr err = {0};
-	int rc;
-
-	if (!state) {
-		rc = strata_err_set(&err, -ENOMEM, "out of memory");
-	} else {
-		codec_chunk_id(c->repo->keys, j->data, j->len, j->fw->chunks[j->idx]);
-		j->fw->lens[j->idx] = (uint32_t)j->len;
-		rc = blobwriter_put(c->bw, state, BLOB_DATA, j->fw->chunks[j->idx], j->data, j->len, NULL, &err);
-	}
-	if (rc) {
-		pthread_mutex_lock(&c->mu);
-		if (!c->fatal) {
-			c->fatal = rc;
-			c->ferr = err;
-		}
-		pthread_mutex_unlock(&c->mu);
-	}
-	free(j);
-}
 
 static void report(Imp *c, const char *path, const char *status, int error, const char *msg)
 {
@@ -270,8 +214,7 @@ static void dir_free(ImpDir *d)
 	for (size_t i = 0; i < d->nents; i++) {
 		tree_node_clear(&d->ents[i].node);
 		if (d->ents[i].fw) {
-			free(d->ents[i].fw->chunks);
-			free(d->ents[i].fw->lens);
+			chunklist_free(d->ents[i].fw);
 			free(d->ents[i].fw);
 		}
 		free(d->ents[i].link_to);
@@ -337,72 +280,42 @@ static void node_from_entry(TreeNode *n, struct archive_entry *e, int64_t dflt_n
 	n->nlink = 1;
 }
 
+static ssize_t archive_src(void *src, uint8_t *buf, size_t len)
+{
+	Imp *c = src;
+
+	for (;;) {
+		la_ssize_t r = archive_read_data(c->a, buf, len);
+		if (r == ARCHIVE_RETRY)
+			continue;
+		if (r < 0) {
+			c->archive_failed = 1;
+			return -EIO;
+		}
+		return (ssize_t)r;
+	}
+}
+
+static void tick(void *ctx, uint64_t bytes)
+{
+	Imp *c = ctx;
+
+	c->sum.bytes_read += bytes;
+	c->prog.bytes_done += bytes;
+	progress(c, c->prog.current ? c->prog.current : "", 0);
+}
+
 /* Read the current entry's data to its end, chunking into fw. */
 static int read_content(Imp *c, FileWork *fw, const char *path, uint64_t *out_size)
 {
-	size_t have = 0, pos = 0;
-	uint64_t total = 0;
-	int eof = 0, rc;
+	int rc;
 
-	for (;;) {
-		if (!eof && have - pos < c->repo->chunk_max) {
-			memmove(c->rbuf, c->rbuf + pos, have - pos);
-			have -= pos;
-			pos = 0;
-			while (!eof && have < c->rbuf_cap) {
-				la_ssize_t r = archive_read_data(c->a, c->rbuf + have, c->rbuf_cap - have);
-				if (r == ARCHIVE_RETRY)
-					continue;
-				if (r < 0)
-					return archive_fail(c->a, c->entries, c->err, path);
-				if (r == 0)
-					eof = 1;
-				have += (size_t)r;
-				c->sum.bytes_read += (uint64_t)r;
-				c->prog.bytes_done += (uint64_t)r;
-			}
-		}
-		size_t cut = fastcdc_cut(&c->repo->cdc, c->rbuf + pos, have - pos, eof);
-		if (cut == 0) {
-			if (eof)
-				break;
-			continue;
-		}
-		if (fw->n == fw->cap) {
-			/* Workers write into the arrays: let them finish first. */
-			workpool_wait(c->pool);
-			size_t cap = fw->cap ? 2 * fw->cap : 16;
-			void *a = realloc(fw->chunks, cap * sizeof *fw->chunks);
-			if (a)
-				fw->chunks = a;
-			void *b = a ? realloc(fw->lens, cap * sizeof *fw->lens) : NULL;
-			if (b)
-				fw->lens = b;
-			if (!a || !b)
-				return strata_err_set(c->err, -ENOMEM, "out of memory");
-			fw->cap = cap;
-		}
-		ChunkJob *j = malloc(sizeof *j + cut);
-		if (!j)
-			return strata_err_set(c->err, -ENOMEM, "out of memory");
-		j->imp = c;
-		j->fw = fw;
-		j->idx = fw->n++;
-		j->len = cut;
-		memcpy(j->data, c->rbuf + pos, cut);
-		pos += cut;
-		total += cut;
-		rc = workpool_submit(c->pool, chunk_job, j, cut);
-		if (rc) {
-			free(j);
-			return strata_err_set(c->err, rc, "out of memory");
-		}
-		if (is_fatal(c))
-			return STRATA_EREFUSED;
-		progress(c, path, 0);
-	}
-	*out_size = total;
-	return 0;
+	c->prog.current = path;
+	rc = chunkpipe_stream(c->pipe, archive_src, c, fw, tick, c, out_size, c->err);
+	c->prog.current = NULL;
+	if (rc == 1)
+		return archive_fail(c->a, c->entries, c->err, path);
+	return rc;
 }
 
 static int push_ent(ImpDir *d, ImpEnt *ent)
@@ -508,9 +421,8 @@ static int add_entry(Imp *c, struct archive_entry *e, char *path)
 		rc = read_content(c, ent.fw, path, &size);
 		if (rc) {
 			/* The workers may still hold ent.fw: drain them first. */
-			workpool_wait(c->pool);
-			free(ent.fw->chunks);
-			free(ent.fw->lens);
+			chunkpipe_wait(c->pipe, NULL);
+			chunklist_free(ent.fw);
 			free(ent.fw);
 			tree_node_clear(&ent.node);
 			return rc;
@@ -560,9 +472,8 @@ static int add_entry(Imp *c, struct archive_entry *e, char *path)
 	return 0;
 oom:
 	if (ent.fw) {
-		workpool_wait(c->pool);
-		free(ent.fw->chunks);
-		free(ent.fw->lens);
+		chunkpipe_wait(c->pipe, NULL);
+		chunklist_free(ent.fw);
 		free(ent.fw);
 	}
 	free(ent.link_to);
@@ -599,16 +510,16 @@ static FileWork *fw_copy(const FileWork *src)
 
 	if (!fw)
 		return NULL;
-	fw->chunks = malloc((n ? n : 1) * sizeof *fw->chunks);
+	fw->ids = malloc((n ? n : 1) * sizeof *fw->ids);
 	fw->lens = malloc((n ? n : 1) * sizeof *fw->lens);
-	if (!fw->chunks || !fw->lens) {
-		free(fw->chunks);
+	if (!fw->ids || !fw->lens) {
+		free(fw->ids);
 		free(fw->lens);
 		free(fw);
 		return NULL;
 	}
 	if (n) {
-		memcpy(fw->chunks, src->chunks, n * sizeof *fw->chunks);
+		memcpy(fw->ids, src->ids, n * sizeof *fw->ids);
 		memcpy(fw->lens, src->lens, n * sizeof *fw->lens);
 	}
 	fw->n = fw->cap = n;
@@ -717,10 +628,10 @@ static int store_dir(Imp *c, ImpDir *d, uint8_t out_id[STRATA_ID_LEN])
 			node = x->node;
 			memset(&x->node, 0, sizeof x->node);
 			if (x->fw) {
-				node.chunks = x->fw->chunks;
+				node.chunks = x->fw->ids;
 				node.chunk_lens = x->fw->lens;
 				node.nchunks = x->fw->n;
-				x->fw->chunks = NULL;
+				x->fw->ids = NULL;
 				x->fw->lens = NULL;
 			}
 		}
@@ -842,7 +753,6 @@ int tar_import(Repo *repo, int fd, const BackupOptions *opts, BackupResult *out_
 	c.repo = repo;
 	c.opts = opts;
 	c.err = err;
-	pthread_mutex_init(&c.mu, NULL);
 	tar_locale_enter(&loc);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	clock_gettime(CLOCK_REALTIME, &rt);
@@ -854,11 +764,9 @@ int tar_import(Repo *repo, int fd, const BackupOptions *opts, BackupResult *out_
 			goto out;
 		}
 	}
-	c.rbuf_cap = 2u * repo->chunk_max > READ_BUF_MIN ? 2u * repo->chunk_max : READ_BUF_MIN;
-	c.rbuf = malloc(c.rbuf_cap);
 	c.cctx = codec_ctx_new();
 	c.a = archive_read_new();
-	if (!c.rbuf || !c.cctx || !c.a) {
+	if (!c.cctx || !c.a) {
 		rc = strata_err_set(err, -ENOMEM, "out of memory");
 		goto out;
 	}
@@ -872,19 +780,14 @@ int tar_import(Repo *repo, int fd, const BackupOptions *opts, BackupResult *out_
 	rc = blobwriter_new(repo, opts->compression_level, &c.bw, err);
 	if (rc)
 		goto out;
-	c.pool = workpool_new(opts->threads > 0 ? opts->threads : workpool_default_threads(),
-	                      INFLIGHT_BYTES, make_codec, free_codec);
-	if (!c.pool) {
-		rc = strata_err_set(err, -ENOMEM, "cannot start worker threads");
+	rc = chunkpipe_new(repo, c.bw, opts->threads, &c.pipe, err);
+	if (rc)
 		goto out;
-	}
 	rc = read_archive(&c, fd);
-	workpool_wait(c.pool);
-	if ((rc == 0 || rc == STRATA_EREFUSED) && is_fatal(&c)) {
-		/* A worker failed: its error is the one to report. */
-		rc = c.fatal;
-		*err = c.ferr;
-	}
+	if (rc == 0)
+		rc = chunkpipe_wait(c.pipe, err);
+	else
+		chunkpipe_wait(c.pipe, NULL);
 	if (rc)
 		goto out;
 	rc = resolve_links(&c);
@@ -892,8 +795,8 @@ int tar_import(Repo *repo, int fd, const BackupOptions *opts, BackupResult *out_
 		rc = store_dir(&c, c.root, snap.tree);
 	if (rc)
 		goto out;
-	workpool_free(c.pool);
-	c.pool = NULL;
+	chunkpipe_free(c.pipe);
+	c.pipe = NULL;
 	rc = blobwriter_finish(c.bw, err);
 	if (rc)
 		goto out;
@@ -937,18 +840,16 @@ int tar_import(Repo *repo, int fd, const BackupOptions *opts, BackupResult *out_
 		strata_err_set(err, rc, "snapshot saved, but %llu archive entr%s could not be imported",
 		               (unsigned long long)c.sum.errors, c.sum.errors == 1 ? "y" : "ies");
 out:
-	workpool_free(c.pool);
+	chunkpipe_free(c.pipe);
 	blobwriter_free(c.bw);
 	codec_ctx_free(c.cctx);
 	if (c.a)
 		archive_read_free(c.a);
-	free(c.rbuf);
 	for (size_t i = 0; i < c.dirs.cap; i++)
 		dir_free(c.dirs.slots[i]);
 	free(c.dirs.slots);
 	free(c.links);
 	snapshot_clear(&snap);
-	pthread_mutex_destroy(&c.mu);
 	tar_locale_leave(&loc);
 	return rc;
 }
