@@ -128,7 +128,8 @@ int snapcat_sync(Repo *repo, StrataErr *err)
 	    old_len == FP_LEN && memcmp(old, fp, FP_LEN) == 0)
 		goto out;   /* the catalogue already holds exactly these snapshots */
 
-	qsort(ids, n, STRATA_ID_LEN, cmp_id);
+	if (n > 1)   /* ids is NULL when the repository has no snapshots */
+		qsort(ids, n, STRATA_ID_LEN, cmp_id);
 	rc = kv_begin(repo->snapcat, &t, err);
 	if (rc)
 		goto out;
