@@ -265,7 +265,7 @@ int snapshot_matches(const Snapshot *snap, const SnapshotFilter *f)
 			if (!has_str(snap->paths, snap->npaths, f->paths[i]))
 				return 0;
 	}
-	return 1;
+	return f->match ? f->match(snap, f->match_ctx) : 1;
 }
 
 static int collect_one(const Snapshot *snap, void *ctx)

@@ -57,6 +57,8 @@ typedef struct SnapshotFilter {
 	const char *host;
 	const char *const *tags;  size_t ntags;    /* every one must be present */
 	const char *const *paths; size_t npaths;   /* exactly this set of paths */
+	int (*match)(const Snapshot *snap, void *ctx);  /* optional extra test */
+	void *match_ctx;
 } SnapshotFilter;
 
 /* snapshot_matches — 1 if snap passes f (f may be NULL). */

@@ -113,6 +113,11 @@ static int matches(const Snapshot *s, const Args *a)
 	return snapselect_matches(s, &a->sel.filter);
 }
 
+static int match_args(const Snapshot *s, void *ctx)
+{
+	return matches(s, ctx);
+}
+
 /* Print the elements of v joined by sep, returning the width used. */
 static size_t print_joined(char *const *v, size_t n, const char *sep)
 {
@@ -124,7 +129,7 @@ static size_t print_joined(char *const *v, size_t n, const char *sep)
 			w += strlen(sep);
 		}
 		cli_fmt_name(stdout, v[i]);
-		w += strlen(v[i]);
+		w += cli_fmt_name_width(v[i]);
 	}
 	return w;
 }
@@ -134,7 +139,7 @@ static size_t joined_width(char *const *v, size_t n, size_t sep_len)
 	size_t i, w = 0;
 
 	for (i = 0; i < n; i++)
-		w += strlen(v[i]) + (i ? sep_len : 0);
+		w += cli_fmt_name_width(v[i]) + (i ? sep_len : 0);
 	return w;
 }
 
@@ -150,8 +155,8 @@ static void print_table(Snapshot *const *sel, size_t n)
 	char id[CLI_FMT_SHORT_ID_LEN], tm[CLI_FMT_TIME_LEN];
 
 	for (i = 0; i < n; i++) {
-		if (sel[i]->host && strlen(sel[i]->host) > wh)
-			wh = strlen(sel[i]->host);
+		if (sel[i]->host && cli_fmt_name_width(sel[i]->host) > wh)
+			wh = cli_fmt_name_width(sel[i]->host);
 		if ((w = joined_width(sel[i]->tags, sel[i]->ntags, 1)) > wt)
 			wt = w;
 		if ((w = joined_width(sel[i]->labels, sel[i]->nlabels, 1)) > wl)
@@ -167,7 +172,7 @@ static void print_table(Snapshot *const *sel, size_t n)
 		const Snapshot *s = sel[i];
 		printf("%-8s  %-19s  ", cli_fmt_short_id(s->id, id), cli_fmt_time_local(s->time_ns, tm));
 		cli_fmt_name(stdout, s->host ? s->host : "");
-		pad(s->host ? strlen(s->host) : 0, wh);
+		pad(s->host ? cli_fmt_name_width(s->host) : 0, wh);
 		pad(print_joined(s->tags, s->ntags, ","), wt);
 		pad(print_joined(s->labels, s->nlabels, ","), wl);
 		/* One path per line keeps long path lists readable. */
@@ -214,7 +219,23 @@ static int run(Cli *cli, int argc, char **argv)
 	a.sel.filter.npaths = a.paths.n;
 	a.sel.filter.labels = (const char *const *)a.labels.v;
 	a.sel.filter.nlabels = a.labels.n;
-	if ((rc = cli_repo_open(cli, &repo, &err)) || (rc = snapshot_list(repo, &snaps, &n, &err))) {
+	if ((rc = cli_repo_open(cli, &repo, &err)) == 0) {
+		if (a.latest && !a.nselectors) {
+			/* Newest first from the catalogue: no need to decode the rest. */
+			SnapshotFilter f = {0};
+			f.match = match_args;
+			f.match_ctx = &a;
+			rc = snapshot_latest(repo, &f, (size_t)a.latest, &snaps, &n, &err);
+			for (i = 0; rc == 0 && i < n / 2; i++) {
+				Snapshot tmp = snaps[i];
+				snaps[i] = snaps[n - 1 - i];
+				snaps[n - 1 - i] = tmp;
+			}
+		} else {
+			rc = snapshot_list(repo, &snaps, &n, &err);
+		}
+	}
+	if (rc) {
 		exit_code = cli_fail(cli, rc, &err);
 		goto out;
 	}
