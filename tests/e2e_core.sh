@@ -203,6 +203,8 @@ if [ ! -s "$T/out" ] && [ ! -s "$T/err" ]; then pass "--quiet prints nothing"; e
 expect_exit "missing --exclude-file" 2 "$STRATA" backup --exclude-file "$T/no-such-excludes" "$S"
 one_error_line "missing --exclude-file: one line" "no-such-excludes"
 expect_exit "bad --label" 2 "$STRATA" backup --label nokey "$S"
+expect_exit "non-UTF-8 --tag refused" 2 "$STRATA" backup --tag "$(printf 'bad\377')" "$S"
+expect_exit "non-UTF-8 --host refused" 2 "$STRATA" backup --host "$(printf 'h\377')" "$S"
 expect_exit "dump of a directory" 2 "$STRATA" dump latest "${P}d1"
 
 # ---- not found ----

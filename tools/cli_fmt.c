@@ -142,22 +142,54 @@ size_t cli_fmt_utf8_seq(const unsigned char *s, size_t n)
 	return len;
 }
 
-void cli_fmt_name(FILE *f, const char *s)
+int cli_fmt_is_utf8(const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t n = strlen(s), k;
 
-	while (n > 0) {
-		k = cli_fmt_utf8_seq(p, n);
-		if (k == 0 || *p < 0x20 || *p == 0x7f) {
+	for (; n > 0; p += k, n -= k)
+		if ((k = cli_fmt_utf8_seq(p, n)) == 0)
+			return 0;
+	return 1;
+}
+
+/* How cli_fmt_name shows the character at p: *out_len bytes of input as
+ * the returned number of columns; escaped when *out_escape. */
+static size_t name_char(const unsigned char *p, size_t n, size_t *out_len, int *out_escape)
+{
+	size_t k = cli_fmt_utf8_seq(p, n);
+
+	*out_escape = k == 0 || *p < 0x20 || *p == 0x7f;
+	*out_len = *out_escape ? 1 : k;
+	if (*out_escape)
+		return 4;           /* \xNN */
+	return *p == '\\' ? 2 : 1;
+}
+
+void cli_fmt_name(FILE *f, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strlen(s), k;
+	int esc;
+
+	for (; n > 0; p += k, n -= k) {
+		name_char(p, n, &k, &esc);
+		if (esc)
 			fprintf(f, "\\x%02x", *p);
-			k = 1;
-		} else if (*p == '\\') {
+		else if (*p == '\\')
 			fputs("\\\\", f);
-		} else {
+		else
 			fwrite(p, 1, k, f);
-		}
-		p += k;
-		n -= k;
 	}
+}
+
+size_t cli_fmt_name_width(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strlen(s), k, w = 0;
+	int esc;
+
+	for (; n > 0; p += k, n -= k)
+		w += name_char(p, n, &k, &esc);
+	return w;
 }

@@ -41,8 +41,15 @@ const char *cli_fmt_type_name(uint8_t type);
  * truncated). */
 size_t cli_fmt_utf8_seq(const unsigned char *s, size_t n);
 
+/* cli_fmt_is_utf8 — 1 when all of s is valid UTF-8, else 0. */
+int cli_fmt_is_utf8(const char *s);
+
 /* cli_fmt_name — write s to f so a terminal shows it safely: control bytes,
  * invalid UTF-8 and backslash are written as \xNN / \\ (like `ls -b`). */
 void cli_fmt_name(FILE *f, const char *s);
+
+/* cli_fmt_name_width — the terminal columns cli_fmt_name(s) takes, counting
+ * one per character (for aligning tables; wide CJK glyphs count one). */
+size_t cli_fmt_name_width(const char *s);
 
 #endif

@@ -89,14 +89,14 @@ static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
 
 	switch (opt) {
 	case OPT_TAG:
-		if (!*arg || strchr(arg, ','))
-			return cli_usage(cli, "a tag must be non-empty and hold no comma: '%s'", arg);
+		if (!*arg || strchr(arg, ',') || !cli_fmt_is_utf8(arg))
+			return cli_usage(cli, "a tag must be non-empty UTF-8 without a comma: '%s'", arg);
 		rc = cli_list_push(&a->tags, s);
 		break;
 	case OPT_LABEL: {
 		const char *eq = strchr(arg, '=');
-		if (!eq || eq == arg)
-			return cli_usage(cli, "a label is KEY=VALUE: '%s'", arg);
+		if (!eq || eq == arg || !cli_fmt_is_utf8(arg))
+			return cli_usage(cli, "a label is KEY=VALUE in UTF-8: '%s'", arg);
 		rc = cli_list_push(&a->labels, s);
 		break;
 	}
@@ -107,7 +107,12 @@ static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
 		if ((rc = cli_opts_read_lines(arg, &a->exclude_files)) < 0)
 			return cli_failf(cli, STRATA_EUSAGE, "exclude file %s: %s", arg, strerror(-rc));
 		break;
-	case OPT_HOST:         a->host = arg; break;
+	case OPT_HOST:
+		/* Snapshot metadata is JSON text (FORMAT.md "Snapshot file"). */
+		if (!*arg || !cli_fmt_is_utf8(arg))
+			return cli_usage(cli, "a host name must be non-empty UTF-8: '%s'", arg);
+		a->host = arg;
+		break;
 	case OPT_PARENT:       a->parent = arg; break;
 	case OPT_STDIN:        a->use_stdin = 1; break;
 	case OPT_STDIN_TAR:    a->use_stdin_tar = 1; break;
