@@ -440,8 +440,9 @@ const CliCommand cmd_backup = {
 	         "       strata backup [OPTIONS] --stdin-tar [--stdin-name NAME]",
 	.help =
 		"Reads every PATH recursively, stores only chunks the repository does not\n"
-		"hold yet, and writes a snapshot. Files whose size, mtime, ctime and inode\n"
-		"match the parent snapshot are taken from it without being read again.\n"
+		"hold yet, and writes a snapshot. A file whose device, inode, size, mtime\n"
+		"and ctime match what the last backup of that path saw (the local files\n"
+		"cache) is not read again; one that only grew is read from its old end.\n"
 		"\n"
 		"Options:\n"
 		"      --tag TAG           tag the snapshot (repeatable)\n"
