@@ -103,6 +103,7 @@ deps:
 
 install: all
 	install -D -m 0755 $(BUILD)/strata $(DESTDIR)$(PREFIX)/bin/strata
+	install -D -m 0644 tools/strata.1 $(DESTDIR)$(PREFIX)/share/man/man1/strata.1
 
 clean:
 	rm -rf build build-asan strata
