@@ -246,8 +246,12 @@ if grep -q 'snapshot [0-9a-f]\{8\} saved' "$T/out"; then pass "human summary"; e
 # ---- --exclude-file ----
 printf 'log\n' >"$S/drop.log"
 printf '# comment\n\n*skipdir\n*.log\n' >"$T/excludes"
-expect "backup --exclude-file" "$STRATA" --json backup --exclude-file "$T/excludes" "$S"
+expect "backup --exclude-file" "$STRATA" --json backup --exclude-file "$T/excludes" --parent "$(printf %.8s "$SNAP1")" "$S"
 SNAPX=$(json "$T/out" "d['snapshot_id']")
+expect "cat snapshot with --parent" "$STRATA" cat snapshot "$SNAPX"
+check "--parent is recorded" "d['parent']=='$SNAP1'"
+expect_exit "--parent unknown" 14 "$STRATA" backup --parent ffffffff "$S"
+one_error_line "--parent unknown: one line" "parent"
 expect "ls excluded snapshot" "$STRATA" ls --json "$SNAPX"
 check "--exclude-file skips matches" "not any('skipdir' in e['path'] or e['path'].endswith('.log') for e in d) and any(e['path'].endswith('top-marker.txt') for e in d)"
 
