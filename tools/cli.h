@@ -70,14 +70,18 @@ int cmd_prune_execute(Cli *cli, struct Repo *repo, struct PruneOptions *o, struc
 int cmd_prune_parse_percent(const char *arg, double *out);
 
 /* Shared by every command with --metrics-file/--job (defined in
- * cmd_backup.c). cmd_backup_job_metrics writes, labelled {job, command},
- * strata_last_success_timestamp_seconds (now when exit_code is 0, else the
- * value a previous run left in path, else 0), strata_last_run_timestamp_
- * seconds, strata_success, strata_exit_code, strata_duration_seconds and,
- * given a backup's summary s (may be NULL), strata_files, strata_bytes_*,
- * strata_errors, strata_dedup_ratio; atomically (cli_metrics.h). job NULL
- * means the command's name. 0 or -errno with err naming the file.
- * cmd_backup_job_name_ok: 1 if name is 1-128 of [A-Za-z0-9_.:@-]. */
+ * cmd_backup.c). cmd_backup_job_metrics writes these gauges, labelled
+ * {job, command}, to path atomically (cli_metrics.h):
+ *   strata_last_success_timestamp_seconds  now when the run succeeded (exit
+ *       0, or 3 with s given), else the value a previous run left in path,
+ *       else 0
+ *   strata_last_run_timestamp_seconds, strata_success, strata_exit_code,
+ *   strata_duration_seconds
+ *   and, given a backup's summary s (may be NULL): strata_files,
+ *   strata_bytes_total/read/added/stored, strata_errors, strata_dedup_ratio.
+ * job NULL means the command's name. Returns 0 or -errno, err naming the
+ * file. cmd_backup_job_name_ok: 1 if name is 1-128 of [A-Za-z0-9_.:@-]
+ * (so a label value needs no escaping). */
 struct SnapshotSummary;
 struct StrataErr;
 int cmd_backup_job_metrics(const Cli *cli, const char *path, const char *job, int exit_code,

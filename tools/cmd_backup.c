@@ -253,19 +253,23 @@ int cmd_backup_job_metrics(const Cli *cli, const char *path, const char *job, in
 	const char *lb[] = { "job", job ? job : command, "command", command, NULL };
 	CliMetrics *m = cli_metrics_new();
 	double now = (double)time(NULL), last_ok;
+	/* Exit 3 saved a snapshot without some unreadable files: the job did
+	 * its work (strata_errors says what is missing), as systemd units
+	 * with SuccessExitStatus=3 agree. */
+	int ok = exit_code == CLI_EXIT_OK || (s && exit_code == CLI_EXIT_PARTIAL);
 	int rc = 0;
 
 	if (!m)
 		return strata_err_set(err, -ENOMEM, "out of memory");
 	/* A failed run keeps the last success time: the file is replaced
 	 * whole, and a sample that vanished would silence a staleness alert. */
-	last_ok = exit_code == CLI_EXIT_OK ? now : previous_success(path, lb[1], command);
+	last_ok = ok ? now : previous_success(path, lb[1], command);
 #define ADD(name, help, v) \
 	do { if (rc == 0) rc = cli_metrics_add(m, name, help, "gauge", lb, (double)(v)); } while (0)
 	ADD("strata_last_success_timestamp_seconds",
-	    "when the job last finished with exit code 0 (unix seconds; 0: never)", last_ok);
+	    "when the job last succeeded: exit 0, or 3 with a snapshot saved (unix seconds; 0: never)", last_ok);
 	ADD("strata_last_run_timestamp_seconds", "when the job last finished, successful or not (unix seconds)", now);
-	ADD("strata_success", "1 if the last run exited 0", exit_code == CLI_EXIT_OK);
+	ADD("strata_success", "1 if the last run succeeded (exit 0, or 3 with a snapshot saved)", ok);
 	ADD("strata_exit_code", "exit status of the last run (see strata --help)", exit_code);
 	ADD("strata_duration_seconds", "how long the last run took", duration_s);
 	if (s) {
