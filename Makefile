@@ -6,6 +6,7 @@
 #   make test-asan   the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make fuzz        run every libFuzzer harness for FUZZ_SECONDS each (clang)
 #   make bench       benchmark against restic and borg (SIZE=2G by default)
+#   make bench-s3    backup/restore via a local S3 server, strata vs restic (SIZE=512M)
 #   make demo        init, backup, snapshots, restore, verify on a temp repository
 
 CC       ?= cc

@@ -36,9 +36,9 @@
 #define BATCH_REFS_MAX   (512u * 1024)
 /* ... or this many open files (bounded further by RLIMIT_NOFILE). */
 #define BATCH_FILES_MAX  16384u
-/* Bytes in flight: ranges are at most RESTORE_PLAN_RANGE_MAX (16 MiB)
+/* Bytes in flight: ranges are at most RESTORE_PLAN_RANGE_MAX (17 MiB)
  * plus their decrypted content, so about five whole packs at once. */
-#define INFLIGHT_MAX     (160ull << 20)
+#define INFLIGHT_MAX     (176ull << 20)
 #define COLD_POLL_S      60
 #define COLD_DAYS        7
 #define COLD_PACKS_SORT  65536   /* dedupe the pack list every this many */

@@ -34,10 +34,12 @@
 
 /* Defaults: ranges closer than 1 MiB are merged (at ~100 MB/s and ~20 ms
  * per request, 1 MiB of waste costs about what one more request does);
- * a range holds at most 16 MiB, the default pack size, so a whole default
- * pack is one request and the memory per job stays bounded. */
+ * a range holds at most 17 MiB: a pack closes once it reaches the pack
+ * size (16 MiB by default), so it overshoots by at most one blob (128 KiB
+ * + 41), and a whole default pack is one request while the memory per
+ * job stays bounded. */
 #define RESTORE_PLAN_GAP_MAX   (1u << 20)
-#define RESTORE_PLAN_RANGE_MAX (16u << 20)
+#define RESTORE_PLAN_RANGE_MAX (17u << 20)
 
 /* One place a chunk goes: file number (the caller's) and offset in it. */
 typedef struct RestorePlanRef {
