@@ -46,7 +46,7 @@ TEST_BIN    = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 AUX_BIN     = $(AUX_SRC:tools/%.c=$(BUILD)/tools/%)
 FUZZ_SRC    = $(wildcard fuzz/fuzz_*.c)
 
-.PHONY: all test test-unit test-e2e test-asan fuzz fuzz-replay bench demo man deps install clean
+.PHONY: all test test-unit test-e2e test-asan fuzz fuzz-replay bench bench-s3 demo man deps install clean
 
 all: $(BUILD)/strata $(AUX_BIN)
 ifeq ($(BUILD),build)
@@ -85,6 +85,9 @@ fuzz:
 bench: deps
 	@$(MAKE) --no-print-directory all
 	sh tools/bench.sh $(SIZE)
+
+bench-s3: all
+	sh tools/bench_s3.sh $(SIZE)
 
 # tools/strata.1 from the same text as --help (commit the result).
 man: all
