@@ -601,26 +601,32 @@ typedef struct SCtx {
 	const RepairSnapshotsOptions *o;
 	BlobWriter *bw;            /* for the snapshot being repaired */
 	CodecCtx *codec;
-	CheckIdMap packs;          /* packs in storage */
+	CheckIdMap packs;          /* packs in storage → their size */
 	CheckIdMap clean;          /* trees with nothing missing below */
 	RepairSnap *cur;
+	struct Prior {             /* earlier repairs: repaired-from=ID → the copy */
+		uint8_t from[STRATA_ID_LEN], id[STRATA_ID_LEN], tree[STRATA_ID_LEN];
+	} *prior;
+	size_t nprior;
 	char path[8192];
 } SCtx;
 
-static int on_pack_id(const uint8_t id[STRATA_ID_LEN], uint8_t kind, uint64_t size, void *ctx)
+static int on_pack_size(const uint8_t id[STRATA_ID_LEN], uint8_t kind, uint64_t size, void *ctx)
 {
 	(void)kind;
-	(void)size;
-	return check_idmap_put(ctx, id, 1);
+	return check_idmap_put(ctx, id, size);
 }
 
-/* Can the chunk be read back, as far as the index and storage tell? */
+/* Can the chunk be read back, as far as the index and storage tell (its
+ * pack exists and holds its bytes)? Damaged bytes need repair_index with
+ * read_data first. */
 static int usable(SCtx *s, const uint8_t id[STRATA_ID_LEN], uint8_t type, uint32_t raw_len)
 {
 	IndexEntry e;
+	uint64_t size;
 
-	return index_lookup(s->ix, id, &e) == 0 && check_idmap_get(&s->packs, e.pack, NULL) &&
-	       e.type == type && (!raw_len || e.raw_len == raw_len);
+	return index_lookup(s->ix, id, &e) == 0 && check_idmap_get(&s->packs, e.pack, &size) &&
+	       (uint64_t)e.offset + e.length <= size && e.type == type && (!raw_len || e.raw_len == raw_len);
 }
 
 static int note_damage(SCtx *s, int is_dir, uint64_t chunks, uint64_t bytes)
@@ -769,6 +775,54 @@ static int strv_push(char **v, size_t *n, const char *s)
 	return 0;
 }
 
+/* Remember the repaired copies already in the repository, so that a
+ * second run (or one with --forget after one without) reuses them instead
+ * of saving the same snapshot again under a new name (a sealed file's
+ * name hashes its random nonce too). */
+static int load_prior(SCtx *s, StrataErr *err)
+{
+	uint8_t (*ids)[STRATA_ID_LEN] = NULL;
+	size_t n = 0;
+	int rc;
+
+	if ((rc = repo_list_ids(s->repo, "snapshots/", &ids, &n, err)))
+		return rc;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		StrataErr lerr = {0};
+		Snapshot snap;
+		const char *from;
+		if (snapshot_load(s->repo, ids[i], &snap, &lerr) != 0)
+			continue;
+		from = snapshot_label(&snap, "repaired-from");
+		if (from && strlen(from) == STRATA_ID_HEX_LEN) {
+			void *q = realloc(s->prior, (s->nprior + 1) * sizeof *s->prior);
+			if (!q) {
+				rc = strata_err_set(err, -ENOMEM, "out of memory");
+			} else {
+				s->prior = q;
+				if (codec_unhex(from, s->prior[s->nprior].from, STRATA_ID_LEN) == 0) {
+					memcpy(s->prior[s->nprior].id, snap.id, STRATA_ID_LEN);
+					memcpy(s->prior[s->nprior].tree, snap.tree, STRATA_ID_LEN);
+					s->nprior++;
+				}
+			}
+		}
+		snapshot_clear(&snap);
+	}
+	free(ids);
+	return rc;
+}
+
+static const struct Prior *find_prior(const SCtx *s, const uint8_t from[STRATA_ID_LEN],
+                                      const uint8_t tree[STRATA_ID_LEN])
+{
+	for (size_t i = 0; i < s->nprior; i++)
+		if (memcmp(s->prior[i].from, from, STRATA_ID_LEN) == 0 &&
+		    memcmp(s->prior[i].tree, tree, STRATA_ID_LEN) == 0)
+			return &s->prior[i];
+	return NULL;
+}
+
 /* Save the repaired copy of snap with root tree root. */
 static int save_repaired(SCtx *s, const Snapshot *snap, const uint8_t root[STRATA_ID_LEN],
                          uint8_t out_id[STRATA_ID_LEN], StrataErr *err)
@@ -863,8 +917,13 @@ static int repair_one(SCtx *s, const uint8_t id[STRATA_ID_LEN], StrataErr *err)
 	r->status = REPAIR_SNAP_REWRITTEN;
 	rc = 0;
 	if (!s->o->dry_run) {
+		const struct Prior *p;
 		/* The trees first, durable and indexed; then the snapshot. */
-		if ((rc = blobwriter_finish(s->bw, err)) || (rc = save_repaired(s, &snap, root, r->new_id, err)))
+		if ((rc = blobwriter_finish(s->bw, err)))
+			goto out;
+		if ((p = find_prior(s, id, root)) != NULL)
+			memcpy(r->new_id, p->id, STRATA_ID_LEN);
+		else if ((rc = save_repaired(s, &snap, root, r->new_id, err)))
 			goto out;
 		if (s->o->forget) {
 			if ((rc = snapshot_delete(s->repo, id, err)))
@@ -912,9 +971,9 @@ int repair_snapshots(Repo *repo, const RepairSnapshotsOptions *opts, RepairSnaps
 		return strata_err_set(err, -ENOMEM, "out of memory");
 	s->repo = repo;
 	s->o = opts;
-	if ((rc = check_index(repo, &s->ix, err)))
+	if ((rc = check_index(repo, &s->ix, err)) || (rc = load_prior(s, err)))
 		goto out;
-	rc = check_list_packs(repo, on_pack_id, &s->packs, err);
+	rc = check_list_packs(repo, on_pack_size, &s->packs, err);
 	if (rc == -ENOMEM)
 		strata_err_set(err, rc, "out of memory");
 	if (rc)
@@ -961,6 +1020,7 @@ out:
 		codec_ctx_free(s->codec);
 	check_idmap_free(&s->packs);
 	check_idmap_free(&s->clean);
+	free(s->prior);
 	free(s);
 	free(ids);
 	if (rc)

@@ -21,8 +21,10 @@
  * loaded is left out. The new snapshot keeps the original's time, host,
  * paths, tags and labels, gains the tag "repaired" and the labels
  * "repaired-from=<original ID>" and "repaired-files=<count>". The original
- * stays unless forget is set. A snapshot file that does not decode cannot be
- * rewritten; with forget it is deleted.
+ * stays unless forget is set. A repaired copy already in the repository
+ * (same repaired-from, same tree) is reused, so running it again, or again
+ * with forget, saves nothing twice. A snapshot file that does not decode
+ * cannot be rewritten; with forget it is deleted.
  *
  * Never: prints. Thread safety: one repair per Repo at a time, and no
  * other command should write to the repository meanwhile.

@@ -99,6 +99,18 @@ elif cmd == "match":      # json oracle: reported file users and unreadable dire
     else:
         print("reported but restorable: %s; not reported: %s; directories without damage: %s; oracle size %d"
               % (sorted(extra)[:3], sorted(missed)[:3], sorted(idle)[:3], len(orc)))
+elif cmd == "cut":        # json snapshot path src out: src without the damaged byte ranges
+    drop = sorted((u["offset"], u["length"]) for c in load(a[0])["damaged_chunks"]
+                  for u in c["users"] if not u["tree"] and u["snapshot"] == a[1] and u["path"] == a[2])
+    b, out, at = open(a[3], "rb").read(), bytearray(), 0
+    for off, ln in drop:
+        out += b[at:off]; at = off + ln
+    out += b[at:]
+    open(a[4], "wb").write(out)
+elif cmd == "repaired":   # repair-json snapshot -> new id if repaired, else status
+    for x in load(a[0])["snapshots"]:
+        if x["id"] == a[1]:
+            print(x["new_id"] if x["status"] == "repaired" else x["status"])
 elif cmd == "subset":     # pack-id n t -> 1 if in subset n/t
     v = int(a[0][:8], 16)
     print(1 if v % int(a[2]) == int(a[1]) - 1 else 0)
@@ -467,6 +479,47 @@ oracle >"$T/oracle"
 matches "$sc: reported snapshots and paths = those dump cannot restore"
 note_damaged "$T/oracle"
 heal "$sc" --read-data
+
+# ---- lost data whose sources are gone: repair snapshots ----
+fresh
+set -- $(find "$R/data" -type f | sort)
+shift "$(py rand "$SEED" gonepack $#)"
+rm "$1"
+sc="lost data, sources gone"
+checkj "$sc: structure check exits 1" 1
+cp "$T/out" "$T/lost.json"
+expect "$sc: repair index" $STRATA -r "$R" repair index
+expect "$sc: repair snapshots --dry-run" $STRATA -r "$R" repair snapshots --dry-run
+if [ "$(ls "$R/snapshots" | wc -l)" -eq 3 ]; then pass "$sc: the dry run saved nothing"; else fail "$sc: the dry run saved nothing" "$(ls "$R/snapshots")"; fi
+$STRATA -r "$R" repair snapshots --json >"$T/rs.json" 2>"$T/err" &&
+	pass "$sc: repair snapshots" || fail "$sc: repair snapshots" "$(head -c 300 "$T/err")"
+checkj "$sc: the originals are still damaged (no --forget)" 1
+k=0
+for sid in $SNAPS; do
+	k=$((k + 1))
+	new=$(py repaired "$T/rs.json" "$sid")
+	if ! grep -q "$sid" "$T/lost.json"; then
+		[ "$new" = intact ] && pass "$sc: snapshot $k untouched" || fail "$sc: snapshot $k untouched" "$new"
+		continue
+	fi
+	$STRATA -r "$R" cat snapshot "$new" >"$T/out" 2>"$T/err"
+	truth "$sc: snapshot $k rewritten, tagged and labelled" \
+		"'repaired' in d['tags'] and d['labels'].get('repaired-from') == '$sid' and int(d['labels']['repaired-files']) > 0"
+	rm -rf "$T/restore"
+	$STRATA -r "$R" restore "$new" --target "$T/restore" -q >/dev/null 2>"$T/err" ||
+		fail "$sc: snapshot $k repaired copy restores" "$(head -c 300 "$T/err")"
+	ok=1
+	for f in $(cd "$T/copy$k" && find . -type f | sed 's|^\./||'); do
+		py cut "$T/lost.json" "$sid" "$SRCREL/$f" "$T/copy$k/$f" "$T/expected"
+		cmp -s "$T/expected" "$T/restore/$SRCREL/$f" || { ok=0; echo "# differs: $f"; }
+	done
+	[ $ok = 1 ] && pass "$sc: snapshot $k: every file is its healthy chunks, in order" ||
+		fail "$sc: snapshot $k: every file is its healthy chunks, in order" "see above"
+done
+expect "$sc: repair snapshots --forget" $STRATA -r "$R" repair snapshots --forget
+checkj "$sc: check --read-data clean" 0 --read-data
+truth "$sc: the originals of damaged snapshots are gone" \
+	"d['snapshots'] == 3 and d['ok'] and d['warnings'] == 0"
 
 # ---- a corrupted snapshot file ----
 fresh

@@ -144,6 +144,8 @@ static void print_human(const Cli *cli, const CheckReport *r, const Args *a)
 		       (unsigned long long)r->packs, (unsigned long long)r->snapshots,
 		       (unsigned long long)r->trees, (unsigned long long)r->files,
 		       (unsigned long long)r->chunk_refs);
+		if (r->wal_chunk_refs)
+			printf("checked the WAL archive: %llu chunk references\n", (unsigned long long)r->wal_chunk_refs);
 		if (a->opts.read_data)
 			printf("read %llu of %llu packs%s%s%s: %s, %llu chunks authenticated and re-hashed\n",
 			       (unsigned long long)r->npacks_read, (unsigned long long)r->packs,

@@ -1,0 +1,343 @@
+/* test_check.c — unit tests of store/check and store/repair: subset parsing
+ * and partition, the ID map, and, on a real repository in a temporary
+ * directory, faults whose ground truth comes from the pack trailer itself
+ * (blob_pack_trailer): one flipped byte inside a known blob, two blobs'
+ * bytes swapped, the damaged set after repair_index and the self-healing
+ * backup. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store/backup.h"
+#include "store/blob.h"
+#include "store/check.h"
+#include "store/codec.h"
+#include "store/index.h"
+#include "store/repair.h"
+#include "store/repo.h"
+#include "tests/check.h"
+
+static const char PW[] = "unit test password";
+
+static void test_subset_parse(void)
+{
+	static const char *good[] = { "1/7", "7/7", "1/1", "3/1000000", "50%", "0.5%", "100%" };
+	static const char *bad[] = { "0/7", "8/7", "/7", "1/", "x", "0%", "101%", "1/7x", "-1/7", "%", "7", "1/0" };
+	CheckOptions o;
+	StrataErr err = {0};
+
+	for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+		memset(&o, 0, sizeof o);
+		CHECK(check_subset_parse(good[i], &o, &err) == 0);
+	}
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		memset(&o, 0, sizeof o);
+		CHECK(check_subset_parse(bad[i], &o, &err) == STRATA_EUSAGE);
+	}
+	memset(&o, 0, sizeof o);
+	REQUIRE(check_subset_parse("3/7", &o, &err) == 0);
+	CHECK_EQ_INT(o.subset_n, 3);
+	CHECK_EQ_INT(o.subset_t, 7);
+	REQUIRE(check_subset_parse("12.5%", &o, &err) == 0);
+	CHECK(o.subset_percent == 12.5 && o.subset_t == 0);
+}
+
+/* 1/T .. T/T: every ID in exactly one slice, and slices of similar size. */
+static void test_subset_partition(void)
+{
+	static const uint32_t ts[] = { 1, 2, 7, 13, 64 };
+	uint8_t id[STRATA_ID_LEN];
+
+	for (size_t k = 0; k < sizeof ts / sizeof *ts; k++) {
+		uint32_t t = ts[k], counts[64] = {0};
+		for (int i = 0; i < 20000; i++) {
+			int in = 0;
+			codec_random(id, sizeof id);
+			for (uint32_t n = 1; n <= t; n++) {
+				if (check_subset_has(id, n, t)) {
+					in++;
+					counts[n - 1]++;
+				}
+			}
+			CHECK_EQ_INT(in, 1);
+		}
+		for (uint32_t n = 0; n < t; n++)
+			CHECK(counts[n] > 20000 / t / 2);
+	}
+	memset(id, 0, sizeof id);
+	id[3] = 8;                      /* 8 mod 7 = 1: slice 2/7 */
+	CHECK(check_subset_has(id, 2, 7));
+	CHECK(!check_subset_has(id, 1, 7));
+}
+
+static void test_idmap(void)
+{
+	enum { N = 5000 };
+	uint8_t (*ids)[STRATA_ID_LEN] = malloc(N * sizeof *ids), other[STRATA_ID_LEN];
+	CheckIdMap m = {0};
+	uint64_t v;
+
+	REQUIRE(ids);
+	for (int i = 0; i < N; i++) {
+		codec_random(ids[i], STRATA_ID_LEN);
+		CHECK(check_idmap_put(&m, ids[i], (uint64_t)i * 3) == 0);
+	}
+	CHECK_EQ_INT(m.n, N);
+	for (int i = 0; i < N; i++)
+		CHECK(check_idmap_get(&m, ids[i], &v) && v == (uint64_t)i * 3);
+	CHECK(check_idmap_put(&m, ids[7], 99) == 0);
+	CHECK(check_idmap_get(&m, ids[7], &v) && v == 99);
+	CHECK_EQ_INT(m.n, N);
+	codec_random(other, sizeof other);
+	CHECK(!check_idmap_get(&m, other, NULL));
+	check_idmap_free(&m);
+	CHECK(!check_idmap_get(&m, ids[0], NULL));
+	free(ids);
+}
+
+static void test_reason_of(void)
+{
+	CHECK_EQ_INT(check_reason_of(0), 0);
+	CHECK_EQ_INT(check_reason_of(STRATA_EAUTH), CHECK_C_AUTH);
+	CHECK_EQ_INT(check_reason_of(STRATA_EFORMAT), CHECK_C_FORMAT);
+	CHECK_EQ_INT(check_reason_of(STRATA_EDAMAGED), CHECK_C_HASH);
+	CHECK_EQ_INT(check_reason_of(-ENOMEM), -1);
+}
+
+/* ---- a real repository ---- */
+
+static char tmp[256], repo_dir[300], cache_dir[300], src_dir[300];
+
+static int write_file(const char *path, size_t len, unsigned seed)
+{
+	FILE *f = fopen(path, "wb");
+	uint8_t buf[4096];
+
+	if (!f)
+		return -1;
+	srand(seed);
+	while (len) {
+		size_t n = len < sizeof buf ? len : sizeof buf;
+		for (size_t i = 0; i < n; i++)
+			buf[i] = (uint8_t)rand();
+		fwrite(buf, 1, n, f);
+		len -= n;
+	}
+	return fclose(f);
+}
+
+static int backup(Repo *repo)
+{
+	const char *paths[] = { src_dir };
+	BackupOptions o;
+	BackupResult res;
+	StrataErr err = {0};
+
+	memset(&o, 0, sizeof o);
+	o.paths = paths;
+	o.npaths = 1;
+	o.stdin_fd = -1;
+	o.threads = 2;
+	return backup_run(repo, &o, &res, &err);
+}
+
+static int open_repo(Repo **out)
+{
+	StrataErr err = {0};
+	return repo_open(repo_dir, PW, strlen(PW), cache_dir, out, &err);
+}
+
+struct first_pack {
+	uint8_t id[STRATA_ID_LEN];
+	int found;
+};
+
+static int pick_data_pack(const uint8_t id[STRATA_ID_LEN], uint8_t kind, uint64_t size, void *ctx)
+{
+	struct first_pack *p = ctx;
+
+	(void)size;
+	if (kind == 0 && !p->found) {
+		memcpy(p->id, id, STRATA_ID_LEN);
+		p->found = 1;
+	}
+	return 0;
+}
+
+static void pack_path(const uint8_t id[STRATA_ID_LEN], char *out, size_t len)
+{
+	char hex[STRATA_ID_HEX_LEN + 1];
+
+	codec_hex(id, STRATA_ID_LEN, hex);
+	snprintf(out, len, "%s/data/%.2s/%s", repo_dir, hex, hex);
+}
+
+static int patch(const char *path, uint64_t off, const uint8_t *bytes, size_t len)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t w;
+
+	if (fd < 0)
+		return -1;
+	w = pwrite(fd, bytes, len, (off_t)off);
+	close(fd);
+	return w == (ssize_t)len ? 0 : -1;
+}
+
+static int read_at(const char *path, uint64_t off, uint8_t *bytes, size_t len)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t r;
+
+	if (fd < 0)
+		return -1;
+	r = pread(fd, bytes, len, (off_t)off);
+	close(fd);
+	return r == (ssize_t)len ? 0 : -1;
+}
+
+static int run_check(Repo *repo, int read_data, CheckReport **out)
+{
+	CheckOptions o;
+	StrataErr err = {0};
+	int rc;
+
+	memset(&o, 0, sizeof o);
+	o.read_data = read_data;
+	o.threads = 2;
+	rc = check_run(repo, &o, out, &err);
+	if (rc)
+		printf("  check_run: %s\n", err.msg);
+	return rc;
+}
+
+static void test_faults(void)
+{
+	char path[400];
+	struct first_pack fp = {{0}, 0};
+	PackEntry *e = NULL;
+	size_t n = 0;
+	uint64_t size = 0;
+	CheckReport *r = NULL;
+	Repo *repo = NULL;
+	StrataErr err = {0};
+	RepoParams params = { .chunk_min = 1024, .chunk_avg = 4096, .chunk_max = 16384, .pack_size = 96 << 10 };
+	uint8_t *a = NULL, *b = NULL, flip;
+	size_t k;
+
+	snprintf(tmp, sizeof tmp, "%s/test_check.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	REQUIRE(mkdtemp(tmp));
+	snprintf(repo_dir, sizeof repo_dir, "%s/repo", tmp);
+	snprintf(cache_dir, sizeof cache_dir, "%s/cache", tmp);
+	snprintf(src_dir, sizeof src_dir, "%s/src", tmp);
+	REQUIRE(mkdir(src_dir, 0700) == 0);
+	for (unsigned i = 0; i < 6; i++) {
+		snprintf(path, sizeof path, "%s/f%u", src_dir, i);
+		REQUIRE(write_file(path, 5000 + i * 17000, i + 1) == 0);
+	}
+	REQUIRE(repo_init(repo_dir, PW, strlen(PW), &params, NULL, &err) == 0);
+	REQUIRE(open_repo(&repo) == 0);
+	REQUIRE(backup(repo) == 0);
+
+	/* Healthy: nothing, structure or data. */
+	REQUIRE(run_check(repo, 1, &r) == 0);
+	CHECK_EQ_INT(r->damage, 0);
+	CHECK_EQ_INT(r->warnings, 0);
+	CHECK_EQ_INT(r->npacks_read, r->packs);
+	check_report_free(r);
+
+	/* Ground truth: the trailer of the first data pack. */
+	REQUIRE(check_list_packs(repo, pick_data_pack, &fp, &err) == 0 && fp.found);
+	REQUIRE(blob_pack_trailer(repo, 0, fp.id, &e, &n, &size, &err) == 0);
+	REQUIRE(n >= 3);
+	pack_path(fp.id, path, sizeof path);
+
+	/* One byte flipped in the middle of blob k. */
+	k = n / 2;
+	REQUIRE(read_at(path, e[k].offset + e[k].length / 2, &flip, 1) == 0);
+	flip ^= 0x10;
+	REQUIRE(patch(path, e[k].offset + e[k].length / 2, &flip, 1) == 0);
+	REQUIRE(run_check(repo, 0, &r) == 0);
+	CHECK_EQ_INT(r->damage, 0);           /* the structure is intact */
+	check_report_free(r);
+	REQUIRE(run_check(repo, 1, &r) == 0);
+	REQUIRE(r->nchunks == 1);
+	CHECK(memcmp(r->chunks[0].id, e[k].id, STRATA_ID_LEN) == 0);
+	CHECK(memcmp(r->chunks[0].pack, fp.id, STRATA_ID_LEN) == 0);
+	CHECK_EQ_INT(r->chunks[0].offset, e[k].offset);
+	CHECK_EQ_INT(r->chunks[0].length, e[k].length);
+	CHECK_EQ_INT(r->chunks[0].reason, CHECK_C_AUTH);
+	CHECK(r->chunks[0].nusers >= 1 && r->chunks[0].users[0].length == e[k].raw_len);
+	CHECK_EQ_INT(r->nsnaps, 1);
+	check_report_free(r);
+	flip ^= 0x10;
+	REQUIRE(patch(path, e[k].offset + e[k].length / 2, &flip, 1) == 0);
+
+	/* Blobs k-1 and k swapped in place. */
+	a = malloc(e[k - 1].length);
+	b = malloc(e[k].length);
+	REQUIRE(a && b);
+	REQUIRE(read_at(path, e[k - 1].offset, a, e[k - 1].length) == 0);
+	REQUIRE(read_at(path, e[k].offset, b, e[k].length) == 0);
+	REQUIRE(patch(path, e[k - 1].offset, b, e[k].length) == 0);
+	REQUIRE(patch(path, e[k - 1].offset + e[k].length, a, e[k - 1].length) == 0);
+	REQUIRE(run_check(repo, 1, &r) == 0);
+	REQUIRE(r->nchunks == 2);
+	CHECK(memcmp(r->chunks[0].id, e[k - 1].id, STRATA_ID_LEN) == 0);
+	CHECK(memcmp(r->chunks[1].id, e[k].id, STRATA_ID_LEN) == 0);
+	check_report_free(r);
+
+	/* repair_index --read-data drops exactly those two; a backup of the
+	 * same source stores them again. */
+	{
+		RepairIndexOptions ro;
+		RepairIndexResult rr;
+		Index *ix = NULL;
+		memset(&ro, 0, sizeof ro);
+		ro.read_data = 1;
+		REQUIRE(repair_index(repo, &ro, &rr, &err) == 0);
+		CHECK_EQ_INT(rr.chunks_lost, 2);
+		CHECK_EQ_INT(rr.nchanged, 1);
+		CHECK(rr.nchanged == 1 && memcmp(rr.changed[0].id, fp.id, STRATA_ID_LEN) == 0 &&
+		      rr.changed[0].action == REPAIR_PACK_SALVAGED && rr.changed[0].chunks_kept == n - 2);
+		repair_index_result_free(&rr);
+		REQUIRE(check_index(repo, &ix, &err) == 0);
+		CHECK(index_lookup(ix, e[k].id, NULL) == STRATA_ENOTFOUND);
+		CHECK(index_lookup(ix, e[k - 1].id, NULL) == STRATA_ENOTFOUND);
+		CHECK(index_lookup(ix, e[0].id, NULL) == 0 || k - 1 == 0);
+		CHECK(access(path, F_OK) != 0);     /* the damaged pack is gone */
+		REQUIRE(run_check(repo, 1, &r) == 0);
+		CHECK_EQ_INT(r->nchunks, 2);
+		CHECK(r->nchunks == 2 && r->chunks[0].reason == CHECK_C_NOT_INDEXED);
+		check_report_free(r);
+		REQUIRE(backup(repo) == 0);
+		CHECK(index_lookup(ix, e[k].id, NULL) == 0);
+		REQUIRE(run_check(repo, 1, &r) == 0);
+		CHECK_EQ_INT(r->damage, 0);
+		check_report_free(r);
+	}
+	free(a);
+	free(b);
+	free(e);
+	repo_close(repo);
+	{
+		char cmd[400];
+		snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
+		CHECK(system(cmd) == 0);
+	}
+}
+
+int main(void)
+{
+	codec_init();
+	RUN(test_subset_parse);
+	RUN(test_subset_partition);
+	RUN(test_idmap);
+	RUN(test_reason_of);
+	RUN(test_faults);
+	return CHECK_EXIT();
+}
