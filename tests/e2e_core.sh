@@ -324,6 +324,21 @@ expect "new password after passwd" "$STRATA" --password-file "$T/pw3" snapshots
 expect_exit "key remove unknown" 14 "$STRATA" --password-file "$T/pw3" key remove ffffffff
 expect_exit "key bad subcommand" 2 "$STRATA" key frob
 
+# ---- damaged data: exit 1 naming the chunk and pack ----
+# Two bytes flipped 100000 bytes into every data pack big enough: the
+# 20 MiB file's chunks are in some of them.
+cp -a "$R" "$T/repo-damaged"
+for pack in "$T"/repo-damaged/data/*/*; do
+	[ "$(stat -c %s "$pack")" -gt 200000 ] &&
+		printf '\125\252' | dd of="$pack" bs=1 seek=100000 conv=notrunc status=none
+done
+DMG="-r $T/repo-damaged --cache-dir $T/cache-damaged --password-file $T/pw3"
+expect_exit "damaged pack: restore" 1 "$STRATA" $DMG restore "$SNAP1" --include "${P}big" --target "$T/restore-damaged"
+one_error_line "damaged pack: restore names chunk and pack" "chunk .* in pack "
+expect_exit "damaged pack: dump" 1 "$STRATA" $DMG dump "$SNAP1" "${P}big"
+"$STRATA" $DMG --json restore "$SNAP1" --include "${P}big" --target "$T/restore-damaged2" >"$T/out" 2>"$T/err"
+check "damaged pack --json" "d['error']['code'] in ('damaged','auth_failed') and d['error']['exit']==1"
+
 # ---- unsupported repository version ----
 cp -a "$R" "$T/repo-v99"
 printf '\143\000\000\000' | dd of="$T/repo-v99/config" bs=1 seek=8 conv=notrunc status=none
