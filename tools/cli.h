@@ -43,6 +43,7 @@ extern const CliCommand cmd_restore;
 extern const CliCommand cmd_dump;
 extern const CliCommand cmd_cat;
 extern const CliCommand cmd_stats;
+extern const CliCommand cmd_bench;
 extern const CliCommand cmd_key;
 extern const CliCommand cmd_check;
 extern const CliCommand cmd_repair;

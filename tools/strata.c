@@ -28,6 +28,7 @@ static const CliCommand *const commands[] = {
 	&cmd_dump,
 	&cmd_cat,
 	&cmd_stats,
+	&cmd_bench,
 	&cmd_key,
 	&cmd_check,
 	&cmd_repair,
