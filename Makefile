@@ -89,9 +89,13 @@ bench: deps
 bench-s3: all
 	sh tools/bench_s3.sh $(SIZE)
 
-# tools/strata.1 from the same text as --help (commit the result).
-man: all
-	sh tools/gen_man.sh $(BUILD)/strata >tools/strata.1.tmp && mv tools/strata.1.tmp tools/strata.1
+# The man page, from the same text as --help: install takes it from the
+# binary being installed; `make man` refreshes the copy kept in tools/.
+$(BUILD)/strata.1: $(BUILD)/strata tools/gen_man.sh
+	sh tools/gen_man.sh $(BUILD)/strata >$@.tmp && mv $@.tmp $@
+
+man: $(BUILD)/strata.1
+	cp $(BUILD)/strata.1 tools/strata.1
 
 demo: deps
 	@$(MAKE) --no-print-directory all
@@ -105,9 +109,9 @@ deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
 
-install: all
+install: all $(BUILD)/strata.1
 	install -D -m 0755 $(BUILD)/strata $(DESTDIR)$(PREFIX)/bin/strata
-	install -D -m 0644 tools/strata.1 $(DESTDIR)$(PREFIX)/share/man/man1/strata.1
+	install -D -m 0644 $(BUILD)/strata.1 $(DESTDIR)$(PREFIX)/share/man/man1/strata.1
 
 clean:
 	rm -rf build build-asan strata
