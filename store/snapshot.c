@@ -63,12 +63,55 @@ const char *snapshot_label(const Snapshot *snap, const char *key)
 	return NULL;
 }
 
+/* A string as JSON (FORMAT.md "Snapshot file"): a JSON string when it is
+ * valid UTF-8, else {"b64": base64 of its bytes} — file names are bytes. */
+static json_t *str_json(const char *s)
+{
+	json_t *j = json_string(s);
+	char *b64;
+
+	if (j)
+		return j;
+	b64 = codec_b64((const uint8_t *)s, strlen(s));
+	j = b64 ? json_pack("{s:s}", "b64", b64) : NULL;
+	free(b64);
+	return j;
+}
+
+/* The inverse of str_json: a malloc'ed NUL-terminated string, or NULL
+ * (malformed, or bytes containing NUL). */
+static char *json_str(json_t *j)
+{
+	const char *b64;
+	uint8_t *buf;
+	size_t len = 0, max;
+
+	if (json_is_string(j))
+		return strdup(json_string_value(j));
+	if (!json_is_object(j) || json_unpack(j, "{s:s}", "b64", &b64) != 0)
+		return NULL;
+	max = strlen(b64) / 4 * 3 + 3;
+	buf = malloc(max + 1);
+	if (!buf)
+		return NULL;
+	if (codec_unb64(b64, buf, max, &len) != 0 || memchr(buf, '\0', len)) {
+		free(buf);
+		return NULL;
+	}
+	buf[len] = '\0';
+	return (char *)buf;
+}
+
 static json_t *strv_json(char *const *v, size_t n)
 {
 	json_t *a = json_array();
 
-	for (size_t i = 0; a && i < n; i++)
-		json_array_append_new(a, json_string(v[i]));
+	for (size_t i = 0; a && i < n; i++) {
+		if (json_array_append_new(a, str_json(v[i])) != 0) {
+			json_decref(a);
+			return NULL;
+		}
+	}
 	return a;
 }
 
@@ -88,10 +131,9 @@ static int json_strv(json_t *a, char ***out, size_t *out_n)
 	if (!v)
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
-		const char *s = json_string_value(json_array_get(a, i));
-		if (!s || !(v[i] = strdup(s))) {
+		if (!(v[i] = json_str(json_array_get(a, i)))) {
 			free_strv(v, i);
-			return s ? -ENOMEM : STRATA_EFORMAT;
+			return STRATA_EFORMAT;
 		}
 	}
 	*out = v;
@@ -138,9 +180,9 @@ int snapshot_save(Repo *repo, Snapshot *snap, StrataErr *err)
 	int rc;
 
 	codec_hex(snap->tree, STRATA_ID_LEN, tree);
-	o = json_pack("{s:i, s:I, s:s, s:s, s:o, s:o, s:o, s:s, s:o}",
+	o = json_pack("{s:i, s:I, s:o, s:o, s:o, s:o, s:o, s:s, s:o}",
 	              "version", SNAPSHOT_VERSION, "time_ns", (json_int_t)snap->time_ns,
-	              "host", snap->host ? snap->host : "", "user", snap->user ? snap->user : "",
+	              "host", str_json(snap->host ? snap->host : ""), "user", str_json(snap->user ? snap->user : ""),
 	              "paths", strv_json(snap->paths, snap->npaths), "tags", strv_json(snap->tags, snap->ntags),
 	              "labels", strv_json(snap->labels, snap->nlabels), "tree", tree,
 	              "summary", summary_json(&snap->summary));
@@ -164,14 +206,14 @@ int snapshot_decode(const uint8_t id[STRATA_ID_LEN], const uint8_t *buf, size_t 
 	json_error_t jerr;
 	json_t *o = json_loadb((const char *)buf, len, 0, &jerr);
 	json_int_t version = 0, time_ns = 0;
-	const char *host = NULL, *user = NULL, *tree = NULL, *parent = NULL;
-	json_t *paths = NULL, *tags = NULL, *labels = NULL, *summary = NULL;
+	const char *tree = NULL, *parent = NULL;
+	json_t *host = NULL, *user = NULL, *paths = NULL, *tags = NULL, *labels = NULL, *summary = NULL;
 	char hex[STRATA_ID_HEX_LEN + 1];
 	int rc = STRATA_EFORMAT;
 
 	codec_hex(id, STRATA_ID_LEN, hex);
 	memset(out, 0, sizeof *out);
-	if (!o || json_unpack(o, "{s:I, s:I, s:s, s:s, s:o, s?o, s?o, s:s, s?s, s?o}",
+	if (!o || json_unpack(o, "{s:I, s:I, s:o, s:o, s:o, s?o, s?o, s:s, s?s, s?o}",
 	                      "version", &version, "time_ns", &time_ns, "host", &host, "user", &user,
 	                      "paths", &paths, "tags", &tags, "labels", &labels, "tree", &tree,
 	                      "parent", &parent, "summary", &summary) != 0)
@@ -182,12 +224,10 @@ int snapshot_decode(const uint8_t id[STRATA_ID_LEN], const uint8_t *buf, size_t 
 	}
 	memcpy(out->id, id, STRATA_ID_LEN);
 	out->time_ns = time_ns;
-	out->host = strdup(host);
-	out->user = strdup(user);
-	if (!out->host || !out->user) {
-		rc = -ENOMEM;
+	out->host = json_str(host);
+	out->user = json_str(user);
+	if (!out->host || !out->user)
 		goto out;
-	}
 	if ((rc = json_strv(paths, &out->paths, &out->npaths)) != 0 ||
 	    (rc = json_strv(tags, &out->tags, &out->ntags)) != 0 ||
 	    (rc = json_strv(labels, &out->labels, &out->nlabels)) != 0)
