@@ -48,6 +48,11 @@ static const char CONFIG_MAGIC[8] = {'S','T','R','A','T','A','C','F'};
 
 enum { WALK_CLEAN = 1, WALK_DAMAGED = 2, WALK_UNREADABLE = 3 };
 
+/* chunk_locked's returns besides an index: out of memory, and damage
+ * counted but not listed (past CHECK_MAX_CHUNKS; also the c->dmg value). */
+#define CHUNK_OOM      SIZE_MAX
+#define CHUNK_UNLISTED (SIZE_MAX - 1)
+
 /* ---- ID map ---- */
 
 static size_t idmap_slot(const CheckIdMap *m, const uint8_t id[STRATA_ID_LEN])
@@ -506,7 +511,8 @@ static void problem_locked(Ctx *c, CheckProblemKind kind, int warning, const uin
 }
 
 /* Record a damaged chunk; caller holds c->mu. Returns its index in
- * r->chunks, or SIZE_MAX when out of memory (fatal set). */
+ * r->chunks, CHUNK_UNLISTED past CHECK_MAX_CHUNKS, or CHUNK_OOM (fatal
+ * set). */
 static size_t chunk_locked(Ctx *c, const uint8_t id[STRATA_ID_LEN], uint8_t type, CheckChunkReason reason,
                            const uint8_t *pack, uint32_t offset, uint32_t length, uint32_t raw_len,
                            const char *detail)
@@ -514,6 +520,13 @@ static size_t chunk_locked(Ctx *c, const uint8_t id[STRATA_ID_LEN], uint8_t type
 	CheckReport *r = c->r;
 	CheckChunk *k;
 
+	if (r->nchunks >= CHECK_MAX_CHUNKS) {
+		if (check_idmap_put(&c->dmg, id, CHUNK_UNLISTED) != 0)
+			goto oom;
+		r->chunks_unlisted++;
+		r->damage++;
+		return CHUNK_UNLISTED;
+	}
 	if (r->nchunks % 16 == 0) {
 		void *q = realloc(r->chunks, (r->nchunks + 16) * sizeof *r->chunks);
 		if (!q)
@@ -539,7 +552,7 @@ static size_t chunk_locked(Ctx *c, const uint8_t id[STRATA_ID_LEN], uint8_t type
 	return r->nchunks++;
 oom:
 	set_fatal_locked(c, -ENOMEM, NULL, "recording a damaged chunk");
-	return SIZE_MAX;
+	return CHUNK_OOM;
 }
 
 static const char *kind_name(uint8_t kind)
@@ -1215,11 +1228,14 @@ typedef struct Tally {
 static int add_user(Ctx *c, size_t k, const uint8_t *snap, const char *path, int is_tree,
                     uint64_t offset, uint64_t length)
 {
-	CheckChunk *ch = &c->r->chunks[k];
+	CheckChunk *ch;
 	CheckUser *u;
 
+	if (k == CHUNK_UNLISTED)
+		return 0;
+	ch = &c->r->chunks[k];
 	ch->users_total++;
-	if (ch->nusers >= CHECK_MAX_USERS)
+	if (ch->nusers >= CHECK_MAX_USERS || c->r->users_listed >= CHECK_MAX_LISTED_USERS)
 		return 0;
 	if (ch->nusers == 0 || (ch->nusers >= 4 && (ch->nusers & (ch->nusers - 1)) == 0)) {
 		void *p = realloc(ch->users, (ch->nusers ? 2 * ch->nusers : 4) * sizeof *ch->users);
@@ -1238,6 +1254,7 @@ static int add_user(Ctx *c, size_t k, const uint8_t *snap, const char *path, int
 	if (!(u->path = strdup(path)))
 		return -ENOMEM;
 	ch->nusers++;
+	c->r->users_listed++;
 	return 0;
 }
 
@@ -1259,9 +1276,12 @@ static int ref_state(Ctx *c, const uint8_t id[STRATA_ID_LEN], uint8_t type, uint
 		return strata_err_set(err, rc, "local index lookup failed: %s", strata_strerror(rc));
 	found = rc == 0;
 	if (check_idmap_get(&c->dmg, id, &v)) {
-		const CheckChunk *ch = &c->r->chunks[v];
-		if (found ? ch->has_location && memcmp(ch->pack, e.pack, STRATA_ID_LEN) == 0 && ch->offset == e.offset
-		          : !ch->has_location) {
+		const CheckChunk *ch = v == CHUNK_UNLISTED ? NULL : &c->r->chunks[v];
+		/* Damage at the location the index gives (an unlisted record keeps
+		 * no location: taken as damaged wherever it is). */
+		if (!ch || (found ? ch->has_location && memcmp(ch->pack, e.pack, STRATA_ID_LEN) == 0 &&
+		                    ch->offset == e.offset
+		                  : !ch->has_location)) {
 			*out_k = (size_t)v;
 			return 1;
 		}
@@ -1298,7 +1318,7 @@ static int ref_state(Ctx *c, const uint8_t id[STRATA_ID_LEN], uint8_t type, uint
 		k = chunk_locked(c, id, type, reason, e.pack, e.offset, e.length, e.raw_len, detail);
 		pthread_mutex_unlock(&c->mu);
 	}
-	if (k == SIZE_MAX)
+	if (k == CHUNK_OOM)
 		return strata_err_set(err, -ENOMEM, "out of memory");
 	*out_k = k;
 	return 1;
@@ -1319,7 +1339,7 @@ static int walk(Ctx *c, const Snapshot *s, const uint8_t tree[STRATA_ID_LEN], si
 	if (known && st == WALK_CLEAN)
 		return 0;
 	if (known && (st & 3) == WALK_UNREADABLE) {
-		k = (size_t)(st >> 2);
+		k = st >> 2 ? (size_t)(st >> 2) - 1 : CHUNK_UNLISTED;
 		goto unreadable;
 	}
 	rc = ref_state(c, tree, BLOB_TREE, 0, &k, err);
@@ -1345,11 +1365,13 @@ static int walk(Ctx *c, const Snapshot *s, const uint8_t tree[STRATA_ID_LEN], si
 		k = chunk_locked(c, tree, BLOB_TREE, CHECK_C_TREE, have ? e.pack : NULL, e.offset, e.length,
 		                 e.raw_len, lerr.msg);
 		pthread_mutex_unlock(&c->mu);
-		if (k == SIZE_MAX)
+		if (k == CHUNK_OOM)
 			return strata_err_set(err, -ENOMEM, "out of memory");
 	}
 	if (rc) {
-		if (check_idmap_put(&c->trees, tree, WALK_UNREADABLE | (uint64_t)k << 2) != 0)
+		/* The chunk's record index + 1 rides above the state; 0: unlisted. */
+		uint64_t rec = k == CHUNK_UNLISTED ? 0 : (uint64_t)k + 1;
+		if (check_idmap_put(&c->trees, tree, WALK_UNREADABLE | rec << 2) != 0)
 			return strata_err_set(err, -ENOMEM, "out of memory");
 		goto unreadable;
 	}

@@ -35,6 +35,10 @@
 
 #define CHECK_WINDOW_BYTES (4u << 20)   /* read size when streaming a pack */
 #define CHECK_MAX_USERS 256             /* users listed per damaged chunk; more are counted */
+/* Past these, damage is counted but not listed, so that a catastrophe (all
+ * of data/ lost) still gives a report of bounded size. */
+#define CHECK_MAX_CHUNKS 100000         /* damaged chunks listed */
+#define CHECK_MAX_LISTED_USERS 200000   /* users listed over all chunks */
 
 /* What a problem is about. Values are stable: the CLI prints their names. */
 typedef enum CheckProblemKind {
@@ -134,6 +138,8 @@ typedef struct CheckReport {
 	uint64_t warnings;
 	CheckProblem *problems;  size_t nproblems;
 	CheckChunk   *chunks;    size_t nchunks;
+	uint64_t chunks_unlisted;     /* damaged chunks past CHECK_MAX_CHUNKS */
+	uint64_t users_listed;
 	CheckSnapshotDamage *snaps; size_t nsnaps;
 	uint8_t (*packs_read)[STRATA_ID_LEN]; size_t npacks_read;  /* sorted */
 } CheckReport;

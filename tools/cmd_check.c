@@ -162,9 +162,11 @@ static void print_human(const Cli *cli, const CheckReport *r, const Args *a)
 	if (r->nchunks) {
 		if (!any++)
 			printf("damage found:\n");
-		printf("damaged or missing chunks (%zu):\n", r->nchunks);
+		printf("damaged or missing chunks (%llu):\n", (unsigned long long)(r->nchunks + r->chunks_unlisted));
 		for (size_t i = 0; i < r->nchunks; i++)
 			print_chunk(&r->chunks[i]);
+		if (r->chunks_unlisted)
+			printf("  ... and %llu more damaged chunks, not listed\n", (unsigned long long)r->chunks_unlisted);
 	}
 	if (r->nsnaps) {
 		printf("snapshots that depend on damaged chunks (%zu):\n", r->nsnaps);
@@ -243,7 +245,7 @@ static int print_json(const CheckReport *r, const Args *a)
 		                                       "directories", (json_int_t)r->snaps[i].trees));
 	for (size_t i = 0; packs && i < r->npacks_read; i++)
 		json_array_append_new(packs, cli_json_id(r->packs_read[i]));
-	o = json_pack("{s:b,s:b,s:o,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:I,s:I,s:o,s:o,s:o,s:o}",
+	o = json_pack("{s:b,s:b,s:o,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:I,s:I,s:I,s:o,s:o,s:o,s:o}",
 	              "ok", r->damage == 0,
 	              "read_data", a->opts.read_data,
 	              "subset", a->subset ? json_string(a->subset) : json_null(),
@@ -260,6 +262,7 @@ static int print_json(const CheckReport *r, const Args *a)
 	              "chunks_verified", (json_int_t)r->blobs_verified,
 	              "duration_s", r->duration_s,
 	              "damage", (json_int_t)r->damage,
+	              "damaged_chunks_unlisted", (json_int_t)r->chunks_unlisted,
 	              "warnings", (json_int_t)r->warnings,
 	              "problems", problems ? problems : json_null(),
 	              "damaged_chunks", chunks ? chunks : json_null(),
@@ -297,7 +300,7 @@ static int write_metrics(const Args *a, const CheckReport *r, int exit_code, dou
 		ADD("strata_check_snapshots", "snapshots checked", lb, r->snapshots);
 		ADD("strata_check_problems", "problems found, by severity", lbd, r->damage);
 		ADD("strata_check_problems", "problems found, by severity", lbw, r->warnings);
-		ADD("strata_check_damaged_chunks", "damaged or missing chunks", lb, r->nchunks);
+		ADD("strata_check_damaged_chunks", "damaged or missing chunks", lb, r->nchunks + r->chunks_unlisted);
 		ADD("strata_check_damaged_snapshots", "snapshots depending on damaged chunks", lb, r->nsnaps);
 	}
 #undef ADD
