@@ -53,6 +53,16 @@ S1=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[0]["short_i
 S2=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[1]["short_id"])' "$T/snaps")
 P=${S#/}
 
+# A strata built without libfuse3 says so before anything else.
+"$STRATA" -r "$T/no-repo" mount "$M" >"$T/out" 2>"$T/err"
+rc=$?
+if grep -q 'built without FUSE support' "$T/err"; then
+	if [ $rc -eq 4 ] && [ "$(wc -l <"$T/err")" -eq 1 ]; then pass "mount: a strata built without FUSE says so (exit 4, one line)"; else fail "mount: no-FUSE message" "exit $rc: $(cat "$T/err")"; fi
+	echo "SKIP: mountpoint, password and mounted checks: this strata was built without libfuse3"
+	e2e_done
+fi
+if [ $rc -eq 10 ]; then pass "mount: no repository, exit 10"; else fail "mount: no repository" "exit $rc: $(cat "$T/err")"; fi
+
 expect_exit "mount: missing mountpoint" 4 "$STRATA" mount "$T/nope"
 if [ "$(wc -l <"$T/err")" -eq 1 ] && grep -q "^strata: mountpoint $T/nope: No such file or directory" "$T/err"; then
 	pass "mount: missing mountpoint, one clear line"
@@ -80,10 +90,7 @@ if [ -z "$skip" ]; then
 		i=$((i + 1))
 	done
 	if ! mountpoint -q "$M" 2>/dev/null; then
-		if grep -q 'built without FUSE support' "$T/mount.err"; then
-			pass "mount: a strata built without FUSE says so"
-			skip="this strata was built without libfuse3"
-		elif grep -qi 'fuse' "$T/mount.err" && [ "$(grep -c '^strata: ' "$T/mount.err")" -eq 1 ]; then
+		if grep -qi 'fuse' "$T/mount.err" && [ "$(grep -c '^strata: ' "$T/mount.err")" -eq 1 ]; then
 			# libfuse's own line says why, then strata's one error line.
 			pass "mount: a FUSE failure is reported clearly"
 			skip="FUSE cannot mount here: $(head -n 1 "$T/mount.err")"
