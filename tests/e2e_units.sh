@@ -49,13 +49,14 @@ if command -v systemd-analyze >/dev/null 2>&1; then
 	else
 		fail "units: systemd-analyze verify" "$(head -c 800 "$T/v")"
 	fi
-	# The schedules: interval between the next two elapses.
+	# The schedules: interval between the next two elapses (in UTC, so a
+	# daylight-saving change cannot stretch a day).
 	every() {  # every UNIT SECONDS
 		cal=$(sed -n 's/^OnCalendar=//p' "$U/$1")
-		systemd-analyze calendar --iterations=2 "$cal" >"$T/cal" 2>&1
+		TZ=UTC systemd-analyze calendar --iterations=2 "$cal" >"$T/cal" 2>&1
 		a=$(sed -n 's/^ *Next elapse: //p' "$T/cal")
 		b=$(sed -n 's/^ *Iter. #2: //p' "$T/cal")
-		d=$(( $(date -d "$b" +%s) - $(date -d "$a" +%s) ))
+		d=$(( $(TZ=UTC date -d "$b" +%s) - $(TZ=UTC date -d "$a" +%s) ))
 		if [ "$d" -eq "$2" ]; then pass "units: $1 fires every $2 s"; else fail "units: $1 schedule" "$cal: $d s apart, wanted $2"; fi
 	}
 	every strata-chain-snapshot.timer 60
