@@ -345,4 +345,14 @@ printf '\143\000\000\000' | dd of="$T/repo-v99/config" bs=1 seek=8 conv=notrunc 
 expect_exit "unsupported version" 13 "$STRATA" -r "$T/repo-v99" --password-file "$T/pw3" snapshots
 one_error_line "unsupported version: one line"
 
+# ---- a source path whose name is not UTF-8 is kept in the snapshot ----
+ODD="$T/odd-$(printf 'n\377')"
+mkdir -p "$ODD" && printf 'x' >"$ODD/f"
+"$STRATA" -r "$T/repo-odd" --password-file "$T/pw3" init >/dev/null 2>&1
+"$STRATA" -r "$T/repo-odd" --password-file "$T/pw3" backup "$ODD" >/dev/null 2>"$T/err"
+"$STRATA" -r "$T/repo-odd" --password-file "$T/pw3" snapshots --json >"$T/out" 2>>"$T/err"
+check "non-UTF-8 source path kept in snapshot" "len(d)==1 and len(d[0]['paths'])==1 and d[0]['paths'][0].endswith('n\ufffd')"
+"$STRATA" -r "$T/repo-odd" --password-file "$T/pw3" restore latest --target "$T/odd-out" >/dev/null 2>&1
+cmp -s "$ODD/f" "$T/odd-out$ODD/f" && pass "non-UTF-8 source path restores" || fail "non-UTF-8 source path restores" "missing or different"
+
 e2e_done
