@@ -91,7 +91,8 @@ static int list_sorted(Backend *be, const char *prefix, ObjList *out, RemoteErr 
 		return backend_err_set(err, -ENOMEM, "%s: out of memory listing %s", be->location, prefix);
 	if (rc)
 		return rc;
-	qsort(out->v, out->n, sizeof *out->v, cmp_obj);
+	if (out->n)
+		qsort(out->v, out->n, sizeof *out->v, cmp_obj);
 	return 0;
 }
 
@@ -99,6 +100,8 @@ static const Obj *find(const ObjList *l, const char *name)
 {
 	Obj key = { (char *)(uintptr_t)name, 0 };
 
+	if (l->n == 0)
+		return NULL;
 	return bsearch(&key, l->v, l->n, sizeof *l->v, cmp_obj);
 }
 

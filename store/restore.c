@@ -173,6 +173,8 @@ static int write_ops(Ctx *c, WriteOp *ops, size_t n, StrataErr *err)
 	struct iovec iov[IOV_MAX < 1024 ? IOV_MAX : 1024];
 	size_t i = 0;
 
+	if (n == 0)
+		return 0;
 	qsort(ops, n, sizeof *ops, cmp_op);
 	while (i < n) {
 		const PendFile *f = &c->files[ops[i].file];
@@ -824,6 +826,8 @@ static void packset_unique(PackSet *s)
 {
 	size_t w = 0;
 
+	if (s->n == 0)
+		return;
 	qsort(s->ids, s->n, STRATA_ID_LEN, cmp_id);
 	for (size_t i = 0; i < s->n; i++)
 		if (w == 0 || memcmp(s->ids[w - 1], s->ids[i], STRATA_ID_LEN) != 0)

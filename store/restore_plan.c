@@ -195,6 +195,8 @@ int restore_plan_build(RestorePlan *p, Index *ix, RestorePlanRef *out_bad,
 	p->nblobs = 0;
 	p->nranges = 0;
 	p->fetch_bytes = 0;
+	if (p->nin == 0)
+		return 0;
 	qsort(p->in, p->nin, sizeof *p->in, cmp_inref);
 	rc = make_blobs(p, ix, out_bad, out_bad_id);
 	if (rc)

@@ -136,7 +136,9 @@ if s3_aws head-object --bucket "$S3_BUCKET" --key interrupted/config >/dev/null 
 	n_snap=$(s3_objects interrupted | grep -c '^snapshots/')
 	if [ "$n_snap" -eq 0 ]; then pass repl_interrupted_no_snapshot_early; else fail repl_interrupted_no_snapshot_early "$n_snap snapshots"; fi
 	rm -rf "$STRATA_CACHE_DIR"
-	expect repl_interrupted_target_valid "$STRATA" -r "s3:$S3_ENDPOINT/$S3_BUCKET/interrupted" check
+	# Opens (keys, config), syncs the index from what landed, lists none.
+	expect repl_interrupted_target_valid "$STRATA" -r "s3:$S3_ENDPOINT/$S3_BUCKET/interrupted" snapshots --json
+	check_json repl_interrupted_target_empty "d == []"
 else
 	fail repl_interrupted_midway_config "the first requests were meant to get through"
 fi
