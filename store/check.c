@@ -389,10 +389,17 @@ typedef struct Ctx {
 	CPack *packs;
 	size_t npacks, packs_cap;
 	CheckIdMap pack_of;        /* pack ID → index in packs */
-	CheckIdMap dmg;            /* chunk ID → index in r->chunks */
+	CheckIdMap dmg;            /* chunk ID → index in r->chunks, or CHUNK_UNLISTED */
 	CheckIdMap orphan;         /* chunk ID → pack index, for packs no index file lists */
-	CheckIdMap trees;          /* tree ID → WALK_* (unreadable: | chunk index << 2) */
+	CheckIdMap trees;          /* tree ID → WALK_*; unreadable: | (record index + 1) << 2 */
 	CheckProgress prog;
+	/* Listed before the index is synced and the packs are listed: every
+	 * object they name was durable before them (FORMAT.md "Write
+	 * ordering"), so a backup running meanwhile cannot make a pack look
+	 * missing. */
+	uint8_t (*snap_ids)[STRATA_ID_LEN]; size_t nsnap_ids;
+	uint8_t (*ix_ids)[STRATA_ID_LEN];   size_t nix_ids;
+	struct timespec last_sync;  /* of the local index by fresh_look; 0: never */
 	char path[WALK_PATH_MAX];
 } Ctx;
 
@@ -476,14 +483,13 @@ static void step_locked(Ctx *c)
 }
 
 /* Add a problem; caller holds c->mu. */
-static void problem_locked(Ctx *c, CheckProblemKind kind, int warning, const uint8_t *object,
-                           const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static void problem_locked(Ctx *c, CheckProblemKind kind, int warning, const uint8_t *object,
-                           const char *fmt, ...)
+static void vproblem_locked(Ctx *c, CheckProblemKind kind, int warning, const uint8_t *object,
+                            const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
+static void vproblem_locked(Ctx *c, CheckProblemKind kind, int warning, const uint8_t *object,
+                            const char *fmt, va_list ap)
 {
 	CheckReport *r = c->r;
 	CheckProblem *p;
-	va_list ap;
 
 	if (r->nproblems % 16 == 0) {
 		void *q = realloc(r->problems, (r->nproblems + 16) * sizeof *r->problems);
@@ -501,13 +507,38 @@ static void problem_locked(Ctx *c, CheckProblemKind kind, int warning, const uin
 		memcpy(p->object, object, STRATA_ID_LEN);
 		p->has_object = 1;
 	}
-	va_start(ap, fmt);
 	vsnprintf(p->message, sizeof p->message, fmt, ap);
-	va_end(ap);
 	if (warning)
 		r->warnings++;
 	else
 		r->damage++;
+}
+
+static void problem_locked(Ctx *c, CheckProblemKind kind, int warning, const uint8_t *object,
+                           const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void problem_locked(Ctx *c, CheckProblemKind kind, int warning, const uint8_t *object,
+                           const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vproblem_locked(c, kind, warning, object, fmt, ap);
+	va_end(ap);
+}
+
+/* The same, from a thread not holding c->mu. */
+static void problem(Ctx *c, CheckProblemKind kind, int warning, const uint8_t *object,
+                    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void problem(Ctx *c, CheckProblemKind kind, int warning, const uint8_t *object,
+                    const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&c->mu);
+	va_start(ap, fmt);
+	vproblem_locked(c, kind, warning, object, fmt, ap);
+	va_end(ap);
+	pthread_mutex_unlock(&c->mu);
 }
 
 /* Record a damaged chunk; caller holds c->mu. Returns its index in
@@ -586,13 +617,6 @@ static int collect_name(const char *name, uint64_t size, void *ctx)
 	return 0;
 }
 
-/* Add a problem from the calling thread. */
-#define problem(c, ...) do { \
-	pthread_mutex_lock(&(c)->mu); \
-	problem_locked((c), __VA_ARGS__); \
-	pthread_mutex_unlock(&(c)->mu); \
-} while (0)
-
 static int check_keys(Ctx *c, StrataErr *err)
 {
 	NameList names = {0};
@@ -613,7 +637,8 @@ static int check_keys(Ctx *c, StrataErr *err)
 		goto out;
 	}
 	if (rc)
-		problem(c, CHECK_P_CONFIG, 0, NULL, "config: %s since the repository was opened; restore it from a copy",
+		problem(c, CHECK_P_CONFIG, 0, NULL,
+		        "config no longer decodes (%s; it changed after strata opened it): restore it from a copy",
 		        rc == STRATA_EAUTH ? "fails authentication" : strata_strerror(rc));
 	free(buf);
 	buf = NULL;
@@ -632,8 +657,10 @@ static int check_keys(Ctx *c, StrataErr *err)
 		base = base ? base + 1 : names.v[i];
 		if (codec_unhex(base, id, STRATA_ID_LEN) != 0)
 			continue;
-		c->r->key_files++;
 		rc = backend_get(c->repo->be, names.v[i], &buf, &len, &rerr);
+		if (rc == -ENOENT)
+			continue;      /* removed since the listing (key remove) */
+		c->r->key_files++;
 		if (rc) {
 			repo_remote_err(err, rc, &rerr);
 			goto out;
@@ -661,7 +688,8 @@ out:
 
 /* ---- phase 2: packs in storage ---- */
 
-/* The record for pack id, created if new; caller holds c->mu. */
+/* The record for pack id, created if new; caller holds c->mu while
+ * workers run (the array moves). */
 static int pack_slot_locked(Ctx *c, const uint8_t id[STRATA_ID_LEN], uint8_t kind, size_t *out)
 {
 	uint64_t v;
@@ -901,12 +929,10 @@ static int pack_vs_storage_locked(Ctx *c, const IndexFilePack *ip, const uint8_t
 
 static int check_indexfiles(Ctx *c, StrataErr *err)
 {
-	uint8_t (*ids)[STRATA_ID_LEN] = NULL;
-	size_t nids = 0;
-	int rc;
+	uint8_t (*ids)[STRATA_ID_LEN] = c->ix_ids;
+	size_t nids = c->nix_ids;
+	int rc = 0;
 
-	if ((rc = repo_list_ids(c->repo, "index/", &ids, &nids, err)))
-		return rc;
 	qsort(ids, nids, sizeof *ids, cmp_id);
 	phase(c, "index", nids);
 	for (size_t i = 0; i < nids && rc == 0 && !is_fatal(c); i++) {
@@ -944,7 +970,6 @@ static int check_indexfiles(Ctx *c, StrataErr *err)
 		pthread_mutex_unlock(&c->mu);
 	}
 	workpool_wait(c->pool);
-	free(ids);
 	return rc;
 }
 
@@ -1258,6 +1283,45 @@ static int add_user(Ctx *c, size_t k, const uint8_t *snap, const char *path, int
 	return 0;
 }
 
+/* Before calling a chunk missing from the index: a backup running beside
+ * the check may have indexed it since the sync (snapshots and WAL files
+ * are written after their index files). Sync again, at most once a
+ * second. 1 if the index may have changed. */
+static int fresh_look(Ctx *c, StrataErr *err)
+{
+	struct timespec now;
+	int rc;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (c->last_sync.tv_sec && now.tv_sec - c->last_sync.tv_sec < 1)
+		return 0;
+	c->last_sync = now;
+	if ((rc = sync_tolerant(c->repo, c->ix, err)))
+		return rc;
+	return 1;
+}
+
+/* Before calling a pack missing: it may have been written since the
+ * listing. Records it when it is there now. */
+static int pack_now(Ctx *c, const uint8_t id[STRATA_ID_LEN], uint8_t kind, uint64_t *out_v, StrataErr *err)
+{
+	char name[REPO_NAME_MAX];
+	RemoteErr rerr = {{0}};
+	uint64_t size;
+	int rc;
+
+	repo_pack_name(kind, id, name);
+	rc = backend_stat(c->repo->be, name, &size, &rerr);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc)
+		return repo_remote_err(err, rc, &rerr);
+	if (on_storage_pack(id, kind, size, c) != 0)
+		return strata_err_set(err, -ENOMEM, "out of memory");
+	check_idmap_get(&c->pack_of, id, out_v);
+	return 1;
+}
+
 /* Is chunk id, where the index locates it, usable? 0 yes; 1 no, with
  * *out_k its record in c->r->chunks; < 0 when the check cannot go on.
  * raw_len 0 means the length is not known to the caller. */
@@ -1267,11 +1331,16 @@ static int ref_state(Ctx *c, const uint8_t id[STRATA_ID_LEN], uint8_t type, uint
 	char detail[256], phex[STRATA_ID_HEX_LEN + 1];
 	CheckChunkReason reason;
 	IndexEntry e;
-	uint64_t v;
+	uint64_t v = 0;
 	size_t k;
 	int rc, found;
 
 	rc = index_lookup(c->ix, id, &e);
+	if (rc == STRATA_ENOTFOUND && !check_idmap_get(&c->dmg, id, NULL)) {
+		if ((rc = fresh_look(c, err)) < 0)
+			return rc;
+		rc = rc ? index_lookup(c->ix, id, &e) : STRATA_ENOTFOUND;
+	}
 	if (rc && rc != STRATA_ENOTFOUND)
 		return strata_err_set(err, rc, "local index lookup failed: %s", strata_strerror(rc));
 	found = rc == 0;
@@ -1299,6 +1368,11 @@ static int ref_state(Ctx *c, const uint8_t id[STRATA_ID_LEN], uint8_t type, uint
 		pthread_mutex_unlock(&c->mu);
 	} else {
 		const CPack *p = check_idmap_get(&c->pack_of, e.pack, &v) ? &c->packs[v] : NULL;
+		if ((!p || !p->in_storage) && (rc = pack_now(c, e.pack, pack_kind_of_blob(e.type), &v, err)) != 0) {
+			if (rc < 0)
+				return rc;
+			p = &c->packs[v];
+		}
 		codec_hex(e.pack, STRATA_ID_LEN, phex);
 		if (!p || !p->in_storage) {
 			reason = CHECK_C_PACK_MISSING;
@@ -1444,13 +1518,11 @@ static int cmp_snap_time(const void *a, const void *b)
 
 static int check_snapshots(Ctx *c, StrataErr *err)
 {
-	uint8_t (*ids)[STRATA_ID_LEN] = NULL;
+	uint8_t (*ids)[STRATA_ID_LEN] = c->snap_ids;
 	Snapshot *snaps = NULL;
-	size_t nids = 0, n = 0;
-	int rc;
+	size_t nids = c->nsnap_ids, n = 0;
+	int rc = 0;
 
-	if ((rc = repo_list_ids(c->repo, "snapshots/", &ids, &nids, err)))
-		return rc;
 	snaps = calloc(nids ? nids : 1, sizeof *snaps);
 	if (!snaps) {
 		rc = strata_err_set(err, -ENOMEM, "out of memory");
@@ -1459,6 +1531,10 @@ static int check_snapshots(Ctx *c, StrataErr *err)
 	for (size_t i = 0; i < nids; i++) {
 		StrataErr serr = {0};
 		rc = snapshot_load(c->repo, ids[i], &snaps[n], &serr);
+		if (rc == STRATA_ENOTFOUND) {
+			rc = 0;        /* forgotten since the listing */
+			continue;
+		}
 		if (rc && damage_code(rc)) {
 			problem(c, CHECK_P_SNAPSHOT, 0, ids[i],
 			        "%s; it cannot be restored: `strata repair snapshots --forget` removes it", serr.msg);
@@ -1504,7 +1580,6 @@ static int check_snapshots(Ctx *c, StrataErr *err)
 	}
 out:
 	snapshot_list_free(snaps, n);
-	free(ids);
 	return rc;
 }
 
@@ -1599,7 +1674,9 @@ int check_run(Repo *repo, const CheckOptions *opts, CheckReport **out_report, St
 		rc = strata_err_set(err, STRATA_EUSAGE, "invalid subset %u/%u", opts->subset_n, opts->subset_t);
 		goto out;
 	}
-	if ((rc = check_index(repo, &c->ix, err)))
+	if ((rc = repo_list_ids(repo, "snapshots/", &c->snap_ids, &c->nsnap_ids, err)) ||
+	    (rc = repo_list_ids(repo, "index/", &c->ix_ids, &c->nix_ids, err)) ||
+	    (rc = check_index(repo, &c->ix, err)))
 		goto out;
 	c->pool = workpool_new(threads, (uint64_t)threads * 4 * CHECK_WINDOW_BYTES, worker_new, worker_free);
 	if (!c->pool) {
@@ -1646,6 +1723,8 @@ out:
 	check_idmap_free(&c->dmg);
 	check_idmap_free(&c->orphan);
 	check_idmap_free(&c->trees);
+	free(c->snap_ids);
+	free(c->ix_ids);
 	pthread_mutex_destroy(&c->mu);
 	free(c);
 	check_report_free(r);
