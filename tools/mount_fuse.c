@@ -28,11 +28,13 @@ static Adapter *adapter(void)
 static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
 	(void)conn;
-	/* A path's content never changes while mounted: keep file data in the
-	 * page cache across opens. Names under the top-level directories can
-	 * appear (new snapshots), so entries and attributes keep the default
-	 * one-second timeouts. */
-	cfg->kernel_cache = 1;
+	/* Keep file data in the page cache across opens unless the file's
+	 * mtime or size changed: a by-id path never changes content, but a
+	 * by-time name can come to mean another snapshot when one made in the
+	 * same second is forgotten. Names under the top-level directories
+	 * come and go (new snapshots), so entries and attributes keep the
+	 * default one-second timeouts. */
+	cfg->auto_cache = 1;
 	cfg->use_ino = 0;
 	return fuse_get_context()->private_data;
 }
@@ -88,7 +90,6 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 	if ((rc = a->ops->open(a->ctx, path, &fh)) != 0)
 		return rc;
 	fi->fh = fh;
-	fi->keep_cache = 1;
 	return 0;
 }
 

@@ -56,8 +56,8 @@ int mount_fuse_available(void);
 
 /* mount_fuse_run — mount ops at mountpoint (an existing directory) and
  * serve requests until unmounted or signalled; then unmount and return 0.
- * The mount is read-only ("ro"), and the kernel caches file data between
- * opens (the content of a path never changes while mounted).
+ * The mount is read-only ("ro"); the kernel keeps a file's data cached
+ * between opens while its mtime and size stay the same.
  * Errors: STRATA_EREFUSED (built without FUSE support), -EIO when the
  * mount fails (no /dev/fuse, no permission, mountpoint busy: libfuse has
  * printed why), -ENOMEM; err says which. */
