@@ -81,12 +81,18 @@ int cmd_prune_parse_percent(const char *arg, double *out);
  *   and, given a backup's summary s (may be NULL): strata_files,
  *   strata_bytes_total/read/added/stored, strata_errors, strata_dedup_ratio.
  * job NULL means the command's name. Returns 0 or -errno, err naming the
- * file. cmd_backup_job_name_ok: 1 if name is 1-128 of [A-Za-z0-9_.:@-]
- * (so a label value needs no escaping). */
+ * file. cmd_backup_job_metrics_add only adds those samples to m (for a
+ * command that writes more of its own into the same file; path is read
+ * for the previous success): 0, -EINVAL or -ENOMEM.
+ * cmd_backup_job_name_ok: 1 if name is 1-128 of [A-Za-z0-9_.:@-] (so a
+ * label value needs no escaping). */
 struct SnapshotSummary;
 struct StrataErr;
+struct CliMetrics;
 int cmd_backup_job_metrics(const Cli *cli, const char *path, const char *job, int exit_code,
                            double duration_s, const struct SnapshotSummary *s, struct StrataErr *err);
+int cmd_backup_job_metrics_add(struct CliMetrics *m, const Cli *cli, const char *path, const char *job,
+                               int exit_code, double duration_s, const struct SnapshotSummary *s);
 int cmd_backup_job_name_ok(const char *name);
 
 /* cli_command_find — the table row for name, or NULL (defined in strata.c). */

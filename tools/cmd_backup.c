@@ -246,12 +246,11 @@ static double previous_success(const char *path, const char *job, const char *co
 	return found;
 }
 
-int cmd_backup_job_metrics(const Cli *cli, const char *path, const char *job, int exit_code,
-                           double duration_s, const SnapshotSummary *s, StrataErr *err)
+int cmd_backup_job_metrics_add(CliMetrics *m, const Cli *cli, const char *path, const char *job,
+                               int exit_code, double duration_s, const SnapshotSummary *s)
 {
 	const char *command = cli->cmd ? cli->cmd->name : "strata";
 	const char *lb[] = { "job", job ? job : command, "command", command, NULL };
-	CliMetrics *m = cli_metrics_new();
 	double now = (double)time(NULL), last_ok;
 	/* Exit 3 saved a snapshot without some unreadable files: the job did
 	 * its work (strata_errors says what is missing), as systemd units
@@ -259,8 +258,6 @@ int cmd_backup_job_metrics(const Cli *cli, const char *path, const char *job, in
 	int ok = exit_code == CLI_EXIT_OK || (s && exit_code == CLI_EXIT_PARTIAL);
 	int rc = 0;
 
-	if (!m)
-		return strata_err_set(err, -ENOMEM, "out of memory");
 	/* A failed run keeps the last success time: the file is replaced
 	 * whole, and a sample that vanished would silence a staleness alert. */
 	last_ok = ok ? now : previous_success(path, lb[1], command);
@@ -284,7 +281,18 @@ int cmd_backup_job_metrics(const Cli *cli, const char *path, const char *job, in
 		    s->bytes_total == 0 ? 1.0 : (double)s->bytes_total / (double)s->bytes_added);
 	}
 #undef ADD
-	if (rc)
+	return rc;
+}
+
+int cmd_backup_job_metrics(const Cli *cli, const char *path, const char *job, int exit_code,
+                           double duration_s, const SnapshotSummary *s, StrataErr *err)
+{
+	CliMetrics *m = cli_metrics_new();
+	int rc;
+
+	if (!m)
+		return strata_err_set(err, -ENOMEM, "out of memory");
+	if ((rc = cmd_backup_job_metrics_add(m, cli, path, job, exit_code, duration_s, s)) != 0)
 		strata_err_set(err, rc, "cannot build metrics: %s", strerror(-rc));
 	else
 		rc = cli_metrics_write(m, path, err);
