@@ -37,8 +37,8 @@
 /* ... or this many open files (bounded further by RLIMIT_NOFILE). */
 #define BATCH_FILES_MAX  16384u
 /* Bytes in flight: ranges are at most RESTORE_PLAN_RANGE_MAX (17 MiB)
- * plus their decrypted content, so about five whole packs at once. */
-#define INFLIGHT_MAX     (176ull << 20)
+ * plus a RAW_WINDOW, so about five whole packs at once. */
+#define INFLIGHT_MAX     (96ull << 20)
 #define COLD_POLL_S      60
 #define COLD_DAYS        7
 #define COLD_PACKS_SORT  65536   /* dedupe the pack list every this many */
@@ -55,6 +55,63 @@ typedef struct LinkSeen {
 	uint64_t dev, ino;
 	char *path;                /* relative to the target */
 } LinkSeen;
+
+/* Range buffers are reused: a fresh 17 MiB malloc is a fresh mmap whose
+ * every page faults in and is unmapped again when freed, which cost more
+ * system time than the reads themselves. The weight bound of the pool
+ * keeps the buffers in use to a few; BUFPOOL_KEEP bounds those kept idle. */
+#define BUFPOOL_KEEP 12
+
+typedef struct BufPool {
+	pthread_mutex_t mu;
+	uint8_t *p[BUFPOOL_KEEP];
+	size_t cap[BUFPOOL_KEEP];
+	size_t n;
+} BufPool;
+
+/* A buffer of at least len bytes (*out_cap its size), or NULL. */
+static uint8_t *bufpool_get(BufPool *bp, size_t len, size_t *out_cap)
+{
+	uint8_t *p = NULL;
+
+	pthread_mutex_lock(&bp->mu);
+	for (size_t i = 0; i < bp->n; i++)
+		if (bp->cap[i] >= len) {
+			p = bp->p[i];
+			*out_cap = bp->cap[i];
+			bp->p[i] = bp->p[bp->n - 1];
+			bp->cap[i] = bp->cap[bp->n - 1];
+			bp->n--;
+			break;
+		}
+	pthread_mutex_unlock(&bp->mu);
+	if (p)
+		return p;
+	/* Round up to 1 MiB so buffers of near sizes serve each other. */
+	*out_cap = ((len ? len : 1) + (1u << 20) - 1) & ~(size_t)((1u << 20) - 1);
+	return malloc(*out_cap);
+}
+
+static void bufpool_put(BufPool *bp, uint8_t *p, size_t cap)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&bp->mu);
+	if (bp->n < BUFPOOL_KEEP) {
+		bp->p[bp->n] = p;
+		bp->cap[bp->n++] = cap;
+		p = NULL;
+	}
+	pthread_mutex_unlock(&bp->mu);
+	free(p);
+}
+
+static void bufpool_clear(BufPool *bp)
+{
+	for (size_t i = 0; i < bp->n; i++)
+		free(bp->p[i]);
+	bp->n = 0;
+}
 
 typedef struct Ctx {
 	Repo *repo;
@@ -80,20 +137,13 @@ typedef struct Ctx {
 	size_t *cold;              /* ranges of the batch that met archived packs; under mu */
 	size_t ncold, cold_cap;
 	int thawed;                /* thaw requests sent for the whole restore */
+	BufPool bufs;              /* range and raw buffers, reused */
 } Ctx;
 
 typedef struct RangeJob {
 	Ctx *ctx;
 	size_t range;
 } RangeJob;
-
-/* One write: raw bytes of a blob to one place in one file. */
-typedef struct WriteOp {
-	uint32_t file;
-	uint64_t off;
-	const uint8_t *p;
-	size_t len;
-} WriteOp;
 
 static void *make_codec(void) { return codec_ctx_new(); }
 static void free_codec(void *p) { codec_ctx_free(p); }
@@ -132,15 +182,6 @@ static int all_zero(const uint8_t *p, size_t len)
 	return memcmp(p, zero, len) == 0;
 }
 
-static int cmp_op(const void *a, const void *b)
-{
-	const WriteOp *x = a, *y = b;
-
-	if (x->file != y->file)
-		return x->file < y->file ? -1 : 1;
-	return x->off < y->off ? -1 : x->off > y->off;
-}
-
 /* pwritev all of iov[0..n) at off, resuming after short writes. */
 static int pwritev_all(int fd, struct iovec *iov, int n, uint64_t off)
 {
@@ -165,35 +206,51 @@ static int pwritev_all(int fd, struct iovec *iov, int n, uint64_t off)
 	return 0;
 }
 
-/* Write the ops, sorted by file and offset, as runs of adjacent pieces:
- * consecutive chunks of a file usually sit side by side in a pack, so a
- * 16 MiB range is a handful of pwritev calls, not 500 pwrites. */
-static int write_ops(Ctx *c, WriteOp *ops, size_t n, StrataErr *err)
+/* Consecutive chunks of a file usually sit side by side in a pack, so
+ * pieces are gathered into runs of adjacent bytes of one file and each run
+ * is one pwritev: a 16 MiB range is a handful of calls, not 500 pwrites. */
+#define RUN_IOV_MAX 256
+/* Blobs are decrypted into a window of this size (or the largest blob),
+ * reused once its runs are written: the content never needs a second
+ * range-sized buffer. */
+#define RAW_WINDOW (1u << 20)
+
+typedef struct Run {
+	const PendFile *f;
+	uint64_t start, end;
+	struct iovec iov[RUN_IOV_MAX];
+	int n;
+} Run;
+
+static int run_flush(Run *w, StrataErr *err)
 {
-	struct iovec iov[IOV_MAX < 1024 ? IOV_MAX : 1024];
-	size_t i = 0;
+	int rc;
 
-	if (n == 0)
+	if (w->n == 0)
 		return 0;
-	qsort(ops, n, sizeof *ops, cmp_op);
-	while (i < n) {
-		const PendFile *f = &c->files[ops[i].file];
-		uint32_t file = ops[i].file;
-		uint64_t start = ops[i].off, end = start;
-		int k = 0, rc;
+	rc = pwritev_all(w->f->fd, w->iov, w->n, w->start);
+	w->n = 0;
+	if (rc)
+		return strata_err_set(err, rc, "%s: write failed: %s", w->f->path, strerror(-rc));
+	return 0;
+}
 
-		while (i < n && ops[i].file == file && ops[i].off == end &&
-		       k < (int)(sizeof iov / sizeof iov[0])) {
-			iov[k].iov_base = (void *)(uintptr_t)ops[i].p;
-			iov[k].iov_len = ops[i].len;
-			end += ops[i].len;
-			k++;
-			i++;
-		}
-		rc = pwritev_all(f->fd, iov, k, start);
-		if (rc)
-			return strata_err_set(err, rc, "%s: write failed: %s", f->path, strerror(-rc));
+/* Append len bytes at p for file f at off, writing the run so far first
+ * when this piece does not continue it. */
+static int run_add(Run *w, const PendFile *f, uint64_t off, const uint8_t *p, size_t len, StrataErr *err)
+{
+	int rc;
+
+	if (w->n > 0 && (w->f != f || off != w->end || w->n == RUN_IOV_MAX) && (rc = run_flush(w, err)) != 0)
+		return rc;
+	if (w->n == 0) {
+		w->f = f;
+		w->start = w->end = off;
 	}
+	w->iov[w->n].iov_base = (void *)(uintptr_t)p;
+	w->iov[w->n].iov_len = len;
+	w->n++;
+	w->end += len;
 	return 0;
 }
 
@@ -221,21 +278,22 @@ static int fetch_range(Ctx *c, CodecCtx *cctx, size_t ri, StrataErr *err)
 	const RestorePlanRef *refs = restore_plan_refs(c->plan);
 	char name[REPO_NAME_MAX], idhex[STRATA_ID_HEX_LEN + 1], packhex[STRATA_ID_HEX_LEN + 1];
 	const char *path = c->files[refs[blobs[0].first_ref].file].path;
-	uint8_t *buf = NULL, *raw = NULL;
-	WriteOp *ops = NULL;
-	size_t nops = 0, nrefs = 0, rawpos = 0;
+	uint8_t *buf = NULL, *win = NULL;
+	size_t used = 0, buf_cap = 0, win_cap = 0, win_need = RAW_WINDOW;
 	uint64_t restored = 0;
+	Run *run = NULL;
 	RemoteErr rerr = {{0}};
 	int rc;
 
 	codec_hex(r->pack, STRATA_ID_LEN, packhex);
 	repo_pack_name(PACK_KIND_DATA, r->pack, name);
 	for (size_t b = 0; b < r->nblobs; b++)
-		nrefs += blobs[b].nrefs;
-	buf = malloc(r->len ? r->len : 1);
-	raw = malloc(r->raw_bytes ? r->raw_bytes : 1);
-	ops = malloc(nrefs * sizeof *ops);
-	if (!buf || !raw || !ops) {
+		if (blobs[b].raw_len > win_need)
+			win_need = blobs[b].raw_len;
+	buf = bufpool_get(&c->bufs, r->len, &buf_cap);
+	win = bufpool_get(&c->bufs, win_need, &win_cap);
+	run = malloc(sizeof *run);
+	if (!buf || !win || !run) {
 		rc = strata_err_set(err, -ENOMEM, "out of memory");
 		goto out;
 	}
@@ -269,8 +327,15 @@ static int fetch_range(Ctx *c, CodecCtx *cctx, size_t ri, StrataErr *err)
 	for (size_t b = 0; b < r->nblobs; b++) {
 		const RestorePlanBlob *bl = &blobs[b];
 		const PendFile *f = &c->files[refs[bl->first_ref].file];
-		uint8_t *out = raw + rawpos;
+		uint8_t *out;
 
+		/* The window is reused: what points into it is written first. */
+		if (used + bl->raw_len > win_cap) {
+			if ((rc = run_flush(run, err)) != 0)
+				goto out;
+			used = 0;
+		}
+		out = win + used;
 		rc = codec_blob_open(cctx, c->repo->keys, BLOB_DATA, bl->id, buf + (bl->pack_off - r->off),
 		                     bl->length, out, bl->raw_len);
 		if (rc) {
@@ -285,21 +350,17 @@ static int fetch_range(Ctx *c, CodecCtx *cctx, size_t ri, StrataErr *err)
 			                    "cannot be decoded");
 			goto out;
 		}
-		rawpos += bl->raw_len;
+		used += bl->raw_len;
 		restored += (uint64_t)bl->raw_len * bl->nrefs;
 		/* All-zero chunks become holes: files were sized with
 		 * ftruncate, so sparse files stay sparse. */
 		if (bl->raw_len == 0 || all_zero(out, bl->raw_len))
 			continue;
-		for (size_t k = bl->first_ref; k < bl->first_ref + bl->nrefs; k++) {
-			ops[nops].file = refs[k].file;
-			ops[nops].off = refs[k].file_off;
-			ops[nops].p = out;
-			ops[nops].len = bl->raw_len;
-			nops++;
-		}
+		for (size_t k = bl->first_ref; k < bl->first_ref + bl->nrefs; k++)
+			if ((rc = run_add(run, &c->files[refs[k].file], refs[k].file_off, out, bl->raw_len, err)) != 0)
+				goto out;
 	}
-	rc = write_ops(c, ops, nops, err);
+	rc = run_flush(run, err);
 	if (rc == 0) {
 		pthread_mutex_lock(&c->mu);
 		c->res.bytes += restored;
@@ -307,9 +368,9 @@ static int fetch_range(Ctx *c, CodecCtx *cctx, size_t ri, StrataErr *err)
 		pthread_mutex_unlock(&c->mu);
 	}
 out:
-	free(ops);
-	free(raw);
-	free(buf);
+	free(run);
+	bufpool_put(&c->bufs, win, win_cap);
+	bufpool_put(&c->bufs, buf, buf_cap);
 	return rc;
 }
 
@@ -340,7 +401,7 @@ static int submit_range(Ctx *c, size_t ri)
 		return strata_err_set(c->err, -ENOMEM, "out of memory");
 	j->ctx = c;
 	j->range = ri;
-	rc = workpool_submit(c->pool, range_job, j, r->len + r->raw_bytes);
+	rc = workpool_submit(c->pool, range_job, j, r->len + RAW_WINDOW);
 	if (rc) {
 		free(j);
 		return strata_err_set(c->err, rc, "out of memory");
@@ -1006,6 +1067,7 @@ int restore_run(Repo *repo, const Snapshot *snap, const RestoreOptions *opts,
 	c.root_fd = -1;
 	c.is_root = geteuid() == 0;
 	pthread_mutex_init(&c.mu, NULL);
+	pthread_mutex_init(&c.bufs.mu, NULL);
 	rc = repo_index(repo, &c.ix, err);
 	if (rc)
 		goto out;
@@ -1064,6 +1126,8 @@ out:
 	close_files(&c, 0);
 	free(c.files);
 	free(c.cold);
+	bufpool_clear(&c.bufs);
+	pthread_mutex_destroy(&c.bufs.mu);
 	restore_plan_free(c.plan);
 	if (c.root_fd >= 0)
 		close(c.root_fd);
