@@ -284,9 +284,25 @@ static int find_damaged(RCtx *c, StrataErr *err)
 	return rc ? strata_err_set(err, -ENOMEM, "out of memory") : 0;
 }
 
+static int note_lost(RepairIndexResult *res, const uint8_t id[STRATA_ID_LEN])
+{
+	res->chunks_lost++;
+	if (res->nlost >= REPAIR_MAX_LOST)
+		return 0;
+	if (res->nlost % 256 == 0) {
+		void *q = realloc(res->lost, (res->nlost + 256) * sizeof *res->lost);
+		if (!q)
+			return -ENOMEM;
+		res->lost = q;
+	}
+	memcpy(res->lost[res->nlost++], id, STRATA_ID_LEN);
+	return 0;
+}
+
 /* Step 3: entries for packs whose trailer is damaged, from old index files. */
 static int entries_from_old(RCtx *c, uint8_t (*old)[STRATA_ID_LEN], size_t nold, StrataErr *err)
 {
+	CheckIdMap gone = {0};         /* missing packs already counted */
 	int rc = 0;
 
 	for (size_t i = 0; i < nold && rc == 0; i++) {
@@ -306,19 +322,17 @@ static int entries_from_old(RCtx *c, uint8_t (*old)[STRATA_ID_LEN], size_t nold,
 		for (size_t k = 0; k < n; k++) {
 			uint64_t v;
 			if (!check_idmap_get(&c->pack_of, packs[k].id, &v)) {
-				/* Listed, but not in storage: its chunks are gone. */
-				RepairIndexResult *res = c->res;
-				res->chunks_lost += packs[k].n;
-				for (size_t e = 0; e < packs[k].n && res->nlost < REPAIR_MAX_LOST; e++) {
-					if (res->nlost % 256 == 0) {
-						void *q = realloc(res->lost, (res->nlost + 256) * sizeof *res->lost);
-						if (!q) {
-							rc = strata_err_set(err, -ENOMEM, "out of memory");
-							break;
-						}
-						res->lost = q;
-					}
-					memcpy(res->lost[res->nlost++], packs[k].entries[e].id, STRATA_ID_LEN);
+				/* Listed, but not in storage: its chunks are gone,
+				 * unless a kept pack holds a copy. */
+				if (check_idmap_get(&gone, packs[k].id, NULL))
+					continue;
+				if (check_idmap_put(&gone, packs[k].id, 1) != 0)
+					rc = strata_err_set(err, -ENOMEM, "out of memory");
+				for (size_t e = 0; e < packs[k].n && rc == 0; e++) {
+					if (!c->o->dry_run && index_lookup(c->ix, packs[k].entries[e].id, NULL) == 0)
+						continue;
+					if (note_lost(c->res, packs[k].entries[e].id) != 0)
+						rc = strata_err_set(err, -ENOMEM, "out of memory");
 				}
 				continue;
 			}
@@ -331,23 +345,10 @@ static int entries_from_old(RCtx *c, uint8_t (*old)[STRATA_ID_LEN], size_t nold,
 		}
 		indexfile_packs_free(packs, n);
 	}
+	check_idmap_free(&gone);
 	return rc;
 }
 
-static int note_lost(RepairIndexResult *res, const uint8_t id[STRATA_ID_LEN])
-{
-	res->chunks_lost++;
-	if (res->nlost >= REPAIR_MAX_LOST)
-		return 0;
-	if (res->nlost % 256 == 0) {
-		void *q = realloc(res->lost, (res->nlost + 256) * sizeof *res->lost);
-		if (!q)
-			return -ENOMEM;
-		res->lost = q;
-	}
-	memcpy(res->lost[res->nlost++], id, STRATA_ID_LEN);
-	return 0;
-}
 
 /* Step 4: store the healthy blobs of pack p again. */
 static int salvage_pack(RCtx *c, BlobWriter *bw, CodecCtx *codec, RPack *p, RepairPack *out, StrataErr *err)

@@ -305,6 +305,20 @@ grep -q '^strata_check_exit_code{job="check"} 12$' "$T/prom/strata.prom" &&
 	grep -q '^strata_check_success{job="check"} 0$' "$T/prom/strata.prom" &&
 	pass "metrics: exit code 12 and success 0 recorded" || fail "metrics: exit code 12 and success 0 recorded" "$(cat "$T/prom/strata.prom")"
 
+# ---- backups running beside the check: no false report ----
+fresh
+mkdir -p "$T/busy"
+ok=1
+for i in 1 2 3 4 5 6; do
+	head -c $((150000 + i * 7000)) /dev/urandom >"$T/busy/f$i"
+	$STRATA -r "$R" backup "$T/busy" -q >/dev/null 2>&1 &
+	$STRATA -r "$R" check --read-data --json >"$T/out" 2>"$T/err" ||
+		{ ok=0; echo "# run $i: $(head -c 300 "$T/err") $(head -c 600 "$T/out")"; }
+	wait
+done
+[ $ok = 1 ] && pass "concurrent backups: check never reports damage" ||
+	fail "concurrent backups: check never reports damage" "see above"
+
 # ---- bit flips in data blobs: only --read-data sees them ----
 TRIALS=${CHECK_TRIALS:-5}
 t=0
