@@ -43,6 +43,7 @@ run snapshots
 run ls latest | head -n 8
 run stats
 run restore latest --target "$W/restored"
+run check --read-data
 
 # The snapshot keeps the sample's path; find where it landed in the target.
 R=$(dirname "$(find "$W/restored" -name README -type f | head -n 1)")
