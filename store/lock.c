@@ -155,8 +155,9 @@ static uint64_t proc_start(int64_t pid)
 	p = strrchr(buf, ')');
 	if (!p)
 		return 0;
-	/* after ')': field 3 (state) ... field 22 is the 20th token */
-	for (int field = 3; field < 22 && p; field++)
+	/* After ')': " STATE(3) PPID(4) ... STARTTIME(22)": each step moves p
+	 * to the space before the next field. */
+	for (int field = 3; field <= 22 && p; field++)
 		p = strchr(p + 1, ' ');
 	if (!p || sscanf(p + 1, "%llu", &v) != 1)
 		return 0;

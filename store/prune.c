@@ -36,6 +36,7 @@ static const char PLAN_MAGIC[8] = {'S','T','R','A','T','A','P','L'};
 /* Replacement index files list at most this many packs each (about 23 MiB
  * of entries at 512 blobs per pack before compression). */
 #define REWRITE_PACKS   1024
+#define MAX_RESYNCS     3
 
 enum { WHY_KEEP = 0, WHY_UNUSED, WHY_ORPHAN, WHY_REPACK };
 static const char *const WHY_NAME[] = { "keep", "unused", "orphan", "repack" };
@@ -45,6 +46,7 @@ typedef struct PackStat {
 	uint8_t  kind;               /* PACK_KIND_DATA / PACK_KIND_TREE */
 	uint8_t  why;                /* WHY_* */
 	uint8_t  resurrected;        /* sweep: a newer snapshot needs it */
+	uint8_t  in_mixed;           /* sweep: listed by an index file that keeps other packs */
 	uint32_t count;              /* entries (0 for orphans: unknown) */
 	uint64_t size;
 	uint64_t used_count, used_bytes;
@@ -75,6 +77,7 @@ typedef struct Marker {
 	IndexSet *rescued;           /* sweep: blobs the plan copied; may be NULL */
 	char      snap[STRATA_ID_HEX_LEN + 1];
 	int       depth;
+	int       resyncs;           /* index re-syncs after a miss, at most MAX_RESYNCS */
 	StrataErr *err;
 } Marker;
 
@@ -126,6 +129,30 @@ static PackStat *pack_push(PackList *l)
 	return &l->v[l->n++];
 }
 
+/* Insert pack id (from the index) into the sorted list l. */
+static int pack_insert(Index *ix, PackList *l, const uint8_t id[STRATA_ID_LEN], PackStat **out)
+{
+	IndexPackInfo info;
+	PackStat ps;
+	size_t at = 0;
+
+	if (index_pack_info(ix, id, &info) != 0)
+		return STRATA_ENOTFOUND;
+	memset(&ps, 0, sizeof ps);
+	memcpy(ps.id, id, STRATA_ID_LEN);
+	ps.kind = info.kind;
+	ps.count = info.count;
+	ps.size = info.size;
+	if (!pack_push(l))
+		return -ENOMEM;
+	while (at < l->n - 1 && memcmp(l->v[at].id, id, STRATA_ID_LEN) < 0)
+		at++;
+	memmove(&l->v[at + 1], &l->v[at], (l->n - 1 - at) * sizeof *l->v);
+	l->v[at] = ps;
+	*out = &l->v[at];
+	return 0;
+}
+
 /* Bytes of a pack of n entries that are not blobs: the sealed trailer and
  * the footer (FORMAT.md "Sealed file", "Pack file"). */
 static uint64_t pack_overhead(uint32_t n)
@@ -166,6 +193,15 @@ static int visit_blob(Marker *m, uint8_t type, const uint8_t id[STRATA_ID_LEN], 
 	if (rc <= 0)
 		return rc;
 	rc = index_lookup(m->ix, id, &e);
+	/* The local index is a cache another process on this machine may be
+	 * rebuilding right now: sync and look again before calling it damage. */
+	if (rc == STRATA_ENOTFOUND && m->resyncs < MAX_RESYNCS) {
+		m->resyncs++;
+		rc = indexfile_sync(m->repo, m->ix, m->err);
+		if (rc)
+			return rc;
+		rc = index_lookup(m->ix, id, &e);
+	}
 	if (rc != 0 || e.type != type) {
 		id_short(id, hex);
 		return strata_err_set(m->err, STRATA_EDAMAGED,
@@ -175,9 +211,13 @@ static int visit_blob(Marker *m, uint8_t type, const uint8_t id[STRATA_ID_LEN], 
 	}
 	ps = pack_find(m->packs, e.pack);
 	if (!m->sweep) {
-		if (!ps) {
+		/* A pack a backup stored after the packs were listed: charge it
+		 * all the same, so it is kept. */
+		if (!ps && (rc = pack_insert(m->ix, m->packs, e.pack, &ps)) != 0) {
 			id_short(e.pack, hex);
-			return strata_err_set(m->err, STRATA_EDAMAGED, "the index places a blob in pack %.16s, which it does not list; delete the cache directory to rebuild it",
+			return strata_err_set(m->err, rc == -ENOMEM ? rc : STRATA_EDAMAGED,
+			                      rc == -ENOMEM ? "out of memory" :
+			                      "the index places a blob in pack %.16s, which it does not list; delete the cache directory to rebuild it",
 			                      hex);
 		}
 		ps->used_count++;
@@ -545,14 +585,63 @@ static int flush_batch(Repo *repo, IndexFilePack *batch, size_t *n, PruneStats *
 	return rc;
 }
 
-/* Write replacement index files for every index file that lists a condemned
- * pack; *out_old receives the replaced files' IDs. */
-static int rewrite_index_files(Repo *repo, const PackList *condemned, uint8_t (**out_old)[STRATA_ID_LEN],
-                               size_t *out_nold, PruneStats *st, StrataErr *err)
+static int delete_name(Repo *repo, const char *name, StrataErr *err)
 {
-	uint8_t (*ids)[STRATA_ID_LEN] = NULL, (*old)[STRATA_ID_LEN] = NULL;
+	RemoteErr rerr = {{0}};
+	int rc = backend_delete(repo->be, name, &rerr);
+
+	return rc && rc != -ENOENT ? repo_remote_err(err, rc, &rerr) : 0;
+}
+
+static int delete_index_files(Repo *repo, uint8_t (*ids)[STRATA_ID_LEN], size_t n, PruneStats *st,
+                              StrataErr *err)
+{
+	char name[REPO_NAME_MAX], hex[STRATA_ID_HEX_LEN + 1];
+	int rc = 0;
+
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		codec_hex(ids[i], STRATA_ID_LEN, hex);
+		snprintf(name, sizeof name, "index/%s", hex);
+		rc = delete_name(repo, name, err);
+		st->index_files_replaced += rc == 0;
+	}
+	return rc;
+}
+
+/* Delete the condemned packs (not resurrected) with in_mixed == mixed. */
+static int delete_packs(Repo *repo, const PackList *condemned, int mixed, PruneStats *st, StrataErr *err)
+{
+	char name[REPO_NAME_MAX];
+	int rc = 0;
+
+	for (size_t i = 0; i < condemned->n && rc == 0; i++) {
+		const PackStat *ps = &condemned->v[i];
+		if (ps->resurrected || ps->in_mixed != mixed)
+			continue;
+		repo_pack_name(ps->kind, ps->id, name);
+		rc = delete_name(repo, name, err);
+		if (rc == 0) {
+			st->packs_deleted++;
+			st->bytes_deleted += ps->size;
+		}
+	}
+	return rc;
+}
+
+/* Replace the index files and delete the condemned packs, in an order that
+ * frees space before writing anything (a sweep must work on a full disk
+ * when it only has to delete):
+ *   1. index files listing only condemned packs: nothing replaces them;
+ *   2. the condemned packs no remaining index file lists;
+ *   3. replacements for the files that mix kept and condemned packs, then
+ *      those files, then the remaining condemned packs.
+ * Invariant at every step: a pack is deleted only once no index file
+ * lists it (FORMAT.md "Prune and concurrent writers"). */
+static int sweep_delete(Repo *repo, PackList *condemned, Lock *xl, PruneStats *st, StrataErr *err)
+{
+	uint8_t (*ids)[STRATA_ID_LEN] = NULL, (*whole)[STRATA_ID_LEN] = NULL, (*mixed)[STRATA_ID_LEN] = NULL;
 	IndexFilePack *batch = calloc(REWRITE_PACKS, sizeof *batch);
-	size_t nids = 0, nold = 0, nbatch = 0;
+	size_t nids = 0, nwhole = 0, nmixed = 0, nbatch = 0;
 	int rc;
 
 	if (!batch)
@@ -560,8 +649,9 @@ static int rewrite_index_files(Repo *repo, const PackList *condemned, uint8_t (*
 	rc = repo_list_ids(repo, "index/", &ids, &nids, err);
 	if (rc)
 		goto out;
-	old = malloc((nids ? nids : 1) * sizeof *old);
-	if (!old) {
+	whole = malloc((nids ? nids : 1) * sizeof *whole);
+	mixed = malloc((nids ? nids : 1) * sizeof *mixed);
+	if (!whole || !mixed) {
 		rc = strata_err_set(err, -ENOMEM, "out of memory");
 		goto out;
 	}
@@ -573,41 +663,55 @@ static int rewrite_index_files(Repo *repo, const PackList *condemned, uint8_t (*
 			break;
 		for (size_t j = 0; j < n; j++)
 			hit += is_condemned(condemned, packs[j].id);
-		if (hit) {
-			memcpy(old[nold++], ids[i], STRATA_ID_LEN);
-			for (size_t j = 0; j < n && rc == 0; j++) {
-				if (is_condemned(condemned, packs[j].id))
-					continue;
-				batch[nbatch++] = packs[j];
-				packs[j].entries = NULL;
-				if (nbatch == REWRITE_PACKS)
-					rc = flush_batch(repo, batch, &nbatch, st, err);
+		if (hit && hit == n) {
+			memcpy(whole[nwhole++], ids[i], STRATA_ID_LEN);
+		} else if (hit) {
+			memcpy(mixed[nmixed++], ids[i], STRATA_ID_LEN);
+			for (size_t j = 0; j < n; j++) {
+				PackStat *ps = pack_find(condemned, packs[j].id);
+				if (ps)
+					ps->in_mixed = 1;
 			}
+		}
+		indexfile_packs_free(packs, n);
+	}
+	/* Nothing is deleted unless the exclusive lock still holds. */
+	if (rc == 0)
+		rc = lock_check(xl, err);
+	if (rc == 0)
+		rc = delete_index_files(repo, whole, nwhole, st, err);
+	if (rc == 0)
+		rc = delete_packs(repo, condemned, 0, st, err);
+	for (size_t i = 0; i < nmixed && rc == 0; i++) {
+		IndexFilePack *packs = NULL;
+		size_t n = 0;
+		rc = indexfile_read(repo, mixed[i], &packs, &n, err);
+		for (size_t j = 0; j < n && rc == 0; j++) {
+			if (is_condemned(condemned, packs[j].id))
+				continue;
+			batch[nbatch++] = packs[j];
+			packs[j].entries = NULL;
+			if (nbatch == REWRITE_PACKS)
+				rc = flush_batch(repo, batch, &nbatch, st, err);
 		}
 		indexfile_packs_free(packs, n);
 	}
 	if (rc == 0)
 		rc = flush_batch(repo, batch, &nbatch, st, err);
+	if (rc == 0)
+		rc = lock_check(xl, err);
+	if (rc == 0)
+		rc = delete_index_files(repo, mixed, nmixed, st, err);
+	if (rc == 0)
+		rc = delete_packs(repo, condemned, 1, st, err);
 out:
 	for (size_t i = 0; i < nbatch; i++)
 		free(batch[i].entries);
 	free(batch);
 	free(ids);
-	if (rc) {
-		free(old);
-		return rc;
-	}
-	*out_old = old;
-	*out_nold = nold;
-	return 0;
-}
-
-static int delete_name(Repo *repo, const char *name, StrataErr *err)
-{
-	RemoteErr rerr = {{0}};
-	int rc = backend_delete(repo->be, name, &rerr);
-
-	return rc && rc != -ENOENT ? repo_remote_err(err, rc, &rerr) : 0;
+	free(whole);
+	free(mixed);
+	return rc;
 }
 
 /* Fill rescued with every blob of the plan's repack copies. 1 when a copy
@@ -642,11 +746,10 @@ static int load_rescued(Repo *repo, const Plan *p, IndexSet *rescued, StrataErr 
 static int sweep_one(Repo *repo, Index *ix, const PruneOptions *o, Plan *p, IndexSet *marks, Lock *xl,
                      PruneStats *st, StrataErr *err)
 {
-	char dir[PATH_MAX], hex[STRATA_ID_HEX_LEN + 1], name[REPO_NAME_MAX];
+	char dir[PATH_MAX], hex[STRATA_ID_HEX_LEN + 1];
 	IndexSet *rescued = NULL, *fresh = NULL;
 	Snapshot *snaps = NULL;
-	uint8_t (*old)[STRATA_ID_LEN] = NULL;
-	size_t nsnaps = 0, nold = 0, nnew = 0;
+	size_t nsnaps = 0, nnew = 0;
 	Marker m;
 	int rc;
 
@@ -704,31 +807,7 @@ static int sweep_one(Repo *repo, Index *ix, const PruneOptions *o, Plan *p, Inde
 	    hex, nnew, (unsigned long long)st->packs_resurrected);
 	rc = cover_resurrected(repo, &p->packs, st, err);
 	if (rc == 0)
-		rc = rewrite_index_files(repo, &p->packs, &old, &nold, st, err);
-	if (rc)
-		goto out;
-	/* Nothing is deleted unless the exclusive lock still holds. */
-	rc = lock_check(xl, err);
-	if (rc)
-		goto out;
-	for (size_t i = 0; i < nold && rc == 0; i++) {
-		char ohex[STRATA_ID_HEX_LEN + 1];
-		codec_hex(old[i], STRATA_ID_LEN, ohex);
-		snprintf(name, sizeof name, "index/%s", ohex);
-		rc = delete_name(repo, name, err);
-		st->index_files_replaced += rc == 0;
-	}
-	for (size_t i = 0; i < p->packs.n && rc == 0; i++) {
-		const PackStat *ps = &p->packs.v[i];
-		if (ps->resurrected)
-			continue;
-		repo_pack_name(ps->kind, ps->id, name);
-		rc = delete_name(repo, name, err);
-		if (rc == 0) {
-			st->packs_deleted++;
-			st->bytes_deleted += ps->size;
-		}
-	}
+		rc = sweep_delete(repo, &p->packs, xl, st, err);
 	if (rc == 0)
 		rc = plan_delete(repo, p->id, err);
 	if (rc == 0)
@@ -738,7 +817,6 @@ out:
 	snapshot_list_free(snaps, nsnaps);
 	index_set_free(rescued);
 	index_set_free(fresh);
-	free(old);
 	return rc;
 }
 
@@ -937,22 +1015,51 @@ static void decide(PackList *packs, const PackList *orphans, double max_unused, 
 	}
 }
 
-/* Copy the live blobs of every WHY_REPACK pack into new packs. */
-static int repack(Repo *repo, Index *ix, const PruneOptions *o, const PackList *packs, IndexSet *marks,
-                  PruneStats *st, StrataErr *err)
+/* Copy the live blobs of every WHY_REPACK pack into new packs: every
+ * marked blob the pack holds, once. Locations come from the pack's trailer,
+ * not the local index: another process may rebuild that index meanwhile,
+ * and a marked blob charged to this pack must be copied whatever the index
+ * says now (the sweep trusts marked blobs to survive). */
+typedef struct Written {
+	PackList *list;
+	int oom;
+} Written;
+
+static void note_written(const uint8_t pack[CODEC_ID_LEN], uint8_t kind, void *ctx)
 {
+	Written *w = ctx;
+	PackStat *ps = pack_push(w->list);
+
+	if (!ps) {
+		w->oom = 1;
+		return;
+	}
+	memcpy(ps->id, pack, STRATA_ID_LEN);
+	ps->kind = kind;
+}
+
+static int repack(Repo *repo, const PruneOptions *o, const PackList *packs, IndexSet *marks,
+                  PackList *written, PruneStats *st, StrataErr *err)
+{
+	Written w = { written, 0 };
 	BlobWriter *bw = NULL;
+	IndexSet *copied = NULL;
 	CodecCtx *ctx = codec_ctx_new();
 	BlobWriterStats bs;
+	char dir[PATH_MAX];
 	size_t done = 0;
 	int rc;
 
 	if (!ctx)
 		return strata_err_set(err, -ENOMEM, "out of memory");
-	rc = blobwriter_new(repo, 0, &bw, err);
+	rc = scratch_dir(repo, "copied", dir, sizeof dir, err);
+	if (rc == 0)
+		rc = index_set_open(dir, &copied, err);
+	if (rc == 0)
+		rc = blobwriter_new(repo, 0, &bw, err);
 	if (rc)
 		goto out;
-	blobwriter_set_rewrite(bw, 1);
+	blobwriter_set_rewrite(bw, 1, note_written, &w);
 	for (size_t i = 0; i < packs->n && rc == 0; i++) {
 		const PackStat *ps = &packs->v[i];
 		PackEntry *entries = NULL;
@@ -966,10 +1073,16 @@ static int repack(Repo *repo, Index *ix, const PruneOptions *o, const PackList *
 		for (size_t j = 0; j < n && rc == 0; j++) {
 			IndexEntry e;
 			uint8_t *buf;
-			/* Copy only blobs charged to this pack: each live blob once. */
-			if (!index_set_has(marks, entries[j].id) || index_lookup(ix, entries[j].id, &e) != 0 ||
-			    memcmp(e.pack, ps->id, STRATA_ID_LEN) != 0)
+			if (!index_set_has(marks, entries[j].id))
 				continue;
+			rc = index_set_add(copied, entries[j].id, err);
+			if (rc <= 0)
+				continue;
+			memcpy(e.pack, ps->id, STRATA_ID_LEN);
+			e.type = entries[j].type;
+			e.offset = entries[j].offset;
+			e.length = entries[j].length;
+			e.raw_len = entries[j].raw_len;
 			buf = malloc(e.raw_len ? e.raw_len : 1);
 			if (!buf) {
 				rc = strata_err_set(err, -ENOMEM, "out of memory");
@@ -984,6 +1097,8 @@ static int repack(Repo *repo, Index *ix, const PruneOptions *o, const PackList *
 	}
 	if (rc == 0)
 		rc = blobwriter_finish(bw, err);
+	if (rc == 0 && w.oom)
+		rc = strata_err_set(err, -ENOMEM, "out of memory");
 	if (rc == 0) {
 		blobwriter_stats(bw, &bs);
 		st->packs_written = bs.packs_written;
@@ -991,32 +1106,44 @@ static int repack(Repo *repo, Index *ix, const PruneOptions *o, const PackList *
 	}
 out:
 	blobwriter_free(bw);
+	index_set_free(copied);
 	codec_ctx_free(ctx);
 	return rc;
 }
 
-/* The packs the repack wrote: in the index now, not before. */
-static int find_written(Index *ix, const PackList *before, PackList *written, StrataErr *err)
+/* Every snapshot, like snapshot_list, except that one removed between the
+ * listing and its reading (a concurrent forget) is skipped: it needs
+ * nothing any more. */
+static int list_snapshots(Repo *repo, Snapshot **out, size_t *out_n, StrataErr *err)
 {
-	PackList now = {0};
-	int rc = index_foreach_pack(ix, collect_pack, &now, err);
+	uint8_t (*ids)[STRATA_ID_LEN] = NULL;
+	Snapshot *snaps = NULL;
+	size_t nids = 0, n = 0;
+	int rc;
 
-	if (rc < 0)
-		goto out;
-	for (size_t i = 0; i < now.n && rc == 0; i++) {
-		if (pack_find(before, now.v[i].id))
+	rc = repo_list_ids(repo, "snapshots/", &ids, &nids, err);
+	if (rc)
+		return rc;
+	snaps = calloc(nids ? nids : 1, sizeof *snaps);
+	if (!snaps)
+		rc = strata_err_set(err, -ENOMEM, "out of memory");
+	for (size_t i = 0; i < nids && rc == 0; i++) {
+		rc = snapshot_load(repo, ids[i], &snaps[n], err);
+		if (rc == STRATA_ENOTFOUND) {
+			strata_err_clear(err);
+			rc = 0;
 			continue;
-		PackStat *ps = pack_push(written);
-		if (!ps)
-			rc = -ENOMEM;
-		else
-			*ps = now.v[i];
+		}
+		n += rc == 0;
 	}
-	if (rc == -ENOMEM)
-		strata_err_set(err, rc, "out of memory");
-out:
-	free(now.v);
-	return rc;
+	free(ids);
+	if (rc) {
+		snapshot_list_free(snaps, n);
+		return rc;
+	}
+	*out = snaps;
+	*out_n = n;
+	return 0;
 }
 
 static int is_ignored(const PruneOptions *o, const uint8_t id[STRATA_ID_LEN])
@@ -1058,7 +1185,7 @@ int prune_run(Repo *repo, const PruneOptions *o, PruneStats *st, StrataErr *err)
 	/* Snapshots first, then the index: every snapshot listed has its index
 	 * files stored before it (FORMAT.md "Write ordering"), so the sync
 	 * that follows sees every blob they need. */
-	rc = snapshot_list(repo, &snaps, &nsnaps, err);
+	rc = list_snapshots(repo, &snaps, &nsnaps, err);
 	if (rc == 0)
 		rc = indexfile_sync(repo, ix, err);
 	if (rc == 0) {
@@ -1109,9 +1236,7 @@ int prune_run(Repo *repo, const PruneOptions *o, PruneStats *st, StrataErr *err)
 	if (st->repack_packs) {
 		say(o, "repacking %llu packs (%llu live bytes)", (unsigned long long)st->repack_packs,
 		    (unsigned long long)st->repack_used_bytes);
-		rc = repack(repo, ix, o, &packs, marks, st, err);
-		if (rc == 0)
-			rc = find_written(ix, &packs, &plan.written, err);
+		rc = repack(repo, o, &packs, marks, &plan.written, st, err);
 		if (rc)
 			goto out;
 	}

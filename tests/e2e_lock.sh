@@ -29,6 +29,12 @@ err_has() {
 	fi
 }
 nlocks() { ls "$R/locks" 2>/dev/null | wc -l; }
+# wait_lock — wait until a command started in the background holds a lock
+# (the locks/ directory was empty before it started).
+wait_lock() {
+	i=0
+	while [ "$(nlocks)" -eq 0 ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done
+}
 
 # ---- the lock holder ----
 cat >"$T/holdlock.c" <<'EOF'
@@ -176,13 +182,13 @@ err_has "bad STRATA_LOCK_WAIT: message" "STRATA_LOCK_WAIT=soon: expected a numbe
 kill $HOLDER; wait $HOLDER 2>/dev/null
 
 # ---- stale by time; the stopped holder loses its lock and stops ----
+"$STRATA" unlock -q >/dev/null 2>&1   # holders killed above left stale locks
 NSNAP=$("$STRATA" snapshots --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
 (sleep 6; echo late) | env STRATA_LOCK_STALE=2 STRATA_LOCK_REFRESH=1 "$STRATA" backup --stdin >"$T/slow.out" 2>"$T/slow.err" &
 SLOW=$!
-i=0; while [ "$(nlocks)" -eq 0 ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
-sleep 0.3
+wait_lock
 kill -STOP $SLOW   # $! of a pipeline is its last process: strata (env execs it)
-expect_exit "repair refused while the backup's lock is fresh" 11 "$STRATA" repair index --dry-run
+expect_exit "exclusive refused while the backup's lock is fresh" 11 "$T/holdlock" "$R" exclusive repair 0
 sleep 3
 expect "unlock --dry-run: stale by time" "$STRATA" unlock --dry-run
 grep -q "^would remove .*shared lock of backup .*not refreshed for" "$T/out" && pass "stale: not refreshed" || fail "stale: not refreshed" "$(cat "$T/out")"
@@ -202,7 +208,7 @@ expect "unlock cleans up" "$STRATA" unlock
 # ---- a lock removed under a running process ----
 (sleep 5; echo late) | env STRATA_LOCK_REFRESH=1 "$STRATA" backup --stdin >"$T/slow.out" 2>"$T/slow.err" &
 SLOW=$!
-i=0; while [ "$(nlocks)" -eq 0 ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+wait_lock
 expect "unlock --remove-all" "$STRATA" unlock --remove-all
 grep -q "^removed .*shared lock of backup" "$T/out" && pass "remove-all removes a live lock" || fail "remove-all removes a live lock" "$(cat "$T/out")"
 wait $SLOW; rc=$?
