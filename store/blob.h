@@ -49,8 +49,12 @@ int blobwriter_put(BlobWriter *bw, CodecCtx *ctx, uint8_t type, const uint8_t id
 /* blobwriter_set_rewrite — on != 0: blobwriter_put stores every blob even
  * when the index already holds its ID (prune repacks live blobs out of
  * mostly unused packs). Pending IDs are still stored once; the caller puts
- * each ID once per writer. Call before the first put. */
-void blobwriter_set_rewrite(BlobWriter *bw, int on);
+ * each ID once per writer. on_pack (may be NULL) is called, under the
+ * writer's lock, with the ID and kind of every pack once it is durable, so
+ * that the caller knows exactly which packs hold its copies. Call before
+ * the first put. */
+typedef void (*BlobWriterPackFn)(const uint8_t pack[CODEC_ID_LEN], uint8_t kind, void *ctx);
+void blobwriter_set_rewrite(BlobWriter *bw, int on, BlobWriterPackFn on_pack, void *ctx);
 
 /* blobwriter_has — 1 if id is stored or pending, 0 if not. */
 int blobwriter_has(BlobWriter *bw, const uint8_t id[CODEC_ID_LEN]);

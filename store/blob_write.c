@@ -53,6 +53,8 @@ struct BlobWriter {
 	BlobWriterStats stats;
 	int failed;                    /* a pack upload failed: refuse further puts */
 	int rewrite;                   /* store even what the index holds (repack) */
+	BlobWriterPackFn on_pack;      /* told of each stored pack (repack), or NULL */
+	void *on_pack_ctx;
 	StrataErr fail_err;
 	/* The uploader thread stores finished packs (store_pack). */
 	pthread_t uploader;
@@ -322,6 +324,8 @@ static int store_pack(BlobWriter *bw, PackBuilder *pb, uint8_t kind, StrataErr *
 	for (size_t i = 0; i < pb->n; i++)
 		pending_remove(&bw->pending, pb->entries[i].id);
 	bw->stats.packs_written++;
+	if (bw->on_pack)
+		bw->on_pack(pack_id, kind, bw->on_pack_ctx);
 	if (bw->nsession == bw->session_cap) {
 		size_t cap = bw->session_cap ? 2 * bw->session_cap : 16;
 		void *p = realloc(bw->session, cap * sizeof *bw->session);
@@ -483,9 +487,11 @@ int blobwriter_finish(BlobWriter *bw, StrataErr *err)
 	return rc;
 }
 
-void blobwriter_set_rewrite(BlobWriter *bw, int on)
+void blobwriter_set_rewrite(BlobWriter *bw, int on, BlobWriterPackFn on_pack, void *ctx)
 {
 	bw->rewrite = on;
+	bw->on_pack = on_pack;
+	bw->on_pack_ctx = ctx;
 }
 
 void blobwriter_stats(BlobWriter *bw, BlobWriterStats *out)
