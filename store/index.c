@@ -257,6 +257,19 @@ int index_note_indexfile(Index *ix, const uint8_t file_id[CODEC_ID_LEN],
 	rc = mdb_txn_begin(ix->env, NULL, 0, &txn);
 	if (rc)
 		return lmdb_err(err, ix, "begin", rc);
+	/* Another process sharing this cache may have rebuilt the index (a
+	 * clear) since the packs were added: then their entries are gone, and
+	 * the file must stay unnoted so that the next sync ingests it. */
+	for (size_t i = 0; i < n; i++) {
+		MDB_val pk = {CODEC_ID_LEN, (void *)(uintptr_t)packs[i]}, pv;
+		rc = mdb_get(txn, ix->packs, &pk, &pv);
+		if (rc == MDB_NOTFOUND) {
+			mdb_txn_abort(txn);
+			return 0;
+		}
+		if (rc)
+			goto fail;
+	}
 	rc = mdb_put(txn, ix->indexfiles, &k, &v, 0);
 	if (rc)
 		goto fail;

@@ -52,7 +52,10 @@ int index_add_pack(Index *ix, const uint8_t pack[CODEC_ID_LEN], uint8_t kind, ui
                    const PackEntry *entries, size_t n, int unindexed, StrataErr *err);
 
 /* index_note_indexfile — record that stored index file file_id, covering
- * packs[0..n), is durable: the packs leave the unindexed set. */
+ * packs[0..n), is durable and ingested: the packs leave the unindexed set.
+ * When one of the packs is no longer in the index (a concurrent rebuild by
+ * another process cleared it), nothing is recorded, so that the next sync
+ * ingests the file: "ingested" always implies its entries are present. */
 int index_note_indexfile(Index *ix, const uint8_t file_id[CODEC_ID_LEN],
                          const uint8_t (*packs)[CODEC_ID_LEN], size_t n, StrataErr *err);
 

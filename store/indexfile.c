@@ -165,17 +165,25 @@ static int contains(uint8_t (*ids)[CODEC_ID_LEN], size_t n, const uint8_t id[COD
 static int ingest(Repo *repo, Index *ix, const uint8_t id[CODEC_ID_LEN], StrataErr *err)
 {
 	IndexFilePack *packs = NULL;
+	uint8_t (*ids)[CODEC_ID_LEN] = NULL;
 	size_t n = 0;
 	int rc;
 
 	rc = indexfile_read(repo, id, &packs, &n, err);
 	if (rc)
 		return rc;
-	for (size_t i = 0; i < n && rc == 0; i++)
+	ids = malloc((n ? n : 1) * sizeof *ids);
+	if (!ids)
+		rc = strata_err_set(err, -ENOMEM, "out of memory");
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		memcpy(ids[i], packs[i].id, CODEC_ID_LEN);
 		rc = index_add_pack(ix, packs[i].id, packs[i].kind, packs[i].size,
 		                    packs[i].entries, packs[i].n, 0, err);
+	}
+	/* With the packs: a rebuild racing with this one is detected there. */
 	if (rc == 0)
-		rc = index_note_indexfile(ix, id, NULL, 0, err);
+		rc = index_note_indexfile(ix, id, (const uint8_t (*)[CODEC_ID_LEN])ids, n, err);
+	free(ids);
 	indexfile_packs_free(packs, n);
 	return rc;
 }
@@ -233,10 +241,13 @@ int indexfile_sync(Repo *repo, Index *ix, StrataErr *err)
 	size_t nstored = 0, nseen = 0;
 	int rc, rebuild = 0;
 
-	rc = repo_list_ids(repo, "index/", &stored, &nstored, err);
+	/* Ingested files first, then the listing: a file another process
+	 * writes and notes in between then shows in both, instead of looking
+	 * ingested-but-gone and forcing a needless rebuild. */
+	rc = index_list_indexfiles(ix, &seen, &nseen, err);
 	if (rc)
 		goto out;
-	rc = index_list_indexfiles(ix, &seen, &nseen, err);
+	rc = repo_list_ids(repo, "index/", &stored, &nstored, err);
 	if (rc)
 		goto out;
 	/* An ingested file that disappeared was replaced by prune or repair:
