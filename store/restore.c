@@ -362,10 +362,16 @@ static int fetch_range(Ctx *c, CodecCtx *cctx, size_t ri, StrataErr *err)
 	}
 	rc = run_flush(run, err);
 	if (rc == 0) {
+		RestoreProgress prog;
 		pthread_mutex_lock(&c->mu);
 		c->res.bytes += restored;
 		c->prog.bytes_done += restored;
+		prog = c->prog;
 		pthread_mutex_unlock(&c->mu);
+		/* A worker: the name the walk last reported may be freed. */
+		prog.current = NULL;
+		if (c->opts->progress)
+			c->opts->progress(&prog, c->opts->progress_ctx);
 	}
 out:
 	free(run);

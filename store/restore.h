@@ -35,6 +35,9 @@ typedef struct RestoreOptions {
 	const char *const *includes; size_t nincludes;  /* snapshot paths to restore; none = all */
 	int overwrite;                                  /* replace existing files */
 	int threads;                                    /* 0 = max(8, 2 x cores): I/O bound on S3 */
+	/* Called by the tree walk after each entry and by fetch workers after
+	 * each range written, possibly from several threads at once; current
+	 * is NULL in the workers' calls. */
 	RestoreProgressFn progress; void *progress_ctx;
 	int cold_wait;             /* archived packs: request a thaw, then poll until readable */
 	unsigned cold_poll_s;      /* seconds between polls; 0 = 60 */

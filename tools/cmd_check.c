@@ -79,11 +79,24 @@ static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
 
 static void on_progress(const CheckProgress *p, void *ctx)
 {
-	char what[64];
+	static const char *const units[][2] = {
+		{ "index", "index files" }, { "packs", "packs" }, { "read-data", "packs" },
+		{ "snapshots", "snapshots" }, { "wal", "WAL files" }
+	};
+	CliProgressStatus s;
 
-	snprintf(what, sizeof what, "%s %llu/%llu", p->phase, (unsigned long long)p->done,
-	         (unsigned long long)p->total);
-	cli_progress_update(ctx, p->done, p->bytes, what);
+	memset(&s, 0, sizeof s);
+	s.phase = p->phase;
+	s.unit = "items";
+	for (size_t i = 0; p->phase && i < sizeof units / sizeof units[0]; i++)
+		if (!strcmp(p->phase, units[i][0]))
+			s.unit = units[i][1];
+	s.items = p->done;
+	s.items_total = p->total;
+	/* Bytes are counted by the read-data phase only. */
+	if (p->phase && !strcmp(p->phase, "read-data"))
+		s.bytes = p->bytes;
+	cli_progress_show(ctx, &s);
 }
 
 static const char *type_name(uint8_t type)
@@ -351,8 +364,8 @@ static int run(Cli *cli, int argc, char **argv)
 		fflush(stdout);
 		if (r->damage)
 			exit_code = cli_failf(cli, STRATA_EDAMAGED,
-			                      "damage found: %llu problems (listed above); to repair see `strata help repair`",
-			                      (unsigned long long)r->damage);
+			                      "damage found: %llu problem%s (listed above); to repair see `strata help repair`",
+			                      (unsigned long long)r->damage, r->damage == 1 ? "" : "s");
 	}
 out:
 	if (a.metrics) {

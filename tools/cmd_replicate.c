@@ -91,7 +91,15 @@ static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
 
 static void on_progress(const ReplicateProgress *p, void *ctx)
 {
-	cli_progress_update(ctx, p->objects_done, p->bytes_done, p->phase);
+	CliProgressStatus s;
+
+	memset(&s, 0, sizeof s);
+	s.phase = p->phase;
+	s.unit = "objects";
+	s.items = p->objects_done;
+	s.items_total = p->objects_todo;
+	s.bytes = p->bytes_done;
+	cli_progress_show(ctx, &s);
 }
 
 /* The exit code for a replication failure. */

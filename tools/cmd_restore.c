@@ -144,9 +144,32 @@ static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
 	}
 }
 
+/* The display and what the snapshot says a whole restore amounts to. */
+typedef struct Report {
+	CliProgress progress;
+	uint64_t files_total, bytes_total;   /* 0 with --include: unknown */
+	char cold[64];
+} Report;
+
 static void on_progress(const RestoreProgress *p, void *ctx)
 {
-	cli_progress_update(ctx, p->files_done, p->bytes_done, p->current);
+	Report *r = ctx;
+	CliProgressStatus s;
+
+	memset(&s, 0, sizeof s);
+	s.items = p->files_done;
+	s.items_total = r->files_total;
+	s.bytes = p->bytes_done;
+	s.bytes_total = r->bytes_total;
+	s.current = p->current;
+	if (p->cold_pending) {
+		/* Only this thread writes cold[]: cold packs are polled by the
+		 * calling thread. */
+		snprintf(r->cold, sizeof r->cold, "waiting for %llu archived packs",
+		         (unsigned long long)p->cold_pending);
+		s.current = r->cold;
+	}
+	cli_progress_show(&r->progress, &s);
 }
 
 /* Check how the snapshot is named: SNAPSHOT, or --at / --at-height, or
@@ -256,7 +279,7 @@ static int run(Cli *cli, int argc, char **argv)
 	Snapshot snap;
 	RestoreOptions opts;
 	RestoreResult res;
-	CliProgress progress;
+	Report report;
 	char id[CLI_FMT_SHORT_ID_LEN], hex[STRATA_ID_HEX_LEN + 1], bytes[CLI_FMT_BYTES_LEN];
 	int rc, first, exit_code = CLI_EXIT_OK, have_snap = 0;
 
@@ -304,10 +327,16 @@ static int run(Cli *cli, int argc, char **argv)
 	opts.cold_wait = a.cold_wait;
 	opts.cold_poll_s = (unsigned)a.cold_poll;
 	opts.progress = on_progress;
-	opts.progress_ctx = &progress;
-	cli_progress_init(&progress, cli);
+	opts.progress_ctx = &report;
+	memset(&report, 0, sizeof report);
+	if (!a.includes.n) {
+		/* The whole snapshot: its summary gives the totals for an ETA. */
+		report.files_total = snap.summary.files;
+		report.bytes_total = snap.summary.bytes_total;
+	}
+	cli_progress_init(&report.progress, cli);
 	rc = restore_run(repo, &snap, &opts, &res, &err);
-	cli_progress_done(&progress);
+	cli_progress_done(&report.progress);
 	if (rc == -EAGAIN && res.cold_packs && cli->json) {
 		strata_id_hex(snap.id, hex);
 		cli_json_print(json_pack("{s:s,s:s,s:I,s:I,s:s}", "snapshot_id", hex, "status", "cold",
