@@ -25,6 +25,7 @@
 #include "store/repo_internal.h"
 #include "store/snapshot.h"
 #include "store/tree.h"
+#include "store/wal.h"
 
 static const char PLAN_MAGIC[8] = {'S','T','R','A','T','A','P','L'};
 #define PLAN_VERSION 1
@@ -75,7 +76,7 @@ typedef struct Marker {
 	int       sweep;             /* 0: charge packs; 1: resurrect condemned ones */
 	PackList *packs;             /* mark: every pack; sweep: the condemned ones */
 	IndexSet *rescued;           /* sweep: blobs the plan copied; may be NULL */
-	char      snap[STRATA_ID_HEX_LEN + 1];
+	char      root[64];          /* what is being walked: "snapshot 3fa1c2d4", "the WAL archive" */
 	int       depth;
 	int       resyncs;           /* index re-syncs after a miss, at most MAX_RESYNCS */
 	StrataErr *err;
@@ -205,8 +206,8 @@ static int visit_blob(Marker *m, uint8_t type, const uint8_t id[STRATA_ID_LEN], 
 	if (rc != 0 || e.type != type) {
 		id_short(id, hex);
 		return strata_err_set(m->err, STRATA_EDAMAGED,
-		                      "snapshot %.8s needs %s blob %.16s, which no index file lists%s: prune deletes nothing until `strata check` and `strata repair` have dealt with it",
-		                      m->snap, type == BLOB_DATA ? "data" : "tree", hex,
+		                      "%s needs %s blob %.16s, which no index file lists%s: prune deletes nothing until `strata check` and `strata repair` have dealt with it",
+		                      m->root, type == BLOB_DATA ? "data" : "tree", hex,
 		                      rc == 0 ? " with that type" : "");
 	}
 	ps = pack_find(m->packs, e.pack);
@@ -343,7 +344,7 @@ static int mark_tree(Marker *m, const uint8_t id[STRATA_ID_LEN])
 	rc = load_tree(m, id, &e, &t);
 	if (rc) {
 		id_short(id, hex);
-		strata_err_prefix(m->err, "snapshot %.8s, tree %.16s", m->snap, hex);
+		strata_err_prefix(m->err, "%s, tree %.16s", m->root, hex);
 		goto out;
 	}
 	for (size_t i = 0; i < t.n && rc >= 0; i++) {
@@ -363,9 +364,27 @@ out:
 
 static int walk_snapshot(Marker *m, const Snapshot *s)
 {
-	codec_hex(s->id, STRATA_ID_LEN, m->snap);
+	char hex[STRATA_ID_HEX_LEN + 1];
+
+	codec_hex(s->id, STRATA_ID_LEN, hex);
+	snprintf(m->root, sizeof m->root, "snapshot %.8s", hex);
 	m->depth = 0;
 	return mark_tree(m, s->tree);
+}
+
+static int visit_wal_chunk(const uint8_t id[STRATA_ID_LEN], uint32_t raw_len, void *ctx)
+{
+	int rc = visit_blob(ctx, BLOB_DATA, id, NULL);
+
+	(void)raw_len;
+	return rc < 0 ? rc : 0;
+}
+
+/* WAL descriptors are roots like snapshots (FORMAT.md "WAL archive"). */
+static int walk_wal(Marker *m)
+{
+	snprintf(m->root, sizeof m->root, "the WAL archive");
+	return wal_foreach_chunk(m->repo, visit_wal_chunk, m, m->err);
 }
 
 /* ---- the plan file (FORMAT.md "Prune plan") ---- */
@@ -799,6 +818,10 @@ static int sweep_one(Repo *repo, Index *ix, const PruneOptions *o, Plan *p, Inde
 		nnew++;
 		rc = walk_snapshot(&m, &snaps[i]);
 	}
+	/* Every WAL descriptor: they carry no creation order to tell new from
+	 * old, and cost one small read each. */
+	if (rc == 0)
+		rc = walk_wal(&m);
 	if (rc)
 		goto out;
 	for (size_t i = 0; i < p->packs.n; i++)
@@ -1218,11 +1241,13 @@ int prune_run(Repo *repo, const PruneOptions *o, PruneStats *st, StrataErr *err)
 		rc = walk_snapshot(&m, &snaps[i]);
 	}
 	if (rc == 0)
+		rc = walk_wal(&m);
+	if (rc == 0)
 		rc = find_orphans(repo, &packs, &orphans, err);
 	if (rc)
 		goto out;
 	decide(&packs, &orphans, o->max_unused, st);
-	say(o, "marked %llu blobs (%llu bytes) reachable from %llu snapshots in %llu packs",
+	say(o, "marked %llu blobs (%llu bytes) reachable from %llu snapshots and the WAL archive in %llu packs",
 	    (unsigned long long)st->used_blobs, (unsigned long long)st->used_bytes,
 	    (unsigned long long)st->snapshots, (unsigned long long)st->packs);
 	if (o->dry_run) {

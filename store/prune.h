@@ -1,7 +1,8 @@
 /* prune.h — removing what no snapshot needs, while other hosts keep backing
  * up into the same repository.
  *
- * Owns: marking every blob reachable from the snapshots (in a scratch LMDB
+ * Owns: marking every blob reachable from the snapshots and the WAL
+ * archive's descriptors (in a scratch LMDB
  * set, so memory stays flat whatever the repository size), choosing packs
  * to delete (nothing reachable, or listed by no index file) and to repack
  * (reachable share below 1 - max_unused), copying live blobs out of the

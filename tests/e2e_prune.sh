@@ -265,6 +265,16 @@ cp "$T/saved-index"/* "$R/index/"
 rm -rf "$STRATA_CACHE_DIR"
 expect "check with the index back" "$STRATA" check --read-data
 
+# WAL descriptors are roots like snapshots: prune keeps their chunks.
+mkdir -p "$T/wal"
+head -c 300000 /dev/urandom >"$T/wal/000000010000000000000001"
+expect "wal-push" "$STRATA" wal-push "$T/wal/000000010000000000000001"
+expect "prune with a WAL archive" "$STRATA" --json prune --max-unused 0
+check "WAL chunks count as reachable" "d['used_bytes'] > 300000"
+expect "wal-fetch after prune" "$STRATA" wal-fetch 000000010000000000000001 "$T/wal/fetched"
+cmp -s "$T/wal/fetched" "$T/wal/000000010000000000000001" && pass "WAL file intact after prune" || fail "WAL file intact after prune" "differs"
+expect "check with the WAL archive" "$STRATA" check --read-data
+
 expect_exit "prune: bad --max-unused" 2 "$STRATA" prune --max-unused 150
 expect_exit "prune: bad --grace" 2 "$STRATA" prune --grace soon
 expect_exit "prune: stray argument" 2 "$STRATA" prune now
