@@ -23,6 +23,7 @@ typedef struct Cli {
 	int json;                   /* --json: machine output on stdout */
 	int quiet;                  /* --quiet: only errors and warnings */
 	int verbose;                /* --verbose: per-item lines */
+	int json_lines;             /* with json: each document on one line (backup --json-progress) */
 	const struct CliCommand *cmd;  /* the command being run, for messages */
 } Cli;
 

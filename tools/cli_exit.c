@@ -76,7 +76,7 @@ static void print_error(const Cli *cli, int code, const char *msg)
 			              "exit", cli_exit_code(code),
 			              "message", strata_strerror(code));
 		if (o) {
-			json_dumpf(o, stdout, JSON_INDENT(2));
+			json_dumpf(o, stdout, cli->json_lines ? JSON_COMPACT : JSON_INDENT(2));
 			fputc('\n', stdout);
 			fflush(stdout);
 			json_decref(o);

@@ -38,7 +38,8 @@ enum {
 	OPT_TIME,
 	OPT_STORAGE_CLASS,
 	OPT_METRICS,
-	OPT_JOB
+	OPT_JOB,
+	OPT_JSON_PROGRESS
 };
 
 static const struct option longopts[] = {
@@ -58,6 +59,7 @@ static const struct option longopts[] = {
 	{ "storage-class", required_argument, NULL, OPT_STORAGE_CLASS },
 	{ "metrics-file", required_argument, NULL, OPT_METRICS },
 	{ "job",          required_argument, NULL, OPT_JOB },
+	{ "json-progress", no_argument,      NULL, OPT_JSON_PROGRESS },
 	/* Hidden: the snapshot's time, for tests (retention rules over a
 	 * synthetic history) and imports of old archives. */
 	{ "time",         required_argument, NULL, OPT_TIME },
@@ -147,6 +149,10 @@ static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
 		if (!cmd_backup_job_name_ok(arg))
 			return cli_usage(cli, "--job wants a name of letters, digits and _ - . : @ '%s'", arg);
 		a->job = arg;
+		break;
+	case OPT_JSON_PROGRESS:
+		/* JSON lines: progress objects, then the summary (or the error). */
+		cli->json = cli->json_lines = 1;
 		break;
 	case OPT_STORAGE_CLASS: {
 		StrataErr err = { 0, "" };
@@ -388,6 +394,8 @@ static int run(Cli *cli, int argc, char **argv)
 		goto out;
 	}
 	cli_progress_init(&report.progress, cli);
+	if (cli->json_lines)
+		cli_progress_json_lines(&report.progress);
 	progress_started = 1;
 	if (a.use_stdin_tar) {
 		opts.stdin_name = a.stdin_name;
@@ -405,9 +413,17 @@ static int run(Cli *cli, int argc, char **argv)
 	/* Written, possibly with unreadable files: report it, then the error. */
 	if (cli->json) {
 		strata_id_hex(res.snapshot_id, hex);
-		if (cli_json_print(json_pack("{s:s,s:s%,s:o}", "snapshot_id", hex,
-		                             "short_id", hex, (size_t)8, "summary",
-		                             cli_json_summary(&res.summary)), 0) < 0) {
+		json_t *j = json_pack("{s:s,s:s%,s:o}", "snapshot_id", hex, "short_id", hex, (size_t)8,
+		                      "summary", cli_json_summary(&res.summary));
+		/* --json-progress: the last line of the stream, typed like the others. */
+		if (j && cli->json_lines) {
+			json_t *line = json_pack("{s:s}", "type", "summary");
+			if (!line || json_object_update(line, j) < 0)
+				json_decref(line), line = NULL;
+			json_decref(j);
+			j = line;
+		}
+		if (cli_json_print(j, cli->json_lines) < 0) {
 			exit_code = cli_failf(cli, -EIO, "cannot write the result to stdout");
 			goto out;
 		}
@@ -489,6 +505,9 @@ const CliCommand cmd_backup = {
 		"                          strata_bytes_added, strata_files, strata_errors,\n"
 		"                          strata_dedup_ratio, strata_exit_code, ...\n"
 		"      --job NAME          the job label of those metrics (default: backup)\n"
+		"      --json-progress     JSON lines on stdout: {\"type\":\"progress\", ...} about\n"
+		"                          once a second, then {\"type\":\"summary\", ...} (or an\n"
+		"                          {\"error\": ...} line); tools/JSON.md has the fields\n"
 		"\n"
 		"Prints a summary: files new/changed/unchanged, bytes read, bytes added\n"
 		"to the repository and stored after compression. With --json, one\n"
