@@ -301,6 +301,33 @@ static uint8_t *reseal(const char magic[8], const uint8_t *plain, size_t len, si
 	return buf;
 }
 
+/* A key file that opens with FUZZ_PASSWORD but wraps 31 bytes instead of
+ * a 32-byte key, built per FORMAT.md §6 (keyfile_create cannot make one). */
+static void seed_short_master(const uint8_t master[CODEC_KEY_LEN])
+{
+	static const uint8_t wrap_ad[] = "strata key v1";
+	uint8_t salt[CODEC_SALT_LEN], wrap_key[CODEC_KEY_LEN], *sealed = NULL;
+	size_t sealed_len = 0;
+	char *salt_b64, *data_b64, json[512];
+
+	memset(salt, 0x17, sizeof salt);
+	if (codec_pwhash(wrap_key, sizeof wrap_key, FUZZ_PASSWORD, strlen(FUZZ_PASSWORD), salt, 1, 8192) != 0 ||
+	    codec_seal_with(wrap_key, wrap_ad, sizeof wrap_ad - 1, master, CODEC_KEY_LEN - 1, &sealed,
+	                    &sealed_len) != 0)
+		die("key file", "cannot wrap");
+	salt_b64 = codec_b64(salt, sizeof salt);
+	data_b64 = codec_b64(sealed, sealed_len);
+	if (!salt_b64 || !data_b64)
+		die("key file", "out of memory");
+	snprintf(json, sizeof json, "{\"version\": 1, \"kdf\": \"argon2id13\", \"opslimit\": 1, "
+	         "\"memlimit\": 8192, \"salt\": \"%s\", \"data\": \"%s\"}", salt_b64, data_b64);
+	write_seed("fuzz_keyfile", "key-short-master.json", json, strlen(json));
+	codec_wipe(wrap_key, sizeof wrap_key);
+	free(sealed);
+	free(salt_b64);
+	free(data_b64);
+}
+
 static void seed_keys(void)
 {
 	struct names l = list("keys/");
@@ -320,6 +347,7 @@ static void seed_keys(void)
 		free(buf);
 	}
 	repo_keys = codec_keys_new(master);
+	seed_short_master(master);
 	codec_wipe(master, sizeof master);
 	if (!repo_keys)
 		die("keys", "out of memory");
@@ -582,9 +610,22 @@ static void seed_s3_xml(void)
 	 * checksums. */
 	static const char parts[] = "\"etag-1\"\0c2hhMjU2\0\"<&>'\"\0\0plain";
 
+	static const char head[] = "<ListBucketResult><Contents><Key>", tail[] = "</Key><Size>1</Size></Contents></ListBucketResult>";
+	char *big;
+
 	for (size_t i = 0; i < sizeof docs / sizeof docs[0]; i++)
 		write_seed("fuzz_s3_xml", docs[i].name, docs[i].xml, strlen(docs[i].xml));
 	write_seed("fuzz_s3_xml", "complete-parts", parts, sizeof parts - 1);
+	/* A key one byte over the reader's 8 KiB text limit (s3_xml.c
+	 * XML_MAX_TEXT); also lifts libFuzzer's input length limit above it. */
+	big = malloc(sizeof head + 8193 + sizeof tail);
+	if (!big)
+		die("seed", "out of memory");
+	memcpy(big, head, sizeof head - 1);
+	memset(big + sizeof head - 1, 'k', 8193);
+	memcpy(big + sizeof head - 1 + 8193, tail, sizeof tail);
+	write_seed("fuzz_s3_xml", "list-long-key", big, strlen(big));
+	free(big);
 }
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
