@@ -534,10 +534,12 @@ uint64_t index_count(Index *ix)
 
 /* ---- IndexSet (see index.h): prune's marks ---- */
 
-/* Commit the set's write transaction after this many additions: LMDB keeps
- * a transaction's dirty pages in memory until commit, so this bounds RAM
- * (about 64 K IDs of 32 bytes dirty a few MiB of pages). */
+/* Commit the set's write transaction after this many additions, which
+ * bounds the pages one transaction touches. */
 #define SET_BATCH 65536
+/* With MDB_WRITEMAP LMDB sizes the file to the map at once (sparse): 64 GiB
+ * holds some hundreds of millions of IDs. */
+#define SET_MAP_SIZE ((size_t)64 << 30)
 
 struct IndexSet {
 	MDB_env *env;
@@ -593,9 +595,13 @@ int index_set_open(const char *dir, IndexSet **out, StrataErr *err)
 	remove_env_files(dir);
 	rc = mdb_env_create(&s->env);
 	if (rc == 0) {
-		mdb_env_set_mapsize(s->env, INDEX_MAP_SIZE);
-		/* Scratch data: never synced; the set dies with the process. */
-		rc = mdb_env_open(s->env, dir, MDB_NOTLS | MDB_NOSYNC | MDB_NOMETASYNC, 0600);
+		mdb_env_set_mapsize(s->env, SET_MAP_SIZE);
+		/* Scratch data: never synced; the set dies with the process.
+		 * WRITEMAP: a transaction's dirty pages live in the (file-backed,
+		 * reclaimable) map instead of malloc'ed copies, so the process's
+		 * own memory does not grow with the set. */
+		rc = mdb_env_open(s->env, dir, MDB_NOTLS | MDB_NOSYNC | MDB_NOMETASYNC | MDB_WRITEMAP |
+		                  MDB_MAPASYNC, 0600);
 	}
 	if (rc == 0)
 		rc = set_txn(s);

@@ -11,8 +11,10 @@
 cp "$STRATA" "$T/strata" && STRATA="$T/strata"
 export STRATA_REPOSITORY="$R"
 SMALL="--chunk-min 1K --chunk-avg 4K --chunk-max 16K --pack-size 96K"
-KILLS_WANTED=${KILLS_WANTED:-100}
-TIME_BUDGET=${TIME_BUDGET:-150}      # seconds for the kill loop
+# Sanitizer builds run several times slower: fewer kills in the same time.
+case "${BUILD:-build}" in *asan*) KILLS_DEFAULT=40 ;; *) KILLS_DEFAULT=100 ;; esac
+KILLS_WANTED=${KILLS_WANTED:-$KILLS_DEFAULT}
+TIME_BUDGET=${TIME_BUDGET:-170}      # seconds for the kill loop (about 90 on an idle 2-core machine)
 
 json() {
 	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
