@@ -834,14 +834,15 @@ static void trailer_job(void *arg, void *state)
 	} else if (damage_code(rc) || rc == -ERANGE || rc == -ENOENT) {
 		if (!p->trailer_bad) {
 			p->trailer_bad = 1;
+			/* terr names the pack ("pack data/3f/3fa1...: trailer ..."). */
 			if (j->orphan)
 				problem_locked(c, CHECK_P_PACK_TRAILER, 0, id,
-				               "pack %.16s: %s; no index file lists it, so its content cannot be identified: `strata repair index` removes it",
-				               hex, terr.msg);
+				               "%s; no index file lists it, so its content cannot be identified: `strata repair index` removes it",
+				               terr.msg);
 			else
 				problem_locked(c, CHECK_P_PACK_TRAILER, 0, id,
-				               "pack %.16s: %s; index file %.8s still locates its %zu chunks: `strata repair index` rewrites the pack",
-				               hex, terr.msg, fhex, j->n);
+				               "%s; index file %.8s still locates its %zu chunks: `strata repair index` rewrites the pack",
+				               terr.msg, fhex, j->n);
 		}
 		if (!j->orphan && !p->ix_entries) {
 			p->ix_entries = j->entries;
