@@ -37,8 +37,9 @@
 /* ... or this many open files (bounded further by RLIMIT_NOFILE). */
 #define BATCH_FILES_MAX  16384u
 /* Bytes in flight: ranges are at most RESTORE_PLAN_RANGE_MAX (17 MiB)
- * plus a RAW_WINDOW, so about five whole packs at once. */
-#define INFLIGHT_MAX     (96ull << 20)
+ * plus a RAW_WINDOW, so two or three whole packs at once: peak memory
+ * stays under restic's while two cores decrypt. */
+#define INFLIGHT_MAX     (48ull << 20)
 #define COLD_POLL_S      60
 #define COLD_DAYS        7
 #define COLD_PACKS_SORT  65536   /* dedupe the pack list every this many */
