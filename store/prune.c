@@ -203,6 +203,7 @@ static int repack(Repo *repo, const PruneOptions *o, const PackList *packs, Inde
 	BlobWriterStats bs;
 	char dir[PATH_MAX];
 	size_t done = 0;
+	uint64_t read_bytes = 0;     /* sizes of the packs taken so far, for progress */
 	int rc;
 
 	if (!ctx)
@@ -224,6 +225,11 @@ static int repack(Repo *repo, const PruneOptions *o, const PackList *packs, Inde
 			continue;
 		if (++done % 16 == 0)
 			prune_say(o, "repacking: %zu of %llu packs", done, (unsigned long long)st->repack_packs);
+		if (o->progress) {
+			PruneProgress pp = { "repack", done - 1, st->repack_packs, read_bytes, st->repack_bytes };
+			o->progress(&pp, o->progress_ctx);
+		}
+		read_bytes += ps->size;
 		rc = blob_pack_trailer(repo, ps->kind, ps->id, &entries, &n, &size, err);
 		for (size_t j = 0; j < n && rc == 0; j++) {
 			IndexEntry e;
@@ -371,6 +377,10 @@ int prune_run(Repo *repo, const PruneOptions *o, PruneStats *st, StrataErr *err)
 			continue;
 		st->snapshots++;
 		rc = prune_walk_snapshot(&m, &snaps[i]);
+		if (o->progress) {
+			PruneProgress pp = { "mark", i + 1, nsnaps, 0, 0 };
+			o->progress(&pp, o->progress_ctx);
+		}
 	}
 	if (rc == 0)
 		rc = prune_walk_wal(&m);

@@ -40,6 +40,16 @@
 
 typedef void (*PruneLogFn)(const char *line, void *ctx);
 
+/* Where a run is, for a progress display: phase "mark" (snapshots walked),
+ * "repack" (packs copied; bytes of them read), "delete" (packs deleted). */
+typedef struct PruneProgress {
+	const char *phase;
+	uint64_t done, total;         /* items of this phase */
+	uint64_t bytes, bytes_total;  /* repack: pack bytes; else 0 */
+} PruneProgress;
+
+typedef void (*PruneProgressFn)(const PruneProgress *p, void *ctx);
+
 typedef struct PruneOptions {
 	double   max_unused;          /* repack a pack when its unreachable blob bytes
 	                                 exceed this share of its blob bytes (0..1) */
@@ -57,6 +67,10 @@ typedef struct PruneOptions {
 	const LockOptions *lock;      /* for the exclusive lock of the sweep */
 	PruneLogFn log;               /* may be NULL */
 	void    *log_ctx;
+	/* Called from the calling thread after each snapshot marked, each pack
+	 * repacked, and before and after the deletions; may be NULL. */
+	PruneProgressFn progress;
+	void    *progress_ctx;
 } PruneOptions;
 
 typedef struct PruneStats {

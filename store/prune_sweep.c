@@ -299,8 +299,16 @@ static int sweep_one(Repo *repo, Index *ix, const PruneOptions *o, Plan *p, Inde
 	prune_say(o, "prune plan %.8s: %zu snapshot(s) made since it was written re-checked, %llu condemned pack(s) still needed",
 	    hex, nnew, (unsigned long long)st->packs_resurrected);
 	rc = cover_resurrected(repo, &p->packs, st, err);
+	if (rc == 0 && o->progress) {
+		PruneProgress pp = { "delete", 0, p->packs.n, 0, 0 };
+		o->progress(&pp, o->progress_ctx);
+	}
 	if (rc == 0)
 		rc = sweep_delete(repo, &p->packs, xl, st, err);
+	if (rc == 0 && o->progress) {
+		PruneProgress pp = { "delete", p->packs.n, p->packs.n, 0, 0 };
+		o->progress(&pp, o->progress_ctx);
+	}
 	if (rc == 0)
 		rc = prune_plan_delete(repo, p->id, err);
 	if (rc == 0)

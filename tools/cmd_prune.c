@@ -113,12 +113,36 @@ static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
 	}
 }
 
+/* What the engine's callbacks need. */
+typedef struct Report {
+	const Cli *cli;
+	CliProgress progress;
+} Report;
+
 static void on_log(const char *line, void *ctx)
 {
-	const Cli *cli = ctx;
+	Report *r = ctx;
 
-	if (!cli->quiet && !cli->json)
-		fprintf(stderr, "prune: %s\n", line);
+	if (r->cli->quiet || r->cli->json)
+		return;
+	cli_progress_pause(&r->progress);
+	fprintf(stderr, "prune: %s\n", line);
+	cli_progress_resume(&r->progress);
+}
+
+static void on_progress(const PruneProgress *p, void *ctx)
+{
+	Report *r = ctx;
+	CliProgressStatus s;
+
+	memset(&s, 0, sizeof s);
+	s.phase = p->phase;
+	s.unit = !strcmp(p->phase, "mark") ? "snapshots" : "packs";
+	s.items = p->done;
+	s.items_total = p->total;
+	s.bytes = p->bytes;
+	s.bytes_total = p->bytes_total;
+	cli_progress_show(&r->progress, &s);
 }
 
 static void print_report(const PruneStats *st, const PruneOptions *o)
@@ -202,6 +226,7 @@ int cmd_prune_execute(Cli *cli, Repo *repo, PruneOptions *o, json_t **out_json)
 {
 	LockOptions lo;
 	PruneStats st;
+	Report report;
 	StrataErr err = { 0, "" };
 	int rc;
 
@@ -209,10 +234,17 @@ int cmd_prune_execute(Cli *cli, Repo *repo, PruneOptions *o, json_t **out_json)
 		return cli_fail(cli, rc, &err);
 	lo.command = "prune";
 	o->lock = &lo;
+	report.cli = cli;
 	o->log = on_log;
-	o->log_ctx = cli;
+	o->log_ctx = &report;
+	o->progress = on_progress;
+	o->progress_ctx = &report;
+	cli_progress_init(&report.progress, cli);
 	rc = prune_run(repo, o, &st, &err);
+	cli_progress_done(&report.progress);
 	o->lock = NULL;
+	o->log = NULL;
+	o->progress = NULL;
 	if (rc)
 		return cli_fail(cli, rc, &err);
 	if (out_json) {
