@@ -97,11 +97,15 @@ static void *uploader_main(void *arg)
 }
 
 /* Hand a full pack to the uploader; blocks while the queue is full.
- * Called with bw->mu held. */
-static void enqueue_pack(BlobWriter *bw, PackBuilder *pb, uint8_t kind)
+ * Called with bw->mu held, which the wait releases: another thread may
+ * hand over the same builder meanwhile, so it is taken only if it still
+ * holds a blob and at least min_len bytes. */
+static void enqueue_pack(BlobWriter *bw, PackBuilder *pb, uint8_t kind, size_t min_len)
 {
 	while (bw->qlen == UPLOAD_QUEUE)
 		pthread_cond_wait(&bw->queue_cv, &bw->mu);
+	if (pb->n == 0 || pb->len < min_len)
+		return;
 	QueuedPack *qp = &bw->queue[(bw->qhead + bw->qlen) % UPLOAD_QUEUE];
 	qp->pb = *pb;
 	qp->kind = kind;
@@ -439,7 +443,7 @@ int blobwriter_put(BlobWriter *bw, CodecCtx *ctx, uint8_t type, const uint8_t id
 		else
 			bw->stats.tree_bytes_stored += sealed_len;
 		if (bw->open[kind].len >= bw->repo->pack_size)
-			enqueue_pack(bw, &bw->open[kind], kind);
+			enqueue_pack(bw, &bw->open[kind], kind, bw->repo->pack_size);
 	}
 	pthread_mutex_unlock(&bw->mu);
 	free(sealed);
@@ -468,7 +472,7 @@ int blobwriter_finish(BlobWriter *bw, StrataErr *err)
 	pthread_mutex_lock(&bw->mu);
 	for (uint8_t kind = 0; kind < 2; kind++)
 		if (bw->open[kind].n)
-			enqueue_pack(bw, &bw->open[kind], kind);
+			enqueue_pack(bw, &bw->open[kind], kind, 0);
 	pthread_mutex_unlock(&bw->mu);
 	stop_uploader(bw);
 	if (bw->failed) {
