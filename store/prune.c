@@ -73,6 +73,14 @@ int prune_scratch_dir(Repo *repo, const char *what, char *out, size_t len, Strat
 	return 0;
 }
 
+int prune_delete(Repo *repo, const char *name, StrataErr *err)
+{
+	RemoteErr rerr = {{0}};
+	int rc = backend_delete(repo->be, name, &rerr);
+
+	return rc && rc != -ENOENT ? repo_remote_err(err, rc, &rerr) : 0;
+}
+
 /* Bytes of a pack of n entries that are not blobs: the sealed trailer and
  * the footer (FORMAT.md "Sealed file", "Pack file"). */
 static uint64_t pack_overhead(uint32_t n)

@@ -72,6 +72,9 @@ int prune_cmp_id(const void *a, const void *b);  /* memcmp of STRATA_ID_LEN byte
 /* PackStat starts with its ID, so prune_cmp_id orders and finds both. */
 PackStat *prune_pack_find(const PackList *l, const uint8_t id[STRATA_ID_LEN]);
 PackStat *prune_pack_push(PackList *l);          /* zeroed new last element; NULL on ENOMEM */
+/* prune_delete — delete repository object name; already gone is success
+ * (sweeps are repeated after a crash). */
+int prune_delete(Repo *repo, const char *name, StrataErr *err);
 /* prune_scratch_dir — "<cache>/prune-<what>", for a scratch IndexSet. */
 int prune_scratch_dir(Repo *repo, const char *what, char *out, size_t len, StrataErr *err);
 

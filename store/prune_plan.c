@@ -162,12 +162,9 @@ out:
 int prune_plan_delete(Repo *repo, const uint8_t id[STRATA_ID_LEN], StrataErr *err)
 {
 	char name[REPO_NAME_MAX], hex[STRATA_ID_HEX_LEN + 1];
-	RemoteErr rerr = {{0}};
-	int rc;
 
 	codec_hex(id, STRATA_ID_LEN, hex);
 	snprintf(name, sizeof name, PRUNE_PLAN_DIR "/%s", hex);
-	rc = backend_delete(repo->be, name, &rerr);
-	return rc && rc != -ENOENT ? repo_remote_err(err, rc, &rerr) : 0;
+	return prune_delete(repo, name, err);
 }
 

@@ -74,14 +74,6 @@ static int flush_batch(Repo *repo, IndexFilePack *batch, size_t *n, PruneStats *
 	return rc;
 }
 
-static int delete_name(Repo *repo, const char *name, StrataErr *err)
-{
-	RemoteErr rerr = {{0}};
-	int rc = backend_delete(repo->be, name, &rerr);
-
-	return rc && rc != -ENOENT ? repo_remote_err(err, rc, &rerr) : 0;
-}
-
 static int delete_index_files(Repo *repo, uint8_t (*ids)[STRATA_ID_LEN], size_t n, PruneStats *st,
                               StrataErr *err)
 {
@@ -91,7 +83,7 @@ static int delete_index_files(Repo *repo, uint8_t (*ids)[STRATA_ID_LEN], size_t 
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		codec_hex(ids[i], STRATA_ID_LEN, hex);
 		snprintf(name, sizeof name, "index/%s", hex);
-		rc = delete_name(repo, name, err);
+		rc = prune_delete(repo, name, err);
 		st->index_files_replaced += rc == 0;
 	}
 	return rc;
@@ -108,7 +100,7 @@ static int delete_packs(Repo *repo, const PackList *condemned, int mixed, PruneS
 		if (ps->resurrected || ps->in_mixed != mixed)
 			continue;
 		repo_pack_name(ps->kind, ps->id, name);
-		rc = delete_name(repo, name, err);
+		rc = prune_delete(repo, name, err);
 		if (rc == 0) {
 			st->packs_deleted++;
 			st->bytes_deleted += ps->size;
@@ -412,10 +404,11 @@ int prune_sweep_plans(Repo *repo, Index *ix, const PruneOptions *o, const uint8_
 		rc = sweep_one(repo, ix, o, &plans[i],
 		               fresh_id && memcmp(fresh_id, plans[i].id, STRATA_ID_LEN) == 0 ? marks : NULL,
 		               xl, st, err);
+		/* The replaced index files are gone: this rebuilds the local
+		 * index, so the next plan's re-check sees no deleted pack. */
+		if (rc == 0)
+			rc = indexfile_sync(repo, ix, err);
 	}
-	/* The replaced index files are gone: this rebuilds the local index. */
-	if (rc == 0)
-		rc = indexfile_sync(repo, ix, err);
 out:
 	lock_release(xl);
 	for (size_t i = 0; i < nplans; i++)
