@@ -114,6 +114,6 @@ install: all $(BUILD)/strata.1
 	install -D -m 0644 $(BUILD)/strata.1 $(DESTDIR)$(PREFIX)/share/man/man1/strata.1
 
 clean:
-	rm -rf build build-asan strata
+	rm -rf build build-asan build-fuzz build-clang strata
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
