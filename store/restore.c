@@ -590,13 +590,17 @@ static int wanted(const Ctx *c, const char *path)
 	return r;
 }
 
-static void apply_meta(Ctx *c, int dirfd, const char *name, const TreeNode *n)
+/* fd (or -1): the entry's own descriptor. The mode goes through it when
+ * there is one: fchmodat(..., 0) follows a symlink swapped in by name. */
+static void apply_meta(Ctx *c, int dirfd, const char *name, int fd, const TreeNode *n)
 {
 	struct timespec ts[2];
 
 	if (c->is_root && fchownat(dirfd, name, n->uid, n->gid, AT_SYMLINK_NOFOLLOW) != 0)
 		c->res.errors++;
-	if (n->type != NODE_SYMLINK)
+	if (fd >= 0)
+		fchmod(fd, n->mode & (c->is_root ? 07777 : 01777));
+	else if (n->type != NODE_SYMLINK)
 		fchmodat(dirfd, name, n->mode & (c->is_root ? 07777 : 01777), 0);
 	ts[0].tv_sec = n->mtime_ns / 1000000000LL;
 	ts[0].tv_nsec = n->mtime_ns % 1000000000LL;
@@ -747,13 +751,13 @@ static int restore_entry(Ctx *c, int dirfd, const TreeNode *n, char *path, size_
 		if (fd < 0)
 			return fail_errno(c, path, "cannot open directory (a non-directory is in the way)");
 		rc = restore_dir(c, fd, n->subtree, path, plen);
-		close(fd);
 		/* Writing file content later does not touch a directory's
 		 * mtime; only creating entries does, and those exist now. */
 		if (rc == 0 && how == 2) {
-			apply_meta(c, dirfd, n->name, n);
+			apply_meta(c, dirfd, n->name, fd, n);
 			c->res.dirs++;
 		}
+		close(fd);
 		return rc;
 	}
 	case NODE_FILE:
@@ -768,7 +772,7 @@ static int restore_entry(Ctx *c, int dirfd, const TreeNode *n, char *path, size_
 		if (rc == 0 && symlinkat(n->link_target, dirfd, n->name) != 0)
 			rc = fail_errno(c, path, "cannot create symlink");
 		if (rc == 0) {
-			apply_meta(c, dirfd, n->name, n);
+			apply_meta(c, dirfd, n->name, -1, n);
 			c->res.files++;
 		}
 		break;
@@ -787,7 +791,7 @@ static int restore_entry(Ctx *c, int dirfd, const TreeNode *n, char *path, size_
 			c->res.errors++;
 			return 0;
 		}
-		apply_meta(c, dirfd, n->name, n);
+		apply_meta(c, dirfd, n->name, -1, n);
 		c->res.files++;
 		break;
 	default:
