@@ -364,7 +364,8 @@ int prune_run(Repo *repo, const PruneOptions *o, PruneStats *st, StrataErr *err)
 	}
 	if (rc)
 		goto out;
-	qsort(packs.v, packs.n, sizeof *packs.v, prune_cmp_id);
+	if (packs.n)
+		qsort(packs.v, packs.n, sizeof *packs.v, prune_cmp_id);
 	rc = prune_scratch_dir(repo, "marks", dir, sizeof dir, err);
 	if (rc == 0)
 		rc = index_set_open(dir, &marks, err);

@@ -133,7 +133,8 @@ int prune_plan_read(Repo *repo, const uint8_t id[STRATA_ID_LEN], Plan *p, Strata
 		ps->size = (uint64_t)size;
 		ps->why = strcmp(why, "orphan") == 0 ? WHY_ORPHAN : strcmp(why, "repack") == 0 ? WHY_REPACK : WHY_UNUSED;
 	}
-	qsort(p->packs.v, p->packs.n, sizeof *p->packs.v, prune_cmp_id);
+	if (p->packs.n)
+		qsort(p->packs.v, p->packs.n, sizeof *p->packs.v, prune_cmp_id);
 	json_array_foreach(written, i, v) {
 		const char *idhex = NULL;
 		int kind = 0;

@@ -66,6 +66,7 @@ int main(int argc, char **argv)
 	    lock_acquire(repo, !strcmp(argv[2], "exclusive") ? LOCK_EXCLUSIVE :
 	                 !strcmp(argv[2], "mark") ? LOCK_MARK : LOCK_SHARED, &o, &l, &err) != 0) {
 		fprintf(stderr, "holdlock: %s\n", err.msg);
+		repo_close(repo);
 		return 11;
 	}
 	printf("held\n");
