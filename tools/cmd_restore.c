@@ -148,13 +148,13 @@ static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
 typedef struct Report {
 	CliProgress progress;
 	uint64_t files_total, bytes_total;   /* 0 with --include: unknown */
-	char cold[64];
 } Report;
 
 static void on_progress(const RestoreProgress *p, void *ctx)
 {
 	Report *r = ctx;
 	CliProgressStatus s;
+	char cold[64];   /* workers call too: nothing shared is written here */
 
 	memset(&s, 0, sizeof s);
 	s.items = p->files_done;
@@ -163,11 +163,9 @@ static void on_progress(const RestoreProgress *p, void *ctx)
 	s.bytes_total = r->bytes_total;
 	s.current = p->current;
 	if (p->cold_pending) {
-		/* Only this thread writes cold[]: cold packs are polled by the
-		 * calling thread. */
-		snprintf(r->cold, sizeof r->cold, "waiting for %llu archived packs",
+		snprintf(cold, sizeof cold, "waiting for %llu archived packs",
 		         (unsigned long long)p->cold_pending);
-		s.current = r->cold;
+		s.current = cold;
 	}
 	cli_progress_show(&r->progress, &s);
 }
