@@ -173,6 +173,13 @@ i=1; while [ $i -le 40 ]; do head -c 20000 /dev/urandom >"$S/f$(printf %02d $i)"
 expect "backup 40 files" "$STRATA" backup "$S"
 rm "$S"/f0* "$S"/f1*
 expect "backup 31 files" "$STRATA" backup "$S"
+( cd "$R" && find . -type f | grep -v '^./locks/' | sort ) >"$T/before"
+expect "forget --dry-run --prune" "$STRATA" forget --keep-last 1 --dry-run --prune
+out_has "forget --dry-run --prune: what would go" "^  would remove [0-9a-f]{8} "
+out_has "forget --dry-run --prune: counts as if forgotten" "^repository: .* 1 snapshots \(after forget\)$"
+out_has "forget --dry-run --prune: bytes it would free" "^would free:  [0-9.]+ KiB$"
+( cd "$R" && find . -type f | grep -v '^./locks/' | sort ) >"$T/after"
+cmp -s "$T/before" "$T/after" && pass "forget --dry-run --prune changes nothing" || fail "forget --dry-run --prune changes nothing" "$(diff "$T/before" "$T/after" | head -5)"
 expect "forget the first" "$STRATA" forget --keep-last 1
 
 ( cd "$R" && find . -type f | sort ) >"$T/before"
