@@ -11,6 +11,7 @@
 #   incr20   gen_chain_data advance 20, then an incremental backup
 #   restore  restore the latest snapshot (to a tmpfs) and diff -r it
 #   check    a check that reads all data
+#   prune    forget all but the latest snapshot, then prune (borg: prune + compact)
 #   small    many small files (a copy of /usr/share): first backup, unchanged
 #            re-backup, restore + diff -r; strata against restic
 #   prims    strata's primitive throughputs (build/tools/bench_chunker,
@@ -48,7 +49,7 @@ SMALL_MAX=${SMALL_MAX:-1G}
 WORK=${BENCH_DIR:-/var/tmp/strata-bench.$$}
 TIMEOUT=${BENCH_TIMEOUT:-7200}
 TIME=/usr/bin/time
-ALL_STEPS="first incr1 incr20 restore check small prims"
+ALL_STEPS="first incr1 incr20 restore check prune small prims"
 STEPS=${BENCH_STEPS:-all}
 [ "$STEPS" = all ] && STEPS=$ALL_STEPS
 
@@ -81,13 +82,13 @@ for s in $STEPS; do
 	case " $ALL_STEPS " in *" $s "*) ;; *) die "unknown step '$s' (steps: $ALL_STEPS)" ;; esac
 done
 CHAIN=0
-for s in incr1 incr20 restore check; do
+for s in incr1 incr20 restore check prune; do
 	if want $s && ! want first; then
 		echo "note: step '$s' needs the first backup; running 'first' too"
 		STEPS="first $STEPS"
 	fi
 done
-for s in first incr1 incr20 restore check; do want $s && CHAIN=1; done
+for s in first incr1 incr20 restore check prune; do want $s && CHAIN=1; done
 
 [ -x "$TIME" ] || die "GNU time is required at $TIME (apt-get install time)"
 [ -e "$WORK" ] && die "work directory $WORK already exists"
@@ -364,6 +365,22 @@ check_step() {
 	done
 }
 
+# forget+prune on the same history: keep the newest snapshot, drop the
+# others, delete what only they needed (borg: prune, then compact).
+prune_step() {
+	p_src=$(bytes_of "$DATA")
+	echo "== prune: forget all but the latest snapshot, then reclaim space"
+	for tool in $TOOLS; do
+		case $tool in
+		strata) strata_run prune "$R_STRATA" "$p_src" forget --keep-last 1 --prune || true ;;
+		restic) timed prune restic "$R_RESTIC" "$p_src" \
+			restic -r "$R_RESTIC" forget --keep-last 1 --prune || true ;;
+		borg)   timed prune borg "$R_BORG" "$p_src" \
+			sh -c 'borg prune --keep-last 1 "$1" && borg compact "$1"' sh "$R_BORG" || true ;;
+		esac
+	done
+}
+
 small_step() {
 	max=$(human_size "$SMALL_MAX")
 	echo "== small: copying $SMALL_SRC (capped at $SMALL_MAX)"
@@ -507,6 +524,7 @@ if [ $CHAIN = 1 ]; then
 	if want incr20; then advance 20; backup_step incr20; fi
 	want restore && restore_step
 	want check && check_step
+	want prune && prune_step
 	# the repositories and data are no longer needed: free the disk
 	[ "$KEEP" = 1 ] || rm -rf "$DATA" "$R_STRATA" "$R_RESTIC" "$R_BORG"
 fi
