@@ -39,9 +39,8 @@ mutate() {
 	head -c 30000 /dev/urandom >"$S/n$n"
 	victim=$(ls "$S" | grep '^n' | head -1)
 	[ $(ls "$S" | grep -c '^n') -gt 5 ] && rm -f "$S/$victim"
-	# a bigger change now and then, so that backups take long enough to be hit
-	[ $(rand 4) -eq 0 ] && head -c $((500000 + $(rand 2000000))) /dev/urandom >"$S/big"
-	true
+	# a bigger change each time, so that a backup runs long enough to be hit
+	head -c $((1000000 + $(rand 3000000))) /dev/urandom >"$S/big"
 }
 # verify_restore ID — restore ID and compare with what was recorded.
 verify_restore() {
@@ -53,11 +52,14 @@ verify_restore() {
 expect "first backup" "$STRATA" --json backup "$S"
 record "$(json "$T/out" "d['snapshot_id']")"
 
-# kill_all PID... — SIGKILL each PID at its own random moment 0.08-0.5 s
-# from now (Argon2 takes about 0.1 s before anything is written: most kills
-# land past it); a kill counts only when the process was still running.
+# kill_all PID... — SIGKILL each PID at its own random moment within about
+# the time an unkilled backup took last ($DUR ms, measured below), so kills
+# spread over the whole run of a command whatever the machine's speed; a
+# kill counts only when the process was still running.
+DUR=300
 kill_all() {
-	for p in "$@"; do echo "$((80 + $(rand 420))) $p"; done | sort -n >"$T/kill-plan"
+	span=$((DUR * 12 / 10)); [ $span -lt 150 ] && span=150
+	for p in "$@"; do echo "$((20 + $(rand $span))) $p"; done | sort -n >"$T/kill-plan"
 	waited=0
 	while read -r at p; do
 		sleep "$(awk -v d=$((at - waited)) 'BEGIN { printf "%.3f", d / 1000 }')"
@@ -95,7 +97,9 @@ while [ $kills -lt "$KILLS_WANTED" ] && [ $(( $(date +%s) - start )) -lt "$TIME_
 	fi
 	# ... and the next backup completes from it.
 	mutate
+	t0=$(date +%s%N)
 	if "$STRATA" --json backup "$S" >"$T/bk.json" 2>"$T/bk.err"; then
+		DUR=$(( ($(date +%s%N) - t0) / 1000000 ))
 		id=$(json "$T/bk.json" "d['snapshot_id']")
 		record "$id"
 		if [ $((iter % 4)) -eq 0 ] && ! verify_restore "$id"; then
