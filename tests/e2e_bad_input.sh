@@ -208,7 +208,10 @@ for dp, dn, fn in os.walk(root):
             bad.append("%s: not one complete version (%d bytes)" % (rel, len(b)))
         if f.startswith("p_") and not whole(b):
             torn += 1
-if nfiles < 50:
+# How many churned files exist when the backup reads them depends on the
+# speed of the build (ASan is several times slower): ask only for enough
+# restored files that the checks above mean something.
+if nfiles < 10:
     bad.append("only %d files restored" % nfiles)
 print("torn=%d" % torn)
 for x in bad: print(x)
