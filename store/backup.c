@@ -15,8 +15,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
-#include <pthread.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +24,7 @@
 #include <unistd.h>
 
 #include "store/blob.h"
+#include "store/backup_internal.h"
 #include "store/chunkpipe.h"
 #include "store/filescache.h"
 #include "store/repo_internal.h"
@@ -650,66 +649,13 @@ out:
 	return rc;
 }
 
-static char *dup_or_default(const char *s, const char *dflt)
-{
-	return strdup(s && *s ? s : dflt);
-}
-
-static int fill_strv(char ***out, size_t *out_n, const char *const *in, size_t n)
-{
-	*out = calloc(n ? n : 1, sizeof **out);
-	if (!*out)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		(*out)[i] = strdup(in[i]);
-		if (!(*out)[i])
-			return -ENOMEM;
-		*out_n = i + 1;
-	}
-	return 0;
-}
-
-/* The parent: --parent, else the newest snapshot of the same host and
- * paths. Recorded in the snapshot (the files cache does the skipping). */
-static int find_parent(Repo *repo, const BackupOptions *opts, Snapshot *snap, StrataErr *err)
-{
-	SnapshotFilter f = {0};
-	Snapshot *found = NULL, one;
-	size_t n = 0;
-	int rc;
-
-	if (opts->parent) {
-		rc = snapshot_find(repo, opts->parent, &one, err);
-		if (rc)
-			return strata_err_prefix(err, "--parent");
-		memcpy(snap->parent, one.id, STRATA_ID_LEN);
-		snap->has_parent = 1;
-		snapshot_clear(&one);
-		return 0;
-	}
-	f.host = snap->host;
-	f.paths = (const char *const *)snap->paths;
-	f.npaths = snap->npaths;
-	rc = snapshot_latest(repo, &f, 1, &found, &n, err);
-	if (rc)
-		return rc;
-	if (n == 1) {
-		memcpy(snap->parent, found[0].id, STRATA_ID_LEN);
-		snap->has_parent = 1;
-	}
-	snapshot_list_free(found, n);
-	return 0;
-}
-
 int backup_run(Repo *repo, const BackupOptions *opts, BackupResult *out_result, StrataErr *err)
 {
 	Ctx c;
 	VDir *root = NULL;
-	char **paths = NULL, host[256];
+	char **paths = NULL;
 	Snapshot snap = {0};
-	BlobWriterStats st;
-	struct timespec t0, t1;
-	struct passwd *pw;
+	struct timespec t0;
 	int64_t now_ns;
 	int rc;
 
@@ -772,48 +718,13 @@ int backup_run(Repo *repo, const BackupOptions *opts, BackupResult *out_result, 
 		goto out;
 	chunkpipe_free(c.pipe);
 	c.pipe = NULL;
-	rc = blobwriter_finish(c.bw, err);
-	if (rc)
-		goto out;
-
-	blobwriter_stats(c.bw, &st);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	c.sum.bytes_added = st.bytes_new;
-	c.sum.bytes_stored = st.bytes_stored + st.tree_bytes_stored;
-	c.sum.tree_bytes_added = st.tree_bytes_stored;
-	c.sum.chunks_new = st.chunks_new;
-	c.sum.duration_s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-
-	if (gethostname(host, sizeof host) != 0)
-		strcpy(host, "unknown");
-	host[sizeof host - 1] = '\0';
-	pw = getpwuid(getuid());
-	snap.time_ns = now_ns;
-	snap.host = dup_or_default(opts->host, host);
-	snap.user = dup_or_default(pw ? pw->pw_name : NULL, "unknown");
-	if (!snap.host || !snap.user) {
-		rc = strata_err_set(err, -ENOMEM, "out of memory");
-		goto out;
-	}
 	if (opts->stdin_fd >= 0) {
 		const char *p = opts->stdin_name && *opts->stdin_name ? opts->stdin_name : "stdin";
-		rc = fill_strv(&snap.paths, &snap.npaths, &p, 1);
+		rc = backup_commit(repo, opts, c.bw, &p, 1, now_ns, &t0, &c.sum, &snap, err);
 	} else {
-		rc = fill_strv(&snap.paths, &snap.npaths, (const char *const *)paths, opts->npaths);
+		rc = backup_commit(repo, opts, c.bw, (const char *const *)paths, opts->npaths, now_ns,
+		                   &t0, &c.sum, &snap, err);
 	}
-	if (rc == 0)
-		rc = fill_strv(&snap.tags, &snap.ntags, opts->tags, opts->ntags);
-	if (rc == 0)
-		rc = fill_strv(&snap.labels, &snap.nlabels, opts->labels, opts->nlabels);
-	if (rc) {
-		rc = strata_err_set(err, rc, "out of memory");
-		goto out;
-	}
-	snap.summary = c.sum;
-	rc = find_parent(repo, opts, &snap, err);
-	if (rc)
-		goto out;
-	rc = snapshot_save(repo, &snap, err);
 	if (rc)
 		goto out;
 	if (c.fc)

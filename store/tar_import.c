@@ -13,8 +13,6 @@
 #include "store/tar.h"
 
 #include <errno.h>
-#include <pthread.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +26,7 @@
 #include "store/repo_internal.h"
 #include "store/tar_internal.h"
 #include "store/tree.h"
+#include "store/backup_internal.h"
 #include "store/chunkpipe.h"
 
 #define TAR_READ_BLOCK (64u << 10)
@@ -649,19 +648,6 @@ static int store_dir(Imp *c, ImpDir *d, uint8_t out_id[STRATA_ID_LEN])
 	return rc;
 }
 
-static int fill_strv(char ***out, size_t *out_n, const char *const *in, size_t n)
-{
-	*out = calloc(n ? n : 1, sizeof **out);
-	if (!*out)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		(*out)[i] = strdup(in[i]);
-		if (!(*out)[i])
-			return -ENOMEM;
-		*out_n = i + 1;
-	}
-	return 0;
-}
 
 /* libarchive's input: fd through our own buffer, counting bytes (an
  * empty input then gets its own message). */
@@ -743,10 +729,7 @@ int tar_import(Repo *repo, int fd, const BackupOptions *opts, BackupResult *out_
 	Imp c;
 	TarLocale loc;
 	Snapshot snap = {0};
-	BlobWriterStats st;
-	struct timespec t0, t1, rt;
-	struct passwd *pw;
-	char host[256];
+	struct timespec t0, rt;
 	int rc;
 
 	memset(&c, 0, sizeof c);
@@ -797,37 +780,7 @@ int tar_import(Repo *repo, int fd, const BackupOptions *opts, BackupResult *out_
 		goto out;
 	chunkpipe_free(c.pipe);
 	c.pipe = NULL;
-	rc = blobwriter_finish(c.bw, err);
-	if (rc)
-		goto out;
-
-	blobwriter_stats(c.bw, &st);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	c.sum.bytes_added = st.bytes_new;
-	c.sum.bytes_stored = st.bytes_stored + st.tree_bytes_stored;
-	c.sum.tree_bytes_added = st.tree_bytes_stored;
-	c.sum.chunks_new = st.chunks_new;
-	c.sum.duration_s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-	if (gethostname(host, sizeof host) != 0)
-		strcpy(host, "unknown");
-	host[sizeof host - 1] = '\0';
-	pw = getpwuid(getuid());
-	snap.time_ns = c.now_ns;
-	snap.host = strdup(opts->host && *opts->host ? opts->host : host);
-	snap.user = strdup(pw && pw->pw_name ? pw->pw_name : "unknown");
-	rc = snap.host && snap.user ? 0 : -ENOMEM;
-	if (rc == 0)
-		rc = fill_strv(&snap.paths, &snap.npaths, &name, 1);
-	if (rc == 0)
-		rc = fill_strv(&snap.tags, &snap.ntags, opts->tags, opts->ntags);
-	if (rc == 0)
-		rc = fill_strv(&snap.labels, &snap.nlabels, opts->labels, opts->nlabels);
-	if (rc) {
-		rc = strata_err_set(err, rc, "out of memory");
-		goto out;
-	}
-	snap.summary = c.sum;
-	rc = snapshot_save(repo, &snap, err);
+	rc = backup_commit(repo, opts, c.bw, &name, 1, c.now_ns, &t0, &c.sum, &snap, err);
 	if (rc)
 		goto out;
 	progress(&c, "", 1);

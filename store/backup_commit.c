@@ -1,0 +1,106 @@
+/* backup_commit.c — the end of every backup: durable data, then the
+ * snapshot. See backup_internal.h. */
+#include <errno.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store/backup_internal.h"
+#include "store/snapshot.h"
+
+static char *dup_or_default(const char *s, const char *dflt)
+{
+	return strdup(s && *s ? s : dflt);
+}
+
+static int fill_strv(char ***out, size_t *out_n, const char *const *in, size_t n)
+{
+	*out = calloc(n ? n : 1, sizeof **out);
+	if (!*out)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		(*out)[i] = strdup(in[i]);
+		if (!(*out)[i])
+			return -ENOMEM;
+		*out_n = i + 1;
+	}
+	return 0;
+}
+
+/* The parent: --parent, else the newest snapshot of the same host and
+ * paths. Recorded in the snapshot (the files cache does the skipping). */
+static int find_parent(Repo *repo, const BackupOptions *opts, Snapshot *snap, StrataErr *err)
+{
+	SnapshotFilter f = {0};
+	Snapshot *found = NULL, one;
+	size_t n = 0;
+	int rc;
+
+	if (opts->parent) {
+		rc = snapshot_find(repo, opts->parent, &one, err);
+		if (rc)
+			return strata_err_prefix(err, "--parent");
+		memcpy(snap->parent, one.id, STRATA_ID_LEN);
+		snap->has_parent = 1;
+		snapshot_clear(&one);
+		return 0;
+	}
+	f.host = snap->host;
+	f.paths = (const char *const *)snap->paths;
+	f.npaths = snap->npaths;
+	rc = snapshot_latest(repo, &f, 1, &found, &n, err);
+	if (rc)
+		return rc;
+	if (n == 1) {
+		memcpy(snap->parent, found[0].id, STRATA_ID_LEN);
+		snap->has_parent = 1;
+	}
+	snapshot_list_free(found, n);
+	return 0;
+}
+
+int backup_commit(Repo *repo, const BackupOptions *opts, BlobWriter *bw,
+                  const char *const *paths, size_t npaths, int64_t time_ns,
+                  const struct timespec *t0, SnapshotSummary *sum, Snapshot *snap,
+                  StrataErr *err)
+{
+	BlobWriterStats st;
+	struct timespec t1;
+	struct passwd *pw;
+	char host[256];
+	int rc;
+
+	rc = blobwriter_finish(bw, err);
+	if (rc)
+		return rc;
+	blobwriter_stats(bw, &st);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	sum->bytes_added = st.bytes_new;
+	sum->bytes_stored = st.bytes_stored + st.tree_bytes_stored;
+	sum->tree_bytes_added = st.tree_bytes_stored;
+	sum->chunks_new = st.chunks_new;
+	sum->duration_s = (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+
+	if (gethostname(host, sizeof host) != 0)
+		strcpy(host, "unknown");
+	host[sizeof host - 1] = '\0';
+	pw = getpwuid(getuid());
+	snap->time_ns = time_ns;
+	snap->host = dup_or_default(opts->host, host);
+	snap->user = dup_or_default(pw ? pw->pw_name : NULL, "unknown");
+	rc = snap->host && snap->user ? 0 : -ENOMEM;
+	if (rc == 0)
+		rc = fill_strv(&snap->paths, &snap->npaths, paths, npaths);
+	if (rc == 0)
+		rc = fill_strv(&snap->tags, &snap->ntags, opts->tags, opts->ntags);
+	if (rc == 0)
+		rc = fill_strv(&snap->labels, &snap->nlabels, opts->labels, opts->nlabels);
+	if (rc)
+		return strata_err_set(err, rc, "out of memory");
+	snap->summary = *sum;
+	rc = find_parent(repo, opts, snap, err);
+	if (rc)
+		return rc;
+	return snapshot_save(repo, snap, err);
+}

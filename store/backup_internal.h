@@ -1,0 +1,25 @@
+/* backup_internal.h — what the ways of taking a snapshot share inside
+ * store/ (backup.c for paths and stdin, tar_import.c for archives). */
+#ifndef STRATA_STORE_BACKUP_INTERNAL_H
+#define STRATA_STORE_BACKUP_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "store/backup.h"
+#include "store/blob.h"
+
+/* backup_commit — finish a backup whose trees are stored through bw:
+ * make every pack and index file durable (blobwriter_finish), complete
+ * *sum from the writer's counters and the time since *t0, fill snap
+ * (time, host, user, paths, tags, labels, parent: --parent or the newest
+ * snapshot of the same host and paths) and save it last (FORMAT.md
+ * "Write ordering"). snap->tree must be set; snap is the caller's to
+ * clear. */
+int backup_commit(Repo *repo, const BackupOptions *opts, BlobWriter *bw,
+                  const char *const *paths, size_t npaths, int64_t time_ns,
+                  const struct timespec *t0, SnapshotSummary *sum, Snapshot *snap,
+                  StrataErr *err);
+
+#endif
