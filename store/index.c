@@ -169,6 +169,17 @@ void index_close(Index *ix)
 	free(ix);
 }
 
+/* A chunk entry's value (FORMAT.md "Local cache"): pack || type || offset
+ * || length || raw length. */
+static void decode_chunk(const uint8_t *p, IndexEntry *out)
+{
+	memcpy(out->pack, p, CODEC_ID_LEN);
+	out->type = p[32];
+	out->offset = get_le32(p + 33);
+	out->length = get_le32(p + 37);
+	out->raw_len = get_le32(p + 41);
+}
+
 int index_lookup(Index *ix, const uint8_t id[CODEC_ID_LEN], IndexEntry *out)
 {
 	MDB_txn *txn;
@@ -179,14 +190,8 @@ int index_lookup(Index *ix, const uint8_t id[CODEC_ID_LEN], IndexEntry *out)
 		return -EIO;
 	rc = mdb_get(txn, ix->chunks, &k, &v);
 	if (rc == 0 && v.mv_size == CHUNK_VAL_LEN) {
-		const uint8_t *p = v.mv_data;
-		if (out) {
-			memcpy(out->pack, p, CODEC_ID_LEN);
-			out->type = p[32];
-			out->offset = get_le32(p + 33);
-			out->length = get_le32(p + 37);
-			out->raw_len = get_le32(p + 41);
-		}
+		if (out)
+			decode_chunk(v.mv_data, out);
 		rc = 0;
 	} else {
 		rc = rc == MDB_NOTFOUND || rc == 0 ? STRATA_ENOTFOUND : -EIO;
@@ -429,7 +434,12 @@ fail:
 	return lmdb_err(err, ix, "write", rc);
 }
 
-int index_foreach_pack(Index *ix, IndexPackFn fn, void *ctx, StrataErr *err)
+/* Visit every well-sized entry of a table in key order inside one read
+ * transaction; visit returning non-zero stops the walk and is returned. */
+typedef int (*TableVisitFn)(const MDB_val *k, const MDB_val *v, void *ctx);
+
+static int walk_table(Index *ix, MDB_dbi dbi, size_t val_len, TableVisitFn visit, void *ctx,
+                      StrataErr *err)
 {
 	MDB_cursor *cur = NULL;
 	MDB_txn *txn;
@@ -439,17 +449,13 @@ int index_foreach_pack(Index *ix, IndexPackFn fn, void *ctx, StrataErr *err)
 	rc = mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &txn);
 	if (rc)
 		return lmdb_err(err, ix, "begin", rc);
-	rc = mdb_cursor_open(txn, ix->packs, &cur);
+	rc = mdb_cursor_open(txn, dbi, &cur);
 	if (rc)
 		goto out;
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && !stop;
-	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		IndexPackInfo info;
-		if (k.mv_size != CODEC_ID_LEN || v.mv_size != PACK_VAL_LEN)
-			continue;
-		decode_pack(&v, &info);
-		stop = fn(k.mv_data, &info, ctx);
-	}
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+		if (k.mv_size == CODEC_ID_LEN && v.mv_size == val_len)
+			stop = visit(&k, &v, ctx);
 	if (rc == MDB_NOTFOUND || stop)
 		rc = 0;
 out:
@@ -461,41 +467,40 @@ out:
 	return stop;
 }
 
+struct pack_visit { IndexPackFn fn; void *ctx; };
+
+static int visit_pack(const MDB_val *k, const MDB_val *v, void *ctx)
+{
+	struct pack_visit *pv = ctx;
+	IndexPackInfo info;
+
+	decode_pack(v, &info);
+	return pv->fn(k->mv_data, &info, pv->ctx);
+}
+
+int index_foreach_pack(Index *ix, IndexPackFn fn, void *ctx, StrataErr *err)
+{
+	struct pack_visit pv = {fn, ctx};
+
+	return walk_table(ix, ix->packs, PACK_VAL_LEN, visit_pack, &pv, err);
+}
+
+struct chunk_visit { IndexChunkFn fn; void *ctx; };
+
+static int visit_chunk(const MDB_val *k, const MDB_val *v, void *ctx)
+{
+	struct chunk_visit *cv = ctx;
+	IndexEntry e;
+
+	decode_chunk(v->mv_data, &e);
+	return cv->fn(k->mv_data, &e, cv->ctx);
+}
+
 int index_foreach_chunk(Index *ix, IndexChunkFn fn, void *ctx, StrataErr *err)
 {
-	MDB_cursor *cur = NULL;
-	MDB_txn *txn;
-	MDB_val k, v;
-	int rc, stop = 0;
+	struct chunk_visit cv = {fn, ctx};
 
-	rc = mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &txn);
-	if (rc)
-		return lmdb_err(err, ix, "begin", rc);
-	rc = mdb_cursor_open(txn, ix->chunks, &cur);
-	if (rc)
-		goto out;
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && !stop;
-	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		IndexEntry e;
-		const uint8_t *p = v.mv_data;
-		if (k.mv_size != CODEC_ID_LEN || v.mv_size != CHUNK_VAL_LEN)
-			continue;
-		memcpy(e.pack, p, CODEC_ID_LEN);
-		e.type = p[32];
-		e.offset = get_le32(p + 33);
-		e.length = get_le32(p + 37);
-		e.raw_len = get_le32(p + 41);
-		stop = fn(k.mv_data, &e, ctx);
-	}
-	if (rc == MDB_NOTFOUND || stop)
-		rc = 0;
-out:
-	if (cur)
-		mdb_cursor_close(cur);
-	mdb_txn_abort(txn);
-	if (rc)
-		return lmdb_err(err, ix, "read", rc);
-	return stop;
+	return walk_table(ix, ix->chunks, CHUNK_VAL_LEN, visit_chunk, &cv, err);
 }
 
 int index_clear(Index *ix, StrataErr *err)
