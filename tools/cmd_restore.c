@@ -17,7 +17,7 @@
 #include "tools/cli_opts.h"
 #include "tools/cli_progress.h"
 #include "tools/cli_repo.h"
-#include "tools/cli_time.h"
+#include "tools/cli_select.h"
 
 enum {
 	OPT_TARGET = CLI_OPT_CMD,
@@ -98,24 +98,10 @@ static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
 		a->tar = arg;
 		a->tar_compression = opt == OPT_TAR_ZST ? TAR_ZSTD : TAR_PLAIN;
 		return CLI_CONTINUE;
-	case OPT_AT: {
-		int rc = cli_time_parse(arg, &a->sel.time_ns);
-		if (rc)
-			return cli_usage(cli, "--at '%s': %s; expected %s", arg,
-			                 rc == -ERANGE ? "no such time here (a local time skipped by a DST change, or outside 1678-2261)" : "not a time", CLI_TIME_FORMS);
-		a->sel.by = SNAPSELECT_AT_TIME;
-		a->nselectors++;
-		return CLI_CONTINUE;
-	}
-	case OPT_AT_HEIGHT: {
-		uint64_t h;
-		if (!*arg || strspn(arg, "0123456789") != strlen(arg) || cli_parse_size(arg, &h) < 0)
-			return cli_usage(cli, "--at-height wants a whole number: %s", arg);
-		a->sel.by = SNAPSELECT_AT_HEIGHT;
-		a->sel.height = h;
-		a->nselectors++;
-		return CLI_CONTINUE;
-	}
+	case OPT_AT:
+		return cli_select_at(cli, arg, &a->sel, &a->nselectors);
+	case OPT_AT_HEIGHT:
+		return cli_select_at_height(cli, arg, &a->sel, &a->nselectors);
 	case OPT_LABEL: {
 		const char *eq = strchr(arg, '=');
 		if (!eq || eq == arg)
