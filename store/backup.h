@@ -38,7 +38,7 @@ typedef struct BackupOptions {
 	const char *const *tags;   size_t ntags;
 	const char *const *labels; size_t nlabels;    /* "key=value" */
 	const char *const *excludes; size_t nexcludes;/* fnmatch(3) globs */
-	int   compression_level;                      /* zstd level; 0 = default 3 */
+	int   compression_level;                      /* zstd level; 0 = CODEC_ZSTD_DEFAULT_LEVEL */
 	int   stdin_fd;                               /* >= 0: back up this stream */
 	const char *stdin_name;                       /* its file name in the snapshot */
 	const char *parent;                           /* snapshot ref; NULL = automatic */

@@ -213,7 +213,7 @@ int codec_blob_seal(CodecCtx *ctx, const CodecKeys *keys, uint8_t type,
 	msg_len = 1 + len;
 	if (level >= 0 && len >= 64) {
 		ZSTD_CCtx_reset(ctx->cctx, ZSTD_reset_session_only);
-		ZSTD_CCtx_setParameter(ctx->cctx, ZSTD_c_compressionLevel, level == 0 ? 3 : level);
+		ZSTD_CCtx_setParameter(ctx->cctx, ZSTD_c_compressionLevel, level == 0 ? CODEC_ZSTD_DEFAULT_LEVEL : level);
 		/* Only a result that saves bytes is kept; zstd bails out fast on
 		 * incompressible input when capacity is len - 1. */
 		size_t z = ZSTD_compress2(ctx->cctx, ctx->buf + 1, len - 1, plain, len);

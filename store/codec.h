@@ -94,6 +94,11 @@ void codec_ctx_free(CodecCtx *ctx);
  * shrink it or level < 0) and seal plain[0..len) as a blob of type with
  * chunk ID id. Writes at most len + CODEC_BLOB_OVERHEAD bytes to out
  * (caller provides that much room) and sets *out_len. */
+/* The zstd level used when a caller passes 0: level 1. On 32 KiB chunks of
+ * chain-like data it stores 2.9 % more bytes than level 3 at 1.8x the speed
+ * (README "Performance", compression level). */
+#define CODEC_ZSTD_DEFAULT_LEVEL 1
+
 int codec_blob_seal(CodecCtx *ctx, const CodecKeys *keys, uint8_t type,
                     const uint8_t id[CODEC_ID_LEN], const void *plain, size_t len,
                     int level, uint8_t *out, size_t *out_len);

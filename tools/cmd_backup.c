@@ -323,7 +323,7 @@ static int run(Cli *cli, int argc, char **argv)
 	memset(&a, 0, sizeof a);
 	memset(&opts, 0, sizeof opts);
 	memset(&res, 0, sizeof res);
-	a.compression = 3;
+	a.compression = 0; /* codec default */
 	if ((rc = cli_opts_parse(cli, argc, argv, "", longopts, on_opt, &a, &first)) != CLI_CONTINUE) {
 		exit_code = rc;
 		goto out;
@@ -493,7 +493,8 @@ const CliCommand cmd_backup = {
 		"                          tail: sample (default: 17 chunks spread over it)\n"
 		"                          or full (all of it; for files rewritten in place)\n"
 		"      --threads N         worker threads (default: one per core)\n"
-		"      --compression N     zstd level 1-22 (default 3)\n"
+		"      --compression N     zstd level 1-22 (default 1, the fastest;\n"
+		"                          3 stores ~3 % less and costs 1.8x the CPU)\n"
 		"      --storage-class SPEC  S3 storage classes of new objects:\n"
 		"                          data=CLASS,metadata=CLASS, e.g. data=GLACIER,\n"
 		"                          metadata=STANDARD (README \"S3 and storage tiers\")\n"
