@@ -11,7 +11,8 @@
 #include "store/workpool.h"
 
 #define READ_BUF_MIN   (8u << 20)
-#define INFLIGHT_BYTES (64u << 20)   /* chunk bytes queued or being sealed */
+#define INFLIGHT_BYTES (32u << 20)   /* chunk bytes queued or being sealed: ~1,000
+                                       * chunks, far more than the workers drain */
 
 struct ChunkPipe {
 	Repo *repo;
