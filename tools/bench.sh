@@ -323,6 +323,14 @@ advance() { # N
 	"$TIME" -f '   %e s wall' "$GEN" advance "$DATA" "$1" 2>&1
 }
 
+# Each tool's repository is read once before its restore and its check,
+# like the source before a backup: all three then read packs from the page
+# cache, whichever way they wrote them (strata writes packs with O_DIRECT,
+# so they are not cached after its backup; restic and borg's are).
+repo_of() {
+	case $1 in strata) echo "$R_STRATA" ;; restic) echo "$R_RESTIC" ;; borg) echo "$R_BORG" ;; esac
+}
+
 restore_step() {
 	r_src=$(bytes_of "$DATA")
 	setup_restore_target "$r_src"
@@ -331,6 +339,7 @@ restore_step() {
 		t=$RT/restore-$tool
 		rm -rf "$t"
 		mkdir -p "$t"
+		warm "$(repo_of $tool)"
 		case $tool in
 		strata)
 			if strata_run restore "$R_STRATA" "$r_src" restore latest --target "$t"; then
@@ -357,6 +366,7 @@ check_step() {
 	c_src=$(bytes_of "$DATA")
 	echo "== check: read all data"
 	for tool in $TOOLS; do
+		warm "$(repo_of $tool)"
 		case $tool in
 		strata) strata_run check "$R_STRATA" "$c_src" check --read-data || true ;;
 		restic) timed check restic "$R_RESTIC" "$c_src" restic -r "$R_RESTIC" check --read-data || true ;;
@@ -432,6 +442,7 @@ small_step() {
 		t=$RT/small-$tool
 		rm -rf "$t"
 		mkdir -p "$t"
+		case $tool in strata) warm "$SR_STRATA" ;; restic) warm "$SR_RESTIC" ;; esac
 		case $tool in
 		strata)
 			if strata_run small-restore "$SR_STRATA" "$s_src" restore latest --target "$t"; then
