@@ -6,7 +6,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +16,7 @@
 #include "store/repo_internal.h"
 #include "store/tree.h"
 #include "store/wal_internal.h"
-#include "store/workpool.h"
+#include "store/chunkpipe.h"
 
 static const char WAL_MAGIC[8] = {'S','T','R','A','T','A','W','L'};
 #define WAL_DESC_VERSION 1
@@ -25,7 +24,6 @@ static const char WAL_MAGIC[8] = {'S','T','R','A','T','A','W','L'};
 #define WAL_CHUNK_REC (STRATA_ID_LEN + 4)
 #define WAL_DESC_MAX (WAL_DESC_FIXED + WAL_NAME_MAX + (size_t)(WAL_MAX_FILE_BYTES / 64) * WAL_CHUNK_REC)
 #define BACKUP_LABEL_MAX (64u << 10)
-#define PUT_INFLIGHT (32u << 20)     /* chunk bytes queued for sealing */
 
 /* ---- names ---- */
 
@@ -290,102 +288,51 @@ out:
 
 /* ---- push ---- */
 
-/* Cut buf into chunks: d->ids, d->lens, d->n and the content ID. */
-static int cut_chunks(Repo *repo, const uint8_t *buf, size_t len, WalDesc *d)
-{
-	size_t cap = len / repo->chunk_min + 2, off = 0;
+/* A ChunkReadFn over a segment already in memory. */
+typedef struct MemSrc {
+	const uint8_t *buf;
+	size_t len, off;
+} MemSrc;
 
-	d->ids = malloc(cap * sizeof *d->ids);
-	d->lens = malloc(cap * sizeof *d->lens);
-	if (!d->ids || !d->lens)
-		return -ENOMEM;
-	while (off < len) {
-		size_t cut = fastcdc_cut(&repo->cdc, buf + off, len - off, 1);
-		if (cut == 0 || d->n == cap)
-			return -EIO;   /* cannot happen: the chunker always cuts at eof */
-		codec_chunk_id(repo->keys, buf + off, cut, d->ids[d->n]);
-		d->lens[d->n++] = (uint32_t)cut;
-		off += cut;
-	}
-	codec_chunk_id(repo->keys, buf, len, d->content_id);
-	d->size = len;
-	return 0;
+static ssize_t read_mem(void *src, uint8_t *out, size_t len)
+{
+	MemSrc *m = src;
+	size_t n = m->len - m->off < len ? m->len - m->off : len;
+
+	memcpy(out, m->buf + m->off, n);
+	m->off += n;
+	return (ssize_t)n;
 }
 
-/* Sealing (zstd + AEAD) is the slow part: chunks go to a worker pool. */
-typedef struct PutCtx {
-	BlobWriter *bw;
-	pthread_mutex_t mu;
-	int fatal;
-	StrataErr ferr;
-} PutCtx;
-
-typedef struct PutJob {
-	PutCtx *pc;
-	const uint8_t *id;
-	const uint8_t *data;
-	size_t len;
-} PutJob;
-
-static void *make_codec(void) { return codec_ctx_new(); }
-static void free_codec(void *p) { codec_ctx_free(p); }
-
-static void put_job(void *arg, void *state)
+/* Cut, hash and store every chunk of buf through the shared chunk
+ * pipeline (store/chunkpipe: hashing and sealing on every core), then
+ * move the chunk list into d. */
+static int put_chunks(Repo *repo, BlobWriter *bw, const uint8_t *buf, size_t len, WalDesc *d,
+                      StrataErr *err)
 {
-	PutJob *j = arg;
-	StrataErr err = {0};
-	int rc = state ? blobwriter_put(j->pc->bw, state, BLOB_DATA, j->id, j->data, j->len, NULL, &err)
-	               : strata_err_set(&err, -ENOMEM, "out of memory");
+	MemSrc src = { buf, len, 0 };
+	ChunkList list = {0};
+	ChunkPipe *p = NULL;
+	uint64_t got = 0;
+	int rc;
 
+	rc = chunkpipe_new(repo, bw, 0, &p, err);
+	if (rc == 0)
+		rc = chunkpipe_stream(p, read_mem, &src, &list, NULL, NULL, &got, err);
+	if (rc == 0)
+		rc = chunkpipe_wait(p, err);
+	chunkpipe_free(p);
+	if (rc == 0 && (got != len || list.n > UINT32_MAX))
+		rc = strata_err_set(err, -EIO, "chunking %s: read %llu of %zu bytes", d->name,
+		                    (unsigned long long)got, len);
 	if (rc) {
-		pthread_mutex_lock(&j->pc->mu);
-		if (!j->pc->fatal) {
-			j->pc->fatal = rc;
-			j->pc->ferr = err;
-		}
-		pthread_mutex_unlock(&j->pc->mu);
+		chunklist_free(&list);
+		return rc < 0 ? rc : -EIO;
 	}
-	free(j);
-}
-
-/* Put every chunk of d (content in buf) through bw; wait for all. */
-static int put_chunks(BlobWriter *bw, const WalDesc *d, const uint8_t *buf, StrataErr *err)
-{
-	PutCtx pc;
-	WorkPool *pool;
-	size_t off = 0;
-	int rc = 0;
-
-	memset(&pc, 0, sizeof pc);
-	pc.bw = bw;
-	pthread_mutex_init(&pc.mu, NULL);
-	pool = workpool_new(workpool_default_threads(), PUT_INFLIGHT, make_codec, free_codec);
-	if (!pool) {
-		rc = strata_err_set(err, -ENOMEM, "cannot start worker threads");
-		goto out;
-	}
-	for (uint32_t i = 0; i < d->n && rc == 0; i++) {
-		PutJob *j = malloc(sizeof *j);
-		if (!j) {
-			rc = strata_err_set(err, -ENOMEM, "out of memory");
-			break;
-		}
-		*j = (PutJob){ &pc, d->ids[i], buf + off, d->lens[i] };
-		off += d->lens[i];
-		if ((rc = workpool_submit(pool, put_job, j, d->lens[i])) != 0) {
-			free(j);
-			rc = strata_err_set(err, rc, "out of memory");
-		}
-	}
-	workpool_wait(pool);
-	if (rc == 0 && pc.fatal) {
-		rc = pc.fatal;
-		*err = pc.ferr;
-	}
-out:
-	workpool_free(pool);
-	pthread_mutex_destroy(&pc.mu);
-	return rc;
+	d->ids = list.ids;
+	d->lens = list.lens;
+	d->n = (uint32_t)list.n;
+	return 0;
 }
 
 int wal_push(Repo *repo, const char *path, const char *name, int zlevel,
@@ -413,11 +360,8 @@ int wal_push(Repo *repo, const char *path, const char *name, int zlevel,
 		return rc;
 	snprintf(d.name, sizeof d.name, "%s", base);
 	d.kind = (uint8_t)kind;
-	rc = cut_chunks(repo, buf, len, &d);
-	if (rc) {
-		rc = strata_err_set(err, rc, "out of memory chunking %s", path);
-		goto out;
-	}
+	codec_chunk_id(repo->keys, buf, len, d.content_id);
+	d.size = len;
 	rc = wal_desc_load(repo, base, &old, err);
 	if (rc == 0) {
 		have_old = 1;
@@ -440,7 +384,7 @@ int wal_push(Repo *repo, const char *path, const char *name, int zlevel,
 	 * the repository lost is stored again (a present one costs a lookup). */
 	rc = blobwriter_new(repo, zlevel, &bw, err);
 	if (rc == 0)
-		rc = put_chunks(bw, &d, buf, err);
+		rc = put_chunks(repo, bw, buf, len, &d, err);
 	if (rc)
 		goto out;
 	rc = blobwriter_finish(bw, err);
