@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "store/error.h"
+#include "store/lock.h"
 #include "store/repo.h"
 #include "store/snapshot.h"
 
@@ -49,6 +50,8 @@ typedef struct BackupOptions {
 	BackupProgressFn progress; void *progress_ctx;
 	BackupFileFn     on_file;  void *file_ctx;
 	int   report_all_files;                       /* call on_file for every file */
+	Lock *lock;                                   /* held lock, checked just before the
+	                                               * snapshot is written; NULL = none */
 } BackupOptions;
 
 typedef struct BackupResult {

@@ -2,6 +2,7 @@
  * snapshot. See backup_internal.h. */
 #include <errno.h>
 #include <pwd.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -102,5 +103,16 @@ int backup_commit(Repo *repo, const BackupOptions *opts, BlobWriter *bw,
 	rc = find_parent(repo, opts, snap, err);
 	if (rc)
 		return rc;
+	/* The point of no return: a backup whose lock went stale (stopped or
+	 * suspended past the timeout; another process may have pruned
+	 * meanwhile) must not write a snapshot that names what it stored,
+	 * even if its refresher thread has not noticed yet. */
+	if (opts->lock && (rc = lock_check(opts->lock, err)) != 0) {
+		char why[sizeof err->msg];
+
+		snprintf(why, sizeof why, "%s", err->msg);
+		return strata_err_set(err, rc, "%s; stopping at once (no snapshot written; the repository stays valid)",
+		                      why);
+	}
 	return snapshot_save(repo, snap, err);
 }

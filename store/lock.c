@@ -455,14 +455,14 @@ static void set_lost(Lock *l, const char *why)
 /* One refresh. Returns 1 when the lock is lost. */
 static int refresh_once(Lock *l)
 {
-	int64_t stale_ns = l->rec.stale_after_s * 1000000000LL, since;
+	int64_t stale_ns = l->rec.stale_after_s * 1000000000LL, since, started = boot_ns();
 	RemoteErr rerr = {{0}};
 	uint64_t size;
 	char why[256], a[32];
 	int rc;
 
 	pthread_mutex_lock(&l->mu);
-	since = boot_ns() - l->last_ok_boot_ns;
+	since = started - l->last_ok_boot_ns;
 	pthread_mutex_unlock(&l->mu);
 	if (since > stale_ns) {
 		fmt_age(since, a, sizeof a);
@@ -481,9 +481,15 @@ static int refresh_once(Lock *l)
 	if (rc)
 		return 0;   /* retried at the next tick; the timeout above bounds it */
 	l->rec.refreshed_ns = now_ns();
+	/* The lock counts as fresh from when this refresh started, not from
+	 * when its write returned: a process stopped or suspended in the
+	 * middle of the write (others may have judged the lock stale and
+	 * taken the repository meanwhile) must not come back believing it
+	 * just refreshed. */
 	if (write_record(l, NULL) == 0) {
 		pthread_mutex_lock(&l->mu);
-		l->last_ok_boot_ns = boot_ns();
+		if (started > l->last_ok_boot_ns)
+			l->last_ok_boot_ns = started;
 		pthread_mutex_unlock(&l->mu);
 	}
 	return 0;

@@ -206,6 +206,18 @@ N2=$("$STRATA" snapshots --json | python3 -c 'import json,sys; print(len(json.lo
 [ "$N2" -eq "$NSNAP" ] && pass "no snapshot from the backup that lost its lock" || fail "no snapshot written" "$NSNAP -> $N2"
 expect "unlock cleans up" "$STRATA" unlock
 
+# ---- a stale lock is caught at the point of no return, even when the
+# refresher thread never ran (refresh interval far beyond the timeout) ----
+NSNAP=$("$STRATA" snapshots --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
+(sleep 4; echo late) | env STRATA_LOCK_STALE=2 STRATA_LOCK_REFRESH=3600 "$STRATA" backup --stdin >"$T/slow.out" 2>"$T/slow.err"
+rc=$?
+[ $rc -eq 11 ] && pass "stale at commit: exit 11" || fail "stale at commit: exit 11" "exit $rc: $(cat "$T/slow.err")"
+grep -q "was not refreshed for .*another process may have taken the repository; stopping at once (no snapshot written" "$T/slow.err" &&
+	pass "stale at commit: message" || fail "stale at commit: message" "$(cat "$T/slow.err")"
+N2=$("$STRATA" snapshots --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
+[ "$N2" -eq "$NSNAP" ] && pass "stale at commit: no snapshot" || fail "stale at commit: no snapshot" "$NSNAP -> $N2"
+"$STRATA" unlock -q >/dev/null 2>&1
+
 # ---- a lock removed under a running process ----
 (sleep 5; echo late) | env STRATA_LOCK_REFRESH=1 "$STRATA" backup --stdin >"$T/slow.out" 2>"$T/slow.err" &
 SLOW=$!

@@ -54,6 +54,11 @@ int cli_lock_options(const Cli *cli, LockOptions *out, StrataErr *err)
 	return 0;
 }
 
+Lock *cli_held_lock(void)
+{
+	return held;
+}
+
 void cli_unlock(void)
 {
 	lock_release(held);

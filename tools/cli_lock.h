@@ -42,6 +42,10 @@ void cli_unlock(void);
 
 /* cli_lock_options — the options cli_lock uses, for locks a store module
  * takes itself (prune's exclusive phase). 0 or STRATA_EUSAGE. */
+/* cli_held_lock — the lock cli_lock took (NULL if none), for engines that
+ * check it at their point of no return. */
+Lock *cli_held_lock(void);
+
 int cli_lock_options(const Cli *cli, LockOptions *out, StrataErr *err);
 
 #endif

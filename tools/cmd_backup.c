@@ -397,6 +397,7 @@ static int run(Cli *cli, int argc, char **argv)
 	if (cli->json_lines)
 		cli_progress_json_lines(&report.progress);
 	progress_started = 1;
+	opts.lock = cli_held_lock();
 	if (a.use_stdin_tar) {
 		opts.stdin_name = a.stdin_name;
 		rc = tar_import(repo, STDIN_FILENO, &opts, &res, &err);
