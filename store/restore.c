@@ -293,7 +293,7 @@ static int fetch_range(Ctx *c, CodecCtx *cctx, size_t ri, StrataErr *err)
 			win_need = blobs[b].raw_len;
 	buf = bufpool_get(&c->bufs, r->len, &buf_cap);
 	win = bufpool_get(&c->bufs, win_need, &win_cap);
-	run = malloc(sizeof *run);
+	run = calloc(1, sizeof *run);   /* n = 0: an empty run */
 	if (!buf || !win || !run) {
 		rc = strata_err_set(err, -ENOMEM, "out of memory");
 		goto out;
