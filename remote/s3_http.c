@@ -34,7 +34,7 @@
 #define S3_LOW_SPEED_BYTES 1024
 /* Idle handles kept, each with its live connection: enough for the
  * handful of threads a backup runs. */
-#define S3_POOL_MAX 8
+#define S3_POOL_MAX 32
 /* Error documents are small; keep only their start. */
 #define S3_ERRBODY_MAX ((size_t)64 << 10)
 

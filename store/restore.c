@@ -40,6 +40,14 @@
  * plus a RAW_WINDOW, so two or three whole packs at once: peak memory
  * stays under restic's while two cores decrypt. */
 #define INFLIGHT_MAX     (48ull << 20)
+/* From an object store, throughput comes from parallel requests: one
+ * connection's window and the store's per-request time to first byte
+ * (10-50 ms on S3) leave a lone 16 MiB GET far below the link, and a job
+ * decrypts nothing until its whole range has arrived. Ranges of at most
+ * 8 MiB (a default pack is two or three requests) and 96 MiB in flight
+ * keep about ten GETs running for the memory six whole packs would take. */
+#define REMOTE_RANGE_MAX     (8u << 20)
+#define REMOTE_INFLIGHT_MAX  (96ull << 20)
 #define COLD_POLL_S      60
 #define COLD_DAYS        7
 #define COLD_PACKS_SORT  65536   /* dedupe the pack list every this many */
@@ -1056,12 +1064,15 @@ static size_t files_budget(void)
 	return n < BATCH_FILES_MAX ? n : BATCH_FILES_MAX;
 }
 
-static int default_threads(void)
+static int default_threads(int remote)
 {
 	int n = 2 * workpool_default_threads();
 
-	/* Requests to S3 wait on latency, not on the CPU: several in flight
-	 * whatever the core count; more than 32 only adds memory. */
+	/* Requests to S3 wait on latency, not on the CPU: as many workers as
+	 * ranges REMOTE_INFLIGHT_MAX lets fly, whatever the core count; more
+	 * than 32 only adds memory. */
+	if (remote)
+		n = n < 16 ? 16 : n;
 	return n < 8 ? 8 : n > 32 ? 32 : n;
 }
 
@@ -1070,7 +1081,7 @@ int restore_run(Repo *repo, const Snapshot *snap, const RestoreOptions *opts,
 {
 	Ctx c;
 	char *path = NULL;
-	int rc;
+	int remote, rc;
 
 	memset(&c, 0, sizeof c);
 	c.repo = repo;
@@ -1117,9 +1128,10 @@ int restore_run(Repo *repo, const Snapshot *snap, const RestoreOptions *opts,
 		goto out;
 	}
 	c.files_max = files_budget();
-	c.pool = workpool_new(opts->threads > 0 ? opts->threads : default_threads(),
-	                      INFLIGHT_MAX, make_codec, free_codec);
-	c.plan = restore_plan_new(0, 0);
+	remote = strncmp(repo->location, "s3:", 3) == 0;
+	c.pool = workpool_new(opts->threads > 0 ? opts->threads : default_threads(remote),
+	                      remote ? REMOTE_INFLIGHT_MAX : INFLIGHT_MAX, make_codec, free_codec);
+	c.plan = restore_plan_new(0, remote ? REMOTE_RANGE_MAX : 0);
 	path = malloc(PATH_MAX);
 	if (!c.pool || !c.plan || !path) {
 		rc = strata_err_set(err, -ENOMEM, "out of memory");
