@@ -44,10 +44,11 @@
  * connection's window and the store's per-request time to first byte
  * (10-50 ms on S3) leave a lone 16 MiB GET far below the link, and a job
  * decrypts nothing until its whole range has arrived. Ranges of at most
- * 8 MiB (a default pack is two or three requests) and 96 MiB in flight
- * keep about ten GETs running for the memory six whole packs would take. */
+ * 8 MiB (a default pack is two or three requests) and 72 MiB in flight
+ * keep eight GETs running for the memory four whole packs would take
+ * (peak RSS about restic's). */
 #define REMOTE_RANGE_MAX     (8u << 20)
-#define REMOTE_INFLIGHT_MAX  (96ull << 20)
+#define REMOTE_INFLIGHT_MAX  (72ull << 20)
 #define COLD_POLL_S      60
 #define COLD_DAYS        7
 #define COLD_PACKS_SORT  65536   /* dedupe the pack list every this many */
