@@ -1129,6 +1129,8 @@ int restore_run(Repo *repo, const Snapshot *snap, const RestoreOptions *opts,
 		goto out;
 	}
 	c.files_max = files_budget();
+	/* "s3:http(s)://..." or "s3://...": the one backend where requests
+	 * wait on the network (remote/backend.h has no such property). */
 	remote = strncmp(repo->location, "s3:", 3) == 0;
 	c.pool = workpool_new(opts->threads > 0 ? opts->threads : default_threads(remote),
 	                      remote ? REMOTE_INFLIGHT_MAX : INFLIGHT_MAX, make_codec, free_codec);
