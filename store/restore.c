@@ -148,7 +148,24 @@ typedef struct Ctx {
 	size_t ncold, cold_cap;
 	int thawed;                /* thaw requests sent for the whole restore */
 	BufPool bufs;              /* range and raw buffers, reused */
+	/* Tree prefetch (S3 only, see get_tree): a pool loading the trees of
+	 * the next subdirectories while the walk works, and what it loaded. */
+	WorkPool *tpool;
+	pthread_mutex_t tmu;
+	pthread_cond_t tcv;
+	struct TreeFetch *tfetch;  /* under tmu */
 } Ctx;
+
+/* One tree being loaded ahead of the walk. */
+typedef struct TreeFetch {
+	Ctx *ctx;
+	uint8_t id[STRATA_ID_LEN];
+	int done;                  /* under ctx->tmu */
+	int rc;
+	StrataErr err;
+	Tree t;
+	struct TreeFetch *next;
+} TreeFetch;
 
 typedef struct RangeJob {
 	Ctx *ctx;
@@ -811,18 +828,128 @@ static int restore_entry(Ctx *c, int dirfd, const TreeNode *n, char *path, size_
 	return rc;
 }
 
-static int restore_dir(Ctx *c, int dirfd, const uint8_t tree_id[STRATA_ID_LEN], char *path, size_t plen)
+/* ---- tree prefetch ----
+ *
+ * The walk loads one tree per directory, each a request; from S3 that is
+ * a round trip per directory, in series (thousands of directories:
+ * minutes). So the walk asks a small pool to load the trees of the next
+ * TREE_AHEAD subdirectories of each directory while it works, and takes
+ * them from here when it descends. Held trees are bounded by TREE_AHEAD
+ * per level of the current path. */
+#define TREE_AHEAD   32
+#define TREE_THREADS 8
+
+static void tree_fetch_job(void *arg, void *state)
 {
+	TreeFetch *f = arg;
+	Ctx *c = f->ctx;
+	StrataErr err = {0};
 	Tree t;
 	int rc;
 
-	rc = tree_load(c->repo, tree_id, &t, c->err);
+	(void)state;
+	memset(&t, 0, sizeof t);
+	rc = tree_load(c->repo, f->id, &t, &err);
+	pthread_mutex_lock(&c->tmu);
+	f->t = t;
+	f->rc = rc;
+	f->err = err;
+	f->done = 1;
+	pthread_cond_broadcast(&c->tcv);
+	pthread_mutex_unlock(&c->tmu);
+}
+
+/* Start loading tree id; a failure to start is no error (get_tree loads
+ * it itself then). */
+static void prefetch_tree(Ctx *c, const uint8_t id[STRATA_ID_LEN])
+{
+	TreeFetch *f = calloc(1, sizeof *f);
+
+	if (!f)
+		return;
+	f->ctx = c;
+	memcpy(f->id, id, STRATA_ID_LEN);
+	pthread_mutex_lock(&c->tmu);
+	f->next = c->tfetch;
+	c->tfetch = f;
+	pthread_mutex_unlock(&c->tmu);
+	if (workpool_submit(c->tpool, tree_fetch_job, f, 1) != 0) {
+		pthread_mutex_lock(&c->tmu);
+		f->done = 1;
+		f->rc = -ENOMEM;       /* get_tree retries it itself */
+		pthread_mutex_unlock(&c->tmu);
+	}
+}
+
+/* The tree id: prefetched if it was, else loaded now. */
+static int get_tree(Ctx *c, const uint8_t id[STRATA_ID_LEN], Tree *out)
+{
+	TreeFetch **pp, *f = NULL;
+	int rc;
+
+	if (c->tpool) {
+		pthread_mutex_lock(&c->tmu);
+		for (pp = &c->tfetch; *pp; pp = &(*pp)->next)
+			if (memcmp((*pp)->id, id, STRATA_ID_LEN) == 0) {
+				f = *pp;
+				*pp = f->next;
+				break;
+			}
+		while (f && !f->done)
+			pthread_cond_wait(&c->tcv, &c->tmu);
+		pthread_mutex_unlock(&c->tmu);
+	}
+	if (!f || f->rc == -ENOMEM) {
+		free(f);
+		return tree_load(c->repo, id, out, c->err);
+	}
+	rc = f->rc;
+	if (rc == 0)
+		*out = f->t;
+	else if (c->err)
+		*c->err = f->err;
+	free(f);
+	return rc;
+}
+
+/* After the pool has stopped: trees prefetched but never used (the
+ * restore stopped early). */
+static void free_prefetched(Ctx *c)
+{
+	while (c->tfetch) {
+		TreeFetch *f = c->tfetch;
+		c->tfetch = f->next;
+		if (f->done && f->rc == 0)
+			tree_clear(&f->t);
+		free(f);
+	}
+}
+
+static int restore_dir(Ctx *c, int dirfd, const uint8_t tree_id[STRATA_ID_LEN], char *path, size_t plen)
+{
+	Tree t;
+	size_t ahead = 0;          /* entries below this were looked at for prefetch */
+	size_t pending = 0;        /* directories among entries [i, ahead) */
+	int rc;
+
+	rc = get_tree(c, tree_id, &t);
 	if (rc)
 		return rc;
 	for (size_t i = 0; i < t.n && rc == 0; i++) {
 		const TreeNode *n = &t.nodes[i];
 		size_t nl = strlen(n->name), len = plen ? plen + 1 + nl : nl;
 		int how;
+		/* Includes would need each child's path here: with includes
+		 * the walk loads its trees as it goes. */
+		if (c->tpool && c->nincludes == 0) {
+			if (i > 0 && i <= ahead && t.nodes[i - 1].type == NODE_DIR)
+				pending--;
+			for (; ahead < t.n && pending < TREE_AHEAD; ahead++)
+				if (t.nodes[ahead].type == NODE_DIR) {
+					prefetch_tree(c, t.nodes[ahead].subtree);
+					pending++;
+				}
+		}
 		if (len >= PATH_MAX) {
 			rc = strata_err_set(c->err, -ENAMETOOLONG, "path too long under %s", path);
 			break;
@@ -1093,6 +1220,8 @@ int restore_run(Repo *repo, const Snapshot *snap, const RestoreOptions *opts,
 	c.is_root = geteuid() == 0;
 	pthread_mutex_init(&c.mu, NULL);
 	pthread_mutex_init(&c.bufs.mu, NULL);
+	pthread_mutex_init(&c.tmu, NULL);
+	pthread_cond_init(&c.tcv, NULL);
 	rc = repo_index(repo, &c.ix, err);
 	if (rc)
 		goto out;
@@ -1135,6 +1264,15 @@ int restore_run(Repo *repo, const Snapshot *snap, const RestoreOptions *opts,
 	c.pool = workpool_new(opts->threads > 0 ? opts->threads : default_threads(remote),
 	                      remote ? REMOTE_INFLIGHT_MAX : INFLIGHT_MAX, make_codec, free_codec);
 	c.plan = restore_plan_new(0, remote ? REMOTE_RANGE_MAX : 0);
+	if (remote) {
+		/* Weight 1 per tree and no bound that could block the walk:
+		 * TREE_AHEAD per level bounds it. */
+		c.tpool = workpool_new(TREE_THREADS, UINT64_MAX / 2, NULL, NULL);
+		if (!c.tpool) {
+			rc = strata_err_set(err, -ENOMEM, "out of memory");
+			goto out;
+		}
+	}
 	path = malloc(PATH_MAX);
 	if (!c.pool || !c.plan || !path) {
 		rc = strata_err_set(err, -ENOMEM, "out of memory");
@@ -1147,8 +1285,13 @@ int restore_run(Repo *repo, const Snapshot *snap, const RestoreOptions *opts,
 	if (rc == 0 && fsync(c.root_fd) != 0 && errno != EINVAL)
 		rc = strata_err_set(err, -errno, "%s: fsync failed: %s", opts->target, strerror(errno));
 out:
-	/* The pool first: no job may still use a descriptor or the plan. */
+	/* The pools first: no job may still use a descriptor, the plan or a
+	 * prefetch record. */
 	workpool_free(c.pool);
+	workpool_free(c.tpool);
+	free_prefetched(&c);
+	pthread_cond_destroy(&c.tcv);
+	pthread_mutex_destroy(&c.tmu);
 	if (out_result)
 		*out_result = c.res;
 	close_files(&c, 0);
