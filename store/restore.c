@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "store/blob.h"
+#include "store/blob_read.h"
 #include "store/index.h"
 #include "store/repo_internal.h"
 #include "store/restore_plan.h"
@@ -836,8 +837,10 @@ static int restore_entry(Ctx *c, int dirfd, const TreeNode *n, char *path, size_
  * TREE_AHEAD subdirectories of each directory while it works, and takes
  * them from here when it descends. Held trees are bounded by TREE_AHEAD
  * per level of the current path. */
-#define TREE_AHEAD   32
-#define TREE_THREADS 8
+#define TREE_AHEAD   64
+#define TREE_THREADS 16
+/* Tree packs held (store/blob_read.h): four default 16 MiB packs. */
+#define TREE_CACHE_MAX ((size_t)64 << 20)
 
 static void tree_fetch_job(void *arg, void *state)
 {
@@ -1209,7 +1212,7 @@ int restore_run(Repo *repo, const Snapshot *snap, const RestoreOptions *opts,
 {
 	Ctx c;
 	char *path = NULL;
-	int remote, rc;
+	int remote, cached = 0, rc;
 
 	memset(&c, 0, sizeof c);
 	c.repo = repo;
@@ -1222,6 +1225,18 @@ int restore_run(Repo *repo, const Snapshot *snap, const RestoreOptions *opts,
 	pthread_mutex_init(&c.bufs.mu, NULL);
 	pthread_mutex_init(&c.tmu, NULL);
 	pthread_cond_init(&c.tcv, NULL);
+	/* "s3:http(s)://..." or "s3://...": the one backend where requests
+	 * wait on the network (remote/backend.h has no such property). */
+	remote = strncmp(repo->location, "s3:", 3) == 0;
+	/* Trees from whole tree packs, one GET each (store/blob_read.h). */
+	if (remote) {
+		rc = blob_read_tree_cache_attach(repo, TREE_CACHE_MAX);
+		if (rc) {
+			rc = strata_err_set(err, rc, "out of memory");
+			goto out;
+		}
+		cached = 1;
+	}
 	rc = repo_index(repo, &c.ix, err);
 	if (rc)
 		goto out;
@@ -1258,9 +1273,6 @@ int restore_run(Repo *repo, const Snapshot *snap, const RestoreOptions *opts,
 		goto out;
 	}
 	c.files_max = files_budget();
-	/* "s3:http(s)://..." or "s3://...": the one backend where requests
-	 * wait on the network (remote/backend.h has no such property). */
-	remote = strncmp(repo->location, "s3:", 3) == 0;
 	c.pool = workpool_new(opts->threads > 0 ? opts->threads : default_threads(remote),
 	                      remote ? REMOTE_INFLIGHT_MAX : INFLIGHT_MAX, make_codec, free_codec);
 	c.plan = restore_plan_new(0, remote ? REMOTE_RANGE_MAX : 0);
@@ -1290,6 +1302,8 @@ out:
 	workpool_free(c.pool);
 	workpool_free(c.tpool);
 	free_prefetched(&c);
+	if (cached)
+		blob_read_tree_cache_detach(repo, NULL);
 	pthread_cond_destroy(&c.tcv);
 	pthread_mutex_destroy(&c.tmu);
 	if (out_result)
