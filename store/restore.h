@@ -63,7 +63,9 @@ typedef struct RestoreResult {
  * each batch is planned by pack, each pack read once or in a few
  * coalesced ranges (from S3 at most 8 MiB each, about eight in flight;
  * locally whole packs, two or three), every distinct chunk decrypted once
- * and written to each place that needs it (pwritev of runs). All-zero
+ * and written to each place that needs it (pwritev of runs). From S3 the
+ * walk's trees come from whole tree packs fetched once
+ * (store/blob_read.h) and are loaded ahead of the walk. All-zero
  * chunks become holes. File metadata is applied through the open
  * descriptor once its content is written; a directory's once its entries
  * exist. The process's open-file soft limit is raised to its hard limit.
