@@ -33,8 +33,10 @@
  * connection: abort it and retry. */
 #define S3_LOW_SPEED_BYTES 1024
 /* Idle handles kept, each with its live connection: enough for the
- * handful of threads a backup runs. */
-#define S3_POOL_MAX 8
+ * handful of threads a backup runs and the 16 a restore runs (a handle
+ * dropped for want of room costs the next request a TCP and TLS
+ * handshake, three round trips). */
+#define S3_POOL_MAX 32
 /* Error documents are small; keep only their start. */
 #define S3_ERRBODY_MAX ((size_t)64 << 10)
 

@@ -234,11 +234,11 @@ int codec_blob_seal(CodecCtx *ctx, const CodecKeys *keys, uint8_t type,
 	return 0;
 }
 
-int codec_blob_open(CodecCtx *ctx, const CodecKeys *keys, uint8_t type,
-                    const uint8_t id[CODEC_ID_LEN], const uint8_t *blob, size_t blob_len,
-                    uint8_t *out, size_t raw_len)
+int codec_blob_decrypt(CodecCtx *ctx, const CodecKeys *keys, uint8_t type,
+                       const uint8_t id[CODEC_ID_LEN], const uint8_t *blob, size_t blob_len,
+                       uint8_t *out, size_t raw_len)
 {
-	uint8_t ad[BLOB_AD_LEN], check[CODEC_ID_LEN];
+	uint8_t ad[BLOB_AD_LEN];
 	unsigned long long msg_len;
 	size_t body_len;
 	int rc;
@@ -269,6 +269,18 @@ int codec_blob_open(CodecCtx *ctx, const CodecKeys *keys, uint8_t type,
 	default:
 		return STRATA_EFORMAT;
 	}
+	return 0;
+}
+
+int codec_blob_open(CodecCtx *ctx, const CodecKeys *keys, uint8_t type,
+                    const uint8_t id[CODEC_ID_LEN], const uint8_t *blob, size_t blob_len,
+                    uint8_t *out, size_t raw_len)
+{
+	uint8_t check[CODEC_ID_LEN];
+	int rc = codec_blob_decrypt(ctx, keys, type, id, blob, blob_len, out, raw_len);
+
+	if (rc)
+		return rc;
 	codec_chunk_id(keys, out, raw_len, check);
 	if (sodium_memcmp(check, id, CODEC_ID_LEN) != 0)
 		return STRATA_EDAMAGED;

@@ -114,6 +114,15 @@ int codec_blob_open(CodecCtx *ctx, const CodecKeys *keys, uint8_t type,
                     const uint8_t id[CODEC_ID_LEN], const uint8_t *blob, size_t blob_len,
                     uint8_t *out, size_t raw_len);
 
+/* codec_blob_decrypt — codec_blob_open without recomputing the keyed hash:
+ * the AEAD tag alone vouches that a holder of the key sealed this plaintext
+ * under this type and ID (FORMAT.md §8). For bulk readers that rely on
+ * that (restore); check and dump use codec_blob_open. Same errors but
+ * never STRATA_EDAMAGED. */
+int codec_blob_decrypt(CodecCtx *ctx, const CodecKeys *keys, uint8_t type,
+                       const uint8_t id[CODEC_ID_LEN], const uint8_t *blob, size_t blob_len,
+                       uint8_t *out, size_t raw_len);
+
 /* codec_seal — seal a whole file: out = NONCE || CIPHERTEXT || TAG with
  * additional data ad. *out malloc'ed. */
 int codec_seal(const CodecKeys *keys, const uint8_t *ad, size_t ad_len,

@@ -39,6 +39,7 @@ struct Repo {
 	struct Kv *snapcat;                            /* snapshot catalogue, opened by snapcat_sync */
 	int        snapcat_synced;
 	pthread_mutex_t lock;                          /* guards lazy opening */
+	struct TreePackCache *tree_packs;              /* store/blob_read.h; NULL: none */
 };
 
 /* repo_config_parse — parse the decrypted config JSON (FORMAT.md "Config

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "store/blob.h"
+#include "store/blob_read.h"
 #include "store/index.h"
 #include "store/repo_internal.h"
 #include "store/restore_plan.h"
@@ -40,6 +41,15 @@
  * plus a RAW_WINDOW, so two or three whole packs at once: peak memory
  * stays under restic's while two cores decrypt. */
 #define INFLIGHT_MAX     (48ull << 20)
+/* From an object store, throughput comes from parallel requests: one
+ * connection's window and the store's per-request time to first byte
+ * (10-50 ms on S3) leave a lone 16 MiB GET far below the link, and a job
+ * decrypts nothing until its whole range has arrived. Ranges of at most
+ * 8 MiB (a default pack is two or three requests) and 72 MiB in flight
+ * keep eight GETs running for the memory four whole packs would take
+ * (peak RSS about restic's). */
+#define REMOTE_RANGE_MAX     (8u << 20)
+#define REMOTE_INFLIGHT_MAX  (72ull << 20)
 #define COLD_POLL_S      60
 #define COLD_DAYS        7
 #define COLD_PACKS_SORT  65536   /* dedupe the pack list every this many */
@@ -139,7 +149,24 @@ typedef struct Ctx {
 	size_t ncold, cold_cap;
 	int thawed;                /* thaw requests sent for the whole restore */
 	BufPool bufs;              /* range and raw buffers, reused */
+	/* Tree prefetch (S3 only, see get_tree): a pool loading the trees of
+	 * the next subdirectories while the walk works, and what it loaded. */
+	WorkPool *tpool;
+	pthread_mutex_t tmu;
+	pthread_cond_t tcv;
+	struct TreeFetch *tfetch;  /* under tmu */
 } Ctx;
+
+/* One tree being loaded ahead of the walk. */
+typedef struct TreeFetch {
+	Ctx *ctx;
+	uint8_t id[STRATA_ID_LEN];
+	int done;                  /* under ctx->tmu */
+	int rc;
+	StrataErr err;
+	Tree t;
+	struct TreeFetch *next;
+} TreeFetch;
 
 typedef struct RangeJob {
 	Ctx *ctx;
@@ -293,7 +320,7 @@ static int fetch_range(Ctx *c, CodecCtx *cctx, size_t ri, StrataErr *err)
 			win_need = blobs[b].raw_len;
 	buf = bufpool_get(&c->bufs, r->len, &buf_cap);
 	win = bufpool_get(&c->bufs, win_need, &win_cap);
-	run = malloc(sizeof *run);
+	run = calloc(1, sizeof *run);   /* n = 0: an empty run */
 	if (!buf || !win || !run) {
 		rc = strata_err_set(err, -ENOMEM, "out of memory");
 		goto out;
@@ -337,8 +364,12 @@ static int fetch_range(Ctx *c, CodecCtx *cctx, size_t ri, StrataErr *err)
 			used = 0;
 		}
 		out = win + used;
-		rc = codec_blob_open(cctx, c->repo->keys, BLOB_DATA, bl->id, buf + (bl->pack_off - r->off),
-		                     bl->length, out, bl->raw_len);
+		/* The AEAD tag binds type and ID (FORMAT.md §8): recomputing the
+		 * keyed hash of every restored byte would only re-check what the
+		 * writer, holding the same key, already vouched for, at about
+		 * half of a restore's CPU; check --read-data does recompute it. */
+		rc = codec_blob_decrypt(cctx, c->repo->keys, BLOB_DATA, bl->id, buf + (bl->pack_off - r->off),
+		                        bl->length, out, bl->raw_len);
 		if (rc) {
 			codec_hex(bl->id, STRATA_ID_LEN, idhex);
 			rc = rc == -ENOMEM ? strata_err_set(err, rc, "out of memory") :
@@ -346,9 +377,7 @@ static int fetch_range(Ctx *c, CodecCtx *cctx, size_t ri, StrataErr *err)
 			                    f->path, (unsigned long long)refs[bl->first_ref].file_off,
 			                    (unsigned long long)(refs[bl->first_ref].file_off + bl->raw_len - 1),
 			                    idhex, packhex, bl->pack_off,
-			                    rc == STRATA_EAUTH ? "fails authentication" :
-			                    rc == STRATA_EDAMAGED ? "content does not match its ID" :
-			                    "cannot be decoded");
+			                    rc == STRATA_EAUTH ? "fails authentication" : "cannot be decoded");
 			goto out;
 		}
 		used += bl->raw_len;
@@ -800,18 +829,130 @@ static int restore_entry(Ctx *c, int dirfd, const TreeNode *n, char *path, size_
 	return rc;
 }
 
-static int restore_dir(Ctx *c, int dirfd, const uint8_t tree_id[STRATA_ID_LEN], char *path, size_t plen)
+/* ---- tree prefetch ----
+ *
+ * The walk loads one tree per directory, each a request; from S3 that is
+ * a round trip per directory, in series (thousands of directories:
+ * minutes). So the walk asks a small pool to load the trees of the next
+ * TREE_AHEAD subdirectories of each directory while it works, and takes
+ * them from here when it descends. Held trees are bounded by TREE_AHEAD
+ * per level of the current path. */
+#define TREE_AHEAD   64
+#define TREE_THREADS 16
+/* Tree packs held (store/blob_read.h): four default 16 MiB packs. */
+#define TREE_CACHE_MAX ((size_t)64 << 20)
+
+static void tree_fetch_job(void *arg, void *state)
 {
+	TreeFetch *f = arg;
+	Ctx *c = f->ctx;
+	StrataErr err = {0};
 	Tree t;
 	int rc;
 
-	rc = tree_load(c->repo, tree_id, &t, c->err);
+	(void)state;
+	memset(&t, 0, sizeof t);
+	rc = tree_load(c->repo, f->id, &t, &err);
+	pthread_mutex_lock(&c->tmu);
+	f->t = t;
+	f->rc = rc;
+	f->err = err;
+	f->done = 1;
+	pthread_cond_broadcast(&c->tcv);
+	pthread_mutex_unlock(&c->tmu);
+}
+
+/* Start loading tree id; a failure to start is no error (get_tree loads
+ * it itself then). */
+static void prefetch_tree(Ctx *c, const uint8_t id[STRATA_ID_LEN])
+{
+	TreeFetch *f = calloc(1, sizeof *f);
+
+	if (!f)
+		return;
+	f->ctx = c;
+	memcpy(f->id, id, STRATA_ID_LEN);
+	pthread_mutex_lock(&c->tmu);
+	f->next = c->tfetch;
+	c->tfetch = f;
+	pthread_mutex_unlock(&c->tmu);
+	if (workpool_submit(c->tpool, tree_fetch_job, f, 1) != 0) {
+		pthread_mutex_lock(&c->tmu);
+		f->done = 1;
+		f->rc = -ENOMEM;       /* get_tree retries it itself */
+		pthread_mutex_unlock(&c->tmu);
+	}
+}
+
+/* The tree id: prefetched if it was, else loaded now. */
+static int get_tree(Ctx *c, const uint8_t id[STRATA_ID_LEN], Tree *out)
+{
+	TreeFetch **pp, *f = NULL;
+	int rc;
+
+	if (c->tpool) {
+		pthread_mutex_lock(&c->tmu);
+		for (pp = &c->tfetch; *pp; pp = &(*pp)->next)
+			if (memcmp((*pp)->id, id, STRATA_ID_LEN) == 0) {
+				f = *pp;
+				*pp = f->next;
+				break;
+			}
+		while (f && !f->done)
+			pthread_cond_wait(&c->tcv, &c->tmu);
+		pthread_mutex_unlock(&c->tmu);
+	}
+	if (!f || f->rc == -ENOMEM) {
+		free(f);
+		return tree_load(c->repo, id, out, c->err);
+	}
+	rc = f->rc;
+	if (rc == 0)
+		*out = f->t;
+	else if (c->err)
+		*c->err = f->err;
+	free(f);
+	return rc;
+}
+
+/* After the pool has stopped: trees prefetched but never used (the
+ * restore stopped early). */
+static void free_prefetched(Ctx *c)
+{
+	while (c->tfetch) {
+		TreeFetch *f = c->tfetch;
+		c->tfetch = f->next;
+		if (f->done && f->rc == 0)
+			tree_clear(&f->t);
+		free(f);
+	}
+}
+
+static int restore_dir(Ctx *c, int dirfd, const uint8_t tree_id[STRATA_ID_LEN], char *path, size_t plen)
+{
+	Tree t;
+	size_t ahead = 0;          /* entries below this were looked at for prefetch */
+	size_t pending = 0;        /* directories among entries [i, ahead) */
+	int rc;
+
+	rc = get_tree(c, tree_id, &t);
 	if (rc)
 		return rc;
 	for (size_t i = 0; i < t.n && rc == 0; i++) {
 		const TreeNode *n = &t.nodes[i];
 		size_t nl = strlen(n->name), len = plen ? plen + 1 + nl : nl;
 		int how;
+		/* Includes would need each child's path here: with includes
+		 * the walk loads its trees as it goes. */
+		if (c->tpool && c->nincludes == 0) {
+			if (i > 0 && i <= ahead && t.nodes[i - 1].type == NODE_DIR)
+				pending--;
+			for (; ahead < t.n && pending < TREE_AHEAD; ahead++)
+				if (t.nodes[ahead].type == NODE_DIR) {
+					prefetch_tree(c, t.nodes[ahead].subtree);
+					pending++;
+				}
+		}
 		if (len >= PATH_MAX) {
 			rc = strata_err_set(c->err, -ENAMETOOLONG, "path too long under %s", path);
 			break;
@@ -1054,12 +1195,15 @@ static size_t files_budget(void)
 	return n < BATCH_FILES_MAX ? n : BATCH_FILES_MAX;
 }
 
-static int default_threads(void)
+static int default_threads(int remote)
 {
 	int n = 2 * workpool_default_threads();
 
-	/* Requests to S3 wait on latency, not on the CPU: several in flight
-	 * whatever the core count; more than 32 only adds memory. */
+	/* Requests to S3 wait on latency, not on the CPU: as many workers as
+	 * ranges REMOTE_INFLIGHT_MAX lets fly, whatever the core count; more
+	 * than 32 only adds memory. */
+	if (remote)
+		n = n < 16 ? 16 : n;
 	return n < 8 ? 8 : n > 32 ? 32 : n;
 }
 
@@ -1068,7 +1212,7 @@ int restore_run(Repo *repo, const Snapshot *snap, const RestoreOptions *opts,
 {
 	Ctx c;
 	char *path = NULL;
-	int rc;
+	int remote, cached = 0, rc;
 
 	memset(&c, 0, sizeof c);
 	c.repo = repo;
@@ -1079,6 +1223,20 @@ int restore_run(Repo *repo, const Snapshot *snap, const RestoreOptions *opts,
 	c.is_root = geteuid() == 0;
 	pthread_mutex_init(&c.mu, NULL);
 	pthread_mutex_init(&c.bufs.mu, NULL);
+	pthread_mutex_init(&c.tmu, NULL);
+	pthread_cond_init(&c.tcv, NULL);
+	/* "s3:http(s)://..." or "s3://...": the one backend where requests
+	 * wait on the network (remote/backend.h has no such property). */
+	remote = strncmp(repo->location, "s3:", 3) == 0;
+	/* Trees from whole tree packs, one GET each (store/blob_read.h). */
+	if (remote) {
+		rc = blob_read_tree_cache_attach(repo, TREE_CACHE_MAX);
+		if (rc) {
+			rc = strata_err_set(err, rc, "out of memory");
+			goto out;
+		}
+		cached = 1;
+	}
 	rc = repo_index(repo, &c.ix, err);
 	if (rc)
 		goto out;
@@ -1115,9 +1273,18 @@ int restore_run(Repo *repo, const Snapshot *snap, const RestoreOptions *opts,
 		goto out;
 	}
 	c.files_max = files_budget();
-	c.pool = workpool_new(opts->threads > 0 ? opts->threads : default_threads(),
-	                      INFLIGHT_MAX, make_codec, free_codec);
-	c.plan = restore_plan_new(0, 0);
+	c.pool = workpool_new(opts->threads > 0 ? opts->threads : default_threads(remote),
+	                      remote ? REMOTE_INFLIGHT_MAX : INFLIGHT_MAX, make_codec, free_codec);
+	c.plan = restore_plan_new(0, remote ? REMOTE_RANGE_MAX : 0);
+	if (remote) {
+		/* Weight 1 per tree and no bound that could block the walk:
+		 * TREE_AHEAD per level bounds it. */
+		c.tpool = workpool_new(TREE_THREADS, UINT64_MAX / 2, NULL, NULL);
+		if (!c.tpool) {
+			rc = strata_err_set(err, -ENOMEM, "out of memory");
+			goto out;
+		}
+	}
 	path = malloc(PATH_MAX);
 	if (!c.pool || !c.plan || !path) {
 		rc = strata_err_set(err, -ENOMEM, "out of memory");
@@ -1130,8 +1297,15 @@ int restore_run(Repo *repo, const Snapshot *snap, const RestoreOptions *opts,
 	if (rc == 0 && fsync(c.root_fd) != 0 && errno != EINVAL)
 		rc = strata_err_set(err, -errno, "%s: fsync failed: %s", opts->target, strerror(errno));
 out:
-	/* The pool first: no job may still use a descriptor or the plan. */
+	/* The pools first: no job may still use a descriptor, the plan or a
+	 * prefetch record. */
 	workpool_free(c.pool);
+	workpool_free(c.tpool);
+	free_prefetched(&c);
+	if (cached)
+		blob_read_tree_cache_detach(repo, NULL);
+	pthread_cond_destroy(&c.tcv);
+	pthread_mutex_destroy(&c.tmu);
 	if (out_result)
 		*out_result = c.res;
 	close_files(&c, 0);

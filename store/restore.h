@@ -2,8 +2,10 @@
  *
  * Owns: recreating files, directories, symlinks, hard links, devices and
  * FIFOs with their metadata under a target directory; streaming one file to
- * a descriptor (dump). Every chunk is authenticated and its keyed hash
- * re-checked before a byte of it is written.
+ * a descriptor (dump). Every chunk is authenticated (its AEAD tag binds
+ * type and ID) before a byte of it is written; dump also re-checks the
+ * keyed hash, restore does not (FORMAT.md section 8: check --read-data
+ * does).
  *
  * Safety: never writes outside the target (names from a tree are checked:
  * no "/", no ".", no ".."; the engine never follows a symlink it created);
@@ -34,7 +36,7 @@ typedef struct RestoreOptions {
 	const char *target;                             /* created if missing */
 	const char *const *includes; size_t nincludes;  /* snapshot paths to restore; none = all */
 	int overwrite;                                  /* replace existing files */
-	int threads;                                    /* 0 = max(8, 2 x cores): I/O bound on S3 */
+	int threads;                                    /* 0 = max(8, 2 x cores), 16 for S3 */
 	/* Called by the tree walk after each entry and by fetch workers after
 	 * each range written, possibly from several threads at once; current
 	 * is NULL in the workers' calls. */
@@ -59,8 +61,11 @@ typedef struct RestoreResult {
  * Reads (store/restore_plan.h): the walk creates entries and queues the
  * chunks of files in batches (bounded by open files and references);
  * each batch is planned by pack, each pack read once or in a few
- * coalesced ranges, several in flight, every distinct chunk decrypted once
- * and written to each place that needs it (pwritev of runs). All-zero
+ * coalesced ranges (from S3 at most 8 MiB each, about eight in flight;
+ * locally whole packs, two or three), every distinct chunk decrypted once
+ * and written to each place that needs it (pwritev of runs). From S3 the
+ * walk's trees come from whole tree packs fetched once
+ * (store/blob_read.h) and are loaded ahead of the walk. All-zero
  * chunks become holes. File metadata is applied through the open
  * descriptor once its content is written; a directory's once its entries
  * exist. The process's open-file soft limit is raised to its hard limit.

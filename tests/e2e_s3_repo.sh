@@ -54,6 +54,14 @@ while [ $i -lt 60 ]; do
 	head -c $((i * 97 + 10)) /dev/urandom >"$S/small/f$i"
 	i=$((i + 1))
 done
+# Directories two deep: the restore walk loads their trees ahead of
+# itself, from a whole tree pack fetched once (store/blob_read.h).
+i=0
+while [ $i -lt 40 ]; do
+	mkdir -p "$S/many/d$i/e$i"
+	printf '%s\n' "$i" >"$S/many/d$i/e$i/f"
+	i=$((i + 1))
+done
 truncate -s 40M "$S/sparse"
 head -c 65536 /dev/urandom | dd of="$S/sparse" bs=65536 seek=300 conv=notrunc status=none
 ln -s d1/rand3m "$S/link"

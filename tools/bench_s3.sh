@@ -9,17 +9,26 @@
 # directory of small files and a sparse file. The server is the npm
 # package s3rver 3.7.1 pinned in tests/s3/bench (restic 0.14 cannot talk to
 # the SigV4-checking 5.0.0 the tests use; see shared S3-TESTING notes), on
-# 127.0.0.1. Prints backup and restore times and throughput, the restore
-# throughput ratio strata/restic (strata's target: at least 2), and the
-# requests and bytes downloaded per restored GiB, counted the same way for
-# both from the server's request log (strata's own count from restore
-# --json is printed too).
+# 127.0.0.1. Prints backup times, then restores with an empty cache,
+# strata and restic interleaved, BENCH_S3_ROUNDS times each (default 2,
+# best kept): wall and client CPU seconds, throughput, the ratio
+# strata/restic (strata's target: at least 2), and the requests and bytes
+# downloaded per restored GiB, counted the same way for both from the
+# server's request log (strata's own count from restore --json too).
+#
+# Restores run twice over: straight to the server, and through
+# tests/s3/bench/latency_proxy.py, which delays every chunk by
+# BENCH_S3_DELAY_MS (default 10) each way, i.e. the round trip a client in
+# the same region as its object store sees (0 skips it). On loopback the
+# single-threaded s3rver, not the client, bounds both tools; latency is
+# where the number of requests in flight and serial round trips show.
+# BENCH_S3_KEEP=1 keeps the work directory (server log, data) for study.
 #
 # Over TLS (a fresh self-signed certificate): restic's S3 client signs
 # plain-HTTP uploads with aws-chunked streaming payloads, which s3rver
 # 3.7.1 stores undecoded; over HTTPS it sends ordinary bodies. Both tools
 # use the same https endpoint. Needs node/npm, restic, openssl, python3.
-# Runs only on 127.0.0.1 and stops its server when done.
+# Runs only on 127.0.0.1 and stops its server and proxy when done.
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 STRATA=${STRATA:-$ROOT/build/strata}
@@ -39,8 +48,12 @@ TOTAL=$(bytes_of "$SIZE")
 W=$(mktemp -d "${TMPDIR:-/tmp}/strata-bench-s3.XXXXXX")
 S3_PID=
 cleanup() {
-	for p in $S3_PID; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
-	rm -rf "$W"
+	st=$?
+	# "|| true": under set -e the status 143 of a waited-for killed server
+	# ended the script here, with that status.
+	for p in $S3_PID; do { kill "$p" && wait "$p"; } 2>/dev/null || true; done
+	if [ -n "${BENCH_S3_KEEP:-}" ]; then echo "bench_s3: kept $W"; else rm -rf "$W"; fi
+	exit $st
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -115,46 +128,111 @@ for line in sys.stdin:
 print(n, int(total))'
 }
 
-# ---- strata ----
+# timed OUT_FILE CMD... — run CMD, write "WALL CPU" (seconds; CPU = user +
+# system of CMD and its children) to OUT_FILE; CMD's stdout goes to stdout.
+timed() {
+	python3 - "$@" <<'EOF'
+import resource, subprocess, sys, time
+out, cmd = sys.argv[1], sys.argv[2:]
+t0 = time.monotonic()
+rc = subprocess.call(cmd)
+wall = time.monotonic() - t0
+ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+open(out, "w").write(f"{wall:.2f} {ru.ru_utime + ru.ru_stime:.2f}\n")
+sys.exit(rc)
+EOF
+}
+
+# ---- backups ----
 SL=s3:https://127.0.0.1:$PORT/bench/strata
+RL=s3:https://127.0.0.1:$PORT/bench/restic
 "$STRATA" -r "$SL" init -q
 t0=$(now); "$STRATA" -r "$SL" backup -q "$W/src"; t1=$(now)
 st_backup=$(secs "$t0" "$t1")
-m=$(log_mark)
-t0=$(now); "$STRATA" -r "$SL" restore latest --target "$W/r-strata" --json >"$W/strata-restore.json"; t1=$(now)
-set -- $(log_since "$m"); st_all=$1; st_all_bytes=$2
-st_restore=$(secs "$t0" "$t1")
-diff -r "$W/src" "$W/r-strata$W/src" >/dev/null || { echo "bench_s3: strata restore differs from the source" >&2; exit 1; }
-st_req=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["requests"])' "$W/strata-restore.json")
-st_fetched=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["bytes_fetched"])' "$W/strata-restore.json")
-rm -rf "$W/r-strata"
-
-# ---- restic ----
-RL=s3:https://127.0.0.1:$PORT/bench/restic
 restic --cacert "$W/cert.pem" -r "$RL" init -q >/dev/null
 t0=$(now); restic --cacert "$W/cert.pem" -r "$RL" backup -q "$W/src" >/dev/null; t1=$(now)
 rs_backup=$(secs "$t0" "$t1")
-m=$(log_mark)
-t0=$(now); restic --cacert "$W/cert.pem" -r "$RL" restore latest --target "$W/r-restic" -q >/dev/null; t1=$(now)
-set -- $(log_since "$m"); rs_all=$1; rs_all_bytes=$2
-rs_restore=$(secs "$t0" "$t1")
-diff -r "$W/src" "$W/r-restic$W/src" >/dev/null || { echo "bench_s3: restic restore differs from the source" >&2; exit 1; }
-rm -rf "$W/r-restic"
+
+# ---- the proxy that adds latency ----
+DELAY_MS=${BENCH_S3_DELAY_MS:-10}
+PROXY_PORT=
+if [ "$DELAY_MS" != 0 ]; then
+	python3 "$BENCH_NPM/latency_proxy.py" 0 127.0.0.1 "$PORT" "$DELAY_MS" >"$W/proxy.log" 2>&1 &
+	S3_PID="$S3_PID $!"
+	PROXY_PORT=$(wait_port "$W/proxy.log" "listening on ") ||
+		{ echo "bench_s3: latency proxy did not start: $(cat "$W/proxy.log")" >&2; exit 1; }
+fi
+
+# restore_one VIA TOOL PORT — one restore with an empty cache, checked
+# against the source; appends "VIA TOOL WALL CPU REQUESTS BYTES
+# [OWN_REQUESTS OWN_BYTES]" to $W/restores.
+restore_one() {
+	shift_via=$1
+	shift
+	rm -rf "$W/r" "$W/rcache"
+	m=$(log_mark)
+	if [ "$1" = strata ]; then
+		STRATA_CACHE_DIR="$W/rcache" timed "$W/t" "$STRATA" -r "s3:https://127.0.0.1:$2/bench/strata" \
+			restore latest --target "$W/r" --json >"$W/strata-restore.json"
+		own=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["requests"], d["bytes_fetched"])' \
+			"$W/strata-restore.json")
+	else
+		RESTIC_CACHE_DIR="$W/rcache" timed "$W/t" restic --cacert "$W/cert.pem" \
+			-r "s3:https://127.0.0.1:$2/bench/restic" restore latest --target "$W/r" -q >/dev/null
+		own=
+	fi
+	diff -r "$W/src" "$W/r$W/src" >/dev/null || { echo "bench_s3: $1 restore differs from the source" >&2; exit 1; }
+	rm -rf "$W/r"
+	echo "$shift_via $1 $(cat "$W/t") $(log_since "$m") $own" >>"$W/restores"
+}
+
+# ---- restores: strata and restic interleaved, direct and through the proxy ----
+ROUNDS=${BENCH_S3_ROUNDS:-2}
+: >"$W/restores"
+for via in direct proxy; do
+	if [ $via = direct ]; then p=$PORT; else p=$PROXY_PORT; fi
+	[ -n "$p" ] || continue
+	r=1
+	while [ $r -le "$ROUNDS" ]; do
+		for tool in strata restic; do
+			restore_one $via $tool "$p"
+		done
+		r=$((r + 1))
+	done
+done
 
 echo
-echo "bench_s3: $(python3 -c "print(f'{$DATA/1048576:.0f}')") MiB apparent ($SIZE generated), s3rver 3.7.1 (https) on 127.0.0.1, $(nproc) cores"
-printf '%-8s %10s %10s %11s %11s\n' tool backup_s MiB/s restore_s MiB/s
-printf '%-8s %10s %10s %11s %11s\n' strata "$st_backup" "$(mbps "$DATA" "$st_backup")" "$st_restore" "$(mbps "$DATA" "$st_restore")"
-printf '%-8s %10s %10s %11s %11s\n' restic "$rs_backup" "$(mbps "$DATA" "$rs_backup")" "$rs_restore" "$(mbps "$DATA" "$rs_restore")"
-python3 - "$DATA" "$st_restore" "$rs_restore" "$st_req" "$st_fetched" "$st_all" "$st_all_bytes" "$rs_all" "$rs_all_bytes" <<'EOF'
+echo "bench_s3: $(python3 -c "print(f'{$DATA/1048576:.0f}')") MiB apparent ($SIZE generated), s3rver 3.7.1 (https) on 127.0.0.1, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-8s %10s %10s\n' tool backup_s MiB/s
+printf '%-8s %10s %10s\n' strata "$st_backup" "$(mbps "$DATA" "$st_backup")"
+printf '%-8s %10s %10s\n' restic "$rs_backup" "$(mbps "$DATA" "$rs_backup")"
+python3 - "$DATA" "$DELAY_MS" "$W/restores" <<'EOF'
 import sys
-data, st, rs = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
-st_req, st_fetched, st_all, st_bytes, rs_all, rs_bytes = (int(x) for x in sys.argv[4:10])
+data, delay = int(sys.argv[1]), sys.argv[2]
 gib = data / 2**30
-print(f"restore throughput ratio strata/restic: {rs / max(st, 1e-9):.2f} (target >= 2)")
-print(f"per restored GiB (server log, every request): strata {st_all / gib:.0f} requests, "
-      f"{st_bytes / 2**30 / gib:.3f} GiB downloaded; restic {rs_all / gib:.0f} requests, "
-      f"{rs_bytes / 2**30 / gib:.3f} GiB downloaded")
-print(f"strata's own count: {st_req} data range requests, {st_fetched / 2**20:.1f} MiB of packs "
-      f"({st_req / gib:.0f} per GiB)")
+rows = [l.split() for l in open(sys.argv[3]) if l.strip()]
+print("restores (empty cache each, best of the rounds by wall; CPU is the client's):")
+for via in ("direct", "proxy"):
+    best = {}
+    for r in rows:
+        if r[0] != via:
+            continue
+        if r[1] not in best or float(r[2]) < float(best[r[1]][2]):
+            best[r[1]] = r
+    if not best:
+        continue
+    label = "direct" if via == "direct" else f"+{2 * float(delay):.0f} ms RTT (latency_proxy)"
+    for tool in ("strata", "restic"):
+        if tool not in best:
+            continue
+        r = best[tool]
+        wall, cpu, req, nbytes = float(r[2]), float(r[3]), int(r[4]), int(r[5])
+        extra = ""
+        if len(r) > 7:
+            extra = f"; own count {int(r[6])} data range requests, {int(r[7]) / 2**20:.1f} MiB of packs"
+        print(f"  {label:32s} {tool:7s} {wall:6.2f} s wall {cpu:6.2f} s CPU {data / 2**20 / wall:7.1f} MiB/s  "
+              f"per GiB: {req / gib:4.0f} requests, {nbytes / 2**30 / gib:.3f} GiB downloaded{extra}")
+    if "strata" in best and "restic" in best:
+        print(f"  {label:32s} throughput ratio strata/restic: "
+              f"{float(best['restic'][2]) / max(float(best['strata'][2]), 1e-9):.2f} (target >= 2)")
 EOF
