@@ -7,6 +7,7 @@
 #include "store/kv.h"
 #include "store/repo.h"
 #include "store/snapcat.h"
+#include "store/snapselect.h"
 #include "store/snapshot.h"
 #include "tests/check.h"
 
@@ -64,18 +65,19 @@ static int fresh(void)
 	return 0;
 }
 
-/* Save a snapshot taken on host at the next tick of a test clock. */
-static int save(Repo *r, const char *host, uint8_t out_id[STRATA_ID_LEN])
+/* Save a snapshot taken on host at time_ns carrying label (or none). */
+static int save_at(Repo *r, const char *host, int64_t time_ns, const char *label, uint8_t out_id[STRATA_ID_LEN])
 {
-	char *paths[1] = {(char *)(uintptr_t)"/srv"};
+	char *paths[1] = {(char *)(uintptr_t)"/srv"}, *labels[1] = {(char *)(uintptr_t)label};
 	StrataErr err = {0};
 	Snapshot s;
 	int rc;
 
 	memset(&s, 0, sizeof s);
-	clock_ns += 1000000000LL;
-	s.time_ns = clock_ns;
+	s.time_ns = time_ns;
 	s.host = (char *)(uintptr_t)host;
+	s.labels = label ? labels : NULL;
+	s.nlabels = label ? 1 : 0;
 	s.user = (char *)(uintptr_t)"ops";
 	s.paths = paths;
 	s.npaths = 1;
@@ -86,6 +88,13 @@ static int save(Repo *r, const char *host, uint8_t out_id[STRATA_ID_LEN])
 	else
 		memcpy(out_id, s.id, STRATA_ID_LEN);
 	return rc;
+}
+
+/* Save a snapshot taken on host at the next tick of a test clock. */
+static int save(Repo *r, const char *host, uint8_t out_id[STRATA_ID_LEN])
+{
+	clock_ns += 1000000000LL;
+	return save_at(r, host, clock_ns, NULL, out_id);
 }
 
 static int del(Repo *r, const uint8_t id[STRATA_ID_LEN])
@@ -427,6 +436,66 @@ static void test_forged_names(void)
 	repo_close(a);
 }
 
+/* snapselect_find walks the catalogue newest first for latest, --at and
+ * exact labels: it must pick what snapselect_pick picks over the whole
+ * list, ties in time included, and fail with the same message. */
+static void test_select_newest_first(void)
+{
+	static const char *const hosts[] = {"a", "b"};
+	static const char *const labels[] = {"height=10", "height=20", NULL, "kind=base", "height=20"};
+	static const char *const want_labels[] = {"height=20", "kind=base", "height=15", "kind=none", "x"};
+	uint8_t id[STRATA_ID_LEN];
+	StrataErr e1 = {0}, e2 = {0};
+	Snapshot *all = NULL, got;
+	size_t n = 0, at = 0;
+	int64_t t0 = 1800000000000000000LL;
+	Repo *r;
+
+	REQUIRE(fresh() == 0);
+	r = open_repo(cache_a);
+	REQUIRE(r);
+	/* Twelve snapshots, three sharing each time. */
+	for (int i = 0; i < 12; i++)
+		REQUIRE(save_at(r, hosts[i % 2], t0 + (i / 3) * 1000, labels[i % 5], id) == 0);
+	REQUIRE(snapshot_list(r, &all, &n, &e1) == 0);
+	REQUIRE(n == 12);
+	for (int by = 0; by < 3; by++) {
+		for (int h = -1; h < 2; h++) {
+			for (int k = 0; k < 7; k++) {
+				SnapSelect sel;
+				int rc1, rc2;
+
+				memset(&sel, 0, sizeof sel);
+				sel.filter.host = h < 0 ? NULL : hosts[h];
+				if (by == 0) {
+					if (k)
+						continue;
+					sel.by = SNAPSELECT_LATEST;
+				} else if (by == 1) {
+					sel.by = SNAPSELECT_AT_TIME;
+					sel.time_ns = t0 + (k - 1) * 1000 + (k % 2) * 500;
+				} else {
+					if (k >= 5)
+						continue;
+					sel.by = SNAPSELECT_LABEL;
+					sel.label = want_labels[k];
+				}
+				rc1 = snapselect_pick(all, n, &sel, &at, &e1);
+				rc2 = snapselect_find(r, &sel, &got, &e2);
+				CHECK_EQ_INT(rc2, rc1);
+				if (rc1 == 0 && rc2 == 0)
+					CHECK(memcmp(got.id, all[at].id, STRATA_ID_LEN) == 0);
+				else if (rc1 && rc2)
+					CHECK_STR(e2.msg, e1.msg);
+				if (rc2 == 0)
+					snapshot_clear(&got);
+			}
+		}
+	}
+	snapshot_list_free(all, n);
+	repo_close(r);
+}
+
 int main(void)
 {
 	const char *tmp = getenv("TMPDIR");
@@ -444,6 +513,7 @@ int main(void)
 	RUN(test_stale_catalogue);
 	RUN(test_damaged_catalogue);
 	RUN(test_forged_names);
+	RUN(test_select_newest_first);
 	rm_rf(tmp_dir);
 	return CHECK_EXIT();
 }
