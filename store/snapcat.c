@@ -17,6 +17,15 @@ enum { T_BYTIME = 0, T_IDS = 1, T_META = 2 };
 static const char *const TABLES[] = {"bytime", "ids", "meta"};
 static const char SET_KEY[] = "idset";
 #define TIMEKEY_LEN (8 + STRATA_ID_LEN)
+/* An IDs-table value: the bytime key, then when the entry was added
+ * (CLOCK_REALTIME ns, u64 LE; see RECENT_NS). */
+#define IDVAL_LEN (TIMEKEY_LEN + 8)
+/* A catalogue entry missing from a listing is stale, unless it was added
+ * less than this before the listing began: then another process may have
+ * saved it after the listing was taken, and it is stat'ed before it goes.
+ * The catalogue is local, so every writer uses this machine's clock; the
+ * margin covers clock adjustments. */
+#define RECENT_NS 10000000000LL
 /* Snapshot files read and decrypted per write transaction while building:
  * the writer lock is never held across network reads, and an interrupted
  * build keeps what it committed. */
@@ -130,12 +139,30 @@ static int64_t key_time(const uint8_t key[TIMEKEY_LEN])
 	return (int64_t)(u ^ (1ULL << 63));
 }
 
-static int64_t mono_ns(void)
+static int64_t clock_ns(clockid_t clk)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(clk, &ts);
 	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void idval(uint8_t out[IDVAL_LEN], const uint8_t tk[TIMEKEY_LEN])
+{
+	uint64_t now = (uint64_t)clock_ns(CLOCK_REALTIME);
+
+	memcpy(out, tk, TIMEKEY_LEN);
+	for (int i = 0; i < 8; i++)
+		out[TIMEKEY_LEN + i] = (uint8_t)(now >> (8 * i));
+}
+
+static int64_t idval_added(const uint8_t v[IDVAL_LEN])
+{
+	uint64_t u = 0;
+
+	for (int i = 0; i < 8; i++)
+		u |= (uint64_t)v[TIMEKEY_LEN + i] << (8 * i);
+	return (int64_t)u;
 }
 
 static int mkdir_p(const char *path)
@@ -242,12 +269,14 @@ static int push_entry(struct entries *e, const uint8_t *id, const uint8_t *tk)
 }
 
 /* Walking the IDs table: the fingerprint of what it holds, the entries the
- * listing lacks (stale), and malformed entries. */
+ * listing lacks (stale, or recent: to be checked), and malformed entries. */
 struct scan {
 	uint8_t (*ids)[STRATA_ID_LEN];
 	size_t n;
+	int64_t listed_ns;      /* CLOCK_REALTIME when the listing began */
 	IdSet set;              /* of every well-formed entry */
 	struct entries stale;   /* well-formed, not listed */
+	struct entries recent;  /* not listed, but added near or after the listing */
 	struct entries bad;     /* malformed: key and value as far as they go */
 };
 
@@ -255,16 +284,18 @@ static int scan_one(const uint8_t *key, size_t key_len, const uint8_t *val, size
 {
 	struct scan *s = ctx;
 
-	if (key_len != STRATA_ID_LEN || val_len != TIMEKEY_LEN || memcmp(val + 8, key, STRATA_ID_LEN) != 0) {
+	if (key_len != STRATA_ID_LEN || val_len != IDVAL_LEN || memcmp(val + 8, key, STRATA_ID_LEN) != 0) {
 		uint8_t id[STRATA_ID_LEN] = {0}, tk[TIMEKEY_LEN] = {0};
 		memcpy(id, key, key_len < sizeof id ? key_len : sizeof id);
 		memcpy(tk, val, val_len < sizeof tk ? val_len : sizeof tk);
 		return push_entry(&s->bad, id, tk);
 	}
 	idset_toggle(&s->set, key, 1);
-	if (s->ids && !listed(s->ids, s->n, key))
-		return push_entry(&s->stale, key, val);
-	return 0;
+	if (listed(s->ids, s->n, key))
+		return 0;
+	if (idval_added(val) > s->listed_ns - RECENT_NS)
+		return push_entry(&s->recent, key, val);
+	return push_entry(&s->stale, key, val);
 }
 
 /* A snapshot read and checked, ready to enter the catalogue. */
@@ -304,7 +335,7 @@ static int fetch_one(Repo *repo, const uint8_t id[STRATA_ID_LEN], struct fetched
  * while t holds the writer lock) has it; *set (valid when have_set) follows. */
 static int cat_add(Repo *repo, KvTxn *t, const struct fetched *f, IdSet *set, int have_set)
 {
-	uint8_t *old = NULL;
+	uint8_t *old = NULL, v[IDVAL_LEN];
 	size_t old_len = 0;
 
 	if (kv_get(repo->snapcat, T_IDS, f->id, STRATA_ID_LEN, &old, &old_len) == 0) {
@@ -312,7 +343,7 @@ static int cat_add(Repo *repo, KvTxn *t, const struct fetched *f, IdSet *set, in
 		return 0;
 	}
 	if (kv_put(t, T_BYTIME, f->tk, TIMEKEY_LEN, f->plain, f->len) ||
-	    kv_put(t, T_IDS, f->id, STRATA_ID_LEN, f->tk, TIMEKEY_LEN))
+	    (idval(v, f->tk), kv_put(t, T_IDS, f->id, STRATA_ID_LEN, v, sizeof v)))
 		return -EIO;
 	if (have_set)
 		idset_toggle(set, f->id, 1);
@@ -400,9 +431,22 @@ static int missing_one(const uint8_t *key, size_t key_len, const uint8_t *val, s
 	return 0;
 }
 
+/* 1 when snapshots/<id> is certainly gone; an error keeps the entry (the
+ * next sync looks again, as the fingerprint will differ). */
+static int gone(Repo *repo, const uint8_t id[STRATA_ID_LEN])
+{
+	char name[REPO_NAME_MAX], hex[STRATA_ID_HEX_LEN + 1];
+	RemoteErr rerr;
+	uint64_t size;
+
+	codec_hex(id, STRATA_ID_LEN, hex);
+	snprintf(name, sizeof name, "snapshots/%s", hex);
+	return backend_stat(repo->be, name, &size, &rerr) == -ENOENT;
+}
+
 /* The slow path: make the catalogue hold exactly the listed snapshots
  * (ids sorted and unique), then store its fingerprint. */
-static int reconcile(Repo *repo, uint8_t (*ids)[STRATA_ID_LEN], size_t n, StrataErr *err)
+static int reconcile(Repo *repo, uint8_t (*ids)[STRATA_ID_LEN], size_t n, int64_t listed_ns, StrataErr *err)
 {
 	struct missing_scan m = {ids, n, 0, NULL, 0};
 	struct scan s = {0};
@@ -432,14 +476,18 @@ static int reconcile(Repo *repo, uint8_t (*ids)[STRATA_ID_LEN], size_t n, Strata
 		idset_init(repo, &s.set);
 		s.ids = ids;
 		s.n = n;
+		s.listed_ns = listed_ns;
 		rc = kv_foreach(repo->snapcat, T_IDS, 0, scan_one, &s, err);
-		if (s.stale.oom || s.bad.oom)
+		if (s.stale.oom || s.recent.oom || s.bad.oom)
 			rc = strata_err_set(err, -ENOMEM, "out of memory");
 		if (rc)
 			goto out;
 		if (s.bad.n == 0 && kv_count(repo->snapcat, T_BYTIME) == s.set.count) {
 			for (size_t i = 0; i < s.stale.n && rc == 0; i++)
 				rc = cat_del(t, &s.stale.v[i], &s.set, 1);
+			for (size_t i = 0; i < s.recent.n && rc == 0; i++)
+				if (gone(repo, s.recent.v[i].id))
+					rc = cat_del(t, &s.recent.v[i], &s.set, 1);
 			if (rc == 0)
 				rc = idset_store(t, &s.set);
 			if (rc) {
@@ -461,14 +509,16 @@ static int reconcile(Repo *repo, uint8_t (*ids)[STRATA_ID_LEN], size_t n, Strata
 		if (rc)
 			goto out;
 		free(s.stale.v);
+		free(s.recent.v);
 		free(s.bad.v);
-		s.stale.v = s.bad.v = NULL;
+		s.stale.v = s.recent.v = s.bad.v = NULL;
 	}
 	rc = strata_err_set(err, -EIO, "snapshot catalogue %s/" CAT_DIR ": inconsistent after a rebuild",
 	                    repo->cache_dir);
 out:
 	kv_abort(t);
 	free(s.stale.v);
+	free(s.recent.v);
 	free(s.bad.v);
 	free(m.miss);
 	return rc;
@@ -479,6 +529,7 @@ int snapcat_sync(Repo *repo, StrataErr *err)
 	uint8_t (*ids)[STRATA_ID_LEN] = NULL;
 	IdSet now, stored;
 	size_t n = 0;
+	int64_t listed_ns;
 	int rc;
 
 	rc = open_cat(repo, err);
@@ -486,6 +537,7 @@ int snapcat_sync(Repo *repo, StrataErr *err)
 		return rc;
 	idset_init(repo, &now);
 	stored = now;
+	listed_ns = clock_ns(CLOCK_REALTIME);
 	rc = repo_list_ids(repo, "snapshots/", &ids, &n, err);
 	if (rc)
 		return rc;
@@ -497,11 +549,11 @@ int snapcat_sync(Repo *repo, StrataErr *err)
 	    kv_count(repo->snapcat, T_BYTIME) == now.count)
 		goto out;
 	n = sort_unique(ids, n);
-	rc = reconcile(repo, ids, n, err);
+	rc = reconcile(repo, ids, n, listed_ns, err);
 out:
 	free(ids);
 	if (rc == 0)
-		repo->snapcat_synced_ns = mono_ns();
+		repo->snapcat_synced_ns = clock_ns(CLOCK_MONOTONIC);
 	return rc;
 }
 
@@ -573,7 +625,7 @@ int snapcat_foreach_until(Repo *repo, int newest_first, int64_t max_time_ns, Sna
 	struct walk w = {repo, fn, ctx, max_time_ns, 0, err, {0}};
 	int rc;
 
-	if (!repo->snapcat || !repo->snapcat_synced_ns || mono_ns() - repo->snapcat_synced_ns > RESYNC_NS) {
+	if (!repo->snapcat || !repo->snapcat_synced_ns || clock_ns(CLOCK_MONOTONIC) - repo->snapcat_synced_ns > RESYNC_NS) {
 		rc = snapcat_sync(repo, err);
 		if (rc)
 			return rc;
@@ -625,7 +677,7 @@ void snapcat_note_deleted(Repo *repo, const uint8_t id[STRATA_ID_LEN])
 
 	if (open_cat(repo, NULL) != 0 || kv_begin(repo->snapcat, &t, NULL) != 0)
 		return;
-	if (kv_get(repo->snapcat, T_IDS, id, STRATA_ID_LEN, &tk, &tk_len) != 0 || tk_len != TIMEKEY_LEN) {
+	if (kv_get(repo->snapcat, T_IDS, id, STRATA_ID_LEN, &tk, &tk_len) != 0 || tk_len != IDVAL_LEN) {
 		free(tk);
 		kv_abort(t);
 		return;
