@@ -156,6 +156,29 @@ int backend_list(Backend *be, const char *prefix, BackendListFn fn, void *ctx, R
 	return be->ops->list(be, prefix, fn, ctx, err);
 }
 
+struct names_adapter {
+	BackendNameFn fn;
+	void *ctx;
+};
+
+static int drop_size(const char *name, uint64_t size, void *ctx)
+{
+	struct names_adapter *a = ctx;
+
+	(void)size;
+	return a->fn(name, a->ctx);
+}
+
+int backend_list_names(Backend *be, const char *prefix, BackendNameFn fn, void *ctx, RemoteErr *err)
+{
+	struct names_adapter a = {fn, ctx};
+
+	err_clear(err);
+	if (be->ops->list_names)
+		return be->ops->list_names(be, prefix, fn, ctx, err);
+	return be->ops->list(be, prefix, drop_size, &a, err);
+}
+
 int backend_delete(Backend *be, const char *name, RemoteErr *err)
 {
 	err_clear(err);

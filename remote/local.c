@@ -429,15 +429,26 @@ out:
 	return rc;
 }
 
+/* Where list_dir reports objects: with sizes (list) or names only
+ * (list_names, which needs no stat for an entry whose type readdir gives). */
+struct list_sink {
+	BackendListFn sized;    /* exactly one of sized and named is set */
+	BackendNameFn named;
+	void *ctx;
+};
+
 /* list_dir — report every object below the directory open as dfd (taken
  * over, closed here) whose path relative to the root is rel[0..rel_len),
  * empty or ending in '/'. With filter, only entries of this directory whose
  * name starts with it count; below them everything does. rel has room for
  * BACKEND_NAME_MAX + 2 bytes. Dot-entries are skipped: ".", "..", and the
  * ".tmp-" files of writes in progress or interrupted. Symbolic links are
- * not followed, which keeps a link loop from recursing forever. */
+ * not followed, which keeps a link loop from recursing forever. An object
+ * is a regular file; for a names-only sink the d_type readdir returns
+ * decides, and fstatat is called only where it says DT_UNKNOWN (some
+ * filesystems do), so both sinks see exactly the same objects. */
 static int list_dir(LocalBackend *lb, int dfd, char *rel, size_t rel_len, const char *filter,
-                    BackendListFn fn, void *ctx, RemoteErr *err)
+                    const struct list_sink *sink, RemoteErr *err)
 {
 	size_t flen = filter ? strlen(filter) : 0;
 	struct dirent *de;
@@ -455,6 +466,7 @@ static int list_dir(LocalBackend *lb, int dfd, char *rel, size_t rel_len, const 
 	}
 	for (;;) {
 		size_t nlen;
+		int is_reg, is_dir;
 
 		errno = 0;
 		de = readdir(d);
@@ -476,21 +488,29 @@ static int list_dir(LocalBackend *lb, int dfd, char *rel, size_t rel_len, const 
 			continue;       /* cannot be a valid object name */
 		memcpy(rel + rel_len, de->d_name, nlen);
 		rel[rel_len + nlen] = '\0';
-		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			e = errno;
-			if (e == ENOENT)
-				continue;       /* deleted while we listed */
-			rc = backend_err_set(err, map_errno(e), "local:%s/%s: stat failed: %s",
-			                     lb->root, rel, strerror(e));
-			break;
+		if (sink->named && de->d_type != DT_UNKNOWN) {
+			is_reg = de->d_type == DT_REG;
+			is_dir = de->d_type == DT_DIR;
+			st.st_size = 0;
+		} else {
+			if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+				e = errno;
+				if (e == ENOENT)
+					continue;       /* deleted while we listed */
+				rc = backend_err_set(err, map_errno(e), "local:%s/%s: stat failed: %s",
+				                     lb->root, rel, strerror(e));
+				break;
+			}
+			is_reg = S_ISREG(st.st_mode);
+			is_dir = S_ISDIR(st.st_mode);
 		}
-		if (S_ISREG(st.st_mode)) {
+		if (is_reg) {
 			if (backend_name_check(rel) < 0)
 				continue;
-			rc = fn(rel, (uint64_t)st.st_size, ctx);
+			rc = sink->named ? sink->named(rel, sink->ctx) : sink->sized(rel, (uint64_t)st.st_size, sink->ctx);
 			if (rc)
 				break;
-		} else if (S_ISDIR(st.st_mode)) {
+		} else if (is_dir) {
 			int sub = openat(dirfd(d), de->d_name,
 			                 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
@@ -504,7 +524,7 @@ static int list_dir(LocalBackend *lb, int dfd, char *rel, size_t rel_len, const 
 			}
 			rel[rel_len + nlen] = '/';
 			rel[rel_len + nlen + 1] = '\0';
-			rc = list_dir(lb, sub, rel, rel_len + nlen + 1, NULL, fn, ctx, err);
+			rc = list_dir(lb, sub, rel, rel_len + nlen + 1, NULL, sink, err);
 			if (rc)
 				break;
 		}
@@ -513,7 +533,7 @@ static int list_dir(LocalBackend *lb, int dfd, char *rel, size_t rel_len, const 
 	return rc;
 }
 
-static int local_list(Backend *be, const char *prefix, BackendListFn fn, void *ctx, RemoteErr *err)
+static int list_prefix(Backend *be, const char *prefix, const struct list_sink *sink, RemoteErr *err)
 {
 	LocalBackend *lb = local_of(be);
 	char rel[BACKEND_NAME_MAX + 2];
@@ -543,10 +563,24 @@ static int local_list(Backend *be, const char *prefix, BackendListFn fn, void *c
 			rc = fail(err, e, path, "open directory");
 		goto out;       /* a missing prefix lists nothing */
 	}
-	rc = list_dir(lb, dfd, rel, rel_len, filter, fn, ctx, err);
+	rc = list_dir(lb, dfd, rel, rel_len, filter, sink, err);
 out:
 	free(path);
 	return rc;
+}
+
+static int local_list(Backend *be, const char *prefix, BackendListFn fn, void *ctx, RemoteErr *err)
+{
+	struct list_sink sink = {fn, NULL, ctx};
+
+	return list_prefix(be, prefix, &sink, err);
+}
+
+static int local_list_names(Backend *be, const char *prefix, BackendNameFn fn, void *ctx, RemoteErr *err)
+{
+	struct list_sink sink = {NULL, fn, ctx};
+
+	return list_prefix(be, prefix, &sink, err);
 }
 
 static int local_del(Backend *be, const char *name, RemoteErr *err)
@@ -622,6 +656,7 @@ static const BackendOps local_ops = {
 	.del = local_del,
 	.stat = local_stat,
 	.free = local_free,
+	.list_names = local_list_names,
 };
 
 int backend_local_open(const char *dir, Backend **out_be, RemoteErr *err)

@@ -89,6 +89,14 @@ void codec_chunk_id(const CodecKeys *keys, const void *data, size_t len, uint8_t
 	crypto_generichash(out, CODEC_ID_LEN, data, len, keys->id_key, CODEC_KEY_LEN);
 }
 
+void codec_short_mac(const uint8_t key[CODEC_SHORT_MAC_KEY_LEN], const void *data, size_t len,
+                     uint8_t out[CODEC_SHORT_MAC_LEN])
+{
+	_Static_assert(CODEC_SHORT_MAC_LEN == crypto_shorthash_siphashx24_BYTES, "SipHash-2-4 128-bit output");
+	_Static_assert(CODEC_SHORT_MAC_KEY_LEN == crypto_shorthash_siphashx24_KEYBYTES, "SipHash key size");
+	crypto_shorthash_siphashx24(out, data, len, key);
+}
+
 void codec_file_hash(const void *data, size_t len, uint8_t out[CODEC_ID_LEN])
 {
 	crypto_generichash(out, CODEC_ID_LEN, data, len, NULL, 0);

@@ -37,7 +37,7 @@ struct Repo {
 	char       cache_dir[PATH_MAX];                /* <cache>/<repo-id> */
 	Index     *index;                              /* opened by repo_index() */
 	struct Kv *snapcat;                            /* snapshot catalogue, opened by snapcat_sync */
-	int        snapcat_synced;
+	int64_t    snapcat_synced_ns;                  /* CLOCK_MONOTONIC of its last sync, 0 = never */
 	pthread_mutex_t lock;                          /* guards lazy opening */
 	struct TreePackCache *tree_packs;              /* store/blob_read.h; NULL: none */
 };

@@ -1,16 +1,23 @@
 /* snapcat.h — the snapshot catalogue: a local, time-ordered copy of every
- * snapshot file's decrypted content (FORMAT.md "Local cache").
+ * snapshot file's decrypted content (FORMAT.md §16 "Local cache").
  *
- * Owns: keeping <cache>/<repo-id>/snapshots (LMDB through kv.h) equal to
- * the repository's snapshots/ directory, and walking it newest or oldest
- * first without decrypting or parsing every snapshot file. A repository
- * with 100,000 snapshots lists its newest ten in a few hundred
- * microseconds once the catalogue is in sync; sync costs one listing of
- * snapshots/ plus reading only the files it has not seen.
+ * Owns: keeping <cache>/<repo-id>/snapcat (LMDB through kv.h) equal to the
+ * repository's snapshots/ directory, and walking it newest or oldest first
+ * without reading or decrypting snapshot files. With 100,000 snapshots a
+ * sync of an unchanged repository costs one names-only listing of
+ * snapshots/ (no stat per file on a local repository) and one keyed hash
+ * per listed ID; it reads only the snapshot files the catalogue lacks.
  *
- * The set of listed IDs is fingerprinted (count and XOR of IDs, which are
- * hashes of file content) so an unchanged repository costs no lookups.
- * Thread safety: one thread per Repo.
+ * Correctness: the catalogue stores a fingerprint of the set of IDs it
+ * holds (count, XOR of keyed BLAKE2b of each ID); every transaction that
+ * commits keeps it equal to the IDs table or deletes it. A sync compares it
+ * with the fingerprint of the fresh listing, so a snapshot another process
+ * or host added or removed always shows up; a missing, stale or damaged
+ * catalogue only costs reads (a damaged entry is read from the repository
+ * and mended on the next sync).
+ *
+ * Thread safety: one thread per Repo. Several processes may share a
+ * catalogue (LMDB serialises their writes).
  */
 #ifndef STRATA_STORE_SNAPCAT_H
 #define STRATA_STORE_SNAPCAT_H
@@ -22,14 +29,26 @@
 #include "store/repo.h"
 #include "store/snapshot.h"
 
-/* snapcat_sync — bring the catalogue in line with the repository. A
- * snapshot file that cannot be read or decoded is an error naming it. */
+/* snapcat_sync — bring the catalogue in line with the repository: list
+ * snapshots/, then (only when the ID set differs) read the snapshot files
+ * it lacks and drop the entries no longer listed. A listed snapshot file
+ * that cannot be read or decoded is an error naming it; one deleted since
+ * the listing is skipped. Errors of the listing as repo_list_ids. */
 int snapcat_sync(Repo *repo, StrataErr *err);
 
 /* snapcat_foreach — decode and visit snapshots in time order (newest
- * first when newest_first); fn returning non-zero stops the walk. */
+ * first when newest_first); fn returning non-zero stops the walk (and is
+ * returned). Syncs first unless this Repo synced less than a second ago,
+ * so a command's repeated queries cost one listing while a long-lived
+ * process still sees other writers. */
 typedef int (*SnapcatFn)(const Snapshot *snap, void *ctx);
 int snapcat_foreach(Repo *repo, int newest_first, SnapcatFn fn, void *ctx, StrataErr *err);
+
+/* snapcat_foreach_until — snapcat_foreach over the snapshots with
+ * time_ns <= max_time_ns only; the newer ones are skipped by their key,
+ * without being decoded. */
+int snapcat_foreach_until(Repo *repo, int newest_first, int64_t max_time_ns, SnapcatFn fn, void *ctx,
+                          StrataErr *err);
 
 /* snapcat_note_saved / snapcat_note_deleted — keep the catalogue current
  * after this process wrote or deleted a snapshot file (best effort: a

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -295,11 +296,55 @@ int snapselect_pick(const Snapshot *snaps, size_t n, const SnapSelect *sel,
 	}
 }
 
+/* The snapshot the newest-first fast path of snapselect_find accepts. */
+static int newest_match(const Snapshot *s, void *ctx)
+{
+	const SnapSelect *sel = ctx;
+	const char *eq, *v;
+	char key[256];
+
+	if (!snapselect_matches(s, &sel->filter))
+		return 0;
+	if (sel->by != SNAPSELECT_LABEL)
+		return 1;
+	eq = strchr(sel->label, '=');
+	if ((size_t)(eq - sel->label) >= sizeof key)
+		return 0;
+	memcpy(key, sel->label, (size_t)(eq - sel->label));
+	key[eq - sel->label] = '\0';
+	v = snapshot_label(s, key);
+	return v && strcmp(v, eq + 1) == 0;
+}
+
 int snapselect_find(Repo *repo, const SnapSelect *sel, Snapshot *out, StrataErr *err)
 {
 	Snapshot *all = NULL;
 	size_t n = 0, at = 0;
 	int rc;
+
+	/* Latest, at a time, by exact label: the answer is the newest match
+	 * (ties: the larger ID, the catalogue's order too), so a newest-first
+	 * walk of the catalogue stops at it without decoding the rest. Only
+	 * when nothing matches does the full list name the nearest ones. */
+	if (sel->by == SNAPSELECT_LATEST || sel->by == SNAPSELECT_AT_TIME ||
+	    (sel->by == SNAPSELECT_LABEL && sel->label && strchr(sel->label, '=') &&
+	     sel->label[0] != '=')) {
+		SnapshotFilter f = {0};
+		f.match = newest_match;
+		f.match_ctx = (void *)(uintptr_t)sel;
+		rc = snapshot_latest_before(repo, &f, sel->by == SNAPSELECT_AT_TIME ? sel->time_ns : INT64_MAX,
+		                            1, &all, &n, err);
+		if (rc)
+			return rc;
+		if (n == 1) {
+			*out = all[0];
+			free(all);
+			return 0;
+		}
+		snapshot_list_free(all, n);
+		all = NULL;
+		n = 0;
+	}
 
 	rc = snapshot_list(repo, &all, &n, err);
 	if (rc)

@@ -330,11 +330,11 @@ static int collect_one(const Snapshot *snap, void *ctx)
 	return c->max && c->n >= c->max ? 1 : 0;
 }
 
-static int collect(Repo *repo, int newest_first, const SnapshotFilter *f, size_t max,
+static int collect(Repo *repo, int newest_first, int64_t max_time_ns, const SnapshotFilter *f, size_t max,
                    Snapshot **out, size_t *out_n, StrataErr *err)
 {
 	struct collect c = {NULL, 0, 0, max, f};
-	int rc = snapcat_foreach(repo, newest_first, collect_one, &c, err);
+	int rc = snapcat_foreach_until(repo, newest_first, max_time_ns, collect_one, &c, err);
 
 	if (rc < 0) {
 		if (rc == -ENOMEM)
@@ -351,13 +351,19 @@ static int collect(Repo *repo, int newest_first, const SnapshotFilter *f, size_t
 
 int snapshot_list(Repo *repo, Snapshot **out, size_t *out_n, StrataErr *err)
 {
-	return collect(repo, 0, NULL, 0, out, out_n, err);
+	return collect(repo, 0, INT64_MAX, NULL, 0, out, out_n, err);
 }
 
 int snapshot_latest(Repo *repo, const SnapshotFilter *f, size_t max, Snapshot **out, size_t *out_n,
                     StrataErr *err)
 {
-	return collect(repo, 1, f, max, out, out_n, err);
+	return collect(repo, 1, INT64_MAX, f, max, out, out_n, err);
+}
+
+int snapshot_latest_before(Repo *repo, const SnapshotFilter *f, int64_t max_time_ns, size_t max,
+                           Snapshot **out, size_t *out_n, StrataErr *err)
+{
+	return collect(repo, 1, max_time_ns, f, max, out, out_n, err);
 }
 
 int snapshot_find(Repo *repo, const char *ref, Snapshot *out, StrataErr *err)

@@ -70,6 +70,12 @@ int snapshot_matches(const Snapshot *snap, const SnapshotFilter *f);
 int snapshot_latest(Repo *repo, const SnapshotFilter *f, size_t max, Snapshot **out, size_t *out_n,
                     StrataErr *err);
 
+/* snapshot_latest_before — snapshot_latest over the snapshots taken at or
+ * before max_time_ns only; the newer ones are skipped in the catalogue
+ * without being decoded. */
+int snapshot_latest_before(Repo *repo, const SnapshotFilter *f, int64_t max_time_ns, size_t max,
+                           Snapshot **out, size_t *out_n, StrataErr *err);
+
 /* snapshot_find — resolve ref: "latest" (newest; with host != NULL, newest
  * of that host) or a hex prefix of at least 4 characters.
  * Errors: STRATA_ENOTFOUND (message names ref), STRATA_EAMBIGUOUS. */

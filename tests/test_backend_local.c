@@ -496,6 +496,99 @@ static void test_list(void)
 	backend_free(be);
 }
 
+/* Write a file behind the backend's back. */
+static int put_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f)
+		return -1;
+	fputs(text, f);
+	return fclose(f);
+}
+
+static int collect_name(const char *name, void *ctx)
+{
+	return collect(name, 0, ctx);
+}
+
+/* Every name of a (names, no sizes) also in b, and the counts equal. */
+static int same_names(const Seen *a, const Seen *b)
+{
+	if (a->n != b->n || a->n > 32)
+		return 0;
+	for (int i = 0; i < a->n; i++) {
+		int found = 0;
+		for (int j = 0; j < b->n; j++)
+			found |= strcmp(a->names[i], b->names[j]) == 0;
+		if (!found)
+			return 0;
+	}
+	return 1;
+}
+
+/* list_names reports exactly the objects list does, for every kind of
+ * prefix, without following links or reporting directories, FIFOs and
+ * temp files; it stops early like list. */
+static void test_list_names(void)
+{
+	static const char *const prefixes[] = {
+		"", "data/", "data", "data/3", "data/3f/", "snapshots/", "snapshots/s1",
+		"nothing/", "config/", "d",
+	};
+	char root[300], path[400], target[400];
+	RemoteErr err;
+	Seen sized, named;
+	Backend *be;
+
+	new_root(root, sizeof(root));
+	be = open_local(root);
+	REQUIRE(be);
+	memset(&named, 0, sizeof(named));
+	CHECK_EQ_INT(backend_list_names(be, "snapshots/", collect_name, &named, &err), 0);
+	CHECK_EQ_INT(named.n, 0);                       /* no root yet */
+	CHECK_EQ_INT(put_str(be, "config", "cfg"), 0);
+	CHECK_EQ_INT(put_str(be, "snapshots/s1", "s"), 0);
+	CHECK_EQ_INT(put_str(be, "snapshots/s12", "ss"), 0);
+	CHECK_EQ_INT(put_str(be, "data/3f/a1", "aaaaa"), 0);
+	CHECK_EQ_INT(put_str(be, "data/40/b1", "b"), 0);
+	CHECK_EQ_INT(put_str(be, "datafile", "df"), 0);
+	/* Not objects: a temp file, links to a file and to a directory, a
+	 * FIFO, and an empty directory. */
+	snprintf(path, sizeof(path), "%s/snapshots/.tmp-abcdef", root);
+	REQUIRE(put_file(path, "partial") == 0);
+	snprintf(path, sizeof(path), "%s/snapshots/link", root);
+	snprintf(target, sizeof(target), "%s/config", root);
+	CHECK_EQ_INT(symlink(target, path), 0);
+	snprintf(path, sizeof(path), "%s/data/linkdir", root);
+	snprintf(target, sizeof(target), "%s/data/3f", root);
+	CHECK_EQ_INT(symlink(target, path), 0);
+	snprintf(path, sizeof(path), "%s/snapshots/fifo", root);
+	CHECK_EQ_INT(mkfifo(path, 0600), 0);
+	snprintf(path, sizeof(path), "%s/snapshots/emptydir", root);
+	CHECK_EQ_INT(mkdir(path, 0700), 0);
+
+	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+		int rc;
+
+		CHECK(list_count(be, prefixes[i], &sized) >= 0);
+		memset(&named, 0, sizeof(named));
+		rc = backend_list_names(be, prefixes[i], collect_name, &named, &err);
+		CHECK_EQ_INT(rc, 0);
+		if (!same_names(&named, &sized))
+			printf("  prefix \"%s\": list_names found %d, list %d\n", prefixes[i], named.n, sized.n);
+		CHECK(same_names(&named, &sized));
+	}
+	CHECK_EQ_INT(list_count(be, "snapshots/", &sized), 2);
+
+	memset(&named, 0, sizeof(named));
+	named.stop_after = 1;
+	CHECK_EQ_INT(backend_list_names(be, "", collect_name, &named, &err), 7);
+	CHECK_EQ_INT(named.n, 1);
+	CHECK_EQ_INT(backend_list_names(be, "../", collect_name, &named, &err), -EINVAL);
+	backend_free(be);
+}
+
 /* Two payloads of different sizes; a reader racing the writer must always
  * see one of them whole. */
 #define BIG_A (300 * 1024)
@@ -649,6 +742,7 @@ int main(void)
 	RUN(test_modes);
 	RUN(test_permission_denied);
 	RUN(test_list);
+	RUN(test_list_names);
 	RUN(test_overwrite_atomic);
 	RUN(test_threads);
 	nftw(base_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);

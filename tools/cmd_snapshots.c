@@ -217,6 +217,14 @@ static int run(Cli *cli, int argc, char **argv)
 				snaps[i] = snaps[n - 1 - i];
 				snaps[n - 1 - i] = tmp;
 			}
+		} else if (a.nselectors) {
+			/* --at / --at-height: the one snapshot restore would pick,
+			 * found the way restore finds it (newest first from the
+			 * catalogue where that suffices). */
+			if ((snaps = calloc(1, sizeof *snaps)) == NULL)
+				rc = strata_err_set(&err, -ENOMEM, "out of memory");
+			else if ((rc = snapselect_find(repo, &a.sel, &snaps[0], &err)) == 0)
+				n = 1;
 		} else {
 			rc = snapshot_list(repo, &snaps, &n, &err);
 		}
@@ -230,12 +238,7 @@ static int run(Cli *cli, int argc, char **argv)
 		goto out;
 	}
 	if (a.nselectors) {
-		/* --at / --at-height: the one snapshot restore would pick. */
-		if ((rc = snapselect_pick(snaps, n, &a.sel, &i, &err))) {
-			exit_code = cli_fail(cli, rc, &err);
-			goto out;
-		}
-		sel[nsel++] = &snaps[i];
+		sel[nsel++] = &snaps[0];
 	} else {
 		for (i = 0; i < n; i++)
 			if (matches(&snaps[i], &a))
