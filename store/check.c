@@ -372,6 +372,7 @@ typedef struct CPack {
 	uint8_t  id[STRATA_ID_LEN];
 	uint8_t  kind;
 	uint8_t  in_storage, in_index, trailer_bad, reported;
+	uint8_t  mismatch;         /* its trailer or kind disagrees with an index file */
 	uint64_t size;             /* in storage */
 	PackEntry *ix_entries;     /* an index file's entries, kept when the trailer is bad */
 	size_t   ix_n;
@@ -786,10 +787,12 @@ static void compare_locked(Ctx *c, TrailerJob *j, const PackEntry *te, size_t tn
 		chunk_locked(c, e->id, e->type, CHECK_C_MISMATCH, pack, e->offset, e->length, e->raw_len,
 		             "index file and pack trailer disagree on this chunk");
 	}
-	if (bad || tn != j->n)
+	if (bad || tn != j->n) {
+		c->packs[j->pack].mismatch = 1;
 		problem_locked(c, CHECK_P_PACK_MISMATCH, 0, pack,
 		               "pack %.16s: index file %.8s lists %zu chunks, the trailer %zu; %zu index entries are not in the trailer%s%.16s; `strata repair index` rebuilds the index from the trailers",
 		               hex, fhex, j->n, tn, bad, bad ? " (first: chunk " : "", chex);
+	}
 out:
 	check_idmap_free(&at);
 }
@@ -913,6 +916,7 @@ static int pack_vs_storage_locked(Ctx *c, const IndexFilePack *ip, const uint8_t
 		return 0;
 	}
 	if (p->kind != ip->kind) {
+		p->mismatch = 1;
 		problem_locked(c, CHECK_P_PACK_MISMATCH, 0, ip->id,
 		               "pack %.16s is stored as a %s pack but index file %.8s lists it as a %s pack",
 		               hex, kind_name(p->kind), fhex, kind_name(ip->kind));
@@ -1002,8 +1006,10 @@ static const char *reason_text(int reason)
 	}
 }
 
-static void verify_blob(Ctx *c, Worker *w, const uint8_t pack[STRATA_ID_LEN], const PackEntry *e,
-                        const uint8_t *blob)
+/* Open one blob: authenticate, decompress, re-hash against its ID. 1 when
+ * it is recorded as damaged, else 0. */
+static int verify_blob(Ctx *c, Worker *w, const uint8_t pack[STRATA_ID_LEN], const PackEntry *e,
+                       const uint8_t *blob)
 {
 	int rc = STRATA_EFORMAT, reason;
 
@@ -1011,7 +1017,7 @@ static void verify_blob(Ctx *c, Worker *w, const uint8_t pack[STRATA_ID_LEN], co
 		void *p = realloc(w->out, (size_t)e->raw_len + 1);
 		if (!p) {
 			set_fatal(c, -ENOMEM, NULL, "verifying a blob");
-			return;
+			return 0;
 		}
 		w->out = p;
 		w->out_cap = (size_t)e->raw_len + 1;
@@ -1028,35 +1034,41 @@ static void verify_blob(Ctx *c, Worker *w, const uint8_t pack[STRATA_ID_LEN], co
 	else
 		c->r->blobs_verified++;
 	pthread_mutex_unlock(&c->mu);
+	return reason > 0;
 }
 
-/* One blob read on its own (entries from an index file may overlap). */
-static void verify_alone(Ctx *c, Worker *w, const char *name, const uint8_t pack[STRATA_ID_LEN],
-                         const PackEntry *e)
+/* One blob read on its own (entries from an index file may overlap); as
+ * verify_blob. */
+static int verify_alone(Ctx *c, Worker *w, const char *name, const uint8_t pack[STRATA_ID_LEN],
+                        const PackEntry *e)
 {
 	uint8_t *b = malloc(e->length ? e->length : 1);
 	RemoteErr rerr = {{0}};
-	int rc;
+	int rc, bad = 0;
 
 	if (!b) {
 		set_fatal(c, -ENOMEM, NULL, "verifying a blob");
-		return;
+		return 0;
 	}
 	rc = backend_get_range(c->repo->be, name, e->offset, e->length, b, &rerr);
 	if (rc == 0) {
-		verify_blob(c, w, pack, e, b);
+		bad = verify_blob(c, w, pack, e, b);
 	} else {
 		StrataErr rerr2 = {0};
 		repo_remote_err(&rerr2, rc, &rerr);
 		set_fatal(c, rc, &rerr2, "reading a blob");
 	}
 	free(b);
+	return bad;
 }
 
-/* Stream the pack, hashing every byte and opening every blob of e[0..n)
- * (sorted by offset) once its bytes are in the window. */
-static void stream_pack(Ctx *c, Worker *w, const uint8_t id[STRATA_ID_LEN], uint8_t kind, uint64_t size,
-                        const PackEntry *e, size_t n)
+/* Stream the pack, opening every blob of e[0..n) (sorted by offset) once
+ * its bytes are in the window; with hash, also hash every byte and report
+ * a pack that does not hash to its name; with count, add the bytes to
+ * bytes_read. Returns the number of damaged blobs recorded, or -1 when the
+ * pack could not be read to its end (reported, or fatal). */
+static int stream_pack(Ctx *c, Worker *w, const uint8_t id[STRATA_ID_LEN], uint8_t kind, uint64_t size,
+                       const PackEntry *e, size_t n, int hash, int count)
 {
 	char name[REPO_NAME_MAX], hex[STRATA_ID_HEX_LEN + 1];
 	uint8_t sum[STRATA_ID_LEN];
@@ -1064,11 +1076,12 @@ static void stream_pack(Ctx *c, Worker *w, const uint8_t id[STRATA_ID_LEN], uint
 	size_t blen = 0, i = 0;
 	CodecHashState hs;
 	RemoteErr rerr = {{0}};
-	int rc;
+	int rc, bad = 0;
 
 	repo_pack_name(kind, id, name);
 	codec_hex(id, STRATA_ID_LEN, hex);
-	codec_file_hash_init(&hs);
+	if (hash)
+		codec_file_hash_init(&hs);
 	for (;;) {
 		while (i < n && !is_fatal(c)) {
 			uint64_t end = (uint64_t)e[i].offset + e[i].length;
@@ -1077,10 +1090,11 @@ static void stream_pack(Ctx *c, Worker *w, const uint8_t id[STRATA_ID_LEN], uint
 				chunk_locked(c, e[i].id, e[i].type, CHECK_C_TRUNCATED, id, e[i].offset, e[i].length,
 				             e[i].raw_len, "lies past the end of its pack");
 				pthread_mutex_unlock(&c->mu);
+				bad++;
 			} else if (e[i].offset < buf_off) {
-				verify_alone(c, w, name, id, &e[i]);
+				bad += verify_alone(c, w, name, id, &e[i]);
 			} else if (end <= buf_off + blen) {
-				verify_blob(c, w, id, &e[i], w->buf + (e[i].offset - buf_off));
+				bad += verify_blob(c, w, id, &e[i], w->buf + (e[i].offset - buf_off));
 			} else {
 				break;
 			}
@@ -1101,7 +1115,7 @@ static void stream_pack(Ctx *c, Worker *w, const uint8_t id[STRATA_ID_LEN], uint
 			void *p = realloc(w->buf, blen + want);
 			if (!p) {
 				set_fatal(c, -ENOMEM, NULL, "reading a pack");
-				return;
+				return -1;
 			}
 			w->buf = p;
 			w->cap = blen + want;
@@ -1111,29 +1125,35 @@ static void stream_pack(Ctx *c, Worker *w, const uint8_t id[STRATA_ID_LEN], uint
 			problem(c, rc == -ENOENT ? CHECK_P_PACK_MISSING : CHECK_P_PACK_SIZE, 0, id,
 			        "pack %.16s %s while it was being read", hex,
 			        rc == -ENOENT ? "disappeared" : "shrank");
-			return;
+			return -1;
 		}
 		if (rc) {
 			StrataErr e2 = {0};
 			repo_remote_err(&e2, rc, &rerr);
 			set_fatal(c, rc, &e2, "reading a pack");
-			return;
+			return -1;
 		}
-		codec_file_hash_update(&hs, w->buf + blen, want);
+		if (hash)
+			codec_file_hash_update(&hs, w->buf + blen, want);
 		blen += want;
 		pos += want;
-		pthread_mutex_lock(&c->mu);
-		c->r->bytes_read += want;
-		c->prog.bytes += want;
-		progress_locked(c);
-		pthread_mutex_unlock(&c->mu);
+		if (count) {
+			pthread_mutex_lock(&c->mu);
+			c->r->bytes_read += want;
+			c->prog.bytes += want;
+			progress_locked(c);
+			pthread_mutex_unlock(&c->mu);
+		}
 	}
 	if (is_fatal(c))
-		return;
-	codec_file_hash_final(&hs, sum);
-	if (memcmp(sum, id, STRATA_ID_LEN) != 0)
-		problem(c, CHECK_P_PACK_HASH, 0, id,
-		        "pack %.16s: its content does not hash to its name (damaged or replaced)", hex);
+		return -1;
+	if (hash) {
+		codec_file_hash_final(&hs, sum);
+		if (memcmp(sum, id, STRATA_ID_LEN) != 0)
+			problem(c, CHECK_P_PACK_HASH, 0, id,
+			        "pack %.16s: its content does not hash to its name (damaged or replaced)", hex);
+	}
+	return bad;
 }
 
 static void data_job(void *arg, void *state)
@@ -1146,7 +1166,7 @@ static void data_job(void *arg, void *state)
 	size_t n = 0;
 	uint64_t size, tsize = 0;
 	StrataErr terr = {0};
-	int rc;
+	int rc, hash, bad;
 
 	if (!w) {
 		set_fatal(c, -ENOMEM, NULL, "starting a worker");
@@ -1158,6 +1178,9 @@ static void data_job(void *arg, void *state)
 	memcpy(id, c->packs[j->pack].id, STRATA_ID_LEN);
 	kind = c->packs[j->pack].kind;
 	size = c->packs[j->pack].size;
+	/* The structure check already found this pack wrong: hash it too. */
+	hash = c->opts->pack_hash || c->packs[j->pack].trailer_bad || c->packs[j->pack].reported ||
+	       c->packs[j->pack].mismatch;
 	pthread_mutex_unlock(&c->mu);
 	rc = blob_pack_trailer(c->repo, kind, id, &e, &n, &tsize, &terr);
 	if (rc && !(damage_code(rc) || rc == -ERANGE || rc == -ENOENT)) {
@@ -1166,7 +1189,9 @@ static void data_job(void *arg, void *state)
 	}
 	if (rc) {
 		/* Damaged trailer: the index file's entries, if any, say where
-		 * the blobs are. */
+		 * the blobs are. They need not cover every byte, so the pack's
+		 * hash must be checked. */
+		hash = 1;
 		pthread_mutex_lock(&c->mu);
 		n = c->packs[j->pack].ix_n;
 		e = n ? malloc(n * sizeof *e) : NULL;
@@ -1178,7 +1203,14 @@ static void data_job(void *arg, void *state)
 	}
 	if (n)
 		qsort(e, n, sizeof *e, cmp_offset);
-	stream_pack(c, w, id, kind, size, e, n);
+	/* Without hash, the trailer decoded: it is authentic and its entries
+	 * lie end to end over every byte before it (pack_trailer_parse), so
+	 * opening every blob authenticates every byte of the pack (FORMAT.md
+	 * "Check"). A pack found damaged is hashed after all, in a second
+	 * read, so that the report names it as before. */
+	bad = stream_pack(c, w, id, kind, size, e, n, hash, 1);
+	if (bad > 0 && !hash && !is_fatal(c))
+		stream_pack(c, w, id, kind, size, NULL, 0, 1, 0);
 	pthread_mutex_lock(&c->mu);
 	memcpy(c->r->packs_read[c->r->npacks_read++], id, STRATA_ID_LEN);
 	step_locked(c);

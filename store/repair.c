@@ -268,6 +268,7 @@ static int find_damaged(RCtx *c, StrataErr *err)
 
 	memset(&co, 0, sizeof co);
 	co.read_data = 1;
+	co.pack_hash = 1;      /* a misnamed pack is salvaged too */
 	co.threads = c->o->threads;
 	if ((rc = check_run(c->repo, &co, &r, err)))
 		return rc;
