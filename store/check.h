@@ -10,7 +10,7 @@
  * offset, and the snapshots, paths and byte ranges that depend on it.
  *
  * Also owns the tolerant opening of the local index that check and repair
- * share (check_index), and a small ID hash map they both use.
+ * share (check_index); the ID hash map they both use is check_idmap.h.
  *
  * Never: writes to the repository (the structure check may refresh the
  * local cache, like every command), prints, or reads data bytes without
@@ -182,21 +182,6 @@ int check_index(Repo *repo, Index **out, StrataErr *err);
 /* check_reason_of — codec_blob_open's return as a CheckChunkReason; 0 for
  * success, -1 for failures that are not damage (-ENOMEM). */
 int check_reason_of(int codec_rc);
-
-/* CheckIdMap — ID → value, open addressing on the ID's first 8 bytes
- * (IDs are uniform hashes). Not thread-safe. */
-typedef struct CheckIdMap {
-	uint8_t (*keys)[STRATA_ID_LEN];
-	uint64_t *vals;
-	uint8_t  *used;
-	size_t    cap, n;
-} CheckIdMap;
-
-/* check_idmap_put — insert or replace. -ENOMEM. */
-int check_idmap_put(CheckIdMap *m, const uint8_t id[STRATA_ID_LEN], uint64_t val);
-/* check_idmap_get — 1 and *out_val (may be NULL) if present, else 0. */
-int check_idmap_get(const CheckIdMap *m, const uint8_t id[STRATA_ID_LEN], uint64_t *out_val);
-void check_idmap_free(CheckIdMap *m);
 
 /* check_list_packs — every pack file under data/ and tree/: fn(id, kind,
  * size, ctx) for each; names that are not <2 hex>/<64 hex> are skipped. */

@@ -26,6 +26,7 @@
 
 #include "store/blob.h"
 #include "store/check.h"
+#include "store/check_idmap.h"
 #include "store/codec.h"
 #include "store/index.h"
 #include "store/indexfile.h"

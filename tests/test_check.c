@@ -15,6 +15,7 @@
 #include "store/backup.h"
 #include "store/blob.h"
 #include "store/check.h"
+#include "store/check_idmap.h"
 #include "store/codec.h"
 #include "store/index.h"
 #include "store/repair.h"
