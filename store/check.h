@@ -3,13 +3,14 @@
  * Owns: the structure check (config, key files, stored index files, pack
  * trailers against the index, snapshots, every tree they reach, every chunk
  * they reference), the data check (every blob of the selected packs
- * authenticated, decompressed and re-hashed against its ID, every pack
- * re-hashed against its name), the deterministic and random pack subsets,
+ * authenticated, decompressed and re-hashed against its ID; a pack found
+ * damaged, or every pack with CheckOptions.pack_hash, re-hashed against its
+ * name), the deterministic and random pack subsets,
  * and the damage report: for each damaged or missing chunk its pack and
  * offset, and the snapshots, paths and byte ranges that depend on it.
  *
  * Also owns the tolerant opening of the local index that check and repair
- * share (check_index), and a small ID hash map they both use.
+ * share (check_index); the ID hash map they both use is check_idmap.h.
  *
  * Never: writes to the repository (the structure check may refresh the
  * local cache, like every command), prints, or reads data bytes without
@@ -49,7 +50,8 @@ typedef enum CheckProblemKind {
 	CHECK_P_PACK_SIZE,      /* a pack's size differs from its index (truncated, extended) */
 	CHECK_P_PACK_TRAILER,   /* a pack's footer or trailer does not decode */
 	CHECK_P_PACK_MISMATCH,  /* trailer and index file disagree */
-	CHECK_P_PACK_HASH,      /* read-data: the pack's bytes do not hash to its name */
+	CHECK_P_PACK_HASH,      /* read-data: the pack's bytes do not hash to its name
+	                         * (hashed when found damaged, or with pack_hash) */
 	CHECK_P_PACK_UNINDEXED, /* warning: a pack no index file lists */
 	CHECK_P_SNAPSHOT,       /* a snapshot file does not decode */
 	CHECK_P_WAL             /* a WAL archive descriptor does not decode */
@@ -121,6 +123,11 @@ typedef struct CheckOptions {
 	 * rounded up to whole packs. */
 	uint32_t subset_n, subset_t;
 	double   subset_percent;
+	/* read_data only: also hash every pack read against its name, as
+	 * `b2sum` would. Without it, a pack is hashed only when it is found
+	 * damaged: authenticating every blob and the trailer already covers
+	 * every byte (FORMAT.md "Check"). */
+	int      pack_hash;
 	int      threads;             /* 0 = one per core */
 	CheckProgressFn progress; void *progress_ctx;
 } CheckOptions;
@@ -130,7 +137,7 @@ typedef struct CheckReport {
 	uint64_t key_files, index_files, packs, snapshots, trees, files, chunk_refs;
 	uint64_t wal_chunk_refs;      /* chunk references of the WAL archive's descriptors */
 	uint64_t packs_selected;      /* read-data: packs in the subset */
-	uint64_t bytes_read;          /* read-data: pack bytes read and hashed */
+	uint64_t bytes_read;          /* read-data: pack bytes read and verified (once per pack) */
 	uint64_t blobs_verified;      /* read-data: blobs authenticated and re-hashed */
 	double   duration_s;
 	/* what was found */
@@ -175,21 +182,6 @@ int check_index(Repo *repo, Index **out, StrataErr *err);
 /* check_reason_of — codec_blob_open's return as a CheckChunkReason; 0 for
  * success, -1 for failures that are not damage (-ENOMEM). */
 int check_reason_of(int codec_rc);
-
-/* CheckIdMap — ID → value, open addressing on the ID's first 8 bytes
- * (IDs are uniform hashes). Not thread-safe. */
-typedef struct CheckIdMap {
-	uint8_t (*keys)[STRATA_ID_LEN];
-	uint64_t *vals;
-	uint8_t  *used;
-	size_t    cap, n;
-} CheckIdMap;
-
-/* check_idmap_put — insert or replace. -ENOMEM. */
-int check_idmap_put(CheckIdMap *m, const uint8_t id[STRATA_ID_LEN], uint64_t val);
-/* check_idmap_get — 1 and *out_val (may be NULL) if present, else 0. */
-int check_idmap_get(const CheckIdMap *m, const uint8_t id[STRATA_ID_LEN], uint64_t *out_val);
-void check_idmap_free(CheckIdMap *m);
 
 /* check_list_packs — every pack file under data/ and tree/: fn(id, kind,
  * size, ctx) for each; names that are not <2 hex>/<64 hex> are skipped. */

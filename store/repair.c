@@ -26,6 +26,7 @@
 
 #include "store/blob.h"
 #include "store/check.h"
+#include "store/check_idmap.h"
 #include "store/codec.h"
 #include "store/index.h"
 #include "store/indexfile.h"
@@ -268,6 +269,7 @@ static int find_damaged(RCtx *c, StrataErr *err)
 
 	memset(&co, 0, sizeof co);
 	co.read_data = 1;
+	co.pack_hash = 1;      /* a misnamed pack is salvaged too */
 	co.threads = c->o->threads;
 	if ((rc = check_run(c->repo, &co, &r, err)))
 		return rc;

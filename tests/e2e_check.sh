@@ -73,6 +73,16 @@ elif cmd == "flipevery":  # path step: one bit in every step bytes before the tr
     for off in range(0, area, step):
         b[off] ^= 1
     open(p, "wb").write(b)
+elif cmd == "insert":     # path offset n: n bytes of garbage inserted at offset
+    p, off, n = a[0], int(a[1]), int(a[2])
+    b = bytearray(open(p, "rb").read())
+    b[off:off] = os.urandom(n)
+    open(p, "wb").write(b)
+elif cmd == "duptail":    # path: the trailer and footer appended again (a valid footer at the end)
+    p = a[0]
+    b = open(p, "rb").read()
+    t = 12 + struct.unpack("<I", b[-12:-8])[0]
+    open(p, "wb").write(b + b[-t:])
 elif cmd == "swap":       # path off1 len1 off2 len2 (adjacent): B || A in their place
     p, o1, l1, o2, l2 = a[0], int(a[1]), int(a[2]), int(a[3]), int(a[4])
     b = bytearray(open(p, "rb").read())
@@ -395,6 +405,58 @@ checkj "$sc: read-data agrees" 1 --read-data
 matches "$sc: read-data reports the same paths"
 note_damaged "$T/oracle"
 heal "$sc"
+
+# ---- bytes added to a pack: every byte must belong to an authenticated object ----
+# read-data hashes a pack against its name only when it is found damaged
+# (FORMAT.md "Check"); these faults leave every blob authentic, so what
+# finds them is the trailer's end-to-end cover of the pack.
+for where in gap front appended trailer; do
+	fresh
+	set -- $(find "$R/data" -type f | sort)
+	shift "$(py rand "$SEED" "add$where" $#)"
+	P=$1; PID=$(basename "$P")
+	AREA=$(py area "$P")
+	case $where in
+	gap)      py insert "$P" "$AREA" 100; what="100 bytes between the last chunk and the trailer" ;;
+	front)    py insert "$P" 0 64; what="64 bytes before the first chunk" ;;
+	appended) head -c 50 /dev/urandom >>"$P"; what="50 bytes after the footer" ;;
+	trailer)  py duptail "$P"; what="the trailer and footer appended again" ;;
+	esac
+	sc="added bytes: $what"
+	checkj "$sc: structure check exits 1" 1
+	truth "$sc: size and trailer problems name the pack" \
+		"{(p['kind'], p['object']) for p in d['problems'] if p['severity'] == 'damage'} == {('pack_size', '$PID'), ('pack_trailer', '$PID')}"
+	checkj "$sc: check --read-data exits 1" 1 --read-data
+	truth "$sc: read-data also finds the pack does not hash to its name" \
+		"any(p['kind'] == 'pack_hash' and p['object'] == '$PID' for p in d['problems'])"
+	if [ $where = front ]; then
+		truth "$sc: every chunk the index puts in the pack fails authentication" \
+			"d['damaged_chunks'] and all(c['pack'] == '$PID' and c['reason'] == 'auth_failed' for c in d['damaged_chunks'])"
+	else
+		truth "$sc: no chunk is damaged (the index still locates them)" "d['damaged_chunks'] == []"
+	fi
+	if [ $where = gap ]; then
+		oracle >"$T/oracle"
+		[ -s "$T/oracle" ] && fail "$sc: every file still restores" "$(head -c 300 "$T/oracle")" ||
+			pass "$sc: every file still restores"
+		: >"$T/damaged_snaps"
+		heal "$sc"
+	fi
+done
+
+# ---- --pack-hash: every pack hashed against its name ----
+fresh
+checkj "pack-hash: healthy repository, exit 0" 0 --read-data --pack-hash
+truth "pack-hash: nothing reported, every pack read" \
+	"d['ok'] and d['damage'] == 0 and d['warnings'] == 0 and len(d['packs_read']) == $NPACKS"
+set -- $(find "$R/data" -type f | sort)
+shift "$(py rand "$SEED" phpack $#)"
+P=$1; PID=$(basename "$P")
+py flip "$P" "$(py rand "$SEED" phoff "$(py area "$P")")" 2
+checkj "pack-hash: a flipped bit, exit 1" 1 --read-data --pack-hash
+truth "pack-hash: one damaged chunk and the pack's hash, nothing else" \
+	"len(d['damaged_chunks']) == 1 and [(p['kind'], p['object']) for p in d['problems']] == [('pack_hash', '$PID')]"
+expect_exit "pack-hash: without --read-data it changes nothing (exit 0)" 0 $STRATA -r "$R" check --pack-hash
 
 # ---- a deleted pack ----
 fresh

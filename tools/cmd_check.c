@@ -21,6 +21,7 @@
 enum {
 	OPT_READ_DATA = CLI_OPT_CMD,
 	OPT_SUBSET,
+	OPT_PACK_HASH,
 	OPT_THREADS,
 	OPT_METRICS,
 	OPT_JOB
@@ -29,6 +30,7 @@ enum {
 static const struct option longopts[] = {
 	{ "read-data",        no_argument,       NULL, OPT_READ_DATA },
 	{ "read-data-subset", required_argument, NULL, OPT_SUBSET },
+	{ "pack-hash",        no_argument,       NULL, OPT_PACK_HASH },
 	{ "threads",          required_argument, NULL, OPT_THREADS },
 	{ "metrics-file",     required_argument, NULL, OPT_METRICS },
 	{ "job",              required_argument, NULL, OPT_JOB },
@@ -57,6 +59,9 @@ static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
 			return cli_usage(cli, "%s", err.msg);
 		a->subset = arg;
 		a->opts.read_data = 1;
+		return CLI_CONTINUE;
+	case OPT_PACK_HASH:
+		a->opts.pack_hash = 1;
 		return CLI_CONTINUE;
 	case OPT_THREADS:
 		if (cli_parse_int(arg, 0, 1024, &a->threads) < 0)
@@ -384,7 +389,7 @@ out:
 const CliCommand cmd_check = {
 	.name = "check",
 	.summary = "Verify the repository; with --read-data, every byte of its data.",
-	.usage = "strata check [--read-data | --read-data-subset N/T | --read-data-subset P%] [--metrics-file FILE]",
+	.usage = "strata check [--read-data | --read-data-subset N/T | --read-data-subset P%] [--pack-hash] [--metrics-file FILE]",
 	.help =
 		"Without options, checks the structure and reads no file data: the config\n"
 		"and key files decode; every stored index file decodes; every pack it\n"
@@ -393,9 +398,11 @@ const CliCommand cmd_check = {
 		"every chunk a file references is in the index, inside an existing pack.\n"
 		"\n"
 		"--read-data also reads every pack: each chunk is authenticated, decompressed\n"
-		"and its keyed hash recomputed against its ID, and each pack's bytes are\n"
-		"hashed against its name. Packs are streamed by parallel workers; memory\n"
-		"stays bounded whatever their size.\n"
+		"and its keyed hash recomputed against its ID. With the authenticated\n"
+		"trailer, whose chunks cover the pack end to end, that authenticates every\n"
+		"byte of the pack; a pack found damaged is also hashed against its name.\n"
+		"Packs are streamed by parallel workers; memory stays bounded whatever\n"
+		"their size.\n"
 		"\n"
 		"For each damaged or missing chunk the report names the pack and offset,\n"
 		"and every snapshot, path and byte range that depends on it.\n"
@@ -406,6 +413,10 @@ const CliCommand cmd_check = {
 		"                               its first 4 bytes, is N-1 modulo T: 1/T .. T/T\n"
 		"                               cover every pack exactly once\n"
 		"      --read-data-subset P%    read a random P percent of the packs\n"
+		"      --pack-hash              with --read-data: also hash every pack against\n"
+		"                               its name (`b2sum -l 256`); finds a pack whose\n"
+		"                               bytes were swapped for another authentic pack\n"
+		"                               with the same chunks at the same offsets\n"
 		"      --threads N              readers (default: one per core)\n"
 		"      --metrics-file FILE      write Prometheus metrics to FILE (atomically),\n"
 		"                               for node_exporter's textfile collector\n"
