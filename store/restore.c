@@ -365,10 +365,13 @@ static int fetch_range(Ctx *c, CodecCtx *cctx, size_t ri, StrataErr *err)
 		}
 		out = win + used;
 		/* The AEAD tag binds type and ID (FORMAT.md §8): recomputing the
-		 * keyed hash of every restored byte would only re-check what the
-		 * writer, holding the same key, already vouched for, at about
-		 * half of a restore's CPU; check --read-data does recompute it. */
-		rc = codec_blob_decrypt(cctx, c->repo->keys, BLOB_DATA, bl->id, buf + (bl->pack_off - r->off),
+		 * keyed hash of every restored byte only re-checks what the
+		 * writer, holding the same key, vouched for, at about half of a
+		 * restore's CPU; check --read-data and restore --verify do. */
+		rc = c->opts->verify ?
+		     codec_blob_open(cctx, c->repo->keys, BLOB_DATA, bl->id, buf + (bl->pack_off - r->off),
+		                     bl->length, out, bl->raw_len) :
+		     codec_blob_decrypt(cctx, c->repo->keys, BLOB_DATA, bl->id, buf + (bl->pack_off - r->off),
 		                        bl->length, out, bl->raw_len);
 		if (rc) {
 			codec_hex(bl->id, STRATA_ID_LEN, idhex);
@@ -377,7 +380,9 @@ static int fetch_range(Ctx *c, CodecCtx *cctx, size_t ri, StrataErr *err)
 			                    f->path, (unsigned long long)refs[bl->first_ref].file_off,
 			                    (unsigned long long)(refs[bl->first_ref].file_off + bl->raw_len - 1),
 			                    idhex, packhex, bl->pack_off,
-			                    rc == STRATA_EAUTH ? "fails authentication" : "cannot be decoded");
+			                    rc == STRATA_EAUTH ? "fails authentication" :
+			                    rc == STRATA_EDAMAGED ? "does not match its ID (sealed from wrong bytes)" :
+			                    "cannot be decoded");
 			goto out;
 		}
 		used += bl->raw_len;

@@ -44,6 +44,7 @@ typedef struct RestoreOptions {
 	int cold_wait;             /* archived packs: request a thaw, then poll until readable */
 	unsigned cold_poll_s;      /* seconds between polls; 0 = 60 */
 	unsigned cold_days;        /* days a thawed copy stays readable; 0 = 7 */
+	int verify;                /* also recompute each data chunk's keyed hash */
 } RestoreOptions;
 
 typedef struct RestoreResult {

@@ -179,6 +179,10 @@ if [ "$(stat -c %a "$RS/shared")" = 2775 ]; then pass "setgid directory mode"; e
 kb=$(du -k "$RS/sparse" | cut -f1)
 if [ "$kb" -lt 65536 ]; then echo "NOTE sparse file stays sparse (${kb} KiB allocated)"; else echo "NOTE sparse file restored dense (${kb} KiB allocated)"; fi
 
+# ---- restore --verify: the same tree, every chunk re-hashed ----
+expect "restore --verify" "$STRATA" restore latest --verify --target "$T/restore-verify" --include "${P}big"
+if cmp -s "$S/big" "$T/restore-verify/${P}big"; then pass "restore --verify bit-exact"; else fail "restore --verify bit-exact" "cmp differs"; fi
+
 # ---- restore into a non-empty target ----
 expect_exit "restore over existing files refused" 4 "$STRATA" restore latest --target "$D"
 one_error_line "restore over existing files: one line"

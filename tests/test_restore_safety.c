@@ -250,7 +250,7 @@ static int write_small(const char *path, const char *s)
 	return w == (ssize_t)strlen(s) ? 0 : -1;
 }
 
-static int restore_to(const Snapshot *snap, const char *target, int overwrite, StrataErr *err)
+static int restore_opts(const Snapshot *snap, const char *target, int overwrite, int verify, StrataErr *err)
 {
 	RestoreOptions o;
 	RestoreResult res;
@@ -259,8 +259,14 @@ static int restore_to(const Snapshot *snap, const char *target, int overwrite, S
 	memset(err, 0, sizeof *err);
 	o.target = target;
 	o.overwrite = overwrite;
+	o.verify = verify;
 	o.threads = 2;
 	return restore_run(repo, snap, &o, &res, err);
+}
+
+static int restore_to(const Snapshot *snap, const char *target, int overwrite, StrataErr *err)
+{
+	return restore_opts(snap, target, overwrite, 0, err);
 }
 
 /* A case: before/after listings of everything outside the target. */
@@ -763,6 +769,48 @@ static void test_existing_file(void)
 	CHECK(watch_clean(&w));
 }
 
+/* A chunk sealed from other bytes than its ID names (what a memory error
+ * between hashing and sealing on the writing machine would store): it
+ * authenticates, so a plain restore writes it; restore --verify recomputes
+ * the keyed hash and refuses, naming the file, its byte range and chunk. */
+static void test_verify_mis_sealed(void)
+{
+	static const char RIGHT[] = "right bytes\n", WRONG[] = "wrong bytes\n";
+	uint8_t id[STRATA_ID_LEN];
+	char target[600], path[700], buf[64], idhex[2 * STRATA_ID_LEN + 1];
+	StrataErr err = {0};
+	Snapshot snap;
+	Enc e;
+	int rc;
+
+	REQUIRE(repo && session_begin() == 0);
+	codec_chunk_id(repo->keys, RIGHT, sizeof RIGHT - 1, id);
+	REQUIRE(blobwriter_put(bw, cctx, BLOB_DATA, id, WRONG, sizeof WRONG - 1, NULL, &err) == 0);
+	e_start(&e, 1);
+	e_head(&e, "m", 1, NODE_FILE, 0644, sizeof RIGHT - 1, 0);
+	e_uv(&e, 1);
+	e_bytes(&e, id, STRATA_ID_LEN);
+	e_uv(&e, sizeof RIGHT - 1);
+	{
+		uint8_t root[STRATA_ID_LEN];
+		REQUIRE(put_tree(&e, root) == 0);
+		REQUIRE(session_snapshot(root, &snap) == 0);
+	}
+	snprintf(target, sizeof target, "%s/mis-sealed-plain", work);
+	CHECK_EQ_INT(restore_opts(&snap, target, 0, 0, &err), 0);
+	snprintf(path, sizeof path, "%s/m", target);
+	CHECK(read_small(path, buf, sizeof buf) == 0 && strcmp(buf, WRONG) == 0);
+	snprintf(target, sizeof target, "%s/mis-sealed-verify", work);
+	rc = restore_opts(&snap, target, 0, 1, &err);
+	CHECK_EQ_INT(rc, STRATA_EDAMAGED);
+	codec_hex(id, 8, idhex);
+	CHECK(strstr(err.msg, "m (bytes 0-11): chunk ") != NULL);
+	CHECK(strstr(err.msg, idhex) != NULL);
+	CHECK(strstr(err.msg, "does not match its ID") != NULL);
+	if (rc == 0 || !strstr(err.msg, "does not match"))
+		printf("  restore --verify: %d %s\n", rc, err.msg);
+}
+
 /* A target that is itself reached through the tree cannot be pre-seeded
  * with a symlink directory either: an existing symlink "d" -> outside in
  * the target and a tree with directory "d" fails, even with overwrite. */
@@ -821,6 +869,7 @@ int main(void)
 	RUN(test_hardlink_outside);
 	RUN(test_existing_file);
 	RUN(test_existing_symlink_dir);
+	RUN(test_verify_mis_sealed);
 	blobwriter_free(bw);
 	codec_ctx_free(cctx);
 	repo_close(repo);
