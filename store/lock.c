@@ -14,32 +14,16 @@
 
 #include <jansson.h>
 
+#include "store/lock_internal.h"
 #include "store/repo_internal.h"
 
 static const char LOCK_MAGIC[8] = {'S','T','R','A','T','A','L','K'};
-#define LOCK_VERSION   1
-#define LOCK_MAX_BYTES (64u << 10)   /* a lock is a few hundred bytes */
 #define LOCK_DIR       "locks/"
 /* While waiting for a conflicting lock: first retry after about this long,
  * doubling up to LOCK_RETRY_MAX_MS, each with random jitter so that two
  * waiters do not keep colliding. */
 #define LOCK_RETRY_MIN_MS 200
 #define LOCK_RETRY_MAX_MS 5000
-
-/* Which machine and process a lock belongs to. "machine" is the kernel's
- * boot ID and PID namespace: two processes may judge each other's PIDs only
- * when host name and machine are equal (containers sharing a host name have
- * their own PID namespaces; a reboot changes the boot ID). */
-typedef struct LockRecord {
-	LockMode mode;
-	char     command[32];
-	char     host[256];
-	char     user[64];
-	char     machine[128];
-	int64_t  pid;
-	uint64_t pid_start;        /* /proc/<pid>/stat starttime: detects PID reuse */
-	int64_t  created_ns, refreshed_ns, stale_after_s;
-} LockRecord;
 
 struct Lock {
 	Backend   *be;
@@ -213,14 +197,16 @@ static int judge(const LockRecord *r, const char *my_host, const char *my_machin
 	return 0;
 }
 
-static int record_encode(const CodecKeys *keys, const LockRecord *r, uint8_t **out, size_t *out_len)
+/* ---- the lock file (FORMAT.md §19.1) ---- */
+
+int lock_record_encode(const CodecKeys *keys, const LockRecord *r, uint8_t **out, size_t *out_len)
 {
 	json_t *o;
 	char *text;
 	int rc;
 
 	o = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I}",
-	              "version", LOCK_VERSION, "mode", lock_mode_name(r->mode), "command", r->command,
+	              "version", LOCK_RECORD_VERSION, "mode", lock_mode_name(r->mode), "command", r->command,
 	              "host", r->host, "user", r->user, "machine", r->machine,
 	              "pid", (json_int_t)r->pid, "pid_start", (json_int_t)r->pid_start,
 	              "created_ns", (json_int_t)r->created_ns, "refreshed_ns", (json_int_t)r->refreshed_ns,
@@ -229,48 +215,58 @@ static int record_encode(const CodecKeys *keys, const LockRecord *r, uint8_t **o
 	json_decref(o);
 	if (!text)
 		return -ENOMEM;
-	rc = sealed_encode(keys, LOCK_MAGIC, LOCK_VERSION, text, strlen(text), out, out_len);
+	rc = sealed_encode(keys, LOCK_MAGIC, LOCK_RECORD_VERSION, text, strlen(text), out, out_len);
 	free(text);
 	return rc;
 }
 
-static int record_decode(const CodecKeys *keys, const uint8_t *buf, size_t len, LockRecord *r)
+int lock_record_parse(const uint8_t *json, size_t len, LockRecord *out_rec)
 {
-	uint8_t *plain = NULL;
-	size_t plain_len = 0;
 	const char *mode = NULL, *cmd = NULL, *host = NULL, *user = NULL, *machine = NULL;
 	json_int_t pid = 0, start = 0, created = 0, refreshed = 0, stale = 0, version = 0;
 	json_error_t jerr;
+	LockRecord r;
 	json_t *o;
-	int rc;
+	int rc = STRATA_EFORMAT;
 
-	if (len > LOCK_MAX_BYTES)
-		return STRATA_EFORMAT;
-	rc = sealed_decode(keys, LOCK_MAGIC, LOCK_VERSION, buf, len, &plain, &plain_len, NULL);
-	if (rc)
-		return rc;
-	o = json_loadb((const char *)plain, plain_len, 0, &jerr);
-	free(plain);
-	rc = STRATA_EFORMAT;
+	memset(&r, 0, sizeof r);
+	o = json_loadb((const char *)json, len, 0, &jerr);
 	if (!o || json_unpack(o, "{s:I, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I}",
 	                      "version", &version, "mode", &mode, "command", &cmd, "host", &host,
 	                      "user", &user, "machine", &machine, "pid", &pid, "pid_start", &start,
 	                      "created_ns", &created, "refreshed_ns", &refreshed,
 	                      "stale_after_s", &stale) != 0 ||
-	    mode_parse(mode, &r->mode) != 0)
+	    mode_parse(mode, &r.mode) != 0)
 		goto out;
-	snprintf(r->command, sizeof r->command, "%s", cmd);
-	snprintf(r->host, sizeof r->host, "%s", host);
-	snprintf(r->user, sizeof r->user, "%s", user);
-	snprintf(r->machine, sizeof r->machine, "%s", machine);
-	r->pid = pid;
-	r->pid_start = (uint64_t)start;
-	r->created_ns = created;
-	r->refreshed_ns = refreshed;
-	r->stale_after_s = stale;
+	snprintf(r.command, sizeof r.command, "%s", cmd);
+	snprintf(r.host, sizeof r.host, "%s", host);
+	snprintf(r.user, sizeof r.user, "%s", user);
+	snprintf(r.machine, sizeof r.machine, "%s", machine);
+	r.pid = pid;
+	r.pid_start = (uint64_t)start;
+	r.created_ns = created;
+	r.refreshed_ns = refreshed;
+	r.stale_after_s = stale;
+	*out_rec = r;
 	rc = 0;
 out:
 	json_decref(o);
+	return rc;
+}
+
+int lock_record_decode(const CodecKeys *keys, const uint8_t *buf, size_t len, LockRecord *out_rec)
+{
+	uint8_t *plain = NULL;
+	size_t plain_len = 0;
+	int rc;
+
+	if (len > LOCK_RECORD_MAX_BYTES)
+		return STRATA_EFORMAT;
+	rc = sealed_decode(keys, LOCK_MAGIC, LOCK_RECORD_VERSION, buf, len, &plain, &plain_len, NULL);
+	if (rc)
+		return rc;
+	rc = lock_record_parse(plain, plain_len, out_rec);
+	free(plain);
 	return rc;
 }
 
@@ -281,7 +277,7 @@ static int write_record(Lock *l, StrataErr *err)
 	RemoteErr rerr = {{0}};
 	int rc;
 
-	rc = record_encode(l->keys, &l->rec, &buf, &len);
+	rc = lock_record_encode(l->keys, &l->rec, &buf, &len);
 	if (rc)
 		return strata_err_set(err, rc, "cannot seal lock file: %s", strata_strerror(rc));
 	rc = backend_put(l->be, l->name, buf, len, &rerr);
@@ -352,8 +348,7 @@ static int read_record(Backend *be, const CodecKeys *keys, const char *id, LockR
 		return STRATA_ENOTFOUND;
 	if (rc)
 		return strata_err_set(err, rc, "cannot read lock %s: %s", name, rerr.msg[0] ? rerr.msg : strata_strerror(rc));
-	memset(r, 0, sizeof *r);
-	rc = record_decode(keys, buf, len, r);
+	rc = lock_record_decode(keys, buf, len, r);
 	free(buf);
 	return rc;
 }

@@ -1,0 +1,54 @@
+/* lock_internal.h — the lock record and its codec (FORMAT.md §19.1 "Locks"),
+ * shared by store/lock.c and fuzz/fuzz_lock.c; not part of the API.
+ *
+ * Owns: the bytes of locks/<id>, a sealed file (magic STRATALK, version 1)
+ * whose plaintext is one JSON object. Never: touches the backend, judges
+ * staleness or prints. Pure functions: safe from any thread.
+ */
+#ifndef STRATA_STORE_LOCK_INTERNAL_H
+#define STRATA_STORE_LOCK_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/codec.h"
+#include "store/error.h"
+#include "store/lock.h"
+
+#define LOCK_RECORD_VERSION   1
+#define LOCK_RECORD_MAX_BYTES (64u << 10)   /* a lock is a few hundred bytes */
+
+/* One lock file, decoded. "machine" is the kernel's boot ID and PID
+ * namespace: two processes may judge each other's PIDs only when host
+ * name and machine are equal (containers sharing a host name have their
+ * own PID namespaces; a reboot changes the boot ID). The strings are
+ * always NUL-terminated. */
+typedef struct LockRecord {
+	LockMode mode;
+	char     command[32];
+	char     host[256];
+	char     user[64];
+	char     machine[128];
+	int64_t  pid;
+	uint64_t pid_start;        /* /proc/<pid>/stat starttime: detects PID reuse */
+	int64_t  created_ns, refreshed_ns, stale_after_s;
+} LockRecord;
+
+/* lock_record_encode — r as a sealed lock file under keys; *out
+ * malloc'ed (caller frees), written only on success. Errors: -ENOMEM. */
+int lock_record_encode(const CodecKeys *keys, const LockRecord *r, uint8_t **out, size_t *out_len);
+
+/* lock_record_decode — a whole sealed lock file (at most
+ * LOCK_RECORD_MAX_BYTES) into *out_rec, written only on success. Errors:
+ * STRATA_EFORMAT (too long, bad magic, or the plaintext is not a lock
+ * record, see lock_record_parse), STRATA_EVERSION (sealed by a newer
+ * format), STRATA_EAUTH (damaged, forged, or another repository's key). */
+int lock_record_decode(const CodecKeys *keys, const uint8_t *buf, size_t len, LockRecord *out_rec);
+
+/* lock_record_parse — the decrypted JSON of a lock file into *out_rec, written
+ * only on success. Every field of §19.1 must be present with its type;
+ * unknown fields are ignored; strings longer than their field are cut.
+ * Errors: STRATA_EFORMAT. */
+int lock_record_parse(const uint8_t *json, size_t len, LockRecord *out_rec);
+
+#endif
