@@ -86,6 +86,67 @@ static int conflicts(LockMode a, LockMode b)
 	return a == LOCK_EXCLUSIVE || b == LOCK_EXCLUSIVE || (a == LOCK_MARK && b == LOCK_MARK);
 }
 
+/* Length of the UTF-8 character s starts with (1 to 4), or 0 when s does
+ * not start one: RFC 3629, as jansson checks it (no overlong forms, no
+ * surrogates, nothing above U+10FFFF). Reads no further than a NUL. */
+static size_t utf8_char_len(const unsigned char *s)
+{
+	uint32_t c;
+	size_t n;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] < 0xc2)
+		return 0;   /* a continuation byte, or an overlong 2-byte form */
+	if (s[0] < 0xe0) {
+		n = 2;
+		c = s[0] & 0x1f;
+	} else if (s[0] < 0xf0) {
+		n = 3;
+		c = s[0] & 0x0f;
+	} else if (s[0] < 0xf5) {
+		n = 4;
+		c = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (s[i] & 0x3f);
+	}
+	if ((n == 3 && c < 0x800) || (n == 4 && c < 0x10000) || c > 0x10ffff ||
+	    (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	return n;
+}
+
+/* Lock files hold JSON strings, which must be UTF-8: a name cut in the
+ * middle of a character, or a host or user name in another encoding,
+ * would make the record impossible to encode (every refresh would fail). */
+void lock_text_copy(char *dst, size_t size, const char *src)
+{
+	const unsigned char *s = (const unsigned char *)src;
+	size_t o = 0;
+
+	if (size == 0)
+		return;
+	while (*s) {
+		size_t n = utf8_char_len(s);
+		if (o + (n ? n : 1) > size - 1)
+			break;
+		if (n) {
+			memcpy(dst + o, s, n);
+			o += n;
+			s += n;
+		} else {
+			dst[o++] = '?';
+			s++;
+		}
+	}
+	dst[o] = '\0';
+}
+
 static void read_line(const char *path, char *out, size_t len)
 {
 	FILE *f = fopen(path, "re");
@@ -106,17 +167,23 @@ static void machine_id(char out[128])
 	read_line("/proc/sys/kernel/random/boot_id", boot, sizeof boot);
 	n = readlink("/proc/self/ns/pid", ns, sizeof ns - 1);
 	ns[n > 0 ? n : 0] = '\0';
-	if (boot[0] && ns[0])
-		snprintf(out, 128, "%s/%s", boot, ns);
-	else
+	if (boot[0] && ns[0]) {
+		char raw[128];
+		snprintf(raw, sizeof raw, "%s/%s", boot, ns);
+		lock_text_copy(out, 128, raw);
+	} else {
 		out[0] = '\0';   /* unknown: PIDs are never judged, only the timeout */
+	}
 }
 
 static void host_name(char out[256])
 {
-	if (gethostname(out, 256) != 0)
-		strcpy(out, "unknown");
-	out[255] = '\0';
+	char raw[256];
+
+	if (gethostname(raw, sizeof raw) != 0)
+		strcpy(raw, "unknown");
+	raw[255] = '\0';
+	lock_text_copy(out, 256, raw);
 }
 
 /* Field 22 of /proc/<pid>/stat (start time in clock ticks since boot);
@@ -238,10 +305,11 @@ int lock_record_parse(const uint8_t *json, size_t len, LockRecord *out_rec)
 	                      "stale_after_s", &stale) != 0 ||
 	    mode_parse(mode, &r.mode) != 0)
 		goto out;
-	snprintf(r.command, sizeof r.command, "%s", cmd);
-	snprintf(r.host, sizeof r.host, "%s", host);
-	snprintf(r.user, sizeof r.user, "%s", user);
-	snprintf(r.machine, sizeof r.machine, "%s", machine);
+	/* jansson has checked the UTF-8; cutting keeps it valid. */
+	lock_text_copy(r.command, sizeof r.command, cmd);
+	lock_text_copy(r.host, sizeof r.host, host);
+	lock_text_copy(r.user, sizeof r.user, user);
+	lock_text_copy(r.machine, sizeof r.machine, machine);
 	r.pid = pid;
 	r.pid_start = (uint64_t)start;
 	r.created_ns = created;
@@ -558,10 +626,10 @@ int lock_acquire(Repo *repo, LockMode mode, const LockOptions *opts, Lock **out,
 	l->on_lost = opts ? opts->on_lost : NULL;
 	l->lost_ctx = opts ? opts->lost_ctx : NULL;
 	l->rec.mode = mode;
-	snprintf(l->rec.command, sizeof l->rec.command, "%s", opts && opts->command ? opts->command : "strata");
+	lock_text_copy(l->rec.command, sizeof l->rec.command, opts && opts->command ? opts->command : "strata");
 	host_name(l->rec.host);
 	pw = getpwuid(getuid());
-	snprintf(l->rec.user, sizeof l->rec.user, "%s", pw ? pw->pw_name : "unknown");
+	lock_text_copy(l->rec.user, sizeof l->rec.user, pw ? pw->pw_name : "unknown");
 	machine_id(l->rec.machine);
 	l->rec.pid = getpid();
 	l->rec.pid_start = proc_start(l->rec.pid);

@@ -22,7 +22,7 @@
  * namespace: two processes may judge each other's PIDs only when host
  * name and machine are equal (containers sharing a host name have their
  * own PID namespaces; a reboot changes the boot ID). The strings are
- * always NUL-terminated. */
+ * always NUL-terminated valid UTF-8 (lock_text_copy). */
 typedef struct LockRecord {
 	LockMode mode;
 	char     command[32];
@@ -35,7 +35,8 @@ typedef struct LockRecord {
 } LockRecord;
 
 /* lock_record_encode — r as a sealed lock file under keys; *out
- * malloc'ed (caller frees), written only on success. Errors: -ENOMEM. */
+ * malloc'ed (caller frees), written only on success. The strings of r
+ * must be valid UTF-8 (lock_text_copy). Errors: -ENOMEM. */
 int lock_record_encode(const CodecKeys *keys, const LockRecord *r, uint8_t **out, size_t *out_len);
 
 /* lock_record_decode — a whole sealed lock file (at most
@@ -47,8 +48,15 @@ int lock_record_decode(const CodecKeys *keys, const uint8_t *buf, size_t len, Lo
 
 /* lock_record_parse — the decrypted JSON of a lock file into *out_rec, written
  * only on success. Every field of §19.1 must be present with its type;
- * unknown fields are ignored; strings longer than their field are cut.
- * Errors: STRATA_EFORMAT. */
+ * unknown fields are ignored; strings longer than their field are cut
+ * before the first character that does not fit. Errors: STRATA_EFORMAT. */
 int lock_record_parse(const uint8_t *json, size_t len, LockRecord *out_rec);
+
+/* lock_text_copy — copy the NUL-terminated src into dst[size] as valid
+ * UTF-8: a byte that does not start a valid character (stray continuation
+ * byte, overlong form, surrogate, code point above U+10FFFF, cut
+ * sequence) becomes '?', and a string too long is cut before the first
+ * character that does not fit. size > 0. */
+void lock_text_copy(char *dst, size_t size, const char *src);
 
 #endif
