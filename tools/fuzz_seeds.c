@@ -11,7 +11,8 @@
  * snapshot JSON, index file and pack trailer plaintexts, tree
  * serializations, blobs; packs and sealed files re-sealed under the
  * harnesses' fixed key (fuzz/fuzz.h); chunker inputs; and a few S3 XML
- * documents written by hand. Names are fixed, so running it again replaces
+ * documents and lock files written by hand (checked against a real lock
+ * and read back with lock_list). Names are fixed, so running it again replaces
  * the seeds instead of adding to them. Every seed is small.
  *
  * Uses only public headers: sealed files are opened by their FORMAT.md §5
@@ -32,6 +33,7 @@
 #include "store/backup.h"
 #include "store/codec.h"
 #include "store/keyfile.h"
+#include "store/lock.h"
 #include "store/pack.h"
 #include "store/repo.h"
 
@@ -281,15 +283,16 @@ static uint8_t *unseal(const uint8_t *buf, size_t len, size_t *out_len)
 	return out;
 }
 
-/* Seal plain as a sealed file of magic under the fuzz key. */
-static uint8_t *reseal(const char magic[8], const uint8_t *plain, size_t len, size_t *out_len)
+/* Seal plain as a sealed file of magic, version 1, under keys. */
+static uint8_t *seal_under(const CodecKeys *keys, const char magic[8], const uint8_t *plain, size_t len,
+                           size_t *out_len)
 {
 	uint8_t hdr[SEALED_HDR], *body = NULL, *buf;
 	size_t body_len = 0;
 
 	memcpy(hdr, magic, 8);
 	put_le32(hdr + 8, 1);
-	if (codec_seal(fuzz_keys(), hdr, sizeof hdr, plain, len, &body, &body_len) != 0)
+	if (codec_seal(keys, hdr, sizeof hdr, plain, len, &body, &body_len) != 0)
 		die("seal", "failed");
 	buf = malloc(SEALED_HDR + body_len);
 	if (!buf)
@@ -299,6 +302,12 @@ static uint8_t *reseal(const char magic[8], const uint8_t *plain, size_t len, si
 	free(body);
 	*out_len = SEALED_HDR + body_len;
 	return buf;
+}
+
+/* Seal plain as a sealed file of magic under the fuzz key. */
+static uint8_t *reseal(const char magic[8], const uint8_t *plain, size_t len, size_t *out_len)
+{
+	return seal_under(fuzz_keys(), magic, plain, len, out_len);
 }
 
 /* A key file that opens with FUZZ_PASSWORD but wraps 31 bytes instead of
@@ -382,6 +391,116 @@ static void seed_snapshots(void)
 		free(buf);
 	}
 	names_free(&l);
+}
+
+/* Lock files (FORMAT.md §19.1). A real lock names this machine's host,
+ * user and boot ID, so the seeds are written by hand in the writer's form
+ * (compact JSON, keys sorted): first checked against a lock the real code
+ * takes on the repository, then planted there and read back with
+ * lock_list, so they are known to decode. */
+static const struct {
+	const char *name, *mode, *command, *host, *user;
+} lock_seeds[] = {
+	{"lock-shared", "shared", "backup", "fuzzhost", "ops"},
+	/* raw UTF-8 here (C universal character names), \u escapes below */
+	{"lock-mark", "mark", "prune", "n\u0153ud-\u00e9t\u00e9", "\u00e9l\u00e8ve"},
+	/* longer than the 31 bytes a command keeps: cut between characters */
+	{"lock-exclusive", "exclusive", "r\\u00e9paration-\\u00e9t\\u00e9-\\u00e9t\\u00e9-\\u00e9t\\u00e9", "h", "root"},
+};
+static const char *lock_keys[] = {"command", "created_ns", "host", "machine", "mode", "pid", "pid_start",
+                                  "refreshed_ns", "stale_after_s", "user", "version"};
+
+static void lock_json(size_t i, char *out, size_t len)
+{
+	snprintf(out, len, "{\"command\":\"%s\",\"created_ns\":1700000000123456789,\"host\":\"%s\","
+	         "\"machine\":\"6d1f0c4e-8f0b-4c52-9a7e-0b5e6f1d2c3a/pid:[4026531836]\",\"mode\":\"%s\","
+	         "\"pid\":%zu,\"pid_start\":983311,\"refreshed_ns\":1700000300123456789,"
+	         "\"stale_after_s\":1800,\"user\":\"%s\",\"version\":1}",
+	         lock_seeds[i].command, lock_seeds[i].host, lock_seeds[i].mode, 4242 + i, lock_seeds[i].user);
+}
+
+/* The real writer puts the same keys in the same order as lock_json. */
+static void check_real_lock(const char *repo_dir, const char *cache)
+{
+	LockOptions lo = {0};
+	StrataErr err = {0};
+	Repo *repo = NULL;
+	Lock *lock = NULL;
+	struct names l;
+	uint8_t *buf, *plain;
+	size_t len, plain_len;
+	const char *at;
+	char key[64];
+
+	if (repo_open(repo_dir, FUZZ_PASSWORD, strlen(FUZZ_PASSWORD), cache, &repo, &err) != 0)
+		die("repo_open", err.msg);
+	lo.command = "fuzz_seeds";
+	if (lock_acquire(repo, LOCK_SHARED, &lo, &lock, &err) != 0)
+		die("lock_acquire", err.msg);
+	l = list("locks/");
+	if (l.n != 1)
+		die("locks/", "the lock just taken is not the only one");
+	buf = get(l.v[0], &len);
+	plain = unseal(buf, len, &plain_len);
+	plain = realloc(plain, plain_len + 1);
+	if (!plain)
+		die("lock", "out of memory");
+	plain[plain_len] = '\0';
+	at = (const char *)plain;
+	for (size_t k = 0; k < sizeof lock_keys / sizeof lock_keys[0]; k++) {
+		snprintf(key, sizeof key, "\"%s\":", lock_keys[k]);
+		if (!(at = strstr(at, key)))
+			die("lock", "the real lock file's keys differ from the seeds' (update lock_json)");
+	}
+	free(plain);
+	free(buf);
+	names_free(&l);
+	lock_release(lock);
+	repo_close(repo);
+}
+
+static void seed_locks(const char *repo_dir, const char *cache)
+{
+	static const char magic[8] = {'S','T','R','A','T','A','L','K'};
+	size_t n = sizeof lock_seeds / sizeof lock_seeds[0], nlocks = 0, sealed_len;
+	StrataErr err = {0};
+	RemoteErr rerr;
+	LockInfo *locks = NULL;
+	Repo *repo = NULL;
+	uint8_t *sealed;
+	char json[1024], name[128];
+
+	check_real_lock(repo_dir, cache);
+	for (size_t i = 0; i < n; i++) {
+		lock_json(i, json, sizeof json);
+		snprintf(name, sizeof name, "%s.json", lock_seeds[i].name);
+		write_seed("fuzz_lock", name, json, strlen(json));
+		sealed = reseal(magic, (const uint8_t *)json, strlen(json), &sealed_len);
+		snprintf(name, sizeof name, "%s.sealed", lock_seeds[i].name);
+		write_seed("fuzz_lock", name, sealed, sealed_len);
+		free(sealed);
+		/* Planted under the repository's key as locks/<i repeated>. */
+		sealed = seal_under(repo_keys, magic, (const uint8_t *)json, strlen(json), &sealed_len);
+		snprintf(name, sizeof name, "locks/%064zx", i + 1);
+		if (backend_put(be, name, sealed, sealed_len, &rerr) != 0)
+			die(name, rerr.msg);
+		free(sealed);
+	}
+	if (repo_open(repo_dir, FUZZ_PASSWORD, strlen(FUZZ_PASSWORD), cache, &repo, &err) != 0 ||
+	    lock_list(repo, &locks, &nlocks, &err) != 0)
+		die("lock_list", err.msg);
+	if (nlocks != n)
+		die("lock_list", "does not list every planted lock");
+	for (size_t j = 0; j < nlocks; j++) {
+		size_t i = (size_t)strtoul(locks[j].id, NULL, 16) - 1;
+		if (i >= n || !locks[j].readable || strcmp(lock_mode_name(locks[j].mode), lock_seeds[i].mode) != 0 ||
+		    locks[j].pid != (int64_t)(4242 + i) || locks[j].stale_after_s != 1800)
+			die("lock seed", "does not read back as written");
+		if (lock_remove(repo, locks[j].id, &err) != 0)
+			die("lock_remove", err.msg);
+	}
+	free(locks);
+	repo_close(repo);
 }
 
 static void seed_indexfiles(void)
@@ -669,6 +788,7 @@ int main(int argc, char **argv)
 	seed_codec();
 	seed_chunker();
 	seed_s3_xml();
+	seed_locks(repo_dir, cache);
 	for (size_t i = 0; i < ntrees; i++) {
 		free(trees[i]);
 		free(tree_blobs[i]);
