@@ -26,7 +26,9 @@ LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread -lm
 LDFLAGS  += $(SAN)
 # FUSE (`strata mount`) is optional and lives in tools/mount_fuse.c alone:
 # only that object gets fuse3's flags and only build/strata links it;
-# without fuse3 the module builds as a stub that says so.
+# without fuse3 the module builds as a stub that says so. The other
+# tools/mount_*.c files (the mount's layout, file system and caches) are
+# plain parts of build/strata.
 ifeq ($(shell pkg-config --exists fuse3 2>/dev/null && echo yes),yes)
 FUSE_CFLAGS = -DSTRATA_HAVE_FUSE $(shell pkg-config --cflags fuse3)
 FUSE_LIBS   = $(shell pkg-config --libs fuse3)
@@ -36,7 +38,7 @@ CHUNKER_SRC = $(wildcard chunker/*.c)
 STORE_SRC   = $(wildcard store/*.c)
 REMOTE_SRC  = $(wildcard remote/*.c)
 TOOLS_SRC   = $(wildcard tools/*.c)
-CLI_SRC     = $(filter tools/cmd_%.c tools/cli_%.c tools/mount_fuse.c tools/strata.c,$(TOOLS_SRC))
+CLI_SRC     = $(filter tools/cmd_%.c tools/cli_%.c tools/mount_%.c tools/strata.c,$(TOOLS_SRC))
 AUX_SRC     = $(filter-out $(CLI_SRC),$(TOOLS_SRC))
 LIB_SRC     = $(CHUNKER_SRC) $(STORE_SRC) $(REMOTE_SRC)
 LIB_OBJ     = $(LIB_SRC:%.c=$(BUILD)/%.o)

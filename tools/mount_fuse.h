@@ -1,7 +1,7 @@
 /* mount_fuse.h — serving a read-only file system through FUSE.
  *
  * Owns: the only use of libfuse3 in strata. It mounts a file system whose
- * content comes from a MountFsOps table (cmd_mount.c fills it from a
+ * content comes from a MountFsOps table (tools/mount_fs.c fills it from a
  * repository), runs the FUSE loop in the calling thread until the mount is
  * unmounted (`fusermount3 -u`, `umount`) or the process gets SIGINT,
  * SIGTERM or SIGHUP, and unmounts on the way out.
