@@ -42,6 +42,7 @@ targets() {
 	fuzz_s3_xml)        echo 's3xml_|on_start|on_end|on_text|on_doctype|xml_run|list_end|error_end|upload_id_end|parse_u64|put_escaped' ;;
 	fuzz_chunker)       echo 'fastcdc_init|fastcdc_cut' ;;
 	fuzz_codec)         echo 'codec_blob_open|codec_blob_seal|codec_open_with|codec_decompress|codec_unhex|codec_unb64' ;;
+	fuzz_lock)          echo 'lock_record_parse|lock_record_decode|lock_record_encode|lock_text_copy|utf8_char_len|mode_parse' ;;
 	*)                  echo '.' ;;
 	esac
 }
