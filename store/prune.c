@@ -147,8 +147,33 @@ static int find_orphans(Repo *repo, const PackList *known, PackList *orphans, St
 	return 0;
 }
 
-static void decide(PackList *packs, const PackList *orphans, double max_unused, PruneStats *st)
+typedef struct Candidate {
+	size_t idx;
+	uint64_t unused;
+	double share;        /* unused / blob area */
+} Candidate;
+
+static int by_share_desc(const void *a, const void *b)
 {
+	const Candidate *x = a, *y = b;
+
+	return x->share < y->share ? 1 : x->share > y->share ? -1 : (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+/* Condemn packs holding nothing reachable; then, as restic does, repack
+ * only while the unreachable bytes left in the remaining packs exceed
+ * max_unused of the repository's pack data (unused / (used + unused)),
+ * the packs with the largest unused share first. max_unused 0 repacks
+ * every pack with anything unreachable; 1 never repacks. */
+static int decide(PackList *packs, const PackList *orphans, double max_unused, PruneStats *st)
+{
+	Candidate *c = calloc(packs->n ? packs->n : 1, sizeof *c);
+	uint64_t total_unused = 0, total_used = 0;
+	double allowed;
+	size_t nc = 0;
+
+	if (!c)
+		return -ENOMEM;
 	for (size_t i = 0; i < packs->n; i++) {
 		PackStat *ps = &packs->v[i];
 		uint64_t over = pack_overhead(ps->count);
@@ -163,19 +188,34 @@ static void decide(PackList *packs, const PackList *orphans, double max_unused, 
 			ps->why = WHY_UNUSED;
 			st->unused_packs++;
 			st->unused_pack_bytes += ps->size;
-		} else if ((double)unused > max_unused * (double)area) {
+			continue;
+		}
+		total_used += ps->used_bytes;
+		total_unused += unused;
+		if (unused > 0)
+			c[nc++] = (Candidate){ i, unused, area ? (double)unused / (double)area : 1.0 };
+	}
+	allowed = max_unused >= 1.0 ? -1.0 : max_unused / (1.0 - max_unused) * (double)total_used;
+	qsort(c, nc, sizeof *c, by_share_desc);
+	for (size_t k = 0; k < nc; k++) {
+		PackStat *ps = &packs->v[c[k].idx];
+
+		if (allowed >= 0 && (double)total_unused > allowed) {
 			ps->why = WHY_REPACK;
 			st->repack_packs++;
 			st->repack_bytes += ps->size;
 			st->repack_used_bytes += ps->used_bytes;
+			total_unused -= c[k].unused;
 		} else {
-			st->kept_unused_bytes += unused;
+			st->kept_unused_bytes += c[k].unused;
 		}
 	}
+	free(c);
 	for (size_t i = 0; i < orphans->n; i++) {
 		st->orphan_packs++;
 		st->orphan_bytes += orphans->v[i].size;
 	}
+	return 0;
 }
 
 /* Copy the live blobs of every WHY_REPACK pack into new packs: every
@@ -397,7 +437,10 @@ int prune_run(Repo *repo, const PruneOptions *o, PruneStats *st, StrataErr *err)
 		rc = find_orphans(repo, &packs, &orphans, err);
 	if (rc)
 		goto out;
-	decide(&packs, &orphans, o->max_unused, st);
+	if (decide(&packs, &orphans, o->max_unused, st) != 0) {
+		rc = strata_err_set(err, -ENOMEM, "out of memory");
+		goto out;
+	}
 	prune_say(o, "marked %llu blobs (%llu bytes) reachable from %llu snapshots and the WAL archive in %llu packs",
 	    (unsigned long long)st->used_blobs, (unsigned long long)st->used_bytes,
 	    (unsigned long long)st->snapshots, (unsigned long long)st->packs);

@@ -5,7 +5,8 @@
  * archive's descriptors (in a scratch LMDB
  * set, so memory stays flat whatever the repository size), choosing packs
  * to delete (nothing reachable, or listed by no index file) and to repack
- * (reachable share below 1 - max_unused), copying live blobs out of the
+ * (the most unused, until at most max_unused of all pack data is
+ * unreachable), copying live blobs out of the
  * latter, the prune plan file "prune/<id>" that condemns packs, and carrying
  * plans out: re-checking snapshots made since, rewriting the index files
  * that list condemned packs, and deleting. FORMAT.md "Prune and concurrent
@@ -51,8 +52,8 @@ typedef struct PruneProgress {
 typedef void (*PruneProgressFn)(const PruneProgress *p, void *ctx);
 
 typedef struct PruneOptions {
-	double   max_unused;          /* repack a pack when its unreachable blob bytes
-	                                 exceed this share of its blob bytes (0..1) */
+	double   max_unused;          /* repack the most unused packs while unreachable
+	                                 bytes exceed this share of all pack data (0..1) */
 	int      dry_run;             /* decide and report; write and delete nothing */
 	int      mark_only;           /* write the plan but leave the sweep for later */
 	int64_t  grace_s;             /* sweep a plan only once it is this old */

@@ -215,6 +215,19 @@ same_tree "restore after repack is exact" "$T/r2$S" "$S"
 expect "prune again: nothing to do" "$STRATA" --json prune
 check "second prune finds nothing" "d['unused_packs']==0 and d['repack_packs']==0 and d['orphan_packs']==0 and d['plan_id'] is None"
 
+# --max-unused is a share of all pack data (restic's rule): one file gone
+# out of 60 leaves ~2 % unreachable, tolerated by the default 5 %; 0 %
+# rewrites the packs that hold it, and 1 % lies between.
+i=41; while [ $i -le 100 ]; do head -c 20000 /dev/urandom >"$S/g$i"; i=$((i + 1)); done
+expect "backup 60 more files" "$STRATA" backup "$S"
+rm "$S/g70"
+expect "backup without one" "$STRATA" backup "$S"
+expect "forget the one before" "$STRATA" forget --keep-last 1
+expect "prune: a little unused is kept" "$STRATA" --json prune --dry-run
+check "default 5%: nothing repacked, the unused bytes kept" "d['repack_packs']==0 and 15000 < d['kept_unused_bytes'] < 60000"
+expect "prune --max-unused 0" "$STRATA" --json prune --dry-run --max-unused 0
+check "0%: the packs holding it are repacked" "1 <= d['repack_packs'] <= 3 and d['kept_unused_bytes']==0"
+
 # A pack no index file lists (left by a backup killed before its index).
 mkdir -p "$R/data/ab"
 ORPHAN="$R/data/ab/ab$(printf '%062d' 1)"

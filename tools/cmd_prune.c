@@ -158,10 +158,10 @@ static void print_report(const PruneStats *st, const PruneOptions *o)
 		printf("delete:      %llu packs holding nothing reachable (%s), %llu packs no index lists (%s)\n",
 		       (unsigned long long)st->unused_packs, cli_fmt_bytes(st->unused_pack_bytes, b1),
 		       (unsigned long long)st->orphan_packs, cli_fmt_bytes(st->orphan_bytes, b2));
-		printf("repack:      %llu packs over %.4g%% unused (%s, of which %s live)\n",
+		printf("repack:      %llu packs, the most unused, to leave at most %.4g%% unused (%s, of which %s live)\n",
 		       (unsigned long long)st->repack_packs, o->max_unused * 100,
 		       cli_fmt_bytes(st->repack_bytes, b1), cli_fmt_bytes(st->repack_used_bytes, b2));
-		printf("keep unused: %s in packs under the threshold\n", cli_fmt_bytes(st->kept_unused_bytes, b1));
+		printf("keep unused: %s (within --max-unused)\n", cli_fmt_bytes(st->kept_unused_bytes, b1));
 		printf("%s %s\n", o->dry_run ? "would free: " : "frees:      ", cli_fmt_bytes(st->bytes_to_free, b1));
 	}
 	if (st->packs_written)
@@ -304,8 +304,8 @@ const CliCommand cmd_prune = {
 	.help =
 		"Marks every blob the snapshots reach, then deletes packs holding none of\n"
 		"them (and packs no index file lists, left by interrupted backups), and\n"
-		"rewrites packs whose unused share exceeds --max-unused, copying their live\n"
-		"blobs into new packs. Safe while other hosts back up into the repository:\n"
+		"rewrites the most unused packs, copying their live blobs into new packs,\n"
+		"until at most --max-unused of the pack data is unreachable. Safe while other hosts back up into the repository:\n"
 		"deciding and copying run beside backups; the packs to delete are written\n"
 		"to a prune plan, and deleting waits for a moment when no backup runs (an\n"
 		"exclusive lock), re-checks every snapshot made since the plan, and keeps\n"
@@ -314,8 +314,9 @@ const CliCommand cmd_prune = {
 		"deferred\"); set STRATA_LOCK_WAIT=SECONDS to wait for them instead.\n"
 		"\n"
 		"Options:\n"
-		"      --max-unused PERCENT  repack a pack when more than PERCENT of its\n"
-		"                        bytes are unreachable (default 5; 100 never repacks)\n"
+		"      --max-unused PERCENT  unreachable bytes to tolerate, as a share of\n"
+		"                        all pack data (default 5, as restic; 0 repacks\n"
+		"                        every pack with anything unreachable, 100 never)\n"
 		"      --dry-run         print what would be deleted and repacked and how\n"
 		"                        many bytes that frees; change nothing\n"
 		"      --grace DURATION  delete only once the plan is this old (e.g. 24h):\n"
