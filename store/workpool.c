@@ -21,6 +21,8 @@ struct WorkPool {
 	uint64_t weight_in_flight;   /* queued + running */
 	uint64_t max_weight;
 	uint64_t unfinished;         /* queued + running */
+	int submit_waiters;          /* submitters blocked on the bound */
+	int drain_waiters;           /* workpool_wait callers */
 	int stop;
 	int nthreads;
 	pthread_t *threads;
@@ -48,7 +50,10 @@ static void *worker(void *arg)
 		pthread_mutex_lock(&p->mu);
 		p->weight_in_flight -= j->weight;
 		p->unfinished--;
-		pthread_cond_broadcast(&p->progress);
+		/* Wake the producer only when it waits for this: a broadcast
+		 * per job cost a context switch per chunk on small files. */
+		if (p->submit_waiters || (p->drain_waiters && p->unfinished == 0))
+			pthread_cond_broadcast(&p->progress);
 		free(j);
 	}
 	pthread_mutex_unlock(&p->mu);
@@ -106,8 +111,11 @@ int workpool_submit(WorkPool *p, WorkFn fn, void *arg, uint64_t weight)
 	j->weight = weight;
 	j->next = NULL;
 	pthread_mutex_lock(&p->mu);
-	while (p->weight_in_flight > 0 && p->weight_in_flight + weight > p->max_weight)
+	while (p->weight_in_flight > 0 && p->weight_in_flight + weight > p->max_weight) {
+		p->submit_waiters++;
 		pthread_cond_wait(&p->progress, &p->mu);
+		p->submit_waiters--;
+	}
 	p->weight_in_flight += weight;
 	p->unfinished++;
 	if (p->tail)
@@ -123,8 +131,11 @@ int workpool_submit(WorkPool *p, WorkFn fn, void *arg, uint64_t weight)
 void workpool_wait(WorkPool *p)
 {
 	pthread_mutex_lock(&p->mu);
-	while (p->unfinished)
+	while (p->unfinished) {
+		p->drain_waiters++;
 		pthread_cond_wait(&p->progress, &p->mu);
+		p->drain_waiters--;
+	}
 	pthread_mutex_unlock(&p->mu);
 }
 
