@@ -188,7 +188,8 @@ wait_locks 1
 row "exclusive lock while a backup runs" 11 "repository is in use by backup on host [^ ]+ pid $HOLD \(user [^)]+\) since .*; wait for it to finish, or run \`strata unlock\` if it is stale" \
 	"$STRATA" repair index
 json_row "locked" 11 "$STRATA" --json repair index
-STRATA_LOCK_WAIT=60 "$STRATA" prune -q >"$T/prune.out" 2>"$T/prune.err" 7>&- &
+# --max-unused 0: it must have work (a plan to sweep), so it waits.
+STRATA_LOCK_WAIT=60 "$STRATA" prune -q --max-unused 0 >"$T/prune.out" 2>"$T/prune.err" 7>&- &
 PRUNE=$!
 wait_locks 2
 sleep 0.5
