@@ -98,7 +98,7 @@ json_row "unknown snapshot" 14 "$STRATA" --json ls ffffffff
 # ---- 1 damage: a flipped byte in a pack, found by check --read-data ----
 cp -a "$R" "$T/dmg"
 pack=$(ls -S "$T"/dmg/data/*/* | head -n 1)
-printf 'Z' | dd of="$pack" bs=1 seek=1000 conv=notrunc status=none
+flip_byte "$pack" 1000
 DMG="-r $T/dmg --cache-dir $T/cache-dmg"
 row "check --read-data on a flipped byte" 1 "damage found: [0-9]+ problems \(listed above\); to repair see \`strata help repair\`" \
 	"$STRATA" $DMG check --read-data

@@ -34,3 +34,9 @@ same_tree() {
 }
 
 e2e_done() { exit $E2E_FAILED; }
+
+# flip_byte FILE OFFSET — invert every bit of the byte at OFFSET (writing a
+# fixed byte instead leaves random content unchanged once in 256 runs).
+flip_byte() {
+	python3 -c 'import sys; f=open(sys.argv[1],"r+b"); f.seek(int(sys.argv[2])); b=f.read(1)[0]; f.seek(int(sys.argv[2])); f.write(bytes([b ^ 0xff]))' "$1" "$2"
+}

@@ -149,7 +149,7 @@ expect repl_resumed_check "$STRATA" -r "s3:$S3_ENDPOINT/$S3_BUCKET/interrupted" 
 # ---- a damaged source object is never copied ----
 cp -r "$R" "$T/damaged"
 pack=$(find "$T/damaged/data" -type f | head -n 1)
-printf 'X' | dd of="$pack" bs=1 seek=100 conv=notrunc status=none
+flip_byte "$pack" 100
 expect_exit repl_damaged_source 1 "$STRATA" -r "$T/damaged" replicate --to "$T/from-damaged"
 one_error_line repl_damaged_source_one_line "fail their hash"
 if [ ! -e "$T/from-damaged/${pack#"$T/damaged/"}" ] && [ -e "$T/from-damaged/config" ]; then

@@ -47,9 +47,7 @@ for f in $SEG2 $SEG3 $SEG5 000000010000000000000006 00000002.history $SEG3.00000
 	exits "wal-push $f" 0 "$STRATA" wal-push "$W/$f"
 done
 cp "$W/$SEG2" "$T/other/$SEG2" 2>/dev/null || { mkdir -p "$T/other"; cp "$W/$SEG2" "$T/other/$SEG2"; }
-# Flip byte 100 (the head is random: writing a fixed byte left it unchanged
-# once in 256 runs).
-python3 -c 'import sys; f=open(sys.argv[1],"r+b"); f.seek(100); b=f.read(1)[0]; f.seek(100); f.write(bytes([b ^ 0xff]))' "$T/other/$SEG2"
+flip_byte "$T/other/$SEG2" 100
 "$STRATA" wal-push "$T/other/$SEG2" >"$T/out" 2>"$T/err"; rc=$?
 if [ $rc -ne 0 ] && grep -q "ALREADY ARCHIVED WITH DIFFERENT CONTENT" "$T/err"; then
 	pass "conflicting re-push fails loudly (exit $rc)"
@@ -140,7 +138,7 @@ if grep -q '"from_spool": true' "$T/out" && cmp -s "$T/pg_wal/p2" "$W/$SEG2" && 
 else
 	fail "served from the spool" "$(cat "$T/out" "$T/err")"
 fi
-printf 'X' | dd of="$spool/$SEG3" bs=1 seek=10 conv=notrunc status=none
+flip_byte "$spool/$SEG3" 10
 "$STRATA" --json wal-fetch --prefetch 0 "$SEG3" "$T/pg_wal/p3" >"$T/out" 2>"$T/err"
 if grep -q '"from_spool": false' "$T/out" && cmp -s "$T/pg_wal/p3" "$W/$SEG3"; then
 	pass "a damaged spool file is ignored"
