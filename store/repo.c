@@ -35,12 +35,12 @@ static int valid_params(uint32_t min, uint32_t avg, uint32_t max, uint32_t pack,
 	return 0;
 }
 
-static int mkdir_p(const char *path)
+int repo_mkdir_p(const char *path)
 {
 	char tmp[PATH_MAX];
 	size_t len = strlen(path);
 
-	if (len >= sizeof tmp)
+	if (len == 0 || len >= sizeof tmp)
 		return -ENAMETOOLONG;
 	memcpy(tmp, path, len + 1);
 	for (char *p = tmp + 1; *p; p++) {
@@ -414,7 +414,7 @@ int repo_index(Repo *repo, Index **out, StrataErr *err)
 		*out = repo->index;
 		goto out;
 	}
-	rc = mkdir_p(repo->cache_dir);
+	rc = repo_mkdir_p(repo->cache_dir);
 	if (rc) {
 		strata_err_set(err, rc, "cannot create cache directory %s: %s", repo->cache_dir, strerror(-rc));
 		goto out;

@@ -63,6 +63,11 @@ static inline uint8_t pack_kind_of_blob(uint8_t type) { return type == 0 ? PACK_
  * files on first use. */
 int repo_index(Repo *repo, Index **out, StrataErr *err);
 
+/* repo_mkdir_p — create path and its missing parents, mode 0700 (cache
+ * directories, restore targets). 0 or -errno (-ENAMETOOLONG for "" or a
+ * path of PATH_MAX or more). */
+int repo_mkdir_p(const char *path);
+
 /* Sealed files: MAGIC(8) || VERSION(u32 LE) || NONCE || CT || TAG with
  * MAGIC || VERSION as additional data (FORMAT.md "Sealed file"). */
 #define SEALED_HEADER_LEN 12

@@ -978,27 +978,6 @@ static int restore_dir(Ctx *c, int dirfd, const uint8_t tree_id[STRATA_ID_LEN], 
 	return rc;
 }
 
-static int mkdir_p(const char *path)
-{
-	char tmp[PATH_MAX];
-	size_t len = strlen(path);
-
-	if (len == 0 || len >= sizeof tmp)
-		return -ENAMETOOLONG;
-	memcpy(tmp, path, len + 1);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 static char *clean_include(const char *in)
 {
 	while (*in == '/')
@@ -1267,7 +1246,7 @@ int restore_run(Repo *repo, const Snapshot *snap, const RestoreOptions *opts,
 		rc = strata_err_set(err, STRATA_EUSAGE, "no target directory given (--target DIR)");
 		goto out;
 	}
-	rc = mkdir_p(opts->target);
+	rc = repo_mkdir_p(opts->target);
 	if (rc) {
 		strata_err_set(err, rc, "cannot create target %s: %s", opts->target, strerror(-rc));
 		goto out;

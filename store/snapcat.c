@@ -165,27 +165,6 @@ static int64_t idval_added(const uint8_t v[IDVAL_LEN])
 	return (int64_t)u;
 }
 
-static int mkdir_p(const char *path)
-{
-	char tmp[PATH_MAX];
-	size_t len = strlen(path);
-
-	if (len >= sizeof tmp)
-		return -ENAMETOOLONG;
-	memcpy(tmp, path, len + 1);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 /* The catalogue needs only the cache directory, not the chunk index: a
  * query must not wait for index files to be listed and fetched. */
 static int open_cat(Repo *repo, StrataErr *err)
@@ -195,7 +174,7 @@ static int open_cat(Repo *repo, StrataErr *err)
 
 	if (repo->snapcat)
 		return 0;
-	rc = mkdir_p(repo->cache_dir);
+	rc = repo_mkdir_p(repo->cache_dir);
 	if (rc)
 		return strata_err_set(err, rc, "cannot create cache directory %s: %s", repo->cache_dir, strerror(-rc));
 	snprintf(dir, sizeof dir, "%s/" OLD_CAT_DIR "/data.mdb", repo->cache_dir);
