@@ -42,6 +42,23 @@ typedef struct FileWork {
  * (besides the first one): see FORMAT.md "Append-aware backups". */
 #define PREFIX_SAMPLES 16
 
+/* A directory walked whose tree waits for its files' chunks: nodes and
+ * fw are allocated for every entry up front and never move, so the
+ * subdirectories (queued before it) write their tree IDs into nodes. */
+typedef struct PendingDir {
+	struct PendingDir *next;
+	char *path;
+	TreeNode *nodes;              /* n made, of cap */
+	FileWork *fw;                 /* parallel to nodes */
+	size_t n, cap;
+	size_t ready;                 /* nodes[0..ready) known done */
+	uint8_t *out;                 /* where the tree's ID goes */
+} PendingDir;
+
+/* Directory entries queued before the walk waits for the workers: bounds
+ * the memory of a walk that runs ahead (~200 bytes an entry). */
+#define PENDING_NODES 16384
+
 /* A node of the tree of source paths above what is backed up whole. */
 typedef struct VDir {
 	char *name;
@@ -58,6 +75,8 @@ typedef struct Ctx {
 	ChunkPipe *pipe;
 	CodecCtx *cctx;               /* this thread's, for trees */
 	uint8_t *scratch;             /* one chunk, for prefix verification */
+	PendingDir *pending, *pending_tail;   /* oldest first */
+	size_t pending_nodes;
 	SnapshotSummary sum;
 	StrataErr *err;
 	BackupProgress prog;
@@ -284,6 +303,10 @@ static int file_node(Ctx *c, const char *path, const struct stat *st, TreeNode *
 		}
 	}
 	cachedfile_clear(&cf);
+	if (chunklist_expect(c->repo, &fw->cl, fw->meta.size - start) != 0) {
+		close(fd);
+		return strata_err_set(c->err, -ENOMEM, "out of memory");
+	}
 	/* A read error (1) leaves the file out of the snapshot. */
 	rc = read_file(c, fd, path, fw, &size);
 	close(fd);
@@ -348,33 +371,136 @@ static int make_node(Ctx *c, const char *path, const VDir *virt, TreeNode *n, Fi
 	return 0;
 }
 
+/* Free d and everything it holds; its files' chunks must be done. */
+static void pending_free(PendingDir *d)
+{
+	if (!d)
+		return;
+	for (size_t i = 0; i < d->cap; i++)
+		chunklist_free(&d->fw[i].cl);
+	for (size_t i = 0; i < d->n; i++)
+		tree_node_clear(&d->nodes[i]);
+	free(d->nodes);
+	free(d->fw);
+	free(d->path);
+	free(d);
+}
+
+/* Store d's tree (all its files' chunks done, all its subdirectories
+ * stored), record its files in the cache, write the ID to d->out. */
+static int pending_store(Ctx *c, PendingDir *d)
+{
+	char *full = NULL;
+	Tree t;
+	int rc;
+
+	for (size_t i = 0; i < d->n; i++) {
+		if (d->nodes[i].type != NODE_FILE)
+			continue;
+		if (c->fc && d->fw[i].record) {
+			if (!full && !(full = malloc(PATH_MAX)))
+				return strata_err_set(c->err, -ENOMEM, "out of memory");
+			snprintf(full, PATH_MAX, "%s/%s", strcmp(d->path, "/") == 0 ? "" : d->path,
+			         d->nodes[i].name);
+			rc = filescache_record(c->fc, full, &d->fw[i].meta,
+			                       (const uint8_t (*)[STRATA_ID_LEN])d->fw[i].cl.ids,
+			                       d->fw[i].cl.lens, d->fw[i].cl.n, c->err);
+			if (rc) {
+				/* Only speed depends on the cache: carry on without it. */
+				filescache_close(c->fc);
+				c->fc = NULL;
+			}
+		}
+		d->nodes[i].chunks = d->fw[i].cl.ids;
+		d->nodes[i].chunk_lens = d->fw[i].cl.lens;
+		d->nodes[i].nchunks = d->fw[i].cl.n;
+		memset(&d->fw[i].cl, 0, sizeof d->fw[i].cl);
+	}
+	free(full);
+	/* The tree takes the nodes over (tree_clear frees them). */
+	t.nodes = d->nodes;
+	t.n = d->n;
+	t.cap = d->cap;
+	d->nodes = NULL;
+	d->n = 0;
+	tree_sort(&t);
+	rc = tree_store(c->repo, c->bw, c->cctx, &t, d->out, c->err);
+	tree_clear(&t);
+	return rc;
+}
+
+/* Store the trees of pending directories, oldest first, while their
+ * files' chunks are done; with all, wait for every chunk and store them
+ * all. Children are queued before their parent, so a parent's tree is
+ * stored after its subdirectories wrote their IDs into its nodes. */
+static int pending_drain(Ctx *c, int all)
+{
+	int rc;
+
+	if (all && (rc = chunkpipe_wait(c->pipe, c->err)) != 0)
+		return rc;
+	while (c->pending) {
+		PendingDir *d = c->pending;
+		while (d->ready < d->n &&
+		       (d->nodes[d->ready].type != NODE_FILE || chunklist_done(&d->fw[d->ready].cl)))
+			d->ready++;
+		if (d->ready < d->n)
+			return 0;
+		/* A failed chunk is recorded before its list reads done. */
+		if (chunkpipe_failed(c->pipe))
+			return chunkpipe_wait(c->pipe, c->err);
+		c->pending = d->next;
+		if (!c->pending)
+			c->pending_tail = NULL;
+		c->pending_nodes -= d->cap;
+		rc = pending_store(c, d);
+		pending_free(d);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* Drop every pending directory after a failure (waits for the workers). */
+static void pending_abort(Ctx *c)
+{
+	chunkpipe_wait(c->pipe, NULL);
+	while (c->pending) {
+		PendingDir *d = c->pending;
+		c->pending = d->next;
+		pending_free(d);
+	}
+	c->pending_tail = NULL;
+	c->pending_nodes = 0;
+}
+
+/* Make the nodes of directory path and queue its tree to be stored into
+ * out_id once its files' chunks are done (pending_drain): the walk goes on
+ * while the workers seal, instead of waiting at every directory. */
 static int store_dir(Ctx *c, const char *path, const VDir *virt, uint8_t out_id[STRATA_ID_LEN])
 {
 	char **names = NULL, *full = NULL;
 	size_t nnames = 0, cap = 0;
-	FileWork *fw = NULL;
-	Tree t = {0};
+	PendingDir *d = NULL;
 	int rc = 0;
 
-	if (virt) {
-		nnames = virt->nkids;
-	} else {
-		DIR *d = opendir(path);
+	if (!virt) {
+		DIR *dir = opendir(path);
 		struct dirent *de;
-		if (!d) {
+		if (!dir) {
 			/* Unreadable directory: stored empty, reported. */
 			c->sum.errors++;
 			report(c, path, "error", -errno, strerror(errno));
-			goto store;
+			goto queue;
 		}
-		while ((de = readdir(d)) != NULL) {
+		while ((de = readdir(dir)) != NULL) {
 			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 				continue;
 			if (nnames == cap) {
 				cap = cap ? 2 * cap : 32;
 				void *p = realloc(names, cap * sizeof *names);
 				if (!p) {
-					closedir(d);
+					closedir(dir);
 					rc = strata_err_set(c->err, -ENOMEM, "out of memory");
 					goto out;
 				}
@@ -382,25 +508,36 @@ static int store_dir(Ctx *c, const char *path, const VDir *virt, uint8_t out_id[
 			}
 			names[nnames] = strdup(de->d_name);
 			if (!names[nnames]) {
-				closedir(d);
+				closedir(dir);
 				rc = strata_err_set(c->err, -ENOMEM, "out of memory");
 				goto out;
 			}
 			nnames++;
 		}
-		closedir(d);
+		closedir(dir);
 		if (nnames > 1)
 			qsort(names, nnames, sizeof *names, cmp_str);
+	} else {
+		nnames = virt->nkids;
 	}
-	fw = calloc(nnames ? nnames : 1, sizeof *fw);
+queue:
+	d = calloc(1, sizeof *d);
 	full = malloc(PATH_MAX);
-	if (!fw || !full) {
+	if (d) {
+		d->cap = nnames;
+		d->out = out_id;
+		d->path = strdup(path);
+		d->nodes = calloc(nnames ? nnames : 1, sizeof *d->nodes);
+		d->fw = calloc(nnames ? nnames : 1, sizeof *d->fw);
+	}
+	if (!d || !full || !d->path || !d->nodes || !d->fw) {
 		rc = strata_err_set(c->err, -ENOMEM, "out of memory");
 		goto out;
 	}
 	for (size_t i = 0; i < nnames; i++) {
 		const char *name = virt ? virt->kids[i]->name : names[i];
-		TreeNode n = {0};
+		/* Stable: a subdirectory writes its tree ID here later. */
+		TreeNode *n = &d->nodes[d->n];
 		if (snprintf(full, PATH_MAX, "%s/%s", strcmp(path, "/") == 0 ? "" : path, name) >= PATH_MAX) {
 			c->sum.errors++;
 			report(c, path, "error", -ENAMETOOLONG, "path too long");
@@ -408,70 +545,52 @@ static int store_dir(Ctx *c, const char *path, const VDir *virt, uint8_t out_id[
 		}
 		if (!virt && excluded(c, full, name))
 			continue;
-		n.name = strdup(name);
-		if (!n.name) {
+		n->name = strdup(name);
+		if (!n->name) {
 			rc = strata_err_set(c->err, -ENOMEM, "out of memory");
 			goto out;
 		}
-		rc = make_node(c, full, virt ? virt->kids[i] : NULL, &n, &fw[t.n]);
+		rc = make_node(c, full, virt ? virt->kids[i] : NULL, n, &d->fw[d->n]);
 		if (rc == 1) {
 			/* Skipped: drop any chunks queued for it before reusing the slot. */
 			rc = chunkpipe_wait(c->pipe, c->err);
-			chunklist_free(&fw[t.n].cl);
-			memset(&fw[t.n], 0, sizeof fw[t.n]);
-			tree_node_clear(&n);
+			chunklist_free(&d->fw[d->n].cl);
+			memset(&d->fw[d->n], 0, sizeof d->fw[d->n]);
+			tree_node_clear(n);
+			memset(n, 0, sizeof *n);
 			if (rc)
 				goto out;
 			continue;
 		}
-		if (rc == 0 && tree_add(&t, &n) != 0)
-			rc = strata_err_set(c->err, -ENOMEM, "out of memory");
 		if (rc) {
-			tree_node_clear(&n);
+			tree_node_clear(n);
+			memset(n, 0, sizeof *n);
 			goto out;
 		}
+		d->n++;
 	}
-store:
-	/* Every chunk of this directory's files must have its ID. */
-	rc = chunkpipe_wait(c->pipe, c->err);
-	if (rc)
-		goto out;
-	for (size_t i = 0; i < t.n; i++) {
-		if (t.nodes[i].type != NODE_FILE)
-			continue;
-		if (c->fc && fw[i].record) {
-			snprintf(full, PATH_MAX, "%s/%s", strcmp(path, "/") == 0 ? "" : path, t.nodes[i].name);
-			rc = filescache_record(c->fc, full, &fw[i].meta,
-			                       (const uint8_t (*)[STRATA_ID_LEN])fw[i].cl.ids, fw[i].cl.lens,
-			                       fw[i].cl.n, c->err);
-			if (rc) {
-				/* Only speed depends on the cache: carry on without it. */
-				filescache_close(c->fc);
-				c->fc = NULL;
-				rc = 0;
-			}
-		}
-		t.nodes[i].chunks = fw[i].cl.ids;
-		t.nodes[i].chunk_lens = fw[i].cl.lens;
-		t.nodes[i].nchunks = fw[i].cl.n;
-		memset(&fw[i], 0, sizeof fw[i]);
-	}
-	tree_sort(&t);
-	rc = tree_store(c->repo, c->bw, c->cctx, &t, out_id, c->err);
+	if (c->pending_tail)
+		c->pending_tail->next = d;
+	else
+		c->pending = d;
+	c->pending_tail = d;
+	c->pending_nodes += d->cap;
+	d = NULL;
+	/* Bounded: past PENDING_NODES entries, wait for the workers. */
+	rc = pending_drain(c, c->pending_nodes > PENDING_NODES);
 out:
 	if (rc)
+		pending_abort(c);
+	if (d) {
 		chunkpipe_wait(c->pipe, NULL);
-	if (fw)
-		for (size_t i = 0; i < nnames; i++)
-			chunklist_free(&fw[i].cl);
-	free(fw);
+		pending_free(d);
+	}
 	free(full);
 	if (names) {
 		for (size_t i = 0; i < nnames; i++)
 			free(names[i]);
 		free(names);
 	}
-	tree_clear(&t);
 	return rc;
 }
 
@@ -709,10 +828,12 @@ int backup_run(Repo *repo, const BackupOptions *opts, BackupResult *out_result, 
 		c.opts = &o2;
 		rc = backup_stdin(&c, snap.tree);
 		c.opts = opts;
-	} else if (root->leaf) {
-		rc = store_dir(&c, "/", NULL, snap.tree);
 	} else {
-		rc = store_dir(&c, "/", root, snap.tree);
+		rc = store_dir(&c, "/", root->leaf ? NULL : root, snap.tree);
+		if (rc == 0)
+			rc = pending_drain(&c, 1);
+		if (rc)
+			pending_abort(&c);
 	}
 	if (rc)
 		goto out;

@@ -51,6 +51,29 @@ int chunklist_reserve(ChunkList *l, size_t cap)
 	return 0;
 }
 
+int chunklist_expect(const Repo *repo, ChunkList *l, uint64_t bytes)
+{
+	/* Normalized FastCDC cuts close to the average: twice the expected
+	 * count rarely overflows, and never exceeds what the minimum allows.
+	 * Past 1 GiB (or a size a hostile archive header claims) the arrays
+	 * grow as chunks come. */
+	uint64_t want;
+	uint64_t most;
+
+	if (bytes > (1ull << 30))
+		bytes = 1ull << 30;
+	want = 2 * (bytes / repo->chunk_avg) + 2;
+	most = bytes / repo->chunk_min + 2;
+	if (want > most)
+		want = most;
+	return chunklist_reserve(l, l->n + (size_t)want);
+}
+
+int chunklist_done(const ChunkList *l)
+{
+	return __atomic_load_n(&l->inflight, __ATOMIC_ACQUIRE) == 0;
+}
+
 void chunklist_free(ChunkList *l)
 {
 	if (!l)
@@ -96,6 +119,8 @@ static void chunk_job(void *arg, void *state)
 		}
 		pthread_mutex_unlock(&p->mu);
 	}
+	/* The last touch of the list: once it reads 0 its owner may free it. */
+	__atomic_sub_fetch(&j->list->inflight, 1, __ATOMIC_RELEASE);
 	free(j);
 }
 
@@ -182,7 +207,8 @@ int chunkpipe_stream(ChunkPipe *p, ChunkReadFn rd, void *src, ChunkList *list,
 		}
 		if (list->n == list->cap) {
 			/* Workers write into the arrays: let them finish first. */
-			workpool_wait(p->pool);
+			if (!chunklist_done(list))
+				workpool_wait(p->pool);
 			if (chunklist_reserve(list, list->cap ? 2 * list->cap : 16) != 0)
 				return strata_err_set(err, -ENOMEM, "out of memory");
 		}
@@ -196,8 +222,10 @@ int chunkpipe_stream(ChunkPipe *p, ChunkReadFn rd, void *src, ChunkList *list,
 		memcpy(j->data, p->rbuf + pos, cut);
 		pos += cut;
 		total += cut;
+		__atomic_add_fetch(&list->inflight, 1, __ATOMIC_RELAXED);
 		rc = workpool_submit(p->pool, chunk_job, j, cut);
 		if (rc) {
+			__atomic_sub_fetch(&list->inflight, 1, __ATOMIC_RELAXED);
 			free(j);
 			return strata_err_set(err, rc, "out of memory");
 		}

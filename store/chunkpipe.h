@@ -25,17 +25,30 @@
 
 typedef struct ChunkPipe ChunkPipe;
 
-/* The chunks of one stream, in order. */
+/* The chunks of one stream, in order. inflight counts its chunks queued
+ * or being sealed (atomic: workers decrement it). */
 typedef struct ChunkList {
 	uint8_t (*ids)[STRATA_ID_LEN];
 	uint32_t *lens;
 	size_t n, cap;
+	size_t inflight;
 } ChunkList;
 
 /* chunklist_reserve — room for cap entries (only between waits: workers
  * write into the arrays). chunklist_free — free and zero (NULL ok). */
 int chunklist_reserve(ChunkList *l, size_t cap);
 void chunklist_free(ChunkList *l);
+
+/* chunklist_done — every chunk queued for l has its ID and length, and a
+ * failed one has been recorded (chunkpipe_failed sees it): l may be read,
+ * moved or freed without chunkpipe_wait. */
+int chunklist_done(const ChunkList *l);
+
+/* chunklist_expect — room for the chunks of about `bytes` more input, so
+ * that chunkpipe_stream need not wait for the workers to grow the arrays
+ * (that wait is a barrier: with one per small file the workers idle).
+ * Only while no chunk of l is in flight, e.g. before its first stream. */
+int chunklist_expect(const Repo *repo, ChunkList *l, uint64_t bytes);
 
 /* A stream: returns bytes read (0 at the end) or -errno. */
 typedef ssize_t (*ChunkReadFn)(void *src, uint8_t *buf, size_t len);
