@@ -5,9 +5,11 @@
  * is copied into a job for the worker pool, which hashes, deduplicates,
  * compresses, encrypts and packs it (blobwriter_put). The pool bounds the
  * bytes in flight, so memory stays flat whatever the input size. A
- * directory's tree is stored once all its files' jobs are done; the
- * snapshot is written last, after blobwriter_finish made every pack and
- * index file durable (FORMAT.md "Write ordering").
+ * directory's tree is stored once all its files' jobs are done, without
+ * stopping the walk: walked directories queue (PendingDir) until their
+ * chunks are in, bounded by PENDING_NODES entries. The snapshot is written
+ * last, after blobwriter_finish made every pack and index file durable
+ * (FORMAT.md "Write ordering").
  */
 #include "store/backup.h"
 
@@ -303,10 +305,6 @@ static int file_node(Ctx *c, const char *path, const struct stat *st, TreeNode *
 		}
 	}
 	cachedfile_clear(&cf);
-	if (chunklist_expect(c->repo, &fw->cl, fw->meta.size - start) != 0) {
-		close(fd);
-		return strata_err_set(c->err, -ENOMEM, "out of memory");
-	}
 	/* A read error (1) leaves the file out of the snapshot. */
 	rc = read_file(c, fd, path, fw, &size);
 	close(fd);

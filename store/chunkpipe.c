@@ -51,24 +51,6 @@ int chunklist_reserve(ChunkList *l, size_t cap)
 	return 0;
 }
 
-int chunklist_expect(const Repo *repo, ChunkList *l, uint64_t bytes)
-{
-	/* Normalized FastCDC cuts close to the average: twice the expected
-	 * count rarely overflows, and never exceeds what the minimum allows.
-	 * Past 1 GiB (or a size a hostile archive header claims) the arrays
-	 * grow as chunks come. */
-	uint64_t want;
-	uint64_t most;
-
-	if (bytes > (1ull << 30))
-		bytes = 1ull << 30;
-	want = 2 * (bytes / repo->chunk_avg) + 2;
-	most = bytes / repo->chunk_min + 2;
-	if (want > most)
-		want = most;
-	return chunklist_reserve(l, l->n + (size_t)want);
-}
-
 int chunklist_done(const ChunkList *l)
 {
 	return __atomic_load_n(&l->inflight, __ATOMIC_ACQUIRE) == 0;
@@ -206,7 +188,9 @@ int chunkpipe_stream(ChunkPipe *p, ChunkReadFn rd, void *src, ChunkList *list,
 			continue;
 		}
 		if (list->n == list->cap) {
-			/* Workers write into the arrays: let them finish first. */
+			/* Workers write into the arrays: let them finish first.
+			 * Only this list's chunks matter: a new list (a file's
+			 * first chunk) has none in flight and waits for nothing. */
 			if (!chunklist_done(list))
 				workpool_wait(p->pool);
 			if (chunklist_reserve(list, list->cap ? 2 * list->cap : 16) != 0)

@@ -44,12 +44,6 @@ void chunklist_free(ChunkList *l);
  * moved or freed without chunkpipe_wait. */
 int chunklist_done(const ChunkList *l);
 
-/* chunklist_expect — room for the chunks of about `bytes` more input, so
- * that chunkpipe_stream need not wait for the workers to grow the arrays
- * (that wait is a barrier: with one per small file the workers idle).
- * Only while no chunk of l is in flight, e.g. before its first stream. */
-int chunklist_expect(const Repo *repo, ChunkList *l, uint64_t bytes);
-
 /* A stream: returns bytes read (0 at the end) or -errno. */
 typedef ssize_t (*ChunkReadFn)(void *src, uint8_t *buf, size_t len);
 /* Called after each read with the bytes it returned (progress, counters). */

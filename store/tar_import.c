@@ -417,11 +417,6 @@ static int add_entry(Imp *c, struct archive_entry *e, char *path)
 		ent.node.type = NODE_FILE;
 		if (!(ent.fw = calloc(1, sizeof *ent.fw)))
 			goto oom;
-		if (archive_entry_size_is_set(e) &&
-		    chunklist_expect(c->repo, ent.fw, (uint64_t)archive_entry_size(e)) != 0) {
-			free(ent.fw);
-			goto oom;
-		}
 		rc = read_content(c, ent.fw, path, &size);
 		if (rc) {
 			/* The workers may still hold ent.fw: drain them first. */

@@ -317,8 +317,6 @@ static int put_chunks(Repo *repo, BlobWriter *bw, const uint8_t *buf, size_t len
 	int rc;
 
 	rc = chunkpipe_new(repo, bw, 0, &p, err);
-	if (rc == 0 && chunklist_expect(repo, &list, len) != 0)
-		rc = strata_err_set(err, -ENOMEM, "out of memory");
 	if (rc == 0)
 		rc = chunkpipe_stream(p, read_mem, &src, &list, NULL, NULL, &got, err);
 	if (rc == 0)
