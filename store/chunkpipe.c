@@ -11,8 +11,10 @@
 #include "store/workpool.h"
 
 #define READ_BUF_MIN   (8u << 20)
-#define INFLIGHT_BYTES (32u << 20)   /* chunk bytes queued or being sealed: ~1,000
-                                       * chunks, far more than the workers drain */
+#define INFLIGHT_BYTES (16u << 20)   /* chunk bytes queued or being sealed: ~500
+                                       * chunks, far more than the workers drain
+                                       * between two submissions; 32 MiB was no
+                                       * faster and 16 MiB more resident */
 
 struct ChunkPipe {
 	Repo *repo;
