@@ -30,7 +30,7 @@ struct Index {
 	MDB_env *env;
 	MDB_dbi chunks, packs, indexfiles, unindexed, meta;
 	char *map;          /* start of LMDB's read-only map; NULL if not found */
-	atomic_uint lookups;/* for release_pages every RELEASE_EVERY lookups */
+	atomic_uint lookups;/* leaf reads, for release_pages (touched) */
 	char dir[PATH_MAX];
 };
 
@@ -104,6 +104,16 @@ static void release_pages(Index *ix)
 	if (!ix->map || mdb_env_info(ix->env, &info) || mdb_env_stat(ix->env, &st))
 		return;
 	(void)madvise(ix->map, ((size_t)info.me_last_pgno + 1) * st.ms_psize, MADV_DONTNEED);
+}
+
+/* Count one random leaf page read through the map (a lookup or an
+ * insert); every RELEASE_EVERY of them, drop the map's pages. Safe inside
+ * a write transaction too: its dirty pages are private copies, and a
+ * dropped clean page maps again from the page cache on its next touch. */
+static void touched(Index *ix)
+{
+	if (atomic_fetch_add_explicit(&ix->lookups, 1, memory_order_relaxed) % RELEASE_EVERY == RELEASE_EVERY - 1)
+		release_pages(ix);
 }
 
 static int env_open(Index *ix)
@@ -256,8 +266,7 @@ int index_lookup(Index *ix, const uint8_t id[CODEC_ID_LEN], IndexEntry *out)
 		rc = rc == MDB_NOTFOUND || rc == 0 ? STRATA_ENOTFOUND : -EIO;
 	}
 	mdb_txn_abort(txn);
-	if (atomic_fetch_add_explicit(&ix->lookups, 1, memory_order_relaxed) % RELEASE_EVERY == RELEASE_EVERY - 1)
-		release_pages(ix);
+	touched(ix);
 	return rc;
 }
 
@@ -286,6 +295,9 @@ int index_add_pack(Index *ix, const uint8_t pack[CODEC_ID_LEN], uint8_t kind, ui
 		rc = mdb_put(txn, ix->chunks, &k, &v, MDB_NOOVERWRITE);
 		if (rc && rc != MDB_KEYEXIST)
 			goto fail;
+		/* Each insert reads a random leaf through the map, like a lookup:
+		 * a pack's ~500 inserts would otherwise map the whole index. */
+		touched(ix);
 	}
 	pv[0] = kind;
 	put_le32(pv + 1, (uint32_t)n);
