@@ -10,7 +10,7 @@
  *
  * Thread safety: chunkpipe_stream / chunkpipe_wait from one producer thread.
  * A ChunkList being filled must not be moved or freed before
- * chunkpipe_wait returns.
+ * chunkpipe_wait returns or chunklist_done says its chunks are in.
  */
 #ifndef STRATA_STORE_CHUNKPIPE_H
 #define STRATA_STORE_CHUNKPIPE_H
@@ -34,8 +34,9 @@ typedef struct ChunkList {
 	size_t inflight;
 } ChunkList;
 
-/* chunklist_reserve — room for cap entries (only between waits: workers
- * write into the arrays). chunklist_free — free and zero (NULL ok). */
+/* chunklist_reserve — room for cap entries (only while none of l's chunks
+ * is in flight, see chunklist_done: workers write into the arrays).
+ * chunklist_free — free and zero (NULL ok). */
 int chunklist_reserve(ChunkList *l, size_t cap);
 void chunklist_free(ChunkList *l);
 
