@@ -578,11 +578,8 @@ queue:
 	rc = pending_drain(c, c->pending_nodes > PENDING_NODES);
 out:
 	if (rc)
-		pending_abort(c);
-	if (d) {
-		chunkpipe_wait(c->pipe, NULL);
-		pending_free(d);
-	}
+		pending_abort(c);     /* also waits: d's chunks are no longer in flight */
+	pending_free(d);
 	free(full);
 	if (names) {
 		for (size_t i = 0; i < nnames; i++)
@@ -827,10 +824,10 @@ int backup_run(Repo *repo, const BackupOptions *opts, BackupResult *out_result, 
 		rc = backup_stdin(&c, snap.tree);
 		c.opts = opts;
 	} else {
+		/* store_dir drops what is queued when it fails; a failed drain
+		 * leaves the rest to drop here. */
 		rc = store_dir(&c, "/", root->leaf ? NULL : root, snap.tree);
-		if (rc == 0)
-			rc = pending_drain(&c, 1);
-		if (rc)
+		if (rc == 0 && (rc = pending_drain(&c, 1)) != 0)
 			pending_abort(&c);
 	}
 	if (rc)
