@@ -252,7 +252,7 @@ int blobwriter_new(Repo *repo, int zlevel, BlobWriter **out, StrataErr *err)
 		return strata_err_set(err, rc, "out of memory");
 	}
 	bw->repo = repo;
-	bw->zlevel = zlevel ? zlevel : CODEC_ZSTD_DEFAULT_LEVEL;
+	bw->zlevel = zlevel;   /* 0: auto (codec.h) */
 	pthread_mutex_init(&bw->mu, NULL);
 	pthread_cond_init(&bw->queue_cv, NULL);
 	pack_builder_init(&bw->open[0]);

@@ -2,6 +2,7 @@
 #include "store/codec.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -202,6 +203,42 @@ static void blob_ad(uint8_t ad[BLOB_AD_LEN], uint8_t type, const uint8_t id[CODE
 	memcpy(ad + 2, id, CODEC_ID_LEN);
 }
 
+/* The level for compression level 0 (auto, codec.h): the default level
+ * when the chunk's bytes, sampled, have under CODEC_AUTO_ENTROPY_BITS of
+ * entropy each, so that entropy-coding its literals pays; otherwise the
+ * fast level, which codes literals raw and finds the same matches. */
+static int auto_level(const uint8_t *p, size_t len)
+{
+	uint32_t count[256] = {0};
+	size_t step = len / 1024, n = 0;
+	double sum = 0;
+
+	if (step < 1)
+		step = 1;
+	if (step > 8)
+		step = 8;
+	for (size_t i = 0; i < len; i += step, n++)
+		count[p[i]]++;
+	/* Shannon entropy in bits per byte: log2(n) - sum(c log2 c) / n */
+	for (int b = 0; b < 256; b++)
+		if (count[b])
+			sum += count[b] * log2((double)count[b]);
+	return log2((double)n) - sum / (double)n < CODEC_AUTO_ENTROPY_BITS ? CODEC_ZSTD_DEFAULT_LEVEL
+	                                                                   : CODEC_ZSTD_FAST_LEVEL;
+}
+
+/* zstd plain[0..len) at level into ctx->buf + 1, which has room for
+ * len - 1 bytes: the compressed size, or len when it does not fit. */
+static size_t zstd_into(CodecCtx *ctx, const void *plain, size_t len, int level)
+{
+	size_t z;
+
+	ZSTD_CCtx_reset(ctx->cctx, ZSTD_reset_session_only);
+	ZSTD_CCtx_setParameter(ctx->cctx, ZSTD_c_compressionLevel, level);
+	z = ZSTD_compress2(ctx->cctx, ctx->buf + 1, len - 1, plain, len);
+	return ZSTD_isError(z) ? len : z;
+}
+
 int codec_blob_seal(CodecCtx *ctx, const CodecKeys *keys, uint8_t type,
                     const uint8_t id[CODEC_ID_LEN], const void *plain, size_t len,
                     int level, uint8_t *out, size_t *out_len)
@@ -220,12 +257,9 @@ int codec_blob_seal(CodecCtx *ctx, const CodecKeys *keys, uint8_t type,
 	ctx->buf[0] = CODEC_RAW;
 	msg_len = 1 + len;
 	if (level >= 0 && len >= 64) {
-		ZSTD_CCtx_reset(ctx->cctx, ZSTD_reset_session_only);
-		ZSTD_CCtx_setParameter(ctx->cctx, ZSTD_c_compressionLevel, level == 0 ? CODEC_ZSTD_DEFAULT_LEVEL : level);
-		/* Only a result that saves bytes is kept; zstd bails out fast on
-		 * incompressible input when capacity is len - 1. */
-		size_t z = ZSTD_compress2(ctx->cctx, ctx->buf + 1, len - 1, plain, len);
-		if (!ZSTD_isError(z) && z < len - 1) {
+		/* Only a result that saves bytes is kept (capacity len - 1). */
+		size_t z = zstd_into(ctx, plain, len, level ? level : auto_level(plain, len));
+		if (z < len - 1) {
 			ctx->buf[0] = CODEC_ZSTD;
 			msg_len = 1 + z;
 		}
