@@ -25,6 +25,10 @@
  * mapping every 256 lookups bounds that to ~16 MiB whatever the index's
  * size, for a few re-faults of branch pages. */
 #define RELEASE_EVERY 256u
+/* ... but only when the map is larger than that bound: below it, dropping
+ * pages frees nothing that could grow and costs every lookup re-faults
+ * (a 2 GiB set's index is ~10 MiB). */
+#define RELEASE_ABOVE (16u << 20)
 
 struct Index {
 	MDB_env *env;
@@ -100,10 +104,13 @@ static void release_pages(Index *ix)
 {
 	MDB_envinfo info;
 	MDB_stat st;
+	size_t used;
 
 	if (!ix->map || mdb_env_info(ix->env, &info) || mdb_env_stat(ix->env, &st))
 		return;
-	(void)madvise(ix->map, ((size_t)info.me_last_pgno + 1) * st.ms_psize, MADV_DONTNEED);
+	used = ((size_t)info.me_last_pgno + 1) * st.ms_psize;
+	if (used > RELEASE_ABOVE)
+		(void)madvise(ix->map, used, MADV_DONTNEED);
 }
 
 /* Count one random leaf page read through the map (a lookup or an
