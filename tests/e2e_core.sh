@@ -92,6 +92,13 @@ expect "help backup" "$STRATA" help backup
 if grep -q 'Examples' "$T/out" && grep -q -- '--exclude' "$T/out"; then pass "help backup teaches"; else fail "help backup content" "$(head -c 200 "$T/out")"; fi
 expect "backup --help" "$STRATA" backup --help
 expect "version" "$STRATA" version
+cp "$T/out" "$T/version.out"
+expect "--version" "$STRATA" --version
+if grep -q '^strata .*(repository format [0-9]*)$' "$T/out" && cmp -s "$T/out" "$T/version.out"; then
+	pass "--version prints what version prints"
+else
+	fail "--version output" "$(head -c 200 "$T/out")"
+fi
 expect_exit "no command" 2 "$STRATA"
 expect_exit "unknown command" 2 "$STRATA" frobnicate
 one_error_line "unknown command: one line" "frobnicate"

@@ -174,6 +174,9 @@ int main(int argc, char **argv)
 	char buf[8];
 
 	memset(&cli, 0, sizeof cli);
+	/* `strata --version`, as people type it: the version command. */
+	if (argc == 2 && strcmp(argv[1], "--version") == 0)
+		return run_version(&cli, 1, argv + 1);
 	/* Global options before the command; '+' stops at the command name. */
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "+:" CLI_GLOBAL_SHORTOPTS,
