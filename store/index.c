@@ -93,7 +93,8 @@ static char *find_map(Index *ix)
 	return base;
 }
 
-/* Drop this process's mapping of the index pages read so far. Lookups of
+/* Drop this process's mapping of the index pages read so far, once the
+ * map is over RELEASE_ABOVE (a smaller map is resident whole). Lookups of
  * random chunk IDs touch every leaf page over a long backup, and those
  * file-backed pages count as the process's resident memory, so without
  * this a 10 GiB backup holds ~4x the index pages of a 2 GiB one. The
