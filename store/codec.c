@@ -6,6 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <limits.h>
+
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
 #include <sodium.h>
 #include <zstd.h>
 
@@ -33,6 +38,7 @@ enum { CODEC_RAW = 0, CODEC_ZSTD = 1 };
 struct CodecCtx {
 	ZSTD_CCtx *cctx;
 	ZSTD_DCtx *dctx;
+	EVP_CIPHER_CTX *aead;  /* OpenSSL's, for blobs; NULL: libsodium's */
 	uint8_t *buf;        /* scratch: codec byte + compressed body */
 	size_t buf_cap;
 	uint8_t pool[NONCE_POOL];
@@ -66,13 +72,107 @@ CodecKeys *codec_keys_new(const uint8_t master[CODEC_KEY_LEN])
 	crypto_kdf_derive_from_key(k->id_key, CODEC_KEY_LEN, SUBKEY_ID, KDF_CONTEXT, master);
 	crypto_kdf_derive_from_key(k->enc_key, CODEC_KEY_LEN, SUBKEY_ENC, KDF_CONTEXT, master);
 	crypto_kdf_derive_from_key(k->gear_seed, CODEC_KEY_LEN, SUBKEY_GEAR, KDF_CONTEXT, master);
+	/* Either may be NULL (OpenSSL configured without them): libsodium
+	 * then computes the same bytes (codec.h "Speed"). */
+	k->ossl_mac = EVP_MAC_fetch(NULL, "BLAKE2BMAC", NULL);
+	k->ossl_aead = EVP_CIPHER_fetch(NULL, "ChaCha20-Poly1305", NULL);
 	return k;
 }
 
 void codec_keys_free(CodecKeys *keys)
 {
-	if (keys)
-		sodium_free(keys);   /* wipes before unmapping */
+	if (!keys)
+		return;
+	EVP_MAC_free(keys->ossl_mac);
+	EVP_CIPHER_free(keys->ossl_aead);
+	sodium_free(keys);   /* wipes before unmapping */
+}
+
+/* Keyed BLAKE2b-256 through OpenSSL's BLAKE2BMAC (RFC 7693 keyed mode,
+ * the same function as crypto_generichash with a key). 0 when OpenSSL
+ * could not do it, so that the caller falls back to libsodium. */
+static int ossl_keyed_hash(EVP_MAC *mac, const uint8_t key[CODEC_KEY_LEN], const void *data,
+                           size_t len, uint8_t out[CODEC_ID_LEN])
+{
+	size_t size = CODEC_ID_LEN, got = 0;
+	OSSL_PARAM params[] = { OSSL_PARAM_construct_size_t(OSSL_MAC_PARAM_SIZE, &size),
+	                        OSSL_PARAM_construct_end() };
+	EVP_MAC_CTX *m = mac ? EVP_MAC_CTX_new(mac) : NULL;
+	int ok = m && EVP_MAC_init(m, key, CODEC_KEY_LEN, params) == 1 &&
+	         EVP_MAC_update(m, data, len) == 1 &&
+	         EVP_MAC_final(m, out, &got, CODEC_ID_LEN) == 1 && got == CODEC_ID_LEN;
+
+	EVP_MAC_CTX_free(m);   /* cleanses the key it copied */
+	return ok;
+}
+
+/* XChaCha20-Poly1305-IETF through OpenSSL, built the way libsodium builds
+ * it: HChaCha20(key, nonce[0..16)) is the ChaCha20-Poly1305-IETF key and
+ * 0000 || nonce[16..24) its nonce. in and out are len bytes; tag is
+ * written (enc) or checked (!enc). 0 done; 1 the tag does not match;
+ * -1 OpenSSL could not do it (the caller falls back to libsodium). */
+static int ossl_xchacha(EVP_CIPHER_CTX *c, EVP_CIPHER *aead, int enc,
+                        const uint8_t key[CODEC_KEY_LEN], const uint8_t nonce[CODEC_NONCE_LEN],
+                        const uint8_t *ad, size_t ad_len, const uint8_t *in, size_t len,
+                        uint8_t *out, uint8_t tag[CODEC_TAG_LEN])
+{
+	uint8_t sub[CODEC_KEY_LEN], iv[12] = {0};
+	int n, rc = -1;
+
+	if (!c || !aead || len > INT_MAX || ad_len > INT_MAX)
+		return -1;
+	crypto_core_hchacha20(sub, nonce, key, NULL);
+	memcpy(iv + 4, nonce + 16, 8);
+	if (EVP_CipherInit_ex(c, aead, NULL, sub, iv, enc) != 1 ||
+	    (ad_len && EVP_CipherUpdate(c, NULL, &n, ad, (int)ad_len) != 1) ||
+	    (len && EVP_CipherUpdate(c, out, &n, in, (int)len) != 1) ||
+	    (!enc && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, CODEC_TAG_LEN, tag) != 1))
+		goto out;
+	if (EVP_CipherFinal_ex(c, out + len, &n) != 1) {
+		rc = enc ? -1 : 1;
+		goto out;
+	}
+	if (enc && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, CODEC_TAG_LEN, tag) != 1)
+		goto out;
+	rc = 0;
+out:
+	sodium_memzero(sub, sizeof sub);
+	return rc;
+}
+
+/* Seal msg into out = nonce || ciphertext || tag (out's nonce is set). */
+static void blob_encrypt(CodecCtx *ctx, const CodecKeys *keys, const uint8_t *ad, size_t ad_len,
+                         const uint8_t *msg, size_t msg_len, uint8_t *out)
+{
+	unsigned long long ct_len;
+
+	if (ossl_xchacha(ctx->aead, keys->ossl_aead, 1, keys->enc_key, out, ad, ad_len, msg, msg_len,
+	                 out + CODEC_NONCE_LEN, out + CODEC_NONCE_LEN + msg_len) == 0)
+		return;
+	crypto_aead_xchacha20poly1305_ietf_encrypt(out + CODEC_NONCE_LEN, &ct_len, msg, msg_len,
+	                                           ad, ad_len, NULL, out, keys->enc_key);
+}
+
+/* Open blob (nonce || ciphertext || tag, blob_len >= nonce + tag) into
+ * out (blob_len - nonce - tag bytes). 0, or STRATA_EAUTH. */
+static int blob_decrypt(CodecCtx *ctx, const CodecKeys *keys, const uint8_t *ad, size_t ad_len,
+                        const uint8_t *blob, size_t blob_len, uint8_t *out)
+{
+	size_t len = blob_len - CODEC_NONCE_LEN - CODEC_TAG_LEN;
+	uint8_t tag[CODEC_TAG_LEN];
+	int rc;
+
+	memcpy(tag, blob + CODEC_NONCE_LEN + len, CODEC_TAG_LEN);
+	rc = ossl_xchacha(ctx->aead, keys->ossl_aead, 0, keys->enc_key, blob, ad, ad_len,
+	                  blob + CODEC_NONCE_LEN, len, out, tag);
+	if (rc == 0)
+		return 0;
+	if (rc == 1)
+		return STRATA_EAUTH;
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(out, NULL, NULL, blob + CODEC_NONCE_LEN,
+	        blob_len - CODEC_NONCE_LEN, ad, ad_len, blob, keys->enc_key) != 0)
+		return STRATA_EAUTH;
+	return 0;
 }
 
 void codec_random(void *buf, size_t len)
@@ -87,6 +187,8 @@ void codec_wipe(void *buf, size_t len)
 
 void codec_chunk_id(const CodecKeys *keys, const void *data, size_t len, uint8_t out[CODEC_ID_LEN])
 {
+	if (ossl_keyed_hash(keys->ossl_mac, keys->id_key, data, len, out))
+		return;
 	crypto_generichash(out, CODEC_ID_LEN, data, len, keys->id_key, CODEC_KEY_LEN);
 }
 
@@ -167,6 +269,7 @@ CodecCtx *codec_ctx_new(void)
 		return NULL;
 	c->cctx = ZSTD_createCCtx();
 	c->dctx = ZSTD_createDCtx();
+	c->aead = EVP_CIPHER_CTX_new();   /* NULL is fine: libsodium's path */
 	if (!c->cctx || !c->dctx) {
 		codec_ctx_free(c);
 		return NULL;
@@ -180,6 +283,7 @@ void codec_ctx_free(CodecCtx *ctx)
 		return;
 	ZSTD_freeCCtx(ctx->cctx);
 	ZSTD_freeDCtx(ctx->dctx);
+	EVP_CIPHER_CTX_free(ctx->aead);   /* cleanses the last sub-key */
 	free(ctx->buf);
 	free(ctx);
 }
@@ -246,7 +350,6 @@ int codec_blob_seal(CodecCtx *ctx, const CodecKeys *keys, uint8_t type,
 	uint8_t ad[BLOB_AD_LEN];
 	const uint8_t *msg;
 	size_t msg_len;
-	unsigned long long ct_len;
 	int rc;
 
 	/* The scratch buffer holds codec byte + body; the body is raw or
@@ -270,9 +373,8 @@ int codec_blob_seal(CodecCtx *ctx, const CodecKeys *keys, uint8_t type,
 
 	blob_ad(ad, type, id);
 	ctx_nonce(ctx, out);
-	crypto_aead_xchacha20poly1305_ietf_encrypt(out + CODEC_NONCE_LEN, &ct_len, msg, msg_len,
-	                                           ad, sizeof ad, NULL, out, keys->enc_key);
-	*out_len = CODEC_NONCE_LEN + (size_t)ct_len;
+	blob_encrypt(ctx, keys, ad, sizeof ad, msg, msg_len, out);
+	*out_len = CODEC_NONCE_LEN + msg_len + CODEC_TAG_LEN;
 	return 0;
 }
 
@@ -281,7 +383,6 @@ int codec_blob_decrypt(CodecCtx *ctx, const CodecKeys *keys, uint8_t type,
                        uint8_t *out, size_t raw_len)
 {
 	uint8_t ad[BLOB_AD_LEN];
-	unsigned long long msg_len;
 	size_t body_len;
 	int rc;
 
@@ -291,11 +392,10 @@ int codec_blob_decrypt(CodecCtx *ctx, const CodecKeys *keys, uint8_t type,
 	if (rc)
 		return rc;
 	blob_ad(ad, type, id);
-	if (crypto_aead_xchacha20poly1305_ietf_decrypt(ctx->buf, &msg_len, NULL,
-	        blob + CODEC_NONCE_LEN, blob_len - CODEC_NONCE_LEN, ad, sizeof ad, blob,
-	        keys->enc_key) != 0)
-		return STRATA_EAUTH;
-	body_len = (size_t)msg_len - 1;
+	rc = blob_decrypt(ctx, keys, ad, sizeof ad, blob, blob_len, ctx->buf);
+	if (rc)
+		return rc;
+	body_len = blob_len - CODEC_NONCE_LEN - CODEC_TAG_LEN - 1;
 	switch (ctx->buf[0]) {
 	case CODEC_RAW:
 		if (body_len != raw_len)

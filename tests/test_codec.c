@@ -1,7 +1,10 @@
 /* test_codec.c — unit tests for store/codec.c: blob sealing and opening
  * (raw and zstd bodies), every way a blob can be refused, whole-file
  * sealing with additional data, compression bounds, hex and base64,
- * keyed chunk IDs, file hashes, key derivation and the gear table.
+ * keyed chunk IDs, file hashes, key derivation and the gear table; and
+ * that OpenSSL's path for chunk IDs and blob encryption gives libsodium's
+ * bytes exactly, both ways, and that the libsodium fallback is used when
+ * OpenSSL's algorithms are missing.
  *
  * Test data comes from a local splitmix64 so every run sees the same bytes.
  */
@@ -13,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sodium.h>
 #include <zstd.h>
 
 static CodecKeys *keys_a, *keys_b;
@@ -493,6 +497,119 @@ static void test_chunk_id_keyed(void)
 	codec_keys_free(again);
 }
 
+/* Lengths around BLAKE2b's 128-byte block and Poly1305's 16-byte block,
+ * and chunk-sized ones. */
+static const size_t CROSS_LENS[] = { 0, 1, 15, 16, 17, 63, 64, 127, 128, 129, 255, 256, 1000,
+                                     4096, 65535, 65536, 65537, 1 << 20 };
+#define N_CROSS (sizeof CROSS_LENS / sizeof CROSS_LENS[0])
+
+static void test_chunk_id_matches_libsodium(void)
+{
+	uint8_t got[CODEC_ID_LEN], want[CODEC_ID_LEN];
+
+	/* On this project's machines OpenSSL provides BLAKE2BMAC and
+	 * ChaCha20-Poly1305: without them this test would compare libsodium
+	 * with itself. */
+	CHECK(keys_a->ossl_mac != NULL);
+	CHECK(keys_a->ossl_aead != NULL);
+	for (size_t i = 0; i < N_CROSS; i++) {
+		uint8_t *data = random_bytes(CROSS_LENS[i], 100 + i);
+
+		REQUIRE(data);
+		codec_chunk_id(keys_a, data, CROSS_LENS[i], got);
+		crypto_generichash(want, sizeof want, data, CROSS_LENS[i], keys_a->id_key, CODEC_KEY_LEN);
+		CHECK(memcmp(got, want, CODEC_ID_LEN) == 0);
+		free(data);
+	}
+}
+
+/* A blob sealed by the codec opens with libsodium's XChaCha20-Poly1305,
+ * and one sealed by libsodium opens with the codec (and is refused when
+ * its tag is damaged): the OpenSSL path writes the format's bytes. */
+static void test_blob_aead_matches_libsodium(void)
+{
+	uint8_t id[CODEC_ID_LEN], ad[2 + CODEC_ID_LEN];
+
+	memset(id, 0x3c, sizeof id);
+	ad[0] = 1;   /* FORMAT.md "Blob": AD version, type, chunk ID */
+	ad[1] = BLOB_DATA;
+	memcpy(ad + 2, id, CODEC_ID_LEN);
+	for (size_t i = 0; i < N_CROSS; i++) {
+		size_t len = CROSS_LENS[i], sealed_len = 0;
+		uint8_t *data = random_bytes(len, 200 + i);
+		uint8_t *msg = malloc(len + 1), *sealed = malloc(len + CODEC_BLOB_OVERHEAD);
+		uint8_t *back = malloc(len + 1);
+		unsigned long long n = 0;
+
+		REQUIRE(data && msg && sealed && back);
+		/* codec -> libsodium (level -1: stored raw, codec byte 0) */
+		REQUIRE(codec_blob_seal(ctx, keys_a, BLOB_DATA, id, data, len, -1, sealed,
+		                        &sealed_len) == 0);
+		CHECK_EQ_INT((long long)sealed_len, (long long)(len + CODEC_BLOB_OVERHEAD));
+		CHECK_EQ_INT(crypto_aead_xchacha20poly1305_ietf_decrypt(back, &n, NULL,
+		                 sealed + CODEC_NONCE_LEN, sealed_len - CODEC_NONCE_LEN, ad, sizeof ad,
+		                 sealed, keys_a->enc_key), 0);
+		CHECK_EQ_INT((long long)n, (long long)(len + 1));
+		CHECK_EQ_INT(back[0], 0);
+		CHECK(memcmp(back + 1, data, len) == 0);
+		/* libsodium -> codec */
+		msg[0] = 0;
+		memcpy(msg + 1, data, len);
+		randombytes_buf(sealed, CODEC_NONCE_LEN);
+		crypto_aead_xchacha20poly1305_ietf_encrypt(sealed + CODEC_NONCE_LEN, &n, msg, len + 1,
+		                                           ad, sizeof ad, NULL, sealed, keys_a->enc_key);
+		memset(back, 0xee, len + 1);
+		CHECK_EQ_INT(codec_blob_decrypt(ctx, keys_a, BLOB_DATA, id, sealed,
+		                                CODEC_NONCE_LEN + (size_t)n, back, len), 0);
+		CHECK(memcmp(back, data, len) == 0);
+		sealed[CODEC_NONCE_LEN + (size_t)n - 1] ^= 0x01;   /* last tag byte */
+		CHECK_EQ_INT(codec_blob_decrypt(ctx, keys_a, BLOB_DATA, id, sealed,
+		                                CODEC_NONCE_LEN + (size_t)n, back, len), STRATA_EAUTH);
+		free(data);
+		free(msg);
+		free(sealed);
+		free(back);
+	}
+}
+
+/* Keys whose OpenSSL algorithms are missing (an OpenSSL configured
+ * without them) compute the same IDs and blobs through libsodium. */
+static void test_libsodium_fallback(void)
+{
+	CodecKeys *k = codec_keys_new(keys_a->master);
+	struct evp_mac_st *mac;
+	struct evp_cipher_st *aead;
+	uint8_t a[CODEC_ID_LEN], b[CODEC_ID_LEN], *data = random_bytes(70000, 300);
+	uint8_t *sealed = malloc(70000 + CODEC_BLOB_OVERHEAD), *back = malloc(70000);
+	size_t sealed_len = 0;
+
+	REQUIRE(k && data && sealed && back);
+	mac = k->ossl_mac;
+	aead = k->ossl_aead;
+	k->ossl_mac = NULL;
+	k->ossl_aead = NULL;
+	codec_chunk_id(k, data, 70000, a);
+	codec_chunk_id(keys_a, data, 70000, b);
+	CHECK(memcmp(a, b, CODEC_ID_LEN) == 0);
+	/* sealed without OpenSSL, opened with it; then the other way round */
+	REQUIRE(codec_blob_seal(ctx, k, BLOB_TREE, a, data, 70000, 0, sealed, &sealed_len) == 0);
+	CHECK_EQ_INT(codec_blob_open(ctx, keys_a, BLOB_TREE, a, sealed, sealed_len, back, 70000), 0);
+	CHECK(memcmp(back, data, 70000) == 0);
+	REQUIRE(codec_blob_seal(ctx, keys_a, BLOB_TREE, a, data, 70000, 0, sealed, &sealed_len) == 0);
+	memset(back, 0, 70000);
+	CHECK_EQ_INT(codec_blob_open(ctx, k, BLOB_TREE, a, sealed, sealed_len, back, 70000), 0);
+	CHECK(memcmp(back, data, 70000) == 0);
+	sealed[sealed_len / 2] ^= 0x80;
+	CHECK_EQ_INT(codec_blob_open(ctx, k, BLOB_TREE, a, sealed, sealed_len, back, 70000),
+	             STRATA_EAUTH);
+	k->ossl_mac = mac;
+	k->ossl_aead = aead;
+	codec_keys_free(k);
+	free(data);
+	free(sealed);
+	free(back);
+}
+
 static void test_file_hash_vectors(void)
 {
 	/* BLAKE2b-256 (RFC 7693 parameters, digest length 32): `b2sum -l 256`. */
@@ -599,6 +716,9 @@ int main(void)
 	RUN(test_hex);
 	RUN(test_base64);
 	RUN(test_chunk_id_keyed);
+	RUN(test_chunk_id_matches_libsodium);
+	RUN(test_blob_aead_matches_libsodium);
+	RUN(test_libsodium_fallback);
 	RUN(test_file_hash_vectors);
 	RUN(test_subkeys_distinct);
 	RUN(test_gear_deterministic_per_key);
