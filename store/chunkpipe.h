@@ -1,12 +1,14 @@
 /* chunkpipe.h — the chunking pipeline shared by every way data comes in
  * (files in backup.c, archive members in tar_import.c, WAL segments).
  *
- * Owns: reading a stream into a buffer of at least twice the maximum chunk
- * size, cutting it with the repository's chunker, and handing each chunk
- * (copied) to a pool of worker threads that hash, deduplicate, compress,
- * encrypt and pack it (blobwriter_put), writing its ID and length into a
- * ChunkList slot. The pool bounds the bytes in flight (memory stays flat);
- * the first worker failure is kept and returned.
+ * Owns: reading streams into a few read segments of at least twice the
+ * maximum chunk size (consecutive small streams share one), cutting them
+ * with the repository's chunker, and handing each chunk, in place, to a
+ * pool of worker threads that hash, deduplicate, compress, encrypt and
+ * pack it (blobwriter_put), writing its ID and length into a ChunkList
+ * slot. A segment is reused once its last chunk is stored; the segments
+ * and the pool's bound on queued bytes keep memory flat. The first worker
+ * failure is kept and returned.
  *
  * Thread safety: chunkpipe_stream / chunkpipe_wait from one producer thread.
  * A ChunkList being filled must not be moved or freed before

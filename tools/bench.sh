@@ -342,9 +342,14 @@ backup_step() { # STEP
 	done
 }
 
+# The generator's writes are flushed before any tool runs: otherwise the
+# first tool to fsync (strata, which runs first in every step) pays for
+# writing them out (ext4 commits them with its journal): 77 MB of new
+# block data made strata's 1-block incremental 0.64 s instead of 0.45 s.
 advance() { # N
 	echo "== gen_chain_data advance $1"
 	"$TIME" -f '   %e s wall' "$GEN" advance "$DATA" "$1" 2>&1
+	sync
 }
 
 # Each tool's repository is read once before its restore and its check,
@@ -554,6 +559,7 @@ warm_memory
 if [ $CHAIN = 1 ]; then
 	echo "== generating $SIZE of chain-like data (seed $SEED)"
 	"$TIME" -f '   %e s wall, %U s user, %S s sys' "$GEN" init "$DATA" "$SIZE" --seed "$SEED" 2>&1
+	sync   # as in advance()
 	for d in "$DATA"/*; do printf '   %-12s %10s MiB\n' "$(basename "$d")" "$(mib "$(bytes_of "$d")")"; done
 	init_repos "$R_STRATA" "$R_RESTIC" "$R_BORG"
 	backup_step first

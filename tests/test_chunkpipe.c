@@ -1,0 +1,259 @@
+/* test_chunkpipe.c — unit tests for store/chunkpipe.c: chunks are hashed
+ * and sealed in place in a few shared read segments, so every test checks
+ * what would go wrong if a segment were reused too early or a stream's
+ * tail were lost at a segment's end: each stream's chunk list must equal
+ * FastCDC's cuts and keyed IDs computed directly on the same bytes, and
+ * every stored chunk must read back bit-exact. Streams: thousands of small
+ * ones that share and wrap the segments, large ones read in odd-sized
+ * pieces, and one whose read fails half-way (the next stream is still
+ * right).
+ *
+ * Test data comes from a local splitmix64 so every run sees the same bytes.
+ */
+#include "store/blob.h"
+#include "store/chunkpipe.h"
+#include "store/codec.h"
+#include "store/repo.h"
+#include "store/repo_internal.h"
+#include "tests/check.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char PW[] = "pw";
+static char tmp[256], repo_dir[300], cache_dir[300];
+static Repo *repo;
+static CodecCtx *cctx;
+
+/* splitmix64 (Steele, Lea, Flood 2014). */
+static uint64_t rng_next(uint64_t *state)
+{
+	uint64_t z = (*state += UINT64_C(0x9e3779b97f4a7c15));
+
+	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+	return z ^ (z >> 31);
+}
+
+/* Bytes with some repetition, so that zstd has work and chunks repeat. */
+static uint8_t *make_data(size_t len, uint64_t seed)
+{
+	uint8_t *p = malloc(len ? len : 1);
+	size_t i = 0;
+
+	while (p && i < len) {
+		uint64_t v = rng_next(&seed);
+		size_t n = len - i < 512 ? len - i : 512;
+
+		if ((v & 7) == 0 && i >= 4096) {
+			memcpy(p + i, p + i - 4096, n);   /* a repeat 4 KiB back */
+			i += n;
+			continue;
+		}
+		for (size_t b = 0; b < 8 && i < len; b++, i++)
+			p[i] = (uint8_t)(v >> (8 * b));
+	}
+	return p;
+}
+
+/* A stream from memory, in reads of at most step bytes; fail_at: a read
+ * that would go past it fails with -EIO (SIZE_MAX: never). */
+typedef struct MemSrc {
+	const uint8_t *p;
+	size_t len, off, step, fail_at;
+} MemSrc;
+
+static ssize_t mem_read(void *src, uint8_t *buf, size_t len)
+{
+	MemSrc *m = src;
+	size_t n = m->len - m->off;
+
+	if (n > len)
+		n = len;
+	if (n > m->step)
+		n = m->step;
+	if (m->off + n > m->fail_at)
+		return -EIO;
+	memcpy(buf, m->p + m->off, n);
+	m->off += n;
+	return (ssize_t)n;
+}
+
+/* list must hold exactly FastCDC's chunks of data[0..len) with their keyed
+ * IDs. Returns the number of mismatches (reported). */
+static int check_list(const ChunkList *l, const uint8_t *data, size_t len, const char *what)
+{
+	size_t pos = 0, i = 0;
+	int bad = 0;
+
+	for (; pos < len; i++) {
+		size_t cut = fastcdc_cut(&repo->cdc, data + pos, len - pos, 1);
+		uint8_t id[STRATA_ID_LEN];
+
+		codec_chunk_id(repo->keys, data + pos, cut, id);
+		if (i >= l->n || l->lens[i] != cut || memcmp(l->ids[i], id, STRATA_ID_LEN) != 0) {
+			if (!bad)
+				printf("  %s: chunk %zu (offset %zu, %zu bytes) differs\n", what, i, pos, cut);
+			bad++;
+		}
+		pos += cut;
+	}
+	if (i != l->n) {
+		printf("  %s: %zu chunks listed, %zu expected\n", what, l->n, i);
+		bad++;
+	}
+	return bad;
+}
+
+/* Every chunk of list reads back from the repository as data's bytes. */
+static int check_stored(const ChunkList *l, const uint8_t *data)
+{
+	size_t pos = 0;
+	int bad = 0;
+
+	for (size_t i = 0; i < l->n; i++) {
+		StrataErr err = {0};
+		uint8_t *out = NULL;
+		size_t out_len = 0;
+		int rc = blob_read(repo, cctx, BLOB_DATA, l->ids[i], &out, &out_len, &err);
+
+		if (rc || out_len != l->lens[i] || memcmp(out, data + pos, out_len) != 0) {
+			if (!bad)
+				printf("  chunk %zu at offset %zu: %s\n", i, pos, rc ? err.msg : "wrong bytes");
+			bad++;
+		}
+		free(out);
+		pos += l->lens[i];
+	}
+	return bad;
+}
+
+static void test_setup(void)
+{
+	RepoParams params = { .chunk_min = 1024, .chunk_avg = 4096, .chunk_max = 16384,
+	                      .pack_size = 0, .kdf_opslimit = 1, .kdf_memlimit = 8 << 20 };
+	StrataErr err = {0};
+	int rc;
+
+	snprintf(tmp, sizeof tmp, "%s/test_chunkpipe.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	REQUIRE(mkdtemp(tmp));
+	snprintf(repo_dir, sizeof repo_dir, "%s/repo", tmp);
+	snprintf(cache_dir, sizeof cache_dir, "%s/cache", tmp);
+	REQUIRE(setenv("STRATA_CACHE_DIR", cache_dir, 1) == 0);
+	rc = repo_init(repo_dir, PW, strlen(PW), &params, NULL, &err);
+	if (rc)
+		printf("  repo_init: %s\n", err.msg);
+	REQUIRE(rc == 0);
+	rc = repo_open(repo_dir, PW, strlen(PW), NULL, &repo, &err);
+	if (rc)
+		printf("  repo_open: %s\n", err.msg);
+	REQUIRE(rc == 0);
+	cctx = codec_ctx_new();
+	REQUIRE(cctx != NULL);
+}
+
+#define N_SMALL 4000
+
+/* 4,000 streams of 0..20,000 bytes (about 40 MB: the pipe's read segments
+ * are refilled several times over), then two of 12 MB read in 7,777- and
+ * 1 MiB-byte pieces, one of which fails at 5 MB; then a small stream. */
+static void test_streams(void)
+{
+	StrataErr err = {0};
+	BlobWriter *bw = NULL;
+	ChunkPipe *pipe = NULL;
+	static ChunkList lists[N_SMALL + 4];
+	static uint8_t *datas[N_SMALL + 4];
+	static size_t lens[N_SMALL + 4];
+	uint64_t seed = 42, size = 0;
+	int bad = 0, rc;
+
+	REQUIRE(blobwriter_new(repo, 0, &bw, &err) == 0);
+	REQUIRE(chunkpipe_new(repo, bw, 2, &pipe, &err) == 0);
+	for (size_t i = 0; i < N_SMALL; i++) {
+		MemSrc m = {0};
+		lens[i] = (size_t)(rng_next(&seed) % 20001);
+		datas[i] = make_data(lens[i], 1000 + i);
+		REQUIRE(datas[i]);
+		m.p = datas[i];
+		m.len = lens[i];
+		m.step = 1 + (size_t)(rng_next(&seed) % 9000);
+		m.fail_at = SIZE_MAX;
+		rc = chunkpipe_stream(pipe, mem_read, &m, &lists[i], NULL, NULL, &size, &err);
+		CHECK_EQ_INT(rc, 0);
+		CHECK_EQ_INT((long long)size, (long long)lens[i]);
+	}
+	for (size_t k = 0; k < 3; k++) {
+		size_t i = N_SMALL + k;
+		MemSrc m = {0};
+		lens[i] = k == 2 ? 3000 : (size_t)12 << 20;
+		datas[i] = make_data(lens[i], 7 + k);
+		REQUIRE(datas[i]);
+		m.p = datas[i];
+		m.len = lens[i];
+		m.step = k == 0 ? 7777 : (size_t)1 << 20;
+		m.fail_at = k == 1 ? (size_t)5 << 20 : SIZE_MAX;
+		rc = chunkpipe_stream(pipe, mem_read, &m, &lists[i], NULL, NULL, &size, &err);
+		if (k == 1) {
+			/* The source failed: 1, its -errno, and a prefix of its chunks. */
+			CHECK_EQ_INT(rc, 1);
+			CHECK_EQ_INT(err.code, -EIO);
+			memset(&err, 0, sizeof err);
+		} else {
+			CHECK_EQ_INT(rc, 0);
+			CHECK_EQ_INT((long long)size, (long long)lens[i]);
+		}
+	}
+	REQUIRE(chunkpipe_wait(pipe, &err) == 0);
+	for (size_t i = 0; i < N_SMALL + 3; i++) {
+		char what[64];
+		if (i == N_SMALL + 1)
+			continue;
+		snprintf(what, sizeof what, "stream %zu (%zu bytes)", i, lens[i]);
+		bad += check_list(&lists[i], datas[i], lens[i], what);
+	}
+	/* The failed stream's chunks are a prefix of its cuts, under 5 MB. */
+	{
+		ChunkList *l = &lists[N_SMALL + 1];
+		uint64_t sum = 0;
+		size_t pos = 0;
+		for (size_t c = 0; c < l->n; c++) {
+			size_t cut = fastcdc_cut(&repo->cdc, datas[N_SMALL + 1] + pos, lens[N_SMALL + 1] - pos, 1);
+			CHECK_EQ_INT(l->lens[c], (long long)cut);
+			pos += cut;
+			sum += l->lens[c];
+		}
+		CHECK(sum <= (uint64_t)5 << 20);
+		CHECK(l->n > 0);
+	}
+	CHECK_EQ_INT(bad, 0);
+	chunkpipe_free(pipe);
+	REQUIRE(blobwriter_finish(bw, &err) == 0);
+	blobwriter_free(bw);
+	bad = 0;
+	for (size_t i = 0; i < N_SMALL + 3; i++)
+		bad += check_stored(&lists[i], datas[i]);
+	CHECK_EQ_INT(bad, 0);
+	for (size_t i = 0; i < N_SMALL + 3; i++) {
+		chunklist_free(&lists[i]);
+		free(datas[i]);
+	}
+}
+
+int main(void)
+{
+	char cmd[400];
+
+	if (codec_init() != 0)
+		return 1;
+	RUN(test_setup);
+	RUN(test_streams);
+	codec_ctx_free(cctx);
+	repo_close(repo);
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
+	if (system(cmd) != 0)
+		printf("  could not remove %s\n", tmp);
+	return CHECK_EXIT();
+}
