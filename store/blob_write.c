@@ -442,6 +442,12 @@ int blobwriter_put(BlobWriter *bw, CodecCtx *ctx, uint8_t type, const uint8_t id
 	}
 
 	pthread_mutex_lock(&bw->mu);
+	/* A full pack that another worker is waiting to queue (enqueue_pack
+	 * drops the lock while the upload queue is full) takes no more blobs:
+	 * packs close at the first blob that reaches pack_size, whatever the
+	 * timing. */
+	while (bw->open[kind].len >= bw->repo->pack_size)
+		enqueue_pack(bw, &bw->open[kind], kind, bw->repo->pack_size);
 	if (bw->open[kind].cap == 0 && kind == PACK_KIND_DATA) {
 		/* Size a data pack's buffer once instead of doubling it up. */
 		uint8_t *ignored;

@@ -116,6 +116,9 @@ static int ref_state(CheckCtx *c, const uint8_t id[STRATA_ID_LEN], uint8_t type,
 				return rc;
 			p = &c->packs[v];
 		}
+		if (p && p->in_storage && (uint64_t)e.offset + e.length <= p->size && e.type == type &&
+		    (!raw_len || e.raw_len == raw_len))
+			return 0;   /* usable: the common case, before any formatting */
 		codec_hex(e.pack, STRATA_ID_LEN, phex);
 		if (!p || !p->in_storage) {
 			reason = CHECK_C_PACK_MISSING;
