@@ -116,15 +116,15 @@ static int ref_state(CheckCtx *c, const uint8_t id[STRATA_ID_LEN], uint8_t type,
 				return rc;
 			p = &c->packs[v];
 		}
-		if (p && p->in_storage && (uint64_t)e.offset + e.length <= p->size && e.type == type &&
-		    (!raw_len || e.raw_len == raw_len))
-			return 0;   /* usable: the common case, before any formatting */
-		codec_hex(e.pack, STRATA_ID_LEN, phex);
+		/* The pack's name is formatted only for a report: a usable
+		 * reference, the common case, returns without it. */
 		if (!p || !p->in_storage) {
 			reason = CHECK_C_PACK_MISSING;
+			codec_hex(e.pack, STRATA_ID_LEN, phex);
 			snprintf(detail, sizeof detail, "its pack %.16s is missing from the repository", phex);
 		} else if ((uint64_t)e.offset + e.length > p->size) {
 			reason = CHECK_C_TRUNCATED;
+			codec_hex(e.pack, STRATA_ID_LEN, phex);
 			snprintf(detail, sizeof detail, "lies past the end of pack %.16s (%llu bytes: truncated)",
 			         phex, (unsigned long long)p->size);
 		} else if (e.type != type || (raw_len && e.raw_len != raw_len)) {
