@@ -36,9 +36,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* fuzz_keys — the fixed keys, derived once per process (never freed: the
- * process is the fuzzer). */
-/* The harness's keys, made on first use and freed at exit: they hold
+/* fuzz_keys — the fixed keys, derived once per process on first use and
+ * freed at exit: they hold
  * OpenSSL objects (codec.h "Speed") in memory LeakSanitizer does not scan,
  * which it would otherwise report as leaked. */
 static CodecKeys *fuzz_keys_held;
