@@ -172,6 +172,80 @@ static int has_linkid(const TreeNode *n)
 	return n->type != NODE_DIR && n->nlink > 1;
 }
 
+/* encode_head — a node's fields up to TYPE_DATA, and TYPE_DATA itself
+ * for every type but files (whose chunk list follows separately). */
+static void encode_head(Buf *b, const TreeNode *n)
+{
+	size_t name_len = strlen(n->name);
+
+	buf_uv(b, name_len);
+	buf_put(b, n->name, name_len);
+	buf_u8(b, n->type);
+	buf_uv(b, n->mode);
+	buf_uv(b, n->uid);
+	buf_uv(b, n->gid);
+	buf_sv(b, n->mtime_ns);
+	buf_uv(b, n->size);
+	buf_u8(b, has_linkid(n) ? NODE_FLAG_LINKID : 0);
+	if (has_linkid(n)) {
+		buf_uv(b, n->dev);
+		buf_uv(b, n->ino);
+		buf_uv(b, n->nlink);
+	}
+	switch (n->type) {
+	case NODE_DIR:
+		buf_put(b, n->subtree, STRATA_ID_LEN);
+		break;
+	case NODE_SYMLINK: {
+		size_t l = n->link_target ? strlen(n->link_target) : 0;
+		buf_uv(b, l);
+		buf_put(b, n->link_target ? n->link_target : "", l);
+		break;
+	}
+	case NODE_CHARDEV:
+	case NODE_BLOCKDEV:
+		buf_uv(b, n->rdev);
+		break;
+	default:
+		break;
+	}
+}
+
+static size_t put_uv(uint8_t *p, uint64_t v)
+{
+	size_t n = 0;
+
+	do {
+		p[n] = (uint8_t)(v & 0x7f);
+		v >>= 7;
+		if (v)
+			p[n] |= 0x80;
+		n++;
+	} while (v);
+	return n;
+}
+
+size_t tree_file_data(uint8_t *out, int first, size_t total, const uint8_t (*ids)[STRATA_ID_LEN],
+                      const uint32_t *lens, size_t n)
+{
+	size_t len = first ? put_uv(out, total) : 0;
+
+	for (size_t i = 0; i < n; i++) {
+		memcpy(out + len, ids[i], STRATA_ID_LEN);
+		len += STRATA_ID_LEN;
+		len += put_uv(out + len, lens[i]);
+	}
+	return len;
+}
+
+static void encode_file_data(Buf *b, const TreeNode *n)
+{
+	buf_need(b, TREE_FILE_DATA_MAX(n->nchunks));
+	if (!b->oom)
+		b->len += tree_file_data(b->p + b->len, 1, n->nchunks,
+		                         (const uint8_t (*)[STRATA_ID_LEN])n->chunks, n->chunk_lens, n->nchunks);
+}
+
 int tree_encode(const Tree *t, uint8_t **out, size_t *out_len)
 {
 	Buf b = {0};
@@ -179,46 +253,9 @@ int tree_encode(const Tree *t, uint8_t **out, size_t *out_len)
 	buf_u8(&b, TREE_VERSION);
 	buf_uv(&b, t->n);
 	for (size_t i = 0; i < t->n; i++) {
-		const TreeNode *n = &t->nodes[i];
-		size_t name_len = strlen(n->name);
-		buf_uv(&b, name_len);
-		buf_put(&b, n->name, name_len);
-		buf_u8(&b, n->type);
-		buf_uv(&b, n->mode);
-		buf_uv(&b, n->uid);
-		buf_uv(&b, n->gid);
-		buf_sv(&b, n->mtime_ns);
-		buf_uv(&b, n->size);
-		buf_u8(&b, has_linkid(n) ? NODE_FLAG_LINKID : 0);
-		if (has_linkid(n)) {
-			buf_uv(&b, n->dev);
-			buf_uv(&b, n->ino);
-			buf_uv(&b, n->nlink);
-		}
-		switch (n->type) {
-		case NODE_FILE:
-			buf_uv(&b, n->nchunks);
-			for (size_t c = 0; c < n->nchunks; c++) {
-				buf_put(&b, n->chunks[c], STRATA_ID_LEN);
-				buf_uv(&b, n->chunk_lens[c]);
-			}
-			break;
-		case NODE_DIR:
-			buf_put(&b, n->subtree, STRATA_ID_LEN);
-			break;
-		case NODE_SYMLINK: {
-			size_t l = n->link_target ? strlen(n->link_target) : 0;
-			buf_uv(&b, l);
-			buf_put(&b, n->link_target ? n->link_target : "", l);
-			break;
-		}
-		case NODE_CHARDEV:
-		case NODE_BLOCKDEV:
-			buf_uv(&b, n->rdev);
-			break;
-		default:
-			break;
-		}
+		encode_head(&b, &t->nodes[i]);
+		if (t->nodes[i].type == NODE_FILE)
+			encode_file_data(&b, &t->nodes[i]);
 	}
 	if (b.oom) {
 		free(b.p);
@@ -393,52 +430,165 @@ oom:
 	return strata_err_set(err, -ENOMEM, "out of memory decoding a tree");
 }
 
-int tree_store(Repo *repo, BlobWriter *bw, CodecCtx *ctx, const Tree *t,
-               uint8_t out_id[STRATA_ID_LEN], StrataErr *err)
+/* ---- storing: a stream of encoded bytes cut into parts as it comes ---- */
+
+struct TreeStream {
+	Repo *repo;
+	BlobWriter *bw;
+	CodecCtx *ctx;
+	Buf win;                      /* bytes not yet in a part, from off */
+	size_t off;
+	int cutting;                  /* past TREE_INLINE_MAX: parts form */
+	Buf parts;                    /* PART_ID || PART_LEN of the stored parts */
+	size_t nparts;
+	size_t total;                 /* TREE bytes so far */
+	int rc;                       /* first failure; later calls return it */
+};
+
+int tree_stream_begin(TreeStream **out, Repo *repo, BlobWriter *bw, CodecCtx *ctx, size_t count)
 {
-	uint8_t *s = NULL;
-	size_t s_len = 0;
+	TreeStream *s = calloc(1, sizeof *s);
+
+	if (!s)
+		return -ENOMEM;
+	s->repo = repo;
+	s->bw = bw;
+	s->ctx = ctx;
+	buf_u8(&s->win, TREE_VERSION);
+	buf_uv(&s->win, count);
+	if (s->win.oom) {
+		free(s->win.p);
+		free(s);
+		return -ENOMEM;
+	}
+	*out = s;
+	return 0;
+}
+
+void tree_stream_free(TreeStream *s)
+{
+	if (!s)
+		return;
+	free(s->win.p);
+	free(s->parts.p);
+	free(s);
+}
+
+/* Store the parts the window holds: while it holds at least a maximum
+ * chunk (the cut is then what the whole serialization would give), or
+ * everything at the end. Cut points depend only on the bytes from a
+ * part's start, so the parts equal those of the tree encoded at once. */
+static int emit_parts(TreeStream *s, int at_end, StrataErr *err)
+{
+	const FastCdc *cdc = &s->repo->cdc;
+
+	while (s->win.len - s->off > 0 && (at_end || s->win.len - s->off >= cdc->max_len)) {
+		const uint8_t *p = s->win.p + s->off;
+		size_t cut = fastcdc_cut(cdc, p, s->win.len - s->off, at_end);
+		uint8_t pid[STRATA_ID_LEN];
+		int rc;
+
+		codec_chunk_id(s->repo->keys, p, cut, pid);
+		rc = blobwriter_put(s->bw, s->ctx, BLOB_TREEPART, pid, p, cut, NULL, err);
+		if (rc)
+			return rc;
+		buf_put(&s->parts, pid, STRATA_ID_LEN);
+		buf_uv(&s->parts, cut);
+		if (s->parts.oom)
+			return strata_err_set(err, -ENOMEM, "out of memory storing a tree");
+		s->nparts++;
+		s->off += cut;
+	}
+	/* Keep the window small: drop the stored bytes once they dominate. */
+	if (s->off > s->win.len / 2) {
+		memmove(s->win.p, s->win.p + s->off, s->win.len - s->off);
+		s->win.len -= s->off;
+		s->off = 0;
+	}
+	return 0;
+}
+
+/* After bytes went into the window: account, and cut once it is clear
+ * the tree is stored in parts. */
+static int stream_added(TreeStream *s, size_t before, StrataErr *err)
+{
+	if (s->win.oom)
+		return s->rc = strata_err_set(err, -ENOMEM, "out of memory storing a tree");
+	s->total += s->win.len - before;
+	if (s->total > TREE_MAX_BYTES)
+		return s->rc = strata_err_set(err, -EFBIG, "a directory's tree is larger than %zu bytes",
+		                              (size_t)TREE_MAX_BYTES);
+	if (!s->cutting && s->total > TREE_INLINE_MAX)
+		s->cutting = 1;
+	if (s->cutting && s->win.len - s->off >= 2 * (size_t)s->repo->cdc.max_len)
+		s->rc = emit_parts(s, 0, err);
+	return s->rc;
+}
+
+int tree_stream_node(TreeStream *s, const TreeNode *n, int with_chunks, StrataErr *err)
+{
+	size_t before = s->win.len;
+
+	if (s->rc)
+		return s->rc;
+	encode_head(&s->win, n);
+	if (with_chunks && n->type == NODE_FILE)
+		encode_file_data(&s->win, n);
+	return stream_added(s, before, err);
+}
+
+int tree_stream_raw(TreeStream *s, const uint8_t *p, size_t len, StrataErr *err)
+{
+	size_t before = s->win.len;
+
+	if (s->rc)
+		return s->rc;
+	buf_put(&s->win, p, len);
+	return stream_added(s, before, err);
+}
+
+int tree_stream_finish(TreeStream *s, uint8_t out_id[STRATA_ID_LEN], StrataErr *err)
+{
 	Buf obj = {0};
 	int rc;
 
-	rc = tree_encode(t, &s, &s_len);
-	if (rc)
-		return strata_err_set(err, rc, "out of memory encoding a tree");
-	if (s_len <= TREE_INLINE_MAX) {
+	if (s->rc)
+		return s->rc;
+	if (!s->cutting) {
 		buf_u8(&obj, TREE_KIND_INLINE);
-		buf_put(&obj, s, s_len);
+		buf_put(&obj, s->win.p + s->off, s->win.len - s->off);
 	} else {
-		size_t off = 0, nparts = 0;
-		Buf parts = {0};
-		while (off < s_len) {
-			uint8_t pid[STRATA_ID_LEN];
-			size_t cut = fastcdc_cut(&repo->cdc, s + off, s_len - off, 1);
-			codec_chunk_id(repo->keys, s + off, cut, pid);
-			rc = blobwriter_put(bw, ctx, BLOB_TREEPART, pid, s + off, cut, NULL, err);
-			if (rc) {
-				free(parts.p);
-				goto out;
-			}
-			buf_put(&parts, pid, STRATA_ID_LEN);
-			buf_uv(&parts, cut);
-			off += cut;
-			nparts++;
-		}
+		rc = emit_parts(s, 1, err);
+		if (rc)
+			return s->rc = rc;
 		buf_u8(&obj, TREE_KIND_PARTS);
-		buf_uv(&obj, nparts);
-		buf_put(&obj, parts.p, parts.len);
-		obj.oom |= parts.oom;
-		free(parts.p);
+		buf_uv(&obj, s->nparts);
+		buf_put(&obj, s->parts.p, s->parts.len);
 	}
 	if (obj.oom) {
-		rc = strata_err_set(err, -ENOMEM, "out of memory storing a tree");
-		goto out;
+		free(obj.p);
+		return s->rc = strata_err_set(err, -ENOMEM, "out of memory storing a tree");
 	}
-	codec_chunk_id(repo->keys, obj.p, obj.len, out_id);
-	rc = blobwriter_put(bw, ctx, BLOB_TREE, out_id, obj.p, obj.len, NULL, err);
-out:
-	free(s);
+	codec_chunk_id(s->repo->keys, obj.p, obj.len, out_id);
+	rc = blobwriter_put(s->bw, s->ctx, BLOB_TREE, out_id, obj.p, obj.len, NULL, err);
 	free(obj.p);
+	return s->rc = rc;
+}
+
+int tree_store(Repo *repo, BlobWriter *bw, CodecCtx *ctx, const Tree *t,
+               uint8_t out_id[STRATA_ID_LEN], StrataErr *err)
+{
+	TreeStream *s;
+	int rc;
+
+	if (tree_stream_begin(&s, repo, bw, ctx, t->n) != 0)
+		return strata_err_set(err, -ENOMEM, "out of memory encoding a tree");
+	rc = 0;
+	for (size_t i = 0; i < t->n && rc == 0; i++)
+		rc = tree_stream_node(s, &t->nodes[i], 1, err);
+	if (rc == 0)
+		rc = tree_stream_finish(s, out_id, err);
+	tree_stream_free(s);
 	return rc;
 }
 

@@ -77,6 +77,29 @@ typedef struct CodecCtx CodecCtx;
 int tree_store(Repo *repo, BlobWriter *bw, CodecCtx *ctx, const Tree *t,
                uint8_t out_id[STRATA_ID_LEN], StrataErr *err);
 
+/* A tree stored as it is encoded, node by node, for directories whose
+ * serialization should not be held whole (a directory of large files:
+ * ~35 bytes a chunk). tree_stream_begin takes the final node count; then
+ * every node in name order: tree_stream_node encodes it whole
+ * (with_chunks) or up to its file chunk list, which the caller then gives
+ * as TYPE_DATA bytes (tree_file_data) through tree_stream_raw, in one or
+ * more pieces. tree_stream_finish stores the tree and sets *out_id: the
+ * same bytes, parts and ID as tree_store of the same nodes. After a
+ * failure every call returns it. tree_stream_free (NULL ok) always. */
+typedef struct TreeStream TreeStream;
+int tree_stream_begin(TreeStream **out, Repo *repo, BlobWriter *bw, CodecCtx *ctx, size_t count);
+int tree_stream_node(TreeStream *s, const TreeNode *n, int with_chunks, StrataErr *err);
+int tree_stream_raw(TreeStream *s, const uint8_t *p, size_t len, StrataErr *err);
+int tree_stream_finish(TreeStream *s, uint8_t out_id[STRATA_ID_LEN], StrataErr *err);
+void tree_stream_free(TreeStream *s);
+
+/* tree_file_data — n entries of a file node's TYPE_DATA into out, which
+ * holds TREE_FILE_DATA_MAX(n) bytes, preceded by NCHUNKS = total when
+ * first is set (a long list may go in pieces); returns the bytes written. */
+#define TREE_FILE_DATA_MAX(n) (10 + (size_t)(n) * (STRATA_ID_LEN + 5))
+size_t tree_file_data(uint8_t *out, int first, size_t total, const uint8_t (*ids)[STRATA_ID_LEN],
+                      const uint32_t *lens, size_t n);
+
 /* tree_load — load and decode tree id from the repository. */
 int tree_load(Repo *repo, const uint8_t id[STRATA_ID_LEN], Tree *out, StrataErr *err);
 
