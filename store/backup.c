@@ -1,13 +1,17 @@
 /* backup.c — the backup engine, see backup.h.
  *
  * Pipeline: this thread walks the source, reads each file and cuts it into
- * chunks (FastCDC runs at several GB/s, far ahead of the rest); every chunk
- * is copied into a job for the worker pool, which hashes, deduplicates,
- * compresses, encrypts and packs it (blobwriter_put). The pool bounds the
- * bytes in flight, so memory stays flat whatever the input size. A
+ * chunks (FastCDC runs at several GB/s, far ahead of the rest); the chunk
+ * pipe (store/chunkpipe.h) hands each chunk, where it was read, to the
+ * worker pool, which hashes, deduplicates, compresses, encrypts and packs
+ * it (blobwriter_put). A few read segments bound the bytes in flight, so
+ * memory stays flat whatever the input size. A
  * directory's tree is stored once all its files' jobs are done, without
  * stopping the walk: walked directories queue (PendingDir) until their
- * chunks are in, bounded by PENDING_NODES entries. The snapshot is written
+ * chunks are in, bounded by PENDING_NODES entries. Meanwhile a done
+ * file's chunk list (36 bytes a chunk) moves to the spill (store/spill.h),
+ * and the tree is streamed from there when stored, so a directory of
+ * large files does not hold them all in memory. The snapshot is written
  * last, after blobwriter_finish made every pack and index file durable
  * (FORMAT.md "Write ordering").
  */
@@ -30,6 +34,7 @@
 #include "store/chunkpipe.h"
 #include "store/filescache.h"
 #include "store/repo_internal.h"
+#include "store/spill.h"
 #include "store/tree.h"
 
 /* One file being backed up: its chunk list (filled by the pipeline's
@@ -38,7 +43,16 @@ typedef struct FileWork {
 	ChunkList cl;
 	FileMeta meta;
 	int record;
+	int spilled;                  /* cl moved to the spill: */
+	uint64_t spill_off;           /* its TYPE_DATA bytes there */
+	size_t spill_len;
 } FileWork;
+
+/* A done file's chunk list of at least this many chunks goes to the spill
+ * (see spill_ready); smaller ones wait in memory for their tree. */
+#define SPILL_MIN_CHUNKS 16
+/* Spilled bytes kept in memory before the spill writes them out. */
+#define SPILL_MEM (1u << 20)
 
 /* Chunks of an appended file's old prefix re-hashed before trusting it
  * (besides the first one): see FORMAT.md "Append-aware backups". */
@@ -54,6 +68,7 @@ typedef struct PendingDir {
 	FileWork *fw;                 /* parallel to nodes */
 	size_t n, cap;
 	size_t ready;                 /* nodes[0..ready) known done */
+	size_t spilled;               /* nodes[0..spilled) looked at by spill_ready */
 	uint8_t *out;                 /* where the tree's ID goes */
 } PendingDir;
 
@@ -77,6 +92,8 @@ typedef struct Ctx {
 	ChunkPipe *pipe;
 	CodecCtx *cctx;               /* this thread's, for trees */
 	uint8_t *scratch;             /* one chunk, for prefix verification */
+	Spill *spill;                 /* done files' chunk lists (NULL: none) */
+	char *spath;                  /* a path, for the files cache */
 	PendingDir *pending, *pending_tail;   /* oldest first */
 	size_t pending_nodes;
 	SnapshotSummary sum;
@@ -384,46 +401,142 @@ static void pending_free(PendingDir *d)
 	free(d);
 }
 
+/* Record file i of d in the files cache, from its chunk list. */
+static void record_file(Ctx *c, PendingDir *d, size_t i)
+{
+	StrataErr ferr = {0};
+
+	if (!c->fc || !d->fw[i].record)
+		return;
+	snprintf(c->spath, PATH_MAX, "%s/%s", strcmp(d->path, "/") == 0 ? "" : d->path, d->nodes[i].name);
+	if (filescache_record(c->fc, c->spath, &d->fw[i].meta,
+	                      (const uint8_t (*)[STRATA_ID_LEN])d->fw[i].cl.ids,
+	                      d->fw[i].cl.lens, d->fw[i].cl.n, &ferr) != 0) {
+		/* Only speed depends on the cache: carry on without it. */
+		filescache_close(c->fc);
+		c->fc = NULL;
+	}
+}
+
+/* Move done file i's chunk list to the spill as its tree bytes, in pieces
+ * of the scratch buffer, after recording it in the files cache. Left in
+ * memory when the spill cannot take it. */
+static void spill_file(Ctx *c, PendingDir *d, size_t i)
+{
+	FileWork *fw = &d->fw[i];
+	size_t per = (c->repo->chunk_max - 10) / (STRATA_ID_LEN + 5);
+	uint64_t off = 0, first_off = 0;
+	size_t total = 0;
+
+	for (size_t k = 0; k < fw->cl.n || k == 0; k += per) {
+		size_t n = fw->cl.n - k < per ? fw->cl.n - k : per;
+		size_t len = tree_file_data(c->scratch, k == 0, fw->cl.n, fw->cl.ids + k, fw->cl.lens + k, n);
+		if (spill_put(c->spill, c->scratch, len, &off) != 0)
+			return;   /* the bytes put so far are only wasted */
+		if (k == 0)
+			first_off = off;
+		total += len;
+	}
+	record_file(c, d, i);
+	fw->spilled = 1;
+	fw->spill_off = first_off;
+	fw->spill_len = total;
+	chunklist_free(&fw->cl);
+}
+
+/* Spill the chunk lists of d's files that are done, in order from where
+ * the last call stopped, so that a directory of large files holds at most
+ * the lists of the files still being read. */
+static void spill_ready(Ctx *c, PendingDir *d)
+{
+	if (!c->spill)
+		return;
+	while (d->spilled < d->n) {
+		FileWork *fw = &d->fw[d->spilled];
+		if (d->nodes[d->spilled].type == NODE_FILE && !fw->spilled) {
+			if (!chunklist_done(&fw->cl))
+				return;
+			/* A failed chunk is recorded before its list reads done. */
+			if (chunkpipe_failed(c->pipe))
+				return;
+			if (fw->cl.n >= SPILL_MIN_CHUNKS)
+				spill_file(c, d, d->spilled);
+		}
+		d->spilled++;
+	}
+}
+
+static int cmp_node_at(const void *a, const void *b, void *nodes)
+{
+	const TreeNode *n = nodes;
+	return strcmp(n[*(const size_t *)a].name, n[*(const size_t *)b].name);
+}
+
+/* Stream file node i's spilled tree bytes into ts. */
+static int stream_spilled(Ctx *c, TreeStream *ts, const FileWork *fw)
+{
+	for (size_t done = 0; done < fw->spill_len;) {
+		size_t n = fw->spill_len - done < c->repo->chunk_max ? fw->spill_len - done : c->repo->chunk_max;
+		int rc = spill_read(c->spill, fw->spill_off + done, c->scratch, n);
+		if (rc)
+			return strata_err_set(c->err, rc, "cannot read back the chunk lists kept in a temporary file "
+			                      "in %s: %s", c->repo->cache_dir, strerror(-rc));
+		rc = tree_stream_raw(ts, c->scratch, n, c->err);
+		if (rc)
+			return rc;
+		done += n;
+	}
+	return 0;
+}
+
 /* Store d's tree (all its files' chunks done, all its subdirectories
- * stored), record its files in the cache, write the ID to d->out. */
+ * stored) as it is encoded, node by node in name order; record its
+ * files in the cache; write the ID to d->out. */
 static int pending_store(Ctx *c, PendingDir *d)
 {
-	char *full = NULL;
-	Tree t;
-	int rc;
+	TreeStream *ts = NULL;
+	size_t *order = malloc((d->n ? d->n : 1) * sizeof *order);
+	int sorted = 1, rc;
 
+	if (!order)
+		return strata_err_set(c->err, -ENOMEM, "out of memory");
 	for (size_t i = 0; i < d->n; i++) {
-		if (d->nodes[i].type != NODE_FILE)
-			continue;
-		if (c->fc && d->fw[i].record) {
-			if (!full && !(full = malloc(PATH_MAX)))
-				return strata_err_set(c->err, -ENOMEM, "out of memory");
-			snprintf(full, PATH_MAX, "%s/%s", strcmp(d->path, "/") == 0 ? "" : d->path,
-			         d->nodes[i].name);
-			rc = filescache_record(c->fc, full, &d->fw[i].meta,
-			                       (const uint8_t (*)[STRATA_ID_LEN])d->fw[i].cl.ids,
-			                       d->fw[i].cl.lens, d->fw[i].cl.n, c->err);
-			if (rc) {
-				/* Only speed depends on the cache: carry on without it. */
-				filescache_close(c->fc);
-				c->fc = NULL;
-			}
-		}
-		d->nodes[i].chunks = d->fw[i].cl.ids;
-		d->nodes[i].chunk_lens = d->fw[i].cl.lens;
-		d->nodes[i].nchunks = d->fw[i].cl.n;
-		memset(&d->fw[i].cl, 0, sizeof d->fw[i].cl);
+		order[i] = i;
+		if (i > 0 && strcmp(d->nodes[i - 1].name, d->nodes[i].name) > 0)
+			sorted = 0;
 	}
-	free(full);
-	/* The tree takes the nodes over (tree_clear frees them). */
-	t.nodes = d->nodes;
-	t.n = d->n;
-	t.cap = d->cap;
-	d->nodes = NULL;
-	d->n = 0;
-	tree_sort(&t);
-	rc = tree_store(c->repo, c->bw, c->cctx, &t, d->out, c->err);
-	tree_clear(&t);
+	if (!sorted)
+		qsort_r(order, d->n, sizeof *order, cmp_node_at, d->nodes);
+	rc = tree_stream_begin(&ts, c->repo, c->bw, c->cctx, d->n);
+	if (rc) {
+		free(order);
+		return strata_err_set(c->err, rc, "out of memory");
+	}
+	for (size_t k = 0; k < d->n && rc == 0; k++) {
+		size_t i = order[k];
+		TreeNode *n = &d->nodes[i];
+		FileWork *fw = &d->fw[i];
+		if (n->type != NODE_FILE) {
+			rc = tree_stream_node(ts, n, 1, c->err);
+		} else if (fw->spilled) {
+			rc = tree_stream_node(ts, n, 0, c->err);
+			if (rc == 0)
+				rc = stream_spilled(c, ts, fw);
+		} else {
+			record_file(c, d, i);
+			n->chunks = fw->cl.ids;        /* lent, not given */
+			n->chunk_lens = fw->cl.lens;
+			n->nchunks = fw->cl.n;
+			rc = tree_stream_node(ts, n, 1, c->err);
+			n->chunks = NULL;
+			n->chunk_lens = NULL;
+			n->nchunks = 0;
+		}
+	}
+	if (rc == 0)
+		rc = tree_stream_finish(ts, d->out, c->err);
+	tree_stream_free(ts);
+	free(order);
 	return rc;
 }
 
@@ -442,8 +555,10 @@ static int pending_drain(Ctx *c, int all)
 		while (d->ready < d->n &&
 		       (d->nodes[d->ready].type != NODE_FILE || chunklist_done(&d->fw[d->ready].cl)))
 			d->ready++;
-		if (d->ready < d->n)
+		if (d->ready < d->n) {
+			spill_ready(c, d);
 			return 0;
+		}
 		/* A failed chunk is recorded before its list reads done. */
 		if (chunkpipe_failed(c->pipe))
 			return chunkpipe_wait(c->pipe, c->err);
@@ -566,6 +681,7 @@ queue:
 			goto out;
 		}
 		d->n++;
+		spill_ready(c, d);
 	}
 	if (c->pending_tail)
 		c->pending_tail->next = d;
@@ -800,8 +916,12 @@ int backup_run(Repo *repo, const BackupOptions *opts, BackupResult *out_result, 
 			goto out;
 	}
 	c.scratch = malloc(repo->chunk_max);
+	c.spath = malloc(PATH_MAX);
 	c.cctx = codec_ctx_new();
-	if (!c.scratch || !c.cctx) {
+	/* Beside the files cache, on disk rather than on a /tmp that may be
+	 * memory; without it the lists stay in memory. */
+	c.spill = spill_new(repo->cache_dir, SPILL_MEM);
+	if (!c.scratch || !c.spath || !c.cctx) {
 		rc = strata_err_set(err, -ENOMEM, "out of memory");
 		goto out;
 	}
@@ -860,6 +980,8 @@ out:
 	blobwriter_free(c.bw);
 	codec_ctx_free(c.cctx);
 	free(c.scratch);
+	free(c.spath);
+	spill_free(c.spill);
 	vdir_free(root);
 	if (paths) {
 		for (size_t i = 0; i < opts->npaths; i++)
