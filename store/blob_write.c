@@ -26,6 +26,12 @@
  * backup's CPU); a reused one none. The pack memory bound is unchanged:
  * a spare stands in for a pack that would otherwise be in the queue. */
 #define SPARE_PACKS 2
+/* Tree packs close sooner than data packs: a directory of large files
+ * serializes to megabytes of chunk lists, and a tree pack is held whole
+ * until it closes; with 16 MiB tree packs a 10 GiB backup's peak memory
+ * grew by the size of that one directory's tree. Restores and checks
+ * fetch tree packs whole, which smaller packs also suit. */
+#define TREE_PACK_MAX ((size_t)4 << 20)
 
 typedef struct QueuedPack {
 	PackBuilder pb;
@@ -108,6 +114,13 @@ static void *uploader_main(void *arg)
 	}
 	pthread_mutex_unlock(&bw->mu);
 	return NULL;
+}
+
+/* The size at which a pack of kind closes. */
+static size_t pack_target(const BlobWriter *bw, uint8_t kind)
+{
+	size_t ps = bw->repo->pack_size;
+	return kind == PACK_KIND_DATA || ps < TREE_PACK_MAX ? ps : TREE_PACK_MAX;
 }
 
 /* Hand a full pack to the uploader; blocks while the queue is full.
@@ -446,8 +459,8 @@ int blobwriter_put(BlobWriter *bw, CodecCtx *ctx, uint8_t type, const uint8_t id
 	 * drops the lock while the upload queue is full) takes no more blobs:
 	 * packs close at the first blob that reaches pack_size, whatever the
 	 * timing. */
-	while (bw->open[kind].len >= bw->repo->pack_size)
-		enqueue_pack(bw, &bw->open[kind], kind, bw->repo->pack_size);
+	while (bw->open[kind].len >= pack_target(bw, kind))
+		enqueue_pack(bw, &bw->open[kind], kind, pack_target(bw, kind));
 	if (bw->open[kind].cap == 0 && kind == PACK_KIND_DATA) {
 		/* Size a data pack's buffer once instead of doubling it up. */
 		uint8_t *ignored;
@@ -465,8 +478,8 @@ int blobwriter_put(BlobWriter *bw, CodecCtx *ctx, uint8_t type, const uint8_t id
 			bw->stats.bytes_stored += sealed_len;
 		else
 			bw->stats.tree_bytes_stored += sealed_len;
-		if (bw->open[kind].len >= bw->repo->pack_size)
-			enqueue_pack(bw, &bw->open[kind], kind, bw->repo->pack_size);
+		if (bw->open[kind].len >= pack_target(bw, kind))
+			enqueue_pack(bw, &bw->open[kind], kind, pack_target(bw, kind));
 	}
 	pthread_mutex_unlock(&bw->mu);
 	free(sealed);

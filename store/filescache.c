@@ -16,7 +16,7 @@ static const char *const TABLES[] = {"files", "running", "meta"};
 #define ENTRY_VERSION 1
 #define ENTRY_HDR (1 + 8 + 8 + 8 + 8 + 8 + 8 + 4)   /* version run dev ino size mtime ctime n */
 #define ENTRY_CHUNK (STRATA_ID_LEN + 4)
-#define BATCH_BYTES (8u << 20)
+#define BATCH_BYTES (2u << 20)
 
 typedef struct Pending {
 	char *path;

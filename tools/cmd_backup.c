@@ -1,5 +1,6 @@
 /* cmd_backup.c — `strata backup`: source paths or stdin into a new snapshot. */
 #include <errno.h>
+#include <malloc.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -389,6 +390,14 @@ static int run(Cli *cli, int argc, char **argv)
 	opts.file_ctx = &report;
 	opts.report_all_files = cli->verbose && !cli->json && !cli->quiet;
 
+	/* A fixed mmap threshold: glibc otherwise raises it to the size of
+	 * each large block freed (up to 32 MiB), after which 16 MiB pack
+	 * buffers and other large blocks come from the threads' heap arenas,
+	 * where freed ones stay resident as the arenas fragment. A 10 GiB
+	 * backup then peaked 20 MiB above a 2 GiB one; with this, 10. Large
+	 * buffers that live long (packs, read segments) are reused, so the
+	 * page faults of fresh mappings stay rare. */
+	mallopt(M_MMAP_THRESHOLD, 1 << 20);
 	if ((rc = cli_repo_open(cli, &repo, &err)) || (rc = cli_lock(cli, repo, LOCK_SHARED, &err))) {
 		exit_code = cli_fail(cli, rc, &err);
 		goto out;
