@@ -49,19 +49,26 @@ static void buf_put(Buf *b, const void *src, size_t n)
 
 static void buf_u8(Buf *b, uint8_t v) { buf_put(b, &v, 1); }
 
-static void buf_uv(Buf *b, uint64_t v)
+/* put_uv — v as a uvarint at p (at most 10 bytes); returns its length. */
+static size_t put_uv(uint8_t *p, uint64_t v)
 {
-	uint8_t tmp[10];
 	size_t n = 0;
 
 	do {
-		tmp[n] = (uint8_t)(v & 0x7f);
+		p[n] = (uint8_t)(v & 0x7f);
 		v >>= 7;
 		if (v)
-			tmp[n] |= 0x80;
+			p[n] |= 0x80;
 		n++;
 	} while (v);
-	buf_put(b, tmp, n);
+	return n;
+}
+
+static void buf_uv(Buf *b, uint64_t v)
+{
+	uint8_t tmp[10];
+
+	buf_put(b, tmp, put_uv(tmp, v));
 }
 
 static void buf_sv(Buf *b, int64_t v)
@@ -209,20 +216,6 @@ static void encode_head(Buf *b, const TreeNode *n)
 	default:
 		break;
 	}
-}
-
-static size_t put_uv(uint8_t *p, uint64_t v)
-{
-	size_t n = 0;
-
-	do {
-		p[n] = (uint8_t)(v & 0x7f);
-		v >>= 7;
-		if (v)
-			p[n] |= 0x80;
-		n++;
-	} while (v);
-	return n;
 }
 
 size_t tree_file_data(uint8_t *out, int first, size_t total, const uint8_t (*ids)[STRATA_ID_LEN],

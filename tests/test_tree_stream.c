@@ -16,13 +16,13 @@
 #include "store/repo_internal.h"
 #include "store/tree.h"
 #include "tests/check.h"
+#include "tests/test_repo.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char PW[] = "pw";
-static char tmp[256], repo_dir[300], cache_dir[300];
+static char tmp[256];
 static Repo *repo;
 static CodecCtx *cctx;
 
@@ -38,24 +38,9 @@ static uint64_t rng_next(uint64_t *state)
 
 static void test_setup(void)
 {
-	RepoParams params = { .chunk_min = 1024, .chunk_avg = 4096, .chunk_max = 16384,
-	                      .pack_size = 0, .kdf_opslimit = 1, .kdf_memlimit = 8 << 20 };
-	StrataErr err = {0};
-	int rc;
-
 	snprintf(tmp, sizeof tmp, "%s/test_tree_stream.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	REQUIRE(mkdtemp(tmp));
-	snprintf(repo_dir, sizeof repo_dir, "%s/repo", tmp);
-	snprintf(cache_dir, sizeof cache_dir, "%s/cache", tmp);
-	REQUIRE(setenv("STRATA_CACHE_DIR", cache_dir, 1) == 0);
-	rc = repo_init(repo_dir, PW, strlen(PW), &params, NULL, &err);
-	if (rc)
-		printf("  repo_init: %s\n", err.msg);
-	REQUIRE(rc == 0);
-	rc = repo_open(repo_dir, PW, strlen(PW), NULL, &repo, &err);
-	if (rc)
-		printf("  repo_open: %s\n", err.msg);
-	REQUIRE(rc == 0);
+	REQUIRE(test_repo_create(tmp, &repo) == 0);
 	cctx = codec_ctx_new();
 	REQUIRE(cctx != NULL);
 }
