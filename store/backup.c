@@ -472,7 +472,7 @@ static int cmp_node_at(const void *a, const void *b, void *nodes)
 	return strcmp(n[*(const size_t *)a].name, n[*(const size_t *)b].name);
 }
 
-/* Stream file node i's spilled tree bytes into ts. */
+/* Stream a spilled file's TYPE_DATA bytes back into ts. */
 static int stream_spilled(Ctx *c, TreeStream *ts, const FileWork *fw)
 {
 	for (size_t done = 0; done < fw->spill_len;) {
