@@ -466,12 +466,6 @@ static void spill_ready(Ctx *c, PendingDir *d)
 	}
 }
 
-static int cmp_node_at(const void *a, const void *b, void *nodes)
-{
-	const TreeNode *n = nodes;
-	return strcmp(n[*(const size_t *)a].name, n[*(const size_t *)b].name);
-}
-
 /* Stream a spilled file's TYPE_DATA bytes back into ts. */
 static int stream_spilled(Ctx *c, TreeStream *ts, const FileWork *fw)
 {
@@ -495,25 +489,15 @@ static int stream_spilled(Ctx *c, TreeStream *ts, const FileWork *fw)
 static int pending_store(Ctx *c, PendingDir *d)
 {
 	TreeStream *ts = NULL;
-	size_t *order = malloc((d->n ? d->n : 1) * sizeof *order);
-	int sorted = 1, rc;
+	int rc;
 
-	if (!order)
-		return strata_err_set(c->err, -ENOMEM, "out of memory");
-	for (size_t i = 0; i < d->n; i++) {
-		order[i] = i;
-		if (i > 0 && strcmp(d->nodes[i - 1].name, d->nodes[i].name) > 0)
-			sorted = 0;
-	}
-	if (!sorted)
-		qsort_r(order, d->n, sizeof *order, cmp_node_at, d->nodes);
+	/* Nodes are already in name order: store_dir makes them from names
+	 * sorted bytewise (cmp_str) or from a VDir's kids, kept sorted by
+	 * vdir_child; skipped entries leave the order as it was. */
 	rc = tree_stream_begin(&ts, c->repo, c->bw, c->cctx, d->n);
-	if (rc) {
-		free(order);
+	if (rc)
 		return strata_err_set(c->err, rc, "out of memory");
-	}
-	for (size_t k = 0; k < d->n && rc == 0; k++) {
-		size_t i = order[k];
+	for (size_t i = 0; i < d->n && rc == 0; i++) {
 		TreeNode *n = &d->nodes[i];
 		FileWork *fw = &d->fw[i];
 		if (n->type != NODE_FILE) {
@@ -536,7 +520,6 @@ static int pending_store(Ctx *c, PendingDir *d)
 	if (rc == 0)
 		rc = tree_stream_finish(ts, d->out, c->err);
 	tree_stream_free(ts);
-	free(order);
 	return rc;
 }
 
