@@ -26,6 +26,9 @@
 /* Key files in the seed corpus wrap their key with this password and
  * Argon2id opslimit 1, memlimit 8 KiB (libsodium's minimum). */
 #define FUZZ_PASSWORD "fuzz"
+/* fuzz_keycache's entry name and key file bytes (its seed is sealed for them). */
+#define FUZZ_KEYCACHE_NAME "strata:00000000000000000000000000000000"
+#define FUZZ_KEYCACHE_KEYFILE "{\"version\": 1, \"kdf\": \"argon2id13\"}"
 
 #define FUZZ_ASSERT(cond) do { \
 	if (!(cond)) { \

@@ -14,6 +14,7 @@
 
 #include "store/index.h"
 #include "store/indexfile.h"
+#include "store/keycache.h"
 #include "store/keyfile.h"
 #include "store/repo_internal.h"
 #include "store/snapcat.h"
@@ -177,6 +178,8 @@ struct key_try {
 	size_t password_len;
 	uint8_t master[CODEC_KEY_LEN];
 	char id_hex[STRATA_ID_HEX_LEN + 1];
+	uint8_t *keyfile;  /* the bytes of the key file that opened, for the key cache */
+	size_t keyfile_len;
 	int found;
 	int tried;
 	int rc;            /* a failure other than a wrong password */
@@ -204,12 +207,14 @@ static int try_key(const char *name, uint64_t size, void *ctx)
 	}
 	t->tried++;
 	rc = keyfile_unwrap(buf, len, t->password, t->password_len, t->master, NULL, &kerr);
-	free(buf);
 	if (rc == 0) {
 		snprintf(t->id_hex, sizeof t->id_hex, "%s", base);
+		t->keyfile = buf;
+		t->keyfile_len = len;
 		t->found = 1;
 		return 1;
 	}
+	free(buf);
 	if (rc != STRATA_EPASSWORD && !t->rc) {
 		/* Remember, but go on: another key file may open. */
 		t->rc = rc;
@@ -286,10 +291,40 @@ static int cache_root(const char *cache_dir, char *out, size_t out_len)
 	return 0;
 }
 
+/* The key cache (keycache.h): the entry named after this config, opened
+ * with the key file it names and the password. Any failure is a miss. */
+static int cached_key(Backend *be, const char *kname, struct key_try *t)
+{
+	uint8_t entry[KEYCACHE_ENTRY_LEN], id[STRATA_ID_LEN], *buf = NULL;
+	char name[8 + STRATA_ID_HEX_LEN];
+	RemoteErr rerr = {{0}};
+	size_t len = 0;
+	int rc;
+
+	if (keycache_get(kname, entry) != 0 || keycache_key_id(entry, sizeof entry, id) != 0)
+		return -1;
+	codec_hex(id, sizeof id, t->id_hex);
+	snprintf(name, sizeof name, "keys/%s", t->id_hex);
+	if (backend_get(be, name, &buf, &len, &rerr) != 0)
+		return -1;
+	rc = keycache_open(kname, entry, sizeof entry, buf, len, t->password, t->password_len, t->master);
+	free(buf);
+	return rc;
+}
+
 int repo_open(const char *location, const char *password, size_t password_len,
               const char *cache_dir, Repo **out_repo, StrataErr *err)
 {
+	RepoOpenOpts o = { .cache_dir = cache_dir };
+
+	return repo_open_opts(location, password, password_len, &o, out_repo, err);
+}
+
+int repo_open_opts(const char *location, const char *password, size_t password_len,
+                   const RepoOpenOpts *opts, Repo **out_repo, StrataErr *err)
+{
 	struct key_try t = {0};
+	char kname[KEYCACHE_NAME_LEN + 1];
 	Repo *repo = NULL;
 	uint8_t *cfg = NULL;
 	size_t cfg_len = 0;
@@ -335,7 +370,13 @@ int repo_open(const char *location, const char *password, size_t password_len,
 	t.be = repo->be;
 	t.password = password;
 	t.password_len = password_len;
-	rc = backend_list(repo->be, "keys/", try_key, &t, &rerr);
+	keycache_name(cfg, cfg_len, kname);
+	memcpy(repo->key_cache_name, kname, sizeof kname);
+	if (opts->key_cache_ttl) {
+		repo->key_cached = cached_key(repo->be, kname, &t) == 0;
+		t.found = repo->key_cached;
+	}
+	rc = t.found ? 0 : backend_list(repo->be, "keys/", try_key, &t, &rerr);
 	if (rc < 0) {
 		repo_remote_err(err, rc, &rerr);
 		goto fail;
@@ -363,7 +404,17 @@ int repo_open(const char *location, const char *password, size_t password_len,
 	rc = decode_config(repo, cfg, cfg_len, err);
 	if (rc)
 		goto fail;
-	if (cache_root(cache_dir, root, sizeof root) != 0) {
+	if (opts->key_cache_ttl && t.keyfile) {
+		uint8_t entry[KEYCACHE_ENTRY_LEN], id[STRATA_ID_LEN];
+
+		/* Only a key that just opened the config goes into the cache. */
+		if (codec_unhex(t.id_hex, id, sizeof id) == 0) {
+			keycache_seal(kname, id, t.keyfile, t.keyfile_len, password, password_len,
+			              repo->keys->master, entry);
+			repo->key_cache_rc = keycache_put(kname, entry, opts->key_cache_ttl);
+		}
+	}
+	if (cache_root(opts->cache_dir, root, sizeof root) != 0) {
 		rc = strata_err_set(err, STRATA_EUSAGE, "no cache directory: set STRATA_CACHE_DIR or HOME");
 		goto fail;
 	}
@@ -372,10 +423,12 @@ int repo_open(const char *location, const char *password, size_t password_len,
 		goto fail;
 	}
 	free(cfg);
+	free(t.keyfile);
 	*out_repo = repo;
 	return 0;
 fail:
 	codec_wipe(t.master, sizeof t.master);
+	free(t.keyfile);
 	free(cfg);
 	repo_close(repo);
 	return rc;
@@ -391,6 +444,16 @@ void repo_close(Repo *repo)
 	backend_free(repo->be);
 	pthread_mutex_destroy(&repo->lock);
 	free(repo);
+}
+
+int repo_key_cache_state(const Repo *repo)
+{
+	return repo->key_cached ? 1 : repo->key_cache_rc;
+}
+
+int repo_key_cache_drop(Repo *repo)
+{
+	return keycache_drop(repo->key_cache_name);
 }
 
 const char *repo_id_hex(const Repo *repo)

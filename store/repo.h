@@ -51,6 +51,27 @@ int repo_init(const char *location, const char *password, size_t password_len,
 int repo_open(const char *location, const char *password, size_t password_len,
               const char *cache_dir, Repo **out_repo, StrataErr *err);
 
+/* repo_open_opts — repo_open with options. key_cache_ttl > 0 turns the key
+ * cache on (keycache.h): the key comes from an entry made by an earlier
+ * open with the same password and key file when there is one, else from
+ * the key file, and then goes into the cache for key_cache_ttl seconds
+ * (at most KEYCACHE_TTL_MAX). The cache never makes an open fail. */
+typedef struct RepoOpenOpts {
+	const char *cache_dir;
+	unsigned key_cache_ttl;
+} RepoOpenOpts;
+int repo_open_opts(const char *location, const char *password, size_t password_len,
+                   const RepoOpenOpts *opts, Repo **out_repo, StrataErr *err);
+
+/* repo_key_cache_state — with the key cache on: 1 when the key came from
+ * it, 0 when it was unwrapped and stored there, -errno when storing it
+ * failed (no keyring in this kernel or container, say). */
+int repo_key_cache_state(const Repo *repo);
+
+/* repo_key_cache_drop — remove this repository's key cache entry: 0, or
+ * -ENOKEY when there was none, else -errno from the keyring. */
+int repo_key_cache_drop(Repo *repo);
+
 /* repo_close — flush nothing (every command finishes its own writes), wipe
  * keys, close the index, free. Accepts NULL. */
 void repo_close(Repo *repo);

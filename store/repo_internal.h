@@ -11,6 +11,7 @@
 #include "remote/backend.h"
 #include "store/codec.h"
 #include "store/error.h"
+#include "store/keycache.h"
 #include "store/repo.h"
 
 typedef struct Index Index;
@@ -29,6 +30,9 @@ struct Repo {
 	uint8_t    id[STRATA_ID_LEN];
 	char       id_hex[STRATA_ID_HEX_LEN + 1];
 	char       key_id_hex[STRATA_ID_HEX_LEN + 1];  /* key file in use */
+	int        key_cached;    /* the key came from the key cache */
+	char       key_cache_name[KEYCACHE_NAME_LEN + 1];
+	int        key_cache_rc;  /* storing it there: 0 or -errno */
 	CodecKeys *keys;
 	FastCdc    cdc;
 	uint32_t   chunk_min, chunk_avg, chunk_max;

@@ -16,6 +16,7 @@ const struct option cli_global_longopts[] = {
 	{ "json",          no_argument,       NULL, CLI_OPT_JSON },
 	{ "cache-dir",     required_argument, NULL, CLI_OPT_CACHE_DIR },
 	{ "password-file", required_argument, NULL, CLI_OPT_PASSWORD_FILE },
+	{ "key-cache",     required_argument, NULL, CLI_OPT_KEY_CACHE },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -28,6 +29,7 @@ int cli_opts_global(Cli *cli, int opt, const char *arg)
 	case CLI_OPT_JSON:          cli->json = 1; return 1;
 	case CLI_OPT_CACHE_DIR:     cli->cache_dir = arg; return 1;
 	case CLI_OPT_PASSWORD_FILE: cli->password_file = arg; return 1;
+	case CLI_OPT_KEY_CACHE:     cli->key_cache = arg; return 1;
 	default:                    return 0;
 	}
 }

@@ -3,7 +3,11 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "store/keycache.h"
+#include "tools/cli_exit.h"
+#include "tools/cli_opts.h"
 #include "tools/cli_password.h"
 
 int cli_repo_location(const Cli *cli, const char **out, StrataErr *err)
@@ -19,19 +23,49 @@ int cli_repo_location(const Cli *cli, const char **out, StrataErr *err)
 	return 0;
 }
 
+int cli_repo_key_cache(const Cli *cli, unsigned *out, StrataErr *err)
+{
+	const char *s = cli->key_cache;
+	const char *what = "--key-cache";
+	long v = 0;
+
+	if (!s) {
+		s = getenv("STRATA_KEY_CACHE");
+		what = "STRATA_KEY_CACHE";
+	}
+	*out = 0;
+	if (!s || !*s)
+		return 0;
+	if (cli_parse_int(s, 0, KEYCACHE_TTL_MAX, &v) != 0)
+		return strata_err_set(err, STRATA_EUSAGE, "%s %s: give whole seconds from 0 (off) to %d", what, s,
+		                      KEYCACHE_TTL_MAX);
+	*out = (unsigned)v;
+	return 0;
+}
+
 int cli_repo_open(const Cli *cli, Repo **out_repo, StrataErr *err)
 {
 	CliPassword pw = { .len = 0 };
+	RepoOpenOpts o = { .cache_dir = cli->cache_dir };
 	const char *loc = NULL;
 	char prompt[1200];
-	int rc;
+	int rc, state;
 
-	if ((rc = cli_repo_location(cli, &loc, err)))
+	if ((rc = cli_repo_location(cli, &loc, err)) || (rc = cli_repo_key_cache(cli, &o.key_cache_ttl, err)))
 		return rc;
 	snprintf(prompt, sizeof prompt, "enter the password for repository %s: ", loc);
 	if ((rc = cli_password_get(cli, prompt, 0, &pw, err)))
 		goto out;
-	rc = repo_open(loc, pw.buf, pw.len, cli->cache_dir, out_repo, err);
+	rc = repo_open_opts(loc, pw.buf, pw.len, &o, out_repo, err);
+	if (rc || !o.key_cache_ttl)
+		goto out;
+	state = repo_key_cache_state(*out_repo);
+	if (state < 0 && !cli->quiet)
+		cli_warn("key cache: cannot keep the key in the kernel keyring (%s); each run unwraps it",
+		         strerror(-state));
+	else if (cli->verbose)
+		fprintf(stderr, state == 1 ? "key: from the key cache\n" : "key: unwrapped; kept in the key cache for %u s\n",
+		        o.key_cache_ttl);
 out:
 	cli_password_wipe(&pw);
 	return rc;

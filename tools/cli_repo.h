@@ -14,6 +14,11 @@
 /* cli_repo_location — the location, or STRATA_EUSAGE when none is given. */
 int cli_repo_location(const Cli *cli, const char **out, StrataErr *err);
 
+/* cli_repo_key_cache — the key cache's time in seconds (--key-cache, else
+ * $STRATA_KEY_CACHE, else 0 = off); STRATA_EUSAGE when not a number of
+ * seconds from 0 to KEYCACHE_TTL_MAX. */
+int cli_repo_key_cache(const Cli *cli, unsigned *out, StrataErr *err);
+
 /* cli_repo_open — open the repository. Errors: those of cli_repo_location,
  * cli_password_get and repo_open (STRATA_ENOREPO, STRATA_EPASSWORD, ...). */
 int cli_repo_open(const Cli *cli, Repo **out_repo, StrataErr *err);

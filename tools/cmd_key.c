@@ -100,6 +100,23 @@ out:
 	return rc;
 }
 
+/* key uncache: the entry goes whether or not this run took the key from it. */
+static int key_uncache(const Cli *cli, Repo *repo, StrataErr *err)
+{
+	int rc = repo_key_cache_drop(repo);
+
+	if (rc && rc != -ENOKEY)
+		return strata_err_set(err, rc, "cannot remove the key cache entry of %s from the kernel keyring: %s",
+		                      repo_location(repo), strerror(-rc));
+	if (cli->json)
+		return cli_json_print(json_pack("{s:b}", "removed", rc == 0), 0) < 0
+		       ? strata_err_set(err, -EIO, "cannot write to stdout") : 0;
+	if (!cli->quiet)
+		printf(rc == 0 ? "removed the key cache entry of %s\n" : "no key cache entry for %s\n",
+		       repo_location(repo));
+	return 0;
+}
+
 static int run(Cli *cli, int argc, char **argv)
 {
 	StrataErr err = { 0, "" };
@@ -110,17 +127,17 @@ static int run(Cli *cli, int argc, char **argv)
 	if ((rc = cli_opts_parse(cli, argc, argv, "", longopts, on_opt, &new_pw_file, &first)) != CLI_CONTINUE)
 		return rc;
 	if (first >= argc)
-		return cli_usage(cli, "wants list, add, remove ID or passwd");
+		return cli_usage(cli, "wants list, add, remove ID, passwd or uncache");
 	sub = argv[first];
 	nargs = argc - first - 1;
 	if (!strcmp(sub, "remove")) {
 		if (nargs != 1)
 			return cli_usage(cli, "key remove wants one key ID");
-	} else if (!strcmp(sub, "list") || !strcmp(sub, "add") || !strcmp(sub, "passwd")) {
+	} else if (!strcmp(sub, "list") || !strcmp(sub, "add") || !strcmp(sub, "passwd") || !strcmp(sub, "uncache")) {
 		if (nargs != 0)
 			return cli_usage(cli, "key %s takes no argument", sub);
 	} else {
-		return cli_usage(cli, "unknown key command '%s': list, add, remove or passwd", sub);
+		return cli_usage(cli, "unknown key command '%s': list, add, remove, passwd or uncache", sub);
 	}
 	if (new_pw_file && strcmp(sub, "add") && strcmp(sub, "passwd"))
 		return cli_usage(cli, "--new-password-file is for key add and key passwd");
@@ -132,6 +149,8 @@ static int run(Cli *cli, int argc, char **argv)
 		rc = key_new(cli, repo, new_pw_file, 0, &err);
 	} else if (!strcmp(sub, "passwd")) {
 		rc = key_new(cli, repo, new_pw_file, 1, &err);
+	} else if (!strcmp(sub, "uncache")) {
+		rc = key_uncache(cli, repo, &err);
 	} else {
 		rc = repo_key_remove(repo, argv[first + 1], &err);
 		if (rc == 0 && cli->json)
@@ -150,7 +169,8 @@ const CliCommand cmd_key = {
 	.usage = "strata key list\n"
 	         "       strata key add [--new-password-file FILE]\n"
 	         "       strata key remove ID\n"
-	         "       strata key passwd [--new-password-file FILE]",
+	         "       strata key passwd [--new-password-file FILE]\n"
+	         "       strata key uncache",
 	.help =
 		"Each key file wraps the same master key with a different password, so\n"
 		"several people or machines can hold their own password.\n"
@@ -159,6 +179,9 @@ const CliCommand cmd_key = {
 		"  remove   delete the key file whose ID starts with ID; the last key\n"
 		"           and the one in use are refused\n"
 		"  passwd   replace the key in use by one for a new password\n"
+		"  uncache  remove this repository's entry from the key cache (see\n"
+		"           --key-cache below); it also ends at its time limit, and\n"
+		"           stops opening once its key file is changed or removed\n"
 		"\n"
 		"The current password comes as for every command; the new one from\n"
 		"--new-password-file FILE, else $STRATA_NEW_PASSWORD_FILE, else a\n"
@@ -168,6 +191,7 @@ const CliCommand cmd_key = {
 		"  strata key list\n"
 		"  strata key add --new-password-file /etc/strata/pw-ops\n"
 		"  strata key remove 5be1a2c3\n"
-		"  strata key passwd\n",
+		"  strata key passwd\n"
+		"  strata key uncache\n",
 	.run = run,
 };

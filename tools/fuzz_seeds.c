@@ -32,6 +32,7 @@
 #include "remote/backend.h"
 #include "store/backup.h"
 #include "store/codec.h"
+#include "store/keycache.h"
 #include "store/keyfile.h"
 #include "store/lock.h"
 #include "store/pack.h"
@@ -361,6 +362,19 @@ static void seed_keys(void)
 	if (!repo_keys)
 		die("keys", "out of memory");
 	names_free(&l);
+}
+
+/* fuzz_keycache: one authentic entry for the harness's name, key file and
+ * password, wrapping the fuzz master key. */
+static void seed_keycache(void)
+{
+	uint8_t entry[KEYCACHE_ENTRY_LEN], id[32], master[CODEC_KEY_LEN];
+
+	memset(master, FUZZ_MASTER_BYTE, sizeof master);
+	memset(id, 0x11, sizeof id);
+	keycache_seal(FUZZ_KEYCACHE_NAME, id, (const uint8_t *)FUZZ_KEYCACHE_KEYFILE, strlen(FUZZ_KEYCACHE_KEYFILE),
+	              FUZZ_PASSWORD, strlen(FUZZ_PASSWORD), master, entry);
+	write_seed("fuzz_keycache", "entry", entry, sizeof entry);
 }
 
 static void seed_config(void)
@@ -777,6 +791,7 @@ int main(int argc, char **argv)
 	if (!cctx)
 		die("codec", "out of memory");
 	seed_keys();
+	seed_keycache();
 	seed_config();
 	seed_snapshots();
 	seed_indexfiles();

@@ -1,0 +1,93 @@
+#!/bin/sh
+# e2e_keycache.sh — the opt-in key cache (--key-cache / $STRATA_KEY_CACHE,
+# README "Key cache"): off unless asked for; a second run takes the key from
+# the kernel keyring and works on real data; the password is still checked;
+# a key file changed by `key passwd` or removed stops the entry; `key
+# uncache` and the time limit end it; a bad value is a usage error.
+. "$(dirname "$0")/e2e_lib.sh"
+
+S="$T/src"
+mkdir -p "$S/d"
+head -c 3000000 /dev/urandom >"$S/d/random.bin"
+printf 'block 1\n' >"$S/log"
+"$STRATA" init -r "$R" -q || { fail "init" "exit $?"; e2e_done; }
+export STRATA_REPOSITORY="$R"
+# Whatever an earlier run on this machine left (same repository ID is
+# impossible, but be exact about where we start).
+"$STRATA" key uncache -q >/dev/null 2>&1
+
+# key_line NAME WANT CMD... — CMD exits 0 and its stderr's "key:" line is
+# WANT exactly ("" = no such line).
+key_line() {
+	n=$1; want=$2; shift 2
+	"$@" >"$T/out" 2>"$T/err"; rc=$?
+	got=$(grep '^key: ' "$T/err")
+	if [ "$rc" -ne 0 ]; then fail "$n" "exit $rc: $(head -c 300 "$T/err")"
+	elif [ "$got" = "$want" ]; then pass "$n"
+	else fail "$n" "key line '$got', wanted '$want'"; fi
+}
+
+MISS="key: unwrapped; kept in the key cache for 120 s"
+HIT="key: from the key cache"
+
+key_line "off by default: no key line" "" "$STRATA" -v snapshots
+key_line "off by default: nothing was kept" "$MISS" "$STRATA" -v --key-cache 120 snapshots
+key_line "second run: from the cache" "$HIT" "$STRATA" -v --key-cache 120 snapshots
+key_line "from \$STRATA_KEY_CACHE too" "$HIT" env STRATA_KEY_CACHE=120 "$STRATA" -v snapshots
+key_line "--key-cache 0 turns it off" "" env STRATA_KEY_CACHE=120 "$STRATA" -v --key-cache 0 snapshots
+
+# Real work with the cached key: backup, restore bit-exact, check.
+key_line "backup with the cached key" "$HIT" "$STRATA" -v --key-cache 120 backup -q "$S"
+key_line "restore with the cached key" "$HIT" "$STRATA" -v --key-cache 120 restore -q latest --target "$T/out1"
+same_tree "restore with the cached key is bit-exact" "$S" "$T/out1$S"
+key_line "check --read-data with the cached key" "$HIT" "$STRATA" -v --key-cache 120 check -q --read-data
+
+# The password is still checked: a wrong one fails as without the cache.
+printf 'wrong\n' >"$T/badpw"
+expect_exit "wrong password with an entry: exit 12" 12 "$STRATA" --key-cache 120 --password-file "$T/badpw" snapshots
+if [ "$(cat "$T/err")" = "strata: wrong password for repository $R (no key file opens with it)" ]; then
+	pass "wrong password with an entry: the usual message"
+else
+	fail "wrong password with an entry: the usual message" "$(head -c 300 "$T/err")"
+fi
+key_line "the entry still opens with the right password" "$HIT" "$STRATA" -v --key-cache 120 snapshots
+
+# key passwd replaces the key file the entry was made from: the old password
+# no longer opens, even though the entry for it is still in the keyring.
+printf 'new password\n' >"$T/pw2"
+expect "key passwd" env STRATA_NEW_PASSWORD_FILE="$T/pw2" "$STRATA" key passwd
+expect_exit "old password after passwd, entry still there: exit 12" 12 "$STRATA" --key-cache 120 snapshots
+key_line "new password: unwrapped, then kept" "$MISS" "$STRATA" -v --key-cache 120 --password-file "$T/pw2" snapshots
+key_line "new password: from the cache" "$HIT" "$STRATA" -v --key-cache 120 --password-file "$T/pw2" snapshots
+export STRATA_PASSWORD_FILE="$T/pw2"
+
+# key uncache removes the entry; a second uncache finds none.
+expect "key uncache" "$STRATA" key uncache
+if [ "$(cat "$T/out")" = "removed the key cache entry of $R" ]; then pass "key uncache: message"
+else fail "key uncache: message" "$(cat "$T/out")"; fi
+expect "key uncache again" "$STRATA" --json key uncache
+if [ "$(tr -d ' \n' <"$T/out")" = '{"removed":false}' ]; then pass "key uncache again: none left"
+else fail "key uncache again: none left" "$(cat "$T/out")"; fi
+key_line "after uncache: unwrapped again" "$MISS" "$STRATA" -v --key-cache 120 snapshots
+
+# The time limit: an entry kept for 1 s is gone 3 s later.
+expect "uncache before the time-limit case" "$STRATA" key uncache -q
+key_line "1 s entry: unwrapped" "key: unwrapped; kept in the key cache for 1 s" "$STRATA" -v --key-cache 1 snapshots
+sleep 3
+key_line "1 s entry: gone after 3 s" "key: unwrapped; kept in the key cache for 1 s" "$STRATA" -v --key-cache 1 snapshots
+"$STRATA" key uncache -q >/dev/null 2>&1
+
+# Bad values are usage errors naming where the value came from.
+expect_exit "--key-cache abc: exit 2" 2 "$STRATA" --key-cache abc snapshots
+if [ "$(cat "$T/err")" = "strata: --key-cache abc: give whole seconds from 0 (off) to 604800" ]; then
+	pass "--key-cache abc: message"
+else
+	fail "--key-cache abc: message" "$(head -c 300 "$T/err")"
+fi
+expect_exit "STRATA_KEY_CACHE=604801: exit 2" 2 env STRATA_KEY_CACHE=604801 "$STRATA" snapshots
+if [ "$(cat "$T/err")" = "strata: STRATA_KEY_CACHE 604801: give whole seconds from 0 (off) to 604800" ]; then
+	pass "STRATA_KEY_CACHE=604801: message"
+else
+	fail "STRATA_KEY_CACHE=604801: message" "$(head -c 300 "$T/err")"
+fi
+e2e_done
