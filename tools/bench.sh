@@ -8,6 +8,11 @@
 # zstd,3), interleaved step by step:
 #   first    first backup of the data set
 #   incr1    gen_chain_data advance 1, then an incremental backup
+#   incr1kc  gen_chain_data advance 1, then an incremental backup with
+#            strata's key cache on (--key-cache, README "Key cache"; its
+#            entry made by an untimed `snapshots` run before): what a job
+#            run every block with STRATA_KEY_CACHE set costs. The peers
+#            back up the same block as in incr1.
 #   incr20   gen_chain_data advance 20, then an incremental backup
 #   restore  restore the latest snapshot (to a tmpfs) and diff -r it
 #   check    a check that reads all data
@@ -49,7 +54,7 @@ SMALL_MAX=${SMALL_MAX:-1G}
 WORK=${BENCH_DIR:-/var/tmp/strata-bench.$$}
 TIMEOUT=${BENCH_TIMEOUT:-7200}
 TIME=/usr/bin/time
-ALL_STEPS="first incr1 incr20 restore check prune small prims"
+ALL_STEPS="first incr1 incr1kc incr20 restore check prune small prims"
 STEPS=${BENCH_STEPS:-all}
 [ "$STEPS" = all ] && STEPS=$ALL_STEPS
 
@@ -82,13 +87,13 @@ for s in $STEPS; do
 	case " $ALL_STEPS " in *" $s "*) ;; *) die "unknown step '$s' (steps: $ALL_STEPS)" ;; esac
 done
 CHAIN=0
-for s in incr1 incr20 restore check prune; do
+for s in incr1 incr1kc incr20 restore check prune; do
 	if want $s && ! want first; then
 		echo "note: step '$s' needs the first backup; running 'first' too"
 		STEPS="first $STEPS"
 	fi
 done
-for s in first incr1 incr20 restore check prune; do want $s && CHAIN=1; done
+for s in first incr1 incr1kc incr20 restore check prune; do want $s && CHAIN=1; done
 
 [ -x "$TIME" ] || die "GNU time is required at $TIME (apt-get install time)"
 [ -e "$WORK" ] && die "work directory $WORK already exists"
@@ -327,9 +332,16 @@ backup_step() { # STEP
 	for tool in $TOOLS; do
 		case $tool in
 		strata)
-			if ! strata_run "$1" "$R_STRATA" "$b_src" backup "$DATA" && [ "$1" = first ]; then
+			kc=""
+			if [ "$1" = incr1kc ] && [ -z "$STRATA_BAD" ]; then
+				kc="--key-cache 600"
+				"$STRATA" -r "$R_STRATA" $kc snapshots --latest 1 >"$WORK/logs/incr1kc-prime.out" 2>&1 ||
+					echo "  strata: priming the key cache failed: $(tail -n 1 "$WORK/logs/incr1kc-prime.out")"
+			fi
+			if ! strata_run "$1" "$R_STRATA" "$b_src" $kc backup "$DATA" && [ "$1" = first ]; then
 				STRATA_BAD="first backup failed"
-			fi ;;
+			fi
+			if [ -n "$kc" ]; then "$STRATA" -r "$R_STRATA" key uncache -q >/dev/null 2>&1 || true; fi ;;
 		restic)
 			timed "$1" restic "$R_RESTIC" "$b_src" \
 				restic -r "$R_RESTIC" --compression auto backup --host bench "$DATA" || true ;;
@@ -564,6 +576,7 @@ if [ $CHAIN = 1 ]; then
 	init_repos "$R_STRATA" "$R_RESTIC" "$R_BORG"
 	backup_step first
 	if want incr1; then advance 1; backup_step incr1; fi
+	if want incr1kc; then advance 1; backup_step incr1kc; fi
 	if want incr20; then advance 20; backup_step incr20; fi
 	want restore && restore_step
 	want check && check_step
