@@ -163,6 +163,18 @@ if [ "$DELAY_MS" != 0 ]; then
 		{ echo "bench_s3: latency proxy did not start: $(cat "$W/proxy.log")" >&2; exit 1; }
 fi
 
+# prefault — as in tools/bench.sh: this VM's host drops memory the guest
+# reported free, and the first touch of such a page faults on the host.
+# Each restore writes its whole size into the page cache, so before each,
+# the same amount is written to and deleted from /dev/shm, and every tool
+# finds pages just freed rather than pages the host dropped.
+prefault() {
+	[ -d /dev/shm ] && [ -w /dev/shm ] || return 0
+	dd if=/dev/zero of=/dev/shm/strata-bench-s3-prefault.$$ bs=1M count=$(( TOTAL / 1048576 + 64 )) \
+		status=none 2>/dev/null || true
+	rm -f /dev/shm/strata-bench-s3-prefault.$$
+}
+
 # restore_one VIA TOOL PORT — one restore with an empty cache, checked
 # against the source; appends "VIA TOOL WALL CPU REQUESTS BYTES
 # [OWN_REQUESTS OWN_BYTES]" to $W/restores.
@@ -170,6 +182,7 @@ restore_one() {
 	shift_via=$1
 	shift
 	rm -rf "$W/r" "$W/rcache"
+	prefault
 	m=$(log_mark)
 	if [ "$1" = strata ]; then
 		STRATA_CACHE_DIR="$W/rcache" timed "$W/t" "$STRATA" -r "s3:https://127.0.0.1:$2/bench/strata" \
