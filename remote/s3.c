@@ -20,6 +20,7 @@
  */
 #include "remote/backend.h"
 #include "remote/backend_internal.h"
+#include "remote/curl_api.h"
 #include "remote/s3_config.h"
 #include "remote/s3_http.h"
 #include "remote/s3_xml.h"
@@ -596,6 +597,7 @@ static const BackendOps s3_ops = {
 int backend_s3_open(const char *location, Backend **out_be, RemoteErr *err)
 {
 	S3Backend *s3;
+	char why[256];
 	int rc;
 
 	pthread_once(&sodium_once, sodium_start);
@@ -608,6 +610,11 @@ int backend_s3_open(const char *location, Backend **out_be, RemoteErr *err)
 	if (rc < 0) {
 		free(s3);
 		return rc;
+	}
+	if (!curl_api_load(why, sizeof why)) {
+		s3config_free(&s3->cfg);
+		free(s3);
+		return backend_err_set(err, -ENOSYS, "%s: S3 needs libcurl: %s", location, why);
 	}
 	rc = s3http_new(&s3->cfg, &s3->http);
 	if (rc < 0) {

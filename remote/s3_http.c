@@ -11,9 +11,9 @@
  */
 #include "remote/s3_http.h"
 #include "remote/backend_internal.h"
+#include "remote/curl_api.h"
 #include "remote/s3_xml.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -48,22 +48,17 @@ struct S3Http {
 	int pool_n;
 };
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-/* Written once under curl_once, read-only afterwards. */
-static CURLcode curl_init_rc;
-
-static void curl_init(void)
-{
-	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
+/* libcurl's functions (curl_api.h): loaded by the first s3http_new, which
+ * fails when they cannot be; every other function here runs after one
+ * succeeded. */
+#define CX (curl_api_load(NULL, 0))
 
 int s3http_new(const S3Config *cfg, S3Http **out)
 {
 	S3Http *http;
 
-	pthread_once(&curl_once, curl_init);
-	if (curl_init_rc != CURLE_OK)
-		return -ENOMEM;
+	if (!curl_api_load(NULL, 0))
+		return -ENOSYS;
 	http = calloc(1, sizeof(*http));
 	if (!http)
 		return -ENOMEM;
@@ -84,7 +79,7 @@ void s3http_free(S3Http *http)
 	if (!http)
 		return;
 	for (i = 0; i < http->pool_n; i++)
-		curl_easy_cleanup(http->pool[i]);
+		CX->easy_cleanup(http->pool[i]);
 	pthread_mutex_destroy(&http->pool_lock);
 	free(http);
 }
@@ -107,7 +102,7 @@ static CURL *pool_get(S3Http *http)
 	if (http->pool_n > 0)
 		h = http->pool[--http->pool_n];
 	pthread_mutex_unlock(&http->pool_lock);
-	return h ? h : curl_easy_init();
+	return h ? h : CX->easy_init();
 }
 
 static void pool_put(S3Http *http, CURL *h)
@@ -119,7 +114,7 @@ static void pool_put(S3Http *http, CURL *h)
 	}
 	pthread_mutex_unlock(&http->pool_lock);
 	if (h)
-		curl_easy_cleanup(h);
+		CX->easy_cleanup(h);
 }
 
 /* --- helpers ------------------------------------------------------------ */
@@ -183,7 +178,7 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *ud)
 	long status = 0;
 	int rc;
 
-	curl_easy_getinfo(rq->h, CURLINFO_RESPONSE_CODE, &status);
+	CX->easy_getinfo(rq->h, CURLINFO_RESPONSE_CODE, &status);
 	if (status < 200 || status > 299) {
 		/* Keep the start of an error document; drop the rest. */
 		size_t room = S3_ERRBODY_MAX - rq->errbody.len;
@@ -429,7 +424,7 @@ static void judge(const S3Http *http, const S3Req *rq, CURLcode cc, const char *
 	if (cc != CURLE_OK) {
 		a->rc = -EIO;
 		a->retry = retryable_curl(cc);
-		snprintf(a->cause, sizeof(a->cause), "%s%s%.200s%s", curl_easy_strerror(cc),
+		snprintf(a->cause, sizeof(a->cause), "%s%s%.200s%s", CX->easy_strerror(cc),
 		         errbuf[0] ? " (" : "", errbuf, errbuf[0] ? ")" : "");
 		if (cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE) {
 			size_t l = strlen(a->cause);
@@ -500,49 +495,49 @@ static void attempt(const S3Http *http, S3Req *rq, const char *url, struct curl_
 	errbuf[0] = '\0';
 
 	/* reset drops every option but keeps the handle's live connections. */
-	curl_easy_reset(h);
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);      /* threads: no SIGALRM */
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-	curl_easy_setopt(h, CURLOPT_AWS_SIGV4, http->sigv4);
-	curl_easy_setopt(h, CURLOPT_USERNAME, cfg->access_key);
-	curl_easy_setopt(h, CURLOPT_PASSWORD, cfg->secret_key);
-	curl_easy_setopt(h, CURLOPT_USERAGENT, "strata");
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, cfg->connect_timeout_s);
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, (long)S3_LOW_SPEED_BYTES);
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, cfg->low_speed_time_s);
-	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, rq);
-	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(h, CURLOPT_HEADERDATA, rq);
+	CX->easy_reset(h);
+	CX->easy_setopt(h, CURLOPT_URL, url);
+	CX->easy_setopt(h, CURLOPT_NOSIGNAL, 1L);      /* threads: no SIGALRM */
+	CX->easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	CX->easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+	CX->easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+	CX->easy_setopt(h, CURLOPT_AWS_SIGV4, http->sigv4);
+	CX->easy_setopt(h, CURLOPT_USERNAME, cfg->access_key);
+	CX->easy_setopt(h, CURLOPT_PASSWORD, cfg->secret_key);
+	CX->easy_setopt(h, CURLOPT_USERAGENT, "strata");
+	CX->easy_setopt(h, CURLOPT_CONNECTTIMEOUT, cfg->connect_timeout_s);
+	CX->easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, (long)S3_LOW_SPEED_BYTES);
+	CX->easy_setopt(h, CURLOPT_LOW_SPEED_TIME, cfg->low_speed_time_s);
+	CX->easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+	CX->easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
+	CX->easy_setopt(h, CURLOPT_WRITEDATA, rq);
+	CX->easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+	CX->easy_setopt(h, CURLOPT_HEADERDATA, rq);
 	if (cfg->ca_bundle)
-		curl_easy_setopt(h, CURLOPT_CAINFO, cfg->ca_bundle);
+		CX->easy_setopt(h, CURLOPT_CAINFO, cfg->ca_bundle);
 	if (cfg->insecure_tls) {
-		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+		CX->easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+		CX->easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
 	}
 	if (strcmp(rq->method, "HEAD") == 0) {
-		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+		CX->easy_setopt(h, CURLOPT_NOBODY, 1L);
 	} else if (strcmp(rq->method, "PUT") == 0) {
-		curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
-		curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
-		curl_easy_setopt(h, CURLOPT_READDATA, rq);
-		curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, on_seek);
-		curl_easy_setopt(h, CURLOPT_SEEKDATA, rq);
-		curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)rq->body_len);
+		CX->easy_setopt(h, CURLOPT_UPLOAD, 1L);
+		CX->easy_setopt(h, CURLOPT_READFUNCTION, on_read);
+		CX->easy_setopt(h, CURLOPT_READDATA, rq);
+		CX->easy_setopt(h, CURLOPT_SEEKFUNCTION, on_seek);
+		CX->easy_setopt(h, CURLOPT_SEEKDATA, rq);
+		CX->easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)rq->body_len);
 	} else if (strcmp(rq->method, "POST") == 0) {
-		curl_easy_setopt(h, CURLOPT_POST, 1L);
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, rq->body ? (const char *)rq->body : "");
-		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->body_len);
+		CX->easy_setopt(h, CURLOPT_POST, 1L);
+		CX->easy_setopt(h, CURLOPT_POSTFIELDS, rq->body ? (const char *)rq->body : "");
+		CX->easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->body_len);
 	} else if (strcmp(rq->method, "DELETE") == 0) {
-		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "DELETE");
+		CX->easy_setopt(h, CURLOPT_CUSTOMREQUEST, "DELETE");
 	}
 
-	cc = curl_easy_perform(h);
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &rq->status);
+	cc = CX->easy_perform(h);
+	CX->easy_getinfo(h, CURLINFO_RESPONSE_CODE, &rq->status);
 	judge(http, rq, cc, errbuf, a);
 }
 
@@ -574,7 +569,7 @@ static struct curl_slist *add_header(struct curl_slist *l, int *bad, const char 
 	struct curl_slist *n;
 
 	snprintf(line, sizeof(line), "%s: %s", name, value);
-	n = curl_slist_append(l, line);
+	n = CX->slist_append(l, line);
 	if (!n)
 		*bad = 1;
 	return n ? n : l;
@@ -602,7 +597,7 @@ int s3http_call(S3Http *http, S3Req *rq, const char *what, RemoteErr *err)
 	if (rq->check_body)
 		headers = add_header(headers, &bad, "x-amz-checksum-mode", "ENABLED");
 	if (rq->extra_header) {
-		struct curl_slist *l = curl_slist_append(headers, rq->extra_header);
+		struct curl_slist *l = CX->slist_append(headers, rq->extra_header);
 
 		if (l)
 			headers = l;
@@ -650,11 +645,11 @@ int s3http_call(S3Http *http, S3Req *rq, const char *what, RemoteErr *err)
 out:
 	if (rq->h) {
 		/* Back to the pool without pointers into this request. */
-		curl_easy_reset(rq->h);
+		CX->easy_reset(rq->h);
 		pool_put(http, rq->h);
 		rq->h = NULL;
 	}
-	curl_slist_free_all(headers);
+	CX->slist_free_all(headers);
 	free(path);
 	free(url);
 	return rc;

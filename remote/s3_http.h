@@ -75,7 +75,8 @@ typedef struct S3Req {
 } S3Req;
 
 /* s3http_new — a request engine for cfg, which must outlive it.
- * Initialises libcurl once per process. Returns 0 or -ENOMEM. */
+ * Loads libcurl (curl_api.h) the first time. Returns 0, -ENOSYS when
+ * libcurl cannot be loaded, or -ENOMEM. */
 int s3http_new(const S3Config *cfg, S3Http **out);
 
 /* s3http_free — release pooled handles. Accepts NULL. */
