@@ -3,8 +3,8 @@
  * Owns: loading libcurl.so.4 with dlopen, once per process, and the table
  * of the libcurl functions remote/s3_http.c calls. libcurl and the ~20
  * libraries it pulls in (GnuTLS for LDAP, Kerberos, SSH, IDN, ...) cost
- * every process that maps them ~6 MiB of memory and part of its start-up;
- * commands on a local repository never use them.
+ * every process that maps them ~4 MiB of resident memory and part of its
+ * start-up; commands on a local repository never use them.
  *
  * Never: unloads libcurl (curl_global_init state lives as long as the
  * process). Thread safety: curl_api_load may be called from any thread;

@@ -4,7 +4,8 @@
 # round trips small and multipart, ranges, paginated listings, deletes,
 # the errors a user sees, storage classes, credentials from a profile; then
 # through tests/s3/faultproxy.js: retries that recover, and clear errors
-# when every request fails.
+# when every request fails; and, as root, the error when libcurl cannot be
+# loaded (local repositories never load it).
 . tests/e2e_lib.sh
 . tests/s3/s3lib.sh
 
@@ -227,5 +228,25 @@ err_has s3_multipart_fails_message "$OBJ/data/9f/big3 (part 1 of 5): giving up a
 log_has s3_multipart_aborted "DELETE /$S3_BUCKET/repo/data/9f/big3?uploadId="
 s3_faults ''
 expect_exit s3_multipart_left_nothing 3 "$PROBE" "$L" stat data/9f/big3
+
+# --- libcurl missing (hidden by a bind mount in a mount namespace; root) ----
+# Local repositories never load it; an S3 location says what is missing.
+curl_so=$(ldconfig -p 2>/dev/null | awk '/libcurl\.so\.4 / { print $NF; exit }')
+if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null 2>&1 && [ -n "$curl_so" ]; then
+	curl_so=$(readlink -f "$curl_so")
+	cat >"$T/nocurl.sh" <<EOS
+mount --bind /dev/null "$curl_so" || exit 99
+"$STRATA" -r "$T/nocurl-repo" init -q || exit 98
+"$STRATA" -r "$T/nocurl-repo" snapshots -q || exit 97
+exec env AWS_ACCESS_KEY_ID=k AWS_SECRET_ACCESS_KEY=s AWS_DEFAULT_REGION=us-east-1 \\
+	"$STRATA" -r s3:http://127.0.0.1:9/bucket/p snapshots
+EOS
+	expect_exit s3_no_libcurl_exit4 4 unshare -m sh "$T/nocurl.sh"
+	if grep -q "^strata: s3:http://127.0.0.1:9/bucket/p: S3 needs libcurl: cannot load libcurl.so.4 (install libcurl4): " "$T/err"; then
+		pass s3_no_libcurl_message
+	else
+		fail s3_no_libcurl_message "$(head -c 300 "$T/err")"
+	fi
+fi
 
 e2e_done
