@@ -240,6 +240,7 @@ out:
 	check_idmap_free(&c->dmg);
 	check_idmap_free(&c->orphan);
 	check_idmap_free(&c->trees);
+	check_idmap_free(&c->clean_files);
 	free(c->snap_ids);
 	free(c->ix_ids);
 	pthread_mutex_destroy(&c->mu);

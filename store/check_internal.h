@@ -71,6 +71,7 @@ typedef struct CheckCtx {
 	CheckIdMap dmg;            /* chunk ID → index in r->chunks, or CHUNK_UNLISTED */
 	CheckIdMap orphan;         /* chunk ID → pack index, for packs no index file lists */
 	CheckIdMap trees;          /* tree ID → WALK_*; unreadable: | (record index + 1) << 2 */
+	CheckIdMap clean_files;    /* BLAKE2b of a file's chunk list → 1: every chunk usable */
 	CheckProgress prog;
 	/* Listed before the index is synced and the packs are listed: every
 	 * object they name was durable before them (FORMAT.md "Write

@@ -4,7 +4,9 @@
  * far, and each damaged one gets the snapshot, path and byte range that
  * need it. A tree ID is walked once (remembered as clean) unless damage
  * lies below it; then it is walked again for each snapshot that holds it,
- * so that each gets its own paths. Runs on the calling thread.
+ * so that each gets its own paths. A file's chunk list found usable is
+ * remembered too (by its hash), so the unchanged files of a changed
+ * directory are not looked up again. Runs on the calling thread.
  * FORMAT.md "Tree object", "Snapshot file", "WAL archive".
  */
 #include "store/check_internal.h"
@@ -144,6 +146,23 @@ static int ref_state(CheckCtx *c, const uint8_t id[STRATA_ID_LEN], uint8_t type,
 	return 1;
 }
 
+/* The name of a file's content for CheckCtx.clean_files: BLAKE2b-256 of
+ * its chunk IDs and their lengths. Each new snapshot repeats the nodes of
+ * every file that did not change in a directory where one did (a block
+ * directory, after a new block); a list found usable once is not looked
+ * up chunk by chunk again (a usable answer cannot change during the walk:
+ * the damage and packs it consults grow only by references it reports,
+ * and a list with one of those is never remembered). */
+static void chunk_list_key(const TreeNode *n, uint8_t out[STRATA_ID_LEN])
+{
+	CodecHashState hs;
+
+	codec_file_hash_init(&hs);
+	codec_file_hash_update(&hs, n->chunks, n->nchunks * sizeof *n->chunks);
+	codec_file_hash_update(&hs, n->chunk_lens, n->nchunks * sizeof *n->chunk_lens);
+	codec_file_hash_final(&hs, out);
+}
+
 /* Walk tree (the directory at c->path[0..plen)) for snapshot s. Returns 1
  * when damage lies at or below it, 0 when clean, < 0 to stop. */
 static int walk(CheckCtx *c, const Snapshot *s, const uint8_t tree[STRATA_ID_LEN], size_t plen, int depth,
@@ -209,13 +228,17 @@ static int walk(CheckCtx *c, const Snapshot *s, const uint8_t tree[STRATA_ID_LEN
 			c->path[plen] = '/';
 		memcpy(c->path + (plen ? plen + 1 : 0), n->name, nl + 1);
 		if (n->type == NODE_FILE) {
+			uint8_t list[STRATA_ID_LEN];
 			uint64_t off = 0;
 			int bad = 0;
-			if (!known)
+			if (!known) {
 				c->r->files++;
+				c->r->chunk_refs += n->nchunks;
+			}
+			chunk_list_key(n, list);
+			if (check_idmap_get(&c->clean_files, list, NULL))
+				goto next;
 			for (size_t ci = 0; ci < n->nchunks; ci++) {
-				if (!known)
-					c->r->chunk_refs++;
 				rc = ref_state(c, n->chunks[ci], BLOB_DATA, n->chunk_lens[ci], &k, err);
 				if (rc < 0)
 					goto out;
@@ -228,6 +251,10 @@ static int walk(CheckCtx *c, const Snapshot *s, const uint8_t tree[STRATA_ID_LEN
 			}
 			if (bad)
 				t->files++;
+			else if (check_idmap_put(&c->clean_files, list, 1) != 0) {
+				rc = strata_err_set(err, -ENOMEM, "out of memory");
+				goto out;
+			}
 			damaged |= bad;
 		} else if (n->type == NODE_DIR) {
 			rc = walk(c, s, n->subtree, len, depth + 1, t, err);
@@ -235,6 +262,7 @@ static int walk(CheckCtx *c, const Snapshot *s, const uint8_t tree[STRATA_ID_LEN
 				goto out;
 			damaged |= rc;
 		}
+next:
 		c->path[plen] = '\0';
 	}
 	if (check_idmap_put(&c->trees, tree, damaged ? WALK_DAMAGED : WALK_CLEAN) != 0) {

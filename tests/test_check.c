@@ -169,6 +169,25 @@ static int pick_data_pack(const uint8_t id[STRATA_ID_LEN], uint8_t kind, uint64_
 	return 0;
 }
 
+struct big_pack {
+	uint8_t id[STRATA_ID_LEN];
+	uint64_t size;
+	int found;
+};
+
+/* The largest data pack. */
+static int pick_big_data_pack(const uint8_t id[STRATA_ID_LEN], uint8_t kind, uint64_t size, void *ctx)
+{
+	struct big_pack *p = ctx;
+
+	if (kind == 0 && size > p->size) {
+		memcpy(p->id, id, STRATA_ID_LEN);
+		p->size = size;
+		p->found = 1;
+	}
+	return 0;
+}
+
 static void pack_path(const uint8_t id[STRATA_ID_LEN], char *out, size_t len)
 {
 	char hex[STRATA_ID_HEX_LEN + 1];
@@ -355,6 +374,73 @@ static void test_faults(void)
 	remove_tmp();
 }
 
+/* A file that did not change, in a directory that did: each snapshot
+ * holds its node in a different tree. A damaged chunk of it is reported
+ * for every snapshot, at the same path and bytes, although the walk skips
+ * chunk lists it already found usable. */
+static void test_unchanged_file_in_changed_dir(void)
+{
+	char path[400];
+	struct big_pack bp = {{0}, 0, 0};
+	PackEntry *e = NULL;
+	size_t n = 0;
+	uint64_t size = 0, files, refs;
+	CheckReport *r = NULL;
+	Repo *repo = NULL;
+	StrataErr err = {0};
+	uint8_t flip;
+	size_t k;
+
+	REQUIRE(make_repo(&repo) == 0);
+	for (unsigned i = 6; i < 8; i++) {       /* two more snapshots */
+		snprintf(path, sizeof path, "%s/g%u", src_dir, i);
+		REQUIRE(write_file(path, 3000, i + 100) == 0);
+		REQUIRE(backup(repo) == 0);
+	}
+	REQUIRE(run_check(repo, 0, &r) == 0);
+	CHECK_EQ_INT(r->damage, 0);
+	CHECK_EQ_INT(r->snapshots, 3);
+	files = r->files;
+	refs = r->chunk_refs;
+	CHECK_EQ_INT(files, 6 + 7 + 8);          /* every node, in each tree */
+	check_report_free(r);
+
+	/* The first backup's six files fill whole packs; the later ones' small
+	 * files share one. A pack of several chunks holds f-files' chunks. */
+	REQUIRE(check_list_packs(repo, pick_big_data_pack, &bp, &err) == 0 && bp.found);
+	REQUIRE(blob_pack_trailer(repo, 0, bp.id, &e, &n, &size, &err) == 0);
+	REQUIRE(n >= 2);
+	pack_path(bp.id, path, sizeof path);
+	k = n / 2;
+	REQUIRE(read_at(path, e[k].offset + 2, &flip, 1) == 0);
+	flip ^= 0x01;
+	REQUIRE(patch(path, e[k].offset + 2, &flip, 1) == 0);
+
+	REQUIRE(run_check(repo, 1, &r) == 0);
+	REQUIRE(r->nchunks == 1);
+	CHECK(memcmp(r->chunks[0].id, e[k].id, STRATA_ID_LEN) == 0);
+	CHECK_EQ_INT(r->chunks[0].reason, CHECK_C_AUTH);
+	CHECK_EQ_INT(r->nsnaps, 3);
+	REQUIRE(r->chunks[0].nusers == 3);
+	for (size_t u = 0; u < 3; u++) {
+		const CheckUser *us = &r->chunks[0].users[u];
+		CHECK(strncmp(us->path, "f", 1) == 0 || strstr(us->path, "/f") != NULL);
+		CHECK_STR(us->path, r->chunks[0].users[0].path);
+		CHECK_EQ_INT(us->offset, r->chunks[0].users[0].offset);
+		CHECK_EQ_INT(us->length, e[k].raw_len);
+		for (size_t v = 0; v < u; v++)
+			CHECK(memcmp(us->snapshot, r->chunks[0].users[v].snapshot, STRATA_ID_LEN) != 0);
+	}
+	for (size_t i = 0; i < r->nsnaps; i++)
+		CHECK_EQ_INT(r->snaps[i].files, 1);
+	CHECK_EQ_INT(r->files, files);           /* the same counts as healthy */
+	CHECK_EQ_INT(r->chunk_refs, refs);
+	check_report_free(r);
+	free(e);
+	repo_close(repo);
+	remove_tmp();
+}
+
 static void on_new_pack(const uint8_t pack[CODEC_ID_LEN], uint8_t kind, void *ctx)
 {
 	struct first_pack *p = ctx;
@@ -462,5 +548,6 @@ int main(void)
 	RUN(test_reason_of);
 	RUN(test_faults);
 	RUN(test_same_layout_pack);
+	RUN(test_unchanged_file_in_changed_dir);
 	return CHECK_EXIT();
 }
