@@ -78,6 +78,13 @@ struct BlobWriter {
 	PackBuilder spare[SPARE_PACKS];  /* emptied data packs, buffers kept */
 	size_t nspare;
 	int stop;
+	/* One worker at a time feeds an open pack's committed blobs to its
+	 * name's hash, outside mu (hash_open). While it does, the pack is not
+	 * queued and its buffer does not move; whoever needs either waits on
+	 * hash_cv. */
+	int hashing[2];                /* by pack kind */
+	int hash_waiters;
+	pthread_cond_t hash_cv;
 };
 
 static int store_pack(BlobWriter *bw, PackBuilder *pb, uint8_t kind, StrataErr *err);
@@ -127,10 +134,50 @@ static size_t pack_target(const BlobWriter *bw, uint8_t kind)
  * Called with bw->mu held, which the wait releases: another thread may
  * hand over the same builder meanwhile, so it is taken only if it still
  * holds a blob and at least min_len bytes. */
+/* Wait, under mu, until no worker is hashing pack kind's open pack. */
+static void wait_hashed(BlobWriter *bw, uint8_t kind)
+{
+	while (bw->hashing[kind]) {
+		bw->hash_waiters++;
+		pthread_cond_wait(&bw->hash_cv, &bw->mu);
+		bw->hash_waiters--;
+	}
+}
+
+/* Called under mu right after a commit to the open pack of kind: unless
+ * another worker is at it, hash its committed blobs with mu released,
+ * including those other workers commit meanwhile. Hashing under mu held
+ * the other worker waiting for a third of a first backup. The name is
+ * the hash of the bytes in order, so one worker at a time does it; the
+ * rest go on sealing. pack_builder_finish hashes what is left. */
+static void hash_open(BlobWriter *bw, uint8_t kind)
+{
+	PackBuilder *pb = &bw->open[kind];
+
+	if (bw->hashing[kind])
+		return;
+	bw->hashing[kind] = 1;
+	while (pb->hashed < pb->len) {
+		size_t n = pb->len - pb->hashed;
+		pthread_mutex_unlock(&bw->mu);
+		pack_builder_hash(pb, n);      /* buf[hashed..hashed + n): committed, still */
+		pthread_mutex_lock(&bw->mu);
+	}
+	bw->hashing[kind] = 0;
+	if (bw->hash_waiters)
+		pthread_cond_broadcast(&bw->hash_cv);
+}
+
 static void enqueue_pack(BlobWriter *bw, PackBuilder *pb, uint8_t kind, size_t min_len)
 {
-	while (bw->qlen == UPLOAD_QUEUE)
-		pthread_cond_wait(&bw->queue_cv, &bw->mu);
+	for (;;) {
+		if (bw->hashing[kind])
+			wait_hashed(bw, kind);   /* the copy below must take a settled hash */
+		else if (bw->qlen == UPLOAD_QUEUE)
+			pthread_cond_wait(&bw->queue_cv, &bw->mu);
+		else
+			break;
+	}
 	if (pb->n == 0 || pb->len < min_len)
 		return;
 	QueuedPack *qp = &bw->queue[(bw->qhead + bw->qlen) % UPLOAD_QUEUE];
@@ -270,6 +317,7 @@ int blobwriter_new(Repo *repo, int zlevel, BlobWriter **out, StrataErr *err)
 	bw->zlevel = zlevel;   /* 0: auto (codec.h) */
 	pthread_mutex_init(&bw->mu, NULL);
 	pthread_cond_init(&bw->queue_cv, NULL);
+	pthread_cond_init(&bw->hash_cv, NULL);
 	pack_builder_init(&bw->open[0]);
 	pack_builder_init(&bw->open[1]);
 	if (pthread_create(&bw->uploader, NULL, uploader_main, bw) != 0) {
@@ -464,8 +512,11 @@ int blobwriter_put(BlobWriter *bw, CodecCtx *ctx, uint8_t type, const uint8_t id
 	if (bw->open[kind].cap == 0 && kind == PACK_KIND_DATA) {
 		/* Size a data pack's buffer once instead of doubling it up. */
 		uint8_t *ignored;
+		wait_hashed(bw, kind);
 		pack_builder_reserve(&bw->open[kind], bw->repo->pack_size + 2 * (size_t)bw->repo->chunk_max, &ignored);
 	}
+	if (bw->open[kind].len + sealed_len > bw->open[kind].cap)
+		wait_hashed(bw, kind);           /* the buffer is about to move */
 	rc = pack_builder_reserve(&bw->open[kind], sealed_len, &dst);
 	if (rc == 0) {
 		memcpy(dst, sealed, sealed_len);
@@ -480,6 +531,8 @@ int blobwriter_put(BlobWriter *bw, CodecCtx *ctx, uint8_t type, const uint8_t id
 			bw->stats.tree_bytes_stored += sealed_len;
 		if (bw->open[kind].len >= pack_target(bw, kind))
 			enqueue_pack(bw, &bw->open[kind], kind, pack_target(bw, kind));
+		else
+			hash_open(bw, kind);
 	}
 	pthread_mutex_unlock(&bw->mu);
 	free(sealed);
@@ -549,6 +602,7 @@ void blobwriter_free(BlobWriter *bw)
 	 * next run indexes them), then the thread stops. */
 	stop_uploader(bw);
 	pthread_cond_destroy(&bw->queue_cv);
+	pthread_cond_destroy(&bw->hash_cv);
 	pack_builder_free(&bw->open[0]);
 	pack_builder_free(&bw->open[1]);
 	while (bw->nspare > 0)

@@ -37,6 +37,7 @@ void pack_builder_reset(PackBuilder *pb)
 {
 	pb->len = 0;
 	pb->n = 0;
+	pb->hashed = 0;
 	codec_file_hash_init(&pb->hash);
 }
 
@@ -90,9 +91,14 @@ int pack_builder_commit(PackBuilder *pb, uint8_t type, const uint8_t id[CODEC_ID
 	e->offset = (uint32_t)pb->len;
 	e->length = (uint32_t)sealed_len;
 	e->raw_len = raw_len;
-	codec_file_hash_update(&pb->hash, pb->buf + pb->len, sealed_len);
 	pb->len += sealed_len;
 	return 0;
+}
+
+void pack_builder_hash(PackBuilder *pb, size_t len)
+{
+	codec_file_hash_update(&pb->hash, pb->buf + pb->hashed, len);
+	pb->hashed += len;
 }
 
 int pack_builder_finish(PackBuilder *pb, const CodecKeys *keys, uint8_t out_id[CODEC_ID_LEN])
@@ -103,6 +109,8 @@ int pack_builder_finish(PackBuilder *pb, const CodecKeys *keys, uint8_t out_id[C
 
 	if (!plain)
 		return -ENOMEM;
+	if (pb->hashed < pb->len)
+		pack_builder_hash(pb, pb->len - pb->hashed);
 	plain[0] = PACK_TRAILER_VERSION;
 	put_le32(plain + 1, (uint32_t)pb->n);
 	p = plain + 5;
@@ -129,8 +137,8 @@ int pack_builder_finish(PackBuilder *pb, const CodecKeys *keys, uint8_t out_id[C
 	memcpy(p, sealed, sealed_len);
 	put_le32(p + sealed_len, (uint32_t)sealed_len);
 	memcpy(p + sealed_len + 4, PACK_MAGIC, sizeof PACK_MAGIC);
-	codec_file_hash_update(&pb->hash, p, sealed_len + PACK_FOOTER_LEN);
 	pb->len += sealed_len + PACK_FOOTER_LEN;
+	pack_builder_hash(pb, sealed_len + PACK_FOOTER_LEN);
 	free(sealed);
 	codec_file_hash_final(&pb->hash, out_id);
 	return 0;

@@ -5,7 +5,8 @@
  * checking every entry lies inside the pack and entries do not overlap.
  *
  * Never: talks to the index or decides where a pack is stored.
- * Thread safety: a PackBuilder belongs to one thread; decoding is pure.
+ * Thread safety: a PackBuilder belongs to one thread (but for
+ * pack_builder_hash, see there); decoding is pure.
  */
 #ifndef STRATA_STORE_PACK_H
 #define STRATA_STORE_PACK_H
@@ -34,7 +35,8 @@ typedef struct PackBuilder {
 	size_t     len, cap;
 	PackEntry *entries;
 	size_t     n, entries_cap;
-	CodecHashState hash;              /* of buf so far */
+	CodecHashState hash;              /* of buf[0..hashed) */
+	size_t     hashed;
 } PackBuilder;
 
 /* pack_builder_init/free — an empty builder; free releases memory
@@ -46,9 +48,18 @@ void pack_builder_free(PackBuilder *pb);
  * returns where to write it. The caller then calls pack_builder_commit. */
 int pack_builder_reserve(PackBuilder *pb, size_t len, uint8_t **out_dst);
 
-/* pack_builder_commit — record the blob just written at the reserved place. */
+/* pack_builder_commit — record the blob just written at the reserved
+ * place. Its bytes are hashed later: by pack_builder_hash or, at the
+ * latest, by pack_builder_finish. */
 int pack_builder_commit(PackBuilder *pb, uint8_t type, const uint8_t id[CODEC_ID_LEN],
                         size_t sealed_len, uint32_t raw_len);
+
+/* pack_builder_hash — feed buf[hashed..hashed + len) to the pack's hash
+ * and advance hashed. For a writer that hashes committed bytes outside
+ * its lock (blob_write.c): the caller guarantees that only it touches
+ * hash and hashed meanwhile, that those bytes are committed, and that buf
+ * does not move. */
+void pack_builder_hash(PackBuilder *pb, size_t len);
 
 /* pack_builder_finish — append the sealed trailer and the footer; the
  * pack is then buf[0..len) and its name out_id (BLAKE2b-256 of the bytes).
