@@ -247,6 +247,21 @@ EOS
 	else
 		fail s3_no_libcurl_message "$(head -c 300 "$T/err")"
 	fi
+	# A libcurl.so.4 that loads but lacks a function strata calls (an
+	# incompatible or truncated build): named, exit 4, no crash.
+	printf 'void *curl_easy_init(void);\nvoid *curl_easy_init(void) { return 0; }\n' >"$T/fakecurl.c"
+	if ${CC:-cc} -shared -fPIC -o "$T/libfakecurl.so" "$T/fakecurl.c" 2>"$T/fakecurl.err"; then
+		sed -e "s|mount --bind /dev/null|mount --bind $T/libfakecurl.so|" -e "s|nocurl-repo|fakecurl-repo|g" "$T/nocurl.sh" >"$T/fakecurl.sh"
+		expect_exit s3_libcurl_lacks_symbol_exit4 4 unshare -m sh "$T/fakecurl.sh"
+		want="strata: s3:http://127.0.0.1:9/bucket/p: S3 needs libcurl: libcurl.so.4 has no curl_easy_setopt"
+		if [ "$(cat "$T/err")" = "$want" ]; then
+			pass s3_libcurl_lacks_symbol_message
+		else
+			fail s3_libcurl_lacks_symbol_message "$(head -c 300 "$T/err")"
+		fi
+	else
+		fail s3_libcurl_fake_build "$(head -c 300 "$T/fakecurl.err")"
+	fi
 fi
 
 e2e_done
