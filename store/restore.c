@@ -712,13 +712,19 @@ static int restore_file(Ctx *c, int dirfd, const TreeNode *n, const char *path)
 	const char *first = n->nlink > 1 ? seen_link(c, n) : NULL;
 	PendFile *f;
 	uint64_t off = 0;
-	int fd, rc;
+	int fd = -1, rc = 0;
 
-	rc = clear_way(c, dirfd, n->name, path);
-	if (rc)
-		return rc;
+	/* Each create is exclusive; only when the name is taken (EEXIST) does
+	 * clear_way decide, and the create is tried again. A restore into an
+	 * empty target, the common case, costs no lookup before each file. */
 	if (first) {
-		if (linkat(c->root_fd, first, dirfd, n->name, 0) == 0) {
+		int linked = linkat(c->root_fd, first, dirfd, n->name, 0);
+		if (linked != 0 && errno == EEXIST) {
+			if ((rc = clear_way(c, dirfd, n->name, path)) != 0)
+				return rc;
+			linked = linkat(c->root_fd, first, dirfd, n->name, 0);
+		}
+		if (linked == 0) {
 			c->res.files++;
 			return 0;
 		}
@@ -728,6 +734,11 @@ static int restore_file(Ctx *c, int dirfd, const TreeNode *n, const char *path)
 	if (rc)
 		return rc;
 	fd = openat(dirfd, n->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 && errno == EEXIST) {
+		if ((rc = clear_way(c, dirfd, n->name, path)) != 0)
+			return rc;
+		fd = openat(dirfd, n->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	}
 	if (fd < 0)
 		return fail_errno(c, path, "cannot create file");
 	if (n->size && ftruncate(fd, (off_t)n->size) != 0) {
@@ -802,9 +813,15 @@ static int restore_entry(Ctx *c, int dirfd, const TreeNode *n, char *path, size_
 	case NODE_SYMLINK:
 		if (how != 2)
 			return 0;
-		rc = clear_way(c, dirfd, n->name, path);
-		if (rc == 0 && symlinkat(n->link_target, dirfd, n->name) != 0)
-			rc = fail_errno(c, path, "cannot create symlink");
+		rc = 0;
+		if (symlinkat(n->link_target, dirfd, n->name) != 0) {
+			int made = 0;
+			/* Taken: as for files (restore_file). */
+			if (errno == EEXIST && (rc = clear_way(c, dirfd, n->name, path)) == 0)
+				made = symlinkat(n->link_target, dirfd, n->name) == 0;
+			if (!made && rc == 0)
+				rc = fail_errno(c, path, "cannot create symlink");
+		}
 		if (rc == 0) {
 			apply_meta(c, dirfd, n->name, -1, n);
 			c->res.files++;
