@@ -130,10 +130,6 @@ static size_t pack_target(const BlobWriter *bw, uint8_t kind)
 	return kind == PACK_KIND_DATA || ps < TREE_PACK_MAX ? ps : TREE_PACK_MAX;
 }
 
-/* Hand a full pack to the uploader; blocks while the queue is full.
- * Called with bw->mu held, which the wait releases: another thread may
- * hand over the same builder meanwhile, so it is taken only if it still
- * holds a blob and at least min_len bytes. */
 /* Wait, under mu, until no worker is hashing pack kind's open pack. */
 static void wait_hashed(BlobWriter *bw, uint8_t kind)
 {
@@ -168,6 +164,11 @@ static void hash_open(BlobWriter *bw, uint8_t kind)
 		pthread_cond_broadcast(&bw->hash_cv);
 }
 
+/* Hand a full pack to the uploader; blocks while the queue is full
+ * or a worker is hashing it (hash_open).
+ * Called with bw->mu held, which the wait releases: another thread may
+ * hand over the same builder meanwhile, so it is taken only if it still
+ * holds a blob and at least min_len bytes. */
 static void enqueue_pack(BlobWriter *bw, PackBuilder *pb, uint8_t kind, size_t min_len)
 {
 	for (;;) {
