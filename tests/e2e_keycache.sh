@@ -3,7 +3,9 @@
 # README "Key cache"): off unless asked for; a second run takes the key from
 # the kernel keyring and works on real data; the password is still checked;
 # a key file changed by `key passwd` or removed stops the entry; `key
-# uncache` and the time limit end it; a bad value is a usage error.
+# uncache` and the time limit end it; a keyring that refuses the entry (a
+# full key quota, as root for uid 65534) costs a warning, not the command;
+# a bad value is a usage error.
 . "$(dirname "$0")/e2e_lib.sh"
 
 S="$T/src"
@@ -76,6 +78,60 @@ key_line "1 s entry: unwrapped" "key: unwrapped; kept in the key cache for 1 s" 
 sleep 3
 key_line "1 s entry: gone after 3 s" "key: unwrapped; kept in the key cache for 1 s" "$STRATA" -v --key-cache 1 snapshots
 "$STRATA" key uncache -q >/dev/null 2>&1
+
+# The keyring refuses the entry (its owner's key quota is full): the
+# command still works, and says once that each run unwraps the key. Root
+# only: it runs as uid 65534, whose quota it fills and then empties.
+PY=/usr/bin/python3
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null 2>&1 && [ -x "$PY" ]; then
+	KQ=$(mktemp -d /tmp/strata-keyquota.XXXXXX)
+	chmod 755 "$KQ"
+	mkdir "$KQ/w" && chown 65534:65534 "$KQ/w"
+	# as_nobody CMD... — CMD as uid/gid 65534, with its own password and cache.
+	as_nobody() {
+		setpriv --reuid=65534 --regid=65534 --clear-groups \
+			env -u STRATA_PASSWORD_FILE -u STRATA_REPOSITORY STRATA_PASSWORD=quota-pw \
+			STRATA_CACHE_DIR="$KQ/w/cache" "$@"
+	}
+	cat >"$KQ/quota.py" <<'EOS'
+# fill: add "user" keys to @u until the kernel refuses (EDQUOT), from
+# 1000-byte payloads down to 1 byte, so no room is left; clear: empty @u.
+import ctypes, errno, sys
+k = ctypes.CDLL("libkeyutils.so.1", use_errno=True)
+k.add_key.restype = ctypes.c_int32
+k.add_key.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_int32]
+k.keyctl_clear.argtypes = [ctypes.c_int32]
+USER = -4  # KEY_SPEC_USER_KEYRING
+if sys.argv[1] == "clear":
+    sys.exit(1 if k.keyctl_clear(USER) != 0 else 0)
+n, err = 0, 0
+for size in (1000, 100, 10, 1):
+    while n < 100000:
+        if k.add_key(b"user", b"strata-quota-%d" % n, b"x" * size, size, USER) < 0:
+            err = ctypes.get_errno()
+            break
+        n += 1
+sys.exit(0 if err == errno.EDQUOT else 1)
+EOS
+	if ! as_nobody "$STRATA" -r "$KQ/w/repo" init -q >"$T/out" 2>"$T/err"; then
+		fail "keyring full: init as uid 65534" "$(head -c 300 "$T/err")"
+	elif ! as_nobody "$PY" "$KQ/quota.py" clear || ! as_nobody "$PY" "$KQ/quota.py" fill; then
+		fail "keyring full: setup" "could not fill the key quota of uid 65534"
+	else
+		expect "keyring full: the command still works" \
+			as_nobody "$STRATA" -r "$KQ/w/repo" --key-cache 60 snapshots
+		if [ "$(cat "$T/err")" = "strata: warning: key cache: cannot keep the key in the kernel keyring (Disk quota exceeded); each run unwraps it" ]; then
+			pass "keyring full: one warning naming why"
+		else
+			fail "keyring full: one warning naming why" "$(head -c 300 "$T/err")"
+		fi
+		expect "keyring full: key uncache" as_nobody "$STRATA" -r "$KQ/w/repo" key uncache
+		if [ "$(cat "$T/out")" = "no key cache entry for $KQ/w/repo" ]; then pass "keyring full: nothing was kept"
+		else fail "keyring full: nothing was kept" "$(cat "$T/out")"; fi
+	fi
+	as_nobody "$PY" "$KQ/quota.py" clear || fail "keyring full: cleanup" "could not empty @u of uid 65534"
+	rm -rf "$KQ"
+fi
 
 # Bad values are usage errors naming where the value came from.
 expect_exit "--key-cache abc: exit 2" 2 "$STRATA" --key-cache abc snapshots
