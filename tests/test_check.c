@@ -220,6 +220,17 @@ static int read_at(const char *path, uint64_t off, uint8_t *bytes, size_t len)
 	return r == (ssize_t)len ? 0 : -1;
 }
 
+/* XOR the byte at off of path with mask (twice restores it). */
+static int flip_at(const char *path, uint64_t off, uint8_t mask)
+{
+	uint8_t b;
+
+	if (read_at(path, off, &b, 1) != 0)
+		return -1;
+	b ^= mask;
+	return patch(path, off, &b, 1);
+}
+
 static int run_check_opts(Repo *repo, int read_data, int pack_hash, CheckReport **out)
 {
 	CheckOptions o;
@@ -285,7 +296,7 @@ static void test_faults(void)
 	CheckReport *r = NULL;
 	Repo *repo = NULL;
 	StrataErr err = {0};
-	uint8_t *a = NULL, *b = NULL, flip;
+	uint8_t *a = NULL, *b = NULL;
 	size_t k;
 
 	REQUIRE(make_repo(&repo) == 0);
@@ -305,9 +316,7 @@ static void test_faults(void)
 
 	/* One byte flipped in the middle of blob k. */
 	k = n / 2;
-	REQUIRE(read_at(path, e[k].offset + e[k].length / 2, &flip, 1) == 0);
-	flip ^= 0x10;
-	REQUIRE(patch(path, e[k].offset + e[k].length / 2, &flip, 1) == 0);
+	REQUIRE(flip_at(path, e[k].offset + e[k].length / 2, 0x10) == 0);
 	REQUIRE(run_check(repo, 0, &r) == 0);
 	CHECK_EQ_INT(r->damage, 0);           /* the structure is intact */
 	check_report_free(r);
@@ -321,8 +330,7 @@ static void test_faults(void)
 	CHECK(r->chunks[0].nusers >= 1 && r->chunks[0].users[0].length == e[k].raw_len);
 	CHECK_EQ_INT(r->nsnaps, 1);
 	check_report_free(r);
-	flip ^= 0x10;
-	REQUIRE(patch(path, e[k].offset + e[k].length / 2, &flip, 1) == 0);
+	REQUIRE(flip_at(path, e[k].offset + e[k].length / 2, 0x10) == 0);
 
 	/* Blobs k-1 and k swapped in place. */
 	a = malloc(e[k - 1].length);
@@ -388,7 +396,6 @@ static void test_unchanged_file_in_changed_dir(void)
 	CheckReport *r = NULL;
 	Repo *repo = NULL;
 	StrataErr err = {0};
-	uint8_t flip;
 	size_t k;
 
 	REQUIRE(make_repo(&repo) == 0);
@@ -412,9 +419,7 @@ static void test_unchanged_file_in_changed_dir(void)
 	REQUIRE(n >= 2);
 	pack_path(bp.id, path, sizeof path);
 	k = n / 2;
-	REQUIRE(read_at(path, e[k].offset + 2, &flip, 1) == 0);
-	flip ^= 0x01;
-	REQUIRE(patch(path, e[k].offset + 2, &flip, 1) == 0);
+	REQUIRE(flip_at(path, e[k].offset + 2, 0x01) == 0);
 
 	REQUIRE(run_check(repo, 1, &r) == 0);
 	REQUIRE(r->nchunks == 1);
