@@ -47,6 +47,15 @@ static void load(void)
 	SYM(easy_strerror, "curl_easy_strerror");
 	SYM(slist_append, "curl_slist_append");
 	SYM(slist_free_all, "curl_slist_free_all");
+	SYM(multi_init, "curl_multi_init");
+	SYM(multi_setopt, "curl_multi_setopt");
+	SYM(multi_add_handle, "curl_multi_add_handle");
+	SYM(multi_remove_handle, "curl_multi_remove_handle");
+	SYM(multi_perform, "curl_multi_perform");
+	SYM(multi_poll, "curl_multi_poll");
+	SYM(multi_wakeup, "curl_multi_wakeup");
+	SYM(multi_info_read, "curl_multi_info_read");
+	SYM(multi_cleanup, "curl_multi_cleanup");
 	*(void **)(&global_init) = dlsym(lib, "curl_global_init");
 	if (!global_init) {
 		snprintf(load_msg, sizeof load_msg, "%s has no curl_global_init", CURL_SONAME);

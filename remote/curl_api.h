@@ -27,6 +27,16 @@ typedef struct CurlApi {
 	const char *(*easy_strerror)(CURLcode rc);
 	struct curl_slist *(*slist_append)(struct curl_slist *l, const char *s);
 	void (*slist_free_all)(struct curl_slist *l);
+	/* the multi interface, for remote/s3_multi.c */
+	CURLM *(*multi_init)(void);
+	CURLMcode (*multi_setopt)(CURLM *m, CURLMoption opt, ...);
+	CURLMcode (*multi_add_handle)(CURLM *m, CURL *h);
+	CURLMcode (*multi_remove_handle)(CURLM *m, CURL *h);
+	CURLMcode (*multi_perform)(CURLM *m, int *running);
+	CURLMcode (*multi_poll)(CURLM *m, struct curl_waitfd *extra, unsigned n, int timeout_ms, int *ret);
+	CURLMcode (*multi_wakeup)(CURLM *m);
+	CURLMsg *(*multi_info_read)(CURLM *m, int *left);
+	CURLMcode (*multi_cleanup)(CURLM *m);
 } CurlApi;
 
 /* curl_api_load — load libcurl and run curl_global_init, the first time;

@@ -12,6 +12,7 @@
 #include "remote/s3_http.h"
 #include "remote/backend_internal.h"
 #include "remote/curl_api.h"
+#include "remote/s3_multi.h"
 #include "remote/s3_xml.h"
 
 #include <errno.h>
@@ -32,10 +33,10 @@
 /* Below 1 KiB/s for cfg->low_speed_time_s seconds counts as a stalled
  * connection: abort it and retry. */
 #define S3_LOW_SPEED_BYTES 1024
-/* Idle handles kept, each with its live connection: enough for the
- * handful of threads a backup runs and the 16 a restore runs (a handle
- * dropped for want of room costs the next request a TCP and TLS
- * handshake, three round trips). */
+/* Idle easy handles kept for reuse (their DNS cache and TLS session
+ * ticket; the live connections themselves are kept by the multi handle,
+ * s3_multi.c): enough for the handful of threads a backup runs and the 16
+ * a restore runs. */
 #define S3_POOL_MAX 32
 /* Error documents are small; keep only their start. */
 #define S3_ERRBODY_MAX ((size_t)64 << 10)
@@ -43,6 +44,7 @@
 struct S3Http {
 	const S3Config *cfg;
 	char sigv4[64];         /* "aws:amz:REGION:s3" */
+	S3Multi *multi;         /* runs every transfer, cfg->transfers at once */
 	pthread_mutex_t pool_lock;
 	CURL *pool[S3_POOL_MAX];
 	int pool_n;
@@ -56,13 +58,20 @@ struct S3Http {
 int s3http_new(const S3Config *cfg, S3Http **out)
 {
 	S3Http *http;
+	int rc;
 
 	if (!curl_api_load(NULL, 0))
 		return -ENOSYS;
 	http = calloc(1, sizeof(*http));
 	if (!http)
 		return -ENOMEM;
+	rc = s3multi_new(cfg->transfers, &http->multi);
+	if (rc < 0) {
+		free(http);
+		return rc;
+	}
 	if (pthread_mutex_init(&http->pool_lock, NULL) != 0) {
+		s3multi_free(http->multi);
 		free(http);
 		return -ENOMEM;
 	}
@@ -78,6 +87,7 @@ void s3http_free(S3Http *http)
 
 	if (!http)
 		return;
+	s3multi_free(http->multi);
 	for (i = 0; i < http->pool_n; i++)
 		CX->easy_cleanup(http->pool[i]);
 	pthread_mutex_destroy(&http->pool_lock);
@@ -476,7 +486,7 @@ static void judge(const S3Http *http, const S3Req *rq, CURLcode cc, const char *
 /* --- performing ---------------------------------------------------------- */
 
 /* attempt — perform rq once on rq->h and judge the outcome. */
-static void attempt(const S3Http *http, S3Req *rq, const char *url, struct curl_slist *headers,
+static void attempt(S3Http *http, S3Req *rq, const char *url, struct curl_slist *headers,
                     Attempt *a)
 {
 	const S3Config *cfg = http->cfg;
@@ -536,7 +546,7 @@ static void attempt(const S3Http *http, S3Req *rq, const char *url, struct curl_
 		CX->easy_setopt(h, CURLOPT_CUSTOMREQUEST, "DELETE");
 	}
 
-	cc = CX->easy_perform(h);
+	cc = s3multi_perform(http->multi, h);
 	CX->easy_getinfo(h, CURLINFO_RESPONSE_CODE, &rq->status);
 	judge(http, rq, cc, errbuf, a);
 }
