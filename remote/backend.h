@@ -70,6 +70,9 @@ typedef struct BackendOps {
 struct Backend {
 	const BackendOps *ops;
 	char location[1024];   /* as given to backend_open, for messages */
+	int transfers;         /* requests worth running at once (S3: its
+	                        * --transfers); 0 or 1: one at a time (a local
+	                        * directory, whose writes are one disk's) */
 };
 
 /* backend_open — open the backend a location names:
@@ -136,7 +139,8 @@ int backend_local_open(const char *dir, Backend **out_be, RemoteErr *err);
  *   s3:http(s)://HOST[:PORT]/BUCKET[/PREFIX]   path-style, any S3-compatible store
  *   s3://BUCKET[/PREFIX]                        AWS, https://BUCKET.s3.REGION.amazonaws.com
  *                                               (path-style for dotted bucket names)
- * Either may end in "?OPTION=VALUE[&...]": storage_class=SPEC, region=NAME.
+ * Either may end in "?OPTION=VALUE[&...]": storage_class=SPEC, region=NAME,
+ * transfers=N.
  * Object NAME is stored under key PREFIX/NAME.
  *
  * Credentials: AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY (+ AWS_SESSION_TOKEN,
@@ -164,6 +168,9 @@ int backend_local_open(const char *dir, Backend **out_be, RemoteErr *err);
  *                             with exponential backoff and jitter.
  *   STRATA_S3_LOW_SPEED_TIME  seconds below 1 KiB/s before a transfer
  *                             counts as stalled and is retried (default 60).
+ *   STRATA_S3_TRANSFERS       requests in flight at once, 1..128 (default
+ *                             8; the transfers= option wins). Requests
+ *                             beyond it wait their turn (remote/s3_multi.h).
  *
  * Integrity: every upload carries x-amz-content-sha256 (signed) and
  * x-amz-checksum-sha256; a whole-object get verifies the stored SHA-256

@@ -13,6 +13,10 @@
 #define DEFAULT_REGION "us-east-1"
 #define DEFAULT_RETRIES 5               /* 6 attempts: about 6 s of backoff */
 #define DEFAULT_LOW_SPEED_TIME_S 60
+/* Requests in flight at once (S3CONFIG_TRANSFERS_DEFAULT, 8): enough to
+ * keep a restore's whole-pack GETs and a backup's uploads streaming over
+ * a link with tens of ms of round trip (restic's default is 5
+ * connections, the AWS CLI's 10). */
 #define CONNECT_TIMEOUT_S 10
 /* Storage-class names are short upper-case words (STANDARD_IA,
  * DEEP_ARCHIVE, ...); the bound keeps header values sane. */
@@ -234,10 +238,11 @@ bad:
 	                       where, spec);
 }
 
-static int env_long(const char *name, long lo, long hi, long dflt, long *out,
-                    const char *where, RemoteErr *err)
+/* A number in lo..hi from v, the value of name (an environment variable
+ * or a location option); dflt when v is NULL. */
+static int value_long(const char *name, const char *v, long lo, long hi, long dflt, long *out,
+                      const char *where, RemoteErr *err)
 {
-	const char *v = env_get(name);
 	char *end;
 	long x;
 
@@ -252,6 +257,12 @@ static int env_long(const char *name, long lo, long hi, long dflt, long *out,
 		                       where, name, v, lo, hi);
 	*out = x;
 	return 0;
+}
+
+static int env_long(const char *name, long lo, long hi, long dflt, long *out,
+                    const char *where, RemoteErr *err)
+{
+	return value_long(name, env_get(name), lo, hi, dflt, out, where, err);
 }
 
 static int bucket_ok(const char *b, size_t n)
@@ -306,9 +317,9 @@ static int split_bucket(S3Config *cfg, const char *path, size_t len, const char 
 	return 0;
 }
 
-/* Location options after '?': storage_class=SPEC and region=NAME,
- * separated by '&'. Writes pointers to malloc'ed values. */
-static int parse_options(const char *opts, char **out_class, char **out_region,
+/* Location options after '?': storage_class=SPEC, region=NAME and
+ * transfers=N, separated by '&'. Writes pointers to malloc'ed values. */
+static int parse_options(const char *opts, char **out_class, char **out_region, char **out_transfers,
                          const char *where, RemoteErr *err)
 {
 	const char *p = opts;
@@ -322,9 +333,11 @@ static int parse_options(const char *opts, char **out_class, char **out_region,
 			slot = out_class;
 		else if (eq && (size_t)(eq - p) == 6 && memcmp(p, "region", 6) == 0)
 			slot = out_region;
+		else if (eq && (size_t)(eq - p) == 9 && memcmp(p, "transfers", 9) == 0)
+			slot = out_transfers;
 		if (!slot)
 			return backend_err_set(err, -EINVAL, "%s: unknown location option \"%.*s\" "
-			                       "(known: storage_class=, region=)", where, (int)n, p);
+			                       "(known: storage_class=, region=, transfers=)", where, (int)n, p);
 		free(*slot);
 		*slot = dup_n(eq + 1, n - (size_t)(eq + 1 - p));
 		if (!*slot)
@@ -340,16 +353,16 @@ int s3config_parse(const char *location, S3Config *out, RemoteErr *err)
 {
 	S3Config cfg;
 	const char *q, *rest, *host, *path;
-	char *base = NULL, *opt_class = NULL, *opt_region = NULL;
+	char *base = NULL, *opt_class = NULL, *opt_region = NULL, *opt_transfers = NULL;
 	size_t loc_len, host_len;
-	long retries = 0;
+	long retries = 0, transfers = 0;
 	int rc, aws;
 
 	memset(&cfg, 0, sizeof(cfg));
 	q = strchr(location, '?');
 	loc_len = q ? (size_t)(q - location) : strlen(location);
 	if (q) {
-		rc = parse_options(q + 1, &opt_class, &opt_region, location, err);
+		rc = parse_options(q + 1, &opt_class, &opt_region, &opt_transfers, location, err);
 		if (rc < 0)
 			goto out;
 	}
@@ -425,6 +438,14 @@ int s3config_parse(const char *location, S3Config *out, RemoteErr *err)
 	if (rc < 0)
 		goto out;
 	cfg.connect_timeout_s = CONNECT_TIMEOUT_S;
+	rc = opt_transfers
+	     ? value_long("transfers", opt_transfers, 1, S3CONFIG_TRANSFERS_MAX,
+	                  S3CONFIG_TRANSFERS_DEFAULT, &transfers, location, err)
+	     : env_long("STRATA_S3_TRANSFERS", 1, S3CONFIG_TRANSFERS_MAX,
+	                S3CONFIG_TRANSFERS_DEFAULT, &transfers, location, err);
+	if (rc < 0)
+		goto out;
+	cfg.transfers = (int)transfers;
 	rc = load_credentials(&cfg, location, err);
 	if (rc < 0)
 		goto out;
@@ -435,6 +456,7 @@ out:
 	free(base);
 	free(opt_class);
 	free(opt_region);
+	free(opt_transfers);
 	return rc < 0 ? rc : 0;
 }
 

@@ -13,6 +13,10 @@
 
 #include "remote/backend.h"
 
+/* Bounds of transfers= and STRATA_S3_TRANSFERS. */
+#define S3CONFIG_TRANSFERS_DEFAULT 8
+#define S3CONFIG_TRANSFERS_MAX 128
+
 typedef struct S3Config {
 	char *url_base;         /* "http://h:p/bucket" (path-style) or
 	                         * "https://bucket.s3.REGION.amazonaws.com" */
@@ -31,6 +35,9 @@ typedef struct S3Config {
 	int attempts;           /* 1 + STRATA_S3_RETRIES (default 5 retries) */
 	long low_speed_time_s;  /* STRATA_S3_LOW_SPEED_TIME, default 60 */
 	long connect_timeout_s; /* 10 */
+	int transfers;          /* requests in flight at most: option
+	                         * transfers=, else STRATA_S3_TRANSFERS,
+	                         * default 8 (1..128) */
 } S3Config;
 
 /* s3config_parse — fill *out from location (the whole "s3:..." string),

@@ -21,6 +21,7 @@ typedef struct Cli {
 	const char *cache_dir;      /* --cache-dir; NULL lets repo_open pick */
 	const char *password_file;  /* --password-file; NULL: see cli_password.h */
 	const char *key_cache;      /* --key-cache SECONDS, else $STRATA_KEY_CACHE; NULL/"0": off */
+	const char *transfers;      /* --transfers N: S3 requests in flight; NULL: $STRATA_S3_TRANSFERS */
 	int json;                   /* --json: machine output on stdout */
 	int quiet;                  /* --quiet: only errors and warnings */
 	int verbose;                /* --verbose: per-item lines */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "remote/s3_config.h"
 #include "tools/cli_exit.h"
 
 const struct option cli_global_longopts[] = {
@@ -17,6 +18,7 @@ const struct option cli_global_longopts[] = {
 	{ "cache-dir",     required_argument, NULL, CLI_OPT_CACHE_DIR },
 	{ "password-file", required_argument, NULL, CLI_OPT_PASSWORD_FILE },
 	{ "key-cache",     required_argument, NULL, CLI_OPT_KEY_CACHE },
+	{ "transfers",     required_argument, NULL, CLI_OPT_TRANSFERS },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -30,8 +32,25 @@ int cli_opts_global(Cli *cli, int opt, const char *arg)
 	case CLI_OPT_CACHE_DIR:     cli->cache_dir = arg; return 1;
 	case CLI_OPT_PASSWORD_FILE: cli->password_file = arg; return 1;
 	case CLI_OPT_KEY_CACHE:     cli->key_cache = arg; return 1;
+	case CLI_OPT_TRANSFERS:     cli->transfers = arg; return 1;
 	default:                    return 0;
 	}
+}
+
+/* --transfers N reaches the S3 backends the command opens through the
+ * environment (remote/s3_config.h), as --storage-class does: every
+ * location the command opens, repository and replication targets alike,
+ * runs at most N requests at once. */
+static int set_transfers(Cli *cli)
+{
+	long n = 0;
+
+	if (cli_parse_int(cli->transfers, 1, S3CONFIG_TRANSFERS_MAX, &n) != 0)
+		return cli_usage(cli, "--transfers %s: give a number of requests from 1 to %d", cli->transfers,
+		                 S3CONFIG_TRANSFERS_MAX);
+	if (setenv("STRATA_S3_TRANSFERS", cli->transfers, 1) != 0)
+		return cli_failf(cli, -errno, "out of memory");
+	return CLI_CONTINUE;
 }
 
 const char *cli_opts_bad_option(char **argv, char *buf, size_t len)
@@ -98,6 +117,8 @@ int cli_opts_parse(Cli *cli, int argc, char **argv, const char *shortopts,
 			goto out;
 		rc = CLI_CONTINUE;
 	}
+	if (cli->transfers && (rc = set_transfers(cli)) != CLI_CONTINUE)
+		goto out;
 	*out_optind = optind;
 out:
 	free(all);
