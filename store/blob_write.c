@@ -16,11 +16,14 @@
 /* Write a stored index file after this many packs, so that a crash in a
  * long backup leaves little for the next run to cover. */
 #define INDEX_EVERY_PACKS 64
-/* Finished packs waiting for the uploader thread; bounds memory to about
- * (UPLOAD_QUEUE + 2) packs while storage writes overlap sealing. One is
- * enough to overlap them: with two, a 10 GiB first backup peaked at
- * 133-146 MiB against 118-127 with one, at the same speed. */
-#define UPLOAD_QUEUE 1
+/* Finished packs queued or being stored, at most: bounds memory to about
+ * (that + 2) packs while storage writes overlap sealing. On a local
+ * directory one is enough to overlap them: with two, a 10 GiB first
+ * backup peaked at 133-146 MiB against 118-127 with one, at the same
+ * speed. An object store answers each PUT after a round trip and its own
+ * work, so there as many uploader threads as the backend runs transfers
+ * (--transfers) store packs at once, up to UPLOADERS_MAX. */
+#define UPLOADERS_MAX 4
 /* Stored data packs kept, emptied, for the next ones: a fresh 16 MiB
  * buffer costs 4,096 page faults as it fills (on a VM, a tenth of a
  * backup's CPU); a reused one none. The pack memory bound is unchanged:
@@ -69,12 +72,14 @@ struct BlobWriter {
 	BlobWriterPackFn on_pack;      /* told of each stored pack (repack), or NULL */
 	void *on_pack_ctx;
 	StrataErr fail_err;
-	/* The uploader thread stores finished packs (store_pack). */
-	pthread_t uploader;
-	int uploader_running;
+	/* The uploader threads store finished packs (store_pack). */
+	pthread_t uploader[UPLOADERS_MAX];
+	int nuploaders;                /* running */
+	int upload_max;                /* packs queued + being stored, at most */
 	pthread_cond_t queue_cv;       /* queue changed or stop set */
-	QueuedPack queue[UPLOAD_QUEUE];
-	size_t qhead, qlen;
+	QueuedPack queue[UPLOADERS_MAX];
+	size_t qhead, qlen;            /* waiting for an uploader */
+	int storing;                   /* taken by an uploader, not yet stored */
 	PackBuilder spare[SPARE_PACKS];  /* emptied data packs, buffers kept */
 	size_t nspare;
 	int stop;
@@ -101,9 +106,13 @@ static void *uploader_main(void *arg)
 		if (bw->qlen == 0)
 			break;
 		QueuedPack qp = bw->queue[bw->qhead];
+		bw->qhead = (bw->qhead + 1) % UPLOADERS_MAX;
+		bw->qlen--;
+		bw->storing++;
+		int skip = bw->failed;       /* read under mu: other uploaders set it */
 		pthread_mutex_unlock(&bw->mu);
 		StrataErr err = {0};
-		int rc = bw->failed ? 0 : store_pack(bw, &qp.pb, qp.kind, &err);
+		int rc = skip ? 0 : store_pack(bw, &qp.pb, qp.kind, &err);
 		if (rc)
 			set_failed(bw, &err);
 		pthread_mutex_lock(&bw->mu);
@@ -113,10 +122,8 @@ static void *uploader_main(void *arg)
 		} else {
 			pack_builder_free(&qp.pb);
 		}
-		/* The slot stays occupied until stored: the queue bound counts
-		 * the pack being written too. */
-		bw->qhead = (bw->qhead + 1) % UPLOAD_QUEUE;
-		bw->qlen--;
+		/* The bound counts the pack being stored too. */
+		bw->storing--;
 		pthread_cond_broadcast(&bw->queue_cv);
 	}
 	pthread_mutex_unlock(&bw->mu);
@@ -174,14 +181,14 @@ static void enqueue_pack(BlobWriter *bw, PackBuilder *pb, uint8_t kind, size_t m
 	for (;;) {
 		if (bw->hashing[kind])
 			wait_hashed(bw, kind);   /* the copy below must take a settled hash */
-		else if (bw->qlen == UPLOAD_QUEUE)
+		else if ((int)bw->qlen + bw->storing >= bw->upload_max)
 			pthread_cond_wait(&bw->queue_cv, &bw->mu);
 		else
 			break;
 	}
 	if (pb->n == 0 || pb->len < min_len)
 		return;
-	QueuedPack *qp = &bw->queue[(bw->qhead + bw->qlen) % UPLOAD_QUEUE];
+	QueuedPack *qp = &bw->queue[(bw->qhead + bw->qlen) % UPLOADERS_MAX];
 	qp->pb = *pb;
 	qp->kind = kind;
 	bw->qlen++;
@@ -192,17 +199,17 @@ static void enqueue_pack(BlobWriter *bw, PackBuilder *pb, uint8_t kind, size_t m
 	pthread_cond_broadcast(&bw->queue_cv);
 }
 
-/* Stop the uploader after it has stored everything queued. */
+/* Stop the uploaders after they have stored everything queued. */
 static void stop_uploader(BlobWriter *bw)
 {
-	if (!bw->uploader_running)
+	if (!bw->nuploaders)
 		return;
 	pthread_mutex_lock(&bw->mu);
 	bw->stop = 1;
 	pthread_cond_broadcast(&bw->queue_cv);
 	pthread_mutex_unlock(&bw->mu);
-	pthread_join(bw->uploader, NULL);
-	bw->uploader_running = 0;
+	while (bw->nuploaders > 0)
+		pthread_join(bw->uploader[--bw->nuploaders], NULL);
 }
 
 static size_t slot_of(const PendingSet *s, const uint8_t id[CODEC_ID_LEN])
@@ -300,7 +307,7 @@ static void pending_remove(PendingSet *s, const uint8_t id[CODEC_ID_LEN])
 int blobwriter_new(Repo *repo, int zlevel, BlobWriter **out, StrataErr *err)
 {
 	BlobWriter *bw = calloc(1, sizeof *bw);
-	int rc;
+	int rc, want;
 
 	if (!bw)
 		return strata_err_set(err, -ENOMEM, "out of memory");
@@ -321,11 +328,17 @@ int blobwriter_new(Repo *repo, int zlevel, BlobWriter **out, StrataErr *err)
 	pthread_cond_init(&bw->hash_cv, NULL);
 	pack_builder_init(&bw->open[0]);
 	pack_builder_init(&bw->open[1]);
-	if (pthread_create(&bw->uploader, NULL, uploader_main, bw) != 0) {
+	want = repo->be->transfers > 1 ? repo->be->transfers : 1;
+	if (want > UPLOADERS_MAX)
+		want = UPLOADERS_MAX;
+	while (bw->nuploaders < want &&
+	       pthread_create(&bw->uploader[bw->nuploaders], NULL, uploader_main, bw) == 0)
+		bw->nuploaders++;
+	if (bw->nuploaders == 0) {
 		blobwriter_free(bw);
 		return strata_err_set(err, -EAGAIN, "cannot start the pack uploader thread");
 	}
-	bw->uploader_running = 1;
+	bw->upload_max = bw->nuploaders;
 	*out = bw;
 	return 0;
 }
@@ -600,7 +613,7 @@ void blobwriter_free(BlobWriter *bw)
 	if (!bw)
 		return;
 	/* Without finish: queued packs are still stored (harmless, and the
-	 * next run indexes them), then the thread stops. */
+	 * next run indexes them), then the threads stop. */
 	stop_uploader(bw);
 	pthread_cond_destroy(&bw->queue_cv);
 	pthread_cond_destroy(&bw->hash_cv);
