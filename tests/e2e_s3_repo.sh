@@ -188,6 +188,35 @@ expect s3repo_cold_ls "$STRATA" -r "$P" ls latest
 if ! s3_proxy_log | grep -q ' 403 cold'; then pass s3repo_cold_metadata_only; else fail s3repo_cold_metadata_only "$(s3_proxy_log | grep ' 403 cold' | head -3)"; fi
 s3_cold -1
 
+# ---- --transfers: how many requests run at once ----
+# Every request held 300 ms at the proxy: the restore's many readers are
+# limited to the transfers allowed, and still restore bit-exact.
+rm -rf "$STRATA_CACHE_DIR"
+s3_faults '*:delay-300'
+expect s3repo_transfers_1_restore "$STRATA" -r "$P" --transfers 1 restore latest --target "$T/r8"
+peak=$(s3_proxy_peak)
+if [ "$peak" = 1 ]; then pass s3repo_transfers_1_one_at_a_time; else fail s3repo_transfers_1_one_at_a_time "$peak requests open at once"; fi
+restored s3repo_transfers_1_bit_exact "$T/r8"
+s3_faults '*:delay-300'
+expect s3repo_transfers_3_restore env STRATA_S3_TRANSFERS=3 "$STRATA" -r "$P" restore latest --target "$T/r9"
+peak=$(s3_proxy_peak)
+if [ "$peak" = 3 ]; then pass s3repo_transfers_3_at_once; else fail s3repo_transfers_3_at_once "$peak requests open at once"; fi
+restored s3repo_transfers_3_bit_exact "$T/r9"
+# Backup uploads: packs stored by parallel uploaders, at most transfers of them.
+head -c 60000000 /dev/urandom >"$S/d1/fifth"
+s3_faults '*:delay-300'
+expect s3repo_transfers_2_backup "$STRATA" -r "$P" --transfers 2 backup "$S"
+peak=$(s3_proxy_peak)
+if [ "$peak" = 2 ]; then pass s3repo_transfers_2_uploads_at_once; else fail s3repo_transfers_2_uploads_at_once "$peak requests open at once"; fi
+s3_faults ''
+expect s3repo_transfers_backup_check "$STRATA" -r "$L" check --read-data
+expect s3repo_transfers_backup_restore "$STRATA" -r "$L" restore latest --target "$T/r10"
+restored s3repo_transfers_backup_bit_exact "$T/r10"
+expect_exit s3repo_transfers_zero 2 "$STRATA" -r "$L" --transfers 0 snapshots
+one_error_line s3repo_transfers_zero_one_line "--transfers 0: give a number of requests from 1 to 128"
+expect_exit s3repo_transfers_option_bad 4 "$STRATA" -r "$L?transfers=500" snapshots
+one_error_line s3repo_transfers_option_bad_one_line 'transfers="500" is not a number in 1..128'
+
 # ---- wrong credentials: one line ----
 expect_exit s3repo_wrong_secret 4 env AWS_SECRET_ACCESS_KEY=wrong "$STRATA" -r "$L" snapshots
 one_error_line s3repo_wrong_secret_one_line "SignatureDoesNotMatch\|access denied"

@@ -11,6 +11,8 @@
 // Control (never forwarded):
 //   GET /__faults?spec=SPEC   set the fault plan and restart request numbering
 //   GET /__log                one line per request since: "N METHOD PATH STATUS FAULT"
+//   GET /__peak               the most requests open at once since (a request is
+//                             open from its arrival until its answer ends)
 //   GET /__cold?ms=MS         archive mode (MS >= 0; -1 ends it): every GET of a
 //                             key with a "/data/" component answers 403
 //                             InvalidObjectState, like S3 for GLACIER and
@@ -59,6 +61,8 @@ let plan = new Map()
 let every = null
 let counter = 0
 let log = []
+let open = 0
+let peak = 0
 const checksums = new Map()
 let coldMs = -1
 const thawAt = new Map()    // path -> time a restored copy becomes readable
@@ -68,6 +72,7 @@ function setPlan(spec) {
 	every = null
 	counter = 0
 	log = []
+	peak = open
 	for (const item of (spec || '').split(',').filter(Boolean)) {
 		const i = item.indexOf(':')
 		const n = item.slice(0, i)
@@ -138,6 +143,25 @@ const server = http.createServer((req, res) => {
 		res.end(log.join('\n') + (log.length ? '\n' : ''))
 		return
 	}
+	if (url.pathname === '/__peak') {
+		res.end(`${peak}\n`)
+		return
+	}
+	open++
+	if (open > peak) peak = open
+	// Whichever comes first: the answer sent, or the connection gone
+	// (a reset fault answers nothing).
+	const sock = req.socket
+	let ended = false
+	const end = () => {
+		if (ended) return
+		ended = true
+		open--
+		sock.removeListener('close', end)
+	}
+	res.on('finish', end)
+	res.on('close', end)
+	sock.on('close', end)
 	const n = ++counter
 	const fault = plan.get(n) || every || ''
 	const chunks = []

@@ -13,6 +13,7 @@
 #                   without openssl)
 #   s3_faults SPEC  set the proxy's fault plan (see faultproxy.js)
 #   s3_proxy_log    print the proxy's request log since the last s3_faults
+#   s3_proxy_peak   print the most requests the proxy had open at once since
 #   s3_cold MS      archive mode: data/ GETs answer InvalidObjectState until
 #                   restored (thawed MS ms after RestoreObject); -1 ends it
 #   s3_aws ARGS     run /usr/bin/aws s3api against the server
@@ -136,6 +137,10 @@ s3_cold() {
 
 s3_proxy_log() {
 	s3_proxy_get /__log
+}
+
+s3_proxy_peak() {
+	s3_proxy_get /__peak
 }
 
 s3_aws() {
