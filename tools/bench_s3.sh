@@ -9,14 +9,15 @@
 # directory of small files and a sparse file. The server is the npm
 # package s3rver 3.7.1 pinned in tests/s3/bench (restic 0.14 cannot talk to
 # the SigV4-checking 5.0.0 the tests use; see shared S3-TESTING notes), on
-# 127.0.0.1. Prints backup times, then restores with an empty cache,
-# strata and restic interleaved, BENCH_S3_ROUNDS times each (default 2,
-# best kept): wall and client CPU seconds, throughput, the ratio
-# strata/restic (strata's target: at least 2), and the requests and bytes
+# 127.0.0.1. Runs first backups, each into a fresh repository, then
+# restores with an empty cache, strata and restic interleaved,
+# BENCH_S3_ROUNDS times each (default 2, best kept): wall and client CPU
+# seconds, client peak RSS, throughput, the ratio strata/restic (for
+# restores strata's target is at least 2), and the requests and bytes
 # downloaded per restored GiB, counted the same way for both from the
 # server's request log (strata's own count from restore --json too).
 #
-# Restores run twice over: straight to the server, and through
+# Backups and restores run twice over: straight to the server, and through
 # tests/s3/bench/latency_proxy.py, which delays every chunk by
 # BENCH_S3_DELAY_MS (default 10) each way, i.e. the round trip a client in
 # the same region as its object store sees (0 skips it). On loopback the
@@ -128,8 +129,9 @@ for line in sys.stdin:
 print(n, int(total))'
 }
 
-# timed OUT_FILE CMD... — run CMD, write "WALL CPU" (seconds; CPU = user +
-# system of CMD and its children) to OUT_FILE; CMD's stdout goes to stdout.
+# timed OUT_FILE CMD... — run CMD, write "WALL CPU RSS" (seconds; CPU =
+# user + system of CMD and its children; RSS its peak, KiB) to OUT_FILE;
+# CMD's stdout goes to stdout.
 timed() {
 	python3 - "$@" <<'EOF'
 import resource, subprocess, sys, time
@@ -138,20 +140,10 @@ t0 = time.monotonic()
 rc = subprocess.call(cmd)
 wall = time.monotonic() - t0
 ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-open(out, "w").write(f"{wall:.2f} {ru.ru_utime + ru.ru_stime:.2f}\n")
+open(out, "w").write(f"{wall:.2f} {ru.ru_utime + ru.ru_stime:.2f} {ru.ru_maxrss}\n")
 sys.exit(rc)
 EOF
 }
-
-# ---- backups ----
-SL=s3:https://127.0.0.1:$PORT/bench/strata
-RL=s3:https://127.0.0.1:$PORT/bench/restic
-"$STRATA" -r "$SL" init -q
-t0=$(now); "$STRATA" -r "$SL" backup -q "$W/src"; t1=$(now)
-st_backup=$(secs "$t0" "$t1")
-restic --cacert "$W/cert.pem" -r "$RL" init -q >/dev/null
-t0=$(now); restic --cacert "$W/cert.pem" -r "$RL" backup -q "$W/src" >/dev/null; t1=$(now)
-rs_backup=$(secs "$t0" "$t1")
 
 # ---- the proxy that adds latency ----
 DELAY_MS=${BENCH_S3_DELAY_MS:-10}
@@ -162,6 +154,37 @@ if [ "$DELAY_MS" != 0 ]; then
 	PROXY_PORT=$(wait_port "$W/proxy.log" "listening on ") ||
 		{ echo "bench_s3: latency proxy did not start: $(cat "$W/proxy.log")" >&2; exit 1; }
 fi
+
+# ---- backups: strata and restic interleaved, direct and through the proxy ----
+ROUNDS=${BENCH_S3_ROUNDS:-2}
+# backup_one VIA ROUND TOOL PORT — a first backup into a fresh repository
+# (bench/TOOL for the first direct round, which the restores read);
+# appends "VIA TOOL WALL CPU RSS_KB" to $W/backups.
+backup_one() {
+	name=$3-$1-$2
+	[ "$1-$2" = direct-1 ] && name=$3
+	if [ "$3" = strata ]; then
+		"$STRATA" -r "s3:https://127.0.0.1:$PORT/bench/$name" init -q
+		timed "$W/t" "$STRATA" -r "s3:https://127.0.0.1:$4/bench/$name" backup -q "$W/src"
+	else
+		restic --cacert "$W/cert.pem" -r "s3:https://127.0.0.1:$PORT/bench/$name" init -q >/dev/null
+		timed "$W/t" restic --cacert "$W/cert.pem" -r "s3:https://127.0.0.1:$4/bench/$name" \
+			backup -q "$W/src" >/dev/null
+	fi
+	echo "$1 $3 $(cat "$W/t")" >>"$W/backups"
+}
+: >"$W/backups"
+for via in direct proxy; do
+	if [ $via = direct ]; then p=$PORT; else p=$PROXY_PORT; fi
+	[ -n "$p" ] || continue
+	r=1
+	while [ $r -le "$ROUNDS" ]; do
+		for tool in strata restic; do
+			backup_one $via $r $tool "$p"
+		done
+		r=$((r + 1))
+	done
+done
 
 # prefault — as in tools/bench.sh: this VM's host drops memory the guest
 # reported free, and the first touch of such a page faults on the host.
@@ -200,7 +223,6 @@ restore_one() {
 }
 
 # ---- restores: strata and restic interleaved, direct and through the proxy ----
-ROUNDS=${BENCH_S3_ROUNDS:-2}
 : >"$W/restores"
 for via in direct proxy; do
 	if [ $via = direct ]; then p=$PORT; else p=$PROXY_PORT; fi
@@ -216,36 +238,54 @@ done
 
 echo
 echo "bench_s3: $(python3 -c "print(f'{$DATA/1048576:.0f}')") MiB apparent ($SIZE generated), s3rver 3.7.1 (https) on 127.0.0.1, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-8s %10s %10s\n' tool backup_s MiB/s
-printf '%-8s %10s %10s\n' strata "$st_backup" "$(mbps "$DATA" "$st_backup")"
-printf '%-8s %10s %10s\n' restic "$rs_backup" "$(mbps "$DATA" "$rs_backup")"
-python3 - "$DATA" "$DELAY_MS" "$W/restores" <<'EOF'
+python3 - "$DATA" "$DELAY_MS" "$W/backups" "$W/restores" <<'EOF'
 import sys
 data, delay = int(sys.argv[1]), sys.argv[2]
 gib = data / 2**30
-rows = [l.split() for l in open(sys.argv[3]) if l.strip()]
-print("restores (empty cache each, best of the rounds by wall; CPU is the client's):")
-for via in ("direct", "proxy"):
+
+def best_of(rows, via):
     best = {}
     for r in rows:
-        if r[0] != via:
-            continue
-        if r[1] not in best or float(r[2]) < float(best[r[1]][2]):
+        if r[0] == via and (r[1] not in best or float(r[2]) < float(best[r[1]][2])):
             best[r[1]] = r
-    if not best:
-        continue
-    label = "direct" if via == "direct" else f"+{2 * float(delay):.0f} ms RTT (latency_proxy)"
+    return best
+
+def label(via):
+    return "direct" if via == "direct" else f"+{2 * float(delay):.0f} ms RTT (latency_proxy)"
+
+def ratio(best):
+    if "strata" in best and "restic" in best:
+        return float(best["restic"][2]) / max(float(best["strata"][2]), 1e-9)
+    return None
+
+rows = [l.split() for l in open(sys.argv[3]) if l.strip()]
+print("first backups (a fresh repository each, best of the rounds by wall; CPU and RSS are the client's):")
+for via in ("direct", "proxy"):
+    best = best_of(rows, via)
+    for tool in ("strata", "restic"):
+        if tool in best:
+            r = best[tool]
+            wall, cpu, rss = float(r[2]), float(r[3]), int(r[4])
+            print(f"  {label(via):32s} {tool:7s} {wall:6.2f} s wall {cpu:6.2f} s CPU {data / 2**20 / wall:7.1f} MiB/s"
+                  f"  {rss / 1024:6.1f} MiB peak RSS")
+    if ratio(best) is not None:
+        print(f"  {label(via):32s} throughput ratio strata/restic: {ratio(best):.2f}")
+
+rows = [l.split() for l in open(sys.argv[4]) if l.strip()]
+print("restores (empty cache each, best of the rounds by wall; CPU and RSS are the client's):")
+for via in ("direct", "proxy"):
+    best = best_of(rows, via)
     for tool in ("strata", "restic"):
         if tool not in best:
             continue
         r = best[tool]
-        wall, cpu, req, nbytes = float(r[2]), float(r[3]), int(r[4]), int(r[5])
+        wall, cpu, rss, req, nbytes = float(r[2]), float(r[3]), int(r[4]), int(r[5]), int(r[6])
         extra = ""
-        if len(r) > 7:
-            extra = f"; own count {int(r[6])} data range requests, {int(r[7]) / 2**20:.1f} MiB of packs"
-        print(f"  {label:32s} {tool:7s} {wall:6.2f} s wall {cpu:6.2f} s CPU {data / 2**20 / wall:7.1f} MiB/s  "
-              f"per GiB: {req / gib:4.0f} requests, {nbytes / 2**30 / gib:.3f} GiB downloaded{extra}")
-    if "strata" in best and "restic" in best:
-        print(f"  {label:32s} throughput ratio strata/restic: "
-              f"{float(best['restic'][2]) / max(float(best['strata'][2]), 1e-9):.2f} (target >= 2)")
+        if len(r) > 8:
+            extra = f"; own count {int(r[7])} data range requests, {int(r[8]) / 2**20:.1f} MiB of packs"
+        print(f"  {label(via):32s} {tool:7s} {wall:6.2f} s wall {cpu:6.2f} s CPU {data / 2**20 / wall:7.1f} MiB/s"
+              f"  {rss / 1024:6.1f} MiB peak RSS  per GiB: {req / gib:4.0f} requests,"
+              f" {nbytes / 2**30 / gib:.3f} GiB downloaded{extra}")
+    if ratio(best) is not None:
+        print(f"  {label(via):32s} throughput ratio strata/restic: {ratio(best):.2f} (target >= 2)")
 EOF
