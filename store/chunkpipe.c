@@ -5,16 +5,15 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
+#include "store/hugebuf.h"
 #include "store/repo_internal.h"
 #include "store/workpool.h"
 
 #define SEG_MIN        (8u << 20)    /* a read segment: at least 8 MiB */
 #define SEG_COUNT      3             /* segments per pipe: one being read into,
                                       * two whose chunks are being sealed */
-#define HUGE_PAGE      (2u << 20)
 #define INFLIGHT_BYTES (16u << 20)   /* chunk bytes queued or being sealed: ~500
                                        * chunks, far more than the workers drain
                                        * between two submissions; 32 MiB was no
@@ -169,18 +168,16 @@ int chunkpipe_new(Repo *repo, BlobWriter *bw, int threads, ChunkPipe **out, Stra
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->seg_freed, NULL);
 	/* Room to keep max_len bytes ahead of the cut position while reading
-	 * in large, efficient reads. Segments are huge-page aligned and
-	 * advised so: filled once per run, on a VM where each 4 KiB first
-	 * touch traps to the host that is 4,096 faults per segment. */
-	p->seg_cap = 2u * repo->chunk_max > SEG_MIN ? 2u * repo->chunk_max : SEG_MIN;
-	p->seg_cap = (p->seg_cap + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+	 * in large, efficient reads. Segments are on huge pages (hugebuf.h):
+	 * filled once per run, on a VM where each 4 KiB first touch traps to
+	 * the host that is 4,096 faults per segment. */
 	for (int i = 0; i < SEG_COUNT; i++) {
-		void *b = NULL;
-		if (posix_memalign(&b, HUGE_PAGE, p->seg_cap) != 0) {
+		uint8_t *b = hugebuf_alloc(2u * repo->chunk_max > SEG_MIN ? 2u * repo->chunk_max : SEG_MIN,
+		                           &p->seg_cap);
+		if (!b) {
 			ok = 0;
 			break;
 		}
-		(void)madvise(b, p->seg_cap, MADV_HUGEPAGE);   /* a hint: may be off */
 		p->segs[i].buf = b;
 		p->segs[i].next = p->free_segs;
 		p->free_segs = &p->segs[i];

@@ -103,6 +103,7 @@ NODE_OPTIONS=--openssl-legacy-provider node "$BENCH_NPM/node_modules/s3rver/bin/
 	-d "$W/s3" -a 127.0.0.1 -p 0 --key "$W/key.pem" --cert "$W/cert.pem" \
 	--configure-bucket bench >"$W/s3.log" 2>&1 &
 S3_PID=$!
+SERVER_PID=$S3_PID
 PORT=$(wait_port "$W/s3.log" "listening on ") || { echo "bench_s3: s3rver did not start: $(cat "$W/s3.log")" >&2; exit 1; }
 export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_DEFAULT_REGION=us-east-1
 export STRATA_PASSWORD=bench-password RESTIC_PASSWORD=bench-password
@@ -173,18 +174,24 @@ backup_one() {
 	fi
 	echo "$1 $3 $(cat "$W/t")" >>"$W/backups"
 }
-: >"$W/backups"
-for via in direct proxy; do
-	if [ $via = direct ]; then p=$PORT; else p=$PROXY_PORT; fi
-	[ -n "$p" ] || continue
-	r=1
-	while [ $r -le "$ROUNDS" ]; do
-		for tool in strata restic; do
-			backup_one $via $r $tool "$p"
+
+# interleaved FN — FN VIA ROUND TOOL PORT for each way to the server
+# (direct, then through the proxy), ROUNDS rounds, strata then restic.
+interleaved() {
+	for via in direct proxy; do
+		if [ $via = direct ]; then p=$PORT; else p=$PROXY_PORT; fi
+		[ -n "$p" ] || continue
+		r=1
+		while [ $r -le "$ROUNDS" ]; do
+			for tool in strata restic; do
+				"$1" $via $r $tool "$p"
+			done
+			r=$((r + 1))
 		done
-		r=$((r + 1))
 	done
-done
+}
+: >"$W/backups"
+interleaved backup_one
 
 # prefault — as in tools/bench.sh: this VM's host drops memory the guest
 # reported free, and the first touch of such a page faults on the host.
@@ -198,15 +205,21 @@ prefault() {
 	rm -f /dev/shm/strata-bench-s3-prefault.$$
 }
 
-# restore_one VIA TOOL PORT — one restore with an empty cache, checked
-# against the source; appends "VIA TOOL WALL CPU REQUESTS BYTES
-# [OWN_REQUESTS OWN_BYTES]" to $W/restores.
+# server_cpu — CPU seconds the S3 server has used so far.
+server_cpu() {
+	python3 -c 'import os,sys; f=open(f"/proc/{sys.argv[1]}/stat").read().rsplit(")", 1)[1].split(); print((int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK"))' "$SERVER_PID"
+}
+
+# restore_one VIA ROUND TOOL PORT — one restore with an empty cache,
+# checked against the source; appends "VIA TOOL WALL CPU RSS_KB REQUESTS
+# BYTES SERVER_CPU [OWN_REQUESTS OWN_BYTES]" to $W/restores.
 restore_one() {
 	shift_via=$1
-	shift
+	shift 2
 	rm -rf "$W/r" "$W/rcache"
 	prefault
 	m=$(log_mark)
+	c0=$(server_cpu)
 	if [ "$1" = strata ]; then
 		STRATA_CACHE_DIR="$W/rcache" timed "$W/t" "$STRATA" -r "s3:https://127.0.0.1:$2/bench/strata" \
 			restore latest --target "$W/r" --json >"$W/strata-restore.json"
@@ -217,24 +230,15 @@ restore_one() {
 			-r "s3:https://127.0.0.1:$2/bench/restic" restore latest --target "$W/r" -q >/dev/null
 		own=
 	fi
+	srv=$(python3 -c "print(f'{$(server_cpu) - $c0:.2f}')")
 	diff -r "$W/src" "$W/r$W/src" >/dev/null || { echo "bench_s3: $1 restore differs from the source" >&2; exit 1; }
 	rm -rf "$W/r"
-	echo "$shift_via $1 $(cat "$W/t") $(log_since "$m") $own" >>"$W/restores"
+	echo "$shift_via $1 $(cat "$W/t") $(log_since "$m") $srv $own" >>"$W/restores"
 }
 
 # ---- restores: strata and restic interleaved, direct and through the proxy ----
 : >"$W/restores"
-for via in direct proxy; do
-	if [ $via = direct ]; then p=$PORT; else p=$PROXY_PORT; fi
-	[ -n "$p" ] || continue
-	r=1
-	while [ $r -le "$ROUNDS" ]; do
-		for tool in strata restic; do
-			restore_one $via $tool "$p"
-		done
-		r=$((r + 1))
-	done
-done
+interleaved restore_one
 
 echo
 echo "bench_s3: $(python3 -c "print(f'{$DATA/1048576:.0f}')") MiB apparent ($SIZE generated), s3rver 3.7.1 (https) on 127.0.0.1, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -272,19 +276,19 @@ for via in ("direct", "proxy"):
         print(f"  {label(via):32s} throughput ratio strata/restic: {ratio(best):.2f}")
 
 rows = [l.split() for l in open(sys.argv[4]) if l.strip()]
-print("restores (empty cache each, best of the rounds by wall; CPU and RSS are the client's):")
+print("restores (empty cache each, best of the rounds by wall; CPU and RSS are the client's, then the server's CPU):")
 for via in ("direct", "proxy"):
     best = best_of(rows, via)
     for tool in ("strata", "restic"):
         if tool not in best:
             continue
         r = best[tool]
-        wall, cpu, rss, req, nbytes = float(r[2]), float(r[3]), int(r[4]), int(r[5]), int(r[6])
+        wall, cpu, rss, req, nbytes, srv = float(r[2]), float(r[3]), int(r[4]), int(r[5]), int(r[6]), float(r[7])
         extra = ""
-        if len(r) > 8:
-            extra = f"; own count {int(r[7])} data range requests, {int(r[8]) / 2**20:.1f} MiB of packs"
-        print(f"  {label(via):32s} {tool:7s} {wall:6.2f} s wall {cpu:6.2f} s CPU {data / 2**20 / wall:7.1f} MiB/s"
-              f"  {rss / 1024:6.1f} MiB peak RSS  per GiB: {req / gib:4.0f} requests,"
+        if len(r) > 9:
+            extra = f"; own count {int(r[8])} data range requests, {int(r[9]) / 2**20:.1f} MiB of packs"
+        print(f"  {label(via):32s} {tool:7s} {wall:6.2f} s wall {cpu:6.2f} s CPU (server {srv:4.2f} s)"
+              f" {data / 2**20 / wall:7.1f} MiB/s  {rss / 1024:6.1f} MiB peak RSS  per GiB: {req / gib:4.0f} requests,"
               f" {nbytes / 2**30 / gib:.3f} GiB downloaded{extra}")
     if ratio(best) is not None:
         print(f"  {label(via):32s} throughput ratio strata/restic: {ratio(best):.2f} (target >= 2)")
