@@ -26,7 +26,6 @@
 
 #include "store/blob.h"
 #include "store/blob_read.h"
-#include "store/hugebuf.h"
 #include "store/index.h"
 #include "store/repo_internal.h"
 #include "store/restore_plan.h"
@@ -70,8 +69,7 @@ typedef struct LinkSeen {
 
 /* Range buffers are reused: a fresh 17 MiB malloc is a fresh mmap whose
  * every page faults in and is unmapped again when freed, which cost more
- * system time than the reads themselves; and they are on huge pages
- * (hugebuf.h), so that even the first fill of each takes few faults. The weight bound of the pool
+ * system time than the reads themselves. The weight bound of the pool
  * keeps the buffers in use to a few; BUFPOOL_KEEP bounds those kept idle. */
 #define BUFPOOL_KEEP 12
 
@@ -100,11 +98,7 @@ static uint8_t *bufpool_get(BufPool *bp, size_t len, size_t *out_cap)
 	pthread_mutex_unlock(&bp->mu);
 	if (p)
 		return p;
-	/* Round up, so that buffers of near sizes serve each other: range
-	 * buffers to whole huge pages, so that a fresh one faults in 2 MiB at
-	 * a time; smaller ones (decompression windows) to 1 MiB. */
-	if (len >= HUGEBUF_PAGE)
-		return hugebuf_alloc(len, out_cap);
+	/* Round up to 1 MiB so buffers of near sizes serve each other. */
 	*out_cap = ((len ? len : 1) + (1u << 20) - 1) & ~(size_t)((1u << 20) - 1);
 	return malloc(*out_cap);
 }
