@@ -13,10 +13,6 @@
 #define DEFAULT_REGION "us-east-1"
 #define DEFAULT_RETRIES 5               /* 6 attempts: about 6 s of backoff */
 #define DEFAULT_LOW_SPEED_TIME_S 60
-/* Requests in flight at once (S3CONFIG_TRANSFERS_DEFAULT, 8): enough to
- * keep a restore's whole-pack GETs and a backup's uploads streaming over
- * a link with tens of ms of round trip (restic's default is 5
- * connections, the AWS CLI's 10). */
 #define CONNECT_TIMEOUT_S 10
 /* Storage-class names are short upper-case words (STANDARD_IA,
  * DEEP_ARCHIVE, ...); the bound keeps header values sane. */

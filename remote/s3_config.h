@@ -13,7 +13,10 @@
 
 #include "remote/backend.h"
 
-/* Bounds of transfers= and STRATA_S3_TRANSFERS. */
+/* Requests in flight at once (transfers=, STRATA_S3_TRANSFERS, the CLI's
+ * --transfers). The default, 8, keeps a restore's whole-pack GETs and a
+ * backup's uploads streaming over a link with tens of ms of round trip
+ * (restic's default is 5 connections, the AWS CLI's 10). */
 #define S3CONFIG_TRANSFERS_DEFAULT 8
 #define S3CONFIG_TRANSFERS_MAX 128
 
