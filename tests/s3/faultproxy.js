@@ -32,6 +32,8 @@
 //                      (the store did the work; the client never hears)
 //   close              forward, then send the head and half the body, drop
 //   delay-MS           wait MS milliseconds, then forward
+//   slowdata-MS        a PUT of a key with a "/data/" component: wait MS
+//                      milliseconds, then forward; others go straight
 //   stall-MS           forward, send the head and half the body, wait MS,
 //                      then the rest (a client with a low-speed limit gives up)
 //   corrupt            flip one byte of the request body before forwarding
@@ -233,6 +235,8 @@ const server = http.createServer((req, res) => {
 			res.end(ubody)
 		})
 		if (fault.startsWith('delay-')) setTimeout(go, Number(fault.slice(6)))
+		else if (fault.startsWith('slowdata-') && req.method === 'PUT' && url.pathname.includes('/data/'))
+			setTimeout(go, Number(fault.slice(9)))
 		else go()
 	})
 })
