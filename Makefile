@@ -5,7 +5,8 @@
 #   make test        unit tests + end-to-end tests; ends with "N passed, N failed"
 #   make test-asan   the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make fuzz        run every libFuzzer harness for FUZZ_SECONDS each (clang)
-#   make bench       benchmark against restic and borg (SIZE=2G by default)
+#   make bench       benchmark against restic and borg (SIZE=2G by default), then
+#                    the S3 comparison below (S3_SIZE=512M; skipped without node/npm)
 #   make bench-s3    backup/restore via a local S3 server, strata vs restic (SIZE=512M)
 #   make demo        init, backup, snapshots, restore, verify on a temp repository
 
@@ -85,9 +86,15 @@ test-asan:
 fuzz:
 	sh fuzz/run.sh $(FUZZ_SECONDS)
 
+S3_SIZE ?= 512M
 bench: deps
 	@$(MAKE) --no-print-directory all
 	sh tools/bench.sh $(SIZE)
+	@if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then \
+		echo "sh tools/bench_s3.sh $(S3_SIZE)"; sh tools/bench_s3.sh $(S3_SIZE); \
+	else \
+		echo "bench: S3 comparison skipped: it needs node and npm (then: make bench-s3)"; \
+	fi
 
 bench-s3: all
 	sh tools/bench_s3.sh $(SIZE)
