@@ -74,8 +74,8 @@ struct BlobWriter {
 	StrataErr fail_err;
 	/* The uploader threads store finished packs (store_pack). */
 	pthread_t uploader[UPLOADERS_MAX];
-	int nuploaders;                /* running */
-	int upload_max;                /* packs queued + being stored, at most */
+	int nuploaders;                /* running; also the bound on packs
+	                                * queued + being stored */
 	pthread_cond_t queue_cv;       /* queue changed or stop set */
 	QueuedPack queue[UPLOADERS_MAX];
 	size_t qhead, qlen;            /* waiting for an uploader */
@@ -181,7 +181,7 @@ static void enqueue_pack(BlobWriter *bw, PackBuilder *pb, uint8_t kind, size_t m
 	for (;;) {
 		if (bw->hashing[kind])
 			wait_hashed(bw, kind);   /* the copy below must take a settled hash */
-		else if ((int)bw->qlen + bw->storing >= bw->upload_max)
+		else if ((int)bw->qlen + bw->storing >= bw->nuploaders)
 			pthread_cond_wait(&bw->queue_cv, &bw->mu);
 		else
 			break;
@@ -338,7 +338,6 @@ int blobwriter_new(Repo *repo, int zlevel, BlobWriter **out, StrataErr *err)
 		blobwriter_free(bw);
 		return strata_err_set(err, -EAGAIN, "cannot start the pack uploader thread");
 	}
-	bw->upload_max = bw->nuploaders;
 	*out = bw;
 	return 0;
 }

@@ -171,9 +171,9 @@ int chunkpipe_new(Repo *repo, BlobWriter *bw, int threads, ChunkPipe **out, Stra
 	 * in large, efficient reads. Segments are on huge pages (hugebuf.h):
 	 * filled once per run, on a VM where each 4 KiB first touch traps to
 	 * the host that is 4,096 faults per segment. */
+	size_t seg_len = 2u * repo->chunk_max > SEG_MIN ? 2u * repo->chunk_max : SEG_MIN;
 	for (int i = 0; i < SEG_COUNT; i++) {
-		uint8_t *b = hugebuf_alloc(2u * repo->chunk_max > SEG_MIN ? 2u * repo->chunk_max : SEG_MIN,
-		                           &p->seg_cap);
+		uint8_t *b = hugebuf_alloc(seg_len, &p->seg_cap);
 		if (!b) {
 			ok = 0;
 			break;
