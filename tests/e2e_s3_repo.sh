@@ -218,6 +218,8 @@ expect_exit s3repo_transfers_zero 2 "$STRATA" -r "$L" --transfers 0 snapshots
 one_error_line s3repo_transfers_zero_one_line "--transfers 0: give a number of requests from 1 to 128"
 expect_exit s3repo_transfers_option_bad 4 "$STRATA" -r "$L?transfers=500" snapshots
 one_error_line s3repo_transfers_option_bad_one_line 'transfers="500" is not a number in 1..128'
+expect_exit s3repo_transfers_env_bad 4 env STRATA_S3_TRANSFERS=lots "$STRATA" -r "$L" snapshots
+one_error_line s3repo_transfers_env_bad_one_line 'STRATA_S3_TRANSFERS="lots" is not a number in 1..128'
 
 # ---- wrong credentials: one line ----
 expect_exit s3repo_wrong_secret 4 env AWS_SECRET_ACCESS_KEY=wrong "$STRATA" -r "$L" snapshots
