@@ -23,8 +23,10 @@ WARN      = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototy
             -Wno-unused-parameter -Wno-format-truncation -Wno-unknown-warning-option
 CPPFLAGS += -I. -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64
 CFLAGS   += -std=c11 $(OPT) $(WARN) -pthread $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(SAN)
-# libcurl is not linked: remote/curl_api.c loads it when an S3 backend opens.
-LDLIBS   += $(shell pkg-config --libs $(filter-out libcurl,$(PKGS)) 2>/dev/null) -ldl -pthread -lm
+# libcurl and libarchive are not linked: remote/curl_api.c loads libcurl
+# when an S3 backend opens, store/archive_api.c libarchive when a tar
+# import or export starts.
+LDLIBS   += $(shell pkg-config --libs $(filter-out libcurl libarchive,$(PKGS)) 2>/dev/null) -ldl -pthread -lm
 LDFLAGS  += $(SAN)
 # FUSE (`strata mount`) is optional and lives in tools/mount_fuse.c alone:
 # only that object gets fuse3's flags and only build/strata links it;

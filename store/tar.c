@@ -5,6 +5,9 @@
  * pax entry per node, file content chunk by chunk, each authenticated
  * before a byte of it is written. On failure no end-of-archive blocks are
  * written, so a reader sees the stream cut short.
+ *
+ * libarchive is called through store/archive_api.h, loaded by the first
+ * import or export.
  */
 #include "store/tar.h"
 
@@ -15,9 +18,7 @@
 #include <string.h>
 #include <time.h>
 
-#include <archive.h>
-#include <archive_entry.h>
-
+#include "store/archive_api.h"
 #include "store/blob.h"
 #include "store/index.h"
 #include "store/repo_internal.h"
@@ -49,6 +50,7 @@ typedef struct LinkSeen {
 } LinkSeen;
 
 typedef struct Exp {
+	const ArchiveApi *ar;
 	Repo *repo;
 	Index *ix;
 	struct archive *a;
@@ -90,8 +92,8 @@ static int remember_link(Exp *x, const TreeNode *n, const char *path)
 
 static int write_fail(Exp *x, const char *path)
 {
-	int e = archive_errno(x->a);
-	const char *s = archive_error_string(x->a);
+	int e = x->ar->errnum(x->a);
+	const char *s = x->ar->error_string(x->a);
 
 	if (tar_os_errno(e))
 		return strata_err_set(x->err, -e, "writing the tar stream at %s: %s", path, s ? s : strerror(e));
@@ -128,7 +130,7 @@ static int write_content(Exp *x, const char *path, const TreeNode *n)
 			return strata_err_prefix(x->err, "%s (bytes %llu-%llu)", path, (unsigned long long)off,
 			                         (unsigned long long)(off + e.raw_len - 1));
 		for (size_t done = 0; done < e.raw_len;) {
-			la_ssize_t w = archive_write_data(x->a, x->buf + done, e.raw_len - done);
+			la_ssize_t w = x->ar->write_data(x->a, x->buf + done, e.raw_len - done);
 			if (w <= 0)
 				return write_fail(x, path);
 			done += (size_t)w;
@@ -150,51 +152,51 @@ static int export_node(const char *path, const TreeNode *n, void *ctx)
 	const char *first = NULL;
 	int r;
 
-	archive_entry_clear(e);
-	archive_entry_set_pathname(e, path);
-	archive_entry_set_perm(e, (mode_t)(n->mode & 07777));
-	archive_entry_set_uid(e, n->uid);
-	archive_entry_set_gid(e, n->gid);
+	x->ar->entry_clear(e);
+	x->ar->entry_set_pathname(e, path);
+	x->ar->entry_set_perm(e, (mode_t)(n->mode & 07777));
+	x->ar->entry_set_uid(e, n->uid);
+	x->ar->entry_set_gid(e, n->gid);
 	{
 		int64_t s = n->mtime_ns / 1000000000LL, ns = n->mtime_ns % 1000000000LL;
 		if (ns < 0) {
 			ns += 1000000000LL;
 			s--;
 		}
-		archive_entry_set_mtime(e, (time_t)s, (long)ns);
+		x->ar->entry_set_mtime(e, (time_t)s, (long)ns);
 	}
 	switch (n->type) {
 	case NODE_FILE:
-		archive_entry_set_filetype(e, AE_IFREG);
+		x->ar->entry_set_filetype(e, AE_IFREG);
 		if (n->nlink > 1 && (first = seen_link(x, n)) != NULL) {
-			archive_entry_set_hardlink(e, first);
-			archive_entry_set_size(e, 0);
+			x->ar->entry_set_hardlink(e, first);
+			x->ar->entry_set_size(e, 0);
 		} else {
-			archive_entry_set_size(e, (la_int64_t)n->size);
+			x->ar->entry_set_size(e, (la_int64_t)n->size);
 			if (n->nlink > 1 && remember_link(x, n, path) != 0)
 				return strata_err_set(x->err, -ENOMEM, "out of memory");
 		}
 		break;
 	case NODE_DIR:
-		archive_entry_set_filetype(e, AE_IFDIR);
+		x->ar->entry_set_filetype(e, AE_IFDIR);
 		break;
 	case NODE_SYMLINK:
-		archive_entry_set_filetype(e, AE_IFLNK);
-		archive_entry_set_symlink(e, n->link_target ? n->link_target : "");
+		x->ar->entry_set_filetype(e, AE_IFLNK);
+		x->ar->entry_set_symlink(e, n->link_target ? n->link_target : "");
 		break;
 	case NODE_FIFO:
-		archive_entry_set_filetype(e, AE_IFIFO);
+		x->ar->entry_set_filetype(e, AE_IFIFO);
 		break;
 	case NODE_CHARDEV:
 	case NODE_BLOCKDEV:
-		archive_entry_set_filetype(e, n->type == NODE_CHARDEV ? AE_IFCHR : AE_IFBLK);
-		archive_entry_set_rdev(e, (dev_t)n->rdev);
+		x->ar->entry_set_filetype(e, n->type == NODE_CHARDEV ? AE_IFCHR : AE_IFBLK);
+		x->ar->entry_set_rdev(e, (dev_t)n->rdev);
 		break;
 	default:
 		x->res.skipped++;   /* sockets have no tar form */
 		return 0;
 	}
-	r = archive_write_header(x->a, e);
+	r = x->ar->write_header(x->a, e);
 	if (r < ARCHIVE_WARN)
 		return write_fail(x, path);
 	x->res.entries++;
@@ -208,6 +210,7 @@ int tar_export(Repo *repo, const Snapshot *snap, int fd, int compression,
 {
 	Exp x;
 	TarLocale loc;
+	char why[256];
 	int rc;
 
 	memset(&x, 0, sizeof x);
@@ -215,28 +218,30 @@ int tar_export(Repo *repo, const Snapshot *snap, int fd, int compression,
 	x.err = err;
 	if (compression != TAR_PLAIN && compression != TAR_ZSTD)
 		return strata_err_set(err, STRATA_EUSAGE, "unknown tar compression %d", compression);
+	if (!(x.ar = archive_api_load(why, sizeof why)))
+		return strata_err_set(err, -ENOSYS, "tar export needs libarchive: %s", why);
 	rc = repo_index(repo, &x.ix, err);
 	if (rc)
 		return rc;
 	tar_locale_enter(&loc);
-	x.a = archive_write_new();
-	x.ent = archive_entry_new();
+	x.a = x.ar->write_new();
+	x.ent = x.ar->entry_new();
 	x.cctx = codec_ctx_new();
 	if (!x.a || !x.ent || !x.cctx) {
 		rc = strata_err_set(err, -ENOMEM, "out of memory");
 		goto out;
 	}
 	/* pax: long names, large files and nanosecond times without limits. */
-	if (archive_write_set_format_pax(x.a) != ARCHIVE_OK ||
-	    (compression == TAR_ZSTD && archive_write_add_filter_zstd(x.a) != ARCHIVE_OK) ||
-	    archive_write_open_fd(x.a, fd) != ARCHIVE_OK) {
+	if (x.ar->write_set_format_pax(x.a) != ARCHIVE_OK ||
+	    (compression == TAR_ZSTD && x.ar->write_add_filter_zstd(x.a) != ARCHIVE_OK) ||
+	    x.ar->write_open_fd(x.a, fd) != ARCHIVE_OK) {
 		rc = write_fail(&x, "the start");
 		goto out;
 	}
 	rc = tree_walk(repo, snap->tree, export_node, &x, err);
 	if (rc)
 		goto out;
-	if (archive_write_close(x.a) != ARCHIVE_OK) {
+	if (x.ar->write_close(x.a) != ARCHIVE_OK) {
 		rc = write_fail(&x, "the end");
 		goto out;
 	}
@@ -246,11 +251,11 @@ out:
 	/* On failure, no end-of-archive blocks: a reader must see the stream
 	 * cut short, not a well-formed tar missing data. */
 	if (x.a && rc)
-		archive_write_fail(x.a);
+		x.ar->write_fail(x.a);
 	if (x.a)
-		archive_write_free(x.a);
+		x.ar->write_free(x.a);
 	if (x.ent)
-		archive_entry_free(x.ent);
+		x.ar->entry_free(x.ent);
 	codec_ctx_free(x.cctx);
 	for (size_t i = 0; i < x.nlinks; i++)
 		free(x.links[i].path);

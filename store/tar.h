@@ -1,5 +1,6 @@
 /* tar.h — tar streams in and out of the repository. The only module that
- * includes <archive.h> (libarchive).
+ * calls libarchive, through store/archive_api.h, which loads it on first
+ * use.
  *
  * Owns: importing an archive read from a descriptor (tar in any of its
  * dialects — ustar, pax, GNU — plain or compressed with gzip, bzip2, xz,

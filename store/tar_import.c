@@ -19,9 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <archive.h>
-#include <archive_entry.h>
-
+#include "store/archive_api.h"
 #include "store/blob.h"
 #include "store/repo_internal.h"
 #include "store/tar_internal.h"
@@ -66,6 +64,7 @@ typedef struct LinkRef {
 } LinkRef;
 
 typedef struct Imp {
+	const ArchiveApi *ar;
 	Repo *repo;
 	const BackupOptions *opts;
 	StrataErr *err;
@@ -115,14 +114,15 @@ static void progress(Imp *c, const char *path, int force)
  * stays -errno; bad bytes before the first entry mean the input is not an
  * archive (STRATA_EUSAGE), after it that the archive is damaged or cut
  * short (-EIO). Neither is damage in the repository. */
-static int archive_fail(struct archive *a, uint64_t entries, StrataErr *err, const char *what)
+static int archive_fail(const ArchiveApi *ar, struct archive *a, uint64_t entries, StrataErr *err,
+                        const char *what)
 {
-	int e = archive_errno(a);
-	const char *s = archive_error_string(a);
+	int e = ar->errnum(a);
+	const char *s = ar->error_string(a);
 
 	if (tar_os_errno(e))
 		return strata_err_set(err, -e, "%s: %s", what, s ? s : strerror(e));
-	if (entries == 0 && archive_format(a) == 0 && archive_filter_count(a) <= 1)
+	if (entries == 0 && ar->format(a) == 0 && ar->filter_count(a) <= 1)
 		return strata_err_set(err, STRATA_EUSAGE, "%s: not an archive strata can read (%s); "
 		                      "expected tar (plain, gzip, bzip2, xz, lz4 or zstd), cpio or zip",
 		                      what, s ? s : "unrecognized format");
@@ -268,13 +268,13 @@ static ImpDir *get_dir(Imp *c, const char *path)
 	return d;
 }
 
-static void node_from_entry(TreeNode *n, struct archive_entry *e, int64_t dflt_ns)
+static void node_from_entry(const ArchiveApi *ar, TreeNode *n, struct archive_entry *e, int64_t dflt_ns)
 {
-	n->mode = (uint32_t)archive_entry_perm(e) & 07777;
-	n->uid = (uint32_t)archive_entry_uid(e);
-	n->gid = (uint32_t)archive_entry_gid(e);
-	n->mtime_ns = archive_entry_mtime_is_set(e)
-		? (int64_t)archive_entry_mtime(e) * 1000000000LL + archive_entry_mtime_nsec(e)
+	n->mode = (uint32_t)ar->entry_perm(e) & 07777;
+	n->uid = (uint32_t)ar->entry_uid(e);
+	n->gid = (uint32_t)ar->entry_gid(e);
+	n->mtime_ns = ar->entry_mtime_is_set(e)
+		? (int64_t)ar->entry_mtime(e) * 1000000000LL + ar->entry_mtime_nsec(e)
 		: dflt_ns;
 	n->nlink = 1;
 }
@@ -284,7 +284,7 @@ static ssize_t archive_src(void *src, uint8_t *buf, size_t len)
 	Imp *c = src;
 
 	for (;;) {
-		la_ssize_t r = archive_read_data(c->a, buf, len);
+		la_ssize_t r = c->ar->read_data(c->a, buf, len);
 		if (r == ARCHIVE_RETRY)
 			continue;
 		if (r < 0) {
@@ -313,7 +313,7 @@ static int read_content(Imp *c, FileWork *fw, const char *path, uint64_t *out_si
 	rc = chunkpipe_stream(c->pipe, archive_src, c, fw, tick, c, out_size, c->err);
 	c->prog.current = NULL;
 	if (rc == 1)
-		return archive_fail(c->a, c->entries, c->err, path);
+		return archive_fail(c->ar, c->a, c->entries, c->err, path);
 	return rc;
 }
 
@@ -351,8 +351,8 @@ static int push_link(Imp *c, ImpDir *d, size_t idx)
  * fatal error. */
 static int add_entry(Imp *c, struct archive_entry *e, char *path)
 {
-	const char *raw = archive_entry_pathname(e), *hard = archive_entry_hardlink(e), *base;
-	mode_t ft = archive_entry_filetype(e);
+	const char *raw = c->ar->entry_pathname(e), *hard = c->ar->entry_hardlink(e), *base;
+	mode_t ft = c->ar->entry_filetype(e);
 	ImpEnt ent;
 	ImpDir *parent;
 	char *slash;
@@ -372,7 +372,7 @@ static int add_entry(Imp *c, struct archive_entry *e, char *path)
 		d = get_dir(c, path);
 		if (!d)
 			return strata_err_set(c->err, -ENOMEM, "out of memory");
-		node_from_entry(&d->meta, e, c->now_ns);
+		node_from_entry(c->ar, &d->meta, e, c->now_ns);
 		d->seq = ++c->seq;
 		c->sum.dirs++;
 		report(c, path, "new", 0, NULL);
@@ -392,7 +392,7 @@ static int add_entry(Imp *c, struct archive_entry *e, char *path)
 		*slash = '/';
 	if (!parent)
 		return strata_err_set(c->err, -ENOMEM, "out of memory");
-	node_from_entry(&ent.node, e, c->now_ns);
+	node_from_entry(c->ar, &ent.node, e, c->now_ns);
 	ent.seq = ++c->seq;
 	if (!(ent.node.name = strdup(base)))
 		goto oom;
@@ -434,7 +434,7 @@ static int add_entry(Imp *c, struct archive_entry *e, char *path)
 		break;
 	}
 	case AE_IFLNK: {
-		const char *t = archive_entry_symlink(e);
+		const char *t = c->ar->entry_symlink(e);
 		ent.node.type = NODE_SYMLINK;
 		if (!t || !*t) {
 			c->sum.errors++;
@@ -453,7 +453,7 @@ static int add_entry(Imp *c, struct archive_entry *e, char *path)
 	case AE_IFCHR:
 	case AE_IFBLK:
 		ent.node.type = ft == AE_IFCHR ? NODE_CHARDEV : NODE_BLOCKDEV;
-		ent.node.rdev = (uint64_t)archive_entry_rdev(e);
+		ent.node.rdev = (uint64_t)c->ar->entry_rdev(e);
 		break;
 	case AE_IFSOCK:
 		ent.node.type = NODE_SOCKET;
@@ -652,6 +652,7 @@ static int store_dir(Imp *c, ImpDir *d, uint8_t out_id[STRATA_ID_LEN])
 /* libarchive's input: fd through our own buffer, counting bytes (an
  * empty input then gets its own message). */
 typedef struct ReadSrc {
+	const ArchiveApi *ar;
 	int fd;
 	uint8_t *buf;
 	uint64_t total;
@@ -666,7 +667,7 @@ static la_ssize_t src_read(struct archive *a, void *ctx, const void **out)
 		r = read(src->fd, src->buf, TAR_READ_BLOCK);
 	while (r < 0 && errno == EINTR);
 	if (r < 0) {
-		archive_set_error(a, errno, "reading standard input: %s", strerror(errno));
+		src->ar->set_error(a, errno, "reading standard input: %s", strerror(errno));
 		return -1;
 	}
 	src->total += (uint64_t)r;
@@ -679,7 +680,7 @@ static int read_archive(Imp *c, int fd)
 {
 	struct archive_entry *e;
 	char *path = malloc(PATH_MAX);
-	ReadSrc src = { fd, malloc(TAR_READ_BLOCK), 0 };
+	ReadSrc src = { c->ar, fd, malloc(TAR_READ_BLOCK), 0 };
 	int r, rc = 0;
 
 	if (!path || !src.buf) {
@@ -689,14 +690,14 @@ static int read_archive(Imp *c, int fd)
 	/* Every filter, but not format_all: its "mtree" and "raw" readers
 	 * would take any text as an archive, and "empty" an empty stream (a
 	 * producer that died before writing) as an empty one. */
-	archive_read_support_filter_all(c->a);
-	archive_read_support_format_tar(c->a);
-	archive_read_support_format_cpio(c->a);
-	archive_read_support_format_zip(c->a);
-	r = archive_read_open(c->a, &src, NULL, src_read, NULL);
+	c->ar->read_support_filter_all(c->a);
+	c->ar->read_support_format_tar(c->a);
+	c->ar->read_support_format_cpio(c->a);
+	c->ar->read_support_format_zip(c->a);
+	r = c->ar->read_open(c->a, &src, NULL, src_read, NULL);
 	for (;;) {
 		if (r == ARCHIVE_OK)
-			r = archive_read_next_header(c->a, &e);
+			r = c->ar->read_next_header(c->a, &e);
 		if (r == ARCHIVE_EOF)
 			break;
 		if (r == ARCHIVE_RETRY) {
@@ -704,11 +705,11 @@ static int read_archive(Imp *c, int fd)
 			continue;
 		}
 		if (r < ARCHIVE_WARN) {
-			if (src.total == 0 && !tar_os_errno(archive_errno(c->a)))
+			if (src.total == 0 && !tar_os_errno(c->ar->errnum(c->a)))
 				rc = strata_err_set(c->err, STRATA_EUSAGE, "reading the archive: the input is empty "
 				                    "(did the program writing it fail?)");
 			else
-				rc = archive_fail(c->a, c->entries, c->err, "reading the archive");
+				rc = archive_fail(c->ar, c->a, c->entries, c->err, "reading the archive");
 			goto out;
 		}
 		r = ARCHIVE_OK;
@@ -730,6 +731,7 @@ int tar_import(Repo *repo, int fd, const BackupOptions *opts, BackupResult *out_
 	TarLocale loc;
 	Snapshot snap = {0};
 	struct timespec t0, rt;
+	char why[256];
 	int rc;
 
 	memset(&c, 0, sizeof c);
@@ -747,8 +749,13 @@ int tar_import(Repo *repo, int fd, const BackupOptions *opts, BackupResult *out_
 			goto out;
 		}
 	}
+	/* Before a byte of the input is read. */
+	if (!(c.ar = archive_api_load(why, sizeof why))) {
+		rc = strata_err_set(err, -ENOSYS, "tar import needs libarchive: %s", why);
+		goto out;
+	}
 	c.cctx = codec_ctx_new();
-	c.a = archive_read_new();
+	c.a = c.ar->read_new();
 	if (!c.cctx || !c.a) {
 		rc = strata_err_set(err, -ENOMEM, "out of memory");
 		goto out;
@@ -797,7 +804,7 @@ out:
 	blobwriter_free(c.bw);
 	codec_ctx_free(c.cctx);
 	if (c.a)
-		archive_read_free(c.a);
+		c.ar->read_free(c.a);
 	for (size_t i = 0; i < c.dirs.cap; i++)
 		dir_free(c.dirs.slots[i]);
 	free(c.dirs.slots);
