@@ -13,8 +13,8 @@
 CC       ?= cc
 PREFIX   ?= /usr/local
 BUILD    ?= build
-PKGS      = libzstd libsodium libargon2 libcrypto lmdb libcurl libarchive jansson expat libkeyutils
-DEB_PKGS  = build-essential pkg-config libzstd-dev libsodium-dev libargon2-dev liblmdb-dev \
+PKGS      = libzstd libsodium libcrypto lmdb libcurl libarchive jansson expat libkeyutils
+DEB_PKGS  = build-essential pkg-config libzstd-dev libsodium-dev liblmdb-dev \
             libcurl4-openssl-dev libssl-dev libarchive-dev libjansson-dev libexpat1-dev libkeyutils-dev python3 \
             libfuse3-dev fuse3
 OPT      ?= -O2 -g

@@ -13,7 +13,7 @@ set -u
 cd "$(dirname "$0")/.." || exit 1
 CLANG=${CLANG:-clang}
 OUT=build-fuzz/cov
-PKGS="libzstd libsodium libargon2 libcrypto lmdb libcurl libarchive jansson expat libkeyutils"
+PKGS="libzstd libsodium libcrypto lmdb libcurl libarchive jansson expat libkeyutils"
 CFLAGS="-std=c11 -g -O0 -I. -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -pthread $(pkg-config --cflags $PKGS)"
 PROF="-fprofile-instr-generate -fcoverage-mapping"
 LIBS="$(pkg-config --libs $PKGS) -pthread -lm"

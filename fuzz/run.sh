@@ -21,7 +21,7 @@ SECS=${1:-20}
 [ $# -gt 0 ] && shift
 CLANG=${CLANG:-clang}
 OUT=build-fuzz
-PKGS="libzstd libsodium libargon2 libcrypto lmdb libcurl libarchive jansson expat libkeyutils"
+PKGS="libzstd libsodium libcrypto lmdb libcurl libarchive jansson expat libkeyutils"
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all"
 CFLAGS="-std=c11 -g -O1 -fno-omit-frame-pointer -I. -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -pthread $(pkg-config --cflags $PKGS)"
 LIBS="$(pkg-config --libs $PKGS) -pthread -lm"

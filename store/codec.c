@@ -238,6 +238,29 @@ void codec_gear(const CodecKeys *keys, uint64_t gear[256])
 	sodium_memzero(stream, sizeof stream);
 }
 
+uint64_t codec_pwhash_default_ops(void)
+{
+	return crypto_pwhash_OPSLIMIT_INTERACTIVE;
+}
+
+uint64_t codec_pwhash_default_mem(void)
+{
+	return crypto_pwhash_MEMLIMIT_INTERACTIVE;
+}
+
+int codec_pwhash(uint8_t *out, size_t out_len, const char *password, size_t password_len,
+                 const uint8_t salt[CODEC_SALT_LEN], uint64_t opslimit, uint64_t memlimit)
+{
+	if (opslimit < crypto_pwhash_OPSLIMIT_MIN || opslimit > crypto_pwhash_OPSLIMIT_MAX ||
+	    memlimit < crypto_pwhash_MEMLIMIT_MIN || memlimit > crypto_pwhash_MEMLIMIT_MAX ||
+	    memlimit > SIZE_MAX)
+		return STRATA_EUSAGE;
+	if (crypto_pwhash(out, out_len, password, password_len, salt, opslimit, (size_t)memlimit,
+	                  crypto_pwhash_ALG_ARGON2ID13) != 0)
+		return -ENOMEM;
+	return 0;
+}
+
 CodecCtx *codec_ctx_new(void)
 {
 	CodecCtx *c = calloc(1, sizeof *c);

@@ -102,20 +102,11 @@ void codec_file_hash_final(CodecHashState *st, uint8_t out[CODEC_ID_LEN]);
  * (XChaCha20 keystream, FORMAT.md "Chunking"). */
 void codec_gear(const CodecKeys *keys, uint64_t gear[256]);
 
-/* codec_pwhash — Argon2id13 (one lane) of password into a key of out_len
- * bytes (store/codec_pwhash.c). -ENOMEM when memlimit cannot be had;
- * STRATA_EUSAGE for limits outside libsodium's range. Every engine gives
- * the same bytes; CODEC_PWHASH_AUTO picks the fastest for this kernel. */
-typedef enum CodecPwhashEngine {
-	CODEC_PWHASH_AUTO = 0,
-	CODEC_PWHASH_SODIUM,      /* libsodium's crypto_pwhash */
-	CODEC_PWHASH_ARGON2_HUGE, /* libargon2, its memory on huge pages */
-} CodecPwhashEngine;
+/* codec_pwhash — Argon2id13 of password into a key of out_len bytes.
+ * -ENOMEM when memlimit cannot be had; STRATA_EUSAGE for limits outside
+ * libsodium's range. */
 int codec_pwhash(uint8_t *out, size_t out_len, const char *password, size_t password_len,
                  const uint8_t salt[CODEC_SALT_LEN], uint64_t opslimit, uint64_t memlimit);
-int codec_pwhash_engine(CodecPwhashEngine engine, uint8_t *out, size_t out_len,
-                        const char *password, size_t password_len,
-                        const uint8_t salt[CODEC_SALT_LEN], uint64_t opslimit, uint64_t memlimit);
 uint64_t codec_pwhash_default_ops(void);
 uint64_t codec_pwhash_default_mem(void);
 

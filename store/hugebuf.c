@@ -2,8 +2,6 @@
 #include "store/hugebuf.h"
 
 #include <stdint.h>
-#include <stdio.h>
-#include <string.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 
@@ -21,22 +19,4 @@ void *hugebuf_alloc(size_t len, size_t *out_cap)
 	if (out_cap)
 		*out_cap = cap;
 	return p;
-}
-
-HugebufThp hugebuf_thp_mode(void)
-{
-	/* e.g. "always [madvise] never": the bracketed word is the mode. */
-	char line[128] = "";
-	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "re");
-
-	if (!f)
-		return HUGEBUF_THP_NEVER;
-	if (!fgets(line, sizeof line, f))
-		line[0] = '\0';
-	fclose(f);
-	if (strstr(line, "[always]"))
-		return HUGEBUF_THP_ALWAYS;
-	if (strstr(line, "[madvise]"))
-		return HUGEBUF_THP_MADVISE;
-	return HUGEBUF_THP_NEVER;
 }

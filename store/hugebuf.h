@@ -1,8 +1,7 @@
 /* hugebuf.h — large I/O buffers on transparent huge pages.
  *
  * Owns: nothing; one allocation helper for buffers a run fills once and
- * reuses (the backup's read segments, store/chunkpipe.c; Argon2id's memory,
- * store/codec_pwhash.c). On the VMs this
+ * reuses (the backup's read segments, store/chunkpipe.c). On the VMs this
  * project runs on, each first touch of a 4 KiB page traps to the host:
  * filling 64 MiB of fresh memory took 165 ms in 4 KiB pages and 4 ms in
  * 2 MiB ones. The buffer is 2 MiB aligned and advised MADV_HUGEPAGE, which
@@ -13,8 +12,7 @@
  * a varying length (restore's range buffers) holds up to 2 MiB more than
  * it uses; those stay on ordinary pages.
  *
- * Never: keeps a pool (the callers do) or touches the memory. Reads
- * sysfs once per call of hugebuf_thp_mode, keeps nothing. */
+ * Never: keeps a pool (the callers do) or touches the memory. */
 #ifndef STRATA_STORE_HUGEBUF_H
 #define STRATA_STORE_HUGEBUF_H
 
@@ -26,14 +24,5 @@
  * huge pages; *out_cap (may be NULL) gets the size. NULL when out of
  * memory. Release with free(). */
 void *hugebuf_alloc(size_t len, size_t *out_cap);
-
-/* hugebuf_thp_mode — the kernel's transparent-huge-page policy for
- * anonymous memory (/sys/kernel/mm/transparent_hugepage/enabled):
- * HUGEBUF_THP_ALWAYS (every large mapping may get huge pages),
- * HUGEBUF_THP_MADVISE (only memory advised MADV_HUGEPAGE, such as
- * hugebuf_alloc's), or HUGEBUF_THP_NEVER (also when the file is missing or
- * unreadable). */
-typedef enum HugebufThp { HUGEBUF_THP_NEVER, HUGEBUF_THP_MADVISE, HUGEBUF_THP_ALWAYS } HugebufThp;
-HugebufThp hugebuf_thp_mode(void);
 
 #endif

@@ -11,7 +11,7 @@
 
 BUILD=${BUILD:-build}
 CC=${CC:-cc}
-PKGS="libzstd libsodium libargon2 libcrypto lmdb libcurl libarchive jansson expat libkeyutils"
+PKGS="libzstd libsodium libcrypto lmdb libcurl libarchive jansson expat libkeyutils"
 WARN="-Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla
       -Wpointer-arith -Wcast-qual -Wundef -Wwrite-strings -Wno-unused-parameter
       -Wno-format-truncation -Wno-unknown-warning-option"

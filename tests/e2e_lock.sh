@@ -82,7 +82,7 @@ LIB="$TOP/$BUILD/libstrata.a"
 SANFLAGS=""
 case "$BUILD" in *asan*) SANFLAGS="-fsanitize=address,undefined" ;; esac
 if ! ${CC:-cc} -std=c11 -D_GNU_SOURCE $SANFLAGS -I"$TOP" -o "$T/holdlock" "$T/holdlock.c" "$LIB" \
-	$(pkg-config --libs libzstd libsodium libargon2 libcrypto lmdb libcurl libarchive jansson expat libkeyutils) -pthread -lm 2>"$T/cc.err"; then
+	$(pkg-config --libs libzstd libsodium libcrypto lmdb libcurl libarchive jansson expat libkeyutils) -pthread -lm 2>"$T/cc.err"; then
 	fail "build the lock holder" "$(head -c 400 "$T/cc.err")"
 	e2e_done
 fi

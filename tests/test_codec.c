@@ -685,49 +685,6 @@ static void test_pwhash(void)
 	CHECK(codec_pwhash_default_mem() >= 8192);
 }
 
-/* Both Argon2id engines give the same bytes (key files written by one open
- * with the other), for several passes, memory sizes, lengths and inputs,
- * including the project's default limits. */
-static void test_pwhash_engines_agree(void)
-{
-	static const struct { uint64_t ops, mem; size_t out_len; const char *pw; } cases[] = {
-		{1, 8192, 32, "pw"},
-		{2, 8192 * 3, 32, ""},
-		{3, 1 << 20, 16, "correct horse battery staple"},
-		{2, 64u << 20, 32, "strata-bench-password"},
-		{1, (1u << 20) + 5 * 1024, 64, "\xff\x00x"},
-	};
-	uint8_t salt[CODEC_SALT_LEN];
-
-	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		uint8_t a[64], b[64], c[64];
-		size_t pwlen = strlen(cases[i].pw);
-
-		for (size_t j = 0; j < sizeof salt; j++)
-			salt[j] = (uint8_t)(i * 31 + j);
-		CHECK_EQ_INT(codec_pwhash_engine(CODEC_PWHASH_SODIUM, a, cases[i].out_len, cases[i].pw,
-		                                 pwlen, salt, cases[i].ops, cases[i].mem), 0);
-		CHECK_EQ_INT(codec_pwhash_engine(CODEC_PWHASH_ARGON2_HUGE, b, cases[i].out_len,
-		                                 cases[i].pw, pwlen, salt, cases[i].ops,
-		                                 cases[i].mem), 0);
-		CHECK_EQ_INT(codec_pwhash(c, cases[i].out_len, cases[i].pw, pwlen, salt,
-		                          cases[i].ops, cases[i].mem), 0);
-		CHECK(memcmp(a, b, cases[i].out_len) == 0);
-		CHECK(memcmp(a, c, cases[i].out_len) == 0);
-	}
-	/* limits outside libsodium's range are refused by both */
-	{
-		uint8_t k[32];
-
-		CHECK_EQ_INT(codec_pwhash_engine(CODEC_PWHASH_ARGON2_HUGE, k, 32, "pw", 2, salt, 0,
-		                                 8192), STRATA_EUSAGE);
-		CHECK_EQ_INT(codec_pwhash_engine(CODEC_PWHASH_ARGON2_HUGE, k, 32, "pw", 2, salt, 1,
-		                                 1024), STRATA_EUSAGE);
-		CHECK_EQ_INT(codec_pwhash_engine(CODEC_PWHASH_SODIUM, k, 8, "pw", 2, salt, 1, 8192),
-		             STRATA_EUSAGE);
-	}
-}
-
 int main(void)
 {
 	uint8_t ma[CODEC_KEY_LEN], mb[CODEC_KEY_LEN];
@@ -766,7 +723,6 @@ int main(void)
 	RUN(test_subkeys_distinct);
 	RUN(test_gear_deterministic_per_key);
 	RUN(test_pwhash);
-	RUN(test_pwhash_engines_agree);
 	codec_ctx_free(ctx);
 	codec_keys_free(keys_a);
 	codec_keys_free(keys_b);
