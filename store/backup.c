@@ -321,6 +321,14 @@ static int file_node(Ctx *c, const char *path, const struct stat *st, TreeNode *
 			status = "appended";
 		}
 	}
+	/* The old version's chunks are in the repository (an entry only counts
+	 * from a finished run, and prune or an index rebuild drops them all,
+	 * filescache.h): a re-read chunk found among them needs no index
+	 * lookup. A regenerated export is mostly the same chunks. */
+	if (cached && cf.n > 0) {
+		chunklist_set_known(&fw->cl, cf.chunks, cf.n);
+		cf.chunks = NULL;
+	}
 	cachedfile_clear(&cf);
 	/* A read error (1) leaves the file out of the snapshot. */
 	rc = read_file(c, fd, path, fw, &size);

@@ -111,7 +111,27 @@ void chunklist_free(ChunkList *l)
 		return;
 	free(l->ids);
 	free(l->lens);
+	free(l->known);
 	memset(l, 0, sizeof *l);
+}
+
+static int id_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, STRATA_ID_LEN);
+}
+
+void chunklist_set_known(ChunkList *l, uint8_t (*ids)[STRATA_ID_LEN], size_t n)
+{
+	free(l->known);
+	if (ids && n)
+		qsort(ids, n, STRATA_ID_LEN, id_cmp);
+	l->known = ids;
+	l->nknown = ids ? n : 0;
+}
+
+static int chunklist_knows(const ChunkList *l, const uint8_t id[STRATA_ID_LEN])
+{
+	return l->nknown && bsearch(id, l->known, l->nknown, STRATA_ID_LEN, id_cmp) != NULL;
 }
 
 ssize_t chunkpipe_read_fd(void *src, uint8_t *buf, size_t len)
@@ -140,7 +160,9 @@ static void chunk_job(void *arg, void *state)
 	} else {
 		codec_chunk_id(p->repo->keys, j->data, j->len, j->list->ids[j->idx]);
 		j->list->lens[j->idx] = (uint32_t)j->len;
-		rc = blobwriter_put(p->bw, state, BLOB_DATA, j->list->ids[j->idx], j->data, j->len, NULL, &err);
+		rc = chunklist_knows(j->list, j->list->ids[j->idx])
+			? 0 : blobwriter_put(p->bw, state, BLOB_DATA, j->list->ids[j->idx], j->data, j->len,
+			                     NULL, &err);
 	}
 	if (rc) {
 		pthread_mutex_lock(&p->mu);

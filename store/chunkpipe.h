@@ -28,12 +28,21 @@
 typedef struct ChunkPipe ChunkPipe;
 
 /* The chunks of one stream, in order. inflight counts its chunks queued
- * or being sealed (atomic: workers decrement it). */
+ * or being sealed (atomic: workers decrement it).
+ *
+ * known (optional, owned by the list, sorted by chunklist_set_known): IDs
+ * the caller knows to be stored in the repository already, such as the
+ * chunks of the file's previous version from the files cache. A chunk
+ * found there is not looked up in the index: on a large repository each
+ * lookup of a random ID faults in index pages (store/index.c), and a
+ * regenerated export is thousands of such lookups. */
 typedef struct ChunkList {
 	uint8_t (*ids)[STRATA_ID_LEN];
 	uint32_t *lens;
 	size_t n, cap;
 	size_t inflight;
+	uint8_t (*known)[STRATA_ID_LEN];
+	size_t nknown;
 } ChunkList;
 
 /* chunklist_reserve — room for cap entries (only while none of l's chunks
@@ -41,6 +50,12 @@ typedef struct ChunkList {
  * chunklist_free — free and zero (NULL ok). */
 int chunklist_reserve(ChunkList *l, size_t cap);
 void chunklist_free(ChunkList *l);
+
+/* chunklist_set_known — give l the n IDs at ids (malloc'ed; l owns and
+ * sorts them, chunklist_free frees them). Only before l's first chunk is
+ * queued, and only with IDs whose chunks are durable in the repository
+ * for as long as the backup runs. */
+void chunklist_set_known(ChunkList *l, uint8_t (*ids)[STRATA_ID_LEN], size_t n);
 
 /* chunklist_done — every chunk queued for l has its ID and length, and a
  * failed one has been recorded (chunkpipe_failed sees it): l may be read,

@@ -229,6 +229,74 @@ static void test_streams(void)
 	}
 }
 
+/* A stream whose list knows some of its chunk IDs (the files cache's old
+ * version of a re-read file): its list is still exactly FastCDC's chunks
+ * with their IDs, the chunks it did not know are stored, and the known
+ * ones are neither looked up nor stored (here they were never stored at
+ * all, so reading them back fails: the pipe took the list's word). */
+static void test_known_chunks_skip_the_index(void)
+{
+	StrataErr err = {0};
+	BlobWriter *bw = NULL;
+	ChunkPipe *pipe = NULL;
+	ChunkList l = {0};
+	MemSrc m = {0};
+	size_t len = (size_t)3 << 20, pos = 0, nchunks = 0, nknown = 0, stored = 0, absent = 0;
+	uint8_t *data = make_data(len, 99);
+	uint8_t (*known)[STRATA_ID_LEN] = calloc(len / 1024, STRATA_ID_LEN);
+	uint64_t size = 0;
+
+	REQUIRE(data && known);
+	/* Every other chunk, listed in reverse so that the list must sort. */
+	while (pos < len) {
+		size_t cut = fastcdc_cut(&repo->cdc, data + pos, len - pos, 1);
+		if (nchunks % 2 == 0)
+			codec_chunk_id(repo->keys, data + pos, cut, known[nknown++]);
+		pos += cut;
+		nchunks++;
+	}
+	REQUIRE(nchunks >= 8);
+	for (size_t i = 0; i < nknown / 2; i++) {
+		uint8_t t[STRATA_ID_LEN];
+		memcpy(t, known[i], STRATA_ID_LEN);
+		memcpy(known[i], known[nknown - 1 - i], STRATA_ID_LEN);
+		memcpy(known[nknown - 1 - i], t, STRATA_ID_LEN);
+	}
+	chunklist_set_known(&l, known, nknown);
+	REQUIRE(blobwriter_new(repo, 0, &bw, &err) == 0);
+	REQUIRE(chunkpipe_new(repo, bw, 2, &pipe, &err) == 0);
+	m.p = data;
+	m.len = len;
+	m.step = 65537;
+	m.fail_at = SIZE_MAX;
+	CHECK_EQ_INT(chunkpipe_stream(pipe, mem_read, &m, &l, NULL, NULL, &size, &err), 0);
+	REQUIRE(chunkpipe_wait(pipe, &err) == 0);
+	chunkpipe_free(pipe);
+	REQUIRE(blobwriter_finish(bw, &err) == 0);
+	blobwriter_free(bw);
+	CHECK_EQ_INT((long long)size, (long long)len);
+	CHECK_EQ_INT(check_list(&l, data, len, "stream with known chunks"), 0);
+	pos = 0;
+	for (size_t i = 0; i < l.n; i++) {
+		StrataErr rerr = {0};
+		uint8_t *out = NULL;
+		size_t out_len = 0;
+		int rc = blob_read(repo, cctx, BLOB_DATA, l.ids[i], &out, &out_len, &rerr);
+		if (i % 2 == 0) {
+			absent += rc != 0;
+		} else if (rc == 0 && out_len == l.lens[i] && memcmp(out, data + pos, out_len) == 0) {
+			stored++;
+		}
+		free(out);
+		pos += l.lens[i];
+	}
+	CHECK_EQ_INT((long long)absent, (long long)nknown);
+	CHECK_EQ_INT((long long)stored, (long long)(nchunks - nknown));
+	chunklist_free(&l);
+	CHECK(l.known == NULL && l.nknown == 0);
+	free(data);
+}
+
 typedef struct NameCheck {
 	int packs, bad;
 } NameCheck;
@@ -283,6 +351,7 @@ int main(void)
 	RUN(test_setup);
 	RUN(test_streams);
 	RUN(test_pack_names);
+	RUN(test_known_chunks_skip_the_index);
 	codec_ctx_free(cctx);
 	repo_close(repo);
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
