@@ -37,12 +37,12 @@
 #include "store/spill.h"
 #include "store/tree.h"
 
-/* One file being backed up: its chunk list (filled by the pipeline's
- * workers) and what to record in the files cache once done. */
 /* Most chunk IDs of a re-read file's old version kept to skip index
  * lookups (file_node): 32 MiB of IDs, a ~32 GiB file at 32 KiB chunks. */
 #define KNOWN_MAX ((size_t)1 << 20)
 
+/* One file being backed up: its chunk list (filled by the pipeline's
+ * workers) and what to record in the files cache once done. */
 typedef struct FileWork {
 	ChunkList cl;
 	FileMeta meta;
