@@ -182,6 +182,21 @@ if [ "$(id -u)" = 0 ] && [ -n "$lib" ] && command -v unshare >/dev/null 2>&1 && 
 	else
 		fail "no libarchive: tar export" "exit $rc: $(cat "$T/err")"
 	fi
+	# A library that loads but lacks a function the table needs.
+	printf 'int archive_errno(void *a);\nint archive_errno(void *a) { return a != 0; }\n' >"$T/fakearchive.c"
+	if ${CC:-cc} -shared -fPIC -o "$T/libfakearchive.so" "$T/fakearchive.c" 2>"$T/fakearchive.err"; then
+		unshare -m sh -c 'mount --bind "$1" "$2" && shift 2 && exec "$@"' sh "$T/libfakearchive.so" "$lib" \
+			"$STRATA" -r "$R" backup --stdin-tar --stdin-name fakelib <"$T/src.tar.gz" >"$T/out" 2>"$T/err"; rc=$?
+		if [ $rc -eq 4 ] && [ "$(wc -l <"$T/err")" -eq 1 ] &&
+		   grep -qx 'strata: tar import needs libarchive: libarchive.so.13 has no archive_error_string' "$T/err" &&
+		   [ "$(nsnaps)" = "$n0" ]; then
+			pass "libarchive lacking a function: tar import exits 4 naming it, no snapshot"
+		else
+			fail "libarchive lacking a function" "exit $rc: $(cat "$T/err")"
+		fi
+	else
+		fail "libarchive stub build" "$(head -c 300 "$T/fakearchive.err")"
+	fi
 	if nolib "$STRATA" -r "$R" snapshots >/dev/null 2>"$T/err"; then
 		pass "no libarchive: other commands work"
 	else
