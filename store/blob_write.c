@@ -32,9 +32,11 @@
 /* Tree packs close sooner than data packs: a directory of large files
  * serializes to megabytes of chunk lists, and a tree pack is held whole
  * until it closes; with 16 MiB tree packs a 10 GiB backup's peak memory
- * grew by the size of that one directory's tree. Restores and checks
- * fetch tree packs whole, which smaller packs also suit. */
-#define TREE_PACK_MAX ((size_t)4 << 20)
+ * grew by the size of that one directory's tree, and with 4 MiB ones a
+ * 10 GiB backup still held 4 MiB more than a 2 GiB one (whose trees fill
+ * one pack of 1.2 MiB). Restores and checks fetch tree packs whole, which
+ * smaller packs also suit. */
+#define TREE_PACK_MAX ((size_t)1 << 20)
 
 typedef struct QueuedPack {
 	PackBuilder pb;
