@@ -22,12 +22,13 @@
 /* Each lookup of a random ID faults in one leaf page, and the kernel maps
  * up to 15 cached neighbours with it (fault-around, which MADV_RANDOM does
  * not turn off): about 64 KiB of resident map per lookup. Dropping the
- * mapping every 160 lookups bounds that to ~10 MiB whatever the index's
+ * mapping every 256 lookups bounds that to ~16 MiB whatever the index's
  * size, for a few re-faults of branch pages. */
-#define RELEASE_EVERY 160u
+#define RELEASE_EVERY 256u
 /* ... but only when the map is larger than that bound: below it, dropping
- * pages frees nothing that could grow and costs every lookup re-faults. */
-#define RELEASE_ABOVE (10u << 20)
+ * pages frees nothing that could grow and costs every lookup re-faults
+ * (a 2 GiB set's index is ~10 MiB). */
+#define RELEASE_ABOVE (16u << 20)
 
 struct Index {
 	MDB_env *env;

@@ -26,6 +26,7 @@
 
 #include "store/blob.h"
 #include "store/blob_read.h"
+#include "store/bufpool.h"
 #include "store/index.h"
 #include "store/repo_internal.h"
 #include "store/restore_plan.h"
@@ -70,101 +71,6 @@ typedef struct LinkSeen {
 	char *path;                /* relative to the target */
 } LinkSeen;
 
-/* Range buffers are reused: a fresh 17 MiB malloc is a fresh mmap whose
- * every page faults in and is unmapped again when freed, which cost more
- * system time than the reads themselves. A request takes the smallest idle
- * buffer that fits (a 1 MiB window never holds a 17 MiB range buffer
- * hostage); when none fits, idle buffers are freed, smallest first, while
- * the buffers in use and idle would pass the pool's budget: the weight in
- * flight plus 2 MiB a worker for rounding. Kept first-fit and by count
- * only, the idle buffers left after every range size met peaked anywhere
- * from 82 to 137 MiB of a restore's RSS. */
-#define BUFPOOL_KEEP 12
-
-typedef struct BufPool {
-	pthread_mutex_t mu;
-	uint8_t *p[BUFPOOL_KEEP];
-	size_t cap[BUFPOOL_KEEP];
-	size_t n;
-	size_t total;       /* bytes of the buffers out and idle */
-	size_t budget;      /* total above which idle buffers are freed */
-} BufPool;
-
-static void bufpool_take(BufPool *bp, size_t i)
-{
-	bp->p[i] = bp->p[bp->n - 1];
-	bp->cap[i] = bp->cap[bp->n - 1];
-	bp->n--;
-}
-
-/* A buffer of at least len bytes (*out_cap its size), or NULL. */
-static uint8_t *bufpool_get(BufPool *bp, size_t len, size_t *out_cap)
-{
-	uint8_t *p = NULL, *drop[BUFPOOL_KEEP];
-	size_t best = BUFPOOL_KEEP, ndrop = 0, cap;
-
-	/* Round up to 1 MiB so buffers of near sizes serve each other. */
-	cap = ((len ? len : 1) + (1u << 20) - 1) & ~(size_t)((1u << 20) - 1);
-	pthread_mutex_lock(&bp->mu);
-	for (size_t i = 0; i < bp->n; i++)
-		if (bp->cap[i] >= len && (best == BUFPOOL_KEEP || bp->cap[i] < bp->cap[best]))
-			best = i;
-	if (best < BUFPOOL_KEEP) {
-		p = bp->p[best];
-		*out_cap = bp->cap[best];
-		bufpool_take(bp, best);
-	} else {
-		while (bp->n > 0 && bp->total + cap > bp->budget) {
-			size_t small = 0;
-			for (size_t i = 1; i < bp->n; i++)
-				if (bp->cap[i] < bp->cap[small])
-					small = i;
-			drop[ndrop++] = bp->p[small];
-			bp->total -= bp->cap[small];
-			bufpool_take(bp, small);
-		}
-		bp->total += cap;
-	}
-	pthread_mutex_unlock(&bp->mu);
-	for (size_t i = 0; i < ndrop; i++)
-		free(drop[i]);
-	if (p)
-		return p;
-	p = malloc(cap);
-	if (!p) {
-		pthread_mutex_lock(&bp->mu);
-		bp->total -= cap;
-		pthread_mutex_unlock(&bp->mu);
-		return NULL;
-	}
-	*out_cap = cap;
-	return p;
-}
-
-static void bufpool_put(BufPool *bp, uint8_t *p, size_t cap)
-{
-	if (!p)
-		return;
-	pthread_mutex_lock(&bp->mu);
-	if (bp->n < BUFPOOL_KEEP) {
-		bp->p[bp->n] = p;
-		bp->cap[bp->n++] = cap;
-		p = NULL;
-	} else {
-		bp->total -= cap;
-	}
-	pthread_mutex_unlock(&bp->mu);
-	free(p);
-}
-
-static void bufpool_clear(BufPool *bp)
-{
-	for (size_t i = 0; i < bp->n; i++)
-		free(bp->p[i]);
-	bp->n = 0;
-	bp->total = 0;
-}
-
 typedef struct Ctx {
 	Repo *repo;
 	Index *ix;
@@ -189,7 +95,7 @@ typedef struct Ctx {
 	size_t *cold;              /* ranges of the batch that met archived packs; under mu */
 	size_t ncold, cold_cap;
 	int thawed;                /* thaw requests sent for the whole restore */
-	BufPool bufs;              /* range and raw buffers, reused */
+	BufPool bufs;              /* range buffers and windows, reused */
 	/* Tree prefetch (S3 only, see get_tree): a pool loading the trees of
 	 * the next subdirectories while the walk works, and what it loaded. */
 	WorkPool *tpool;
@@ -1254,7 +1160,8 @@ int restore_run(Repo *repo, const Snapshot *snap, const RestoreOptions *opts,
 {
 	Ctx c;
 	char *path = NULL;
-	int remote, cached = 0, rc;
+	int remote, nthreads, cached = 0, rc;
+	uint64_t inflight;
 
 	memset(&c, 0, sizeof c);
 	c.repo = repo;
@@ -1264,12 +1171,16 @@ int restore_run(Repo *repo, const Snapshot *snap, const RestoreOptions *opts,
 	c.root_fd = -1;
 	c.is_root = geteuid() == 0;
 	pthread_mutex_init(&c.mu, NULL);
-	pthread_mutex_init(&c.bufs.mu, NULL);
 	pthread_mutex_init(&c.tmu, NULL);
 	pthread_cond_init(&c.tcv, NULL);
 	/* "s3:http(s)://..." or "s3://...": the one backend where requests
 	 * wait on the network (remote/backend.h has no such property). */
 	remote = strncmp(repo->location, "s3:", 3) == 0;
+	nthreads = opts->threads > 0 ? opts->threads : default_threads(remote);
+	inflight = remote ? REMOTE_INFLIGHT_MAX : INFLIGHT_MAX;
+	/* What is out is bounded by the weight in flight, plus up to 2 MiB a
+	 * job of rounding; idle buffers are kept only within that. */
+	bufpool_init(&c.bufs, (size_t)inflight + (size_t)nthreads * (2u << 20));
 	/* Trees from whole tree packs, one GET each (store/blob_read.h). */
 	if (remote) {
 		rc = blob_read_tree_cache_attach(repo, TREE_CACHE_MAX);
@@ -1315,13 +1226,7 @@ int restore_run(Repo *repo, const Snapshot *snap, const RestoreOptions *opts,
 		goto out;
 	}
 	c.files_max = files_budget();
-	{
-		int nthreads = opts->threads > 0 ? opts->threads : default_threads(remote);
-		uint64_t inflight = remote ? REMOTE_INFLIGHT_MAX : INFLIGHT_MAX;
-
-		c.bufs.budget = (size_t)inflight + (size_t)nthreads * (2u << 20);
-		c.pool = workpool_new(nthreads, inflight, make_codec, free_codec);
-	}
+	c.pool = workpool_new(nthreads, inflight, make_codec, free_codec);
 	c.plan = restore_plan_new(0, 0);
 	if (remote) {
 		/* Weight 1 per tree and no bound that could block the walk:
@@ -1358,8 +1263,7 @@ out:
 	close_files(&c, 0);
 	free(c.files);
 	free(c.cold);
-	bufpool_clear(&c.bufs);
-	pthread_mutex_destroy(&c.bufs.mu);
+	bufpool_destroy(&c.bufs);
 	restore_plan_free(c.plan);
 	if (c.root_fd >= 0)
 		close(c.root_fd);
