@@ -37,6 +37,8 @@ typedef struct CurlApi {
 	CURLMcode (*multi_wakeup)(CURLM *m);
 	CURLMsg *(*multi_info_read)(CURLM *m, int *left);
 	CURLMcode (*multi_cleanup)(CURLM *m);
+	/* called once, by curl_api_load */
+	CURLcode (*global_init)(long flags);
 } CurlApi;
 
 /* curl_api_load — load libcurl and run curl_global_init, the first time;
