@@ -1,7 +1,6 @@
 /* curl_api.c — see curl_api.h. */
 #include "remote/curl_api.h"
 
-#include <pthread.h>
 #include <stdio.h>
 
 #include "remote/dynlib.h"
@@ -32,31 +31,24 @@ static const DynSym syms[] = {
 	DYNSYM(CurlApi, global_init, "curl_global_init")
 };
 
-static pthread_once_t load_once = PTHREAD_ONCE_INIT;
-/* Written once under load_once, read-only afterwards. */
 static CurlApi api;
-static const CurlApi *loaded;
-static char load_msg[256];
 
-static void load(void)
+/* libcurl must be initialised once before any other call. */
+static int global_init(void *table, char *msg, size_t msg_len)
 {
-	CURLcode rc;
+	const CurlApi *c = table;
+	CURLcode rc = c->global_init(CURL_GLOBAL_DEFAULT);
 
-	if (dynlib_load(CURL_SONAME, "libcurl4", syms, sizeof syms / sizeof *syms, &api,
-	                load_msg, sizeof load_msg) != 0)
-		return;
-	rc = api.global_init(CURL_GLOBAL_DEFAULT);
 	if (rc != CURLE_OK) {
-		snprintf(load_msg, sizeof load_msg, "curl_global_init failed: %s", api.easy_strerror(rc));
-		return;
+		snprintf(msg, msg_len, "curl_global_init failed: %s", c->easy_strerror(rc));
+		return -1;
 	}
-	loaded = &api;
+	return 0;
 }
+
+static DynLib lib = DYNLIB_INIT(CURL_SONAME, "libcurl4", syms, &api, global_init);
 
 const CurlApi *curl_api_load(char *msg, size_t msg_len)
 {
-	pthread_once(&load_once, load);
-	if (!loaded && msg && msg_len)
-		snprintf(msg, msg_len, "%s", load_msg);
-	return loaded;
+	return dynlib_get(&lib, msg, msg_len);
 }

@@ -28,3 +28,22 @@ int dynlib_load(const char *soname, const char *package, const DynSym *syms, siz
 	}
 	return 0;
 }
+
+const void *dynlib_get(DynLib *lib, char *msg, size_t msg_len)
+{
+	int ok;
+
+	pthread_mutex_lock(&lib->lock);
+	if (!lib->tried) {
+		lib->tried = 1;
+		lib->ok = dynlib_load(lib->soname, lib->package, lib->syms, lib->n, lib->table,
+		                      lib->msg, sizeof lib->msg) == 0 &&
+		          (!lib->after_load ||
+		           lib->after_load(lib->table, lib->msg, sizeof lib->msg) == 0);
+	}
+	ok = lib->ok;
+	if (!ok && msg && msg_len)
+		snprintf(msg, msg_len, "%s", lib->msg);
+	pthread_mutex_unlock(&lib->lock);
+	return ok ? lib->table : NULL;
+}

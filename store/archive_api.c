@@ -1,9 +1,6 @@
 /* archive_api.c — see archive_api.h. */
 #include "store/archive_api.h"
 
-#include <pthread.h>
-#include <stdio.h>
-
 #include "remote/dynlib.h"
 
 /* The soname Debian's libarchive13 installs; libarchive has kept soname 13
@@ -60,23 +57,10 @@ static const DynSym syms[] = {
 	DYNSYM(ArchiveApi, entry_set_rdev, "archive_entry_set_rdev")
 };
 
-static pthread_once_t load_once = PTHREAD_ONCE_INIT;
-/* Written once under load_once, read-only afterwards. */
 static ArchiveApi api;
-static const ArchiveApi *loaded;
-static char load_msg[256];
-
-static void load(void)
-{
-	if (dynlib_load(ARCHIVE_SONAME, "libarchive13", syms, sizeof syms / sizeof *syms, &api,
-	                load_msg, sizeof load_msg) == 0)
-		loaded = &api;
-}
+static DynLib lib = DYNLIB_INIT(ARCHIVE_SONAME, "libarchive13", syms, &api, NULL);
 
 const ArchiveApi *archive_api_load(char *msg, size_t msg_len)
 {
-	pthread_once(&load_once, load);
-	if (!loaded && msg && msg_len)
-		snprintf(msg, msg_len, "%s", load_msg);
-	return loaded;
+	return dynlib_get(&lib, msg, msg_len);
 }

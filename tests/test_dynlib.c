@@ -1,11 +1,13 @@
 /* test_dynlib.c — unit tests for remote/dynlib.c: a library's functions
  * land in the table at their members; a missing function and a missing
  * library give the exact messages users see (README "Dependencies"); a
- * short message buffer is truncated, not overrun.
+ * short message buffer is truncated, not overrun; dynlib_get loads once,
+ * runs the after-load hook once, and repeats a failure's message.
  */
 #include "remote/dynlib.h"
 #include "tests/check.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,10 +60,83 @@ static void test_missing_library(void)
 	CHECK(strcmp(small, "cannot load lib") == 0);
 }
 
+static int hook_calls;
+
+static int hook_ok(void *table, char *msg, size_t msg_len)
+{
+	(void)msg;
+	(void)msg_len;
+	hook_calls++;
+	return ((LibcTable *)table)->abs_fn(-3) == 3 ? 0 : -1;
+}
+
+static int hook_fails(void *table, char *msg, size_t msg_len)
+{
+	(void)table;
+	hook_calls++;
+	snprintf(msg, msg_len, "init failed: %d", 42);
+	return -1;
+}
+
+static const DynSym libc_syms[] = {
+	DYNSYM(LibcTable, strlen_fn, "strlen"),
+	DYNSYM(LibcTable, abs_fn, "abs"),
+};
+
+static void test_get_loads_once(void)
+{
+	static LibcTable t;
+	static DynLib lib = DYNLIB_INIT("libc.so.6", "libc6", libc_syms, &t, hook_ok);
+	char msg[64] = "untouched";
+	const LibcTable *a, *b;
+
+	hook_calls = 0;
+	a = dynlib_get(&lib, msg, sizeof msg);
+	b = dynlib_get(&lib, NULL, 0);
+	REQUIRE(a == &t && b == &t);
+	CHECK_EQ_INT(a->strlen_fn("pack"), 4);
+	CHECK_EQ_INT(hook_calls, 1);
+	CHECK(strcmp(msg, "untouched") == 0);
+}
+
+static void test_get_repeats_a_failure(void)
+{
+	static const DynSym missing[] = { DYNSYM(LibcTable, abs_fn, "strata_no_such_function") };
+	static LibcTable t;
+	static DynLib lib = DYNLIB_INIT("libc.so.6", "libc6", missing, &t, hook_ok);
+	char msg[64], again[64], small[8];
+
+	hook_calls = 0;
+	CHECK(dynlib_get(&lib, msg, sizeof msg) == NULL);
+	CHECK(strcmp(msg, "libc.so.6 has no strata_no_such_function") == 0);
+	CHECK(dynlib_get(&lib, again, sizeof again) == NULL);
+	CHECK(strcmp(again, msg) == 0);
+	CHECK(dynlib_get(&lib, small, sizeof small) == NULL);
+	CHECK(strcmp(small, "libc.so") == 0);
+	CHECK(dynlib_get(&lib, NULL, 0) == NULL);
+	CHECK_EQ_INT(hook_calls, 0);
+}
+
+static void test_get_hook_failure(void)
+{
+	static LibcTable t;
+	static DynLib lib = DYNLIB_INIT("libc.so.6", "libc6", libc_syms, &t, hook_fails);
+	char msg[64];
+
+	hook_calls = 0;
+	CHECK(dynlib_get(&lib, msg, sizeof msg) == NULL);
+	CHECK(strcmp(msg, "init failed: 42") == 0);
+	CHECK(dynlib_get(&lib, msg, sizeof msg) == NULL);
+	CHECK_EQ_INT(hook_calls, 1);
+}
+
 int main(void)
 {
 	RUN(test_fills_the_table);
 	RUN(test_missing_function);
 	RUN(test_missing_library);
+	RUN(test_get_loads_once);
+	RUN(test_get_repeats_a_failure);
+	RUN(test_get_hook_failure);
 	return CHECK_EXIT();
 }
