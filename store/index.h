@@ -45,9 +45,15 @@ void index_close(Index *ix);
 /* index_lookup — 0 and *out, or STRATA_ENOTFOUND. */
 int index_lookup(Index *ix, const uint8_t id[CODEC_ID_LEN], IndexEntry *out);
 
-/* index_add_pack — record a durable pack and all its entries in one
- * transaction; unindexed=1 also notes that no stored index file covers it
- * yet. An ID already present keeps its first location. */
+/* index_add_pack — record a durable pack and its entries; unindexed=1
+ * also notes that no stored index file covers it yet. An ID already
+ * present keeps its first location. The pack (and its unindexed mark)
+ * commit with the first INDEX_ADD_BATCH entries, the rest in further
+ * transactions of that many: an interrupted call leaves a pack whose
+ * entries are partly indexed, which only costs deduplication until the
+ * index file that covers it is ingested again or, for an unindexed pack,
+ * until indexfile_sync re-adds them from the pack's trailer. */
+#define INDEX_ADD_BATCH 256u
 int index_add_pack(Index *ix, const uint8_t pack[CODEC_ID_LEN], uint8_t kind, uint64_t size,
                    const PackEntry *entries, size_t n, int unindexed, StrataErr *err);
 

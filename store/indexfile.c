@@ -189,7 +189,8 @@ static int ingest(Repo *repo, Index *ix, const uint8_t id[CODEC_ID_LEN], StrataE
 }
 
 /* Packs this machine stored whose index file never became durable: write
- * one now from their trailers; forget the ones that are gone. */
+ * one now from their trailers, re-adding their entries to the local index;
+ * forget the ones that are gone. */
 static int cover_unindexed(Repo *repo, Index *ix, StrataErr *err)
 {
 	uint8_t (*ids)[CODEC_ID_LEN] = NULL, (*covered)[CODEC_ID_LEN] = NULL, file_id[CODEC_ID_LEN];
@@ -222,6 +223,13 @@ static int cover_unindexed(Repo *repo, Index *ix, StrataErr *err)
 		packs[m].kind = info.kind;
 		memcpy(covered[m], ids[i], CODEC_ID_LEN);
 		m++;
+		/* A run stopped inside index_add_pack indexed only some of the
+		 * pack's entries: add them all from the trailer (present ones
+		 * keep their place), so its chunks deduplicate again. */
+		rc = index_add_pack(ix, ids[i], info.kind, packs[m - 1].size, packs[m - 1].entries,
+		                    packs[m - 1].n, 0, err);
+		if (rc)
+			goto out;
 	}
 	if (m) {
 		rc = indexfile_write(repo, packs, m, file_id, err);

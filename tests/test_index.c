@@ -14,6 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <lmdb.h>
+
 static char tmp_dir[] = "/tmp/strata-test-index.XXXXXX";
 static int dir_seq;
 
@@ -356,6 +358,64 @@ static void test_persists_across_reopen(void)
 	free(e);
 }
 
+/* Transactions committed in dir's environment so far (the index closed). */
+static size_t last_txnid(const char *dir)
+{
+	MDB_env *env = NULL;
+	MDB_envinfo info;
+	size_t id = 0;
+
+	if (mdb_env_create(&env) == 0 && mdb_env_set_maxdbs(env, 8) == 0 &&
+	    mdb_env_open(env, dir, MDB_RDONLY, 0600) == 0 && mdb_env_info(env, &info) == 0)
+		id = info.me_last_txnid;
+	mdb_env_close(env);
+	return id;
+}
+
+/* A pack of more than INDEX_ADD_BATCH entries commits in batches (LMDB
+ * keeps every page a transaction dirtied, so the largest transaction sets
+ * the memory), the pack and its unindexed mark with the first; all its
+ * entries are found afterwards, in their places. */
+static void test_large_pack_in_batches(void)
+{
+	enum { N = 3 * INDEX_ADD_BATCH + 17 };
+	char dir[256];
+	uint8_t p[CODEC_ID_LEN], (*ids)[CODEC_ID_LEN] = NULL;
+	PackEntry *e = entries(N, 0x2c, BLOB_DATA);
+	StrataErr err = {0};
+	IndexPackInfo info;
+	IndexEntry got;
+	size_t before, n = 0;
+	Index *ix = open_new(dir, sizeof dir);
+
+	REQUIRE(ix && e);
+	index_close(ix);
+	before = last_txnid(dir);
+	REQUIRE(before > 0);
+	REQUIRE(index_open(dir, &ix, &err) == 0);
+	memset(p, 0x3d, sizeof p);
+	REQUIRE(index_add_pack(ix, p, 0, 777, e, N, 1, &err) == 0);
+	CHECK_EQ_INT(index_count(ix), N);
+	for (size_t i = 0; i < N; i += 97) {
+		REQUIRE(index_lookup(ix, e[i].id, &got) == 0);
+		CHECK_EQ_INT(got.offset, e[i].offset);
+		CHECK_EQ_INT(got.raw_len, e[i].raw_len);
+	}
+	REQUIRE(index_lookup(ix, e[N - 1].id, &got) == 0);
+	CHECK_EQ_INT(got.length, e[N - 1].length);
+	REQUIRE(index_pack_info(ix, p, &info) == 0);
+	CHECK_EQ_INT(info.count, N);
+	CHECK_EQ_INT(info.size, 777);
+	REQUIRE(index_list_unindexed(ix, &ids, &n, &err) == 0);
+	CHECK_EQ_INT(n, 1);
+	CHECK(n == 1 && memcmp(ids[0], p, CODEC_ID_LEN) == 0);
+	free(ids);
+	index_close(ix);
+	/* Four batches; reopening an existing index commits nothing. */
+	CHECK_EQ_INT(last_txnid(dir) - before, 4);
+	free(e);
+}
+
 /* The index is a cache: a damaged environment is recreated empty. */
 static void test_damaged_file_recreated(void)
 {
@@ -420,6 +480,7 @@ int main(void)
 	RUN(test_foreach);
 	RUN(test_clear_and_epoch);
 	RUN(test_persists_across_reopen);
+	RUN(test_large_pack_in_batches);
 	RUN(test_damaged_file_recreated);
 	RUN(test_open_errors);
 	nftw(tmp_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);

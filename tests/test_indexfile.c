@@ -9,6 +9,10 @@
  *   entry = TYPE(1) || ID(32) || OFFSET(u32 LE) || LENGTH(u32 LE) || RAW(u32 LE)
  */
 #include "store/indexfile.h"
+#include "store/blob.h"
+#include "store/codec.h"
+#include "store/index.h"
+#include "store/repo_internal.h"
 #include "store/repo.h"
 #include "tests/check.h"
 
@@ -303,6 +307,82 @@ static void test_write_read_repository(void)
 	repo_close(repo);
 }
 
+static int on_list(const uint8_t pack[CODEC_ID_LEN], const IndexPackInfo *info, void *ctx)
+{
+	uint8_t (*first)[CODEC_ID_LEN] = ctx;
+
+	(void)info;
+	memcpy(*first, pack, CODEC_ID_LEN);
+	return 1;
+}
+
+/* A backup stopped inside index_add_pack leaves a stored pack marked
+ * unindexed with only some of its entries in the local index (the pack
+ * commits with the first batch). The next sync writes its index file from
+ * the trailer and puts every entry back, so its chunks deduplicate. */
+static void test_unindexed_pack_completed(void)
+{
+	char dir[256], cache[256];
+	RepoParams params = { .chunk_min = 1024, .chunk_avg = 4096, .chunk_max = 16384,
+	                      .pack_size = 128 << 10, .kdf_opslimit = 1, .kdf_memlimit = 8192 };
+	uint8_t pack[CODEC_ID_LEN], (*ids)[CODEC_ID_LEN] = NULL, (*files)[CODEC_ID_LEN] = NULL;
+	uint8_t buf[4096];
+	PackEntry *e = NULL;
+	size_t n = 0, nids = 0, nfiles = 0, nfiles0 = 0;
+	uint64_t size = 0;
+	CodecCtx *ctx = codec_ctx_new();
+	BlobWriter *bw = NULL;
+	StrataErr err = {0};
+	Repo *repo = NULL;
+	Index *ix = NULL;
+
+	REQUIRE(ctx);
+	snprintf(dir, sizeof dir, "%s/partial", tmp_dir);
+	snprintf(cache, sizeof cache, "%s/partial-cache", tmp_dir);
+	REQUIRE(repo_init(dir, "pw", 2, &params, NULL, &err) == 0);
+	REQUIRE(repo_open(dir, "pw", 2, cache, &repo, &err) == 0);
+	REQUIRE(blobwriter_new(repo, 0, &bw, &err) == 0);
+	for (uint32_t i = 0; i < 60; i++) {
+		uint8_t id[CODEC_ID_LEN];
+		codec_random(buf, sizeof buf);
+		codec_chunk_id(repo->keys, buf, sizeof buf, id);
+		REQUIRE(blobwriter_put(bw, ctx, BLOB_DATA, id, buf, sizeof buf, NULL, &err) == 0);
+	}
+	/* Stopped before finish: the closed packs are stored and unindexed. */
+	blobwriter_free(bw);
+	REQUIRE(repo_index(repo, &ix, &err) == 0);
+	REQUIRE(index_list_indexfiles(ix, &files, &nfiles0, &err) == 0);
+	free(files);
+	memset(pack, 0, sizeof pack);
+	REQUIRE(index_foreach_pack(ix, on_list, pack, &err) == 1);   /* stopped at the first */
+	REQUIRE(blob_pack_trailer(repo, 0, pack, &e, &n, &size, &err) == 0);
+	REQUIRE(n > 20);
+	/* As if stopped after the first batch: the pack, its mark, 7 entries. */
+	REQUIRE(index_remove_pack(ix, pack, &err) == 0);
+	REQUIRE(index_add_pack(ix, pack, 0, size, e, 7, 1, &err) == 0);
+	CHECK(index_lookup(ix, e[7].id, NULL) == STRATA_ENOTFOUND);
+	repo_close(repo);
+
+	REQUIRE(repo_open(dir, "pw", 2, cache, &repo, &err) == 0);
+	REQUIRE(repo_index(repo, &ix, &err) == 0);
+	for (size_t i = 0; i < n; i++) {
+		IndexEntry got;
+		REQUIRE(index_lookup(ix, e[i].id, &got) == 0);
+		CHECK(memcmp(got.pack, pack, CODEC_ID_LEN) == 0);
+		CHECK_EQ_INT(got.offset, e[i].offset);
+		CHECK_EQ_INT(got.length, e[i].length);
+	}
+	REQUIRE(index_list_unindexed(ix, &ids, &nids, &err) == 0);
+	CHECK_EQ_INT(nids, 0);
+	REQUIRE(index_list_indexfiles(ix, &files, &nfiles, &err) == 0);
+	CHECK_EQ_INT(nfiles, nfiles0 + 1);   /* one index file covering them */
+	free(files);
+	free(ids);
+	free(e);
+	repo_close(repo);
+	codec_ctx_free(ctx);
+}
+
 int main(void)
 {
 	RUN(test_decode_valid);
@@ -314,6 +394,7 @@ int main(void)
 		return 1;
 	}
 	RUN(test_write_read_repository);
+	RUN(test_unindexed_pack_completed);
 	nftw(tmp_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	return CHECK_EXIT();
 }
