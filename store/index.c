@@ -284,10 +284,11 @@ int index_lookup(Index *ix, const uint8_t id[CODEC_ID_LEN], IndexEntry *out)
  * Why batches: LMDB copies each page a write transaction changes into
  * memory of its own and keeps those copies for reuse until the
  * environment closes, so the largest transaction sets that memory for
- * the rest of the run. A pack's inserts land on random leaves: ~1,400 of
- * them dirtied 5.7 MiB in a 10 GiB set's index against 2.2 in a 2 GiB
- * one, the largest part of the 10 GiB backup's extra memory. Batches of
- * INDEX_ADD_BATCH hold it near 1 MiB at any index size. */
+ * the rest of the run. A pack's inserts land on random leaves: in one
+ * transaction they dirtied 1,400 pages (5.7 MiB) of a 10 GiB set's index
+ * against 2.2 MiB of a 2 GiB set's, the largest part of the 10 GiB
+ * backup's extra memory. Batches of INDEX_ADD_BATCH hold it near 1 MiB
+ * at any index size. */
 static int add_batch(Index *ix, const uint8_t pack[CODEC_ID_LEN], const PackEntry *entries,
                      size_t n, const uint8_t *pack_val, int unindexed, StrataErr *err)
 {
@@ -351,8 +352,10 @@ int index_add_pack(Index *ix, const uint8_t pack[CODEC_ID_LEN], uint8_t kind, ui
 	pv[0] = kind;
 	put_le32(pv + 1, (uint32_t)n);
 	put_le64(pv + 5, size);
-	/* The pack first: entries never point at a pack the index lacks, and
-	 * an unindexed pack is marked before any of its IDs can be found. */
+	/* The pack first: an unindexed pack is marked before any of its IDs
+	 * can be found, and an entry points at a pack the index lacks only
+	 * when another process cleared the index between two batches
+	 * (FORMAT.md section 16: the covering index file is ingested again). */
 	do {
 		size_t m = n - done < INDEX_ADD_BATCH ? n - done : INDEX_ADD_BATCH;
 
