@@ -118,49 +118,67 @@ void cachedfile_clear(CachedFile *cf)
 	memset(cf, 0, sizeof *cf);
 }
 
-int filescache_lookup(FilesCache *fc, const char *path, CachedFile *out)
-{
-	uint8_t *val = NULL, *p, *run = NULL;
-	size_t len = 0, runlen = 0, n;
-	int rc = STRATA_ENOTFOUND;
+struct decode {
+	CachedFile *out;
+	uint8_t run[8];
+};
 
-	memset(out, 0, sizeof *out);
-	if (kv_get(fc->kv, T_FILES, path, strlen(path), &val, &len) != 0)
-		return STRATA_ENOTFOUND;
+/* Decode an entry in place (kv_view): 0, -ENOMEM, or STRATA_ENOTFOUND for
+ * one this version cannot read (treated as absent). */
+static int decode_entry(const uint8_t *val, size_t len, void *ctx)
+{
+	struct decode *d = ctx;
+	CachedFile *out = d->out;
+	const uint8_t *p;
+	size_t n;
+
 	if (len < ENTRY_HDR || val[0] != ENTRY_VERSION)
-		goto out;
-	/* Entries of a run that has not committed (crashed or still going in
-	 * another process) may name chunks that never became durable. */
-	if (kv_get(fc->kv, T_RUNNING, val + 1, 8, &run, &runlen) == 0) {
-		free(run);
-		goto out;
-	}
+		return STRATA_ENOTFOUND;
+	memcpy(d->run, val + 1, 8);
 	p = val + 9;
+	n = (size_t)p[40] | (size_t)p[41] << 8 | (size_t)p[42] << 16 | (size_t)p[43] << 24;
+	if (len != ENTRY_HDR + n * ENTRY_CHUNK)
+		return STRATA_ENOTFOUND;
 	out->meta.dev = get64(p);
 	out->meta.ino = get64(p + 8);
 	out->meta.size = get64(p + 16);
 	out->meta.mtime_ns = (int64_t)get64(p + 24);
 	out->meta.ctime_ns = (int64_t)get64(p + 32);
-	n = (size_t)p[40] | (size_t)p[41] << 8 | (size_t)p[42] << 16 | (size_t)p[43] << 24;
-	if (len != ENTRY_HDR + n * ENTRY_CHUNK)
-		goto out;
 	out->chunks = malloc((n ? n : 1) * STRATA_ID_LEN);
 	out->lens = malloc((n ? n : 1) * sizeof *out->lens);
-	if (!out->chunks || !out->lens) {
-		cachedfile_clear(out);
-		rc = -ENOMEM;
-		goto out;
-	}
+	if (!out->chunks || !out->lens)
+		return -ENOMEM;
 	p = val + ENTRY_HDR;
 	for (size_t i = 0; i < n; i++, p += ENTRY_CHUNK) {
 		memcpy(out->chunks[i], p, STRATA_ID_LEN);
 		out->lens[i] = (uint32_t)p[32] | (uint32_t)p[33] << 8 | (uint32_t)p[34] << 16 | (uint32_t)p[35] << 24;
 	}
 	out->n = n;
-	rc = 0;
-out:
-	free(val);
-	return rc;
+	return 0;
+}
+
+static int present(const uint8_t *val, size_t len, void *ctx)
+{
+	(void)val, (void)len, (void)ctx;
+	return 0;
+}
+
+int filescache_lookup(FilesCache *fc, const char *path, CachedFile *out)
+{
+	struct decode d = { out, {0} };
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	rc = kv_view(fc->kv, T_FILES, path, strlen(path), decode_entry, &d);
+	/* Entries of a run that has not committed (crashed or still going in
+	 * another process) may name chunks that never became durable. */
+	if (rc == 0 && kv_view(fc->kv, T_RUNNING, d.run, 8, present, NULL) == 0)
+		rc = STRATA_ENOTFOUND;
+	if (rc) {
+		cachedfile_clear(out);
+		return rc == -ENOMEM ? rc : STRATA_ENOTFOUND;
+	}
+	return 0;
 }
 
 static int flush(FilesCache *fc, StrataErr *err)

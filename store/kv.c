@@ -97,7 +97,7 @@ void kv_close(Kv *kv)
 	free(kv);
 }
 
-int kv_get(Kv *kv, int table, const void *key, size_t key_len, uint8_t **out, size_t *out_len)
+int kv_view(Kv *kv, int table, const void *key, size_t key_len, KvViewFn fn, void *ctx)
 {
 	MDB_val k = {key_len, (void *)(uintptr_t)key}, v;
 	MDB_txn *txn;
@@ -106,19 +106,36 @@ int kv_get(Kv *kv, int table, const void *key, size_t key_len, uint8_t **out, si
 	if (mdb_txn_begin(kv->env, NULL, MDB_RDONLY, &txn) != 0)
 		return -EIO;
 	rc = mdb_get(txn, kv->dbi[table], &k, &v);
-	if (rc == 0) {
-		*out = malloc(v.mv_size ? v.mv_size : 1);
-		if (*out) {
-			memcpy(*out, v.mv_data, v.mv_size);
-			*out_len = v.mv_size;
-		} else {
-			rc = ENOMEM;
-		}
-	}
+	if (rc == 0)
+		rc = fn(v.mv_data, v.mv_size, ctx);
+	else
+		rc = rc == MDB_NOTFOUND ? STRATA_ENOTFOUND : -EIO;
 	mdb_txn_abort(txn);
-	if (rc == MDB_NOTFOUND)
-		return STRATA_ENOTFOUND;
-	return rc ? -EIO : 0;
+	return rc;
+}
+
+struct copy_out {
+	uint8_t **out;
+	size_t *out_len;
+};
+
+static int copy_value(const uint8_t *val, size_t len, void *ctx)
+{
+	struct copy_out *c = ctx;
+
+	*c->out = malloc(len ? len : 1);
+	if (!*c->out)
+		return -ENOMEM;
+	memcpy(*c->out, val, len);
+	*c->out_len = len;
+	return 0;
+}
+
+int kv_get(Kv *kv, int table, const void *key, size_t key_len, uint8_t **out, size_t *out_len)
+{
+	struct copy_out c = { out, out_len };
+
+	return kv_view(kv, table, key, key_len, copy_value, &c);
 }
 
 int kv_begin(Kv *kv, KvTxn **out, StrataErr *err)

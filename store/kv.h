@@ -29,6 +29,14 @@ void kv_close(Kv *kv);
 /* kv_get — copy of the value (malloc'ed) or STRATA_ENOTFOUND. */
 int kv_get(Kv *kv, int table, const void *key, size_t key_len, uint8_t **out, size_t *out_len);
 
+/* kv_view — call fn with the value in place, valid only during the call
+ * (no copy: a files-cache entry is ~150 KB for a 128 MiB file, and a
+ * copy per lookup is fresh heap to fault in), and return what fn returns;
+ * STRATA_ENOTFOUND when absent, -EIO when the store cannot be read. fn
+ * must not call into the same Kv: it runs inside a read transaction. */
+typedef int (*KvViewFn)(const uint8_t *val, size_t len, void *ctx);
+int kv_view(Kv *kv, int table, const void *key, size_t key_len, KvViewFn fn, void *ctx);
+
 /* Write transactions: begin, any number of put/del, then commit or abort. */
 int kv_begin(Kv *kv, KvTxn **out, StrataErr *err);
 int kv_put(KvTxn *t, int table, const void *key, size_t key_len, const void *val, size_t val_len);

@@ -1,0 +1,168 @@
+/* test_filescache.c — the files cache (store/filescache.c) and the
+ * in-place read it is built on (kv_view, store/kv.c): a lookup returns
+ * exactly what a finished run recorded, for a list of thousands of chunks
+ * as a large block file has; entries of a run that never committed read
+ * as absent even when they reached the disk; a value is seen in place,
+ * byte for byte, and the callback's result comes back; kv_get still
+ * returns its own copy.
+ */
+#include "store/filescache.h"
+#include "store/kv.h"
+#include "tests/check.h"
+#include "tests/test_repo.h"
+
+#include <ftw.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st; (void)flag; (void)ftw;
+	return remove(path);
+}
+
+static void rm_rf(const char *dir)
+{
+	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+struct seen {
+	const uint8_t *want;
+	size_t want_len;
+	int calls, same;
+};
+
+static int look(const uint8_t *val, size_t len, void *ctx)
+{
+	struct seen *s = ctx;
+
+	s->calls++;
+	s->same = len == s->want_len && memcmp(val, s->want, len) == 0;
+	return 7;
+}
+
+static void test_kv_view_in_place(void)
+{
+	static const char *const tables[] = {"t"};
+	char dir[] = "/tmp/strata-kvview-XXXXXX";
+	enum { LEN = 150000 };
+	uint8_t *val = malloc(LEN), *copy = NULL;
+	struct seen s = {0};
+	size_t copy_len = 0;
+	StrataErr err = {0};
+	KvTxn *t = NULL;
+	Kv *kv = NULL;
+
+	REQUIRE(val != NULL);
+	REQUIRE(mkdtemp(dir) != NULL);
+	for (size_t i = 0; i < LEN; i++)
+		val[i] = (uint8_t)(i * 131 + 7);
+	REQUIRE(kv_open(dir, tables, 1, &kv, &err) == 0);
+	REQUIRE(kv_begin(kv, &t, &err) == 0);
+	REQUIRE(kv_put(t, 0, "big", 3, val, LEN) == 0);
+	REQUIRE(kv_commit(t, &err) == 0);
+
+	s.want = val;
+	s.want_len = LEN;
+	CHECK_EQ_INT(kv_view(kv, 0, "big", 3, look, &s), 7);
+	CHECK_EQ_INT(s.calls, 1);
+	CHECK(s.same);
+	CHECK_EQ_INT(kv_view(kv, 0, "nope", 4, look, &s), STRATA_ENOTFOUND);
+	CHECK_EQ_INT(s.calls, 1);
+
+	CHECK_EQ_INT(kv_get(kv, 0, "big", 3, &copy, &copy_len), 0);
+	CHECK_EQ_INT(copy_len, LEN);
+	CHECK(copy && memcmp(copy, val, LEN) == 0);
+	CHECK_EQ_INT(kv_get(kv, 0, "nope", 4, &copy, &copy_len), STRATA_ENOTFOUND);
+	free(copy);
+	kv_close(kv);
+	free(val);
+	rm_rf(dir);
+}
+
+/* n chunk IDs and lengths, different for each seed. */
+static void fill(uint8_t (*ids)[STRATA_ID_LEN], uint32_t *lens, size_t n, unsigned seed)
+{
+	for (size_t i = 0; i < n; i++) {
+		for (size_t b = 0; b < STRATA_ID_LEN; b++)
+			ids[i][b] = (uint8_t)(i * 7 + b * 13 + seed);
+		lens[i] = (uint32_t)(1024 + (i * 2654435761u + seed) % 130000);
+	}
+}
+
+static void test_lookup_exact_and_uncommitted(void)
+{
+	enum { N = 5000, UNCOMMITTED = 20 };
+	char dir[] = "/tmp/strata-fcache-XXXXXX", path[64];
+	uint8_t (*ids)[STRATA_ID_LEN] = malloc(N * sizeof *ids);
+	uint32_t *lens = malloc(N * sizeof *lens);
+	FileMeta meta = { .dev = 2049, .ino = 1234567, .size = 0, .mtime_ns = 1700000000123456789LL,
+	                  .ctime_ns = 1700000001987654321LL };
+	FilesCache *fc = NULL;
+	CachedFile cf = {0};
+	StrataErr err = {0};
+	Repo *repo = NULL;
+
+	REQUIRE(ids && lens);
+	REQUIRE(mkdtemp(dir) != NULL);
+	REQUIRE(test_repo_create(dir, &repo) == 0);
+	fill(ids, lens, N, 1);
+	for (size_t i = 0; i < N; i++)
+		meta.size += lens[i];
+
+	REQUIRE(filescache_open(repo, NULL, &fc, &err) == 0);
+	REQUIRE(filescache_record(fc, "/data/blocks/blk00000.dat", &meta,
+	                          (const uint8_t (*)[STRATA_ID_LEN])ids, lens, N, &err) == 0);
+	/* Recorded but not committed: not an entry yet. */
+	CHECK_EQ_INT(filescache_lookup(fc, "/data/blocks/blk00000.dat", &cf), STRATA_ENOTFOUND);
+	CHECK(cf.chunks == NULL && cf.lens == NULL && cf.n == 0);
+	REQUIRE(filescache_commit(fc, &err) == 0);
+	filescache_close(fc);
+
+	/* A run that stops without committing, after enough records (180 KB
+	 * each) that some of its batches were written. */
+	REQUIRE(filescache_open(repo, NULL, &fc, &err) == 0);
+	fill(ids, lens, N, 2);
+	for (int i = 0; i < UNCOMMITTED; i++) {
+		snprintf(path, sizeof path, "/data/crashed/%02d", i);
+		REQUIRE(filescache_record(fc, path, &meta, (const uint8_t (*)[STRATA_ID_LEN])ids, lens, N,
+		                          &err) == 0);
+	}
+	filescache_close(fc);
+
+	REQUIRE(filescache_open(repo, NULL, &fc, &err) == 0);
+	fill(ids, lens, N, 1);
+	REQUIRE(filescache_lookup(fc, "/data/blocks/blk00000.dat", &cf) == 0);
+	CHECK_EQ_INT(cf.n, N);
+	CHECK_EQ_INT(cf.meta.dev, meta.dev);
+	CHECK_EQ_INT(cf.meta.ino, meta.ino);
+	CHECK_EQ_INT(cf.meta.size, meta.size);
+	CHECK_EQ_INT(cf.meta.mtime_ns, meta.mtime_ns);
+	CHECK_EQ_INT(cf.meta.ctime_ns, meta.ctime_ns);
+	CHECK(cf.chunks && memcmp(cf.chunks, ids, N * sizeof *ids) == 0);
+	CHECK(cf.lens && memcmp(cf.lens, lens, N * sizeof *lens) == 0);
+	cachedfile_clear(&cf);
+	CHECK(cf.chunks == NULL && cf.n == 0);
+	for (int i = 0; i < UNCOMMITTED; i++) {
+		snprintf(path, sizeof path, "/data/crashed/%02d", i);
+		CHECK_EQ_INT(filescache_lookup(fc, path, &cf), STRATA_ENOTFOUND);
+		CHECK(cf.chunks == NULL && cf.n == 0);
+	}
+	CHECK_EQ_INT(filescache_lookup(fc, "/data/never", &cf), STRATA_ENOTFOUND);
+	filescache_close(fc);
+	repo_close(repo);
+	free(ids);
+	free(lens);
+	rm_rf(dir);
+}
+
+int main(void)
+{
+	RUN(test_kv_view_in_place);
+	RUN(test_lookup_exact_and_uncommitted);
+	return CHECK_EXIT();
+}
