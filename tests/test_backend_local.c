@@ -4,6 +4,7 @@
  * temporary files left behind. */
 #include "remote/backend.h"
 #include "tests/check.h"
+#include "tests/test_tmp.h"
 
 #include <errno.h>
 #include <ftw.h>
@@ -23,12 +24,6 @@ static int dir_seq;
 static void new_root(char *out, size_t len)
 {
 	snprintf(out, len, "%s/r%d", base_dir, ++dir_seq);
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st; (void)flag; (void)ftw;
-	return remove(path);
 }
 
 static int temp_found;
@@ -269,7 +264,7 @@ static void test_large_objects(void)
 	snprintf(shm, sizeof shm, "/dev/shm/strata-test-local.%d", (int)getpid());
 	if (access("/dev/shm", W_OK) == 0) {
 		large_round_trips(shm);
-		nftw(shm, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		rm_rf(shm);
 	}
 }
 
@@ -750,6 +745,6 @@ int main(void)
 	RUN(test_list_names);
 	RUN(test_overwrite_atomic);
 	RUN(test_threads);
-	nftw(base_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	rm_rf(base_dir);
 	return CHECK_EXIT();
 }

@@ -9,6 +9,7 @@
 #include "store/filescache.h"
 #include "store/kv.h"
 #include "tests/check.h"
+#include "tests/test_tmp.h"
 #include "tests/test_repo.h"
 
 #include <ftw.h>
@@ -18,17 +19,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st; (void)flag; (void)ftw;
-	return remove(path);
-}
-
-static void rm_rf(const char *dir)
-{
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 struct seen {
 	const uint8_t *want;

@@ -5,6 +5,7 @@
  */
 #include "store/index.h"
 #include "tests/check.h"
+#include "tests/test_tmp.h"
 
 #include <fcntl.h>
 #include <ftw.h>
@@ -18,12 +19,6 @@
 
 static char tmp_dir[] = "/tmp/strata-test-index.XXXXXX";
 static int dir_seq;
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st; (void)flag; (void)ftw;
-	return remove(path);
-}
 
 static Index *open_new(char *dir, size_t len)
 {
@@ -483,6 +478,6 @@ int main(void)
 	RUN(test_large_pack_in_batches);
 	RUN(test_damaged_file_recreated);
 	RUN(test_open_errors);
-	nftw(tmp_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	rm_rf(tmp_dir);
 	return CHECK_EXIT();
 }

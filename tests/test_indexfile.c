@@ -15,6 +15,7 @@
 #include "store/repo_internal.h"
 #include "store/repo.h"
 #include "tests/check.h"
+#include "tests/test_tmp.h"
 
 #include <ftw.h>
 #include <stdint.h>
@@ -221,12 +222,6 @@ static void test_rejects_bad_fields(void)
 
 static char tmp_dir[] = "/tmp/strata-test-indexfile.XXXXXX";
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st; (void)flag; (void)ftw;
-	return remove(path);
-}
-
 static int same_packs(const IndexFilePack *a, const IndexFilePack *b, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -395,6 +390,6 @@ int main(void)
 	}
 	RUN(test_write_read_repository);
 	RUN(test_unindexed_pack_completed);
-	nftw(tmp_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	rm_rf(tmp_dir);
 	return CHECK_EXIT();
 }

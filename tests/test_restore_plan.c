@@ -7,6 +7,7 @@
  */
 #include "store/restore_plan.h"
 #include "tests/check.h"
+#include "tests/test_tmp.h"
 
 #include <ftw.h>
 #include <stdint.h>
@@ -161,12 +162,6 @@ static void test_missing_and_mismatched(void)
 	restore_plan_free(p);
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st; (void)flag; (void)ftw;
-	return remove(path);
-}
-
 int main(void)
 {
 	StrataErr err = {0};
@@ -186,6 +181,6 @@ int main(void)
 	RUN(test_gaps_and_caps_split);
 	RUN(test_missing_and_mismatched);
 	index_close(ix);
-	nftw(tmp_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	rm_rf(tmp_dir);
 	return CHECK_EXIT();
 }

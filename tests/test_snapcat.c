@@ -10,6 +10,7 @@
 #include "store/snapselect.h"
 #include "store/snapshot.h"
 #include "tests/check.h"
+#include "tests/test_tmp.h"
 
 #include <errno.h>
 #include <ftw.h>
@@ -23,17 +24,6 @@
 static char tmp_dir[256], repo_dir[300], cache_a[300], cache_b[300];
 static char repo_id[STRATA_ID_HEX_LEN + 1];
 static int64_t clock_ns = 1700000000000000000LL;
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st; (void)flag; (void)ftw;
-	return remove(path);
-}
-
-static void rm_rf(const char *path)
-{
-	nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 static Repo *open_repo(const char *cache)
 {
