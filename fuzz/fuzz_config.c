@@ -4,8 +4,8 @@
  * authentication, except the seeds, whose plaintext is parsed too).
  *
  * Properties: no crash; only documented codes; an accepted config has
- * chunker parameters the chunker accepts and a pack size above the
- * largest chunk.
+ * chunker parameters the chunker accepts, a pack size above the largest
+ * chunk, and a format version this binary knows, with its name hash.
  */
 #include "fuzz/fuzz.h"
 #include "store/repo_internal.h"
@@ -30,6 +30,9 @@ static void parse(const uint8_t *plain, size_t len)
 		FUZZ_ASSERT(repo->pack_size > repo->chunk_max && repo->pack_size <= REPO_MAX_PACK_SIZE);
 		FUZZ_ASSERT(repo->cdc.min_len == repo->chunk_min && repo->cdc.max_len == repo->chunk_max);
 		FUZZ_ASSERT(strlen(repo->id_hex) == STRATA_ID_HEX_LEN);
+		FUZZ_ASSERT(repo->format_version >= STRATA_FORMAT_VERSION_MIN &&
+		            repo->format_version <= STRATA_FORMAT_VERSION);
+		FUZZ_ASSERT(repo->name_hash == repo_name_hash_of(repo->format_version));
 	}
 	free(repo);
 }

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <openssl/evp.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +41,7 @@ typedef struct Run {
 	RemoteErr damaged_err;     /* the first damaged object, for the message */
 	ReplicateProgress prog;
 	struct timespec last_report;
+	int sha256;                /* names are SHA-256 (format 2), else BLAKE2b-256 */
 } Run;
 
 static pthread_once_t sodium_once = PTHREAD_ONCE_INIT;
@@ -119,14 +121,25 @@ static const char *name_id(const char *name)
 	return base;
 }
 
-static int hash_matches(const uint8_t *buf, size_t len, const char *hex)
+/* 1 when buf hashes to hex, 0 when not, -ENOMEM when OpenSSL could not
+ * allocate. */
+static int hash_matches(const Run *r, const uint8_t *buf, size_t len, const char *hex)
 {
 	uint8_t h[ID_LEN];
 	char got[ID_HEX_LEN + 1];
+	unsigned int n = 0;
 
-	crypto_generichash(h, sizeof h, buf, len, NULL, 0);
+	if (!r->sha256)
+		crypto_generichash(h, sizeof h, buf, len, NULL, 0);
+	else if (EVP_Digest(buf, len, h, &n, EVP_sha256(), NULL) != 1 || n != sizeof h)
+		return -ENOMEM;
 	sodium_bin2hex(got, sizeof got, h, sizeof h);
 	return strcmp(got, hex) == 0;
+}
+
+static const char *hash_label(const Run *r)
+{
+	return r->sha256 ? "SHA-256" : "BLAKE2b-256";
 }
 
 /* Read name back from the target and compare: with its name's hash, or
@@ -141,12 +154,15 @@ static int verify(Run *r, const char *name, const char *id, const uint8_t *want,
 	rc = backend_get(r->dst, name, &got, &got_len, err);
 	if (rc)
 		return rc;
-	ok = id ? hash_matches(got, got_len, id)
+	ok = id ? hash_matches(r, got, got_len, id)
 	        : got_len == want_len && (want_len == 0 || memcmp(got, want, want_len) == 0);
 	free(got);
+	if (ok < 0)
+		return backend_err_set(err, ok, "%s: cannot hash: out of memory", name);
 	if (!ok)
-		return backend_err_set(err, -EIO, "%s: %s: read back after upload, its content does not match (%s)",
-		                       r->dst->location, name, id ? "BLAKE2b-256 differs from its name" : "bytes differ");
+		return backend_err_set(err, -EIO, "%s: %s: read back after upload, its content does not match (%s%s)",
+		                       r->dst->location, name, id ? hash_label(r) : "bytes differ",
+		                       id ? " differs from its name" : "");
 	return 0;
 }
 
@@ -169,11 +185,16 @@ static int copy_one(Run *r, const Obj *o, RemoteErr *err)
 	}
 	if (rc)
 		return rc;
-	if (id && !hash_matches(buf, len, id)) {
+	rc = id ? hash_matches(r, buf, len, id) : 1;
+	if (rc < 0) {
+		free(buf);
+		return backend_err_set(err, rc, "%s: cannot hash: out of memory", o->name);
+	}
+	if (!rc) {
 		pthread_mutex_lock(&r->mu);
 		if (r->res->objects_damaged++ == 0)
-			backend_err_set(&r->damaged_err, -EBADMSG, "%s: %s: its BLAKE2b-256 does not match its name",
-			                r->src->location, o->name);
+			backend_err_set(&r->damaged_err, -EBADMSG, "%s: %s: its %s does not match its name",
+			                r->src->location, o->name, hash_label(r));
 		pthread_mutex_unlock(&r->mu);
 		free(buf);
 		return 0;
@@ -328,7 +349,27 @@ out:
 	return rc;
 }
 
-/* The config: the target must hold none or the same bytes. */
+/* The source's format version, from its config's sealed header (magic
+ * "STRATACF", then the version as a little-endian u32; store/FORMAT.md
+ * "Sealed file"), decides the name hash: BLAKE2b-256 for format 1,
+ * SHA-256 for format 2. Replication needs no key, so it reads only this. */
+static int config_version(Run *r, const uint8_t *cfg, size_t len, RemoteErr *err)
+{
+	uint32_t v;
+
+	if (len < 12 || memcmp(cfg, "STRATACF", 8) != 0)
+		return backend_err_set(err, -EBADMSG, "%s/config is not a strata config file", r->src->location);
+	v = (uint32_t)cfg[8] | (uint32_t)cfg[9] << 8 | (uint32_t)cfg[10] << 16 | (uint32_t)cfg[11] << 24;
+	if (v < 1 || v > 2)
+		return backend_err_set(err, -EPROTONOSUPPORT,
+		                       "%s has repository format version %u, this strata replicates versions 1 and 2; upgrade strata",
+		                       r->src->location, v);
+	r->sha256 = v >= 2;
+	return 0;
+}
+
+/* The config: the target must hold none or the same bytes; sets the
+ * name hash from the source's. */
 static int check_config(Run *r, int *out_present, RemoteErr *err)
 {
 	uint8_t *a = NULL, *b = NULL;
@@ -340,6 +381,11 @@ static int check_config(Run *r, int *out_present, RemoteErr *err)
 		return backend_err_set(err, -ENOENT, "%s: no repository there (no config)", r->src->location);
 	if (rc)
 		return rc;
+	rc = config_version(r, a, alen, err);
+	if (rc) {
+		free(a);
+		return rc;
+	}
 	rc = backend_get(r->dst, "config", &b, &blen, err);
 	if (rc == -ENOENT) {
 		*out_present = 0;
@@ -371,12 +417,14 @@ static int run_pass(Run *r, RemoteErr *err)
 	    (rc = list_sorted(r->src, "index/", &s_index, err)) ||
 	    (rc = list_sorted(r->src, "keys/", &s_keys, err)))
 		goto out;
+	/* The config is compared (and its version read) before the keys are
+	 * copied, and copied after them. */
+	if ((rc = check_config(r, &present, err)))
+		goto out;
 	if ((rc = list_sorted(r->dst, "keys/", &dst, err)) ||
 	    (rc = copy_missing(r, "keys", &s_keys, &dst, err)))
 		goto out;
 	objlist_free(&dst);
-	if ((rc = check_config(r, &present, err)))
-		goto out;
 	if (present) {
 		r->res->objects_source++;
 		r->res->objects_present++;

@@ -2,8 +2,10 @@
  *
  * Owns: bringing a target location up to date with a source repository,
  * object by object, without any key: every name except "config" (and the
- * WAL archive's segment names) is the BLAKE2b-256 of the object's bytes
- * (store/FORMAT.md "Directory tree"), so each object is checked against its
+ * WAL archive's segment names) is the hash of the object's bytes
+ * (store/FORMAT.md "Directory tree": BLAKE2b-256 in format 1, SHA-256 in
+ * format 2, told by the version in the config's clear header), so each
+ * object is checked against its
  * name when read from the source (a damaged source object is never
  * copied) and again after it is written, by reading it back from the
  * target. config and wal/ objects are compared byte for byte.
@@ -69,7 +71,8 @@ typedef struct ReplicateResult {
  * Errors: -ENOENT (no config at src: not a repository), -EEXIST (dst holds
  * a config different from src's: another repository), -EBADMSG (source
  * objects fail their hash: the rest was copied, those were not; run
- * `strata check` on the source), -EAGAIN (the source kept changing for
+ * `strata check` on the source), -EPROTONOSUPPORT (the source's format
+ * version is newer than this code knows), -EAGAIN (the source kept changing for
  * max_passes passes: run again), -EIO (an object read back from dst does
  * not match), or a backend error; err names the object. */
 int replicate_run(Backend *src, Backend *dst, const ReplicateOptions *opts,

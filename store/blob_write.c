@@ -197,7 +197,7 @@ static void enqueue_pack(BlobWriter *bw, PackBuilder *pb, uint8_t kind, size_t m
 	if (kind == PACK_KIND_DATA && bw->nspare > 0)
 		*pb = bw->spare[--bw->nspare];
 	else
-		pack_builder_init(pb);
+		pack_builder_init(pb, bw->repo->name_hash);
 	pthread_cond_broadcast(&bw->queue_cv);
 }
 
@@ -328,8 +328,8 @@ int blobwriter_new(Repo *repo, int zlevel, BlobWriter **out, StrataErr *err)
 	pthread_mutex_init(&bw->mu, NULL);
 	pthread_cond_init(&bw->queue_cv, NULL);
 	pthread_cond_init(&bw->hash_cv, NULL);
-	pack_builder_init(&bw->open[0]);
-	pack_builder_init(&bw->open[1]);
+	pack_builder_init(&bw->open[0], repo->name_hash);
+	pack_builder_init(&bw->open[1], repo->name_hash);
 	want = repo->be->transfers > 1 ? repo->be->transfers : 1;
 	if (want > UPLOADERS_MAX)
 		want = UPLOADERS_MAX;

@@ -124,9 +124,10 @@ typedef struct CheckOptions {
 	uint32_t subset_n, subset_t;
 	double   subset_percent;
 	/* read_data only: also hash every pack read against its name, as
-	 * `b2sum` would. Without it, a pack is hashed only when it is found
-	 * damaged: authenticating every blob and the trailer already covers
-	 * every byte (FORMAT.md "Check"). */
+	 * `sha256sum` would (`b2sum -l 256` in a format 1 repository).
+	 * Without it, a pack is hashed only when it is found damaged:
+	 * authenticating every blob and the trailer already covers every
+	 * byte (FORMAT.md "Check"). */
 	int      pack_hash;
 	int      threads;             /* 0 = one per core */
 	CheckProgressFn progress; void *progress_ctx;

@@ -136,14 +136,14 @@ static int stream_pack(CheckCtx *c, Worker *w, const uint8_t id[STRATA_ID_LEN], 
 	uint8_t sum[STRATA_ID_LEN];
 	uint64_t buf_off = 0, pos = 0;
 	size_t blen = 0, i = 0;
-	CodecHashState hs;
+	CodecNameState hs = {0};
 	RemoteErr rerr = {{0}};
 	int rc, bad = 0;
 
 	repo_pack_name(kind, id, name);
 	codec_hex(id, STRATA_ID_LEN, hex);
 	if (hash)
-		codec_file_hash_init(&hs);
+		codec_name_init(&hs, c->repo->name_hash);
 	for (;;) {
 		while (i < n && !check_is_fatal(c)) {
 			uint64_t end = (uint64_t)e[i].offset + e[i].length;
@@ -177,7 +177,8 @@ static int stream_pack(CheckCtx *c, Worker *w, const uint8_t id[STRATA_ID_LEN], 
 			void *p = realloc(w->buf, blen + want);
 			if (!p) {
 				check_fatal(c, -ENOMEM, NULL, "reading a pack");
-				return -1;
+				bad = -1;
+				goto out;
 			}
 			w->buf = p;
 			w->cap = blen + want;
@@ -187,16 +188,18 @@ static int stream_pack(CheckCtx *c, Worker *w, const uint8_t id[STRATA_ID_LEN], 
 			check_report_problem(c, rc == -ENOENT ? CHECK_P_PACK_MISSING : CHECK_P_PACK_SIZE, 0, id,
 			                     "pack %.16s %s while it was being read", hex,
 			                     rc == -ENOENT ? "disappeared" : "shrank");
-			return -1;
+			bad = -1;
+			goto out;
 		}
 		if (rc) {
 			StrataErr e2 = {0};
 			repo_remote_err(&e2, rc, &rerr);
 			check_fatal(c, rc, &e2, "reading a pack");
-			return -1;
+			bad = -1;
+			goto out;
 		}
 		if (hash)
-			codec_file_hash_update(&hs, w->buf + blen, want);
+			codec_name_update(&hs, w->buf + blen, want);
 		blen += want;
 		pos += want;
 		if (count) {
@@ -207,14 +210,20 @@ static int stream_pack(CheckCtx *c, Worker *w, const uint8_t id[STRATA_ID_LEN], 
 			pthread_mutex_unlock(&c->mu);
 		}
 	}
-	if (check_is_fatal(c))
-		return -1;
-	if (hash) {
-		codec_file_hash_final(&hs, sum);
-		if (memcmp(sum, id, STRATA_ID_LEN) != 0)
+	if (check_is_fatal(c)) {
+		bad = -1;
+	} else if (hash) {
+		rc = codec_name_final(&hs, sum);
+		if (rc) {
+			check_fatal(c, rc, NULL, "hashing a pack");
+			bad = -1;
+		} else if (memcmp(sum, id, STRATA_ID_LEN) != 0) {
 			check_report_problem(c, CHECK_P_PACK_HASH, 0, id,
 			                     "pack %.16s: its content does not hash to its name (damaged or replaced)", hex);
+		}
 	}
+out:
+	codec_name_release(&hs);
 	return bad;
 }
 

@@ -100,7 +100,11 @@ int check_struct_keys(CheckCtx *c, StrataErr *err)
 			repo_remote_err(err, rc, &rerr);
 			goto out;
 		}
-		codec_file_hash(buf, len, sum);
+		rc = codec_name_hash(c->repo->name_hash, buf, len, sum);
+		if (rc) {
+			strata_err_set(err, rc, "%s: cannot hash: out of memory", names.v[i]);
+			goto out;
+		}
 		codec_hex(id, STRATA_ID_LEN, hex);
 		if (memcmp(sum, id, STRATA_ID_LEN) != 0)
 			check_report_problem(c, CHECK_P_KEYFILE, 0, id,

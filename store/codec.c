@@ -220,6 +220,66 @@ void codec_file_hash_final(CodecHashState *st, uint8_t out[CODEC_ID_LEN])
 	crypto_generichash_final((crypto_generichash_state *)(void *)st->opaque, out, CODEC_ID_LEN);
 }
 
+int codec_name_hash(CodecNameHash alg, const void *data, size_t len, uint8_t out[CODEC_ID_LEN])
+{
+	unsigned int n = 0;
+
+	if (alg == CODEC_NAME_BLAKE2B) {
+		codec_file_hash(data, len, out);
+		return 0;
+	}
+	_Static_assert(CODEC_ID_LEN == 32, "SHA-256 output");
+	if (EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) != 1 || n != CODEC_ID_LEN)
+		return -ENOMEM;
+	return 0;
+}
+
+void codec_name_init(CodecNameState *st, CodecNameHash alg)
+{
+	st->alg = alg;
+	st->failed = 0;
+	if (alg == CODEC_NAME_BLAKE2B) {
+		codec_file_hash_init(&st->b2);
+		return;
+	}
+	if (!st->md)
+		st->md = EVP_MD_CTX_new();
+	if (!st->md || EVP_DigestInit_ex2(st->md, EVP_sha256(), NULL) != 1)
+		st->failed = 1;
+}
+
+void codec_name_update(CodecNameState *st, const void *data, size_t len)
+{
+	if (st->failed || len == 0)
+		return;
+	if (st->alg == CODEC_NAME_BLAKE2B)
+		codec_file_hash_update(&st->b2, data, len);
+	else if (EVP_DigestUpdate(st->md, data, len) != 1)
+		st->failed = 1;
+}
+
+int codec_name_final(CodecNameState *st, uint8_t out[CODEC_ID_LEN])
+{
+	unsigned int n = 0;
+
+	if (st->failed)
+		return -ENOMEM;
+	if (st->alg == CODEC_NAME_BLAKE2B) {
+		codec_file_hash_final(&st->b2, out);
+		return 0;
+	}
+	if (EVP_DigestFinal_ex(st->md, out, &n) != 1 || n != CODEC_ID_LEN)
+		return -ENOMEM;
+	return 0;
+}
+
+void codec_name_release(CodecNameState *st)
+{
+	EVP_MD_CTX_free(st->md);
+	st->md = NULL;
+	st->failed = 0;
+}
+
 void codec_gear(const CodecKeys *keys, uint64_t gear[256])
 {
 	/* 2 KiB of XChaCha20 keystream under the gear sub-key and an all-zero

@@ -20,16 +20,17 @@ static uint32_t get_le32(const uint8_t *p)
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-void pack_builder_init(PackBuilder *pb)
+void pack_builder_init(PackBuilder *pb, CodecNameHash alg)
 {
 	memset(pb, 0, sizeof *pb);
-	codec_file_hash_init(&pb->hash);
+	codec_name_init(&pb->hash, alg);
 }
 
 void pack_builder_free(PackBuilder *pb)
 {
 	free(pb->buf);
 	free(pb->entries);
+	codec_name_release(&pb->hash);
 	memset(pb, 0, sizeof *pb);
 }
 
@@ -38,7 +39,7 @@ void pack_builder_reset(PackBuilder *pb)
 	pb->len = 0;
 	pb->n = 0;
 	pb->hashed = 0;
-	codec_file_hash_init(&pb->hash);
+	codec_name_init(&pb->hash, pb->hash.alg);
 }
 
 /* Page-aligned, so that a local backend writes the pack straight from it
@@ -106,7 +107,7 @@ int pack_builder_commit(PackBuilder *pb, uint8_t type, const uint8_t id[CODEC_ID
 
 void pack_builder_hash(PackBuilder *pb, size_t len)
 {
-	codec_file_hash_update(&pb->hash, pb->buf + pb->hashed, len);
+	codec_name_update(&pb->hash, pb->buf + pb->hashed, len);
 	pb->hashed += len;
 }
 
@@ -149,8 +150,7 @@ int pack_builder_finish(PackBuilder *pb, const CodecKeys *keys, uint8_t out_id[C
 	pb->len += sealed_len + PACK_FOOTER_LEN;
 	pack_builder_hash(pb, sealed_len + PACK_FOOTER_LEN);
 	free(sealed);
-	codec_file_hash_final(&pb->hash, out_id);
-	return 0;
+	return codec_name_final(&pb->hash, out_id);
 }
 
 int pack_footer_decode(const uint8_t footer[PACK_FOOTER_LEN], uint64_t pack_size,

@@ -35,13 +35,14 @@ typedef struct PackBuilder {
 	size_t     len, cap;
 	PackEntry *entries;
 	size_t     n, entries_cap;
-	CodecHashState hash;              /* of buf[0..hashed) */
+	CodecNameState hash;              /* the pack's name, of buf[0..hashed) */
 	size_t     hashed;
 } PackBuilder;
 
-/* pack_builder_init/free — an empty builder; free releases memory
- * (accepts a zeroed builder). */
-void pack_builder_init(PackBuilder *pb);
+/* pack_builder_init/free — an empty builder whose pack is named by the
+ * name hash alg (the repository's); free releases memory (accepts a
+ * zeroed builder). */
+void pack_builder_init(PackBuilder *pb, CodecNameHash alg);
 void pack_builder_free(PackBuilder *pb);
 
 /* pack_builder_reserve — room for a blob of up to len bytes at the end;
@@ -62,7 +63,9 @@ int pack_builder_commit(PackBuilder *pb, uint8_t type, const uint8_t id[CODEC_ID
 void pack_builder_hash(PackBuilder *pb, size_t len);
 
 /* pack_builder_finish — append the sealed trailer and the footer; the
- * pack is then buf[0..len) and its name out_id (BLAKE2b-256 of the bytes).
+ * pack is then buf[0..len) and its name out_id (the name hash of the
+ * bytes). -ENOMEM also when the name hash could not be computed (a
+ * failed allocation in OpenSSL at any point since the last reset).
  * The builder keeps its entries until pack_builder_reset. */
 int pack_builder_finish(PackBuilder *pb, const CodecKeys *keys, uint8_t out_id[CODEC_ID_LEN]);
 

@@ -57,7 +57,7 @@ int repo_mkdir_p(const char *path)
 	return 0;
 }
 
-static int put_key_file(Backend *be, const uint8_t *buf, size_t len,
+static int put_key_file(Backend *be, CodecNameHash alg, const uint8_t *buf, size_t len,
                         char out_id_hex[STRATA_ID_HEX_LEN + 1], StrataErr *err)
 {
 	uint8_t id[STRATA_ID_LEN];
@@ -65,7 +65,9 @@ static int put_key_file(Backend *be, const uint8_t *buf, size_t len,
 	RemoteErr rerr = {{0}};
 	int rc;
 
-	codec_file_hash(buf, len, id);
+	rc = codec_name_hash(alg, buf, len, id);
+	if (rc)
+		return strata_err_set(err, rc, "cannot hash the key file: out of memory");
 	codec_hex(id, STRATA_ID_LEN, hex);
 	snprintf(name, sizeof name, "keys/%s", hex);
 	rc = backend_put(be, name, buf, len, &rerr);
@@ -76,14 +78,14 @@ static int put_key_file(Backend *be, const uint8_t *buf, size_t len,
 	return 0;
 }
 
-static json_t *config_json(const uint8_t id[STRATA_ID_LEN], uint32_t min, uint32_t avg, uint32_t max,
-                           uint32_t pack, int64_t created)
+static json_t *config_json(int version, const uint8_t id[STRATA_ID_LEN], uint32_t min, uint32_t avg,
+                           uint32_t max, uint32_t pack, int64_t created)
 {
 	char hex[STRATA_ID_HEX_LEN + 1];
 
 	codec_hex(id, STRATA_ID_LEN, hex);
 	return json_pack("{s:i, s:s, s:{s:s, s:I, s:I, s:I}, s:I, s:s, s:I}",
-	                 "version", STRATA_FORMAT_VERSION, "id", hex,
+	                 "version", version, "id", hex,
 	                 "chunker", "algorithm", "fastcdc-normalized-2",
 	                 "min", (json_int_t)min, "avg", (json_int_t)avg, "max", (json_int_t)max,
 	                 "pack_size", (json_int_t)pack, "hash", "blake2b-256-keyed",
@@ -97,6 +99,7 @@ int repo_init(const char *location, const char *password, size_t password_len,
 	uint8_t master[CODEC_KEY_LEN], id[STRATA_ID_LEN], *keybuf = NULL, *cfg = NULL;
 	size_t keybuf_len = 0, cfg_len = 0;
 	uint32_t min, avg, max, pack;
+	int version;
 	CodecKeys *keys = NULL;
 	Backend *be = NULL;
 	RemoteErr rerr = {{0}};
@@ -112,6 +115,10 @@ int repo_init(const char *location, const char *password, size_t password_len,
 	avg = params && params->chunk_avg ? params->chunk_avg : REPO_DEFAULT_CHUNK_AVG;
 	max = params && params->chunk_max ? params->chunk_max : REPO_DEFAULT_CHUNK_MAX;
 	pack = params && params->pack_size ? params->pack_size : REPO_DEFAULT_PACK_SIZE;
+	version = params && params->format_version ? params->format_version : STRATA_FORMAT_VERSION;
+	if (version < STRATA_FORMAT_VERSION_MIN || version > STRATA_FORMAT_VERSION)
+		return strata_err_set(err, STRATA_EUSAGE, "format version %d: this strata writes versions %d to %d",
+		                      version, STRATA_FORMAT_VERSION_MIN, STRATA_FORMAT_VERSION);
 	rc = valid_params(min, avg, max, pack, err);
 	if (rc)
 		return rc;
@@ -139,19 +146,19 @@ int repo_init(const char *location, const char *password, size_t password_len,
 	                    &keybuf, &keybuf_len, err);
 	if (rc)
 		goto out;
-	o = config_json(id, min, avg, max, pack, (int64_t)time(NULL));
+	o = config_json(version, id, min, avg, max, pack, (int64_t)time(NULL));
 	text = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	if (!text) {
 		rc = strata_err_set(err, -ENOMEM, "out of memory");
 		goto out;
 	}
-	rc = sealed_encode(keys, CONFIG_MAGIC, STRATA_FORMAT_VERSION, text, strlen(text), &cfg, &cfg_len);
+	rc = sealed_encode(keys, CONFIG_MAGIC, (uint32_t)version, text, strlen(text), &cfg, &cfg_len);
 	if (rc) {
 		strata_err_set(err, rc, "cannot seal config");
 		goto out;
 	}
 	/* Key file first: a config without a key would be a dead repository. */
-	rc = put_key_file(be, keybuf, keybuf_len, NULL, err);
+	rc = put_key_file(be, repo_name_hash_of(version), keybuf, keybuf_len, NULL, err);
 	if (rc)
 		goto out;
 	rc = backend_put(be, "config", cfg, cfg_len, &rerr);
@@ -227,9 +234,10 @@ static int decode_config(Repo *repo, const uint8_t *buf, size_t len, StrataErr *
 {
 	uint8_t *plain = NULL;
 	size_t plain_len = 0;
+	uint32_t version = 0;
 	int rc;
 
-	rc = sealed_decode(repo->keys, CONFIG_MAGIC, STRATA_FORMAT_VERSION, buf, len, &plain, &plain_len, NULL);
+	rc = sealed_decode(repo->keys, CONFIG_MAGIC, STRATA_FORMAT_VERSION, buf, len, &plain, &plain_len, &version);
 	if (rc == STRATA_EAUTH)
 		return strata_err_set(err, rc, "%s/config fails authentication (damaged, or it belongs to another repository than its key files)",
 		                      repo->location);
@@ -237,6 +245,10 @@ static int decode_config(Repo *repo, const uint8_t *buf, size_t len, StrataErr *
 		return strata_err_set(err, rc, "%s/config: %s", repo->location, strata_strerror(rc));
 	rc = repo_config_parse(repo, plain, plain_len, err);
 	free(plain);
+	/* The version in the JSON must be the authenticated one of the header. */
+	if (rc == 0 && (uint32_t)repo->format_version != version)
+		rc = strata_err_set(err, STRATA_EFORMAT, "%s/config: its content says format version %d, its header %u",
+		                    repo->location, repo->format_version, version);
 	return rc;
 }
 
@@ -255,7 +267,8 @@ int repo_config_parse(Repo *repo, const uint8_t *plain, size_t plain_len, Strata
 	                      "created", &created) != 0 ||
 	    codec_unhex(idhex, repo->id, STRATA_ID_LEN) != 0 ||
 	    min <= 0 || avg <= 0 || max <= 0 || pack <= 0 ||
-	    min > UINT32_MAX || avg > UINT32_MAX || max > UINT32_MAX || pack > UINT32_MAX) {
+	    min > UINT32_MAX || avg > UINT32_MAX || max > UINT32_MAX || pack > UINT32_MAX ||
+	    version < STRATA_FORMAT_VERSION_MIN || version > STRATA_FORMAT_VERSION) {
 		json_decref(o);
 		return strata_err_set(err, STRATA_EFORMAT, "%s/config: malformed content", repo->location);
 	}
@@ -268,6 +281,8 @@ int repo_config_parse(Repo *repo, const uint8_t *plain, size_t plain_len, Strata
 	repo->chunk_max = (uint32_t)max;
 	repo->pack_size = (uint32_t)pack;
 	repo->created_s = created;
+	repo->format_version = (int)version;
+	repo->name_hash = repo_name_hash_of((int)version);
 	codec_hex(repo->id, STRATA_ID_LEN, repo->id_hex);
 	codec_gear(repo->keys, gear);
 	fastcdc_init(&repo->cdc, gear, repo->chunk_min, repo->chunk_avg, repo->chunk_max);
@@ -466,6 +481,11 @@ const char *repo_location(const Repo *repo)
 	return repo->location;
 }
 
+int repo_format_version(const Repo *repo)
+{
+	return repo->format_version;
+}
+
 int repo_index(Repo *repo, Index **out, StrataErr *err)
 {
 	char dir[PATH_MAX + 16];
@@ -500,7 +520,7 @@ out:
 
 int repo_config_json(Repo *repo, char **out_json, StrataErr *err)
 {
-	json_t *o = config_json(repo->id, repo->chunk_min, repo->chunk_avg, repo->chunk_max,
+	json_t *o = config_json(repo->format_version, repo->id, repo->chunk_min, repo->chunk_avg, repo->chunk_max,
 	                        repo->pack_size, repo->created_s);
 	char *text = o ? json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
 
@@ -602,7 +622,7 @@ int repo_key_add(Repo *repo, const char *password, size_t password_len,
 	rc = keyfile_create(repo->keys->master, password, password_len, 0, 0, &buf, &len, err);
 	if (rc)
 		return rc;
-	rc = put_key_file(repo->be, buf, len, out_id_hex, err);
+	rc = put_key_file(repo->be, repo->name_hash, buf, len, out_id_hex, err);
 	free(buf);
 	return rc;
 }

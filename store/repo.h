@@ -19,9 +19,10 @@
 
 #include "store/error.h"
 
-#define STRATA_ID_LEN 32          /* every ID: BLAKE2b-256 */
+#define STRATA_ID_LEN 32          /* every ID and name: a 256-bit hash */
 #define STRATA_ID_HEX_LEN 64
-#define STRATA_FORMAT_VERSION 1   /* the newest repository version this binary reads and writes */
+#define STRATA_FORMAT_VERSION 2   /* the newest repository version this binary reads and writes; new repositories get it */
+#define STRATA_FORMAT_VERSION_MIN 1  /* the oldest it reads and writes (and can create: `init --format-version`) */
 
 typedef struct Repo Repo;
 
@@ -32,6 +33,7 @@ typedef struct RepoParams {
 	uint32_t pack_size;       /* target pack size in bytes; 0 = 16 MiB */
 	uint64_t kdf_opslimit;    /* Argon2id; 0 = default */
 	uint64_t kdf_memlimit;
+	int      format_version;  /* 0 = STRATA_FORMAT_VERSION; 1 for repositories older strata must read */
 } RepoParams;
 
 /* repo_init — create a new repository at location (a backend location, see
@@ -81,6 +83,10 @@ const char *repo_id_hex(const Repo *repo);
 
 /* repo_location — the location string the repository was opened with. */
 const char *repo_location(const Repo *repo);
+
+/* repo_format_version — the repository's format version (from its
+ * authenticated config; FORMAT.md "Config file"). */
+int repo_format_version(const Repo *repo);
 
 /* repo_config_json — the decrypted config as a JSON text (for `cat config`).
  * *out_json is malloc'ed; caller frees. */

@@ -38,6 +38,8 @@ struct Repo {
 	uint32_t   chunk_min, chunk_avg, chunk_max;
 	uint32_t   pack_size;
 	int64_t    created_s;
+	int        format_version;                     /* of the config, authenticated */
+	CodecNameHash name_hash;                       /* what files are named by (codec.h) */
 	char       cache_dir[PATH_MAX];                /* <cache>/<repo-id> */
 	Index     *index;                              /* opened by repo_index() */
 	struct Kv *snapcat;                            /* snapshot catalogue, opened by snapcat_sync */
@@ -51,6 +53,13 @@ struct Repo {
  * parameters; derives the chunker from repo->keys, which must be set.
  * STRATA_EFORMAT naming repo->location on any bad field. */
 int repo_config_parse(Repo *repo, const uint8_t *plain, size_t plain_len, StrataErr *err);
+
+/* The name hash of a format version (FORMAT.md "Directory tree"):
+ * BLAKE2b-256 for format 1, SHA-256 from format 2. */
+static inline CodecNameHash repo_name_hash_of(int format_version)
+{
+	return format_version >= 2 ? CODEC_NAME_SHA256 : CODEC_NAME_BLAKE2B;
+}
 
 /* Map a backend failure to a StrataErr: -ENOENT stays -ENOENT etc. */
 int repo_remote_err(StrataErr *err, int rc, const RemoteErr *rerr);
@@ -84,7 +93,7 @@ int sealed_decode(const CodecKeys *keys, const char magic[8], uint32_t max_versi
                   uint32_t *out_version);
 
 /* repo_write_named — seal plain as a file of magic/version, name it by the
- * BLAKE2b of its bytes under dir ("index", "snapshots"), put it; returns
+ * name hash of its bytes under dir ("index", "snapshots"), put it; returns
  * the ID. */
 int repo_write_named(Repo *repo, const char *dir, const char magic[8], uint32_t version,
                      const void *plain, size_t len, uint8_t out_id[STRATA_ID_LEN], StrataErr *err);

@@ -88,7 +88,11 @@ int repo_write_named(Repo *repo, const char *dir, const char magic[8], uint32_t 
 	rc = sealed_encode(repo->keys, magic, version, plain, len, &buf, &buf_len);
 	if (rc)
 		return strata_err_set(err, rc, "cannot seal %s file: %s", dir, strata_strerror(rc));
-	codec_file_hash(buf, buf_len, id);
+	rc = codec_name_hash(repo->name_hash, buf, buf_len, id);
+	if (rc) {
+		free(buf);
+		return strata_err_set(err, rc, "cannot name %s file: out of memory", dir);
+	}
 	codec_hex(id, STRATA_ID_LEN, hex);
 	snprintf(name, sizeof name, "%s/%s", dir, hex);
 	rc = backend_put(repo->be, name, buf, buf_len, &rerr);
@@ -116,7 +120,11 @@ int repo_read_named(Repo *repo, const char *dir, const uint8_t id[STRATA_ID_LEN]
 		return strata_err_set(err, STRATA_ENOTFOUND, "%s: not found in the repository", name);
 	if (rc)
 		return repo_remote_err(err, rc, &rerr);
-	codec_file_hash(buf, buf_len, check);
+	rc = codec_name_hash(repo->name_hash, buf, buf_len, check);
+	if (rc) {
+		free(buf);
+		return strata_err_set(err, rc, "%s: cannot hash: out of memory", name);
+	}
 	if (memcmp(check, id, STRATA_ID_LEN) != 0) {
 		free(buf);
 		return strata_err_set(err, STRATA_EDAMAGED,

@@ -315,8 +315,9 @@ static int check_pack_name(const uint8_t id[STRATA_ID_LEN], uint8_t kind, uint64
 		printf("  cannot read %s\n", path);
 		nc->bad++;
 	} else {
-		codec_file_hash(buf, size, sum);
-		if (memcmp(sum, id, STRATA_ID_LEN) != 0) {
+		/* A new repository is format 2: packs are named by SHA-256. */
+		if (codec_name_hash(CODEC_NAME_SHA256, buf, size, sum) != 0 || repo_format_version(repo) != 2 ||
+		    memcmp(sum, id, STRATA_ID_LEN) != 0) {
 			printf("  pack %s does not hash to its name\n", hex);
 			nc->bad++;
 		}

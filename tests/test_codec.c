@@ -639,6 +639,53 @@ static void test_file_hash_vectors(void)
 	free(rnd);
 }
 
+/* Name hashes (codec_name_*): SHA-256 against FIPS 180-2's vectors
+ * (what `sha256sum` prints), BLAKE2b-256 as codec_file_hash; incremental
+ * in uneven pieces equals one shot, also on a state used before. */
+static void test_name_hash(void)
+{
+	static const char *empty = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+	static const char *abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+	static const char *two = "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1";
+	static const char *two_in = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+	uint8_t h[CODEC_ID_LEN], inc[CODEC_ID_LEN], b2[CODEC_ID_LEN];
+	char hex[2 * CODEC_ID_LEN + 1];
+	CodecNameState st = {0}, never = {0};
+	uint8_t *rnd = random_bytes(100000, 5);
+
+	REQUIRE(rnd);
+	REQUIRE(codec_name_hash(CODEC_NAME_SHA256, "", 0, h) == 0);
+	codec_hex(h, CODEC_ID_LEN, hex);
+	CHECK_STR(hex, empty);
+	REQUIRE(codec_name_hash(CODEC_NAME_SHA256, "abc", 3, h) == 0);
+	codec_hex(h, CODEC_ID_LEN, hex);
+	CHECK_STR(hex, abc);
+	REQUIRE(codec_name_hash(CODEC_NAME_SHA256, two_in, strlen(two_in), h) == 0);
+	codec_hex(h, CODEC_ID_LEN, hex);
+	CHECK_STR(hex, two);
+	REQUIRE(codec_name_hash(CODEC_NAME_BLAKE2B, rnd, 100000, h) == 0);
+	codec_file_hash(rnd, 100000, b2);
+	CHECK(memcmp(h, b2, CODEC_ID_LEN) == 0);
+	for (int round = 0; round < 3; round++) {
+		CodecNameHash alg = round == 1 ? CODEC_NAME_BLAKE2B : CODEC_NAME_SHA256;
+		size_t len = 100000 - (size_t)round * 777;
+		REQUIRE(codec_name_hash(alg, rnd, len, h) == 0);
+		codec_name_init(&st, alg);
+		codec_name_update(&st, rnd, 1);
+		codec_name_update(&st, rnd + 1, 0);
+		codec_name_update(&st, rnd + 1, 63);
+		codec_name_update(&st, rnd + 64, 4033);
+		codec_name_update(&st, rnd + 4097, len - 4097);
+		CHECK_EQ_INT(codec_name_final(&st, inc), 0);
+		CHECK(memcmp(h, inc, CODEC_ID_LEN) == 0);
+	}
+	CHECK(memcmp(h, b2, CODEC_ID_LEN) != 0);   /* SHA-256 is not BLAKE2b */
+	codec_name_release(&st);
+	CHECK(st.md == NULL);
+	codec_name_release(&never);                 /* a zeroed state */
+	free(rnd);
+}
+
 static void test_subkeys_distinct(void)
 {
 	CHECK(memcmp(keys_a->id_key, keys_a->enc_key, CODEC_KEY_LEN) != 0);
@@ -720,6 +767,7 @@ int main(void)
 	RUN(test_blob_aead_matches_libsodium);
 	RUN(test_libsodium_fallback);
 	RUN(test_file_hash_vectors);
+	RUN(test_name_hash);
 	RUN(test_subkeys_distinct);
 	RUN(test_gear_deterministic_per_key);
 	RUN(test_pwhash);

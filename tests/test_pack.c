@@ -77,6 +77,10 @@ static int same_entry(const PackEntry *a, const PackEntry *b)
 	       a->length == b->length && a->raw_len == b->raw_len;
 }
 
+/* The name each pack of these tests is checked against; the name hashes
+ * themselves are checked against published vectors in test_codec.c. */
+static CodecNameHash name_alg = CODEC_NAME_SHA256;
+
 static void check_pack(const PackBuilder *pb, const CodecKeys *k, size_t n, const uint8_t id[CODEC_ID_LEN])
 {
 	uint8_t hash[CODEC_ID_LEN];
@@ -86,7 +90,7 @@ static void check_pack(const PackBuilder *pb, const CodecKeys *k, size_t n, cons
 	size_t got = 0;
 	uint32_t tlen;
 
-	codec_file_hash(pb->buf, pb->len, hash);
+	REQUIRE(codec_name_hash(name_alg, pb->buf, pb->len, hash) == 0);
 	CHECK(memcmp(hash, id, CODEC_ID_LEN) == 0);
 	tlen = trailer_of(pb->buf, pb->len, &trailer);
 	REQUIRE(tlen > 0);
@@ -111,7 +115,7 @@ static void test_build_and_decode(void)
 	PackBuilder pb;
 	uint8_t id[CODEC_ID_LEN];
 
-	pack_builder_init(&pb);
+	pack_builder_init(&pb, name_alg);
 	REQUIRE(build(&pb, keys_a, BLOB_DATA, 40, id) == 0);
 	check_pack(&pb, keys_a, 40, id);
 	pack_builder_free(&pb);
@@ -123,7 +127,7 @@ static void test_tree_blob_types(void)
 	PackBuilder pb;
 	uint8_t id[CODEC_ID_LEN];
 
-	pack_builder_init(&pb);
+	pack_builder_init(&pb, name_alg);
 	REQUIRE(build(&pb, keys_a, BLOB_TREE, 3, id) == 0);
 	check_pack(&pb, keys_a, 3, id);
 	pack_builder_free(&pb);
@@ -134,19 +138,19 @@ static void test_empty_pack(void)
 	PackBuilder pb;
 	uint8_t id[CODEC_ID_LEN];
 
-	pack_builder_init(&pb);
+	pack_builder_init(&pb, name_alg);
 	REQUIRE(build(&pb, keys_a, BLOB_DATA, 0, id) == 0);
 	check_pack(&pb, keys_a, 0, id);
 	pack_builder_free(&pb);
 }
 
 /* Reset must restart the running hash, or the second pack is misnamed. */
-static void test_builder_reuse(void)
+static void builder_reuse(void)
 {
 	PackBuilder pb;
 	uint8_t id1[CODEC_ID_LEN], id2[CODEC_ID_LEN];
 
-	pack_builder_init(&pb);
+	pack_builder_init(&pb, name_alg);
 	REQUIRE(build(&pb, keys_a, BLOB_DATA, 5, id1) == 0);
 	pack_builder_reset(&pb);
 	CHECK_EQ_INT(pb.len, 0);
@@ -154,6 +158,37 @@ static void test_builder_reuse(void)
 	REQUIRE(build(&pb, keys_a, BLOB_DATA, 7, id2) == 0);
 	check_pack(&pb, keys_a, 7, id2);
 	CHECK(memcmp(id1, id2, CODEC_ID_LEN) != 0);
+	pack_builder_free(&pb);
+}
+
+static void test_builder_reuse(void)
+{
+	builder_reuse();
+	name_alg = CODEC_NAME_BLAKE2B;     /* format 1 */
+	builder_reuse();
+	name_alg = CODEC_NAME_SHA256;
+}
+
+/* A format-1 builder names its pack by BLAKE2b-256 (what `b2sum -l 256`
+ * prints), a format-2 one by SHA-256. */
+static void test_name_by_format(void)
+{
+	PackBuilder pb;
+	uint8_t id1[CODEC_ID_LEN], id2[CODEC_ID_LEN], h[CODEC_ID_LEN];
+
+	name_alg = CODEC_NAME_BLAKE2B;
+	pack_builder_init(&pb, name_alg);
+	REQUIRE(build(&pb, keys_a, BLOB_DATA, 6, id1) == 0);
+	check_pack(&pb, keys_a, 6, id1);
+	codec_file_hash(pb.buf, pb.len, h);
+	CHECK(memcmp(h, id1, CODEC_ID_LEN) == 0);
+	pack_builder_free(&pb);
+	name_alg = CODEC_NAME_SHA256;
+	pack_builder_init(&pb, name_alg);
+	REQUIRE(build(&pb, keys_a, BLOB_DATA, 6, id2) == 0);
+	check_pack(&pb, keys_a, 6, id2);
+	codec_file_hash(pb.buf, pb.len, h);
+	CHECK(memcmp(h, id2, CODEC_ID_LEN) != 0);
 	pack_builder_free(&pb);
 }
 
@@ -196,7 +231,7 @@ static void test_trailer_tampered_and_wrong_key(void)
 	uint32_t tlen;
 	int bad = 0;
 
-	pack_builder_init(&pb);
+	pack_builder_init(&pb, name_alg);
 	REQUIRE(build(&pb, keys_a, BLOB_DATA, 4, id) == 0);
 	tlen = trailer_of(pb.buf, pb.len, &trailer);
 	REQUIRE(tlen > 0);
@@ -435,6 +470,7 @@ int main(void)
 	RUN(test_tree_blob_types);
 	RUN(test_empty_pack);
 	RUN(test_builder_reuse);
+	RUN(test_name_by_format);
 	RUN(test_footer_rejects);
 	RUN(test_trailer_tampered_and_wrong_key);
 	RUN(test_parse_valid);

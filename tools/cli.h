@@ -14,7 +14,7 @@
 #ifndef STRATA_TOOLS_CLI_H
 #define STRATA_TOOLS_CLI_H
 
-#define STRATA_VERSION "0.1.0"
+#define STRATA_VERSION "0.2.0"
 
 typedef struct Cli {
 	const char *repo;           /* -r/--repo, else $STRATA_REPOSITORY; NULL if neither */

@@ -16,7 +16,8 @@ enum {
 	OPT_CHUNK_AVG,
 	OPT_CHUNK_MAX,
 	OPT_PACK_SIZE,
-	OPT_STORAGE_CLASS
+	OPT_STORAGE_CLASS,
+	OPT_FORMAT_VERSION
 };
 
 static const struct option longopts[] = {
@@ -25,6 +26,7 @@ static const struct option longopts[] = {
 	{ "chunk-max", required_argument, NULL, OPT_CHUNK_MAX },
 	{ "pack-size", required_argument, NULL, OPT_PACK_SIZE },
 	{ "storage-class", required_argument, NULL, OPT_STORAGE_CLASS },
+	{ "format-version", required_argument, NULL, OPT_FORMAT_VERSION },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -43,6 +45,11 @@ static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
 		StrataErr err = { 0, "" };
 		return cli_tier_set(arg, &err) ? cli_usage(cli, "%s", err.msg) : CLI_CONTINUE;
 	}
+	case OPT_FORMAT_VERSION:
+		if (strcmp(arg, "1") != 0 && strcmp(arg, "2") != 0)
+			return cli_usage(cli, "--format-version takes 1 or 2, not %s", arg);
+		params->format_version = arg[0] - '0';
+		return CLI_CONTINUE;
 	default:            return cli_usage(cli, "unexpected option");
 	}
 	if (cli_parse_size(arg, &v) < 0 || v == 0 || v > UINT32_MAX)
@@ -89,7 +96,7 @@ out:
 const CliCommand cmd_init = {
 	.name = "init",
 	.summary = "Create a new, empty repository.",
-	.usage = "strata init [--chunk-min BYTES] [--chunk-avg BYTES] [--chunk-max BYTES] [--pack-size BYTES]",
+	.usage = "strata init [--chunk-min BYTES] [--chunk-avg BYTES] [--chunk-max BYTES] [--pack-size BYTES] [--format-version N]",
 	.help =
 		"Creates the repository at the location given with -r/--repo (or\n"
 		"$STRATA_REPOSITORY): a random master key, the config, and a first key\n"
@@ -105,6 +112,9 @@ const CliCommand cmd_init = {
 		"      --pack-size BYTES   target size of pack files (default 16 MiB)\n"
 		"      --storage-class SPEC  S3 storage classes, data=CLASS,metadata=CLASS\n"
 		"                          (README \"S3 and storage tiers\")\n"
+		"      --format-version N  2 (the default) names files by SHA-256, 1 by\n"
+		"                          BLAKE2b-256 as strata 0.1 did; choose 1 only\n"
+		"                          when strata 0.1 must read the repository\n"
 		"  BYTES takes K, M, G suffixes (powers of 1024). Chunk sizes are fixed\n"
 		"  for the life of the repository.\n"
 		"\n"

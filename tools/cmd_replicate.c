@@ -109,6 +109,7 @@ static int exit_of(int rc)
 	case -EBADMSG: return cli_exit_code(STRATA_EDAMAGED);
 	case -EEXIST:  return cli_exit_code(STRATA_EEXIST);
 	case -ENOENT:  return cli_exit_code(STRATA_ENOREPO);   /* no config at the source */
+	case -EPROTONOSUPPORT: return cli_exit_code(STRATA_EVERSION);   /* a newer format */
 	default:       return cli_exit_code(rc);
 	}
 }
@@ -281,7 +282,8 @@ const CliCommand cmd_replicate = {
 		"last, so LOCATION is a valid repository (same ID, same passwords) at\n"
 		"every moment and an interrupted run is finished by running it again.\n"
 		"No password is needed: objects are copied as stored. Each object is\n"
-		"checked against its name (the BLAKE2b-256 of its bytes) when read, and\n"
+		"checked against its name (the SHA-256 of its bytes; BLAKE2b-256 in a\n"
+		"format 1 repository) when read, and\n"
 		"read back and checked again after it is written; a damaged source\n"
 		"object is not copied (exit 1). Nothing is deleted from LOCATION.\n"
 		"A target holding another repository is refused.\n"

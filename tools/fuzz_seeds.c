@@ -606,7 +606,7 @@ static void seed_fuzz_packs(void)
 	PackBuilder pb;
 	uint8_t id[CODEC_ID_LEN];
 
-	pack_builder_init(&pb);
+	pack_builder_init(&pb, CODEC_NAME_SHA256);
 	for (size_t p = 0; p < sizeof packs / sizeof packs[0]; p++) {
 		pack_builder_reset(&pb);
 		for (size_t i = 0; i < packs[p].count; i++) {
