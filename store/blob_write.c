@@ -318,6 +318,7 @@ int blobwriter_new(Repo *repo, int zlevel, BlobWriter **out, StrataErr *err)
 		free(bw);
 		return rc;
 	}
+	index_set_lean(bw->ix);   /* a writer's peak memory holds the index's pages */
 	rc = pending_grow(&bw->pending);
 	if (rc) {
 		free(bw);

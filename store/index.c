@@ -22,13 +22,16 @@
 /* Each lookup of a random ID faults in one leaf page, and the kernel maps
  * up to 15 cached neighbours with it (fault-around, which MADV_RANDOM does
  * not turn off): about 64 KiB of resident map per lookup. Dropping the
- * mapping every 128 lookups bounds that to ~8 MiB whatever the index's
- * size, for a few re-faults of branch pages. Every 256 (~16 MiB) left a
- * 10 GiB set's first backup at 95-98 MiB peak RSS against 86-87 for a
- * 2 GiB set; every 128 gives 89.3-89.5, every 64 88.2-88.6 for more
- * faults again (minor faults 0.48M -> 0.68M / 0.64M, wall time within
- * the noise of two alternated pairs). */
-#define RELEASE_EVERY 128u
+ * mapping every 256 lookups bounds that to ~16 MiB whatever the index's
+ * size, for a few re-faults of branch pages; every 128 (index_set_lean)
+ * to ~8 MiB, for more faults. A backup sets it: at 256 a 10 GiB set's
+ * first backup peaked at 95-98 MiB against 86-87 for a 2 GiB set, at 128
+ * at 89.3-90.3 (at 64, 88.2-88.6), minor faults 0.48M -> 0.54-0.70M,
+ * wall time within the noise of alternated pairs. `check` keeps 256: its
+ * peak is elsewhere (70.4 MiB either way on the 10 GiB repository) and
+ * 128 cost it 0.7-1.0 s of 7-8 (two alternated pairs). */
+#define RELEASE_EVERY 256u
+#define RELEASE_EVERY_LEAN 128u
 /* ... but only when the map is larger than 16 MiB: below it the whole map
  * stays resident, since dropping it costs a 2 GiB set's index (~10 MiB)
  * re-faults on every lookup: releasing above 8 MiB made that set's first
@@ -40,6 +43,7 @@ struct Index {
 	MDB_dbi chunks, packs, indexfiles, unindexed, meta;
 	char *map;          /* start of LMDB's read-only map; NULL if not found */
 	atomic_uint lookups;/* leaf reads, for release_pages (touched) */
+	atomic_uint release_every;  /* RELEASE_EVERY or RELEASE_EVERY_LEAN */
 	char dir[PATH_MAX];
 };
 
@@ -120,13 +124,20 @@ static void release_pages(Index *ix)
 }
 
 /* Count one random leaf page read through the map (a lookup or an
- * insert); every RELEASE_EVERY of them, drop the map's pages. Safe inside
+ * insert); every release_every of them, drop the map's pages. Safe inside
  * a write transaction too: its dirty pages are private copies, and a
  * dropped clean page maps again from the page cache on its next touch. */
 static void touched(Index *ix)
 {
-	if (atomic_fetch_add_explicit(&ix->lookups, 1, memory_order_relaxed) % RELEASE_EVERY == RELEASE_EVERY - 1)
+	unsigned every = atomic_load_explicit(&ix->release_every, memory_order_relaxed);
+
+	if (atomic_fetch_add_explicit(&ix->lookups, 1, memory_order_relaxed) % every == every - 1)
 		release_pages(ix);
+}
+
+void index_set_lean(Index *ix)
+{
+	atomic_store_explicit(&ix->release_every, RELEASE_EVERY_LEAN, memory_order_relaxed);
 }
 
 static int env_open(Index *ix)
@@ -219,6 +230,7 @@ int index_open(const char *dir, Index **out, StrataErr *err)
 
 	if (!ix)
 		return strata_err_set(err, -ENOMEM, "index: out of memory");
+	atomic_init(&ix->release_every, RELEASE_EVERY);
 	snprintf(ix->dir, sizeof ix->dir, "%s", dir);
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
 		rc = -errno;

@@ -42,6 +42,12 @@ typedef struct IndexPackInfo {
 int index_open(const char *dir, Index **out, StrataErr *err);
 void index_close(Index *ix);
 
+/* index_set_lean — hold half as many of the map's pages between releases
+ * (~8 MiB instead of ~16 once the map passes 16 MiB; store/index.c
+ * "RELEASE_EVERY"), for more page faults. For a backup, whose peak memory
+ * has them; from then on, for every user of ix. */
+void index_set_lean(Index *ix);
+
 /* index_lookup — 0 and *out, or STRATA_ENOTFOUND. */
 int index_lookup(Index *ix, const uint8_t id[CODEC_ID_LEN], IndexEntry *out);
 
