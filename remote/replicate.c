@@ -360,7 +360,10 @@ static int config_version(Run *r, const uint8_t *cfg, size_t len, RemoteErr *err
 	if (len < 12 || memcmp(cfg, "STRATACF", 8) != 0)
 		return backend_err_set(err, -EBADMSG, "%s/config is not a strata config file", r->src->location);
 	v = (uint32_t)cfg[8] | (uint32_t)cfg[9] << 8 | (uint32_t)cfg[10] << 16 | (uint32_t)cfg[11] << 24;
-	if (v < 1 || v > 2)
+	if (v == 0)
+		return backend_err_set(err, -EBADMSG, "%s/config has format version 0, which no strata writes (damaged)",
+		                       r->src->location);
+	if (v > 2)
 		return backend_err_set(err, -EPROTONOSUPPORT,
 		                       "%s has repository format version %u, this strata replicates versions 1 and 2; upgrade strata",
 		                       r->src->location, v);

@@ -5,7 +5,8 @@
 # `init --format-version 1` makes a format 1 repository, named by
 # BLAKE2b-256 (what `b2sum -l 256` prints), and every command keeps it
 # that way: backups, key add, prune's repacks, replication, check with the
-# pack hash, bit-exact restores. Any other version is refused at init.
+# pack hash, bit-exact restores. Any other version is refused at init, and
+# replication refuses a source whose header version it does not know.
 . tests/e2e_lib.sh
 
 # header_version REPO — the config's sealed-header VERSION (bytes 8..11, LE).
@@ -88,6 +89,25 @@ flip_byte "$R1/snapshots/$s1" 50
 expect_exit fmt1_replicate_damaged_exit 1 "$STRATA" -r "$R1" replicate --to "$T/copy3"
 if grep -q "its BLAKE2b-256 does not match its name" "$T/err"; then pass fmt1_replicate_damaged_named; else fail fmt1_replicate_damaged_named "$(head -c 400 "$T/err")"; fi
 if [ ! -e "$T/copy3/snapshots/$s1" ]; then pass fmt1_damaged_not_copied; else fail fmt1_damaged_not_copied "copied"; fi
+
+# Replication has no key: it reads the version from the config's clear
+# header, and copies nothing from a source it cannot name-check.
+cp -r "$R" "$T/v3"
+printf '\003' | dd of="$T/v3/config" bs=1 seek=8 conv=notrunc 2>/dev/null
+expect_exit fmt_replicate_newer_exit 13 "$STRATA" -r "$T/v3" replicate --to "$T/copy-v3"
+if grep -q "has repository format version 3, this strata replicates versions 1 and 2; upgrade strata" "$T/err" &&
+   [ "$(find "$T/copy-v3" -type f 2>/dev/null | wc -l)" -eq 0 ]; then
+	pass fmt_replicate_newer_refused
+else
+	fail fmt_replicate_newer_refused "$(head -c 300 "$T/err"); $(find "$T/copy-v3" -type f 2>/dev/null | head -3)"
+fi
+printf '\000' | dd of="$T/v3/config" bs=1 seek=8 conv=notrunc 2>/dev/null
+expect_exit fmt_replicate_v0_exit 1 "$STRATA" -r "$T/v3" replicate --to "$T/copy-v0"
+if grep -q "config has format version 0, which no strata writes (damaged)" "$T/err"; then
+	pass fmt_replicate_v0_damaged
+else
+	fail fmt_replicate_v0_damaged "$(head -c 300 "$T/err")"
+fi
 
 # ---- versions this strata does not write ----
 for v in 0 3 x; do
