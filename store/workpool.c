@@ -22,6 +22,7 @@ struct WorkPool {
 	uint64_t max_weight;
 	uint64_t unfinished;         /* queued + running */
 	int submit_waiters;          /* submitters blocked on the bound */
+	uint64_t wake_at;            /* ... until weight_in_flight is this low */
 	int drain_waiters;           /* workpool_wait callers */
 	int stop;
 	int nthreads;
@@ -52,7 +53,8 @@ static void *worker(void *arg)
 		p->unfinished--;
 		/* Wake the producer only when it waits for this: a broadcast
 		 * per job cost a context switch per chunk on small files. */
-		if (p->submit_waiters || (p->drain_waiters && p->unfinished == 0))
+		if ((p->submit_waiters && p->weight_in_flight <= p->wake_at) ||
+		    (p->drain_waiters && p->unfinished == 0))
 			pthread_cond_broadcast(&p->progress);
 		free(j);
 	}
@@ -111,9 +113,21 @@ int workpool_submit(WorkPool *p, WorkFn fn, void *arg, uint64_t weight)
 	j->weight = weight;
 	j->next = NULL;
 	pthread_mutex_lock(&p->mu);
-	while (p->weight_in_flight > 0 && p->weight_in_flight + weight > p->max_weight) {
+	if (p->weight_in_flight > 0 && p->weight_in_flight + weight > p->max_weight) {
+		/* Sleep until this job fits with a quarter of the bound to
+		 * spare (half of what fits, for a job near the bound), not
+		 * just until it fits: a producer faster than the workers was
+		 * woken by every finished job to queue one more, a wake-up
+		 * and a context switch per chunk (23,000 of each in a 2 GiB
+		 * first backup, 4,000-5,000 now). The workers still hold the
+		 * rest of the bound. One producer (workpool.h), so one mark. */
+		uint64_t fits = weight < p->max_weight ? p->max_weight - weight : 0;
+		uint64_t spare = p->max_weight / 4 < fits / 2 ? p->max_weight / 4 : fits / 2;
+
+		p->wake_at = fits - spare;
 		p->submit_waiters++;
-		pthread_cond_wait(&p->progress, &p->mu);
+		while (p->weight_in_flight > p->wake_at)
+			pthread_cond_wait(&p->progress, &p->mu);
 		p->submit_waiters--;
 	}
 	p->weight_in_flight += weight;
