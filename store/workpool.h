@@ -26,7 +26,10 @@ WorkPool *workpool_new(int nthreads, uint64_t max_weight,
                        void *(*make_state)(void), void (*free_state)(void *));
 
 /* workpool_submit — queue a job, blocking while the bound is exceeded
- * (a single job heavier than the bound still runs, alone). -ENOMEM. */
+ * (a single job heavier than the bound still runs, alone). A submitter
+ * that blocks comes back once the job fits with a quarter of the bound
+ * to spare (half of what fits, for a job near the bound), so it queues a
+ * batch per wake-up rather than one job per finished job. -ENOMEM. */
 int workpool_submit(WorkPool *p, WorkFn fn, void *arg, uint64_t weight);
 
 /* workpool_wait — block until every submitted job has finished. */

@@ -87,9 +87,9 @@ static void test_every_job_runs_once(void)
 
 static void test_bound_holds_near_it(void)
 {
-	/* Jobs of 60 against a bound of 100: one fits at a time beside
-	 * nothing else heavier than 40, and the producer's mark is half of
-	 * what fits (20), not a quarter of the bound. */
+	/* Jobs of 60 against a bound of 100: only one is ever in flight,
+	 * and a blocked producer's mark is half of what fits (40 / 2 = 20),
+	 * not the bound less a quarter. */
 	static Job jobs[300];
 	Load ld = { .sleep_ns = 100000 };
 	WorkPool *p = workpool_new(2, 100, NULL, NULL);
