@@ -50,6 +50,18 @@ static void job_fn(void *arg, void *state)
 	atomic_fetch_sub(&j->load->in_flight, j->weight);
 }
 
+/* Submit job (weight w, heavy or not) and add w to the jobs' count;
+ * returns the count after it, -1 when the submit failed. */
+static long long submit_one(WorkPool *p, Load *ld, Job *job, long long w, int heavy)
+{
+	job->load = ld;
+	job->weight = w;
+	job->heavy = heavy;
+	if (workpool_submit(p, job_fn, job, (uint64_t)w) != 0)
+		return -1;
+	return atomic_fetch_add(&ld->in_flight, w) + w;
+}
+
 /* Submit n jobs of weight w each (jobs[] owned by the caller); returns
  * the largest count seen after a submit, -1 when a submit failed. */
 static long long submit_all(WorkPool *p, Load *ld, Job *jobs, int n, long long w)
@@ -57,12 +69,9 @@ static long long submit_all(WorkPool *p, Load *ld, Job *jobs, int n, long long w
 	long long top = 0;
 
 	for (int i = 0; i < n; i++) {
-		jobs[i].load = ld;
-		jobs[i].weight = w;
-		jobs[i].heavy = 0;
-		if (workpool_submit(p, job_fn, &jobs[i], (uint64_t)w) != 0)
+		long long now = submit_one(p, ld, &jobs[i], w, 0);
+		if (now < 0)
 			return -1;
-		long long now = atomic_fetch_add(&ld->in_flight, w) + w;
 		if (now > top)
 			top = now;
 	}
@@ -113,11 +122,7 @@ static void test_heavy_job_runs_alone(void)
 
 	REQUIRE(p);
 	REQUIRE(submit_all(p, &ld, jobs, 40, 10) >= 0);
-	heavy.load = &ld;
-	heavy.weight = 250;
-	heavy.heavy = 1;
-	REQUIRE(workpool_submit(p, job_fn, &heavy, 250) == 0);
-	atomic_fetch_add(&ld.in_flight, 250);
+	REQUIRE(submit_one(p, &ld, &heavy, 250, 1) >= 0);
 	REQUIRE(submit_all(p, &ld, jobs, 40, 10) >= 0);   /* the same 40, again */
 	workpool_wait(p);
 	CHECK_EQ_INT(atomic_load(&ld.runs), 81);
@@ -141,11 +146,8 @@ static void test_producer_waits_for_a_quarter(void)
 
 	REQUIRE(p);
 	for (int i = 0; i < 1000; i++) {
-		jobs[i].load = &ld;
-		jobs[i].weight = 1;
-		jobs[i].heavy = 0;
-		REQUIRE(workpool_submit(p, job_fn, &jobs[i], 1) == 0);
-		long long now = atomic_fetch_add(&ld.in_flight, 1) + 1;
+		long long now = submit_one(p, &ld, &jobs[i], 1, 0);
+		REQUIRE(now >= 0);
 		if (full) {
 			checked++;
 			if (now > 75)
