@@ -1,6 +1,7 @@
 # strata — build, test, fuzz and benchmark.
 #
 #   make deps        install Debian -dev packages that are missing (needs root or sudo)
+#   make test-deps   also what the tests drive: awscli, PostgreSQL, zstd, Node.js + npm
 #   make             build ./strata
 #   make test        unit tests + end-to-end tests; ends with "N passed, N failed"
 #   make test-asan   the same under AddressSanitizer + UndefinedBehaviorSanitizer
@@ -17,6 +18,11 @@ PKGS      = libzstd libsodium libcrypto lmdb libcurl libarchive jansson expat li
 DEB_PKGS  = build-essential pkg-config libzstd-dev libsodium-dev liblmdb-dev \
             libcurl4-openssl-dev libssl-dev libarchive-dev libjansson-dev libexpat1-dev libkeyutils-dev python3 \
             libfuse3-dev fuse3
+# What the end-to-end tests drive besides strata: the aws CLI as an
+# independent S3 client, a PostgreSQL server for PITR, the zstd tool, and
+# Node.js + npm for the S3 server (added only when `node` is missing: a
+# NodeSource nodejs bundles npm and conflicts with Debian's).
+TEST_DEB_PKGS = awscli postgresql zstd procps util-linux
 OPT      ?= -O2 -g
 WARN      = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wformat=2 -Wvla -Wpointer-arith -Wcast-qual -Wundef -Wwrite-strings \
@@ -52,7 +58,7 @@ TEST_BIN    = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 AUX_BIN     = $(AUX_SRC:tools/%.c=$(BUILD)/tools/%)
 FUZZ_SRC    = $(wildcard fuzz/fuzz_*.c)
 
-.PHONY: all test test-unit test-e2e test-asan fuzz fuzz-replay bench bench-s3 demo man deps install clean
+.PHONY: all test test-unit test-e2e test-asan fuzz fuzz-replay bench bench-s3 demo man deps test-deps install clean
 
 all: $(BUILD)/strata $(AUX_BIN)
 ifeq ($(BUILD),build)
@@ -77,7 +83,7 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/libstrata.a
 $(BUILD)/tools/%: $(BUILD)/tools/%.o $(BUILD)/libstrata.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-test: deps
+test: deps test-deps
 	@$(MAKE) --no-print-directory all $(TEST_BIN)
 	@BUILD=$(BUILD) sh tests/run.sh
 
@@ -117,6 +123,16 @@ deps:
 	@missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+test-deps:
+	@missing=""; for p in $(TEST_DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	command -v node >/dev/null 2>&1 || missing="$$missing nodejs"; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing for the tests:$$missing"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi

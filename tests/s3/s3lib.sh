@@ -144,5 +144,9 @@ s3_proxy_peak() {
 }
 
 s3_aws() {
+	if [ ! -x /usr/bin/aws ]; then
+		echo "s3_aws: /usr/bin/aws not found: install the Debian package awscli (make test-deps)" >&2
+		return 127
+	fi
 	/usr/bin/aws --endpoint-url "$S3_ENDPOINT" s3api "$@"
 }
