@@ -180,7 +180,8 @@ for id in $ids; do
 	if ! "$STRATA" restore "$id" --target "$T/rs-$nsnap" >"$T/out" 2>"$T/err"; then
 		restore_ok=0; echo "  restore $id: $(head -c 300 "$T/err")"; continue
 	fi
-	"$STRATA" ls --json "$id" >"$T/ls-$nsnap" 2>/dev/null
+	"$STRATA" ls --json "$id" >"$T/ls-$nsnap" 2>"$T/err" ||
+		{ verify_ok=0; echo "  ls $id: $(head -c 300 "$T/err")"; }
 	out=$(python3 - "$T/rs-$nsnap$C" "$T/ls-$nsnap" "$C" <<'EOF'
 import json, os, sys
 root, lsf, src = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -203,7 +204,7 @@ for dp, dn, fn in os.walk(root):
         if key not in sizes:
             bad.append("%s: restored but not in ls" % rel)
         elif sizes[key] != len(b):
-            bad.append("%s: %d bytes, ls says %d" % (rel, len(b), sizes[rel]))
+            bad.append("%s: %d bytes, ls says %d" % (rel, len(b), sizes[key]))
         if f.startswith("a_") and not whole(b):
             bad.append("%s: not one complete version (%d bytes)" % (rel, len(b)))
         if f.startswith("p_") and not whole(b):
@@ -217,6 +218,10 @@ print("torn=%d" % torn)
 for x in bad: print(x)
 EOF
 )
+	# No "torn=" first line: the verifier itself failed (its traceback is
+	# on stderr), which must not read as "no problem found".
+	case $out in torn=*) ;; *) verify_ok=0; out="torn=0
+  the verifier printed no verdict for snapshot $id" ;; esac
 	t=$(echo "$out" | head -n 1 | sed 's/torn=//')
 	torn_total=$((torn_total + t))
 	if [ "$(echo "$out" | wc -l)" -gt 1 ]; then verify_ok=0; echo "$out" | head -n 10 | sed 's/^/  /'; fi

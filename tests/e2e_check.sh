@@ -55,9 +55,8 @@ elif cmd == "packsread":
 elif cmd == "eval":
     d = load(a[0]); print(eval(a[1]))
 elif cmd == "ranges":     # every file user's range matches its chunk's raw length
-    ok = all(u["length"] == c["raw_length"] for c in load(a[0])["damaged_chunks"] if c["pack"]
-             for u in c["users"] if not u["tree"])
-    print(ok)
+    us = [(u, c) for c in load(a[0])["damaged_chunks"] if c["pack"] for u in c["users"] if not u["tree"]]
+    print(bool(us) and all(u["length"] == c["raw_length"] for u, c in us))
 elif cmd == "area":       # bytes before the trailer: footer = trailer length u32 LE || magic
     b = open(a[0], "rb").read()
     print(len(b) - 12 - struct.unpack("<I", b[-12:-8])[0])
@@ -154,6 +153,9 @@ head -c 25000 /dev/urandom >"$S/d1/a.bin"
 head -c 3000 /dev/urandom >"$S/d1/sub/later.bin"
 snap 3
 SNAPS=$($STRATA -r "$R" snapshots --json | python3 -c 'import json,sys; print(" ".join(s["id"] for s in json.load(sys.stdin)))')
+# The oracles below compare against these three: without them they would
+# have nothing to find.
+[ "$(echo $SNAPS | wc -w)" -eq 3 ] && pass "setup: three snapshots" || fail "setup: three snapshots" "SNAPS=$SNAPS"
 cp -a "$R" "$PRISTINE"
 cp -a "$STRATA_CACHE_DIR" "$PRISTINE.cache"
 NPACKS=$(find "$R/data" "$R/tree" -type f | wc -l)
@@ -326,6 +328,10 @@ for i in 1 2 3 4 5 6; do
 		{ ok=0; echo "# run $i: $(head -c 300 "$T/err") $(head -c 600 "$T/out")"; }
 	wait
 done
+# The backups ran (a failed one would leave the check alone with an
+# unchanging repository): three snapshots before, six more.
+n=$(ls "$R/snapshots" | wc -l)
+[ "$n" -eq 9 ] || { ok=0; echo "# $n snapshots after six concurrent backups, not 9"; }
 [ $ok = 1 ] && pass "concurrent backups: check never reports damage" ||
 	fail "concurrent backups: check never reports damage" "see above"
 
@@ -357,8 +363,18 @@ while [ $t -lt "$TRIALS" ]; do
 	matches "$sc: reported snapshots and paths = those dump cannot restore"
 	note_damaged "$T/oracle"
 	if [ $t -eq 1 ]; then
-		$STRATA -r "$R" repair index --dry-run >/dev/null 2>&1
-		checkj "$sc: repair --dry-run changes nothing" 1 --read-data
+		# What the real repair would do (it rewrites this pack and the
+		# index), the dry run only says: every file of the repository stays.
+		(cd "$R" && find . -type f ! -path './locks/*' | LC_ALL=C sort | xargs sha256sum) >"$T/files0"
+		expect "$sc: repair --read-data --dry-run runs" $STRATA -r "$R" repair index --read-data --dry-run
+		(cd "$R" && find . -type f ! -path './locks/*' | LC_ALL=C sort | xargs sha256sum) >"$T/files1"
+		if grep -q '^dry run, nothing changed: ' "$T/out" && grep -q "pack ${PID%${PID#????????}}.*: would be rewritten" "$T/out" &&
+		   [ -s "$T/files0" ] && cmp -s "$T/files0" "$T/files1"; then
+			pass "$sc: repair --dry-run names the pack and changes nothing"
+		else
+			fail "$sc: repair --dry-run names the pack and changes nothing" "$(head -c 300 "$T/out"; diff "$T/files0" "$T/files1" | head -c 300)"
+		fi
+		checkj "$sc: check --read-data still exits 1 after the dry run" 1 --read-data
 		heal "$sc" --read-data
 	fi
 done

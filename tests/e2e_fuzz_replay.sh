@@ -31,8 +31,13 @@ for src in fuzz/fuzz_*.c; do
 		fail "replay_$h" "does not build: $(head -c 600 "$T/cc")"
 		continue
 	fi
+	# replay.c skips a missing directory: a harness without inputs would
+	# pass having run nothing.
 	if "$OUT/$h" "fuzz/corpus/$h" "fuzz/regressions/$h" >"$T/out" 2>"$T/err"; then
-		pass "replay_$h ($(cat "$T/out"))"
+		case $(cat "$T/out") in
+		"0 inputs"*) fail "replay_$h" "no inputs in fuzz/corpus/$h or fuzz/regressions/$h" ;;
+		*) pass "replay_$h ($(cat "$T/out"))" ;;
+		esac
 	else
 		fail "replay_$h" "$(tail -c 800 "$T/err")"
 	fi

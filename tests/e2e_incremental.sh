@@ -11,6 +11,9 @@ json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 # (The root tree also records the directories above the source, whose
 # mtimes move as other programs use /tmp.)
 tree_of() { $S ls "$1" "$SRC" --json | python3 -c "import json,sys; print([e['subtree'] for e in json.load(sys.stdin) if e['path']=='${SRC#/}'][0])"; }
+# same_id NAME A B — pass when A and B are the same non-empty tree ID (two
+# failed lookups would otherwise compare equal).
+same_id() { if [ -n "$2" ] && [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "tree IDs \"$2\" and \"$3\"${4:+: $4}"; fi; }
 
 SRC=$T/a/src
 O=$T/o
@@ -30,7 +33,7 @@ read1=$(json 'd["summary"]["bytes_read"]' <"$O/b1.json")
 $S backup "$SRC" --json >"$O/b2.json" 2>"$O/err" || fail second-backup "$(cat "$O/err")"
 r=$(json 'd["summary"]["bytes_read"], d["summary"]["bytes_stored"] - d["summary"]["tree_bytes_added"], d["summary"]["files_unchanged"]' <"$O/b2.json")
 [ "$r" = "0 0 3" ] && pass unchanged-not-read || fail unchanged-not-read "read/added/unchanged = $r"
-[ "$(tree_of latest)" = "$(tree_of "$(json 'd["snapshot_id"]' <"$O/b1.json")")" ] && pass unchanged-same-tree || fail unchanged-same-tree "tree IDs differ"
+same_id unchanged-same-tree "$(tree_of latest)" "$(tree_of "$(json 'd["snapshot_id"]' <"$O/b1.json")")"
 
 # 3. Appended file: only the tail (plus the sampled prefix chunks) is read.
 head -c 1000000 /dev/urandom >>"$SRC/blocks.dat"
@@ -47,7 +50,7 @@ cmp -s "$SRC/blocks.dat" "$O/out$SRC/blocks.dat" && pass append-bit-exact || fai
 # A full re-read gives the same tree as the append-aware path.
 $S backup "$SRC" --force-reread --json >"$O/b4.json" 2>"$O/err" || fail reread-backup "$(cat "$O/err")"
 [ "$(json 'd["summary"]["bytes_read"]' <"$O/b4.json")" -eq 24000006 ] && pass force-reread-reads-all || fail force-reread-reads-all "$(cat "$O/b4.json")"
-[ "$(tree_of latest)" = "$(tree_of "$(json 'd["snapshot_id"]' <"$O/b3.json")")" ] && pass append-equals-full-rechunk || fail append-equals-full-rechunk "trees differ"
+same_id append-equals-full-rechunk "$(tree_of latest)" "$(tree_of "$(json 'd["snapshot_id"]' <"$O/b3.json")")"
 
 # 4. Rewritten in place, same size, mtime forced back: caught by ctime.
 touch -r "$SRC/sub/table.ldb" "$O/stamp"
@@ -81,18 +84,23 @@ want=$(tree_of latest)
 rm -rf "$STRATA_CACHE_DIR"
 $S backup "$SRC" --json >"$O/b8.json" 2>"$O/err" || fail nocache-backup "$(cat "$O/err")"
 [ "$(json 'd["summary"]["bytes_read"] > 0' <"$O/b8.json")" = "True" ] && pass deleted-cache-reads || fail deleted-cache-reads "$(cat "$O/b8.json")"
-[ "$(tree_of latest)" = "$want" ] && pass deleted-cache-same-tree || fail deleted-cache-same-tree "trees differ"
+same_id deleted-cache-same-tree "$(tree_of latest)" "$want"
 
 # 8. Corrupt cache: every file of the cache overwritten with garbage.
-for f in $(find "$STRATA_CACHE_DIR" -type f -name 'data.mdb'); do head -c 65536 /dev/urandom >"$f"; done
+nf=0
+for f in $(find "$STRATA_CACHE_DIR" -type f -name 'data.mdb'); do head -c 65536 /dev/urandom >"$f"; nf=$((nf + 1)); done
+# The chunk index, the files cache and the snapshot catalogue.
+[ "$nf" -ge 3 ] && pass corrupt-cache-files-hit || fail corrupt-cache-files-hit "$nf data.mdb files under $STRATA_CACHE_DIR"
 $S backup "$SRC" --json >"$O/b9.json" 2>"$O/err" || fail corrupt-cache-backup "$(cat "$O/err")"
-[ "$(tree_of latest)" = "$want" ] && pass corrupt-cache-same-tree || fail corrupt-cache-same-tree "trees differ: $(cat "$O/err")"
+same_id corrupt-cache-same-tree "$(tree_of latest)" "$want" "$(cat "$O/err")"
 rm -rf "$O/out"
 expect corrupt-cache-restore $S restore latest --target "$O/out"
 diff -r "$SRC" "$O/out$SRC" >/dev/null && pass corrupt-cache-restore-identical || fail corrupt-cache-restore-identical "trees differ"
 
-# 9. Parent recorded automatically.
-$S cat snapshot latest | json '"parent" in d' | grep -q True && pass parent-recorded || fail parent-recorded "no parent in latest snapshot"
+# 9. Parent recorded automatically: the snapshot before it (b8's).
+p8=$(json 'd["snapshot_id"]' <"$O/b8.json")
+$S cat snapshot latest | json "d['parent'] == '$p8'" | grep -qx True && pass parent-recorded ||
+	fail parent-recorded "latest snapshot's parent is not $p8: $($S cat snapshot latest | head -c 300)"
 
 # 10. A wide, deep tree (more entries than the walk keeps queued before it
 # waits for the workers: PENDING_NODES in store/backup.c) whose directory
@@ -149,8 +157,11 @@ tree2_of() { $S2 ls "$1" "$L" --json | python3 -c "import json,sys; print([e['su
 $S2 backup "$L" --force-reread --json >"$O/l2.json" 2>"$O/err" || fail large-reread "$(cat "$O/err")"
 t1=$(tree2_of "$(json 'd["snapshot_id"]' <"$O/l1.json")"); t2=$(tree2_of latest)
 [ -n "$t1" ] && [ "$t1" = "$t2" ] && pass large-reread-same-tree || fail large-reread-same-tree "$t1 vs $t2"
-left=$(find "$STRATA_CACHE_DIR" -name '.strata-spill*' | wc -l)
-[ "$left" -eq 0 ] && pass large-no-spill-left || fail large-no-spill-left "$left spill files left"
+# The spill file lives in the repository's cache directory, unnamed
+# (O_TMPFILE) or unlinked at once: nothing but the caches' LMDB files stays.
+left=$(find "$STRATA_CACHE_DIR" -type f ! -name data.mdb ! -name lock.mdb)
+[ -z "$left" ] && [ -n "$(find "$STRATA_CACHE_DIR" -type f -name data.mdb)" ] && pass large-no-spill-left ||
+	fail large-no-spill-left "left in $STRATA_CACHE_DIR: $left"
 expect large-check $S2 check --read-data
 
 e2e_done

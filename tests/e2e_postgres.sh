@@ -162,7 +162,7 @@ $AS "$PGBIN/pg_ctl" -D "$P/data" -m fast -w stop >/dev/null 2>&1
 RUNNING=""
 
 $AS "$SP" wal-list >"$T/out" 2>&1
-if grep -q "^1 " "$T/out" && grep -q "$SWITCHED" "$T/out"; then pass "wal-list shows timeline 1 up to $SWITCHED"; else fail "wal-list" "$(cat "$T/out")"; fi
+if [ -n "$SWITCHED" ] && grep -q "^1 " "$T/out" && grep -q "$SWITCHED" "$T/out"; then pass "wal-list shows timeline 1 up to $SWITCHED"; else fail "wal-list" "$(cat "$T/out")"; fi
 
 # recover DIR PORT [TARGET] — restore the base backup chosen for TARGET
 # into DIR, recover (to TARGET, or to the end of the archive), promote.
@@ -210,7 +210,7 @@ if recover "$P/pitr" "$PORT2" "$TARGET"; then
 fi
 if recover "$P/full" "$PORT3"; then
 	got=$(sql "$PORT3" "select count(*) from t")
-	if [ "$got" = "$N_END" ]; then pass "recovered to the end of the archive: $got rows"; else fail "recovery to the end" "$got rows, wanted $N_END; $(logs)"; fi
+	if [ -n "$got" ] && [ "$got" = "$N_END" ]; then pass "recovered to the end of the archive: $got rows"; else fail "recovery to the end" "$got rows, wanted $N_END; $(logs)"; fi
 fi
 stop_all
 

@@ -72,9 +72,13 @@ scenario() {
 	rm -rf "$CA"
 	STRATA_CACHE_DIR=$CA expect "${p}_no_catalogue" "$STRATA" -r "$loc" --json snapshots --latest 10
 	same_ids "${p}_rebuilt_catalogue" "$T/want"
+	nf=0
 	for f in "$CA"/*/snapcat/data.mdb; do
+		[ -f "$f" ] || continue
 		head -c 8192 /dev/urandom | dd of="$f" bs=4096 seek=1 conv=notrunc status=none
+		nf=$((nf + 1))
 	done
+	[ "$nf" -eq 1 ] && pass "${p}_catalogue_damaged" || fail "${p}_catalogue_damaged" "$nf catalogues under $CA"
 	STRATA_CACHE_DIR=$CA expect "${p}_damaged_catalogue" "$STRATA" -r "$loc" --json snapshots --latest 10
 	same_ids "${p}_damaged_catalogue_exact" "$T/want"
 	rm -rf "$CA" "$CB"

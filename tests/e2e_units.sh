@@ -315,11 +315,14 @@ if python3 "$T/alerts.py" "$A" "$T/written-few" >/dev/null 2>&1; then fail "aler
 # ---- the man page ----
 sh "$TOP/tools/gen_man.sh" "$STRATA" >"$T/strata.1" 2>"$T/err"
 missing=""
+nc=0
 for c in $("$STRATA" --help | awk '/^Commands:$/ {on = 1; next} on && /^$/ {exit} on {print $1}'); do
+	nc=$((nc + 1))
 	grep -qx ".SS \"strata $c\"" "$T/strata.1" || missing="$missing $c"
 	"$STRATA" help "$c" | head -n 1 | sed 's/-/\\-/g' >"$T/usage"
 	grep -qxF "$(cat "$T/usage")" "$T/strata.1" || missing="$missing $c(usage)"
 done
+[ "$nc" -ge 20 ] || missing="$missing (only $nc commands found in --help)"
 if [ -z "$missing" ]; then pass "man: gen_man.sh covers every command with its help"; else fail "man: gen_man.sh" "missing:$missing"; fi
 if command -v groff >/dev/null 2>&1; then
 	if groff -k -man -Tutf8 -ww -z "$T/strata.1" >"$T/g" 2>&1 && [ ! -s "$T/g" ]; then pass "man: groff renders it without warnings"; else fail "man: groff" "$(head -c 400 "$T/g")"; fi
