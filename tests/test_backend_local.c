@@ -580,6 +580,9 @@ static void test_list_names(void)
 		CHECK(same_names(&named, &sized));
 	}
 	CHECK_EQ_INT(list_count(be, "snapshots/", &sized), 2);
+	/* Neither the directory symlink nor what it points at twice. */
+	CHECK_EQ_INT(list_count(be, "data/", &sized), 2);
+	CHECK_EQ_INT(list_count(be, "", &sized), 6);   /* the six put above */
 
 	memset(&named, 0, sizeof(named));
 	named.stop_after = 1;

@@ -67,6 +67,8 @@ static void run(const char *dir, int expect_file)
 	CHECK_EQ_INT(bad, 0);
 	/* Past the end: refused. */
 	CHECK(spill_read(s, off[N - 1], buf, len[N - 1] + 1) != 0);
+	if (expect_file)
+		CHECK_EQ_INT(entries(dir), 0);   /* in use, and already without a name */
 	spill_free(s);
 }
 
