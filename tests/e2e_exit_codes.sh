@@ -199,7 +199,8 @@ exec 7>&-
 wait $HOLD
 wait $PRUNE
 prc=$?
-if [ $prc -eq 0 ] && ! grep -q 'deferred' "$T/prune.out"; then
+# The positive report, not just no "deferred": "nothing to delete" must fail.
+if [ $prc -eq 0 ] && grep -q '^swept 1 prune plan: deleted [1-9]' "$T/prune.out" && ! grep -q 'deferred' "$T/prune.out"; then
 	pass "the waiting prune deletes once the backup ends"
 else
 	fail "the waiting prune deletes once the backup ends" "exit $prc: $(head -c 300 "$T/prune.out") $(head -c 300 "$T/prune.err")"

@@ -172,9 +172,12 @@ kill $HOLDER; wait $HOLDER 2>/dev/null
 
 # ---- STRATA_LOCK_WAIT: wait for the holder instead of failing ----
 hold exclusive repair 3
-start=$(date +%s)
+start=$(date +%s%N)
 expect "backup waits with STRATA_LOCK_WAIT" env STRATA_LOCK_WAIT=30 "$STRATA" backup "$T/src"
-[ $(( $(date +%s) - start )) -ge 1 ] && pass "it waited" || fail "it waited" "returned at once"
+# Milliseconds: whole seconds pass a backup that merely straddles a second.
+# The holder has nearly 3 s left when hold returns; 2 s leaves a margin.
+waited=$(( ($(date +%s%N) - start) / 1000000 ))
+[ $waited -ge 2000 ] && pass "it waited (${waited} ms)" || fail "it waited" "returned after ${waited} ms"
 wait $HOLDER 2>/dev/null
 hold exclusive repair 30
 expect_exit "STRATA_LOCK_WAIT gives up" 11 env STRATA_LOCK_WAIT=1 "$STRATA" backup "$T/src"

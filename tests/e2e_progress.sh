@@ -141,7 +141,8 @@ SNAP=$("$STRATA" snapshots --json --path "$S" | python3 -c 'import json,sys; pri
 pty "restore on a terminal" "$T/r1" "$STRATA" restore "$SNAP" --threads 1 --target "$T/restore"
 judge "restore: files and bytes out of their totals, rate, ETA, erased" "$T/r1" draws 2 '^[0-9]+/130 files, [0-9.]+ (B|KiB|MiB)/[0-9.]+ MiB, [0-9.]+ (B|KiB|MiB)/s(, ETA [0-9hms]+)?'
 if grep -q 'ETA [0-9]' "$T/r1"; then pass "restore: an ETA is shown"; else fail "restore: an ETA is shown" "$(head -c 400 "$T/r1" | tr '\r\033' '  ')"; fi
-pty "restore --quiet on a terminal" "$T/r2" "$STRATA" --quiet restore "$SNAP" --target "$T/restore2"
+# Same options as the restore above (--threads 1: it draws), so only --quiet differs.
+pty "restore --quiet on a terminal" "$T/r2" "$STRATA" --quiet restore "$SNAP" --threads 1 --target "$T/restore2"
 judge "restore --quiet: no progress" "$T/r2" clean
 
 # ---- check --read-data: phase, packs out of the total ----
