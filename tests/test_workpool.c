@@ -19,7 +19,8 @@
 
 typedef struct Load {
 	atomic_llong in_flight;    /* the jobs' count, see above */
-	atomic_llong alone_seen;   /* in_flight as a heavy job saw it */
+	atomic_llong alone_seen;   /* in_flight as a heavy job saw it at its start */
+	atomic_llong alone_end;    /* ... and just before it ended */
 	atomic_int runs;
 	long sleep_ns;
 } Load;
@@ -46,6 +47,8 @@ static void job_fn(void *arg, void *state)
 	if (j->heavy)
 		atomic_store(&j->load->alone_seen, atomic_load(&j->load->in_flight));
 	nap(j->load->sleep_ns);
+	if (j->heavy)
+		atomic_store(&j->load->alone_end, atomic_load(&j->load->in_flight));
 	atomic_fetch_add(&j->load->runs, 1);
 	atomic_fetch_sub(&j->load->in_flight, j->weight);
 }
@@ -130,6 +133,9 @@ static void test_heavy_job_runs_alone(void)
 	 * not yet have added its weight: 0 or 250. */
 	long long seen = atomic_load(&ld.alone_seen);
 	CHECK(seen == 0 || seen == 250);
+	/* Nor did the second batch start while it ran. */
+	seen = atomic_load(&ld.alone_end);
+	CHECK(seen == 0 || seen == 250);
 	workpool_free(p);
 }
 
@@ -158,7 +164,15 @@ static void test_producer_waits_for_a_quarter(void)
 	workpool_wait(p);
 	CHECK_EQ_INT(atomic_load(&ld.runs), 1000);
 	CHECK(checked > 0);          /* the producer did reach the bound */
-	CHECK_EQ_INT(bad, 0);
+	/* A job that ends between two submits (after the count read 100,
+	 * before the next submit looks at the pool) lets that submit through
+	 * without waiting, at 100: a race of the test's, seen about once in
+	 * fifteen runs under ASan. Waking at once, every return after the
+	 * bound is a 100 (788 of 788 to 884 of 884 against the old
+	 * workpool.c): a few such returns pass, most fail. */
+	if (bad * 10 > checked)
+		printf("  %d of %d returns after the bound were above 75\n", bad, checked);
+	CHECK(bad * 10 <= checked);
 	workpool_free(p);
 }
 
