@@ -13,6 +13,7 @@
 #include "tests/test_repo.h"
 
 #include <ftw.h>
+#include <glob.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,24 @@ static int look(const uint8_t *val, size_t len, void *ctx)
 	s->calls++;
 	s->same = len == s->want_len && memcmp(val, s->want, len) == 0;
 	return 7;
+}
+
+/* Bytes in the files cache's LMDB file under dir/cache (test_repo.h), or
+ * -1 when there is not exactly one. */
+static long long files_db_bytes(const char *dir)
+{
+	char pat[700];
+	glob_t g;
+	struct stat st;
+	long long n = -1;
+
+	snprintf(pat, sizeof pat, "%s/cache/*/files/data.mdb", dir);
+	if (glob(pat, 0, NULL, &g) != 0)
+		return -1;
+	if (g.gl_pathc == 1 && stat(g.gl_pathv[0], &st) == 0)
+		n = (long long)st.st_size;
+	globfree(&g);
+	return n;
 }
 
 static void test_kv_view_in_place(void)
@@ -117,12 +136,16 @@ static void test_lookup_exact_and_uncommitted(void)
 	 * each) that some of its batches were written. */
 	REQUIRE(filescache_open(repo, NULL, &fc, &err) == 0);
 	fill(ids, lens, N, 2);
+	long long before = files_db_bytes(dir);
+	CHECK(before > 0);
 	for (int i = 0; i < UNCOMMITTED; i++) {
 		snprintf(path, sizeof path, "/data/crashed/%02d", i);
 		REQUIRE(filescache_record(fc, path, &meta, (const uint8_t (*)[STRATA_ID_LEN])ids, lens, N,
 		                          &err) == 0);
 	}
 	filescache_close(fc);
+	/* Some batches did reach the disk (else the lookups below prove nothing). */
+	CHECK(files_db_bytes(dir) > before);
 
 	REQUIRE(filescache_open(repo, NULL, &fc, &err) == 0);
 	fill(ids, lens, N, 1);

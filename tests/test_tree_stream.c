@@ -276,8 +276,18 @@ static void test_streamed_parts_load_back(void)
 	uint8_t id[STRATA_ID_LEN];
 	Tree t = {0};
 
+	Bytes enc = {0};
+	uint8_t want[STRATA_ID_LEN];
+	size_t nparts;
+
+	/* 500 entries of up to 300 chunks serialize past 256 KiB: in parts. */
+	encode(nodes, 500, &enc);
+	expected_id(&enc, want, &nparts);
+	free(enc.p);
+	CHECK(nparts > 0);
 	REQUIRE(blobwriter_new(repo, 0, &bw, &err) == 0);
 	CHECK(store_streamed(nodes, 500, bw, 64, 1000, id) == 0);
+	CHECK(memcmp(id, want, STRATA_ID_LEN) == 0);
 	REQUIRE(blobwriter_finish(bw, &err) == 0);
 	blobwriter_free(bw);
 	REQUIRE(tree_load(repo, id, &t, &err) == 0);
@@ -288,7 +298,7 @@ static void test_streamed_parts_load_back(void)
 
 /* A count that disagrees with the nodes given cannot be caught by the
  * stream, but an empty stream is a valid empty tree: its ID is the one
- * tree_store gives an empty Tree. */
+ * tree_store gives an empty Tree, and the one FORMAT.md gives. */
 static void test_empty_stream(void)
 {
 	StrataErr err = {0};
@@ -303,6 +313,16 @@ static void test_empty_stream(void)
 	tree_stream_free(s);
 	CHECK(tree_store(repo, bw, cctx, &t, b, &err) == 0);
 	CHECK(memcmp(a, b, STRATA_ID_LEN) == 0);
+	{
+		Bytes enc = {0};
+		uint8_t want[STRATA_ID_LEN];
+		size_t nparts;
+
+		encode(NULL, 0, &enc);
+		expected_id(&enc, want, &nparts);
+		free(enc.p);
+		CHECK(nparts == 0 && memcmp(a, want, STRATA_ID_LEN) == 0);
+	}
 	CHECK(blobwriter_finish(bw, &err) == 0);
 	blobwriter_free(bw);
 }
