@@ -129,6 +129,18 @@ static void expected_id(const Bytes *tree, uint8_t id[STRATA_ID_LEN], size_t *ou
 	free(obj.p);
 }
 
+/* expected_id of the serialization of nodes[0..n); returns its parts. */
+static size_t spec_id(const TreeNode *nodes, size_t n, uint8_t id[STRATA_ID_LEN])
+{
+	Bytes enc = {0};
+	size_t nparts;
+
+	encode(nodes, n, &enc);
+	expected_id(&enc, id, &nparts);
+	free(enc.p);
+	return nparts;
+}
+
 /* nfiles files of up to max_chunks random chunks each, and a directory
  * every seventh node; names sorted by construction. */
 static TreeNode *make_nodes(size_t n, size_t max_chunks, uint64_t seed)
@@ -274,17 +286,11 @@ static void test_streamed_parts_load_back(void)
 	BlobWriter *bw = NULL;
 	TreeNode *nodes = make_nodes(500, 300, 77);
 	uint8_t id[STRATA_ID_LEN];
+	uint8_t want[STRATA_ID_LEN];
 	Tree t = {0};
 
-	Bytes enc = {0};
-	uint8_t want[STRATA_ID_LEN];
-	size_t nparts;
-
 	/* 500 entries of up to 300 chunks serialize past 256 KiB: in parts. */
-	encode(nodes, 500, &enc);
-	expected_id(&enc, want, &nparts);
-	free(enc.p);
-	CHECK(nparts > 0);
+	CHECK(spec_id(nodes, 500, want) > 0);
 	REQUIRE(blobwriter_new(repo, 0, &bw, &err) == 0);
 	CHECK(store_streamed(nodes, 500, bw, 64, 1000, id) == 0);
 	CHECK(memcmp(id, want, STRATA_ID_LEN) == 0);
@@ -304,7 +310,7 @@ static void test_empty_stream(void)
 	StrataErr err = {0};
 	BlobWriter *bw = NULL;
 	TreeStream *s = NULL;
-	uint8_t a[STRATA_ID_LEN], b[STRATA_ID_LEN];
+	uint8_t a[STRATA_ID_LEN], b[STRATA_ID_LEN], want[STRATA_ID_LEN];
 	Tree t = {0};
 
 	REQUIRE(blobwriter_new(repo, 0, &bw, &err) == 0);
@@ -313,16 +319,7 @@ static void test_empty_stream(void)
 	tree_stream_free(s);
 	CHECK(tree_store(repo, bw, cctx, &t, b, &err) == 0);
 	CHECK(memcmp(a, b, STRATA_ID_LEN) == 0);
-	{
-		Bytes enc = {0};
-		uint8_t want[STRATA_ID_LEN];
-		size_t nparts;
-
-		encode(NULL, 0, &enc);
-		expected_id(&enc, want, &nparts);
-		free(enc.p);
-		CHECK(nparts == 0 && memcmp(a, want, STRATA_ID_LEN) == 0);
-	}
+	CHECK(spec_id(NULL, 0, want) == 0 && memcmp(a, want, STRATA_ID_LEN) == 0);
 	CHECK(blobwriter_finish(bw, &err) == 0);
 	blobwriter_free(bw);
 }
