@@ -515,6 +515,14 @@ static void set_lost(Lock *l, const char *why)
 	pthread_mutex_unlock(&l->mu);
 }
 
+static void set_removed(Lock *l)
+{
+	char why[256];
+
+	snprintf(why, sizeof why, "lock %s was removed by another process (`strata unlock --remove-all`?)", l->name);
+	set_lost(l, why);
+}
+
 /* One refresh. Returns 1 when the lock is lost. */
 static int refresh_once(Lock *l)
 {
@@ -537,8 +545,7 @@ static int refresh_once(Lock *l)
 	}
 	rc = backend_stat(l->be, l->name, &size, &rerr);
 	if (rc == -ENOENT) {
-		snprintf(why, sizeof why, "lock %s was removed by another process (`strata unlock --remove-all`?)", l->name);
-		set_lost(l, why);
+		set_removed(l);
 		return 1;
 	}
 	if (rc)
@@ -674,6 +681,8 @@ fail:
 
 int lock_check(Lock *lock, StrataErr *err)
 {
+	RemoteErr rerr = {{0}};
+	uint64_t size;
 	int64_t since;
 	char a[32];
 	int rc = 0;
@@ -690,7 +699,16 @@ int lock_check(Lock *lock, StrataErr *err)
 	if (lock->lost)
 		rc = strata_err_set(err, STRATA_ELOCKED, "%s", lock->lost_why);
 	pthread_mutex_unlock(&lock->mu);
-	return rc;
+	if (rc)
+		return rc;
+	/* The refresher notices a removed lock file at its next tick; the
+	 * step this check guards may come first, so look now. Other errors
+	 * are the refresher's (the stale timeout bounds them). */
+	if (backend_stat(lock->be, lock->name, &size, &rerr) == -ENOENT) {
+		set_removed(lock);
+		return lock_check(lock, err);
+	}
+	return 0;
 }
 
 void lock_release(Lock *lock)
