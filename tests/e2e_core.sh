@@ -11,15 +11,6 @@ printf 'second password\n' >"$PW2"
 
 # json FILE EXPR — evaluate a Python expression over the JSON document in
 # FILE (bound to d) and print it; exit 1 when FILE is not one JSON document.
-json() {
-	python3 -c '
-import json, sys
-try:
-    d = json.load(open(sys.argv[1]))
-except ValueError as e:
-    sys.exit("not one JSON document: %s" % e)
-print(eval(sys.argv[2]))' "$1" "$2"
-}
 
 # check NAME EXPR — EXPR (Python, d = the JSON in $T/out) must be true.
 check() {

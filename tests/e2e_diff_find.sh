@@ -8,9 +8,6 @@ S="$T/src"
 export STRATA_REPOSITORY="$R"
 
 # json FILE EXPR — a Python expression over the JSON in FILE (bound to d).
-json() {
-	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
-}
 
 # same NAME FILE EXPECTED — FILE holds exactly EXPECTED (a string).
 same() {

@@ -6,7 +6,6 @@
 . "$(dirname "$0")/e2e_lib.sh"
 
 S="$STRATA -r $R"
-json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 # The subtree ID of the source directory: equal IDs = identical contents.
 # (The root tree also records the directories above the source, whose
 # mtimes move as other programs use /tmp.)
@@ -25,23 +24,23 @@ expect init $S init
 
 # 1. First backup reads everything.
 $S backup "$SRC" --json >"$O/b1.json" 2>"$O/err" || fail first-backup "$(cat "$O/err")"
-read1=$(json 'd["summary"]["bytes_read"]' <"$O/b1.json")
+read1=$(json_in 'd["summary"]["bytes_read"]' <"$O/b1.json")
 [ "$read1" -eq 23000006 ] && pass first-backup-reads-all || fail first-backup-reads-all "bytes_read=$read1"
 
 # 2. Unchanged tree: nothing read, no data stored (only the trees of the
 # directories above the source may change), files counted unchanged.
 $S backup "$SRC" --json >"$O/b2.json" 2>"$O/err" || fail second-backup "$(cat "$O/err")"
-r=$(json 'd["summary"]["bytes_read"], d["summary"]["bytes_stored"] - d["summary"]["tree_bytes_added"], d["summary"]["files_unchanged"]' <"$O/b2.json")
+r=$(json_in 'd["summary"]["bytes_read"], d["summary"]["bytes_stored"] - d["summary"]["tree_bytes_added"], d["summary"]["files_unchanged"]' <"$O/b2.json")
 [ "$r" = "0 0 3" ] && pass unchanged-not-read || fail unchanged-not-read "read/added/unchanged = $r"
-same_id unchanged-same-tree "$(tree_of latest)" "$(tree_of "$(json 'd["snapshot_id"]' <"$O/b1.json")")"
+same_id unchanged-same-tree "$(tree_of latest)" "$(tree_of "$(json_in 'd["snapshot_id"]' <"$O/b1.json")")"
 
 # 3. Appended file: only the tail (plus the sampled prefix chunks) is read.
 head -c 1000000 /dev/urandom >>"$SRC/blocks.dat"
 $S backup "$SRC" --json >"$O/b3.json" 2>"$O/err" || fail append-backup "$(cat "$O/err")"
-r=$(json 'd["summary"]["bytes_read"]' <"$O/b3.json")
+r=$(json_in 'd["summary"]["bytes_read"]' <"$O/b3.json")
 # tail: at most one old chunk (128 KiB) + 1 MB new; samples: 17 chunks of at most 128 KiB
 if [ "$r" -gt 0 ] && [ "$r" -lt $((1000000 + 18 * 131072)) ]; then pass append-reads-tail; else fail append-reads-tail "bytes_read=$r"; fi
-r=$(json 'd["summary"]["files_changed"], d["summary"]["files_unchanged"]' <"$O/b3.json")
+r=$(json_in 'd["summary"]["files_changed"], d["summary"]["files_unchanged"]' <"$O/b3.json")
 [ "$r" = "1 2" ] && pass append-counted-changed || fail append-counted-changed "changed/unchanged = $r"
 rm -rf "$O/out"
 expect append-restore $S restore latest --target "$O/out"
@@ -49,15 +48,15 @@ cmp -s "$SRC/blocks.dat" "$O/out$SRC/blocks.dat" && pass append-bit-exact || fai
 
 # A full re-read gives the same tree as the append-aware path.
 $S backup "$SRC" --force-reread --json >"$O/b4.json" 2>"$O/err" || fail reread-backup "$(cat "$O/err")"
-[ "$(json 'd["summary"]["bytes_read"]' <"$O/b4.json")" -eq 24000006 ] && pass force-reread-reads-all || fail force-reread-reads-all "$(cat "$O/b4.json")"
-same_id append-equals-full-rechunk "$(tree_of latest)" "$(tree_of "$(json 'd["snapshot_id"]' <"$O/b3.json")")"
+[ "$(json_in 'd["summary"]["bytes_read"]' <"$O/b4.json")" -eq 24000006 ] && pass force-reread-reads-all || fail force-reread-reads-all "$(cat "$O/b4.json")"
+same_id append-equals-full-rechunk "$(tree_of latest)" "$(tree_of "$(json_in 'd["snapshot_id"]' <"$O/b3.json")")"
 
 # 4. Rewritten in place, same size, mtime forced back: caught by ctime.
 touch -r "$SRC/sub/table.ldb" "$O/stamp"
 printf 'XXXXXXXX' | dd of="$SRC/sub/table.ldb" bs=1 seek=1000 conv=notrunc 2>/dev/null
 touch -r "$O/stamp" "$SRC/sub/table.ldb"
 $S backup "$SRC" --json >"$O/b5.json" 2>"$O/err" || fail rewrite-backup "$(cat "$O/err")"
-r=$(json 'd["summary"]["files_changed"]' <"$O/b5.json")
+r=$(json_in 'd["summary"]["files_changed"]' <"$O/b5.json")
 [ "$r" = "1" ] && pass rewrite-caught-by-ctime || fail rewrite-caught-by-ctime "files_changed=$r"
 rm -rf "$O/out"
 $S restore latest --target "$O/out" >/dev/null 2>&1
@@ -83,7 +82,7 @@ cmp -s "$SRC/blocks.dat" "$O/out$SRC/blocks.dat" && pass sampled-prefix-catches-
 want=$(tree_of latest)
 rm -rf "$STRATA_CACHE_DIR"
 $S backup "$SRC" --json >"$O/b8.json" 2>"$O/err" || fail nocache-backup "$(cat "$O/err")"
-[ "$(json 'd["summary"]["bytes_read"] > 0' <"$O/b8.json")" = "True" ] && pass deleted-cache-reads || fail deleted-cache-reads "$(cat "$O/b8.json")"
+[ "$(json_in 'd["summary"]["bytes_read"] > 0' <"$O/b8.json")" = "True" ] && pass deleted-cache-reads || fail deleted-cache-reads "$(cat "$O/b8.json")"
 same_id deleted-cache-same-tree "$(tree_of latest)" "$want"
 
 # 8. Corrupt cache: every file of the cache overwritten with garbage.
@@ -98,8 +97,8 @@ expect corrupt-cache-restore $S restore latest --target "$O/out"
 diff -r "$SRC" "$O/out$SRC" >/dev/null && pass corrupt-cache-restore-identical || fail corrupt-cache-restore-identical "trees differ"
 
 # 9. Parent recorded automatically: the snapshot before it (b8's).
-p8=$(json 'd["snapshot_id"]' <"$O/b8.json")
-$S cat snapshot latest | json "d['parent'] == '$p8'" | grep -qx True && pass parent-recorded ||
+p8=$(json_in 'd["snapshot_id"]' <"$O/b8.json")
+$S cat snapshot latest | json_in "d['parent'] == '$p8'" | grep -qx True && pass parent-recorded ||
 	fail parent-recorded "latest snapshot's parent is not $p8: $($S cat snapshot latest | head -c 300)"
 
 # 10. A wide, deep tree (more entries than the walk keeps queued before it
@@ -123,13 +122,13 @@ os.symlink("d0/e0/f000", os.path.join(root, "link"))
 PY
 nw=$(find "$W" -type f | wc -l)
 $S backup "$W" --json >"$O/w1.json" 2>"$O/err" || fail wide-backup "$(cat "$O/err")"
-[ "$(json 'd["summary"]["files"]' <"$O/w1.json")" = "$nw" ] && pass wide-files-counted || fail wide-files-counted "$nw files, summary: $(head -c 300 "$O/w1.json")"
+[ "$(json_in 'd["summary"]["files"]' <"$O/w1.json")" = "$nw" ] && pass wide-files-counted || fail wide-files-counted "$nw files, summary: $(head -c 300 "$O/w1.json")"
 rm -rf "$O/wout"
 expect wide-restore $S restore latest --target "$O/wout"
 same_tree wide-restore-identical "$W" "$O/wout$W"
 head -c 4000 /dev/urandom >"$W/d0/e0/f001"
 $S backup "$W" --json >"$O/w2.json" 2>"$O/err" || fail wide-backup-2 "$(cat "$O/err")"
-[ "$(json 'd["summary"]["files_changed"], d["summary"]["files_unchanged"] + d["summary"]["files_changed"]' <"$O/w2.json")" = "1 $nw" ] &&
+[ "$(json_in 'd["summary"]["files_changed"], d["summary"]["files_unchanged"] + d["summary"]["files_changed"]' <"$O/w2.json")" = "1 $nw" ] &&
 	pass wide-one-changed || fail wide-one-changed "$(head -c 300 "$O/w2.json")"
 rm -rf "$O/wout"
 expect wide-restore-2 $S restore latest --target "$O/wout"
@@ -155,7 +154,7 @@ expect large-restore $S2 restore latest --target "$O/lout"
 same_tree large-restore-identical "$L" "$O/lout$L"
 tree2_of() { $S2 ls "$1" "$L" --json | python3 -c "import json,sys; print([e['subtree'] for e in json.load(sys.stdin) if e['path']=='${L#/}'][0])"; }
 $S2 backup "$L" --force-reread --json >"$O/l2.json" 2>"$O/err" || fail large-reread "$(cat "$O/err")"
-t1=$(tree2_of "$(json 'd["snapshot_id"]' <"$O/l1.json")"); t2=$(tree2_of latest)
+t1=$(tree2_of "$(json_in 'd["snapshot_id"]' <"$O/l1.json")"); t2=$(tree2_of latest)
 [ -n "$t1" ] && [ "$t1" = "$t2" ] && pass large-reread-same-tree || fail large-reread-same-tree "$t1 vs $t2"
 # The spill file lives in the repository's cache directory, unnamed
 # (O_TMPFILE) or unlinked at once: nothing but the caches' LMDB files stays.

@@ -35,6 +35,21 @@ same_tree() {
 
 e2e_done() { exit $E2E_FAILED; }
 
+# json FILE EXPR — print the Python expression EXPR, in which d is the JSON
+# document in FILE; a file that is not one JSON document is an error.
+json() {
+	python3 -c '
+import json, sys
+try:
+    d = json.load(open(sys.argv[1]))
+except ValueError as e:
+    sys.exit("not one JSON document: %s" % e)
+print(eval(sys.argv[2]))' "$1" "$2"
+}
+
+# json_in EXPR — the same over standard input.
+json_in() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+
 # flip_byte FILE OFFSET — invert every bit of the byte at OFFSET (writing a
 # fixed byte instead leaves random content unchanged once in 256 runs).
 flip_byte() {

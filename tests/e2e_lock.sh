@@ -14,9 +14,6 @@ BUILD=${BUILD:-build}
 HOST=$(hostname)
 export STRATA_REPOSITORY="$R"
 
-json() {
-	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
-}
 check() {
 	if r=$(json "$T/out" "$2" 2>&1) && [ "$r" = True ]; then pass "$1"; else fail "$1" "$2 -> $(printf %s "$r" | head -c 200) in $(tr -d '\n' <"$T/out" | head -c 600)"; fi
 }

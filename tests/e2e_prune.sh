@@ -16,9 +16,6 @@ export TZ=UTC            # calendar buckets of the keep rules are local time
 export STRATA_REPOSITORY="$R"
 SMALL="--chunk-min 1K --chunk-avg 4K --chunk-max 16K --pack-size 96K"
 
-json() {
-	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
-}
 check() {
 	if r=$(json "$T/out" "$2" 2>&1) && [ "$r" = True ]; then pass "$1"; else fail "$1" "$2 -> $(printf %s "$r" | head -c 200) in $(tr -d '\n' <"$T/out" | head -c 600)"; fi
 }

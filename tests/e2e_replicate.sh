@@ -18,9 +18,6 @@ L=$S3_LOCATION
 P=$PROXY_LOCATION
 TIER=data=GLACIER,metadata=STANDARD_IA
 
-json() {
-	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
-}
 
 check_json() {
 	if r=$(json "$T/out" "$2" 2>&1) && [ "$r" = True ]; then pass "$1"; else fail "$1" "$2 -> $r in $(tr -d '\n' <"$T/out" | head -c 400)"; fi

@@ -19,9 +19,6 @@ S="$T/src"
 export STRATA_S3_RETRIES=3
 
 # json FILE EXPR — a Python expression over the JSON document in FILE (d).
-json() {
-	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
-}
 
 check_json() {
 	if r=$(json "$T/out" "$2" 2>&1) && [ "$r" = True ]; then pass "$1"; else fail "$1" "$2 -> $r in $(tr -d '\n' <"$T/out" | head -c 400)"; fi
