@@ -3,7 +3,9 @@
 #   make deps        install Debian -dev packages that are missing (needs root or sudo)
 #   make test-deps   also what the tests drive: awscli, PostgreSQL, zstd, Node.js + npm
 #   make             build ./strata
-#   make test        unit tests + end-to-end tests; ends with "N passed, N failed"
+#   make test        unit tests + end-to-end tests, side by side; ends with
+#                    "N passed, N failed" (test-unit, test-e2e: one half;
+#                    fuzz-replay: the saved fuzz inputs; TESTS="a b": some)
 #   make test-asan   the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make fuzz        run every libFuzzer harness for FUZZ_SECONDS each (clang)
 #   make bench       benchmark against restic and borg (SIZE=2G by default), then
@@ -83,9 +85,27 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/libstrata.a
 $(BUILD)/tools/%: $(BUILD)/tools/%.o $(BUILD)/libstrata.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# Tests run side by side (tests/run.sh: JOBS, default CPUs + 1); the build
+# before them uses every CPU too.
+NPROC := $(shell nproc 2>/dev/null || echo 1)
+
 test: deps test-deps
-	@$(MAKE) --no-print-directory all $(TEST_BIN)
+	@$(MAKE) --no-print-directory -j$(NPROC) all $(TEST_BIN)
 	@BUILD=$(BUILD) sh tests/run.sh
+
+test-unit: deps
+	@$(MAKE) --no-print-directory -j$(NPROC) all $(TEST_BIN)
+	@BUILD=$(BUILD) KIND=unit sh tests/run.sh
+
+test-e2e: deps test-deps
+	@$(MAKE) --no-print-directory -j$(NPROC) all $(BUILD)/libstrata.a
+	@BUILD=$(BUILD) KIND=e2e sh tests/run.sh
+
+# Every saved fuzz input (seeds and past findings) through its harness,
+# without libFuzzer; also part of make test.
+fuzz-replay: deps
+	@$(MAKE) --no-print-directory -j$(NPROC) $(BUILD)/libstrata.a
+	@BUILD=$(BUILD) TESTS=e2e_fuzz_replay sh tests/run.sh
 
 test-asan:
 	$(MAKE) BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \

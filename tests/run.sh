@@ -1,37 +1,91 @@
 #!/bin/sh
-# run.sh — run every unit-test binary and end-to-end script; count PASS/FAIL
-# lines and finish with "N passed, N failed". Exit non-zero on any failure.
-# Environment: BUILD (build directory, default "build"); TESTS (a space-
-# separated list of test names to run instead of all).
+# run.sh — run every unit-test binary and end-to-end script, JOBS at a time,
+# print each one's output as a block when it finishes, and end with
+# "N passed, N failed". Exit non-zero on any failure.
+#
+# Environment:
+#   BUILD  build directory (default "build")
+#   TESTS  a space-separated list of test names to run instead of all
+#          (a name is the file name without ".sh": test_pack e2e_core)
+#   KIND   "unit" (build/tests/test_*) or "e2e" (tests/e2e_*.sh); default both
+#   JOBS   tests run at once (default: CPUs + 1; most e2e scripts spend part
+#          of their time waiting on servers, locks and child processes)
+#
+# Each e2e script makes its own scratch directory (tests/e2e_lib.sh) and
+# picks free ports, so scripts run side by side. The longest tests start
+# first: $BUILD/test-times keeps each test's last duration (tests/durations,
+# measured once, stands in on a fresh checkout); a test neither knows starts
+# before the known ones.
 BUILD=${BUILD:-build}
-STRATA=$(cd "$(dirname "$0")/.." && pwd)/$BUILD/strata
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+STRATA=$ROOT/$BUILD/strata
 export STRATA BUILD
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
-crashed=0
+
+# One test: run it, keep its output, exit code and duration, then print the
+# block under a lock so that blocks of parallel tests do not interleave.
+if [ "${1:-}" = --one ]; then
+	out=$2 name=$3 path=$4
+	start=$(date +%s%N)
+	case "$path" in
+	*.sh) sh "$path" >"$out/$name.out" 2>&1 ;;
+	*)    "$path" >"$out/$name.out" 2>&1 ;;
+	esac
+	rc=$?
+	end=$(date +%s%N)
+	secs=$(( (end - start) / 1000000 ))
+	secs=$(printf '%d.%01d' $((secs / 1000)) $((secs % 1000 / 100)))
+	if [ $rc -ne 0 ] && ! grep -q '^FAIL ' "$out/$name.out"; then
+		echo "FAIL $name (exited $rc without reporting a failure)" >>"$out/$name.out"
+	fi
+	echo "$secs $name" >"$out/$name.time"
+	{
+		flock 9
+		echo "== $name ($secs s)"
+		cat "$out/$name.out"
+	} 9>"$out/.print"
+	exit 0
+fi
+
+KIND=${KIND:-all}
+JOBS=${JOBS:-$(( $(nproc 2>/dev/null || echo 1) + 1 ))}
+out=$(mktemp -d "${TMPDIR:-/tmp}/strata-run.XXXXXX")
+trap 'rm -rf "$out"' EXIT
+times=$BUILD/test-times
+
+cd "$ROOT" || exit 1
+: >"$out/list"
 for t in "$BUILD"/tests/test_* tests/e2e_*.sh; do
 	[ -e "$t" ] || continue
 	case "$t" in *.o|*.d) continue ;; esac
+	case "$KIND:$t" in unit:*.sh|e2e:"$BUILD"/*) continue ;; esac
 	name=$(basename "$t" .sh)
 	[ "$name" = e2e_lib ] && continue     # sourced by the others
-	if [ -n "$TESTS" ]; then
+	if [ -n "${TESTS:-}" ]; then
 		case " $TESTS " in *" $name "*) ;; *) continue ;; esac
 	fi
-	echo "== $name"
-	case "$t" in
-	*.sh) sh "$t" >"$log.one" 2>&1; rc=$? ;;
-	*)    "$t" >"$log.one" 2>&1; rc=$? ;;
-	esac
-	cat "$log.one"
-	cat "$log.one" >>"$log"
-	if [ $rc -ne 0 ] && ! grep -q '^FAIL ' "$log.one"; then
-		echo "FAIL $name (exited $rc without reporting a failure)"
-		echo "FAIL $name" >>"$log"
-	fi
-	rm -f "$log.one"
+	# Sort key: the last known duration; unknown tests first.
+	secs=$(cat "$times" tests/durations 2>/dev/null | awk -v n="$name" '$2 == n { print $1; exit }')
+	echo "${secs:-99999} $name $t" >>"$out/list"
 done
-passed=$(grep -c '^PASS ' "$log")
-failed=$(grep -c '^FAIL ' "$log")
+
+sort -k1,1 -rn "$out/list" | while read -r _ name t; do
+	printf '%s\n%s\n' "$name" "$t"
+done | xargs -d '\n' -n 2 -P "$JOBS" sh "$0" --one "$out"
+
+# Durations for the next run's order (kept for tests not run this time).
+if ls "$out"/*.time >/dev/null 2>&1; then
+	{ cat "$out"/*.time; [ -f "$times" ] && cat "$times"; } |
+		awk '!seen[$2]++' >"$times.tmp" && mv "$times.tmp" "$times"
+fi
+ran=$(ls "$out"/*.out 2>/dev/null | wc -l)
+passed=$(cat "$out"/*.out 2>/dev/null | grep -c '^PASS ')
+failed=$(cat "$out"/*.out 2>/dev/null | grep -c '^FAIL ')
+if [ "$failed" -gt 0 ]; then
+	echo
+	echo "failures:"
+	grep -h '^FAIL ' "$out"/*.out
+fi
 echo
+echo "$ran tests run, $JOBS at a time"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

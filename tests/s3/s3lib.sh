@@ -64,11 +64,15 @@ s3_start() {
 		echo "SKIP $(basename "$0" .sh): node and npm are needed for the S3 test server"
 		exit 0
 	fi
-	if [ ! -f "$S3_TESTDIR/node_modules/@20minutes/s3rver/lib/cli.js" ]; then
-		if ! (cd "$S3_TESTDIR" && npm ci --no-audit --no-fund --loglevel=error) >"$T/npm.log" 2>&1; then
-			fail s3_server_install "npm ci in tests/s3 failed: $(tail -c 400 "$T/npm.log")"
-			return 1
-		fi
+	# Scripts running side by side (tests/run.sh) install once: the first
+	# takes the lock and runs npm ci, the others wait and find it done.
+	if ! (
+		flock 9
+		[ -f "$S3_TESTDIR/node_modules/@20minutes/s3rver/lib/cli.js" ] ||
+			(cd "$S3_TESTDIR" && npm ci --no-audit --no-fund --loglevel=error)
+	) 9>"$S3_TESTDIR/.install.lock" >"$T/npm.log" 2>&1; then
+		fail s3_server_install "npm ci in tests/s3 failed: $(tail -c 400 "$T/npm.log")"
+		return 1
 	fi
 	mkdir -p "$T/s3"
 	# The legacy provider: s3rver's continuation tokens use DES, which
