@@ -111,8 +111,10 @@ if [ -n "$AS" ]; then
 	fi
 
 	# ---- STRATA_ALLOW_CORE_DUMP=1: both left as they were ----
+	# (An ASan build's runtime lowers the soft limit itself unless told not to.)
 	want=$($AS sh -c 'ulimit -c 2048 && exec cat /proc/self/limits' | awk '/^Max core file size/ { print $5, $6 }')
-	if blocked as-nobody sh -c 'ulimit -c 2048 && exec env STRATA_ALLOW_CORE_DUMP=1 "$@"' sh \
+	if blocked as-nobody sh -c 'ulimit -c 2048 && exec env STRATA_ALLOW_CORE_DUMP=1 \
+		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}disable_coredump=0" "$@"' sh \
 		"$STRATA" -r "$N/repo" --password-file "$N/fifo" snapshots; then
 		lim=$(core_limit $BPID)
 		owner=$(stat -c %u "/proc/$BPID/status")
