@@ -114,9 +114,16 @@ int outfile_open(const char *path, unsigned flags, OutFile **out, StrataErr *err
 		rc = strata_err_set(err, -errno, "cannot open directory %s for %s: %s", dir, path, strerror(errno));
 		goto out;
 	}
-	/* Refused now rather than at the rename, after all the writing. */
+	/* Refused now rather than at the rename, after all the writing. A
+	 * FIFO or device (/dev/null, a tape) would be replaced by a regular
+	 * file, not written into. */
 	if (fstatat(f->dirfd, f->base, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
 		rc = strata_err_set(err, -EISDIR, "%s is a directory; give a file name", path);
+		goto out;
+	}
+	if (fstatat(f->dirfd, f->base, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) {
+		rc = strata_err_set(err, -EINVAL, "%s is a FIFO, socket or device, which would be replaced by a file; "
+		                    "give a file name", path);
 		goto out;
 	}
 	if (!(flags & OUTFILE_NAMED_TEMP)) {
@@ -169,10 +176,10 @@ static int link_temp(OutFile *f, StrataErr *err)
 	return strata_err_set(err, -errno, "cannot link the temporary file for %s: %s", f->path, strerror(errno));
 }
 
-static int fsync_fd(int fd)
+static int fsync_fd(int fd, int is_dir)
 {
 	/* EINVAL: a directory on a file system that cannot sync one. */
-	return fsync(fd) == 0 || errno == EINVAL ? 0 : -errno;
+	return fsync(fd) == 0 || (is_dir && errno == EINVAL) ? 0 : -errno;
 }
 
 int outfile_commit(OutFile *f, unsigned mode, StrataErr *err)
@@ -188,7 +195,7 @@ int outfile_commit(OutFile *f, unsigned mode, StrataErr *err)
 	if (fchmod(f->fd, (mode_t)mode) != 0)
 		return strata_err_set(err, -errno, "cannot set mode %04o on %s for %s: %s", mode, what, f->path,
 		                      strerror(errno));
-	if ((rc = fsync_fd(f->fd)) != 0)
+	if ((rc = fsync_fd(f->fd, 0)) != 0)
 		return strata_err_set(err, rc, "fsync of %s for %s failed: %s", what, f->path, strerror(-rc));
 	if (!f->tmp[0] && (rc = link_temp(f, err)) != 0)
 		return rc;
@@ -200,7 +207,7 @@ int outfile_commit(OutFile *f, unsigned mode, StrataErr *err)
 		return strata_err_set(err, -errno, "cannot rename %s to %s: %s", f->tmp, f->path, strerror(errno));
 	f->tmp[0] = '\0';
 	f->committed = 1;
-	if ((rc = fsync_fd(f->dirfd)) != 0)
+	if ((rc = fsync_fd(f->dirfd, 1)) != 0)
 		return strata_err_set(err, rc, "fsync of the directory of %s failed: %s", f->path, strerror(-rc));
 	return 0;
 }

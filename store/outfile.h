@@ -44,7 +44,9 @@ enum {
  * temporary file in it (mode 0600, write-only). *out is written only on
  * success; release it with outfile_free.
  * Errors (err names path): STRATA_EUSAGE when path ends in "/", ".", or
- * ".."; -EISDIR when path is an existing directory; -errno opening the
+ * ".."; -EISDIR when path is an existing directory; -EINVAL when it is an
+ * existing FIFO, socket or device (rename would replace it, not write into
+ * it: give a stream to standard output instead); -errno opening the
  * directory or creating the temporary file (-ENOENT, -EACCES, -EROFS,
  * -ENOSPC, -ENAMETOOLONG); -ENOMEM. */
 int outfile_open(const char *path, unsigned flags, OutFile **out, StrataErr *err);

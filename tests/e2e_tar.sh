@@ -193,6 +193,22 @@ if grep -qx "strata: $P is a directory; give a file name" "$T/err" && [ -d "$P" 
 else
 	fail "--tar DIRECTORY message" "$(cat "$T/err")"
 fi
+# A FIFO or a device at FILE would be replaced by a regular file (as root:
+# /dev/null), not written into: refused, left as it was.
+mkfifo "$P/fifo.tar"
+[ "$(id -u)" = 0 ] && mknod "$P/null.tar" c 1 3
+for node in fifo.tar null.tar; do
+	[ -e "$P/$node" ] || continue
+	type=$(stat -c %F "$P/$node")
+	expect_exit "--tar FILE naming a $type is refused" 4 "$STRATA" -r "$R" restore "$SNAP" --tar "$P/$node"
+	if grep -qx "strata: $P/$node is a FIFO, socket or device, which would be replaced by a file; give a file name" "$T/err" &&
+	   [ "$(stat -c %F "$P/$node")" = "$type" ]; then
+		pass "--tar FILE naming a $type: the message says why, the $type stays"
+	else
+		fail "--tar FILE naming a $type" "$(stat -c %F "$P/$node"): $(cat "$T/err")"
+	fi
+	rm -f "$P/$node"
+done
 
 # ---- import: archives made by GNU tar ----
 (cd "$S" && tar --format=gnu -cf "$T/gnu.tar" .)

@@ -221,12 +221,14 @@ static void abort_leaves_nothing(void)
 	outfile_free(NULL);
 }
 
-/* Bad targets: the documented codes, and a message naming the path. */
+/* Bad targets: the documented codes, and a message naming the path; an
+ * existing FIFO is left a FIFO. */
 static void bad_targets(void)
 {
 	char dir[512], path[600];
 	StrataErr err = {0};
 	OutFile *f = NULL;
+	struct stat st;
 
 	fresh_dir("bad", dir);
 	snprintf(path, sizeof path, "%s/", dir);
@@ -236,6 +238,12 @@ static void bad_targets(void)
 	CHECK_EQ_INT(outfile_open(path, 0, &f, &err), STRATA_EUSAGE);
 	CHECK_EQ_INT(outfile_open(dir, 0, &f, &err), -EISDIR);
 	CHECK(strstr(err.msg, dir) != NULL && strstr(err.msg, "is a directory") != NULL);
+	snprintf(path, sizeof path, "%s/fifo", dir);
+	REQUIRE(mkfifo(path, 0600) == 0);
+	CHECK_EQ_INT(outfile_open(path, 0, &f, &err), -EINVAL);
+	CHECK(strstr(err.msg, "is a FIFO, socket or device") != NULL);
+	CHECK(lstat(path, &st) == 0 && S_ISFIFO(st.st_mode));
+	unlink(path);
 	snprintf(path, sizeof path, "%s/missing/out.tar", dir);
 	CHECK_EQ_INT(outfile_open(path, 0, &f, &err), -ENOENT);
 	CHECK(strstr(err.msg, path) != NULL);
