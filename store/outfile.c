@@ -117,13 +117,12 @@ int outfile_open(const char *path, unsigned flags, OutFile **out, StrataErr *err
 	/* Refused now rather than at the rename, after all the writing. A
 	 * FIFO or device (/dev/null, a tape) would be replaced by a regular
 	 * file, not written into. */
-	if (fstatat(f->dirfd, f->base, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
-		rc = strata_err_set(err, -EISDIR, "%s is a directory; give a file name", path);
-		goto out;
-	}
-	if (fstatat(f->dirfd, f->base, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) {
-		rc = strata_err_set(err, -EINVAL, "%s is a FIFO, socket or device, which would be replaced by a file; "
-		                    "give a file name", path);
+	if (fstatat(f->dirfd, f->base, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISREG(st.st_mode) &&
+	    !S_ISLNK(st.st_mode)) {
+		rc = S_ISDIR(st.st_mode)
+		     ? strata_err_set(err, -EISDIR, "%s is a directory; give a file name", path)
+		     : strata_err_set(err, -EINVAL, "%s is a FIFO, socket or device, which would be replaced "
+		                      "by a file; give a file name", path);
 		goto out;
 	}
 	if (!(flags & OUTFILE_NAMED_TEMP)) {
