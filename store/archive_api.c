@@ -25,6 +25,7 @@ static const DynSym syms[] = {
 	DYNSYM(ArchiveApi, write_new, "archive_write_new"),
 	DYNSYM(ArchiveApi, write_set_format_pax, "archive_write_set_format_pax"),
 	DYNSYM(ArchiveApi, write_add_filter_zstd, "archive_write_add_filter_zstd"),
+	DYNSYM(ArchiveApi, write_set_bytes_in_last_block, "archive_write_set_bytes_in_last_block"),
 	DYNSYM(ArchiveApi, write_open_fd, "archive_write_open_fd"),
 	DYNSYM(ArchiveApi, write_header, "archive_write_header"),
 	DYNSYM(ArchiveApi, write_data, "archive_write_data"),

@@ -47,6 +47,7 @@ typedef struct ArchiveApi {
 	struct archive *(*write_new)(void);
 	int (*write_set_format_pax)(struct archive *a);
 	int (*write_add_filter_zstd)(struct archive *a);
+	int (*write_set_bytes_in_last_block)(struct archive *a, int bytes);
 	int (*write_open_fd)(struct archive *a, int fd);
 	int (*write_header)(struct archive *a, struct archive_entry *e);
 	la_ssize_t (*write_data)(struct archive *a, const void *buf, size_t len);

@@ -231,9 +231,13 @@ int tar_export(Repo *repo, const Snapshot *snap, int fd, int compression,
 		rc = strata_err_set(err, -ENOMEM, "out of memory");
 		goto out;
 	}
-	/* pax: long names, large files and nanosecond times without limits. */
+	/* pax: long names, large files and nanosecond times without limits.
+	 * On standard output libarchive pads the last 10 KiB block with
+	 * zeros, as tar does for tapes; after zstd those zeros are junk past
+	 * the frame (`zstd -d` fails), so a compressed stream ends unpadded. */
 	if (x.ar->write_set_format_pax(x.a) != ARCHIVE_OK ||
-	    (compression == TAR_ZSTD && x.ar->write_add_filter_zstd(x.a) != ARCHIVE_OK) ||
+	    (compression == TAR_ZSTD && (x.ar->write_add_filter_zstd(x.a) != ARCHIVE_OK ||
+	                                 x.ar->write_set_bytes_in_last_block(x.a, 1) != ARCHIVE_OK)) ||
 	    x.ar->write_open_fd(x.a, fd) != ARCHIVE_OK) {
 		rc = write_fail(&x, "the start");
 		goto out;

@@ -88,10 +88,12 @@ typedef struct WalFetchResult {
 	uint64_t segment_size; /* for a segment: its size, to name the next */
 } WalFetchResult;
 
-/* wal_fetch — write the archived file name to dest: dest.tmp is written,
+/* wal_fetch — write the archived file name to dest (mode 0600) through
+ * store/outfile.h: a private temporary file beside dest is written,
  * fsynced and renamed over dest, then dest's directory is fsynced, so dest
- * never holds a partial file (an interrupted fetch leaves at most
- * dest.tmp, which the next fetch truncates). A prefetched copy in the
+ * never holds a partial file and an interrupted fetch leaves nothing (or,
+ * on a file system without O_TMPFILE, a dest.tmp-XXXXXXXXXXXX). A file or
+ * symlink planted beside dest is never written. A prefetched copy in the
  * spool is used when its keyed hash matches the descriptor.
  * Errors: STRATA_ENOTFOUND only when the archive holds no file of that
  * name (the one answer PostgreSQL may take as "end of the archive");

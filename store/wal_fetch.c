@@ -16,6 +16,7 @@
 
 #include "store/blob.h"
 #include "store/index.h"
+#include "store/outfile.h"
 #include "store/repo_internal.h"
 #include "store/wal_internal.h"
 #include "store/workpool.h"
@@ -25,66 +26,12 @@
 
 /* ---- files ---- */
 
-static int fsync_dir_of(const char *path)
-{
-	char dir[PATH_MAX];
-	const char *slash = strrchr(path, '/');
-	int fd, rc = 0;
-
-	if (!slash)
-		strcpy(dir, ".");
-	else if (slash == path)
-		strcpy(dir, "/");
-	else if ((size_t)(slash - path) < sizeof dir)
-		snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-	else
-		return -ENAMETOOLONG;
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) != 0 && errno != EINVAL)
-		rc = -errno;
-	close(fd);
-	return rc;
-}
-
-/* Write buf to path durably and atomically: path.tmp, fsync, rename,
- * fsync of the directory. On failure path.tmp is removed. */
+/* A fetched or spooled WAL file: written as outfile.h writes (a private
+ * temporary file, fsync, rename, fsync of the directory), mode 0600: the
+ * server reads it as its owner, and it may hold the database's data. */
 static int write_atomic(const char *path, const uint8_t *buf, size_t len, StrataErr *err)
 {
-	char tmp[PATH_MAX];
-	size_t done = 0;
-	int fd, rc = 0;
-
-	if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-		return strata_err_set(err, -ENAMETOOLONG, "%s: path too long", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return strata_err_set(err, -errno, "cannot create %s: %s", tmp, strerror(errno));
-	while (done < len) {
-		ssize_t w = write(fd, buf + done, len - done);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			rc = strata_err_set(err, -errno, "writing %s: %s", tmp, strerror(errno));
-			break;
-		}
-		done += (size_t)w;
-	}
-	if (rc == 0 && fsync(fd) != 0)
-		rc = strata_err_set(err, -errno, "fsync of %s failed: %s", tmp, strerror(errno));
-	if (close(fd) != 0 && rc == 0)
-		rc = strata_err_set(err, -errno, "closing %s: %s", tmp, strerror(errno));
-	if (rc == 0 && rename(tmp, path) != 0)
-		rc = strata_err_set(err, -errno, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-	if (rc) {
-		unlink(tmp);
-		return rc;
-	}
-	rc = fsync_dir_of(path);
-	if (rc)
-		return strata_err_set(err, rc, "fsync of the directory of %s failed: %s", path, strerror(-rc));
-	return 0;
+	return outfile_write(path, buf, len, 0600, 0, err);
 }
 
 /* ---- fetch ---- */
@@ -350,7 +297,8 @@ int wal_next_segment(const char *seg, uint64_t segment_size, char out[WAL_NAME_M
 }
 
 /* Remove spool files of this timeline that sort before keep, and
- * leftovers of interrupted prefetches. */
+ * leftovers of interrupted prefetches: "NAME.tmp-XXXXXXXXXXXX" (outfile.h,
+ * named only without O_TMPFILE) and "NAME.tmp" (earlier versions). */
 static void spool_clean(const char *dir, const char *keep)
 {
 	char path[PATH_MAX + WAL_NAME_MAX + 2];
@@ -361,7 +309,7 @@ static void spool_clean(const char *dir, const char *keep)
 		return;
 	while ((de = readdir(dp)) != NULL) {
 		size_t l = strlen(de->d_name);
-		int stale_tmp = l > 4 && strcmp(de->d_name + l - 4, ".tmp") == 0;
+		int stale_tmp = (l > 4 && strcmp(de->d_name + l - 4, ".tmp") == 0) || strstr(de->d_name, ".tmp-");
 		int older = l == WAL_SEG_NAME_LEN && strncmp(de->d_name, keep, 8) == 0 && strcmp(de->d_name, keep) < 0;
 		if (!stale_tmp && !older)
 			continue;
@@ -387,7 +335,9 @@ int wal_prefetch(Repo *repo, const char *after, unsigned count, unsigned *out_fe
 	if (rc)
 		return strata_err_set(err, rc, "cannot create the WAL spool in %s: %s", repo->cache_dir, strerror(-rc));
 	snprintf(lockp, sizeof lockp, "%s/lock", dir);
-	lfd = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	/* O_NOFOLLOW: a symlink planted at the lock's name would make this
+	 * process create or open any file it may write. */
+	lfd = open(lockp, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (lfd < 0)
 		return strata_err_set(err, -errno, "cannot open %s: %s", lockp, strerror(errno));
 	if (flock(lfd, LOCK_EX | LOCK_NB) != 0) {

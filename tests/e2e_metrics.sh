@@ -86,6 +86,20 @@ t1=$(date +%s)
 parse "metrics file parses as exposition text" "$F"
 no_temp "no temporary file left"
 if [ "$(stat -c %a "$F")" = 644 ]; then pass "metrics file is 0644"; else fail "metrics file mode" "$(stat -c %a "$F")"; fi
+# Written through an exclusive temporary file (store/outfile.h): with
+# umask 077 the file is still 0644, for node_exporter (another user); a
+# symlink at FILE is replaced, not followed.
+G="$D/strata-umask.prom"
+ln -s "$T/metrics-victim" "$G"
+(umask 077; "$STRATA" backup -q --metrics-file "$G" --job umask "$S") >/dev/null 2>"$T/err"
+if [ -f "$G" ] && [ ! -L "$G" ] && [ ! -e "$T/metrics-victim" ] && [ "$(stat -c %a "$G")" = 644 ] &&
+   grep -q '^strata_success{job="umask",command="backup"} 1$' "$G"; then
+	pass "with umask 077 and a symlink at FILE: a 0644 file replaces the symlink"
+else
+	fail "metrics file with umask 077 and a symlink" "$(ls -l "$G" "$T/metrics-victim" 2>&1; cat "$T/err")"
+fi
+no_temp "... and no temporary file left"
+rm -f "$G"
 check "labels job and command" "all(list(v.keys()) == ['$L'] for v in m.values())"
 check "bytes_read = summary" "m['strata_bytes_read']['$L'] == j['summary']['bytes_read'] > 0"
 check "bytes_added = summary" "m['strata_bytes_added']['$L'] == j['summary']['bytes_added'] > 0"

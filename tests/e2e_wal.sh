@@ -23,9 +23,14 @@ exits() {
 	if [ $rc -eq "$code" ]; then pass "$n"; else fail "$n" "exit $rc, wanted $code: $(head -c 300 "$T/err")"; fi
 }
 
-# no_partial NAME DEST — neither DEST nor DEST.tmp exists.
+# no_partial NAME DEST — neither DEST nor a temporary file beside it
+# (DEST.tmp*) exists.
 no_partial() {
-	if [ ! -e "$2" ] && [ ! -e "$2.tmp" ]; then pass "$1"; else fail "$1" "$(ls -l "$2"* 2>&1)"; fi
+	if [ ! -e "$2" ] && [ -z "$(find "$(dirname "$2")" -maxdepth 1 -name "$(basename "$2").tmp*")" ]; then
+		pass "$1"
+	else
+		fail "$1" "$(ls -l "$2"* 2>&1)"
+	fi
 }
 
 expect "init" "$STRATA" init
@@ -111,33 +116,78 @@ exits "repaired data: exit 0" 0 "$STRATA" wal-fetch --prefetch 0 000000010000000
 
 # Killed mid-fetch: DEST is absent or complete, never partial. A timed kill
 # mostly lands while the repository is still being opened (Argon2id), so
-# poll for DEST.tmp and kill -9 once it exists; only a run that leaves
-# DEST.tmp behind was killed mid-write and counts. Bounded attempts.
-bad=0 hits=0 tries=0
+# poll the process's open files for its temporary file in pg_wal/ (an
+# unnamed O_TMPFILE shows as "pg_wal/#INODE (deleted)", a named one as
+# pg_wal/k.tmp-...) and kill -9 once it is there; only those runs count.
+# The dying process leaves nothing in pg_wal/ (O_TMPFILE) or at most its
+# named temporary file. Bounded attempts.
+writing() { ls -l "/proc/$1/fd" 2>/dev/null | grep -q -e "$T/pg_wal/#" -e "$T/pg_wal/k.tmp"; }
+bad=0 hits=0 tries=0 left=0
 while [ $tries -lt 20 ] && [ $hits -lt 3 ]; do
 	tries=$((tries + 1))
-	rm -f "$T/pg_wal/k" "$T/pg_wal/k.tmp"
+	rm -f "$T/pg_wal/k" "$T/pg_wal/k.tmp"*
 	"$STRATA" wal-fetch --prefetch 0 000000010000000000000006 "$T/pg_wal/k" >/dev/null 2>&1 &
 	pid=$!
-	while [ ! -e "$T/pg_wal/k.tmp" ] && kill -0 $pid 2>/dev/null; do :; done
+	while ! writing $pid && kill -0 $pid 2>/dev/null; do :; done
+	writing $pid && hit=1 || hit=0
 	kill -9 $pid 2>/dev/null
 	wait $pid 2>/dev/null
-	if [ -e "$T/pg_wal/k.tmp" ]; then hits=$((hits + 1)); fi
+	hits=$((hits + hit))
 	if [ -e "$T/pg_wal/k" ] && ! cmp -s "$T/pg_wal/k" "$W/000000010000000000000006"; then bad=1; fi
+	if [ -n "$(find "$T/pg_wal" -name 'k.tmp*')" ]; then left=$((left + 1)); fi
 done
 if [ $bad -eq 0 ] && [ $hits -gt 0 ]; then
 	pass "interrupted fetch leaves no partial DEST ($hits of $tries kills landed mid-write)"
 elif [ $bad -ne 0 ]; then
 	fail "interrupted fetch" "a partial DEST was found"
 else
-	fail "interrupted fetch" "no kill landed while DEST.tmp existed in $tries tries"
+	fail "interrupted fetch" "no kill landed while the temporary file was open in $tries tries"
 fi
+if [ $left -eq 0 ]; then pass "... and leaves no temporary file in pg_wal/ (O_TMPFILE)"; else fail "interrupted fetch" "$left runs left a k.tmp* file"; fi
 exits "a fetch after an interrupted one" 0 "$STRATA" wal-fetch --prefetch 0 000000010000000000000006 "$T/pg_wal/k"
-if cmp -s "$T/pg_wal/k" "$W/000000010000000000000006" && [ ! -e "$T/pg_wal/k.tmp" ]; then pass "... is complete, no .tmp left"; else fail "fetch after interruption" "differs or .tmp left"; fi
+if cmp -s "$T/pg_wal/k" "$W/000000010000000000000006" && [ -z "$(find "$T/pg_wal" -name 'k.tmp*')" ]; then pass "... is complete, no .tmp left"; else fail "fetch after interruption" "differs or .tmp left"; fi
+
+# Names planted beside DEST (issue 27: predictable temporary names): the
+# DEST.tmp earlier versions wrote through O_TRUNC, as a symlink to a file
+# elsewhere and as a file of uid 65534. Neither is written, and DEST is
+# this process's own complete 0600 file, whatever the umask.
+ln -s "$T/victim" "$T/pg_wal/s.tmp"
+(umask 0; "$STRATA" wal-fetch --prefetch 0 "$SEG1" "$T/pg_wal/s") >"$T/out" 2>"$T/err"; rc=$?
+if [ $rc -eq 0 ] && [ ! -e "$T/victim" ] && [ -L "$T/pg_wal/s.tmp" ] && cmp -s "$T/pg_wal/s" "$W/$SEG1" &&
+   [ "$(stat -c '%a %F' "$T/pg_wal/s")" = "600 regular file" ]; then
+	pass "wal-fetch: a symlink planted at DEST.tmp is not written through"
+else
+	fail "wal-fetch: planted symlink" "exit $rc, victim: $(ls -l "$T/victim" 2>&1), $(ls -l "$T/pg_wal" | grep ' s')"
+fi
+printf 'planted\n' >"$T/pg_wal/o.tmp"
+chown 65534:65534 "$T/pg_wal/o.tmp" && chmod 0666 "$T/pg_wal/o.tmp"
+"$STRATA" wal-fetch --prefetch 0 "$SEG1" "$T/pg_wal/o" >"$T/out" 2>"$T/err"; rc=$?
+if [ $rc -eq 0 ] && [ "$(stat -c '%a %u' "$T/pg_wal/o")" = "600 $(id -u)" ] && cmp -s "$T/pg_wal/o" "$W/$SEG1" &&
+   [ "$(stat -c %u "$T/pg_wal/o.tmp") $(cat "$T/pg_wal/o.tmp")" = "65534 planted" ]; then
+	pass "wal-fetch: a file of another user at DEST.tmp is left alone, DEST is ours"
+else
+	fail "wal-fetch: planted file" "exit $rc, $(ls -l "$T/pg_wal" | grep ' o')"
+fi
+rm -f "$T/pg_wal/s" "$T/pg_wal/s.tmp" "$T/pg_wal/o" "$T/pg_wal/o.tmp"
 
 # ---- prefetch ----
 spool=$(ls -d "$STRATA_CACHE_DIR"/*/wal-spool 2>/dev/null | head -1)
 rm -f "$spool"/0* 2>/dev/null
+# The spool's lock is not opened through a symlink planted at its name
+# (the worker, run in the foreground here, gives up instead).
+if [ -n "$spool" ]; then
+	rm -f "$spool/lock"
+	ln -s "$T/lock-victim" "$spool/lock"
+	"$STRATA" -q wal-fetch --prefetch-worker --prefetch 2 "$SEG1" >/dev/null 2>&1
+	if [ ! -e "$T/lock-victim" ] && [ ! -e "$spool/$SEG2" ]; then
+		pass "prefetch: a symlink at the spool's lock is not followed"
+	else
+		fail "prefetch: spool lock symlink" "$(ls -l "$T/lock-victim" "$spool" 2>&1)"
+	fi
+	rm -f "$spool/lock"
+else
+	fail "prefetch: spool lock symlink" "no spool directory under $STRATA_CACHE_DIR"
+fi
 exits "wal-fetch starts a prefetch" 0 "$STRATA" wal-fetch --prefetch 4 "$SEG1" "$T/pg_wal/p1"
 spool=$(ls -d "$STRATA_CACHE_DIR"/*/wal-spool | head -1)
 i=0

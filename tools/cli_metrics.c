@@ -2,14 +2,12 @@
 #include "tools/cli_metrics.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
+
+#include "store/outfile.h"
 
 typedef struct Sample {
 	char *name, *help, *type;
@@ -185,69 +183,24 @@ static int write_all(FILE *f, const CliMetrics *m)
 
 int cli_metrics_write(const CliMetrics *m, const char *path, StrataErr *err)
 {
-	char *tmp = NULL, *dircopy = NULL;
-	FILE *f = NULL;
-	int fd = -1, dfd = -1, rc = 0;
-	size_t len = strlen(path);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	int rc;
 
-	tmp = malloc(len + 16);
-	dircopy = strdup(path);
-	if (!tmp || !dircopy) {
-		rc = strata_err_set(err, -ENOMEM, "out of memory");
-		goto out;
+	if (!f)
+		return strata_err_set(err, -ENOMEM, "out of memory");
+	rc = write_all(f, m);
+	if (fclose(f) != 0 && rc == 0)
+		rc = -ENOMEM;
+	if (rc) {
+		free(buf);
+		return strata_err_set(err, rc, "out of memory");
 	}
-	snprintf(tmp, len + 16, "%s.tmp.XXXXXX", path);
-	fd = mkstemp(tmp);
-	if (fd < 0) {
-		rc = -errno;
-		strata_err_set(err, rc, "cannot create a temporary file beside metrics file %s: %s", path, strerror(-rc));
-		tmp[0] = '\0';
-		goto out;
-	}
-	if (fchmod(fd, 0644) != 0 || !(f = fdopen(fd, "w"))) {
-		rc = -errno;
-		strata_err_set(err, rc, "cannot write %s: %s", tmp, strerror(-rc));
-		goto out;
-	}
-	fd = -1;
-	if ((rc = write_all(f, m)) != 0) {
-		strata_err_set(err, rc, "out of memory");
-		goto out;
-	}
-	if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
-		rc = -errno;
-		strata_err_set(err, rc, "cannot write %s: %s", tmp, strerror(-rc));
-		goto out;
-	}
-	if (fclose(f) != 0) {
-		f = NULL;
-		rc = -errno;
-		strata_err_set(err, rc, "cannot write %s: %s", tmp, strerror(-rc));
-		goto out;
-	}
-	f = NULL;
-	if (rename(tmp, path) != 0) {
-		rc = -errno;
-		strata_err_set(err, rc, "cannot rename %s to %s: %s", tmp, path, strerror(-rc));
-		goto out;
-	}
-	tmp[0] = '\0';
-	/* The rename is durable once the directory is. */
-	dfd = open(dirname(dircopy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 || fsync(dfd) != 0) {
-		rc = -errno;
-		strata_err_set(err, rc, "cannot sync the directory of metrics file %s: %s", path, strerror(-rc));
-	}
-out:
-	if (f)
-		fclose(f);
-	if (fd >= 0)
-		close(fd);
-	if (dfd >= 0)
-		close(dfd);
-	if (tmp && tmp[0])
-		unlink(tmp);
-	free(tmp);
-	free(dircopy);
+	/* 0644: node_exporter, another user, reads it; it holds no secret. */
+	rc = outfile_write(path, (const uint8_t *)buf, len, 0644, 0, err);
+	if (rc)
+		strata_err_prefix(err, "metrics file");
+	free(buf);
 	return rc;
 }

@@ -1,11 +1,12 @@
 /* cli_metrics.h — Prometheus textfile output (--metrics-file) for any command.
  *
  * Owns: collecting samples (name, help, type, labels, value) and writing
- * them in the Prometheus text exposition format, atomically: a temporary
- * file beside the target (ending ".tmp.XXXXXX", which node_exporter's
- * textfile collector ignores as it reads only "*.prom"), fsync, rename over
- * the target, fsync of the directory. A reader sees the old file or the
- * new one, never a part.
+ * them in the Prometheus text exposition format, atomically through
+ * store/outfile.h: an exclusive private temporary file beside the target
+ * (unnamed, or ending ".tmp-XXXXXXXXXXXX", which node_exporter's textfile
+ * collector ignores as it reads only "*.prom"), fsync, rename over the
+ * target, fsync of the directory. A reader sees the old file or the new
+ * one, never a part.
  *
  * Samples sharing a name are written together under one HELP and TYPE
  * line (the first help and type given for that name win), in the order

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "store/outfile.h"
 #include "store/restore.h"
 #include "store/snapselect.h"
 #include "store/snapshot.h"
@@ -26,6 +27,7 @@ enum {
 	OPT_THREADS,
 	OPT_TAR,
 	OPT_TAR_ZST,
+	OPT_TAR_MODE,
 	OPT_AT,
 	OPT_AT_HEIGHT,
 	OPT_LABEL,
@@ -44,6 +46,7 @@ static const struct option longopts[] = {
 	{ "threads",   required_argument, NULL, OPT_THREADS },
 	{ "tar",       required_argument, NULL, OPT_TAR },
 	{ "tar-zst",   required_argument, NULL, OPT_TAR_ZST },
+	{ "tar-mode",  required_argument, NULL, OPT_TAR_MODE },
 	{ "at",        required_argument, NULL, OPT_AT },
 	{ "at-height", required_argument, NULL, OPT_AT_HEIGHT },
 	{ "label",     required_argument, NULL, OPT_LABEL },
@@ -63,6 +66,7 @@ typedef struct Args {
 	long threads;
 	const char *tar;           /* --tar/--tar-zst FILE, "-" for stdout */
 	int tar_compression;       /* enum TarCompression */
+	long tar_mode;             /* --tar-mode MODE; -1: not given (0600) */
 	SnapSelect sel;            /* --at, --at-height, --label and the group */
 	int nselectors;            /* --at and --at-height given */
 	CliList tags, paths, labels;
@@ -101,6 +105,16 @@ static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
 		a->tar = arg;
 		a->tar_compression = opt == OPT_TAR_ZST ? TAR_ZSTD : TAR_PLAIN;
 		return CLI_CONTINUE;
+	case OPT_TAR_MODE: {
+		char *end;
+		/* Octal permission bits only: a tar export has no use for
+		 * setuid, setgid or sticky bits. */
+		if (!*arg || strspn(arg, "01234567") != strlen(arg) ||
+		    (a->tar_mode = strtol(arg, &end, 8)) > 0777 || *end)
+			return cli_usage(cli, "--tar-mode wants an octal permission mode from 0 to 0777, "
+			                 "such as 0600 or 0640: %s", arg);
+		return CLI_CONTINUE;
+	}
 	case OPT_AT:
 		return cli_select_at(cli, arg, &a->sel, &a->nselectors);
 	case OPT_AT_HEIGHT:
@@ -211,32 +225,28 @@ static int find_snapshot(Repo *repo, const Args *a, const char *ref, Snapshot *o
 }
 
 /* restore --tar/--tar-zst: the snapshot as one tar stream, to stdout or
- * to FILE (written as FILE.tmp-strata, then renamed: never a partial FILE). */
+ * to FILE. FILE holds the snapshot's plaintext: it is written through a
+ * private temporary file (store/outfile.h: exclusive, mode 0600 until
+ * complete, then renamed) and ends with mode 0600, or --tar-mode. */
 static int restore_tar(Cli *cli, Repo *repo, const Args *a, const Snapshot *snap)
 {
 	StrataErr err = { 0, "" };
 	TarExportResult res;
-	char tmp[4096], id[CLI_FMT_SHORT_ID_LEN], hex[STRATA_ID_HEX_LEN + 1], bytes[CLI_FMT_BYTES_LEN];
+	OutFile *out = NULL;
+	char id[CLI_FMT_SHORT_ID_LEN], hex[STRATA_ID_HEX_LEN + 1], bytes[CLI_FMT_BYTES_LEN];
 	int to_stdout = !strcmp(a->tar, "-"), fd = STDOUT_FILENO, rc;
 
 	memset(&res, 0, sizeof res);
 	if (!to_stdout) {
-		if (snprintf(tmp, sizeof tmp, "%s.tmp-strata", a->tar) >= (int)sizeof tmp)
-			return cli_failf(cli, -ENAMETOOLONG, "--tar %s: path too long", a->tar);
-		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-		if (fd < 0)
-			return cli_failf(cli, -errno, "cannot create %s: %s", tmp, strerror(errno));
+		if ((rc = outfile_open(a->tar, 0, &out, &err)) != 0)
+			return cli_fail(cli, rc, &err);
+		fd = outfile_fd(out);
 	}
 	rc = tar_export(repo, snap, fd, a->tar_compression, &res, &err);
 	if (!to_stdout) {
-		if (rc == 0 && fsync(fd) != 0)
-			rc = strata_err_set(&err, -errno, "%s: fsync failed: %s", tmp, strerror(errno));
-		if (close(fd) != 0 && rc == 0)
-			rc = strata_err_set(&err, -errno, "%s: close failed: %s", tmp, strerror(errno));
-		if (rc == 0 && rename(tmp, a->tar) != 0)
-			rc = strata_err_set(&err, -errno, "cannot rename %s to %s: %s", tmp, a->tar, strerror(errno));
-		if (rc)
-			unlink(tmp);
+		if (rc == 0)
+			rc = outfile_commit(out, a->tar_mode >= 0 ? (unsigned)a->tar_mode : 0600, &err);
+		outfile_free(out);
 	}
 	if (rc)
 		return cli_fail(cli, rc, &err);
@@ -274,6 +284,7 @@ static int run(Cli *cli, int argc, char **argv)
 	int rc, first, exit_code = CLI_EXIT_OK, have_snap = 0;
 
 	memset(&a, 0, sizeof a);
+	a.tar_mode = -1;
 	memset(&snap, 0, sizeof snap);
 	memset(&opts, 0, sizeof opts);
 	memset(&res, 0, sizeof res);
@@ -288,6 +299,11 @@ static int run(Cli *cli, int argc, char **argv)
 	if (a.tar && (a.target || a.includes.n || a.overwrite)) {
 		exit_code = cli_usage(cli, "--tar/--tar-zst write the whole snapshot as a stream; "
 		                      "--target, --include and --overwrite do not apply");
+		goto out;
+	}
+	if (a.tar_mode >= 0 && (!a.tar || !strcmp(a.tar, "-"))) {
+		exit_code = cli_usage(cli, "--tar-mode sets the mode of a --tar/--tar-zst FILE; "
+		                      "it does not apply to %s", a.tar ? "standard output" : "--target");
 		goto out;
 	}
 	if (a.tar && !strcmp(a.tar, "-") && (cli->json || isatty(STDOUT_FILENO))) {
@@ -380,7 +396,7 @@ const CliCommand cmd_restore = {
 	.name = "restore",
 	.summary = "Restore a snapshot, or some paths of it, into a directory.",
 	.usage = "strata restore SNAPSHOT --target DIR [--include PATH]... [--overwrite]\n"
-	         "       strata restore SNAPSHOT (--tar | --tar-zst) FILE|-\n"
+	         "       strata restore SNAPSHOT (--tar | --tar-zst) FILE|- [--tar-mode MODE]\n"
 	         "       strata restore (--at TIME | --at-height N | --label KEY=VALUE)\n"
 	         "                      [--host H] [--tag T]... [--path P]... (--target DIR | --tar FILE|-)",
 	.help =
@@ -403,8 +419,11 @@ const CliCommand cmd_restore = {
 		"                        the machine that made the backup); ~2x the CPU\n"
 		"      --tar FILE        write the snapshot as a tar stream to FILE instead\n"
 		"                        (- for standard output); FILE appears only when\n"
-		"                        complete\n"
+		"                        complete, with mode 0600 (it holds the snapshot's\n"
+		"                        contents, whatever their own modes were)\n"
 		"      --tar-zst FILE    the same, compressed with zstd\n"
+		"      --tar-mode MODE   FILE's mode instead of 0600, in octal (0640: the\n"
+		"                        group may read it); the umask does not apply\n"
 		"      --cold-wait       when packs sit in an archive storage class (S3\n"
 		"                        GLACIER, DEEP_ARCHIVE), request their restore and\n"
 		"                        wait here until they are readable; without it the\n"

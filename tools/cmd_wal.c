@@ -309,10 +309,10 @@ const CliCommand cmd_wal_fetch = {
 	.summary = "Restore one PostgreSQL WAL file (restore_command).",
 	.usage = "strata wal-fetch [--prefetch N] NAME DEST",
 	.help =
-		"Writes the archived WAL file NAME to DEST (DEST.tmp, fsync, rename: DEST\n"
-		"never holds a partial file). After a segment, the next N segments are\n"
-		"fetched in the background into a spool in the cache directory, so the\n"
-		"following calls are served locally.\n"
+		"Writes the archived WAL file NAME to DEST, mode 0600 (a private temporary\n"
+		"file, fsync, rename: DEST never holds a partial file). After a segment,\n"
+		"the next N segments are fetched in the background into a spool in the\n"
+		"cache directory, so the following calls are served locally.\n"
 		"\n"
 		"Exit status, as PostgreSQL expects of restore_command:\n"
 		"  0    the file is at DEST, complete\n"

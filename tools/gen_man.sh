@@ -77,6 +77,11 @@ and STRATA_NEW_PASSWORD_FILE (see the options above); STRATA_LOCK_WAIT,
 STRATA_LOCK_REFRESH and STRATA_LOCK_STALE (repository locks);
 AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and the other AWS_* variables
 (S3). README.md explains each.
+.PP
+Debugging:
+EOF
+section "Debugging" | block
+cat <<'EOF'
 .SH FILES
 tools/systemd/ and tools/cron/ in the source tree: units and a cron file
 for scheduled snapshots, exports, checks, retention and replication;

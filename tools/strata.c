@@ -4,9 +4,13 @@
  * `const CliCommand cmd_<name>`, declare it in cli.h, add one line to
  * commands[] below.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 
 #include "store/repo.h"
 #include "tools/cli.h"
@@ -119,6 +123,11 @@ static void help_main(void)
 		"  STRATA_S3_STORAGE_CLASS  e.g. data=GLACIER,metadata=STANDARD (--storage-class)\n"
 		"  STRATA_S3_CA_BUNDLE      PEM file of the CAs for an https endpoint\n"
 		"\n"
+		"Debugging (environment):\n"
+		"  STRATA_ALLOW_CORE_DUMP=1 let a crash leave a core file and let a debugger\n"
+		"                           attach; by default strata turns both off, as its\n"
+		"                           memory holds the key, credentials and plaintext\n"
+		"\n"
 		"Exit codes:\n%s"
 		"\n"
 		"`strata help COMMAND` or `strata COMMAND --help` explains a command with examples.\n",
@@ -184,6 +193,33 @@ static const CliCommand cmd_version = {
 	.run = run_version,
 };
 
+/* No core file and no ptrace for this process (FORMAT.md §14 "Core
+ * dumps"): nearly every command holds the password, the master key, S3
+ * credentials or plaintext in memory, and the few that do not (help,
+ * version, bench) lose nothing by it, so it is every command, before any
+ * option is read. RLIMIT_CORE 0 stops a core file on disk; non-dumpable
+ * also stops a core_pattern pipe (systemd-coredump, apport: they ignore
+ * RLIMIT_CORE, and fs.suid_dumpable=0 skips non-dumpable processes) and
+ * ptrace or /proc/PID/mem by other processes of the same user. Inherited
+ * by fork (the mount daemon); a child that execs strata sets it again.
+ * STRATA_ALLOW_CORE_DUMP=1 leaves both as they were, for debugging. */
+static void core_dumps_off(void)
+{
+	const char *allow = getenv("STRATA_ALLOW_CORE_DUMP");
+	struct rlimit none = { 0, 0 };
+
+	if (allow && !strcmp(allow, "1")) {
+		cli_warn("STRATA_ALLOW_CORE_DUMP=1: core dumps and ptrace are allowed; a crash may write "
+		         "the key, credentials and plaintext to disk");
+		return;
+	}
+	if (allow && *allow && strcmp(allow, "0") != 0)
+		cli_warn("STRATA_ALLOW_CORE_DUMP=%s: only 1 allows core dumps; they stay off", allow);
+	if (setrlimit(RLIMIT_CORE, &none) != 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+		cli_warn("cannot turn core dumps off (%s): a crash may write the key and plaintext to disk",
+		         strerror(errno));
+}
+
 int main(int argc, char **argv)
 {
 	Cli cli;
@@ -191,6 +227,7 @@ int main(int argc, char **argv)
 	int opt, i;
 	char buf[8];
 
+	core_dumps_off();
 	memset(&cli, 0, sizeof cli);
 	/* `strata --version`, as people type it: the version command. */
 	if (argc == 2 && strcmp(argv[1], "--version") == 0)
