@@ -335,7 +335,7 @@ static int file_node(Ctx *c, const char *path, const struct stat *st, FrozenEntr
 	if (fe && fe->empty) {
 		fd = -1;            /* empty at the freeze: nothing to read */
 		limit = 0;
-	} else if (fe && fe->fd >= 0) {
+	} else if (fe && frozen_kept(fe)) {
 		/* Kept at the freeze: read what it held then. */
 		fd = frozen_take_fd(fe);
 		limit = fw->meta.size;

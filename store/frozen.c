@@ -103,39 +103,24 @@ static int open_source(int at, const char *name)
 	return fd;
 }
 
-/* Copy the first size bytes of fd into a new memfd positioned at 0.
- * Returns the memfd, or -1 (then fd is kept instead). */
-static int copy_small(Frozen *fz, int fd, uint64_t size)
+/* Copy the first size bytes of fd into memory. Returns the copy, or
+ * NULL (then fd is kept instead). */
+static uint8_t *copy_small(int fd, uint64_t size)
 {
+	uint8_t *copy = malloc(size ? (size_t)size : 1);
 	size_t got = 0;
-	int mfd;
 
-	while (got < size) {
-		ssize_t r = pread(fd, fz->buf + got, (size_t)size - got, (off_t)got);
+	while (copy && got < size) {
+		ssize_t r = pread(fd, copy + got, (size_t)size - got, (off_t)got);
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r <= 0)
-			return -1;
+		if (r <= 0) {
+			free(copy);
+			return NULL;
+		}
 		got += (size_t)r;
 	}
-	mfd = memfd_create("strata-frozen", MFD_CLOEXEC);
-	if (mfd < 0)
-		return -1;
-	for (size_t put = 0; put < got;) {
-		ssize_t w = write(mfd, fz->buf + put, got - put);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			close(mfd);
-			return -1;
-		}
-		put += (size_t)w;
-	}
-	if (lseek(mfd, 0, SEEK_SET) != 0) {
-		close(mfd);
-		return -1;
-	}
-	return mfd;
+	return copy;
 }
 
 /* A regular file (name in at, fz->path): keep it when the files
@@ -145,7 +130,7 @@ static void keep_file(Frozen *fz, FrozenEntry *e, int at, const char *name)
 	const char *path = fz->path;
 	FileMeta now, was;
 	struct stat fst;
-	int fd, mfd;
+	int fd;
 
 	now.dev = e->st.st_dev;
 	now.ino = e->st.st_ino;
@@ -159,7 +144,7 @@ static void keep_file(Frozen *fz, FrozenEntry *e, int at, const char *name)
 		e->empty = 1;
 		return;
 	}
-	if (fz->st.files_held + fz->st.files_copied >= fz->fd_budget) {
+	if (fz->st.files_held >= fz->fd_budget) {
 		e->unheld = 1;
 		fz->st.files_unheld++;
 		return;
@@ -175,9 +160,8 @@ static void keep_file(Frozen *fz, FrozenEntry *e, int at, const char *name)
 	                             !S_ISREG(fst.st_mode)))
 		e->st = fst;
 	if ((uint64_t)e->st.st_size <= FROZEN_COPY_MAX && (uint64_t)e->st.st_size <= fz->copy_left &&
-	    S_ISREG(e->st.st_mode) && (mfd = copy_small(fz, fd, (uint64_t)e->st.st_size)) >= 0) {
+	    S_ISREG(e->st.st_mode) && (e->copy = copy_small(fd, (uint64_t)e->st.st_size)) != NULL) {
 		close(fd);
-		e->fd = mfd;
 		fz->copy_left -= (uint64_t)e->st.st_size;
 		fz->st.files_copied++;
 		fz->st.bytes_copied += (uint64_t)e->st.st_size;
@@ -397,11 +381,42 @@ FrozenEntry *frozen_find(Frozen *fz, const char *path)
 	return NULL;
 }
 
+int frozen_kept(const FrozenEntry *e)
+{
+	return e->fd >= 0 || e->copy;
+}
+
+/* A copy becomes a memfd only now, after the resume: the stop does not
+ * pay for it, and copies take no descriptor while they wait. */
 int frozen_take_fd(FrozenEntry *e)
 {
-	int fd = e->fd;
+	int fd = e->fd, err;
 
 	e->fd = -1;
+	if (fd >= 0 || !e->copy)
+		return fd;
+	fd = memfd_create("strata-frozen", MFD_CLOEXEC);
+	for (size_t put = 0; fd >= 0 && put < (size_t)e->st.st_size;) {
+		ssize_t w = write(fd, e->copy + put, (size_t)e->st.st_size - put);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			err = w < 0 ? errno : EIO;
+			close(fd);
+			fd = -1;
+			errno = err;
+			break;
+		}
+		put += (size_t)w;
+	}
+	if (fd >= 0 && lseek(fd, 0, SEEK_SET) != 0) {
+		err = errno;
+		close(fd);
+		fd = -1;
+		errno = err;
+	}
+	free(e->copy);
+	e->copy = NULL;
 	return fd;
 }
 
@@ -417,6 +432,7 @@ static void entry_clear(FrozenEntry *e)
 	free(e->kids);
 	free(e->name);
 	free(e->link);
+	free(e->copy);
 	if (e->fd >= 0)
 		close(e->fd);
 }

@@ -38,9 +38,10 @@
 #include "store/error.h"
 #include "store/filescache.h"
 
-/* Changed files up to this size are copied while the writers are stopped
- * (a read from the page cache, ~10 µs), so that small files a writer
- * rewrites in place (state files, CURRENT-like pointers) are exact too. */
+/* Changed files up to this size are copied into memory while the writers
+ * are stopped (a read from the page cache, ~10 µs), so that small files a
+ * writer rewrites in place (state files, CURRENT-like pointers) are exact
+ * too; copies take no file descriptor. */
 #define FROZEN_COPY_MAX ((uint64_t)64 << 10)
 /* At most this much copied in one listing: beyond it files are kept open
  * instead, so a first backup of many small files does not stop the
@@ -54,7 +55,8 @@ typedef struct FrozenEntry {
 	struct stat st;               /* lstat at the freeze (fstat of the file kept) */
 	char *link;                   /* symlink target; NULL with link_err set */
 	int link_err;
-	int fd;                       /* changed regular file kept open or copied; -1: none */
+	int fd;                       /* changed regular file kept open; -1: none */
+	uint8_t *copy;                /* or its bytes copied (st.st_size of them) */
 	int open_err;                 /* changed file that could not be opened: -errno */
 	int unheld;                   /* changed, but over the open-file budget: not kept */
 	int empty;                    /* changed and empty: nothing to keep */
@@ -95,8 +97,13 @@ int frozen_scan(FilesCache *fc, const char *const *roots, size_t nroots, const B
  * see). Owned by fz. */
 FrozenEntry *frozen_find(Frozen *fz, const char *path);
 
-/* frozen_take_fd — hand over e's kept descriptor (the caller closes it);
- * -1 when none is kept. */
+/* frozen_kept — 1 when e is a changed file kept (open or copied). */
+int frozen_kept(const FrozenEntry *e);
+
+/* frozen_take_fd — hand over e's kept file as a descriptor positioned at
+ * 0 (the caller closes it): the one kept open, or a memfd made from the
+ * copy. -1 when none is kept, or with errno set when the memfd cannot be
+ * made. */
 int frozen_take_fd(FrozenEntry *e);
 
 const FrozenStats *frozen_stats(const Frozen *fz);

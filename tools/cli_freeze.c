@@ -339,9 +339,9 @@ int cli_freeze_open(const long *pids, size_t n, int64_t max_ns, CliFreeze **out,
 			rc = -errno;
 			if (rc == -ESRCH)
 				strata_err_set(err, rc, "--freeze-pid %ld: no such process", pid);
-			else if (rc == -EINVAL)
-				strata_err_set(err, rc, "--freeze-pid %ld: not a process ID (a thread's ID? give the "
-				               "process's, as `pidof` prints)", pid);
+			else if (rc == -EINVAL || rc == -ENOENT)   /* a thread: ENOENT since Linux 6.9 */
+				strata_err_set(err, -ESRCH, "--freeze-pid %ld: a thread, not a process (give the "
+				               "process's ID, as pidof prints it)", pid);
 			else
 				strata_err_set(err, rc, "--freeze-pid %ld: %s", pid, strerror(-rc));
 			goto fail;

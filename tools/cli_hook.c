@@ -167,6 +167,9 @@ int cli_hooks_pre(StrataErr *err)
 	if (!H.pre)
 		return 0;
 	snprintf(job, sizeof job, "STRATA_JOB=%s", H.job);
+	/* Until it ends well it counts as failed: a post-hook that cleans up
+	 * after it must also clean up after a pre-hook cut short. */
+	H.pre_state = PRE_FAILED;
 	rc = run_hook(H.pre, extra, 2, 1, &status);
 	if (rc) {
 		H.pre_state = PRE_FAILED;

@@ -31,8 +31,9 @@
  *   STRATA_EXIT_CODE      the exit status strata ends with
  *   STRATA_SNAPSHOT_ID    the new snapshot's full ID, when one was saved
  *   STRATA_ERROR          the error line strata printed, if any
- *   STRATA_PRE_HOOK       ok, failed, or none (none given, or strata
- *                         failed before its turn)
+ *   STRATA_PRE_HOOK       ok, failed (also: ended by a signal while it
+ *                         ran), or none (none given, or strata failed
+ *                         before its turn)
  *   STRATA_PAUSED_MS      with --freeze-pid, how long the writers were
  *                         stopped (milliseconds, fractional)
  *   STRATA_SIGNAL         TERM, INT or HUP when a signal ended the run
