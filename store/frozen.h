@@ -1,6 +1,6 @@
 /* frozen.h — a point-in-time listing of the source paths, taken while the
  * processes that write them are stopped (`backup --freeze-pid`; README
- * "Consistent snapshots").
+ * "Consistent snapshots of a running node").
  *
  * Owns: listing every source path between BackupFreeze's stop and resume
  * (lstat of every entry, directory contents, symlink targets), and keeping
@@ -8,17 +8,16 @@
  * since the files cache saw it: the file is opened while the writers are
  * stopped and the descriptor kept until backup.c reads it, up to the size
  * it had then; a file of at most FROZEN_COPY_MAX bytes is copied whole
- * into memory (a memfd) instead. Files the cache says are unchanged are
- * not touched: their chunks come from the cache.
+ * into memory instead. Files the cache says are unchanged are not
+ * touched: their chunks come from the cache.
  *
- * The guarantee (README "What --freeze-pid guarantees"): the snapshot
- * holds the source as it was at the moment every writer thread stopped,
- * the state a crash-safe writer recovers from after being killed, given
- * that after its resume the writer does not overwrite bytes of a file
- * below the size the file had at the freeze. Appending, creating,
- * renaming and deleting files are fine (a deleted file lives on in the
- * kept descriptor); rewriting in place is only covered for files of at
- * most FROZEN_COPY_MAX bytes.
+ * The guarantee: the snapshot holds the source as it was at the moment
+ * every writer thread stopped, the state a crash-safe writer recovers
+ * from after being killed, given that after its resume the writer does
+ * not overwrite bytes of a file below the size the file had at the
+ * freeze. Appending, creating, renaming and deleting files are fine (a
+ * deleted file lives on in the kept descriptor); rewriting in place is
+ * only covered for files of at most FROZEN_COPY_MAX bytes.
  *
  * Never: writes to the source file system (no staging directory: nothing
  * to clean up after a crash or SIGKILL, since the kernel closes the

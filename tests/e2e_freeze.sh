@@ -190,6 +190,35 @@ if [ $killed = yes ]; then
 else
 	fail "SIGKILL during the stop" "never saw the writer stopped in 5 backups"
 fi
+# SIGTERM during the stop: the handler resumes the writer at once, the
+# post-hook runs, strata ends by the signal and saves nothing.
+before=$(nsnaps)
+termed=no
+for i in 1 2 3 4 5; do
+	rm -f "$T/post.env"
+	"$STRATA" -r "$R" backup -q "$BIG" --freeze-pid "$W" --post-hook "env >$T/post.env" &
+	b=$!
+	if [ "$(watch $b "$W")" = yes ]; then
+		kill -TERM $b
+		wait $b
+		rc=$?
+		termed=yes
+		break
+	fi
+	wait $b
+done
+if [ $termed = yes ]; then
+	check "SIGTERM during the stop: strata ends by it (143)" "$rc" 143
+	check "SIGTERM during the stop: the writer runs" "$(state "$W")" S
+	check "SIGTERM during the stop: no snapshot" "$(nsnaps)" $((before + i - 1))
+	if grep -qx STRATA_SIGNAL=TERM "$T/post.env" && grep -qx STRATA_BACKUP_STATUS=failed "$T/post.env"; then
+		pass "SIGTERM during the stop: the post-hook ran with STRATA_SIGNAL=TERM"
+	else
+		fail "SIGTERM during the stop: post-hook" "$(grep STRATA_ "$T/post.env" 2>&1 | head -c 300)"
+	fi
+else
+	fail "SIGTERM during the stop" "never saw the writer stopped in 5 backups"
+fi
 ls -R "$BIG" >"$T/big-after"
 if cmp -s "$T/big-before" "$T/big-after"; then pass "nothing written into the source tree (no staging left behind)"; else
 	fail "source tree unchanged" "$(diff "$T/big-before" "$T/big-after" | head -c 300)"; fi
