@@ -78,7 +78,10 @@ typedef struct BackupResult {
 /* backup_run — back up and write a snapshot.
  * Returns 0; STRATA_EPARTIAL when the snapshot was written but some source
  * files could not be read (result->summary.errors counts them); another
- * error when no snapshot was written (the repository stays valid). */
+ * error when no snapshot was written (the repository stays valid), among
+ * them STRATA_EREFUSED when opts->freeze was given but the result would
+ * not be a point-in-time copy (the listing outlasted max_ns, the writers
+ * did not stop, or a changed file could not be kept open). */
 int backup_run(Repo *repo, const BackupOptions *opts, BackupResult *out_result, StrataErr *err);
 
 #endif

@@ -307,7 +307,7 @@ int frozen_scan(FilesCache *fc, const char *const *roots, size_t nroots, const B
 	reserve = lim / 4 > FD_RESERVE_MIN ? lim / 4 : FD_RESERVE_MIN;
 	fz->fd_budget = lim > reserve ? lim - reserve : 0;
 	fz->copy_left = FROZEN_COPY_TOTAL;
-	/* Roots first, so that no allocation of them happens while stopped. */
+	/* The roots, before anything is stopped. */
 	for (size_t i = 0; i < nroots; i++) {
 		int inside = 0;
 		for (size_t j = 0; j < nroots && !inside; j++)
