@@ -230,10 +230,10 @@ static void node_from_stat(TreeNode *n, const struct stat *st)
 		n->rdev = st->st_rdev;
 }
 
-static int excluded(Ctx *c, const char *path, const char *name)
+int backup_excluded(const BackupOptions *o, const char *path, const char *name)
 {
-	for (size_t i = 0; i < c->opts->nexcludes; i++) {
-		const char *pat = c->opts->excludes[i];
+	for (size_t i = 0; i < o->nexcludes; i++) {
+		const char *pat = o->excludes[i];
 		if (fnmatch(pat, path, 0) == 0 || fnmatch(pat, name, 0) == 0)
 			return 1;
 	}
@@ -753,7 +753,7 @@ queue:
 			report(c, path, "error", -ENAMETOOLONG, "path too long");
 			continue;
 		}
-		if (!virt && excluded(c, full, name))
+		if (!virt && backup_excluded(c->opts, full, name))
 			continue;
 		n->name = strdup(name);
 		if (!n->name) {

@@ -13,7 +13,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +20,8 @@
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "store/backup_internal.h"
 
 /* Descriptors the listing leaves to the rest of the backup: the
  * repository's files, packs being written, S3 connections. */
@@ -73,14 +74,6 @@ static void check_clock(Frozen *fz, const char *path)
 		fz->st.overrun = 1;
 		snprintf(fz->st.overrun_at, sizeof fz->st.overrun_at, "%s", path);
 	}
-}
-
-static int excluded(const BackupOptions *o, const char *path, const char *name)
-{
-	for (size_t i = 0; i < o->nexcludes; i++)
-		if (fnmatch(o->excludes[i], path, 0) == 0 || fnmatch(o->excludes[i], name, 0) == 0)
-			return 1;
-	return 0;
 }
 
 static int cmp_name(const void *a, const void *b)
@@ -226,7 +219,7 @@ static int list_dir(Frozen *fz, FrozenEntry *e, int at, const char *name, size_t
 			continue;
 		fz->path[len] = '/';
 		memcpy(fz->path + len + 1, names[i], nl + 1);
-		if (excluded(fz->opts, fz->path, names[i]))
+		if (backup_excluded(fz->opts, fz->path, names[i]))
 			continue;
 		k = &e->kids[kept++];
 		k->fd = -1;

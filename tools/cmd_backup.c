@@ -327,15 +327,24 @@ int cmd_backup_job_metrics_add(CliMetrics *m, const Cli *cli, const char *path, 
 	return rc;
 }
 
-int cmd_backup_job_metrics(const Cli *cli, const char *path, const char *job, int exit_code,
-                           double duration_s, const SnapshotSummary *s, StrataErr *err)
+/* The job's metrics written to path; with fz, also how long --freeze-pid
+ * kept the writers stopped. */
+static int job_metrics_write(const Cli *cli, const char *path, const char *job, int exit_code,
+                             double duration_s, const SnapshotSummary *s, const CliFreeze *fz, StrataErr *err)
 {
+	const char *command = cli->cmd ? cli->cmd->name : "strata";
+	const char *lb[] = { "job", job ? job : command, "command", command, NULL };
 	CliMetrics *m = cli_metrics_new();
 	int rc;
 
 	if (!m)
 		return strata_err_set(err, -ENOMEM, "out of memory");
-	if ((rc = cmd_backup_job_metrics_add(m, cli, path, job, exit_code, duration_s, s)) != 0)
+	rc = cmd_backup_job_metrics_add(m, cli, path, job, exit_code, duration_s, s);
+	if (rc == 0 && fz)
+		rc = cli_metrics_add(m, "strata_freeze_paused_seconds",
+		                     "how long --freeze-pid kept the writers stopped in the last run", "gauge", lb,
+		                     (double)cli_freeze_paused_ns(fz) / 1e9);
+	if (rc)
 		strata_err_set(err, rc, "cannot build metrics: %s", strerror(-rc));
 	else
 		rc = cli_metrics_write(m, path, err);
@@ -343,31 +352,10 @@ int cmd_backup_job_metrics(const Cli *cli, const char *path, const char *job, in
 	return rc;
 }
 
-/* The job's metrics, plus how long --freeze-pid kept the writers
- * stopped (fz NULL: no such sample). */
-static int write_metrics(const Cli *cli, const Args *a, int exit_code, double duration_s,
-                         const SnapshotSummary *s, const CliFreeze *fz, StrataErr *err)
+int cmd_backup_job_metrics(const Cli *cli, const char *path, const char *job, int exit_code,
+                           double duration_s, const SnapshotSummary *s, StrataErr *err)
 {
-	const char *command = cli->cmd ? cli->cmd->name : "strata";
-	const char *lb[] = { "job", a->job ? a->job : command, "command", command, NULL };
-	CliMetrics *m;
-	int rc;
-
-	if (!fz)
-		return cmd_backup_job_metrics(cli, a->metrics, a->job, exit_code, duration_s, s, err);
-	if (!(m = cli_metrics_new()))
-		return strata_err_set(err, -ENOMEM, "out of memory");
-	rc = cmd_backup_job_metrics_add(m, cli, a->metrics, a->job, exit_code, duration_s, s);
-	if (rc == 0)
-		rc = cli_metrics_add(m, "strata_freeze_paused_seconds",
-		                     "how long --freeze-pid kept the writers stopped in the last run", "gauge", lb,
-		                     (double)cli_freeze_paused_ns(fz) / 1e9);
-	if (rc)
-		strata_err_set(err, rc, "cannot build metrics: %s", strerror(-rc));
-	else
-		rc = cli_metrics_write(m, a->metrics, err);
-	cli_metrics_free(m);
-	return rc;
+	return job_metrics_write(cli, path, job, exit_code, duration_s, s, NULL, err);
 }
 
 static int freeze_stop(void *ctx, StrataErr *err)
@@ -560,8 +548,8 @@ out:
 		cli_progress_done(&report.progress);
 	if (a.metrics && exit_code != CLI_EXIT_USAGE) {   /* usage error: nothing ran */
 		StrataErr merr = { 0, "" };
-		if (write_metrics(cli, &a, exit_code, (double)(cli_now_ns() - t0) / 1e9,
-		                  have_res ? &res.summary : NULL, fz, &merr) != 0) {
+		if (job_metrics_write(cli, a.metrics, a.job, exit_code, (double)(cli_now_ns() - t0) / 1e9,
+		                      have_res ? &res.summary : NULL, fz, &merr) != 0) {
 			cli_warn("%s", merr.msg);
 			if (exit_code == CLI_EXIT_OK)
 				exit_code = CLI_EXIT_FAILURE;
