@@ -21,10 +21,11 @@ DEB_PKGS  = build-essential pkg-config libzstd-dev libsodium-dev liblmdb-dev \
             libcurl4-openssl-dev libssl-dev libarchive-dev libjansson-dev libexpat1-dev libkeyutils-dev python3 \
             libfuse3-dev fuse3
 # What the end-to-end tests drive besides strata: the aws CLI as an
-# independent S3 client, a PostgreSQL server for PITR, the zstd tool, and
+# independent S3 client, a PostgreSQL server for PITR, the zstd tool,
+# RocksDB's db_bench and ldb (a database written under --freeze-pid), and
 # Node.js + npm for the S3 server (added only when `node` is missing: a
 # NodeSource nodejs bundles npm and conflicts with Debian's).
-TEST_DEB_PKGS = awscli postgresql zstd procps util-linux
+TEST_DEB_PKGS = awscli postgresql zstd procps util-linux rocksdb-tools
 OPT      ?= -O2 -g
 WARN      = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wformat=2 -Wvla -Wpointer-arith -Wcast-qual -Wundef -Wwrite-strings \

@@ -33,6 +33,7 @@
 #include "store/backup_internal.h"
 #include "store/chunkpipe.h"
 #include "store/filescache.h"
+#include "store/frozen.h"
 #include "store/repo_internal.h"
 #include "store/spill.h"
 #include "store/tree.h"
@@ -102,6 +103,8 @@ typedef struct Ctx {
 	size_t pending_nodes;
 	SnapshotSummary sum;
 	StrataErr *err;
+	Frozen *frozen;               /* --freeze-pid: the listing taken while stopped */
+	StrataErr not_pit;            /* why the snapshot is not point-in-time (code 0: it is) */
 	BackupProgress prog;
 	struct timespec last_progress;
 } Ctx;
@@ -110,6 +113,20 @@ static void report(Ctx *c, const char *path, const char *status, int error, cons
 {
 	if (c->opts->on_file && (error || c->opts->report_all_files))
 		c->opts->on_file(path, status, error, msg, c->opts->file_ctx);
+}
+
+/* freeze_not_point_in_time — the snapshot being made under --freeze-pid
+ * is not a point-in-time copy at path (and, for a listing cut short,
+ * what came after it), for the reason why: its writers ran while that
+ * part was listed or read. The one place to wire to partial snapshots
+ * (issue 26 part 3: record path and why in the snapshot's list of
+ * affected paths and save it as partial). Until then such a run is
+ * refused at its end (backup_run): no snapshot, STRATA_EREFUSED, since a
+ * snapshot saved as good would be trusted as consistent. */
+static void freeze_not_point_in_time(Ctx *c, const char *path, const char *why)
+{
+	if (c->not_pit.code == 0)
+		strata_err_set(&c->not_pit, STRATA_EREFUSED, "%s: %s", path, why);
 }
 
 static void progress(Ctx *c, const char *path, int force)
@@ -142,16 +159,39 @@ static void tick(void *ctx, uint64_t bytes)
 	progress(c, c->prog.current ? c->prog.current : "", 0);
 }
 
-/* Read fd from its current offset to the end into fw's chunk list.
- * Returns 0, 1 for a read error (reported; the caller drops the file),
- * or a fatal error. */
-static int read_file(Ctx *c, int fd, const char *path, FileWork *fw, uint64_t *out_size)
+/* A file descriptor read up to a number of bytes (a file kept at the
+ * freeze: only what it held then). */
+typedef struct CappedFd {
+	int fd;
+	uint64_t left;
+} CappedFd;
+
+static ssize_t read_capped(void *src, uint8_t *buf, size_t len)
+{
+	CappedFd *cf = src;
+	ssize_t r;
+
+	if (len > cf->left)
+		len = (size_t)cf->left;
+	if (len == 0)
+		return 0;
+	r = chunkpipe_read_fd(&cf->fd, buf, len);
+	if (r > 0)
+		cf->left -= (uint64_t)r;
+	return r;
+}
+
+/* Read fd from its current offset to the end (at most limit bytes) into
+ * fw's chunk list. Returns 0, 1 for a read error (reported; the caller
+ * drops the file), or a fatal error. */
+static int read_file(Ctx *c, int fd, uint64_t limit, const char *path, FileWork *fw, uint64_t *out_size)
 {
 	StrataErr rerr = {0};
+	CappedFd cf = { fd, limit };
 	int rc;
 
 	c->prog.current = path;
-	rc = chunkpipe_stream(c->pipe, chunkpipe_read_fd, &fd, &fw->cl, tick, c, out_size, &rerr);
+	rc = chunkpipe_stream(c->pipe, read_capped, &cf, &fw->cl, tick, c, out_size, &rerr);
 	c->prog.current = NULL;
 	if (rc == 1) {
 		c->sum.errors++;
@@ -190,10 +230,10 @@ static void node_from_stat(TreeNode *n, const struct stat *st)
 		n->rdev = st->st_rdev;
 }
 
-static int excluded(Ctx *c, const char *path, const char *name)
+int backup_excluded(const BackupOptions *o, const char *path, const char *name)
 {
-	for (size_t i = 0; i < c->opts->nexcludes; i++) {
-		const char *pat = c->opts->excludes[i];
+	for (size_t i = 0; i < o->nexcludes; i++) {
+		const char *pat = o->excludes[i];
 		if (fnmatch(pat, path, 0) == 0 || fnmatch(pat, name, 0) == 0)
 			return 1;
 	}
@@ -259,11 +299,12 @@ static int prefix_unchanged(Ctx *c, int fd, const CachedFile *cf)
 
 /* A regular file: from the files cache when unchanged, re-chunked from
  * its old last chunk when it only grew, else read whole. */
-static int file_node(Ctx *c, const char *path, const struct stat *st, TreeNode *n, FileWork *fw)
+static int file_node(Ctx *c, const char *path, const struct stat *st, FrozenEntry *fe, TreeNode *n,
+                     FileWork *fw)
 {
 	CachedFile cf = {0};
 	const char *status = "new";
-	uint64_t size = 0, start = 0;
+	uint64_t size = 0, start = 0, limit = UINT64_MAX;
 	int fd, rc, cached = 0;
 
 	fw->meta.dev = st->st_dev;
@@ -274,9 +315,7 @@ static int file_node(Ctx *c, const char *path, const struct stat *st, TreeNode *
 	if (c->fc && !c->opts->force_reread && filescache_lookup(c->fc, path, &cf) == 0) {
 		cached = 1;
 		status = "changed";
-		if (cf.meta.dev == fw->meta.dev && cf.meta.ino == fw->meta.ino &&
-		    cf.meta.size == fw->meta.size && cf.meta.mtime_ns == fw->meta.mtime_ns &&
-		    cf.meta.ctime_ns == fw->meta.ctime_ns) {
+		if (filescache_meta_same(&cf.meta, &fw->meta)) {
 			/* Unchanged: not read at all. */
 			fw->cl.ids = cf.chunks;
 			fw->cl.lens = cf.lens;
@@ -293,8 +332,24 @@ static int file_node(Ctx *c, const char *path, const struct stat *st, TreeNode *
 			return 0;
 		}
 	}
-	fd = open_source(path);
-	if (fd < 0) {
+	if (fe && fe->empty) {
+		fd = -1;            /* empty at the freeze: nothing to read */
+		limit = 0;
+	} else if (fe && frozen_kept(fe)) {
+		/* Kept at the freeze: read what it held then. */
+		fd = frozen_take_fd(fe);
+		limit = fw->meta.size;
+	} else if (fe && fe->open_err) {
+		fd = -1;
+		errno = -fe->open_err;
+	} else {
+		if (fe)
+			freeze_not_point_in_time(c, path, fe->unheld ?
+			    "read while the writers ran: more changed files than the open-file limit lets strata keep "
+			    "(raise it: ulimit -n, LimitNOFILE=)" : "read while the writers ran");
+		fd = open_source(path);
+	}
+	if (fd < 0 && limit != 0) {
 		rc = -errno;
 		cachedfile_clear(&cf);
 		c->sum.errors++;
@@ -338,11 +393,20 @@ static int file_node(Ctx *c, const char *path, const struct stat *st, TreeNode *
 	}
 	cachedfile_clear(&cf);
 	/* A read error (1) leaves the file out of the snapshot. */
-	rc = read_file(c, fd, path, fw, &size);
-	close(fd);
+	rc = read_file(c, fd, limit == UINT64_MAX ? limit : limit - start, path, fw, &size);
+	if (fd >= 0)
+		close(fd);
 	if (rc)
 		return rc;
 	n->size = start + size;
+	if (limit != UINT64_MAX && n->size != limit) {
+		/* Truncated after the resume: what was read is not what the file
+		 * held at the freeze (frozen.h). */
+		c->sum.errors++;
+		report(c, path, "error", -EIO, "shorter than when the writers were stopped: it was truncated after they "
+		       "resumed, and cannot be copied as it was");
+		return 1;
+	}
 	/* Record only what was read as of the stat: a file that changed while
 	 * being read gets read again next time. */
 	fw->record = n->size == fw->meta.size;
@@ -362,10 +426,19 @@ static int file_node(Ctx *c, const char *path, const struct stat *st, TreeNode *
  * skip the entry (an unreadable source, reported), or a fatal error. */
 static int make_node(Ctx *c, const char *path, const VDir *virt, TreeNode *n, FileWork *fw)
 {
+	FrozenEntry *fe = c->frozen ? frozen_find(c->frozen, path) : NULL;
 	struct stat st;
 	int rc;
 
-	if (lstat(path, &st) != 0 || (virt && !virt->leaf && !S_ISDIR(st.st_mode) && stat(path, &st) != 0)) {
+	if (fe) {
+		/* As listed while the writers were stopped. */
+		if (fe->err) {
+			c->sum.errors++;
+			report(c, path, "error", fe->err, strerror(-fe->err));
+			return 1;
+		}
+		st = fe->st;
+	} else if (lstat(path, &st) != 0 || (virt && !virt->leaf && !S_ISDIR(st.st_mode) && stat(path, &st) != 0)) {
 		c->sum.errors++;
 		report(c, path, "error", -errno, strerror(errno));
 		return 1;
@@ -380,7 +453,15 @@ static int make_node(Ctx *c, const char *path, const VDir *virt, TreeNode *n, Fi
 		break;
 	case NODE_SYMLINK: {
 		char target[65536];
-		ssize_t len = readlink(path, target, sizeof target - 1);
+		ssize_t len;
+		if (fe) {
+			len = fe->link ? (ssize_t)strlen(fe->link) : (fe->link_err == -EINVAL ? 0 : -1);
+			errno = -fe->link_err;
+			if (fe->link)
+				memcpy(target, fe->link, (size_t)len + 1);
+		} else {
+			len = readlink(path, target, sizeof target - 1);
+		}
 		if (len <= 0) {
 			c->sum.errors++;
 			report(c, path, "error", -errno, len == 0 ? "empty symlink" : strerror(errno));
@@ -394,7 +475,7 @@ static int make_node(Ctx *c, const char *path, const VDir *virt, TreeNode *n, Fi
 		break;
 	}
 	case NODE_FILE:
-		return file_node(c, path, &st, n, fw);
+		return file_node(c, path, &st, fe, n, fw);
 	default:
 		break;
 	}
@@ -593,9 +674,27 @@ static int store_dir(Ctx *c, const char *path, const VDir *virt, uint8_t out_id[
 	char **names = NULL, *full = NULL;
 	size_t nnames = 0, cap = 0;
 	PendingDir *d = NULL;
+	FrozenEntry *fe = !virt && c->frozen ? frozen_find(c->frozen, path) : NULL;
 	int rc = 0;
 
-	if (!virt) {
+	if (fe) {
+		/* As listed while the writers were stopped (sorted, excludes out). */
+		if (fe->dir_err) {
+			c->sum.errors++;
+			report(c, path, "error", fe->dir_err, strerror(-fe->dir_err));
+			goto queue;
+		}
+		names = calloc(fe->nkids ? fe->nkids : 1, sizeof *names);
+		if (!names) {
+			rc = strata_err_set(c->err, -ENOMEM, "out of memory");
+			goto out;
+		}
+		for (; nnames < fe->nkids; nnames++)
+			if (!(names[nnames] = strdup(fe->kids[nnames].name))) {
+				rc = strata_err_set(c->err, -ENOMEM, "out of memory");
+				goto out;
+			}
+	} else if (!virt) {
 		DIR *dir = opendir(path);
 		struct dirent *de;
 		if (!dir) {
@@ -654,7 +753,7 @@ queue:
 			report(c, path, "error", -ENAMETOOLONG, "path too long");
 			continue;
 		}
-		if (!virt && excluded(c, full, name))
+		if (!virt && backup_excluded(c->opts, full, name))
 			continue;
 		n->name = strdup(name);
 		if (!n->name) {
@@ -932,6 +1031,19 @@ int backup_run(Repo *repo, const BackupOptions *opts, BackupResult *out_result, 
 		if (filescache_open(repo, NULL, &c.fc, &ferr) != 0)
 			c.fc = NULL;
 	}
+	if (opts->freeze && opts->stdin_fd < 0) {
+		const FrozenStats *fs;
+		rc = frozen_scan(c.fc, (const char *const *)paths, opts->npaths, opts, &c.frozen, err);
+		if (rc)
+			goto out;
+		fs = frozen_stats(c.frozen);
+		if (fs->not_stopped)
+			freeze_not_point_in_time(&c, paths[0], "the writers did not stop within --freeze-max; "
+			                         "everything was listed while they ran");
+		else if (fs->overrun)
+			freeze_not_point_in_time(&c, fs->overrun_at, "listed after the writers were resumed at "
+			                         "--freeze-max (this path and those listed after it)");
+	}
 	rc = chunkpipe_new(repo, c.bw, opts->threads, &c.pipe, err);
 	if (rc)
 		goto out;
@@ -952,6 +1064,12 @@ int backup_run(Repo *repo, const BackupOptions *opts, BackupResult *out_result, 
 		goto out;
 	chunkpipe_free(c.pipe);
 	c.pipe = NULL;
+	/* Until partial snapshots exist: see freeze_not_point_in_time. */
+	if (c.not_pit.code) {
+		rc = strata_err_set(err, c.not_pit.code, "not a point-in-time copy, so no snapshot was saved: %s",
+		                    c.not_pit.msg);
+		goto out;
+	}
 	if (opts->stdin_fd >= 0) {
 		const char *p = opts->stdin_name && *opts->stdin_name ? opts->stdin_name : "stdin";
 		rc = backup_commit(repo, opts, c.bw, &p, 1, now_ns, &t0, &c.sum, &snap, err);
@@ -974,6 +1092,7 @@ int backup_run(Repo *repo, const BackupOptions *opts, BackupResult *out_result, 
 		               (unsigned long long)c.sum.errors);
 out:
 	chunkpipe_free(c.pipe);
+	frozen_free(c.frozen);
 	filescache_close(c.fc);
 	blobwriter_free(c.bw);
 	codec_ctx_free(c.cctx);

@@ -33,6 +33,20 @@ typedef void (*BackupProgressFn)(const BackupProgress *p, void *ctx);
 typedef void (*BackupFileFn)(const char *path, const char *status, int error,
                              const char *message, void *ctx);
 
+/* Stopping the processes that write the source while it is listed
+ * (`backup --freeze-pid`; README "Consistent snapshots", store/frozen.h).
+ * stop returns 0 once the writers are stopped, 1 when they did not stop
+ * within max_ns (they run again; the listing is then not point-in-time),
+ * or an error (nothing stopped). resume returns 0, or 1 when the writers
+ * had been resumed by something else meanwhile (a signal handler): the
+ * listing is then not point-in-time either. */
+typedef struct BackupFreeze {
+	int  (*stop)(void *ctx, StrataErr *err);
+	int  (*resume)(void *ctx);
+	void *ctx;
+	int64_t max_ns;           /* resume after this long, listing or not */
+} BackupFreeze;
+
 typedef struct BackupOptions {
 	const char *const *paths;  size_t npaths;    /* source paths */
 	const char *host;                             /* NULL = this host's name */
@@ -52,6 +66,8 @@ typedef struct BackupOptions {
 	int   report_all_files;                       /* call on_file for every file */
 	Lock *lock;                                   /* held lock, checked just before the
 	                                               * snapshot is written; NULL = none */
+	const BackupFreeze *freeze;                   /* list the paths while these writers
+	                                               * are stopped; NULL = read live */
 } BackupOptions;
 
 typedef struct BackupResult {
@@ -62,7 +78,10 @@ typedef struct BackupResult {
 /* backup_run — back up and write a snapshot.
  * Returns 0; STRATA_EPARTIAL when the snapshot was written but some source
  * files could not be read (result->summary.errors counts them); another
- * error when no snapshot was written (the repository stays valid). */
+ * error when no snapshot was written (the repository stays valid), among
+ * them STRATA_EREFUSED when opts->freeze was given but the result would
+ * not be a point-in-time copy (the listing outlasted max_ns, the writers
+ * did not stop, or a changed file could not be kept open). */
 int backup_run(Repo *repo, const BackupOptions *opts, BackupResult *out_result, StrataErr *err);
 
 #endif

@@ -22,4 +22,9 @@ int backup_commit(Repo *repo, const BackupOptions *opts, BlobWriter *bw,
                   const struct timespec *t0, SnapshotSummary *sum, Snapshot *snap,
                   StrataErr *err);
 
+/* backup_excluded — does one of o->excludes match path or its last
+ * component name? The one rule the walk (backup.c) and the listing taken
+ * under --freeze-pid (frozen.c) apply, below each source path. */
+int backup_excluded(const BackupOptions *o, const char *path, const char *name);
+
 #endif

@@ -181,6 +181,48 @@ int filescache_lookup(FilesCache *fc, const char *path, CachedFile *out)
 	return 0;
 }
 
+/* Decode only an entry's header (no chunk list): 0 or STRATA_ENOTFOUND. */
+static int decode_meta(const uint8_t *val, size_t len, void *ctx)
+{
+	struct decode *d = ctx;
+	const uint8_t *p = val + 9;
+	size_t n;
+
+	if (len < ENTRY_HDR || val[0] != ENTRY_VERSION)
+		return STRATA_ENOTFOUND;
+	n = (size_t)p[40] | (size_t)p[41] << 8 | (size_t)p[42] << 16 | (size_t)p[43] << 24;
+	if (len != ENTRY_HDR + n * ENTRY_CHUNK)
+		return STRATA_ENOTFOUND;
+	memcpy(d->run, val + 1, 8);
+	d->out->meta.dev = get64(p);
+	d->out->meta.ino = get64(p + 8);
+	d->out->meta.size = get64(p + 16);
+	d->out->meta.mtime_ns = (int64_t)get64(p + 24);
+	d->out->meta.ctime_ns = (int64_t)get64(p + 32);
+	return 0;
+}
+
+int filescache_lookup_meta(FilesCache *fc, const char *path, FileMeta *out)
+{
+	CachedFile cf = {0};
+	struct decode d = { &cf, {0} };
+	int rc;
+
+	rc = kv_view(fc->kv, T_FILES, path, strlen(path), decode_meta, &d);
+	if (rc == 0 && kv_view(fc->kv, T_RUNNING, d.run, 8, present, NULL) == 0)
+		rc = STRATA_ENOTFOUND;
+	if (rc)
+		return STRATA_ENOTFOUND;
+	*out = cf.meta;
+	return 0;
+}
+
+int filescache_meta_same(const FileMeta *a, const FileMeta *b)
+{
+	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+	       a->mtime_ns == b->mtime_ns && a->ctime_ns == b->ctime_ns;
+}
+
 static int flush(FilesCache *fc, StrataErr *err)
 {
 	KvTxn *t = NULL;

@@ -46,6 +46,16 @@ int filescache_open(Repo *repo, const char *dir, FilesCache **out, StrataErr *er
 int filescache_lookup(FilesCache *fc, const char *path, CachedFile *out);
 void cachedfile_clear(CachedFile *cf);
 
+/* filescache_lookup_meta — only the metadata of path's entry from a
+ * finished run (no chunk list: cheap enough for every file of a listing
+ * taken while writers are stopped), or STRATA_ENOTFOUND. */
+int filescache_lookup_meta(FilesCache *fc, const char *path, FileMeta *out);
+
+/* filescache_meta_same — 1 when a file with meta b may be taken from an
+ * entry with meta a without reading it (device, inode, size, mtime and
+ * ctime all equal); the one rule every user of the cache applies. */
+int filescache_meta_same(const FileMeta *a, const FileMeta *b);
+
 /* filescache_record — remember path's state (buffered; written in
  * batches). The entry only counts once filescache_commit returns. */
 int filescache_record(FilesCache *fc, const char *path, const FileMeta *meta,

@@ -13,6 +13,8 @@
 #include "tools/cli.h"
 #include "tools/cli_exit.h"
 #include "tools/cli_fmt.h"
+#include "tools/cli_freeze.h"
+#include "tools/cli_hook.h"
 #include "tools/cli_json.h"
 #include "tools/cli_lock.h"
 #include "tools/cli_metrics.h"
@@ -40,7 +42,11 @@ enum {
 	OPT_STORAGE_CLASS,
 	OPT_METRICS,
 	OPT_JOB,
-	OPT_JSON_PROGRESS
+	OPT_JSON_PROGRESS,
+	OPT_PRE_HOOK,
+	OPT_POST_HOOK,
+	OPT_FREEZE_PID,
+	OPT_FREEZE_MAX
 };
 
 static const struct option longopts[] = {
@@ -61,6 +67,10 @@ static const struct option longopts[] = {
 	{ "metrics-file", required_argument, NULL, OPT_METRICS },
 	{ "job",          required_argument, NULL, OPT_JOB },
 	{ "json-progress", no_argument,      NULL, OPT_JSON_PROGRESS },
+	{ "pre-hook",     required_argument, NULL, OPT_PRE_HOOK },
+	{ "post-hook",    required_argument, NULL, OPT_POST_HOOK },
+	{ "freeze-pid",   required_argument, NULL, OPT_FREEZE_PID },
+	{ "freeze-max",   required_argument, NULL, OPT_FREEZE_MAX },
 	/* Hidden: the snapshot's time, for tests (retention rules over a
 	 * synthetic history) and imports of old archives. */
 	{ "time",         required_argument, NULL, OPT_TIME },
@@ -76,6 +86,10 @@ typedef struct Args {
 	long threads, compression;
 	int64_t time_ns;           /* --time; 0 = now */
 	const char *metrics, *job; /* --metrics-file, --job */
+	const char *pre_hook, *post_hook;
+	long freeze_pids[64];      /* --freeze-pid (cli_freeze.h takes at most 64) */
+	size_t nfreeze;
+	int64_t freeze_max_ns;     /* --freeze-max; 0 = not given */
 } Args;
 
 /* What the engine's callbacks need. */
@@ -151,6 +165,25 @@ static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
 			return cli_usage(cli, "--job wants a name of letters, digits and _ - . : @ '%s'", arg);
 		a->job = arg;
 		break;
+	case OPT_PRE_HOOK:
+	case OPT_POST_HOOK:
+		if (!*arg)
+			return cli_usage(cli, "--%s wants a shell command", opt == OPT_PRE_HOOK ? "pre-hook" : "post-hook");
+		*(opt == OPT_PRE_HOOK ? &a->pre_hook : &a->post_hook) = arg;
+		break;
+	case OPT_FREEZE_PID: {
+		long pid;
+		if (cli_parse_int(arg, 1, 4194304, &pid) < 0)   /* pid_max's ceiling (2^22) */
+			return cli_usage(cli, "--freeze-pid wants a process ID: '%s'", arg);
+		if (a->nfreeze == sizeof a->freeze_pids / sizeof a->freeze_pids[0])
+			return cli_usage(cli, "--freeze-pid given more than 64 times");
+		a->freeze_pids[a->nfreeze++] = pid;
+		break;
+	}
+	case OPT_FREEZE_MAX:
+		if (cli_freeze_parse_duration(arg, &a->freeze_max_ns) < 0)
+			return cli_usage(cli, "--freeze-max wants a duration from 1ms to 10m, e.g. 500ms, 2s, 1m: '%s'", arg);
+		break;
 	case OPT_JSON_PROGRESS:
 		/* JSON lines: progress objects, then the summary (or the error). */
 		cli->json = cli->json_lines = 1;
@@ -196,7 +229,7 @@ static void on_file(const char *path, const char *status, int error,
 	cli_progress_resume(&r->progress);
 }
 
-static void print_summary(const BackupResult *res)
+static void print_summary(const BackupResult *res, const CliFreeze *fz)
 {
 	const SnapshotSummary *s = &res->summary;
 	char id[CLI_FMT_SHORT_ID_LEN], b1[CLI_FMT_BYTES_LEN], b2[CLI_FMT_BYTES_LEN],
@@ -213,6 +246,9 @@ static void print_summary(const BackupResult *res)
 	       cli_fmt_bytes(s->bytes_stored, b4));
 	if (s->errors)
 		printf("  errors:   %llu files could not be read\n", (unsigned long long)s->errors);
+	if (fz)
+		printf("  paused:   %.3f ms (writers stopped while the source was listed)\n",
+		       (double)cli_freeze_paused_ns(fz) / 1e6);
 	printf("  duration: %.2f s\n", s->duration_s);
 }
 
@@ -291,20 +327,45 @@ int cmd_backup_job_metrics_add(CliMetrics *m, const Cli *cli, const char *path, 
 	return rc;
 }
 
-int cmd_backup_job_metrics(const Cli *cli, const char *path, const char *job, int exit_code,
-                           double duration_s, const SnapshotSummary *s, StrataErr *err)
+/* The job's metrics written to path; with fz, also how long --freeze-pid
+ * kept the writers stopped. */
+static int job_metrics_write(const Cli *cli, const char *path, const char *job, int exit_code,
+                             double duration_s, const SnapshotSummary *s, const CliFreeze *fz, StrataErr *err)
 {
+	const char *command = cli->cmd ? cli->cmd->name : "strata";
+	const char *lb[] = { "job", job ? job : command, "command", command, NULL };
 	CliMetrics *m = cli_metrics_new();
 	int rc;
 
 	if (!m)
 		return strata_err_set(err, -ENOMEM, "out of memory");
-	if ((rc = cmd_backup_job_metrics_add(m, cli, path, job, exit_code, duration_s, s)) != 0)
+	rc = cmd_backup_job_metrics_add(m, cli, path, job, exit_code, duration_s, s);
+	if (rc == 0 && fz)
+		rc = cli_metrics_add(m, "strata_freeze_paused_seconds",
+		                     "how long --freeze-pid kept the writers stopped in the last run", "gauge", lb,
+		                     (double)cli_freeze_paused_ns(fz) / 1e9);
+	if (rc)
 		strata_err_set(err, rc, "cannot build metrics: %s", strerror(-rc));
 	else
 		rc = cli_metrics_write(m, path, err);
 	cli_metrics_free(m);
 	return rc;
+}
+
+int cmd_backup_job_metrics(const Cli *cli, const char *path, const char *job, int exit_code,
+                           double duration_s, const SnapshotSummary *s, StrataErr *err)
+{
+	return job_metrics_write(cli, path, job, exit_code, duration_s, s, NULL, err);
+}
+
+static int freeze_stop(void *ctx, StrataErr *err)
+{
+	return cli_freeze_stop(ctx, err);
+}
+
+static int freeze_resume(void *ctx)
+{
+	return cli_freeze_resume(ctx);
 }
 
 static int run(Cli *cli, int argc, char **argv)
@@ -316,9 +377,11 @@ static int run(Cli *cli, int argc, char **argv)
 	StrataErr err = { 0, "" };
 	CliList excludes = { NULL, 0, 0, 0 };
 	Repo *repo = NULL;
+	CliFreeze *fz = NULL;
+	BackupFreeze bfreeze;
 	char hex[STRATA_ID_HEX_LEN + 1];
 	size_t i;
-	int rc, first, exit_code = CLI_EXIT_OK, progress_started = 0, have_res = 0;
+	int rc, first, exit_code = CLI_EXIT_OK, progress_started = 0, have_res = 0, hooks = 0;
 	int64_t t0 = cli_now_ns();
 
 	memset(&a, 0, sizeof a);
@@ -358,6 +421,33 @@ static int run(Cli *cli, int argc, char **argv)
 		exit_code = cli_usage(cli, "--stdin-name must be a plain file name: '%s'", a.stdin_name);
 		goto out;
 	}
+	if (a.nfreeze && a.use_stdin) {
+		exit_code = cli_usage(cli, "--freeze-pid needs PATHs: a stream is read as its producer writes it");
+		goto out;
+	}
+	if (a.freeze_max_ns && !a.nfreeze) {
+		exit_code = cli_usage(cli, "--freeze-max needs --freeze-pid");
+		goto out;
+	}
+	/* From here on every outcome runs the post-hook (cli_hook.h). */
+	if (a.pre_hook || a.post_hook || a.nfreeze) {
+		if ((rc = cli_hooks_init(a.pre_hook, a.post_hook, a.job ? a.job : "backup", &err)) != 0) {
+			exit_code = cli_fail(cli, rc, &err);
+			goto out;
+		}
+		hooks = 1;
+	}
+	if (a.nfreeze) {
+		if ((rc = cli_freeze_open(a.freeze_pids, a.nfreeze,
+		                          a.freeze_max_ns ? a.freeze_max_ns : CLI_FREEZE_MAX_DEFAULT_NS, &fz, &err)) != 0) {
+			exit_code = cli_fail(cli, rc, &err);
+			goto out;
+		}
+		bfreeze.stop = freeze_stop;
+		bfreeze.resume = freeze_resume;
+		bfreeze.ctx = fz;
+		bfreeze.max_ns = a.freeze_max_ns ? a.freeze_max_ns : CLI_FREEZE_MAX_DEFAULT_NS;
+	}
 	/* --exclude and --exclude-file globs, in the order given, as one list. */
 	for (i = 0; i < a.excludes.n; i++)
 		if (cli_list_push(&excludes, a.excludes.v[i]) < 0)
@@ -389,6 +479,7 @@ static int run(Cli *cli, int argc, char **argv)
 	opts.on_file = on_file;
 	opts.file_ctx = &report;
 	opts.report_all_files = cli->verbose && !cli->json && !cli->quiet;
+	opts.freeze = fz ? &bfreeze : NULL;
 
 	/* A fixed mmap threshold: glibc otherwise raises it to the size of
 	 * each large block freed (up to 32 MiB), after which 16 MiB pack
@@ -398,7 +489,8 @@ static int run(Cli *cli, int argc, char **argv)
 	 * buffers that live long (packs, read segments) are reused, so the
 	 * page faults of fresh mappings stay rare. */
 	mallopt(M_MMAP_THRESHOLD, 1 << 20);
-	if ((rc = cli_repo_open(cli, &repo, &err)) || (rc = cli_lock(cli, repo, LOCK_SHARED, &err))) {
+	if ((rc = cli_repo_open(cli, &repo, &err)) || (rc = cli_lock(cli, repo, LOCK_SHARED, &err)) ||
+	    (rc = cli_hooks_pre(&err))) {
 		exit_code = cli_fail(cli, rc, &err);
 		goto out;
 	}
@@ -425,6 +517,8 @@ static int run(Cli *cli, int argc, char **argv)
 		strata_id_hex(res.snapshot_id, hex);
 		json_t *j = json_pack("{s:s,s:s%,s:o}", "snapshot_id", hex, "short_id", hex, (size_t)8,
 		                      "summary", cli_json_summary(&res.summary));
+		if (j && fz && json_object_set_new(j, "paused_ms", json_real((double)cli_freeze_paused_ns(fz) / 1e6)) < 0)
+			json_decref(j), j = NULL;
 		/* --json-progress: the last line of the stream, typed like the others. */
 		if (j && cli->json_lines) {
 			json_t *line = json_pack("{s:s}", "type", "summary");
@@ -438,7 +532,7 @@ static int run(Cli *cli, int argc, char **argv)
 			goto out;
 		}
 	} else if (!cli->quiet) {
-		print_summary(&res);
+		print_summary(&res, fz);
 	}
 	if (rc == STRATA_EPARTIAL) {
 		if (cli->json)
@@ -454,13 +548,30 @@ out:
 		cli_progress_done(&report.progress);
 	if (a.metrics && exit_code != CLI_EXIT_USAGE) {   /* usage error: nothing ran */
 		StrataErr merr = { 0, "" };
-		if (cmd_backup_job_metrics(cli, a.metrics, a.job, exit_code, (double)(cli_now_ns() - t0) / 1e9,
-		                           have_res ? &res.summary : NULL, &merr) != 0) {
+		if (job_metrics_write(cli, a.metrics, a.job, exit_code, (double)(cli_now_ns() - t0) / 1e9,
+		                      have_res ? &res.summary : NULL, fz, &merr) != 0) {
 			cli_warn("%s", merr.msg);
 			if (exit_code == CLI_EXIT_OK)
 				exit_code = CLI_EXIT_FAILURE;
 		}
 	}
+	/* Before the post-hook: the writers run whatever it does. */
+	cli_freeze_resume(fz);
+	if (hooks) {
+		CliHookOutcome o = { exit_code, NULL, NULL, -1 };
+		if (have_res) {
+			strata_id_hex(res.snapshot_id, hex);
+			o.snapshot_id = hex;
+		}
+		if (exit_code != CLI_EXIT_OK && err.msg[0])
+			o.error = err.msg;
+		if (cli_freeze_stopped_once(fz))
+			o.paused_ms = (double)cli_freeze_paused_ns(fz) / 1e6;
+		cli_hooks_post(&o);
+	}
+	cli_freeze_close(fz);
+	if (hooks)
+		cli_hooks_end();
 	repo_close(repo);
 	cli_list_free(&excludes);
 	cli_list_free(&a.tags);
@@ -516,15 +627,45 @@ const CliCommand cmd_backup = {
 		"                          the last good run when this one fails),\n"
 		"                          strata_duration_seconds, strata_bytes_read,\n"
 		"                          strata_bytes_added, strata_files, strata_errors,\n"
-		"                          strata_dedup_ratio, strata_exit_code, ...\n"
+		"                          strata_dedup_ratio, strata_exit_code,\n"
+		"                          strata_freeze_paused_seconds (--freeze-pid), ...\n"
 		"      --job NAME          the job label of those metrics (default: backup)\n"
 		"      --json-progress     JSON lines on stdout: {\"type\":\"progress\", ...} about\n"
 		"                          once a second, then {\"type\":\"summary\", ...} (or an\n"
 		"                          {\"error\": ...} line); tools/JSON.md has the fields\n"
 		"\n"
+		"Consistent copies of a running writer (README \"Consistent snapshots\"):\n"
+		"      --freeze-pid PID    stop process PID (all its threads; repeatable)\n"
+		"                          with SIGSTOP while the source is listed, then\n"
+		"                          resume it and read: files that changed are held\n"
+		"                          open (up to 64 KiB: copied) at the stop and read\n"
+		"                          up to their size then, so the snapshot is the\n"
+		"                          source at that moment, provided the writer only\n"
+		"                          appends, creates, renames and deletes files after\n"
+		"                          it (LevelDB, RocksDB: yes; PostgreSQL, SQLite,\n"
+		"                          LMDB: no). A guard process resumes the writer if\n"
+		"                          strata dies, even by SIGKILL. Needs PATHs\n"
+		"      --freeze-max DURATION  resume the writer after this long whatever\n"
+		"                          happens (default 10s; e.g. 500ms, 2s, 1m); a\n"
+		"                          listing cut short is not point-in-time: no\n"
+		"                          snapshot is saved, exit 4\n"
+		"      --pre-hook CMD      run CMD with /bin/sh -c right before the read\n"
+		"                          (e.g. take an LVM or ZFS snapshot); if it fails,\n"
+		"                          nothing is backed up: exit 4\n"
+		"      --post-hook CMD     run CMD after the backup, whatever happened (also\n"
+		"                          after an error, SIGTERM or SIGINT), with\n"
+		"                          STRATA_BACKUP_STATUS=success|partial|failed,\n"
+		"                          STRATA_EXIT_CODE, STRATA_SNAPSHOT_ID (when saved),\n"
+		"                          STRATA_ERROR, STRATA_PRE_HOOK=ok|failed|none,\n"
+		"                          STRATA_PAUSED_MS (with --freeze-pid) and\n"
+		"                          STRATA_SIGNAL in its environment; a failure is\n"
+		"                          a warning. Hooks read /dev/null and write to\n"
+		"                          stderr; STRATA_HOOK=pre|post, STRATA_JOB\n"
+		"\n"
 		"Prints a summary: files new/changed/unchanged, bytes read, bytes added\n"
-		"to the repository and stored after compression. With --json, one\n"
-		"object {\"snapshot_id\", \"short_id\", \"summary\": {...}}.\n"
+		"to the repository and stored after compression, and with --freeze-pid\n"
+		"how long the writers were stopped. With --json, one object\n"
+		"{\"snapshot_id\", \"short_id\", \"summary\": {...}} (plus \"paused_ms\").\n"
 		"A file that cannot be read is a warning on stderr; the snapshot is\n"
 		"still written and strata exits with 3.\n"
 		"\n"
@@ -534,6 +675,7 @@ const CliCommand cmd_backup = {
 		"  pg_dump app | strata backup --stdin --stdin-name app.sql --tag db\n"
 		"  pg_basebackup -D - -Ft -X none | strata backup --stdin-tar --label kind=pg-base\n"
 		"  strata backup --stdin-tar --stdin-name node-2023.tar.zst < node-2023.tar.zst\n"
-		"  strata backup /etc --json | jq .summary.bytes_added\n",
+		"  strata backup /etc --json | jq .summary.bytes_added\n"
+		"  strata backup /var/lib/node --freeze-pid \"$(pidof node)\" --freeze-max 2s\n",
 	.run = run,
 };

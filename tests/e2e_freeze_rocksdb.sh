@@ -1,0 +1,91 @@
+# e2e_freeze_rocksdb.sh — backup --freeze-pid of a RocksDB database under
+# continuous write load: db_bench (rocksdb-tools) fills it with small write
+# buffers and target files, so it flushes and compacts all the time and
+# deletes tables a moment after writing them. Every one of 12 snapshots
+# taken while it runs must restore to a database that passes
+# `ldb checkconsistency` and whose `ldb scan` returns keys. The pauses and
+# counts are printed as NOTE lines (not asserted). Self-contained: the
+# same harness for --fs-snapshot lives with that feature.
+. "$(dirname "$0")/e2e_lib.sh"
+
+"$STRATA" -r "$R" init -q || { fail "init" "cannot create the repository"; e2e_done; }
+PIDS=""
+trap 'for p in $PIDS; do kill -CONT "$p" 2>/dev/null; kill "$p" 2>/dev/null; done; rm -rf "$T"' EXIT
+state() { s=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1); echo "${s:-gone}"; }
+check() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "got '$2', wanted '$3'"; fi; }
+jget() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval("d"+sys.argv[2]))' "$1" "$2" 2>/dev/null; }
+
+if ! command -v db_bench >/dev/null 2>&1 || ! command -v ldb >/dev/null 2>&1; then
+	fail "RocksDB" "db_bench and ldb are missing: apt-get install rocksdb-tools (make test-deps)"
+	e2e_done
+fi
+DB="$T/rocksdb"
+# Small write buffers and target files: it flushes and compacts all the
+# time, deleting tables a moment after they were written.
+db_bench --benchmarks=fillrandom --db="$DB" --num=1000000000 --duration=600 --value_size=100 \
+	--write_buffer_size=65536 --target_file_size_base=65536 --max_bytes_for_level_base=262144 \
+	--compression_type=none --stats_interval_seconds=0 >"$T/db_bench.log" 2>&1 &
+DBP=$!
+PIDS="$PIDS $DBP"
+n=0; while [ ! -e "$DB/CURRENT" ] && [ $n -lt 200 ]; do sleep 0.05; n=$((n + 1)); done
+sleep 1
+N=12
+taken=0; clean=0; changed=0; pauses=""
+i=0
+while [ $i -lt $N ]; do
+	i=$((i + 1))
+	"$STRATA" -r "$R" --json backup "$DB" --freeze-pid "$DBP" >"$T/rb$i.json" 2>"$T/rb$i.err"
+	rc=$?
+	if [ $rc -ne 0 ]; then
+		fail "RocksDB backup $i: exit 0" "exit $rc: $(head -c 300 "$T/rb$i.err") $(head -c 300 "$T/rb$i.json")"
+		continue
+	fi
+	taken=$((taken + 1))
+	pauses="$pauses $(jget "$T/rb$i.json" '["paused_ms"]' | cut -c1-6)"
+	[ "$(jget "$T/rb$i.json" '["summary"]["files_new"]')" -gt 0 ] && changed=$((changed + 1))
+	sleep 0.3
+done
+check "RocksDB: db_bench still writing after $N backups" "$(state "$DBP" | tr S R)" R
+check "RocksDB: every backup changed files (new tables each time: the load is real)" "$changed" "$N"
+i=0
+while [ $i -lt $N ]; do
+	i=$((i + 1))
+	[ -s "$T/rb$i.json" ] || continue
+	id=$(jget "$T/rb$i.json" '["snapshot_id"]')
+	rm -rf "$T/rdb"
+	"$STRATA" -r "$R" restore "$id" --target "$T/rdb" -q || { fail "RocksDB restore $i" "exit $?"; continue; }
+	ldb --db="$T/rdb$DB" checkconsistency >"$T/ldb.out" 2>&1
+	rc=$?
+	keys=$(ldb --db="$T/rdb$DB" scan 2>/dev/null | wc -l)
+	if [ $rc -eq 0 ] && [ "$(tail -n 1 "$T/ldb.out")" = OK ] && [ "$keys" -gt 0 ]; then
+		clean=$((clean + 1))
+	else
+		echo "NOTE RocksDB snapshot $i ($id): checkconsistency exit $rc: $(tail -n 1 "$T/ldb.out" | head -c 200); $keys keys"
+	fi
+done
+# The same load without --freeze-pid, for comparison (printed, not
+# asserted: how many fail depends on where compaction is when each file
+# is read). This is what the check above would see if the stop did not
+# hold.
+live=0; live_clean=0
+i=0
+while [ $i -lt 6 ]; do
+	i=$((i + 1))
+	"$STRATA" -r "$R" --json backup "$DB" >"$T/live.json" 2>/dev/null
+	id=$(jget "$T/live.json" '["snapshot_id"]')
+	[ -n "$id" ] || continue
+	live=$((live + 1))
+	rm -rf "$T/rdb"
+	"$STRATA" -r "$R" restore "$id" --target "$T/rdb" -q &&
+		ldb --db="$T/rdb$DB" checkconsistency >"$T/ldb.out" 2>&1 && [ "$(tail -n 1 "$T/ldb.out")" = OK ] &&
+		live_clean=$((live_clean + 1))
+	sleep 0.3
+done
+kill $DBP 2>/dev/null
+wait $DBP 2>/dev/null
+echo "NOTE RocksDB without --freeze-pid: $live snapshots saved, $live_clean pass ldb checkconsistency"
+echo "NOTE RocksDB: $taken snapshots taken under load, $clean restored cleanly; paused_ms:$pauses"
+check "RocksDB: $N snapshots taken with --freeze-pid" "$taken" "$N"
+check "RocksDB: every one restores to a database that passes ldb checkconsistency and scans its keys" "$clean" "$N"
+
+e2e_done
