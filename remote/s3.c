@@ -159,7 +159,8 @@ static int s3_stat(Backend *be, const char *name, uint64_t *out_size, RemoteErr 
 	return rc;
 }
 
-static int s3_get(Backend *be, const char *name, uint8_t **out_buf, size_t *out_len, RemoteErr *err)
+static int s3_get(Backend *be, const char *name, size_t max_bytes, uint8_t **out_buf, size_t *out_len,
+                  RemoteErr *err)
 {
 	S3Backend *s3 = s3_of(be);
 	char what[WHAT_MAX], *key = NULL;
@@ -175,7 +176,10 @@ static int s3_get(Backend *be, const char *name, uint8_t **out_buf, size_t *out_
 		return backend_err_set(err, -ENOMEM, "%s: out of memory", what);
 	rq.method = "GET";
 	rq.key = key;
-	rq.body_max = SIZE_MAX;
+	/* No HEAD first: the GET's own Content-Length is checked before any
+	 * of its body is kept (s3_http.c), which costs no extra request. */
+	rq.body_max = max_bytes;
+	rq.body_max_efbig = 1;
 	rq.check_body = check_body;
 	rc = s3http_call(s3->http, &rq, what, err);
 	if (rc < 0)
