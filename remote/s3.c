@@ -5,7 +5,8 @@
  *   put        PUT, or multipart upload above 64 MiB (aborted on failure)
  *   get        GET, checked against the stored SHA-256 when the store has one
  *   get_range  GET with Range: bytes=a-b, exactly len bytes or an error
- *   list       ListObjectsV2, page by page (continuation-token)
+ *   list       ListObjectsV2, page by page (continuation-token), each page
+ *              judged by s3_list.c before its keys are used
  *   delete     HEAD (for -ENOENT, which S3's DELETE never says), DELETE
  *   stat       HEAD
  *   thaw       POST ?restore (RestoreObject) for GLACIER / DEEP_ARCHIVE
@@ -23,6 +24,7 @@
 #include "remote/curl_api.h"
 #include "remote/s3_config.h"
 #include "remote/s3_http.h"
+#include "remote/s3_list.h"
 #include "remote/s3_xml.h"
 
 #include <errno.h>
@@ -453,13 +455,15 @@ static int s3_list(Backend *be, const char *prefix, BackendListFn fn, void *ctx,
 	S3Backend *s3 = s3_of(be);
 	size_t plen = strlen(s3->cfg.prefix), i;
 	char what[WHAT_MAX], *full = NULL, *enc_prefix = NULL, *enc_token = NULL, *token = NULL;
-	char *query = NULL;
+	char *query = NULL, why[256];
 	S3XmlListPage page;
+	S3ListGuard guard;
 	S3Req rq;
 	int rc;
 
 	memset(&page, 0, sizeof(page));
 	memset(&rq, 0, sizeof(rq));
+	s3list_guard_init(&guard, s3->cfg.list_max_pages, s3->cfg.list_max_keys);
 	if (backend_prefix_check(prefix) < 0)
 		return backend_err_set(err, -EINVAL, "s3://%s/%s: invalid list prefix \"%s\"",
 		                       s3->cfg.bucket, s3->cfg.prefix, prefix ? prefix : "");
@@ -495,6 +499,14 @@ static int s3_list(Backend *be, const char *prefix, BackendListFn fn, void *ctx,
 			                     "%s: unreadable ListObjectsV2 answer", what);
 			goto out;
 		}
+		/* Judged before any of its keys is reported: a listing that
+		 * loops or never ends stops here, with nothing more kept. */
+		rc = s3list_guard_page(&guard, &page, why, sizeof(why));
+		if (rc < 0) {
+			rc = rc == -ENOMEM ? backend_err_set(err, rc, "%s: out of memory", what)
+			                   : backend_err_set(err, rc, "%s: listing stopped: %s", what, why);
+			goto out;
+		}
 		for (i = 0; i < page.n_objects; i++) {
 			const char *k = page.objects[i].key;
 
@@ -509,10 +521,6 @@ static int s3_list(Backend *be, const char *prefix, BackendListFn fn, void *ctx,
 		}
 		if (!page.truncated)
 			break;
-		if (!page.next_token || !*page.next_token) {
-			rc = backend_err_set(err, -EIO, "%s: truncated listing without a continuation token", what);
-			goto out;
-		}
 		free(token);
 		free(enc_token);
 		token = page.next_token;
@@ -525,6 +533,7 @@ static int s3_list(Backend *be, const char *prefix, BackendListFn fn, void *ctx,
 	}
 	rc = 0;
 out:
+	s3list_guard_free(&guard);
 	s3xml_list_page_free(&page);
 	s3http_req_free(&rq);
 	free(query);
