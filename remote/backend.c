@@ -22,6 +22,14 @@ int backend_err_set(RemoteErr *err, int code, const char *fmt, ...)
 	return code;
 }
 
+int backend_err_toobig(RemoteErr *err, const char *where, uint64_t size, size_t max_bytes)
+{
+	if (size == BACKEND_SIZE_UNKNOWN)
+		return backend_err_set(err, -EFBIG, "%s: more than the %zu bytes allowed", where, max_bytes);
+	return backend_err_set(err, -EFBIG, "%s: %llu bytes, larger than the %zu bytes allowed",
+	                       where, (unsigned long long)size, max_bytes);
+}
+
 static void err_clear(RemoteErr *err)
 {
 	if (err)
@@ -137,10 +145,11 @@ int backend_put(Backend *be, const char *name, const void *buf, size_t len, Remo
 	return be->ops->put(be, name, buf, len, err);
 }
 
-int backend_get(Backend *be, const char *name, uint8_t **out_buf, size_t *out_len, RemoteErr *err)
+int backend_get(Backend *be, const char *name, size_t max_bytes, uint8_t **out_buf, size_t *out_len,
+                RemoteErr *err)
 {
 	err_clear(err);
-	return be->ops->get(be, name, out_buf, out_len, err);
+	return be->ops->get(be, name, max_bytes, out_buf, out_len, err);
 }
 
 int backend_get_range(Backend *be, const char *name, uint64_t off, size_t len,

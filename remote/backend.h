@@ -33,6 +33,7 @@
  *   -ENODATA    get/get_range: the object sits in an archive storage class
  *               (S3 GLACIER, DEEP_ARCHIVE: "InvalidObjectState") and must
  *               be thawed first (backend_thaw)
+ *   -EFBIG      get: the object is larger than the caller's max_bytes
  */
 #ifndef STRATA_REMOTE_BACKEND_H
 #define STRATA_REMOTE_BACKEND_H
@@ -55,7 +56,8 @@ typedef int (*BackendNameFn)(const char *name, void *ctx);
 
 typedef struct BackendOps {
 	int  (*put)(Backend *be, const char *name, const void *buf, size_t len, RemoteErr *err);
-	int  (*get)(Backend *be, const char *name, uint8_t **out_buf, size_t *out_len, RemoteErr *err);
+	int  (*get)(Backend *be, const char *name, size_t max_bytes, uint8_t **out_buf, size_t *out_len,
+	            RemoteErr *err);
 	int  (*get_range)(Backend *be, const char *name, uint64_t off, size_t len, uint8_t *buf, RemoteErr *err);
 	int  (*list)(Backend *be, const char *prefix, BackendListFn fn, void *ctx, RemoteErr *err);
 	int  (*del)(Backend *be, const char *name, RemoteErr *err);
@@ -88,9 +90,19 @@ int backend_open(const char *location, Backend **out_be, RemoteErr *err);
  * replacing any existing object of that name. */
 int backend_put(Backend *be, const char *name, const void *buf, size_t len, RemoteErr *err);
 
-/* backend_get — read a whole object. *out_buf is malloc'ed; caller frees.
- * -ENOENT when absent. */
-int backend_get(Backend *be, const char *name, uint8_t **out_buf, size_t *out_len, RemoteErr *err);
+/* backend_get — read a whole object of at most max_bytes. *out_buf is
+ * malloc'ed; caller frees. -ENOENT when absent. -EFBIG, with nothing
+ * allocated beyond max_bytes, when the object is larger: the size is
+ * looked at before the body is read (local: fstat; S3: the answer's
+ * Content-Length), and the read stops as soon as more than max_bytes
+ * arrive (a file growing meanwhile, an S3 answer without a length or
+ * with a false one). err then reads "WHERE: N bytes, larger than the M
+ * bytes allowed" (or "WHERE: more than the M bytes allowed" when the
+ * size was not announced), for the caller to complete with the kind of
+ * object. max_bytes is the caller's bound for the kind of object it
+ * reads (remote/objsize.h); SIZE_MAX means none. */
+int backend_get(Backend *be, const char *name, size_t max_bytes, uint8_t **out_buf, size_t *out_len,
+                RemoteErr *err);
 
 /* backend_get_range — read exactly len bytes at off into buf.
  * -ERANGE (with nothing promised about buf) when the object is shorter. */
@@ -171,10 +183,25 @@ int backend_local_open(const char *dir, Backend **out_be, RemoteErr *err);
  *   STRATA_S3_TRANSFERS       requests in flight at once, 1..128 (default
  *                             8; the transfers= option wins). Requests
  *                             beyond it wait their turn (remote/s3_multi.h).
+ *   STRATA_S3_LIST_MAX_PAGES  pages one listing may take, 1..10^9 (default
+ *                             1,000,000; S3LIST_MAX_PAGES_DEFAULT in
+ *                             remote/s3_list.h gives the reasoning).
+ *   STRATA_S3_LIST_MAX_KEYS   objects one listing may report, 1..10^12
+ *                             (default 100,000,000). Both bound what a
+ *                             hostile or broken server can make a listing
+ *                             cost; raise them for a repository with more
+ *                             objects under one prefix.
  *
  * Integrity: every upload carries x-amz-content-sha256 (signed) and
  * x-amz-checksum-sha256; a whole-object get verifies the stored SHA-256
  * when the store returns one.
+ *
+ * Listings: a listing ends when a page says it is complete; a page that
+ * says more follow must carry a continuation token never seen before in
+ * this listing and must make progress (not repeat the page before it, not
+ * be the thousandth empty page in a row), and the bounds above hold;
+ * otherwise list() fails with -EIO naming the prefix and the rule broken
+ * (remote/s3_list.h).
  *
  * Errors beyond the common ones: 403 -> -EACCES and 404 (NoSuchKey,
  * NoSuchBucket) -> -ENOENT, with the S3 error code and message in err

@@ -10,6 +10,8 @@
 
 #include "remote/backend.h"
 
+#include <stdint.h>
+
 /* Longest object name accepted. S3 keys are limited to 1024 bytes and a
  * location may add a key prefix in front; repository names are far shorter
  * ("data/3f/" + 64 hex digits). */
@@ -19,6 +21,16 @@
  * code, so that `return backend_err_set(err, -EIO, ...)` works. */
 int backend_err_set(RemoteErr *err, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* BACKEND_SIZE_UNKNOWN — for backend_err_toobig: the object's size was
+ * not announced, only that more than max_bytes arrived. */
+#define BACKEND_SIZE_UNKNOWN UINT64_MAX
+
+/* backend_err_toobig — the -EFBIG of backend_get, in the one wording
+ * every backend uses: "WHERE: N bytes, larger than the M bytes allowed",
+ * or "WHERE: more than the M bytes allowed" for BACKEND_SIZE_UNKNOWN.
+ * Returns -EFBIG. */
+int backend_err_toobig(RemoteErr *err, const char *where, uint64_t size, size_t max_bytes);
 
 /* backend_name_check — 0 when name is a valid object name: non-empty, at
  * most BACKEND_NAME_MAX bytes, '/'-separated components that are non-empty

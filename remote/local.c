@@ -364,18 +364,33 @@ static int open_object(LocalBackend *lb, const char *name, char **out_path, int 
 	return 0;
 }
 
-static int local_get(Backend *be, const char *name, uint8_t **out_buf, size_t *out_len, RemoteErr *err)
+/* local_get — the size comes from fstat before anything is allocated, so
+ * a huge (or sparse) file costs nothing beyond the refusal. The read
+ * then stops at that size; one byte more past it means the file grew
+ * meanwhile (objects are replaced by rename, never rewritten in place, so
+ * someone else is writing into the repository): refused like a file that
+ * shrank, rather than returning part of it. */
+static int local_get(Backend *be, const char *name, size_t max_bytes, uint8_t **out_buf, size_t *out_len,
+                     RemoteErr *err)
 {
 	LocalBackend *lb = local_of(be);
 	struct stat st;
 	char *path = NULL;
-	uint8_t *buf = NULL;
+	uint8_t *buf = NULL, extra;
 	size_t size;
+	ssize_t r;
 	int fd = -1, rc, e;
 
 	rc = open_object(lb, name, &path, &fd, &st, err);
 	if (rc < 0)
 		return rc;
+	if ((uint64_t)st.st_size > max_bytes) {
+		char where[BACKEND_NAME_MAX + sizeof(be->location) + 8];
+
+		snprintf(where, sizeof where, "local:%s", path);
+		rc = backend_err_toobig(err, where, (uint64_t)st.st_size, max_bytes);
+		goto out;
+	}
 	if ((uint64_t)st.st_size > SIZE_MAX - 1) {
 		rc = backend_err_set(err, -ENOMEM, "local:%s: too large to read into memory", path);
 		goto out;
@@ -392,6 +407,14 @@ static int local_get(Backend *be, const char *name, uint8_t **out_buf, size_t *o
 		 * an early end means someone else truncated it. */
 		rc = e < 0 ? backend_err_set(err, -EIO, "local:%s: file shrank while being read", path)
 		           : fail(err, e, path, "read");
+		goto out;
+	}
+	do
+		r = pread(fd, &extra, 1, (off_t)size);
+	while (r < 0 && errno == EINTR);
+	if (r != 0) {
+		rc = r < 0 ? fail(err, errno, path, "read")
+		           : backend_err_set(err, -EIO, "local:%s: file grew while being read", path);
 		goto out;
 	}
 	*out_buf = buf;

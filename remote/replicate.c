@@ -1,6 +1,7 @@
 /* replicate.c — copy a repository to another backend, see replicate.h. */
 #include "remote/replicate.h"
 #include "remote/backend_internal.h"
+#include "remote/objsize.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -121,6 +122,28 @@ static const char *name_id(const char *name)
 	return base;
 }
 
+/* The largest object of name's kind (remote/objsize.h): what a read of it
+ * may cost. A WAL descriptor's bound depends on the repository's chunker,
+ * which replication does not know: the loosest one. */
+static size_t max_bytes_of(const char *name)
+{
+	static const struct { const char *prefix; size_t max; } kinds[] = {
+		{ "keys/", OBJSIZE_KEY_MAX },
+		{ "snapshots/", OBJSIZE_SNAPSHOT_MAX },
+		{ "index/", OBJSIZE_INDEX_MAX },
+		{ "locks/", OBJSIZE_LOCK_MAX },
+		{ "prune/", OBJSIZE_PLAN_MAX },
+		{ "wal/", OBJSIZE_WAL_DESC_MAX(OBJSIZE_CHUNK_MIN_LEAST) },
+	};
+
+	if (strcmp(name, "config") == 0)
+		return OBJSIZE_CONFIG_MAX;
+	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+		if (strncmp(name, kinds[i].prefix, strlen(kinds[i].prefix)) == 0)
+			return kinds[i].max;
+	return OBJSIZE_PACK_MAX;
+}
+
 /* 1 when buf hashes to hex, 0 when not, -ENOMEM when OpenSSL could not
  * allocate. */
 static int hash_matches(const Run *r, const uint8_t *buf, size_t len, const char *hex)
@@ -151,7 +174,11 @@ static int verify(Run *r, const char *name, const char *id, const uint8_t *want,
 	size_t got_len = 0;
 	int rc, ok;
 
-	rc = backend_get(r->dst, name, &got, &got_len, err);
+	/* Read back no more than was written: anything longer differs. */
+	rc = backend_get(r->dst, name, want_len, &got, &got_len, err);
+	if (rc == -EFBIG)
+		return backend_err_set(err, -EIO, "%s: %s: read back after upload, its content does not match "
+		                       "(longer than the %zu bytes written)", r->dst->location, name, want_len);
 	if (rc)
 		return rc;
 	ok = id ? hash_matches(r, got, got_len, id)
@@ -175,7 +202,16 @@ static int copy_one(Run *r, const Obj *o, RemoteErr *err)
 	size_t len = 0;
 	int rc;
 
-	rc = backend_get(r->src, o->name, &buf, &len, err);
+	rc = backend_get(r->src, o->name, max_bytes_of(o->name), &buf, &len, err);
+	if (rc == -EFBIG) {
+		/* Larger than its kind allows: not written by strata, like
+		 * a damaged object counted and never copied. */
+		pthread_mutex_lock(&r->mu);
+		if (r->res->objects_damaged++ == 0)
+			backend_err_set(&r->damaged_err, -EBADMSG, "%s (not copied)", err->msg);
+		pthread_mutex_unlock(&r->mu);
+		return 0;
+	}
 	if (rc == -ENOENT) {
 		pthread_mutex_lock(&r->mu);
 		r->res->objects_vanished++;
@@ -379,7 +415,7 @@ static int check_config(Run *r, int *out_present, RemoteErr *err)
 	size_t alen = 0, blen = 0;
 	int rc;
 
-	rc = backend_get(r->src, "config", &a, &alen, err);
+	rc = backend_get(r->src, "config", OBJSIZE_CONFIG_MAX, &a, &alen, err);
 	if (rc == -ENOENT)
 		return backend_err_set(err, -ENOENT, "%s: no repository there (no config)", r->src->location);
 	if (rc)
@@ -389,7 +425,7 @@ static int check_config(Run *r, int *out_present, RemoteErr *err)
 		free(a);
 		return rc;
 	}
-	rc = backend_get(r->dst, "config", &b, &blen, err);
+	rc = backend_get(r->dst, "config", OBJSIZE_CONFIG_MAX, &b, &blen, err);
 	if (rc == -ENOENT) {
 		*out_present = 0;
 		rc = 0;

@@ -5,7 +5,8 @@
  *   put        PUT, or multipart upload above 64 MiB (aborted on failure)
  *   get        GET, checked against the stored SHA-256 when the store has one
  *   get_range  GET with Range: bytes=a-b, exactly len bytes or an error
- *   list       ListObjectsV2, page by page (continuation-token)
+ *   list       ListObjectsV2, page by page (continuation-token), each page
+ *              judged by s3_list.c before its keys are used
  *   delete     HEAD (for -ENOENT, which S3's DELETE never says), DELETE
  *   stat       HEAD
  *   thaw       POST ?restore (RestoreObject) for GLACIER / DEEP_ARCHIVE
@@ -23,6 +24,7 @@
 #include "remote/curl_api.h"
 #include "remote/s3_config.h"
 #include "remote/s3_http.h"
+#include "remote/s3_list.h"
 #include "remote/s3_xml.h"
 
 #include <errno.h>
@@ -159,7 +161,8 @@ static int s3_stat(Backend *be, const char *name, uint64_t *out_size, RemoteErr 
 	return rc;
 }
 
-static int s3_get(Backend *be, const char *name, uint8_t **out_buf, size_t *out_len, RemoteErr *err)
+static int s3_get(Backend *be, const char *name, size_t max_bytes, uint8_t **out_buf, size_t *out_len,
+                  RemoteErr *err)
 {
 	S3Backend *s3 = s3_of(be);
 	char what[WHAT_MAX], *key = NULL;
@@ -175,7 +178,10 @@ static int s3_get(Backend *be, const char *name, uint8_t **out_buf, size_t *out_
 		return backend_err_set(err, -ENOMEM, "%s: out of memory", what);
 	rq.method = "GET";
 	rq.key = key;
-	rq.body_max = SIZE_MAX;
+	/* No HEAD first: the GET's own Content-Length is checked before any
+	 * of its body is kept (s3_http.c), which costs no extra request. */
+	rq.body_max = max_bytes;
+	rq.body_max_efbig = 1;
 	rq.check_body = check_body;
 	rc = s3http_call(s3->http, &rq, what, err);
 	if (rc < 0)
@@ -449,13 +455,15 @@ static int s3_list(Backend *be, const char *prefix, BackendListFn fn, void *ctx,
 	S3Backend *s3 = s3_of(be);
 	size_t plen = strlen(s3->cfg.prefix), i;
 	char what[WHAT_MAX], *full = NULL, *enc_prefix = NULL, *enc_token = NULL, *token = NULL;
-	char *query = NULL;
+	char *query = NULL, why[256];
 	S3XmlListPage page;
+	S3ListGuard guard;
 	S3Req rq;
 	int rc;
 
 	memset(&page, 0, sizeof(page));
 	memset(&rq, 0, sizeof(rq));
+	s3list_guard_init(&guard, s3->cfg.list_max_pages, s3->cfg.list_max_keys);
 	if (backend_prefix_check(prefix) < 0)
 		return backend_err_set(err, -EINVAL, "s3://%s/%s: invalid list prefix \"%s\"",
 		                       s3->cfg.bucket, s3->cfg.prefix, prefix ? prefix : "");
@@ -491,6 +499,14 @@ static int s3_list(Backend *be, const char *prefix, BackendListFn fn, void *ctx,
 			                     "%s: unreadable ListObjectsV2 answer", what);
 			goto out;
 		}
+		/* Judged before any of its keys is reported: a listing that
+		 * loops or never ends stops here, with nothing more kept. */
+		rc = s3list_guard_page(&guard, &page, why, sizeof(why));
+		if (rc < 0) {
+			rc = rc == -ENOMEM ? backend_err_set(err, rc, "%s: out of memory", what)
+			                   : backend_err_set(err, rc, "%s: listing stopped: %s", what, why);
+			goto out;
+		}
 		for (i = 0; i < page.n_objects; i++) {
 			const char *k = page.objects[i].key;
 
@@ -505,10 +521,6 @@ static int s3_list(Backend *be, const char *prefix, BackendListFn fn, void *ctx,
 		}
 		if (!page.truncated)
 			break;
-		if (!page.next_token || !*page.next_token) {
-			rc = backend_err_set(err, -EIO, "%s: truncated listing without a continuation token", what);
-			goto out;
-		}
 		free(token);
 		free(enc_token);
 		token = page.next_token;
@@ -521,6 +533,7 @@ static int s3_list(Backend *be, const char *prefix, BackendListFn fn, void *ctx,
 	}
 	rc = 0;
 out:
+	s3list_guard_free(&guard);
 	s3xml_list_page_free(&page);
 	s3http_req_free(&rq);
 	free(query);

@@ -4,6 +4,7 @@
  */
 #include "remote/s3_config.h"
 #include "remote/backend_internal.h"
+#include "remote/s3_list.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -351,7 +352,7 @@ int s3config_parse(const char *location, S3Config *out, RemoteErr *err)
 	const char *q, *rest, *host, *path;
 	char *base = NULL, *opt_class = NULL, *opt_region = NULL, *opt_transfers = NULL;
 	size_t loc_len, host_len;
-	long retries = 0, transfers = 0;
+	long retries = 0, transfers = 0, list_pages = 0, list_keys = 0;
 	int rc, aws;
 
 	memset(&cfg, 0, sizeof(cfg));
@@ -442,6 +443,16 @@ int s3config_parse(const char *location, S3Config *out, RemoteErr *err)
 	if (rc < 0)
 		goto out;
 	cfg.transfers = (int)transfers;
+	rc = env_long("STRATA_S3_LIST_MAX_PAGES", 1, 1000000000L, (long)S3LIST_MAX_PAGES_DEFAULT,
+	              &list_pages, location, err);
+	if (rc < 0)
+		goto out;
+	cfg.list_max_pages = (uint64_t)list_pages;
+	rc = env_long("STRATA_S3_LIST_MAX_KEYS", 1, 1000000000000L, (long)S3LIST_MAX_KEYS_DEFAULT,
+	              &list_keys, location, err);
+	if (rc < 0)
+		goto out;
+	cfg.list_max_keys = (uint64_t)list_keys;
 	rc = load_credentials(&cfg, location, err);
 	if (rc < 0)
 		goto out;

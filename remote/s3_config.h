@@ -13,6 +13,8 @@
 
 #include "remote/backend.h"
 
+#include <stdint.h>
+
 /* Requests in flight at once (transfers=, STRATA_S3_TRANSFERS, the CLI's
  * --transfers). The default, 8, keeps a restore's whole-pack GETs and a
  * backup's uploads streaming over a link with tens of ms of round trip
@@ -41,6 +43,10 @@ typedef struct S3Config {
 	int transfers;          /* requests in flight at most: option
 	                         * transfers=, else STRATA_S3_TRANSFERS,
 	                         * default 8 (1..128) */
+	uint64_t list_max_pages;/* STRATA_S3_LIST_MAX_PAGES, default
+	                         * S3LIST_MAX_PAGES_DEFAULT (remote/s3_list.h) */
+	uint64_t list_max_keys; /* STRATA_S3_LIST_MAX_KEYS, default
+	                         * S3LIST_MAX_KEYS_DEFAULT */
 } S3Config;
 
 /* s3config_parse — fill *out from location (the whole "s3:..." string),

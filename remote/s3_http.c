@@ -208,7 +208,14 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *ud)
 		rq->dest_got += n;
 		return n;
 	}
-	if (rq->resp.cap == 0 && rq->content_length > 0 && (uint64_t)rq->content_length <= rq->body_max) {
+	/* An announced length past the bound stops the transfer before one
+	 * byte is kept: a hostile store cannot make us read (or allocate)
+	 * the gigabytes it claims. */
+	if (rq->content_length >= 0 && (uint64_t)rq->content_length > rq->body_max) {
+		rq->overflow = 1;
+		return 0;
+	}
+	if (rq->resp.cap == 0 && rq->content_length > 0) {
 		/* Size the buffer once from a sane Content-Length. */
 		rq->resp.p = malloc((size_t)rq->content_length);
 		if (rq->resp.p)
@@ -299,6 +306,7 @@ static int on_seek(void *ud, curl_off_t off, int origin)
 typedef struct Attempt {
 	int rc;                 /* 0 or the contract error */
 	int retry;              /* worth another attempt */
+	uint64_t big_size;      /* -EFBIG: the announced size, or BACKEND_SIZE_UNKNOWN */
 	char cause[400];        /* for the message */
 } Attempt;
 
@@ -424,6 +432,13 @@ static void judge(const S3Http *http, const S3Req *rq, CURLcode cc, const char *
 	if (rq->oom) {
 		a->rc = -ENOMEM;
 		snprintf(a->cause, sizeof(a->cause), "out of memory for the answer");
+		return;
+	}
+	if (rq->overflow && rq->body_max_efbig && rq->status >= 200 && rq->status <= 299) {
+		/* Not retried: the same object is as large next time. */
+		a->rc = -EFBIG;
+		a->big_size = rq->content_length >= 0 && (uint64_t)rq->content_length > rq->body_max
+		              ? (uint64_t)rq->content_length : BACKEND_SIZE_UNKNOWN;
 		return;
 	}
 	if (rq->overflow) {
@@ -647,6 +662,8 @@ int s3http_call(S3Http *http, S3Req *rq, const char *what, RemoteErr *err)
 	}
 	if (a.rc == 0)
 		rc = 0;
+	else if (a.rc == -EFBIG)
+		rc = backend_err_toobig(err, what, a.big_size, rq->body_max);
 	else if (a.retry)
 		rc = backend_err_set(err, -EIO, "%s: giving up after %d attempts: %s",
 		                     what, rq->attempts_used, a.cause);

@@ -55,6 +55,10 @@ typedef struct S3Req {
 	size_t range_len;
 	uint8_t *dest;
 	size_t body_max;                /* bound on a 2xx body kept in resp */
+	int body_max_efbig;             /* a 2xx body over body_max (announced
+	                                 * by Content-Length, or arriving) is
+	                                 * -EFBIG, "the object is too large";
+	                                 * otherwise a broken answer, -EIO */
 	int error_in_200;               /* a 200 may carry an <Error> document */
 	S3BodyCheckFn check_body;       /* ask for the stored checksum and verify */
 
@@ -88,6 +92,9 @@ void s3http_free(S3Http *http);
  * backoff and jitter. what names the object in messages
  * ("s3://bucket/key"). Returns 0 on a 2xx answer that passed its checks,
  * or: -EACCES (403), -ENOENT (404: NoSuchKey, NoSuchBucket, NoSuchUpload),
+ * -EFBIG (with body_max_efbig: the body is longer than body_max; the
+ * transfer stops at the Content-Length or once more than body_max bytes
+ * arrived, and is not retried; err as backend_err_toobig words it),
  * -ERANGE (416, or a 206 clipped at the end of the object), -ENODATA (403
  * InvalidObjectState: an archived object), -ENOSPC (507),
  * -ENOMEM, -EIO (anything else; "giving up after N attempts: CAUSE" once

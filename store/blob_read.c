@@ -129,7 +129,9 @@ static int cache_read(TreePackCache *tc, Repo *repo, const IndexEntry *e, uint8_
 		pthread_mutex_unlock(&tc->mu);
 
 		repo_pack_name(pack_kind_of_blob(e->type), e->pack, name);
-		rc = backend_get(repo->be, name, &buf, &len, &rerr);
+		/* A pack beyond the cache's budget is never fetched whole
+		 * (-EFBIG): its blobs are read by range instead. */
+		rc = backend_get(repo->be, name, tc->max_bytes, &buf, &len, &rerr);
 
 		pthread_mutex_lock(&tc->mu);
 		/* The slot array may have moved while unlocked. */

@@ -61,20 +61,25 @@ int check_struct_keys(CheckCtx *c, StrataErr *err)
 	RemoteErr rerr = {{0}};
 	int rc;
 
-	rc = backend_get(c->repo->be, "config", &buf, &len, &rerr);
-	if (rc) {
+	rc = backend_get(c->repo->be, "config", OBJSIZE_CONFIG_MAX, &buf, &len, &rerr);
+	if (rc == -EFBIG) {
+		check_report_problem(c, CHECK_P_CONFIG, 0, NULL,
+		                     "%s for a config (it changed after strata opened it): restore it from a copy",
+		                     rerr.msg);
+	} else if (rc) {
 		repo_remote_err(err, rc, &rerr);
 		goto out;
+	} else {
+		rc = sealed_decode(c->repo->keys, CONFIG_MAGIC, STRATA_FORMAT_VERSION, buf, len, &plain, &plain_len, NULL);
+		if (rc == -ENOMEM) {
+			strata_err_set(err, rc, "out of memory");
+			goto out;
+		}
+		if (rc)
+			check_report_problem(c, CHECK_P_CONFIG, 0, NULL,
+			                     "config no longer decodes (%s; it changed after strata opened it): restore it from a copy",
+			                     rc == STRATA_EAUTH ? "fails authentication" : strata_strerror(rc));
 	}
-	rc = sealed_decode(c->repo->keys, CONFIG_MAGIC, STRATA_FORMAT_VERSION, buf, len, &plain, &plain_len, NULL);
-	if (rc == -ENOMEM) {
-		strata_err_set(err, rc, "out of memory");
-		goto out;
-	}
-	if (rc)
-		check_report_problem(c, CHECK_P_CONFIG, 0, NULL,
-		                     "config no longer decodes (%s; it changed after strata opened it): restore it from a copy",
-		                     rc == STRATA_EAUTH ? "fails authentication" : strata_strerror(rc));
 	free(buf);
 	buf = NULL;
 	rc = backend_list(c->repo->be, "keys/", collect_name, &names, &rerr);
@@ -92,10 +97,17 @@ int check_struct_keys(CheckCtx *c, StrataErr *err)
 		base = base ? base + 1 : names.v[i];
 		if (codec_unhex(base, id, STRATA_ID_LEN) != 0)
 			continue;
-		rc = backend_get(c->repo->be, names.v[i], &buf, &len, &rerr);
+		rc = backend_get(c->repo->be, names.v[i], OBJSIZE_KEY_MAX, &buf, &len, &rerr);
 		if (rc == -ENOENT)
 			continue;      /* removed since the listing (key remove) */
 		c->r->key_files++;
+		codec_hex(id, STRATA_ID_LEN, hex);
+		if (rc == -EFBIG) {
+			check_report_problem(c, CHECK_P_KEYFILE, 0, id,
+			                     "%s for a key file (not written by strata); if another key works, remove it with `strata key remove %.16s`",
+			                     rerr.msg, hex);
+			continue;
+		}
 		if (rc) {
 			repo_remote_err(err, rc, &rerr);
 			goto out;
@@ -105,7 +117,6 @@ int check_struct_keys(CheckCtx *c, StrataErr *err)
 			strata_err_set(err, rc, "%s: cannot hash: out of memory", names.v[i]);
 			goto out;
 		}
-		codec_hex(id, STRATA_ID_LEN, hex);
 		if (memcmp(sum, id, STRATA_ID_LEN) != 0)
 			check_report_problem(c, CHECK_P_KEYFILE, 0, id,
 			                     "key file %.16s: content does not match its name (damaged); if another key works, remove it with `strata key remove %.16s`",

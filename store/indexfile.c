@@ -39,6 +39,10 @@ int indexfile_write(Repo *repo, const IndexFilePack *packs, size_t n,
 
 	for (size_t i = 0; i < n; i++)
 		len += PACK_HDR_LEN + packs[i].n * PACK_ENTRY_LEN;
+	/* Readers refuse content that inflates past this: do not store it. */
+	if (len > INDEXFILE_MAX_RAW)
+		return strata_err_set(err, -EFBIG, "an index file listing %zu packs would hold %zu bytes, more than "
+		                      "the %zu a reader accepts; nothing written", n, len, (size_t)INDEXFILE_MAX_RAW);
 	plain = malloc(len);
 	if (!plain)
 		return strata_err_set(err, -ENOMEM, "out of memory");
@@ -66,7 +70,8 @@ int indexfile_write(Repo *repo, const IndexFilePack *packs, size_t n,
 	free(plain);
 	if (rc)
 		return strata_err_set(err, rc, "cannot compress index file");
-	rc = repo_write_named(repo, "index", INDEX_MAGIC, INDEXFILE_VERSION, z, zlen, out_id, err);
+	rc = repo_write_named(repo, "index", "an index file", OBJSIZE_INDEX_MAX, INDEX_MAGIC, INDEXFILE_VERSION,
+	                      z, zlen, out_id, err);
 	free(z);
 	return rc;
 }
@@ -139,7 +144,8 @@ int indexfile_read(Repo *repo, const uint8_t id[CODEC_ID_LEN], IndexFilePack **o
 	char hex[STRATA_ID_HEX_LEN + 1];
 	int rc;
 
-	rc = repo_read_named(repo, "index", id, INDEX_MAGIC, INDEXFILE_VERSION, &z, &zlen, err);
+	rc = repo_read_named(repo, "index", "an index file", OBJSIZE_INDEX_MAX, id, INDEX_MAGIC, INDEXFILE_VERSION,
+	                     &z, &zlen, err);
 	if (rc)
 		return rc;
 	codec_hex(id, CODEC_ID_LEN, hex);

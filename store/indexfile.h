@@ -14,13 +14,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "remote/objsize.h"
 #include "store/error.h"
 #include "store/index.h"
 #include "store/pack.h"
 #include "store/repo.h"
 
 #define INDEXFILE_VERSION 1
-#define INDEXFILE_MAX_RAW (1u << 30)   /* refuse index files that inflate past 1 GiB */
+#define INDEXFILE_MAX_RAW OBJSIZE_INDEX_RAW_MAX   /* refuse index files that inflate past 1 GiB */
 
 typedef struct IndexFilePack {
 	uint8_t    id[CODEC_ID_LEN];

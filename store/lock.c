@@ -25,6 +25,13 @@ static const char LOCK_MAGIC[8] = {'S','T','R','A','T','A','L','K'};
 #define LOCK_RETRY_MIN_MS 200
 #define LOCK_RETRY_MAX_MS 5000
 
+/* IDs of files in locks/ (64 hex digits each). */
+struct name_list {
+	char (*ids)[STRATA_ID_HEX_LEN + 1];
+	size_t n, cap;
+	int oom;
+};
+
 struct Lock {
 	Backend   *be;
 	CodecKeys *keys;
@@ -34,6 +41,9 @@ struct Lock {
 	int64_t    refresh_s;
 	LockLostFn on_lost;
 	void      *lost_ctx;
+	LockWarnFn on_warn;
+	void      *warn_ctx;
+	struct name_list warned;   /* files already reported through on_warn */
 	pthread_t  thread;
 	int        thread_running;
 	pthread_mutex_t mu;
@@ -326,14 +336,21 @@ int lock_record_decode(const CodecKeys *keys, const uint8_t *buf, size_t len, Lo
 {
 	uint8_t *plain = NULL;
 	size_t plain_len = 0;
+	uint32_t version = 0;
 	int rc;
 
 	if (len > LOCK_RECORD_MAX_BYTES)
 		return STRATA_EFORMAT;
-	rc = sealed_decode(keys, LOCK_MAGIC, LOCK_RECORD_VERSION, buf, len, &plain, &plain_len, NULL);
+	/* Any version is opened, so that "newer" is believed only of a
+	 * lock sealed with this repository's key: a VERSION field anyone
+	 * can write must not be enough to block every taker. */
+	rc = sealed_decode(keys, LOCK_MAGIC, UINT32_MAX, buf, len, &plain, &plain_len, &version);
 	if (rc)
 		return rc;
-	rc = lock_record_parse(plain, plain_len, out_rec);
+	if (version > LOCK_RECORD_VERSION)
+		rc = STRATA_EVERSION;
+	else if ((rc = lock_record_parse(plain, plain_len, out_rec)) == STRATA_EFORMAT)
+		rc = STRATA_EDAMAGED;
 	free(plain);
 	return rc;
 }
@@ -358,21 +375,9 @@ static int write_record(Lock *l, StrataErr *err)
 
 /* ---- reading every lock ---- */
 
-struct name_list {
-	char (*ids)[STRATA_ID_HEX_LEN + 1];
-	size_t n, cap;
-	int oom;
-};
-
-static int collect_name(const char *name, uint64_t size, void *ctx)
+/* Append id (64 hex digits); 1 when out of memory (l->oom set). */
+static int name_list_add(struct name_list *l, const char *id)
 {
-	struct name_list *l = ctx;
-	const char *base = name + strlen(LOCK_DIR);
-	uint8_t id[STRATA_ID_LEN];
-
-	(void)size;
-	if (strncmp(name, LOCK_DIR, strlen(LOCK_DIR)) != 0 || codec_unhex(base, id, sizeof id) != 0)
-		return 0;
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? 2 * l->cap : 16;
 		void *p = realloc(l->ids, cap * sizeof *l->ids);
@@ -383,8 +388,19 @@ static int collect_name(const char *name, uint64_t size, void *ctx)
 		l->ids = p;
 		l->cap = cap;
 	}
-	snprintf(l->ids[l->n++], STRATA_ID_HEX_LEN + 1, "%s", base);
+	snprintf(l->ids[l->n++], STRATA_ID_HEX_LEN + 1, "%s", id);
 	return 0;
+}
+
+static int collect_name(const char *name, uint64_t size, void *ctx)
+{
+	const char *base = name + strlen(LOCK_DIR);
+	uint8_t id[STRATA_ID_LEN];
+
+	(void)size;
+	if (strncmp(name, LOCK_DIR, strlen(LOCK_DIR)) != 0 || codec_unhex(base, id, sizeof id) != 0)
+		return 0;
+	return name_list_add(ctx, base);
 }
 
 static int list_names(Backend *be, struct name_list *l, StrataErr *err)
@@ -399,9 +415,22 @@ static int list_names(Backend *be, struct name_list *l, StrataErr *err)
 	return 0;
 }
 
-/* Read locks/<id>. 0 and *r, STRATA_ENOTFOUND when it vanished (released
- * meanwhile), another code when it does not decode. */
+/* What a file in locks/ turned out to be (FORMAT.md §14 "Locks that
+ * cannot be read"). */
+typedef enum LockFile {
+	LOCK_FILE_OK,           /* a lock of this version: *r filled */
+	LOCK_FILE_GONE,         /* vanished since the listing (released) */
+	LOCK_FILE_JUNK,         /* cannot be a lock of this repository: ignored */
+	LOCK_FILE_NEWER,        /* authentic, of a newer lock version: blocks */
+	LOCK_FILE_UNREADABLE    /* authentic, but not a lock record: blocks */
+} LockFile;
+
+/* Read locks/<id> into *r, at most LOCK_RECORD_MAX_BYTES of it: *out_kind
+ * says what it is; for every kind but OK and GONE, *out_cause says why in
+ * a few words and why[why_len] in one line naming the object. Returns 0,
+ * or an I/O error from the backend (err set). */
 static int read_record(Backend *be, const CodecKeys *keys, const char *id, LockRecord *r,
+                       LockFile *out_kind, const char **out_cause, char *why, size_t why_len,
                        StrataErr *err)
 {
 	char name[REPO_NAME_MAX];
@@ -411,14 +440,63 @@ static int read_record(Backend *be, const CodecKeys *keys, const char *id, LockR
 	int rc;
 
 	snprintf(name, sizeof name, LOCK_DIR "%s", id);
-	rc = backend_get(be, name, &buf, &len, &rerr);
-	if (rc == -ENOENT)
-		return STRATA_ENOTFOUND;
+	rc = backend_get(be, name, LOCK_RECORD_MAX_BYTES, &buf, &len, &rerr);
+	if (rc == -ENOENT) {
+		*out_kind = LOCK_FILE_GONE;
+		return 0;
+	}
+	if (rc == -EFBIG) {
+		/* Refused unread: a 3 GiB file here costs nothing. */
+		*out_kind = LOCK_FILE_JUNK;
+		*out_cause = "larger than any lock file";
+		snprintf(why, why_len, "%s for a lock file", rerr.msg);
+		return 0;
+	}
 	if (rc)
 		return strata_err_set(err, rc, "cannot read lock %s: %s", name, rerr.msg[0] ? rerr.msg : strata_strerror(rc));
 	rc = lock_record_decode(keys, buf, len, r);
 	free(buf);
-	return rc;
+	switch (rc) {
+	case 0:
+		*out_kind = LOCK_FILE_OK;
+		return 0;
+	case STRATA_EFORMAT:
+		*out_kind = LOCK_FILE_JUNK;
+		*out_cause = "not a sealed lock file";
+		break;
+	case STRATA_EAUTH:
+		*out_kind = LOCK_FILE_JUNK;
+		*out_cause = "fails authentication (not sealed with this repository's key)";
+		break;
+	case STRATA_EVERSION:
+		*out_kind = LOCK_FILE_NEWER;
+		*out_cause = "written by a newer strata";
+		break;
+	case STRATA_EDAMAGED:
+		*out_kind = LOCK_FILE_UNREADABLE;
+		*out_cause = "sealed with this repository's key, but not a lock record";
+		break;
+	default:
+		return strata_err_set(err, rc, "cannot read lock %s: %s", name, strata_strerror(rc));
+	}
+	snprintf(why, why_len, "%s: %s", name, *out_cause);
+	return 0;
+}
+
+/* Report an ignored file once per lock_acquire, however often a waiting
+ * taker lists again. */
+static void warn_junk(Lock *l, const char *id, const char *why)
+{
+	char msg[STRATA_ERRMSG_LEN];
+
+	if (!l->on_warn)
+		return;
+	for (size_t i = 0; i < l->warned.n; i++)
+		if (strcmp(l->warned.ids[i], id) == 0)
+			return;
+	name_list_add(&l->warned, id);   /* out of memory: only warns again */
+	snprintf(msg, sizeof msg, "ignoring %s; `strata unlock` removes it", why);
+	l->on_warn(msg, l->warn_ctx);
 }
 
 static void fmt_when(int64_t ns, char *out, size_t len)
@@ -457,7 +535,9 @@ static int find_conflict(Lock *l, StrataErr *err)
 {
 	struct name_list names = {0};
 	LockRecord r;
-	char why[128];
+	LockFile kind;
+	const char *cause = NULL;
+	char why[STRATA_ERRMSG_LEN];
 	int64_t now = now_ns();
 	int rc;
 
@@ -467,18 +547,30 @@ static int find_conflict(Lock *l, StrataErr *err)
 	for (size_t i = 0; i < names.n; i++) {
 		if (strcmp(names.ids[i], l->id) == 0)
 			continue;
-		rc = read_record(l->be, l->keys, names.ids[i], &r, err);
-		if (rc == STRATA_ENOTFOUND) {
-			rc = 0;
+		rc = read_record(l->be, l->keys, names.ids[i], &r, &kind, &cause, why, sizeof why, err);
+		if (rc)
+			goto out;
+		if (kind == LOCK_FILE_GONE)
+			continue;
+		/* Anyone who can write locks/ can make such a file, but can
+		 * delete any lock as well: ignoring it gives them nothing,
+		 * obeying it would let them stop every backup and prune. */
+		if (kind == LOCK_FILE_JUNK) {
+			warn_junk(l, names.ids[i], why);
 			continue;
 		}
-		if (rc < 0 && rc > STRATA_E_FIRST)
+		if (kind == LOCK_FILE_NEWER) {
+			/* Only a holder of the key can have sealed it: it may be
+			 * the live lock of a newer strata, which we cannot judge. */
+			rc = strata_err_set(err, STRATA_ELOCKED,
+			                    "repository has a lock written by a newer strata (locks/%s); upgrade strata, or if no other strata is running, remove it with `strata unlock --remove-all`",
+			                    names.ids[i]);
 			goto out;
-		if (rc) {
-			/* Cannot judge it: it might be a live lock of a newer strata. */
+		}
+		if (kind == LOCK_FILE_UNREADABLE) {
 			rc = strata_err_set(err, STRATA_ELOCKED,
 			                    "repository has a lock file that cannot be read (locks/%s: %s); if no other strata is running, remove it with `strata unlock --remove-all`",
-			                    names.ids[i], strata_strerror(rc));
+			                    names.ids[i], cause);
 			goto out;
 		}
 		if (strcmp(r.host, l->rec.host) == 0 && strcmp(r.machine, l->rec.machine) == 0 &&
@@ -596,6 +688,7 @@ static void lock_free(Lock *l)
 		return;
 	codec_keys_free(l->keys);
 	backend_free(l->be);
+	free(l->warned.ids);
 	pthread_cond_destroy(&l->cv);
 	pthread_mutex_destroy(&l->mu);
 	free(l);
@@ -632,6 +725,8 @@ int lock_acquire(Repo *repo, LockMode mode, const LockOptions *opts, Lock **out,
 	l->refresh_s = opts && opts->refresh_s > 0 ? opts->refresh_s : LOCK_REFRESH_S;
 	l->on_lost = opts ? opts->on_lost : NULL;
 	l->lost_ctx = opts ? opts->lost_ctx : NULL;
+	l->on_warn = opts ? opts->on_warn : NULL;
+	l->warn_ctx = opts ? opts->warn_ctx : NULL;
 	l->rec.mode = mode;
 	lock_text_copy(l->rec.command, sizeof l->rec.command, opts && opts->command ? opts->command : "strata");
 	host_name(l->rec.host);
@@ -748,15 +843,24 @@ int lock_list(Repo *repo, LockInfo **out, size_t *out_n, StrataErr *err)
 	for (size_t i = 0; i < names.n; i++) {
 		LockInfo *li = &infos[n];
 		LockRecord r;
-		rc = read_record(repo->be, repo->keys, names.ids[i], &r, err);
-		if (rc == STRATA_ENOTFOUND)
-			continue;
-		if (rc < 0 && rc > STRATA_E_FIRST)
+		LockFile kind;
+		const char *cause = NULL;
+		char why[STRATA_ERRMSG_LEN];
+		rc = read_record(repo->be, repo->keys, names.ids[i], &r, &kind, &cause, why, sizeof why, err);
+		if (rc)
 			goto out;
+		if (kind == LOCK_FILE_GONE)
+			continue;
 		snprintf(li->id, sizeof li->id, "%s", names.ids[i]);
 		n++;
-		if (rc) {
-			snprintf(li->why, sizeof li->why, "cannot be read: %s", strata_strerror(rc));
+		/* The short reasons: `strata unlock` prints the ID beside them. */
+		if (kind == LOCK_FILE_JUNK) {
+			li->stale = 1;   /* ignored by every taker, as lock_acquire does */
+			snprintf(li->why, sizeof li->why, "not a lock of this repository, ignored: %s", cause);
+			continue;
+		}
+		if (kind == LOCK_FILE_NEWER || kind == LOCK_FILE_UNREADABLE) {
+			snprintf(li->why, sizeof li->why, "cannot be read: %s", cause);
 			continue;
 		}
 		li->readable = 1;

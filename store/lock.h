@@ -55,6 +55,13 @@ typedef struct Lock Lock;
  * writes anything else (the CLI exits at once). */
 typedef void (*LockLostFn)(const char *why, void *ctx);
 
+/* Called from lock_acquire, in the calling thread, once per file in
+ * locks/ that it ignores because it cannot be a lock of this repository
+ * (larger than any lock, not a sealed lock file, or failing
+ * authentication: FORMAT.md §14 "Locks that cannot be read"). msg names
+ * the object and why, in one line. */
+typedef void (*LockWarnFn)(const char *msg, void *ctx);
+
 typedef struct LockOptions {
 	const char *command;        /* recorded in the lock, e.g. "backup" */
 	int64_t refresh_s;          /* 0 = LOCK_REFRESH_S */
@@ -63,11 +70,17 @@ typedef struct LockOptions {
 	int64_t wait_s;             /* keep retrying a conflict this long; 0 = fail at once */
 	LockLostFn on_lost;         /* may be NULL: then only lock_check reports it */
 	void *lost_ctx;
+	LockWarnFn on_warn;         /* may be NULL: ignored files then go unmentioned */
+	void *warn_ctx;
 } LockOptions;
 
 /* lock_acquire — take a lock of mode on repo: write locks/<random id>,
  * list locks/, and if a live lock of another process conflicts (table
  * above), delete ours and fail — after retrying for opts->wait_s seconds.
+ * A file in locks/ that cannot be a lock of this repository (larger than
+ * OBJSIZE_LOCK_MAX, not a sealed lock file, failing authentication) is
+ * ignored, reported through opts->on_warn; an authentic lock this strata
+ * cannot read (a newer lock version) blocks every mode.
  * On success a thread refreshes the lock every refresh_s seconds until
  * lock_release. The Lock keeps its own backend handle and key copy, so it
  * may outlive repo.
@@ -96,8 +109,8 @@ const char *lock_mode_name(LockMode mode);
 
 typedef struct LockInfo {
 	char     id[STRATA_ID_HEX_LEN + 1];   /* the name below locks/ */
-	int      readable;        /* 0: the file does not decode (damaged, other
-	                             key, newer format); other fields are empty */
+	int      readable;        /* 0: the file does not decode (see stale and
+	                             why); the fields below are empty */
 	LockMode mode;
 	char     command[32];
 	char     host[256];
@@ -106,7 +119,11 @@ typedef struct LockInfo {
 	int64_t  created_ns;      /* Unix ns, holder's clock */
 	int64_t  refreshed_ns;
 	int64_t  stale_after_s;
-	int      stale;           /* 1: no longer protects anything */
+	int      stale;           /* 1: no longer protects anything: its holder
+	                             is gone, or (unreadable) it is not a lock of
+	                             this repository and every taker ignores it;
+	                             an authentic lock this strata cannot read is
+	                             never stale */
 	char     why[128];        /* why stale, or "alive (refreshed 2 min ago)" */
 } LockInfo;
 

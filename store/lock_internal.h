@@ -11,12 +11,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "remote/objsize.h"
 #include "store/codec.h"
 #include "store/error.h"
 #include "store/lock.h"
 
 #define LOCK_RECORD_VERSION   1
-#define LOCK_RECORD_MAX_BYTES (64u << 10)   /* a lock is a few hundred bytes */
+#define LOCK_RECORD_MAX_BYTES OBJSIZE_LOCK_MAX   /* a lock is a few hundred bytes */
 
 /* One lock file, decoded. "machine" is the kernel's boot ID and PID
  * namespace: two processes may judge each other's PIDs only when host
@@ -40,10 +41,18 @@ typedef struct LockRecord {
 int lock_record_encode(const CodecKeys *keys, const LockRecord *r, uint8_t **out, size_t *out_len);
 
 /* lock_record_decode — a whole sealed lock file (at most
- * LOCK_RECORD_MAX_BYTES) into *out_rec, written only on success. Errors:
- * STRATA_EFORMAT (too long, bad magic, or the plaintext is not a lock
- * record, see lock_record_parse), STRATA_EVERSION (sealed by a newer
- * format), STRATA_EAUTH (damaged, forged, or another repository's key). */
+ * LOCK_RECORD_MAX_BYTES) into *out_rec, written only on success. The
+ * envelope is authenticated whatever VERSION it claims (the §5 envelope is
+ * the same for every lock version, FORMAT.md §19.1), so the errors tell
+ * what only a holder of the key can have written from what anyone can:
+ *   STRATA_EFORMAT   not a sealed lock file at all (too long, too short,
+ *                    bad magic, version 0): nothing vouches for it
+ *   STRATA_EAUTH     fails authentication (damaged, forged, or sealed
+ *                    with another repository's key), whatever its version
+ *   STRATA_EVERSION  authentic, of a lock version above this strata's
+ *   STRATA_EDAMAGED  authentic, of this version, but its plaintext is not
+ *                    a lock record (lock_record_parse refused it)
+ *   -ENOMEM */
 int lock_record_decode(const CodecKeys *keys, const uint8_t *buf, size_t len, LockRecord *out_rec);
 
 /* lock_record_parse — the decrypted JSON of a lock file into *out_rec, written

@@ -7,6 +7,12 @@
 
 #include "store/repo_internal.h"
 
+/* The table's trailer bound is what a reader of this layout accepts. */
+_Static_assert(OBJSIZE_TRAILER_MAX == SEALED_HEADER_LEN + CODEC_NONCE_LEN + CODEC_TAG_LEN + 5 +
+               (size_t)PACK_MAX_ENTRIES * PACK_ENTRY_LEN, "remote/objsize.h: OBJSIZE_TRAILER_MAX");
+_Static_assert(OBJSIZE_SEALED_OVERHEAD == SEALED_HEADER_LEN + CODEC_NONCE_LEN + CODEC_TAG_LEN,
+               "remote/objsize.h: OBJSIZE_SEALED_OVERHEAD");
+
 static const char PACK_MAGIC[8] = {'S','T','R','A','T','A','P','K'};
 static const char TRAILER_MAGIC[8] = {'S','T','R','A','T','A','T','R'};
 
@@ -161,7 +167,10 @@ int pack_footer_decode(const uint8_t footer[PACK_FOOTER_LEN], uint64_t pack_size
 	if (memcmp(footer + 4, PACK_MAGIC, sizeof PACK_MAGIC) != 0)
 		return STRATA_EFORMAT;
 	len = get_le32(footer);
-	if (len < SEALED_HEADER_LEN + CODEC_NONCE_LEN + CODEC_TAG_LEN ||
+	/* Bounded before the trailer is read (remote/objsize.h): no trailer
+	 * longer than one listing PACK_MAX_ENTRIES entries can be accepted,
+	 * so reading one would only cost memory. */
+	if (len < SEALED_HEADER_LEN + CODEC_NONCE_LEN + CODEC_TAG_LEN || len > OBJSIZE_TRAILER_MAX ||
 	    (uint64_t)len + PACK_FOOTER_LEN > pack_size)
 		return STRATA_EFORMAT;
 	*out_trailer_len = len;

@@ -64,7 +64,8 @@ int prune_plan_write(Repo *repo, Plan *p, StrataErr *err)
 	text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
 	if (!text)
 		goto out;
-	rc = repo_write_named(repo, PRUNE_PLAN_DIR, PLAN_MAGIC, PLAN_VERSION, text, strlen(text), p->id, err);
+	rc = repo_write_named(repo, PRUNE_PLAN_DIR, "a prune plan", OBJSIZE_PLAN_MAX, PLAN_MAGIC, PLAN_VERSION,
+	                      text, strlen(text), p->id, err);
 out:
 	if (rc == -ENOMEM)
 		strata_err_set(err, rc, "out of memory writing the prune plan");
@@ -95,7 +96,8 @@ int prune_plan_read(Repo *repo, const uint8_t id[STRATA_ID_LEN], Plan *p, Strata
 
 	memset(p, 0, sizeof *p);
 	memcpy(p->id, id, STRATA_ID_LEN);
-	rc = repo_read_named(repo, PRUNE_PLAN_DIR, id, PLAN_MAGIC, PLAN_VERSION, &buf, &len, err);
+	rc = repo_read_named(repo, PRUNE_PLAN_DIR, "a prune plan", OBJSIZE_PLAN_MAX, id, PLAN_MAGIC, PLAN_VERSION,
+	                     &buf, &len, err);
 	if (rc)
 		return rc;
 	o = json_loadb((const char *)buf, len, 0, &jerr);

@@ -199,7 +199,6 @@ static int try_key(const char *name, uint64_t size, void *ctx)
 	const char *base = strrchr(name, '/');
 	uint8_t *buf = NULL;
 	size_t len = 0;
-	RemoteErr rerr = {{0}};
 	StrataErr kerr = {0};
 	int rc;
 
@@ -207,9 +206,19 @@ static int try_key(const char *name, uint64_t size, void *ctx)
 	base = base ? base + 1 : name;
 	if (strlen(base) != STRATA_ID_HEX_LEN)
 		return 0;
-	rc = backend_get(t->be, name, &buf, &len, &rerr);
+	rc = repo_get(t->be, name, "a key file", OBJSIZE_KEY_MAX, &buf, &len, &kerr);
+	if (rc == STRATA_EDAMAGED) {
+		/* Too large to be a key file: like one that does not decode,
+		 * remembered while the others are tried. */
+		if (!t->rc) {
+			t->rc = rc;
+			t->err = kerr;
+		}
+		return 0;
+	}
 	if (rc) {
-		t->rc = repo_remote_err(&t->err, rc, &rerr);
+		t->rc = rc;
+		t->err = kerr;
 		return 1;
 	}
 	t->tried++;
@@ -320,7 +329,7 @@ static int cached_key(Backend *be, const char *kname, struct key_try *t)
 		return -1;
 	codec_hex(id, sizeof id, t->id_hex);
 	snprintf(name, sizeof name, "keys/%s", t->id_hex);
-	if (backend_get(be, name, &buf, &len, &rerr) != 0)
+	if (backend_get(be, name, OBJSIZE_KEY_MAX, &buf, &len, &rerr) != 0)
 		return -1;
 	rc = keycache_open(kname, entry, sizeof entry, buf, len, t->password, t->password_len, t->master);
 	free(buf);
@@ -360,15 +369,13 @@ int repo_open_opts(const char *location, const char *password, size_t password_l
 		repo_remote_err(err, rc, &rerr);
 		goto fail;
 	}
-	rc = backend_get(repo->be, "config", &cfg, &cfg_len, &rerr);
+	rc = repo_get(repo->be, "config", "a config", OBJSIZE_CONFIG_MAX, &cfg, &cfg_len, err);
 	if (rc == -ENOENT) {
 		rc = strata_err_set(err, STRATA_ENOREPO, "no repository at %s (run `strata init` to create one)", location);
 		goto fail;
 	}
-	if (rc) {
-		repo_remote_err(err, rc, &rerr);
+	if (rc)
 		goto fail;
-	}
 	/* Refuse a newer format before asking anything of the password. */
 	if (cfg_len >= SEALED_HEADER_LEN && memcmp(cfg, CONFIG_MAGIC, 8) == 0) {
 		uint32_t v = (uint32_t)cfg[8] | (uint32_t)cfg[9] << 8 | (uint32_t)cfg[10] << 16 | (uint32_t)cfg[11] << 24;
@@ -557,13 +564,17 @@ static int list_key(const char *name, uint64_t size, void *ctx)
 	base = base ? base + 1 : name;
 	if (strlen(base) != STRATA_ID_HEX_LEN)
 		return 0;
-	rc = backend_get(l->be, name, &buf, &len, &rerr);
-	if (rc) {
+	rc = backend_get(l->be, name, OBJSIZE_KEY_MAX, &buf, &len, &rerr);
+	if (rc && rc != -EFBIG) {
 		l->rc = repo_remote_err(&l->err, rc, &rerr);
 		return 1;
 	}
-	rc = keyfile_info(buf, len, &info, NULL);
-	free(buf);
+	/* Too large: listed as unreadable, like a key file that does not
+	 * decode, so that `key list` shows it and `key remove` can drop it. */
+	if (rc == 0) {
+		rc = keyfile_info(buf, len, &info, NULL);
+		free(buf);
+	}
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? 2 * l->cap : 8;
 		void *p = realloc(l->keys, cap * sizeof *l->keys);

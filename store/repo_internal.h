@@ -9,6 +9,7 @@
 
 #include "chunker/fastcdc.h"
 #include "remote/backend.h"
+#include "remote/objsize.h"
 #include "store/codec.h"
 #include "store/error.h"
 #include "store/keycache.h"
@@ -92,16 +93,29 @@ int sealed_decode(const CodecKeys *keys, const char magic[8], uint32_t max_versi
                   const uint8_t *buf, size_t len, uint8_t **out, size_t *out_len,
                   uint32_t *out_version);
 
+/* repo_get — backend_get of name with max_bytes, the bound of its kind
+ * (remote/objsize.h), kind naming it in messages with its article ("a
+ * snapshot file", "an index file").
+ * *out malloc'ed. Errors: the backend's, with its message (-ENOENT left
+ * for the caller to word); STRATA_EDAMAGED when the object is larger than
+ * max_bytes, found before its bytes are read: "WHERE: N bytes, larger
+ * than the M bytes allowed for KIND (damaged, or not written by
+ * strata)". */
+int repo_get(Backend *be, const char *name, const char *kind, size_t max_bytes,
+             uint8_t **out, size_t *out_len, StrataErr *err);
+
 /* repo_write_named — seal plain as a file of magic/version, name it by the
  * name hash of its bytes under dir ("index", "snapshots"), put it; returns
- * the ID. */
-int repo_write_named(Repo *repo, const char *dir, const char magic[8], uint32_t version,
+ * the ID. A sealed file larger than max_bytes (its kind's bound, which
+ * readers apply) is not written: -EFBIG naming kind. */
+int repo_write_named(Repo *repo, const char *dir, const char *kind, size_t max_bytes,
+                     const char magic[8], uint32_t version,
                      const void *plain, size_t len, uint8_t out_id[STRATA_ID_LEN], StrataErr *err);
 
-/* repo_read_named — get dir/<hex id>, check its name is the hash of its
- * bytes, and decode. */
-int repo_read_named(Repo *repo, const char *dir, const uint8_t id[STRATA_ID_LEN],
-                    const char magic[8], uint32_t max_version,
+/* repo_read_named — get dir/<hex id> (at most max_bytes, repo_get), check
+ * its name is the hash of its bytes, and decode. */
+int repo_read_named(Repo *repo, const char *dir, const char *kind, size_t max_bytes,
+                    const uint8_t id[STRATA_ID_LEN], const char magic[8], uint32_t max_version,
                     uint8_t **out, size_t *out_len, StrataErr *err);
 
 /* snapshot_read_plain — the decrypted JSON of snapshots/<id> (snapshot.c). */

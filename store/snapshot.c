@@ -13,7 +13,6 @@
 
 static const char SNAP_MAGIC[8] = {'S','T','R','A','T','A','S','N'};
 #define SNAPSHOT_VERSION 1
-#define SNAPSHOT_MAX_BYTES (16u << 20)
 
 void strata_id_hex(const uint8_t id[STRATA_ID_LEN], char out[STRATA_ID_HEX_LEN + 1])
 {
@@ -194,7 +193,8 @@ int snapshot_save(Repo *repo, Snapshot *snap, StrataErr *err)
 	json_decref(o);
 	if (!text)
 		return strata_err_set(err, -ENOMEM, "out of memory encoding a snapshot");
-	rc = repo_write_named(repo, "snapshots", SNAP_MAGIC, SNAPSHOT_VERSION, text, strlen(text), snap->id, err);
+	rc = repo_write_named(repo, "snapshots", "a snapshot file", OBJSIZE_SNAPSHOT_MAX, SNAP_MAGIC,
+	                      SNAPSHOT_VERSION, text, strlen(text), snap->id, err);
 	if (rc == 0)
 		snapcat_note_saved(repo, snap->id, snap->time_ns, (const uint8_t *)text, strlen(text));
 	free(text);
@@ -256,7 +256,8 @@ out:
 int snapshot_read_plain(Repo *repo, const uint8_t id[STRATA_ID_LEN], uint8_t **out, size_t *out_len,
                         StrataErr *err)
 {
-	return repo_read_named(repo, "snapshots", id, SNAP_MAGIC, SNAPSHOT_VERSION, out, out_len, err);
+	return repo_read_named(repo, "snapshots", "a snapshot file", OBJSIZE_SNAPSHOT_MAX, id, SNAP_MAGIC,
+	                       SNAPSHOT_VERSION, out, out_len, err);
 }
 
 int snapshot_load(Repo *repo, const uint8_t id[STRATA_ID_LEN], Snapshot *out, StrataErr *err)
@@ -265,7 +266,8 @@ int snapshot_load(Repo *repo, const uint8_t id[STRATA_ID_LEN], Snapshot *out, St
 	size_t len = 0;
 	int rc;
 
-	rc = repo_read_named(repo, "snapshots", id, SNAP_MAGIC, SNAPSHOT_VERSION, &buf, &len, err);
+	rc = repo_read_named(repo, "snapshots", "a snapshot file", OBJSIZE_SNAPSHOT_MAX, id, SNAP_MAGIC,
+	                     SNAPSHOT_VERSION, &buf, &len, err);
 	if (rc)
 		return rc;
 	rc = snapshot_decode(id, buf, len, out, err);

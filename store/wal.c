@@ -22,7 +22,11 @@ static const char WAL_MAGIC[8] = {'S','T','R','A','T','A','W','L'};
 #define WAL_DESC_VERSION 1
 #define WAL_DESC_FIXED (1 + 1 + 8 + 8 + STRATA_ID_LEN + 4)   /* without the name */
 #define WAL_CHUNK_REC (STRATA_ID_LEN + 4)
-#define WAL_DESC_MAX (WAL_DESC_FIXED + WAL_NAME_MAX + (size_t)(WAL_MAX_FILE_BYTES / 64) * WAL_CHUNK_REC)
+/* The bound of remote/objsize.h, OBJSIZE_WAL_DESC_MAX(chunk_min), is this
+ * layout's: its 1024 bytes of room cover the envelope, the fixed fields
+ * and the longest name, and a chunk record is what it counts. */
+_Static_assert(OBJSIZE_SEALED_OVERHEAD + WAL_DESC_FIXED + WAL_NAME_MAX <= 1024, "OBJSIZE_WAL_DESC_MAX room");
+_Static_assert(WAL_CHUNK_REC == 36 && WAL_MAX_FILE_BYTES == (1u << 30), "OBJSIZE_WAL_DESC_MAX terms");
 #define BACKUP_LABEL_MAX (64u << 10)
 
 /* ---- names ---- */
@@ -190,19 +194,16 @@ int wal_desc_load(Repo *repo, const char *name, WalDesc *d, StrataErr *err)
 	char oname[REPO_NAME_MAX];
 	uint8_t *buf = NULL, *plain = NULL;
 	size_t len = 0, plen = 0;
-	RemoteErr rerr = {{0}};
 	int rc;
 
 	desc_name(name, oname);
-	rc = backend_get(repo->be, oname, &buf, &len, &rerr);
+	/* Every chunk but the last holds at least chunk_min bytes of a file
+	 * of at most 1 GiB: a longer descriptor is refused unread. */
+	rc = repo_get(repo->be, oname, "a WAL descriptor", OBJSIZE_WAL_DESC_MAX(repo->chunk_min), &buf, &len, err);
 	if (rc == -ENOENT)
 		return strata_err_set(err, STRATA_ENOTFOUND, "WAL file %s is not in the archive", name);
 	if (rc)
-		return repo_remote_err(err, rc, &rerr);
-	if (len > WAL_DESC_MAX + 1024) {
-		free(buf);
-		return strata_err_set(err, STRATA_EFORMAT, "%s: too large for a WAL descriptor (damaged?)", oname);
-	}
+		return rc;
 	rc = sealed_decode(repo->keys, WAL_MAGIC, WAL_DESC_VERSION, buf, len, &plain, &plen, NULL);
 	free(buf);
 	switch (rc) {

@@ -4,6 +4,11 @@
 #     error line, exit 1, nothing written;
 #   - a damaged stored index file: check names it (exit 1), restore refuses
 #     (exit 1), `repair index` heals it and check --read-data is clean;
+#   - objects larger than their kind allows (sparse files of up to 3 GiB):
+#     in locks/ ignored with a warning naming it (the command proceeds), a
+#     config, key file, snapshot, index file or WAL descriptor refused with
+#     one line naming it and its size; each command's peak RSS stays under
+#     200 MiB (the files are refused from their size, never read);
 #   - files vanishing and changing while `strata backup` runs: a background
 #     process deletes, recreates and rewrites files under the source (whole
 #     files renamed into place, files rewritten in place, directories
@@ -78,6 +83,91 @@ expect "damaged index file: repair index" "$STRATA" -r "$T/r-index" --cache-dir 
 expect "damaged index file: check --read-data clean after repair" "$STRATA" -r "$T/r-index" --cache-dir "$T/c-index" check --read-data
 expect "damaged index file: restore after repair" "$STRATA" -r "$T/r-index" --cache-dir "$T/c-index" restore latest --target "$T/t-index3"
 same_tree "damaged index file: restored tree equals the source" "$S" "$T/t-index3$S"
+
+# ---- objects larger than their kind allows (remote/objsize.h) ----
+# rss_run CMD... — run CMD (stdout $T/out, stderr $T/err); RC is its exit
+# status, RSS_KB its peak resident size. Under a 2 GiB data limit, so that
+# a strata that reads such files whole fails here instead of taking the
+# machine's memory (not with the sanitizers, whose shadow memory it counts).
+rss_run() {
+	set -- $(python3 -c 'import os, resource, subprocess, sys
+def limit():
+    if "asan" not in os.environ.get("BUILD", ""):
+        resource.setrlimit(resource.RLIMIT_DATA, (2 << 30, 2 << 30))
+rc = subprocess.call(sys.argv[3:], stdout=open(sys.argv[1], "w"), stderr=open(sys.argv[2], "w"), preexec_fn=limit)
+print(rc, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)' "$T/out" "$T/err" "$@")
+	RC=$1
+	RSS_KB=$2
+}
+# ran NAME CODE — the last rss_run exited CODE with a peak RSS under 200 MiB.
+ran() {
+	if [ "$RC" -eq "$2" ]; then pass "$1: exit $2"; else fail "$1: exit $2" "exit $RC: $(head -c 400 "$T/err")"; fi
+	if [ "$RSS_KB" -lt 204800 ]; then pass "$1: peak RSS under 200 MiB ($((RSS_KB / 1024)) MiB)"; else
+		fail "$1: peak RSS under 200 MiB" "$((RSS_KB / 1024)) MiB"; fi
+}
+# err_is NAME TEXT — stderr is exactly the one line TEXT.
+err_is() {
+	if [ "$(cat "$T/err")" = "$2" ]; then pass "$1"; else fail "$1" "stderr: $(head -c 400 "$T/err")"; fi
+}
+cp -a "$R" "$T/r-big"
+RB="$T/r-big"
+ID7=$(printf '%064d' 7)
+truncate -s 3G "$RB/locks/$ID7"
+rss_run "$STRATA" -r "$RB" --cache-dir "$T/c-big" ls latest
+ran "3 GiB file in locks/: ls proceeds" 0
+err_is "3 GiB file in locks/: one warning naming it and its size" \
+	"strata: warning: ignoring local:$RB/locks/$ID7: 3221225472 bytes, larger than the 65536 bytes allowed for a lock file; \`strata unlock\` removes it"
+rss_run "$STRATA" -r "$RB" --cache-dir "$T/c-big" backup -q "$S"
+ran "3 GiB file in locks/: backup proceeds" 0
+expect "3 GiB file in locks/: unlock removes it" "$STRATA" -r "$RB" --cache-dir "$T/c-big" unlock
+if [ ! -e "$RB/locks/$ID7" ] && grep -q "^removed  00000000  not a lock of this repository, ignored: larger than any lock file" "$T/out"; then
+	pass "3 GiB file in locks/: unlock says why"; else fail "3 GiB file in locks/: unlock says why" "$(head -c 300 "$T/out")"; fi
+
+truncate -s 3G "$RB/snapshots/$ID7"
+rss_run "$STRATA" -r "$RB" --cache-dir "$T/c-big" snapshots
+ran "3 GiB snapshot file" 1
+err_is "3 GiB snapshot file: one line naming it and its size" \
+	"strata: local:$RB/snapshots/$ID7: 3221225472 bytes, larger than the 16777216 bytes allowed for a snapshot file (damaged, or not written by strata)"
+rm "$RB/snapshots/$ID7"
+
+truncate -s 2G "$RB/index/$ID7"
+rss_run "$STRATA" -r "$RB" --cache-dir "$T/c-big-fresh" ls latest
+ran "2 GiB index file" 1
+err_is "2 GiB index file: one line naming it and its size" \
+	"strata: local:$RB/index/$ID7: 2147483648 bytes, larger than the 1082130432 bytes allowed for an index file (damaged, or not written by strata)"
+rm "$RB/index/$ID7"
+
+KEY=$(ls "$RB/keys/")
+FF=$(printf 'f%.0s' $(seq 64))
+truncate -s 3G "$RB/keys/$FF"
+rss_run "$STRATA" -r "$RB" --cache-dir "$T/c-big" snapshots
+ran "3 GiB key file beside the real one: the real one opens" 0
+mv "$RB/keys/$KEY" "$T/key.saved"
+rss_run "$STRATA" -r "$RB" --cache-dir "$T/c-big" snapshots
+ran "3 GiB key file alone" 1
+err_is "3 GiB key file alone: one line naming it and its size" \
+	"strata: local:$RB/keys/$FF: 3221225472 bytes, larger than the 65536 bytes allowed for a key file (damaged, or not written by strata)"
+mv "$T/key.saved" "$RB/keys/$KEY"
+rm "$RB/keys/$FF"
+
+cp "$RB/config" "$T/config.saved"
+truncate -s 3G "$RB/config"
+rss_run "$STRATA" -r "$RB" --cache-dir "$T/c-big" snapshots
+ran "3 GiB config" 1
+err_is "3 GiB config: one line naming it and its size" \
+	"strata: local:$RB/config: 3221225472 bytes, larger than the 65536 bytes allowed for a config (damaged, or not written by strata)"
+cp "$T/config.saved" "$RB/config"
+
+# A WAL descriptor: at most 1 GiB / chunk_min (8 KiB) + 1 chunk records.
+mkdir -p "$RB/wal/00000001"
+truncate -s 1G "$RB/wal/00000001/000000010000000000000001"
+rss_run "$STRATA" -r "$RB" --cache-dir "$T/c-big" wal-fetch --prefetch 0 000000010000000000000001 "$T/walseg"
+ran "1 GiB WAL descriptor: wal-fetch fails as for damage" 128
+if grep -qF "local:$RB/wal/00000001/000000010000000000000001: 1073741824 bytes, larger than the 4719652 bytes allowed for a WAL descriptor (damaged, or not written by strata)" "$T/err" &&
+	[ ! -e "$T/walseg" ]; then pass "1 GiB WAL descriptor: named with its size, nothing written"; else
+	fail "1 GiB WAL descriptor: named with its size, nothing written" "$(head -c 400 "$T/err")"; fi
+rm -r "$RB/wal"
+expect "after the oversized objects: check --read-data clean" "$STRATA" -r "$RB" --cache-dir "$T/c-big" check --read-data
 
 # ---- files vanishing and changing during backup ----
 C="$T/churn"

@@ -1,7 +1,9 @@
 # e2e_lock.sh — repository locks end to end: which modes exclude which, the
 # exact "locked" error line and exit code, stale locks (process gone, not
-# refreshed), a process that loses its lock stopping at once, unreadable
-# locks, `strata unlock`, and waiting with STRATA_LOCK_WAIT.
+# refreshed), a process that loses its lock stopping at once, files in
+# locks/ that are no lock of this repository (ignored with a warning) and
+# authentic locks this strata cannot read (they block), `strata unlock`,
+# and waiting with STRATA_LOCK_WAIT.
 # A small helper built from tests/ against libstrata holds a lock of a
 # chosen mode for as long as a test needs (store/lock.h, the real code).
 # POSIX sh (run by tests/run.sh with sh).
@@ -74,6 +76,67 @@ int main(int argc, char **argv)
 	return 0;
 }
 EOF
+# ---- a forger of lock files ----
+cat >"$T/forgelock.c" <<'EOF'
+/* forgelock REPO KIND ID — write locks/ID as KIND:
+ *   newer      a lock of lock version 2 sealed with the repository's key
+ *   notrecord  a version 1 lock sealed with the repository's key whose
+ *              plaintext is not a lock record
+ *   foreign    a well-formed version 1 lock sealed with another key
+ *   fakenewer  "STRATALK", version 2, then random bytes: what anyone who
+ *              can write locks/ can make without the key */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "store/repo_internal.h"
+int main(int argc, char **argv)
+{
+	static const char rec[] = "{\"version\":1,\"mode\":\"exclusive\",\"command\":\"prune\",\"host\":\"h\","
+		"\"user\":\"u\",\"machine\":\"m\",\"pid\":1,\"pid_start\":1,\"created_ns\":1,"
+		"\"refreshed_ns\":9000000000000000000,\"stale_after_s\":1800}";
+	char pw[256], name[128];
+	uint8_t master[32], *buf = NULL;
+	size_t len = 0;
+	FILE *f = fopen(getenv("STRATA_PASSWORD_FILE"), "r");
+	Repo *repo = NULL;
+	CodecKeys *other = NULL;
+	StrataErr err = {0, ""};
+	RemoteErr rerr;
+	int rc;
+	if (argc != 4 || !f || !fgets(pw, sizeof pw, f))
+		return 2;
+	fclose(f);
+	pw[strcspn(pw, "\n")] = '\0';
+	if (repo_open(argv[1], pw, strlen(pw), NULL, &repo, &err) != 0) {
+		fprintf(stderr, "forgelock: %s\n", err.msg);
+		return 1;
+	}
+	if (!strcmp(argv[2], "newer")) {
+		rc = sealed_encode(repo->keys, "STRATALK", 2, rec, strlen(rec), &buf, &len);
+	} else if (!strcmp(argv[2], "notrecord")) {
+		rc = sealed_encode(repo->keys, "STRATALK", 1, "[1,2,3]", 7, &buf, &len);
+	} else if (!strcmp(argv[2], "foreign")) {
+		codec_random(master, sizeof master);
+		other = codec_keys_new(master);
+		rc = other ? sealed_encode(other, "STRATALK", 1, rec, strlen(rec), &buf, &len) : -1;
+	} else if (!strcmp(argv[2], "fakenewer")) {
+		len = 12 + 200;
+		buf = malloc(len);
+		memcpy(buf, "STRATALK\x02\0\0\0", 12);
+		codec_random(buf + 12, len - 12);
+		rc = 0;
+	} else {
+		return 2;
+	}
+	snprintf(name, sizeof name, "locks/%s", argv[3]);
+	if (rc != 0 || backend_put(repo->be, name, buf, len, &rerr) != 0)
+		return 1;
+	free(buf);
+	codec_keys_free(other);
+	repo_close(repo);
+	return 0;
+}
+EOF
 LIB="$TOP/$BUILD/libstrata.a"
 [ -f "$LIB" ] || make -s -C "$TOP" BUILD="$BUILD" "$BUILD/libstrata.a" >/dev/null 2>&1
 SANFLAGS=""
@@ -81,6 +144,11 @@ case "$BUILD" in *asan*) SANFLAGS="-fsanitize=address,undefined" ;; esac
 if ! ${CC:-cc} -std=c11 -D_GNU_SOURCE $SANFLAGS -I"$TOP" -o "$T/holdlock" "$T/holdlock.c" "$LIB" \
 	$(pkg-config --libs libzstd libsodium libcrypto lmdb libcurl libarchive jansson expat libkeyutils) -pthread -lm 2>"$T/cc.err"; then
 	fail "build the lock holder" "$(head -c 400 "$T/cc.err")"
+	e2e_done
+fi
+if ! ${CC:-cc} -std=c11 -D_GNU_SOURCE $SANFLAGS -I"$TOP" -o "$T/forgelock" "$T/forgelock.c" "$LIB" \
+	$(pkg-config --libs libzstd libsodium libcrypto lmdb libcurl libarchive jansson expat libkeyutils) -pthread -lm 2>"$T/cc.err"; then
+	fail "build the lock forger" "$(head -c 400 "$T/cc.err")"
 	e2e_done
 fi
 
@@ -228,10 +296,45 @@ wait $SLOW; rc=$?
 [ $rc -eq 11 ] && grep -q "was removed by another process" "$T/slow.err" &&
 	pass "a process whose lock was removed stops" || fail "a process whose lock was removed stops" "exit $rc: $(cat "$T/slow.err")"
 
-# ---- unreadable lock files ----
-head -c 300 /dev/urandom >"$R/locks/$(printf '%064d' 7)"
-expect_exit "unreadable lock blocks" 11 "$STRATA" backup "$T/src"
-err_has "unreadable lock: message" "cannot be read (locks/$(printf '%064d' 7)"
+# ---- files in locks/ that are no lock of this repository ----
+# Whoever can write locks/ can make them, but can delete any lock as well:
+# every command ignores them, with one warning each, and `strata unlock`
+# removes them (FORMAT.md §14). A "newer version" in the clear header is
+# believed only of a lock sealed with the repository's key.
+ID7=$(printf '%064d' 7)
+ID8=$(printf '%064d' 8)
+ID9=$(printf '%064d' 9)
+head -c 300 /dev/urandom >"$R/locks/$ID7"
+expect "random bytes in locks/: backup proceeds" "$STRATA" backup "$T/src"
+err_has "random bytes in locks/: one warning naming it" \
+	"strata: warning: ignoring locks/$ID7: not a sealed lock file; \`strata unlock\` removes it"
+"$T/forgelock" "$R" fakenewer "$ID8" || fail "forge a lock" "fakenewer"
+expect "a forged \"newer\" lock: prune proceeds" "$STRATA" prune
+if grep -qxF "strata: warning: ignoring locks/$ID8: fails authentication (not sealed with this repository's key); \`strata unlock\` removes it" "$T/err"; then
+	pass "a forged \"newer\" lock: prune warns, naming it"; else fail "a forged \"newer\" lock: prune warns, naming it" "$(head -c 600 "$T/err")"; fi
+rm "$R/locks/$ID7"
+"$T/forgelock" "$R" foreign "$ID9" || fail "forge a lock" "foreign"
+expect "a lock sealed with another key: repair proceeds" "$STRATA" repair index
+if grep -qxF "strata: warning: ignoring locks/$ID9: fails authentication (not sealed with this repository's key); \`strata unlock\` removes it" "$T/err"; then
+	pass "a lock sealed with another key: warning names it"; else fail "a lock sealed with another key: warning names it" "$(head -c 600 "$T/err")"; fi
+expect "unlock removes what is no lock" "$STRATA" --json unlock
+check "unlock --json: both removed, and why" "d['removed']==2 and d['kept']==0 and all(l['action']=='removed' and l['stale'] and l['why']=='not a lock of this repository, ignored: fails authentication (not sealed with this repository\\'s key)' for l in d['locks'])"
+[ "$(nlocks)" -eq 0 ] && pass "no junk left in locks/" || fail "no junk left in locks/" "$(ls "$R/locks")"
+
+# ---- authentic locks this strata cannot read: they block ----
+"$T/forgelock" "$R" newer "$ID7" || fail "forge a lock" "newer"
+expect_exit "a lock of a newer version blocks prune" 11 "$STRATA" prune
+err_has "newer lock: message" \
+	"strata: repository has a lock written by a newer strata (locks/$ID7); upgrade strata, or if no other strata is running, remove it with \`strata unlock --remove-all\`"
+expect_exit "a lock of a newer version blocks backup" 11 "$STRATA" backup "$T/src"
+expect "unlock keeps a newer lock" "$STRATA" unlock
+grep -q "^kept     00000000  cannot be read: written by a newer strata$" "$T/out" && pass "unlock says why it keeps it" ||
+	fail "unlock says why it keeps it" "$(cat "$T/out")"
+[ "$(nlocks)" -eq 1 ] && pass "newer lock kept without --remove-all" || fail "newer lock kept" "$(nlocks)"
+expect "unlock --remove-all removes it" "$STRATA" unlock --remove-all
+"$T/forgelock" "$R" notrecord "$ID8" || fail "forge a lock" "notrecord"
+expect_exit "an authentic lock that is no lock record blocks" 11 "$STRATA" backup "$T/src"
+err_has "unreadable lock: message" "cannot be read (locks/$ID8: sealed with this repository's key, but not a lock record)"
 expect "unlock keeps an unreadable lock" "$STRATA" unlock
 [ "$(nlocks)" -eq 1 ] && pass "unreadable lock kept without --remove-all" || fail "unreadable kept" "$(nlocks)"
 expect "unlock --remove-all removes it" "$STRATA" unlock --remove-all

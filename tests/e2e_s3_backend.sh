@@ -3,9 +3,10 @@
 # SigV4 signatures (tests/s3/s3lib.sh), driven by build/tools/backend_probe:
 # round trips small and multipart, ranges, paginated listings, deletes,
 # the errors a user sees, storage classes, credentials from a profile; then
-# through tests/s3/faultproxy.js: retries that recover, and clear errors
-# when every request fails; and, as root, the error when libcurl cannot be
-# loaded (local repositories never load it).
+# through tests/s3/faultproxy.js: retries that recover, clear errors when
+# every request fails, a hostile server's endless listings and oversized
+# objects (bounded requests and bytes, exact messages); and, as root, the
+# error when libcurl cannot be loaded (local repositories never load it).
 . tests/e2e_lib.sh
 . tests/s3/s3lib.sh
 
@@ -231,6 +232,75 @@ err_has s3_multipart_fails_message "$OBJ/data/9f/big3 (part 1 of 5): giving up a
 log_has s3_multipart_aborted "DELETE /$S3_BUCKET/repo/data/9f/big3?uploadId="
 s3_faults ''
 expect_exit s3_multipart_left_nothing 3 "$PROBE" "$L" stat data/9f/big3
+
+# --- a hostile server: listings that never end -----------------------------
+# Each stops after a bounded number of requests with one line naming the
+# prefix and the rule it broke (remote/s3_list.h). `timeout`: a client
+# without the rules lists for ever.
+# nlist — the ListObjectsV2 requests the proxy saw since the last s3_faults.
+nlist() { s3_proxy_log | grep -c 'list-type=2'; }
+# requests_are NAME N — nlist is N.
+requests_are() {
+	n=$(nlist)
+	if [ "$n" -eq "$2" ]; then pass "$1"; else fail "$1" "$n listing requests, wanted $2"; fi
+}
+s3_faults '*:list-loop'
+expect_exit s3_list_loop_stops 1 timeout 120 "$PROBE" "$P" list snapshots/
+err_has s3_list_loop_message \
+	"$OBJ/snapshots/: listing stopped: page 2 carries a continuation token this listing had already (the server is going round in circles)"
+requests_are s3_list_loop_two_requests 2
+s3_faults '*:list-endless'
+expect_exit s3_list_endless_page_bound 1 env STRATA_S3_LIST_MAX_PAGES=50 timeout 120 "$PROBE" "$P" list snapshots/
+err_has s3_list_endless_page_bound_message \
+	"$OBJ/snapshots/: listing stopped: more than 50 pages (STRATA_S3_LIST_MAX_PAGES; raise it for a repository this large)"
+requests_are s3_list_endless_50_requests 50
+# The 50th page is refused whole: only the keys of the 49 before were reported.
+if [ "$(wc -l <"$T/out")" -eq 49 ]; then pass s3_list_endless_nothing_past_the_bound; else
+	fail s3_list_endless_nothing_past_the_bound "$(wc -l <"$T/out") keys reported"; fi
+s3_faults '*:list-endless'
+expect_exit s3_list_endless_key_bound 1 env STRATA_S3_LIST_MAX_KEYS=20 timeout 120 "$PROBE" "$P" list snapshots/
+err_has s3_list_endless_key_bound_message \
+	"$OBJ/snapshots/: listing stopped: more than 20 objects by page 21 (STRATA_S3_LIST_MAX_KEYS; raise it for a repository this large)"
+requests_are s3_list_endless_21_requests 21
+s3_faults '*:list-empty'
+expect_exit s3_list_empty_stops 1 timeout 120 "$PROBE" "$P" list snapshots/
+err_has s3_list_empty_message \
+	"$OBJ/snapshots/: listing stopped: 1000 pages in a row up to page 1000 held no object yet said more follow (the server makes no progress)"
+requests_are s3_list_empty_1000_requests 1000
+s3_faults '*:list-notoken'
+expect_exit s3_list_no_token 1 timeout 120 "$PROBE" "$P" list snapshots/
+err_has s3_list_no_token_message "$OBJ/snapshots/: listing stopped: page 1 says more follow but carries no continuation token"
+s3_faults ''
+expect_exit s3_list_bound_bad_value 1 env STRATA_S3_LIST_MAX_PAGES=0 "$PROBE" "$L" list snapshots/
+err_has s3_list_bound_bad_value_message 'STRATA_S3_LIST_MAX_PAGES="0" is not a number in 1..1000000000'
+expect s3_list_bound_low_but_enough env STRATA_S3_LIST_MAX_PAGES=2 STRATA_S3_LIST_MAX_KEYS=1100 "$PROBE" "$L" list snapshots/
+if [ "$(wc -l <"$T/out")" -eq 1100 ]; then pass s3_list_bound_exact_fit; else fail s3_list_bound_exact_fit "$(wc -l <"$T/out") keys"; fi
+
+# --- a hostile server: objects larger than the reader's bound ---------------
+# get NAME MAX: refused from the Content-Length, or as soon as more than MAX
+# arrived without one; not retried (the object stays as large).
+# sent_below NAME PATH BYTES — one GET of PATH, and the proxy handed the
+# client fewer than BYTES of its 3 GiB before the client hung up.
+sent_below() {
+	i=0
+	while ! s3_proxy_log | grep -q "GET $2 200 .* sent=" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	got=$(s3_proxy_log | grep "GET $2 " | sed -n 's/.* sent=\([0-9]*\)$/\1/p')
+	n=$(s3_proxy_log | grep -c "GET $2 ")
+	if [ "$n" -eq 1 ] && [ -n "$got" ] && [ "$got" -lt "$3" ]; then pass "$1 ($got bytes sent)"; else
+		fail "$1" "$n GETs, sent=${got:-?}: $(s3_proxy_log | tail -n 3)"; fi
+}
+expect s3_get_bound_exact "$PROBE" "$L" get keys/k1 1000
+expect_exit s3_get_over_bound 6 "$PROBE" "$L" get keys/k1 999
+err_has s3_get_over_bound_message "$OBJ/keys/k1: 1000 bytes, larger than the 999 bytes allowed"
+s3_faults '*:huge-keys'
+expect_exit s3_huge_length_refused 6 timeout 120 "$PROBE" "$P" get keys/k1 65536
+err_has s3_huge_length_message "$OBJ/keys/k1: 3221225472 bytes, larger than the 65536 bytes allowed"
+sent_below s3_huge_length_not_read "/$S3_BUCKET/repo/keys/k1" 67108864
+s3_faults '*:hugechunked-keys'
+expect_exit s3_huge_chunked_refused 6 timeout 120 "$PROBE" "$P" get keys/k1 65536
+err_has s3_huge_chunked_message "$OBJ/keys/k1: more than the 65536 bytes allowed"
+sent_below s3_huge_chunked_not_read "/$S3_BUCKET/repo/keys/k1" 67108864
+s3_faults ''
 
 # --- libcurl missing (hidden by a bind mount in a mount namespace; root) ----
 # Local repositories never load it; an S3 location says what is missing.

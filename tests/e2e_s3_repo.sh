@@ -7,7 +7,9 @@
 # mid-body, stalls past the timeout, truncated bodies during backup and
 # restore (they complete, or fail with one clear line and leave the
 # repository valid); archived packs (InvalidObjectState, RestoreObject,
-# --cold-wait); wrong credentials.
+# --cold-wait); a hostile server (listings that never end, objects larger
+# than their kind allows: refused unread, junk in locks/ ignored); wrong
+# credentials.
 . tests/e2e_lib.sh
 . tests/s3/s3lib.sh
 
@@ -224,6 +226,101 @@ expect_exit s3repo_transfers_option_bad 4 "$STRATA" -r "$L?transfers=500" snapsh
 one_error_line s3repo_transfers_option_bad_one_line 'transfers="500" is not a number in 1..128'
 expect_exit s3repo_transfers_env_bad 4 env STRATA_S3_TRANSFERS=lots "$STRATA" -r "$L" snapshots
 one_error_line s3repo_transfers_env_bad_one_line 'STRATA_S3_TRANSFERS="lots" is not a number in 1..128'
+
+# ---- a hostile server: listings that never end, oversized objects ----
+# rss_run CMD... — run CMD (stdout $T/out, stderr $T/err): RC its exit
+# status, RSS_KB its peak resident size; under a 2 GiB data limit (not
+# with the sanitizers, whose shadow memory it counts).
+rss_run() {
+	set -- $(python3 -c 'import os, resource, subprocess, sys
+def limit():
+    if "asan" not in os.environ.get("BUILD", ""):
+        resource.setrlimit(resource.RLIMIT_DATA, (2 << 30, 2 << 30))
+rc = subprocess.call(sys.argv[3:], stdout=open(sys.argv[1], "w"), stderr=open(sys.argv[2], "w"), preexec_fn=limit)
+print(rc, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)' "$T/out" "$T/err" "$@")
+	RC=$1
+	RSS_KB=$2
+}
+# ran NAME CODE — the last rss_run exited CODE with a peak RSS under 200 MiB.
+ran() {
+	if [ "$RC" -eq "$2" ]; then pass "$1"; else fail "$1" "exit $RC, wanted $2: $(head -c 400 "$T/err")"; fi
+	if [ "$RSS_KB" -lt 204800 ]; then pass "$1: peak RSS under 200 MiB ($((RSS_KB / 1024)) MiB)"; else
+		fail "$1: peak RSS under 200 MiB" "$((RSS_KB / 1024)) MiB"; fi
+}
+err_is() {
+	if [ "$(cat "$T/err")" = "$2" ]; then pass "$1"; else fail "$1" "stderr: $(head -c 500 "$T/err")"; fi
+}
+# sent_below NAME PATH BYTES — the proxy answered one GET of PATH and handed
+# the client fewer than BYTES of its 3 GiB before the client hung up.
+sent_below() {
+	i=0
+	while ! s3_proxy_log | grep -q "GET $2 200 .* sent=" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	got=$(s3_proxy_log | grep "GET $2 " | sed -n 's/.* sent=\([0-9]*\)$/\1/p')
+	n=$(s3_proxy_log | grep -c "GET $2 ")
+	if [ "$n" -eq 1 ] && [ -n "$got" ] && [ "$got" -lt "$3" ]; then pass "$1 ($got bytes sent)"; else
+		fail "$1" "$n GETs, sent=${got:-?}: $(s3_proxy_log | tail -n 3)"; fi
+}
+OBJ="s3://$S3_BUCKET/repo"
+s3_faults '*:list-loop-snapshots'
+expect_exit s3repo_list_loop_stops 4 timeout 120 "$STRATA" -r "$P" snapshots
+err_is s3repo_list_loop_one_line \
+	"strata: $OBJ/snapshots/: listing stopped: page 2 carries a continuation token this listing had already (the server is going round in circles)"
+s3_faults '*:list-endless-snapshots'
+expect_exit s3repo_list_endless_stops 4 env STRATA_S3_LIST_MAX_PAGES=50 timeout 120 "$STRATA" -r "$P" snapshots
+err_is s3repo_list_endless_one_line \
+	"strata: $OBJ/snapshots/: listing stopped: more than 50 pages (STRATA_S3_LIST_MAX_PAGES; raise it for a repository this large)"
+n=$(s3_proxy_log | grep -c 'prefix=repo%2Fsnapshots%2F ')
+[ "$n" -eq 50 ] && pass s3repo_list_endless_50_requests || fail s3repo_list_endless_50_requests "$n listing requests"
+
+s3_faults '*:huge-config'
+rss_run timeout 120 "$STRATA" -r "$P" snapshots
+ran s3repo_huge_config_refused 1
+err_is s3repo_huge_config_one_line \
+	"strata: $OBJ/config: 3221225472 bytes, larger than the 65536 bytes allowed for a config (damaged, or not written by strata)"
+sent_below s3repo_huge_config_not_read "/$S3_BUCKET/repo/config" 67108864
+s3_faults ''
+if [ -x /usr/bin/aws ]; then
+	LK=$(printf '%064d' 7)
+	# A lock file of 80 KiB, uploaded by another client: ignored, named.
+	head -c 81920 /dev/urandom >"$T/junk"
+	s3_aws put-object --bucket "$S3_BUCKET" --key "repo/locks/$LK" --body "$T/junk" >/dev/null 2>&1
+	rss_run "$STRATA" -r "$L" ls latest "$S/d1"
+	ran s3repo_big_lock_ignored 0
+	err_is s3repo_big_lock_warning \
+		"strata: warning: ignoring $OBJ/locks/$LK: 81920 bytes, larger than the 65536 bytes allowed for a lock file; \`strata unlock\` removes it"
+	# A small one that the proxy turns into 3 GiB: with a Content-Length,
+	# then without one.
+	head -c 300 /dev/urandom >"$T/junk"
+	s3_aws put-object --bucket "$S3_BUCKET" --key "repo/locks/$LK" --body "$T/junk" >/dev/null 2>&1
+	s3_faults '*:huge-locks'
+	rss_run timeout 120 "$STRATA" -r "$P" ls latest "$S/d1"
+	ran s3repo_huge_lock_ignored 0
+	err_is s3repo_huge_lock_warning \
+		"strata: warning: ignoring $OBJ/locks/$LK: 3221225472 bytes, larger than the 65536 bytes allowed for a lock file; \`strata unlock\` removes it"
+	sent_below s3repo_huge_lock_not_read "/$S3_BUCKET/repo/locks/$LK" 67108864
+	s3_faults '*:hugechunked-locks'
+	rss_run timeout 120 "$STRATA" -r "$P" ls latest "$S/d1"
+	ran s3repo_endless_lock_ignored 0
+	err_is s3repo_endless_lock_warning \
+		"strata: warning: ignoring $OBJ/locks/$LK: more than the 65536 bytes allowed for a lock file; \`strata unlock\` removes it"
+	sent_below s3repo_endless_lock_not_read "/$S3_BUCKET/repo/locks/$LK" 67108864
+	s3_faults ''
+	expect s3repo_unlock_removes_junk "$STRATA" -r "$L" unlock
+	if s3_aws head-object --bucket "$S3_BUCKET" --key "repo/locks/$LK" >/dev/null 2>&1; then
+		fail s3repo_junk_lock_gone "repo/locks/$LK is still there"; else pass s3repo_junk_lock_gone; fi
+	# A snapshot file of 17 MiB: refused with its name and size.
+	head -c 17825792 /dev/urandom >"$T/junk"
+	s3_aws put-object --bucket "$S3_BUCKET" --key "repo/snapshots/$LK" --body "$T/junk" >/dev/null 2>&1
+	rss_run "$STRATA" -r "$L" snapshots
+	ran s3repo_big_snapshot_refused 1
+	err_is s3repo_big_snapshot_one_line \
+		"strata: $OBJ/snapshots/$LK: 17825792 bytes, larger than the 16777216 bytes allowed for a snapshot file (damaged, or not written by strata)"
+	s3_aws delete-object --bucket "$S3_BUCKET" --key "repo/snapshots/$LK" >/dev/null 2>&1
+	rm -f "$T/junk"
+	expect s3repo_snapshots_after_junk "$STRATA" -r "$L" snapshots
+else
+	echo "SKIP s3repo oversized objects: /usr/bin/aws (Debian package awscli) not installed"
+fi
 
 # ---- wrong credentials: one line ----
 expect_exit s3repo_wrong_secret 4 env AWS_SECRET_ACCESS_KEY=wrong "$STRATA" -r "$L" snapshots

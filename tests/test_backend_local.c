@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -71,7 +72,7 @@ static void test_round_trip(void)
 	be = open_local(root);
 	REQUIRE(be);
 	CHECK_EQ_INT(put_str(be, "data/3f/3fa1", text), 0);
-	CHECK_EQ_INT(backend_get(be, "data/3f/3fa1", &buf, &len, &err), 0);
+	CHECK_EQ_INT(backend_get(be, "data/3f/3fa1", SIZE_MAX, &buf, &len, &err), 0);
 	CHECK_EQ_INT(len, strlen(text));
 	CHECK(buf && memcmp(buf, text, len) == 0);
 	free(buf);
@@ -85,7 +86,7 @@ static void test_round_trip(void)
 	/* An empty object is an object. */
 	CHECK_EQ_INT(backend_put(be, "locks/empty", "", 0, &err), 0);
 	buf = NULL;
-	CHECK_EQ_INT(backend_get(be, "locks/empty", &buf, &len, &err), 0);
+	CHECK_EQ_INT(backend_get(be, "locks/empty", SIZE_MAX, &buf, &len, &err), 0);
 	CHECK_EQ_INT(len, 0);
 	free(buf);
 
@@ -171,19 +172,19 @@ static void test_missing(void)
 	be = open_local(root);
 	REQUIRE(be);
 	/* The root itself does not exist yet: every read says ENOENT. */
-	CHECK_EQ_INT(backend_get(be, "config", &buf, &len, &err), -ENOENT);
+	CHECK_EQ_INT(backend_get(be, "config", SIZE_MAX, &buf, &len, &err), -ENOENT);
 	CHECK(strstr(err.msg, "config") != NULL);
 	CHECK(strstr(err.msg, "No such file") != NULL);
 	CHECK_EQ_INT(backend_stat(be, "config", &size, &err), -ENOENT);
 	CHECK_EQ_INT(backend_get_range(be, "config", 0, 1, b, &err), -ENOENT);
 	CHECK_EQ_INT(backend_delete(be, "config", &err), -ENOENT);
 	CHECK_EQ_INT(put_str(be, "data/00/x", "x"), 0);
-	CHECK_EQ_INT(backend_get(be, "data/00/y", &buf, &len, &err), -ENOENT);
+	CHECK_EQ_INT(backend_get(be, "data/00/y", SIZE_MAX, &buf, &len, &err), -ENOENT);
 	/* A directory is not an object; a file is not a directory. */
-	CHECK_EQ_INT(backend_get(be, "data/00", &buf, &len, &err), -ENOENT);
+	CHECK_EQ_INT(backend_get(be, "data/00", SIZE_MAX, &buf, &len, &err), -ENOENT);
 	CHECK_EQ_INT(backend_stat(be, "data", &size, &err), -ENOENT);
 	CHECK_EQ_INT(backend_delete(be, "data", &err), -ENOENT);
-	CHECK_EQ_INT(backend_get(be, "data/00/x/y", &buf, &len, &err), -ENOENT);
+	CHECK_EQ_INT(backend_get(be, "data/00/x/y", SIZE_MAX, &buf, &len, &err), -ENOENT);
 	CHECK(buf == NULL);
 	backend_free(be);
 }
@@ -241,7 +242,7 @@ static void large_round_trips(const char *root)
 
 			snprintf(name, sizeof name, "data/%02zu/big%zu", i, shift);
 			CHECK_EQ_INT(backend_put(be, name, src + shift, sizes[i], &err), 0);
-			CHECK_EQ_INT(backend_get(be, name, &got, &len, &err), 0);
+			CHECK_EQ_INT(backend_get(be, name, SIZE_MAX, &got, &len, &err), 0);
 			CHECK(len == sizes[i]);
 			CHECK(got && memcmp(got, src + shift, sizes[i]) == 0);
 			free(got);
@@ -268,6 +269,56 @@ static void test_large_objects(void)
 	}
 }
 
+/* backend_get's max_bytes: an object of exactly the bound reads, one byte
+ * more is -EFBIG with the contract's message and nothing written to the
+ * outputs; a 3 GiB sparse file is refused from its size alone, with no
+ * memory spent on it. */
+static void test_get_capped(void)
+{
+	char root[300], path[400], want[600];
+	uint8_t *buf = NULL, src[100];
+	size_t len = 7;
+	struct rusage ru;
+	RemoteErr err;
+	Backend *be;
+	FILE *f;
+
+	new_root(root, sizeof(root));
+	be = open_local(root);
+	REQUIRE(be);
+	memset(src, 'x', sizeof src);
+	CHECK_EQ_INT(backend_put(be, "snapshots/s", src, sizeof src, &err), 0);
+	CHECK_EQ_INT(backend_get(be, "snapshots/s", 100, &buf, &len, &err), 0);
+	CHECK(len == 100 && buf && memcmp(buf, src, 100) == 0);
+	free(buf);
+	buf = NULL;
+	len = 7;
+	CHECK_EQ_INT(backend_get(be, "snapshots/s", 99, &buf, &len, &err), -EFBIG);
+	snprintf(want, sizeof want, "local:%s/snapshots/s: 100 bytes, larger than the 99 bytes allowed", root);
+	CHECK_STR(err.msg, want);
+	CHECK(buf == NULL && len == 7);
+	/* Empty objects still read under a bound of 0. */
+	CHECK_EQ_INT(backend_put(be, "locks/empty", "", 0, &err), 0);
+	CHECK_EQ_INT(backend_get(be, "locks/empty", 0, &buf, &len, &err), 0);
+	CHECK_EQ_INT(len, 0);
+	free(buf);
+	buf = NULL;
+
+	snprintf(path, sizeof path, "%s/locks/huge", root);
+	f = fopen(path, "w");
+	REQUIRE(f);
+	CHECK(ftruncate(fileno(f), (off_t)3 << 30) == 0);
+	fclose(f);
+	CHECK_EQ_INT(backend_get(be, "locks/huge", (size_t)64 << 10, &buf, &len, &err), -EFBIG);
+	snprintf(want, sizeof want, "local:%s/locks/huge: 3221225472 bytes, larger than the 65536 bytes allowed", root);
+	CHECK_STR(err.msg, want);
+	CHECK(buf == NULL);
+	/* Refused from fstat: this process never held the file's 3 GiB (the
+	 * large round trips above peak at about 24 MiB). */
+	CHECK(getrusage(RUSAGE_SELF, &ru) == 0 && ru.ru_maxrss < 512 * 1024);
+	backend_free(be);
+}
+
 static void test_bad_names(void)
 {
 	static const char *const bad[] = {
@@ -286,7 +337,7 @@ static void test_bad_names(void)
 	REQUIRE(be);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		CHECK_EQ_INT(backend_put(be, bad[i], "x", 1, &err), -EINVAL);
-		CHECK_EQ_INT(backend_get(be, bad[i], &buf, &len, &err), -EINVAL);
+		CHECK_EQ_INT(backend_get(be, bad[i], SIZE_MAX, &buf, &len, &err), -EINVAL);
 		CHECK_EQ_INT(backend_get_range(be, bad[i], 0, 1, b, &err), -EINVAL);
 		CHECK_EQ_INT(backend_stat(be, bad[i], &size, &err), -EINVAL);
 		CHECK_EQ_INT(backend_delete(be, bad[i], &err), -EINVAL);
@@ -351,7 +402,7 @@ static void permission_checks(const char *root)
 	CHECK(strstr(err.msg, "keys/k2") != NULL);
 	CHECK(strstr(err.msg, "Permission denied") != NULL);
 	REQUIRE(chmod(path, 0000) == 0);
-	CHECK_EQ_INT(backend_get(be, "keys/k1", &buf, &len, &err), -EACCES);
+	CHECK_EQ_INT(backend_get(be, "keys/k1", SIZE_MAX, &buf, &len, &err), -EACCES);
 	CHECK(strstr(err.msg, "keys/k1") != NULL);
 	REQUIRE(chmod(path, 0700) == 0);
 	backend_free(be);
@@ -612,7 +663,7 @@ static void *race_reader(void *arg)
 	while (!r->stop) {
 		uint8_t *buf = NULL;
 		size_t len = 0, i;
-		int rc = backend_get(r->be, "snapshots/current", &buf, &len, &err);
+		int rc = backend_get(r->be, "snapshots/current", SIZE_MAX, &buf, &len, &err);
 
 		if (rc != 0) {
 			r->bad++;
@@ -688,7 +739,7 @@ static void *writer(void *arg)
 		snprintf(name, sizeof(name), "data/%02x/t%d-%d", i % 8, w->id, i);
 		snprintf(body, sizeof(body), "%d:%d", w->id, i);
 		if (backend_put(w->be, name, body, strlen(body), &err) != 0 ||
-		    backend_get(w->be, name, &buf, &len, &err) != 0 ||
+		    backend_get(w->be, name, SIZE_MAX, &buf, &len, &err) != 0 ||
 		    len != strlen(body) || memcmp(buf, body, len) != 0) {
 			printf("  thread %d %s: %s\n", w->id, name, err.msg);
 			w->failures++;
@@ -741,6 +792,7 @@ int main(void)
 	RUN(test_missing);
 	RUN(test_range);
 	RUN(test_large_objects);
+	RUN(test_get_capped);
 	RUN(test_bad_names);
 	RUN(test_modes);
 	RUN(test_permission_denied);

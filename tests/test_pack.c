@@ -212,7 +212,14 @@ static void test_footer_rejects(void)
 	CHECK_EQ_INT(pack_footer_decode(f, 5000, &tlen), 0);
 	put_le32(f, 0xffffffffu);
 	CHECK_EQ_INT(pack_footer_decode(f, 5000, &tlen), STRATA_EFORMAT);
+	/* Longer than any trailer a reader accepts (2^22 entries): refused
+	 * before it is read, whatever the pack's size. */
+	CHECK_EQ_INT(pack_footer_decode(f, UINT64_MAX, &tlen), STRATA_EFORMAT);
+	put_le32(f, (uint32_t)OBJSIZE_TRAILER_MAX + 1);
+	CHECK_EQ_INT(pack_footer_decode(f, UINT64_MAX, &tlen), STRATA_EFORMAT);
+	put_le32(f, (uint32_t)OBJSIZE_TRAILER_MAX);
 	CHECK_EQ_INT(pack_footer_decode(f, UINT64_MAX, &tlen), 0);          /* no overflow */
+	CHECK_EQ_INT(tlen, OBJSIZE_TRAILER_MAX);
 	put_le32(f, 100);
 	for (int i = 4; i < PACK_FOOTER_LEN; i++) {
 		f[i] ^= 0x20;

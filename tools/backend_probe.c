@@ -3,7 +3,9 @@
  * for the end-to-end tests of the backends.
  *
  *   backend_probe LOCATION put NAME FILE      store FILE ("-": stdin)
- *   backend_probe LOCATION get NAME           object to stdout
+ *   backend_probe LOCATION get NAME [MAX]     object to stdout; more than MAX
+ *                                             bytes (default: no bound) is
+ *                                             refused (-EFBIG) unread
  *   backend_probe LOCATION range NAME OFF LEN bytes [OFF, OFF+LEN) to stdout
  *   backend_probe LOCATION list [PREFIX]      "SIZE NAME" lines
  *   backend_probe LOCATION del NAME
@@ -14,7 +16,8 @@
  *                                             threads (default 8)
  *
  * Exit status: 0 success, 2 usage, 3 not found (-ENOENT), 4 access denied
- * (-EACCES), 5 out of range (-ERANGE), 1 any other error. Errors go to
+ * (-EACCES), 5 out of range (-ERANGE), 6 too large (-EFBIG), 1 any other
+ * error. Errors go to
  * stderr as the backend's message.
  */
 #include "remote/backend.h"
@@ -30,7 +33,7 @@ static void usage(void) __attribute__((noreturn));
 
 static void usage(void)
 {
-	fputs("usage: backend_probe LOCATION put NAME FILE | get NAME | range NAME OFF LEN |\n"
+	fputs("usage: backend_probe LOCATION put NAME FILE | get NAME [MAX] | range NAME OFF LEN |\n"
 	      "                      list [PREFIX] | del NAME | stat NAME |\n"
 	      "                      fill PREFIX COUNT [THREADS]\n", stderr);
 	exit(2);
@@ -43,6 +46,7 @@ static int exit_code(int rc)
 	case -ENOENT: return 3;
 	case -EACCES: return 4;
 	case -ERANGE: return 5;
+	case -EFBIG: return 6;
 	default: return 1;
 	}
 }
@@ -201,8 +205,10 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		rc = report(backend_put(be, argv[3], buf, len, &err), &err);
-	} else if (strcmp(cmd, "get") == 0 && argc == 4) {
-		rc = backend_get(be, argv[3], &buf, &len, &err);
+	} else if (strcmp(cmd, "get") == 0 && (argc == 4 || argc == 5)) {
+		if (argc == 5 && (parse_u64(argv[4], &a) < 0 || a > SIZE_MAX))
+			usage();
+		rc = backend_get(be, argv[3], argc == 5 ? (size_t)a : SIZE_MAX, &buf, &len, &err);
 		if (rc == 0 && fwrite(buf, 1, len, stdout) != len)
 			rc = -EIO;
 		rc = report(rc, &err);

@@ -24,6 +24,14 @@ static void on_lost(const char *why, void *ctx)
 	_exit(CLI_EXIT_LOCKED);
 }
 
+/* A file in locks/ that cannot be a lock of this repository: lock_acquire
+ * goes on without it; the user hears why once. */
+static void on_warn(const char *msg, void *ctx)
+{
+	(void)ctx;
+	cli_warn("%s", msg);
+}
+
 static int env_seconds(const char *name, long *out, StrataErr *err)
 {
 	const char *v = getenv(name);
@@ -51,6 +59,8 @@ int cli_lock_options(const Cli *cli, LockOptions *out, StrataErr *err)
 	out->stale_after_s = stale;
 	out->on_lost = on_lost;
 	out->lost_ctx = NULL;
+	out->on_warn = on_warn;
+	out->warn_ctx = NULL;
 	return 0;
 }
 

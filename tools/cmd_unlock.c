@@ -97,8 +97,11 @@ static int run(Cli *cli, int argc, char **argv)
 	for (size_t i = 0; i < n; i++) {
 		const LockInfo *li = &locks[i];
 		const char *action;
-		/* An unreadable lock may belong to a newer strata: only --remove-all. */
-		if (a.remove_all || (li->readable && li->stale)) {
+		/* Stale: its holder is gone, or it is no lock of this
+		 * repository (ignored by every command anyway). An authentic
+		 * lock this strata cannot read may be a newer strata's live
+		 * one: never stale, only --remove-all removes it. */
+		if (a.remove_all || li->stale) {
 			if (!a.dry_run && (rc = lock_remove(repo, li->id, &err)) && rc != -ENOENT) {
 				exit_code = cli_fail(cli, rc, &err);
 				goto out;
@@ -138,12 +141,15 @@ const CliCommand cmd_unlock = {
 	.help =
 		"Lists the locks in the repository (locks/) and removes the stale ones: a\n"
 		"lock not refreshed for its stale timeout (30 minutes by default; a live\n"
-		"strata refreshes its lock every 5 minutes), or one naming a process of this\n"
-		"machine that no longer runs. Live locks are kept and printed.\n"
+		"strata refreshes its lock every 5 minutes), one naming a process of this\n"
+		"machine that no longer runs, or a file in locks/ that is no lock of this\n"
+		"repository (larger than any lock, or not sealed with its key: every\n"
+		"command ignores those, with a warning). Live locks, and locks written\n"
+		"by a newer strata, are kept and printed.\n"
 		"\n"
 		"Options:\n"
-		"      --remove-all   remove every lock, live or not, including ones that\n"
-		"                     cannot be read. Only when you know no other strata\n"
+		"      --remove-all   remove every lock, live or not, including ones of a\n"
+		"                     newer strata. Only when you know no other strata\n"
 		"                     uses the repository: a running strata whose lock is\n"
 		"                     removed stops at its next refresh.\n"
 		"      --dry-run      only print what would be removed\n"

@@ -268,7 +268,7 @@ static uint8_t *get(const char *name, size_t *len)
 	uint8_t *buf = NULL;
 	RemoteErr rerr;
 
-	if (backend_get(be, name, &buf, len, &rerr) != 0)
+	if (backend_get(be, name, SIZE_MAX, &buf, len, &rerr) != 0)
 		die(name, rerr.msg);
 	return buf;
 }

@@ -122,6 +122,8 @@ static void help_main(void)
 		"  STRATA_S3_LOW_SPEED_TIME seconds below 1 KiB/s before a retry (default 60)\n"
 		"  STRATA_S3_STORAGE_CLASS  e.g. data=GLACIER,metadata=STANDARD (--storage-class)\n"
 		"  STRATA_S3_CA_BUNDLE      PEM file of the CAs for an https endpoint\n"
+		"  STRATA_S3_LIST_MAX_PAGES pages one listing may take (default 1000000)\n"
+		"  STRATA_S3_LIST_MAX_KEYS  objects one listing may return (default 100000000)\n"
 		"\n"
 		"Debugging (environment):\n"
 		"  STRATA_ALLOW_CORE_DUMP=1 let a crash leave a core file and let a debugger\n"

@@ -38,6 +38,23 @@
 //                      then the rest (a client with a low-speed limit gives up)
 //   corrupt            flip one byte of the request body before forwarding
 //   flip               flip one byte of the answer's body
+// A hostile server's listings (ListObjectsV2 requests only, answered by the
+// proxy itself with one key under the request's prefix per page; other
+// requests go to the server untouched). Each may end in "-DIR" to answer
+// only listings whose prefix has a component DIR (list-loop-snapshots):
+//   list-loop          IsTruncated=true with the same continuation token
+//                      "loop" and the same key, every time
+//   list-endless       IsTruncated=true with a new token and a new key each
+//                      page ("next-N", "PREFIXendless-00000000N"), for ever
+//   list-empty         IsTruncated=true with a new token and no key, for ever
+//   list-notoken       IsTruncated=true and no token
+// A hostile server's objects (GETs of a key with a component DIR, e.g.
+// "locks" or "config"; other requests go to the server untouched):
+//   huge-DIR           answer 200 with Content-Length 3 GiB and stream
+//                      zeros until the client stops reading
+//   hugechunked-DIR    the same 3 GiB without a Content-Length (chunked)
+// Both log "N GET PATH 200 FAULT sent=BYTES" when the answer ends: BYTES
+// is how much of the body the client let through before it hung up.
 //
 // Like S3 (and unlike the test server), the proxy verifies request bodies
 // against x-amz-checksum-sha256 and x-amz-content-sha256 and answers
@@ -89,6 +106,66 @@ function s3Error(res, status, code, message) {
 		`<Error><Code>${code}</Code><Message>${message}</Message></Error>`
 	res.writeHead(status, { 'Content-Type': 'application/xml', 'Content-Length': Buffer.byteLength(body) })
 	res.end(body)
+}
+
+function xmlText(s) {
+	return String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+}
+
+// listAnswer — a ListObjectsV2 page for a list-* fault.
+function listAnswer(res, url, fault) {
+	const prefix = url.searchParams.get('prefix') || ''
+	const token = url.searchParams.get('continuation-token') || ''
+	const n = /^next-(\d+)$/.test(token) ? Number(token.slice(5)) : 0
+	const mode = fault.split('-')[1]
+	let key = null
+	let next = null
+	if (mode === 'loop') { key = `${prefix}loop`; next = 'loop' }
+	else if (mode === 'endless') { key = `${prefix}endless-${String(n).padStart(9, '0')}`; next = `next-${n + 1}` }
+	else if (mode === 'empty') next = `next-${n + 1}`
+	else key = `${prefix}notoken`
+	const body = '<?xml version="1.0" encoding="UTF-8"?>\n' +
+		'<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">' +
+		`<Name>${xmlText(url.pathname.split('/')[1] || '')}</Name><Prefix>${xmlText(prefix)}</Prefix>` +
+		`<KeyCount>${key ? 1 : 0}</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>true</IsTruncated>` +
+		(key ? `<Contents><Key>${xmlText(key)}</Key><LastModified>2026-01-01T00:00:00.000Z</LastModified>` +
+			'<ETag>"0"</ETag><Size>1</Size><StorageClass>STANDARD</StorageClass></Contents>' : '') +
+		(token ? `<ContinuationToken>${xmlText(token)}</ContinuationToken>` : '') +
+		(next ? `<NextContinuationToken>${xmlText(next)}</NextContinuationToken>` : '') +
+		'</ListBucketResult>'
+	res.writeHead(200, { 'Content-Type': 'application/xml', 'Content-Length': Buffer.byteLength(body) })
+	res.end(body)
+}
+
+// hugeAnswer — 3 GiB of zeros for a huge-* fault, written as fast as the
+// client reads; the log line counts what left before it hung up.
+function hugeAnswer(req, res, n, fault) {
+	const total = 3 * 1024 * 1024 * 1024
+	const headers = { 'Content-Type': 'application/octet-stream' }
+	if (fault.startsWith('huge-')) headers['Content-Length'] = String(total)
+	res.writeHead(200, headers)
+	const block = Buffer.alloc(64 * 1024)
+	let sent = 0
+	let logged = false
+	const done = () => {
+		if (logged) return
+		logged = true
+		log.push(`${n} ${req.method} ${req.url} 200 ${fault} sent=${sent}`)
+	}
+	const pump = () => {
+		while (sent < total && !res.destroyed) {
+			const k = Math.min(block.length, total - sent)
+			sent += k
+			if (!res.write(k === block.length ? block : block.subarray(0, k))) {
+				res.once('drain', pump)
+				return
+			}
+		}
+		if (!res.destroyed) res.end()
+		done()
+	}
+	res.on('close', done)
+	pump()
 }
 
 function integrityError(req, body) {
@@ -192,6 +269,16 @@ const server = http.createServer((req, res) => {
 			log.push(`${n} ${req.method} ${req.url} 403 cold`)
 			return s3Error(res, 403, 'InvalidObjectState', 'The operation is not valid for the object\'s storage class')
 		}
+		const listDir = /^list-(loop|endless|empty|notoken)(?:-(.+))?$/.exec(fault)
+		if (listDir && req.method === 'GET' && url.searchParams.get('list-type') === '2' &&
+		    (!listDir[2] || (url.searchParams.get('prefix') || '').split('/').includes(listDir[2]))) {
+			note(200)
+			return listAnswer(res, url, fault)
+		}
+		const hugeDir = /^huge(chunked)?-(.+)$/.exec(fault)
+		if (hugeDir && req.method === 'GET' && !url.searchParams.has('list-type') &&
+		    url.pathname.split('/').slice(2).includes(hugeDir[2]))
+			return hugeAnswer(req, res, n, fault)
 		if (fault === '500') { note(500); return s3Error(res, 500, 'InternalError', 'Injected internal error.') }
 		if (fault === '503') { note(503); return s3Error(res, 503, 'SlowDown', 'Please reduce your request rate.') }
 		if (fault === 'reset') { note('reset'); return req.socket.destroy() }
