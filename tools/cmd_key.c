@@ -62,7 +62,9 @@ static int key_list(const Cli *cli, Repo *repo, StrataErr *err)
 	}
 	printf("  %-8s  %-19s  %s\n", "ID", "Created", "User@Host");
 	for (i = 0; i < n; i++) {
+		/* A file that does not decode has no creation time to show. */
 		printf("%c %.8s  %-19s  ", keys[i].current ? '*' : keys[i].problem[0] ? '!' : ' ', keys[i].id,
+		       keys[i].problem[0] && !keys[i].created_s ? "-" :
 		       cli_fmt_time_local(keys[i].created_s * 1000000000LL, tm));
 		if (keys[i].problem[0]) {
 			printf("(%s)\n", keys[i].problem);
