@@ -133,7 +133,15 @@ static int list_keys(Backend *be, struct listing *l, StrataErr *err)
 struct cand {
 	char name[REPO_NAME_MAX];
 	uint64_t cost;         /* opslimit x memlimit: Argon2id's time grows with both */
+	uint8_t *buf;          /* its bytes, or NULL past CAND_BYTES_MAX: fetched again */
+	size_t len;
 };
+
+/* Bytes of checked key files kept until their turn (a key file is under
+ * 1 KiB: hundreds of them). Past that, a file is fetched again when its
+ * turn comes, so that a keys/ full of planted files costs requests, not
+ * memory. */
+#define CAND_BYTES_MAX (256u << 10)
 
 typedef struct Trial {
 	Repo *repo;
@@ -207,25 +215,27 @@ static int get(Trial *t, const char *name, uint8_t **buf, size_t *len, StrataErr
 	return rc;
 }
 
-/* try_key — fetch, check and unwrap key file `name`. 1: it opened (out
- * filled); 0: go on (skipped, wrong password, gone); < 0: a failure that
- * ends the open (backend, memory). */
-static int try_key(Trial *t, const char *name, int hinted, RepoUnlock *out, StrataErr *err)
+/* try_key — check and unwrap key file `name`: its bytes buf (taken
+ * over), or fetched when buf is NULL. 1: it opened (out filled); 0: go on
+ * (skipped, wrong password, gone); < 0: a failure that ends the open
+ * (backend, memory). */
+static int try_key(Trial *t, const char *name, uint8_t *buf, size_t len, int hinted, RepoUnlock *out,
+                   StrataErr *err)
 {
-	uint8_t *buf = NULL;
-	size_t len = 0;
 	StrataErr kerr = {0};
 	KeyFileInfo info;
 	int rc;
 
-	rc = get(t, name, &buf, &len, err);
-	if (rc == -ENOENT) {
-		if (hinted)
-			say(t, 0, "key file: %s opened the repository last time, but is gone", name);
-		return 0;
+	if (!buf) {
+		rc = get(t, name, &buf, &len, err);
+		if (rc == -ENOENT) {
+			if (hinted)
+				say(t, 0, "key file: %s opened the repository last time, but is gone", name);
+			return 0;
+		}
+		if (rc)
+			return rc;
 	}
-	if (rc)
-		return rc;
 	rc = check_key(t->alg, name, buf, len, &info, &kerr);
 	if (rc == 0) {
 		say(t, 0, "key file: trying %s%s", name, hinted ? " (it opened the repository last time)" : "");
@@ -263,7 +273,7 @@ static int try_listed(Trial *t, RepoUnlock *out, StrataErr *err)
 {
 	struct listing l = {0};
 	struct cand *c = NULL;
-	size_t nc = 0;
+	size_t nc = 0, held = 0;
 	int rc;
 
 	rc = list_keys(t->repo->be, &l, err);
@@ -301,7 +311,12 @@ static int try_listed(Trial *t, RepoUnlock *out, StrataErr *err)
 		if (rc)
 			goto out;
 		rc = check_key(t->alg, name, buf, len, &info, &kerr);
-		free(buf);
+		if (rc == 0 && held + len > CAND_BYTES_MAX) {
+			free(buf);
+			buf = NULL;
+		}
+		if (rc)
+			free(buf);
 		if (rc == -ENOMEM) {
 			strata_err_set(err, rc, "key file %s: %s", name, kerr.msg);
 			goto out;
@@ -312,15 +327,22 @@ static int try_listed(Trial *t, RepoUnlock *out, StrataErr *err)
 		}
 		memcpy(c[nc].name, name, sizeof c[nc].name);
 		c[nc].cost = info.opslimit * info.memlimit;
+		c[nc].buf = buf;
+		c[nc].len = buf ? len : 0;
+		held += c[nc].len;
 		nc++;
 	}
 	qsort(c, nc, sizeof *c, by_cost);
 	rc = 0;
-	/* Fetched again: a file replaced since is checked again (its name
-	 * then no longer matches), so what runs Argon2id is what passed. */
-	for (size_t i = 0; i < nc && rc == 0; i++)
-		rc = try_key(t, c[i].name, 0, out, err);
+	/* A file fetched again is checked again (replaced since, its name no
+	 * longer matches), so what runs Argon2id is always what passed. */
+	for (size_t i = 0; i < nc && rc == 0; i++) {
+		rc = try_key(t, c[i].name, c[i].buf, c[i].len, 0, out, err);
+		c[i].buf = NULL;
+	}
 out:
+	for (size_t i = 0; c && i < nc; i++)
+		free(c[i].buf);
 	free(c);
 	free(l.v);
 	return rc;
@@ -436,7 +458,7 @@ int repo_keys_unlock(Repo *repo, CodecNameHash alg, const char *password, size_t
 		goto out;
 	if (repo->key_hint[0]) {
 		snprintf(name, sizeof name, "keys/%s", repo->key_hint);
-		rc = try_key(t, name, 1, out, err);
+		rc = try_key(t, name, NULL, 0, 1, out, err);
 	}
 	if (rc == 0)
 		rc = try_listed(t, out, err);
