@@ -905,6 +905,20 @@ static void test_last_used_first_then_cheapest(void)
 		CHECK_STR((char *)rec, want);
 		free(rec);
 	}
+
+	/* key passwd: its new key file is the one tried first next time. */
+	CHECK_EQ_INT(open_logged("pw3", 0, &repo, &err), 0);
+	if (repo) {
+		char k4[STRATA_ID_HEX_LEN + 1];
+
+		CHECK_EQ_INT(repo_key_passwd(repo, "pw4", 3, k4, &err), 0);
+		repo_close(repo);
+		CHECK_EQ_INT(open_logged("pw4", 0, &repo, &err), 0);
+		repo_close(repo);
+		tried(order, sizeof order);
+		snprintf(want, sizeof want, "trying keys/%s (it opened the repository last time)", k4);
+		CHECK_STR(order, want);
+	}
 	free(text);
 	rm_rf(tdir);
 }
