@@ -168,6 +168,11 @@ static int parse(const uint8_t *buf, size_t len, json_t **out, KeyFileInfo *info
 		                      len, KEYFILE_MAX_LEN);
 	o = json_loadb((const char *)buf, len, 0, &jerr);
 	if (!o || !json_is_object(o)) {
+		/* jansson quotes the input near the error: a planted file's
+		 * control bytes must not reach the user's terminal. */
+		for (char *c = jerr.text; *c; c++)
+			if ((unsigned char)*c < 0x20 || *c == 0x7f)
+				*c = '?';
 		json_decref(o);
 		return strata_err_set(err, STRATA_EFORMAT, "not a JSON key file (%s)", jerr.text);
 	}

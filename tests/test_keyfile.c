@@ -189,6 +189,19 @@ static void test_malformed_json(void)
 	}
 }
 
+/* The parser's message quotes the input near the error; a planted file's
+ * control bytes (a terminal escape) come out as '?'. */
+static void test_error_has_no_control_bytes(void)
+{
+	uint8_t out[CODEC_KEY_LEN];
+	StrataErr err = {0};
+
+	CHECK_EQ_INT(unwrap("\033[31mX", "pw", out, &err), STRATA_EFORMAT);
+	CHECK_STR(err.msg, "not a JSON key file ('[' or '{' expected near '?')");
+	for (const char *c = err.msg; *c; c++)
+		CHECK((unsigned char)*c >= 0x20 && *c != 0x7f);
+}
+
 static void test_missing_fields(void)
 {
 	expect_edit("\"version\"", "\"versio\"", STRATA_EFORMAT);
@@ -1057,6 +1070,7 @@ int main(void)
 	RUN(test_wrong_password);
 	RUN(test_empty_and_binary_password);
 	RUN(test_malformed_json);
+	RUN(test_error_has_no_control_bytes);
 	RUN(test_missing_fields);
 	RUN(test_bad_fields);
 	RUN(test_newer_version);
