@@ -36,7 +36,7 @@ targets() {
 	fuzz_pack_trailer)  echo 'pack_footer_decode|pack_trailer_decode|pack_trailer_parse|sealed_decode' ;;
 	fuzz_trailer_plain) echo 'pack_trailer_parse' ;;
 	fuzz_indexfile)     echo 'indexfile_decode' ;;
-	fuzz_keyfile)       echo 'keyfile_info|keyfile_unwrap|parse|codec_unb64|codec_pwhash' ;;
+	fuzz_keyfile)       echo 'keyfile_info|keyfile_info_open|keyfile_unwrap|keyfile_kdf_in_bounds|parse|salt_of|open_who|info_open|codec_unb64|codec_pwhash' ;;
 	fuzz_snapshot)      echo 'snapshot_decode|json_strv|summary_from|snapshot_label' ;;
 	fuzz_config)        echo 'repo_config_parse|sealed_decode|valid_params' ;;
 	fuzz_s3_xml)        echo 's3xml_|on_start|on_end|on_text|on_doctype|xml_run|list_end|error_end|upload_id_end|parse_u64|put_escaped' ;;

@@ -1,4 +1,5 @@
-/* repo.c — creating and opening repositories, key files. See repo.h.
+/* repo.c — creating and opening repositories. See repo.h. Which key file
+ * opens a repository, and key management: repo_keys.c.
  * FORMAT.md "Config file", "Key file", "Local cache". */
 #include "store/repo.h"
 
@@ -54,27 +55,6 @@ int repo_mkdir_p(const char *path)
 	}
 	if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
 		return -errno;
-	return 0;
-}
-
-static int put_key_file(Backend *be, CodecNameHash alg, const uint8_t *buf, size_t len,
-                        char out_id_hex[STRATA_ID_HEX_LEN + 1], StrataErr *err)
-{
-	uint8_t id[STRATA_ID_LEN];
-	char name[REPO_NAME_MAX], hex[STRATA_ID_HEX_LEN + 1];
-	RemoteErr rerr = {{0}};
-	int rc;
-
-	rc = codec_name_hash(alg, buf, len, id);
-	if (rc)
-		return strata_err_set(err, rc, "cannot hash the key file: out of memory");
-	codec_hex(id, STRATA_ID_LEN, hex);
-	snprintf(name, sizeof name, "keys/%s", hex);
-	rc = backend_put(be, name, buf, len, &rerr);
-	if (rc)
-		return repo_remote_err(err, rc, &rerr);
-	if (out_id_hex)
-		memcpy(out_id_hex, hex, sizeof hex);
 	return 0;
 }
 
@@ -141,7 +121,7 @@ int repo_init(const char *location, const char *password, size_t password_len,
 		rc = strata_err_set(err, -ENOMEM, "cannot allocate locked memory for keys");
 		goto out;
 	}
-	rc = keyfile_create(master, password, password_len,
+	rc = keyfile_create(keys, password, password_len,
 	                    params ? params->kdf_opslimit : 0, params ? params->kdf_memlimit : 0,
 	                    &keybuf, &keybuf_len, err);
 	if (rc)
@@ -158,7 +138,7 @@ int repo_init(const char *location, const char *password, size_t password_len,
 		goto out;
 	}
 	/* Key file first: a config without a key would be a dead repository. */
-	rc = put_key_file(be, repo_name_hash_of(version), keybuf, keybuf_len, NULL, err);
+	rc = repo_key_put(be, repo_name_hash_of(version), keybuf, keybuf_len, NULL, err);
 	if (rc)
 		goto out;
 	rc = backend_put(be, "config", cfg, cfg_len, &rerr);
@@ -177,66 +157,6 @@ out:
 	json_decref(o);
 	backend_free(be);
 	return rc;
-}
-
-struct key_try {
-	Backend *be;
-	const char *password;
-	size_t password_len;
-	uint8_t master[CODEC_KEY_LEN];
-	char id_hex[STRATA_ID_HEX_LEN + 1];
-	uint8_t *keyfile;  /* the bytes of the key file that opened, for the key cache */
-	size_t keyfile_len;
-	int found;
-	int tried;
-	int rc;            /* a failure other than a wrong password */
-	StrataErr err;
-};
-
-static int try_key(const char *name, uint64_t size, void *ctx)
-{
-	struct key_try *t = ctx;
-	const char *base = strrchr(name, '/');
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	StrataErr kerr = {0};
-	int rc;
-
-	(void)size;
-	base = base ? base + 1 : name;
-	if (strlen(base) != STRATA_ID_HEX_LEN)
-		return 0;
-	rc = repo_get(t->be, name, "a key file", OBJSIZE_KEY_MAX, &buf, &len, &kerr);
-	if (rc == STRATA_EDAMAGED) {
-		/* Too large to be a key file: like one that does not decode,
-		 * remembered while the others are tried. */
-		if (!t->rc) {
-			t->rc = rc;
-			t->err = kerr;
-		}
-		return 0;
-	}
-	if (rc) {
-		t->rc = rc;
-		t->err = kerr;
-		return 1;
-	}
-	t->tried++;
-	rc = keyfile_unwrap(buf, len, t->password, t->password_len, t->master, NULL, &kerr);
-	if (rc == 0) {
-		snprintf(t->id_hex, sizeof t->id_hex, "%s", base);
-		t->keyfile = buf;
-		t->keyfile_len = len;
-		t->found = 1;
-		return 1;
-	}
-	free(buf);
-	if (rc != STRATA_EPASSWORD && !t->rc) {
-		/* Remember, but go on: another key file may open. */
-		t->rc = rc;
-		strata_err_set(&t->err, rc, "key file %s: %s", name, kerr.msg);
-	}
-	return 0;
 }
 
 static int decode_config(Repo *repo, const uint8_t *buf, size_t len, StrataErr *err)
@@ -315,27 +235,6 @@ static int cache_root(const char *cache_dir, char *out, size_t out_len)
 	return 0;
 }
 
-/* The key cache (keycache.h): the entry named after this config, opened
- * with the key file it names and the password. Any failure is a miss. */
-static int cached_key(Backend *be, const char *kname, struct key_try *t)
-{
-	uint8_t entry[KEYCACHE_ENTRY_LEN], id[STRATA_ID_LEN], *buf = NULL;
-	char name[8 + STRATA_ID_HEX_LEN];
-	RemoteErr rerr = {{0}};
-	size_t len = 0;
-	int rc;
-
-	if (keycache_get(kname, entry) != 0 || keycache_key_id(entry, sizeof entry, id) != 0)
-		return -1;
-	codec_hex(id, sizeof id, t->id_hex);
-	snprintf(name, sizeof name, "keys/%s", t->id_hex);
-	if (backend_get(be, name, OBJSIZE_KEY_MAX, &buf, &len, &rerr) != 0)
-		return -1;
-	rc = keycache_open(kname, entry, sizeof entry, buf, len, t->password, t->password_len, t->master);
-	free(buf);
-	return rc;
-}
-
 int repo_open(const char *location, const char *password, size_t password_len,
               const char *cache_dir, Repo **out_repo, StrataErr *err)
 {
@@ -347,15 +246,17 @@ int repo_open(const char *location, const char *password, size_t password_len,
 int repo_open_opts(const char *location, const char *password, size_t password_len,
                    const RepoOpenOpts *opts, Repo **out_repo, StrataErr *err)
 {
-	struct key_try t = {0};
+	RepoUnlock t;
 	char kname[KEYCACHE_NAME_LEN + 1];
 	Repo *repo = NULL;
 	uint8_t *cfg = NULL;
 	size_t cfg_len = 0;
+	uint32_t v = 0;
 	RemoteErr rerr = {{0}};
 	char root[PATH_MAX];
-	int rc;
+	int rc, have_root;
 
+	memset(&t, 0, sizeof t);
 	rc = codec_init();
 	if (rc)
 		return strata_err_set(err, rc, "libsodium failed to initialise");
@@ -378,7 +279,7 @@ int repo_open_opts(const char *location, const char *password, size_t password_l
 		goto fail;
 	/* Refuse a newer format before asking anything of the password. */
 	if (cfg_len >= SEALED_HEADER_LEN && memcmp(cfg, CONFIG_MAGIC, 8) == 0) {
-		uint32_t v = (uint32_t)cfg[8] | (uint32_t)cfg[9] << 8 | (uint32_t)cfg[10] << 16 | (uint32_t)cfg[11] << 24;
+		v = (uint32_t)cfg[8] | (uint32_t)cfg[9] << 8 | (uint32_t)cfg[10] << 16 | (uint32_t)cfg[11] << 24;
 		if (v > STRATA_FORMAT_VERSION) {
 			rc = strata_err_set(err, STRATA_EVERSION,
 			                    "repository %s has format version %u, this strata reads up to version %d; upgrade strata",
@@ -389,33 +290,21 @@ int repo_open_opts(const char *location, const char *password, size_t password_l
 		rc = strata_err_set(err, STRATA_EFORMAT, "%s/config is not a strata config file", location);
 		goto fail;
 	}
-	t.be = repo->be;
-	t.password = password;
-	t.password_len = password_len;
 	keycache_name(cfg, cfg_len, kname);
 	memcpy(repo->key_cache_name, kname, sizeof kname);
-	if (opts->key_cache_ttl) {
-		repo->key_cached = cached_key(repo->be, kname, &t) == 0;
-		t.found = repo->key_cached;
-	}
-	rc = t.found ? 0 : backend_list(repo->be, "keys/", try_key, &t, &rerr);
-	if (rc < 0) {
-		repo_remote_err(err, rc, &rerr);
+	/* The last-used key is named after the config's bytes, like the key
+	 * cache entry: the repository ID, which names the cache directory, is
+	 * inside the config and unknown before a key opens it. */
+	have_root = cache_root(opts->cache_dir, root, sizeof root) == 0;
+	if (have_root && snprintf(repo->key_hint_path, sizeof repo->key_hint_path, "%s/last-key/%s", root,
+	                          kname + 7) >= (int)sizeof repo->key_hint_path)
+		repo->key_hint_path[0] = '\0';
+	/* Version 0 or unknown: the config is refused after the key opens it. */
+	rc = repo_keys_unlock(repo, repo_name_hash_of(v > 0 ? (int)v : STRATA_FORMAT_VERSION), password, password_len,
+	                      opts, &t, err);
+	if (rc)
 		goto fail;
-	}
-	if (!t.found) {
-		if (t.rc) {
-			rc = t.rc;
-			if (err)
-				*err = t.err;
-		} else if (t.tried == 0) {
-			rc = strata_err_set(err, STRATA_EPASSWORD, "repository %s has no key files", location);
-		} else {
-			rc = strata_err_set(err, STRATA_EPASSWORD, "wrong password for repository %s (no key file opens with it)",
-			                    location);
-		}
-		goto fail;
-	}
+	repo->key_cached = t.from_cache;
 	repo->keys = codec_keys_new(t.master);
 	codec_wipe(t.master, sizeof t.master);
 	if (!repo->keys) {
@@ -426,17 +315,18 @@ int repo_open_opts(const char *location, const char *password, size_t password_l
 	rc = decode_config(repo, cfg, cfg_len, err);
 	if (rc)
 		goto fail;
+	/* Only a key that just opened the config is remembered or cached. */
+	repo_keys_remember(repo, t.id_hex);
 	if (opts->key_cache_ttl && t.keyfile) {
 		uint8_t entry[KEYCACHE_ENTRY_LEN], id[STRATA_ID_LEN];
 
-		/* Only a key that just opened the config goes into the cache. */
 		if (codec_unhex(t.id_hex, id, sizeof id) == 0) {
 			keycache_seal(kname, id, t.keyfile, t.keyfile_len, password, password_len,
 			              repo->keys->master, entry);
 			repo->key_cache_rc = keycache_put(kname, entry, opts->key_cache_ttl);
 		}
 	}
-	if (cache_root(opts->cache_dir, root, sizeof root) != 0) {
+	if (!have_root) {
 		rc = strata_err_set(err, STRATA_EUSAGE, "no cache directory: set STRATA_CACHE_DIR or HOME");
 		goto fail;
 	}
@@ -535,164 +425,5 @@ int repo_config_json(Repo *repo, char **out_json, StrataErr *err)
 	if (!text)
 		return strata_err_set(err, -ENOMEM, "out of memory");
 	*out_json = text;
-	return 0;
-}
-
-/* ---- key files ---- */
-
-struct key_list {
-	Backend *be;
-	const char *current;
-	RepoKeyInfo *keys;
-	size_t n, cap;
-	int rc;
-	StrataErr err;
-};
-
-static int list_key(const char *name, uint64_t size, void *ctx)
-{
-	struct key_list *l = ctx;
-	const char *base = strrchr(name, '/');
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	RemoteErr rerr = {{0}};
-	KeyFileInfo info;
-	RepoKeyInfo *k;
-	int rc;
-
-	(void)size;
-	base = base ? base + 1 : name;
-	if (strlen(base) != STRATA_ID_HEX_LEN)
-		return 0;
-	rc = backend_get(l->be, name, OBJSIZE_KEY_MAX, &buf, &len, &rerr);
-	if (rc && rc != -EFBIG) {
-		l->rc = repo_remote_err(&l->err, rc, &rerr);
-		return 1;
-	}
-	/* Too large: listed as unreadable, like a key file that does not
-	 * decode, so that `key list` shows it and `key remove` can drop it. */
-	if (rc == 0) {
-		rc = keyfile_info(buf, len, &info, NULL);
-		free(buf);
-	}
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 8;
-		void *p = realloc(l->keys, cap * sizeof *l->keys);
-		if (!p) {
-			l->rc = strata_err_set(&l->err, -ENOMEM, "out of memory");
-			return 1;
-		}
-		l->keys = p;
-		l->cap = cap;
-	}
-	k = &l->keys[l->n++];
-	memset(k, 0, sizeof *k);
-	snprintf(k->id, sizeof k->id, "%s", base);
-	if (rc == 0) {
-		snprintf(k->host, sizeof k->host, "%s", info.host);
-		snprintf(k->user, sizeof k->user, "%s", info.user);
-		k->created_s = info.created_s;
-	} else {
-		snprintf(k->host, sizeof k->host, "(unreadable)");
-	}
-	k->current = strcmp(base, l->current) == 0;
-	return 0;
-}
-
-int repo_key_list(Repo *repo, RepoKeyInfo **out_keys, size_t *out_n, StrataErr *err)
-{
-	struct key_list l = {0};
-	RemoteErr rerr = {{0}};
-	int rc;
-
-	l.be = repo->be;
-	l.current = repo->key_id_hex;
-	rc = backend_list(repo->be, "keys/", list_key, &l, &rerr);
-	if (l.rc) {
-		free(l.keys);
-		if (err)
-			*err = l.err;
-		return l.rc;
-	}
-	if (rc) {
-		free(l.keys);
-		return repo_remote_err(err, rc, &rerr);
-	}
-	*out_keys = l.keys;
-	*out_n = l.n;
-	return 0;
-}
-
-int repo_key_add(Repo *repo, const char *password, size_t password_len,
-                 char out_id_hex[STRATA_ID_HEX_LEN + 1], StrataErr *err)
-{
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	int rc;
-
-	rc = keyfile_create(repo->keys->master, password, password_len, 0, 0, &buf, &len, err);
-	if (rc)
-		return rc;
-	rc = put_key_file(repo->be, repo->name_hash, buf, len, out_id_hex, err);
-	free(buf);
-	return rc;
-}
-
-int repo_key_remove(Repo *repo, const char *id_prefix, StrataErr *err)
-{
-	RepoKeyInfo *keys = NULL;
-	size_t n = 0, found = 0, at = 0, plen = strlen(id_prefix);
-	char name[REPO_NAME_MAX];
-	RemoteErr rerr = {{0}};
-	int rc;
-
-	rc = repo_key_list(repo, &keys, &n, err);
-	if (rc)
-		return rc;
-	for (size_t i = 0; i < n; i++) {
-		if (plen && strncmp(keys[i].id, id_prefix, plen) == 0) {
-			found++;
-			at = i;
-		}
-	}
-	if (found == 0) {
-		rc = strata_err_set(err, STRATA_ENOTFOUND, "key %s not found", id_prefix);
-	} else if (found > 1) {
-		rc = strata_err_set(err, STRATA_EAMBIGUOUS, "key prefix %s matches %zu keys", id_prefix, found);
-	} else if (n == 1) {
-		rc = strata_err_set(err, STRATA_EREFUSED, "refusing to remove the last key of the repository: it would become unreadable");
-	} else if (keys[at].current) {
-		rc = strata_err_set(err, STRATA_EREFUSED,
-		                    "refusing to remove key %.8s: it is the key in use; open the repository with another password to remove it",
-		                    keys[at].id);
-	} else {
-		snprintf(name, sizeof name, "keys/%s", keys[at].id);
-		rc = backend_delete(repo->be, name, &rerr);
-		if (rc)
-			repo_remote_err(err, rc, &rerr);
-	}
-	free(keys);
-	return rc;
-}
-
-int repo_key_passwd(Repo *repo, const char *password, size_t password_len,
-                    char out_id_hex[STRATA_ID_HEX_LEN + 1], StrataErr *err)
-{
-	char old[STRATA_ID_HEX_LEN + 1], name[REPO_NAME_MAX], id[STRATA_ID_HEX_LEN + 1];
-	RemoteErr rerr = {{0}};
-	int rc;
-
-	memcpy(old, repo->key_id_hex, sizeof old);
-	rc = repo_key_add(repo, password, password_len, id, err);
-	if (rc)
-		return rc;
-	/* The new key file is durable; only now remove the old one. */
-	snprintf(name, sizeof name, "keys/%s", old);
-	rc = backend_delete(repo->be, name, &rerr);
-	if (rc)
-		return repo_remote_err(err, rc, &rerr);
-	memcpy(repo->key_id_hex, id, sizeof id);
-	if (out_id_hex)
-		memcpy(out_id_hex, id, sizeof id);
 	return 0;
 }

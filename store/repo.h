@@ -47,20 +47,38 @@ int repo_init(const char *location, const char *password, size_t password_len,
 /* repo_open — open an existing repository.
  * cache_dir: NULL picks $STRATA_CACHE_DIR, else $XDG_CACHE_HOME/strata, else
  * ~/.cache/strata; the repository's cache is <cache_dir>/<repo-id>/.
+ * Key files are tried in the order of FORMAT.md "Key file" (the one that
+ * opened the repository last time first, as recorded in the cache; then
+ * the cheapest Argon2id first). A key file whose name is not the hash of
+ * its bytes, whose Argon2id settings are out of bounds or that does not
+ * decode is skipped before any Argon2id work (repo_open_opts reports each
+ * through its log).
  * Errors: STRATA_ENOREPO (no config at location), STRATA_EVERSION (config
- * written by a newer format), STRATA_EPASSWORD (no key file opens with this
- * password), STRATA_EAUTH / STRATA_EFORMAT (damaged config or key file). */
+ * written by a newer format, or only key files of a newer version),
+ * STRATA_EPASSWORD (no key file opens with this password, or there is
+ * none), STRATA_EAUTH / STRATA_EFORMAT / STRATA_EDAMAGED (damaged config;
+ * every key file skipped: the first one's reason). */
 int repo_open(const char *location, const char *password, size_t password_len,
               const char *cache_dir, Repo **out_repo, StrataErr *err);
+
+/* RepoLogFn — a line about opening, for the user (one line, no newline):
+ * warning 1 for something skipped that they should know about (a key file
+ * that fails its checks: "key file keys/<id>: <why>; skipped"), 0 for a
+ * detail worth showing with --verbose (which key file is tried). */
+typedef void (*RepoLogFn)(int warning, const char *line, void *ctx);
 
 /* repo_open_opts — repo_open with options. key_cache_ttl > 0 turns the key
  * cache on (keycache.h): the key comes from an entry made by an earlier
  * open with the same password and key file when there is one, else from
  * the key file, and then goes into the cache for key_cache_ttl seconds
- * (at most KEYCACHE_TTL_MAX). The cache never makes an open fail. */
+ * (at most KEYCACHE_TTL_MAX). The cache never makes an open fail.
+ * log (may be NULL: the lines are dropped) hears about key files; with an
+ * open that fails, the warnings come before it returns. */
 typedef struct RepoOpenOpts {
 	const char *cache_dir;
 	unsigned key_cache_ttl;
+	RepoLogFn log;
+	void *log_ctx;
 } RepoOpenOpts;
 int repo_open_opts(const char *location, const char *password, size_t password_len,
                    const RepoOpenOpts *opts, Repo **out_repo, StrataErr *err);
@@ -96,16 +114,22 @@ int repo_config_json(Repo *repo, char **out_json, StrataErr *err);
 
 typedef struct RepoKeyInfo {
 	char id[STRATA_ID_HEX_LEN + 1];
-	char host[256];
+	char host[256];           /* "" when the file names none or they do not open */
 	char user[64];
 	int64_t created_s;        /* unix seconds */
 	int current;              /* 1 for the key this Repo was opened with */
+	char problem[STRATA_ERRMSG_LEN]; /* "" for a sound key file; else why opening
+	                           * skips it (name, bounds, format), or that its host and
+	                           * user do not open with this repository's key */
 } RepoKeyInfo;
 
-/* repo_key_list — every key file. *out_keys malloc'ed; caller frees. */
+/* repo_key_list — every file in keys/ named like a key file (64 lowercase
+ * hex digits), sound or not, so that `key remove` can delete any of them.
+ * *out_keys malloc'ed; caller frees. */
 int repo_key_list(Repo *repo, RepoKeyInfo **out_keys, size_t *out_n, StrataErr *err);
 
-/* repo_key_add — wrap the master key with a new password in a new key file. */
+/* repo_key_add — wrap the master key with a new password in a new key file
+ * (default Argon2id settings; host and user sealed, FORMAT.md "Key file"). */
 int repo_key_add(Repo *repo, const char *password, size_t password_len,
                  char out_id_hex[STRATA_ID_HEX_LEN + 1], StrataErr *err);
 
@@ -115,7 +139,8 @@ int repo_key_add(Repo *repo, const char *password, size_t password_len,
 int repo_key_remove(Repo *repo, const char *id_prefix, StrataErr *err);
 
 /* repo_key_passwd — replace the current key file by one for a new
- * password (the new file is durable before the old one is removed). */
+ * password (the new file is durable before the old one is removed); the
+ * new one becomes the key tried first by the next open on this machine. */
 int repo_key_passwd(Repo *repo, const char *password, size_t password_len,
                     char out_id_hex[STRATA_ID_HEX_LEN + 1], StrataErr *err);
 

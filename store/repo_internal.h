@@ -34,6 +34,8 @@ struct Repo {
 	int        key_cached;    /* the key came from the key cache */
 	char       key_cache_name[KEYCACHE_NAME_LEN + 1];
 	int        key_cache_rc;  /* storing it there: 0 or -errno */
+	char       key_hint_path[PATH_MAX];            /* <cache>/last-key/<F>, "" without a cache */
+	char       key_hint[STRATA_ID_HEX_LEN + 1];    /* the key ID read from it, "" if none */
 	CodecKeys *keys;
 	FastCdc    cdc;
 	uint32_t   chunk_min, chunk_avg, chunk_max;
@@ -81,6 +83,38 @@ int repo_index(Repo *repo, Index **out, StrataErr *err);
  * directories, restore targets). 0 or -errno (-ENAMETOOLONG for "" or a
  * path of PATH_MAX or more). */
 int repo_mkdir_p(const char *path);
+
+/* ---- key files (repo_keys.c; FORMAT.md "Key file") ---- */
+
+/* The key that opened a repository (repo_keys_unlock). */
+typedef struct RepoUnlock {
+	uint8_t master[CODEC_KEY_LEN];              /* caller wipes */
+	char id_hex[STRATA_ID_HEX_LEN + 1];         /* its key file */
+	uint8_t *keyfile;                           /* that file's bytes, malloc'ed (caller frees) */
+	size_t keyfile_len;
+	int from_cache;                             /* 1: from the key cache entry */
+} RepoUnlock;
+
+/* repo_keys_unlock — find the key file of repo (backend, location,
+ * key_cache_name and key_hint_path set) that opens with password: the key
+ * cache entry when opts->key_cache_ttl, else the last-used key of
+ * repo->key_hint_path, else every other key file, cheapest Argon2id first.
+ * alg names key files (the config's clear format version). A key file
+ * that is misnamed, out of bounds or malformed is skipped, and reported
+ * through opts->log: all at the end, or, when none opens and none took a
+ * password, all but the first, which is the error. Sets repo->key_hint.
+ * Errors: those of repo_open; backend failures. */
+int repo_keys_unlock(Repo *repo, CodecNameHash alg, const char *password, size_t password_len,
+                     const RepoOpenOpts *opts, RepoUnlock *out, StrataErr *err);
+
+/* repo_keys_remember — record id_hex as the key that opened repo last, in
+ * repo->key_hint_path (atomically), unless that already says so. Only a
+ * hint: failures are ignored. */
+void repo_keys_remember(Repo *repo, const char *id_hex);
+
+/* repo_key_put — store a key file under keys/<alg of its bytes>. */
+int repo_key_put(Backend *be, CodecNameHash alg, const uint8_t *buf, size_t len,
+                 char out_id_hex[STRATA_ID_HEX_LEN + 1], StrataErr *err);
 
 /* Sealed files: MAGIC(8) || VERSION(u32 LE) || NONCE || CT || TAG with
  * MAGIC || VERSION as additional data (FORMAT.md "Sealed file"). */

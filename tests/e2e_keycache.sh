@@ -5,7 +5,8 @@
 # a key file changed by `key passwd` or removed stops the entry; `key
 # uncache` and the time limit end it; a keyring that refuses the entry (a
 # full key quota, as root for uid 65534) costs a warning, not the command;
-# a bad value is a usage error.
+# without the cache, the key file that opened the repository last time is
+# tried first (-v shows the order); a bad value is a usage error.
 . "$(dirname "$0")/e2e_lib.sh"
 
 S="$T/src"
@@ -132,6 +133,38 @@ EOS
 	as_nobody "$PY" "$KQ/quota.py" clear || fail "keyring full: cleanup" "could not empty @u of uid 65534"
 	rm -rf "$KQ"
 fi
+
+# Without the key cache, the key file that opened the repository last
+# time on this machine (recorded in the cache directory, FORMAT.md §16) is
+# tried first; -v says which key files are tried, in order.
+R2="$T/r-order"
+printf 'order a\n' >"$T/pwa"
+printf 'order b\n' >"$T/pwb"
+"$STRATA" -r "$R2" --password-file "$T/pwa" init -q >/dev/null 2>&1 || fail "last used first: init" "exit $?"
+KA=$(ls "$R2/keys")
+expect "last used first: key add" "$STRATA" -r "$R2" --password-file "$T/pwa" key add -q --new-password-file "$T/pwb"
+KB=$(ls "$R2/keys" | grep -v "^$KA\$")
+# order_is NAME WANT CMD... — CMD exits 0 and its "key file:" lines on
+# stderr, joined by "|", are WANT.
+order_is() {
+	n=$1; want=$2; shift 2
+	"$@" >"$T/out" 2>"$T/err"; rc=$?
+	got=$(grep '^key file: ' "$T/err" | paste -sd '|' -)
+	if [ "$rc" -ne 0 ]; then fail "$n" "exit $rc: $(head -c 300 "$T/err")"
+	elif [ "$got" = "$want" ]; then pass "$n"
+	else fail "$n" "key file lines '$got', wanted '$want'"; fi
+}
+LAST="(it opened the repository last time)"
+order_is "last used first: a opened last, b's password tries a, then b" \
+	"key file: trying keys/$KA $LAST|key file: trying keys/$KB" \
+	"$STRATA" -r "$R2" --password-file "$T/pwb" -v snapshots
+order_is "last used first: b is remembered" \
+	"key file: trying keys/$KB $LAST" "$STRATA" -r "$R2" --password-file "$T/pwb" -v snapshots
+order_is "last used first: a's password tries b first now" \
+	"key file: trying keys/$KB $LAST|key file: trying keys/$KA" \
+	"$STRATA" -r "$R2" --password-file "$T/pwa" -v snapshots
+order_is "last used first: a is remembered again" \
+	"key file: trying keys/$KA $LAST" "$STRATA" -r "$R2" --password-file "$T/pwa" -v snapshots
 
 # Bad values are usage errors naming where the value came from.
 expect_exit "--key-cache abc: exit 2" 2 "$STRATA" --key-cache abc snapshots

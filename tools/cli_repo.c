@@ -43,10 +43,23 @@ int cli_repo_key_cache(const Cli *cli, unsigned *out, StrataErr *err)
 	return 0;
 }
 
+/* Lines about key files: warnings always (--quiet keeps warnings), the
+ * key file tried with --verbose; both on stderr, never in JSON. */
+static void on_repo_log(int warning, const char *line, void *ctx)
+{
+	const int *verbose = ctx;
+
+	if (warning)
+		cli_warn("%s", line);
+	else if (*verbose)
+		fprintf(stderr, "%s\n", line);
+}
+
 int cli_repo_open(const Cli *cli, Repo **out_repo, StrataErr *err)
 {
 	CliPassword pw = { .len = 0 };
-	RepoOpenOpts o = { .cache_dir = cli->cache_dir };
+	int verbose = cli->verbose;
+	RepoOpenOpts o = { .cache_dir = cli->cache_dir, .log = on_repo_log, .log_ctx = &verbose };
 	const char *loc = NULL;
 	char prompt[1200];
 	int rc, state;

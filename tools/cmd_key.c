@@ -32,7 +32,7 @@ static int key_list(const Cli *cli, Repo *repo, StrataErr *err)
 {
 	RepoKeyInfo *keys = NULL;
 	char tm[CLI_FMT_TIME_LEN];
-	size_t n = 0, i;
+	size_t n = 0, i, bad = 0;
 	json_t *arr;
 	int rc;
 
@@ -44,12 +44,13 @@ static int key_list(const Cli *cli, Repo *repo, StrataErr *err)
 			goto out;
 		}
 		for (i = 0; i < n; i++)
-			json_array_append_new(arr, json_pack("{s:s,s:b,s:o,s:o,s:o}",
+			json_array_append_new(arr, json_pack("{s:s,s:b,s:o,s:o,s:o,s:o}",
 				"id", keys[i].id,
 				"current", keys[i].current,
 				"user", cli_json_str(keys[i].user),
 				"host", cli_json_str(keys[i].host),
-				"created", cli_json_time(keys[i].created_s * 1000000000LL)));
+				"created", cli_json_time(keys[i].created_s * 1000000000LL),
+				"problem", cli_json_str(keys[i].problem[0] ? keys[i].problem : NULL)));
 		if (json_array_size(arr) != n) {
 			json_decref(arr);
 			rc = strata_err_set(err, -ENOMEM, "out of memory");
@@ -61,14 +62,22 @@ static int key_list(const Cli *cli, Repo *repo, StrataErr *err)
 	}
 	printf("  %-8s  %-19s  %s\n", "ID", "Created", "User@Host");
 	for (i = 0; i < n; i++) {
-		printf("%c %.8s  %-19s  ", keys[i].current ? '*' : ' ', keys[i].id,
+		/* A file that does not decode has no creation time to show. */
+		printf("%c %.8s  %-19s  ", keys[i].current ? '*' : keys[i].problem[0] ? '!' : ' ', keys[i].id,
+		       keys[i].problem[0] && !keys[i].created_s ? "-" :
 		       cli_fmt_time_local(keys[i].created_s * 1000000000LL, tm));
+		if (keys[i].problem[0]) {
+			printf("(%s)\n", keys[i].problem);
+			bad++;
+			continue;
+		}
 		cli_fmt_name(stdout, keys[i].user);
 		putchar('@');
 		cli_fmt_name(stdout, keys[i].host);
 		putchar('\n');
 	}
-	printf("%zu key%s (* = the one this password opened)\n", n, n == 1 ? "" : "s");
+	printf("%zu key%s (* = the one this password opened%s)\n", n, n == 1 ? "" : "s",
+	       bad ? "; ! = not a sound key file of this repository: remove it with `strata key remove ID` unless you know it" : "");
 out:
 	free(keys);
 	return rc;
@@ -174,7 +183,10 @@ const CliCommand cmd_key = {
 	.help =
 		"Each key file wraps the same master key with a different password, so\n"
 		"several people or machines can hold their own password.\n"
-		"  list     every key file; * marks the one your password opened\n"
+		"  list     every key file; * marks the one your password opened, !\n"
+		"           one that opening skips (misnamed, Argon2id settings out of\n"
+		"           bounds, malformed) or that was not written with this\n"
+		"           repository's key\n"
 		"  add      add a key file for a new password\n"
 		"  remove   delete the key file whose ID starts with ID; the last key\n"
 		"           and the one in use are refused\n"

@@ -338,6 +338,50 @@ static void seed_short_master(const uint8_t master[CODEC_KEY_LEN])
 	free(data_b64);
 }
 
+/* A key file as strata wrote them before host and user were sealed
+ * (FORMAT.md §6): both in clear, no "info"; wraps master with
+ * FUZZ_PASSWORD. */
+static void seed_clear_identity(const uint8_t master[CODEC_KEY_LEN])
+{
+	static const uint8_t wrap_ad[] = "strata key v1";
+	uint8_t salt[CODEC_SALT_LEN], wrap_key[CODEC_KEY_LEN], *sealed = NULL;
+	size_t sealed_len = 0;
+	char *salt_b64, *data_b64, json[768];
+
+	memset(salt, 0x29, sizeof salt);
+	if (codec_pwhash(wrap_key, sizeof wrap_key, FUZZ_PASSWORD, strlen(FUZZ_PASSWORD), salt, 1, 8192) != 0 ||
+	    codec_seal_with(wrap_key, wrap_ad, sizeof wrap_ad - 1, master, CODEC_KEY_LEN, &sealed, &sealed_len) != 0)
+		die("key file", "cannot wrap");
+	salt_b64 = codec_b64(salt, sizeof salt);
+	data_b64 = codec_b64(sealed, sealed_len);
+	if (!salt_b64 || !data_b64)
+		die("key file", "out of memory");
+	snprintf(json, sizeof json, "{\n  \"created\": 1795000000,\n  \"data\": \"%s\",\n  \"host\": \"node-1\",\n"
+	         "  \"kdf\": \"argon2id13\",\n  \"memlimit\": 8192,\n  \"opslimit\": 1,\n  \"salt\": \"%s\",\n"
+	         "  \"user\": \"ops\",\n  \"version\": 1\n}", data_b64, salt_b64);
+	write_seed("fuzz_keyfile", "key-clear-host.json", json, strlen(json));
+	codec_wipe(wrap_key, sizeof wrap_key);
+	free(sealed);
+	free(salt_b64);
+	free(data_b64);
+}
+
+/* A real key file with its Argon2id settings at the bounds (16 passes,
+ * 4 GiB): accepted, and the limits the fuzzer mutates across. */
+static void seed_at_bounds(const uint8_t *buf, size_t len)
+{
+	char *kf = strndup((const char *)buf, len), out[4096];
+	const char *ops = kf ? strstr(kf, "\"opslimit\": 1,") : NULL;
+	const char *mem = kf ? strstr(kf, "\"memlimit\": 8192,") : NULL;
+
+	if (!ops || !mem || mem > ops || len + 32 > sizeof out)
+		die("key file", "not the layout fuzz_seeds expects (memlimit 8192 before opslimit 1)");
+	snprintf(out, sizeof out, "%.*s\"memlimit\": 4294967296,%.*s\"opslimit\": 16,%s",
+	         (int)(mem - kf), kf, (int)(ops - mem - 17), mem + 17, ops + 14);
+	write_seed("fuzz_keyfile", "key-at-bounds.json", out, strlen(out));
+	free(kf);
+}
+
 static void seed_keys(void)
 {
 	struct names l = list("keys/");
@@ -354,10 +398,13 @@ static void seed_keys(void)
 		write_seed("fuzz_keyfile", name, buf, len);
 		if (i == 0 && keyfile_unwrap(buf, len, FUZZ_PASSWORD, strlen(FUZZ_PASSWORD), master, NULL, &err) != 0)
 			die("key file", err.msg);
+		if (i == 0)
+			seed_at_bounds(buf, len);
 		free(buf);
 	}
 	repo_keys = codec_keys_new(master);
 	seed_short_master(master);
+	seed_clear_identity(master);
 	codec_wipe(master, sizeof master);
 	if (!repo_keys)
 		die("keys", "out of memory");

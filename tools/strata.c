@@ -82,7 +82,8 @@ static const char global_help[] =
 	"                          round-trip time on a distant or slow store\n"
 	"      --json              machine-readable output on stdout (errors too)\n"
 	"  -q, --quiet             print only errors and warnings\n"
-	"  -v, --verbose           print one line per file\n"
+	"  -v, --verbose           print one line per file, and which key files\n"
+	"                          are tried to open the repository\n"
 	"  -h, --help              help; `strata help COMMAND` for one command\n";
 
 void cli_help_command(const CliCommand *cmd)
