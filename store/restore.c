@@ -8,6 +8,14 @@
  * planned by restore_plan.c; the worker pool fetches each planned range,
  * opens each blob once and writes it through the open descriptors. A
  * file's metadata is applied through its descriptor after its content.
+ *
+ * Against a local user who can rename entries in a directory of the
+ * target while the restore runs (FORMAT.md §14): no metadata is changed
+ * by name (directories and files through their descriptors, symlinks,
+ * FIFOs and devices through an O_PATH descriptor checked to be the node
+ * just made, restore_node.h), hard links come from a descriptor kept for
+ * the group's first member, and as root an existing directory another
+ * user controls stops the restore unless allow_foreign_dirs.
  */
 #include "store/restore.h"
 
@@ -29,6 +37,7 @@
 #include "store/bufpool.h"
 #include "store/index.h"
 #include "store/repo_internal.h"
+#include "store/restore_node.h"
 #include "store/restore_plan.h"
 #include "store/tree.h"
 #include "store/workpool.h"
@@ -66,10 +75,27 @@ typedef struct PendFile {
 	char *path;                /* relative to the target, for messages */
 } PendFile;
 
+/* A hard-link group: the first member restored, kept open (fd) while
+ * more members are expected, so that they are linked to that inode and
+ * not to whatever its path leads to by then. */
 typedef struct LinkSeen {
-	uint64_t dev, ino;
+	uint64_t dev, ino;         /* the group, as the tree records it */
+	uint64_t left;             /* members still expected (NLINK - 1 - seen) */
+	int fd;                    /* the first member's file, or -1 */
+	int closed_early;          /* fd was closed for the bound: got_* identify it */
+	dev_t got_dev;
+	ino_t got_ino;
 	char *path;                /* relative to the target */
 } LinkSeen;
+
+/* Open descriptors of hard-link groups waiting for more members, at most
+ * (and at most half the batch's open-file budget, see files_budget).
+ * Past it the oldest group's descriptor is closed; its later members
+ * reopen the file by path, following no symlink and only if it is still
+ * the inode restored (restore_node_reopen), else they become copies. A
+ * group whose members are not all restored (--include, links to files
+ * outside the backup) would otherwise hold its descriptor to the end. */
+#define LINK_FDS_MAX 4096u
 
 typedef struct Ctx {
 	Repo *repo;
@@ -86,6 +112,8 @@ typedef struct Ctx {
 	RestoreProgress prog;
 	LinkSeen *links;
 	size_t nlinks, links_cap;
+	size_t link_fds, link_fds_max; /* descriptors open in links */
+	size_t link_evict;             /* links below this have no descriptor */
 	char **includes;
 	size_t nincludes;
 	const Snapshot *snap;
@@ -479,13 +507,7 @@ static void finish_file(Ctx *c, PendFile *f)
 	if (c->is_root && fchown(f->fd, f->uid, f->gid) != 0)
 		c->res.errors++;
 	fchmod(f->fd, f->mode & (c->is_root ? 07777 : 01777));
-	ts[0].tv_sec = f->mtime_ns / 1000000000LL;
-	ts[0].tv_nsec = f->mtime_ns % 1000000000LL;
-	if (ts[0].tv_nsec < 0) {
-		ts[0].tv_nsec += 1000000000LL;
-		ts[0].tv_sec--;
-	}
-	ts[1] = ts[0];
+	restore_node_times(f->mtime_ns, ts);
 	futimens(f->fd, ts);
 }
 
@@ -571,30 +593,41 @@ static int wanted(const Ctx *c, const char *path)
 	return r;
 }
 
-/* fd (or -1): the entry's own descriptor. The mode goes through it when
- * there is one: fchmodat(..., 0) follows a symlink swapped in by name. */
-static void apply_meta(Ctx *c, int dirfd, const char *name, int fd, const TreeNode *n)
+/* A directory's metadata, through its descriptor (never by name: the
+ * name may lead elsewhere by now). */
+static void dir_meta(Ctx *c, int fd, const TreeNode *n)
 {
 	struct timespec ts[2];
 
-	if (c->is_root && fchownat(dirfd, name, n->uid, n->gid, AT_SYMLINK_NOFOLLOW) != 0)
+	if (c->is_root && fchown(fd, n->uid, n->gid) != 0)
 		c->res.errors++;
-	if (fd >= 0)
-		fchmod(fd, n->mode & (c->is_root ? 07777 : 01777));
-	else if (n->type != NODE_SYMLINK)
-		fchmodat(dirfd, name, n->mode & (c->is_root ? 07777 : 01777), 0);
-	ts[0].tv_sec = n->mtime_ns / 1000000000LL;
-	ts[0].tv_nsec = n->mtime_ns % 1000000000LL;
-	if (ts[0].tv_nsec < 0) {
-		ts[0].tv_nsec += 1000000000LL;
-		ts[0].tv_sec--;
-	}
-	ts[1] = ts[0];
-	utimensat(dirfd, name, ts, AT_SYMLINK_NOFOLLOW);
+	fchmod(fd, n->mode & (c->is_root ? 07777 : 01777));
+	restore_node_times(n->mtime_ns, ts);
+	futimens(fd, ts);
 }
 
-static int remember_link(Ctx *c, const TreeNode *n, const char *path)
+/* Close group g's descriptor, noting which inode it was. */
+static void link_close(Ctx *c, LinkSeen *g)
 {
+	struct stat st;
+
+	if (g->fd < 0)
+		return;
+	if (g->left > 0 && fstat(g->fd, &st) == 0) {
+		g->closed_early = 1;
+		g->got_dev = st.st_dev;
+		g->got_ino = st.st_ino;
+	}
+	close(g->fd);
+	g->fd = -1;
+	c->link_fds--;
+}
+
+/* Start a group with the file just created (open as fd) at path. */
+static int remember_link(Ctx *c, const TreeNode *n, const char *path, int fd)
+{
+	LinkSeen *g;
+
 	if (c->nlinks == c->links_cap) {
 		size_t cap = c->links_cap ? 2 * c->links_cap : 16;
 		void *p = realloc(c->links, cap * sizeof *c->links);
@@ -603,20 +636,30 @@ static int remember_link(Ctx *c, const TreeNode *n, const char *path)
 		c->links = p;
 		c->links_cap = cap;
 	}
-	c->links[c->nlinks].dev = n->dev;
-	c->links[c->nlinks].ino = n->ino;
-	c->links[c->nlinks].path = strdup(path);
-	if (!c->links[c->nlinks].path)
+	/* At the bound the oldest open group gives up its descriptor. */
+	while (c->link_fds >= c->link_fds_max && c->link_evict < c->nlinks)
+		link_close(c, &c->links[c->link_evict++]);
+	g = &c->links[c->nlinks];
+	memset(g, 0, sizeof *g);
+	g->dev = n->dev;
+	g->ino = n->ino;
+	g->left = n->nlink - 1;
+	g->path = strdup(path);
+	if (!g->path)
 		return -ENOMEM;
+	/* A second descriptor: the batch closes the first after the content. */
+	g->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (g->fd >= 0)
+		c->link_fds++;
 	c->nlinks++;
 	return 0;
 }
 
-static const char *seen_link(const Ctx *c, const TreeNode *n)
+static LinkSeen *seen_link(const Ctx *c, const TreeNode *n)
 {
 	for (size_t i = 0; i < c->nlinks; i++)
 		if (c->links[i].dev == n->dev && c->links[i].ino == n->ino)
-			return c->links[i].path;
+			return &c->links[i];
 	return NULL;
 }
 
@@ -654,9 +697,43 @@ static int reserve_file(Ctx *c)
 	return 0;
 }
 
+/* Link n as a further member of group g: 1 if it was linked, 0 if it
+ * must be a copy (the first member's file cannot be reached as the inode
+ * restored there, or the link fails, e.g. across filesystems), or an
+ * error (the name is taken and clear_way refused). */
+static int link_member(Ctx *c, int dirfd, const TreeNode *n, const char *path, LinkSeen *g)
+{
+	int fd = g->fd, reopened = 0, rc;
+
+	if (fd < 0 && g->closed_early) {
+		fd = restore_node_reopen(c->root_fd, g->path, g->got_dev, g->got_ino);
+		reopened = 1;
+	}
+	if (fd < 0)
+		return 0;
+	rc = restore_node_link(fd, dirfd, n->name);
+	if (rc == -EEXIST) {
+		rc = clear_way(c, dirfd, n->name, path);
+		if (rc)
+			goto out;
+		rc = restore_node_link(fd, dirfd, n->name);
+	}
+	if (rc == 0) {
+		rc = 1;
+		if (g->left > 0 && --g->left == 0)
+			link_close(c, g);
+	} else {
+		rc = 0;
+	}
+out:
+	if (reopened)
+		close(fd);
+	return rc;
+}
+
 static int restore_file(Ctx *c, int dirfd, const TreeNode *n, const char *path)
 {
-	const char *first = n->nlink > 1 ? seen_link(c, n) : NULL;
+	LinkSeen *first = n->nlink > 1 ? seen_link(c, n) : NULL;
 	PendFile *f;
 	uint64_t off = 0;
 	int fd = -1, rc = 0;
@@ -665,17 +742,14 @@ static int restore_file(Ctx *c, int dirfd, const TreeNode *n, const char *path)
 	 * clear_way decide, and the create is tried again. A restore into an
 	 * empty target, the common case, costs no lookup before each file. */
 	if (first) {
-		int linked = linkat(c->root_fd, first, dirfd, n->name, 0);
-		if (linked != 0 && errno == EEXIST) {
-			if ((rc = clear_way(c, dirfd, n->name, path)) != 0)
-				return rc;
-			linked = linkat(c->root_fd, first, dirfd, n->name, 0);
-		}
-		if (linked == 0) {
+		rc = link_member(c, dirfd, n, path, first);
+		if (rc < 0)
+			return rc;
+		if (rc == 1) {
 			c->res.files++;
 			return 0;
 		}
-		/* Fall back to a copy (e.g. across an include boundary). */
+		/* Fall back to a copy. */
 	}
 	rc = reserve_file(c);
 	if (rc)
@@ -693,7 +767,7 @@ static int restore_file(Ctx *c, int dirfd, const TreeNode *n, const char *path)
 		close(fd);
 		return rc;
 	}
-	if (n->nlink > 1 && !first && remember_link(c, n, path) != 0) {
+	if (n->nlink > 1 && !first && remember_link(c, n, path, fd) != 0) {
 		close(fd);
 		return strata_err_set(c->err, -ENOMEM, "out of memory");
 	}
@@ -730,23 +804,79 @@ static int restore_file(Ctx *c, int dirfd, const TreeNode *n, const char *path)
 
 static int restore_dir(Ctx *c, int dirfd, const uint8_t tree_id[STRATA_ID_LEN], char *path, size_t plen);
 
+/* A symlink, FIFO or device node: created with no permissions (mode 0
+ * for FIFOs and devices), then opened with O_PATH|O_NOFOLLOW and checked
+ * to be that node, and its metadata set through the descriptor. Anyone
+ * who can rename entries in dirfd may have put something else under the
+ * name by then: a symlink to a file outside the target, or a hard link to
+ * one; both fail the check and are left alone. */
+static int restore_special(Ctx *c, int dirfd, const TreeNode *n, const char *path)
+{
+	mode_t type = n->type == NODE_SYMLINK ? S_IFLNK : n->type == NODE_FIFO ? S_IFIFO :
+	              n->type == NODE_CHARDEV ? S_IFCHR : S_IFBLK;
+	int fd = -1, rc;
+
+	if (type == S_IFLNK) {
+		rc = 0;
+		if (symlinkat(n->link_target, dirfd, n->name) != 0) {
+			int made = 0;
+			/* Taken: as for files (restore_file). */
+			if (errno == EEXIST && (rc = clear_way(c, dirfd, n->name, path)) == 0)
+				made = symlinkat(n->link_target, dirfd, n->name) == 0;
+			if (!made && rc == 0)
+				rc = fail_errno(c, path, "cannot create symlink");
+		}
+		if (rc)
+			return rc;
+	} else {
+		rc = clear_way(c, dirfd, n->name, path);
+		if (rc)
+			return rc;
+		if (type == S_IFIFO ? mkfifoat(dirfd, n->name, 0) != 0
+		                    : mknodat(dirfd, n->name, type, (dev_t)n->rdev) != 0) {
+			/* Devices need privileges: counted, not fatal. */
+			c->res.errors++;
+			return 0;
+		}
+	}
+	rc = restore_node_open_new(dirfd, n->name, type, n->rdev, path, &fd, c->err);
+	if (rc)
+		return rc;
+	c->res.errors += (uint64_t)restore_node_set_meta(fd, type, c->is_root, n->uid, n->gid,
+	                                                 n->mode & (c->is_root ? 07777 : 01777), n->mtime_ns);
+	close(fd);
+	c->res.files++;
+	return 0;
+}
+
 static int restore_entry(Ctx *c, int dirfd, const TreeNode *n, char *path, size_t plen, int how)
 {
 	int rc = 0;
 
 	switch (n->type) {
 	case NODE_DIR: {
-		int fd;
-		if (mkdirat(dirfd, n->name, 0700) != 0 && errno != EEXIST)
-			return fail_errno(c, path, "cannot create directory");
+		int fd, existed = 0;
+		if (mkdirat(dirfd, n->name, 0700) != 0) {
+			if (errno != EEXIST)
+				return fail_errno(c, path, "cannot create directory");
+			existed = 1;
+		}
 		fd = openat(dirfd, n->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0)
 			return fail_errno(c, path, "cannot open directory (a non-directory is in the way)");
+		/* One made just now (0700, in a directory nobody else may
+		 * change) is ours; one that was there may belong to someone
+		 * who can swap names in it while we work. */
+		if (existed && c->is_root && !c->opts->allow_foreign_dirs &&
+		    (rc = restore_node_check_dir(fd, path, c->err)) != 0) {
+			close(fd);
+			return rc;
+		}
 		rc = restore_dir(c, fd, n->subtree, path, plen);
 		/* Writing file content later does not touch a directory's
 		 * mtime; only creating entries does, and those exist now. */
 		if (rc == 0 && how == 2) {
-			apply_meta(c, dirfd, n->name, fd, n);
+			dir_meta(c, fd, n);
 			c->res.dirs++;
 		}
 		close(fd);
@@ -758,39 +888,12 @@ static int restore_entry(Ctx *c, int dirfd, const TreeNode *n, char *path, size_
 		rc = restore_file(c, dirfd, n, path);
 		break;
 	case NODE_SYMLINK:
-		if (how != 2)
-			return 0;
-		rc = 0;
-		if (symlinkat(n->link_target, dirfd, n->name) != 0) {
-			int made = 0;
-			/* Taken: as for files (restore_file). */
-			if (errno == EEXIST && (rc = clear_way(c, dirfd, n->name, path)) == 0)
-				made = symlinkat(n->link_target, dirfd, n->name) == 0;
-			if (!made && rc == 0)
-				rc = fail_errno(c, path, "cannot create symlink");
-		}
-		if (rc == 0) {
-			apply_meta(c, dirfd, n->name, -1, n);
-			c->res.files++;
-		}
-		break;
 	case NODE_FIFO:
 	case NODE_CHARDEV:
 	case NODE_BLOCKDEV:
 		if (how != 2)
 			return 0;
-		rc = clear_way(c, dirfd, n->name, path);
-		if (rc)
-			break;
-		if (n->type == NODE_FIFO ? mkfifoat(dirfd, n->name, 0600) != 0
-		                         : mknodat(dirfd, n->name, (n->type == NODE_CHARDEV ? S_IFCHR : S_IFBLK) | 0600,
-		                                   (dev_t)n->rdev) != 0) {
-			/* Devices need privileges: counted, not fatal. */
-			c->res.errors++;
-			return 0;
-		}
-		apply_meta(c, dirfd, n->name, -1, n);
-		c->res.files++;
+		rc = restore_special(c, dirfd, n, path);
 		break;
 	default:
 		break;        /* sockets are not restored */
@@ -1225,7 +1328,11 @@ int restore_run(Repo *repo, const Snapshot *snap, const RestoreOptions *opts,
 		rc = strata_err_set(err, -errno, "cannot open target %s: %s", opts->target, strerror(errno));
 		goto out;
 	}
+	/* The target is a directory the restore works in like any other. */
+	if (c.is_root && !opts->allow_foreign_dirs && (rc = restore_node_check_dir(c.root_fd, opts->target, err)) != 0)
+		goto out;
 	c.files_max = files_budget();
+	c.link_fds_max = c.files_max / 2 < LINK_FDS_MAX ? c.files_max / 2 : LINK_FDS_MAX;
 	c.pool = workpool_new(nthreads, inflight, make_codec, free_codec);
 	c.plan = restore_plan_new(0, 0);
 	if (remote) {
@@ -1270,8 +1377,11 @@ out:
 	for (size_t i = 0; i < c.nincludes; i++)
 		free(c.includes[i]);
 	free(c.includes);
-	for (size_t i = 0; i < c.nlinks; i++)
+	for (size_t i = 0; i < c.nlinks; i++) {
+		if (c.links[i].fd >= 0)
+			close(c.links[i].fd);
 		free(c.links[i].path);
+	}
 	free(c.links);
 	free(path);
 	pthread_mutex_destroy(&c.mu);

@@ -1,0 +1,170 @@
+/* restore_node.c — see restore_node.h. */
+#include "store/restore_node.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* "/proc/self/fd/" and an int. */
+#define FD_PATH_LEN 32
+
+static void fd_path(int fd, char out[FD_PATH_LEN])
+{
+	snprintf(out, FD_PATH_LEN, "/proc/self/fd/%d", fd);
+}
+
+static const char FOREIGN_WHY[] =
+	"restoring as root into a directory another user can change is refused (they could swap its entries "
+	"for links while the restore runs); check the directory, or pass --allow-foreign-dirs";
+
+int restore_node_check_dir(int fd, const char *path, StrataErr *err)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) != 0)
+		return strata_err_set(err, -errno, "%s: cannot inspect directory: %s", path, strerror(errno));
+	if (st.st_uid != 0)
+		return strata_err_set(err, STRATA_EREFUSED, "%s: existing directory owned by uid %u: %s", path,
+		                      (unsigned)st.st_uid, FOREIGN_WHY);
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))
+		return strata_err_set(err, STRATA_EREFUSED,
+		                      "%s: existing directory writable by group or others (mode %04o, no sticky bit): %s",
+		                      path, (unsigned)(st.st_mode & 07777), FOREIGN_WHY);
+	return 0;
+}
+
+int restore_node_open_new(int dirfd, const char *name, mode_t type, uint64_t rdev, const char *path,
+                          int *out_fd, StrataErr *err)
+{
+	struct stat st;
+	int fd, e;
+
+	fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		e = errno;
+		return strata_err_set(err, -e, "%s: cannot open the entry just created: %s", path, strerror(e));
+	}
+	if (fstat(fd, &st) != 0) {
+		e = errno;
+		close(fd);
+		return strata_err_set(err, -e, "%s: cannot inspect the entry just created: %s", path, strerror(e));
+	}
+	/* What was created: this type, our uid, one link, mode 0 for FIFOs
+	 * and devices (made so on purpose: nobody else makes such nodes).
+	 * A symlink or a hard link renamed over the name by whoever can
+	 * write to the directory fails one of these. */
+	if ((st.st_mode & S_IFMT) != type || st.st_uid != geteuid() || st.st_nlink != 1 ||
+	    (type != S_IFLNK && (st.st_mode & 07777) != 0) ||
+	    ((type == S_IFCHR || type == S_IFBLK) && (uint64_t)st.st_rdev != rdev)) {
+		close(fd);
+		return strata_err_set(err, STRATA_EREFUSED,
+		                      "%s: replaced by another file while being restored (someone else can rename "
+		                      "entries in its directory); left alone", path);
+	}
+	*out_fd = fd;
+	return 0;
+}
+
+void restore_node_times(int64_t mtime_ns, struct timespec ts[2])
+{
+	ts[0].tv_sec = mtime_ns / 1000000000LL;
+	ts[0].tv_nsec = mtime_ns % 1000000000LL;
+	if (ts[0].tv_nsec < 0) {
+		ts[0].tv_nsec += 1000000000LL;
+		ts[0].tv_sec--;
+	}
+	ts[1] = ts[0];
+}
+
+int restore_node_set_meta(int fd, mode_t type, int set_owner, uint32_t uid, uint32_t gid, uint32_t mode,
+                          int64_t mtime_ns)
+{
+	struct timespec ts[2];
+	char p[FD_PATH_LEN];
+	int failed = 0;
+
+	fd_path(fd, p);
+	/* fchownat with AT_EMPTY_PATH acts on an O_PATH descriptor's node,
+	 * a symlink included. */
+	if (set_owner && fchownat(fd, "", uid, gid, AT_EMPTY_PATH) != 0)
+		failed = 1;
+	/* fchmod refuses O_PATH descriptors; the magic link leads to the
+	 * very inode, whatever its name is now. */
+	if (!S_ISLNK(type) && chmod(p, mode) != 0)
+		failed = 1;
+	restore_node_times(mtime_ns, ts);
+	/* AT_EMPTY_PATH since Linux 5.8 (EINVAL before it). Best effort, as
+	 * for files and directories. */
+	if (utimensat(fd, "", ts, AT_EMPTY_PATH) != 0 && errno == EINVAL)
+		utimensat(AT_FDCWD, p, ts, 0);
+	return failed;
+}
+
+int restore_node_link(int fd, int dirfd, const char *name)
+{
+	char p[FD_PATH_LEN];
+
+	/* /proc first: it works for every user, and for root in containers
+	 * that drop CAP_DAC_READ_SEARCH; AT_EMPTY_PATH when /proc is not
+	 * mounted (a chroot, a rescue shell). Both name the inode, not a
+	 * path someone could change. */
+	fd_path(fd, p);
+	if (linkat(AT_FDCWD, p, dirfd, name, AT_SYMLINK_FOLLOW) == 0)
+		return 0;
+	if (errno == ENOENT && linkat(fd, "", dirfd, name, AT_EMPTY_PATH) == 0)
+		return 0;
+	return -errno;
+}
+
+int restore_node_reopen(int root_fd, const char *path, dev_t dev, ino_t ino)
+{
+	char comp[NAME_MAX + 1];
+	struct stat st;
+	const char *p = path;
+	int cur = root_fd, rc = 0;
+
+	for (;;) {
+		const char *slash = strchr(p, '/');
+		size_t l = slash ? (size_t)(slash - p) : strlen(p);
+		int next;
+		if (l == 0 || l > NAME_MAX) {
+			rc = -EINVAL;
+			break;
+		}
+		memcpy(comp, p, l);
+		comp[l] = '\0';
+		/* O_NOFOLLOW on every component: a directory on the way that
+		 * was swapped for a symlink stops the walk. */
+		next = openat(cur, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC | (slash ? O_DIRECTORY : 0));
+		if (next < 0)
+			rc = -errno;
+		if (cur != root_fd)
+			close(cur);
+		cur = root_fd;
+		if (rc)
+			break;
+		if (!slash) {
+			cur = next;
+			break;
+		}
+		cur = next;
+		p = slash + 1;
+	}
+	if (rc)
+		return rc;
+	/* Directories exchanged on the way (RENAME_EXCHANGE) may lead to
+	 * another file of that name: only the inode restored will do. */
+	if (fstat(cur, &st) != 0)
+		rc = -errno;
+	else if (!S_ISREG(st.st_mode) || st.st_dev != dev || st.st_ino != ino)
+		rc = -ESTALE;
+	if (rc) {
+		close(cur);
+		return rc;
+	}
+	return cur;
+}
