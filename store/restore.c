@@ -802,7 +802,8 @@ static int restore_file(Ctx *c, int dirfd, const TreeNode *n, const char *path)
 	return 0;
 }
 
-static int restore_dir(Ctx *c, int dirfd, const uint8_t tree_id[STRATA_ID_LEN], char *path, size_t plen);
+static int restore_dir(Ctx *c, int dirfd, int private, const uint8_t tree_id[STRATA_ID_LEN], char *path,
+                       size_t plen);
 
 /* A symlink, FIFO or device node: created with no permissions (mode 0
  * for FIFOs and devices), then opened with O_PATH|O_NOFOLLOW and checked
@@ -849,34 +850,43 @@ static int restore_special(Ctx *c, int dirfd, const TreeNode *n, const char *pat
 	return 0;
 }
 
-static int restore_entry(Ctx *c, int dirfd, const TreeNode *n, char *path, size_t plen, int how)
+/* private: only root can rename entries in dirfd (or the restore does not
+ * run as root); see restore_node_dir_check. */
+static int restore_entry(Ctx *c, int dirfd, int private, const TreeNode *n, char *path, size_t plen, int how)
 {
 	int rc = 0;
 
 	switch (n->type) {
 	case NODE_DIR: {
-		int fd, existed = 0;
+		int fd, made = 1, mine = 1, meta = how == 2;
 		if (mkdirat(dirfd, n->name, 0700) != 0) {
 			if (errno != EEXIST)
 				return fail_errno(c, path, "cannot create directory");
-			existed = 1;
+			made = 0;
 		}
 		fd = openat(dirfd, n->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0)
 			return fail_errno(c, path, "cannot open directory (a non-directory is in the way)");
-		/* One made just now (0700, in a directory nobody else may
-		 * change) is ours; one that was there may belong to someone
-		 * who can swap names in it while we work. */
-		if (existed && c->is_root && !c->opts->allow_foreign_dirs &&
-		    (rc = restore_node_check_dir(fd, path, c->err)) != 0) {
-			close(fd);
-			return rc;
+		/* One made just now (0700) in a directory only root can change
+		 * is ours; elsewhere it is checked to be. One that was there may
+		 * belong to someone who can swap names in it while we work: as
+		 * root, refused unless allowed; allowed, and found where others
+		 * could have moved it in from elsewhere, it keeps its owner, mode
+		 * and times (FORMAT.md §14). */
+		if (c->is_root && !made) {
+			rc = restore_node_dir_check(fd, path, c->opts->allow_foreign_dirs, &mine, c->err);
+			if (!mine && !private)
+				meta = 0;
+		} else if (c->is_root && !private) {
+			rc = restore_node_dir_new(fd, path, c->err);
 		}
-		rc = restore_dir(c, fd, n->subtree, path, plen);
+		if (rc == 0)
+			rc = restore_dir(c, fd, mine, n->subtree, path, plen);
 		/* Writing file content later does not touch a directory's
 		 * mtime; only creating entries does, and those exist now. */
 		if (rc == 0 && how == 2) {
-			dir_meta(c, fd, n);
+			if (meta)
+				dir_meta(c, fd, n);
 			c->res.dirs++;
 		}
 		close(fd);
@@ -1000,7 +1010,8 @@ static void free_prefetched(Ctx *c)
 	}
 }
 
-static int restore_dir(Ctx *c, int dirfd, const uint8_t tree_id[STRATA_ID_LEN], char *path, size_t plen)
+static int restore_dir(Ctx *c, int dirfd, int private, const uint8_t tree_id[STRATA_ID_LEN], char *path,
+                       size_t plen)
 {
 	Tree t;
 	size_t ahead = 0;          /* entries below this were looked at for prefetch */
@@ -1034,7 +1045,7 @@ static int restore_dir(Ctx *c, int dirfd, const uint8_t tree_id[STRATA_ID_LEN], 
 		memcpy(path + (plen ? plen + 1 : 0), n->name, nl + 1);
 		how = wanted(c, path);
 		if (how)
-			rc = restore_entry(c, dirfd, n, path, len, how);
+			rc = restore_entry(c, dirfd, private, n, path, len, how);
 		path[plen] = '\0';
 		if (rc == 0 && c->opts->progress) {
 			c->prog.current = n->name;
@@ -1263,7 +1274,7 @@ int restore_run(Repo *repo, const Snapshot *snap, const RestoreOptions *opts,
 {
 	Ctx c;
 	char *path = NULL;
-	int remote, nthreads, cached = 0, rc;
+	int remote, nthreads, cached = 0, root_private = 1, rc;
 	uint64_t inflight;
 
 	memset(&c, 0, sizeof c);
@@ -1329,7 +1340,8 @@ int restore_run(Repo *repo, const Snapshot *snap, const RestoreOptions *opts,
 		goto out;
 	}
 	/* The target is a directory the restore works in like any other. */
-	if (c.is_root && !opts->allow_foreign_dirs && (rc = restore_node_check_dir(c.root_fd, opts->target, err)) != 0)
+	if (c.is_root && (rc = restore_node_dir_check(c.root_fd, opts->target, opts->allow_foreign_dirs, &root_private,
+	                                              err)) != 0)
 		goto out;
 	c.files_max = files_budget();
 	c.link_fds_max = c.files_max / 2 < LINK_FDS_MAX ? c.files_max / 2 : LINK_FDS_MAX;
@@ -1350,7 +1362,7 @@ int restore_run(Repo *repo, const Snapshot *snap, const RestoreOptions *opts,
 		goto out;
 	}
 	path[0] = '\0';
-	rc = restore_dir(&c, c.root_fd, snap->tree, path, 0);
+	rc = restore_dir(&c, c.root_fd, root_private, snap->tree, path, 0);
 	if (rc == 0)
 		rc = flush(&c);
 	if (rc == 0 && fsync(c.root_fd) != 0 && errno != EINVAL)

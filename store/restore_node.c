@@ -17,23 +17,41 @@ static void fd_path(int fd, char out[FD_PATH_LEN])
 	snprintf(out, FD_PATH_LEN, "/proc/self/fd/%d", fd);
 }
 
+static const char REPLACED_WHY[] =
+	"replaced by another file while being restored (someone else can rename entries in its directory); "
+	"left alone";
+
 static const char FOREIGN_WHY[] =
 	"restoring as root into a directory another user can change is refused (they could swap its entries "
 	"for links while the restore runs); check the directory, or pass --allow-foreign-dirs";
 
-int restore_node_check_dir(int fd, const char *path, StrataErr *err)
+int restore_node_dir_check(int fd, const char *path, int allow_foreign, int *out_private, StrataErr *err)
+{
+	struct stat st;
+	int writable;
+
+	if (fstat(fd, &st) != 0)
+		return strata_err_set(err, -errno, "%s: cannot inspect directory: %s", path, strerror(errno));
+	writable = (st.st_mode & (S_IWGRP | S_IWOTH)) != 0;
+	if (!allow_foreign && st.st_uid != 0)
+		return strata_err_set(err, STRATA_EREFUSED, "%s: existing directory owned by uid %u: %s", path,
+		                      (unsigned)st.st_uid, FOREIGN_WHY);
+	if (!allow_foreign && writable && !(st.st_mode & S_ISVTX))
+		return strata_err_set(err, STRATA_EREFUSED,
+		                      "%s: existing directory writable by group or others (mode %04o, no sticky bit): %s",
+		                      path, (unsigned)(st.st_mode & 07777), FOREIGN_WHY);
+	*out_private = st.st_uid == 0 && !writable;
+	return 0;
+}
+
+int restore_node_dir_new(int fd, const char *path, StrataErr *err)
 {
 	struct stat st;
 
 	if (fstat(fd, &st) != 0)
 		return strata_err_set(err, -errno, "%s: cannot inspect directory: %s", path, strerror(errno));
-	if (st.st_uid != 0)
-		return strata_err_set(err, STRATA_EREFUSED, "%s: existing directory owned by uid %u: %s", path,
-		                      (unsigned)st.st_uid, FOREIGN_WHY);
-	if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))
-		return strata_err_set(err, STRATA_EREFUSED,
-		                      "%s: existing directory writable by group or others (mode %04o, no sticky bit): %s",
-		                      path, (unsigned)(st.st_mode & 07777), FOREIGN_WHY);
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077) != 0)
+		return strata_err_set(err, STRATA_EREFUSED, "%s: %s", path, REPLACED_WHY);
 	return 0;
 }
 
@@ -61,9 +79,7 @@ int restore_node_open_new(int dirfd, const char *name, mode_t type, uint64_t rde
 	    (type != S_IFLNK && (st.st_mode & 07777) != 0) ||
 	    ((type == S_IFCHR || type == S_IFBLK) && (uint64_t)st.st_rdev != rdev)) {
 		close(fd);
-		return strata_err_set(err, STRATA_EREFUSED,
-		                      "%s: replaced by another file while being restored (someone else can rename "
-		                      "entries in its directory); left alone", path);
+		return strata_err_set(err, STRATA_EREFUSED, "%s: %s", path, REPLACED_WHY);
 	}
 	*out_fd = fd;
 	return 0;

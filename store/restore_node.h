@@ -9,7 +9,8 @@
  * checked to be the node just made; a hard link is made from a descriptor
  * of the group's first member, never from a path; and, as root, a
  * directory that another user owns or may write to is refused unless the
- * caller allows it.
+ * caller allows it, and one made in such a directory is checked to be the
+ * one made.
  *
  * Never: follows a symlink at or below the target, changes anything by
  * name, prints. Thread safety: stateless; call from any thread.
@@ -29,16 +30,26 @@
 
 #include "store/error.h"
 
-/* restore_node_check_dir — for a restore as root: may it work inside the
- * directory open as fd? Refuses (STRATA_EREFUSED, message naming path and
- * the option --allow-foreign-dirs) a directory owned by anyone but root,
- * or writable by its group or others without the sticky bit. A sticky
- * root-owned directory (/tmp's 01777) passes: others may add names to it
- * but cannot rename or remove root's entries, so they cannot swap what
- * the restore created, and names they planted first are met as existing
- * entries (directories are checked by this call, the rest need
- * --overwrite). -errno if fstat fails. */
-int restore_node_check_dir(int fd, const char *path, StrataErr *err);
+/* restore_node_dir_check — for a restore as root: may it work inside the
+ * existing directory open as fd, and can anyone but root rename entries
+ * in it? Refuses (STRATA_EREFUSED, message naming path and the option
+ * --allow-foreign-dirs) a directory owned by anyone but root, or writable
+ * by its group or others without the sticky bit, unless allow_foreign. A
+ * sticky root-owned directory (/tmp's 01777) passes: others may add names
+ * to it but cannot rename or remove root's entries, so they cannot swap
+ * what the restore creates, and names they planted first are met as
+ * existing entries (directories are checked by this call, the rest need
+ * --overwrite). *out_private: 1 if only root can rename entries in it
+ * (root's, no write for group or others), else 0. -errno if fstat fails. */
+int restore_node_dir_check(int fd, const char *path, int allow_foreign, int *out_private, StrataErr *err);
+
+/* restore_node_dir_new — check that the directory open as fd is the one
+ * the restore just made with mkdirat(..., 0700) in a directory others may
+ * rename entries in: a directory of the effective uid that grants nothing
+ * to group or others (one moved in from elsewhere is writable by whoever
+ * moved it). STRATA_EREFUSED (message naming path) otherwise, -errno if
+ * fstat fails. */
+int restore_node_dir_new(int fd, const char *path, StrataErr *err);
 
 /* restore_node_open_new — open the node just created as name in dirfd
  * (mkfifoat/mknodat with mode 0, or symlinkat) with O_PATH|O_NOFOLLOW
