@@ -884,6 +884,7 @@ static void test_existing_symlink_dir(void)
 #define GGROUPS 40          /* groups g00..g39 in the descriptor-bound case */
 
 static char rbase[64], r_out[128], r_nobody[128], r_secret[160], r_mine[160];
+static char r_home[128];    /* hers too, for directories she moves about: no canary */
 static int race_ok = -1;    /* -1 not set up, 0 impossible here, 1 ready */
 
 typedef struct Canary {
@@ -1004,6 +1005,9 @@ static const char *race_setup(void)
 	snprintf(r_nobody, sizeof r_nobody, "%s/nobody", rbase);
 	snprintf(r_secret, sizeof r_secret, "%s/secret", r_out);
 	snprintf(r_mine, sizeof r_mine, "%s/mine", r_nobody);
+	snprintf(r_home, sizeof r_home, "%s/home-nobody", rbase);
+	if (mkdir(r_home, 0755) != 0 || chown(r_home, NOBODY, NOBODY) != 0)
+		return "cannot make her home";
 	snprintf(path, sizeof path, "%s/odir", r_out);
 	if (mkdir(r_out, 0755) != 0 || mkdir(r_nobody, 0755) != 0 || chown(r_nobody, NOBODY, NOBODY) != 0 ||
 	    write_small(r_secret, "secret\n") != 0 || chmod(r_secret, 0700) != 0 ||
@@ -1072,14 +1076,15 @@ static void e_dir_as(Enc *e, const char *name, const uint8_t sub[STRATA_ID_LEN],
 	e_bytes(e, sub, STRATA_ID_LEN);
 }
 
-/* A snapshot: root { u (65534's) { inner entries }, then root_rest }. */
+/* A snapshot: root { u (65534's) { inner's entries } }, in the writer
+ * session already begun (for inner's subtrees) or a new one. */
 static int forge_in_u(const Enc *inner, Snapshot *snap)
 {
 	Enc *root = malloc(sizeof *root);
 	uint8_t uid_[STRATA_ID_LEN], rid[STRATA_ID_LEN];
 	int rc = -1;
 
-	if (root && session_begin() == 0 && put_tree(inner, uid_) == 0) {
+	if (root && (bw || session_begin() == 0) && put_tree(inner, uid_) == 0) {
 		e_start(root, 1);
 		e_dir_as(root, "u", uid_, NOBODY, 0755);
 		if (put_tree(root, rid) == 0)
@@ -1186,6 +1191,48 @@ static void test_foreign_dirs(void)
 	CHECK_EQ_INT(canaries_changed(), 0);
 }
 
+/* With the option, an existing directory of hers inside her directory
+ * (where she could have moved in any directory she can write to, from
+ * outside the target too) is restored into but keeps its owner, mode and
+ * times; her directory itself, in root's target, gets the snapshot's. */
+static void test_foreign_dir_nested(void)
+{
+	Enc d, e;
+	uint8_t did[STRATA_ID_LEN];
+	Snapshot snap;
+	StrataErr err;
+	char target[300], docs[400], f[450], u[400], buf[64];
+	struct stat st, before;
+	int rc;
+
+	if (!race_ready("test_foreign_dir_nested"))
+		return;
+	REQUIRE(repo && session_begin() == 0);
+	e_start(&d, 1);
+	e_file(&d, "f", 1, 0);
+	REQUIRE(put_tree(&d, did) == 0);
+	e_start(&e, 1);
+	e_dir_as(&e, "docs", did, 0, 0755);
+	REQUIRE(forge_in_u(&e, &snap) == 0);
+	REQUIRE(race_target("nested", target, sizeof target) == 0);
+	snprintf(u, sizeof u, "%s/u", target);
+	snprintf(docs, sizeof docs, "%s/u/docs", target);
+	snprintf(f, sizeof f, "%s/f", docs);
+	REQUIRE(chmod(u, 0700) == 0 && mkdir(docs, 0700) == 0 && chown(docs, NOBODY, NOBODY) == 0 &&
+	        lstat(docs, &before) == 0);
+	rc = restore_foreign(&snap, target, NULL, NULL, &err);
+	if (rc)
+		printf("  restore: %s\n", err.msg);
+	CHECK_EQ_INT(rc, 0);
+	CHECK(read_small(f, buf, sizeof buf) == 0 && strcmp(buf, EVIL) == 0);
+	/* (Its mtime moved with the entry created in it, but not to the
+	 * snapshot's 1 s.) */
+	CHECK(lstat(docs, &st) == 0 && st.st_uid == NOBODY && st.st_mode == before.st_mode && st.st_mtim.tv_sec != 1);
+	CHECK(lstat(u, &st) == 0 && st.st_uid == NOBODY && (st.st_mode & 07777) == 0755 && st.st_mtim.tv_sec == 1);
+	rm_tree(target);
+	CHECK_EQ_INT(canaries_changed(), 0);
+}
+
 /* FIFOs and devices come back with their modes (setuid ones too), owner,
  * time and device number, also inside a directory of another user. */
 static void test_fifo_dev_modes(void)
@@ -1235,8 +1282,11 @@ enum SwapKind {
 	SWAP_SYMLINK_SECRET,        /* a symlink to secret renamed over the name */
 	SWAP_EXCHANGE_SECRET,       /* the same, swapped with RENAME_EXCHANGE */
 	SWAP_HARDLINK_MINE,         /* a hard link to her outside file renamed over it */
-	SWAP_OWN_FIFO               /* her own FIFO (mode 0, like the restore's) */
+	SWAP_OWN_FIFO,              /* her own FIFO (mode 0, like the restore's) */
+	SWAP_OWN_DIR                /* a directory: exchanged with hers outside (swap_dir) */
 };
+
+static char swap_dir[300];      /* SWAP_OWN_DIR: her directory, outside the target */
 
 static int swap_name(const char *dir, const char *name, int kind)
 {
@@ -1254,6 +1304,10 @@ static int swap_name(const char *dir, const char *name, int kind)
 		return link(r_mine, tmpn) || rename(tmpn, dst) ? -1 : 0;
 	case SWAP_OWN_FIFO:
 		return mkfifo(tmpn, 0) || chmod(tmpn, 0) || rename(tmpn, dst) ? -1 : 0;
+	case SWAP_OWN_DIR:
+		/* Moving root's new directory to another parent would need write
+		 * permission on it; moving it aside in u does not. */
+		return rename(dst, tmpn) || rename(swap_dir, dst) ? -1 : 0;
 	default:
 		return -1;
 	}
@@ -1274,7 +1328,9 @@ static int peek_str(pid_t tid, uint64_t addr, char *out, size_t cap)
 	return -1;
 }
 
-/* The tracer: never returns. Reports 's' (swapped) or 'n' on ack_w. */
+/* The tracer: never returns. Reports 's' (swapped) or 'n' on ack_w. It
+ * swaps after the first mknodat, symlinkat or mkdirat that succeeds (the
+ * restore's of u/x: u exists, so its mkdirat fails). */
 static void tracer_run(pid_t tid, const char *dir, int kind, int att_w, int done_r, int ack_w)
 {
 	struct __ptrace_syscall_info info;
@@ -1304,9 +1360,10 @@ static void tracer_run(pid_t tid, const char *dir, int kind, int att_w, int done
 					nr = info.entry.nr;
 					memcpy(args, info.entry.args, sizeof args);
 				} else if (info.op == PTRACE_SYSCALL_INFO_EXIT && info.exit.rval == 0 && !swapped &&
-				           kind != SWAP_NONE && (nr == SYS_mknodat || nr == SYS_symlinkat)) {
+				           kind != SWAP_NONE &&
+				           (nr == SYS_mknodat || nr == SYS_symlinkat || nr == SYS_mkdirat)) {
 					char name[256];
-					if (peek_str(tid, nr == SYS_mknodat ? args[1] : args[2], name, sizeof name) == 0 &&
+					if (peek_str(tid, nr == SYS_symlinkat ? args[2] : args[1], name, sizeof name) == 0 &&
 					    name[0] != '.')
 						swapped = swap_name(dir, name, kind) == 0;
 				}
@@ -1367,16 +1424,33 @@ static void swap_case(const char *casename, uint8_t type, uint32_t mode, int kin
 	Snapshot snap;
 	StrataErr err;
 	char target[300], u[320], want[400];
+	struct stat mine_before;
 	int rc = 0, swapped = 0;
 
+	memset(&mine_before, 0, sizeof mine_before);
 	e_start(&e, 1);
-	if (type == NODE_SYMLINK)
+	if (type == NODE_DIR) {
+		Enc d;
+		uint8_t did[STRATA_ID_LEN];
+		e_start(&d, 1);
+		e_file(&d, "a", 1, 0);
+		REQUIRE(session_begin() == 0 && put_tree(&d, did) == 0);
+		e_dir_as(&e, "x", did, 0, mode);
+		REQUIRE(forge_in_u(&e, &snap) == 0);
+	} else if (type == NODE_SYMLINK) {
 		e_symlink(&e, "x", "somewhere", 0);
-	else
+		REQUIRE(forge_in_u(&e, &snap) == 0);
+	} else {
 		e_special(&e, "x", type, mode, makedev(1, 3));
-	REQUIRE(forge_in_u(&e, &snap) == 0);
+		REQUIRE(forge_in_u(&e, &snap) == 0);
+	}
 	REQUIRE(race_target(casename, target, sizeof target) == 0);
 	snprintf(u, sizeof u, "%s/u", target);
+	if (kind == SWAP_OWN_DIR) {
+		snprintf(swap_dir, sizeof swap_dir, "%s/%s", r_home, casename);
+		REQUIRE(mkdir(swap_dir, 0755) == 0 && chown(swap_dir, NOBODY, NOBODY) == 0 &&
+		        stat(swap_dir, &mine_before) == 0);
+	}
 	if (traced_restore(&snap, target, u, kind, &err, &rc, &swapped) != 0)
 		return;
 	CHECK_EQ_INT(swapped, kind != SWAP_NONE);
@@ -1389,6 +1463,16 @@ static void swap_case(const char *casename, uint8_t type, uint32_t mode, int kin
 		snprintf(want, sizeof want, "u/x: replaced by another file while being restored (someone else can "
 		         "rename entries in its directory); left alone");
 		CHECK_STR(err.msg, want);
+	}
+	if (kind == SWAP_OWN_DIR) {
+		/* Her directory, now at u/x: not entered, not changed. */
+		char a[400];
+		struct stat st;
+		snprintf(a, sizeof a, "%s/x/a", u);
+		CHECK(!exists(a));
+		snprintf(a, sizeof a, "%s/x", u);
+		CHECK(lstat(a, &st) == 0 && st.st_ino == mine_before.st_ino && st.st_uid == NOBODY &&
+		      st.st_mode == mine_before.st_mode && ts_eq(st.st_mtim, mine_before.st_mtim));
 	}
 	rm_tree(target);                /* first: a link made outside shows in ctime */
 	CHECK_EQ_INT(canaries_changed(), 0);
@@ -1406,6 +1490,7 @@ static void test_swap_after_create(void)
 	swap_case("swap_chardev_symlink", NODE_CHARDEV, 04666, SWAP_SYMLINK_SECRET);
 	swap_case("swap_symlink_hardlink", NODE_SYMLINK, 0777, SWAP_HARDLINK_MINE);
 	swap_case("swap_symlink_exchange", NODE_SYMLINK, 0777, SWAP_EXCHANGE_SECRET);
+	swap_case("swap_dir_hers", NODE_DIR, 0750, SWAP_OWN_DIR);
 }
 
 /* The tracer itself, swapping nothing: the restore under it works, so
@@ -1648,7 +1733,8 @@ static void test_hardlink_descriptor_bound(void)
  * A child running as 65534 watches u with inotify and, as each name the
  * restore creates appears, swaps it: FIFOs and devices for a symlink to
  * secret (renamed over, or RENAME_EXCHANGE), symlinks for a hard link to
- * her outside file, directories for such a hard link, and once "t0"
+ * her outside file, directories for such a hard link or for a directory
+ * of hers brought in from outside the target, and once "t0"
  * appears, the finished u/sub (first members of hard-link groups h0..h7,
  * their second members in z) for a symlink to the outside directory.
  * Attempts take turns at what they attack (ATTACK_* by attempt % 4), since
@@ -1662,6 +1748,8 @@ typedef struct RaceShared {
 	int running;                /* a restore is under way (parent writes) */
 	int ready;                  /* the child watches u (child writes) */
 	unsigned long swaps, mid;   /* renames that succeeded; of those, during a restore */
+	int nhers;                  /* directories of hers brought into u (child writes) */
+	ino_t hers[16];
 } RaceShared;
 
 enum { ATTACK_SPECIAL = 1, ATTACK_SYMLINK = 2, ATTACK_DIR = 4, ATTACK_SUB = 8 };
@@ -1698,6 +1786,15 @@ static void race_child(RaceShared *sh, const char *u, int attempt)
 				if (symlinkat(r_secret, ufd, tmpn) == 0)
 					done = n % 2 ? renameat2(ufd, tmpn, ufd, name, RENAME_EXCHANGE)
 					             : renameat(ufd, tmpn, ufd, name);
+			} else if (name[0] == 'd' && (attack & ATTACK_DIR) && n % 2) {
+				/* Root's new directory aside, a directory of hers from
+				 * outside the target in its place. */
+				char hers[200];
+				struct stat st;
+				snprintf(hers, sizeof hers, "%s/a%d-%s%s", r_home, attempt, name, tmpn);
+				if (mkdir(hers, 0755) == 0 && lstat(hers, &st) == 0 && renameat(ufd, name, ufd, tmpn) == 0 &&
+				    (done = renameat(AT_FDCWD, hers, ufd, name)) == 0 && sh->nhers < 16)
+					sh->hers[sh->nhers++] = st.st_ino;
 			} else if ((name[0] == 'l' && (attack & ATTACK_SYMLINK)) || (name[0] == 'd' && (attack & ATTACK_DIR))) {
 				if (linkat(AT_FDCWD, r_mine, ufd, tmpn, 0) == 0)
 					done = name[0] == 'd' || n % 2 ? renameat2(ufd, tmpn, ufd, name, RENAME_EXCHANGE)
@@ -1810,6 +1907,45 @@ static int race_result_sane(const char *target)
 	return ok;
 }
 
+/* The directories of hers brought into u from outside the target: still
+ * hers, mode 0755, empty: the restore neither entered nor changed them. */
+static int race_hers_untouched(const char *target, const RaceShared *sh)
+{
+	char u[400], path[700];
+	DIR *d;
+	struct dirent *de;
+	int bad = 0;
+
+	snprintf(u, sizeof u, "%s/u", target);
+	d = opendir(u);
+	if (!d)
+		return 1;
+	while ((de = readdir(d)) != NULL) {
+		struct stat st;
+		DIR *in;
+		int n = 0, hers = 0;
+		snprintf(path, sizeof path, "%s/%s", u, de->d_name);
+		if (de->d_name[0] == '.' || lstat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+			continue;
+		for (int i = 0; i < sh->nhers; i++)
+			hers |= sh->hers[i] == st.st_ino;
+		if (!hers)
+			continue;
+		in = opendir(path);
+		while (in && readdir(in))
+			n++;
+		if (in)
+			closedir(in);
+		if (st.st_uid != NOBODY || (st.st_mode & 07777) != 0755 || n != 2) {   /* 2: "." and ".." */
+			if (!canaries_quiet)
+				printf("  %s: her directory was changed\n", path);
+			bad++;
+		}
+	}
+	closedir(d);
+	return bad == 0;
+}
+
 static void test_race_nobody(void)
 {
 	RaceShared *sh;
@@ -1817,7 +1953,7 @@ static void test_race_nobody(void)
 	StrataErr err;
 	char target[300], u[320];
 	unsigned long swaps = 0, mid = 0;
-	int attempts = 0, completed = 0, refused = 0, failed = 0, escaped = 0, insane = 0;
+	int attempts = 0, completed = 0, refused = 0, failed = 0, escaped = 0, insane = 0, hers_changed = 0;
 	int tried_by[4] = {0}, escaped_by[4] = {0};
 	double t0 = now_s();
 
@@ -1852,6 +1988,9 @@ static void test_race_nobody(void)
 		waitpid(pid, &st, 0);
 		swaps += sh->swaps;
 		mid += sh->mid;
+		canaries_quiet = escaped + hers_changed >= 3;
+		if (!race_hers_untouched(target, sh))
+			hers_changed++;
 		if (rc == 0) {
 			completed++;
 			if (!race_result_sane(target))
@@ -1873,12 +2012,14 @@ static void test_race_nobody(void)
 	canaries_quiet = 0;
 	munmap(sh, sizeof *sh);
 	printf("  race: %d attempts in %.1f s, %lu swaps landed during restores (%lu in all); restores: %d "
-	       "completed, %d refused a replaced entry, %d failed otherwise; %d reached outside the target\n",
-	       attempts, now_s() - t0, mid, swaps, completed, refused, failed, escaped);
+	       "completed, %d refused a replaced entry, %d failed otherwise; %d reached outside the target, %d "
+	       "entered or changed a directory of hers brought in\n",
+	       attempts, now_s() - t0, mid, swaps, completed, refused, failed, escaped, hers_changed);
 	printf("  race: reached outside, by attack: FIFOs and devices %d of %d, symlinks %d of %d, "
 	       "directories %d of %d, the hard links' directory %d of %d\n", escaped_by[0], tried_by[0],
 	       escaped_by[1], tried_by[1], escaped_by[2], tried_by[2], escaped_by[3], tried_by[3]);
 	CHECK_EQ_INT(escaped, 0);
+	CHECK_EQ_INT(hers_changed, 0);
 	CHECK_EQ_INT(insane, 0);
 	/* The premise: swaps did land while restores ran. */
 	CHECK(mid > 0);
@@ -1915,6 +2056,7 @@ int main(void)
 	RUN(test_existing_symlink_dir);
 	RUN(test_verify_mis_sealed);
 	RUN(test_foreign_dirs);
+	RUN(test_foreign_dir_nested);
 	RUN(test_fifo_dev_modes);
 	RUN(test_swap_tracer_control);
 	RUN(test_swap_after_create);
