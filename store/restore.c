@@ -104,6 +104,7 @@ typedef struct Ctx {
 	WorkPool *pool;
 	int root_fd;
 	int is_root;
+	uid_t euid;
 	pthread_mutex_t mu;
 	int fatal;
 	StrataErr ferr;
@@ -711,12 +712,12 @@ static int link_member(Ctx *c, int dirfd, const TreeNode *n, const char *path, L
 	}
 	if (fd < 0)
 		return 0;
-	rc = restore_node_link(fd, dirfd, n->name);
+	rc = restore_node_link(fd, dirfd, n->name, c->is_root);
 	if (rc == -EEXIST) {
 		rc = clear_way(c, dirfd, n->name, path);
 		if (rc)
 			goto out;
-		rc = restore_node_link(fd, dirfd, n->name);
+		rc = restore_node_link(fd, dirfd, n->name, c->is_root);
 	}
 	if (rc == 0) {
 		rc = 1;
@@ -840,7 +841,7 @@ static int restore_special(Ctx *c, int dirfd, const TreeNode *n, const char *pat
 			return 0;
 		}
 	}
-	rc = restore_node_open_new(dirfd, n->name, type, n->rdev, path, &fd, c->err);
+	rc = restore_node_open_new(dirfd, n->name, type, n->rdev, c->euid, path, &fd, c->err);
 	if (rc)
 		return rc;
 	c->res.errors += (uint64_t)restore_node_set_meta(fd, type, c->is_root, n->uid, n->gid,
@@ -878,7 +879,7 @@ static int restore_entry(Ctx *c, int dirfd, int private, const TreeNode *n, char
 			if (!mine && !private)
 				meta = 0;
 		} else if (c->is_root && !private) {
-			rc = restore_node_dir_new(fd, path, c->err);
+			rc = restore_node_dir_new(fd, c->euid, path, c->err);
 		}
 		if (rc == 0)
 			rc = restore_dir(c, fd, mine, n->subtree, path, plen);
@@ -1283,7 +1284,8 @@ int restore_run(Repo *repo, const Snapshot *snap, const RestoreOptions *opts,
 	c.err = err;
 	c.snap = snap;
 	c.root_fd = -1;
-	c.is_root = geteuid() == 0;
+	c.euid = geteuid();
+	c.is_root = c.euid == 0;
 	pthread_mutex_init(&c.mu, NULL);
 	pthread_mutex_init(&c.tmu, NULL);
 	pthread_cond_init(&c.tcv, NULL);

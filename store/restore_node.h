@@ -45,22 +45,22 @@ int restore_node_dir_check(int fd, const char *path, int allow_foreign, int *out
 
 /* restore_node_dir_new — check that the directory open as fd is the one
  * the restore just made with mkdirat(..., 0700) in a directory others may
- * rename entries in: a directory of the effective uid that grants nothing
- * to group or others (one moved in from elsewhere is writable by whoever
- * moved it). STRATA_EREFUSED (message naming path) otherwise, -errno if
- * fstat fails. */
-int restore_node_dir_new(int fd, const char *path, StrataErr *err);
+ * rename entries in: a directory of owner (the effective uid) that grants
+ * nothing to group or others (one moved in from elsewhere is writable by
+ * whoever moved it). STRATA_EREFUSED (message naming path) otherwise,
+ * -errno if fstat fails. */
+int restore_node_dir_new(int fd, uid_t owner, const char *path, StrataErr *err);
 
 /* restore_node_open_new — open the node just created as name in dirfd
  * (mkfifoat/mknodat with mode 0, or symlinkat) with O_PATH|O_NOFOLLOW
  * and check that it still is that node: of type type (S_IFIFO, S_IFCHR,
- * S_IFBLK or S_IFLNK), owned by the effective uid, with one link, and for
- * FIFOs and devices mode 0 and, for devices, device number rdev. Writes
- * *out_fd on success. Returns 0; STRATA_EREFUSED (message naming path) if
- * something else has taken the name since; -errno (message too) if it
- * cannot be opened. */
-int restore_node_open_new(int dirfd, const char *name, mode_t type, uint64_t rdev, const char *path,
-                          int *out_fd, StrataErr *err);
+ * S_IFBLK or S_IFLNK), owned by owner (the effective uid), with one link,
+ * and for FIFOs and devices mode 0 and, for devices, device number rdev.
+ * Writes *out_fd on success. Returns 0; STRATA_EREFUSED (message naming
+ * path) if something else has taken the name since; -errno (message too)
+ * if it cannot be opened. */
+int restore_node_open_new(int dirfd, const char *name, mode_t type, uint64_t rdev, uid_t owner,
+                          const char *path, int *out_fd, StrataErr *err);
 
 /* restore_node_set_meta — owner (when set_owner), then mode (not for
  * symlinks: S_ISLNK(type)), then times, through fd, which may be an
@@ -73,13 +73,14 @@ int restore_node_set_meta(int fd, mode_t type, int set_owner, uint32_t uid, uint
 /* restore_node_times — mtime_ns as the atime/mtime pair of utimensat. */
 void restore_node_times(int64_t mtime_ns, struct timespec ts[2]);
 
-/* restore_node_link — a new name in dirfd for the file open as fd
- * (any kind of descriptor). Through /proc/self/fd/N with
- * AT_SYMLINK_FOLLOW, which needs no capability; where /proc is missing,
- * linkat(fd, "", AT_EMPTY_PATH), which needs CAP_DAC_READ_SEARCH (root
- * outside a container has it). Returns 0 or -errno (-EEXIST: the name is
- * taken). */
-int restore_node_link(int fd, int dirfd, const char *name);
+/* restore_node_link — a new name in dirfd for the file open as fd (any
+ * kind of descriptor). privileged (root): linkat(fd, "", AT_EMPTY_PATH)
+ * first, which needs CAP_DAC_READ_SEARCH (root outside a container has
+ * it), then, where that fails with ENOENT (no such capability),
+ * /proc/self/fd/N with AT_SYMLINK_FOLLOW, which needs none; others the
+ * other way round (/proc missing). Returns 0 or -errno (-EEXIST: the name
+ * is taken). */
+int restore_node_link(int fd, int dirfd, const char *name, int privileged);
 
 /* restore_node_reopen — open path (relative to root_fd, components
  * separated by '/', none of them "." or "..") with O_PATH, following no
