@@ -88,14 +88,15 @@ typedef struct LinkSeen {
 	char *path;                /* relative to the target */
 } LinkSeen;
 
-/* Open descriptors of hard-link groups waiting for more members, at most
- * (and at most half the batch's open-file budget, see files_budget).
- * Past it the oldest group's descriptor is closed; its later members
- * reopen the file by path, following no symlink and only if it is still
- * the inode restored (restore_node_reopen), else they become copies. A
- * group whose members are not all restored (--include, links to files
- * outside the backup) would otherwise hold its descriptor to the end. */
-#define LINK_FDS_MAX 4096u
+/* Descriptors of hard-link groups waiting for more members stay open up
+ * to half the batch's open-file budget (files_budget: 8,160 at the usual
+ * limit of 65,536; a duplicate shares the open file, so each costs a slot
+ * in the descriptor table). Past it the oldest group's descriptor is
+ * closed; its later members reopen the file by path, following no symlink
+ * and only if it is still the inode restored (restore_node_reopen), else
+ * they become copies. A group whose members are not all restored
+ * (--include, links to files outside the backup) would otherwise hold its
+ * descriptor to the end. */
 
 typedef struct Ctx {
 	Repo *repo;
@@ -113,6 +114,8 @@ typedef struct Ctx {
 	RestoreProgress prog;
 	LinkSeen *links;
 	size_t nlinks, links_cap;
+	uint32_t *link_slots;          /* hash of (dev, ino): index + 1 into links, 0 free */
+	size_t link_slots_cap;         /* a power of two, at least twice nlinks */
 	size_t link_fds, link_fds_max; /* descriptors open in links */
 	size_t link_evict;             /* links below this have no descriptor */
 	char **includes;
@@ -624,11 +627,57 @@ static void link_close(Ctx *c, LinkSeen *g)
 	c->link_fds--;
 }
 
+static size_t link_hash(uint64_t dev, uint64_t ino, size_t cap)
+{
+	uint64_t h = (ino ^ (dev << 32 | dev >> 32)) * 0x9e3779b97f4a7c15ull;
+
+	return (size_t)(h >> 32) & (cap - 1);
+}
+
+/* The slot for (dev, ino): the group's, or the free one to take. */
+static uint32_t *link_slot(const Ctx *c, uint64_t dev, uint64_t ino)
+{
+	size_t i = link_hash(dev, ino, c->link_slots_cap);
+
+	for (;; i = (i + 1) & (c->link_slots_cap - 1)) {
+		uint32_t *s = &c->link_slots[i];
+		if (*s == 0 || (c->links[*s - 1].dev == dev && c->links[*s - 1].ino == ino))
+			return s;
+	}
+}
+
+/* Room in the hash for one more group: at most half full. */
+static int link_slots_reserve(Ctx *c)
+{
+	uint32_t *old = c->link_slots;
+	size_t old_cap = c->link_slots_cap, cap = old_cap ? old_cap : 64;
+
+	if (2 * (c->nlinks + 1) <= old_cap)
+		return 0;
+	while (2 * (c->nlinks + 1) > cap)
+		cap *= 2;
+	if (c->nlinks + 1 > UINT32_MAX - 1)
+		return -ENOMEM;
+	c->link_slots = calloc(cap, sizeof *c->link_slots);
+	if (!c->link_slots) {
+		c->link_slots = old;
+		return -ENOMEM;
+	}
+	c->link_slots_cap = cap;
+	for (size_t i = 0; i < old_cap; i++)
+		if (old[i])
+			*link_slot(c, c->links[old[i] - 1].dev, c->links[old[i] - 1].ino) = old[i];
+	free(old);
+	return 0;
+}
+
 /* Start a group with the file just created (open as fd) at path. */
 static int remember_link(Ctx *c, const TreeNode *n, const char *path, int fd)
 {
 	LinkSeen *g;
 
+	if (link_slots_reserve(c) != 0)
+		return -ENOMEM;
 	if (c->nlinks == c->links_cap) {
 		size_t cap = c->links_cap ? 2 * c->links_cap : 16;
 		void *p = realloc(c->links, cap * sizeof *c->links);
@@ -653,15 +702,20 @@ static int remember_link(Ctx *c, const TreeNode *n, const char *path, int fd)
 	if (g->fd >= 0)
 		c->link_fds++;
 	c->nlinks++;
+	*link_slot(c, n->dev, n->ino) = (uint32_t)c->nlinks;
 	return 0;
 }
 
+/* The group of n, if one of its members was restored. Hashed: a linear
+ * search made a tree of many hard-link groups quadratic. */
 static LinkSeen *seen_link(const Ctx *c, const TreeNode *n)
 {
-	for (size_t i = 0; i < c->nlinks; i++)
-		if (c->links[i].dev == n->dev && c->links[i].ino == n->ino)
-			return &c->links[i];
-	return NULL;
+	uint32_t s;
+
+	if (c->nlinks == 0)
+		return NULL;
+	s = *link_slot(c, n->dev, n->ino);
+	return s ? &c->links[s - 1] : NULL;
 }
 
 /* Remove an existing entry in the way (only with --overwrite). */
@@ -1346,7 +1400,7 @@ int restore_run(Repo *repo, const Snapshot *snap, const RestoreOptions *opts,
 	                                              err)) != 0)
 		goto out;
 	c.files_max = files_budget();
-	c.link_fds_max = c.files_max / 2 < LINK_FDS_MAX ? c.files_max / 2 : LINK_FDS_MAX;
+	c.link_fds_max = c.files_max / 2;
 	c.pool = workpool_new(nthreads, inflight, make_codec, free_codec);
 	c.plan = restore_plan_new(0, 0);
 	if (remote) {
@@ -1396,6 +1450,7 @@ out:
 			close(c.links[i].fd);
 		free(c.links[i].path);
 	}
+	free(c.link_slots);
 	free(c.links);
 	free(path);
 	pthread_mutex_destroy(&c.mu);

@@ -7,7 +7,12 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#ifdef SYS_openat2
+#include <linux/openat2.h>
+#endif
 
 /* "/proc/self/fd/" and an int. */
 #define FD_PATH_LEN 32
@@ -145,51 +150,72 @@ int restore_node_link(int fd, int dirfd, const char *name, int privileged)
 	return -errno;
 }
 
-int restore_node_reopen(int root_fd, const char *path, dev_t dev, ino_t ino)
+/* path from root_fd one component at a time, O_NOFOLLOW on each: a
+ * directory on the way that was swapped for a symlink stops the walk. */
+static int walk_nofollow(int root_fd, const char *path)
 {
 	char comp[NAME_MAX + 1];
-	struct stat st;
 	const char *p = path;
-	int cur = root_fd, rc = 0;
+	int cur = root_fd;
 
 	for (;;) {
 		const char *slash = strchr(p, '/');
 		size_t l = slash ? (size_t)(slash - p) : strlen(p);
-		int next;
+		int next, e;
 		if (l == 0 || l > NAME_MAX) {
-			rc = -EINVAL;
-			break;
+			if (cur != root_fd)
+				close(cur);
+			return -EINVAL;
 		}
 		memcpy(comp, p, l);
 		comp[l] = '\0';
-		/* O_NOFOLLOW on every component: a directory on the way that
-		 * was swapped for a symlink stops the walk. */
 		next = openat(cur, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC | (slash ? O_DIRECTORY : 0));
-		if (next < 0)
-			rc = -errno;
+		e = errno;
 		if (cur != root_fd)
 			close(cur);
-		cur = root_fd;
-		if (rc)
-			break;
-		if (!slash) {
-			cur = next;
-			break;
-		}
+		if (next < 0)
+			return -e;
+		if (!slash)
+			return next;
 		cur = next;
 		p = slash + 1;
 	}
-	if (rc)
-		return rc;
+}
+
+int restore_node_reopen(int root_fd, const char *path, dev_t dev, ino_t ino)
+{
+	struct stat st;
+	int fd = -ENOSYS, rc = 0;
+
+	if (path[0] == '\0' || strstr(path, "//") || path[strlen(path) - 1] == '/')
+		return -EINVAL;
+#ifdef SYS_openat2
+	{
+		/* One call for the whole path (Linux 5.6), refusing every
+		 * symlink on the way; a kernel or a seccomp filter without it
+		 * says ENOSYS or EPERM, and the walk does the same in steps. */
+		struct open_how how;
+		memset(&how, 0, sizeof how);
+		how.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC;
+		how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH;
+		fd = (int)syscall(SYS_openat2, root_fd, path, &how, sizeof how);
+		if (fd < 0)
+			fd = -errno;
+	}
+#endif
+	if (fd == -ENOSYS || fd == -EPERM)
+		fd = walk_nofollow(root_fd, path);
+	if (fd < 0)
+		return fd;
 	/* Directories exchanged on the way (RENAME_EXCHANGE) may lead to
 	 * another file of that name: only the inode restored will do. */
-	if (fstat(cur, &st) != 0)
+	if (fstat(fd, &st) != 0)
 		rc = -errno;
 	else if (!S_ISREG(st.st_mode) || st.st_dev != dev || st.st_ino != ino)
 		rc = -ESTALE;
 	if (rc) {
-		close(cur);
+		close(fd);
 		return rc;
 	}
-	return cur;
+	return fd;
 }

@@ -84,9 +84,12 @@ int restore_node_link(int fd, int dirfd, const char *name, int privileged);
 
 /* restore_node_reopen — open path (relative to root_fd, components
  * separated by '/', none of them "." or "..") with O_PATH, following no
- * symlink on the way, and only if it ends at the regular file with device
- * dev and inode ino. Returns the descriptor, or -errno (-ESTALE: the path
- * leads to another file now). */
+ * symlink on the way (openat2 RESOLVE_NO_SYMLINKS, or where the kernel or
+ * a seccomp filter lacks it, one component at a time with O_NOFOLLOW),
+ * and only if it ends at the regular file with device dev and inode ino.
+ * Returns the descriptor, or -errno (-ESTALE: the path leads to another
+ * file now; -ELOOP/-ENOTDIR: a symlink on the way; -EINVAL: an empty
+ * component). */
 int restore_node_reopen(int root_fd, const char *path, dev_t dev, ino_t ino);
 
 #endif

@@ -3,11 +3,17 @@
  * the whole restore). */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "store/restore_node.h"
@@ -119,31 +125,89 @@ static void test_link(void)
 	close(w);
 }
 
-/* Reopen by path: only through real directories, only to the inode. */
-static void test_reopen(void)
+/* The reopen checks under dir/sub (made here); the number that failed. */
+static int reopen_checks(const char *sub)
 {
+	char p[128];
 	struct stat st;
-	int fd;
+	int fd, bad = 0;
 
-	REQUIRE(dfd >= 0 && mkdirat(dfd, "d", 0700) == 0 && mkdirat(dfd, "d/e", 0700) == 0);
-	fd = openat(dfd, "d/e/x", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	REQUIRE(fd >= 0 && fstat(fd, &st) == 0);
+	snprintf(p, sizeof p, "%s/e", sub);
+	if (mkdirat(dfd, sub, 0700) != 0 || mkdirat(dfd, p, 0700) != 0)
+		return 100;
+	snprintf(p, sizeof p, "%s/e/x", sub);
+	fd = openat(dfd, p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 || fstat(fd, &st) != 0)
+		return 100;
 	close(fd);
-	fd = restore_node_reopen(dfd, "d/e/x", st.st_dev, st.st_ino);
-	CHECK(fd >= 0);
+	fd = restore_node_reopen(dfd, p, st.st_dev, st.st_ino);
+	bad += fd < 0;
 	if (fd >= 0)
 		close(fd);
 	/* Another inode of that name. */
-	CHECK_EQ_INT(restore_node_reopen(dfd, "d/e/x", st.st_dev, st.st_ino + 1), -ESTALE);
+	bad += restore_node_reopen(dfd, p, st.st_dev, st.st_ino + 1) != -ESTALE;
 	/* A directory on the way swapped for a symlink to it. */
-	REQUIRE(renameat(dfd, "d/e", dfd, "d/e2") == 0 && symlinkat("e2", dfd, "d/e") == 0);
-	fd = restore_node_reopen(dfd, "d/e/x", st.st_dev, st.st_ino);
-	CHECK(fd == -ELOOP || fd == -ENOTDIR);
+	{
+		char e[128], e2[128];
+		snprintf(e, sizeof e, "%s/e", sub);
+		snprintf(e2, sizeof e2, "%s/e2", sub);
+		if (renameat(dfd, e, dfd, e2) != 0 || symlinkat("e2", dfd, e) != 0)
+			return 100;
+	}
+	fd = restore_node_reopen(dfd, p, st.st_dev, st.st_ino);
+	bad += fd != -ELOOP && fd != -ENOTDIR;
 	/* The last component a symlink to the file. */
-	REQUIRE(symlinkat("e2/x", dfd, "d/y") == 0);
-	CHECK_EQ_INT(restore_node_reopen(dfd, "d/y", st.st_dev, st.st_ino), -ESTALE);
-	CHECK_EQ_INT(restore_node_reopen(dfd, "", st.st_dev, st.st_ino), -EINVAL);
-	CHECK_EQ_INT(restore_node_reopen(dfd, "d//x", st.st_dev, st.st_ino), -EINVAL);
+	snprintf(p, sizeof p, "%s/y", sub);
+	if (symlinkat("e2/x", dfd, p) != 0)
+		return 100;
+	bad += restore_node_reopen(dfd, p, st.st_dev, st.st_ino) != -ESTALE;
+	bad += restore_node_reopen(dfd, "", st.st_dev, st.st_ino) != -EINVAL;
+	snprintf(p, sizeof p, "%s//y", sub);
+	bad += restore_node_reopen(dfd, p, st.st_dev, st.st_ino) != -EINVAL;
+	return bad;
+}
+
+/* Reopen by path: only through real directories, only to the inode. */
+static void test_reopen(void)
+{
+	REQUIRE(dfd >= 0);
+	CHECK_EQ_INT(reopen_checks("d"), 0);
+}
+
+/* The same where openat2 is missing (a kernel before 5.6, or a seccomp
+ * filter that does not know it): the component walk. A child refuses
+ * openat2 with ENOSYS through seccomp, as such a filter would. */
+static void test_reopen_without_openat2(void)
+{
+#ifdef SYS_openat2
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_openat2, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { (unsigned short)(sizeof f / sizeof f[0]), f };
+	int st;
+	pid_t pid;
+
+	REQUIRE(dfd >= 0);
+	pid = fork();
+	REQUIRE(pid >= 0);
+	if (pid == 0) {
+		struct open_how_probe { unsigned long long flags, mode, resolve; } how = { 0, 0, 0 };
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
+			_exit(101);
+		/* The filter works: openat2 itself says ENOSYS now. */
+		if (syscall(SYS_openat2, dfd, ".", &how, sizeof how) != -1 || errno != ENOSYS)
+			_exit(102);
+		_exit(reopen_checks("w"));
+	}
+	REQUIRE(waitpid(pid, &st, 0) == pid);
+	CHECK(WIFEXITED(st));
+	CHECK_EQ_INT(WEXITSTATUS(st), 0);
+#else
+	printf("SKIP test_reopen_without_openat2: no openat2 here, the walk is all there is\n");
+#endif
 }
 
 /* Directory checks: messages, the sticky exception, *out_private. */
@@ -193,6 +257,7 @@ int main(void)
 	RUN(test_set_meta);
 	RUN(test_link);
 	RUN(test_reopen);
+	RUN(test_reopen_without_openat2);
 	RUN(test_dir_check);
 	if (dfd >= 0)
 		close(dfd);
