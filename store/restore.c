@@ -37,6 +37,7 @@
 #include "store/bufpool.h"
 #include "store/index.h"
 #include "store/repo_internal.h"
+#include "store/restore_links.h"
 #include "store/restore_node.h"
 #include "store/restore_plan.h"
 #include "store/tree.h"
@@ -75,29 +76,6 @@ typedef struct PendFile {
 	char *path;                /* relative to the target, for messages */
 } PendFile;
 
-/* A hard-link group: the first member restored, kept open (fd) while
- * more members are expected, so that they are linked to that inode and
- * not to whatever its path leads to by then. */
-typedef struct LinkSeen {
-	uint64_t dev, ino;         /* the group, as the tree records it */
-	uint64_t left;             /* members still expected (NLINK - 1 - seen) */
-	int fd;                    /* the first member's file, or -1 */
-	int closed_early;          /* fd was closed for the bound: got_* identify it */
-	dev_t got_dev;
-	ino_t got_ino;
-	char *path;                /* relative to the target */
-} LinkSeen;
-
-/* Descriptors of hard-link groups waiting for more members stay open up
- * to half the batch's open-file budget (files_budget: 8,160 at the usual
- * limit of 65,536; a duplicate shares the open file, so each costs a slot
- * in the descriptor table). Past it the oldest group's descriptor is
- * closed; its later members reopen the file by path, following no symlink
- * and only if it is still the inode restored (restore_node_reopen), else
- * they become copies. A group whose members are not all restored
- * (--include, links to files outside the backup) would otherwise hold its
- * descriptor to the end. */
-
 typedef struct Ctx {
 	Repo *repo;
 	Index *ix;
@@ -112,12 +90,7 @@ typedef struct Ctx {
 	StrataErr *err;
 	RestoreResult res;
 	RestoreProgress prog;
-	LinkSeen *links;
-	size_t nlinks, links_cap;
-	uint32_t *link_slots;          /* hash of (dev, ino): index + 1 into links, 0 free */
-	size_t link_slots_cap;         /* a power of two, at least twice nlinks */
-	size_t link_fds, link_fds_max; /* descriptors open in links */
-	size_t link_evict;             /* links below this have no descriptor */
+	RestoreLinks links;            /* hard-link groups */
 	char **includes;
 	size_t nincludes;
 	const Snapshot *snap;
@@ -610,114 +583,6 @@ static void dir_meta(Ctx *c, int fd, const TreeNode *n)
 	futimens(fd, ts);
 }
 
-/* Close group g's descriptor, noting which inode it was. */
-static void link_close(Ctx *c, LinkSeen *g)
-{
-	struct stat st;
-
-	if (g->fd < 0)
-		return;
-	if (g->left > 0 && fstat(g->fd, &st) == 0) {
-		g->closed_early = 1;
-		g->got_dev = st.st_dev;
-		g->got_ino = st.st_ino;
-	}
-	close(g->fd);
-	g->fd = -1;
-	c->link_fds--;
-}
-
-static size_t link_hash(uint64_t dev, uint64_t ino, size_t cap)
-{
-	uint64_t h = (ino ^ (dev << 32 | dev >> 32)) * 0x9e3779b97f4a7c15ull;
-
-	return (size_t)(h >> 32) & (cap - 1);
-}
-
-/* The slot for (dev, ino): the group's, or the free one to take. */
-static uint32_t *link_slot(const Ctx *c, uint64_t dev, uint64_t ino)
-{
-	size_t i = link_hash(dev, ino, c->link_slots_cap);
-
-	for (;; i = (i + 1) & (c->link_slots_cap - 1)) {
-		uint32_t *s = &c->link_slots[i];
-		if (*s == 0 || (c->links[*s - 1].dev == dev && c->links[*s - 1].ino == ino))
-			return s;
-	}
-}
-
-/* Room in the hash for one more group: at most half full. */
-static int link_slots_reserve(Ctx *c)
-{
-	uint32_t *old = c->link_slots;
-	size_t old_cap = c->link_slots_cap, cap = old_cap ? old_cap : 64;
-
-	if (2 * (c->nlinks + 1) <= old_cap)
-		return 0;
-	while (2 * (c->nlinks + 1) > cap)
-		cap *= 2;
-	if (c->nlinks + 1 > UINT32_MAX - 1)
-		return -ENOMEM;
-	c->link_slots = calloc(cap, sizeof *c->link_slots);
-	if (!c->link_slots) {
-		c->link_slots = old;
-		return -ENOMEM;
-	}
-	c->link_slots_cap = cap;
-	for (size_t i = 0; i < old_cap; i++)
-		if (old[i])
-			*link_slot(c, c->links[old[i] - 1].dev, c->links[old[i] - 1].ino) = old[i];
-	free(old);
-	return 0;
-}
-
-/* Start a group with the file just created (open as fd) at path. */
-static int remember_link(Ctx *c, const TreeNode *n, const char *path, int fd)
-{
-	LinkSeen *g;
-
-	if (link_slots_reserve(c) != 0)
-		return -ENOMEM;
-	if (c->nlinks == c->links_cap) {
-		size_t cap = c->links_cap ? 2 * c->links_cap : 16;
-		void *p = realloc(c->links, cap * sizeof *c->links);
-		if (!p)
-			return -ENOMEM;
-		c->links = p;
-		c->links_cap = cap;
-	}
-	/* At the bound the oldest open group gives up its descriptor. */
-	while (c->link_fds >= c->link_fds_max && c->link_evict < c->nlinks)
-		link_close(c, &c->links[c->link_evict++]);
-	g = &c->links[c->nlinks];
-	memset(g, 0, sizeof *g);
-	g->dev = n->dev;
-	g->ino = n->ino;
-	g->left = n->nlink - 1;
-	g->path = strdup(path);
-	if (!g->path)
-		return -ENOMEM;
-	/* A second descriptor: the batch closes the first after the content. */
-	g->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-	if (g->fd >= 0)
-		c->link_fds++;
-	c->nlinks++;
-	*link_slot(c, n->dev, n->ino) = (uint32_t)c->nlinks;
-	return 0;
-}
-
-/* The group of n, if one of its members was restored. Hashed: a linear
- * search made a tree of many hard-link groups quadratic. */
-static LinkSeen *seen_link(const Ctx *c, const TreeNode *n)
-{
-	uint32_t s;
-
-	if (c->nlinks == 0)
-		return NULL;
-	s = *link_slot(c, n->dev, n->ino);
-	return s ? &c->links[s - 1] : NULL;
-}
-
 /* Remove an existing entry in the way (only with --overwrite). */
 static int clear_way(Ctx *c, int dirfd, const char *name, const char *path)
 {
@@ -756,14 +621,10 @@ static int reserve_file(Ctx *c)
  * must be a copy (the first member's file cannot be reached as the inode
  * restored there, or the link fails, e.g. across filesystems), or an
  * error (the name is taken and clear_way refused). */
-static int link_member(Ctx *c, int dirfd, const TreeNode *n, const char *path, LinkSeen *g)
+static int link_member(Ctx *c, int dirfd, const TreeNode *n, const char *path, RestoreLink *g)
 {
-	int fd = g->fd, reopened = 0, rc;
+	int reopened, fd = restore_links_source(g, c->root_fd, &reopened), rc;
 
-	if (fd < 0 && g->closed_early) {
-		fd = restore_node_reopen(c->root_fd, g->path, g->got_dev, g->got_ino);
-		reopened = 1;
-	}
 	if (fd < 0)
 		return 0;
 	rc = restore_node_link(fd, dirfd, n->name, c->is_root);
@@ -775,8 +636,7 @@ static int link_member(Ctx *c, int dirfd, const TreeNode *n, const char *path, L
 	}
 	if (rc == 0) {
 		rc = 1;
-		if (g->left > 0 && --g->left == 0)
-			link_close(c, g);
+		restore_links_linked(&c->links, g);
 	} else {
 		rc = 0;
 	}
@@ -788,7 +648,7 @@ out:
 
 static int restore_file(Ctx *c, int dirfd, const TreeNode *n, const char *path)
 {
-	LinkSeen *first = n->nlink > 1 ? seen_link(c, n) : NULL;
+	RestoreLink *first = n->nlink > 1 ? restore_links_find(&c->links, n->dev, n->ino) : NULL;
 	PendFile *f;
 	uint64_t off = 0;
 	int fd = -1, rc = 0;
@@ -822,7 +682,7 @@ static int restore_file(Ctx *c, int dirfd, const TreeNode *n, const char *path)
 		close(fd);
 		return rc;
 	}
-	if (n->nlink > 1 && !first && remember_link(c, n, path, fd) != 0) {
+	if (n->nlink > 1 && !first && restore_links_add(&c->links, n->dev, n->ino, n->nlink, path, fd) != 0) {
 		close(fd);
 		return strata_err_set(c->err, -ENOMEM, "out of memory");
 	}
@@ -1400,7 +1260,10 @@ int restore_run(Repo *repo, const Snapshot *snap, const RestoreOptions *opts,
 	                                              err)) != 0)
 		goto out;
 	c.files_max = files_budget();
-	c.link_fds_max = c.files_max / 2;
+	/* Hard-link groups may hold half as many descriptors as a batch
+	 * (8,160 at the usual limit of 65,536); a duplicate shares the open
+	 * file, so each costs only a slot in the descriptor table. */
+	restore_links_init(&c.links, c.files_max / 2);
 	c.pool = workpool_new(nthreads, inflight, make_codec, free_codec);
 	c.plan = restore_plan_new(0, 0);
 	if (remote) {
@@ -1445,13 +1308,7 @@ out:
 	for (size_t i = 0; i < c.nincludes; i++)
 		free(c.includes[i]);
 	free(c.includes);
-	for (size_t i = 0; i < c.nlinks; i++) {
-		if (c.links[i].fd >= 0)
-			close(c.links[i].fd);
-		free(c.links[i].path);
-	}
-	free(c.link_slots);
-	free(c.links);
+	restore_links_free(&c.links);
 	free(path);
 	pthread_mutex_destroy(&c.mu);
 	return rc;
