@@ -8,6 +8,14 @@
  * planned by restore_plan.c; the worker pool fetches each planned range,
  * opens each blob once and writes it through the open descriptors. A
  * file's metadata is applied through its descriptor after its content.
+ *
+ * Against a local user who can rename entries in a directory of the
+ * target while the restore runs (FORMAT.md §14): no metadata is changed
+ * by name (directories and files through their descriptors, symlinks,
+ * FIFOs and devices through an O_PATH descriptor checked to be the node
+ * just made, restore_node.h), hard links come from a descriptor kept for
+ * the group's first member, and as root an existing directory another
+ * user controls stops the restore unless allow_foreign_dirs.
  */
 #include "store/restore.h"
 
@@ -29,6 +37,8 @@
 #include "store/bufpool.h"
 #include "store/index.h"
 #include "store/repo_internal.h"
+#include "store/restore_links.h"
+#include "store/restore_node.h"
 #include "store/restore_plan.h"
 #include "store/tree.h"
 #include "store/workpool.h"
@@ -66,11 +76,6 @@ typedef struct PendFile {
 	char *path;                /* relative to the target, for messages */
 } PendFile;
 
-typedef struct LinkSeen {
-	uint64_t dev, ino;
-	char *path;                /* relative to the target */
-} LinkSeen;
-
 typedef struct Ctx {
 	Repo *repo;
 	Index *ix;
@@ -78,14 +83,14 @@ typedef struct Ctx {
 	WorkPool *pool;
 	int root_fd;
 	int is_root;
+	uid_t euid;
 	pthread_mutex_t mu;
 	int fatal;
 	StrataErr ferr;
 	StrataErr *err;
 	RestoreResult res;
 	RestoreProgress prog;
-	LinkSeen *links;
-	size_t nlinks, links_cap;
+	RestoreLinks links;            /* hard-link groups */
 	char **includes;
 	size_t nincludes;
 	const Snapshot *snap;
@@ -479,13 +484,7 @@ static void finish_file(Ctx *c, PendFile *f)
 	if (c->is_root && fchown(f->fd, f->uid, f->gid) != 0)
 		c->res.errors++;
 	fchmod(f->fd, f->mode & (c->is_root ? 07777 : 01777));
-	ts[0].tv_sec = f->mtime_ns / 1000000000LL;
-	ts[0].tv_nsec = f->mtime_ns % 1000000000LL;
-	if (ts[0].tv_nsec < 0) {
-		ts[0].tv_nsec += 1000000000LL;
-		ts[0].tv_sec--;
-	}
-	ts[1] = ts[0];
+	restore_node_times(f->mtime_ns, ts);
 	futimens(f->fd, ts);
 }
 
@@ -571,53 +570,17 @@ static int wanted(const Ctx *c, const char *path)
 	return r;
 }
 
-/* fd (or -1): the entry's own descriptor. The mode goes through it when
- * there is one: fchmodat(..., 0) follows a symlink swapped in by name. */
-static void apply_meta(Ctx *c, int dirfd, const char *name, int fd, const TreeNode *n)
+/* A directory's metadata, through its descriptor (never by name: the
+ * name may lead elsewhere by now). */
+static void dir_meta(Ctx *c, int fd, const TreeNode *n)
 {
 	struct timespec ts[2];
 
-	if (c->is_root && fchownat(dirfd, name, n->uid, n->gid, AT_SYMLINK_NOFOLLOW) != 0)
+	if (c->is_root && fchown(fd, n->uid, n->gid) != 0)
 		c->res.errors++;
-	if (fd >= 0)
-		fchmod(fd, n->mode & (c->is_root ? 07777 : 01777));
-	else if (n->type != NODE_SYMLINK)
-		fchmodat(dirfd, name, n->mode & (c->is_root ? 07777 : 01777), 0);
-	ts[0].tv_sec = n->mtime_ns / 1000000000LL;
-	ts[0].tv_nsec = n->mtime_ns % 1000000000LL;
-	if (ts[0].tv_nsec < 0) {
-		ts[0].tv_nsec += 1000000000LL;
-		ts[0].tv_sec--;
-	}
-	ts[1] = ts[0];
-	utimensat(dirfd, name, ts, AT_SYMLINK_NOFOLLOW);
-}
-
-static int remember_link(Ctx *c, const TreeNode *n, const char *path)
-{
-	if (c->nlinks == c->links_cap) {
-		size_t cap = c->links_cap ? 2 * c->links_cap : 16;
-		void *p = realloc(c->links, cap * sizeof *c->links);
-		if (!p)
-			return -ENOMEM;
-		c->links = p;
-		c->links_cap = cap;
-	}
-	c->links[c->nlinks].dev = n->dev;
-	c->links[c->nlinks].ino = n->ino;
-	c->links[c->nlinks].path = strdup(path);
-	if (!c->links[c->nlinks].path)
-		return -ENOMEM;
-	c->nlinks++;
-	return 0;
-}
-
-static const char *seen_link(const Ctx *c, const TreeNode *n)
-{
-	for (size_t i = 0; i < c->nlinks; i++)
-		if (c->links[i].dev == n->dev && c->links[i].ino == n->ino)
-			return c->links[i].path;
-	return NULL;
+	fchmod(fd, n->mode & (c->is_root ? 07777 : 01777));
+	restore_node_times(n->mtime_ns, ts);
+	futimens(fd, ts);
 }
 
 /* Remove an existing entry in the way (only with --overwrite). */
@@ -654,9 +617,38 @@ static int reserve_file(Ctx *c)
 	return 0;
 }
 
+/* Link n as a further member of group g: 1 if it was linked, 0 if it
+ * must be a copy (the first member's file cannot be reached as the inode
+ * restored there, or the link fails, e.g. across filesystems), or an
+ * error (the name is taken and clear_way refused). */
+static int link_member(Ctx *c, int dirfd, const TreeNode *n, const char *path, RestoreLink *g)
+{
+	int reopened, fd = restore_links_source(g, c->root_fd, &reopened), rc;
+
+	if (fd < 0)
+		return 0;
+	rc = restore_node_link(fd, dirfd, n->name, c->is_root);
+	if (rc == -EEXIST) {
+		rc = clear_way(c, dirfd, n->name, path);
+		if (rc)
+			goto out;
+		rc = restore_node_link(fd, dirfd, n->name, c->is_root);
+	}
+	if (rc == 0) {
+		rc = 1;
+		restore_links_linked(&c->links, g);
+	} else {
+		rc = 0;
+	}
+out:
+	if (reopened)
+		close(fd);
+	return rc;
+}
+
 static int restore_file(Ctx *c, int dirfd, const TreeNode *n, const char *path)
 {
-	const char *first = n->nlink > 1 ? seen_link(c, n) : NULL;
+	RestoreLink *first = n->nlink > 1 ? restore_links_find(&c->links, n->dev, n->ino) : NULL;
 	PendFile *f;
 	uint64_t off = 0;
 	int fd = -1, rc = 0;
@@ -665,17 +657,14 @@ static int restore_file(Ctx *c, int dirfd, const TreeNode *n, const char *path)
 	 * clear_way decide, and the create is tried again. A restore into an
 	 * empty target, the common case, costs no lookup before each file. */
 	if (first) {
-		int linked = linkat(c->root_fd, first, dirfd, n->name, 0);
-		if (linked != 0 && errno == EEXIST) {
-			if ((rc = clear_way(c, dirfd, n->name, path)) != 0)
-				return rc;
-			linked = linkat(c->root_fd, first, dirfd, n->name, 0);
-		}
-		if (linked == 0) {
+		rc = link_member(c, dirfd, n, path, first);
+		if (rc < 0)
+			return rc;
+		if (rc == 1) {
 			c->res.files++;
 			return 0;
 		}
-		/* Fall back to a copy (e.g. across an include boundary). */
+		/* Fall back to a copy. */
 	}
 	rc = reserve_file(c);
 	if (rc)
@@ -693,7 +682,7 @@ static int restore_file(Ctx *c, int dirfd, const TreeNode *n, const char *path)
 		close(fd);
 		return rc;
 	}
-	if (n->nlink > 1 && !first && remember_link(c, n, path) != 0) {
+	if (n->nlink > 1 && !first && restore_links_add(&c->links, n->dev, n->ino, n->nlink, path, fd) != 0) {
 		close(fd);
 		return strata_err_set(c->err, -ENOMEM, "out of memory");
 	}
@@ -728,25 +717,91 @@ static int restore_file(Ctx *c, int dirfd, const TreeNode *n, const char *path)
 	return 0;
 }
 
-static int restore_dir(Ctx *c, int dirfd, const uint8_t tree_id[STRATA_ID_LEN], char *path, size_t plen);
+static int restore_dir(Ctx *c, int dirfd, int private, const uint8_t tree_id[STRATA_ID_LEN], char *path,
+                       size_t plen);
 
-static int restore_entry(Ctx *c, int dirfd, const TreeNode *n, char *path, size_t plen, int how)
+/* A symlink, FIFO or device node: created with no permissions (mode 0
+ * for FIFOs and devices), then opened with O_PATH|O_NOFOLLOW and checked
+ * to be that node, and its metadata set through the descriptor. Anyone
+ * who can rename entries in dirfd may have put something else under the
+ * name by then: a symlink to a file outside the target, or a hard link to
+ * one; both fail the check and are left alone. */
+static int restore_special(Ctx *c, int dirfd, const TreeNode *n, const char *path)
+{
+	mode_t type = n->type == NODE_SYMLINK ? S_IFLNK : n->type == NODE_FIFO ? S_IFIFO :
+	              n->type == NODE_CHARDEV ? S_IFCHR : S_IFBLK;
+	int fd = -1, rc;
+
+	if (type == S_IFLNK) {
+		rc = 0;
+		if (symlinkat(n->link_target, dirfd, n->name) != 0) {
+			int made = 0;
+			/* Taken: as for files (restore_file). */
+			if (errno == EEXIST && (rc = clear_way(c, dirfd, n->name, path)) == 0)
+				made = symlinkat(n->link_target, dirfd, n->name) == 0;
+			if (!made && rc == 0)
+				rc = fail_errno(c, path, "cannot create symlink");
+		}
+		if (rc)
+			return rc;
+	} else {
+		rc = clear_way(c, dirfd, n->name, path);
+		if (rc)
+			return rc;
+		if (type == S_IFIFO ? mkfifoat(dirfd, n->name, 0) != 0
+		                    : mknodat(dirfd, n->name, type, (dev_t)n->rdev) != 0) {
+			/* Devices need privileges: counted, not fatal. */
+			c->res.errors++;
+			return 0;
+		}
+	}
+	rc = restore_node_open_new(dirfd, n->name, type, n->rdev, c->euid, path, &fd, c->err);
+	if (rc)
+		return rc;
+	c->res.errors += (uint64_t)restore_node_set_meta(fd, type, c->is_root, n->uid, n->gid,
+	                                                 n->mode & (c->is_root ? 07777 : 01777), n->mtime_ns);
+	close(fd);
+	c->res.files++;
+	return 0;
+}
+
+/* private: only root can rename entries in dirfd (or the restore does not
+ * run as root); see restore_node_dir_check. */
+static int restore_entry(Ctx *c, int dirfd, int private, const TreeNode *n, char *path, size_t plen, int how)
 {
 	int rc = 0;
 
 	switch (n->type) {
 	case NODE_DIR: {
-		int fd;
-		if (mkdirat(dirfd, n->name, 0700) != 0 && errno != EEXIST)
-			return fail_errno(c, path, "cannot create directory");
+		int fd, made = 1, mine = 1, meta = how == 2;
+		if (mkdirat(dirfd, n->name, 0700) != 0) {
+			if (errno != EEXIST)
+				return fail_errno(c, path, "cannot create directory");
+			made = 0;
+		}
 		fd = openat(dirfd, n->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0)
 			return fail_errno(c, path, "cannot open directory (a non-directory is in the way)");
-		rc = restore_dir(c, fd, n->subtree, path, plen);
+		/* One made just now (0700) in a directory only root can change
+		 * is ours; elsewhere it is checked to be. One that was there may
+		 * belong to someone who can swap names in it while we work: as
+		 * root, refused unless allowed; allowed, and found where others
+		 * could have moved it in from elsewhere, it keeps its owner, mode
+		 * and times (FORMAT.md §14). */
+		if (c->is_root && !made) {
+			rc = restore_node_dir_check(fd, path, c->opts->allow_foreign_dirs, &mine, c->err);
+			if (!mine && !private)
+				meta = 0;
+		} else if (c->is_root && !private) {
+			rc = restore_node_dir_new(fd, c->euid, path, c->err);
+		}
+		if (rc == 0)
+			rc = restore_dir(c, fd, mine, n->subtree, path, plen);
 		/* Writing file content later does not touch a directory's
 		 * mtime; only creating entries does, and those exist now. */
 		if (rc == 0 && how == 2) {
-			apply_meta(c, dirfd, n->name, fd, n);
+			if (meta)
+				dir_meta(c, fd, n);
 			c->res.dirs++;
 		}
 		close(fd);
@@ -758,39 +813,12 @@ static int restore_entry(Ctx *c, int dirfd, const TreeNode *n, char *path, size_
 		rc = restore_file(c, dirfd, n, path);
 		break;
 	case NODE_SYMLINK:
-		if (how != 2)
-			return 0;
-		rc = 0;
-		if (symlinkat(n->link_target, dirfd, n->name) != 0) {
-			int made = 0;
-			/* Taken: as for files (restore_file). */
-			if (errno == EEXIST && (rc = clear_way(c, dirfd, n->name, path)) == 0)
-				made = symlinkat(n->link_target, dirfd, n->name) == 0;
-			if (!made && rc == 0)
-				rc = fail_errno(c, path, "cannot create symlink");
-		}
-		if (rc == 0) {
-			apply_meta(c, dirfd, n->name, -1, n);
-			c->res.files++;
-		}
-		break;
 	case NODE_FIFO:
 	case NODE_CHARDEV:
 	case NODE_BLOCKDEV:
 		if (how != 2)
 			return 0;
-		rc = clear_way(c, dirfd, n->name, path);
-		if (rc)
-			break;
-		if (n->type == NODE_FIFO ? mkfifoat(dirfd, n->name, 0600) != 0
-		                         : mknodat(dirfd, n->name, (n->type == NODE_CHARDEV ? S_IFCHR : S_IFBLK) | 0600,
-		                                   (dev_t)n->rdev) != 0) {
-			/* Devices need privileges: counted, not fatal. */
-			c->res.errors++;
-			return 0;
-		}
-		apply_meta(c, dirfd, n->name, -1, n);
-		c->res.files++;
+		rc = restore_special(c, dirfd, n, path);
 		break;
 	default:
 		break;        /* sockets are not restored */
@@ -897,7 +925,8 @@ static void free_prefetched(Ctx *c)
 	}
 }
 
-static int restore_dir(Ctx *c, int dirfd, const uint8_t tree_id[STRATA_ID_LEN], char *path, size_t plen)
+static int restore_dir(Ctx *c, int dirfd, int private, const uint8_t tree_id[STRATA_ID_LEN], char *path,
+                       size_t plen)
 {
 	Tree t;
 	size_t ahead = 0;          /* entries below this were looked at for prefetch */
@@ -931,7 +960,7 @@ static int restore_dir(Ctx *c, int dirfd, const uint8_t tree_id[STRATA_ID_LEN], 
 		memcpy(path + (plen ? plen + 1 : 0), n->name, nl + 1);
 		how = wanted(c, path);
 		if (how)
-			rc = restore_entry(c, dirfd, n, path, len, how);
+			rc = restore_entry(c, dirfd, private, n, path, len, how);
 		path[plen] = '\0';
 		if (rc == 0 && c->opts->progress) {
 			c->prog.current = n->name;
@@ -1160,7 +1189,7 @@ int restore_run(Repo *repo, const Snapshot *snap, const RestoreOptions *opts,
 {
 	Ctx c;
 	char *path = NULL;
-	int remote, nthreads, cached = 0, rc;
+	int remote, nthreads, cached = 0, root_private = 1, rc;
 	uint64_t inflight;
 
 	memset(&c, 0, sizeof c);
@@ -1169,7 +1198,8 @@ int restore_run(Repo *repo, const Snapshot *snap, const RestoreOptions *opts,
 	c.err = err;
 	c.snap = snap;
 	c.root_fd = -1;
-	c.is_root = geteuid() == 0;
+	c.euid = geteuid();
+	c.is_root = c.euid == 0;
 	pthread_mutex_init(&c.mu, NULL);
 	pthread_mutex_init(&c.tmu, NULL);
 	pthread_cond_init(&c.tcv, NULL);
@@ -1225,7 +1255,15 @@ int restore_run(Repo *repo, const Snapshot *snap, const RestoreOptions *opts,
 		rc = strata_err_set(err, -errno, "cannot open target %s: %s", opts->target, strerror(errno));
 		goto out;
 	}
+	/* The target is a directory the restore works in like any other. */
+	if (c.is_root && (rc = restore_node_dir_check(c.root_fd, opts->target, opts->allow_foreign_dirs, &root_private,
+	                                              err)) != 0)
+		goto out;
 	c.files_max = files_budget();
+	/* Hard-link groups may hold half as many descriptors as a batch
+	 * (8,160 at the usual limit of 65,536); a duplicate shares the open
+	 * file, so each costs only a slot in the descriptor table. */
+	restore_links_init(&c.links, c.files_max / 2);
 	c.pool = workpool_new(nthreads, inflight, make_codec, free_codec);
 	c.plan = restore_plan_new(0, 0);
 	if (remote) {
@@ -1243,7 +1281,7 @@ int restore_run(Repo *repo, const Snapshot *snap, const RestoreOptions *opts,
 		goto out;
 	}
 	path[0] = '\0';
-	rc = restore_dir(&c, c.root_fd, snap->tree, path, 0);
+	rc = restore_dir(&c, c.root_fd, root_private, snap->tree, path, 0);
 	if (rc == 0)
 		rc = flush(&c);
 	if (rc == 0 && fsync(c.root_fd) != 0 && errno != EINVAL)
@@ -1270,9 +1308,7 @@ out:
 	for (size_t i = 0; i < c.nincludes; i++)
 		free(c.includes[i]);
 	free(c.includes);
-	for (size_t i = 0; i < c.nlinks; i++)
-		free(c.links[i].path);
-	free(c.links);
+	restore_links_free(&c.links);
 	free(path);
 	pthread_mutex_destroy(&c.mu);
 	return rc;

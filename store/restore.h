@@ -9,7 +9,11 @@
  *
  * Safety: never writes outside the target (names from a tree are checked:
  * no "/", no ".", no ".."; the engine never follows a symlink it created);
- * existing files are not replaced unless overwrite is set.
+ * existing files are not replaced unless overwrite is set. Another local
+ * user who can rename entries in a directory of the target during the
+ * restore cannot redirect a change of owner, mode or time, or a hard link,
+ * to a file elsewhere (store/restore_node.h); as root, existing
+ * directories such a user controls are refused unless allow_foreign_dirs.
  *
  * Never: prints. Thread safety: one restore per Repo at a time.
  */
@@ -45,6 +49,12 @@ typedef struct RestoreOptions {
 	unsigned cold_poll_s;      /* seconds between polls; 0 = 60 */
 	unsigned cold_days;        /* days a thawed copy stays readable; 0 = 7 */
 	int verify;                /* also recompute each data chunk's keyed hash */
+	/* As root: work inside existing directories (the target included)
+	 * owned by another user or writable by group or others without the
+	 * sticky bit. Still safe against renames there, but what lies below
+	 * such a directory can be redirected by its owner to places that
+	 * user may write to. */
+	int allow_foreign_dirs;
 } RestoreOptions;
 
 typedef struct RestoreResult {
@@ -80,7 +90,10 @@ typedef struct RestoreResult {
  * Errors: STRATA_EDAMAGED (a chunk is missing or fails its check; the
  * message names chunk, pack and path), STRATA_ENOTFOUND (an include path
  * is not in the snapshot), STRATA_EEXIST (a file exists and !overwrite),
- * -errno for the target filesystem. */
+ * STRATA_EREFUSED (as root, an existing directory another user controls
+ * and !allow_foreign_dirs; or an entry replaced by someone else between
+ * its creation and its metadata: the message names the path), -errno for
+ * the target filesystem. */
 int restore_run(Repo *repo, const Snapshot *snap, const RestoreOptions *opts,
                 RestoreResult *out_result, StrataErr *err);
 

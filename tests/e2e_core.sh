@@ -185,7 +185,20 @@ if cmp -s "$S/big" "$T/restore-verify/${P}big"; then pass "restore --verify bit-
 expect_exit "restore over existing files refused" 4 "$STRATA" restore latest --target "$D"
 one_error_line "restore over existing files: one line"
 printf 'changed\n' >"$RS/a.txt"
-expect "restore --overwrite" "$STRATA" restore latest --target "$D" --overwrite
+# The first restore left "shared" group-writable (2775): as root, a second
+# restore over it stops there unless --allow-foreign-dirs (FORMAT.md §14).
+FOREIGN=""
+if [ "$(id -u)" = 0 ]; then
+	FOREIGN=--allow-foreign-dirs
+	expect_exit "restore --overwrite as root over a group-writable directory: exit 4" 4 \
+		"$STRATA" restore latest --target "$D" --overwrite
+	one_error_line "restore --overwrite as root over a group-writable directory: one line naming it and the option" \
+		"^strata: ${P}shared: existing directory writable by group or others (mode 2775, no sticky bit): restoring as root into a directory another user can change is refused (they could swap its entries for links while the restore runs); check the directory, or pass --allow-foreign-dirs\$"
+	expect_exit "restore over a group-writable directory --json: refused" 4 \
+		"$STRATA" --json restore latest --target "$D" --overwrite
+	check "restore over a group-writable directory --json: code refused" "d['error']['code']=='refused' and d['error']['exit']==4"
+fi
+expect "restore --overwrite" "$STRATA" restore latest --target "$D" --overwrite $FOREIGN
 if cmp -s "$S/a.txt" "$RS/a.txt"; then pass "restore --overwrite replaced the file"; else fail "restore --overwrite replaced the file" "content differs"; fi
 
 # ---- restore --include ----

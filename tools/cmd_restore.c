@@ -36,7 +36,8 @@ enum {
 	OPT_PATH,
 	OPT_COLD_WAIT,
 	OPT_COLD_POLL,
-	OPT_VERIFY
+	OPT_VERIFY,
+	OPT_ALLOW_FOREIGN_DIRS
 };
 
 static const struct option longopts[] = {
@@ -56,6 +57,7 @@ static const struct option longopts[] = {
 	{ "cold-wait", no_argument,       NULL, OPT_COLD_WAIT },
 	{ "cold-poll", required_argument, NULL, OPT_COLD_POLL },
 	{ "verify",    no_argument,       NULL, OPT_VERIFY },
+	{ "allow-foreign-dirs", no_argument, NULL, OPT_ALLOW_FOREIGN_DIRS },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -73,6 +75,7 @@ typedef struct Args {
 	int cold_wait;             /* --cold-wait: poll archived packs until readable */
 	long cold_poll;            /* --cold-poll SECONDS */
 	int verify;                /* --verify: re-hash every chunk against its ID */
+	int allow_foreign_dirs;    /* --allow-foreign-dirs */
 } Args;
 
 static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
@@ -140,6 +143,9 @@ static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
 		return CLI_CONTINUE;
 	case OPT_VERIFY:
 		a->verify = 1;
+		return CLI_CONTINUE;
+	case OPT_ALLOW_FOREIGN_DIRS:
+		a->allow_foreign_dirs = 1;
 		return CLI_CONTINUE;
 	case OPT_COLD_POLL:
 		if (cli_parse_int(arg, 1, 86400, &a->cold_poll) < 0)
@@ -296,9 +302,9 @@ static int run(Cli *cli, int argc, char **argv)
 		exit_code = rc;
 		goto out;
 	}
-	if (a.tar && (a.target || a.includes.n || a.overwrite)) {
+	if (a.tar && (a.target || a.includes.n || a.overwrite || a.allow_foreign_dirs)) {
 		exit_code = cli_usage(cli, "--tar/--tar-zst write the whole snapshot as a stream; "
-		                      "--target, --include and --overwrite do not apply");
+		                      "--target, --include, --overwrite and --allow-foreign-dirs do not apply");
 		goto out;
 	}
 	if (a.tar_mode >= 0 && (!a.tar || !strcmp(a.tar, "-"))) {
@@ -332,6 +338,7 @@ static int run(Cli *cli, int argc, char **argv)
 	opts.threads = (int)a.threads;
 	opts.cold_wait = a.cold_wait;
 	opts.verify = a.verify;
+	opts.allow_foreign_dirs = a.allow_foreign_dirs;
 	opts.cold_poll_s = (unsigned)a.cold_poll;
 	opts.progress = on_progress;
 	opts.progress_ctx = &report;
@@ -396,6 +403,7 @@ const CliCommand cmd_restore = {
 	.name = "restore",
 	.summary = "Restore a snapshot, or some paths of it, into a directory.",
 	.usage = "strata restore SNAPSHOT --target DIR [--include PATH]... [--overwrite]\n"
+	         "                      [--allow-foreign-dirs]\n"
 	         "       strata restore SNAPSHOT (--tar | --tar-zst) FILE|- [--tar-mode MODE]\n"
 	         "       strata restore (--at TIME | --at-height N | --label KEY=VALUE)\n"
 	         "                      [--host H] [--tag T]... [--path P]... (--target DIR | --tar FILE|-)",
@@ -412,6 +420,16 @@ const CliCommand cmd_restore = {
 		"                        (repeatable; a directory brings everything below)\n"
 		"      --overwrite       replace files that already exist in DIR; without\n"
 		"                        it, an existing file stops the restore\n"
+		"      --allow-foreign-dirs\n"
+		"                        as root, also restore into existing directories\n"
+		"                        (DIR included) owned by another user or writable\n"
+		"                        by group or others without the sticky bit; without\n"
+		"                        it such a directory stops the restore, since its\n"
+		"                        owner could swap entries while root works there.\n"
+		"                        Even with it, nothing outside DIR changes owner,\n"
+		"                        mode or time and no file outside is linked in, but\n"
+		"                        what lies below such a directory can be moved by\n"
+		"                        its owner to places that user may write to\n"
 		"      --threads N       worker threads (default: one per core)\n"
 		"      --verify          also recompute each chunk's keyed hash and compare\n"
 		"                        it with its ID, as check --read-data does: catches\n"
