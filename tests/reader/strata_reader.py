@@ -355,6 +355,10 @@ class Repo:
                     raise ReaderError("%s: pack kind %d unknown" % (rel, kind))
                 size = c.u64()
                 entries = [read_entry(c) for _ in range(c.u32())]
+                for (typ, cid, off, ln, raw) in entries:
+                    if (typ == 0) != (kind == 0) or ln < 41 or off + ln > size:
+                        raise ReaderError("%s: entry %s does not fit pack %s"
+                                          % (rel, cid.hex()[:16], pack[:16]))
                 self.packs[pack] = (kind, size, entries)
                 for (typ, cid, off, ln, raw) in entries:
                     # The first listing wins; every listing points at an
@@ -426,6 +430,8 @@ class Repo:
             for _ in range(c.uvarint()):
                 pid = c.take(32)
                 plen = c.uvarint()
+                if sum(len(p) for p in parts) + plen > 1 << 31:
+                    raise ReaderError("%s: larger than 2^31 bytes" % what)
                 part = self.blob(pid, 2)
                 if len(part) != plen:
                     raise ReaderError("%s: part %s has %d bytes, listed as %d"
@@ -532,13 +538,12 @@ def top_mask(bits):
 
 
 def fastcdc_cuts(data, gear, mn, avg, mx):
-    """Chunk lengths by §13. FORMAT.md left open where the fingerprint
-    starts and whether a cut length counts the byte that triggered it;
-    this is the variant that matched strata's cuts (found by trying the
-    candidates against a repository with MIN 64, where they differ): fp
-    starts at 0 with the byte at offset MIN of the chunk, a byte at offset
-    i whose fp matches ends a chunk of i + 1 bytes, MASK_S for i < AVG and
-    MASK_L from there to MAX."""
+    """Chunk lengths by §13's loop: fp starts at 0 with the byte at offset
+    MIN of each chunk, a byte at offset i whose fp matches ends a chunk of
+    i + 1 bytes, MASK_S for i < AVG and MASK_L from there to MAX. (Written
+    blind, FORMAT.md left the first two open; this variant was found by
+    trying the candidates against a repository with MIN 64, where they
+    differ, and FORMAT.md now states it.)"""
     lg = avg.bit_length() - 1
     mask_s, mask_l = top_mask(lg + 2), top_mask(lg - 2)
     M = (1 << 64) - 1
