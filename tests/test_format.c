@@ -10,6 +10,7 @@
 #include "tests/test_repo.h"
 #include "tests/test_tmp.h"
 
+#include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,7 +45,42 @@ static int write_file(const char *path, const uint8_t *buf, size_t len)
 	return ok ? 0 : -1;
 }
 
-/* Seal json as the config under header version, in place of dir's. */
+/* Rename every key file of the repository whose config is cfg_path to
+ * the name the header version's hash gives its bytes (FORMAT.md §3: a key
+ * file whose name is not NAME of its bytes is skipped). */
+static int rename_keys(const char *cfg_path, uint32_t version)
+{
+	char keys[600], from[900], to[900], hex[CODEC_ID_LEN * 2 + 1];
+	uint8_t *buf = NULL, sum[CODEC_ID_LEN];
+	size_t len = 0;
+	struct dirent *e;
+	DIR *d;
+	int rc = 0;
+
+	snprintf(keys, sizeof keys, "%.*s/keys", (int)(strlen(cfg_path) - strlen("/config")), cfg_path);
+	if (!(d = opendir(keys)))
+		return -1;
+	while (rc == 0 && (e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(from, sizeof from, "%s/%s", keys, e->d_name);
+		rc = read_file(from, &buf, &len);
+		if (rc == 0)
+			rc = codec_name_hash(version == 1 ? CODEC_NAME_BLAKE2B : CODEC_NAME_SHA256, buf, len, sum);
+		free(buf);
+		buf = NULL;
+		if (rc == 0) {
+			codec_hex(sum, sizeof sum, hex);
+			snprintf(to, sizeof to, "%s/%s", keys, hex);
+			rc = rename(from, to);
+		}
+	}
+	closedir(d);
+	return rc;
+}
+
+/* Seal json as the config under header version, in place of dir's; the
+ * key files take the names that version gives them. */
 static int put_config(const Repo *repo, const char *cfg_path, uint32_t version, const char *json)
 {
 	uint8_t *buf = NULL;
@@ -53,6 +89,8 @@ static int put_config(const Repo *repo, const char *cfg_path, uint32_t version, 
 
 	if (rc == 0)
 		rc = write_file(cfg_path, buf, len);
+	if (rc == 0 && version <= STRATA_FORMAT_VERSION)
+		rc = rename_keys(cfg_path, version);
 	free(buf);
 	return rc;
 }
