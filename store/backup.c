@@ -293,6 +293,8 @@ static int file_node(Ctx *c, const char *path, const struct stat *st, TreeNode *
 			return 0;
 		}
 	}
+	if (c->opts->test_hook)
+		c->opts->test_hook("open", path, c->opts->test_hook_ctx);
 	fd = open_source(path);
 	if (fd < 0) {
 		rc = -errno;
@@ -339,6 +341,8 @@ static int file_node(Ctx *c, const char *path, const struct stat *st, TreeNode *
 	cachedfile_clear(&cf);
 	/* A read error (1) leaves the file out of the snapshot. */
 	rc = read_file(c, fd, path, fw, &size);
+	if (rc == 0 && c->opts->test_hook)
+		c->opts->test_hook("read", path, c->opts->test_hook_ctx);
 	close(fd);
 	if (rc)
 		return rc;

@@ -52,6 +52,12 @@ typedef struct BackupOptions {
 	int   report_all_files;                       /* call on_file for every file */
 	Lock *lock;                                   /* held lock, checked just before the
 	                                               * snapshot is written; NULL = none */
+	/* For tests only (NULL otherwise): called for each regular file read,
+	 * with phase "open" between its lstat and its open, and "read" between
+	 * the end of its read and its second stat, so that a test can make the
+	 * file vanish, change or be replaced at exactly that point. */
+	void (*test_hook)(const char *phase, const char *path, void *ctx);
+	void *test_hook_ctx;
 } BackupOptions;
 
 typedef struct BackupResult {

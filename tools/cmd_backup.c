@@ -2,9 +2,11 @@
 #include <errno.h>
 #include <malloc.h>
 #include <math.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -216,6 +218,30 @@ static void print_summary(const BackupResult *res)
 	printf("  duration: %.2f s\n", s->duration_s);
 }
 
+/* STRATA_TEST_BACKUP_HOOK — for tests only, never for production: a
+ * shell command run as `sh -c CMD strata-test-hook PHASE PATH` (stdout to
+ * stderr) and waited for at BackupOptions.test_hook's two points of each
+ * regular file, so that a test makes a file vanish, change or be replaced
+ * between its stat, open, read and second stat deterministically
+ * (tests/e2e_partial.sh). */
+static void run_test_hook(const char *phase, const char *path, void *ctx)
+{
+	extern char **environ;
+	char sh[] = "/bin/sh", dash_c[] = "-c", name[] = "strata-test-hook";
+	char *argv[] = { sh, dash_c, ctx, name, (char *)(uintptr_t)phase, (char *)(uintptr_t)path, NULL };
+	posix_spawn_file_actions_t fa;
+	pid_t pid;
+	int st;
+
+	if (posix_spawn_file_actions_init(&fa) != 0)
+		return;
+	if (posix_spawn_file_actions_adddup2(&fa, STDERR_FILENO, STDOUT_FILENO) == 0 &&
+	    posix_spawn(&pid, "/bin/sh", &fa, NULL, argv, environ) == 0)
+		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+			;
+	posix_spawn_file_actions_destroy(&fa);
+}
+
 /* ---- job metrics (--metrics-file), shared through cli.h ---- */
 
 int cmd_backup_job_name_ok(const char *name)
@@ -389,6 +415,8 @@ static int run(Cli *cli, int argc, char **argv)
 	opts.on_file = on_file;
 	opts.file_ctx = &report;
 	opts.report_all_files = cli->verbose && !cli->json && !cli->quiet;
+	if ((opts.test_hook_ctx = getenv("STRATA_TEST_BACKUP_HOOK")) && *(char *)opts.test_hook_ctx)
+		opts.test_hook = run_test_hook;
 
 	/* A fixed mmap threshold: glibc otherwise raises it to the size of
 	 * each large block freed (up to 32 MiB), after which 16 MiB pack
