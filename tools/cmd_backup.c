@@ -19,6 +19,7 @@
 #include "tools/cli_lock.h"
 #include "tools/cli_metrics.h"
 #include "tools/cli_opts.h"
+#include "tools/cli_producer.h"
 #include "tools/cli_progress.h"
 #include "tools/cli_repo.h"
 #include "tools/cli_tier.h"
@@ -42,7 +43,8 @@ enum {
 	OPT_STORAGE_CLASS,
 	OPT_METRICS,
 	OPT_JOB,
-	OPT_JSON_PROGRESS
+	OPT_JSON_PROGRESS,
+	OPT_STDIN_FROM_COMMAND
 };
 
 static const struct option longopts[] = {
@@ -63,6 +65,7 @@ static const struct option longopts[] = {
 	{ "metrics-file", required_argument, NULL, OPT_METRICS },
 	{ "job",          required_argument, NULL, OPT_JOB },
 	{ "json-progress", no_argument,      NULL, OPT_JSON_PROGRESS },
+	{ "stdin-from-command", no_argument, NULL, OPT_STDIN_FROM_COMMAND },
 	/* Hidden: the snapshot's time, for tests (retention rules over a
 	 * synthetic history) and imports of old archives. */
 	{ "time",         required_argument, NULL, OPT_TIME },
@@ -75,6 +78,7 @@ typedef struct Args {
 	const char *host, *parent, *stdin_name;
 	int use_stdin, force_reread, verify_prefix_full;
 	int use_stdin_tar;         /* --stdin-tar: import an archive read from stdin */
+	int from_command;          /* --stdin-from-command: the stream is CMD's stdout */
 	long threads, compression;
 	int64_t time_ns;           /* --time; 0 = now */
 	const char *metrics, *job; /* --metrics-file, --job */
@@ -121,6 +125,7 @@ static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
 	case OPT_PARENT:       a->parent = arg; break;
 	case OPT_STDIN:        a->use_stdin = 1; break;
 	case OPT_STDIN_TAR:    a->use_stdin_tar = 1; break;
+	case OPT_STDIN_FROM_COMMAND: a->from_command = 1; break;
 	case OPT_STDIN_NAME:   a->stdin_name = arg; break;
 	case OPT_FORCE_REREAD: a->force_reread = 1; break;
 	case OPT_VERIFY_PREFIX:
@@ -204,7 +209,7 @@ static void print_summary(const BackupResult *res)
 	char id[CLI_FMT_SHORT_ID_LEN], b1[CLI_FMT_BYTES_LEN], b2[CLI_FMT_BYTES_LEN],
 	     b3[CLI_FMT_BYTES_LEN], b4[CLI_FMT_BYTES_LEN];
 
-	printf("snapshot %s saved\n", cli_fmt_short_id(res->snapshot_id, id));
+	printf("snapshot %s saved%s\n", cli_fmt_short_id(res->snapshot_id, id), res->partial ? " as partial" : "");
 	printf("  files:    %llu new, %llu changed, %llu unchanged (%llu files, %llu dirs, %s)\n",
 	       (unsigned long long)s->files_new, (unsigned long long)s->files_changed,
 	       (unsigned long long)s->files_unchanged, (unsigned long long)s->files,
@@ -215,6 +220,10 @@ static void print_summary(const BackupResult *res)
 	       cli_fmt_bytes(s->bytes_stored, b4));
 	if (s->errors)
 		printf("  errors:   %llu files could not be read\n", (unsigned long long)s->errors);
+	if (res->partial)
+		printf("  partial:  %llu paths vanished, could not be read or changed while read (warnings above;\n"
+		       "            `strata cat snapshot %s` lists them); latest and the next parent skip it\n",
+		       (unsigned long long)res->partial_count, id);
 	printf("  duration: %.2f s\n", s->duration_s);
 }
 
@@ -285,10 +294,10 @@ int cmd_backup_job_metrics_add(CliMetrics *m, const Cli *cli, const char *path, 
 	const char *command = cli->cmd ? cli->cmd->name : "strata";
 	const char *lb[] = { "job", job ? job : command, "command", command, NULL };
 	double now = (double)time(NULL), last_ok;
-	/* Exit 3 saved a snapshot without some unreadable files: the job did
-	 * its work (strata_errors says what is missing), as systemd units
-	 * with SuccessExitStatus=3 agree. */
-	int ok = exit_code == CLI_EXIT_OK || (s && exit_code == CLI_EXIT_PARTIAL);
+	/* Only exit 0 succeeds: exit 3 saved a partial snapshot (files that
+	 * vanished, were unreadable or changed while read), which latest and
+	 * a restore skip, so the job did not produce a usable snapshot. */
+	int ok = exit_code == CLI_EXIT_OK;
 	int rc = 0;
 
 	/* A failed run keeps the last success time: the file is replaced
@@ -297,9 +306,9 @@ int cmd_backup_job_metrics_add(CliMetrics *m, const Cli *cli, const char *path, 
 #define ADD(name, help, v) \
 	do { if (rc == 0) rc = cli_metrics_add(m, name, help, "gauge", lb, (double)(v)); } while (0)
 	ADD("strata_last_success_timestamp_seconds",
-	    "when the job last succeeded: exit 0, or 3 with a snapshot saved (unix seconds; 0: never)", last_ok);
+	    "when the job last succeeded, exit 0 (unix seconds; 0: never)", last_ok);
 	ADD("strata_last_run_timestamp_seconds", "when the job last finished, successful or not (unix seconds)", now);
-	ADD("strata_success", "1 if the last run succeeded (exit 0, or 3 with a snapshot saved)", ok);
+	ADD("strata_success", "1 if the last run succeeded (exit 0; a partial snapshot, exit 3, is a failure)", ok);
 	ADD("strata_exit_code", "exit status of the last run (see strata --help)", exit_code);
 	ADD("strata_duration_seconds", "how long the last run took", duration_s);
 	if (s) {
@@ -333,6 +342,31 @@ int cmd_backup_job_metrics(const Cli *cli, const char *path, const char *job, in
 	return rc;
 }
 
+/* The job metrics, plus backup's own: strata_partial_paths when a
+ * snapshot was saved (res). */
+static int backup_metrics(const Cli *cli, const Args *a, int exit_code, double duration_s,
+                          const BackupResult *res, StrataErr *err)
+{
+	CliMetrics *m = cli_metrics_new();
+	const char *lb[] = { "job", a->job ? a->job : "backup", "command", "backup", NULL };
+	int rc;
+
+	if (!m)
+		return strata_err_set(err, -ENOMEM, "out of memory");
+	rc = cmd_backup_job_metrics_add(m, cli, a->metrics, a->job, exit_code, duration_s,
+	                                res ? &res->summary : NULL);
+	if (rc == 0 && res)
+		rc = cli_metrics_add(m, "strata_partial_paths", "source paths that vanished, could not be read or changed "
+		                     "while read: the snapshot is partial when > 0", "gauge", lb,
+		                     (double)res->partial_count);
+	if (rc)
+		strata_err_set(err, rc, "cannot build metrics: %s", strerror(-rc));
+	else
+		rc = cli_metrics_write(m, a->metrics, err);
+	cli_metrics_free(m);
+	return rc;
+}
+
 static int run(Cli *cli, int argc, char **argv)
 {
 	Args a;
@@ -341,19 +375,47 @@ static int run(Cli *cli, int argc, char **argv)
 	BackupResult res;
 	StrataErr err = { 0, "" };
 	CliList excludes = { NULL, 0, 0, 0 };
+	CliProducer prod = { 0, -1, NULL, 0 };
 	Repo *repo = NULL;
 	char hex[STRATA_ID_HEX_LEN + 1];
+	char **cmd = NULL;
 	size_t i;
-	int rc, first, exit_code = CLI_EXIT_OK, progress_started = 0, have_res = 0;
+	int rc, first, exit_code = CLI_EXIT_OK, progress_started = 0, have_res = 0, dashes = argc;
 	int64_t t0 = cli_now_ns();
 
 	memset(&a, 0, sizeof a);
 	memset(&opts, 0, sizeof opts);
 	memset(&res, 0, sizeof res);
 	a.compression = 0; /* codec default */
-	if ((rc = cli_opts_parse(cli, argc, argv, "", longopts, on_opt, &a, &first)) != CLI_CONTINUE) {
+	/* Options end at the first "--": after it comes the producer's
+	 * command line (--stdin-from-command), or more PATHs. */
+	for (i = 1; i < (size_t)argc; i++)
+		if (!strcmp(argv[i], "--")) {
+			dashes = (int)i;
+			break;
+		}
+	if ((rc = cli_opts_parse(cli, dashes, argv, "", longopts, on_opt, &a, &first)) != CLI_CONTINUE) {
 		exit_code = rc;
 		goto out;
+	}
+	if (a.from_command) {
+		if (first < dashes) {
+			exit_code = cli_usage(cli, "--stdin-from-command takes no PATH: the command goes after --");
+			goto out;
+		}
+		if (dashes + 1 >= argc) {
+			exit_code = cli_usage(cli, "--stdin-from-command wants the command after --, e.g. -- pg_dump app");
+			goto out;
+		}
+		cmd = argv + dashes + 1;
+		argc = first = dashes;
+		if (!a.use_stdin_tar)
+			a.use_stdin = 1;
+	} else if (dashes < argc) {
+		/* PATHs after "--" join those before it (getopt moved them to
+		 * the end of argv[0..dashes)). */
+		memmove(argv + dashes, argv + dashes + 1, (size_t)(argc - dashes - 1) * sizeof *argv);
+		argc--;
 	}
 	if (a.use_stdin_tar) {
 		if (a.use_stdin) {
@@ -403,6 +465,7 @@ static int run(Cli *cli, int argc, char **argv)
 	opts.nexcludes = excludes.n;
 	opts.compression_level = (int)a.compression;
 	opts.stdin_fd = a.use_stdin ? STDIN_FILENO : -1;
+	opts.include_partial = cli->include_partial;
 	opts.stdin_name = a.use_stdin ? (a.stdin_name ? a.stdin_name : "stdin") : NULL;
 	opts.parent = a.parent;
 	opts.force_reread = a.force_reread;
@@ -435,12 +498,30 @@ static int run(Cli *cli, int argc, char **argv)
 		cli_progress_json_lines(&report.progress);
 	progress_started = 1;
 	opts.lock = cli_held_lock();
+	if (cmd) {
+		/* Started only now: with the repository open and locked, a run
+		 * that cannot write a snapshot fails before the producer does
+		 * any work. */
+		if ((rc = cli_producer_start(&prod, cmd, &err)) != 0) {
+			cli_progress_done(&report.progress);
+			progress_started = 0;
+			exit_code = cli_fail(cli, rc, &err);
+			goto out;
+		}
+		opts.stdin_fd = prod.fd;
+		opts.stream_end = cli_producer_finish;
+		opts.stream_end_ctx = &prod;
+	}
 	if (a.use_stdin_tar) {
 		opts.stdin_name = a.stdin_name;
-		rc = tar_import(repo, STDIN_FILENO, &opts, &res, &err);
+		rc = tar_import(repo, opts.stdin_fd, &opts, &res, &err);
 	} else {
 		rc = backup_run(repo, &opts, &res, &err);
 	}
+	/* A backup that failed before the producer's end was accepted: end
+	 * it; when it had failed first, its status is the error. */
+	if (cmd && rc && rc != STRATA_EPARTIAL)
+		rc = cli_producer_abort(&prod, &err);
 	cli_progress_done(&report.progress);
 	progress_started = 0;
 	if (rc && rc != STRATA_EPARTIAL) {
@@ -453,6 +534,11 @@ static int run(Cli *cli, int argc, char **argv)
 		strata_id_hex(res.snapshot_id, hex);
 		json_t *j = json_pack("{s:s,s:s%,s:o}", "snapshot_id", hex, "short_id", hex, (size_t)8,
 		                      "summary", cli_json_summary(&res.summary));
+		if (j && cli_json_set_partial(j, res.partial, res.partial_count, res.partial_paths,
+		                              res.npartial_paths) < 0) {
+			json_decref(j);
+			j = NULL;
+		}
 		/* --json-progress: the last line of the stream, typed like the others. */
 		if (j && cli->json_lines) {
 			json_t *line = json_pack("{s:s}", "type", "summary");
@@ -482,13 +568,14 @@ out:
 		cli_progress_done(&report.progress);
 	if (a.metrics && exit_code != CLI_EXIT_USAGE) {   /* usage error: nothing ran */
 		StrataErr merr = { 0, "" };
-		if (cmd_backup_job_metrics(cli, a.metrics, a.job, exit_code, (double)(cli_now_ns() - t0) / 1e9,
-		                           have_res ? &res.summary : NULL, &merr) != 0) {
+		if (backup_metrics(cli, &a, exit_code, (double)(cli_now_ns() - t0) / 1e9, have_res ? &res : NULL,
+		                   &merr) != 0) {
 			cli_warn("%s", merr.msg);
 			if (exit_code == CLI_EXIT_OK)
 				exit_code = CLI_EXIT_FAILURE;
 		}
 	}
+	backup_result_clear(&res);
 	repo_close(repo);
 	cli_list_free(&excludes);
 	cli_list_free(&a.tags);
@@ -502,6 +589,8 @@ const CliCommand cmd_backup = {
 	.name = "backup",
 	.summary = "Back up files and directories (or standard input) as a new snapshot.",
 	.usage = "strata backup [OPTIONS] PATH...\n"
+	         "       strata backup [OPTIONS] --stdin-from-command [--stdin-name NAME] -- CMD [ARG]...\n"
+	         "       strata backup [OPTIONS] --stdin-tar --stdin-from-command [--stdin-name NAME] -- CMD [ARG]...\n"
 	         "       strata backup [OPTIONS] --stdin [--stdin-name NAME]\n"
 	         "       strata backup [OPTIONS] --stdin-tar [--stdin-name NAME]",
 	.help =
@@ -517,11 +606,20 @@ const CliCommand cmd_backup = {
 		"      --exclude GLOB      skip paths matching GLOB (fnmatch(3); repeatable)\n"
 		"      --exclude-file FILE read globs from FILE, one per line; blank lines\n"
 		"                          and lines starting with '#' are ignored\n"
-		"      --stdin             back up standard input as one file\n"
+		"      --stdin-from-command -- CMD [ARG]...\n"
+		"                          run CMD (no shell) and back up its standard output\n"
+		"                          as one file (with --stdin-tar: as a tar stream); its\n"
+		"                          stderr passes through. The snapshot is written only\n"
+		"                          when CMD exits 0: otherwise none is, latest stays,\n"
+		"                          and strata exits 4 naming CMD's exit code or signal.\n"
+		"                          SIGTERM/SIGINT to strata terminate CMD, no snapshot\n"
+		"      --stdin             back up standard input as one file. strata cannot\n"
+		"                          tell a producer that died from one that finished\n"
+		"                          (a pipe only ends): prefer --stdin-from-command\n"
 		"      --stdin-name NAME   its name in the snapshot (default \"stdin\")\n"
 		"      --stdin-tar         read a tar stream (plain, gzip, bzip2, xz or zstd)\n"
-		"                          from standard input and store its content as the\n"
-		"                          snapshot's tree, each file deduplicated on its own;\n"
+		"                          from standard input (or CMD) and store its content as\n"
+		"                          the snapshot's tree, each file deduplicated on its own;\n"
 		"                          NAME is then the snapshot's path (default stdin.tar)\n"
 		"      --parent SNAPSHOT   compare against this snapshot (default: the\n"
 		"                          latest one with the same host and paths)\n"
@@ -552,15 +650,22 @@ const CliCommand cmd_backup = {
 		"\n"
 		"Prints a summary: files new/changed/unchanged, bytes read, bytes added\n"
 		"to the repository and stored after compression. With --json, one\n"
-		"object {\"snapshot_id\", \"short_id\", \"summary\": {...}}.\n"
-		"A file that cannot be read is a warning on stderr; the snapshot is\n"
-		"still written and strata exits with 3.\n"
+		"object {\"snapshot_id\", \"short_id\", \"summary\": {...}, \"partial\", ...}.\n"
+		"A file that vanished, could not be read, or changed while it was read\n"
+		"(size, mtime or ctime differ between the stat before and after reading;\n"
+		"another file under its name; a directory whose entries changed) is a\n"
+		"warning on stderr; the snapshot is still written, marked partial with\n"
+		"those paths (`strata cat snapshot ID`), and strata exits with 3. latest,\n"
+		"--at, --label, the next backup's parent and forget's keep counts skip a\n"
+		"partial snapshot (global option --include-partial: they do not).\n"
+		"strata's own cache directory is never backed up.\n"
 		"\n"
 		"Examples:\n"
 		"  strata backup /var/lib/node --tag hourly --label height=812345\n"
 		"  strata backup ~/work --exclude '*.o' --exclude-file ~/.strata-excludes\n"
-		"  pg_dump app | strata backup --stdin --stdin-name app.sql --tag db\n"
-		"  pg_basebackup -D - -Ft -X none | strata backup --stdin-tar --label kind=pg-base\n"
+		"  strata backup --stdin-from-command --stdin-name app.sql --tag db -- pg_dump app\n"
+		"  strata backup --stdin-tar --stdin-from-command --label kind=pg-base -- \\\n"
+		"      pg_basebackup -D - -Ft -X none\n"
 		"  strata backup --stdin-tar --stdin-name node-2023.tar.zst < node-2023.tar.zst\n"
 		"  strata backup /etc --json | jq .summary.bytes_added\n",
 	.run = run,
