@@ -256,10 +256,12 @@ static int open_source(Ctx *c, const char *path, const struct stat *st)
 	const int flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
 	char why[128];
 	struct stat fst;
-	int fd = open(path, flags | O_NOATIME), e;
+	int fd = open(path, flags | O_NOATIME), e, noatime = O_NOATIME;
 
-	if (fd < 0 && errno == EPERM)
+	if (fd < 0 && errno == EPERM) {
 		fd = open(path, flags);
+		noatime = 0;
+	}
 	if (fd < 0) {
 		e = errno;
 		if (e == ENOENT || e == ENOTDIR)
@@ -285,10 +287,10 @@ static int open_source(Ctx *c, const char *path, const struct stat *st)
 		incomplete(c, path, CHANGED, STRATA_EPARTIAL, why);
 		return -1;
 	}
-	/* A regular file: blocking reads (O_NONBLOCK only guarded the open). */
-	e = fcntl(fd, F_GETFL);
-	if (e >= 0)
-		fcntl(fd, F_SETFL, e & ~O_NONBLOCK);
+	/* A regular file: blocking reads (O_NONBLOCK only guarded the open).
+	 * F_SETFL sets all of O_APPEND, O_ASYNC, O_DIRECT, O_NOATIME and
+	 * O_NONBLOCK: of those the open set only these two. */
+	fcntl(fd, F_SETFL, noatime);
 	return fd;
 }
 
@@ -438,8 +440,9 @@ static int file_node(Ctx *c, const char *path, const struct stat *st, TreeNode *
 		struct stat after;
 		char why[128];
 		if (fstat(fd, &after) != 0) {
-			snprintf(why, sizeof why, "cannot stat it after reading it: %s", strerror(errno));
-			incomplete(c, path, UNREADABLE, -errno, why);
+			int e = errno;
+			snprintf(why, sizeof why, "cannot stat it after reading it: %s", strerror(e));
+			incomplete(c, path, UNREADABLE, -e, why);
 			changed = 1;
 		} else if (changed_between(st, &after, why, sizeof why)) {
 			incomplete(c, path, CHANGED, STRATA_EPARTIAL, why);
