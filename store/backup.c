@@ -102,12 +102,20 @@ typedef struct Ctx {
 	PendingDir *pending, *pending_tail;   /* oldest first */
 	size_t pending_nodes;
 	SnapshotSummary sum;
+	Snapshot *snap;               /* being built: its partial list */
+	int skip_cache;               /* cache_dev/cache_ino: the repository's cache */
+	dev_t cache_dev;
+	ino_t cache_ino;
 	StrataErr *err;
 	Frozen *frozen;               /* --freeze-pid: the listing taken while stopped */
-	StrataErr not_pit;            /* why the snapshot is not point-in-time (code 0: it is) */
 	BackupProgress prog;
 	struct timespec last_progress;
 } Ctx;
+
+/* Reasons a path makes the snapshot partial (snapshot.h, FORMAT.md §12). */
+static const char VANISHED[] = "vanished";
+static const char UNREADABLE[] = "unreadable";
+static const char CHANGED[] = "changed";
 
 static void report(Ctx *c, const char *path, const char *status, int error, const char *msg)
 {
@@ -115,18 +123,42 @@ static void report(Ctx *c, const char *path, const char *status, int error, cons
 		c->opts->on_file(path, status, error, msg, c->opts->file_ctx);
 }
 
+/* A source path the snapshot lacks (vanished, unreadable: counted in
+ * summary.errors) or may hold inconsistently (changed): listed in the
+ * snapshot, which becomes partial, and reported as a warning whose text
+ * is detail. */
+static void incomplete(Ctx *c, const char *path, const char *reason, int error, const char *detail)
+{
+	if (reason != CHANGED)
+		c->sum.errors++;
+	backup_partial_note(c->snap, path, reason, detail);
+	report(c, path, reason == CHANGED ? "changed" : "error", error ? error : STRATA_EPARTIAL, detail);
+}
+
+/* The kind of file st_mode names, for messages. */
+static const char *type_name(mode_t m)
+{
+	switch (m & S_IFMT) {
+	case S_IFREG:  return "regular file";
+	case S_IFDIR:  return "directory";
+	case S_IFLNK:  return "symlink";
+	case S_IFIFO:  return "FIFO";
+	case S_IFSOCK: return "socket";
+	case S_IFCHR:  return "character device";
+	case S_IFBLK:  return "block device";
+	default:       return "file of unknown type";
+	}
+}
+
 /* freeze_not_point_in_time — the snapshot being made under --freeze-pid
  * is not a point-in-time copy at path (and, for a listing cut short,
  * what came after it), for the reason why: its writers ran while that
- * part was listed or read. The one place to wire to partial snapshots
- * (issue 26 part 3: record path and why in the snapshot's list of
- * affected paths and save it as partial). Until then such a run is
- * refused at its end (backup_run): no snapshot, STRATA_EREFUSED, since a
- * snapshot saved as good would be trusted as consistent. */
+ * part was listed or read. The snapshot is saved partial, with path and
+ * why in its list (FORMAT.md §12), so that nothing takes it for a
+ * consistent copy. */
 static void freeze_not_point_in_time(Ctx *c, const char *path, const char *why)
 {
-	if (c->not_pit.code == 0)
-		strata_err_set(&c->not_pit, STRATA_EREFUSED, "%s: %s", path, why);
+	incomplete(c, path, CHANGED, STRATA_EPARTIAL, why);
 }
 
 static void progress(Ctx *c, const char *path, int force)
@@ -194,8 +226,7 @@ static int read_file(Ctx *c, int fd, uint64_t limit, const char *path, FileWork 
 	rc = chunkpipe_stream(c->pipe, read_capped, &cf, &fw->cl, tick, c, out_size, &rerr);
 	c->prog.current = NULL;
 	if (rc == 1) {
-		c->sum.errors++;
-		report(c, path, "error", rerr.code, strerror(-rerr.code));
+		incomplete(c, path, UNREADABLE, rerr.code, strerror(-rerr.code));
 		return 1;
 	}
 	if (rc && c->err)
@@ -247,20 +278,79 @@ static int cmp_str(const void *a, const void *b)
 
 static int store_dir(Ctx *c, const char *path, const VDir *virt, uint8_t out_id[STRATA_ID_LEN]);
 
-/* Open a regular file for reading, preferring O_NOATIME (allowed only for
- * the owner or root). */
-static int open_source(const char *path)
+/* Open for reading the regular file that lstat described as *st. Never
+ * blocks and never follows a symlink: between the lstat and the open,
+ * anyone who can write the directory can rename a FIFO over the file,
+ * whose blocking open would wait for a writer for ever (issue 27 finding
+ * 6), or a symlink to a file they may not read. The descriptor must then
+ * name the file the lstat saw (device, inode and type); O_NOATIME where
+ * allowed (the owner or root), so a backup leaves atimes alone. Returns a
+ * blocking descriptor, or -1 after reporting why the file is left out:
+ * vanished, unreadable, or changed (another file took its name). */
+static int open_source(Ctx *c, const char *path, const struct stat *st)
 {
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
+	const int flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
+	char why[128];
+	struct stat fst;
+	int fd = open(path, flags | O_NOATIME), e, noatime = O_NOATIME;
 
-	if (fd < 0 && errno == EPERM)
-		fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == EPERM) {
+		fd = open(path, flags);
+		noatime = 0;
+	}
+	if (fd < 0) {
+		e = errno;
+		if (e == ENOENT || e == ENOTDIR)
+			incomplete(c, path, VANISHED, -e, "vanished during the backup");
+		else if (e == ELOOP || e == ENXIO)
+			incomplete(c, path, CHANGED, -e, e == ELOOP ? "replaced by a symlink between its stat and its open" :
+			           "replaced by a socket between its stat and its open");
+		else
+			incomplete(c, path, UNREADABLE, -e, strerror(e));
+		return -1;
+	}
+	if (fstat(fd, &fst) != 0) {
+		e = errno;
+		close(fd);
+		incomplete(c, path, UNREADABLE, -e, strerror(e));
+		return -1;
+	}
+	if (fst.st_dev != st->st_dev || fst.st_ino != st->st_ino ||
+	    (fst.st_mode & S_IFMT) != (st->st_mode & S_IFMT)) {
+		close(fd);
+		snprintf(why, sizeof why, "replaced by %s %s between its stat and its open",
+		         (fst.st_mode & S_IFMT) == (st->st_mode & S_IFMT) ? "another" : "a", type_name(fst.st_mode));
+		incomplete(c, path, CHANGED, STRATA_EPARTIAL, why);
+		return -1;
+	}
+	/* A regular file: blocking reads (O_NONBLOCK only guarded the open).
+	 * F_SETFL sets all of O_APPEND, O_ASYNC, O_DIRECT, O_NOATIME and
+	 * O_NONBLOCK: of those the open set only these two. */
+	fcntl(fd, F_SETFL, noatime);
 	return fd;
 }
 
 static int64_t ts_ns(struct timespec ts)
 {
 	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Did the file change between the stat *a (before its read) and *b
+ * (after)? Size, mtime and ctime; 1 with why filled if so. A file written
+ * within the filesystem's timestamp granularity of the first stat and not
+ * resized is not seen (FORMAT.md §12). */
+static int changed_between(const struct stat *a, const struct stat *b, char *why, size_t len)
+{
+	if (a->st_size != b->st_size)
+		snprintf(why, len, "size changed from %lld to %lld bytes while it was read",
+		         (long long)a->st_size, (long long)b->st_size);
+	else if (ts_ns(a->st_mtim) != ts_ns(b->st_mtim))
+		snprintf(why, len, "modified while it was read (mtime changed)");
+	else if (ts_ns(a->st_ctim) != ts_ns(b->st_ctim))
+		snprintf(why, len, "changed while it was read (ctime changed)");
+	else
+		return 0;
+	return 1;
 }
 
 /* Does the file still hold the old chunks before the last one? Re-hash
@@ -305,7 +395,7 @@ static int file_node(Ctx *c, const char *path, const struct stat *st, FrozenEntr
 	CachedFile cf = {0};
 	const char *status = "new";
 	uint64_t size = 0, start = 0, limit = UINT64_MAX;
-	int fd, rc, cached = 0;
+	int fd, rc, cached = 0, changed = 0;
 
 	fw->meta.dev = st->st_dev;
 	fw->meta.ino = st->st_ino;
@@ -341,19 +431,19 @@ static int file_node(Ctx *c, const char *path, const struct stat *st, FrozenEntr
 		limit = fw->meta.size;
 	} else if (fe && fe->open_err) {
 		fd = -1;
-		errno = -fe->open_err;
+		incomplete(c, path, fe->open_err == -ENOENT ? VANISHED : UNREADABLE, fe->open_err,
+		           fe->open_err == -ENOENT ? "vanished during the backup" : strerror(-fe->open_err));
 	} else {
 		if (fe)
 			freeze_not_point_in_time(c, path, fe->unheld ?
 			    "read while the writers ran: more changed files than the open-file limit lets strata keep "
 			    "(raise it: ulimit -n, LimitNOFILE=)" : "read while the writers ran");
-		fd = open_source(path);
+		if (c->opts->test_hook)
+			c->opts->test_hook("open", path, c->opts->test_hook_ctx);
+		fd = open_source(c, path, st);
 	}
 	if (fd < 0 && limit != 0) {
-		rc = -errno;
 		cachedfile_clear(&cf);
-		c->sum.errors++;
-		report(c, path, "error", rc, strerror(-rc));
 		return 1;
 	}
 	if (cached && cf.n > 0 && cf.meta.dev == fw->meta.dev && cf.meta.ino == fw->meta.ino &&
@@ -394,6 +484,24 @@ static int file_node(Ctx *c, const char *path, const struct stat *st, FrozenEntr
 	cachedfile_clear(&cf);
 	/* A read error (1) leaves the file out of the snapshot. */
 	rc = read_file(c, fd, limit == UINT64_MAX ? limit : limit - start, path, fw, &size);
+	if (rc == 0 && c->opts->test_hook)
+		c->opts->test_hook("read", path, c->opts->test_hook_ctx);
+	if (rc == 0 && limit == UINT64_MAX) {
+		/* Kept in the snapshot as read, which then is partial: its
+		 * bytes may mix the file's states. (A file kept open at a
+		 * freeze is read up to its size then, whatever it became.) */
+		struct stat after;
+		char why[128];
+		if (fstat(fd, &after) != 0) {
+			int e = errno;
+			snprintf(why, sizeof why, "cannot stat it after reading it: %s", strerror(e));
+			incomplete(c, path, UNREADABLE, -e, why);
+			changed = 1;
+		} else if (changed_between(st, &after, why, sizeof why)) {
+			incomplete(c, path, CHANGED, STRATA_EPARTIAL, why);
+			changed = 1;
+		}
+	}
 	if (fd >= 0)
 		close(fd);
 	if (rc)
@@ -402,14 +510,13 @@ static int file_node(Ctx *c, const char *path, const struct stat *st, FrozenEntr
 	if (limit != UINT64_MAX && n->size != limit) {
 		/* Truncated after the resume: what was read is not what the file
 		 * held at the freeze (frozen.h). */
-		c->sum.errors++;
-		report(c, path, "error", -EIO, "shorter than when the writers were stopped: it was truncated after they "
-		       "resumed, and cannot be copied as it was");
+		incomplete(c, path, UNREADABLE, -EIO, "shorter than when the writers were stopped: it was truncated "
+		           "after they resumed, and cannot be copied as it was");
 		return 1;
 	}
 	/* Record only what was read as of the stat: a file that changed while
 	 * being read gets read again next time. */
-	fw->record = n->size == fw->meta.size;
+	fw->record = n->size == fw->meta.size && !changed;
 	c->sum.files++;
 	if (cached)
 		c->sum.files_changed++;
@@ -427,22 +534,33 @@ static int file_node(Ctx *c, const char *path, const struct stat *st, FrozenEntr
 static int make_node(Ctx *c, const char *path, const VDir *virt, TreeNode *n, FileWork *fw)
 {
 	FrozenEntry *fe = c->frozen ? frozen_find(c->frozen, path) : NULL;
-	struct stat st;
-	int rc;
+	struct stat st, st2;
+	int rc, e;
 
 	if (fe) {
 		/* As listed while the writers were stopped. */
 		if (fe->err) {
-			c->sum.errors++;
-			report(c, path, "error", fe->err, strerror(-fe->err));
+			if (fe->err == -ENOENT && !virt)
+				incomplete(c, path, VANISHED, fe->err, "vanished during the backup");
+			else
+				incomplete(c, path, UNREADABLE, fe->err, strerror(-fe->err));
 			return 1;
 		}
 		st = fe->st;
 	} else if (lstat(path, &st) != 0 || (virt && !virt->leaf && !S_ISDIR(st.st_mode) && stat(path, &st) != 0)) {
-		c->sum.errors++;
-		report(c, path, "error", -errno, strerror(errno));
+		e = errno;
+		/* A listed entry that is gone vanished; a source path given
+		 * (virt) that does not exist was never there. */
+		if (e == ENOENT && !virt)
+			incomplete(c, path, VANISHED, -e, "vanished during the backup");
+		else
+			incomplete(c, path, UNREADABLE, -e, strerror(e));
 		return 1;
 	}
+	/* strata's own cache changes under the backup (the files cache is
+	 * written as it goes) and is rebuilt from the repository: left out. */
+	if (c->skip_cache && S_ISDIR(st.st_mode) && st.st_dev == c->cache_dev && st.st_ino == c->cache_ino)
+		return 1;
 	node_from_stat(n, &st);
 	switch (n->type) {
 	case NODE_DIR:
@@ -450,6 +568,24 @@ static int make_node(Ctx *c, const char *path, const VDir *virt, TreeNode *n, Fi
 		if (rc)
 			return rc;
 		c->sum.dirs++;
+		/* A directory read whole: its entries as listed must still be
+		 * its entries once all of them were read (a file created or
+		 * renamed after the listing, as a database's compaction does,
+		 * is otherwise missed without a trace). Its mtime and ctime
+		 * change with any entry added, removed or renamed. */
+		if ((virt && !virt->leaf) || fe)
+			break;      /* fe: entries as listed at the freeze */
+		if (lstat(path, &st2) != 0) {
+			e = errno;
+			if (e == ENOENT)
+				incomplete(c, path, VANISHED, -e, "vanished during the backup (its entries were read)");
+			else
+				incomplete(c, path, UNREADABLE, -e, strerror(e));
+		} else if (st2.st_dev != st.st_dev || st2.st_ino != st.st_ino) {
+			incomplete(c, path, CHANGED, STRATA_EPARTIAL, "replaced by another directory while it was read");
+		} else if (ts_ns(st2.st_mtim) != ts_ns(st.st_mtim) || ts_ns(st2.st_ctim) != ts_ns(st.st_ctim)) {
+			incomplete(c, path, CHANGED, STRATA_EPARTIAL, "entries added, removed or renamed while it was read");
+		}
 		break;
 	case NODE_SYMLINK: {
 		char target[65536];
@@ -463,8 +599,15 @@ static int make_node(Ctx *c, const char *path, const VDir *virt, TreeNode *n, Fi
 			len = readlink(path, target, sizeof target - 1);
 		}
 		if (len <= 0) {
-			c->sum.errors++;
-			report(c, path, "error", -errno, len == 0 ? "empty symlink" : strerror(errno));
+			e = errno;
+			if (len == 0)
+				incomplete(c, path, UNREADABLE, -EINVAL, "empty symlink");
+			else if (e == ENOENT)
+				incomplete(c, path, VANISHED, -e, "vanished during the backup");
+			else if (e == EINVAL)
+				incomplete(c, path, CHANGED, -e, "replaced by another file between its stat and its readlink");
+			else
+				incomplete(c, path, UNREADABLE, -e, strerror(e));
 			return 1;
 		}
 		target[len] = '\0';
@@ -699,8 +842,13 @@ static int store_dir(Ctx *c, const char *path, const VDir *virt, uint8_t out_id[
 		struct dirent *de;
 		if (!dir) {
 			/* Unreadable directory: stored empty, reported. */
-			c->sum.errors++;
-			report(c, path, "error", -errno, strerror(errno));
+			int e = errno;
+			if (e == ENOENT)
+				incomplete(c, path, VANISHED, -e, "vanished during the backup");
+			else if (e == ENOTDIR)
+				incomplete(c, path, CHANGED, -e, "replaced by a non-directory between its stat and its listing");
+			else
+				incomplete(c, path, UNREADABLE, -e, strerror(e));
 			goto queue;
 		}
 		while ((de = readdir(dir)) != NULL) {
@@ -749,8 +897,7 @@ queue:
 		/* Stable: a subdirectory writes its tree ID here later. */
 		TreeNode *n = &d->nodes[d->n];
 		if (snprintf(full, PATH_MAX, "%s/%s", strcmp(path, "/") == 0 ? "" : path, name) >= PATH_MAX) {
-			c->sum.errors++;
-			report(c, path, "error", -ENAMETOOLONG, "path too long");
+			incomplete(c, path, UNREADABLE, -ENAMETOOLONG, "an entry's path is too long");
 			continue;
 		}
 		if (!virt && backup_excluded(c->opts, full, name))
@@ -990,6 +1137,15 @@ int backup_run(Repo *repo, const BackupOptions *opts, BackupResult *out_result, 
 	c.repo = repo;
 	c.opts = opts;
 	c.err = err;
+	c.snap = &snap;
+	{
+		struct stat cst;
+		if (repo->cache_dir[0] && stat(repo->cache_dir, &cst) == 0) {
+			c.skip_cache = 1;
+			c.cache_dev = cst.st_dev;
+			c.cache_ino = cst.st_ino;
+		}
+	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	{
 		struct timespec rt;
@@ -1053,6 +1209,10 @@ int backup_run(Repo *repo, const BackupOptions *opts, BackupResult *out_result, 
 		c.opts = &o2;
 		rc = backup_stdin(&c, snap.tree);
 		c.opts = opts;
+		/* Before anything is committed: a failed producer leaves no
+		 * snapshot (its chunks are garbage for prune). */
+		if (rc == 0 && opts->stream_end)
+			rc = opts->stream_end(opts->stream_end_ctx, c.sum.bytes_read, err);
 	} else {
 		/* store_dir drops what is queued when it fails; a failed drain
 		 * leaves the rest to drop here. */
@@ -1064,12 +1224,6 @@ int backup_run(Repo *repo, const BackupOptions *opts, BackupResult *out_result, 
 		goto out;
 	chunkpipe_free(c.pipe);
 	c.pipe = NULL;
-	/* Until partial snapshots exist: see freeze_not_point_in_time. */
-	if (c.not_pit.code) {
-		rc = strata_err_set(err, c.not_pit.code, "not a point-in-time copy, so no snapshot was saved: %s",
-		                    c.not_pit.msg);
-		goto out;
-	}
 	if (opts->stdin_fd >= 0) {
 		const char *p = opts->stdin_name && *opts->stdin_name ? opts->stdin_name : "stdin";
 		rc = backup_commit(repo, opts, c.bw, &p, 1, now_ns, &t0, &c.sum, &snap, err);
@@ -1082,14 +1236,11 @@ int backup_run(Repo *repo, const BackupOptions *opts, BackupResult *out_result, 
 	if (c.fc)
 		filescache_commit(c.fc, NULL);
 	progress(&c, "", 1);
-	if (out_result) {
-		memcpy(out_result->snapshot_id, snap.id, STRATA_ID_LEN);
-		out_result->summary = c.sum;
-	}
-	rc = c.sum.errors ? STRATA_EPARTIAL : 0;
-	if (rc)
-		strata_err_set(err, rc, "snapshot saved, but %llu source file(s) could not be read",
-		               (unsigned long long)c.sum.errors);
+	rc = 0;
+	if (snap.partial)
+		rc = backup_partial_err(&snap, "source path vanished, could not be read or changed while being read",
+		                        "source paths vanished, could not be read or changed while being read", err);
+	backup_result_fill(out_result, &snap, &c.sum);
 out:
 	chunkpipe_free(c.pipe);
 	frozen_free(c.frozen);

@@ -39,7 +39,7 @@ static int find_parent(Repo *repo, const BackupOptions *opts, Snapshot *snap, St
 	int rc;
 
 	if (opts->parent) {
-		rc = snapshot_find(repo, opts->parent, &one, err);
+		rc = snapshot_resolve(repo, opts->parent, opts->include_partial, &one, err);
 		if (rc)
 			return strata_err_prefix(err, "--parent");
 		memcpy(snap->parent, one.id, STRATA_ID_LEN);
@@ -50,6 +50,7 @@ static int find_parent(Repo *repo, const BackupOptions *opts, Snapshot *snap, St
 	f.host = snap->host;
 	f.paths = (const char *const *)snap->paths;
 	f.npaths = snap->npaths;
+	f.include_partial = opts->include_partial;
 	rc = snapshot_latest(repo, &f, 1, &found, &n, err);
 	if (rc)
 		return rc;
@@ -115,4 +116,73 @@ int backup_commit(Repo *repo, const BackupOptions *opts, BlobWriter *bw,
 		                      why);
 	}
 	return snapshot_save(repo, snap, err);
+}
+
+void backup_partial_note(Snapshot *snap, const char *path, const char *reason, const char *detail)
+{
+	SnapshotPartialPath *p;
+
+	snap->partial = 1;
+	snap->partial_count++;
+	if (snap->npartial_paths >= SNAPSHOT_PARTIAL_PATHS_MAX)
+		return;
+	if (snap->npartial_paths == 0 && !snap->partial_paths) {
+		/* Room for the whole list at once: at most 24 KB. */
+		snap->partial_paths = calloc(SNAPSHOT_PARTIAL_PATHS_MAX, sizeof *snap->partial_paths);
+		if (!snap->partial_paths)
+			return;
+	}
+	if (!snap->partial_paths)
+		return;
+	p = &snap->partial_paths[snap->npartial_paths];
+	p->path = strdup(path);
+	p->reason = strdup(reason);
+	p->detail = strdup(detail ? detail : "");
+	if (!p->path || !p->reason || !p->detail) {
+		free(p->path);
+		free(p->reason);
+		free(p->detail);
+		memset(p, 0, sizeof *p);
+		return;
+	}
+	snap->npartial_paths++;
+}
+
+void backup_result_fill(BackupResult *r, Snapshot *snap, const SnapshotSummary *sum)
+{
+	if (!r)
+		return;
+	memset(r, 0, sizeof *r);
+	memcpy(r->snapshot_id, snap->id, STRATA_ID_LEN);
+	r->summary = *sum;
+	r->partial = snap->partial;
+	r->partial_count = snap->partial_count;
+	r->partial_paths = snap->partial_paths;
+	r->npartial_paths = snap->npartial_paths;
+	snap->partial_paths = NULL;
+	snap->npartial_paths = 0;
+}
+
+void backup_result_clear(BackupResult *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->npartial_paths; i++) {
+		free(r->partial_paths[i].path);
+		free(r->partial_paths[i].reason);
+		free(r->partial_paths[i].detail);
+	}
+	free(r->partial_paths);
+	memset(r, 0, sizeof *r);
+}
+
+int backup_partial_err(const Snapshot *snap, const char *one, const char *many, StrataErr *err)
+{
+	char hex[STRATA_ID_HEX_LEN + 1];
+
+	strata_id_hex(snap->id, hex);
+	return strata_err_set(err, STRATA_EPARTIAL, "snapshot %.8s saved as partial: %llu %s; latest, --at, "
+	                      "--label, the next backup's parent and forget's keep counts skip it "
+	                      "(--include-partial uses it)", hex, (unsigned long long)snap->partial_count,
+	                      snap->partial_count == 1 ? one : many);
 }

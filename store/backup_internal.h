@@ -26,5 +26,20 @@ int backup_commit(Repo *repo, const BackupOptions *opts, BlobWriter *bw,
  * component name? The one rule the walk (backup.c) and the listing taken
  * under --freeze-pid (frozen.c) apply, below each source path. */
 int backup_excluded(const BackupOptions *o, const char *path, const char *name);
+/* backup_partial_note — make snap (being built) partial for one source
+ * path it lacks or may hold inconsistently (FORMAT.md §12; reason and
+ * detail as SnapshotPartialPath's): the first SNAPSHOT_PARTIAL_PATHS_MAX
+ * are listed, all counted. Never fails: without memory a path is only
+ * counted. */
+void backup_partial_note(Snapshot *snap, const char *path, const char *reason, const char *detail);
+
+/* backup_result_fill — after snap was saved: its ID, *sum and its partial
+ * fields into *r (may be NULL), the list moved out of snap. */
+void backup_result_fill(BackupResult *r, Snapshot *snap, const SnapshotSummary *sum);
+
+/* backup_partial_err — the STRATA_EPARTIAL message of a saved partial
+ * snapshot: "... partial: N " then one or many (what happened to that
+ * many paths). Returns STRATA_EPARTIAL. */
+int backup_partial_err(const Snapshot *snap, const char *one, const char *many, StrataErr *err);
 
 #endif

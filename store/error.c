@@ -18,10 +18,11 @@ const char *strata_strerror(int code)
 	case STRATA_ENOREPO:    return "repository does not exist";
 	case STRATA_EDAMAGED:   return "data damaged";
 	case STRATA_EUSAGE:     return "invalid usage";
-	case STRATA_EPARTIAL:   return "some source files could not be read";
+	case STRATA_EPARTIAL:   return "snapshot saved as partial: some source files vanished, could not be read or changed while read";
 	case STRATA_EEXIST:     return "already exists";
 	case STRATA_EAMBIGUOUS: return "ambiguous ID prefix";
 	case STRATA_EREFUSED:   return "refused";
+	case STRATA_EPRODUCER:  return "the program producing the input failed: no snapshot was written";
 	default:
 		if (code < 0 && code > STRATA_E_FIRST)
 			return strerror(-code);

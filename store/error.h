@@ -25,11 +25,12 @@ enum {
 	STRATA_ENOREPO     = -10007, /* no repository at this location */
 	STRATA_EDAMAGED    = -10008, /* data damaged: hash mismatch, missing chunk or pack */
 	STRATA_EUSAGE      = -10009, /* invalid argument from the user */
-	STRATA_EPARTIAL    = -10010, /* finished, but some source files could not be read */
+	STRATA_EPARTIAL    = -10010, /* snapshot saved as partial: source files vanished, unreadable or changed */
 	STRATA_EEXIST      = -10011, /* already exists (repository, conflicting object) */
 	STRATA_EAMBIGUOUS  = -10012, /* an ID prefix matches several objects */
 	STRATA_EREFUSED    = -10013, /* a safety rule refused the operation */
-	STRATA_E_LAST      = -10014
+	STRATA_EPRODUCER   = -10014, /* the program producing a backup's input failed: no snapshot */
+	STRATA_E_LAST      = -10015
 };
 
 #define STRATA_ERRMSG_LEN 512

@@ -277,9 +277,10 @@ static int cmp_oldest(const void *a, const void *b, void *ctx)
 	return memcmp(x->id, y->id, STRATA_ID_LEN);
 }
 
-/* Apply p to one group: members[0..m), newest first. */
-static void apply_group(const Snapshot *snaps, const size_t *members, size_t m, const ForgetPolicy *p,
-                        ForgetDecision *out)
+/* The keep-N rules (last, hourly ... yearly) over list[0..m), newest
+ * first: one counting sequence. */
+static void apply_counts(const Snapshot *snaps, const size_t *list, size_t m, const ForgetPolicy *p,
+                         ForgetDecision *out)
 {
 	Bucket b[] = {
 		{ p->last,    FORGET_KEEP_LAST,    NULL,         0, 0 },
@@ -289,23 +290,14 @@ static void apply_group(const Snapshot *snaps, const size_t *members, size_t m, 
 		{ p->monthly, FORGET_KEEP_MONTHLY, bucket_month, 0, 0 },
 		{ p->yearly,  FORGET_KEEP_YEARLY,  bucket_year,  0, 0 },
 	};
-	int64_t cutoff = p->has_within && m ? within_cutoff(snaps[members[0]].time_ns, &p->within) : 0;
 
 	for (size_t k = 0; k < m; k++) {
-		const Snapshot *s = &snaps[members[k]];
-		ForgetDecision *d = &out[members[k]];
+		const Snapshot *s = &snaps[list[k]];
+		ForgetDecision *d = &out[list[k]];
 		time_t secs = (time_t)(s->time_ns / NS_PER_S - (s->time_ns % NS_PER_S < 0));
 		struct tm tm;
 		int have_tm = localtime_r(&secs, &tm) != NULL;
 
-		for (size_t t = 0; t < p->ntags; t++)
-			if (has_all_tags(s, p->tags[t]))
-				d->reasons |= FORGET_KEEP_TAG;
-		for (size_t l = 0; l < p->nlabels; l++)
-			if (label_matches(s, &p->labels[l]))
-				d->reasons |= FORGET_KEEP_LABEL;
-		if (p->has_within && s->time_ns > cutoff)
-			d->reasons |= FORGET_KEEP_WITHIN;
 		for (size_t i = 0; i < sizeof b / sizeof b[0]; i++) {
 			int64_t v;
 			if (b[i].count == 0 || (b[i].of && !have_tm))
@@ -321,15 +313,65 @@ static void apply_group(const Snapshot *snaps, const size_t *members, size_t m, 
 					b[i].count--;
 			}
 		}
-		d->keep = d->reasons != 0;
 	}
+}
+
+/* Apply p to one group: members[0..m), newest first. Without
+ * include_partial, a partial snapshot never counts toward a keep-N rule
+ * of the complete ones (forget.h): the rules count the complete
+ * snapshots, and separately the partial ones newer than the newest
+ * complete one; older partial ones are kept only by within, tag and
+ * label. scratch has room for m indexes. */
+static void apply_group(const Snapshot *snaps, const size_t *members, size_t m, const ForgetPolicy *p,
+                        ForgetDecision *out, size_t *scratch)
+{
+	int64_t cutoff = p->has_within && m ? within_cutoff(snaps[members[0]].time_ns, &p->within) : 0;
+	size_t nc = 0, np = 0, k;
+	int seen_complete = 0;
+
+	for (k = 0; k < m; k++) {
+		const Snapshot *s = &snaps[members[k]];
+		ForgetDecision *d = &out[members[k]];
+
+		for (size_t t = 0; t < p->ntags; t++)
+			if (has_all_tags(s, p->tags[t]))
+				d->reasons |= FORGET_KEEP_TAG;
+		for (size_t l = 0; l < p->nlabels; l++)
+			if (label_matches(s, &p->labels[l]))
+				d->reasons |= FORGET_KEEP_LABEL;
+		if (p->has_within && s->time_ns > cutoff)
+			d->reasons |= FORGET_KEEP_WITHIN;
+	}
+	if (p->include_partial) {
+		apply_counts(snaps, members, m, p, out);
+	} else {
+		/* scratch[0..nc): complete, newest first; scratch[m-np..m):
+		 * partial ones newer than every complete one, oldest first. */
+		for (k = 0; k < m; k++) {
+			if (snapshot_selectable(&snaps[members[k]], 0)) {
+				scratch[nc++] = members[k];
+				seen_complete = 1;
+			} else if (!seen_complete) {
+				scratch[m - ++np] = members[k];
+			}
+		}
+		apply_counts(snaps, scratch, nc, p, out);
+		for (k = 0; k < np / 2; k++) {      /* newest first */
+			size_t t = scratch[m - np + k];
+			scratch[m - np + k] = scratch[m - 1 - k];
+			scratch[m - 1 - k] = t;
+		}
+		apply_counts(snaps, scratch + m - np, np, p, out);
+	}
+	for (k = 0; k < m; k++)
+		out[members[k]].keep = out[members[k]].reasons != 0;
 }
 
 int forget_apply(const Snapshot *snaps, size_t n, const ForgetPolicy *p,
                  ForgetDecision *out, size_t *out_ngroups, StrataErr *err)
 {
 	char **keys = NULL;
-	size_t *klen = NULL, *order = NULL, *members = NULL, *reps = NULL, ngroups = 0;
+	size_t *klen = NULL, *order = NULL, *members = NULL, *reps = NULL, *scratch = NULL, ngroups = 0;
 	int rc = 0;
 
 	for (size_t l = 0; l < p->nlabels; l++)
@@ -342,7 +384,8 @@ int forget_apply(const Snapshot *snaps, size_t n, const ForgetPolicy *p,
 	order = malloc((n ? n : 1) * sizeof *order);
 	members = malloc((n ? n : 1) * sizeof *members);
 	reps = malloc((n ? n : 1) * sizeof *reps);
-	if (!keys || !klen || !order || !members || !reps) {
+	scratch = malloc((n ? n : 1) * sizeof *scratch);
+	if (!keys || !klen || !order || !members || !reps || !scratch) {
 		rc = strata_err_set(err, -ENOMEM, "out of memory");
 		goto out;
 	}
@@ -371,7 +414,7 @@ int forget_apply(const Snapshot *snaps, size_t n, const ForgetPolicy *p,
 		for (size_t i = n; i-- > 0;)        /* newest first */
 			if (out[order[i]].group == g)
 				members[m++] = order[i];
-		apply_group(snaps, members, m, p, out);
+		apply_group(snaps, members, m, p, out, scratch);
 	}
 	if (out_ngroups)
 		*out_ngroups = ngroups;
@@ -384,6 +427,7 @@ out:
 	free(order);
 	free(members);
 	free(reps);
+	free(scratch);
 	return rc;
 }
 

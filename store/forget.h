@@ -28,6 +28,18 @@
  *   A snapshot is kept when any rule keeps it; every rule that does is
  *   recorded as a reason.
  *
+ * Partial snapshots (snapshot.h; unless include_partial, when they are
+ * like any other): a partial snapshot never counts toward the keep-N of
+ * complete ones, so keep-last 7 always keeps the 7 newest complete
+ * snapshots. The keep-N rules count the group's complete snapshots, and,
+ * as a sequence of their own, the partial snapshots newer than its newest
+ * complete one (they may hold the only copy of what changed since): a
+ * group whose backups all came out partial keeps as many as a complete
+ * history would, not all of them and not none. Partial snapshots older
+ * than the newest complete one are kept only by keep-within, keep-tag and
+ * keep-label, which do not count; otherwise forget removes them. That
+ * makes at most twice the kept snapshots, never fewer complete ones.
+ *
  * Pure: works over a Snapshot array the caller owns, never touches a
  * repository, never prints. Thread safety: reentrant (local time through
  * localtime_r/mktime, which read TZ).
@@ -80,6 +92,7 @@ typedef struct ForgetPolicy {
 	const char *const *tags; size_t ntags;          /* each "tag[,tag...]" */
 	const ForgetLabelRule *labels; size_t nlabels;
 	unsigned group_by;                              /* enum ForgetGroupBy bits; 0: one group */
+	int include_partial;                            /* count partial snapshots like others */
 } ForgetPolicy;
 
 typedef struct ForgetDecision {

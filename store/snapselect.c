@@ -101,6 +101,31 @@ int snapselect_matches(const Snapshot *s, const SnapFilter *f)
 	return 1;
 }
 
+/* In the group and choosable: snapshot_selectable's rule. A snapshot of
+ * the group that is passed over for being partial is counted in *skipped
+ * (may be NULL), for the message when nothing qualifies. */
+static int eligible(const Snapshot *s, const SnapSelect *sel, size_t *skipped)
+{
+	if (!snapselect_matches(s, &sel->filter))
+		return 0;
+	if (snapshot_selectable(s, sel->include_partial))
+		return 1;
+	if (skipped)
+		(*skipped)++;
+	return 0;
+}
+
+/* "SEP N partial snapshots passed over (...)" or "", for a message. */
+static const char *fmt_skipped(size_t n, const char *sep, char out[128])
+{
+	if (n == 0)
+		out[0] = '\0';
+	else
+		snprintf(out, 128, "%s%zu partial snapshot%s passed over (--include-partial selects %s)", sep, n,
+		         n == 1 ? "" : "s", n == 1 ? "it" : "them");
+	return out;
+}
+
 /* A plain unsigned decimal: digits only, no sign, fits 64 bits. */
 static int parse_uint(const char *v, uint64_t *out)
 {
@@ -141,12 +166,15 @@ static int later(const Snapshot *a, const Snapshot *b)
 static int pick_latest(const Snapshot *snaps, size_t n, const SnapSelect *sel, size_t *out_idx,
                        StrataErr *err)
 {
-	char group[GROUP_LEN];
-	size_t best = NONE;
+	char group[GROUP_LEN], sk[128];
+	size_t best = NONE, skipped = 0;
 
 	for (size_t i = 0; i < n; i++)
-		if (snapselect_matches(&snaps[i], &sel->filter) && (best == NONE || later(&snaps[i], &snaps[best])))
+		if (eligible(&snaps[i], sel, &skipped) && (best == NONE || later(&snaps[i], &snaps[best])))
 			best = i;
+	if (best == NONE && skipped)
+		return strata_err_set(err, STRATA_ENOTFOUND, "no complete snapshot found%s%s",
+		                      fmt_group(&sel->filter, group), fmt_skipped(skipped, ": ", sk));
 	if (best == NONE)
 		return strata_err_set(err, STRATA_ENOTFOUND, "no snapshot found%s: the repository holds %zu snapshot%s, none in this group",
 		                      fmt_group(&sel->filter, group), n, n == 1 ? "" : "s");
@@ -157,12 +185,12 @@ static int pick_latest(const Snapshot *snaps, size_t n, const SnapSelect *sel, s
 static int pick_at_time(const Snapshot *snaps, size_t n, const SnapSelect *sel, size_t *out_idx,
                         StrataErr *err)
 {
-	char group[GROUP_LEN], t1[TIME_LEN], t2[TIME_LEN], id[9];
-	size_t best = NONE, after = NONE, in_group = 0;
+	char group[GROUP_LEN], t1[TIME_LEN], t2[TIME_LEN], id[9], sk[128];
+	size_t best = NONE, after = NONE, in_group = 0, skipped = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		const Snapshot *s = &snaps[i];
-		if (!snapselect_matches(s, &sel->filter))
+		if (!eligible(s, sel, s->time_ns <= sel->time_ns ? &skipped : NULL))
 			continue;
 		in_group++;
 		if (s->time_ns <= sel->time_ns) {
@@ -178,24 +206,29 @@ static int pick_at_time(const Snapshot *snaps, size_t n, const SnapSelect *sel, 
 	}
 	fmt_time(sel->time_ns, t1);
 	fmt_group(&sel->filter, group);
+	fmt_skipped(skipped, in_group ? "; " : ": ", sk);
+	if (in_group == 0 && skipped)
+		return strata_err_set(err, STRATA_ENOTFOUND, "no complete snapshot at or before %s%s%s", t1, group, sk);
 	if (in_group == 0)
 		return strata_err_set(err, STRATA_ENOTFOUND, "no snapshot at or before %s%s: the repository holds %zu snapshot%s, none in this group",
 		                      t1, group, n, n == 1 ? "" : "s");
-	return strata_err_set(err, STRATA_ENOTFOUND, "no snapshot at or before %s%s: the earliest is %s at %s",
-	                      t1, group, short_id(&snaps[after], id), fmt_time(snaps[after].time_ns, t2));
+	return strata_err_set(err, STRATA_ENOTFOUND, "no %ssnapshot at or before %s%s: the earliest is %s at %s%s",
+	                      skipped ? "complete " : "", t1, group, short_id(&snaps[after], id),
+	                      fmt_time(snaps[after].time_ns, t2), sk);
 }
 
 static int pick_at_height(const Snapshot *snaps, size_t n, const SnapSelect *sel, size_t *out_idx,
                           StrataErr *err)
 {
 	const char *key = sel->label && *sel->label ? sel->label : SNAPSELECT_HEIGHT_LABEL;
-	char group[GROUP_LEN], t[TIME_LEN], id[9];
-	size_t best = NONE, above = NONE;
+	char group[GROUP_LEN], t[TIME_LEN], id[9], sk[128];
+	size_t best = NONE, above = NONE, skipped = 0;
 	uint64_t best_h = 0, above_h = 0, h;
 
 	for (size_t i = 0; i < n; i++) {
 		const Snapshot *s = &snaps[i];
-		if (!snapselect_matches(s, &sel->filter) || snapselect_label_uint(s, key, &h) != 0)
+		if (snapselect_label_uint(s, key, &h) != 0 ||
+		    !eligible(s, sel, h <= sel->height ? &skipped : NULL))
 			continue;
 		if (h <= sel->height) {
 			if (best == NONE || h > best_h || (h == best_h && later(s, &snaps[best]))) {
@@ -212,20 +245,25 @@ static int pick_at_height(const Snapshot *snaps, size_t n, const SnapSelect *sel
 		return 0;
 	}
 	fmt_group(&sel->filter, group);
+	fmt_skipped(skipped, above == NONE ? ": " : "; ", sk);
+	if (above == NONE && skipped)
+		return strata_err_set(err, STRATA_ENOTFOUND, "no complete snapshot with %s at most %llu%s%s",
+		                      key, (unsigned long long)sel->height, group, sk);
 	if (above == NONE)
 		return strata_err_set(err, STRATA_ENOTFOUND, "no snapshot%s carries a numeric label %s; label backups with `backup --label %s=N`",
 		                      group, key, key);
-	return strata_err_set(err, STRATA_ENOTFOUND, "no snapshot with %s at most %llu%s: the lowest is %s (%s=%llu, %s)",
-	                      key, (unsigned long long)sel->height, group, short_id(&snaps[above], id), key,
-	                      (unsigned long long)above_h, fmt_time(snaps[above].time_ns, t));
+	return strata_err_set(err, STRATA_ENOTFOUND, "no %ssnapshot with %s at most %llu%s: the lowest is %s (%s=%llu, %s)%s",
+	                      skipped ? "complete " : "", key, (unsigned long long)sel->height, group,
+	                      short_id(&snaps[above], id), key, (unsigned long long)above_h,
+	                      fmt_time(snaps[above].time_ns, t), sk);
 }
 
 static int pick_label(const Snapshot *snaps, size_t n, const SnapSelect *sel, size_t *out_idx,
                       StrataErr *err)
 {
 	const char *eq = sel->label ? strchr(sel->label, '=') : NULL;
-	char key[256], group[GROUP_LEN], t1[TIME_LEN], t2[TIME_LEN], id1[9], id2[9];
-	size_t best = NONE, below = NONE, above = NONE, carriers = 0, newest = NONE;
+	char key[256], group[GROUP_LEN], t1[TIME_LEN], t2[TIME_LEN], id1[9], id2[9], sk[128];
+	size_t best = NONE, below = NONE, above = NONE, carriers = 0, newest = NONE, skipped = 0;
 	uint64_t want = 0, h, below_h = 0, above_h = 0;
 	int numeric;
 
@@ -238,7 +276,7 @@ static int pick_label(const Snapshot *snaps, size_t n, const SnapSelect *sel, si
 	for (size_t i = 0; i < n; i++) {
 		const Snapshot *s = &snaps[i];
 		const char *v;
-		if (!snapselect_matches(s, &sel->filter) || !(v = snapshot_label(s, key)))
+		if (!(v = snapshot_label(s, key)) || !eligible(s, sel, strcmp(v, eq + 1) == 0 ? &skipped : NULL))
 			continue;
 		carriers++;
 		if (newest == NONE || later(s, &snaps[newest]))
@@ -263,6 +301,9 @@ static int pick_label(const Snapshot *snaps, size_t n, const SnapSelect *sel, si
 		return 0;
 	}
 	fmt_group(&sel->filter, group);
+	if (skipped)
+		return strata_err_set(err, STRATA_ENOTFOUND, "no complete snapshot labelled %s%s%s", sel->label, group,
+		                      fmt_skipped(skipped, ": ", sk));
 	if (carriers == 0)
 		return strata_err_set(err, STRATA_ENOTFOUND, "no snapshot labelled %s%s: none carries a label %s",
 		                      sel->label, group, key);
@@ -303,7 +344,7 @@ static int newest_match(const Snapshot *s, void *ctx)
 	const char *eq, *v;
 	char key[256];
 
-	if (!snapselect_matches(s, &sel->filter))
+	if (!eligible(s, sel, NULL))
 		return 0;
 	if (sel->by != SNAPSELECT_LABEL)
 		return 1;
@@ -332,6 +373,7 @@ int snapselect_find(Repo *repo, const SnapSelect *sel, Snapshot *out, StrataErr 
 		SnapshotFilter f = {0};
 		f.match = newest_match;
 		f.match_ctx = (void *)(uintptr_t)sel;
+		f.include_partial = 1;      /* newest_match applies sel's rule */
 		rc = snapshot_latest_before(repo, &f, sel->by == SNAPSELECT_AT_TIME ? sel->time_ns : INT64_MAX,
 		                            1, &all, &n, err);
 		if (rc)

@@ -4,8 +4,10 @@
  * `--at-height N` and `snapshots --at TIME`: a group of snapshots (host,
  * tags, paths) and, inside it, the newest one at or before a time, the
  * newest carrying an exact label, or the one with the highest numeric
- * height label not above N. When nothing qualifies the error names the
- * nearest snapshots, so the user sees what the repository does hold.
+ * height label not above N. Partial snapshots (snapshot.h) are never
+ * chosen unless include_partial (snapshot_selectable). When nothing
+ * qualifies the error names the nearest snapshots, so the user sees what
+ * the repository does hold, and how many partial ones were passed over.
  *
  * The selection functions are pure: they work over a Snapshot array the
  * caller owns (snapshot_list's, or one built by a test) and never touch a
@@ -50,6 +52,7 @@ typedef struct SnapSelect {
 	const char *label;        /* SNAPSELECT_LABEL: "key=value";
 	                             SNAPSELECT_AT_HEIGHT: the key, NULL = "height" */
 	uint64_t   height;        /* SNAPSELECT_AT_HEIGHT: inclusive bound */
+	int        include_partial;  /* partial snapshots may be chosen too */
 } SnapSelect;
 
 /* snapselect_matches — 1 if s belongs to filter f's group, else 0. */

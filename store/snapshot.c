@@ -12,7 +12,12 @@
 #include "store/snapcat.h"
 
 static const char SNAP_MAGIC[8] = {'S','T','R','A','T','A','S','N'};
-#define SNAPSHOT_VERSION 1
+/* FORMAT.md §12: a complete snapshot is version 1 (what every strata
+ * reads), a partial one version 2, so that a strata that does not know the
+ * partial fields refuses it instead of taking it for a complete snapshot. */
+#define SNAPSHOT_VERSION_COMPLETE 1
+#define SNAPSHOT_VERSION_PARTIAL 2
+#define SNAPSHOT_VERSION_MAX 2
 
 void strata_id_hex(const uint8_t id[STRATA_ID_LEN], char out[STRATA_ID_HEX_LEN + 1])
 {
@@ -31,10 +36,21 @@ static void free_strv(char **v, size_t n)
 	free(v);
 }
 
+static void partial_paths_free(SnapshotPartialPath *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].path);
+		free(v[i].reason);
+		free(v[i].detail);
+	}
+	free(v);
+}
+
 void snapshot_clear(Snapshot *snap)
 {
 	if (!snap)
 		return;
+	partial_paths_free(snap->partial_paths, snap->npartial_paths);
 	free(snap->host);
 	free(snap->user);
 	free_strv(snap->paths, snap->npaths);
@@ -171,16 +187,62 @@ static void summary_from(json_t *o, SnapshotSummary *s)
 	s->tree_bytes_added = (uint64_t)v[10]; s->errors = (uint64_t)v[11]; s->duration_s = d;
 }
 
+/* FORMAT.md §12 "partial_paths": [{"path", "reason", "detail"}, ...]. */
+static json_t *partial_json(const Snapshot *snap)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a && i < snap->npartial_paths; i++) {
+		const SnapshotPartialPath *p = &snap->partial_paths[i];
+		json_t *e = json_pack("{s:o, s:o, s:o}", "path", str_json(p->path),
+		                      "reason", str_json(p->reason ? p->reason : ""),
+		                      "detail", str_json(p->detail ? p->detail : ""));
+		if (json_array_append_new(a, e) != 0) {
+			json_decref(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
+/* The inverse of partial_json into snap. 0 or STRATA_EFORMAT / -ENOMEM. */
+static int json_partial(json_t *a, Snapshot *snap)
+{
+	size_t n;
+
+	if (!json_is_array(a))
+		return STRATA_EFORMAT;
+	n = json_array_size(a);
+	snap->partial_paths = calloc(n ? n : 1, sizeof *snap->partial_paths);
+	if (!snap->partial_paths)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		SnapshotPartialPath *p = &snap->partial_paths[i];
+		json_t *path = NULL, *reason = NULL, *detail = NULL;
+		if (json_unpack(json_array_get(a, i), "{s:o, s:o, s?o}", "path", &path, "reason", &reason,
+		                "detail", &detail) != 0)
+			return STRATA_EFORMAT;
+		snap->npartial_paths = i + 1;
+		p->path = json_str(path);
+		p->reason = json_str(reason);
+		p->detail = detail ? json_str(detail) : strdup("");
+		if (!p->path || !p->reason || !p->detail)
+			return STRATA_EFORMAT;
+	}
+	return 0;
+}
+
 int snapshot_save(Repo *repo, Snapshot *snap, StrataErr *err)
 {
 	char tree[STRATA_ID_HEX_LEN + 1], parent[STRATA_ID_HEX_LEN + 1];
+	uint32_t version = snap->partial ? SNAPSHOT_VERSION_PARTIAL : SNAPSHOT_VERSION_COMPLETE;
 	json_t *o;
 	char *text;
 	int rc;
 
 	codec_hex(snap->tree, STRATA_ID_LEN, tree);
 	o = json_pack("{s:i, s:I, s:o, s:o, s:o, s:o, s:o, s:s, s:o}",
-	              "version", SNAPSHOT_VERSION, "time_ns", (json_int_t)snap->time_ns,
+	              "version", (int)version, "time_ns", (json_int_t)snap->time_ns,
 	              "host", str_json(snap->host ? snap->host : ""), "user", str_json(snap->user ? snap->user : ""),
 	              "paths", strv_json(snap->paths, snap->npaths), "tags", strv_json(snap->tags, snap->ntags),
 	              "labels", strv_json(snap->labels, snap->nlabels), "tree", tree,
@@ -189,12 +251,22 @@ int snapshot_save(Repo *repo, Snapshot *snap, StrataErr *err)
 		codec_hex(snap->parent, STRATA_ID_LEN, parent);
 		json_object_set_new(o, "parent", json_string(parent));
 	}
+	if (o && snap->partial) {
+		json_t *pp = partial_json(snap);
+		uint64_t count = snap->partial_count > snap->npartial_paths ? snap->partial_count : snap->npartial_paths;
+		if (!pp || json_object_set_new(o, "partial", json_true()) != 0 ||
+		    json_object_set_new(o, "partial_count", json_integer((json_int_t)count)) != 0 ||
+		    json_object_set_new(o, "partial_paths", pp) != 0) {
+			json_decref(o);
+			o = NULL;
+		}
+	}
 	text = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	json_decref(o);
 	if (!text)
 		return strata_err_set(err, -ENOMEM, "out of memory encoding a snapshot");
 	rc = repo_write_named(repo, "snapshots", "a snapshot file", OBJSIZE_SNAPSHOT_MAX, SNAP_MAGIC,
-	                      SNAPSHOT_VERSION, text, strlen(text), snap->id, err);
+	                      version, text, strlen(text), snap->id, err);
 	if (rc == 0)
 		snapcat_note_saved(repo, snap->id, snap->time_ns, (const uint8_t *)text, strlen(text));
 	free(text);
@@ -208,6 +280,7 @@ int snapshot_decode(const uint8_t id[STRATA_ID_LEN], const uint8_t *buf, size_t 
 	json_int_t version = 0, time_ns = 0;
 	const char *tree = NULL, *parent = NULL;
 	json_t *host = NULL, *user = NULL, *paths = NULL, *tags = NULL, *labels = NULL, *summary = NULL;
+	json_t *partial = NULL, *partial_count = NULL, *partial_paths = NULL;
 	char hex[STRATA_ID_HEX_LEN + 1];
 	int rc = STRATA_EFORMAT;
 
@@ -218,10 +291,13 @@ int snapshot_decode(const uint8_t id[STRATA_ID_LEN], const uint8_t *buf, size_t 
 	                      "paths", &paths, "tags", &tags, "labels", &labels, "tree", &tree,
 	                      "parent", &parent, "summary", &summary) != 0)
 		goto out;
-	if (version > SNAPSHOT_VERSION) {
+	if (version > SNAPSHOT_VERSION_MAX) {
 		rc = STRATA_EVERSION;
 		goto out;
 	}
+	if (json_unpack(o, "{s?o, s?o, s?o}", "partial", &partial, "partial_count", &partial_count,
+	                               "partial_paths", &partial_paths) != 0)
+		goto out;
 	memcpy(out->id, id, STRATA_ID_LEN);
 	out->time_ns = time_ns;
 	out->host = json_str(host);
@@ -241,6 +317,21 @@ int snapshot_decode(const uint8_t id[STRATA_ID_LEN], const uint8_t *buf, size_t 
 		out->has_parent = 1;
 	}
 	summary_from(summary, &out->summary);
+	/* Partial (§12): "partial" true, whatever the version says, so that a
+	 * snapshot is never taken for complete when it claims otherwise. */
+	if (partial && !json_is_boolean(partial))
+		goto out;
+	if (json_is_true(partial)) {
+		out->partial = 1;
+		if (!partial_paths || !json_is_integer(partial_count) || json_integer_value(partial_count) < 0)
+			goto out;
+		if ((rc = json_partial(partial_paths, out)) != 0)
+			goto out;
+		rc = STRATA_EFORMAT;
+		out->partial_count = (uint64_t)json_integer_value(partial_count);
+		if (out->partial_count < out->npartial_paths)
+			goto out;
+	}
 	rc = 0;
 out:
 	json_decref(o);
@@ -257,7 +348,7 @@ int snapshot_read_plain(Repo *repo, const uint8_t id[STRATA_ID_LEN], uint8_t **o
                         StrataErr *err)
 {
 	return repo_read_named(repo, "snapshots", "a snapshot file", OBJSIZE_SNAPSHOT_MAX, id, SNAP_MAGIC,
-	                       SNAPSHOT_VERSION, out, out_len, err);
+	                       SNAPSHOT_VERSION_MAX, out, out_len, err);
 }
 
 int snapshot_load(Repo *repo, const uint8_t id[STRATA_ID_LEN], Snapshot *out, StrataErr *err)
@@ -267,7 +358,7 @@ int snapshot_load(Repo *repo, const uint8_t id[STRATA_ID_LEN], Snapshot *out, St
 	int rc;
 
 	rc = repo_read_named(repo, "snapshots", "a snapshot file", OBJSIZE_SNAPSHOT_MAX, id, SNAP_MAGIC,
-	                     SNAPSHOT_VERSION, &buf, &len, err);
+	                     SNAPSHOT_VERSION_MAX, &buf, &len, err);
 	if (rc)
 		return rc;
 	rc = snapshot_decode(id, buf, len, out, err);
@@ -290,10 +381,17 @@ static int has_str(char *const *v, size_t n, const char *s)
 	return 0;
 }
 
+int snapshot_selectable(const Snapshot *snap, int include_partial)
+{
+	return include_partial || !snap->partial;
+}
+
 int snapshot_matches(const Snapshot *snap, const SnapshotFilter *f)
 {
 	if (!f)
 		return 1;
+	if (!snapshot_selectable(snap, f->include_partial))
+		return 0;
 	if (f->host && strcmp(snap->host, f->host) != 0)
 		return 0;
 	for (size_t i = 0; i < f->ntags; i++)
@@ -368,20 +466,32 @@ int snapshot_latest_before(Repo *repo, const SnapshotFilter *f, int64_t max_time
 	return collect(repo, 1, max_time_ns, f, max, out, out_n, err);
 }
 
-int snapshot_find(Repo *repo, const char *ref, Snapshot *out, StrataErr *err)
+int snapshot_resolve(Repo *repo, const char *ref, int include_partial, Snapshot *out, StrataErr *err)
 {
 	uint8_t id[STRATA_ID_LEN];
 	int rc;
 
 	if (strcmp(ref, "latest") == 0) {
+		SnapshotFilter f = {0};
 		Snapshot *one = NULL;
-		size_t n = 0;
-		rc = snapshot_latest(repo, NULL, 1, &one, &n, err);
-		if (rc)
-			return rc;
-		if (n == 0) {
+		size_t n = 0, npartial = 0;
+		f.include_partial = include_partial;
+		rc = snapshot_latest(repo, &f, 1, &one, &n, err);
+		if (rc == 0 && n == 0) {
 			snapshot_list_free(one, n);
-			return strata_err_set(err, STRATA_ENOTFOUND, "no snapshot found: the repository has no snapshots yet");
+			one = NULL;
+			f.include_partial = 1;
+			rc = snapshot_latest(repo, &f, 0, &one, &npartial, err);
+			if (rc == 0 && npartial)
+				rc = strata_err_set(err, STRATA_ENOTFOUND, "no complete snapshot found: the repository holds only "
+				                    "%zu partial snapshot%s (some files vanished, were unreadable or changed while "
+				                    "read); --include-partial lets latest pick one", npartial, npartial == 1 ? "" : "s");
+			else if (rc == 0)
+				rc = strata_err_set(err, STRATA_ENOTFOUND, "no snapshot found: the repository has no snapshots yet");
+		}
+		if (rc) {
+			snapshot_list_free(one, n ? n : npartial);
+			return rc;
 		}
 		*out = one[0];
 		free(one);
@@ -391,6 +501,11 @@ int snapshot_find(Repo *repo, const char *ref, Snapshot *out, StrataErr *err)
 	if (rc)
 		return rc;
 	return snapshot_load(repo, id, out, err);
+}
+
+int snapshot_find(Repo *repo, const char *ref, Snapshot *out, StrataErr *err)
+{
+	return snapshot_resolve(repo, ref, 0, out, err);
 }
 
 int snapshot_delete(Repo *repo, const uint8_t id[STRATA_ID_LEN], StrataErr *err)

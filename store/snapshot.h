@@ -32,6 +32,24 @@ typedef struct SnapshotSummary {
 	double   duration_s;
 } SnapshotSummary;
 
+/* SNAPSHOT_PARTIAL_PATHS_MAX — how many affected paths a partial snapshot
+ * lists (the first met); partial_count counts them all. 1000 paths of at
+ * most PATH_MAX bytes keep the snapshot file far below its 16 MiB limit. */
+#define SNAPSHOT_PARTIAL_PATHS_MAX 1000
+
+/* One source path a partial snapshot lacks, or may hold inconsistently
+ * (FORMAT.md §12). reason: "vanished" (gone between the directory listing
+ * and its read), "unreadable" (an error opening or reading it), "changed"
+ * (its size, mtime or ctime, or for a directory its entries, changed while
+ * it was read, or another file took its name between lstat and open),
+ * "skipped" (an archive entry strata refused); a newer strata may add
+ * more. detail: what happened, for people ("Permission denied"). */
+typedef struct SnapshotPartialPath {
+	char *path;
+	char *reason;
+	char *detail;
+} SnapshotPartialPath;
+
 typedef struct Snapshot {
 	uint8_t  id[STRATA_ID_LEN];      /* name of the snapshot file */
 	int64_t  time_ns;                /* unix time, nanoseconds */
@@ -44,6 +62,13 @@ typedef struct Snapshot {
 	int      has_parent;
 	uint8_t  parent[STRATA_ID_LEN];
 	SnapshotSummary summary;
+	/* Partial (FORMAT.md §12): some source paths vanished, could not be
+	 * read or changed while being read. `latest`, a backup's parent,
+	 * --at/--at-height/--label and forget's keep counts skip it unless
+	 * asked (snapshot_selectable). */
+	int      partial;
+	uint64_t partial_count;          /* paths affected, >= npartial_paths */
+	SnapshotPartialPath *partial_paths; size_t npartial_paths;  /* the first ones met */
 } Snapshot;
 
 /* snapshot_list — every snapshot, sorted by time (oldest first, ties by ID).
@@ -52,6 +77,13 @@ typedef struct Snapshot {
 int snapshot_list(Repo *repo, Snapshot **out, size_t *out_n, StrataErr *err);
 void snapshot_list_free(Snapshot *snaps, size_t n);
 
+/* snapshot_selectable — 1 if a selection may pick snap: every rule that
+ * chooses a snapshot for the user ("latest", a backup's parent, --at,
+ * --at-height, --label, forget's --keep-last/--keep-hourly/... counts)
+ * asks this, the one place the rule lives: a partial snapshot only with
+ * include_partial (`--include-partial`). Listings show every snapshot. */
+int snapshot_selectable(const Snapshot *snap, int include_partial);
+
 /* Which snapshots a query wants; NULL fields (or zero counts) match all. */
 typedef struct SnapshotFilter {
 	const char *host;
@@ -59,9 +91,12 @@ typedef struct SnapshotFilter {
 	const char *const *paths; size_t npaths;   /* exactly this set of paths */
 	int (*match)(const Snapshot *snap, void *ctx);  /* optional extra test */
 	void *match_ctx;
+	int include_partial;       /* 0: a partial snapshot never matches (a
+	                            * selection); 1: it does (a listing) */
 } SnapshotFilter;
 
-/* snapshot_matches — 1 if snap passes f (f may be NULL). */
+/* snapshot_matches — 1 if snap passes f. f NULL matches every snapshot,
+ * partial ones included. */
 int snapshot_matches(const Snapshot *snap, const SnapshotFilter *f);
 
 /* snapshot_latest — up to max (0 = all) snapshots matching f, newest
@@ -76,9 +111,14 @@ int snapshot_latest(Repo *repo, const SnapshotFilter *f, size_t max, Snapshot **
 int snapshot_latest_before(Repo *repo, const SnapshotFilter *f, int64_t max_time_ns, size_t max,
                            Snapshot **out, size_t *out_n, StrataErr *err);
 
-/* snapshot_find — resolve ref: "latest" (newest; with host != NULL, newest
- * of that host) or a hex prefix of at least 4 characters.
- * Errors: STRATA_ENOTFOUND (message names ref), STRATA_EAMBIGUOUS. */
+/* snapshot_resolve — resolve ref: "latest" (the newest snapshot
+ * snapshot_selectable accepts) or a hex prefix of at least 4 characters
+ * (any snapshot, partial or not).
+ * Errors: STRATA_ENOTFOUND (the message names ref, and says when only
+ * partial snapshots exist), STRATA_EAMBIGUOUS. */
+int snapshot_resolve(Repo *repo, const char *ref, int include_partial, Snapshot *out, StrataErr *err);
+
+/* snapshot_find — snapshot_resolve without partial snapshots for "latest". */
 int snapshot_find(Repo *repo, const char *ref, Snapshot *out, StrataErr *err);
 
 /* snapshot_load — read and decode snapshots/<id>. */
@@ -91,8 +131,11 @@ int snapshot_load(Repo *repo, const uint8_t id[STRATA_ID_LEN], Snapshot *out, St
 int snapshot_decode(const uint8_t id[STRATA_ID_LEN], const uint8_t *buf, size_t len,
                     Snapshot *out, StrataErr *err);
 
-/* snapshot_save — encode, encrypt and store snap; fills snap->id.
- * Caller guarantees every object snap references is already durable. */
+/* snapshot_save — encode, encrypt and store snap; fills snap->id. A
+ * complete snapshot is written as version 1, a partial one as version 2
+ * (FORMAT.md §12: an older strata refuses it rather than take it for a
+ * complete one). Caller guarantees every object snap references is
+ * already durable. */
 int snapshot_save(Repo *repo, Snapshot *snap, StrataErr *err);
 
 /* snapshot_delete — remove snapshots/<id> (used by forget). */

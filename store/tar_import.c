@@ -80,13 +80,19 @@ typedef struct Imp {
 	uint64_t entries;       /* headers read */
 	int64_t now_ns;
 	SnapshotSummary sum;
+	Snapshot *snap;         /* being built: its partial list */
+	uint64_t input_bytes;   /* of the archive stream, as read */
 	int archive_failed;     /* the archive, not the repository, failed a read */
 	BackupProgress prog;
 	struct timespec last_progress;
 } Imp;
 
+/* An error is an entry skipped: the snapshot lacks it and is partial
+ * (FORMAT.md §12, reason "skipped"). */
 static void report(Imp *c, const char *path, const char *status, int error, const char *msg)
 {
+	if (error)
+		backup_partial_note(c->snap, path, "skipped", msg);
 	if (c->opts->on_file && (error || c->opts->report_all_files))
 		c->opts->on_file(path, status, error, msg, c->opts->file_ctx);
 }
@@ -719,6 +725,7 @@ static int read_archive(Imp *c, int fd)
 			goto out;
 	}
 out:
+	c->input_bytes = src.total;
 	free(src.buf);
 	free(path);
 	return rc;
@@ -738,6 +745,7 @@ int tar_import(Repo *repo, int fd, const BackupOptions *opts, BackupResult *out_
 	c.repo = repo;
 	c.opts = opts;
 	c.err = err;
+	c.snap = &snap;
 	tar_locale_enter(&loc);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	clock_gettime(CLOCK_REALTIME, &rt);
@@ -778,6 +786,9 @@ int tar_import(Repo *repo, int fd, const BackupOptions *opts, BackupResult *out_
 		rc = chunkpipe_wait(c.pipe, err);
 	else
 		chunkpipe_wait(c.pipe, NULL);
+	/* Before anything is committed: a failed producer leaves no snapshot. */
+	if (rc == 0 && opts->stream_end)
+		rc = opts->stream_end(opts->stream_end_ctx, c.input_bytes, err);
 	if (rc)
 		goto out;
 	rc = resolve_links(&c);
@@ -791,14 +802,11 @@ int tar_import(Repo *repo, int fd, const BackupOptions *opts, BackupResult *out_
 	if (rc)
 		goto out;
 	progress(&c, "", 1);
-	if (out_result) {
-		memcpy(out_result->snapshot_id, snap.id, STRATA_ID_LEN);
-		out_result->summary = c.sum;
-	}
-	rc = c.sum.errors ? STRATA_EPARTIAL : 0;
-	if (rc)
-		strata_err_set(err, rc, "snapshot saved, but %llu archive entr%s could not be imported",
-		               (unsigned long long)c.sum.errors, c.sum.errors == 1 ? "y" : "ies");
+	rc = 0;
+	if (snap.partial)
+		rc = backup_partial_err(&snap, "archive entry could not be imported", "archive entries could not be imported",
+		                        err);
+	backup_result_fill(out_result, &snap, &c.sum);
 out:
 	chunkpipe_free(c.pipe);
 	blobwriter_free(c.bw);

@@ -327,7 +327,7 @@ while [ $r -lt "$ROUNDS" ]; do
 	wait "$CH"
 	case $rc in
 	0) ;;
-	3)  if grep -q "^strata: warning: .*$C/" "$T/berr"; then warned=$((warned + 1)); else
+	3)  if grep -q "^strata: warning: .*$C[/:]" "$T/berr"; then warned=$((warned + 1)); else
 			codes_ok=0; echo "  round $r: exit 3 without a warning naming a churned path: $(head -c 300 "$T/berr")"; fi ;;
 	*)  codes_ok=0; echo "  round $r: backup exit $rc: $(head -c 400 "$T/berr")" ;;
 	esac

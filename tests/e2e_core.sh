@@ -305,7 +305,14 @@ if [ "$(id -u)" != 0 ] || [ -n "$AS" ]; then
 	if grep -q 'snapshot [0-9a-f]\{8\} saved' "$T/out"; then pass "unreadable file: snapshot still written"; else fail "unreadable file: snapshot still written" "$(head -c 300 "$T/out")"; fi
 	expect_exit "unreadable file --json" 3 $AS "$STRATA" -r "$U/repo" --password-file "$U/pw" --json backup "$U/src"
 	check "unreadable file --json counts the error" "d['summary']['errors']==1 and len(d['snapshot_id'])==64"
-	expect "snapshot with an unreadable file lists the readable one" $AS "$STRATA" -r "$U/repo" --password-file "$U/pw" ls --json latest
+	# Both snapshots are partial: latest skips them, --include-partial not.
+	expect_exit "latest skips partial snapshots (exit 14)" 14 $AS "$STRATA" -r "$U/repo" --password-file "$U/pw" ls latest
+	if grep -qx "strata: no complete snapshot found: the repository holds only 2 partial snapshots (some files vanished, were unreadable or changed while read); --include-partial lets latest pick one" "$T/err"; then
+		pass "latest skips partial snapshots: the message says so"
+	else
+		fail "latest skips partial snapshots: the message says so" "$(head -c 300 "$T/err")"
+	fi
+	expect "snapshot with an unreadable file lists the readable one" $AS "$STRATA" -r "$U/repo" --password-file "$U/pw" ls --json --include-partial latest
 	check "readable file is in the partial snapshot" "any(e['path'].endswith('src/ok') for e in d)"
 	chmod 700 "$T"
 	export STRATA_CACHE_DIR="$T/cache"

@@ -130,7 +130,7 @@ if [ "$(id -u)" != 0 ] || [ -n "$AS" ]; then
 	chmod 644 "$U/pw"
 	UR="-r $U/repo --password-file $U/pw --cache-dir $U/cache"
 	row "unprivileged init" 0 "" $AS "$STRATA" $UR init -q
-	row "unreadable file" 3 "snapshot saved, but 1 source file\(s\) could not be read" $AS "$STRATA" $UR backup -q "$U/src"
+	row "unreadable file" 3 "snapshot [0-9a-f]{8} saved as partial: 1 source path vanished, could not be read or changed while being read; latest, --at, --label, the next backup's parent and forget's keep counts skip it \(--include-partial uses it\)" $AS "$STRATA" $UR backup -q "$U/src"
 	if grep -q "^strata: warning: $U/src/secret: Permission denied" "$T/err"; then pass "partial: a warning names the file"; else fail "partial: a warning names the file" "$(head -c 300 "$T/err")"; fi
 	"$STRATA" $UR --json snapshots >"$T/out" 2>/dev/null
 	if python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if len(d)==1 and d[0]["summary"]["errors"]==1 else 1)' "$T/out"; then

@@ -4,7 +4,8 @@
 # replaced atomically (no temporary file left, mode 0644); a failed run
 # keeps the last success time (or 0 when there never was one) so a
 # staleness alert keeps firing; forget and prune write the same job
-# metrics; a partial run (exit 3) counts as a success. POSIX sh.
+# metrics; a partial run (exit 3: the snapshot is marked partial) is a
+# failure that keeps the last success time. POSIX sh.
 . "$(dirname "$0")/e2e_lib.sh"
 
 S="$T/src"
@@ -108,6 +109,7 @@ check "files = summary" "m['strata_files']['$L'] == j['summary']['files'] == 3"
 check "errors = summary" "m['strata_errors']['$L'] == j['summary']['errors'] == 0"
 check "dedup ratio = bytes_total / bytes_added" "abs(m['strata_dedup_ratio']['$L'] - j['summary']['bytes_total'] / j['summary']['bytes_added']) < 1e-9"
 check "success, exit code" "m['strata_success']['$L'] == 1 and m['strata_exit_code']['$L'] == 0"
+check "no partial paths" "m['strata_partial_paths']['$L'] == j['partial_count'] == 0 and j['partial'] is False"
 check "last success = now" "t0 <= m['strata_last_success_timestamp_seconds']['$L'] <= t1 and m['strata_last_run_timestamp_seconds']['$L'] == m['strata_last_success_timestamp_seconds']['$L']"
 check "duration covers the backup" "j['summary']['duration_s'] <= m['strata_duration_seconds']['$L'] <= t1 - t0 + 1"
 last_ok=$(python3 -c 'import json,sys; print(repr(json.load(open(sys.argv[1]))["strata_last_success_timestamp_seconds"][sys.argv[2]]))' "$T/m.json" "$L")
@@ -123,8 +125,10 @@ check "second run: values of this run" "m['strata_bytes_read']['$L'] == j['summa
 check "second run: last success moved on" "m['strata_last_success_timestamp_seconds']['$L'] > $last_ok"
 last_ok=$(python3 -c 'import json,sys; print(repr(json.load(open(sys.argv[1]))["strata_last_success_timestamp_seconds"][sys.argv[2]]))' "$T/m.json" "$L")
 
-# ---- a partial run (exit 3: saved, one file unreadable) is a success ----
-# /proc/self/mem fails to read with EIO, even for root.
+# ---- a partial run (exit 3: saved, marked partial) is a failure ----
+# /proc/self/mem fails to read with EIO, even for root. The snapshot it
+# saves is not one latest or a restore would use: the job did not do its
+# work, and the last success time stays that of the run before.
 if [ -r /proc/self/mem ]; then
 	sleep 1
 	t0=$(date +%s)
@@ -132,8 +136,8 @@ if [ -r /proc/self/mem ]; then
 	t1=$(date +%s)
 	parse "partial run: file parses" "$F"
 	check "partial run: errors = summary = 1" "m['strata_errors']['$L'] == j['summary']['errors'] == 1"
-	check "partial run: exit code 3, success, last success now" "m['strata_exit_code']['$L'] == 3 and m['strata_success']['$L'] == 1 and t0 <= m['strata_last_success_timestamp_seconds']['$L'] <= t1"
-	last_ok=$(python3 -c 'import json,sys; print(repr(json.load(open(sys.argv[1]))["strata_last_success_timestamp_seconds"][sys.argv[2]]))' "$T/m.json" "$L")
+	check "partial run: partial paths = 1 = the snapshot's" "m['strata_partial_paths']['$L'] == j['partial_count'] == 1 and j['partial'] is True"
+	check "partial run: exit code 3, success 0, last success unchanged, last run now" "m['strata_exit_code']['$L'] == 3 and m['strata_success']['$L'] == 0 and m['strata_last_success_timestamp_seconds']['$L'] == $last_ok and t0 <= m['strata_last_run_timestamp_seconds']['$L'] <= t1"
 else
 	echo "SKIP: partial backup metrics: no /proc/self/mem"
 fi

@@ -123,7 +123,8 @@ snap 2024-05-01T10:00:00Z "$H1" && cp -a "$NODE" "$T/expect1"
 advance "$NODE" 3
 H2=$(height "$NODE" 13)
 snap 2024-05-01T11:00:00Z "$H2" && cp -a "$NODE" "$T/expect2"
-printf '{"treasury": 1000}\n' | "$STRATA" -r "$R" backup -q --host node1 --tag export --stdin --stdin-name state.json
+"$STRATA" -r "$R" backup -q --host node1 --tag export --stdin-from-command --stdin-name state.json -- \
+	printf '{"treasury": 1000}\n'
 if [ "$H2" -gt "$H1" ]; then pass "setup: two chain snapshots, heights $H1 and $H2"; else fail "setup" "heights $H1 $H2"; fi
 
 # ---- 1. one node lost: a new machine, nothing of node1 left ----
@@ -244,8 +245,9 @@ fi
 trap 'stop_pg; s3_stop 2>/dev/null; chmod -R u+rwX "$T" 2>/dev/null; rm -rf "$T"' EXIT
 sql "create table t (id bigserial primary key, v text not null)" >/dev/null
 sql "insert into t (v) select md5(g::text) from generate_series(1, 1000) g" >/dev/null
-if $AS bash -c 'set -o pipefail; "$1/pg_basebackup" -h 127.0.0.1 -p "$2" -U postgres -D - -Ft -X none -c fast |
-	"$3" backup -q --stdin-tar --stdin-name base.tar --label kind=pg-base' sh "$PGBIN" "$PORT" "$SP" >"$T/out" 2>&1; then
+# As README.md's PostgreSQL section does it: strata runs pg_basebackup.
+if $AS "$SP" backup -q --stdin-tar --stdin-from-command --stdin-name base.tar --label kind=pg-base -- \
+	"$PGBIN/pg_basebackup" -h 127.0.0.1 -p "$PORT" -U postgres -D - -Ft -X none -c fast >"$T/out" 2>&1; then
 	pass "pitr setup: base backup"
 else
 	fail "pitr setup: base backup" "$(cat "$T/out")"

@@ -278,8 +278,19 @@ with tarfile.open(sys.argv[1], "w") as t:
 EOF
 "$STRATA" -r "$R" backup --stdin-tar <"$T/evil.tar" >"$T/out" 2>"$T/err"; rc=$?
 if [ $rc -eq 3 ] && grep -q 'evil.*"\.\."' "$T/err"; then pass "'..' members are skipped with a warning (exit 3)"; else fail "'..' members" "exit $rc: $(cat "$T/err")"; fi
-"$STRATA" -r "$R" ls latest >"$T/out" 2>&1
+# The snapshot lacks members of the archive: it is partial, each refused
+# member listed with reason "skipped", and latest passes over it.
+"$STRATA" -r "$R" --json snapshots >"$T/out" 2>&1
+if python3 -c '
+import json, sys
+s = json.load(open(sys.argv[1]))[-1]
+sys.exit(0 if s["partial"] is True and s["partial_count"] == 2 and
+         sorted((p["path"], p["reason"]) for p in s["partial_paths"]) == [("../evil", "skipped"), ("a/../../evil2", "skipped")]
+         else 1)' "$T/out"; then pass "a snapshot with refused members is partial, listing them"; else fail "refused members: partial" "$(head -c 600 "$T/out")"; fi
+"$STRATA" -r "$R" ls --include-partial latest >"$T/out" 2>&1
 if grep -q "ok.txt" "$T/out" && ! grep -q "evil" "$T/out"; then pass "only the safe member is in the snapshot"; else fail "only the safe member" "$(cat "$T/out")"; fi
+"$STRATA" -r "$R" ls latest >"$T/out" 2>&1
+if ! grep -q "ok.txt" "$T/out"; then pass "latest passes over the partial import"; else fail "latest passes over the partial import" "$(cat "$T/out")"; fi
 
 # ---- without libarchive (loaded on first use, store/archive_api.c) ----
 # In a private mount namespace /dev/null hides the library: the import and

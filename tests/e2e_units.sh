@@ -35,6 +35,33 @@ for t in "$U"/*.timer; do
 	[ -f "${t%.timer}.service" ] || fail "units: $(basename "$t")" "no service of the same name"
 done
 
+# ---- a partial snapshot (exit 3) is a failure; producers run by strata ----
+# Exit 3 saves a snapshot marked partial, which latest and restore skip:
+# no unit may count it as success. A producer piped into --stdin or
+# --stdin-tar cannot be told from one that finished (a pipe only ends):
+# every producer runs under --stdin-from-command, which writes no snapshot
+# when it fails.
+if grep -n '^SuccessExitStatus=' "$U"/*.service | grep -Eq '(=| )3( |$)'; then
+	fail "units: no unit counts exit 3 (a partial snapshot) as success" "$(grep -n '^SuccessExitStatus=' "$U"/*.service)"
+else
+	pass "units: no unit counts exit 3 (a partial snapshot) as success"
+fi
+if grep -En '\|[[:space:]]*[^|]*strata(-pg)? backup' "$U"/*.service "$C" >"$T/piped"; then
+	fail "units and cron: no producer piped into strata backup" "$(head -c 400 "$T/piped")"
+else
+	pass "units and cron: no producer piped into strata backup"
+fi
+for f in "$U/strata-export.service" "$U/strata-pg-basebackup.service" "$C"; do
+	n=$(grep -c -- '--stdin-from-command .*-- ' "$f")
+	want=1
+	[ "$f" = "$C" ] && want=2
+	if [ "$n" -eq "$want" ]; then
+		pass "units: $(basename "$f") runs its producer with --stdin-from-command"
+	else
+		fail "units: $(basename "$f") runs its producer with --stdin-from-command" "$n lines, wanted $want"
+	fi
+done
+
 # ---- systemd-analyze verify ----
 if command -v systemd-analyze >/dev/null 2>&1; then
 	# As installed: the binary at its place ($STRATA here), the man page

@@ -119,6 +119,24 @@ static const char *kept_by(const Spec *specs, size_t n, const ForgetPolicy *p)
 	return names;
 }
 
+/* kept_by with the snapshots named in partial marked partial. */
+static const char *kept_by_partial(const Spec *specs, size_t n, const ForgetPolicy *p, const char *partial)
+{
+	static char names[64];
+	ForgetDecision d[64];
+	Snapshot *s = build(specs, n);
+	StrataErr err = {0, ""};
+
+	for (size_t i = 0; i < n; i++)
+		s[i].partial = strchr(partial, specs[i].name) != NULL;
+	if (forget_apply(s, n, p, d, NULL, &err) != 0)
+		snprintf(names, sizeof names, "error: %s", err.msg);
+	else
+		kept_names(specs, n, d, names);
+	snapshot_list_free(s, n);
+	return names;
+}
+
 static ForgetPolicy policy(void)
 {
 	ForgetPolicy p;
@@ -323,6 +341,52 @@ static void test_keep_label(void)
 	CHECK_STR(kept_by(HISTORY, NHISTORY, &p), "");
 }
 
+/* Partial snapshots never count toward keep-N (forget.h): the rules count
+ * the complete ones, and on their own the partial ones newer than the
+ * newest complete one; older partial ones only within/tag/label keep. */
+static void test_partial(void)
+{
+	ForgetPolicy p = policy();
+
+	/* i, j partial: the 3 newest complete h g f, and i j (newer than h,
+	 * 2 of the 3 the rule allows them). Unmarked it would be hij. */
+	p.last = 3;
+	CHECK_STR(kept_by_partial(HISTORY, NHISTORY, &p, "ij"), "fghij");
+	CHECK_STR(kept_by_partial(HISTORY, NHISTORY, &p, ""), "hij");
+	/* h partial, older than the newest complete j: only j. */
+	p.last = 1;
+	CHECK_STR(kept_by_partial(HISTORY, NHISTORY, &p, "h"), "j");
+	/* Everything partial: kept as a complete history would be, not all,
+	 * not none. */
+	p.last = 2;
+	CHECK_STR(kept_by_partial(HISTORY, NHISTORY, &p, "abcdefghij"), "ij");
+	/* include_partial: counted like any other. */
+	p.last = 3;
+	p.include_partial = 1;
+	CHECK_STR(kept_by_partial(HISTORY, NHISTORY, &p, "ij"), "hij");
+	p.include_partial = 0;
+	/* daily 4, j partial: i takes 03-01 (j would have), then h g f; j is
+	 * newer than i, kept on its own count. */
+	p = policy();
+	p.daily = 4;
+	CHECK_STR(kept_by_partial(HISTORY, NHISTORY, &p, "j"), "fghij");
+	CHECK_STR(kept_by_partial(HISTORY, NHISTORY, &p, ""), "fghj");
+	/* tag, label and within count nothing: partial or not alike. */
+	p = policy();
+	p.tags = (const char *const[]){ "db" };
+	p.ntags = 1;
+	CHECK_STR(kept_by_partial(HISTORY, NHISTORY, &p, "h"), "bgh");
+	p = policy();
+	p.has_within = 1;
+	p.within.days = 1;
+	CHECK_STR(kept_by_partial(HISTORY, NHISTORY, &p, "i"), "ij");
+	/* keep-last 1 and a partial in between: the count goes to the
+	 * complete g, not to h; i and j (newer than g) are kept. */
+	p = policy();
+	p.last = 1;
+	CHECK_STR(kept_by_partial(HISTORY, NHISTORY, &p, "hij"), "gj");
+}
+
 static void test_groups(void)
 {
 	static const Spec g[] = {
@@ -486,6 +550,7 @@ int main(void)
 	RUN(test_keep_within);
 	RUN(test_keep_tag);
 	RUN(test_keep_label);
+	RUN(test_partial);
 	RUN(test_groups);
 	RUN(test_ties);
 	RUN(test_empty);

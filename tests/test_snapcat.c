@@ -532,6 +532,144 @@ static void test_select_newest_first(void)
 	repo_close(r);
 }
 
+/* Save a partial snapshot (two paths listed, three counted) at time_ns. */
+static int save_partial(Repo *r, int64_t time_ns, uint8_t out_id[STRATA_ID_LEN])
+{
+	char *paths[1] = {(char *)(uintptr_t)"/srv"};
+	SnapshotPartialPath pp[2] = {
+		{ (char *)(uintptr_t)"/srv/db/000069.ldb", (char *)(uintptr_t)"vanished",
+		  (char *)(uintptr_t)"vanished during the backup" },
+		{ (char *)(uintptr_t)"/srv/db/MANIFEST-000005", (char *)(uintptr_t)"changed",
+		  (char *)(uintptr_t)"size changed from 10 to 20 bytes while it was read" },
+	};
+	StrataErr err = {0};
+	Snapshot s;
+	int rc;
+
+	memset(&s, 0, sizeof s);
+	s.time_ns = time_ns;
+	s.host = (char *)(uintptr_t)"h";
+	s.user = (char *)(uintptr_t)"ops";
+	s.paths = paths;
+	s.npaths = 1;
+	s.partial = 1;
+	s.partial_count = 3;
+	s.partial_paths = pp;
+	s.npartial_paths = 2;
+	memset(s.tree, 0x5a, sizeof s.tree);
+	rc = snapshot_save(r, &s, &err);
+	if (rc)
+		printf("  snapshot_save: %s\n", err.msg);
+	else
+		memcpy(out_id, s.id, STRATA_ID_LEN);
+	return rc;
+}
+
+/* 1 when "latest" (without / with partial ones) resolves to want, and a
+ * partial answer carries exactly what save_partial wrote. */
+static int latest_is(Repo *r, int include_partial, const uint8_t want[STRATA_ID_LEN])
+{
+	StrataErr err = {0};
+	Snapshot s;
+	int ok;
+
+	if (snapshot_resolve(r, "latest", include_partial, &s, &err) != 0) {
+		printf("  snapshot_resolve: %s\n", err.msg);
+		return 0;
+	}
+	ok = memcmp(s.id, want, STRATA_ID_LEN) == 0;
+	if (ok && s.partial)
+		ok = s.partial_count == 3 && s.npartial_paths == 2 &&
+		     strcmp(s.partial_paths[0].path, "/srv/db/000069.ldb") == 0 &&
+		     strcmp(s.partial_paths[0].reason, "vanished") == 0 &&
+		     strcmp(s.partial_paths[1].detail, "size changed from 10 to 20 bytes while it was read") == 0;
+	if (!ok)
+		printf("  latest (include_partial %d) is not the snapshot wanted, or lost its partial list\n",
+		       include_partial);
+	snapshot_clear(&s);
+	return ok;
+}
+
+/* The partial flag lives in the snapshot's own plaintext, which is what
+ * the catalogue stores: wherever an entry comes from (this process's
+ * save, another host's sync, a catalogue reopened or rebuilt after the
+ * entry was lost, as when an older strata, which cannot decode a version
+ * 2 snapshot, left it out), latest and the selections pass over it. */
+static void test_partial_through_catalogue(void)
+{
+	uint8_t c1[STRATA_ID_LEN], p1[STRATA_ID_LEN], hex_id[STRATA_ID_LEN];
+	char hex[STRATA_ID_HEX_LEN + 1], path[512];
+	SnapSelect sel;
+	StrataErr err = {0};
+	Snapshot got;
+	Repo *a, *b;
+	FILE *f;
+	uint8_t hdr[12];
+
+	REQUIRE(fresh() == 0);
+	a = open_repo(cache_a);
+	REQUIRE(a);
+	REQUIRE(save_at(a, "h", 1900000000000000000LL, "height=10", c1) == 0);
+	REQUIRE(save_partial(a, 1900000001000000000LL, p1) == 0);
+	/* The file: sealed version 2 (a complete snapshot stays 1). */
+	for (int k = 0; k < 2; k++) {
+		memcpy(hex_id, k ? p1 : c1, STRATA_ID_LEN);
+		strata_id_hex(hex_id, hex);
+		snprintf(path, sizeof path, "%s/snapshots/%s", repo_dir, hex);
+		f = fopen(path, "rb");
+		REQUIRE(f);
+		REQUIRE(fread(hdr, 1, sizeof hdr, f) == sizeof hdr);
+		fclose(f);
+		CHECK_EQ_INT(hdr[8] | hdr[9] << 8 | hdr[10] << 16 | (uint32_t)hdr[11] << 24, k ? 2 : 1);
+	}
+	/* This process: the catalogue entry its save wrote. */
+	CHECK(latest_is(a, 0, c1));
+	CHECK(latest_is(a, 1, p1));
+	memset(&sel, 0, sizeof sel);
+	sel.by = SNAPSELECT_AT_TIME;
+	sel.time_ns = INT64_MAX;
+	REQUIRE(snapselect_find(a, &sel, &got, &err) == 0);
+	CHECK(memcmp(got.id, c1, STRATA_ID_LEN) == 0);
+	snapshot_clear(&got);
+	repo_close(a);
+	/* Another host: its catalogue is built by a sync reading the files. */
+	b = open_repo(cache_b);
+	REQUIRE(b);
+	CHECK(latest_is(b, 0, c1));
+	CHECK(latest_is(b, 1, p1));
+	repo_close(b);
+	/* The same cache reopened: the stored plaintext still says partial. */
+	a = open_repo(cache_a);
+	REQUIRE(a);
+	CHECK(latest_is(a, 0, c1));
+	repo_close(a);
+	/* A catalogue that lacks the entry (an older strata cannot decode a
+	 * version 2 snapshot, so its catalogue never holds one): rebuilt,
+	 * the entry comes from the file, still partial. */
+	REQUIRE(damage(cache_a, DMG_IDS_ENTRY) == 0);
+	a = open_repo(cache_a);
+	REQUIRE(a);
+	CHECK(latest_is(a, 0, c1));
+	CHECK(latest_is(a, 1, p1));
+	repo_close(a);
+	/* Only partial snapshots: latest says so. */
+	REQUIRE(fresh() == 0);
+	a = open_repo(cache_a);
+	REQUIRE(a);
+	REQUIRE(save_partial(a, 1900000001000000000LL, p1) == 0);
+	memset(&got, 0, sizeof got);
+	CHECK_EQ_INT(snapshot_find(a, "latest", &got, &err), STRATA_ENOTFOUND);
+	CHECK_STR(err.msg, "no complete snapshot found: the repository holds only 1 partial snapshot (some files "
+	          "vanished, were unreadable or changed while read); --include-partial lets latest pick one");
+	/* By ID, a partial snapshot is found like any other. */
+	strata_id_hex(p1, hex);
+	hex[8] = '\0';
+	REQUIRE(snapshot_find(a, hex, &got, &err) == 0);
+	CHECK(got.partial == 1 && got.partial_count == 3);
+	snapshot_clear(&got);
+	repo_close(a);
+}
+
 int main(void)
 {
 	const char *tmp = getenv("TMPDIR");
@@ -550,6 +688,7 @@ int main(void)
 	RUN(test_damaged_catalogue);
 	RUN(test_forged_names);
 	RUN(test_select_newest_first);
+	RUN(test_partial_through_catalogue);
 	rm_rf(tmp_dir);
 	return CHECK_EXIT();
 }

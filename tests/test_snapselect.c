@@ -248,6 +248,81 @@ static void test_latest_and_empty(void)
 	snapshot_list_free(s, NT);
 }
 
+/* Partial snapshots are passed over by every kind of pick unless
+ * include_partial, and a miss says how many were. In times[]: 3 (t=120,
+ * height=120, kind=pg-base) and 4 (t=3600, the newest) partial. */
+static void test_partial_passed_over(void)
+{
+	Snapshot *s = build(times, NT);
+	SnapSelect sel = { .by = SNAPSELECT_LATEST };
+	StrataErr err;
+
+	REQUIRE(s);
+	s[3].partial = s[4].partial = 1;
+	s[3].partial_count = s[4].partial_count = 1;
+	CHECK_EQ_INT(snapshot_selectable(&s[3], 0), 0);
+	CHECK_EQ_INT(snapshot_selectable(&s[3], 1), 1);
+	CHECK_EQ_INT(snapshot_selectable(&s[0], 0), 1);
+	/* latest: of 0, 1, 2 (t 0, 60, 60) the later by ID, 2. */
+	CHECK_EQ_INT(pick(s, NT, &sel, &err), 2);
+	sel.include_partial = 1;
+	CHECK_EQ_INT(pick(s, NT, &sel, &err), 4);
+	/* at a time after 3: 2, not 3. */
+	sel.by = SNAPSELECT_AT_TIME;
+	sel.time_ns = T0 + 150 * S_NS;
+	sel.include_partial = 0;
+	CHECK_EQ_INT(pick(s, NT, &sel, &err), 2);
+	sel.include_partial = 1;
+	CHECK_EQ_INT(pick(s, NT, &sel, &err), 3);
+	/* at height 125: 2 (115), not 3 (120); node1 only: 1 (110). */
+	sel.by = SNAPSELECT_AT_HEIGHT;
+	sel.height = 125;
+	sel.include_partial = 0;
+	CHECK_EQ_INT(pick(s, NT, &sel, &err), 2);
+	sel.filter.host = "node1";
+	CHECK_EQ_INT(pick(s, NT, &sel, &err), 1);
+	sel.include_partial = 1;
+	CHECK_EQ_INT(pick(s, NT, &sel, &err), 3);
+	sel.filter.host = NULL;
+	/* by label: only 3 carries kind=pg-base. */
+	sel.by = SNAPSELECT_LABEL;
+	sel.label = "kind=pg-base";
+	sel.include_partial = 0;
+	CHECK_EQ_INT(pick(s, NT, &sel, &err), -1);
+	CHECK_EQ_INT(err.code, STRATA_ENOTFOUND);
+	CHECK_STR(err.msg, "no complete snapshot labelled kind=pg-base: 1 partial snapshot passed over "
+	          "(--include-partial selects it)");
+	sel.include_partial = 1;
+	CHECK_EQ_INT(pick(s, NT, &sel, &err), 3);
+	/* Everything partial: the message says so instead of "none in
+	 * this group". */
+	for (size_t i = 0; i < NT; i++)
+		s[i].partial = 1;
+	sel.by = SNAPSELECT_LATEST;
+	sel.include_partial = 0;
+	CHECK_EQ_INT(pick(s, NT, &sel, &err), -1);
+	CHECK_STR(err.msg, "no complete snapshot found: 5 partial snapshots passed over (--include-partial selects them)");
+	sel.by = SNAPSELECT_AT_TIME;
+	sel.time_ns = T0 + 60 * S_NS;
+	CHECK_EQ_INT(pick(s, NT, &sel, &err), -1);
+	CHECK_STR(err.msg, "no complete snapshot at or before 2024-05-01T10:01:00Z: 3 partial snapshots passed over "
+	          "(--include-partial selects them)");
+	sel.by = SNAPSELECT_AT_HEIGHT;
+	sel.label = NULL;
+	CHECK_EQ_INT(pick(s, NT, &sel, &err), -1);
+	CHECK_STR(err.msg, "no complete snapshot with height at most 125: 4 partial snapshots passed over "
+	          "(--include-partial selects them)");
+	/* Only the first partial: at its time the complete ones are later. */
+	for (size_t i = 1; i < NT; i++)
+		s[i].partial = 0;
+	sel.by = SNAPSELECT_AT_TIME;
+	sel.time_ns = T0 + 30 * S_NS;
+	CHECK_EQ_INT(pick(s, NT, &sel, &err), -1);
+	CHECK_STR(err.msg, "no complete snapshot at or before 2024-05-01T10:00:30Z: the earliest is 11000000 at "
+	          "2024-05-01T10:01:00Z; 1 partial snapshot passed over (--include-partial selects it)");
+	snapshot_list_free(s, NT);
+}
+
 static void test_label_uint(void)
 {
 	Snapshot *s = build(times, NT);
@@ -352,6 +427,7 @@ int main(void)
 	RUN(test_height_ties);
 	RUN(test_label_exact);
 	RUN(test_latest_and_empty);
+	RUN(test_partial_passed_over);
 	RUN(test_label_uint);
 	RUN(test_time_utc_forms);
 	RUN(test_time_local);

@@ -26,6 +26,7 @@ typedef struct Cli {
 	int quiet;                  /* --quiet: only errors and warnings */
 	int verbose;                /* --verbose: per-item lines */
 	int json_lines;             /* with json: each document on one line (backup --json-progress) */
+	int include_partial;        /* --include-partial: selections may pick partial snapshots */
 	const struct CliCommand *cmd;  /* the command being run, for messages */
 } Cli;
 

@@ -11,9 +11,11 @@ const char cli_exit_table[] =
 	"  0   success\n"
 	"  1   damage found: repository data fails authentication or its hash\n"
 	"  2   usage error: bad option or argument\n"
-	"  3   partial success: some source files could not be read\n"
-	"      (the snapshot was still written)\n"
-	"  4   runtime failure: I/O, network, disk full, any other error\n"
+	"  3   partial: the snapshot was saved, but marked partial (some source\n"
+	"      files vanished, could not be read or changed while being read);\n"
+	"      latest, --at, --label and the next backup's parent skip it\n"
+	"  4   runtime failure: I/O, network, disk full, a --stdin-from-command\n"
+	"      producer that failed (no snapshot), any other error\n"
 	"  10  repository does not exist\n"
 	"  11  repository is locked by another process\n"
 	"  12  wrong password, or no key\n"
@@ -56,6 +58,7 @@ const char *cli_exit_name(int code)
 	case STRATA_EEXIST:     return "exists";
 	case STRATA_EAMBIGUOUS: return "ambiguous";
 	case STRATA_EREFUSED:   return "refused";
+	case STRATA_EPRODUCER:  return "producer_failed";
 	default:                return "os_error";
 	}
 }

@@ -17,8 +17,8 @@ enum {
 	CLI_EXIT_OK         = 0,
 	CLI_EXIT_DAMAGED    = 1,   /* integrity: damaged or tampered repository data */
 	CLI_EXIT_USAGE      = 2,   /* bad option or argument */
-	CLI_EXIT_PARTIAL    = 3,   /* done, but some source files were unreadable */
-	CLI_EXIT_FAILURE    = 4,   /* I/O, network, disk full, anything else */
+	CLI_EXIT_PARTIAL    = 3,   /* snapshot saved as partial: files vanished, unreadable, changed */
+	CLI_EXIT_FAILURE    = 4,   /* I/O, network, disk full, a failed producer, anything else */
 	CLI_EXIT_NOREPO     = 10,  /* no repository at the location */
 	CLI_EXIT_LOCKED     = 11,  /* repository locked by another process */
 	CLI_EXIT_PASSWORD   = 12,  /* wrong password / no key */

@@ -171,11 +171,38 @@ fail:
 	return NULL;
 }
 
+int cli_json_set_partial(json_t *obj, int partial, uint64_t count, const SnapshotPartialPath *paths, size_t n)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a && i < n; i++) {
+		json_t *e = json_pack("{s:o,s:o}", "reason", cli_json_str(paths[i].reason),
+		                      "detail", cli_json_str(paths[i].detail));
+		if (!e || cli_json_set_name(e, "path", paths[i].path) < 0) {
+			json_decref(e);
+			json_decref(a);
+			a = NULL;
+		} else if (json_array_append_new(a, e) < 0) {   /* e is dropped */
+			json_decref(a);
+			a = NULL;
+		}
+	}
+	if (!a)
+		return -ENOMEM;
+	if (json_object_set_new(obj, "partial", json_boolean(partial)) < 0 ||
+	    json_object_set_new(obj, "partial_count", json_integer((json_int_t)count)) < 0) {
+		json_decref(a);
+		return -ENOMEM;
+	}
+	return json_object_set_new(obj, "partial_paths", a) < 0 ? -ENOMEM : 0;
+}
+
 json_t *cli_json_snapshot(const Snapshot *snap)
 {
 	char short_id[CLI_FMT_SHORT_ID_LEN];
+	json_t *o;
 
-	return json_pack("{s:o,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}",
+	o = json_pack("{s:o,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}",
 		"id",       cli_json_id(snap->id),
 		"short_id", cli_fmt_short_id(snap->id, short_id),
 		"time",     cli_json_time(snap->time_ns),
@@ -187,6 +214,12 @@ json_t *cli_json_snapshot(const Snapshot *snap)
 		"tree",     cli_json_id(snap->tree),
 		"parent",   snap->has_parent ? cli_json_id(snap->parent) : json_null(),
 		"summary",  cli_json_summary(&snap->summary));
+	if (o && cli_json_set_partial(o, snap->partial, snap->partial_count, snap->partial_paths,
+	                              snap->npartial_paths) < 0) {
+		json_decref(o);
+		o = NULL;
+	}
+	return o;
 }
 
 json_t *cli_json_node(const char *path, const TreeNode *node)

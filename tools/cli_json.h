@@ -33,8 +33,14 @@ json_t *cli_json_time(int64_t time_ns);
 json_t *cli_json_summary(const SnapshotSummary *s);
 
 /* cli_json_snapshot — {"id","short_id","time","host","user","paths","tags",
- * "labels":{k:v},"tree","parent","summary"}. */
+ * "labels":{k:v},"tree","parent","summary","partial","partial_count",
+ * "partial_paths"}. */
 json_t *cli_json_snapshot(const Snapshot *snap);
+
+/* cli_json_set_partial — obj["partial"] (boolean), obj["partial_count"]
+ * and obj["partial_paths"]: [{"path" (and "path_hex"), "reason",
+ * "detail"}] (tools/JSON.md "Snapshot"). Returns 0 or -ENOMEM. */
+int cli_json_set_partial(json_t *obj, int partial, uint64_t count, const SnapshotPartialPath *paths, size_t n);
 
 /* cli_json_node — one ls entry: {"path","type","mode","mode_string","size",
  * "mtime","uid","gid", "link_target" (symlinks), ...}. */

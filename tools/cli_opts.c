@@ -19,6 +19,7 @@ const struct option cli_global_longopts[] = {
 	{ "password-file", required_argument, NULL, CLI_OPT_PASSWORD_FILE },
 	{ "key-cache",     required_argument, NULL, CLI_OPT_KEY_CACHE },
 	{ "transfers",     required_argument, NULL, CLI_OPT_TRANSFERS },
+	{ "include-partial", no_argument,     NULL, CLI_OPT_INCLUDE_PARTIAL },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -33,6 +34,7 @@ int cli_opts_global(Cli *cli, int opt, const char *arg)
 	case CLI_OPT_PASSWORD_FILE: cli->password_file = arg; return 1;
 	case CLI_OPT_KEY_CACHE:     cli->key_cache = arg; return 1;
 	case CLI_OPT_TRANSFERS:     cli->transfers = arg; return 1;
+	case CLI_OPT_INCLUDE_PARTIAL: cli->include_partial = 1; return 1;
 	default:                    return 0;
 	}
 }

@@ -2,9 +2,11 @@
 #include <errno.h>
 #include <malloc.h>
 #include <math.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,6 +21,7 @@
 #include "tools/cli_lock.h"
 #include "tools/cli_metrics.h"
 #include "tools/cli_opts.h"
+#include "tools/cli_producer.h"
 #include "tools/cli_progress.h"
 #include "tools/cli_repo.h"
 #include "tools/cli_tier.h"
@@ -46,7 +49,8 @@ enum {
 	OPT_PRE_HOOK,
 	OPT_POST_HOOK,
 	OPT_FREEZE_PID,
-	OPT_FREEZE_MAX
+	OPT_FREEZE_MAX,
+	OPT_STDIN_FROM_COMMAND
 };
 
 static const struct option longopts[] = {
@@ -71,6 +75,7 @@ static const struct option longopts[] = {
 	{ "post-hook",    required_argument, NULL, OPT_POST_HOOK },
 	{ "freeze-pid",   required_argument, NULL, OPT_FREEZE_PID },
 	{ "freeze-max",   required_argument, NULL, OPT_FREEZE_MAX },
+	{ "stdin-from-command", no_argument, NULL, OPT_STDIN_FROM_COMMAND },
 	/* Hidden: the snapshot's time, for tests (retention rules over a
 	 * synthetic history) and imports of old archives. */
 	{ "time",         required_argument, NULL, OPT_TIME },
@@ -83,6 +88,7 @@ typedef struct Args {
 	const char *host, *parent, *stdin_name;
 	int use_stdin, force_reread, verify_prefix_full;
 	int use_stdin_tar;         /* --stdin-tar: import an archive read from stdin */
+	int from_command;          /* --stdin-from-command: the stream is CMD's stdout */
 	long threads, compression;
 	int64_t time_ns;           /* --time; 0 = now */
 	const char *metrics, *job; /* --metrics-file, --job */
@@ -133,6 +139,7 @@ static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
 	case OPT_PARENT:       a->parent = arg; break;
 	case OPT_STDIN:        a->use_stdin = 1; break;
 	case OPT_STDIN_TAR:    a->use_stdin_tar = 1; break;
+	case OPT_STDIN_FROM_COMMAND: a->from_command = 1; break;
 	case OPT_STDIN_NAME:   a->stdin_name = arg; break;
 	case OPT_FORCE_REREAD: a->force_reread = 1; break;
 	case OPT_VERIFY_PREFIX:
@@ -235,7 +242,7 @@ static void print_summary(const BackupResult *res, const CliFreeze *fz)
 	char id[CLI_FMT_SHORT_ID_LEN], b1[CLI_FMT_BYTES_LEN], b2[CLI_FMT_BYTES_LEN],
 	     b3[CLI_FMT_BYTES_LEN], b4[CLI_FMT_BYTES_LEN];
 
-	printf("snapshot %s saved\n", cli_fmt_short_id(res->snapshot_id, id));
+	printf("snapshot %s saved%s\n", cli_fmt_short_id(res->snapshot_id, id), res->partial ? " as partial" : "");
 	printf("  files:    %llu new, %llu changed, %llu unchanged (%llu files, %llu dirs, %s)\n",
 	       (unsigned long long)s->files_new, (unsigned long long)s->files_changed,
 	       (unsigned long long)s->files_unchanged, (unsigned long long)s->files,
@@ -246,10 +253,38 @@ static void print_summary(const BackupResult *res, const CliFreeze *fz)
 	       cli_fmt_bytes(s->bytes_stored, b4));
 	if (s->errors)
 		printf("  errors:   %llu files could not be read\n", (unsigned long long)s->errors);
+	if (res->partial)
+		printf("  partial:  %llu paths vanished, could not be read or changed while read (warnings above;\n"
+		       "            `strata cat snapshot %s` lists them); latest and the next parent skip it\n",
+		       (unsigned long long)res->partial_count, id);
 	if (fz)
 		printf("  paused:   %.3f ms (writers stopped while the source was listed)\n",
 		       (double)cli_freeze_paused_ns(fz) / 1e6);
 	printf("  duration: %.2f s\n", s->duration_s);
+}
+
+/* STRATA_TEST_BACKUP_HOOK — for tests only, never for production: a
+ * shell command run as `sh -c CMD strata-test-hook PHASE PATH` (stdout to
+ * stderr) and waited for at BackupOptions.test_hook's two points of each
+ * regular file, so that a test makes a file vanish, change or be replaced
+ * between its stat, open, read and second stat deterministically
+ * (tests/e2e_partial.sh). */
+static void run_test_hook(const char *phase, const char *path, void *ctx)
+{
+	extern char **environ;
+	char sh[] = "/bin/sh", dash_c[] = "-c", name[] = "strata-test-hook";
+	char *argv[] = { sh, dash_c, ctx, name, (char *)(uintptr_t)phase, (char *)(uintptr_t)path, NULL };
+	posix_spawn_file_actions_t fa;
+	pid_t pid;
+	int st;
+
+	if (posix_spawn_file_actions_init(&fa) != 0)
+		return;
+	if (posix_spawn_file_actions_adddup2(&fa, STDERR_FILENO, STDOUT_FILENO) == 0 &&
+	    posix_spawn(&pid, "/bin/sh", &fa, NULL, argv, environ) == 0)
+		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+			;
+	posix_spawn_file_actions_destroy(&fa);
 }
 
 /* ---- job metrics (--metrics-file), shared through cli.h ---- */
@@ -295,10 +330,10 @@ int cmd_backup_job_metrics_add(CliMetrics *m, const Cli *cli, const char *path, 
 	const char *command = cli->cmd ? cli->cmd->name : "strata";
 	const char *lb[] = { "job", job ? job : command, "command", command, NULL };
 	double now = (double)time(NULL), last_ok;
-	/* Exit 3 saved a snapshot without some unreadable files: the job did
-	 * its work (strata_errors says what is missing), as systemd units
-	 * with SuccessExitStatus=3 agree. */
-	int ok = exit_code == CLI_EXIT_OK || (s && exit_code == CLI_EXIT_PARTIAL);
+	/* Only exit 0 succeeds: exit 3 saved a partial snapshot (files that
+	 * vanished, were unreadable or changed while read), which latest and
+	 * a restore skip, so the job did not produce a usable snapshot. */
+	int ok = exit_code == CLI_EXIT_OK;
 	int rc = 0;
 
 	/* A failed run keeps the last success time: the file is replaced
@@ -307,9 +342,9 @@ int cmd_backup_job_metrics_add(CliMetrics *m, const Cli *cli, const char *path, 
 #define ADD(name, help, v) \
 	do { if (rc == 0) rc = cli_metrics_add(m, name, help, "gauge", lb, (double)(v)); } while (0)
 	ADD("strata_last_success_timestamp_seconds",
-	    "when the job last succeeded: exit 0, or 3 with a snapshot saved (unix seconds; 0: never)", last_ok);
+	    "when the job last succeeded, exit 0 (unix seconds; 0: never)", last_ok);
 	ADD("strata_last_run_timestamp_seconds", "when the job last finished, successful or not (unix seconds)", now);
-	ADD("strata_success", "1 if the last run succeeded (exit 0, or 3 with a snapshot saved)", ok);
+	ADD("strata_success", "1 if the last run succeeded (exit 0; a partial snapshot, exit 3, is a failure)", ok);
 	ADD("strata_exit_code", "exit status of the last run (see strata --help)", exit_code);
 	ADD("strata_duration_seconds", "how long the last run took", duration_s);
 	if (s) {
@@ -329,8 +364,12 @@ int cmd_backup_job_metrics_add(CliMetrics *m, const Cli *cli, const char *path, 
 
 /* The job's metrics written to path; with fz, also how long --freeze-pid
  * kept the writers stopped. */
+/* The job metrics (s may be NULL), plus backup's own: strata_partial_paths
+ * when a snapshot was saved (res), strata_freeze_paused_seconds with
+ * --freeze-pid (fz). */
 static int job_metrics_write(const Cli *cli, const char *path, const char *job, int exit_code,
-                             double duration_s, const SnapshotSummary *s, const CliFreeze *fz, StrataErr *err)
+                             double duration_s, const SnapshotSummary *s, const BackupResult *res,
+                             const CliFreeze *fz, StrataErr *err)
 {
 	const char *command = cli->cmd ? cli->cmd->name : "strata";
 	const char *lb[] = { "job", job ? job : command, "command", command, NULL };
@@ -340,6 +379,10 @@ static int job_metrics_write(const Cli *cli, const char *path, const char *job, 
 	if (!m)
 		return strata_err_set(err, -ENOMEM, "out of memory");
 	rc = cmd_backup_job_metrics_add(m, cli, path, job, exit_code, duration_s, s);
+	if (rc == 0 && res)
+		rc = cli_metrics_add(m, "strata_partial_paths", "source paths that vanished, could not be read or changed "
+		                     "while read: the snapshot is partial when > 0", "gauge", lb,
+		                     (double)res->partial_count);
 	if (rc == 0 && fz)
 		rc = cli_metrics_add(m, "strata_freeze_paused_seconds",
 		                     "how long --freeze-pid kept the writers stopped in the last run", "gauge", lb,
@@ -355,7 +398,7 @@ static int job_metrics_write(const Cli *cli, const char *path, const char *job, 
 int cmd_backup_job_metrics(const Cli *cli, const char *path, const char *job, int exit_code,
                            double duration_s, const SnapshotSummary *s, StrataErr *err)
 {
-	return job_metrics_write(cli, path, job, exit_code, duration_s, s, NULL, err);
+	return job_metrics_write(cli, path, job, exit_code, duration_s, s, NULL, NULL, err);
 }
 
 static int freeze_stop(void *ctx, StrataErr *err)
@@ -376,21 +419,49 @@ static int run(Cli *cli, int argc, char **argv)
 	BackupResult res;
 	StrataErr err = { 0, "" };
 	CliList excludes = { NULL, 0, 0, 0 };
+	CliProducer prod = { 0, -1, NULL, 0 };
 	Repo *repo = NULL;
 	CliFreeze *fz = NULL;
 	BackupFreeze bfreeze;
 	char hex[STRATA_ID_HEX_LEN + 1];
+	char **cmd = NULL;
 	size_t i;
-	int rc, first, exit_code = CLI_EXIT_OK, progress_started = 0, have_res = 0, hooks = 0;
+	int rc, first, exit_code = CLI_EXIT_OK, progress_started = 0, have_res = 0, hooks = 0, dashes = argc;
 	int64_t t0 = cli_now_ns();
 
 	memset(&a, 0, sizeof a);
 	memset(&opts, 0, sizeof opts);
 	memset(&res, 0, sizeof res);
 	a.compression = 0; /* codec default */
-	if ((rc = cli_opts_parse(cli, argc, argv, "", longopts, on_opt, &a, &first)) != CLI_CONTINUE) {
+	/* Options end at the first "--": after it comes the producer's
+	 * command line (--stdin-from-command), or more PATHs. */
+	for (i = 1; i < (size_t)argc; i++)
+		if (!strcmp(argv[i], "--")) {
+			dashes = (int)i;
+			break;
+		}
+	if ((rc = cli_opts_parse(cli, dashes, argv, "", longopts, on_opt, &a, &first)) != CLI_CONTINUE) {
 		exit_code = rc;
 		goto out;
+	}
+	if (a.from_command) {
+		if (first < dashes) {
+			exit_code = cli_usage(cli, "--stdin-from-command takes no PATH: the command goes after --");
+			goto out;
+		}
+		if (dashes + 1 >= argc) {
+			exit_code = cli_usage(cli, "--stdin-from-command wants the command after --, e.g. -- pg_dump app");
+			goto out;
+		}
+		cmd = argv + dashes + 1;
+		argc = first = dashes;
+		if (!a.use_stdin_tar)
+			a.use_stdin = 1;
+	} else if (dashes < argc) {
+		/* PATHs after "--" join those before it (getopt moved them to
+		 * the end of argv[0..dashes)). */
+		memmove(argv + dashes, argv + dashes + 1, (size_t)(argc - dashes - 1) * sizeof *argv);
+		argc--;
 	}
 	if (a.use_stdin_tar) {
 		if (a.use_stdin) {
@@ -467,6 +538,7 @@ static int run(Cli *cli, int argc, char **argv)
 	opts.nexcludes = excludes.n;
 	opts.compression_level = (int)a.compression;
 	opts.stdin_fd = a.use_stdin ? STDIN_FILENO : -1;
+	opts.include_partial = cli->include_partial;
 	opts.stdin_name = a.use_stdin ? (a.stdin_name ? a.stdin_name : "stdin") : NULL;
 	opts.parent = a.parent;
 	opts.force_reread = a.force_reread;
@@ -480,6 +552,8 @@ static int run(Cli *cli, int argc, char **argv)
 	opts.file_ctx = &report;
 	opts.report_all_files = cli->verbose && !cli->json && !cli->quiet;
 	opts.freeze = fz ? &bfreeze : NULL;
+	if ((opts.test_hook_ctx = getenv("STRATA_TEST_BACKUP_HOOK")) && *(char *)opts.test_hook_ctx)
+		opts.test_hook = run_test_hook;
 
 	/* A fixed mmap threshold: glibc otherwise raises it to the size of
 	 * each large block freed (up to 32 MiB), after which 16 MiB pack
@@ -499,12 +573,30 @@ static int run(Cli *cli, int argc, char **argv)
 		cli_progress_json_lines(&report.progress);
 	progress_started = 1;
 	opts.lock = cli_held_lock();
+	if (cmd) {
+		/* Started only now: with the repository open and locked, a run
+		 * that cannot write a snapshot fails before the producer does
+		 * any work. */
+		if ((rc = cli_producer_start(&prod, cmd, &err)) != 0) {
+			cli_progress_done(&report.progress);
+			progress_started = 0;
+			exit_code = cli_fail(cli, rc, &err);
+			goto out;
+		}
+		opts.stdin_fd = prod.fd;
+		opts.stream_end = cli_producer_finish;
+		opts.stream_end_ctx = &prod;
+	}
 	if (a.use_stdin_tar) {
 		opts.stdin_name = a.stdin_name;
-		rc = tar_import(repo, STDIN_FILENO, &opts, &res, &err);
+		rc = tar_import(repo, opts.stdin_fd, &opts, &res, &err);
 	} else {
 		rc = backup_run(repo, &opts, &res, &err);
 	}
+	/* A backup that failed before the producer's end was accepted: end
+	 * it; when it had failed first, its status is the error. */
+	if (cmd && rc && rc != STRATA_EPARTIAL)
+		rc = cli_producer_abort(&prod, &err);
 	cli_progress_done(&report.progress);
 	progress_started = 0;
 	if (rc && rc != STRATA_EPARTIAL) {
@@ -519,6 +611,11 @@ static int run(Cli *cli, int argc, char **argv)
 		                      "summary", cli_json_summary(&res.summary));
 		if (j && fz && json_object_set_new(j, "paused_ms", json_real((double)cli_freeze_paused_ns(fz) / 1e6)) < 0)
 			json_decref(j), j = NULL;
+		if (j && cli_json_set_partial(j, res.partial, res.partial_count, res.partial_paths,
+		                              res.npartial_paths) < 0) {
+			json_decref(j);
+			j = NULL;
+		}
 		/* --json-progress: the last line of the stream, typed like the others. */
 		if (j && cli->json_lines) {
 			json_t *line = json_pack("{s:s}", "type", "summary");
@@ -549,7 +646,7 @@ out:
 	if (a.metrics && exit_code != CLI_EXIT_USAGE) {   /* usage error: nothing ran */
 		StrataErr merr = { 0, "" };
 		if (job_metrics_write(cli, a.metrics, a.job, exit_code, (double)(cli_now_ns() - t0) / 1e9,
-		                      have_res ? &res.summary : NULL, fz, &merr) != 0) {
+		                      have_res ? &res.summary : NULL, have_res ? &res : NULL, fz, &merr) != 0) {
 			cli_warn("%s", merr.msg);
 			if (exit_code == CLI_EXIT_OK)
 				exit_code = CLI_EXIT_FAILURE;
@@ -572,6 +669,7 @@ out:
 	cli_freeze_close(fz);
 	if (hooks)
 		cli_hooks_end();
+	backup_result_clear(&res);
 	repo_close(repo);
 	cli_list_free(&excludes);
 	cli_list_free(&a.tags);
@@ -585,6 +683,8 @@ const CliCommand cmd_backup = {
 	.name = "backup",
 	.summary = "Back up files and directories (or standard input) as a new snapshot.",
 	.usage = "strata backup [OPTIONS] PATH...\n"
+	         "       strata backup [OPTIONS] --stdin-from-command [--stdin-name NAME] -- CMD [ARG]...\n"
+	         "       strata backup [OPTIONS] --stdin-tar --stdin-from-command [--stdin-name NAME] -- CMD [ARG]...\n"
 	         "       strata backup [OPTIONS] --stdin [--stdin-name NAME]\n"
 	         "       strata backup [OPTIONS] --stdin-tar [--stdin-name NAME]",
 	.help =
@@ -600,11 +700,20 @@ const CliCommand cmd_backup = {
 		"      --exclude GLOB      skip paths matching GLOB (fnmatch(3); repeatable)\n"
 		"      --exclude-file FILE read globs from FILE, one per line; blank lines\n"
 		"                          and lines starting with '#' are ignored\n"
-		"      --stdin             back up standard input as one file\n"
+		"      --stdin-from-command -- CMD [ARG]...\n"
+		"                          run CMD (no shell) and back up its standard output\n"
+		"                          as one file (with --stdin-tar: as a tar stream); its\n"
+		"                          stderr passes through. The snapshot is written only\n"
+		"                          when CMD exits 0: otherwise none is, latest stays,\n"
+		"                          and strata exits 4 naming CMD's exit code or signal.\n"
+		"                          SIGTERM/SIGINT to strata terminate CMD, no snapshot\n"
+		"      --stdin             back up standard input as one file. strata cannot\n"
+		"                          tell a producer that died from one that finished\n"
+		"                          (a pipe only ends): prefer --stdin-from-command\n"
 		"      --stdin-name NAME   its name in the snapshot (default \"stdin\")\n"
 		"      --stdin-tar         read a tar stream (plain, gzip, bzip2, xz or zstd)\n"
-		"                          from standard input and store its content as the\n"
-		"                          snapshot's tree, each file deduplicated on its own;\n"
+		"                          from standard input (or CMD) and store its content as\n"
+		"                          the snapshot's tree, each file deduplicated on its own;\n"
 		"                          NAME is then the snapshot's path (default stdin.tar)\n"
 		"      --parent SNAPSHOT   compare against this snapshot (default: the\n"
 		"                          latest one with the same host and paths)\n"
@@ -647,8 +756,8 @@ const CliCommand cmd_backup = {
 		"                          strata dies, even by SIGKILL. Needs PATHs\n"
 		"      --freeze-max DURATION  resume the writer after this long whatever\n"
 		"                          happens (default 10s; e.g. 500ms, 2s, 1m); a\n"
-		"                          listing cut short is not point-in-time: no\n"
-		"                          snapshot is saved, exit 4\n"
+		"                          listing cut short is not point-in-time: the\n"
+		"                          snapshot is saved partial, exit 3\n"
 		"      --pre-hook CMD      run CMD with /bin/sh -c right before the read\n"
 		"                          (e.g. take an LVM or ZFS snapshot); if it fails,\n"
 		"                          nothing is backed up: exit 4\n"
@@ -665,15 +774,22 @@ const CliCommand cmd_backup = {
 		"Prints a summary: files new/changed/unchanged, bytes read, bytes added\n"
 		"to the repository and stored after compression, and with --freeze-pid\n"
 		"how long the writers were stopped. With --json, one object\n"
-		"{\"snapshot_id\", \"short_id\", \"summary\": {...}} (plus \"paused_ms\").\n"
-		"A file that cannot be read is a warning on stderr; the snapshot is\n"
-		"still written and strata exits with 3.\n"
+		"{\"snapshot_id\", \"short_id\", \"summary\": {...}, \"partial\", ...} (plus\n"
+		"\"paused_ms\"). A file that vanished, could not be read, or changed while\n"
+		"it was read (size, mtime or ctime differ between the stat before and\n"
+		"after reading; another file under its name; a directory whose entries\n"
+		"changed) is a warning on stderr; the snapshot is still written, marked\n"
+		"partial with those paths (`strata cat snapshot ID`), and strata exits\n"
+		"with 3. latest, --at, --label, the next backup's parent and forget's\n"
+		"keep counts skip a partial snapshot (global option --include-partial:\n"
+		"they do not). strata's own cache directory is never backed up.\n"
 		"\n"
 		"Examples:\n"
 		"  strata backup /var/lib/node --tag hourly --label height=812345\n"
 		"  strata backup ~/work --exclude '*.o' --exclude-file ~/.strata-excludes\n"
-		"  pg_dump app | strata backup --stdin --stdin-name app.sql --tag db\n"
-		"  pg_basebackup -D - -Ft -X none | strata backup --stdin-tar --label kind=pg-base\n"
+		"  strata backup --stdin-from-command --stdin-name app.sql --tag db -- pg_dump app\n"
+		"  strata backup --stdin-tar --stdin-from-command --label kind=pg-base -- \\\n"
+		"      pg_basebackup -D - -Ft -X none\n"
 		"  strata backup --stdin-tar --stdin-name node-2023.tar.zst < node-2023.tar.zst\n"
 		"  strata backup /etc --json | jq .summary.bytes_added\n"
 		"  strata backup /var/lib/node --freeze-pid \"$(pidof node)\" --freeze-max 2s\n",

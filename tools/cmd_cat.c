@@ -38,13 +38,13 @@ static int cat_config(Repo *repo, StrataErr *err)
 	return 0;
 }
 
-static int cat_snapshot(Repo *repo, const char *ref, StrataErr *err)
+static int cat_snapshot(Repo *repo, const char *ref, int include_partial, StrataErr *err)
 {
 	Snapshot snap;
 	int rc;
 
 	memset(&snap, 0, sizeof snap);
-	if ((rc = snapshot_find(repo, ref, &snap, err)))
+	if ((rc = snapshot_resolve(repo, ref, include_partial, &snap, err)))
 		return rc;
 	rc = cli_json_print(cli_json_snapshot(&snap), 0);
 	snapshot_clear(&snap);
@@ -80,7 +80,7 @@ static int run(Cli *cli, int argc, char **argv)
 	if (!strcmp(what, "config"))
 		rc = cat_config(repo, &err);
 	else
-		rc = cat_snapshot(repo, argv[first + 1], &err);
+		rc = cat_snapshot(repo, argv[first + 1], cli->include_partial, &err);
 out:
 	repo_close(repo);
 	return rc ? cli_fail(cli, rc, &err) : CLI_EXIT_OK;

@@ -267,10 +267,10 @@ static int run(Cli *cli, int argc, char **argv)
 		return cli_usage(cli, "unexpected argument %s", argv[first + 2]);
 	if ((rc = cli_repo_open(cli, &repo, &err)) || (rc = cli_lock(cli, repo, LOCK_SHARED, &err)))
 		goto fail;
-	if ((rc = snapshot_find(repo, argv[first], &s1, &err)) != 0)
+	if ((rc = snapshot_resolve(repo, argv[first], cli->include_partial, &s1, &err)) != 0)
 		goto fail;
 	have1 = 1;
-	if ((rc = snapshot_find(repo, argv[first + 1], &s2, &err)) != 0)
+	if ((rc = snapshot_resolve(repo, argv[first + 1], cli->include_partial, &s2, &err)) != 0)
 		goto fail;
 	have2 = 1;
 	d.cli = cli;

@@ -24,7 +24,7 @@ static int run(Cli *cli, int argc, char **argv)
 		return cli_usage(cli, argc - first < 2 ? "wants SNAPSHOT and PATH" :
 		                 "too many arguments");
 	if ((rc = cli_repo_open(cli, &repo, &err)) || (rc = cli_lock(cli, repo, LOCK_SHARED, &err)) ||
-	    (rc = snapshot_find(repo, argv[first], &snap, &err)))
+	    (rc = snapshot_resolve(repo, argv[first], cli->include_partial, &snap, &err)))
 		goto out;
 	have_snap = 1;
 	rc = restore_dump(repo, &snap, argv[first + 1], STDOUT_FILENO, &err);

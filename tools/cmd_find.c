@@ -308,7 +308,7 @@ static int run(Cli *cli, int argc, char **argv)
 			goto out;
 		}
 		for (i = 0; i < a.snapshots.n; i++) {
-			if ((rc = snapshot_find(repo, a.snapshots.v[i], &snaps[i], &err)) != 0)
+			if ((rc = snapshot_resolve(repo, a.snapshots.v[i], cli->include_partial, &snaps[i], &err)) != 0)
 				goto fail;
 			nsnaps++;
 		}

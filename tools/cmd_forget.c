@@ -196,6 +196,8 @@ static void print_line(const char *action, const Snapshot *s, const char *reason
 		print_list("  tags ", s->tags, s->ntags);
 	if (s->nlabels)
 		print_list("  labels ", s->labels, s->nlabels);
+	if (s->partial)
+		printf("  partial");
 	if (reasons && *reasons)
 		printf("  (%s)", reasons);
 	putchar('\n');
@@ -241,7 +243,7 @@ static int forget_ids(Cli *cli, Repo *repo, const Args *a, char **refs, int nref
 	}
 	/* Resolve every reference before removing any. */
 	for (n = 0; n < nrefs; n++) {
-		if ((rc = snapshot_find(repo, refs[n], &found[n], &err))) {
+		if ((rc = snapshot_resolve(repo, refs[n], cli->include_partial, &found[n], &err))) {
 			exit_code = cli_fail(cli, rc, &err);
 			goto out;
 		}
@@ -284,6 +286,7 @@ static int run(Cli *cli, int argc, char **argv)
 		goto out;
 	}
 	a.policy.labels = a.labels;
+	a.policy.include_partial = cli->include_partial;
 	a.policy.tags = (const char *const *)a.keep_tags.v;
 	a.policy.ntags = a.keep_tags.n;
 	if (first < argc && !forget_policy_empty(&a.policy)) {
@@ -454,6 +457,13 @@ const CliCommand cmd_forget = {
 		"                          any list)\n"
 		"      --keep-label KEY%N  snapshots whose label KEY is a multiple of N,\n"
 		"                          e.g. height%1000 (repeatable)\n"
+		"\n"
+		"Partial snapshots (some files vanished, could not be read or changed\n"
+		"while read) never count toward --keep-last ... --keep-yearly: those rules\n"
+		"count the complete snapshots, and separately the partial ones newer than\n"
+		"the newest complete one; older partial ones are kept only by\n"
+		"--keep-within, --keep-tag and --keep-label. With the global option\n"
+		"--include-partial they count like any other.\n"
 		"\n"
 		"Other options:\n"
 		"      --group-by LIST     host, paths, tags, comma-separated (default\n"

@@ -95,7 +95,7 @@ static int run(Cli *cli, int argc, char **argv)
 	memmove(path, path + strspn(path, "/"), strlen(path + strspn(path, "/")) + 1);
 
 	if ((rc = cli_repo_open(cli, &repo, &err)) || (rc = cli_lock(cli, repo, LOCK_SHARED, &err)) ||
-	    (rc = snapshot_find(repo, argv[first], &snap, &err)))
+	    (rc = snapshot_resolve(repo, argv[first], cli->include_partial, &snap, &err)))
 		goto fail;
 	have_snap = 1;
 	l.cli = cli;

@@ -99,6 +99,7 @@ static int run(Cli *cli, int argc, char **argv)
 	m.uid = getuid();
 	m.gid = getgid();
 	m.layout.refresh_ns = (int64_t)a.refresh_s * 1000000000;
+	m.layout.include_partial = cli->include_partial;
 	m.layout.cache = &m.cache;
 	if ((rc = cli_repo_open(cli, &m.cache.repo, &err)) || (rc = cli_lock(cli, m.cache.repo, LOCK_SHARED, &err)))
 		goto fail;

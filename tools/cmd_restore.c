@@ -211,6 +211,7 @@ static int check_selection(Cli *cli, Args *a, int argc, char **argv, int first)
 		a->nselectors = 1;
 		skip = 1;
 	}
+	a->sel.include_partial = cli->include_partial;
 	a->sel.filter.tags = (const char *const *)a->tags.v;
 	a->sel.filter.ntags = a->tags.n;
 	a->sel.filter.paths = (const char *const *)a->paths.v;
@@ -227,7 +228,7 @@ static int find_snapshot(Repo *repo, const Args *a, const char *ref, Snapshot *o
 	                      (a->sel.filter.host || a->sel.filter.ntags || a->sel.filter.npaths ||
 	                       a->sel.filter.nlabels)))
 		return snapselect_find(repo, &a->sel, out, err);
-	return snapshot_find(repo, ref, out, err);
+	return snapshot_resolve(repo, ref, a->sel.include_partial, out, err);
 }
 
 /* restore --tar/--tar-zst: the snapshot as one tar stream, to stdout or

@@ -137,7 +137,7 @@ static void pad(size_t used, size_t width)
 
 static void print_table(Snapshot *const *sel, size_t n)
 {
-	size_t wh = 4, wt = 4, wl = 6, i, j, w;
+	size_t wh = 4, wt = 4, wl = 6, i, j, w, npartial = 0;
 	char id[CLI_FMT_SHORT_ID_LEN], tm[CLI_FMT_TIME_LEN];
 
 	for (i = 0; i < n; i++) {
@@ -151,6 +151,8 @@ static void print_table(Snapshot *const *sel, size_t n)
 	printf("%-8s  %-19s  %-*s  %-*s  %-*s  %s\n", "ID", "Time", (int)wh, "Host",
 	       (int)wt, "Tags", (int)wl, "Labels", "Paths");
 	w = 8 + 2 + 19 + 2 + wh + 2 + wt + 2 + wl + 2 + 5;
+	for (i = 0; i < n; i++)
+		npartial += sel[i]->partial;
 	for (j = 0; j < w; j++)
 		putchar('-');
 	putchar('\n');
@@ -168,10 +170,17 @@ static void print_table(Snapshot *const *sel, size_t n)
 			cli_fmt_name(stdout, s->paths[j]);
 		}
 		putchar('\n');
+		/* Partial: a line of its own under it, so columns stay as they are. */
+		if (s->partial)
+			printf("%*s(partial: %llu path%s vanished, unreadable or changed while read)\n", 10, "",
+			       (unsigned long long)s->partial_count, s->partial_count == 1 ? "" : "s");
 	}
 	for (j = 0; j < w; j++)
 		putchar('-');
 	printf("\n%zu snapshot%s\n", n, n == 1 ? "" : "s");
+	if (npartial)
+		printf("%zu partial: latest, --at, --label and the next backup's parent skip %s "
+		       "(`strata cat snapshot ID` lists the paths)\n", npartial, npartial == 1 ? "it" : "them");
 }
 
 static int run(Cli *cli, int argc, char **argv)
@@ -205,12 +214,14 @@ static int run(Cli *cli, int argc, char **argv)
 	a.sel.filter.npaths = a.paths.n;
 	a.sel.filter.labels = (const char *const *)a.labels.v;
 	a.sel.filter.nlabels = a.labels.n;
+	a.sel.include_partial = cli->include_partial;
 	if ((rc = cli_repo_open(cli, &repo, &err)) == 0) {
 		if (a.latest && !a.nselectors) {
 			/* Newest first from the catalogue: no need to decode the rest. */
 			SnapshotFilter f = {0};
 			f.match = match_args;
 			f.match_ctx = &a;
+			f.include_partial = 1;     /* a listing: partial ones too, marked */
 			rc = snapshot_latest(repo, &f, (size_t)a.latest, &snaps, &n, &err);
 			for (i = 0; rc == 0 && i < n / 2; i++) {
 				Snapshot tmp = snaps[i];
@@ -293,9 +304,14 @@ const CliCommand cmd_snapshots = {
 		"                     the snapshot `restore --at TIME` would pick\n"
 		"      --at-height N  only the one with the highest label height <= N\n"
 		"\n"
+		"A partial snapshot (some files vanished, could not be read or changed\n"
+		"while the backup read them) is listed with a \"(partial: N paths ...)\"\n"
+		"line under it; --at and --at-height pass over it like restore does,\n"
+		"unless --include-partial.\n"
+		"\n"
 		"With --json, an array of objects with every field: id, short_id, time\n"
 		"(RFC 3339, UTC, nanoseconds), host, user, paths, tags, labels (object),\n"
-		"tree, parent, summary.\n"
+		"tree, parent, summary, partial, partial_count, partial_paths.\n"
 		"\n"
 		"Examples:\n"
 		"  strata snapshots\n"

@@ -132,14 +132,17 @@ static const Snapshot *snap_by_time_name(const MountLayout *l, const char *name,
 static long newest_with(const MountLayout *l, const char *kv)
 {
 	for (size_t i = l->nsnaps; i-- > 0;)
-		if (!kv || snap_has_label(&l->snaps[i], kv))
+		if ((!kv || snap_has_label(&l->snaps[i], kv)) && snapshot_selectable(&l->snaps[i], l->include_partial))
 			return (long)i;
 	return -1;
 }
 
 static int label_known(const MountLayout *l, const char *kv)
 {
-	return label_usable(kv) && newest_with(l, kv) >= 0;
+	for (size_t i = 0; label_usable(kv) && i < l->nsnaps; i++)
+		if (snap_has_label(&l->snaps[i], kv))
+			return 1;
+	return 0;
 }
 
 int64_t mount_layout_newest_time(const MountLayout *l)
@@ -249,8 +252,10 @@ int mount_layout_resolve(MountLayout *l, char *buf, MountWhere *w)
 		if (!strcmp(c[2], "latest")) {
 			if (n > 3)
 				return -ENOENT;
+			if ((i = newest_with(l, c[1])) < 0)
+				return -ENOENT;
 			w->kind = MOUNT_LINK;
-			snprintf(w->link, sizeof w->link, "%s", l->time_names[newest_with(l, c[1])]);
+			snprintf(w->link, sizeof w->link, "%s", l->time_names[i]);
 			return 0;
 		}
 		snap = snap_by_time_name(l, c[2], c[1]);
@@ -299,7 +304,7 @@ int mount_layout_list(const MountLayout *l, const MountWhere *w, MountFillFn fil
 		if (fill(fill_ctx, "by-id", NULL) || fill(fill_ctx, "by-time", NULL) ||
 		    fill(fill_ctx, "by-label", NULL))
 			return 0;
-		if (l->nsnaps)
+		if (newest_with(l, NULL) >= 0)
 			fill(fill_ctx, "latest", NULL);
 		return 0;
 	case MOUNT_TOP:
@@ -313,7 +318,8 @@ int mount_layout_list(const MountLayout *l, const MountWhere *w, MountFillFn fil
 		for (i = 0; i < l->nsnaps; i++)
 			if (snap_has_label(&l->snaps[i], w->label) && fill(fill_ctx, l->time_names[i], NULL))
 				return 0;
-		fill(fill_ctx, "latest", NULL);
+		if (newest_with(l, w->label) >= 0)
+			fill(fill_ctx, "latest", NULL);
 		return 0;
 	default:
 		return -ENOTDIR;

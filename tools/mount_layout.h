@@ -5,6 +5,8 @@
  *   by-label/<key>=<value>/<time>/...    snapshots carrying that label
  *   by-label/<key>=<value>/latest        -> the newest of them
  *   latest                               -> by-id/<newest>
+ * ("latest" skips partial snapshots unless include_partial: the rule of
+ * snapshot_selectable.)
  *
  * A short ID shared by two snapshots is shown in full for both; a second
  * snapshot in the same second gets "_<short id>" after its time.
@@ -39,6 +41,7 @@ typedef struct MountLayout {
 	Repo *repo;
 	MountCache *cache;        /* for walking into snapshots' trees */
 	int64_t refresh_ns;       /* re-read the snapshot list at most this often */
+	int include_partial;      /* "latest" links may name a partial snapshot */
 	Snapshot *snaps;          /* oldest first */
 	size_t nsnaps;
 	char (*id_names)[STRATA_ID_HEX_LEN + 1];
