@@ -350,6 +350,7 @@ typedef struct Run {
 	Snapshot snap;
 	int have_snap;
 	char dir[PATH_MAX];
+	int prepared;            /* dir is ours: made or found empty, announced */
 	int created, removed;
 	RestoreResult res;
 	double restore_s;
@@ -520,6 +521,7 @@ static int test(Run *r)
 		return cli_fail(cli, rc, &err);
 	if ((rc = cli_scratch_announce_dir(r->dir, r->created)))
 		return cli_failf(cli, rc, "scratch directory %s: path too long", r->dir);
+	r->prepared = 1;
 
 	memset(&opts, 0, sizeof opts);
 	opts.target = r->dir;
@@ -652,7 +654,9 @@ static int run(Cli *cli, int argc, char **argv)
 	exit_code = test(&r);
 	if (r.have_rec)
 		exit_code = record(&r, exit_code);
-	if (r.dir[0] && !a.keep) {
+	/* Only a directory this run made ready: one refused (not empty) is
+	 * someone else's. */
+	if (r.prepared && !a.keep) {
 		if ((rc = cli_scratch_remove(r.dir, r.created, &err)) == 0) {
 			r.removed = 1;
 			cli_scratch_announce_removed();
