@@ -1,7 +1,7 @@
 # strata — build, test, fuzz and benchmark.
 #
 #   make deps        install Debian -dev packages that are missing (needs root or sudo)
-#   make test-deps   also what the tests drive: awscli, PostgreSQL, zstd, Node.js + npm
+#   make test-deps   also what the tests drive: awscli, PostgreSQL, zstd, RocksDB tools, Node.js + npm
 #   make             build ./strata
 #   make test        unit tests + end-to-end tests; ends with "N passed, N failed"
 #   make test-asan   the same under AddressSanitizer + UndefinedBehaviorSanitizer
@@ -21,8 +21,9 @@ DEB_PKGS  = build-essential pkg-config libzstd-dev libsodium-dev liblmdb-dev \
 # What the end-to-end tests drive besides strata: the aws CLI as an
 # independent S3 client, a PostgreSQL server for PITR, the zstd tool, and
 # Node.js + npm for the S3 server (added only when `node` is missing: a
-# NodeSource nodejs bundles npm and conflicts with Debian's).
-TEST_DEB_PKGS = awscli postgresql zstd procps util-linux
+# NodeSource nodejs bundles npm and conflicts with Debian's), and RocksDB's
+# db_bench and ldb for the restore tests of a real database.
+TEST_DEB_PKGS = awscli postgresql zstd procps util-linux rocksdb-tools
 OPT      ?= -O2 -g
 WARN      = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wformat=2 -Wvla -Wpointer-arith -Wcast-qual -Wundef -Wwrite-strings \

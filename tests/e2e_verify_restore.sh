@@ -17,7 +17,10 @@
 #     of forgotten snapshots; a restore that finds damage is recorded;
 #   - a real application: a RocksDB database written by db_bench passes
 #     `ldb checkconsistency` after its restore, and fails it when a table
-#     file was missing from the backup (skipped without rocksdb-tools).
+#     file was missing from the backup (skipped without rocksdb-tools);
+#   - tools/strata-verify-pg starts a restored PostgreSQL cluster (a
+#     stopped server's data directory) and fails one without its control
+#     file (skipped without PostgreSQL or root).
 # POSIX sh.
 . "$(dirname "$0")/e2e_lib.sh"
 
@@ -381,6 +384,50 @@ if command -v db_bench >/dev/null 2>&1 && command -v ldb >/dev/null 2>&1; then
 		pass "rocksdb: restore --verified gives the database that passed, and it opens" || fail "rocksdb: restore --verified" "$(cat "$T/picked") vs $good"
 else
 	echo "SKIP rocksdb: db_bench and ldb not installed (Debian package rocksdb-tools)"
+fi
+
+# ---- PostgreSQL: tools/strata-verify-pg ----
+PGBIN=
+for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k5 -n -r); do
+	if [ -x "$d/initdb" ] && [ -x "$d/pg_ctl" ] && [ -x "$d/psql" ]; then PGBIN=$d; break; fi
+done
+if [ -n "$PGBIN" ] && [ "$(id -u)" -eq 0 ] && id postgres >/dev/null 2>&1; then
+	TOP=$(cd "$(dirname "$0")/.." && pwd)
+	chmod 711 "$T"
+	PGS="$T/pgsrv"
+	PGD="$PGS/data"
+	mkdir -p "$PGS" && chmod 711 "$PGS" && chown postgres "$PGS"
+	runuser -u postgres -- "$PGBIN/initdb" -D "$PGD" -A trust >"$T/initdb.log" 2>&1
+	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGD" -o "-c listen_addresses='' -c unix_socket_directories='$PGS' -c port=$port" \
+		-l "$PGS/log" -w start >/dev/null 2>&1
+	runuser -u postgres -- "$PGBIN/psql" -h "$PGS" -p "$port" -d postgres -X -q \
+		-c "create table accounts as select g as id, g * 10 as balance from generate_series(1, 5000) g" >/dev/null 2>&1
+	runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGD" -m fast -w stop >/dev/null 2>&1
+	RP="$T/pg-repo"
+	"$STRATA" -r "$RP" init -q && "$STRATA" -r "$RP" backup -q --tag pg --time 2024-07-01T10:00:00Z "$PGD"
+	expect "postgres: strata-verify-pg starts the restored cluster and it answers" \
+		"$STRATA" -r "$RP" verify-restore --tag pg --scratch "$T/pg-scratch" --timeout 10m --name strata-verify-pg -- \
+		env VERIFY_PG_DATA="$PGD" PG_BIN="$PGBIN" "$TOP/tools/strata-verify-pg"
+	grep -q "^strata-verify-pg: PostgreSQL [0-9]* started from the restore and answered ([0-9]* databases)$" "$T/err" &&
+		grep -q "^restore test passed: strata-verify-pg exited 0" "$T/out" &&
+		pass "postgres: the check says what it did; passed and recorded" || fail "postgres: messages" "$(tail -n 5 "$T/err")"
+	[ ! -e "$T/pg-scratch" ] && [ -z "$(ps -eo args | grep "^[^ ]*postgres -D $T/pg-scratch" )" ] &&
+		pass "postgres: the restored cluster is stopped and the scratch directory gone" || fail "postgres: cleanup" "$(ps -eo args | grep "$T/pg-scratch")"
+	# The control file lost from the copy: the cluster cannot start.
+	rm "$PGD/global/pg_control"
+	"$STRATA" -r "$RP" backup -q --tag pg --time 2024-07-01T11:00:00Z "$PGD"
+	expect_exit "postgres: a copy without its control file fails (exit 1)" 1 \
+		"$STRATA" -r "$RP" verify-restore --tag pg --scratch "$T/pg-scratch" --timeout 10m --name strata-verify-pg -- \
+		env VERIFY_PG_DATA="$PGD" PG_BIN="$PGBIN" "$TOP/tools/strata-verify-pg"
+	grep -q "^strata-verify-pg: the restored cluster did not start; its log ends:$" "$T/err" &&
+		grep -q "did not pass its restore test: strata-verify-pg exited with status 1" "$T/err" &&
+		pass "postgres: the server log's tail and the failure are shown" || fail "postgres: failure shown" "$(tail -n 8 "$T/err")"
+	"$STRATA" -r "$RP" snapshots --verified --json >"$T/pgv.json"
+	[ "$(py "[s['time'] for s in d]" "$T/pgv.json")" = "['2024-07-01T10:00:00.000000000Z']" ] &&
+		pass "postgres: --verified keeps the copy that started" || fail "postgres: --verified" "$(head -c 300 "$T/pgv.json")"
+else
+	echo "SKIP postgres: PostgreSQL server binaries, root and a user postgres are needed for tools/strata-verify-pg"
 fi
 
 e2e_done

@@ -9,7 +9,8 @@
 
 const char cli_exit_table[] =
 	"  0   success\n"
-	"  1   damage found: repository data fails authentication or its hash\n"
+	"  1   damage found: repository data fails authentication or its hash;\n"
+	"      verify-restore: the snapshot did not pass its restore test\n"
 	"  2   usage error: bad option or argument\n"
 	"  3   partial success: some source files could not be read\n"
 	"      (the snapshot was still written)\n"

@@ -43,6 +43,14 @@ static void child(const CliSpawn *s, int report_fd, pid_t parent)
 		close(fd);
 	}
 	dup2(STDERR_FILENO, STDOUT_FILENO);
+	/* Nothing of strata's (the repository's files, the cache's LMDB, the
+	 * supervisor's pipe) reaches the command or what it leaves running;
+	 * report_fd closes itself at exec. */
+#ifdef SYS_close_range
+	if (report_fd > 3)
+		syscall(SYS_close_range, 3u, (unsigned)report_fd - 1, 0u);
+	syscall(SYS_close_range, (unsigned)report_fd + 1, ~0u, 0u);
+#endif
 	if (s->cwd && chdir(s->cwd) != 0) {
 		msg[1] = errno;
 		goto fail;

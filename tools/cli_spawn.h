@@ -4,7 +4,8 @@
  * environment and working directory, in a process group of its own (so
  * that a timeout or a stop reaches everything it started there), standard
  * input from /dev/null and standard output sent to standard error (strata's
- * own output, and its --json document, stay alone on standard output);
+ * own output, and its --json document, stay alone on standard output), no
+ * other descriptor of strata's;
  * waiting for it with an optional time limit (SIGTERM to the group, then
  * SIGKILL after a grace period); and telling "it ran and exited" from "it
  * could not be started" (an exec failure reaches the parent through a

@@ -10,6 +10,7 @@
 #include <libgen.h>
 #include <limits.h>
 #include <math.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -427,7 +428,8 @@ static void fill_record(Run *r, VerifiedOutcome outcome, const char *detail)
 {
 	VerifiedRecord *v = &r->rec;
 	struct timespec ts;
-	const char *user = getenv("USER");
+	struct passwd pw, *pwp = NULL;
+	char pwbuf[1024];
 
 	memset(v, 0, sizeof *v);
 	memcpy(v->snapshot, r->snap.id, STRATA_ID_LEN);
@@ -445,7 +447,11 @@ static void fill_record(Run *r, VerifiedOutcome outcome, const char *detail)
 	snprintf(v->name, sizeof v->name, "%s", r->a->name);
 	if (gethostname(v->host, sizeof v->host - 1) != 0)
 		v->host[0] = '\0';
-	snprintf(v->user, sizeof v->user, "%s", user ? user : "");
+	/* Who ran it, as the system names the user (systemd sets no $USER). */
+	if (getpwuid_r(geteuid(), &pw, pwbuf, sizeof pwbuf, &pwp) == 0 && pwp)
+		snprintf(v->user, sizeof v->user, "%s", pwp->pw_name);
+	else
+		snprintf(v->user, sizeof v->user, "%ld", (long)geteuid());
 	snprintf(v->detail, sizeof v->detail, "%s", detail ? detail : "");
 	r->have_rec = 1;
 }
