@@ -771,8 +771,8 @@ const CliCommand cmd_verify_restore = {
 		"Examples:\n"
 		"  strata verify-restore --tag chain -- \\\n"
 		"      sh -c 'exec ldb --db=\"$STRATA_RESTORE_DIR/var/lib/node/db\" checkconsistency'\n"
-		"  strata verify-restore latest --label kind=pg-base --timeout 30m \\\n"
-		"      -- /usr/local/share/strata/verify-pg.sh\n"
+		"  strata verify-restore --label kind=pg-base --scratch /var/tmp/strata-verify \\\n"
+		"      --timeout 1h -- strata-verify-pg\n"
 		"  strata verify-restore 3fa1c2d4 --scratch /mnt/spare/test --keep-scratch -- ls -R\n"
 		"  strata snapshots --verified --latest 1\n"
 		"  strata restore --verified --tag chain --target /var/lib/node-restore\n",
