@@ -69,6 +69,7 @@ typedef struct Args {
 	int keep;                  /* --keep-scratch */
 	int64_t timeout_s;         /* --timeout; 0: none */
 	const char *name;          /* --name, else the basename of CMD */
+	char *name_copy;           /* what that basename points into */
 	long threads;
 	int verify;
 	const char *metrics, *job;
@@ -637,9 +638,8 @@ static int run(Cli *cli, int argc, char **argv)
 	}
 	a.cmd = argv + dd + 1;
 	if (!a.name) {
-		char *copy = strdup(a.cmd[0]);
-		a.name = copy ? basename(copy) : NULL;
-		/* The copy lives as long as the process: a.name points into it. */
+		a.name_copy = strdup(a.cmd[0]);
+		a.name = a.name_copy ? basename(a.name_copy) : NULL;
 		if (!a.name || !name_ok(a.name)) {
 			exit_code = cli_usage(cli, "the command's name '%s' is not 1 to %d bytes of printable UTF-8; "
 			                      "give --name NAME", a.cmd[0], VERIFIED_NAME_MAX);
@@ -706,6 +706,7 @@ out:
 		snapshot_clear(&r.snap);
 	repo_close(r.repo);
 	cli_select_free(&a.sel);
+	free(a.name_copy);
 	return exit_code;
 }
 
