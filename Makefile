@@ -1,7 +1,7 @@
 # strata — build, test, fuzz and benchmark.
 #
 #   make deps        install Debian -dev packages that are missing (needs root or sudo)
-#   make test-deps   also what the tests drive: awscli, PostgreSQL, zstd, RocksDB tools, Node.js + npm
+#   make test-deps   also what the tests drive: awscli, PostgreSQL, zstd, Node.js + npm
 #   make             build ./strata
 #   make test        unit tests + end-to-end tests; ends with "N passed, N failed"
 #   make test-asan   the same under AddressSanitizer + UndefinedBehaviorSanitizer
@@ -19,10 +19,10 @@ DEB_PKGS  = build-essential pkg-config libzstd-dev libsodium-dev liblmdb-dev \
             libcurl4-openssl-dev libssl-dev libarchive-dev libjansson-dev libexpat1-dev libkeyutils-dev python3 \
             libfuse3-dev fuse3
 # What the end-to-end tests drive besides strata: the aws CLI as an
-# independent S3 client, a PostgreSQL server for PITR, the zstd tool, and
+# independent S3 client, a PostgreSQL server for PITR, the zstd tool,
+# RocksDB's db_bench and ldb (a database written under --freeze-pid), and
 # Node.js + npm for the S3 server (added only when `node` is missing: a
-# NodeSource nodejs bundles npm and conflicts with Debian's), and RocksDB's
-# db_bench and ldb for the restore tests of a real database.
+# NodeSource nodejs bundles npm and conflicts with Debian's).
 TEST_DEB_PKGS = awscli postgresql zstd procps util-linux rocksdb-tools
 OPT      ?= -O2 -g
 WARN      = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
