@@ -343,33 +343,57 @@ static int wait_worker(Sup *s, int msg_fd)
 	}
 }
 
+/* Read what the worker wrote so far, waiting at most wait_ms for the
+ * first byte; 1 once its end of the pipe is closed (it exited). */
+static int drain(Sup *s, int msg_fd, int wait_ms)
+{
+	struct pollfd p = { msg_fd, POLLIN, 0 };
+
+	while (poll(&p, 1, wait_ms) > 0) {
+		ssize_t r = read(msg_fd, s->buf + s->len, sizeof s->buf - 1 - s->len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return 1;
+		s->len += (size_t)r;
+		take_lines(s);
+		if (s->len == sizeof s->buf - 1)
+			s->len = 0;
+		wait_ms = 0;
+	}
+	return 0;
+}
+
 /* After a signal: the worker and the command get SIGTERM, then SIGKILL
- * when they are not gone within the grace period. Reads the worker's
- * last messages meanwhile (a process group it announced late). */
+ * when they are not gone within the grace period. The worker's messages
+ * are read first and meanwhile: it may have started the command just
+ * before the signal, its process group announced but not read yet. */
 static void stop_all(Sup *s, int msg_fd, int *status)
 {
 	struct timespec t0, now;
-	int done = 0;
+	int done = 0, eof, termed = 0;
 
+	eof = drain(s, msg_fd, 0);
 	kill(s->worker, SIGTERM);
-	if (s->pgid > 0)
-		kill(-s->pgid, SIGTERM);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
-		struct pollfd p = { msg_fd, POLLIN, 0 };
+		if (s->pgid > 0 && !termed) {
+			kill(-s->pgid, SIGTERM);
+			termed = 1;
+		}
 		if (!done && waitpid(s->worker, status, WNOHANG) == s->worker)
 			done = 1;
-		if (done && !group_alive(s->pgid))
+		/* Gone, and every message it wrote read. */
+		if (done && eof && !group_alive(s->pgid))
 			break;
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (now.tv_sec - t0.tv_sec >= CLI_SCRATCH_GRACE_S)
 			break;
-		if (poll(&p, 1, 100) > 0 && (p.revents & POLLIN)) {
-			ssize_t r = read(msg_fd, s->buf + s->len, sizeof s->buf - 1 - s->len);
-			if (r > 0) {
-				s->len += (size_t)r;
-				take_lines(s);
-			}
+		if (!eof) {
+			eof = drain(s, msg_fd, 100);
+		} else {
+			struct timespec ts = { 0, 50 * 1000000L };
+			nanosleep(&ts, NULL);
 		}
 	}
 	if (!done) {
@@ -377,6 +401,8 @@ static void stop_all(Sup *s, int msg_fd, int *status)
 		while (waitpid(s->worker, status, 0) < 0 && errno == EINTR)
 			;
 	}
+	if (!eof)
+		drain(s, msg_fd, 0);
 	if (s->pgid > 0)
 		kill(-s->pgid, SIGKILL);
 }

@@ -50,7 +50,8 @@ int cli_scratch_fork(int keep);
 int cli_scratch_announce_dir(const char *path, int created);
 
 /* cli_scratch_announce_pgid — the command runs as process group pgid
- * (its leader's PID). */
+ * (its leader's PID); 0 once that group is gone or killed (its ID may
+ * then be reused and must never be signalled again). */
 void cli_scratch_announce_pgid(pid_t pgid);
 
 /* cli_scratch_announce_removed — the worker removed the directory itself. */

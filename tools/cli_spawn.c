@@ -26,12 +26,17 @@ static int64_t now_ms(void)
 /* The child, between fork and exec: async-signal-safe calls only. What
  * failed goes to the parent as two ints: the step (0 chdir, 1 exec) and
  * the errno. */
-static void child(const CliSpawn *s, int report_fd, pid_t parent) __attribute__((noreturn));
-static void child(const CliSpawn *s, int report_fd, pid_t parent)
+static void child(const CliSpawn *s, int report_fd, int go_fd, pid_t parent) __attribute__((noreturn));
+static void child(const CliSpawn *s, int report_fd, int go_fd, pid_t parent)
 {
 	int msg[2] = { 0, 0 }, fd;
+	char go;
 
 	setpgid(0, 0);
+	/* Nothing runs before the parent has told on_start about the group:
+	 * a stop that comes at once must find it. */
+	while (read(go_fd, &go, 1) < 0 && errno == EINTR)
+		;
 	/* strata's worker gone (killed): stop, the result has nowhere to go. */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() != parent)
@@ -50,6 +55,8 @@ static void child(const CliSpawn *s, int report_fd, pid_t parent)
 	if (report_fd > 3)
 		syscall(SYS_close_range, 3u, (unsigned)report_fd - 1, 0u);
 	syscall(SYS_close_range, (unsigned)report_fd + 1, ~0u, 0u);
+#else
+	close(go_fd);
 #endif
 	if (s->cwd && chdir(s->cwd) != 0) {
 		msg[1] = errno;
@@ -92,7 +99,7 @@ static int wait_until(pid_t pid, int pidfd, int64_t deadline_ms, int *status)
 
 int cli_spawn_run(const CliSpawn *s, CliSpawnResult *out, StrataErr *err)
 {
-	int report[2], msg[2] = { 0, 0 }, status = 0, pidfd = -1, rc = 0, w, sent = 0;
+	int report[2], go[2], msg[2] = { 0, 0 }, status = 0, pidfd = -1, rc = 0, w, sent = 0;
 	int64_t t0 = now_ms(), deadline = 0;
 	pid_t parent = getpid(), pid;
 	ssize_t n;
@@ -100,20 +107,34 @@ int cli_spawn_run(const CliSpawn *s, CliSpawnResult *out, StrataErr *err)
 	memset(out, 0, sizeof *out);
 	if (pipe2(report, O_CLOEXEC) != 0)
 		return strata_err_set(err, -errno, "cannot run %s: %s", s->argv[0], strerror(errno));
+	if (pipe2(go, O_CLOEXEC) != 0) {
+		rc = -errno;
+		close(report[0]);
+		close(report[1]);
+		return strata_err_set(err, rc, "cannot run %s: %s", s->argv[0], strerror(-rc));
+	}
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0) {
 		rc = -errno;
 		close(report[0]);
 		close(report[1]);
+		close(go[0]);
+		close(go[1]);
 		return strata_err_set(err, rc, "cannot run %s: %s", s->argv[0], strerror(-rc));
 	}
 	if (pid == 0)
-		child(s, report[1], parent);
+		child(s, report[1], go[0], parent);
 	/* Also here, so a kill(-pid) right after the fork reaches the group
 	 * whichever of the two runs first. */
 	setpgid(pid, pid);
 	close(report[1]);
+	close(go[0]);
+	if (s->on_start)
+		s->on_start(pid, s->ctx);
+	/* Now the child may go on (closing our end says so too). */
+	(void)!write(go[1], "g", 1);
+	close(go[1]);
 	while ((n = read(report[0], msg, sizeof msg)) < 0 && errno == EINTR)
 		;
 	close(report[0]);
@@ -127,8 +148,6 @@ int cli_spawn_run(const CliSpawn *s, CliSpawnResult *out, StrataErr *err)
 		return strata_err_set(err, -msg[1], "cannot run %s: %s", s->argv[0],
 		                      msg[1] == ENOENT ? "no such program (not in PATH?)" : strerror(msg[1]));
 	}
-	if (s->on_start)
-		s->on_start(pid, s->ctx);
 #ifdef SYS_pidfd_open
 	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 #endif

@@ -28,7 +28,9 @@ typedef struct CliSpawn {
 	const char *cwd;              /* its working directory */
 	int64_t timeout_ms;           /* 0: no limit */
 	int grace_s;                  /* after the timeout's SIGTERM, before SIGKILL; 0 = 10 */
-	/* Called in the parent once the group exists, before waiting. */
+	/* Called in the parent once the group exists, before the command's
+	 * program starts (the child waits for it), so that whoever on_start
+	 * tells can stop the whole group from then on. */
 	void (*on_start)(pid_t pgid, void *ctx);
 	void *ctx;
 } CliSpawn;

@@ -576,6 +576,9 @@ static int test(Run *r)
 	sp.timeout_ms = a->timeout_s * 1000;
 	sp.on_start = on_start;
 	rc = cli_spawn_run(&sp, &r->cmd, &err);
+	/* The group is gone (or killed): its ID may be reused from now on,
+	 * so the supervisor must not signal it any more. */
+	cli_scratch_announce_pgid(0);
 	cli_list_free(&env);
 	if (rc)
 		return cli_failf(cli, rc, "%s; nothing was recorded", err.msg);
