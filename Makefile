@@ -159,6 +159,7 @@ test-deps:
 
 install: all $(BUILD)/strata.1
 	install -D -m 0755 $(BUILD)/strata $(DESTDIR)$(PREFIX)/bin/strata
+	install -D -m 0755 tools/strata-verify-pg $(DESTDIR)$(PREFIX)/bin/strata-verify-pg
 	install -D -m 0644 $(BUILD)/strata.1 $(DESTDIR)$(PREFIX)/share/man/man1/strata.1
 
 clean:

@@ -38,6 +38,10 @@
  * tags and labels given to the backup. The writer refuses to store more. */
 #define OBJSIZE_SNAPSHOT_MAX ((size_t)16 << 20)
 
+/* verified/<snapshot>/<id>: sealed JSON of a restore test, about 400
+ * bytes; its strings are cut (FORMAT.md §12b). */
+#define OBJSIZE_VERIFIED_MAX ((size_t)64 << 10)
+
 /* index/<id>: SEALED(zstd frame of at most 1 GiB of content) (§10); zstd's
  * bound for 1 GiB of input is 1 GiB + 4 MiB (ZSTD_COMPRESSBOUND), and the
  * IDs inside do not compress. The writer refuses content past 1 GiB. */

@@ -133,6 +133,7 @@ static size_t max_bytes_of(const char *name)
 		{ "index/", OBJSIZE_INDEX_MAX },
 		{ "locks/", OBJSIZE_LOCK_MAX },
 		{ "prune/", OBJSIZE_PLAN_MAX },
+		{ "verified/", OBJSIZE_VERIFIED_MAX },
 		{ "wal/", OBJSIZE_WAL_DESC_MAX(OBJSIZE_CHUNK_MIN_LEAST) },
 	};
 
@@ -445,14 +446,16 @@ static int check_config(Run *r, int *out_present, RemoteErr *err)
 static int run_pass(Run *r, RemoteErr *err)
 {
 	static const char *const pack_dirs[] = { "data/", "tree/", "wal/" };
-	ObjList s_snap = {0}, s_index = {0}, s_keys = {0}, src = {0}, dst = {0}, cfg = {0};
+	ObjList s_snap = {0}, s_index = {0}, s_keys = {0}, s_verified = {0}, src = {0}, dst = {0}, cfg = {0};
 	int rc, present = 0;
 
 	r->vanished = 0;
-	/* Snapshots, then index files, are listed before the packs: what a
-	 * listed snapshot needs was written before it, so it is listed too
-	 * unless deleted in between, which shows as a vanished object. */
-	if ((rc = list_sorted(r->src, "snapshots/", &s_snap, err)) ||
+	/* Restore-test records, then snapshots, then index files, are listed
+	 * before the packs: what a listed object needs was written before it,
+	 * so it is listed too unless deleted in between, which shows as a
+	 * vanished object. */
+	if ((rc = list_sorted(r->src, "verified/", &s_verified, err)) ||
+	    (rc = list_sorted(r->src, "snapshots/", &s_snap, err)) ||
 	    (rc = list_sorted(r->src, "index/", &s_index, err)) ||
 	    (rc = list_sorted(r->src, "keys/", &s_keys, err)))
 		goto out;
@@ -490,7 +493,13 @@ static int run_pass(Run *r, RemoteErr *err)
 	if ((rc = list_sorted(r->dst, "snapshots/", &dst, err)) ||
 	    (rc = copy_missing(r, "snapshots", &s_snap, &dst, err)))
 		goto out;
+	objlist_free(&dst);
+	/* Records name their snapshot: after it, as the source wrote them. */
+	if ((rc = list_sorted(r->dst, "verified/", &dst, err)) ||
+	    (rc = copy_missing(r, "verified", &s_verified, &dst, err)))
+		goto out;
 out:
+	objlist_free(&s_verified);
 	objlist_free(&s_snap);
 	objlist_free(&s_index);
 	objlist_free(&s_keys);

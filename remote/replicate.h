@@ -16,6 +16,7 @@
  *   2. data/ and tree/ packs, wal/
  *   3. index/ files
  *   4. snapshots/
+ *   5. verified/ (restore-test records, which name a snapshot)
  * Incremental and idempotent: what the target holds at the same size is
  * not read again; a run after an interruption copies what is missing.
  * Nothing is ever deleted from the target; locks/ are not copied.
@@ -38,7 +39,7 @@
 #include "remote/backend.h"
 
 typedef struct ReplicateProgress {
-	const char *phase;          /* "keys", "config", "packs", "wal", "index", "snapshots" */
+	const char *phase;          /* "keys", "config", "packs", "wal", "index", "snapshots", "verified" */
 	uint64_t objects_done;      /* copied so far */
 	uint64_t bytes_done;
 	uint64_t objects_todo;      /* missing from the target in this phase */

@@ -13,7 +13,8 @@
  *   6. every snapshot and every tree it reaches, checking each chunk
  *      reference against the index and the damage found so far, and
  *      naming the snapshots and paths that depend on damaged chunks;
- *   7. the chunks the WAL archive's descriptors name (store/wal.h).
+ *   7. the chunks the WAL archive's descriptors name (store/wal.h);
+ *   8. the restore-test records (store/verified.h).
  */
 #include "store/check_internal.h"
 
@@ -40,6 +41,7 @@ const char *check_problem_name(CheckProblemKind kind)
 	case CHECK_P_PACK_UNINDEXED: return "pack_unindexed";
 	case CHECK_P_SNAPSHOT:       return "snapshot";
 	case CHECK_P_WAL:            return "wal";
+	case CHECK_P_VERIFIED:       return "verified";
 	}
 	return "unknown";
 }
@@ -219,6 +221,8 @@ int check_run(Repo *repo, const CheckOptions *opts, CheckReport **out_report, St
 		rc = check_walk_snapshots(c, err);
 	if (rc == 0 && !c->fatal)
 		rc = check_walk_wal(c, err);
+	if (rc == 0 && !c->fatal)
+		rc = check_verified(c, err);
 	if (rc == 0 && c->fatal) {
 		rc = c->fatal;
 		if (err)

@@ -2,7 +2,7 @@
  *
  * Owns: the structure check (config, key files, stored index files, pack
  * trailers against the index, snapshots, every tree they reach, every chunk
- * they reference), the data check (every blob of the selected packs
+ * they reference, the restore-test records), the data check (every blob of the selected packs
  * authenticated, decompressed and re-hashed against its ID; a pack found
  * damaged, or every pack with CheckOptions.pack_hash, re-hashed against its
  * name), the deterministic and random pack subsets,
@@ -54,7 +54,9 @@ typedef enum CheckProblemKind {
 	                         * (hashed when found damaged, or with pack_hash) */
 	CHECK_P_PACK_UNINDEXED, /* warning: a pack no index file lists */
 	CHECK_P_SNAPSHOT,       /* a snapshot file does not decode */
-	CHECK_P_WAL             /* a WAL archive descriptor does not decode */
+	CHECK_P_WAL,            /* a WAL archive descriptor does not decode */
+	CHECK_P_VERIFIED        /* a restore-test record does not decode (damage), or
+	                         * records of forgotten snapshots remain (warning) */
 } CheckProblemKind;
 
 typedef struct CheckProblem {
@@ -137,6 +139,7 @@ typedef struct CheckReport {
 	/* what was checked */
 	uint64_t key_files, index_files, packs, snapshots, trees, files, chunk_refs;
 	uint64_t wal_chunk_refs;      /* chunk references of the WAL archive's descriptors */
+	uint64_t verified_records;    /* restore-test records read (store/verified.h) */
 	uint64_t packs_selected;      /* read-data: packs in the subset */
 	uint64_t bytes_read;          /* read-data: pack bytes read and verified (once per pack) */
 	uint64_t blobs_verified;      /* read-data: blobs authenticated and re-hashed */

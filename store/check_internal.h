@@ -10,6 +10,7 @@
  *   check_data.c    phase 5, read-data: packs streamed, every blob opened
  *   check_walk.c    phases 6-7: snapshots, their trees and the WAL archive,
  *                   every chunk reference against the index and the damage
+ *   check_verified.c  phase 8: the restore-test records (store/verified.h)
  *   check_report.c  recording problems, damaged chunks and the entries that
  *                   depend on them; the report's order and its freeing
  *
@@ -145,5 +146,9 @@ int check_data_run(CheckCtx *c, StrataErr *err);
 
 int check_walk_snapshots(CheckCtx *c, StrataErr *err);
 int check_walk_wal(CheckCtx *c, StrataErr *err);
+
+/* ---- check_verified.c ---- */
+
+int check_verified(CheckCtx *c, StrataErr *err);
 
 #endif

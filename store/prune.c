@@ -15,6 +15,7 @@
 #include "store/prune_internal.h"
 #include "store/repo_internal.h"
 #include "store/snapshot.h"
+#include "store/verified.h"
 
 void prune_say(const PruneOptions *o, const char *fmt, ...)
 {
@@ -382,7 +383,16 @@ int prune_run(Repo *repo, const PruneOptions *o, PruneStats *st, StrataErr *err)
 		return strata_err_set(err, STRATA_EUSAGE, "prune: ignoring snapshots is for dry runs only");
 	if (o->max_unused < 0 || o->max_unused > 1)
 		return strata_err_set(err, STRATA_EUSAGE, "prune: the unused share must lie between 0 and 1");
-	rc = repo_index(repo, &ix, err);
+	/* Restore-test records of forgotten snapshots: small files nothing
+	 * depends on, so they go first, whatever happens to the packs. */
+	rc = verified_prune(repo, o->ignore, o->nignore, o->dry_run, &st->verified_removed,
+	                    &st->verified_snapshots, err);
+	if (rc == 0 && st->verified_removed)
+		prune_say(o, "%s %llu restore-test records of %llu forgotten snapshots",
+		          o->dry_run ? "would delete" : "deleted", (unsigned long long)st->verified_removed,
+		          (unsigned long long)st->verified_snapshots);
+	if (rc == 0)
+		rc = repo_index(repo, &ix, err);
 	if (rc)
 		goto out;
 	/* Older plans first; no new plan while one is pending (its condemned

@@ -9,7 +9,8 @@
  * unreachable), copying live blobs out of the
  * latter, the prune plan file "prune/<id>" that condemns packs, and carrying
  * plans out: re-checking snapshots made since, rewriting the index files
- * that list condemned packs, and deleting. FORMAT.md "Prune and concurrent
+ * that list condemned packs, and deleting. Also deletes the restore-test
+ * records of snapshots that are gone (store/verified.h). FORMAT.md "Prune and concurrent
  * writers" gives the argument for why no snapshot can lose a blob.
  *
  * Two phases:
@@ -96,6 +97,9 @@ typedef struct PruneStats {
 	uint64_t packs_deleted, bytes_deleted;
 	uint64_t packs_resurrected;       /* condemned packs a newer snapshot needs */
 	uint64_t index_files_replaced, index_files_written;
+	/* restore-test records of snapshots no longer in the repository
+	 * (store/verified.h), deleted (to delete, in a dry run) */
+	uint64_t verified_removed, verified_snapshots;
 	char     deferred[STRATA_ERRMSG_LEN];   /* why a plan is pending; "" if none */
 } PruneStats;
 

@@ -378,6 +378,11 @@ const char *repo_location(const Repo *repo)
 	return repo->location;
 }
 
+const char *repo_cache_path(const Repo *repo)
+{
+	return repo->cache_dir;
+}
+
 int repo_format_version(const Repo *repo)
 {
 	return repo->format_version;

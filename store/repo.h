@@ -102,6 +102,11 @@ const char *repo_id_hex(const Repo *repo);
 /* repo_location — the location string the repository was opened with. */
 const char *repo_location(const Repo *repo);
 
+/* repo_cache_path — this repository's directory in the local cache,
+ * <cache>/<repository ID> (FORMAT.md §16); it exists once repo_open
+ * returned. Scratch space of commands (verify-restore) goes below it. */
+const char *repo_cache_path(const Repo *repo);
+
 /* repo_format_version — the repository's format version (from its
  * authenticated config; FORMAT.md "Config file"). */
 int repo_format_version(const Repo *repo);

@@ -71,6 +71,8 @@ static const char *fmt_group(const SnapFilter *f, char out[GROUP_LEN])
 		ADD("%slabel %s", sep, f->labels[i]);
 		sep = ", ";
 	}
+	if (f->verified)
+		ADD("%spassed a restore test", sep);
 	if (len)
 		ADD(")");
 #undef ADD
@@ -98,6 +100,8 @@ int snapselect_matches(const Snapshot *s, const SnapFilter *f)
 	for (size_t i = 0; i < f->nlabels; i++)
 		if (!has_str(s->labels, s->nlabels, f->labels[i]))
 			return 0;
+	if (f->verified && !verified_passed(f->verified, s->id))
+		return 0;
 	return 1;
 }
 
@@ -167,11 +171,28 @@ static int pick_latest(const Snapshot *snaps, size_t n, const SnapSelect *sel, s
                        StrataErr *err)
 {
 	char group[GROUP_LEN], sk[128];
-	size_t best = NONE, skipped = 0;
+	size_t best = NONE, skipped = 0, untested = 0;
+	SnapSelect any = *sel;
 
-	for (size_t i = 0; i < n; i++)
-		if (eligible(&snaps[i], sel, &skipped) && (best == NONE || later(&snaps[i], &snaps[best])))
+	/* The group's choosable snapshots; of those, with --verified, the
+	 * ones that passed their newest restore test. */
+	any.filter.verified = NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (!eligible(&snaps[i], &any, &skipped))
+			continue;
+		if (sel->filter.verified && !verified_passed(sel->filter.verified, snaps[i].id)) {
+			untested++;
+			continue;
+		}
+		if (best == NONE || later(&snaps[i], &snaps[best]))
 			best = i;
+	}
+	/* The group holds snapshots, none of which passed: say so, and how
+	 * to get one that does. */
+	if (best == NONE && untested)
+		return strata_err_set(err, STRATA_ENOTFOUND, "no snapshot%s: none of the %zu in the group has passed "
+		                      "its newest restore test; `strata verify-restore` runs one%s",
+		                      fmt_group(&sel->filter, group), untested, fmt_skipped(skipped, "; ", sk));
 	if (best == NONE && skipped)
 		return strata_err_set(err, STRATA_ENOTFOUND, "no complete snapshot found%s%s",
 		                      fmt_group(&sel->filter, group), fmt_skipped(skipped, ": ", sk));

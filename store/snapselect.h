@@ -2,7 +2,8 @@
  *
  * Owns: the rules behind `restore --at TIME`, `--label KEY=VALUE`,
  * `--at-height N` and `snapshots --at TIME`: a group of snapshots (host,
- * tags, paths) and, inside it, the newest one at or before a time, the
+ * tags, paths, labels; with `--verified` only those whose newest restore
+ * test passed, store/verified.h) and, inside it, the newest one at or before a time, the
  * newest carrying an exact label, or the one with the highest numeric
  * height label not above N. Partial snapshots (snapshot.h) are never
  * chosen unless include_partial (snapshot_selectable). When nothing
@@ -24,6 +25,7 @@
 #include "store/error.h"
 #include "store/repo.h"
 #include "store/snapshot.h"
+#include "store/verified.h"
 
 /* SNAPSELECT_HEIGHT_LABEL — the label `--at-height` reads by default
  * (`backup --label height=812345`). */
@@ -35,6 +37,8 @@ typedef struct SnapFilter {
 	const char *const *tags;   size_t ntags;   /* each must be on the snapshot */
 	const char *const *paths;  size_t npaths;  /* each must be among its paths */
 	const char *const *labels; size_t nlabels; /* "key=value", each carried exactly */
+	const VerifiedSet *verified;               /* non-NULL: only snapshots whose newest
+	                                              restore test passed (verified_passed) */
 } SnapFilter;
 
 enum SnapSelectBy {

@@ -257,6 +257,16 @@ run "find" find find '*.txt'
 field_is "find: matches in both snapshots" "len({e['snapshot'] for e in d})==2"
 run "restore" restore restore latest --target "$T/restore"
 run "restore --tar" restore-tar restore "$S1" --tar "$T/s1.tar"
+run "verify-restore" verify-restore verify-restore "$S1" --timeout 10m -- true
+field_is "verify-restore: passed, recorded" "d['ok'] and d['outcome']=='passed' and d['exit_status']==0 and d['record'] and d['timeout_s']==600"
+"$STRATA" --json verify-restore "$S2" -- sh -c 'echo out; exit 3' >"$T/out.json" 2>"$T/err"
+rc=$?
+if [ $rc -eq 1 ]; then pass "verify-restore: a failed test exits 1"; else fail "verify-restore: a failed test exits 1" "exit $rc"; fi
+schema "verify-restore: a failed test" verify-restore
+field_is "verify-restore: failed, exit status 3, signal null" "not d['ok'] and d['outcome']=='failed' and d['exit_status']==3 and d['signal'] is None"
+run "snapshots with restore tests" snapshots snapshots
+field_is "snapshots: verified of each" "d[0]['verified']['ok'] is True and d[1]['verified']['ok'] is False and d[1]['verified']['exit_status']==3"
+run_err "verify-restore: a program that cannot run" 4 verify-restore "$S1" -- /nonexistent/check
 run "stats" stats stats
 run "key list" key-list key list
 printf 'second\n' >"$T/pw2"

@@ -5,9 +5,11 @@
 # no system path may remain), and the block runs in bash with set -e -o
 # pipefail, `strata` and a `systemctl` stand-in first in PATH. Then the
 # result is compared with what was backed up:
-#   node-lost       a node's chain data directory from a local repository
+#   node-lost       a node's chain data directory from a local repository:
+#                   the newest snapshot that passed a restore test
 #   data-corrupted  the last good snapshot by --at, and by --at-height
 #   site-lost       from the S3 copy `replicate` made, with an empty cache
+#                   (the restore-test records replicated with it)
 #                   (tests/s3/s3lib.sh's server; skipped without node/npm)
 #   pitr            a real PostgreSQL server (as in e2e_postgres.sh) back to
 #                   a point in time; skipped without PostgreSQL or root
@@ -126,6 +128,14 @@ snap 2024-05-01T11:00:00Z "$H2" && cp -a "$NODE" "$T/expect2"
 "$STRATA" -r "$R" backup -q --host node1 --tag export --stdin-from-command --stdin-name state.json -- \
 	printf '{"treasury": 1000}\n'
 if [ "$H2" -gt "$H1" ]; then pass "setup: two chain snapshots, heights $H1 and $H2"; else fail "setup" "heights $H1 $H2"; fi
+# Restore tests: the first snapshot passed, the newer one failed, so
+# "the newest snapshot that passed" is the first.
+if "$STRATA" -r "$R" verify-restore -q --label height="$H1" -- sh -c 'test -d "$STRATA_RESTORE_PATH"' &&
+   ! "$STRATA" -r "$R" verify-restore -q --label height="$H2" -- false 2>/dev/null; then
+	pass "setup: the first snapshot passed a restore test, the second failed it"
+else
+	fail "setup: restore tests" "verify-restore"
+fi
 
 # ---- 1. one node lost: a new machine, nothing of node1 left ----
 rm -rf "$T/node1"
@@ -133,7 +143,7 @@ mkdir -p "$(dirname "$NODE")"
 if block node-lost STRATA_REPOSITORY="$R" STRATA_PASSWORD_FILE="$T/pw" NODE_HOST=node1 \
 	NODE_DATA="$NODE" SCRATCH="$NODE-restore"; then
 	runblock node-lost "$T/node-lost.sh" STRATA_CACHE_DIR="$T/cache-new-machine"
-	same "runbook node-lost: the data directory is the latest snapshot's" "$T/expect2" "$NODE"
+	same "runbook node-lost: the data directory is the newest snapshot that passed a restore test" "$T/expect1" "$NODE"
 	[ ! -e "$NODE-restore" ] && pass "runbook node-lost: scratch removed" || fail "runbook node-lost: scratch removed" "still there"
 	grep -q '^start node$' "$T/systemctl.log" 2>/dev/null && pass "runbook node-lost: the node is started" || fail "runbook node-lost: the node is started" "no systemctl start node"
 fi
@@ -169,6 +179,7 @@ fi
 cp -a "$T/expect2" "$T/expect4"
 rm -rf "$NODE" && cp -a "$T/expect4" "$NODE"
 snap 2024-05-01T14:00:00Z "$H2"
+"$STRATA" -r "$R" verify-restore -q --tag chain -- true || fail "setup: the 14:00 snapshot passes a restore test" "verify-restore"
 if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
 	. "$TOP/tests/s3/s3lib.sh"
 	trap 'stop_pg; s3_stop; chmod -R u+rwX "$T" 2>/dev/null; rm -rf "$T"' EXIT

@@ -2,7 +2,8 @@
 # tools/systemd/ (systemd-analyze verify when systemd is installed; else
 # SKIP with the reason), tools/cron/strata (5 time fields, user, command;
 # no bare %), every strata command line in them accepted by this strata
-# (each option is in `strata help CMD`, and the line parses: it fails only
+# (each option before a "--" is in `strata help CMD`, what follows it is
+# verify-restore's command, and the line parses: it fails only
 # for want of a repository and writes its job's metrics file), timers'
 # schedules, tools/prometheus/strata-alerts.yml (every metric it names is
 # one strata writes), and the man page tools/gen_man.sh makes. POSIX sh.
@@ -92,6 +93,7 @@ if command -v systemd-analyze >/dev/null 2>&1; then
 	every strata-forget.timer 86400
 	every strata-replicate.timer 86400
 	every strata-pg-basebackup.timer 86400
+	every strata-verify-restore.timer 604800
 else
 	echo "SKIP: systemd-analyze verify: systemd-analyze not installed (Debian package systemd)"
 fi
@@ -235,7 +237,8 @@ check_line() {
 		return
 	fi
 	missing=""
-	for o in $(grep -o '^--[a-z-]*' "$T/args"); do
+	# Options after "--" are the command's (verify-restore -- CMD ARGS).
+	for o in $(sed '/^--$/,$d' "$T/args" | grep -o '^--[a-z-]*'); do
 		grep -q -- "$o\\b" "$T/help" || missing="$missing $o"
 	done
 	if [ -z "$missing" ]; then report pass "$name: every option in its help"; else report fail "$name: options not in help" "$missing"; fi
@@ -273,6 +276,10 @@ check_line '["bad.service", "backup", "--no-such-option", "--metrics-file", "'"$
 if [ $ok = 0 ]; then pass "units: an unknown option is caught"; else fail "units: an unknown option is caught" "accepted"; fi
 check_line '["bad.service", "bakcup", "/srv"]'
 if [ $ok = 0 ]; then pass "units: an unknown command is caught"; else fail "units: an unknown command is caught" "accepted"; fi
+check_line '["bad.service", "verify-restore", "--no-such-option", "--", "ldb", "checkconsistency"]'
+if [ $ok = 0 ]; then pass "units: an unknown option before -- is caught"; else fail "units: an unknown option before -- is caught" "accepted"; fi
+check_line '["ok.service", "verify-restore", "--job", "vr-check", "--metrics-file", "'"$TF"'/vr-check.prom", "--", "ldb", "--db=/x", "checkconsistency"]'
+if [ $ok = 1 ]; then pass "units: the command's own options after -- are not strata's"; else fail "units: options after --" "rejected"; fi
 quiet=0
 
 # Two jobs writing one file would overwrite each other's metrics.
@@ -290,7 +297,8 @@ else
 fi
 
 # ---- alert rules ----
-# Metric names strata writes: a real backup, check, forget and replicate.
+# Metric names strata writes: a real backup, check, forget, replicate and
+# verify-restore.
 export STRATA_REPOSITORY="$R"
 mkdir -p "$T/src"
 printf 'x\n' >"$T/src/f"
@@ -299,6 +307,7 @@ printf 'x\n' >"$T/src/f"
 "$STRATA" check -q --metrics-file "$TF/c.prom" >/dev/null 2>&1
 "$STRATA" forget -q --keep-last 1 --metrics-file "$TF/f.prom" >/dev/null 2>&1
 "$STRATA" replicate -q --to "$T/replica2" --metrics-file "$TF/r.prom" >/dev/null 2>&1
+"$STRATA" verify-restore -q --metrics-file "$TF/v.prom" -- true >/dev/null 2>&1
 cat "$TF"/*.prom | grep -v '^#' | sed 's/[{ ].*//' | sort -u >"$T/written"
 if grep -qx strata_last_success_timestamp_seconds "$T/written" && grep -qx strata_check_success "$T/written"; then
 	pass "alerts: strata wrote metrics to compare with"

@@ -9,7 +9,8 @@
 
 const char cli_exit_table[] =
 	"  0   success\n"
-	"  1   damage found: repository data fails authentication or its hash\n"
+	"  1   damage found: repository data fails authentication or its hash;\n"
+	"      verify-restore: the snapshot did not pass its restore test\n"
 	"  2   usage error: bad option or argument\n"
 	"  3   partial: the snapshot was saved, but marked partial (some source\n"
 	"      files vanished, could not be read or changed while being read);\n"

@@ -15,7 +15,8 @@
 
 enum {
 	CLI_EXIT_OK         = 0,
-	CLI_EXIT_DAMAGED    = 1,   /* integrity: damaged or tampered repository data */
+	CLI_EXIT_DAMAGED    = 1,   /* integrity: damaged or tampered repository data;
+	                              verify-restore: the snapshot did not pass its test */
 	CLI_EXIT_USAGE      = 2,   /* bad option or argument */
 	CLI_EXIT_PARTIAL    = 3,   /* snapshot saved as partial: files vanished, unreadable, changed */
 	CLI_EXIT_FAILURE    = 4,   /* I/O, network, disk full, a failed producer, anything else */

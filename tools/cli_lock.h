@@ -8,7 +8,9 @@
  * crash-safe, so stopping anywhere leaves a valid repository).
  *
  * Which mode (store/lock.h):
- *   shared     backup, restore, dump, ls, cat, stats, check, forget
+ *   shared     backup, restore, dump, ls, cat, stats, check, forget,
+ *              verify-restore (restoring and recording, not while its
+ *              command runs)
  *   mark       prune, forget --prune (prune takes "exclusive" itself while
  *              it deletes)
  *   exclusive  repair

@@ -86,7 +86,7 @@ static void on_progress(const CheckProgress *p, void *ctx)
 {
 	static const char *const units[][2] = {
 		{ "index", "index files" }, { "packs", "packs" }, { "read-data", "packs" },
-		{ "snapshots", "snapshots" }, { "wal", "WAL files" }
+		{ "snapshots", "snapshots" }, { "wal", "WAL files" }, { "verified", "records" }
 	};
 	CliProgressStatus s;
 
@@ -164,6 +164,8 @@ static void print_human(const Cli *cli, const CheckReport *r, const Args *a)
 		       (unsigned long long)r->chunk_refs);
 		if (r->wal_chunk_refs)
 			printf("checked the WAL archive: %llu chunk references\n", (unsigned long long)r->wal_chunk_refs);
+		if (r->verified_records)
+			printf("checked %llu restore-test records\n", (unsigned long long)r->verified_records);
 		if (a->opts.read_data)
 			printf("read %llu of %llu packs%s%s%s: %s, %llu chunks authenticated and re-hashed\n",
 			       (unsigned long long)r->npacks_read, (unsigned long long)r->packs,
@@ -263,7 +265,7 @@ static int print_json(const CheckReport *r, const Args *a)
 		                                       "directories", (json_int_t)r->snaps[i].trees));
 	for (size_t i = 0; packs && i < r->npacks_read; i++)
 		json_array_append_new(packs, cli_json_id(r->packs_read[i]));
-	o = json_pack("{s:b,s:b,s:o,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:I,s:I,s:I,s:o,s:o,s:o,s:o}",
+	o = json_pack("{s:b,s:b,s:o,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:I,s:I,s:I,s:o,s:o,s:o,s:o}",
 	              "ok", r->damage == 0,
 	              "read_data", a->opts.read_data,
 	              "subset", a->subset ? json_string(a->subset) : json_null(),
@@ -275,6 +277,7 @@ static int print_json(const CheckReport *r, const Args *a)
 	              "files", (json_int_t)r->files,
 	              "chunk_references", (json_int_t)r->chunk_refs,
 	              "wal_chunk_references", (json_int_t)r->wal_chunk_refs,
+	              "verified_records", (json_int_t)r->verified_records,
 	              "packs_selected", (json_int_t)r->packs_selected,
 	              "bytes_read", (json_int_t)r->bytes_read,
 	              "chunks_verified", (json_int_t)r->blobs_verified,

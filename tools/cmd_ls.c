@@ -13,6 +13,19 @@
 #include "tools/cli_lock.h"
 #include "tools/cli_opts.h"
 #include "tools/cli_repo.h"
+#include "tools/cli_select.h"
+
+static const struct option longopts[] = {
+	CLI_SELECT_LONGOPTS,
+	{ NULL, 0, NULL, 0 }
+};
+
+static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
+{
+	int rc = cli_select_opt(cli, opt, arg, ctx);
+
+	return rc == CLI_SELECT_NOT_MINE ? cli_usage(cli, "unexpected option") : rc;
+}
 
 typedef struct Lister {
 	const Cli *cli;
@@ -73,6 +86,7 @@ static int run(Cli *cli, int argc, char **argv)
 	Snapshot snap;
 	TreeNode node;
 	Lister l;
+	CliSelect sel;
 	char *path = NULL, *prefix = NULL;
 	size_t len;
 	int rc, first, exit_code = CLI_EXIT_OK, have_snap = 0, have_node = 0;
@@ -80,22 +94,33 @@ static int run(Cli *cli, int argc, char **argv)
 	memset(&snap, 0, sizeof snap);
 	memset(&node, 0, sizeof node);
 	memset(&l, 0, sizeof l);
-	if ((rc = cli_opts_parse(cli, argc, argv, "", NULL, NULL, NULL, &first)) != CLI_CONTINUE)
-		return rc;
-	if (first >= argc)
-		return cli_usage(cli, "missing SNAPSHOT");
-	if (argc - first > 2)
-		return cli_usage(cli, "unexpected argument %s", argv[first + 2]);
+	memset(&sel, 0, sizeof sel);
+	if ((rc = cli_opts_parse(cli, argc, argv, "", longopts, on_opt, &sel, &first)) != CLI_CONTINUE) {
+		exit_code = rc;
+		goto out;
+	}
+	if (first >= argc && !(sel.nselectors || sel.labels.n || sel.verified)) {
+		exit_code = cli_usage(cli, "missing SNAPSHOT");
+		goto out;
+	}
+	if ((rc = cli_select_operands(cli, &sel, argc, argv, &first, 1, NULL)) != CLI_CONTINUE) {
+		exit_code = rc;
+		goto out;
+	}
+	if (argc - first > 1) {
+		exit_code = cli_usage(cli, "unexpected argument %s", argv[first + 1]);
+		goto out;
+	}
 	/* "a/b/" and "/a/b" both name "a/b": tree paths have no leading or
 	 * trailing slash. */
-	if (!(path = strdup(argc - first == 2 ? argv[first + 1] : "")))
+	if (!(path = strdup(argc - first == 1 ? argv[first] : "")))
 		goto oom;
 	for (len = strlen(path); len > 0 && path[len - 1] == '/'; len--)
 		path[len - 1] = '\0';
 	memmove(path, path + strspn(path, "/"), strlen(path + strspn(path, "/")) + 1);
 
 	if ((rc = cli_repo_open(cli, &repo, &err)) || (rc = cli_lock(cli, repo, LOCK_SHARED, &err)) ||
-	    (rc = snapshot_resolve(repo, argv[first], cli->include_partial, &snap, &err)))
+	    (rc = cli_select_find(&sel, repo, &snap, &err)))
 		goto fail;
 	have_snap = 1;
 	l.cli = cli;
@@ -137,13 +162,16 @@ out:
 	free(path);
 	free(prefix);
 	free(l.buf);
+	cli_select_free(&sel);
 	return exit_code;
 }
 
 const CliCommand cmd_ls = {
 	.name = "ls",
 	.summary = "List the files in a snapshot.",
-	.usage = "strata ls SNAPSHOT [PATH]",
+	.usage = "strata ls SNAPSHOT [PATH]\n"
+	         "       strata ls [latest] (--at TIME | --at-height N | --label KEY=VALUE | --verified)\n"
+	         "                 [--host H] [--tag T]... [--path P]... [PATH]",
 	.help =
 		"Lists every entry under PATH (default: the whole snapshot), recursively:\n"
 		"mode, size, modification time (local) and path; a symlink shows its\n"
@@ -155,8 +183,12 @@ const CliCommand cmd_ls = {
 		"link_target for symlinks; a name that is not UTF-8 also gets\n"
 		"path_hex with its exact bytes.\n"
 		"\n"
+		CLI_SELECT_HELP
+		"With a selector, a first operand other than \"latest\" is PATH.\n"
+		"\n"
 		"Examples:\n"
 		"  strata ls latest\n"
+		"  strata ls --verified --tag chain var/lib/node\n"
 		"  strata ls 3fa1c2d4 var/lib/node/chaindata\n"
 		"  strata ls latest --json | jq -r '.[] | select(.type==\"file\") | .path'\n",
 	.run = run,

@@ -177,11 +177,15 @@ static void print_report(const PruneStats *st, const PruneOptions *o)
 		       (unsigned long long)st->packs_deleted, cli_fmt_bytes(st->bytes_deleted, b3),
 		       (unsigned long long)st->index_files_replaced, (unsigned long long)st->index_files_written,
 		       (unsigned long long)st->packs_resurrected);
+	if (st->verified_removed)
+		printf("%s %llu restore-test record%s of %llu forgotten snapshot%s\n", o->dry_run ? "would delete" : "deleted",
+		       (unsigned long long)st->verified_removed, st->verified_removed == 1 ? "" : "s",
+		       (unsigned long long)st->verified_snapshots, st->verified_snapshots == 1 ? "" : "s");
 	if (st->plans_abandoned)
 		printf("dropped %llu prune plan(s) whose repacked copies are missing\n", (unsigned long long)st->plans_abandoned);
 	if (st->deferred[0])
 		printf("deletion deferred: %s\n", st->deferred);
-	else if (!o->dry_run && !st->plan_written && !st->plans_swept)
+	else if (!o->dry_run && !st->plan_written && !st->plans_swept && !st->verified_removed)
 		printf("nothing to delete\n");
 }
 
@@ -217,6 +221,7 @@ static json_t *report_json(const PruneStats *st, const PruneOptions *o)
 		return NULL;
 	}
 	json_object_set_new(j, "done", done);
+	json_object_set_new(j, "verified_records_removed", json_integer((json_int_t)st->verified_removed));
 	json_object_set_new(j, "plan_id", st->plan_written ? cli_json_id(st->plan_id) : json_null());
 	json_object_set_new(j, "deferred", st->deferred[0] ? json_string(st->deferred) : json_null());
 	return j;

@@ -28,12 +28,6 @@ enum {
 	OPT_TAR,
 	OPT_TAR_ZST,
 	OPT_TAR_MODE,
-	OPT_AT,
-	OPT_AT_HEIGHT,
-	OPT_LABEL,
-	OPT_HOST,
-	OPT_TAG,
-	OPT_PATH,
 	OPT_COLD_WAIT,
 	OPT_COLD_POLL,
 	OPT_VERIFY,
@@ -48,16 +42,11 @@ static const struct option longopts[] = {
 	{ "tar",       required_argument, NULL, OPT_TAR },
 	{ "tar-zst",   required_argument, NULL, OPT_TAR_ZST },
 	{ "tar-mode",  required_argument, NULL, OPT_TAR_MODE },
-	{ "at",        required_argument, NULL, OPT_AT },
-	{ "at-height", required_argument, NULL, OPT_AT_HEIGHT },
-	{ "label",     required_argument, NULL, OPT_LABEL },
-	{ "host",      required_argument, NULL, OPT_HOST },
-	{ "tag",       required_argument, NULL, OPT_TAG },
-	{ "path",      required_argument, NULL, OPT_PATH },
 	{ "cold-wait", no_argument,       NULL, OPT_COLD_WAIT },
 	{ "cold-poll", required_argument, NULL, OPT_COLD_POLL },
 	{ "verify",    no_argument,       NULL, OPT_VERIFY },
 	{ "allow-foreign-dirs", no_argument, NULL, OPT_ALLOW_FOREIGN_DIRS },
+	CLI_SELECT_LONGOPTS,
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -69,9 +58,7 @@ typedef struct Args {
 	const char *tar;           /* --tar/--tar-zst FILE, "-" for stdout */
 	int tar_compression;       /* enum TarCompression */
 	long tar_mode;             /* --tar-mode MODE; -1: not given (0600) */
-	SnapSelect sel;            /* --at, --at-height, --label and the group */
-	int nselectors;            /* --at and --at-height given */
-	CliList tags, paths, labels;
+	CliSelect sel;             /* SNAPSHOT or the selectors (tools/cli_select.h) */
 	int cold_wait;             /* --cold-wait: poll archived packs until readable */
 	long cold_poll;            /* --cold-poll SECONDS */
 	int verify;                /* --verify: re-hash every chunk against its ID */
@@ -81,6 +68,7 @@ typedef struct Args {
 static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
 {
 	Args *a = ctx;
+	int rc;
 
 	switch (opt) {
 	case OPT_TARGET:
@@ -118,26 +106,6 @@ static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
 			                 "such as 0600 or 0640: %s", arg);
 		return CLI_CONTINUE;
 	}
-	case OPT_AT:
-		return cli_select_at(cli, arg, &a->sel, &a->nselectors);
-	case OPT_AT_HEIGHT:
-		return cli_select_at_height(cli, arg, &a->sel, &a->nselectors);
-	case OPT_LABEL: {
-		const char *eq = strchr(arg, '=');
-		if (!eq || eq == arg)
-			return cli_usage(cli, "--label wants KEY=VALUE: '%s'", arg);
-		if (cli_list_push(&a->labels, (char *)(uintptr_t)arg) < 0)
-			return cli_failf(cli, -ENOMEM, "out of memory");
-		return CLI_CONTINUE;
-	}
-	case OPT_HOST:
-		a->sel.filter.host = arg;
-		return CLI_CONTINUE;
-	case OPT_TAG:
-	case OPT_PATH:
-		if (cli_list_push(opt == OPT_TAG ? &a->tags : &a->paths, (char *)(uintptr_t)arg) < 0)
-			return cli_failf(cli, -ENOMEM, "out of memory");
-		return CLI_CONTINUE;
 	case OPT_COLD_WAIT:
 		a->cold_wait = 1;
 		return CLI_CONTINUE;
@@ -152,6 +120,8 @@ static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
 			return cli_usage(cli, "--cold-poll wants seconds from 1 to 86400: %s", arg);
 		return CLI_CONTINUE;
 	default:
+		if ((rc = cli_select_opt(cli, opt, arg, &a->sel)) != CLI_SELECT_NOT_MINE)
+			return rc;
 		return cli_usage(cli, "unexpected option");
 	}
 }
@@ -180,55 +150,6 @@ static void on_progress(const RestoreProgress *p, void *ctx)
 		s.current = cold;
 	}
 	cli_progress_show(&r->progress, &s);
-}
-
-/* Check how the snapshot is named: SNAPSHOT, or --at / --at-height, or
- * --label alone (the newest carrying it exactly); --host/--tag/--path and,
- * with --at/--at-height, --label choose the group (also for "latest").
- * Returns CLI_CONTINUE or the exit status of a usage error. */
-static int check_selection(Cli *cli, Args *a, int argc, char **argv, int first)
-{
-	int grouped = a->sel.filter.host || a->tags.n || a->paths.n || a->labels.n;
-	size_t skip = 0;
-
-	if (a->nselectors > 1)
-		return cli_usage(cli, "give one of --at and --at-height");
-	if (argc - first > 1)
-		return cli_usage(cli, "unexpected argument %s", argv[first + 1]);
-	if ((a->nselectors || a->labels.n) && first < argc && strcmp(argv[first], "latest") != 0)
-		return cli_usage(cli, "give SNAPSHOT or --at/--at-height/--label, not both");
-	if (!a->nselectors && !a->labels.n && first >= argc)
-		return cli_usage(cli, "missing SNAPSHOT (or --at TIME, --at-height N, --label KEY=VALUE)");
-	if (a->nselectors && first < argc)
-		return cli_usage(cli, "give latest or --at/--at-height, not both");
-	if (grouped && first < argc && strcmp(argv[first], "latest") != 0)
-		return cli_usage(cli, "--host, --tag, --path and --label choose among snapshots for latest, --at "
-		                 "or --at-height; %s already names one", argv[first]);
-	if (!a->nselectors && a->labels.n && first >= argc) {
-		/* --label alone: an exact pick whose miss names the nearest values. */
-		a->sel.by = SNAPSELECT_LABEL;
-		a->sel.label = a->labels.v[0];
-		a->nselectors = 1;
-		skip = 1;
-	}
-	a->sel.include_partial = cli->include_partial;
-	a->sel.filter.tags = (const char *const *)a->tags.v;
-	a->sel.filter.ntags = a->tags.n;
-	a->sel.filter.paths = (const char *const *)a->paths.v;
-	a->sel.filter.npaths = a->paths.n;
-	a->sel.filter.labels = (const char *const *)a->labels.v + skip;
-	a->sel.filter.nlabels = a->labels.n - skip;
-	return CLI_CONTINUE;
-}
-
-/* Find the snapshot SNAPSHOT or the selection names. */
-static int find_snapshot(Repo *repo, const Args *a, const char *ref, Snapshot *out, StrataErr *err)
-{
-	if (a->nselectors || (ref && !strcmp(ref, "latest") &&
-	                      (a->sel.filter.host || a->sel.filter.ntags || a->sel.filter.npaths ||
-	                       a->sel.filter.nlabels)))
-		return snapselect_find(repo, &a->sel, out, err);
-	return snapshot_resolve(repo, ref, a->sel.include_partial, out, err);
 }
 
 /* restore --tar/--tar-zst: the snapshot as one tar stream, to stdout or
@@ -299,8 +220,12 @@ static int run(Cli *cli, int argc, char **argv)
 		exit_code = rc;
 		goto out;
 	}
-	if ((rc = check_selection(cli, &a, argc, argv, first)) != CLI_CONTINUE) {
+	if ((rc = cli_select_operands(cli, &a.sel, argc, argv, &first, 0, NULL)) != CLI_CONTINUE) {
 		exit_code = rc;
+		goto out;
+	}
+	if (first < argc) {
+		exit_code = cli_usage(cli, "unexpected argument %s", argv[first]);
 		goto out;
 	}
 	if (a.tar && (a.target || a.includes.n || a.overwrite || a.allow_foreign_dirs)) {
@@ -323,7 +248,7 @@ static int run(Cli *cli, int argc, char **argv)
 		goto out;
 	}
 	if ((rc = cli_repo_open(cli, &repo, &err)) || (rc = cli_lock(cli, repo, LOCK_SHARED, &err)) ||
-	    (rc = find_snapshot(repo, &a, first < argc ? argv[first] : NULL, &snap, &err))) {
+	    (rc = cli_select_find(&a.sel, repo, &snap, &err))) {
 		exit_code = cli_fail(cli, rc, &err);
 		goto out;
 	}
@@ -394,9 +319,7 @@ out:
 		snapshot_clear(&snap);
 	repo_close(repo);
 	cli_list_free(&a.includes);
-	cli_list_free(&a.tags);
-	cli_list_free(&a.paths);
-	cli_list_free(&a.labels);
+	cli_select_free(&a.sel);
 	return exit_code;
 }
 
@@ -406,7 +329,7 @@ const CliCommand cmd_restore = {
 	.usage = "strata restore SNAPSHOT --target DIR [--include PATH]... [--overwrite]\n"
 	         "                      [--allow-foreign-dirs]\n"
 	         "       strata restore SNAPSHOT (--tar | --tar-zst) FILE|- [--tar-mode MODE]\n"
-	         "       strata restore (--at TIME | --at-height N | --label KEY=VALUE)\n"
+	         "       strata restore (--at TIME | --at-height N | --label KEY=VALUE | --verified)\n"
 	         "                      [--host H] [--tag T]... [--path P]... (--target DIR | --tar FILE|-)",
 	.help =
 		"Recreates files, directories, symlinks, hard links and FIFOs with their\n"
@@ -450,21 +373,11 @@ const CliCommand cmd_restore = {
 		"                        and stops (run it again with --overwrite later)\n"
 		"      --cold-poll SECONDS  how often --cold-wait looks (default 60)\n"
 		"\n"
-		"Choosing the snapshot by time or height (instead of SNAPSHOT):\n"
-		"      --at TIME         the newest snapshot taken at or before TIME:\n"
-		"                        2024-05-01 12:00:00 (local time), 2024-05-01T10:00Z,\n"
-		"                        2024-05-01T12:00+02:00, @UNIXSECONDS\n"
-		"      --at-height N     the snapshot with the highest label height=H, H <= N\n"
-		"      --label KEY=VALUE alone: the newest snapshot carrying exactly this\n"
-		"                        label; with --at/--at-height or latest: look only\n"
-		"                        among snapshots carrying it (repeatable)\n"
-		"      --host HOST, --tag TAG, --path PATH\n"
-		"                        look only among snapshots of HOST, carrying TAG,\n"
-		"                        holding PATH (repeatable); also narrow \"latest\"\n"
-		"When nothing qualifies, the error names the nearest snapshots.\n"
+		CLI_SELECT_HELP
 		"\n"
 		"Examples:\n"
 		"  strata restore latest --target /srv/restore\n"
+		"  strata restore --verified --host node1 --tag chain --target /srv/restore\n"
 		"  strata restore 3fa1c2d4 --target /tmp/r --include etc/nginx\n"
 		"  strata restore latest --target /var/lib/node --overwrite\n"
 		"  strata restore --at '2024-05-01 12:00' --host node1 --target /srv/node\n"

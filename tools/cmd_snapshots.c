@@ -21,7 +21,8 @@ enum {
 	OPT_AT,
 	OPT_AT_HEIGHT,
 	OPT_LABEL,
-	OPT_PATH
+	OPT_PATH,
+	OPT_VERIFIED
 };
 
 static const struct option longopts[] = {
@@ -32,6 +33,7 @@ static const struct option longopts[] = {
 	{ "at-height", required_argument, NULL, OPT_AT_HEIGHT },
 	{ "label",     required_argument, NULL, OPT_LABEL },
 	{ "path",      required_argument, NULL, OPT_PATH },
+	{ "verified",  no_argument,       NULL, OPT_VERIFIED },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -42,6 +44,7 @@ typedef struct Args {
 	CliList labels, paths;
 	SnapSelect sel;     /* --at / --at-height: show only the one chosen */
 	int nselectors;
+	int verified;       /* --verified: only snapshots whose newest restore test passed */
 } Args;
 
 static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
@@ -64,6 +67,9 @@ static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
 		return cli_select_at(cli, arg, &a->sel, &a->nselectors);
 	case OPT_AT_HEIGHT:
 		return cli_select_at_height(cli, arg, &a->sel, &a->nselectors);
+	case OPT_VERIFIED:
+		a->verified = 1;
+		return CLI_CONTINUE;
 	case OPT_LABEL:
 		if (!strchr(arg, '=') || *arg == '=')
 			return cli_usage(cli, "--label wants KEY=VALUE: '%s'", arg);
@@ -135,11 +141,30 @@ static void pad(size_t used, size_t width)
 		putchar(' ');
 }
 
-static void print_table(Snapshot *const *sel, size_t n)
+/* The restore-test column: "passed " or "FAILED " and the local time of
+ * the snapshot's newest record, "" when it has none. */
+#define TESTED_W 26
+static const char *tested(const VerifiedSet *vs, const Snapshot *s, char out[CLI_FMT_TIME_LEN + 8])
 {
-	size_t wh = 4, wt = 4, wl = 6, i, j, w, npartial = 0;
-	char id[CLI_FMT_SHORT_ID_LEN], tm[CLI_FMT_TIME_LEN];
+	const VerifiedRecord *r = verified_newest(vs, s->id);
+	char tm[CLI_FMT_TIME_LEN];
 
+	if (!r)
+		return "";
+	snprintf(out, CLI_FMT_TIME_LEN + 8, "%s %s", r->outcome == VERIFIED_PASSED ? "passed" : "FAILED",
+	         cli_fmt_time_local(r->time_ns, tm));
+	return out;
+}
+
+static void print_table(Snapshot *const *sel, size_t n, const VerifiedSet *vs)
+{
+	size_t wh = 4, wt = 4, wl = 6, wv = 0, i, j, w, npartial = 0;
+	char id[CLI_FMT_SHORT_ID_LEN], tm[CLI_FMT_TIME_LEN], tv[CLI_FMT_TIME_LEN + 8];
+
+	/* The column shows only once some snapshot has a restore test. */
+	for (i = 0; i < n && !wv; i++)
+		if (verified_newest(vs, sel[i]->id))
+			wv = TESTED_W;
 	for (i = 0; i < n; i++) {
 		if (sel[i]->host && cli_fmt_name_width(sel[i]->host) > wh)
 			wh = cli_fmt_name_width(sel[i]->host);
@@ -148,9 +173,11 @@ static void print_table(Snapshot *const *sel, size_t n)
 		if ((w = joined_width(sel[i]->labels, sel[i]->nlabels, 1)) > wl)
 			wl = w;
 	}
-	printf("%-8s  %-19s  %-*s  %-*s  %-*s  %s\n", "ID", "Time", (int)wh, "Host",
-	       (int)wt, "Tags", (int)wl, "Labels", "Paths");
-	w = 8 + 2 + 19 + 2 + wh + 2 + wt + 2 + wl + 2 + 5;
+	printf("%-8s  %-19s  ", "ID", "Time");
+	if (wv)
+		printf("%-*s  ", (int)wv, "Restore test");
+	printf("%-*s  %-*s  %-*s  %s\n", (int)wh, "Host", (int)wt, "Tags", (int)wl, "Labels", "Paths");
+	w = 8 + 2 + 19 + 2 + (wv ? wv + 2 : 0) + wh + 2 + wt + 2 + wl + 2 + 5;
 	for (i = 0; i < n; i++)
 		npartial += sel[i]->partial;
 	for (j = 0; j < w; j++)
@@ -159,6 +186,8 @@ static void print_table(Snapshot *const *sel, size_t n)
 	for (i = 0; i < n; i++) {
 		const Snapshot *s = sel[i];
 		printf("%-8s  %-19s  ", cli_fmt_short_id(s->id, id), cli_fmt_time_local(s->time_ns, tm));
+		if (wv)
+			printf("%-*s  ", (int)wv, tested(vs, s, tv));
 		cli_fmt_name(stdout, s->host ? s->host : "");
 		pad(s->host ? cli_fmt_name_width(s->host) : 0, wh);
 		pad(print_joined(s->tags, s->ntags, ","), wt);
@@ -166,7 +195,7 @@ static void print_table(Snapshot *const *sel, size_t n)
 		/* One path per line keeps long path lists readable. */
 		for (j = 0; j < s->npaths; j++) {
 			if (j)
-				printf("\n%*s", (int)(8 + 2 + 19 + 2 + wh + 2 + wt + 2 + wl + 2), "");
+				printf("\n%*s", (int)(8 + 2 + 19 + 2 + (wv ? wv + 2 : 0) + wh + 2 + wt + 2 + wl + 2), "");
 			cli_fmt_name(stdout, s->paths[j]);
 		}
 		putchar('\n');
@@ -183,9 +212,25 @@ static void print_table(Snapshot *const *sel, size_t n)
 		       "(`strata cat snapshot ID` lists the paths)\n", npartial, npartial == 1 ? "it" : "them");
 }
 
+/* "verified": the snapshot's newest restore test, or null. */
+static json_t *verified_json(const VerifiedSet *vs, const Snapshot *s)
+{
+	const VerifiedRecord *r = verified_newest(vs, s->id);
+
+	if (!r)
+		return json_null();
+	return json_pack("{s:o, s:b, s:s, s:o, s:o, s:o, s:o, s:o}", "time", cli_json_time(r->time_ns),
+	                 "ok", r->outcome == VERIFIED_PASSED, "outcome", verified_outcome_name(r->outcome),
+	                 "exit_status", r->exit_status >= 0 ? json_integer(r->exit_status) : json_null(),
+	                 "signal", r->signal ? json_integer(r->signal) : json_null(),
+	                 "name", cli_json_str(r->name), "host", cli_json_str(r->host),
+	                 "record", cli_json_id(r->id));
+}
+
 static int run(Cli *cli, int argc, char **argv)
 {
 	Args a;
+	VerifiedSet *vs = NULL;
 	StrataErr err = { 0, "" };
 	Repo *repo = NULL;
 	Snapshot *snaps = NULL;
@@ -215,7 +260,11 @@ static int run(Cli *cli, int argc, char **argv)
 	a.sel.filter.labels = (const char *const *)a.labels.v;
 	a.sel.filter.nlabels = a.labels.n;
 	a.sel.include_partial = cli->include_partial;
-	if ((rc = cli_repo_open(cli, &repo, &err)) == 0) {
+	/* The records are read for the column and the "verified" field as
+	 * well as for --verified. */
+	if ((rc = cli_repo_open(cli, &repo, &err)) == 0 && (rc = cli_select_load_verified(repo, &vs, &err)) == 0) {
+		if (a.verified)
+			a.sel.filter.verified = vs;
 		if (a.latest && !a.nselectors) {
 			/* Newest first from the catalogue: no need to decode the rest. */
 			SnapshotFilter f = {0};
@@ -260,15 +309,18 @@ static int run(Cli *cli, int argc, char **argv)
 	if (cli->json) {
 		if (!(arr = json_array()))
 			goto oom;
-		for (i = start; i < nsel; i++)
-			if (json_array_append_new(arr, cli_json_snapshot(sel[i])) < 0) {
+		for (i = start; i < nsel; i++) {
+			json_t *o = cli_json_snapshot(sel[i]);
+			if (!o || json_object_set_new(o, "verified", verified_json(vs, sel[i])) < 0 ||
+			    json_array_append_new(arr, o) < 0) {
 				json_decref(arr);
 				goto oom;
 			}
+		}
 		if (cli_json_print(arr, 0) < 0)
 			exit_code = cli_failf(cli, -EIO, "cannot write to stdout");
 	} else {
-		print_table(sel + start, nsel - start);
+		print_table(sel + start, nsel - start, vs);
 	}
 	goto out;
 oom:
@@ -276,6 +328,7 @@ oom:
 out:
 	free(sel);
 	snapshot_list_free(snaps, n);
+	verified_set_free(vs);
 	repo_close(repo);
 	cli_list_free(&a.tags);
 	cli_list_free(&a.labels);
@@ -287,11 +340,14 @@ const CliCommand cmd_snapshots = {
 	.name = "snapshots",
 	.summary = "List the snapshots in the repository.",
 	.usage = "strata snapshots [--host HOST] [--tag TAG]... [--path PATH]... [--label KEY=VALUE]...\n"
-	         "                 [--latest N | --at TIME | --at-height N]",
+	         "                 [--verified] [--latest N | --at TIME | --at-height N]",
 	.help =
 		"Lists snapshots oldest first: short ID, local time, host, tags, labels\n"
 		"and the backed-up paths. The short ID (or any unique prefix of 4 or more\n"
-		"hex digits, or \"latest\") names a snapshot in other commands.\n"
+		"hex digits, or \"latest\") names a snapshot in other commands. Once a\n"
+		"snapshot has been restore-tested (`strata verify-restore`), a \"Restore\n"
+		"test\" column shows the outcome of its newest test (passed or FAILED)\n"
+		"and when it ran.\n"
 		"\n"
 		"Options:\n"
 		"      --host HOST    only snapshots taken on HOST\n"
@@ -303,6 +359,8 @@ const CliCommand cmd_snapshots = {
 		"                     (2024-05-01 12:00:00 local, 2024-05-01T10:00Z, +02:00...):\n"
 		"                     the snapshot `restore --at TIME` would pick\n"
 		"      --at-height N  only the one with the highest label height <= N\n"
+		"      --verified     only snapshots whose newest restore test passed; with\n"
+		"                     --at or --latest 1: the one `restore --verified` picks\n"
 		"\n"
 		"A partial snapshot (some files vanished, could not be read or changed\n"
 		"while the backup read them) is listed with a \"(partial: N paths ...)\"\n"
@@ -311,11 +369,14 @@ const CliCommand cmd_snapshots = {
 		"\n"
 		"With --json, an array of objects with every field: id, short_id, time\n"
 		"(RFC 3339, UTC, nanoseconds), host, user, paths, tags, labels (object),\n"
-		"tree, parent, summary, partial, partial_count, partial_paths.\n"
+		"tree, parent, summary, partial, partial_count, partial_paths, and\n"
+		"verified: the newest restore test (time, ok, outcome, exit_status,\n"
+		"signal, name, host, record) or null.\n"
 		"\n"
 		"Examples:\n"
 		"  strata snapshots\n"
 		"  strata snapshots --host node1 --tag hourly --latest 5\n"
+		"  strata snapshots --verified --latest 1\n"
 		"  strata snapshots --at '2024-05-01 12:00' --label kind=pg-base\n"
 		"  strata snapshots --json | jq -r '.[-1].id'\n",
 	.run = run,

@@ -12,7 +12,8 @@
  * serializations, blobs; packs and sealed files re-sealed under the
  * harnesses' fixed key (fuzz/fuzz.h); chunker inputs; and a few S3 XML
  * documents and lock files written by hand (checked against a real lock
- * and read back with lock_list). Names are fixed, so running it again replaces
+ * and read back with lock_list), and restore-test records written through
+ * verified_save (plus one with an outcome from a newer strata). Names are fixed, so running it again replaces
  * the seeds instead of adding to them. Every seed is small.
  *
  * Uses only public headers: sealed files are opened by their FORMAT.md §5
@@ -37,6 +38,8 @@
 #include "store/lock.h"
 #include "store/pack.h"
 #include "store/repo.h"
+#include "store/snapshot.h"
+#include "store/verified.h"
 
 #define SEALED_HDR 12        /* FORMAT.md §5: MAGIC (8) || VERSION (u32 LE) */
 #define MAX_TREES 12
@@ -564,6 +567,87 @@ static void seed_locks(const char *repo_dir, const char *cache)
 	repo_close(repo);
 }
 
+/* Restore-test records (FORMAT.md §12b) of the first snapshot, one per
+ * outcome, written by the real code and read back with verified_load;
+ * their plaintexts, and the same sealed under the fuzz key. */
+static void seed_verified(const char *repo_dir, const char *cache)
+{
+	static const char magic[8] = {'S','T','R','A','T','A','V','R'};
+	static const struct { const char *name; VerifiedOutcome o; int exit_status, signal; const char *cmd, *detail; } recs[] = {
+		{"passed", VERIFIED_PASSED, 0, 0, "ldb", ""},
+		{"failed", VERIFIED_FAILED, 1, 0, "verify-pg.sh", ""},
+		{"signal", VERIFIED_SIGNALLED, -1, 11, "pg_amcheck", ""},
+		{"timeout", VERIFIED_TIMEOUT, -1, 15, "v\u00e9rifier", ""},
+		{"restore-failed", VERIFIED_RESTORE_FAILED, -1, 0, "ldb",
+		 "pack 3fa1c2d4: chunk 9e8f at offset 4096 fails authentication (var/lib/node/000069.ldb)"},
+	};
+	struct names l;
+	StrataErr err = {0};
+	Repo *repo = NULL;
+	Snapshot *snaps = NULL;
+	VerifiedSet *set = NULL;
+	size_t nsnaps = 0, n = sizeof recs / sizeof recs[0], sealed_len;
+	uint8_t *sealed;
+	char name[128], json[1024];
+
+	if (repo_open(repo_dir, FUZZ_PASSWORD, strlen(FUZZ_PASSWORD), cache, &repo, &err) != 0 ||
+	    snapshot_list(repo, &snaps, &nsnaps, &err) != 0 || nsnaps == 0)
+		die("verified", err.msg[0] ? err.msg : "no snapshot");
+	for (size_t i = 0; i < n; i++) {
+		VerifiedRecord r;
+		memset(&r, 0, sizeof r);
+		memcpy(r.snapshot, snaps[0].id, STRATA_ID_LEN);
+		r.snapshot_time_ns = snaps[0].time_ns;
+		r.time_ns = snaps[0].time_ns + (int64_t)(i + 1) * 1000000000;
+		r.outcome = recs[i].o;
+		r.exit_status = recs[i].exit_status;
+		r.signal = recs[i].signal;
+		r.timeout_s = 1800;
+		r.restore_s = 2.5;
+		r.command_s = i == 4 ? 0 : 0.75;
+		r.files = 12;
+		r.bytes = 1 << 20;
+		snprintf(r.name, sizeof r.name, "%s", i == 3 ? "v\xc3\xa9rifier" : recs[i].cmd);
+		snprintf(r.host, sizeof r.host, "fuzzhost");
+		snprintf(r.user, sizeof r.user, "ops");
+		snprintf(r.detail, sizeof r.detail, "%s", recs[i].detail);
+		if (verified_save(repo, &r, &err) != 0)
+			die("verified_save", err.msg);
+	}
+	if (verified_load(repo, &set, &err) != 0 || verified_set_count(set) != n || verified_set_nbad(set) != 0)
+		die("verified_load", "does not read back every record written");
+	verified_set_free(set);
+	l = list("verified/");
+	for (size_t i = 0; i < l.n; i++) {
+		size_t len, plain_len;
+		uint8_t *buf = get(l.v[i], &len), *plain = unseal(buf, len, &plain_len);
+		const char *o = strstr((const char *)plain, "\"outcome\":\"");
+		size_t k = 0;
+		if (!o)
+			die(l.v[i], "no outcome");
+		o += 11;
+		while (k < n && strncmp(o, recs[k].name, strlen(recs[k].name)) != 0 &&
+		       !(recs[k].o == VERIFIED_SIGNALLED && !strncmp(o, "signal", 6)) &&
+		       !(recs[k].o == VERIFIED_RESTORE_FAILED && !strncmp(o, "restore_failed", 14)))
+			k++;
+		snprintf(name, sizeof name, "%s.json", k < n ? recs[k].name : "record");
+		write_seed("fuzz_verified", name, plain, plain_len);
+		sealed = reseal(magic, plain, plain_len, &sealed_len);
+		snprintf(name, sizeof name, "%s.sealed", k < n ? recs[k].name : "record");
+		write_seed("fuzz_verified", name, sealed, sealed_len);
+		free(sealed);
+		free(plain);
+		free(buf);
+	}
+	names_free(&l);
+	/* An outcome a newer strata may write: read as "unknown". */
+	snprintf(json, sizeof json, "{\"bytes\":0,\"exit_status\":-1,\"name\":\"ldb\",\"outcome\":\"flaky\","
+	         "\"signal\":0,\"snapshot\":\"%064d\",\"snapshot_time_ns\":1,\"time_ns\":2,\"version\":1}", 0);
+	write_seed("fuzz_verified", "unknown-outcome.json", json, strlen(json));
+	snapshot_list_free(snaps, nsnaps);
+	repo_close(repo);
+}
+
 static void seed_indexfiles(void)
 {
 	struct names l = list("index/");
@@ -851,6 +935,7 @@ int main(int argc, char **argv)
 	seed_chunker();
 	seed_s3_xml();
 	seed_locks(repo_dir, cache);
+	seed_verified(repo_dir, cache);
 	for (size_t i = 0; i < ntrees; i++) {
 		free(trees[i]);
 		free(tree_blobs[i]);

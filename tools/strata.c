@@ -29,6 +29,7 @@ static const CliCommand *const commands[] = {
 	&cmd_find,
 	&cmd_mount,
 	&cmd_restore,
+	&cmd_verify_restore,
 	&cmd_dump,
 	&cmd_cat,
 	&cmd_stats,
