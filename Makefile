@@ -32,33 +32,37 @@ WARN      = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototy
             -Wno-unused-parameter -Wno-format-truncation -Wno-unknown-warning-option
 CPPFLAGS += -I. -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64
 CFLAGS   += -std=c11 $(OPT) $(WARN) -pthread $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(SAN)
-# libcurl and libarchive are not linked: remote/curl_api.c loads libcurl
-# when an S3 backend opens, store/archive_api.c libarchive when a tar
+# libcurl and libarchive are not linked: remote/s3/curl_api.c loads libcurl
+# when an S3 backend opens, store/tar/archive_api.c libarchive when a tar
 # import or export starts.
 LDLIBS   += $(shell pkg-config --libs $(filter-out libcurl libarchive,$(PKGS)) 2>/dev/null) -ldl -pthread -lm
 LDFLAGS  += $(SAN)
-# FUSE (`strata mount`) is optional and lives in tools/mount_fuse.c alone:
+# FUSE (`strata mount`) is optional and lives in tools/cli/mount_fuse.c alone:
 # only that object gets fuse3's flags and only build/strata links it;
 # without fuse3 the module builds as a stub that says so. The other
-# tools/mount_*.c files (the mount's layout, file system and caches) are
+# tools/cli/mount_*.c files (the mount's layout, file system and caches) are
 # plain parts of build/strata.
 ifeq ($(shell pkg-config --exists fuse3 2>/dev/null && echo yes),yes)
 FUSE_CFLAGS = -DSTRATA_HAVE_FUSE $(shell pkg-config --cflags fuse3)
 FUSE_LIBS   = $(shell pkg-config --libs fuse3)
 endif
 
+# The tree (README "Layout"): chunker/ -> store/ (the format; its engines
+# in store/<operation>/, threads and buffers in store/sys/) -> remote/
+# (backends; S3 in remote/s3/); tools/cli/ is the strata program,
+# tools/dev/ the developers' generators and probes, tools/dist/ what
+# operators install.
 CHUNKER_SRC = $(wildcard chunker/*.c)
-STORE_SRC   = $(wildcard store/*.c)
-REMOTE_SRC  = $(wildcard remote/*.c)
-TOOLS_SRC   = $(wildcard tools/*.c)
-CLI_SRC     = $(filter tools/cmd_%.c tools/cli_%.c tools/mount_%.c tools/strata.c,$(TOOLS_SRC))
-AUX_SRC     = $(filter-out $(CLI_SRC),$(TOOLS_SRC))
+STORE_SRC   = $(wildcard store/*.c store/*/*.c)
+REMOTE_SRC  = $(wildcard remote/*.c remote/*/*.c)
+CLI_SRC     = $(wildcard tools/cli/*.c)
+AUX_SRC     = $(wildcard tools/dev/*.c)
 LIB_SRC     = $(CHUNKER_SRC) $(STORE_SRC) $(REMOTE_SRC)
 LIB_OBJ     = $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ     = $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC    = $(wildcard tests/test_*.c)
 TEST_BIN    = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
-AUX_BIN     = $(AUX_SRC:tools/%.c=$(BUILD)/tools/%)
+AUX_BIN     = $(AUX_SRC:tools/dev/%.c=$(BUILD)/tools/dev/%)
 FUZZ_SRC    = $(wildcard fuzz/fuzz_*.c)
 
 .PHONY: all test test-unit test-e2e test-asan fuzz fuzz-replay bench bench-s3 demo man deps test-deps install clean
@@ -71,7 +75,7 @@ endif
 $(BUILD)/strata: $(LIB_OBJ) $(CLI_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(FUSE_LIBS)
 
-$(BUILD)/tools/mount_fuse.o: CPPFLAGS += $(FUSE_CFLAGS)
+$(BUILD)/tools/cli/mount_fuse.o: CPPFLAGS += $(FUSE_CFLAGS)
 
 $(BUILD)/libstrata.a: $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
@@ -83,7 +87,7 @@ $(BUILD)/%.o: %.c
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/libstrata.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tools/%: $(BUILD)/tools/%.o $(BUILD)/libstrata.a
+$(BUILD)/tools/dev/%: $(BUILD)/tools/dev/%.o $(BUILD)/libstrata.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Tests run side by side (tests/run.sh: JOBS, default CPUs + 1); the build
@@ -118,27 +122,27 @@ fuzz:
 S3_SIZE ?= 512M
 bench: deps
 	@$(MAKE) --no-print-directory all
-	sh tools/bench.sh $(SIZE)
+	sh tools/dev/bench.sh $(SIZE)
 	@if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then \
-		echo "sh tools/bench_s3.sh $(S3_SIZE)"; sh tools/bench_s3.sh $(S3_SIZE); \
+		echo "sh tools/dev/bench_s3.sh $(S3_SIZE)"; sh tools/dev/bench_s3.sh $(S3_SIZE); \
 	else \
 		echo "bench: S3 comparison skipped: it needs node and npm (then: make bench-s3)"; \
 	fi
 
 bench-s3: all
-	sh tools/bench_s3.sh $(SIZE)
+	sh tools/dev/bench_s3.sh $(SIZE)
 
 # The man page, from the same text as --help: install takes it from the
-# binary being installed; `make man` refreshes the copy kept in tools/.
-$(BUILD)/strata.1: $(BUILD)/strata tools/gen_man.sh
-	sh tools/gen_man.sh $(BUILD)/strata >$@.tmp && mv $@.tmp $@
+# binary being installed; `make man` refreshes the copy kept in tools/cli/.
+$(BUILD)/strata.1: $(BUILD)/strata tools/cli/gen_man.sh
+	sh tools/cli/gen_man.sh $(BUILD)/strata >$@.tmp && mv $@.tmp $@
 
 man: $(BUILD)/strata.1
-	cp $(BUILD)/strata.1 tools/strata.1
+	cp $(BUILD)/strata.1 tools/cli/strata.1
 
 demo: deps
 	@$(MAKE) --no-print-directory all
-	sh tools/demo.sh
+	sh tools/dev/demo.sh
 
 # Install the Debian packages of $$pkgs that are missing (sudo when not root).
 APT_MISSING = missing=""; for p in $$pkgs; do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -159,7 +163,7 @@ test-deps:
 
 install: all $(BUILD)/strata.1
 	install -D -m 0755 $(BUILD)/strata $(DESTDIR)$(PREFIX)/bin/strata
-	install -D -m 0755 tools/strata-verify-pg $(DESTDIR)$(PREFIX)/bin/strata-verify-pg
+	install -D -m 0755 tools/dist/strata-verify-pg $(DESTDIR)$(PREFIX)/bin/strata-verify-pg
 	install -D -m 0644 $(BUILD)/strata.1 $(DESTDIR)$(PREFIX)/share/man/man1/strata.1
 
 clean:

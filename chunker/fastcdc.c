@@ -52,7 +52,7 @@
  * while (g0 << 1) + g1 is computed off the critical path. Both fp1 and fp2
  * are still tested, so the cut points are exactly those of the
  * byte-at-a-time loop (tests/test_chunker.c checks this against a
- * reference). Measured with tools/bench_chunker on a shared 2-vCPU AMD EPYC,
+ * reference). Measured with tools/dev/bench_chunker on a shared 2-vCPU AMD EPYC,
  * 16K..256K average: gcc 12 -O2 3.6-4.5 GB/s (about the same as its
  * one-lea byte loop), clang 14 -O2 2.8-3.2 GB/s (2.4 GB/s one byte at a
  * time; clang re-associates the sum, so it gains less than the identity

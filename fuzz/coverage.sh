@@ -20,7 +20,7 @@ LIBS="$(pkg-config --libs $PKGS) -pthread -lm"
 mkdir -p "$OUT/obj" || exit 1
 
 objs=""
-for src in chunker/*.c store/*.c remote/*.c; do
+for src in chunker/*.c store/*.c store/*/*.c remote/*.c remote/*/*.c; do
 	obj="$OUT/obj/$(echo "$src" | tr / _ | sed 's/\.c$/.o/')"
 	if [ ! -e "$obj" ] || [ "$src" -nt "$obj" ]; then
 		$CLANG $CFLAGS $PROF -c -o "$obj" "$src" || exit 1
@@ -56,7 +56,7 @@ for h in $harnesses; do
 	llvm-profdata merge -sparse -o "$OUT/$h.profdata" "$OUT/$h.profraw" || exit 1
 	echo "== $h"
 	llvm-cov report "$OUT/$h" -instr-profile="$OUT/$h.profdata" -show-functions \
-		chunker/*.c store/*.c remote/*.c 2>/dev/null |
+		chunker/*.c store/*.c store/*/*.c remote/*.c remote/*/*.c 2>/dev/null |
 		awk -v re="$(targets "$h")" '
 			/^Name/ && !hdr { print; hdr = 1 }
 			{ n = $1; sub(/^.*:/, "", n) }

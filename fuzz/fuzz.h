@@ -1,7 +1,7 @@
-/* fuzz.h — shared by the fuzz/fuzz_*.c harnesses and tools/fuzz_seeds.c.
+/* fuzz.h — shared by the fuzz/fuzz_*.c harnesses and tools/dev/fuzz_seeds.c.
  *
  * The harnesses that need keys (pack trailers, sealed files, blobs) use one
- * fixed master key, so that tools/fuzz_seeds can write seeds sealed under
+ * fixed master key, so that tools/dev/fuzz_seeds can write seeds sealed under
  * it. Those seeds authenticate; a fuzzer mutation of them almost never
  * does, which is the point of the separate plaintext harnesses.
  *

@@ -2,7 +2,7 @@
  * cache entry (FORMAT.md "Key cache entry"; a process of the same user can
  * put any bytes under the entry's name in the keyring).
  *
- * The seed (tools/fuzz_seeds.c) is an authentic entry for the name, key
+ * The seed (tools/dev/fuzz_seeds.c) is an authentic entry for the name, key
  * file bytes and password below, wrapping the harnesses' master key.
  *
  * Properties: no crash; key_id accepts exactly the 112-byte entries with

@@ -1,4 +1,4 @@
-/* fuzz_s3_xml.c — the S3 XML readers (remote/s3_xml.h) on bytes from the
+/* fuzz_s3_xml.c — the S3 XML readers (remote/s3/s3_xml.h) on bytes from the
  * network, and the CompleteMultipartUpload writer on hostile ETags.
  *
  * Every input goes to all three readers (a ListObjectsV2 page, an <Error>
@@ -14,7 +14,7 @@
 #include <errno.h>
 
 #include "fuzz/fuzz.h"
-#include "remote/s3_xml.h"
+#include "remote/s3/s3_xml.h"
 
 static void build(const uint8_t *data, size_t size)
 {

@@ -6,7 +6,7 @@
 #
 # The library sources are compiled directly into build-fuzz/ with coverage
 # instrumentation. New inputs go to fuzz/corpus-work/<harness>/ (not in
-# git); fuzz/corpus/<harness>/ (seeds, see tools/fuzz_seeds.c) and
+# git); fuzz/corpus/<harness>/ (seeds, see tools/dev/fuzz_seeds.c) and
 # fuzz/regressions/<harness>/ (past findings) are read only. A crash, leak,
 # timeout or broken property leaves its input in build-fuzz/artifacts/ and
 # makes the script exit 1 after the remaining harnesses have run.
@@ -31,7 +31,7 @@ mkdir -p "$OUT/obj" "$OUT/artifacts" "$OUT/logs" || exit 1
 
 # The library, instrumented for coverage but without libFuzzer's main.
 objs=""
-for src in chunker/*.c store/*.c remote/*.c; do
+for src in chunker/*.c store/*.c store/*/*.c remote/*.c remote/*/*.c; do
 	obj="$OUT/obj/$(echo "$src" | tr / _ | sed 's/\.c$/.o/')"
 	if [ ! -e "$obj" ] || [ "$src" -nt "$obj" ] || [ -n "$(find chunker store remote -name '*.h' -newer "$obj" 2>/dev/null | head -1)" ]; then
 		$CLANG $CFLAGS $SAN -fsanitize=fuzzer-no-link -c -o "$obj" "$src" || { echo "fuzz: cannot compile $src"; exit 1; }

@@ -182,10 +182,10 @@ int backend_local_open(const char *dir, Backend **out_be, RemoteErr *err);
  *                             counts as stalled and is retried (default 60).
  *   STRATA_S3_TRANSFERS       requests in flight at once, 1..128 (default
  *                             8; the transfers= option wins). Requests
- *                             beyond it wait their turn (remote/s3_multi.h).
+ *                             beyond it wait their turn (remote/s3/s3_multi.h).
  *   STRATA_S3_LIST_MAX_PAGES  pages one listing may take, 1..10^9 (default
  *                             1,000,000; S3LIST_MAX_PAGES_DEFAULT in
- *                             remote/s3_list.h gives the reasoning).
+ *                             remote/s3/s3_list.h gives the reasoning).
  *   STRATA_S3_LIST_MAX_KEYS   objects one listing may report, 1..10^12
  *                             (default 100,000,000). Both bound what a
  *                             hostile or broken server can make a listing
@@ -201,7 +201,7 @@ int backend_local_open(const char *dir, Backend **out_be, RemoteErr *err);
  * this listing and must make progress (not repeat the page before it, not
  * be the thousandth empty page in a row), and the bounds above hold;
  * otherwise list() fails with -EIO naming the prefix and the rule broken
- * (remote/s3_list.h).
+ * (remote/s3/s3_list.h).
  *
  * Errors beyond the common ones: 403 -> -EACCES and 404 (NoSuchKey,
  * NoSuchBucket) -> -ENOENT, with the S3 error code and message in err

@@ -7,9 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "store/hugebuf.h"
+#include "store/sys/hugebuf.h"
 #include "store/repo_internal.h"
-#include "store/workpool.h"
+#include "store/sys/workpool.h"
 
 #define SEG_MIN        (8u << 20)    /* a read segment: at least 8 MiB */
 #define SEG_COUNT      3             /* segments per pipe: one being read into,

@@ -105,7 +105,7 @@ uint64_t index_count(Index *ix);
 
 /* ---- IndexSet: a temporary on-disk set of IDs (prune's marks) ----
  *
- * Added for prune (store/prune.c): the set of chunks reachable from the
+ * Added for prune (store/prune/prune.c): the set of chunks reachable from the
  * snapshots, which must not live in RAM on a repository of millions of
  * chunks. An LMDB environment of its own in a scratch directory, deleted
  * by index_set_free. One thread at a time.

@@ -1,4 +1,4 @@
-# e2e_freeze.sh — backup --freeze-pid (tools/cli_freeze.h, store/frozen.h):
+# e2e_freeze.sh — backup --freeze-pid (tools/cli/cli_freeze.h, store/backup/frozen.h):
 # the writer is stopped while the source is listed and runs again after;
 # the snapshot is the source at one moment (a writer that appends to two
 # logs and rewrites a small state file in place, with a large file read in

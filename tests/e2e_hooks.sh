@@ -1,4 +1,4 @@
-# e2e_hooks.sh — backup --pre-hook and --post-hook (tools/cli_hook.h):
+# e2e_hooks.sh — backup --pre-hook and --post-hook (tools/cli/cli_hook.h):
 # when they run relative to the read, the post-hook's environment for
 # success, partial and failure, a failing pre-hook (exact message, exit 4,
 # no snapshot), and the post-hook after SIGTERM, SIGINT and errors.

@@ -102,7 +102,7 @@ $S cat snapshot latest | json_in "d['parent'] == '$p8'" | grep -qx True && pass 
 	fail parent-recorded "latest snapshot's parent is not $p8: $($S cat snapshot latest | head -c 300)"
 
 # 10. A wide, deep tree (more entries than the walk keeps queued before it
-# waits for the workers: PENDING_NODES in store/backup.c) whose directory
+# waits for the workers: PENDING_NODES in store/backup/backup.c) whose directory
 # trees are stored while the walk goes on: restores bit-exactly, every file
 # counted once; a change deep in an early directory is picked up.
 W=$T/wide

@@ -87,7 +87,7 @@ t1=$(date +%s)
 parse "metrics file parses as exposition text" "$F"
 no_temp "no temporary file left"
 if [ "$(stat -c %a "$F")" = 644 ]; then pass "metrics file is 0644"; else fail "metrics file mode" "$(stat -c %a "$F")"; fi
-# Written through an exclusive temporary file (store/outfile.h): with
+# Written through an exclusive temporary file (store/sys/outfile.h): with
 # umask 077 the file is still 0644, for node_exporter (another user); a
 # symlink at FILE is replaced, not followed.
 G="$D/strata-umask.prom"

@@ -15,7 +15,7 @@
 #   with --stdin-tar; SIGTERM/SIGINT to strata end the producer; one that
 #   succeeds gives a bit-exact snapshot.
 # Files are changed at an exact point of the backup through the test-only
-# hook STRATA_TEST_BACKUP_HOOK (tools/cmd_backup.c): deterministic, no
+# hook STRATA_TEST_BACKUP_HOOK (tools/cli/cmd_backup.c): deterministic, no
 # timing. POSIX sh.
 . "$(dirname "$0")/e2e_lib.sh"
 

@@ -1,6 +1,6 @@
 #!/bin/sh
 # e2e_restore_batches.sh — restores the read planner cuts into batches
-# (store/restore.c): by open files, under a low RLIMIT_NOFILE (batches of
+# (store/restore/restore.c): by open files, under a low RLIMIT_NOFILE (batches of
 # 64 files), and by chunk references, with a file of more than 128 Ki
 # chunks that stays open across two batches. Each restore must be
 # bit-exact, and its request count must show the batches: a batch fetches

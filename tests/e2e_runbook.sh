@@ -18,7 +18,7 @@
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 README="$TOP/README.md"
-GEN="$(dirname "$STRATA")/tools/gen_chain_data"
+GEN="$(dirname "$STRATA")/tools/dev/gen_chain_data"
 PGRUN=""          # PostgreSQL data directories to stop at exit
 PGBIN=""
 AS=""

@@ -1,6 +1,6 @@
 #!/bin/sh
 # e2e_s3_backend.sh — the S3 backend against a real S3 server that checks
-# SigV4 signatures (tests/s3/s3lib.sh), driven by build/tools/backend_probe:
+# SigV4 signatures (tests/s3/s3lib.sh), driven by build/tools/dev/backend_probe:
 # round trips small and multipart, ranges, paginated listings, deletes,
 # the errors a user sees, storage classes, credentials from a profile; then
 # through tests/s3/faultproxy.js: retries that recover, clear errors when
@@ -10,9 +10,9 @@
 . tests/e2e_lib.sh
 . tests/s3/s3lib.sh
 
-PROBE=${PROBE:-$(pwd)/${BUILD:-build}/tools/backend_probe}
+PROBE=${PROBE:-$(pwd)/${BUILD:-build}/tools/dev/backend_probe}
 if [ ! -x "$PROBE" ]; then
-	fail s3_probe_built "$PROBE missing: make ${BUILD:-build}/tools/backend_probe"
+	fail s3_probe_built "$PROBE missing: make ${BUILD:-build}/tools/dev/backend_probe"
 	e2e_done
 fi
 s3_start || e2e_done
@@ -235,7 +235,7 @@ expect_exit s3_multipart_left_nothing 3 "$PROBE" "$L" stat data/9f/big3
 
 # --- a hostile server: listings that never end -----------------------------
 # Each stops after a bounded number of requests with one line naming the
-# prefix and the rule it broke (remote/s3_list.h). `timeout`: a client
+# prefix and the rule it broke (remote/s3/s3_list.h). `timeout`: a client
 # without the rules lists for ever.
 # nlist — the ListObjectsV2 requests the proxy saw since the last s3_faults.
 nlist() { s3_proxy_log | grep -c 'list-type=2'; }

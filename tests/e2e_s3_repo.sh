@@ -193,7 +193,7 @@ s3_faults ''
 rm -rf "$STRATA_CACHE_DIR"
 expect s3repo_cold_snapshots "$STRATA" -r "$P" snapshots
 expect s3repo_cold_ls "$STRATA" -r "$P" ls latest
-# (check reads data pack trailers in its structure phase: store/check.c's
+# (check reads data pack trailers in its structure phase: store/check/check.c's
 # owner is told; not asserted here.)
 s3_proxy_log >"$T/plog"
 if [ -s "$T/plog" ] && ! grep -q ' 403 cold' "$T/plog"; then pass s3repo_cold_metadata_only; else fail s3repo_cold_metadata_only "$(s3_proxy_log | grep ' 403 cold' | head -3)"; fi

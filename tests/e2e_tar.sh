@@ -1,4 +1,4 @@
-# e2e_tar.sh — tar streams in and out (store/tar.c) through the binary:
+# e2e_tar.sh — tar streams in and out (store/tar/tar.c) through the binary:
 # a directory backed up and written back with `restore --tar` / `--tar-zst`
 # extracts identical with GNU tar (content, modes, mtimes, symlinks, hard
 # links, odd names); archives made by GNU tar (gnu and pax formats, plain,
@@ -292,7 +292,7 @@ if grep -q "ok.txt" "$T/out" && ! grep -q "evil" "$T/out"; then pass "only the s
 "$STRATA" -r "$R" ls latest >"$T/out" 2>&1
 if ! grep -q "ok.txt" "$T/out"; then pass "latest passes over the partial import"; else fail "latest passes over the partial import" "$(cat "$T/out")"; fi
 
-# ---- without libarchive (loaded on first use, store/archive_api.c) ----
+# ---- without libarchive (loaded on first use, store/tar/archive_api.c) ----
 # In a private mount namespace /dev/null hides the library: the import and
 # the export fail with exit 4 and one line naming it and the package, the
 # import writes no snapshot and the export no file; other commands work.

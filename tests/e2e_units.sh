@@ -1,18 +1,18 @@
 # e2e_units.sh — the scheduling and monitoring files an operator installs:
-# tools/systemd/ (systemd-analyze verify when systemd is installed; else
-# SKIP with the reason), tools/cron/strata (5 time fields, user, command;
+# tools/dist/systemd/ (systemd-analyze verify when systemd is installed; else
+# SKIP with the reason), tools/dist/cron/strata (5 time fields, user, command;
 # no bare %), every strata command line in them accepted by this strata
 # (each option before a "--" is in `strata help CMD`, what follows it is
 # verify-restore's command, and the line parses: it fails only
 # for want of a repository and writes its job's metrics file), timers'
-# schedules, tools/prometheus/strata-alerts.yml (every metric it names is
-# one strata writes), and the man page tools/gen_man.sh makes. POSIX sh.
+# schedules, tools/dist/prometheus/strata-alerts.yml (every metric it names is
+# one strata writes), and the man page tools/cli/gen_man.sh makes. POSIX sh.
 . "$(dirname "$0")/e2e_lib.sh"
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
-U="$TOP/tools/systemd"
-C="$TOP/tools/cron/strata"
-A="$TOP/tools/prometheus/strata-alerts.yml"
+U="$TOP/tools/dist/systemd"
+C="$TOP/tools/dist/cron/strata"
+A="$TOP/tools/dist/prometheus/strata-alerts.yml"
 TF="$T/textfile"
 mkdir -p "$TF" "$T/chain"
 
@@ -71,7 +71,7 @@ if command -v systemd-analyze >/dev/null 2>&1; then
 	for f in "$U"/*.service "$U"/*.timer; do
 		sed "s|/usr/local/bin/strata|$STRATA|g" "$f" >"$T/units/$(basename "$f")"
 	done
-	sh "$TOP/tools/gen_man.sh" "$STRATA" >"$T/man/man1/strata.1"
+	sh "$TOP/tools/cli/gen_man.sh" "$STRATA" >"$T/man/man1/strata.1"
 	if (cd "$T/units" && MANPATH="$T/man:" systemd-analyze verify ./*.service ./*.timer) >"$T/v" 2>&1 && [ ! -s "$T/v" ]; then
 		pass "units: systemd-analyze verify (services, timers, man page)"
 	else
@@ -349,7 +349,7 @@ printf 'strata_last_success_timestamp_seconds\n' >"$T/written-few"
 if python3 "$T/alerts.py" "$A" "$T/written-few" >/dev/null 2>&1; then fail "alerts checker catches an unknown metric" "accepted"; else pass "alerts checker catches an unknown metric"; fi
 
 # ---- the man page ----
-sh "$TOP/tools/gen_man.sh" "$STRATA" >"$T/strata.1" 2>"$T/err"
+sh "$TOP/tools/cli/gen_man.sh" "$STRATA" >"$T/strata.1" 2>"$T/err"
 missing=""
 nc=0
 for c in $("$STRATA" --help | awk '/^Commands:$/ {on = 1; next} on && /^$/ {exit} on {print $1}'); do

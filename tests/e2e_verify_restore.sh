@@ -18,7 +18,7 @@
 #   - a real application: a RocksDB database written by db_bench passes
 #     `ldb checkconsistency` after its restore, and fails it when a table
 #     file was missing from the backup (skipped without rocksdb-tools);
-#   - tools/strata-verify-pg starts a restored PostgreSQL cluster (a
+#   - tools/dist/strata-verify-pg starts a restored PostgreSQL cluster (a
 #     stopped server's data directory) and fails one without its control
 #     file (skipped without PostgreSQL or root).
 # POSIX sh.
@@ -388,7 +388,7 @@ else
 	echo "SKIP rocksdb: db_bench and ldb not installed (Debian package rocksdb-tools)"
 fi
 
-# ---- PostgreSQL: tools/strata-verify-pg ----
+# ---- PostgreSQL: tools/dist/strata-verify-pg ----
 PGBIN=
 for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k5 -n -r); do
 	if [ -x "$d/initdb" ] && [ -x "$d/pg_ctl" ] && [ -x "$d/psql" ]; then PGBIN=$d; break; fi
@@ -410,7 +410,7 @@ if [ -n "$PGBIN" ] && [ "$(id -u)" -eq 0 ] && id postgres >/dev/null 2>&1; then
 	"$STRATA" -r "$RP" init -q && "$STRATA" -r "$RP" backup -q --tag pg --time 2024-07-01T10:00:00Z "$PGD"
 	expect "postgres: strata-verify-pg starts the restored cluster and it answers" \
 		"$STRATA" -r "$RP" verify-restore --tag pg --scratch "$T/pg-scratch" --timeout 10m --name strata-verify-pg -- \
-		env VERIFY_PG_DATA="$PGD" PG_BIN="$PGBIN" "$TOP/tools/strata-verify-pg"
+		env VERIFY_PG_DATA="$PGD" PG_BIN="$PGBIN" "$TOP/tools/dist/strata-verify-pg"
 	grep -q "^strata-verify-pg: PostgreSQL [0-9]* started from the restore and answered ([0-9]* databases)$" "$T/err" &&
 		grep -q "^restore test passed: strata-verify-pg exited 0" "$T/out" &&
 		pass "postgres: the check says what it did; passed and recorded" || fail "postgres: messages" "$(tail -n 5 "$T/err")"
@@ -421,7 +421,7 @@ if [ -n "$PGBIN" ] && [ "$(id -u)" -eq 0 ] && id postgres >/dev/null 2>&1; then
 	"$STRATA" -r "$RP" backup -q --tag pg --time 2024-07-01T11:00:00Z "$PGD"
 	expect_exit "postgres: a copy without its control file fails (exit 1)" 1 \
 		"$STRATA" -r "$RP" verify-restore --tag pg --scratch "$T/pg-scratch" --timeout 10m --name strata-verify-pg -- \
-		env VERIFY_PG_DATA="$PGD" PG_BIN="$PGBIN" "$TOP/tools/strata-verify-pg"
+		env VERIFY_PG_DATA="$PGD" PG_BIN="$PGBIN" "$TOP/tools/dist/strata-verify-pg"
 	grep -q "^strata-verify-pg: the restored cluster did not start; its log ends:$" "$T/err" &&
 		grep -q "did not pass its restore test: strata-verify-pg exited with status 1" "$T/err" &&
 		pass "postgres: the server log's tail and the failure are shown" || fail "postgres: failure shown" "$(tail -n 8 "$T/err")"
@@ -429,7 +429,7 @@ if [ -n "$PGBIN" ] && [ "$(id -u)" -eq 0 ] && id postgres >/dev/null 2>&1; then
 	[ "$(py "[s['time'] for s in d]" "$T/pgv.json")" = "['2024-07-01T10:00:00.000000000Z']" ] &&
 		pass "postgres: --verified keeps the copy that started" || fail "postgres: --verified" "$(head -c 300 "$T/pgv.json")"
 else
-	echo "SKIP postgres: PostgreSQL server binaries, root and a user postgres are needed for tools/strata-verify-pg"
+	echo "SKIP postgres: PostgreSQL server binaries, root and a user postgres are needed for tools/dist/strata-verify-pg"
 fi
 
 e2e_done

@@ -1,9 +1,9 @@
-/* test_bufpool.c — unit tests for store/bufpool.c: a request gets the
+/* test_bufpool.c — unit tests for store/restore/bufpool.c: a request gets the
  * smallest idle buffer that fits; idle buffers are freed, smallest first,
  * only as far as the budget needs; a request over the budget is still
  * served; at most BUFPOOL_KEEP buffers stay idle; sizes round up to 1 MiB.
  */
-#include "store/bufpool.h"
+#include "store/restore/bufpool.h"
 #include "tests/check.h"
 
 #include <string.h>

@@ -12,13 +12,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "store/backup.h"
+#include "store/backup/backup.h"
 #include "store/blob.h"
-#include "store/check.h"
-#include "store/check_idmap.h"
+#include "store/check/check.h"
+#include "store/check/check_idmap.h"
 #include "store/codec.h"
 #include "store/index.h"
-#include "store/repair.h"
+#include "store/repair/repair.h"
 #include "store/repo.h"
 #include "tests/check.h"
 

@@ -11,7 +11,7 @@
  * Test data comes from a local splitmix64 so every run sees the same bytes.
  */
 #include "store/blob.h"
-#include "store/check.h"
+#include "store/check/check.h"
 #include "store/pack.h"
 #include "store/chunkpipe.h"
 #include "store/codec.h"

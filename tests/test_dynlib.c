@@ -1,10 +1,10 @@
-/* test_dynlib.c — unit tests for remote/dynlib.c: a library's functions
+/* test_dynlib.c — unit tests for remote/s3/dynlib.c: a library's functions
  * land in the table at their members; a missing function and a missing
  * library give the exact messages users see (README "Dependencies"); a
  * short message buffer is truncated, not overrun; dynlib_get loads once,
  * runs the after-load hook once, and repeats a failure's message.
  */
-#include "remote/dynlib.h"
+#include "remote/s3/dynlib.h"
 #include "tests/check.h"
 
 #include <stdio.h>

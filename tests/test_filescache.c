@@ -1,4 +1,4 @@
-/* test_filescache.c — the files cache (store/filescache.c) and the
+/* test_filescache.c — the files cache (store/backup/filescache.c) and the
  * in-place read it is built on (kv_view, store/kv.c): a lookup returns
  * exactly what a finished run recorded, for a list of thousands of chunks
  * as a large block file has; entries of a run that never committed read
@@ -6,7 +6,7 @@
  * byte for byte, and the callback's result comes back; kv_get still
  * returns its own copy.
  */
-#include "store/filescache.h"
+#include "store/backup/filescache.h"
 #include "store/kv.h"
 #include "tests/check.h"
 #include "tests/test_tmp.h"

@@ -1,4 +1,4 @@
-/* test_forget.c — the retention policy (store/forget.h) against a synthetic
+/* test_forget.c — the retention policy (store/prune/forget.h) against a synthetic
  * history whose kept sets are worked out by hand below each case.
  *
  * Times are UTC (TZ=UTC is set before anything runs), so calendar buckets
@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "store/forget.h"
+#include "store/prune/forget.h"
 #include "tests/check.h"
 
 /* One snapshot of the history: a one-letter name (also its ID's first

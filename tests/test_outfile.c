@@ -1,4 +1,4 @@
-/* test_outfile.c — unit tests for store/outfile.c: content lands
+/* test_outfile.c — unit tests for store/sys/outfile.c: content lands
  * bit-exact under the target's name with exactly the mode asked for,
  * whatever the umask; the temporary file is private (0600) while written
  * and is unnamed (O_TMPFILE) or `<base>.tmp-` + 12 of [0-9a-z]; nothing is
@@ -9,7 +9,7 @@
  * (linking through /proc/self/fd) and gives way to a named file where
  * /proc is missing.
  */
-#include "store/outfile.h"
+#include "store/sys/outfile.h"
 #include "tests/check.h"
 #include "tests/test_tmp.h"
 

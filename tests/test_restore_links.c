@@ -1,4 +1,4 @@
-/* test_restore_links.c — hard-link groups of a restore (store/restore_links.h):
+/* test_restore_links.c — hard-link groups of a restore (store/restore/restore_links.h):
  * lookup, the descriptor bound, reopening a closed group's file only as
  * that file, closing a group once complete. */
 #include <errno.h>
@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "store/restore_links.h"
+#include "store/restore/restore_links.h"
 #include "tests/check.h"
 #include "tests/test_tmp.h"
 

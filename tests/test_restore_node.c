@@ -1,4 +1,4 @@
-/* test_restore_node.c — the descriptor rules of store/restore_node.h, one
+/* test_restore_node.c — the descriptor rules of store/restore/restore_node.h, one
  * call at a time (tests/test_restore_safety.c plays a racing user against
  * the whole restore). */
 #include <errno.h>
@@ -16,7 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "store/restore_node.h"
+#include "store/restore/restore_node.h"
 #include "tests/check.h"
 #include "tests/test_tmp.h"
 

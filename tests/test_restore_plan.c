@@ -1,11 +1,11 @@
 /* test_restore_plan.c — unit tests for the restore read planner
- * (store/restore_plan.c) over a real LMDB index in a temporary directory:
+ * (store/restore/restore_plan.c) over a real LMDB index in a temporary directory:
  * one range per dense pack, a chunk wanted in many places looked up and
  * fetched once, gaps above gap_max split a range, range_max caps one,
  * packs never share a range, and a missing chunk or one whose length
  * disagrees is reported with a reference to name the file.
  */
-#include "store/restore_plan.h"
+#include "store/restore/restore_plan.h"
 #include "tests/check.h"
 #include "tests/test_tmp.h"
 

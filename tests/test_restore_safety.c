@@ -1,6 +1,6 @@
 /* test_restore_safety.c — a hostile snapshot cannot make restore_run write
  * outside its target (FORMAT.md §11 "Tree object", §14 "Security";
- * store/restore.h "Safety").
+ * store/restore/restore.h "Safety").
  *
  * The snapshots here are forged with the repository key through the real
  * writer path: tree objects are encoded by hand (tree_encode refuses bad
@@ -38,7 +38,7 @@
 #include "store/codec.h"
 #include "store/repo.h"
 #include "store/repo_internal.h"
-#include "store/restore.h"
+#include "store/restore/restore.h"
 #include "store/snapshot.h"
 #include "store/tree.h"
 #include "tests/check.h"

@@ -1,12 +1,12 @@
 /* test_s3_list.c — the rules a ListObjectsV2 listing must follow
- * (remote/s3_list.h), on pages built here: a good listing passes, and
+ * (remote/s3/s3_list.h), on pages built here: a good listing passes, and
  * each way a hostile or broken server can keep a listing going for ever
  * stops it with its exact reason — a token seen before (also one seen
  * several pages back), a truncated page without a token, a page that
  * repeats the one before, a run of empty pages, the page bound and the
  * object bound. The end-to-end side, through a real S3 client against a
  * hostile proxy, is tests/e2e_s3_backend.sh. */
-#include "remote/s3_list.h"
+#include "remote/s3/s3_list.h"
 #include "tests/check.h"
 
 #include <errno.h>

@@ -1,6 +1,6 @@
 /* test_s3_xml.c — the readers of S3's XML answers take untrusted bytes:
  * well-formed pages parse, everything else is -EPROTO, nothing leaks. */
-#include "remote/s3_xml.h"
+#include "remote/s3/s3_xml.h"
 #include "tests/check.h"
 
 #include <errno.h>

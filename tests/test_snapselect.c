@@ -1,6 +1,6 @@
 /* test_snapselect.c — snapshot selection by time, label and height
  * (store/snapselect.c) over hand-built snapshot arrays, and the time
- * parser behind `--at` (tools/cli_time.c, compiled in here because test
+ * parser behind `--at` (tools/cli/cli_time.c, compiled in here because test
  * binaries link only the library). Boundaries: exactly at, between,
  * before the first, after the last; groups; ties; the error messages. */
 #include <errno.h>
@@ -10,7 +10,7 @@
 
 #include "store/snapselect.h"
 #include "tests/check.h"
-#include "tools/cli_time.c"
+#include "tools/cli/cli_time.c"
 
 #define S_NS 1000000000LL
 #define T0 (1714557600LL * S_NS)   /* 2024-05-01T10:00:00Z */

@@ -1,9 +1,9 @@
-/* test_spill.c — unit tests for store/spill.c: bytes put are read back
+/* test_spill.c — unit tests for store/backup/spill.c: bytes put are read back
  * exactly, from memory, from the temporary file, and across the boundary
  * between them; the file is unlinked (nothing is left in its directory);
  * and when no file can be made the bytes stay in memory, still correct.
  */
-#include "store/spill.h"
+#include "store/backup/spill.h"
 #include "tests/check.h"
 
 #include <dirent.h>

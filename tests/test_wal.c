@@ -1,11 +1,11 @@
-/* test_wal.c — the pure parts of store/wal.c: WAL file names (kinds,
+/* test_wal.c — the pure parts of store/wal/wal.c: WAL file names (kinds,
  * timelines, what is refused) and the name of the segment after another
  * for every segment size PostgreSQL allows. Pushing and fetching are in
  * e2e_wal.sh and e2e_postgres.sh. */
 #include <stdio.h>
 #include <string.h>
 
-#include "store/wal.h"
+#include "store/wal/wal.h"
 #include "tests/check.h"
 
 static int kind_of(const char *name, uint32_t *tl)

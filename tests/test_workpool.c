@@ -1,4 +1,4 @@
-/* test_workpool.c — unit tests for store/workpool.c: every job runs once
+/* test_workpool.c — unit tests for store/sys/workpool.c: every job runs once
  * and workpool_wait drains them; the weight in flight never passes the
  * bound; a job heavier than the bound runs alone; and a producer that
  * met the bound is not let in again until a quarter of it is free (half
@@ -10,7 +10,7 @@
  * as its last step, before the pool does. So the count is never above
  * the pool's own, and a count at the bound means the pool is at it too.
  */
-#include "store/workpool.h"
+#include "store/sys/workpool.h"
 #include "tests/check.h"
 
 #include <stdatomic.h>

@@ -9,7 +9,7 @@ TARGET_HOST:TARGET_PORT. Each chunk read in either direction is written
 DELAY_MS later, in order, so a connection sees a round trip of about
 2 x DELAY_MS on top of the server's own time (what a client in the same
 region as its object store sees: 10-30 ms), while bandwidth is not
-limited. For tools/bench_s3.sh only: no netem needed (the kernel may lack
+limited. For tools/dev/bench_s3.sh only: no netem needed (the kernel may lack
 sch_netem), nothing outside this process is touched.
 """
 import asyncio

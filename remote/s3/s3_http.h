@@ -1,0 +1,112 @@
+/* s3_http.h — one S3 request over HTTP(S), signed, retried, judged.
+ *
+ * Owns: all use of libcurl — the pool of curl handles, SigV4 signing
+ * (CURLOPT_AWS_SIGV4), timeouts, the retry loop with backoff, and turning
+ * HTTP statuses and S3 <Error> documents into the errors of
+ * remote/backend.h with a message naming the object.
+ * Never: knows what an operation means (s3.c builds requests) or hashes
+ * bodies (s3.c passes the hashes in).
+ *
+ * Thread safety: an S3Http may be shared by threads; each call takes a curl
+ * handle from a mutex-protected pool for its duration. An S3Req belongs to
+ * one call.
+ */
+#ifndef STRATA_REMOTE_S3_HTTP_H
+#define STRATA_REMOTE_S3_HTTP_H
+
+#include "remote/backend.h"
+#include "remote/s3/s3_config.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* SHA-256 of the empty string: the payload hash of bodiless requests. */
+#define S3HTTP_EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+typedef struct S3Http S3Http;
+
+typedef struct S3Buf {
+	uint8_t *p;             /* malloc'ed; s3http_req_free frees it */
+	size_t len, cap;
+} S3Buf;
+
+/* Checks a whole-object body against the base64 SHA-256 the store sent
+ * with it; 0 when it matches. */
+typedef int (*S3BodyCheckFn)(const uint8_t *body, size_t len, const char *checksum_b64);
+
+/* One request and its answer. Zero it, fill the request part, call
+ * s3http_call, read the answer part, then s3http_req_free. */
+typedef struct S3Req {
+	/* request */
+	const char *method;             /* GET, HEAD, PUT, POST, DELETE */
+	const char *key;                /* full key; NULL for the bucket */
+	const char *query;              /* sorted by name and percent-encoded
+	                                 * (libcurl signs it as written),
+	                                 * without '?'; NULL for none */
+	const uint8_t *body;            /* PUT/POST body, body_len bytes */
+	size_t body_len;
+	const char *payload_sha256;     /* hex SHA-256 of body; NULL: empty body */
+	const char *checksum_sha256;    /* base64, sent as x-amz-checksum-sha256; or NULL */
+	const char *content_type;       /* or NULL */
+	const char *storage_class;      /* x-amz-storage-class, or NULL */
+	const char *extra_header;       /* one "Name: value", or NULL */
+	int ranged;                     /* GET bytes [range_off, +range_len) into dest; expects 206 */
+	uint64_t range_off;
+	size_t range_len;
+	uint8_t *dest;
+	size_t body_max;                /* bound on a 2xx body kept in resp */
+	int body_max_efbig;             /* a 2xx body over body_max (announced
+	                                 * by Content-Length, or arriving) is
+	                                 * -EFBIG, "the object is too large";
+	                                 * otherwise a broken answer, -EIO */
+	int error_in_200;               /* a 200 may carry an <Error> document */
+	S3BodyCheckFn check_body;       /* ask for the stored checksum and verify */
+
+	/* answer, as of the last attempt */
+	long status;
+	S3Buf resp;                     /* 2xx body (unless dest) */
+	char etag[130];
+	int64_t content_length;         /* -1 when absent */
+	int attempts_used;
+
+	/* private to s3_http.c */
+	void *h;
+	S3Buf errbody;
+	size_t dest_got, body_pos;
+	int overflow, oom;
+	char content_range[96];
+	char checksum[64];
+} S3Req;
+
+/* s3http_new — a request engine for cfg, which must outlive it.
+ * Loads libcurl (curl_api.h) the first time. Returns 0, -ENOSYS when
+ * libcurl cannot be loaded, or -ENOMEM. */
+int s3http_new(const S3Config *cfg, S3Http **out);
+
+/* s3http_free — release pooled handles. Accepts NULL. */
+void s3http_free(S3Http *http);
+
+/* s3http_call — perform rq, retrying what a repeat can cure (5xx, 429,
+ * SlowDown, RequestTimeout, BadDigest, timeouts, dropped connections,
+ * truncated or corrupt bodies) up to cfg->attempts times with exponential
+ * backoff and jitter. what names the object in messages
+ * ("s3://bucket/key"). Returns 0 on a 2xx answer that passed its checks,
+ * or: -EACCES (403), -ENOENT (404: NoSuchKey, NoSuchBucket, NoSuchUpload),
+ * -EFBIG (with body_max_efbig: the body is longer than body_max; the
+ * transfer stops at the Content-Length or once more than body_max bytes
+ * arrived, and is not retried; err as backend_err_toobig words it),
+ * -ERANGE (416, or a 206 clipped at the end of the object), -ENODATA (403
+ * InvalidObjectState: an archived object), -ENOSPC (507),
+ * -ENOMEM, -EIO (anything else; "giving up after N attempts: CAUSE" once
+ * retries are spent). err names the object and the S3 code and message. */
+int s3http_call(S3Http *http, S3Req *rq, const char *what, RemoteErr *err);
+
+/* s3http_req_free — free the answer buffers of rq. */
+void s3http_req_free(S3Req *rq);
+
+/* s3http_encode — percent-encode as SigV4 wants: all but A-Z a-z 0-9 - . _ ~
+ * as upper-case %XX, '/' kept when keep_slash (object paths). malloc'ed;
+ * NULL when out of memory. */
+char *s3http_encode(const char *s, int keep_slash);
+
+#endif

@@ -1,0 +1,120 @@
+/* backup.h — the backup engine: source paths or a stream in, a snapshot out.
+ *
+ * Owns: walking source paths (with excludes), chunking and storing file
+ * contents, building tree objects bottom-up, and writing the snapshot last,
+ * after the index file that covers every new pack is durable.
+ *
+ * Never: prints. Progress and per-file reports go through callbacks.
+ * Thread safety: one backup_run per Repo at a time.
+ */
+#ifndef STRATA_STORE_BACKUP_H
+#define STRATA_STORE_BACKUP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/error.h"
+#include "store/lock.h"
+#include "store/repo.h"
+#include "store/snapshot.h"
+
+typedef struct BackupProgress {
+	uint64_t files_done;
+	uint64_t bytes_done;       /* logical bytes processed */
+	uint64_t bytes_read;
+	uint64_t bytes_added;
+	const char *current;       /* path being processed; valid during the call */
+} BackupProgress;
+
+typedef void (*BackupProgressFn)(const BackupProgress *p, void *ctx);
+
+/* A file that could not be read (error != 0) or, with verbose reporting,
+ * every file processed (error == 0; status "new", "changed", "unchanged"). */
+typedef void (*BackupFileFn)(const char *path, const char *status, int error,
+                             const char *message, void *ctx);
+
+/* Stopping the processes that write the source while it is listed
+ * (`backup --freeze-pid`; README "Consistent snapshots", store/backup/frozen.h).
+ * stop returns 0 once the writers are stopped, 1 when they did not stop
+ * within max_ns (they run again; the listing is then not point-in-time),
+ * or an error (nothing stopped). resume returns 0, or 1 when the writers
+ * had been resumed by something else meanwhile (a signal handler): the
+ * listing is then not point-in-time either. */
+typedef struct BackupFreeze {
+	int  (*stop)(void *ctx, StrataErr *err);
+	int  (*resume)(void *ctx);
+	void *ctx;
+	int64_t max_ns;           /* resume after this long, listing or not */
+} BackupFreeze;
+/* BackupStreamEndFn — see BackupOptions.stream_end. */
+typedef int (*BackupStreamEndFn)(void *ctx, uint64_t bytes, StrataErr *err);
+
+typedef struct BackupOptions {
+	const char *const *paths;  size_t npaths;    /* source paths */
+	const char *host;                             /* NULL = this host's name */
+	const char *const *tags;   size_t ntags;
+	const char *const *labels; size_t nlabels;    /* "key=value" */
+	const char *const *excludes; size_t nexcludes;/* fnmatch(3) globs */
+	int   compression_level;                      /* zstd level; 0 = CODEC_ZSTD_DEFAULT_LEVEL */
+	int   stdin_fd;                               /* >= 0: back up this stream */
+	const char *stdin_name;                       /* its file name in the snapshot */
+	const char *parent;                           /* snapshot ref; NULL = automatic */
+	int   include_partial;                        /* the automatic parent, and "latest",
+	                                               * may be a partial snapshot */
+	int   force_reread;                           /* ignore the files cache */
+	int   verify_prefix_full;                     /* appended files: re-read the whole old prefix */
+	int   threads;                                /* 0 = number of cores */
+	int64_t time_ns;                              /* 0 = now; for tests and imports */
+	BackupProgressFn progress; void *progress_ctx;
+	BackupFileFn     on_file;  void *file_ctx;
+	int   report_all_files;                       /* call on_file for every file */
+	Lock *lock;                                   /* held lock, checked just before the
+	                                               * snapshot is written; NULL = none */
+	const BackupFreeze *freeze;                   /* list the paths while these writers
+	                                               * are stopped; NULL = read live */
+	/* For tests only (NULL otherwise): called for each regular file read,
+	 * with phase "open" between its lstat and its open, and "read" between
+	 * the end of its read and its second stat, so that a test can make the
+	 * file vanish, change or be replaced at exactly that point. */
+	void (*test_hook)(const char *phase, const char *path, void *ctx);
+	void *test_hook_ctx;
+	/* With stdin_fd (and tar_import): called once the stream reached its
+	 * end and all of it is stored, before anything is committed, with the
+	 * bytes read. Non-zero (err filled): no snapshot is written and that
+	 * error is returned. (--stdin-from-command: the producer's exit
+	 * status.) NULL: none. */
+	BackupStreamEndFn stream_end;
+	void *stream_end_ctx;
+} BackupOptions;
+
+typedef struct BackupResult {
+	uint8_t snapshot_id[STRATA_ID_LEN];
+	SnapshotSummary summary;
+	/* The snapshot is partial (FORMAT.md §12): partial_count paths
+	 * vanished, could not be read or changed while read; the first
+	 * npartial_paths of them, owned (backup_result_clear). */
+	int partial;
+	uint64_t partial_count;
+	SnapshotPartialPath *partial_paths;
+	size_t npartial_paths;
+} BackupResult;
+
+/* backup_run — back up and write a snapshot.
+ * A source file that vanished, could not be read (result->summary.errors
+ * counts those) or changed while it was read (size, mtime or ctime
+ * differ between the lstat before and the fstat after its read; another
+ * file than the one lstat saw under its name; a directory whose entries
+ * changed while it was read) makes the snapshot partial (FORMAT.md §12).
+ * Returns 0; STRATA_EPARTIAL when a partial snapshot was written; another
+ * error when no snapshot was written (the repository stays valid), among
+ * them STRATA_EREFUSED when opts->freeze was given but the result would
+ * not be a point-in-time copy (the listing outlasted max_ns, the writers
+ * did not stop, or a changed file could not be kept open).
+ * *out_result (may be NULL) is filled when a snapshot was written; clear
+ * it with backup_result_clear. */
+int backup_run(Repo *repo, const BackupOptions *opts, BackupResult *out_result, StrataErr *err);
+
+/* backup_result_clear — free what *r owns and zero it. Accepts NULL. */
+void backup_result_clear(BackupResult *r);
+
+#endif

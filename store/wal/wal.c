@@ -1,0 +1,673 @@
+/* wal.c — the PostgreSQL WAL archive, see wal.h (descriptor layout and
+ * write ordering are described there and in FORMAT.md §3, §5, §15):
+ * names, descriptors, push, list, retention. Fetch and the prefetch spool
+ * are in wal_fetch.c. */
+#include "store/wal/wal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store/blob.h"
+#include "store/repo_internal.h"
+#include "store/tree.h"
+#include "store/wal/wal_internal.h"
+#include "store/chunkpipe.h"
+
+static const char WAL_MAGIC[8] = {'S','T','R','A','T','A','W','L'};
+#define WAL_DESC_VERSION 1
+#define WAL_DESC_FIXED (1 + 1 + 8 + 8 + STRATA_ID_LEN + 4)   /* without the name */
+#define WAL_CHUNK_REC (STRATA_ID_LEN + 4)
+/* The bound of remote/objsize.h, OBJSIZE_WAL_DESC_MAX(chunk_min), is this
+ * layout's: its 1024 bytes of room cover the envelope, the fixed fields
+ * and the longest name, and a chunk record is what it counts. */
+_Static_assert(OBJSIZE_SEALED_OVERHEAD + WAL_DESC_FIXED + WAL_NAME_MAX <= 1024, "OBJSIZE_WAL_DESC_MAX room");
+_Static_assert(WAL_CHUNK_REC == 36 && WAL_MAX_FILE_BYTES == (1u << 30), "OBJSIZE_WAL_DESC_MAX terms");
+#define BACKUP_LABEL_MAX (64u << 10)
+
+/* ---- names ---- */
+
+static int is_hex_upper(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'A' && s[i] <= 'F')))
+			return 0;
+	return 1;
+}
+
+uint32_t wal_hex8(const char *s)
+{
+	uint32_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 4 | (uint32_t)(s[i] <= '9' ? s[i] - '0' : s[i] - 'A' + 10);
+	return v;
+}
+
+int wal_name_parse(const char *name, int *out_kind, uint32_t *out_timeline)
+{
+	size_t len = strlen(name);
+	int kind = 0;
+
+	if (len == 24 && is_hex_upper(name, 24))
+		kind = WAL_SEGMENT;
+	else if (len == 24 + 8 && is_hex_upper(name, 24) && strcmp(name + 24, ".partial") == 0)
+		kind = WAL_PARTIAL;
+	else if (len == 8 + 8 && is_hex_upper(name, 8) && strcmp(name + 8, ".history") == 0)
+		kind = WAL_HISTORY;
+	else if (len == 24 + 1 + 8 + 7 && is_hex_upper(name, 24) && name[24] == '.' &&
+	         is_hex_upper(name + 25, 8) && strcmp(name + 33, ".backup") == 0)
+		kind = WAL_BACKUP;
+	if (!kind)
+		return STRATA_EUSAGE;
+	if (out_kind)
+		*out_kind = kind;
+	if (out_timeline)
+		*out_timeline = wal_hex8(name);
+	return 0;
+}
+
+int wal_check_name(const char *name, int *out_kind, StrataErr *err)
+{
+	if (wal_name_parse(name, out_kind, NULL) != 0)
+		return strata_err_set(err, STRATA_EUSAGE,
+		                      "%s is not a WAL file name (24 upper-case hex digits, optionally .partial; "
+		                      "TIMELINE.history; SEGMENT.OFFSET.backup)", name);
+	return 0;
+}
+
+static void desc_name(const char *name, char out[REPO_NAME_MAX])
+{
+	snprintf(out, REPO_NAME_MAX, "wal/%.8s/%s", name, name);
+}
+
+/* ---- descriptor ---- */
+
+void wal_desc_free(WalDesc *d)
+{
+	free(d->ids);
+	free(d->lens);
+	d->ids = NULL;
+	d->lens = NULL;
+	d->n = 0;
+}
+
+static void put_le(uint8_t *p, uint64_t v, int n)
+{
+	for (int i = 0; i < n; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get_le(const uint8_t *p, int n)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < n; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+static int desc_encode(const WalDesc *d, uint8_t **out, size_t *out_len)
+{
+	size_t nl = strlen(d->name), len = WAL_DESC_FIXED + nl + (size_t)d->n * WAL_CHUNK_REC;
+	uint8_t *b = malloc(len), *p;
+
+	if (!b)
+		return -ENOMEM;
+	p = b;
+	*p++ = (uint8_t)nl;
+	memcpy(p, d->name, nl);
+	p += nl;
+	*p++ = d->kind;
+	put_le(p, d->size, 8);
+	p += 8;
+	put_le(p, (uint64_t)d->mtime_ns, 8);
+	p += 8;
+	memcpy(p, d->content_id, STRATA_ID_LEN);
+	p += STRATA_ID_LEN;
+	put_le(p, d->n, 4);
+	p += 4;
+	for (uint32_t i = 0; i < d->n; i++) {
+		memcpy(p, d->ids[i], STRATA_ID_LEN);
+		put_le(p + STRATA_ID_LEN, d->lens[i], 4);
+		p += WAL_CHUNK_REC;
+	}
+	*out = b;
+	*out_len = len;
+	return 0;
+}
+
+/* Parse an authenticated plaintext; still checked field by field. */
+static int desc_decode(const uint8_t *b, size_t len, WalDesc *d)
+{
+	size_t nl;
+	uint64_t total = 0;
+	const uint8_t *p = b;
+
+	memset(d, 0, sizeof *d);
+	if (len < 1 || (nl = b[0]) > WAL_NAME_MAX || len < WAL_DESC_FIXED + nl)
+		return STRATA_EFORMAT;
+	p++;
+	memcpy(d->name, p, nl);
+	d->name[nl] = '\0';
+	p += nl;
+	d->kind = *p++;
+	d->size = get_le(p, 8);
+	p += 8;
+	d->mtime_ns = (int64_t)get_le(p, 8);
+	p += 8;
+	memcpy(d->content_id, p, STRATA_ID_LEN);
+	p += STRATA_ID_LEN;
+	d->n = (uint32_t)get_le(p, 4);
+	p += 4;
+	if (d->size > WAL_MAX_FILE_BYTES || (size_t)(b + len - p) != (size_t)d->n * WAL_CHUNK_REC ||
+	    wal_name_parse(d->name, NULL, NULL) != 0)
+		return STRATA_EFORMAT;
+	d->ids = malloc((d->n ? d->n : 1) * sizeof *d->ids);
+	d->lens = malloc((d->n ? d->n : 1) * sizeof *d->lens);
+	if (!d->ids || !d->lens) {
+		wal_desc_free(d);
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < d->n; i++) {
+		memcpy(d->ids[i], p, STRATA_ID_LEN);
+		d->lens[i] = (uint32_t)get_le(p + STRATA_ID_LEN, 4);
+		total += d->lens[i];
+		p += WAL_CHUNK_REC;
+		if (d->lens[i] == 0 || d->lens[i] > WAL_MAX_FILE_BYTES)
+			total = UINT64_MAX;
+	}
+	if (total != d->size) {
+		wal_desc_free(d);
+		return STRATA_EFORMAT;
+	}
+	return 0;
+}
+
+/* Get and decode wal/<tl>/<name>. STRATA_ENOTFOUND only when absent. */
+int wal_desc_load(Repo *repo, const char *name, WalDesc *d, StrataErr *err)
+{
+	char oname[REPO_NAME_MAX];
+	uint8_t *buf = NULL, *plain = NULL;
+	size_t len = 0, plen = 0;
+	int rc;
+
+	desc_name(name, oname);
+	/* Every chunk but the last holds at least chunk_min bytes of a file
+	 * of at most 1 GiB: a longer descriptor is refused unread. */
+	rc = repo_get(repo->be, oname, "a WAL descriptor", OBJSIZE_WAL_DESC_MAX(repo->chunk_min), &buf, &len, err);
+	if (rc == -ENOENT)
+		return strata_err_set(err, STRATA_ENOTFOUND, "WAL file %s is not in the archive", name);
+	if (rc)
+		return rc;
+	rc = sealed_decode(repo->keys, WAL_MAGIC, WAL_DESC_VERSION, buf, len, &plain, &plen, NULL);
+	free(buf);
+	switch (rc) {
+	case 0:
+		break;
+	case STRATA_EVERSION:
+		return strata_err_set(err, rc, "%s: written by a newer strata; upgrade strata", oname);
+	case STRATA_EAUTH:
+		return strata_err_set(err, rc, "%s: fails authentication (damaged, tampered, or from another repository)",
+		                      oname);
+	case -ENOMEM:
+		return strata_err_set(err, rc, "out of memory");
+	default:
+		return strata_err_set(err, rc, "%s: not a WAL descriptor (damaged?)", oname);
+	}
+	rc = desc_decode(plain, plen, d);
+	free(plain);
+	if (rc == -ENOMEM)
+		return strata_err_set(err, rc, "out of memory");
+	if (rc)
+		return strata_err_set(err, rc, "%s: malformed WAL descriptor", oname);
+	if (strcmp(d->name, name) != 0) {
+		rc = strata_err_set(err, STRATA_EDAMAGED, "%s: the descriptor describes %s, not %s "
+		                    "(a file was renamed or copied inside the repository)", oname, d->name, name);
+		wal_desc_free(d);
+		return rc;
+	}
+	return 0;
+}
+
+/* ---- files ---- */
+
+int wal_read_whole(const char *path, uint8_t **out, size_t *out_len, int64_t *out_mtime_ns, StrataErr *err)
+{
+	struct stat st;
+	uint8_t *buf = NULL;
+	size_t done = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
+
+	if (fd < 0)
+		return strata_err_set(err, -errno, "cannot open %s: %s", path, strerror(errno));
+	if (fstat(fd, &st) != 0) {
+		rc = strata_err_set(err, -errno, "cannot stat %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rc = strata_err_set(err, STRATA_EUSAGE, "%s is not a regular file", path);
+		goto out;
+	}
+	if ((uint64_t)st.st_size > WAL_MAX_FILE_BYTES) {
+		rc = strata_err_set(err, -EFBIG, "%s: %lld bytes, larger than any WAL file can be",
+		                    path, (long long)st.st_size);
+		goto out;
+	}
+	buf = malloc(st.st_size ? (size_t)st.st_size : 1);
+	if (!buf) {
+		rc = strata_err_set(err, -ENOMEM, "out of memory reading %s", path);
+		goto out;
+	}
+	while (done < (size_t)st.st_size) {
+		ssize_t r = read(fd, buf + done, (size_t)st.st_size - done);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			rc = strata_err_set(err, -errno, "reading %s: %s", path, strerror(errno));
+			goto out;
+		}
+		if (r == 0) {
+			rc = strata_err_set(err, -EIO, "%s shrank while being read", path);
+			goto out;
+		}
+		done += (size_t)r;
+	}
+	*out = buf;
+	*out_len = done;
+	*out_mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+	buf = NULL;
+out:
+	free(buf);
+	close(fd);
+	return rc;
+}
+
+/* ---- push ---- */
+
+/* A ChunkReadFn over a segment already in memory. */
+typedef struct MemSrc {
+	const uint8_t *buf;
+	size_t len, off;
+} MemSrc;
+
+static ssize_t read_mem(void *src, uint8_t *out, size_t len)
+{
+	MemSrc *m = src;
+	size_t n = m->len - m->off < len ? m->len - m->off : len;
+
+	memcpy(out, m->buf + m->off, n);
+	m->off += n;
+	return (ssize_t)n;
+}
+
+/* Cut, hash and store every chunk of buf through the shared chunk
+ * pipeline (store/chunkpipe: hashing and sealing on every core), then
+ * move the chunk list into d. */
+static int put_chunks(Repo *repo, BlobWriter *bw, const uint8_t *buf, size_t len, WalDesc *d,
+                      StrataErr *err)
+{
+	MemSrc src = { buf, len, 0 };
+	ChunkList list = {0};
+	ChunkPipe *p = NULL;
+	uint64_t got = 0;
+	int rc;
+
+	rc = chunkpipe_new(repo, bw, 0, &p, err);
+	if (rc == 0)
+		rc = chunkpipe_stream(p, read_mem, &src, &list, NULL, NULL, &got, err);
+	if (rc == 0)
+		rc = chunkpipe_wait(p, err);
+	chunkpipe_free(p);
+	if (rc == 0 && (got != len || list.n > UINT32_MAX))
+		rc = strata_err_set(err, -EIO, "chunking %s: read %llu of %zu bytes", d->name,
+		                    (unsigned long long)got, len);
+	if (rc) {
+		chunklist_free(&list);
+		return rc < 0 ? rc : -EIO;
+	}
+	d->ids = list.ids;
+	d->lens = list.lens;
+	d->n = (uint32_t)list.n;
+	return 0;
+}
+
+int wal_push(Repo *repo, const char *path, const char *name, int zlevel,
+             WalPushResult *out, StrataErr *err)
+{
+	const char *base = name ? name : strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	WalDesc d, old;
+	WalPushResult res;
+	BlobWriter *bw = NULL;
+	BlobWriterStats st;
+	uint8_t *buf = NULL, *enc = NULL, *sealed = NULL;
+	size_t len = 0, enc_len = 0, sealed_len = 0;
+	char oname[REPO_NAME_MAX];
+	RemoteErr rerr = {{0}};
+	int kind, rc, have_old = 0;
+
+	memset(&d, 0, sizeof d);
+	memset(&old, 0, sizeof old);
+	memset(&res, 0, sizeof res);
+	rc = wal_check_name(base, &kind, err);
+	if (rc)
+		return rc;
+	rc = wal_read_whole(path, &buf, &len, &d.mtime_ns, err);
+	if (rc)
+		return rc;
+	snprintf(d.name, sizeof d.name, "%s", base);
+	d.kind = (uint8_t)kind;
+	codec_chunk_id(repo->keys, buf, len, d.content_id);
+	d.size = len;
+	rc = wal_desc_load(repo, base, &old, err);
+	if (rc == 0) {
+		have_old = 1;
+		if (old.size != d.size || memcmp(old.content_id, d.content_id, STRATA_ID_LEN) != 0) {
+			rc = strata_err_set(err, STRATA_EEXIST,
+			                    "WAL file %s is ALREADY ARCHIVED WITH DIFFERENT CONTENT (archived: %llu bytes, "
+			                    "now: %llu bytes); refusing to overwrite it. Two servers may be archiving into "
+			                    "one repository, or this server's WAL diverged from the archive (restored "
+			                    "without a new timeline?). Give each server its own repository or check "
+			                    "archive_command before archiving again",
+			                    base, (unsigned long long)old.size, (unsigned long long)d.size);
+			goto out;
+		}
+		res.already = 1;
+	} else if (rc != STRATA_ENOTFOUND) {
+		goto out;
+	}
+	strata_err_clear(err);
+	/* Identical content already archived: still put every chunk, so one
+	 * the repository lost is stored again (a present one costs a lookup). */
+	rc = blobwriter_new(repo, zlevel, &bw, err);
+	if (rc == 0)
+		rc = put_chunks(repo, bw, buf, len, &d, err);
+	if (rc)
+		goto out;
+	rc = blobwriter_finish(bw, err);
+	if (rc)
+		goto out;
+	blobwriter_stats(bw, &st);
+	res.size = d.size;
+	res.chunks = d.n;
+	res.chunks_new = st.chunks_new;
+	res.bytes_new = st.bytes_new;
+	res.bytes_stored = st.bytes_stored;
+	if (!have_old) {
+		/* Last, once every chunk it names is durable (wal.h). */
+		rc = desc_encode(&d, &enc, &enc_len);
+		if (rc == 0)
+			rc = sealed_encode(repo->keys, WAL_MAGIC, WAL_DESC_VERSION, enc, enc_len, &sealed, &sealed_len);
+		if (rc) {
+			rc = strata_err_set(err, rc, "cannot seal the descriptor of %s", base);
+			goto out;
+		}
+		desc_name(base, oname);
+		rc = backend_put(repo->be, oname, sealed, sealed_len, &rerr);
+		if (rc) {
+			rc = repo_remote_err(err, rc, &rerr);
+			goto out;
+		}
+	}
+	if (out)
+		*out = res;
+out:
+	blobwriter_free(bw);
+	wal_desc_free(&d);
+	wal_desc_free(&old);
+	free(buf);
+	free(enc);
+	free(sealed);
+	return rc;
+}
+
+/* ---- list ---- */
+
+typedef struct NameList {
+	char (*names)[WAL_NAME_MAX + 1];
+	size_t n, cap;
+	int oom;
+} NameList;
+
+static int collect_name(const char *oname, uint64_t size, void *ctx)
+{
+	NameList *l = ctx;
+	const char *base = strrchr(oname, '/');
+
+	(void)size;
+	base = base ? base + 1 : oname;
+	/* Only wal/<tl>/<name> with a valid name under its own timeline. */
+	if (strlen(oname) != 4 + 8 + 1 + strlen(base) || strncmp(oname + 4, base, 8) != 0 ||
+	    wal_name_parse(base, NULL, NULL) != 0)
+		return 0;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 256;
+		void *p = realloc(l->names, cap * sizeof *l->names);
+		if (!p) {
+			l->oom = 1;
+			return 1;
+		}
+		l->names = p;
+		l->cap = cap;
+	}
+	snprintf(l->names[l->n++], WAL_NAME_MAX + 1, "%s", base);
+	return 0;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+/* Every WAL file name in the archive, sorted (timeline, then position). */
+static int list_names(Repo *repo, NameList *l, StrataErr *err)
+{
+	RemoteErr rerr = {{0}};
+	int rc;
+
+	memset(l, 0, sizeof *l);
+	rc = backend_list(repo->be, "wal/", collect_name, l, &rerr);
+	if (l->oom) {
+		free(l->names);
+		return strata_err_set(err, -ENOMEM, "out of memory listing wal/");
+	}
+	if (rc) {
+		free(l->names);
+		return repo_remote_err(err, rc, &rerr);
+	}
+	if (l->n > 1)
+		qsort(l->names, l->n, sizeof *l->names, cmp_name);
+	return 0;
+}
+
+/* A segment's number within its timeline: log * segments-per-log + seg. */
+static uint64_t seg_number(const char *name, uint64_t segsize)
+{
+	uint32_t log, sno;
+
+	log = wal_hex8(name + 8);
+	sno = wal_hex8(name + 16);
+	return (uint64_t)log * (0x100000000ULL / segsize) + sno;
+}
+
+int wal_list(Repo *repo, WalTimeline **out, size_t *out_n, StrataErr *err)
+{
+	NameList l;
+	WalTimeline *tls = NULL;
+	size_t ntl = 0;
+	int rc;
+
+	rc = list_names(repo, &l, err);
+	if (rc)
+		return rc;
+	tls = calloc(l.n ? l.n : 1, sizeof *tls);
+	if (!tls) {
+		free(l.names);
+		return strata_err_set(err, -ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < l.n; i++) {
+		int kind;
+		uint32_t tl;
+		WalTimeline *t;
+		wal_name_parse(l.names[i], &kind, &tl);
+		if (ntl == 0 || tls[ntl - 1].timeline != tl) {
+			tls[ntl].timeline = tl;
+			ntl++;
+		}
+		t = &tls[ntl - 1];
+		switch (kind) {
+		case WAL_SEGMENT:
+			if (!t->segments)
+				snprintf(t->first, sizeof t->first, "%s", l.names[i]);
+			snprintf(t->last, sizeof t->last, "%s", l.names[i]);
+			t->segments++;
+			break;
+		case WAL_PARTIAL: t->partials++; break;
+		case WAL_HISTORY: t->histories++; break;
+		default:          t->backups++; break;
+		}
+	}
+	for (size_t i = 0; i < ntl; i++) {
+		WalDesc d;
+		WalTimeline *t = &tls[i];
+		if (!t->segments)
+			continue;
+		memset(&d, 0, sizeof d);
+		rc = wal_desc_load(repo, t->first, &d, err);
+		if (rc)
+			break;
+		t->segment_size = d.size;
+		wal_desc_free(&d);
+		if (t->segment_size >= (1u << 20) && !(t->segment_size & (t->segment_size - 1)))
+			t->missing = seg_number(t->last, t->segment_size) - seg_number(t->first, t->segment_size) + 1 -
+			             t->segments;
+	}
+	free(l.names);
+	if (rc) {
+		free(tls);
+		return rc;
+	}
+	*out = tls;
+	*out_n = ntl;
+	return 0;
+}
+
+/* ---- base backups and retention ---- */
+
+int wal_backup_start(Repo *repo, const Snapshot *snap, char out[WAL_NAME_MAX + 1], StrataErr *err)
+{
+	TreeNode n;
+	CodecCtx *cctx = NULL;
+	char text[BACKUP_LABEL_MAX + 1], hex[STRATA_ID_HEX_LEN + 1], *p;
+	size_t len = 0;
+	int rc;
+
+	codec_hex(snap->id, STRATA_ID_LEN, hex);
+	rc = tree_lookup(repo, snap->tree, "backup_label", &n, err);
+	if (rc == STRATA_ENOTFOUND)
+		return strata_err_set(err, rc, "snapshot %.8s has no backup_label at its root: it is not a "
+		                      "pg_basebackup tar imported with backup --stdin-tar", hex);
+	if (rc)
+		return rc;
+	if (n.type != NODE_FILE || n.size > BACKUP_LABEL_MAX) {
+		tree_node_clear(&n);
+		return strata_err_set(err, STRATA_EFORMAT, "snapshot %.8s: backup_label is not a small file", hex);
+	}
+	cctx = codec_ctx_new();
+	if (!cctx) {
+		tree_node_clear(&n);
+		return strata_err_set(err, -ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < n.nchunks && rc == 0; i++) {
+		uint8_t *buf = NULL;
+		size_t blen = 0;
+		rc = blob_read(repo, cctx, BLOB_DATA, n.chunks[i], &buf, &blen, err);
+		if (rc == 0 && len + blen > BACKUP_LABEL_MAX)
+			rc = strata_err_set(err, STRATA_EFORMAT, "snapshot %.8s: backup_label is too large", hex);
+		if (rc == 0) {
+			memcpy(text + len, buf, blen);
+			len += blen;
+		}
+		free(buf);
+	}
+	codec_ctx_free(cctx);
+	tree_node_clear(&n);
+	if (rc)
+		return rc;
+	text[len] = '\0';
+	p = strstr(text, "START WAL LOCATION:");
+	p = p ? strstr(p, "(file ") : NULL;
+	if (!p || strlen(p) < 6 + WAL_SEG_NAME_LEN || p[6 + WAL_SEG_NAME_LEN] != ')' ||
+	    !is_hex_upper(p + 6, WAL_SEG_NAME_LEN))
+		return strata_err_set(err, STRATA_EFORMAT, "snapshot %.8s: backup_label has no "
+		                      "\"START WAL LOCATION: ... (file SEGMENT)\" line", hex);
+	snprintf(out, WAL_NAME_MAX + 1, "%.24s", p + 6);
+	return 0;
+}
+
+int wal_prune(Repo *repo, const char *before, int dry_run, WalPruneResult *out, StrataErr *err)
+{
+	NameList l;
+	WalPruneResult res = {0, 0};
+	char oname[REPO_NAME_MAX];
+	int kind, rc;
+
+	if (wal_name_parse(before, &kind, NULL) != 0 || kind != WAL_SEGMENT)
+		return strata_err_set(err, STRATA_EUSAGE, "--before %s: not a WAL segment name (24 hex digits)", before);
+	rc = list_names(repo, &l, err);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < l.n; i++) {
+		const char *nm = l.names[i];
+		wal_name_parse(nm, &kind, NULL);
+		/* pg_archivecleanup's rule: compare log and segment, not timeline. */
+		if (kind == WAL_HISTORY || strncmp(nm + 8, before + 8, 16) >= 0) {
+			res.kept++;
+			continue;
+		}
+		res.removed++;
+		if (dry_run)
+			continue;
+		RemoteErr rerr = {{0}};
+		desc_name(nm, oname);
+		rc = backend_delete(repo->be, oname, &rerr);
+		if (rc && rc != -ENOENT) {
+			rc = repo_remote_err(err, rc, &rerr);
+			break;
+		}
+		rc = 0;
+	}
+	free(l.names);
+	if (rc == 0 && out)
+		*out = res;
+	return rc;
+}
+
+int wal_foreach_chunk(Repo *repo, WalChunkFn fn, void *ctx, StrataErr *err)
+{
+	NameList l;
+	int rc;
+
+	rc = list_names(repo, &l, err);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < l.n && rc == 0; i++) {
+		WalDesc d;
+		memset(&d, 0, sizeof d);
+		rc = wal_desc_load(repo, l.names[i], &d, err);
+		if (rc == STRATA_ENOTFOUND) {
+			rc = 0;   /* removed since the listing (wal-prune) */
+			strata_err_clear(err);
+			continue;
+		}
+		for (uint32_t k = 0; rc == 0 && k < d.n; k++)
+			rc = fn(d.ids[k], d.lens[k], ctx);
+		wal_desc_free(&d);
+	}
+	free(l.names);
+	return rc;
+}

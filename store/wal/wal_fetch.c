@@ -1,0 +1,392 @@
+/* wal_fetch.c — WAL files back out of the archive, and the prefetch
+ * spool; see wal.h. Chunks of a file are read in parallel (a worker pool)
+ * and each repeat (zero pages) is read once. */
+#include "store/wal/wal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store/blob.h"
+#include "store/index.h"
+#include "store/sys/outfile.h"
+#include "store/repo_internal.h"
+#include "store/wal/wal_internal.h"
+#include "store/sys/workpool.h"
+
+#define SPOOL_DIR "wal-spool"
+#define FETCH_INFLIGHT (64u << 20)
+
+/* ---- files ---- */
+
+/* A fetched or spooled WAL file: written as outfile.h writes (a private
+ * temporary file, fsync, rename, fsync of the directory), mode 0600: the
+ * server reads it as its owner, and it may hold the database's data. */
+static int write_atomic(const char *path, const uint8_t *buf, size_t len, StrataErr *err)
+{
+	return outfile_write(path, buf, len, 0600, 0, err);
+}
+
+/* ---- fetch ---- */
+
+typedef struct Fetch {
+	Repo *repo;
+	Index *ix;
+	const WalDesc *d;
+	uint8_t *buf;
+	pthread_mutex_t mu;
+	int fatal;
+	StrataErr ferr;
+} Fetch;
+
+typedef struct FetchJob {
+	Fetch *f;
+	uint32_t idx;
+	uint64_t off;
+} FetchJob;
+
+static void *make_codec(void) { return codec_ctx_new(); }
+static void free_codec(void *p) { codec_ctx_free(p); }
+
+static void fetch_job(void *arg, void *state)
+{
+	FetchJob *j = arg;
+	Fetch *f = j->f;
+	StrataErr err = {0};
+	IndexEntry e;
+	char hex[STRATA_ID_HEX_LEN + 1];
+	int rc;
+
+	codec_hex(f->d->ids[j->idx], STRATA_ID_LEN, hex);
+	if (!state)
+		rc = strata_err_set(&err, -ENOMEM, "out of memory");
+	else if (index_lookup(f->ix, f->d->ids[j->idx], &e) != 0)
+		rc = strata_err_set(&err, STRATA_EDAMAGED, "WAL file %s: chunk %.16s (bytes %llu-%llu) is missing from the repository",
+		                    f->d->name, hex, (unsigned long long)j->off,
+		                    (unsigned long long)(j->off + f->d->lens[j->idx] - 1));
+	else if (e.raw_len != f->d->lens[j->idx] || e.type != BLOB_DATA)
+		rc = strata_err_set(&err, STRATA_EDAMAGED, "WAL file %s: chunk %.16s: index and descriptor disagree on its length",
+		                    f->d->name, hex);
+	else if ((rc = blob_read_at(f->repo, state, f->d->ids[j->idx], &e, f->buf + j->off, &err)) != 0)
+		strata_err_prefix(&err, "WAL file %s", f->d->name);
+	if (rc) {
+		pthread_mutex_lock(&f->mu);
+		if (!f->fatal) {
+			f->fatal = rc;
+			f->ferr = err;
+		}
+		pthread_mutex_unlock(&f->mu);
+	}
+	free(j);
+}
+
+/* Sort chunk indices by ID so repeats (zero pages) are read once. The
+ * comparator needs the descriptor: qsort_r. */
+static int cmp_idx(const void *a, const void *b, void *ctx)
+{
+	const WalDesc *d = ctx;
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	int r = memcmp(d->ids[x], d->ids[y], STRATA_ID_LEN);
+
+	return r ? r : (x < y ? -1 : x > y);
+}
+
+/* Read every chunk of d into buf (d->size bytes), in parallel. */
+static int read_chunks(Repo *repo, const WalDesc *d, uint8_t *buf, StrataErr *err)
+{
+	Fetch f;
+	WorkPool *pool = NULL;
+	uint64_t *offs = NULL;
+	uint32_t *order = NULL;
+	int rc;
+
+	memset(&f, 0, sizeof f);
+	f.repo = repo;
+	f.d = d;
+	f.buf = buf;
+	pthread_mutex_init(&f.mu, NULL);
+	rc = repo_index(repo, &f.ix, err);
+	if (rc)
+		goto out;
+	offs = malloc((d->n ? d->n : 1) * sizeof *offs);
+	order = malloc((d->n ? d->n : 1) * sizeof *order);
+	pool = workpool_new(workpool_default_threads() < 8 ? 8 : workpool_default_threads(),
+	                    FETCH_INFLIGHT, make_codec, free_codec);
+	if (!offs || !order || !pool) {
+		rc = strata_err_set(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	{
+		uint64_t o = 0;
+		for (uint32_t i = 0; i < d->n; i++) {
+			offs[i] = o;
+			order[i] = i;
+			o += d->lens[i];
+		}
+	}
+	qsort_r(order, d->n, sizeof *order, cmp_idx, (void *)(uintptr_t)d);
+	for (uint32_t k = 0; k < d->n; k++) {
+		uint32_t i = order[k];
+		FetchJob *j;
+		if (k > 0 && memcmp(d->ids[order[k - 1]], d->ids[i], STRATA_ID_LEN) == 0)
+			continue;   /* a repeat: copied below */
+		j = malloc(sizeof *j);
+		if (!j) {
+			rc = strata_err_set(err, -ENOMEM, "out of memory");
+			goto out;
+		}
+		j->f = &f;
+		j->idx = i;
+		j->off = offs[i];
+		rc = workpool_submit(pool, fetch_job, j, d->lens[i]);
+		if (rc) {
+			free(j);
+			rc = strata_err_set(err, rc, "out of memory");
+			goto out;
+		}
+	}
+	workpool_wait(pool);
+	if (f.fatal) {
+		rc = f.fatal;
+		*err = f.ferr;
+		goto out;
+	}
+	for (uint32_t k = 1; k < d->n; k++) {
+		uint32_t i = order[k], first = order[k];
+		size_t back = k;
+		if (memcmp(d->ids[order[k - 1]], d->ids[i], STRATA_ID_LEN) != 0)
+			continue;
+		while (back > 0 && memcmp(d->ids[order[back - 1]], d->ids[i], STRATA_ID_LEN) == 0)
+			first = order[--back];
+		memcpy(buf + offs[i], buf + offs[first], d->lens[i]);
+	}
+out:
+	workpool_free(pool);
+	free(offs);
+	free(order);
+	pthread_mutex_destroy(&f.mu);
+	return rc;
+}
+
+static int spool_dir(Repo *repo, char out[PATH_MAX])
+{
+	if (snprintf(out, PATH_MAX, "%s/%s", repo->cache_dir, SPOOL_DIR) >= PATH_MAX)
+		return -ENAMETOOLONG;
+	if (mkdir(out, 0700) != 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* A spooled copy of d, if there is one whose keyed hash matches. */
+static uint8_t *from_spool(Repo *repo, const WalDesc *d)
+{
+	char dir[PATH_MAX], path[PATH_MAX + WAL_NAME_MAX + 2];
+	uint8_t *buf = NULL, id[STRATA_ID_LEN];
+	size_t len = 0;
+	int64_t mt;
+	StrataErr ignore = {0};
+
+	if (spool_dir(repo, dir) != 0)
+		return NULL;
+	snprintf(path, sizeof path, "%s/%s", dir, d->name);
+	if (access(path, F_OK) != 0)
+		return NULL;
+	if (wal_read_whole(path, &buf, &len, &mt, &ignore) == 0 && len == d->size) {
+		codec_chunk_id(repo->keys, buf, len, id);
+		if (memcmp(id, d->content_id, STRATA_ID_LEN) == 0) {
+			unlink(path);
+			return buf;
+		}
+	}
+	/* Stale or damaged: fetch from the repository instead. */
+	free(buf);
+	unlink(path);
+	return NULL;
+}
+
+/* The content of d, from the spool or the repository, hash-checked. */
+static int load_content(Repo *repo, const WalDesc *d, int use_spool, uint8_t **out, int *out_spooled,
+                        StrataErr *err)
+{
+	uint8_t *buf = use_spool ? from_spool(repo, d) : NULL, id[STRATA_ID_LEN];
+	int rc;
+
+	*out_spooled = buf != NULL;
+	if (!buf) {
+		buf = malloc(d->size ? d->size : 1);
+		if (!buf)
+			return strata_err_set(err, -ENOMEM, "out of memory");
+		rc = read_chunks(repo, d, buf, err);
+		if (rc) {
+			free(buf);
+			return rc;
+		}
+		/* Every chunk was checked against its ID; the whole is checked
+		 * too, against the descriptor's content ID. */
+		codec_chunk_id(repo->keys, buf, d->size, id);
+		if (memcmp(id, d->content_id, STRATA_ID_LEN) != 0) {
+			free(buf);
+			return strata_err_set(err, STRATA_EDAMAGED, "WAL file %s: reassembled content does not match "
+			                      "the descriptor's hash", d->name);
+		}
+	}
+	*out = buf;
+	return 0;
+}
+
+int wal_fetch(Repo *repo, const char *name, const char *dest, WalFetchResult *out,
+              StrataErr *err)
+{
+	WalDesc d;
+	uint8_t *buf = NULL;
+	int kind, spooled = 0, rc;
+
+	memset(&d, 0, sizeof d);
+	rc = wal_check_name(name, &kind, err);
+	if (rc)
+		return rc;
+	rc = wal_desc_load(repo, name, &d, err);
+	if (rc)
+		return rc;
+	rc = load_content(repo, &d, 1, &buf, &spooled, err);
+	if (rc == 0)
+		rc = write_atomic(dest, buf, d.size, err);
+	if (rc == 0 && out) {
+		out->size = d.size;
+		out->from_spool = spooled;
+		out->segment_size = kind == WAL_SEGMENT ? d.size : 0;
+	}
+	free(buf);
+	wal_desc_free(&d);
+	return rc;
+}
+
+/* ---- prefetch ---- */
+
+int wal_next_segment(const char *seg, uint64_t segment_size, char out[WAL_NAME_MAX + 1])
+{
+	int kind;
+	uint32_t tl, log, sno;
+	uint64_t per_log;
+
+	if (wal_name_parse(seg, &kind, &tl) != 0 || kind != WAL_SEGMENT ||
+	    segment_size < (1u << 20) || segment_size > WAL_MAX_FILE_BYTES || (segment_size & (segment_size - 1)))
+		return STRATA_EUSAGE;
+	/* TIMELINE || LOG || SEG, 8 hex each; SEG counts segments within one
+	 * 4 GiB "log" (PostgreSQL's XLogSegmentsPerXLogId). */
+	per_log = 0x100000000ULL / segment_size;
+	log = wal_hex8(seg + 8);
+	sno = wal_hex8(seg + 16);
+	if (sno >= per_log)
+		return STRATA_EUSAGE;
+	if (++sno == per_log) {
+		sno = 0;
+		if (log == UINT32_MAX)
+			return STRATA_EUSAGE;
+		log++;
+	}
+	snprintf(out, WAL_NAME_MAX + 1, "%08X%08X%08X", tl, log, sno);
+	return 0;
+}
+
+/* Remove spool files of this timeline that sort before keep, and
+ * leftovers of interrupted prefetches: "NAME.tmp-XXXXXXXXXXXX" (outfile.h,
+ * named only without O_TMPFILE) and "NAME.tmp" (earlier versions). */
+static void spool_clean(const char *dir, const char *keep)
+{
+	char path[PATH_MAX + WAL_NAME_MAX + 2];
+	DIR *dp = opendir(dir);
+	struct dirent *de;
+
+	if (!dp)
+		return;
+	while ((de = readdir(dp)) != NULL) {
+		size_t l = strlen(de->d_name);
+		int stale_tmp = (l > 4 && strcmp(de->d_name + l - 4, ".tmp") == 0) || strstr(de->d_name, ".tmp-");
+		int older = l == WAL_SEG_NAME_LEN && strncmp(de->d_name, keep, 8) == 0 && strcmp(de->d_name, keep) < 0;
+		if (!stale_tmp && !older)
+			continue;
+		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+		unlink(path);
+	}
+	closedir(dp);
+}
+
+int wal_prefetch(Repo *repo, const char *after, unsigned count, unsigned *out_fetched,
+                 StrataErr *err)
+{
+	char dir[PATH_MAX], lockp[PATH_MAX + 16], path[PATH_MAX + WAL_NAME_MAX + 2];
+	char cur[WAL_NAME_MAX + 1], next[WAL_NAME_MAX + 1];
+	uint64_t segsize = 0;
+	unsigned fetched = 0;
+	int lfd = -1, kind, rc;
+
+	rc = wal_name_parse(after, &kind, NULL);
+	if (rc || kind != WAL_SEGMENT)
+		return strata_err_set(err, STRATA_EUSAGE, "prefetch: %s is not a WAL segment name", after);
+	rc = spool_dir(repo, dir);
+	if (rc)
+		return strata_err_set(err, rc, "cannot create the WAL spool in %s: %s", repo->cache_dir, strerror(-rc));
+	snprintf(lockp, sizeof lockp, "%s/lock", dir);
+	/* O_NOFOLLOW: a symlink planted at the lock's name would make this
+	 * process create or open any file it may write. */
+	lfd = open(lockp, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (lfd < 0)
+		return strata_err_set(err, -errno, "cannot open %s: %s", lockp, strerror(errno));
+	if (flock(lfd, LOCK_EX | LOCK_NB) != 0) {
+		close(lfd);   /* another prefetch is at work */
+		if (out_fetched)
+			*out_fetched = 0;
+		return 0;
+	}
+	spool_clean(dir, after);
+	snprintf(cur, sizeof cur, "%s", after);
+	for (unsigned i = 0; i < count; i++) {
+		WalDesc d;
+		uint8_t *buf = NULL;
+		int spooled;
+		if (!segsize) {
+			/* The size of after's own segment names the ones after it. */
+			memset(&d, 0, sizeof d);
+			rc = wal_desc_load(repo, cur, &d, err);
+			segsize = d.size;
+			wal_desc_free(&d);
+			if (rc)
+				break;
+		}
+		if (wal_next_segment(cur, segsize, next) != 0)
+			break;
+		snprintf(cur, sizeof cur, "%s", next);
+		snprintf(path, sizeof path, "%s/%s", dir, next);
+		if (access(path, F_OK) == 0)
+			continue;
+		memset(&d, 0, sizeof d);
+		rc = wal_desc_load(repo, next, &d, err);
+		if (rc)
+			break;
+		rc = load_content(repo, &d, 0, &buf, &spooled, err);
+		if (rc == 0)
+			rc = write_atomic(path, buf, d.size, err);
+		free(buf);
+		wal_desc_free(&d);
+		if (rc)
+			break;
+		fetched++;
+	}
+	if (rc == STRATA_ENOTFOUND) {
+		rc = 0;   /* the end of the archive, for now */
+		strata_err_clear(err);
+	}
+	close(lfd);
+	if (rc == 0 && out_fetched)
+		*out_fetched = fetched;
+	return rc;
+}
+

@@ -1,0 +1,40 @@
+/* wal_internal.h — what wal.c and wal_fetch.c share. Not part of the API:
+ * only store/wal/wal*.c include it. */
+#ifndef STRATA_STORE_WAL_INTERNAL_H
+#define STRATA_STORE_WAL_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/error.h"
+#include "store/repo.h"
+#include "store/wal/wal.h"
+
+/* A decoded descriptor (layout in wal.h). */
+typedef struct WalDesc {
+	char     name[WAL_NAME_MAX + 1];
+	uint8_t  kind;
+	uint64_t size;
+	int64_t  mtime_ns;
+	uint8_t  content_id[STRATA_ID_LEN];
+	uint32_t n;
+	uint8_t (*ids)[STRATA_ID_LEN];
+	uint32_t *lens;
+} WalDesc;
+
+/* wal_hex8 — 8 upper-case hex digits (already checked) as a number. */
+uint32_t wal_hex8(const char *s);
+
+/* wal_check_name — wal_name_parse with a message naming the forms. */
+int wal_check_name(const char *name, int *out_kind, StrataErr *err);
+
+/* wal_desc_load — get and decode wal/<timeline>/<name>, checking the name
+ * inside. STRATA_ENOTFOUND only when absent. Free with wal_desc_free. */
+int wal_desc_load(Repo *repo, const char *name, WalDesc *d, StrataErr *err);
+void wal_desc_free(WalDesc *d);
+
+/* wal_read_whole — a regular file of at most WAL_MAX_FILE_BYTES into a
+ * malloc'ed buffer, with its mtime. */
+int wal_read_whole(const char *path, uint8_t **out, size_t *out_len, int64_t *out_mtime_ns, StrataErr *err);
+
+#endif

@@ -1,0 +1,390 @@
+/* cmd_restore.c — `strata restore`: a snapshot, or parts of it, to a directory. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store/sys/outfile.h"
+#include "store/restore/restore.h"
+#include "store/snapselect.h"
+#include "store/snapshot.h"
+#include "store/tar/tar.h"
+#include "tools/cli/cli.h"
+#include "tools/cli/cli_exit.h"
+#include "tools/cli/cli_fmt.h"
+#include "tools/cli/cli_json.h"
+#include "tools/cli/cli_lock.h"
+#include "tools/cli/cli_opts.h"
+#include "tools/cli/cli_progress.h"
+#include "tools/cli/cli_repo.h"
+#include "tools/cli/cli_select.h"
+
+enum {
+	OPT_TARGET = CLI_OPT_CMD,
+	OPT_INCLUDE,
+	OPT_OVERWRITE,
+	OPT_THREADS,
+	OPT_TAR,
+	OPT_TAR_ZST,
+	OPT_TAR_MODE,
+	OPT_COLD_WAIT,
+	OPT_COLD_POLL,
+	OPT_VERIFY,
+	OPT_ALLOW_FOREIGN_DIRS
+};
+
+static const struct option longopts[] = {
+	{ "target",    required_argument, NULL, OPT_TARGET },
+	{ "include",   required_argument, NULL, OPT_INCLUDE },
+	{ "overwrite", no_argument,       NULL, OPT_OVERWRITE },
+	{ "threads",   required_argument, NULL, OPT_THREADS },
+	{ "tar",       required_argument, NULL, OPT_TAR },
+	{ "tar-zst",   required_argument, NULL, OPT_TAR_ZST },
+	{ "tar-mode",  required_argument, NULL, OPT_TAR_MODE },
+	{ "cold-wait", no_argument,       NULL, OPT_COLD_WAIT },
+	{ "cold-poll", required_argument, NULL, OPT_COLD_POLL },
+	{ "verify",    no_argument,       NULL, OPT_VERIFY },
+	{ "allow-foreign-dirs", no_argument, NULL, OPT_ALLOW_FOREIGN_DIRS },
+	CLI_SELECT_LONGOPTS,
+	{ NULL, 0, NULL, 0 }
+};
+
+typedef struct Args {
+	const char *target;
+	CliList includes;
+	int overwrite;
+	long threads;
+	const char *tar;           /* --tar/--tar-zst FILE, "-" for stdout */
+	int tar_compression;       /* enum TarCompression */
+	long tar_mode;             /* --tar-mode MODE; -1: not given (0600) */
+	CliSelect sel;             /* SNAPSHOT or the selectors (tools/cli/cli_select.h) */
+	int cold_wait;             /* --cold-wait: poll archived packs until readable */
+	long cold_poll;            /* --cold-poll SECONDS */
+	int verify;                /* --verify: re-hash every chunk against its ID */
+	int allow_foreign_dirs;    /* --allow-foreign-dirs */
+} Args;
+
+static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
+{
+	Args *a = ctx;
+	int rc;
+
+	switch (opt) {
+	case OPT_TARGET:
+		if (!*arg)
+			return cli_usage(cli, "--target wants a directory");
+		a->target = arg;
+		return CLI_CONTINUE;
+	case OPT_INCLUDE:
+		if (cli_list_push(&a->includes, (char *)(uintptr_t)arg) < 0)
+			return cli_failf(cli, -ENOMEM, "out of memory");
+		return CLI_CONTINUE;
+	case OPT_OVERWRITE:
+		a->overwrite = 1;
+		return CLI_CONTINUE;
+	case OPT_THREADS:
+		if (cli_parse_int(arg, 0, 1024, &a->threads) < 0)
+			return cli_usage(cli, "--threads wants a number from 0 (one per core) to 1024: %s", arg);
+		return CLI_CONTINUE;
+	case OPT_TAR:
+	case OPT_TAR_ZST:
+		if (!*arg)
+			return cli_usage(cli, "--tar and --tar-zst want a FILE, or - for standard output");
+		if (a->tar)
+			return cli_usage(cli, "give one --tar or --tar-zst");
+		a->tar = arg;
+		a->tar_compression = opt == OPT_TAR_ZST ? TAR_ZSTD : TAR_PLAIN;
+		return CLI_CONTINUE;
+	case OPT_TAR_MODE: {
+		char *end;
+		/* Octal permission bits only: a tar export has no use for
+		 * setuid, setgid or sticky bits. */
+		if (!*arg || strspn(arg, "01234567") != strlen(arg) ||
+		    (a->tar_mode = strtol(arg, &end, 8)) > 0777 || *end)
+			return cli_usage(cli, "--tar-mode wants an octal permission mode from 0 to 0777, "
+			                 "such as 0600 or 0640: %s", arg);
+		return CLI_CONTINUE;
+	}
+	case OPT_COLD_WAIT:
+		a->cold_wait = 1;
+		return CLI_CONTINUE;
+	case OPT_VERIFY:
+		a->verify = 1;
+		return CLI_CONTINUE;
+	case OPT_ALLOW_FOREIGN_DIRS:
+		a->allow_foreign_dirs = 1;
+		return CLI_CONTINUE;
+	case OPT_COLD_POLL:
+		if (cli_parse_int(arg, 1, 86400, &a->cold_poll) < 0)
+			return cli_usage(cli, "--cold-poll wants seconds from 1 to 86400: %s", arg);
+		return CLI_CONTINUE;
+	default:
+		if ((rc = cli_select_opt(cli, opt, arg, &a->sel)) != CLI_SELECT_NOT_MINE)
+			return rc;
+		return cli_usage(cli, "unexpected option");
+	}
+}
+
+/* The display and what the snapshot says a whole restore amounts to. */
+typedef struct Report {
+	CliProgress progress;
+	uint64_t files_total, bytes_total;   /* 0 with --include: unknown */
+} Report;
+
+static void on_progress(const RestoreProgress *p, void *ctx)
+{
+	Report *r = ctx;
+	CliProgressStatus s;
+	char cold[64];   /* workers call too: nothing shared is written here */
+
+	memset(&s, 0, sizeof s);
+	s.items = p->files_done;
+	s.items_total = r->files_total;
+	s.bytes = p->bytes_done;
+	s.bytes_total = r->bytes_total;
+	s.current = p->current;
+	if (p->cold_pending) {
+		snprintf(cold, sizeof cold, "waiting for %llu archived packs",
+		         (unsigned long long)p->cold_pending);
+		s.current = cold;
+	}
+	cli_progress_show(&r->progress, &s);
+}
+
+/* restore --tar/--tar-zst: the snapshot as one tar stream, to stdout or
+ * to FILE. FILE holds the snapshot's plaintext: it is written through a
+ * private temporary file (store/sys/outfile.h: exclusive, mode 0600 until
+ * complete, then renamed) and ends with mode 0600, or --tar-mode. */
+static int restore_tar(Cli *cli, Repo *repo, const Args *a, const Snapshot *snap)
+{
+	StrataErr err = { 0, "" };
+	TarExportResult res;
+	OutFile *out = NULL;
+	char id[CLI_FMT_SHORT_ID_LEN], hex[STRATA_ID_HEX_LEN + 1], bytes[CLI_FMT_BYTES_LEN];
+	int to_stdout = !strcmp(a->tar, "-"), fd = STDOUT_FILENO, rc;
+
+	memset(&res, 0, sizeof res);
+	if (!to_stdout) {
+		if ((rc = outfile_open(a->tar, 0, &out, &err)) != 0)
+			return cli_fail(cli, rc, &err);
+		fd = outfile_fd(out);
+	}
+	rc = tar_export(repo, snap, fd, a->tar_compression, &res, &err);
+	if (!to_stdout) {
+		if (rc == 0)
+			rc = outfile_commit(out, a->tar_mode >= 0 ? (unsigned)a->tar_mode : 0600, &err);
+		outfile_free(out);
+	}
+	if (rc)
+		return cli_fail(cli, rc, &err);
+	if (cli->json) {
+		strata_id_hex(snap->id, hex);
+		if (cli_json_print(json_pack("{s:s,s:o,s:I,s:I,s:I,s:I}",
+		                             "snapshot_id", hex, "tar", cli_json_str(a->tar),
+		                             "entries", (json_int_t)res.entries,
+		                             "files", (json_int_t)res.files,
+		                             "bytes", (json_int_t)res.bytes,
+		                             "skipped", (json_int_t)res.skipped), 0) < 0)
+			return cli_failf(cli, -EIO, "cannot write to stdout");
+	} else if (!cli->quiet) {
+		/* stdout may be the tar stream: the summary goes to stderr. */
+		fprintf(stderr, "wrote snapshot %s as a tar stream to %s: %llu entries, %llu files, %s\n",
+		        cli_fmt_short_id(snap->id, id), to_stdout ? "standard output" : a->tar,
+		        (unsigned long long)res.entries, (unsigned long long)res.files,
+		        cli_fmt_bytes(res.bytes, bytes));
+	}
+	if (res.skipped)
+		cli_warn("%llu sockets have no tar form and were left out", (unsigned long long)res.skipped);
+	return CLI_EXIT_OK;
+}
+
+static int run(Cli *cli, int argc, char **argv)
+{
+	Args a;
+	StrataErr err = { 0, "" };
+	Repo *repo = NULL;
+	Snapshot snap;
+	RestoreOptions opts;
+	RestoreResult res;
+	Report report;
+	char id[CLI_FMT_SHORT_ID_LEN], hex[STRATA_ID_HEX_LEN + 1], bytes[CLI_FMT_BYTES_LEN];
+	int rc, first, exit_code = CLI_EXIT_OK, have_snap = 0;
+
+	memset(&a, 0, sizeof a);
+	a.tar_mode = -1;
+	memset(&snap, 0, sizeof snap);
+	memset(&opts, 0, sizeof opts);
+	memset(&res, 0, sizeof res);
+	if ((rc = cli_opts_parse(cli, argc, argv, "", longopts, on_opt, &a, &first)) != CLI_CONTINUE) {
+		exit_code = rc;
+		goto out;
+	}
+	if ((rc = cli_select_operands(cli, &a.sel, argc, argv, &first, 0, NULL)) != CLI_CONTINUE) {
+		exit_code = rc;
+		goto out;
+	}
+	if (first < argc) {
+		exit_code = cli_usage(cli, "unexpected argument %s", argv[first]);
+		goto out;
+	}
+	if (a.tar && (a.target || a.includes.n || a.overwrite || a.allow_foreign_dirs)) {
+		exit_code = cli_usage(cli, "--tar/--tar-zst write the whole snapshot as a stream; "
+		                      "--target, --include, --overwrite and --allow-foreign-dirs do not apply");
+		goto out;
+	}
+	if (a.tar_mode >= 0 && (!a.tar || !strcmp(a.tar, "-"))) {
+		exit_code = cli_usage(cli, "--tar-mode sets the mode of a --tar/--tar-zst FILE; "
+		                      "it does not apply to %s", a.tar ? "standard output" : "--target");
+		goto out;
+	}
+	if (a.tar && !strcmp(a.tar, "-") && (cli->json || isatty(STDOUT_FILENO))) {
+		exit_code = cli_usage(cli, cli->json ? "--json and a tar stream on standard output exclude each other"
+		                      : "refusing to write a tar stream to a terminal; redirect standard output or give a FILE");
+		goto out;
+	}
+	if (!a.target && !a.tar) {
+		exit_code = cli_usage(cli, "missing --target DIR (or --tar FILE)");
+		goto out;
+	}
+	if ((rc = cli_repo_open(cli, &repo, &err)) || (rc = cli_lock(cli, repo, LOCK_SHARED, &err)) ||
+	    (rc = cli_select_find(&a.sel, repo, &snap, &err))) {
+		exit_code = cli_fail(cli, rc, &err);
+		goto out;
+	}
+	have_snap = 1;
+	if (a.tar) {
+		exit_code = restore_tar(cli, repo, &a, &snap);
+		goto out;
+	}
+	opts.target = a.target;
+	opts.includes = (const char *const *)a.includes.v;
+	opts.nincludes = a.includes.n;
+	opts.overwrite = a.overwrite;
+	opts.threads = (int)a.threads;
+	opts.cold_wait = a.cold_wait;
+	opts.verify = a.verify;
+	opts.allow_foreign_dirs = a.allow_foreign_dirs;
+	opts.cold_poll_s = (unsigned)a.cold_poll;
+	opts.progress = on_progress;
+	opts.progress_ctx = &report;
+	memset(&report, 0, sizeof report);
+	if (!a.includes.n) {
+		/* The whole snapshot: its summary gives the totals for an ETA. */
+		report.files_total = snap.summary.files;
+		report.bytes_total = snap.summary.bytes_total;
+	}
+	cli_progress_init(&report.progress, cli);
+	rc = restore_run(repo, &snap, &opts, &res, &err);
+	cli_progress_done(&report.progress);
+	if (rc == -EAGAIN && res.cold_packs && cli->json) {
+		strata_id_hex(snap.id, hex);
+		cli_json_print(json_pack("{s:s,s:s,s:I,s:I,s:s}", "snapshot_id", hex, "status", "cold",
+		                         "cold_packs", (json_int_t)res.cold_packs,
+		                         "requests", (json_int_t)res.requests, "error", err.msg), 0);
+		exit_code = CLI_EXIT_FAILURE;
+		goto out;
+	}
+	if (rc) {
+		exit_code = cli_fail(cli, rc, &err);
+		goto out;
+	}
+	if (cli->json) {
+		strata_id_hex(snap.id, hex);
+		if (cli_json_print(json_pack("{s:s,s:o,s:I,s:I,s:I,s:I,s:I,s:I}",
+		                             "snapshot_id", hex,
+		                             "target", cli_json_str(a.target),
+		                             "files", (json_int_t)res.files,
+		                             "dirs", (json_int_t)res.dirs,
+		                             "bytes", (json_int_t)res.bytes,
+		                             "errors", (json_int_t)res.errors,
+		                             "requests", (json_int_t)res.requests,
+		                             "bytes_fetched", (json_int_t)res.bytes_fetched), 0) < 0)
+			exit_code = cli_failf(cli, -EIO, "cannot write to stdout");
+	} else if (!cli->quiet) {
+		printf("restored snapshot %s to ", cli_fmt_short_id(snap.id, id));
+		cli_fmt_name(stdout, a.target);
+		printf(": %llu files, %llu dirs, %s", (unsigned long long)res.files,
+		       (unsigned long long)res.dirs, cli_fmt_bytes(res.bytes, bytes));
+		printf(" (%llu requests, %s fetched)\n", (unsigned long long)res.requests,
+		       cli_fmt_bytes(res.bytes_fetched, bytes));
+	}
+	/* An engine that skips entries it could not create reports them in
+	 * res.errors and still returns 0: the restore is then incomplete. */
+	if (exit_code == CLI_EXIT_OK && res.errors)
+		exit_code = cli_failf(cli, -EIO, "%llu entries could not be restored",
+		                      (unsigned long long)res.errors);
+out:
+	if (have_snap)
+		snapshot_clear(&snap);
+	repo_close(repo);
+	cli_list_free(&a.includes);
+	cli_select_free(&a.sel);
+	return exit_code;
+}
+
+const CliCommand cmd_restore = {
+	.name = "restore",
+	.summary = "Restore a snapshot, or some paths of it, into a directory.",
+	.usage = "strata restore SNAPSHOT --target DIR [--include PATH]... [--overwrite]\n"
+	         "                      [--allow-foreign-dirs]\n"
+	         "       strata restore SNAPSHOT (--tar | --tar-zst) FILE|- [--tar-mode MODE]\n"
+	         "       strata restore (--at TIME | --at-height N | --label KEY=VALUE | --verified)\n"
+	         "                      [--host H] [--tag T]... [--path P]... (--target DIR | --tar FILE|-)",
+	.help =
+		"Recreates files, directories, symlinks, hard links and FIFOs with their\n"
+		"modes, owners (when run as root) and modification times under DIR\n"
+		"(created if missing). Every chunk is authenticated (its AEAD tag binds it\n"
+		"to its ID) before it is written. Nothing is ever written outside DIR.\n"
+		"SNAPSHOT is \"latest\" or an ID prefix of at least 4 hex digits.\n"
+		"\n"
+		"Options:\n"
+		"      --target DIR      where to restore (required)\n"
+		"      --include PATH    restore only PATH, a path as `strata ls` shows it\n"
+		"                        (repeatable; a directory brings everything below)\n"
+		"      --overwrite       replace files that already exist in DIR; without\n"
+		"                        it, an existing file stops the restore\n"
+		"      --allow-foreign-dirs\n"
+		"                        as root, also restore into existing directories\n"
+		"                        (DIR included) owned by another user or writable\n"
+		"                        by group or others without the sticky bit; without\n"
+		"                        it such a directory stops the restore, since its\n"
+		"                        owner could swap entries while root works there.\n"
+		"                        Even with it, nothing outside DIR changes owner,\n"
+		"                        mode or time and no file outside is linked in, but\n"
+		"                        what lies below such a directory can be moved by\n"
+		"                        its owner to places that user may write to\n"
+		"      --threads N       worker threads (default: one per core)\n"
+		"      --verify          also recompute each chunk's keyed hash and compare\n"
+		"                        it with its ID, as check --read-data does: catches\n"
+		"                        a chunk sealed from wrong bytes (a memory error on\n"
+		"                        the machine that made the backup); ~2x the CPU\n"
+		"      --tar FILE        write the snapshot as a tar stream to FILE instead\n"
+		"                        (- for standard output); FILE appears only when\n"
+		"                        complete, with mode 0600 (it holds the snapshot's\n"
+		"                        contents, whatever their own modes were)\n"
+		"      --tar-zst FILE    the same, compressed with zstd\n"
+		"      --tar-mode MODE   FILE's mode instead of 0600, in octal (0640: the\n"
+		"                        group may read it); the umask does not apply\n"
+		"      --cold-wait       when packs sit in an archive storage class (S3\n"
+		"                        GLACIER, DEEP_ARCHIVE), request their restore and\n"
+		"                        wait here until they are readable; without it the\n"
+		"                        restore requests them, says how many are pending\n"
+		"                        and stops (run it again with --overwrite later)\n"
+		"      --cold-poll SECONDS  how often --cold-wait looks (default 60)\n"
+		"\n"
+		CLI_SELECT_HELP
+		"\n"
+		"Examples:\n"
+		"  strata restore latest --target /srv/restore\n"
+		"  strata restore --verified --host node1 --tag chain --target /srv/restore\n"
+		"  strata restore 3fa1c2d4 --target /tmp/r --include etc/nginx\n"
+		"  strata restore latest --target /var/lib/node --overwrite\n"
+		"  strata restore --at '2024-05-01 12:00' --host node1 --target /srv/node\n"
+		"  strata restore --at-height 812345 --tag hourly --target /srv/node\n"
+		"  strata restore --at '2024-05-01 12:00' --label kind=pg-base --target /srv/pg\n"
+		"  strata restore latest --tar - | tar -x -C /srv/restore\n"
+		"  strata restore 3fa1c2d4 --tar-zst /backups/node.tar.zst\n"
+		"  strata restore latest --target /srv/node --cold-wait --cold-poll 600\n",
+	.run = run,
+};
