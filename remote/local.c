@@ -201,7 +201,7 @@ static int pread_all(int fd, uint8_t *p, size_t len, uint64_t off)
  * aligned (pack buffers are, store/pack.c) and otherwise through an
  * aligned bounce buffer, then the tail with O_DIRECT cleared. A pack is
  * written once and not read back by the backup that wrote it; on the
- * machines measured (README "Performance") buffered writes of packs cost
+ * machines measured (tools/cli/doc/performance.md) buffered writes of packs cost
  * 2-3 s of kernel copying per GiB and were throttled to a fraction of the
  * disk's speed. fsync() still follows, so
  * durability is unchanged. Where the file system refuses O_DIRECT (tmpfs

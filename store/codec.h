@@ -155,7 +155,7 @@ void codec_ctx_free(CodecCtx *ctx);
  * Huffman-codes the literals; any other at CODEC_ZSTD_FAST_LEVEL
  * (zstd's --fast=1), which finds the same repeats but stores literals
  * raw. On chain-like block data (7.2 bits a byte, ratio 1.4) that is the
- * same stored size at 1.5x the speed of level 1 (README "Performance",
+ * same stored size at 1.5x the speed of level 1 (tools/cli/doc/performance.md,
  * compression level). */
 #define CODEC_ZSTD_DEFAULT_LEVEL 1
 #define CODEC_ZSTD_FAST_LEVEL   (-1)

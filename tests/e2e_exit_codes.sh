@@ -1,12 +1,12 @@
 # e2e_exit_codes.sh — every row of the exit-code table, provoked by a real
 # condition, with its exit status and its one error line ("strata: ...",
 # the only line on stderr that is not a warning). Also: the table printed
-# by `strata --help` and the one in README.md list the same codes, --json
+# by `strata --help` and the one in tools/cli/doc/commands.md list the same codes, --json
 # errors carry the same status, and wal-fetch follows PostgreSQL's rules
 # (0, 1, 128). POSIX sh; the disk-full row needs root (a small tmpfs).
 . "$(dirname "$0")/e2e_lib.sh"
 
-README="$(cd "$(dirname "$0")/.." && pwd)/README.md"
+README="$(cd "$(dirname "$0")/.." && pwd)/tools/cli/doc/commands.md"
 S="$T/src"
 mkdir -p "$S/d"
 printf 'hello\n' >"$S/a.txt"
@@ -53,7 +53,7 @@ sys.exit(0 if e["exit"] == int(sys.argv[2]) and e["code"] and e["message"] else 
 sed -n '/^## Exit codes/,/^## /p' "$README" | grep -Eo '^\| *[0-9]+ *\|' | tr -d '| ' | sort -n >"$T/readme-codes"
 if [ -s "$T/help-codes" ] && cmp -s "$T/help-codes" "$T/readme-codes" &&
    [ "$(tr '\n' ' ' <"$T/help-codes")" = "0 1 2 3 4 10 11 12 13 14 " ]; then
-	pass "strata --help and README.md list the same exit codes"
+	pass "strata --help and tools/cli/doc/commands.md list the same exit codes"
 else
 	fail "exit-code tables" "help: $(tr '\n' ' ' <"$T/help-codes") README: $(tr '\n' ' ' <"$T/readme-codes")"
 fi

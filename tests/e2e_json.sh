@@ -1,5 +1,5 @@
 # e2e_json.sh — every command's --json output against the schemas in
-# tools/cli/JSON.md. A small checker (below) reads the tables between
+# tools/cli/doc/JSON.md. A small checker (below) reads the tables between
 # <!-- schema NAME --> markers and checks a document field by field, both
 # ways: each documented field is there with its type (unless optional), and
 # each field printed is documented. The commands run on a small local
@@ -9,7 +9,7 @@
 # `strata --help` must have a section. POSIX sh.
 . "$(dirname "$0")/e2e_lib.sh"
 
-DOC="$(cd "$(dirname "$0")/.." && pwd)/tools/cli/JSON.md"
+DOC="$(cd "$(dirname "$0")/.." && pwd)/tools/cli/doc/JSON.md"
 export STRATA_REPOSITORY="$R"
 S="$T/src"
 : >"$T/covered"

@@ -1,6 +1,6 @@
 #!/bin/sh
 # e2e_keycache.sh — the opt-in key cache (--key-cache / $STRATA_KEY_CACHE,
-# README "Key cache"): off unless asked for; a second run takes the key from
+# tools/cli/doc/commands.md "Key cache"): off unless asked for; a second run takes the key from
 # the kernel keyring and works on real data; the password is still checked;
 # a key file changed by `key passwd` or removed stops the entry; `key
 # uncache` and the time limit end it; a keyring that refuses the entry (a

@@ -1,5 +1,5 @@
-# e2e_runbook.sh — README.md's "Disaster recovery runbook", run as written.
-# Each procedure's block is cut out of README.md (the ```sh block after its
+# e2e_runbook.sh — tools/cli/doc/runbook.md, the disaster recovery runbook, run as written.
+# Each procedure's block is cut out of runbook.md (the ```sh block after its
 # <!-- runbook:NAME --> marker); the values of the variables at its top are
 # replaced by this test's (every variable must be one the test expects, and
 # no system path may remain), and the block runs in bash with set -e -o
@@ -17,7 +17,7 @@
 . "$(dirname "$0")/e2e_lib.sh"
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
-README="$TOP/README.md"
+README="$TOP/tools/cli/doc/runbook.md"
 GEN="$(dirname "$STRATA")/tools/dev/gen_chain_data"
 PGRUN=""          # PostgreSQL data directories to stop at exit
 PGBIN=""
@@ -54,7 +54,7 @@ text = open(sys.argv[1], encoding="utf-8").read()
 name, subst = sys.argv[2], dict(a.split("=", 1) for a in sys.argv[3:])
 m = re.search(r"<!-- runbook:%s -->\n```sh\n(.*?)\n```\n" % re.escape(name), text, re.S)
 if not m:
-    sys.exit("README.md has no ```sh block after <!-- runbook:%s -->" % name)
+    sys.exit("runbook.md has no ```sh block after <!-- runbook:%s -->" % name)
 out, seen = [], set()
 for line in m.group(1).split("\n"):
     a = re.match(r"(export )?([A-Z_][A-Z0-9_]*)=", line)
@@ -78,10 +78,10 @@ EOF
 block() {
 	n=$1; shift
 	if python3 "$T/extract.py" "$README" "$n" "$@" >"$T/$n.sh" 2>"$T/$n.extract"; then
-		pass "runbook $n: extracted from README.md"
+		pass "runbook $n: extracted from runbook.md"
 		return 0
 	fi
-	fail "runbook $n: extracted from README.md" "$(cat "$T/$n.extract")"
+	fail "runbook $n: extracted from runbook.md" "$(cat "$T/$n.extract")"
 	return 1
 }
 
@@ -256,7 +256,7 @@ fi
 trap 'stop_pg; s3_stop 2>/dev/null; chmod -R u+rwX "$T" 2>/dev/null; rm -rf "$T"' EXIT
 sql "create table t (id bigserial primary key, v text not null)" >/dev/null
 sql "insert into t (v) select md5(g::text) from generate_series(1, 1000) g" >/dev/null
-# As README.md's PostgreSQL section does it: strata runs pg_basebackup.
+# As tools/cli/doc/postgresql.md does it: strata runs pg_basebackup.
 if $AS "$SP" backup -q --stdin-tar --stdin-from-command --stdin-name base.tar --label kind=pg-base -- \
 	"$PGBIN/pg_basebackup" -h 127.0.0.1 -p "$PORT" -U postgres -D - -Ft -X none -c fast >"$T/out" 2>&1; then
 	pass "pitr setup: base backup"

@@ -1,5 +1,5 @@
 # e2e_verify_restore.sh — `strata verify-restore` and what reads its
-# records (README "Restore tests", store/FORMAT.md §12b), driving the
+# records (tools/cli/doc/verification.md "Restore tests", store/FORMAT.md §12b), driving the
 # real binary:
 #   - a passing command records ok, a failing one its exit status, a
 #     killed one its signal, one past --timeout a timeout; exit 0 / 1;

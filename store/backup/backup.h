@@ -34,7 +34,7 @@ typedef void (*BackupFileFn)(const char *path, const char *status, int error,
                              const char *message, void *ctx);
 
 /* Stopping the processes that write the source while it is listed
- * (`backup --freeze-pid`; README "Consistent snapshots", store/backup/frozen.h).
+ * (`backup --freeze-pid`; tools/cli/doc/consistency.md, store/backup/frozen.h).
  * stop returns 0 once the writers are stopped, 1 when they did not stop
  * within max_ns (they run again; the listing is then not point-in-time),
  * or an error (nothing stopped). resume returns 0, or 1 when the writers

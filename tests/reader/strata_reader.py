@@ -612,7 +612,7 @@ def cmd_ls(repo, snap):
     out = []
 
     def text(b, obj, field):
-        # tools/cli/JSON.md: U+FFFD for each byte that is not UTF-8, the bytes in _hex.
+        # tools/cli/doc/JSON.md: U+FFFD for each byte that is not UTF-8, the bytes in _hex.
         obj[field] = b.decode(errors="strata_per_byte")
         if obj[field].encode(errors="surrogatepass") != b:
             obj[field + "_hex"] = b.hex()

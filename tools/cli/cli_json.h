@@ -39,7 +39,7 @@ json_t *cli_json_snapshot(const Snapshot *snap);
 
 /* cli_json_set_partial — obj["partial"] (boolean), obj["partial_count"]
  * and obj["partial_paths"]: [{"path" (and "path_hex"), "reason",
- * "detail"}] (tools/cli/JSON.md "Snapshot"). Returns 0 or -ENOMEM. */
+ * "detail"}] (tools/cli/doc/JSON.md "Snapshot"). Returns 0 or -ENOMEM. */
 int cli_json_set_partial(json_t *obj, int partial, uint64_t count, const SnapshotPartialPath *paths, size_t n);
 
 /* cli_json_node — one ls entry: {"path","type","mode","mode_string","size",

@@ -11,7 +11,7 @@
  * the phase began, and ETA appears when the engine knows a total.
  *
  * JSON-lines mode (cli_progress_json_lines): one compact object per line on
- * stdout at most once a second, {"type":"progress", ...}; tools/cli/JSON.md
+ * stdout at most once a second, {"type":"progress", ...}; tools/cli/doc/JSON.md
  * "backup --json-progress" gives the fields. Nothing goes to stderr.
  *
  * Never: prints anything when disabled; reads engine state beyond what a

@@ -111,7 +111,7 @@ const CliCommand cmd_init = {
 		"      --chunk-max BYTES   largest chunk\n"
 		"      --pack-size BYTES   target size of pack files (default 16 MiB)\n"
 		"      --storage-class SPEC  S3 storage classes, data=CLASS,metadata=CLASS\n"
-		"                          (README \"S3 and storage tiers\")\n"
+		"                          (tools/cli/doc/s3.md)\n"
 		"      --format-version N  2 (the default) names files by SHA-256, 1 by\n"
 		"                          BLAKE2b-256 as strata 0.1 did; choose 1 only\n"
 		"                          when strata 0.1 must read the repository\n"

@@ -296,7 +296,7 @@ const CliCommand cmd_replicate = {
 		"                        targets: data=CLASS,metadata=CLASS, e.g.\n"
 		"                        data=GLACIER,metadata=STANDARD (data = file content\n"
 		"                        packs; metadata = config, keys, index, snapshots,\n"
-		"                        trees); see README \"S3 and storage tiers\"\n"
+		"                        trees); see tools/cli/doc/s3.md\n"
 		"      --threads N       objects in flight (default 6)\n"
 		"      --dry-run         only count what would be copied\n"
 		"      --metrics-file FILE  write Prometheus metrics to FILE (atomically)\n"

@@ -228,7 +228,7 @@ static char *join(char *const *v, size_t n, const char *sep)
 
 /* The environment the command runs with: strata's own, without any
  * STRATA_RESTORE_* or STRATA_SNAPSHOT_* it may hold (a nested run would
- * pass its own on), plus the restore's (README "Restore tests"). */
+ * pass its own on), plus the restore's (tools/cli/doc/verification.md "Restore tests"). */
 static int build_env(CliList *env, const char *dir, const Snapshot *snap)
 {
 	char hex[STRATA_ID_HEX_LEN + 1], tm[CLI_FMT_TIME_LEN], *s;
@@ -311,7 +311,7 @@ static double previous(const char *path, const char *name, const char *job)
 	return found;
 }
 
-/* The job's metrics (README "Metrics"); r: the record, NULL when no test
+/* The job's metrics (tools/cli/doc/scheduling.md "Metrics"); r: the record, NULL when no test
  * ran to an outcome. */
 static int write_metrics(const Cli *cli, const Args *a, int exit_code, double duration_s,
                          const VerifiedRecord *r, StrataErr *err)

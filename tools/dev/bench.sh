@@ -9,7 +9,7 @@
 #   first    first backup of the data set
 #   incr1    gen_chain_data advance 1, then an incremental backup
 #   incr1kc  gen_chain_data advance 1, then an incremental backup with
-#            strata's key cache on (--key-cache, README "Key cache"; its
+#            strata's key cache on (--key-cache, tools/cli/doc/commands.md "Key cache"; its
 #            entry made by an untimed `snapshots` run before): what a job
 #            run every block with STRATA_KEY_CACHE set costs. The peers
 #            back up the same block as in incr1.
