@@ -4,8 +4,6 @@
 # keys, --json shapes, and the exact error line and exit code of each
 # failure a user meets first. POSIX sh (run by tests/run.sh with sh).
 . "$(dirname "$0")/e2e_lib.sh"
-# A user's repository: the default Argon2id settings (64 MiB, 2 passes).
-unset STRATA_TESTONLY_WEAK_KDF
 
 S="$T/src"          # the source tree
 PW2="$T/pw2"        # a second password, for key tests
