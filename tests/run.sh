@@ -7,7 +7,7 @@
 #   BUILD  build directory (default "build")
 #   TESTS  a space-separated list of test names to run instead of all
 #          (a name is the file name without ".sh": test_pack e2e_core; a
-#          script's name runs all its parts, e2e_check:flips one part)
+#          script's name runs all its parts, e2e_check:dataflips one part)
 #   KIND   "unit" (build/tests/test_*) or "e2e" (tests/e2e_*.sh); default both
 #   JOBS   tests run at once (default: CPUs + 1; most e2e scripts spend part
 #          of their time waiting on servers, locks and child processes)
