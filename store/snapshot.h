@@ -69,6 +69,16 @@ typedef struct Snapshot {
 	int      partial;
 	uint64_t partial_count;          /* paths affected, >= npartial_paths */
 	SnapshotPartialPath *partial_paths; size_t npartial_paths;  /* the first ones met */
+	/* A hold (FORMAT.md §12 "hold"): forget never removes the snapshot
+	 * while it is held (snapshot_held). */
+	int      held;
+	char    *hold_reason;            /* why, for people; "" when none was given */
+	int64_t  hold_time_ns;           /* when it was put */
+	int64_t  hold_until_ns;          /* 0: until unhold; else it lapses then */
+	/* Set when this file rewrote another (strata tag/hold, §12): the ID of
+	 * the first snapshot file of the chain, as backed up. */
+	int      has_original;
+	uint8_t  original[STRATA_ID_LEN];
 } Snapshot;
 
 /* snapshot_list — every snapshot, sorted by time (oldest first, ties by ID).
@@ -83,6 +93,10 @@ void snapshot_list_free(Snapshot *snaps, size_t n);
  * asks this, the one place the rule lives: a partial snapshot only with
  * include_partial (`--include-partial`). Listings show every snapshot. */
 int snapshot_selectable(const Snapshot *snap, int include_partial);
+
+/* snapshot_held — 1 if snap is held at now_ns (a hold without an end, or
+ * one whose end is later). */
+int snapshot_held(const Snapshot *snap, int64_t now_ns);
 
 /* Which snapshots a query wants; NULL fields (or zero counts) match all. */
 typedef struct SnapshotFilter {

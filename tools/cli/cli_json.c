@@ -219,6 +219,20 @@ json_t *cli_json_snapshot(const Snapshot *snap)
 		json_decref(o);
 		o = NULL;
 	}
+	/* A hold and the first ID of a tagged snapshot (FORMAT.md §12),
+	 * present only when set, like "partial". */
+	if (o && snap->held &&
+	    json_object_set_new(o, "hold", json_pack("{s:o,s:o,s:o}", "reason", cli_json_str(snap->hold_reason),
+	                                             "time", cli_json_time(snap->hold_time_ns),
+	                                             "until", snap->hold_until_ns ? cli_json_time(snap->hold_until_ns)
+	                                                                          : json_null())) != 0) {
+		json_decref(o);
+		o = NULL;
+	}
+	if (o && snap->has_original && json_object_set_new(o, "original", cli_json_id(snap->original)) != 0) {
+		json_decref(o);
+		o = NULL;
+	}
 	return o;
 }
 

@@ -85,9 +85,11 @@ static int run(Cli *cli, int argc, char **argv)
 	memset(&a, 0, sizeof a);
 	memset(&m, 0, sizeof m);
 	a.refresh_s = 30;
-	if ((rc = cli_opts_parse(cli, argc, argv, "", longopts, on_opt, &a, &first)) != CLI_CONTINUE)
-		exit_code = rc;
-	else if (first >= argc)
+	if ((rc = cli_opts_parse(cli, argc, argv, "", longopts, on_opt, &a, &first)) != CLI_CONTINUE) {
+		cli_select_free(&a.sel);
+		return rc;          /* --help (0) or a usage error */
+	}
+	if (first >= argc)
 		exit_code = cli_usage(cli, "missing MOUNTPOINT");
 	else if (argc - first > 1)
 		exit_code = cli_usage(cli, "unexpected argument %s", argv[first + 1]);
