@@ -26,6 +26,14 @@ P=${T#/}/chain
 expect_exit "dump latest db.sql without a selector: not in the newest snapshot (14)" 14 "$STRATA" dump latest db.sql
 expect "dump latest --tag db" "$STRATA" dump latest db.sql --tag db
 if [ "$(cat "$T/out")" = "CREATE TABLE t;" ]; then pass "dump --tag db: the db snapshot's file"; else fail "dump --tag db" "$(head -c 200 "$T/out")"; fi
+expect "dump --metrics-file" "$STRATA" dump latest db.sql --tag db --metrics-file "$T/m.prom" --job pgdump
+if grep -q '^strata_restore_bytes{job="pgdump",command="dump"} 16$' "$T/m.prom" &&
+   grep -q '^strata_restore_data_loss_seconds{job="pgdump",command="dump"} [0-9]' "$T/m.prom" &&
+   grep -q '^strata_restore_duration_seconds{job="pgdump",command="dump"} [0-9]' "$T/m.prom"; then
+	pass "dump: recovery metrics (bytes, data loss, duration)"
+else
+	fail "dump: recovery metrics" "$(head -c 800 "$T/m.prom")"
+fi
 
 # restore: the newest chain snapshot of n1; by height on n2; by time.
 expect "restore --host n1 --tag chain" "$STRATA" restore latest --host n1 --tag chain --target "$T/r1"

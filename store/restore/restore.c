@@ -1564,7 +1564,8 @@ out:
 	return rc;
 }
 
-int restore_dump(Repo *repo, const Snapshot *snap, const char *path, int fd, StrataErr *err)
+int restore_dump(Repo *repo, const Snapshot *snap, const char *path, int fd, uint64_t *out_bytes,
+                 StrataErr *err)
 {
 	CodecCtx *ctx = NULL;
 	char *clean = clean_include(path);
@@ -1601,6 +1602,8 @@ int restore_dump(Repo *repo, const Snapshot *snap, const char *path, int fd, Str
 				break;
 			}
 			done += (size_t)w;
+			if (out_bytes)
+				*out_bytes += (uint64_t)w;
 		}
 		free(buf);
 	}

@@ -133,7 +133,9 @@ int restore_run(Repo *repo, const Snapshot *snap, const RestoreOptions *opts,
                 RestoreResult *out_result, StrataErr *err);
 
 /* restore_dump — write the content of the regular file at path in snap to
- * fd. STRATA_ENOTFOUND if absent, STRATA_EUSAGE if it is not a file. */
-int restore_dump(Repo *repo, const Snapshot *snap, const char *path, int fd, StrataErr *err);
+ * fd; *out_bytes (may be NULL) counts the bytes written, also on failure.
+ * STRATA_ENOTFOUND if absent, STRATA_EUSAGE if it is not a file. */
+int restore_dump(Repo *repo, const Snapshot *snap, const char *path, int fd, uint64_t *out_bytes,
+                 StrataErr *err);
 
 #endif

@@ -215,9 +215,12 @@ int cmd_restore_metrics(const Cli *cli, const char *path, const char *job, int e
 	if (snap && exit_code == CLI_EXIT_OK) {
 		double t = (double)snap->time_ns / 1e9;
 		ADD("strata_restore_bytes", "content bytes the last restore put in place", bytes);
-		ADD("strata_restore_bytes_fetched", "bytes the last restore read from the repository", bytes_fetched);
-		ADD("strata_restore_bytes_reused", "content bytes a delta restore took from the files already there",
-		    bytes_reused);
+		if (bytes_fetched != UINT64_MAX) {
+			ADD("strata_restore_bytes_fetched", "bytes the last restore read from the repository",
+			    bytes_fetched);
+			ADD("strata_restore_bytes_reused",
+			    "content bytes a delta restore took from the files already there", bytes_reused);
+		}
 		ADD("strata_restore_snapshot_timestamp_seconds", "when the restored snapshot was taken (unix seconds)", t);
 		ADD("strata_restore_data_loss_seconds",
 		    "how much newer work the restore gave up: its end minus the snapshot's time", now > t ? now - t : 0);
@@ -488,7 +491,8 @@ const CliCommand cmd_restore = {
 	.name = "restore",
 	.summary = "Restore a snapshot, or some paths of it, into a directory.",
 	.usage = "strata restore SNAPSHOT --target DIR [--include PATH]... [--overwrite]\n"
-	         "                      [--allow-foreign-dirs]\n"
+	         "                      [--delta[=fast]] [--delete [--dry-run]] [--allow-foreign-dirs]\n"
+	         "                      [--metrics-file FILE [--job NAME]]\n"
 	         "       strata restore SNAPSHOT (--tar | --tar-zst) FILE|- [--tar-mode MODE]\n"
 	         "       strata restore (--at TIME | --at-height N | --label KEY=VALUE | --verified)\n"
 	         "                      [--host H] [--tag T]... [--path P]... (--target DIR | --tar FILE|-)",
@@ -505,6 +509,30 @@ const CliCommand cmd_restore = {
 		"                        (repeatable; a directory brings everything below)\n"
 		"      --overwrite       replace files that already exist in DIR; without\n"
 		"                        it, an existing file stops the restore\n"
+		"      --delta           roll DIR back in place, fetching only what it lacks\n"
+		"                        (implies --overwrite): a file already there is\n"
+		"                        compared chunk by chunk (keyed hashes against the\n"
+		"                        snapshot's chunk IDs, then cut with the\n"
+		"                        repository's chunker for moved content); one that\n"
+		"                        matches is kept (its owner, mode and times set),\n"
+		"                        another is rebuilt beside it from its own matching\n"
+		"                        bytes plus the fetched chunks and renamed over it:\n"
+		"                        each file is either old or new if the restore stops\n"
+		"      --delta=fast      the same, but a file whose size and mtime match is\n"
+		"                        kept unread (a change that kept both is missed)\n"
+		"      --delete          remove what the snapshot does not hold, in the\n"
+		"                        directories it restores whole: only at or below the\n"
+		"                        snapshot's own paths and the --include paths, never\n"
+		"                        through a symlink, never on another file system\n"
+		"      --dry-run         with --delete: list what it would remove; change\n"
+		"                        nothing\n"
+		"      --metrics-file FILE  recovery metrics, Prometheus textfile (atomic):\n"
+		"                        strata_restore_duration_seconds, strata_restore_bytes,\n"
+		"                        strata_restore_bytes_fetched, strata_restore_bytes_reused,\n"
+		"                        strata_restore_snapshot_timestamp_seconds,\n"
+		"                        strata_restore_data_loss_seconds (now minus the\n"
+		"                        snapshot's time) and the job samples of backup\n"
+		"      --job NAME        the job label of those metrics (default: restore)\n"
 		"      --allow-foreign-dirs\n"
 		"                        as root, also restore into existing directories\n"
 		"                        (DIR included) owned by another user or writable\n"
@@ -541,6 +569,8 @@ const CliCommand cmd_restore = {
 		"  strata restore --verified --host node1 --tag chain --target /srv/restore\n"
 		"  strata restore 3fa1c2d4 --target /tmp/r --include etc/nginx\n"
 		"  strata restore latest --target /var/lib/node --overwrite\n"
+		"  strata restore --at-height 812345 --tag chain --target / --delta --delete --dry-run\n"
+		"  strata restore --at-height 812345 --tag chain --target / --delta --delete --json\n"
 		"  strata restore --at '2024-05-01 12:00' --host node1 --target /srv/node\n"
 		"  strata restore --at-height 812345 --tag hourly --target /srv/node\n"
 		"  strata restore --at '2024-05-01 12:00' --label kind=pg-base --target /srv/pg\n"
