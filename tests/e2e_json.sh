@@ -256,9 +256,9 @@ field_is "diff: added, removed, modified" "{e['change'] for e in d} >= {'added',
 run "find" find find '*.txt'
 field_is "find: matches in both snapshots" "len({e['snapshot'] for e in d})==2"
 run "restore" restore restore latest --target "$T/restore"
-echo stray >"$T/restore/stray"
+echo stray >"$T/restore$S/stray"
 run "restore --delta --delete" restore restore latest --target "$T/restore" --delta --delete
-field_is "restore --delta --delete: the stray removed, nothing fetched" "d['deleted']==['stray'] and d['bytes_fetched']==0 and d['delta']['mode']=='full'"
+field_is "restore --delta --delete: the stray removed, nothing fetched" "d['deleted']==['${S#/}/stray'] and d['bytes_fetched']==0 and d['delta']['mode']=='full'"
 run "restore --tar" restore-tar restore "$S1" --tar "$T/s1.tar"
 run "verify-restore" verify-restore verify-restore "$S1" --timeout 10m -- true
 field_is "verify-restore: passed, recorded" "d['ok'] and d['outcome']=='passed' and d['exit_status']==0 and d['record'] and d['timeout_s']==600"

@@ -73,7 +73,10 @@ typedef struct RestoreOptions {
 	 * kept (only its metadata set), one that holds some is rebuilt in a
 	 * temporary file of its directory from its own bytes plus the chunks
 	 * fetched, then renamed over it: each file is either old or new,
-	 * whenever the restore stops. */
+	 * whenever the restore stops. Chunks a file lacks are also taken
+	 * from the directory's strays (files the snapshot does not hold
+	 * there: a compacted table's successor). Pack ranges are merged
+	 * across gaps of 64 KiB only: the chunks needed are scattered. */
 	int delta;                 /* RESTORE_DELTA_* */
 	/* --delete: in each directory restored whole, remove the entries the
 	 * snapshot does not hold there (and one of the wrong kind: a directory

@@ -114,8 +114,102 @@ static int scan_cdc(Repo *repo, Window *w, const TreeNode *n, RestoreDelta *d, c
 	return rc == 1 ? 0 : rc;
 }
 
-int restore_delta_scan(Repo *repo, int fd, uint64_t old_size, const TreeNode *n, const char *path,
-                       RestoreDelta *out, StrataErr *err)
+static int cmp_donor(const void *a, const void *b)
+{
+	return memcmp(((const RestoreDonorChunk *)a)->id, ((const RestoreDonorChunk *)b)->id, STRATA_ID_LEN);
+}
+
+int restore_donors_add(Repo *repo, RestoreDonors *dn, int fd, uint64_t size, const char *path, StrataErr *err)
+{
+	Window w;
+	uint64_t pos = 0;
+	int rc = 0;
+
+	if (dn->nfds == dn->fds_cap) {
+		size_t cap = dn->fds_cap ? 2 * dn->fds_cap : 8;
+		int *q = realloc(dn->fds, cap * sizeof *q);
+		if (!q) {
+			close(fd);
+			return strata_err_set(err, -ENOMEM, "out of memory");
+		}
+		dn->fds = q;
+		dn->fds_cap = cap;
+	}
+	dn->fds[dn->nfds++] = fd;
+	memset(&w, 0, sizeof w);
+	w.fd = fd;
+	w.size = size;
+	w.cap = repo->chunk_max > WINDOW_BYTES ? repo->chunk_max : WINDOW_BYTES;
+	if (!(w.buf = malloc(w.cap)))
+		return strata_err_set(err, -ENOMEM, "out of memory");
+	while (pos < size && rc == 0) {
+		uint64_t left = size - pos;
+		size_t avail = left < repo->chunk_max ? (size_t)left : repo->chunk_max, cut;
+		const uint8_t *p;
+		RestoreDonorChunk *ch;
+
+		rc = window_get(&w, pos, avail, &p, path, err);
+		if (rc)
+			break;
+		cut = fastcdc_cut(&repo->cdc, p, avail, avail == left);
+		if (cut == 0)
+			cut = avail;
+		if (dn->n == dn->cap) {
+			size_t cap = dn->cap ? 2 * dn->cap : 1024;
+			void *q = realloc(dn->chunks, cap * sizeof *dn->chunks);
+			if (!q) {
+				rc = strata_err_set(err, -ENOMEM, "out of memory");
+				break;
+			}
+			dn->chunks = q;
+			dn->cap = cap;
+		}
+		ch = &dn->chunks[dn->n++];
+		codec_chunk_id(repo->keys, p, cut, ch->id);
+		ch->donor = (uint32_t)(dn->nfds - 1);
+		ch->len = (uint32_t)cut;
+		ch->off = pos;
+		pos += cut;
+	}
+	dn->bytes_read += w.bytes_read;
+	free(w.buf);
+	return rc == 1 ? 0 : rc;     /* shrank meanwhile: what was read counts */
+}
+
+void restore_donors_seal(RestoreDonors *dn)
+{
+	if (dn->n)
+		qsort(dn->chunks, dn->n, sizeof *dn->chunks, cmp_donor);
+}
+
+void restore_donors_clear(RestoreDonors *dn)
+{
+	for (size_t i = 0; i < dn->nfds; i++)
+		close(dn->fds[i]);
+	free(dn->fds);
+	free(dn->chunks);
+	memset(dn, 0, sizeof *dn);
+}
+
+static const RestoreDonorChunk *donor_find(const RestoreDonors *dn, const uint8_t id[STRATA_ID_LEN])
+{
+	size_t lo = 0, hi = dn->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = memcmp(dn->chunks[mid].id, id, STRATA_ID_LEN);
+		if (c == 0)
+			return &dn->chunks[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+int restore_delta_scan(Repo *repo, int fd, uint64_t old_size, const TreeNode *n, const RestoreDonors *donors,
+                       const char *path, RestoreDelta *out, StrataErr *err)
 {
 	RestoreDelta d;
 	Window w;
@@ -134,7 +228,8 @@ int restore_delta_scan(Repo *repo, int fd, uint64_t old_size, const TreeNode *n,
 	w.buf = malloc(w.cap);
 	d.nchunks = n->nchunks;
 	d.old_off = malloc((n->nchunks ? n->nchunks : 1) * sizeof *d.old_off);
-	if (!w.buf || !d.old_off) {
+	d.src = calloc(n->nchunks ? n->nchunks : 1, sizeof *d.src);
+	if (!w.buf || !d.old_off || !d.src) {
 		rc = strata_err_set(err, -ENOMEM, "out of memory");
 		goto out;
 	}
@@ -143,7 +238,7 @@ int restore_delta_scan(Repo *repo, int fd, uint64_t old_size, const TreeNode *n,
 		const uint8_t *p;
 		uint8_t id[STRATA_ID_LEN];
 		d.old_off[i] = RESTORE_DELTA_NONE;
-		if (off + n->chunk_lens[i] <= old_size) {
+		if (fd >= 0 && off + n->chunk_lens[i] <= old_size) {
 			rc = window_get(&w, off, n->chunk_lens[i], &p, path, err);
 			if (rc < 0)
 				goto out;
@@ -163,17 +258,29 @@ int restore_delta_scan(Repo *repo, int fd, uint64_t old_size, const TreeNode *n,
 			again = 1;
 		off += n->chunk_lens[i];
 	}
-	d.identical = matched == n->nchunks && old_size == n->size && off == n->size;
-	if (again && !d.identical && old_size > 0) {
+	d.identical = fd >= 0 && matched == n->nchunks && old_size == n->size && off == n->size;
+	if (fd >= 0 && again && !d.identical && old_size > 0) {
 		rc = scan_cdc(repo, &w, n, &d, path, err);
 		if (rc)
 			goto out;
 	}
+	/* What the file itself lacks, from the donors. */
+	for (size_t i = 0; donors && donors->n && !d.identical && i < n->nchunks; i++) {
+		const RestoreDonorChunk *ch;
+		if (d.old_off[i] != RESTORE_DELTA_NONE || !(ch = donor_find(donors, n->chunks[i])) ||
+		    ch->len != n->chunk_lens[i])
+			continue;
+		d.old_off[i] = ch->off;
+		d.src[i] = ch->donor + 1;
+		d.bytes_present += ch->len;
+	}
 	d.bytes_read = w.bytes_read;
 	*out = d;
 	d.old_off = NULL;
+	d.src = NULL;
 out:
 	free(d.old_off);
+	free(d.src);
 	free(w.buf);
 	return rc;
 }
@@ -225,27 +332,30 @@ static int copy_range(int old_fd, int new_fd, uint64_t from, uint64_t to, uint64
 	return rc;
 }
 
-int restore_delta_copy(int old_fd, int new_fd, const TreeNode *n, const RestoreDelta *d, const char *path,
-                       uint64_t *out_bytes, StrataErr *err)
+int restore_delta_copy(int old_fd, const RestoreDonors *donors, int new_fd, const TreeNode *n,
+                       const RestoreDelta *d, const char *path, uint64_t *out_bytes, StrataErr *err)
 {
 	uint64_t off = 0, copied = 0;
 	size_t i = 0;
 
 	while (i < n->nchunks) {
 		uint64_t from, to, len;
+		uint32_t src;
+		int rc;
 		if (d->old_off[i] == RESTORE_DELTA_NONE) {
 			off += n->chunk_lens[i++];
 			continue;
 		}
-		/* A run: chunks adjacent in both files. */
+		/* A run: chunks adjacent in both files, from one source. */
 		from = d->old_off[i];
+		src = d->src[i];
 		to = off;
 		len = 0;
-		while (i < n->nchunks && d->old_off[i] == from + len) {
+		while (i < n->nchunks && d->src[i] == src && d->old_off[i] == from + len) {
 			len += n->chunk_lens[i];
 			off += n->chunk_lens[i++];
 		}
-		int rc = copy_range(old_fd, new_fd, from, to, len);
+		rc = copy_range(src ? donors->fds[src - 1] : old_fd, new_fd, from, to, len);
 		if (rc)
 			return strata_err_set(err, rc, "%s: cannot copy the bytes the existing file holds: %s", path,
 			                      strerror(-rc));
@@ -258,5 +368,7 @@ int restore_delta_copy(int old_fd, int new_fd, const TreeNode *n, const RestoreD
 void restore_delta_free(RestoreDelta *d)
 {
 	free(d->old_off);
+	free(d->src);
 	d->old_off = NULL;
+	d->src = NULL;
 }

@@ -89,10 +89,14 @@ static int remove_dir(int parent, const char *name, dev_t dev, const char *path,
 	return rc;
 }
 
-int restore_strays_remove(int dirfd, const char *path, const Tree *t, int dry_run, RestoreDeleteFn fn,
-                          void *ctx, uint64_t *out_n, StrataErr *err)
+/* Call fn for each stray of the directory open as dirfd (see
+ * restore_strays.h) with its name, its lstat and its path relative to the
+ * target; fn returns 0 or an error, which stops the walk. */
+typedef int (*StrayFn)(int dirfd, const char *name, const struct stat *st, const char *path, void *ctx,
+                       StrataErr *err);
+
+static int for_each_stray(int dirfd, const char *path, const Tree *t, StrayFn fn, void *ctx, StrataErr *err)
 {
-	struct stat dst;
 	struct dirent *e;
 	DIR *d;
 	char *sub = malloc(PATH_MAX);
@@ -101,17 +105,11 @@ int restore_strays_remove(int dirfd, const char *path, const Tree *t, int dry_ru
 	if (!sub)
 		return strata_err_set(err, -ENOMEM, "out of memory");
 	/* A duplicate to list with: readdir owns and closes its descriptor. */
-	if (fstat(dirfd, &dst) != 0 || (fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0)) < 0) {
+	if ((fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0)) < 0 || !(d = fdopendir(fd))) {
 		rc = strata_err_set(err, -errno, "%s: cannot list the directory: %s", *path ? path : ".",
 		                    strerror(errno));
-		free(sub);
-		return rc;
-	}
-	d = fdopendir(fd);
-	if (!d) {
-		rc = strata_err_set(err, -errno, "%s: cannot list the directory: %s", *path ? path : ".",
-		                    strerror(errno));
-		close(fd);
+		if (fd >= 0)
+			close(fd);
 		free(sub);
 		return rc;
 	}
@@ -119,7 +117,6 @@ int restore_strays_remove(int dirfd, const char *path, const Tree *t, int dry_ru
 	while (rc == 0 && (errno = 0, e = readdir(d)) != NULL) {
 		const TreeNode *n;
 		struct stat st;
-		int is_dir;
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 			continue;
 		if (fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
@@ -129,23 +126,14 @@ int restore_strays_remove(int dirfd, const char *path, const Tree *t, int dry_ru
 			                    e->d_name, strerror(errno));
 			break;
 		}
-		is_dir = S_ISDIR(st.st_mode);
 		n = find_node(t, e->d_name);
-		if (n && (n->type == NODE_DIR) == is_dir)
+		if (n && (n->type == NODE_DIR) == !!S_ISDIR(st.st_mode))
 			continue;
 		if ((size_t)snprintf(sub, PATH_MAX, "%s%s%s", path, *path ? "/" : "", e->d_name) >= PATH_MAX) {
 			rc = strata_err_set(err, -ENAMETOOLONG, "path too long under %s", path);
 			break;
 		}
-		if (fn)
-			fn(sub, is_dir, ctx);
-		(*out_n)++;
-		if (dry_run)
-			continue;
-		if (is_dir)
-			rc = remove_dir(dirfd, e->d_name, dst.st_dev, sub, err);
-		else if (unlinkat(dirfd, e->d_name, 0) != 0 && errno != ENOENT)
-			rc = strata_err_set(err, -errno, "%s: cannot remove: %s", sub, strerror(errno));
+		rc = fn(dirfd, e->d_name, &st, sub, ctx, err);
 	}
 	if (rc == 0 && errno != 0)
 		rc = strata_err_set(err, -errno, "%s: cannot list the directory: %s", *path ? path : ".",
@@ -153,4 +141,80 @@ int restore_strays_remove(int dirfd, const char *path, const Tree *t, int dry_ru
 	closedir(d);
 	free(sub);
 	return rc;
+}
+
+typedef struct RemoveCtx {
+	dev_t dev;
+	int dry_run;
+	RestoreDeleteFn fn;
+	void *ctx;
+	uint64_t *n;
+} RemoveCtx;
+
+static int remove_one(int dirfd, const char *name, const struct stat *st, const char *path, void *ctx,
+                      StrataErr *err)
+{
+	RemoveCtx *r = ctx;
+	int is_dir = S_ISDIR(st->st_mode);
+
+	if (r->fn)
+		r->fn(path, is_dir, r->ctx);
+	(*r->n)++;
+	if (r->dry_run)
+		return 0;
+	if (is_dir)
+		return remove_dir(dirfd, name, r->dev, path, err);
+	if (unlinkat(dirfd, name, 0) != 0 && errno != ENOENT)
+		return strata_err_set(err, -errno, "%s: cannot remove: %s", path, strerror(errno));
+	return 0;
+}
+
+int restore_strays_remove(int dirfd, const char *path, const Tree *t, int dry_run, RestoreDeleteFn fn,
+                          void *ctx, uint64_t *out_n, StrataErr *err)
+{
+	struct stat dst;
+	RemoveCtx r;
+
+	if (fstat(dirfd, &dst) != 0)
+		return strata_err_set(err, -errno, "%s: cannot inspect the directory: %s", *path ? path : ".",
+		                      strerror(errno));
+	r.dev = dst.st_dev;
+	r.dry_run = dry_run;
+	r.fn = fn;
+	r.ctx = ctx;
+	r.n = out_n;
+	return for_each_stray(dirfd, path, t, remove_one, &r, err);
+}
+
+typedef struct OpenCtx {
+	RestoreStrayFileFn fn;
+	void *ctx;
+} OpenCtx;
+
+static int open_one(int dirfd, const char *name, const struct stat *st, const char *path, void *ctx,
+                    StrataErr *err)
+{
+	OpenCtx *o = ctx;
+	struct stat fst;
+	int fd;
+
+	if (!S_ISREG(st->st_mode))
+		return 0;
+	/* O_NONBLOCK: something else renamed in meanwhile must not block. */
+	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return 0;          /* unreadable: simply no donor */
+	if (fstat(fd, &fst) != 0 || !S_ISREG(fst.st_mode)) {
+		close(fd);
+		return 0;
+	}
+	return o->fn(fd, (uint64_t)fst.st_size, path, o->ctx, err);
+}
+
+int restore_strays_files(int dirfd, const char *path, const Tree *t, RestoreStrayFileFn fn, void *ctx,
+                         StrataErr *err)
+{
+	OpenCtx o = { fn, ctx };
+
+	return for_each_stray(dirfd, path, t, open_one, &o, err);
 }

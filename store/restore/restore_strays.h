@@ -33,4 +33,13 @@
 int restore_strays_remove(int dirfd, const char *path, const Tree *t, int dry_run, RestoreDeleteFn fn,
                           void *ctx, uint64_t *out_n, StrataErr *err);
 
+/* restore_strays_files — open each stray of the directory that is a
+ * regular file (read-only, O_NOFOLLOW; one that cannot be opened is
+ * passed over) and give it to fn with its size and path, which takes the
+ * descriptor whatever it returns; an error from fn stops the walk. For a
+ * delta restore's donors (store/restore/restore_delta.h). */
+typedef int (*RestoreStrayFileFn)(int fd, uint64_t size, const char *path, void *ctx, StrataErr *err);
+int restore_strays_files(int dirfd, const char *path, const Tree *t, RestoreStrayFileFn fn, void *ctx,
+                         StrataErr *err);
+
 #endif
