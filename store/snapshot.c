@@ -54,6 +54,12 @@ void snapshot_clear(Snapshot *snap)
 	free(snap->host);
 	free(snap->user);
 	free(snap->hold_reason);
+	for (size_t i = 0; i < snap->nusers; i++)
+		free(snap->users[i].name);
+	for (size_t i = 0; i < snap->ngroups; i++)
+		free(snap->groups[i].name);
+	free(snap->users);
+	free(snap->groups);
 	free_strv(snap->paths, snap->npaths);
 	free_strv(snap->tags, snap->ntags);
 	free_strv(snap->labels, snap->nlabels);
@@ -233,6 +239,50 @@ static int json_partial(json_t *a, Snapshot *snap)
 	return 0;
 }
 
+/* §12 "owners": {"users": {"ID": NAME, ...}, "groups": {...}}, only the
+ * IDs that have a name. */
+static json_t *owners_json(const SnapshotOwner *v, size_t n)
+{
+	json_t *o = json_object();
+
+	for (size_t i = 0; o && i < n; i++) {
+		char key[16];
+		if (!v[i].name)
+			continue;
+		snprintf(key, sizeof key, "%u", (unsigned)v[i].id);
+		if (json_object_set_new(o, key, str_json(v[i].name)) != 0) {
+			json_decref(o);
+			return NULL;
+		}
+	}
+	return o;
+}
+
+static int json_owners(json_t *o, SnapshotOwner **out, size_t *out_n)
+{
+	const char *key;
+	json_t *val;
+	size_t n = 0;
+
+	if (!json_is_object(o) || json_object_size(o) > SNAPSHOT_OWNERS_MAX)
+		return STRATA_EFORMAT;
+	*out = calloc(json_object_size(o) ? json_object_size(o) : 1, sizeof **out);
+	if (!*out)
+		return -ENOMEM;
+	json_object_foreach(o, key, val) {
+		char *end;
+		unsigned long long id;
+		if (!*key || strspn(key, "0123456789") != strlen(key) || strlen(key) > 10)
+			return STRATA_EFORMAT;
+		id = strtoull(key, &end, 10);
+		if (id > UINT32_MAX || !((*out)[n].name = json_str(val)))
+			return STRATA_EFORMAT;
+		(*out)[n++].id = (uint32_t)id;
+		*out_n = n;
+	}
+	return 0;
+}
+
 int snapshot_save(Repo *repo, Snapshot *snap, StrataErr *err)
 {
 	char tree[STRATA_ID_HEX_LEN + 1], parent[STRATA_ID_HEX_LEN + 1];
@@ -251,6 +301,14 @@ int snapshot_save(Repo *repo, Snapshot *snap, StrataErr *err)
 	if (o && snap->has_parent) {
 		codec_hex(snap->parent, STRATA_ID_LEN, parent);
 		json_object_set_new(o, "parent", json_string(parent));
+	}
+	if (o && (snap->nusers || snap->ngroups)) {
+		json_t *ow = json_pack("{s:o, s:o}", "users", owners_json(snap->users, snap->nusers),
+		                       "groups", owners_json(snap->groups, snap->ngroups));
+		if (!ow || json_object_set_new(o, "owners", ow) != 0) {
+			json_decref(o);
+			o = NULL;
+		}
 	}
 	if (o && snap->has_original) {
 		char orig[STRATA_ID_HEX_LEN + 1];
@@ -301,7 +359,7 @@ int snapshot_decode(const uint8_t id[STRATA_ID_LEN], const uint8_t *buf, size_t 
 	json_int_t version = 0, time_ns = 0;
 	const char *tree = NULL, *parent = NULL;
 	json_t *host = NULL, *user = NULL, *paths = NULL, *tags = NULL, *labels = NULL, *summary = NULL;
-	json_t *partial = NULL, *partial_count = NULL, *partial_paths = NULL, *hold = NULL;
+	json_t *partial = NULL, *partial_count = NULL, *partial_paths = NULL, *hold = NULL, *owners = NULL;
 	const char *original = NULL;
 	char hex[STRATA_ID_HEX_LEN + 1];
 	int rc = STRATA_EFORMAT;
@@ -317,8 +375,8 @@ int snapshot_decode(const uint8_t id[STRATA_ID_LEN], const uint8_t *buf, size_t 
 		rc = STRATA_EVERSION;
 		goto out;
 	}
-	if (json_unpack(o, "{s?o, s?o, s?o, s?o, s?s}", "partial", &partial, "partial_count", &partial_count,
-	                "partial_paths", &partial_paths, "hold", &hold, "original", &original) != 0)
+	if (json_unpack(o, "{s?o, s?o, s?o, s?o, s?s, s?o}", "partial", &partial, "partial_count", &partial_count,
+	                "partial_paths", &partial_paths, "hold", &hold, "original", &original, "owners", &owners) != 0)
 		goto out;
 	memcpy(out->id, id, STRATA_ID_LEN);
 	out->time_ns = time_ns;
@@ -343,6 +401,15 @@ int snapshot_decode(const uint8_t id[STRATA_ID_LEN], const uint8_t *buf, size_t 
 		if (codec_unhex(original, out->original, STRATA_ID_LEN) != 0)
 			goto out;
 		out->has_original = 1;
+	}
+	if (owners) {
+		json_t *u = json_object_get(owners, "users"), *g = json_object_get(owners, "groups");
+		if (!json_is_object(owners) || (u && (rc = json_owners(u, &out->users, &out->nusers)) != 0) ||
+		    (g && (rc = json_owners(g, &out->groups, &out->ngroups)) != 0)) {
+			rc = rc == -ENOMEM ? rc : STRATA_EFORMAT;
+			goto out;
+		}
+		rc = STRATA_EFORMAT;
 	}
 	if (hold) {
 		/* §12 "hold": an object with reason and time_ns, until_ns optional. */
@@ -436,6 +503,30 @@ static int has_str(char *const *v, size_t n, const char *s)
 		if (strcmp(v[i], s) == 0)
 			return 1;
 	return 0;
+}
+
+const char *snapshot_owner_name(const SnapshotOwner *v, size_t n, uint32_t id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].id == id)
+			return v[i].name;
+	return NULL;
+}
+
+void snapshot_owner_note(SnapshotOwner **v, size_t *n, uint32_t id, char *(*lookup)(uint32_t id))
+{
+	SnapshotOwner *q;
+
+	/* Newest first: the IDs of a tree come in runs. */
+	for (size_t i = *n; i > 0; i--)
+		if ((*v)[i - 1].id == id)
+			return;
+	if (*n >= SNAPSHOT_OWNERS_MAX || !(q = realloc(*v, (*n + 1) * sizeof *q)))
+		return;
+	*v = q;
+	q[*n].id = id;
+	q[*n].name = lookup(id);
+	(*n)++;
 }
 
 int snapshot_held(const Snapshot *snap, int64_t now_ns)

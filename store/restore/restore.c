@@ -21,8 +21,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,6 +90,16 @@ typedef struct PendFile {
 	char *tmp;
 } PendFile;
 
+/* The IDs of this host for the owners a snapshot names (map_owner). */
+typedef struct IdMapEntry {
+	uint32_t from, to;
+} IdMapEntry;
+
+typedef struct IdMap {
+	IdMapEntry *v;
+	size_t n;
+} IdMap;
+
 typedef struct Ctx {
 	Repo *repo;
 	Index *ix;
@@ -111,6 +123,7 @@ typedef struct Ctx {
 	size_t nfiles, files_cap, files_max;
 	size_t ndirfds;            /* PendFile.dirfd held: they count against files_max */
 	RestoreDonors *donors;     /* delta: the current directory's strays, or NULL */
+	IdMap users, groups;       /* snapshot's owner IDs -> this host's (as root) */
 	size_t *cold;              /* ranges of the batch that met archived packs; under mu */
 	size_t ncold, cold_cap;
 	int thawed;                /* thaw requests sent for the whole restore */
@@ -489,13 +502,66 @@ static int handle_cold(Ctx *c)
 	return rc;
 }
 
+/* name's ID on this host (getpwnam_r/getgrnam_r), or -1. */
+static int64_t local_id(const char *name, int group)
+{
+	char *buf = malloc(65536);    /* a group line lists its members */
+	int64_t id = -1;
+
+	if (!buf)
+		return -1;
+	if (group) {
+		struct group gr, *res = NULL;
+		if (getgrnam_r(name, &gr, buf, 65536, &res) == 0 && res)
+			id = res->gr_gid;
+	} else {
+		struct passwd pw, *res = NULL;
+		if (getpwnam_r(name, &pw, buf, 65536, &res) == 0 && res)
+			id = res->pw_uid;
+	}
+	free(buf);
+	return id;
+}
+
+/* The map of the snapshot's named owners to this host's IDs, built once
+ * (as root, without numeric_owner): a few lookups per restore. */
+static int build_idmap(IdMap *m, const SnapshotOwner *v, size_t n, int group)
+{
+	m->v = calloc(n ? n : 1, sizeof *m->v);
+	if (!m->v)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		int64_t id;
+		if (!v[i].name || (id = local_id(v[i].name, group)) < 0 || (uint32_t)id == v[i].id)
+			continue;
+		m->v[m->n].from = v[i].id;
+		m->v[m->n++].to = (uint32_t)id;
+	}
+	return 0;
+}
+
+static uint32_t map_id(const IdMap *m, uint32_t id)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (m->v[i].from == id)
+			return m->v[i].to;
+	return id;
+}
+
+/* chown through fd to the owner the snapshot means (RestoreOptions
+ * numeric_owner); 0 or -1. */
+static int chown_mapped(const Ctx *c, int fd, uint32_t uid, uint32_t gid)
+{
+	return fchown(fd, map_id(&c->users, uid), map_id(&c->groups, gid));
+}
+
 /* Metadata through an open descriptor: owner first (chown clears
  * setuid/setgid), then mode, then times. */
 static void file_meta(Ctx *c, int fd, uint32_t uid, uint32_t gid, uint32_t mode, int64_t mtime_ns)
 {
 	struct timespec ts[2];
 
-	if (c->is_root && fchown(fd, uid, gid) != 0)
+	if (c->is_root && chown_mapped(c, fd, uid, gid) != 0)
 		c->res.errors++;
 	fchmod(fd, mode & (c->is_root ? 07777 : 01777));
 	restore_node_times(mtime_ns, ts);
@@ -660,7 +726,7 @@ static void dir_meta(Ctx *c, int fd, const TreeNode *n)
 {
 	struct timespec ts[2];
 
-	if (c->is_root && fchown(fd, n->uid, n->gid) != 0)
+	if (c->is_root && chown_mapped(c, fd, n->uid, n->gid) != 0)
 		c->res.errors++;
 	fchmod(fd, n->mode & (c->is_root ? 07777 : 01777));
 	restore_node_times(n->mtime_ns, ts);
@@ -974,7 +1040,8 @@ static int restore_special(Ctx *c, int dirfd, const TreeNode *n, const char *pat
 	rc = restore_node_open_new(dirfd, n->name, type, n->rdev, c->euid, path, &fd, c->err);
 	if (rc)
 		return rc;
-	c->res.errors += (uint64_t)restore_node_set_meta(fd, type, c->is_root, n->uid, n->gid,
+	c->res.errors += (uint64_t)restore_node_set_meta(fd, type, c->is_root, map_id(&c->users, n->uid),
+	                                                 map_id(&c->groups, n->gid),
 	                                                 n->mode & (c->is_root ? 07777 : 01777), n->mtime_ns);
 	close(fd);
 	c->res.files++;
@@ -1502,6 +1569,11 @@ int restore_run(Repo *repo, const Snapshot *snap, const RestoreOptions *opts,
 	rc = repo_index(repo, &c.ix, err);
 	if (rc)
 		goto out;
+	if (c.is_root && !opts->numeric_owner &&
+	    (build_idmap(&c.users, snap->users, snap->nusers, 0) || build_idmap(&c.groups, snap->groups, snap->ngroups, 1))) {
+		rc = strata_err_set(err, -ENOMEM, "out of memory");
+		goto out;
+	}
 	if (opts->nincludes) {
 		c.includes = calloc(opts->nincludes, sizeof *c.includes);
 		if (!c.includes) {
@@ -1603,6 +1675,8 @@ out:
 		free(c.includes[i]);
 	free(c.includes);
 	restore_links_free(&c.links);
+	free(c.users.v);
+	free(c.groups.v);
 	free(path);
 	pthread_mutex_destroy(&c.mu);
 	return rc;

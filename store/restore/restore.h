@@ -87,6 +87,12 @@ typedef struct RestoreOptions {
 	/* Change nothing: only report (on_delete) what --delete would remove. */
 	int dry_run;
 	RestoreDeleteFn on_delete; void *delete_ctx;
+	/* Owners (as root): by default an entry's user and group are the IDs
+	 * the restoring host gives the names the snapshot recorded for them
+	 * (FORMAT.md §12 "owners"), as tar does; an ID without a recorded
+	 * name, or whose name this host lacks, stays as it is. numeric_owner:
+	 * the IDs as stored, always. */
+	int numeric_owner;
 } RestoreOptions;
 
 typedef struct RestoreResult {

@@ -38,7 +38,8 @@ enum {
 	OPT_DELETE,
 	OPT_DRY_RUN,
 	OPT_METRICS,
-	OPT_JOB
+	OPT_JOB,
+	OPT_NUMERIC_OWNER
 };
 
 static const struct option longopts[] = {
@@ -58,6 +59,7 @@ static const struct option longopts[] = {
 	{ "dry-run",   no_argument,       NULL, OPT_DRY_RUN },
 	{ "metrics-file", required_argument, NULL, OPT_METRICS },
 	{ "job",       required_argument, NULL, OPT_JOB },
+	{ "numeric-owner", no_argument,   NULL, OPT_NUMERIC_OWNER },
 	CLI_SELECT_LONGOPTS,
 	{ NULL, 0, NULL, 0 }
 };
@@ -79,6 +81,7 @@ typedef struct Args {
 	int delete_strays;         /* --delete */
 	int dry_run;               /* --dry-run */
 	const char *metrics, *job; /* --metrics-file, --job */
+	int numeric_owner;         /* --numeric-owner */
 } Args;
 
 static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
@@ -139,6 +142,9 @@ static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
 		return CLI_CONTINUE;
 	case OPT_DELETE:
 		a->delete_strays = 1;
+		return CLI_CONTINUE;
+	case OPT_NUMERIC_OWNER:
+		a->numeric_owner = 1;
 		return CLI_CONTINUE;
 	case OPT_DRY_RUN:
 		a->dry_run = 1;
@@ -376,6 +382,7 @@ static int run(Cli *cli, int argc, char **argv)
 	opts.verify = a.verify;
 	opts.allow_foreign_dirs = a.allow_foreign_dirs;
 	opts.delta = a.delta;
+	opts.numeric_owner = a.numeric_owner;
 	opts.delete_strays = a.delete_strays;
 	opts.dry_run = a.dry_run;
 	opts.on_delete = on_delete;
@@ -492,7 +499,7 @@ const CliCommand cmd_restore = {
 	.summary = "Restore a snapshot, or some paths of it, into a directory.",
 	.usage = "strata restore SNAPSHOT --target DIR [--include PATH]... [--overwrite]\n"
 	         "                      [--delta[=fast]] [--delete [--dry-run]] [--allow-foreign-dirs]\n"
-	         "                      [--metrics-file FILE [--job NAME]]\n"
+	         "                      [--numeric-owner] [--metrics-file FILE [--job NAME]]\n"
 	         "       strata restore SNAPSHOT (--tar | --tar-zst) FILE|- [--tar-mode MODE]\n"
 	         "       strata restore (--at TIME | --at-height N | --label KEY=VALUE | --verified)\n"
 	         "                      [--host H] [--tag T]... [--path P]... (--target DIR | --tar FILE|-)",
@@ -533,6 +540,11 @@ const CliCommand cmd_restore = {
 		"                        strata_restore_data_loss_seconds (now minus the\n"
 		"                        snapshot's time) and the job samples of backup\n"
 		"      --job NAME        the job label of those metrics (default: restore)\n"
+		"      --numeric-owner   as root, give entries the user and group IDs stored;\n"
+		"                        by default the names the backup host had for them\n"
+		"                        are looked up here (as tar does), so a rebuilt host\n"
+		"                        whose users have other IDs gets the right owners;\n"
+		"                        a name this host lacks keeps its stored ID\n"
 		"      --allow-foreign-dirs\n"
 		"                        as root, also restore into existing directories\n"
 		"                        (DIR included) owned by another user or writable\n"
