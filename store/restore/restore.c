@@ -1208,6 +1208,21 @@ static void free_prefetched(Ctx *c)
 	}
 }
 
+/* path (plen bytes, a directory's path relative to the target) extended
+ * by name in place; *out_len its new length. -ENAMETOOLONG (message). */
+static int child_path(Ctx *c, char *path, size_t plen, const char *name, size_t *out_len)
+{
+	size_t nl = strlen(name), len = plen ? plen + 1 + nl : nl;
+
+	if (len >= PATH_MAX)
+		return strata_err_set(c->err, -ENAMETOOLONG, "path too long under %s", path);
+	if (plen)
+		path[plen] = '/';
+	memcpy(path + (plen ? plen + 1 : 0), name, nl + 1);
+	*out_len = len;
+	return 0;
+}
+
 /* restore_strays_files' callback: one more donor for c->donors. */
 static int add_donor(int fd, uint64_t size, const char *path, void *ctx, StrataErr *err)
 {
@@ -1244,7 +1259,7 @@ static int restore_dir(Ctx *c, int dirfd, int private, const uint8_t tree_id[STR
 		                           &c->res.deleted, c->err);
 	for (size_t i = 0; i < t.n && rc == 0; i++) {
 		const TreeNode *n = &t.nodes[i];
-		size_t nl = strlen(n->name), len = plen ? plen + 1 + nl : nl;
+		size_t len;
 		int how;
 		/* Includes would need each child's path here: with includes
 		 * the walk loads its trees as it goes. */
@@ -1257,13 +1272,8 @@ static int restore_dir(Ctx *c, int dirfd, int private, const uint8_t tree_id[STR
 					pending++;
 				}
 		}
-		if (len >= PATH_MAX) {
-			rc = strata_err_set(c->err, -ENAMETOOLONG, "path too long under %s", path);
+		if ((rc = child_path(c, path, plen, n->name, &len)) != 0)
 			break;
-		}
-		if (plen)
-			path[plen] = '/';
-		memcpy(path + (plen ? plen + 1 : 0), n->name, nl + 1);
 		how = wanted(c, path);
 		if (how)
 			rc = restore_entry(c, dirfd, private, n, path, len, how);
@@ -1295,17 +1305,12 @@ static int dry_dir(Ctx *c, int dirfd, const uint8_t tree_id[STRATA_ID_LEN], char
 		                           &c->res.deleted, c->err);
 	for (size_t i = 0; i < t.n && rc == 0; i++) {
 		const TreeNode *n = &t.nodes[i];
-		size_t nl = strlen(n->name), len = plen ? plen + 1 + nl : nl;
+		size_t len;
 		int fd;
 		if (n->type != NODE_DIR)
 			continue;
-		if (len >= PATH_MAX) {
-			rc = strata_err_set(c->err, -ENAMETOOLONG, "path too long under %s", path);
+		if ((rc = child_path(c, path, plen, n->name, &len)) != 0)
 			break;
-		}
-		if (plen)
-			path[plen] = '/';
-		memcpy(path + (plen ? plen + 1 : 0), n->name, nl + 1);
 		if (wanted(c, path) &&
 		    (fd = openat(dirfd, n->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) >= 0) {
 			rc = dry_dir(c, fd, n->subtree, path, len);

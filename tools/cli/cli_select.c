@@ -181,3 +181,15 @@ void cli_select_free(CliSelect *cs)
 	verified_set_free(cs->vset);
 	cs->vset = NULL;
 }
+
+const struct option cli_select_options[] = {
+	CLI_SELECT_LONGOPTS,
+	{ NULL, 0, NULL, 0 }
+};
+
+int cli_select_on_opt(Cli *cli, int opt, const char *arg, void *ctx)
+{
+	int rc = cli_select_opt(cli, opt, arg, ctx);
+
+	return rc == CLI_SELECT_NOT_MINE ? cli_usage(cli, "unexpected option") : rc;
+}

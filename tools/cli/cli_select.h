@@ -132,6 +132,12 @@ void cli_select_group(const Cli *cli, CliSelect *cs);
  * errors of cli_select_find. */
 int cli_select_find_ref(CliSelect *cs, Repo *repo, const char *ref, Snapshot *out, StrataErr *err);
 
+/* cli_select_options, cli_select_on_opt — the getopt_long table and the
+ * option callback (ctx: the CliSelect) of a command whose only options
+ * are the selectors. */
+extern const struct option cli_select_options[];
+int cli_select_on_opt(Cli *cli, int opt, const char *arg, void *ctx);
+
 /* cli_select_free — the lists and the loaded records. */
 void cli_select_free(CliSelect *cs);
 

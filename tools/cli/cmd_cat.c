@@ -54,17 +54,6 @@ static int cat_snapshot(Repo *repo, CliSelect *cs, StrataErr *err)
 	return 0;
 }
 
-static const struct option longopts[] = {
-	CLI_SELECT_LONGOPTS,
-	{ NULL, 0, NULL, 0 }
-};
-
-static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
-{
-	int rc = cli_select_opt(cli, opt, arg, ctx);
-
-	return rc == CLI_SELECT_NOT_MINE ? cli_usage(cli, "unexpected option") : rc;
-}
 
 static int run(Cli *cli, int argc, char **argv)
 {
@@ -75,7 +64,7 @@ static int run(Cli *cli, int argc, char **argv)
 	int rc, first, nargs;
 
 	memset(&cs, 0, sizeof cs);
-	if ((rc = cli_opts_parse(cli, argc, argv, "", longopts, on_opt, &cs, &first)) != CLI_CONTINUE)
+	if ((rc = cli_opts_parse(cli, argc, argv, "", cli_select_options, cli_select_on_opt, &cs, &first)) != CLI_CONTINUE)
 		goto usage;
 	rc = CLI_CONTINUE;
 	if (first >= argc) {

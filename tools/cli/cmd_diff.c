@@ -249,17 +249,6 @@ static void print_summary(const Differ *d)
 		       (unsigned long long)d->dirs_compared, (unsigned long long)d->dirs_skipped);
 }
 
-static const struct option longopts[] = {
-	CLI_SELECT_LONGOPTS,
-	{ NULL, 0, NULL, 0 }
-};
-
-static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
-{
-	int rc = cli_select_opt(cli, opt, arg, ctx);
-
-	return rc == CLI_SELECT_NOT_MINE ? cli_usage(cli, "unexpected option") : rc;
-}
 
 static int run(Cli *cli, int argc, char **argv)
 {
@@ -274,7 +263,7 @@ static int run(Cli *cli, int argc, char **argv)
 	memset(&s2, 0, sizeof s2);
 	memset(&d, 0, sizeof d);
 	memset(&cs, 0, sizeof cs);
-	if ((rc = cli_opts_parse(cli, argc, argv, "", longopts, on_opt, &cs, &first)) != CLI_CONTINUE) {
+	if ((rc = cli_opts_parse(cli, argc, argv, "", cli_select_options, cli_select_on_opt, &cs, &first)) != CLI_CONTINUE) {
 		cli_select_free(&cs);
 		return rc;
 	}

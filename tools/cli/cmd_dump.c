@@ -8,6 +8,7 @@
 #include "tools/cli/cli.h"
 #include "tools/cli/cli_exit.h"
 #include "tools/cli/cli_lock.h"
+#include "tools/cli/cli_metrics.h"
 #include "tools/cli/cli_opts.h"
 #include "tools/cli/cli_progress.h"
 #include "tools/cli/cli_repo.h"
@@ -37,15 +38,9 @@ static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
 
 	switch (opt) {
 	case OPT_METRICS:
-		if (!*arg)
-			return cli_usage(cli, "--metrics-file wants a file name");
-		a->metrics = arg;
-		return CLI_CONTINUE;
+		return cli_metrics_opt_file(cli, arg, &a->metrics);
 	case OPT_JOB:
-		if (!cmd_backup_job_name_ok(arg))
-			return cli_usage(cli, "--job wants a name of letters, digits and _ - . : @ '%s'", arg);
-		a->job = arg;
-		return CLI_CONTINUE;
+		return cli_metrics_opt_job(cli, arg, &a->job);
 	default:
 		rc = cli_select_opt(cli, opt, arg, &a->sel);
 		return rc == CLI_SELECT_NOT_MINE ? cli_usage(cli, "unexpected option") : rc;

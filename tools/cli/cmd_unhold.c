@@ -7,17 +7,6 @@
 #include "tools/cli/cli_select.h"
 #include "tools/cli/cli_snapedit.h"
 
-static const struct option longopts[] = {
-	CLI_SELECT_LONGOPTS,
-	{ NULL, 0, NULL, 0 }
-};
-
-static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
-{
-	int rc = cli_select_opt(cli, opt, arg, ctx);
-
-	return rc == CLI_SELECT_NOT_MINE ? cli_usage(cli, "unexpected option") : rc;
-}
 
 static int run(Cli *cli, int argc, char **argv)
 {
@@ -28,7 +17,7 @@ static int run(Cli *cli, int argc, char **argv)
 	memset(&sel, 0, sizeof sel);
 	memset(&e, 0, sizeof e);
 	e.hold = -1;
-	if ((rc = cli_opts_parse(cli, argc, argv, "", longopts, on_opt, &sel, &first)) == CLI_CONTINUE)
+	if ((rc = cli_opts_parse(cli, argc, argv, "", cli_select_options, cli_select_on_opt, &sel, &first)) == CLI_CONTINUE)
 		rc = cli_snapedit_run(cli, &sel, argc, argv, first, &e);
 	cli_select_free(&sel);
 	return rc;
