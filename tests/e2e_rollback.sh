@@ -163,6 +163,21 @@ rm -rf "$N/state/sub" && echo x >"$N/state/sub"
 expect wrong_kinds "$STRATA" -r "$R" restore latest --target "$T/t" --delta --delete
 same_tree "--delete replaces entries of the wrong kind" "$S" "$N"
 
+# Into a new place: --strip-components puts the node's directory at the
+# target, --exclude leaves entries out; --delete then cleans below the
+# stripped levels only.
+depth=$(printf '%s' "$S" | tr -cd / | wc -c)
+mkdir -p "$T/new/blocks" && echo stray >"$T/new/blocks/stray" && echo beside >"$T/new/beside"
+expect strip "$STRATA" -r "$R" restore latest --target "$T/new" --strip-components "$depth" --exclude 'blk0000[1-3].dat' --exclude state/sub --delta --delete --json
+if [ "$(json "$T/out" "sorted(d['deleted'])")" = "['${S#/}/blocks/stray']" ] && [ -e "$T/new/beside" ] &&
+   cmp -s "$S/blocks/blk00000.dat" "$T/new/blocks/blk00000.dat" && cmp -s "$S/state/a.db" "$T/new/state/a.db" &&
+   [ ! -e "$T/new/blocks/blk00001.dat" ] && [ ! -e "$T/new/state/sub" ] && [ ! -e "$T/new${S%/*}" ]; then
+	pass "--strip-components and --exclude: the node's directory at the target, excluded entries left out, --delete below the stripped levels only"
+else
+	fail "--strip-components and --exclude" "$(head -c 600 "$T/out"; ls -R "$T/new" | head -20)"
+fi
+expect_exit "--strip-components -1: usage" 2 "$STRATA" -r "$R" restore latest --target "$T/new" --strip-components -1
+
 # Recovery metrics.
 expect metrics "$STRATA" -r "$R" restore latest --target "$T/t" --delta --metrics-file "$T/m.prom" --job rollback
 for m in strata_restore_duration_seconds strata_restore_bytes strata_restore_bytes_fetched \

@@ -21,6 +21,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <grp.h>
 #include <limits.h>
 #include <pthread.h>
@@ -677,6 +678,38 @@ static int fail_errno(Ctx *c, const char *path, const char *what)
 	return strata_err_set(c->err, -e, "%s: %s: %s", path, what, strerror(e));
 }
 
+/* How many directories deep path is ("" 0, "a" 1, "a/b" 2). */
+static unsigned depth_of(const char *path)
+{
+	unsigned d = *path ? 1 : 0;
+
+	for (; *path; path++)
+		d += *path == '/';
+	return d;
+}
+
+/* RestoreOptions.excludes: a pattern matches the path or any tail of it
+ * made of whole names (as `strata find`: "state/sub" matches
+ * var/lib/node/state/sub, "*.log" any name ending in .log); one starting
+ * with '/' only the whole path. */
+static int excluded(const Ctx *c, const char *path)
+{
+	for (size_t i = 0; i < c->opts->nexcludes; i++) {
+		const char *pat = c->opts->excludes[i];
+		if (*pat == '/') {
+			while (*pat == '/')
+				pat++;
+			if (fnmatch(pat, path, 0) == 0)
+				return 1;
+			continue;
+		}
+		for (const char *p = path; p; p = strchr(p, '/'), p = p ? p + 1 : NULL)
+			if (fnmatch(pat, p, 0) == 0)
+				return 1;
+	}
+	return 0;
+}
+
 /* Decide what to do with path: 2 restore it whole, 1 only descend (an
  * include lies below), 0 skip. */
 static int wanted(const Ctx *c, const char *path)
@@ -684,6 +717,8 @@ static int wanted(const Ctx *c, const char *path)
 	size_t pl = strlen(path);
 	int r = 0;
 
+	if (*path && c->opts->nexcludes && excluded(c, path))
+		return 0;
 	if (c->nincludes == 0)
 		return 2;
 	for (size_t i = 0; i < c->nincludes; i++) {
@@ -704,7 +739,7 @@ static int wanted(const Ctx *c, const char *path)
  * snapshot's business. */
 static int deletable(const Ctx *c, const char *path)
 {
-	if (wanted(c, path) != 2)
+	if (wanted(c, path) != 2 || (c->opts->strip_components && depth_of(path) <= c->opts->strip_components))
 		return 0;
 	for (size_t i = 0; i < c->snap->npaths; i++) {
 		const char *r = c->snap->paths[i];
@@ -1054,6 +1089,10 @@ static int restore_entry(Ctx *c, int dirfd, int private, const TreeNode *n, char
 {
 	int rc = 0;
 
+	/* Stripped levels (RestoreOptions.strip_components): a directory's
+	 * entries land where it would have been; nothing else there is. */
+	if (c->opts->strip_components && depth_of(path) <= c->opts->strip_components)
+		return n->type == NODE_DIR ? restore_dir(c, dirfd, private, n->subtree, path, plen) : 0;
 	switch (n->type) {
 	case NODE_DIR: {
 		int fd, made = 1, mine = 1, meta = how == 2;
@@ -1247,7 +1286,7 @@ static int restore_dir(Ctx *c, int dirfd, int private, const uint8_t tree_id[STR
 	 * descriptors keep them readable). Subdirectories have their own. */
 	memset(&donors, 0, sizeof donors);
 	c->donors = NULL;
-	if (c->opts->delta && wanted(c, path) == 2) {
+	if (c->opts->delta && wanted(c, path) == 2 && depth_of(path) >= c->opts->strip_components) {
 		c->donors = &donors;
 		rc = restore_strays_files(dirfd, path, &t, add_donor, c, c->err);
 		restore_donors_seal(&donors);
@@ -1311,8 +1350,10 @@ static int dry_dir(Ctx *c, int dirfd, const uint8_t tree_id[STRATA_ID_LEN], char
 			continue;
 		if ((rc = child_path(c, path, plen, n->name, &len)) != 0)
 			break;
-		if (wanted(c, path) &&
-		    (fd = openat(dirfd, n->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) >= 0) {
+		if (wanted(c, path) && c->opts->strip_components && depth_of(path) <= c->opts->strip_components)
+			rc = dry_dir(c, dirfd, n->subtree, path, len);     /* a stripped level */
+		else if (wanted(c, path) &&
+		         (fd = openat(dirfd, n->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) >= 0) {
 			rc = dry_dir(c, fd, n->subtree, path, len);
 			close(fd);
 		}

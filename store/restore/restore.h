@@ -93,6 +93,20 @@ typedef struct RestoreOptions {
 	 * name, or whose name this host lacks, stays as it is. numeric_owner:
 	 * the IDs as stored, always. */
 	int numeric_owner;
+	/* Restore into a new place: the first strip_components directories
+	 * of every path are left out (their entries land one level up, at
+	 * the target; files at those levels are not restored), as tar's
+	 * --strip-components: /var/lib/node/data with 3 comes back as
+	 * TARGET/data. --delete then cleans only directories below that
+	 * level, never the target itself (several stripped directories may
+	 * land there). */
+	unsigned strip_components;
+	/* Entries not to restore: a pattern (fnmatch, '*' also matches '/')
+	 * matching an entry's path in the snapshot or a tail of it made of
+	 * whole names ("state/sub", "*.log"; one starting with '/' only the
+	 * whole path); an excluded directory is not entered. --delete leaves
+	 * what an exclude matches alone. */
+	const char *const *excludes; size_t nexcludes;
 } RestoreOptions;
 
 typedef struct RestoreResult {

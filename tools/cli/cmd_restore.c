@@ -39,7 +39,9 @@ enum {
 	OPT_DRY_RUN,
 	OPT_METRICS,
 	OPT_JOB,
-	OPT_NUMERIC_OWNER
+	OPT_NUMERIC_OWNER,
+	OPT_STRIP,
+	OPT_EXCLUDE
 };
 
 static const struct option longopts[] = {
@@ -60,6 +62,8 @@ static const struct option longopts[] = {
 	{ "metrics-file", required_argument, NULL, OPT_METRICS },
 	{ "job",       required_argument, NULL, OPT_JOB },
 	{ "numeric-owner", no_argument,   NULL, OPT_NUMERIC_OWNER },
+	{ "strip-components", required_argument, NULL, OPT_STRIP },
+	{ "exclude",   required_argument, NULL, OPT_EXCLUDE },
 	CLI_SELECT_LONGOPTS,
 	{ NULL, 0, NULL, 0 }
 };
@@ -82,6 +86,8 @@ typedef struct Args {
 	int dry_run;               /* --dry-run */
 	const char *metrics, *job; /* --metrics-file, --job */
 	int numeric_owner;         /* --numeric-owner */
+	long strip;                /* --strip-components N */
+	CliList excludes;          /* --exclude PATTERN */
 } Args;
 
 static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
@@ -145,6 +151,16 @@ static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
 		return CLI_CONTINUE;
 	case OPT_NUMERIC_OWNER:
 		a->numeric_owner = 1;
+		return CLI_CONTINUE;
+	case OPT_STRIP:
+		if (cli_parse_int(arg, 0, 255, &a->strip) < 0)
+			return cli_usage(cli, "--strip-components wants a number of directories from 0 to 255: %s", arg);
+		return CLI_CONTINUE;
+	case OPT_EXCLUDE:
+		if (!*arg)
+			return cli_usage(cli, "--exclude wants a PATTERN");
+		if (cli_list_push(&a->excludes, (char *)(uintptr_t)arg) < 0)
+			return cli_failf(cli, -ENOMEM, "out of memory");
 		return CLI_CONTINUE;
 	case OPT_DRY_RUN:
 		a->dry_run = 1;
@@ -334,9 +350,10 @@ static int run(Cli *cli, int argc, char **argv)
 		goto out;
 	}
 	if (a.tar && (a.target || a.includes.n || a.overwrite || a.allow_foreign_dirs || a.delta ||
-	              a.delete_strays || a.dry_run)) {
+	              a.delete_strays || a.dry_run || a.strip || a.excludes.n)) {
 		exit_code = cli_usage(cli, "--tar/--tar-zst write the whole snapshot as a stream; --target, --include, "
-		                      "--overwrite, --delta, --delete, --dry-run and --allow-foreign-dirs do not apply");
+		                      "--exclude, --strip-components, --overwrite, --delta, --delete, --dry-run and "
+		                      "--allow-foreign-dirs do not apply");
 		goto out;
 	}
 	if (a.dry_run && !a.delete_strays) {
@@ -377,6 +394,9 @@ static int run(Cli *cli, int argc, char **argv)
 	opts.allow_foreign_dirs = a.allow_foreign_dirs;
 	opts.delta = a.delta;
 	opts.numeric_owner = a.numeric_owner;
+	opts.strip_components = (unsigned)a.strip;
+	opts.excludes = (const char *const *)a.excludes.v;
+	opts.nexcludes = a.excludes.n;
 	opts.delete_strays = a.delete_strays;
 	opts.dry_run = a.dry_run;
 	opts.on_delete = on_delete;
@@ -484,6 +504,7 @@ out:
 		snapshot_clear(&snap);
 	repo_close(repo);
 	cli_list_free(&a.includes);
+	cli_list_free(&a.excludes);
 	cli_select_free(&a.sel);
 	return exit_code;
 }
@@ -493,7 +514,8 @@ const CliCommand cmd_restore = {
 	.summary = "Restore a snapshot, or some paths of it, into a directory.",
 	.usage = "strata restore SNAPSHOT --target DIR [--include PATH]... [--overwrite]\n"
 	         "                      [--delta[=fast]] [--delete [--dry-run]] [--allow-foreign-dirs]\n"
-	         "                      [--numeric-owner] [--metrics-file FILE [--job NAME]]\n"
+	         "                      [--strip-components N] [--exclude PATTERN]... [--numeric-owner]\n"
+	         "                      [--metrics-file FILE [--job NAME]]\n"
 	         "       strata restore SNAPSHOT (--tar | --tar-zst) FILE|- [--tar-mode MODE]\n"
 	         "       strata restore (--at TIME | --at-height N | --label KEY=VALUE | --verified)\n"
 	         "                      [--host H] [--tag T]... [--path P]... (--target DIR | --tar FILE|-)",
@@ -534,6 +556,16 @@ const CliCommand cmd_restore = {
 		"                        strata_restore_data_loss_seconds (now minus the\n"
 		"                        snapshot's time) and the job samples of backup\n"
 		"      --job NAME        the job label of those metrics (default: restore)\n"
+		"      --strip-components N  leave out the first N directories of every\n"
+		"                        path: a snapshot of /var/lib/node/data restored\n"
+		"                        with 3 puts data at DIR/data (files at those\n"
+		"                        levels are not restored; --delete then cleans\n"
+		"                        only below them, never DIR itself)\n"
+		"      --exclude PATTERN do not restore entries whose path in the snapshot\n"
+		"                        (as `strata ls` shows it), or a tail of it made of\n"
+		"                        whole names, matches PATTERN (fnmatch(3): *.log,\n"
+		"                        state/tmp; /PATTERN: the whole path only;\n"
+		"                        repeatable); --delete leaves them alone\n"
 		"      --numeric-owner   as root, give entries the user and group IDs stored;\n"
 		"                        by default the names the backup host had for them\n"
 		"                        are looked up here (as tar does), so a rebuilt host\n"
@@ -574,6 +606,7 @@ const CliCommand cmd_restore = {
 		"  strata restore latest --target /srv/restore\n"
 		"  strata restore --verified --host node1 --tag chain --target /srv/restore\n"
 		"  strata restore 3fa1c2d4 --target /tmp/r --include etc/nginx\n"
+		"  strata restore latest --tag chain --target /srv/new --strip-components 3 --exclude '*.log'\n"
 		"  strata restore latest --target /var/lib/node --overwrite\n"
 		"  strata restore --at-height 812345 --tag chain --target / --delta --delete --dry-run\n"
 		"  strata restore --at-height 812345 --tag chain --target / --delta --delete --json\n"
