@@ -178,6 +178,38 @@ else
 fi
 expect_exit "--strip-components -1: usage" 2 "$STRATA" -r "$R" restore latest --target "$T/new" --strip-components -1
 
+# A delta restore killed (SIGKILL) part way: every file is the old or the
+# new version, never a mix; a leftover temporary is a stray the next
+# --delete removes, and that run finishes the job.
+mkdir -p "$T/crash"
+i=0
+while [ $i -lt 24 ]; do head -c 1048576 /dev/urandom >"$T/crash/f$i"; i=$((i + 1)); done
+expect crash_backup "$STRATA" -r "$R" backup -q --tag crash "$T/crash"
+cp -a "$T/crash" "$T/crash-new"
+i=0
+while [ $i -lt 24 ]; do head -c 1048576 /dev/urandom >"$T/crash/f$i"; i=$((i + 1)); done
+cp -a "$T/crash" "$T/crash-old"
+mixed=0
+for delay in 0.05 0.1 0.2 0.3; do
+	rm -rf "$T/crash" && cp -a "$T/crash-old" "$T/crash"
+	"$STRATA" -r "$R" restore latest --tag crash --target / --include "$T/crash" --delta --threads 1 >/dev/null 2>&1 &
+	pid=$!
+	sleep $delay
+	kill -9 $pid 2>/dev/null
+	wait $pid 2>/dev/null
+	for f in "$T/crash"/f*; do
+		b=$(basename "$f")
+		cmp -s "$f" "$T/crash-old/$b" || cmp -s "$f" "$T/crash-new/$b" || mixed=$((mixed + 1))
+	done
+done
+if [ $mixed -eq 0 ]; then pass "a delta restore killed part way leaves each file old or new"; else fail "a delta restore killed part way leaves each file old or new" "$mixed files neither"; fi
+expect crash_rerun "$STRATA" -r "$R" restore latest --tag crash --target / --include "$T/crash" --delta --delete
+if diff -r "$T/crash-new" "$T/crash" >/dev/null && ! ls -a "$T/crash" | grep -q '^\.strata-delta-'; then
+	pass "the next --delta --delete finishes it and removes leftovers"
+else
+	fail "the next --delta --delete finishes it" "$(ls -a "$T/crash" | head)"
+fi
+
 # Recovery metrics.
 expect metrics "$STRATA" -r "$R" restore latest --target "$T/t" --delta --metrics-file "$T/m.prom" --job rollback
 for m in strata_restore_duration_seconds strata_restore_bytes strata_restore_bytes_fetched \
