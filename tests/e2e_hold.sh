@@ -98,4 +98,6 @@ if grep -q "nothing to change" "$T/err"; then pass "tag with nothing to change: 
 expect_exit "tag --add-label without =: usage" 2 "$STRATA" tag latest --add-label incident
 if grep -q "add-label wants KEY=VALUE" "$T/err"; then pass "tag --add-label without =: says so"; else fail "tag --add-label without =: says so" "$(cat "$T/err")"; fi
 expect_exit "tag of an unknown snapshot: 14" 14 "$STRATA" tag 0000dead --add x
+expect_exit "tag --add '': usage" 2 "$STRATA" tag latest --add ''
+if grep -q "a tag cannot be empty" "$T/err"; then pass "tag --add '': says so"; else fail "tag --add '': says so" "$(cat "$T/err")"; fi
 e2e_done

@@ -177,6 +177,27 @@ else
 	fail "--strip-components and --exclude" "$(head -c 600 "$T/out"; ls -R "$T/new" | head -20)"
 fi
 expect_exit "--strip-components -1: usage" 2 "$STRATA" -r "$R" restore latest --target "$T/new" --strip-components -1
+if grep -q "strip-components wants a number of directories from 0 to 255: -1" "$T/err"; then pass "--strip-components -1: says so"; else fail "--strip-components -1: says so" "$(cat "$T/err")"; fi
+expect_exit "--exclude '': usage" 2 "$STRATA" -r "$R" restore latest --target "$T/new" --exclude ''
+if grep -q "exclude wants a PATTERN" "$T/err"; then pass "--exclude '': says so"; else fail "--exclude '': says so" "$(cat "$T/err")"; fi
+
+# A stray directory that is a mount point: --delete does not cross into
+# another file system; the restore stops naming it (root, unshare -m).
+if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
+	mkdir -p "$N/state/mnt" && rm -f "$N/state/mnt/x"
+	unshare -m sh -c 'mount -t tmpfs none "$1" && echo keep >"$1/x" &&
+		"$2" -r "$3" restore latest --target "$4" --delta --delete; echo "rc=$?"; cat "$1/x"' \
+		sh "$N/state/mnt" "$STRATA" "$R" "$T/t" >"$T/out" 2>"$T/err"
+	if grep -qx "rc=4" "$T/out" && grep -qx keep "$T/out" &&
+	   grep -q "state/mnt: not in the snapshot but another file system is mounted there; --delete does not cross file systems" "$T/err"; then
+		pass "--delete refuses a stray mount point (exit 4, named) and leaves what is mounted alone"
+	else
+		fail "--delete refuses a stray mount point" "$(cat "$T/out" "$T/err" | head -c 500)"
+	fi
+	rmdir "$N/state/mnt"
+else
+	echo "SKIP --delete and a stray mount point: needs root and unshare -m"
+fi
 
 # A delta restore killed (SIGKILL) part way: every file is the old or the
 # new version, never a mix; a leftover temporary is a stray the next
