@@ -119,7 +119,7 @@ typedef struct RestoreResult {
 	uint64_t cold_packs;   /* packs found archived (thaw requested or under way) */
 	/* With delta: */
 	uint64_t files_skipped;/* existing files kept: they hold the snapshot's content */
-	uint64_t files_updated;/* existing files rebuilt from their own bytes plus fetched chunks */
+	uint64_t files_updated;/* files rebuilt from bytes already there (their own or a stray's) plus fetched chunks */
 	uint64_t bytes_reused; /* content bytes taken from existing files, not fetched */
 	uint64_t bytes_compared;/* bytes of existing files read to compare them */
 	uint64_t deleted;      /* entries --delete removed (or would, with dry_run) */
