@@ -40,9 +40,10 @@ typedef struct BlobWriterStats {
  * use a higher level; they are small and read often). */
 int blobwriter_new(Repo *repo, int zlevel, BlobWriter **out, StrataErr *err);
 
-/* blobwriter_put — store data under id (the caller computed it with
- * codec_chunk_id) unless the repository already has it. *out_added (may
- * be NULL) is 1 when this call stored it. */
+/* blobwriter_put — store data as the blob (type, id) (the caller computed
+ * id with codec_chunk_id) unless the repository already has that blob: a
+ * blob of another type with the same ID does not count (FORMAT.md "Index
+ * file"). *out_added (may be NULL) is 1 when this call stored it. */
 int blobwriter_put(BlobWriter *bw, CodecCtx *ctx, uint8_t type, const uint8_t id[CODEC_ID_LEN],
                    const void *data, size_t len, int *out_added, StrataErr *err);
 
@@ -56,8 +57,9 @@ int blobwriter_put(BlobWriter *bw, CodecCtx *ctx, uint8_t type, const uint8_t id
 typedef void (*BlobWriterPackFn)(const uint8_t pack[CODEC_ID_LEN], uint8_t kind, void *ctx);
 void blobwriter_set_rewrite(BlobWriter *bw, int on, BlobWriterPackFn on_pack, void *ctx);
 
-/* blobwriter_has — 1 if id is stored or pending, 0 if not. */
-int blobwriter_has(BlobWriter *bw, const uint8_t id[CODEC_ID_LEN]);
+/* blobwriter_has — 1 if the blob (type, id) is stored or pending, 0 if
+ * not (a blob of another type with this ID does not count). */
+int blobwriter_has(BlobWriter *bw, uint8_t type, const uint8_t id[CODEC_ID_LEN]);
 
 /* blobwriter_finish — store the open packs and an index file for every
  * pack of the session. After it returns 0 everything put is durable and

@@ -1069,7 +1069,7 @@ static int collect_packs(Ctx *c, const uint8_t tree_id[STRATA_ID_LEN], char *pat
 		else if (how == 2 && n->type == NODE_FILE)
 			for (size_t k = 0; k < n->nchunks && rc == 0; k++) {
 				IndexEntry e;
-				if (index_lookup(c->ix, n->chunks[k], &e) == 0 && packset_add(set, e.pack))
+				if (index_lookup(c->ix, BLOB_DATA, n->chunks[k], &e) == 0 && packset_add(set, e.pack))
 					rc = strata_err_set(c->err, -ENOMEM, "out of memory");
 			}
 		path[plen] = '\0';
