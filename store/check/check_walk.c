@@ -110,6 +110,7 @@ static int ref_state(CheckCtx *c, const uint8_t id[STRATA_ID_LEN], uint8_t type,
 		pthread_mutex_lock(&c->mu);
 		k = check_report_chunk_locked(c, id, type, CHECK_C_MISMATCH, e.pack, e.offset, e.length, e.raw_len,
 		                              detail);
+		pthread_mutex_unlock(&c->mu);
 	} else if (!found) {
 		if (check_idmap_get(&c->orphan, id, &v)) {
 			codec_hex(c->packs[v].id, STRATA_ID_LEN, phex);
