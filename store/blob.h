@@ -48,10 +48,10 @@ int blobwriter_put(BlobWriter *bw, CodecCtx *ctx, uint8_t type, const uint8_t id
                    const void *data, size_t len, int *out_added, StrataErr *err);
 
 /* blobwriter_set_rewrite — on != 0: blobwriter_put stores every blob even
- * when the index already holds its ID (prune repacks live blobs out of
- * mostly unused packs). Pending IDs are still stored once; the caller puts
- * each ID once per writer. on_pack (may be NULL) is called, under the
- * writer's lock, with the ID and kind of every pack once it is durable, so
+ * when the index already holds it (prune repacks live blobs out of mostly
+ * unused packs). A pending blob is still stored once; the caller puts
+ * each (type, ID) once per writer. on_pack (may be NULL) is called, under
+ * the writer's lock, with the ID and kind of every pack once it is durable, so
  * that the caller knows exactly which packs hold its copies. Call before
  * the first put. */
 typedef void (*BlobWriterPackFn)(const uint8_t pack[CODEC_ID_LEN], uint8_t kind, void *ctx);
