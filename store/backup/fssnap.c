@@ -496,7 +496,7 @@ static int take_one(FsSnap *s, const char *path, size_t i, FsSnapMode mode, FsSn
 	src->fs = fs_name(fs.f_type);
 	if ((unsigned long)fs.f_type != BTRFS_SUPER_MAGIC) {
 		if (mode == FSSNAP_BTRFS)
-			return strata_err_set(err, STRATA_EUSAGE, "--fs-snapshot btrfs: %s is on %s, not btrfs (use "
+			return strata_err_set(err, STRATA_EREFUSED, "--fs-snapshot btrfs: %s is on %s, not btrfs (use "
 			                      "--fs-snapshot auto to read such paths live, or see "
 			                      "tools/cli/doc/consistency.md for other filesystems); nothing was backed up",
 			                      path, src->fs);

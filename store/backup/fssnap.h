@@ -63,7 +63,7 @@ int fssnap_parse_mode(const char *s, FsSnapMode *out);
  * once, so they are consistent with each other), after deleting the
  * leftovers of killed runs in those subvolume roots (each named through
  * note). With FSSNAP_AUTO a path not on btrfs is read live (note says
- * so). Errors (nothing is left created): STRATA_EUSAGE for a path not on
+ * so). Errors (nothing is left created): STRATA_EREFUSED for a path not on
  * btrfs in FSSNAP_BTRFS mode; -EPERM when the snapshot could not be
  * deleted afterwards or not made (the message says which privilege and
  * what to do); -errno naming the path otherwise. */
