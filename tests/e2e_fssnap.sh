@@ -140,8 +140,7 @@ check "SIGTERM: the snapshot is deleted" "$(leftovers "$S")" 0
 check "SIGTERM: no snapshot saved" "$(nsnaps)" "$n0"
 
 held_backup
-kill -KILL "$HP"
-wait "$HP" 2>/dev/null
+{ kill -KILL "$HP"; wait "$HP"; } 2>/dev/null
 touch "$T/go"
 LEFT=$(ls -a "$S" | grep '^\.strata-snap-')
 check "SIGKILL: the snapshot is left behind" "$(leftovers "$S")" 1
