@@ -835,6 +835,18 @@ const CliCommand cmd_backup = {
 		"                          happens (default 10s; e.g. 500ms, 2s, 1m); a\n"
 		"                          listing cut short is not point-in-time: the\n"
 		"                          snapshot is saved partial, exit 3\n"
+		"      --fs-snapshot MODE  btrfs: read each PATH from a read-only snapshot of\n"
+		"                          its btrfs subvolume, made for this run and deleted\n"
+		"                          after it (also on error, SIGTERM, SIGINT; a killed\n"
+		"                          run's is deleted by the next), recorded under PATH;\n"
+		"                          any database opens it as after a power cut, and\n"
+		"                          the writer never stops. auto: the same where PATH\n"
+		"                          is on btrfs, else read live (said on stderr).\n"
+		"                          none (default): read live. Deleting needs root or\n"
+		"                          the mount option user_subvol_rm_allowed\n"
+		"      --as PATH           the one source is a copy of PATH (an LVM or ZFS\n"
+		"                          snapshot mounted elsewhere): record it as PATH, so\n"
+		"                          the parent and the files cache are PATH's\n"
 		"      --pre-hook CMD      run CMD with /bin/sh -c right before the read\n"
 		"                          (e.g. take an LVM or ZFS snapshot); if it fails,\n"
 		"                          nothing is backed up: exit 4\n"
@@ -869,6 +881,8 @@ const CliCommand cmd_backup = {
 		"      pg_basebackup -D - -Ft -X none\n"
 		"  strata backup --stdin-tar --stdin-name node-2023.tar.zst < node-2023.tar.zst\n"
 		"  strata backup /etc --json | jq .summary.bytes_added\n"
-		"  strata backup /var/lib/node --freeze-pid \"$(pidof node)\" --freeze-max 2s\n",
+		"  strata backup /var/lib/node --freeze-pid \"$(pidof node)\" --freeze-max 2s\n"
+		"  strata backup /var/lib/node --fs-snapshot btrfs\n"
+		"  strata backup /mnt/node-snap --as /var/lib/node\n",
 	.run = run,
 };
