@@ -14,6 +14,7 @@
 # The node is never paused. Counts and times are printed as NOTE lines.
 . "$(dirname "$0")/e2e_lib.sh"
 . "$(dirname "$0")/btrfs_loop.sh"
+. "$(dirname "$0")/rocksdb_lib.sh"
 
 MNT="$T/mnt"
 PIDS=""
@@ -42,13 +43,8 @@ if ! command -v db_bench >/dev/null 2>&1 || ! command -v ldb >/dev/null 2>&1; th
 else
 	btrfs subvolume create "$MNT/rocks" >/dev/null
 	DB="$MNT/rocks/db"
-	db_bench --benchmarks=fillrandom --db="$DB" --num=1000000000 --duration=600 --value_size=100 \
-		--write_buffer_size=65536 --target_file_size_base=65536 --max_bytes_for_level_base=262144 \
-		--compression_type=none --stats_interval_seconds=0 >"$T/db_bench.log" 2>&1 &
-	DBP=$!
+	rocksdb_start "$DB"
 	PIDS="$DBP"
-	n=0; while [ ! -e "$DB/CURRENT" ] && [ $n -lt 200 ]; do sleep 0.05; n=$((n + 1)); done
-	sleep 1
 	N=10
 	taken=0; clean=0; changed=0; ms=""
 	i=0
@@ -74,18 +70,8 @@ else
 		i=$((i + 1))
 		[ -s "$T/rb$i.json" ] || continue
 		id=$(json "$T/rb$i.json" 'd["snapshot_id"]')
-		rm -rf "$T/rdb"
-		"$STRATA" -r "$R" restore "$id" --target "$T/rdb" -q || { fail "RocksDB restore $i" "exit $?"; continue; }
-		ldb --db="$T/rdb$DB" checkconsistency >"$T/ldb.out" 2>&1
-		rc=$?
-		keys=$(ldb --db="$T/rdb$DB" scan 2>/dev/null | wc -l)
-		if [ $rc -eq 0 ] && [ "$(tail -n 1 "$T/ldb.out")" = OK ] && [ "$keys" -gt 0 ]; then
-			clean=$((clean + 1))
-		else
-			echo "NOTE RocksDB snapshot $i ($id): checkconsistency exit $rc: $(tail -n 1 "$T/ldb.out" | head -c 200); $keys keys"
-		fi
+		rocksdb_restored_ok "$id" "$DB" && clean=$((clean + 1))
 	done
-	rm -rf "$T/rdb"
 	stop_all
 	echo "NOTE RocksDB --fs-snapshot btrfs: $taken snapshots taken under load, $clean restored cleanly; backup ms:$ms"
 	check "RocksDB: $N snapshots taken with --fs-snapshot btrfs" "$taken" "$N"

@@ -33,13 +33,13 @@ R=$W/repo
 "$STRATA" -r "$R" init -q
 "$STRATA" -r "$R" backup -q "$DATA"
 now() { date +%s%N; }
-one() { # MODE-ARGS... ; prints "wall_s bytes_read"
+one() { # MODE-ARGS... ; prints "wall_s bytes_read [create_ms]"
 	"$GEN" advance "$DATA" 1 >/dev/null
 	sync
 	t0=$(now)
 	"$STRATA" -r "$R" --json backup "$DATA" "$@" >"$W/out.json"
 	t1=$(now)
-	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("%.3f %d" % ((int(sys.argv[2]) - int(sys.argv[3])) / 1e9, d["summary"]["bytes_read"]))' \
+	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); f=d.get("fs_snapshot"); print("%.3f %d%s" % ((int(sys.argv[2]) - int(sys.argv[3])) / 1e9, d["summary"]["bytes_read"], " %.1f" % f["sources"][0]["create_ms"] if f else ""))' \
 		"$W/out.json" "$t1" "$t0"
 }
 : >"$W/live"; : >"$W/snap"
@@ -52,4 +52,4 @@ while [ $i -lt "$ROUNDS" ]; do
 done
 med() { sort -n -k"$2" "$1" | awk -v k="$2" '{ v[NR] = $k } END { print v[int((NR + 1) / 2)] }'; }
 echo "median live:        $(med "$W/live" 1) s, bytes_read $(med "$W/live" 2)"
-echo "median fs-snapshot: $(med "$W/snap" 1) s, bytes_read $(med "$W/snap" 2)"
+echo "median fs-snapshot: $(med "$W/snap" 1) s, bytes_read $(med "$W/snap" 2), snapshot made in $(med "$W/snap" 3) ms"
