@@ -107,10 +107,17 @@ btrfs subvolume create "$S/nested" >/dev/null
 printf 'nested\n' >"$S/nested/n"
 "$STRATA" -r "$R" backup "$S" --fs-snapshot btrfs >"$T/out" 2>"$T/err"
 check "nested subvolume: exit 3 (partial)" "$?" 3
-has "nested subvolume: says why and what to do" "$T/err" "$S/nested: not in the filesystem snapshot (a nested subvolume or another filesystem mounted there): read live, so not point-in-time; --exclude it here"
+has "nested subvolume: says why and what to do" "$T/err" "$S/nested: not in the filesystem snapshot (a nested subvolume or another filesystem mounted there): read live, so not point-in-time; give it as a source path of its own (a subvolume then gets its own snapshot), or --exclude it"
 "$STRATA" -r "$R" --include-partial restore latest --target "$T/r6" -q
 check "nested subvolume: its files read live" "$(cat "$T/r6$S/nested/n")" nested
 expect "nested subvolume excluded: exit 0" "$STRATA" -r "$R" backup "$S" --fs-snapshot btrfs --exclude "$S/nested"
+"$STRATA" -r "$R" --json backup "$S" "$S/nested" --fs-snapshot btrfs >"$T/nest.json" 2>"$T/err"
+check "nested subvolume given as a source path too: exit 0" "$?" 0
+check "nested subvolume given as a source path too: read from a snapshot of its own" \
+	"$(json "$T/nest.json" 'd["fs_snapshot"]["sources"][1]["snapshot"].startswith("'"$S/nested/.strata-snap-"'")')" True
+"$STRATA" -r "$R" restore latest --target "$T/r7" -q
+check "nested subvolume given as a source path too: restored" "$(cat "$T/r7$S/nested/n")" nested
+check "nested subvolume given as a source path too: no snapshot left" "$(leftovers "$S/nested")" 0
 btrfs subvolume delete "$S/nested" >/dev/null
 
 # ---- cleanup after an error, after SIGTERM, and after SIGKILL ----

@@ -568,21 +568,30 @@ static int in_hole(const Ctx *c, const View *w, const char *path, int exact)
  * its place in the view that holds it, written to buf (PATH_MAX bytes).
  * *out_w gets that view, NULL when read live. NULL when the path in the
  * view would be too long. */
+/* The innermost view holding path, or NULL: a nested subvolume given as
+ * a source path of its own is read from its own snapshot, not as a hole
+ * of its parent's. */
+static const View *view_of(const Ctx *c, const char *path)
+{
+	const View *w = NULL;
+
+	for (size_t i = 0; i < c->nviews; i++)
+		if (path_under(path, c->views[i].path, c->views[i].len) && (!w || c->views[i].len > w->len))
+			w = &c->views[i];
+	return w;
+}
+
 static const char *source_of(const Ctx *c, const char *path, char *buf, const View **out_w)
 {
+	const View *w = view_of(c, path);
+
 	*out_w = NULL;
-	for (size_t i = 0; i < c->nviews; i++) {
-		const View *w = &c->views[i];
-		if (!path_under(path, w->path, w->len))
-			continue;
-		if (in_hole(c, w, path, 0))
-			return path;
-		if (snprintf(buf, PATH_MAX, "%s%s", w->v->read_at, w->len == 1 ? path : path + w->len) >= PATH_MAX)
-			return NULL;
-		*out_w = w;
-		return buf;
-	}
-	return path;
+	if (!w || in_hole(c, w, path, 0))
+		return path;
+	if (snprintf(buf, PATH_MAX, "%s%s", w->v->read_at, w->len == 1 ? path : path + w->len) >= PATH_MAX)
+		return NULL;
+	*out_w = w;
+	return buf;
 }
 
 /* Entry path, a directory read through view w, is a hole of it (w's
@@ -609,8 +618,8 @@ static int view_hole(Ctx *c, const View *w, const char *path)
 		c->nholes++;
 	}
 	incomplete(c, path, CHANGED, STRATA_EPARTIAL, "not in the filesystem snapshot (a nested subvolume or another "
-	           "filesystem mounted there): read live, so not point-in-time; --exclude it here and back it up "
-	           "as a source path of a run of its own");
+	           "filesystem mounted there): read live, so not point-in-time; give it as a source path of its "
+	           "own (a subvolume then gets its own snapshot), or --exclude it");
 	return 0;
 }
 
@@ -664,10 +673,9 @@ static int make_node(Ctx *c, const char *path, const VDir *virt, TreeNode *n, Fi
 	} else if (!w && c->nviews && S_ISDIR(st.st_mode)) {
 		/* A hole given up front (a mount point below a view's path),
 		 * reached live: source_of mapped it to itself. */
-		for (size_t i = 0; i < c->nviews; i++)
-			if (path_under(path, c->views[i].path, c->views[i].len) && in_hole(c, &c->views[i], path, 1) &&
-			    (rc = view_hole(c, &c->views[i], path)) != 0)
-				return rc;
+		const View *hv = view_of(c, path);
+		if (hv && in_hole(c, hv, path, 1) && (rc = view_hole(c, hv, path)) != 0)
+			return rc;
 	}
 	dev = w ? w->v->dev : (uint64_t)st.st_dev;
 	/* strata's own cache changes under the backup (the files cache is

@@ -96,8 +96,8 @@ typedef struct BackupOptions {
 	const BackupFreeze *freeze;                   /* list the paths while these writers
 	                                               * are stopped; NULL = read live */
 	const BackupView *views;   size_t nviews;     /* read these source paths elsewhere
-	                                               * (not with freeze); paths must not
-	                                               * nest */
+	                                               * (not with freeze); a path is read
+	                                               * through the innermost view holding it */
 	/* For tests only (NULL otherwise): called for each regular file read,
 	 * with phase "open" between its lstat and its open, and "read" between
 	 * the end of its read and its second stat, so that a test can make the
