@@ -177,6 +177,56 @@ static void test_view_recorded_under_original(void)
 	rm_rf(dir);
 }
 
+/* The size of orig/sub/b, seen by a walk. */
+static int b_size_fn(const char *path, const TreeNode *n, void *ctx)
+{
+	size_t pl = strlen(path);
+
+	if (pl >= 10 && !strcmp(path + pl - 10, "orig/sub/b"))
+		*(long long *)ctx = (long long)n->size;
+	return 0;
+}
+
+static void test_innermost_view(void)
+{
+	char orig[512], copy[512], sub[512], copy2[512];
+	BackupView v[2];
+	BackupResult res;
+	Snapshot snap;
+	StrataErr err = {0};
+	Repo *repo = NULL;
+	long long bsize = -1;
+
+	snprintf(dir, sizeof dir, "/tmp/strata-test-views.XXXXXX");
+	REQUIRE(mkdtemp(dir) != NULL);
+	REQUIRE(test_repo_create(dir, &repo) == 0);
+	mk("orig");
+	mk("copy");
+	mk("copy/sub");
+	REQUIRE(put("copy/sub/b", "outer") == 0);
+	mk("copy2");
+	REQUIRE(put("copy2/b", "the inner one") == 0);
+	snprintf(orig, sizeof orig, "%s/orig", dir);
+	snprintf(copy, sizeof copy, "%s/copy", dir);
+	snprintf(sub, sizeof sub, "%s/orig/sub", dir);
+	snprintf(copy2, sizeof copy2, "%s/copy2", dir);
+	memset(v, 0, sizeof v);
+	v[0].path = orig;
+	v[0].read_at = copy;
+	v[1].path = sub;          /* nested below v[0]: wins for its paths */
+	v[1].read_at = copy2;
+	memset(&res, 0, sizeof res);
+	CHECK_EQ_INT(run(repo, v, 2, NULL, &res, &err), 0);
+	memset(&snap, 0, sizeof snap);
+	REQUIRE(snapshot_load(repo, res.snapshot_id, &snap, &err) == 0);
+	CHECK_EQ_INT(tree_walk(repo, snap.tree, b_size_fn, &bsize, &err), 0);
+	CHECK_EQ_INT(bsize, 13);
+	snapshot_clear(&snap);
+	backup_result_clear(&res);
+	repo_close(repo);
+	rm_rf(dir);
+}
+
 static int no_stop(void *ctx, StrataErr *err)
 {
 	(void)ctx; (void)err;
@@ -235,6 +285,7 @@ int main(void)
 {
 	codec_init();
 	RUN(test_view_recorded_under_original);
+	RUN(test_innermost_view);
 	RUN(test_view_refused_with_freeze);
 	RUN(test_fssnap_names);
 	return CHECK_EXIT();
