@@ -53,20 +53,42 @@ done
 # asserted: how many fail depends on where compaction is when each file
 # is read). This is what the check above would see if the stop did not
 # hold.
-live=0; live_clean=0
+# What is asserted of them: a run that saw files change under it exits 3
+# with the snapshot marked partial, no snapshot saved complete fails to
+# open, and no partial snapshot becomes latest.
+live=0; live_clean=0; live_partial=0; live_bad_good=0; rc_mismatch=""; partial_ids=""
 i=0
 while [ $i -lt 6 ]; do
 	i=$((i + 1))
 	"$STRATA" -r "$R" --json backup "$DB" >"$T/live.json" 2>/dev/null
+	rc=$?
 	id=$(jget "$T/live.json" '["snapshot_id"]')
 	[ -n "$id" ] || continue
 	live=$((live + 1))
-	rocksdb_restored_ok "$id" "$DB" >/dev/null && live_clean=$((live_clean + 1))
+	p=$(jget "$T/live.json" '["partial"]')
+	case "$rc/$p" in
+	3/True) live_partial=$((live_partial + 1)); partial_ids="$partial_ids $id" ;;
+	0/False) ;;
+	*) rc_mismatch="$rc_mismatch run $i: exit $rc, partial $p;" ;;
+	esac
+	if rocksdb_restored_ok "$id" "$DB" >/dev/null; then
+		live_clean=$((live_clean + 1))
+	elif [ "$p" = False ]; then
+		live_bad_good=$((live_bad_good + 1))
+	fi
 	sleep 0.3
 done
 kill $DBP 2>/dev/null
 wait $DBP 2>/dev/null
-echo "NOTE RocksDB without --freeze-pid: $live snapshots saved, $live_clean pass ldb checkconsistency"
+echo "NOTE RocksDB without --freeze-pid: $live snapshots saved, $live_clean pass ldb checkconsistency, $live_partial marked partial, $live_bad_good complete but not opening"
+check "RocksDB live: exit 3 exactly when the snapshot is partial" "$rc_mismatch" ""
+check "RocksDB live: no snapshot saved as complete fails to open" "$live_bad_good" 0
+"$STRATA" -r "$R" cat snapshot latest >"$T/latest.json" 2>/dev/null
+latest=$(jget "$T/latest.json" '["id"]')
+check "RocksDB live: latest resolves" "${latest:+yes}" yes
+bad=""
+for p in $partial_ids; do [ "$p" = "$latest" ] && bad="$p"; done
+check "RocksDB live: no partial snapshot is latest" "$bad" ""
 echo "NOTE RocksDB: $taken snapshots taken under load, $clean restored cleanly; paused_ms:$pauses"
 check "RocksDB: $N snapshots taken with --freeze-pid" "$taken" "$N"
 check "RocksDB: every one restores to a database that passes ldb checkconsistency and scans its keys" "$clean" "$N"
