@@ -14,6 +14,8 @@
 #ifndef STRATA_TOOLS_CLI_H
 #define STRATA_TOOLS_CLI_H
 
+#include <stdint.h>
+
 #define STRATA_VERSION "0.2.0"
 
 typedef struct Cli {
@@ -51,6 +53,9 @@ extern const CliCommand cmd_bench;
 extern const CliCommand cmd_key;
 extern const CliCommand cmd_check;
 extern const CliCommand cmd_repair;
+extern const CliCommand cmd_tag;
+extern const CliCommand cmd_hold;
+extern const CliCommand cmd_unhold;
 extern const CliCommand cmd_forget;
 extern const CliCommand cmd_prune;
 extern const CliCommand cmd_unlock;
@@ -99,6 +104,18 @@ int cmd_backup_job_metrics(const Cli *cli, const char *path, const char *job, in
 int cmd_backup_job_metrics_add(struct CliMetrics *m, const Cli *cli, const char *path, const char *job,
                                int exit_code, double duration_s, const struct SnapshotSummary *s);
 int cmd_backup_job_name_ok(const char *name);
+
+/* cmd_restore_metrics — recovery metrics of restore and dump
+ * (--metrics-file): the job samples above, then labelled {job, command}
+ * strata_restore_duration_seconds and, when the run succeeded with snap,
+ * strata_restore_bytes (content put in place), strata_restore_bytes_fetched,
+ * strata_restore_bytes_reused (delta), strata_restore_snapshot_timestamp_seconds
+ * and strata_restore_data_loss_seconds (now minus the snapshot's time).
+ * Written to path atomically; 0 or -errno with err naming the file. */
+struct Snapshot;
+int cmd_restore_metrics(const Cli *cli, const char *path, const char *job, int exit_code, double duration_s,
+                        const struct Snapshot *snap, uint64_t bytes, uint64_t bytes_fetched,
+                        uint64_t bytes_reused, struct StrataErr *err);
 
 /* cli_command_find — the table row for name, or NULL (defined in strata.c). */
 const CliCommand *cli_command_find(const char *name);

@@ -8,6 +8,9 @@
 #include <string.h>
 
 #include "store/sys/outfile.h"
+#include "tools/cli/cli.h"
+#include "tools/cli/cli_exit.h"
+#include "tools/cli/cli_opts.h"
 
 typedef struct Sample {
 	char *name, *help, *type;
@@ -203,4 +206,20 @@ int cli_metrics_write(const CliMetrics *m, const char *path, StrataErr *err)
 		strata_err_prefix(err, "metrics file");
 	free(buf);
 	return rc;
+}
+
+int cli_metrics_opt_file(const Cli *cli, const char *arg, const char **out)
+{
+	if (!*arg)
+		return cli_usage(cli, "--metrics-file wants a file name");
+	*out = arg;
+	return CLI_CONTINUE;
+}
+
+int cli_metrics_opt_job(const Cli *cli, const char *arg, const char **out)
+{
+	if (!cmd_backup_job_name_ok(arg))
+		return cli_usage(cli, "--job wants a name of letters, digits and _ - . : @ '%s'", arg);
+	*out = arg;
+	return CLI_CONTINUE;
 }

@@ -45,4 +45,12 @@ int cli_metrics_write(const CliMetrics *m, const char *path, StrataErr *err);
 /* cli_metrics_free — accepts NULL. */
 void cli_metrics_free(CliMetrics *m);
 
+/* cli_metrics_opt_file / cli_metrics_opt_job — the options --metrics-file
+ * FILE (not empty) and --job NAME (cmd_backup_job_name_ok) into *out, for
+ * a command's option callback: CLI_CONTINUE, or the usage error's exit
+ * code after printing it. */
+struct Cli;
+int cli_metrics_opt_file(const struct Cli *cli, const char *arg, const char **out);
+int cli_metrics_opt_job(const struct Cli *cli, const char *arg, const char **out);
+
 #endif

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "store/prune/forget.h"
 #include "store/prune/prune.h"
@@ -247,6 +248,14 @@ static int forget_ids(Cli *cli, Repo *repo, const Args *a, char **refs, int nref
 			exit_code = cli_fail(cli, rc, &err);
 			goto out;
 		}
+		if (snapshot_held(&found[n], (int64_t)time(NULL) * 1000000000)) {
+			n++;
+			exit_code = cli_failf(cli, STRATA_EREFUSED, "snapshot %s is held (%s); `strata unhold %s` first",
+			                      cli_fmt_short_id(found[n - 1].id, id),
+			                      *found[n - 1].hold_reason ? found[n - 1].hold_reason : "no reason given",
+			                      id);
+			goto out;
+		}
 	}
 	for (int i = 0; i < n; i++) {
 		if (!a->dry_run && (rc = snapshot_delete(repo, found[i].id, &err)) && rc != -ENOENT) {
@@ -286,6 +295,7 @@ static int run(Cli *cli, int argc, char **argv)
 		goto out;
 	}
 	a.policy.labels = a.labels;
+	a.policy.now_ns = (int64_t)time(NULL) * 1000000000;
 	a.policy.include_partial = cli->include_partial;
 	a.policy.tags = (const char *const *)a.keep_tags.v;
 	a.policy.ntags = a.keep_tags.n;
