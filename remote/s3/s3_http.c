@@ -13,6 +13,7 @@
 #include "remote/backend_internal.h"
 #include "remote/s3/curl_api.h"
 #include "remote/s3/s3_multi.h"
+#include "remote/s3/s3_rate.h"
 #include "remote/s3/s3_xml.h"
 
 #include <errno.h>
@@ -247,6 +248,7 @@ static void header_copy(char *dst, size_t cap, const char *v, size_t n)
 static void reset_answer_headers(S3Req *rq)
 {
 	rq->etag[0] = rq->content_range[0] = rq->checksum[0] = '\0';
+	rq->lock_mode[0] = rq->lock_until[0] = '\0';
 	rq->content_length = -1;
 }
 
@@ -271,6 +273,10 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
 		header_copy(rq->content_range, sizeof(rq->content_range), p + 14, n - 14);
 	} else if (n > 22 && strncasecmp(p, "x-amz-checksum-sha256:", 22) == 0) {
 		header_copy(rq->checksum, sizeof(rq->checksum), p + 22, n - 22);
+	} else if (n > 22 && strncasecmp(p, "x-amz-object-lock-mode:", 23) == 0) {
+		header_copy(rq->lock_mode, sizeof(rq->lock_mode), p + 23, n - 23);
+	} else if (n > 36 && strncasecmp(p, "x-amz-object-lock-retain-until-date:", 36) == 0) {
+		header_copy(rq->lock_until, sizeof(rq->lock_until), p + 36, n - 36);
 	}
 	return n;
 }
@@ -306,6 +312,7 @@ static int on_seek(void *ud, curl_off_t off, int origin)
 typedef struct Attempt {
 	int rc;                 /* 0 or the contract error */
 	int retry;              /* worth another attempt */
+	int expired;            /* the store called the credentials expired */
 	uint64_t big_size;      /* -EFBIG: the announced size, or BACKEND_SIZE_UNKNOWN */
 	char cause[400];        /* for the message */
 } Attempt;
@@ -347,6 +354,12 @@ static void classify_status(const S3Http *http, const S3Req *rq, Attempt *a)
 	else
 		snprintf(a->cause, sizeof(a->cause), "HTTP %ld", st);
 	a->retry = (st >= 500 && st != 501) || st == 429 || (have && is_retry_code(x.code));
+	/* Temporary credentials that lapsed (a clock far off, a sleep
+	 * longer than their margin): fetch new ones and try again. */
+	if (have && (strcmp(x.code, "ExpiredToken") == 0 || strcmp(x.code, "TokenRefreshRequired") == 0)) {
+		a->expired = 1;
+		a->retry = 1;
+	}
 	if (st == 403)
 		a->rc = -EACCES;
 	else if (st == 404)
@@ -362,6 +375,12 @@ static void classify_status(const S3Http *http, const S3Req *rq, Attempt *a)
 	if (have && strcmp(x.code, "InvalidObjectState") == 0) {
 		a->rc = -ENODATA;
 		a->retry = 0;
+	}
+	if (have && st == 403 && strcmp(rq->method, "DELETE") == 0 && strcmp(x.code, "AccessDenied") == 0) {
+		size_t l = strlen(a->cause);
+
+		snprintf(a->cause + l, sizeof(a->cause) - l, " (deletion refused: the object is under "
+		         "Object Lock retention, or these credentials may write but not delete)");
 	}
 	if (have && (strcmp(x.code, "PermanentRedirect") == 0 ||
 	             strcmp(x.code, "AuthorizationHeaderMalformed") == 0)) {
@@ -502,7 +521,7 @@ static void judge(const S3Http *http, const S3Req *rq, CURLcode cc, const char *
 
 /* attempt — perform rq once on rq->h and judge the outcome. */
 static void attempt(S3Http *http, S3Req *rq, const char *url, struct curl_slist *headers,
-                    Attempt *a)
+                    const S3Creds *creds, Attempt *a)
 {
 	const S3Config *cfg = http->cfg;
 	char errbuf[CURL_ERROR_SIZE];
@@ -527,8 +546,14 @@ static void attempt(S3Http *http, S3Req *rq, const char *url, struct curl_slist 
 	CX->easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
 	CX->easy_setopt(h, CURLOPT_HTTPHEADER, headers);
 	CX->easy_setopt(h, CURLOPT_AWS_SIGV4, http->sigv4);
-	CX->easy_setopt(h, CURLOPT_USERNAME, cfg->access_key);
-	CX->easy_setopt(h, CURLOPT_PASSWORD, cfg->secret_key);
+	CX->easy_setopt(h, CURLOPT_USERNAME, creds->access_key);
+	CX->easy_setopt(h, CURLOPT_PASSWORD, creds->secret_key);
+	/* libcurl holds each transfer to the limit; s3rate_take spaces the
+	 * transfers of all threads. */
+	if (s3rate_limit(S3RATE_UP))
+		CX->easy_setopt(h, CURLOPT_MAX_SEND_SPEED_LARGE, (curl_off_t)s3rate_limit(S3RATE_UP));
+	if (s3rate_limit(S3RATE_DOWN))
+		CX->easy_setopt(h, CURLOPT_MAX_RECV_SPEED_LARGE, (curl_off_t)s3rate_limit(S3RATE_DOWN));
 	CX->easy_setopt(h, CURLOPT_USERAGENT, "strata");
 	CX->easy_setopt(h, CURLOPT_CONNECTTIMEOUT, cfg->connect_timeout_s);
 	CX->easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, (long)S3_LOW_SPEED_BYTES);
@@ -590,37 +615,70 @@ static void backoff(int attempt_no)
 
 static struct curl_slist *add_header(struct curl_slist *l, int *bad, const char *name, const char *value)
 {
-	char line[512];
-	struct curl_slist *n;
+	struct curl_slist *n = NULL;
+	char *line;
 
-	snprintf(line, sizeof(line), "%s: %s", name, value);
+	/* Session tokens run to KiBs: no fixed buffer. */
+	if (asprintf(&line, "%s: %s", name, value) < 0) {
+		*bad = 1;
+		return l;
+	}
 	n = CX->slist_append(l, line);
+	explicit_bzero(line, strlen(line));
+	free(line);
 	if (!n)
 		*bad = 1;
 	return n ? n : l;
 }
 
-int s3http_call(S3Http *http, S3Req *rq, const char *what, RemoteErr *err)
+/* lock_date — now + days as S3 wants the retention date. */
+static void lock_date(long days, char *buf, size_t len)
+{
+	time_t t = time(NULL) + (time_t)days * 86400;
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* build_headers — the header list of one attempt (the session token may
+ * change between attempts). NULL when out of memory. */
+static struct curl_slist *build_headers(const S3Http *http, const S3Req *rq, const S3Creds *creds)
 {
 	const S3Config *cfg = http->cfg;
 	struct curl_slist *headers = NULL;
-	char *path = NULL, *url = NULL, range[80];
-	Attempt a;
-	int bad = 0, n, rc;
+	char range[80], until[40];
+	int bad = 0;
 
-	memset(&a, 0, sizeof(a));
 	headers = add_header(headers, &bad, "x-amz-content-sha256",
 	                     rq->payload_sha256 ? rq->payload_sha256 : S3HTTP_EMPTY_SHA256);
 	if (rq->checksum_sha256)
 		headers = add_header(headers, &bad, "x-amz-checksum-sha256", rq->checksum_sha256);
-	if (cfg->session_token)
-		headers = add_header(headers, &bad, "x-amz-security-token", cfg->session_token);
+	if (creds->token[0])
+		headers = add_header(headers, &bad, "x-amz-security-token", creds->token);
 	if (rq->storage_class)
 		headers = add_header(headers, &bad, "x-amz-storage-class", rq->storage_class);
 	if (rq->content_type)
 		headers = add_header(headers, &bad, "Content-Type", rq->content_type);
 	if (rq->check_body)
 		headers = add_header(headers, &bad, "x-amz-checksum-mode", "ENABLED");
+	if (rq->sse && cfg->sse) {
+		headers = add_header(headers, &bad, "x-amz-server-side-encryption", cfg->sse);
+		if (cfg->kms_key_id)
+			headers = add_header(headers, &bad, "x-amz-server-side-encryption-aws-kms-key-id",
+			                     cfg->kms_key_id);
+	}
+	if (rq->ssec && cfg->ssec_key_b64) {
+		headers = add_header(headers, &bad, "x-amz-server-side-encryption-customer-algorithm", "AES256");
+		headers = add_header(headers, &bad, "x-amz-server-side-encryption-customer-key", cfg->ssec_key_b64);
+		headers = add_header(headers, &bad, "x-amz-server-side-encryption-customer-key-MD5",
+		                     cfg->ssec_md5_b64);
+	}
+	if (rq->lock && cfg->lock_mode) {
+		lock_date(cfg->lock_days, until, sizeof(until));
+		headers = add_header(headers, &bad, "x-amz-object-lock-mode", cfg->lock_mode);
+		headers = add_header(headers, &bad, "x-amz-object-lock-retain-until-date", until);
+	}
 	if (rq->extra_header) {
 		struct curl_slist *l = CX->slist_append(headers, rq->extra_header);
 
@@ -634,8 +692,31 @@ int s3http_call(S3Http *http, S3Req *rq, const char *what, RemoteErr *err)
 		         (unsigned long long)(rq->range_off + rq->range_len - 1));
 		headers = add_header(headers, &bad, "Range", range);
 	}
+	if (bad) {
+		CX->slist_free_all(headers);
+		return NULL;
+	}
+	return headers;
+}
+
+int s3http_call(S3Http *http, S3Req *rq, const char *what, RemoteErr *err)
+{
+	const S3Config *cfg = http->cfg;
+	struct curl_slist *headers = NULL;
+	char *path = NULL, *url = NULL;
+	S3Creds *creds = NULL;
+	unsigned gen = 0;
+	Attempt a;
+	int n, rc;
+
+	memset(&a, 0, sizeof(a));
+	creds = malloc(sizeof(*creds));
+	if (!creds) {
+		rc = backend_err_set(err, -ENOMEM, "%s: out of memory", what);
+		goto out;
+	}
 	path = rq->key ? s3http_encode(rq->key, 1) : strdup("");
-	if (bad || !path) {
+	if (!path) {
 		rc = backend_err_set(err, -ENOMEM, "%s: out of memory", what);
 		goto out;
 	}
@@ -655,7 +736,24 @@ int s3http_call(S3Http *http, S3Req *rq, const char *what, RemoteErr *err)
 		goto out;
 	}
 	for (rq->attempts_used = 1;; rq->attempts_used++) {
-		attempt(http, rq, url, headers, &a);
+		rc = s3cred_get(cfg->cred, creds, &gen, err);
+		if (rc < 0)
+			goto out;
+		CX->slist_free_all(headers);
+		headers = build_headers(http, rq, creds);
+		if (!headers) {
+			rc = backend_err_set(err, -ENOMEM, "%s: out of memory", what);
+			goto out;
+		}
+		if (strcmp(rq->method, "PUT") == 0)
+			s3rate_take(S3RATE_UP, rq->body_len);
+		else if (rq->ranged)
+			s3rate_take(S3RATE_DOWN, rq->range_len);
+		attempt(http, rq, url, headers, creds, &a);
+		if (!rq->ranged && strcmp(rq->method, "PUT") != 0)
+			s3rate_take(S3RATE_DOWN, rq->resp.len);
+		if (a.expired)
+			s3cred_expired(cfg->cred, gen);
 		if (a.rc == 0 || !a.retry || rq->attempts_used >= cfg->attempts)
 			break;
 		backoff(rq->attempts_used);
@@ -677,6 +775,10 @@ out:
 		rq->h = NULL;
 	}
 	CX->slist_free_all(headers);
+	if (creds) {
+		s3creds_wipe(creds);
+		free(creds);
+	}
 	free(path);
 	free(url);
 	return rc;

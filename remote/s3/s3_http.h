@@ -1,7 +1,8 @@
 /* s3_http.h — one S3 request over HTTP(S), signed, retried, judged.
  *
- * Owns: all use of libcurl — the pool of curl handles, SigV4 signing
- * (CURLOPT_AWS_SIGV4), timeouts, the retry loop with backoff, and turning
+ * Owns: all use of libcurl for S3 requests — the pool of curl handles,
+ * SigV4 signing (CURLOPT_AWS_SIGV4), the server-side encryption and
+ * Object Lock headers, timeouts, the retry loop with backoff, and turning
  * HTTP statuses and S3 <Error> documents into the errors of
  * remote/backend.h with a message naming the object.
  * Never: knows what an operation means (s3.c builds requests) or hashes
@@ -50,6 +51,11 @@ typedef struct S3Req {
 	const char *content_type;       /* or NULL */
 	const char *storage_class;      /* x-amz-storage-class, or NULL */
 	const char *extra_header;       /* one "Name: value", or NULL */
+	int sse;                        /* an upload (PUT, CreateMultipartUpload):
+	                                 * send the location's sse= headers */
+	int ssec;                       /* an object's bytes are read or written:
+	                                 * send the SSE-C key, when there is one */
+	int lock;                       /* an upload: send the Object Lock retention */
 	int ranged;                     /* GET bytes [range_off, +range_len) into dest; expects 206 */
 	uint64_t range_off;
 	size_t range_len;
@@ -67,6 +73,8 @@ typedef struct S3Req {
 	S3Buf resp;                     /* 2xx body (unless dest) */
 	char etag[130];
 	int64_t content_length;         /* -1 when absent */
+	char lock_mode[16];             /* x-amz-object-lock-mode of a HEAD, or "" */
+	char lock_until[40];            /* x-amz-object-lock-retain-until-date, or "" */
 	int attempts_used;
 
 	/* private to s3_http.c */
@@ -98,7 +106,11 @@ void s3http_free(S3Http *http);
  * -ERANGE (416, or a 206 clipped at the end of the object), -ENODATA (403
  * InvalidObjectState: an archived object), -ENOSPC (507),
  * -ENOMEM, -EIO (anything else; "giving up after N attempts: CAUSE" once
- * retries are spent). err names the object and the S3 code and message. */
+ * retries are spent). err names the object and the S3 code and message.
+ * Each attempt signs with the credentials s3cred_get gives then (fresh
+ * ones once the held ones near expiry); an ExpiredToken answer makes the
+ * next attempt fetch new ones. Transfers honour the process's bandwidth
+ * limits (s3_rate.h). */
 int s3http_call(S3Http *http, S3Req *rq, const char *what, RemoteErr *err);
 
 /* s3http_req_free — free the answer buffers of rq. */
