@@ -50,6 +50,7 @@ struct S3Cred {
 	unsigned stale_gen;             /* gen the store called expired, or 0 */
 	int64_t fetched_s, retry_s;
 	unsigned refreshes;
+	int logged;                     /* the source was named once (log) */
 };
 
 static const char *env_get(const char *name)
@@ -542,7 +543,10 @@ int s3cred_get(S3Cred *c, S3Creds *out, unsigned *out_gen, RemoteErr *err)
 			                     "%s: no S3 credentials from %s: %s", c->where, c->desc, why);
 		}
 	}
+	if (rc == 0 && c->log && !c->logged && c->kind == CRED_STATIC)
+		fprintf(stderr, "s3: %s: credentials from %s\n", c->where, c->desc);
 	if (rc == 0) {
+		c->logged = 1;
 		*out = c->cur;
 		*out_gen = c->gen;
 	}

@@ -360,6 +360,14 @@ static void classify_status(const S3Http *http, const S3Req *rq, Attempt *a)
 		a->expired = 1;
 		a->retry = 1;
 	}
+	/* A HEAD's 400 has no body to say why; with a session token, an
+	 * expired one is the likely cause (S3 answers ExpiredToken with 400),
+	 * and one fresh fetch settles it. */
+	if (!have && st == 400 && strcmp(rq->method, "HEAD") == 0 && rq->signed_with_token) {
+		a->expired = 1;
+		a->retry = 1;
+		snprintf(a->cause, sizeof(a->cause), "HTTP 400 (with a session token: expired?)");
+	}
 	if (st == 403)
 		a->rc = -EACCES;
 	else if (st == 404)
@@ -706,6 +714,7 @@ int s3http_call(S3Http *http, S3Req *rq, const char *what, RemoteErr *err)
 	char *path = NULL, *url = NULL;
 	S3Creds *creds = NULL;
 	unsigned gen = 0;
+	int64_t t0;
 	Attempt a;
 	int n, rc;
 
@@ -736,6 +745,12 @@ int s3http_call(S3Http *http, S3Req *rq, const char *what, RemoteErr *err)
 		goto out;
 	}
 	for (rq->attempts_used = 1;; rq->attempts_used++) {
+		/* The wait for the link first, then the credentials: a
+		 * long wait must not leave them stale. */
+		if (strcmp(rq->method, "PUT") == 0)
+			s3rate_take(S3RATE_UP, rq->body_len);
+		else if (rq->ranged)
+			s3rate_take(S3RATE_DOWN, rq->range_len);
 		rc = s3cred_get(cfg->cred, creds, &gen, err);
 		if (rc < 0)
 			goto out;
@@ -745,13 +760,11 @@ int s3http_call(S3Http *http, S3Req *rq, const char *what, RemoteErr *err)
 			rc = backend_err_set(err, -ENOMEM, "%s: out of memory", what);
 			goto out;
 		}
-		if (strcmp(rq->method, "PUT") == 0)
-			s3rate_take(S3RATE_UP, rq->body_len);
-		else if (rq->ranged)
-			s3rate_take(S3RATE_DOWN, rq->range_len);
+		rq->signed_with_token = creds->token[0] != '\0';
+		t0 = s3rate_now_ns();
 		attempt(http, rq, url, headers, creds, &a);
 		if (!rq->ranged && strcmp(rq->method, "PUT") != 0)
-			s3rate_take(S3RATE_DOWN, rq->resp.len);
+			s3rate_took(S3RATE_DOWN, rq->resp.len, t0);
 		if (a.expired)
 			s3cred_expired(cfg->cred, gen);
 		if (a.rc == 0 || !a.retry || rq->attempts_used >= cfg->attempts)

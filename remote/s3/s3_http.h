@@ -82,6 +82,7 @@ typedef struct S3Req {
 	S3Buf errbody;
 	size_t dest_got, body_pos;
 	int overflow, oom;
+	int signed_with_token;
 	char content_range[96];
 	char checksum[64];
 } S3Req;

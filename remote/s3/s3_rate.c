@@ -42,7 +42,7 @@ uint64_t s3rate_limit(S3RateDir dir)
 	return budgets[dir].clock.bytes_per_s;
 }
 
-static int64_t now_ns(void)
+int64_t s3rate_now_ns(void)
 {
 	struct timespec ts;
 
@@ -67,21 +67,41 @@ int64_t s3rate_reserve(S3RateClock *c, uint64_t n, int64_t now)
 	return start - now;
 }
 
-void s3rate_take(S3RateDir dir, uint64_t n)
+static void sleep_ns(int64_t wait)
 {
-	Budget *b = &budgets[dir];
 	struct timespec ts;
-	int64_t wait;
 
-	if (!s3rate_limit(dir) || n == 0)
-		return;
-	pthread_mutex_lock(&b->lock);
-	wait = s3rate_reserve(&b->clock, n, now_ns());
-	pthread_mutex_unlock(&b->lock);
 	if (wait <= 0)
 		return;
 	ts.tv_sec = (time_t)(wait / 1000000000);
 	ts.tv_nsec = (long)(wait % 1000000000);
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
+}
+
+void s3rate_took(S3RateDir dir, uint64_t n, int64_t started_ns)
+{
+	Budget *b = &budgets[dir];
+	int64_t end;
+
+	if (!s3rate_limit(dir) || n == 0)
+		return;
+	pthread_mutex_lock(&b->lock);
+	s3rate_reserve(&b->clock, n, started_ns);
+	end = b->clock.next_ns;
+	pthread_mutex_unlock(&b->lock);
+	sleep_ns(end - s3rate_now_ns());
+}
+
+void s3rate_take(S3RateDir dir, uint64_t n)
+{
+	Budget *b = &budgets[dir];
+	int64_t wait;
+
+	if (!s3rate_limit(dir) || n == 0)
+		return;
+	pthread_mutex_lock(&b->lock);
+	wait = s3rate_reserve(&b->clock, n, s3rate_now_ns());
+	pthread_mutex_unlock(&b->lock);
+	sleep_ns(wait);
 }

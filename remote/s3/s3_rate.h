@@ -31,9 +31,18 @@ typedef enum S3RateDir { S3RATE_UP, S3RATE_DOWN } S3RateDir;
 uint64_t s3rate_limit(S3RateDir dir);
 
 /* s3rate_take — account for n bytes in dir and sleep until the link is
- * this transfer's: call it before a transfer of known size, or after one
- * whose size was only known at its end. Returns at once without a limit. */
+ * this transfer's: call it before a transfer of known size. Returns at
+ * once without a limit. */
 void s3rate_take(S3RateDir dir, uint64_t n);
+
+/* s3rate_now_ns — the clock s3rate_took measures with. */
+int64_t s3rate_now_ns(void);
+
+/* s3rate_took — account for n bytes of a transfer of unknown size that
+ * started at started_ns and has ended: its reservation begins then (or
+ * when the link was free) and the caller sleeps until it ends, so the
+ * transfer took no less than n / rate. */
+void s3rate_took(S3RateDir dir, uint64_t n, int64_t started_ns);
 
 /* S3RateClock — the reservation arithmetic, for tests: next_ns is when
  * the link is free; s3rate_reserve returns how long a transfer of n bytes

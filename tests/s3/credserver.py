@@ -112,10 +112,12 @@ class H(http.server.BaseHTTPRequestHandler):
         p = self.path
         if p == '/__count':
             with lock:
-                return self.answer('ctl', 200, ''.join('%s %d\n' % kv for kv in sorted(counts.items())))
+                body = ''.join('%s %d\n' % kv for kv in sorted(counts.items()))
+            return self.answer('ctl', 200, body)
         if p == '/__log':
             with lock:
-                return self.answer('ctl', 200, ''.join(l + '\n' for l in log))
+                body = ''.join(l + '\n' for l in log)
+            return self.answer('ctl', 200, body)
         if p.startswith('/latest/meta-data/iam/security-credentials/'):
             if self.headers.get('X-aws-ec2-metadata-token') is None or not self.imds_token_ok():
                 return self.answer('imds', 401, 'unauthorized')

@@ -272,6 +272,9 @@ const server = http.createServer((req, res) => {
 	sock.on('close', end)
 	const n = ++counter
 	const fault = plan.get(n) || every || ''
+	// S3 judges the credentials when the request arrives, not when a slow
+	// body has finished arriving.
+	const arrived = Date.now()
 	const chunks = []
 	req.on('data', (c) => chunks.push(c))
 	req.on('end', () => {
@@ -281,7 +284,7 @@ const server = http.createServer((req, res) => {
 			/^x-amz-(server-side-encryption|object-lock|security-token)/.test(h)).sort()
 		headersLog.push(`${n} ${req.method} ${req.url}` + shown.map((h) => ` ${h}=${req.headers[h]}`).join(''))
 		const tok = /^fake-exp-(\d+)-/.exec(req.headers['x-amz-security-token'] || '')
-		if (tok && Date.now() > Number(tok[1])) {
+		if (tok && arrived > Number(tok[1])) {
 			note('400 expired')
 			return s3Error(res, 400, 'ExpiredToken', 'The provided token has expired.')
 		}

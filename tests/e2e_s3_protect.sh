@@ -1,0 +1,180 @@
+#!/bin/sh
+# e2e_s3_protect.sh — what protects the objects in a bucket, asserted on
+# the headers the store receives (tests/s3/faultproxy.js logs them):
+# server-side encryption (SSE-S3, SSE-KMS with a key ID, SSE-C with a key
+# file, on single and multipart uploads), Object Lock retention on every
+# upload but lock files, forget/prune refusing to touch objects under
+# retention (a clear error, nothing deleted), an append-only credential
+# (backup and replicate work, prune fails and deletes nothing), and the
+# bandwidth limits (--limit-upload, --limit-download: achieved rate
+# against the limit).
+. tests/e2e_lib.sh
+. tests/s3/s3lib.sh
+
+PROBE=${PROBE:-$(pwd)/${BUILD:-build}/tools/dev/backend_probe}
+s3_start || e2e_done
+s3_proxy_start || e2e_done
+P=$PROXY_LOCATION
+B=/$S3_BUCKET/repo
+export STRATA_S3_RETRIES=2
+
+err_has() {
+	n=$1; shift
+	for s in "$@"; do
+		if ! grep -qF -- "$s" "$T/err"; then
+			fail "$n" "stderr lacks \"$s\": $(head -c 400 "$T/err")"
+			return
+		fi
+	done
+	pass "$n"
+}
+
+# hdr_has NAME REGEX — a line of the proxy's header log matches.
+hdr_has() {
+	if s3_headers | grep -q -- "$2"; then pass "$1"; else fail "$1" "no request matching $2 in: $(s3_headers | head -c 500)"; fi
+}
+
+hdr_lacks() {
+	if s3_headers | grep -q -- "$2"; then fail "$1" "$(s3_headers | grep -- "$2" | head -c 300)"; else pass "$1"; fi
+}
+
+head -c 1000 /dev/urandom >"$T/small"
+
+# --- server-side encryption ----------------------------------------------------------------
+s3_faults ""
+expect sse_s3_put "$PROBE" "$P?sse=AES256" put data/00/s3 "$T/small"
+hdr_has sse_s3_header "^1 PUT $B/data/00/s3 x-amz-server-side-encryption=AES256$"
+KMS=arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab
+s3_faults ""
+expect sse_kms_put "$PROBE" "$P?sse=aws:kms&kms-key-id=$KMS" put index/kms "$T/small"
+hdr_has sse_kms_headers "^1 PUT $B/index/kms x-amz-server-side-encryption=aws:kms x-amz-server-side-encryption-aws-kms-key-id=$KMS$"
+# Multipart: the headers go on CreateMultipartUpload, not on the parts.
+head -c 68000000 /dev/urandom >"$T/big"
+s3_faults ""
+expect sse_kms_multipart env STRATA_S3_SSE=aws:kms STRATA_S3_SSE_KMS_KEY_ID="$KMS" "$PROBE" "$P" put data/01/big "$T/big"
+hdr_has sse_kms_multipart_initiate "^1 POST $B/data/01/big?uploads= x-amz-server-side-encryption=aws:kms x-amz-server-side-encryption-aws-kms-key-id=$KMS$"
+hdr_has sse_kms_multipart_part_plain "^2 PUT $B/data/01/big?partNumber=1&uploadId=[^ ]*$"
+rm -f "$T/big"
+# SSE-C: the key on every read and write of the object, never in output.
+head -c 32 /dev/urandom >"$T/ssec.key"
+KEY64=$(base64 -w0 <"$T/ssec.key")
+MD5=$(openssl dgst -md5 -binary <"$T/ssec.key" | base64 -w0)
+s3_faults ""
+expect sse_c_put "$PROBE" "$P?sse_c_key_file=$T/ssec.key" put keys/c "$T/small"
+"$PROBE" "$P?sse_c_key_file=$T/ssec.key" get keys/c >"$T/got" 2>>"$T/err"
+if cmp -s "$T/small" "$T/got"; then pass sse_c_round_trip; else fail sse_c_round_trip "bytes differ"; fi
+C_HDRS="x-amz-server-side-encryption-customer-algorithm=AES256 x-amz-server-side-encryption-customer-key=$KEY64 x-amz-server-side-encryption-customer-key-md5=$MD5"
+hdr_has sse_c_put_headers "^1 PUT $B/keys/c $C_HDRS$"
+hdr_has sse_c_get_headers "^2 GET $B/keys/c $C_HDRS$"
+if grep -qF -e "$KEY64" "$T/out" "$T/err"; then fail sse_c_key_not_shown "key in output"; else pass sse_c_key_not_shown; fi
+printf '0123456789' >"$T/short.key"
+expect_exit sse_c_bad_key 1 "$PROBE" "$P?sse_c_key_file=$T/short.key" stat keys/c
+err_has sse_c_bad_key_message "s3:http://127.0.0.1:$PROXY_PORT/$S3_BUCKET/repo: SSE-C key file $T/short.key: expected 32 bytes or 64 hex digits, found 10 bytes"
+expect_exit sse_bad_value 1 "$PROBE" "$P?sse=DES" stat keys/c
+err_has sse_bad_value_message "sse=DES: expected AES256 (S3's keys) or aws:kms"
+expect_exit sse_kms_without_sse 1 "$PROBE" "$P?kms_key_id=$KMS" stat keys/c
+err_has sse_kms_without_sse_message "kms_key_id= needs sse=aws:kms"
+expect_exit sse_both 1 "$PROBE" "$P?sse=AES256&sse_c_key_file=$T/ssec.key" stat keys/c
+err_has sse_both_message "sse= and sse_c_key_file= exclude each other"
+expect_exit location_unknown_option 1 "$PROBE" "$P?colour=blue" stat keys/c
+err_has location_unknown_option_message "unknown location option \"colour=blue\""
+expect_exit location_option_twice 1 "$PROBE" "$P?region=us-east-1&region=eu-west-1" stat keys/c
+err_has location_option_twice_message "location option region= given twice"
+
+# --- Object Lock -------------------------------------------------------------------------------
+mkdir -p "$T/src"
+head -c 400000 /dev/urandom >"$T/src/a"
+LK="s3:http://127.0.0.1:$PROXY_PORT/$S3_BUCKET/locked?object_lock_days=30"
+s3_faults ""
+expect lock_init "$STRATA" -r "$LK" init
+expect lock_backup "$STRATA" -r "$LK" backup "$T/src"
+want_day=$(date -u -d '+30 days' +%Y-%m-%d)
+if s3_headers | grep " PUT /$S3_BUCKET/locked/" | grep -v "/locks/" | grep -v "x-amz-object-lock-mode=COMPLIANCE x-amz-object-lock-retain-until-date=${want_day}T" >"$T/unlocked"; [ -s "$T/unlocked" ]; then
+	fail lock_every_upload_retained "$(head -c 300 "$T/unlocked")"
+elif s3_headers | grep -q " PUT /$S3_BUCKET/locked/data/"; then
+	pass lock_every_upload_retained
+else
+	fail lock_every_upload_retained "no data upload seen: $(s3_headers | head -c 300)"
+fi
+if s3_headers | grep " PUT /$S3_BUCKET/locked/locks/" | grep -q object-lock; then
+	fail lock_files_not_retained "$(s3_headers | grep /locks/ | head -c 300)"
+else
+	pass lock_files_not_retained
+fi
+echo more >"$T/src/b"
+expect lock_backup2 "$STRATA" -r "$LK" backup "$T/src"
+s3_faults ""
+expect_exit lock_forget_refused 4 "$STRATA" -r "$LK" forget --keep-last 1 --prune
+err_has lock_forget_refused_message "under Object Lock (COMPLIANCE) until ${want_day}T" "not deleted"
+if s3_proxy_log | grep -q " DELETE /$S3_BUCKET/locked/[^l]"; then
+	fail lock_forget_tried_nothing "$(s3_proxy_log | grep DELETE | head -c 300)"
+else
+	pass lock_forget_tried_nothing
+fi
+expect lock_snapshots_kept "$STRATA" -r "$LK" snapshots --json
+if [ "$(json "$T/out" 'len(d)')" = 2 ]; then pass lock_both_snapshots_remain; else fail lock_both_snapshots_remain "$(head -c 300 "$T/out")"; fi
+expect_exit lock_bad_days 4 "$STRATA" -r "s3:http://127.0.0.1:$PROXY_PORT/$S3_BUCKET/locked?object_lock_days=0" snapshots
+err_has lock_bad_days_message "object_lock_days=\"0\" is not a number in 1..36500"
+expect_exit lock_bad_mode 4 "$STRATA" -r "$LK&object_lock_mode=FOREVER" snapshots
+err_has lock_bad_mode_message "object_lock_mode=FOREVER: expected COMPLIANCE or GOVERNANCE"
+
+# --- an append-only credential: writes yes, deletes no -----------------------------------------------
+AO="s3:http://127.0.0.1:$PROXY_PORT/$S3_BUCKET/appendonly"
+expect ao_init "$STRATA" -r "$AO" init
+s3_nodelete 1
+expect ao_backup "$STRATA" -r "$AO" backup "$T/src"
+echo third >"$T/src/c"
+expect ao_backup2 "$STRATA" -r "$AO" backup "$T/src"
+expect ao_replicate "$STRATA" -r "$AO" replicate --to "s3:http://127.0.0.1:$PROXY_PORT/$S3_BUCKET/aocopy"
+s3_faults ""
+expect_exit ao_forget_refused 4 "$STRATA" -r "$AO" forget --keep-last 1 --prune
+err_has ao_forget_refused_message "AccessDenied" "deletion refused: the object is under Object Lock retention, or these credentials may write but not delete"
+if s3_proxy_log | grep " DELETE " | grep -v " 403 locked" | grep -q .; then
+	fail ao_nothing_deleted "$(s3_proxy_log | grep DELETE | head -c 300)"
+else
+	pass ao_nothing_deleted
+fi
+s3_nodelete 0
+expect ao_check "$STRATA" -r "$AO" check
+
+# --- bandwidth limits -------------------------------------------------------------------------------
+# rate NAME BYTES LIMIT CMD... — run CMD, print the achieved rate and
+# pass when it lies within 15 % of LIMIT.
+rate() {
+	n=$1 bytes=$2 lim=$3; shift 3
+	t0=$(date +%s%N)
+	"$@" >"$T/out" 2>"$T/err"; rc=$?
+	t1=$(date +%s%N)
+	r=$(python3 -c "import sys; b,l,ns=map(int,sys.argv[1:]); r=b/(ns/1e9); print('%.0f %.1f' % (r, 100*(r-l)/l))" "$bytes" "$lim" $((t1 - t0)))
+	echo "$n: $bytes bytes in $(( (t1 - t0) / 1000000 )) ms: ${r% *} B/s against $lim (${r#* } %)"
+	pct=${r#* }
+	if [ $rc -eq 0 ] && python3 -c "import sys; sys.exit(0 if abs(float(sys.argv[1])) <= 15 else 1)" "$pct"; then
+		pass "$n"
+	else
+		fail "$n" "exit $rc, ${r% *} B/s against $lim B/s: $(head -c 200 "$T/err")"
+	fi
+}
+head -c 6291456 /dev/urandom >"$T/six"
+rate limit_upload_one_object 6291456 2097152 env STRATA_S3_LIMIT_UPLOAD=2097152 "$PROBE" "$P" put data/02/six "$T/six"
+rate limit_download_one_object 6291456 2097152 env STRATA_S3_LIMIT_DOWNLOAD=2097152 "$PROBE" "$P" get data/02/six
+# The strata program: backup and restore through the options.
+rm -rf "$T/src"; mkdir -p "$T/src"; cp "$T/six" "$T/src/six"
+RL="s3:http://127.0.0.1:$PROXY_PORT/$S3_BUCKET/rated"
+expect limit_init "$STRATA" -r "$RL" init
+t0=$(date +%s%N)
+expect limit_backup "$STRATA" -r "$RL" --limit-upload 2M backup "$T/src"
+t1=$(date +%s%N)
+ms=$(( (t1 - t0) / 1000000 ))
+echo "backup --limit-upload 2M of 6 MiB: $ms ms"
+if [ $ms -ge 2700 ]; then pass limit_backup_held; else fail limit_backup_held "$ms ms for 6 MiB at 2 MiB/s"; fi
+t0=$(date +%s%N)
+expect limit_restore "$STRATA" -r "$RL" --limit-download 2M restore latest --target "$T/out_tree"
+t1=$(date +%s%N)
+ms=$(( (t1 - t0) / 1000000 ))
+echo "restore --limit-download 2M of 6 MiB: $ms ms"
+if [ $ms -ge 2700 ]; then pass limit_restore_held; else fail limit_restore_held "$ms ms for 6 MiB at 2 MiB/s"; fi
+if cmp -s "$T/six" "$T/out_tree$T/src/six"; then pass limit_restore_bit_exact; else fail limit_restore_bit_exact "differs"; fi
+expect_exit limit_bad_rate 2 "$STRATA" -r "$RL" --limit-upload 10 snapshots
+err_has limit_bad_rate_message "--limit-upload 10: give bytes per second from 1K to 1T"
+expect_exit limit_bad_suffix 2 "$STRATA" -r "$RL" --limit-download 5X snapshots
+e2e_done
