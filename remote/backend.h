@@ -151,16 +151,25 @@ int backend_local_open(const char *dir, Backend **out_be, RemoteErr *err);
  *   s3:http(s)://HOST[:PORT]/BUCKET[/PREFIX]   path-style, any S3-compatible store
  *   s3://BUCKET[/PREFIX]                        AWS, https://BUCKET.s3.REGION.amazonaws.com
  *                                               (path-style for dotted bucket names)
- * Either may end in "?OPTION=VALUE[&...]": storage_class=SPEC, region=NAME,
- * transfers=N.
+ * Either may end in "?OPTION=VALUE[&...]": the parameters of
+ * remote/s3/s3_opts.h (region, profile, storage_class, transfers, retries,
+ * path_style, sse, kms_key_id, sse_c_key_file, object_lock_mode,
+ * object_lock_days), each with an environment variable standing in.
  * Object NAME is stored under key PREFIX/NAME.
  *
- * Credentials: AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY (+ AWS_SESSION_TOKEN,
- * sent as x-amz-security-token); when they are not both set, profile
- * AWS_PROFILE (default "default") of AWS_SHARED_CREDENTIALS_FILE (default
- * ~/.aws/credentials). None found: -EACCES at open.
+ * Credentials: the AWS credential chain (remote/s3/s3_cred.h): keys in
+ * the environment, a profile of ~/.aws/credentials and ~/.aws/config
+ * (static keys, credential_process, role_arn with source_profile or
+ * web_identity_token_file), web identity, container credentials, EC2
+ * instance metadata (IMDSv2); profile= takes one profile alone. Temporary
+ * credentials are refreshed before they expire. None configured: -EACCES
+ * at open.
  * Region: option region=, AWS_REGION, AWS_DEFAULT_REGION, the profile's
  * "region" in AWS_CONFIG_FILE (default ~/.aws/config), else us-east-1.
+ * Uploads carry the sse= / SSE-C headers and, with object_lock_days, an
+ * Object Lock retention (not lock files); delete() refuses, with -EACCES
+ * and no DELETE sent, an object whose retention has not ended.
+ * Transfers honour STRATA_S3_LIMIT_UPLOAD/_DOWNLOAD (remote/s3/s3_rate.h).
  *
  * Other environment variables:
  *   STRATA_S3_STORAGE_CLASS   "data=GLACIER,metadata=STANDARD": the

@@ -30,17 +30,6 @@ bare() {
 		AWS_CONFIG_FILE="$T/config" AWS_EC2_METADATA_DISABLED=true STRATA_S3_LOG=1 "$@"
 }
 
-err_has() {
-	n=$1; shift
-	for s in "$@"; do
-		if ! grep -qF -- "$s" "$T/err"; then
-			fail "$n" "stderr lacks \"$s\": $(head -c 400 "$T/err")"
-			return
-		fi
-	done
-	pass "$n"
-}
-
 # no_secret NAME FILE... — no credential text in the files: not the test
 # server's key and secret (both "S3RVER"), no session token, no web
 # identity or container authorization token, no source key secret.

@@ -18,17 +18,6 @@ P=$PROXY_LOCATION
 B=/$S3_BUCKET/repo
 export STRATA_S3_RETRIES=2
 
-err_has() {
-	n=$1; shift
-	for s in "$@"; do
-		if ! grep -qF -- "$s" "$T/err"; then
-			fail "$n" "stderr lacks \"$s\": $(head -c 400 "$T/err")"
-			return
-		fi
-	done
-	pass "$n"
-}
-
 # hdr_has NAME REGEX — a line of the proxy's header log matches.
 hdr_has() {
 	if s3_headers | grep -q -- "$2"; then pass "$1"; else fail "$1" "no request matching $2 in: $(s3_headers | head -c 500)"; fi

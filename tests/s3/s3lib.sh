@@ -17,6 +17,7 @@
 #   s3_cold MS      archive mode: data/ GETs answer InvalidObjectState until
 #                   restored (thawed MS ms after RestoreObject); -1 ends it
 #   s3_aws ARGS     run /usr/bin/aws s3api against the server
+#   err_has NAME TEXT...  the last expect/expect_exit's stderr holds every TEXT
 #   s3_headers      print the proxy's header log (x-amz-server-side-encryption*,
 #                   x-amz-object-lock-*, x-amz-security-token per request)
 #   s3_nodelete 1|0 make the proxy refuse every DELETE (an append-only policy)
@@ -166,6 +167,18 @@ s3_aws() {
 		return 127
 	fi
 	/usr/bin/aws --endpoint-url "$S3_ENDPOINT" s3api "$@"
+}
+
+# err_has NAME TEXT... — the last expect/expect_exit's stderr holds every TEXT.
+err_has() {
+	n=$1; shift
+	for s in "$@"; do
+		if ! grep -qF -- "$s" "$T/err"; then
+			fail "$n" "stderr lacks \"$s\": $(head -c 400 "$T/err")"
+			return
+		fi
+	done
+	pass "$n"
 }
 
 s3_headers() {
