@@ -34,6 +34,9 @@
  *               (S3 GLACIER, DEEP_ARCHIVE: "InvalidObjectState") and must
  *               be thawed first (backend_thaw)
  *   -EFBIG      get: the object is larger than the caller's max_bytes
+ *   -EPERM      delete: the object is under a retention that has not
+ *               ended (S3 Object Lock); err says until when. Nothing was
+ *               sent to delete it.
  */
 #ifndef STRATA_REMOTE_BACKEND_H
 #define STRATA_REMOTE_BACKEND_H
@@ -167,8 +170,8 @@ int backend_local_open(const char *dir, Backend **out_be, RemoteErr *err);
  * Region: option region=, AWS_REGION, AWS_DEFAULT_REGION, the profile's
  * "region" in AWS_CONFIG_FILE (default ~/.aws/config), else us-east-1.
  * Uploads carry the sse= / SSE-C headers and, with object_lock_days, an
- * Object Lock retention (not lock files); delete() refuses, with -EACCES
- * and no DELETE sent, an object whose retention has not ended.
+ * Object Lock retention (not lock files or prune plans); delete() refuses,
+ * with -EPERM and no DELETE sent, an object whose retention has not ended.
  * Transfers honour STRATA_S3_LIMIT_UPLOAD/_DOWNLOAD (remote/s3/s3_rate.h).
  *
  * Other environment variables:

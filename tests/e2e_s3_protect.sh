@@ -3,11 +3,11 @@
 # the headers the store receives (tests/s3/faultproxy.js logs them):
 # server-side encryption (SSE-S3, SSE-KMS with a key ID, SSE-C with a key
 # file, on single and multipart uploads), Object Lock retention on every
-# upload but lock files, forget/prune refusing to touch objects under
-# retention (a clear error, nothing deleted), an append-only credential
-# (backup and replicate work, prune fails and deletes nothing), and the
-# bandwidth limits (--limit-upload, --limit-download: achieved rate
-# against the limit).
+# upload but lock files, forget and prune planning around objects under
+# retention (kept, reported with the date, no DELETE sent), an append-only
+# credential (backup and replicate work, prune fails and deletes nothing),
+# Retry-After honoured, and the bandwidth limits (--limit-upload,
+# --limit-download: achieved rate against the limit).
 . tests/e2e_lib.sh
 . tests/s3/s3lib.sh
 
@@ -90,18 +90,45 @@ if s3_headers | grep " PUT /$S3_BUCKET/locked/locks/" | grep -q object-lock; the
 else
 	pass lock_files_not_retained
 fi
+# The second backup no longer has a: the first snapshot's data pack is
+# unused once the first snapshot goes.
+rm -f "$T/src/a"
 echo more >"$T/src/b"
 expect lock_backup2 "$STRATA" -r "$LK" backup "$T/src"
 s3_faults ""
-expect_exit lock_forget_refused 4 "$STRATA" -r "$LK" forget --keep-last 1 --prune
-err_has lock_forget_refused_message "under Object Lock (COMPLIANCE) until ${want_day}T" "not deleted"
-if s3_proxy_log | grep -q " DELETE /$S3_BUCKET/locked/[^l]"; then
+expect lock_forget_plans_around "$STRATA" -r "$LK" forget --keep-last 1 --prune
+err_has lock_forget_reports_kept "strata: warning: kept: s3://$S3_BUCKET/locked/snapshots/" "under Object Lock (COMPLIANCE) until ${want_day}T" "not deleted"
+if grep -q "^0 snapshots removed, 2 kept (some under retention" "$T/out"; then pass lock_forget_summary; else fail lock_forget_summary "$(head -c 300 "$T/out")"; fi
+if s3_proxy_log | grep " DELETE /$S3_BUCKET/locked/" | grep -qv "/locks/"; then
 	fail lock_forget_tried_nothing "$(s3_proxy_log | grep DELETE | head -c 300)"
 else
 	pass lock_forget_tried_nothing
 fi
 expect lock_snapshots_kept "$STRATA" -r "$LK" snapshots --json
 if [ "$(json "$T/out" 'len(d)')" = 2 ]; then pass lock_both_snapshots_remain; else fail lock_both_snapshots_remain "$(head -c 300 "$T/out")"; fi
+# The first snapshot's file goes behind the proxy's back (straight to the
+# server, which knows no Object Lock): its pack and index file are now
+# unused but still under retention, and prune must plan around them.
+expect lock_forget_direct "$STRATA" -r "s3:$S3_ENDPOINT/$S3_BUCKET/locked" forget --keep-last 1
+s3_faults ""
+expect lock_prune_plans_around "$STRATA" -r "$LK" --json prune
+if [ "$(json "$T/out" 'd["done"]["packs_deleted"] == 0 and d["done"]["locked_index_files"] >= 1 and d["done"]["locked_packs"] >= 1')" = True ]; then
+	pass lock_prune_reports_kept
+else
+	fail lock_prune_reports_kept "$(head -c 400 "$T/out")"
+fi
+if s3_proxy_log | grep " DELETE /$S3_BUCKET/locked/" | grep -v "/locks/" | grep -v "/prune/" | grep -q .; then
+	fail lock_prune_sent_no_delete "$(s3_proxy_log | grep DELETE | head -c 300)"
+else
+	pass lock_prune_sent_no_delete
+fi
+expect lock_prune_text "$STRATA" -r "$LK" prune
+if grep -q "^kept under retention (S3 Object Lock): [1-9][0-9]* index files\{0,1\}, [1-9][0-9]* packs\{0,1\}; a later prune deletes them once it ends (s3://$S3_BUCKET/locked/index/.*until ${want_day}T" "$T/out"; then
+	pass lock_prune_text_says_until
+else
+	fail lock_prune_text_says_until "$(head -c 400 "$T/out")"
+fi
+expect lock_check_after "$STRATA" -r "$LK" check
 expect_exit lock_bad_days 4 "$STRATA" -r "s3:http://127.0.0.1:$PROXY_PORT/$S3_BUCKET/locked?object_lock_days=0" snapshots
 err_has lock_bad_days_message "object_lock_days=\"0\" is not a number in 1..36500"
 expect_exit lock_bad_mode 4 "$STRATA" -r "$LK&object_lock_mode=FOREVER" snapshots
@@ -125,6 +152,17 @@ else
 fi
 s3_nodelete 0
 expect ao_check "$STRATA" -r "$AO" check
+
+# --- Retry-After: a floor under the backoff ------------------------------------------------------
+s3_faults 1:retryafter-2
+t0=$(date +%s%N)
+expect retry_after_put "$PROBE" "$P" put keys/ra "$T/small"
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+if [ $ms -ge 2000 ] && [ $ms -lt 6000 ] && s3_proxy_log | grep -q "^2 PUT $B/keys/ra 200"; then
+	pass retry_after_waited
+else
+	fail retry_after_waited "$ms ms: $(s3_proxy_log | head -c 200)"
+fi
 
 # --- bandwidth limits -------------------------------------------------------------------------------
 # rate NAME BYTES LIMIT CMD... — run CMD, print the achieved rate and

@@ -126,7 +126,7 @@ static int check_name(const S3Backend *s3, const char *name, char *what, RemoteE
 	return 0;
 }
 
-/* lock_check — after a HEAD: *out_lock = -EACCES with err set when the
+/* lock_check — after a HEAD: *out_lock = -EPERM with err set when the
  * object is under an Object Lock retention that has not ended. */
 static void lock_check(const S3Req *rq, const char *what, int *out_lock, RemoteErr *err)
 {
@@ -143,7 +143,7 @@ static void lock_check(const S3Req *rq, const char *what, int *out_lock, RemoteE
 	 * would refuse the deletion anyway. */
 	if (p && timegm(&tm) <= now)
 		return;
-	*out_lock = backend_err_set(err, -EACCES, "%s: under Object Lock (%s) until %s: not deleted; "
+	*out_lock = backend_err_set(err, -EPERM, "%s: under Object Lock (%s) until %s: not deleted; "
 	                            "it can go once its retention ends", what,
 	                            rq->lock_mode[0] ? rq->lock_mode : "retention", rq->lock_until);
 }

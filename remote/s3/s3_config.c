@@ -428,8 +428,9 @@ int s3config_lock_applies(const S3Config *cfg, const char *name)
 {
 	/* Lock files are deleted when the command ends: a retention would
 	 * keep every past lock alive, and a stale one could never be
-	 * removed. */
-	return cfg->lock_mode && strncmp(name, "locks/", 6) != 0;
+	 * removed. Prune plans ("prune/") are deleted when swept: they hold
+	 * no backup data, only what a sweep is to delete. */
+	return cfg->lock_mode && strncmp(name, "locks/", 6) != 0 && strncmp(name, "prune/", 6) != 0;
 }
 
 const char *s3config_storage_class(const S3Config *cfg, const char *name)

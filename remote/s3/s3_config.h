@@ -69,7 +69,9 @@ int s3config_parse(const char *location, S3Config *out, RemoteErr *err);
 const char *s3config_storage_class(const S3Config *cfg, const char *name);
 
 /* s3config_lock_applies — whether an upload of name carries an Object
- * Lock retention: with lock_mode set, every name but "locks/...". */
+ * Lock retention: with lock_mode set, every name but "locks/..." and
+ * "prune/..." (store/FORMAT.md: lock files and prune plans, objects that
+ * hold no backup data and are deleted in normal operation). */
 int s3config_lock_applies(const S3Config *cfg, const char *name);
 
 /* s3config_free — release and wipe what s3config_parse() wrote. Accepts a

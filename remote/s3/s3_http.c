@@ -39,6 +39,9 @@
  * s3_multi.c): enough for the handful of threads a backup runs and the 16
  * a restore runs. */
 #define S3_POOL_MAX 32
+/* A Retry-After longer than this is not waited for in full: a request
+ * that has to wait minutes is better reported than hung on. */
+#define S3_RETRY_AFTER_MAX_S 60
 /* Error documents are small; keep only their start. */
 #define S3_ERRBODY_MAX ((size_t)64 << 10)
 
@@ -249,6 +252,7 @@ static void reset_answer_headers(S3Req *rq)
 {
 	rq->etag[0] = rq->content_range[0] = rq->checksum[0] = '\0';
 	rq->lock_mode[0] = rq->lock_until[0] = '\0';
+	rq->retry_after_s = 0;
 	rq->content_length = -1;
 }
 
@@ -273,6 +277,14 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
 		header_copy(rq->content_range, sizeof(rq->content_range), p + 14, n - 14);
 	} else if (n > 22 && strncasecmp(p, "x-amz-checksum-sha256:", 22) == 0) {
 		header_copy(rq->checksum, sizeof(rq->checksum), p + 22, n - 22);
+	} else if (n > 12 && strncasecmp(p, "Retry-After:", 12) == 0) {
+		char v[32];
+		long x;
+
+		/* Seconds; the HTTP-date form is not used by S3. */
+		header_copy(v, sizeof(v), p + 12, n - 12);
+		if (sscanf(v, "%ld", &x) == 1 && x > 0)
+			rq->retry_after_s = x < S3_RETRY_AFTER_MAX_S ? x : S3_RETRY_AFTER_MAX_S;
 	} else if (n > 22 && strncasecmp(p, "x-amz-object-lock-mode:", 23) == 0) {
 		header_copy(rq->lock_mode, sizeof(rq->lock_mode), p + 23, n - 23);
 	} else if (n > 36 && strncasecmp(p, "x-amz-object-lock-retain-until-date:", 36) == 0) {
@@ -599,7 +611,7 @@ static void attempt(S3Http *http, S3Req *rq, const char *url, struct curl_slist 
 	judge(http, rq, cc, errbuf, a);
 }
 
-static void backoff(int attempt_no)
+static void backoff(int attempt_no, long min_s)
 {
 	unsigned long ms = S3_BACKOFF_BASE_MS;
 	struct timespec ts;
@@ -615,6 +627,10 @@ static void backoff(int attempt_no)
 	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r))
 		r = (uint32_t)time(NULL) * 2654435761u;
 	ms = ms / 2 + r % (ms / 2 + 1);
+	/* The server's Retry-After is a floor, jittered upwards so that
+	 * clients told the same do not return together. */
+	if (min_s > 0 && ms < (unsigned long)min_s * 1000)
+		ms = (unsigned long)min_s * 1000 + r % 250;
 	ts.tv_sec = (time_t)(ms / 1000);
 	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
@@ -769,7 +785,7 @@ int s3http_call(S3Http *http, S3Req *rq, const char *what, RemoteErr *err)
 			s3cred_expired(cfg->cred, gen);
 		if (a.rc == 0 || !a.retry || rq->attempts_used >= cfg->attempts)
 			break;
-		backoff(rq->attempts_used);
+		backoff(rq->attempts_used, rq->retry_after_s);
 	}
 	if (a.rc == 0)
 		rc = 0;

@@ -83,6 +83,7 @@ typedef struct S3Req {
 	size_t dest_got, body_pos;
 	int overflow, oom;
 	int signed_with_token;
+	long retry_after_s;             /* Retry-After of the answer, or 0 */
 	char content_range[96];
 	char checksum[64];
 } S3Req;
@@ -98,7 +99,8 @@ void s3http_free(S3Http *http);
 /* s3http_call — perform rq, retrying what a repeat can cure (5xx, 429,
  * SlowDown, RequestTimeout, BadDigest, timeouts, dropped connections,
  * truncated or corrupt bodies) up to cfg->attempts times with exponential
- * backoff and jitter. what names the object in messages
+ * backoff and jitter, waiting at least what an answer's Retry-After asks
+ * (capped at S3_RETRY_AFTER_MAX_S). what names the object in messages
  * ("s3://bucket/key"). Returns 0 on a 2xx answer that passed its checks,
  * or: -EACCES (403), -ENOENT (404: NoSuchKey, NoSuchBucket, NoSuchUpload),
  * -EFBIG (with body_max_efbig: the body is longer than body_max; the

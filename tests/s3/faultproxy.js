@@ -42,6 +42,7 @@
 // SPEC is a comma-separated list of N:FAULT (N counts requests from 1) or
 // *:FAULT (every request). FAULT is one of
 //   500 | 503          answer InternalError / SlowDown without forwarding
+//   retryafter-S       answer 503 SlowDown with "Retry-After: S" (seconds)
 //   reset              destroy the connection without answering
 //   drop               forward, then destroy the connection without answering
 //                      (the store did the work; the client never hears)
@@ -121,10 +122,10 @@ function setPlan(spec) {
 	}
 }
 
-function s3Error(res, status, code, message) {
+function s3Error(res, status, code, message, extra) {
 	const body = '<?xml version="1.0" encoding="UTF-8"?>\n' +
 		`<Error><Code>${code}</Code><Message>${message}</Message></Error>`
-	res.writeHead(status, { 'Content-Type': 'application/xml', 'Content-Length': Buffer.byteLength(body) })
+	res.writeHead(status, { 'Content-Type': 'application/xml', 'Content-Length': Buffer.byteLength(body), ...(extra || {}) })
 	res.end(body)
 }
 
@@ -330,6 +331,10 @@ const server = http.createServer((req, res) => {
 			return hugeAnswer(req, res, n, fault)
 		if (fault === '500') { note(500); return s3Error(res, 500, 'InternalError', 'Injected internal error.') }
 		if (fault === '503') { note(503); return s3Error(res, 503, 'SlowDown', 'Please reduce your request rate.') }
+		if (fault.startsWith('retryafter-')) {
+			note(503)
+			return s3Error(res, 503, 'SlowDown', 'Please reduce your request rate.', { 'Retry-After': fault.slice(11) })
+		}
 		if (fault === 'reset') { note('reset'); return req.socket.destroy() }
 		if (fault === 'corrupt' && body.length > 0) {
 			body = Buffer.from(body)
