@@ -127,14 +127,15 @@ static int session_name(S3Cred *c, const char *v)
 	return set_fmt(&c->session_name, "strata-%lld", (long long)time(NULL));
 }
 
-/* lookup — key in profile, config file first, then credentials file
- * (settings like role_arn may sit in either). 0, 1 absent, -ENOMEM. */
+/* lookup — key in profile, credentials file first, then config file
+ * (the AWS CLI's precedence; settings like role_arn may sit in either).
+ * 0, 1 absent, -ENOMEM. */
 static int lookup(const char *profile, const char *key, char **out)
 {
-	int rc = s3ini_lookup(S3INI_CONFIG, profile, key, out);
+	int rc = s3ini_lookup(S3INI_CREDENTIALS, profile, key, out);
 
 	if (rc == 1)
-		rc = s3ini_lookup(S3INI_CREDENTIALS, profile, key, out);
+		rc = s3ini_lookup(S3INI_CONFIG, profile, key, out);
 	return rc;
 }
 
