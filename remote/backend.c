@@ -209,6 +209,13 @@ int backend_thaw(Backend *be, const char *name, unsigned days, RemoteErr *err)
 	return be->ops->thaw(be, name, days, err);
 }
 
+void backend_stats(Backend *be, BackendStats *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (be->ops->stats)
+		be->ops->stats(be, out);
+}
+
 void backend_free(Backend *be)
 {
 	if (be)

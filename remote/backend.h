@@ -50,6 +50,15 @@ typedef struct RemoteErr {
 
 typedef struct Backend Backend;
 
+/* What a backend sent and received since it was opened (S3: HTTP
+ * requests; a local directory keeps no counts). */
+typedef struct BackendStats {
+	uint64_t requests;        /* requests sent, repeats included */
+	uint64_t retries;         /* repeats of a failed attempt */
+	uint64_t bytes_sent;      /* request bodies */
+	uint64_t bytes_received;  /* answer bodies */
+} BackendStats;
+
 /* Called once per object found by list(); return non-zero to stop the
  * listing early (list then returns that value). */
 typedef int (*BackendListFn)(const char *name, uint64_t size, void *ctx);
@@ -70,6 +79,8 @@ typedef struct BackendOps {
 	int  (*thaw)(Backend *be, const char *name, unsigned days, RemoteErr *err);
 	/* optional (NULL: backend_list_names goes through list) */
 	int  (*list_names)(Backend *be, const char *prefix, BackendNameFn fn, void *ctx, RemoteErr *err);
+	/* optional (NULL: backend_stats reports zeros) */
+	void (*stats)(Backend *be, struct BackendStats *out);
 } BackendOps;
 
 struct Backend {
@@ -138,6 +149,10 @@ int backend_stat(Backend *be, const char *name, uint64_t *out_size, RemoteErr *e
  * the backend has no archive tier or the object is not archived, or one of
  * the common errors. Costs one request. */
 int backend_thaw(Backend *be, const char *name, unsigned days, RemoteErr *err);
+
+/* backend_stats — the counts of be so far into *out; zeros for a backend
+ * that keeps none. Safe while other threads use be. */
+void backend_stats(Backend *be, BackendStats *out);
 
 /* backend_free — release the handle. Accepts NULL. */
 void backend_free(Backend *be);

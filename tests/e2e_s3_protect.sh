@@ -201,6 +201,23 @@ ms=$(( (t1 - t0) / 1000000 ))
 echo "restore --limit-download 2M of 6 MiB: $ms ms"
 if [ $ms -ge 2700 ]; then pass limit_restore_held; else fail limit_restore_held "$ms ms for 6 MiB at 2 MiB/s"; fi
 if cmp -s "$T/six" "$T/out_tree$T/src/six"; then pass limit_restore_bit_exact; else fail limit_restore_bit_exact "differs"; fi
+# --- request counts: what replicate's --json and metrics report ----------------------------------
+expect stats_init "$STRATA" -r "$R" init
+expect stats_backup "$STRATA" -r "$R" backup "$T/src"
+s3_faults 1:500
+expect stats_replicate "$STRATA" -r "$R" --json replicate --to "s3:http://127.0.0.1:$PROXY_PORT/$S3_BUCKET/statcopy" \
+	--metrics-file "$T/repl.prom"
+n=$(s3_proxy_log | wc -l)
+if [ "$(json "$T/out" "(d['targets'][0]['requests'], d['targets'][0]['retries'], d['targets'][0]['bytes_sent'] > 6291456)")" = "($n, 1, True)" ]; then
+	pass stats_replicate_counts
+else
+	fail stats_replicate_counts "proxy saw $n requests; $(head -c 400 "$T/out")"
+fi
+if grep -q "^strata_replicate_requests{.*} $n\$" "$T/repl.prom" && grep -q "^strata_replicate_retries{.*} 1\$" "$T/repl.prom"; then
+	pass stats_replicate_metrics
+else
+	fail stats_replicate_metrics "$(grep -e requests -e retries "$T/repl.prom" | head -c 300)"
+fi
 expect_exit limit_bad_rate 2 "$STRATA" -r "$RL" --limit-upload 10 snapshots
 err_has limit_bad_rate_message "--limit-upload 10: give bytes per second from 1K to 1T"
 expect_exit limit_bad_suffix 2 "$STRATA" -r "$RL" --limit-download 5X snapshots

@@ -641,7 +641,13 @@ static void s3_free(Backend *be)
 	free(s3);
 }
 
+static void s3_stats(Backend *be, BackendStats *out)
+{
+	s3http_stats(s3_of(be)->http, out);
+}
+
 static const BackendOps s3_ops = {
+	.stats = s3_stats,
 	.put = s3_put,
 	.get = s3_get,
 	.get_range = s3_get_range,

@@ -52,7 +52,17 @@ struct S3Http {
 	pthread_mutex_t pool_lock;
 	CURL *pool[S3_POOL_MAX];
 	int pool_n;
+	/* counts for s3http_stats, updated with atomic adds */
+	uint64_t n_requests, n_retries, n_sent, n_received;
 };
+
+void s3http_stats(S3Http *http, BackendStats *out)
+{
+	out->requests = __atomic_load_n(&http->n_requests, __ATOMIC_RELAXED);
+	out->retries = __atomic_load_n(&http->n_retries, __ATOMIC_RELAXED);
+	out->bytes_sent = __atomic_load_n(&http->n_sent, __ATOMIC_RELAXED);
+	out->bytes_received = __atomic_load_n(&http->n_received, __ATOMIC_RELAXED);
+}
 
 /* libcurl's functions (curl_api.h): loaded by the first s3http_new, which
  * fails when they cannot be; every other function here runs after one
@@ -779,6 +789,12 @@ int s3http_call(S3Http *http, S3Req *rq, const char *what, RemoteErr *err)
 		rq->signed_with_token = creds->token[0] != '\0';
 		t0 = s3rate_now_ns();
 		attempt(http, rq, url, headers, creds, &a);
+		__atomic_add_fetch(&http->n_requests, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&http->n_retries, rq->attempts_used > 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&http->n_sent, (uint64_t)(strcmp(rq->method, "POST") == 0 ? rq->body_len
+		                                             : rq->body_pos), __ATOMIC_RELAXED);
+		__atomic_add_fetch(&http->n_received, (uint64_t)(rq->resp.len + rq->dest_got + rq->errbody.len),
+		                   __ATOMIC_RELAXED);
 		if (!rq->ranged && strcmp(rq->method, "PUT") != 0)
 			s3rate_took(S3RATE_DOWN, rq->resp.len, t0);
 		if (a.expired)

@@ -116,6 +116,10 @@ void s3http_free(S3Http *http);
  * limits (s3_rate.h). */
 int s3http_call(S3Http *http, S3Req *rq, const char *what, RemoteErr *err);
 
+/* s3http_stats — requests, retries and body bytes of every s3http_call
+ * so far (attempts count one request each). */
+void s3http_stats(S3Http *http, BackendStats *out);
+
 /* s3http_req_free — free the answer buffers of rq. */
 void s3http_req_free(S3Req *rq);
 
