@@ -81,6 +81,8 @@ typedef struct BackendOps {
 	int  (*list_names)(Backend *be, const char *prefix, BackendNameFn fn, void *ctx, RemoteErr *err);
 	/* optional (NULL: backend_stats reports zeros) */
 	void (*stats)(Backend *be, struct BackendStats *out);
+	/* optional (NULL: backend_set_retention answers -ENOTSUP) */
+	int  (*set_retention)(Backend *be, int governance, unsigned days, RemoteErr *err);
 } BackendOps;
 
 struct Backend {
@@ -149,6 +151,14 @@ int backend_stat(Backend *be, const char *name, uint64_t *out_size, RemoteErr *e
  * the backend has no archive tier or the object is not archived, or one of
  * the common errors. Costs one request. */
 int backend_thaw(Backend *be, const char *name, unsigned days, RemoteErr *err);
+
+/* backend_set_retention — from now on, give every object put (but lock
+ * files and prune plans) a retention of days days (S3 Object Lock;
+ * governance: GOVERNANCE mode, else COMPLIANCE), unless the location sets
+ * its own (object_lock_days=, which wins). Call it before using be from
+ * other threads. Returns 0, or -ENOTSUP (with err) for a backend without
+ * retention (a local directory). */
+int backend_set_retention(Backend *be, int governance, unsigned days, RemoteErr *err);
 
 /* backend_stats — the counts of be so far into *out; zeros for a backend
  * that keeps none. Safe while other threads use be. */

@@ -26,6 +26,9 @@
 
 typedef struct Repo Repo;
 
+/* Longest Object Lock retention init records: 100 years. */
+#define REPO_LOCK_DAYS_MAX 36500
+
 typedef struct RepoParams {
 	uint32_t chunk_min;       /* 0 = default (FORMAT.md "Chunking parameters") */
 	uint32_t chunk_avg;
@@ -34,6 +37,9 @@ typedef struct RepoParams {
 	uint64_t kdf_opslimit;    /* Argon2id; 0 = default */
 	uint64_t kdf_memlimit;
 	int      format_version;  /* 0 = STRATA_FORMAT_VERSION; 1 for repositories older strata must read */
+	uint32_t lock_days;       /* S3 Object Lock retention of every object
+	                           * written, recorded in the config (0: none) */
+	int      lock_governance; /* GOVERNANCE mode instead of COMPLIANCE */
 } RepoParams;
 
 /* repo_init — create a new repository at location (a backend location, see

@@ -134,6 +134,29 @@ err_has lock_bad_days_message "object_lock_days=\"0\" is not a number in 1..3650
 expect_exit lock_bad_mode 4 "$STRATA" -r "$LK&object_lock_mode=FOREVER" snapshots
 err_has lock_bad_mode_message "object_lock_mode=FOREVER: expected COMPLIANCE or GOVERNANCE"
 
+# The retention recorded by init --object-lock-days: later commands put it
+# on their uploads with a plain location.
+PL="s3:http://127.0.0.1:$PROXY_PORT/$S3_BUCKET/lockcfg"
+want7=$(date -u -d '+7 days' +%Y-%m-%d)
+s3_faults ""
+expect lock_init_recorded "$STRATA" -r "$PL" init --object-lock-days 7 --object-lock-mode GOVERNANCE
+hdr_has lock_init_config_retained "PUT /$S3_BUCKET/lockcfg/config x-amz-object-lock-mode=GOVERNANCE x-amz-object-lock-retain-until-date=${want7}T"
+expect lock_cat_config "$STRATA" -r "$PL" cat config
+if [ "$(json "$T/out" 'd["object_lock"] == {"mode": "GOVERNANCE", "days": 7}')" = True ]; then pass lock_config_field; else fail lock_config_field "$(head -c 300 "$T/out")"; fi
+s3_faults ""
+expect lock_recorded_backup "$STRATA" -r "$PL" backup "$T/src"
+hdr_has lock_recorded_data_retained "PUT /$S3_BUCKET/lockcfg/data/.* x-amz-object-lock-mode=GOVERNANCE x-amz-object-lock-retain-until-date=${want7}T"
+hdr_has lock_recorded_snapshot_retained "PUT /$S3_BUCKET/lockcfg/snapshots/.* x-amz-object-lock-mode=GOVERNANCE"
+if s3_headers | grep " PUT /$S3_BUCKET/lockcfg/locks/" | grep -q object-lock; then
+	fail lock_recorded_lockfile_free "$(s3_headers | grep /locks/ | head -c 200)"
+else
+	pass lock_recorded_lockfile_free
+fi
+expect_exit lock_init_local 2 "$STRATA" -r "$T/locallock" init --object-lock-days 7
+err_has lock_init_local_message "$T/locallock: Object Lock retention needs an S3 location"
+expect_exit lock_init_bad_days 2 "$STRATA" -r "$PL-x" init --object-lock-days 0
+err_has lock_init_bad_days_message "--object-lock-days 0: give whole days from 1 to 36500"
+
 # --- an append-only credential: writes yes, deletes no -----------------------------------------------
 AO="s3:http://127.0.0.1:$PROXY_PORT/$S3_BUCKET/appendonly"
 expect ao_init "$STRATA" -r "$AO" init

@@ -646,8 +646,23 @@ static void s3_stats(Backend *be, BackendStats *out)
 	s3http_stats(s3_of(be)->http, out);
 }
 
+/* The repository's retention (its config) applies unless the location
+ * or the environment sets one. */
+static int s3_set_retention(Backend *be, int governance, unsigned days, RemoteErr *err)
+{
+	S3Backend *s3 = s3_of(be);
+
+	(void)err;
+	if (!s3->cfg.lock_mode) {
+		s3->cfg.lock_mode = governance ? "GOVERNANCE" : "COMPLIANCE";
+		s3->cfg.lock_days = (long)days;
+	}
+	return 0;
+}
+
 static const BackendOps s3_ops = {
 	.stats = s3_stats,
+	.set_retention = s3_set_retention,
 	.put = s3_put,
 	.get = s3_get,
 	.get_range = s3_get_range,
