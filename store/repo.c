@@ -468,6 +468,11 @@ out:
 	return rc;
 }
 
+void repo_backend_stats(Repo *repo, BackendStats *out)
+{
+	backend_stats(repo->be, out);
+}
+
 int repo_config_json(Repo *repo, char **out_json, StrataErr *err)
 {
 	RepoParams lock = { .lock_days = repo->lock_days, .lock_governance = repo->lock_governance };

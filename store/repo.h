@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "store/error.h"
+#include "remote/backend.h"
 
 #define STRATA_ID_LEN 32          /* every ID and name: a 256-bit hash */
 #define STRATA_ID_HEX_LEN 64
@@ -97,6 +98,10 @@ int repo_key_cache_state(const Repo *repo);
 /* repo_key_cache_drop — remove this repository's key cache entry: 0, or
  * -ENOKEY when there was none, else -errno from the keyring. */
 int repo_key_cache_drop(Repo *repo);
+
+/* repo_backend_stats — the requests, retries and bytes of the repository's
+ * backend since open (remote/backend.h; zeros for a local directory). */
+void repo_backend_stats(Repo *repo, BackendStats *out);
 
 /* repo_close — flush nothing (every command finishes its own writes), wipe
  * keys, close the index, free. Accepts NULL. */

@@ -189,7 +189,10 @@ fi
 
 # --- bandwidth limits -------------------------------------------------------------------------------
 # rate NAME BYTES LIMIT CMD... — run CMD, print the achieved rate and
-# pass when it lies within 15 % of LIMIT.
+# pass when it is at most 5 % above LIMIT (the limit holds) and at most
+# 25 % below (it is not wildly conservative). Idle, the rates land within
+# 1 to 7 % below the limit; the slack below is for a loaded test machine,
+# where the transfer gets less CPU than the limit allows.
 rate() {
 	n=$1 bytes=$2 lim=$3; shift 3
 	t0=$(date +%s%N)
@@ -198,7 +201,7 @@ rate() {
 	r=$(python3 -c "import sys; b,l,ns=map(int,sys.argv[1:]); r=b/(ns/1e9); print('%.0f %.1f' % (r, 100*(r-l)/l))" "$bytes" "$lim" $((t1 - t0)))
 	echo "$n: $bytes bytes in $(( (t1 - t0) / 1000000 )) ms: ${r% *} B/s against $lim (${r#* } %)"
 	pct=${r#* }
-	if [ $rc -eq 0 ] && python3 -c "import sys; sys.exit(0 if abs(float(sys.argv[1])) <= 15 else 1)" "$pct"; then
+	if [ $rc -eq 0 ] && python3 -c "import sys; p = float(sys.argv[1]); sys.exit(0 if -25 <= p <= 5 else 1)" "$pct"; then
 		pass "$n"
 	else
 		fail "$n" "exit $rc, ${r% *} B/s against $lim B/s: $(head -c 200 "$T/err")"
@@ -224,6 +227,16 @@ ms=$(( (t1 - t0) / 1000000 ))
 echo "restore --limit-download 2M of 6 MiB: $ms ms"
 if [ $ms -ge 2700 ]; then pass limit_restore_held; else fail limit_restore_held "$ms ms for 6 MiB at 2 MiB/s"; fi
 if cmp -s "$T/six" "$T/out_tree$T/src/six"; then pass limit_restore_bit_exact; else fail limit_restore_bit_exact "differs"; fi
+# --- request counts: what backup's and replicate's --json and metrics report --------------------------
+echo four >"$T/src/d"
+s3_faults 1:503
+expect stats_backup_s3 "$STRATA" -r "$PL" --json backup "$T/src" --metrics-file "$T/backup.prom"
+if [ "$(json "$T/out" "d['requests']['retries'] >= 1 and d['requests']['requests'] >= 5 and d['requests']['bytes_sent'] > 0")" = True ] &&
+   grep -q "^strata_request_retries{.*} [1-9]" "$T/backup.prom" && grep -q "^strata_requests{.*} [1-9]" "$T/backup.prom"; then
+	pass stats_backup_counts
+else
+	fail stats_backup_counts "$(head -c 300 "$T/out"); $(grep request "$T/backup.prom" | head -c 200)"
+fi
 # --- request counts: what replicate's --json and metrics report ----------------------------------
 expect stats_init "$STRATA" -r "$R" init
 expect stats_backup "$STRATA" -r "$R" backup "$T/src"
