@@ -133,9 +133,9 @@ expect cred_imds bare env -u AWS_EC2_METADATA_DISABLED AWS_EC2_METADATA_DISABLED
 err_has cred_imds_source "credentials from instance metadata at $C"
 if python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1] + "/__log").read().decode(), end="")' "$C" |
    grep -q "^imds-token 200"; then pass cred_imds_v2_token_used; else fail cred_imds_v2_token_used "no session token asked"; fi
-expect_exit cred_imds_unreachable 1 bare env AWS_EC2_METADATA_DISABLED= \
+expect_exit cred_imds_unreachable 4 bare env AWS_EC2_METADATA_DISABLED= \
 	AWS_EC2_METADATA_SERVICE_ENDPOINT=http://127.0.0.1:1 "$PROBE" "$P" stat config
-err_has cred_imds_unreachable_message "no S3 credentials from instance metadata at http://127.0.0.1:1: instance metadata:"
+err_has cred_imds_unreachable_message "no S3 credentials: none in the environment or ~/.aws, no web identity or container credentials, and the instance metadata service at http://127.0.0.1:1 gave none (instance metadata: Couldn't connect" "off EC2 set AWS_EC2_METADATA_DISABLED=true"
 expect_exit cred_nothing 4 bare "$PROBE" "$P" stat config
 err_has cred_nothing_message "no S3 credentials: set AWS_ACCESS_KEY_ID"
 

@@ -539,6 +539,13 @@ int s3cred_get(S3Cred *c, S3Creds *out, unsigned *out_gen, RemoteErr *err)
 				fprintf(stderr, "s3: %s: credential refresh failed, retrying in %d s: %s\n",
 				        c->where, RETRY_AFTER_S, why);
 			rc = 0;
+		} else if (c->kind == CRED_IMDS && rc == -EIO) {
+			/* The chain's last resort: most often not an EC2
+			 * instance at all, so say what else was looked at. */
+			rc = backend_err_set(err, -EACCES, "%s: no S3 credentials: none in the environment or "
+			                     "~/.aws, no web identity or container credentials, and the instance "
+			                     "metadata service at %s gave none (%s); off EC2 set "
+			                     "AWS_EC2_METADATA_DISABLED=true", c->where, c->url, why);
 		} else {
 			rc = backend_err_set(err, rc == -ENOMEM ? -ENOMEM : rc == -EIO ? -EIO : -EACCES,
 			                     "%s: no S3 credentials from %s: %s", c->where, c->desc, why);
