@@ -40,6 +40,8 @@ struct Repo {
 	FastCdc    cdc;
 	uint32_t   chunk_min, chunk_avg, chunk_max;
 	uint32_t   pack_size;
+	uint32_t   lock_days;     /* config's object_lock.days, 0 if none */
+	int        lock_governance; /* its mode is GOVERNANCE */
 	int64_t    created_s;
 	int        format_version;                     /* of the config, authenticated */
 	CodecNameHash name_hash;                       /* what files are named by (codec.h) */

@@ -24,6 +24,8 @@ typedef struct Cli {
 	const char *password_file;  /* --password-file; NULL: see cli_password.h */
 	const char *key_cache;      /* --key-cache SECONDS, else $STRATA_KEY_CACHE; NULL/"0": off */
 	const char *transfers;      /* --transfers N: S3 requests in flight; NULL: $STRATA_S3_TRANSFERS */
+	const char *limit_upload;   /* --limit-upload RATE, or NULL */
+	const char *limit_download; /* --limit-download RATE, or NULL */
 	int json;                   /* --json: machine output on stdout */
 	int quiet;                  /* --quiet: only errors and warnings */
 	int verbose;                /* --verbose: per-item lines */

@@ -281,7 +281,7 @@ static int run(Cli *cli, int argc, char **argv)
 	Snapshot *all = NULL, *sel = NULL;
 	ForgetDecision *dec = NULL;
 	uint8_t (*removed)[STRATA_ID_LEN] = NULL;
-	size_t nall = 0, nsel = 0, ngroups = 0, nremoved = 0;
+	size_t nall = 0, nsel = 0, ngroups = 0, nremoved = 0, nlocked = 0;
 	json_t *groups = NULL, *pj = NULL;
 	char reasons[512];
 	int rc, first, exit_code = CLI_EXIT_OK;
@@ -385,16 +385,29 @@ static int run(Cli *cli, int argc, char **argv)
 		}
 	}
 	if (!a.dry_run) {
+		size_t w = 0;
+
 		for (size_t i = 0; i < nremoved; i++) {
-			if ((rc = snapshot_delete(repo, removed[i], &err)) && rc != -ENOENT) {
+			rc = snapshot_delete(repo, removed[i], &err);
+			if (rc == -EPERM) {
+				/* Under retention (S3 Object Lock): it stays, and so
+				 * does what it uses; a later forget removes it. */
+				cli_warn("kept: %s", err.msg);
+				nlocked++;
+				continue;
+			}
+			if (rc && rc != -ENOENT) {
 				exit_code = cli_fail(cli, rc, &err);
 				goto out;
 			}
+			memmove(removed[w++], removed[i], STRATA_ID_LEN);
 		}
+		nremoved = w;
 	}
 	if (!groups && !cli->quiet)
-		printf("%zu snapshot%s %s, %zu kept\n", nremoved, nremoved == 1 ? "" : "s",
-		       a.dry_run ? "would be removed" : "removed", nsel - nremoved);
+		printf("%zu snapshot%s %s, %zu kept%s\n", nremoved, nremoved == 1 ? "" : "s",
+		       a.dry_run ? "would be removed" : "removed", nsel - nremoved,
+		       nlocked ? " (some under retention: see the warnings)" : "");
 prune:
 	if (exit_code == CLI_EXIT_OK && a.prune) {
 		PruneOptions po;
@@ -412,8 +425,9 @@ prune:
 		json_t *ids = json_array();
 		for (size_t i = 0; ids && i < nremoved; i++)
 			json_array_append_new(ids, cli_json_id(removed[i]));
-		if (cli_json_print(json_pack("{s:b, s:o, s:o, s:I, s:o}", "dry_run", a.dry_run, "groups", groups,
+		if (cli_json_print(json_pack("{s:b, s:o, s:o, s:I, s:I, s:o}", "dry_run", a.dry_run, "groups", groups,
 		                             "removed", ids ? ids : json_null(), "kept", (json_int_t)(nsel - nremoved),
+		                             "kept_under_retention", (json_int_t)nlocked,
 		                             "prune", pj ? pj : json_null()), 0) < 0)
 			exit_code = cli_failf(cli, -EIO, "cannot write to stdout");
 		groups = pj = NULL;
