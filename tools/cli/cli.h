@@ -112,11 +112,13 @@ int cmd_backup_job_name_ok(const char *name);
  * strata_restore_duration_seconds and, when the run succeeded with snap,
  * strata_restore_bytes (content put in place), strata_restore_bytes_fetched,
  * strata_restore_bytes_reused (delta), strata_restore_snapshot_timestamp_seconds
- * and strata_restore_data_loss_seconds (now minus the snapshot's time).
+ * and strata_restore_data_loss_seconds (now minus the snapshot's time);
+ * with repo, its store's requests (cli_metrics_add_requests).
  * Written to path atomically; 0 or -errno with err naming the file. */
 struct Snapshot;
+struct Repo;
 int cmd_restore_metrics(const Cli *cli, const char *path, const char *job, int exit_code, double duration_s,
-                        const struct Snapshot *snap, uint64_t bytes, uint64_t bytes_fetched,
+                        struct Repo *repo, const struct Snapshot *snap, uint64_t bytes, uint64_t bytes_fetched,
                         uint64_t bytes_reused, struct StrataErr *err);
 
 /* cli_command_find — the table row for name, or NULL (defined in strata.c). */
