@@ -417,9 +417,9 @@ static int job_metrics_write(const Cli *cli, const char *path, const char *job, 
 }
 
 int cmd_backup_job_metrics(const Cli *cli, const char *path, const char *job, int exit_code,
-                           double duration_s, const SnapshotSummary *s, StrataErr *err)
+                           double duration_s, const SnapshotSummary *s, Repo *repo, StrataErr *err)
 {
-	return job_metrics_write(cli, path, job, exit_code, duration_s, s, NULL, NULL, NULL, err);
+	return job_metrics_write(cli, path, job, exit_code, duration_s, s, NULL, NULL, repo, err);
 }
 
 static int freeze_stop(void *ctx, StrataErr *err)
