@@ -227,7 +227,7 @@ ms=$(( (t1 - t0) / 1000000 ))
 echo "restore --limit-download 2M of 6 MiB: $ms ms"
 if [ $ms -ge 2700 ]; then pass limit_restore_held; else fail limit_restore_held "$ms ms for 6 MiB at 2 MiB/s"; fi
 if cmp -s "$T/six" "$T/out_tree$T/src/six"; then pass limit_restore_bit_exact; else fail limit_restore_bit_exact "differs"; fi
-# --- request counts: what backup's and replicate's --json and metrics report --------------------------
+# --- request counts: what backup's, restore's and check's --json and metrics report ----------
 echo four >"$T/src/d"
 s3_faults 1:503
 expect stats_backup_s3 "$STRATA" -r "$PL" --json backup "$T/src" --metrics-file "$T/backup.prom"
