@@ -91,7 +91,8 @@ int cmd_prune_parse_percent(const char *arg, double *out);
  *   strata_last_run_timestamp_seconds, strata_success, strata_exit_code,
  *   strata_duration_seconds
  *   and, given a backup's summary s (may be NULL): strata_files,
- *   strata_bytes_total/read/added/stored, strata_errors, strata_dedup_ratio.
+ *   strata_bytes_total/read/added/stored, strata_errors, strata_dedup_ratio;
+ *   given repo (may be NULL), its store's requests (cli_metrics_add_requests).
  * job NULL means the command's name. Returns 0 or -errno, err naming the
  * file. cmd_backup_job_metrics_add only adds those samples to m (for a
  * command that writes more of its own into the same file; path is read
@@ -102,7 +103,8 @@ struct SnapshotSummary;
 struct StrataErr;
 struct CliMetrics;
 int cmd_backup_job_metrics(const Cli *cli, const char *path, const char *job, int exit_code,
-                           double duration_s, const struct SnapshotSummary *s, struct StrataErr *err);
+                           double duration_s, const struct SnapshotSummary *s, struct Repo *repo,
+                           struct StrataErr *err);
 int cmd_backup_job_metrics_add(struct CliMetrics *m, const Cli *cli, const char *path, const char *job,
                                int exit_code, double duration_s, const struct SnapshotSummary *s);
 int cmd_backup_job_name_ok(const char *name);
@@ -112,11 +114,13 @@ int cmd_backup_job_name_ok(const char *name);
  * strata_restore_duration_seconds and, when the run succeeded with snap,
  * strata_restore_bytes (content put in place), strata_restore_bytes_fetched,
  * strata_restore_bytes_reused (delta), strata_restore_snapshot_timestamp_seconds
- * and strata_restore_data_loss_seconds (now minus the snapshot's time).
+ * and strata_restore_data_loss_seconds (now minus the snapshot's time);
+ * with repo, its store's requests (cli_metrics_add_requests).
  * Written to path atomically; 0 or -errno with err naming the file. */
 struct Snapshot;
+struct Repo;
 int cmd_restore_metrics(const Cli *cli, const char *path, const char *job, int exit_code, double duration_s,
-                        const struct Snapshot *snap, uint64_t bytes, uint64_t bytes_fetched,
+                        struct Repo *repo, const struct Snapshot *snap, uint64_t bytes, uint64_t bytes_fetched,
                         uint64_t bytes_reused, struct StrataErr *err);
 
 /* cli_command_find — the table row for name, or NULL (defined in strata.c). */

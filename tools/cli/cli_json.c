@@ -303,3 +303,16 @@ int cli_json_print(json_t *v, int compact)
 		return -EIO;
 	return 0;
 }
+
+int cli_json_set_requests(json_t *obj, const char *key, Repo *repo)
+{
+	BackendStats bs;
+	json_t *o;
+
+	repo_backend_stats(repo, &bs);
+	o = json_pack("{s:I,s:I,s:I,s:I}", "requests", (json_int_t)bs.requests, "retries", (json_int_t)bs.retries,
+	              "bytes_sent", (json_int_t)bs.bytes_sent, "bytes_received", (json_int_t)bs.bytes_received);
+	if (!o || json_object_set_new(obj, key, o) < 0)
+		return -ENOMEM;
+	return 0;
+}

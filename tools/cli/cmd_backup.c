@@ -388,7 +388,7 @@ int cmd_backup_job_metrics_add(CliMetrics *m, const Cli *cli, const char *path, 
  * --freeze-pid (fz). */
 static int job_metrics_write(const Cli *cli, const char *path, const char *job, int exit_code,
                              double duration_s, const SnapshotSummary *s, const BackupResult *res,
-                             const CliFreeze *fz, const BackendStats *bs, StrataErr *err)
+                             const CliFreeze *fz, Repo *repo, StrataErr *err)
 {
 	const char *command = cli->cmd ? cli->cmd->name : "strata";
 	const char *lb[] = { "job", job ? job : command, "command", command, NULL };
@@ -402,18 +402,8 @@ static int job_metrics_write(const Cli *cli, const char *path, const char *job, 
 		rc = cli_metrics_add(m, "strata_partial_paths", "source paths that vanished, could not be read or changed "
 		                     "while read: the snapshot is partial when > 0", "gauge", lb,
 		                     (double)res->partial_count);
-	if (rc == 0 && bs)
-		rc = cli_metrics_add(m, "strata_requests", "requests sent to the repository's store, repeats included",
-		                     "gauge", lb, (double)bs->requests);
-	if (rc == 0 && bs)
-		rc = cli_metrics_add(m, "strata_request_retries", "requests repeated after a failure", "gauge", lb,
-		                     (double)bs->retries);
-	if (rc == 0 && bs)
-		rc = cli_metrics_add(m, "strata_request_bytes_sent", "request body bytes sent to the store", "gauge", lb,
-		                     (double)bs->bytes_sent);
-	if (rc == 0 && bs)
-		rc = cli_metrics_add(m, "strata_request_bytes_received", "answer body bytes received from the store",
-		                     "gauge", lb, (double)bs->bytes_received);
+	if (rc == 0)
+		rc = cli_metrics_add_requests(m, lb, repo);
 	if (rc == 0 && fz)
 		rc = cli_metrics_add(m, "strata_freeze_paused_seconds",
 		                     "how long --freeze-pid kept the writers stopped in the last run", "gauge", lb,
@@ -427,9 +417,9 @@ static int job_metrics_write(const Cli *cli, const char *path, const char *job, 
 }
 
 int cmd_backup_job_metrics(const Cli *cli, const char *path, const char *job, int exit_code,
-                           double duration_s, const SnapshotSummary *s, StrataErr *err)
+                           double duration_s, const SnapshotSummary *s, Repo *repo, StrataErr *err)
 {
-	return job_metrics_write(cli, path, job, exit_code, duration_s, s, NULL, NULL, NULL, err);
+	return job_metrics_write(cli, path, job, exit_code, duration_s, s, NULL, NULL, repo, err);
 }
 
 static int freeze_stop(void *ctx, StrataErr *err)
@@ -690,16 +680,8 @@ static int run(Cli *cli, int argc, char **argv)
 		                      "summary", cli_json_summary(&res.summary));
 		if (j && fz && json_object_set_new(j, "paused_ms", json_real((double)cli_freeze_paused_ns(fz) / 1e6)) < 0)
 			json_decref(j), j = NULL;
-		if (j) {
-			BackendStats bs;
-
-			repo_backend_stats(repo, &bs);
-			if (json_object_set_new(j, "requests", json_pack("{s:I,s:I,s:I,s:I}",
-			                        "requests", (json_int_t)bs.requests, "retries", (json_int_t)bs.retries,
-			                        "bytes_sent", (json_int_t)bs.bytes_sent,
-			                        "bytes_received", (json_int_t)bs.bytes_received)) < 0)
-				json_decref(j), j = NULL;
-		}
+		if (j && cli_json_set_requests(j, "requests", repo) < 0)
+			json_decref(j), j = NULL;
 		if (j && a.fs_snapshot != FSSNAP_NONE &&
 		    json_object_set_new(j, "fs_snapshot", cli_fssnap_json(a.fs_snapshot_arg, fss, opts.npaths)) < 0)
 			json_decref(j), j = NULL;
@@ -737,13 +719,9 @@ out:
 		cli_progress_done(&report.progress);
 	if (a.metrics && exit_code != CLI_EXIT_USAGE) {   /* usage error: nothing ran */
 		StrataErr merr = { 0, "" };
-		BackendStats bs;
 
-		if (repo)
-			repo_backend_stats(repo, &bs);
 		if (job_metrics_write(cli, a.metrics, a.job, exit_code, (double)(cli_now_ns() - t0) / 1e9,
-		                      have_res ? &res.summary : NULL, have_res ? &res : NULL, fz,
-		                      repo ? &bs : NULL, &merr) != 0) {
+		                      have_res ? &res.summary : NULL, have_res ? &res : NULL, fz, repo, &merr) != 0) {
 			cli_warn("%s", merr.msg);
 			if (exit_code == CLI_EXIT_OK)
 				exit_code = CLI_EXIT_FAILURE;

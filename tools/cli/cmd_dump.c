@@ -78,7 +78,7 @@ out:
 	if (a.metrics) {
 		StrataErr merr = { 0, "" };
 		/* blob_read does not count what it fetched: no bytes_fetched. */
-		if (cmd_restore_metrics(cli, a.metrics, a.job, exit_code, (double)(cli_now_ns() - t0) / 1e9,
+		if (cmd_restore_metrics(cli, a.metrics, a.job, exit_code, (double)(cli_now_ns() - t0) / 1e9, repo,
 		                        have_snap ? &snap : NULL, bytes, UINT64_MAX, 0, &merr) != 0) {
 			cli_warn("%s", merr.msg);
 			if (exit_code == CLI_EXIT_OK)

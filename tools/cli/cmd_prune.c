@@ -261,6 +261,8 @@ int cmd_prune_execute(Cli *cli, Repo *repo, PruneOptions *o, json_t **out_json)
 		return cli_fail(cli, rc, &err);
 	if (out_json) {
 		*out_json = report_json(&st, o);
+		if (*out_json && cli_json_set_requests(*out_json, "requests", repo) < 0)
+			json_decref(*out_json), *out_json = NULL;
 		if (!*out_json)
 			return cli_failf(cli, -ENOMEM, "out of memory");
 	} else {
@@ -297,7 +299,7 @@ out:
 	if (pa.metrics && exit_code != CLI_EXIT_USAGE) {   /* usage error: nothing ran */
 		StrataErr merr = { 0, "" };
 		if (cmd_backup_job_metrics(cli, pa.metrics, pa.job, exit_code, (double)(cli_now_ns() - t0) / 1e9,
-		                           NULL, &merr) != 0) {
+		                           NULL, repo, &merr) != 0) {
 			cli_warn("%s", merr.msg);
 			if (exit_code == CLI_EXIT_OK)
 				exit_code = CLI_EXIT_FAILURE;

@@ -213,7 +213,7 @@ static void on_delete(const char *path, int is_dir, void *ctx)
 /* Recovery metrics (restore and dump, --metrics-file): the job samples
  * of cli.h, then the restore's own. snap NULL: none was found. */
 int cmd_restore_metrics(const Cli *cli, const char *path, const char *job, int exit_code, double duration_s,
-                        const Snapshot *snap, uint64_t bytes, uint64_t bytes_fetched, uint64_t bytes_reused,
+                        Repo *repo, const Snapshot *snap, uint64_t bytes, uint64_t bytes_fetched, uint64_t bytes_reused,
                         StrataErr *err)
 {
 	const char *command = cli->cmd ? cli->cmd->name : "strata";
@@ -228,6 +228,8 @@ int cmd_restore_metrics(const Cli *cli, const char *path, const char *job, int e
 #define ADD(name, help, v) \
 	do { if (rc == 0) rc = cli_metrics_add(m, name, help, "gauge", lb, (double)(v)); } while (0)
 	ADD("strata_restore_duration_seconds", "how long the last restore took (recovery time)", duration_s);
+	if (rc == 0)
+		rc = cli_metrics_add_requests(m, lb, repo);
 	if (snap && exit_code == CLI_EXIT_OK) {
 		double t = (double)snap->time_ns / 1e9;
 		ADD("strata_restore_bytes", "content bytes the last restore put in place", bytes);
@@ -297,13 +299,14 @@ static int restore_tar(Cli *cli, Repo *repo, const Args *a, const Snapshot *snap
 	if (rc)
 		return cli_fail(cli, rc, &err);
 	if (cli->json) {
+		json_t *o;
 		strata_id_hex(snap->id, hex);
-		if (cli_json_print(json_pack("{s:s,s:o,s:I,s:I,s:I,s:I}",
-		                             "snapshot_id", hex, "tar", cli_json_str(a->tar),
-		                             "entries", (json_int_t)res.entries,
-		                             "files", (json_int_t)res.files,
-		                             "bytes", (json_int_t)res.bytes,
-		                             "skipped", (json_int_t)res.skipped), 0) < 0)
+		o = json_pack("{s:s,s:o,s:I,s:I,s:I,s:I}", "snapshot_id", hex, "tar", cli_json_str(a->tar),
+		              "entries", (json_int_t)res.entries, "files", (json_int_t)res.files,
+		              "bytes", (json_int_t)res.bytes, "skipped", (json_int_t)res.skipped);
+		if (o && cli_json_set_requests(o, "store_requests", repo) < 0)
+			json_decref(o), o = NULL;
+		if (cli_json_print(o, 0) < 0)
 			return cli_failf(cli, -EIO, "cannot write to stdout");
 	} else if (!cli->quiet) {
 		/* stdout may be the tar stream: the summary goes to stderr. */
@@ -450,6 +453,10 @@ static int run(Cli *cli, int argc, char **argv)
 		              "duration_s", duration_s,
 		              "data_loss_s", loss_s > 0 ? loss_s : 0.0,
 		              "dry_run", a.dry_run);
+		if (o && cli_json_set_requests(o, "store_requests", repo) < 0) {
+			json_decref(o);
+			o = NULL;
+		}
 		if (o && a.delta && json_object_set_new(o, "delta", json_pack("{s:s,s:I,s:I,s:I,s:I}",
 		                                        "mode", a.delta == RESTORE_DELTA_FAST ? "fast" : "full",
 		                                        "files_skipped", (json_int_t)res.files_skipped,
@@ -492,7 +499,7 @@ out:
 		StrataErr merr = { 0, "" };
 		if (!duration_s)
 			duration_s = (double)(cli_now_ns() - t0) / 1e9;
-		if (cmd_restore_metrics(cli, a.metrics, a.job, exit_code, duration_s, have_snap ? &snap : NULL,
+		if (cmd_restore_metrics(cli, a.metrics, a.job, exit_code, duration_s, repo, have_snap ? &snap : NULL,
 		                        res.bytes + res.bytes_reused, res.bytes_fetched, res.bytes_reused, &merr) != 0) {
 			cli_warn("%s", merr.msg);
 			if (exit_code == CLI_EXIT_OK)
