@@ -740,7 +740,7 @@ int s3http_call(S3Http *http, S3Req *rq, const char *what, RemoteErr *err)
 	char *path = NULL, *url = NULL;
 	S3Creds *creds = NULL;
 	unsigned gen = 0;
-	int64_t t0;
+	int64_t t0, rate_end;
 	Attempt a;
 	int n, rc;
 
@@ -773,10 +773,11 @@ int s3http_call(S3Http *http, S3Req *rq, const char *what, RemoteErr *err)
 	for (rq->attempts_used = 1;; rq->attempts_used++) {
 		/* The wait for the link first, then the credentials: a
 		 * long wait must not leave them stale. */
+		rate_end = 0;
 		if (strcmp(rq->method, "PUT") == 0)
-			s3rate_take(S3RATE_UP, rq->body_len);
+			rate_end = s3rate_take(S3RATE_UP, rq->body_len);
 		else if (rq->ranged)
-			s3rate_take(S3RATE_DOWN, rq->range_len);
+			rate_end = s3rate_take(S3RATE_DOWN, rq->range_len);
 		rc = s3cred_get(cfg->cred, creds, &gen, err);
 		if (rc < 0)
 			goto out;
@@ -797,6 +798,8 @@ int s3http_call(S3Http *http, S3Req *rq, const char *what, RemoteErr *err)
 		                   __ATOMIC_RELAXED);
 		if (!rq->ranged && strcmp(rq->method, "PUT") != 0)
 			s3rate_took(S3RATE_DOWN, rq->resp.len, t0);
+		else
+			s3rate_wait_until(rate_end);
 		if (a.expired)
 			s3cred_expired(cfg->cred, gen);
 		if (a.rc == 0 || !a.retry || rq->attempts_used >= cfg->attempts)

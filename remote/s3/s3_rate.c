@@ -93,15 +93,23 @@ void s3rate_took(S3RateDir dir, uint64_t n, int64_t started_ns)
 	sleep_ns(end - s3rate_now_ns());
 }
 
-void s3rate_take(S3RateDir dir, uint64_t n)
+int64_t s3rate_take(S3RateDir dir, uint64_t n)
 {
 	Budget *b = &budgets[dir];
-	int64_t wait;
+	int64_t wait, end;
 
 	if (!s3rate_limit(dir) || n == 0)
-		return;
+		return 0;
 	pthread_mutex_lock(&b->lock);
 	wait = s3rate_reserve(&b->clock, n, s3rate_now_ns());
+	end = b->clock.next_ns;
 	pthread_mutex_unlock(&b->lock);
 	sleep_ns(wait);
+	return end;
+}
+
+void s3rate_wait_until(int64_t end_ns)
+{
+	if (end_ns > 0)
+		sleep_ns(end_ns - s3rate_now_ns());
 }

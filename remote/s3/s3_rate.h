@@ -31,9 +31,17 @@ typedef enum S3RateDir { S3RATE_UP, S3RATE_DOWN } S3RateDir;
 uint64_t s3rate_limit(S3RateDir dir);
 
 /* s3rate_take — account for n bytes in dir and sleep until the link is
- * this transfer's: call it before a transfer of known size. Returns at
+ * this transfer's: call it before a transfer of known size. Returns when
+ * the reservation ends (s3rate_now_ns clock): the caller passes it to
+ * s3rate_wait_until after the transfer, so that a transfer libcurl let
+ * run ahead of its cap (its limiter averages, and lets the first
+ * second through fast) still took no less than n / rate. Returns 0 at
  * once without a limit. */
-void s3rate_take(S3RateDir dir, uint64_t n);
+int64_t s3rate_take(S3RateDir dir, uint64_t n);
+
+/* s3rate_wait_until — sleep until end_ns (s3rate_now_ns clock); returns
+ * at once for 0 or a time passed. */
+void s3rate_wait_until(int64_t end_ns);
 
 /* s3rate_now_ns — the clock s3rate_took measures with. */
 int64_t s3rate_now_ns(void);
