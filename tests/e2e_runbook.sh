@@ -8,6 +8,7 @@
 #   node-lost       a node's chain data directory from a local repository:
 #                   the newest snapshot that passed a restore test
 #   data-corrupted  the last good snapshot by --at, and by --at-height
+#   rollback-in-place  the same in place: restore --delta --delete into /
 #   site-lost       from the S3 copy `replicate` made, with an empty cache
 #                   (the restore-test records replicated with it)
 #                   (tests/s3/s3lib.sh's server; skipped without node/npm)
@@ -175,6 +176,19 @@ if block data-corrupted STRATA_REPOSITORY="$R" STRATA_PASSWORD_FILE="$T/pw" NODE
 	rm -rf "$NODE".corrupt-*
 fi
 
+# ---- 2a. rolled back in place: the node's directory is corrupted again
+# and grew strays; the block rolls it back to the 12:00 choice in place.
+head -c 65536 /dev/urandom | dd of="$(find "$NODE" -type f -size +1M | head -n 1)" bs=1 seek=8192 conv=notrunc status=none
+echo stray >"$NODE/stray-from-the-bad-state"
+: >"$T/systemctl.log"
+if block rollback-in-place STRATA_REPOSITORY="$R" STRATA_PASSWORD_FILE="$T/pw" NODE_HOST=node1 \
+	NODE_DATA="$NODE" GOOD_TIME=2024-05-01T12:00:00Z; then
+	runblock rollback-in-place "$T/rollback-in-place.sh"
+	same "runbook rollback-in-place: the 11:00 snapshot is back in place" "$T/expect2" "$NODE"
+	if grep -q "would remove .*stray-from-the-bad-state" "$T/rollback-in-place.log"; then pass "runbook rollback-in-place: the dry run names the stray"; else fail "runbook rollback-in-place: the dry run names the stray" "$(head -c 400 "$T/rollback-in-place.log")"; fi
+	if [ "$(cat "$T/systemctl.log")" = "$(printf 'stop node\nstart node')" ]; then pass "runbook rollback-in-place: node stopped, then started"; else fail "runbook rollback-in-place: node stopped, then started" "$(cat "$T/systemctl.log")"; fi
+fi
+
 # ---- 3. whole site lost: only the S3 copy remains ----
 cp -a "$T/expect2" "$T/expect4"
 rm -rf "$NODE" && cp -a "$T/expect4" "$NODE"
@@ -193,7 +207,7 @@ if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
 			runblock site-lost "$T/site-lost.sh" AWS_ACCESS_KEY_ID= AWS_SECRET_ACCESS_KEY=
 			same "runbook site-lost: the data directory from S3 alone" "$T/expect4" "$NODE"
 			if [ "$(cat "$T/exports/state.json" 2>/dev/null)" = '{"treasury": 1000}' ]; then pass "runbook site-lost: the latest export"; else fail "runbook site-lost: the latest export" "$(ls -R "$T/exports" 2>&1 | head -c 300)"; fi
-			if [ -n "$(find "$T/empty-cache" -type f -path '*/index/data.mdb' 2>/dev/null)" ]; then pass "runbook site-lost: the cache was rebuilt from the bucket"; else fail "runbook site-lost: cache" "no index under $T/empty-cache"; fi
+			if [ -n "$(find "$T/empty-cache" -type f -path '*/index2/data.mdb' 2>/dev/null)" ]; then pass "runbook site-lost: the cache was rebuilt from the bucket"; else fail "runbook site-lost: cache" "no index under $T/empty-cache"; fi
 		fi
 		s3_stop
 	fi
