@@ -588,64 +588,75 @@ static void backoff(int attempt_no)
 		;
 }
 
-static struct curl_slist *add_header(struct curl_slist *l, int *bad, const char *name, const char *value)
-{
-	char line[512];
-	struct curl_slist *n;
+/* --- building a request (no libcurl) ------------------------------------ */
 
-	snprintf(line, sizeof(line), "%s: %s", name, value);
-	n = CX->slist_append(l, line);
-	if (!n)
-		*bad = 1;
-	return n ? n : l;
+static void header_line(S3HttpHeaders *h, const char *name, const char *value)
+{
+	snprintf(h->line[h->n++], S3HTTP_HEADER_LEN, "%s: %s", name, value);
+}
+
+void s3http_headers(const S3Config *cfg, const S3Req *rq, S3HttpHeaders *out)
+{
+	out->n = 0;
+	header_line(out, "x-amz-content-sha256", rq->payload_sha256 ? rq->payload_sha256 : S3HTTP_EMPTY_SHA256);
+	if (rq->checksum_sha256)
+		header_line(out, "x-amz-checksum-sha256", rq->checksum_sha256);
+	if (cfg->session_token)
+		header_line(out, "x-amz-security-token", cfg->session_token);
+	if (rq->storage_class)
+		header_line(out, "x-amz-storage-class", rq->storage_class);
+	if (rq->content_type)
+		header_line(out, "Content-Type", rq->content_type);
+	if (rq->check_body)
+		header_line(out, "x-amz-checksum-mode", "ENABLED");
+	if (rq->extra_header)
+		snprintf(out->line[out->n++], S3HTTP_HEADER_LEN, "%s", rq->extra_header);
+	if (rq->ranged) {
+		char range[80];
+
+		snprintf(range, sizeof(range), "bytes=%llu-%llu", (unsigned long long)rq->range_off,
+		         (unsigned long long)(rq->range_off + rq->range_len - 1));
+		header_line(out, "Range", range);
+	}
+}
+
+char *s3http_url(const S3Config *cfg, const char *key, const char *query)
+{
+	char *path = key ? s3http_encode(key, 1) : strdup(""), *url = NULL;
+
+	if (!path)
+		return NULL;
+	/* Path-style bucket requests go to ".../bucket" without a trailing
+	 * slash: some servers drop it before checking the signature. */
+	if (asprintf(&url, "%s%s%s%s%s", cfg->url_base, key || !cfg->path_style ? "/" : "", path,
+	             query ? "?" : "", query ? query : "") < 0)
+		url = NULL;
+	free(path);
+	return url;
 }
 
 int s3http_call(S3Http *http, S3Req *rq, const char *what, RemoteErr *err)
 {
 	const S3Config *cfg = http->cfg;
 	struct curl_slist *headers = NULL;
-	char *path = NULL, *url = NULL, range[80];
+	S3HttpHeaders lines;
+	char *url = NULL;
 	Attempt a;
-	int bad = 0, n, rc;
+	int rc;
 
 	memset(&a, 0, sizeof(a));
-	headers = add_header(headers, &bad, "x-amz-content-sha256",
-	                     rq->payload_sha256 ? rq->payload_sha256 : S3HTTP_EMPTY_SHA256);
-	if (rq->checksum_sha256)
-		headers = add_header(headers, &bad, "x-amz-checksum-sha256", rq->checksum_sha256);
-	if (cfg->session_token)
-		headers = add_header(headers, &bad, "x-amz-security-token", cfg->session_token);
-	if (rq->storage_class)
-		headers = add_header(headers, &bad, "x-amz-storage-class", rq->storage_class);
-	if (rq->content_type)
-		headers = add_header(headers, &bad, "Content-Type", rq->content_type);
-	if (rq->check_body)
-		headers = add_header(headers, &bad, "x-amz-checksum-mode", "ENABLED");
-	if (rq->extra_header) {
-		struct curl_slist *l = CX->slist_append(headers, rq->extra_header);
+	s3http_headers(cfg, rq, &lines);
+	for (size_t i = 0; i < lines.n; i++) {
+		struct curl_slist *l = CX->slist_append(headers, lines.line[i]);
 
-		if (l)
-			headers = l;
-		else
-			bad = 1;
+		if (!l) {
+			rc = backend_err_set(err, -ENOMEM, "%s: out of memory", what);
+			goto out;
+		}
+		headers = l;
 	}
-	if (rq->ranged) {
-		snprintf(range, sizeof(range), "bytes=%llu-%llu", (unsigned long long)rq->range_off,
-		         (unsigned long long)(rq->range_off + rq->range_len - 1));
-		headers = add_header(headers, &bad, "Range", range);
-	}
-	path = rq->key ? s3http_encode(rq->key, 1) : strdup("");
-	if (bad || !path) {
-		rc = backend_err_set(err, -ENOMEM, "%s: out of memory", what);
-		goto out;
-	}
-	/* Path-style bucket requests go to ".../bucket" without a trailing
-	 * slash: some servers drop it before checking the signature. */
-	n = asprintf(&url, "%s%s%s%s%s", cfg->url_base,
-	             rq->key || !cfg->path_style ? "/" : "", path,
-	             rq->query ? "?" : "", rq->query ? rq->query : "");
-	if (n < 0) {
-		url = NULL;
+	url = s3http_url(cfg, rq->key, rq->query);
+	if (!url) {
 		rc = backend_err_set(err, -ENOMEM, "%s: out of memory", what);
 		goto out;
 	}
@@ -677,7 +688,6 @@ out:
 		rq->h = NULL;
 	}
 	CX->slist_free_all(headers);
-	free(path);
 	free(url);
 	return rc;
 }

@@ -49,7 +49,7 @@ typedef struct S3Req {
 	const char *checksum_sha256;    /* base64, sent as x-amz-checksum-sha256; or NULL */
 	const char *content_type;       /* or NULL */
 	const char *storage_class;      /* x-amz-storage-class, or NULL */
-	const char *extra_header;       /* one "Name: value", or NULL */
+	const char *extra_header;       /* one "Name: value" (< 512 bytes), or NULL */
 	int ranged;                     /* GET bytes [range_off, +range_len) into dest; expects 206 */
 	uint64_t range_off;
 	size_t range_len;
@@ -103,6 +103,29 @@ int s3http_call(S3Http *http, S3Req *rq, const char *what, RemoteErr *err);
 
 /* s3http_req_free — free the answer buffers of rq. */
 void s3http_req_free(S3Req *rq);
+
+/* ---- building a request: pure, no libcurl (tests/test_s3_request.c) ---- */
+
+/* The header lines s3http_call sends for a request besides those libcurl
+ * adds itself (Host, Authorization, X-Amz-Date, Content-Length), in this
+ * order: x-amz-content-sha256 (S3HTTP_EMPTY_SHA256 without a body),
+ * x-amz-checksum-sha256, x-amz-security-token (cfg->session_token),
+ * x-amz-storage-class, Content-Type, x-amz-checksum-mode: ENABLED (with
+ * check_body), extra_header, Range: bytes=FIRST-LAST (ranged). Each line
+ * "Name: value", at most S3HTTP_HEADER_LEN - 1 bytes. */
+#define S3HTTP_HEADER_LEN 512
+#define S3HTTP_HEADERS_MAX 8
+typedef struct S3HttpHeaders {
+	char line[S3HTTP_HEADERS_MAX][S3HTTP_HEADER_LEN];
+	size_t n;
+} S3HttpHeaders;
+void s3http_headers(const S3Config *cfg, const S3Req *rq, S3HttpHeaders *out);
+
+/* s3http_url — the URL of a request: cfg->url_base, "/" and key
+ * percent-encoded with '/' kept, then "?" and query as given; a bucket
+ * request (key NULL) has no "/" on a path-style base. malloc'ed; NULL
+ * when out of memory. */
+char *s3http_url(const S3Config *cfg, const char *key, const char *query);
 
 /* s3http_encode — percent-encode as SigV4 wants: all but A-Z a-z 0-9 - . _ ~
  * as upper-case %XX, '/' kept when keep_slash (object paths). malloc'ed;
