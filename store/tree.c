@@ -6,11 +6,9 @@
 #include <string.h>
 
 #include "store/blob.h"
+#include "store/format.h"
 #include "store/repo_internal.h"
 
-#define TREE_VERSION 1
-#define TREE_KIND_INLINE 0
-#define TREE_KIND_PARTS  1
 /* A serialized directory above this size is cut into tree parts by the
  * repository's chunker, so a directory holding a growing large file (its
  * chunk list grows at the end) re-stores only the changed tail part. */
@@ -243,7 +241,7 @@ int tree_encode(const Tree *t, uint8_t **out, size_t *out_len)
 {
 	Buf b = {0};
 
-	buf_u8(&b, TREE_VERSION);
+	buf_u8(&b, FORMAT_VERSION_TREE);
 	buf_uv(&b, t->n);
 	for (size_t i = 0; i < t->n; i++) {
 		encode_head(&b, &t->nodes[i]);
@@ -291,8 +289,8 @@ int tree_decode(const uint8_t *buf, size_t len, Tree *out, StrataErr *err)
 	version = rd_u8(&r);
 	if (r.bad)
 		return strata_err_set(err, STRATA_EFORMAT, "tree is empty");
-	if (version != TREE_VERSION)
-		return strata_err_set(err, version > TREE_VERSION ? STRATA_EVERSION : STRATA_EFORMAT,
+	if (version != FORMAT_VERSION_TREE)
+		return strata_err_set(err, version > FORMAT_VERSION_TREE ? STRATA_EVERSION : STRATA_EFORMAT,
 		                      "tree version %u is not supported", version);
 	count = rd_uv(&r);
 	/* Each node takes at least 9 bytes: bounds count before allocating. */
@@ -447,7 +445,7 @@ int tree_stream_begin(TreeStream **out, Repo *repo, BlobWriter *bw, CodecCtx *ct
 	s->repo = repo;
 	s->bw = bw;
 	s->ctx = ctx;
-	buf_u8(&s->win, TREE_VERSION);
+	buf_u8(&s->win, FORMAT_VERSION_TREE);
 	buf_uv(&s->win, count);
 	if (s->win.oom) {
 		free(s->win.p);
@@ -548,13 +546,13 @@ int tree_stream_finish(TreeStream *s, uint8_t out_id[STRATA_ID_LEN], StrataErr *
 	if (s->rc)
 		return s->rc;
 	if (!s->cutting) {
-		buf_u8(&obj, TREE_KIND_INLINE);
+		buf_u8(&obj, FORMAT_TREE_INLINE);
 		buf_put(&obj, s->win.p + s->off, s->win.len - s->off);
 	} else {
 		rc = emit_parts(s, 1, err);
 		if (rc)
 			return s->rc = rc;
-		buf_u8(&obj, TREE_KIND_PARTS);
+		buf_u8(&obj, FORMAT_TREE_PARTS);
 		buf_uv(&obj, s->nparts);
 		buf_put(&obj, s->parts.p, s->parts.len);
 	}
@@ -597,9 +595,9 @@ static int load_with(Repo *repo, CodecCtx *ctx, const uint8_t id[STRATA_ID_LEN],
 	rc = blob_read(repo, ctx, BLOB_TREE, id, &obj, &obj_len, err);
 	if (rc)
 		return rc;
-	if (obj_len >= 1 && obj[0] == TREE_KIND_INLINE) {
+	if (obj_len >= 1 && obj[0] == FORMAT_TREE_INLINE) {
 		rc = tree_decode(obj + 1, obj_len - 1, out, err);
-	} else if (obj_len >= 1 && obj[0] == TREE_KIND_PARTS) {
+	} else if (obj_len >= 1 && obj[0] == FORMAT_TREE_PARTS) {
 		Rd r = {obj + 1, obj + obj_len, 0};
 		uint64_t nparts = rd_uv(&r);
 		if (r.bad || nparts > (uint64_t)(r.end - r.p) / (STRATA_ID_LEN + 1)) {

@@ -8,12 +8,13 @@
  *   pack  = ID(32) || KIND(1) || SIZE(u64 LE) || NENTRIES(u32 LE) || NENTRIES x entry
  *   entry = TYPE(1) || ID(32) || OFFSET(u32 LE) || LENGTH(u32 LE) || RAW(u32 LE)
  */
-#include "store/indexfile.h"
 #include "store/blob.h"
 #include "store/codec.h"
+#include "store/format.h"
 #include "store/index.h"
-#include "store/repo_internal.h"
+#include "store/indexfile.h"
 #include "store/repo.h"
+#include "store/repo_internal.h"
 #include "tests/check.h"
 #include "tests/test_tmp.h"
 
@@ -43,7 +44,7 @@ static void e_fill(Enc *e, uint8_t fill, size_t n)
 static void e_start(Enc *e, uint32_t npacks)
 {
 	e->n = 0;
-	e_u8(e, INDEXFILE_VERSION);
+	e_u8(e, FORMAT_VERSION_INDEX);
 	e_u32(e, npacks);
 }
 
@@ -144,7 +145,7 @@ static void test_rejects_version_and_truncation(void)
 	CHECK_EQ_INT(decode(&e), STRATA_EFORMAT);
 	e.n = full;
 	CHECK_EQ_INT(decode(&e), 0);
-	e.b[0] = INDEXFILE_VERSION + 1;
+	e.b[0] = FORMAT_VERSION_INDEX + 1;
 	CHECK_EQ_INT(decode(&e), STRATA_EVERSION);
 	e.b[0] = 0xff;
 	CHECK_EQ_INT(decode(&e), STRATA_EVERSION);

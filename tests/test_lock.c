@@ -8,6 +8,7 @@
  *
  * TZ=UTC is set before anything runs, so holder times read the same on
  * every machine. */
+#include "store/format.h"
 #include "store/lock.h"
 #include "store/lock_internal.h"
 #include "store/repo_internal.h"
@@ -23,7 +24,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char LOCK_MAGIC[8] = {'S','T','R','A','T','A','L','K'};
 
 static Repo *repo;
 
@@ -374,7 +374,7 @@ static void on_warn(const char *msg, void *ctx)
  * every taker (each reported once), listed as stale. */
 static void test_junk_ignored(void)
 {
-	char junk[STRATA_ID_HEX_LEN + 1], alien[STRATA_ID_HEX_LEN + 1], warned[1024] = "", want[1024];
+	char junk[STRATA_ID_HEX_LEN + 1], alien[STRATA_ID_HEX_LEN + 1], warned[1024] = "";
 	LockOptions o = { .command = "prune", .on_warn = on_warn, .warn_ctx = warned };
 	LockRecord r = foreign(LOCK_EXCLUSIVE, "prune", 0);
 	uint8_t master[CODEC_KEY_LEN], *buf = NULL;
@@ -396,14 +396,18 @@ static void test_junk_ignored(void)
 	REQUIRE(backend_put(repo->be, "locks/README", "x", 1, &rerr) == 0);
 	REQUIRE(lock_acquire(repo, LOCK_EXCLUSIVE, &o, &l, &err) == 0);
 	lock_release(l);
-	snprintf(want, sizeof want,
-	         "ignoring locks/%s: %s; `strata unlock` removes it\n"
-	         "ignoring locks/%s: %s; `strata unlock` removes it\n",
-	         strcmp(junk, alien) < 0 ? junk : alien,
-	         strcmp(junk, alien) < 0 ? "not a sealed lock file" : "fails authentication (not sealed with this repository's key)",
-	         strcmp(junk, alien) < 0 ? alien : junk,
-	         strcmp(junk, alien) < 0 ? "fails authentication (not sealed with this repository's key)" : "not a sealed lock file");
-	CHECK_STR(warned, want);
+	/* once each, in listing order (which the backend does not fix) */
+	{
+		char a[512], b[512], ab[1024], ba[1024];
+		snprintf(a, sizeof a, "ignoring locks/%s: not a sealed lock file; `strata unlock` removes it\n", junk);
+		snprintf(b, sizeof b, "ignoring locks/%s: fails authentication (not sealed with this repository's key); "
+		         "`strata unlock` removes it\n", alien);
+		snprintf(ab, sizeof ab, "%s%s", a, b);
+		snprintf(ba, sizeof ba, "%s%s", b, a);
+		CHECK(strcmp(warned, ab) == 0 || strcmp(warned, ba) == 0);
+		if (strcmp(warned, ab) != 0 && strcmp(warned, ba) != 0)
+			printf("  got:\n%s  want:\n%s", warned, ab);
+	}
 	REQUIRE(lock_list(repo, &v, &n, &err) == 0);
 	CHECK_EQ_INT(n, 2);
 	for (size_t i = 0; i < n; i++) {
@@ -428,7 +432,7 @@ static void test_unreadable_blocks(void)
 	StrataErr err = {0};
 	const char *json = "{\"version\":2}";
 
-	REQUIRE(sealed_encode(repo->keys, LOCK_MAGIC, 2, json, strlen(json), &buf, &len) == 0);
+	REQUIRE(sealed_encode(repo->keys, FORMAT_MAGIC_LOCK, 2, json, strlen(json), &buf, &len) == 0);
 	REQUIRE(plant_bytes(buf, len, id) == 0);
 	free(buf);
 	CHECK_EQ_INT(try_take(LOCK_SHARED, msg), STRATA_ELOCKED);
@@ -440,7 +444,7 @@ static void test_unreadable_blocks(void)
 	free(v);
 	unplant(id);
 
-	REQUIRE(sealed_encode(repo->keys, LOCK_MAGIC, 1, json, strlen(json), &buf, &len) == 0);
+	REQUIRE(sealed_encode(repo->keys, FORMAT_MAGIC_LOCK, 1, json, strlen(json), &buf, &len) == 0);
 	REQUIRE(plant_bytes(buf, len, id) == 0);
 	free(buf);
 	CHECK_EQ_INT(try_take(LOCK_SHARED, msg), STRATA_ELOCKED);

@@ -4,6 +4,7 @@
  * plaintext is the exact JSON the format describes, a plan whose content
  * does not follow §19.2 is refused with "prune/<id>: content is
  * malformed", and deleting is idempotent. */
+#include "store/format.h"
 #include "store/prune/prune_internal.h"
 #include "store/repo_internal.h"
 #include "tests/check.h"
@@ -15,9 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-/* The plan file's sealed-file magic and version (FORMAT.md §19.2). */
-static const char PLAN_MAGIC[8] = {'S','T','R','A','T','A','P','L'};
 
 static Repo *repo;
 
@@ -123,7 +121,7 @@ static void test_exact_json(void)
 
 	sample_plan(&p);
 	REQUIRE(prune_plan_write(repo, &p, &err) == 0);
-	REQUIRE(repo_read_named(repo, PRUNE_PLAN_DIR, "a prune plan", OBJSIZE_PLAN_MAX, p.id, PLAN_MAGIC, 1,
+	REQUIRE(repo_read_named(repo, PRUNE_PLAN_DIR, "a prune plan", OBJSIZE_PLAN_MAX, p.id, FORMAT_MAGIC_PLAN, 1,
 	                        &plain, &len, &err) == 0);
 	if (gethostname(host, sizeof host) != 0)
 		strcpy(host, "unknown");
@@ -157,7 +155,7 @@ static void expect_malformed(const char *json)
 	Plan q;
 
 	memset(&q, 0x55, sizeof q);
-	if (repo_write_named(repo, PRUNE_PLAN_DIR, "a prune plan", OBJSIZE_PLAN_MAX, PLAN_MAGIC, 1, json,
+	if (repo_write_named(repo, PRUNE_PLAN_DIR, "a prune plan", OBJSIZE_PLAN_MAX, FORMAT_MAGIC_PLAN, 1, json,
 	                     strlen(json), id, &err) != 0) {
 		printf("  cannot store %s: %s\n", json, err.msg);
 		check_test_failed_ = 1;
@@ -207,7 +205,7 @@ static void test_lenient(void)
 	StrataErr err = {0};
 	Plan q;
 
-	REQUIRE(repo_write_named(repo, PRUNE_PLAN_DIR, "a prune plan", OBJSIZE_PLAN_MAX, PLAN_MAGIC, 1, json,
+	REQUIRE(repo_write_named(repo, PRUNE_PLAN_DIR, "a prune plan", OBJSIZE_PLAN_MAX, FORMAT_MAGIC_PLAN, 1, json,
 	                         strlen(json), id, &err) == 0);
 	REQUIRE(prune_plan_read(repo, id, &q, &err) == 0);
 	CHECK_EQ_INT(q.created_ns, 5);
@@ -227,7 +225,7 @@ static void test_newer_version(void)
 	StrataErr err = {0};
 	Plan q;
 
-	REQUIRE(repo_write_named(repo, PRUNE_PLAN_DIR, "a prune plan", OBJSIZE_PLAN_MAX, PLAN_MAGIC, 2, json,
+	REQUIRE(repo_write_named(repo, PRUNE_PLAN_DIR, "a prune plan", OBJSIZE_PLAN_MAX, FORMAT_MAGIC_PLAN, 2, json,
 	                         strlen(json), id, &err) == 0);
 	CHECK_EQ_INT(prune_plan_read(repo, id, &q, &err), STRATA_EVERSION);
 }

@@ -10,6 +10,7 @@
 #include "remote/backend.h"
 #include "remote/replicate.h"
 #include "store/codec.h"
+#include "store/repo.h"
 #include "tests/check.h"
 #include "tests/test_tmp.h"
 
@@ -151,7 +152,7 @@ static void test_copy_all(void)
 {
 	for (uint32_t v = 1; v <= 2; v++) {
 		Backend *src = open_dir("src"), *dst = open_dir("dst");
-		ReplicateOptions o = { .threads = 3 };
+		ReplicateOptions o = { .naming = repo_config_naming, .threads = 3 };
 		ReplicateResult r;
 		RemoteErr err = {{0}};
 
@@ -177,7 +178,7 @@ static void test_copy_all(void)
 static void test_dry_run(void)
 {
 	Backend *src = open_dir("src"), *dst = open_dir("dst");
-	ReplicateOptions o = { .dry_run = 1 };
+	ReplicateOptions o = { .naming = repo_config_naming, .dry_run = 1 };
 	ReplicateResult r;
 	RemoteErr err = {{0}};
 	Seen s = {0};
@@ -214,7 +215,7 @@ static void test_progress(void)
 {
 	Backend *src = open_dir("src"), *dst = open_dir("dst");
 	char log[512] = "";
-	ReplicateOptions o = { .threads = 1, .progress = on_progress, .progress_ctx = log };
+	ReplicateOptions o = { .naming = repo_config_naming, .threads = 1, .progress = on_progress, .progress_ctx = log };
 	ReplicateResult r;
 	RemoteErr err = {{0}};
 
@@ -229,7 +230,7 @@ static void test_progress(void)
 static void test_damaged_not_copied(void)
 {
 	Backend *src = open_dir("src"), *dst = open_dir("dst");
-	ReplicateOptions o = {0};
+	ReplicateOptions o = { .naming = repo_config_naming };
 	ReplicateResult r;
 	RemoteErr err = {{0}};
 	char name[160], want[1024];
@@ -252,7 +253,7 @@ static void test_damaged_not_copied(void)
 static void test_refusals(void)
 {
 	Backend *src = open_dir("src"), *dst = open_dir("dst");
-	ReplicateOptions o = {0};
+	ReplicateOptions o = { .naming = repo_config_naming };
 	ReplicateResult r;
 	RemoteErr err = {{0}};
 	char want[1024];

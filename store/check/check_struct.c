@@ -14,12 +14,12 @@
 
 #include "store/blob.h"
 #include "store/codec.h"
+#include "store/format.h"
 #include "store/indexfile.h"
 #include "store/keyfile.h"
 #include "store/repo_internal.h"
 
 /* FORMAT.md "Config file": the sealed config's magic (as in repo.c). */
-static const char CONFIG_MAGIC[8] = {'S','T','R','A','T','A','C','F'};
 
 static const char *kind_name(uint8_t kind)
 {
@@ -70,7 +70,7 @@ int check_struct_keys(CheckCtx *c, StrataErr *err)
 		repo_remote_err(err, rc, &rerr);
 		goto out;
 	} else {
-		rc = sealed_decode(c->repo->keys, CONFIG_MAGIC, STRATA_FORMAT_VERSION, buf, len, &plain, &plain_len, NULL);
+		rc = sealed_decode(c->repo->keys, FORMAT_MAGIC_CONFIG, STRATA_FORMAT_VERSION, buf, len, &plain, &plain_len, NULL);
 		if (rc == -ENOMEM) {
 			strata_err_set(err, rc, "out of memory");
 			goto out;

@@ -15,14 +15,13 @@
 #include <string.h>
 
 #include "store/blob.h"
+#include "store/format.h"
 #include "store/indexfile.h"
 #include "store/repo_internal.h"
 #include "store/tree.h"
 #include "store/wal/wal.h"
 
 /* FORMAT.md "Tree object": the first byte of a tree object. */
-#define TREE_OBJ_INLINE 0
-#define TREE_OBJ_PARTS  1
 #define TREE_DEPTH_MAX  1024          /* as tree_walk */
 #define MAX_RESYNCS     3             /* index re-syncs after misses, per walk */
 
@@ -147,11 +146,11 @@ static int load_tree(Marker *m, const uint8_t id[STRATA_ID_LEN], const IndexEntr
 		return rc;
 	p = obj + 1;
 	end = obj + e->raw_len;
-	if (e->raw_len >= 1 && obj[0] == TREE_OBJ_INLINE) {
+	if (e->raw_len >= 1 && obj[0] == FORMAT_TREE_INLINE) {
 		rc = tree_decode(p, (size_t)(end - p), out, m->err);
 		goto out;
 	}
-	if (e->raw_len < 1 || obj[0] != TREE_OBJ_PARTS)
+	if (e->raw_len < 1 || obj[0] != FORMAT_TREE_PARTS)
 		goto malformed;
 	uint64_t nparts = read_uvarint(&p, end, &bad);
 	if (bad || nparts > (uint64_t)(end - p) / (STRATA_ID_LEN + 1))
