@@ -7,6 +7,7 @@
 
 #include "store/blob.h"
 #include "store/format.h"
+#include "store/pack_read.h"
 #include "store/repo_internal.h"
 
 #define PACK_HDR_LEN (CODEC_ID_LEN + 1 + 8 + 4)
@@ -207,7 +208,7 @@ static int cover_unindexed(Repo *repo, Index *ix, StrataErr *err)
 		IndexPackInfo info;
 		StrataErr perr = {0};
 		if (index_pack_info(ix, ids[i], &info) != 0 ||
-		    blob_pack_trailer(repo, info.kind, ids[i], &packs[m].entries, &packs[m].n,
+		    pack_read_trailer(repo, info.kind, ids[i], &packs[m].entries, &packs[m].n,
 		                      &packs[m].size, &perr) != 0) {
 			/* Gone or unreadable: its chunks must not be deduplicated against. */
 			rc = index_remove_pack(ix, ids[i], err);

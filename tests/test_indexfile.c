@@ -13,6 +13,7 @@
 #include "store/format.h"
 #include "store/index.h"
 #include "store/indexfile.h"
+#include "store/pack_read.h"
 #include "store/repo.h"
 #include "store/repo_internal.h"
 #include "tests/check.h"
@@ -351,7 +352,7 @@ static void test_unindexed_pack_completed(void)
 	free(files);
 	memset(pack, 0, sizeof pack);
 	REQUIRE(index_foreach_pack(ix, on_list, pack, &err) == 1);   /* stopped at the first */
-	REQUIRE(blob_pack_trailer(repo, 0, pack, &e, &n, &size, &err) == 0);
+	REQUIRE(pack_read_trailer(repo, 0, pack, &e, &n, &size, &err) == 0);
 	REQUIRE(n > 20);
 	/* As if stopped after the first batch: the pack, its mark, 7 entries. */
 	REQUIRE(index_remove_pack(ix, pack, &err) == 0);

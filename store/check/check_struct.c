@@ -17,6 +17,7 @@
 #include "store/format.h"
 #include "store/indexfile.h"
 #include "store/keyfile.h"
+#include "store/pack_read.h"
 #include "store/repo_internal.h"
 
 /* FORMAT.md "Config file": the sealed config's magic (as in repo.c). */
@@ -261,7 +262,7 @@ static void trailer_job(void *arg, void *state)
 	pthread_mutex_unlock(&c->mu);
 	codec_hex(id, STRATA_ID_LEN, hex);
 	codec_hex(j->file, STRATA_ID_LEN, fhex);
-	rc = blob_pack_trailer(c->repo, kind, id, &te, &tn, &size, &terr);
+	rc = pack_read_trailer(c->repo, kind, id, &te, &tn, &size, &terr);
 	pthread_mutex_lock(&c->mu);
 	p = &c->packs[j->pack];
 	if (rc == 0 && j->orphan) {
