@@ -80,6 +80,20 @@ static int plant(const LockRecord *r, char id[STRATA_ID_HEX_LEN + 1])
 	return rc;
 }
 
+/* A file sealed with this repository's key as a lock file of version,
+ * whatever json holds. */
+static int plant_sealed(uint32_t version, const char *json, char id[STRATA_ID_HEX_LEN + 1])
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int rc = sealed_encode(repo->keys, FORMAT_MAGIC_LOCK, version, json, strlen(json), &buf, &len);
+
+	if (rc == 0)
+		rc = plant_bytes(buf, len, id);
+	free(buf);
+	return rc;
+}
+
 static void unplant(const char *id)
 {
 	StrataErr err = {0};
@@ -426,15 +440,12 @@ static void test_junk_ignored(void)
 static void test_unreadable_blocks(void)
 {
 	char id[STRATA_ID_HEX_LEN + 1], msg[STRATA_ERRMSG_LEN], want[STRATA_ERRMSG_LEN];
-	uint8_t *buf = NULL;
-	size_t len = 0, n = 0;
+	size_t n = 0;
 	LockInfo *v = NULL;
 	StrataErr err = {0};
 	const char *json = "{\"version\":2}";
 
-	REQUIRE(sealed_encode(repo->keys, FORMAT_MAGIC_LOCK, 2, json, strlen(json), &buf, &len) == 0);
-	REQUIRE(plant_bytes(buf, len, id) == 0);
-	free(buf);
+	REQUIRE(plant_sealed(2, json, id) == 0);
 	CHECK_EQ_INT(try_take(LOCK_SHARED, msg), STRATA_ELOCKED);
 	snprintf(want, sizeof want, "repository has a lock written by a newer strata (locks/%s); upgrade strata, or if no other strata is running, remove it with `strata unlock --remove-all`", id);
 	CHECK_STR(msg, want);
@@ -444,9 +455,7 @@ static void test_unreadable_blocks(void)
 	free(v);
 	unplant(id);
 
-	REQUIRE(sealed_encode(repo->keys, FORMAT_MAGIC_LOCK, 1, json, strlen(json), &buf, &len) == 0);
-	REQUIRE(plant_bytes(buf, len, id) == 0);
-	free(buf);
+	REQUIRE(plant_sealed(1, json, id) == 0);
 	CHECK_EQ_INT(try_take(LOCK_SHARED, msg), STRATA_ELOCKED);
 	snprintf(want, sizeof want, "repository has a lock file that cannot be read (locks/%s: sealed with this repository's key, but not a lock record); if no other strata is running, remove it with `strata unlock --remove-all`", id);
 	CHECK_STR(msg, want);
