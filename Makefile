@@ -22,10 +22,11 @@ DEB_PKGS  = build-essential pkg-config libzstd-dev libsodium-dev liblmdb-dev \
             libfuse3-dev fuse3
 # What the end-to-end tests drive besides strata: the aws CLI as an
 # independent S3 client, a PostgreSQL server for PITR, the zstd tool,
-# RocksDB's db_bench and ldb (a database written under --freeze-pid), and
+# RocksDB's db_bench and ldb (a database written under --freeze-pid),
+# btrfs-progs (a btrfs on a loop device for --fs-snapshot), and
 # Node.js + npm for the S3 server (added only when `node` is missing: a
 # NodeSource nodejs bundles npm and conflicts with Debian's).
-TEST_DEB_PKGS = awscli postgresql zstd procps util-linux rocksdb-tools
+TEST_DEB_PKGS = awscli postgresql zstd procps util-linux rocksdb-tools btrfs-progs
 OPT      ?= -O2 -g
 WARN      = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wformat=2 -Wvla -Wpointer-arith -Wcast-qual -Wundef -Wwrite-strings \

@@ -40,24 +40,26 @@ typedef struct BlobWriterStats {
  * use a higher level; they are small and read often). */
 int blobwriter_new(Repo *repo, int zlevel, BlobWriter **out, StrataErr *err);
 
-/* blobwriter_put — store data under id (the caller computed it with
- * codec_chunk_id) unless the repository already has it. *out_added (may
- * be NULL) is 1 when this call stored it. */
+/* blobwriter_put — store data as the blob (type, id) (the caller computed
+ * id with codec_chunk_id) unless the repository already has that blob: a
+ * blob of another type with the same ID does not count (FORMAT.md "Index
+ * file"). *out_added (may be NULL) is 1 when this call stored it. */
 int blobwriter_put(BlobWriter *bw, CodecCtx *ctx, uint8_t type, const uint8_t id[CODEC_ID_LEN],
                    const void *data, size_t len, int *out_added, StrataErr *err);
 
 /* blobwriter_set_rewrite — on != 0: blobwriter_put stores every blob even
- * when the index already holds its ID (prune repacks live blobs out of
- * mostly unused packs). Pending IDs are still stored once; the caller puts
- * each ID once per writer. on_pack (may be NULL) is called, under the
- * writer's lock, with the ID and kind of every pack once it is durable, so
+ * when the index already holds it (prune repacks live blobs out of mostly
+ * unused packs). A pending blob is still stored once; the caller puts
+ * each (type, ID) once per writer. on_pack (may be NULL) is called, under
+ * the writer's lock, with the ID and kind of every pack once it is durable, so
  * that the caller knows exactly which packs hold its copies. Call before
  * the first put. */
 typedef void (*BlobWriterPackFn)(const uint8_t pack[CODEC_ID_LEN], uint8_t kind, void *ctx);
 void blobwriter_set_rewrite(BlobWriter *bw, int on, BlobWriterPackFn on_pack, void *ctx);
 
-/* blobwriter_has — 1 if id is stored or pending, 0 if not. */
-int blobwriter_has(BlobWriter *bw, const uint8_t id[CODEC_ID_LEN]);
+/* blobwriter_has — 1 if the blob (type, id) is stored or pending, 0 if
+ * not (a blob of another type with this ID does not count). */
+int blobwriter_has(BlobWriter *bw, uint8_t type, const uint8_t id[CODEC_ID_LEN]);
 
 /* blobwriter_finish — store the open packs and an index file for every
  * pack of the session. After it returns 0 everything put is durable and

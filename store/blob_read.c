@@ -219,15 +219,16 @@ int blob_read(Repo *repo, CodecCtx *ctx, uint8_t type, const uint8_t id[CODEC_ID
 	if (rc)
 		return rc;
 	codec_hex(id, CODEC_ID_LEN, idhex);
-	rc = index_lookup(ix, id, &e);
+	rc = index_lookup(ix, type, id, &e);
+	if (rc == STRATA_ENOTFOUND && index_lookup_any(ix, id, &e) == 0)
+		return strata_err_set(err, STRATA_EDAMAGED,
+		                      "%s chunk %.16s is stored only as a %s blob with the same ID (written by strata before 2026-12-07): `strata repair snapshots` stores it as %s",
+		                      blob_type_name(type), idhex, blob_type_name(e.type), blob_type_name(type));
 	if (rc == STRATA_ENOTFOUND)
 		return strata_err_set(err, STRATA_EDAMAGED, "%s chunk %.16s is not in the index (missing from the repository)",
 		                      blob_type_name(type), idhex);
 	if (rc)
 		return strata_err_set(err, rc, "index lookup of chunk %.16s failed", idhex);
-	if (e.type != type)
-		return strata_err_set(err, STRATA_EDAMAGED, "chunk %.16s is a %s blob, expected %s",
-		                      idhex, blob_type_name(e.type), blob_type_name(type));
 	buf = malloc(e.raw_len ? e.raw_len : 1);
 	if (!buf)
 		return strata_err_set(err, -ENOMEM, "out of memory");

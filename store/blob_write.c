@@ -43,10 +43,14 @@ typedef struct QueuedPack {
 	uint8_t kind;
 } QueuedPack;
 
-/* Pending set: open addressing on the ID's first 8 bytes (IDs are keyed
- * hashes, so uniformly distributed). Backward-shift deletion. */
+/* Pending set of blobs, each held as CHUNK_ID || TYPE (a blob is its type
+ * and ID together, index.h): open addressing on the ID's first 8 bytes
+ * (IDs are keyed hashes, so uniformly distributed). Backward-shift
+ * deletion. */
+#define PENDING_KEY_LEN (CODEC_ID_LEN + 1)
+
 typedef struct PendingSet {
-	uint8_t (*slots)[CODEC_ID_LEN];
+	uint8_t (*slots)[PENDING_KEY_LEN];
 	uint8_t *used;
 	size_t cap, n;
 } PendingSet;
@@ -214,20 +218,26 @@ static void stop_uploader(BlobWriter *bw)
 		pthread_join(bw->uploader[--bw->nuploaders], NULL);
 }
 
-static size_t slot_of(const PendingSet *s, const uint8_t id[CODEC_ID_LEN])
+static void pending_key(uint8_t key[PENDING_KEY_LEN], uint8_t type, const uint8_t id[CODEC_ID_LEN])
+{
+	memcpy(key, id, CODEC_ID_LEN);
+	key[CODEC_ID_LEN] = type;
+}
+
+static size_t slot_of(const PendingSet *s, const uint8_t key[PENDING_KEY_LEN])
 {
 	uint64_t h;
 
-	memcpy(&h, id, sizeof h);
+	memcpy(&h, key, sizeof h);
 	return (size_t)(h & (s->cap - 1));
 }
 
-static int pending_find(const PendingSet *s, const uint8_t id[CODEC_ID_LEN], size_t *out_slot)
+static int pending_find(const PendingSet *s, const uint8_t key[PENDING_KEY_LEN], size_t *out_slot)
 {
-	size_t i = slot_of(s, id);
+	size_t i = slot_of(s, key);
 
 	while (s->used[i]) {
-		if (memcmp(s->slots[i], id, CODEC_ID_LEN) == 0) {
+		if (memcmp(s->slots[i], key, PENDING_KEY_LEN) == 0) {
 			*out_slot = i;
 			return 1;
 		}
@@ -254,7 +264,7 @@ static int pending_grow(PendingSet *s)
 		if (!s->used[i])
 			continue;
 		pending_find(&bigger, s->slots[i], &slot);
-		memcpy(bigger.slots[slot], s->slots[i], CODEC_ID_LEN);
+		memcpy(bigger.slots[slot], s->slots[i], PENDING_KEY_LEN);
 		bigger.used[slot] = 1;
 		bigger.n++;
 	}
@@ -264,7 +274,7 @@ static int pending_grow(PendingSet *s)
 	return 0;
 }
 
-static int pending_add(PendingSet *s, const uint8_t id[CODEC_ID_LEN])
+static int pending_add(PendingSet *s, const uint8_t key[PENDING_KEY_LEN])
 {
 	size_t slot;
 
@@ -273,19 +283,19 @@ static int pending_add(PendingSet *s, const uint8_t id[CODEC_ID_LEN])
 		if (rc)
 			return rc;
 	}
-	if (pending_find(s, id, &slot))
+	if (pending_find(s, key, &slot))
 		return 0;
-	memcpy(s->slots[slot], id, CODEC_ID_LEN);
+	memcpy(s->slots[slot], key, PENDING_KEY_LEN);
 	s->used[slot] = 1;
 	s->n++;
 	return 0;
 }
 
-static void pending_remove(PendingSet *s, const uint8_t id[CODEC_ID_LEN])
+static void pending_remove(PendingSet *s, const uint8_t key[PENDING_KEY_LEN])
 {
 	size_t i, j;
 
-	if (!s->cap || !pending_find(s, id, &i))
+	if (!s->cap || !pending_find(s, key, &i))
 		return;
 	s->used[i] = 0;
 	s->n--;
@@ -299,7 +309,7 @@ static void pending_remove(PendingSet *s, const uint8_t id[CODEC_ID_LEN])
 		/* j's home is cyclically in (i, j]: it stays. */
 		if (i <= j ? (i < home && home <= j) : (i < home || home <= j))
 			continue;
-		memcpy(s->slots[i], s->slots[j], CODEC_ID_LEN);
+		memcpy(s->slots[i], s->slots[j], PENDING_KEY_LEN);
 		s->used[i] = 1;
 		s->used[j] = 0;
 		i = j;
@@ -425,8 +435,11 @@ static int store_pack(BlobWriter *bw, PackBuilder *pb, uint8_t kind, StrataErr *
 	sp.n = pb->n;
 
 	pthread_mutex_lock(&bw->mu);
-	for (size_t i = 0; i < pb->n; i++)
-		pending_remove(&bw->pending, pb->entries[i].id);
+	for (size_t i = 0; i < pb->n; i++) {
+		uint8_t key[PENDING_KEY_LEN];
+		pending_key(key, pb->entries[i].type, pb->entries[i].id);
+		pending_remove(&bw->pending, key);
+	}
 	bw->stats.packs_written++;
 	if (bw->on_pack)
 		bw->on_pack(pack_id, kind, bw->on_pack_ctx);
@@ -468,15 +481,17 @@ static void set_failed(BlobWriter *bw, const StrataErr *err)
 	pthread_mutex_unlock(&bw->mu);
 }
 
-int blobwriter_has(BlobWriter *bw, const uint8_t id[CODEC_ID_LEN])
+int blobwriter_has(BlobWriter *bw, uint8_t type, const uint8_t id[CODEC_ID_LEN])
 {
+	uint8_t key[PENDING_KEY_LEN];
 	size_t slot;
 	int found;
 
-	if (index_lookup(bw->ix, id, NULL) == 0)
+	if (index_lookup(bw->ix, type, id, NULL) == 0)
 		return 1;
+	pending_key(key, type, id);
 	pthread_mutex_lock(&bw->mu);
-	found = pending_find(&bw->pending, id, &slot) || index_lookup(bw->ix, id, NULL) == 0;
+	found = pending_find(&bw->pending, key, &slot) || index_lookup(bw->ix, type, id, NULL) == 0;
 	pthread_mutex_unlock(&bw->mu);
 	return found;
 }
@@ -484,7 +499,7 @@ int blobwriter_has(BlobWriter *bw, const uint8_t id[CODEC_ID_LEN])
 int blobwriter_put(BlobWriter *bw, CodecCtx *ctx, uint8_t type, const uint8_t id[CODEC_ID_LEN],
                    const void *data, size_t len, int *out_added, StrataErr *err)
 {
-	uint8_t kind = pack_kind_of_blob(type), *sealed = NULL, *dst;
+	uint8_t kind = pack_kind_of_blob(type), *sealed = NULL, *dst, key[PENDING_KEY_LEN];
 	size_t sealed_len = 0, slot;
 	int rc;
 
@@ -492,9 +507,12 @@ int blobwriter_put(BlobWriter *bw, CodecCtx *ctx, uint8_t type, const uint8_t id
 		*out_added = 0;
 	if (len > UINT32_MAX / 2)
 		return strata_err_set(err, -EINVAL, "blob of %zu bytes is too large", len);
-	/* Most chunks of an incremental are already indexed: check lock-free. */
-	if (!bw->rewrite && index_lookup(bw->ix, id, NULL) == 0)
+	/* Most chunks of an incremental are already indexed: check lock-free.
+	 * By type and ID: a blob of another type under this ID (a tree object
+	 * with the same bytes) is another blob, stored too. */
+	if (!bw->rewrite && index_lookup(bw->ix, type, id, NULL) == 0)
 		return 0;
+	pending_key(key, type, id);
 	pthread_mutex_lock(&bw->mu);
 	if (bw->failed) {
 		if (err)
@@ -502,11 +520,12 @@ int blobwriter_put(BlobWriter *bw, CodecCtx *ctx, uint8_t type, const uint8_t id
 		pthread_mutex_unlock(&bw->mu);
 		return bw->fail_err.code ? bw->fail_err.code : -EIO;
 	}
-	if (pending_find(&bw->pending, id, &slot) || (!bw->rewrite && index_lookup(bw->ix, id, NULL) == 0)) {
+	if (pending_find(&bw->pending, key, &slot) ||
+	    (!bw->rewrite && index_lookup(bw->ix, type, id, NULL) == 0)) {
 		pthread_mutex_unlock(&bw->mu);
 		return 0;
 	}
-	rc = pending_add(&bw->pending, id);
+	rc = pending_add(&bw->pending, key);
 	pthread_mutex_unlock(&bw->mu);
 	if (rc)
 		return strata_err_set(err, rc, "out of memory");
@@ -569,7 +588,7 @@ int blobwriter_put(BlobWriter *bw, CodecCtx *ctx, uint8_t type, const uint8_t id
 fail:
 	free(sealed);
 	pthread_mutex_lock(&bw->mu);
-	pending_remove(&bw->pending, id);
+	pending_remove(&bw->pending, key);
 	pthread_mutex_unlock(&bw->mu);
 	return rc;
 }

@@ -40,6 +40,12 @@
 
 /* Blob types (enum BlobType): store/format.h. */
 
+/* codec_blob_type_name — "data", "tree", "tree part" (messages). */
+static inline const char *codec_blob_type_name(uint8_t type)
+{
+	return type == BLOB_DATA ? "data" : type == BLOB_TREE ? "tree" : type == BLOB_TREEPART ? "tree part" : "unknown";
+}
+
 struct evp_mac_st;
 struct evp_cipher_st;
 

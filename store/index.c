@@ -18,6 +18,11 @@
 
 /* 1 TiB of address space: LMDB only maps it; the file grows as needed. */
 #define INDEX_MAP_SIZE ((size_t)1 << 40)
+/* A blob's key is CHUNK_ID || TYPE (FORMAT.md "Local cache"): a blob is
+ * known by its type and ID together, since a data chunk and a tree object
+ * with equal plaintexts have equal IDs. ID first keeps the blobs of one ID
+ * adjacent (index_lookup_any) and lookups as spread as before. */
+#define BLOB_KEY_LEN  (CODEC_ID_LEN + 1)
 #define CHUNK_VAL_LEN (CODEC_ID_LEN + 1 + 12)
 #define PACK_VAL_LEN  (1 + 4 + 8)
 /* Each lookup of a random ID faults in one leaf page, and the kernel maps
@@ -232,6 +237,20 @@ int index_open(const char *dir, Index **out, StrataErr *err)
 	return 0;
 }
 
+int index_open_cache(const char *cache_dir, Index **out, StrataErr *err)
+{
+	char dir[PATH_MAX];
+
+	if ((size_t)snprintf(dir, sizeof dir, "%s/%s", cache_dir, INDEX_CACHE_SUBDIR_OLD) < sizeof dir) {
+		/* Best effort: a leftover costs disk space, never correctness. */
+		remove_env_files(dir);
+		(void)rmdir(dir);
+	}
+	if ((size_t)snprintf(dir, sizeof dir, "%s/%s", cache_dir, INDEX_CACHE_SUBDIR) >= sizeof dir)
+		return strata_err_set(err, -ENAMETOOLONG, "cache directory %s: path too long", cache_dir);
+	return index_open(dir, out, err);
+}
+
 void index_close(Index *ix)
 {
 	if (!ix)
@@ -254,12 +273,20 @@ static void decode_chunk(const uint8_t *p, IndexEntry *out)
 	out->raw_len = format_get_le32(p + 41);
 }
 
-int index_lookup(Index *ix, const uint8_t id[CODEC_ID_LEN], IndexEntry *out)
+static void blob_key(uint8_t key[BLOB_KEY_LEN], uint8_t type, const uint8_t id[CODEC_ID_LEN])
 {
+	memcpy(key, id, CODEC_ID_LEN);
+	key[CODEC_ID_LEN] = type;
+}
+
+int index_lookup(Index *ix, uint8_t type, const uint8_t id[CODEC_ID_LEN], IndexEntry *out)
+{
+	uint8_t key[BLOB_KEY_LEN];
 	MDB_txn *txn;
-	MDB_val k = {CODEC_ID_LEN, (void *)(uintptr_t)id}, v;
+	MDB_val k = {sizeof key, key}, v;
 	int rc;
 
+	blob_key(key, type, id);
 	if (mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &txn) != 0)
 		return -EIO;
 	rc = mdb_get(txn, ix->chunks, &k, &v);
@@ -270,6 +297,34 @@ int index_lookup(Index *ix, const uint8_t id[CODEC_ID_LEN], IndexEntry *out)
 	} else {
 		rc = rc == MDB_NOTFOUND || rc == 0 ? STRATA_ENOTFOUND : -EIO;
 	}
+	mdb_txn_abort(txn);
+	touched(ix);
+	return rc;
+}
+
+int index_lookup_any(Index *ix, const uint8_t id[CODEC_ID_LEN], IndexEntry *out)
+{
+	uint8_t key[BLOB_KEY_LEN];
+	MDB_cursor *cur = NULL;
+	MDB_txn *txn;
+	MDB_val k = {sizeof key, key}, v;
+	int rc;
+
+	blob_key(key, 0, id);
+	if (mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &txn) != 0)
+		return -EIO;
+	rc = mdb_cursor_open(txn, ix->chunks, &cur);
+	if (rc == 0)
+		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	if (rc == 0 && k.mv_size == BLOB_KEY_LEN && memcmp(k.mv_data, id, CODEC_ID_LEN) == 0 &&
+	    v.mv_size == CHUNK_VAL_LEN) {
+		if (out)
+			decode_chunk(v.mv_data, out);
+	} else {
+		rc = rc == MDB_NOTFOUND || rc == 0 ? STRATA_ENOTFOUND : -EIO;
+	}
+	if (cur)
+		mdb_cursor_close(cur);
 	mdb_txn_abort(txn);
 	touched(ix);
 	return rc;
@@ -289,7 +344,7 @@ int index_lookup(Index *ix, const uint8_t id[CODEC_ID_LEN], IndexEntry *out)
 static int add_batch(Index *ix, const uint8_t pack[CODEC_ID_LEN], const PackEntry *entries,
                      size_t n, const uint8_t *pack_val, int unindexed, StrataErr *err)
 {
-	uint8_t cv[CHUNK_VAL_LEN];
+	uint8_t cv[CHUNK_VAL_LEN], key[BLOB_KEY_LEN];
 	MDB_val k, v;
 	MDB_txn *txn;
 	int rc;
@@ -319,8 +374,9 @@ static int add_batch(Index *ix, const uint8_t pack[CODEC_ID_LEN], const PackEntr
 		format_put_le32(cv + 33, e->offset);
 		format_put_le32(cv + 37, e->length);
 		format_put_le32(cv + 41, e->raw_len);
-		k.mv_size = CODEC_ID_LEN;
-		k.mv_data = (void *)(uintptr_t)e->id;
+		blob_key(key, e->type, e->id);
+		k.mv_size = sizeof key;
+		k.mv_data = key;
 		v.mv_size = sizeof cv;
 		v.mv_data = cv;
 		rc = mdb_put(txn, ix->chunks, &k, &v, MDB_NOOVERWRITE);
@@ -551,8 +607,8 @@ fail:
  * transaction; visit returning non-zero stops the walk and is returned. */
 typedef int (*TableVisitFn)(const MDB_val *k, const MDB_val *v, void *ctx);
 
-static int walk_table(Index *ix, MDB_dbi dbi, size_t val_len, TableVisitFn visit, void *ctx,
-                      StrataErr *err)
+static int walk_table(Index *ix, MDB_dbi dbi, size_t key_len, size_t val_len, TableVisitFn visit,
+                      void *ctx, StrataErr *err)
 {
 	MDB_cursor *cur = NULL;
 	MDB_txn *txn;
@@ -567,7 +623,7 @@ static int walk_table(Index *ix, MDB_dbi dbi, size_t val_len, TableVisitFn visit
 		goto out;
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && !stop;
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
-		if (k.mv_size == CODEC_ID_LEN && v.mv_size == val_len)
+		if (k.mv_size == key_len && v.mv_size == val_len)
 			stop = visit(&k, &v, ctx);
 	if (rc == MDB_NOTFOUND || stop)
 		rc = 0;
@@ -595,7 +651,7 @@ int index_foreach_pack(Index *ix, IndexPackFn fn, void *ctx, StrataErr *err)
 {
 	struct pack_visit pv = {fn, ctx};
 
-	return walk_table(ix, ix->packs, PACK_VAL_LEN, visit_pack, &pv, err);
+	return walk_table(ix, ix->packs, CODEC_ID_LEN, PACK_VAL_LEN, visit_pack, &pv, err);
 }
 
 struct chunk_visit { IndexChunkFn fn; void *ctx; };
@@ -613,7 +669,7 @@ int index_foreach_chunk(Index *ix, IndexChunkFn fn, void *ctx, StrataErr *err)
 {
 	struct chunk_visit cv = {fn, ctx};
 
-	return walk_table(ix, ix->chunks, CHUNK_VAL_LEN, visit_chunk, &cv, err);
+	return walk_table(ix, ix->chunks, BLOB_KEY_LEN, CHUNK_VAL_LEN, visit_chunk, &cv, err);
 }
 
 int index_clear(Index *ix, StrataErr *err)
@@ -734,11 +790,13 @@ int index_set_open(const char *dir, IndexSet **out, StrataErr *err)
 	return 0;
 }
 
-int index_set_add(IndexSet *s, const uint8_t id[CODEC_ID_LEN], StrataErr *err)
+int index_set_add(IndexSet *s, uint8_t type, const uint8_t id[CODEC_ID_LEN], StrataErr *err)
 {
-	MDB_val k = {CODEC_ID_LEN, (void *)(uintptr_t)id}, v = {0, (void *)(uintptr_t)id};
+	uint8_t key[BLOB_KEY_LEN];
+	MDB_val k = {sizeof key, key}, v = {0, key};
 	int rc;
 
+	blob_key(key, type, id);
 	rc = set_txn(s);
 	if (rc == 0)
 		rc = mdb_put(s->txn, s->dbi, &k, &v, MDB_NOOVERWRITE);
@@ -752,10 +810,12 @@ int index_set_add(IndexSet *s, const uint8_t id[CODEC_ID_LEN], StrataErr *err)
 	return 1;
 }
 
-int index_set_has(IndexSet *s, const uint8_t id[CODEC_ID_LEN])
+int index_set_has(IndexSet *s, uint8_t type, const uint8_t id[CODEC_ID_LEN])
 {
-	MDB_val k = {CODEC_ID_LEN, (void *)(uintptr_t)id}, v;
+	uint8_t key[BLOB_KEY_LEN];
+	MDB_val k = {sizeof key, key}, v;
 
+	blob_key(key, type, id);
 	if (set_txn(s) != 0)
 		return 0;
 	return mdb_get(s->txn, s->dbi, &k, &v) == 0;

@@ -1,4 +1,5 @@
-/* index.h — the local chunk index: chunk ID → where its blob is stored.
+/* index.h — the local chunk index: (blob type, chunk ID) → where that blob
+ * is stored.
  *
  * Owns: the LMDB environment in the repository's cache directory
  * (FORMAT.md "Local cache"): chunk entries, the packs they live in, which
@@ -8,6 +9,10 @@
  * The index is a cache: everything in it can be rebuilt from the stored
  * index files (and those from pack trailers). Memory is bounded by LMDB's
  * page cache, not by the number of chunks.
+ *
+ * A blob is known by its type and chunk ID together, never by the ID
+ * alone: a data chunk whose bytes equal a tree object's has the tree's ID,
+ * and both blobs must be stored (FORMAT.md "Index file", "Local cache").
  *
  * Thread safety: lookups from any number of threads; writes serialize
  * inside LMDB (one write transaction at a time).
@@ -42,18 +47,40 @@ typedef struct IndexPackInfo {
 int index_open(const char *dir, Index **out, StrataErr *err);
 void index_close(Index *ix);
 
+/* index_open_cache — index_open of the index directory under a
+ * repository's cache directory: "index2" (FORMAT.md "Local cache"). The
+ * directory "index" beside it, which held the layout keyed by chunk ID
+ * alone (strata before 2026-12-07), is deleted: its entries cannot tell a
+ * data blob from a tree blob of the same ID, and its own directory keeps
+ * an older strata that shares the cache from reading the new layout. A
+ * new, empty index is filled from the stored index files by the caller's
+ * sync, and its new epoch drops the files cache, so the next backup reads
+ * every file again and stores what the old layout had deduplicated away. */
+#define INDEX_CACHE_SUBDIR "index2"
+#define INDEX_CACHE_SUBDIR_OLD "index"
+int index_open_cache(const char *cache_dir, Index **out, StrataErr *err);
+
 /* index_set_lean — hold half as many of the map's pages between releases
  * (~8 MiB instead of ~16 once the map passes 16 MiB; store/index.c
  * "RELEASE_EVERY"), for more page faults. For a backup, whose peak memory
  * has them; from then on, for every user of ix. */
 void index_set_lean(Index *ix);
 
-/* index_lookup — 0 and *out, or STRATA_ENOTFOUND. */
-int index_lookup(Index *ix, const uint8_t id[CODEC_ID_LEN], IndexEntry *out);
+/* index_lookup — the blob of type (enum BlobType) and id: 0 and *out (may
+ * be NULL), or STRATA_ENOTFOUND (a blob of another type with this ID does
+ * not count), or -EIO. */
+int index_lookup(Index *ix, uint8_t type, const uint8_t id[CODEC_ID_LEN], IndexEntry *out);
+
+/* index_lookup_any — a blob of id of any type (the lowest type held; its
+ * type in out->type): 0 and *out (may be NULL), STRATA_ENOTFOUND or -EIO.
+ * For diagnosis and repair of a blob stored under another type only
+ * (repositories written before blobs were known by type, FORMAT.md
+ * "Index file"); readers and writers use index_lookup. */
+int index_lookup_any(Index *ix, const uint8_t id[CODEC_ID_LEN], IndexEntry *out);
 
 /* index_add_pack — record a durable pack and its entries; unindexed=1
  * also notes that no stored index file covers it yet. An ID already
- * present keeps its first location. The pack (and its unindexed mark)
+ * present with the same type keeps its first location. The pack (and its unindexed mark)
  * commit with the first INDEX_ADD_BATCH entries, the rest in further
  * transactions of that many: an interrupted call leaves a pack whose
  * entries are partly indexed, which only costs deduplication until the
@@ -88,7 +115,8 @@ int index_remove_pack(Index *ix, const uint8_t pack[CODEC_ID_LEN], StrataErr *er
 typedef int (*IndexPackFn)(const uint8_t pack[CODEC_ID_LEN], const IndexPackInfo *info, void *ctx);
 int index_foreach_pack(Index *ix, IndexPackFn fn, void *ctx, StrataErr *err);
 
-/* index_foreach_chunk — call fn for every chunk entry; non-zero stops. */
+/* index_foreach_chunk — call fn for every blob entry (its type in e->type),
+ * in ID order; non-zero stops. */
 typedef int (*IndexChunkFn)(const uint8_t id[CODEC_ID_LEN], const IndexEntry *e, void *ctx);
 int index_foreach_chunk(Index *ix, IndexChunkFn fn, void *ctx, StrataErr *err);
 
@@ -103,7 +131,7 @@ uint64_t index_epoch(Index *ix);
 /* index_count — number of chunk entries. */
 uint64_t index_count(Index *ix);
 
-/* ---- IndexSet: a temporary on-disk set of IDs (prune's marks) ----
+/* ---- IndexSet: a temporary on-disk set of blobs, (type, ID) (prune's marks) ----
  *
  * Added for prune (store/prune/prune.c): the set of chunks reachable from the
  * snapshots, which must not live in RAM on a repository of millions of
@@ -116,13 +144,13 @@ typedef struct IndexSet IndexSet;
  * environment there is discarded). */
 int index_set_open(const char *dir, IndexSet **out, StrataErr *err);
 
-/* index_set_add — add id. Returns 1 if it was not in the set, 0 if it was,
- * or a negative error (message in err). */
-int index_set_add(IndexSet *s, const uint8_t id[CODEC_ID_LEN], StrataErr *err);
+/* index_set_add — add the blob (type, id). Returns 1 if it was not in the
+ * set, 0 if it was, or a negative error (message in err). */
+int index_set_add(IndexSet *s, uint8_t type, const uint8_t id[CODEC_ID_LEN], StrataErr *err);
 
-/* index_set_has — 1 if id is in the set, 0 if not (or on a read error,
- * which the next index_set_add reports). */
-int index_set_has(IndexSet *s, const uint8_t id[CODEC_ID_LEN]);
+/* index_set_has — 1 if (type, id) is in the set, 0 if not (or on a read
+ * error, which the next index_set_add reports). */
+int index_set_has(IndexSet *s, uint8_t type, const uint8_t id[CODEC_ID_LEN]);
 
 /* index_set_count — members so far. */
 uint64_t index_set_count(IndexSet *s);

@@ -418,7 +418,6 @@ int repo_format_version(const Repo *repo)
 
 int repo_index(Repo *repo, Index **out, StrataErr *err)
 {
-	char dir[PATH_MAX + 16];
 	Index *ix = NULL;
 	int rc = 0;
 
@@ -432,8 +431,7 @@ int repo_index(Repo *repo, Index **out, StrataErr *err)
 		strata_err_set(err, rc, "cannot create cache directory %s: %s", repo->cache_dir, strerror(-rc));
 		goto out;
 	}
-	snprintf(dir, sizeof dir, "%s/index", repo->cache_dir);
-	rc = index_open(dir, &ix, err);
+	rc = index_open_cache(repo->cache_dir, &ix, err);
 	if (rc)
 		goto out;
 	rc = indexfile_sync(repo, ix, err);

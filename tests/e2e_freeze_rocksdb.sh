@@ -4,9 +4,11 @@
 # deletes tables a moment after writing them. Every one of 12 snapshots
 # taken while it runs must restore to a database that passes
 # `ldb checkconsistency` and whose `ldb scan` returns keys. The pauses and
-# counts are printed as NOTE lines (not asserted). Self-contained: the
-# same harness for --fs-snapshot lives with that feature.
+# counts are printed as NOTE lines (not asserted). The load and the check
+# of a restored database are tests/rocksdb_lib.sh's, shared with
+# e2e_fssnap_db.sh (--fs-snapshot btrfs under the same load).
 . "$(dirname "$0")/e2e_lib.sh"
+. "$(dirname "$0")/rocksdb_lib.sh"
 
 "$STRATA" -r "$R" init -q || { fail "init" "cannot create the repository"; e2e_done; }
 PIDS=""
@@ -20,15 +22,8 @@ if ! command -v db_bench >/dev/null 2>&1 || ! command -v ldb >/dev/null 2>&1; th
 	e2e_done
 fi
 DB="$T/rocksdb"
-# Small write buffers and target files: it flushes and compacts all the
-# time, deleting tables a moment after they were written.
-db_bench --benchmarks=fillrandom --db="$DB" --num=1000000000 --duration=600 --value_size=100 \
-	--write_buffer_size=65536 --target_file_size_base=65536 --max_bytes_for_level_base=262144 \
-	--compression_type=none --stats_interval_seconds=0 >"$T/db_bench.log" 2>&1 &
-DBP=$!
+rocksdb_start "$DB"
 PIDS="$PIDS $DBP"
-n=0; while [ ! -e "$DB/CURRENT" ] && [ $n -lt 200 ]; do sleep 0.05; n=$((n + 1)); done
-sleep 1
 N=12
 taken=0; clean=0; changed=0; pauses=""
 i=0
@@ -52,38 +47,48 @@ while [ $i -lt $N ]; do
 	i=$((i + 1))
 	[ -s "$T/rb$i.json" ] || continue
 	id=$(jget "$T/rb$i.json" '["snapshot_id"]')
-	rm -rf "$T/rdb"
-	"$STRATA" -r "$R" restore "$id" --target "$T/rdb" -q || { fail "RocksDB restore $i" "exit $?"; continue; }
-	ldb --db="$T/rdb$DB" checkconsistency >"$T/ldb.out" 2>&1
-	rc=$?
-	keys=$(ldb --db="$T/rdb$DB" scan 2>/dev/null | wc -l)
-	if [ $rc -eq 0 ] && [ "$(tail -n 1 "$T/ldb.out")" = OK ] && [ "$keys" -gt 0 ]; then
-		clean=$((clean + 1))
-	else
-		echo "NOTE RocksDB snapshot $i ($id): checkconsistency exit $rc: $(tail -n 1 "$T/ldb.out" | head -c 200); $keys keys"
-	fi
+	rocksdb_restored_ok "$id" "$DB" && clean=$((clean + 1))
 done
 # The same load without --freeze-pid, for comparison (printed, not
 # asserted: how many fail depends on where compaction is when each file
 # is read). This is what the check above would see if the stop did not
 # hold.
-live=0; live_clean=0
+# What is asserted of them: a run that saw files change under it exits 3
+# with the snapshot marked partial, no snapshot saved complete fails to
+# open, and no partial snapshot becomes latest.
+live=0; live_clean=0; live_partial=0; live_bad_good=0; rc_mismatch=""; partial_ids=""
 i=0
 while [ $i -lt 6 ]; do
 	i=$((i + 1))
 	"$STRATA" -r "$R" --json backup "$DB" >"$T/live.json" 2>/dev/null
+	rc=$?
 	id=$(jget "$T/live.json" '["snapshot_id"]')
 	[ -n "$id" ] || continue
 	live=$((live + 1))
-	rm -rf "$T/rdb"
-	"$STRATA" -r "$R" restore "$id" --target "$T/rdb" -q &&
-		ldb --db="$T/rdb$DB" checkconsistency >"$T/ldb.out" 2>&1 && [ "$(tail -n 1 "$T/ldb.out")" = OK ] &&
+	p=$(jget "$T/live.json" '["partial"]')
+	case "$rc/$p" in
+	3/True) live_partial=$((live_partial + 1)); partial_ids="$partial_ids $id" ;;
+	0/False) ;;
+	*) rc_mismatch="$rc_mismatch run $i: exit $rc, partial $p;" ;;
+	esac
+	if rocksdb_restored_ok "$id" "$DB" >/dev/null; then
 		live_clean=$((live_clean + 1))
+	elif [ "$p" = False ]; then
+		live_bad_good=$((live_bad_good + 1))
+	fi
 	sleep 0.3
 done
 kill $DBP 2>/dev/null
 wait $DBP 2>/dev/null
-echo "NOTE RocksDB without --freeze-pid: $live snapshots saved, $live_clean pass ldb checkconsistency"
+echo "NOTE RocksDB without --freeze-pid: $live snapshots saved, $live_clean pass ldb checkconsistency, $live_partial marked partial, $live_bad_good complete but not opening"
+check "RocksDB live: exit 3 exactly when the snapshot is partial" "$rc_mismatch" ""
+check "RocksDB live: no snapshot saved as complete fails to open" "$live_bad_good" 0
+"$STRATA" -r "$R" cat snapshot latest >"$T/latest.json" 2>/dev/null
+latest=$(jget "$T/latest.json" '["id"]')
+check "RocksDB live: latest resolves" "${latest:+yes}" yes
+bad=""
+for p in $partial_ids; do [ "$p" = "$latest" ] && bad="$p"; done
+check "RocksDB live: no partial snapshot is latest" "$bad" ""
 echo "NOTE RocksDB: $taken snapshots taken under load, $clean restored cleanly; paused_ms:$pauses"
 check "RocksDB: $N snapshots taken with --freeze-pid" "$taken" "$N"
 check "RocksDB: every one restores to a database that passes ldb checkconsistency and scans its keys" "$clean" "$N"

@@ -13,7 +13,8 @@ S="$T/src"
 # The source: random data (many chunks, stored raw), zeros (every chunk cut
 # at MAX), JSON-like text (compressed blobs), a directory of 3,000 entries
 # (its TREE is over 256 KiB), names and a symlink target that are not
-# UTF-8, a hard link, a FIFO, an empty file.
+# UTF-8, a hard link, a FIFO, an empty file, a file 00 01 00 beside an empty
+# directory (the file's chunk ID is the empty tree's, §10).
 python3 - "$S" <<'EOF'
 import os, random, sys
 s = os.fsencode(sys.argv[1])
@@ -37,6 +38,9 @@ os.symlink(b"../random.bin", s + b"/caf\xe9/link")
 os.symlink(b"nowhere-\xe9", s + b"/caf\xe9/badlink")
 os.link(s + b"/random.bin", s + b"/hardlink.bin")
 os.mkfifo(s + b"/fifo")
+os.makedirs(s + b"/collide/emptydir")
+with open(s + b"/collide/f", "wb") as f:
+    f.write(b"\x00\x01\x00")
 EOF
 
 # The stdin stream of snapshot 3.

@@ -362,16 +362,16 @@ static void test_faults(void)
 		      rr.changed[0].action == REPAIR_PACK_SALVAGED && rr.changed[0].chunks_kept == n - 2);
 		repair_index_result_free(&rr);
 		REQUIRE(check_index(repo, &ix, &err) == 0);
-		CHECK(index_lookup(ix, e[k].id, NULL) == STRATA_ENOTFOUND);
-		CHECK(index_lookup(ix, e[k - 1].id, NULL) == STRATA_ENOTFOUND);
-		CHECK(index_lookup(ix, e[n - 1].id, NULL) == 0);   /* k = n/2 < n - 1: kept */
+		CHECK(index_lookup(ix, BLOB_DATA, e[k].id, NULL) == STRATA_ENOTFOUND);
+		CHECK(index_lookup(ix, BLOB_DATA, e[k - 1].id, NULL) == STRATA_ENOTFOUND);
+		CHECK(index_lookup(ix, BLOB_DATA, e[n - 1].id, NULL) == 0);   /* k = n/2 < n - 1: kept */
 		CHECK(access(path, F_OK) != 0);     /* the damaged pack is gone */
 		REQUIRE(run_check(repo, 1, &r) == 0);
 		CHECK_EQ_INT(r->nchunks, 2);
 		CHECK(r->nchunks == 2 && r->chunks[0].reason == CHECK_C_NOT_INDEXED);
 		check_report_free(r);
 		REQUIRE(backup(repo) == 0);
-		CHECK(index_lookup(ix, e[k].id, NULL) == 0);
+		CHECK(index_lookup(ix, BLOB_DATA, e[k].id, NULL) == 0);
 		REQUIRE(run_check(repo, 1, &r) == 0);
 		CHECK_EQ_INT(r->damage, 0);
 		check_report_free(r);

@@ -1,5 +1,6 @@
 /* test_index.c — unit tests for the LMDB chunk index (store/index.c) in a
- * temporary directory: adding packs, lookups, first location wins, the
+ * temporary directory: adding packs, lookups by (type, ID) — a data and a
+ * tree blob of one ID are two blobs —, first location wins, the
  * index-file and unindexed sets, pack removal, iteration, clearing, the
  * epoch, persistence across reopen, and recovery from a damaged file.
  */
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <lmdb.h>
@@ -68,8 +70,8 @@ static void test_empty_lookup(void)
 	Index *ix = open_new(dir, sizeof dir);
 
 	REQUIRE(ix);
-	CHECK_EQ_INT(index_lookup(ix, id, &e), STRATA_ENOTFOUND);
-	CHECK_EQ_INT(index_lookup(ix, id, NULL), STRATA_ENOTFOUND);
+	CHECK_EQ_INT(index_lookup(ix, BLOB_DATA, id, &e), STRATA_ENOTFOUND);
+	CHECK_EQ_INT(index_lookup(ix, BLOB_DATA, id, NULL), STRATA_ENOTFOUND);
 	CHECK_EQ_INT(index_pack_info(ix, id, &info), STRATA_ENOTFOUND);
 	CHECK_EQ_INT(index_has_indexfile(ix, id), 0);
 	CHECK_EQ_INT(index_count(ix), 0);
@@ -93,7 +95,7 @@ static void test_add_and_lookup(void)
 	REQUIRE(index_add_pack(ix, pack, 0, 123456789012ull, e, 300, 0, &err) == 0);
 	CHECK_EQ_INT(index_count(ix), 300);
 	for (size_t i = 0; i < 300; i++) {
-		if (index_lookup(ix, e[i].id, &got) != 0 || memcmp(got.pack, pack, CODEC_ID_LEN) != 0 ||
+		if (index_lookup(ix, BLOB_DATA, e[i].id, &got) != 0 || memcmp(got.pack, pack, CODEC_ID_LEN) != 0 ||
 		    got.type != BLOB_DATA || got.offset != e[i].offset || got.length != e[i].length ||
 		    got.raw_len != e[i].raw_len)
 			bad++;
@@ -103,24 +105,166 @@ static void test_add_and_lookup(void)
 	CHECK_EQ_INT(info.kind, 0);
 	CHECK_EQ_INT(info.count, 300);
 	CHECK(info.size == 123456789012ull);
-	/* A tree pack holding one chunk already known: the first location stays. */
+	/* Another data pack holding one chunk already known: the first
+	 * location stays. */
 	memset(other, 0xb2, sizeof other);
-	e[5].type = BLOB_TREE;
 	e[5].offset = 7;
-	REQUIRE(index_add_pack(ix, other, 1, 999, &e[5], 1, 0, &err) == 0);
-	CHECK_EQ_INT(index_lookup(ix, e[5].id, &got), 0);
+	REQUIRE(index_add_pack(ix, other, 0, 999, &e[5], 1, 0, &err) == 0);
+	CHECK_EQ_INT(index_lookup(ix, BLOB_DATA, e[5].id, &got), 0);
 	CHECK(memcmp(got.pack, pack, CODEC_ID_LEN) == 0);
 	CHECK_EQ_INT(got.type, BLOB_DATA);
 	CHECK_EQ_INT(got.offset, e[4].offset + e[4].length);
 	CHECK_EQ_INT(index_count(ix), 300);
 	CHECK_EQ_INT(index_pack_info(ix, other, &info), 0);
-	CHECK_EQ_INT(info.kind, 1);
+	CHECK_EQ_INT(info.kind, 0);
 	CHECK_EQ_INT(info.count, 1);
 	/* An empty pack is recorded too. */
 	other[0] = 0;
 	CHECK_EQ_INT(index_add_pack(ix, other, 0, 0, NULL, 0, 0, &err), 0);
 	CHECK_EQ_INT(index_pack_info(ix, other, &info), 0);
 	CHECK_EQ_INT(info.count, 0);
+	index_close(ix);
+	free(e);
+}
+
+struct typed_visit { size_t n; uint8_t types[4]; };
+
+static int visit_typed(const uint8_t id[CODEC_ID_LEN], const IndexEntry *e, void *ctx)
+{
+	struct typed_visit *v = ctx;
+
+	(void)id;
+	if (v->n < sizeof v->types)
+		v->types[v->n] = e->type;
+	v->n++;
+	return 0;
+}
+
+/* A blob is its type and ID together: a data chunk and a tree object (or
+ * tree part) with equal plaintexts have one ID, and each is its own blob
+ * with its own location (the bug of strata before 2026-12-07 kept one). */
+static void test_type_and_id(void)
+{
+	char dir[256];
+	uint8_t dpack[CODEC_ID_LEN], tpack[CODEC_ID_LEN], ppack[CODEC_ID_LEN], lone[CODEC_ID_LEN];
+	PackEntry d = {0}, t = {0}, part = {0};
+	StrataErr err = {0};
+	struct typed_visit v = {0};
+	IndexEntry got;
+	IndexSet *set = NULL;
+	char sdir[300];
+	Index *ix = open_new(dir, sizeof dir);
+
+	REQUIRE(ix);
+	memset(dpack, 0xd0, sizeof dpack);
+	memset(tpack, 0xe0, sizeof tpack);
+	memset(ppack, 0xf0, sizeof ppack);
+	d.type = BLOB_DATA;
+	memset(d.id, 0x5a, sizeof d.id);
+	d.offset = 0; d.length = 44; d.raw_len = 3;
+	t = d;
+	t.type = BLOB_TREE;
+	t.length = 45;
+	part = d;
+	part.type = BLOB_TREEPART;
+	part.offset = 45;
+	/* Tree first, as a backup stores an empty directory before a later
+	 * file: the data blob must still go in, and be found as data. */
+	REQUIRE(index_add_pack(ix, tpack, 1, 100, &t, 1, 0, &err) == 0);
+	CHECK_EQ_INT(index_lookup(ix, BLOB_DATA, d.id, &got), STRATA_ENOTFOUND);
+	CHECK_EQ_INT(index_lookup_any(ix, d.id, &got), 0);
+	CHECK_EQ_INT(got.type, BLOB_TREE);
+	REQUIRE(index_add_pack(ix, dpack, 0, 100, &d, 1, 0, &err) == 0);
+	CHECK_EQ_INT(index_count(ix), 2);
+	CHECK_EQ_INT(index_lookup(ix, BLOB_DATA, d.id, &got), 0);
+	CHECK(memcmp(got.pack, dpack, CODEC_ID_LEN) == 0);
+	CHECK_EQ_INT(got.type, BLOB_DATA);
+	CHECK_EQ_INT(got.length, 44);
+	CHECK_EQ_INT(index_lookup(ix, BLOB_TREE, d.id, &got), 0);
+	CHECK(memcmp(got.pack, tpack, CODEC_ID_LEN) == 0);
+	CHECK_EQ_INT(got.type, BLOB_TREE);
+	CHECK_EQ_INT(got.length, 45);
+	CHECK_EQ_INT(index_lookup(ix, BLOB_TREEPART, d.id, &got), STRATA_ENOTFOUND);
+	/* The lowest type held; an ID held by no blob is not found. */
+	CHECK_EQ_INT(index_lookup_any(ix, d.id, &got), 0);
+	CHECK_EQ_INT(got.type, BLOB_DATA);
+	memset(lone, 0x5a, sizeof lone);
+	lone[31] = 0x5b;
+	CHECK_EQ_INT(index_lookup_any(ix, lone, NULL), STRATA_ENOTFOUND);
+	lone[31] = 0x59;
+	CHECK_EQ_INT(index_lookup_any(ix, lone, NULL), STRATA_ENOTFOUND);
+	/* A tree part of the same ID in a third pack: three blobs. */
+	REQUIRE(index_add_pack(ix, ppack, 1, 100, &part, 1, 0, &err) == 0);
+	CHECK_EQ_INT(index_count(ix), 3);
+	CHECK_EQ_INT(index_foreach_chunk(ix, visit_typed, &v, &err), 0);
+	CHECK_EQ_INT(v.n, 3);
+	CHECK(v.types[0] == BLOB_DATA && v.types[1] == BLOB_TREE && v.types[2] == BLOB_TREEPART);
+	/* Removing the tree's pack keeps the data blob, and the reverse. */
+	REQUIRE(index_remove_pack(ix, tpack, &err) == 0);
+	CHECK_EQ_INT(index_lookup(ix, BLOB_TREE, d.id, NULL), STRATA_ENOTFOUND);
+	CHECK_EQ_INT(index_lookup(ix, BLOB_DATA, d.id, &got), 0);
+	CHECK(memcmp(got.pack, dpack, CODEC_ID_LEN) == 0);
+	REQUIRE(index_remove_pack(ix, dpack, &err) == 0);
+	CHECK_EQ_INT(index_lookup(ix, BLOB_DATA, d.id, NULL), STRATA_ENOTFOUND);
+	CHECK_EQ_INT(index_lookup(ix, BLOB_TREEPART, d.id, &got), 0);
+	CHECK_EQ_INT(index_lookup_any(ix, d.id, &got), 0);
+	CHECK_EQ_INT(got.type, BLOB_TREEPART);
+	CHECK_EQ_INT(index_count(ix), 1);
+	index_close(ix);
+
+	/* Prune's marks: (type, ID) too, or a reachable tree blob whose ID a
+	 * data blob already marked would go unmarked and be deleted. */
+	snprintf(sdir, sizeof sdir, "%s/set", tmp_dir);
+	REQUIRE(index_set_open(sdir, &set, &err) == 0);
+	CHECK_EQ_INT(index_set_add(set, BLOB_DATA, d.id, &err), 1);
+	CHECK_EQ_INT(index_set_has(set, BLOB_DATA, d.id), 1);
+	CHECK_EQ_INT(index_set_has(set, BLOB_TREE, d.id), 0);
+	CHECK_EQ_INT(index_set_add(set, BLOB_TREE, d.id, &err), 1);
+	CHECK_EQ_INT(index_set_add(set, BLOB_TREE, d.id, &err), 0);
+	CHECK_EQ_INT(index_set_has(set, BLOB_TREE, d.id), 1);
+	CHECK_EQ_INT(index_set_has(set, BLOB_TREEPART, d.id), 0);
+	CHECK_EQ_INT(index_set_count(set), 2);
+	index_set_free(set);
+}
+
+/* index_open_cache: the layout keyed by ID alone lived in "index"; it is
+ * deleted and the typed one opened in "index2", empty (filled from the
+ * stored index files by the sync), with an epoch of its own so that the
+ * files cache is dropped. */
+static void test_open_cache_drops_old_layout(void)
+{
+	char cache[256], old[300], path[320];
+	StrataErr err = {0};
+	Index *ix = NULL;
+	PackEntry *e = entries(3, 0x71, BLOB_DATA);
+	uint8_t p[CODEC_ID_LEN];
+	uint64_t old_epoch;
+
+	REQUIRE(e);
+	snprintf(cache, sizeof cache, "%s/cache%d", tmp_dir, ++dir_seq);
+	REQUIRE(mkdir(cache, 0700) == 0);
+	snprintf(old, sizeof old, "%s/%s", cache, INDEX_CACHE_SUBDIR_OLD);
+	REQUIRE(index_open(old, &ix, &err) == 0);
+	memset(p, 0x72, sizeof p);
+	REQUIRE(index_add_pack(ix, p, 0, 10, e, 3, 0, &err) == 0);
+	old_epoch = index_epoch(ix);
+	index_close(ix);
+	ix = NULL;
+	REQUIRE(index_open_cache(cache, &ix, &err) == 0);
+	CHECK_EQ_INT(index_count(ix), 0);
+	CHECK(index_epoch(ix) != old_epoch);
+	snprintf(path, sizeof path, "%s/data.mdb", old);
+	CHECK(access(path, F_OK) != 0);
+	CHECK(access(old, F_OK) != 0);
+	snprintf(path, sizeof path, "%s/%s/data.mdb", cache, INDEX_CACHE_SUBDIR);
+	CHECK(access(path, F_OK) == 0);
+	REQUIRE(index_add_pack(ix, p, 0, 10, e, 3, 0, &err) == 0);
+	index_close(ix);
+	ix = NULL;
+	/* Reopened: the typed layout stays. */
+	REQUIRE(index_open_cache(cache, &ix, &err) == 0);
+	CHECK_EQ_INT(index_count(ix), 3);
+	CHECK_EQ_INT(index_lookup(ix, BLOB_DATA, e[2].id, NULL), 0);
 	index_close(ix);
 	free(e);
 }
@@ -212,8 +356,8 @@ static void test_remove_pack(void)
 	REQUIRE(index_remove_pack(ix, a, &err) == 0);
 	CHECK_EQ_INT(index_count(ix), 500);
 	for (size_t i = 0; i < 500; i++) {
-		left += index_lookup(ix, ea[i].id, &got) == 0;
-		lost += index_lookup(ix, eb[i].id, &got) != 0;
+		left += index_lookup(ix, BLOB_DATA, ea[i].id, &got) == 0;
+		lost += index_lookup(ix, BLOB_DATA, eb[i].id, &got) != 0;
 	}
 	CHECK_EQ_INT(left, 0);
 	CHECK_EQ_INT(lost, 0);
@@ -346,7 +490,7 @@ static void test_persists_across_reopen(void)
 	ix = NULL;
 	REQUIRE(index_open(dir, &ix, &err) == 0);
 	CHECK_EQ_INT(index_count(ix), 20);
-	CHECK_EQ_INT(index_lookup(ix, e[19].id, &got), 0);
+	CHECK_EQ_INT(index_lookup(ix, BLOB_DATA, e[19].id, &got), 0);
 	CHECK_EQ_INT(got.offset, e[19].offset);
 	CHECK_EQ_INT(index_has_indexfile(ix, file), 1);
 	index_close(ix);
@@ -392,11 +536,11 @@ static void test_large_pack_in_batches(void)
 	REQUIRE(index_add_pack(ix, p, 0, 777, e, N, 1, &err) == 0);
 	CHECK_EQ_INT(index_count(ix), N);
 	for (size_t i = 0; i < N; i += 97) {
-		REQUIRE(index_lookup(ix, e[i].id, &got) == 0);
+		REQUIRE(index_lookup(ix, BLOB_DATA, e[i].id, &got) == 0);
 		CHECK_EQ_INT(got.offset, e[i].offset);
 		CHECK_EQ_INT(got.raw_len, e[i].raw_len);
 	}
-	REQUIRE(index_lookup(ix, e[N - 1].id, &got) == 0);
+	REQUIRE(index_lookup(ix, BLOB_DATA, e[N - 1].id, &got) == 0);
 	CHECK_EQ_INT(got.length, e[N - 1].length);
 	REQUIRE(index_pack_info(ix, p, &info) == 0);
 	CHECK_EQ_INT(info.count, N);
@@ -470,6 +614,8 @@ int main(void)
 	}
 	RUN(test_empty_lookup);
 	RUN(test_add_and_lookup);
+	RUN(test_type_and_id);
+	RUN(test_open_cache_drops_old_layout);
 	RUN(test_indexfiles_and_unindexed);
 	RUN(test_remove_pack);
 	RUN(test_foreach);

@@ -357,14 +357,14 @@ static void test_unindexed_pack_completed(void)
 	/* As if stopped after the first batch: the pack, its mark, 7 entries. */
 	REQUIRE(index_remove_pack(ix, pack, &err) == 0);
 	REQUIRE(index_add_pack(ix, pack, 0, size, e, 7, 1, &err) == 0);
-	CHECK(index_lookup(ix, e[7].id, NULL) == STRATA_ENOTFOUND);
+	CHECK(index_lookup(ix, BLOB_DATA, e[7].id, NULL) == STRATA_ENOTFOUND);
 	repo_close(repo);
 
 	REQUIRE(repo_open(dir, "pw", 2, cache, &repo, &err) == 0);
 	REQUIRE(repo_index(repo, &ix, &err) == 0);
 	for (size_t i = 0; i < n; i++) {
 		IndexEntry got;
-		REQUIRE(index_lookup(ix, e[i].id, &got) == 0);
+		REQUIRE(index_lookup(ix, BLOB_DATA, e[i].id, &got) == 0);
 		CHECK(memcmp(got.pack, pack, CODEC_ID_LEN) == 0);
 		CHECK_EQ_INT(got.offset, e[i].offset);
 		CHECK_EQ_INT(got.length, e[i].length);

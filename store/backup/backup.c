@@ -89,6 +89,13 @@ typedef struct VDir {
 	int leaf;                     /* back this path up whole */
 } VDir;
 
+/* A BackupView with its path cleaned (backup_run). */
+typedef struct View {
+	const BackupView *v;
+	char *path;
+	size_t len;
+} View;
+
 typedef struct Ctx {
 	Repo *repo;
 	const BackupOptions *opts;
@@ -108,6 +115,10 @@ typedef struct Ctx {
 	ino_t cache_ino;
 	StrataErr *err;
 	Frozen *frozen;               /* --freeze-pid: the listing taken while stopped */
+	View *views;                  /* opts->views, cleaned */
+	size_t nviews;
+	char **holes;                 /* directories of a view found not held by it (hole_ino) */
+	size_t nholes, holes_cap;
 	BackupProgress prog;
 	struct timespec last_progress;
 } Ctx;
@@ -286,16 +297,17 @@ static int store_dir(Ctx *c, const char *path, const VDir *virt, uint8_t out_id[
  * name the file the lstat saw (device, inode and type); O_NOATIME where
  * allowed (the owner or root), so a backup leaves atimes alone. Returns a
  * blocking descriptor, or -1 after reporting why the file is left out:
- * vanished, unreadable, or changed (another file took its name). */
-static int open_source(Ctx *c, const char *path, const struct stat *st)
+ * vanished, unreadable, or changed (another file took its name). io is
+ * where the file is read (path itself, or its place in a view). */
+static int open_source(Ctx *c, const char *io, const char *path, const struct stat *st)
 {
 	const int flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
 	char why[128];
 	struct stat fst;
-	int fd = open(path, flags | O_NOATIME), e, noatime = O_NOATIME;
+	int fd = open(io, flags | O_NOATIME), e, noatime = O_NOATIME;
 
 	if (fd < 0 && errno == EPERM) {
-		fd = open(path, flags);
+		fd = open(io, flags);
 		noatime = 0;
 	}
 	if (fd < 0) {
@@ -388,16 +400,17 @@ static int prefix_unchanged(Ctx *c, int fd, const CachedFile *cf)
 }
 
 /* A regular file: from the files cache when unchanged, re-chunked from
- * its old last chunk when it only grew, else read whole. */
-static int file_node(Ctx *c, const char *path, const struct stat *st, FrozenEntry *fe, TreeNode *n,
-                     FileWork *fw)
+ * its old last chunk when it only grew, else read whole. Read at io,
+ * recorded as path on device dev (BackupView). */
+static int file_node(Ctx *c, const char *path, const char *io, const struct stat *st, uint64_t dev,
+                     FrozenEntry *fe, TreeNode *n, FileWork *fw)
 {
 	CachedFile cf = {0};
 	const char *status = "new";
 	uint64_t size = 0, start = 0, limit = UINT64_MAX;
 	int fd, rc, cached = 0, changed = 0;
 
-	fw->meta.dev = st->st_dev;
+	fw->meta.dev = dev;
 	fw->meta.ino = st->st_ino;
 	fw->meta.size = (uint64_t)st->st_size;
 	fw->meta.mtime_ns = ts_ns(st->st_mtim);
@@ -440,7 +453,7 @@ static int file_node(Ctx *c, const char *path, const struct stat *st, FrozenEntr
 			    "(raise it: ulimit -n, LimitNOFILE=)" : "read while the writers ran");
 		if (c->opts->test_hook)
 			c->opts->test_hook("open", path, c->opts->test_hook_ctx);
-		fd = open_source(c, path, st);
+		fd = open_source(c, io, path, st);
 	}
 	if (fd < 0 && limit != 0) {
 		cachedfile_clear(&cf);
@@ -529,13 +542,103 @@ static int file_node(Ctx *c, const char *path, const struct stat *st, FrozenEntr
 	return 0;
 }
 
+/* Is path at or below dir (of length len; both clean and absolute)? */
+static int path_under(const char *path, const char *dir, size_t len)
+{
+	if (len == 1)
+		return 1;    /* "/" */
+	return strncmp(path, dir, len) == 0 && (path[len] == '\0' || path[len] == '/');
+}
+
+/* A hole of a view: given (BackupView.holes) or found (c->holes). */
+static int in_hole(const Ctx *c, const View *w, const char *path, int exact)
+{
+	for (size_t i = 0; i < w->v->nholes; i++) {
+		size_t hl = strlen(w->v->holes[i]);
+		if (exact ? strcmp(path, w->v->holes[i]) == 0 : path_under(path, w->v->holes[i], hl))
+			return 1;
+	}
+	for (size_t i = 0; i < c->nholes; i++)
+		if (exact ? strcmp(path, c->holes[i]) == 0 : path_under(path, c->holes[i], strlen(c->holes[i])))
+			return 1;
+	return 0;
+}
+
+/* Where the entry recorded as path is read (BackupView): path itself, or
+ * its place in the view that holds it, written to buf (PATH_MAX bytes).
+ * *out_w gets that view, NULL when read live. NULL when the path in the
+ * view would be too long. */
+/* The innermost view holding path, or NULL: a nested subvolume given as
+ * a source path of its own is read from its own snapshot, not as a hole
+ * of its parent's. */
+static const View *view_of(const Ctx *c, const char *path)
+{
+	const View *w = NULL;
+
+	for (size_t i = 0; i < c->nviews; i++)
+		if (path_under(path, c->views[i].path, c->views[i].len) && (!w || c->views[i].len > w->len))
+			w = &c->views[i];
+	return w;
+}
+
+static const char *source_of(const Ctx *c, const char *path, char *buf, const View **out_w)
+{
+	const View *w = view_of(c, path);
+
+	*out_w = NULL;
+	if (!w || in_hole(c, w, path, 0))
+		return path;
+	if (snprintf(buf, PATH_MAX, "%s%s", w->v->read_at, w->len == 1 ? path : path + w->len) >= PATH_MAX)
+		return NULL;
+	*out_w = w;
+	return buf;
+}
+
+/* Entry path, a directory read through view w, is a hole of it (w's
+ * hole_ino, or path one of its holes): leave it out when its name
+ * matches hide (1), else remember it, so that it and all below it are
+ * read live, and make the snapshot partial there (0). */
+static int view_hole(Ctx *c, const View *w, const char *path)
+{
+	const char *name = strrchr(path, '/') + 1;
+
+	if (w->v->hide && fnmatch(w->v->hide, name, 0) == 0)
+		return 1;
+	if (!in_hole(c, w, path, 1)) {
+		if (c->nholes == c->holes_cap) {
+			size_t cap = c->holes_cap ? 2 * c->holes_cap : 8;
+			char **p = realloc(c->holes, cap * sizeof *p);
+			if (!p)
+				return strata_err_set(c->err, -ENOMEM, "out of memory");
+			c->holes = p;
+			c->holes_cap = cap;
+		}
+		if (!(c->holes[c->nholes] = strdup(path)))
+			return strata_err_set(c->err, -ENOMEM, "out of memory");
+		c->nholes++;
+	}
+	incomplete(c, path, CHANGED, STRATA_EPARTIAL, "not in the filesystem snapshot (a nested subvolume or another "
+	           "filesystem mounted there): read live, so not point-in-time; give it as a source path of its "
+	           "own (a subvolume then gets its own snapshot), or --exclude it");
+	return 0;
+}
+
 /* Fill node n (name already set) for the entry at path. Returns 0, 1 to
  * skip the entry (an unreadable source, reported), or a fatal error. */
 static int make_node(Ctx *c, const char *path, const VDir *virt, TreeNode *n, FileWork *fw)
 {
 	FrozenEntry *fe = c->frozen ? frozen_find(c->frozen, path) : NULL;
 	struct stat st, st2;
+	char iob[PATH_MAX];
+	const View *w = NULL;
+	const char *io = c->nviews ? source_of(c, path, iob, &w) : path;
+	uint64_t dev;
 	int rc, e;
+
+	if (!io) {
+		incomplete(c, path, UNREADABLE, -ENAMETOOLONG, "its path in the filesystem snapshot is too long");
+		return 1;
+	}
 
 	if (fe) {
 		/* As listed while the writers were stopped. */
@@ -547,7 +650,7 @@ static int make_node(Ctx *c, const char *path, const VDir *virt, TreeNode *n, Fi
 			return 1;
 		}
 		st = fe->st;
-	} else if (lstat(path, &st) != 0 || (virt && !virt->leaf && !S_ISDIR(st.st_mode) && stat(path, &st) != 0)) {
+	} else if (lstat(io, &st) != 0 || (virt && !virt->leaf && !S_ISDIR(st.st_mode) && stat(io, &st) != 0)) {
 		e = errno;
 		/* A listed entry that is gone vanished; a source path given
 		 * (virt) that does not exist was never there. */
@@ -557,11 +660,30 @@ static int make_node(Ctx *c, const char *path, const VDir *virt, TreeNode *n, Fi
 			incomplete(c, path, UNREADABLE, -e, strerror(e));
 		return 1;
 	}
+	if (w && S_ISDIR(st.st_mode) && w->v->hole_ino && st.st_ino == w->v->hole_ino && strcmp(path, w->path) != 0) {
+		if ((rc = view_hole(c, w, path)) != 0)
+			return rc;
+		io = path;
+		w = NULL;
+		if (lstat(io, &st) != 0) {
+			e = errno;
+			incomplete(c, path, e == ENOENT ? VANISHED : UNREADABLE, -e, strerror(e));
+			return 1;
+		}
+	} else if (!w && c->nviews && S_ISDIR(st.st_mode)) {
+		/* A hole given up front (a mount point below a view's path),
+		 * reached live: source_of mapped it to itself. */
+		const View *hv = view_of(c, path);
+		if (hv && in_hole(c, hv, path, 1) && (rc = view_hole(c, hv, path)) != 0)
+			return rc;
+	}
+	dev = w ? w->v->dev : (uint64_t)st.st_dev;
 	/* strata's own cache changes under the backup (the files cache is
 	 * written as it goes) and is rebuilt from the repository: left out. */
-	if (c->skip_cache && S_ISDIR(st.st_mode) && st.st_dev == c->cache_dev && st.st_ino == c->cache_ino)
+	if (c->skip_cache && S_ISDIR(st.st_mode) && dev == c->cache_dev && st.st_ino == c->cache_ino)
 		return 1;
 	node_from_stat(n, &st);
+	n->dev = dev;
 	switch (n->type) {
 	case NODE_DIR:
 		rc = store_dir(c, path, virt && !virt->leaf ? virt : NULL, n->subtree);
@@ -575,7 +697,7 @@ static int make_node(Ctx *c, const char *path, const VDir *virt, TreeNode *n, Fi
 		 * change with any entry added, removed or renamed. */
 		if ((virt && !virt->leaf) || fe)
 			break;      /* fe: entries as listed at the freeze */
-		if (lstat(path, &st2) != 0) {
+		if (lstat(io, &st2) != 0) {
 			e = errno;
 			if (e == ENOENT)
 				incomplete(c, path, VANISHED, -e, "vanished during the backup (its entries were read)");
@@ -596,7 +718,7 @@ static int make_node(Ctx *c, const char *path, const VDir *virt, TreeNode *n, Fi
 			if (fe->link)
 				memcpy(target, fe->link, (size_t)len + 1);
 		} else {
-			len = readlink(path, target, sizeof target - 1);
+			len = readlink(io, target, sizeof target - 1);
 		}
 		if (len <= 0) {
 			e = errno;
@@ -618,7 +740,7 @@ static int make_node(Ctx *c, const char *path, const VDir *virt, TreeNode *n, Fi
 		break;
 	}
 	case NODE_FILE:
-		return file_node(c, path, &st, fe, n, fw);
+		return file_node(c, path, io, &st, dev, fe, n, fw);
 	default:
 		break;
 	}
@@ -818,6 +940,7 @@ static int store_dir(Ctx *c, const char *path, const VDir *virt, uint8_t out_id[
 	size_t nnames = 0, cap = 0;
 	PendingDir *d = NULL;
 	FrozenEntry *fe = !virt && c->frozen ? frozen_find(c->frozen, path) : NULL;
+	const View *w;
 	int rc = 0;
 
 	if (fe) {
@@ -838,8 +961,12 @@ static int store_dir(Ctx *c, const char *path, const VDir *virt, uint8_t out_id[
 				goto out;
 			}
 	} else if (!virt) {
-		DIR *dir = opendir(path);
+		char iob[PATH_MAX];
+		const char *io = c->nviews ? source_of(c, path, iob, &w) : path;
+		DIR *dir = io ? opendir(io) : NULL;
 		struct dirent *de;
+		if (!io)
+			errno = ENAMETOOLONG;
 		if (!dir) {
 			/* Unreadable directory: stored empty, reported. */
 			int e = errno;
@@ -985,9 +1112,7 @@ static VDir *vdir_child(VDir *v, const char *name)
 	return k;
 }
 
-/* Make path absolute and lexically clean ("a/./b/../c" → "/cwd/a/c").
- * Writes at most PATH_MAX bytes. */
-static int clean_path(const char *in, char *out)
+int backup_path_clean(const char *in, char *out)
 {
 	char tmp[PATH_MAX], *save = NULL, *comp;
 	size_t len = 0;
@@ -1035,7 +1160,7 @@ static int build_vdirs(const BackupOptions *o, VDir **out_root, char ***out_path
 	for (size_t i = 0; i < o->npaths; i++) {
 		char *save = NULL, *comp, *copy;
 		VDir *v = root;
-		int rc = clean_path(o->paths[i], clean);
+		int rc = backup_path_clean(o->paths[i], clean);
 		if (rc) {
 			vdir_free(root);
 			for (size_t j = 0; j < i; j++)
@@ -1069,6 +1194,29 @@ oom:
 			free(paths[j]);
 	free(paths);
 	return strata_err_set(err, -ENOMEM, "out of memory");
+}
+
+/* c->views from opts->views, their paths cleaned as the source paths are. */
+static int views_init(Ctx *c, const BackupOptions *opts, StrataErr *err)
+{
+	char clean[PATH_MAX];
+	int rc;
+
+	if (opts->freeze || opts->stdin_fd >= 0)
+		return strata_err_set(err, STRATA_EUSAGE, "a source read from a snapshot (--fs-snapshot, --as) takes "
+		                      "PATHs and no --freeze-pid: the snapshot is the point in time");
+	if (!(c->views = calloc(opts->nviews, sizeof *c->views)))
+		return strata_err_set(err, -ENOMEM, "out of memory");
+	for (; c->nviews < opts->nviews; c->nviews++) {
+		const BackupView *v = &opts->views[c->nviews];
+		if ((rc = backup_path_clean(v->path, clean)) != 0)
+			return strata_err_set(err, STRATA_EUSAGE, "source path %s: %s", v->path, strerror(-rc));
+		if (!(c->views[c->nviews].path = strdup(clean)))
+			return strata_err_set(err, -ENOMEM, "out of memory");
+		c->views[c->nviews].v = v;
+		c->views[c->nviews].len = strlen(clean);
+	}
+	return 0;
 }
 
 static int backup_stdin(Ctx *c, uint8_t out_id[STRATA_ID_LEN])
@@ -1168,6 +1316,8 @@ int backup_run(Repo *repo, const BackupOptions *opts, BackupResult *out_result, 
 		if (rc)
 			goto out;
 	}
+	if (opts->nviews && (rc = views_init(&c, opts, err)) != 0)
+		goto out;
 	c.scratch = malloc(repo->chunk_max);
 	c.spath = malloc(PATH_MAX);
 	c.cctx = codec_ctx_new();
@@ -1251,6 +1401,12 @@ out:
 	free(c.spath);
 	spill_free(c.spill);
 	vdir_free(root);
+	for (size_t i = 0; i < c.nviews; i++)
+		free(c.views[i].path);
+	free(c.views);
+	for (size_t i = 0; i < c.nholes; i++)
+		free(c.holes[i]);
+	free(c.holes);
 	if (paths) {
 		for (size_t i = 0; i < opts->npaths; i++)
 			free(paths[i]);

@@ -46,6 +46,29 @@ typedef struct BackupFreeze {
 	void *ctx;
 	int64_t max_ns;           /* resume after this long, listing or not */
 } BackupFreeze;
+/* A source path read from another directory that holds a copy of it: a
+ * filesystem snapshot (store/backup/fssnap.h) or a snapshot the operator
+ * mounted (`backup --as`). Everything at or below path is read at the
+ * same place below read_at, and recorded under path (tree names, the
+ * files cache, partial lists), with device number dev: each snapshot has
+ * a device number of its own, and the files cache must see the files
+ * under one that stays the same from run to run (inode numbers,
+ * sizes and times are those of the original in such copies).
+ * Holes are paths below path that the copy does not hold (a filesystem
+ * mounted there); a directory in the copy whose inode number is hole_ino
+ * (btrfs: 2, where a nested subvolume was) is one too. A hole is read
+ * live from its own path, which makes the snapshot partial (not a
+ * point-in-time copy there), unless its name matches hide (fnmatch(3);
+ * NULL: none): then it is left out silently. */
+typedef struct BackupView {
+	const char *path;             /* absolute and clean, as recorded */
+	const char *read_at;
+	uint64_t dev;
+	uint64_t hole_ino;            /* 0: none */
+	const char *const *holes;  size_t nholes;   /* absolute and clean, below path */
+	const char *hide;
+} BackupView;
+
 /* BackupStreamEndFn — see BackupOptions.stream_end. */
 typedef int (*BackupStreamEndFn)(void *ctx, uint64_t bytes, StrataErr *err);
 
@@ -72,6 +95,9 @@ typedef struct BackupOptions {
 	                                               * snapshot is written; NULL = none */
 	const BackupFreeze *freeze;                   /* list the paths while these writers
 	                                               * are stopped; NULL = read live */
+	const BackupView *views;   size_t nviews;     /* read these source paths elsewhere
+	                                               * (not with freeze); a path is read
+	                                               * through the innermost view holding it */
 	/* For tests only (NULL otherwise): called for each regular file read,
 	 * with phase "open" between its lstat and its open, and "read" between
 	 * the end of its read and its second stat, so that a test can make the
@@ -113,6 +139,11 @@ typedef struct BackupResult {
  * *out_result (may be NULL) is filled when a snapshot was written; clear
  * it with backup_result_clear. */
 int backup_run(Repo *repo, const BackupOptions *opts, BackupResult *out_result, StrataErr *err);
+
+/* backup_path_clean — path made absolute and lexically clean
+ * ("a/./b/../c" → "/cwd/a/c"), as backup_run records source paths, into
+ * out (PATH_MAX bytes). 0, -ENAMETOOLONG, or -errno from getcwd. */
+int backup_path_clean(const char *in, char *out);
 
 /* backup_result_clear — free what *r owns and zero it. Accepts NULL. */
 void backup_result_clear(BackupResult *r);

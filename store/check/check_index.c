@@ -78,7 +78,6 @@ out:
 
 int check_index(Repo *repo, Index **out, StrataErr *err)
 {
-	char dir[PATH_MAX + 16];
 	StrataErr serr = {0};
 	Index *ix = NULL;
 	int rc;
@@ -96,8 +95,7 @@ int check_index(Repo *repo, Index **out, StrataErr *err)
 		rc = 0;
 		goto out;
 	}
-	snprintf(dir, sizeof dir, "%s/index", repo->cache_dir);
-	if ((rc = index_open(dir, &ix, err)))
+	if ((rc = index_open_cache(repo->cache_dir, &ix, err)))
 		goto out;
 	if ((rc = check_index_sync(repo, ix, err))) {
 		index_close(ix);

@@ -80,11 +80,11 @@ static int ref_state(CheckCtx *c, const uint8_t id[STRATA_ID_LEN], uint8_t type,
 	size_t k;
 	int rc, found;
 
-	rc = index_lookup(c->ix, id, &e);
+	rc = index_lookup(c->ix, type, id, &e);
 	if (rc == STRATA_ENOTFOUND && !check_idmap_get(&c->dmg, id, NULL)) {
 		if ((rc = fresh_look(c, err)) < 0)
 			return rc;
-		rc = rc ? index_lookup(c->ix, id, &e) : STRATA_ENOTFOUND;
+		rc = rc ? index_lookup(c->ix, type, id, &e) : STRATA_ENOTFOUND;
 	}
 	if (rc && rc != STRATA_ENOTFOUND)
 		return strata_err_set(err, rc, "local index lookup failed: %s", strata_strerror(rc));
@@ -100,7 +100,18 @@ static int ref_state(CheckCtx *c, const uint8_t id[STRATA_ID_LEN], uint8_t type,
 			return 1;
 		}
 	}
-	if (!found) {
+	if (!found && index_lookup_any(c->ix, id, &e) == 0) {
+		/* Written by a strata that knew a blob by its ID alone and so
+		 * stored one of the two (FORMAT.md "Index file"). The bytes are
+		 * there under the other type: repair copies them. */
+		snprintf(detail, sizeof detail,
+		         "stored only as a %s blob with the same ID (a strata before 2026-12-07 stored one blob per ID): `strata repair snapshots` stores it as %s too",
+		         codec_blob_type_name(e.type), codec_blob_type_name(type));
+		pthread_mutex_lock(&c->mu);
+		k = check_report_chunk_locked(c, id, type, CHECK_C_MISMATCH, e.pack, e.offset, e.length, e.raw_len,
+		                              detail);
+		pthread_mutex_unlock(&c->mu);
+	} else if (!found) {
 		if (check_idmap_get(&c->orphan, id, &v)) {
 			codec_hex(c->packs[v].id, STRATA_ID_LEN, phex);
 			snprintf(detail, sizeof detail,
@@ -199,7 +210,7 @@ static int walk(CheckCtx *c, const Snapshot *s, const uint8_t tree[STRATA_ID_LEN
 	}
 	if (rc < 0) {
 		IndexEntry e;
-		int have = index_lookup(c->ix, tree, &e) == 0;
+		int have = index_lookup(c->ix, BLOB_TREE, tree, &e) == 0;
 		pthread_mutex_lock(&c->mu);
 		k = check_report_chunk_locked(c, tree, BLOB_TREE, CHECK_C_TREE, have ? e.pack : NULL, e.offset, e.length,
 		                              e.raw_len, lerr.msg);

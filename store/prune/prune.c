@@ -284,9 +284,9 @@ static int repack(Repo *repo, const PruneOptions *o, const PackList *packs, Inde
 		for (size_t j = 0; j < n && rc == 0; j++) {
 			IndexEntry e;
 			uint8_t *buf;
-			if (!index_set_has(marks, entries[j].id))
+			if (!index_set_has(marks, entries[j].type, entries[j].id))
 				continue;
-			rc = index_set_add(copied, entries[j].id, err);
+			rc = index_set_add(copied, entries[j].type, entries[j].id, err);
 			if (rc <= 0)
 				continue;
 			memcpy(e.pack, ps->id, STRATA_ID_LEN);

@@ -214,7 +214,7 @@ static int load_rescued(Repo *repo, const Plan *p, IndexSet *rescued, StrataErr 
 			return rc;
 		}
 		for (size_t j = 0; j < n && rc >= 0; j++)
-			rc = index_set_add(rescued, entries[j].id, err);
+			rc = index_set_add(rescued, entries[j].type, entries[j].id, err);
 		free(entries);
 		if (rc < 0)
 			return rc;

@@ -56,10 +56,10 @@ static int visit_blob(Marker *m, uint8_t type, const uint8_t id[STRATA_ID_LEN], 
 	PackStat *ps;
 	int rc;
 
-	rc = index_set_add(m->seen, id, m->err);
+	rc = index_set_add(m->seen, type, id, m->err);
 	if (rc <= 0)
 		return rc;
-	rc = index_lookup(m->ix, id, &e);
+	rc = index_lookup(m->ix, type, id, &e);
 	/* The local index is a cache another process on this machine may be
 	 * rebuilding right now: sync and look again before calling it damage. */
 	if (rc == STRATA_ENOTFOUND && m->resyncs < MAX_RESYNCS) {
@@ -67,14 +67,15 @@ static int visit_blob(Marker *m, uint8_t type, const uint8_t id[STRATA_ID_LEN], 
 		rc = indexfile_sync(m->repo, m->ix, m->err);
 		if (rc)
 			return rc;
-		rc = index_lookup(m->ix, id, &e);
+		rc = index_lookup(m->ix, type, id, &e);
 	}
-	if (rc != 0 || e.type != type) {
+	if (rc != 0) {
 		codec_hex(id, STRATA_ID_LEN, hex);
 		return strata_err_set(m->err, STRATA_EDAMAGED,
 		                      "%s needs %s blob %.16s, which no index file lists%s: prune deletes nothing until `strata check` and `strata repair` have dealt with it",
-		                      m->root, type == BLOB_DATA ? "data" : "tree", hex,
-		                      rc == 0 ? " with that type" : "");
+		                      m->root, codec_blob_type_name(type), hex,
+		                      rc == STRATA_ENOTFOUND && index_lookup_any(m->ix, id, NULL) == 0
+		                      ? " with that type" : "");
 	}
 	ps = prune_pack_find(m->packs, e.pack);
 	if (!m->sweep) {
@@ -89,7 +90,7 @@ static int visit_blob(Marker *m, uint8_t type, const uint8_t id[STRATA_ID_LEN], 
 		}
 		ps->used_count++;
 		ps->used_bytes += e.length;
-	} else if (ps && !ps->resurrected && !(m->rescued && index_set_has(m->rescued, id))) {
+	} else if (ps && !ps->resurrected && !(m->rescued && index_set_has(m->rescued, type, id))) {
 		ps->resurrected = 1;
 	}
 	if (out_e)
@@ -143,7 +144,7 @@ static int load_tree(Marker *m, const uint8_t id[STRATA_ID_LEN], const IndexEntr
 		IndexEntry pe;
 		uint8_t *part = NULL;
 		rc = visit_blob(m, BLOB_TREEPART, pid, &pe);
-		if (rc == 0 && index_lookup(m->ix, pid, &pe) != 0)
+		if (rc == 0 && index_lookup(m->ix, BLOB_TREEPART, pid, &pe) != 0)
 			rc = strata_err_set(m->err, STRATA_EDAMAGED, "tree part vanished from the index");
 		if (rc < 0)
 			goto out;

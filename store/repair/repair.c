@@ -332,7 +332,8 @@ static int entries_from_old(RCtx *c, uint8_t (*old)[STRATA_ID_LEN], size_t nold,
 				if (check_idmap_put(&gone, packs[k].id, 1) != 0)
 					rc = strata_err_set(err, -ENOMEM, "out of memory");
 				for (size_t e = 0; e < packs[k].n && rc == 0; e++) {
-					if (!c->o->dry_run && index_lookup(c->ix, packs[k].entries[e].id, NULL) == 0)
+					if (!c->o->dry_run && index_lookup(c->ix, packs[k].entries[e].type,
+					                                   packs[k].entries[e].id, NULL) == 0)
 						continue;
 					if (note_lost(c->res, packs[k].entries[e].id) != 0)
 						rc = strata_err_set(err, -ENOMEM, "out of memory");
@@ -377,7 +378,7 @@ static int salvage_pack(RCtx *c, BlobWriter *bw, CodecCtx *codec, RPack *p, Repa
 	}
 	for (size_t i = 0; i < n; i++) {
 		uint64_t end = (uint64_t)e[i].offset + e[i].length;
-		if (!c->o->dry_run && index_lookup(c->ix, e[i].id, NULL) == 0) {
+		if (!c->o->dry_run && index_lookup(c->ix, e[i].type, e[i].id, NULL) == 0) {
 			out->chunks_kept++;       /* a healthy copy is already indexed */
 			continue;
 		}
@@ -620,16 +621,72 @@ static int on_pack_size(const uint8_t id[STRATA_ID_LEN], uint8_t kind, uint64_t 
 	return check_idmap_put(ctx, id, size);
 }
 
-/* Can the chunk be read back, as far as the index and storage tell (its
- * pack exists and holds its bytes)? Damaged bytes need repair_index with
- * read_data first. */
-static int usable(SCtx *s, const uint8_t id[STRATA_ID_LEN], uint8_t type, uint32_t raw_len)
+/* Does the pack the index gives for e exist and hold its bytes, of the
+ * raw length wanted (0: any)? */
+static int located(SCtx *s, const IndexEntry *e, uint32_t raw_len)
 {
-	IndexEntry e;
 	uint64_t size;
 
-	return index_lookup(s->ix, id, &e) == 0 && check_idmap_get(&s->packs, e.pack, &size) &&
-	       (uint64_t)e.offset + e.length <= size && e.type == type && (!raw_len || e.raw_len == raw_len);
+	return check_idmap_get(&s->packs, e->pack, &size) && (uint64_t)e->offset + e->length <= size &&
+	       (!raw_len || e->raw_len == raw_len);
+}
+
+/* The blob (type, id) is not stored, but a blob of another type with the
+ * same ID is: a strata before 2026-12-07 knew a blob by its ID alone and
+ * kept only one of the two (FORMAT.md "Index file"). Equal IDs mean equal
+ * plaintexts (the keyed hash, which blob_read_at recomputes), so the other
+ * blob's plaintext sealed as type is exactly the missing blob. It goes
+ * through a writer of its own, finished at once, so that it is indexed
+ * before a tree that needs it is loaded (collisions are rare: a small pack
+ * and index file each). 1 stored (dry run: could be), 0 not possible,
+ * < 0 error. */
+static int heal(SCtx *s, const uint8_t id[STRATA_ID_LEN], uint8_t type, uint32_t raw_len, StrataErr *err)
+{
+	StrataErr rerr = {0};
+	BlobWriter *bw = NULL;
+	uint8_t *plain;
+	IndexEntry o;
+	int rc;
+
+	if (index_lookup_any(s->ix, id, &o) != 0 || o.type == type || !located(s, &o, raw_len))
+		return 0;
+	if (!(plain = malloc(o.raw_len ? o.raw_len : 1)))
+		return strata_err_set(err, -ENOMEM, "out of memory");
+	rc = blob_read_at(s->repo, s->codec, id, &o, plain, &rerr);
+	if (rc) {
+		free(plain);
+		if (damage_code(rc))
+			return 0;
+		if (err)
+			*err = rerr;
+		return rc;
+	}
+	if (!s->o->dry_run) {
+		rc = blobwriter_new(s->repo, 0, &bw, err);
+		if (rc == 0)
+			rc = blobwriter_put(bw, s->codec, type, id, plain, o.raw_len, NULL, err);
+		if (rc == 0)
+			rc = blobwriter_finish(bw, err);
+		blobwriter_free(bw);
+	}
+	free(plain);
+	if (rc)
+		return rc;
+	s->cur->healed++;
+	return 1;
+}
+
+/* Can the blob be read back, as far as the index and storage tell (its
+ * pack exists and holds its bytes)? Damaged bytes need repair_index with
+ * read_data first. One stored only under another type is stored under its
+ * own (heal). 1 yes, 0 no, < 0 error. */
+static int usable(SCtx *s, const uint8_t id[STRATA_ID_LEN], uint8_t type, uint32_t raw_len, StrataErr *err)
+{
+	IndexEntry e;
+
+	if (index_lookup(s->ix, type, id, &e) == 0)
+		return located(s, &e, raw_len);
+	return heal(s, id, type, raw_len, err);
 }
 
 static int note_damage(SCtx *s, int is_dir, uint64_t chunks, uint64_t bytes)
@@ -673,9 +730,15 @@ static int rewrite_tree(SCtx *s, const uint8_t id[STRATA_ID_LEN], size_t plen, i
 
 	if (check_idmap_get(&s->clean, id, NULL))
 		return 0;
-	if (depth > REPAIR_MAX_DEPTH || !usable(s, id, BLOB_TREE, 0))
+	if (depth > REPAIR_MAX_DEPTH)
 		return 2;
+	if ((rc = usable(s, id, BLOB_TREE, 0, err)) <= 0)
+		return rc < 0 ? rc : 2;
 	rc = tree_load(s->repo, id, &t, &lerr);
+	/* A dry run found the tree stored only under another type, and did
+	 * not store it: what lies below is not looked at. */
+	if (rc && damage_code(rc) && s->o->dry_run && index_lookup(s->ix, BLOB_TREE, id, NULL) != 0)
+		return 0;
 	if (rc && damage_code(rc))
 		return 2;
 	if (rc) {
@@ -697,16 +760,19 @@ static int rewrite_tree(SCtx *s, const uint8_t id[STRATA_ID_LEN], size_t plen, i
 			s->path[plen] = '/';
 		memcpy(s->path + (plen ? plen + 1 : 0), n->name, nl + 1);
 		if (n->type == NODE_FILE) {
-			for (size_t ci = 0; ci < n->nchunks; ci++) {
-				if (usable(s, n->chunks[ci], BLOB_DATA, n->chunk_lens[ci])) {
+			for (size_t ci = 0; ci < n->nchunks && rc >= 0; ci++) {
+				rc = usable(s, n->chunks[ci], BLOB_DATA, n->chunk_lens[ci], err);
+				if (rc > 0) {
 					memmove(n->chunks[j], n->chunks[ci], STRATA_ID_LEN);
 					n->chunk_lens[j++] = n->chunk_lens[ci];
-				} else {
+				} else if (rc == 0) {
 					dropped++;
 					bytes += n->chunk_lens[ci];
 				}
 			}
-			if (dropped) {
+			if (rc >= 0)
+				rc = 0;
+			if (rc == 0 && dropped) {
 				n->nchunks = j;
 				n->size -= bytes;
 				changed = 1;

@@ -24,7 +24,11 @@
  * stays unless forget is set. A repaired copy already in the repository
  * (same repaired-from, same tree) is reused, so running it again, or again
  * with forget, saves nothing twice. A snapshot file that does not decode
- * cannot be rewritten; with forget it is deleted.
+ * cannot be rewritten; with forget it is deleted. A blob the snapshot
+ * needs that is stored only under another blob type with the same ID
+ * (repositories written before 2026-12-07, FORMAT.md "Index file") is
+ * first stored again under its own type from the other blob's plaintext
+ * (RepairSnap.healed); it is then no longer missing.
  *
  * Never: prints. Thread safety: one repair per Repo at a time, and no
  * other command should write to the repository meanwhile.
@@ -110,6 +114,7 @@ typedef struct RepairSnap {
 	int forgotten;             /* the original was deleted */
 	uint64_t files, dirs;      /* damaged files, directories left out */
 	uint64_t bytes_dropped;
+	uint64_t healed;           /* blobs stored again under their own type (heal) */
 	RepairDamage *damage; size_t ndamage;          /* at most 1000 listed */
 	char message[STRATA_ERRMSG_LEN];               /* UNDECODABLE: why */
 } RepairSnap;

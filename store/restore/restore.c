@@ -509,7 +509,14 @@ static int flush(Ctx *c)
 		return 0;
 	rc = restore_plan_build(c->plan, c->ix, &bad, bad_id);
 	if (rc == STRATA_EDAMAGED) {
+		IndexEntry other;
 		codec_hex(bad_id, STRATA_ID_LEN, idhex);
+		if (index_lookup_any(c->ix, bad_id, &other) == 0 && other.type != BLOB_DATA)
+			return strata_err_set(c->err, rc, "%s: data chunk %.16s (at byte %llu) is stored only as a %s blob "
+			                      "with the same ID (written by strata before 2026-12-07): "
+			                      "`strata repair snapshots` stores it as data",
+			                      c->files[bad.file].path, idhex, (unsigned long long)bad.file_off,
+			                      codec_blob_type_name(other.type));
 		return strata_err_set(c->err, rc, "%s: chunk %.16s (at byte %llu) is missing from the repository "
 		                      "or the index disagrees with the tree",
 		                      c->files[bad.file].path, idhex, (unsigned long long)bad.file_off);
@@ -1066,7 +1073,7 @@ static int collect_packs(Ctx *c, const uint8_t tree_id[STRATA_ID_LEN], char *pat
 		else if (how == 2 && n->type == NODE_FILE)
 			for (size_t k = 0; k < n->nchunks && rc == 0; k++) {
 				IndexEntry e;
-				if (index_lookup(c->ix, n->chunks[k], &e) == 0 && packset_add(set, e.pack))
+				if (index_lookup(c->ix, BLOB_DATA, n->chunks[k], &e) == 0 && packset_add(set, e.pack))
 					rc = strata_err_set(c->err, -ENOMEM, "out of memory");
 			}
 		path[plen] = '\0';

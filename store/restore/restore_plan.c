@@ -118,7 +118,7 @@ static int make_blobs(RestorePlan *p, Index *ix, RestorePlanRef *out_bad, uint8_
 
 		while (j < p->nin && memcmp(p->in[j].id, p->in[i].id, STRATA_ID_LEN) == 0)
 			j++;
-		if (index_lookup(ix, p->in[i].id, &e) != 0 || e.type != BLOB_DATA) {
+		if (index_lookup(ix, BLOB_DATA, p->in[i].id, &e) != 0) {
 			out_bad->file = p->in[i].file;
 			out_bad->file_off = p->in[i].file_off;
 			memcpy(out_bad_id, p->in[i].id, STRATA_ID_LEN);

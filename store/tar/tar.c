@@ -110,7 +110,7 @@ static int write_content(Exp *x, const char *path, const TreeNode *n)
 	for (size_t i = 0; i < n->nchunks; i++) {
 		IndexEntry e;
 		codec_hex(n->chunks[i], STRATA_ID_LEN, idhex);
-		if (index_lookup(x->ix, n->chunks[i], &e) != 0)
+		if (index_lookup(x->ix, BLOB_DATA, n->chunks[i], &e) != 0)
 			return strata_err_set(x->err, STRATA_EDAMAGED, "%s: chunk %.16s (bytes %llu-%llu) is missing from the repository",
 			                      path, idhex, (unsigned long long)off,
 			                      (unsigned long long)(off + n->chunk_lens[i] - 1));

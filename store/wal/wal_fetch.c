@@ -67,7 +67,7 @@ static void fetch_job(void *arg, void *state)
 	codec_hex(f->d->ids[j->idx], STRATA_ID_LEN, hex);
 	if (!state)
 		rc = strata_err_set(&err, -ENOMEM, "out of memory");
-	else if (index_lookup(f->ix, f->d->ids[j->idx], &e) != 0)
+	else if (index_lookup(f->ix, BLOB_DATA, f->d->ids[j->idx], &e) != 0)
 		rc = strata_err_set(&err, STRATA_EDAMAGED, "WAL file %s: chunk %.16s (bytes %llu-%llu) is missing from the repository",
 		                    f->d->name, hex, (unsigned long long)j->off,
 		                    (unsigned long long)(j->off + f->d->lens[j->idx] - 1));

@@ -361,9 +361,10 @@ class Repo:
                                           % (rel, cid.hex()[:16], pack[:16]))
                 self.packs[pack] = (kind, size, entries)
                 for (typ, cid, off, ln, raw) in entries:
-                    # The first listing wins; every listing points at an
-                    # authentic copy, since the blob's AEAD binds its ID.
-                    idx.setdefault(cid, (pack, kind, typ, off, ln, raw))
+                    # A blob is (TYPE, ID): a data chunk may have a tree's
+                    # ID. The first listing wins; every listing points at
+                    # an authentic copy, since the blob's AEAD binds both.
+                    idx.setdefault((typ, cid), (pack, kind, typ, off, ln, raw))
             if not c.done():
                 raise ReaderError("%s: bytes after the last pack" % rel)
         self._index = idx
@@ -374,12 +375,10 @@ class Repo:
 
     # -- §8 blob
     def blob(self, cid, want_type):
-        e = self.index().get(cid)
+        e = self.index().get((want_type, cid))
         if e is None:
-            raise ReaderError("chunk %s: in no index file" % cid.hex()[:16])
+            raise ReaderError("chunk %s: no index file lists it as type %d" % (cid.hex()[:16], want_type))
         pack, kind, typ, off, ln, raw = e
-        if typ != want_type:
-            raise ReaderError("chunk %s: type %d, wanted %d" % (cid.hex()[:16], typ, want_type))
         rel = self.pack_path(pack, kind)
         what = "%s blob %s" % (rel, cid.hex()[:16])
         try:

@@ -24,6 +24,7 @@
 
 #include "tools/cli/cli_exit.h"
 #include "tools/cli/cli_freeze.h"
+#include "tools/cli/cli_fssnap.h"
 
 extern char **environ;
 
@@ -245,6 +246,7 @@ static void on_signal(int sig)
 	unsigned char b = (unsigned char)sig;
 
 	cli_freeze_resume_all();
+	cli_fssnap_release_all();
 	if (H.got_sig || !H.post || H.sigpipe[1] < 0) {
 		/* Nothing to run, or a second signal: end now, as by default
 		 * (the signal is blocked in its handler: delivered on return). */

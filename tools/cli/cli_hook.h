@@ -15,7 +15,7 @@
  * result and wrote its metrics file: also after an error before the
  * pre-hook ran (STRATA_PRE_HOOK=none tells), and after SIGTERM, SIGINT or
  * SIGHUP. On such a signal strata first resumes any writer it stopped
- * (--freeze-pid), lets a pre-hook that is running end (passing the
+ * (--freeze-pid) and deletes its filesystem snapshots (--fs-snapshot), lets a pre-hook that is running end (passing the
  * signal on), runs the post-hook with STRATA_BACKUP_STATUS=failed, then
  * ends as the signal's default action does (exit status 128+N in a
  * shell). A second signal ends strata at once. Its exit status does not
@@ -38,7 +38,8 @@
  *                         stopped (milliseconds, fractional)
  *   STRATA_SIGNAL         TERM, INT or HUP when a signal ended the run
  *
- * Never: changes anything for a command without hooks or --freeze-pid
+ * Never: changes anything for a command without hooks, --freeze-pid or
+ * --fs-snapshot
  * (cli_hooks_init is then not called). Process-wide state (tools/).
  */
 #ifndef STRATA_TOOLS_CLI_HOOK_H

@@ -16,6 +16,7 @@
 #include "tools/cli/cli_exit.h"
 #include "tools/cli/cli_fmt.h"
 #include "tools/cli/cli_freeze.h"
+#include "tools/cli/cli_fssnap.h"
 #include "tools/cli/cli_hook.h"
 #include "tools/cli/cli_json.h"
 #include "tools/cli/cli_lock.h"
@@ -50,7 +51,9 @@ enum {
 	OPT_POST_HOOK,
 	OPT_FREEZE_PID,
 	OPT_FREEZE_MAX,
-	OPT_STDIN_FROM_COMMAND
+	OPT_STDIN_FROM_COMMAND,
+	OPT_FS_SNAPSHOT,
+	OPT_AS
 };
 
 static const struct option longopts[] = {
@@ -76,6 +79,8 @@ static const struct option longopts[] = {
 	{ "freeze-pid",   required_argument, NULL, OPT_FREEZE_PID },
 	{ "freeze-max",   required_argument, NULL, OPT_FREEZE_MAX },
 	{ "stdin-from-command", no_argument, NULL, OPT_STDIN_FROM_COMMAND },
+	{ "fs-snapshot",  required_argument, NULL, OPT_FS_SNAPSHOT },
+	{ "as",           required_argument, NULL, OPT_AS },
 	/* Hidden: the snapshot's time, for tests (retention rules over a
 	 * synthetic history) and imports of old archives. */
 	{ "time",         required_argument, NULL, OPT_TIME },
@@ -96,6 +101,9 @@ typedef struct Args {
 	long freeze_pids[64];      /* --freeze-pid (cli_freeze.h takes at most 64) */
 	size_t nfreeze;
 	int64_t freeze_max_ns;     /* --freeze-max; 0 = not given */
+	FsSnapMode fs_snapshot;    /* --fs-snapshot */
+	const char *fs_snapshot_arg;
+	const char *as;            /* --as PATH */
 } Args;
 
 /* What the engine's callbacks need. */
@@ -187,6 +195,16 @@ static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
 		a->freeze_pids[a->nfreeze++] = pid;
 		break;
 	}
+	case OPT_FS_SNAPSHOT:
+		if (fssnap_parse_mode(arg, &a->fs_snapshot) < 0)
+			return cli_usage(cli, "--fs-snapshot wants btrfs, auto or none: '%s'", arg);
+		a->fs_snapshot_arg = arg;
+		break;
+	case OPT_AS:
+		if (!*arg || !cli_fmt_is_utf8(arg))
+			return cli_usage(cli, "--as wants the original path of the copy, in UTF-8: '%s'", arg);
+		a->as = arg;
+		break;
 	case OPT_FREEZE_MAX:
 		if (cli_freeze_parse_duration(arg, &a->freeze_max_ns) < 0)
 			return cli_usage(cli, "--freeze-max wants a duration from 1ms to 10m, e.g. 500ms, 2s, 1m: '%s'", arg);
@@ -236,7 +254,7 @@ static void on_file(const char *path, const char *status, int error,
 	cli_progress_resume(&r->progress);
 }
 
-static void print_summary(const BackupResult *res, const CliFreeze *fz)
+static void print_summary(const BackupResult *res, const CliFreeze *fz, const FsSnap *fss, size_t npaths)
 {
 	const SnapshotSummary *s = &res->summary;
 	char id[CLI_FMT_SHORT_ID_LEN], b1[CLI_FMT_BYTES_LEN], b2[CLI_FMT_BYTES_LEN],
@@ -260,6 +278,7 @@ static void print_summary(const BackupResult *res, const CliFreeze *fz)
 	if (fz)
 		printf("  paused:   %.3f ms (writers stopped while the source was listed)\n",
 		       (double)cli_freeze_paused_ns(fz) / 1e6);
+	cli_fssnap_print(fss, npaths);
 	printf("  duration: %.2f s\n", s->duration_s);
 }
 
@@ -423,10 +442,14 @@ static int run(Cli *cli, int argc, char **argv)
 	Repo *repo = NULL;
 	CliFreeze *fz = NULL;
 	BackupFreeze bfreeze;
+	FsSnap *fss = NULL;
+	BackupView as_view;
+	char *as_paths[1];
 	char hex[STRATA_ID_HEX_LEN + 1];
 	char **cmd = NULL;
 	size_t i;
 	int rc, first, exit_code = CLI_EXIT_OK, progress_started = 0, have_res = 0, hooks = 0, dashes = argc;
+	int fss_done = 0;
 	int64_t t0 = cli_now_ns();
 
 	memset(&a, 0, sizeof a);
@@ -496,12 +519,31 @@ static int run(Cli *cli, int argc, char **argv)
 		exit_code = cli_usage(cli, "--freeze-pid needs PATHs: a stream is read as its producer writes it");
 		goto out;
 	}
+	if ((a.fs_snapshot != FSSNAP_NONE || a.as) && a.use_stdin) {
+		exit_code = cli_usage(cli, "--%s needs PATHs: a stream has no filesystem to snapshot",
+		                      a.as ? "as" : "fs-snapshot");
+		goto out;
+	}
+	if ((a.fs_snapshot != FSSNAP_NONE || a.as) && a.nfreeze) {
+		exit_code = cli_usage(cli, "--freeze-pid and --%s exclude each other: the snapshot is the point in "
+		                      "time, with the writer running", a.as ? "as" : "fs-snapshot");
+		goto out;
+	}
+	if (a.as && a.fs_snapshot != FSSNAP_NONE) {
+		exit_code = cli_usage(cli, "--as and --fs-snapshot exclude each other: --as backs up a copy "
+		                      "already taken");
+		goto out;
+	}
+	if (a.as && argc - first != 1) {
+		exit_code = cli_usage(cli, "--as takes one PATH (the mounted copy), got %d", argc - first);
+		goto out;
+	}
 	if (a.freeze_max_ns && !a.nfreeze) {
 		exit_code = cli_usage(cli, "--freeze-max needs --freeze-pid");
 		goto out;
 	}
 	/* From here on every outcome runs the post-hook (cli_hook.h). */
-	if (a.pre_hook || a.post_hook || a.nfreeze) {
+	if (a.pre_hook || a.post_hook || a.nfreeze || a.fs_snapshot != FSSNAP_NONE) {
 		if ((rc = cli_hooks_init(a.pre_hook, a.post_hook, a.job ? a.job : "backup", &err)) != 0) {
 			exit_code = cli_fail(cli, rc, &err);
 			goto out;
@@ -568,6 +610,23 @@ static int run(Cli *cli, int argc, char **argv)
 		exit_code = cli_fail(cli, rc, &err);
 		goto out;
 	}
+	/* After the pre-hook (it may mount what --as reads), before the read. */
+	if (a.as) {
+		if ((rc = cli_fssnap_as_view(a.as, argv[first], &as_view, &err)) != 0) {
+			exit_code = cli_fail(cli, rc, &err);
+			goto out;
+		}
+		as_paths[0] = (char *)(uintptr_t)a.as;
+		opts.paths = (const char *const *)as_paths;
+		opts.views = &as_view;
+		opts.nviews = 1;
+	} else if (a.fs_snapshot != FSSNAP_NONE) {
+		if ((rc = cli_fssnap_take(argv + first, opts.npaths, a.fs_snapshot, cli->quiet, &fss, &err)) != 0) {
+			exit_code = cli_fail(cli, rc, &err);
+			goto out;
+		}
+		opts.views = fssnap_views(fss, &opts.nviews);
+	}
 	cli_progress_init(&report.progress, cli);
 	if (cli->json_lines)
 		cli_progress_json_lines(&report.progress);
@@ -599,6 +658,14 @@ static int run(Cli *cli, int argc, char **argv)
 		rc = cli_producer_abort(&prod, &err);
 	cli_progress_done(&report.progress);
 	progress_started = 0;
+	/* Deleted as soon as read; a failure to delete is a warning: the
+	 * snapshot in the repository is good, the next run deletes it. */
+	if (fss) {
+		StrataErr derr = { 0, "" };
+		if (cli_fssnap_release(fss, &derr) != 0)
+			cli_warn("%s", derr.msg);
+		fss_done = 1;
+	}
 	if (rc && rc != STRATA_EPARTIAL) {
 		exit_code = cli_fail(cli, rc, &err);
 		goto out;
@@ -610,6 +677,9 @@ static int run(Cli *cli, int argc, char **argv)
 		json_t *j = json_pack("{s:s,s:s%,s:o}", "snapshot_id", hex, "short_id", hex, (size_t)8,
 		                      "summary", cli_json_summary(&res.summary));
 		if (j && fz && json_object_set_new(j, "paused_ms", json_real((double)cli_freeze_paused_ns(fz) / 1e6)) < 0)
+			json_decref(j), j = NULL;
+		if (j && a.fs_snapshot != FSSNAP_NONE &&
+		    json_object_set_new(j, "fs_snapshot", cli_fssnap_json(a.fs_snapshot_arg, fss, opts.npaths)) < 0)
 			json_decref(j), j = NULL;
 		if (j && cli_json_set_partial(j, res.partial, res.partial_count, res.partial_paths,
 		                              res.npartial_paths) < 0) {
@@ -629,7 +699,7 @@ static int run(Cli *cli, int argc, char **argv)
 			goto out;
 		}
 	} else if (!cli->quiet) {
-		print_summary(&res, fz);
+		print_summary(&res, fz, fss, opts.npaths);
 	}
 	if (rc == STRATA_EPARTIAL) {
 		if (cli->json)
@@ -652,8 +722,15 @@ out:
 				exit_code = CLI_EXIT_FAILURE;
 		}
 	}
-	/* Before the post-hook: the writers run whatever it does. */
+	/* Before the post-hook: the writers run whatever it does, and the
+	 * filesystem snapshots are gone. */
 	cli_freeze_resume(fz);
+	if (!fss_done && fss) {
+		StrataErr derr = { 0, "" };
+		if (cli_fssnap_release(fss, &derr) != 0)
+			cli_warn("%s", derr.msg);
+	}
+	fssnap_free(fss);
 	if (hooks) {
 		CliHookOutcome o = { exit_code, NULL, NULL, -1 };
 		if (have_res) {
@@ -758,6 +835,18 @@ const CliCommand cmd_backup = {
 		"                          happens (default 10s; e.g. 500ms, 2s, 1m); a\n"
 		"                          listing cut short is not point-in-time: the\n"
 		"                          snapshot is saved partial, exit 3\n"
+		"      --fs-snapshot MODE  btrfs: read each PATH from a read-only snapshot of\n"
+		"                          its btrfs subvolume, made for this run and deleted\n"
+		"                          after it (also on error, SIGTERM, SIGINT; a killed\n"
+		"                          run's is deleted by the next), recorded under PATH;\n"
+		"                          any database opens it as after a power cut, and\n"
+		"                          the writer never stops. auto: the same where PATH\n"
+		"                          is on btrfs, else read live (said on stderr).\n"
+		"                          none (default): read live. Deleting needs root or\n"
+		"                          the mount option user_subvol_rm_allowed\n"
+		"      --as PATH           the one source is a copy of PATH (an LVM or ZFS\n"
+		"                          snapshot mounted elsewhere): record it as PATH, so\n"
+		"                          the parent and the files cache are PATH's\n"
 		"      --pre-hook CMD      run CMD with /bin/sh -c right before the read\n"
 		"                          (e.g. take an LVM or ZFS snapshot); if it fails,\n"
 		"                          nothing is backed up: exit 4\n"
@@ -792,6 +881,8 @@ const CliCommand cmd_backup = {
 		"      pg_basebackup -D - -Ft -X none\n"
 		"  strata backup --stdin-tar --stdin-name node-2023.tar.zst < node-2023.tar.zst\n"
 		"  strata backup /etc --json | jq .summary.bytes_added\n"
-		"  strata backup /var/lib/node --freeze-pid \"$(pidof node)\" --freeze-max 2s\n",
+		"  strata backup /var/lib/node --freeze-pid \"$(pidof node)\" --freeze-max 2s\n"
+		"  strata backup /var/lib/node --fs-snapshot btrfs\n"
+		"  strata backup /mnt/node-snap --as /var/lib/node\n",
 	.run = run,
 };

@@ -177,9 +177,10 @@ static const char *status_name(RepairSnapStatus s)
 
 static json_t *json_snap(const RepairSnap *s)
 {
-	json_t *o = json_pack("{s:o,s:s,s:b,s:I,s:I,s:I}", "id", cli_json_id(s->id), "status", status_name(s->status),
+	json_t *o = json_pack("{s:o,s:s,s:b,s:I,s:I,s:I,s:I}", "id", cli_json_id(s->id), "status", status_name(s->status),
 	                      "forgotten", s->forgotten, "files", (json_int_t)s->files,
-	                      "directories", (json_int_t)s->dirs, "bytes_dropped", (json_int_t)s->bytes_dropped);
+	                      "directories", (json_int_t)s->dirs, "bytes_dropped", (json_int_t)s->bytes_dropped,
+	                      "healed", (json_int_t)s->healed);
 	json_t *dmg = json_array();
 	int has_new = s->status == REPAIR_SNAP_REWRITTEN && (s->new_id[0] | s->new_id[1] | s->new_id[31]);
 
@@ -219,6 +220,10 @@ static int print_snapshots(const Cli *cli, const Args *a, const RepairSnapshotsR
 		const RepairSnap *s = &r->snaps[i];
 		counts[s->status]++;
 		cli_fmt_short_id(s->id, sid);
+		if (s->healed)
+			printf("snapshot %s: %llu blobs stored only under another type (written by strata before 2026-12-07) %s under their own%s\n",
+			       sid, (unsigned long long)s->healed, a->dry_run ? "would be stored" : "stored again",
+			       a->dry_run ? " (dry run)" : "");
 		switch (s->status) {
 		case REPAIR_SNAP_INTACT:
 			if (cli->verbose)
@@ -352,6 +357,10 @@ const CliCommand cmd_repair = {
 		"  labels repaired-from=<original ID> and repaired-files=<count>. Run\n"
 		"  `repair index` first. Only rewrite snapshots whose sources are gone: a\n"
 		"  backup of the sources heals the originals.\n"
+		"  A chunk stored only as a blob of another type with the same ID (a file\n"
+		"  whose bytes equal a directory listing, in repositories written by\n"
+		"  strata before 2026-12-07) is first stored again under its own type\n"
+		"  from the blob that is there; the snapshot is then whole, not rewritten.\n"
 		"\n"
 		"Options:\n"
 		"      --read-data   (index) verify every chunk; rewrite packs with damaged ones\n"
