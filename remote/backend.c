@@ -209,6 +209,21 @@ int backend_thaw(Backend *be, const char *name, unsigned days, RemoteErr *err)
 	return be->ops->thaw(be, name, days, err);
 }
 
+int backend_set_retention(Backend *be, int governance, unsigned days, RemoteErr *err)
+{
+	err_clear(err);
+	if (!be->ops->set_retention)
+		return backend_err_set(err, -ENOTSUP, "%s: Object Lock retention needs an S3 location", be->location);
+	return be->ops->set_retention(be, governance, days, err);
+}
+
+void backend_stats(Backend *be, BackendStats *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (be->ops->stats)
+		be->ops->stats(be, out);
+}
+
 void backend_free(Backend *be)
 {
 	if (be)

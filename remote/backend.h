@@ -34,6 +34,9 @@
  *               (S3 GLACIER, DEEP_ARCHIVE: "InvalidObjectState") and must
  *               be thawed first (backend_thaw)
  *   -EFBIG      get: the object is larger than the caller's max_bytes
+ *   -EPERM      delete: the object is under a retention that has not
+ *               ended (S3 Object Lock); err says until when. Nothing was
+ *               sent to delete it.
  */
 #ifndef STRATA_REMOTE_BACKEND_H
 #define STRATA_REMOTE_BACKEND_H
@@ -46,6 +49,15 @@ typedef struct RemoteErr {
 } RemoteErr;
 
 typedef struct Backend Backend;
+
+/* What a backend sent and received since it was opened (S3: HTTP
+ * requests; a local directory keeps no counts). */
+typedef struct BackendStats {
+	uint64_t requests;        /* requests sent, repeats included */
+	uint64_t retries;         /* repeats of a failed attempt */
+	uint64_t bytes_sent;      /* request bodies */
+	uint64_t bytes_received;  /* answer bodies */
+} BackendStats;
 
 /* Called once per object found by list(); return non-zero to stop the
  * listing early (list then returns that value). */
@@ -67,6 +79,10 @@ typedef struct BackendOps {
 	int  (*thaw)(Backend *be, const char *name, unsigned days, RemoteErr *err);
 	/* optional (NULL: backend_list_names goes through list) */
 	int  (*list_names)(Backend *be, const char *prefix, BackendNameFn fn, void *ctx, RemoteErr *err);
+	/* optional (NULL: backend_stats reports zeros) */
+	void (*stats)(Backend *be, struct BackendStats *out);
+	/* optional (NULL: backend_set_retention answers -ENOTSUP) */
+	int  (*set_retention)(Backend *be, int governance, unsigned days, RemoteErr *err);
 } BackendOps;
 
 struct Backend {
@@ -136,6 +152,18 @@ int backend_stat(Backend *be, const char *name, uint64_t *out_size, RemoteErr *e
  * the common errors. Costs one request. */
 int backend_thaw(Backend *be, const char *name, unsigned days, RemoteErr *err);
 
+/* backend_set_retention — from now on, give every object put (but lock
+ * files and prune plans) a retention of days days (S3 Object Lock;
+ * governance: GOVERNANCE mode, else COMPLIANCE), unless the location sets
+ * its own (object_lock_days=, which wins). Call it before using be from
+ * other threads. Returns 0, or -ENOTSUP (with err) for a backend without
+ * retention (a local directory). */
+int backend_set_retention(Backend *be, int governance, unsigned days, RemoteErr *err);
+
+/* backend_stats — the counts of be so far into *out; zeros for a backend
+ * that keeps none. Safe while other threads use be. */
+void backend_stats(Backend *be, BackendStats *out);
+
 /* backend_free — release the handle. Accepts NULL. */
 void backend_free(Backend *be);
 
@@ -151,16 +179,25 @@ int backend_local_open(const char *dir, Backend **out_be, RemoteErr *err);
  *   s3:http(s)://HOST[:PORT]/BUCKET[/PREFIX]   path-style, any S3-compatible store
  *   s3://BUCKET[/PREFIX]                        AWS, https://BUCKET.s3.REGION.amazonaws.com
  *                                               (path-style for dotted bucket names)
- * Either may end in "?OPTION=VALUE[&...]": storage_class=SPEC, region=NAME,
- * transfers=N.
+ * Either may end in "?OPTION=VALUE[&...]": the parameters of
+ * remote/s3/s3_opts.h (region, profile, storage_class, transfers, retries,
+ * path_style, sse, kms_key_id, sse_c_key_file, object_lock_mode,
+ * object_lock_days), each with an environment variable standing in.
  * Object NAME is stored under key PREFIX/NAME.
  *
- * Credentials: AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY (+ AWS_SESSION_TOKEN,
- * sent as x-amz-security-token); when they are not both set, profile
- * AWS_PROFILE (default "default") of AWS_SHARED_CREDENTIALS_FILE (default
- * ~/.aws/credentials). None found: -EACCES at open.
+ * Credentials: the AWS credential chain (remote/s3/s3_cred.h): keys in
+ * the environment, a profile of ~/.aws/credentials and ~/.aws/config
+ * (static keys, credential_process, role_arn with source_profile or
+ * web_identity_token_file), web identity, container credentials, EC2
+ * instance metadata (IMDSv2); profile= takes one profile alone. Temporary
+ * credentials are refreshed before they expire. None configured: -EACCES
+ * at open.
  * Region: option region=, AWS_REGION, AWS_DEFAULT_REGION, the profile's
  * "region" in AWS_CONFIG_FILE (default ~/.aws/config), else us-east-1.
+ * Uploads carry the sse= / SSE-C headers and, with object_lock_days, an
+ * Object Lock retention (not lock files or prune plans); delete() refuses,
+ * with -EPERM and no DELETE sent, an object whose retention has not ended.
+ * Transfers honour STRATA_S3_LIMIT_UPLOAD/_DOWNLOAD (remote/s3/s3_rate.h).
  *
  * Other environment variables:
  *   STRATA_S3_STORAGE_CLASS   "data=GLACIER,metadata=STANDARD": the

@@ -59,17 +59,27 @@ int repo_mkdir_p(const char *path)
 }
 
 static json_t *config_json(int version, const uint8_t id[STRATA_ID_LEN], uint32_t min, uint32_t avg,
-                           uint32_t max, uint32_t pack, int64_t created)
+                           uint32_t max, uint32_t pack, int64_t created, const RepoParams *params)
 {
 	char hex[STRATA_ID_HEX_LEN + 1];
+	json_t *o;
 
 	codec_hex(id, STRATA_ID_LEN, hex);
-	return json_pack("{s:i, s:s, s:{s:s, s:I, s:I, s:I}, s:I, s:s, s:I}",
-	                 "version", version, "id", hex,
-	                 "chunker", "algorithm", "fastcdc-normalized-2",
-	                 "min", (json_int_t)min, "avg", (json_int_t)avg, "max", (json_int_t)max,
-	                 "pack_size", (json_int_t)pack, "hash", "blake2b-256-keyed",
-	                 "created", (json_int_t)created);
+	o = json_pack("{s:i, s:s, s:{s:s, s:I, s:I, s:I}, s:I, s:s, s:I}",
+	              "version", version, "id", hex,
+	              "chunker", "algorithm", "fastcdc-normalized-2",
+	              "min", (json_int_t)min, "avg", (json_int_t)avg, "max", (json_int_t)max,
+	              "pack_size", (json_int_t)pack, "hash", "blake2b-256-keyed",
+	              "created", (json_int_t)created);
+	/* FORMAT.md §7 "object_lock". */
+	if (o && params && params->lock_days &&
+	    json_object_set_new(o, "object_lock", json_pack("{s:s, s:I}", "mode",
+	                                                    params->lock_governance ? "GOVERNANCE" : "COMPLIANCE",
+	                                                    "days", (json_int_t)params->lock_days)) != 0) {
+		json_decref(o);
+		o = NULL;
+	}
+	return o;
 }
 
 int repo_init(const char *location, const char *password, size_t password_len,
@@ -102,9 +112,18 @@ int repo_init(const char *location, const char *password, size_t password_len,
 	rc = valid_params(min, avg, max, pack, err);
 	if (rc)
 		return rc;
+	if (params && params->lock_days > REPO_LOCK_DAYS_MAX)
+		return strata_err_set(err, STRATA_EUSAGE, "Object Lock retention of %u days: at most %d",
+		                      params->lock_days, REPO_LOCK_DAYS_MAX);
 	rc = backend_open(location, &be, &rerr);
 	if (rc)
 		return repo_remote_err(err, rc, &rerr);
+	/* The config and key files are retained too. */
+	if (params && params->lock_days &&
+	    (rc = backend_set_retention(be, params->lock_governance, params->lock_days, &rerr))) {
+		rc = strata_err_set(err, rc == -ENOTSUP ? STRATA_EUSAGE : rc, "%s", rerr.msg);
+		goto out;
+	}
 	rc = backend_stat(be, "config", &size, &rerr);
 	if (rc == 0) {
 		rc = strata_err_set(err, STRATA_EEXIST, "a repository already exists at %s", location);
@@ -126,7 +145,7 @@ int repo_init(const char *location, const char *password, size_t password_len,
 	                    &keybuf, &keybuf_len, err);
 	if (rc)
 		goto out;
-	o = config_json(version, id, min, avg, max, pack, (int64_t)time(NULL));
+	o = config_json(version, id, min, avg, max, pack, (int64_t)time(NULL), params);
 	text = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	if (!text) {
 		rc = strata_err_set(err, -ENOMEM, "out of memory");
@@ -181,6 +200,32 @@ static int decode_config(Repo *repo, const uint8_t *buf, size_t len, StrataErr *
 	return rc;
 }
 
+/* config_lock — the optional "object_lock" of the config (FORMAT.md §7):
+ * checked, and handed to the backend, which puts it on every object it
+ * writes from now on. A backend without retention (a local copy of an S3
+ * repository) ignores it. */
+static int config_lock(Repo *repo, json_t *o, StrataErr *err)
+{
+	json_t *l = json_object_get(o, "object_lock");
+	const char *mode = NULL;
+	json_int_t days = 0;
+	RemoteErr rerr = {{0}};
+	int rc;
+
+	if (!l)
+		return 0;
+	if (json_unpack(l, "{s:s, s:I}", "mode", &mode, "days", &days) != 0 ||
+	    (strcmp(mode, "COMPLIANCE") != 0 && strcmp(mode, "GOVERNANCE") != 0) ||
+	    days < 1 || days > REPO_LOCK_DAYS_MAX)
+		return strata_err_set(err, STRATA_EFORMAT, "%s/config: malformed object_lock", repo->location);
+	repo->lock_days = (uint32_t)days;
+	repo->lock_governance = strcmp(mode, "GOVERNANCE") == 0;
+	if (!repo->be)
+		return 0;
+	rc = backend_set_retention(repo->be, strcmp(mode, "GOVERNANCE") == 0, (unsigned)days, &rerr);
+	return rc && rc != -ENOTSUP ? repo_remote_err(err, rc, &rerr) : 0;
+}
+
 int repo_config_parse(Repo *repo, const uint8_t *plain, size_t plain_len, StrataErr *err)
 {
 	json_error_t jerr;
@@ -201,7 +246,10 @@ int repo_config_parse(Repo *repo, const uint8_t *plain, size_t plain_len, Strata
 		json_decref(o);
 		return strata_err_set(err, STRATA_EFORMAT, "%s/config: malformed content", repo->location);
 	}
+	rc = config_lock(repo, o, err);
 	json_decref(o);
+	if (rc)
+		return rc;
 	rc = valid_params((uint32_t)min, (uint32_t)avg, (uint32_t)max, (uint32_t)pack, err);
 	if (rc)
 		return strata_err_set(err, STRATA_EFORMAT, "%s/config: %s", repo->location, err ? err->msg : "");
@@ -446,10 +494,16 @@ out:
 	return rc;
 }
 
+void repo_backend_stats(Repo *repo, BackendStats *out)
+{
+	backend_stats(repo->be, out);
+}
+
 int repo_config_json(Repo *repo, char **out_json, StrataErr *err)
 {
+	RepoParams lock = { .lock_days = repo->lock_days, .lock_governance = repo->lock_governance };
 	json_t *o = config_json(repo->format_version, repo->id, repo->chunk_min, repo->chunk_avg, repo->chunk_max,
-	                        repo->pack_size, repo->created_s);
+	                        repo->pack_size, repo->created_s, &lock);
 	char *text = o ? json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
 
 	json_decref(o);

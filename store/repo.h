@@ -19,12 +19,16 @@
 
 #include "store/error.h"
 #include "store/format.h"
+#include "remote/backend.h"
 
 #define STRATA_ID_LEN 32          /* every ID and name: a 256-bit hash */
 #define STRATA_ID_HEX_LEN 64
 /* STRATA_FORMAT_VERSION, STRATA_FORMAT_VERSION_MIN: store/format.h. */
 
 typedef struct Repo Repo;
+
+/* Longest Object Lock retention init records: 100 years. */
+#define REPO_LOCK_DAYS_MAX 36500
 
 typedef struct RepoParams {
 	uint32_t chunk_min;       /* 0 = default (FORMAT.md "Chunking parameters") */
@@ -34,6 +38,9 @@ typedef struct RepoParams {
 	uint64_t kdf_opslimit;    /* Argon2id; 0 = default */
 	uint64_t kdf_memlimit;
 	int      format_version;  /* 0 = STRATA_FORMAT_VERSION; 1 for repositories older strata must read */
+	uint32_t lock_days;       /* S3 Object Lock retention of every object
+	                           * written, recorded in the config (0: none) */
+	int      lock_governance; /* GOVERNANCE mode instead of COMPLIANCE */
 } RepoParams;
 
 /* repo_init — create a new repository at location (a backend location, see
@@ -104,6 +111,10 @@ int repo_key_cache_drop(Repo *repo);
 struct RemoteErr;   /* remote/backend.h */
 int repo_config_naming(const char *location, const uint8_t *config, size_t len, int *out_sha256,
                        struct RemoteErr *err);
+
+/* repo_backend_stats — the requests, retries and bytes of the repository's
+ * backend since open (remote/backend.h; zeros for a local directory). */
+void repo_backend_stats(Repo *repo, BackendStats *out);
 
 /* repo_close — flush nothing (every command finishes its own writes), wipe
  * keys, close the index, free. Accepts NULL. */

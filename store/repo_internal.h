@@ -41,6 +41,8 @@ struct Repo {
 	FastCdc    cdc;
 	uint32_t   chunk_min, chunk_avg, chunk_max;
 	uint32_t   pack_size;
+	uint32_t   lock_days;     /* config's object_lock.days, 0 if none */
+	int        lock_governance; /* its mode is GOVERNANCE */
 	int64_t    created_s;
 	int        format_version;                     /* of the config, authenticated */
 	CodecNameHash name_hash;                       /* what files are named by (codec.h) */
@@ -155,6 +157,12 @@ int repo_read_named(Repo *repo, const char *dir, const char *kind, size_t max_by
 /* snapshot_read_plain — the decrypted JSON of snapshots/<id> (snapshot.c). */
 int snapshot_read_plain(Repo *repo, const uint8_t id[STRATA_ID_LEN], uint8_t **out, size_t *out_len,
                         StrataErr *err);
+
+/* snapshot_save_plain — store text (a snapshot's JSON, FORMAT.md §12) as
+ * a snapshot file of the given version; writes its ID to out_id and
+ * notes it in the catalogue (snapshot.c). The caller checked the JSON. */
+int snapshot_save_plain(Repo *repo, uint32_t version, const char *text, size_t len,
+                        uint8_t out_id[STRATA_ID_LEN], StrataErr *err);
 
 /* repo_list_ids — IDs of every file under dir ("snapshots/"); names that
  * are not 64 hex characters are skipped. *out malloc'ed. */

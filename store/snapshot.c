@@ -46,6 +46,13 @@ void snapshot_clear(Snapshot *snap)
 	partial_paths_free(snap->partial_paths, snap->npartial_paths);
 	free(snap->host);
 	free(snap->user);
+	free(snap->hold_reason);
+	for (size_t i = 0; i < snap->nusers; i++)
+		free(snap->users[i].name);
+	for (size_t i = 0; i < snap->ngroups; i++)
+		free(snap->groups[i].name);
+	free(snap->users);
+	free(snap->groups);
 	free_strv(snap->paths, snap->npaths);
 	free_strv(snap->tags, snap->ntags);
 	free_strv(snap->labels, snap->nlabels);
@@ -225,6 +232,50 @@ static int json_partial(json_t *a, Snapshot *snap)
 	return 0;
 }
 
+/* §12 "owners": {"users": {"ID": NAME, ...}, "groups": {...}}, only the
+ * IDs that have a name. */
+static json_t *owners_json(const SnapshotOwner *v, size_t n)
+{
+	json_t *o = json_object();
+
+	for (size_t i = 0; o && i < n; i++) {
+		char key[16];
+		if (!v[i].name)
+			continue;
+		snprintf(key, sizeof key, "%u", (unsigned)v[i].id);
+		if (json_object_set_new(o, key, str_json(v[i].name)) != 0) {
+			json_decref(o);
+			return NULL;
+		}
+	}
+	return o;
+}
+
+static int json_owners(json_t *o, SnapshotOwner **out, size_t *out_n)
+{
+	const char *key;
+	json_t *val;
+	size_t n = 0;
+
+	if (!json_is_object(o) || json_object_size(o) > SNAPSHOT_OWNERS_MAX)
+		return STRATA_EFORMAT;
+	*out = calloc(json_object_size(o) ? json_object_size(o) : 1, sizeof **out);
+	if (!*out)
+		return -ENOMEM;
+	json_object_foreach(o, key, val) {
+		char *end;
+		unsigned long long id;
+		if (!*key || strspn(key, "0123456789") != strlen(key) || strlen(key) > 10)
+			return STRATA_EFORMAT;
+		id = strtoull(key, &end, 10);
+		if (id > UINT32_MAX || !((*out)[n].name = json_str(val)))
+			return STRATA_EFORMAT;
+		(*out)[n++].id = (uint32_t)id;
+		*out_n = n;
+	}
+	return 0;
+}
+
 int snapshot_save(Repo *repo, Snapshot *snap, StrataErr *err)
 {
 	char tree[STRATA_ID_HEX_LEN + 1], parent[STRATA_ID_HEX_LEN + 1];
@@ -243,6 +294,34 @@ int snapshot_save(Repo *repo, Snapshot *snap, StrataErr *err)
 	if (o && snap->has_parent) {
 		codec_hex(snap->parent, STRATA_ID_LEN, parent);
 		json_object_set_new(o, "parent", json_string(parent));
+	}
+	if (o && (snap->nusers || snap->ngroups)) {
+		json_t *ow = json_pack("{s:o, s:o}", "users", owners_json(snap->users, snap->nusers),
+		                       "groups", owners_json(snap->groups, snap->ngroups));
+		if (!ow || json_object_set_new(o, "owners", ow) != 0) {
+			json_decref(o);
+			o = NULL;
+		}
+	}
+	if (o && snap->has_original) {
+		char orig[STRATA_ID_HEX_LEN + 1];
+		codec_hex(snap->original, STRATA_ID_LEN, orig);
+		if (json_object_set_new(o, "original", json_string(orig)) != 0) {
+			json_decref(o);
+			o = NULL;
+		}
+	}
+	if (o && snap->held) {
+		json_t *h = json_pack("{s:o, s:I}", "reason", str_json(snap->hold_reason ? snap->hold_reason : ""),
+		                      "time_ns", (json_int_t)snap->hold_time_ns);
+		if (h && snap->hold_until_ns && json_object_set_new(h, "until_ns", json_integer(snap->hold_until_ns)) != 0) {
+			json_decref(h);
+			h = NULL;
+		}
+		if (!h || json_object_set_new(o, "hold", h) != 0) {
+			json_decref(o);
+			o = NULL;
+		}
 	}
 	if (o && snap->partial) {
 		json_t *pp = partial_json(snap);
@@ -273,7 +352,8 @@ int snapshot_decode(const uint8_t id[STRATA_ID_LEN], const uint8_t *buf, size_t 
 	json_int_t version = 0, time_ns = 0;
 	const char *tree = NULL, *parent = NULL;
 	json_t *host = NULL, *user = NULL, *paths = NULL, *tags = NULL, *labels = NULL, *summary = NULL;
-	json_t *partial = NULL, *partial_count = NULL, *partial_paths = NULL;
+	json_t *partial = NULL, *partial_count = NULL, *partial_paths = NULL, *hold = NULL, *owners = NULL;
+	const char *original = NULL;
 	char hex[STRATA_ID_HEX_LEN + 1];
 	int rc = STRATA_EFORMAT;
 
@@ -288,8 +368,8 @@ int snapshot_decode(const uint8_t id[STRATA_ID_LEN], const uint8_t *buf, size_t 
 		rc = STRATA_EVERSION;
 		goto out;
 	}
-	if (json_unpack(o, "{s?o, s?o, s?o}", "partial", &partial, "partial_count", &partial_count,
-	                               "partial_paths", &partial_paths) != 0)
+	if (json_unpack(o, "{s?o, s?o, s?o, s?o, s?s, s?o}", "partial", &partial, "partial_count", &partial_count,
+	                "partial_paths", &partial_paths, "hold", &hold, "original", &original, "owners", &owners) != 0)
 		goto out;
 	memcpy(out->id, id, STRATA_ID_LEN);
 	out->time_ns = time_ns;
@@ -310,6 +390,31 @@ int snapshot_decode(const uint8_t id[STRATA_ID_LEN], const uint8_t *buf, size_t 
 		out->has_parent = 1;
 	}
 	summary_from(summary, &out->summary);
+	if (original) {
+		if (codec_unhex(original, out->original, STRATA_ID_LEN) != 0)
+			goto out;
+		out->has_original = 1;
+	}
+	if (owners) {
+		json_t *u = json_object_get(owners, "users"), *g = json_object_get(owners, "groups");
+		if (!json_is_object(owners) || (u && (rc = json_owners(u, &out->users, &out->nusers)) != 0) ||
+		    (g && (rc = json_owners(g, &out->groups, &out->ngroups)) != 0)) {
+			rc = rc == -ENOMEM ? rc : STRATA_EFORMAT;
+			goto out;
+		}
+		rc = STRATA_EFORMAT;
+	}
+	if (hold) {
+		/* §12 "hold": an object with reason and time_ns, until_ns optional. */
+		json_t *reason = NULL;
+		json_int_t ht = 0, until = 0;
+		if (json_unpack(hold, "{s:o, s:I, s?I}", "reason", &reason, "time_ns", &ht, "until_ns", &until) != 0 ||
+		    until < 0 || !(out->hold_reason = json_str(reason)))
+			goto out;
+		out->held = 1;
+		out->hold_time_ns = ht;
+		out->hold_until_ns = until;
+	}
 	/* Partial (§12): "partial" true, whatever the version says, so that a
 	 * snapshot is never taken for complete when it claims otherwise. */
 	if (partial && !json_is_boolean(partial))
@@ -335,6 +440,25 @@ out:
 		                      "content is malformed");
 	}
 	return 0;
+}
+
+int snapshot_save_plain(Repo *repo, uint32_t version, const char *text, size_t len,
+                        uint8_t out_id[STRATA_ID_LEN], StrataErr *err)
+{
+	int64_t time_ns;
+	json_t *o;
+	int rc;
+
+	if (version < FORMAT_VERSION_SNAPSHOT_COMPLETE || version > FORMAT_VERSION_SNAPSHOT_MAX)
+		return strata_err_set(err, STRATA_EVERSION, "a snapshot of version %u cannot be written", version);
+	o = json_loadb(text, len, 0, NULL);
+	time_ns = o ? (int64_t)json_integer_value(json_object_get(o, "time_ns")) : 0;
+	json_decref(o);
+	rc = repo_write_named(repo, "snapshots", "a snapshot file", OBJSIZE_SNAPSHOT_MAX, FORMAT_MAGIC_SNAPSHOT, version,
+	                      text, len, out_id, err);
+	if (rc == 0)
+		snapcat_note_saved(repo, out_id, time_ns, (const uint8_t *)text, len);
+	return rc;
 }
 
 int snapshot_read_plain(Repo *repo, const uint8_t id[STRATA_ID_LEN], uint8_t **out, size_t *out_len,
@@ -372,6 +496,35 @@ static int has_str(char *const *v, size_t n, const char *s)
 		if (strcmp(v[i], s) == 0)
 			return 1;
 	return 0;
+}
+
+const char *snapshot_owner_name(const SnapshotOwner *v, size_t n, uint32_t id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].id == id)
+			return v[i].name;
+	return NULL;
+}
+
+void snapshot_owner_note(SnapshotOwner **v, size_t *n, uint32_t id, char *(*lookup)(uint32_t id))
+{
+	SnapshotOwner *q;
+
+	/* Newest first: the IDs of a tree come in runs. */
+	for (size_t i = *n; i > 0; i--)
+		if ((*v)[i - 1].id == id)
+			return;
+	if (*n >= SNAPSHOT_OWNERS_MAX || !(q = realloc(*v, (*n + 1) * sizeof *q)))
+		return;
+	*v = q;
+	q[*n].id = id;
+	q[*n].name = lookup(id);
+	(*n)++;
+}
+
+int snapshot_held(const Snapshot *snap, int64_t now_ns)
+{
+	return snap->held && (snap->hold_until_ns == 0 || snap->hold_until_ns > now_ns);
 }
 
 int snapshot_selectable(const Snapshot *snap, int include_partial)

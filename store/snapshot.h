@@ -50,6 +50,17 @@ typedef struct SnapshotPartialPath {
 	char *detail;
 } SnapshotPartialPath;
 
+/* One owner ID with the name it had on the backup host (FORMAT.md §12
+ * "owners"). name NULL: the ID had no name there (not written). */
+typedef struct SnapshotOwner {
+	uint32_t id;
+	char    *name;
+} SnapshotOwner;
+
+/* SNAPSHOT_OWNERS_MAX — distinct user and group IDs a snapshot names
+ * (each); past it further IDs go unnamed and restore keeps them numeric. */
+#define SNAPSHOT_OWNERS_MAX 4096
+
 typedef struct Snapshot {
 	uint8_t  id[STRATA_ID_LEN];      /* name of the snapshot file */
 	int64_t  time_ns;                /* unix time, nanoseconds */
@@ -69,6 +80,20 @@ typedef struct Snapshot {
 	int      partial;
 	uint64_t partial_count;          /* paths affected, >= npartial_paths */
 	SnapshotPartialPath *partial_paths; size_t npartial_paths;  /* the first ones met */
+	/* A hold (FORMAT.md §12 "hold"): forget never removes the snapshot
+	 * while it is held (snapshot_held). */
+	int      held;
+	char    *hold_reason;            /* why, for people; "" when none was given */
+	int64_t  hold_time_ns;           /* when it was put */
+	int64_t  hold_until_ns;          /* 0: until unhold; else it lapses then */
+	/* Set when this file rewrote another (strata tag/hold, §12): the ID of
+	 * the first snapshot file of the chain, as backed up. */
+	int      has_original;
+	uint8_t  original[STRATA_ID_LEN];
+	/* The names of the owners of its entries on the backup host, so that
+	 * a restore can map them to the restoring host's IDs (§12 "owners"). */
+	SnapshotOwner *users;  size_t nusers;
+	SnapshotOwner *groups; size_t ngroups;
 } Snapshot;
 
 /* snapshot_list — every snapshot, sorted by time (oldest first, ties by ID).
@@ -83,6 +108,18 @@ void snapshot_list_free(Snapshot *snaps, size_t n);
  * asks this, the one place the rule lives: a partial snapshot only with
  * include_partial (`--include-partial`). Listings show every snapshot. */
 int snapshot_selectable(const Snapshot *snap, int include_partial);
+
+/* snapshot_owner_name — the name v[0..n) gives id, or NULL. */
+const char *snapshot_owner_name(const SnapshotOwner *v, size_t n, uint32_t id);
+
+/* snapshot_owner_note — record id in *v (of *n) unless there, with the
+ * name lookup() gives it (may be NULL: then no name); no more than
+ * SNAPSHOT_OWNERS_MAX. Never fails: without memory the ID stays unnamed. */
+void snapshot_owner_note(SnapshotOwner **v, size_t *n, uint32_t id, char *(*lookup)(uint32_t id));
+
+/* snapshot_held — 1 if snap is held at now_ns (a hold without an end, or
+ * one whose end is later). */
+int snapshot_held(const Snapshot *snap, int64_t now_ns);
 
 /* Which snapshots a query wants; NULL fields (or zero counts) match all. */
 typedef struct SnapshotFilter {

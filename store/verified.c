@@ -449,7 +449,9 @@ int verified_prune(Repo *repo, const uint8_t (*ignore)[STRATA_ID_LEN], size_t ni
 			codec_hex(e->id, STRATA_ID_LEN, hex);
 			snprintf(name, sizeof name, "%s/%s", dir, hex);
 			rc = backend_delete(repo->be, name, &rerr);
-			if (rc == -ENOENT)
+			/* Under retention (S3 Object Lock): it goes in a later
+			 * prune, once the retention ends. */
+			if (rc == -ENOENT || rc == -EPERM)
 				rc = 0;
 			if (rc) {
 				repo_remote_err(err, rc, &rerr);

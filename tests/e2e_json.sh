@@ -256,6 +256,9 @@ field_is "diff: added, removed, modified" "{e['change'] for e in d} >= {'added',
 run "find" find find '*.txt'
 field_is "find: matches in both snapshots" "len({e['snapshot'] for e in d})==2"
 run "restore" restore restore latest --target "$T/restore"
+echo stray >"$T/restore$S/stray"
+run "restore --delta --delete" restore restore latest --target "$T/restore" --delta --delete
+field_is "restore --delta --delete: the stray removed, nothing fetched" "d['deleted']==['${S#/}/stray'] and d['bytes_fetched']==0 and d['delta']['mode']=='full'"
 run "restore --tar" restore-tar restore "$S1" --tar "$T/s1.tar"
 run "verify-restore" verify-restore verify-restore "$S1" --timeout 10m -- true
 field_is "verify-restore: passed, recorded" "d['ok'] and d['outcome']=='passed' and d['exit_status']==0 and d['record'] and d['timeout_s']==600"
@@ -383,6 +386,13 @@ elif [ "$(cat "$T/cold.rc" 2>/dev/null)" = rc=4 ]; then
 else
 	fail "restore from archived packs exits 4" "$(cat "$T/cold.rc" 2>/dev/null) $(head -c 300 "$T/out.json") $(head -c 300 "$T/err")"
 fi
+
+# ---- tags and holds (last: they give the latest snapshot a new ID) ----
+run "tag" tag tag latest --add json-tag
+field_is "tag: one snapshot, changed" "len(d)==1 and d[0]['changed'] and d[0]['new']!=d[0]['old']"
+run "hold" tag hold latest --reason json --until 2100-01-01
+run "snapshots with a hold" snapshots snapshots
+run "unhold" tag unhold latest
 
 # ---- errors ----
 run_err "error: no repository" 10 -r "$T/nope" snapshots

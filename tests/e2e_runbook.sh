@@ -8,6 +8,7 @@
 #   node-lost       a node's chain data directory from a local repository:
 #                   the newest snapshot that passed a restore test
 #   data-corrupted  the last good snapshot by --at, and by --at-height
+#   rollback-in-place  the same in place: restore --delta --delete into /
 #   site-lost       from the S3 copy `replicate` made, with an empty cache
 #                   (the restore-test records replicated with it)
 #                   (tests/s3/s3lib.sh's server; skipped without node/npm)
@@ -173,6 +174,19 @@ if block data-corrupted STRATA_REPOSITORY="$R" STRATA_PASSWORD_FILE="$T/pw" NODE
 		fail "runbook data-corrupted: --at-height variant" "the block no longer has two --at \"\$GOOD_TIME\""
 	fi
 	rm -rf "$NODE".corrupt-*
+fi
+
+# ---- 2a. rolled back in place: the node's directory is corrupted again
+# and grew strays; the block rolls it back to the 12:00 choice in place.
+head -c 65536 /dev/urandom | dd of="$(find "$NODE" -type f -size +1M | head -n 1)" bs=1 seek=8192 conv=notrunc status=none
+echo stray >"$NODE/stray-from-the-bad-state"
+: >"$T/systemctl.log"
+if block rollback-in-place STRATA_REPOSITORY="$R" STRATA_PASSWORD_FILE="$T/pw" NODE_HOST=node1 \
+	NODE_DATA="$NODE" GOOD_TIME=2024-05-01T12:00:00Z; then
+	runblock rollback-in-place "$T/rollback-in-place.sh"
+	same "runbook rollback-in-place: the 11:00 snapshot is back in place" "$T/expect2" "$NODE"
+	if grep -q "would remove .*stray-from-the-bad-state" "$T/rollback-in-place.log"; then pass "runbook rollback-in-place: the dry run names the stray"; else fail "runbook rollback-in-place: the dry run names the stray" "$(head -c 400 "$T/rollback-in-place.log")"; fi
+	if [ "$(cat "$T/systemctl.log")" = "$(printf 'stop node\nstart node')" ]; then pass "runbook rollback-in-place: node stopped, then started"; else fail "runbook rollback-in-place: node stopped, then started" "$(cat "$T/systemctl.log")"; fi
 fi
 
 # ---- 3. whole site lost: only the S3 copy remains ----

@@ -24,18 +24,6 @@ same() {
 	if cmp -s "$2" "$3"; then pass "$1"; else fail "$1" "$(cmp "$2" "$3" 2>&1 | head -c 200)"; fi
 }
 
-# err_has NAME TEXT... — the last expect/expect_exit's stderr holds every TEXT.
-err_has() {
-	n=$1; shift
-	for s in "$@"; do
-		if ! grep -qF -- "$s" "$T/err"; then
-			fail "$n" "stderr lacks \"$s\": $(head -c 400 "$T/err")"
-			return
-		fi
-	done
-	pass "$n"
-}
-
 # out_is NAME TEXT — the last command's stdout is exactly TEXT (one line).
 out_is() {
 	got=$(cat "$T/out")

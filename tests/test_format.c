@@ -172,8 +172,52 @@ static void test_versions(void)
 	rm_rf(dir);
 }
 
+/* The optional object_lock of the config (FORMAT.md §7): read when well
+ * formed, the config refused otherwise. */
+static void test_object_lock(void)
+{
+	static const char *const good =
+		"{\"chunker\":{\"avg\":2048,\"max\":8192,\"min\":512},\"id\":\"%s\",\"pack_size\":73728,"
+		"\"version\":2,\"object_lock\":%s}";
+	static const char *const locks[] = {
+		"{\"mode\":\"GOVERNANCE\",\"days\":7}", "{\"mode\":\"COMPLIANCE\",\"days\":36500}",
+		"{\"mode\":\"FOREVER\",\"days\":7}", "{\"mode\":\"COMPLIANCE\",\"days\":0}",
+		"{\"mode\":\"COMPLIANCE\",\"days\":36501}", "{\"days\":7}", "7",
+	};
+	const char *id = "365e961025218b1a69170d3d528d0abda1acd44610010a1e52af152e431d7750";
+	uint8_t master[CODEC_KEY_LEN] = { 1 };
+	CodecKeys *keys;
+	char text[512];
+
+	REQUIRE(codec_init() == 0);
+	keys = codec_keys_new(master);
+	REQUIRE(keys);
+	for (size_t i = 0; i < sizeof locks / sizeof *locks; i++) {
+		Repo *repo = calloc(1, sizeof *repo);
+		StrataErr err = { 0, "" };
+		int rc;
+
+		REQUIRE(repo);
+		repo->keys = keys;
+		snprintf(repo->location, sizeof repo->location, "t");
+		snprintf(text, sizeof text, good, id, locks[i]);
+		rc = repo_config_parse(repo, (const uint8_t *)text, strlen(text), &err);
+		if (i < 2) {
+			CHECK_EQ_INT(rc, 0);
+			CHECK_EQ_INT(repo->lock_days, i == 0 ? 7 : 36500);
+			CHECK_EQ_INT(repo->lock_governance, i == 0);
+		} else {
+			CHECK_EQ_INT(rc, STRATA_EFORMAT);
+			CHECK(strcmp(err.msg, "t/config: malformed object_lock") == 0);
+		}
+		free(repo);
+	}
+	codec_keys_free(keys);
+}
+
 int main(void)
 {
 	RUN(test_versions);
+	RUN(test_object_lock);
 	return CHECK_EXIT();
 }

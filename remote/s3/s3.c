@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Objects above this go up in parts: a failed part costs one part's
  * retransmission, not the whole object's, and S3 caps a single PUT at
@@ -126,7 +127,30 @@ static int check_name(const S3Backend *s3, const char *name, char *what, RemoteE
 	return 0;
 }
 
-static int s3_head(S3Backend *s3, const char *key, const char *what, uint64_t *out_size, RemoteErr *err)
+/* lock_check — after a HEAD: *out_lock = -EPERM with err set when the
+ * object is under an Object Lock retention that has not ended. */
+static void lock_check(const S3Req *rq, const char *what, int *out_lock, RemoteErr *err)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+	const char *p;
+
+	*out_lock = 0;
+	if (!rq->lock_until[0])
+		return;
+	memset(&tm, 0, sizeof(tm));
+	p = strptime(rq->lock_until, "%Y-%m-%dT%H:%M:%S", &tm);
+	/* An unreadable date counts as a retention in force: the store
+	 * would refuse the deletion anyway. */
+	if (p && timegm(&tm) <= now)
+		return;
+	*out_lock = backend_err_set(err, -EPERM, "%s: under Object Lock (%s) until %s: not deleted; "
+	                            "it can go once its retention ends", what,
+	                            rq->lock_mode[0] ? rq->lock_mode : "retention", rq->lock_until);
+}
+
+static int s3_head(S3Backend *s3, const char *key, const char *what, uint64_t *out_size, int *out_lock,
+                   RemoteErr *err)
 {
 	S3Req rq;
 	int rc;
@@ -134,7 +158,10 @@ static int s3_head(S3Backend *s3, const char *key, const char *what, uint64_t *o
 	memset(&rq, 0, sizeof(rq));
 	rq.method = "HEAD";
 	rq.key = key;
+	rq.ssec = 1;
 	rc = s3http_call(s3->http, &rq, what, err);
+	if (rc == 0 && out_lock)
+		lock_check(&rq, what, out_lock, err);
 	if (rc == 0 && out_size) {
 		if (rq.content_length < 0)
 			rc = backend_err_set(err, -EIO, "%s: HEAD answer without Content-Length", what);
@@ -157,7 +184,7 @@ static int s3_stat(Backend *be, const char *name, uint64_t *out_size, RemoteErr 
 	key = full_key(s3, name);
 	if (!key)
 		return backend_err_set(err, -ENOMEM, "%s: out of memory", what);
-	rc = s3_head(s3, key, what, out_size, err);
+	rc = s3_head(s3, key, what, out_size, NULL, err);
 	free(key);
 	return rc;
 }
@@ -183,6 +210,7 @@ static int s3_get(Backend *be, const char *name, size_t max_bytes, uint8_t **out
 	 * of its body is kept (s3_http.c), which costs no extra request. */
 	rq.body_max = max_bytes;
 	rq.body_max_efbig = 1;
+	rq.ssec = 1;
 	rq.check_body = check_body;
 	rc = s3http_call(s3->http, &rq, what, err);
 	if (rc < 0)
@@ -225,7 +253,7 @@ static int s3_get_range(Backend *be, const char *name, uint64_t off, size_t len,
 	if (len == 0) {
 		/* "bytes=a-(a-1)" cannot be asked for; a HEAD says whether
 		 * the empty range lies within the object. */
-		rc = s3_head(s3, key, what, &size, err);
+		rc = s3_head(s3, key, what, &size, NULL, err);
 		if (rc == 0 && off > size)
 			rc = backend_err_set(err, -ERANGE, "%s: range %llu+0 is past the end (%llu bytes)",
 			                     what, (unsigned long long)off, (unsigned long long)size);
@@ -237,6 +265,7 @@ static int s3_get_range(Backend *be, const char *name, uint64_t off, size_t len,
 	rq.range_off = off;
 	rq.range_len = len;
 	rq.dest = buf;
+	rq.ssec = 1;
 	rc = s3http_call(s3->http, &rq, what, err);
 out:
 	s3http_req_free(&rq);
@@ -245,7 +274,7 @@ out:
 }
 
 static int put_single(S3Backend *s3, const char *key, const char *what, const void *buf, size_t len,
-                      const char *storage_class, RemoteErr *err)
+                      const char *storage_class, int lock, RemoteErr *err)
 {
 	BodyHash hash;
 	S3Req rq;
@@ -262,6 +291,8 @@ static int put_single(S3Backend *s3, const char *key, const char *what, const vo
 	rq.content_type = "application/octet-stream";
 	rq.storage_class = storage_class;
 	rq.body_max = S3_XMLBODY_MAX;
+	rq.sse = rq.ssec = 1;
+	rq.lock = lock;
 	rc = s3http_call(s3->http, &rq, what, err);
 	s3http_req_free(&rq);
 	return rc;
@@ -293,7 +324,7 @@ static void abort_upload(S3Backend *s3, const char *key, const char *enc_id, con
  * with its own SHA-256 checksum), CompleteMultipartUpload; on any failure
  * after the upload exists, abort it so no orphaned parts keep costing. */
 static int put_multipart(S3Backend *s3, const char *key, const char *what, const uint8_t *buf,
-                         size_t len, const char *storage_class, RemoteErr *err)
+                         size_t len, const char *storage_class, int lock, RemoteErr *err)
 {
 	char *upload_id = NULL, *enc_id = NULL, *query = NULL, *xml = NULL;
 	char part_what[WHAT_MAX + 64];
@@ -317,6 +348,8 @@ static int put_multipart(S3Backend *s3, const char *key, const char *what, const
 	rq.storage_class = storage_class;
 	rq.extra_header = "x-amz-checksum-algorithm: SHA256";
 	rq.body_max = S3_XMLBODY_MAX;
+	rq.sse = rq.ssec = 1;
+	rq.lock = lock;
 	rc = s3http_call(s3->http, &rq, what, err);
 	if (rc == 0) {
 		rc = s3xml_upload_id_parse((const char *)rq.resp.p, rq.resp.len, &upload_id);
@@ -354,6 +387,7 @@ static int put_multipart(S3Backend *s3, const char *key, const char *what, const
 		rq.payload_sha256 = hash.hex;
 		rq.checksum_sha256 = hash.b64;
 		rq.body_max = S3_XMLBODY_MAX;
+		rq.ssec = 1;
 		rc = s3http_call(s3->http, &rq, part_what, err);
 		s3http_req_free(&rq);
 		if (rc == 0 && !rq.etag[0])
@@ -388,7 +422,7 @@ static int put_multipart(S3Backend *s3, const char *key, const char *what, const
 	 * gone (NoSuchUpload). The object being there at the right size
 	 * then means the first try did its job. */
 	if (rc == -ENOENT && rq.attempts_used > 1 &&
-	    s3_head(s3, key, what, &size, &scratch) == 0 && size == len)
+	    s3_head(s3, key, what, &size, NULL, &scratch) == 0 && size == len)
 		rc = 0;
 out:
 	if (rc < 0 && enc_id)
@@ -406,7 +440,7 @@ static int s3_put(Backend *be, const char *name, const void *buf, size_t len, Re
 	S3Backend *s3 = s3_of(be);
 	char what[WHAT_MAX], *key;
 	const char *storage_class;
-	int rc;
+	int rc, lock;
 
 	rc = check_name(s3, name, what, err);
 	if (rc < 0)
@@ -415,10 +449,11 @@ static int s3_put(Backend *be, const char *name, const void *buf, size_t len, Re
 	if (!key)
 		return backend_err_set(err, -ENOMEM, "%s: out of memory", what);
 	storage_class = s3config_storage_class(&s3->cfg, name);
+	lock = s3config_lock_applies(&s3->cfg, name);
 	if (len > S3_MULTIPART_THRESHOLD)
-		rc = put_multipart(s3, key, what, buf, len, storage_class, err);
+		rc = put_multipart(s3, key, what, buf, len, storage_class, lock, err);
 	else
-		rc = put_single(s3, key, what, buf, len, storage_class, err);
+		rc = put_single(s3, key, what, buf, len, storage_class, lock, err);
 	free(key);
 	return rc;
 }
@@ -428,7 +463,7 @@ static int s3_del(Backend *be, const char *name, RemoteErr *err)
 	S3Backend *s3 = s3_of(be);
 	char what[WHAT_MAX], *key;
 	S3Req rq;
-	int rc;
+	int rc, locked = 0;
 
 	rc = check_name(s3, name, what, err);
 	if (rc < 0)
@@ -437,8 +472,11 @@ static int s3_del(Backend *be, const char *name, RemoteErr *err)
 	if (!key)
 		return backend_err_set(err, -ENOMEM, "%s: out of memory", what);
 	/* S3 answers 204 to deleting a missing key; the contract wants
-	 * -ENOENT, which only a HEAD first can tell. */
-	rc = s3_head(s3, key, what, NULL, err);
+	 * -ENOENT, which only a HEAD first can tell. The same HEAD shows an
+	 * Object Lock retention: such an object is not even tried. */
+	rc = s3_head(s3, key, what, NULL, &locked, err);
+	if (rc == 0 && locked)
+		rc = locked;
 	if (rc == 0) {
 		memset(&rq, 0, sizeof(rq));
 		rq.method = "DELETE";
@@ -613,7 +651,28 @@ static void s3_free(Backend *be)
 	free(s3);
 }
 
+static void s3_stats(Backend *be, BackendStats *out)
+{
+	s3http_stats(s3_of(be)->http, out);
+}
+
+/* The repository's retention (its config) applies unless the location
+ * or the environment sets one. */
+static int s3_set_retention(Backend *be, int governance, unsigned days, RemoteErr *err)
+{
+	S3Backend *s3 = s3_of(be);
+
+	(void)err;
+	if (!s3->cfg.lock_mode) {
+		s3->cfg.lock_mode = governance ? "GOVERNANCE" : "COMPLIANCE";
+		s3->cfg.lock_days = (long)days;
+	}
+	return 0;
+}
+
 static const BackendOps s3_ops = {
+	.stats = s3_stats,
+	.set_retention = s3_set_retention,
 	.put = s3_put,
 	.get = s3_get,
 	.get_range = s3_get_range,

@@ -4,9 +4,12 @@
  */
 #include "remote/s3/s3_config.h"
 #include "remote/backend_internal.h"
+#include "remote/s3/s3_ini.h"
 #include "remote/s3/s3_list.h"
+#include "remote/s3/s3_opts.h"
 
 #include <errno.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,118 +34,6 @@ static const char *env_get(const char *name)
 	return v && *v ? v : NULL;
 }
 
-static char *trim(char *s)
-{
-	char *e;
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	e = s + strlen(s);
-	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' || e[-1] == '\n'))
-		*--e = '\0';
-	return s;
-}
-
-/* ini_lookup — the value of key in [section] of an AWS-style INI file.
- * Returns 0 with *out malloc'ed, 1 when absent (or the file unreadable:
- * the files are optional), -ENOMEM. */
-static int ini_lookup(const char *path, const char *section, const char *key, char **out)
-{
-	char *line = NULL, *p, *eq;
-	size_t cap = 0;
-	int in_section = 0, rc = 1;
-	FILE *f;
-
-	f = fopen(path, "re");
-	if (!f)
-		return 1;
-	while (getline(&line, &cap, f) >= 0) {
-		p = trim(line);
-		if (*p == '#' || *p == ';' || !*p)
-			continue;
-		if (*p == '[') {
-			char *end = strchr(p, ']');
-
-			if (end)
-				*end = '\0';
-			in_section = strcmp(trim(p + 1), section) == 0;
-			continue;
-		}
-		if (!in_section || !(eq = strchr(p, '=')))
-			continue;
-		*eq = '\0';
-		if (strcmp(trim(p), key) != 0)
-			continue;
-		*out = strdup(trim(eq + 1));
-		rc = *out ? 0 : -ENOMEM;
-		break;
-	}
-	free(line);
-	fclose(f);
-	return rc;
-}
-
-/* aws_file — ENV_VAR's value, or ~/.aws/NAME; malloc'ed, NULL if neither. */
-static char *aws_file(const char *env_var, const char *name)
-{
-	const char *v = env_get(env_var), *home;
-	char *p;
-
-	if (v)
-		return strdup(v);
-	home = env_get("HOME");
-	if (!home)
-		return NULL;
-	if (asprintf(&p, "%s/.aws/%s", home, name) < 0)
-		return NULL;
-	return p;
-}
-
-static int load_credentials(S3Config *cfg, const char *where, RemoteErr *err)
-{
-	const char *profile = env_get("AWS_PROFILE");
-	char *path = NULL, *section = NULL;
-	int rc = 0;
-
-	if (env_get("AWS_ACCESS_KEY_ID") && env_get("AWS_SECRET_ACCESS_KEY")) {
-		const char *token = env_get("AWS_SESSION_TOKEN");
-
-		cfg->access_key = strdup(env_get("AWS_ACCESS_KEY_ID"));
-		cfg->secret_key = strdup(env_get("AWS_SECRET_ACCESS_KEY"));
-		if (token)
-			cfg->session_token = strdup(token);
-		if (!cfg->access_key || !cfg->secret_key || (token && !cfg->session_token))
-			rc = backend_err_set(err, -ENOMEM, "%s: out of memory", where);
-		goto out;
-	}
-	if (!profile)
-		profile = "default";
-	path = aws_file("AWS_SHARED_CREDENTIALS_FILE", "credentials");
-	section = strdup(profile);
-	if (!path || !section) {
-		rc = path || env_get("HOME") ? -ENOMEM : -EACCES;
-		backend_err_set(err, rc, "%s: no S3 credentials: set AWS_ACCESS_KEY_ID and "
-		                "AWS_SECRET_ACCESS_KEY%s", where, rc == -ENOMEM ? " (out of memory)" : "");
-		goto out;
-	}
-	rc = ini_lookup(path, section, "aws_access_key_id", &cfg->access_key);
-	if (rc == 0)
-		rc = ini_lookup(path, section, "aws_secret_access_key", &cfg->secret_key);
-	if (rc == 0 && ini_lookup(path, section, "aws_session_token", &cfg->session_token) < 0)
-		rc = -ENOMEM;
-	if (rc == -ENOMEM) {
-		backend_err_set(err, rc, "%s: out of memory", where);
-	} else if (rc != 0) {
-		rc = backend_err_set(err, -EACCES, "%s: no S3 credentials: set AWS_ACCESS_KEY_ID and "
-		                     "AWS_SECRET_ACCESS_KEY, or put profile [%s] in %s",
-		                     where, profile, path);
-	}
-out:
-	free(path);
-	free(section);
-	return rc;
-}
-
 static int region_ok(const char *r)
 {
 	size_t n = strlen(r);
@@ -155,24 +46,18 @@ static int region_ok(const char *r)
 /* Region: location option, AWS_REGION, AWS_DEFAULT_REGION, the profile's
  * region in ~/.aws/config, then us-east-1 (what the AWS SDKs do, minus
  * instance metadata). */
-static int load_region(S3Config *cfg, const char *opt, const char *where, RemoteErr *err)
+static int load_region(S3Config *cfg, const char *opt, const char *opt_profile, const char *where,
+                       RemoteErr *err)
 {
-	const char *profile = env_get("AWS_PROFILE");
-	const char *r = opt ? opt : env_get("AWS_REGION");
-	char *path = NULL, *section = NULL, *from_file = NULL;
+	const char *profile = opt_profile ? opt_profile : env_get("AWS_PROFILE");
+	const char *r = opt ? opt : opt_profile ? NULL : env_get("AWS_REGION");
+	char *from_file = NULL;
 	int rc = 0;
 
-	if (!r)
+	if (!r && !opt_profile)
 		r = env_get("AWS_DEFAULT_REGION");
 	if (!r) {
-		path = aws_file("AWS_CONFIG_FILE", "config");
-		if (profile && strcmp(profile, "default") != 0) {
-			if (asprintf(&section, "profile %s", profile) < 0)
-				section = NULL;
-		} else {
-			section = strdup("default");
-		}
-		if (path && section && ini_lookup(path, section, "region", &from_file) < 0) {
+		if (s3ini_lookup(S3INI_CONFIG, profile ? profile : "default", "region", &from_file) < 0) {
 			rc = backend_err_set(err, -ENOMEM, "%s: out of memory", where);
 			goto out;
 		}
@@ -186,8 +71,6 @@ static int load_region(S3Config *cfg, const char *opt, const char *where, Remote
 	if (!cfg->region)
 		rc = backend_err_set(err, -ENOMEM, "%s: out of memory", where);
 out:
-	free(path);
-	free(section);
 	free(from_file);
 	return rc;
 }
@@ -314,34 +197,111 @@ static int split_bucket(S3Config *cfg, const char *path, size_t len, const char 
 	return 0;
 }
 
-/* Location options after '?': storage_class=SPEC, region=NAME and
- * transfers=N, separated by '&'. Writes pointers to malloc'ed values. */
-static int parse_options(const char *opts, char **out_class, char **out_region, char **out_transfers,
-                         const char *where, RemoteErr *err)
+/* ssec_load — the SSE-C key from path: 32 raw bytes, or 64 hex digits
+ * (a trailing newline allowed), into cfg's two base64 header values. */
+static int ssec_load(S3Config *cfg, const char *path, const char *where, RemoteErr *err)
 {
-	const char *p = opts;
+	unsigned char buf[80], key[32], md5[EVP_MAX_MD_SIZE];
+	unsigned int md5_len = 0;
+	size_t n, i;
+	FILE *f;
+	int rc = 0;
 
-	while (*p) {
-		size_t n = strcspn(p, "&");
-		const char *eq = memchr(p, '=', n);
-		char **slot = NULL;
+	f = fopen(path, "re");
+	if (!f)
+		return backend_err_set(err, -EINVAL, "%s: SSE-C key file %s: %s", where, path, strerror(errno));
+	n = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	if (n >= 64 && strspn((const char *)buf, "0123456789abcdefABCDEF") >= 64 &&
+	    (n == 64 || (n == 65 && buf[64] == '\n'))) {
+		for (i = 0; i < 32; i++) {
+			char h[3] = { (char)buf[2 * i], (char)buf[2 * i + 1], 0 };
 
-		if (eq && (size_t)(eq - p) == 13 && memcmp(p, "storage_class", 13) == 0)
-			slot = out_class;
-		else if (eq && (size_t)(eq - p) == 6 && memcmp(p, "region", 6) == 0)
-			slot = out_region;
-		else if (eq && (size_t)(eq - p) == 9 && memcmp(p, "transfers", 9) == 0)
-			slot = out_transfers;
-		if (!slot)
-			return backend_err_set(err, -EINVAL, "%s: unknown location option \"%.*s\" "
-			                       "(known: storage_class=, region=, transfers=)", where, (int)n, p);
-		free(*slot);
-		*slot = dup_n(eq + 1, n - (size_t)(eq + 1 - p));
-		if (!*slot)
-			return backend_err_set(err, -ENOMEM, "%s: out of memory", where);
-		p += n;
-		if (*p == '&')
-			p++;
+			key[i] = (unsigned char)strtoul(h, NULL, 16);
+		}
+	} else if (n == 32) {
+		memcpy(key, buf, 32);
+	} else {
+		rc = backend_err_set(err, -EINVAL, "%s: SSE-C key file %s: expected 32 bytes or 64 hex digits, "
+		                     "found %zu bytes (make one with: head -c 32 /dev/urandom > FILE)", where, path, n);
+		goto out;
+	}
+	cfg->ssec_key_b64 = calloc(1, 48);
+	cfg->ssec_md5_b64 = calloc(1, 32);
+	if (!cfg->ssec_key_b64 || !cfg->ssec_md5_b64 ||
+	    EVP_Digest(key, 32, md5, &md5_len, EVP_md5(), NULL) != 1 || md5_len != 16) {
+		rc = backend_err_set(err, -ENOMEM, "%s: cannot prepare the SSE-C key", where);
+		goto out;
+	}
+	EVP_EncodeBlock((unsigned char *)cfg->ssec_key_b64, key, 32);
+	EVP_EncodeBlock((unsigned char *)cfg->ssec_md5_b64, md5, 16);
+out:
+	explicit_bzero(buf, sizeof(buf));
+	explicit_bzero(key, sizeof(key));
+	return rc;
+}
+
+/* load_protection — server-side encryption and Object Lock settings. */
+static int load_protection(S3Config *cfg, const S3Opts *o, const char *where, RemoteErr *err)
+{
+	const char *sse = s3opts_get(o, S3OPT_SSE, NULL), *kms = s3opts_get(o, S3OPT_KMS_KEY_ID, NULL);
+	const char *ssec = s3opts_get(o, S3OPT_SSE_C_KEY_FILE, NULL);
+	const char *mode = s3opts_get(o, S3OPT_OBJECT_LOCK_MODE, NULL), *from = NULL;
+	const char *days = s3opts_get(o, S3OPT_OBJECT_LOCK_DAYS, &from);
+	int rc;
+
+	if (sse && strcmp(sse, "AES256") != 0 && strcmp(sse, "aws:kms") != 0)
+		return backend_err_set(err, -EINVAL, "%s: sse=%s: expected AES256 (S3's keys) or aws:kms", where, sse);
+	if (kms && (!sse || strcmp(sse, "aws:kms") != 0))
+		return backend_err_set(err, -EINVAL, "%s: kms_key_id= needs sse=aws:kms", where);
+	if (kms && (strlen(kms) > 2048 || strcspn(kms, " \t\r\n") != strlen(kms)))
+		return backend_err_set(err, -EINVAL, "%s: kms_key_id= is not a key ID, alias or ARN", where);
+	if (ssec && sse)
+		return backend_err_set(err, -EINVAL, "%s: sse= and sse_c_key_file= exclude each other: "
+		                       "an object is encrypted with S3's, KMS's or your key", where);
+	if ((sse && !(cfg->sse = strdup(sse))) || (kms && !(cfg->kms_key_id = strdup(kms))))
+		return backend_err_set(err, -ENOMEM, "%s: out of memory", where);
+	if (ssec && (rc = ssec_load(cfg, ssec, where, err)) < 0)
+		return rc;
+	if (mode && strcmp(mode, "COMPLIANCE") != 0 && strcmp(mode, "GOVERNANCE") != 0)
+		return backend_err_set(err, -EINVAL, "%s: object_lock_mode=%s: expected COMPLIANCE or GOVERNANCE",
+		                       where, mode);
+	if (mode && !days)
+		return backend_err_set(err, -EINVAL, "%s: object_lock_mode= needs object_lock_days=N", where);
+	if (days && (rc = value_long(from, days, 1, 36500, 0, &cfg->lock_days, where, err)) < 0)
+		return rc;
+	cfg->lock_mode = days ? (mode && strcmp(mode, "GOVERNANCE") == 0 ? "GOVERNANCE" : "COMPLIANCE") : NULL;
+	return 0;
+}
+
+/* base_url — cfg->url_base for the location's form and path_style. */
+static int base_url(S3Config *cfg, int aws, const char *scheme_host, size_t sh_len, const char *host,
+                    size_t host_len, const S3Opts *o, const char *where, RemoteErr *err)
+{
+	const char *from = NULL, *ps = s3opts_get(o, S3OPT_PATH_STYLE, &from);
+	long style = -1;
+	int rc;
+
+	if (ps && (rc = value_long(from, ps, 0, 1, 0, &style, where, err)) < 0)
+		return rc;
+	if (!aws) {
+		cfg->path_style = style != 0;
+		if (cfg->path_style)
+			rc = asprintf(&cfg->url_base, "%.*s/%s", (int)sh_len, scheme_host, cfg->bucket);
+		else
+			rc = asprintf(&cfg->url_base, "%.*s%s.%.*s", (int)(sh_len - host_len), scheme_host,
+			              cfg->bucket, (int)host_len, host);
+	} else if (style == 1 || (style == -1 && strchr(cfg->bucket, '.'))) {
+		/* A dotted bucket name breaks the *.s3.amazonaws.com
+		 * certificate under virtual hosting; path-style still works. */
+		cfg->path_style = 1;
+		rc = asprintf(&cfg->url_base, "https://s3.%s.amazonaws.com/%s", cfg->region, cfg->bucket);
+	} else {
+		rc = asprintf(&cfg->url_base, "https://%s.s3.%s.amazonaws.com", cfg->bucket, cfg->region);
+	}
+	if (rc < 0) {
+		cfg->url_base = NULL;
+		return backend_err_set(err, -ENOMEM, "%s: out of memory", where);
 	}
 	return 0;
 }
@@ -349,17 +309,27 @@ static int parse_options(const char *opts, char **out_class, char **out_region, 
 int s3config_parse(const char *location, S3Config *out, RemoteErr *err)
 {
 	S3Config cfg;
-	const char *q, *rest, *host, *path;
-	char *base = NULL, *opt_class = NULL, *opt_region = NULL, *opt_transfers = NULL;
+	S3Opts opts;
+	S3CredOpts co;
+	const char *q, *v, *from = NULL, *host, *path;
+	char *where = NULL;
 	size_t loc_len, host_len;
 	long retries = 0, transfers = 0, list_pages = 0, list_keys = 0;
 	int rc, aws;
 
 	memset(&cfg, 0, sizeof(cfg));
+	memset(&opts, 0, sizeof(opts));
 	q = strchr(location, '?');
 	loc_len = q ? (size_t)(q - location) : strlen(location);
+	/* Messages name the location without its options: a kms_key_id or
+	 * a key file's path is nobody's business in a log. */
+	where = dup_n(location, loc_len);
+	if (!where) {
+		rc = backend_err_set(err, -ENOMEM, "%s: out of memory", "s3");
+		goto out;
+	}
 	if (q) {
-		rc = parse_options(q + 1, &opt_class, &opt_region, &opt_transfers, location, err);
+		rc = s3opts_parse(q + 1, &opts, where, err);
 		if (rc < 0)
 			goto out;
 	}
@@ -378,93 +348,89 @@ int s3config_parse(const char *location, S3Config *out, RemoteErr *err)
 		/* No user-info: credentials never travel in the location. */
 		if (host_len == 0 || memchr(host, '@', host_len) ||
 		    strcspn(host, " \t\r\n") < host_len) {
-			rc = backend_err_set(err, -EINVAL, "%s: missing or invalid host", location);
+			rc = backend_err_set(err, -EINVAL, "%s: missing or invalid host", where);
 			goto out;
 		}
 	} else {
 		rc = backend_err_set(err, -EINVAL, "%s: expected s3:http(s)://HOST[:PORT]/BUCKET[/PREFIX] "
-		                     "or s3://BUCKET[/PREFIX]", location);
+		                     "or s3://BUCKET[/PREFIX]", where);
 		goto out;
 	}
-	rc = split_bucket(&cfg, path, loc_len - (size_t)(path - location), location, err);
+	rc = split_bucket(&cfg, path, loc_len - (size_t)(path - location), where, err);
 	if (rc < 0)
 		goto out;
-	rc = load_region(&cfg, opt_region, location, err);
+	rc = load_region(&cfg, opts.v[S3OPT_REGION], opts.v[S3OPT_PROFILE], where, err);
 	if (rc < 0)
 		goto out;
-	if (!aws) {
-		cfg.path_style = 1;
-		/* location + 3 is "http(s)://", up to host. */
-		rc = asprintf(&base, "%.*s%.*s/%s", (int)(host - (location + 3)), location + 3,
-		              (int)host_len, host, cfg.bucket);
-	} else if (strchr(cfg.bucket, '.')) {
-		/* A dotted bucket name breaks the *.s3.amazonaws.com
-		 * certificate under virtual hosting; path-style still works. */
-		cfg.path_style = 1;
-		rc = asprintf(&base, "https://s3.%s.amazonaws.com/%s", cfg.region, cfg.bucket);
-	} else {
-		rc = asprintf(&base, "https://%s.s3.%s.amazonaws.com", cfg.bucket, cfg.region);
-	}
-	if (rc < 0) {
-		base = NULL;
-		rc = backend_err_set(err, -ENOMEM, "%s: out of memory", location);
+	/* location + 3 is "http(s)://", up to host. */
+	rc = base_url(&cfg, aws, location + 3, aws ? 0 : (size_t)(host + host_len - (location + 3)),
+	              host, host_len, &opts, where, err);
+	if (rc < 0)
 		goto out;
-	}
-	cfg.url_base = base;
-	base = NULL;
-	rest = opt_class ? opt_class : env_get("STRATA_S3_STORAGE_CLASS");
-	if (rest) {
-		rc = parse_classes(&cfg, rest, location, err);
-		if (rc < 0)
-			goto out;
-	}
+	v = s3opts_get(&opts, S3OPT_STORAGE_CLASS, NULL);
+	if (v && (rc = parse_classes(&cfg, v, where, err)) < 0)
+		goto out;
+	if ((rc = load_protection(&cfg, &opts, where, err)) < 0)
+		goto out;
 	if (env_get("STRATA_S3_CA_BUNDLE")) {
 		cfg.ca_bundle = strdup(env_get("STRATA_S3_CA_BUNDLE"));
 		if (!cfg.ca_bundle) {
-			rc = backend_err_set(err, -ENOMEM, "%s: out of memory", location);
+			rc = backend_err_set(err, -ENOMEM, "%s: out of memory", where);
 			goto out;
 		}
 	}
 	cfg.insecure_tls = env_get("STRATA_S3_INSECURE_TLS") && strcmp(env_get("STRATA_S3_INSECURE_TLS"), "0") != 0;
-	rc = env_long("STRATA_S3_RETRIES", 0, 100, DEFAULT_RETRIES, &retries, location, err);
+	v = s3opts_get(&opts, S3OPT_RETRIES, &from);
+	rc = value_long(from, v, 0, 100, DEFAULT_RETRIES, &retries, where, err);
 	if (rc < 0)
 		goto out;
 	cfg.attempts = (int)retries + 1;
 	rc = env_long("STRATA_S3_LOW_SPEED_TIME", 1, 3600, DEFAULT_LOW_SPEED_TIME_S,
-	              &cfg.low_speed_time_s, location, err);
+	              &cfg.low_speed_time_s, where, err);
 	if (rc < 0)
 		goto out;
 	cfg.connect_timeout_s = CONNECT_TIMEOUT_S;
-	rc = opt_transfers
-	     ? value_long("transfers", opt_transfers, 1, S3CONFIG_TRANSFERS_MAX,
-	                  S3CONFIG_TRANSFERS_DEFAULT, &transfers, location, err)
-	     : env_long("STRATA_S3_TRANSFERS", 1, S3CONFIG_TRANSFERS_MAX,
-	                S3CONFIG_TRANSFERS_DEFAULT, &transfers, location, err);
+	v = s3opts_get(&opts, S3OPT_TRANSFERS, &from);
+	rc = value_long(from, v, 1, S3CONFIG_TRANSFERS_MAX, S3CONFIG_TRANSFERS_DEFAULT, &transfers, where, err);
 	if (rc < 0)
 		goto out;
 	cfg.transfers = (int)transfers;
 	rc = env_long("STRATA_S3_LIST_MAX_PAGES", 1, 1000000000L, (long)S3LIST_MAX_PAGES_DEFAULT,
-	              &list_pages, location, err);
+	              &list_pages, where, err);
 	if (rc < 0)
 		goto out;
 	cfg.list_max_pages = (uint64_t)list_pages;
 	rc = env_long("STRATA_S3_LIST_MAX_KEYS", 1, 1000000000000L, (long)S3LIST_MAX_KEYS_DEFAULT,
-	              &list_keys, location, err);
+	              &list_keys, where, err);
 	if (rc < 0)
 		goto out;
 	cfg.list_max_keys = (uint64_t)list_keys;
-	rc = load_credentials(&cfg, location, err);
+	memset(&co, 0, sizeof(co));
+	co.where = where;
+	co.profile = opts.v[S3OPT_PROFILE];
+	co.region = cfg.region;
+	co.net.ca_bundle = cfg.ca_bundle;
+	co.net.insecure_tls = cfg.insecure_tls;
+	co.log = env_get("STRATA_S3_LOG") && strcmp(env_get("STRATA_S3_LOG"), "0") != 0;
+	rc = s3cred_new(&co, &cfg.cred, err);
 	if (rc < 0)
 		goto out;
 	*out = cfg;
 	memset(&cfg, 0, sizeof(cfg));
 out:
 	s3config_free(&cfg);
-	free(base);
-	free(opt_class);
-	free(opt_region);
-	free(opt_transfers);
+	s3opts_free(&opts);
+	free(where);
 	return rc < 0 ? rc : 0;
+}
+
+int s3config_lock_applies(const S3Config *cfg, const char *name)
+{
+	/* Lock files are deleted when the command ends: a retention would
+	 * keep every past lock alive, and a stale one could never be
+	 * removed. Prune plans ("prune/") are deleted when swept: they hold
+	 * no backup data, only what a sweep is to delete. */
+	return cfg->lock_mode && strncmp(name, "locks/", 6) != 0 && strncmp(name, "prune/", 6) != 0;
 }
 
 const char *s3config_storage_class(const S3Config *cfg, const char *name)
@@ -490,9 +456,11 @@ void s3config_free(S3Config *cfg)
 	free(cfg->bucket);
 	free(cfg->prefix);
 	free(cfg->region);
-	free(cfg->access_key);
-	free_secret(cfg->secret_key);
-	free_secret(cfg->session_token);
+	s3cred_free(cfg->cred);
+	free(cfg->sse);
+	free(cfg->kms_key_id);
+	free_secret(cfg->ssec_key_b64);
+	free(cfg->ssec_md5_b64);
 	free(cfg->class_data);
 	free(cfg->class_metadata);
 	free(cfg->ca_bundle);

@@ -2,8 +2,9 @@
  * the parsed location, credentials, region, storage classes and tunables.
  *
  * Owns: parsing "s3:http(s)://host[:port]/bucket[/prefix][?opts]" and
- * "s3://bucket[/prefix][?opts]", reading AWS_* and STRATA_S3_* environment
- * variables and the ~/.aws/credentials and ~/.aws/config files.
+ * "s3://bucket[/prefix][?opts]" (the options: s3_opts.h), reading AWS_*
+ * and STRATA_S3_* environment variables and the region from
+ * ~/.aws/config; the credentials come from s3_cred.h.
  * Never: does network I/O (s3.c does); includes libcurl or libsodium.
  *
  * Thread safety: an S3Config is read-only once s3config_parse() returns.
@@ -12,6 +13,7 @@
 #define STRATA_REMOTE_S3_CONFIG_H
 
 #include "remote/backend.h"
+#include "remote/s3/s3_cred.h"
 
 #include <stdint.h>
 
@@ -30,9 +32,13 @@ typedef struct S3Config {
 	char *bucket;
 	char *prefix;           /* key prefix: "" or "some/prefix/" */
 	char *region;
-	char *access_key;
-	char *secret_key;       /* wiped on free */
-	char *session_token;    /* NULL when none; wiped on free */
+	S3Cred *cred;           /* the credential chain's pick (s3_cred.h) */
+	char *sse;              /* "AES256", "aws:kms", or NULL: no header */
+	char *kms_key_id;       /* with aws:kms, or NULL */
+	char *ssec_key_b64;     /* SSE-C: the key, base64; wiped on free; or NULL */
+	char *ssec_md5_b64;     /* SSE-C: its MD5, base64 */
+	const char *lock_mode;  /* "COMPLIANCE", "GOVERNANCE", or NULL: no Object Lock */
+	long lock_days;         /* retention of each upload, with lock_mode */
 	char *class_data;       /* storage class for "data/..." names; NULL: omit header */
 	char *class_metadata;   /* storage class for every other name; NULL: omit */
 	char *ca_bundle;        /* STRATA_S3_CA_BUNDLE, or NULL for the system store */
@@ -52,14 +58,21 @@ typedef struct S3Config {
 /* s3config_parse — fill *out from location (the whole "s3:..." string),
  * the environment and the AWS files. On failure *out holds nothing to free.
  * Returns 0, -EINVAL (unparsable location, bad option or storage-class
- * spec, bad environment value), -EACCES (no credentials anywhere), or
- * -ENOMEM. */
+ * spec, bad environment value, an SSE-C key file that is not 32 bytes),
+ * -EACCES (no credentials anywhere), or -ENOMEM. Messages name the
+ * location without its options. */
 int s3config_parse(const char *location, S3Config *out, RemoteErr *err);
 
 /* s3config_storage_class — the storage class to send for an object name,
  * or NULL to send none (STANDARD): class_data for "data/...", none for
  * "locks/..." (short-lived), class_metadata for the rest. */
 const char *s3config_storage_class(const S3Config *cfg, const char *name);
+
+/* s3config_lock_applies — whether an upload of name carries an Object
+ * Lock retention: with lock_mode set, every name but "locks/..." and
+ * "prune/..." (store/FORMAT.md: lock files and prune plans, objects that
+ * hold no backup data and are deleted in normal operation). */
+int s3config_lock_applies(const S3Config *cfg, const char *name);
 
 /* s3config_free — release and wipe what s3config_parse() wrote. Accepts a
  * zeroed struct. */

@@ -13,6 +13,7 @@
 #include "remote/backend_internal.h"
 #include "remote/s3/curl_api.h"
 #include "remote/s3/s3_multi.h"
+#include "remote/s3/s3_rate.h"
 #include "remote/s3/s3_xml.h"
 
 #include <errno.h>
@@ -38,6 +39,9 @@
  * s3_multi.c): enough for the handful of threads a backup runs and the 16
  * a restore runs. */
 #define S3_POOL_MAX 32
+/* A Retry-After longer than this is not waited for in full: a request
+ * that has to wait minutes is better reported than hung on. */
+#define S3_RETRY_AFTER_MAX_S 60
 /* Error documents are small; keep only their start. */
 #define S3_ERRBODY_MAX ((size_t)64 << 10)
 
@@ -48,7 +52,17 @@ struct S3Http {
 	pthread_mutex_t pool_lock;
 	CURL *pool[S3_POOL_MAX];
 	int pool_n;
+	/* counts for s3http_stats, updated with atomic adds */
+	uint64_t n_requests, n_retries, n_sent, n_received;
 };
+
+void s3http_stats(S3Http *http, BackendStats *out)
+{
+	out->requests = __atomic_load_n(&http->n_requests, __ATOMIC_RELAXED);
+	out->retries = __atomic_load_n(&http->n_retries, __ATOMIC_RELAXED);
+	out->bytes_sent = __atomic_load_n(&http->n_sent, __ATOMIC_RELAXED);
+	out->bytes_received = __atomic_load_n(&http->n_received, __ATOMIC_RELAXED);
+}
 
 /* libcurl's functions (curl_api.h): loaded by the first s3http_new, which
  * fails when they cannot be; every other function here runs after one
@@ -247,6 +261,8 @@ static void header_copy(char *dst, size_t cap, const char *v, size_t n)
 static void reset_answer_headers(S3Req *rq)
 {
 	rq->etag[0] = rq->content_range[0] = rq->checksum[0] = '\0';
+	rq->lock_mode[0] = rq->lock_until[0] = '\0';
+	rq->retry_after_s = 0;
 	rq->content_length = -1;
 }
 
@@ -271,6 +287,18 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
 		header_copy(rq->content_range, sizeof(rq->content_range), p + 14, n - 14);
 	} else if (n > 22 && strncasecmp(p, "x-amz-checksum-sha256:", 22) == 0) {
 		header_copy(rq->checksum, sizeof(rq->checksum), p + 22, n - 22);
+	} else if (n > 12 && strncasecmp(p, "Retry-After:", 12) == 0) {
+		char v[32];
+		long x;
+
+		/* Seconds; the HTTP-date form is not used by S3. */
+		header_copy(v, sizeof(v), p + 12, n - 12);
+		if (sscanf(v, "%ld", &x) == 1 && x > 0)
+			rq->retry_after_s = x < S3_RETRY_AFTER_MAX_S ? x : S3_RETRY_AFTER_MAX_S;
+	} else if (n > 22 && strncasecmp(p, "x-amz-object-lock-mode:", 23) == 0) {
+		header_copy(rq->lock_mode, sizeof(rq->lock_mode), p + 23, n - 23);
+	} else if (n > 36 && strncasecmp(p, "x-amz-object-lock-retain-until-date:", 36) == 0) {
+		header_copy(rq->lock_until, sizeof(rq->lock_until), p + 36, n - 36);
 	}
 	return n;
 }
@@ -306,6 +334,7 @@ static int on_seek(void *ud, curl_off_t off, int origin)
 typedef struct Attempt {
 	int rc;                 /* 0 or the contract error */
 	int retry;              /* worth another attempt */
+	int expired;            /* the store called the credentials expired */
 	uint64_t big_size;      /* -EFBIG: the announced size, or BACKEND_SIZE_UNKNOWN */
 	char cause[400];        /* for the message */
 } Attempt;
@@ -347,6 +376,20 @@ static void classify_status(const S3Http *http, const S3Req *rq, Attempt *a)
 	else
 		snprintf(a->cause, sizeof(a->cause), "HTTP %ld", st);
 	a->retry = (st >= 500 && st != 501) || st == 429 || (have && is_retry_code(x.code));
+	/* Temporary credentials that lapsed (a clock far off, a sleep
+	 * longer than their margin): fetch new ones and try again. */
+	if (have && (strcmp(x.code, "ExpiredToken") == 0 || strcmp(x.code, "TokenRefreshRequired") == 0)) {
+		a->expired = 1;
+		a->retry = 1;
+	}
+	/* A HEAD's 400 has no body to say why; with a session token, an
+	 * expired one is the likely cause (S3 answers ExpiredToken with 400),
+	 * and one fresh fetch settles it. */
+	if (!have && st == 400 && strcmp(rq->method, "HEAD") == 0 && rq->signed_with_token) {
+		a->expired = 1;
+		a->retry = 1;
+		snprintf(a->cause, sizeof(a->cause), "HTTP 400 (with a session token: expired?)");
+	}
 	if (st == 403)
 		a->rc = -EACCES;
 	else if (st == 404)
@@ -362,6 +405,12 @@ static void classify_status(const S3Http *http, const S3Req *rq, Attempt *a)
 	if (have && strcmp(x.code, "InvalidObjectState") == 0) {
 		a->rc = -ENODATA;
 		a->retry = 0;
+	}
+	if (have && st == 403 && strcmp(rq->method, "DELETE") == 0 && strcmp(x.code, "AccessDenied") == 0) {
+		size_t l = strlen(a->cause);
+
+		snprintf(a->cause + l, sizeof(a->cause) - l, " (deletion refused: the object is under "
+		         "Object Lock retention, or these credentials may write but not delete)");
 	}
 	if (have && (strcmp(x.code, "PermanentRedirect") == 0 ||
 	             strcmp(x.code, "AuthorizationHeaderMalformed") == 0)) {
@@ -502,7 +551,7 @@ static void judge(const S3Http *http, const S3Req *rq, CURLcode cc, const char *
 
 /* attempt — perform rq once on rq->h and judge the outcome. */
 static void attempt(S3Http *http, S3Req *rq, const char *url, struct curl_slist *headers,
-                    Attempt *a)
+                    const S3Creds *creds, Attempt *a)
 {
 	const S3Config *cfg = http->cfg;
 	char errbuf[CURL_ERROR_SIZE];
@@ -527,8 +576,14 @@ static void attempt(S3Http *http, S3Req *rq, const char *url, struct curl_slist 
 	CX->easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
 	CX->easy_setopt(h, CURLOPT_HTTPHEADER, headers);
 	CX->easy_setopt(h, CURLOPT_AWS_SIGV4, http->sigv4);
-	CX->easy_setopt(h, CURLOPT_USERNAME, cfg->access_key);
-	CX->easy_setopt(h, CURLOPT_PASSWORD, cfg->secret_key);
+	CX->easy_setopt(h, CURLOPT_USERNAME, creds->access_key);
+	CX->easy_setopt(h, CURLOPT_PASSWORD, creds->secret_key);
+	/* libcurl holds each transfer to the limit; s3rate_take spaces the
+	 * transfers of all threads. */
+	if (s3rate_limit(S3RATE_UP))
+		CX->easy_setopt(h, CURLOPT_MAX_SEND_SPEED_LARGE, (curl_off_t)s3rate_limit(S3RATE_UP));
+	if (s3rate_limit(S3RATE_DOWN))
+		CX->easy_setopt(h, CURLOPT_MAX_RECV_SPEED_LARGE, (curl_off_t)s3rate_limit(S3RATE_DOWN));
 	CX->easy_setopt(h, CURLOPT_USERAGENT, "strata");
 	CX->easy_setopt(h, CURLOPT_CONNECTTIMEOUT, cfg->connect_timeout_s);
 	CX->easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, (long)S3_LOW_SPEED_BYTES);
@@ -566,7 +621,7 @@ static void attempt(S3Http *http, S3Req *rq, const char *url, struct curl_slist 
 	judge(http, rq, cc, errbuf, a);
 }
 
-static void backoff(int attempt_no)
+static void backoff(int attempt_no, long min_s)
 {
 	unsigned long ms = S3_BACKOFF_BASE_MS;
 	struct timespec ts;
@@ -582,6 +637,10 @@ static void backoff(int attempt_no)
 	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r))
 		r = (uint32_t)time(NULL) * 2654435761u;
 	ms = ms / 2 + r % (ms / 2 + 1);
+	/* The server's Retry-After is a floor, jittered upwards so that
+	 * clients told the same do not return together. */
+	if (min_s > 0 && ms < (unsigned long)min_s * 1000)
+		ms = (unsigned long)min_s * 1000 + r % 250;
 	ts.tv_sec = (time_t)(ms / 1000);
 	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
@@ -590,34 +649,80 @@ static void backoff(int attempt_no)
 
 /* --- building a request (no libcurl) ------------------------------------ */
 
-static void header_line(S3HttpHeaders *h, const char *name, const char *value)
+/* Session tokens run to KiBs: no fixed buffer. */
+static void header_add(S3HttpHeaders *h, int *bad, const char *name, const char *value)
 {
-	snprintf(h->line[h->n++], S3HTTP_HEADER_LEN, "%s: %s", name, value);
+	char *line;
+
+	if (*bad || h->n == S3HTTP_HEADERS_MAX || asprintf(&line, "%s: %s", name, value) < 0) {
+		*bad = 1;
+		return;
+	}
+	h->line[h->n++] = line;
 }
 
-void s3http_headers(const S3Config *cfg, const S3Req *rq, S3HttpHeaders *out)
+void s3http_headers_free(S3HttpHeaders *h)
 {
-	out->n = 0;
-	header_line(out, "x-amz-content-sha256", rq->payload_sha256 ? rq->payload_sha256 : S3HTTP_EMPTY_SHA256);
-	if (rq->checksum_sha256)
-		header_line(out, "x-amz-checksum-sha256", rq->checksum_sha256);
-	if (cfg->session_token)
-		header_line(out, "x-amz-security-token", cfg->session_token);
-	if (rq->storage_class)
-		header_line(out, "x-amz-storage-class", rq->storage_class);
-	if (rq->content_type)
-		header_line(out, "Content-Type", rq->content_type);
-	if (rq->check_body)
-		header_line(out, "x-amz-checksum-mode", "ENABLED");
-	if (rq->extra_header)
-		snprintf(out->line[out->n++], S3HTTP_HEADER_LEN, "%s", rq->extra_header);
-	if (rq->ranged) {
-		char range[80];
+	for (size_t i = 0; i < h->n; i++) {
+		explicit_bzero(h->line[i], strlen(h->line[i]));
+		free(h->line[i]);
+	}
+	h->n = 0;
+}
 
+int s3http_headers(const S3Config *cfg, const S3Req *rq, const char *token, time_t now, S3HttpHeaders *out)
+{
+	char range[80], until[40];
+	struct tm tm;
+	time_t t;
+	int bad = 0;
+
+	out->n = 0;
+	header_add(out, &bad, "x-amz-content-sha256", rq->payload_sha256 ? rq->payload_sha256 : S3HTTP_EMPTY_SHA256);
+	if (rq->checksum_sha256)
+		header_add(out, &bad, "x-amz-checksum-sha256", rq->checksum_sha256);
+	if (token && token[0])
+		header_add(out, &bad, "x-amz-security-token", token);
+	if (rq->storage_class)
+		header_add(out, &bad, "x-amz-storage-class", rq->storage_class);
+	if (rq->content_type)
+		header_add(out, &bad, "Content-Type", rq->content_type);
+	if (rq->check_body)
+		header_add(out, &bad, "x-amz-checksum-mode", "ENABLED");
+	if (rq->sse && cfg->sse) {
+		header_add(out, &bad, "x-amz-server-side-encryption", cfg->sse);
+		if (cfg->kms_key_id)
+			header_add(out, &bad, "x-amz-server-side-encryption-aws-kms-key-id", cfg->kms_key_id);
+	}
+	if (rq->ssec && cfg->ssec_key_b64) {
+		header_add(out, &bad, "x-amz-server-side-encryption-customer-algorithm", "AES256");
+		header_add(out, &bad, "x-amz-server-side-encryption-customer-key", cfg->ssec_key_b64);
+		header_add(out, &bad, "x-amz-server-side-encryption-customer-key-MD5", cfg->ssec_md5_b64);
+	}
+	if (rq->lock && cfg->lock_mode) {
+		/* now + lock_days, as S3 wants the retention date */
+		t = now + (time_t)cfg->lock_days * 86400;
+		gmtime_r(&t, &tm);
+		strftime(until, sizeof(until), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		header_add(out, &bad, "x-amz-object-lock-mode", cfg->lock_mode);
+		header_add(out, &bad, "x-amz-object-lock-retain-until-date", until);
+	}
+	if (rq->extra_header && !bad) {
+		if (out->n == S3HTTP_HEADERS_MAX || !(out->line[out->n] = strdup(rq->extra_header)))
+			bad = 1;
+		else
+			out->n++;
+	}
+	if (rq->ranged) {
 		snprintf(range, sizeof(range), "bytes=%llu-%llu", (unsigned long long)rq->range_off,
 		         (unsigned long long)(rq->range_off + rq->range_len - 1));
-		header_line(out, "Range", range);
+		header_add(out, &bad, "Range", range);
 	}
+	if (bad) {
+		s3http_headers_free(out);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 char *s3http_url(const S3Config *cfg, const char *key, const char *query)
@@ -635,25 +740,48 @@ char *s3http_url(const S3Config *cfg, const char *key, const char *query)
 	return url;
 }
 
+/* build_headers — the header list of one attempt (the session token may
+ * change between attempts). NULL when out of memory. */
+static struct curl_slist *build_headers(const S3Http *http, const S3Req *rq, const S3Creds *creds)
+{
+	struct curl_slist *headers = NULL;
+	S3HttpHeaders h;
+	int bad = 0;
+
+	if (s3http_headers(http->cfg, rq, creds->token, time(NULL), &h) != 0)
+		return NULL;
+	for (size_t i = 0; i < h.n && !bad; i++) {
+		struct curl_slist *l = CX->slist_append(headers, h.line[i]);
+
+		if (l)
+			headers = l;
+		else
+			bad = 1;
+	}
+	s3http_headers_free(&h);
+	if (bad) {
+		CX->slist_free_all(headers);
+		return NULL;
+	}
+	return headers;
+}
+
 int s3http_call(S3Http *http, S3Req *rq, const char *what, RemoteErr *err)
 {
 	const S3Config *cfg = http->cfg;
 	struct curl_slist *headers = NULL;
-	S3HttpHeaders lines;
 	char *url = NULL;
+	S3Creds *creds = NULL;
+	unsigned gen = 0;
+	int64_t t0, rate_end;
 	Attempt a;
 	int rc;
 
 	memset(&a, 0, sizeof(a));
-	s3http_headers(cfg, rq, &lines);
-	for (size_t i = 0; i < lines.n; i++) {
-		struct curl_slist *l = CX->slist_append(headers, lines.line[i]);
-
-		if (!l) {
-			rc = backend_err_set(err, -ENOMEM, "%s: out of memory", what);
-			goto out;
-		}
-		headers = l;
+	creds = malloc(sizeof(*creds));
+	if (!creds) {
+		rc = backend_err_set(err, -ENOMEM, "%s: out of memory", what);
+		goto out;
 	}
 	url = s3http_url(cfg, rq->key, rq->query);
 	if (!url) {
@@ -666,10 +794,40 @@ int s3http_call(S3Http *http, S3Req *rq, const char *what, RemoteErr *err)
 		goto out;
 	}
 	for (rq->attempts_used = 1;; rq->attempts_used++) {
-		attempt(http, rq, url, headers, &a);
+		/* The wait for the link first, then the credentials: a
+		 * long wait must not leave them stale. */
+		rate_end = 0;
+		if (strcmp(rq->method, "PUT") == 0)
+			rate_end = s3rate_take(S3RATE_UP, rq->body_len);
+		else if (rq->ranged)
+			rate_end = s3rate_take(S3RATE_DOWN, rq->range_len);
+		rc = s3cred_get(cfg->cred, creds, &gen, err);
+		if (rc < 0)
+			goto out;
+		CX->slist_free_all(headers);
+		headers = build_headers(http, rq, creds);
+		if (!headers) {
+			rc = backend_err_set(err, -ENOMEM, "%s: out of memory", what);
+			goto out;
+		}
+		rq->signed_with_token = creds->token[0] != '\0';
+		t0 = s3rate_now_ns();
+		attempt(http, rq, url, headers, creds, &a);
+		__atomic_add_fetch(&http->n_requests, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&http->n_retries, rq->attempts_used > 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&http->n_sent, (uint64_t)(strcmp(rq->method, "POST") == 0 ? rq->body_len
+		                                             : rq->body_pos), __ATOMIC_RELAXED);
+		__atomic_add_fetch(&http->n_received, (uint64_t)(rq->resp.len + rq->dest_got + rq->errbody.len),
+		                   __ATOMIC_RELAXED);
+		if (!rq->ranged && strcmp(rq->method, "PUT") != 0)
+			s3rate_took(S3RATE_DOWN, rq->resp.len, t0);
+		else
+			s3rate_wait_until(rate_end);
+		if (a.expired)
+			s3cred_expired(cfg->cred, gen);
 		if (a.rc == 0 || !a.retry || rq->attempts_used >= cfg->attempts)
 			break;
-		backoff(rq->attempts_used);
+		backoff(rq->attempts_used, rq->retry_after_s);
 	}
 	if (a.rc == 0)
 		rc = 0;
@@ -688,6 +846,10 @@ out:
 		rq->h = NULL;
 	}
 	CX->slist_free_all(headers);
+	if (creds) {
+		s3creds_wipe(creds);
+		free(creds);
+	}
 	free(url);
 	return rc;
 }

@@ -26,7 +26,8 @@ typedef void (*XmlEndFn)(XmlState *st, int depth, const char *name, const char *
 struct XmlState {
 	XML_Parser parser;
 	XmlEndFn on_end;
-	const char *root;               /* required name of the root element */
+	const char *root;               /* required name of the root element;
+	                                 * NULL: any (names[0] tells which) */
 	int depth;                      /* number of open elements */
 	int root_ok;
 	int rc;                         /* first error, 0 if none */
@@ -49,7 +50,7 @@ static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **at
 
 	(void)attrs;
 	if (st->depth == 0) {
-		if (strcmp(name, st->root) != 0) {
+		if (st->root && strcmp(name, st->root) != 0) {
 			xml_fail(st, -EPROTO);
 			return;
 		}
@@ -302,6 +303,64 @@ int s3xml_upload_id_parse(const char *xml, size_t len, char **out_upload_id)
 	}
 	*out_upload_id = id;
 	return 0;
+}
+
+/* --- STS: AssumeRole, AssumeRoleWithWebIdentity ------------------------ */
+
+static void sts_copy(XmlState *st, char *dst, size_t cap, const char *text)
+{
+	if (strlen(text) >= cap) {
+		xml_fail(st, -EPROTO);
+		return;
+	}
+	memcpy(dst, text, strlen(text) + 1);
+}
+
+static void sts_end(XmlState *st, int depth, const char *name, const char *text)
+{
+	S3XmlSts *c = st->doc;
+
+	if (strcmp(st->names[0], "ErrorResponse") == 0) {
+		if (depth == 3 && strcmp(name, "Code") == 0)
+			snprintf(c->code, sizeof(c->code), "%s", text);
+		else if (depth == 3 && strcmp(name, "Message") == 0)
+			snprintf(c->message, sizeof(c->message), "%s", text);
+		return;
+	}
+	if (depth != 4 || strcmp(st->names[2], "Credentials") != 0)
+		return;
+	if (strcmp(name, "AccessKeyId") == 0)
+		sts_copy(st, c->access_key, sizeof(c->access_key), text);
+	else if (strcmp(name, "SecretAccessKey") == 0)
+		sts_copy(st, c->secret_key, sizeof(c->secret_key), text);
+	else if (strcmp(name, "SessionToken") == 0)
+		sts_copy(st, c->token, sizeof(c->token), text);
+	else if (strcmp(name, "Expiration") == 0)
+		sts_copy(st, c->expiration, sizeof(c->expiration), text);
+}
+
+int s3xml_sts_parse(const char *xml, size_t len, S3XmlSts *out)
+{
+	XmlState *st;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	st->on_end = sts_end;
+	st->root = NULL;
+	st->doc = out;
+	rc = xml_run(st, xml, len);
+	if (rc == 0 && strcmp(st->names[0], "ErrorResponse") == 0)
+		rc = out->code[0] ? 1 : -EPROTO;
+	else if (rc == 0 && (!out->access_key[0] || !out->secret_key[0] || !out->token[0] ||
+	                     !out->expiration[0]))
+		rc = -EPROTO;
+	free(st);
+	if (rc < 0)
+		explicit_bzero(out, sizeof(*out));
+	return rc;
 }
 
 /* --- CompleteMultipartUpload body --------------------------------------- */

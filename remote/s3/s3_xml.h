@@ -52,6 +52,23 @@ int s3xml_error_parse(const char *xml, size_t len, S3XmlError *out);
  * frees it. Returns 0, -EPROTO, or -ENOMEM. */
 int s3xml_upload_id_parse(const char *xml, size_t len, char **out_upload_id);
 
+/* The answer of STS to AssumeRole or AssumeRoleWithWebIdentity: its
+ * <Credentials>, or the <Error> of an <ErrorResponse>. */
+typedef struct S3XmlSts {
+	char access_key[128];
+	char secret_key[256];
+	char token[8192];       /* SessionToken */
+	char expiration[64];    /* ISO 8601, as sent */
+	char code[64];          /* ErrorResponse only */
+	char message[256];
+} S3XmlSts;
+
+/* s3xml_sts_parse — read an STS answer into *out. Returns 0 with the four
+ * credential fields set, 1 for an <ErrorResponse> (code and message set),
+ * -EPROTO (anything else, or a credential field missing or too long; *out
+ * is then wiped), -ENOMEM. The caller wipes *out after use. */
+int s3xml_sts_parse(const char *xml, size_t len, S3XmlSts *out);
+
 typedef struct S3XmlPart {
 	unsigned number;        /* 1..10000 */
 	char etag[130];         /* as the UploadPart answer's ETag header gave it */

@@ -684,6 +684,9 @@ static int make_node(Ctx *c, const char *path, const VDir *virt, TreeNode *n, Fi
 		return 1;
 	node_from_stat(n, &st);
 	n->dev = dev;
+	/* The owners' names, for a restore on a host whose IDs differ. */
+	snapshot_owner_note(&c->snap->users, &c->snap->nusers, n->uid, backup_user_name);
+	snapshot_owner_note(&c->snap->groups, &c->snap->ngroups, n->gid, backup_group_name);
 	switch (n->type) {
 	case NODE_DIR:
 		rc = store_dir(c, path, virt && !virt->leaf ? virt : NULL, n->subtree);

@@ -1,6 +1,7 @@
 /* backup_commit.c — the end of every backup: durable data, then the
  * snapshot. See backup_internal.h. */
 #include <errno.h>
+#include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +61,28 @@ static int find_parent(Repo *repo, const BackupOptions *opts, Snapshot *snap, St
 	}
 	snapshot_list_free(found, n);
 	return 0;
+}
+
+char *backup_user_name(uint32_t uid)
+{
+	struct passwd pw, *res = NULL;
+	char buf[4096];
+
+	if (getpwuid_r((uid_t)uid, &pw, buf, sizeof buf, &res) != 0 || !res)
+		return NULL;
+	return strdup(res->pw_name);
+}
+
+char *backup_group_name(uint32_t gid)
+{
+	struct group gr, *res = NULL;
+	char *buf = malloc(65536);    /* a group line lists its members */
+	char *name = NULL;
+
+	if (buf && getgrgid_r((gid_t)gid, &gr, buf, 65536, &res) == 0 && res)
+		name = strdup(res->gr_name);
+	free(buf);
+	return name;
 }
 
 int backup_commit(Repo *repo, const BackupOptions *opts, BlobWriter *bw,

@@ -22,6 +22,12 @@ int backup_commit(Repo *repo, const BackupOptions *opts, BlobWriter *bw,
                   const struct timespec *t0, SnapshotSummary *sum, Snapshot *snap,
                   StrataErr *err);
 
+/* backup_user_name / backup_group_name — the name of uid/gid on this host
+ * (getpwuid_r/getgrgid_r), malloc'ed, or NULL (no name, or no memory):
+ * the lookups snapshot_owner_note makes for a snapshot's "owners". */
+char *backup_user_name(uint32_t uid);
+char *backup_group_name(uint32_t gid);
+
 /* backup_excluded — does one of o->excludes match path or its last
  * component name? The one rule the walk (backup.c) and the listing taken
  * under --freeze-pid (frozen.c) apply, below each source path. */

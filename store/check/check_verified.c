@@ -33,7 +33,8 @@ int check_verified(CheckCtx *c, StrataErr *err)
 	if ((rc = verified_load(c->repo, &set, err)) ||
 	    (rc = repo_list_ids(c->repo, "snapshots/", &snaps, &nsnaps, err)))
 		goto out;
-	qsort(snaps, nsnaps, sizeof *snaps, cmp_id);
+	if (nsnaps)    /* none: snaps is NULL, which qsort and bsearch must not get */
+		qsort(snaps, nsnaps, sizeof *snaps, cmp_id);
 	for (size_t i = 0; i < verified_set_nbad(set); i++) {
 		const VerifiedBad *b = verified_set_bad(set, i);
 		check_report_problem(c, CHECK_P_VERIFIED, 0, b->id,
@@ -45,7 +46,7 @@ int check_verified(CheckCtx *c, StrataErr *err)
 	c->r->verified_records = n;
 	for (size_t i = 0; i < n; i++) {
 		const VerifiedRecord *r = verified_set_at(set, i);
-		if (bsearch(r->snapshot, snaps, nsnaps, sizeof *snaps, cmp_id))
+		if (nsnaps && bsearch(r->snapshot, snaps, nsnaps, sizeof *snaps, cmp_id))
 			continue;
 		orphans++;
 		if (i == 0 || memcmp(verified_set_at(set, i - 1)->snapshot, r->snapshot, STRATA_ID_LEN) != 0)

@@ -341,6 +341,10 @@ static void apply_group(const Snapshot *snaps, const size_t *members, size_t m, 
 				d->reasons |= FORGET_KEEP_LABEL;
 		if (p->has_within && s->time_ns > cutoff)
 			d->reasons |= FORGET_KEEP_WITHIN;
+		/* A hold keeps it and counts toward no keep-N rule: the rules
+		 * still keep as many others as they say. */
+		if (snapshot_held(s, p->now_ns))
+			d->reasons |= FORGET_KEEP_HOLD;
 	}
 	if (p->include_partial) {
 		apply_counts(snaps, members, m, p, out);
@@ -470,5 +474,7 @@ void forget_reasons_text(unsigned reasons, const ForgetPolicy *p, const Snapshot
 		for (size_t l = 0; l < p->nlabels; l++)
 			if (label_matches(s, &p->labels[l]))
 				APPEND("label %s%%%llu", p->labels[l].key, (unsigned long long)p->labels[l].modulus);
+	if (reasons & FORGET_KEEP_HOLD)
+		APPEND("held%s%s", s->hold_reason && *s->hold_reason ? ": " : "", s->hold_reason ? s->hold_reason : "");
 #undef APPEND
 }

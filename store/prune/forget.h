@@ -25,6 +25,8 @@
  *     keep-tag rules: any one suffices.
  *   - keep-label KEY%N keeps snapshots whose label KEY is an unsigned
  *     decimal multiple of N (block heights: height%1000).
+ *   - a held snapshot (`strata hold`, snapshot_held at now_ns) is kept
+ *     whatever the rules say, and counts toward none of them.
  *   A snapshot is kept when any rule keeps it; every rule that does is
  *   recorded as a reason.
  *
@@ -72,7 +74,8 @@ enum ForgetReason {
 	FORGET_KEEP_YEARLY  = 1u << 5,
 	FORGET_KEEP_WITHIN  = 1u << 6,
 	FORGET_KEEP_TAG     = 1u << 7,
-	FORGET_KEEP_LABEL   = 1u << 8
+	FORGET_KEEP_LABEL   = 1u << 8,
+	FORGET_KEEP_HOLD    = 1u << 9    /* held (`strata hold`): whatever the rules say */
 };
 
 typedef struct ForgetDuration {
@@ -93,6 +96,7 @@ typedef struct ForgetPolicy {
 	const ForgetLabelRule *labels; size_t nlabels;
 	unsigned group_by;                              /* enum ForgetGroupBy bits; 0: one group */
 	int include_partial;                            /* count partial snapshots like others */
+	int64_t now_ns;                                 /* for holds with an end (snapshot_held) */
 } ForgetPolicy;
 
 typedef struct ForgetDecision {
@@ -131,7 +135,7 @@ int forget_parse_label_rule(const char *s, ForgetLabelRule *out, StrataErr *err)
 int forget_parse_group_by(const char *s, unsigned *out, StrataErr *err);
 
 /* forget_reasons_text — "last, daily, within 2d12h, tag db, label
- * height%1000" for a kept snapshot s (rules named by p). Writes at most len
+ * height%1000, held: REASON" for a kept snapshot s (rules named by p). Writes at most len
  * bytes, always NUL-terminated. */
 void forget_reasons_text(unsigned reasons, const ForgetPolicy *p, const Snapshot *s,
                          char *out, size_t len);

@@ -97,6 +97,12 @@ typedef struct PruneStats {
 	uint64_t packs_deleted, bytes_deleted;
 	uint64_t packs_resurrected;       /* condemned packs a newer snapshot needs */
 	uint64_t index_files_replaced, index_files_written;
+	/* objects under a retention that has not ended (S3 Object Lock):
+	 * kept, with the packs that kept index files list; they go in a
+	 * later prune. locked_example: the first one's message (names it
+	 * and says until when), "" if none. */
+	uint64_t locked_index_files, locked_packs;
+	char     locked_example[STRATA_ERRMSG_LEN];
 	/* restore-test records of snapshots no longer in the repository
 	 * (store/verified.h), deleted (to delete, in a dry run) */
 	uint64_t verified_removed, verified_snapshots;

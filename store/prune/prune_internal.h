@@ -29,6 +29,7 @@ typedef struct PackStat {
 	uint8_t  why;                /* WHY_* */
 	uint8_t  resurrected;        /* sweep: a newer snapshot needs it */
 	uint8_t  in_mixed;           /* sweep: listed by an index file that keeps other packs */
+	uint8_t  locked_index;       /* sweep: listed by an index file under retention: kept */
 	uint32_t count;              /* entries (0 for orphans: unknown) */
 	uint64_t size;
 	uint64_t used_count, used_bytes;

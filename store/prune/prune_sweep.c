@@ -75,8 +75,18 @@ static int flush_batch(Repo *repo, IndexFilePack *batch, size_t *n, PruneStats *
 	return rc;
 }
 
+/* note_locked — an object a deletion found under retention: keep the
+ * first message, forget the error. */
+static void note_locked(PruneStats *st, const StrataErr *err)
+{
+	if (!st->locked_example[0])
+		snprintf(st->locked_example, sizeof st->locked_example, "%s", err->msg);
+}
+
+/* delete_index_files — delete each; one under retention (-EPERM) stays
+ * and its ID goes to kept[*nkept] (room for n). */
 static int delete_index_files(Repo *repo, uint8_t (*ids)[STRATA_ID_LEN], size_t n, PruneStats *st,
-                              StrataErr *err)
+                              uint8_t (*kept)[STRATA_ID_LEN], size_t *nkept, StrataErr *err)
 {
 	char name[REPO_NAME_MAX], hex[STRATA_ID_HEX_LEN + 1];
 	int rc = 0;
@@ -85,12 +95,45 @@ static int delete_index_files(Repo *repo, uint8_t (*ids)[STRATA_ID_LEN], size_t 
 		codec_hex(ids[i], STRATA_ID_LEN, hex);
 		snprintf(name, sizeof name, "index/%s", hex);
 		rc = prune_delete(repo, name, err);
+		if (rc == -EPERM) {
+			note_locked(st, err);
+			st->locked_index_files++;
+			memcpy(kept[(*nkept)++], ids[i], STRATA_ID_LEN);
+			rc = 0;
+			continue;
+		}
 		st->index_files_replaced += rc == 0;
 	}
 	return rc;
 }
 
-/* Delete the condemned packs (not resurrected) with in_mixed == mixed. */
+/* keep_listed — the condemned packs a kept index file lists must stay
+ * (a pack is deleted only once no index file lists it): take them off
+ * the condemned list. */
+static int keep_listed(Repo *repo, PackList *condemned, uint8_t (*kept)[STRATA_ID_LEN], size_t n,
+                       StrataErr *err)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		IndexFilePack *packs = NULL;
+		size_t np = 0;
+
+		rc = indexfile_read(repo, kept[i], &packs, &np, err);
+		for (size_t j = 0; j < np && rc == 0; j++) {
+			PackStat *ps = prune_pack_find(condemned, packs[j].id);
+
+			if (ps)
+				ps->locked_index = 1;
+		}
+		indexfile_packs_free(packs, np);
+	}
+	return rc;
+}
+
+/* Delete the condemned packs (not resurrected, not listed by a kept index
+ * file) with in_mixed == mixed; one under retention stays (a later prune
+ * finds it in no index file and deletes it then). */
 static int delete_packs(Repo *repo, const PackList *condemned, int mixed, PruneStats *st, StrataErr *err)
 {
 	char name[REPO_NAME_MAX];
@@ -100,9 +143,17 @@ static int delete_packs(Repo *repo, const PackList *condemned, int mixed, PruneS
 		const PackStat *ps = &condemned->v[i];
 		if (ps->resurrected || ps->in_mixed != mixed)
 			continue;
+		if (ps->locked_index) {
+			st->locked_packs++;
+			continue;
+		}
 		repo_pack_name(ps->kind, ps->id, name);
 		rc = prune_delete(repo, name, err);
-		if (rc == 0) {
+		if (rc == -EPERM) {
+			note_locked(st, err);
+			st->locked_packs++;
+			rc = 0;
+		} else if (rc == 0) {
 			st->packs_deleted++;
 			st->bytes_deleted += ps->size;
 		}
@@ -122,8 +173,9 @@ static int delete_packs(Repo *repo, const PackList *condemned, int mixed, PruneS
 static int sweep_delete(Repo *repo, PackList *condemned, Lock *xl, PruneStats *st, StrataErr *err)
 {
 	uint8_t (*ids)[STRATA_ID_LEN] = NULL, (*whole)[STRATA_ID_LEN] = NULL, (*mixed)[STRATA_ID_LEN] = NULL;
+	uint8_t (*kept)[STRATA_ID_LEN] = NULL;
 	IndexFilePack *batch = calloc(REWRITE_PACKS, sizeof *batch);
-	size_t nids = 0, nwhole = 0, nmixed = 0, nbatch = 0;
+	size_t nids = 0, nwhole = 0, nmixed = 0, nbatch = 0, nkept = 0;
 	int rc;
 
 	if (!batch)
@@ -133,7 +185,8 @@ static int sweep_delete(Repo *repo, PackList *condemned, Lock *xl, PruneStats *s
 		goto out;
 	whole = malloc((nids ? nids : 1) * sizeof *whole);
 	mixed = malloc((nids ? nids : 1) * sizeof *mixed);
-	if (!whole || !mixed) {
+	kept = malloc((nids ? nids : 1) * sizeof *kept);
+	if (!whole || !mixed || !kept) {
 		rc = strata_err_set(err, -ENOMEM, "out of memory");
 		goto out;
 	}
@@ -161,7 +214,9 @@ static int sweep_delete(Repo *repo, PackList *condemned, Lock *xl, PruneStats *s
 	if (rc == 0)
 		rc = lock_check(xl, err);
 	if (rc == 0)
-		rc = delete_index_files(repo, whole, nwhole, st, err);
+		rc = delete_index_files(repo, whole, nwhole, st, kept, &nkept, err);
+	if (rc == 0)
+		rc = keep_listed(repo, condemned, kept, nkept, err);
 	if (rc == 0)
 		rc = delete_packs(repo, condemned, 0, st, err);
 	for (size_t i = 0; i < nmixed && rc == 0; i++) {
@@ -182,8 +237,11 @@ static int sweep_delete(Repo *repo, PackList *condemned, Lock *xl, PruneStats *s
 		rc = flush_batch(repo, batch, &nbatch, st, err);
 	if (rc == 0)
 		rc = lock_check(xl, err);
+	nkept = 0;
 	if (rc == 0)
-		rc = delete_index_files(repo, mixed, nmixed, st, err);
+		rc = delete_index_files(repo, mixed, nmixed, st, kept, &nkept, err);
+	if (rc == 0)
+		rc = keep_listed(repo, condemned, kept, nkept, err);
 	if (rc == 0)
 		rc = delete_packs(repo, condemned, 1, st, err);
 out:
@@ -193,6 +251,7 @@ out:
 	free(ids);
 	free(whole);
 	free(mixed);
+	free(kept);
 	return rc;
 }
 

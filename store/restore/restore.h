@@ -36,6 +36,18 @@ typedef struct RestoreProgress {
 
 typedef void (*RestoreProgressFn)(const RestoreProgress *p, void *ctx);
 
+/* Called (from the walk's thread) for each entry --delete removes, or
+ * would remove with dry_run: path relative to the target, is_dir 1 for a
+ * directory (removed with everything below it). */
+typedef void (*RestoreDeleteFn)(const char *path, int is_dir, void *ctx);
+
+/* RestoreOptions.delta */
+enum {
+	RESTORE_DELTA_OFF = 0,
+	RESTORE_DELTA_FULL,    /* reuse an existing file's chunks whose keyed hash matches */
+	RESTORE_DELTA_FAST     /* the same, but trust a file whose size and mtime match */
+};
+
 typedef struct RestoreOptions {
 	const char *target;                             /* created if missing */
 	const char *const *includes; size_t nincludes;  /* snapshot paths to restore; none = all */
@@ -55,6 +67,46 @@ typedef struct RestoreOptions {
 	 * such a directory can be redirected by its owner to places that
 	 * user may write to. */
 	int allow_foreign_dirs;
+	/* Delta restore over an existing tree (implies overwrite): a regular
+	 * file already at a file's place is compared with the snapshot's
+	 * chunks (store/restore/restore_delta.h); one that holds them all is
+	 * kept (only its metadata set), one that holds some is rebuilt in a
+	 * temporary file of its directory from its own bytes plus the chunks
+	 * fetched, then renamed over it: each file is either old or new,
+	 * whenever the restore stops. Chunks a file lacks are also taken
+	 * from the directory's strays (files the snapshot does not hold
+	 * there: a compacted table's successor). Pack ranges are merged
+	 * across gaps of 64 KiB only: the chunks needed are scattered. */
+	int delta;                 /* RESTORE_DELTA_* */
+	/* --delete: in each directory restored whole, remove the entries the
+	 * snapshot does not hold there (and one of the wrong kind: a directory
+	 * where the snapshot has a file, or the reverse), never following a
+	 * symlink, never crossing into another file system; outside the
+	 * restored paths nothing is touched. */
+	int delete_strays;
+	/* Change nothing: only report (on_delete) what --delete would remove. */
+	int dry_run;
+	RestoreDeleteFn on_delete; void *delete_ctx;
+	/* Owners (as root): by default an entry's user and group are the IDs
+	 * the restoring host gives the names the snapshot recorded for them
+	 * (FORMAT.md §12 "owners"), as tar does; an ID without a recorded
+	 * name, or whose name this host lacks, stays as it is. numeric_owner:
+	 * the IDs as stored, always. */
+	int numeric_owner;
+	/* Restore into a new place: the first strip_components directories
+	 * of every path are left out (their entries land one level up, at
+	 * the target; files at those levels are not restored), as tar's
+	 * --strip-components: /var/lib/node/data with 3 comes back as
+	 * TARGET/data. --delete then cleans only directories below that
+	 * level, never the target itself (several stripped directories may
+	 * land there). */
+	unsigned strip_components;
+	/* Entries not to restore: a pattern (fnmatch, '*' also matches '/')
+	 * matching an entry's path in the snapshot or a tail of it made of
+	 * whole names ("state/sub", "*.log"; one starting with '/' only the
+	 * whole path); an excluded directory is not entered. --delete leaves
+	 * what an exclude matches alone. */
+	const char *const *excludes; size_t nexcludes;
 } RestoreOptions;
 
 typedef struct RestoreResult {
@@ -65,6 +117,12 @@ typedef struct RestoreResult {
 	uint64_t requests;     /* ranged reads of data packs (one per planned range) */
 	uint64_t bytes_fetched;/* bytes those reads returned */
 	uint64_t cold_packs;   /* packs found archived (thaw requested or under way) */
+	/* With delta: */
+	uint64_t files_skipped;/* existing files kept: they hold the snapshot's content */
+	uint64_t files_updated;/* files rebuilt from bytes already there (their own or a stray's) plus fetched chunks */
+	uint64_t bytes_reused; /* content bytes taken from existing files, not fetched */
+	uint64_t bytes_compared;/* bytes of existing files read to compare them */
+	uint64_t deleted;      /* entries --delete removed (or would, with dry_run) */
 } RestoreResult;
 
 /* restore_run — restore snap under opts->target.
@@ -98,7 +156,9 @@ int restore_run(Repo *repo, const Snapshot *snap, const RestoreOptions *opts,
                 RestoreResult *out_result, StrataErr *err);
 
 /* restore_dump — write the content of the regular file at path in snap to
- * fd. STRATA_ENOTFOUND if absent, STRATA_EUSAGE if it is not a file. */
-int restore_dump(Repo *repo, const Snapshot *snap, const char *path, int fd, StrataErr *err);
+ * fd; *out_bytes (may be NULL) counts the bytes written, also on failure.
+ * STRATA_ENOTFOUND if absent, STRATA_EUSAGE if it is not a file. */
+int restore_dump(Repo *repo, const Snapshot *snap, const char *path, int fd, uint64_t *out_bytes,
+                 StrataErr *err);
 
 #endif

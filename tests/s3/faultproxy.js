@@ -23,10 +23,26 @@
 //                             time, 409 RestoreAlreadyInProgress while
 //                             thawing, 200 once readable. Logged with the
 //                             fault "cold".
+//   GET /__headers            one line per request since the last /__faults:
+//                             "N METHOD PATH name=value ..." with the request's
+//                             x-amz-server-side-encryption*, x-amz-object-lock-*
+//                             and x-amz-security-token headers
+//   GET /__policy?nodelete=1  an append-only credential: every DELETE answers
+//                             403 AccessDenied (nodelete=0 ends it)
+//
+// Like S3, the proxy refuses a request whose x-amz-security-token is one of
+// tests/s3/credserver.py's ("fake-exp-MS-N") once MS has passed: 400
+// ExpiredToken. And like a bucket with Object Lock, it keeps the retention
+// a PUT (or CreateMultipartUpload) asked for with
+// x-amz-object-lock-retain-until-date, shows it on HEAD
+// (x-amz-object-lock-mode, x-amz-object-lock-retain-until-date) and answers
+// a DELETE before that date 403 AccessDenied. (The test server accepts and
+// ignores these headers, so they are forwarded as signed.)
 //
 // SPEC is a comma-separated list of N:FAULT (N counts requests from 1) or
 // *:FAULT (every request). FAULT is one of
 //   500 | 503          answer InternalError / SlowDown without forwarding
+//   retryafter-S       answer 503 SlowDown with "Retry-After: S" (seconds)
 //   reset              destroy the connection without answering
 //   drop               forward, then destroy the connection without answering
 //                      (the store did the work; the client never hears)
@@ -85,12 +101,17 @@ let peak = 0
 const checksums = new Map()
 let coldMs = -1
 const thawAt = new Map()    // path -> time a restored copy becomes readable
+let headersLog = []
+let noDelete = false
+const retention = new Map() // path -> { mode, until } of an Object Lock retention
+const pendingRetention = new Map() // path -> the same, from CreateMultipartUpload
 
 function setPlan(spec) {
 	plan = new Map()
 	every = null
 	counter = 0
 	log = []
+	headersLog = []
 	peak = open
 	for (const item of (spec || '').split(',').filter(Boolean)) {
 		const i = item.indexOf(':')
@@ -101,10 +122,10 @@ function setPlan(spec) {
 	}
 }
 
-function s3Error(res, status, code, message) {
+function s3Error(res, status, code, message, extra) {
 	const body = '<?xml version="1.0" encoding="UTF-8"?>\n' +
 		`<Error><Code>${code}</Code><Message>${message}</Message></Error>`
-	res.writeHead(status, { 'Content-Type': 'application/xml', 'Content-Length': Buffer.byteLength(body) })
+	res.writeHead(status, { 'Content-Type': 'application/xml', 'Content-Length': Buffer.byteLength(body), ...(extra || {}) })
 	res.end(body)
 }
 
@@ -222,6 +243,15 @@ const server = http.createServer((req, res) => {
 		res.end(log.join('\n') + (log.length ? '\n' : ''))
 		return
 	}
+	if (url.pathname === '/__headers') {
+		res.end(headersLog.join('\n') + (headersLog.length ? '\n' : ''))
+		return
+	}
+	if (url.pathname === '/__policy') {
+		noDelete = url.searchParams.get('nodelete') === '1'
+		res.end('ok\n')
+		return
+	}
 	if (url.pathname === '/__peak') {
 		res.end(`${peak}\n`)
 		return
@@ -243,11 +273,31 @@ const server = http.createServer((req, res) => {
 	sock.on('close', end)
 	const n = ++counter
 	const fault = plan.get(n) || every || ''
+	// S3 judges the credentials when the request arrives, not when a slow
+	// body has finished arriving.
+	const arrived = Date.now()
 	const chunks = []
 	req.on('data', (c) => chunks.push(c))
 	req.on('end', () => {
 		let body = Buffer.concat(chunks)
 		const note = (status) => log.push(`${n} ${req.method} ${req.url} ${status} ${fault || '-'}`)
+		const shown = Object.keys(req.headers).filter((h) =>
+			/^x-amz-(server-side-encryption|object-lock|security-token)/.test(h)).sort()
+		headersLog.push(`${n} ${req.method} ${req.url}` + shown.map((h) => ` ${h}=${req.headers[h]}`).join(''))
+		const tok = /^fake-exp-(\d+)-/.exec(req.headers['x-amz-security-token'] || '')
+		if (tok && arrived > Number(tok[1])) {
+			note('400 expired')
+			return s3Error(res, 400, 'ExpiredToken', 'The provided token has expired.')
+		}
+		const held = retention.get(url.pathname)
+		if (req.method === 'DELETE' && !url.searchParams.has('uploadId') &&
+		    ((held && Date.parse(held.until) > Date.now()) || noDelete)) {
+			note('403 locked')
+			return s3Error(res, 403, 'AccessDenied', 'Access Denied')
+		}
+		const askLock = req.headers['x-amz-object-lock-retain-until-date']
+			? { mode: req.headers['x-amz-object-lock-mode'] || '', until: req.headers['x-amz-object-lock-retain-until-date'] }
+			: null
 		const isCold = coldMs >= 0 && url.pathname.includes('/data/')
 		if (isCold && req.method === 'POST' && url.searchParams.has('restore')) {
 			const at = thawAt.get(url.pathname)
@@ -281,6 +331,10 @@ const server = http.createServer((req, res) => {
 			return hugeAnswer(req, res, n, fault)
 		if (fault === '500') { note(500); return s3Error(res, 500, 'InternalError', 'Injected internal error.') }
 		if (fault === '503') { note(503); return s3Error(res, 503, 'SlowDown', 'Please reduce your request rate.') }
+		if (fault.startsWith('retryafter-')) {
+			note(503)
+			return s3Error(res, 503, 'SlowDown', 'Please reduce your request rate.', { 'Retry-After': fault.slice(11) })
+		}
 		if (fault === 'reset') { note('reset'); return req.socket.destroy() }
 		if (fault === 'corrupt' && body.length > 0) {
 			body = Buffer.from(body)
@@ -293,6 +347,16 @@ const server = http.createServer((req, res) => {
 			note(ures.statusCode)
 			if (fault === 'drop') return req.socket.destroy()
 			const path = url.pathname
+			if (ures.statusCode === 200 && req.method === 'PUT' && !url.searchParams.has('uploadId')) {
+				if (askLock) retention.set(path, askLock)
+			} else if (ures.statusCode === 200 && req.method === 'POST' && url.searchParams.has('uploads')) {
+				if (askLock) pendingRetention.set(path, askLock)
+			} else if (ures.statusCode === 200 && req.method === 'POST' && url.searchParams.has('uploadId')) {
+				if (pendingRetention.has(path)) retention.set(path, pendingRetention.get(path))
+				pendingRetention.delete(path)
+			} else if (req.method === 'DELETE' && ures.statusCode < 300 && !url.searchParams.has('uploadId')) {
+				retention.delete(path)
+			}
 			if (req.method === 'PUT' && ures.statusCode === 200 && !url.searchParams.has('uploadId')) {
 				if (req.headers['x-amz-checksum-sha256']) checksums.set(path, req.headers['x-amz-checksum-sha256'])
 				else checksums.delete(path)
@@ -300,6 +364,10 @@ const server = http.createServer((req, res) => {
 				checksums.delete(path)
 			}
 			const headers = answerHeaders(req, ures, ubody)
+			if ((req.method === 'HEAD' || req.method === 'GET') && ures.statusCode < 300 && retention.has(path)) {
+				headers['x-amz-object-lock-mode'] = retention.get(path).mode
+				headers['x-amz-object-lock-retain-until-date'] = retention.get(path).until
+			}
 			if (req.method === 'GET' && ures.statusCode === 200 && checksums.has(path) &&
 			    (req.headers['x-amz-checksum-mode'] || '').toUpperCase() === 'ENABLED')
 				headers['x-amz-checksum-sha256'] = checksums.get(path)

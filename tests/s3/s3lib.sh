@@ -17,23 +17,37 @@
 #   s3_cold MS      archive mode: data/ GETs answer InvalidObjectState until
 #                   restored (thawed MS ms after RestoreObject); -1 ends it
 #   s3_aws ARGS     run /usr/bin/aws s3api against the server
-# Both processes are stopped when the script exits.
+#   err_has NAME TEXT...  the last expect/expect_exit's stderr holds every TEXT
+#   s3_headers      print the proxy's header log (x-amz-server-side-encryption*,
+#                   x-amz-object-lock-*, x-amz-security-token per request)
+#   s3_nodelete 1|0 make the proxy refuse every DELETE (an append-only policy)
+#   cred_start ARGS start tests/s3/credserver.py ARGS (STS, IMDSv2, container
+#                   credentials); exports CRED_URL; cred_count KIND prints
+#                   how many credentials it issued of KIND (imds, ecs, sts)
+# Every process started is stopped when the script exits.
 
 S3_TESTDIR=${S3_TESTDIR:-$(pwd)/tests/s3}
 S3_BUCKET=strata-test
 S3_PID=
 PROXY_PID=
 TLS_PID=
+CRED_PIDS=
 
 # The test server's fixed credentials. Region and the metadata switch keep
 # the aws CLI from looking anywhere else.
 export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_DEFAULT_REGION=us-east-1
 export AWS_EC2_METADATA_DISABLED=true
-unset AWS_SESSION_TOKEN AWS_PROFILE AWS_REGION STRATA_S3_STORAGE_CLASS STRATA_S3_RETRIES \
+unset AWS_SESSION_TOKEN AWS_PROFILE AWS_REGION AWS_ROLE_ARN AWS_WEB_IDENTITY_TOKEN_FILE \
+	AWS_CONTAINER_CREDENTIALS_FULL_URI AWS_CONTAINER_CREDENTIALS_RELATIVE_URI \
+	AWS_CONTAINER_AUTHORIZATION_TOKEN AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE \
+	AWS_ENDPOINT_URL_STS AWS_ENDPOINT_URL AWS_EC2_METADATA_SERVICE_ENDPOINT \
+	STRATA_S3_SSE STRATA_S3_SSE_KMS_KEY_ID STRATA_S3_SSE_C_KEY_FILE STRATA_S3_OBJECT_LOCK_DAYS \
+	STRATA_S3_OBJECT_LOCK_MODE STRATA_S3_PATH_STYLE STRATA_S3_LIMIT_UPLOAD STRATA_S3_LIMIT_DOWNLOAD \
+	STRATA_S3_LOG STRATA_S3_STORAGE_CLASS STRATA_S3_RETRIES \
 	STRATA_S3_LOW_SPEED_TIME STRATA_S3_CA_BUNDLE STRATA_S3_INSECURE_TLS
 
 s3_stop() {
-	for pid in $PROXY_PID $TLS_PID $S3_PID; do
+	for pid in $CRED_PIDS $PROXY_PID $TLS_PID $S3_PID; do
 		kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
 	done
 	PROXY_PID=
@@ -153,4 +167,42 @@ s3_aws() {
 		return 127
 	fi
 	/usr/bin/aws --endpoint-url "$S3_ENDPOINT" s3api "$@"
+}
+
+# err_has NAME TEXT... — the last expect/expect_exit's stderr holds every TEXT.
+err_has() {
+	n=$1; shift
+	for s in "$@"; do
+		if ! grep -qF -- "$s" "$T/err"; then
+			fail "$n" "stderr lacks \"$s\": $(head -c 400 "$T/err")"
+			return
+		fi
+	done
+	pass "$n"
+}
+
+s3_headers() {
+	s3_proxy_get /__headers
+}
+
+s3_nodelete() {
+	s3_proxy_get "/__policy?nodelete=$1" >/dev/null
+}
+
+# cred_start ARGS — one more credential server; the last one's URL is CRED_URL.
+cred_start() {
+	n=$(echo $CRED_PIDS | wc -w)
+	python3 "$S3_TESTDIR/credserver.py" "$@" >"$T/s3/cred$n.log" 2>&1 &
+	CRED_PIDS="$CRED_PIDS $!"
+	if ! cred_port=$(s3_wait_port "$T/s3/cred$n.log" "credserver listening on "); then
+		fail cred_server_start "no \"credserver listening\" line: $(tail -c 400 "$T/s3/cred$n.log")"
+		return 1
+	fi
+	CRED_URL=http://127.0.0.1:$cred_port
+	export CRED_URL
+}
+
+cred_count() {
+	python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1] + "/__count").read().decode(), end="")' \
+		"$CRED_URL" | awk -v k="$1" '$1 == k { print $2 }'
 }

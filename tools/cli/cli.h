@@ -14,6 +14,8 @@
 #ifndef STRATA_TOOLS_CLI_H
 #define STRATA_TOOLS_CLI_H
 
+#include <stdint.h>
+
 #define STRATA_VERSION "0.2.0"
 
 typedef struct Cli {
@@ -22,6 +24,8 @@ typedef struct Cli {
 	const char *password_file;  /* --password-file; NULL: see cli_password.h */
 	const char *key_cache;      /* --key-cache SECONDS, else $STRATA_KEY_CACHE; NULL/"0": off */
 	const char *transfers;      /* --transfers N: S3 requests in flight; NULL: $STRATA_S3_TRANSFERS */
+	const char *limit_upload;   /* --limit-upload RATE, or NULL */
+	const char *limit_download; /* --limit-download RATE, or NULL */
 	int json;                   /* --json: machine output on stdout */
 	int quiet;                  /* --quiet: only errors and warnings */
 	int verbose;                /* --verbose: per-item lines */
@@ -51,6 +55,9 @@ extern const CliCommand cmd_bench;
 extern const CliCommand cmd_key;
 extern const CliCommand cmd_check;
 extern const CliCommand cmd_repair;
+extern const CliCommand cmd_tag;
+extern const CliCommand cmd_hold;
+extern const CliCommand cmd_unhold;
 extern const CliCommand cmd_forget;
 extern const CliCommand cmd_prune;
 extern const CliCommand cmd_unlock;
@@ -84,7 +91,8 @@ int cmd_prune_parse_percent(const char *arg, double *out);
  *   strata_last_run_timestamp_seconds, strata_success, strata_exit_code,
  *   strata_duration_seconds
  *   and, given a backup's summary s (may be NULL): strata_files,
- *   strata_bytes_total/read/added/stored, strata_errors, strata_dedup_ratio.
+ *   strata_bytes_total/read/added/stored, strata_errors, strata_dedup_ratio;
+ *   given repo (may be NULL), its store's requests (cli_metrics_add_requests).
  * job NULL means the command's name. Returns 0 or -errno, err naming the
  * file. cmd_backup_job_metrics_add only adds those samples to m (for a
  * command that writes more of its own into the same file; path is read
@@ -95,10 +103,25 @@ struct SnapshotSummary;
 struct StrataErr;
 struct CliMetrics;
 int cmd_backup_job_metrics(const Cli *cli, const char *path, const char *job, int exit_code,
-                           double duration_s, const struct SnapshotSummary *s, struct StrataErr *err);
+                           double duration_s, const struct SnapshotSummary *s, struct Repo *repo,
+                           struct StrataErr *err);
 int cmd_backup_job_metrics_add(struct CliMetrics *m, const Cli *cli, const char *path, const char *job,
                                int exit_code, double duration_s, const struct SnapshotSummary *s);
 int cmd_backup_job_name_ok(const char *name);
+
+/* cmd_restore_metrics — recovery metrics of restore and dump
+ * (--metrics-file): the job samples above, then labelled {job, command}
+ * strata_restore_duration_seconds and, when the run succeeded with snap,
+ * strata_restore_bytes (content put in place), strata_restore_bytes_fetched,
+ * strata_restore_bytes_reused (delta), strata_restore_snapshot_timestamp_seconds
+ * and strata_restore_data_loss_seconds (now minus the snapshot's time);
+ * with repo, its store's requests (cli_metrics_add_requests).
+ * Written to path atomically; 0 or -errno with err naming the file. */
+struct Snapshot;
+struct Repo;
+int cmd_restore_metrics(const Cli *cli, const char *path, const char *job, int exit_code, double duration_s,
+                        struct Repo *repo, const struct Snapshot *snap, uint64_t bytes, uint64_t bytes_fetched,
+                        uint64_t bytes_reused, struct StrataErr *err);
 
 /* cli_command_find — the table row for name, or NULL (defined in strata.c). */
 const CliCommand *cli_command_find(const char *name);

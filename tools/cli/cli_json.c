@@ -219,6 +219,39 @@ json_t *cli_json_snapshot(const Snapshot *snap)
 		json_decref(o);
 		o = NULL;
 	}
+	/* A hold and the first ID of a tagged snapshot (FORMAT.md §12),
+	 * present only when set, like "partial". */
+	if (o && snap->held &&
+	    json_object_set_new(o, "hold", json_pack("{s:o,s:o,s:o}", "reason", cli_json_str(snap->hold_reason),
+	                                             "time", cli_json_time(snap->hold_time_ns),
+	                                             "until", snap->hold_until_ns ? cli_json_time(snap->hold_until_ns)
+	                                                                          : json_null())) != 0) {
+		json_decref(o);
+		o = NULL;
+	}
+	if (o && (snap->nusers || snap->ngroups)) {
+		json_t *ow = json_pack("{s:o,s:o}", "users", json_object(), "groups", json_object());
+		char key[16];
+		for (size_t i = 0; ow && i < snap->nusers + snap->ngroups; i++) {
+			const SnapshotOwner *x = i < snap->nusers ? &snap->users[i] : &snap->groups[i - snap->nusers];
+			if (!x->name)
+				continue;
+			snprintf(key, sizeof key, "%u", (unsigned)x->id);
+			if (json_object_set_new(json_object_get(ow, i < snap->nusers ? "users" : "groups"), key,
+			                        cli_json_str(x->name)) != 0) {
+				json_decref(ow);
+				ow = NULL;
+			}
+		}
+		if (!ow || json_object_set_new(o, "owners", ow) != 0) {
+			json_decref(o);
+			o = NULL;
+		}
+	}
+	if (o && snap->has_original && json_object_set_new(o, "original", cli_json_id(snap->original)) != 0) {
+		json_decref(o);
+		o = NULL;
+	}
 	return o;
 }
 
@@ -268,5 +301,18 @@ int cli_json_print(json_t *v, int compact)
 	json_decref(v);
 	if (rc < 0 || fputc('\n', stdout) == EOF)
 		return -EIO;
+	return 0;
+}
+
+int cli_json_set_requests(json_t *obj, const char *key, Repo *repo)
+{
+	BackendStats bs;
+	json_t *o;
+
+	repo_backend_stats(repo, &bs);
+	o = json_pack("{s:I,s:I,s:I,s:I}", "requests", (json_int_t)bs.requests, "retries", (json_int_t)bs.retries,
+	              "bytes_sent", (json_int_t)bs.bytes_sent, "bytes_received", (json_int_t)bs.bytes_received);
+	if (!o || json_object_set_new(obj, key, o) < 0)
+		return -ENOMEM;
 	return 0;
 }

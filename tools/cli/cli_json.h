@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "store/repo.h"
 #include "store/snapshot.h"
 #include "store/tree.h"
 
@@ -22,6 +23,12 @@ json_t *cli_json_str(const char *s);
 /* cli_json_set_name — obj[key] = s, plus obj[key + "_hex"] when s is not
  * valid UTF-8. Returns 0 or -ENOMEM. */
 int cli_json_set_name(json_t *obj, const char *key, const char *s);
+
+/* cli_json_set_requests — obj[key] = {"requests", "retries", "bytes_sent",
+ * "bytes_received"}: what repo's store was asked so far (repo_backend_stats;
+ * all zero for a local directory). The one shape of every command's
+ * request counts (JSON.md). Returns 0 or -ENOMEM. */
+int cli_json_set_requests(json_t *obj, const char *key, Repo *repo);
 
 /* cli_json_id — 64-hex-char string for an ID. */
 json_t *cli_json_id(const uint8_t id[STRATA_ID_LEN]);

@@ -7,7 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/repo.h"
 #include "store/sys/outfile.h"
+#include "tools/cli/cli.h"
+#include "tools/cli/cli_exit.h"
+#include "tools/cli/cli_opts.h"
 
 typedef struct Sample {
 	char *name, *help, *type;
@@ -181,6 +185,28 @@ static int write_all(FILE *f, const CliMetrics *m)
 	return 0;
 }
 
+int cli_metrics_add_requests(CliMetrics *m, const char *const *labels, Repo *repo)
+{
+	BackendStats bs;
+	int rc;
+
+	if (!repo)
+		return 0;
+	repo_backend_stats(repo, &bs);
+	rc = cli_metrics_add(m, "strata_requests", "requests sent to the repository's store, repeats included",
+	                     "gauge", labels, (double)bs.requests);
+	if (rc == 0)
+		rc = cli_metrics_add(m, "strata_request_retries", "requests repeated after a failure", "gauge", labels,
+		                     (double)bs.retries);
+	if (rc == 0)
+		rc = cli_metrics_add(m, "strata_request_bytes_sent", "request body bytes sent to the store", "gauge",
+		                     labels, (double)bs.bytes_sent);
+	if (rc == 0)
+		rc = cli_metrics_add(m, "strata_request_bytes_received", "answer body bytes received from the store",
+		                     "gauge", labels, (double)bs.bytes_received);
+	return rc;
+}
+
 int cli_metrics_write(const CliMetrics *m, const char *path, StrataErr *err)
 {
 	char *buf = NULL;
@@ -203,4 +229,20 @@ int cli_metrics_write(const CliMetrics *m, const char *path, StrataErr *err)
 		strata_err_prefix(err, "metrics file");
 	free(buf);
 	return rc;
+}
+
+int cli_metrics_opt_file(const Cli *cli, const char *arg, const char **out)
+{
+	if (!*arg)
+		return cli_usage(cli, "--metrics-file wants a file name");
+	*out = arg;
+	return CLI_CONTINUE;
+}
+
+int cli_metrics_opt_job(const Cli *cli, const char *arg, const char **out)
+{
+	if (!cmd_backup_job_name_ok(arg))
+		return cli_usage(cli, "--job wants a name of letters, digits and _ - . : @ '%s'", arg);
+	*out = arg;
+	return CLI_CONTINUE;
 }

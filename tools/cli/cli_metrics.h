@@ -38,11 +38,27 @@ CliMetrics *cli_metrics_new(void);
 int cli_metrics_add(CliMetrics *m, const char *name, const char *help, const char *type,
                     const char *const *labels, double value);
 
+/* cli_metrics_add_requests — the samples strata_requests,
+ * strata_request_retries, strata_request_bytes_sent and
+ * strata_request_bytes_received: what repo's store was asked so far
+ * (repo_backend_stats), with labels. repo NULL (never opened): none.
+ * Returns as cli_metrics_add. */
+struct Repo;
+int cli_metrics_add_requests(CliMetrics *m, const char *const *labels, struct Repo *repo);
+
 /* cli_metrics_write — write every sample to path atomically (see above),
  * mode 0644. Returns 0 or -errno with err naming the file. */
 int cli_metrics_write(const CliMetrics *m, const char *path, StrataErr *err);
 
 /* cli_metrics_free — accepts NULL. */
 void cli_metrics_free(CliMetrics *m);
+
+/* cli_metrics_opt_file / cli_metrics_opt_job — the options --metrics-file
+ * FILE (not empty) and --job NAME (cmd_backup_job_name_ok) into *out, for
+ * a command's option callback: CLI_CONTINUE, or the usage error's exit
+ * code after printing it. */
+struct Cli;
+int cli_metrics_opt_file(const struct Cli *cli, const char *arg, const char **out);
+int cli_metrics_opt_job(const struct Cli *cli, const char *arg, const char **out);
 
 #endif

@@ -20,6 +20,8 @@ const struct option cli_global_longopts[] = {
 	{ "key-cache",     required_argument, NULL, CLI_OPT_KEY_CACHE },
 	{ "transfers",     required_argument, NULL, CLI_OPT_TRANSFERS },
 	{ "include-partial", no_argument,     NULL, CLI_OPT_INCLUDE_PARTIAL },
+	{ "limit-upload",  required_argument, NULL, CLI_OPT_LIMIT_UPLOAD },
+	{ "limit-download", required_argument, NULL, CLI_OPT_LIMIT_DOWNLOAD },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -35,6 +37,8 @@ int cli_opts_global(Cli *cli, int opt, const char *arg)
 	case CLI_OPT_KEY_CACHE:     cli->key_cache = arg; return 1;
 	case CLI_OPT_TRANSFERS:     cli->transfers = arg; return 1;
 	case CLI_OPT_INCLUDE_PARTIAL: cli->include_partial = 1; return 1;
+	case CLI_OPT_LIMIT_UPLOAD:  cli->limit_upload = arg; return 1;
+	case CLI_OPT_LIMIT_DOWNLOAD: cli->limit_download = arg; return 1;
 	default:                    return 0;
 	}
 }
@@ -51,6 +55,36 @@ static int set_transfers(Cli *cli)
 		return cli_usage(cli, "--transfers %s: give a number of requests from 1 to %d", cli->transfers,
 		                 S3CONFIG_TRANSFERS_MAX);
 	if (setenv("STRATA_S3_TRANSFERS", cli->transfers, 1) != 0)
+		return cli_failf(cli, -errno, "out of memory");
+	return CLI_CONTINUE;
+}
+
+/* --limit-upload/--limit-download RATE reach the S3 backends as
+ * STRATA_S3_LIMIT_UPLOAD/_DOWNLOAD in bytes per second
+ * (remote/s3/s3_rate.h); -v makes them say where their credentials came
+ * from (STRATA_S3_LOG). */
+static int set_s3_env(Cli *cli)
+{
+	const char *opt[2] = { cli->limit_upload, cli->limit_download };
+	static const char *const name[2] = { "--limit-upload", "--limit-download" };
+	static const char *const var[2] = { "STRATA_S3_LIMIT_UPLOAD", "STRATA_S3_LIMIT_DOWNLOAD" };
+	char buf[32];
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		if (!opt[i])
+			continue;
+		/* 1 KiB/s at least: below, libcurl's low-speed abort would
+		 * call every transfer stalled. */
+		if (cli_parse_size(opt[i], &v) != 0 || v < 1024 || v > (1ull << 40))
+			return cli_usage(cli, "%s %s: give bytes per second from 1K to 1T (K, M, G suffixes: "
+			                 "powers of 1024)", name[i], opt[i]);
+		snprintf(buf, sizeof buf, "%llu", (unsigned long long)v);
+		if (setenv(var[i], buf, 1) != 0)
+			return cli_failf(cli, -errno, "out of memory");
+	}
+	if (cli->verbose && setenv("STRATA_S3_LOG", "1", 1) != 0)
 		return cli_failf(cli, -errno, "out of memory");
 	return CLI_CONTINUE;
 }
@@ -120,6 +154,8 @@ int cli_opts_parse(Cli *cli, int argc, char **argv, const char *shortopts,
 		rc = CLI_CONTINUE;
 	}
 	if (cli->transfers && (rc = set_transfers(cli)) != CLI_CONTINUE)
+		goto out;
+	if ((rc = set_s3_env(cli)) != CLI_CONTINUE)
 		goto out;
 	*out_optind = optind;
 out:

@@ -75,10 +75,9 @@ int cli_select_opt(const Cli *cli, int opt, const char *arg, CliSelect *cs)
 int cli_select_operands(const Cli *cli, CliSelect *cs, int argc, char **argv, int *first, int rest_max,
                         const char *default_ref)
 {
-	int nops = argc - *first, selector = cs->nselectors || cs->labels.n || cs->verified;
-	int grouped = cs->sel.filter.host || cs->tags.n || cs->paths.n || cs->labels.n || cs->verified;
+	int nops = argc - *first, selector = cli_select_is_selector(cs);
+	int grouped = cli_select_is_grouped(cs);
 	const char *op = nops > 0 ? argv[*first] : NULL;
-	size_t skip = 0;
 
 	if (cs->nselectors > 1)
 		return cli_usage(cli, "give one of --at and --at-height");
@@ -103,6 +102,26 @@ int cli_select_operands(const Cli *cli, CliSelect *cs, int argc, char **argv, in
 	if (grouped && cs->ref && strcmp(cs->ref, "latest") != 0)
 		return cli_usage(cli, "--host, --tag, --path and --label choose among snapshots for latest, --at "
 		                 "or --at-height; %s already names one", cs->ref);
+	cli_select_group(cli, cs);
+	return CLI_CONTINUE;
+}
+
+int cli_select_is_selector(const CliSelect *cs)
+{
+	return cs->nselectors || cs->labels.n || cs->verified;
+}
+
+int cli_select_is_grouped(const CliSelect *cs)
+{
+	return cs->sel.filter.host || cs->tags.n || cs->paths.n || cs->labels.n || cs->verified;
+}
+
+void cli_select_group(const Cli *cli, CliSelect *cs)
+{
+	size_t skip = 0;
+
+	cs->sel.include_partial = cli->include_partial;
+	cs->sel.by = cs->nselectors ? cs->sel.by : SNAPSELECT_LATEST;
 	if (!cs->nselectors && cs->labels.n && !cs->ref && !cs->verified) {
 		/* --label alone: an exact pick whose miss names the nearest values. */
 		cs->sel.by = SNAPSELECT_LABEL;
@@ -115,7 +134,25 @@ int cli_select_operands(const Cli *cli, CliSelect *cs, int argc, char **argv, in
 	cs->sel.filter.npaths = cs->paths.n;
 	cs->sel.filter.labels = (const char *const *)cs->labels.v + skip;
 	cs->sel.filter.nlabels = cs->labels.n - skip;
-	return CLI_CONTINUE;
+}
+
+int cli_select_find_ref(CliSelect *cs, Repo *repo, const char *ref, Snapshot *out, StrataErr *err)
+{
+	const char *saved = cs->ref;
+	int rc, by;
+
+	if (cli_select_is_grouped(cs) && strcmp(ref, "latest") != 0)
+		return strata_err_set(err, STRATA_EUSAGE, "--host, --tag, --path, --label and --verified choose "
+		                      "among snapshots for latest; %s already names one", ref);
+	/* "latest" of the group, whatever --at/--at-height chose elsewhere. */
+	by = cs->sel.by;
+	if (by != SNAPSELECT_LABEL)
+		cs->sel.by = SNAPSELECT_LATEST;
+	cs->ref = ref;
+	rc = cli_select_find(cs, repo, out, err);
+	cs->ref = saved;
+	cs->sel.by = by;
+	return rc;
 }
 
 int cli_select_find(CliSelect *cs, Repo *repo, Snapshot *out, StrataErr *err)
@@ -143,4 +180,16 @@ void cli_select_free(CliSelect *cs)
 	cli_list_free(&cs->labels);
 	verified_set_free(cs->vset);
 	cs->vset = NULL;
+}
+
+const struct option cli_select_options[] = {
+	CLI_SELECT_LONGOPTS,
+	{ NULL, 0, NULL, 0 }
+};
+
+int cli_select_on_opt(Cli *cli, int opt, const char *arg, void *ctx)
+{
+	int rc = cli_select_opt(cli, opt, arg, ctx);
+
+	return rc == CLI_SELECT_NOT_MINE ? cli_usage(cli, "unexpected option") : rc;
 }

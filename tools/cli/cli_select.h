@@ -114,6 +114,30 @@ int cli_select_operands(const Cli *cli, CliSelect *cs, int argc, char **argv, in
  * snapshots named, STRATA_EAMBIGUOUS) and of verified_load. */
 int cli_select_find(CliSelect *cs, Repo *repo, Snapshot *out, StrataErr *err);
 
+/* cli_select_is_selector — 1 if --at, --at-height, --label or --verified
+ * was given (the options choose a snapshot by themselves);
+ * cli_select_is_grouped — 1 if --host, --tag, --path, --label or
+ * --verified was given (they narrow the group "latest" looks in). */
+int cli_select_is_selector(const CliSelect *cs);
+int cli_select_is_grouped(const CliSelect *cs);
+
+/* cli_select_group — fill cs->sel from the options alone, without
+ * operands (what cli_select_operands does after taking SNAPSHOT): for a
+ * command that takes several snapshots (diff) or none (find). */
+void cli_select_group(const Cli *cli, CliSelect *cs);
+
+/* cli_select_find_ref — the snapshot ref names ("latest", narrowed by
+ * the group, or an ID prefix) once cs->sel is filled. STRATA_EUSAGE for
+ * an ID prefix beside --host/--tag/--path/--label/--verified; else the
+ * errors of cli_select_find. */
+int cli_select_find_ref(CliSelect *cs, Repo *repo, const char *ref, Snapshot *out, StrataErr *err);
+
+/* cli_select_options, cli_select_on_opt — the getopt_long table and the
+ * option callback (ctx: the CliSelect) of a command whose only options
+ * are the selectors. */
+extern const struct option cli_select_options[];
+int cli_select_on_opt(Cli *cli, int opt, const char *arg, void *ctx);
+
 /* cli_select_free — the lists and the loaded records. */
 void cli_select_free(CliSelect *cs);
 

@@ -388,7 +388,7 @@ int cmd_backup_job_metrics_add(CliMetrics *m, const Cli *cli, const char *path, 
  * --freeze-pid (fz). */
 static int job_metrics_write(const Cli *cli, const char *path, const char *job, int exit_code,
                              double duration_s, const SnapshotSummary *s, const BackupResult *res,
-                             const CliFreeze *fz, StrataErr *err)
+                             const CliFreeze *fz, Repo *repo, StrataErr *err)
 {
 	const char *command = cli->cmd ? cli->cmd->name : "strata";
 	const char *lb[] = { "job", job ? job : command, "command", command, NULL };
@@ -402,6 +402,8 @@ static int job_metrics_write(const Cli *cli, const char *path, const char *job, 
 		rc = cli_metrics_add(m, "strata_partial_paths", "source paths that vanished, could not be read or changed "
 		                     "while read: the snapshot is partial when > 0", "gauge", lb,
 		                     (double)res->partial_count);
+	if (rc == 0)
+		rc = cli_metrics_add_requests(m, lb, repo);
 	if (rc == 0 && fz)
 		rc = cli_metrics_add(m, "strata_freeze_paused_seconds",
 		                     "how long --freeze-pid kept the writers stopped in the last run", "gauge", lb,
@@ -415,9 +417,9 @@ static int job_metrics_write(const Cli *cli, const char *path, const char *job, 
 }
 
 int cmd_backup_job_metrics(const Cli *cli, const char *path, const char *job, int exit_code,
-                           double duration_s, const SnapshotSummary *s, StrataErr *err)
+                           double duration_s, const SnapshotSummary *s, Repo *repo, StrataErr *err)
 {
-	return job_metrics_write(cli, path, job, exit_code, duration_s, s, NULL, NULL, err);
+	return job_metrics_write(cli, path, job, exit_code, duration_s, s, NULL, NULL, repo, err);
 }
 
 static int freeze_stop(void *ctx, StrataErr *err)
@@ -678,6 +680,8 @@ static int run(Cli *cli, int argc, char **argv)
 		                      "summary", cli_json_summary(&res.summary));
 		if (j && fz && json_object_set_new(j, "paused_ms", json_real((double)cli_freeze_paused_ns(fz) / 1e6)) < 0)
 			json_decref(j), j = NULL;
+		if (j && cli_json_set_requests(j, "requests", repo) < 0)
+			json_decref(j), j = NULL;
 		if (j && a.fs_snapshot != FSSNAP_NONE &&
 		    json_object_set_new(j, "fs_snapshot", cli_fssnap_json(a.fs_snapshot_arg, fss, opts.npaths)) < 0)
 			json_decref(j), j = NULL;
@@ -715,8 +719,9 @@ out:
 		cli_progress_done(&report.progress);
 	if (a.metrics && exit_code != CLI_EXIT_USAGE) {   /* usage error: nothing ran */
 		StrataErr merr = { 0, "" };
+
 		if (job_metrics_write(cli, a.metrics, a.job, exit_code, (double)(cli_now_ns() - t0) / 1e9,
-		                      have_res ? &res.summary : NULL, have_res ? &res : NULL, fz, &merr) != 0) {
+		                      have_res ? &res.summary : NULL, have_res ? &res : NULL, fz, repo, &merr) != 0) {
 			cli_warn("%s", merr.msg);
 			if (exit_code == CLI_EXIT_OK)
 				exit_code = CLI_EXIT_FAILURE;
@@ -774,6 +779,10 @@ const CliCommand cmd_backup = {
 		"      --tag TAG           tag the snapshot (repeatable)\n"
 		"      --host HOST         record HOST instead of this machine's name\n"
 		"      --label KEY=VALUE   attach a label (repeatable), e.g. height=812345\n"
+		"      --time TIME         record TIME as the snapshot's time instead of now\n"
+		"                          (the forms of restore --at: 2024-05-01 12:00,\n"
+		"                          2024-05-01T10:00Z, @UNIXSECONDS), e.g. when\n"
+		"                          importing an old archive with --stdin-tar\n"
 		"      --exclude GLOB      skip paths matching GLOB (fnmatch(3); repeatable)\n"
 		"      --exclude-file FILE read globs from FILE, one per line; blank lines\n"
 		"                          and lines starting with '#' are ignored\n"

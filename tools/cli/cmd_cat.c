@@ -12,6 +12,7 @@
 #include "tools/cli/cli_lock.h"
 #include "tools/cli/cli_opts.h"
 #include "tools/cli/cli_repo.h"
+#include "tools/cli/cli_select.h"
 
 static int cat_config(Repo *repo, StrataErr *err)
 {
@@ -38,13 +39,13 @@ static int cat_config(Repo *repo, StrataErr *err)
 	return 0;
 }
 
-static int cat_snapshot(Repo *repo, const char *ref, int include_partial, StrataErr *err)
+static int cat_snapshot(Repo *repo, CliSelect *cs, StrataErr *err)
 {
 	Snapshot snap;
 	int rc;
 
 	memset(&snap, 0, sizeof snap);
-	if ((rc = snapshot_resolve(repo, ref, include_partial, &snap, err)))
+	if ((rc = cli_select_find(cs, repo, &snap, err)))
 		return rc;
 	rc = cli_json_print(cli_json_snapshot(&snap), 0);
 	snapshot_clear(&snap);
@@ -53,44 +54,57 @@ static int cat_snapshot(Repo *repo, const char *ref, int include_partial, Strata
 	return 0;
 }
 
+
 static int run(Cli *cli, int argc, char **argv)
 {
 	StrataErr err = { 0, "" };
 	Repo *repo = NULL;
+	CliSelect cs;
 	const char *what;
 	int rc, first, nargs;
 
-	if ((rc = cli_opts_parse(cli, argc, argv, "", NULL, NULL, NULL, &first)) != CLI_CONTINUE)
-		return rc;
-	if (first >= argc)
-		return cli_usage(cli, "what to show: config or snapshot ID");
-	what = argv[first];
-	nargs = argc - first - 1;
-	if (!strcmp(what, "config")) {
-		if (nargs != 0)
-			return cli_usage(cli, "cat config takes no argument");
-	} else if (!strcmp(what, "snapshot")) {
-		if (nargs != 1)
-			return cli_usage(cli, "cat snapshot wants one snapshot ID");
-	} else {
-		return cli_usage(cli, "cannot show '%s': use config or snapshot", what);
+	memset(&cs, 0, sizeof cs);
+	if ((rc = cli_opts_parse(cli, argc, argv, "", cli_select_options, cli_select_on_opt, &cs, &first)) != CLI_CONTINUE)
+		goto usage;
+	rc = CLI_CONTINUE;
+	if (first >= argc) {
+		rc = cli_usage(cli, "what to show: config or snapshot ID");
+		goto usage;
 	}
+	what = argv[first++];
+	nargs = argc - first;
+	if (!strcmp(what, "config")) {
+		if (nargs != 0 || cs.nselectors || cli_select_is_grouped(&cs))
+			rc = cli_usage(cli, "cat config takes no argument");
+	} else if (!strcmp(what, "snapshot")) {
+		if ((rc = cli_select_operands(cli, &cs, argc, argv, &first, 0, NULL)) == CLI_CONTINUE && first < argc)
+			rc = cli_usage(cli, "unexpected argument %s", argv[first]);
+	} else {
+		rc = cli_usage(cli, "cannot show '%s': use config or snapshot", what);
+	}
+	if (rc != CLI_CONTINUE)
+		goto usage;
 	if ((rc = cli_repo_open(cli, &repo, &err)) || (rc = cli_lock(cli, repo, LOCK_SHARED, &err)))
 		goto out;
 	if (!strcmp(what, "config"))
 		rc = cat_config(repo, &err);
 	else
-		rc = cat_snapshot(repo, argv[first + 1], cli->include_partial, &err);
+		rc = cat_snapshot(repo, &cs, &err);
 out:
 	repo_close(repo);
+	cli_select_free(&cs);
 	return rc ? cli_fail(cli, rc, &err) : CLI_EXIT_OK;
+usage:
+	cli_select_free(&cs);
+	return rc;
 }
 
 const CliCommand cmd_cat = {
 	.name = "cat",
 	.summary = "Print the repository config or a snapshot as JSON.",
 	.usage = "strata cat config\n"
-	         "       strata cat snapshot SNAPSHOT",
+	         "       strata cat snapshot SNAPSHOT [--host H] [--tag T]... [--path P]...\n"
+	         "       strata cat snapshot (--at TIME | --at-height N | --label K=V | --verified)",
 	.help =
 		"Decrypts and prints, as indented JSON:\n"
 		"  config             the repository config: ID, format version, chunker\n"
@@ -99,8 +113,11 @@ const CliCommand cmd_cat = {
 		"                     `strata snapshots --json`)\n"
 		"SNAPSHOT is \"latest\" or an ID prefix of at least 4 hex digits.\n"
 		"\n"
+		CLI_SELECT_HELP
+		"\n"
 		"Examples:\n"
 		"  strata cat config\n"
+		"  strata cat snapshot --tag db --host pg1 latest\n"
 		"  strata cat snapshot latest | jq .summary\n",
 	.run = run,
 };

@@ -246,7 +246,7 @@ static json_t *json_chunk(const CheckChunk *k)
 	return o;
 }
 
-static int print_json(const CheckReport *r, const Args *a)
+static int print_json(Repo *repo, const CheckReport *r, const Args *a)
 {
 	json_t *o, *problems = json_array(), *chunks = json_array(), *snaps = json_array(), *packs = json_array();
 
@@ -289,12 +289,15 @@ static int print_json(const CheckReport *r, const Args *a)
 	              "damaged_chunks", chunks ? chunks : json_null(),
 	              "damaged_snapshots", snaps ? snaps : json_null(),
 	              "packs_read", packs ? packs : json_null());
+	if (o && cli_json_set_requests(o, "requests", repo) < 0)
+		json_decref(o), o = NULL;
 	return cli_json_print(o, 0);
 }
 
 /* ---- metrics ---- */
 
-static int write_metrics(const Args *a, const CheckReport *r, int exit_code, double duration_s, StrataErr *err)
+static int write_metrics(const Args *a, Repo *repo, const CheckReport *r, int exit_code, double duration_s,
+                         StrataErr *err)
 {
 	const char *lb[] = { "job", a->job ? a->job : "check", NULL, NULL, NULL };
 	const char *lbd[] = { "job", a->job ? a->job : "check", "severity", "damage", NULL };
@@ -313,6 +316,8 @@ static int write_metrics(const Args *a, const CheckReport *r, int exit_code, dou
 	ADD("strata_check_last_run_timestamp_seconds", "when the check finished (unix seconds)", lb, time(NULL));
 	ADD("strata_check_duration_seconds", "how long the check took", lb, duration_s);
 	ADD("strata_check_read_data", "1 if pack data was read and verified", lb, a->opts.read_data);
+	if (rc == 0)
+		rc = cli_metrics_add_requests(m, lb, repo);
 	if (r) {
 		ADD("strata_check_packs", "packs in the repository", lb, r->packs);
 		ADD("strata_check_packs_read", "packs read and verified", lb, r->npacks_read);
@@ -363,7 +368,7 @@ static int run(Cli *cli, int argc, char **argv)
 		goto out;
 	}
 	if (cli->json) {
-		if (print_json(r, &a) < 0)
+		if (print_json(repo, r, &a) < 0)
 			exit_code = cli_failf(cli, -EIO, "cannot write to stdout");
 		else if (r->damage)
 			exit_code = cli_exit_code(STRATA_EDAMAGED);
@@ -378,7 +383,7 @@ static int run(Cli *cli, int argc, char **argv)
 out:
 	if (a.metrics) {
 		StrataErr merr = { 0, "" };
-		if (write_metrics(&a, r, exit_code, (double)(cli_now_ns() - t0) / 1e9, &merr) != 0) {
+		if (write_metrics(&a, repo, r, exit_code, (double)(cli_now_ns() - t0) / 1e9, &merr) != 0) {
 			cli_warn("%s", merr.msg);
 			if (exit_code == CLI_EXIT_OK)
 				exit_code = CLI_EXIT_FAILURE;

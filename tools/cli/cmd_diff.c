@@ -19,6 +19,7 @@
 #include "tools/cli/cli_lock.h"
 #include "tools/cli/cli_opts.h"
 #include "tools/cli/cli_repo.h"
+#include "tools/cli/cli_select.h"
 
 enum Change { CH_ADDED, CH_REMOVED, CH_MODIFIED, CH_TYPE };
 
@@ -248,29 +249,47 @@ static void print_summary(const Differ *d)
 		       (unsigned long long)d->dirs_compared, (unsigned long long)d->dirs_skipped);
 }
 
+
 static int run(Cli *cli, int argc, char **argv)
 {
 	StrataErr err = { 0, "" };
 	Repo *repo = NULL;
 	Snapshot s1, s2;
+	CliSelect cs;
 	Differ d;
-	int rc, first, exit_code = CLI_EXIT_OK, have1 = 0, have2 = 0;
+	int rc, first, nops, exit_code = CLI_EXIT_OK, have1 = 0, have2 = 0;
 
 	memset(&s1, 0, sizeof s1);
 	memset(&s2, 0, sizeof s2);
 	memset(&d, 0, sizeof d);
-	if ((rc = cli_opts_parse(cli, argc, argv, "", NULL, NULL, NULL, &first)) != CLI_CONTINUE)
+	memset(&cs, 0, sizeof cs);
+	if ((rc = cli_opts_parse(cli, argc, argv, "", cli_select_options, cli_select_on_opt, &cs, &first)) != CLI_CONTINUE) {
+		cli_select_free(&cs);
 		return rc;
-	if (argc - first < 2)
-		return cli_usage(cli, "diff needs two snapshots: SNAPSHOT1 SNAPSHOT2");
-	if (argc - first > 2)
-		return cli_usage(cli, "unexpected argument %s", argv[first + 2]);
+	}
+	nops = argc - first;
+	/* Two SNAPSHOTs, or a selector for SNAPSHOT1 and one SNAPSHOT. */
+	if (cs.nselectors > 1)
+		exit_code = cli_usage(cli, "give one of --at and --at-height");
+	else if (cs.nselectors && nops != 1)
+		exit_code = cli_usage(cli, "with --at or --at-height choosing SNAPSHOT1, give one SNAPSHOT2");
+	else if (nops < 2 && !(nops == 1 && cli_select_is_selector(&cs)))
+		exit_code = cli_usage(cli, "diff needs two snapshots: SNAPSHOT1 SNAPSHOT2 (or a selector for "
+		                      "SNAPSHOT1, such as --at-height N, and SNAPSHOT2)");
+	else if (nops > 2)
+		exit_code = cli_usage(cli, "unexpected argument %s", argv[first + 2]);
+	if (exit_code != CLI_EXIT_OK) {
+		cli_select_free(&cs);
+		return exit_code;
+	}
+	cli_select_group(cli, &cs);
 	if ((rc = cli_repo_open(cli, &repo, &err)) || (rc = cli_lock(cli, repo, LOCK_SHARED, &err)))
 		goto fail;
-	if ((rc = snapshot_resolve(repo, argv[first], cli->include_partial, &s1, &err)) != 0)
+	rc = nops == 1 ? cli_select_find(&cs, repo, &s1, &err) : cli_select_find_ref(&cs, repo, argv[first], &s1, &err);
+	if (rc != 0)
 		goto fail;
 	have1 = 1;
-	if ((rc = snapshot_resolve(repo, argv[first + 1], cli->include_partial, &s2, &err)) != 0)
+	if ((rc = cli_select_find_ref(&cs, repo, argv[argc - 1], &s2, &err)) != 0)
 		goto fail;
 	have2 = 1;
 	d.cli = cli;
@@ -298,13 +317,15 @@ out:
 		snapshot_clear(&s2);
 	repo_close(repo);
 	free(d.path);
+	cli_select_free(&cs);
 	return exit_code;
 }
 
 const CliCommand cmd_diff = {
 	.name = "diff",
 	.summary = "Show the files added, removed and changed between two snapshots.",
-	.usage = "strata diff SNAPSHOT1 SNAPSHOT2",
+	.usage = "strata diff SNAPSHOT1 SNAPSHOT2 [--host H] [--tag T]... [--path P]... [--label K=V]...\n"
+	         "       strata diff (--at TIME | --at-height N | --label K=V | --verified) SNAPSHOT2",
 	.help =
 		"Compares the trees of two snapshots and prints one line per entry that\n"
 		"differs, in path order:\n"
@@ -324,6 +345,11 @@ const CliCommand cmd_diff = {
 		"(\"added\", \"removed\", \"modified\", \"type\"), type_before, type_after,\n"
 		"size_before, size_after (null when absent, and for entries other than\n"
 		"files and symlinks).\n"
+		"\n"
+		CLI_SELECT_HELP
+		"Beside one SNAPSHOT, a selector (--at, --at-height, --label, --verified)\n"
+		"chooses SNAPSHOT1: `diff --at-height 812000 latest` shows what changed\n"
+		"since that height.\n"
 		"\n"
 		"Examples:\n"
 		"  strata diff 3fa1c2d4 latest\n"

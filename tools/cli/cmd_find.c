@@ -22,6 +22,7 @@
 #include "tools/cli/cli_lock.h"
 #include "tools/cli/cli_opts.h"
 #include "tools/cli/cli_repo.h"
+#include "tools/cli/cli_select.h"
 
 enum {
 	OPT_SNAPSHOT = CLI_OPT_CMD
@@ -29,11 +30,13 @@ enum {
 
 static const struct option longopts[] = {
 	{ "snapshot", required_argument, NULL, OPT_SNAPSHOT },
+	CLI_SELECT_LONGOPTS,
 	{ NULL, 0, NULL, 0 }
 };
 
 typedef struct Args {
 	CliList snapshots;
+	CliSelect sel;            /* the group searched, or the one snapshot chosen */
 } Args;
 
 /* A set of 32-byte keys (open addressing, linear probing); the keys are
@@ -61,9 +64,12 @@ typedef struct Finder {
 static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
 {
 	Args *a = ctx;
+	int rc;
 
-	if (opt != OPT_SNAPSHOT)
-		return cli_usage(cli, "unexpected option");
+	if (opt != OPT_SNAPSHOT) {
+		rc = cli_select_opt(cli, opt, arg, &a->sel);
+		return rc == CLI_SELECT_NOT_MINE ? cli_usage(cli, "unexpected option") : rc;
+	}
 	if (cli_list_push(&a->snapshots, (char *)(uintptr_t)arg) < 0)
 		return cli_failf(cli, -ENOMEM, "out of memory");
 	return CLI_CONTINUE;
@@ -291,6 +297,15 @@ static int run(Cli *cli, int argc, char **argv)
 			exit_code = cli_usage(cli, "an empty PATTERN matches nothing");
 			goto out;
 		}
+	if (a.sel.nselectors > 1) {
+		exit_code = cli_usage(cli, "give one of --at and --at-height");
+		goto out;
+	}
+	if (a.sel.nselectors && a.snapshots.n) {
+		exit_code = cli_usage(cli, "give --snapshot or --at/--at-height, not both");
+		goto out;
+	}
+	cli_select_group(cli, &a.sel);
 	f.cli = cli;
 	f.patterns = (const char *const *)(argv + first);
 	f.npatterns = (size_t)(argc - first);
@@ -308,12 +323,45 @@ static int run(Cli *cli, int argc, char **argv)
 			goto out;
 		}
 		for (i = 0; i < a.snapshots.n; i++) {
-			if ((rc = snapshot_resolve(repo, a.snapshots.v[i], cli->include_partial, &snaps[i], &err)) != 0)
+			if ((rc = cli_select_find_ref(&a.sel, repo, a.snapshots.v[i], &snaps[i], &err)) != 0)
 				goto fail;
 			nsnaps++;
 		}
+	} else if (a.sel.nselectors) {
+		/* --at/--at-height: the one snapshot they choose. */
+		if (!(snaps = calloc(1, sizeof *snaps))) {
+			exit_code = cli_failf(cli, -ENOMEM, "out of memory");
+			goto out;
+		}
+		if ((rc = cli_select_find(&a.sel, repo, &snaps[0], &err)) != 0)
+			goto fail;
+		nsnaps = 1;
 	} else if ((rc = snapshot_list(repo, &snaps, &nsnaps, &err)) != 0) {
 		goto fail;
+	} else if (cli_select_is_grouped(&a.sel)) {
+		/* The group only (every snapshot of it, partial ones listed too). */
+		size_t w = 0;
+		if (a.sel.verified && !a.sel.vset) {
+			if ((rc = cli_select_load_verified(repo, &a.sel.vset, &err)) != 0)
+				goto fail;
+			a.sel.sel.filter.verified = a.sel.vset;
+		}
+		/* --label here narrows: all of them, the first included. */
+		a.sel.sel.filter.labels = (const char *const *)a.sel.labels.v;
+		a.sel.sel.filter.nlabels = a.sel.labels.n;
+		for (i = 0; i < nsnaps; i++) {
+			if (snapselect_matches(&snaps[i], &a.sel.sel.filter)) {
+				if (w != i) {
+					Snapshot tmp = snaps[w];
+					snaps[w] = snaps[i];
+					snaps[i] = tmp;
+				}
+				w++;
+			}
+		}
+		for (i = w; i < nsnaps; i++)
+			snapshot_clear(&snaps[i]);
+		nsnaps = w;
 	}
 	for (i = 0; i < nsnaps && rc == 0; i++)
 		rc = search_snapshot(&f, &snaps[i], &err);
@@ -335,13 +383,16 @@ out:
 	keyset_free(&f.barren);
 	free(f.path);
 	cli_list_free(&a.snapshots);
+	cli_select_free(&a.sel);
 	return exit_code;
 }
 
 const CliCommand cmd_find = {
 	.name = "find",
 	.summary = "Find files matching a pattern in every snapshot (or some).",
-	.usage = "strata find [--snapshot SNAPSHOT]... PATTERN...",
+	.usage = "strata find [--snapshot SNAPSHOT]... [--host H] [--tag T]... [--path P]... [--label K=V]...\n"
+	         "                   [--verified] PATTERN...\n"
+	         "       strata find (--at TIME | --at-height N) [--host H] [--tag T]... PATTERN...",
 	.help =
 		"Prints every entry whose path matches a PATTERN (fnmatch(3) globs:\n"
 		"* ? [...]; '*' also matches '/'): a PATTERN matches the base name or\n"
@@ -357,6 +408,9 @@ const CliCommand cmd_find = {
 		"Options:\n"
 		"      --snapshot SNAPSHOT  search only this snapshot (repeatable):\n"
 		"                           \"latest\" or an ID prefix\n"
+		"\n"		CLI_SELECT_HELP
+		"Here --host, --tag, --path, --label and --verified alone search every\n"
+		"snapshot of that group; --at and --at-height search the one they choose.\n"
 		"\n"
 		"With --json, a JSON array with one object per line: the fields of\n"
 		"`strata ls --json` plus snapshot, short_id and snapshot_time.\n"

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "store/prune/forget.h"
 #include "store/prune/prune.h"
@@ -247,6 +248,14 @@ static int forget_ids(Cli *cli, Repo *repo, const Args *a, char **refs, int nref
 			exit_code = cli_fail(cli, rc, &err);
 			goto out;
 		}
+		if (snapshot_held(&found[n], (int64_t)time(NULL) * 1000000000)) {
+			n++;
+			exit_code = cli_failf(cli, STRATA_EREFUSED, "snapshot %s is held (%s); `strata unhold %s` first",
+			                      cli_fmt_short_id(found[n - 1].id, id),
+			                      *found[n - 1].hold_reason ? found[n - 1].hold_reason : "no reason given",
+			                      id);
+			goto out;
+		}
 	}
 	for (int i = 0; i < n; i++) {
 		if (!a->dry_run && (rc = snapshot_delete(repo, found[i].id, &err)) && rc != -ENOENT) {
@@ -272,7 +281,7 @@ static int run(Cli *cli, int argc, char **argv)
 	Snapshot *all = NULL, *sel = NULL;
 	ForgetDecision *dec = NULL;
 	uint8_t (*removed)[STRATA_ID_LEN] = NULL;
-	size_t nall = 0, nsel = 0, ngroups = 0, nremoved = 0;
+	size_t nall = 0, nsel = 0, ngroups = 0, nremoved = 0, nlocked = 0;
 	json_t *groups = NULL, *pj = NULL;
 	char reasons[512];
 	int rc, first, exit_code = CLI_EXIT_OK;
@@ -286,6 +295,7 @@ static int run(Cli *cli, int argc, char **argv)
 		goto out;
 	}
 	a.policy.labels = a.labels;
+	a.policy.now_ns = (int64_t)time(NULL) * 1000000000;
 	a.policy.include_partial = cli->include_partial;
 	a.policy.tags = (const char *const *)a.keep_tags.v;
 	a.policy.ntags = a.keep_tags.n;
@@ -375,16 +385,29 @@ static int run(Cli *cli, int argc, char **argv)
 		}
 	}
 	if (!a.dry_run) {
+		size_t w = 0;
+
 		for (size_t i = 0; i < nremoved; i++) {
-			if ((rc = snapshot_delete(repo, removed[i], &err)) && rc != -ENOENT) {
+			rc = snapshot_delete(repo, removed[i], &err);
+			if (rc == -EPERM) {
+				/* Under retention (S3 Object Lock): it stays, and so
+				 * does what it uses; a later forget removes it. */
+				cli_warn("kept: %s", err.msg);
+				nlocked++;
+				continue;
+			}
+			if (rc && rc != -ENOENT) {
 				exit_code = cli_fail(cli, rc, &err);
 				goto out;
 			}
+			memmove(removed[w++], removed[i], STRATA_ID_LEN);
 		}
+		nremoved = w;
 	}
 	if (!groups && !cli->quiet)
-		printf("%zu snapshot%s %s, %zu kept\n", nremoved, nremoved == 1 ? "" : "s",
-		       a.dry_run ? "would be removed" : "removed", nsel - nremoved);
+		printf("%zu snapshot%s %s, %zu kept%s\n", nremoved, nremoved == 1 ? "" : "s",
+		       a.dry_run ? "would be removed" : "removed", nsel - nremoved,
+		       nlocked ? " (some under retention: see the warnings)" : "");
 prune:
 	if (exit_code == CLI_EXIT_OK && a.prune) {
 		PruneOptions po;
@@ -402,8 +425,9 @@ prune:
 		json_t *ids = json_array();
 		for (size_t i = 0; ids && i < nremoved; i++)
 			json_array_append_new(ids, cli_json_id(removed[i]));
-		if (cli_json_print(json_pack("{s:b, s:o, s:o, s:I, s:o}", "dry_run", a.dry_run, "groups", groups,
+		if (cli_json_print(json_pack("{s:b, s:o, s:o, s:I, s:I, s:o}", "dry_run", a.dry_run, "groups", groups,
 		                             "removed", ids ? ids : json_null(), "kept", (json_int_t)(nsel - nremoved),
+		                             "kept_under_retention", (json_int_t)nlocked,
 		                             "prune", pj ? pj : json_null()), 0) < 0)
 			exit_code = cli_failf(cli, -EIO, "cannot write to stdout");
 		groups = pj = NULL;
@@ -412,7 +436,7 @@ out:
 	if (a.metrics && exit_code != CLI_EXIT_USAGE) {   /* usage error: nothing ran */
 		StrataErr merr = { 0, "" };
 		if (cmd_backup_job_metrics(cli, a.metrics, a.job, exit_code, (double)(cli_now_ns() - t0) / 1e9,
-		                           NULL, &merr) != 0) {
+		                           NULL, repo, &merr) != 0) {
 			cli_warn("%s", merr.msg);
 			if (exit_code == CLI_EXIT_OK)
 				exit_code = CLI_EXIT_FAILURE;

@@ -17,7 +17,9 @@ enum {
 	OPT_CHUNK_MAX,
 	OPT_PACK_SIZE,
 	OPT_STORAGE_CLASS,
-	OPT_FORMAT_VERSION
+	OPT_FORMAT_VERSION,
+	OPT_LOCK_DAYS,
+	OPT_LOCK_MODE
 };
 
 static const struct option longopts[] = {
@@ -27,6 +29,8 @@ static const struct option longopts[] = {
 	{ "pack-size", required_argument, NULL, OPT_PACK_SIZE },
 	{ "storage-class", required_argument, NULL, OPT_STORAGE_CLASS },
 	{ "format-version", required_argument, NULL, OPT_FORMAT_VERSION },
+	{ "object-lock-days", required_argument, NULL, OPT_LOCK_DAYS },
+	{ "object-lock-mode", required_argument, NULL, OPT_LOCK_MODE },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -49,6 +53,19 @@ static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
 		if (strcmp(arg, "1") != 0 && strcmp(arg, "2") != 0)
 			return cli_usage(cli, "--format-version takes 1 or 2, not %s", arg);
 		params->format_version = arg[0] - '0';
+		return CLI_CONTINUE;
+	case OPT_LOCK_DAYS: {
+		long d = 0;
+
+		if (cli_parse_int(arg, 1, REPO_LOCK_DAYS_MAX, &d) != 0)
+			return cli_usage(cli, "--object-lock-days %s: give whole days from 1 to %d", arg, REPO_LOCK_DAYS_MAX);
+		params->lock_days = (uint32_t)d;
+		return CLI_CONTINUE;
+	}
+	case OPT_LOCK_MODE:
+		if (strcmp(arg, "COMPLIANCE") != 0 && strcmp(arg, "GOVERNANCE") != 0)
+			return cli_usage(cli, "--object-lock-mode takes COMPLIANCE or GOVERNANCE, not %s", arg);
+		params->lock_governance = strcmp(arg, "GOVERNANCE") == 0;
 		return CLI_CONTINUE;
 	default:            return cli_usage(cli, "unexpected option");
 	}
@@ -73,6 +90,8 @@ static int run(Cli *cli, int argc, char **argv)
 		return rc;
 	if (first < argc)
 		return cli_usage(cli, "unexpected argument %s", argv[first]);
+	if (params.lock_governance && !params.lock_days)
+		return cli_usage(cli, "--object-lock-mode needs --object-lock-days N");
 	if ((rc = cli_repo_location(cli, &loc, &err)))
 		return cli_fail(cli, rc, &err);
 	snprintf(prompt, sizeof prompt, "enter a password for the new repository %s: ", loc);
@@ -96,7 +115,8 @@ out:
 const CliCommand cmd_init = {
 	.name = "init",
 	.summary = "Create a new, empty repository.",
-	.usage = "strata init [--chunk-min BYTES] [--chunk-avg BYTES] [--chunk-max BYTES] [--pack-size BYTES] [--format-version N]",
+	.usage = "strata init [--chunk-min BYTES] [--chunk-avg BYTES] [--chunk-max BYTES] [--pack-size BYTES] [--format-version N]\n"
+	         "            [--object-lock-days N [--object-lock-mode COMPLIANCE|GOVERNANCE]]",
 	.help =
 		"Creates the repository at the location given with -r/--repo (or\n"
 		"$STRATA_REPOSITORY): a random master key, the config, and a first key\n"
@@ -115,12 +135,20 @@ const CliCommand cmd_init = {
 		"      --format-version N  2 (the default) names files by SHA-256, 1 by\n"
 		"                          BLAKE2b-256 as strata 0.1 did; choose 1 only\n"
 		"                          when strata 0.1 must read the repository\n"
+		"      --object-lock-days N  immutable backups on S3: every object written\n"
+		"                          to this repository (by any later command too; lock\n"
+		"                          files and prune plans excepted) is retained N days\n"
+		"                          with S3 Object Lock; recorded in the config. The\n"
+		"                          bucket needs Object Lock enabled\n"
+		"      --object-lock-mode M  COMPLIANCE (default: no one can shorten it) or\n"
+		"                          GOVERNANCE (s3:BypassGovernanceRetention can)\n"
 		"  BYTES takes K, M, G suffixes (powers of 1024). Chunk sizes are fixed\n"
 		"  for the life of the repository.\n"
 		"\n"
 		"Examples:\n"
 		"  strata -r /srv/backup/repo init\n"
 		"  STRATA_PASSWORD_FILE=/etc/strata/pw strata -r /srv/backup/repo init\n"
-		"  strata -r s3:http://127.0.0.1:9000/backups/node1 init --chunk-avg 16K\n",
+		"  strata -r s3:http://127.0.0.1:9000/backups/node1 init --chunk-avg 16K\n"
+		"  strata -r s3://offsite/node1 init --object-lock-days 35\n",
 	.run = run,
 };

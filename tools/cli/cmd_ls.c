@@ -15,17 +15,6 @@
 #include "tools/cli/cli_repo.h"
 #include "tools/cli/cli_select.h"
 
-static const struct option longopts[] = {
-	CLI_SELECT_LONGOPTS,
-	{ NULL, 0, NULL, 0 }
-};
-
-static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
-{
-	int rc = cli_select_opt(cli, opt, arg, ctx);
-
-	return rc == CLI_SELECT_NOT_MINE ? cli_usage(cli, "unexpected option") : rc;
-}
 
 typedef struct Lister {
 	const Cli *cli;
@@ -95,7 +84,7 @@ static int run(Cli *cli, int argc, char **argv)
 	memset(&node, 0, sizeof node);
 	memset(&l, 0, sizeof l);
 	memset(&sel, 0, sizeof sel);
-	if ((rc = cli_opts_parse(cli, argc, argv, "", longopts, on_opt, &sel, &first)) != CLI_CONTINUE) {
+	if ((rc = cli_opts_parse(cli, argc, argv, "", cli_select_options, cli_select_on_opt, &sel, &first)) != CLI_CONTINUE) {
 		exit_code = rc;
 		goto out;
 	}

@@ -24,6 +24,7 @@
 #include "tools/cli/cli_lock.h"
 #include "tools/cli/cli_opts.h"
 #include "tools/cli/cli_repo.h"
+#include "tools/cli/cli_select.h"
 #include "tools/cli/mount_fs.h"
 #include "tools/cli/mount_fuse.h"
 
@@ -38,12 +39,14 @@ static const struct option longopts[] = {
 	{ "refresh",     required_argument, NULL, OPT_REFRESH },
 	/* Hidden: libfuse's request trace on stderr. */
 	{ "fuse-debug",  no_argument,       NULL, OPT_DEBUG },
+	CLI_SELECT_LONGOPTS,
 	{ NULL, 0, NULL, 0 }
 };
 
 typedef struct Args {
 	MountFuseOptions fuse;
 	long refresh_s;
+	CliSelect sel;             /* --host, --tag, --path, --label, --verified: the group served */
 } Args;
 
 static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
@@ -61,8 +64,10 @@ static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
 	case OPT_DEBUG:
 		a->fuse.debug = 1;
 		return CLI_CONTINUE;
-	default:
-		return cli_usage(cli, "unexpected option");
+	default: {
+		int rc = cli_select_opt(cli, opt, arg, &a->sel);
+		return rc == CLI_SELECT_NOT_MINE ? cli_usage(cli, "unexpected option") : rc;
+	}
 	}
 }
 
@@ -80,21 +85,33 @@ static int run(Cli *cli, int argc, char **argv)
 	memset(&a, 0, sizeof a);
 	memset(&m, 0, sizeof m);
 	a.refresh_s = 30;
-	if ((rc = cli_opts_parse(cli, argc, argv, "", longopts, on_opt, &a, &first)) != CLI_CONTINUE)
-		return rc;
+	if ((rc = cli_opts_parse(cli, argc, argv, "", longopts, on_opt, &a, &first)) != CLI_CONTINUE) {
+		cli_select_free(&a.sel);
+		return rc;          /* --help (0) or a usage error */
+	}
 	if (first >= argc)
-		return cli_usage(cli, "missing MOUNTPOINT");
-	if (argc - first > 1)
-		return cli_usage(cli, "unexpected argument %s", argv[first + 1]);
+		exit_code = cli_usage(cli, "missing MOUNTPOINT");
+	else if (argc - first > 1)
+		exit_code = cli_usage(cli, "unexpected argument %s", argv[first + 1]);
+	else if (a.sel.nselectors)
+		exit_code = cli_usage(cli, "mount serves a group of snapshots: --host, --tag, --path, --label and "
+		                      "--verified choose it; --at and --at-height do not apply");
+	if (exit_code != CLI_EXIT_OK) {
+		cli_select_free(&a.sel);
+		return exit_code;
+	}
 	mp = argv[first];
 	if (!mount_fuse_available()) {
 		rc = mount_fuse_run(mp, &a.fuse, &mount_fs_ops, &m, &err);
+		cli_select_free(&a.sel);
 		return cli_fail(cli, rc, &err);
 	}
-	if (stat(mp, &st) != 0)
-		return cli_failf(cli, -errno, "mountpoint %s: %s", mp, strerror(errno));
-	if (!S_ISDIR(st.st_mode))
-		return cli_failf(cli, -ENOTDIR, "mountpoint %s: not a directory", mp);
+	if (stat(mp, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		exit_code = stat(mp, &st) != 0 ? cli_failf(cli, -errno, "mountpoint %s: %s", mp, strerror(errno))
+		                               : cli_failf(cli, -ENOTDIR, "mountpoint %s: not a directory", mp);
+		cli_select_free(&a.sel);
+		return exit_code;
+	}
 
 	m.uid = getuid();
 	m.gid = getgid();
@@ -104,6 +121,18 @@ static int run(Cli *cli, int argc, char **argv)
 	if ((rc = cli_repo_open(cli, &m.cache.repo, &err)) || (rc = cli_lock(cli, m.cache.repo, LOCK_SHARED, &err)))
 		goto fail;
 	m.layout.repo = m.cache.repo;
+	if (cli_select_is_grouped(&a.sel)) {
+		cli_select_group(cli, &a.sel);
+		/* Every --label narrows here (none picks a snapshot alone). */
+		a.sel.sel.filter.labels = (const char *const *)a.sel.labels.v;
+		a.sel.sel.filter.nlabels = a.sel.labels.n;
+		if (a.sel.verified) {
+			if ((rc = cli_select_load_verified(m.cache.repo, &a.sel.vset, &err)) != 0)
+				goto fail;
+			a.sel.sel.filter.verified = a.sel.vset;
+		}
+		m.layout.filter = &a.sel.sel.filter;
+	}
 	if (!(m.cache.codec = codec_ctx_new())) {
 		exit_code = cli_failf(cli, -ENOMEM, "out of memory");
 		goto out;
@@ -128,13 +157,15 @@ out:
 	mount_layout_free(&m.layout);
 	codec_ctx_free(m.cache.codec);
 	repo_close(m.cache.repo);
+	cli_select_free(&a.sel);
 	return exit_code;
 }
 
 const CliCommand cmd_mount = {
 	.name = "mount",
 	.summary = "Browse every snapshot as a read-only file system (FUSE).",
-	.usage = "strata mount [--allow-other] [--refresh SECONDS] MOUNTPOINT",
+	.usage = "strata mount [--allow-other] [--refresh SECONDS] [--host H] [--tag T]... [--path P]...\n"
+	         "                    [--label K=V]... [--verified] MOUNTPOINT",
 	.help =
 		"Mounts the repository at MOUNTPOINT (an existing directory) and serves it\n"
 		"until unmounted (`fusermount3 -u MOUNTPOINT`) or interrupted (Ctrl-C,\n"
@@ -160,6 +191,10 @@ const CliCommand cmd_mount = {
 		"                          in /etc/fuse.conf)\n"
 		"      --refresh SECONDS   re-read the snapshot list at most this often\n"
 		"                          (default 30; 0: on every look)\n"
+		"      --host HOST, --tag TAG, --path PATH, --label KEY=VALUE, --verified\n"
+		"                          serve only the snapshots of HOST, carrying TAG\n"
+		"                          and KEY=VALUE, holding PATH, whose newest\n"
+		"                          restore test passed (each repeatable but --host)\n"
 		"\n"
 		"Needs /dev/fuse and fusermount3 (Debian: fuse3). A strata built without\n"
 		"libfuse3 says so and exits 4.\n"

@@ -177,6 +177,11 @@ static void print_report(const PruneStats *st, const PruneOptions *o)
 		       (unsigned long long)st->packs_deleted, cli_fmt_bytes(st->bytes_deleted, b3),
 		       (unsigned long long)st->index_files_replaced, (unsigned long long)st->index_files_written,
 		       (unsigned long long)st->packs_resurrected);
+	if (st->locked_index_files || st->locked_packs)
+		printf("kept under retention (S3 Object Lock): %llu index file%s, %llu pack%s; a later prune deletes them "
+		       "once it ends (%s)\n",
+		       (unsigned long long)st->locked_index_files, st->locked_index_files == 1 ? "" : "s",
+		       (unsigned long long)st->locked_packs, st->locked_packs == 1 ? "" : "s", st->locked_example);
 	if (st->verified_removed)
 		printf("%s %llu restore-test record%s of %llu forgotten snapshot%s\n", o->dry_run ? "would delete" : "deleted",
 		       (unsigned long long)st->verified_removed, st->verified_removed == 1 ? "" : "s",
@@ -220,6 +225,8 @@ static json_t *report_json(const PruneStats *st, const PruneOptions *o)
 		json_decref(done);
 		return NULL;
 	}
+	json_object_set_new(done, "locked_index_files", json_integer((json_int_t)st->locked_index_files));
+	json_object_set_new(done, "locked_packs", json_integer((json_int_t)st->locked_packs));
 	json_object_set_new(j, "done", done);
 	json_object_set_new(j, "verified_records_removed", json_integer((json_int_t)st->verified_removed));
 	json_object_set_new(j, "plan_id", st->plan_written ? cli_json_id(st->plan_id) : json_null());
@@ -254,6 +261,8 @@ int cmd_prune_execute(Cli *cli, Repo *repo, PruneOptions *o, json_t **out_json)
 		return cli_fail(cli, rc, &err);
 	if (out_json) {
 		*out_json = report_json(&st, o);
+		if (*out_json && cli_json_set_requests(*out_json, "requests", repo) < 0)
+			json_decref(*out_json), *out_json = NULL;
 		if (!*out_json)
 			return cli_failf(cli, -ENOMEM, "out of memory");
 	} else {
@@ -290,7 +299,7 @@ out:
 	if (pa.metrics && exit_code != CLI_EXIT_USAGE) {   /* usage error: nothing ran */
 		StrataErr merr = { 0, "" };
 		if (cmd_backup_job_metrics(cli, pa.metrics, pa.job, exit_code, (double)(cli_now_ns() - t0) / 1e9,
-		                           NULL, &merr) != 0) {
+		                           NULL, repo, &merr) != 0) {
 			cli_warn("%s", merr.msg);
 			if (exit_code == CLI_EXIT_OK)
 				exit_code = CLI_EXIT_FAILURE;

@@ -51,6 +51,7 @@ typedef struct Outcome {
 	int rc;
 	RemoteErr err;
 	ReplicateResult res;
+	BackendStats stats;     /* the target's requests */
 	double duration_s;
 } Outcome;
 
@@ -140,6 +141,11 @@ static int write_metrics(const Args *a, const Outcome *o, size_t n, StrataErr *e
 		ADD("strata_replicate_objects_present", "objects the target already held", o[i].res.objects_present);
 		ADD("strata_replicate_objects_damaged", "source objects failing their hash (not copied)",
 		    o[i].res.objects_damaged);
+		ADD("strata_replicate_requests", "requests sent to the target, repeats included", o[i].stats.requests);
+		ADD("strata_replicate_retries", "requests to the target repeated after a failure", o[i].stats.retries);
+		ADD("strata_replicate_bytes_sent", "request body bytes sent to the target", o[i].stats.bytes_sent);
+		ADD("strata_replicate_bytes_received", "answer body bytes received from the target",
+		    o[i].stats.bytes_received);
 #undef ADD
 	}
 	if (rc)
@@ -155,7 +161,7 @@ static int print_json(const Outcome *o, size_t n)
 	json_t *arr = json_array();
 
 	for (size_t i = 0; arr && i < n; i++)
-		json_array_append_new(arr, json_pack("{s:o,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:i,s:f,s:o}",
+		json_array_append_new(arr, json_pack("{s:o,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:i,s:f,s:I,s:I,s:I,s:I,s:o}",
 		                                     "target", cli_json_str(o[i].location),
 		                                     "ok", o[i].rc == 0,
 		                                     "objects_source", (json_int_t)o[i].res.objects_source,
@@ -166,6 +172,10 @@ static int print_json(const Outcome *o, size_t n)
 		                                     "objects_damaged", (json_int_t)o[i].res.objects_damaged,
 		                                     "passes", (int)o[i].res.passes,
 		                                     "duration_s", o[i].duration_s,
+		                                     "requests", (json_int_t)o[i].stats.requests,
+		                                     "retries", (json_int_t)o[i].stats.retries,
+		                                     "bytes_sent", (json_int_t)o[i].stats.bytes_sent,
+		                                     "bytes_received", (json_int_t)o[i].stats.bytes_received,
 		                                     "error", o[i].rc ? cli_json_str(o[i].err.msg) : json_null()));
 	return cli_json_print(json_pack("{s:o}", "targets", arr), 0);
 }
@@ -190,6 +200,8 @@ static void replicate_one(const Cli *cli, Backend *src, const Args *a, Outcome *
 		cli_progress_done(&progress);
 	}
 	o->duration_s = (double)(cli_now_ns() - t0) / 1e9;
+	if (dst)
+		backend_stats(dst, &o->stats);
 	backend_free(dst);
 }
 

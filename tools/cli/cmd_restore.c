@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "store/sys/outfile.h"
@@ -15,6 +16,7 @@
 #include "tools/cli/cli_fmt.h"
 #include "tools/cli/cli_json.h"
 #include "tools/cli/cli_lock.h"
+#include "tools/cli/cli_metrics.h"
 #include "tools/cli/cli_opts.h"
 #include "tools/cli/cli_progress.h"
 #include "tools/cli/cli_repo.h"
@@ -31,7 +33,15 @@ enum {
 	OPT_COLD_WAIT,
 	OPT_COLD_POLL,
 	OPT_VERIFY,
-	OPT_ALLOW_FOREIGN_DIRS
+	OPT_ALLOW_FOREIGN_DIRS,
+	OPT_DELTA,
+	OPT_DELETE,
+	OPT_DRY_RUN,
+	OPT_METRICS,
+	OPT_JOB,
+	OPT_NUMERIC_OWNER,
+	OPT_STRIP,
+	OPT_EXCLUDE
 };
 
 static const struct option longopts[] = {
@@ -46,6 +56,14 @@ static const struct option longopts[] = {
 	{ "cold-poll", required_argument, NULL, OPT_COLD_POLL },
 	{ "verify",    no_argument,       NULL, OPT_VERIFY },
 	{ "allow-foreign-dirs", no_argument, NULL, OPT_ALLOW_FOREIGN_DIRS },
+	{ "delta",     optional_argument, NULL, OPT_DELTA },
+	{ "delete",    no_argument,       NULL, OPT_DELETE },
+	{ "dry-run",   no_argument,       NULL, OPT_DRY_RUN },
+	{ "metrics-file", required_argument, NULL, OPT_METRICS },
+	{ "job",       required_argument, NULL, OPT_JOB },
+	{ "numeric-owner", no_argument,   NULL, OPT_NUMERIC_OWNER },
+	{ "strip-components", required_argument, NULL, OPT_STRIP },
+	{ "exclude",   required_argument, NULL, OPT_EXCLUDE },
 	CLI_SELECT_LONGOPTS,
 	{ NULL, 0, NULL, 0 }
 };
@@ -63,6 +81,13 @@ typedef struct Args {
 	long cold_poll;            /* --cold-poll SECONDS */
 	int verify;                /* --verify: re-hash every chunk against its ID */
 	int allow_foreign_dirs;    /* --allow-foreign-dirs */
+	int delta;                 /* --delta[=fast]: RESTORE_DELTA_* */
+	int delete_strays;         /* --delete */
+	int dry_run;               /* --dry-run */
+	const char *metrics, *job; /* --metrics-file, --job */
+	int numeric_owner;         /* --numeric-owner */
+	long strip;                /* --strip-components N */
+	CliList excludes;          /* --exclude PATTERN */
 } Args;
 
 static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
@@ -115,6 +140,35 @@ static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
 	case OPT_ALLOW_FOREIGN_DIRS:
 		a->allow_foreign_dirs = 1;
 		return CLI_CONTINUE;
+	case OPT_DELTA:
+		if (arg && strcmp(arg, "fast") != 0 && strcmp(arg, "full") != 0)
+			return cli_usage(cli, "--delta takes no value, or =fast (trust size and mtime) or =full: '%s'",
+			                 arg);
+		a->delta = arg && !strcmp(arg, "fast") ? RESTORE_DELTA_FAST : RESTORE_DELTA_FULL;
+		return CLI_CONTINUE;
+	case OPT_DELETE:
+		a->delete_strays = 1;
+		return CLI_CONTINUE;
+	case OPT_NUMERIC_OWNER:
+		a->numeric_owner = 1;
+		return CLI_CONTINUE;
+	case OPT_STRIP:
+		if (cli_parse_int(arg, 0, 255, &a->strip) < 0)
+			return cli_usage(cli, "--strip-components wants a number of directories from 0 to 255: %s", arg);
+		return CLI_CONTINUE;
+	case OPT_EXCLUDE:
+		if (!*arg)
+			return cli_usage(cli, "--exclude wants a PATTERN");
+		if (cli_list_push(&a->excludes, (char *)(uintptr_t)arg) < 0)
+			return cli_failf(cli, -ENOMEM, "out of memory");
+		return CLI_CONTINUE;
+	case OPT_DRY_RUN:
+		a->dry_run = 1;
+		return CLI_CONTINUE;
+	case OPT_METRICS:
+		return cli_metrics_opt_file(cli, arg, &a->metrics);
+	case OPT_JOB:
+		return cli_metrics_opt_job(cli, arg, &a->job);
 	case OPT_COLD_POLL:
 		if (cli_parse_int(arg, 1, 86400, &a->cold_poll) < 0)
 			return cli_usage(cli, "--cold-poll wants seconds from 1 to 86400: %s", arg);
@@ -130,7 +184,73 @@ static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
 typedef struct Report {
 	CliProgress progress;
 	uint64_t files_total, bytes_total;   /* 0 with --include: unknown */
+	const Cli *cli;
+	int dry_run;
+	json_t *deleted;           /* --json: the paths --delete removed */
+	int oom;
 } Report;
+
+/* --delete: each stray, as it goes (the walk's thread only). */
+static void on_delete(const char *path, int is_dir, void *ctx)
+{
+	Report *r = ctx;
+
+	if (r->deleted) {
+		if (json_array_append_new(r->deleted, cli_json_str(path)) != 0)
+			r->oom = 1;
+		return;
+	}
+	if (r->cli->quiet && !r->dry_run)
+		return;
+	cli_progress_pause(&r->progress);
+	printf("%s ", r->dry_run ? "would remove" : "removed");
+	cli_fmt_name(stdout, path);
+	printf("%s\n", is_dir ? "/" : "");
+	fflush(stdout);
+	cli_progress_resume(&r->progress);
+}
+
+/* Recovery metrics (restore and dump, --metrics-file): the job samples
+ * of cli.h, then the restore's own. snap NULL: none was found. */
+int cmd_restore_metrics(const Cli *cli, const char *path, const char *job, int exit_code, double duration_s,
+                        Repo *repo, const Snapshot *snap, uint64_t bytes, uint64_t bytes_fetched, uint64_t bytes_reused,
+                        StrataErr *err)
+{
+	const char *command = cli->cmd ? cli->cmd->name : "strata";
+	const char *lb[] = { "job", job ? job : command, "command", command, NULL };
+	CliMetrics *m = cli_metrics_new();
+	double now = (double)time(NULL);
+	int rc;
+
+	if (!m)
+		return strata_err_set(err, -ENOMEM, "out of memory");
+	rc = cmd_backup_job_metrics_add(m, cli, path, job, exit_code, duration_s, NULL);
+#define ADD(name, help, v) \
+	do { if (rc == 0) rc = cli_metrics_add(m, name, help, "gauge", lb, (double)(v)); } while (0)
+	ADD("strata_restore_duration_seconds", "how long the last restore took (recovery time)", duration_s);
+	if (rc == 0)
+		rc = cli_metrics_add_requests(m, lb, repo);
+	if (snap && exit_code == CLI_EXIT_OK) {
+		double t = (double)snap->time_ns / 1e9;
+		ADD("strata_restore_bytes", "content bytes the last restore put in place", bytes);
+		if (bytes_fetched != UINT64_MAX) {
+			ADD("strata_restore_bytes_fetched", "bytes the last restore read from the repository",
+			    bytes_fetched);
+			ADD("strata_restore_bytes_reused",
+			    "content bytes a delta restore took from the files already there", bytes_reused);
+		}
+		ADD("strata_restore_snapshot_timestamp_seconds", "when the restored snapshot was taken (unix seconds)", t);
+		ADD("strata_restore_data_loss_seconds",
+		    "how much newer work the restore gave up: its end minus the snapshot's time", now > t ? now - t : 0);
+	}
+#undef ADD
+	if (rc)
+		strata_err_set(err, rc, "cannot build metrics: %s", strerror(-rc));
+	else
+		rc = cli_metrics_write(m, path, err);
+	cli_metrics_free(m);
+	return rc;
+}
 
 static void on_progress(const RestoreProgress *p, void *ctx)
 {
@@ -179,13 +299,14 @@ static int restore_tar(Cli *cli, Repo *repo, const Args *a, const Snapshot *snap
 	if (rc)
 		return cli_fail(cli, rc, &err);
 	if (cli->json) {
+		json_t *o;
 		strata_id_hex(snap->id, hex);
-		if (cli_json_print(json_pack("{s:s,s:o,s:I,s:I,s:I,s:I}",
-		                             "snapshot_id", hex, "tar", cli_json_str(a->tar),
-		                             "entries", (json_int_t)res.entries,
-		                             "files", (json_int_t)res.files,
-		                             "bytes", (json_int_t)res.bytes,
-		                             "skipped", (json_int_t)res.skipped), 0) < 0)
+		o = json_pack("{s:s,s:o,s:I,s:I,s:I,s:I}", "snapshot_id", hex, "tar", cli_json_str(a->tar),
+		              "entries", (json_int_t)res.entries, "files", (json_int_t)res.files,
+		              "bytes", (json_int_t)res.bytes, "skipped", (json_int_t)res.skipped);
+		if (o && cli_json_set_requests(o, "store_requests", repo) < 0)
+			json_decref(o), o = NULL;
+		if (cli_json_print(o, 0) < 0)
 			return cli_failf(cli, -EIO, "cannot write to stdout");
 	} else if (!cli->quiet) {
 		/* stdout may be the tar stream: the summary goes to stderr. */
@@ -210,8 +331,11 @@ static int run(Cli *cli, int argc, char **argv)
 	Report report;
 	char id[CLI_FMT_SHORT_ID_LEN], hex[STRATA_ID_HEX_LEN + 1], bytes[CLI_FMT_BYTES_LEN];
 	int rc, first, exit_code = CLI_EXIT_OK, have_snap = 0;
+	int64_t t0 = cli_now_ns();
+	double duration_s = 0, loss_s;
 
 	memset(&a, 0, sizeof a);
+	memset(&report, 0, sizeof report);
 	a.tar_mode = -1;
 	memset(&snap, 0, sizeof snap);
 	memset(&opts, 0, sizeof opts);
@@ -228,9 +352,15 @@ static int run(Cli *cli, int argc, char **argv)
 		exit_code = cli_usage(cli, "unexpected argument %s", argv[first]);
 		goto out;
 	}
-	if (a.tar && (a.target || a.includes.n || a.overwrite || a.allow_foreign_dirs)) {
-		exit_code = cli_usage(cli, "--tar/--tar-zst write the whole snapshot as a stream; "
-		                      "--target, --include, --overwrite and --allow-foreign-dirs do not apply");
+	if (a.tar && (a.target || a.includes.n || a.overwrite || a.allow_foreign_dirs || a.delta ||
+	              a.delete_strays || a.dry_run || a.strip || a.excludes.n)) {
+		exit_code = cli_usage(cli, "--tar/--tar-zst write the whole snapshot as a stream; --target, --include, "
+		                      "--exclude, --strip-components, --overwrite, --delta, --delete, --dry-run and "
+		                      "--allow-foreign-dirs do not apply");
+		goto out;
+	}
+	if (a.dry_run && !a.delete_strays) {
+		exit_code = cli_usage(cli, "--dry-run lists what --delete would remove; give --delete too");
 		goto out;
 	}
 	if (a.tar_mode >= 0 && (!a.tar || !strcmp(a.tar, "-"))) {
@@ -265,10 +395,24 @@ static int run(Cli *cli, int argc, char **argv)
 	opts.cold_wait = a.cold_wait;
 	opts.verify = a.verify;
 	opts.allow_foreign_dirs = a.allow_foreign_dirs;
+	opts.delta = a.delta;
+	opts.numeric_owner = a.numeric_owner;
+	opts.strip_components = (unsigned)a.strip;
+	opts.excludes = (const char *const *)a.excludes.v;
+	opts.nexcludes = a.excludes.n;
+	opts.delete_strays = a.delete_strays;
+	opts.dry_run = a.dry_run;
+	opts.on_delete = on_delete;
+	opts.delete_ctx = &report;
 	opts.cold_poll_s = (unsigned)a.cold_poll;
 	opts.progress = on_progress;
 	opts.progress_ctx = &report;
-	memset(&report, 0, sizeof report);
+	report.cli = cli;
+	report.dry_run = a.dry_run;
+	if (cli->json && !(report.deleted = json_array())) {
+		exit_code = cli_failf(cli, -ENOMEM, "out of memory");
+		goto out;
+	}
 	if (!a.includes.n) {
 		/* The whole snapshot: its summary gives the totals for an ETA. */
 		report.files_total = snap.summary.files;
@@ -277,6 +421,9 @@ static int run(Cli *cli, int argc, char **argv)
 	cli_progress_init(&report.progress, cli);
 	rc = restore_run(repo, &snap, &opts, &res, &err);
 	cli_progress_done(&report.progress);
+	duration_s = (double)(cli_now_ns() - t0) / 1e9;
+	if (rc == 0 && report.oom)
+		rc = strata_err_set(&err, -ENOMEM, "out of memory");
 	if (rc == -EAGAIN && res.cold_packs && cli->json) {
 		strata_id_hex(snap.id, hex);
 		cli_json_print(json_pack("{s:s,s:s,s:I,s:I,s:s}", "snapshot_id", hex, "status", "cold",
@@ -289,25 +436,58 @@ static int run(Cli *cli, int argc, char **argv)
 		exit_code = cli_fail(cli, rc, &err);
 		goto out;
 	}
+	loss_s = (double)time(NULL) - (double)snap.time_ns / 1e9;
 	if (cli->json) {
+		json_t *o;
 		strata_id_hex(snap.id, hex);
-		if (cli_json_print(json_pack("{s:s,s:o,s:I,s:I,s:I,s:I,s:I,s:I}",
-		                             "snapshot_id", hex,
-		                             "target", cli_json_str(a.target),
-		                             "files", (json_int_t)res.files,
-		                             "dirs", (json_int_t)res.dirs,
-		                             "bytes", (json_int_t)res.bytes,
-		                             "errors", (json_int_t)res.errors,
-		                             "requests", (json_int_t)res.requests,
-		                             "bytes_fetched", (json_int_t)res.bytes_fetched), 0) < 0)
+		o = json_pack("{s:s,s:o,s:o,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:f,s:b}",
+		              "snapshot_id", hex,
+		              "snapshot_time", cli_json_time(snap.time_ns),
+		              "target", cli_json_str(a.target),
+		              "files", (json_int_t)res.files,
+		              "dirs", (json_int_t)res.dirs,
+		              "bytes", (json_int_t)res.bytes,
+		              "errors", (json_int_t)res.errors,
+		              "requests", (json_int_t)res.requests,
+		              "bytes_fetched", (json_int_t)res.bytes_fetched,
+		              "duration_s", duration_s,
+		              "data_loss_s", loss_s > 0 ? loss_s : 0.0,
+		              "dry_run", a.dry_run);
+		if (o && cli_json_set_requests(o, "store_requests", repo) < 0) {
+			json_decref(o);
+			o = NULL;
+		}
+		if (o && a.delta && json_object_set_new(o, "delta", json_pack("{s:s,s:I,s:I,s:I,s:I}",
+		                                        "mode", a.delta == RESTORE_DELTA_FAST ? "fast" : "full",
+		                                        "files_skipped", (json_int_t)res.files_skipped,
+		                                        "files_updated", (json_int_t)res.files_updated,
+		                                        "bytes_reused", (json_int_t)res.bytes_reused,
+		                                        "bytes_compared", (json_int_t)res.bytes_compared)) != 0) {
+			json_decref(o);
+			o = NULL;
+		}
+		if (o && a.delete_strays) {
+			json_object_set_new(o, "deleted", report.deleted);
+			report.deleted = NULL;
+		}
+		if (cli_json_print(o, 0) < 0)
 			exit_code = cli_failf(cli, -EIO, "cannot write to stdout");
+	} else if (a.dry_run) {
+		if (!cli->quiet)
+			printf("%llu entries would be removed; nothing was changed\n", (unsigned long long)res.deleted);
 	} else if (!cli->quiet) {
 		printf("restored snapshot %s to ", cli_fmt_short_id(snap.id, id));
 		cli_fmt_name(stdout, a.target);
 		printf(": %llu files, %llu dirs, %s", (unsigned long long)res.files,
 		       (unsigned long long)res.dirs, cli_fmt_bytes(res.bytes, bytes));
-		printf(" (%llu requests, %s fetched)\n", (unsigned long long)res.requests,
+		printf(" (%llu requests, %s fetched", (unsigned long long)res.requests,
 		       cli_fmt_bytes(res.bytes_fetched, bytes));
+		if (a.delta)
+			printf("; %llu files kept, %llu updated, %s reused", (unsigned long long)res.files_skipped,
+			       (unsigned long long)res.files_updated, cli_fmt_bytes(res.bytes_reused, bytes));
+		if (a.delete_strays)
+			printf("; %llu removed", (unsigned long long)res.deleted);
+		printf(")\n");
 	}
 	/* An engine that skips entries it could not create reports them in
 	 * res.errors and still returns 0: the restore is then incomplete. */
@@ -315,10 +495,23 @@ static int run(Cli *cli, int argc, char **argv)
 		exit_code = cli_failf(cli, -EIO, "%llu entries could not be restored",
 		                      (unsigned long long)res.errors);
 out:
+	if (a.metrics && exit_code != CLI_EXIT_USAGE && !a.dry_run) {   /* usage error: nothing ran */
+		StrataErr merr = { 0, "" };
+		if (!duration_s)
+			duration_s = (double)(cli_now_ns() - t0) / 1e9;
+		if (cmd_restore_metrics(cli, a.metrics, a.job, exit_code, duration_s, repo, have_snap ? &snap : NULL,
+		                        res.bytes + res.bytes_reused, res.bytes_fetched, res.bytes_reused, &merr) != 0) {
+			cli_warn("%s", merr.msg);
+			if (exit_code == CLI_EXIT_OK)
+				exit_code = CLI_EXIT_FAILURE;
+		}
+	}
+	json_decref(report.deleted);
 	if (have_snap)
 		snapshot_clear(&snap);
 	repo_close(repo);
 	cli_list_free(&a.includes);
+	cli_list_free(&a.excludes);
 	cli_select_free(&a.sel);
 	return exit_code;
 }
@@ -327,7 +520,9 @@ const CliCommand cmd_restore = {
 	.name = "restore",
 	.summary = "Restore a snapshot, or some paths of it, into a directory.",
 	.usage = "strata restore SNAPSHOT --target DIR [--include PATH]... [--overwrite]\n"
-	         "                      [--allow-foreign-dirs]\n"
+	         "                      [--delta[=fast]] [--delete [--dry-run]] [--allow-foreign-dirs]\n"
+	         "                      [--strip-components N] [--exclude PATTERN]... [--numeric-owner]\n"
+	         "                      [--metrics-file FILE [--job NAME]]\n"
 	         "       strata restore SNAPSHOT (--tar | --tar-zst) FILE|- [--tar-mode MODE]\n"
 	         "       strata restore (--at TIME | --at-height N | --label KEY=VALUE | --verified)\n"
 	         "                      [--host H] [--tag T]... [--path P]... (--target DIR | --tar FILE|-)",
@@ -344,6 +539,45 @@ const CliCommand cmd_restore = {
 		"                        (repeatable; a directory brings everything below)\n"
 		"      --overwrite       replace files that already exist in DIR; without\n"
 		"                        it, an existing file stops the restore\n"
+		"      --delta           roll DIR back in place, fetching only what it lacks\n"
+		"                        (implies --overwrite): a file already there is\n"
+		"                        compared chunk by chunk (keyed hashes against the\n"
+		"                        snapshot's chunk IDs, then cut with the\n"
+		"                        repository's chunker for moved content); one that\n"
+		"                        matches is kept (its owner, mode and times set),\n"
+		"                        another is rebuilt beside it from its own matching\n"
+		"                        bytes plus the fetched chunks and renamed over it:\n"
+		"                        each file is either old or new if the restore stops\n"
+		"      --delta=fast      the same, but a file whose size and mtime match is\n"
+		"                        kept unread (a change that kept both is missed)\n"
+		"      --delete          remove what the snapshot does not hold, in the\n"
+		"                        directories it restores whole: only at or below the\n"
+		"                        snapshot's own paths and the --include paths, never\n"
+		"                        through a symlink, never on another file system\n"
+		"      --dry-run         with --delete: list what it would remove; change\n"
+		"                        nothing\n"
+		"      --metrics-file FILE  recovery metrics, Prometheus textfile (atomic):\n"
+		"                        strata_restore_duration_seconds, strata_restore_bytes,\n"
+		"                        strata_restore_bytes_fetched, strata_restore_bytes_reused,\n"
+		"                        strata_restore_snapshot_timestamp_seconds,\n"
+		"                        strata_restore_data_loss_seconds (now minus the\n"
+		"                        snapshot's time) and the job samples of backup\n"
+		"      --job NAME        the job label of those metrics (default: restore)\n"
+		"      --strip-components N  leave out the first N directories of every\n"
+		"                        path: a snapshot of /var/lib/node/data restored\n"
+		"                        with 3 puts data at DIR/data (files at those\n"
+		"                        levels are not restored; --delete then cleans\n"
+		"                        only below them, never DIR itself)\n"
+		"      --exclude PATTERN do not restore entries whose path in the snapshot\n"
+		"                        (as `strata ls` shows it), or a tail of it made of\n"
+		"                        whole names, matches PATTERN (fnmatch(3): *.log,\n"
+		"                        state/tmp; /PATTERN: the whole path only;\n"
+		"                        repeatable); --delete leaves them alone\n"
+		"      --numeric-owner   as root, give entries the user and group IDs stored;\n"
+		"                        by default the names the backup host had for them\n"
+		"                        are looked up here (as tar does), so a rebuilt host\n"
+		"                        whose users have other IDs gets the right owners;\n"
+		"                        a name this host lacks keeps its stored ID\n"
 		"      --allow-foreign-dirs\n"
 		"                        as root, also restore into existing directories\n"
 		"                        (DIR included) owned by another user or writable\n"
@@ -379,7 +613,10 @@ const CliCommand cmd_restore = {
 		"  strata restore latest --target /srv/restore\n"
 		"  strata restore --verified --host node1 --tag chain --target /srv/restore\n"
 		"  strata restore 3fa1c2d4 --target /tmp/r --include etc/nginx\n"
+		"  strata restore latest --tag chain --target /srv/new --strip-components 3 --exclude '*.log'\n"
 		"  strata restore latest --target /var/lib/node --overwrite\n"
+		"  strata restore --at-height 812345 --tag chain --target / --delta --delete --dry-run\n"
+		"  strata restore --at-height 812345 --tag chain --target / --delta --delete --json\n"
 		"  strata restore --at '2024-05-01 12:00' --host node1 --target /srv/node\n"
 		"  strata restore --at-height 812345 --tag hourly --target /srv/node\n"
 		"  strata restore --at '2024-05-01 12:00' --label kind=pg-base --target /srv/pg\n"

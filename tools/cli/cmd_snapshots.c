@@ -203,6 +203,14 @@ static void print_table(Snapshot *const *sel, size_t n, const VerifiedSet *vs)
 		if (s->partial)
 			printf("%*s(partial: %llu path%s vanished, unreadable or changed while read)\n", 10, "",
 			       (unsigned long long)s->partial_count, s->partial_count == 1 ? "" : "s");
+		if (s->held) {
+			char until[CLI_FMT_TIME_LEN];
+			printf("%*s(held: ", 10, "");
+			cli_fmt_name(stdout, *s->hold_reason ? s->hold_reason : "no reason given");
+			if (s->hold_until_ns)
+				printf(", until %s", cli_fmt_time_local(s->hold_until_ns, until));
+			printf(")\n");
+		}
 	}
 	for (j = 0; j < w; j++)
 		putchar('-');

@@ -165,15 +165,9 @@ static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
 		a->verify = 1;
 		return CLI_CONTINUE;
 	case OPT_METRICS:
-		if (!*arg)
-			return cli_usage(cli, "--metrics-file wants a file name");
-		a->metrics = arg;
-		return CLI_CONTINUE;
+		return cli_metrics_opt_file(cli, arg, &a->metrics);
 	case OPT_JOB:
-		if (!cmd_backup_job_name_ok(arg))
-			return cli_usage(cli, "--job wants a name of letters, digits and _ - . : @ '%s'", arg);
-		a->job = arg;
-		return CLI_CONTINUE;
+		return cli_metrics_opt_job(cli, arg, &a->job);
 	default:
 		if ((rc = cli_select_opt(cli, opt, arg, &a->sel)) != CLI_SELECT_NOT_MINE)
 			return rc;

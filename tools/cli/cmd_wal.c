@@ -112,11 +112,13 @@ static int run_push(Cli *cli, int argc, char **argv)
 		goto out;
 	}
 	if (cli->json) {
-		if (cli_json_print(json_pack("{s:s,s:b,s:I,s:I,s:I,s:I,s:I}", "name", name,
-		                             "already_archived", res.already, "size", (json_int_t)res.size,
-		                             "chunks", (json_int_t)res.chunks, "chunks_new", (json_int_t)res.chunks_new,
-		                             "bytes_new", (json_int_t)res.bytes_new,
-		                             "bytes_stored", (json_int_t)res.bytes_stored), 0) < 0)
+		json_t *o = json_pack("{s:s,s:b,s:I,s:I,s:I,s:I,s:I}", "name", name, "already_archived", res.already,
+		                      "size", (json_int_t)res.size, "chunks", (json_int_t)res.chunks,
+		                      "chunks_new", (json_int_t)res.chunks_new, "bytes_new", (json_int_t)res.bytes_new,
+		                      "bytes_stored", (json_int_t)res.bytes_stored);
+		if (o && cli_json_set_requests(o, "requests", repo) < 0)
+			json_decref(o), o = NULL;
+		if (cli_json_print(o, 0) < 0)
 			exit_code = cli_failf(cli, -EIO, "cannot write to stdout");
 	} else if (cli->verbose) {
 		/* archive_command output goes to the server log: one line, and only
@@ -290,10 +292,14 @@ static int run_fetch(Cli *cli, int argc, char **argv)
 		exit_code = rc == STRATA_ENOTFOUND ? WAL_EXIT_ABSENT : WAL_EXIT_HALT;
 		goto out;
 	}
-	if (cli->json && cli_json_print(json_pack("{s:s,s:s,s:I,s:b}", "name", name, "dest", argv[first + 1],
-	                                          "size", (json_int_t)res.size, "from_spool", res.from_spool), 0) < 0)
-		exit_code = WAL_EXIT_HALT;
-	else if (cli->verbose && !cli->json)
+	if (cli->json) {
+		json_t *o = json_pack("{s:s,s:s,s:I,s:b}", "name", name, "dest", argv[first + 1],
+		                      "size", (json_int_t)res.size, "from_spool", res.from_spool);
+		if (o && cli_json_set_requests(o, "requests", repo) < 0)
+			json_decref(o), o = NULL;
+		if (cli_json_print(o, 0) < 0)
+			exit_code = WAL_EXIT_HALT;
+	} else if (cli->verbose && !cli->json)
 		printf("%s: restored to %s (%llu bytes%s)\n", name, argv[first + 1],
 		       (unsigned long long)res.size, res.from_spool ? ", prefetched" : "");
 	if (exit_code == CLI_EXIT_OK && a.prefetch > 0 && wal_name_parse(name, &kind, NULL) == 0 && kind == WAL_SEGMENT)

@@ -47,6 +47,19 @@ int mount_layout_load(MountLayout *l, StrataErr *err)
 
 	if ((rc = snapshot_list(l->repo, &snaps, &n, err)) != 0)
 		return rc;
+	if (l->filter) {
+		size_t w = 0;
+		for (i = 0; i < n; i++) {
+			if (!snapselect_matches(&snaps[i], l->filter)) {
+				snapshot_clear(&snaps[i]);
+				continue;
+			}
+			if (w != i)
+				snaps[w] = snaps[i];
+			w++;
+		}
+		n = w;
+	}
 	ids = calloc(n ? n : 1, sizeof *ids);
 	times = calloc(n ? n : 1, sizeof *times);
 	if (!ids || !times) {

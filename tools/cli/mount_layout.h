@@ -28,6 +28,7 @@
 
 #include "store/error.h"
 #include "store/repo.h"
+#include "store/snapselect.h"
 #include "store/snapshot.h"
 #include "store/tree.h"
 #include "tools/cli/mount_cache.h"
@@ -42,6 +43,8 @@ typedef struct MountLayout {
 	MountCache *cache;        /* for walking into snapshots' trees */
 	int64_t refresh_ns;       /* re-read the snapshot list at most this often */
 	int include_partial;      /* "latest" links may name a partial snapshot */
+	const SnapFilter *filter; /* NULL, or serve only the snapshots of this group
+	                             (store/snapselect.h; mount --host/--tag/...) */
 	Snapshot *snaps;          /* oldest first */
 	size_t nsnaps;
 	char (*id_names)[STRATA_ID_HEX_LEN + 1];

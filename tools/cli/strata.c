@@ -13,6 +13,7 @@
 #include <sys/resource.h>
 
 #include "store/repo.h"
+#include "remote/s3/s3_opts.h"
 #include "tools/cli/cli.h"
 #include "tools/cli/cli_exit.h"
 #include "tools/cli/cli_opts.h"
@@ -37,6 +38,9 @@ static const CliCommand *const commands[] = {
 	&cmd_key,
 	&cmd_check,
 	&cmd_repair,
+	&cmd_tag,
+	&cmd_hold,
+	&cmd_unhold,
 	&cmd_forget,
 	&cmd_prune,
 	&cmd_unlock,
@@ -82,6 +86,9 @@ static const char global_help[] =
 	"      --transfers N       S3 requests in flight at once, 1 to 128 (default:\n"
 	"                          $STRATA_S3_TRANSFERS, else 8); more hide more\n"
 	"                          round-trip time on a distant or slow store\n"
+	"      --limit-upload RATE, --limit-download RATE\n"
+	"                          bandwidth of all S3 transfers of the run, bytes\n"
+	"                          per second (K, M, G: powers of 1024), e.g. 10M\n"
 	"      --include-partial   let `latest`, --at, --at-height, --label, a backup's\n"
 	"                          parent and forget's keep counts pick partial\n"
 	"                          snapshots too (some files vanished, were unreadable\n"
@@ -100,7 +107,14 @@ void cli_help_command(const CliCommand *cmd)
 
 static void help_main(void)
 {
-	size_t i;
+	char location_help[4096];
+	size_t i, o = 0;
+
+	for (i = 0; i < S3OPT_N && o < sizeof location_help; i++)
+		o += (size_t)snprintf(location_help + o, sizeof location_help - o, "  %s=%s%s%s\n      %s\n",
+		                      s3opts_info[i].name, s3opts_info[i].value,
+		                      s3opts_info[i].env ? "  $" : "", s3opts_info[i].env ? s3opts_info[i].env : "",
+		                      s3opts_info[i].help);
 
 	printf(
 		"strata — content-addressed, deduplicating, encrypted backups\n"
@@ -121,9 +135,20 @@ static void help_main(void)
 		"  strata snapshots\n"
 		"  strata restore latest --target /tmp/restore\n"
 		"\n"
+		"S3 credentials, first found: AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY\n"
+		"  [+ AWS_SESSION_TOKEN]; profile AWS_PROFILE (else default) of ~/.aws/credentials\n"
+		"  and ~/.aws/config (keys, credential_process, role_arn + source_profile or\n"
+		"  web_identity_token_file); AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN;\n"
+		"  AWS_CONTAINER_CREDENTIALS_RELATIVE_URI/_FULL_URI; EC2 instance metadata\n"
+		"  (IMDSv2; AWS_EC2_METADATA_DISABLED=true skips it). Endpoints: AWS_ENDPOINT_URL_STS,\n"
+		"  AWS_EC2_METADATA_SERVICE_ENDPOINT. -v names the source; temporary\n"
+		"  credentials are refreshed before they expire (tools/cli/doc/s3.md)\n"
+		"\n"
+		"S3 location parameters (s3:...?NAME=VALUE&...; '-' or '_' in names),\n"
+		"each with the variable used when the location has none:\n"
+		"%s"
+		"\n"
 		"S3 repositories (environment):\n"
-		"  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY [, AWS_SESSION_TOKEN], else the\n"
-		"  profile AWS_PROFILE of ~/.aws/credentials; AWS_REGION or AWS_DEFAULT_REGION\n"
 		"  STRATA_S3_TRANSFERS      requests in flight at once (default 8; --transfers)\n"
 		"  STRATA_S3_RETRIES        retries of a failed request, 0..100 (default 5)\n"
 		"  STRATA_S3_LOW_SPEED_TIME seconds below 1 KiB/s before a retry (default 60)\n"
@@ -140,7 +165,7 @@ static void help_main(void)
 		"Exit codes:\n%s"
 		"\n"
 		"`strata help COMMAND` or `strata COMMAND --help` explains a command with examples.\n",
-		global_help, cli_exit_table);
+		global_help, location_help, cli_exit_table);
 }
 
 static int run_help(Cli *cli, int argc, char **argv)
