@@ -8,6 +8,7 @@
  * chunk, and a format version this binary knows, with its name hash.
  */
 #include "fuzz/fuzz.h"
+#include "store/format.h"
 #include "store/repo_internal.h"
 
 static void parse(const uint8_t *plain, size_t len)
@@ -39,13 +40,12 @@ static void parse(const uint8_t *plain, size_t len)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const char magic[8] = {'S','T','R','A','T','A','C','F'};
 	uint8_t *plain = NULL;
 	size_t plain_len = 0;
 	int rc;
 
 	parse(data, size);
-	rc = sealed_decode(fuzz_keys(), magic, STRATA_FORMAT_VERSION, data, size, &plain, &plain_len, NULL);
+	rc = sealed_decode(fuzz_keys(), FORMAT_MAGIC_CONFIG, STRATA_FORMAT_VERSION, data, size, &plain, &plain_len, NULL);
 	if (rc) {
 		FUZZ_ASSERT(rc == STRATA_EFORMAT || rc == STRATA_EVERSION || rc == STRATA_EAUTH);
 		return 0;

@@ -19,10 +19,10 @@
 #include <jansson.h>
 
 #include "fuzz/fuzz.h"
+#include "store/format.h"
 #include "store/lock_internal.h"
 #include "store/repo_internal.h"
 
-static const char LOCK_MAGIC[8] = {'S','T','R','A','T','A','L','K'};
 
 static int terminated(const char *s, size_t size)
 {
@@ -119,7 +119,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_accepted(&r);
 		/* The same plaintext as a lock file decodes to the same record. */
 		if (size <= LOCK_RECORD_MAX_BYTES / 2) {
-			FUZZ_ASSERT(sealed_encode(fuzz_keys(), LOCK_MAGIC, LOCK_RECORD_VERSION, data, size,
+			FUZZ_ASSERT(sealed_encode(fuzz_keys(), FORMAT_MAGIC_LOCK, FORMAT_VERSION_LOCK, data, size,
 			                          &buf, &len) == 0);
 			FUZZ_ASSERT(lock_record_decode(fuzz_keys(), buf, len, &sealed_r) == 0);
 			FUZZ_ASSERT(same(&r, &sealed_r));

@@ -18,10 +18,10 @@
  * record and re-encodes to the same bytes.
  */
 #include "fuzz/fuzz.h"
+#include "store/format.h"
 #include "store/repo_internal.h"
 #include "store/verified.h"
 
-static const char VERIFIED_MAGIC[8] = {'S','T','R','A','T','A','V','R'};
 
 static int terminated(const char *s, size_t size)
 {
@@ -95,7 +95,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_accepted(&r);
 	}
 
-	rc = sealed_decode(fuzz_keys(), VERIFIED_MAGIC, VERIFIED_VERSION, data, size, &plain, &plain_len, NULL);
+	rc = sealed_decode(fuzz_keys(), FORMAT_MAGIC_VERIFIED, FORMAT_VERSION_VERIFIED, data, size, &plain, &plain_len, NULL);
 	if (rc) {
 		FUZZ_ASSERT(rc == STRATA_EFORMAT || rc == STRATA_EVERSION || rc == STRATA_EAUTH);
 		FUZZ_ASSERT(plain == NULL);

@@ -386,28 +386,6 @@ out:
 	return rc;
 }
 
-/* The source's format version, from its config's sealed header (magic
- * "STRATACF", then the version as a little-endian u32; store/FORMAT.md
- * "Sealed file"), decides the name hash: BLAKE2b-256 for format 1,
- * SHA-256 for format 2. Replication needs no key, so it reads only this. */
-static int config_version(Run *r, const uint8_t *cfg, size_t len, RemoteErr *err)
-{
-	uint32_t v;
-
-	if (len < 12 || memcmp(cfg, "STRATACF", 8) != 0)
-		return backend_err_set(err, -EBADMSG, "%s/config is not a strata config file", r->src->location);
-	v = (uint32_t)cfg[8] | (uint32_t)cfg[9] << 8 | (uint32_t)cfg[10] << 16 | (uint32_t)cfg[11] << 24;
-	if (v == 0)
-		return backend_err_set(err, -EBADMSG, "%s/config has format version 0, which no strata writes (damaged)",
-		                       r->src->location);
-	if (v > 2)
-		return backend_err_set(err, -EPROTONOSUPPORT,
-		                       "%s has repository format version %u, this strata replicates versions 1 and 2; upgrade strata",
-		                       r->src->location, v);
-	r->sha256 = v >= 2;
-	return 0;
-}
-
 /* The config: the target must hold none or the same bytes; sets the
  * name hash from the source's. */
 static int check_config(Run *r, int *out_present, RemoteErr *err)
@@ -421,7 +399,8 @@ static int check_config(Run *r, int *out_present, RemoteErr *err)
 		return backend_err_set(err, -ENOENT, "%s: no repository there (no config)", r->src->location);
 	if (rc)
 		return rc;
-	rc = config_version(r, a, alen, err);
+	/* The name hash, from the caller who knows the format. */
+	rc = r->opts->naming(r->src->location, a, alen, &r->sha256, err);
 	if (rc) {
 		free(a);
 		return rc;

@@ -3,8 +3,8 @@
  * Owns: bringing a target location up to date with a source repository,
  * object by object, without any key: every name except "config" (and the
  * WAL archive's segment names) is the hash of the object's bytes
- * (store/FORMAT.md "Directory tree": BLAKE2b-256 in format 1, SHA-256 in
- * format 2, told by the version in the config's clear header), so each
+ * (store/FORMAT.md "Directory tree": BLAKE2b-256 or SHA-256, which the
+ * caller's naming function reads from the config, opts->naming), so each
  * object is checked against its
  * name when read from the source (a damaged source object is never
  * copied) and again after it is written, by reading it back from the
@@ -27,13 +27,16 @@
  * read means the source changed, and the pass then skips snapshots and
  * starts again (at most max_passes times).
  *
- * Never: decrypts or parses objects; depends on nothing in store/.
+ * Never: decrypts or parses objects, not even the config (opts->naming
+ * does, for the caller who knows the format); depends on nothing in
+ * store/.
  * Thread safety: one replicate_run per target at a time; it runs its own
  * worker threads on the two backends (which are thread-safe).
  */
 #ifndef STRATA_REMOTE_REPLICATE_H
 #define STRATA_REMOTE_REPLICATE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "remote/backend.h"
@@ -49,7 +52,16 @@ typedef struct ReplicateProgress {
  * second, and at the end of each phase. */
 typedef void (*ReplicateProgressFn)(const ReplicateProgress *p, void *ctx);
 
+/* Which hash names the objects of the repository whose config bytes are
+ * config[0..len) (at location, for messages): *out_sha256 = 1 for SHA-256,
+ * 0 for BLAKE2b-256. Returns 0, or a negative errno with err naming the
+ * config: -EBADMSG (not a config, or damaged), -EPROTONOSUPPORT (a format
+ * this code does not know). store/repo.h: repo_config_naming. */
+typedef int (*ReplicateNamingFn)(const char *location, const uint8_t *config, size_t len, int *out_sha256,
+                                 RemoteErr *err);
+
 typedef struct ReplicateOptions {
+	ReplicateNamingFn naming;   /* required */
 	int threads;                /* objects in flight; 0 = 6 */
 	int max_passes;             /* 0 = 3 */
 	int dry_run;                /* list and count what is missing; copy nothing */
@@ -72,8 +84,8 @@ typedef struct ReplicateResult {
  * Errors: -ENOENT (no config at src: not a repository), -EEXIST (dst holds
  * a config different from src's: another repository), -EBADMSG (source
  * objects fail their hash: the rest was copied, those were not; run
- * `strata check` on the source), -EPROTONOSUPPORT (the source's format
- * version is newer than this code knows), -EAGAIN (the source kept changing for
+ * `strata check` on the source), opts->naming's errors for the source's
+ * config, -EAGAIN (the source kept changing for
  * max_passes passes: run again), -EIO (an object read back from dst does
  * not match), or a backend error; err names the object. */
 int replicate_run(Backend *src, Backend *dst, const ReplicateOptions *opts,

@@ -83,9 +83,6 @@ int blob_read(Repo *repo, CodecCtx *ctx, uint8_t type, const uint8_t id[CODEC_ID
 int blob_read_at(Repo *repo, CodecCtx *ctx, const uint8_t id[CODEC_ID_LEN], const IndexEntry *e,
                  uint8_t *out, StrataErr *err);
 
-/* blob_pack_trailer — read a pack's footer and trailer from storage.
- * *out malloc'ed; *out_size the pack's size. */
-int blob_pack_trailer(Repo *repo, uint8_t kind, const uint8_t pack[CODEC_ID_LEN],
-                      PackEntry **out, size_t *out_n, uint64_t *out_size, StrataErr *err);
+/* A pack's trailer, and any other read of a pack's bytes: pack_read.h. */
 
 #endif

@@ -1,5 +1,5 @@
-/* blob_read.c — fetching blobs and pack trailers, see blob.h; the tree
- * pack cache, see blob_read.h. */
+/* blob_read.c — fetching blobs by ID, see blob.h; the tree pack cache, see
+ * blob_read.h. The bytes come through the pack reader (pack_read.h). */
 #include "store/blob.h"
 #include "store/blob_read.h"
 
@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/pack_read.h"
 #include "store/repo_internal.h"
 
 /* ---- tree pack cache ---- */
@@ -85,8 +86,7 @@ static void cache_evict(TreePackCache *tc, size_t need)
  * which reports any error properly). */
 static int cache_read(TreePackCache *tc, Repo *repo, const IndexEntry *e, uint8_t *out)
 {
-	char name[REPO_NAME_MAX];
-	RemoteErr rerr = {{0}};
+	StrataErr scratch = {0};
 	PackSlot *sl;
 	uint8_t *buf = NULL;
 	size_t len = 0, i;
@@ -128,10 +128,9 @@ static int cache_read(TreePackCache *tc, Repo *repo, const IndexEntry *e, uint8_
 		sl->loading = 1;
 		pthread_mutex_unlock(&tc->mu);
 
-		repo_pack_name(pack_kind_of_blob(e->type), e->pack, name);
 		/* A pack beyond the cache's budget is never fetched whole
 		 * (-EFBIG): its blobs are read by range instead. */
-		rc = backend_get(repo->be, name, tc->max_bytes, &buf, &len, &rerr);
+		rc = pack_read_whole(repo, pack_kind_of_blob(e->type), e->pack, tc->max_bytes, &buf, &len, &scratch);
 
 		pthread_mutex_lock(&tc->mu);
 		/* The slot array may have moved while unlocked. */
@@ -170,12 +169,10 @@ static const char *blob_type_name(uint8_t type)
 int blob_read_at(Repo *repo, CodecCtx *ctx, const uint8_t id[CODEC_ID_LEN], const IndexEntry *e,
                  uint8_t *out, StrataErr *err)
 {
-	char name[REPO_NAME_MAX], idhex[STRATA_ID_HEX_LEN + 1], packhex[STRATA_ID_HEX_LEN + 1];
+	char idhex[STRATA_ID_HEX_LEN + 1], packhex[STRATA_ID_HEX_LEN + 1];
 	uint8_t *buf;
-	RemoteErr rerr = {{0}};
 	int rc;
 
-	repo_pack_name(pack_kind_of_blob(e->type), e->pack, name);
 	codec_hex(id, CODEC_ID_LEN, idhex);
 	codec_hex(e->pack, CODEC_ID_LEN, packhex);
 	buf = malloc(e->length ? e->length : 1);
@@ -185,7 +182,7 @@ int blob_read_at(Repo *repo, CodecCtx *ctx, const uint8_t id[CODEC_ID_LEN], cons
 	if (repo->tree_packs && e->type != BLOB_DATA)
 		rc = cache_read(repo->tree_packs, repo, e, buf);
 	if (rc == 1)
-		rc = backend_get_range(repo->be, name, e->offset, e->length, buf, &rerr);
+		rc = pack_read_range(repo, pack_kind_of_blob(e->type), e->pack, e->offset, e->length, buf, err);
 	if (rc == -ENOENT || rc == -ERANGE) {
 		free(buf);
 		return strata_err_set(err, STRATA_EDAMAGED, "chunk %.16s: pack %.16s %s (offset %u, %u bytes)",
@@ -194,17 +191,17 @@ int blob_read_at(Repo *repo, CodecCtx *ctx, const uint8_t id[CODEC_ID_LEN], cons
 	}
 	if (rc) {
 		free(buf);
-		return repo_remote_err(err, rc, &rerr);
+		return rc;
 	}
-	rc = codec_blob_open(ctx, repo->keys, e->type, id, buf, e->length, out, e->raw_len);
+	rc = pack_read_open(ctx, repo, e->type, id, buf, e->length, out, e->raw_len, 1);
 	free(buf);
 	if (rc == -ENOMEM)
 		return strata_err_set(err, rc, "out of memory");
 	if (rc)
 		return strata_err_set(err, STRATA_EDAMAGED, "chunk %.16s in pack %.16s at offset %u: %s",
 		                      idhex, packhex, e->offset,
-		                      rc == STRATA_EAUTH ? "fails authentication" :
-		                      rc == STRATA_EDAMAGED ? "content does not match its ID" :
+		                      pack_read_damage(rc) == PACK_DAMAGE_AUTH ? "fails authentication" :
+		                      pack_read_damage(rc) == PACK_DAMAGE_HASH ? "content does not match its ID" :
 		                      "cannot be decoded");
 	return 0;
 }
@@ -242,45 +239,5 @@ int blob_read(Repo *repo, CodecCtx *ctx, uint8_t type, const uint8_t id[CODEC_ID
 	}
 	*out = buf;
 	*out_len = e.raw_len;
-	return 0;
-}
-
-int blob_pack_trailer(Repo *repo, uint8_t kind, const uint8_t pack[CODEC_ID_LEN],
-                      PackEntry **out, size_t *out_n, uint64_t *out_size, StrataErr *err)
-{
-	char name[REPO_NAME_MAX];
-	uint8_t footer[PACK_FOOTER_LEN], *trailer = NULL;
-	uint32_t trailer_len;
-	uint64_t size;
-	RemoteErr rerr = {{0}};
-	int rc;
-
-	repo_pack_name(kind, pack, name);
-	rc = backend_stat(repo->be, name, &size, &rerr);
-	if (rc)
-		return repo_remote_err(err, rc, &rerr);
-	if (size < PACK_FOOTER_LEN)
-		return strata_err_set(err, STRATA_EFORMAT, "pack %s: %llu bytes is too short to be a pack",
-		                      name, (unsigned long long)size);
-	rc = backend_get_range(repo->be, name, size - PACK_FOOTER_LEN, PACK_FOOTER_LEN, footer, &rerr);
-	if (rc)
-		return repo_remote_err(err, rc, &rerr);
-	if (pack_footer_decode(footer, size, &trailer_len) != 0)
-		return strata_err_set(err, STRATA_EFORMAT, "pack %s: footer is damaged", name);
-	trailer = malloc(trailer_len);
-	if (!trailer)
-		return strata_err_set(err, -ENOMEM, "out of memory");
-	rc = backend_get_range(repo->be, name, size - PACK_FOOTER_LEN - trailer_len, trailer_len,
-	                       trailer, &rerr);
-	if (rc) {
-		free(trailer);
-		return repo_remote_err(err, rc, &rerr);
-	}
-	rc = pack_trailer_decode(repo->keys, trailer, trailer_len, size, out, out_n);
-	free(trailer);
-	if (rc)
-		return strata_err_set(err, rc, "pack %s: trailer %s", name,
-		                      rc == STRATA_EAUTH ? "fails authentication" : strata_strerror(rc));
-	*out_size = size;
 	return 0;
 }

@@ -323,6 +323,12 @@ int blobwriter_new(Repo *repo, int zlevel, BlobWriter **out, StrataErr *err)
 
 	if (!bw)
 		return strata_err_set(err, -ENOMEM, "out of memory");
+	/* The write path reads first, on purpose: deduplication asks the
+	 * index whether a chunk is stored, so the index must hold every
+	 * stored index file (repo_index syncs it), and packs a crashed
+	 * earlier run stored without their index file are covered now
+	 * (indexfile_sync reads their trailers through pack_read.h) rather
+	 * than stored a second time. */
 	rc = repo_index(repo, &bw->ix, err);
 	if (rc) {
 		free(bw);

@@ -1,5 +1,6 @@
 /* codec.c — see codec.h. Byte layouts: FORMAT.md "Blob", "Sealed file". */
 #include "store/codec.h"
+#include "store/format.h"
 
 #include <errno.h>
 #include <math.h>
@@ -28,7 +29,6 @@ enum { SUBKEY_ID = 1, SUBKEY_ENC = 2, SUBKEY_GEAR = 3 };
 enum { CODEC_RAW = 0, CODEC_ZSTD = 1 };
 
 /* Blob AEAD additional data: version || type || chunk ID. */
-#define BLOB_AD_VERSION 1
 #define BLOB_AD_LEN (2 + CODEC_ID_LEN)
 
 /* Nonces come from a per-context pool of OS randomness, refilled 4 KiB at
@@ -362,7 +362,7 @@ static int ctx_reserve(CodecCtx *ctx, size_t need)
 
 static void blob_ad(uint8_t ad[BLOB_AD_LEN], uint8_t type, const uint8_t id[CODEC_ID_LEN])
 {
-	ad[0] = BLOB_AD_VERSION;
+	ad[0] = FORMAT_VERSION_BLOB_AD;
 	ad[1] = type;
 	memcpy(ad + 2, id, CODEC_ID_LEN);
 }

@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 #include "store/error.h"
+#include "store/format.h"
 
 #define CODEC_ID_LEN       32
 #define CODEC_KEY_LEN      32
@@ -37,13 +38,7 @@
 /* bytes a blob grows by when sealed: nonce, tag, the codec byte */
 #define CODEC_BLOB_OVERHEAD (CODEC_NONCE_LEN + CODEC_TAG_LEN + 1)
 
-/* Blob types (FORMAT.md "Blob types"); bound into the AEAD data. */
-enum BlobType {
-	BLOB_DATA     = 0,   /* file content chunk; goes to data packs */
-	BLOB_TREE     = 1,   /* tree object (directory); goes to tree packs */
-	BLOB_TREEPART = 2    /* a piece of a large tree; goes to tree packs */
-};
-#define BLOB_TYPE_MAX 2
+/* Blob types (enum BlobType): store/format.h. */
 
 /* codec_blob_type_name — "data", "tree", "tree part" (messages). */
 static inline const char *codec_blob_type_name(uint8_t type)

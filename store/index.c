@@ -13,6 +13,7 @@
 
 #include <lmdb.h>
 
+#include "store/format.h"
 #include "store/repo_internal.h"
 
 /* 1 TiB of address space: LMDB only maps it; the file grows as needed. */
@@ -51,27 +52,6 @@ struct Index {
 	atomic_uint release_every;  /* RELEASE_EVERY or RELEASE_EVERY_LEAN */
 	char dir[PATH_MAX];
 };
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void put_le64(uint8_t *p, uint64_t v)
-{
-	put_le32(p, (uint32_t)v);
-	put_le32(p + 4, (uint32_t)(v >> 32));
-}
-
-static uint64_t get_le64(const uint8_t *p)
-{
-	return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
-}
 
 static int lmdb_err(StrataErr *err, const Index *ix, const char *what, int rc)
 {
@@ -288,9 +268,9 @@ static void decode_chunk(const uint8_t *p, IndexEntry *out)
 {
 	memcpy(out->pack, p, CODEC_ID_LEN);
 	out->type = p[32];
-	out->offset = get_le32(p + 33);
-	out->length = get_le32(p + 37);
-	out->raw_len = get_le32(p + 41);
+	out->offset = format_get_le32(p + 33);
+	out->length = format_get_le32(p + 37);
+	out->raw_len = format_get_le32(p + 41);
 }
 
 static void blob_key(uint8_t key[BLOB_KEY_LEN], uint8_t type, const uint8_t id[CODEC_ID_LEN])
@@ -391,9 +371,9 @@ static int add_batch(Index *ix, const uint8_t pack[CODEC_ID_LEN], const PackEntr
 		const PackEntry *e = &entries[i];
 		memcpy(cv, pack, CODEC_ID_LEN);
 		cv[32] = e->type;
-		put_le32(cv + 33, e->offset);
-		put_le32(cv + 37, e->length);
-		put_le32(cv + 41, e->raw_len);
+		format_put_le32(cv + 33, e->offset);
+		format_put_le32(cv + 37, e->length);
+		format_put_le32(cv + 41, e->raw_len);
 		blob_key(key, e->type, e->id);
 		k.mv_size = sizeof key;
 		k.mv_data = key;
@@ -423,8 +403,8 @@ int index_add_pack(Index *ix, const uint8_t pack[CODEC_ID_LEN], uint8_t kind, ui
 	int rc;
 
 	pv[0] = kind;
-	put_le32(pv + 1, (uint32_t)n);
-	put_le64(pv + 5, size);
+	format_put_le32(pv + 1, (uint32_t)n);
+	format_put_le64(pv + 5, size);
 	/* The pack first: an unindexed pack is marked before any of its IDs
 	 * can be found, and an entry points at a pack the index lacks only
 	 * when another process cleared the index between two batches
@@ -556,8 +536,8 @@ static void decode_pack(const MDB_val *v, IndexPackInfo *out)
 	const uint8_t *p = v->mv_data;
 
 	out->kind = p[0];
-	out->count = get_le32(p + 1);
-	out->size = get_le64(p + 5);
+	out->count = format_get_le32(p + 1);
+	out->size = format_get_le64(p + 5);
 }
 
 int index_pack_info(Index *ix, const uint8_t pack[CODEC_ID_LEN], IndexPackInfo *out)

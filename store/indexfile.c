@@ -6,20 +6,11 @@
 #include <string.h>
 
 #include "store/blob.h"
+#include "store/format.h"
+#include "store/pack_read.h"
 #include "store/repo_internal.h"
 
-static const char INDEX_MAGIC[8] = {'S','T','R','A','T','A','I','X'};
 #define PACK_HDR_LEN (CODEC_ID_LEN + 1 + 8 + 4)
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
 
 void indexfile_packs_free(IndexFilePack *packs, size_t n)
 {
@@ -46,31 +37,31 @@ int indexfile_write(Repo *repo, const IndexFilePack *packs, size_t n,
 	plain = malloc(len);
 	if (!plain)
 		return strata_err_set(err, -ENOMEM, "out of memory");
-	plain[0] = INDEXFILE_VERSION;
-	put_le32(plain + 1, (uint32_t)n);
+	plain[0] = FORMAT_VERSION_INDEX;
+	format_put_le32(plain + 1, (uint32_t)n);
 	p = plain + 5;
 	for (size_t i = 0; i < n; i++) {
 		const IndexFilePack *ip = &packs[i];
 		memcpy(p, ip->id, CODEC_ID_LEN);
 		p[32] = ip->kind;
-		put_le32(p + 33, (uint32_t)ip->size);
-		put_le32(p + 37, (uint32_t)(ip->size >> 32));
-		put_le32(p + 41, (uint32_t)ip->n);
+		format_put_le32(p + 33, (uint32_t)ip->size);
+		format_put_le32(p + 37, (uint32_t)(ip->size >> 32));
+		format_put_le32(p + 41, (uint32_t)ip->n);
 		p += PACK_HDR_LEN;
 		for (size_t j = 0; j < ip->n; j++, p += PACK_ENTRY_LEN) {
 			const PackEntry *e = &ip->entries[j];
 			p[0] = e->type;
 			memcpy(p + 1, e->id, CODEC_ID_LEN);
-			put_le32(p + 33, e->offset);
-			put_le32(p + 37, e->length);
-			put_le32(p + 41, e->raw_len);
+			format_put_le32(p + 33, e->offset);
+			format_put_le32(p + 37, e->length);
+			format_put_le32(p + 41, e->raw_len);
 		}
 	}
 	rc = codec_compress(plain, len, 3, &z, &zlen);
 	free(plain);
 	if (rc)
 		return strata_err_set(err, rc, "cannot compress index file");
-	rc = repo_write_named(repo, "index", "an index file", OBJSIZE_INDEX_MAX, INDEX_MAGIC, INDEXFILE_VERSION,
+	rc = repo_write_named(repo, "index", "an index file", OBJSIZE_INDEX_MAX, FORMAT_MAGIC_INDEX, FORMAT_VERSION_INDEX,
 	                      z, zlen, out_id, err);
 	free(z);
 	return rc;
@@ -85,9 +76,9 @@ int indexfile_decode(const uint8_t *buf, size_t len, IndexFilePack **out, size_t
 
 	if (len < 5)
 		return STRATA_EFORMAT;
-	if (buf[0] != INDEXFILE_VERSION)
-		return buf[0] > INDEXFILE_VERSION ? STRATA_EVERSION : STRATA_EFORMAT;
-	n = get_le32(buf + 1);
+	if (buf[0] != FORMAT_VERSION_INDEX)
+		return buf[0] > FORMAT_VERSION_INDEX ? STRATA_EVERSION : STRATA_EFORMAT;
+	n = format_get_le32(buf + 1);
 	p += 5;
 	/* Every pack needs at least its header: bounds n before allocating. */
 	if (n > (size_t)(end - p) / PACK_HDR_LEN)
@@ -102,8 +93,8 @@ int indexfile_decode(const uint8_t *buf, size_t len, IndexFilePack **out, size_t
 			goto fail;
 		memcpy(ip->id, p, CODEC_ID_LEN);
 		ip->kind = p[32];
-		ip->size = (uint64_t)get_le32(p + 33) | (uint64_t)get_le32(p + 37) << 32;
-		cnt = get_le32(p + 41);
+		ip->size = (uint64_t)format_get_le32(p + 33) | (uint64_t)format_get_le32(p + 37) << 32;
+		cnt = format_get_le32(p + 41);
 		p += PACK_HDR_LEN;
 		if (ip->kind > 1 || cnt > (size_t)(end - p) / PACK_ENTRY_LEN)
 			goto fail;
@@ -117,9 +108,9 @@ int indexfile_decode(const uint8_t *buf, size_t len, IndexFilePack **out, size_t
 			PackEntry *e = &ip->entries[j];
 			e->type = p[0];
 			memcpy(e->id, p + 1, CODEC_ID_LEN);
-			e->offset = get_le32(p + 33);
-			e->length = get_le32(p + 37);
-			e->raw_len = get_le32(p + 41);
+			e->offset = format_get_le32(p + 33);
+			e->length = format_get_le32(p + 37);
+			e->raw_len = format_get_le32(p + 41);
 			if (e->type > BLOB_TYPE_MAX || pack_kind_of_blob(e->type) != ip->kind ||
 			    (uint64_t)e->offset + e->length > ip->size ||
 			    e->length < CODEC_BLOB_OVERHEAD)
@@ -144,7 +135,7 @@ int indexfile_read(Repo *repo, const uint8_t id[CODEC_ID_LEN], IndexFilePack **o
 	char hex[STRATA_ID_HEX_LEN + 1];
 	int rc;
 
-	rc = repo_read_named(repo, "index", "an index file", OBJSIZE_INDEX_MAX, id, INDEX_MAGIC, INDEXFILE_VERSION,
+	rc = repo_read_named(repo, "index", "an index file", OBJSIZE_INDEX_MAX, id, FORMAT_MAGIC_INDEX, FORMAT_VERSION_INDEX,
 	                     &z, &zlen, err);
 	if (rc)
 		return rc;
@@ -217,7 +208,7 @@ static int cover_unindexed(Repo *repo, Index *ix, StrataErr *err)
 		IndexPackInfo info;
 		StrataErr perr = {0};
 		if (index_pack_info(ix, ids[i], &info) != 0 ||
-		    blob_pack_trailer(repo, info.kind, ids[i], &packs[m].entries, &packs[m].n,
+		    pack_read_trailer(repo, info.kind, ids[i], &packs[m].entries, &packs[m].n,
 		                      &packs[m].size, &perr) != 0) {
 			/* Gone or unreadable: its chunks must not be deduplicated against. */
 			rc = index_remove_pack(ix, ids[i], err);

@@ -16,11 +16,11 @@
 
 #include "remote/objsize.h"
 #include "store/error.h"
+#include "store/format.h"
 #include "store/index.h"
 #include "store/pack.h"
 #include "store/repo.h"
 
-#define INDEXFILE_VERSION 1
 #define INDEXFILE_MAX_RAW OBJSIZE_INDEX_RAW_MAX   /* refuse index files that inflate past 1 GiB */
 
 typedef struct IndexFilePack {

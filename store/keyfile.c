@@ -1,5 +1,6 @@
 /* keyfile.c — see keyfile.h. FORMAT.md "Key file". */
 #include "store/keyfile.h"
+#include "store/format.h"
 
 #include <errno.h>
 #include <pwd.h>
@@ -131,7 +132,7 @@ int keyfile_create(const CodecKeys *keys, const char *password, size_t password_
 	self_identity(&who);
 	info_b64 = info_seal(keys, salt, &who);
 	o = json_pack("{s:i, s:s, s:I, s:I, s:s, s:s, s:s, s:I}",
-	              "version", KEYFILE_VERSION, "kdf", "argon2id13",
+	              "version", FORMAT_VERSION_KEYFILE, "kdf", "argon2id13",
 	              "opslimit", (json_int_t)opslimit, "memlimit", (json_int_t)memlimit,
 	              "salt", salt_b64 ? salt_b64 : "", "data", data_b64 ? data_b64 : "",
 	              "info", info_b64 ? info_b64 : "", "created", (json_int_t)time(NULL));
@@ -182,10 +183,10 @@ static int parse(const uint8_t *buf, size_t len, json_t **out, KeyFileInfo *info
 		json_decref(o);
 		return strata_err_set(err, STRATA_EFORMAT, "key file lacks required fields");
 	}
-	if (version > KEYFILE_VERSION) {
+	if (version > FORMAT_VERSION_KEYFILE) {
 		json_decref(o);
 		return strata_err_set(err, STRATA_EVERSION, "key file version %lld is newer than this strata knows (%d)",
-		                      (long long)version, KEYFILE_VERSION);
+		                      (long long)version, FORMAT_VERSION_KEYFILE);
 	}
 	if (version < 1 || strcmp(kdf, "argon2id13") != 0) {
 		json_decref(o);

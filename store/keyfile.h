@@ -20,8 +20,7 @@
 #include "store/codec.h"
 #include "remote/objsize.h"
 #include "store/error.h"
-
-#define KEYFILE_VERSION 1
+#include "store/format.h"
 
 /* The Argon2id settings strata accepts, in a key file it reads and in one
  * it writes (FORMAT.md "Key file", bounds). The minima are libsodium's

@@ -14,10 +14,10 @@
 
 #include <jansson.h>
 
+#include "store/format.h"
 #include "store/lock_internal.h"
 #include "store/repo_internal.h"
 
-static const char LOCK_MAGIC[8] = {'S','T','R','A','T','A','L','K'};
 #define LOCK_DIR       "locks/"
 /* While waiting for a conflicting lock: first retry after about this long,
  * doubling up to LOCK_RETRY_MAX_MS, each with random jitter so that two
@@ -283,7 +283,7 @@ int lock_record_encode(const CodecKeys *keys, const LockRecord *r, uint8_t **out
 	int rc;
 
 	o = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I}",
-	              "version", LOCK_RECORD_VERSION, "mode", lock_mode_name(r->mode), "command", r->command,
+	              "version", FORMAT_VERSION_LOCK, "mode", lock_mode_name(r->mode), "command", r->command,
 	              "host", r->host, "user", r->user, "machine", r->machine,
 	              "pid", (json_int_t)r->pid, "pid_start", (json_int_t)r->pid_start,
 	              "created_ns", (json_int_t)r->created_ns, "refreshed_ns", (json_int_t)r->refreshed_ns,
@@ -292,7 +292,7 @@ int lock_record_encode(const CodecKeys *keys, const LockRecord *r, uint8_t **out
 	json_decref(o);
 	if (!text)
 		return -ENOMEM;
-	rc = sealed_encode(keys, LOCK_MAGIC, LOCK_RECORD_VERSION, text, strlen(text), out, out_len);
+	rc = sealed_encode(keys, FORMAT_MAGIC_LOCK, FORMAT_VERSION_LOCK, text, strlen(text), out, out_len);
 	free(text);
 	return rc;
 }
@@ -344,10 +344,10 @@ int lock_record_decode(const CodecKeys *keys, const uint8_t *buf, size_t len, Lo
 	/* Any version is opened, so that "newer" is believed only of a
 	 * lock sealed with this repository's key: a VERSION field anyone
 	 * can write must not be enough to block every taker. */
-	rc = sealed_decode(keys, LOCK_MAGIC, UINT32_MAX, buf, len, &plain, &plain_len, &version);
+	rc = sealed_decode(keys, FORMAT_MAGIC_LOCK, UINT32_MAX, buf, len, &plain, &plain_len, &version);
 	if (rc)
 		return rc;
-	if (version > LOCK_RECORD_VERSION)
+	if (version > FORMAT_VERSION_LOCK)
 		rc = STRATA_EVERSION;
 	else if ((rc = lock_record_parse(plain, plain_len, out_rec)) == STRATA_EFORMAT)
 		rc = STRATA_EDAMAGED;

@@ -14,9 +14,9 @@
 #include "remote/objsize.h"
 #include "store/codec.h"
 #include "store/error.h"
+#include "store/format.h"
 #include "store/lock.h"
 
-#define LOCK_RECORD_VERSION   1
 #define LOCK_RECORD_MAX_BYTES OBJSIZE_LOCK_MAX   /* a lock is a few hundred bytes */
 
 /* One lock file, decoded. "machine" is the kernel's boot ID and PID

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/format.h"
 #include "store/repo_internal.h"
 
 /* The table's trailer bound is what a reader of this layout accepts. */
@@ -13,18 +14,6 @@ _Static_assert(OBJSIZE_TRAILER_MAX == SEALED_HEADER_LEN + CODEC_NONCE_LEN + CODE
 _Static_assert(OBJSIZE_SEALED_OVERHEAD == SEALED_HEADER_LEN + CODEC_NONCE_LEN + CODEC_TAG_LEN,
                "remote/objsize.h: OBJSIZE_SEALED_OVERHEAD");
 
-static const char PACK_MAGIC[8] = {'S','T','R','A','T','A','P','K'};
-static const char TRAILER_MAGIC[8] = {'S','T','R','A','T','A','T','R'};
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
 
 void pack_builder_init(PackBuilder *pb, CodecNameHash alg)
 {
@@ -127,20 +116,20 @@ int pack_builder_finish(PackBuilder *pb, const CodecKeys *keys, uint8_t out_id[C
 		return -ENOMEM;
 	if (pb->hashed < pb->len)
 		pack_builder_hash(pb, pb->len - pb->hashed);
-	plain[0] = PACK_TRAILER_VERSION;
-	put_le32(plain + 1, (uint32_t)pb->n);
+	plain[0] = FORMAT_VERSION_TRAILER;
+	format_put_le32(plain + 1, (uint32_t)pb->n);
 	p = plain + 5;
 	for (size_t i = 0; i < pb->n; i++) {
 		const PackEntry *e = &pb->entries[i];
 		*p++ = e->type;
 		memcpy(p, e->id, CODEC_ID_LEN);
 		p += CODEC_ID_LEN;
-		put_le32(p, e->offset);
-		put_le32(p + 4, e->length);
-		put_le32(p + 8, e->raw_len);
+		format_put_le32(p, e->offset);
+		format_put_le32(p + 4, e->length);
+		format_put_le32(p + 8, e->raw_len);
 		p += 12;
 	}
-	rc = sealed_encode(keys, TRAILER_MAGIC, PACK_TRAILER_VERSION, plain, plain_len, &sealed, &sealed_len);
+	rc = sealed_encode(keys, FORMAT_MAGIC_TRAILER, FORMAT_VERSION_TRAILER, plain, plain_len, &sealed, &sealed_len);
 	free(plain);
 	if (rc)
 		return rc;
@@ -151,8 +140,8 @@ int pack_builder_finish(PackBuilder *pb, const CodecKeys *keys, uint8_t out_id[C
 	}
 	p = pb->buf + pb->len;
 	memcpy(p, sealed, sealed_len);
-	put_le32(p + sealed_len, (uint32_t)sealed_len);
-	memcpy(p + sealed_len + 4, PACK_MAGIC, sizeof PACK_MAGIC);
+	format_put_le32(p + sealed_len, (uint32_t)sealed_len);
+	memcpy(p + sealed_len + 4, FORMAT_MAGIC_PACK, FORMAT_MAGIC_LEN);
 	pb->len += sealed_len + PACK_FOOTER_LEN;
 	pack_builder_hash(pb, sealed_len + PACK_FOOTER_LEN);
 	free(sealed);
@@ -164,9 +153,9 @@ int pack_footer_decode(const uint8_t footer[PACK_FOOTER_LEN], uint64_t pack_size
 {
 	uint32_t len;
 
-	if (memcmp(footer + 4, PACK_MAGIC, sizeof PACK_MAGIC) != 0)
+	if (memcmp(footer + 4, FORMAT_MAGIC_PACK, FORMAT_MAGIC_LEN) != 0)
 		return STRATA_EFORMAT;
-	len = get_le32(footer);
+	len = format_get_le32(footer);
 	/* Bounded before the trailer is read (remote/objsize.h): no trailer
 	 * longer than one listing PACK_MAX_ENTRIES entries can be accepted,
 	 * so reading one would only cost memory. */
@@ -188,11 +177,11 @@ int pack_trailer_parse(const uint8_t *plain, size_t plain_len, uint64_t blob_are
 
 	if (plain_len < 5)
 		goto out;
-	if (plain[0] != PACK_TRAILER_VERSION) {
-		rc = plain[0] > PACK_TRAILER_VERSION ? STRATA_EVERSION : STRATA_EFORMAT;
+	if (plain[0] != FORMAT_VERSION_TRAILER) {
+		rc = plain[0] > FORMAT_VERSION_TRAILER ? STRATA_EVERSION : STRATA_EFORMAT;
 		goto out;
 	}
-	n = get_le32(plain + 1);
+	n = format_get_le32(plain + 1);
 	if (n > PACK_MAX_ENTRIES || plain_len != 5 + n * PACK_ENTRY_LEN)
 		goto out;
 	entries = malloc((n ? n : 1) * sizeof *entries);
@@ -205,9 +194,9 @@ int pack_trailer_parse(const uint8_t *plain, size_t plain_len, uint64_t blob_are
 		PackEntry *e = &entries[i];
 		e->type = p[0];
 		memcpy(e->id, p + 1, CODEC_ID_LEN);
-		e->offset = get_le32(p + 33);
-		e->length = get_le32(p + 37);
-		e->raw_len = get_le32(p + 41);
+		e->offset = format_get_le32(p + 33);
+		e->length = format_get_le32(p + 37);
+		e->raw_len = format_get_le32(p + 41);
 		/* Blobs are laid end to end from offset 0 (FORMAT.md invariant). */
 		if (e->type > BLOB_TYPE_MAX || e->offset != next || e->length < CODEC_BLOB_OVERHEAD ||
 		    (uint64_t)e->offset + e->length > blob_area ||
@@ -237,7 +226,7 @@ int pack_trailer_decode(const CodecKeys *keys, const uint8_t *trailer, size_t tr
 	if ((uint64_t)trailer_len + PACK_FOOTER_LEN > pack_size)
 		return STRATA_EFORMAT;
 	blob_area = pack_size - trailer_len - PACK_FOOTER_LEN;
-	rc = sealed_decode(keys, TRAILER_MAGIC, PACK_TRAILER_VERSION, trailer, trailer_len,
+	rc = sealed_decode(keys, FORMAT_MAGIC_TRAILER, FORMAT_VERSION_TRAILER, trailer, trailer_len,
 	                   &plain, &plain_len, NULL);
 	if (rc)
 		return rc;

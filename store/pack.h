@@ -16,9 +16,9 @@
 
 #include "store/codec.h"
 #include "store/error.h"
+#include "store/format.h"
 
 #define PACK_FOOTER_LEN   12          /* trailer length (u32 LE) || "STRATAPK" */
-#define PACK_TRAILER_VERSION 1
 #define PACK_ENTRY_LEN    45          /* type 1 || id 32 || offset 4 || length 4 || raw 4 */
 #define PACK_MAX_ENTRIES  (1u << 22)  /* bounds a hostile trailer's count */
 

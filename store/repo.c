@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "store/format.h"
 #include "store/index.h"
 #include "store/indexfile.h"
 #include "store/keycache.h"
@@ -20,7 +21,6 @@
 #include "store/repo_internal.h"
 #include "store/snapcat.h"
 
-static const char CONFIG_MAGIC[8] = {'S','T','R','A','T','A','C','F'};
 
 static int valid_params(uint32_t min, uint32_t avg, uint32_t max, uint32_t pack, StrataErr *err)
 {
@@ -151,7 +151,7 @@ int repo_init(const char *location, const char *password, size_t password_len,
 		rc = strata_err_set(err, -ENOMEM, "out of memory");
 		goto out;
 	}
-	rc = sealed_encode(keys, CONFIG_MAGIC, (uint32_t)version, text, strlen(text), &cfg, &cfg_len);
+	rc = sealed_encode(keys, FORMAT_MAGIC_CONFIG, (uint32_t)version, text, strlen(text), &cfg, &cfg_len);
 	if (rc) {
 		strata_err_set(err, rc, "cannot seal config");
 		goto out;
@@ -185,7 +185,7 @@ static int decode_config(Repo *repo, const uint8_t *buf, size_t len, StrataErr *
 	uint32_t version = 0;
 	int rc;
 
-	rc = sealed_decode(repo->keys, CONFIG_MAGIC, STRATA_FORMAT_VERSION, buf, len, &plain, &plain_len, &version);
+	rc = sealed_decode(repo->keys, FORMAT_MAGIC_CONFIG, STRATA_FORMAT_VERSION, buf, len, &plain, &plain_len, &version);
 	if (rc == STRATA_EAUTH)
 		return strata_err_set(err, rc, "%s/config fails authentication (damaged, or it belongs to another repository than its key files)",
 		                      repo->location);
@@ -326,8 +326,8 @@ int repo_open_opts(const char *location, const char *password, size_t password_l
 	if (rc)
 		goto fail;
 	/* Refuse a newer format before asking anything of the password. */
-	if (cfg_len >= SEALED_HEADER_LEN && memcmp(cfg, CONFIG_MAGIC, 8) == 0) {
-		v = (uint32_t)cfg[8] | (uint32_t)cfg[9] << 8 | (uint32_t)cfg[10] << 16 | (uint32_t)cfg[11] << 24;
+	if (cfg_len >= SEALED_HEADER_LEN && memcmp(cfg, FORMAT_MAGIC_CONFIG, FORMAT_MAGIC_LEN) == 0) {
+		v = format_get_le32(cfg + FORMAT_MAGIC_LEN);
 		if (v > STRATA_FORMAT_VERSION) {
 			rc = strata_err_set(err, STRATA_EVERSION,
 			                    "repository %s has format version %u, this strata reads up to version %d; upgrade strata",
@@ -392,6 +392,34 @@ fail:
 	free(cfg);
 	repo_close(repo);
 	return rc;
+}
+
+int repo_config_naming(const char *location, const uint8_t *config, size_t len, int *out_sha256,
+                       RemoteErr *err)
+{
+	uint32_t v;
+
+	/* Formats 1 and 2 only: a new format must say here how it names
+	 * objects (and the message below which versions it replicates). */
+	_Static_assert(STRATA_FORMAT_VERSION == 2, "repo_config_naming: a new format version");
+	if (len < SEALED_HEADER_LEN || memcmp(config, FORMAT_MAGIC_CONFIG, FORMAT_MAGIC_LEN) != 0) {
+		snprintf(err->msg, sizeof err->msg, "%s/config is not a strata config file", location);
+		return -EBADMSG;
+	}
+	v = format_get_le32(config + FORMAT_MAGIC_LEN);
+	if (v == 0) {
+		snprintf(err->msg, sizeof err->msg, "%s/config has format version 0, which no strata writes (damaged)",
+		         location);
+		return -EBADMSG;
+	}
+	if (v > STRATA_FORMAT_VERSION) {
+		snprintf(err->msg, sizeof err->msg,
+		         "%s has repository format version %u, this strata replicates versions 1 and 2; upgrade strata",
+		         location, v);
+		return -EPROTONOSUPPORT;
+	}
+	*out_sha256 = repo_name_hash_of((int)v) == CODEC_NAME_SHA256;
+	return 0;
 }
 
 void repo_close(Repo *repo)

@@ -18,12 +18,12 @@
 #include <stdint.h>
 
 #include "store/error.h"
+#include "store/format.h"
 #include "remote/backend.h"
 
 #define STRATA_ID_LEN 32          /* every ID and name: a 256-bit hash */
 #define STRATA_ID_HEX_LEN 64
-#define STRATA_FORMAT_VERSION 2   /* the newest repository version this binary reads and writes; new repositories get it */
-#define STRATA_FORMAT_VERSION_MIN 1  /* the oldest it reads and writes (and can create: `init --format-version`) */
+/* STRATA_FORMAT_VERSION, STRATA_FORMAT_VERSION_MIN: store/format.h. */
 
 typedef struct Repo Repo;
 
@@ -98,6 +98,19 @@ int repo_key_cache_state(const Repo *repo);
 /* repo_key_cache_drop — remove this repository's key cache entry: 0, or
  * -ENOKEY when there was none, else -errno from the keyring. */
 int repo_key_cache_drop(Repo *repo);
+
+/* repo_config_naming — which hash names the objects of the repository
+ * whose config bytes are config[0..len), from the config's clear sealed
+ * header alone (FORMAT.md §5, §7: magic "STRATACF", VERSION u32 LE; no key
+ * needed): *out_sha256 = 1 for SHA-256 (format 2), 0 for BLAKE2b-256
+ * (format 1). location names the repository in messages. Errors
+ * (remote/backend.h codes, for replicate_run's ReplicateNamingFn):
+ * -EBADMSG "LOCATION/config is not a strata config file" or "...has format
+ * version 0, which no strata writes (damaged)"; -EPROTONOSUPPORT for a
+ * version above 2. */
+struct RemoteErr;   /* remote/backend.h */
+int repo_config_naming(const char *location, const uint8_t *config, size_t len, int *out_sha256,
+                       struct RemoteErr *err);
 
 /* repo_backend_stats — the requests, retries and bytes of the repository's
  * backend since open (remote/backend.h; zeros for a local directory). */

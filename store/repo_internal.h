@@ -12,6 +12,7 @@
 #include "remote/objsize.h"
 #include "store/codec.h"
 #include "store/error.h"
+#include "store/format.h"
 #include "store/keycache.h"
 #include "store/repo.h"
 
@@ -73,9 +74,8 @@ int repo_remote_err(StrataErr *err, int rc, const RemoteErr *rerr);
 #define REPO_NAME_MAX 160
 void repo_pack_name(uint8_t kind, const uint8_t id[STRATA_ID_LEN], char out[REPO_NAME_MAX]);
 
-/* Pack kinds: which directory a pack lives in. */
-enum { PACK_KIND_DATA = 0, PACK_KIND_TREE = 1 };
-static inline uint8_t pack_kind_of_blob(uint8_t type) { return type == 0 ? PACK_KIND_DATA : PACK_KIND_TREE; }
+/* Pack kinds (PACK_KIND_DATA, PACK_KIND_TREE, pack_kind_of_blob):
+ * store/format.h. */
 
 /* repo_index — the LMDB index, opened and synced with the stored index
  * files on first use. */

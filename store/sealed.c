@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/format.h"
 #include "store/repo_internal.h"
 
 int repo_remote_err(StrataErr *err, int rc, const RemoteErr *rerr)
@@ -20,16 +21,6 @@ void repo_pack_name(uint8_t kind, const uint8_t id[STRATA_ID_LEN], char out[REPO
 	snprintf(out, REPO_NAME_MAX, "%s/%.2s/%s", kind == PACK_KIND_DATA ? "data" : "tree", hex, hex);
 }
 
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 int sealed_encode(const CodecKeys *keys, const char magic[8], uint32_t version,
                   const void *plain, size_t len, uint8_t **out, size_t *out_len)
 {
@@ -38,7 +29,7 @@ int sealed_encode(const CodecKeys *keys, const char magic[8], uint32_t version,
 	int rc;
 
 	memcpy(hdr, magic, 8);
-	put_le32(hdr + 8, version);
+	format_put_le32(hdr + 8, version);
 	rc = codec_seal(keys, hdr, sizeof hdr, plain, len, &body, &body_len);
 	if (rc)
 		return rc;
@@ -64,7 +55,7 @@ int sealed_decode(const CodecKeys *keys, const char magic[8], uint32_t max_versi
 
 	if (len < SEALED_HEADER_LEN || memcmp(buf, magic, 8) != 0)
 		return STRATA_EFORMAT;
-	version = get_le32(buf + 8);
+	version = format_get_le32(buf + 8);
 	if (version == 0)
 		return STRATA_EFORMAT;
 	if (version > max_version)

@@ -8,16 +8,9 @@
 
 #include <jansson.h>
 
+#include "store/format.h"
 #include "store/repo_internal.h"
 #include "store/snapcat.h"
-
-static const char SNAP_MAGIC[8] = {'S','T','R','A','T','A','S','N'};
-/* FORMAT.md §12: a complete snapshot is version 1 (what every strata
- * reads), a partial one version 2, so that a strata that does not know the
- * partial fields refuses it instead of taking it for a complete snapshot. */
-#define SNAPSHOT_VERSION_COMPLETE 1
-#define SNAPSHOT_VERSION_PARTIAL 2
-#define SNAPSHOT_VERSION_MAX 2
 
 void strata_id_hex(const uint8_t id[STRATA_ID_LEN], char out[STRATA_ID_HEX_LEN + 1])
 {
@@ -286,7 +279,7 @@ static int json_owners(json_t *o, SnapshotOwner **out, size_t *out_n)
 int snapshot_save(Repo *repo, Snapshot *snap, StrataErr *err)
 {
 	char tree[STRATA_ID_HEX_LEN + 1], parent[STRATA_ID_HEX_LEN + 1];
-	uint32_t version = snap->partial ? SNAPSHOT_VERSION_PARTIAL : SNAPSHOT_VERSION_COMPLETE;
+	uint32_t version = snap->partial ? FORMAT_VERSION_SNAPSHOT_PARTIAL : FORMAT_VERSION_SNAPSHOT_COMPLETE;
 	json_t *o;
 	char *text;
 	int rc;
@@ -344,7 +337,7 @@ int snapshot_save(Repo *repo, Snapshot *snap, StrataErr *err)
 	json_decref(o);
 	if (!text)
 		return strata_err_set(err, -ENOMEM, "out of memory encoding a snapshot");
-	rc = repo_write_named(repo, "snapshots", "a snapshot file", OBJSIZE_SNAPSHOT_MAX, SNAP_MAGIC,
+	rc = repo_write_named(repo, "snapshots", "a snapshot file", OBJSIZE_SNAPSHOT_MAX, FORMAT_MAGIC_SNAPSHOT,
 	                      version, text, strlen(text), snap->id, err);
 	if (rc == 0)
 		snapcat_note_saved(repo, snap->id, snap->time_ns, (const uint8_t *)text, strlen(text));
@@ -371,7 +364,7 @@ int snapshot_decode(const uint8_t id[STRATA_ID_LEN], const uint8_t *buf, size_t 
 	                      "paths", &paths, "tags", &tags, "labels", &labels, "tree", &tree,
 	                      "parent", &parent, "summary", &summary) != 0)
 		goto out;
-	if (version > SNAPSHOT_VERSION_MAX) {
+	if (version > FORMAT_VERSION_SNAPSHOT_MAX) {
 		rc = STRATA_EVERSION;
 		goto out;
 	}
@@ -456,12 +449,12 @@ int snapshot_save_plain(Repo *repo, uint32_t version, const char *text, size_t l
 	json_t *o;
 	int rc;
 
-	if (version < SNAPSHOT_VERSION_COMPLETE || version > SNAPSHOT_VERSION_MAX)
+	if (version < FORMAT_VERSION_SNAPSHOT_COMPLETE || version > FORMAT_VERSION_SNAPSHOT_MAX)
 		return strata_err_set(err, STRATA_EVERSION, "a snapshot of version %u cannot be written", version);
 	o = json_loadb(text, len, 0, NULL);
 	time_ns = o ? (int64_t)json_integer_value(json_object_get(o, "time_ns")) : 0;
 	json_decref(o);
-	rc = repo_write_named(repo, "snapshots", "a snapshot file", OBJSIZE_SNAPSHOT_MAX, SNAP_MAGIC, version,
+	rc = repo_write_named(repo, "snapshots", "a snapshot file", OBJSIZE_SNAPSHOT_MAX, FORMAT_MAGIC_SNAPSHOT, version,
 	                      text, len, out_id, err);
 	if (rc == 0)
 		snapcat_note_saved(repo, out_id, time_ns, (const uint8_t *)text, len);
@@ -471,8 +464,8 @@ int snapshot_save_plain(Repo *repo, uint32_t version, const char *text, size_t l
 int snapshot_read_plain(Repo *repo, const uint8_t id[STRATA_ID_LEN], uint8_t **out, size_t *out_len,
                         StrataErr *err)
 {
-	return repo_read_named(repo, "snapshots", "a snapshot file", OBJSIZE_SNAPSHOT_MAX, id, SNAP_MAGIC,
-	                       SNAPSHOT_VERSION_MAX, out, out_len, err);
+	return repo_read_named(repo, "snapshots", "a snapshot file", OBJSIZE_SNAPSHOT_MAX, id, FORMAT_MAGIC_SNAPSHOT,
+	                       FORMAT_VERSION_SNAPSHOT_MAX, out, out_len, err);
 }
 
 int snapshot_load(Repo *repo, const uint8_t id[STRATA_ID_LEN], Snapshot *out, StrataErr *err)
@@ -481,8 +474,8 @@ int snapshot_load(Repo *repo, const uint8_t id[STRATA_ID_LEN], Snapshot *out, St
 	size_t len = 0;
 	int rc;
 
-	rc = repo_read_named(repo, "snapshots", "a snapshot file", OBJSIZE_SNAPSHOT_MAX, id, SNAP_MAGIC,
-	                     SNAPSHOT_VERSION_MAX, &buf, &len, err);
+	rc = repo_read_named(repo, "snapshots", "a snapshot file", OBJSIZE_SNAPSHOT_MAX, id, FORMAT_MAGIC_SNAPSHOT,
+	                     FORMAT_VERSION_SNAPSHOT_MAX, &buf, &len, err);
 	if (rc)
 		return rc;
 	rc = snapshot_decode(id, buf, len, out, err);

@@ -6,11 +6,9 @@
 #include <string.h>
 
 #include "store/blob.h"
+#include "store/format.h"
 #include "store/repo_internal.h"
 
-#define TREE_VERSION 1
-#define TREE_KIND_INLINE 0
-#define TREE_KIND_PARTS  1
 /* A serialized directory above this size is cut into tree parts by the
  * repository's chunker, so a directory holding a growing large file (its
  * chunk list grows at the end) re-stores only the changed tail part. */
@@ -243,7 +241,7 @@ int tree_encode(const Tree *t, uint8_t **out, size_t *out_len)
 {
 	Buf b = {0};
 
-	buf_u8(&b, TREE_VERSION);
+	buf_u8(&b, FORMAT_VERSION_TREE);
 	buf_uv(&b, t->n);
 	for (size_t i = 0; i < t->n; i++) {
 		encode_head(&b, &t->nodes[i]);
@@ -291,8 +289,8 @@ int tree_decode(const uint8_t *buf, size_t len, Tree *out, StrataErr *err)
 	version = rd_u8(&r);
 	if (r.bad)
 		return strata_err_set(err, STRATA_EFORMAT, "tree is empty");
-	if (version != TREE_VERSION)
-		return strata_err_set(err, version > TREE_VERSION ? STRATA_EVERSION : STRATA_EFORMAT,
+	if (version != FORMAT_VERSION_TREE)
+		return strata_err_set(err, version > FORMAT_VERSION_TREE ? STRATA_EVERSION : STRATA_EFORMAT,
 		                      "tree version %u is not supported", version);
 	count = rd_uv(&r);
 	/* Each node takes at least 9 bytes: bounds count before allocating. */
@@ -447,7 +445,7 @@ int tree_stream_begin(TreeStream **out, Repo *repo, BlobWriter *bw, CodecCtx *ct
 	s->repo = repo;
 	s->bw = bw;
 	s->ctx = ctx;
-	buf_u8(&s->win, TREE_VERSION);
+	buf_u8(&s->win, FORMAT_VERSION_TREE);
 	buf_uv(&s->win, count);
 	if (s->win.oom) {
 		free(s->win.p);
@@ -548,13 +546,13 @@ int tree_stream_finish(TreeStream *s, uint8_t out_id[STRATA_ID_LEN], StrataErr *
 	if (s->rc)
 		return s->rc;
 	if (!s->cutting) {
-		buf_u8(&obj, TREE_KIND_INLINE);
+		buf_u8(&obj, FORMAT_TREE_INLINE);
 		buf_put(&obj, s->win.p + s->off, s->win.len - s->off);
 	} else {
 		rc = emit_parts(s, 1, err);
 		if (rc)
 			return s->rc = rc;
-		buf_u8(&obj, TREE_KIND_PARTS);
+		buf_u8(&obj, FORMAT_TREE_PARTS);
 		buf_uv(&obj, s->nparts);
 		buf_put(&obj, s->parts.p, s->parts.len);
 	}
@@ -585,40 +583,85 @@ int tree_store(Repo *repo, BlobWriter *bw, CodecCtx *ctx, const Tree *t,
 	return rc;
 }
 
+int tree_object_parse(const uint8_t *obj, size_t len, TreeObject *out, int *out_unknown_kind)
+{
+	Rd r = {obj + 1, obj + len, 0};
+	uint64_t nparts, total = 0;
+
+	memset(out, 0, sizeof *out);
+	*out_unknown_kind = 0;
+	if (len >= 1 && obj[0] == FORMAT_TREE_INLINE) {
+		out->tree = obj + 1;
+		out->tree_len = len - 1;
+		return 0;
+	}
+	if (len < 1 || obj[0] != FORMAT_TREE_PARTS) {
+		*out_unknown_kind = 1;
+		return STRATA_EFORMAT;
+	}
+	nparts = rd_uv(&r);
+	/* Each entry takes at least 33 bytes: bounds the count before
+	 * allocating. */
+	if (r.bad || nparts > (uint64_t)(r.end - r.p) / (STRATA_ID_LEN + 1))
+		return STRATA_EFORMAT;
+	out->parts = malloc((nparts ? nparts : 1) * sizeof *out->parts);
+	if (!out->parts)
+		return -ENOMEM;
+	for (uint64_t i = 0; i < nparts; i++) {
+		const uint8_t *pid = rd_bytes(&r, STRATA_ID_LEN);
+		uint64_t plen = rd_uv(&r);
+		if (r.bad || plen > TREE_MAX_BYTES - total) {
+			tree_object_clear(out);
+			return STRATA_EFORMAT;
+		}
+		memcpy(out->parts[i].id, pid, STRATA_ID_LEN);
+		out->parts[i].len = plen;
+		total += plen;
+	}
+	out->nparts = (size_t)nparts;
+	out->parts_len = total;
+	return 0;
+}
+
+void tree_object_clear(TreeObject *o)
+{
+	free(o->parts);
+	memset(o, 0, sizeof *o);
+}
+
 static int load_with(Repo *repo, CodecCtx *ctx, const uint8_t id[STRATA_ID_LEN], Tree *out, StrataErr *err)
 {
 	uint8_t *obj = NULL;
 	size_t obj_len = 0;
 	char hex[STRATA_ID_HEX_LEN + 1];
+	TreeObject to = {0};
 	Buf s = {0};
-	int rc;
+	int rc, unknown = 0;
 
 	codec_hex(id, STRATA_ID_LEN, hex);
 	rc = blob_read(repo, ctx, BLOB_TREE, id, &obj, &obj_len, err);
 	if (rc)
 		return rc;
-	if (obj_len >= 1 && obj[0] == TREE_KIND_INLINE) {
-		rc = tree_decode(obj + 1, obj_len - 1, out, err);
-	} else if (obj_len >= 1 && obj[0] == TREE_KIND_PARTS) {
-		Rd r = {obj + 1, obj + obj_len, 0};
-		uint64_t nparts = rd_uv(&r);
-		if (r.bad || nparts > (uint64_t)(r.end - r.p) / (STRATA_ID_LEN + 1)) {
-			rc = strata_err_set(err, STRATA_EFORMAT, "tree %.16s: part list is malformed", hex);
-			goto out;
-		}
-		for (uint64_t i = 0; i < nparts; i++) {
-			const uint8_t *pid = rd_bytes(&r, STRATA_ID_LEN);
-			uint64_t plen = rd_uv(&r);
+	rc = tree_object_parse(obj, obj_len, &to, &unknown);
+	if (rc == -ENOMEM) {
+		rc = strata_err_set(err, rc, "out of memory loading tree %.16s", hex);
+		goto out;
+	}
+	if (rc) {
+		rc = strata_err_set(err, STRATA_EFORMAT, "tree %.16s: %s", hex,
+		                    unknown ? "unknown tree object kind" : "part list is malformed");
+		goto out;
+	}
+	if (to.tree) {
+		rc = tree_decode(to.tree, to.tree_len, out, err);
+	} else {
+		for (size_t i = 0; i < to.nparts; i++) {
 			uint8_t *part = NULL;
 			size_t part_len = 0;
-			if (r.bad || s.len + plen > TREE_MAX_BYTES) {
-				rc = strata_err_set(err, STRATA_EFORMAT, "tree %.16s: part list is malformed", hex);
-				goto out;
-			}
-			rc = blob_read(repo, ctx, BLOB_TREEPART, pid, &part, &part_len, err);
+			rc = blob_read(repo, ctx, BLOB_TREEPART, to.parts[i].id, &part, &part_len, err);
 			if (rc)
 				goto out;
-			if (part_len != plen) {
+			if (part_len != to.parts[i].len) {
 				free(part);
 				rc = strata_err_set(err, STRATA_EFORMAT, "tree %.16s: a part has the wrong length", hex);
 				goto out;
@@ -631,13 +674,11 @@ static int load_with(Repo *repo, CodecCtx *ctx, const uint8_t id[STRATA_ID_LEN],
 			goto out;
 		}
 		rc = tree_decode(s.p, s.len, out, err);
-	} else {
-		rc = strata_err_set(err, STRATA_EFORMAT, "tree %.16s: unknown tree object kind", hex);
-		goto out;
 	}
 	if (rc)
 		strata_err_prefix(err, "tree %.16s", hex);
 out:
+	tree_object_clear(&to);
 	free(obj);
 	free(s.p);
 	return rc;

@@ -100,6 +100,33 @@ void tree_stream_free(TreeStream *s);
 size_t tree_file_data(uint8_t *out, int first, size_t total, const uint8_t (*ids)[STRATA_ID_LEN],
                       const uint32_t *lens, size_t n);
 
+/* A stored tree object, parsed (FORMAT.md §11): the first byte says
+ * whether the tree's bytes follow (FORMAT_TREE_INLINE) or a part list
+ * (FORMAT_TREE_PARTS: NPARTS uvarint, then NPARTS x (ID(32) || LEN
+ * uvarint)), whose parts' bytes, concatenated in order, are the tree. */
+typedef struct TreePart {
+	uint8_t  id[STRATA_ID_LEN];     /* a BLOB_TREEPART blob */
+	uint64_t len;                   /* its raw length */
+} TreePart;
+
+typedef struct TreeObject {
+	const uint8_t *tree;            /* inline: the tree's bytes (into the object), else NULL */
+	size_t   tree_len;
+	TreePart *parts;                /* parts form: malloc'ed, else NULL */
+	size_t   nparts;
+	uint64_t parts_len;             /* sum of the parts' lengths (at most 2 GiB) */
+} TreeObject;
+
+/* tree_object_parse — the stored tree object obj[0..len) (a BLOB_TREE
+ * blob's plaintext) into *out, without reading any part; out->tree points
+ * into obj. Returns 0; STRATA_EFORMAT when the kind is unknown
+ * (*out_unknown_kind set to 1) or the part list is malformed (a short
+ * entry, a count larger than the bytes can hold, parts adding up to more
+ * than 2 GiB); -ENOMEM. No message: the caller names the tree. Clear with
+ * tree_object_clear. */
+int tree_object_parse(const uint8_t *obj, size_t len, TreeObject *out, int *out_unknown_kind);
+void tree_object_clear(TreeObject *o);
+
 /* tree_load — load and decode tree id from the repository. */
 int tree_load(Repo *repo, const uint8_t id[STRATA_ID_LEN], Tree *out, StrataErr *err);
 

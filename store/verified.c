@@ -11,10 +11,10 @@
 
 #include <jansson.h>
 
+#include "store/format.h"
 #include "store/lock_internal.h"
 #include "store/repo_internal.h"
 
-static const char VERIFIED_MAGIC[8] = {'S','T','R','A','T','A','V','R'};
 
 static const char *const outcome_names[] = {
 	[VERIFIED_PASSED] = "passed",
@@ -68,7 +68,7 @@ int verified_record_json(const VerifiedRecord *r, char **out_json)
 	lock_text_copy(user, sizeof user, r->user);
 	lock_text_copy(detail, sizeof detail, r->detail);
 	o = json_pack("{s:i, s:s, s:I, s:I, s:s, s:i, s:i, s:I, s:f, s:f, s:I, s:I, s:s, s:s, s:s, s:s}",
-	              "version", VERIFIED_VERSION, "snapshot", snap,
+	              "version", FORMAT_VERSION_VERIFIED, "snapshot", snap,
 	              "snapshot_time_ns", (json_int_t)r->snapshot_time_ns, "time_ns", (json_int_t)r->time_ns,
 	              "outcome", verified_outcome_name(r->outcome), "exit_status", r->exit_status,
 	              "signal", r->signal, "timeout_s", (json_int_t)r->timeout_s,
@@ -115,7 +115,7 @@ int verified_record_parse(const uint8_t *json, size_t len, VerifiedRecord *out)
 		goto out;
 	if (version < 1)
 		goto out;
-	if (version > VERIFIED_VERSION) {
+	if (version > FORMAT_VERSION_VERIFIED) {
 		rc = STRATA_EVERSION;
 		goto out;
 	}
@@ -177,8 +177,8 @@ int verified_save(Repo *repo, VerifiedRecord *r, StrataErr *err)
 	if (rc)
 		return strata_err_set(err, rc, "out of memory encoding a restore-test record");
 	dir_of(r->snapshot, dir);
-	rc = repo_write_named(repo, dir, "a restore-test record", OBJSIZE_VERIFIED_MAX, VERIFIED_MAGIC,
-	                      VERIFIED_VERSION, text, strlen(text), r->id, err);
+	rc = repo_write_named(repo, dir, "a restore-test record", OBJSIZE_VERIFIED_MAX, FORMAT_MAGIC_VERIFIED,
+	                      FORMAT_VERSION_VERIFIED, text, strlen(text), r->id, err);
 	free(text);
 	return rc;
 }
@@ -275,8 +275,8 @@ static int read_record(Repo *repo, const Entry *e, VerifiedRecord *out, StrataEr
 	int rc;
 
 	dir_of(e->snap, dir);
-	rc = repo_read_named(repo, dir, "a restore-test record", OBJSIZE_VERIFIED_MAX, e->id, VERIFIED_MAGIC,
-	                     VERIFIED_VERSION, &plain, &len, err);
+	rc = repo_read_named(repo, dir, "a restore-test record", OBJSIZE_VERIFIED_MAX, e->id, FORMAT_MAGIC_VERIFIED,
+	                     FORMAT_VERSION_VERIFIED, &plain, &len, err);
 	if (rc)
 		return rc;
 	codec_hex(e->id, STRATA_ID_LEN, hex);
@@ -284,7 +284,7 @@ static int read_record(Repo *repo, const Entry *e, VerifiedRecord *out, StrataEr
 	free(plain);
 	if (rc == STRATA_EVERSION)
 		return strata_err_set(err, rc, "%s/%s: written by a newer strata (record version above %d); upgrade strata",
-		                      dir, hex, VERIFIED_VERSION);
+		                      dir, hex, FORMAT_VERSION_VERIFIED);
 	if (rc)
 		return strata_err_set(err, rc, "%s/%s: content is malformed", dir, hex);
 	if (memcmp(out->snapshot, e->snap, STRATA_ID_LEN) != 0)

@@ -27,9 +27,9 @@
 #include <stdint.h>
 
 #include "store/error.h"
+#include "store/format.h"
 #include "store/repo.h"
 
-#define VERIFIED_VERSION    1
 #define VERIFIED_MAX_BYTES  (64u << 10)   /* a record is a few hundred bytes */
 #define VERIFIED_NAME_MAX   128           /* bytes of the command's name */
 #define VERIFIED_DIR        "verified"
@@ -80,7 +80,7 @@ int verified_record_json(const VerifiedRecord *r, char **out_json);
  * from storage: untrusted) into *out, written only on success (r->id is
  * left zero: the caller knows the file's name). Required: version,
  * snapshot, snapshot_time_ns, time_ns, outcome, name; the rest default to
- * zero or "". Rules: version 1..VERIFIED_VERSION; snapshot 64 hex digits;
+ * zero or "". Rules: version 1..FORMAT_VERSION_VERIFIED; snapshot 64 hex digits;
  * name 1..VERIFIED_NAME_MAX bytes; "passed" has exit_status 0, "failed"
  * 1..255, the others -1; "signal" and "timeout" have signal 1..127, the
  * others 0; timeout_s, files, bytes not negative. Strings longer than

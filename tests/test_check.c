@@ -1,7 +1,7 @@
 /* test_check.c — unit tests of store/check and store/repair: subset parsing
  * and partition, the ID map, and, on a real repository in a temporary
  * directory, faults whose ground truth comes from the pack trailer itself
- * (blob_pack_trailer): one flipped byte inside a known blob, two blobs'
+ * (pack_read_trailer): one flipped byte inside a known blob, two blobs'
  * bytes swapped, the damaged set after repair_index and the self-healing
  * backup. */
 #include <errno.h>
@@ -18,6 +18,7 @@
 #include "store/check/check_idmap.h"
 #include "store/codec.h"
 #include "store/index.h"
+#include "store/pack_read.h"
 #include "store/repair/repair.h"
 #include "store/repo.h"
 #include "tests/check.h"
@@ -310,7 +311,7 @@ static void test_faults(void)
 
 	/* Ground truth: the trailer of the first data pack. */
 	REQUIRE(check_list_packs(repo, pick_data_pack, &fp, &err) == 0 && fp.found);
-	REQUIRE(blob_pack_trailer(repo, 0, fp.id, &e, &n, &size, &err) == 0);
+	REQUIRE(pack_read_trailer(repo, 0, fp.id, &e, &n, &size, &err) == 0);
 	REQUIRE(n >= 3);
 	pack_path(fp.id, path, sizeof path);
 
@@ -415,7 +416,7 @@ static void test_unchanged_file_in_changed_dir(void)
 	/* The first backup's six files fill whole packs; the later ones' small
 	 * files share one. A pack of several chunks holds f-files' chunks. */
 	REQUIRE(check_list_packs(repo, pick_big_data_pack, &bp, &err) == 0 && bp.found);
-	REQUIRE(blob_pack_trailer(repo, 0, bp.id, &e, &n, &size, &err) == 0);
+	REQUIRE(pack_read_trailer(repo, 0, bp.id, &e, &n, &size, &err) == 0);
 	REQUIRE(n >= 2);
 	pack_path(bp.id, path, sizeof path);
 	k = n / 2;
@@ -485,7 +486,7 @@ static void test_same_layout_pack(void)
 	REQUIRE(ctx);
 	REQUIRE(make_repo(&repo) == 0);
 	REQUIRE(check_list_packs(repo, pick_data_pack, &fp, &err) == 0 && fp.found);
-	REQUIRE(blob_pack_trailer(repo, 0, fp.id, &e, &n, &size, &err) == 0);
+	REQUIRE(pack_read_trailer(repo, 0, fp.id, &e, &n, &size, &err) == 0);
 	REQUIRE(blobwriter_new(repo, 0, &bw, &err) == 0);   /* the backup's zstd level */
 	blobwriter_set_rewrite(bw, 1, on_new_pack, &q);
 	for (size_t i = 0; i < n; i++) {
@@ -497,7 +498,7 @@ static void test_same_layout_pack(void)
 	}
 	REQUIRE(blobwriter_finish(bw, &err) == 0);
 	REQUIRE(q.found == 1);
-	REQUIRE(blob_pack_trailer(repo, 0, q.id, &qe, &qn, &qsize, &err) == 0);
+	REQUIRE(pack_read_trailer(repo, 0, q.id, &qe, &qn, &qsize, &err) == 0);
 	REQUIRE(qn == n && qsize == size);
 	for (size_t i = 0; i < n; i++)
 		REQUIRE(qe[i].type == e[i].type && memcmp(qe[i].id, e[i].id, STRATA_ID_LEN) == 0 &&

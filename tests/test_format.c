@@ -5,6 +5,7 @@
  * version the binary does not know is malformed; a version 1 config
  * opens as version 1 and names files by BLAKE2b-256.
  */
+#include "store/format.h"
 #include "store/repo_internal.h"
 #include "tests/check.h"
 #include "tests/test_repo.h"
@@ -16,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char MAGIC[8] = {'S','T','R','A','T','A','C','F'};
 
 static int read_file(const char *path, uint8_t **out, size_t *out_len)
 {
@@ -85,7 +85,7 @@ static int put_config(const Repo *repo, const char *cfg_path, uint32_t version, 
 {
 	uint8_t *buf = NULL;
 	size_t len = 0;
-	int rc = sealed_encode(repo->keys, MAGIC, version, json, strlen(json), &buf, &len);
+	int rc = sealed_encode(repo->keys, FORMAT_MAGIC_CONFIG, version, json, strlen(json), &buf, &len);
 
 	if (rc == 0)
 		rc = write_file(cfg_path, buf, len);
@@ -130,7 +130,7 @@ static void test_versions(void)
 	CHECK_EQ_INT(repo->name_hash, CODEC_NAME_SHA256);
 
 	REQUIRE(read_file(cfg_path, &cfg, &cfg_len) == 0);
-	REQUIRE(sealed_decode(repo->keys, MAGIC, STRATA_FORMAT_VERSION, cfg, cfg_len, &plain, &plain_len, &v) == 0);
+	REQUIRE(sealed_decode(repo->keys, FORMAT_MAGIC_CONFIG, STRATA_FORMAT_VERSION, cfg, cfg_len, &plain, &plain_len, &v) == 0);
 	CHECK_EQ_INT(v, 2);
 	json = malloc(plain_len + 1);
 	REQUIRE(json);

@@ -8,12 +8,14 @@
  *   pack  = ID(32) || KIND(1) || SIZE(u64 LE) || NENTRIES(u32 LE) || NENTRIES x entry
  *   entry = TYPE(1) || ID(32) || OFFSET(u32 LE) || LENGTH(u32 LE) || RAW(u32 LE)
  */
-#include "store/indexfile.h"
 #include "store/blob.h"
 #include "store/codec.h"
+#include "store/format.h"
 #include "store/index.h"
-#include "store/repo_internal.h"
+#include "store/indexfile.h"
+#include "store/pack_read.h"
 #include "store/repo.h"
+#include "store/repo_internal.h"
 #include "tests/check.h"
 #include "tests/test_tmp.h"
 
@@ -43,7 +45,7 @@ static void e_fill(Enc *e, uint8_t fill, size_t n)
 static void e_start(Enc *e, uint32_t npacks)
 {
 	e->n = 0;
-	e_u8(e, INDEXFILE_VERSION);
+	e_u8(e, FORMAT_VERSION_INDEX);
 	e_u32(e, npacks);
 }
 
@@ -144,7 +146,7 @@ static void test_rejects_version_and_truncation(void)
 	CHECK_EQ_INT(decode(&e), STRATA_EFORMAT);
 	e.n = full;
 	CHECK_EQ_INT(decode(&e), 0);
-	e.b[0] = INDEXFILE_VERSION + 1;
+	e.b[0] = FORMAT_VERSION_INDEX + 1;
 	CHECK_EQ_INT(decode(&e), STRATA_EVERSION);
 	e.b[0] = 0xff;
 	CHECK_EQ_INT(decode(&e), STRATA_EVERSION);
@@ -350,7 +352,7 @@ static void test_unindexed_pack_completed(void)
 	free(files);
 	memset(pack, 0, sizeof pack);
 	REQUIRE(index_foreach_pack(ix, on_list, pack, &err) == 1);   /* stopped at the first */
-	REQUIRE(blob_pack_trailer(repo, 0, pack, &e, &n, &size, &err) == 0);
+	REQUIRE(pack_read_trailer(repo, 0, pack, &e, &n, &size, &err) == 0);
 	REQUIRE(n > 20);
 	/* As if stopped after the first batch: the pack, its mark, 7 entries. */
 	REQUIRE(index_remove_pack(ix, pack, &err) == 0);

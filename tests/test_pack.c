@@ -7,6 +7,7 @@
  * || COUNT x (TYPE(1) || ID(32) || OFFSET(u32) || LENGTH(u32) || RAW(u32)).
  * Footer: TRAILER_LEN(u32 LE) || "STRATAPK".
  */
+#include "store/format.h"
 #include "store/pack.h"
 #include "store/repo_internal.h"
 #include "tests/check.h"
@@ -17,17 +18,6 @@
 
 static CodecKeys *keys_a, *keys_b;
 static CodecCtx *ctx;
-static const char TRAILER_MAGIC[8] = {'S','T','R','A','T','A','T','R'};
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
 
 /* Blob i's plaintext: i-dependent length and content, some compressible. */
 static size_t blob_plain(size_t i, uint8_t *out)
@@ -94,7 +84,7 @@ static void check_pack(const PackBuilder *pb, const CodecKeys *k, size_t n, cons
 	CHECK(memcmp(hash, id, CODEC_ID_LEN) == 0);
 	tlen = trailer_of(pb->buf, pb->len, &trailer);
 	REQUIRE(tlen > 0);
-	CHECK_EQ_INT(get_le32(pb->buf + pb->len - PACK_FOOTER_LEN), tlen);
+	CHECK_EQ_INT(format_get_le32(pb->buf + pb->len - PACK_FOOTER_LEN), tlen);
 	CHECK(memcmp(pb->buf + pb->len - 8, "STRATAPK", 8) == 0);
 	REQUIRE(pack_trailer_decode(k, trailer, tlen, pb->len, &e, &got) == 0);
 	CHECK_EQ_INT(got, n);
@@ -198,7 +188,7 @@ static void test_footer_rejects(void)
 	uint32_t tlen = 12345;
 	const uint32_t min = SEALED_HEADER_LEN + CODEC_NONCE_LEN + CODEC_TAG_LEN;
 
-	put_le32(f, 100);
+	format_put_le32(f, 100);
 	memcpy(f + 4, "STRATAPK", 8);
 	CHECK_EQ_INT(pack_footer_decode(f, 112, &tlen), 0);
 	CHECK_EQ_INT(tlen, 100);
@@ -206,21 +196,21 @@ static void test_footer_rejects(void)
 	tlen = 12345;
 	CHECK_EQ_INT(pack_footer_decode(f, 111, &tlen), STRATA_EFORMAT);   /* trailer past the start */
 	CHECK_EQ_INT(tlen, 12345);
-	put_le32(f, min - 1);
+	format_put_le32(f, min - 1);
 	CHECK_EQ_INT(pack_footer_decode(f, 5000, &tlen), STRATA_EFORMAT);  /* too short to be sealed */
-	put_le32(f, min);
+	format_put_le32(f, min);
 	CHECK_EQ_INT(pack_footer_decode(f, 5000, &tlen), 0);
-	put_le32(f, 0xffffffffu);
+	format_put_le32(f, 0xffffffffu);
 	CHECK_EQ_INT(pack_footer_decode(f, 5000, &tlen), STRATA_EFORMAT);
 	/* Longer than any trailer a reader accepts (2^22 entries): refused
 	 * before it is read, whatever the pack's size. */
 	CHECK_EQ_INT(pack_footer_decode(f, UINT64_MAX, &tlen), STRATA_EFORMAT);
-	put_le32(f, (uint32_t)OBJSIZE_TRAILER_MAX + 1);
+	format_put_le32(f, (uint32_t)OBJSIZE_TRAILER_MAX + 1);
 	CHECK_EQ_INT(pack_footer_decode(f, UINT64_MAX, &tlen), STRATA_EFORMAT);
-	put_le32(f, (uint32_t)OBJSIZE_TRAILER_MAX);
+	format_put_le32(f, (uint32_t)OBJSIZE_TRAILER_MAX);
 	CHECK_EQ_INT(pack_footer_decode(f, UINT64_MAX, &tlen), 0);          /* no overflow */
 	CHECK_EQ_INT(tlen, OBJSIZE_TRAILER_MAX);
-	put_le32(f, 100);
+	format_put_le32(f, 100);
 	for (int i = 4; i < PACK_FOOTER_LEN; i++) {
 		f[i] ^= 0x20;
 		CHECK_EQ_INT(pack_footer_decode(f, 5000, &tlen), STRATA_EFORMAT);
@@ -284,15 +274,15 @@ static uint64_t make_plain(Plain *p, size_t n, const uint32_t *lens)
 {
 	uint32_t off = 0;
 
-	p->buf[0] = PACK_TRAILER_VERSION;
-	put_le32(p->buf + 1, (uint32_t)n);
+	p->buf[0] = FORMAT_VERSION_TRAILER;
+	format_put_le32(p->buf + 1, (uint32_t)n);
 	for (size_t i = 0; i < n; i++) {
 		uint8_t *e = p->buf + 5 + i * PACK_ENTRY_LEN;
 		e[0] = (uint8_t)(i % 3);
 		memset(e + 1, (int)(0x40 + i), CODEC_ID_LEN);
-		put_le32(e + 33, off);
-		put_le32(e + 37, lens[i]);
-		put_le32(e + 41, lens[i]);   /* raw length = sealed: a stored-raw blob */
+		format_put_le32(e + 33, off);
+		format_put_le32(e + 37, lens[i]);
+		format_put_le32(e + 41, lens[i]);   /* raw length = sealed: a stored-raw blob */
 		off += lens[i];
 	}
 	p->len = 5 + n * PACK_ENTRY_LEN;
@@ -354,7 +344,7 @@ static void test_parse_version_and_truncation(void)
 	CHECK_EQ_INT(parse(&p, area), STRATA_EVERSION);
 	p.buf[0] = 0;
 	CHECK_EQ_INT(parse(&p, area), STRATA_EFORMAT);
-	p.buf[0] = PACK_TRAILER_VERSION;
+	p.buf[0] = FORMAT_VERSION_TRAILER;
 	CHECK_EQ_INT(parse(&p, area), 0);
 }
 
@@ -364,17 +354,17 @@ static void test_parse_counts(void)
 	Plain p;
 	uint64_t area = make_plain(&p, 3, lens);
 
-	put_le32(p.buf + 1, 4);          /* more than present */
+	format_put_le32(p.buf + 1, 4);          /* more than present */
 	CHECK_EQ_INT(parse(&p, area), STRATA_EFORMAT);
-	put_le32(p.buf + 1, 2);          /* fewer than present */
+	format_put_le32(p.buf + 1, 2);          /* fewer than present */
 	CHECK_EQ_INT(parse(&p, area), STRATA_EFORMAT);
-	put_le32(p.buf + 1, 0xffffffffu);
+	format_put_le32(p.buf + 1, 0xffffffffu);
 	CHECK_EQ_INT(parse(&p, area), STRATA_EFORMAT);
-	put_le32(p.buf + 1, PACK_MAX_ENTRIES + 1);
+	format_put_le32(p.buf + 1, PACK_MAX_ENTRIES + 1);
 	CHECK_EQ_INT(parse(&p, area), STRATA_EFORMAT);
 	/* A count whose entries would wrap 32-bit arithmetic:
 	 * 95443718 * 45 = 2^32 + 14. */
-	put_le32(p.buf + 1, 95443718u);
+	format_put_le32(p.buf + 1, 95443718u);
 	CHECK_EQ_INT(parse(&p, area), STRATA_EFORMAT);
 }
 
@@ -389,16 +379,16 @@ static void test_parse_entry_rejects(void)
 	CHECK_EQ_INT(parse(&p, area + 1), STRATA_EFORMAT);   /* gap before the trailer */
 	CHECK_EQ_INT(parse(&p, 0), STRATA_EFORMAT);
 
-	put_le32(entry(&p, 1) + 33, 49);                      /* overlaps entry 0 */
+	format_put_le32(entry(&p, 1) + 33, 49);                      /* overlaps entry 0 */
 	CHECK_EQ_INT(parse(&p, area), STRATA_EFORMAT);
-	put_le32(entry(&p, 1) + 33, 51);                      /* gap after entry 0 */
+	format_put_le32(entry(&p, 1) + 33, 51);                      /* gap after entry 0 */
 	CHECK_EQ_INT(parse(&p, area), STRATA_EFORMAT);
-	put_le32(entry(&p, 1) + 33, 50);
+	format_put_le32(entry(&p, 1) + 33, 50);
 	CHECK_EQ_INT(parse(&p, area), 0);
 
-	put_le32(entry(&p, 0) + 33, 1);                       /* first not at 0 */
+	format_put_le32(entry(&p, 0) + 33, 1);                       /* first not at 0 */
 	CHECK_EQ_INT(parse(&p, area), STRATA_EFORMAT);
-	put_le32(entry(&p, 0) + 33, 0);
+	format_put_le32(entry(&p, 0) + 33, 0);
 
 	entry(&p, 1)[0] = BLOB_TYPE_MAX + 1;                  /* unknown type */
 	CHECK_EQ_INT(parse(&p, area), STRATA_EFORMAT);
@@ -415,14 +405,14 @@ static void test_parse_entry_rejects(void)
 	}
 	/* Sealed length larger than raw + overhead: not a blob strata wrote. */
 	area = make_plain(&p, 3, lens);
-	put_le32(entry(&p, 1) + 41, 60 - CODEC_BLOB_OVERHEAD - 1);
+	format_put_le32(entry(&p, 1) + 41, 60 - CODEC_BLOB_OVERHEAD - 1);
 	CHECK_EQ_INT(parse(&p, area), STRATA_EFORMAT);
-	put_le32(entry(&p, 1) + 41, 60 - CODEC_BLOB_OVERHEAD);
+	format_put_le32(entry(&p, 1) + 41, 60 - CODEC_BLOB_OVERHEAD);
 	CHECK_EQ_INT(parse(&p, area), 0);
 	/* An offset + length that wraps 32 bits. */
 	area = make_plain(&p, 3, lens);
-	put_le32(entry(&p, 2) + 33, 0xfffffff0u);
-	put_le32(entry(&p, 2) + 37, 0x20);
+	format_put_le32(entry(&p, 2) + 33, 0xfffffff0u);
+	format_put_le32(entry(&p, 2) + 37, 0x20);
 	CHECK_EQ_INT(parse(&p, area), STRATA_EFORMAT);
 }
 
@@ -437,23 +427,23 @@ static void test_decode_authentic_malformed(void)
 	uint64_t area = make_plain(&p, 3, lens);
 
 	entry(&p, 2)[0] = 7;
-	REQUIRE(sealed_encode(keys_a, TRAILER_MAGIC, PACK_TRAILER_VERSION, p.buf, p.len, &sealed, &sealed_len) == 0);
+	REQUIRE(sealed_encode(keys_a, FORMAT_MAGIC_TRAILER, FORMAT_VERSION_TRAILER, p.buf, p.len, &sealed, &sealed_len) == 0);
 	CHECK_EQ_INT(pack_trailer_decode(keys_a, sealed, sealed_len, area + sealed_len + PACK_FOOTER_LEN, &e, &n),
 	             STRATA_EFORMAT);
 	free(sealed);
 	entry(&p, 2)[0] = 0;
 	p.buf[0] = 2;
-	REQUIRE(sealed_encode(keys_a, TRAILER_MAGIC, PACK_TRAILER_VERSION, p.buf, p.len, &sealed, &sealed_len) == 0);
+	REQUIRE(sealed_encode(keys_a, FORMAT_MAGIC_TRAILER, FORMAT_VERSION_TRAILER, p.buf, p.len, &sealed, &sealed_len) == 0);
 	CHECK_EQ_INT(pack_trailer_decode(keys_a, sealed, sealed_len, area + sealed_len + PACK_FOOTER_LEN, &e, &n),
 	             STRATA_EVERSION);
 	free(sealed);
 	p.buf[0] = 1;
 	/* A newer sealed-file version in the header. */
-	REQUIRE(sealed_encode(keys_a, TRAILER_MAGIC, 2, p.buf, p.len, &sealed, &sealed_len) == 0);
+	REQUIRE(sealed_encode(keys_a, FORMAT_MAGIC_TRAILER, 2, p.buf, p.len, &sealed, &sealed_len) == 0);
 	CHECK_EQ_INT(pack_trailer_decode(keys_a, sealed, sealed_len, area + sealed_len + PACK_FOOTER_LEN, &e, &n),
 	             STRATA_EVERSION);
 	free(sealed);
-	REQUIRE(sealed_encode(keys_a, TRAILER_MAGIC, 1, p.buf, p.len, &sealed, &sealed_len) == 0);
+	REQUIRE(sealed_encode(keys_a, FORMAT_MAGIC_TRAILER, 1, p.buf, p.len, &sealed, &sealed_len) == 0);
 	CHECK_EQ_INT(pack_trailer_decode(keys_a, sealed, sealed_len, area + sealed_len + PACK_FOOTER_LEN, &e, &n), 0);
 	CHECK_EQ_INT(n, 3);
 	free(e);

@@ -11,6 +11,7 @@
  * symlink: uvarint LEN || TARGET; char/block device: uvarint RDEV.
  */
 #include "chunker/fastcdc.h"
+#include "store/format.h"
 #include "store/tree.h"
 #include "tests/check.h"
 
@@ -482,6 +483,74 @@ static void test_rejects_versions_and_framing(void)
 	CHECK_EQ_INT(decode(&e), STRATA_EFORMAT);
 }
 
+/* tree_object_parse (FORMAT.md §11): the stored object's first byte says
+ * inline or parts; a part list is NPARTS, then ID(32) || LEN per part. */
+static void test_object_parse(void)
+{
+	uint8_t obj[256];
+	TreeObject o;
+	int unknown = 0;
+
+	/* inline: the tree's bytes follow */
+	obj[0] = FORMAT_TREE_INLINE;
+	memcpy(obj + 1, "abc", 3);
+	REQUIRE(tree_object_parse(obj, 4, &o, &unknown) == 0);
+	CHECK(o.tree == obj + 1 && o.tree_len == 3 && o.parts == NULL && o.nparts == 0);
+	tree_object_clear(&o);
+	/* two parts of 300 and 5 bytes (300 = uvarint ac 02) */
+	memset(obj, 0, sizeof obj);
+	obj[0] = FORMAT_TREE_PARTS;
+	obj[1] = 2;
+	memset(obj + 2, 0x11, 32);
+	obj[34] = 0xac;
+	obj[35] = 0x02;
+	memset(obj + 36, 0x22, 32);
+	obj[68] = 5;
+	REQUIRE(tree_object_parse(obj, 69, &o, &unknown) == 0);
+	CHECK(o.tree == NULL);
+	REQUIRE(o.nparts == 2);
+	CHECK(o.parts[0].id[0] == 0x11 && o.parts[0].id[31] == 0x11 && o.parts[0].len == 300);
+	CHECK(o.parts[1].id[0] == 0x22 && o.parts[1].len == 5);
+	CHECK_EQ_INT(o.parts_len, 305);
+	tree_object_clear(&o);
+	CHECK(o.parts == NULL && o.nparts == 0);
+	/* zero parts: an empty tree */
+	obj[1] = 0;
+	REQUIRE(tree_object_parse(obj, 2, &o, &unknown) == 0);
+	CHECK(o.nparts == 0 && o.parts_len == 0 && o.tree == NULL);
+	tree_object_clear(&o);
+	/* every cut of the two-part list is malformed, not an unknown kind */
+	obj[1] = 2;
+	for (size_t len = 1; len < 69; len++) {
+		CHECK_EQ_INT(tree_object_parse(obj, len, &o, &unknown), STRATA_EFORMAT);
+		CHECK_EQ_INT(unknown, 0);
+	}
+	/* a count larger than the bytes can hold */
+	obj[1] = 3;
+	CHECK_EQ_INT(tree_object_parse(obj, 69, &o, &unknown), STRATA_EFORMAT);
+	/* parts adding up to exactly 2 GiB pass, one byte more does not:
+	 * 2^31 (uvarint 80 80 80 80 08), then 0 or 1 */
+	memset(obj, 0, sizeof obj);
+	obj[0] = FORMAT_TREE_PARTS;
+	obj[1] = 2;
+	memset(obj + 2, 0x33, 32);
+	obj[34] = 0x80; obj[35] = 0x80; obj[36] = 0x80; obj[37] = 0x80; obj[38] = 0x08;
+	memset(obj + 39, 0x44, 32);
+	obj[71] = 0;
+	REQUIRE(tree_object_parse(obj, 72, &o, &unknown) == 0);
+	CHECK_EQ_INT(o.parts_len, (uint64_t)1 << 31);
+	tree_object_clear(&o);
+	obj[71] = 1;
+	CHECK_EQ_INT(tree_object_parse(obj, 72, &o, &unknown), STRATA_EFORMAT);
+	CHECK_EQ_INT(unknown, 0);
+	/* unknown kinds, and an empty object */
+	obj[0] = 2;
+	CHECK_EQ_INT(tree_object_parse(obj, 10, &o, &unknown), STRATA_EFORMAT);
+	CHECK_EQ_INT(unknown, 1);
+	CHECK_EQ_INT(tree_object_parse(obj, 0, &o, &unknown), STRATA_EFORMAT);
+	CHECK_EQ_INT(unknown, 1);
+}
+
 int main(void)
 {
 	RUN(test_round_trip_every_type);
@@ -495,5 +564,6 @@ int main(void)
 	RUN(test_rejects_unknown_type_and_flags);
 	RUN(test_rejects_bad_symlinks);
 	RUN(test_rejects_versions_and_framing);
+	RUN(test_object_parse);
 	return CHECK_EXIT();
 }

@@ -24,6 +24,7 @@
 #include "remote/s3/curl_api.h"
 #include "remote/s3/s3_config.h"
 #include "remote/s3/s3_http.h"
+#include "remote/s3/s3_internal.h"
 #include "remote/s3/s3_list.h"
 #include "remote/s3/s3_xml.h"
 
@@ -488,6 +489,18 @@ static int s3_del(Backend *be, const char *name, RemoteErr *err)
 	return rc;
 }
 
+char *s3_list_query(const char *enc_token, const char *enc_prefix)
+{
+	char *query;
+
+	/* Parameters sorted by name, as libcurl signs them as written. */
+	if (asprintf(&query, "%s%s%slist-type=2&max-keys=%d&prefix=%s",
+	             enc_token ? "continuation-token=" : "", enc_token ? enc_token : "",
+	             enc_token ? "&" : "", S3_LIST_PAGE, enc_prefix) < 0)
+		return NULL;
+	return query;
+}
+
 static int s3_list(Backend *be, const char *prefix, BackendListFn fn, void *ctx, RemoteErr *err)
 {
 	S3Backend *s3 = s3_of(be);
@@ -514,11 +527,8 @@ static int s3_list(Backend *be, const char *prefix, BackendListFn fn, void *ctx,
 	}
 	for (;;) {
 		free(query);
-		/* Parameters sorted by name, as libcurl signs them as written. */
-		if (asprintf(&query, "%s%s%slist-type=2&max-keys=%d&prefix=%s",
-		             enc_token ? "continuation-token=" : "", enc_token ? enc_token : "",
-		             enc_token ? "&" : "", S3_LIST_PAGE, enc_prefix) < 0) {
-			query = NULL;
+		query = s3_list_query(enc_token, enc_prefix);
+		if (!query) {
 			rc = backend_err_set(err, -ENOMEM, "%s: out of memory", what);
 			goto out;
 		}

@@ -647,85 +647,118 @@ static void backoff(int attempt_no, long min_s)
 		;
 }
 
-static struct curl_slist *add_header(struct curl_slist *l, int *bad, const char *name, const char *value)
+/* --- building a request (no libcurl) ------------------------------------ */
+
+/* Session tokens run to KiBs: no fixed buffer. */
+static void header_add(S3HttpHeaders *h, int *bad, const char *name, const char *value)
 {
-	struct curl_slist *n = NULL;
 	char *line;
 
-	/* Session tokens run to KiBs: no fixed buffer. */
-	if (asprintf(&line, "%s: %s", name, value) < 0) {
+	if (*bad || h->n == S3HTTP_HEADERS_MAX || asprintf(&line, "%s: %s", name, value) < 0) {
 		*bad = 1;
-		return l;
+		return;
 	}
-	n = CX->slist_append(l, line);
-	explicit_bzero(line, strlen(line));
-	free(line);
-	if (!n)
-		*bad = 1;
-	return n ? n : l;
+	h->line[h->n++] = line;
 }
 
-/* lock_date — now + days as S3 wants the retention date. */
-static void lock_date(long days, char *buf, size_t len)
+void s3http_headers_free(S3HttpHeaders *h)
 {
-	time_t t = time(NULL) + (time_t)days * 86400;
-	struct tm tm;
+	for (size_t i = 0; i < h->n; i++) {
+		explicit_bzero(h->line[i], strlen(h->line[i]));
+		free(h->line[i]);
+	}
+	h->n = 0;
+}
 
-	gmtime_r(&t, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+int s3http_headers(const S3Config *cfg, const S3Req *rq, const char *token, time_t now, S3HttpHeaders *out)
+{
+	char range[80], until[40];
+	struct tm tm;
+	time_t t;
+	int bad = 0;
+
+	out->n = 0;
+	header_add(out, &bad, "x-amz-content-sha256", rq->payload_sha256 ? rq->payload_sha256 : S3HTTP_EMPTY_SHA256);
+	if (rq->checksum_sha256)
+		header_add(out, &bad, "x-amz-checksum-sha256", rq->checksum_sha256);
+	if (token && token[0])
+		header_add(out, &bad, "x-amz-security-token", token);
+	if (rq->storage_class)
+		header_add(out, &bad, "x-amz-storage-class", rq->storage_class);
+	if (rq->content_type)
+		header_add(out, &bad, "Content-Type", rq->content_type);
+	if (rq->check_body)
+		header_add(out, &bad, "x-amz-checksum-mode", "ENABLED");
+	if (rq->sse && cfg->sse) {
+		header_add(out, &bad, "x-amz-server-side-encryption", cfg->sse);
+		if (cfg->kms_key_id)
+			header_add(out, &bad, "x-amz-server-side-encryption-aws-kms-key-id", cfg->kms_key_id);
+	}
+	if (rq->ssec && cfg->ssec_key_b64) {
+		header_add(out, &bad, "x-amz-server-side-encryption-customer-algorithm", "AES256");
+		header_add(out, &bad, "x-amz-server-side-encryption-customer-key", cfg->ssec_key_b64);
+		header_add(out, &bad, "x-amz-server-side-encryption-customer-key-MD5", cfg->ssec_md5_b64);
+	}
+	if (rq->lock && cfg->lock_mode) {
+		/* now + lock_days, as S3 wants the retention date */
+		t = now + (time_t)cfg->lock_days * 86400;
+		gmtime_r(&t, &tm);
+		strftime(until, sizeof(until), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		header_add(out, &bad, "x-amz-object-lock-mode", cfg->lock_mode);
+		header_add(out, &bad, "x-amz-object-lock-retain-until-date", until);
+	}
+	if (rq->extra_header && !bad) {
+		if (out->n == S3HTTP_HEADERS_MAX || !(out->line[out->n] = strdup(rq->extra_header)))
+			bad = 1;
+		else
+			out->n++;
+	}
+	if (rq->ranged) {
+		snprintf(range, sizeof(range), "bytes=%llu-%llu", (unsigned long long)rq->range_off,
+		         (unsigned long long)(rq->range_off + rq->range_len - 1));
+		header_add(out, &bad, "Range", range);
+	}
+	if (bad) {
+		s3http_headers_free(out);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+char *s3http_url(const S3Config *cfg, const char *key, const char *query)
+{
+	char *path = key ? s3http_encode(key, 1) : strdup(""), *url = NULL;
+
+	if (!path)
+		return NULL;
+	/* Path-style bucket requests go to ".../bucket" without a trailing
+	 * slash: some servers drop it before checking the signature. */
+	if (asprintf(&url, "%s%s%s%s%s", cfg->url_base, key || !cfg->path_style ? "/" : "", path,
+	             query ? "?" : "", query ? query : "") < 0)
+		url = NULL;
+	free(path);
+	return url;
 }
 
 /* build_headers — the header list of one attempt (the session token may
  * change between attempts). NULL when out of memory. */
 static struct curl_slist *build_headers(const S3Http *http, const S3Req *rq, const S3Creds *creds)
 {
-	const S3Config *cfg = http->cfg;
 	struct curl_slist *headers = NULL;
-	char range[80], until[40];
+	S3HttpHeaders h;
 	int bad = 0;
 
-	headers = add_header(headers, &bad, "x-amz-content-sha256",
-	                     rq->payload_sha256 ? rq->payload_sha256 : S3HTTP_EMPTY_SHA256);
-	if (rq->checksum_sha256)
-		headers = add_header(headers, &bad, "x-amz-checksum-sha256", rq->checksum_sha256);
-	if (creds->token[0])
-		headers = add_header(headers, &bad, "x-amz-security-token", creds->token);
-	if (rq->storage_class)
-		headers = add_header(headers, &bad, "x-amz-storage-class", rq->storage_class);
-	if (rq->content_type)
-		headers = add_header(headers, &bad, "Content-Type", rq->content_type);
-	if (rq->check_body)
-		headers = add_header(headers, &bad, "x-amz-checksum-mode", "ENABLED");
-	if (rq->sse && cfg->sse) {
-		headers = add_header(headers, &bad, "x-amz-server-side-encryption", cfg->sse);
-		if (cfg->kms_key_id)
-			headers = add_header(headers, &bad, "x-amz-server-side-encryption-aws-kms-key-id",
-			                     cfg->kms_key_id);
-	}
-	if (rq->ssec && cfg->ssec_key_b64) {
-		headers = add_header(headers, &bad, "x-amz-server-side-encryption-customer-algorithm", "AES256");
-		headers = add_header(headers, &bad, "x-amz-server-side-encryption-customer-key", cfg->ssec_key_b64);
-		headers = add_header(headers, &bad, "x-amz-server-side-encryption-customer-key-MD5",
-		                     cfg->ssec_md5_b64);
-	}
-	if (rq->lock && cfg->lock_mode) {
-		lock_date(cfg->lock_days, until, sizeof(until));
-		headers = add_header(headers, &bad, "x-amz-object-lock-mode", cfg->lock_mode);
-		headers = add_header(headers, &bad, "x-amz-object-lock-retain-until-date", until);
-	}
-	if (rq->extra_header) {
-		struct curl_slist *l = CX->slist_append(headers, rq->extra_header);
+	if (s3http_headers(http->cfg, rq, creds->token, time(NULL), &h) != 0)
+		return NULL;
+	for (size_t i = 0; i < h.n && !bad; i++) {
+		struct curl_slist *l = CX->slist_append(headers, h.line[i]);
 
 		if (l)
 			headers = l;
 		else
 			bad = 1;
 	}
-	if (rq->ranged) {
-		snprintf(range, sizeof(range), "bytes=%llu-%llu", (unsigned long long)rq->range_off,
-		         (unsigned long long)(rq->range_off + rq->range_len - 1));
-		headers = add_header(headers, &bad, "Range", range);
-	}
+	s3http_headers_free(&h);
 	if (bad) {
 		CX->slist_free_all(headers);
 		return NULL;
@@ -737,12 +770,12 @@ int s3http_call(S3Http *http, S3Req *rq, const char *what, RemoteErr *err)
 {
 	const S3Config *cfg = http->cfg;
 	struct curl_slist *headers = NULL;
-	char *path = NULL, *url = NULL;
+	char *url = NULL;
 	S3Creds *creds = NULL;
 	unsigned gen = 0;
 	int64_t t0, rate_end;
 	Attempt a;
-	int n, rc;
+	int rc;
 
 	memset(&a, 0, sizeof(a));
 	creds = malloc(sizeof(*creds));
@@ -750,18 +783,8 @@ int s3http_call(S3Http *http, S3Req *rq, const char *what, RemoteErr *err)
 		rc = backend_err_set(err, -ENOMEM, "%s: out of memory", what);
 		goto out;
 	}
-	path = rq->key ? s3http_encode(rq->key, 1) : strdup("");
-	if (!path) {
-		rc = backend_err_set(err, -ENOMEM, "%s: out of memory", what);
-		goto out;
-	}
-	/* Path-style bucket requests go to ".../bucket" without a trailing
-	 * slash: some servers drop it before checking the signature. */
-	n = asprintf(&url, "%s%s%s%s%s", cfg->url_base,
-	             rq->key || !cfg->path_style ? "/" : "", path,
-	             rq->query ? "?" : "", rq->query ? rq->query : "");
-	if (n < 0) {
-		url = NULL;
+	url = s3http_url(cfg, rq->key, rq->query);
+	if (!url) {
 		rc = backend_err_set(err, -ENOMEM, "%s: out of memory", what);
 		goto out;
 	}
@@ -827,7 +850,6 @@ out:
 		s3creds_wipe(creds);
 		free(creds);
 	}
-	free(path);
 	free(url);
 	return rc;
 }

@@ -20,6 +20,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /* SHA-256 of the empty string: the payload hash of bodiless requests. */
 #define S3HTTP_EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
@@ -122,6 +123,33 @@ void s3http_stats(S3Http *http, BackendStats *out);
 
 /* s3http_req_free — free the answer buffers of rq. */
 void s3http_req_free(S3Req *rq);
+
+/* ---- building a request: pure, no libcurl (tests/test_s3_request.c) ---- */
+
+/* The header lines s3http_call sends for a request besides those libcurl
+ * adds itself (Host, Authorization, X-Amz-Date, Content-Length), in this
+ * order: x-amz-content-sha256 (S3HTTP_EMPTY_SHA256 without a body),
+ * x-amz-checksum-sha256, x-amz-security-token (token, when not empty),
+ * x-amz-storage-class, Content-Type, x-amz-checksum-mode: ENABLED (with
+ * check_body), the SSE headers (sse), the SSE-C headers (ssec), the
+ * Object Lock mode and retain-until date (lock: now + cfg->lock_days,
+ * UTC), extra_header as given, Range: bytes=FIRST-LAST (ranged). Each
+ * line "Name: value", malloc'ed: they may hold secrets (the SSE-C key, the
+ * session token), so s3http_headers_free wipes them. 0, or -ENOMEM with
+ * nothing to free. */
+#define S3HTTP_HEADERS_MAX 16
+typedef struct S3HttpHeaders {
+	char *line[S3HTTP_HEADERS_MAX];
+	size_t n;
+} S3HttpHeaders;
+int s3http_headers(const S3Config *cfg, const S3Req *rq, const char *token, time_t now, S3HttpHeaders *out);
+void s3http_headers_free(S3HttpHeaders *h);
+
+/* s3http_url — the URL of a request: cfg->url_base, "/" and key
+ * percent-encoded with '/' kept, then "?" and query as given; a bucket
+ * request (key NULL) has no "/" on a path-style base. malloc'ed; NULL
+ * when out of memory. */
+char *s3http_url(const S3Config *cfg, const char *key, const char *query);
 
 /* s3http_encode — percent-encode as SigV4 wants: all but A-Z a-z 0-9 - . _ ~
  * as upper-case %XX, '/' kept when keep_slash (object paths). malloc'ed;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/format.h"
 #include "store/index.h"
 #include "store/kv.h"
 #include "store/repo_internal.h"
@@ -30,20 +31,6 @@ struct FilesCache {
 	Pending *pend;
 	size_t npend, pend_cap, pend_bytes;
 };
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 7; i >= 0; i--)
-		v = (v << 8) | p[i];
-	return v;
-}
 
 static const char EPOCH_KEY[] = "epoch";
 
@@ -80,9 +67,9 @@ int filescache_open(Repo *repo, const char *dir, FilesCache **out, StrataErr *er
 	if (rc)
 		goto fail;
 	if (kv_get(fc->kv, T_META, EPOCH_KEY, sizeof EPOCH_KEY - 1, &val, &len) != 0 ||
-	    len != 8 || get64(val) != epoch) {
+	    len != 8 || format_get_le64(val) != epoch) {
 		/* The index lost entries since these were written: drop them all. */
-		put64(ebuf, epoch);
+		format_put_le64(ebuf, epoch);
 		if (kv_drop(t, T_FILES) || kv_drop(t, T_RUNNING) ||
 		    kv_put(t, T_META, EPOCH_KEY, sizeof EPOCH_KEY - 1, ebuf, 8)) {
 			rc = strata_err_set(err, -EIO, "files cache %s: cannot reset", path);
@@ -136,14 +123,14 @@ static int decode_entry(const uint8_t *val, size_t len, void *ctx)
 		return STRATA_ENOTFOUND;
 	memcpy(d->run, val + 1, 8);
 	p = val + 9;
-	n = (size_t)p[40] | (size_t)p[41] << 8 | (size_t)p[42] << 16 | (size_t)p[43] << 24;
+	n = format_get_le32(p + 40);
 	if (len != ENTRY_HDR + n * ENTRY_CHUNK)
 		return STRATA_ENOTFOUND;
-	out->meta.dev = get64(p);
-	out->meta.ino = get64(p + 8);
-	out->meta.size = get64(p + 16);
-	out->meta.mtime_ns = (int64_t)get64(p + 24);
-	out->meta.ctime_ns = (int64_t)get64(p + 32);
+	out->meta.dev = format_get_le64(p);
+	out->meta.ino = format_get_le64(p + 8);
+	out->meta.size = format_get_le64(p + 16);
+	out->meta.mtime_ns = (int64_t)format_get_le64(p + 24);
+	out->meta.ctime_ns = (int64_t)format_get_le64(p + 32);
 	out->chunks = malloc((n ? n : 1) * STRATA_ID_LEN);
 	out->lens = malloc((n ? n : 1) * sizeof *out->lens);
 	if (!out->chunks || !out->lens)
@@ -151,7 +138,7 @@ static int decode_entry(const uint8_t *val, size_t len, void *ctx)
 	p = val + ENTRY_HDR;
 	for (size_t i = 0; i < n; i++, p += ENTRY_CHUNK) {
 		memcpy(out->chunks[i], p, STRATA_ID_LEN);
-		out->lens[i] = (uint32_t)p[32] | (uint32_t)p[33] << 8 | (uint32_t)p[34] << 16 | (uint32_t)p[35] << 24;
+		out->lens[i] = format_get_le32(p + 32);
 	}
 	out->n = n;
 	return 0;
@@ -190,15 +177,15 @@ static int decode_meta(const uint8_t *val, size_t len, void *ctx)
 
 	if (len < ENTRY_HDR || val[0] != ENTRY_VERSION)
 		return STRATA_ENOTFOUND;
-	n = (size_t)p[40] | (size_t)p[41] << 8 | (size_t)p[42] << 16 | (size_t)p[43] << 24;
+	n = format_get_le32(p + 40);
 	if (len != ENTRY_HDR + n * ENTRY_CHUNK)
 		return STRATA_ENOTFOUND;
 	memcpy(d->run, val + 1, 8);
-	d->out->meta.dev = get64(p);
-	d->out->meta.ino = get64(p + 8);
-	d->out->meta.size = get64(p + 16);
-	d->out->meta.mtime_ns = (int64_t)get64(p + 24);
-	d->out->meta.ctime_ns = (int64_t)get64(p + 32);
+	d->out->meta.dev = format_get_le64(p);
+	d->out->meta.ino = format_get_le64(p + 8);
+	d->out->meta.size = format_get_le64(p + 16);
+	d->out->meta.mtime_ns = (int64_t)format_get_le64(p + 24);
+	d->out->meta.ctime_ns = (int64_t)format_get_le64(p + 32);
 	return 0;
 }
 
@@ -274,18 +261,17 @@ int filescache_record(FilesCache *fc, const char *path, const FileMeta *meta,
 		return strata_err_set(err, -ENOMEM, "out of memory");
 	}
 	val[0] = ENTRY_VERSION;
-	put64(val + 1, fc->run);
-	put64(val + 9, meta->dev);
-	put64(val + 17, meta->ino);
-	put64(val + 25, meta->size);
-	put64(val + 33, (uint64_t)meta->mtime_ns);
-	put64(val + 41, (uint64_t)meta->ctime_ns);
-	val[49] = (uint8_t)n; val[50] = (uint8_t)(n >> 8); val[51] = (uint8_t)(n >> 16); val[52] = (uint8_t)(n >> 24);
+	format_put_le64(val + 1, fc->run);
+	format_put_le64(val + 9, meta->dev);
+	format_put_le64(val + 17, meta->ino);
+	format_put_le64(val + 25, meta->size);
+	format_put_le64(val + 33, (uint64_t)meta->mtime_ns);
+	format_put_le64(val + 41, (uint64_t)meta->ctime_ns);
+	format_put_le32(val + 49, (uint32_t)n);
 	p = val + ENTRY_HDR;
 	for (size_t i = 0; i < n; i++, p += ENTRY_CHUNK) {
 		memcpy(p, chunks[i], STRATA_ID_LEN);
-		p[32] = (uint8_t)lens[i]; p[33] = (uint8_t)(lens[i] >> 8);
-		p[34] = (uint8_t)(lens[i] >> 16); p[35] = (uint8_t)(lens[i] >> 24);
+		format_put_le32(p + 32, lens[i]);
 	}
 	pd->val = val;
 	pd->val_len = len;

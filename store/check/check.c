@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/pack_read.h"
 #include "store/repo_internal.h"
 
 /* ---- names, subsets ---- */
@@ -63,12 +64,12 @@ const char *check_reason_name(CheckChunkReason reason)
 
 int check_reason_of(int codec_rc)
 {
-	switch (codec_rc) {
-	case 0:               return 0;
-	case STRATA_EAUTH:    return CHECK_C_AUTH;
-	case STRATA_EFORMAT:  return CHECK_C_FORMAT;
-	case STRATA_EDAMAGED: return CHECK_C_HASH;
-	default:              return -1;
+	switch (pack_read_damage(codec_rc)) {
+	case PACK_READ_OK:       return 0;
+	case PACK_DAMAGE_AUTH:   return CHECK_C_AUTH;
+	case PACK_DAMAGE_DECODE: return CHECK_C_FORMAT;
+	case PACK_DAMAGE_HASH:   return CHECK_C_HASH;
+	default:                 return -1;   /* not a blob's damage: missing and short packs are reported apart */
 	}
 }
 

@@ -13,6 +13,7 @@
 
 #include "store/blob.h"
 #include "store/codec.h"
+#include "store/pack_read.h"
 #include "store/repo_internal.h"
 
 /* One per pool thread: its zstd contexts, the window a pack is read into
@@ -85,7 +86,7 @@ static int verify_blob(CheckCtx *c, Worker *w, const uint8_t pack[STRATA_ID_LEN]
 		w->out_cap = (size_t)e->raw_len + 1;
 	}
 	if (e->raw_len <= RAW_MAX)
-		rc = codec_blob_open(w->codec, c->repo->keys, e->type, e->id, blob, e->length, w->out, e->raw_len);
+		rc = pack_read_open(w->codec, c->repo, e->type, e->id, blob, e->length, w->out, e->raw_len, 1);
 	reason = check_reason_of(rc);
 	pthread_mutex_lock(&c->mu);
 	if (reason < 0)
@@ -101,25 +102,22 @@ static int verify_blob(CheckCtx *c, Worker *w, const uint8_t pack[STRATA_ID_LEN]
 
 /* One blob read on its own (entries from an index file may overlap); as
  * verify_blob. */
-static int verify_alone(CheckCtx *c, Worker *w, const char *name, const uint8_t pack[STRATA_ID_LEN],
+static int verify_alone(CheckCtx *c, Worker *w, uint8_t kind, const uint8_t pack[STRATA_ID_LEN],
                         const PackEntry *e)
 {
 	uint8_t *b = malloc(e->length ? e->length : 1);
-	RemoteErr rerr = {{0}};
+	StrataErr rerr = {0};
 	int rc, bad = 0;
 
 	if (!b) {
 		check_fatal(c, -ENOMEM, NULL, "verifying a blob");
 		return 0;
 	}
-	rc = backend_get_range(c->repo->be, name, e->offset, e->length, b, &rerr);
-	if (rc == 0) {
+	rc = pack_read_range(c->repo, kind, pack, e->offset, e->length, b, &rerr);
+	if (rc == 0)
 		bad = verify_blob(c, w, pack, e, b);
-	} else {
-		StrataErr rerr2 = {0};
-		repo_remote_err(&rerr2, rc, &rerr);
-		check_fatal(c, rc, &rerr2, "reading a blob");
-	}
+	else
+		check_fatal(c, rc, &rerr, "reading a blob");
 	free(b);
 	return bad;
 }
@@ -132,15 +130,14 @@ static int verify_alone(CheckCtx *c, Worker *w, const char *name, const uint8_t 
 static int stream_pack(CheckCtx *c, Worker *w, const uint8_t id[STRATA_ID_LEN], uint8_t kind, uint64_t size,
                        const PackEntry *e, size_t n, int hash, int count)
 {
-	char name[REPO_NAME_MAX], hex[STRATA_ID_HEX_LEN + 1];
+	char hex[STRATA_ID_HEX_LEN + 1];
 	uint8_t sum[STRATA_ID_LEN];
 	uint64_t buf_off = 0, pos = 0;
 	size_t blen = 0, i = 0;
 	CodecNameState hs = {0};
-	RemoteErr rerr = {{0}};
+	StrataErr rerr = {0};
 	int rc, bad = 0;
 
-	repo_pack_name(kind, id, name);
 	codec_hex(id, STRATA_ID_LEN, hex);
 	if (hash)
 		codec_name_init(&hs, c->repo->name_hash);
@@ -154,7 +151,7 @@ static int stream_pack(CheckCtx *c, Worker *w, const uint8_t id[STRATA_ID_LEN], 
 				pthread_mutex_unlock(&c->mu);
 				bad++;
 			} else if (e[i].offset < buf_off) {
-				bad += verify_alone(c, w, name, id, &e[i]);
+				bad += verify_alone(c, w, kind, id, &e[i]);
 			} else if (end <= buf_off + blen) {
 				bad += verify_blob(c, w, id, &e[i], w->buf + (e[i].offset - buf_off));
 			} else {
@@ -183,7 +180,7 @@ static int stream_pack(CheckCtx *c, Worker *w, const uint8_t id[STRATA_ID_LEN], 
 			w->buf = p;
 			w->cap = blen + want;
 		}
-		rc = backend_get_range(c->repo->be, name, pos, want, w->buf + blen, &rerr);
+		rc = pack_read_range(c->repo, kind, id, pos, want, w->buf + blen, &rerr);
 		if (rc == -ERANGE || rc == -ENOENT) {
 			check_report_problem(c, rc == -ENOENT ? CHECK_P_PACK_MISSING : CHECK_P_PACK_SIZE, 0, id,
 			                     "pack %.16s %s while it was being read", hex,
@@ -192,9 +189,7 @@ static int stream_pack(CheckCtx *c, Worker *w, const uint8_t id[STRATA_ID_LEN], 
 			goto out;
 		}
 		if (rc) {
-			StrataErr e2 = {0};
-			repo_remote_err(&e2, rc, &rerr);
-			check_fatal(c, rc, &e2, "reading a pack");
+			check_fatal(c, rc, &rerr, "reading a pack");
 			bad = -1;
 			goto out;
 		}
@@ -253,7 +248,7 @@ static void data_job(void *arg, void *state)
 	hash = c->opts->pack_hash || c->packs[j->pack].trailer_bad || c->packs[j->pack].reported ||
 	       c->packs[j->pack].mismatch;
 	pthread_mutex_unlock(&c->mu);
-	rc = blob_pack_trailer(c->repo, kind, id, &e, &n, &tsize, &terr);
+	rc = pack_read_trailer(c->repo, kind, id, &e, &n, &tsize, &terr);
 	if (rc && !(check_damage_code(rc) || rc == -ERANGE || rc == -ENOENT)) {
 		check_fatal(c, rc, &terr, "reading a pack trailer");
 		goto out;

@@ -14,12 +14,13 @@
 
 #include "store/blob.h"
 #include "store/codec.h"
+#include "store/format.h"
 #include "store/indexfile.h"
 #include "store/keyfile.h"
+#include "store/pack_read.h"
 #include "store/repo_internal.h"
 
 /* FORMAT.md "Config file": the sealed config's magic (as in repo.c). */
-static const char CONFIG_MAGIC[8] = {'S','T','R','A','T','A','C','F'};
 
 static const char *kind_name(uint8_t kind)
 {
@@ -70,7 +71,7 @@ int check_struct_keys(CheckCtx *c, StrataErr *err)
 		repo_remote_err(err, rc, &rerr);
 		goto out;
 	} else {
-		rc = sealed_decode(c->repo->keys, CONFIG_MAGIC, STRATA_FORMAT_VERSION, buf, len, &plain, &plain_len, NULL);
+		rc = sealed_decode(c->repo->keys, FORMAT_MAGIC_CONFIG, STRATA_FORMAT_VERSION, buf, len, &plain, &plain_len, NULL);
 		if (rc == -ENOMEM) {
 			strata_err_set(err, rc, "out of memory");
 			goto out;
@@ -261,7 +262,7 @@ static void trailer_job(void *arg, void *state)
 	pthread_mutex_unlock(&c->mu);
 	codec_hex(id, STRATA_ID_LEN, hex);
 	codec_hex(j->file, STRATA_ID_LEN, fhex);
-	rc = blob_pack_trailer(c->repo, kind, id, &te, &tn, &size, &terr);
+	rc = pack_read_trailer(c->repo, kind, id, &te, &tn, &size, &terr);
 	pthread_mutex_lock(&c->mu);
 	p = &c->packs[j->pack];
 	if (rc == 0 && j->orphan) {

@@ -12,6 +12,7 @@
 #include "store/blob.h"
 #include "store/index.h"
 #include "store/indexfile.h"
+#include "store/pack_read.h"
 #include "store/prune/prune_internal.h"
 #include "store/repo_internal.h"
 #include "store/snapshot.h"
@@ -279,7 +280,7 @@ static int repack(Repo *repo, const PruneOptions *o, const PackList *packs, Inde
 			o->progress(&pp, o->progress_ctx);
 		}
 		read_bytes += ps->size;
-		rc = blob_pack_trailer(repo, ps->kind, ps->id, &entries, &n, &size, err);
+		rc = pack_read_trailer(repo, ps->kind, ps->id, &entries, &n, &size, err);
 		for (size_t j = 0; j < n && rc == 0; j++) {
 			IndexEntry e;
 			uint8_t *buf;

@@ -10,10 +10,9 @@
 
 #include <jansson.h>
 
+#include "store/format.h"
 #include "store/repo_internal.h"
 
-static const char PLAN_MAGIC[8] = {'S','T','R','A','T','A','P','L'};
-#define PLAN_VERSION 1
 static const char *const WHY_NAME[] = { "keep", "unused", "orphan", "repack" };
 
 void prune_plan_free(Plan *p)
@@ -55,7 +54,7 @@ int prune_plan_write(Repo *repo, Plan *p, StrataErr *err)
 		if (json_array_append_new(written, json_pack("[s, i]", hex, p->written.v[i].kind)))
 			goto out;
 	}
-	if (json_object_set_new(o, "version", json_integer(PLAN_VERSION)) ||
+	if (json_object_set_new(o, "version", json_integer(FORMAT_VERSION_PLAN)) ||
 	    json_object_set_new(o, "created_ns", json_integer(p->created_ns)) ||
 	    json_object_set_new(o, "host", json_string(host)) ||
 	    json_object_set(o, "snapshots", snaps) || json_object_set(o, "packs", packs) ||
@@ -64,7 +63,7 @@ int prune_plan_write(Repo *repo, Plan *p, StrataErr *err)
 	text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
 	if (!text)
 		goto out;
-	rc = repo_write_named(repo, PRUNE_PLAN_DIR, "a prune plan", OBJSIZE_PLAN_MAX, PLAN_MAGIC, PLAN_VERSION,
+	rc = repo_write_named(repo, PRUNE_PLAN_DIR, "a prune plan", OBJSIZE_PLAN_MAX, FORMAT_MAGIC_PLAN, FORMAT_VERSION_PLAN,
 	                      text, strlen(text), p->id, err);
 out:
 	if (rc == -ENOMEM)
@@ -96,7 +95,7 @@ int prune_plan_read(Repo *repo, const uint8_t id[STRATA_ID_LEN], Plan *p, Strata
 
 	memset(p, 0, sizeof *p);
 	memcpy(p->id, id, STRATA_ID_LEN);
-	rc = repo_read_named(repo, PRUNE_PLAN_DIR, "a prune plan", OBJSIZE_PLAN_MAX, id, PLAN_MAGIC, PLAN_VERSION,
+	rc = repo_read_named(repo, PRUNE_PLAN_DIR, "a prune plan", OBJSIZE_PLAN_MAX, id, FORMAT_MAGIC_PLAN, FORMAT_VERSION_PLAN,
 	                     &buf, &len, err);
 	if (rc)
 		return rc;

@@ -10,6 +10,7 @@
 #include "store/blob.h"
 #include "store/indexfile.h"
 #include "store/lock.h"
+#include "store/pack_read.h"
 #include "store/repo_internal.h"
 
 /* Replacement index files list at most this many packs each (about 23 MiB
@@ -39,7 +40,7 @@ static int cover_resurrected(Repo *repo, const PackList *condemned, PruneStats *
 			continue;
 		memcpy(ifp[n].id, ps->id, STRATA_ID_LEN);
 		ifp[n].kind = ps->kind;
-		rc = blob_pack_trailer(repo, ps->kind, ps->id, &ifp[n].entries, &ifp[n].n, &ifp[n].size, err);
+		rc = pack_read_trailer(repo, ps->kind, ps->id, &ifp[n].entries, &ifp[n].n, &ifp[n].size, err);
 		if (rc)
 			strata_err_prefix(err, "a snapshot made since the prune plan needs this pack");
 		else
@@ -263,7 +264,7 @@ static int load_rescued(Repo *repo, const Plan *p, IndexSet *rescued, StrataErr 
 		size_t n = 0;
 		uint64_t size;
 		StrataErr perr = {0, ""};
-		int rc = blob_pack_trailer(repo, p->written.v[i].kind, p->written.v[i].id, &entries, &n, &size, &perr);
+		int rc = pack_read_trailer(repo, p->written.v[i].kind, p->written.v[i].id, &entries, &n, &size, &perr);
 		if (rc == -ENOENT || rc == STRATA_EAUTH || rc == STRATA_EFORMAT || rc == STRATA_EVERSION)
 			return 1;
 		if (rc) {

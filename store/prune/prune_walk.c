@@ -20,9 +20,6 @@
 #include "store/tree.h"
 #include "store/wal/wal.h"
 
-/* FORMAT.md "Tree object": the first byte of a tree object. */
-#define TREE_OBJ_INLINE 0
-#define TREE_OBJ_PARTS  1
 #define TREE_DEPTH_MAX  1024          /* as tree_walk */
 #define MAX_RESYNCS     3             /* index re-syncs after misses, per walk */
 
@@ -101,22 +98,6 @@ static int visit_blob(Marker *m, uint8_t type, const uint8_t id[STRATA_ID_LEN], 
 	return 1;
 }
 
-static uint64_t read_uvarint(const uint8_t **p, const uint8_t *end, int *bad)
-{
-	uint64_t v = 0;
-
-	for (unsigned shift = 0; shift < 64; shift += 7) {
-		if (*p >= end)
-			break;
-		uint8_t c = *(*p)++;
-		v |= (uint64_t)(c & 0x7f) << shift;
-		if (!(c & 0x80))
-			return v;
-	}
-	*bad = 1;
-	return 0;
-}
-
 static int read_blob(Marker *m, const uint8_t id[STRATA_ID_LEN], const IndexEntry *e, uint8_t **out)
 {
 	uint8_t *buf = malloc(e->raw_len ? e->raw_len : 1);
@@ -133,46 +114,41 @@ static int read_blob(Marker *m, const uint8_t id[STRATA_ID_LEN], const IndexEntr
 	return 0;
 }
 
-/* Load tree id (located at e), reaching its parts (FORMAT.md "Tree
- * object"). tree.c assembles trees the same way but does not expose the
- * part IDs, which prune must reach. */
+/* Load tree id (located at e), reaching its parts: tree.c parses the
+ * stored object (tree_object_parse); prune reads and charges each part
+ * itself, since it must reach them. */
 static int load_tree(Marker *m, const uint8_t id[STRATA_ID_LEN], const IndexEntry *e, Tree *out)
 {
 	uint8_t *obj = NULL, *whole = NULL;
-	const uint8_t *p, *end;
+	TreeObject to = {0};
 	size_t len = 0;
-	int rc, bad = 0;
+	int rc, unknown = 0;
 
 	rc = read_blob(m, id, e, &obj);
 	if (rc)
 		return rc;
-	p = obj + 1;
-	end = obj + e->raw_len;
-	if (e->raw_len >= 1 && obj[0] == TREE_OBJ_INLINE) {
-		rc = tree_decode(p, (size_t)(end - p), out, m->err);
+	rc = tree_object_parse(obj, e->raw_len, &to, &unknown);
+	if (rc == -ENOMEM) {
+		rc = strata_err_set(m->err, rc, "out of memory");
 		goto out;
 	}
-	if (e->raw_len < 1 || obj[0] != TREE_OBJ_PARTS)
+	if (rc)
 		goto malformed;
-	uint64_t nparts = read_uvarint(&p, end, &bad);
-	if (bad || nparts > (uint64_t)(end - p) / (STRATA_ID_LEN + 1))
-		goto malformed;
-	for (uint64_t i = 0; i < nparts; i++) {
-		const uint8_t *pid = p;
+	if (to.tree) {
+		rc = tree_decode(to.tree, to.tree_len, out, m->err);
+		goto out;
+	}
+	for (size_t i = 0; i < to.nparts; i++) {
+		const uint8_t *pid = to.parts[i].id;
+		uint64_t plen = to.parts[i].len;
 		IndexEntry pe;
 		uint8_t *part = NULL;
-		if ((size_t)(end - p) < STRATA_ID_LEN)
-			goto malformed;
-		p += STRATA_ID_LEN;
-		uint64_t plen = read_uvarint(&p, end, &bad);
-		if (bad)
-			goto malformed;
 		rc = visit_blob(m, BLOB_TREEPART, pid, &pe);
 		if (rc == 0 && index_lookup(m->ix, BLOB_TREEPART, pid, &pe) != 0)
 			rc = strata_err_set(m->err, STRATA_EDAMAGED, "tree part vanished from the index");
 		if (rc < 0)
 			goto out;
-		if (pe.raw_len != plen || len + plen > ((size_t)1 << 31))
+		if (pe.raw_len != plen)
 			goto malformed;
 		void *grown = realloc(whole, len + plen + 1);
 		if (!grown) {
@@ -192,6 +168,7 @@ static int load_tree(Marker *m, const uint8_t id[STRATA_ID_LEN], const IndexEntr
 malformed:
 	rc = strata_err_set(m->err, STRATA_EDAMAGED, "tree object is malformed");
 out:
+	tree_object_clear(&to);
 	free(obj);
 	free(whole);
 	return rc;

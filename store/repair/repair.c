@@ -31,6 +31,7 @@
 #include "store/index.h"
 #include "store/indexfile.h"
 #include "store/pack.h"
+#include "store/pack_read.h"
 #include "store/repo_internal.h"
 #include "store/snapshot.h"
 #include "store/tree.h"
@@ -197,7 +198,7 @@ static void trailer_job(void *arg, void *state)
 	(void)state;
 	if (rfatal(c))
 		goto out;
-	rc = blob_pack_trailer(c->repo, p->kind, p->id, &e, &n, &size, &terr);
+	rc = pack_read_trailer(c->repo, p->kind, p->id, &e, &n, &size, &terr);
 	if (rc && !damage_code(rc) && rc != -ENOENT) {
 		rset_fatal(c, rc, &terr);
 		goto out;
@@ -356,18 +357,15 @@ static int entries_from_old(RCtx *c, uint8_t (*old)[STRATA_ID_LEN], size_t nold,
 /* Step 4: store the healthy blobs of pack p again. */
 static int salvage_pack(RCtx *c, BlobWriter *bw, CodecCtx *codec, RPack *p, RepairPack *out, StrataErr *err)
 {
-	char name[REPO_NAME_MAX];
 	PackEntry *e = NULL;
 	size_t n = 0;
 	uint64_t size = 0;
 	uint8_t *blob = NULL, *plain = NULL;
-	RemoteErr rerr = {{0}};
-	StrataErr terr = {0};
+	StrataErr terr = {0}, rerr = {0};
 	int rc = 0;
 
-	repo_pack_name(p->kind, p->id, name);
 	if (p->state == RP_SALVAGE) {
-		rc = blob_pack_trailer(c->repo, p->kind, p->id, &e, &n, &size, &terr);
+		rc = pack_read_trailer(c->repo, p->kind, p->id, &e, &n, &size, &terr);
 		if (rc) {
 			if (err)
 				*err = terr;
@@ -395,14 +393,16 @@ static int salvage_pack(RCtx *c, BlobWriter *bw, CodecCtx *codec, RPack *p, Repa
 				goto out;
 			}
 			plain = b2;
-			rc = backend_get_range(c->repo->be, name, e[i].offset, e[i].length, blob, &rerr);
-			if (rc && rc != -ERANGE && rc != -ENOENT) {
-				repo_remote_err(err, rc, &rerr);
+			/* A pack missing or cut short loses the chunk; an I/O
+			 * failure stops the repair. */
+			rc = pack_read_range(c->repo, p->kind, p->id, e[i].offset, e[i].length, blob, &rerr);
+			if (rc && pack_read_damage(rc) == PACK_READ_FAILED) {
+				strata_err_set(err, rc, "%s", rerr.msg);
 				goto out;
 			}
 			if (rc == 0)
-				rc = codec_blob_open(codec, c->repo->keys, e[i].type, e[i].id, blob, e[i].length,
-				                     plain, e[i].raw_len);
+				rc = pack_read_open(codec, c->repo, e[i].type, e[i].id, blob, e[i].length, plain,
+				                    e[i].raw_len, 1);
 			if (rc == -ENOMEM) {
 				strata_err_set(err, rc, "out of memory");
 				goto out;

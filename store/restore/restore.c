@@ -39,6 +39,7 @@
 #include "store/blob_read.h"
 #include "store/restore/bufpool.h"
 #include "store/index.h"
+#include "store/pack_read.h"
 #include "store/repo_internal.h"
 #include "store/restore/restore_delta.h"
 #include "store/restore/restore_links.h"
@@ -284,17 +285,16 @@ static int fetch_range(Ctx *c, CodecCtx *cctx, size_t ri, StrataErr *err)
 	const RestorePlanRange *r = &restore_plan_ranges(c->plan)[ri];
 	const RestorePlanBlob *blobs = restore_plan_blobs(c->plan) + r->first_blob;
 	const RestorePlanRef *refs = restore_plan_refs(c->plan);
-	char name[REPO_NAME_MAX], idhex[STRATA_ID_HEX_LEN + 1], packhex[STRATA_ID_HEX_LEN + 1];
+	char idhex[STRATA_ID_HEX_LEN + 1], packhex[STRATA_ID_HEX_LEN + 1];
 	const char *path = c->files[refs[blobs[0].first_ref].file].path;
 	uint8_t *buf = NULL, *win = NULL;
 	size_t used = 0, buf_cap = 0, win_cap = 0, win_need = RAW_WINDOW;
 	uint64_t restored = 0;
 	Run *run = NULL;
-	RemoteErr rerr = {{0}};
+	StrataErr rerr = {0};
 	int rc;
 
 	codec_hex(r->pack, STRATA_ID_LEN, packhex);
-	repo_pack_name(PACK_KIND_DATA, r->pack, name);
 	for (size_t b = 0; b < r->nblobs; b++)
 		if (blobs[b].raw_len > win_need)
 			win_need = blobs[b].raw_len;
@@ -305,7 +305,7 @@ static int fetch_range(Ctx *c, CodecCtx *cctx, size_t ri, StrataErr *err)
 		rc = strata_err_set(err, -ENOMEM, "out of memory");
 		goto out;
 	}
-	rc = backend_get_range(c->repo->be, name, r->off, r->len, buf, &rerr);
+	rc = pack_read_range(c->repo, PACK_KIND_DATA, r->pack, r->off, r->len, buf, &rerr);
 	pthread_mutex_lock(&c->mu);
 	c->res.requests++;
 	if (rc == 0)
@@ -328,7 +328,7 @@ static int fetch_range(Ctx *c, CodecCtx *cctx, size_t ri, StrataErr *err)
 		goto out;
 	}
 	if (rc) {
-		rc = repo_remote_err(err, rc, &rerr);
+		rc = strata_err_set(err, rc, "%s", rerr.msg);
 		strata_err_prefix(err, "%s", path);
 		goto out;
 	}
@@ -348,11 +348,8 @@ static int fetch_range(Ctx *c, CodecCtx *cctx, size_t ri, StrataErr *err)
 		 * keyed hash of every restored byte only re-checks what the
 		 * writer, holding the same key, vouched for, at about half of a
 		 * restore's CPU; check --read-data and restore --verify do. */
-		rc = c->opts->verify ?
-		     codec_blob_open(cctx, c->repo->keys, BLOB_DATA, bl->id, buf + (bl->pack_off - r->off),
-		                     bl->length, out, bl->raw_len) :
-		     codec_blob_decrypt(cctx, c->repo->keys, BLOB_DATA, bl->id, buf + (bl->pack_off - r->off),
-		                        bl->length, out, bl->raw_len);
+		rc = pack_read_open(cctx, c->repo, BLOB_DATA, bl->id, buf + (bl->pack_off - r->off), bl->length, out,
+		                    bl->raw_len, c->opts->verify);
 		if (rc) {
 			codec_hex(bl->id, STRATA_ID_LEN, idhex);
 			rc = rc == -ENOMEM ? strata_err_set(err, rc, "out of memory") :
@@ -360,8 +357,8 @@ static int fetch_range(Ctx *c, CodecCtx *cctx, size_t ri, StrataErr *err)
 			                    f->path, (unsigned long long)refs[bl->first_ref].file_off,
 			                    (unsigned long long)(refs[bl->first_ref].file_off + bl->raw_len - 1),
 			                    idhex, packhex, bl->pack_off,
-			                    rc == STRATA_EAUTH ? "fails authentication" :
-			                    rc == STRATA_EDAMAGED ? "does not match its ID (sealed from wrong bytes)" :
+			                    pack_read_damage(rc) == PACK_DAMAGE_AUTH ? "fails authentication" :
+			                    pack_read_damage(rc) == PACK_DAMAGE_HASH ? "does not match its ID (sealed from wrong bytes)" :
 			                    "cannot be decoded");
 			goto out;
 		}

@@ -13,13 +13,12 @@
 #include <unistd.h>
 
 #include "store/blob.h"
+#include "store/format.h"
 #include "store/repo_internal.h"
 #include "store/tree.h"
 #include "store/wal/wal_internal.h"
 #include "store/chunkpipe.h"
 
-static const char WAL_MAGIC[8] = {'S','T','R','A','T','A','W','L'};
-#define WAL_DESC_VERSION 1
 #define WAL_DESC_FIXED (1 + 1 + 8 + 8 + STRATA_ID_LEN + 4)   /* without the name */
 #define WAL_CHUNK_REC (STRATA_ID_LEN + 4)
 /* The bound of remote/objsize.h, OBJSIZE_WAL_DESC_MAX(chunk_min), is this
@@ -204,7 +203,7 @@ int wal_desc_load(Repo *repo, const char *name, WalDesc *d, StrataErr *err)
 		return strata_err_set(err, STRATA_ENOTFOUND, "WAL file %s is not in the archive", name);
 	if (rc)
 		return rc;
-	rc = sealed_decode(repo->keys, WAL_MAGIC, WAL_DESC_VERSION, buf, len, &plain, &plen, NULL);
+	rc = sealed_decode(repo->keys, FORMAT_MAGIC_WAL, FORMAT_VERSION_WAL, buf, len, &plain, &plen, NULL);
 	free(buf);
 	switch (rc) {
 	case 0:
@@ -401,7 +400,7 @@ int wal_push(Repo *repo, const char *path, const char *name, int zlevel,
 		/* Last, once every chunk it names is durable (wal.h). */
 		rc = desc_encode(&d, &enc, &enc_len);
 		if (rc == 0)
-			rc = sealed_encode(repo->keys, WAL_MAGIC, WAL_DESC_VERSION, enc, enc_len, &sealed, &sealed_len);
+			rc = sealed_encode(repo->keys, FORMAT_MAGIC_WAL, FORMAT_VERSION_WAL, enc, enc_len, &sealed, &sealed_len);
 		if (rc) {
 			rc = strata_err_set(err, rc, "cannot seal the descriptor of %s", base);
 			goto out;

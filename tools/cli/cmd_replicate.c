@@ -7,6 +7,7 @@
 
 #include "remote/backend.h"
 #include "remote/replicate.h"
+#include "store/repo.h"
 #include "tools/cli/cli.h"
 #include "tools/cli/cli_exit.h"
 #include "tools/cli/cli_fmt.h"
@@ -189,6 +190,7 @@ static void replicate_one(const Cli *cli, Backend *src, const Args *a, Outcome *
 	memset(&opts, 0, sizeof opts);
 	o->rc = backend_open(o->location, &dst, &o->err);
 	if (o->rc == 0) {
+		opts.naming = repo_config_naming;
 		opts.threads = (int)a->threads;
 		opts.dry_run = a->dry_run;
 		opts.progress = on_progress;

@@ -42,7 +42,7 @@
 # fails: its rows read "strata: FAILED (reason)" and the peers still run).
 set -eu
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)   # tools/dev/ -> the checkout
 SIZE=${1:-${SIZE:-}}
 [ -n "$SIZE" ] || SIZE=2G
 SEED=${SEED:-1}

@@ -31,7 +31,7 @@
 # use the same https endpoint. Needs node/npm, restic, openssl, python3.
 # Runs only on 127.0.0.1 and stops its server and proxy when done.
 set -eu
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)   # tools/dev/ -> the checkout
 STRATA=${STRATA:-$ROOT/build/strata}
 SIZE=${1:-${SIZE:-512M}}
 BENCH_NPM=$ROOT/tests/s3/bench

@@ -33,6 +33,7 @@
 #include "remote/backend.h"
 #include "store/backup/backup.h"
 #include "store/codec.h"
+#include "store/format.h"
 #include "store/keycache.h"
 #include "store/keyfile.h"
 #include "store/lock.h"
@@ -89,11 +90,6 @@ static void write_seed2(const char *harness, const char *name, const void *hdr, 
 		memcpy(buf + hlen, body, blen);
 	write_seed(harness, name, buf, hlen + blen);
 	free(buf);
-}
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
 }
 
 /* ---- the source tree ---- */
@@ -295,7 +291,7 @@ static uint8_t *seal_under(const CodecKeys *keys, const char magic[8], const uin
 	size_t body_len = 0;
 
 	memcpy(hdr, magic, 8);
-	put_le32(hdr + 8, 1);
+	format_put_le32(hdr + 8, 1);
 	if (codec_seal(keys, hdr, sizeof hdr, plain, len, &body, &body_len) != 0)
 		die("seal", "failed");
 	buf = malloc(SEALED_HDR + body_len);
@@ -429,12 +425,11 @@ static void seed_keycache(void)
 
 static void seed_config(void)
 {
-	static const char magic[8] = {'S','T','R','A','T','A','C','F'};
 	size_t len, plain_len, sealed_len;
 	uint8_t *buf = get("config", &len), *plain = unseal(buf, len, &plain_len), *sealed;
 
 	write_seed("fuzz_config", "config.json", plain, plain_len);
-	sealed = reseal(magic, plain, plain_len, &sealed_len);
+	sealed = reseal(FORMAT_MAGIC_CONFIG, plain, plain_len, &sealed_len);
 	write_seed("fuzz_config", "config.sealed", sealed, sealed_len);
 	free(sealed);
 	free(plain);
@@ -525,7 +520,6 @@ static void check_real_lock(const char *repo_dir, const char *cache)
 
 static void seed_locks(const char *repo_dir, const char *cache)
 {
-	static const char magic[8] = {'S','T','R','A','T','A','L','K'};
 	size_t n = sizeof lock_seeds / sizeof lock_seeds[0], nlocks = 0, sealed_len;
 	StrataErr err = {0};
 	RemoteErr rerr;
@@ -539,12 +533,12 @@ static void seed_locks(const char *repo_dir, const char *cache)
 		lock_json(i, json, sizeof json);
 		snprintf(name, sizeof name, "%s.json", lock_seeds[i].name);
 		write_seed("fuzz_lock", name, json, strlen(json));
-		sealed = reseal(magic, (const uint8_t *)json, strlen(json), &sealed_len);
+		sealed = reseal(FORMAT_MAGIC_LOCK, (const uint8_t *)json, strlen(json), &sealed_len);
 		snprintf(name, sizeof name, "%s.sealed", lock_seeds[i].name);
 		write_seed("fuzz_lock", name, sealed, sealed_len);
 		free(sealed);
 		/* Planted under the repository's key as locks/<i repeated>. */
-		sealed = seal_under(repo_keys, magic, (const uint8_t *)json, strlen(json), &sealed_len);
+		sealed = seal_under(repo_keys, FORMAT_MAGIC_LOCK, (const uint8_t *)json, strlen(json), &sealed_len);
 		snprintf(name, sizeof name, "locks/%064zx", i + 1);
 		if (backend_put(be, name, sealed, sealed_len, &rerr) != 0)
 			die(name, rerr.msg);
@@ -572,7 +566,6 @@ static void seed_locks(const char *repo_dir, const char *cache)
  * their plaintexts, and the same sealed under the fuzz key. */
 static void seed_verified(const char *repo_dir, const char *cache)
 {
-	static const char magic[8] = {'S','T','R','A','T','A','V','R'};
 	static const struct { const char *name; VerifiedOutcome o; int exit_status, signal; const char *cmd, *detail; } recs[] = {
 		{"passed", VERIFIED_PASSED, 0, 0, "ldb", ""},
 		{"failed", VERIFIED_FAILED, 1, 0, "verify-pg.sh", ""},
@@ -632,7 +625,7 @@ static void seed_verified(const char *repo_dir, const char *cache)
 			k++;
 		snprintf(name, sizeof name, "%s.json", k < n ? recs[k].name : "record");
 		write_seed("fuzz_verified", name, plain, plain_len);
-		sealed = reseal(magic, plain, plain_len, &sealed_len);
+		sealed = reseal(FORMAT_MAGIC_VERIFIED, plain, plain_len, &sealed_len);
 		snprintf(name, sizeof name, "%s.sealed", k < n ? recs[k].name : "record");
 		write_seed("fuzz_verified", name, sealed, sealed_len);
 		free(sealed);
@@ -690,8 +683,8 @@ static void seed_packs(const char *dir, const char *kind)
 			die(l.v[i], "bad footer");
 		blob_area = len - PACK_FOOTER_LEN - tlen;
 		plain = unseal(pack + blob_area, tlen, &plain_len);
-		put_le32(area, (uint32_t)blob_area);
-		put_le32(area + 4, (uint32_t)(blob_area >> 32));
+		format_put_le32(area, (uint32_t)blob_area);
+		format_put_le32(area + 4, (uint32_t)(blob_area >> 32));
 		snprintf(name, sizeof name, "trailer-%s-%zu", kind, i);
 		write_seed2("fuzz_trailer_plain", name, area, 8, plain, plain_len);
 		if (pack_trailer_parse(plain, plain_len, blob_area, &e, &n) != 0)
@@ -762,7 +755,7 @@ static void codec_hdr(uint8_t hdr[6 + CODEC_ID_LEN], uint8_t mode, uint8_t type,
 {
 	hdr[0] = mode;
 	hdr[1] = type;
-	put_le32(hdr + 2, raw_len);
+	format_put_le32(hdr + 2, raw_len);
 	memcpy(hdr + 6, id, CODEC_ID_LEN);
 }
 
@@ -832,7 +825,7 @@ static void seed_chunker(void)
 
 	for (size_t i = 0; i < sizeof in / sizeof in[0]; i++) {
 		memcpy(hdr, in[i].p, 3);
-		put_le32(hdr + 3, (uint32_t)(0x1000 + i));
+		format_put_le32(hdr + 3, (uint32_t)(0x1000 + i));
 		write_seed2("fuzz_chunker", in[i].name, hdr, sizeof hdr, in[i].data, in[i].len);
 	}
 	{
