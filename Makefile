@@ -91,7 +91,7 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/libstrata.a
 $(BUILD)/tools/dev/%: $(BUILD)/tools/dev/%.o $(BUILD)/libstrata.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-# Tests run side by side (tests/run.sh: JOBS, default CPUs + 1); the build
+# Tests run side by side (tests/run.sh: JOBS, default 2 x CPUs + 1); the build
 # before them uses every CPU too.
 NPROC := $(shell nproc 2>/dev/null || echo 1)
 

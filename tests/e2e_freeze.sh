@@ -122,6 +122,10 @@ echo "NOTE with --freeze-pid the last backup held a=${1:-} s=${2:-} z=${3:-}"
 set -- $(pit_values "$(jget "$T/out" '["snapshot_id"]')")
 echo "NOTE without --freeze-pid: a=${1:-} s=${2:-} z=${3:-}"
 check "the writer still runs after the backups" "$(state "$PW")" R
+# It writes as fast as it can: left running, it kept a CPU busy (and its
+# logs growing) for the rest of the script.
+kill "$PW" 2>/dev/null
+wait "$PW" 2>/dev/null
 
 # ---- stopped during the listing, running after; SIGKILL during it ----
 # A tree whose listing takes a while: 30000 entries (the stop lasts about

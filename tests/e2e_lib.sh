@@ -9,6 +9,13 @@ export STRATA_CACHE_DIR="$T/cache"
 printf 'correct horse battery staple\n' >"$T/pw"
 export STRATA_PASSWORD_FILE="$T/pw"
 unset STRATA_PASSWORD STRATA_REPOSITORY
+# Repositories made by `init` get a key file with Argon2id's smallest
+# settings (tools/cli/cmd_init.c): every command still unwraps its key
+# through Argon2id, in microseconds instead of ~0.1 s of CPU. The key files
+# of `key add` and `key passwd` keep the default settings (e2e_core's key
+# checks run on both kinds); a script that needs the defaults throughout
+# unsets it (e2e_keycache).
+export STRATA_TESTONLY_WEAK_KDF=1
 R="$T/repo"
 E2E_FAILED=0
 
@@ -34,6 +41,13 @@ same_tree() {
 }
 
 e2e_done() { exit $E2E_FAILED; }
+
+# e2e_part NAME — true when this run includes part NAME of the script.
+# A script that declares "# e2e-parts: A B ..." on a line of its own is run
+# by tests/run.sh once per part, side by side, with E2E_PART set to each in
+# turn (each run has its own scratch directory, so a part repeats whatever
+# setup it needs); run by hand without E2E_PART, it runs every part.
+e2e_part() { [ -z "${E2E_PART:-}" ] || [ "$E2E_PART" = "$1" ]; }
 
 # json FILE EXPR — print the Python expression EXPR, in which d is the JSON
 # document in FILE; a file that is not one JSON document is an error.

@@ -6,13 +6,18 @@
 #                            buffers and target files, so it flushes and
 #                            compacts all the time and deletes tables a
 #                            moment after writing them; DBP is its PID.
-#                            Returns once the database exists.
+#                            Returns once the database exists. 2 MB/s of
+#                            writes flush a 64 KiB buffer ~20 times a
+#                            second; unlimited, db_bench kept one of the
+#                            two CPUs busy for the whole test and grew the
+#                            database every backup, restore and scan reads.
 #   rocksdb_restored_ok ID DB  restore snapshot ID into $T/rdb and check it:
 #                            0 when `ldb checkconsistency` says OK and
 #                            `ldb scan` returns keys; else a NOTE line on
 #                            stdout saying why, and 1.
 rocksdb_start() {
 	db_bench --benchmarks=fillrandom --db="$1" --num=1000000000 --duration=600 --value_size=100 \
+		--benchmark_write_rate_limit=2097152 \
 		--write_buffer_size=65536 --target_file_size_base=65536 --max_bytes_for_level_base=262144 \
 		--compression_type=none --stats_interval_seconds=0 >"$T/db_bench.log" 2>&1 &
 	DBP=$!

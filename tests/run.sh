@@ -6,13 +6,19 @@
 # Environment:
 #   BUILD  build directory (default "build")
 #   TESTS  a space-separated list of test names to run instead of all
-#          (a name is the file name without ".sh": test_pack e2e_core)
+#          (a name is the file name without ".sh": test_pack e2e_core; a
+#          script's name runs all its parts, e2e_check:dataflips one part)
 #   KIND   "unit" (build/tests/test_*) or "e2e" (tests/e2e_*.sh); default both
-#   JOBS   tests run at once (default: CPUs + 1; most e2e scripts spend part
-#          of their time waiting on servers, locks and child processes)
+#   JOBS   tests run at once (default: 2 x CPUs + 1; most e2e scripts spend
+#          much of their time waiting on the disk, servers, locks and child
+#          processes: on 2 CPUs, 3 at a time used 1.0 CPU on average, 5 at
+#          a time 1.9)
 #
 # Each e2e script makes its own scratch directory (tests/e2e_lib.sh) and
-# picks free ports, so scripts run side by side. The longest tests start
+# picks free ports, so scripts run side by side. A script with a line
+# "# e2e-parts: A B ..." runs once per part (E2E_PART=A, named
+# e2e_x:A), so that one long script does not keep a CPU busy alone at the
+# end while the others have finished. The longest tests start
 # first: $BUILD/test-times keeps each test's last duration (tests/durations,
 # measured once, stands in on a fresh checkout); a test neither knows starts
 # before the known ones.
@@ -26,28 +32,34 @@ export STRATA BUILD
 if [ "${1:-}" = --one ]; then
 	out=$2 name=$3 path=$4
 	start=$(date +%s%N)
+	case "$name" in
+	*:*) E2E_PART=${name#*:}; export E2E_PART ;;
+	esac
 	case "$path" in
 	*.sh) sh "$path" >"$out/$name.out" 2>&1 ;;
 	*)    "$path" >"$out/$name.out" 2>&1 ;;
 	esac
 	rc=$?
 	end=$(date +%s%N)
+	times >"$out/$name.cpu"    # its second line: the test's user and system CPU
 	secs=$(( (end - start) / 1000000 ))
 	secs=$(printf '%d.%01d' $((secs / 1000)) $((secs % 1000 / 100)))
+	cpu=$(awk 'NR == 2 { for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); c += a[1] * 60 + a[2] } }
+	           END { printf "%.1f", c }' "$out/$name.cpu")
 	if [ $rc -ne 0 ] && ! grep -q '^FAIL ' "$out/$name.out"; then
 		echo "FAIL $name (exited $rc without reporting a failure)" >>"$out/$name.out"
 	fi
-	echo "$secs $name" >"$out/$name.time"
+	echo "$secs $name $cpu" >"$out/$name.time"
 	{
 		flock 9
-		echo "== $name ($secs s)"
+		echo "== $name ($secs s, CPU $cpu s)"
 		cat "$out/$name.out"
 	} 9>"$out/.print"
 	exit 0
 fi
 
 KIND=${KIND:-all}
-JOBS=${JOBS:-$(( $(nproc 2>/dev/null || echo 1) + 1 ))}
+JOBS=${JOBS:-$(( $(nproc 2>/dev/null || echo 1) * 2 + 1 ))}
 out=$(mktemp -d "${TMPDIR:-/tmp}/strata-run.XXXXXX")
 trap 'rm -rf "$out"' EXIT
 times=$BUILD/test-times
@@ -58,14 +70,21 @@ for t in "$BUILD"/tests/test_* tests/e2e_*.sh; do
 	[ -e "$t" ] || continue
 	case "$t" in *.o|*.d) continue ;; esac
 	case "$KIND:$t" in unit:*.sh|e2e:"$BUILD"/*) continue ;; esac
-	name=$(basename "$t" .sh)
-	[ "$name" = e2e_lib ] && continue     # sourced by the others
-	if [ -n "${TESTS:-}" ]; then
-		case " $TESTS " in *" $name "*) ;; *) continue ;; esac
-	fi
-	# Sort key: the last known duration; unknown tests first.
-	secs=$(cat "$times" tests/durations 2>/dev/null | awk -v n="$name" '$2 == n { print $1; exit }')
-	echo "${secs:-99999} $name $t" >>"$out/list"
+	base=$(basename "$t" .sh)
+	[ "$base" = e2e_lib ] && continue     # sourced by the others
+	names=$base
+	case "$t" in
+	*.sh) parts=$(sed -n 's/^# e2e-parts: *//p' "$t" | head -n 1)
+	      [ -n "$parts" ] && names=$(for p in $parts; do printf '%s:%s ' "$base" "$p"; done) ;;
+	esac
+	for name in $names; do
+		if [ -n "${TESTS:-}" ]; then
+			case " $TESTS " in *" $name "*|*" $base "*) ;; *) continue ;; esac
+		fi
+		# Sort key: the last known duration; unknown tests first.
+		secs=$(cat "$times" tests/durations 2>/dev/null | awk -v n="$name" '$2 == n { print $1; exit }')
+		echo "${secs:-99999} $name $t" >>"$out/list"
+	done
 done
 
 sort -k1,1 -rn "$out/list" | while read -r _ name t; do
@@ -86,6 +105,7 @@ if [ "$failed" -gt 0 ]; then
 	grep -h '^FAIL ' "$out"/*.out
 fi
 echo
-echo "$ran tests run, $JOBS at a time"
+cpu=$(cat "$out"/*.time 2>/dev/null | awk '{ c += $3 } END { printf "%.0f", c }')
+echo "$ran tests run, $JOBS at a time, $cpu s of CPU (user + system)"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

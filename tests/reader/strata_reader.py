@@ -237,6 +237,7 @@ class Repo:
         if self.config.get("hash") != "blake2b-256-keyed":
             raise ReaderError("config: chunk hash %r unknown" % self.config.get("hash"))
         self._index = None
+        self._packs_open = {}
 
     # -- files
     def read(self, rel):
@@ -382,9 +383,17 @@ class Repo:
         rel = self.pack_path(pack, kind)
         what = "%s blob %s" % (rel, cid.hex()[:16])
         try:
-            with open(os.path.join(self.path, rel), "rb") as f:
-                f.seek(off)
-                sealed = f.read(ln)
+            # Packs stay open: a restore of tiny chunks reads tens of
+            # thousands of blobs from a few packs.
+            f = self._packs_open.get(rel)
+            if f is None:
+                if len(self._packs_open) >= 64:
+                    for g in self._packs_open.values():
+                        g.close()
+                    self._packs_open.clear()
+                f = self._packs_open[rel] = open(os.path.join(self.path, rel), "rb")
+            f.seek(off)
+            sealed = f.read(ln)
         except OSError as e:
             raise ReaderError("%s: %s" % (rel, e.strerror))
         if len(sealed) != ln:
