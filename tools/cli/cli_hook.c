@@ -233,6 +233,13 @@ static void post(const CliHookOutcome *o, const char *signame)
 
 void cli_hooks_post(const CliHookOutcome *o)
 {
+	/* A signal came first: its thread runs the post-hook with the signal's
+	 * outcome and ends strata as the signal does; whatever this run made
+	 * of it (a producer it killed, an interrupted read) is not the
+	 * outcome. Wait here for that end. */
+	if (H.post && H.got_sig)
+		for (;;)
+			pause();
 	if (!H.post || atomic_exchange(&H.post_claimed, 1))
 		return;
 	post(o, NULL);

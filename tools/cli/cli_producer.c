@@ -30,12 +30,18 @@ static void on_signal(int sig)
 	pid_t pid = (pid_t)running_pid;
 	const struct sigaction *old = sig == SIGTERM ? &old_term : &old_int;
 
-	if (pid > 0)
-		kill(pid, SIGTERM);
+	/* The handler before ours first: it records the signal (the
+	 * post-hook's takes over the ending) before the producer dies, so the
+	 * main thread, which sees the producer's death, can never take that
+	 * death for the producer's own failure. */
 	if (!(old->sa_flags & SA_SIGINFO) && old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN) {
 		old->sa_handler(sig);
+		if (pid > 0)
+			kill(pid, SIGTERM);
 		return;
 	}
+	if (pid > 0)
+		kill(pid, SIGTERM);
 	signal(sig, SIG_DFL);
 	raise(sig);
 }
