@@ -16,7 +16,7 @@
 
 #include <stdint.h>
 
-#define STRATA_VERSION "0.2.0"
+#define STRATA_VERSION "0.3.0"
 
 typedef struct Cli {
 	const char *repo;           /* -r/--repo, else $STRATA_REPOSITORY; NULL if neither */
