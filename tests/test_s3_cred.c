@@ -59,6 +59,8 @@ static void test_json(void)
 	const char *proc = "{\"Version\":1,\"AccessKeyId\":\"K\",\"SecretAccessKey\":\"S\"}";
 	const char *proc2 = "{\"Version\":2,\"AccessKeyId\":\"K\",\"SecretAccessKey\":\"S\"}";
 	const char *notok = "{\"AccessKeyId\":\"K\",\"SecretAccessKey\":\"S\",\"Expiration\":\"1970-01-01T01:00:00Z\"}";
+	const char *epoch = "{\"Code\":\"Success\",\"AccessKeyId\":\"K\",\"SecretAccessKey\":\"S\","
+	                    "\"Token\":\"T\",\"Expiration\":\"1970-01-01T00:00:00Z\"}";
 	char why[200];
 	S3Creds c;
 
@@ -73,6 +75,9 @@ static void test_json(void)
 	CHECK_EQ_INT(s3credsrc_json_parse(notok, strlen(notok), 0, &c, why, sizeof why), -EIO);
 	CHECK(strstr(why, "Token") != NULL);
 	CHECK_EQ_INT(s3credsrc_json_parse("[1]", 3, 0, &c, why, sizeof why), -EIO);
+	/* An expiry at the epoch would read as "does not expire" (0). */
+	CHECK_EQ_INT(s3credsrc_json_parse(epoch, strlen(epoch), 0, &c, why, sizeof why), -EIO);
+	CHECK(strcmp(why, "answer's \"Expiration\" \"1970-01-01T00:00:00Z\" is not an ISO 8601 UTC time after 1970") == 0);
 }
 
 static void test_container_url(void)

@@ -139,8 +139,10 @@ int s3credsrc_json_parse(const char *json, size_t len, int process, S3Creds *out
 	                   why, why_len)) < 0 ||
 	    (rc = json_str(o, "Expiration", expiration, sizeof(expiration), !process, why, why_len)) < 0)
 		goto out;
-	if (expiration[0] && s3credsrc_time_parse(expiration, &c.expires_s) < 0) {
-		why_set(why, why_len, "answer's \"Expiration\" \"%s\" is not an ISO 8601 UTC time", expiration);
+	/* expires_s 0 means "does not expire": an expiry at or before 1970
+	 * is refused rather than taken for that. */
+	if (expiration[0] && (s3credsrc_time_parse(expiration, &c.expires_s) < 0 || c.expires_s <= 0)) {
+		why_set(why, why_len, "answer's \"Expiration\" \"%s\" is not an ISO 8601 UTC time after 1970", expiration);
 		rc = -EIO;
 		goto out;
 	}
