@@ -142,6 +142,10 @@ for id in $ids; do
 	D="$RD$PD"
 	chown -R postgres "$RD"
 	chmod 700 "$D"
+	# A copy of a running server keeps its postmaster.pid; PostgreSQL refuses
+	# to start while any process holds that PID (PIDs are reused on a busy
+	# machine), so the restore step removes it, as pg_basebackup leaves it out.
+	rm -f "$D/postmaster.pid"
 	sed -i "s|^port = .*|port = $RPORT|; s|^unix_socket_directories = .*|unix_socket_directories = '$T/rsock'|" "$D/postgresql.conf"
 	mkdir -p "$T/rsock" && chown postgres "$T/rsock"
 	if ! $AS "$PGBIN/pg_ctl" -D "$D" -l "$MNT/pg/rpg$pg_n.log" -w -t 60 start >"$T/out" 2>&1; then
