@@ -6,8 +6,11 @@
 #include "remote/backend_internal.h"
 
 #include <errno.h>
+#include <openssl/evp.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int backend_err_set(RemoteErr *err, int code, const char *fmt, ...)
@@ -188,6 +191,28 @@ int backend_list_names(Backend *be, const char *prefix, BackendNameFn fn, void *
 	return be->ops->list(be, prefix, drop_size, &a, err);
 }
 
+struct untimed {
+	BackendTimedFn fn;
+	void *ctx;
+};
+
+static int no_time(const char *name, uint64_t size, void *ctx)
+{
+	const struct untimed *u = ctx;
+
+	return u->fn(name, size, -1, u->ctx);
+}
+
+int backend_list_timed(Backend *be, const char *prefix, BackendTimedFn fn, void *ctx, RemoteErr *err)
+{
+	struct untimed u = { fn, ctx };
+
+	err_clear(err);
+	if (be->ops->list_timed)
+		return be->ops->list_timed(be, prefix, fn, ctx, err);
+	return be->ops->list(be, prefix, no_time, &u, err);
+}
+
 int backend_delete(Backend *be, const char *name, RemoteErr *err)
 {
 	err_clear(err);
@@ -198,6 +223,30 @@ int backend_stat(Backend *be, const char *name, uint64_t *out_size, RemoteErr *e
 {
 	err_clear(err);
 	return be->ops->stat(be, name, out_size, err);
+}
+
+int backend_stat_sha256(Backend *be, const char *name, uint64_t *out_size, uint8_t out_sha256[32],
+                        int *out_has_sha256, RemoteErr *err)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	unsigned int n = 0;
+	int rc;
+
+	err_clear(err);
+	if (be->ops->stat_sha256)
+		return be->ops->stat_sha256(be, name, out_size, out_sha256, out_has_sha256, err);
+	rc = be->ops->get(be, name, SIZE_MAX, &buf, &len, err);
+	if (rc)
+		return rc;
+	if (EVP_Digest(buf, len, out_sha256, &n, EVP_sha256(), NULL) != 1 || n != 32) {
+		free(buf);
+		return backend_err_set(err, -ENOMEM, "%s: %s: cannot hash: out of memory", be->location, name);
+	}
+	free(buf);
+	*out_size = len;
+	*out_has_sha256 = 1;
+	return 0;
 }
 
 int backend_thaw(Backend *be, const char *name, unsigned days, RemoteErr *err)

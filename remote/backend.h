@@ -63,6 +63,10 @@ typedef struct BackendStats {
  * listing early (list then returns that value). */
 typedef int (*BackendListFn)(const char *name, uint64_t size, void *ctx);
 
+/* Called once per object found by list_timed(): also when it was stored
+ * (unix seconds; -1 when the store does not say). Same stopping rule. */
+typedef int (*BackendTimedFn)(const char *name, uint64_t size, int64_t mtime_s, void *ctx);
+
 /* Called once per object found by list_names(); same stopping rule. */
 typedef int (*BackendNameFn)(const char *name, void *ctx);
 
@@ -83,6 +87,11 @@ typedef struct BackendOps {
 	void (*stats)(Backend *be, struct BackendStats *out);
 	/* optional (NULL: backend_set_retention answers -ENOTSUP) */
 	int  (*set_retention)(Backend *be, int governance, unsigned days, RemoteErr *err);
+	/* optional (NULL: backend_list_timed reports mtime -1) */
+	int  (*list_timed)(Backend *be, const char *prefix, BackendTimedFn fn, void *ctx, RemoteErr *err);
+	/* optional (NULL: backend_stat_sha256 reads the object and hashes it) */
+	int  (*stat_sha256)(Backend *be, const char *name, uint64_t *out_size, uint8_t out_sha256[32],
+	                    int *out_has_sha256, RemoteErr *err);
 } BackendOps;
 
 struct Backend {
@@ -138,11 +147,31 @@ int backend_list(Backend *be, const char *prefix, BackendListFn fn, void *ctx, R
  * Errors and the early stop as for backend_list. */
 int backend_list_names(Backend *be, const char *prefix, BackendNameFn fn, void *ctx, RemoteErr *err);
 
+/* backend_list_timed — backend_list with each object's upload time: S3's
+ * LastModified (the time the object was stored; S3 counts an archive
+ * class's minimum storage duration from it), a local file's mtime.
+ * -1 for a store that says nothing. Errors as for backend_list. */
+int backend_list_timed(Backend *be, const char *prefix, BackendTimedFn fn, void *ctx, RemoteErr *err);
+
 /* backend_delete — remove an object; -ENOENT if it was not there. */
 int backend_delete(Backend *be, const char *name, RemoteErr *err);
 
 /* backend_stat — size of an object; -ENOENT if absent. */
 int backend_stat(Backend *be, const char *name, uint64_t *out_size, RemoteErr *err);
+
+/* backend_stat_sha256 — the size of an object and, when the store can say
+ * without reading it, the SHA-256 of its bytes it holds: S3 answers a HEAD
+ * with x-amz-checksum-mode: ENABLED with the x-amz-checksum-sha256 it
+ * verified and stored at upload, which costs no retrieval even for
+ * GLACIER and DEEP_ARCHIVE objects (one request). *out_has_sha256 = 1
+ * and out_sha256 written when the digest is the whole object's; 0 when
+ * the store keeps none (an upload without the header, an S3-compatible
+ * store without checksums) or only a checksum of part checksums (a
+ * multipart upload, "...-N"), and then only the size is known.
+ * A backend without the operation (a local directory) reads the object
+ * and hashes it: reading is free there. Errors: those of backend_stat. */
+int backend_stat_sha256(Backend *be, const char *name, uint64_t *out_size, uint8_t out_sha256[32],
+                        int *out_has_sha256, RemoteErr *err);
 
 /* backend_thaw — ask for a readable copy of an archived object (S3
  * RestoreObject, Standard tier) kept for days days. Returns 0 when a

@@ -462,8 +462,9 @@ out:
 /* Where list_dir reports objects: with sizes (list) or names only
  * (list_names, which needs no stat for an entry whose type readdir gives). */
 struct list_sink {
-	BackendListFn sized;    /* exactly one of sized and named is set */
+	BackendListFn sized;    /* exactly one of sized, named and timed is set */
 	BackendNameFn named;
+	BackendTimedFn timed;
 	void *ctx;
 };
 
@@ -537,7 +538,9 @@ static int list_dir(LocalBackend *lb, int dfd, char *rel, size_t rel_len, const 
 		if (is_reg) {
 			if (backend_name_check(rel) < 0)
 				continue;
-			rc = sink->named ? sink->named(rel, sink->ctx) : sink->sized(rel, (uint64_t)st.st_size, sink->ctx);
+			rc = sink->named ? sink->named(rel, sink->ctx)
+			   : sink->timed ? sink->timed(rel, (uint64_t)st.st_size, (int64_t)st.st_mtime, sink->ctx)
+			   : sink->sized(rel, (uint64_t)st.st_size, sink->ctx);
 			if (rc)
 				break;
 		} else if (is_dir) {
@@ -601,14 +604,23 @@ out:
 
 static int local_list(Backend *be, const char *prefix, BackendListFn fn, void *ctx, RemoteErr *err)
 {
-	struct list_sink sink = {fn, NULL, ctx};
+	struct list_sink sink = {fn, NULL, NULL, ctx};
+
+	return list_prefix(be, prefix, &sink, err);
+}
+
+/* The file's mtime is its upload time: objects are written once (temp
+ * file, rename) and never touched again. */
+static int local_list_timed(Backend *be, const char *prefix, BackendTimedFn fn, void *ctx, RemoteErr *err)
+{
+	struct list_sink sink = {NULL, NULL, fn, ctx};
 
 	return list_prefix(be, prefix, &sink, err);
 }
 
 static int local_list_names(Backend *be, const char *prefix, BackendNameFn fn, void *ctx, RemoteErr *err)
 {
-	struct list_sink sink = {NULL, fn, ctx};
+	struct list_sink sink = {NULL, fn, NULL, ctx};
 
 	return list_prefix(be, prefix, &sink, err);
 }
@@ -687,6 +699,7 @@ static const BackendOps local_ops = {
 	.stat = local_stat,
 	.free = local_free,
 	.list_names = local_list_names,
+	.list_timed = local_list_timed,
 };
 
 int backend_local_open(const char *dir, Backend **out_be, RemoteErr *err)

@@ -5,10 +5,11 @@
  *   put        PUT, or multipart upload above 64 MiB (aborted on failure)
  *   get        GET, checked against the stored SHA-256 when the store has one
  *   get_range  GET with Range: bytes=a-b, exactly len bytes or an error
- *   list       ListObjectsV2, page by page (continuation-token), each page
+ *   list, list_timed  ListObjectsV2, page by page (continuation-token), each page
  *              judged by s3_list.c before its keys are used
  *   delete     HEAD (for -ENOENT, which S3's DELETE never says), DELETE
  *   stat       HEAD
+ *   stat_sha256  HEAD with x-amz-checksum-mode: ENABLED
  *   thaw       POST ?restore (RestoreObject) for GLACIER / DEEP_ARCHIVE
  * Object NAME is key PREFIX + NAME in the bucket.
  *
@@ -185,6 +186,45 @@ static int s3_stat(Backend *be, const char *name, uint64_t *out_size, RemoteErr 
 	if (!key)
 		return backend_err_set(err, -ENOMEM, "%s: out of memory", what);
 	rc = s3_head(s3, key, what, out_size, NULL, err);
+	free(key);
+	return rc;
+}
+
+/* s3_stat_sha256 — HEAD with x-amz-checksum-mode: ENABLED: the size and
+ * the SHA-256 S3 verified at upload and stored with the object. A HEAD
+ * reads no bytes, so it works (and costs no retrieval) in every class. */
+static int s3_stat_sha256(Backend *be, const char *name, uint64_t *out_size, uint8_t out_sha256[32],
+                          int *out_has_sha256, RemoteErr *err)
+{
+	S3Backend *s3 = s3_of(be);
+	char what[WHAT_MAX], *key;
+	size_t n = 0;
+	S3Req rq;
+	int rc;
+
+	rc = check_name(s3, name, what, err);
+	if (rc < 0)
+		return rc;
+	key = full_key(s3, name);
+	if (!key)
+		return backend_err_set(err, -ENOMEM, "%s: out of memory", what);
+	memset(&rq, 0, sizeof(rq));
+	rq.method = "HEAD";
+	rq.key = key;
+	rq.ssec = 1;
+	rq.want_checksum = 1;
+	rc = s3http_call(s3->http, &rq, what, err);
+	if (rc == 0 && rq.content_length < 0)
+		rc = backend_err_set(err, -EIO, "%s: HEAD answer without Content-Length", what);
+	if (rc == 0) {
+		*out_size = (uint64_t)rq.content_length;
+		/* A "-N" suffix: a checksum of part checksums, not the
+		 * object's digest. */
+		*out_has_sha256 = rq.checksum[0] && !strchr(rq.checksum, '-') &&
+		                  sodium_base642bin(out_sha256, 32, rq.checksum, strlen(rq.checksum), NULL, &n,
+		                                    NULL, sodium_base64_VARIANT_ORIGINAL) == 0 && n == 32;
+	}
+	s3http_req_free(&rq);
 	free(key);
 	return rc;
 }
@@ -501,7 +541,9 @@ char *s3_list_query(const char *enc_token, const char *enc_prefix)
 	return query;
 }
 
-static int s3_list(Backend *be, const char *prefix, BackendListFn fn, void *ctx, RemoteErr *err)
+/* s3_list_any — ListObjectsV2 reporting to exactly one of fn and timed. */
+static int s3_list_any(Backend *be, const char *prefix, BackendListFn fn, BackendTimedFn timed, void *ctx,
+                       RemoteErr *err)
 {
 	S3Backend *s3 = s3_of(be);
 	size_t plen = strlen(s3->cfg.prefix), i;
@@ -563,7 +605,8 @@ static int s3_list(Backend *be, const char *prefix, BackendListFn fn, void *ctx,
 			 * backend skips what is not a regular file. */
 			if (strncmp(k, s3->cfg.prefix, plen) != 0 || backend_name_check(k + plen) < 0)
 				continue;
-			rc = fn(k + plen, page.objects[i].size, ctx);
+			rc = timed ? timed(k + plen, page.objects[i].size, page.objects[i].mtime_s, ctx)
+			           : fn(k + plen, page.objects[i].size, ctx);
 			if (rc)
 				goto out;
 		}
@@ -590,6 +633,16 @@ out:
 	free(enc_prefix);
 	free(full);
 	return rc;
+}
+
+static int s3_list(Backend *be, const char *prefix, BackendListFn fn, void *ctx, RemoteErr *err)
+{
+	return s3_list_any(be, prefix, fn, NULL, ctx, err);
+}
+
+static int s3_list_timed(Backend *be, const char *prefix, BackendTimedFn fn, void *ctx, RemoteErr *err)
+{
+	return s3_list_any(be, prefix, NULL, fn, ctx, err);
 }
 
 /* s3_thaw — RestoreObject (POST ?restore) for an archived object:
@@ -677,8 +730,10 @@ static const BackendOps s3_ops = {
 	.get = s3_get,
 	.get_range = s3_get_range,
 	.list = s3_list,
+	.list_timed = s3_list_timed,
 	.del = s3_del,
 	.stat = s3_stat,
+	.stat_sha256 = s3_stat_sha256,
 	.free = s3_free,
 	.thaw = s3_thaw,
 };

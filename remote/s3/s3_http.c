@@ -687,7 +687,7 @@ int s3http_headers(const S3Config *cfg, const S3Req *rq, const char *token, time
 		header_add(out, &bad, "x-amz-storage-class", rq->storage_class);
 	if (rq->content_type)
 		header_add(out, &bad, "Content-Type", rq->content_type);
-	if (rq->check_body)
+	if (rq->check_body || rq->want_checksum)
 		header_add(out, &bad, "x-amz-checksum-mode", "ENABLED");
 	if (rq->sse && cfg->sse) {
 		header_add(out, &bad, "x-amz-server-side-encryption", cfg->sse);

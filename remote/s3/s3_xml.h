@@ -18,6 +18,7 @@
 typedef struct S3XmlObject {
 	char *key;              /* full key, as S3 reports it */
 	uint64_t size;
+	int64_t mtime_s;        /* LastModified, unix seconds; -1 if absent or unreadable */
 } S3XmlObject;
 
 typedef struct S3XmlListPage {
