@@ -329,6 +329,11 @@ static int copy_missing(Run *r, const char *phase, const ObjList *src, const Obj
 			r->res->objects_present++;
 			continue;
 		}
+		if (!d && r->opts->skip && r->opts->skip(src->v[i].name, r->opts->hook_ctx)) {
+			r->res->objects_skipped++;
+			r->res->bytes_skipped += src->v[i].size;
+			continue;
+		}
 		if (todo.n == todo.cap) {
 			size_t cap = todo.cap ? 2 * todo.cap : 256;
 			Obj *q = realloc(todo.v, cap * sizeof *q);
@@ -477,6 +482,9 @@ static int run_pass(Run *r, RemoteErr *err)
 	objlist_free(&dst);
 	if (r->vanished)
 		goto out;      /* the source changed: no snapshot of this pass */
+	if (r->opts->before_snapshots && !r->opts->dry_run &&
+	    (rc = r->opts->before_snapshots(r->opts->hook_ctx, err)))
+		goto out;
 	if ((rc = list_sorted(r->dst, "snapshots/", &dst, err)) ||
 	    (rc = copy_missing(r, "snapshots", &s_snap, &dst, err)))
 		goto out;
@@ -520,6 +528,7 @@ int replicate_run(Backend *src, Backend *dst, const ReplicateOptions *opts,
 		res.passes++;
 		res.objects_source = res.objects_present = 0;
 		res.objects_vanished = res.objects_damaged = 0;
+		res.objects_skipped = res.bytes_skipped = 0;
 		rc = run_pass(&r, err);
 		if (rc || !r.vanished)
 			break;

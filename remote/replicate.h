@@ -67,12 +67,26 @@ typedef int (*ReplicateNamingFn)(const char *location, const uint8_t *config, si
                                  RemoteErr *err);
 
 /* The packs an index file of the target lists, as object names
- * ("data/xx/<hex>", "tree/xx/<hex>"): decrypting it needs the key, which
- * only the caller holds (store/indexfile.h). *out_names and each name are
- * malloc'ed; the caller of the callback frees them. 0 or an error with
- * err naming the index file. */
-typedef int (*ReplicateIndexPacksFn)(const char *index_name, char ***out_names, size_t *out_n, void *ctx,
-                                     RemoteErr *err);
+ * ("data/xx/<hex>", "tree/xx/<hex>"), and for each whether the source
+ * still holds any of its blobs (*out_needed: then the target keeps the
+ * pack, its own copy of live data after a repack at the source).
+ * Decrypting needs the key, which only the caller holds
+ * (store/replica/replica.h). The arrays and each name are malloc'ed; the
+ * caller of the callback frees them. 0 or an error with err naming the
+ * index file. */
+typedef int (*ReplicateIndexPacksFn)(const char *index_name, char ***out_names, int **out_needed, size_t *out_n,
+                                     void *ctx, RemoteErr *err);
+
+/* Write one index file at the target listing packs keep[0..n) as index
+ * files read through ReplicateIndexPacksFn listed them. */
+typedef int (*ReplicateRewriteIndexFn)(const char *const *keep, size_t n, void *ctx, RemoteErr *err);
+
+/* 1: the copy pass does not copy object name (a source pack whose blobs
+ * the target holds already, an index file listing one). */
+typedef int (*ReplicateSkipFn)(const char *name, void *ctx);
+
+/* Called by each copy pass after the index files, before the snapshots. */
+typedef int (*ReplicateHookFn)(void *ctx, RemoteErr *err);
 
 /* Mirror mode (replicate_mirror.c): after the copy, remove from the
  * target what the source no longer holds. */
@@ -90,12 +104,21 @@ typedef struct ReplicateMirror {
 	 * fees a held-back pack avoids (what deleting it now would cost). */
 	double usd_gib_month_data, usd_gib_month_tree;
 	int64_t now_s;              /* "now" for the ages; 0 = time(NULL) */
-	/* Needed only when a pack is held back: an index file listing a
-	 * held-back pack is kept, with every pack it lists. NULL: every
-	 * index file and pack the source lacks is kept while any pack is
-	 * held back. */
+	/* What the target's index files the source lacks list: a pack the
+	 * source lacks is kept when held back or needed; an index file the
+	 * source lacks is kept as it is when it lists no pack to delete,
+	 * else deleted after rewrite_index wrote one listing its kept packs.
+	 * NULL: every such index file and pack is kept while any pack is
+	 * held back, and no pack is judged needed. */
 	ReplicateIndexPacksFn index_packs;
+	ReplicateRewriteIndexFn rewrite_index;
 	void *index_ctx;
+	/* A selective copy (store/replica/replica.h replica_select): every
+	 * index file of the target is read, and a data pack the source
+	 * holds is deleted too when index_packs says it is not needed; a
+	 * snapshot or restore-test record the ReplicateOptions skip function
+	 * names is deleted although the source holds it. */
+	int selective;
 } ReplicateMirror;
 
 /* What a mirror pass removed (would remove, with dry_run) or held back. */
@@ -105,7 +128,10 @@ typedef struct ReplicateMirrorResult {
 	uint64_t packs_held, bytes_held;        /* younger than their class's minimum */
 	uint64_t packs_kept_with_index;         /* old enough, but listed by a kept index file */
 	uint64_t bytes_kept_with_index;
-	uint64_t index_held;                    /* index files kept for held-back packs */
+	uint64_t index_held;                    /* index files kept as they are for kept packs */
+	uint64_t packs_kept_needed;             /* the source holds some of their blobs (repacked there) */
+	uint64_t bytes_kept_needed;
+	uint64_t index_rewritten;               /* index files written for the kept packs of deleted ones */
 	double fees_avoided_usd;                /* early-deletion fees of the held-back packs */
 	uint64_t requests_planned;              /* deletions to send (S3: a HEAD and a DELETE each) */
 } ReplicateMirrorResult;
@@ -118,6 +144,9 @@ typedef struct ReplicateOptions {
 	ReplicateProgressFn progress;
 	void *progress_ctx;
 	ReplicateMirror mirror;     /* zeroed: no deletion at the target */
+	ReplicateSkipFn skip;       /* may be NULL */
+	ReplicateHookFn before_snapshots;   /* may be NULL */
+	void *hook_ctx;             /* for skip and before_snapshots */
 } ReplicateOptions;
 
 typedef struct ReplicateResult {
@@ -129,6 +158,8 @@ typedef struct ReplicateResult {
 	uint64_t objects_size_checked;  /* of those, size only (the target keeps no SHA-256) */
 	uint64_t objects_vanished;  /* listed in the source, gone when read */
 	uint64_t objects_damaged;   /* source bytes do not match the name: not copied */
+	uint64_t objects_skipped;   /* opts->skip said not to copy (last pass) */
+	uint64_t bytes_skipped;
 	unsigned passes;
 	ReplicateMirrorResult mirror;
 } ReplicateResult;

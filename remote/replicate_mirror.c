@@ -5,14 +5,16 @@
  * Stale = at the target, not at the source, under snapshots/, verified/,
  * keys/, index/, data/ and tree/. Deleted in this order: snapshots (so no
  * snapshot outlives data it needs), restore-test records, index files,
- * packs, keys. A stale pack younger than its class's minimum storage
- * duration is held back; an index file that lists one is held back too,
- * with every stale pack it lists, so the target never holds an index file
- * naming a pack that is gone (a reader takes any listing of a blob,
- * FORMAT.md §10) nor needs a pack it cannot find. A held-back pack whose
- * index files are gone is an unindexed pack: `prune` on the copy deletes
- * it, `check` reports it; this module keeps the index file precisely so
- * that neither happens before the next mirror run deletes both.
+ * packs, keys. A stale pack is kept when younger than its class's
+ * minimum storage duration (held back) or when the source still holds
+ * one of its blobs (the copy's own copy of data the source repacked and
+ * the copy did not receive again, store/replica/replica.h). A stale index
+ * file listing no pack to delete is kept as it is; one that lists a pack
+ * to delete is replaced: first one new index file listing the kept packs
+ * of all such files is written, then they are deleted, then the packs.
+ * So the target never holds an index file naming a pack that is gone (a
+ * reader takes any listing of a blob, FORMAT.md §10), nor a kept pack no
+ * index file lists.
  */
 #include "remote/replicate.h"
 #include "remote/replicate_internal.h"
@@ -103,11 +105,13 @@ static const char *const prefixes[K_N] = {
 	"snapshots/", "verified/", "index/", "data/", "tree/", "keys/"
 };
 
-/* mark_stale — flag what dst holds that src does not. */
-static void mark_stale(const TList *src, TList *dst)
+/* mark_stale — flag what dst holds that src does not (or, with skip, that
+ * the copy is not to hold). */
+static void mark_stale(const TList *src, TList *dst, const ReplicateOptions *opts, int use_skip)
 {
 	for (size_t i = 0; i < dst->n; i++)
-		dst->v[i].stale = tfind(src, dst->v[i].name) == NULL;
+		dst->v[i].stale = tfind(src, dst->v[i].name) == NULL ||
+		                  (use_skip && opts->skip && opts->skip(dst->v[i].name, opts->hook_ctx));
 }
 
 /* hold_young — hold back stale packs younger than min_s; their fees. */
@@ -118,7 +122,7 @@ static void hold_young(TList *packs, int64_t min_s, double usd_gib_month, const 
 		TObj *o = &packs->v[i];
 		int64_t age;
 
-		if (!o->stale || m->force_early_delete || min_s <= 0)
+		if (!o->stale || o->keep || m->force_early_delete || min_s <= 0)
 			continue;
 		age = o->mtime_s < 0 ? 0 : now - o->mtime_s;
 		if (age >= min_s)
@@ -130,61 +134,161 @@ static void hold_young(TList *packs, int64_t min_s, double usd_gib_month, const 
 	}
 }
 
-/* keep_index_files — an index file the source lacks is kept when it lists
- * a held-back pack, and then so is every stale pack it lists. */
-static int keep_index_files(const ReplicateMirror *m, TList *index, TList *data, TList *tree,
+/* One stale index file as read: what it lists. */
+typedef struct ReadIx {
+	char **names;
+	int *needed;
+	size_t n;
+} ReadIx;
+
+static void readix_free(ReadIx *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++) {
+		for (size_t j = 0; j < v[i].n; j++)
+			free(v[i].names[j]);
+		free(v[i].names);
+		free(v[i].needed);
+	}
+	free(v);
+}
+
+static TObj *pack_of(TList *data, TList *tree, const char *name)
+{
+	return tfind(strncmp(name, "tree/", 5) == 0 ? tree : data, name);
+}
+
+/* Without the key: every stale index file and pack is kept while any
+ * pack is held back (which index file lists it is unknown). */
+static void keep_all_while_held(TList *index, TList *data, TList *tree, ReplicateMirrorResult *res)
+{
+	if (!res->packs_held)
+		return;
+	for (size_t i = 0; i < index->n; i++)
+		if (index->v[i].stale) {
+			index->v[i].keep = 1;
+			res->index_held++;
+		}
+	for (int k = 0; k < 2; k++) {
+		TList *l = k ? tree : data;
+		for (size_t i = 0; i < l->n; i++)
+			if (l->v[i].stale && !l->v[i].keep) {
+				l->v[i].keep = 1;
+				res->packs_kept_with_index++;
+				res->bytes_kept_with_index += l->v[i].size;
+			}
+	}
+}
+
+/* read_index_files — with the key (m->index_packs): read the index files
+ * to judge (those the source lacks; every one for a selective copy) and
+ * keep the stale packs the source (or the selection) still needs blobs
+ * of. A selective copy's data pack no chosen snapshot needs becomes
+ * stale although the source holds it. *out: one entry per index file. */
+static int read_index_files(const ReplicateMirror *m, TList *index, TList *data, TList *tree, ReadIx **out,
                             ReplicateMirrorResult *res, RemoteErr *err)
 {
-	int any_held = res->packs_held > 0;
+	ReadIx *rd;
+	int rc;
 
-	if (!any_held)
-		return 0;
-	for (size_t i = 0; i < index->n; i++) {
-		TObj *ix = &index->v[i];
-		char **names = NULL;
-		size_t n = 0;
-		int rc, keep = 0;
-
-		if (!ix->stale)
-			continue;
-		if (!m->index_packs) {
-			keep = 1;       /* cannot tell: keep every stale one */
-		} else {
-			rc = m->index_packs(ix->name, &names, &n, m->index_ctx, err);
-			if (rc)
-				return rc;
-			for (size_t j = 0; j < n && !keep; j++) {
-				TObj *p = tfind(strncmp(names[j], "tree/", 5) == 0 ? tree : data, names[j]);
-				keep = p && p->held;
-			}
-		}
-		if (keep) {
-			ix->keep = 1;
-			res->index_held++;
-			for (size_t j = 0; j < n; j++) {
-				TObj *p = tfind(strncmp(names[j], "tree/", 5) == 0 ? tree : data, names[j]);
-				if (p && p->stale && !p->keep) {
-					p->keep = 1;
-					res->packs_kept_with_index++;
-					res->bytes_kept_with_index += p->size;
-				}
-			}
-		}
-		for (size_t j = 0; j < n; j++)
-			free(names[j]);
-		free(names);
-	}
+	*out = NULL;
 	if (!m->index_packs)
-		for (int k = 0; k < 2; k++) {
-			TList *l = k ? tree : data;
-			for (size_t i = 0; i < l->n; i++)
-				if (l->v[i].stale && !l->v[i].keep) {
-					l->v[i].keep = 1;
-					res->packs_kept_with_index++;
-					res->bytes_kept_with_index += l->v[i].size;
-				}
+		return 0;
+	rd = calloc(index->n ? index->n : 1, sizeof *rd);
+	if (!rd)
+		return backend_err_set(err, -ENOMEM, "out of memory");
+	*out = rd;
+	for (size_t i = 0; i < index->n; i++) {
+		if (!index->v[i].stale && !m->selective)
+			continue;
+		if ((rc = m->index_packs(index->v[i].name, &rd[i].names, &rd[i].needed, &rd[i].n, m->index_ctx, err)))
+			return rc;
+		for (size_t j = 0; j < rd[i].n; j++) {
+			TObj *p = pack_of(data, tree, rd[i].names[j]);
+			if (p && m->selective && !rd[i].needed[j] && strncmp(p->name, "data/", 5) == 0)
+				p->stale = 1;
+		}
+	}
+	for (size_t i = 0; i < index->n; i++)
+		for (size_t j = 0; j < rd[i].n; j++) {
+			TObj *p = pack_of(data, tree, rd[i].names[j]);
+			if (p && p->stale && rd[i].needed[j] && !p->keep) {
+				p->keep = 1;
+				res->packs_kept_needed++;
+				res->bytes_kept_needed += p->size;
+			}
 		}
 	return 0;
+}
+
+/* judge_index_files — keep an index file as it is when it lists no pack
+ * to delete, else rewrite its kept packs into one new index file
+ * (written here, before any deletion) and delete it. Without the key
+ * (no m->index_packs): keep_all_while_held. */
+static int judge_index_files(const ReplicateMirror *m, int dry_run, TList *index, TList *data, TList *tree,
+                             const ReadIx *rd, ReplicateMirrorResult *res, RemoteErr *err)
+{
+	const char **keep = NULL;
+	size_t nkeep = 0, cap_keep = 0;
+	int rc = 0;
+
+	if (!m->index_packs) {
+		keep_all_while_held(index, data, tree, res);
+		return 0;
+	}
+	for (size_t i = 0; i < index->n; i++) {
+		int drops = 0, kept_stale = 0;
+
+		if (!index->v[i].stale && !m->selective)
+			continue;
+		for (size_t j = 0; j < rd[i].n; j++) {
+			TObj *p = pack_of(data, tree, rd[i].names[j]);
+			if (p && p->stale) {
+				drops |= !p->keep;
+				kept_stale |= p->keep;
+			}
+		}
+		if (!drops) {
+			if (index->v[i].stale) {
+				index->v[i].keep = 1;
+				if (kept_stale)
+					res->index_held++;
+			}
+			continue;
+		}
+		/* Deleted: what it lists and stays must be listed anew. */
+		index->v[i].stale = 1;
+		index->v[i].keep = 0;
+		for (size_t j = 0; j < rd[i].n; j++) {
+			TObj *p = pack_of(data, tree, rd[i].names[j]);
+			int dup = 0;
+			if (!p || (p->stale && !p->keep))
+				continue;
+			for (size_t k = 0; k < nkeep && !dup; k++)
+				dup = strcmp(keep[k], p->name) == 0;
+			if (dup)
+				continue;
+			if (nkeep == cap_keep) {
+				size_t cap = cap_keep ? 2 * cap_keep : 16;
+				const char **q = realloc(keep, cap * sizeof *q);
+				if (!q) {
+					rc = backend_err_set(err, -ENOMEM, "out of memory");
+					goto out;
+				}
+				keep = q;
+				cap_keep = cap;
+			}
+			keep[nkeep++] = p->name;
+		}
+	}
+	if (nkeep) {
+		res->index_rewritten++;
+		res->requests_planned++;
+		if (!dry_run && (rc = m->rewrite_index(keep, nkeep, m->index_ctx, err)))
+			goto out;
+	}
+out:
+	free(keep);
+	return rc;
 }
 
 int replicate_mirror_pass(Backend *src, Backend *dst, const ReplicateOptions *opts, ReplicateMirrorResult *res,
@@ -192,6 +296,7 @@ int replicate_mirror_pass(Backend *src, Backend *dst, const ReplicateOptions *op
 {
 	const ReplicateMirror *m = &opts->mirror;
 	TList s[K_N], d[K_N];
+	ReadIx *rd = NULL;
 	int64_t now = m->now_s ? m->now_s : (int64_t)time(NULL);
 	int rc = 0;
 
@@ -213,10 +318,12 @@ int replicate_mirror_pass(Backend *src, Backend *dst, const ReplicateOptions *op
 		goto out;
 	}
 	for (int k = 0; k < K_N; k++)
-		mark_stale(&s[k], &d[k]);
+		mark_stale(&s[k], &d[k], opts, m->selective && (k == K_SNAP || k == K_VERIFIED));
+	if ((rc = read_index_files(m, &d[K_INDEX], &d[K_DATA], &d[K_TREE], &rd, res, err)))
+		goto out;
 	hold_young(&d[K_DATA], m->min_age_data_s, m->usd_gib_month_data, m, now, res);
 	hold_young(&d[K_TREE], m->min_age_tree_s, m->usd_gib_month_tree, m, now, res);
-	if ((rc = keep_index_files(m, &d[K_INDEX], &d[K_DATA], &d[K_TREE], res, err)))
+	if ((rc = judge_index_files(m, opts->dry_run, &d[K_INDEX], &d[K_DATA], &d[K_TREE], rd, res, err)))
 		goto out;
 	for (int k = 0; k < K_N; k++)
 		for (size_t i = 0; i < d[k].n; i++) {
@@ -242,6 +349,7 @@ int replicate_mirror_pass(Backend *src, Backend *dst, const ReplicateOptions *op
 				goto out;
 		}
 out:
+	readix_free(rd, d[K_INDEX].n);
 	for (int k = 0; k < K_N; k++) {
 		tlist_free(&s[k]);
 		tlist_free(&d[k]);

@@ -38,6 +38,13 @@ else
 	fail cold_metadata_glacier_message "$(cat "$T/err")"
 fi
 
+expect_exit cold_force_without_mirror 2 "$STRATA" -r "$R" replicate --to "$PX/x" --force-early-delete
+if [ "$(cat "$T/err")" = "strata: replicate: --force-early-delete needs --mirror (without it nothing is deleted) (see 'strata help replicate')" ]; then
+	pass cold_force_without_mirror_message
+else
+	fail cold_force_without_mirror_message "$(cat "$T/err")"
+fi
+
 # ---- every class, cold mode on: no GET of any data object ----
 s3_cold 0
 for cls in STANDARD STANDARD_IA GLACIER_IR GLACIER DEEP_ARCHIVE; do

@@ -11,6 +11,10 @@
 #include "remote/replicate.h"
 #include "store/codec.h"
 #include "store/indexfile.h"
+#include "store/prune/forget.h"
+#include "store/replica/replica.h"
+#include "store/snapselect.h"
+#include "store/snapshot.h"
 #include "store/repo.h"
 #include "tools/cli/cli_classmin.h"
 #include "tools/cli/cli_password.h"
@@ -32,7 +36,16 @@ enum {
 	OPT_METRICS,
 	OPT_JOB,
 	OPT_MIRROR,
-	OPT_FORCE_EARLY
+	OPT_FORCE_EARLY,
+	OPT_HOST,
+	OPT_TAG,
+	OPT_KEEP_LAST,
+	OPT_KEEP_HOURLY,
+	OPT_KEEP_DAILY,
+	OPT_KEEP_WEEKLY,
+	OPT_KEEP_MONTHLY,
+	OPT_KEEP_YEARLY,
+	OPT_KEEP_WITHIN
 };
 
 static const struct option longopts[] = {
@@ -44,6 +57,15 @@ static const struct option longopts[] = {
 	{ "job",           required_argument, NULL, OPT_JOB },
 	{ "mirror",        no_argument,       NULL, OPT_MIRROR },
 	{ "force-early-delete", no_argument,  NULL, OPT_FORCE_EARLY },
+	{ "host",          required_argument, NULL, OPT_HOST },
+	{ "tag",           required_argument, NULL, OPT_TAG },
+	{ "keep-last",     required_argument, NULL, OPT_KEEP_LAST },
+	{ "keep-hourly",   required_argument, NULL, OPT_KEEP_HOURLY },
+	{ "keep-daily",    required_argument, NULL, OPT_KEEP_DAILY },
+	{ "keep-weekly",   required_argument, NULL, OPT_KEEP_WEEKLY },
+	{ "keep-monthly",  required_argument, NULL, OPT_KEEP_MONTHLY },
+	{ "keep-yearly",   required_argument, NULL, OPT_KEEP_YEARLY },
+	{ "keep-within",   required_argument, NULL, OPT_KEEP_WITHIN },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -54,16 +76,30 @@ typedef struct Args {
 	int dry_run;
 	int mirror, force_early;
 	const char *metrics, *job;
+	/* a selective copy: the snapshots of host (if given) carrying every
+	 * tag, and of those what the keep rules keep (if any is given) */
+	const char *host;
+	CliList tags;
+	ForgetPolicy policy;
+	int selective;
 } Args;
 
-/* What the mirror pass needs to read the target's index files: the key,
- * from the target opened with the repository's password (the target
- * holds the source's key files, copied first). */
-typedef struct IndexCtx {
+/* What mirror mode needs the key for (store/replica/replica.h): the
+ * source open with the password, the target too (it holds the source's
+ * key files, copied first) with a cache of its own, so that its local
+ * index is the target's and never the source's (both have one ID). */
+typedef struct MirrorCtx {
 	const Cli *cli;
 	const char *location;
-	Repo *repo;           /* opened at the first call */
-} IndexCtx;
+	Repo *src;            /* borrowed */
+	Repo *copy;           /* opened when the target holds a repository */
+	Replica *replica;
+	const char *password;
+	size_t password_len;
+	ReplicaUploadStats up;
+	int cover_done, cover_written;
+	size_t selected;      /* selective: snapshots chosen */
+} MirrorCtx;
 
 /* The outcome for one target. */
 typedef struct Outcome {
@@ -73,6 +109,10 @@ typedef struct Outcome {
 	ReplicateResult res;
 	BackendStats stats;     /* the target's requests */
 	double duration_s;
+	ReplicaUploadStats up;  /* --mirror: source packs the target did not need */
+	int cover_written;
+	size_t selected;        /* selective: snapshots chosen */
+	int selective;
 } Outcome;
 
 static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
@@ -102,6 +142,42 @@ static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
 	case OPT_FORCE_EARLY:
 		a->force_early = 1;
 		return CLI_CONTINUE;
+	case OPT_HOST:
+	case OPT_TAG:
+		if (!*arg)
+			return cli_usage(cli, "%s wants a non-empty value", opt == OPT_HOST ? "--host" : "--tag");
+		if (opt == OPT_HOST)
+			a->host = arg;
+		else if (cli_list_push(&a->tags, (char *)(uintptr_t)arg) < 0)
+			return cli_failf(cli, -ENOMEM, "out of memory");
+		a->selective = 1;
+		return CLI_CONTINUE;
+	case OPT_KEEP_LAST: case OPT_KEEP_HOURLY: case OPT_KEEP_DAILY:
+	case OPT_KEEP_WEEKLY: case OPT_KEEP_MONTHLY: case OPT_KEEP_YEARLY: {
+		static const char *const names[] = { "--keep-last", "--keep-hourly", "--keep-daily",
+		                                     "--keep-weekly", "--keep-monthly", "--keep-yearly" };
+		int *counts[] = { &a->policy.last, &a->policy.hourly, &a->policy.daily, &a->policy.weekly,
+		                  &a->policy.monthly, &a->policy.yearly };
+		long n;
+
+		if (strcmp(arg, "unlimited") == 0)
+			n = FORGET_UNLIMITED;
+		else if (cli_parse_int(arg, 1, 1L << 30, &n) < 0)
+			return cli_usage(cli, "%s wants a positive number or \"unlimited\": '%s'",
+			                 names[opt - OPT_KEEP_LAST], arg);
+		*counts[opt - OPT_KEEP_LAST] = (int)n;
+		a->selective = 1;
+		return CLI_CONTINUE;
+	}
+	case OPT_KEEP_WITHIN: {
+		StrataErr e = { 0, "" };
+
+		if (forget_parse_duration(arg, &a->policy.within, &e) != 0)
+			return cli_usage(cli, "--keep-within %s", e.msg);
+		a->policy.has_within = 1;
+		a->selective = 1;
+		return CLI_CONTINUE;
+	}
 	case OPT_METRICS:
 		if (!*arg)
 			return cli_usage(cli, "--metrics-file wants a file name");
@@ -182,9 +258,12 @@ static int write_metrics(const Args *a, const Outcome *o, size_t n, StrataErr *e
 	return rc;
 }
 
-static json_t *mirror_json(const ReplicateMirrorResult *m)
+static json_t *mirror_json(const Outcome *o)
 {
-	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f}",
+	const ReplicateMirrorResult *m = &o->res.mirror;
+	json_t *j;
+
+	j = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:I,s:I,s:I,s:I,s:b,s:o}",
 	                 "snapshots_deleted", (json_int_t)m->snapshots_deleted,
 	                 "keys_deleted", (json_int_t)m->keys_deleted,
 	                 "verified_deleted", (json_int_t)m->verified_deleted,
@@ -196,7 +275,21 @@ static json_t *mirror_json(const ReplicateMirrorResult *m)
 	                 "packs_kept_with_index", (json_int_t)m->packs_kept_with_index,
 	                 "bytes_kept_with_index", (json_int_t)m->bytes_kept_with_index,
 	                 "index_held", (json_int_t)m->index_held,
-	                 "fees_avoided_usd", m->fees_avoided_usd);
+	                 "packs_kept_needed", (json_int_t)m->packs_kept_needed,
+	                 "bytes_kept_needed", (json_int_t)m->bytes_kept_needed,
+	                 "index_rewritten", (json_int_t)m->index_rewritten,
+	                 "fees_avoided_usd", m->fees_avoided_usd,
+	                 "packs_not_uploaded", (json_int_t)o->up.packs_skipped,
+	                 "bytes_not_uploaded", (json_int_t)o->up.bytes_skipped,
+	                 "index_not_uploaded", (json_int_t)o->up.index_skipped,
+	                 "cover_packs", (json_int_t)o->up.cover_packs,
+	                 "cover_index_written", o->cover_written,
+	                 "selection", !o->selective ? json_null() :
+	                     json_pack("{s:I,s:I,s:I,s:I}", "snapshots", (json_int_t)o->selected,
+	                               "data_blobs", (json_int_t)o->up.blobs_selected,
+	                               "packs_not_selected", (json_int_t)o->up.packs_unselected,
+	                               "bytes_not_selected", (json_int_t)o->up.bytes_unselected));
+	return j;
 }
 
 static int print_json(const Outcome *o, size_t n, int mirror)
@@ -222,7 +315,7 @@ static int print_json(const Outcome *o, size_t n, int mirror)
 		                                     "bytes_sent", (json_int_t)o[i].stats.bytes_sent,
 		                                     "bytes_received", (json_int_t)o[i].stats.bytes_received,
 		                                     "error", o[i].rc ? cli_json_str(o[i].err.msg) : json_null(),
-		                                     "mirror", mirror ? mirror_json(&o[i].res.mirror) : json_null()));
+		                                     "mirror", mirror ? mirror_json(&o[i]) : json_null()));
 	return cli_json_print(json_pack("{s:o}", "targets", arr), 0);
 }
 
@@ -237,53 +330,96 @@ static int rerr(RemoteErr *err, int code, const char *fmt, ...)
 	return code;
 }
 
-/* ReplicateIndexPacksFn: the packs index file index_name of the target
- * lists (FORMAT.md §10), as object names. */
-static int index_packs(const char *index_name, char ***out_names, size_t *out_n, void *vctx, RemoteErr *err)
+/* The target's own cache: <cache root>/replica-<SHA-256 of the location,
+ * 16 hex digits>; the repository's ID directory goes below. */
+static void copy_cache_dir(const Cli *cli, const char *location, char *out, size_t cap)
 {
-	IndexCtx *c = vctx;
-	IndexFilePack *packs = NULL;
-	uint8_t id[CODEC_ID_LEN];
+	const char *root = cli->cache_dir, *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+	uint8_t h[32];
+	char hex[65], base[1024];
+
+	if (!root || !*root)
+		root = getenv("STRATA_CACHE_DIR");
+	if (root && *root)
+		snprintf(base, sizeof base, "%s", root);
+	else if (xdg && *xdg)
+		snprintf(base, sizeof base, "%s/strata", xdg);
+	else
+		snprintf(base, sizeof base, "%s/.cache/strata", home && *home ? home : "/tmp");
+	if (codec_name_hash(CODEC_NAME_SHA256, location, strlen(location), h) != 0)
+		memset(h, 0, sizeof h);
+	codec_hex(h, 8, hex);
+	snprintf(out, cap, "%s/replica-%s", base, hex);
+}
+
+/* Open the target as a repository, once it holds one. */
+static int mirror_open_copy(MirrorCtx *c, StrataErr *err)
+{
+	char cache[1200];
+	RepoOpenOpts oo;
+
+	if (c->copy)
+		return 0;
+	copy_cache_dir(c->cli, c->location, cache, sizeof cache);
+	memset(&oo, 0, sizeof oo);
+	oo.cache_dir = cache;
+	return repo_open_opts(c->location, c->password, c->password_len, &oo, &c->copy, err);
+}
+
+/* ReplicateIndexPacksFn over replica_index_packs. */
+static int index_packs(const char *index_name, char ***out_names, int **out_needed, size_t *out_n, void *vctx,
+                       RemoteErr *err)
+{
+	MirrorCtx *c = vctx;
 	StrataErr serr = { 0, "" };
-	char **names = NULL, hex[2 * CODEC_ID_LEN + 1];
-	size_t n = 0;
 	int rc;
 
-	if (!c->repo) {
-		CliPassword pw = { .len = 0 };
-		RepoOpenOpts oo = { .cache_dir = c->cli->cache_dir };
-		char prompt[1200];
-
-		snprintf(prompt, sizeof prompt, "enter the password for repository %s: ", c->location);
-		rc = cli_password_get(c->cli, prompt, 0, &pw, &serr);
-		if (rc == 0)
-			rc = repo_open_opts(c->location, pw.buf, pw.len, &oo, &c->repo, &serr);
-		cli_password_wipe(&pw);
-		if (rc)
-			return rerr(err, rc, "%s: opening the copy to read its index "
-			                       "files (needed to hold packs back): %s", c->location, serr.msg);
+	if ((rc = mirror_open_copy(c, &serr)) == 0) {
+		replica_set_copy(c->replica, c->copy);
+		rc = replica_index_packs(c->replica, index_name, out_names, out_needed, out_n, &serr);
 	}
-	if (strncmp(index_name, "index/", 6) != 0 || codec_unhex(index_name + 6, id, sizeof id) != 0)
-		return rerr(err, -EINVAL, "%s: %s: not an index file name", c->location, index_name);
-	rc = indexfile_read(c->repo, id, &packs, &n, &serr);
 	if (rc)
 		return rerr(err, rc, "%s: %s", c->location, serr.msg);
-	names = calloc(n ? n : 1, sizeof *names);
-	for (size_t i = 0; names && i < n; i++) {
-		codec_hex(packs[i].id, CODEC_ID_LEN, hex);
-		if (asprintf(&names[i], "%s/%.2s/%s", packs[i].kind == 1 ? "tree" : "data", hex, hex) < 0) {
-			names[i] = NULL;
-			for (size_t j = 0; j < i; j++)
-				free(names[j]);
-			free(names);
-			names = NULL;
-		}
+	return 0;
+}
+
+/* ReplicateRewriteIndexFn over replica_rewrite_index. */
+static int rewrite_index(const char *const *keep, size_t n, void *vctx, RemoteErr *err)
+{
+	MirrorCtx *c = vctx;
+	StrataErr serr = { 0, "" };
+	int rc = replica_rewrite_index(c->replica, keep, n, &serr);
+
+	return rc ? rerr(err, rc, "%s: %s", c->location, serr.msg) : 0;
+}
+
+static int skip_object(const char *name, void *vctx)
+{
+	const MirrorCtx *c = vctx;
+
+	return replica_skips(c->replica, name);
+}
+
+/* ReplicateHookFn: the cover index file, once, before the snapshots. */
+static int before_snapshots(void *vctx, RemoteErr *err)
+{
+	MirrorCtx *c = vctx;
+	StrataErr serr = { 0, "" };
+	int rc, written = 0;
+
+	if (c->cover_done)
+		return 0;
+	/* A first run: the keys and config are there now. */
+	if (!c->copy) {
+		if ((rc = mirror_open_copy(c, &serr)))
+			return rerr(err, rc, "%s: %s", c->location, serr.msg);
+		replica_set_copy(c->replica, c->copy);
 	}
-	indexfile_packs_free(packs, n);
-	if (!names)
-		return rerr(err, -ENOMEM, "out of memory");
-	*out_names = names;
-	*out_n = n;
+	rc = replica_write_cover(c->replica, &written, &serr);
+	if (rc)
+		return rerr(err, rc, "%s: %s", c->location, serr.msg);
+	c->cover_done = 1;
+	c->cover_written = written;
 	return 0;
 }
 
@@ -302,11 +438,99 @@ static void mirror_setup(const Args *a, ReplicateMirror *m)
 	cli_classmin_of_rule(rule, "metadata", cls, sizeof cls);
 	cli_classmin(cls[0] ? cls : NULL, &m->min_age_tree_s, &m->usd_gib_month_tree);
 	m->index_packs = index_packs;
+	m->rewrite_index = rewrite_index;
 }
 
-static void print_mirror(const ReplicateMirrorResult *m, int dry_run)
+/* The snapshots a selective copy holds: those matching --host/--tag, of
+ * which the keep rules (if any) keep; then replica_select. */
+static int mirror_select(MirrorCtx *c, const Args *a, StrataErr *err)
 {
+	Snapshot *snaps = NULL;
+	ForgetDecision *dec = NULL;
+	uint8_t (*ids)[STRATA_ID_LEN] = NULL;
+	SnapFilter f;
+	ForgetPolicy p = a->policy;
+	char scratch[1300];
+	size_t n = 0, nm = 0, nids = 0;
+	int rc;
+
+	memset(&f, 0, sizeof f);
+	f.host = a->host;
+	f.tags = (const char *const *)a->tags.v;
+	f.ntags = a->tags.n;
+	if ((rc = snapshot_list(c->src, &snaps, &n, err)))
+		return rc;
+	/* The group first (snaps[0..nm) match), then the keep rules on it. */
+	for (size_t i = 0; i < n; i++)
+		if (snapselect_matches(&snaps[i], &f)) {
+			Snapshot t = snaps[nm];
+			snaps[nm++] = snaps[i];
+			snaps[i] = t;
+		}
+	dec = calloc(nm ? nm : 1, sizeof *dec);
+	ids = calloc(nm ? nm : 1, sizeof *ids);
+	if (!dec || !ids) {
+		rc = strata_err_set(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	p.now_ns = cli_now_ns();
+	if (!forget_policy_empty(&p)) {
+		if ((rc = forget_apply(snaps, nm, &p, dec, NULL, err)))
+			goto out;
+	} else {
+		for (size_t i = 0; i < nm; i++)
+			dec[i].keep = 1;
+	}
+	for (size_t i = 0; i < nm; i++)
+		if (dec[i].keep)
+			memcpy(ids[nids++], snaps[i].id, STRATA_ID_LEN);
+	copy_cache_dir(c->cli, c->location, scratch, sizeof scratch - 16);
+	strcat(scratch, "-select");
+	rc = replica_select(c->replica, (const uint8_t (*)[STRATA_ID_LEN])ids, nids, scratch, err);
+	c->selected = nids;
+out:
+	free(ids);
+	free(dec);
+	snapshot_list_free(snaps, n);
+	return rc;
+}
+
+/* Mirror mode's keyed part before the copy pass: which source packs the
+ * target need not receive. The target may hold no repository yet. */
+static int mirror_prepare(MirrorCtx *c, const Args *a, ReplicateOptions *opts, StrataErr *err)
+{
+	int rc = mirror_open_copy(c, err);
+
+	if (rc == STRATA_ENOREPO)
+		rc = 0;         /* an empty target: nothing to spare */
+	if (rc)
+		return rc;
+	if ((rc = replica_new(c->src, c->copy, &c->replica, err)))
+		return rc;
+	if (a->selective) {
+		if ((rc = mirror_select(c, a, err)))
+			return rc;
+		opts->mirror.selective = 1;
+	}
+	if ((rc = replica_plan_uploads(c->replica, &c->up, err)))
+		return rc;
+	opts->skip = skip_object;
+	opts->before_snapshots = before_snapshots;
+	opts->hook_ctx = c;
+	opts->mirror.index_ctx = c;
+	return 0;
+}
+
+static void print_mirror(const Outcome *o, int dry_run)
+{
+	const ReplicateMirrorResult *m = &o->res.mirror;
 	char b1[CLI_FMT_BYTES_LEN], b2[CLI_FMT_BYTES_LEN];
+
+	if (o->up.packs_skipped)
+		printf("  mirror: %s %llu packs (%s) the copy holds the blobs of already (repacked at the source), "
+		       "and %llu index files listing them\n", dry_run ? "would not upload" : "did not upload",
+		       (unsigned long long)o->up.packs_skipped, cli_fmt_bytes(o->up.bytes_skipped, b1),
+		       (unsigned long long)o->up.index_skipped);
 
 	printf("  mirror: %s %llu snapshots, %llu key files, %llu restore-test records, %llu index files, "
 	       "%llu packs (%s)\n", dry_run ? "would delete" : "deleted",
@@ -314,20 +538,38 @@ static void print_mirror(const ReplicateMirrorResult *m, int dry_run)
 	       (unsigned long long)m->verified_deleted, (unsigned long long)m->index_deleted,
 	       (unsigned long long)m->packs_deleted, cli_fmt_bytes(m->bytes_deleted, b1));
 	if (m->packs_held)
-		printf("  mirror: held back %llu packs (%s) younger than their storage class's minimum duration, "
-		       "%llu more (%s) and %llu index files with them; early-deletion fees avoided: $%.4f\n",
-		       (unsigned long long)m->packs_held, cli_fmt_bytes(m->bytes_held, b1),
-		       (unsigned long long)m->packs_kept_with_index, cli_fmt_bytes(m->bytes_kept_with_index, b2),
-		       (unsigned long long)m->index_held, m->fees_avoided_usd);
+		printf("  mirror: held back %llu packs (%s) younger than their storage class's minimum duration; "
+		       "early-deletion fees avoided: $%.4f\n", (unsigned long long)m->packs_held,
+		       cli_fmt_bytes(m->bytes_held, b1), m->fees_avoided_usd);
+	if (m->packs_kept_with_index)
+		printf("  mirror: kept %llu more packs (%s) and %llu index files with them (no key to tell which "
+		       "index file lists what)\n", (unsigned long long)m->packs_kept_with_index,
+		       cli_fmt_bytes(m->bytes_kept_with_index, b2), (unsigned long long)m->index_held);
+	if (m->index_rewritten)
+		printf("  mirror: %s %llu index file listing the packs kept of the index files deleted\n",
+		       dry_run ? "would write" : "wrote", (unsigned long long)m->index_rewritten);
+	if (m->packs_kept_needed)
+		printf("  mirror: kept %llu packs (%s) the source dropped but still holds blobs of (repacked there)\n",
+		       (unsigned long long)m->packs_kept_needed, cli_fmt_bytes(m->bytes_kept_needed, b1));
 }
 
-static void replicate_one(const Cli *cli, Backend *src, const Args *a, Outcome *o)
+static void replicate_one(const Cli *cli, Backend *src, Repo *src_repo, const CliPassword *pw, const Args *a,
+                          Outcome *o)
 {
 	ReplicateOptions opts;
 	CliProgress progress;
-	IndexCtx ictx = { cli, o->location, NULL };
+	MirrorCtx mc;
 	Backend *dst = NULL;
 	int64_t t0 = cli_now_ns();
+
+	memset(&mc, 0, sizeof mc);
+	mc.cli = cli;
+	mc.location = o->location;
+	mc.src = src_repo;
+	if (pw) {
+		mc.password = pw->buf;
+		mc.password_len = pw->len;
+	}
 
 	memset(&opts, 0, sizeof opts);
 	o->rc = backend_open(o->location, &dst, &o->err);
@@ -338,14 +580,24 @@ static void replicate_one(const Cli *cli, Backend *src, const Args *a, Outcome *
 		opts.progress = on_progress;
 		opts.progress_ctx = &progress;
 		if (a->mirror) {
+			StrataErr serr = { 0, "" };
+
 			mirror_setup(a, &opts.mirror);
-			opts.mirror.index_ctx = &ictx;
+			if ((o->rc = mirror_prepare(&mc, a, &opts, &serr)))
+				snprintf(o->err.msg, sizeof o->err.msg, "%s", serr.msg);
 		}
-		cli_progress_init(&progress, cli);
-		o->rc = replicate_run(src, dst, &opts, &o->res, &o->err);
-		cli_progress_done(&progress);
+		if (o->rc == 0) {
+			cli_progress_init(&progress, cli);
+			o->rc = replicate_run(src, dst, &opts, &o->res, &o->err);
+			cli_progress_done(&progress);
+		}
+		o->up = mc.up;
+		o->cover_written = mc.cover_written;
+		o->selected = mc.selected;
+		o->selective = a->selective;
 	}
-	repo_close(ictx.repo);
+	replica_free(mc.replica);
+	repo_close(mc.copy);
 	o->duration_s = (double)(cli_now_ns() - t0) / 1e9;
 	if (dst)
 		backend_stats(dst, &o->stats);
@@ -359,6 +611,8 @@ static int run(Cli *cli, int argc, char **argv)
 	RemoteErr rerr = {{0}};
 	Outcome *o = NULL;
 	Backend *src = NULL;
+	Repo *src_repo = NULL;
+	CliPassword pw = { .len = 0 };
 	const char *loc = NULL;
 	char bytes[CLI_FMT_BYTES_LEN];
 	int rc, first, exit_code = CLI_EXIT_OK;
@@ -376,6 +630,14 @@ static int run(Cli *cli, int argc, char **argv)
 		exit_code = cli_usage(cli, "missing --to LOCATION: where to replicate the repository to");
 		goto out;
 	}
+	if (a.selective && !a.mirror) {
+		exit_code = cli_usage(cli, "--host, --tag and --keep-* choose the snapshots a mirror holds: add --mirror");
+		goto out;
+	}
+	if (a.force_early && !a.mirror) {
+		exit_code = cli_usage(cli, "--force-early-delete needs --mirror (without it nothing is deleted)");
+		goto out;
+	}
 	if ((rc = cli_repo_location(cli, &loc, &err)) ||
 	    (a.storage_class && (rc = cli_tier_set(a.storage_class, &err)))) {
 		exit_code = cli_fail(cli, rc, &err);
@@ -390,6 +652,19 @@ static int run(Cli *cli, int argc, char **argv)
 		exit_code = cli_failf(cli, rc, "%s", rerr.msg);
 		goto out;
 	}
+	if (a.mirror) {
+		/* The key reads index files (store/replica/replica.h); the
+		 * same password then opens each target. */
+		char prompt[1200];
+		RepoOpenOpts oo = { .cache_dir = cli->cache_dir };
+
+		snprintf(prompt, sizeof prompt, "enter the password for repository %s: ", loc);
+		if ((rc = cli_password_get(cli, prompt, 0, &pw, &err)) ||
+		    (rc = repo_open_opts(loc, pw.buf, pw.len, &oo, &src_repo, &err))) {
+			exit_code = cli_fail(cli, rc, &err);
+			goto out;
+		}
+	}
 	o = calloc(a.targets.n, sizeof *o);
 	if (!o) {
 		exit_code = cli_failf(cli, -ENOMEM, "out of memory");
@@ -399,7 +674,7 @@ static int run(Cli *cli, int argc, char **argv)
 	 * failing one does not stop the others. */
 	for (size_t i = 0; i < a.targets.n; i++) {
 		o[i].location = a.targets.v[i];
-		replicate_one(cli, src, &a, &o[i]);
+		replicate_one(cli, src, src_repo, a.mirror ? &pw : NULL, &a, &o[i]);
 		if (o[i].rc && exit_code == CLI_EXIT_OK)
 			exit_code = exit_of(o[i].rc);
 		if (cli->json)
@@ -414,7 +689,7 @@ static int run(Cli *cli, int argc, char **argv)
 			       cli_fmt_bytes(o[i].res.bytes_copied, bytes),
 			       (unsigned long long)o[i].res.objects_present);
 			if (a.mirror)
-				print_mirror(&o[i].res.mirror, a.dry_run);
+				print_mirror(&o[i], a.dry_run);
 		}
 	}
 	if (cli->json && print_json(o, a.targets.n, a.mirror) < 0 && exit_code == CLI_EXIT_OK)
@@ -429,8 +704,11 @@ static int run(Cli *cli, int argc, char **argv)
 	}
 out:
 	free(o);
+	repo_close(src_repo);
+	cli_password_wipe(&pw);
 	backend_free(src);
 	cli_list_free(&a.targets);
+	cli_list_free(&a.tags);
 	return exit_code;
 }
 
@@ -438,7 +716,9 @@ const CliCommand cmd_replicate = {
 	.name = "replicate",
 	.summary = "Copy the repository to other locations (e.g. local to S3), incrementally.",
 	.usage = "strata replicate --to LOCATION [--to LOCATION]... [--storage-class SPEC]\n"
-	         "                 [--threads N] [--dry-run] [--metrics-file FILE [--job NAME]]",
+	         "                 [--mirror [--force-early-delete] [--host H] [--tag T]... [--keep-* N]...]\n"
+	         "                 [--threads N] [--dry-run]\n"
+	         "                 [--metrics-file FILE [--job NAME]]",
 	.help =
 		"Copies every object of the repository that LOCATION lacks: keys and\n"
 		"config first, then data and tree packs, then index files, snapshots\n"
@@ -451,7 +731,7 @@ const CliCommand cmd_replicate = {
 		"storage class, GLACIER and DEEP_ARCHIVE included: S3 verifies each\n"
 		"upload against its x-amz-checksum-sha256, and a HEAD then shows the\n"
 		"size and SHA-256 stored (tools/cli/doc/replicate.md says what that\n"
-		"proves). Nothing is deleted from LOCATION.\n"
+		"proves). Nothing is deleted from LOCATION, unless --mirror.\n"
 		"A target holding another repository is refused.\n"
 		"\n"
 		"Options:\n"
@@ -464,8 +744,32 @@ const CliCommand cmd_replicate = {
 		"                        packs, any class; metadata = config, keys, index,\n"
 		"                        snapshots, trees, never GLACIER or DEEP_ARCHIVE);\n"
 		"                        see tools/cli/doc/replicate.md\n"
+		"      --mirror          make LOCATION follow the repository: after the copy,\n"
+		"                        delete there the snapshots, key files (so a removed\n"
+		"                        password stops opening the copy), restore-test\n"
+		"                        records, index files and packs the repository no\n"
+		"                        longer has; but keep a pack younger than its storage\n"
+		"                        class's minimum duration (30 days STANDARD_IA, 90\n"
+		"                        GLACIER_IR and GLACIER, 180 DEEP_ARCHIVE, from the\n"
+		"                        --storage-class given; counted from its upload), and\n"
+		"                        a pack holding blobs the repository still has. A pack\n"
+		"                        the repository repacked is not uploaded again when\n"
+		"                        LOCATION holds all its blobs. Needs the password.\n"
+		"      --force-early-delete  with --mirror: delete packs younger than their\n"
+		"                        class's minimum too (S3 bills the rest of it)\n"
+		"      --host H, --tag T (repeatable), --keep-last N, --keep-hourly N,\n"
+		"      --keep-daily N, --keep-weekly N, --keep-monthly N, --keep-yearly N,\n"
+		"      --keep-within D   with --mirror, a selective copy: it holds only the\n"
+		"                        snapshots of host H carrying every tag T, and of\n"
+		"                        those only what the keep rules keep (as forget's;\n"
+		"                        see `strata help forget`), and only the data packs\n"
+		"                        they need (tree packs and index files whole; no\n"
+		"                        WAL archive); snapshots no longer chosen, and data\n"
+		"                        only they needed, are deleted there\n"
 		"      --threads N       objects in flight (default 6)\n"
-		"      --dry-run         only count what would be copied\n"
+		"      --dry-run         only count what would be copied (and, with --mirror,\n"
+		"                        deleted, held back, and the early-deletion fees\n"
+		"                        that saves)\n"
 		"      --metrics-file FILE  write Prometheus metrics to FILE (atomically)\n"
 		"      --job NAME        the job label of those metrics (default replicate)\n"
 		"\n"
@@ -473,6 +777,10 @@ const CliCommand cmd_replicate = {
 		"  strata -r /srv/backup/repo replicate --to s3:https://s3.example.net/backups/node1\n"
 		"  strata -r /srv/backup/repo replicate --to s3://offsite/node1 \\\n"
 		"         --storage-class data=DEEP_ARCHIVE,metadata=STANDARD\n"
-		"  strata -r s3://offsite/node1 replicate --to /srv/restore-copy\n",
+		"  strata -r s3://offsite/node1 replicate --to /srv/restore-copy\n"
+		"  strata -r /srv/backup/repo replicate --mirror --to s3://offsite/node1 \\\n"
+		"         --storage-class data=GLACIER --dry-run\n"
+		"  strata -r /srv/backup/repo replicate --mirror --to s3://offsite/monthly \\\n"
+		"         --keep-monthly 24 --storage-class data=DEEP_ARCHIVE\n",
 	.run = run,
 };
