@@ -597,10 +597,21 @@ static void replicate_one(const Cli *cli, Backend *src, Repo *src_repo, const Cl
 		o->selective = a->selective;
 	}
 	replica_free(mc.replica);
-	repo_close(mc.copy);
 	o->duration_s = (double)(cli_now_ns() - t0) / 1e9;
 	if (dst)
 		backend_stats(dst, &o->stats);
+	if (mc.copy) {
+		/* The target opened as a repository (mirror mode: its index
+		 * files read, one written) has a backend of its own. */
+		BackendStats more;
+
+		repo_backend_stats(mc.copy, &more);
+		o->stats.requests += more.requests;
+		o->stats.retries += more.retries;
+		o->stats.bytes_sent += more.bytes_sent;
+		o->stats.bytes_received += more.bytes_received;
+	}
+	repo_close(mc.copy);
 	backend_free(dst);
 }
 
