@@ -13,6 +13,7 @@
 #include "store/indexfile.h"
 #include "store/prune/forget.h"
 #include "store/replica/replica.h"
+#include "store/replica/replica_settings.h"
 #include "store/snapselect.h"
 #include "store/snapshot.h"
 #include "store/repo.h"
@@ -81,6 +82,7 @@ typedef struct Args {
 	const char *host;
 	CliList tags;
 	ForgetPolicy policy;
+	const char *keep_within;   /* as given, for the stored settings */
 	int selective;
 } Args;
 
@@ -113,6 +115,9 @@ typedef struct Outcome {
 	int cover_written;
 	size_t selected;        /* selective: snapshots chosen */
 	int selective;
+	int mirror;             /* ran in mirror mode (given, or the copy's settings) */
+	int settings_applied;   /* a plain run followed the copy's stored settings */
+	int settings_written;   /* this run stored them at the copy */
 } Outcome;
 
 static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
@@ -175,6 +180,7 @@ static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
 		if (forget_parse_duration(arg, &a->policy.within, &e) != 0)
 			return cli_usage(cli, "--keep-within %s", e.msg);
 		a->policy.has_within = 1;
+		a->keep_within = arg;
 		a->selective = 1;
 		return CLI_CONTINUE;
 	}
@@ -263,7 +269,7 @@ static json_t *mirror_json(const Outcome *o)
 	const ReplicateMirrorResult *m = &o->res.mirror;
 	json_t *j;
 
-	j = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:I,s:I,s:I,s:I,s:b,s:o}",
+	j = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:I,s:I,s:I,s:I,s:b,s:o,s:b,s:b}",
 	                 "snapshots_deleted", (json_int_t)m->snapshots_deleted,
 	                 "keys_deleted", (json_int_t)m->keys_deleted,
 	                 "verified_deleted", (json_int_t)m->verified_deleted,
@@ -288,11 +294,13 @@ static json_t *mirror_json(const Outcome *o)
 	                     json_pack("{s:I,s:I,s:I,s:I}", "snapshots", (json_int_t)o->selected,
 	                               "data_blobs", (json_int_t)o->up.blobs_selected,
 	                               "packs_not_selected", (json_int_t)o->up.packs_unselected,
-	                               "bytes_not_selected", (json_int_t)o->up.bytes_unselected));
+	                               "bytes_not_selected", (json_int_t)o->up.bytes_unselected),
+	                 "settings_applied", o->settings_applied,
+	                 "settings_written", o->settings_written);
 	return j;
 }
 
-static int print_json(const Outcome *o, size_t n, int mirror)
+static int print_json(const Outcome *o, size_t n)
 {
 	json_t *arr = json_array();
 
@@ -315,7 +323,7 @@ static int print_json(const Outcome *o, size_t n, int mirror)
 		                                     "bytes_sent", (json_int_t)o[i].stats.bytes_sent,
 		                                     "bytes_received", (json_int_t)o[i].stats.bytes_received,
 		                                     "error", o[i].rc ? cli_json_str(o[i].err.msg) : json_null(),
-		                                     "mirror", mirror ? mirror_json(&o[i]) : json_null()));
+		                                     "mirror", o[i].mirror ? mirror_json(&o[i]) : json_null()));
 	return cli_json_print(json_pack("{s:o}", "targets", arr), 0);
 }
 
@@ -526,6 +534,10 @@ static void print_mirror(const Outcome *o, int dry_run)
 	const ReplicateMirrorResult *m = &o->res.mirror;
 	char b1[CLI_FMT_BYTES_LEN], b2[CLI_FMT_BYTES_LEN];
 
+	if (o->settings_applied)
+		printf("  mirror: following the settings stored at the copy (strata cat replica)\n");
+	if (o->settings_written)
+		printf("  mirror: settings stored at the copy for later runs\n");
 	if (o->up.packs_skipped)
 		printf("  mirror: %s %llu packs (%s) the copy holds the blobs of already (repacked at the source), "
 		       "and %llu index files listing them\n", dry_run ? "would not upload" : "did not upload",
@@ -553,26 +565,165 @@ static void print_mirror(const Outcome *o, int dry_run)
 		       (unsigned long long)m->packs_kept_needed, cli_fmt_bytes(m->bytes_kept_needed, b1));
 }
 
-static void replicate_one(const Cli *cli, Backend *src, Repo *src_repo, const CliPassword *pw, const Args *a,
-                          Outcome *o)
+/* The source opened with its password, when mirror mode needs the key. */
+typedef struct SrcKey {
+	const char *location;
+	CliPassword pw;
+	Repo *repo;
+} SrcKey;
+
+static int src_open(const Cli *cli, SrcKey *k, StrataErr *err)
+{
+	RepoOpenOpts oo = { .cache_dir = cli->cache_dir };
+	char prompt[1200];
+	int rc;
+
+	if (k->repo)
+		return 0;
+	snprintf(prompt, sizeof prompt, "enter the password for repository %s: ", k->location);
+	if ((rc = cli_password_get(cli, prompt, 0, &k->pw, err)))
+		return rc;
+	return repo_open_opts(k->location, k->pw.buf, k->pw.len, &oo, &k->repo, err);
+}
+
+static int count_name(const char *name, void *ctx)
+{
+	(void)name;
+	++*(size_t *)ctx;
+	return 0;
+}
+
+/* The settings a copy stores, applied to a plain run's arguments (eff,
+ * whose tags then point into rs). */
+static int apply_settings(const ReplicaSettings *rs, Args *eff, StrataErr *err)
+{
+	eff->mirror = 1;
+	eff->force_early = rs->force_early_delete;
+	if (!rs->selective)
+		return 0;
+	eff->selective = 1;
+	eff->host = rs->host[0] ? rs->host : NULL;
+	memset(&eff->tags, 0, sizeof eff->tags);
+	for (size_t i = 0; i < rs->ntags; i++)
+		if (cli_list_push(&eff->tags, (char *)(uintptr_t)rs->tags[i]) < 0)
+			return strata_err_set(err, -ENOMEM, "out of memory");
+	memset(&eff->policy, 0, sizeof eff->policy);
+	eff->policy.last = rs->keep_last;
+	eff->policy.hourly = rs->keep_hourly;
+	eff->policy.daily = rs->keep_daily;
+	eff->policy.weekly = rs->keep_weekly;
+	eff->policy.monthly = rs->keep_monthly;
+	eff->policy.yearly = rs->keep_yearly;
+	if (rs->keep_within[0]) {
+		if (forget_parse_duration(rs->keep_within, &eff->policy.within, err))
+			return err->code ? err->code : STRATA_EFORMAT;
+		eff->policy.has_within = 1;
+	}
+	return 0;
+}
+
+/* The settings of this run, to store at the copy. */
+static void settings_of(const Args *a, const ReplicateMirror *m, ReplicaSettings *rs)
+{
+	const char *rule = a->storage_class ? a->storage_class : getenv("STRATA_S3_STORAGE_CLASS");
+
+	memset(rs, 0, sizeof *rs);
+	snprintf(rs->storage_class, sizeof rs->storage_class, "%s", rule ? rule : "");
+	rs->min_age_data_s = m->min_age_data_s;
+	rs->min_age_tree_s = m->min_age_tree_s;
+	rs->force_early_delete = a->force_early;
+	if (!a->selective)
+		return;
+	rs->selective = 1;
+	snprintf(rs->host, sizeof rs->host, "%s", a->host ? a->host : "");
+	for (size_t i = 0; i < a->tags.n && rs->ntags < REPLICA_SETTINGS_MAX_TAGS; i++)
+		snprintf(rs->tags[rs->ntags++], sizeof rs->tags[0], "%s", a->tags.v[i]);
+	rs->keep_last = a->policy.last;
+	rs->keep_hourly = a->policy.hourly;
+	rs->keep_daily = a->policy.daily;
+	rs->keep_weekly = a->policy.weekly;
+	rs->keep_monthly = a->policy.monthly;
+	rs->keep_yearly = a->policy.yearly;
+	snprintf(rs->keep_within, sizeof rs->keep_within, "%s", a->keep_within ? a->keep_within : "");
+}
+
+/* A plain run (no --mirror) to a copy that stores settings: load and
+ * apply them (the password is then needed); the storage-class rule too,
+ * unless --storage-class was given, with the target opened again. */
+static int plain_run_settings(const Cli *cli, SrcKey *k, MirrorCtx *mc, Backend **dst, Args *eff,
+                              ReplicaSettings *rs, int *out_applied, StrataErr *err)
+{
+	RemoteErr rerr;
+	size_t n = 0;
+	int rc, found = 0;
+
+	*out_applied = 0;
+	rc = backend_list_names(*dst, "replica/", count_name, &n, &rerr);
+	if (rc)
+		return strata_err_set(err, rc, "%s", rerr.msg);
+	if (n == 0)
+		return 0;
+	if ((rc = src_open(cli, k, err)))
+		return rc;
+	mc->src = k->repo;
+	mc->password = k->pw.buf;
+	mc->password_len = k->pw.len;
+	if ((rc = mirror_open_copy(mc, err)) || (rc = replica_settings_load(mc->copy, rs, &found, err)))
+		return rc;
+	if (!found)
+		return 0;
+	if ((rc = apply_settings(rs, eff, err)))
+		return rc;
+	if (!eff->storage_class && rs->storage_class[0]) {
+		if ((rc = cli_tier_set(rs->storage_class, err)))
+			return rc;
+		backend_free(*dst);
+		*dst = NULL;
+		if ((rc = backend_open(mc->location, dst, &rerr)))
+			return strata_err_set(err, rc, "%s", rerr.msg);
+		eff->storage_class = rs->storage_class;
+	}
+	*out_applied = 1;
+	return 0;
+}
+
+static void replicate_one(const Cli *cli, Backend *src, SrcKey *k, const Args *a, Outcome *o)
 {
 	ReplicateOptions opts;
 	CliProgress progress;
 	MirrorCtx mc;
+	ReplicaSettings rs;
+	Args eff = *a;
 	Backend *dst = NULL;
+	const char *env_class = getenv("STRATA_S3_STORAGE_CLASS");
+	char saved_class[200];
+	int applied = 0;
 	int64_t t0 = cli_now_ns();
 
+	snprintf(saved_class, sizeof saved_class, "%s", env_class ? env_class : "");
 	memset(&mc, 0, sizeof mc);
+	memset(&eff.tags, 0, sizeof eff.tags);
+	for (size_t i = 0; i < a->tags.n; i++)
+		cli_list_push(&eff.tags, a->tags.v[i]);
 	mc.cli = cli;
 	mc.location = o->location;
-	mc.src = src_repo;
-	if (pw) {
-		mc.password = pw->buf;
-		mc.password_len = pw->len;
+	if (a->mirror) {
+		mc.src = k->repo;
+		mc.password = k->pw.buf;
+		mc.password_len = k->pw.len;
 	}
 
 	memset(&opts, 0, sizeof opts);
 	o->rc = backend_open(o->location, &dst, &o->err);
+	if (o->rc == 0 && !a->mirror) {
+		StrataErr serr = { 0, "" };
+
+		if ((o->rc = plain_run_settings(cli, k, &mc, &dst, &eff, &rs, &applied, &serr)))
+			snprintf(o->err.msg, sizeof o->err.msg, "%s: stored replica settings: %s", o->location, serr.msg);
+	}
+	a = &eff;
+	o->settings_applied = applied;
+	o->mirror = a->mirror;
 	if (o->rc == 0) {
 		opts.naming = repo_config_naming;
 		opts.threads = (int)a->threads;
@@ -595,6 +746,24 @@ static void replicate_one(const Cli *cli, Backend *src, Repo *src_repo, const Cl
 		o->cover_written = mc.cover_written;
 		o->selected = mc.selected;
 		o->selective = a->selective;
+		if (o->rc == 0 && a->mirror && !applied && !a->dry_run) {
+			/* Given explicitly: the copy remembers them. */
+			StrataErr serr = { 0, "" };
+
+			settings_of(a, &opts.mirror, &rs);
+			if ((o->rc = mirror_open_copy(&mc, &serr)) ||
+			    (o->rc = replica_settings_save(mc.copy, &rs, &o->settings_written, &serr)))
+				snprintf(o->err.msg, sizeof o->err.msg, "%s: storing the replica settings: %s",
+				         o->location, serr.msg);
+		}
+	}
+	cli_list_free(&eff.tags);
+	if (applied) {
+		/* Another target must not inherit this one's classes. */
+		if (saved_class[0])
+			setenv("STRATA_S3_STORAGE_CLASS", saved_class, 1);
+		else
+			unsetenv("STRATA_S3_STORAGE_CLASS");
 	}
 	replica_free(mc.replica);
 	o->duration_s = (double)(cli_now_ns() - t0) / 1e9;
@@ -622,13 +791,13 @@ static int run(Cli *cli, int argc, char **argv)
 	RemoteErr rerr = {{0}};
 	Outcome *o = NULL;
 	Backend *src = NULL;
-	Repo *src_repo = NULL;
-	CliPassword pw = { .len = 0 };
+	SrcKey key;
 	const char *loc = NULL;
 	char bytes[CLI_FMT_BYTES_LEN];
 	int rc, first, exit_code = CLI_EXIT_OK;
 
 	memset(&a, 0, sizeof a);
+	memset(&key, 0, sizeof key);
 	if ((rc = cli_opts_parse(cli, argc, argv, "", longopts, on_opt, &a, &first)) != CLI_CONTINUE) {
 		exit_code = rc;
 		goto out;
@@ -663,18 +832,12 @@ static int run(Cli *cli, int argc, char **argv)
 		exit_code = cli_failf(cli, rc, "%s", rerr.msg);
 		goto out;
 	}
-	if (a.mirror) {
+	key.location = loc;
+	if (a.mirror && (rc = src_open(cli, &key, &err))) {
 		/* The key reads index files (store/replica/replica.h); the
 		 * same password then opens each target. */
-		char prompt[1200];
-		RepoOpenOpts oo = { .cache_dir = cli->cache_dir };
-
-		snprintf(prompt, sizeof prompt, "enter the password for repository %s: ", loc);
-		if ((rc = cli_password_get(cli, prompt, 0, &pw, &err)) ||
-		    (rc = repo_open_opts(loc, pw.buf, pw.len, &oo, &src_repo, &err))) {
-			exit_code = cli_fail(cli, rc, &err);
-			goto out;
-		}
+		exit_code = cli_fail(cli, rc, &err);
+		goto out;
 	}
 	o = calloc(a.targets.n, sizeof *o);
 	if (!o) {
@@ -685,7 +848,7 @@ static int run(Cli *cli, int argc, char **argv)
 	 * failing one does not stop the others. */
 	for (size_t i = 0; i < a.targets.n; i++) {
 		o[i].location = a.targets.v[i];
-		replicate_one(cli, src, src_repo, a.mirror ? &pw : NULL, &a, &o[i]);
+		replicate_one(cli, src, &key, &a, &o[i]);
 		if (o[i].rc && exit_code == CLI_EXIT_OK)
 			exit_code = exit_of(o[i].rc);
 		if (cli->json)
@@ -699,11 +862,11 @@ static int run(Cli *cli, int argc, char **argv)
 			       a.dry_run ? "to copy" : "copied and verified",
 			       cli_fmt_bytes(o[i].res.bytes_copied, bytes),
 			       (unsigned long long)o[i].res.objects_present);
-			if (a.mirror)
+			if (a.mirror || o[i].settings_applied)
 				print_mirror(&o[i], a.dry_run);
 		}
 	}
-	if (cli->json && print_json(o, a.targets.n, a.mirror) < 0 && exit_code == CLI_EXIT_OK)
+	if (cli->json && print_json(o, a.targets.n) < 0 && exit_code == CLI_EXIT_OK)
 		exit_code = cli_failf(cli, -EIO, "cannot write to stdout");
 	if (a.metrics) {
 		StrataErr merr = { 0, "" };
@@ -715,8 +878,8 @@ static int run(Cli *cli, int argc, char **argv)
 	}
 out:
 	free(o);
-	repo_close(src_repo);
-	cli_password_wipe(&pw);
+	repo_close(key.repo);
+	cli_password_wipe(&key.pw);
 	backend_free(src);
 	cli_list_free(&a.targets);
 	cli_list_free(&a.tags);
@@ -766,6 +929,10 @@ const CliCommand cmd_replicate = {
 		"                        a pack holding blobs the repository still has. A pack\n"
 		"                        the repository repacked is not uploaded again when\n"
 		"                        LOCATION holds all its blobs. Needs the password.\n"
+		"                        The copy stores these settings (storage classes,\n"
+		"                        their minimum ages, the selection below; `strata\n"
+		"                        cat replica` shows them): a later run without\n"
+		"                        --mirror follows them, and so does `prune` there.\n"
 		"      --force-early-delete  with --mirror: delete packs younger than their\n"
 		"                        class's minimum too (S3 bills the rest of it)\n"
 		"      --host H, --tag T (repeatable), --keep-last N, --keep-hourly N,\n"
