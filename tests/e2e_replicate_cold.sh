@@ -59,16 +59,16 @@ for cls in STANDARD STANDARD_IA GLACIER_IR GLACIER DEEP_ARCHIVE; do
 	heads=$(grep -c ' HEAD ' "$T/plog")
 	lists=$(grep -c ' GET /[^ ]*list-type=2' "$T/plog")
 	all=$(wc -l <"$T/plog")
-	# Requests: 7 listings of the target (keys, data, tree, wal, index,
-	# snapshots, verified), 1 GET of its config (absent), then one PUT
-	# and one HEAD per object; nothing else.
-	if [ "$gets" -eq 0 ] && [ "$puts" -eq "$nobj" ] && [ "$heads" -eq "$nobj" ] && [ "$lists" -eq 7 ] &&
-	   [ "$all" -eq $((8 + 2 * nobj)) ]; then
+	# Requests: 8 listings of the target (replica settings, keys, data,
+	# tree, wal, index, snapshots, verified), 1 GET of its config
+	# (absent), then one PUT and one HEAD per object; nothing else.
+	if [ "$gets" -eq 0 ] && [ "$puts" -eq "$nobj" ] && [ "$heads" -eq "$nobj" ] && [ "$lists" -eq 8 ] &&
+	   [ "$all" -eq $((9 + 2 * nobj)) ]; then
 		pass "cold_repl_${cls}_requests"
 	else
 		fail "cold_repl_${cls}_requests" "$gets data GETs, $puts PUTs, $heads HEADs, $lists listings, $all requests for $nobj objects"
 	fi
-	check_json "cold_repl_${cls}_request_count" "d['targets'][0]['requests'] == $((8 + 2 * nobj))"
+	check_json "cold_repl_${cls}_request_count" "d['targets'][0]['requests'] == $((9 + 2 * nobj))"
 	# The class each upload asked for (the proxy's header log): data/ in
 	# the class given, everything else with no header (STANDARD).
 	s3_headers | grep ' PUT ' >"$T/hdr"
@@ -91,7 +91,7 @@ expect cold_backup2 "$STRATA" -r "$R" backup "$S"
 nobj2=$(cd "$R" && find . -type f ! -name '.*' ! -path './locks/*' | wc -l)
 s3_faults ''
 expect cold_repl_incremental "$STRATA" -r "$R" replicate --to "$PX/c-DEEP_ARCHIVE" --storage-class data=DEEP_ARCHIVE --json
-check_json cold_repl_incremental_new_only "d['targets'][0]['objects_copied'] == $((nobj2 - nobj)) and d['targets'][0]['objects_present'] == $nobj and d['targets'][0]['requests'] == $((8 + 2 * (nobj2 - nobj)))"
+check_json cold_repl_incremental_new_only "d['targets'][0]['objects_copied'] == $((nobj2 - nobj)) and d['targets'][0]['objects_present'] == $nobj and d['targets'][0]['requests'] == $((9 + 2 * (nobj2 - nobj)))"
 if ! s3_proxy_log | grep -q ' GET /[^?]*/data/'; then pass cold_repl_incremental_no_data_get; else fail cold_repl_incremental_no_data_get "$(s3_proxy_log | grep ' GET /[^?]*/data/' | head -3)"; fi
 
 # ---- a restore from the DEEP_ARCHIVE copy alone, on an empty cache ----
