@@ -86,7 +86,7 @@ ndel=$(grep -c ' DELETE ' "$T/plog")
 want=$(json "$T/mirror.json" "sum(d['targets'][0]['mirror'][k] for k in ('snapshots_deleted','keys_deleted','verified_deleted','index_deleted','packs_deleted'))")
 if [ "$ndel" -eq "$want" ] && [ "$ndel" -gt 0 ]; then pass mirror_after_prune_deletes; else fail mirror_after_prune_deletes "$ndel DELETEs, $want planned"; fi
 no_data_get mirror_after_prune_no_data_get
-echo "FIGURES mirror after prune: $(json "$T/mirror.json" "d['targets'][0]['mirror']") requests=$(json "$T/mirror.json" "d['targets'][0]['requests']") bytes_sent=$(json "$T/mirror.json" "d['targets'][0]['bytes_sent']") bytes_received=$(json "$T/mirror.json" "d['targets'][0]['bytes_received']") proxy_requests=$(wc -l <"$T/plog")"
+echo "FIGURES mirror after prune: $(json "$T/mirror.json" "d['targets'][0]['mirror']") requests=$(json "$T/mirror.json" "d['targets'][0]['requests']") bytes_sent=$(json "$T/mirror.json" "d['targets'][0]['bytes_sent']") bytes_received=$(json "$T/mirror.json" "d['targets'][0]['bytes_received']") proxy_requests=$(wc -l <"$T/plog") lists=$(grep -c 'list-type=2' "$T/plog") gets=$(grep ' GET ' "$T/plog" | grep -vc 'list-type=2') puts=$(grep -c ' PUT ' "$T/plog") heads=$(grep -c ' HEAD ' "$T/plog") deletes=$(grep -c ' DELETE ' "$T/plog")"
 if [ "$(snap_ids "$C")" = "$(snap_ids "$R")" ]; then pass mirror_same_snapshots; else fail mirror_same_snapshots "$(snap_ids "$C") vs $(snap_ids "$R")"; fi
 rm -rf "$STRATA_CACHE_DIR"
 expect mirror_copy_check "$STRATA" -r "$C" check
