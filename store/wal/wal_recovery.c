@@ -253,9 +253,15 @@ int wal_recovery_prepare(const char *pgdata, const WalRecoveryOptions *o, WalRec
 		rc = add_setting(&add, &alen, &acap, "primary_conninfo", "");
 	if (rc == 0)
 		rc = add_setting(&add, &alen, &acap, "restore_command", o->restore_command);
+	/* The other kinds first: PostgreSQL applies settings in file order and
+	 * refuses any recovery_target* assignment, even '', once a target of
+	 * another kind is set ("multiple recovery targets specified"). */
 	for (int k = WAL_RECOVERY_IMMEDIATE; rc == 0 && k <= WAL_RECOVERY_LSN; k++)
-		rc = add_setting(&add, &alen, &acap, target_params[k],
-		                 k != o->target.kind ? "" : k == WAL_RECOVERY_IMMEDIATE ? "immediate" : o->target.value);
+		if (k != o->target.kind)
+			rc = add_setting(&add, &alen, &acap, target_params[k], "");
+	if (rc == 0 && o->target.kind != WAL_RECOVERY_END)
+		rc = add_setting(&add, &alen, &acap, target_params[o->target.kind],
+		                 o->target.kind == WAL_RECOVERY_IMMEDIATE ? "immediate" : o->target.value);
 	if (rc == 0)
 		rc = add_setting(&add, &alen, &acap, "recovery_target_action", o->action);
 	if (rc) {

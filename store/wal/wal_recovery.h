@@ -12,10 +12,10 @@
  *                                      production server's alone
  *       primary_conninfo = ''          no streaming from the old primary
  *       restore_command = '...'        WAL from the same repository
- *       recovery_target* = ...         the chosen target; every other kind
- *                                      set to '' so a target left in the
- *                                      backup's own file cannot clash
- *                                      ("multiple recovery targets")
+ *       recovery_target* = ''          every other kind first, so a target
+ *                                      left in the backup's own file cannot
+ *                                      clash ("multiple recovery targets")
+ *       recovery_target_X = ...        then the chosen target, last
  *       recovery_target_action = ...
  *     written to a private temporary file, fsynced and renamed over the
  *     old one (store/sys/outfile.h), with the old file's owner and mode;

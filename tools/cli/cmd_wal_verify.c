@@ -361,7 +361,7 @@ static int run(Cli *cli, int argc, char **argv)
 			                      (unsigned long long)failing_backups(r), r->nbackups,
 			                      lost_histories(r) ? ", and history files are missing" : "");
 		else if (!cli->quiet)
-			printf("ok: %zu base backup%s can each be recovered to the newest WAL\n", r->nbackups,
+			printf("ok: %zu base backup%s, each recoverable to the newest WAL\n", r->nbackups,
 			       r->nbackups == 1 ? "" : "s");
 	}
 out:
