@@ -29,6 +29,36 @@ expect_exit "wal-verify: unexpected argument is a usage error" 2 "$STRATA" -r "$
 expect_exit "wal-verify without any base backup: exit 1" 1 "$STRATA" -r "$R" wal-verify
 if grep -q "no base backup: no snapshot is labelled kind=pg-base" "$T/out"; then pass "... saying so"; else fail "no base backup message" "$(cat "$T/out" "$T/err")"; fi
 
+# restore --pg-recovery refusals. errs NAME CODE PATTERN CMD...: exit CODE,
+# stderr matching PATTERN.
+errs() {
+	n=$1; code=$2; pat=$3; shift 3
+	"$@" >"$T/out" 2>"$T/err"; rc=$?
+	if [ $rc -eq "$code" ] && grep -q -- "$pat" "$T/err"; then pass "$n"; else fail "$n" "exit $rc (wanted $code): $(head -c 400 "$T/err")"; fi
+}
+mkdir -p "$T/notpg" "$T/evil"
+echo data >"$T/notpg/file"
+(cd "$T/notpg" && tar -cf - .) | "$STRATA" -r "$R" backup --stdin-tar --label kind=pg-base -q
+errs "--pg-recovery with an unknown target: usage" 2 "the target is one of end, immediate, time=TIMESTAMP" \
+	"$STRATA" -r "$R" restore latest --target "$T/x1" --pg-recovery=yesterday
+errs "--pg-recovery=lsn= wants X/Y" 2 "an LSN is written X/Y" "$STRATA" -r "$R" restore latest --target "$T/x1" --pg-recovery=lsn=12
+errs "--pg-recovery=xid= wants a number" 2 "a transaction ID is a decimal number" "$STRATA" -r "$R" restore latest --target "$T/x1" --pg-recovery=xid=abc
+errs "--pg-recovery-action alone" 2 "go with --pg-recovery" "$STRATA" -r "$R" restore latest --target "$T/x1" --pg-recovery-action pause
+errs "--pg-recovery with --tar" 2 "not with --tar" "$STRATA" -r "$R" restore latest --tar "$T/x.tar" --pg-recovery
+errs "--pg-recovery with the password from STRATA_PASSWORD only: usage, nothing restored" 2 "the password does not come from a file" \
+	env STRATA_PASSWORD_FILE= STRATA_PASSWORD="correct horse battery staple" "$STRATA" -r "$R" restore latest --target "$T/x2" --pg-recovery
+[ ! -e "$T/x2" ] && pass "... no directory written" || fail "nothing restored" "$(ls -la "$T/x2")"
+errs "--pg-recovery into a directory that is no data directory" 2 "has no PG_VERSION: --pg-recovery wants the data directory" \
+	"$STRATA" -r "$R" restore latest --target "$T/x3" --pg-recovery
+# A base backup whose postgresql.auto.conf is a symlink to a file elsewhere.
+echo 15 >"$T/evil/PG_VERSION"
+echo "keep me" >"$T/victim"
+ln -s "$T/victim" "$T/evil/postgresql.auto.conf"
+(cd "$T/evil" && tar -cf - .) | "$STRATA" -r "$R" backup --stdin-tar --label kind=pg-base -q
+errs "--pg-recovery: a symlink at postgresql.auto.conf is refused" 2 "postgresql.auto.conf: it is a symlink" \
+	"$STRATA" -r "$R" restore latest --target "$T/x4" --pg-recovery
+if [ "$(cat "$T/victim")" = "keep me" ] && [ ! -e "$T/x4/recovery.signal" ]; then pass "... the file it points to is untouched"; else fail "symlink followed" "$(cat "$T/victim"; ls -la "$T/x4")"; fi
+
 PGBIN=
 for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k5 -n -r); do
 	if [ -x "$d/initdb" ] && [ -x "$d/pg_ctl" ] && [ -x "$d/postgres" ] && [ -x "$d/pg_basebackup" ] && [ -x "$d/psql" ]; then
