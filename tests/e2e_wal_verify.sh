@@ -58,6 +58,24 @@ ln -s "$T/victim" "$T/evil/postgresql.auto.conf"
 errs "--pg-recovery: a symlink at postgresql.auto.conf is refused" 2 "postgresql.auto.conf: it is a symlink" \
 	"$STRATA" -r "$R" restore latest --target "$T/x4" --pg-recovery
 if [ "$(cat "$T/victim")" = "keep me" ] && [ ! -e "$T/x4/recovery.signal" ]; then pass "... the file it points to is untouched"; else fail "symlink followed" "$(cat "$T/victim"; ls -la "$T/x4")"; fi
+# As root, the files written belong to the data directory's owner, as
+# restored (a server running as that user must read them).
+if [ "$(id -u)" -eq 0 ]; then
+	mkdir -p "$T/owned"
+	echo 15 >"$T/owned/PG_VERSION"
+	echo "port = 5432" >"$T/owned/postgresql.auto.conf"
+	chmod 640 "$T/owned/postgresql.auto.conf"
+	(cd "$T/owned" && tar --owner=65534 --group=65534 --numeric-owner -cf - .) |
+		"$STRATA" -r "$R" backup --stdin-tar --label kind=pg-base -q
+	"$STRATA" -r "$R" restore latest --numeric-owner --target "$T/x5" --pg-recovery --pg-restore-command 'x %f %p' >"$T/out" 2>"$T/err"
+	if [ "$(stat -c '%u %g %a' "$T/x5/postgresql.auto.conf")" = "65534 65534 640" ] &&
+	   [ "$(stat -c '%u %g %a' "$T/x5/recovery.signal")" = "$(stat -c '%u %g' "$T/x5") 600" ] &&
+	   grep -q "^port = 5432$" "$T/x5/postgresql.auto.conf" && grep -q "^restore_command = 'x %f %p'$" "$T/x5/postgresql.auto.conf"; then
+		pass "--pg-recovery as root: postgresql.auto.conf keeps its owner and mode, recovery.signal is the directory owner's"
+	else
+		fail "--pg-recovery owners" "$(cat "$T/err"; ls -lan "$T/x5")"
+	fi
+fi
 
 PGBIN=
 for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k5 -n -r); do
