@@ -20,6 +20,8 @@
 #     (from the copy's own 00000002.history) and the fork: timeline 1's
 #     segments from the switch segment on, exactly as listed in the
 #     repository; exit 0 (a fork alone is no failure).
+# Before the server starts: 1 MiB segments across the log-ID rollover (a gap
+# named exactly), the refusals of --pg-recovery, its owners as root.
 # POSIX sh (bash only for `set -o pipefail` around pg_basebackup's pipe).
 . "$(dirname "$0")/e2e_lib.sh"
 
@@ -28,6 +30,35 @@ expect "init (no server)" "$STRATA" -r "$R" init
 expect_exit "wal-verify: unexpected argument is a usage error" 2 "$STRATA" -r "$R" wal-verify extra
 expect_exit "wal-verify without any base backup: exit 1" 1 "$STRATA" -r "$R" wal-verify
 if grep -q "no base backup: no snapshot is labelled kind=pg-base" "$T/out"; then pass "... saying so"; else fail "no base backup message" "$(cat "$T/out" "$T/err")"; fi
+
+# 1 MiB segments (initdb --wal-segsize=1) across the log-ID rollover
+# (...0000000000000FFF is followed by ...0000000100000000): the segment
+# size is the archive's own, the gap named exactly.
+R1="$T/repo1m"
+expect "init (1 MiB segments)" "$STRATA" -r "$R1" init
+mkdir -p "$T/w1" "$T/b1"
+for s in 000000010000000000000FFE 000000010000000000000FFF 000000010000000100000000 000000010000000100000001; do
+	head -c 1048576 /dev/zero >"$T/w1/$s"
+	printf '%s' "$s" | dd of="$T/w1/$s" conv=notrunc status=none
+	"$STRATA" -r "$R1" wal-push "$T/w1/$s" || fail "wal-push $s" "exit $?"
+done
+printf 'START WAL LOCATION: 0/FFE00028 (file 000000010000000000000FFE)\nCHECKPOINT LOCATION: 0/FFE00060\nSTART TIMELINE: 1\n' >"$T/b1/backup_label"
+(cd "$T/b1" && tar -cf - .) | "$STRATA" -r "$R1" backup --stdin-tar --label kind=pg-base -q
+"$STRATA" -r "$R1" --json wal-verify >"$T/out" 2>"$T/err"; rc=$?
+if [ $rc -eq 0 ] && [ "$(json "$T/out" 'd["segment_size"], d["backups"][0]["ranges"][0]["first"], d["backups"][0]["ranges"][0]["last"], d["backups"][0]["ranges"][0]["segments"]')" = \
+   "(1048576, '000000010000000000000FFE', '000000010000000100000001', 4)" ]; then
+	pass "1 MiB segments: the range runs across the log-ID rollover, 4 segments, exit 0"
+else
+	fail "1 MiB segments" "exit $rc: $(head -c 800 "$T/out") $(cat "$T/err")"
+fi
+rm "$R1/wal/00000001/000000010000000100000000"
+"$STRATA" -r "$R1" --json wal-verify >"$T/out" 2>"$T/err"; rc=$?
+if [ $rc -eq 1 ] && [ "$(json "$T/out" 'd["backups"][0]["ranges"][0]["gaps"]')" = \
+   "[{'first': '000000010000000100000000', 'last': '000000010000000100000000', 'segments': 1}]" ]; then
+	pass "1 MiB segments: the first segment of the next log ID missing: exit 1, named exactly"
+else
+	fail "1 MiB gap" "exit $rc: $(head -c 800 "$T/out") $(cat "$T/err")"
+fi
 
 # restore --pg-recovery refusals. errs NAME CODE PATTERN CMD...: exit CODE,
 # stderr matching PATTERN.
