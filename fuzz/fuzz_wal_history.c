@@ -1,6 +1,7 @@
 /* fuzz_wal_history.c — the texts wal-verify reads back from the
  * repository (store/wal/wal_timeline.h): a timeline history file
- * (wal_history_parse) and a backup_label (wal_label_parse), then the
+ * (wal_history_parse), a backup_label (wal_label_parse) and the STOP line
+ * of a backup history file (wal_backup_stop_parse), then the
  * verdict (wal_verify_plan) over what they describe.
  *
  * Input: TIMELINE (u32 LE) || HISTORY || NUL || LABEL, or TIMELINE || TEXT
@@ -12,7 +13,8 @@
  * one line, parents from 1 strictly increasing and below TIMELINE, switch
  * points never decreasing; an accepted label names a segment whose
  * timeline is the label's, and wal_label_segsize answers 0 or a valid
- * size at which the start LSN lies in that file. With both accepted, the
+ * size at which the start LSN lies in that file; an accepted stop is a
+ * segment name, a refused one leaves the output as it was. With both accepted, the
  * plan over the start segment alone runs, copies the one backup, and
  * counts it as a problem exactly when it is not ok.
  */
@@ -70,6 +72,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		label_ok = rc == 0;
 		if (!label_ok)
 			FUZZ_ASSERT(memcmp(&before, &b.label, sizeof before) == 0);
+	}
+	{
+		char stop[WAL_NAME_MAX + 1], before[WAL_NAME_MAX + 1];
+		int kind;
+		memset(stop, 0x5A, sizeof stop);
+		memcpy(before, stop, sizeof stop);
+		rc = wal_backup_stop_parse(ltext, llen, stop, &err);
+		FUZZ_ASSERT(rc == 0 || rc == STRATA_EFORMAT);
+		if (rc == 0)
+			FUZZ_ASSERT(wal_name_parse(stop, &kind, NULL) == 0 && kind == WAL_SEGMENT);
+		else
+			FUZZ_ASSERT(memcmp(stop, before, sizeof stop) == 0);
+		if (rc == 0 && label_ok) {
+			memcpy(b.label.stop, stop, sizeof stop);
+			b.label.has_stop = 1;
+		}
 	}
 	if (label_ok) {
 		int kind;

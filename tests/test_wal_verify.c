@@ -271,6 +271,33 @@ static void test_gaps_rollover(void)
 	wal_verify_report_free(r);
 	archive_free(a);
 
+	/* The stop segment (from the .backup file) beyond the newest held:
+	 * the range reaches it. */
+	a = calloc(1, sizeof *a);
+	add_segs(a, 1, 2, 3, 16 * MIB);
+	add_backup(a, "START WAL LOCATION: 0/2000028 (file 000000010000000000000002)\n");
+	{
+		StrataErr err = { 0, "" };
+		const char *bk = "START WAL LOCATION: 0/2000028 (file 000000010000000000000002)\n"
+		                 "STOP WAL LOCATION: 0/5000100 (file 000000010000000000000005)\n";
+		REQUIRE(wal_backup_stop_parse(bk, strlen(bk), a->b[0].label.stop, &err) == 0);
+		CHECK_STR(a->b[0].label.stop, "000000010000000000000005");
+		a->b[0].label.has_stop = 1;
+		CHECK(wal_backup_stop_parse("STOP WAL LOCATION: 0/5 (file 0000)\n", 35, a->b[0].label.stop, &err) ==
+		      STRATA_EFORMAT);
+		CHECK(wal_backup_stop_parse("LABEL: x\n", 9, a->b[0].label.stop, &err) == STRATA_EFORMAT);
+		CHECK_STR(a->b[0].label.stop, "000000010000000000000005");   /* untouched by failures */
+	}
+	REQUIRE((r = plan(a, 16 * MIB)) != NULL);
+	REQUIRE((rg = range_of(r, 0, 0)) != NULL);
+	CHECK_STR(rg->last, "000000010000000000000005");
+	REQUIRE(rg->ngaps == 1);
+	CHECK_STR(r->gaps[rg->gap0].first, "000000010000000000000004");
+	CHECK_STR(r->gaps[rg->gap0].last, "000000010000000000000005");
+	CHECK(!r->backups[0].ok && r->backups[0].missing == 2);
+	wal_verify_report_free(r);
+	archive_free(a);
+
 	/* The start segment itself not archived yet, nothing after it. */
 	a = calloc(1, sizeof *a);
 	add_segs(a, 1, 1, 4, 16 * MIB);

@@ -260,6 +260,32 @@ int wal_label_parse(const char *text, size_t len, WalBackupLabel *out, StrataErr
 	return 0;
 }
 
+int wal_backup_stop_parse(const char *text, size_t len, char out[WAL_NAME_MAX + 1], StrataErr *err)
+{
+	char buf[128], name[WAL_NAME_MAX + 1];
+	const char *v, *p;
+	size_t vl;
+	uint64_t lsn;
+	int kind;
+
+	v = label_field(text, len, "STOP WAL LOCATION", &vl);
+	if (!v || vl >= sizeof buf)
+		return strata_err_set(err, STRATA_EFORMAT, "backup history file has no \"STOP WAL LOCATION: X/Y (file "
+		                      "SEGMENT)\" line");
+	memcpy(buf, v, vl);
+	buf[vl] = '\0';
+	p = buf;
+	if (lsn_at(&p, &lsn) < 0 || strncmp(p, " (file ", 7) != 0 || strlen(p + 7) < WAL_SEG_NAME_LEN + 1 ||
+	    p[7 + WAL_SEG_NAME_LEN] != ')')
+		return strata_err_set(err, STRATA_EFORMAT, "backup history file: malformed STOP WAL LOCATION line: %s", buf);
+	snprintf(name, sizeof name, "%.*s", WAL_SEG_NAME_LEN, p + 7);
+	if (wal_name_parse(name, &kind, NULL) != 0 || kind != WAL_SEGMENT)
+		return strata_err_set(err, STRATA_EFORMAT, "backup history file: %s in STOP WAL LOCATION is not a segment "
+		                      "name", name);
+	memcpy(out, name, sizeof name);
+	return 0;
+}
+
 uint64_t wal_label_segsize(const WalBackupLabel *l)
 {
 	uint64_t found = 0, segno;
@@ -446,9 +472,13 @@ static int check_backup(Plan *p, WalBackupCheck *b)
 		if (!descends(p, t->id, l->timeline, l->checkpoint_lsn))
 			continue;
 		if (t->id == l->timeline) {
+			uint64_t stop;
 			lo = start;
 			hi = start;
 			have = 1;
+			if (l->has_stop && wal_hex8(l->stop) == t->id && wal_segno(l->stop, p->segsize, &stop) == 0 &&
+			    stop > hi)
+				hi = stop;
 		} else {
 			lo = t->begin_lsn / p->segsize;
 			hi = 0;

@@ -26,8 +26,10 @@
  * - For each timeline T descending from B, the archive must hold every
  *   segment of T from T's first needed segment (B's start segment on b,
  *   T's begin segment otherwise) to the newest of: the newest full segment
- *   T holds, and the segment before each descending child's begin. Only
- *   full segments count: a .partial file is never fetched by recovery.
+ *   T holds, the segment before each descending child's begin, and on b
+ *   the backup's stop segment when known (the end of the backup: recovery
+ *   is not consistent before it). Only full segments count: a .partial
+ *   file is never fetched by recovery.
  * - 'latest' is found as PostgreSQL finds it (findNewestTimeLine): from b,
  *   the highest N such that every history file b+1..N is archived.
  * - A fork: timeline P holds a full segment at or after the begin segment
@@ -98,11 +100,19 @@ typedef struct WalBackupLabel {
 	uint64_t start_lsn;                   /* START WAL LOCATION */
 	uint64_t checkpoint_lsn;              /* CHECKPOINT LOCATION, else start_lsn */
 	char     start[WAL_NAME_MAX + 1];     /* the "(file ...)" of START WAL LOCATION */
+	int      has_stop;                    /* stop known, from the archived .backup file */
+	char     stop[WAL_NAME_MAX + 1];      /* the "(file ...)" of its STOP WAL LOCATION */
 } WalBackupLabel;
 
 /* wal_label_parse — the lines above from a backup_label text (len bytes).
  * STRATA_EFORMAT naming what is missing or malformed. */
 int wal_label_parse(const char *text, size_t len, WalBackupLabel *out, StrataErr *err);
+
+/* wal_backup_stop_parse — the "(file SEGMENT)" of the STOP WAL LOCATION
+ * line of a backup history file (SEGMENT.OFFSET.backup, which PostgreSQL
+ * archives when a base backup ends: the backup_label lines plus STOP
+ * lines). STRATA_EFORMAT when there is no such line or it is malformed. */
+int wal_backup_stop_parse(const char *text, size_t len, char out[WAL_NAME_MAX + 1], StrataErr *err);
 
 /* wal_label_segsize — the one segment size (1 MiB..1 GiB) at which the
  * label's start LSN falls in its start file; 0 if none or several. */

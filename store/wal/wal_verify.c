@@ -190,6 +190,36 @@ static int segment_size(Repo *repo, char (*names)[WAL_NAME_MAX + 1], size_t n, c
 	return 0;
 }
 
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+/* The stop segment of base backup b from its backup history file
+ * (START.OFFSET.backup) when the archive holds it and it reads: only a
+ * bound on the range (recovery itself never reads that file), so a file
+ * that is absent or unreadable leaves the stop unknown. */
+static void load_stop(Repo *repo, char (*names)[WAL_NAME_MAX + 1], size_t n, uint64_t segsize, WalBackupCheck *b)
+{
+	StrataErr lerr = { 0, "" };
+	WalDesc d;
+	char name[WAL_NAME_MAX + 1], what[80], *text = NULL;
+	size_t len = 0;
+
+	snprintf(name, sizeof name, "%s.%08X.backup", b->label.start, (unsigned)(b->label.start_lsn % segsize));
+	if (!n || !bsearch(name, names, n, sizeof *names, cmp_name))
+		return;
+	memset(&d, 0, sizeof d);
+	if (wal_desc_load(repo, name, &d, &lerr) != 0)
+		return;
+	snprintf(what, sizeof what, "WAL file %s", name);
+	if (read_chunks(repo, (const uint8_t (*)[STRATA_ID_LEN])d.ids, d.n, d.size, LABEL_MAX_BYTES, what, &text, &len,
+	                &lerr) == 0 && wal_backup_stop_parse(text, len, b->label.stop, &lerr) == 0)
+		b->label.has_stop = 1;
+	wal_desc_free(&d);
+	free(text);
+}
+
 int wal_verify_run(Repo *repo, WalVerifyReport **out, StrataErr *err)
 {
 	char (*names)[WAL_NAME_MAX + 1] = NULL;
@@ -218,6 +248,9 @@ int wal_verify_run(Repo *repo, WalVerifyReport **out, StrataErr *err)
 	rc = load_backups(repo, &b, &nb, err);
 	if (rc == 0)
 		rc = segment_size(repo, names, n, b, nb, &segsize, err);
+	for (size_t i = 0; rc == 0 && i < nb; i++)
+		if (b[i].label_ok)
+			load_stop(repo, names, n, segsize, &b[i]);
 	if (rc == 0)
 		rc = wal_verify_plan(segsize, (const char (*)[WAL_NAME_MAX + 1])names, n, hist, nhist, b, nb, out, err);
 out:

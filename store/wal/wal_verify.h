@@ -18,6 +18,11 @@
  * archived at all, it is the size at which the first base backup's start
  * LSN falls in its start file (wal_label_segsize), else 16 MiB.
  *
+ * The backup's stop segment comes from its backup history file
+ * (START.OFFSET.backup, "STOP WAL LOCATION") when the archive holds it
+ * and it reads; recovery never reads that file, so one absent or
+ * unreadable only leaves the stop unknown.
+ *
  * Segments are checked by name in the listing; their content is what
  * `strata check` (chunks) and `wal-fetch` (the descriptor) verify.
  *
