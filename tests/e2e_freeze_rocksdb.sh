@@ -25,30 +25,10 @@ DB="$T/rocksdb"
 rocksdb_start "$DB"
 PIDS="$PIDS $DBP"
 N=12
-taken=0; clean=0; changed=0; pauses=""
-i=0
-while [ $i -lt $N ]; do
-	i=$((i + 1))
-	"$STRATA" -r "$R" --json backup "$DB" --freeze-pid "$DBP" >"$T/rb$i.json" 2>"$T/rb$i.err"
-	rc=$?
-	if [ $rc -ne 0 ]; then
-		fail "RocksDB backup $i: exit 0" "exit $rc: $(head -c 300 "$T/rb$i.err") $(head -c 300 "$T/rb$i.json")"
-		continue
-	fi
-	taken=$((taken + 1))
-	pauses="$pauses $(jget "$T/rb$i.json" '["paused_ms"]' | cut -c1-6)"
-	[ "$(jget "$T/rb$i.json" '["summary"]["files_new"]')" -gt 0 ] && changed=$((changed + 1))
-	sleep 0.3
-done
+rocksdb_backups "$DB" $N 'str(d["paused_ms"])[:6]' --freeze-pid "$DBP"
 check "RocksDB: db_bench still writing after $N backups" "$(state "$DBP" | tr S R)" R
-check "RocksDB: every backup changed files (new tables each time: the load is real)" "$changed" "$N"
-i=0
-while [ $i -lt $N ]; do
-	i=$((i + 1))
-	[ -s "$T/rb$i.json" ] || continue
-	id=$(jget "$T/rb$i.json" '["snapshot_id"]')
-	rocksdb_restored_ok "$id" "$DB" && clean=$((clean + 1))
-done
+check "RocksDB: every backup changed files (new tables each time: the load is real)" "$ROCKS_CHANGED" "$N"
+rocksdb_restore_all "$DB" $N
 # The same load without --freeze-pid, for comparison (printed, not
 # asserted: how many fail depends on where compaction is when each file
 # is read). This is what the check above would see if the stop did not
@@ -89,8 +69,8 @@ check "RocksDB live: latest resolves" "${latest:+yes}" yes
 bad=""
 for p in $partial_ids; do [ "$p" = "$latest" ] && bad="$p"; done
 check "RocksDB live: no partial snapshot is latest" "$bad" ""
-echo "NOTE RocksDB: $taken snapshots taken under load, $clean restored cleanly; paused_ms:$pauses"
-check "RocksDB: $N snapshots taken with --freeze-pid" "$taken" "$N"
-check "RocksDB: every one restores to a database that passes ldb checkconsistency and scans its keys" "$clean" "$N"
+echo "NOTE RocksDB: $ROCKS_TAKEN snapshots taken under load, $ROCKS_CLEAN restored cleanly; paused_ms:$ROCKS_NOTES"
+check "RocksDB: $N snapshots taken with --freeze-pid" "$ROCKS_TAKEN" "$N"
+check "RocksDB: every one restores to a database that passes ldb checkconsistency and scans its keys" "$ROCKS_CLEAN" "$N"
 
 e2e_done
