@@ -43,7 +43,9 @@ rocksdb_restored_ok() {
 	fi
 	ldb --db="$T/rdb$2" checkconsistency >"$T/ldb.out" 2>&1
 	rrc=$?
-	keys=$(ldb --db="$T/rdb$2" scan 2>/dev/null | wc -l)
+	# --no_value: every block is still read and its checksum verified;
+	# only the values are not printed (the count is of keys).
+	keys=$(ldb --db="$T/rdb$2" scan --no_value 2>/dev/null | wc -l)
 	rm -rf "$T/rdb"
 	[ $rrc -eq 0 ] && [ "$(tail -n 1 "$T/ldb.out")" = OK ] && [ "$keys" -gt 0 ] && return 0
 	echo "NOTE RocksDB snapshot $1: checkconsistency exit $rrc: $(tail -n 1 "$T/ldb.out" | head -c 200); $keys keys"
