@@ -15,7 +15,7 @@ PIDS=""
 trap 'for p in $PIDS; do kill -CONT "$p" 2>/dev/null; kill "$p" 2>/dev/null; done; rm -rf "$T"' EXIT
 state() { s=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1); echo "${s:-gone}"; }
 check() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "got '$2', wanted '$3'"; fi; }
-jget() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval("d"+sys.argv[2]))' "$1" "$2" 2>/dev/null; }
+jget() { python3 -S -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval("d"+sys.argv[2]))' "$1" "$2" 2>/dev/null; }
 
 if ! command -v db_bench >/dev/null 2>&1 || ! command -v ldb >/dev/null 2>&1; then
 	fail "RocksDB" "db_bench and ldb are missing: apt-get install rocksdb-tools (make test-deps)"
