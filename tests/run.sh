@@ -67,16 +67,6 @@ KIND=${KIND:-all}
 JOBS=${JOBS:-$(( $(nproc 2>/dev/null || echo 1) * 2 + 1 ))}
 out=$(mktemp -d "${TMPDIR:-/tmp}/strata-run.XXXXXX")
 trap 'rm -rf "$out"' EXIT
-
-# python3 reached through a version manager's shim (pyenv's is a bash
-# script running `pyenv exec`) costs ~0.4 s of CPU per start, the
-# interpreter itself ~0.05 s, and the scripts start python3 thousands of
-# times. The tests call the interpreter the shim resolves to (the same
-# python, first in PATH), so the shim runs once per `make test`.
-py=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null)
-if [ -n "$py" ] && [ -x "$py" ]; then
-	mkdir "$out/bin" && ln -s "$py" "$out/bin/python3" && PATH=$out/bin:$PATH && export PATH
-fi
 times=$BUILD/test-times
 
 cd "$ROOT" || exit 1
