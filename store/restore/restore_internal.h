@@ -37,8 +37,8 @@
  * a round trip per directory, in series (thousands of directories:
  * minutes). So the walk asks a small pool to load the trees of the next
  * TREE_AHEAD subdirectories of each directory while it works, and takes
- * them from here when it descends. Held trees are bounded by TREE_AHEAD
- * per level of the current path. */
+ * them from restore_trees.c when it descends. Held trees are bounded by
+ * TREE_AHEAD per level of the current path. */
 #define TREE_AHEAD   64
 #define TREE_THREADS 16
 /* Tree packs held (store/blob_read.h): four default 16 MiB packs. */
