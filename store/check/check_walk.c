@@ -52,16 +52,16 @@ static int pack_now(CheckCtx *c, const uint8_t id[STRATA_ID_LEN], uint8_t kind, 
 {
 	char name[REPO_NAME_MAX];
 	RemoteErr rerr = {{0}};
-	uint64_t size;
+	BackendObjInfo info;
 	int rc;
 
 	repo_pack_name(kind, id, name);
-	rc = backend_stat(c->repo->be, name, &size, &rerr);
+	rc = backend_head(c->repo->be, name, &info, &rerr);
 	if (rc == -ENOENT)
 		return 0;
 	if (rc)
 		return repo_remote_err(err, rc, &rerr);
-	if (check_struct_on_pack(id, kind, size, c) != 0)
+	if (check_struct_on_pack(id, kind, &info, c) != 0)
 		return strata_err_set(err, -ENOMEM, "out of memory");
 	check_idmap_get(&c->pack_of, id, out_v);
 	return 1;

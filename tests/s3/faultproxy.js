@@ -76,8 +76,11 @@
 // against x-amz-checksum-sha256 and x-amz-content-sha256 and answers
 // 400 BadDigest / XAmzContentSHA256Mismatch when they differ. It also
 // remembers the x-amz-checksum-sha256 of each object PUT through it and,
-// like S3, returns it on a whole-object GET that sends
-// x-amz-checksum-mode: ENABLED, so clients can check what they read.
+// like S3, returns it on a whole-object GET or a HEAD that sends
+// x-amz-checksum-mode: ENABLED, so clients can check what they read (and
+// what is stored, without reading it). It also remembers the
+// x-amz-storage-class of each PUT and, like S3 (the test server always
+// says STANDARD), reports it as the <StorageClass> of ListObjectsV2.
 'use strict'
 
 const http = require('node:http')
@@ -99,6 +102,7 @@ let log = []
 let open = 0
 let peak = 0
 const checksums = new Map()
+const classes = new Map()   // path -> x-amz-storage-class of its PUT (not STANDARD)
 let coldMs = -1
 const thawAt = new Map()    // path -> time a restored copy becomes readable
 let headersLog = []
@@ -360,10 +364,25 @@ const server = http.createServer((req, res) => {
 			if (req.method === 'PUT' && ures.statusCode === 200 && !url.searchParams.has('uploadId')) {
 				if (req.headers['x-amz-checksum-sha256']) checksums.set(path, req.headers['x-amz-checksum-sha256'])
 				else checksums.delete(path)
+				const cls = req.headers['x-amz-storage-class']
+				if (cls && cls !== 'STANDARD') classes.set(path, cls)
+				else classes.delete(path)
 			} else if (req.method === 'DELETE' && !url.searchParams.has('uploadId')) {
 				checksums.delete(path)
+				classes.delete(path)
+			}
+			if (req.method === 'GET' && ures.statusCode === 200 && url.searchParams.get('list-type') === '2' && classes.size) {
+				const bucket = path.split('/')[1]
+				ubody = Buffer.from(ubody.toString('utf8').replace(/<Contents>([\s\S]*?)<\/Contents>/g, (all, inner) => {
+					const k = /<Key>([^<]*)<\/Key>/.exec(inner)
+					const cls = k && classes.get(`/${bucket}/${k[1].replace(/&amp;/g, '&')}`)
+					return cls ? all.replace(/<StorageClass>[^<]*<\/StorageClass>/, `<StorageClass>${cls}</StorageClass>`) : all
+				}), 'utf8')
 			}
 			const headers = answerHeaders(req, ures, ubody)
+			if (req.method === 'HEAD' && ures.statusCode === 200 && checksums.has(path) &&
+			    (req.headers['x-amz-checksum-mode'] || '').toUpperCase() === 'ENABLED')
+				headers['x-amz-checksum-sha256'] = checksums.get(path)
 			if ((req.method === 'HEAD' || req.method === 'GET') && ures.statusCode < 300 && retention.has(path)) {
 				headers['x-amz-object-lock-mode'] = retention.get(path).mode
 				headers['x-amz-object-lock-retain-until-date'] = retention.get(path).until
