@@ -228,6 +228,14 @@ int backend_head(Backend *be, const char *name, BackendObjInfo *out, RemoteErr *
 	return rc;
 }
 
+int backend_where(Backend *be, BackendWhere *out)
+{
+	if (!be->ops->where)
+		return -ENOTSUP;
+	memset(out, 0, sizeof(*out));
+	return be->ops->where(be, out);
+}
+
 /* GLACIER_IR, the IA classes and INTELLIGENT_TIERING's frequent tiers
  * answer a GET at once (for a retrieval fee); only these two need a
  * RestoreObject first. INTELLIGENT_TIERING's opt-in archive tiers do

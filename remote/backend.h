@@ -84,6 +84,15 @@ typedef struct BackendObjInfo {
 	uint8_t sha256[32];
 } BackendObjInfo;
 
+/* Where an S3 backend keeps a repository (backend_where). */
+typedef struct BackendWhere {
+	char bucket[256];
+	char prefix[1024];       /* the key prefix: "" or "some/prefix/" */
+	char class_data[24];     /* the class new data/ objects get; "" when no
+	                          * header is sent (STANDARD) */
+	char class_metadata[24]; /* the class of every other new object, the same way */
+} BackendWhere;
+
 /* Called once per object found by list_info(); same stopping rule. */
 typedef int (*BackendInfoFn)(const char *name, const BackendObjInfo *info, void *ctx);
 
@@ -108,6 +117,8 @@ typedef struct BackendOps {
 	int  (*list_info)(Backend *be, const char *prefix, BackendInfoFn fn, void *ctx, RemoteErr *err);
 	/* optional (NULL: backend_head goes through stat) */
 	int  (*head)(Backend *be, const char *name, BackendObjInfo *out, RemoteErr *err);
+	/* optional (NULL: backend_where answers -ENOTSUP) */
+	int  (*where)(Backend *be, BackendWhere *out);
 } BackendOps;
 
 struct Backend {
@@ -175,6 +186,12 @@ int backend_list_info(Backend *be, const char *prefix, BackendInfoFn fn, void *c
  * success; -ENOENT when absent. A backend without classes or checksums
  * fills size alone. */
 int backend_head(Backend *be, const char *name, BackendObjInfo *out, RemoteErr *err);
+
+/* backend_where — the bucket, key prefix and storage-class rule of an S3
+ * backend (as its location, STRATA_S3_STORAGE_CLASS or --storage-class
+ * set them), for `strata s3 lifecycle`. 0, or -ENOTSUP for a backend
+ * without buckets (a local directory). No I/O. */
+int backend_where(Backend *be, BackendWhere *out);
 
 /* backend_class_archived — 1 for a storage class whose objects must be
  * thawed before a GET (GLACIER, DEEP_ARCHIVE), else 0. */

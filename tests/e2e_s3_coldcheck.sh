@@ -175,4 +175,22 @@ expect_exit cold_expired_json 1 "$STRATA" -r "$P" --json check
 check_json cold_expired_json_snapshots "sorted((p['object'], p['snapshots']) for p in d['problems'] if p['kind'] == 'pack_missing') == sorted([('$old', sorted(['$snap1', '$snap2'])), ('$new', ['$snap2'])])"
 s3_cold -1
 
+# ---- s3 lifecycle --print: transitions of data/ only, never an expiration ----
+expect cold_lifecycle "$STRATA" -r "$P?storage_class=data=GLACIER,metadata=STANDARD" s3 lifecycle --print
+cp "$T/out" "$T/lc.json"
+check_json cold_lifecycle_data_rule "[(r['Filter']['Prefix'], r['Transitions']) for r in d['Rules'] if 'Transitions' in r] == [('repo/data/', [{'Days': 0, 'StorageClass': 'GLACIER'}])]"
+check_json cold_lifecycle_no_expiration "not any(k.endswith('Expiration') for r in d['Rules'] for k in r) and all(r['Status'] == 'Enabled' for r in d['Rules'])"
+check_json cold_lifecycle_abort_rule "[(r['Filter']['Prefix'], r['AbortIncompleteMultipartUpload']) for r in d['Rules'] if 'AbortIncompleteMultipartUpload' in r] == [('repo/', {'DaysAfterInitiation': 2})]"
+# The aws CLI checks the document against S3's schema before sending it
+# (the test server may then answer that it has no lifecycle support).
+s3_aws put-bucket-lifecycle-configuration --bucket "$S3_BUCKET" --lifecycle-configuration "file://$T/lc.json" >"$T/aws.out" 2>&1
+if ! grep -q 'Parameter validation failed' "$T/aws.out"; then pass cold_lifecycle_aws_schema; else fail cold_lifecycle_aws_schema "$(head -c 400 "$T/aws.out")"; fi
+expect cold_lifecycle_ladder "$STRATA" -r "$P" s3 lifecycle --print --transition 30:STANDARD_IA --transition 60:GLACIER_IR --transition 150:DEEP_ARCHIVE
+check_json cold_lifecycle_ladder_rule "[t['StorageClass'] + ':' + str(t['Days']) for r in d['Rules'] if 'Transitions' in r for t in r['Transitions']] == ['STANDARD_IA:30', 'GLACIER_IR:60', 'DEEP_ARCHIVE:150']"
+expect_exit cold_lifecycle_ia_too_soon 2 "$STRATA" -r "$P" s3 lifecycle --print --transition 7:STANDARD_IA
+if grep -qF 'S3 moves objects into STANDARD_IA after 30 days at the earliest' "$T/err"; then pass cold_lifecycle_ia_too_soon_says; else fail cold_lifecycle_ia_too_soon_says "$(cat "$T/err")"; fi
+expect_exit cold_lifecycle_cold_metadata 2 "$STRATA" -r "$P?storage_class=data=GLACIER,metadata=DEEP_ARCHIVE" s3 lifecycle --print
+expect_exit cold_lifecycle_needs_print 2 "$STRATA" -r "$P" s3 lifecycle
+expect_exit cold_lifecycle_local 2 "$STRATA" -r "$T/local" s3 lifecycle --print
+
 e2e_done

@@ -745,7 +745,22 @@ static int s3_set_retention(Backend *be, int governance, unsigned days, RemoteEr
 	return 0;
 }
 
+static int s3_where(Backend *be, BackendWhere *out)
+{
+	S3Backend *s3 = s3_of(be);
+
+	if (strlen(s3->cfg.bucket) >= sizeof(out->bucket) || strlen(s3->cfg.prefix) >= sizeof(out->prefix))
+		return -ENAMETOOLONG;
+	snprintf(out->bucket, sizeof(out->bucket), "%s", s3->cfg.bucket);
+	snprintf(out->prefix, sizeof(out->prefix), "%s", s3->cfg.prefix);
+	snprintf(out->class_data, sizeof(out->class_data), "%s", s3->cfg.class_data ? s3->cfg.class_data : "");
+	snprintf(out->class_metadata, sizeof(out->class_metadata), "%s",
+	         s3->cfg.class_metadata ? s3->cfg.class_metadata : "");
+	return 0;
+}
+
 static const BackendOps s3_ops = {
+	.where = s3_where,
 	.stats = s3_stats,
 	.set_retention = s3_set_retention,
 	.put = s3_put,

@@ -49,6 +49,7 @@ static const CliCommand *const commands[] = {
 	&cmd_wal_list,
 	&cmd_wal_prune,
 	&cmd_replicate,
+	&cmd_s3,
 	&cmd_help,
 	&cmd_version,
 };
