@@ -493,7 +493,8 @@ out:
 const CliCommand cmd_check = {
 	.name = "check",
 	.summary = "Verify the repository; with --read-data, every byte of its data.",
-	.usage = "strata check [--read-data | --read-data-subset N/T | --read-data-subset P%] [--pack-hash] [--metrics-file FILE]",
+	.usage = "strata check [--read-data | --read-data-subset N/T | --read-data-subset P%] [--pack-hash]\n"
+	         "             [--thaw [--cold-wait] [--cold-poll SECONDS] [--max-thaw-bytes SIZE]] [--metrics-file FILE]",
 	.help =
 		"Without options, checks the structure and reads no file data: the config\n"
 		"and key files decode; every stored index file decodes; every pack it\n"
@@ -509,7 +510,19 @@ const CliCommand cmd_check = {
 		"their size.\n"
 		"\n"
 		"For each damaged or missing chunk the report names the pack and offset,\n"
-		"and every snapshot, path and byte range that depends on it.\n"
+		"and every snapshot, path and byte range that depends on it. A pack that\n"
+		"is gone is named \"deleted outside strata (a lifecycle expiration?)\" with\n"
+		"the snapshots that need it.\n"
+		"\n"
+		"Data packs in an archive storage class (S3 GLACIER, DEEP_ARCHIVE; the\n"
+		"listing says which) are never read unless thawed: the structure check\n"
+		"asks the store for their size and the SHA-256 it recorded at upload (a\n"
+		"HEAD: no retrieval fee), compares that with the pack's name, and reports\n"
+		"what it could not check (their trailers; their chunks). --read-data\n"
+		"leaves them unread unless --thaw is given: a restore of the selected\n"
+		"archived packs is requested, --cold-wait waits for it and reads them,\n"
+		"--max-thaw-bytes bounds the bytes thawed (the first packs in ID order\n"
+		"that fit; the rest are reported as left out).\n"
 		"\n"
 		"Options:\n"
 		"      --read-data              read and verify every pack\n"
@@ -522,6 +535,14 @@ const CliCommand cmd_check = {
 		"                               format 1 repository); finds a pack whose\n"
 		"                               bytes were swapped for another authentic pack\n"
 		"                               with the same chunks at the same offsets\n"
+		"      --thaw                   with --read-data(-subset): request a restore of\n"
+		"                               the selected archived packs (7 days) and read\n"
+		"                               those readable\n"
+		"      --cold-wait              with --thaw: wait until they are readable, then\n"
+		"                               read them (hours for GLACIER, up to 48 h for\n"
+		"                               DEEP_ARCHIVE)\n"
+		"      --cold-poll SECONDS      how often --cold-wait looks (default 60)\n"
+		"      --max-thaw-bytes SIZE    with --thaw: thaw at most SIZE bytes (K, M, G, T)\n"
 		"      --threads N              readers (default: one per core)\n"
 		"      --metrics-file FILE      write Prometheus metrics to FILE (atomically),\n"
 		"                               for node_exporter's textfile collector\n"
@@ -542,6 +563,8 @@ const CliCommand cmd_check = {
 		"  strata check\n"
 		"  strata check --read-data\n"
 		"  strata check --read-data-subset \"$(date +%u)/7\"   # all data once a week\n"
-		"  strata check --read-data-subset 5% --metrics-file /var/lib/node_exporter/strata.prom\n",
+		"  strata check --read-data-subset 5% --metrics-file /var/lib/node_exporter/strata.prom\n"
+		"  strata -r s3://offsite/node1 check --read-data-subset \"$(date +%u)/7\" --thaw \\\n"
+		"      --cold-wait --cold-poll 1800 --max-thaw-bytes 20G   # a DEEP_ARCHIVE copy\n",
 	.run = run,
 };
