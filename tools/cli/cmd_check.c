@@ -112,7 +112,8 @@ static void on_progress(const CheckProgress *p, void *ctx)
 {
 	static const char *const units[][2] = {
 		{ "index", "index files" }, { "packs", "packs" }, { "read-data", "packs" },
-		{ "snapshots", "snapshots" }, { "wal", "WAL files" }, { "verified", "records" }
+		{ "snapshots", "snapshots" }, { "wal", "WAL files" }, { "verified", "records" },
+		{ "thaw", "archived packs" }
 	};
 	CliProgressStatus s;
 
@@ -420,6 +421,11 @@ static int write_metrics(const Args *a, Repo *repo, const CheckReport *r, int ex
 		ADD("strata_check_problems", "problems found, by severity", lbw, r->warnings);
 		ADD("strata_check_damaged_chunks", "damaged or missing chunks", lb, r->nchunks + r->chunks_unlisted);
 		ADD("strata_check_damaged_snapshots", "snapshots depending on damaged chunks", lb, r->nsnaps);
+		ADD("strata_check_archived_packs", "data packs in an archive storage class, checked without reading them",
+		    lb, r->cold_packs);
+		ADD("strata_check_archived_unread_packs", "selected archived packs not read (not thawed, or not yet)",
+		    lb, r->cold_unread);
+		ADD("strata_check_thawed_bytes_read", "archived pack bytes read after a thaw", lb, r->thaw_read_bytes);
 	}
 #undef ADD
 	if (rc)
