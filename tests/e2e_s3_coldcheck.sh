@@ -83,7 +83,13 @@ check_json cold_check_sha256_all "d['archived']['sha256_verified'] == $npacks an
 check_json cold_check_nothing_read "d['packs_read'] == [] and d['archived']['thaw_requests'] == 0"
 locs=$(json "$T/out" "d['archived']['chunk_locations_unchecked']")
 s3_faults ''
-expect cold_check_text "$STRATA" -r "$P" check
+expect cold_check_text "$STRATA" -r "$P" check --metrics-file "$T/m.prom"
+if grep -qx "strata_check_archived_packs{job=\"check\"} $npacks" "$T/m.prom" &&
+	grep -qx 'strata_check_archived_unread_packs{job="check"} 0' "$T/m.prom"; then
+	pass cold_check_metrics
+else
+	fail cold_check_metrics "$(grep archived "$T/m.prom")"
+fi
 same cold_check_text_no_data_get "" "$(data_gets)"
 sed -n '/^archived packs:/,/^  the chunks/p' "$T/out" >"$T/cold_report"
 cat >"$T/cold_expected" <<EOF

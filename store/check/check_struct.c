@@ -248,7 +248,7 @@ out:
  * check failed. */
 static int cold_pack(CheckCtx *c, TrailerJob *j, const uint8_t id[STRATA_ID_LEN], uint8_t kind, int known_cold)
 {
-	char name[REPO_NAME_MAX], hex[STRATA_ID_HEX_LEN + 1], fhex[STRATA_ID_HEX_LEN + 1];
+	char name[REPO_NAME_MAX], hex[STRATA_ID_HEX_LEN + 1];
 	BackendObjInfo info;
 	RemoteErr rerr = {{0}};
 	StrataErr e = {0};
@@ -257,7 +257,6 @@ static int cold_pack(CheckCtx *c, TrailerJob *j, const uint8_t id[STRATA_ID_LEN]
 
 	repo_pack_name(kind, id, name);
 	codec_hex(id, STRATA_ID_LEN, hex);
-	codec_hex(j->file, STRATA_ID_LEN, fhex);
 	rc = backend_head(c->repo->be, name, &info, &rerr);
 	if (rc == 0 && info.restored && !known_cold)
 		return 1;
