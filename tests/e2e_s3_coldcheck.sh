@@ -179,6 +179,18 @@ fi
 same cold_expired_no_data_get "" "$(data_gets)"
 expect_exit cold_expired_json 1 "$STRATA" -r "$P" --json check
 check_json cold_expired_json_snapshots "sorted((p['object'], p['snapshots']) for p in d['problems'] if p['kind'] == 'pack_missing') == sorted([('$old', sorted(['$snap1', '$snap2'])), ('$new', ['$snap2'])])"
+# ---- a tree pack moved into GLACIER behind strata's back ----
+# (a lifecycle transition of the whole prefix): the check stops, naming why.
+tree=$(s3_aws list-objects-v2 --bucket "$S3_BUCKET" --prefix repo/tree/ --query 'Contents[0].Key' --output text)
+s3_proxy_get "/__class?key=/$S3_BUCKET/$tree&class=GLACIER" >/dev/null
+rm -rf "$STRATA_CACHE_DIR"
+expect_exit cold_tree_archived 4 "$STRATA" -r "$P" check
+if grep -qF 'a tree pack is in an archive storage class; tree packs must stay in a class readable without a restore' "$T/err" &&
+	grep -qF "${tree#repo/}" "$T/err"; then
+	pass cold_tree_archived_says
+else
+	fail cold_tree_archived_says "$(cat "$T/err")"
+fi
 s3_cold -1
 
 # ---- s3 lifecycle --print: transitions of data/ only, never an expiration ----

@@ -203,6 +203,12 @@ static int walk(CheckCtx *c, const Snapshot *s, const uint8_t tree[STRATA_ID_LEN
 	} else {
 		rc = 1;
 	}
+	if (rc == -ENODATA)
+		/* Trees are metadata (FORMAT.md 14a): the check cannot go on
+		 * without them, and neither can ls or a restore. */
+		strata_err_prefix(&lerr, "a tree pack is in an archive storage class; tree packs must stay in a class "
+		                  "readable without a restore (--storage-class metadata=STANDARD, no lifecycle "
+		                  "transition of tree/): thaw it or copy it back");
 	if (rc < 0 && !check_damage_code(rc)) {
 		if (err)
 			*err = lerr;

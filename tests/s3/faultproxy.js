@@ -23,6 +23,11 @@
 //                             time, 409 RestoreAlreadyInProgress while
 //                             thawing, 200 once readable. Logged with the
 //                             fault "cold".
+//   GET /__class?key=KEY&class=CLASS  take KEY ("/BUCKET/KEY...") as stored in
+//                             CLASS, as a lifecycle transition would: the
+//                             listing names it, and in archive mode a GET of
+//                             it answers InvalidObjectState when CLASS is
+//                             GLACIER or DEEP_ARCHIVE (whatever its prefix)
 //   GET /__headers            one line per request since the last /__faults:
 //                             "N METHOD PATH name=value ..." with the request's
 //                             x-amz-server-side-encryption*, x-amz-object-lock-*
@@ -243,6 +248,11 @@ const server = http.createServer((req, res) => {
 		res.end('ok\n')
 		return
 	}
+	if (url.pathname === '/__class') {
+		classes.set(url.searchParams.get('key'), url.searchParams.get('class'))
+		res.end('ok\n')
+		return
+	}
 	if (url.pathname === '/__log') {
 		res.end(log.join('\n') + (log.length ? '\n' : ''))
 		return
@@ -302,7 +312,8 @@ const server = http.createServer((req, res) => {
 		const askLock = req.headers['x-amz-object-lock-retain-until-date']
 			? { mode: req.headers['x-amz-object-lock-mode'] || '', until: req.headers['x-amz-object-lock-retain-until-date'] }
 			: null
-		const isCold = coldMs >= 0 && url.pathname.includes('/data/')
+		const isCold = coldMs >= 0 && (url.pathname.includes('/data/') ||
+			['GLACIER', 'DEEP_ARCHIVE'].includes(classes.get(url.pathname)))
 		if (isCold && req.method === 'POST' && url.searchParams.has('restore')) {
 			const at = thawAt.get(url.pathname)
 			if (at === undefined) {
