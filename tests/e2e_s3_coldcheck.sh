@@ -7,7 +7,9 @@
 # (--read-data-subset 1/2 --thaw --cold-wait) that restores and reads its
 # slice alone; --max-thaw-bytes trimming the slice in ID order; packs
 # deleted behind strata's back (a lifecycle expiration) reported by name
-# with the snapshots that need them; `strata s3 lifecycle --print`.
+# with the snapshots that need them; a pack replaced on the server (its
+# stored SHA-256 is not its name); a tree pack moved into GLACIER;
+# `strata s3 lifecycle --print`.
 . tests/e2e_lib.sh
 . tests/s3/s3lib.sh
 
@@ -155,6 +157,31 @@ else
 fi
 expect_exit cold_budget_needs_thaw 2 "$STRATA" -r "$P" check --read-data --max-thaw-bytes 1G
 expect_exit cold_thaw_needs_readdata 2 "$STRATA" -r "$P" check --thaw
+
+# ---- a pack replaced on the server: the SHA-256 recorded at upload gives it away ----
+# Its bytes with one byte changed, uploaded through the proxy with their own
+# checksum, still in GLACIER: the HEAD shows a SHA-256 that is not its name.
+swap=$(sed -n 2p "$T/packs1" | cut -d' ' -f1)
+swapkey="repo/data/$(printf %.2s "$swap")/$swap"
+s3_aws get-object --bucket "$S3_BUCKET" --key "$swapkey" "$T/orig.pack" >/dev/null
+python3 -c 'import sys; b = bytearray(open(sys.argv[1], "rb").read()); b[100] ^= 1; open(sys.argv[2], "wb").write(b)' "$T/orig.pack" "$T/bad.pack"
+sha256_b64() { python3 -c 'import base64, hashlib, sys; print(base64.b64encode(hashlib.sha256(open(sys.argv[1], "rb").read()).digest()).decode())' "$1"; }
+proxy_put() {
+	aws --endpoint-url "http://127.0.0.1:$PROXY_PORT" s3api put-object --bucket "$S3_BUCKET" --key "$swapkey" \
+		--body "$1" --storage-class GLACIER --checksum-sha256 "$(sha256_b64 "$1")" >/dev/null
+}
+proxy_put "$T/bad.pack"
+s3_faults ''
+expect_exit cold_swapped_damage 1 "$STRATA" -r "$P" --json check
+same cold_swapped_no_data_get "" "$(data_gets)"
+check_json cold_swapped_named "[(p['kind'], p['object']) for p in d['problems']] == [('pack_hash', '$swap')] and d['archived']['sha256_verified'] == $((npacks - 1))"
+if json "$T/out" "d['problems'][0]['message']" | grep -qF "the SHA-256 the store recorded at upload is $(sha256sum "$T/bad.pack" | cut -c1-16)..., not its name"; then
+	pass cold_swapped_message
+else
+	fail cold_swapped_message "$(json "$T/out" "d['problems'][0]['message']")"
+fi
+proxy_put "$T/orig.pack"
+expect cold_swapped_back "$STRATA" -r "$P" check
 
 # ---- an expiration behind strata's back: packs named, snapshots too ----
 old=$(head -n 1 "$T/packs1" | cut -d' ' -f1)
