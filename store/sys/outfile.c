@@ -20,6 +20,7 @@ struct OutFile {
 	int dirfd;
 	int fd;                   /* -1 once closed */
 	int committed;
+	unsigned flags;           /* outfile_open's */
 	const char *base;         /* the target's name in dirfd (points into path) */
 	char tmp[NAME_MAX + 1];   /* the temporary file's name, "" while unnamed */
 	char path[];              /* as given, for messages */
@@ -94,6 +95,7 @@ int outfile_open(const char *path, unsigned flags, OutFile **out, StrataErr *err
 		return strata_err_set(err, -ENOMEM, "out of memory");
 	memcpy(f->path, path, len + 1);
 	f->dirfd = f->fd = -1;
+	f->flags = flags;
 	f->base = slash ? f->path + (slash - path) + 1 : f->path;
 	if (!*f->base || !strcmp(f->base, ".") || !strcmp(f->base, "..")) {
 		rc = strata_err_set(err, STRATA_EUSAGE, "%s names a directory; give a file name", path);
@@ -194,7 +196,7 @@ int outfile_commit(OutFile *f, unsigned mode, StrataErr *err)
 	if (fchmod(f->fd, (mode_t)mode) != 0)
 		return strata_err_set(err, -errno, "cannot set mode %04o on %s for %s: %s", mode, what, f->path,
 		                      strerror(errno));
-	if ((rc = fsync_fd(f->fd, 0)) != 0)
+	if (!(f->flags & OUTFILE_NO_SYNC) && (rc = fsync_fd(f->fd, 0)) != 0)
 		return strata_err_set(err, rc, "fsync of %s for %s failed: %s", what, f->path, strerror(-rc));
 	if (!f->tmp[0] && (rc = link_temp(f, err)) != 0)
 		return rc;
@@ -206,7 +208,7 @@ int outfile_commit(OutFile *f, unsigned mode, StrataErr *err)
 		return strata_err_set(err, -errno, "cannot rename %s to %s: %s", f->tmp, f->path, strerror(errno));
 	f->tmp[0] = '\0';
 	f->committed = 1;
-	if ((rc = fsync_fd(f->dirfd, 1)) != 0)
+	if (!(f->flags & OUTFILE_NO_SYNC) && (rc = fsync_fd(f->dirfd, 1)) != 0)
 		return strata_err_set(err, rc, "fsync of the directory of %s failed: %s", f->path, strerror(-rc));
 	return 0;
 }

@@ -37,7 +37,13 @@ typedef struct OutFile OutFile;
 enum {
 	/* Skip O_TMPFILE and use the named exclusive temporary file, as on a
 	 * file system without O_TMPFILE (tests reach that path with it). */
-	OUTFILE_NAMED_TEMP = 1
+	OUTFILE_NAMED_TEMP = 1,
+	/* Skip both fsyncs of outfile_commit: for a file a machine crash may
+	 * lose harmlessly because its reader asks for it again (a WAL file
+	 * handed to PostgreSQL's restore_command, which recovery fetches
+	 * anew after a crash). The rename still makes it whole or absent to
+	 * every process while the machine runs. */
+	OUTFILE_NO_SYNC = 2
 };
 
 /* outfile_open — start writing path. Opens path's directory and a
