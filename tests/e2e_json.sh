@@ -326,6 +326,13 @@ run "wal-list" wal-list wal-list
 field_is "wal-list: timeline 1, two segments" "d[0]['timeline']==1 and d[0]['segments']==2"
 run "wal-fetch" wal-fetch wal-fetch --prefetch 0 000000010000000000000001 "$T/wal-out"
 run "wal-prune" wal-prune wal-prune --before 000000010000000000000002 --dry-run
+cp "$T/wal/000000010000000000000001" "$T/wal/000000010000000000000003"
+run "wal-push --async" wal-push-async wal-push --async --idle 5 "$T/wal/000000010000000000000003"
+mkdir -p "$T/wal-rec"
+run "wal-fetch --async" wal-fetch-async wal-fetch --async --idle 5 --prefetch 1 000000010000000000000003 "$T/wal-rec/RECOVERYXLOG"
+for l in "$STRATA_CACHE_DIR"/walarch/*.lock "$STRATA_CACHE_DIR"/walfetch/*.lock; do
+	[ -e "$l" ] && kill "$(cat "$l")" 2>/dev/null
+done
 
 # ---- locks: a backup waiting on its standard input holds one ----
 mkfifo "$T/hold"

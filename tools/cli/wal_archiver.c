@@ -35,7 +35,7 @@
 #define WALARCH_BATCH_MAX 32          /* files per batch: 512 MiB of 16 MiB segments */
 #define WALARCH_CLIENTS_MAX 64        /* PostgreSQL runs one archive_command at a time */
 #define WALARCH_DONE_MAX 4096         /* files remembered as stored */
-#define WALARCH_LOCK_IDLE_MS 2000     /* release the repository lock after this idle */
+#define WALARCH_LOCK_IDLE_MS 5000     /* release the repository lock after this idle */
 #define LINE_MAX_BYTES WALD_LINE_MAX
 
 /* ---- client ---- */
