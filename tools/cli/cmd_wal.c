@@ -200,7 +200,7 @@ out:
 const CliCommand cmd_wal_push = {
 	.name = "wal-push",
 	.summary = "Archive one PostgreSQL WAL file (archive_command).",
-	.usage = "strata wal-push [--compression N] PATH",
+	.usage = "strata wal-push [--async] [--compression N] PATH",
 	.help =
 		"Stores the WAL segment, .partial, .history or .backup file at PATH under\n"
 		"its file name, chunked, deduplicated and compressed (a 16 MiB segment that\n"
@@ -209,6 +209,17 @@ const CliCommand cmd_wal_push = {
 		"content under a name already archived fails loudly and changes nothing.\n"
 		"\n"
 		"Options:\n"
+		"      --async           hand the file to this cluster's WAL archiver, a\n"
+		"                        long-lived strata process started on demand, and\n"
+		"                        wait for it (also STRATA_WAL_ASYNC=1). The archiver\n"
+		"                        keeps the key, repository and lock open, stores the\n"
+		"                        segments PostgreSQL has marked ready ahead of their\n"
+		"                        archive_command, many per pack, and answers only\n"
+		"                        once the file is durable: exit 0 means stored. If\n"
+		"                        it dies, the waiting call fails and PostgreSQL\n"
+		"                        retries; nothing is lost. It exits after 60 s idle\n"
+		"                        (--idle S); its PID and log are in the cache's\n"
+		"                        walarch/ directory.\n"
 		"      --compression N   zstd level 1-22 (default 3)\n"
 		"\n"
 		"postgresql.conf (the repository and password come from the environment,\n"
@@ -222,6 +233,7 @@ const CliCommand cmd_wal_push = {
 		"\n"
 		"Examples:\n"
 		"  strata wal-push pg_wal/000000010000000000000003\n"
+		"  archive_command = '/usr/local/bin/strata-pg wal-push --async %p'\n"
 		"  strata -v wal-push pg_wal/00000002.history\n",
 	.run = run_push,
 };
@@ -417,10 +429,11 @@ out:
 const CliCommand cmd_wal_fetch = {
 	.name = "wal-fetch",
 	.summary = "Restore one PostgreSQL WAL file (restore_command).",
-	.usage = "strata wal-fetch [--prefetch N] NAME DEST",
+	.usage = "strata wal-fetch [--async] [--prefetch N] NAME DEST",
 	.help =
 		"Writes the archived WAL file NAME to DEST, mode 0600 (a private temporary\n"
-		"file, fsync, rename: DEST never holds a partial file). After a segment,\n"
+		"file renamed into place: DEST never holds a partial file; not fsynced, as\n"
+		"recovery asks again after a machine crash). After a segment,\n"
 		"the next N segments are fetched in the background into a spool in the\n"
 		"cache directory, so the following calls are served locally.\n"
 		"\n"
@@ -433,6 +446,13 @@ const CliCommand cmd_wal_fetch = {
 		"\n"
 		"Options:\n"
 		"      --prefetch N   segments to fetch ahead (default 8; 0: none)\n"
+		"      --async        take NAME from this cluster's WAL fetcher, a long-lived\n"
+		"                     strata process started on demand (also\n"
+		"                     STRATA_WAL_ASYNC=1): it opens the repository once per\n"
+		"                     recovery and keeps the next N segments in a spool in\n"
+		"                     pg_wal/.strata-spool/, from which the file is renamed to\n"
+		"                     DEST (no copy, no fsync). Exit codes as above; it exits\n"
+		"                     after 60 s idle (--idle S) and removes its spool.\n"
 		"\n"
 		"postgresql.conf of the server being recovered (with a wrapper script that\n"
 		"sets STRATA_REPOSITORY and STRATA_PASSWORD_FILE, see `strata help wal-push`):\n"
@@ -441,7 +461,8 @@ const CliCommand cmd_wal_fetch = {
 		"\n"
 		"Examples:\n"
 		"  strata wal-fetch 000000010000000000000003 /tmp/seg\n"
-		"  strata wal-fetch --prefetch 32 00000002.history pg_wal/RECOVERYHISTORY\n",
+		"  strata wal-fetch --prefetch 32 00000002.history pg_wal/RECOVERYHISTORY\n"
+		"  restore_command = '/usr/local/bin/strata-pg wal-fetch --async %f %p'\n",
 	.run = run_fetch,
 };
 
