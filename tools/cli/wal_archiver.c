@@ -11,6 +11,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
@@ -341,6 +342,11 @@ int walarch_serve(Cli *cli, const char *pg_wal, int ready_fd, int zlevel, int id
 	int lfd = -1, sfd = -1, rc;
 
 	signal(SIGPIPE, SIG_IGN);
+	/* Segment-sized buffers (16 MiB) from the heap, kept across files:
+	 * glibc would mmap and unmap each, and the kernel zero every page
+	 * again (a sixth of a fetch's CPU time). 32 MiB is glibc's ceiling. */
+	mallopt(M_MMAP_THRESHOLD, 32 << 20);
+	mallopt(M_TRIM_THRESHOLD, 256 << 20);
 	if ((rc = wald_paths(cli, "walarch", pg_wal, &p, &err)))
 		goto fail;
 	rc = wald_lock(&p, &lfd);
