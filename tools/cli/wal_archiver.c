@@ -342,6 +342,7 @@ int walarch_serve(Cli *cli, const char *pg_wal, int ready_fd, int zlevel, int id
 	int lfd = -1, sfd = -1, rc;
 
 	signal(SIGPIPE, SIG_IGN);
+	wald_on_term();
 	/* Segment-sized buffers (16 MiB) from the heap, kept across files:
 	 * glibc would mmap and unmap each, and the kernel zero every page
 	 * again (a sixth of a fetch's CPU time). 32 MiB is glibc's ceiling. */
@@ -384,8 +385,10 @@ int walarch_serve(Cli *cli, const char *pg_wal, int ready_fd, int zlevel, int id
 		pfds[np++] = (struct pollfd){ .fd = sfd, .events = POLLIN };
 		for (size_t i = 0; i < a->nclients; i++)
 			pfds[np++] = (struct pollfd){ .fd = a->clients[i].fd, .events = a->clients[i].ready ? 0 : POLLIN };
-		if (poll(pfds, np, timeout) < 0 && errno != EINTR)
+		if ((poll(pfds, np, timeout) < 0 && errno != EINTR) || wald_terminated()) {
+			unlink(p.sock);   /* SIGTERM: leave cleanly (lock released below) */
 			break;
+		}
 		/* Clients first (their slots shift when one is dropped), newest last. */
 		for (size_t i = a->nclients; i-- > 0;) {
 			if (!(pfds[1 + i].revents & (POLLIN | POLLHUP | POLLERR)) || a->clients[i].ready)

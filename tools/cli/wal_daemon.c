@@ -3,6 +3,7 @@
 #include "tools/cli/wal_daemon.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,31 @@
 #include "tools/cli/cli_repo.h"
 
 #define WALD_START_TRIES 500    /* 10 s of 20 ms waits for a starting helper */
+
+/* Set by the SIGTERM handler: a process-wide fact, like the signal. */
+static volatile sig_atomic_t terminated;
+
+static void on_term(int sig)
+{
+	(void)sig;
+	terminated = 1;
+}
+
+void wald_on_term(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_term;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+}
+
+int wald_terminated(void)
+{
+	return terminated != 0;
+}
 
 static int mkdir_0700(const char *p)
 {

@@ -63,6 +63,13 @@ int wald_listen(const WalDaemonPaths *p);
  * *fd and sets it to -1 (nothing when already -1). */
 void wald_ready(int *fd, char state, const char *msg);
 
+/* wald_on_term — catch SIGTERM and SIGINT (without SA_RESTART, so a
+ * blocking poll returns); wald_terminated — one arrived. A helper then
+ * leaves as when idle: its repository lock released, its socket and spool
+ * removed. */
+void wald_on_term(void);
+int wald_terminated(void);
+
 /* wald_write_all — write all of buf (EINTR retried). 0 or -errno. */
 int wald_write_all(int fd, const char *buf, size_t len);
 

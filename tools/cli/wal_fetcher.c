@@ -437,6 +437,7 @@ int walfetch_serve(Cli *cli, const char *pg_wal, int ready_fd, int prefetch, int
 	int lfd = -1, sfd = -1, rc, started = 0;
 
 	signal(SIGPIPE, SIG_IGN);
+	wald_on_term();
 	/* Segment-sized buffers (16 MiB) from the heap, kept across files:
 	 * glibc would mmap and unmap each, and the kernel zero every page
 	 * again (a sixth of a fetch's CPU time). 32 MiB is glibc's ceiling. */
@@ -489,8 +490,10 @@ int walfetch_serve(Cli *cli, const char *pg_wal, int ready_fd, int prefetch, int
 		pfds[np++] = (struct pollfd){ .fd = f->wake[0], .events = POLLIN };
 		for (size_t i = 0; i < f->nclients; i++)
 			pfds[np++] = (struct pollfd){ .fd = f->clients[i].fd, .events = f->clients[i].asked ? 0 : POLLIN };
-		if (poll(pfds, np, 500) < 0 && errno != EINTR)
+		if ((poll(pfds, np, 500) < 0 && errno != EINTR) || wald_terminated()) {
+			unlink(p.sock);   /* SIGTERM: leave cleanly (spool and lock removed below) */
 			break;
+		}
 		while (read(f->wake[0], junk, sizeof junk) > 0)
 			;
 		pthread_mutex_lock(&f->mu);
