@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "store/codec.h"
 #include "store/error.h"
 #include "store/repo.h"
 #include "store/wal/wal.h"
@@ -38,6 +39,11 @@ int wal_check_name(const char *name, int *out_kind, StrataErr *err);
  * inside. STRATA_ENOTFOUND only when absent. Free with wal_desc_free. */
 int wal_desc_load(Repo *repo, const char *name, WalDesc *d, StrataErr *err);
 void wal_desc_free(WalDesc *d);
+
+/* wal_names_list — every WAL file name in the archive (wal/<tl>/<name>
+ * under its own timeline, valid names only), sorted by strcmp: timeline,
+ * then position. *out malloc'ed (NULL when empty), caller frees. */
+int wal_names_list(Repo *repo, char (**out)[WAL_NAME_MAX + 1], size_t *out_n, StrataErr *err);
 
 /* wal_read_whole — a regular file of at most WAL_MAX_FILE_BYTES into a
  * malloc'ed buffer, with its mtime. */
