@@ -9,7 +9,9 @@
  * while they are written:
  *   - the temporary file is an unnamed O_TMPFILE in the target's directory
  *     where the file system and /proc allow linking it later; it vanishes
- *     if the process dies. Otherwise it is named `<base>.tmp-<12 random
+ *     if the process dies. When no file has the target's name, it is
+ *     linked there directly (no temporary name at any instant); otherwise
+ *     it is linked under a temporary name and renamed over the target. Otherwise it is named `<base>.tmp-<12 random
  *     [0-9a-z]>` (<base> cut to 200 bytes) and created with
  *     O_CREAT|O_EXCL|O_NOFOLLOW, so a file or symlink planted under any
  *     name is never opened, written through or renamed;
