@@ -160,11 +160,21 @@ sleep 1
 # The second half of the burst runs while the archiver is killed.
 burst 5 &
 BURST=$!
-# Kill once PostgreSQL has a segment waiting, so an archive_command is
-# most likely waiting on the archiver (inside its 300 ms window).
+# Kill while an archive_command is waiting on the archiver: a wal-push
+# --async client that is still running 0.1 s after it was seen is waiting
+# for a batch (inside the archiver's 300 ms window), not answered from
+# memory. pgrep only finds it; the archiver is killed by its own PID.
 i=0
-while [ $i -lt 100 ] && [ -z "$(ls "$P/data/pg_wal/archive_status" | grep '\.ready$')" ]; do sleep 0.05; i=$((i + 1)); done
-sleep 0.1
+while [ $i -lt 200 ]; do
+	c=$(pgrep -f "$P/bin/strata wal-push --async pg_wal/" | head -n 1)
+	if [ -n "$c" ]; then
+		sleep 0.1
+		kill -0 "$c" 2>/dev/null && break
+	else
+		sleep 0.05
+	fi
+	i=$((i + 1))
+done
 OLD_PID=$(cat "$LOCKF" 2>/dev/null)
 if [ -n "$OLD_PID" ] && kill -KILL "$OLD_PID" 2>/dev/null; then
 	pass "archiver SIGKILLed in the middle of the burst"
