@@ -59,6 +59,9 @@ cleanup() {
 	for l in "$B"/*/cache/walarch/*.lock "$B"/*/cache/walfetch/*.lock; do
 		[ -e "$l" ] && kill "$(cat "$l")" 2>/dev/null
 	done
+	# A cgroup goes once its last process has (pgBackRest's async
+	# processes and strata's helpers take a moment to exit).
+	sleep 2
 	for c in "$CG"/strata-bench-$$-*; do [ -d "$c" ] && rmdir "$c" 2>/dev/null; done
 	[ -n "${BENCH_WAL_KEEP:-}" ] || rm -rf "$B"
 }
