@@ -6,11 +6,8 @@
 #include "remote/backend_internal.h"
 
 #include <errno.h>
-#include <openssl/evp.h>
 #include <stdarg.h>
-#include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 int backend_err_set(RemoteErr *err, int code, const char *fmt, ...)
@@ -191,26 +188,64 @@ int backend_list_names(Backend *be, const char *prefix, BackendNameFn fn, void *
 	return be->ops->list(be, prefix, drop_size, &a, err);
 }
 
-struct untimed {
-	BackendTimedFn fn;
+struct info_adapter {
+	BackendInfoFn fn;
 	void *ctx;
 };
 
-static int no_time(const char *name, uint64_t size, void *ctx)
+static int size_only(const char *name, uint64_t size, void *ctx)
 {
-	const struct untimed *u = ctx;
+	struct info_adapter *a = ctx;
+	BackendObjInfo info;
 
-	return u->fn(name, size, -1, u->ctx);
+	memset(&info, 0, sizeof(info));
+	info.size = size;
+	info.mtime_s = -1;
+	return a->fn(name, &info, a->ctx);
 }
 
-int backend_list_timed(Backend *be, const char *prefix, BackendTimedFn fn, void *ctx, RemoteErr *err)
+int backend_list_info(Backend *be, const char *prefix, BackendInfoFn fn, void *ctx, RemoteErr *err)
 {
-	struct untimed u = { fn, ctx };
+	struct info_adapter a = {fn, ctx};
 
 	err_clear(err);
-	if (be->ops->list_timed)
-		return be->ops->list_timed(be, prefix, fn, ctx, err);
-	return be->ops->list(be, prefix, no_time, &u, err);
+	if (be->ops->list_info)
+		return be->ops->list_info(be, prefix, fn, ctx, err);
+	return be->ops->list(be, prefix, size_only, &a, err);
+}
+
+int backend_head(Backend *be, const char *name, BackendObjInfo *out, RemoteErr *err)
+{
+	BackendObjInfo info;
+	int rc;
+
+	err_clear(err);
+	if (be->ops->head)
+		return be->ops->head(be, name, out, err);
+	memset(&info, 0, sizeof(info));
+	info.mtime_s = -1;
+	rc = be->ops->stat(be, name, &info.size, err);
+	if (rc == 0)
+		*out = info;
+	return rc;
+}
+
+int backend_where(Backend *be, BackendWhere *out)
+{
+	if (!be->ops->where)
+		return -ENOTSUP;
+	memset(out, 0, sizeof(*out));
+	return be->ops->where(be, out);
+}
+
+/* GLACIER_IR, the IA classes and INTELLIGENT_TIERING's frequent tiers
+ * answer a GET at once (for a retrieval fee); only these two need a
+ * RestoreObject first. INTELLIGENT_TIERING's opt-in archive tiers do
+ * too, but a listing cannot tell them apart: a GET then answers
+ * -ENODATA, which callers handle like an archived object. */
+int backend_class_archived(const char *storage_class)
+{
+	return strcmp(storage_class, "GLACIER") == 0 || strcmp(storage_class, "DEEP_ARCHIVE") == 0;
 }
 
 int backend_delete(Backend *be, const char *name, RemoteErr *err)
@@ -223,30 +258,6 @@ int backend_stat(Backend *be, const char *name, uint64_t *out_size, RemoteErr *e
 {
 	err_clear(err);
 	return be->ops->stat(be, name, out_size, err);
-}
-
-int backend_stat_sha256(Backend *be, const char *name, uint64_t *out_size, uint8_t out_sha256[32],
-                        int *out_has_sha256, RemoteErr *err)
-{
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	unsigned int n = 0;
-	int rc;
-
-	err_clear(err);
-	if (be->ops->stat_sha256)
-		return be->ops->stat_sha256(be, name, out_size, out_sha256, out_has_sha256, err);
-	rc = be->ops->get(be, name, SIZE_MAX, &buf, &len, err);
-	if (rc)
-		return rc;
-	if (EVP_Digest(buf, len, out_sha256, &n, EVP_sha256(), NULL) != 1 || n != 32) {
-		free(buf);
-		return backend_err_set(err, -ENOMEM, "%s: %s: cannot hash: out of memory", be->location, name);
-	}
-	free(buf);
-	*out_size = len;
-	*out_has_sha256 = 1;
-	return 0;
 }
 
 int backend_thaw(Backend *be, const char *name, unsigned days, RemoteErr *err)

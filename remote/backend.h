@@ -63,12 +63,43 @@ typedef struct BackendStats {
  * listing early (list then returns that value). */
 typedef int (*BackendListFn)(const char *name, uint64_t size, void *ctx);
 
-/* Called once per object found by list_timed(): also when it was stored
- * (unix seconds; -1 when the store does not say). Same stopping rule. */
-typedef int (*BackendTimedFn)(const char *name, uint64_t size, int64_t mtime_s, void *ctx);
-
 /* Called once per object found by list_names(); same stopping rule. */
 typedef int (*BackendNameFn)(const char *name, void *ctx);
+
+/* What a listing (backend_list_info) or a HEAD (backend_head) tells of one
+ * object besides its name. */
+typedef struct BackendObjInfo {
+	uint64_t size;
+	char storage_class[24];  /* as the store names it ("GLACIER"); "" when it
+	                          * names none (a local directory) */
+	int archived;            /* its class refuses a GET until the object is
+	                          * thawed (GLACIER, DEEP_ARCHIVE; backend_class_archived) */
+	int64_t mtime_s;         /* when it was stored, unix seconds (S3
+	                          * LastModified, from which S3 counts a class's
+	                          * minimum storage duration; a local file's
+	                          * mtime); -1 when the store does not say, and
+	                          * from backend_head */
+	/* backend_head only; zero from a listing: */
+	int restored;            /* a thawed copy is readable now (S3
+	                          * x-amz-restore: ongoing-request="false") */
+	int restoring;           /* a thaw was asked for and is under way */
+	int has_sha256;          /* the store returned the SHA-256 of the whole
+	                          * object recorded at upload (S3
+	                          * x-amz-checksum-sha256 of a single-part upload) */
+	uint8_t sha256[32];
+} BackendObjInfo;
+
+/* Where an S3 backend keeps a repository (backend_where). */
+typedef struct BackendWhere {
+	char bucket[256];
+	char prefix[1024];       /* the key prefix: "" or "some/prefix/" */
+	char class_data[24];     /* the class new data/ objects get; "" when no
+	                          * header is sent (STANDARD) */
+	char class_metadata[24]; /* the class of every other new object, the same way */
+} BackendWhere;
+
+/* Called once per object found by list_info(); same stopping rule. */
+typedef int (*BackendInfoFn)(const char *name, const BackendObjInfo *info, void *ctx);
 
 typedef struct BackendOps {
 	int  (*put)(Backend *be, const char *name, const void *buf, size_t len, RemoteErr *err);
@@ -87,11 +118,12 @@ typedef struct BackendOps {
 	void (*stats)(Backend *be, struct BackendStats *out);
 	/* optional (NULL: backend_set_retention answers -ENOTSUP) */
 	int  (*set_retention)(Backend *be, int governance, unsigned days, RemoteErr *err);
-	/* optional (NULL: backend_list_timed reports mtime -1) */
-	int  (*list_timed)(Backend *be, const char *prefix, BackendTimedFn fn, void *ctx, RemoteErr *err);
-	/* optional (NULL: backend_stat_sha256 reads the object and hashes it) */
-	int  (*stat_sha256)(Backend *be, const char *name, uint64_t *out_size, uint8_t out_sha256[32],
-	                    int *out_has_sha256, RemoteErr *err);
+	/* optional (NULL: backend_list_info goes through list, no classes) */
+	int  (*list_info)(Backend *be, const char *prefix, BackendInfoFn fn, void *ctx, RemoteErr *err);
+	/* optional (NULL: backend_head goes through stat) */
+	int  (*head)(Backend *be, const char *name, BackendObjInfo *out, RemoteErr *err);
+	/* optional (NULL: backend_where answers -ENOTSUP) */
+	int  (*where)(Backend *be, BackendWhere *out);
 } BackendOps;
 
 struct Backend {
@@ -147,31 +179,35 @@ int backend_list(Backend *be, const char *prefix, BackendListFn fn, void *ctx, R
  * Errors and the early stop as for backend_list. */
 int backend_list_names(Backend *be, const char *prefix, BackendNameFn fn, void *ctx, RemoteErr *err);
 
-/* backend_list_timed — backend_list with each object's upload time: S3's
- * LastModified (the time the object was stored; S3 counts an archive
- * class's minimum storage duration from it), a local file's mtime.
- * -1 for a store that says nothing. Errors as for backend_list. */
-int backend_list_timed(Backend *be, const char *prefix, BackendTimedFn fn, void *ctx, RemoteErr *err);
+/* backend_list_info — backend_list with what the listing says of each
+ * object: its storage class (S3 ListObjectsV2 <StorageClass>) and upload
+ * time (<LastModified>; a local directory: the file's mtime). The same
+ * objects, the same cost, errors and early stop. A backend without
+ * classes reports "" for the class; one that keeps no times, -1. */
+int backend_list_info(Backend *be, const char *prefix, BackendInfoFn fn, void *ctx, RemoteErr *err);
+
+/* backend_head — what the store keeps about one object without reading
+ * it (S3: one HEAD with x-amz-checksum-mode: ENABLED; an archived object
+ * answers it like any other, at no retrieval fee). Writes *out on
+ * success; -ENOENT when absent. A backend without classes or checksums
+ * fills size alone. */
+int backend_head(Backend *be, const char *name, BackendObjInfo *out, RemoteErr *err);
+
+/* backend_where — the bucket, key prefix and storage-class rule of an S3
+ * backend (as its location, STRATA_S3_STORAGE_CLASS or --storage-class
+ * set them), for `strata s3 lifecycle`. 0, or -ENOTSUP for a backend
+ * without buckets (a local directory). No I/O. */
+int backend_where(Backend *be, BackendWhere *out);
+
+/* backend_class_archived — 1 for a storage class whose objects must be
+ * thawed before a GET (GLACIER, DEEP_ARCHIVE), else 0. */
+int backend_class_archived(const char *storage_class);
 
 /* backend_delete — remove an object; -ENOENT if it was not there. */
 int backend_delete(Backend *be, const char *name, RemoteErr *err);
 
 /* backend_stat — size of an object; -ENOENT if absent. */
 int backend_stat(Backend *be, const char *name, uint64_t *out_size, RemoteErr *err);
-
-/* backend_stat_sha256 — the size of an object and, when the store can say
- * without reading it, the SHA-256 of its bytes it holds: S3 answers a HEAD
- * with x-amz-checksum-mode: ENABLED with the x-amz-checksum-sha256 it
- * verified and stored at upload, which costs no retrieval even for
- * GLACIER and DEEP_ARCHIVE objects (one request). *out_has_sha256 = 1
- * and out_sha256 written when the digest is the whole object's; 0 when
- * the store keeps none (an upload without the header, an S3-compatible
- * store without checksums) or only a checksum of part checksums (a
- * multipart upload, "...-N"), and then only the size is known.
- * A backend without the operation (a local directory) reads the object
- * and hashes it: reading is free there. Errors: those of backend_stat. */
-int backend_stat_sha256(Backend *be, const char *name, uint64_t *out_size, uint8_t out_sha256[32],
-                        int *out_has_sha256, RemoteErr *err);
 
 /* backend_thaw — ask for a readable copy of an archived object (S3
  * RestoreObject, Standard tier) kept for days days. Returns 0 when a

@@ -462,11 +462,21 @@ out:
 /* Where list_dir reports objects: with sizes (list) or names only
  * (list_names, which needs no stat for an entry whose type readdir gives). */
 struct list_sink {
-	BackendListFn sized;    /* exactly one of sized, named and timed is set */
+	BackendListFn sized;    /* exactly one of sized, named and info is set */
 	BackendNameFn named;
-	BackendTimedFn timed;
+	BackendInfoFn info;
 	void *ctx;
 };
+
+static int report_info(const struct list_sink *sink, const char *rel, const struct stat *st)
+{
+	BackendObjInfo info;
+
+	memset(&info, 0, sizeof(info));
+	info.size = (uint64_t)st->st_size;
+	info.mtime_s = (int64_t)st->st_mtime;
+	return sink->info(rel, &info, sink->ctx);
+}
 
 /* list_dir — report every object below the directory open as dfd (taken
  * over, closed here) whose path relative to the root is rel[0..rel_len),
@@ -539,7 +549,7 @@ static int list_dir(LocalBackend *lb, int dfd, char *rel, size_t rel_len, const 
 			if (backend_name_check(rel) < 0)
 				continue;
 			rc = sink->named ? sink->named(rel, sink->ctx)
-			   : sink->timed ? sink->timed(rel, (uint64_t)st.st_size, (int64_t)st.st_mtime, sink->ctx)
+			   : sink->info ? report_info(sink, rel, &st)
 			   : sink->sized(rel, (uint64_t)st.st_size, sink->ctx);
 			if (rc)
 				break;
@@ -609,9 +619,10 @@ static int local_list(Backend *be, const char *prefix, BackendListFn fn, void *c
 	return list_prefix(be, prefix, &sink, err);
 }
 
-/* The file's mtime is its upload time: objects are written once (temp
- * file, rename) and never touched again. */
-static int local_list_timed(Backend *be, const char *prefix, BackendTimedFn fn, void *ctx, RemoteErr *err)
+/* A directory has no storage classes; the file's mtime is the upload
+ * time: objects are written once (temp file, rename) and never touched
+ * again. */
+static int local_list_info(Backend *be, const char *prefix, BackendInfoFn fn, void *ctx, RemoteErr *err)
 {
 	struct list_sink sink = {NULL, NULL, fn, ctx};
 
@@ -699,7 +710,7 @@ static const BackendOps local_ops = {
 	.stat = local_stat,
 	.free = local_free,
 	.list_names = local_list_names,
-	.list_timed = local_list_timed,
+	.list_info = local_list_info,
 };
 
 int backend_local_open(const char *dir, Backend **out_be, RemoteErr *err)

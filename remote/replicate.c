@@ -171,30 +171,47 @@ static const char *hash_label(const Run *r)
  * or DEEP_ARCHIVE object fails with InvalidObjectState, and one of
  * STANDARD_IA or GLACIER_IR costs a retrieval fee): the store's size and,
  * where it keeps one, the SHA-256 it verified when the upload arrived
- * (backend_stat_sha256: an S3 HEAD with x-amz-checksum-mode, a local
- * file read and hashed) must be those of the bytes written. */
+ * (backend_head: an S3 HEAD with x-amz-checksum-mode) must be those of
+ * the bytes written. A store without buckets (a local directory, where
+ * reading costs nothing) keeps no checksum: the file is read back and
+ * hashed. */
 static int verify(Run *r, const char *name, const uint8_t *want, size_t want_len, RemoteErr *err)
 {
-	uint8_t got_sum[ID_LEN], want_sum[ID_LEN];
-	uint64_t got_len = 0;
+	uint8_t want_sum[ID_LEN];
+	BackendObjInfo info;
+	BackendWhere where;
 	unsigned int n = 0;
-	int rc, has = 0;
+	int rc;
 
-	rc = backend_stat_sha256(r->dst, name, &got_len, got_sum, &has, err);
+	rc = backend_head(r->dst, name, &info, err);
 	if (rc)
 		return rc;
-	if (got_len != want_len)
+	if (!info.has_sha256 && backend_where(r->dst, &where) == -ENOTSUP) {
+		uint8_t *buf = NULL;
+		size_t len = 0;
+
+		rc = backend_get(r->dst, name, SIZE_MAX, &buf, &len, err);
+		if (rc)
+			return rc;
+		info.size = len;
+		rc = EVP_Digest(buf, len, info.sha256, &n, EVP_sha256(), NULL) == 1 && n == sizeof info.sha256;
+		free(buf);
+		if (!rc)
+			return backend_err_set(err, -ENOMEM, "%s: cannot hash: out of memory", name);
+		info.has_sha256 = 1;
+	}
+	if (info.size != want_len)
 		return backend_err_set(err, -EIO, "%s: %s: checked after upload, the store holds %llu bytes, not "
-		                       "the %zu written", r->dst->location, name, (unsigned long long)got_len, want_len);
-	if (has) {
+		                       "the %zu written", r->dst->location, name, (unsigned long long)info.size, want_len);
+	if (info.has_sha256) {
 		if (EVP_Digest(want, want_len, want_sum, &n, EVP_sha256(), NULL) != 1 || n != sizeof want_sum)
 			return backend_err_set(err, -ENOMEM, "%s: cannot hash: out of memory", name);
-		if (memcmp(got_sum, want_sum, sizeof want_sum) != 0)
+		if (memcmp(info.sha256, want_sum, sizeof want_sum) != 0)
 			return backend_err_set(err, -EIO, "%s: %s: checked after upload, the store's SHA-256 of it "
 			                       "differs from that of the bytes written", r->dst->location, name);
 	}
 	pthread_mutex_lock(&r->mu);
-	if (has)
+	if (info.has_sha256)
 		r->res->objects_sum_checked++;
 	else
 		r->res->objects_size_checked++;

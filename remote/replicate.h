@@ -13,7 +13,7 @@
  * an S3 upload carries x-amz-checksum-sha256, which S3 verifies against
  * the bytes it received before it stores them, and a HEAD with
  * x-amz-checksum-mode then shows the size and that SHA-256 stored under
- * the name (backend_stat_sha256); a local target's file is read and
+ * the name (backend_head); a local target's file is read and
  * hashed. tools/cli/doc/replicate.md "What a replica's check proves".
  *
  * Order (FORMAT.md "Write ordering"), so the target is a valid repository
@@ -97,7 +97,7 @@ typedef struct ReplicateMirror {
 	 * tree/ packs (tree, the metadata class) were uploaded in: a pack
 	 * younger than it is held back (deleting it costs the rest of the
 	 * duration anyway). 0: none. Counted from the target's upload time
-	 * (backend_list_timed); a pack whose time the store does not give is
+	 * (backend_list_info); a pack whose time the store does not give is
 	 * held back whenever the minimum is not 0. */
 	int64_t min_age_data_s, min_age_tree_s;
 	/* Storage price of those classes per GiB-month, for the early-deletion

@@ -49,7 +49,7 @@ static void tlist_free(TList *l)
 	memset(l, 0, sizeof *l);
 }
 
-static int tcollect(const char *name, uint64_t size, int64_t mtime_s, void *ctx)
+static int tcollect(const char *name, const BackendObjInfo *info, void *ctx)
 {
 	TList *l = ctx;
 
@@ -65,8 +65,8 @@ static int tcollect(const char *name, uint64_t size, int64_t mtime_s, void *ctx)
 	l->v[l->n].name = strdup(name);
 	if (!l->v[l->n].name)
 		return -ENOMEM;
-	l->v[l->n].size = size;
-	l->v[l->n++].mtime_s = mtime_s;
+	l->v[l->n].size = info->size;
+	l->v[l->n++].mtime_s = info->mtime_s;
 	return 0;
 }
 
@@ -77,7 +77,7 @@ static int tcmp(const void *a, const void *b)
 
 static int tlist(Backend *be, const char *prefix, TList *out, RemoteErr *err)
 {
-	int rc = backend_list_timed(be, prefix, tcollect, out, err);
+	int rc = backend_list_info(be, prefix, tcollect, out, err);
 
 	if (rc == -ENOMEM)
 		return backend_err_set(err, -ENOMEM, "%s: out of memory listing %s", be->location, prefix);

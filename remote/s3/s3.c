@@ -5,11 +5,12 @@
  *   put        PUT, or multipart upload above 64 MiB (aborted on failure)
  *   get        GET, checked against the stored SHA-256 when the store has one
  *   get_range  GET with Range: bytes=a-b, exactly len bytes or an error
- *   list, list_timed  ListObjectsV2, page by page (continuation-token), each page
+ *   list       ListObjectsV2, page by page (continuation-token), each page
  *              judged by s3_list.c before its keys are used
  *   delete     HEAD (for -ENOENT, which S3's DELETE never says), DELETE
  *   stat       HEAD
- *   stat_sha256  HEAD with x-amz-checksum-mode: ENABLED
+ *   head       HEAD with x-amz-checksum-mode: ENABLED (class, restore, SHA-256)
+ *   list_info  list, with each object's <StorageClass> and <LastModified>
  *   thaw       POST ?restore (RestoreObject) for GLACIER / DEEP_ARCHIVE
  * Object NAME is key PREFIX + NAME in the bucket.
  *
@@ -186,45 +187,6 @@ static int s3_stat(Backend *be, const char *name, uint64_t *out_size, RemoteErr 
 	if (!key)
 		return backend_err_set(err, -ENOMEM, "%s: out of memory", what);
 	rc = s3_head(s3, key, what, out_size, NULL, err);
-	free(key);
-	return rc;
-}
-
-/* s3_stat_sha256 — HEAD with x-amz-checksum-mode: ENABLED: the size and
- * the SHA-256 S3 verified at upload and stored with the object. A HEAD
- * reads no bytes, so it works (and costs no retrieval) in every class. */
-static int s3_stat_sha256(Backend *be, const char *name, uint64_t *out_size, uint8_t out_sha256[32],
-                          int *out_has_sha256, RemoteErr *err)
-{
-	S3Backend *s3 = s3_of(be);
-	char what[WHAT_MAX], *key;
-	size_t n = 0;
-	S3Req rq;
-	int rc;
-
-	rc = check_name(s3, name, what, err);
-	if (rc < 0)
-		return rc;
-	key = full_key(s3, name);
-	if (!key)
-		return backend_err_set(err, -ENOMEM, "%s: out of memory", what);
-	memset(&rq, 0, sizeof(rq));
-	rq.method = "HEAD";
-	rq.key = key;
-	rq.ssec = 1;
-	rq.want_checksum = 1;
-	rc = s3http_call(s3->http, &rq, what, err);
-	if (rc == 0 && rq.content_length < 0)
-		rc = backend_err_set(err, -EIO, "%s: HEAD answer without Content-Length", what);
-	if (rc == 0) {
-		*out_size = (uint64_t)rq.content_length;
-		/* A "-N" suffix: a checksum of part checksums, not the
-		 * object's digest. */
-		*out_has_sha256 = rq.checksum[0] && !strchr(rq.checksum, '-') &&
-		                  sodium_base642bin(out_sha256, 32, rq.checksum, strlen(rq.checksum), NULL, &n,
-		                                    NULL, sodium_base64_VARIANT_ORIGINAL) == 0 && n == 32;
-	}
-	s3http_req_free(&rq);
 	free(key);
 	return rc;
 }
@@ -541,8 +503,9 @@ char *s3_list_query(const char *enc_token, const char *enc_prefix)
 	return query;
 }
 
-/* s3_list_any — ListObjectsV2 reporting to exactly one of fn and timed. */
-static int s3_list_any(Backend *be, const char *prefix, BackendListFn fn, BackendTimedFn timed, void *ctx,
+/* s3_list_any — ListObjectsV2 for list (fn) or list_info (ifn): exactly
+ * one of them is set. */
+static int s3_list_any(Backend *be, const char *prefix, BackendListFn fn, BackendInfoFn ifn, void *ctx,
                        RemoteErr *err)
 {
 	S3Backend *s3 = s3_of(be);
@@ -605,8 +568,20 @@ static int s3_list_any(Backend *be, const char *prefix, BackendListFn fn, Backen
 			 * backend skips what is not a regular file. */
 			if (strncmp(k, s3->cfg.prefix, plen) != 0 || backend_name_check(k + plen) < 0)
 				continue;
-			rc = timed ? timed(k + plen, page.objects[i].size, page.objects[i].mtime_s, ctx)
-			           : fn(k + plen, page.objects[i].size, ctx);
+			if (ifn) {
+				BackendObjInfo info;
+
+				memset(&info, 0, sizeof(info));
+				info.size = page.objects[i].size;
+				/* S3 names STANDARD; "" keeps one spelling for "no class". */
+				if (strcmp(page.objects[i].storage_class, "STANDARD") != 0)
+					memcpy(info.storage_class, page.objects[i].storage_class, sizeof(info.storage_class));
+				info.archived = backend_class_archived(info.storage_class);
+				info.mtime_s = page.objects[i].mtime_s;
+				rc = ifn(k + plen, &info, ctx);
+			} else {
+				rc = fn(k + plen, page.objects[i].size, ctx);
+			}
 			if (rc)
 				goto out;
 		}
@@ -640,9 +615,58 @@ static int s3_list(Backend *be, const char *prefix, BackendListFn fn, void *ctx,
 	return s3_list_any(be, prefix, fn, NULL, ctx, err);
 }
 
-static int s3_list_timed(Backend *be, const char *prefix, BackendTimedFn fn, void *ctx, RemoteErr *err)
+static int s3_list_info(Backend *be, const char *prefix, BackendInfoFn fn, void *ctx, RemoteErr *err)
 {
 	return s3_list_any(be, prefix, NULL, fn, ctx, err);
+}
+
+/* s3_head_info — HEAD with x-amz-checksum-mode: ENABLED. The checksum of
+ * a multipart upload ("BASE64-N", a hash of the parts' hashes) is not the
+ * object's SHA-256 and is left out; so is one that does not decode. */
+static int s3_head_info(Backend *be, const char *name, BackendObjInfo *out, RemoteErr *err)
+{
+	S3Backend *s3 = s3_of(be);
+	char what[WHAT_MAX], *key;
+	BackendObjInfo info;
+	S3Req rq;
+	size_t bin_len = 0;
+	int rc;
+
+	rc = check_name(s3, name, what, err);
+	if (rc < 0)
+		return rc;
+	key = full_key(s3, name);
+	if (!key)
+		return backend_err_set(err, -ENOMEM, "%s: out of memory", what);
+	memset(&rq, 0, sizeof(rq));
+	memset(&info, 0, sizeof(info));
+	info.mtime_s = -1;
+	rq.method = "HEAD";
+	rq.key = key;
+	rq.ssec = 1;
+	rq.checksum_mode = 1;
+	rc = s3http_call(s3->http, &rq, what, err);
+	if (rc == 0 && rq.content_length < 0)
+		rc = backend_err_set(err, -EIO, "%s: HEAD answer without Content-Length", what);
+	if (rc == 0) {
+		info.size = (uint64_t)rq.content_length;
+		if (strcmp(rq.class_answered, "STANDARD") != 0)
+			memcpy(info.storage_class, rq.class_answered, sizeof(info.storage_class));
+		info.archived = backend_class_archived(info.storage_class);
+		/* x-amz-restore: ongoing-request="true" while thawing;
+		 * ongoing-request="false", expiry-date="..." once readable. */
+		info.restoring = strstr(rq.restore, "ongoing-request=\"true\"") != NULL;
+		info.restored = strstr(rq.restore, "ongoing-request=\"false\"") != NULL;
+		if (rq.checksum[0] && !strchr(rq.checksum, '-') &&
+		    sodium_base642bin(info.sha256, sizeof(info.sha256), rq.checksum, strlen(rq.checksum), NULL,
+		                      &bin_len, NULL, sodium_base64_VARIANT_ORIGINAL) == 0 &&
+		    bin_len == sizeof(info.sha256))
+			info.has_sha256 = 1;
+		*out = info;
+	}
+	s3http_req_free(&rq);
+	free(key);
+	return rc;
 }
 
 /* s3_thaw — RestoreObject (POST ?restore) for an archived object:
@@ -723,17 +747,32 @@ static int s3_set_retention(Backend *be, int governance, unsigned days, RemoteEr
 	return 0;
 }
 
+static int s3_where(Backend *be, BackendWhere *out)
+{
+	S3Backend *s3 = s3_of(be);
+
+	if (strlen(s3->cfg.bucket) >= sizeof(out->bucket) || strlen(s3->cfg.prefix) >= sizeof(out->prefix))
+		return -ENAMETOOLONG;
+	snprintf(out->bucket, sizeof(out->bucket), "%s", s3->cfg.bucket);
+	snprintf(out->prefix, sizeof(out->prefix), "%s", s3->cfg.prefix);
+	snprintf(out->class_data, sizeof(out->class_data), "%s", s3->cfg.class_data ? s3->cfg.class_data : "");
+	snprintf(out->class_metadata, sizeof(out->class_metadata), "%s",
+	         s3->cfg.class_metadata ? s3->cfg.class_metadata : "");
+	return 0;
+}
+
 static const BackendOps s3_ops = {
+	.where = s3_where,
 	.stats = s3_stats,
 	.set_retention = s3_set_retention,
 	.put = s3_put,
 	.get = s3_get,
 	.get_range = s3_get_range,
 	.list = s3_list,
-	.list_timed = s3_list_timed,
+	.list_info = s3_list_info,
+	.head = s3_head_info,
 	.del = s3_del,
 	.stat = s3_stat,
-	.stat_sha256 = s3_stat_sha256,
 	.free = s3_free,
 	.thaw = s3_thaw,
 };

@@ -132,6 +132,7 @@ typedef struct ListDoc {
 	uint64_t size;
 	int have_size;
 	int64_t mtime_s;        /* -1 until a LastModified is read */
+	char storage_class[24];
 } ListDoc;
 
 /* "2026-12-07T17:00:00.000Z" (ISO 8601, UTC, as S3 writes LastModified):
@@ -188,6 +189,8 @@ static void list_end(XmlState *st, int depth, const char *name, const char *text
 			d->have_size = 1;
 		} else if (strcmp(name, "LastModified") == 0) {
 			d->mtime_s = parse_iso_time(text);
+		} else if (strcmp(name, "StorageClass") == 0) {
+			snprintf(d->storage_class, sizeof(d->storage_class), "%s", text);
 		}
 	} else if (depth == 2 && strcmp(name, "Contents") == 0) {
 		if (!d->key || !d->have_size) {
@@ -208,10 +211,12 @@ static void list_end(XmlState *st, int depth, const char *name, const char *text
 		d->page.objects[d->page.n_objects].key = d->key;
 		d->page.objects[d->page.n_objects].size = d->size;
 		d->page.objects[d->page.n_objects].mtime_s = d->mtime_s;
+		memcpy(d->page.objects[d->page.n_objects].storage_class, d->storage_class, sizeof(d->storage_class));
 		d->page.n_objects++;
 		d->key = NULL;
 		d->have_size = 0;
 		d->mtime_s = -1;
+		d->storage_class[0] = '\0';
 	}
 }
 
