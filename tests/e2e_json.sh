@@ -326,6 +326,14 @@ run "wal-list" wal-list wal-list
 field_is "wal-list: timeline 1, two segments" "d[0]['timeline']==1 and d[0]['segments']==2"
 run "wal-fetch" wal-fetch wal-fetch --prefetch 0 000000010000000000000001 "$T/wal-out"
 run "wal-prune" wal-prune wal-prune --before 000000010000000000000002 --dry-run
+mkdir -p "$T/pgbase"
+printf 'START WAL LOCATION: 0/1000028 (file 000000010000000000000001)\nCHECKPOINT LOCATION: 0/1000060\n' >"$T/pgbase/backup_label"
+echo 15 >"$T/pgbase/PG_VERSION"
+(cd "$T/pgbase" && tar -cf - .) | "$STRATA" backup --stdin-tar --label kind=pg-base -q
+run "wal-verify" wal-verify wal-verify
+field_is "wal-verify: one base backup, complete to segment 2" "d['ok'] and d['backups'][0]['ranges'][0]['last']=='000000010000000000000002'"
+run "restore --pg-recovery" restore restore latest --target "$T/pgr" --pg-recovery=xid=1234 --pg-restore-command 'strata-pg wal-fetch %f %p'
+field_is "restore --pg-recovery: described" "d['pg_recovery']['target']=='xid' and d['pg_recovery']['target_value']=='1234' and d['pg_recovery']['restore_command']=='strata-pg wal-fetch %f %p'"
 
 # ---- locks: a backup waiting on its standard input holds one ----
 mkfifo "$T/hold"

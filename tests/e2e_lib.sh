@@ -2,6 +2,11 @@
 # directory, a password file, a repository path and pass/fail helpers.
 # Each check prints "PASS name" or "FAIL name: why"; tests/run.sh counts them.
 set -u
+# Version-manager shims (pyenv's are a bash script per call: ~0.5 s of CPU
+# for each python3 or aws start on this machine, against 0.05 s for the
+# program itself) leave PATH; the tests run Debian's python3 and awscli.
+PATH=$(printf '%s\n' "$PATH" | tr ':' '\n' | grep -v '/\.pyenv/' | paste -sd: -)
+export PATH
 STRATA=${STRATA:-$(pwd)/build/strata}
 T=$(mktemp -d "${TMPDIR:-/tmp}/strata-e2e.XXXXXX")
 trap 'chmod -R u+rwX "$T" 2>/dev/null; rm -rf "$T"' EXIT

@@ -483,6 +483,18 @@ static int list_names(Repo *repo, NameList *l, StrataErr *err)
 	return 0;
 }
 
+int wal_names_list(Repo *repo, char (**out)[WAL_NAME_MAX + 1], size_t *out_n, StrataErr *err)
+{
+	NameList l;
+	int rc = list_names(repo, &l, err);
+
+	if (rc)
+		return rc;
+	*out = l.names;
+	*out_n = l.n;
+	return 0;
+}
+
 /* A segment's number within its timeline: log * segments-per-log + seg. */
 static uint64_t seg_number(const char *name, uint64_t segsize)
 {

@@ -33,6 +33,11 @@ int wal_check_name(const char *name, int *out_kind, StrataErr *err);
 int wal_desc_load(Repo *repo, const char *name, WalDesc *d, StrataErr *err);
 void wal_desc_free(WalDesc *d);
 
+/* wal_names_list — every WAL file name in the archive (wal/<tl>/<name>
+ * under its own timeline, valid names only), sorted by strcmp: timeline,
+ * then position. *out malloc'ed (NULL when empty), caller frees. */
+int wal_names_list(Repo *repo, char (**out)[WAL_NAME_MAX + 1], size_t *out_n, StrataErr *err);
+
 /* wal_read_whole — a regular file of at most WAL_MAX_FILE_BYTES into a
  * malloc'ed buffer, with its mtime. */
 int wal_read_whole(const char *path, uint8_t **out, size_t *out_len, int64_t *out_mtime_ns, StrataErr *err);

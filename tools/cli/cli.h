@@ -65,6 +65,7 @@ extern const CliCommand cmd_wal_push;
 extern const CliCommand cmd_wal_fetch;
 extern const CliCommand cmd_wal_list;
 extern const CliCommand cmd_wal_prune;
+extern const CliCommand cmd_wal_verify;
 extern const CliCommand cmd_diff;
 extern const CliCommand cmd_find;
 extern const CliCommand cmd_mount;

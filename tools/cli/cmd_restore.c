@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -11,6 +12,7 @@
 #include "store/snapselect.h"
 #include "store/snapshot.h"
 #include "store/tar/tar.h"
+#include "store/wal/wal_recovery.h"
 #include "tools/cli/cli.h"
 #include "tools/cli/cli_exit.h"
 #include "tools/cli/cli_fmt.h"
@@ -18,6 +20,7 @@
 #include "tools/cli/cli_lock.h"
 #include "tools/cli/cli_metrics.h"
 #include "tools/cli/cli_opts.h"
+#include "tools/cli/cli_pgrecovery.h"
 #include "tools/cli/cli_progress.h"
 #include "tools/cli/cli_repo.h"
 #include "tools/cli/cli_select.h"
@@ -41,7 +44,10 @@ enum {
 	OPT_JOB,
 	OPT_NUMERIC_OWNER,
 	OPT_STRIP,
-	OPT_EXCLUDE
+	OPT_EXCLUDE,
+	OPT_PG_RECOVERY,
+	OPT_PG_RECOVERY_ACTION,
+	OPT_PG_RESTORE_COMMAND
 };
 
 static const struct option longopts[] = {
@@ -64,6 +70,9 @@ static const struct option longopts[] = {
 	{ "numeric-owner", no_argument,   NULL, OPT_NUMERIC_OWNER },
 	{ "strip-components", required_argument, NULL, OPT_STRIP },
 	{ "exclude",   required_argument, NULL, OPT_EXCLUDE },
+	{ "pg-recovery", optional_argument, NULL, OPT_PG_RECOVERY },
+	{ "pg-recovery-action", required_argument, NULL, OPT_PG_RECOVERY_ACTION },
+	{ "pg-restore-command", required_argument, NULL, OPT_PG_RESTORE_COMMAND },
 	CLI_SELECT_LONGOPTS,
 	{ NULL, 0, NULL, 0 }
 };
@@ -88,6 +97,10 @@ typedef struct Args {
 	int numeric_owner;         /* --numeric-owner */
 	long strip;                /* --strip-components N */
 	CliList excludes;          /* --exclude PATTERN */
+	int pg_recovery;           /* --pg-recovery[=TARGET] (store/wal/wal_recovery.h) */
+	WalRecoveryTarget pg_target;
+	const char *pg_action;     /* --pg-recovery-action, default promote */
+	const char *pg_restore_command; /* --pg-restore-command CMD */
 } Args;
 
 static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
@@ -164,6 +177,23 @@ static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
 		return CLI_CONTINUE;
 	case OPT_DRY_RUN:
 		a->dry_run = 1;
+		return CLI_CONTINUE;
+	case OPT_PG_RECOVERY: {
+		StrataErr perr = { 0, "" };
+		if (wal_recovery_target_parse(arg, &a->pg_target, &perr) != 0)
+			return cli_usage(cli, "%s", perr.msg);
+		a->pg_recovery = 1;
+		return CLI_CONTINUE;
+	}
+	case OPT_PG_RECOVERY_ACTION:
+		if (strcmp(arg, "promote") && strcmp(arg, "pause") && strcmp(arg, "shutdown"))
+			return cli_usage(cli, "--pg-recovery-action wants promote, pause or shutdown: %s", arg);
+		a->pg_action = arg;
+		return CLI_CONTINUE;
+	case OPT_PG_RESTORE_COMMAND:
+		if (!*arg || strchr(arg, '\n'))
+			return cli_usage(cli, "--pg-restore-command wants a command line (with %%f and %%p)");
+		a->pg_restore_command = arg;
 		return CLI_CONTINUE;
 	case OPT_METRICS:
 		return cli_metrics_opt_file(cli, arg, &a->metrics);
@@ -333,6 +363,8 @@ static int run(Cli *cli, int argc, char **argv)
 	int rc, first, exit_code = CLI_EXIT_OK, have_snap = 0;
 	int64_t t0 = cli_now_ns();
 	double duration_s = 0, loss_s;
+	char *pg_command = NULL;
+	WalRecoveryResult pg_res = { 0, 0 };
 
 	memset(&a, 0, sizeof a);
 	memset(&report, 0, sizeof report);
@@ -376,6 +408,21 @@ static int run(Cli *cli, int argc, char **argv)
 	if (!a.target && !a.tar) {
 		exit_code = cli_usage(cli, "missing --target DIR (or --tar FILE)");
 		goto out;
+	}
+	if ((a.pg_action || a.pg_restore_command) && !a.pg_recovery) {
+		exit_code = cli_usage(cli, "--pg-recovery-action and --pg-restore-command go with --pg-recovery");
+		goto out;
+	}
+	if (a.pg_recovery && (a.tar || a.dry_run)) {
+		exit_code = cli_usage(cli, "--pg-recovery prepares the data directory restored at --target; "
+		                      "not with --tar or --dry-run");
+		goto out;
+	}
+	if (a.pg_recovery && !a.pg_restore_command) {
+		if ((rc = cli_pgrecovery_restore_command(cli, &pg_command, &err)) != 0) {
+			exit_code = rc == STRATA_EUSAGE ? cli_usage(cli, "%s", err.msg) : cli_fail(cli, rc, &err);
+			goto out;
+		}
 	}
 	if ((rc = cli_repo_open(cli, &repo, &err)) || (rc = cli_lock(cli, repo, LOCK_SHARED, &err)) ||
 	    (rc = cli_select_find(&a.sel, repo, &snap, &err))) {
@@ -432,6 +479,14 @@ static int run(Cli *cli, int argc, char **argv)
 		exit_code = CLI_EXIT_FAILURE;
 		goto out;
 	}
+	if (rc == 0 && a.pg_recovery && !res.errors) {
+		WalRecoveryOptions po;
+		memset(&po, 0, sizeof po);
+		po.target = a.pg_target;
+		po.action = a.pg_action ? a.pg_action : "promote";
+		po.restore_command = a.pg_restore_command ? a.pg_restore_command : pg_command;
+		rc = wal_recovery_prepare(a.target, &po, &pg_res, &err);
+	}
 	if (rc) {
 		exit_code = cli_fail(cli, rc, &err);
 		goto out;
@@ -470,6 +525,18 @@ static int run(Cli *cli, int argc, char **argv)
 			json_object_set_new(o, "deleted", report.deleted);
 			report.deleted = NULL;
 		}
+		if (o && a.pg_recovery &&
+		    json_object_set_new(o, "pg_recovery", json_pack("{s:o,s:s,s:o,s:s,s:s,s:b,s:b}",
+		                        "data_directory", cli_json_str(a.target),
+		                        "target", wal_recovery_kind_name(a.pg_target.kind),
+		                        "target_value", a.pg_target.value[0] ? json_string(a.pg_target.value) : json_null(),
+		                        "action", a.pg_action ? a.pg_action : "promote",
+		                        "restore_command", a.pg_restore_command ? a.pg_restore_command : pg_command,
+		                        "removed_postmaster_pid", pg_res.removed_pid,
+		                        "removed_standby_signal", pg_res.removed_standby)) != 0) {
+			json_decref(o);
+			o = NULL;
+		}
 		if (cli_json_print(o, 0) < 0)
 			exit_code = cli_failf(cli, -EIO, "cannot write to stdout");
 	} else if (a.dry_run) {
@@ -488,6 +555,14 @@ static int run(Cli *cli, int argc, char **argv)
 		if (a.delete_strays)
 			printf("; %llu removed", (unsigned long long)res.deleted);
 		printf(")\n");
+		if (a.pg_recovery) {
+			printf("prepared for recovery: recovery.signal, archive_mode = off, restore_command = %s, "
+			       "target %s%s%s, then %s%s%s\n", a.pg_restore_command ? a.pg_restore_command : pg_command,
+			       wal_recovery_kind_name(a.pg_target.kind), a.pg_target.value[0] ? " " : "", a.pg_target.value,
+			       a.pg_action ? a.pg_action : "promote",
+			       pg_res.removed_pid ? "; removed postmaster.pid" : "",
+			       pg_res.removed_standby ? "; removed standby.signal" : "");
+		}
 	}
 	/* An engine that skips entries it could not create reports them in
 	 * res.errors and still returns 0: the restore is then incomplete. */
@@ -507,6 +582,7 @@ out:
 		}
 	}
 	json_decref(report.deleted);
+	free(pg_command);
 	if (have_snap)
 		snapshot_clear(&snap);
 	repo_close(repo);
@@ -523,6 +599,7 @@ const CliCommand cmd_restore = {
 	         "                      [--delta[=fast]] [--delete [--dry-run]] [--allow-foreign-dirs]\n"
 	         "                      [--strip-components N] [--exclude PATTERN]... [--numeric-owner]\n"
 	         "                      [--metrics-file FILE [--job NAME]]\n"
+	         "                      [--pg-recovery[=TARGET] [--pg-recovery-action A] [--pg-restore-command CMD]]\n"
 	         "       strata restore SNAPSHOT (--tar | --tar-zst) FILE|- [--tar-mode MODE]\n"
 	         "       strata restore (--at TIME | --at-height N | --label KEY=VALUE | --verified)\n"
 	         "                      [--host H] [--tag T]... [--path P]... (--target DIR | --tar FILE|-)",
@@ -606,6 +683,23 @@ const CliCommand cmd_restore = {
 		"                        restore requests them, says how many are pending\n"
 		"                        and stops (run it again with --overwrite later)\n"
 		"      --cold-poll SECONDS  how often --cold-wait looks (default 60)\n"
+		"      --pg-recovery[=TARGET]\n"
+		"                        DIR is a PostgreSQL data directory (a base backup):\n"
+		"                        after the restore, set it up to recover from this\n"
+		"                        repository's WAL archive and NEVER archive into it.\n"
+		"                        Appends to DIR/postgresql.auto.conf archive_mode =\n"
+		"                        'off', archive_command = '', primary_conninfo = '',\n"
+		"                        restore_command (strata wal-fetch on this repository)\n"
+		"                        and the target; creates recovery.signal; removes\n"
+		"                        postmaster.pid and standby.signal. TARGET: end (the\n"
+		"                        default: the end of the archive), immediate,\n"
+		"                        time=TIMESTAMP, xid=N, name=RESTORE_POINT, lsn=X/Y\n"
+		"      --pg-recovery-action promote|pause|shutdown\n"
+		"                        recovery_target_action (default promote)\n"
+		"      --pg-restore-command CMD\n"
+		"                        the restore_command instead of `strata --repo LOC\n"
+		"                        --password-file FILE wal-fetch %f %p` (needed when the\n"
+		"                        password is not in a file, or for a wrapper script)\n"
 		"\n"
 		CLI_SELECT_HELP
 		"\n"
@@ -620,6 +714,8 @@ const CliCommand cmd_restore = {
 		"  strata restore --at '2024-05-01 12:00' --host node1 --target /srv/node\n"
 		"  strata restore --at-height 812345 --tag hourly --target /srv/node\n"
 		"  strata restore --at '2024-05-01 12:00' --label kind=pg-base --target /srv/pg\n"
+		"  strata restore --at '2024-05-01 12:00+00' --label kind=pg-base --target /srv/pg \\\n"
+		"      --pg-recovery='time=2024-05-01 12:00:00+00'\n"
 		"  strata restore latest --tar - | tar -x -C /srv/restore\n"
 		"  strata restore 3fa1c2d4 --tar-zst /backups/node.tar.zst\n"
 		"  strata restore latest --target /srv/node --cold-wait --cold-poll 600\n",

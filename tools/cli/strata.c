@@ -48,6 +48,7 @@ static const CliCommand *const commands[] = {
 	&cmd_wal_fetch,
 	&cmd_wal_list,
 	&cmd_wal_prune,
+	&cmd_wal_verify,
 	&cmd_replicate,
 	&cmd_help,
 	&cmd_version,
