@@ -35,7 +35,7 @@ expect "backup" "$STRATA" backup -q "$S"
 
 # flip FILE — one bit in the middle of FILE.
 flip() {
-	python3 -c 'import sys
+	python3 -S -c 'import sys
 p = sys.argv[1]
 b = bytearray(open(p, "rb").read())
 b[len(b) // 2] ^= 1
@@ -125,7 +125,7 @@ else fail "hostile key files: second run reads only the remembered key" "$(head 
 # key list says what is wrong with each; key remove deletes one.
 expect "hostile key files: key list" \
 	timeout 120 "$STRATA" -r "$T/r-hostile" --cache-dir "$T/c-hostile" --json key list
-if python3 -c 'import json, sys
+if python3 -S -c 'import json, sys
 d = json.load(open(sys.argv[1]))
 k, ko, kow = sys.argv[2], sys.argv[3], sys.argv[4]
 by = {e["id"]: e for e in d}
@@ -168,7 +168,7 @@ same_tree "damaged index file: restored tree equals the source" "$S" "$T/t-index
 # a strata that reads such files whole fails here instead of taking the
 # machine's memory (not with the sanitizers, whose shadow memory it counts).
 rss_run() {
-	set -- $(python3 -c 'import os, resource, subprocess, sys
+	set -- $(python3 -S -c 'import os, resource, subprocess, sys
 def limit():
     if "asan" not in os.environ.get("BUILD", ""):
         resource.setrlimit(resource.RLIMIT_DATA, (2 << 30, 2 << 30))
@@ -336,7 +336,7 @@ done
 	fail "churn: every backup exits 0 or 3 (3 with a warning naming the path)" "see above"
 expect "churn: check --read-data clean" "$STRATA" check --read-data
 "$STRATA" snapshots --json >"$T/snaps" 2>"$T/err"
-ids=$(python3 -c 'import json,sys
+ids=$(python3 -S -c 'import json,sys
 for s in json.load(open(sys.argv[1])):
     if any(t.startswith("churn") for t in s.get("tags") or []): print(s["id"])' "$T/snaps")
 nsnap=0
@@ -350,7 +350,7 @@ for id in $ids; do
 	fi
 	"$STRATA" ls --json "$id" >"$T/ls-$nsnap" 2>"$T/err" ||
 		{ verify_ok=0; echo "  ls $id: $(head -c 300 "$T/err")"; }
-	out=$(python3 - "$T/rs-$nsnap$C" "$T/ls-$nsnap" "$C" <<'EOF'
+	out=$(python3 -S - "$T/rs-$nsnap$C" "$T/ls-$nsnap" "$C" <<'EOF'
 import json, os, sys
 root, lsf, src = sys.argv[1], sys.argv[2], sys.argv[3]
 bad, torn, nfiles = [], 0, 0

@@ -126,7 +126,7 @@ elif cmd == "repaired":   # repair-json snapshot -> new id if repaired, else sta
 elif cmd == "subset":     # n t pack-id... -> the IDs in subset n/t, one a line
     print("\n".join(p for p in a[2:] if int(p[:8], 16) % int(a[1]) == int(a[0]) - 1))
 EOF
-py() { python3 "$H" "$@"; }
+py() { python3 -S "$H" "$@"; }   # stdlib only: -S leaves out the site module (e2e_lib.sh)
 
 # ---- the pristine repository: three snapshots of a changing tree ----
 mkdir -p "$S/d1/sub" "$S/d2"
@@ -154,7 +154,7 @@ snap 2
 head -c 25000 /dev/urandom >"$S/d1/a.bin"
 head -c 3000 /dev/urandom >"$S/d1/sub/later.bin"
 snap 3
-SNAPS=$($STRATA -r "$R" snapshots --json | python3 -c 'import json,sys; print(" ".join(s["id"] for s in json.load(sys.stdin)))')
+SNAPS=$($STRATA -r "$R" snapshots --json | python3 -S -c 'import json,sys; print(" ".join(s["id"] for s in json.load(sys.stdin)))')
 # The oracles below compare against these three: without them they would
 # have nothing to find.
 [ "$(echo $SNAPS | wc -w)" -eq 3 ] && pass "setup: three snapshots" || fail "setup: three snapshots" "SNAPS=$SNAPS"

@@ -26,14 +26,14 @@ case "${E2E_PART:-}" in kills1|kills2) KILLS_WANTED=$(( (KILLS_WANTED + 1) / 2 )
 
 # ids — the snapshot IDs: file names under snapshots/ (no password needed)
 ids() { ls "$R/snapshots" 2>/dev/null; }
-# rand N — a random number in [0, N)
-rand() { od -An -N4 -tu4 /dev/urandom | awk -v n="$1" '{print $1 % n}'; }
+# rand N — a random number in [0, N) (shell arithmetic: od's number, no awk)
+rand() { echo $(( $(od -An -N4 -tu4 /dev/urandom) % $1 )); }
 
 if e2e_part kills1 || e2e_part kills2; then
 S="$T/src"
 mkdir -p "$S" "$T/expect"
 i=0; while [ $i -lt 30 ]; do head -c 20000 /dev/urandom >"$S/f$i"; i=$((i + 1)); done
-head -c 2000000 /dev/urandom >"$S/big"
+head -c 1000000 /dev/urandom >"$S/big"
 expect "init" "$STRATA" init $SMALL
 
 # record ID — keep the source as snapshot ID holds it.
@@ -45,8 +45,10 @@ mutate() {
 	head -c 30000 /dev/urandom >"$S/n$n"
 	victim=$(ls "$S" | grep '^n' | head -1)
 	[ $(ls "$S" | grep -c '^n') -gt 5 ] && rm -f "$S/$victim"
-	# a bigger change each time, so that a backup runs long enough to be hit
-	head -c $((1000000 + $(rand 3000000))) /dev/urandom >"$S/big"
+	# a bigger change each time (0.5 to 2 MB: 5 to 20 packs of 96 KiB; the
+	# kills spread over what a backup takes, DUR below), so that a backup
+	# runs long enough to be hit
+	head -c $((500000 + $(rand 1500000))) /dev/urandom >"$S/big"
 }
 # verify_restore ID — restore ID and compare with what was recorded.
 verify_restore() {
@@ -68,7 +70,8 @@ kill_all() {
 	for p in "$@"; do echo "$((20 + $(rand $span))) $p"; done | sort -n >"$T/kill-plan"
 	waited=0
 	while read -r at p; do
-		sleep "$(awk -v d=$((at - waited)) 'BEGIN { printf "%.3f", d / 1000 }')"
+		d=$((at - waited))
+		sleep "$(printf '%d.%03d' $((d / 1000)) $((d % 1000)))"
 		waited=$at
 		if kill -9 "$p" 2>/dev/null; then kills=$((kills + 1)); fi
 	done <"$T/kill-plan"

@@ -21,9 +21,9 @@ trap 'cleanup_pids; chmod -R u+rwX "$T" 2>/dev/null; rm -rf "$T"' EXIT
 
 # state PID — the process's state letter (R, S, T, ...), "gone" when it ended.
 state() { s=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1); echo "${s:-gone}"; }
-nsnaps() { "$STRATA" -r "$R" --json snapshots 2>/dev/null | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
+nsnaps() { "$STRATA" -r "$R" --json snapshots 2>/dev/null | python3 -S -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
 check() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "got '$2', wanted '$3'"; fi; }
-jget() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval("d"+sys.argv[2]))' "$1" "$2" 2>/dev/null; }
+jget() { python3 -S -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval("d"+sys.argv[2]))' "$1" "$2" 2>/dev/null; }
 
 sleep 600 &
 W=$!
@@ -34,7 +34,7 @@ PIDS="$W"
 rc=$?
 check "static tree: exit 0" "$rc" 0
 P=$(jget "$T/out" '["paused_ms"]')
-if python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) > 0 else 1)' "$P" 2>/dev/null; then
+if python3 -S -c 'import sys; sys.exit(0 if float(sys.argv[1]) > 0 else 1)' "$P" 2>/dev/null; then
 	pass "--json: paused_ms is a number above 0"
 	echo "NOTE paused_ms of a first backup of 3 files: $P"
 else
@@ -51,7 +51,7 @@ else
 	fail "summary: paused line" "$(cat "$T/out")"
 fi
 if grep -Eq '^strata_freeze_paused_seconds\{job="backup",command="backup"\} [0-9.e-]+$' "$T/m.prom" &&
-   python3 -c '
+   python3 -S -c '
 import sys
 v = [l.split()[-1] for l in open(sys.argv[1]) if l.startswith("strata_freeze_paused_seconds{")]
 sys.exit(0 if len(v) == 1 and float(v[0]) > 0 else 1)' "$T/m.prom"; then
@@ -73,7 +73,7 @@ PIT="$T/pit"
 mkdir -p "$PIT"
 head -c 48000000 /dev/urandom >"$PIT/m_big.bin"
 # Start the logs above FROZEN_COPY_MAX (64 KiB): kept open, not copied.
-python3 -c '
+python3 -S -c '
 import sys
 for f in sys.argv[1:]:
     open(f, "w").write("0\n" * 40000)' "$PIT/a.log" "$PIT/z.log"
@@ -131,7 +131,7 @@ wait "$PW" 2>/dev/null
 # A tree whose listing takes a while: 30000 entries (the stop lasts about
 # the time of their lstat and files-cache lookups).
 BIG="$T/many"
-python3 -c '
+python3 -S -c '
 import os, sys
 for i in range(150):
     d = "%s/d%03d" % (sys.argv[1], i)
@@ -233,13 +233,13 @@ check "the next run after the SIGKILL succeeds" "$?" 0
 
 # ---- --freeze-max exceeded: writer resumed, the snapshot saved partial ----
 before=$(nsnaps)
-latest_before=$("$STRATA" -r "$R" cat snapshot latest | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+latest_before=$("$STRATA" -r "$R" cat snapshot latest | python3 -S -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 "$STRATA" -r "$R" --json backup "$BIG" --freeze-pid "$W" --freeze-max 1ms >"$T/out" 2>"$T/err"
 rc=$?
 check "--freeze-max exceeded: exit 3" "$rc" 3
 # 1 ms: either the listing outlasts it, or (on a busy machine) already
 # the stop does; the partial list names where.
-if python3 - "$T/out" "$BIG" <<'PY'
+if python3 -S - "$T/out" "$BIG" <<'PY'
 import json, re, sys
 d = json.load(open(sys.argv[1]))
 big = sys.argv[2]
@@ -257,7 +257,7 @@ else
 fi
 check "--freeze-max exceeded: the snapshot is saved" "$(nsnaps)" $((before + 1))
 check "--freeze-max exceeded: latest skips it" \
-	"$("$STRATA" -r "$R" cat snapshot latest | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')" \
+	"$("$STRATA" -r "$R" cat snapshot latest | python3 -S -c 'import json,sys; print(json.load(sys.stdin)["id"])')" \
 	"$latest_before"
 check "--freeze-max exceeded: the writer runs" "$(state "$W")" S
 
@@ -293,7 +293,7 @@ row "--freeze-max 0" 2 "strata: backup: --freeze-max wants a duration from 1ms t
 	"$STRATA" -r "$R" backup "$S" --freeze-pid "$W" --freeze-max 0
 row "--freeze-pid with --stdin" 2 "strata: backup: --freeze-pid needs PATHs: a stream is read as its producer writes it (see 'strata help backup')" \
 	"$STRATA" -r "$R" backup --stdin --freeze-pid "$W"
-python3 -c 'import threading, time, os, sys
+python3 -S -c 'import threading, time, os, sys
 t = threading.Thread(target=time.sleep, args=(30,)); t.start()
 print(t.native_id, flush=True); t.join()' >"$T/tid" &
 TP=$!

@@ -46,36 +46,16 @@ else
 	rocksdb_start "$DB"
 	PIDS="$DBP"
 	N=10
-	taken=0; clean=0; changed=0; ms=""
-	i=0
-	while [ $i -lt $N ]; do
-		i=$((i + 1))
-		"$STRATA" -r "$R" --json backup "$DB" --fs-snapshot btrfs >"$T/rb$i.json" 2>"$T/rb$i.err"
-		rc=$?
-		if [ $rc -ne 0 ]; then
-			fail "RocksDB backup $i: exit 0" "exit $rc: $(head -c 300 "$T/rb$i.err") $(head -c 300 "$T/rb$i.json")"
-			rm -f "$T/rb$i.json"
-			continue
-		fi
-		taken=$((taken + 1))
-		ms="$ms $(json "$T/rb$i.json" 'round(d["summary"]["duration_s"] * 1000)')"
-		[ "$(json "$T/rb$i.json" 'd["summary"]["files_new"]')" -gt 0 ] && changed=$((changed + 1))
-		sleep 0.3
-	done
+	rocksdb_backups "$DB" $N 'round(d["summary"]["duration_s"] * 1000)' --fs-snapshot btrfs
 	check "RocksDB: db_bench still writing after $N backups (never paused)" "$(state "$DBP" | tr S R)" R
-	check "RocksDB: every backup saw new tables (the load is real)" "$changed" "$N"
+	check "RocksDB: every backup saw new tables (the load is real)" "$ROCKS_CHANGED" "$N"
 	check "RocksDB: no filesystem snapshot left" "$(ls -a "$MNT/rocks" | grep -c '^\.strata-snap-')" 0
-	i=0
-	while [ $i -lt $N ]; do
-		i=$((i + 1))
-		[ -s "$T/rb$i.json" ] || continue
-		id=$(json "$T/rb$i.json" 'd["snapshot_id"]')
-		rocksdb_restored_ok "$id" "$DB" && clean=$((clean + 1))
-	done
+	# db_bench stops before the restores: they read only the repository.
 	stop_all
-	echo "NOTE RocksDB --fs-snapshot btrfs: $taken snapshots taken under load, $clean restored cleanly; backup ms:$ms"
-	check "RocksDB: $N snapshots taken with --fs-snapshot btrfs" "$taken" "$N"
-	check "RocksDB: every one restores to a database that passes ldb checkconsistency and scans its keys" "$clean" "$N"
+	rocksdb_restore_all "$DB" $N
+	echo "NOTE RocksDB --fs-snapshot btrfs: $ROCKS_TAKEN snapshots taken under load, $ROCKS_CLEAN restored cleanly; backup ms:$ROCKS_NOTES"
+	check "RocksDB: $N snapshots taken with --fs-snapshot btrfs" "$ROCKS_TAKEN" "$N"
+	check "RocksDB: every one restores to a database that passes ldb checkconsistency and scans its keys" "$ROCKS_CLEAN" "$N"
 	btrfs subvolume delete "$MNT/rocks" >/dev/null
 fi
 

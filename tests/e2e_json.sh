@@ -152,7 +152,7 @@ EOF
 # with LAST_SCHEMA); records SCHEMA as exercised.
 schema() {
 	n=$1; shift
-	if r=$(python3 "$T/jcheck.py" "$DOC" "$1" "$T/out.json" ${2:-} 2>&1); then
+	if r=$(python3 -S "$T/jcheck.py" "$DOC" "$1" "$T/out.json" ${2:-} 2>&1); then
 		pass "$n"
 	else
 		fail "$n" "$(printf %s "$r" | head -c 600) in $(head -c 300 "$T/out.json" | tr '\n' ' ')"
@@ -189,7 +189,7 @@ run_err() {
 
 # field_is NAME EXPR — a Python expression over $T/out.json (as d) is true.
 field_is() {
-	if r=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(bool(eval(sys.argv[2])))' "$T/out.json" "$2" 2>&1) && [ "$r" = True ]; then
+	if r=$(python3 -S -c 'import json,sys; d=json.load(open(sys.argv[1])); print(bool(eval(sys.argv[2])))' "$T/out.json" "$2" 2>&1) && [ "$r" = True ]; then
 		pass "$1"
 	else
 		fail "$1" "$2 -> $(printf %s "$r" | head -c 200)"
@@ -198,12 +198,12 @@ field_is() {
 
 # ---- the checker itself rejects what it should ----
 printf '{"id": "%s", "location": "/r"}\n' "$(printf '%064d' 0)" >"$T/out.json"
-python3 "$T/jcheck.py" "$DOC" init "$T/out.json" >/dev/null && pass "checker accepts a good document" || fail "checker accepts a good document" "$(python3 "$T/jcheck.py" "$DOC" init "$T/out.json")"
+python3 -S "$T/jcheck.py" "$DOC" init "$T/out.json" >/dev/null && pass "checker accepts a good document" || fail "checker accepts a good document" "$(python3 -S "$T/jcheck.py" "$DOC" init "$T/out.json")"
 for bad in '{"id": "xyz", "location": "/r"}' '{"location": "/r"}' \
            "{\"id\": \"$(printf '%064d' 0)\", \"location\": \"/r\", \"extra\": 1}" \
            "{\"id\": \"$(printf '%064d' 0)\", \"location\": 5}" 'not json'; do
 	printf '%s\n' "$bad" >"$T/out.json"
-	if python3 "$T/jcheck.py" "$DOC" init "$T/out.json" >/dev/null 2>&1; then
+	if python3 -S "$T/jcheck.py" "$DOC" init "$T/out.json" >/dev/null 2>&1; then
 		fail "checker rejects $bad" "accepted"
 	else
 		pass "checker rejects $bad"
@@ -222,7 +222,7 @@ mkfifo "$S/fifo"
 
 run "init" init init
 run "backup" backup backup --label height=100 --tag json "$S"
-S1=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["snapshot_id"])' "$T/out.json")
+S1=$(python3 -S -c 'import json,sys; print(json.load(open(sys.argv[1]))["snapshot_id"])' "$T/out.json")
 printf 'changed\n' >"$S/a.txt"
 rm "$S/dir/sub/deep.txt"
 printf 'new\n' >"$S/new.txt"
@@ -239,7 +239,7 @@ else
 	fail "backup --json-progress order" "$(head -c 400 "$T/out.json")"
 fi
 if [ ! -s "$T/err" ]; then pass "backup --json-progress: nothing on stderr"; else fail "backup --json-progress: nothing on stderr" "$(head -c 200 "$T/err")"; fi
-S2=$(tail -n 1 "$T/out.json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["snapshot_id"])')
+S2=$(tail -n 1 "$T/out.json" | python3 -S -c 'import json,sys; print(json.load(sys.stdin)["snapshot_id"])')
 "$STRATA" -r "$T/nope" backup --json-progress "$S" >"$T/out.json" 2>"$T/err"
 rc=$?
 if [ $rc -eq 10 ] && [ "$(wc -l <"$T/out.json")" -eq 1 ]; then pass "backup --json-progress: an error is one line"; else fail "backup --json-progress: an error is one line" "exit $rc: $(head -c 300 "$T/out.json")"; fi
@@ -274,9 +274,9 @@ run "stats" stats stats
 run "key list" key-list key list
 printf 'second\n' >"$T/pw2"
 run "key add" key-add key add --new-password-file "$T/pw2"
-K2=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$T/out.json")
+K2=$(python3 -S -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$T/out.json")
 run "key passwd" key-add --password-file "$T/pw2" key passwd --new-password-file "$T/pw2"
-K3=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$T/out.json")
+K3=$(python3 -S -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$T/out.json")
 run "key remove" key-remove key remove "$K3"
 run "check" check check
 run "check --read-data" check check --read-data
@@ -414,7 +414,7 @@ field_is "error codes are names" "d['error']['code'] in ('damaged','auth_failed'
 
 # ---- every schema exercised, every command documented ----
 # Prints "ok" or what is missing: a crash or empty output must not pass.
-python3 - "$DOC" "$T/covered" "$T/skipped" >"$T/cov" <<'EOF' || echo "CRASH $(cat "$T/cov")" >"$T/cov"
+python3 -S - "$DOC" "$T/covered" "$T/skipped" >"$T/cov" <<'EOF' || echo "CRASH $(cat "$T/cov")" >"$T/cov"
 import re, sys
 doc = open(sys.argv[1], encoding="utf-8").read()
 names = set(re.findall(r"<!-- schema (\S+) -->", doc))

@@ -36,7 +36,7 @@ hooked() {
 
 # pycheck NAME EXPR FILE — EXPR (Python) over d, the JSON document in FILE.
 pycheck() {
-	if r=$(python3 -c '
+	if r=$(python3 -S -c '
 import json, sys
 d = json.load(open(sys.argv[1]))
 print(eval(sys.argv[2]))' "$3" "$2" 2>&1) && [ "$r" = True ]; then
@@ -55,9 +55,9 @@ partial_case() {
 	"$@" >"$T/b.json" 2>"$T/err"
 	rc=$?
 	if [ $rc -eq 3 ]; then pass "$pc_name: exit 3"; else fail "$pc_name: exit 3" "exit $rc: $(head -c 400 "$T/err")"; return; fi
-	id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["snapshot_id"])' "$T/b.json")
+	id=$(python3 -S -c 'import json,sys; print(json.load(open(sys.argv[1]))["snapshot_id"])' "$T/b.json")
 	"$STRATA" --json snapshots >"$T/all.json"
-	python3 -c 'import json,sys; print(json.dumps([s for s in json.load(open(sys.argv[1])) if s["id"] == sys.argv[2]][0]))' \
+	python3 -S -c 'import json,sys; print(json.dumps([s for s in json.load(open(sys.argv[1])) if s["id"] == sys.argv[2]][0]))' \
 		"$T/all.json" "$id" >"$T/s.json"
 	"$STRATA" --json cat snapshot "$id" >"$T/c.json"
 	for src in backup:b snapshots:s cat:c; do
@@ -66,7 +66,7 @@ partial_case() {
 			"$T/${src##*:}.json"
 	done
 	# Each one is a warning naming it.
-	missing=$(python3 -c '
+	missing=$(python3 -S -c '
 import sys
 want, err = eval(sys.argv[1]), open(sys.argv[2]).read()
 print(" ".join(p for p, r, d in want if "strata: warning: %s: %s\n" % (p, d) not in err))' "$pc_want" "$T/err")
@@ -131,8 +131,8 @@ pycheck "complete snapshot: partial false, no paths" "d['partial'] is False and 
 # one 1 (FORMAT.md §12): a strata that predates partial snapshots refuses
 # the partial one ("upgrade strata") rather than take it for complete.
 ver_of() { od -An -tu4 -j8 -N4 "$R/snapshots/$1" | tr -d ' '; }
-cid=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["snapshot_id"])' "$T/out")
-pid=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["snapshot_id"])' "$T/b.json")
+cid=$(python3 -S -c 'import json,sys; print(json.load(open(sys.argv[1]))["snapshot_id"])' "$T/out")
+pid=$(python3 -S -c 'import json,sys; print(json.load(open(sys.argv[1]))["snapshot_id"])' "$T/b.json")
 if [ "$(ver_of "$cid")" = 1 ] && [ "$(ver_of "$pid")" = 2 ]; then
 	pass "sealed version: 1 for a complete snapshot, 2 for a partial one"
 else
@@ -144,7 +144,7 @@ S2="$T/sel"
 mkdir -p "$S2"
 head -c 100000 /dev/urandom >"$S2/f"
 expect "selection: complete backup C1" "$STRATA" backup --json --label height=10 --label kind=x --metrics-file "$F" --job sel "$S2"
-c1=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["snapshot_id"])' "$T/out")
+c1=$(python3 -S -c 'import json,sys; print(json.load(open(sys.argv[1]))["snapshot_id"])' "$T/out")
 last_ok=$(sed -n 's/^strata_last_success_timestamp_seconds{job="sel",command="backup"} //p' "$F")
 sleep 1
 # P1 holds f as read, 100007 bytes; the 10 appended after that read make it partial.
@@ -152,9 +152,9 @@ head -c 7 /dev/zero >>"$S2/f"
 hooked read "$S2/f" 'head -c 10 /dev/zero >>"$2"' "$STRATA" backup --json --force-reread --label height=20 \
 	--label kind=x --metrics-file "$F" --job sel "$S2" >"$T/out" 2>"$T/err"
 rc=$?
-p1=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["snapshot_id"])' "$T/out" 2>/dev/null)
+p1=$(python3 -S -c 'import json,sys; print(json.load(open(sys.argv[1]))["snapshot_id"])' "$T/out" 2>/dev/null)
 if [ $rc -eq 3 ] && [ -n "$p1" ]; then pass "selection: partial backup P1 (exit 3)"; else fail "selection: partial backup P1" "exit $rc: $(head -c 300 "$T/err")"; fi
-p1t=$("$STRATA" --json cat snapshot "$p1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["time"])')
+p1t=$("$STRATA" --json cat snapshot "$p1" | python3 -S -c 'import json,sys; print(json.load(sys.stdin)["time"])')
 
 # Metrics: a failure, the last success time that of C1.
 metric() { sed -n "s/^$1{job=\"sel\",command=\"backup\"} //p" "$F"; }
@@ -180,7 +180,7 @@ fi
 picks() {
 	pk_name=$1 pk_want=$2
 	shift 2
-	if "$@" >"$T/pick" 2>"$T/err" && python3 -c '
+	if "$@" >"$T/pick" 2>"$T/err" && python3 -S -c '
 import json, sys
 d = json.load(open(sys.argv[1]))
 d = d[0] if isinstance(d, list) and len(d) == 1 else d
@@ -209,9 +209,9 @@ expect "restore --include-partial --label height=20 restores P1" "$STRATA" --inc
 if [ "$(stat -c %s "$T/r2$S2/f")" = 100007 ]; then pass "restore --include-partial: P1's file (100007 bytes)"; else fail "restore --include-partial: P1's file" "$(stat -c %s "$T/r2$S2/f" 2>&1)"; fi
 expect "next backup" "$STRATA" backup --json "$S2"
 pycheck "the next backup's parent is C1, not the partial P1" "d['partial'] is False" "$T/out"
-c2=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["snapshot_id"])' "$T/out")
+c2=$(python3 -S -c 'import json,sys; print(json.load(open(sys.argv[1]))["snapshot_id"])' "$T/out")
 picks "the next backup's parent is C1, not the partial P1 (cat snapshot)" "$c2" "$STRATA" --json cat snapshot "$c2"
-if [ "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["parent"])' "$T/pick")" = "$c1" ]; then
+if [ "$(python3 -S -c 'import json,sys; print(json.load(open(sys.argv[1]))["parent"])' "$T/pick")" = "$c1" ]; then
 	pass "parent of the next backup = C1"
 else
 	fail "parent of the next backup = C1" "$(head -c 300 "$T/pick")"
@@ -229,7 +229,7 @@ fsnap() {  # fsnap HOST TIME partial|complete → prints the ID
 	else
 		"$STRATA" backup --json --host "$1" --time "$2" "$G" >"$T/fs" 2>/dev/null
 	fi
-	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["partial"] == (sys.argv[2] == "partial"); print(d["snapshot_id"])' "$T/fs" "$3"
+	python3 -S -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["partial"] == (sys.argv[2] == "partial"); print(d["snapshot_id"])' "$T/fs" "$3"
 }
 fc1=$(fsnap fg '2020-01-01 01:00' complete)
 fp1=$(fsnap fg '2020-01-01 02:00' partial)
@@ -242,7 +242,7 @@ forget_is() {
 	fi_name=$1 fi_host=$2 fi_keep=$3 fi_remove=$4
 	shift 4
 	"$STRATA" --json forget --host "$fi_host" --dry-run "$@" >"$T/fj" 2>"$T/err"
-	if python3 -c '
+	if python3 -S -c '
 import json, sys
 d = json.load(open(sys.argv[1]))
 keep = sorted(s["id"] for g in d["groups"] for s in g["keep"])
@@ -250,7 +250,7 @@ rem = sorted(s["id"] for g in d["groups"] for s in g["remove"])
 sys.exit(0 if keep == sorted(sys.argv[2].split()) and rem == sorted(sys.argv[3].split()) else 1)' "$T/fj" "$fi_keep" "$fi_remove"; then
 		pass "$fi_name"
 	else
-		fail "$fi_name" "$(head -c 300 "$T/err") $(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print([(s["short_id"], s["partial"]) for g in d["groups"] for s in g["keep"]])' "$T/fj" 2>&1)"
+		fail "$fi_name" "$(head -c 300 "$T/err") $(python3 -S -c 'import json,sys; d=json.load(open(sys.argv[1])); print([(s["short_id"], s["partial"]) for g in d["groups"] for s in g["keep"]])' "$T/fj" 2>&1)"
 	fi
 }
 forget_is "forget --keep-last 1: keeps C2 (newest complete) and P2 (newer than it), removes C1 and P1" fg "$fc2 $fp2" "$fc1 $fp1" --keep-last 1
@@ -268,13 +268,13 @@ ap3=$(fsnap fg2 '2020-02-01 03:00' partial)
 forget_is "all-partial group: --keep-last 2 keeps the 2 newest" fg2 "$ap3 $ap2" "$ap1" --keep-last 2
 
 # ---- backup --stdin-from-command: producers that fail leave nothing ----
-nsnaps() { "$STRATA" --json snapshots | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
-latest_id() { "$STRATA" --json --include-partial cat snapshot latest | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])'; }
+nsnaps() { "$STRATA" --json snapshots | python3 -S -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
+latest_id() { "$STRATA" --json --include-partial cat snapshot latest | python3 -S -c 'import json,sys; print(json.load(sys.stdin)["id"])'; }
 head -c 3000000 /dev/urandom >"$T/export.bin"
 expect "producer exits 0: snapshot saved (exit 0)" "$STRATA" backup --json --stdin-from-command --stdin-name export.bin \
 	--metrics-file "$F" --job export -- cat "$T/export.bin"
 pycheck "producer exits 0: a complete snapshot" "d['partial'] is False and d['summary']['bytes_total'] == 3000000" "$T/out"
-if "$STRATA" dump "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["snapshot_id"])' "$T/out")" export.bin | cmp -s - "$T/export.bin"; then pass "producer exits 0: dump is bit-exact"; else fail "producer exits 0: dump is bit-exact" "differs"; fi
+if "$STRATA" dump "$(python3 -S -c 'import json,sys; print(json.load(open(sys.argv[1]))["snapshot_id"])' "$T/out")" export.bin | cmp -s - "$T/export.bin"; then pass "producer exits 0: dump is bit-exact"; else fail "producer exits 0: dump is bit-exact" "differs"; fi
 metric() { sed -n "s/^$1{job=\"export\",command=\"backup\"} //p" "$F"; }
 last_ok=$(metric strata_last_success_timestamp_seconds)
 if [ "$(metric strata_success)" = 1 ] && [ -n "$last_ok" ]; then pass "producer exits 0: metrics success"; else fail "producer exits 0: metrics" "$(grep -v '^#' "$F")"; fi

@@ -133,11 +133,11 @@ pty "backup --quiet on a terminal" "$T/b5" sh -c "sh '$T/slow.sh' | '$STRATA' --
 judge "--quiet: no progress" "$T/b5" clean
 pty "backup --json on a terminal" "$T/b6" sh -c "sh '$T/slow.sh' | '$STRATA' --json backup --stdin --stdin-name slow5.bin"
 judge "--json: no progress" "$T/b6" clean
-if tr -d '\r' <"$T/b6" | python3 -c 'import json,sys; json.load(sys.stdin)' 2>/dev/null; then pass "--json on a terminal: one JSON document"; else fail "--json on a terminal: one JSON document" "$(head -c 300 "$T/b6")"; fi
+if tr -d '\r' <"$T/b6" | python3 -S -c 'import json,sys; json.load(sys.stdin)' 2>/dev/null; then pass "--json on a terminal: one JSON document"; else fail "--json on a terminal: one JSON document" "$(head -c 300 "$T/b6")"; fi
 
 # ---- restore: the snapshot's totals give an ETA (one thread, so that it
 # lasts long enough for a few draws) ----
-SNAP=$("$STRATA" snapshots --json --path "$S" | python3 -c 'import json,sys; print(json.load(sys.stdin)[-1]["short_id"])')
+SNAP=$("$STRATA" snapshots --json --path "$S" | python3 -S -c 'import json,sys; print(json.load(sys.stdin)[-1]["short_id"])')
 pty "restore on a terminal" "$T/r1" "$STRATA" restore "$SNAP" --threads 1 --target "$T/restore"
 judge "restore: files and bytes out of their totals, rate, ETA, erased" "$T/r1" draws 2 '^[0-9]+/130 files, [0-9.]+ (B|KiB|MiB)/[0-9.]+ MiB, [0-9.]+ (B|KiB|MiB)/s(, ETA [0-9hms]+)?'
 if grep -q 'ETA [0-9]' "$T/r1"; then pass "restore: an ETA is shown"; else fail "restore: an ETA is shown" "$(head -c 400 "$T/r1" | tr '\r\033' '  ')"; fi
@@ -158,7 +158,7 @@ judge "replicate: phase, objects done/todo, bytes, rate, erased" "$T/p1" draws 1
 
 # ---- prune: marking snapshots, repacking, deleting ----
 # Forget the throttled streams: their packs go.
-for id in $("$STRATA" snapshots --json | python3 -c 'import json,sys; print(" ".join(s["id"] for s in json.load(sys.stdin)[:-1]))'); do
+for id in $("$STRATA" snapshots --json | python3 -S -c 'import json,sys; print(" ".join(s["id"] for s in json.load(sys.stdin)[:-1]))'); do
 	"$STRATA" forget -q "$id" >/dev/null 2>&1
 done
 pty "prune on a terminal" "$T/q1" "$STRATA" prune --max-unused 0

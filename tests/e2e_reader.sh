@@ -9,7 +9,7 @@
 # by side under tests/run.sh.
 # e2e-parts: v1 v2 small
 . "$(dirname "$0")/e2e_lib.sh"
-READER="python3 $(cd "$(dirname "$0")" && pwd)/reader/strata_reader.py"
+READER="python3 -S $(cd "$(dirname "$0")" && pwd)/reader/strata_reader.py"
 S="$T/src"
 
 # The source: random data (many chunks, stored raw), zeros (every chunk cut
@@ -17,7 +17,7 @@ S="$T/src"
 # (its TREE is over 256 KiB), names and a symlink target that are not
 # UTF-8, a hard link, a FIFO, an empty file, a file 00 01 00 beside an empty
 # directory (the file's chunk ID is the empty tree's, §10).
-python3 - "$S" <<'EOF'
+python3 -S - "$S" <<'EOF'
 import os, random, sys
 s = os.fsencode(sys.argv[1])
 rnd = random.Random(32)
@@ -46,13 +46,13 @@ with open(s + b"/collide/f", "wb") as f:
 EOF
 
 # The stdin stream of snapshot 3.
-python3 -c 'import random,sys; sys.stdout.buffer.write(random.Random(7).randbytes(1500000))' >"$T/stream"
+python3 -S -c 'import random,sys; sys.stdout.buffer.write(random.Random(7).randbytes(1500000))' >"$T/stream"
 
 # check_snapshots TAG REPO — the reader's list equals strata's, field by field.
 check_snapshots() {
 	"$STRATA" -r "$2" snapshots --json >"$T/snap.strata" 2>"$T/err" &&
 	$READER "$2" snapshots >"$T/snap.reader" 2>>"$T/err" &&
-	python3 - "$T/snap.strata" "$T/snap.reader" >"$T/cmp" 2>&1 <<'EOF'
+	python3 -S - "$T/snap.strata" "$T/snap.reader" >"$T/cmp" 2>&1 <<'EOF'
 import base64, json, sys
 a, b = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
 def text(v):   # the reader keeps FORMAT.md's {"b64": ...}; strata prints U+FFFD
@@ -75,7 +75,7 @@ EOF
 
 # same_content NAME A B — same entries, types, file bytes and link targets.
 same_content() {
-	if python3 - "$2" "$3" >"$T/cmp" 2>&1 <<'EOF'
+	if python3 -S - "$2" "$3" >"$T/cmp" 2>&1 <<'EOF'
 import os, stat, sys
 def walk(root):
     out = {}
@@ -125,7 +125,7 @@ check_repo() {
 
 		"$STRATA" -r "$repo" ls "$id" --json >"$T/ls.strata" 2>"$T/err" &&
 		$READER "$repo" ls "$id" >"$T/ls.reader" 2>>"$T/err"
-		if python3 -c '
+		if python3 -S -c '
 import json, sys
 a, b = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
 a = [{k: v for k, v in x.items() if k not in ("nlink", "mode_string")} for x in a]
@@ -172,8 +172,8 @@ for variant in v1 v2 small; do
 	# UTF-8, from another host.
 	cp "$S/random.bin" "$T/random.1"
 	expect "$variant: backup 1" "$STRATA" -r "$repo" backup "$S" --tag daily --label height=100
-	python3 -c 'import random,sys; open(sys.argv[1],"ab").write(random.Random(9).randbytes(400000))' "$S/random.bin"
-	python3 -c 'import sys; f=open(sys.argv[1],"r+b"); f.seek(100000); f.write(b"CHANGED")' "$S/blocks.json"
+	python3 -S -c 'import random,sys; open(sys.argv[1],"ab").write(random.Random(9).randbytes(400000))' "$S/random.bin"
+	python3 -S -c 'import sys; f=open(sys.argv[1],"r+b"); f.seek(100000); f.write(b"CHANGED")' "$S/blocks.json"
 	expect "$variant: backup 2" "$STRATA" -r "$repo" backup "$S" --tag daily --tag extra --label height=200 --label kind=test
 	expect "$variant: backup 3 (stdin)" sh -c '"$1" -r "$2" backup --stdin --stdin-name stream.bin --tag db <"$3"' _ "$STRATA" "$repo" "$T/stream"
 	expect "$variant: backup 4 (non-UTF-8 path)" "$STRATA" -r "$repo" backup "$S/$(printf 'caf\351')" --host other-host
@@ -201,7 +201,7 @@ for variant in v1 v2 small; do
 
 	# Put the source back for the next repository.
 	cp "$T/random.1" "$S/random.bin"
-	python3 -c 'import sys; f=open(sys.argv[1],"r+b"); f.seek(100000); f.write(b"{\"height\"")' "$S/blocks.json"
+	python3 -S -c 'import sys; f=open(sys.argv[1],"r+b"); f.seek(100000); f.write(b"{\"height\"")' "$S/blocks.json"
 done
 
 # The reader finds the names the format says: format 1 names files by

@@ -31,11 +31,11 @@ same() {
 
 # added FILE — bytes_added of a `backup --json` result.
 added() {
-	python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["summary"]["bytes_added"])' "$1"
+	python3 -S -c 'import json,sys; print(json.load(open(sys.argv[1]))["summary"]["bytes_added"])' "$1"
 }
 
 nsnaps() {
-	"$STRATA" -r "$R" snapshots --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'
+	"$STRATA" -r "$R" snapshots --json | python3 -S -c 'import json,sys; print(len(json.load(sys.stdin)))'
 }
 
 # ---- a source tree ----
@@ -66,7 +66,7 @@ for d in "$S/d1/d2/d3" "$S/d1/d2" "$S/d1" "$S/private" "$S/uni"; do touch -d '20
 
 expect "init" "$STRATA" -r "$R" init
 "$STRATA" -r "$R" --json backup "$S" >"$T/j0" 2>"$T/err"
-SNAP=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["snapshot_id"])' "$T/j0" 2>/dev/null)
+SNAP=$(python3 -S -c 'import json,sys; print(json.load(open(sys.argv[1]))["snapshot_id"])' "$T/j0" 2>/dev/null)
 if [ -n "$SNAP" ]; then pass "backup of a directory"; else fail "backup of a directory" "$(cat "$T/err")"; fi
 
 # ---- export: restore --tar, then GNU tar extracts it ----
@@ -100,7 +100,7 @@ mkdir "$P"
 # same_stream A B — the tar streams in A and B (zstd-compressed if named
 # *zst) are the same bytes once trailing zero bytes are dropped.
 same_stream() {
-	python3 - "$1" "$2" <<'PY'
+	python3 -S - "$1" "$2" <<'PY'
 import subprocess, sys
 def body(p):
     b = subprocess.run(["zstd", "-q", "-d", "-c", p], capture_output=True, check=True).stdout if p.endswith("zst") else open(p, "rb").read()
@@ -227,7 +227,7 @@ for f in gnu.tar pax.tar src.tar.zst; do
 done
 i1=$(stat -c '%i %h' "$T/r/hl1" 2>/dev/null); i2=$(stat -c '%i %h' "$T/r/d1/hl2" 2>/dev/null)
 if [ -n "$i1" ] && [ "$i1" = "$i2" ]; then pass "imported hard links restore as hard links"; else fail "imported hard links" "$i1 / $i2"; fi
-if [ "$("$STRATA" -r "$R" snapshots --json --tag import | python3 -c 'import json,sys; print(json.load(sys.stdin)[-1]["paths"])')" = "['src.tar.zst']" ]; then
+if [ "$("$STRATA" -r "$R" snapshots --json --tag import | python3 -S -c 'import json,sys; print(json.load(sys.stdin)[-1]["paths"])')" = "['src.tar.zst']" ]; then
 	pass "--stdin-name names the snapshot's path"
 else
 	fail "--stdin-name names the snapshot's path" "paths differ"
@@ -270,7 +270,7 @@ expect_exit "--stdin and --stdin-tar exclude each other" 2 "$STRATA" -r "$R" bac
 expect_exit "--stdin-tar takes no paths" 2 "$STRATA" -r "$R" backup --stdin-tar "$S"
 
 # A member named ../evil is refused (reported), the rest imported.
-python3 - "$T/evil.tar" <<'EOF'
+python3 -S - "$T/evil.tar" <<'EOF'
 import io, sys, tarfile
 with tarfile.open(sys.argv[1], "w") as t:
     for name, data in (("ok.txt", b"fine\n"), ("../evil", b"x\n"), ("a/../../evil2", b"y\n")):
@@ -281,7 +281,7 @@ if [ $rc -eq 3 ] && grep -q 'evil.*"\.\."' "$T/err"; then pass "'..' members are
 # The snapshot lacks members of the archive: it is partial, each refused
 # member listed with reason "skipped", and latest passes over it.
 "$STRATA" -r "$R" --json snapshots >"$T/out" 2>&1
-if python3 -c '
+if python3 -S -c '
 import json, sys
 s = json.load(open(sys.argv[1]))[-1]
 sys.exit(0 if s["partial"] is True and s["partial_count"] == 2 and

@@ -15,6 +15,17 @@
 #                            0 when `ldb checkconsistency` says OK and
 #                            `ldb scan` returns keys; else a NOTE line on
 #                            stdout saying why, and 1.
+#   rocksdb_backups DB N EXPR OPTION...
+#                            N backups of DB with OPTION... (--freeze-pid
+#                            PID, --fs-snapshot btrfs), 0.3 s apart, each
+#                            one's --json report in $T/rb$i.json (a failed
+#                            backup is a FAIL line and leaves no report);
+#                            sets ROCKS_TAKEN (backups that exited 0),
+#                            ROCKS_CHANGED (those with new files: the load
+#                            is real) and ROCKS_NOTES (the json EXPR of
+#                            each report, for a NOTE line).
+#   rocksdb_restore_all DB N rocksdb_restored_ok for each report
+#                            rocksdb_backups left; sets ROCKS_CLEAN.
 rocksdb_start() {
 	db_bench --benchmarks=fillrandom --db="$1" --num=1000000000 --duration=600 --value_size=100 \
 		--benchmark_write_rate_limit=2097152 \
@@ -32,9 +43,40 @@ rocksdb_restored_ok() {
 	fi
 	ldb --db="$T/rdb$2" checkconsistency >"$T/ldb.out" 2>&1
 	rrc=$?
-	keys=$(ldb --db="$T/rdb$2" scan 2>/dev/null | wc -l)
+	# --no_value: every block is still read and its checksum verified;
+	# only the values are not printed (the count is of keys).
+	keys=$(ldb --db="$T/rdb$2" scan --no_value 2>/dev/null | wc -l)
 	rm -rf "$T/rdb"
 	[ $rrc -eq 0 ] && [ "$(tail -n 1 "$T/ldb.out")" = OK ] && [ "$keys" -gt 0 ] && return 0
 	echo "NOTE RocksDB snapshot $1: checkconsistency exit $rrc: $(tail -n 1 "$T/ldb.out" | head -c 200); $keys keys"
 	return 1
+}
+rocksdb_backups() {
+	rb_db=$1 rb_n=$2 rb_expr=$3
+	shift 3
+	ROCKS_TAKEN=0; ROCKS_CHANGED=0; ROCKS_NOTES=""
+	i=0
+	while [ $i -lt "$rb_n" ]; do
+		i=$((i + 1))
+		"$STRATA" -r "$R" --json backup "$rb_db" "$@" >"$T/rb$i.json" 2>"$T/rb$i.err"
+		rc=$?
+		if [ $rc -ne 0 ]; then
+			fail "RocksDB backup $i: exit 0" "exit $rc: $(head -c 300 "$T/rb$i.err") $(head -c 300 "$T/rb$i.json")"
+			rm -f "$T/rb$i.json"
+			continue
+		fi
+		ROCKS_TAKEN=$((ROCKS_TAKEN + 1))
+		ROCKS_NOTES="$ROCKS_NOTES $(json "$T/rb$i.json" "$rb_expr")"
+		[ "$(json "$T/rb$i.json" 'd["summary"]["files_new"]')" -gt 0 ] && ROCKS_CHANGED=$((ROCKS_CHANGED + 1))
+		sleep 0.3
+	done
+}
+rocksdb_restore_all() {
+	ROCKS_CLEAN=0
+	i=0
+	while [ $i -lt "$2" ]; do
+		i=$((i + 1))
+		[ -s "$T/rb$i.json" ] || continue
+		rocksdb_restored_ok "$(json "$T/rb$i.json" 'd["snapshot_id"]')" "$1" && ROCKS_CLEAN=$((ROCKS_CLEAN + 1))
+	done
 }

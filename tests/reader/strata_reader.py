@@ -435,11 +435,13 @@ class Repo:
             c = Cursor(obj, what)
             c.u8()
             parts = []
+            total = 0          # bytes of the parts so far
             for _ in range(c.uvarint()):
                 pid = c.take(32)
                 plen = c.uvarint()
-                if sum(len(p) for p in parts) + plen > 1 << 31:
+                if total + plen > 1 << 31:
                     raise ReaderError("%s: larger than 2^31 bytes" % what)
+                total += plen
                 part = self.blob(pid, 2)
                 if len(part) != plen:
                     raise ReaderError("%s: part %s has %d bytes, listed as %d"

@@ -432,6 +432,131 @@ static int freeze_resume(void *ctx)
 	return cli_freeze_resume(ctx);
 }
 
+/* check_args — the checks of the parsed options that take more than one
+ * option (or the operands) into account. With --stdin-from-command,
+ * *out_cmd is the producer's command line and *argc ends at "--"; else
+ * PATHs after "--" join those before it. CLI_CONTINUE, or the usage
+ * error's exit code. */
+static int check_args(Cli *cli, Args *a, int *argc, char **argv, int dashes, int *first, char ***out_cmd)
+{
+	if (a->from_command) {
+		if (*first < dashes)
+			return cli_usage(cli, "--stdin-from-command takes no PATH: the command goes after --");
+		if (dashes + 1 >= *argc)
+			return cli_usage(cli, "--stdin-from-command wants the command after --, e.g. -- pg_dump app");
+		*out_cmd = argv + dashes + 1;
+		*argc = *first = dashes;
+		if (!a->use_stdin_tar)
+			a->use_stdin = 1;
+	} else if (dashes < *argc) {
+		/* PATHs after "--" join those before it (getopt moved them to
+		 * the end of argv[0..dashes)). */
+		memmove(argv + dashes, argv + dashes + 1, (size_t)(*argc - dashes - 1) * sizeof *argv);
+		(*argc)--;
+	}
+	if (a->use_stdin_tar) {
+		if (a->use_stdin)
+			return cli_usage(cli, "--stdin and --stdin-tar exclude each other");
+		if (*first < *argc)
+			return cli_usage(cli, "--stdin-tar takes no PATH arguments");
+		/* From here on the same checks as --stdin. */
+		a->use_stdin = 1;
+	}
+	if (a->use_stdin && *first < *argc)
+		return cli_usage(cli, "--stdin takes no PATH arguments");
+	if (!a->use_stdin && *first >= *argc)
+		return cli_usage(cli, "no PATH to back up (or use --stdin)");
+	if (a->stdin_name && !a->use_stdin)
+		return cli_usage(cli, "--stdin-name needs --stdin");
+	if (a->use_stdin && a->stdin_name && (!*a->stdin_name || strchr(a->stdin_name, '/') ||
+	    !strcmp(a->stdin_name, ".") || !strcmp(a->stdin_name, "..")))
+		return cli_usage(cli, "--stdin-name must be a plain file name: '%s'", a->stdin_name);
+	if (a->nfreeze && a->use_stdin)
+		return cli_usage(cli, "--freeze-pid needs PATHs: a stream is read as its producer writes it");
+	if ((a->fs_snapshot != FSSNAP_NONE || a->as) && a->use_stdin)
+		return cli_usage(cli, "--%s needs PATHs: a stream has no filesystem to snapshot",
+		                 a->as ? "as" : "fs-snapshot");
+	if ((a->fs_snapshot != FSSNAP_NONE || a->as) && a->nfreeze)
+		return cli_usage(cli, "--freeze-pid and --%s exclude each other: the snapshot is the point in "
+		                 "time, with the writer running", a->as ? "as" : "fs-snapshot");
+	if (a->as && a->fs_snapshot != FSSNAP_NONE)
+		return cli_usage(cli, "--as and --fs-snapshot exclude each other: --as backs up a copy "
+		                 "already taken");
+	if (a->as && *argc - *first != 1)
+		return cli_usage(cli, "--as takes one PATH (the mounted copy), got %d", *argc - *first);
+	if (a->freeze_max_ns && !a->nfreeze)
+		return cli_usage(cli, "--freeze-max needs --freeze-pid");
+	return CLI_CONTINUE;
+}
+
+/* fill_options — the engine's options from the parsed ones (the PATHs
+ * are paths[0..npaths)). */
+static void fill_options(BackupOptions *opts, const Cli *cli, const Args *a, char **paths, size_t npaths,
+                         const CliList *excludes, Report *report, CliFreeze *fz, BackupFreeze *bfreeze)
+{
+	opts->paths = (const char *const *)paths;
+	opts->npaths = a->use_stdin ? 0 : npaths;
+	opts->host = a->host;
+	opts->tags = (const char *const *)a->tags.v;
+	opts->ntags = a->tags.n;
+	opts->labels = (const char *const *)a->labels.v;
+	opts->nlabels = a->labels.n;
+	opts->excludes = (const char *const *)excludes->v;
+	opts->nexcludes = excludes->n;
+	opts->compression_level = (int)a->compression;
+	opts->stdin_fd = a->use_stdin ? STDIN_FILENO : -1;
+	opts->include_partial = cli->include_partial;
+	opts->stdin_name = a->use_stdin ? (a->stdin_name ? a->stdin_name : "stdin") : NULL;
+	opts->parent = a->parent;
+	opts->force_reread = a->force_reread;
+	opts->verify_prefix_full = a->verify_prefix_full;
+	opts->threads = (int)a->threads;
+	opts->time_ns = a->time_ns;
+	report->cli = cli;
+	opts->progress = on_progress;
+	opts->progress_ctx = report;
+	opts->on_file = on_file;
+	opts->file_ctx = report;
+	opts->report_all_files = cli->verbose && !cli->json && !cli->quiet;
+	opts->freeze = fz ? bfreeze : NULL;
+	if ((opts->test_hook_ctx = getenv("STRATA_TEST_BACKUP_HOOK")) && *(char *)opts->test_hook_ctx)
+		opts->test_hook = run_test_hook;
+}
+
+/* print_json — the --json report of a backup that saved a snapshot
+ * (--json-progress: as the stream's last line); -1 when it cannot be
+ * written. */
+static int print_json(const Cli *cli, const Args *a, const BackupResult *res, CliFreeze *fz, const FsSnap *fss,
+                      size_t npaths, Repo *repo)
+{
+	char hex[STRATA_ID_HEX_LEN + 1];
+
+	strata_id_hex(res->snapshot_id, hex);
+	json_t *j = json_pack("{s:s,s:s%,s:o}", "snapshot_id", hex, "short_id", hex, (size_t)8,
+	                      "summary", cli_json_summary(&res->summary));
+	if (j && fz && json_object_set_new(j, "paused_ms", json_real((double)cli_freeze_paused_ns(fz) / 1e6)) < 0)
+		json_decref(j), j = NULL;
+	if (j && cli_json_set_requests(j, "requests", repo) < 0)
+		json_decref(j), j = NULL;
+	if (j && a->fs_snapshot != FSSNAP_NONE &&
+	    json_object_set_new(j, "fs_snapshot", cli_fssnap_json(a->fs_snapshot_arg, fss, npaths)) < 0)
+		json_decref(j), j = NULL;
+	if (j && cli_json_set_partial(j, res->partial, res->partial_count, res->partial_paths,
+	                              res->npartial_paths) < 0) {
+		json_decref(j);
+		j = NULL;
+	}
+	/* --json-progress: the last line of the stream, typed like the others. */
+	if (j && cli->json_lines) {
+		json_t *line = json_pack("{s:s}", "type", "summary");
+		if (!line || json_object_update(line, j) < 0)
+			json_decref(line), line = NULL;
+		json_decref(j);
+		j = line;
+	}
+	return cli_json_print(j, cli->json_lines);
+}
+
 static int run(Cli *cli, int argc, char **argv)
 {
 	Args a;
@@ -469,79 +594,8 @@ static int run(Cli *cli, int argc, char **argv)
 		exit_code = rc;
 		goto out;
 	}
-	if (a.from_command) {
-		if (first < dashes) {
-			exit_code = cli_usage(cli, "--stdin-from-command takes no PATH: the command goes after --");
-			goto out;
-		}
-		if (dashes + 1 >= argc) {
-			exit_code = cli_usage(cli, "--stdin-from-command wants the command after --, e.g. -- pg_dump app");
-			goto out;
-		}
-		cmd = argv + dashes + 1;
-		argc = first = dashes;
-		if (!a.use_stdin_tar)
-			a.use_stdin = 1;
-	} else if (dashes < argc) {
-		/* PATHs after "--" join those before it (getopt moved them to
-		 * the end of argv[0..dashes)). */
-		memmove(argv + dashes, argv + dashes + 1, (size_t)(argc - dashes - 1) * sizeof *argv);
-		argc--;
-	}
-	if (a.use_stdin_tar) {
-		if (a.use_stdin) {
-			exit_code = cli_usage(cli, "--stdin and --stdin-tar exclude each other");
-			goto out;
-		}
-		if (first < argc) {
-			exit_code = cli_usage(cli, "--stdin-tar takes no PATH arguments");
-			goto out;
-		}
-		/* From here on the same checks as --stdin. */
-		a.use_stdin = 1;
-	}
-	if (a.use_stdin && first < argc) {
-		exit_code = cli_usage(cli, "--stdin takes no PATH arguments");
-		goto out;
-	}
-	if (!a.use_stdin && first >= argc) {
-		exit_code = cli_usage(cli, "no PATH to back up (or use --stdin)");
-		goto out;
-	}
-	if (a.stdin_name && !a.use_stdin) {
-		exit_code = cli_usage(cli, "--stdin-name needs --stdin");
-		goto out;
-	}
-	if (a.use_stdin && a.stdin_name && (!*a.stdin_name || strchr(a.stdin_name, '/') ||
-	    !strcmp(a.stdin_name, ".") || !strcmp(a.stdin_name, ".."))) {
-		exit_code = cli_usage(cli, "--stdin-name must be a plain file name: '%s'", a.stdin_name);
-		goto out;
-	}
-	if (a.nfreeze && a.use_stdin) {
-		exit_code = cli_usage(cli, "--freeze-pid needs PATHs: a stream is read as its producer writes it");
-		goto out;
-	}
-	if ((a.fs_snapshot != FSSNAP_NONE || a.as) && a.use_stdin) {
-		exit_code = cli_usage(cli, "--%s needs PATHs: a stream has no filesystem to snapshot",
-		                      a.as ? "as" : "fs-snapshot");
-		goto out;
-	}
-	if ((a.fs_snapshot != FSSNAP_NONE || a.as) && a.nfreeze) {
-		exit_code = cli_usage(cli, "--freeze-pid and --%s exclude each other: the snapshot is the point in "
-		                      "time, with the writer running", a.as ? "as" : "fs-snapshot");
-		goto out;
-	}
-	if (a.as && a.fs_snapshot != FSSNAP_NONE) {
-		exit_code = cli_usage(cli, "--as and --fs-snapshot exclude each other: --as backs up a copy "
-		                      "already taken");
-		goto out;
-	}
-	if (a.as && argc - first != 1) {
-		exit_code = cli_usage(cli, "--as takes one PATH (the mounted copy), got %d", argc - first);
-		goto out;
-	}
-	if (a.freeze_max_ns && !a.nfreeze) {
-		exit_code = cli_usage(cli, "--freeze-max needs --freeze-pid");
+	if ((rc = check_args(cli, &a, &argc, argv, dashes, &first, &cmd)) != CLI_CONTINUE) {
+		exit_code = rc;
 		goto out;
 	}
 	/* From here on every outcome runs the post-hook (cli_hook.h). */
@@ -571,33 +625,7 @@ static int run(Cli *cli, int argc, char **argv)
 		if (cli_list_push(&excludes, a.exclude_files.v[i]) < 0)
 			goto oom;
 
-	opts.paths = (const char *const *)(argv + first);
-	opts.npaths = a.use_stdin ? 0 : (size_t)(argc - first);
-	opts.host = a.host;
-	opts.tags = (const char *const *)a.tags.v;
-	opts.ntags = a.tags.n;
-	opts.labels = (const char *const *)a.labels.v;
-	opts.nlabels = a.labels.n;
-	opts.excludes = (const char *const *)excludes.v;
-	opts.nexcludes = excludes.n;
-	opts.compression_level = (int)a.compression;
-	opts.stdin_fd = a.use_stdin ? STDIN_FILENO : -1;
-	opts.include_partial = cli->include_partial;
-	opts.stdin_name = a.use_stdin ? (a.stdin_name ? a.stdin_name : "stdin") : NULL;
-	opts.parent = a.parent;
-	opts.force_reread = a.force_reread;
-	opts.verify_prefix_full = a.verify_prefix_full;
-	opts.threads = (int)a.threads;
-	opts.time_ns = a.time_ns;
-	report.cli = cli;
-	opts.progress = on_progress;
-	opts.progress_ctx = &report;
-	opts.on_file = on_file;
-	opts.file_ctx = &report;
-	opts.report_all_files = cli->verbose && !cli->json && !cli->quiet;
-	opts.freeze = fz ? &bfreeze : NULL;
-	if ((opts.test_hook_ctx = getenv("STRATA_TEST_BACKUP_HOOK")) && *(char *)opts.test_hook_ctx)
-		opts.test_hook = run_test_hook;
+	fill_options(&opts, cli, &a, argv + first, (size_t)(argc - first), &excludes, &report, fz, &bfreeze);
 
 	/* A fixed mmap threshold: glibc otherwise raises it to the size of
 	 * each large block freed (up to 32 MiB), after which 16 MiB pack
@@ -675,30 +703,7 @@ static int run(Cli *cli, int argc, char **argv)
 	have_res = 1;
 	/* Written, possibly with unreadable files: report it, then the error. */
 	if (cli->json) {
-		strata_id_hex(res.snapshot_id, hex);
-		json_t *j = json_pack("{s:s,s:s%,s:o}", "snapshot_id", hex, "short_id", hex, (size_t)8,
-		                      "summary", cli_json_summary(&res.summary));
-		if (j && fz && json_object_set_new(j, "paused_ms", json_real((double)cli_freeze_paused_ns(fz) / 1e6)) < 0)
-			json_decref(j), j = NULL;
-		if (j && cli_json_set_requests(j, "requests", repo) < 0)
-			json_decref(j), j = NULL;
-		if (j && a.fs_snapshot != FSSNAP_NONE &&
-		    json_object_set_new(j, "fs_snapshot", cli_fssnap_json(a.fs_snapshot_arg, fss, opts.npaths)) < 0)
-			json_decref(j), j = NULL;
-		if (j && cli_json_set_partial(j, res.partial, res.partial_count, res.partial_paths,
-		                              res.npartial_paths) < 0) {
-			json_decref(j);
-			j = NULL;
-		}
-		/* --json-progress: the last line of the stream, typed like the others. */
-		if (j && cli->json_lines) {
-			json_t *line = json_pack("{s:s}", "type", "summary");
-			if (!line || json_object_update(line, j) < 0)
-				json_decref(line), line = NULL;
-			json_decref(j);
-			j = line;
-		}
-		if (cli_json_print(j, cli->json_lines) < 0) {
+		if (print_json(cli, &a, &res, fz, fss, opts.npaths, repo) < 0) {
 			exit_code = cli_failf(cli, -EIO, "cannot write the result to stdout");
 			goto out;
 		}
