@@ -51,6 +51,8 @@
 #   LSM_KEYS     keys of the lsm step (default 1000000: about 200 MiB of
 #                tables)
 #   BENCH_TIMEOUT  seconds before one tool run is killed (default 7200)
+#   BENCH_WARM=0 skip touching 80 % of the memory up front (see warm_memory;
+#                on a box whose memory other jobs hold it can take minutes)
 #
 # Exit status: 0 when every run succeeded and every restore was bit-exact;
 # 1 otherwise (in particular when strata is missing or any strata command
@@ -691,8 +693,10 @@ has_tool borg && echo "borg: $(borg --version 2>/dev/null)"
 has_tool strata && echo "strata: ${STRATA_BAD:-$STRATA}"
 echo "work directory: $WORK"
 echo "load average at start: $(cut -d ' ' -f 1-3 /proc/loadavg) (other load skews the figures)"
-echo "== warming memory"
-warm_memory
+if [ "${BENCH_WARM:-1}" = 1 ]; then
+	echo "== warming memory"
+	warm_memory
+fi
 
 if [ $CHAIN = 1 ]; then
 	echo "== generating $SIZE of chain-like data (seed $SEED)"
