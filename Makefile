@@ -11,6 +11,7 @@
 #   make bench       benchmark against restic and borg (SIZE=2G by default), then
 #                    the S3 comparison below (S3_SIZE=512M; skipped without node/npm)
 #   make bench-s3    backup/restore via a local S3 server, strata vs restic (SIZE=512M)
+#   make bench-wal   WAL archiving and recovery with PostgreSQL, strata vs pgBackRest (root)
 #   make demo        init, backup, snapshots, restore, verify on a temp repository
 
 CC       ?= cc
@@ -66,7 +67,7 @@ TEST_BIN    = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 AUX_BIN     = $(AUX_SRC:tools/dev/%.c=$(BUILD)/tools/dev/%)
 FUZZ_SRC    = $(wildcard fuzz/fuzz_*.c)
 
-.PHONY: all test test-unit test-e2e test-asan fuzz fuzz-replay bench bench-s3 demo man deps test-deps install clean
+.PHONY: all test test-unit test-e2e test-asan fuzz fuzz-replay bench bench-s3 bench-wal demo man deps test-deps install clean
 
 all: $(BUILD)/strata $(AUX_BIN)
 ifeq ($(BUILD),build)
@@ -132,6 +133,11 @@ bench: deps
 
 bench-s3: all
 	sh tools/dev/bench_s3.sh $(SIZE)
+
+# WAL archiving and recovery with PostgreSQL, strata and pgBackRest side by
+# side (installs pgbackrest when missing; needs root). BENCH_WAL_SCALE=20.
+bench-wal: all
+	sh tools/dev/bench_wal.sh
 
 # The man page, from the same text as --help: install takes it from the
 # binary being installed; `make man` refreshes the copy kept in tools/cli/.

@@ -188,6 +188,64 @@ int backend_list_names(Backend *be, const char *prefix, BackendNameFn fn, void *
 	return be->ops->list(be, prefix, drop_size, &a, err);
 }
 
+struct info_adapter {
+	BackendInfoFn fn;
+	void *ctx;
+};
+
+static int size_only(const char *name, uint64_t size, void *ctx)
+{
+	struct info_adapter *a = ctx;
+	BackendObjInfo info;
+
+	memset(&info, 0, sizeof(info));
+	info.size = size;
+	return a->fn(name, &info, a->ctx);
+}
+
+int backend_list_info(Backend *be, const char *prefix, BackendInfoFn fn, void *ctx, RemoteErr *err)
+{
+	struct info_adapter a = {fn, ctx};
+
+	err_clear(err);
+	if (be->ops->list_info)
+		return be->ops->list_info(be, prefix, fn, ctx, err);
+	return be->ops->list(be, prefix, size_only, &a, err);
+}
+
+int backend_head(Backend *be, const char *name, BackendObjInfo *out, RemoteErr *err)
+{
+	BackendObjInfo info;
+	int rc;
+
+	err_clear(err);
+	if (be->ops->head)
+		return be->ops->head(be, name, out, err);
+	memset(&info, 0, sizeof(info));
+	rc = be->ops->stat(be, name, &info.size, err);
+	if (rc == 0)
+		*out = info;
+	return rc;
+}
+
+int backend_where(Backend *be, BackendWhere *out)
+{
+	if (!be->ops->where)
+		return -ENOTSUP;
+	memset(out, 0, sizeof(*out));
+	return be->ops->where(be, out);
+}
+
+/* GLACIER_IR, the IA classes and INTELLIGENT_TIERING's frequent tiers
+ * answer a GET at once (for a retrieval fee); only these two need a
+ * RestoreObject first. INTELLIGENT_TIERING's opt-in archive tiers do
+ * too, but a listing cannot tell them apart: a GET then answers
+ * -ENODATA, which callers handle like an archived object. */
+int backend_class_archived(const char *storage_class)
+{
+	return strcmp(storage_class, "GLACIER") == 0 || strcmp(storage_class, "DEEP_ARCHIVE") == 0;
+}
+
 int backend_delete(Backend *be, const char *name, RemoteErr *err)
 {
 	err_clear(err);

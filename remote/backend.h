@@ -66,6 +66,36 @@ typedef int (*BackendListFn)(const char *name, uint64_t size, void *ctx);
 /* Called once per object found by list_names(); same stopping rule. */
 typedef int (*BackendNameFn)(const char *name, void *ctx);
 
+/* What a listing (backend_list_info) or a HEAD (backend_head) tells of one
+ * object besides its name. */
+typedef struct BackendObjInfo {
+	uint64_t size;
+	char storage_class[24];  /* as the store names it ("GLACIER"); "" when it
+	                          * names none (a local directory) */
+	int archived;            /* its class refuses a GET until the object is
+	                          * thawed (GLACIER, DEEP_ARCHIVE; backend_class_archived) */
+	/* backend_head only; zero from a listing: */
+	int restored;            /* a thawed copy is readable now (S3
+	                          * x-amz-restore: ongoing-request="false") */
+	int restoring;           /* a thaw was asked for and is under way */
+	int has_sha256;          /* the store returned the SHA-256 of the whole
+	                          * object recorded at upload (S3
+	                          * x-amz-checksum-sha256 of a single-part upload) */
+	uint8_t sha256[32];
+} BackendObjInfo;
+
+/* Where an S3 backend keeps a repository (backend_where). */
+typedef struct BackendWhere {
+	char bucket[256];
+	char prefix[1024];       /* the key prefix: "" or "some/prefix/" */
+	char class_data[24];     /* the class new data/ objects get; "" when no
+	                          * header is sent (STANDARD) */
+	char class_metadata[24]; /* the class of every other new object, the same way */
+} BackendWhere;
+
+/* Called once per object found by list_info(); same stopping rule. */
+typedef int (*BackendInfoFn)(const char *name, const BackendObjInfo *info, void *ctx);
+
 typedef struct BackendOps {
 	int  (*put)(Backend *be, const char *name, const void *buf, size_t len, RemoteErr *err);
 	int  (*get)(Backend *be, const char *name, size_t max_bytes, uint8_t **out_buf, size_t *out_len,
@@ -83,6 +113,12 @@ typedef struct BackendOps {
 	void (*stats)(Backend *be, struct BackendStats *out);
 	/* optional (NULL: backend_set_retention answers -ENOTSUP) */
 	int  (*set_retention)(Backend *be, int governance, unsigned days, RemoteErr *err);
+	/* optional (NULL: backend_list_info goes through list, no classes) */
+	int  (*list_info)(Backend *be, const char *prefix, BackendInfoFn fn, void *ctx, RemoteErr *err);
+	/* optional (NULL: backend_head goes through stat) */
+	int  (*head)(Backend *be, const char *name, BackendObjInfo *out, RemoteErr *err);
+	/* optional (NULL: backend_where answers -ENOTSUP) */
+	int  (*where)(Backend *be, BackendWhere *out);
 } BackendOps;
 
 struct Backend {
@@ -142,6 +178,29 @@ int backend_list(Backend *be, const char *prefix, BackendListFn fn, void *ctx, R
  * calls); a store whose listing carries sizes anyway (S3) just drops them.
  * Errors and the early stop as for backend_list. */
 int backend_list_names(Backend *be, const char *prefix, BackendNameFn fn, void *ctx, RemoteErr *err);
+
+/* backend_list_info — backend_list with what the listing says of each
+ * object's storage class (S3 ListObjectsV2 <StorageClass>): the same
+ * objects, the same cost, errors and early stop. A backend without
+ * classes reports size alone. */
+int backend_list_info(Backend *be, const char *prefix, BackendInfoFn fn, void *ctx, RemoteErr *err);
+
+/* backend_head — what the store keeps about one object without reading
+ * it (S3: one HEAD with x-amz-checksum-mode: ENABLED; an archived object
+ * answers it like any other, at no retrieval fee). Writes *out on
+ * success; -ENOENT when absent. A backend without classes or checksums
+ * fills size alone. */
+int backend_head(Backend *be, const char *name, BackendObjInfo *out, RemoteErr *err);
+
+/* backend_where — the bucket, key prefix and storage-class rule of an S3
+ * backend (as its location, STRATA_S3_STORAGE_CLASS or --storage-class
+ * set them), for `strata s3 lifecycle`. 0, or -ENOTSUP for a backend
+ * without buckets (a local directory). No I/O. */
+int backend_where(Backend *be, BackendWhere *out);
+
+/* backend_class_archived — 1 for a storage class whose objects must be
+ * thawed before a GET (GLACIER, DEEP_ARCHIVE), else 0. */
+int backend_class_archived(const char *storage_class);
 
 /* backend_delete — remove an object; -ENOENT if it was not there. */
 int backend_delete(Backend *be, const char *name, RemoteErr *err);

@@ -44,7 +44,7 @@
 #define FORMAT_VERSION_KEYFILE   1   /* key file JSON "version" (§6) */
 #define FORMAT_VERSION_LOCK      1   /* lock records (§19.1) */
 #define FORMAT_VERSION_PLAN      1   /* prune plans (§19.2) */
-#define FORMAT_VERSION_WAL       1   /* WAL descriptors (§12a) */
+#define FORMAT_VERSION_WAL       2   /* WAL descriptors (§12a); 1 still read */
 #define FORMAT_VERSION_VERIFIED  1   /* restore-test records (§12b) */
 #define FORMAT_VERSION_BLOB_AD   1   /* first byte of a blob's AEAD data (§8) */
 /* A snapshot file's VERSION says whether it is complete (§12): version 1

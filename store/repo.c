@@ -266,7 +266,7 @@ int repo_config_parse(Repo *repo, const uint8_t *plain, size_t plain_len, Strata
 	return 0;
 }
 
-static int cache_root(const char *cache_dir, char *out, size_t out_len)
+int repo_cache_root(const char *cache_dir, char *out, size_t out_len)
 {
 	const char *env = getenv("STRATA_CACHE_DIR"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
 
@@ -343,7 +343,7 @@ int repo_open_opts(const char *location, const char *password, size_t password_l
 	/* The last-used key is named after the config's bytes, like the key
 	 * cache entry: the repository ID, which names the cache directory, is
 	 * inside the config and unknown before a key opens it. */
-	have_root = cache_root(opts->cache_dir, root, sizeof root) == 0;
+	have_root = repo_cache_root(opts->cache_dir, root, sizeof root) == 0;
 	if (have_root && snprintf(repo->key_hint_path, sizeof repo->key_hint_path, "%s/last-key/%s", root,
 	                          kname + 7) >= (int)sizeof repo->key_hint_path)
 		repo->key_hint_path[0] = '\0';

@@ -131,6 +131,12 @@ const char *repo_location(const Repo *repo);
  * returned. Scratch space of commands (verify-restore) goes below it. */
 const char *repo_cache_path(const Repo *repo);
 
+/* repo_cache_root — the local cache's root directory, before any
+ * repository is opened: cache_dir when given, else $STRATA_CACHE_DIR,
+ * $XDG_CACHE_HOME/strata, $HOME/.cache/strata. -ENOENT when none is set.
+ * Truncated to out_len. */
+int repo_cache_root(const char *cache_dir, char *out, size_t out_len);
+
 /* repo_format_version — the repository's format version (from its
  * authenticated config; FORMAT.md "Config file"). */
 int repo_format_version(const Repo *repo);

@@ -334,6 +334,19 @@ run "wal-verify" wal-verify wal-verify
 field_is "wal-verify: one base backup, complete to segment 2" "d['ok'] and d['backups'][0]['ranges'][0]['last']=='000000010000000000000002'"
 run "restore --pg-recovery" restore restore latest --target "$T/pgr" --pg-recovery=xid=1234 --pg-restore-command 'strata-pg wal-fetch %f %p'
 field_is "restore --pg-recovery: described" "d['pg_recovery']['target']=='xid' and d['pg_recovery']['target_value']=='1234' and d['pg_recovery']['restore_command']=='strata-pg wal-fetch %f %p'"
+cp "$T/wal/000000010000000000000001" "$T/wal/000000010000000000000003"
+run "wal-push --async" wal-push-async wal-push --async --idle 5 "$T/wal/000000010000000000000003"
+mkdir -p "$T/wal-rec"
+run "wal-fetch --async" wal-fetch-async wal-fetch --async --idle 5 --prefetch 1 000000010000000000000003 "$T/wal-rec/RECOVERYXLOG"
+# Stop the archiver and the fetcher (SIGTERM: they release their locks)
+# and wait for them, so the lock checks below see only their own locks.
+for l in "$STRATA_CACHE_DIR"/walarch/*.lock "$STRATA_CACHE_DIR"/walfetch/*.lock; do
+	[ -e "$l" ] || continue
+	pid=$(cat "$l")
+	kill "$pid" 2>/dev/null
+	i=0
+	while [ $i -lt 100 ] && kill -0 "$pid" 2>/dev/null; do sleep 0.05; i=$((i + 1)); done
+done
 
 # ---- locks: a backup waiting on its standard input holds one ----
 mkfifo "$T/hold"

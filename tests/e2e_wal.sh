@@ -244,4 +244,26 @@ exits "wal-prune --before the base backup" 0 "$STRATA" wal-prune --before latest
 exits "wal-prune --before a plain snapshot" 14 "$STRATA" wal-prune --before latest --dry-run
 if grep -q "no backup_label" "$T/err"; then pass "... says it is no base backup"; else fail "plain snapshot message" "$(cat "$T/err")"; fi
 
+# Version 1 descriptors (tests/golden/wal-v1, written by strata 0.3.0,
+# CONTENT_ID over the whole file) stay readable, and a version 2 writer
+# compares a re-push with them.
+G="$T/golden-v1"
+GDIR=$(cd "$(dirname "$0")" && pwd)/golden/wal-v1
+cp -r "$GDIR/repo" "$G"
+printf 'golden-wal-v1\n' >"$T/gpw"
+gv1() { STRATA_PASSWORD_FILE="$T/gpw" STRATA_REPOSITORY="$G" "$STRATA" "$@"; }
+mkdir -p "$T/gv1"
+exits "v1 descriptor: segment fetched" 0 gv1 wal-fetch --prefetch 0 000000010000000000000001 "$T/gv1/000000010000000000000001"
+exits "v1 descriptor: history fetched" 0 gv1 wal-fetch 00000002.history "$T/gv1/00000002.history"
+if [ "$(cd "$T/gv1" && b2sum -l 256 00000002.history 000000010000000000000001)" = "$(cat "$GDIR/expected.b2sum")" ]; then
+	pass "v1 descriptors: both files byte-exact"
+else
+	fail "v1 descriptors byte-exact" "$(cd "$T/gv1" && b2sum -l 256 *)"
+fi
+exits "v1 descriptor: identical re-push" 0 gv1 --json wal-push "$T/gv1/000000010000000000000001"
+if grep -q '"already_archived": true' "$T/out"; then pass "... is found already archived"; else fail "v1 re-push" "$(cat "$T/out")"; fi
+printf 'x' | dd of="$T/gv1/000000010000000000000001" bs=1 seek=100 conv=notrunc 2>/dev/null
+exits "v1 descriptor: other content under its name" 4 gv1 wal-push "$T/gv1/000000010000000000000001"
+if grep -q "ALREADY ARCHIVED WITH DIFFERENT CONTENT" "$T/err"; then pass "... is refused"; else fail "v1 conflict" "$(cat "$T/err")"; fi
+
 e2e_done

@@ -35,11 +35,35 @@ static void test_list_page(void)
 		CHECK_EQ_INT(page.objects[0].size, 155);
 		CHECK_STR(page.objects[1].key, "repo/a&b");
 		CHECK(page.objects[1].size == UINT64_MAX);
+		CHECK_STR(page.objects[0].storage_class, "STANDARD");
+		CHECK_STR(page.objects[1].storage_class, "");   /* absent: not the one before */
 	}
 	s3xml_list_page_free(&page);
 	CHECK(page.objects == NULL && page.next_token == NULL);
 	s3xml_list_page_free(&page);            /* twice is harmless */
 	s3xml_list_page_free(NULL);
+}
+
+/* <StorageClass> of each object, the archive classes included, and a
+ * value longer than any class cut to fit rather than refused. */
+static void test_list_classes(void)
+{
+	const char *xml =
+		"<ListBucketResult><IsTruncated>false</IsTruncated>"
+		"<Contents><Key>repo/data/aa/1</Key><Size>1</Size><StorageClass>GLACIER</StorageClass></Contents>"
+		"<Contents><Key>repo/data/bb/2</Key><Size>2</Size><StorageClass>DEEP_ARCHIVE</StorageClass></Contents>"
+		"<Contents><Key>repo/tree/cc/3</Key><Size>3</Size></Contents>"
+		"<Contents><Key>repo/x</Key><Size>4</Size><StorageClass>ABCDEFGHIJKLMNOPQRSTUVWXYZ</StorageClass></Contents>"
+		"</ListBucketResult>";
+	S3XmlListPage page;
+
+	REQUIRE(parse_list(xml, &page) == 0);
+	REQUIRE(page.n_objects == 4);
+	CHECK_STR(page.objects[0].storage_class, "GLACIER");
+	CHECK_STR(page.objects[1].storage_class, "DEEP_ARCHIVE");
+	CHECK_STR(page.objects[2].storage_class, "");
+	CHECK_STR(page.objects[3].storage_class, "ABCDEFGHIJKLMNOPQRSTUVW");
+	s3xml_list_page_free(&page);
 }
 
 static void test_list_empty(void)
@@ -187,6 +211,7 @@ static void test_complete_build(void)
 int main(void)
 {
 	RUN(test_list_page);
+	RUN(test_list_classes);
 	RUN(test_list_empty);
 	RUN(test_list_many);
 	RUN(test_list_refused);

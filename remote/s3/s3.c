@@ -9,6 +9,8 @@
  *              judged by s3_list.c before its keys are used
  *   delete     HEAD (for -ENOENT, which S3's DELETE never says), DELETE
  *   stat       HEAD
+ *   head       HEAD with x-amz-checksum-mode: ENABLED (class, restore, SHA-256)
+ *   list_info  list, with each object's <StorageClass>
  *   thaw       POST ?restore (RestoreObject) for GLACIER / DEEP_ARCHIVE
  * Object NAME is key PREFIX + NAME in the bucket.
  *
@@ -501,7 +503,10 @@ char *s3_list_query(const char *enc_token, const char *enc_prefix)
 	return query;
 }
 
-static int s3_list(Backend *be, const char *prefix, BackendListFn fn, void *ctx, RemoteErr *err)
+/* s3_list_any — ListObjectsV2 for list (fn) or list_info (ifn): exactly
+ * one of them is set. */
+static int s3_list_any(Backend *be, const char *prefix, BackendListFn fn, BackendInfoFn ifn, void *ctx,
+                       RemoteErr *err)
 {
 	S3Backend *s3 = s3_of(be);
 	size_t plen = strlen(s3->cfg.prefix), i;
@@ -563,7 +568,19 @@ static int s3_list(Backend *be, const char *prefix, BackendListFn fn, void *ctx,
 			 * backend skips what is not a regular file. */
 			if (strncmp(k, s3->cfg.prefix, plen) != 0 || backend_name_check(k + plen) < 0)
 				continue;
-			rc = fn(k + plen, page.objects[i].size, ctx);
+			if (ifn) {
+				BackendObjInfo info;
+
+				memset(&info, 0, sizeof(info));
+				info.size = page.objects[i].size;
+				/* S3 names STANDARD; "" keeps one spelling for "no class". */
+				if (strcmp(page.objects[i].storage_class, "STANDARD") != 0)
+					memcpy(info.storage_class, page.objects[i].storage_class, sizeof(info.storage_class));
+				info.archived = backend_class_archived(info.storage_class);
+				rc = ifn(k + plen, &info, ctx);
+			} else {
+				rc = fn(k + plen, page.objects[i].size, ctx);
+			}
 			if (rc)
 				goto out;
 		}
@@ -589,6 +606,64 @@ out:
 	free(enc_token);
 	free(enc_prefix);
 	free(full);
+	return rc;
+}
+
+static int s3_list(Backend *be, const char *prefix, BackendListFn fn, void *ctx, RemoteErr *err)
+{
+	return s3_list_any(be, prefix, fn, NULL, ctx, err);
+}
+
+static int s3_list_info(Backend *be, const char *prefix, BackendInfoFn fn, void *ctx, RemoteErr *err)
+{
+	return s3_list_any(be, prefix, NULL, fn, ctx, err);
+}
+
+/* s3_head_info — HEAD with x-amz-checksum-mode: ENABLED. The checksum of
+ * a multipart upload ("BASE64-N", a hash of the parts' hashes) is not the
+ * object's SHA-256 and is left out; so is one that does not decode. */
+static int s3_head_info(Backend *be, const char *name, BackendObjInfo *out, RemoteErr *err)
+{
+	S3Backend *s3 = s3_of(be);
+	char what[WHAT_MAX], *key;
+	BackendObjInfo info;
+	S3Req rq;
+	size_t bin_len = 0;
+	int rc;
+
+	rc = check_name(s3, name, what, err);
+	if (rc < 0)
+		return rc;
+	key = full_key(s3, name);
+	if (!key)
+		return backend_err_set(err, -ENOMEM, "%s: out of memory", what);
+	memset(&rq, 0, sizeof(rq));
+	memset(&info, 0, sizeof(info));
+	rq.method = "HEAD";
+	rq.key = key;
+	rq.ssec = 1;
+	rq.checksum_mode = 1;
+	rc = s3http_call(s3->http, &rq, what, err);
+	if (rc == 0 && rq.content_length < 0)
+		rc = backend_err_set(err, -EIO, "%s: HEAD answer without Content-Length", what);
+	if (rc == 0) {
+		info.size = (uint64_t)rq.content_length;
+		if (strcmp(rq.class_answered, "STANDARD") != 0)
+			memcpy(info.storage_class, rq.class_answered, sizeof(info.storage_class));
+		info.archived = backend_class_archived(info.storage_class);
+		/* x-amz-restore: ongoing-request="true" while thawing;
+		 * ongoing-request="false", expiry-date="..." once readable. */
+		info.restoring = strstr(rq.restore, "ongoing-request=\"true\"") != NULL;
+		info.restored = strstr(rq.restore, "ongoing-request=\"false\"") != NULL;
+		if (rq.checksum[0] && !strchr(rq.checksum, '-') &&
+		    sodium_base642bin(info.sha256, sizeof(info.sha256), rq.checksum, strlen(rq.checksum), NULL,
+		                      &bin_len, NULL, sodium_base64_VARIANT_ORIGINAL) == 0 &&
+		    bin_len == sizeof(info.sha256))
+			info.has_sha256 = 1;
+		*out = info;
+	}
+	s3http_req_free(&rq);
+	free(key);
 	return rc;
 }
 
@@ -670,13 +745,30 @@ static int s3_set_retention(Backend *be, int governance, unsigned days, RemoteEr
 	return 0;
 }
 
+static int s3_where(Backend *be, BackendWhere *out)
+{
+	S3Backend *s3 = s3_of(be);
+
+	if (strlen(s3->cfg.bucket) >= sizeof(out->bucket) || strlen(s3->cfg.prefix) >= sizeof(out->prefix))
+		return -ENAMETOOLONG;
+	snprintf(out->bucket, sizeof(out->bucket), "%s", s3->cfg.bucket);
+	snprintf(out->prefix, sizeof(out->prefix), "%s", s3->cfg.prefix);
+	snprintf(out->class_data, sizeof(out->class_data), "%s", s3->cfg.class_data ? s3->cfg.class_data : "");
+	snprintf(out->class_metadata, sizeof(out->class_metadata), "%s",
+	         s3->cfg.class_metadata ? s3->cfg.class_metadata : "");
+	return 0;
+}
+
 static const BackendOps s3_ops = {
+	.where = s3_where,
 	.stats = s3_stats,
 	.set_retention = s3_set_retention,
 	.put = s3_put,
 	.get = s3_get,
 	.get_range = s3_get_range,
 	.list = s3_list,
+	.list_info = s3_list_info,
+	.head = s3_head_info,
 	.del = s3_del,
 	.stat = s3_stat,
 	.free = s3_free,

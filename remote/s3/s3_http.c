@@ -262,6 +262,7 @@ static void reset_answer_headers(S3Req *rq)
 {
 	rq->etag[0] = rq->content_range[0] = rq->checksum[0] = '\0';
 	rq->lock_mode[0] = rq->lock_until[0] = '\0';
+	rq->class_answered[0] = rq->restore[0] = '\0';
 	rq->retry_after_s = 0;
 	rq->content_length = -1;
 }
@@ -299,6 +300,10 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
 		header_copy(rq->lock_mode, sizeof(rq->lock_mode), p + 23, n - 23);
 	} else if (n > 36 && strncasecmp(p, "x-amz-object-lock-retain-until-date:", 36) == 0) {
 		header_copy(rq->lock_until, sizeof(rq->lock_until), p + 36, n - 36);
+	} else if (n > 20 && strncasecmp(p, "x-amz-storage-class:", 20) == 0) {
+		header_copy(rq->class_answered, sizeof(rq->class_answered), p + 20, n - 20);
+	} else if (n > 14 && strncasecmp(p, "x-amz-restore:", 14) == 0) {
+		header_copy(rq->restore, sizeof(rq->restore), p + 14, n - 14);
 	}
 	return n;
 }
@@ -687,7 +692,7 @@ int s3http_headers(const S3Config *cfg, const S3Req *rq, const char *token, time
 		header_add(out, &bad, "x-amz-storage-class", rq->storage_class);
 	if (rq->content_type)
 		header_add(out, &bad, "Content-Type", rq->content_type);
-	if (rq->check_body)
+	if (rq->check_body || rq->checksum_mode)
 		header_add(out, &bad, "x-amz-checksum-mode", "ENABLED");
 	if (rq->sse && cfg->sse) {
 		header_add(out, &bad, "x-amz-server-side-encryption", cfg->sse);

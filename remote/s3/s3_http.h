@@ -68,6 +68,9 @@ typedef struct S3Req {
 	                                 * otherwise a broken answer, -EIO */
 	int error_in_200;               /* a 200 may carry an <Error> document */
 	S3BodyCheckFn check_body;       /* ask for the stored checksum and verify */
+	int checksum_mode;              /* a HEAD: ask for the stored checksum
+	                                 * (x-amz-checksum-mode: ENABLED), found in
+	                                 * checksum afterwards */
 
 	/* answer, as of the last attempt */
 	long status;
@@ -76,6 +79,8 @@ typedef struct S3Req {
 	int64_t content_length;         /* -1 when absent */
 	char lock_mode[16];             /* x-amz-object-lock-mode of a HEAD, or "" */
 	char lock_until[40];            /* x-amz-object-lock-retain-until-date, or "" */
+	char class_answered[24];        /* x-amz-storage-class of a HEAD or GET, or "" (STANDARD) */
+	char restore[160];              /* x-amz-restore of a HEAD, or "" */
 	int attempts_used;
 
 	/* private to s3_http.c */
@@ -86,7 +91,7 @@ typedef struct S3Req {
 	int signed_with_token;
 	long retry_after_s;             /* Retry-After of the answer, or 0 */
 	char content_range[96];
-	char checksum[64];
+	char checksum[64];              /* x-amz-checksum-sha256 of the answer, or "" */
 } S3Req;
 
 /* s3http_new — a request engine for cfg, which must outlive it.
@@ -131,7 +136,7 @@ void s3http_req_free(S3Req *rq);
  * order: x-amz-content-sha256 (S3HTTP_EMPTY_SHA256 without a body),
  * x-amz-checksum-sha256, x-amz-security-token (token, when not empty),
  * x-amz-storage-class, Content-Type, x-amz-checksum-mode: ENABLED (with
- * check_body), the SSE headers (sse), the SSE-C headers (ssec), the
+ * check_body or checksum_mode), the SSE headers (sse), the SSE-C headers (ssec), the
  * Object Lock mode and retain-until date (lock: now + cfg->lock_days,
  * UTC), extra_header as given, Range: bytes=FIRST-LAST (ranged). Each
  * line "Name: value", malloc'ed: they may hold secrets (the SSE-C key, the

@@ -8,7 +8,8 @@
 
 const S3OptInfo s3opts_info[S3OPT_N] = {
 	[S3OPT_REGION] = { "region", "NAME", "AWS_REGION",
-		"region to sign for (else AWS_DEFAULT_REGION, the profile's, us-east-1)" },
+		"region to sign for and, for s3://BUCKET, of the endpoint (BUCKET.s3.REGION.amazonaws.com);\n"
+		"      else AWS_DEFAULT_REGION, the profile's region, us-east-1 (with profile=: the profile's first)" },
 	[S3OPT_PROFILE] = { "profile", "NAME", NULL,
 		"credentials of this ~/.aws profile only, not the chain (AWS_PROFILE is the chain's)" },
 	[S3OPT_STORAGE_CLASS] = { "storage_class", "data=CLASS,metadata=CLASS", "STRATA_S3_STORAGE_CLASS",

@@ -130,6 +130,7 @@ typedef struct ListDoc {
 	char *key;              /* of the <Contents> being read */
 	uint64_t size;
 	int have_size;
+	char storage_class[24];
 } ListDoc;
 
 static int parse_u64(const char *s, uint64_t *out)
@@ -170,6 +171,8 @@ static void list_end(XmlState *st, int depth, const char *name, const char *text
 			if (parse_u64(text, &d->size) < 0)
 				xml_fail(st, -EPROTO);
 			d->have_size = 1;
+		} else if (strcmp(name, "StorageClass") == 0) {
+			snprintf(d->storage_class, sizeof(d->storage_class), "%s", text);
 		}
 	} else if (depth == 2 && strcmp(name, "Contents") == 0) {
 		if (!d->key || !d->have_size) {
@@ -189,9 +192,11 @@ static void list_end(XmlState *st, int depth, const char *name, const char *text
 		}
 		d->page.objects[d->page.n_objects].key = d->key;
 		d->page.objects[d->page.n_objects].size = d->size;
+		memcpy(d->page.objects[d->page.n_objects].storage_class, d->storage_class, sizeof(d->storage_class));
 		d->page.n_objects++;
 		d->key = NULL;
 		d->have_size = 0;
+		d->storage_class[0] = '\0';
 	}
 }
 

@@ -18,6 +18,7 @@
 typedef struct S3XmlObject {
 	char *key;              /* full key, as S3 reports it */
 	uint64_t size;
+	char storage_class[24]; /* <StorageClass>, cut to 23 bytes; "" when absent */
 } S3XmlObject;
 
 typedef struct S3XmlListPage {

@@ -9,12 +9,16 @@
  *      (trailers are read by the worker pool);
  *   4. packs no index file lists: their trailers (a hint for chunks that
  *      are missing from the index: "pack P holds it");
- *   5. read-data: the selected packs streamed, every blob opened;
+ *   5. read-data: the selected packs streamed, every blob opened
+ *      (archived ones only once thawed: check_thaw.c);
+ *      (archived data packs: a HEAD instead, for their size and the
+ *      SHA-256 recorded at upload; check_struct.c);
  *   6. every snapshot and every tree it reaches, checking each chunk
  *      reference against the index and the damage found so far, and
  *      naming the snapshots and paths that depend on damaged chunks;
  *   7. the chunks the WAL archive's descriptors name (store/wal/wal.h);
- *   8. the restore-test records (store/verified.h).
+ *   8. the restore-test records (store/verified.h);
+ *   9. each missing pack's problem names the snapshots that need it.
  */
 #include "store/check/check_internal.h"
 
@@ -208,7 +212,7 @@ int check_run(Repo *repo, const CheckOptions *opts, CheckReport **out_report, St
 	}
 	rc = check_struct_keys(c, err);
 	if (rc == 0) {
-		rc = check_list_packs(repo, check_struct_on_pack, c, err);
+		rc = check_list_packs_info(repo, check_struct_on_pack, c, err);
 		if (rc == -ENOMEM)
 			strata_err_set(err, rc, "out of memory");
 	}
@@ -222,6 +226,8 @@ int check_run(Repo *repo, const CheckOptions *opts, CheckReport **out_report, St
 		rc = check_walk_snapshots(c, err);
 	if (rc == 0 && !c->fatal)
 		rc = check_walk_wal(c, err);
+	if (rc == 0 && !c->fatal)
+		rc = check_struct_missing(c, err);
 	if (rc == 0 && !c->fatal)
 		rc = check_verified(c, err);
 	if (rc == 0 && c->fatal) {

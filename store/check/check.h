@@ -33,6 +33,7 @@
 #include "store/error.h"
 #include "store/index.h"
 #include "store/repo.h"
+#include "remote/backend.h"
 
 #define CHECK_WINDOW_BYTES (4u << 20)   /* read size when streaming a pack */
 #define CHECK_MAX_USERS 256             /* users listed per damaged chunk; more are counted */
@@ -65,6 +66,11 @@ typedef struct CheckProblem {
 	uint8_t object[STRATA_ID_LEN];/* the key file, index file, pack or snapshot */
 	int has_object;
 	char message[STRATA_ERRMSG_LEN]; /* one line naming the objects and what to do */
+	/* CHECK_P_PACK_MISSING: the snapshots with an entry that needs a chunk
+	 * of the pack (from the damaged chunks' users, so at most
+	 * CHECK_MAX_USERS per chunk are seen), sorted; owned by the report. */
+	uint8_t (*snapshots)[STRATA_ID_LEN];
+	size_t nsnapshots;
 } CheckProblem;
 
 /* Why a chunk is reported. */
@@ -132,6 +138,20 @@ typedef struct CheckOptions {
 	 * byte (FORMAT.md "Check"). */
 	int      pack_hash;
 	int      threads;             /* 0 = one per core */
+	/* Data packs in an archive storage class (GLACIER, DEEP_ARCHIVE: the
+	 * listing's class, or a GET answered InvalidObjectState) are never
+	 * read unless thawed. Without thaw, read_data leaves the selected ones
+	 * unread (CheckReport.cold_unread). With thaw (read_data only), a
+	 * restore of each selected archived pack is requested (backend_thaw,
+	 * kept cold_days, 0 = 7); those readable already are read; with
+	 * cold_wait the check then polls every cold_poll_s seconds (0 = 60)
+	 * until the rest are readable and reads them too. max_thaw_bytes (0:
+	 * none) bounds the archived bytes thawed: the selected archived packs
+	 * in ID order, as long as their sizes add up to at most it; the rest
+	 * are trimmed (CheckReport.thaw_trimmed). */
+	int      thaw, cold_wait;
+	unsigned cold_days, cold_poll_s;
+	uint64_t max_thaw_bytes;
 	CheckProgressFn progress; void *progress_ctx;
 } CheckOptions;
 
@@ -143,6 +163,18 @@ typedef struct CheckReport {
 	uint64_t packs_selected;      /* read-data: packs in the subset */
 	uint64_t bytes_read;          /* read-data: pack bytes read and verified (once per pack) */
 	uint64_t blobs_verified;      /* read-data: blobs authenticated and re-hashed */
+	/* Archived data packs (see CheckOptions.thaw): what was checked of them
+	 * without a GET, and what was not. */
+	uint64_t cold_packs, cold_bytes;  /* archived and not readable: trailers unread */
+	uint64_t cold_sha256_ok;      /* the SHA-256 the store recorded at upload is the
+	                               * pack's name (format 2: every byte as uploaded) */
+	uint64_t cold_sha256_none;    /* no SHA-256 to compare: none returned (multipart
+	                               * upload, a store without checksums) or format 1 */
+	uint64_t cold_chunks_unchecked; /* index entries of those packs no trailer confirmed */
+	uint64_t cold_unread, cold_unread_bytes; /* read-data: selected, archived, not read */
+	uint64_t thaw_requested;      /* restore requests sent */
+	uint64_t thaw_read, thaw_read_bytes;  /* archived packs read after a thaw */
+	uint64_t thaw_trimmed, thaw_trimmed_bytes; /* left out by max_thaw_bytes */
 	double   duration_s;
 	/* what was found */
 	uint64_t damage;              /* problems that are damage (incl. damaged chunks) */
@@ -191,5 +223,11 @@ int check_reason_of(int codec_rc);
  * size, ctx) for each; names that are not <2 hex>/<64 hex> are skipped. */
 typedef int (*CheckPackFn)(const uint8_t id[STRATA_ID_LEN], uint8_t kind, uint64_t size, void *ctx);
 int check_list_packs(Repo *repo, CheckPackFn fn, void *ctx, StrataErr *err);
+
+/* check_list_packs_info — the same listing, with what it says of each
+ * pack's storage class (backend_list_info). */
+typedef int (*CheckPackInfoFn)(const uint8_t id[STRATA_ID_LEN], uint8_t kind, const BackendObjInfo *info,
+                               void *ctx);
+int check_list_packs_info(Repo *repo, CheckPackInfoFn fn, void *ctx, StrataErr *err);
 
 #endif

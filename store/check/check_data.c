@@ -320,6 +320,10 @@ int check_data_run(CheckCtx *c, StrataErr *err)
 		nsel = k;
 	}
 	c->r->packs_selected = nsel;
+	if ((rc = check_thaw_select(c, sel, &nsel, err)) != 0) {
+		free(sel);
+		return rc;
+	}
 	c->r->packs_read = malloc((nsel ? nsel : 1) * sizeof *c->r->packs_read);
 	if (!c->r->packs_read) {
 		free(sel);

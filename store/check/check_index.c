@@ -112,12 +112,12 @@ out:
 
 struct pack_list {
 	uint8_t kind;
-	CheckPackFn fn;
+	CheckPackInfoFn fn;
 	void *ctx;
 	int stop;
 };
 
-static int pack_name_cb(const char *name, uint64_t size, void *ctx)
+static int pack_name_cb(const char *name, const BackendObjInfo *info, void *ctx)
 {
 	struct pack_list *l = ctx;
 	const char *base = strrchr(name, '/');
@@ -126,20 +126,39 @@ static int pack_name_cb(const char *name, uint64_t size, void *ctx)
 	if (!base || base - name < 3 || strlen(base + 1) != STRATA_ID_HEX_LEN ||
 	    memcmp(base - 2, base + 1, 2) != 0 || codec_unhex(base + 1, id, STRATA_ID_LEN) != 0)
 		return 0;
-	l->stop = l->fn(id, l->kind, size, l->ctx);
+	l->stop = l->fn(id, l->kind, info, l->ctx);
 	return l->stop;
 }
 
+struct size_only {
+	CheckPackFn fn;
+	void *ctx;
+};
+
+static int size_only_cb(const uint8_t id[STRATA_ID_LEN], uint8_t kind, const BackendObjInfo *info, void *ctx)
+{
+	struct size_only *s = ctx;
+
+	return s->fn(id, kind, info->size, s->ctx);
+}
+
 int check_list_packs(Repo *repo, CheckPackFn fn, void *ctx, StrataErr *err)
+{
+	struct size_only s = {fn, ctx};
+
+	return check_list_packs_info(repo, size_only_cb, &s, err);
+}
+
+int check_list_packs_info(Repo *repo, CheckPackInfoFn fn, void *ctx, StrataErr *err)
 {
 	struct pack_list l = {PACK_KIND_DATA, fn, ctx, 0};
 	RemoteErr rerr = {{0}};
 	int rc;
 
-	rc = backend_list(repo->be, "data/", pack_name_cb, &l, &rerr);
+	rc = backend_list_info(repo->be, "data/", pack_name_cb, &l, &rerr);
 	if (rc == 0 && !l.stop) {
 		l.kind = PACK_KIND_TREE;
-		rc = backend_list(repo->be, "tree/", pack_name_cb, &l, &rerr);
+		rc = backend_list_info(repo->be, "tree/", pack_name_cb, &l, &rerr);
 	}
 	if (l.stop)
 		return l.stop;

@@ -8,6 +8,8 @@
  *   check_struct.c  phases 1-4: config, key files, packs in storage, index
  *                   files against packs and their trailers
  *   check_data.c    phase 5, read-data: packs streamed, every blob opened
+ *   check_thaw.c    phase 5 for archived packs: left out, or thawed
+ *                   (RestoreObject) within a budget and waited for
  *   check_walk.c    phases 6-7: snapshots, their trees and the WAL archive,
  *                   every chunk reference against the index and the damage
  *   check_verified.c  phase 8: the restore-test records (store/verified.h)
@@ -52,6 +54,9 @@ typedef struct CheckPack {
 	uint8_t  trailer_bad;      /* its footer or trailer does not decode (reported) */
 	uint8_t  reported;         /* its size differs from an index file's (reported) */
 	uint8_t  mismatch;         /* its trailer or kind disagrees with an index file (reported) */
+	uint8_t  archived;         /* the listing names an archive class (GLACIER, DEEP_ARCHIVE) */
+	uint8_t  cold;             /* archived and not readable now: its trailer was not read
+	                            * (a HEAD said so, or a GET answered InvalidObjectState) */
 	uint64_t size;             /* in storage */
 	PackEntry *ix_entries;     /* an index file's entries, kept when the trailer is bad */
 	size_t   ix_n;
@@ -129,11 +134,23 @@ void check_report_sort(CheckReport *r);
 /* ---- check_struct.c ---- */
 
 int check_struct_keys(CheckCtx *c, StrataErr *err);
-/* check_struct_on_pack — a pack found in storage (a CheckPackFn over ctx =
- * the CheckCtx); -ENOMEM. */
-int check_struct_on_pack(const uint8_t id[STRATA_ID_LEN], uint8_t kind, uint64_t size, void *ctx);
+/* check_struct_on_pack — a pack found in storage (a CheckPackInfoFn over
+ * ctx = the CheckCtx); -ENOMEM. */
+int check_struct_on_pack(const uint8_t id[STRATA_ID_LEN], uint8_t kind, const BackendObjInfo *info, void *ctx);
 int check_struct_indexfiles(CheckCtx *c, StrataErr *err);
 int check_struct_orphans(CheckCtx *c, StrataErr *err);
+/* check_struct_missing — after the walk: name the snapshots that need
+ * each missing pack (CheckProblem.snapshots) in its problem. -ENOMEM. */
+int check_struct_missing(CheckCtx *c, StrataErr *err);
+
+/* ---- check_thaw.c ---- */
+
+/* check_thaw_select — of the selected packs sel[0..*nsel), leave those
+ * that can be read now: archived ones without opts->thaw are dropped
+ * (counted unread); with thaw, restores are requested for the archived
+ * ones within max_thaw_bytes, and with cold_wait the wait for them ends
+ * when all are readable. Rewrites sel and *nsel. */
+int check_thaw_select(CheckCtx *c, size_t *sel, size_t *nsel, StrataErr *err);
 
 /* ---- check_data.c ---- */
 

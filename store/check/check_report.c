@@ -167,6 +167,8 @@ void check_report_free(CheckReport *r)
 		free(r->chunks[i].users);
 	}
 	free(r->chunks);
+	for (size_t i = 0; i < r->nproblems; i++)
+		free(r->problems[i].snapshots);
 	free(r->problems);
 	free(r->snaps);
 	free(r->packs_read);

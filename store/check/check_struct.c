@@ -168,7 +168,7 @@ static int pack_slot_locked(CheckCtx *c, const uint8_t id[STRATA_ID_LEN], uint8_
 	return 0;
 }
 
-int check_struct_on_pack(const uint8_t id[STRATA_ID_LEN], uint8_t kind, uint64_t size, void *ctx)
+int check_struct_on_pack(const uint8_t id[STRATA_ID_LEN], uint8_t kind, const BackendObjInfo *info, void *ctx)
 {
 	CheckCtx *c = ctx;
 	size_t i;
@@ -177,8 +177,9 @@ int check_struct_on_pack(const uint8_t id[STRATA_ID_LEN], uint8_t kind, uint64_t
 		return -ENOMEM;
 	if (!c->packs[i].in_storage) {
 		c->packs[i].in_storage = 1;
-		c->packs[i].size = size;
+		c->packs[i].size = info->size;
 		c->packs[i].kind = kind;
+		c->packs[i].archived = (uint8_t)(info->archived != 0);
 		c->r->packs++;
 	}
 	return 0;
@@ -240,6 +241,75 @@ out:
 	check_idmap_free(&at);
 }
 
+/* An archived pack that cannot be read now: what a HEAD tells without a
+ * GET (FORMAT.md "Check", archived packs). 1 when the HEAD says a thawed
+ * copy is readable after all (the trailer is then read as usual), 0 when
+ * the pack was recorded as cold, -1 when it was reported missing or the
+ * check failed. */
+static int cold_pack(CheckCtx *c, TrailerJob *j, const uint8_t id[STRATA_ID_LEN], uint8_t kind, int known_cold)
+{
+	char name[REPO_NAME_MAX], hex[STRATA_ID_HEX_LEN + 1];
+	BackendObjInfo info;
+	RemoteErr rerr = {{0}};
+	StrataErr e = {0};
+	CheckPack *p;
+	int rc;
+
+	repo_pack_name(kind, id, name);
+	codec_hex(id, STRATA_ID_LEN, hex);
+	rc = backend_head(c->repo->be, name, &info, &rerr);
+	if (rc == 0 && info.restored && !known_cold)
+		return 1;
+	pthread_mutex_lock(&c->mu);
+	p = &c->packs[j->pack];
+	if (rc == -ENOENT) {
+		check_report_problem_locked(c, CHECK_P_PACK_MISSING, 0, id,
+		                            "pack %.16s (%s) disappeared while the check ran: deleted outside strata (a lifecycle expiration?)",
+		                            hex, kind_name(kind));
+		p->in_storage = 0;
+		pthread_mutex_unlock(&c->mu);
+		return -1;
+	}
+	if (rc) {
+		repo_remote_err(&e, rc, &rerr);
+		check_fatal_locked(c, rc, &e, "asking the store about an archived pack");
+		pthread_mutex_unlock(&c->mu);
+		return -1;
+	}
+	p->cold = 1;
+	c->r->cold_packs++;
+	c->r->cold_bytes += p->size;
+	if (!j->orphan)
+		c->r->cold_chunks_unchecked += j->n;
+	if (info.size != p->size && !p->reported) {
+		p->reported = 1;
+		check_report_problem_locked(c, CHECK_P_PACK_SIZE, 0, id,
+		                            "pack %.16s: the store says %llu bytes, its listing %llu", hex,
+		                            (unsigned long long)info.size, (unsigned long long)p->size);
+	}
+	/* Format 2 names a pack by the SHA-256 of its bytes (FORMAT.md §3),
+	 * the very sum S3 recorded when the upload arrived. */
+	if (info.has_sha256 && c->repo->name_hash == CODEC_NAME_SHA256) {
+		if (memcmp(info.sha256, id, STRATA_ID_LEN) == 0) {
+			c->r->cold_sha256_ok++;
+		} else {
+			char got[STRATA_ID_HEX_LEN + 1];
+			codec_hex(info.sha256, STRATA_ID_LEN, got);
+			check_report_problem_locked(c, CHECK_P_PACK_HASH, 0, id,
+			                            "pack %.16s (archived): the SHA-256 the store recorded at upload is %.16s..., not its name: the object was replaced or damaged before it was stored; put it back from a copy",
+			                            hex, got);
+		}
+	} else {
+		c->r->cold_sha256_none++;
+	}
+	if (j->orphan)
+		check_report_problem_locked(c, CHECK_P_PACK_UNINDEXED, 1, id,
+		                            "pack %.16s (%s, archived, %llu bytes) is not listed in any index file (an interrupted or running backup, or a lost index file); `strata repair index` lists it once it is thawed",
+		                            hex, kind_name(kind), (unsigned long long)p->size);
+	pthread_mutex_unlock(&c->mu);
+	return 0;
+}
+
 static void trailer_job(void *arg, void *state)
 {
 	TrailerJob *j = arg;
@@ -251,7 +321,7 @@ static void trailer_job(void *arg, void *state)
 	uint64_t size = 0;
 	StrataErr terr = {0};
 	CheckPack *p;
-	int rc;
+	int rc, archived;
 
 	(void)state;
 	if (check_is_fatal(c))
@@ -259,10 +329,24 @@ static void trailer_job(void *arg, void *state)
 	pthread_mutex_lock(&c->mu);
 	memcpy(id, c->packs[j->pack].id, STRATA_ID_LEN);
 	kind = c->packs[j->pack].kind;
+	archived = c->packs[j->pack].archived;
 	pthread_mutex_unlock(&c->mu);
 	codec_hex(id, STRATA_ID_LEN, hex);
 	codec_hex(j->file, STRATA_ID_LEN, fhex);
+	/* An archived pack is asked about (HEAD), not read: a GET would be
+	 * refused, and on a thawed copy would cost a retrieval. */
+	if (archived && cold_pack(c, j, id, kind, 0) != 1)
+		goto out;
 	rc = pack_read_trailer(c->repo, kind, id, &te, &tn, &size, &terr);
+	if (rc == -ENODATA) {
+		/* Archived although the listing did not say so (a store that
+		 * names no classes, INTELLIGENT_TIERING's archive tiers). */
+		pthread_mutex_lock(&c->mu);
+		c->packs[j->pack].archived = 1;
+		pthread_mutex_unlock(&c->mu);
+		cold_pack(c, j, id, kind, 1);
+		goto out;
+	}
 	pthread_mutex_lock(&c->mu);
 	p = &c->packs[j->pack];
 	if (rc == 0 && j->orphan) {
@@ -349,7 +433,7 @@ static int pack_vs_storage_locked(CheckCtx *c, const IndexFilePack *ip, const ui
 	if (!p->in_storage) {
 		if (first)
 			check_report_problem_locked(c, CHECK_P_PACK_MISSING, 0, ip->id,
-			                            "pack %.16s (%s, %zu chunks, %llu bytes) listed in index file %.8s is missing from the repository; put it back from a copy if there is one, else see the damaged chunks below",
+			                            "pack %s (%s, %zu chunks, %llu bytes) listed in index file %.8s is missing from the repository: deleted outside strata (a lifecycle expiration?); put it back from a copy if there is one, else see the damaged chunks below",
 			                            hex, kind_name(ip->kind), ip->n, (unsigned long long)ip->size, fhex);
 		return 0;
 	}
@@ -425,4 +509,62 @@ int check_struct_orphans(CheckCtx *c, StrataErr *err)
 			rc = submit_trailer(c, i, 1, NULL, NULL, 0);
 	workpool_wait(c->pool);
 	return rc ? strata_err_set(err, rc, "out of memory") : 0;
+}
+
+/* ---- after the walk: who needs each missing pack ---- */
+
+#define MISSING_SNAPS_NAMED 8   /* snapshots named in the message; all are in the list */
+
+static int add_snapshot(CheckProblem *p, const uint8_t id[STRATA_ID_LEN], size_t *cap)
+{
+	for (size_t i = 0; i < p->nsnapshots; i++)
+		if (memcmp(p->snapshots[i], id, STRATA_ID_LEN) == 0)
+			return 0;
+	if (p->nsnapshots == *cap) {
+		size_t ncap = *cap ? 2 * *cap : 8;
+		void *q = realloc(p->snapshots, ncap * sizeof *p->snapshots);
+		if (!q)
+			return -ENOMEM;
+		p->snapshots = q;
+		*cap = ncap;
+	}
+	memcpy(p->snapshots[p->nsnapshots++], id, STRATA_ID_LEN);
+	return 0;
+}
+
+int check_struct_missing(CheckCtx *c, StrataErr *err)
+{
+	CheckReport *r = c->r;
+
+	for (size_t i = 0; i < r->nproblems; i++) {
+		CheckProblem *p = &r->problems[i];
+		size_t cap = 0, len;
+
+		if (p->kind != CHECK_P_PACK_MISSING || !p->has_object)
+			continue;
+		for (size_t k = 0; k < r->nchunks; k++) {
+			const CheckChunk *ch = &r->chunks[k];
+			if (ch->reason != CHECK_C_PACK_MISSING || !ch->has_location ||
+			    memcmp(ch->pack, p->object, STRATA_ID_LEN) != 0)
+				continue;
+			for (size_t u = 0; u < ch->nusers; u++)
+				if (!ch->users[u].is_wal && add_snapshot(p, ch->users[u].snapshot, &cap) != 0)
+					return strata_err_set(err, -ENOMEM, "out of memory");
+		}
+		if (!p->nsnapshots)
+			continue;
+		qsort(p->snapshots, p->nsnapshots, sizeof *p->snapshots, check_cmp_id);
+		len = strlen(p->message);
+		len += (size_t)snprintf(p->message + len, sizeof p->message - len, "; snapshots affected (%zu):",
+		                        p->nsnapshots);
+		for (size_t k = 0; k < p->nsnapshots && k < MISSING_SNAPS_NAMED && len < sizeof p->message; k++) {
+			char hex[STRATA_ID_HEX_LEN + 1];
+			codec_hex(p->snapshots[k], STRATA_ID_LEN, hex);
+			len += (size_t)snprintf(p->message + len, sizeof p->message - len, " %.8s", hex);
+		}
+		if (p->nsnapshots > MISSING_SNAPS_NAMED && len < sizeof p->message)
+			snprintf(p->message + len, sizeof p->message - len, " and %zu more",
+			         p->nsnapshots - MISSING_SNAPS_NAMED);
+	}
+	return 0;
 }

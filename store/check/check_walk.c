@@ -52,16 +52,16 @@ static int pack_now(CheckCtx *c, const uint8_t id[STRATA_ID_LEN], uint8_t kind, 
 {
 	char name[REPO_NAME_MAX];
 	RemoteErr rerr = {{0}};
-	uint64_t size;
+	BackendObjInfo info;
 	int rc;
 
 	repo_pack_name(kind, id, name);
-	rc = backend_stat(c->repo->be, name, &size, &rerr);
+	rc = backend_head(c->repo->be, name, &info, &rerr);
 	if (rc == -ENOENT)
 		return 0;
 	if (rc)
 		return repo_remote_err(err, rc, &rerr);
-	if (check_struct_on_pack(id, kind, size, c) != 0)
+	if (check_struct_on_pack(id, kind, &info, c) != 0)
 		return strata_err_set(err, -ENOMEM, "out of memory");
 	check_idmap_get(&c->pack_of, id, out_v);
 	return 1;
@@ -203,6 +203,12 @@ static int walk(CheckCtx *c, const Snapshot *s, const uint8_t tree[STRATA_ID_LEN
 	} else {
 		rc = 1;
 	}
+	if (rc == -ENODATA)
+		/* Trees are metadata (FORMAT.md 14a): the check cannot go on
+		 * without them, and neither can ls or a restore. */
+		strata_err_prefix(&lerr, "a tree pack is in an archive storage class; tree packs must stay in a class "
+		                  "readable without a restore (--storage-class metadata=STANDARD, no lifecycle "
+		                  "transition of tree/): thaw it or copy it back");
 	if (rc < 0 && !check_damage_code(rc)) {
 		if (err)
 			*err = lerr;

@@ -20,6 +20,7 @@ struct OutFile {
 	int dirfd;
 	int fd;                   /* -1 once closed */
 	int committed;
+	unsigned flags;           /* outfile_open's */
 	const char *base;         /* the target's name in dirfd (points into path) */
 	char tmp[NAME_MAX + 1];   /* the temporary file's name, "" while unnamed */
 	char path[];              /* as given, for messages */
@@ -94,6 +95,7 @@ int outfile_open(const char *path, unsigned flags, OutFile **out, StrataErr *err
 		return strata_err_set(err, -ENOMEM, "out of memory");
 	memcpy(f->path, path, len + 1);
 	f->dirfd = f->fd = -1;
+	f->flags = flags;
 	f->base = slash ? f->path + (slash - path) + 1 : f->path;
 	if (!*f->base || !strcmp(f->base, ".") || !strcmp(f->base, "..")) {
 		rc = strata_err_set(err, STRATA_EUSAGE, "%s names a directory; give a file name", path);
@@ -175,6 +177,22 @@ static int link_temp(OutFile *f, StrataErr *err)
 	return strata_err_set(err, -errno, "cannot link the temporary file for %s: %s", f->path, strerror(errno));
 }
 
+/* An unnamed temporary file given the target's name directly, when no
+ * file has it: a process killed at any instant then leaves either nothing
+ * or the whole target, never a named temporary file. 0 linked, 1 the name
+ * is taken (replace it by rename), -errno. */
+static int link_target(OutFile *f)
+{
+	char proc[64];
+
+	snprintf(proc, sizeof proc, "/proc/self/fd/%d", f->fd);
+	if (linkat(f->fd, "", f->dirfd, f->base, AT_EMPTY_PATH) == 0)
+		return 0;
+	if (errno != EEXIST && linkat(AT_FDCWD, proc, f->dirfd, f->base, AT_SYMLINK_FOLLOW) == 0)
+		return 0;
+	return errno == EEXIST ? 1 : -errno;
+}
+
 static int fsync_fd(int fd, int is_dir)
 {
 	/* EINVAL: a directory on a file system that cannot sync one. */
@@ -194,10 +212,21 @@ int outfile_commit(OutFile *f, unsigned mode, StrataErr *err)
 	if (fchmod(f->fd, (mode_t)mode) != 0)
 		return strata_err_set(err, -errno, "cannot set mode %04o on %s for %s: %s", mode, what, f->path,
 		                      strerror(errno));
-	if ((rc = fsync_fd(f->fd, 0)) != 0)
+	if (!(f->flags & OUTFILE_NO_SYNC) && (rc = fsync_fd(f->fd, 0)) != 0)
 		return strata_err_set(err, rc, "fsync of %s for %s failed: %s", what, f->path, strerror(-rc));
-	if (!f->tmp[0] && (rc = link_temp(f, err)) != 0)
-		return rc;
+	if (!f->tmp[0]) {
+		rc = link_target(f);
+		if (rc == 0) {
+			rc = close(f->fd) == 0 ? 0 : -errno;
+			f->fd = -1;
+			f->committed = 1;
+			if (rc)
+				return strata_err_set(err, rc, "closing %s: %s", f->path, strerror(-rc));
+			goto synced_dir;
+		}
+		if ((rc = link_temp(f, err)) != 0)
+			return rc;
+	}
 	rc = close(f->fd) == 0 ? 0 : -errno;
 	f->fd = -1;
 	if (rc)
@@ -206,7 +235,8 @@ int outfile_commit(OutFile *f, unsigned mode, StrataErr *err)
 		return strata_err_set(err, -errno, "cannot rename %s to %s: %s", f->tmp, f->path, strerror(errno));
 	f->tmp[0] = '\0';
 	f->committed = 1;
-	if ((rc = fsync_fd(f->dirfd, 1)) != 0)
+synced_dir:
+	if (!(f->flags & OUTFILE_NO_SYNC) && (rc = fsync_fd(f->dirfd, 1)) != 0)
 		return strata_err_set(err, rc, "fsync of the directory of %s failed: %s", f->path, strerror(-rc));
 	return 0;
 }

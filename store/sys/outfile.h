@@ -9,7 +9,9 @@
  * while they are written:
  *   - the temporary file is an unnamed O_TMPFILE in the target's directory
  *     where the file system and /proc allow linking it later; it vanishes
- *     if the process dies. Otherwise it is named `<base>.tmp-<12 random
+ *     if the process dies. When no file has the target's name, it is
+ *     linked there directly (no temporary name at any instant); otherwise
+ *     it is linked under a temporary name and renamed over the target. Otherwise it is named `<base>.tmp-<12 random
  *     [0-9a-z]>` (<base> cut to 200 bytes) and created with
  *     O_CREAT|O_EXCL|O_NOFOLLOW, so a file or symlink planted under any
  *     name is never opened, written through or renamed;
@@ -37,7 +39,13 @@ typedef struct OutFile OutFile;
 enum {
 	/* Skip O_TMPFILE and use the named exclusive temporary file, as on a
 	 * file system without O_TMPFILE (tests reach that path with it). */
-	OUTFILE_NAMED_TEMP = 1
+	OUTFILE_NAMED_TEMP = 1,
+	/* Skip both fsyncs of outfile_commit: for a file a machine crash may
+	 * lose harmlessly because its reader asks for it again (a WAL file
+	 * handed to PostgreSQL's restore_command, which recovery fetches
+	 * anew after a crash). The rename still makes it whole or absent to
+	 * every process while the machine runs. */
+	OUTFILE_NO_SYNC = 2
 };
 
 /* outfile_open — start writing path. Opens path's directory and a

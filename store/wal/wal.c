@@ -27,6 +27,9 @@
 _Static_assert(OBJSIZE_SEALED_OVERHEAD + WAL_DESC_FIXED + WAL_NAME_MAX <= 1024, "OBJSIZE_WAL_DESC_MAX room");
 _Static_assert(WAL_CHUNK_REC == 36 && WAL_MAX_FILE_BYTES == (1u << 30), "OBJSIZE_WAL_DESC_MAX terms");
 #define BACKUP_LABEL_MAX (64u << 10)
+/* The first bytes hashed into a version 2 CONTENT_ID (FORMAT.md §12a), so
+ * it can never equal the ID of a chunk holding the same bytes. */
+static const char WAL_CID2_DOMAIN[16] = "strata-wal-cid2";
 
 /* ---- names ---- */
 
@@ -99,6 +102,27 @@ static void put_le(uint8_t *p, uint64_t v, int n)
 {
 	for (int i = 0; i < n; i++)
 		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+int wal_content_id2(const CodecKeys *keys, const WalDesc *d, uint8_t out[STRATA_ID_LEN])
+{
+	size_t len = sizeof WAL_CID2_DOMAIN + 8 + (size_t)d->n * WAL_CHUNK_REC;
+	uint8_t *b = malloc(len), *p;
+
+	if (!b)
+		return -ENOMEM;
+	memcpy(b, WAL_CID2_DOMAIN, sizeof WAL_CID2_DOMAIN);
+	p = b + sizeof WAL_CID2_DOMAIN;
+	put_le(p, d->size, 8);
+	p += 8;
+	for (uint32_t i = 0; i < d->n; i++) {
+		memcpy(p, d->ids[i], STRATA_ID_LEN);
+		put_le(p + STRATA_ID_LEN, d->lens[i], 4);
+		p += WAL_CHUNK_REC;
+	}
+	codec_chunk_id(keys, b, len, out);
+	free(b);
+	return 0;
 }
 
 static uint64_t get_le(const uint8_t *p, int n)
@@ -193,6 +217,7 @@ int wal_desc_load(Repo *repo, const char *name, WalDesc *d, StrataErr *err)
 	char oname[REPO_NAME_MAX];
 	uint8_t *buf = NULL, *plain = NULL;
 	size_t len = 0, plen = 0;
+	uint32_t version = 0;
 	int rc;
 
 	desc_name(name, oname);
@@ -203,7 +228,7 @@ int wal_desc_load(Repo *repo, const char *name, WalDesc *d, StrataErr *err)
 		return strata_err_set(err, STRATA_ENOTFOUND, "WAL file %s is not in the archive", name);
 	if (rc)
 		return rc;
-	rc = sealed_decode(repo->keys, FORMAT_MAGIC_WAL, FORMAT_VERSION_WAL, buf, len, &plain, &plen, NULL);
+	rc = sealed_decode(repo->keys, FORMAT_MAGIC_WAL, FORMAT_VERSION_WAL, buf, len, &plain, &plen, &version);
 	free(buf);
 	switch (rc) {
 	case 0:
@@ -220,6 +245,7 @@ int wal_desc_load(Repo *repo, const char *name, WalDesc *d, StrataErr *err)
 	}
 	rc = desc_decode(plain, plen, d);
 	free(plain);
+	d->version = version;
 	if (rc == -ENOMEM)
 		return strata_err_set(err, rc, "out of memory");
 	if (rc)
@@ -288,139 +314,288 @@ out:
 
 /* ---- push ---- */
 
-/* A ChunkReadFn over a segment already in memory. */
-typedef struct MemSrc {
-	const uint8_t *buf;
-	size_t len, off;
-} MemSrc;
+/* One file of a batch: its descriptor (the chunk list filled by the
+ * pipeline), the one already archived under its name if any, and its
+ * share of the writer's counters. */
+typedef struct WalBatchItem {
+	WalDesc d;
+	ChunkList list;
+	int have_old;
+	uint64_t chunks_new, bytes_new, bytes_stored;
+} WalBatchItem;
 
-static ssize_t read_mem(void *src, uint8_t *out, size_t len)
+struct WalBatch {
+	Repo *repo;
+	BlobWriter *bw;
+	ChunkPipe *pipe;
+	WalBatchItem *items;
+	size_t n, cap;
+	int failed;            /* the pipeline failed: only wal_batch_free remains */
+};
+
+int wal_batch_new(Repo *repo, int zlevel, WalBatch **out, StrataErr *err)
 {
-	MemSrc *m = src;
-	size_t n = m->len - m->off < len ? m->len - m->off : len;
-
-	memcpy(out, m->buf + m->off, n);
-	m->off += n;
-	return (ssize_t)n;
-}
-
-/* Cut, hash and store every chunk of buf through the shared chunk
- * pipeline (store/chunkpipe: hashing and sealing on every core), then
- * move the chunk list into d. */
-static int put_chunks(Repo *repo, BlobWriter *bw, const uint8_t *buf, size_t len, WalDesc *d,
-                      StrataErr *err)
-{
-	MemSrc src = { buf, len, 0 };
-	ChunkList list = {0};
-	ChunkPipe *p = NULL;
-	uint64_t got = 0;
+	WalBatch *b = calloc(1, sizeof *b);
 	int rc;
 
-	rc = chunkpipe_new(repo, bw, 0, &p, err);
+	if (!b)
+		return strata_err_set(err, -ENOMEM, "out of memory");
+	b->repo = repo;
+	rc = blobwriter_new(repo, zlevel, &b->bw, err);
 	if (rc == 0)
-		rc = chunkpipe_stream(p, read_mem, &src, &list, NULL, NULL, &got, err);
-	if (rc == 0)
-		rc = chunkpipe_wait(p, err);
-	chunkpipe_free(p);
-	if (rc == 0 && (got != len || list.n > UINT32_MAX))
-		rc = strata_err_set(err, -EIO, "chunking %s: read %llu of %zu bytes", d->name,
-		                    (unsigned long long)got, len);
+		rc = chunkpipe_new(repo, b->bw, 0, &b->pipe, err);
 	if (rc) {
-		chunklist_free(&list);
-		return rc < 0 ? rc : -EIO;
+		wal_batch_free(b);
+		return rc;
 	}
-	d->ids = list.ids;
-	d->lens = list.lens;
-	d->n = (uint32_t)list.n;
+	*out = b;
 	return 0;
 }
 
-int wal_push(Repo *repo, const char *path, const char *name, int zlevel,
-             WalPushResult *out, StrataErr *err)
+size_t wal_batch_count(const WalBatch *b)
+{
+	return b->n;
+}
+
+/* Whether the file at fd (size bytes) holds what old describes. A version
+ * 2 descriptor: each of old's chunk spans of the file hashes to old's
+ * chunk ID (the chunker is deterministic, so equal content cuts equally);
+ * version 1: the whole file hashes to CONTENT_ID. One read and hash of the
+ * file, only when a name is pushed again. */
+static int same_content(Repo *repo, const char *path, const WalDesc *old, int *out_same, StrataErr *err)
+{
+	uint8_t *buf = NULL, id[STRATA_ID_LEN];
+	size_t len = 0, off = 0;
+	int64_t mt;
+	int rc, same = 1;
+
+	rc = wal_read_whole(path, &buf, &len, &mt, err);
+	if (rc)
+		return rc;
+	if (len != old->size) {
+		same = 0;
+	} else if (old->version < 2) {
+		codec_chunk_id(repo->keys, buf, len, id);
+		same = memcmp(id, old->content_id, STRATA_ID_LEN) == 0;
+	} else {
+		for (uint32_t i = 0; i < old->n && same; i++) {
+			codec_chunk_id(repo->keys, buf + off, old->lens[i], id);
+			same = memcmp(id, old->ids[i], STRATA_ID_LEN) == 0;
+			off += old->lens[i];
+		}
+	}
+	free(buf);
+	*out_same = same;
+	return 0;
+}
+
+int wal_batch_add(WalBatch *b, const char *path, const char *name, StrataErr *err)
 {
 	const char *base = name ? name : strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-	WalDesc d, old;
-	WalPushResult res;
-	BlobWriter *bw = NULL;
-	BlobWriterStats st;
-	uint8_t *buf = NULL, *enc = NULL, *sealed = NULL;
-	size_t len = 0, enc_len = 0, sealed_len = 0;
-	char oname[REPO_NAME_MAX];
-	RemoteErr rerr = {{0}};
-	int kind, rc, have_old = 0;
+	WalBatchItem *it;
+	WalDesc old;
+	struct stat st;
+	uint64_t got = 0;
+	int kind, fd = -1, rc;
 
-	memset(&d, 0, sizeof d);
 	memset(&old, 0, sizeof old);
-	memset(&res, 0, sizeof res);
+	if (b->failed)
+		return strata_err_set(err, -EINVAL, "WAL batch: the pipeline failed before %s", base);
 	rc = wal_check_name(base, &kind, err);
 	if (rc)
 		return rc;
-	rc = wal_read_whole(path, &buf, &len, &d.mtime_ns, err);
-	if (rc)
-		return rc;
-	snprintf(d.name, sizeof d.name, "%s", base);
-	d.kind = (uint8_t)kind;
-	codec_chunk_id(repo->keys, buf, len, d.content_id);
-	d.size = len;
-	rc = wal_desc_load(repo, base, &old, err);
+	for (size_t i = 0; i < b->n; i++)
+		if (strcmp(b->items[i].d.name, base) == 0)
+			return 0;   /* already in this batch */
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? 2 * b->cap : 16;
+		/* The pipeline's workers write into the items' chunk lists:
+		 * growing the array must not move a list in flight. */
+		if (chunkpipe_wait(b->pipe, err) != 0) {
+			b->failed = 1;
+			return err->code ? err->code : -EIO;
+		}
+		void *p = realloc(b->items, cap * sizeof *b->items);
+		if (!p)
+			return strata_err_set(err, -ENOMEM, "out of memory");
+		b->items = p;
+		b->cap = cap;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return strata_err_set(err, -errno, "cannot open %s: %s", path, strerror(errno));
+	if (fstat(fd, &st) != 0) {
+		rc = strata_err_set(err, -errno, "cannot stat %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rc = strata_err_set(err, STRATA_EUSAGE, "%s is not a regular file", path);
+		goto out;
+	}
+	if ((uint64_t)st.st_size > WAL_MAX_FILE_BYTES) {
+		rc = strata_err_set(err, -EFBIG, "%s: %lld bytes, larger than any WAL file can be",
+		                    path, (long long)st.st_size);
+		goto out;
+	}
+	rc = wal_desc_load(b->repo, base, &old, err);
 	if (rc == 0) {
-		have_old = 1;
-		if (old.size != d.size || memcmp(old.content_id, d.content_id, STRATA_ID_LEN) != 0) {
+		int same = 0;
+		rc = same_content(b->repo, path, &old, &same, err);
+		if (rc)
+			goto out;
+		if (!same) {
 			rc = strata_err_set(err, STRATA_EEXIST,
 			                    "WAL file %s is ALREADY ARCHIVED WITH DIFFERENT CONTENT (archived: %llu bytes, "
 			                    "now: %llu bytes); refusing to overwrite it. Two servers may be archiving into "
 			                    "one repository, or this server's WAL diverged from the archive (restored "
 			                    "without a new timeline?). Give each server its own repository or check "
 			                    "archive_command before archiving again",
-			                    base, (unsigned long long)old.size, (unsigned long long)d.size);
+			                    base, (unsigned long long)old.size, (unsigned long long)st.st_size);
 			goto out;
 		}
-		res.already = 1;
 	} else if (rc != STRATA_ENOTFOUND) {
 		goto out;
 	}
 	strata_err_clear(err);
+	it = &b->items[b->n];
+	memset(it, 0, sizeof *it);
+	it->have_old = rc == 0;
+	snprintf(it->d.name, sizeof it->d.name, "%s", base);
+	it->d.version = 2;
+	it->d.kind = (uint8_t)kind;
+	it->d.size = (uint64_t)st.st_size;
+	it->d.mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
 	/* Identical content already archived: still put every chunk, so one
-	 * the repository lost is stored again (a present one costs a lookup). */
-	rc = blobwriter_new(repo, zlevel, &bw, err);
+	 * the repository lost is stored again (a present one costs a lookup).
+	 * The file streams from its descriptor into the pipeline's segments;
+	 * no whole-file pass: CONTENT_ID comes from the chunk list. */
+	b->n++;
+	rc = chunkpipe_stream(b->pipe, chunkpipe_read_fd, &fd, &it->list, NULL, NULL, &got, err);
+	if (rc == 0 && got != it->d.size)
+		rc = strata_err_set(err, -EIO, "%s changed size while being read (%llu bytes, then %llu): "
+		                    "not a finished WAL file", path, (unsigned long long)it->d.size,
+		                    (unsigned long long)got);
+	else if (rc == 1)
+		rc = strata_err_set(err, err->code ? err->code : -EIO, "reading %s: %s", path,
+		                    strerror(err->code ? -err->code : EIO));
+	if (rc) {
+		/* Its chunks may be in flight: keep the item out of the results
+		 * but its list alive until the pipeline is drained. */
+		it->d.kind = 0;
+		if (rc < 0 && rc != -EIO)
+			b->failed = 1;
+	}
+out:
+	wal_desc_free(&old);
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+int wal_batch_commit(WalBatch *b, WalPushResult *out, int *out_rc, StrataErr *errs, StrataErr *err)
+{
+	BlobWriterStats st;
+	int rc;
+
+	rc = chunkpipe_wait(b->pipe, err);
 	if (rc == 0)
-		rc = put_chunks(repo, bw, buf, len, &d, err);
-	if (rc)
-		goto out;
-	rc = blobwriter_finish(bw, err);
-	if (rc)
-		goto out;
-	blobwriter_stats(bw, &st);
-	res.size = d.size;
-	res.chunks = d.n;
-	res.chunks_new = st.chunks_new;
-	res.bytes_new = st.bytes_new;
-	res.bytes_stored = st.bytes_stored;
-	if (!have_old) {
-		/* Last, once every chunk it names is durable (wal.h). */
-		rc = desc_encode(&d, &enc, &enc_len);
-		if (rc == 0)
-			rc = sealed_encode(repo->keys, FORMAT_MAGIC_WAL, FORMAT_VERSION_WAL, enc, enc_len, &sealed, &sealed_len);
-		if (rc) {
-			rc = strata_err_set(err, rc, "cannot seal the descriptor of %s", base);
-			goto out;
+		rc = blobwriter_finish(b->bw, err);
+	if (rc) {
+		b->failed = 1;
+		return rc;
+	}
+	blobwriter_stats(b->bw, &st);
+	for (size_t i = 0; i < b->n; i++) {
+		WalBatchItem *it = &b->items[i];
+		uint8_t *enc = NULL, *sealed = NULL;
+		size_t enc_len = 0, sealed_len = 0;
+		char oname[REPO_NAME_MAX];
+		RemoteErr rerr = {{0}};
+		int r = 0;
+
+		if (!it->d.kind) {
+			if (out_rc)
+				out_rc[i] = -EIO;
+			continue;
 		}
-		desc_name(base, oname);
-		rc = backend_put(repo->be, oname, sealed, sealed_len, &rerr);
-		if (rc) {
-			rc = repo_remote_err(err, rc, &rerr);
-			goto out;
+		if (it->list.n > UINT32_MAX)
+			r = strata_err_set(&errs[i], -EFBIG, "%s: too many chunks", it->d.name);
+		it->d.ids = it->list.ids;
+		it->d.lens = it->list.lens;
+		it->d.n = (uint32_t)it->list.n;
+		if (r == 0 && !it->have_old) {
+			/* Last, once every chunk it names is durable (wal.h). */
+			r = wal_content_id2(b->repo->keys, &it->d, it->d.content_id);
+			if (r == 0)
+				r = desc_encode(&it->d, &enc, &enc_len);
+			if (r == 0)
+				r = sealed_encode(b->repo->keys, FORMAT_MAGIC_WAL, FORMAT_VERSION_WAL, enc, enc_len, &sealed, &sealed_len);
+			if (r)
+				r = strata_err_set(&errs[i], r, "cannot seal the descriptor of %s", it->d.name);
+			if (r == 0) {
+				desc_name(it->d.name, oname);
+				r = backend_put(b->repo->be, oname, sealed, sealed_len, &rerr);
+				if (r)
+					r = repo_remote_err(&errs[i], r, &rerr);
+			}
+		}
+		it->d.ids = NULL;
+		it->d.lens = NULL;
+		free(enc);
+		free(sealed);
+		if (out_rc)
+			out_rc[i] = r;
+		if (out) {
+			memset(&out[i], 0, sizeof out[i]);
+			out[i].already = it->have_old;
+			out[i].size = it->d.size;
+			out[i].chunks = it->list.n;
+			/* The writer's counters are for the batch: the first file
+			 * reports them (a batch of one is wal_push). */
+			if (i == 0) {
+				out[i].chunks_new = st.chunks_new;
+				out[i].bytes_new = st.bytes_new;
+				out[i].bytes_stored = st.bytes_stored;
+			}
 		}
 	}
-	if (out)
+	return 0;
+}
+
+const char *wal_batch_name(const WalBatch *b, size_t i)
+{
+	return b->items[i].d.name;
+}
+
+void wal_batch_free(WalBatch *b)
+{
+	if (!b)
+		return;
+	chunkpipe_free(b->pipe);   /* waits for chunks in flight first */
+	blobwriter_free(b->bw);
+	for (size_t i = 0; i < b->n; i++)
+		chunklist_free(&b->items[i].list);
+	free(b->items);
+	free(b);
+}
+
+int wal_push(Repo *repo, const char *path, const char *name, int zlevel,
+             WalPushResult *out, StrataErr *err)
+{
+	WalBatch *b = NULL;
+	WalPushResult res;
+	int rc, r1 = 0;
+
+	rc = wal_batch_new(repo, zlevel, &b, err);
+	if (rc == 0)
+		rc = wal_batch_add(b, path, name, err);
+	if (rc == 0)
+		rc = wal_batch_commit(b, &res, &r1, err, err);
+	if (rc == 0)
+		rc = r1;
+	wal_batch_free(b);
+	if (rc == 0 && out)
 		*out = res;
-out:
-	blobwriter_free(bw);
-	wal_desc_free(&d);
-	wal_desc_free(&old);
-	free(buf);
-	free(enc);
-	free(sealed);
 	return rc;
 }
 

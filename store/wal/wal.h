@@ -15,12 +15,15 @@
  * and WAL position of each file, not its content.
  *
  * Descriptor: a sealed file (FORMAT.md §5) with MAGIC "STRATAWL",
- * VERSION 1, whose plaintext is (little-endian):
+ * VERSION 2 (1 is still read), whose plaintext is (little-endian):
  *   NAME_LEN (u8) || NAME || KIND (u8) || SIZE (u64) || MTIME_NS (u64, two's
  *   complement) || CONTENT_ID (32) || NCHUNKS (u32) ||
  *   NCHUNKS x (CHUNK_ID (32) || CHUNK_LEN (u32))
- * CONTENT_ID is BLAKE2b-256_{id_key} of the whole file (codec_chunk_id), so
- * a second push compares content without reading any chunk. NAME inside
+ * CONTENT_ID is, in version 2, BLAKE2b-256_{id_key} of a domain string,
+ * SIZE and the chunk records (computed from the chunk IDs, so the file is
+ * read once, by the chunker); in version 1 it was the keyed hash of the
+ * whole file. A second push of a name compares content with the archived
+ * chunk IDs (or, version 1, CONTENT_ID) without reading any chunk. NAME inside
  * the sealed plaintext binds the descriptor to its name: a descriptor
  * copied or renamed to another name is refused on fetch. A reader must
  * check that the chunk lengths add up to SIZE.
@@ -81,6 +84,34 @@ typedef struct WalPushResult {
  * zlevel: zstd level for new chunks, 0 = default. */
 int wal_push(Repo *repo, const char *path, const char *name, int zlevel,
              WalPushResult *out, StrataErr *err);
+
+/* A batch: many WAL files stored through one BlobWriter and one chunk
+ * pipeline, so they share packs, one index file and one round of fsyncs
+ * (the asynchronous archiver's unit of work, store/wal/walarch.h).
+ *   wal_batch_new    — a batch for repo, zstd level zlevel (0 = default).
+ *   wal_batch_add    — read the file at path (stored as name, NULL: its
+ *                      base name) into the batch. Checks an archived copy
+ *                      under that name first (STRATA_EEXIST for other
+ *                      content, as wal_push). A file that fails here is
+ *                      left out; the batch goes on unless the pipeline
+ *                      itself failed (then every later call fails).
+ *                      Adding a name already in the batch is a no-op.
+ *   wal_batch_commit — make the packs and index file durable, then write
+ *                      each file's descriptor durably. Returns non-zero
+ *                      when the packs could not be stored (no file of the
+ *                      batch is archived); otherwise 0, with out_rc[i]
+ *                      (and errs[i]) each file's own outcome, in the
+ *                      order added (wal_batch_name(b, i)); out[i] its
+ *                      counters (the writer's byte counts on out[0]).
+ *                      out, out_rc, errs have wal_batch_count() room.
+ *   wal_batch_free   — waits for chunks in flight; accepts NULL. */
+typedef struct WalBatch WalBatch;
+int wal_batch_new(Repo *repo, int zlevel, WalBatch **out, StrataErr *err);
+int wal_batch_add(WalBatch *b, const char *path, const char *name, StrataErr *err);
+size_t wal_batch_count(const WalBatch *b);
+const char *wal_batch_name(const WalBatch *b, size_t i);
+int wal_batch_commit(WalBatch *b, WalPushResult *out, int *out_rc, StrataErr *errs, StrataErr *err);
+void wal_batch_free(WalBatch *b);
 
 typedef struct WalFetchResult {
 	uint64_t size;

@@ -27,11 +27,29 @@
 /* ---- files ---- */
 
 /* A fetched or spooled WAL file: written as outfile.h writes (a private
- * temporary file, fsync, rename, fsync of the directory), mode 0600: the
- * server reads it as its owner, and it may hold the database's data. */
-static int write_atomic(const char *path, const uint8_t *buf, size_t len, StrataErr *err)
+ * temporary file, rename), mode 0600: the server reads it as its owner,
+ * and it may hold the database's data. sync: fsync the file and the
+ * directory (the spool, which a later call trusts). A file handed to
+ * PostgreSQL is not fsynced: after a machine crash recovery asks for it
+ * again. */
+static int write_atomic(const char *path, const uint8_t *buf, size_t len, int sync, StrataErr *err)
 {
-	return outfile_write(path, buf, len, 0600, 0, err);
+	return outfile_write(path, buf, len, 0600, sync ? 0 : OUTFILE_NO_SYNC, err);
+}
+
+/* Whether buf (d->size bytes, each chunk read and authenticated under its
+ * ID) is what d describes: version 1, the keyed hash of the whole; version
+ * 2, CONTENT_ID recomputed from the descriptor's chunk list (the chunks'
+ * AEAD binds each to its ID, FORMAT.md §8, so no pass over the bytes). */
+static int content_matches(Repo *repo, const WalDesc *d, const uint8_t *buf)
+{
+	uint8_t id[STRATA_ID_LEN];
+
+	if (d->version < 2)
+		codec_chunk_id(repo->keys, buf, d->size, id);
+	else if (wal_content_id2(repo->keys, d, id) != 0)
+		return 0;
+	return memcmp(id, d->content_id, STRATA_ID_LEN) == 0;
 }
 
 /* ---- fetch ---- */
@@ -184,11 +202,32 @@ static int spool_dir(Repo *repo, char out[PATH_MAX])
 	return 0;
 }
 
+/* Whether buf (d->size bytes from outside the repository: a spool file)
+ * holds what d describes: the keyed hash of the whole (version 1) or of
+ * each chunk's span (version 2) against the descriptor. */
+static int bytes_match(Repo *repo, const WalDesc *d, const uint8_t *buf)
+{
+	uint8_t id[STRATA_ID_LEN];
+	uint64_t off = 0;
+
+	if (d->version < 2) {
+		codec_chunk_id(repo->keys, buf, d->size, id);
+		return memcmp(id, d->content_id, STRATA_ID_LEN) == 0;
+	}
+	for (uint32_t i = 0; i < d->n; i++) {
+		codec_chunk_id(repo->keys, buf + off, d->lens[i], id);
+		if (memcmp(id, d->ids[i], STRATA_ID_LEN) != 0)
+			return 0;
+		off += d->lens[i];
+	}
+	return 1;
+}
+
 /* A spooled copy of d, if there is one whose keyed hash matches. */
 static uint8_t *from_spool(Repo *repo, const WalDesc *d)
 {
 	char dir[PATH_MAX], path[PATH_MAX + WAL_NAME_MAX + 2];
-	uint8_t *buf = NULL, id[STRATA_ID_LEN];
+	uint8_t *buf = NULL;
 	size_t len = 0;
 	int64_t mt;
 	StrataErr ignore = {0};
@@ -198,12 +237,9 @@ static uint8_t *from_spool(Repo *repo, const WalDesc *d)
 	snprintf(path, sizeof path, "%s/%s", dir, d->name);
 	if (access(path, F_OK) != 0)
 		return NULL;
-	if (wal_read_whole(path, &buf, &len, &mt, &ignore) == 0 && len == d->size) {
-		codec_chunk_id(repo->keys, buf, len, id);
-		if (memcmp(id, d->content_id, STRATA_ID_LEN) == 0) {
-			unlink(path);
-			return buf;
-		}
+	if (wal_read_whole(path, &buf, &len, &mt, &ignore) == 0 && len == d->size && bytes_match(repo, d, buf)) {
+		unlink(path);
+		return buf;
 	}
 	/* Stale or damaged: fetch from the repository instead. */
 	free(buf);
@@ -215,7 +251,7 @@ static uint8_t *from_spool(Repo *repo, const WalDesc *d)
 static int load_content(Repo *repo, const WalDesc *d, int use_spool, uint8_t **out, int *out_spooled,
                         StrataErr *err)
 {
-	uint8_t *buf = use_spool ? from_spool(repo, d) : NULL, id[STRATA_ID_LEN];
+	uint8_t *buf = use_spool ? from_spool(repo, d) : NULL;
 	int rc;
 
 	*out_spooled = buf != NULL;
@@ -228,10 +264,7 @@ static int load_content(Repo *repo, const WalDesc *d, int use_spool, uint8_t **o
 			free(buf);
 			return rc;
 		}
-		/* Every chunk was checked against its ID; the whole is checked
-		 * too, against the descriptor's content ID. */
-		codec_chunk_id(repo->keys, buf, d->size, id);
-		if (memcmp(id, d->content_id, STRATA_ID_LEN) != 0) {
+		if (!content_matches(repo, d, buf)) {
 			free(buf);
 			return strata_err_set(err, STRATA_EDAMAGED, "WAL file %s: reassembled content does not match "
 			                      "the descriptor's hash", d->name);
@@ -257,7 +290,7 @@ int wal_fetch(Repo *repo, const char *name, const char *dest, WalFetchResult *ou
 		return rc;
 	rc = load_content(repo, &d, 1, &buf, &spooled, err);
 	if (rc == 0)
-		rc = write_atomic(dest, buf, d.size, err);
+		rc = write_atomic(dest, buf, d.size, 0, err);
 	if (rc == 0 && out) {
 		out->size = d.size;
 		out->from_spool = spooled;
@@ -373,7 +406,7 @@ int wal_prefetch(Repo *repo, const char *after, unsigned count, unsigned *out_fe
 			break;
 		rc = load_content(repo, &d, 0, &buf, &spooled, err);
 		if (rc == 0)
-			rc = write_atomic(path, buf, d.size, err);
+			rc = write_atomic(path, buf, d.size, 1, err);
 		free(buf);
 		wal_desc_free(&d);
 		if (rc)

@@ -6,12 +6,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "store/codec.h"
 #include "store/error.h"
 #include "store/repo.h"
 #include "store/wal/wal.h"
 
 /* A decoded descriptor (layout in wal.h). */
 typedef struct WalDesc {
+	uint32_t version;        /* 1: CONTENT_ID over the file; 2: over the chunk list */
 	char     name[WAL_NAME_MAX + 1];
 	uint8_t  kind;
 	uint64_t size;
@@ -21,6 +23,11 @@ typedef struct WalDesc {
 	uint8_t (*ids)[STRATA_ID_LEN];
 	uint32_t *lens;
 } WalDesc;
+
+/* wal_content_id2 — a version 2 descriptor's CONTENT_ID (FORMAT.md
+ * §12a): BLAKE2b-256_{id_key} of WAL_CID2_DOMAIN || SIZE (u64) ||
+ * NCHUNKS x (CHUNK_ID || CHUNK_LEN (u32)), from d's size and chunk list. */
+int wal_content_id2(const CodecKeys *keys, const WalDesc *d, uint8_t out[STRATA_ID_LEN]);
 
 /* wal_hex8 — 8 upper-case hex digits (already checked) as a number. */
 uint32_t wal_hex8(const char *s);

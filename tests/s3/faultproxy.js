@@ -23,6 +23,11 @@
 //                             time, 409 RestoreAlreadyInProgress while
 //                             thawing, 200 once readable. Logged with the
 //                             fault "cold".
+//   GET /__class?key=KEY&class=CLASS  take KEY ("/BUCKET/KEY...") as stored in
+//                             CLASS, as a lifecycle transition would: the
+//                             listing names it, and in archive mode a GET of
+//                             it answers InvalidObjectState when CLASS is
+//                             GLACIER or DEEP_ARCHIVE (whatever its prefix)
 //   GET /__headers            one line per request since the last /__faults:
 //                             "N METHOD PATH name=value ..." with the request's
 //                             x-amz-server-side-encryption*, x-amz-object-lock-*
@@ -76,8 +81,11 @@
 // against x-amz-checksum-sha256 and x-amz-content-sha256 and answers
 // 400 BadDigest / XAmzContentSHA256Mismatch when they differ. It also
 // remembers the x-amz-checksum-sha256 of each object PUT through it and,
-// like S3, returns it on a whole-object GET that sends
-// x-amz-checksum-mode: ENABLED, so clients can check what they read.
+// like S3, returns it on a whole-object GET or a HEAD that sends
+// x-amz-checksum-mode: ENABLED, so clients can check what they read (and
+// what is stored, without reading it). It also remembers the
+// x-amz-storage-class of each PUT and, like S3 (the test server always
+// says STANDARD), reports it as the <StorageClass> of ListObjectsV2.
 'use strict'
 
 const http = require('node:http')
@@ -99,6 +107,7 @@ let log = []
 let open = 0
 let peak = 0
 const checksums = new Map()
+const classes = new Map()   // path -> x-amz-storage-class of its PUT (not STANDARD)
 let coldMs = -1
 const thawAt = new Map()    // path -> time a restored copy becomes readable
 let headersLog = []
@@ -239,6 +248,11 @@ const server = http.createServer((req, res) => {
 		res.end('ok\n')
 		return
 	}
+	if (url.pathname === '/__class') {
+		classes.set(url.searchParams.get('key'), url.searchParams.get('class'))
+		res.end('ok\n')
+		return
+	}
 	if (url.pathname === '/__log') {
 		res.end(log.join('\n') + (log.length ? '\n' : ''))
 		return
@@ -298,7 +312,8 @@ const server = http.createServer((req, res) => {
 		const askLock = req.headers['x-amz-object-lock-retain-until-date']
 			? { mode: req.headers['x-amz-object-lock-mode'] || '', until: req.headers['x-amz-object-lock-retain-until-date'] }
 			: null
-		const isCold = coldMs >= 0 && url.pathname.includes('/data/')
+		const isCold = coldMs >= 0 && (url.pathname.includes('/data/') ||
+			['GLACIER', 'DEEP_ARCHIVE'].includes(classes.get(url.pathname)))
 		if (isCold && req.method === 'POST' && url.searchParams.has('restore')) {
 			const at = thawAt.get(url.pathname)
 			if (at === undefined) {
@@ -360,10 +375,25 @@ const server = http.createServer((req, res) => {
 			if (req.method === 'PUT' && ures.statusCode === 200 && !url.searchParams.has('uploadId')) {
 				if (req.headers['x-amz-checksum-sha256']) checksums.set(path, req.headers['x-amz-checksum-sha256'])
 				else checksums.delete(path)
+				const cls = req.headers['x-amz-storage-class']
+				if (cls && cls !== 'STANDARD') classes.set(path, cls)
+				else classes.delete(path)
 			} else if (req.method === 'DELETE' && !url.searchParams.has('uploadId')) {
 				checksums.delete(path)
+				classes.delete(path)
+			}
+			if (req.method === 'GET' && ures.statusCode === 200 && url.searchParams.get('list-type') === '2' && classes.size) {
+				const bucket = path.split('/')[1]
+				ubody = Buffer.from(ubody.toString('utf8').replace(/<Contents>([\s\S]*?)<\/Contents>/g, (all, inner) => {
+					const k = /<Key>([^<]*)<\/Key>/.exec(inner)
+					const cls = k && classes.get(`/${bucket}/${k[1].replace(/&amp;/g, '&')}`)
+					return cls ? all.replace(/<StorageClass>[^<]*<\/StorageClass>/, `<StorageClass>${cls}</StorageClass>`) : all
+				}), 'utf8')
 			}
 			const headers = answerHeaders(req, ures, ubody)
+			if (req.method === 'HEAD' && ures.statusCode === 200 && checksums.has(path) &&
+			    (req.headers['x-amz-checksum-mode'] || '').toUpperCase() === 'ENABLED')
+				headers['x-amz-checksum-sha256'] = checksums.get(path)
 			if ((req.method === 'HEAD' || req.method === 'GET') && ures.statusCode < 300 && retention.has(path)) {
 				headers['x-amz-object-lock-mode'] = retention.get(path).mode
 				headers['x-amz-object-lock-retain-until-date'] = retention.get(path).until

@@ -71,6 +71,7 @@ extern const CliCommand cmd_find;
 extern const CliCommand cmd_mount;
 extern const CliCommand cmd_replicate;
 extern const CliCommand cmd_verify_restore;
+extern const CliCommand cmd_s3;
 
 /* Shared by `prune` and `forget --prune` (defined in cmd_prune.c):
  * cmd_prune_execute runs prune_run with the CLI's lock options and progress

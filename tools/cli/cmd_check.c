@@ -24,7 +24,11 @@ enum {
 	OPT_PACK_HASH,
 	OPT_THREADS,
 	OPT_METRICS,
-	OPT_JOB
+	OPT_JOB,
+	OPT_THAW,
+	OPT_COLD_WAIT,
+	OPT_COLD_POLL,
+	OPT_MAX_THAW
 };
 
 static const struct option longopts[] = {
@@ -34,6 +38,10 @@ static const struct option longopts[] = {
 	{ "threads",          required_argument, NULL, OPT_THREADS },
 	{ "metrics-file",     required_argument, NULL, OPT_METRICS },
 	{ "job",              required_argument, NULL, OPT_JOB },
+	{ "thaw",             no_argument,       NULL, OPT_THAW },
+	{ "cold-wait",        no_argument,       NULL, OPT_COLD_WAIT },
+	{ "cold-poll",        required_argument, NULL, OPT_COLD_POLL },
+	{ "max-thaw-bytes",   required_argument, NULL, OPT_MAX_THAW },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -42,7 +50,9 @@ typedef struct Args {
 	const char *subset;
 	const char *metrics;
 	const char *job;
+	const char *max_thaw;      /* --max-thaw-bytes as given */
 	long threads;
+	long cold_poll;
 } Args;
 
 static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
@@ -77,6 +87,22 @@ static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
 			return cli_usage(cli, "--job wants a name");
 		a->job = arg;
 		return CLI_CONTINUE;
+	case OPT_THAW:
+		a->opts.thaw = 1;
+		return CLI_CONTINUE;
+	case OPT_COLD_WAIT:
+		a->opts.cold_wait = 1;
+		return CLI_CONTINUE;
+	case OPT_COLD_POLL:
+		if (cli_parse_int(arg, 1, 86400, &a->cold_poll) < 0)
+			return cli_usage(cli, "--cold-poll wants seconds from 1 to 86400: %s", arg);
+		a->opts.cold_poll_s = (unsigned)a->cold_poll;
+		return CLI_CONTINUE;
+	case OPT_MAX_THAW:
+		if (cli_parse_size(arg, &a->opts.max_thaw_bytes) < 0 || a->opts.max_thaw_bytes == 0)
+			return cli_usage(cli, "--max-thaw-bytes wants a size above 0 (e.g. 50G, 800M): %s", arg);
+		a->max_thaw = arg;
+		return CLI_CONTINUE;
 	default:
 		return cli_usage(cli, "unexpected option");
 	}
@@ -86,7 +112,8 @@ static void on_progress(const CheckProgress *p, void *ctx)
 {
 	static const char *const units[][2] = {
 		{ "index", "index files" }, { "packs", "packs" }, { "read-data", "packs" },
-		{ "snapshots", "snapshots" }, { "wal", "WAL files" }, { "verified", "records" }
+		{ "snapshots", "snapshots" }, { "wal", "WAL files" }, { "verified", "records" },
+		{ "thaw", "archived packs" }
 	};
 	CliProgressStatus s;
 
@@ -151,6 +178,38 @@ static void print_chunk(const CheckChunk *k)
 		printf("      (no snapshot uses it)\n");
 }
 
+/* What could and could not be checked of archived packs: one block, in
+ * the order a reader needs it (FORMAT.md "Check", archived packs). */
+static void print_cold(const CheckReport *r)
+{
+	char b[CLI_FMT_BYTES_LEN];
+
+	if (r->thaw_requested || r->thaw_trimmed)
+		printf("thawed for reading: %llu archived packs (%s) readable and read, %llu restore requests sent\n",
+		       (unsigned long long)r->thaw_read, cli_fmt_bytes(r->thaw_read_bytes, b),
+		       (unsigned long long)r->thaw_requested);
+	if (r->thaw_trimmed)
+		printf("left out by --max-thaw-bytes: %llu archived packs of the subset (%s), the last in ID order\n",
+		       (unsigned long long)r->thaw_trimmed, cli_fmt_bytes(r->thaw_trimmed_bytes, b));
+	if (!r->cold_packs)
+		return;
+	printf("archived packs: %llu data packs (%s) are in an archive storage class; checked without reading them:\n",
+	       (unsigned long long)r->cold_packs, cli_fmt_bytes(r->cold_bytes, b));
+	printf("  present with the size the index records: %llu\n", (unsigned long long)r->cold_packs);
+	printf("  SHA-256 recorded by the store at upload equal to the pack's name: %llu (none to compare: %llu)\n",
+	       (unsigned long long)r->cold_sha256_ok, (unsigned long long)r->cold_sha256_none);
+	printf("could not check without a thaw:\n");
+	printf("  the trailers of %llu archived packs against the index (%llu chunk locations)\n",
+	       (unsigned long long)r->cold_packs, (unsigned long long)r->cold_chunks_unchecked);
+	if (r->cold_unread)
+		printf("  the chunks of %llu archived packs of the read-data selection (%s): %s\n",
+		       (unsigned long long)r->cold_unread, cli_fmt_bytes(r->cold_unread_bytes, b),
+		       r->thaw_requested ? "restores requested; run the same check again once they are readable, or add --cold-wait"
+		                         : "add --thaw to request their restore (--cold-wait to wait for it)");
+	else if (!r->thaw_requested)
+		printf("  the chunks of every archived pack (authenticated only by reading: --read-data-subset N/T --thaw)\n");
+}
+
 static void print_human(const Cli *cli, const CheckReport *r, const Args *a)
 {
 	char b[CLI_FMT_BYTES_LEN], sid[CLI_FMT_SHORT_ID_LEN];
@@ -172,6 +231,8 @@ static void print_human(const Cli *cli, const CheckReport *r, const Args *a)
 			       a->subset ? " (subset " : "", a->subset ? a->subset : "", a->subset ? ")" : "",
 			       cli_fmt_bytes(r->bytes_read, b), (unsigned long long)r->blobs_verified);
 	}
+	if (!cli->quiet)
+		print_cold(r);
 	for (size_t i = 0; i < r->nproblems; i++) {
 		if (r->problems[i].warning)
 			continue;
@@ -246,17 +307,47 @@ static json_t *json_chunk(const CheckChunk *k)
 	return o;
 }
 
+/* The "archived" object: what was and was not checked of archived packs. */
+static json_t *json_archived(const CheckReport *r, const Args *a)
+{
+	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o}",
+	                 "packs", (json_int_t)r->cold_packs,
+	                 "bytes", (json_int_t)r->cold_bytes,
+	                 "sha256_verified", (json_int_t)r->cold_sha256_ok,
+	                 "sha256_absent", (json_int_t)r->cold_sha256_none,
+	                 "trailers_unchecked", (json_int_t)r->cold_packs,
+	                 "chunk_locations_unchecked", (json_int_t)r->cold_chunks_unchecked,
+	                 "unread_packs", (json_int_t)r->cold_unread,
+	                 "unread_bytes", (json_int_t)r->cold_unread_bytes,
+	                 "thaw_requests", (json_int_t)r->thaw_requested,
+	                 "thawed_packs_read", (json_int_t)r->thaw_read,
+	                 "thawed_bytes_read", (json_int_t)r->thaw_read_bytes,
+	                 "trimmed_packs", (json_int_t)r->thaw_trimmed,
+	                 "max_thaw_bytes", a->max_thaw ? json_integer((json_int_t)a->opts.max_thaw_bytes) : json_null());
+}
+
+static json_t *json_problem(const CheckProblem *p)
+{
+	json_t *o = json_pack("{s:s,s:s,s:o,s:s}", "kind", check_problem_name(p->kind),
+	                      "severity", p->warning ? "warning" : "damage",
+	                      "object", p->has_object ? cli_json_id(p->object) : json_null(),
+	                      "message", p->message);
+
+	if (o && p->kind == CHECK_P_PACK_MISSING) {
+		json_t *s = json_array();
+		for (size_t i = 0; s && i < p->nsnapshots; i++)
+			json_array_append_new(s, cli_json_id(p->snapshots[i]));
+		json_object_set_new(o, "snapshots", s ? s : json_null());
+	}
+	return o;
+}
+
 static int print_json(Repo *repo, const CheckReport *r, const Args *a)
 {
 	json_t *o, *problems = json_array(), *chunks = json_array(), *snaps = json_array(), *packs = json_array();
 
-	for (size_t i = 0; problems && i < r->nproblems; i++) {
-		const CheckProblem *p = &r->problems[i];
-		json_array_append_new(problems, json_pack("{s:s,s:s,s:o,s:s}", "kind", check_problem_name(p->kind),
-		                                          "severity", p->warning ? "warning" : "damage",
-		                                          "object", p->has_object ? cli_json_id(p->object) : json_null(),
-		                                          "message", p->message));
-	}
+	for (size_t i = 0; problems && i < r->nproblems; i++)
+		json_array_append_new(problems, json_problem(&r->problems[i]));
 	for (size_t i = 0; chunks && i < r->nchunks; i++)
 		json_array_append_new(chunks, json_chunk(&r->chunks[i]));
 	for (size_t i = 0; snaps && i < r->nsnaps; i++)
@@ -289,6 +380,8 @@ static int print_json(Repo *repo, const CheckReport *r, const Args *a)
 	              "damaged_chunks", chunks ? chunks : json_null(),
 	              "damaged_snapshots", snaps ? snaps : json_null(),
 	              "packs_read", packs ? packs : json_null());
+	if (o && json_object_set_new(o, "archived", json_archived(r, a)) != 0)
+		json_decref(o), o = NULL;
 	if (o && cli_json_set_requests(o, "requests", repo) < 0)
 		json_decref(o), o = NULL;
 	return cli_json_print(o, 0);
@@ -328,6 +421,11 @@ static int write_metrics(const Args *a, Repo *repo, const CheckReport *r, int ex
 		ADD("strata_check_problems", "problems found, by severity", lbw, r->warnings);
 		ADD("strata_check_damaged_chunks", "damaged or missing chunks", lb, r->nchunks + r->chunks_unlisted);
 		ADD("strata_check_damaged_snapshots", "snapshots depending on damaged chunks", lb, r->nsnaps);
+		ADD("strata_check_archived_packs", "data packs in an archive storage class, checked without reading them",
+		    lb, r->cold_packs);
+		ADD("strata_check_archived_unread_packs", "selected archived packs not read (not thawed, or not yet)",
+		    lb, r->cold_unread);
+		ADD("strata_check_thawed_bytes_read", "archived pack bytes read after a thaw", lb, r->thaw_read_bytes);
 	}
 #undef ADD
 	if (rc)
@@ -353,6 +451,10 @@ static int run(Cli *cli, int argc, char **argv)
 		return rc;
 	if (first < argc)
 		return cli_usage(cli, "unexpected argument %s", argv[first]);
+	if ((a.opts.thaw || a.opts.cold_wait || a.max_thaw || a.cold_poll) && !a.opts.read_data)
+		return cli_usage(cli, "--thaw, --cold-wait, --cold-poll and --max-thaw-bytes go with --read-data or --read-data-subset");
+	if ((a.opts.cold_wait || a.max_thaw || a.cold_poll) && !a.opts.thaw)
+		return cli_usage(cli, "--cold-wait, --cold-poll and --max-thaw-bytes go with --thaw");
 	a.opts.threads = (int)a.threads;
 	if ((rc = cli_repo_open(cli, &repo, &err)) || (rc = cli_lock(cli, repo, LOCK_SHARED, &err))) {
 		exit_code = cli_fail(cli, rc, &err);
@@ -397,7 +499,8 @@ out:
 const CliCommand cmd_check = {
 	.name = "check",
 	.summary = "Verify the repository; with --read-data, every byte of its data.",
-	.usage = "strata check [--read-data | --read-data-subset N/T | --read-data-subset P%] [--pack-hash] [--metrics-file FILE]",
+	.usage = "strata check [--read-data | --read-data-subset N/T | --read-data-subset P%] [--pack-hash]\n"
+	         "             [--thaw [--cold-wait] [--cold-poll SECONDS] [--max-thaw-bytes SIZE]] [--metrics-file FILE]",
 	.help =
 		"Without options, checks the structure and reads no file data: the config\n"
 		"and key files decode; every stored index file decodes; every pack it\n"
@@ -413,7 +516,19 @@ const CliCommand cmd_check = {
 		"their size.\n"
 		"\n"
 		"For each damaged or missing chunk the report names the pack and offset,\n"
-		"and every snapshot, path and byte range that depends on it.\n"
+		"and every snapshot, path and byte range that depends on it. A pack that\n"
+		"is gone is named \"deleted outside strata (a lifecycle expiration?)\" with\n"
+		"the snapshots that need it.\n"
+		"\n"
+		"Data packs in an archive storage class (S3 GLACIER, DEEP_ARCHIVE; the\n"
+		"listing says which) are never read unless thawed: the structure check\n"
+		"asks the store for their size and the SHA-256 it recorded at upload (a\n"
+		"HEAD: no retrieval fee), compares that with the pack's name, and reports\n"
+		"what it could not check (their trailers; their chunks). --read-data\n"
+		"leaves them unread unless --thaw is given: a restore of the selected\n"
+		"archived packs is requested, --cold-wait waits for it and reads them,\n"
+		"--max-thaw-bytes bounds the bytes thawed (the first packs in ID order\n"
+		"that fit; the rest are reported as left out).\n"
 		"\n"
 		"Options:\n"
 		"      --read-data              read and verify every pack\n"
@@ -426,6 +541,14 @@ const CliCommand cmd_check = {
 		"                               format 1 repository); finds a pack whose\n"
 		"                               bytes were swapped for another authentic pack\n"
 		"                               with the same chunks at the same offsets\n"
+		"      --thaw                   with --read-data(-subset): request a restore of\n"
+		"                               the selected archived packs (7 days) and read\n"
+		"                               those readable\n"
+		"      --cold-wait              with --thaw: wait until they are readable, then\n"
+		"                               read them (hours for GLACIER, up to 48 h for\n"
+		"                               DEEP_ARCHIVE)\n"
+		"      --cold-poll SECONDS      how often --cold-wait looks (default 60)\n"
+		"      --max-thaw-bytes SIZE    with --thaw: thaw at most SIZE bytes (K, M, G, T)\n"
 		"      --threads N              readers (default: one per core)\n"
 		"      --metrics-file FILE      write Prometheus metrics to FILE (atomically),\n"
 		"                               for node_exporter's textfile collector\n"
@@ -446,6 +569,8 @@ const CliCommand cmd_check = {
 		"  strata check\n"
 		"  strata check --read-data\n"
 		"  strata check --read-data-subset \"$(date +%u)/7\"   # all data once a week\n"
-		"  strata check --read-data-subset 5% --metrics-file /var/lib/node_exporter/strata.prom\n",
+		"  strata check --read-data-subset 5% --metrics-file /var/lib/node_exporter/strata.prom\n"
+		"  strata -r s3://offsite/node1 check --read-data-subset \"$(date +%u)/7\" --thaw \\\n"
+		"      --cold-wait --cold-poll 1800 --max-thaw-bytes 20G   # a DEEP_ARCHIVE copy\n",
 	.run = run,
 };

@@ -28,6 +28,8 @@
 #include "tools/cli/cli_lock.h"
 #include "tools/cli/cli_opts.h"
 #include "tools/cli/cli_repo.h"
+#include "tools/cli/wal_archiver.h"
+#include "tools/cli/wal_fetcher.h"
 
 #define WAL_EXIT_ABSENT 1      /* restore_command: "no such file in the archive" */
 #define WAL_EXIT_HALT   128    /* restore_command: stop recovery, do not promote */
@@ -40,7 +42,12 @@ enum {
 	OPT_PREFETCH,
 	OPT_PREFETCH_WORKER,
 	OPT_BEFORE,
-	OPT_DRY_RUN
+	OPT_DRY_RUN,
+	OPT_ASYNC,
+	OPT_ARCHIVER,
+	OPT_READY_FD,
+	OPT_IDLE,
+	OPT_FETCHER
 };
 
 /* Take the shared lock every reader and writer of packs holds (the
@@ -49,7 +56,7 @@ enum {
  * unattended. A reader (wal-fetch) does not stop when its lock is lost:
  * what it reads is checked anyway, and cli_lock's exit status 11 would
  * tell PostgreSQL "no such file" (wal.h, exit rules above). */
-static int wal_lock(const Cli *cli, Repo *repo, const char *command, int writer, Lock **out, StrataErr *err)
+int cmd_wal_lock(const Cli *cli, Repo *repo, const char *command, int writer, Lock **out, StrataErr *err)
 {
 	LockOptions lo;
 	int rc;
@@ -68,22 +75,58 @@ static int wal_lock(const Cli *cli, Repo *repo, const char *command, int writer,
 	return lock_acquire(repo, LOCK_SHARED, &lo, out, err);
 }
 
+static int wal_lock(const Cli *cli, Repo *repo, const char *command, int writer, Lock **out, StrataErr *err)
+{
+	return cmd_wal_lock(cli, repo, command, writer, out, err);
+}
+
 /* ---- wal-push ---- */
+
+typedef struct PushArgs {
+	long level;
+	int async;
+	const char *archiver;  /* internal: run as the archiver of this pg_wal */
+	long ready_fd;
+	long idle_s;
+} PushArgs;
 
 static const struct option push_longopts[] = {
 	{ "compression", required_argument, NULL, OPT_COMPRESSION },
+	{ "async",       no_argument,       NULL, OPT_ASYNC },
+	{ "archiver",    required_argument, NULL, OPT_ARCHIVER },
+	{ "ready-fd",    required_argument, NULL, OPT_READY_FD },
+	{ "idle",        required_argument, NULL, OPT_IDLE },
 	{ NULL, 0, NULL, 0 }
 };
 
 static int push_opt(Cli *cli, int opt, const char *arg, void *ctx)
 {
-	long *level = ctx;
+	PushArgs *a = ctx;
 
-	if (opt != OPT_COMPRESSION)
+	switch (opt) {
+	case OPT_COMPRESSION:
+		if (cli_parse_int(arg, 1, 22, &a->level) < 0)
+			return cli_usage(cli, "--compression wants a zstd level from 1 to 22: %s", arg);
+		return CLI_CONTINUE;
+	case OPT_ASYNC:
+		a->async = 1;
+		return CLI_CONTINUE;
+	case OPT_ARCHIVER:
+		if (arg[0] != '/')
+			return cli_usage(cli, "--archiver wants an absolute directory: %s", arg);
+		a->archiver = arg;
+		return CLI_CONTINUE;
+	case OPT_READY_FD:
+		if (cli_parse_int(arg, 0, 1 << 20, &a->ready_fd) < 0)
+			return cli_usage(cli, "--ready-fd wants a descriptor number: %s", arg);
+		return CLI_CONTINUE;
+	case OPT_IDLE:
+		if (cli_parse_int(arg, 1, 86400, &a->idle_s) < 0)
+			return cli_usage(cli, "--idle wants seconds from 1 to 86400: %s", arg);
+		return CLI_CONTINUE;
+	default:
 		return cli_usage(cli, "unexpected option");
-	if (cli_parse_int(arg, 1, 22, level) < 0)
-		return cli_usage(cli, "--compression wants a zstd level from 1 to 22: %s", arg);
-	return CLI_CONTINUE;
+	}
 }
 
 static int run_push(Cli *cli, int argc, char **argv)
@@ -92,22 +135,40 @@ static int run_push(Cli *cli, int argc, char **argv)
 	WalPushResult res;
 	Repo *repo = NULL;
 	Lock *lock = NULL;
-	long level = 3;
-	const char *path, *name;
+	PushArgs a = { 3, 0, NULL, -1, WALARCH_IDLE_S_DEFAULT };
+	const char *path, *name, *env;
 	char b1[CLI_FMT_BYTES_LEN], b2[CLI_FMT_BYTES_LEN];
 	int rc, first, exit_code = CLI_EXIT_OK;
 
 	memset(&res, 0, sizeof res);
-	if ((rc = cli_opts_parse(cli, argc, argv, "", push_longopts, push_opt, &level, &first)) != CLI_CONTINUE)
+	env = getenv("STRATA_WAL_ASYNC");
+	a.async = env && strcmp(env, "1") == 0;
+	if ((rc = cli_opts_parse(cli, argc, argv, "", push_longopts, push_opt, &a, &first)) != CLI_CONTINUE)
 		return rc;
+	if (a.archiver) {
+		if (first < argc)
+			return cli_usage(cli, "--archiver takes no PATH");
+		return walarch_serve(cli, a.archiver, (int)a.ready_fd, (int)a.level, (int)a.idle_s);
+	}
 	if (first >= argc)
 		return cli_usage(cli, "missing PATH (archive_command = 'strata wal-push %%p')");
 	if (argc - first > 1)
 		return cli_usage(cli, "unexpected argument %s", argv[first + 1]);
 	path = argv[first];
 	name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	if (a.async) {
+		if ((rc = walarch_push(cli, path, (int)a.level, (int)a.idle_s, &err)) != 0)
+			return cli_fail(cli, rc, &err);
+		if (cli->json) {
+			if (cli_json_print(json_pack("{s:s,s:b}", "name", name, "async", 1), 0) < 0)
+				return cli_failf(cli, -EIO, "cannot write to stdout");
+		} else if (cli->verbose) {
+			printf("%s: archived (by the WAL archiver)\n", name);
+		}
+		return CLI_EXIT_OK;
+	}
 	if ((rc = cli_repo_open(cli, &repo, &err)) || (rc = wal_lock(cli, repo, "wal-push", 1, &lock, &err)) ||
-	    (rc = wal_push(repo, path, NULL, (int)level, &res, &err))) {
+	    (rc = wal_push(repo, path, NULL, (int)a.level, &res, &err))) {
 		exit_code = cli_fail(cli, rc, &err);
 		goto out;
 	}
@@ -139,7 +200,7 @@ out:
 const CliCommand cmd_wal_push = {
 	.name = "wal-push",
 	.summary = "Archive one PostgreSQL WAL file (archive_command).",
-	.usage = "strata wal-push [--compression N] PATH",
+	.usage = "strata wal-push [--async] [--compression N] PATH",
 	.help =
 		"Stores the WAL segment, .partial, .history or .backup file at PATH under\n"
 		"its file name, chunked, deduplicated and compressed (a 16 MiB segment that\n"
@@ -148,6 +209,17 @@ const CliCommand cmd_wal_push = {
 		"content under a name already archived fails loudly and changes nothing.\n"
 		"\n"
 		"Options:\n"
+		"      --async           hand the file to this cluster's WAL archiver, a\n"
+		"                        long-lived strata process started on demand, and\n"
+		"                        wait for it (also STRATA_WAL_ASYNC=1). The archiver\n"
+		"                        keeps the key, repository and lock open, stores the\n"
+		"                        segments PostgreSQL has marked ready ahead of their\n"
+		"                        archive_command, many per pack, and answers only\n"
+		"                        once the file is durable: exit 0 means stored. If\n"
+		"                        it dies, the waiting call fails and PostgreSQL\n"
+		"                        retries; nothing is lost. It exits after 60 s idle\n"
+		"                        (--idle S); its PID and log are in the cache's\n"
+		"                        walarch/ directory.\n"
 		"      --compression N   zstd level 1-22 (default 3)\n"
 		"\n"
 		"postgresql.conf (the repository and password come from the environment,\n"
@@ -161,6 +233,7 @@ const CliCommand cmd_wal_push = {
 		"\n"
 		"Examples:\n"
 		"  strata wal-push pg_wal/000000010000000000000003\n"
+		"  archive_command = '/usr/local/bin/strata-pg wal-push --async %p'\n"
 		"  strata -v wal-push pg_wal/00000002.history\n",
 	.run = run_push,
 };
@@ -170,11 +243,19 @@ const CliCommand cmd_wal_push = {
 typedef struct FetchArgs {
 	long prefetch;
 	int worker;            /* internal: run as the background prefetcher */
+	int async;
+	const char *fetcher;   /* internal: run as the fetcher of this pg_wal */
+	long ready_fd;
+	long idle_s;
 } FetchArgs;
 
 static const struct option fetch_longopts[] = {
 	{ "prefetch",        required_argument, NULL, OPT_PREFETCH },
 	{ "prefetch-worker", no_argument,       NULL, OPT_PREFETCH_WORKER },
+	{ "async",           no_argument,       NULL, OPT_ASYNC },
+	{ "fetcher",         required_argument, NULL, OPT_FETCHER },
+	{ "ready-fd",        required_argument, NULL, OPT_READY_FD },
+	{ "idle",            required_argument, NULL, OPT_IDLE },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -189,6 +270,22 @@ static int fetch_opt(Cli *cli, int opt, const char *arg, void *ctx)
 		return CLI_CONTINUE;
 	case OPT_PREFETCH_WORKER:
 		a->worker = 1;
+		return CLI_CONTINUE;
+	case OPT_ASYNC:
+		a->async = 1;
+		return CLI_CONTINUE;
+	case OPT_FETCHER:
+		if (arg[0] != '/')
+			return cli_usage(cli, "--fetcher wants an absolute directory: %s", arg);
+		a->fetcher = arg;
+		return CLI_CONTINUE;
+	case OPT_READY_FD:
+		if (cli_parse_int(arg, 0, 1 << 20, &a->ready_fd) < 0)
+			return cli_usage(cli, "--ready-fd wants a descriptor number: %s", arg);
+		return CLI_CONTINUE;
+	case OPT_IDLE:
+		if (cli_parse_int(arg, 1, 86400, &a->idle_s) < 0)
+			return cli_usage(cli, "--idle wants seconds from 1 to 86400: %s", arg);
 		return CLI_CONTINUE;
 	default:
 		return cli_usage(cli, "unexpected option");
@@ -260,16 +357,22 @@ static void spawn_prefetch(const Cli *cli, const char *name, long count)
 static int run_fetch(Cli *cli, int argc, char **argv)
 {
 	StrataErr err = { 0, "" };
-	FetchArgs a = { WAL_PREFETCH_DEFAULT, 0 };
+	FetchArgs a = { WAL_PREFETCH_DEFAULT, 0, 0, NULL, -1, WALFETCH_IDLE_S_DEFAULT };
 	WalFetchResult res;
 	Repo *repo = NULL;
 	Lock *lock = NULL;
-	const char *name;
+	const char *name, *env = getenv("STRATA_WAL_ASYNC");
 	int rc, first, exit_code = CLI_EXIT_OK, kind;
 
 	memset(&res, 0, sizeof res);
+	a.async = env && strcmp(env, "1") == 0;
 	if ((rc = cli_opts_parse(cli, argc, argv, "", fetch_longopts, fetch_opt, &a, &first)) != CLI_CONTINUE)
 		return rc == CLI_EXIT_OK ? rc : WAL_EXIT_HALT;
+	if (a.fetcher) {
+		if (first < argc)
+			return WAL_EXIT_HALT;
+		return walfetch_serve(cli, a.fetcher, (int)a.ready_fd, (int)a.prefetch, (int)a.idle_s) ? WAL_EXIT_HALT : 0;
+	}
 	if (a.worker) {
 		/* Internal: fill the spool after NAME; nothing to report. */
 		unsigned got = 0;
@@ -286,6 +389,19 @@ static int run_fetch(Cli *cli, int argc, char **argv)
 		return WAL_EXIT_HALT;
 	}
 	name = argv[first];
+	if (a.async) {
+		if ((rc = walfetch_get(cli, name, argv[first + 1], (int)a.prefetch, (int)a.idle_s, &err)) != 0) {
+			cli_fail(cli, rc, &err);
+			return rc == STRATA_ENOTFOUND ? WAL_EXIT_ABSENT : WAL_EXIT_HALT;
+		}
+		if (cli->json) {
+			if (cli_json_print(json_pack("{s:s,s:s,s:b}", "name", name, "dest", argv[first + 1], "async", 1), 0) < 0)
+				return WAL_EXIT_HALT;
+		} else if (cli->verbose) {
+			printf("%s: restored to %s (by the WAL fetcher)\n", name, argv[first + 1]);
+		}
+		return CLI_EXIT_OK;
+	}
 	if ((rc = cli_repo_open(cli, &repo, &err)) || (rc = wal_lock(cli, repo, "wal-fetch", 0, &lock, &err)) ||
 	    (rc = wal_fetch(repo, name, argv[first + 1], &res, &err))) {
 		cli_fail(cli, rc, &err);
@@ -313,10 +429,11 @@ out:
 const CliCommand cmd_wal_fetch = {
 	.name = "wal-fetch",
 	.summary = "Restore one PostgreSQL WAL file (restore_command).",
-	.usage = "strata wal-fetch [--prefetch N] NAME DEST",
+	.usage = "strata wal-fetch [--async] [--prefetch N] NAME DEST",
 	.help =
 		"Writes the archived WAL file NAME to DEST, mode 0600 (a private temporary\n"
-		"file, fsync, rename: DEST never holds a partial file). After a segment,\n"
+		"file renamed into place: DEST never holds a partial file; not fsynced, as\n"
+		"recovery asks again after a machine crash). After a segment,\n"
 		"the next N segments are fetched in the background into a spool in the\n"
 		"cache directory, so the following calls are served locally.\n"
 		"\n"
@@ -329,6 +446,13 @@ const CliCommand cmd_wal_fetch = {
 		"\n"
 		"Options:\n"
 		"      --prefetch N   segments to fetch ahead (default 8; 0: none)\n"
+		"      --async        take NAME from this cluster's WAL fetcher, a long-lived\n"
+		"                     strata process started on demand (also\n"
+		"                     STRATA_WAL_ASYNC=1): it opens the repository once per\n"
+		"                     recovery and keeps the next N segments in a spool in\n"
+		"                     pg_wal/.strata-spool/, from which the file is renamed to\n"
+		"                     DEST (no copy, no fsync). Exit codes as above; it exits\n"
+		"                     after 60 s idle (--idle S) and removes its spool.\n"
 		"\n"
 		"postgresql.conf of the server being recovered (with a wrapper script that\n"
 		"sets STRATA_REPOSITORY and STRATA_PASSWORD_FILE, see `strata help wal-push`):\n"
@@ -337,7 +461,8 @@ const CliCommand cmd_wal_fetch = {
 		"\n"
 		"Examples:\n"
 		"  strata wal-fetch 000000010000000000000003 /tmp/seg\n"
-		"  strata wal-fetch --prefetch 32 00000002.history pg_wal/RECOVERYHISTORY\n",
+		"  strata wal-fetch --prefetch 32 00000002.history pg_wal/RECOVERYHISTORY\n"
+		"  restore_command = '/usr/local/bin/strata-pg wal-fetch --async %f %p'\n",
 	.run = run_fetch,
 };
 

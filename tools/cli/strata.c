@@ -50,6 +50,7 @@ static const CliCommand *const commands[] = {
 	&cmd_wal_prune,
 	&cmd_wal_verify,
 	&cmd_replicate,
+	&cmd_s3,
 	&cmd_help,
 	&cmd_version,
 };
@@ -69,7 +70,9 @@ const CliCommand *cli_command_find(const char *name)
 static const char global_help[] =
 	"Global options (before or after the command):\n"
 	"  -r, --repo LOCATION     repository: a directory, local:/path,\n"
-	"                          s3:http://host:port/bucket/prefix or s3://bucket/prefix\n"
+	"                          s3:http://host:port/bucket/prefix or s3://bucket/prefix,\n"
+	"                          an S3 one optionally ending in ?NAME=VALUE&... (the\n"
+	"                          location parameters: `strata help`, s3.md)\n"
 	"                          (default: $STRATA_REPOSITORY)\n"
 	"      --password-file FILE  read the password from FILE (one trailing newline\n"
 	"                          is dropped); else $STRATA_PASSWORD_FILE, else\n"
