@@ -55,6 +55,7 @@ PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); p
 RES="$B/results"
 : >"$RES"
 cleanup() {
+	rc=$?
 	for d in "$B"/*/data "$B"/*/rec; do [ -d "$d" ] && $AS "$PGBIN/pg_ctl" -D "$d" -m immediate -w stop >/dev/null 2>&1; done
 	for l in "$B"/*/cache/walarch/*.lock "$B"/*/cache/walfetch/*.lock; do
 		[ -e "$l" ] && kill "$(cat "$l")" 2>/dev/null
@@ -64,6 +65,7 @@ cleanup() {
 	sleep 2
 	for c in "$CG"/strata-bench-$$-*; do [ -d "$c" ] && rmdir "$c" 2>/dev/null; done
 	[ -n "${BENCH_WAL_KEEP:-}" ] || rm -rf "$B"
+	exit $rc
 }
 trap cleanup EXIT
 
