@@ -132,6 +132,11 @@ struct Backend {
 	int transfers;         /* requests worth running at once (S3: its
 	                        * --transfers); 0 or 1: one at a time (a local
 	                        * directory, whose writes are one disk's) */
+	uint32_t min_data_object; /* bytes an object in data/ is billed as at
+	                        * least (S3: by its storage class,
+	                        * s3config_min_object); 0: no minimum. Writers
+	                        * keep data packs at least this large
+	                        * (store/blob_write.c) */
 };
 
 /* backend_open — open the backend a location names:

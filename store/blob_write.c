@@ -88,6 +88,15 @@ struct BlobWriter {
 	int storing;                   /* taken by an uploader, not yet stored */
 	PackBuilder spare[SPARE_PACKS];  /* emptied data packs, buffers kept */
 	size_t nspare;
+	/* Packs for a class with a minimum billable size (Backend
+	 * min_data_object, tools/cli/doc/s3.md "Storage classes and pack
+	 * sizes"): a full data pack is held here, not queued, until the next
+	 * one holds min_data bytes; at finish a smaller last pack is appended
+	 * to it. So no data pack is smaller than min_data unless the whole
+	 * session stored less. held is never hashed while held (hash_open
+	 * only hashes open[]); pack_builder_finish hashes it whole. */
+	size_t min_data;
+	PackBuilder held;
 	int stop;
 	/* One worker at a time feeds an open pack's committed blobs to its
 	 * name's hash, outside mu (hash_open). While it does, the pack is not
@@ -140,7 +149,9 @@ static void *uploader_main(void *arg)
 static size_t pack_target(const BlobWriter *bw, uint8_t kind)
 {
 	size_t ps = bw->repo->pack_size;
-	return kind == PACK_KIND_DATA || ps < TREE_PACK_MAX ? ps : TREE_PACK_MAX;
+	if (kind == PACK_KIND_DATA)
+		return ps > bw->min_data ? ps : bw->min_data;
+	return ps < TREE_PACK_MAX ? ps : TREE_PACK_MAX;
 }
 
 /* Wait, under mu, until no worker is hashing pack kind's open pack. */
@@ -203,6 +214,71 @@ static void enqueue_pack(BlobWriter *bw, PackBuilder *pb, uint8_t kind, size_t m
 	else
 		pack_builder_init(pb, bw->repo->name_hash);
 	pthread_cond_broadcast(&bw->queue_cv);
+}
+
+/* Under mu, with open[DATA] at or past its target and min_data set: the
+ * held pack (if any) is queued, then the open one becomes held. Loops
+ * because enqueue_pack and wait_hashed drop mu: another worker may have
+ * done either meanwhile. */
+static void hold_data_pack(BlobWriter *bw)
+{
+	PackBuilder *open = &bw->open[PACK_KIND_DATA];
+
+	for (;;) {
+		if (open->len < pack_target(bw, PACK_KIND_DATA))
+			return;                  /* another worker closed it */
+		if (bw->held.n) {
+			enqueue_pack(bw, &bw->held, PACK_KIND_DATA, 0);
+			continue;
+		}
+		if (bw->hashing[PACK_KIND_DATA]) {
+			wait_hashed(bw, PACK_KIND_DATA);
+			continue;
+		}
+		pack_builder_free(&bw->held);
+		bw->held = *open;
+		if (bw->nspare > 0)
+			*open = bw->spare[--bw->nspare];
+		else
+			pack_builder_init(open, bw->repo->name_hash);
+		return;
+	}
+}
+
+/* Close a full pack of kind (under mu): data packs through the hold when
+ * a minimum size applies, else straight to the uploaders. */
+static void close_pack(BlobWriter *bw, uint8_t kind)
+{
+	if (kind == PACK_KIND_DATA && bw->min_data)
+		hold_data_pack(bw);
+	else
+		enqueue_pack(bw, &bw->open[kind], kind, pack_target(bw, kind));
+}
+
+/* At finish (under mu, no put running): a last data pack below min_data
+ * joins the held one, blob by blob (offsets move by the held pack's
+ * length; the name is hashed from scratch by pack_builder_finish over
+ * the held bytes already hashed plus these). */
+static int merge_last_data_pack(BlobWriter *bw)
+{
+	PackBuilder *open = &bw->open[PACK_KIND_DATA];
+	int rc = 0;
+
+	wait_hashed(bw, PACK_KIND_DATA);
+	if (!bw->held.n || !open->n || open->len >= bw->min_data)
+		return 0;
+	for (size_t i = 0; i < open->n && rc == 0; i++) {
+		const PackEntry *e = &open->entries[i];
+		uint8_t *dst;
+		rc = pack_builder_reserve(&bw->held, e->length, &dst);
+		if (rc == 0) {
+			memcpy(dst, open->buf + e->offset, e->length);
+			rc = pack_builder_commit(&bw->held, e->type, e->id, e->length, e->raw_len);
+		}
+	}
+	if (rc == 0)
+		pack_builder_reset(open);
+	return rc;
 }
 
 /* Stop the uploaders after they have stored everything queued. */
@@ -342,6 +418,7 @@ int blobwriter_new(Repo *repo, int zlevel, BlobWriter **out, StrataErr *err)
 	}
 	bw->repo = repo;
 	bw->zlevel = zlevel;   /* 0: auto (codec.h) */
+	bw->min_data = repo->be->min_data_object;
 	pthread_mutex_init(&bw->mu, NULL);
 	pthread_cond_init(&bw->queue_cv, NULL);
 	pthread_cond_init(&bw->hash_cv, NULL);
@@ -549,7 +626,7 @@ int blobwriter_put(BlobWriter *bw, CodecCtx *ctx, uint8_t type, const uint8_t id
 	 * packs close at the first blob that reaches pack_size, whatever the
 	 * timing. */
 	while (bw->open[kind].len >= pack_target(bw, kind))
-		enqueue_pack(bw, &bw->open[kind], kind, pack_target(bw, kind));
+		close_pack(bw, kind);
 	if (bw->open[kind].cap == 0 && kind == PACK_KIND_DATA) {
 		/* Size a data pack's buffer once instead of doubling it up. */
 		uint8_t *ignored;
@@ -571,9 +648,13 @@ int blobwriter_put(BlobWriter *bw, CodecCtx *ctx, uint8_t type, const uint8_t id
 		else
 			bw->stats.tree_bytes_stored += sealed_len;
 		if (bw->open[kind].len >= pack_target(bw, kind))
-			enqueue_pack(bw, &bw->open[kind], kind, pack_target(bw, kind));
+			close_pack(bw, kind);
 		else
 			hash_open(bw, kind);
+		/* The pack after a held one has reached the minimum: the
+		 * held one may go. */
+		if (kind == PACK_KIND_DATA && bw->held.n && bw->open[kind].len >= bw->min_data)
+			enqueue_pack(bw, &bw->held, PACK_KIND_DATA, 0);
 	}
 	pthread_mutex_unlock(&bw->mu);
 	free(sealed);
@@ -600,10 +681,20 @@ int blobwriter_finish(BlobWriter *bw, StrataErr *err)
 	int rc;
 
 	pthread_mutex_lock(&bw->mu);
+	rc = merge_last_data_pack(bw);
+	if (bw->held.n)
+		enqueue_pack(bw, &bw->held, PACK_KIND_DATA, 0);
 	for (uint8_t kind = 0; kind < 2; kind++)
 		if (bw->open[kind].n)
 			enqueue_pack(bw, &bw->open[kind], kind, 0);
 	pthread_mutex_unlock(&bw->mu);
+	if (rc) {
+		/* Part of the last pack's blobs may be in both: fail rather
+		 * than store them twice. */
+		StrataErr e = {0};
+		strata_err_set(&e, rc, "cannot add the last chunks to the previous pack: %s", strata_strerror(rc));
+		set_failed(bw, &e);
+	}
 	stop_uploader(bw);
 	if (bw->failed) {
 		if (err)
@@ -646,6 +737,7 @@ void blobwriter_free(BlobWriter *bw)
 	pthread_cond_destroy(&bw->hash_cv);
 	pack_builder_free(&bw->open[0]);
 	pack_builder_free(&bw->open[1]);
+	pack_builder_free(&bw->held);
 	while (bw->nspare > 0)
 		pack_builder_free(&bw->spare[--bw->nspare]);
 	session_free(bw->session, bw->nsession);

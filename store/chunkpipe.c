@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "chunker/pagerun.h"
 #include "store/sys/hugebuf.h"
 #include "store/repo_internal.h"
 #include "store/sys/workpool.h"
@@ -278,7 +279,9 @@ int chunkpipe_stream(ChunkPipe *p, ChunkReadFn rd, void *src, ChunkList *list,
 			if (tick && r)
 				tick(tick_ctx, (uint64_t)r);
 		}
-		size_t cut = fastcdc_cut(&repo->cdc, p->cur->buf + pos, have - pos, eof);
+		size_t cut = list->run_len && list->run_len <= repo->chunk_max
+			? pagerun_cut(list->run_len, have - pos, eof)
+			: fastcdc_cut(&repo->cdc, p->cur->buf + pos, have - pos, eof);
 		if (cut == 0) {
 			if (eof)
 				break;

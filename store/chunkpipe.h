@@ -35,7 +35,12 @@ typedef struct ChunkPipe ChunkPipe;
  * chunks of the file's previous version from the files cache. A chunk
  * found there is not looked up in the index: on a large repository each
  * lookup of a random ID faults in index pages (store/index.c), and a
- * regenerated export is thousands of such lookups. */
+ * regenerated export is thousands of such lookups.
+ *
+ * run_len (set before the list's first chunk is queued): 0 cuts the
+ * stream by content (chunker/fastcdc.h); non-zero cuts it in runs of
+ * run_len bytes from the stream's start, a page-structured file
+ * (chunker/pagerun.h, FORMAT.md §13a). At most the repository's chunk_max. */
 typedef struct ChunkList {
 	uint8_t (*ids)[STRATA_ID_LEN];
 	uint32_t *lens;
@@ -43,6 +48,7 @@ typedef struct ChunkList {
 	size_t inflight;
 	uint8_t (*known)[STRATA_ID_LEN];
 	size_t nknown;
+	uint32_t run_len;
 } ChunkList;
 
 /* chunklist_reserve — room for cap entries (only while none of l's chunks

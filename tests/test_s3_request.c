@@ -246,12 +246,28 @@ static void test_list_query(void)
 	free(t);
 }
 
+/* The minimum data pack size kept per storage class (s3.md "Storage
+ * classes and pack sizes"). */
+static void test_class_minimum(void)
+{
+	CHECK(s3config_min_object(NULL) == 0);
+	CHECK(s3config_min_object("STANDARD") == 0);
+	CHECK(s3config_min_object("STANDARD_IA") == 131072);
+	CHECK(s3config_min_object("ONEZONE_IA") == 131072);
+	CHECK(s3config_min_object("GLACIER_IR") == 131072);
+	CHECK(s3config_min_object("INTELLIGENT_TIERING") == 131072);
+	CHECK(s3config_min_object("GLACIER") == 0);
+	CHECK(s3config_min_object("DEEP_ARCHIVE") == 0);
+	CHECK(s3config_min_object("standard_ia") == 0);
+}
+
 int main(void)
 {
 	RUN(test_encode);
 	RUN(test_path_style);
 	RUN(test_virtual_host);
 	RUN(test_storage_classes);
+	RUN(test_class_minimum);
 	RUN(test_bad_locations);
 	RUN(test_headers);
 	RUN(test_list_query);

@@ -807,6 +807,7 @@ int backend_s3_open(const char *location, Backend **out_be, RemoteErr *err)
 	}
 	s3->base.ops = &s3_ops;
 	s3->base.transfers = s3->cfg.transfers;
+	s3->base.min_data_object = s3config_min_object(s3->cfg.class_data);
 	snprintf(s3->base.location, sizeof(s3->base.location), "%s", location);
 	*out_be = &s3->base;
 	return 0;

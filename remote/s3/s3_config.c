@@ -442,6 +442,16 @@ const char *s3config_storage_class(const S3Config *cfg, const char *name)
 	return strncmp(name, "data/", 5) == 0 ? cfg->class_data : cfg->class_metadata;
 }
 
+uint32_t s3config_min_object(const char *cls)
+{
+	static const char *const min128k[] = { "STANDARD_IA", "ONEZONE_IA", "GLACIER_IR", "INTELLIGENT_TIERING" };
+
+	for (size_t i = 0; cls && i < sizeof min128k / sizeof min128k[0]; i++)
+		if (strcmp(cls, min128k[i]) == 0)
+			return 128u << 10;
+	return 0;
+}
+
 static void free_secret(char *s)
 {
 	if (s) {

@@ -68,6 +68,14 @@ int s3config_parse(const char *location, S3Config *out, RemoteErr *err);
  * "locks/..." (short-lived), class_metadata for the rest. */
 const char *s3config_storage_class(const S3Config *cfg, const char *name);
 
+/* s3config_min_object — the size below which AWS bills an object of
+ * storage class cls as if it were that size, or keeps it out of the
+ * cheaper tiers: 131072 (128 KiB) for STANDARD_IA, ONEZONE_IA, GLACIER_IR
+ * and INTELLIGENT_TIERING; 0 for NULL, STANDARD, GLACIER, DEEP_ARCHIVE
+ * and any other name (tools/cli/doc/s3.md "Storage classes and pack
+ * sizes"). Pure. */
+uint32_t s3config_min_object(const char *cls);
+
 /* s3config_lock_applies — whether an upload of name carries an Object
  * Lock retention: with lock_mode set, every name but "locks/..." and
  * "prune/..." (store/FORMAT.md: lock files and prune plans, objects that

@@ -33,6 +33,7 @@
 #include "store/backup/backup_internal.h"
 #include "store/chunkpipe.h"
 #include "store/backup/filescache.h"
+#include "store/backup/pgrel.h"
 #include "store/backup/frozen.h"
 #include "store/repo_internal.h"
 #include "store/backup/spill.h"
@@ -121,6 +122,7 @@ typedef struct Ctx {
 	size_t nholes, holes_cap;
 	BackupProgress prog;
 	struct timespec last_progress;
+	PgRelMemo pgrel;              /* the last data directory looked at (pgrel.h) */
 } Ctx;
 
 /* Reasons a path makes the snapshot partial (snapshot.h, FORMAT.md §12). */
@@ -459,6 +461,8 @@ static int file_node(Ctx *c, const char *path, const char *io, const struct stat
 		cachedfile_clear(&cf);
 		return 1;
 	}
+	/* A PostgreSQL relation file is cut in runs of pages (FORMAT.md §13a). */
+	fw->cl.run_len = pgrel_run_len(io, st, &c->pgrel);
 	if (cached && cf.n > 0 && cf.meta.dev == fw->meta.dev && cf.meta.ino == fw->meta.ino &&
 	    fw->meta.size > cf.meta.size && prefix_unchanged(c, fd, &cf)) {
 		/* Grown in place: keep all old chunks but the last, re-chunk from
@@ -476,7 +480,11 @@ static int file_node(Ctx *c, const char *path, const char *io, const struct stat
 			start += cf.lens[i];
 		}
 		fw->cl.n = keep;
-		if (lseek(fd, (off_t)start, SEEK_SET) != (off_t)start) {
+		/* Runs of pages are counted from the file's start: an old prefix
+		 * cut otherwise (by content, before the file was recognised)
+		 * is re-read whole. */
+		if ((fw->cl.run_len && start % fw->cl.run_len != 0) ||
+		    lseek(fd, (off_t)start, SEEK_SET) != (off_t)start) {
 			fw->cl.n = 0;
 			start = 0;
 		} else {

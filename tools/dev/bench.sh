@@ -21,6 +21,17 @@
 #            re-backup, restore + diff -r; strata against restic
 #   prims    strata's primitive throughputs (build/tools/dev/bench_chunker,
 #            strata bench-primitives), when present
+#   pg       a PostgreSQL data directory (initdb, then pgbench -i -s
+#            PG_SCALE; the server stopped, so checkpointed, before each
+#            backup): pg-first, then pg-t1000 after 1,000 more pgbench
+#            transactions and pg-t20000 after 20,000 more, then pg-restore
+#            (restore + diff -r); strata, restic and borg side by side
+#   lsm      a RocksDB database written by db_bench (fillrandom of
+#            LSM_KEYS keys: 32-byte keys, 256-byte values that compress to
+#            half, snappy tables as RocksDB's default), flushed and compacted
+#            (db_bench compact) before each backup: lsm-first, then three
+#            rounds lsm-incr1..3 of overwriting LSM_KEYS/20 random keys and
+#            compacting, then lsm-restore
 # Each tool run reports wall seconds, CPU seconds (user+sys), peak RSS and the
 # repository bytes added (du -sb before/after), then ratios strata/peer.
 #
@@ -35,7 +46,13 @@
 #   SMALL_SRC    small-files source (default /usr/share); SMALL_MAX caps the
 #                copy (default 1G)
 #   STRATA       strata binary (default build/strata)
+#   PG_SCALE     pgbench scale of the pg step (default 10: a 160 MiB data
+#                directory; the issue's figures used 50, 1.5 GB)
+#   LSM_KEYS     keys of the lsm step (default 1000000: about 200 MiB of
+#                tables)
 #   BENCH_TIMEOUT  seconds before one tool run is killed (default 7200)
+#   BENCH_WARM=0 skip touching 80 % of the memory up front (see warm_memory;
+#                on a box whose memory other jobs hold it can take minutes)
 #
 # Exit status: 0 when every run succeeded and every restore was bit-exact;
 # 1 otherwise (in particular when strata is missing or any strata command
@@ -54,7 +71,9 @@ SMALL_MAX=${SMALL_MAX:-1G}
 WORK=${BENCH_DIR:-/var/tmp/strata-bench.$$}
 TIMEOUT=${BENCH_TIMEOUT:-7200}
 TIME=/usr/bin/time
-ALL_STEPS="first incr1 incr1kc incr20 restore check prune small prims"
+PG_SCALE=${PG_SCALE:-10}
+LSM_KEYS=${LSM_KEYS:-1000000}
+ALL_STEPS="first incr1 incr1kc incr20 restore check prune small pg lsm prims"
 STEPS=${BENCH_STEPS:-all}
 [ "$STEPS" = all ] && STEPS=$ALL_STEPS
 
@@ -363,7 +382,8 @@ backup_step() { # STEP
 				restic -r "$R_RESTIC" --compression auto backup --host bench "$DATA" || true ;;
 		borg)
 			if timed "$1" borg "$R_BORG" "$b_src" \
-				env -C "$WORK" borg create --compression zstd,3 "$R_BORG::$1" data; then
+				env -C "$(dirname "$DATA")" borg create --compression zstd,3 \
+				"$R_BORG::$1" "$(basename "$DATA")"; then
 				BORG_LAST=$1
 			fi ;;
 		esac
@@ -388,10 +408,11 @@ repo_of() {
 	case $1 in strata) echo "$R_STRATA" ;; restic) echo "$R_RESTIC" ;; borg) echo "$R_BORG" ;; esac
 }
 
-restore_step() {
+restore_step() { # [STEP] (default restore)
+	r_step=${1:-restore}
 	r_src=$(bytes_of "$DATA")
 	setup_restore_target "$r_src"
-	echo "== restore: latest snapshot ($(mib "$r_src") MiB) to $RT"
+	echo "== $r_step: latest snapshot ($(mib "$r_src") MiB) to $RT"
 	for tool in $TOOLS; do
 		t=$RT/restore-$tool
 		rm -rf "$t"
@@ -400,20 +421,20 @@ restore_step() {
 		prefault "$r_src"
 		case $tool in
 		strata)
-			if strata_run restore "$R_STRATA" "$r_src" restore latest --target "$t"; then
-				verify restore strata "$t" "$DATA"
+			if strata_run "$r_step" "$R_STRATA" "$r_src" restore latest --target "$t"; then
+				verify "$r_step" strata "$t" "$DATA"
 			fi ;;
 		restic)
-			if timed restore restic "$R_RESTIC" "$r_src" \
+			if timed "$r_step" restic "$R_RESTIC" "$r_src" \
 				restic -r "$R_RESTIC" restore latest --target "$t"; then
-				verify restore restic "$t" "$DATA"
+				verify "$r_step" restic "$t" "$DATA"
 			fi ;;
 		borg)
 			if [ -z "$BORG_LAST" ]; then
-				fail_row restore borg "no archive"
-			elif timed restore borg "$R_BORG" "$r_src" \
+				fail_row "$r_step" borg "no archive"
+			elif timed "$r_step" borg "$R_BORG" "$r_src" \
 				env -C "$t" borg extract "$R_BORG::$BORG_LAST"; then
-				verify restore borg "$t" "$DATA"
+				verify "$r_step" borg "$t" "$DATA"
 			fi ;;
 		esac
 		rm -rf "$t"
@@ -539,6 +560,95 @@ prims_step() {
 	fi
 }
 
+# ------------------------------------------------------------ database steps
+# db_steps PREFIX: fresh repositories for a database data set in $DATA;
+# STRATA_BAD of the chain steps does not carry over.
+db_repos() { # PREFIX
+	R_STRATA=$WORK/repo-$1-strata R_RESTIC=$WORK/repo-$1-restic R_BORG=$WORK/repo-$1-borg
+	BORG_LAST=""
+	STRATA_BAD=$STRATA_SMALL_BAD
+	init_repos "$R_STRATA" "$R_RESTIC" "$R_BORG"
+}
+
+pg_step() {
+	PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k5 -n -r | head -n 1)
+	if [ -z "$PGBIN" ] || ! [ -x "$PGBIN/pgbench" ]; then
+		echo "== pg: PostgreSQL server binaries and pgbench not found: skipped"
+		return 0
+	fi
+	AS=""
+	if [ "$(id -u)" = 0 ]; then
+		id postgres >/dev/null 2>&1 || { echo "== pg: running as root without a user postgres: skipped"; return 0; }
+		AS="runuser -u postgres --"
+	fi
+	PGW=$WORK/pg
+	DATA=$PGW/data
+	PGPORT=$(( 20000 + $$ % 10000 ))
+	mkdir -p "$PGW/sock"
+	[ -n "$AS" ] && chown -R postgres "$PGW"
+	echo "== pg: $($PGBIN/postgres --version), pgbench -i -s $PG_SCALE"
+	$AS "$PGBIN/initdb" -D "$DATA" -U postgres --auth=trust --no-sync >"$WORK/logs/pg-initdb" 2>&1 ||
+		{ echo "   initdb failed (see logs/pg-initdb)"; FAIL=1; return 0; }
+	pgb() { # pgbench ARGS... with the server running; stopped after
+		$AS "$PGBIN/pg_ctl" -D "$DATA" -l "$PGW/log" -w -t 120 \
+			-o "-p $PGPORT -k $PGW/sock -c listen_addresses= -c synchronous_commit=off" start >/dev/null &&
+		$AS "$PGBIN/pgbench" -h "$PGW/sock" -p "$PGPORT" -U postgres "$@" postgres >>"$WORK/logs/pgbench" 2>&1
+		pg_rc=$?
+		$AS "$PGBIN/pg_ctl" -D "$DATA" -m fast -w stop >/dev/null 2>&1
+		return $pg_rc
+	}
+	t0=$(date +%s)
+	pgb -i -q -s "$PG_SCALE" || { echo "   pgbench -i failed (logs/pgbench)"; FAIL=1; return 0; }
+	echo "   pgbench -i -s $PG_SCALE: $(( $(date +%s) - t0 )) s, data directory $(mib "$(bytes_of "$DATA")") MiB"
+	sync
+	db_repos pg
+	backup_step pg-first
+	for n in 1000 20000; do
+		t0=$(date +%s)
+		pgb -c 1 -t "$n" || { echo "   pgbench -t $n failed (logs/pgbench)"; FAIL=1; return 0; }
+		echo "== pgbench -c 1 -t $n: $(( $(date +%s) - t0 )) s"
+		sync
+		backup_step "pg-t$n"
+	done
+	restore_step pg-restore
+	[ "$KEEP" = 1 ] || rm -rf "$PGW" "$R_STRATA" "$R_RESTIC" "$R_BORG"
+}
+
+lsm_step() {
+	if ! command -v db_bench >/dev/null 2>&1; then
+		echo "== lsm: db_bench not found (apt-get install rocksdb-tools): skipped"
+		return 0
+	fi
+	DATA=$WORK/lsm
+	# Options of a node's key-value store: 64 MiB memtables and tables,
+	# snappy blocks (RocksDB's default, LevelDB's only choice); keys of 32
+	# bytes (hashes), values of 256 that compress to half.
+	LSM_OPTS="--db=$DATA --key_size=32 --value_size=256 --compression_ratio=0.5
+		--compression_type=snappy --write_buffer_size=67108864 --target_file_size_base=67108864
+		--max_bytes_for_level_base=268435456 --threads=1 --stats_interval_seconds=0 --seed=$SEED"
+	lsm_run() { # BENCHMARKS NUM [more db_bench options]
+		l_b=$1 l_n=$2
+		shift 2
+		# shellcheck disable=SC2086 # LSM_OPTS is a list of options
+		db_bench $LSM_OPTS --benchmarks="$l_b" --num="$l_n" "$@" >>"$WORK/logs/db_bench" 2>&1
+	}
+	t0=$(date +%s)
+	lsm_run fillrandom,compact "$LSM_KEYS" || { echo "== lsm: db_bench failed (logs/db_bench)"; FAIL=1; return 0; }
+	echo "== lsm: db_bench fillrandom of $LSM_KEYS keys + compact: $(( $(date +%s) - t0 )) s, $(mib "$(bytes_of "$DATA")") MiB"
+	sync
+	db_repos lsm
+	backup_step lsm-first
+	for i in 1 2 3; do
+		lsm_run overwrite,compact $(( LSM_KEYS / 20 )) --use_existing_db=1 --seed=$((SEED + i)) ||
+			{ echo "   db_bench overwrite failed (logs/db_bench)"; FAIL=1; return 0; }
+		echo "== lsm: overwrite of $(( LSM_KEYS / 20 )) random keys + compact: $(mib "$(bytes_of "$DATA")") MiB"
+		sync
+		backup_step "lsm-incr$i"
+	done
+	restore_step lsm-restore
+	[ "$KEEP" = 1 ] || rm -rf "$DATA" "$R_STRATA" "$R_RESTIC" "$R_BORG"
+}
+
 # ------------------------------------------------------------ report
 report() {
 	echo
@@ -583,8 +693,10 @@ has_tool borg && echo "borg: $(borg --version 2>/dev/null)"
 has_tool strata && echo "strata: ${STRATA_BAD:-$STRATA}"
 echo "work directory: $WORK"
 echo "load average at start: $(cut -d ' ' -f 1-3 /proc/loadavg) (other load skews the figures)"
-echo "== warming memory"
-warm_memory
+if [ "${BENCH_WARM:-1}" = 1 ]; then
+	echo "== warming memory"
+	warm_memory
+fi
 
 if [ $CHAIN = 1 ]; then
 	echo "== generating $SIZE of chain-like data (seed $SEED)"
@@ -607,6 +719,8 @@ if want small; then
 	small_step
 	[ -n "${saved_tools:-}" ] && TOOLS=$saved_tools
 fi
+want pg && pg_step
+want lsm && lsm_step
 want prims && prims_step
 
 report

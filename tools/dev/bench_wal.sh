@@ -55,15 +55,17 @@ PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); p
 RES="$B/results"
 : >"$RES"
 cleanup() {
-	for d in "$B"/*/data "$B"/*/rec; do [ -d "$d" ] && $AS "$PGBIN/pg_ctl" -D "$d" -m immediate -w stop >/dev/null 2>&1; done
+	rc=$?
+	for d in "$B"/*/data "$B"/*/rec; do [ -d "$d" ] && $AS "$PGBIN/pg_ctl" -D "$d" -m immediate -w stop >/dev/null 2>&1 || true; done
 	for l in "$B"/*/cache/walarch/*.lock "$B"/*/cache/walfetch/*.lock; do
-		[ -e "$l" ] && kill "$(cat "$l")" 2>/dev/null
+		[ -e "$l" ] && kill "$(cat "$l")" 2>/dev/null || true
 	done
 	# A cgroup goes once its last process has (pgBackRest's async
 	# processes and strata's helpers take a moment to exit).
 	sleep 2
-	for c in "$CG"/strata-bench-$$-*; do [ -d "$c" ] && rmdir "$c" 2>/dev/null; done
+	for c in "$CG"/strata-bench-$$-*; do [ -d "$c" ] && rmdir "$c" 2>/dev/null || true; done
 	[ -n "${BENCH_WAL_KEEP:-}" ] || rm -rf "$B"
+	exit $rc
 }
 trap cleanup EXIT
 
