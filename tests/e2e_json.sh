@@ -249,6 +249,8 @@ run "snapshots" snapshots snapshots
 field_is "snapshots: labels and parent" "d[0]['labels']=={'height':'100'} and d[1]['parent']==d[0]['id']"
 run "cat snapshot" cat-snapshot cat snapshot latest
 run "cat config" cat-config cat config
+run "config show" config-show config show
+field_is "config show: not a copy, replica null" "d['replica'] is None and d['config']['id']"
 run "ls" ls ls "$S1"
 field_is "ls: symlink, non-UTF-8 name and target carry hex" "any(e['type']=='symlink' and e['link_target']=='a.txt' for e in d) and any('path_hex' in e for e in d) and any('link_target_hex' in e for e in d) and any(e['type']=='fifo' for e in d)"
 run "diff" diff diff "$S1" "$S2"
@@ -315,6 +317,13 @@ run "forget --prune" forget forget --keep-last 5 --prune
 # ---- replicate ----
 run "replicate" replicate replicate --to "$T/replica"
 field_is "replicate: one target, ok" "len(d['targets'])==1 and d['targets'][0]['ok'] and d['targets'][0]['error'] is None"
+if "$STRATA" replicate --mirror --keep-last 1 --to "$T/mirror" >"$T/out" 2>"$T/err"; then
+	run "config show at a mirror copy" config-show -r "$T/mirror" config show
+	field_is "config show: the copy's stored selection" "d['replica']['selection']['keep_last']==1 and d['replica']['version']==1"
+	echo replica-settings >>"$T/covered"   # checked inside config-show's replica field
+else
+	fail "replicate --mirror for config show" "$(head -c 300 "$T/err")"
+fi
 
 # ---- WAL ----
 mkdir -p "$T/wal"

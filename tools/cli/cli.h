@@ -50,6 +50,7 @@ extern const CliCommand cmd_ls;
 extern const CliCommand cmd_restore;
 extern const CliCommand cmd_dump;
 extern const CliCommand cmd_cat;
+extern const CliCommand cmd_config;
 extern const CliCommand cmd_stats;
 extern const CliCommand cmd_bench;
 extern const CliCommand cmd_key;

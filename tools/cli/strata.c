@@ -33,6 +33,7 @@ static const CliCommand *const commands[] = {
 	&cmd_verify_restore,
 	&cmd_dump,
 	&cmd_cat,
+	&cmd_config,
 	&cmd_stats,
 	&cmd_bench,
 	&cmd_key,
