@@ -200,6 +200,7 @@ static int size_only(const char *name, uint64_t size, void *ctx)
 
 	memset(&info, 0, sizeof(info));
 	info.size = size;
+	info.mtime_s = -1;
 	return a->fn(name, &info, a->ctx);
 }
 
@@ -222,6 +223,7 @@ int backend_head(Backend *be, const char *name, BackendObjInfo *out, RemoteErr *
 	if (be->ops->head)
 		return be->ops->head(be, name, out, err);
 	memset(&info, 0, sizeof(info));
+	info.mtime_s = -1;
 	rc = be->ops->stat(be, name, &info.size, err);
 	if (rc == 0)
 		*out = info;

@@ -74,6 +74,11 @@ typedef struct BackendObjInfo {
 	                          * names none (a local directory) */
 	int archived;            /* its class refuses a GET until the object is
 	                          * thawed (GLACIER, DEEP_ARCHIVE; backend_class_archived) */
+	int64_t mtime_s;         /* when it was stored, unix seconds (S3
+	                          * LastModified, from which S3 counts a class's
+	                          * minimum storage duration; a local file's
+	                          * mtime); -1 when the store does not say, and
+	                          * from backend_head */
 	/* backend_head only; zero from a listing: */
 	int restored;            /* a thawed copy is readable now (S3
 	                          * x-amz-restore: ongoing-request="false") */
@@ -180,9 +185,10 @@ int backend_list(Backend *be, const char *prefix, BackendListFn fn, void *ctx, R
 int backend_list_names(Backend *be, const char *prefix, BackendNameFn fn, void *ctx, RemoteErr *err);
 
 /* backend_list_info — backend_list with what the listing says of each
- * object's storage class (S3 ListObjectsV2 <StorageClass>): the same
+ * object: its storage class (S3 ListObjectsV2 <StorageClass>) and upload
+ * time (<LastModified>; a local directory: the file's mtime). The same
  * objects, the same cost, errors and early stop. A backend without
- * classes reports size alone. */
+ * classes reports "" for the class; one that keeps no times, -1. */
 int backend_list_info(Backend *be, const char *prefix, BackendInfoFn fn, void *ctx, RemoteErr *err);
 
 /* backend_head — what the store keeps about one object without reading

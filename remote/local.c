@@ -462,10 +462,21 @@ out:
 /* Where list_dir reports objects: with sizes (list) or names only
  * (list_names, which needs no stat for an entry whose type readdir gives). */
 struct list_sink {
-	BackendListFn sized;    /* exactly one of sized and named is set */
+	BackendListFn sized;    /* exactly one of sized, named and info is set */
 	BackendNameFn named;
+	BackendInfoFn info;
 	void *ctx;
 };
+
+static int report_info(const struct list_sink *sink, const char *rel, const struct stat *st)
+{
+	BackendObjInfo info;
+
+	memset(&info, 0, sizeof(info));
+	info.size = (uint64_t)st->st_size;
+	info.mtime_s = (int64_t)st->st_mtime;
+	return sink->info(rel, &info, sink->ctx);
+}
 
 /* list_dir — report every object below the directory open as dfd (taken
  * over, closed here) whose path relative to the root is rel[0..rel_len),
@@ -537,7 +548,9 @@ static int list_dir(LocalBackend *lb, int dfd, char *rel, size_t rel_len, const 
 		if (is_reg) {
 			if (backend_name_check(rel) < 0)
 				continue;
-			rc = sink->named ? sink->named(rel, sink->ctx) : sink->sized(rel, (uint64_t)st.st_size, sink->ctx);
+			rc = sink->named ? sink->named(rel, sink->ctx)
+			   : sink->info ? report_info(sink, rel, &st)
+			   : sink->sized(rel, (uint64_t)st.st_size, sink->ctx);
 			if (rc)
 				break;
 		} else if (is_dir) {
@@ -601,14 +614,24 @@ out:
 
 static int local_list(Backend *be, const char *prefix, BackendListFn fn, void *ctx, RemoteErr *err)
 {
-	struct list_sink sink = {fn, NULL, ctx};
+	struct list_sink sink = {fn, NULL, NULL, ctx};
+
+	return list_prefix(be, prefix, &sink, err);
+}
+
+/* A directory has no storage classes; the file's mtime is the upload
+ * time: objects are written once (temp file, rename) and never touched
+ * again. */
+static int local_list_info(Backend *be, const char *prefix, BackendInfoFn fn, void *ctx, RemoteErr *err)
+{
+	struct list_sink sink = {NULL, NULL, fn, ctx};
 
 	return list_prefix(be, prefix, &sink, err);
 }
 
 static int local_list_names(Backend *be, const char *prefix, BackendNameFn fn, void *ctx, RemoteErr *err)
 {
-	struct list_sink sink = {NULL, fn, ctx};
+	struct list_sink sink = {NULL, fn, NULL, ctx};
 
 	return list_prefix(be, prefix, &sink, err);
 }
@@ -687,6 +710,7 @@ static const BackendOps local_ops = {
 	.stat = local_stat,
 	.free = local_free,
 	.list_names = local_list_names,
+	.list_info = local_list_info,
 };
 
 int backend_local_open(const char *dir, Backend **out_be, RemoteErr *err)

@@ -1,5 +1,6 @@
 /* replicate.c — copy a repository to another backend, see replicate.h. */
 #include "remote/replicate.h"
+#include "remote/replicate_internal.h"
 #include "remote/backend_internal.h"
 #include "remote/objsize.h"
 
@@ -166,31 +167,55 @@ static const char *hash_label(const Run *r)
 	return r->sha256 ? "SHA-256" : "BLAKE2b-256";
 }
 
-/* Read name back from the target and compare: with its name's hash, or
- * with the bytes written. */
-static int verify(Run *r, const char *name, const char *id, const uint8_t *want, size_t want_len,
-                  RemoteErr *err)
+/* Check name in the target without reading it back (a read of a GLACIER
+ * or DEEP_ARCHIVE object fails with InvalidObjectState, and one of
+ * STANDARD_IA or GLACIER_IR costs a retrieval fee): the store's size and,
+ * where it keeps one, the SHA-256 it verified when the upload arrived
+ * (backend_head: an S3 HEAD with x-amz-checksum-mode) must be those of
+ * the bytes written. A store without buckets (a local directory, where
+ * reading costs nothing) keeps no checksum: the file is read back and
+ * hashed. */
+static int verify(Run *r, const char *name, const uint8_t *want, size_t want_len, RemoteErr *err)
 {
-	uint8_t *got = NULL;
-	size_t got_len = 0;
-	int rc, ok;
+	uint8_t want_sum[ID_LEN];
+	BackendObjInfo info;
+	BackendWhere where;
+	unsigned int n = 0;
+	int rc;
 
-	/* Read back no more than was written: anything longer differs. */
-	rc = backend_get(r->dst, name, want_len, &got, &got_len, err);
-	if (rc == -EFBIG)
-		return backend_err_set(err, -EIO, "%s: %s: read back after upload, its content does not match "
-		                       "(longer than the %zu bytes written)", r->dst->location, name, want_len);
+	rc = backend_head(r->dst, name, &info, err);
 	if (rc)
 		return rc;
-	ok = id ? hash_matches(r, got, got_len, id)
-	        : got_len == want_len && (want_len == 0 || memcmp(got, want, want_len) == 0);
-	free(got);
-	if (ok < 0)
-		return backend_err_set(err, ok, "%s: cannot hash: out of memory", name);
-	if (!ok)
-		return backend_err_set(err, -EIO, "%s: %s: read back after upload, its content does not match (%s%s)",
-		                       r->dst->location, name, id ? hash_label(r) : "bytes differ",
-		                       id ? " differs from its name" : "");
+	if (!info.has_sha256 && backend_where(r->dst, &where) == -ENOTSUP) {
+		uint8_t *buf = NULL;
+		size_t len = 0;
+
+		rc = backend_get(r->dst, name, SIZE_MAX, &buf, &len, err);
+		if (rc)
+			return rc;
+		info.size = len;
+		rc = EVP_Digest(buf, len, info.sha256, &n, EVP_sha256(), NULL) == 1 && n == sizeof info.sha256;
+		free(buf);
+		if (!rc)
+			return backend_err_set(err, -ENOMEM, "%s: cannot hash: out of memory", name);
+		info.has_sha256 = 1;
+	}
+	if (info.size != want_len)
+		return backend_err_set(err, -EIO, "%s: %s: checked after upload, the store holds %llu bytes, not "
+		                       "the %zu written", r->dst->location, name, (unsigned long long)info.size, want_len);
+	if (info.has_sha256) {
+		if (EVP_Digest(want, want_len, want_sum, &n, EVP_sha256(), NULL) != 1 || n != sizeof want_sum)
+			return backend_err_set(err, -ENOMEM, "%s: cannot hash: out of memory", name);
+		if (memcmp(info.sha256, want_sum, sizeof want_sum) != 0)
+			return backend_err_set(err, -EIO, "%s: %s: checked after upload, the store's SHA-256 of it "
+			                       "differs from that of the bytes written", r->dst->location, name);
+	}
+	pthread_mutex_lock(&r->mu);
+	if (info.has_sha256)
+		r->res->objects_sum_checked++;
+	else
+		r->res->objects_size_checked++;
+	pthread_mutex_unlock(&r->mu);
 	return 0;
 }
 
@@ -238,12 +263,12 @@ static int copy_one(Run *r, const Obj *o, RemoteErr *err)
 	}
 	rc = backend_put(r->dst, o->name, buf, len, err);
 	if (rc == 0)
-		rc = verify(r, o->name, id, buf, len, err);
-	if (rc == -EIO && strstr(err->msg, "read back after upload")) {
+		rc = verify(r, o->name, buf, len, err);
+	if (rc == -EIO && strstr(err->msg, "checked after upload")) {
 		/* Once more: a store may have kept a torn write we never saw. */
 		rc = backend_put(r->dst, o->name, buf, len, err);
 		if (rc == 0)
-			rc = verify(r, o->name, id, buf, len, err);
+			rc = verify(r, o->name, buf, len, err);
 	}
 	free(buf);
 	if (rc == 0) {
@@ -319,6 +344,11 @@ static int copy_missing(Run *r, const char *phase, const ObjList *src, const Obj
 		r->res->objects_source++;
 		if (d && d->size == src->v[i].size) {
 			r->res->objects_present++;
+			continue;
+		}
+		if (!d && r->opts->skip && r->opts->skip(src->v[i].name, r->opts->hook_ctx)) {
+			r->res->objects_skipped++;
+			r->res->bytes_skipped += src->v[i].size;
 			continue;
 		}
 		if (todo.n == todo.cap) {
@@ -469,6 +499,9 @@ static int run_pass(Run *r, RemoteErr *err)
 	objlist_free(&dst);
 	if (r->vanished)
 		goto out;      /* the source changed: no snapshot of this pass */
+	if (r->opts->before_snapshots && !r->opts->dry_run &&
+	    (rc = r->opts->before_snapshots(r->opts->hook_ctx, err)))
+		goto out;
 	if ((rc = list_sorted(r->dst, "snapshots/", &dst, err)) ||
 	    (rc = copy_missing(r, "snapshots", &s_snap, &dst, err)))
 		goto out;
@@ -512,6 +545,7 @@ int replicate_run(Backend *src, Backend *dst, const ReplicateOptions *opts,
 		res.passes++;
 		res.objects_source = res.objects_present = 0;
 		res.objects_vanished = res.objects_damaged = 0;
+		res.objects_skipped = res.bytes_skipped = 0;
 		rc = run_pass(&r, err);
 		if (rc || !r.vanished)
 			break;
@@ -528,6 +562,10 @@ int replicate_run(Backend *src, Backend *dst, const ReplicateOptions *opts,
 		                "(first: %s); run `strata check` on the source",
 		                (unsigned long long)res.objects_damaged, r.damaged_err.msg);
 	}
+	/* Only after a complete copy: the target then holds every snapshot
+	 * of the source, and whatever it deletes the source no longer has. */
+	if (rc == 0 && opts->mirror.on)
+		rc = replicate_mirror_pass(src, dst, opts, &res.mirror, err);
 	pthread_mutex_destroy(&r.mu);
 out:
 	if (out)

@@ -31,6 +31,7 @@
 #define FORMAT_MAGIC_LOCK     "STRATALK"   /* locks/<id> */
 #define FORMAT_MAGIC_PLAN     "STRATAPL"   /* prune/<id> */
 #define FORMAT_MAGIC_VERIFIED "STRATAVR"   /* verified/<id> */
+#define FORMAT_MAGIC_REPLICA  "STRATARS"   /* replica/<id>: a copy's settings (§12c) */
 #define FORMAT_MAGIC_WAL      "STRATAWL"   /* wal/<T>/<NAME> descriptors */
 #define FORMAT_MAGIC_PACK     "STRATAPK"   /* a pack's footer */
 #define FORMAT_MAGIC_TRAILER  "STRATATR"   /* a pack trailer's sealed header */
@@ -46,6 +47,7 @@
 #define FORMAT_VERSION_PLAN      1   /* prune plans (§19.2) */
 #define FORMAT_VERSION_WAL       2   /* WAL descriptors (§12a); 1 still read */
 #define FORMAT_VERSION_VERIFIED  1   /* restore-test records (§12b) */
+#define FORMAT_VERSION_REPLICA   1   /* replica settings (§12c) */
 #define FORMAT_VERSION_BLOB_AD   1   /* first byte of a blob's AEAD data (§8) */
 /* A snapshot file's VERSION says whether it is complete (§12): version 1
  * is what every strata reads; a partial snapshot is version 2, so that

@@ -190,9 +190,10 @@ fi
 # --- bandwidth limits -------------------------------------------------------------------------------
 # rate NAME BYTES LIMIT CMD... — run CMD, print the achieved rate and
 # pass when it is at most 5 % above LIMIT (the limit holds) and at most
-# 25 % below (it is not wildly conservative). Idle, the rates land within
-# 1 to 7 % below the limit; the slack below is for a loaded test machine,
-# where the transfer gets less CPU than the limit allows.
+# 40 % below (it is not wildly conservative: a limiter that halved the
+# rate fails). Idle, the rates land within 1 to 7 % below the limit; the
+# slack below is for a loaded test machine, where the transfer gets less
+# CPU than the limit allows (28 % below at load 25).
 rate() {
 	n=$1 bytes=$2 lim=$3; shift 3
 	t0=$(date +%s%N)
@@ -201,7 +202,7 @@ rate() {
 	r=$(python3 -c "import sys; b,l,ns=map(int,sys.argv[1:]); r=b/(ns/1e9); print('%.0f %.1f' % (r, 100*(r-l)/l))" "$bytes" "$lim" $((t1 - t0)))
 	echo "$n: $bytes bytes in $(( (t1 - t0) / 1000000 )) ms: ${r% *} B/s against $lim (${r#* } %)"
 	pct=${r#* }
-	if [ $rc -eq 0 ] && python3 -c "import sys; p = float(sys.argv[1]); sys.exit(0 if -25 <= p <= 5 else 1)" "$pct"; then
+	if [ $rc -eq 0 ] && python3 -c "import sys; p = float(sys.argv[1]); sys.exit(0 if -40 <= p <= 5 else 1)" "$pct"; then
 		pass "$n"
 	else
 		fail "$n" "exit $rc, ${r% *} B/s against $lim B/s: $(head -c 200 "$T/err")"

@@ -7,6 +7,7 @@
 #include "tests/test_tmp.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -643,6 +644,59 @@ static void test_list_names(void)
 	backend_free(be);
 }
 
+/* list_info: the same objects as list, each with its file's mtime as
+ * the upload time and no storage class; it stops early like list. */
+typedef struct Infos {
+	int n, stop_after, bad;
+	int64_t mtime_a1;
+} Infos;
+
+static int collect_info(const char *name, const BackendObjInfo *info, void *ctx)
+{
+	Infos *in = ctx;
+
+	if (info->storage_class[0] || info->archived || info->has_sha256)
+		in->bad++;
+	if (strcmp(name, "data/3f/a1") == 0) {
+		in->mtime_a1 = info->mtime_s;
+		if (info->size != 5)
+			in->bad++;
+	}
+	in->n++;
+	return in->stop_after && in->n >= in->stop_after ? 9 : 0;
+}
+
+static void test_list_info(void)
+{
+	char root[300], path[400];
+	struct timespec times[2];
+	RemoteErr err;
+	Infos in;
+	Backend *be;
+
+	new_root(root, sizeof(root));
+	be = open_local(root);
+	REQUIRE(be);
+	CHECK_EQ_INT(put_str(be, "data/3f/a1", "aaaaa"), 0);
+	CHECK_EQ_INT(put_str(be, "data/40/b1", "b"), 0);
+	CHECK_EQ_INT(put_str(be, "config", "cfg"), 0);
+	snprintf(path, sizeof(path), "%s/data/3f/a1", root);
+	times[0].tv_sec = times[1].tv_sec = 1234567890;
+	times[0].tv_nsec = times[1].tv_nsec = 0;
+	REQUIRE(utimensat(AT_FDCWD, path, times, 0) == 0);
+	memset(&in, 0, sizeof(in));
+	in.mtime_a1 = -2;
+	CHECK_EQ_INT(backend_list_info(be, "data/", collect_info, &in, &err), 0);
+	CHECK_EQ_INT(in.n, 2);
+	CHECK_EQ_INT(in.bad, 0);
+	CHECK(in.mtime_a1 == 1234567890);
+	memset(&in, 0, sizeof(in));
+	in.stop_after = 1;
+	CHECK_EQ_INT(backend_list_info(be, "", collect_info, &in, &err), 9);
+	CHECK_EQ_INT(in.n, 1);
+	backend_free(be);
+}
+
 /* Two payloads of different sizes; a reader racing the writer must always
  * see one of them whole. */
 #define BIG_A (300 * 1024)
@@ -798,6 +852,7 @@ int main(void)
 	RUN(test_permission_denied);
 	RUN(test_list);
 	RUN(test_list_names);
+	RUN(test_list_info);
 	RUN(test_overwrite_atomic);
 	RUN(test_threads);
 	rm_rf(base_dir);

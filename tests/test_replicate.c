@@ -5,7 +5,8 @@
  * counts without writing; an object whose bytes do not match its name is
  * counted and never copied; a target holding another repository, a source
  * without a repository or of an unknown format are refused with their
- * exact messages. Replication holds no key: the objects' bytes here are
+ * exact messages; the keyless mirror pass deletes what the source lost,
+ * holding back a pack younger than its minimum age. Replication holds no key: the objects' bytes here are
  * arbitrary, only their names matter. */
 #include "remote/backend.h"
 #include "remote/replicate.h"
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static char base[64];
 static int seq;
@@ -175,6 +177,74 @@ static void test_copy_all(void)
 	}
 }
 
+/* Mirror pass without a key (replicate_mirror.c): what the source lost is
+ * deleted at the target in a valid order; a pack younger than its minimum
+ * (ages from the local files' mtime) is held back, with every index file
+ * and pack the source lost (which index file lists it is unknown without
+ * the key); --force-early-delete style deletes it; each object's check
+ * after upload reads the local file (objects_sum_checked). */
+static void test_mirror_keyless(void)
+{
+	Backend *src = open_dir("src"), *dst = open_dir("dst");
+	ReplicateOptions o = { .naming = repo_config_naming, .threads = 2 };
+	ReplicateResult r;
+	RemoteErr err = {{0}};
+	char snap[160], pack[160], ix[160], key[160];
+	uint64_t size = 0;
+
+	fill(src, 2);
+	CHECK_EQ_INT(replicate_run(src, dst, &o, &r, &err), 0);
+	CHECK_EQ_INT(r.objects_sum_checked, 9);
+	CHECK_EQ_INT(r.objects_size_checked, 0);
+	/* At the target only: what a forget, a prune and a key remove at the
+	 * source leave behind. */
+	put_named(dst, CODEC_NAME_SHA256, "snapshots", "a forgotten snapshot", snap);
+	put_named(dst, CODEC_NAME_SHA256, "data", "a pruned pack", pack);
+	put_named(dst, CODEC_NAME_SHA256, "index", "its index file", ix);
+	put_named(dst, CODEC_NAME_SHA256, "keys", "a removed key", key);
+	o.mirror.on = 1;
+	/* The pack was just written: 90 days (GLACIER) hold it back. */
+	o.mirror.min_age_data_s = 90 * 86400;
+	o.mirror.usd_gib_month_data = 0.0036;
+	o.dry_run = 1;
+	CHECK_EQ_INT(replicate_run(src, dst, &o, &r, &err), 0);
+	CHECK_EQ_INT(r.mirror.snapshots_deleted, 1);
+	CHECK_EQ_INT(r.mirror.keys_deleted, 1);
+	CHECK_EQ_INT(r.mirror.packs_held, 1);
+	CHECK_EQ_INT(r.mirror.bytes_held, 13);
+	CHECK(r.mirror.fees_avoided_usd > 0);
+	CHECK_EQ_INT(r.mirror.index_held, 1);
+	CHECK_EQ_INT(r.mirror.index_deleted, 0);
+	CHECK_EQ_INT(r.mirror.packs_deleted, 0);
+	CHECK_EQ_INT(backend_stat(dst, snap, &size, &err), 0);   /* dry run: all there */
+	o.dry_run = 0;
+	CHECK_EQ_INT(replicate_run(src, dst, &o, &r, &err), 0);
+	CHECK_EQ_INT(backend_stat(dst, snap, &size, &err), -ENOENT);
+	CHECK_EQ_INT(backend_stat(dst, key, &size, &err), -ENOENT);
+	CHECK_EQ_INT(backend_stat(dst, pack, &size, &err), 0);
+	CHECK_EQ_INT(backend_stat(dst, ix, &size, &err), 0);
+	/* Once old enough (now 91 days on), both go. */
+	o.mirror.now_s = (int64_t)time(NULL) + 91 * 86400;
+	CHECK_EQ_INT(replicate_run(src, dst, &o, &r, &err), 0);
+	CHECK_EQ_INT(r.mirror.packs_deleted, 1);
+	CHECK_EQ_INT(r.mirror.bytes_deleted, 13);
+	CHECK_EQ_INT(r.mirror.index_deleted, 1);
+	CHECK_EQ_INT(r.mirror.packs_held, 0);
+	CHECK_EQ_INT(backend_stat(dst, pack, &size, &err), -ENOENT);
+	CHECK_EQ_INT(backend_stat(dst, ix, &size, &err), -ENOENT);
+	CHECK(same_objects(src, dst));
+	/* A source without key files is not mirrored (nothing deleted). */
+	{
+		Backend *empty = open_dir("nokeys");
+		put_config(empty, 2, "sealed config bytes");
+		CHECK_EQ_INT(replicate_run(empty, dst, &o, &r, &err), -ENOENT);
+		CHECK(strstr(err.msg, "no key files") != NULL);
+		backend_free(empty);
+	}
+	backend_free(src);
+	backend_free(dst);
+}
+
 static void test_dry_run(void)
 {
 	Backend *src = open_dir("src"), *dst = open_dir("dst");
@@ -302,6 +372,7 @@ int main(void)
 	RUN(test_progress);
 	RUN(test_damaged_not_copied);
 	RUN(test_refusals);
+	RUN(test_mirror_keyless);
 	rm_rf(base);
 	return CHECK_EXIT();
 }

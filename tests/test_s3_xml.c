@@ -66,6 +66,30 @@ static void test_list_classes(void)
 	s3xml_list_page_free(&page);
 }
 
+/* <LastModified> as unix seconds next to the class of the same object;
+ * absent or unreadable: -1, never the time of the object before. */
+static void test_list_times(void)
+{
+	const char *xml =
+		"<ListBucketResult><IsTruncated>false</IsTruncated>"
+		"<Contents><Key>repo/data/aa/1</Key><LastModified>2026-12-07T17:00:00.000Z</LastModified>"
+		"<Size>1</Size><StorageClass>GLACIER</StorageClass></Contents>"
+		"<Contents><Key>repo/data/bb/2</Key><Size>2</Size></Contents>"
+		"<Contents><Key>repo/tree/cc/3</Key><LastModified>yesterday</LastModified><Size>3</Size></Contents>"
+		"<Contents><Key>repo/x</Key><LastModified>1970-01-01T00:00:01Z</LastModified><Size>4</Size></Contents>"
+		"</ListBucketResult>";
+	S3XmlListPage page;
+
+	REQUIRE(parse_list(xml, &page) == 0);
+	REQUIRE(page.n_objects == 4);
+	CHECK(page.objects[0].mtime_s == 1796662800);   /* date -u -d 2026-12-07T17:00:00Z +%s */
+	CHECK_STR(page.objects[0].storage_class, "GLACIER");
+	CHECK(page.objects[1].mtime_s == -1);
+	CHECK(page.objects[2].mtime_s == -1);
+	CHECK(page.objects[3].mtime_s == 1);
+	s3xml_list_page_free(&page);
+}
+
 static void test_list_empty(void)
 {
 	const char *xml = "<ListBucketResult><Name>b</Name><KeyCount>0</KeyCount>"
@@ -212,6 +236,7 @@ int main(void)
 {
 	RUN(test_list_page);
 	RUN(test_list_classes);
+	RUN(test_list_times);
 	RUN(test_list_empty);
 	RUN(test_list_many);
 	RUN(test_list_refused);

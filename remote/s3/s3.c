@@ -10,7 +10,7 @@
  *   delete     HEAD (for -ENOENT, which S3's DELETE never says), DELETE
  *   stat       HEAD
  *   head       HEAD with x-amz-checksum-mode: ENABLED (class, restore, SHA-256)
- *   list_info  list, with each object's <StorageClass>
+ *   list_info  list, with each object's <StorageClass> and <LastModified>
  *   thaw       POST ?restore (RestoreObject) for GLACIER / DEEP_ARCHIVE
  * Object NAME is key PREFIX + NAME in the bucket.
  *
@@ -577,6 +577,7 @@ static int s3_list_any(Backend *be, const char *prefix, BackendListFn fn, Backen
 				if (strcmp(page.objects[i].storage_class, "STANDARD") != 0)
 					memcpy(info.storage_class, page.objects[i].storage_class, sizeof(info.storage_class));
 				info.archived = backend_class_archived(info.storage_class);
+				info.mtime_s = page.objects[i].mtime_s;
 				rc = ifn(k + plen, &info, ctx);
 			} else {
 				rc = fn(k + plen, page.objects[i].size, ctx);
@@ -639,6 +640,7 @@ static int s3_head_info(Backend *be, const char *name, BackendObjInfo *out, Remo
 		return backend_err_set(err, -ENOMEM, "%s: out of memory", what);
 	memset(&rq, 0, sizeof(rq));
 	memset(&info, 0, sizeof(info));
+	info.mtime_s = -1;
 	rq.method = "HEAD";
 	rq.key = key;
 	rq.ssec = 1;

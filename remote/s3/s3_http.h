@@ -79,6 +79,7 @@ typedef struct S3Req {
 	int64_t content_length;         /* -1 when absent */
 	char lock_mode[16];             /* x-amz-object-lock-mode of a HEAD, or "" */
 	char lock_until[40];            /* x-amz-object-lock-retain-until-date, or "" */
+	char checksum[64];              /* x-amz-checksum-sha256 of the answer, or "" */
 	char class_answered[24];        /* x-amz-storage-class of a HEAD or GET, or "" (STANDARD) */
 	char restore[160];              /* x-amz-restore of a HEAD, or "" */
 	int attempts_used;
@@ -91,7 +92,6 @@ typedef struct S3Req {
 	int signed_with_token;
 	long retry_after_s;             /* Retry-After of the answer, or 0 */
 	char content_range[96];
-	char checksum[64];              /* x-amz-checksum-sha256 of the answer, or "" */
 } S3Req;
 
 /* s3http_new — a request engine for cfg, which must outlive it.

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Deepest nesting tracked; deeper elements are ignored. */
 #define XML_MAX_DEPTH 8
@@ -130,8 +131,23 @@ typedef struct ListDoc {
 	char *key;              /* of the <Contents> being read */
 	uint64_t size;
 	int have_size;
+	int64_t mtime_s;        /* -1 until a LastModified is read */
 	char storage_class[24];
 } ListDoc;
+
+/* "2026-12-07T17:00:00.000Z" (ISO 8601, UTC, as S3 writes LastModified):
+ * unix seconds, or -1. */
+static int64_t parse_iso_time(const char *s)
+{
+	struct tm tm;
+	const char *p;
+
+	memset(&tm, 0, sizeof(tm));
+	p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (!p)
+		return -1;
+	return (int64_t)timegm(&tm);
+}
 
 static int parse_u64(const char *s, uint64_t *out)
 {
@@ -171,6 +187,8 @@ static void list_end(XmlState *st, int depth, const char *name, const char *text
 			if (parse_u64(text, &d->size) < 0)
 				xml_fail(st, -EPROTO);
 			d->have_size = 1;
+		} else if (strcmp(name, "LastModified") == 0) {
+			d->mtime_s = parse_iso_time(text);
 		} else if (strcmp(name, "StorageClass") == 0) {
 			snprintf(d->storage_class, sizeof(d->storage_class), "%s", text);
 		}
@@ -192,10 +210,12 @@ static void list_end(XmlState *st, int depth, const char *name, const char *text
 		}
 		d->page.objects[d->page.n_objects].key = d->key;
 		d->page.objects[d->page.n_objects].size = d->size;
+		d->page.objects[d->page.n_objects].mtime_s = d->mtime_s;
 		memcpy(d->page.objects[d->page.n_objects].storage_class, d->storage_class, sizeof(d->storage_class));
 		d->page.n_objects++;
 		d->key = NULL;
 		d->have_size = 0;
+		d->mtime_s = -1;
 		d->storage_class[0] = '\0';
 	}
 }
@@ -220,6 +240,7 @@ int s3xml_list_parse(const char *xml, size_t len, S3XmlListPage *out)
 	int rc;
 
 	memset(&d, 0, sizeof(d));
+	d.mtime_s = -1;
 	st = calloc(1, sizeof(*st));
 	if (!st)
 		return -ENOMEM;

@@ -18,6 +18,7 @@
 typedef struct S3XmlObject {
 	char *key;              /* full key, as S3 reports it */
 	uint64_t size;
+	int64_t mtime_s;        /* LastModified, unix seconds; -1 if absent or unreadable */
 	char storage_class[24]; /* <StorageClass>, cut to 23 bytes; "" when absent */
 } S3XmlObject;
 

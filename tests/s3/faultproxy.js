@@ -30,8 +30,13 @@
 //                             GLACIER or DEEP_ARCHIVE (whatever its prefix)
 //   GET /__headers            one line per request since the last /__faults:
 //                             "N METHOD PATH name=value ..." with the request's
-//                             x-amz-server-side-encryption*, x-amz-object-lock-*
-//                             and x-amz-security-token headers
+//                             x-amz-server-side-encryption*, x-amz-object-lock-*,
+//                             x-amz-security-token and x-amz-storage-class headers
+//   GET /__age?days=D         every object stored until now looks D days older
+//                             in listings (ListObjectsV2's LastModified), as
+//                             if uploaded D days ago; objects stored later
+//                             are not shifted; calls add up. For tests of
+//                             minimum storage durations. D=0 clears all.
 //   GET /__policy?nodelete=1  an append-only credential: every DELETE answers
 //                             403 AccessDenied (nodelete=0 ends it)
 //
@@ -82,10 +87,11 @@
 // 400 BadDigest / XAmzContentSHA256Mismatch when they differ. It also
 // remembers the x-amz-checksum-sha256 of each object PUT through it and,
 // like S3, returns it on a whole-object GET or a HEAD that sends
-// x-amz-checksum-mode: ENABLED, so clients can check what they read (and
-// what is stored, without reading it). It also remembers the
-// x-amz-storage-class of each PUT and, like S3 (the test server always
-// says STANDARD), reports it as the <StorageClass> of ListObjectsV2.
+// x-amz-checksum-mode: ENABLED, so clients can check what they read or
+// what was stored, without reading it (a HEAD works in every storage
+// class, cold mode too). It also remembers the x-amz-storage-class of
+// each PUT and, like S3 (the test server always says STANDARD), reports
+// it as the <StorageClass> of ListObjectsV2.
 'use strict'
 
 const http = require('node:http')
@@ -112,6 +118,7 @@ let coldMs = -1
 const thawAt = new Map()    // path -> time a restored copy becomes readable
 let headersLog = []
 let noDelete = false
+let ageShifts = []          // { cut, ms }: objects stored at or before cut look ms older
 const retention = new Map() // path -> { mode, until } of an Object Lock retention
 const pendingRetention = new Map() // path -> the same, from CreateMultipartUpload
 
@@ -261,6 +268,13 @@ const server = http.createServer((req, res) => {
 		res.end(headersLog.join('\n') + (headersLog.length ? '\n' : ''))
 		return
 	}
+	if (url.pathname === '/__age') {
+		const days = Number(url.searchParams.get('days'))
+		if (days === 0) ageShifts = []
+		else ageShifts.push({ cut: Date.now(), ms: days * 86400000 })
+		res.end('ok\n')
+		return
+	}
 	if (url.pathname === '/__policy') {
 		noDelete = url.searchParams.get('nodelete') === '1'
 		res.end('ok\n')
@@ -296,7 +310,7 @@ const server = http.createServer((req, res) => {
 		let body = Buffer.concat(chunks)
 		const note = (status) => log.push(`${n} ${req.method} ${req.url} ${status} ${fault || '-'}`)
 		const shown = Object.keys(req.headers).filter((h) =>
-			/^x-amz-(server-side-encryption|object-lock|security-token)/.test(h)).sort()
+			/^x-amz-(server-side-encryption|object-lock|security-token|storage-class)/.test(h)).sort()
 		headersLog.push(`${n} ${req.method} ${req.url}` + shown.map((h) => ` ${h}=${req.headers[h]}`).join(''))
 		const tok = /^fake-exp-(\d+)-/.exec(req.headers['x-amz-security-token'] || '')
 		if (tok && arrived > Number(tok[1])) {
@@ -390,15 +404,22 @@ const server = http.createServer((req, res) => {
 					return cls ? all.replace(/<StorageClass>[^<]*<\/StorageClass>/, `<StorageClass>${cls}</StorageClass>`) : all
 				}), 'utf8')
 			}
+			if (ageShifts.length && req.method === 'GET' && url.searchParams.get('list-type') === '2' &&
+			    ures.statusCode === 200) {
+				ubody = Buffer.from(ubody.toString('utf8').replace(/<LastModified>([^<]*)<\/LastModified>/g, (all, t) => {
+					const at = Date.parse(t)
+					if (Number.isNaN(at)) return all
+					let shift = 0
+					for (const a of ageShifts) if (at <= a.cut) shift += a.ms
+					return `<LastModified>${new Date(at - shift).toISOString()}</LastModified>`
+				}), 'utf8')
+			}
 			const headers = answerHeaders(req, ures, ubody)
-			if (req.method === 'HEAD' && ures.statusCode === 200 && checksums.has(path) &&
-			    (req.headers['x-amz-checksum-mode'] || '').toUpperCase() === 'ENABLED')
-				headers['x-amz-checksum-sha256'] = checksums.get(path)
 			if ((req.method === 'HEAD' || req.method === 'GET') && ures.statusCode < 300 && retention.has(path)) {
 				headers['x-amz-object-lock-mode'] = retention.get(path).mode
 				headers['x-amz-object-lock-retain-until-date'] = retention.get(path).until
 			}
-			if (req.method === 'GET' && ures.statusCode === 200 && checksums.has(path) &&
+			if ((req.method === 'GET' || req.method === 'HEAD') && ures.statusCode === 200 && checksums.has(path) &&
 			    (req.headers['x-amz-checksum-mode'] || '').toUpperCase() === 'ENABLED')
 				headers['x-amz-checksum-sha256'] = checksums.get(path)
 			if (fault === 'flip' && ubody.length > 0) {

@@ -16,10 +16,12 @@
 #   s3_proxy_peak   print the most requests the proxy had open at once since
 #   s3_cold MS      archive mode: data/ GETs answer InvalidObjectState until
 #                   restored (thawed MS ms after RestoreObject); -1 ends it
+#   s3_age DAYS     objects stored until now look DAYS days older in
+#                   listings (LastModified); 0 undoes it
 #   s3_aws ARGS     run /usr/bin/aws s3api against the server
 #   err_has NAME TEXT...  the last expect/expect_exit's stderr holds every TEXT
 #   s3_headers      print the proxy's header log (x-amz-server-side-encryption*,
-#                   x-amz-object-lock-*, x-amz-security-token per request)
+#                   x-amz-object-lock-*, x-amz-security-token, x-amz-storage-class per request)
 #   s3_nodelete 1|0 make the proxy refuse every DELETE (an append-only policy)
 #   cred_start ARGS start tests/s3/credserver.py ARGS (STS, IMDSv2, container
 #                   credentials); exports CRED_URL; cred_count KIND prints
@@ -151,6 +153,12 @@ s3_faults() {
 
 s3_cold() {
 	s3_proxy_get "/__cold?ms=$1" >/dev/null
+}
+
+# s3_age DAYS — objects stored until now look DAYS days older in listings
+# (faultproxy.js /__age); 0 undoes every shift.
+s3_age() {
+	s3_proxy_get "/__age?days=$1" >/dev/null
 }
 
 s3_proxy_log() {

@@ -20,6 +20,11 @@ static int known_class(const char *c, size_t len)
 	return 0;
 }
 
+static int archive_class(const char *c, size_t len)
+{
+	return (len == 7 && memcmp(c, "GLACIER", 7) == 0) || (len == 12 && memcmp(c, "DEEP_ARCHIVE", 12) == 0);
+}
+
 int cli_tier_set(const char *spec, StrataErr *err)
 {
 	const char *p = spec;
@@ -39,6 +44,13 @@ int cli_tier_set(const char *spec, StrataErr *err)
 			return strata_err_set(err, STRATA_EUSAGE, "--storage-class %s: unknown storage class \"%.*s\" "
 			                      "(known: STANDARD, STANDARD_IA, ONEZONE_IA, INTELLIGENT_TIERING, "
 			                      "GLACIER_IR, GLACIER, DEEP_ARCHIVE)", spec, (int)(n - kl - 1), eq + 1);
+		/* Metadata is read by every command (open, snapshots, restore
+		 * planning, check): in an archive class none of them would
+		 * work without a restore of each object first. */
+		if (kl == 8 && archive_class(eq + 1, n - kl - 1))
+			return strata_err_set(err, STRATA_EUSAGE, "--storage-class %s: metadata cannot go to %.*s, "
+			                      "which must be restored before every read; use STANDARD, STANDARD_IA "
+			                      "or GLACIER_IR for metadata", spec, (int)(n - kl - 1), eq + 1);
 		p += n;
 		if (*p == ',')
 			p++;

@@ -17,7 +17,8 @@
 
 /* cli_tier_set — check spec and make it the S3 backend's rule for every
  * location opened afterwards in this process. STRATA_EUSAGE naming the bad
- * part; -ENOMEM. */
+ * part (an unknown class, or metadata in GLACIER or DEEP_ARCHIVE, which
+ * no command could read without a restore); -ENOMEM. */
 int cli_tier_set(const char *spec, StrataErr *err);
 
 #endif

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/replica/replica_settings.h"
 #include "store/repo.h"
 #include "store/snapshot.h"
 #include "tools/cli/cli.h"
@@ -55,6 +56,27 @@ static int cat_snapshot(Repo *repo, CliSelect *cs, StrataErr *err)
 }
 
 
+/* The settings a copy kept by `replicate --mirror` stores (FORMAT.md
+ * §12c), as stored. */
+static int cat_replica(Repo *repo, StrataErr *err)
+{
+	ReplicaSettings rs;
+	char *js;
+	int rc, found = 0;
+
+	if ((rc = replica_settings_load(repo, &rs, &found, err)))
+		return rc;
+	if (!found)
+		return strata_err_set(err, STRATA_ENOTFOUND, "%s holds no replica settings (written by `replicate "
+		                      "--mirror` at a copy)", repo_location(repo));
+	js = replica_settings_json(&rs);
+	if (!js)
+		return strata_err_set(err, -ENOMEM, "out of memory");
+	printf("%s\n", js);
+	free(js);
+	return 0;
+}
+
 static int run(Cli *cli, int argc, char **argv)
 {
 	StrataErr err = { 0, "" };
@@ -76,11 +98,14 @@ static int run(Cli *cli, int argc, char **argv)
 	if (!strcmp(what, "config")) {
 		if (nargs != 0 || cs.nselectors || cli_select_is_grouped(&cs))
 			rc = cli_usage(cli, "cat config takes no argument");
+	} else if (!strcmp(what, "replica")) {
+		if (nargs != 0 || cs.nselectors || cli_select_is_grouped(&cs))
+			rc = cli_usage(cli, "cat replica takes no argument");
 	} else if (!strcmp(what, "snapshot")) {
 		if ((rc = cli_select_operands(cli, &cs, argc, argv, &first, 0, NULL)) == CLI_CONTINUE && first < argc)
 			rc = cli_usage(cli, "unexpected argument %s", argv[first]);
 	} else {
-		rc = cli_usage(cli, "cannot show '%s': use config or snapshot", what);
+		rc = cli_usage(cli, "cannot show '%s': use config, replica or snapshot", what);
 	}
 	if (rc != CLI_CONTINUE)
 		goto usage;
@@ -88,6 +113,8 @@ static int run(Cli *cli, int argc, char **argv)
 		goto out;
 	if (!strcmp(what, "config"))
 		rc = cat_config(repo, &err);
+	else if (!strcmp(what, "replica"))
+		rc = cat_replica(repo, &err);
 	else
 		rc = cat_snapshot(repo, &cs, &err);
 out:
@@ -103,12 +130,18 @@ const CliCommand cmd_cat = {
 	.name = "cat",
 	.summary = "Print the repository config or a snapshot as JSON.",
 	.usage = "strata cat config\n"
+	         "       strata cat replica\n"
 	         "       strata cat snapshot SNAPSHOT [--host H] [--tag T]... [--path P]...\n"
 	         "       strata cat snapshot (--at TIME | --at-height N | --label K=V | --verified)",
 	.help =
 		"Decrypts and prints, as indented JSON:\n"
 		"  config             the repository config: ID, format version, chunker\n"
 		"                     and pack parameters\n"
+		"  replica            at a copy kept by `replicate --mirror`: the settings\n"
+		"                     it stores (storage classes, their minimum ages, the\n"
+		"                     snapshot selection), which a plain `replicate` to it\n"
+		"                     and a plain `prune` on it honour (compact JSON;\n"
+		"                     store/FORMAT.md 12c); exit 14 where there are none\n"
 		"  snapshot SNAPSHOT  one snapshot with every field (same shape as\n"
 		"                     `strata snapshots --json`)\n"
 		"SNAPSHOT is \"latest\" or an ID prefix of at least 4 hex digits.\n"
@@ -117,6 +150,7 @@ const CliCommand cmd_cat = {
 		"\n"
 		"Examples:\n"
 		"  strata cat config\n"
+		"  strata -r s3://offsite/node1 cat replica\n"
 		"  strata cat snapshot --tag db --host pg1 latest\n"
 		"  strata cat snapshot latest | jq .summary\n",
 	.run = run,

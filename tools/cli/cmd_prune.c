@@ -7,6 +7,7 @@
 
 #include "store/prune/forget.h"
 #include "store/prune/prune.h"
+#include "store/replica/replica_settings.h"
 #include "tools/cli/cli.h"
 #include "tools/cli/cli_exit.h"
 #include "tools/cli/cli_fmt.h"
@@ -291,6 +292,25 @@ static int run(Cli *cli, int argc, char **argv)
 		exit_code = cli_fail(cli, rc, &err);
 		goto out;
 	}
+	/* A copy kept by `replicate --mirror` stores the minimum ages of its
+	 * storage classes (store/replica/replica_settings.h): a plain prune
+	 * there honours them; an option given here wins. */
+	{
+		ReplicaSettings rs;
+		int found = 0;
+
+		if ((rc = replica_settings_load(repo, &rs, &found, &err))) {
+			exit_code = cli_fail(cli, rc, &err);
+			goto out;
+		}
+		if (found && !o->min_age_data_s)
+			o->min_age_data_s = rs.min_age_data_s;
+		if (found && !o->min_age_tree_s)
+			o->min_age_tree_s = rs.min_age_tree_s;
+		if (found && cli->verbose)
+			fprintf(stderr, "replica settings: minimum age %lld s for data packs, %lld s for tree packs\n",
+			        (long long)o->min_age_data_s, (long long)o->min_age_tree_s);
+	}
 	exit_code = cmd_prune_execute(cli, repo, o, cli->json ? &j : NULL);
 	if (exit_code == CLI_EXIT_OK && j && cli_json_print(j, 0) < 0)
 		exit_code = cli_failf(cli, -EIO, "cannot write to stdout");
@@ -339,7 +359,9 @@ const CliCommand cmd_prune = {
 		"      --min-age-data DURATION, --min-age-tree DURATION\n"
 		"                        delete packs of that kind only once the plan is this\n"
 		"                        old: set to the minimum storage duration of an S3\n"
-		"                        storage class (e.g. 90d for Glacier-class data)\n"
+		"                        storage class (e.g. 90d for Glacier-class data); on a\n"
+		"                        copy kept by `replicate --mirror`, the ages it stores\n"
+		"                        (`strata cat replica`) when not given\n"
 		"      --metrics-file FILE  write Prometheus metrics to FILE (atomically),\n"
 		"                        labelled {job, command}: last success time,\n"
 		"                        duration, exit code (see `strata help backup`)\n"
