@@ -35,8 +35,10 @@
  * never replaced (a push of other content under the same name fails).
  *
  * Never: prints, forks, or decides exit codes (tools/cli/cmd_wal.c maps errors
- * to PostgreSQL's rules). Thread safety: one call per Repo at a time;
- * several processes may push and fetch against one repository at once.
+ * to PostgreSQL's rules). Thread safety: one call per Repo at a time,
+ * except wal_fetch, which several threads may call at once for different
+ * names and destinations (the async fetcher's workers); several processes
+ * may push and fetch against one repository at once.
  */
 #ifndef STRATA_STORE_WAL_H
 #define STRATA_STORE_WAL_H

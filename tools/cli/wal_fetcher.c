@@ -36,6 +36,7 @@
 #define ENTRIES_MAX 512
 #define CLIENTS_MAX 64
 #define LOCK_IDLE_MS 2000
+#define WORKERS 3       /* segments fetched at once, each its chunks in parallel */
 
 /* ---- spool names ---- */
 
@@ -129,7 +130,8 @@ typedef struct Client {
 typedef struct Fetcher {
 	Cli *cli;
 	Repo *repo;
-	Lock *lock;
+	Lock *lock;                     /* taken under lock_mu, dropped when no worker is busy */
+	pthread_mutex_t lock_mu;
 	char spool[PATH_MAX];
 	int prefetch;
 	pthread_mutex_t mu;
@@ -138,6 +140,8 @@ typedef struct Fetcher {
 	size_t n;
 	char cursor[WAL_NAME_MAX + 1];  /* the last segment asked for */
 	uint64_t segsize;
+	int busy;                       /* workers fetching */
+	int64_t idle_since;             /* when the last fetch ended */
 	int stop;
 	int wake[2];                    /* worker -> loop */
 	Client clients[CLIENTS_MAX];
@@ -235,10 +239,24 @@ static Entry *next_job(Fetcher *f)
 	return best;
 }
 
+/* Take the repository's lock once for all workers (a worker busy). */
+static int take_lock(Fetcher *f, StrataErr *err)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&f->lock_mu);
+	if (!f->lock)
+		rc = cmd_wal_lock(f->cli, f->repo, "wal-fetch --async", 0, &f->lock, err);
+	pthread_mutex_unlock(&f->lock_mu);
+	return rc;
+}
+
+/* One of WORKERS threads: each takes the first queued file (asked ones
+ * first), so up to WORKERS upcoming segments are fetched at once. An entry
+ * being fetched is never dropped, so no two workers fetch one name. */
 static void *worker(void *arg)
 {
 	Fetcher *f = arg;
-	int64_t idle_since = wald_now_ms();
 
 	pthread_mutex_lock(&f->mu);
 	while (!f->stop) {
@@ -250,8 +268,9 @@ static void *worker(void *arg)
 
 		if (!e) {
 			struct timespec ts;
-			if (f->lock && wald_now_ms() - idle_since > LOCK_IDLE_MS) {
-				/* Idle: let a prune's exclusive phase in. */
+			if (f->lock && !f->busy && wald_now_ms() - f->idle_since > LOCK_IDLE_MS) {
+				/* Idle: let a prune's exclusive phase in. No worker is
+				 * in take_lock while none is busy. */
 				lock_release(f->lock);
 				f->lock = NULL;
 			}
@@ -265,17 +284,19 @@ static void *worker(void *arg)
 			continue;
 		}
 		e->state = E_FETCHING;
+		f->busy++;
 		snprintf(name, sizeof name, "%s", e->name);
 		pthread_mutex_unlock(&f->mu);
 
 		memset(&res, 0, sizeof res);
 		snprintf(path, sizeof path, "%s/%s", f->spool, name);
-		rc = f->lock ? 0 : cmd_wal_lock(f->cli, f->repo, "wal-fetch --async", 0, &f->lock, &err);
+		rc = take_lock(f, &err);
 		if (rc == 0)
 			rc = wal_fetch(f->repo, name, path, &res, &err);
-		idle_since = wald_now_ms();
 
 		pthread_mutex_lock(&f->mu);
+		f->busy--;
+		f->idle_since = wald_now_ms();
 		e = find(f, name);
 		if (!e) {
 			/* Dropped while fetching (the cursor passed it). */
@@ -293,6 +314,7 @@ static void *worker(void *arg)
 		if (rc == 0 && res.segment_size && !f->segsize) {
 			f->segsize = res.segment_size;
 			queue_ahead(f);
+			pthread_cond_broadcast(&f->cv);   /* work for the other workers */
 		}
 		if (rc == STRATA_ENOTFOUND) {
 			/* The archive ends here for now: drop the prefetches past it. */
@@ -351,7 +373,7 @@ static void answer_settled(Fetcher *f)
 			if (c->asked && !e) {
 				/* Lost (the table was full): ask again. */
 				if ((e = add(f, c->name, 1)) != NULL)
-					pthread_cond_signal(&f->cv);
+					pthread_cond_broadcast(&f->cv);
 			}
 			i++;
 			continue;
@@ -432,9 +454,9 @@ int walfetch_serve(Cli *cli, const char *pg_wal, int ready_fd, int prefetch, int
 	WalDaemonPaths p;
 	Fetcher *f = NULL;
 	struct pollfd pfds[CLIENTS_MAX + 2];
-	pthread_t th;
+	pthread_t th[WORKERS];
 	int64_t last = wald_now_ms();
-	int lfd = -1, sfd = -1, rc, started = 0;
+	int lfd = -1, sfd = -1, rc, started = 0;   /* started: workers running */
 
 	signal(SIGPIPE, SIG_IGN);
 	wald_on_term();
@@ -462,7 +484,9 @@ int walfetch_serve(Cli *cli, const char *pg_wal, int ready_fd, int prefetch, int
 	f->cli = cli;
 	f->prefetch = prefetch;
 	f->wake[0] = f->wake[1] = -1;
+	f->idle_since = wald_now_ms();
 	pthread_mutex_init(&f->mu, NULL);
+	pthread_mutex_init(&f->lock_mu, NULL);
 	pthread_cond_init(&f->cv, NULL);
 	if ((rc = spool_prepare(pg_wal, p.hex, f->spool, &err)))
 		goto fail;
@@ -477,11 +501,12 @@ int walfetch_serve(Cli *cli, const char *pg_wal, int ready_fd, int prefetch, int
 		rc = strata_err_set(&err, sfd, "cannot listen on %s: %s", p.sock, strerror(-sfd));
 		goto fail;
 	}
-	if (pthread_create(&th, NULL, worker, f) != 0) {
-		rc = strata_err_set(&err, -EAGAIN, "cannot start the fetcher's worker thread");
+	while (started < WORKERS && pthread_create(&th[started], NULL, worker, f) == 0)
+		started++;
+	if (started < WORKERS) {
+		rc = strata_err_set(&err, -EAGAIN, "cannot start the fetcher's worker threads");
 		goto fail;
 	}
-	started = 1;
 	wald_ready(&ready_fd, 'R', NULL);
 	for (;;) {
 		size_t np = 0;
@@ -518,7 +543,7 @@ int walfetch_serve(Cli *cli, const char *pg_wal, int ready_fd, int prefetch, int
 				if (e)
 					e->asked = 1;
 				advance(f, c->name);
-				pthread_cond_signal(&f->cv);
+				pthread_cond_broadcast(&f->cv);
 			}
 		}
 		while (f->nclients < CLIENTS_MAX) {
@@ -547,12 +572,13 @@ fail:
 	wald_ready(&ready_fd, 'E', err.msg);
 out:
 	if (f) {
-		if (started) {
+		if (started > 0) {
 			pthread_mutex_lock(&f->mu);
 			f->stop = 1;
-			pthread_cond_signal(&f->cv);
+			pthread_cond_broadcast(&f->cv);
 			pthread_mutex_unlock(&f->mu);
-			pthread_join(th, NULL);
+			while (started > 0)
+				pthread_join(th[--started], NULL);
 		}
 		for (size_t i = 0; i < f->nclients; i++)
 			close(f->clients[i].fd);
@@ -565,6 +591,7 @@ out:
 		if (f->wake[1] >= 0)
 			close(f->wake[1]);
 		pthread_mutex_destroy(&f->mu);
+		pthread_mutex_destroy(&f->lock_mu);
 		pthread_cond_destroy(&f->cv);
 		free(f);
 	}

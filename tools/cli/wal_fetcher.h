@@ -6,8 +6,9 @@
  * "walfetch"); its spool <pg_wal>/.strata-spool/<hex>-<boot id>/, in
  * pg_wal's own file system so that a segment is handed to PostgreSQL by
  * rename(2), never copied; and the fetcher's loop: it opens the repository
- * once (one key derivation per recovery), and a worker thread fetches the
- * file asked for first, then the next `prefetch` segments after it, each
+ * once (one key derivation per recovery), and worker threads (a few, each
+ * on a different file) fetch the file asked for first, then the next
+ * `prefetch` segments after it, each
  * into the spool (chunks in parallel, checked as wal_fetch checks them, a
  * private temporary file renamed into place, nothing fsynced).
  *
@@ -22,8 +23,8 @@
  * does not hold NAME, 128 for anything else (including a fetcher that
  * died: PostgreSQL then stops instead of promoting early).
  *
- * Thread safety: the CLI's thread plus the fetcher's one worker; the
- * worker alone uses the repository.
+ * Thread safety: the CLI's thread plus the fetcher's workers; the workers
+ * alone use the repository (wal_fetch for different names at once).
  */
 #ifndef STRATA_TOOLS_CLI_WAL_FETCHER_H
 #define STRATA_TOOLS_CLI_WAL_FETCHER_H
