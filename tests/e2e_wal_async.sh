@@ -165,9 +165,11 @@ BURST=$!
 # for a batch (inside the archiver's 300 ms window), not answered from
 # memory. pgrep only finds it; the archiver is killed by its own PID.
 # On a loaded machine the client seen waiting may be answered between
-# the look and the kill; then no archive_command failed, and the kill is
-# tried again on the next waiting client (at most 5 kills, while the burst
-# runs). Each kill must leave a new archiver behind (checked below).
+# the look and the kill (or, on a quick one, the client was still starting
+# up and found the new archiver itself); then no archive_command failed,
+# and the kill is tried again on the next waiting client, with a new short
+# burst when this one has ended (at most 5 kills). Each kill must leave a
+# new archiver behind (checked below).
 kills=0
 while [ $kills -lt 5 ]; do
 	i=0
@@ -186,7 +188,7 @@ while [ $kills -lt 5 ]; do
 	kills=$((kills + 1))
 	sleep 1
 	[ "$(sql "$PORT1" "select failed_count from pg_stat_archiver")" -ge 1 ] && break
-	kill -0 $BURST 2>/dev/null || break
+	kill -0 $BURST 2>/dev/null || { burst 2 & BURST=$!; }
 done
 if [ $kills -ge 1 ]; then
 	pass "archiver SIGKILLed in the middle of the burst"

@@ -156,9 +156,15 @@ s3_cold() {
 }
 
 # s3_age DAYS — objects stored until now look DAYS days older in listings
-# (faultproxy.js /__age); 0 undoes every shift.
+# (faultproxy.js /__age); 0 undoes every shift. The test server's
+# LastModified has whole seconds, so the cut is made a second after the
+# last upload and the next upload comes a second after the cut: an object
+# stored in the same second as the cut would otherwise count as stored
+# before it (a pack meant to be young looked 100 days old on a quick run).
 s3_age() {
+	sleep 1
 	s3_proxy_get "/__age?days=$1" >/dev/null
+	sleep 1
 }
 
 s3_proxy_log() {
