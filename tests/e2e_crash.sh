@@ -33,7 +33,7 @@ if e2e_part kills1 || e2e_part kills2; then
 S="$T/src"
 mkdir -p "$S" "$T/expect"
 i=0; while [ $i -lt 30 ]; do head -c 20000 /dev/urandom >"$S/f$i"; i=$((i + 1)); done
-head -c 1000000 /dev/urandom >"$S/big"
+head -c 2000000 /dev/urandom >"$S/big"
 expect "init" "$STRATA" init $SMALL
 
 # record ID — keep the source as snapshot ID holds it.
@@ -45,10 +45,11 @@ mutate() {
 	head -c 30000 /dev/urandom >"$S/n$n"
 	victim=$(ls "$S" | grep '^n' | head -1)
 	[ $(ls "$S" | grep -c '^n') -gt 5 ] && rm -f "$S/$victim"
-	# a bigger change each time (0.5 to 2 MB: 5 to 20 packs of 96 KiB; the
-	# kills spread over what a backup takes, DUR below), so that a backup
-	# runs long enough to be hit
-	head -c $((500000 + $(rand 1500000))) /dev/urandom >"$S/big"
+	# a bigger change each time (1 to 4 MB: 10 to 40 packs of 96 KiB), so
+	# that a backup runs long enough to be hit: with 0.5 to 2 MB a quiet
+	# machine's backups mostly ended before their kill, and the parts
+	# needed about 5 times the rounds (and the CPU) for their kills
+	head -c $((1000000 + $(rand 3000000))) /dev/urandom >"$S/big"
 }
 # verify_restore ID — restore ID and compare with what was recorded.
 verify_restore() {
