@@ -56,22 +56,65 @@ e2e_part() { [ -z "${E2E_PART:-}" ] || [ "$E2E_PART" = "$1" ]; }
 
 # json FILE EXPR — print the Python expression EXPR, in which d is the JSON
 # document in FILE; a file that is not one JSON document is an error.
-# These helpers need only the standard library: python3 -S leaves out the
-# site module and its .pth hooks, a good part of each start-up (Debian's
-# python3 here: ~0.05 s of CPU instead of ~0.07), and scripts call them
-# hundreds of times.
-json() {
-	python3 -S -c '
+# json_in EXPR — the same over standard input.
+# Both ask one Python per script (tests/json_server.py, started at the first
+# call): a python3 start costs ~0.05 s of CPU and the scripts call these
+# thousands of times in a run. Output, standard error and exit status are
+# what `python3 -c 'd = json.load(...); print(eval(EXPR))'` gives. The lock
+# keeps calls from background subshells apart.
+E2E_TESTS=$(cd "$(dirname "$0")" && pwd)
+[ -f "$E2E_TESTS/json_server.py" ] || E2E_TESTS=$(pwd)/tests   # sourced from elsewhere
+E2E_JS="$T/.json-server"
+# json_up — the server is running (started here if need be, waiting up to
+# 30 s for its pid file, less if it fails); false if it cannot start:
+# json_ask then runs the one-off python itself.
+json_up() {
+	if [ ! -p "$E2E_JS/back" ]; then
+		[ -f "$E2E_TESTS/json_server.py" ] || return 1
+		mkdir -p "$E2E_JS" && mkfifo "$E2E_JS/in" "$E2E_JS/back" || return 1
+		(python3 -S "$E2E_TESTS/json_server.py" "$E2E_JS" $$ </dev/null >"$E2E_JS/log" 2>&1 9>&- &)
+		_js_i=0
+		while [ ! -s "$E2E_JS/pid" ] && [ ! -s "$E2E_JS/log" ] && [ $_js_i -lt 600 ]; do
+			sleep 0.05; _js_i=$((_js_i + 1))
+		done
+	fi
+	[ -s "$E2E_JS/pid" ] && read -r _js_pid <"$E2E_JS/pid" && kill -0 "$_js_pid" 2>/dev/null
+}
+json_ask() {   # json_ask KIND FILE EXPR
+	{
+		flock 9
+		if ! json_up; then
+			if [ "$1" = file ]; then
+				python3 -S -c '
 import json, sys
 try:
     d = json.load(open(sys.argv[1]))
 except ValueError as e:
     sys.exit("not one JSON document: %s" % e)
-print(eval(sys.argv[2]))' "$1" "$2"
+print(eval(sys.argv[2]))' "$2" "$3"
+			else
+				python3 -S -c "import json,sys; d=json.load(open(sys.argv[1])); print($3)" "$2"
+			fi
+			return
+		fi
+		printf '%s' "$2" >"$E2E_JS/file"
+		printf '%s' "$3" >"$E2E_JS/expr"
+		printf '%s' "$PWD" >"$E2E_JS/cwd"
+		echo "$1" >"$E2E_JS/in"
+		read -r _js_st <"$E2E_JS/back"
+		cat "$E2E_JS/out"
+		[ -s "$E2E_JS/err" ] && cat "$E2E_JS/err" >&2
+		return "${_js_st:-1}"
+	} 9>>"$T/.json-lock"
 }
-
-# json_in EXPR — the same over standard input.
-json_in() { python3 -S -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+json() {
+	case $1 in /*) set -- "$1" "$2" ;; *) set -- "$PWD/$1" "$2" ;; esac
+	json_ask file "$1" "$2"
+}
+json_in() {
+	mkdir -p "$E2E_JS" && _js_in=$(mktemp "$E2E_JS/stdin.XXXXXX") && cat >"$_js_in" &&
+		json_ask stdin "$_js_in" "$1"
+}
 
 # flip_byte FILE OFFSET — invert every bit of the byte at OFFSET (writing a
 # fixed byte instead leaves random content unchanged once in 256 runs).
