@@ -1,7 +1,7 @@
 # strata — build, test, fuzz and benchmark.
 #
 #   make deps        install Debian -dev packages that are missing (needs root or sudo)
-#   make test-deps   also what the tests drive: awscli, PostgreSQL, zstd, Node.js + npm
+#   make test-deps   also what the tests drive: awscli, PostgreSQL, zstd, Node.js + npm, curl
 #   make             build ./strata
 #   make test        unit tests + end-to-end tests, side by side; ends with
 #                    "N passed, N failed" (test-unit, test-e2e: one half;
@@ -27,7 +27,7 @@ DEB_PKGS  = build-essential pkg-config libzstd-dev libsodium-dev liblmdb-dev \
 # btrfs-progs (a btrfs on a loop device for --fs-snapshot), and
 # Node.js + npm for the S3 server (added only when `node` is missing: a
 # NodeSource nodejs bundles npm and conflicts with Debian's).
-TEST_DEB_PKGS = awscli postgresql zstd procps util-linux rocksdb-tools btrfs-progs
+TEST_DEB_PKGS = awscli postgresql zstd procps util-linux rocksdb-tools btrfs-progs curl
 OPT      ?= -O2 -g
 WARN      = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wformat=2 -Wvla -Wpointer-arith -Wcast-qual -Wundef -Wwrite-strings \
