@@ -16,7 +16,7 @@ CB="$T/cache-b"
 
 # json_ids FILE — the IDs of a `snapshots --json` array, in order, one a line.
 json_ids() {
-	python3 -c 'import json,sys; [print(s["id"]) for s in json.load(open(sys.argv[1]))]' "$1"
+	json_in "*(s['id'] + '\n' for s in d), sep='', end=''" <"$1"
 }
 
 # same_ids NAME WANT_FILE — $T/out (a --json listing) holds exactly those IDs.
@@ -28,7 +28,7 @@ same_ids() {
 # backup_id CACHE LOC — back up $S, print the new snapshot's ID.
 backup_id() {
 	STRATA_CACHE_DIR=$1 "$STRATA" -r "$2" backup "$S" --json 2>"$T/err" |
-		python3 -c 'import json,sys; print(json.load(sys.stdin)["snapshot_id"])'
+		json_in 'd["snapshot_id"]'
 }
 
 # scenario PREFIX LOC DELETE_CMD — DELETE_CMD ID removes a snapshot file

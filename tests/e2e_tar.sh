@@ -31,11 +31,11 @@ same() {
 
 # added FILE — bytes_added of a `backup --json` result.
 added() {
-	python3 -S -c 'import json,sys; print(json.load(open(sys.argv[1]))["summary"]["bytes_added"])' "$1"
+	json "$1" 'd["summary"]["bytes_added"]'
 }
 
 nsnaps() {
-	"$STRATA" -r "$R" snapshots --json | python3 -S -c 'import json,sys; print(len(json.load(sys.stdin)))'
+	"$STRATA" -r "$R" snapshots --json | json_in 'len(d)'
 }
 
 # ---- a source tree ----
@@ -66,7 +66,7 @@ for d in "$S/d1/d2/d3" "$S/d1/d2" "$S/d1" "$S/private" "$S/uni"; do touch -d '20
 
 expect "init" "$STRATA" -r "$R" init
 "$STRATA" -r "$R" --json backup "$S" >"$T/j0" 2>"$T/err"
-SNAP=$(python3 -S -c 'import json,sys; print(json.load(open(sys.argv[1]))["snapshot_id"])' "$T/j0" 2>/dev/null)
+SNAP=$(json "$T/j0" 'd["snapshot_id"]' 2>/dev/null)
 if [ -n "$SNAP" ]; then pass "backup of a directory"; else fail "backup of a directory" "$(cat "$T/err")"; fi
 
 # ---- export: restore --tar, then GNU tar extracts it ----
@@ -227,7 +227,7 @@ for f in gnu.tar pax.tar src.tar.zst; do
 done
 i1=$(stat -c '%i %h' "$T/r/hl1" 2>/dev/null); i2=$(stat -c '%i %h' "$T/r/d1/hl2" 2>/dev/null)
 if [ -n "$i1" ] && [ "$i1" = "$i2" ]; then pass "imported hard links restore as hard links"; else fail "imported hard links" "$i1 / $i2"; fi
-if [ "$("$STRATA" -r "$R" snapshots --json --tag import | python3 -S -c 'import json,sys; print(json.load(sys.stdin)[-1]["paths"])')" = "['src.tar.zst']" ]; then
+if [ "$("$STRATA" -r "$R" snapshots --json --tag import | json_in 'd[-1]["paths"]')" = "['src.tar.zst']" ]; then
 	pass "--stdin-name names the snapshot's path"
 else
 	fail "--stdin-name names the snapshot's path" "paths differ"
