@@ -89,7 +89,7 @@ json_row "newer format version" 13 "$STRATA" -r "$T/v99" --cache-dir "$T/cache-v
 
 # ---- 14 not found ----
 row "unknown snapshot" 14 ".*ffffffff" "$STRATA" restore ffffffff --target "$T/r1"
-P=$("$STRATA" ls --json latest | python3 -c 'import json,sys; print([e["path"] for e in json.load(sys.stdin) if e["path"].endswith("a.txt")][0][:-5])')
+P=$("$STRATA" ls --json latest | json_in '[e["path"] for e in d if e["path"].endswith("a.txt")][0][:-5]')
 row "unknown path" 14 ".*no/such/file" "$STRATA" dump latest "${P}no/such/file"
 row "unknown key" 14 ".*" "$STRATA" key remove ffffffff
 row "--at before the first snapshot" 14 ".*" "$STRATA" restore --at '2001-01-01 00:00' --target "$T/r2"

@@ -12,7 +12,7 @@ printf 'one\n' >"$S/a.txt"
 head -c 300000 /dev/urandom >"$S/d/random.bin"
 "$STRATA" -r "$R" init -q || { fail "init" "cannot create the repository"; e2e_done; }
 
-nsnaps() { "$STRATA" -r "$R" --json snapshots 2>/dev/null | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
+nsnaps() { "$STRATA" -r "$R" --json snapshots 2>/dev/null | json_in 'len(d)'; }
 # envval FILE NAME — the value of NAME in an `env` dump, or "<unset>".
 envval() { v=$(grep "^$2=" "$1" | head -n 1); if [ -n "$v" ]; then echo "${v#*=}"; else echo "<unset>"; fi; }
 # check NAME GOT WANT
@@ -29,7 +29,7 @@ POST="env >$H/post.env"
 	--post-hook "echo post-hook-ran; printf 'from post\n' >>$S/a.txt; $POST" >"$T/out" 2>"$T/err"
 rc=$?
 check "success: exit 0" "$rc" 0
-ID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["snapshot_id"])' "$T/out" 2>/dev/null)
+ID=$(json "$T/out" 'd["snapshot_id"]' 2>/dev/null)
 if "$STRATA" -r "$R" dump "$ID" "$S/pre.txt" 2>/dev/null | grep -qx 'from pre'; then
 	pass "order: what the pre-hook wrote is in the snapshot (it ran before the read)"
 else
@@ -83,7 +83,7 @@ rc=$?
 check "partial: exit 3" "$rc" 3
 check "partial: STRATA_BACKUP_STATUS" "$(envval "$H/post.env" STRATA_BACKUP_STATUS)" partial
 check "partial: STRATA_EXIT_CODE" "$(envval "$H/post.env" STRATA_EXIT_CODE)" 3
-LATEST=$("$STRATA" -r "$R" --json snapshots | python3 -c 'import json,sys; print(json.load(sys.stdin)[-1]["id"])')
+LATEST=$("$STRATA" -r "$R" --json snapshots | json_in 'd[-1]["id"]')
 check "partial: STRATA_SNAPSHOT_ID is the snapshot saved" "$(envval "$H/post.env" STRATA_SNAPSHOT_ID)" "$LATEST"
 check "partial: STRATA_ERROR is the error line" "$(envval "$H/post.env" STRATA_ERROR)" \
 	"snapshot $(echo "$LATEST" | cut -c1-8) saved as partial: 1 source path vanished, could not be read or changed while being read; latest, --at, --label, the next backup's parent and forget's keep counts skip it (--include-partial uses it)"
