@@ -1,0 +1,390 @@
+/* test_frame.c — unit tests for store/frame.c (FORMAT.md §9a, draft of
+ * format version 3): a frame's plaintext built from its members, sealed
+ * and opened back bit-exactly; that it compresses what its chunks share
+ * (which chunks sealed alone cannot); every way a frame, its HEADER or a
+ * member lookup is refused; the members' keyed hashes; and the ENTRIES
+ * version 2 rules for frame and member entries of a trailer.
+ *
+ * Test data comes from a local splitmix64 so every run sees the same bytes.
+ */
+#include "store/frame.h"
+#include "tests/check.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static CodecKeys *keys_a, *keys_b;
+static CodecCtx *ctx;
+
+/* splitmix64 (Steele, Lea, Flood 2014). */
+static uint64_t rng_next(uint64_t *state)
+{
+	uint64_t z = (*state += UINT64_C(0x9e3779b97f4a7c15));
+
+	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+	return z ^ (z >> 31);
+}
+
+static void fill_random(uint8_t *p, size_t len, uint64_t seed)
+{
+	for (size_t i = 0; i < len; i++)
+		p[i] = (uint8_t)rng_next(&seed);
+}
+
+#define NCHUNK 8
+#define CHUNK_LEN 16384u
+
+/* Eight 16 KiB chunks: the same 12 KiB of random bytes in each, then
+ * 4 KiB of its own. Each alone is incompressible; together, seven eighths
+ * of the later chunks repeat the first. */
+typedef struct Chunks {
+	uint8_t data[NCHUNK][CHUNK_LEN];
+	const uint8_t *ptr[NCHUNK];
+	uint32_t lens[NCHUNK];
+	uint8_t ids[NCHUNK][CODEC_ID_LEN];
+} Chunks;
+
+static Chunks *make_chunks(const CodecKeys *k)
+{
+	Chunks *c = malloc(sizeof *c);
+
+	if (!c)
+		return NULL;
+	fill_random(c->data[0], 12288, 7);
+	for (size_t i = 0; i < NCHUNK; i++) {
+		memcpy(c->data[i], c->data[0], 12288);
+		fill_random(c->data[i] + 12288, CHUNK_LEN - 12288, 100 + i);
+		c->ptr[i] = c->data[i];
+		c->lens[i] = CHUNK_LEN - (uint32_t)i;          /* lengths differ */
+		codec_chunk_id(k, c->data[i], c->lens[i], c->ids[i]);
+	}
+	return c;
+}
+
+/* Build and seal a frame of c's first m chunks: the sealed bytes
+ * (malloc'ed), *sealed_len, *raw_len. */
+static uint8_t *seal_frame(const CodecKeys *k, const Chunks *c, size_t m, size_t *sealed_len,
+                           size_t *raw_len)
+{
+	uint8_t *p = NULL, *sealed;
+
+	if (frame_plain_build((const uint8_t (*)[CODEC_ID_LEN])c->ids, c->ptr, c->lens, m, &p, raw_len) != 0)
+		return NULL;
+	sealed = malloc(*raw_len + CODEC_BLOB_OVERHEAD);
+	if (!sealed || frame_seal(ctx, k, p, *raw_len, 1, sealed, sealed_len) != 0) {
+		free(sealed);
+		sealed = NULL;
+	}
+	free(p);
+	return sealed;
+}
+
+static void test_round_trip(void)
+{
+	Chunks *c = make_chunks(keys_a);
+	FrameMember mem[FRAME_MAX_MEMBERS];
+	size_t sealed_len = 0, raw_len = 0, m = 0, expect_raw = FRAME_HEADER_LEN(NCHUNK);
+	uint8_t *sealed, *out;
+
+	REQUIRE(c);
+	sealed = seal_frame(keys_a, c, NCHUNK, &sealed_len, &raw_len);
+	REQUIRE(sealed);
+	for (size_t i = 0; i < NCHUNK; i++)
+		expect_raw += c->lens[i];
+	CHECK_EQ_INT(raw_len, expect_raw);
+	CHECK_EQ_INT(FRAME_HEADER_LEN(NCHUNK), 2 + 36 * NCHUNK);
+	out = malloc(raw_len);
+	REQUIRE(out);
+	CHECK_EQ_INT(frame_open(ctx, keys_a, sealed, sealed_len, out, raw_len, mem, &m), 0);
+	CHECK_EQ_INT(m, NCHUNK);
+	uint32_t off = (uint32_t)FRAME_HEADER_LEN(NCHUNK);
+	for (size_t i = 0; i < m; i++) {
+		CHECK_EQ_INT(mem[i].off, off);
+		CHECK_EQ_INT(mem[i].len, c->lens[i]);
+		CHECK(memcmp(mem[i].id, c->ids[i], CODEC_ID_LEN) == 0);
+		CHECK(memcmp(out + mem[i].off, c->data[i], c->lens[i]) == 0);
+		CHECK_EQ_INT(frame_member_at(mem, m, c->ids[i], off, c->lens[i]), 0);
+		off += c->lens[i];
+	}
+	CHECK_EQ_INT(frame_verify(keys_a, out, mem, m, NULL), 0);
+	/* The header bytes as FORMAT.md §9a lays them out. */
+	CHECK_EQ_INT(out[0], 1);
+	CHECK_EQ_INT(out[1], NCHUNK);
+	CHECK(memcmp(out + 2, c->ids[0], CODEC_ID_LEN) == 0);
+	CHECK_EQ_INT(format_get_le32(out + 2 + 32), c->lens[0]);
+	CHECK(memcmp(out + 2 + 36, c->ids[1], CODEC_ID_LEN) == 0);
+	free(out);
+	free(sealed);
+	free(c);
+}
+
+/* The point of a frame: what chunks share is stored once. Each chunk
+ * sealed alone stays raw (random bytes); the frame of all eight stores
+ * little more than the shared 12 KiB and eight 4 KiB tails. */
+static void test_compresses_across_chunks(void)
+{
+	Chunks *c = make_chunks(keys_a);
+	size_t alone = 0, sealed_len = 0, raw_len = 0;
+	uint8_t *blob = malloc(CHUNK_LEN + CODEC_BLOB_OVERHEAD), *sealed;
+
+	REQUIRE(c && blob);
+	for (size_t i = 0; i < NCHUNK; i++) {
+		size_t len = 0;
+
+		REQUIRE(codec_blob_seal(ctx, keys_a, BLOB_DATA, c->ids[i], c->data[i], c->lens[i], 1, blob, &len) == 0);
+		CHECK_EQ_INT(len, c->lens[i] + CODEC_BLOB_OVERHEAD);   /* stored raw */
+		alone += len;
+	}
+	sealed = seal_frame(keys_a, c, NCHUNK, &sealed_len, &raw_len);
+	REQUIRE(sealed);
+	CHECK(sealed_len < 12288 + NCHUNK * 4096 + 2048);
+	CHECK(sealed_len * 2 < alone);
+	free(sealed);
+	free(blob);
+	free(c);
+}
+
+static void test_open_refused(void)
+{
+	Chunks *c = make_chunks(keys_a);
+	FrameMember mem[FRAME_MAX_MEMBERS];
+	size_t sealed_len = 0, raw_len = 0, m = 0;
+	uint8_t *sealed, *out, zero[CODEC_ID_LEN] = {0};
+
+	REQUIRE(c);
+	sealed = seal_frame(keys_a, c, 3, &sealed_len, &raw_len);
+	out = malloc(raw_len + 1);
+	REQUIRE(sealed && out);
+	/* another key */
+	CHECK_EQ_INT(frame_open(ctx, keys_b, sealed, sealed_len, out, raw_len, mem, &m), STRATA_EAUTH);
+	/* one flipped bit in the nonce, the body, the tag */
+	size_t at[3] = {0, sealed_len / 2, sealed_len - 1};
+	for (size_t i = 0; i < 3; i++) {
+		sealed[at[i]] ^= 0x10;
+		CHECK_EQ_INT(frame_open(ctx, keys_a, sealed, sealed_len, out, raw_len, mem, &m), STRATA_EAUTH);
+		sealed[at[i]] ^= 0x10;
+	}
+	/* a RAW_LENGTH that is not the frame's */
+	CHECK_EQ_INT(frame_open(ctx, keys_a, sealed, sealed_len, out, raw_len - 1, mem, &m), STRATA_EFORMAT);
+	CHECK_EQ_INT(frame_open(ctx, keys_a, sealed, sealed_len, out, raw_len + 1, mem, &m), STRATA_EFORMAT);
+	CHECK_EQ_INT(frame_open(ctx, keys_a, sealed, sealed_len, out, raw_len, mem, &m), 0);
+	/* a frame is not a data blob (TYPE 3 in the AD), whatever the ID */
+	CHECK_EQ_INT(codec_blob_decrypt(ctx, keys_a, BLOB_DATA, zero, sealed, sealed_len, out, raw_len), STRATA_EAUTH);
+	/* a data blob of the same plaintext under the zero ID is not a frame */
+	uint8_t *p = NULL, *blob;
+	size_t p_len = 0, blob_len = 0;
+	REQUIRE(frame_plain_build((const uint8_t (*)[CODEC_ID_LEN])c->ids, c->ptr, c->lens, 3, &p, &p_len) == 0);
+	blob = malloc(p_len + CODEC_BLOB_OVERHEAD);
+	REQUIRE(blob);
+	REQUIRE(codec_blob_seal(ctx, keys_a, BLOB_DATA, zero, p, p_len, 1, blob, &blob_len) == 0);
+	CHECK_EQ_INT(frame_open(ctx, keys_a, blob, blob_len, out, p_len, mem, &m), STRATA_EAUTH);
+	/* too short to be a blob */
+	CHECK_EQ_INT(frame_open(ctx, keys_a, sealed, CODEC_BLOB_OVERHEAD - 1, out, raw_len, mem, &m), STRATA_EFORMAT);
+	free(blob);
+	free(p);
+	free(out);
+	free(sealed);
+	free(c);
+}
+
+/* A header with version v, count m and the given member lengths, followed
+ * by body bytes of value 0x33: *len is the total. */
+static uint8_t *header(uint8_t v, size_t m, const uint32_t *lens, size_t body, size_t *len)
+{
+	size_t h = 2 + 36 * m;
+	uint8_t *p = calloc(1, h + body + 1);
+
+	if (!p)
+		return NULL;
+	p[0] = v;
+	p[1] = (uint8_t)m;
+	for (size_t i = 0; i < m; i++) {
+		memset(p + 2 + 36 * i, (int)(0x40 + i), 32);
+		format_put_le32(p + 2 + 36 * i + 32, lens[i]);
+	}
+	memset(p + h, 0x33, body);
+	*len = h + body;
+	return p;
+}
+
+static void test_header_parse(void)
+{
+	FrameMember mem[FRAME_MAX_MEMBERS];
+	uint32_t lens[3] = {5, 1, 9};
+	size_t len = 0, m = 0;
+	uint8_t *p;
+
+	p = header(1, 3, lens, 15, &len);
+	REQUIRE(p);
+	CHECK_EQ_INT(frame_header_parse(p, len, mem, &m), 0);
+	CHECK_EQ_INT(m, 3);
+	CHECK_EQ_INT(mem[0].off, 110);
+	CHECK_EQ_INT(mem[1].off, 115);
+	CHECK_EQ_INT(mem[2].off, 116);
+	CHECK_EQ_INT(mem[2].len, 9);
+	CHECK_EQ_INT(mem[1].id[0], 0x41);
+	/* member lookups: only the exact (ID, offset, length) */
+	CHECK_EQ_INT(frame_member_at(mem, m, mem[1].id, 115, 1), 0);
+	CHECK_EQ_INT(frame_member_at(mem, m, mem[1].id, 116, 1), STRATA_EDAMAGED);
+	CHECK_EQ_INT(frame_member_at(mem, m, mem[1].id, 115, 2), STRATA_EDAMAGED);
+	CHECK_EQ_INT(frame_member_at(mem, m, mem[0].id, 115, 1), STRATA_EDAMAGED);
+	CHECK_EQ_INT(frame_member_at(mem, m, mem[2].id, 125, 9), STRATA_EDAMAGED);
+	/* one byte more or less than the members account for */
+	CHECK_EQ_INT(frame_header_parse(p, len - 1, mem, &m), STRATA_EFORMAT);
+	CHECK_EQ_INT(frame_header_parse(p, len + 1, mem, &m), STRATA_EFORMAT);
+	/* versions */
+	p[0] = 2;
+	CHECK_EQ_INT(frame_header_parse(p, len, mem, &m), STRATA_EVERSION);
+	p[0] = 0;
+	CHECK_EQ_INT(frame_header_parse(p, len, mem, &m), STRATA_EFORMAT);
+	p[0] = 1;
+	/* a count whose header does not fit, and none */
+	p[1] = 200;
+	CHECK_EQ_INT(frame_header_parse(p, len, mem, &m), STRATA_EFORMAT);
+	p[1] = 0;
+	CHECK_EQ_INT(frame_header_parse(p, len, mem, &m), STRATA_EFORMAT);
+	CHECK_EQ_INT(frame_header_parse(p, 1, mem, &m), STRATA_EFORMAT);
+	free(p);
+	/* an empty member */
+	lens[1] = 0;
+	p = header(1, 3, lens, 14, &len);
+	REQUIRE(p);
+	CHECK_EQ_INT(frame_header_parse(p, len, mem, &m), STRATA_EFORMAT);
+	free(p);
+	/* a length that runs past the end (and would wrap a u32 sum) */
+	uint32_t big[2] = {UINT32_MAX, 2};
+	p = header(1, 2, big, 1, &len);
+	REQUIRE(p);
+	CHECK_EQ_INT(frame_header_parse(p, len, mem, &m), STRATA_EFORMAT);
+	free(p);
+}
+
+static void test_build_limits(void)
+{
+	Chunks *c = make_chunks(keys_a);
+	uint8_t *p = NULL;
+	size_t len = 0;
+	uint32_t zero_len[1] = {0};
+
+	REQUIRE(c);
+	CHECK_EQ_INT(frame_plain_build((const uint8_t (*)[CODEC_ID_LEN])c->ids, c->ptr, c->lens, 0, &p, &len), STRATA_EUSAGE);
+	CHECK_EQ_INT(frame_plain_build((const uint8_t (*)[CODEC_ID_LEN])c->ids, c->ptr, c->lens, 256, &p, &len), STRATA_EUSAGE);
+	CHECK_EQ_INT(frame_plain_build((const uint8_t (*)[CODEC_ID_LEN])c->ids, c->ptr, zero_len, 1, &p, &len), STRATA_EUSAGE);
+	CHECK(p == NULL);
+	/* one member is a valid frame for a reader (writers make two or more) */
+	CHECK_EQ_INT(frame_plain_build((const uint8_t (*)[CODEC_ID_LEN])c->ids, c->ptr, c->lens, 1, &p, &len), 0);
+	CHECK_EQ_INT(len, 38 + c->lens[0]);
+	free(p);
+	free(c);
+}
+
+/* An authentic frame whose HEADER names a chunk that is not its bytes (a
+ * writer's bug): it opens, and frame_verify names the member. */
+static void test_verify_names_bad_member(void)
+{
+	Chunks *c = make_chunks(keys_a);
+	FrameMember mem[FRAME_MAX_MEMBERS];
+	size_t bad[NCHUNK], sealed_len = 0, raw_len = 0, m = 0;
+	uint8_t *sealed, *out;
+
+	REQUIRE(c);
+	c->ids[2][5] ^= 1;
+	c->ids[6][0] ^= 1;
+	sealed = seal_frame(keys_a, c, NCHUNK, &sealed_len, &raw_len);
+	out = malloc(raw_len);
+	REQUIRE(sealed && out);
+	CHECK_EQ_INT(frame_open(ctx, keys_a, sealed, sealed_len, out, raw_len, mem, &m), 0);
+	CHECK_EQ_INT(frame_verify(keys_a, out, mem, m, bad), 2);
+	CHECK_EQ_INT(bad[0], 2);
+	CHECK_EQ_INT(bad[1], 6);
+	free(out);
+	free(sealed);
+	free(c);
+}
+
+static PackEntry ent(uint8_t type, uint8_t idb, uint32_t off, uint32_t len, uint32_t raw)
+{
+	PackEntry e;
+
+	memset(&e, 0, sizeof e);
+	e.type = type;
+	memset(e.id, idb, sizeof e.id);
+	e.offset = off;
+	e.length = len;
+	e.raw_len = raw;
+	return e;
+}
+
+static void test_entries_check(void)
+{
+	/* blob 0..100, frame 100..400 of 2 members (raw 2 + 72 + 300 + 200 = 574), blob 400..500 */
+	PackEntry e[5];
+
+	e[0] = ent(BLOB_DATA, 1, 0, 100, 100);
+	e[1] = ent(FORMAT_BLOB_FRAME, 0, 100, 300, 574);
+	e[2] = ent(FORMAT_BLOB_MEMBER, 2, 74, 0, 300);
+	e[3] = ent(FORMAT_BLOB_MEMBER, 3, 374, 0, 200);
+	e[4] = ent(BLOB_DATA, 4, 400, 100, 80);
+	CHECK_EQ_INT(frame_entries_check(e, 5, 500), 0);
+	CHECK_EQ_INT(frame_entries_check(e, 5, 501), STRATA_EFORMAT);   /* a gap before the trailer */
+	CHECK_EQ_INT(frame_entries_check(e, 4, 400), 0);                /* ends on a member */
+	CHECK_EQ_INT(frame_entries_check(e, 2, 400), STRATA_EFORMAT);   /* a frame without members */
+	CHECK_EQ_INT(frame_entries_check(e + 2, 3, 500), STRATA_EFORMAT);  /* members without a frame */
+	e[3].offset = 375;                                              /* members not end to end */
+	CHECK_EQ_INT(frame_entries_check(e, 5, 500), STRATA_EFORMAT);
+	e[3].offset = 374;
+	e[3].raw_len = 199;                                             /* do not reach RAW_LENGTH */
+	CHECK_EQ_INT(frame_entries_check(e, 5, 500), STRATA_EFORMAT);
+	e[3].raw_len = 200;
+	e[2].offset = 0;                                                /* over the header */
+	CHECK_EQ_INT(frame_entries_check(e, 5, 500), STRATA_EFORMAT);
+	e[2].offset = 74;
+	e[2].length = 1;                                                /* a member occupies no pack bytes */
+	CHECK_EQ_INT(frame_entries_check(e, 5, 500), STRATA_EFORMAT);
+	e[2].length = 0;
+	e[1].id[31] = 1;                                                /* a frame has the zero ID */
+	CHECK_EQ_INT(frame_entries_check(e, 5, 500), STRATA_EFORMAT);
+	e[1].id[31] = 0;
+	e[4].type = 5;                                                  /* unknown type */
+	CHECK_EQ_INT(frame_entries_check(e, 5, 500), STRATA_EFORMAT);
+	e[4].type = BLOB_DATA;
+	e[4].length = 40;                                               /* shorter than a blob */
+	e[4].raw_len = 80;
+	CHECK_EQ_INT(frame_entries_check(e, 5, 440), STRATA_EFORMAT);
+	e[4].length = 100;
+	e[1].raw_len = 200;                                             /* LENGTH > RAW_LENGTH + 41 */
+	CHECK_EQ_INT(frame_entries_check(e, 5, 500), STRATA_EFORMAT);
+	e[1].raw_len = 574;
+	CHECK_EQ_INT(frame_entries_check(e, 5, 500), 0);
+	CHECK_EQ_INT(frame_entries_check(e, 0, 0), 0);
+}
+
+int main(void)
+{
+	uint8_t ma[CODEC_KEY_LEN], mb[CODEC_KEY_LEN];
+
+	if (codec_init() != 0)
+		return 1;
+	memset(ma, 0xa5, sizeof ma);
+	memset(mb, 0xa5, sizeof mb);
+	mb[31] ^= 1;
+	keys_a = codec_keys_new(ma);
+	keys_b = codec_keys_new(mb);
+	ctx = codec_ctx_new();
+	if (!keys_a || !keys_b || !ctx)
+		return 1;
+	RUN(test_round_trip);
+	RUN(test_compresses_across_chunks);
+	RUN(test_open_refused);
+	RUN(test_header_parse);
+	RUN(test_build_limits);
+	RUN(test_verify_names_bad_member);
+	RUN(test_entries_check);
+	codec_ctx_free(ctx);
+	codec_keys_free(keys_a);
+	codec_keys_free(keys_b);
+	return CHECK_EXIT();
+}
