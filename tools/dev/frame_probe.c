@@ -10,7 +10,10 @@
  * is opened again and its chunks copied out (a restore's CPU), checked
  * bit for bit against the input.
  *
- *   frame_probe [-n N]... PATH...      (default -n 4 -n 8 -n 16)
+ *   frame_probe [-l LEVEL] [-r BYTES] [-n N]... PATH...
+ *     -n  chunks per frame at most (default -n 4 -n 8 -n 16)
+ *     -l  zstd level (default 0: auto, strata's default for data)
+ *     -r  chunk bytes per frame at most (default 256 KiB, FRAME_WRITE_RAW)
  *
  * Prints the bytes stored (sealed blobs and frames; trailer entries
  * beside), seal and open speeds in MB/s of chunk bytes, and the cost of
@@ -55,6 +58,8 @@ static size_t seen_cap = 1 << 16, nseen;
 static FastCdc cdc;
 static PgRelMemo memo;
 static CodecKeys *keys;
+static size_t raw_cap = FRAME_WRITE_RAW;  /* -r: chunk bytes a frame holds at most */
+static int level;                /* -l: zstd level, 0 = auto (strata's default) */
 
 static double now(void)
 {
@@ -179,12 +184,12 @@ static void run(CodecCtx *ctx, size_t n)
 		size_t k = 1, bytes = chunks[i].len;
 
 		while (k < n && i + k < nchunks && chunks[i + k].file == chunks[i].file &&
-		       bytes + chunks[i + k].len <= FRAME_WRITE_RAW)
+		       bytes + chunks[i + k].len <= raw_cap)
 			bytes += chunks[i + k++].len;
 		gfirst[ngroups] = i;
 		gcount[ngroups] = k;
 		if (k == 1) {
-			if (codec_blob_seal(ctx, keys, BLOB_DATA, chunks[i].id, input + chunks[i].off, chunks[i].len, 0,
+			if (codec_blob_seal(ctx, keys, BLOB_DATA, chunks[i].id, input + chunks[i].off, chunks[i].len, level,
 			                    store + stored, &glen[ngroups]) != 0)
 				die("seal");
 			graw[ngroups] = chunks[i].len;
@@ -200,7 +205,7 @@ static void run(CodecCtx *ctx, size_t n)
 				lens[j] = chunks[i + j].len;
 			}
 			if (frame_plain_build((const uint8_t (*)[CODEC_ID_LEN])ids, data, lens, k, &p, &p_len) != 0 ||
-			    frame_seal(ctx, keys, p, p_len, 0, store + stored, &glen[ngroups]) != 0)
+			    frame_seal(ctx, keys, p, p_len, level, store + stored, &glen[ngroups]) != 0)
 				die("frame");
 			graw[ngroups] = p_len;
 			free(p);
@@ -265,16 +270,24 @@ int main(int argc, char **argv)
 	CodecCtx *ctx;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "n:")) != -1) {
-		long v = opt == 'n' ? strtol(optarg, NULL, 10) : 0;
+	while ((opt = getopt(argc, argv, "l:n:r:")) != -1) {
+		long v = strtol(optarg ? optarg : "0", NULL, 10);
+		if (opt == 'r' && v >= 4096 && (size_t)v <= FRAME_MAX_RAW / 2) {
+			raw_cap = (size_t)v;
+			continue;
+		}
+		if (opt == 'l' && v >= -5 && v <= 19) {
+			level = (int)v;
+			continue;
+		}
 		if (opt != 'n' || v < 2 || v > MAX_N || nn == 8) {
-			fprintf(stderr, "usage: frame_probe [-n N (2..%d)]... PATH...\n", MAX_N);
+			fprintf(stderr, "usage: frame_probe [-l LEVEL] [-r BYTES] [-n N (2..%d)]... PATH...\n", MAX_N);
 			return 2;
 		}
 		ns[nn++] = (size_t)v;
 	}
 	if (optind >= argc) {
-		fprintf(stderr, "usage: frame_probe [-n N (2..%d)]... PATH...\n", MAX_N);
+		fprintf(stderr, "usage: frame_probe [-l LEVEL] [-r BYTES] [-n N (2..%d)]... PATH...\n", MAX_N);
 		return 2;
 	}
 	if (nn == 0) {
