@@ -2,13 +2,17 @@
  * the first byte picks the decoder, the rest is its input.
  *   0: frame_header_parse of a frame plaintext P;
  *   1: frame_entries_check of BLOB_AREA (u64 LE) || 45-byte trailer
- *      entries (§9 layout; for a member entry OFFSET is RAW_OFFSET);
+ *      entries (§9 layout; for a member entry OFFSET is RAW_OFFSET), and
+ *      pack_trailer_parse_frames / pack_trailer_parse of the same entries
+ *      as an ENTRIES version 2 plaintext;
  *   2: frame_open of a sealed frame under the fixed fuzz key, RAW_LENGTH
  *      (u32 LE) || sealed bytes.
  *
  * Properties: no crash; only the documented codes; an accepted header's
  * members have lengths >= 1 and lie end to end from the header's end to
  * the end of P, and frame_plain_build of them rebuilds P byte for byte;
+ * the trailer parser with frames accepts exactly the entries the rules
+ * accept, as they are, and without frames refuses them as newer;
  * accepted entries: blob and frame entries end to end from 0 exactly up
  * to BLOB_AREA, each frame followed by members that tile its plaintext
  * after its header; an opened frame's members tile its RAW_LENGTH.
@@ -76,6 +80,29 @@ static void entries_mode(const uint8_t *p, size_t len)
 		e[i].raw_len = format_get_le32(r + 41);
 	}
 	int rc = frame_entries_check(e, n, area);
+	/* The same entries as an ENTRIES version 2 trailer plaintext: a reader
+	 * of format 3 takes exactly what the rules take; one of format 2
+	 * refuses it as newer. */
+	uint8_t *plain = malloc(5 + n * PACK_ENTRY_LEN);
+	if (plain) {
+		PackEntry *pe = NULL;
+		size_t pn = 0;
+		int prc;
+
+		plain[0] = FORMAT_VERSION_TRAILER_FRAMES;
+		format_put_le32(plain + 1, (uint32_t)n);
+		memcpy(plain + 5, p, n * PACK_ENTRY_LEN);
+		prc = pack_trailer_parse_frames(plain, 5 + n * PACK_ENTRY_LEN, area, 1, &pe, &pn);
+		FUZZ_ASSERT(prc == -ENOMEM || (prc == 0) == (rc == 0));
+		FUZZ_ASSERT(prc != 0 || pn == n);
+		for (size_t i = 0; prc == 0 && i < n; i++)
+			FUZZ_ASSERT(pe[i].type == e[i].type && memcmp(pe[i].id, e[i].id, CODEC_ID_LEN) == 0 &&
+			            pe[i].offset == e[i].offset && pe[i].length == e[i].length &&
+			            pe[i].raw_len == e[i].raw_len);
+		free(pe);
+		FUZZ_ASSERT(pack_trailer_parse(plain, 5 + n * PACK_ENTRY_LEN, area, &pe, &pn) == STRATA_EVERSION);
+		free(plain);
+	}
 	if (rc) {
 		FUZZ_ASSERT(rc == STRATA_EFORMAT);
 		free(e);

@@ -41,6 +41,7 @@
 
 #define FORMAT_VERSION_INDEX     1   /* index files (§10) */
 #define FORMAT_VERSION_TRAILER   1   /* pack trailer plaintext, first byte (§9) */
+#define FORMAT_VERSION_TRAILER_FRAMES 2  /* ... of a pack holding frames (§9a, draft of format 3) */
 #define FORMAT_VERSION_TREE      1   /* tree object plaintext, first byte (§11) */
 #define FORMAT_VERSION_KEYFILE   1   /* key file JSON "version" (§6) */
 #define FORMAT_VERSION_LOCK      1   /* lock records (§19.1) */

@@ -3,7 +3,8 @@
  * and opened back bit-exactly; that it compresses what its chunks share
  * (which chunks sealed alone cannot); every way a frame, its HEADER or a
  * member lookup is refused; the members' keyed hashes; and the ENTRIES
- * version 2 rules for frame and member entries of a trailer.
+ * version 2 rules for frame and member entries of a trailer, and a pack
+ * holding a frame (pack_builder_commit_frame, pack_trailer_decode_frames).
  *
  * Test data comes from a local splitmix64 so every run sees the same bytes.
  */
@@ -362,6 +363,143 @@ static void test_entries_check(void)
 	CHECK_EQ_INT(frame_entries_check(e, 0, 0), 0);
 }
 
+/* A pack of a blob, a frame of three chunks and a blob (FORMAT.md §9a):
+ * its trailer is ENTRIES version 2, which a reader of format 2 refuses as
+ * newer and pack_trailer_decode_frames accepts, listing the frame and its
+ * members; the frame opens from the pack's bytes at its entry. A pack
+ * without frames keeps ENTRIES version 1. */
+static void test_pack_with_frame(void)
+{
+	Chunks *c = make_chunks(keys_a);
+	FrameMember mem[FRAME_MAX_MEMBERS];
+	PackBuilder pb;
+	PackEntry *e = NULL;
+	uint8_t pack_id[CODEC_ID_LEN], *dst, *p = NULL, *out;
+	size_t n = 0, len = 0, p_len = 0, m = 0;
+	uint32_t tlen = 0;
+
+	REQUIRE(c);
+	pack_builder_init(&pb, CODEC_NAME_SHA256);
+	REQUIRE(pack_builder_reserve(&pb, c->lens[0] + CODEC_BLOB_OVERHEAD, &dst) == 0);
+	REQUIRE(codec_blob_seal(ctx, keys_a, BLOB_DATA, c->ids[0], c->data[0], c->lens[0], 1, dst, &len) == 0);
+	REQUIRE(pack_builder_commit(&pb, BLOB_DATA, c->ids[0], len, c->lens[0]) == 0);
+	REQUIRE(frame_plain_build((const uint8_t (*)[CODEC_ID_LEN])(c->ids + 1), c->ptr + 1, c->lens + 1, 3, &p, &p_len) == 0);
+	REQUIRE(pack_builder_reserve(&pb, p_len + CODEC_BLOB_OVERHEAD, &dst) == 0);
+	REQUIRE(frame_seal(ctx, keys_a, p, p_len, 1, dst, &len) == 0);
+	/* lengths that do not make up the plaintext are refused, nothing recorded */
+	CHECK_EQ_INT(pack_builder_commit_frame(&pb, (const uint8_t (*)[CODEC_ID_LEN])(c->ids + 1), c->lens + 1, 3, len,
+	                                       (uint32_t)p_len + 1), STRATA_EUSAGE);
+	CHECK_EQ_INT(pb.n, 1);
+	REQUIRE(pack_builder_commit_frame(&pb, (const uint8_t (*)[CODEC_ID_LEN])(c->ids + 1), c->lens + 1, 3, len,
+	                                  (uint32_t)p_len) == 0);
+	size_t frame_off = pb.entries[1].offset, frame_len = len;
+	REQUIRE(pack_builder_reserve(&pb, c->lens[4] + CODEC_BLOB_OVERHEAD, &dst) == 0);
+	REQUIRE(codec_blob_seal(ctx, keys_a, BLOB_DATA, c->ids[4], c->data[4], c->lens[4], 1, dst, &len) == 0);
+	REQUIRE(pack_builder_commit(&pb, BLOB_DATA, c->ids[4], len, c->lens[4]) == 0);
+	REQUIRE(pack_builder_finish(&pb, keys_a, pack_id) == 0);
+
+	REQUIRE(pack_footer_decode(pb.buf + pb.len - PACK_FOOTER_LEN, pb.len, &tlen) == 0);
+	const uint8_t *trailer = pb.buf + pb.len - PACK_FOOTER_LEN - tlen;
+	CHECK_EQ_INT(pack_trailer_decode(keys_a, trailer, tlen, pb.len, &e, &n), STRATA_EVERSION);
+	REQUIRE(pack_trailer_decode_frames(keys_a, trailer, tlen, pb.len, 1, &e, &n) == 0);
+	CHECK_EQ_INT(n, 6);
+	CHECK_EQ_INT(e[0].type, BLOB_DATA);
+	CHECK_EQ_INT(e[1].type, FORMAT_BLOB_FRAME);
+	CHECK_EQ_INT(e[1].offset, frame_off);
+	CHECK_EQ_INT(e[1].length, frame_len);
+	CHECK_EQ_INT(e[1].raw_len, p_len);
+	uint32_t off = (uint32_t)FRAME_HEADER_LEN(3);
+	for (size_t i = 0; i < 3; i++) {
+		CHECK_EQ_INT(e[2 + i].type, FORMAT_BLOB_MEMBER);
+		CHECK(memcmp(e[2 + i].id, c->ids[1 + i], CODEC_ID_LEN) == 0);
+		CHECK_EQ_INT(e[2 + i].offset, off);
+		CHECK_EQ_INT(e[2 + i].length, 0);
+		CHECK_EQ_INT(e[2 + i].raw_len, c->lens[1 + i]);
+		off += c->lens[1 + i];
+	}
+	CHECK_EQ_INT(e[5].type, BLOB_DATA);
+	CHECK_EQ_INT(e[5].offset, frame_off + frame_len);
+	/* the frame, read from the pack where its entry says */
+	out = malloc(p_len);
+	REQUIRE(out);
+	CHECK_EQ_INT(frame_open(ctx, keys_a, pb.buf + e[1].offset, e[1].length, out, e[1].raw_len, mem, &m), 0);
+	CHECK_EQ_INT(m, 3);
+	for (size_t i = 0; i < 3; i++) {
+		CHECK_EQ_INT(frame_member_at(mem, m, e[2 + i].id, e[2 + i].offset, e[2 + i].raw_len), 0);
+		CHECK(memcmp(out + e[2 + i].offset, c->data[1 + i], c->lens[1 + i]) == 0);
+	}
+	free(out);
+	free(e);
+	e = NULL;
+
+	/* the same builder without a frame: ENTRIES version 1, read by both */
+	pack_builder_reset(&pb);
+	REQUIRE(pack_builder_reserve(&pb, c->lens[0] + CODEC_BLOB_OVERHEAD, &dst) == 0);
+	REQUIRE(codec_blob_seal(ctx, keys_a, BLOB_DATA, c->ids[0], c->data[0], c->lens[0], 1, dst, &len) == 0);
+	REQUIRE(pack_builder_commit(&pb, BLOB_DATA, c->ids[0], len, c->lens[0]) == 0);
+	REQUIRE(pack_builder_finish(&pb, keys_a, pack_id) == 0);
+	REQUIRE(pack_footer_decode(pb.buf + pb.len - PACK_FOOTER_LEN, pb.len, &tlen) == 0);
+	trailer = pb.buf + pb.len - PACK_FOOTER_LEN - tlen;
+	CHECK_EQ_INT(pack_trailer_decode(keys_a, trailer, tlen, pb.len, &e, &n), 0);
+	CHECK_EQ_INT(n, 1);
+	free(e);
+	CHECK_EQ_INT(pack_trailer_decode_frames(keys_a, trailer, tlen, pb.len, 1, &e, &n), 0);
+	CHECK_EQ_INT(n, 1);
+	free(e);
+	/* its plaintext starts with version 1 */
+	uint8_t plain[5 + PACK_ENTRY_LEN];
+	uint8_t *op = NULL;
+	size_t op_len = 0;
+	uint8_t ad[12];
+	memcpy(ad, trailer, 12);
+	REQUIRE(codec_open(keys_a, ad, 12, trailer + 12, tlen - 12, &op, &op_len) == 0);
+	CHECK_EQ_INT(op_len, sizeof plain);
+	CHECK_EQ_INT(op[0], 1);
+	free(op);
+	pack_builder_free(&pb);
+	free(p);
+	free(c);
+}
+
+/* Parsed plaintexts of ENTRIES version 2: refused unless frames are
+ * allowed, and then held to §9a's rules. */
+static void test_trailer_parse_v2(void)
+{
+	uint8_t plain[5 + 4 * PACK_ENTRY_LEN], *r;
+	PackEntry *e = NULL;
+	size_t n = 0;
+
+	memset(plain, 0, sizeof plain);
+	plain[0] = 2;
+	format_put_le32(plain + 1, 4);
+	r = plain + 5;                                   /* blob 0..100 */
+	r[0] = BLOB_DATA; memset(r + 1, 1, 32);
+	format_put_le32(r + 37, 100); format_put_le32(r + 41, 100);
+	r += PACK_ENTRY_LEN;                             /* frame 100..300, raw 74 + 150 + 50 */
+	r[0] = FORMAT_BLOB_FRAME;
+	format_put_le32(r + 33, 100); format_put_le32(r + 37, 200); format_put_le32(r + 41, 274);
+	r += PACK_ENTRY_LEN;
+	r[0] = FORMAT_BLOB_MEMBER; memset(r + 1, 2, 32);
+	format_put_le32(r + 33, 74); format_put_le32(r + 41, 150);
+	r += PACK_ENTRY_LEN;
+	r[0] = FORMAT_BLOB_MEMBER; memset(r + 1, 3, 32);
+	format_put_le32(r + 33, 224); format_put_le32(r + 41, 50);
+	CHECK_EQ_INT(pack_trailer_parse(plain, sizeof plain, 300, &e, &n), STRATA_EVERSION);
+	CHECK_EQ_INT(pack_trailer_parse_frames(plain, sizeof plain, 300, 0, &e, &n), STRATA_EVERSION);
+	CHECK_EQ_INT(pack_trailer_parse_frames(plain, sizeof plain, 300, 1, &e, &n), 0);
+	CHECK_EQ_INT(n, 4);
+	free(e);
+	CHECK_EQ_INT(pack_trailer_parse_frames(plain, sizeof plain, 301, 1, &e, &n), STRATA_EFORMAT);
+	CHECK_EQ_INT(pack_trailer_parse_frames(plain, sizeof plain - 1, 300, 1, &e, &n), STRATA_EFORMAT);
+	r[33] = 225;                                     /* members not end to end */
+	CHECK_EQ_INT(pack_trailer_parse_frames(plain, sizeof plain, 300, 1, &e, &n), STRATA_EFORMAT);
+	r[33] = 224;
+	plain[0] = 3;                                    /* a version above 2 */
+	CHECK_EQ_INT(pack_trailer_parse_frames(plain, sizeof plain, 300, 1, &e, &n), STRATA_EVERSION);
+	plain[0] = 1;                                    /* version 1 knows no frames */
+	CHECK_EQ_INT(pack_trailer_parse_frames(plain, sizeof plain, 300, 1, &e, &n), STRATA_EFORMAT);
+}
+
 int main(void)
 {
 	uint8_t ma[CODEC_KEY_LEN], mb[CODEC_KEY_LEN];
@@ -383,6 +521,8 @@ int main(void)
 	RUN(test_build_limits);
 	RUN(test_verify_names_bad_member);
 	RUN(test_entries_check);
+	RUN(test_pack_with_frame);
+	RUN(test_trailer_parse_v2);
 	codec_ctx_free(ctx);
 	codec_keys_free(keys_a);
 	codec_keys_free(keys_b);
