@@ -40,6 +40,7 @@
  * sealed files) the highest VERSION it opens ---- */
 
 #define FORMAT_VERSION_INDEX     1   /* index files (§10) */
+#define FORMAT_VERSION_INDEX_FRAMES 2  /* ... listing a pack with frames (§9a, draft of format 3) */
 #define FORMAT_VERSION_TRAILER   1   /* pack trailer plaintext, first byte (§9) */
 #define FORMAT_VERSION_TRAILER_FRAMES 2  /* ... of a pack holding frames (§9a, draft of format 3) */
 #define FORMAT_VERSION_TREE      1   /* tree object plaintext, first byte (§11) */

@@ -130,14 +130,27 @@ size_t frame_verify(const CodecKeys *keys, const uint8_t *p, const FrameMember *
 	return nbad;
 }
 
-/* The members of the frame entry e[i]: how many entries of TYPE 4 follow. */
-static size_t members_after(const PackEntry *e, size_t n, size_t i)
+size_t frame_members_check(const PackEntry *e, size_t n, size_t i)
 {
-	size_t k = i + 1;
+	const PackEntry *x = &e[i];
+	size_t k = i + 1, m;
+	uint64_t pos;
 
+	for (size_t b = 0; b < CODEC_ID_LEN; b++)
+		if (x->id[b])
+			return 0;
 	while (k < n && e[k].type == FORMAT_BLOB_MEMBER)
 		k++;
-	return k - i - 1;
+	m = k - i - 1;
+	if (m < 1 || m > FRAME_MAX_MEMBERS || x->raw_len > FRAME_MAX_RAW)
+		return 0;
+	pos = FRAME_HEADER_LEN(m);
+	for (k = i + 1; k <= i + m; k++) {
+		if (e[k].offset != pos || e[k].length != 0 || e[k].raw_len < 1)
+			return 0;
+		pos += e[k].raw_len;
+	}
+	return pos == x->raw_len ? m : 0;
 }
 
 int frame_entries_check(const PackEntry *e, size_t n, uint64_t blob_area)
@@ -158,19 +171,8 @@ int frame_entries_check(const PackEntry *e, size_t n, uint64_t blob_area)
 			i++;
 			continue;
 		}
-		for (size_t b = 0; b < CODEC_ID_LEN; b++)
-			if (x->id[b])
-				return STRATA_EFORMAT;
-		size_t m = members_after(e, n, i);
-		if (m < 1 || m > FRAME_MAX_MEMBERS || x->raw_len > FRAME_MAX_RAW)
-			return STRATA_EFORMAT;
-		uint64_t pos = FRAME_HEADER_LEN(m);
-		for (size_t k = i + 1; k <= i + m; k++) {
-			if (e[k].offset != pos || e[k].length != 0 || e[k].raw_len < 1)
-				return STRATA_EFORMAT;
-			pos += e[k].raw_len;
-		}
-		if (pos != x->raw_len)
+		size_t m = frame_members_check(e, n, i);
+		if (m == 0)
 			return STRATA_EFORMAT;
 		i += m + 1;
 	}

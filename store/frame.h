@@ -78,6 +78,13 @@ int frame_member_at(const FrameMember *members, size_t m, const uint8_t id[CODEC
 size_t frame_verify(const CodecKeys *keys, const uint8_t *p, const FrameMember *members, size_t m,
                     size_t *bad);
 
+/* frame_members_check — the member entries that must follow the frame
+ * entry e[i] (FORMAT.md §9a): the number M >= 1 of TYPE 4 entries after
+ * it when the frame entry has the zero ID and RAW_LENGTH <= FRAME_MAX_RAW
+ * and its members start at FRAME_HEADER_LEN(M), lie end to end with
+ * LENGTH 0 and RAW_LENGTH >= 1 and end at its RAW_LENGTH; else 0. */
+size_t frame_members_check(const PackEntry *e, size_t n, size_t i);
+
 /* frame_entries_check — the ENTRIES version 2 rules of §9a over entries
  * e[0..n) of a pack whose blobs occupy blob_area bytes: blob entries
  * (TYPE 0..2) and frame entries (3) lie end to end from 0 to blob_area,

@@ -4,11 +4,13 @@
  * (which chunks sealed alone cannot); every way a frame, its HEADER or a
  * member lookup is refused; the members' keyed hashes; and the ENTRIES
  * version 2 rules for frame and member entries of a trailer, and a pack
- * holding a frame (pack_builder_commit_frame, pack_trailer_decode_frames).
+ * holding a frame (pack_builder_commit_frame, pack_trailer_decode_frames)
+ * and an index file listing one (indexfile_encode, indexfile_decode_frames).
  *
  * Test data comes from a local splitmix64 so every run sees the same bytes.
  */
 #include "store/frame.h"
+#include "store/indexfile.h"
 #include "tests/check.h"
 
 #include <errno.h>
@@ -500,6 +502,85 @@ static void test_trailer_parse_v2(void)
 	CHECK_EQ_INT(pack_trailer_parse_frames(plain, sizeof plain, 300, 1, &e, &n), STRATA_EFORMAT);
 }
 
+/* Index file CONTENT version 2 (§9a): written only when a pack lists a
+ * frame, refused as newer by indexfile_decode, read back entry for entry
+ * by indexfile_decode_frames, which holds frames to the rules. */
+static void test_indexfile_frames(void)
+{
+	PackEntry e[5];
+	IndexFilePack ip, *got = NULL;
+	uint8_t *plain = NULL;
+	size_t len = 0, n = 0;
+
+	e[0] = ent(BLOB_DATA, 1, 0, 100, 100);
+	e[1] = ent(FORMAT_BLOB_FRAME, 0, 100, 300, 574);
+	e[2] = ent(FORMAT_BLOB_MEMBER, 2, 74, 0, 300);
+	e[3] = ent(FORMAT_BLOB_MEMBER, 3, 374, 0, 200);
+	e[4] = ent(BLOB_DATA, 4, 400, 100, 80);
+	memset(&ip, 0, sizeof ip);
+	memset(ip.id, 0x77, sizeof ip.id);
+	ip.kind = PACK_KIND_DATA;
+	ip.size = 700;
+	ip.entries = e;
+	ip.n = 5;
+	REQUIRE(indexfile_encode(&ip, 1, &plain, &len) == 0);
+	CHECK_EQ_INT(plain[0], 2);
+	CHECK_EQ_INT(len, 5 + 45 + 5 * PACK_ENTRY_LEN);
+	CHECK_EQ_INT(indexfile_decode(plain, len, &got, &n), STRATA_EVERSION);
+	REQUIRE(indexfile_decode_frames(plain, len, 1, &got, &n) == 0);
+	CHECK_EQ_INT(n, 1);
+	CHECK_EQ_INT(got[0].n, 5);
+	for (size_t i = 0; i < 5 && got[0].n == 5; i++) {
+		CHECK_EQ_INT(got[0].entries[i].type, e[i].type);
+		CHECK(memcmp(got[0].entries[i].id, e[i].id, CODEC_ID_LEN) == 0);
+		CHECK_EQ_INT(got[0].entries[i].offset, e[i].offset);
+		CHECK_EQ_INT(got[0].entries[i].length, e[i].length);
+		CHECK_EQ_INT(got[0].entries[i].raw_len, e[i].raw_len);
+	}
+	indexfile_packs_free(got, n);
+	free(plain);
+
+	/* what each rule refuses */
+	ip.kind = PACK_KIND_TREE;                         /* a frame in a tree pack */
+	e[0].type = BLOB_TREE;
+	e[4].type = BLOB_TREE;
+	REQUIRE(indexfile_encode(&ip, 1, &plain, &len) == 0);
+	CHECK_EQ_INT(indexfile_decode_frames(plain, len, 1, &got, &n), STRATA_EFORMAT);
+	free(plain);
+	ip.kind = PACK_KIND_DATA;
+	e[0].type = BLOB_DATA;
+	e[4].type = BLOB_DATA;
+	ip.size = 399;                                    /* the frame past the pack's end */
+	REQUIRE(indexfile_encode(&ip, 1, &plain, &len) == 0);
+	CHECK_EQ_INT(indexfile_decode_frames(plain, len, 1, &got, &n), STRATA_EFORMAT);
+	free(plain);
+	ip.size = 700;
+	e[3].offset = 375;                                /* members not end to end */
+	REQUIRE(indexfile_encode(&ip, 1, &plain, &len) == 0);
+	CHECK_EQ_INT(indexfile_decode_frames(plain, len, 1, &got, &n), STRATA_EFORMAT);
+	free(plain);
+	e[3].offset = 374;
+	ip.entries = e + 2;                               /* members without their frame */
+	ip.n = 3;
+	e[4].type = FORMAT_BLOB_FRAME;                    /* (and a frame so version 2 is written) */
+	REQUIRE(indexfile_encode(&ip, 1, &plain, &len) == 0);
+	CHECK_EQ_INT(plain[0], 2);
+	CHECK_EQ_INT(indexfile_decode_frames(plain, len, 1, &got, &n), STRATA_EFORMAT);
+	free(plain);
+	e[4].type = BLOB_DATA;
+
+	/* no frame: version 1, byte for byte what both decoders read */
+	ip.entries = e + 4;
+	ip.n = 1;
+	REQUIRE(indexfile_encode(&ip, 1, &plain, &len) == 0);
+	CHECK_EQ_INT(plain[0], 1);
+	CHECK_EQ_INT(indexfile_decode(plain, len, &got, &n), 0);
+	indexfile_packs_free(got, n);
+	CHECK_EQ_INT(indexfile_decode_frames(plain, len, 1, &got, &n), 0);
+	indexfile_packs_free(got, n);
+	free(plain);
+}
+
 int main(void)
 {
 	uint8_t ma[CODEC_KEY_LEN], mb[CODEC_KEY_LEN];
@@ -523,6 +604,7 @@ int main(void)
 	RUN(test_entries_check);
 	RUN(test_pack_with_frame);
 	RUN(test_trailer_parse_v2);
+	RUN(test_indexfile_frames);
 	codec_ctx_free(ctx);
 	codec_keys_free(keys_a);
 	codec_keys_free(keys_b);

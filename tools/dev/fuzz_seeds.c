@@ -35,6 +35,7 @@
 #include "store/codec.h"
 #include "store/format.h"
 #include "store/frame.h"
+#include "store/indexfile.h"
 #include "store/keycache.h"
 #include "store/keyfile.h"
 #include "store/lock.h"
@@ -809,6 +810,31 @@ static void seed_frames(void)
 		format_put_le32(r + 33, (uint32_t)(100 + sealed_len)); format_put_le32(r + 37, 60); format_put_le32(r + 41, 30);
 		snprintf(name, sizeof name, "entries-%zu", m);
 		write_seed("fuzz_frame", name, ent, 9 + n * PACK_ENTRY_LEN);
+
+		/* the same pack listed in an index file: CONTENT version 2 */
+		PackEntry pe[FRAME_WRITE_MEMBERS + 3];
+		IndexFilePack ip;
+		uint8_t *content = NULL;
+		size_t content_len = 0;
+		memset(&ip, 0, sizeof ip);
+		memset(ip.id, 0x33, sizeof ip.id);
+		ip.kind = PACK_KIND_DATA;
+		ip.size = area + 200;
+		ip.entries = pe;
+		ip.n = n;
+		for (size_t i = 0; i < n; i++) {
+			const uint8_t *q = ent + 9 + i * PACK_ENTRY_LEN;
+			pe[i].type = q[0];
+			memcpy(pe[i].id, q + 1, CODEC_ID_LEN);
+			pe[i].offset = format_get_le32(q + 33);
+			pe[i].length = format_get_le32(q + 37);
+			pe[i].raw_len = format_get_le32(q + 41);
+		}
+		if (indexfile_encode(&ip, 1, &content, &content_len) != 0)
+			die("frame", "cannot encode an index file");
+		snprintf(name, sizeof name, "index-frames-%zu", m);
+		write_seed("fuzz_indexfile", name, content, content_len);
+		free(content);
 		free(ent);
 		free(sealed);
 		free(p);
