@@ -132,7 +132,7 @@ int indexfile_decode_frames(const uint8_t *buf, size_t len, int frames, IndexFil
 
 	if (len < 5)
 		return STRATA_EFORMAT;
-	int v2 = frames && buf[0] == FORMAT_VERSION_INDEX_FRAMES;
+	int v2 = frames && buf[0] == FORMAT_VERSION_INDEX_FRAMES, has_frame = 0;
 	if (buf[0] != FORMAT_VERSION_INDEX && !v2)
 		return buf[0] > FORMAT_VERSION_INDEX ? STRATA_EVERSION : STRATA_EFORMAT;
 	n = format_get_le32(buf + 1);
@@ -177,8 +177,11 @@ int indexfile_decode_frames(const uint8_t *buf, size_t len, int frames, IndexFil
 		}
 		if (v2 && frame_pack_check(ip) != 0)
 			goto fail;
+		for (size_t j = 0; v2 && j < ip->n && !has_frame; j++)
+			has_frame = ip->entries[j].type == FORMAT_BLOB_FRAME;
 	}
-	if (p != end)
+	/* Version 2 is written only for a frame: without one it is malformed. */
+	if (p != end || (v2 && !has_frame))
 		goto fail;
 	*out = packs;
 	*out_n = n;

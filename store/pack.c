@@ -265,6 +265,12 @@ int pack_trailer_parse_frames(const uint8_t *plain, size_t plain_len, uint64_t b
 	}
 	if (v2 ? frame_entries_check(entries, n, blob_area) != 0 : next != blob_area)
 		goto out;
+	/* Version 2 is written only for a frame: without one it is malformed. */
+	int has_frame = 0;
+	for (size_t i = 0; v2 && i < n; i++)
+		has_frame |= entries[i].type == FORMAT_BLOB_FRAME;
+	if (v2 && !has_frame)
+		goto out;
 	*out = entries;
 	*out_n = n;
 	entries = NULL;

@@ -500,6 +500,16 @@ static void test_trailer_parse_v2(void)
 	CHECK_EQ_INT(pack_trailer_parse_frames(plain, sizeof plain, 300, 1, &e, &n), STRATA_EVERSION);
 	plain[0] = 1;                                    /* version 1 knows no frames */
 	CHECK_EQ_INT(pack_trailer_parse_frames(plain, sizeof plain, 300, 1, &e, &n), STRATA_EFORMAT);
+	/* version 2 without a frame (no writer makes one): the blob alone, and no entry */
+	plain[0] = 2;
+	format_put_le32(plain + 1, 1);
+	CHECK_EQ_INT(pack_trailer_parse_frames(plain, 5 + PACK_ENTRY_LEN, 100, 1, &e, &n), STRATA_EFORMAT);
+	plain[0] = 1;
+	CHECK_EQ_INT(pack_trailer_parse_frames(plain, 5 + PACK_ENTRY_LEN, 100, 1, &e, &n), 0);
+	free(e);
+	plain[0] = 2;
+	format_put_le32(plain + 1, 0);
+	CHECK_EQ_INT(pack_trailer_parse_frames(plain, 5, 0, 1, &e, &n), STRATA_EFORMAT);
 }
 
 /* Index file CONTENT version 2 (§9a): written only when a pack lists a
@@ -568,6 +578,10 @@ static void test_indexfile_frames(void)
 	CHECK_EQ_INT(indexfile_decode_frames(plain, len, 1, &got, &n), STRATA_EFORMAT);
 	free(plain);
 	e[4].type = BLOB_DATA;
+
+	/* version 2 without a frame (no writer makes one), here with no pack */
+	uint8_t empty_v2[5] = {2, 0, 0, 0, 0};
+	CHECK_EQ_INT(indexfile_decode_frames(empty_v2, 5, 1, &got, &n), STRATA_EFORMAT);
 
 	/* no frame: version 1, byte for byte what both decoders read */
 	ip.entries = e + 4;
