@@ -89,19 +89,23 @@ EOF
 # judge NAME FILE MODE ARGS... — pass when lines.py agrees.
 judge() {
 	n=$1; shift
-	if r=$(python3 "$T/lines.py" "$@" 2>&1); then pass "$n ($r)"; else fail "$n" "$(printf %s "$r" | head -c 700)"; fi
+	if r=$(python3 -S "$T/lines.py" "$@" 2>&1); then pass "$n ($r)"; else fail "$n" "$(printf %s "$r" | head -c 700)"; fi
 }
 
 # pty NAME OUT CMD... — run CMD under the pseudo-terminal; it must exit 0.
 pty() {
 	n=$1; out=$2; shift 2
-	if python3 "$T/ptyrun.py" "$out" "$@"; then pass "$n: exit 0"; else fail "$n" "exit $?: $(head -c 300 "$out" | tr '\r\033' '  ')"; fi
+	if python3 -S "$T/ptyrun.py" "$out" "$@"; then pass "$n: exit 0"; else fail "$n" "exit $?: $(head -c 300 "$out" | tr '\r\033' '  ')"; fi
 }
 
-# slow_source — about 24 MB of random bytes over about 2 s (12 pieces of 2 MB, 0.15 s apart).
+# slow_source — about 3 MB of random bytes over about 2 s (12 pieces of
+# 256 KB, 0.15 s apart). The sleeps make it last (the display's lifetime,
+# the draws counted and their rate); the bytes only have to move the
+# counters (they were 2 MB pieces: 24 MB read, chunked and stored per
+# stream, six streams).
 cat >"$T/slow.sh" <<'EOF'
 i=0
-while [ $i -lt 12 ]; do head -c 2000000 /dev/urandom; sleep 0.15; i=$((i + 1)); done
+while [ $i -lt 12 ]; do head -c 256000 /dev/urandom; sleep 0.15; i=$((i + 1)); done
 EOF
 
 mkdir -p "$S/d"

@@ -9,7 +9,7 @@
 
 # requests — the "requests" of the restore --json in $T/out.
 requests() {
-	python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["requests"])' "$T/out" 2>/dev/null
+	python3 -S -c 'import json,sys; print(json.load(open(sys.argv[1]))["requests"])' "$T/out" 2>/dev/null
 }
 
 # data_packs REPO — how many data packs a local repository holds.
@@ -20,7 +20,7 @@ data_packs() {
 # ---- by open files: 200 files of 3,000 bytes, all in one pack ----
 S="$T/small"
 mkdir -p "$S"
-python3 - "$S" <<'PY'
+python3 -S - "$S" <<'PY'
 import os, random, sys
 random.seed(11)
 for i in range(200):
@@ -45,7 +45,7 @@ same_tree files_batched_exact "$S" "$T/r2$S"
 R2="$T/repo2"
 B="$T/big"
 mkdir -p "$B"
-python3 -c 'import random, sys; random.seed(7); sys.stdout.buffer.write(random.randbytes(100000000))' >"$B/file"
+python3 -S -c 'import random, sys; random.seed(7); sys.stdout.buffer.write(random.randbytes(100000000))' >"$B/file"
 expect refs_init "$STRATA" -r "$R2" init --chunk-min 256 --chunk-avg 512 --chunk-max 1K
 expect refs_backup "$STRATA" -r "$R2" backup "$B"
 expect refs_restore "$STRATA" -r "$R2" restore latest --target "$T/r3" --json

@@ -78,7 +78,7 @@ EOF
 # block NAME VAR=VALUE... — extract block NAME into $T/NAME.sh.
 block() {
 	n=$1; shift
-	if python3 "$T/extract.py" "$README" "$n" "$@" >"$T/$n.sh" 2>"$T/$n.extract"; then
+	if python3 -S "$T/extract.py" "$README" "$n" "$@" >"$T/$n.sh" 2>"$T/$n.extract"; then
 		pass "runbook $n: extracted from runbook.md"
 		return 0
 	fi
@@ -245,7 +245,7 @@ EOF
 chmod 755 "$P/bin" "$P/bin/strata" "$P/bin/strata-pg"
 chown -R postgres "$P"
 SP="$P/bin/strata-pg"
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+PORT=$(python3 -S -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 sql() {
 	$AS "$PGBIN/psql" -X -q -A -t -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 -c "$1"
 }

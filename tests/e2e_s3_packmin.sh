@@ -12,14 +12,16 @@
 . tests/s3/s3lib.sh
 
 s3_start || e2e_done
+# s3api OP ARGS — an independent S3 client (tests/s3api.py: list, head, get,
+# put, delete), ~0.1 s of CPU a call where `aws s3api` took ~1.3 s.
+s3api() { python3 -S tests/s3api.py "$S3_ENDPOINT" "$S3_BUCKET" "$@"; }
 SMALL="--chunk-min 1K --chunk-avg 4K --chunk-max 16K --pack-size 512K"
 mkdir -p "$T/a" "$T/b"
 head -c $((1024 * 1024 + 60 * 1024)) /dev/urandom >"$T/a/big"
 
 # sizes PREFIX: the sizes of the data packs under PREFIX, one a line
 sizes() {
-	s3_aws list-objects-v2 --bucket "$S3_BUCKET" --prefix "$1/data/" --query 'Contents[].Size' --output text 2>/dev/null |
-		tr '\t' '\n' | grep -v '^None$' | sort -n
+	s3api list "$1/data/" 2>/dev/null | cut -d' ' -f2 | sort -n
 }
 
 for c in ia std; do

@@ -63,15 +63,19 @@ for f in "$U/strata-export.service" "$U/strata-pg-basebackup.service" "$C"; do
 	fi
 done
 
+# The man page, generated once: systemd-analyze finds it on MANPATH, and
+# "the man page" below checks what it holds.
+mkdir -p "$T/man/man1"
+sh "$TOP/tools/cli/gen_man.sh" "$STRATA" >"$T/man/man1/strata.1" 2>"$T/gen_man.err"
+
 # ---- systemd-analyze verify ----
 if command -v systemd-analyze >/dev/null 2>&1; then
 	# As installed: the binary at its place ($STRATA here), the man page
 	# on MANPATH, so Documentation=man:strata(1) resolves too.
-	mkdir -p "$T/units" "$T/man/man1"
+	mkdir -p "$T/units"
 	for f in "$U"/*.service "$U"/*.timer; do
 		sed "s|/usr/local/bin/strata|$STRATA|g" "$f" >"$T/units/$(basename "$f")"
 	done
-	sh "$TOP/tools/cli/gen_man.sh" "$STRATA" >"$T/man/man1/strata.1"
 	if (cd "$T/units" && MANPATH="$T/man:" systemd-analyze verify ./*.service ./*.timer) >"$T/v" 2>&1 && [ ! -s "$T/v" ]; then
 		pass "units: systemd-analyze verify (services, timers, man page)"
 	else
@@ -144,9 +148,9 @@ if bad or jobs == 0:
     sys.exit("; ".join(bad) or "no jobs")
 print(jobs)
 EOF
-if n=$(python3 "$T/cron.py" "$C" 2>&1); then pass "cron: $n jobs, 5 time fields + user + command, no bare %, flock guard"; else fail "cron: syntax" "$n"; fi
+if n=$(python3 -S "$T/cron.py" "$C" 2>&1); then pass "cron: $n jobs, 5 time fields + user + command, no bare %, flock guard"; else fail "cron: syntax" "$n"; fi
 printf '* * * * root echo 50%% done\n' >"$T/badcron"
-if python3 "$T/cron.py" "$T/badcron" >/dev/null 2>&1; then fail "cron checker rejects a bad file" "accepted"; else pass "cron checker rejects a bad file"; fi
+if python3 -S "$T/cron.py" "$T/badcron" >/dev/null 2>&1; then fail "cron checker rejects a bad file" "accepted"; else pass "cron checker rejects a bad file"; fi
 
 # ---- every strata command line in the units and the cron file ----
 # cmds.py prints one JSON array per strata invocation: [source, args...],
@@ -210,7 +214,7 @@ for no, line in enumerate(open(sys.argv[2]), 1):
 for o in out:
     print(json.dumps(o))
 EOF
-if python3 "$T/cmds.py" "$U/strata.env.example" "$C" "$(echo "$U"/*.service)" \
+if python3 -S "$T/cmds.py" "$U/strata.env.example" "$C" "$(echo "$U"/*.service)" \
      "STRATA_METRICS_DIR=$TF" "CHAIN_DATA_DIR=$T/chain" "STRATA_REPLICA=$T/replica" >"$T/cmds" 2>"$T/cmds.err"; then
 	pass "units and cron: command lines parse"
 else
@@ -228,8 +232,9 @@ report() { [ "$quiet" = 1 ] || { if [ "$1" = pass ]; then pass "$2"; else fail "
 check_line() {
 	ok=1
 	# args, one per line, without the source
-	python3 -c 'import json,sys; [print(a) for a in json.loads(sys.argv[1])[1:]]' "$1" >"$T/args"
-	src=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])[0])' "$1")
+	python3 -S -c 'import json,sys; [print(a) for a in json.loads(sys.argv[1])]' "$1" >"$T/line"
+	src=$(head -n 1 "$T/line")
+	tail -n +2 "$T/line" >"$T/args"
 	cmd=$(head -n 1 "$T/args")
 	name="$src: strata $cmd"
 	if ! "$STRATA" help "$cmd" >"$T/help" 2>&1; then
@@ -349,7 +354,7 @@ printf 'strata_last_success_timestamp_seconds\n' >"$T/written-few"
 if python3 "$T/alerts.py" "$A" "$T/written-few" >/dev/null 2>&1; then fail "alerts checker catches an unknown metric" "accepted"; else pass "alerts checker catches an unknown metric"; fi
 
 # ---- the man page ----
-sh "$TOP/tools/cli/gen_man.sh" "$STRATA" >"$T/strata.1" 2>"$T/err"
+cp "$T/man/man1/strata.1" "$T/strata.1"
 missing=""
 nc=0
 for c in $("$STRATA" --help | awk '/^Commands:$/ {on = 1; next} on && /^$/ {exit} on {print $1}'); do

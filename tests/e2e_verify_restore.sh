@@ -29,7 +29,7 @@ S="$T/src"
 VR() { "$STRATA" verify-restore "$@"; }
 
 # jq-less JSON reads: py EXPR FILE (d is the document).
-py() { python3 -c 'import json,sys; d=json.load(open(sys.argv[2])); print(eval(sys.argv[1]))' "$1" "$2"; }
+py() { python3 -S -c 'import json,sys; d=json.load(open(sys.argv[2])); print(eval(sys.argv[1]))' "$1" "$2"; }
 
 # records SNAPSHOT_ID — how many record files the snapshot has.
 records() { ls "$R/verified/$1" 2>/dev/null | wc -l; }
@@ -240,7 +240,7 @@ M="$T/vr.prom"
 expect "metrics: a passing run" VR "$S2" --job vr --metrics-file "$M" -- true
 ok_ts=$(sed -n 's/^strata_last_verified_restore_timestamp_seconds{job="vr"} //p' "$M")
 grep -qx 'strata_verified_restore_success{job="vr"} 1' "$M" && [ -n "$ok_ts" ] &&
-	python3 -c 'import sys,time; v=float(sys.argv[1]); sys.exit(0 if abs(time.time()-v) < 600 else 1)' "$ok_ts" &&
+	python3 -S -c 'import sys,time; v=float(sys.argv[1]); sys.exit(0 if abs(time.time()-v) < 600 else 1)' "$ok_ts" &&
 	grep -qx 'strata_verified_restore_snapshot_timestamp_seconds{job="vr"} 1714561200' "$M" &&
 	grep -qx 'strata_success{job="vr",command="verify-restore"} 1' "$M" &&
 	pass "metrics: last verified restore timestamp now, success 1, the snapshot's time" || fail "metrics: pass" "$(cat "$M")"
@@ -372,7 +372,7 @@ if command -v db_bench >/dev/null 2>&1 && command -v ldb >/dev/null 2>&1; then
 	expect "rocksdb: the restored database passes ldb checkconsistency and scans 10000 keys" \
 		"$STRATA" -r "$RR" verify-restore --tag rocks -- sh -c "$CHECK"
 	grep -q "^restore test passed: sh exited 0" "$T/out" && pass "rocksdb: recorded as passed" || fail "rocksdb: passed" "$(cat "$T/out" "$T/err")"
-	good=$("$STRATA" -r "$RR" snapshots --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[-1]["id"])')
+	good=$("$STRATA" -r "$RR" snapshots --json | python3 -S -c 'import json,sys; print(json.load(sys.stdin)[-1]["id"])')
 	# A table file lost from the source before the next backup.
 	rm "$DB/$(ls "$DB" | grep '\.sst$' | head -n 1)"
 	"$STRATA" -r "$RR" backup -q --tag rocks --time 2024-06-01T11:00:00Z "$DB"
@@ -381,7 +381,7 @@ if command -v db_bench >/dev/null 2>&1 && command -v ldb >/dev/null 2>&1; then
 	grep -q "No such file or directory" "$T/err" && grep -q "did not pass its restore test: sh exited with status 1" "$T/err" &&
 		pass "rocksdb: ldb's complaint and the failure are shown" || fail "rocksdb: failure shown" "$(tail -n 5 "$T/err")"
 	"$STRATA" -r "$RR" restore --verified --tag rocks --target "$T/rocks-restore" >/dev/null 2>&1
-	"$STRATA" -r "$RR" snapshots --verified --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[-1]["id"])' >"$T/picked"
+	"$STRATA" -r "$RR" snapshots --verified --json | python3 -S -c 'import json,sys; print(json.load(sys.stdin)[-1]["id"])' >"$T/picked"
 	[ "$(cat "$T/picked")" = "$good" ] && ldb --db="$T/rocks-restore$DB" checkconsistency >/dev/null 2>&1 &&
 		pass "rocksdb: restore --verified gives the database that passed, and it opens" || fail "rocksdb: restore --verified" "$(cat "$T/picked") vs $good"
 else
@@ -400,7 +400,7 @@ if [ -n "$PGBIN" ] && [ "$(id -u)" -eq 0 ] && id postgres >/dev/null 2>&1; then
 	PGD="$PGS/data"
 	mkdir -p "$PGS" && chmod 711 "$PGS" && chown postgres "$PGS"
 	runuser -u postgres -- "$PGBIN/initdb" -D "$PGD" -A trust >"$T/initdb.log" 2>&1
-	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	port=$(python3 -S -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 	runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGD" -o "-c listen_addresses='' -c unix_socket_directories='$PGS' -c port=$port" \
 		-l "$PGS/log" -w start >/dev/null 2>&1
 	runuser -u postgres -- "$PGBIN/psql" -h "$PGS" -p "$port" -d postgres -X -q \

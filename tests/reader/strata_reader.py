@@ -108,17 +108,30 @@ def zstd():
     return _zstd
 
 
+_scratch = [None, 0]
+
+
+def scratch(n):
+    """A buffer of at least n bytes, reused: create_string_buffer makes a
+    ctypes array type per distinct size (~80 us each), and a restore of
+    tiny chunks asks for thousands of sizes."""
+    if _scratch[1] < n:
+        size = max(n, 1 << 16)
+        _scratch[0], _scratch[1] = ctypes.create_string_buffer(size), size
+    return _scratch[0]
+
+
 def aead_open(key, nonce, sealed, ad, what):
     """§1 AEAD: XChaCha20-Poly1305-IETF, CIPHERTEXT || TAG (16)."""
     if len(sealed) < 16:
         raise ReaderError("%s: too short for an AEAD tag" % what)
-    out = ctypes.create_string_buffer(len(sealed) - 16 or 1)
+    out = scratch(len(sealed) - 16 or 1)
     outlen = ctypes.c_ulonglong(0)
     rc = sodium().crypto_aead_xchacha20poly1305_ietf_decrypt(
         out, ctypes.byref(outlen), None, sealed, len(sealed), ad, len(ad), nonce, key)
     if rc != 0:
         raise ReaderError("%s: fails authentication" % what)
-    return out.raw[:outlen.value]
+    return ctypes.string_at(out, outlen.value)
 
 
 def kdf(master, subkey_id):
@@ -142,11 +155,11 @@ def zstd_frame(data, limit, what, expect=None):
     csize = z.ZSTD_findFrameCompressedSize(data, len(data))
     if z.ZSTD_isError(csize) or csize != len(data):
         raise ReaderError("%s: not exactly one zstd frame" % what)
-    out = ctypes.create_string_buffer(size or 1)
+    out = scratch(size or 1)
     n = z.ZSTD_decompress(out, size, data, len(data))
     if z.ZSTD_isError(n) or n != size:
         raise ReaderError("%s: zstd frame does not decompress" % what)
-    return out.raw[:size]
+    return ctypes.string_at(out, size)
 
 
 # ---------------------------------------------------------------- encodings
