@@ -39,8 +39,8 @@ set -eu
 
 SCALE=${BENCH_WAL_SCALE:-20}
 SETUPS=${BENCH_WAL_SETUPS:-"strata strata-async pgbr-gz pgbr-zst pgbr-async strata-async-s3 pgbr-async-s3"}
-CLIENT=$(dirname "$STRATA")/strata-wal-fetch
 STRATA=${STRATA:-$(pwd)/build/strata}
+CLIENT=$(dirname "$STRATA")/strata-wal-fetch
 [ -x "$STRATA" ] && [ -x "$CLIENT" ] || { echo "bench_wal: build strata first (make)"; exit 2; }
 [ "$(id -u)" -eq 0 ] || { echo "bench_wal: needs root (cgroups, runuser -u postgres)"; exit 2; }
 if ! command -v pgbackrest >/dev/null 2>&1; then
@@ -158,7 +158,7 @@ for setup in $SETUPS; do
 	done
 	cat >"$W/pgbackrest.conf" <<EOF
 [global]
-repo1-path=$W/repo
+$(case $setup in *-s3) ;; *) echo "repo1-path=$W/repo" ;; esac)
 lock-path=$W/lock
 spool-path=$W/spool
 log-path=$W/log
