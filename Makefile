@@ -57,7 +57,8 @@ endif
 CHUNKER_SRC = $(wildcard chunker/*.c)
 STORE_SRC   = $(wildcard store/*.c store/*/*.c)
 REMOTE_SRC  = $(wildcard remote/*.c remote/*/*.c)
-CLI_SRC     = $(wildcard tools/cli/*.c)
+# strata_wal_fetch.c is a program of its own (libc only), not part of strata.
+CLI_SRC     = $(filter-out tools/cli/strata_wal_fetch.c,$(wildcard tools/cli/*.c))
 AUX_SRC     = $(wildcard tools/dev/*.c)
 LIB_SRC     = $(CHUNKER_SRC) $(STORE_SRC) $(REMOTE_SRC)
 LIB_OBJ     = $(LIB_SRC:%.c=$(BUILD)/%.o)
@@ -69,10 +70,15 @@ FUZZ_SRC    = $(wildcard fuzz/fuzz_*.c)
 
 .PHONY: all test test-unit test-e2e test-asan fuzz fuzz-replay bench bench-s3 bench-wal demo man deps test-deps install clean
 
-all: $(BUILD)/strata $(AUX_BIN)
+all: $(BUILD)/strata $(BUILD)/strata-wal-fetch $(AUX_BIN)
 ifeq ($(BUILD),build)
 	@ln -sf build/strata strata
 endif
+
+# The cheap restore_command client of the WAL fetcher: libc only, so that a
+# call served from the spool does not pay for loading strata's libraries.
+$(BUILD)/strata-wal-fetch: $(BUILD)/tools/cli/strata_wal_fetch.o
+	$(CC) $(LDFLAGS) -o $@ $^
 
 $(BUILD)/strata: $(LIB_OBJ) $(CLI_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(FUSE_LIBS)
@@ -170,6 +176,7 @@ test-deps:
 
 install: all $(BUILD)/strata.1
 	install -D -m 0755 $(BUILD)/strata $(DESTDIR)$(PREFIX)/bin/strata
+	install -D -m 0755 $(BUILD)/strata-wal-fetch $(DESTDIR)$(PREFIX)/bin/strata-wal-fetch
 	install -D -m 0755 tools/dist/strata-verify-pg $(DESTDIR)$(PREFIX)/bin/strata-verify-pg
 	install -D -m 0644 $(BUILD)/strata.1 $(DESTDIR)$(PREFIX)/share/man/man1/strata.1
 

@@ -16,7 +16,9 @@
 
 #include "store/blob.h"
 #include "store/index.h"
+#include "store/pack_read.h"
 #include "store/sys/outfile.h"
+#include "store/format.h"
 #include "store/repo_internal.h"
 #include "store/wal/wal_internal.h"
 #include "store/sys/workpool.h"
@@ -54,10 +56,23 @@ static int content_matches(Repo *repo, const WalDesc *d, const uint8_t *buf)
 
 /* ---- fetch ---- */
 
+/* A WAL segment is ~360 chunks of ~46 KiB, stored one after another in
+ * the packs of the batch that archived it: reading each chunk with its own
+ * request cost one S3 GET (or one open and pread) per chunk. The chunks
+ * are read instead as ranges of adjacent bytes of one pack, as a restore
+ * does (store/restore/restore_plan.h): a range takes the next chunk of its
+ * pack when the bytes between them are at most RANGE_GAP_MAX (read and
+ * dropped: cheaper than another request) and the range stays within
+ * RANGE_MAX, so a segment is a few requests, still fetched in parallel. */
+#define RANGE_GAP_MAX (256u << 10)
+#define RANGE_MAX     (4u << 20)
+
 typedef struct Fetch {
 	Repo *repo;
-	Index *ix;
 	const WalDesc *d;
+	const IndexEntry *ents;      /* per descriptor chunk, for the unique ones */
+	const uint64_t *offs;        /* each chunk's offset in buf */
+	const uint32_t *u;           /* unique chunks, by pack and offset */
 	uint8_t *buf;
 	pthread_mutex_t mu;
 	int fatal;
@@ -66,47 +81,74 @@ typedef struct Fetch {
 
 typedef struct FetchJob {
 	Fetch *f;
-	uint32_t idx;
-	uint64_t off;
+	uint32_t first, count;       /* f->u[first .. first+count) */
 } FetchJob;
 
 static void *make_codec(void) { return codec_ctx_new(); }
 static void free_codec(void *p) { codec_ctx_free(p); }
 
+static void set_fatal(Fetch *f, int rc, const StrataErr *err)
+{
+	pthread_mutex_lock(&f->mu);
+	if (!f->fatal) {
+		f->fatal = rc;
+		f->ferr = *err;
+	}
+	pthread_mutex_unlock(&f->mu);
+}
+
+/* One range: one read of the pack, then each chunk in it opened
+ * (authenticated under its ID, decompressed) straight into buf. */
 static void fetch_job(void *arg, void *state)
 {
 	FetchJob *j = arg;
 	Fetch *f = j->f;
+	const IndexEntry *e0 = &f->ents[f->u[j->first]], *el = &f->ents[f->u[j->first + j->count - 1]];
 	StrataErr err = {0};
-	IndexEntry e;
-	char hex[STRATA_ID_HEX_LEN + 1];
-	int rc;
+	char hex[STRATA_ID_HEX_LEN + 1], packhex[STRATA_ID_HEX_LEN + 1];
+	uint64_t start = e0->offset, len = (uint64_t)el->offset + el->length - start;
+	uint8_t *raw = NULL;
+	int rc = 0;
 
-	codec_hex(f->d->ids[j->idx], STRATA_ID_LEN, hex);
-	if (!state)
+	codec_hex(e0->pack, STRATA_ID_LEN, packhex);
+	if (!state || !(raw = malloc(len ? len : 1))) {
 		rc = strata_err_set(&err, -ENOMEM, "out of memory");
-	else if (index_lookup(f->ix, BLOB_DATA, f->d->ids[j->idx], &e) != 0)
-		rc = strata_err_set(&err, STRATA_EDAMAGED, "WAL file %s: chunk %.16s (bytes %llu-%llu) is missing from the repository",
-		                    f->d->name, hex, (unsigned long long)j->off,
-		                    (unsigned long long)(j->off + f->d->lens[j->idx] - 1));
-	else if (e.raw_len != f->d->lens[j->idx] || e.type != BLOB_DATA)
-		rc = strata_err_set(&err, STRATA_EDAMAGED, "WAL file %s: chunk %.16s: index and descriptor disagree on its length",
-		                    f->d->name, hex);
-	else if ((rc = blob_read_at(f->repo, state, f->d->ids[j->idx], &e, f->buf + j->off, &err)) != 0)
-		strata_err_prefix(&err, "WAL file %s", f->d->name);
-	if (rc) {
-		pthread_mutex_lock(&f->mu);
-		if (!f->fatal) {
-			f->fatal = rc;
-			f->ferr = err;
-		}
-		pthread_mutex_unlock(&f->mu);
+		goto out;
 	}
+	rc = pack_read_range(f->repo, pack_kind_of_blob(e0->type), e0->pack, start, (size_t)len, raw, &err);
+	if (rc == -ENOENT || rc == -ERANGE) {
+		rc = strata_err_set(&err, STRATA_EDAMAGED, "WAL file %s: pack %.16s %s (offset %llu, %llu bytes)",
+		                    f->d->name, packhex, rc == -ENOENT ? "is missing" : "is truncated",
+		                    (unsigned long long)start, (unsigned long long)len);
+		goto out;
+	}
+	if (rc) {
+		strata_err_prefix(&err, "WAL file %s", f->d->name);
+		goto out;
+	}
+	for (uint32_t k = j->first; k < j->first + j->count; k++) {
+		uint32_t i = f->u[k];
+		const IndexEntry *e = &f->ents[i];
+		rc = pack_read_open(state, f->repo, e->type, f->d->ids[i], raw + (e->offset - start), e->length,
+		                    f->buf + f->offs[i], e->raw_len, 1);
+		if (rc) {
+			codec_hex(f->d->ids[i], STRATA_ID_LEN, hex);
+			rc = rc == -ENOMEM ? strata_err_set(&err, rc, "out of memory")
+			     : strata_err_set(&err, STRATA_EDAMAGED, "WAL file %s: chunk %.16s in pack %.16s at offset %u: %s",
+			                      f->d->name, hex, packhex, e->offset,
+			                      pack_read_damage(rc) == PACK_DAMAGE_AUTH ? "fails authentication" :
+			                      pack_read_damage(rc) == PACK_DAMAGE_HASH ? "content does not match its ID" :
+			                      "cannot be decoded");
+			goto out;
+		}
+	}
+out:
+	if (rc)
+		set_fatal(f, rc, &err);
+	free(raw);
 	free(j);
 }
 
-/* Sort chunk indices by ID so repeats (zero pages) are read once. The
- * comparator needs the descriptor: qsort_r. */
 static int cmp_idx(const void *a, const void *b, void *ctx)
 {
 	const WalDesc *d = ctx;
@@ -116,28 +158,36 @@ static int cmp_idx(const void *a, const void *b, void *ctx)
 	return r ? r : (x < y ? -1 : x > y);
 }
 
-/* Read every chunk of d into buf (d->size bytes), in parallel. */
+static int cmp_place(const void *a, const void *b, void *ctx)
+{
+	const IndexEntry *ents = ctx;
+	const IndexEntry *x = &ents[*(const uint32_t *)a], *y = &ents[*(const uint32_t *)b];
+	int r = memcmp(x->pack, y->pack, STRATA_ID_LEN);
+
+	return r ? r : (x->offset < y->offset ? -1 : x->offset > y->offset);
+}
+
 static int read_chunks(Repo *repo, const WalDesc *d, uint8_t *buf, StrataErr *err)
 {
 	Fetch f;
 	WorkPool *pool = NULL;
+	Index *ix;
+	IndexEntry *ents = NULL;
 	uint64_t *offs = NULL;
-	uint32_t *order = NULL;
+	uint32_t *order = NULL, *u = NULL, nu = 0;
+	char hex[STRATA_ID_HEX_LEN + 1];
 	int rc;
 
 	memset(&f, 0, sizeof f);
-	f.repo = repo;
-	f.d = d;
-	f.buf = buf;
 	pthread_mutex_init(&f.mu, NULL);
-	rc = repo_index(repo, &f.ix, err);
+	rc = repo_index(repo, &ix, err);
 	if (rc)
 		goto out;
 	offs = malloc((d->n ? d->n : 1) * sizeof *offs);
 	order = malloc((d->n ? d->n : 1) * sizeof *order);
-	pool = workpool_new(workpool_default_threads() < 8 ? 8 : workpool_default_threads(),
-	                    FETCH_INFLIGHT, make_codec, free_codec);
-	if (!offs || !order || !pool) {
+	u = malloc((d->n ? d->n : 1) * sizeof *u);
+	ents = malloc((d->n ? d->n : 1) * sizeof *ents);
+	if (!offs || !order || !u || !ents) {
 		rc = strata_err_set(err, -ENOMEM, "out of memory");
 		goto out;
 	}
@@ -149,26 +199,68 @@ static int read_chunks(Repo *repo, const WalDesc *d, uint8_t *buf, StrataErr *er
 			o += d->lens[i];
 		}
 	}
+	/* The unique chunks (a repeat, such as a page of zeros, is copied
+	 * below), each looked up in the index. */
 	qsort_r(order, d->n, sizeof *order, cmp_idx, (void *)(uintptr_t)d);
 	for (uint32_t k = 0; k < d->n; k++) {
 		uint32_t i = order[k];
-		FetchJob *j;
+		uint64_t off = offs[i];
 		if (k > 0 && memcmp(d->ids[order[k - 1]], d->ids[i], STRATA_ID_LEN) == 0)
-			continue;   /* a repeat: copied below */
-		j = malloc(sizeof *j);
-		if (!j) {
+			continue;
+		codec_hex(d->ids[i], STRATA_ID_LEN, hex);
+		if (index_lookup(ix, BLOB_DATA, d->ids[i], &ents[i]) != 0) {
+			rc = strata_err_set(err, STRATA_EDAMAGED, "WAL file %s: chunk %.16s (bytes %llu-%llu) is missing from "
+			                    "the repository", d->name, hex, (unsigned long long)off,
+			                    (unsigned long long)(off + d->lens[i] - 1));
+			goto out;
+		}
+		if (ents[i].raw_len != d->lens[i] || ents[i].type != BLOB_DATA) {
+			rc = strata_err_set(err, STRATA_EDAMAGED, "WAL file %s: chunk %.16s: index and descriptor disagree on "
+			                    "its length", d->name, hex);
+			goto out;
+		}
+		u[nu++] = i;
+	}
+	qsort_r(u, nu, sizeof *u, cmp_place, ents);
+	f.repo = repo;
+	f.d = d;
+	f.ents = ents;
+	f.offs = offs;
+	f.u = u;
+	f.buf = buf;
+	pool = workpool_new(workpool_default_threads() < 8 ? 8 : workpool_default_threads(),
+	                    FETCH_INFLIGHT, make_codec, free_codec);
+	if (!pool) {
+		rc = strata_err_set(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	for (uint32_t k = 0; k < nu;) {
+		const IndexEntry *e0 = &ents[u[k]];
+		uint64_t end = (uint64_t)e0->offset + e0->length;
+		uint32_t n = 1;
+		FetchJob *j;
+		while (k + n < nu) {
+			const IndexEntry *e = &ents[u[k + n]];
+			if (memcmp(e->pack, e0->pack, STRATA_ID_LEN) != 0 || e->offset < end ||
+			    e->offset - end > RANGE_GAP_MAX || (uint64_t)e->offset + e->length - e0->offset > RANGE_MAX)
+				break;
+			end = (uint64_t)e->offset + e->length;
+			n++;
+		}
+		if (!(j = malloc(sizeof *j))) {
 			rc = strata_err_set(err, -ENOMEM, "out of memory");
 			goto out;
 		}
 		j->f = &f;
-		j->idx = i;
-		j->off = offs[i];
-		rc = workpool_submit(pool, fetch_job, j, d->lens[i]);
+		j->first = k;
+		j->count = n;
+		rc = workpool_submit(pool, fetch_job, j, end - e0->offset);
 		if (rc) {
 			free(j);
 			rc = strata_err_set(err, rc, "out of memory");
 			goto out;
 		}
+		k += n;
 	}
 	workpool_wait(pool);
 	if (f.fatal) {
@@ -186,9 +278,11 @@ static int read_chunks(Repo *repo, const WalDesc *d, uint8_t *buf, StrataErr *er
 		memcpy(buf + offs[i], buf + offs[first], d->lens[i]);
 	}
 out:
-	workpool_free(pool);
+	workpool_free(pool);   /* waits for the jobs submitted before a failure */
 	free(offs);
 	free(order);
+	free(u);
+	free(ents);
 	pthread_mutex_destroy(&f.mu);
 	return rc;
 }

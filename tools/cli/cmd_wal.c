@@ -29,6 +29,7 @@
 #include "tools/cli/cli_opts.h"
 #include "tools/cli/cli_repo.h"
 #include "tools/cli/wal_archiver.h"
+#include "tools/cli/wal_daemon.h"
 #include "tools/cli/wal_fetcher.h"
 
 #define WAL_EXIT_ABSENT 1      /* restore_command: "no such file in the archive" */
@@ -80,53 +81,81 @@ static int wal_lock(const Cli *cli, Repo *repo, const char *command, int writer,
 	return cmd_wal_lock(cli, repo, command, writer, out, err);
 }
 
+/* The options both wal-push and wal-fetch take for their helper process
+ * (the archiver, the fetcher): --async, and the internal ones the helper is
+ * started with. */
+typedef struct HelperArgs {
+	int async;
+	const char *serve;     /* internal: run as the helper of this pg_wal */
+	long ready_fd;
+	long idle_s;
+} HelperArgs;
+
+#define HELPER_LONGOPTS(serve_name, serve_opt) \
+	{ "async",    no_argument,       NULL, OPT_ASYNC }, \
+	{ serve_name, required_argument, NULL, serve_opt }, \
+	{ "ready-fd", required_argument, NULL, OPT_READY_FD }, \
+	{ "idle",     required_argument, NULL, OPT_IDLE }
+
+/* One of HELPER_LONGOPTS' options into h (serve_opt: the command's
+ * --archiver or --fetcher). 0 when opt is not one of them. */
+static int helper_opt(Cli *cli, int opt, const char *arg, int serve_opt, HelperArgs *h, int *out_rc)
+{
+	if (opt == OPT_ASYNC) {
+		h->async = 1;
+		*out_rc = CLI_CONTINUE;
+	} else if (opt == serve_opt) {
+		*out_rc = arg[0] == '/' ? CLI_CONTINUE
+		          : cli_usage(cli, "--%s wants an absolute directory: %s",
+		                      serve_opt == OPT_ARCHIVER ? "archiver" : "fetcher", arg);
+		h->serve = arg;
+	} else if (opt == OPT_READY_FD) {
+		*out_rc = cli_parse_int(arg, 0, 1 << 20, &h->ready_fd) < 0
+		          ? cli_usage(cli, "--ready-fd wants a descriptor number: %s", arg) : CLI_CONTINUE;
+	} else if (opt == OPT_IDLE) {
+		*out_rc = cli_parse_int(arg, 1, 86400, &h->idle_s) < 0
+		          ? cli_usage(cli, "--idle wants seconds from 1 to 86400: %s", arg) : CLI_CONTINUE;
+	} else {
+		return 0;
+	}
+	return 1;
+}
+
+/* --async's default: STRATA_WAL_ASYNC=1. */
+static HelperArgs helper_defaults(long idle_s)
+{
+	const char *env = getenv("STRATA_WAL_ASYNC");
+	HelperArgs h = { env && strcmp(env, "1") == 0, NULL, -1, idle_s };
+
+	return h;
+}
+
 /* ---- wal-push ---- */
 
 typedef struct PushArgs {
 	long level;
-	int async;
-	const char *archiver;  /* internal: run as the archiver of this pg_wal */
-	long ready_fd;
-	long idle_s;
+	HelperArgs h;
 } PushArgs;
 
 static const struct option push_longopts[] = {
 	{ "compression", required_argument, NULL, OPT_COMPRESSION },
-	{ "async",       no_argument,       NULL, OPT_ASYNC },
-	{ "archiver",    required_argument, NULL, OPT_ARCHIVER },
-	{ "ready-fd",    required_argument, NULL, OPT_READY_FD },
-	{ "idle",        required_argument, NULL, OPT_IDLE },
+	HELPER_LONGOPTS("archiver", OPT_ARCHIVER),
 	{ NULL, 0, NULL, 0 }
 };
 
 static int push_opt(Cli *cli, int opt, const char *arg, void *ctx)
 {
 	PushArgs *a = ctx;
+	int rc;
 
-	switch (opt) {
-	case OPT_COMPRESSION:
+	if (helper_opt(cli, opt, arg, OPT_ARCHIVER, &a->h, &rc))
+		return rc;
+	if (opt == OPT_COMPRESSION) {
 		if (cli_parse_int(arg, 1, 22, &a->level) < 0)
 			return cli_usage(cli, "--compression wants a zstd level from 1 to 22: %s", arg);
 		return CLI_CONTINUE;
-	case OPT_ASYNC:
-		a->async = 1;
-		return CLI_CONTINUE;
-	case OPT_ARCHIVER:
-		if (arg[0] != '/')
-			return cli_usage(cli, "--archiver wants an absolute directory: %s", arg);
-		a->archiver = arg;
-		return CLI_CONTINUE;
-	case OPT_READY_FD:
-		if (cli_parse_int(arg, 0, 1 << 20, &a->ready_fd) < 0)
-			return cli_usage(cli, "--ready-fd wants a descriptor number: %s", arg);
-		return CLI_CONTINUE;
-	case OPT_IDLE:
-		if (cli_parse_int(arg, 1, 86400, &a->idle_s) < 0)
-			return cli_usage(cli, "--idle wants seconds from 1 to 86400: %s", arg);
-		return CLI_CONTINUE;
-	default:
-		return cli_usage(cli, "unexpected option");
 	}
+	return cli_usage(cli, "unexpected option");
 }
 
 static int run_push(Cli *cli, int argc, char **argv)
@@ -135,20 +164,18 @@ static int run_push(Cli *cli, int argc, char **argv)
 	WalPushResult res;
 	Repo *repo = NULL;
 	Lock *lock = NULL;
-	PushArgs a = { 3, 0, NULL, -1, WALARCH_IDLE_S_DEFAULT };
-	const char *path, *name, *env;
+	PushArgs a = { 3, helper_defaults(WALARCH_IDLE_S_DEFAULT) };
+	const char *path, *name;
 	char b1[CLI_FMT_BYTES_LEN], b2[CLI_FMT_BYTES_LEN];
 	int rc, first, exit_code = CLI_EXIT_OK;
 
 	memset(&res, 0, sizeof res);
-	env = getenv("STRATA_WAL_ASYNC");
-	a.async = env && strcmp(env, "1") == 0;
 	if ((rc = cli_opts_parse(cli, argc, argv, "", push_longopts, push_opt, &a, &first)) != CLI_CONTINUE)
 		return rc;
-	if (a.archiver) {
+	if (a.h.serve) {
 		if (first < argc)
 			return cli_usage(cli, "--archiver takes no PATH");
-		return walarch_serve(cli, a.archiver, (int)a.ready_fd, (int)a.level, (int)a.idle_s);
+		return walarch_serve(cli, a.h.serve, (int)a.h.ready_fd, (int)a.level, (int)a.h.idle_s);
 	}
 	if (first >= argc)
 		return cli_usage(cli, "missing PATH (archive_command = 'strata wal-push %%p')");
@@ -156,8 +183,8 @@ static int run_push(Cli *cli, int argc, char **argv)
 		return cli_usage(cli, "unexpected argument %s", argv[first + 1]);
 	path = argv[first];
 	name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-	if (a.async) {
-		if ((rc = walarch_push(cli, path, (int)a.level, (int)a.idle_s, &err)) != 0)
+	if (a.h.async) {
+		if ((rc = walarch_push(cli, path, (int)a.level, (int)a.h.idle_s, &err)) != 0)
 			return cli_fail(cli, rc, &err);
 		if (cli->json) {
 			if (cli_json_print(json_pack("{s:s,s:b}", "name", name, "async", 1), 0) < 0)
@@ -243,26 +270,23 @@ const CliCommand cmd_wal_push = {
 typedef struct FetchArgs {
 	long prefetch;
 	int worker;            /* internal: run as the background prefetcher */
-	int async;
-	const char *fetcher;   /* internal: run as the fetcher of this pg_wal */
-	long ready_fd;
-	long idle_s;
+	HelperArgs h;
 } FetchArgs;
 
 static const struct option fetch_longopts[] = {
 	{ "prefetch",        required_argument, NULL, OPT_PREFETCH },
 	{ "prefetch-worker", no_argument,       NULL, OPT_PREFETCH_WORKER },
-	{ "async",           no_argument,       NULL, OPT_ASYNC },
-	{ "fetcher",         required_argument, NULL, OPT_FETCHER },
-	{ "ready-fd",        required_argument, NULL, OPT_READY_FD },
-	{ "idle",            required_argument, NULL, OPT_IDLE },
+	HELPER_LONGOPTS("fetcher", OPT_FETCHER),
 	{ NULL, 0, NULL, 0 }
 };
 
 static int fetch_opt(Cli *cli, int opt, const char *arg, void *ctx)
 {
 	FetchArgs *a = ctx;
+	int rc;
 
+	if (helper_opt(cli, opt, arg, OPT_FETCHER, &a->h, &rc))
+		return rc;
 	switch (opt) {
 	case OPT_PREFETCH:
 		if (cli_parse_int(arg, 0, WAL_PREFETCH_MAX, &a->prefetch) < 0)
@@ -271,22 +295,6 @@ static int fetch_opt(Cli *cli, int opt, const char *arg, void *ctx)
 	case OPT_PREFETCH_WORKER:
 		a->worker = 1;
 		return CLI_CONTINUE;
-	case OPT_ASYNC:
-		a->async = 1;
-		return CLI_CONTINUE;
-	case OPT_FETCHER:
-		if (arg[0] != '/')
-			return cli_usage(cli, "--fetcher wants an absolute directory: %s", arg);
-		a->fetcher = arg;
-		return CLI_CONTINUE;
-	case OPT_READY_FD:
-		if (cli_parse_int(arg, 0, 1 << 20, &a->ready_fd) < 0)
-			return cli_usage(cli, "--ready-fd wants a descriptor number: %s", arg);
-		return CLI_CONTINUE;
-	case OPT_IDLE:
-		if (cli_parse_int(arg, 1, 86400, &a->idle_s) < 0)
-			return cli_usage(cli, "--idle wants seconds from 1 to 86400: %s", arg);
-		return CLI_CONTINUE;
 	default:
 		return cli_usage(cli, "unexpected option");
 	}
@@ -294,84 +302,35 @@ static int fetch_opt(Cli *cli, int opt, const char *arg, void *ctx)
 
 /* Start `strata wal-fetch --prefetch-worker NAME` detached (own session,
  * no terminal, output discarded), so this process can exit and PostgreSQL
- * go on while the next segments download into the spool. The grandchild
- * runs a fresh copy of this program: the open repository (LMDB) must not
- * be used across fork. Best effort: a failure here costs only speed. */
+ * go on while the next segments download into the spool. The worker runs
+ * a fresh copy of this program: the open repository (LMDB) must not be
+ * used across fork. Best effort: a failure here costs only speed. */
 static void spawn_prefetch(const Cli *cli, const char *name, long count)
 {
-	char num[24], self[4096];
-	const char *argv[16];
-	size_t n = 0;
-	ssize_t len;
-	pid_t pid;
+	char num[24];
+	const char *args[] = { "wal-fetch", "--prefetch-worker", "--prefetch", num, name, NULL };
 
-	len = readlink("/proc/self/exe", self, sizeof self - 1);
-	if (len <= 0)
-		return;
-	self[len] = '\0';
 	snprintf(num, sizeof num, "%ld", count);
-	argv[n++] = self;
-	argv[n++] = "-q";
-	if (cli->repo) {
-		argv[n++] = "--repo";
-		argv[n++] = cli->repo;
-	}
-	if (cli->cache_dir) {
-		argv[n++] = "--cache-dir";
-		argv[n++] = cli->cache_dir;
-	}
-	if (cli->password_file) {
-		argv[n++] = "--password-file";
-		argv[n++] = cli->password_file;
-	}
-	argv[n++] = "wal-fetch";
-	argv[n++] = "--prefetch-worker";
-	argv[n++] = "--prefetch";
-	argv[n++] = num;
-	argv[n++] = name;
-	argv[n] = NULL;
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0)
-		return;
-	if (pid == 0) {
-		/* The child starts the worker and leaves at once; the worker is
-		 * then nobody's child to wait for (init reaps it). */
-		if (fork() == 0) {
-			int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-			setsid();
-			if (fd >= 0) {
-				dup2(fd, STDIN_FILENO);
-				dup2(fd, STDOUT_FILENO);
-				dup2(fd, STDERR_FILENO);
-			}
-			execv(self, (char *const *)(uintptr_t)argv);
-			_exit(127);
-		}
-		_exit(0);
-	}
-	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-		;
+	(void)wald_detach(cli, args, NULL, -1);
 }
 
 static int run_fetch(Cli *cli, int argc, char **argv)
 {
 	StrataErr err = { 0, "" };
-	FetchArgs a = { WAL_PREFETCH_DEFAULT, 0, 0, NULL, -1, WALFETCH_IDLE_S_DEFAULT };
+	FetchArgs a = { WAL_PREFETCH_DEFAULT, 0, helper_defaults(WALFETCH_IDLE_S_DEFAULT) };
 	WalFetchResult res;
 	Repo *repo = NULL;
 	Lock *lock = NULL;
-	const char *name, *env = getenv("STRATA_WAL_ASYNC");
+	const char *name;
 	int rc, first, exit_code = CLI_EXIT_OK, kind;
 
 	memset(&res, 0, sizeof res);
-	a.async = env && strcmp(env, "1") == 0;
 	if ((rc = cli_opts_parse(cli, argc, argv, "", fetch_longopts, fetch_opt, &a, &first)) != CLI_CONTINUE)
 		return rc == CLI_EXIT_OK ? rc : WAL_EXIT_HALT;
-	if (a.fetcher) {
+	if (a.h.serve) {
 		if (first < argc)
 			return WAL_EXIT_HALT;
-		return walfetch_serve(cli, a.fetcher, (int)a.ready_fd, (int)a.prefetch, (int)a.idle_s) ? WAL_EXIT_HALT : 0;
+		return walfetch_serve(cli, a.h.serve, (int)a.h.ready_fd, (int)a.prefetch, (int)a.h.idle_s) ? WAL_EXIT_HALT : 0;
 	}
 	if (a.worker) {
 		/* Internal: fill the spool after NAME; nothing to report. */
@@ -389,8 +348,8 @@ static int run_fetch(Cli *cli, int argc, char **argv)
 		return WAL_EXIT_HALT;
 	}
 	name = argv[first];
-	if (a.async) {
-		if ((rc = walfetch_get(cli, name, argv[first + 1], (int)a.prefetch, (int)a.idle_s, &err)) != 0) {
+	if (a.h.async) {
+		if ((rc = walfetch_get(cli, name, argv[first + 1], (int)a.prefetch, (int)a.h.idle_s, &err)) != 0) {
 			cli_fail(cli, rc, &err);
 			return rc == STRATA_ENOTFOUND ? WAL_EXIT_ABSENT : WAL_EXIT_HALT;
 		}
@@ -453,6 +412,13 @@ const CliCommand cmd_wal_fetch = {
 		"                     pg_wal/.strata-spool/, from which the file is renamed to\n"
 		"                     DEST (no copy, no fsync). Exit codes as above; it exits\n"
 		"                     after 60 s idle (--idle S) and removes its spool.\n"
+		"                     strata-wal-fetch NAME DEST, a small program\n"
+		"                     installed beside strata (libc only), does the same\n"
+		"                     at a fraction of the cost per call: it renames the\n"
+		"                     spooled file itself and runs strata wal-fetch\n"
+		"                     --async for anything else (options, no fetcher yet,\n"
+		"                     errors); it takes the repository from\n"
+		"                     STRATA_REPOSITORY.\n"
 		"\n"
 		"postgresql.conf of the server being recovered (with a wrapper script that\n"
 		"sets STRATA_REPOSITORY and STRATA_PASSWORD_FILE, see `strata help wal-push`):\n"
@@ -462,7 +428,9 @@ const CliCommand cmd_wal_fetch = {
 		"Examples:\n"
 		"  strata wal-fetch 000000010000000000000003 /tmp/seg\n"
 		"  strata wal-fetch --prefetch 32 00000002.history pg_wal/RECOVERYHISTORY\n"
-		"  restore_command = '/usr/local/bin/strata-pg wal-fetch --async %f %p'\n",
+		"  restore_command = '/usr/local/bin/strata-pg wal-fetch --async %f %p'\n"
+		"  restore_command = 'env STRATA_REPOSITORY=/srv/backup/pg \\\n"
+		"      STRATA_PASSWORD_FILE=/etc/strata/pw strata-wal-fetch %f %p'\n",
 	.run = run_fetch,
 };
 

@@ -11,11 +11,9 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <malloc.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -341,24 +339,11 @@ int walarch_serve(Cli *cli, const char *pg_wal, int ready_fd, int zlevel, int id
 	int64_t last = wald_now_ms();
 	int lfd = -1, sfd = -1, rc;
 
-	signal(SIGPIPE, SIG_IGN);
-	wald_on_term();
-	/* Segment-sized buffers (16 MiB) from the heap, kept across files:
-	 * glibc would mmap and unmap each, and the kernel zero every page
-	 * again (a sixth of a fetch's CPU time). 32 MiB is glibc's ceiling. */
-	mallopt(M_MMAP_THRESHOLD, 32 << 20);
-	mallopt(M_TRIM_THRESHOLD, 256 << 20);
-	if ((rc = wald_paths(cli, "walarch", pg_wal, &p, &err)))
-		goto fail;
-	rc = wald_lock(&p, &lfd);
-	if (rc == 1) {
-		wald_ready(&ready_fd, 'B', NULL);   /* another archiver is alive */
+	rc = wald_start(cli, "walarch", pg_wal, &ready_fd, &p, &lfd, &err);
+	if (rc == 1)
 		return 0;
-	}
-	if (rc < 0) {
-		rc = strata_err_set(&err, rc, "cannot lock %s: %s", p.lock, strerror(-rc));
+	if (rc)
 		goto fail;
-	}
 	a = calloc(1, sizeof *a);
 	if (!a) {
 		rc = strata_err_set(&err, -ENOMEM, "out of memory");
@@ -369,12 +354,8 @@ int walarch_serve(Cli *cli, const char *pg_wal, int ready_fd, int zlevel, int id
 	a->zlevel = zlevel;
 	if (getenv("STRATA_TESTONLY_WALARCH_DELAY_MS"))
 		a->test_delay_ms = atol(getenv("STRATA_TESTONLY_WALARCH_DELAY_MS"));
-	if ((rc = cli_repo_open(cli, &a->repo, &err)))
+	if ((rc = wald_open(cli, &p, &a->repo, &sfd, &err)))
 		goto fail;
-	if ((sfd = wald_listen(&p)) < 0) {
-		rc = strata_err_set(&err, sfd, "cannot listen on %s: %s", p.sock, strerror(-sfd));
-		goto fail;
-	}
 	wald_ready(&ready_fd, 'R', NULL);
 	for (;;) {
 		size_t np = 0, nready = 0;
@@ -431,6 +412,7 @@ int walarch_serve(Cli *cli, const char *pg_wal, int ready_fd, int zlevel, int id
 			if (poll(&one, 1, 0) > 0)
 				continue;   /* a client just came */
 			unlink(p.sock);   /* while holding the flock: no successor yet */
+			fprintf(stderr, "strata wal archiver: no request for %d s, exiting\n", idle_s);
 			break;
 		}
 	}
@@ -449,7 +431,6 @@ out:
 	}
 	if (sfd >= 0)
 		close(sfd);
-	if (lfd >= 0)
-		close(lfd);
+	wald_unlock(lfd);
 	return rc ? 1 : 0;
 }

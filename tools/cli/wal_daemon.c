@@ -3,6 +3,7 @@
 #include "tools/cli/wal_daemon.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -129,23 +130,18 @@ static int sock_connect(const char *path)
 	return fd;
 }
 
-/* Start the helper detached and read its first byte into *out_state. */
-static int spawn(const Cli *cli, const WalDaemonPaths *p, const char *const *args, char *out_state, StrataErr *err)
+int wald_detach(const Cli *cli, const char *const *args, const char *log, int keep_fd)
 {
-	char self[PATH_MAX], fdnum[16], msg[1024];
+	char self[PATH_MAX];
 	const char *argv[48];
-	size_t n = 0, got = 0;
+	size_t n = 0;
 	ssize_t len;
-	int pfd[2];
 	pid_t pid;
 
 	len = readlink("/proc/self/exe", self, sizeof self - 1);
 	if (len <= 0)
-		return strata_err_set(err, -errno, "cannot find this program to start a helper: %s", strerror(errno));
+		return -errno;
 	self[len] = '\0';
-	if (pipe2(pfd, O_CLOEXEC) != 0)
-		return strata_err_set(err, -errno, "pipe: %s", strerror(errno));
-	snprintf(fdnum, sizeof fdnum, "%d", pfd[1]);
 	argv[n++] = self;
 	argv[n++] = "-q";
 	if (cli->repo) {
@@ -172,40 +168,64 @@ static int spawn(const Cli *cli, const WalDaemonPaths *p, const char *const *arg
 		argv[n++] = "--limit-download";
 		argv[n++] = cli->limit_download;
 	}
-	for (size_t i = 0; args[i] && n < sizeof argv / sizeof *argv - 3; i++)
+	for (size_t i = 0; args[i]; i++) {
+		if (n == sizeof argv / sizeof *argv - 1)
+			return -E2BIG;
 		argv[n++] = args[i];
-	argv[n++] = "--ready-fd";
-	argv[n++] = fdnum;
+	}
 	argv[n] = NULL;
 	fflush(NULL);
 	pid = fork();
-	if (pid < 0) {
-		close(pfd[0]);
-		close(pfd[1]);
-		return strata_err_set(err, -errno, "cannot start a helper: fork: %s", strerror(errno));
-	}
+	if (pid < 0)
+		return -errno;
 	if (pid == 0) {
-		/* The child starts the helper and leaves at once, so the helper
-		 * is nobody's child (init reaps it) and outlives this command. */
+		/* The child starts the program and leaves at once, so it is
+		 * nobody's child (init reaps it) and outlives this command. */
 		if (fork() == 0) {
-			int dn = open("/dev/null", O_RDWR | O_CLOEXEC), lg;
+			int dn = open("/dev/null", O_RDWR | O_CLOEXEC), lg = -1;
 			setsid();
-			lg = open(p->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+			if (log)
+				lg = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
 			if (dn >= 0) {
 				dup2(dn, STDIN_FILENO);
 				dup2(dn, STDOUT_FILENO);
 				dup2(lg >= 0 ? lg : dn, STDERR_FILENO);
 			}
-			if (fcntl(pfd[1], F_SETFD, 0) != 0)
+			if (keep_fd >= 0 && fcntl(keep_fd, F_SETFD, 0) != 0)
 				_exit(127);
 			execv(self, (char *const *)(uintptr_t)argv);
 			_exit(127);
 		}
 		_exit(0);
 	}
-	close(pfd[1]);
 	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 		;
+	return 0;
+}
+
+/* Start the helper detached and read its first byte into *out_state. */
+static int spawn(const Cli *cli, const WalDaemonPaths *p, const char *const *args, char *out_state, StrataErr *err)
+{
+	char fdnum[16], msg[1024];
+	const char *argv[40];
+	size_t n = 0, got = 0;
+	ssize_t len;
+	int pfd[2], rc;
+
+	if (pipe2(pfd, O_CLOEXEC) != 0)
+		return strata_err_set(err, -errno, "pipe: %s", strerror(errno));
+	snprintf(fdnum, sizeof fdnum, "%d", pfd[1]);
+	for (size_t i = 0; args[i] && n < sizeof argv / sizeof *argv - 3; i++)
+		argv[n++] = args[i];
+	argv[n++] = "--ready-fd";
+	argv[n++] = fdnum;
+	argv[n] = NULL;
+	rc = wald_detach(cli, argv, p->log, pfd[1]);
+	close(pfd[1]);
+	if (rc) {
+		close(pfd[0]);
+		return strata_err_set(err, rc, "cannot start a helper: %s", strerror(-rc));
+	}
 	for (;;) {
 		len = read(pfd[0], msg + got, sizeof msg - 1 - got);
 		if (len < 0 && errno == EINTR)
@@ -293,6 +313,55 @@ int wald_lock(const WalDaemonPaths *p, int *out_fd)
 		(void)!pwrite(fd, pid, (size_t)l, 0);
 	*out_fd = fd;
 	return 0;
+}
+
+int wald_start(const Cli *cli, const char *kind, const char *dir_real, int *ready_fd, WalDaemonPaths *out,
+               int *out_lock_fd, StrataErr *err)
+{
+	int rc;
+
+	signal(SIGPIPE, SIG_IGN);
+	wald_on_term();
+	/* Segment-sized buffers (16 MiB) from the heap, kept across files:
+	 * glibc would mmap and unmap each, and the kernel zero every page
+	 * again (a sixth of a fetch's CPU time). 32 MiB is glibc's ceiling. */
+	mallopt(M_MMAP_THRESHOLD, 32 << 20);
+	mallopt(M_TRIM_THRESHOLD, 256 << 20);
+	if ((rc = wald_paths(cli, kind, dir_real, out, err)))
+		return rc;
+	rc = wald_lock(out, out_lock_fd);
+	if (rc == 1) {
+		wald_ready(ready_fd, 'B', NULL);   /* another helper is alive */
+		return 1;
+	}
+	if (rc < 0)
+		return strata_err_set(err, rc, "cannot lock %s: %s", out->lock, strerror(-rc));
+	return 0;
+}
+
+int wald_open(const Cli *cli, const WalDaemonPaths *p, Repo **out_repo, int *out_sock_fd, StrataErr *err)
+{
+	Repo *repo = NULL;
+	int rc, sfd;
+
+	if ((rc = cli_repo_open(cli, &repo, err)))
+		return rc;
+	if ((sfd = wald_listen(p)) < 0) {
+		repo_close(repo);
+		return strata_err_set(err, sfd, "cannot listen on %s: %s", p->sock, strerror(-sfd));
+	}
+	*out_repo = repo;
+	*out_sock_fd = sfd;
+	return 0;
+}
+
+void wald_unlock(int fd)
+{
+	if (fd < 0)
+		return;
+	/* Still holding the flock: no other helper writes the file now. */
+	(void)!ftruncate(fd, 0);
+	close(fd);
 }
 
 int wald_listen(const WalDaemonPaths *p)

@@ -12,7 +12,8 @@
  * replace) and its PID written in it; one request line and one answer line
  * per connection.
  *
- * Never: reads the repository. Thread safety: one thread.
+ * Opens the repository for the helper (wald_open), never reads it.
+ * Thread safety: one thread.
  */
 #ifndef STRATA_TOOLS_CLI_WAL_DAEMON_H
 #define STRATA_TOOLS_CLI_WAL_DAEMON_H
@@ -23,6 +24,7 @@
 #include <sys/un.h>
 
 #include "store/error.h"
+#include "store/repo.h"
 #include "tools/cli/cli.h"
 
 #define WALD_LINE_MAX (PATH_MAX + 64)
@@ -50,10 +52,36 @@ int wald_paths(const Cli *cli, const char *kind, const char *dir_real, WalDaemon
 int wald_call(const Cli *cli, const WalDaemonPaths *p, const char *const *args, const char *line, char *ans,
               size_t ans_len, StrataErr *err);
 
+/* wald_start — a helper's first steps, archiver and fetcher alike: SIGPIPE
+ * ignored, SIGTERM and SIGINT caught (wald_on_term), segment-sized buffers
+ * kept in the heap, the kind's files for dir_real (wald_paths) into *out
+ * and their flock (wald_lock). 0: this process is the helper, holding
+ * *out_lock_fd; 1: another helper holds the lock (the starter has been
+ * told 'B': leave with status 0); else an error in err (tell the starter
+ * 'E'). */
+int wald_start(const Cli *cli, const char *kind, const char *dir_real, int *ready_fd, WalDaemonPaths *out,
+               int *out_lock_fd, StrataErr *err);
+
+/* wald_open — open the repository for the helper's whole life (one key
+ * derivation) and listen on p->sock (wald_listen). 0 with *out_repo and
+ * *out_sock_fd; else an error in err and nothing open. */
+int wald_open(const Cli *cli, const WalDaemonPaths *p, Repo **out_repo, int *out_sock_fd, StrataErr *err);
+
+/* wald_detach — start `strata -q <cli's global options> <args...>` (args
+ * ends with NULL; this program, from /proc/self/exe) detached: its own
+ * session, nobody's child (init reaps it), standard input and output
+ * /dev/null, standard error appended to log (NULL: /dev/null), keep_fd
+ * left open across exec (-1: none). 0 or -errno (-E2BIG: too many args). */
+int wald_detach(const Cli *cli, const char *const *args, const char *log, int keep_fd);
+
 /* wald_lock — take the helper's flock without waiting and write this
  * PID into the file. 0 with *out_fd; 1 when another helper holds it;
  * -errno. */
 int wald_lock(const WalDaemonPaths *p, int *out_fd);
+
+/* wald_unlock — empty the lock file (its PID would name an unrelated
+ * process once PIDs wrap) and release the flock (-1: nothing). */
+void wald_unlock(int fd);
 
 /* wald_listen — a non-blocking listening socket at p->sock (a stale one
  * removed first: call only holding the flock), mode 0600. -errno. */

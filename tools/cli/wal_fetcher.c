@@ -12,12 +12,10 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <malloc.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -458,24 +456,11 @@ int walfetch_serve(Cli *cli, const char *pg_wal, int ready_fd, int prefetch, int
 	int64_t last = wald_now_ms();
 	int lfd = -1, sfd = -1, rc, started = 0;   /* started: workers running */
 
-	signal(SIGPIPE, SIG_IGN);
-	wald_on_term();
-	/* Segment-sized buffers (16 MiB) from the heap, kept across files:
-	 * glibc would mmap and unmap each, and the kernel zero every page
-	 * again (a sixth of a fetch's CPU time). 32 MiB is glibc's ceiling. */
-	mallopt(M_MMAP_THRESHOLD, 32 << 20);
-	mallopt(M_TRIM_THRESHOLD, 256 << 20);
-	if ((rc = wald_paths(cli, "walfetch", pg_wal, &p, &err)))
-		goto fail;
-	rc = wald_lock(&p, &lfd);
-	if (rc == 1) {
-		wald_ready(&ready_fd, 'B', NULL);   /* another fetcher is alive */
+	rc = wald_start(cli, "walfetch", pg_wal, &ready_fd, &p, &lfd, &err);
+	if (rc == 1)
 		return 0;
-	}
-	if (rc < 0) {
-		rc = strata_err_set(&err, rc, "cannot lock %s: %s", p.lock, strerror(-rc));
+	if (rc)
 		goto fail;
-	}
 	f = calloc(1, sizeof *f);
 	if (!f) {
 		rc = strata_err_set(&err, -ENOMEM, "out of memory");
@@ -495,12 +480,8 @@ int walfetch_serve(Cli *cli, const char *pg_wal, int ready_fd, int prefetch, int
 		goto fail;
 	}
 	/* One key derivation for the whole recovery. */
-	if ((rc = cli_repo_open(cli, &f->repo, &err)))
+	if ((rc = wald_open(cli, &p, &f->repo, &sfd, &err)))
 		goto fail;
-	if ((sfd = wald_listen(&p)) < 0) {
-		rc = strata_err_set(&err, sfd, "cannot listen on %s: %s", p.sock, strerror(-sfd));
-		goto fail;
-	}
 	while (started < WORKERS && pthread_create(&th[started], NULL, worker, f) == 0)
 		started++;
 	if (started < WORKERS) {
@@ -562,6 +543,7 @@ int walfetch_serve(Cli *cli, const char *pg_wal, int ready_fd, int prefetch, int
 			if (poll(&one, 1, 0) > 0)
 				continue;   /* a client just came */
 			unlink(p.sock);   /* while holding the flock: no successor yet */
+			fprintf(stderr, "strata wal fetcher: no request for %d s, exiting\n", idle_s);
 			break;
 		}
 	}
@@ -597,7 +579,6 @@ out:
 	}
 	if (sfd >= 0)
 		close(sfd);
-	if (lfd >= 0)
-		close(lfd);
+	wald_unlock(lfd);
 	return rc ? 1 : 0;
 }

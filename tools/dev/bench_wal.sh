@@ -5,8 +5,13 @@
 #   sh tools/dev/bench_wal.sh            (make bench-wal; BENCH_WAL_SCALE=20)
 #
 # For each setup — strata synchronous (wal-push / wal-fetch), strata
-# asynchronous (wal-push --async / wal-fetch --async), pgBackRest gz,
-# pgBackRest compress-type=zst, pgBackRest archive-async=y with zst — a
+# asynchronous (wal-push --async, and restore_command strata-wal-fetch, the
+# fetcher's libc-only client), pgBackRest gz, pgBackRest compress-type=zst,
+# pgBackRest archive-async=y with zst, and the two asynchronous ones again
+# with the repository in a local S3 server (strata-async-s3, pgbr-async-s3:
+# tests/s3's pinned s3rver over https with a fresh self-signed certificate,
+# pgBackRest with repo1-s3-uri-style=path and repo1-storage-verify-tls=n;
+# skipped without node and npm) — a
 # fresh cluster (16 MiB segments, max_wal_size 256MB) archives a WAL burst:
 # `pgbench -i -s SCALE`, a CREATE TABLE AS of SCALE x 50,000 rows, and one
 # `pgbench -c 4 -T 10`; then eight single segments with a second between
@@ -33,9 +38,10 @@
 set -eu
 
 SCALE=${BENCH_WAL_SCALE:-20}
-SETUPS=${BENCH_WAL_SETUPS:-"strata strata-async pgbr-gz pgbr-zst pgbr-async"}
+SETUPS=${BENCH_WAL_SETUPS:-"strata strata-async pgbr-gz pgbr-zst pgbr-async strata-async-s3 pgbr-async-s3"}
 STRATA=${STRATA:-$(pwd)/build/strata}
-[ -x "$STRATA" ] || { echo "bench_wal: build strata first (make)"; exit 2; }
+CLIENT=$(dirname "$STRATA")/strata-wal-fetch
+[ -x "$STRATA" ] && [ -x "$CLIENT" ] || { echo "bench_wal: build strata first (make)"; exit 2; }
 [ "$(id -u)" -eq 0 ] || { echo "bench_wal: needs root (cgroups, runuser -u postgres)"; exit 2; }
 if ! command -v pgbackrest >/dev/null 2>&1; then
 	flock /tmp/apt.lock apt-get install -y pgbackrest >/dev/null
@@ -54,8 +60,11 @@ AS="runuser -u postgres --"
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 RES="$B/results"
 : >"$RES"
+S3_PID=
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 cleanup() {
 	rc=$?
+	[ -n "$S3_PID" ] && kill "$S3_PID" 2>/dev/null
 	for d in "$B"/*/data "$B"/*/rec; do [ -d "$d" ] && $AS "$PGBIN/pg_ctl" -D "$d" -m immediate -w stop >/dev/null 2>&1 || true; done
 	for l in "$B"/*/cache/walarch/*.lock "$B"/*/cache/walfetch/*.lock; do
 		[ -e "$l" ] && kill "$(cat "$l")" 2>/dev/null || true
@@ -68,6 +77,42 @@ cleanup() {
 	exit $rc
 }
 trap cleanup EXIT
+
+# The S3 server for the -s3 setups: tests/s3's pinned s3rver (npm ci there
+# once), over https, bucket "bench"; its data in $B/s3.
+case $SETUPS in
+*-s3*)
+	if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+		echo "bench_wal: no node/npm: the S3 setups are skipped"
+		SETUPS=$(echo "$SETUPS" | tr ' ' '\n' | grep -v -- '-s3$' | tr '\n' ' ')
+	else
+		S3DIR=$(pwd)/tests/s3
+		[ -f "$S3DIR/node_modules/@20minutes/s3rver/lib/cli.js" ] ||
+			(cd "$S3DIR" && npm ci --no-audit --no-fund --loglevel=error) >/dev/null
+		mkdir -p "$B/tls"
+		openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+			-keyout "$B/tls/key.pem" -out "$B/tls/cert.pem" >/dev/null 2>&1
+		chmod 755 "$B/tls"
+		chmod 644 "$B/tls/cert.pem"
+		# --allow-mismatched-signatures: for pgBackRest's listings
+		# ("GET /bench/?list-type=2...") s3rver signs the canonical URI
+		# "/bench" and refused them (SignatureDoesNotMatch); strata's
+		# signatures match either way.
+		NODE_OPTIONS=--openssl-legacy-provider node "$S3DIR/start.js" -d "$B/s3" -a 127.0.0.1 -p 0 \
+			--allow-mismatched-signatures \
+			--key "$B/tls/key.pem" --cert "$B/tls/cert.pem" --configure-bucket bench >"$B/s3.log" 2>&1 &
+		S3_PID=$!
+		S3_PORT=
+		i=0
+		while [ $i -lt 150 ]; do
+			S3_PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' "$B/s3.log" | head -n 1)
+			[ -n "$S3_PORT" ] && break
+			sleep 0.1
+			i=$((i + 1))
+		done
+		[ -n "$S3_PORT" ] || { echo "bench_wal: s3rver did not start: $(cat "$B/s3.log")"; exit 1; }
+	fi ;;
+esac
 
 sql() { $AS "$PGBIN/psql" -X -q -A -t -h "$SOCK" -p "$PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 -c "$1"; }
 cg_new() { mkdir "$CG/strata-bench-$$-$1"; chown postgres "$CG/strata-bench-$$-$1/cgroup.procs" "$CG/strata-bench-$$-$1/tasks"; }
@@ -97,14 +142,23 @@ for setup in $SETUPS; do
 	printf 'bench wal password\n' >"$W/pw"
 	chmod 600 "$W/pw"
 	cp "$STRATA" "$W/bin/strata"
-	cat >"$W/bin/strata-pg" <<EOF
-#!/bin/sh
-export STRATA_REPOSITORY="$W/repo" STRATA_PASSWORD_FILE="$W/pw" STRATA_CACHE_DIR="$W/cache"
-exec "$W/bin/strata" "\$@"
-EOF
+	cp "$CLIENT" "$W/bin/strata-wal-fetch"
+	case $setup in
+	*-s3) ENVS="STRATA_REPOSITORY=s3:https://127.0.0.1:$S3_PORT/bench/$setup STRATA_S3_CA_BUNDLE=$B/tls/cert.pem"
+	      ENVS="$ENVS AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_DEFAULT_REGION=us-east-1" ;;
+	*)    ENVS="STRATA_REPOSITORY=$W/repo" ;;
+	esac
+	ENVS="$ENVS STRATA_PASSWORD_FILE=$W/pw STRATA_CACHE_DIR=$W/cache"
+	# strata-pg runs strata, strata-wal-fetch-pg the client, both with the
+	# repository's environment (the wrapper postgresql.md describes).
+	for prog in strata strata-wal-fetch; do
+		w="$W/bin/$prog-pg"
+		[ $prog = strata ] && w="$W/bin/strata-pg"
+		printf '#!/bin/sh\nexport %s\nexec "%s" "$@"\n' "$ENVS" "$W/bin/$prog" >"$w"
+	done
 	cat >"$W/pgbackrest.conf" <<EOF
 [global]
-repo1-path=$W/repo
+$(case $setup in *-s3) ;; *) echo "repo1-path=$W/repo" ;; esac)
 lock-path=$W/lock
 spool-path=$W/spool
 log-path=$W/log
@@ -112,7 +166,8 @@ log-level-console=warn
 log-level-file=off
 process-max=2
 archive-get-queue-max=128MiB
-$(case $setup in pgbr-gz) echo "compress-type=gz";; pgbr-zst) echo "compress-type=zst";; pgbr-async) printf 'compress-type=zst\narchive-async=y\n';; esac)
+$(case $setup in pgbr-gz) echo "compress-type=gz";; pgbr-zst) echo "compress-type=zst";; pgbr-async*) printf 'compress-type=zst\narchive-async=y\n';; esac)
+$(case $setup in pgbr-*-s3) printf 'repo1-type=s3\nrepo1-path=/%s\nrepo1-s3-bucket=bench\nrepo1-s3-endpoint=127.0.0.1\nrepo1-storage-port=%s\nrepo1-s3-region=us-east-1\nrepo1-s3-key=S3RVER\nrepo1-s3-key-secret=S3RVER\nrepo1-s3-uri-style=path\nrepo1-storage-verify-tls=n\n' "$setup" "$S3_PORT";; esac)
 
 [main]
 pg1-path=$W/data
@@ -120,10 +175,10 @@ pg1-socket-path=$SOCK
 pg1-port=$PORT
 EOF
 	chown -R postgres "$W"
-	chmod 755 "$W/bin" "$W/bin/strata" "$W/bin/strata-pg"
+	chmod 755 "$W/bin" "$W/bin/strata" "$W/bin/strata-pg" "$W/bin/strata-wal-fetch" "$W/bin/strata-wal-fetch-pg"
 	case $setup in
 	strata)       PUSH="$W/bin/strata-pg wal-push %p";         FETCH="$W/bin/strata-pg wal-fetch %f %p" ;;
-	strata-async) PUSH="$W/bin/strata-pg wal-push --async %p"; FETCH="$W/bin/strata-pg wal-fetch --async %f %p" ;;
+	strata-async*) PUSH="$W/bin/strata-pg wal-push --async %p"; FETCH="$W/bin/strata-wal-fetch-pg %f %p" ;;
 	pgbr-*)       PUSH="pgbackrest --config=$W/pgbackrest.conf --stanza=main archive-push %p"
 	              # %p is relative to pg1-path: the recovering server's.
 	              FETCH="pgbackrest --config=$W/pgbackrest.conf --stanza=main --pg1-path=$W/rec archive-get %f \"%p\"" ;;
@@ -189,12 +244,16 @@ EOF
 	failed=$(sql "select failed_count from pg_stat_archiver")
 	$AS "$PGBIN/pg_ctl" -D "$W/data" -m fast -w stop >/dev/null
 	# Helpers that outlive PostgreSQL are stopped so their CPU is final.
-	for l in "$W"/cache/walarch/*.lock; do [ -e "$l" ] && kill "$(cat "$l")" 2>/dev/null; done
+	for l in "$W"/cache/walarch/*.lock; do [ -e "$l" ] && kill "$(cat "$l")" 2>/dev/null || true; done
 	sleep 1
 	push_cpu=$(cg_cpu_s "$setup-push")
 	idle_wall=$(tail -n +"$((burst_calls + 1))" "$W/push.times" | awk '$3 == 0 { print $2 - $1 }' | median)
 	max_ready=$(sort -n "$W/ready.samples" | tail -n 1)
-	repo_bytes=$(du -sb "$W/repo" | cut -f1)
+	case $setup in
+	# s3rver keeps each object as <key>._S3rver_object beside its metadata.
+	*-s3) repo_bytes=$(find "$B/s3/bench/$setup" -name '*._S3rver_object' -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }') ;;
+	*)    repo_bytes=$(du -sb "$W/repo" | cut -f1) ;;
+	esac
 
 	# Recovery of the base backup to the end of the archive.
 	cp -a "$W/base" "$W/rec"
@@ -210,7 +269,7 @@ EOF
 	while [ "$(sql "select pg_is_in_recovery()" 2>/dev/null)" != f ]; do sleep 0.1; done
 	r1=$(date +%s.%N)
 	$AS "$PGBIN/pg_ctl" -D "$W/rec" -m fast -w stop >/dev/null
-	for l in "$W"/cache/walfetch/*.lock; do [ -e "$l" ] && kill "$(cat "$l")" 2>/dev/null; done
+	for l in "$W"/cache/walfetch/*.lock; do [ -e "$l" ] && kill "$(cat "$l")" 2>/dev/null || true; done
 	sleep 1
 	fetch_cpu=$(cg_cpu_s "$setup-fetch")
 	fetched=$(awk '$3 == 0' "$W/fetch.times" | wc -l)
@@ -226,6 +285,7 @@ EOF
 done
 
 echo
+echo "load average $LOAD0 at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end; $(nproc) cores"
 echo "WAL burst: pgbench -i -s $SCALE, CREATE TABLE AS of $((SCALE * 50000)) rows, pgbench -c 4 -T 10; 16 MiB segments"
 printf '| %s |' ""
 awk '{ printf " %s |", $1 }' "$RES"; echo
