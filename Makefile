@@ -57,7 +57,7 @@ endif
 CHUNKER_SRC = $(wildcard chunker/*.c)
 STORE_SRC   = $(wildcard store/*.c store/*/*.c)
 REMOTE_SRC  = $(wildcard remote/*.c remote/*/*.c)
-# strata_wal_fetch.c is a program of its own (libc only), not part of strata.
+# strata_wal_fetch.c is a program of its own (libc and libsodium), not part of strata.
 CLI_SRC     = $(filter-out tools/cli/strata_wal_fetch.c,$(wildcard tools/cli/*.c))
 AUX_SRC     = $(wildcard tools/dev/*.c)
 LIB_SRC     = $(CHUNKER_SRC) $(STORE_SRC) $(REMOTE_SRC)
@@ -75,10 +75,10 @@ ifeq ($(BUILD),build)
 	@ln -sf build/strata strata
 endif
 
-# The cheap restore_command client of the WAL fetcher: libc only, so that a
+# The cheap restore_command client of the WAL fetcher: libc and libsodium only, so that a
 # call served from the spool does not pay for loading strata's libraries.
 $(BUILD)/strata-wal-fetch: $(BUILD)/tools/cli/strata_wal_fetch.o
-	$(CC) $(LDFLAGS) -o $@ $^
+	$(CC) $(LDFLAGS) -o $@ $^ -lsodium
 
 $(BUILD)/strata: $(LIB_OBJ) $(CLI_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(FUSE_LIBS)

@@ -106,13 +106,16 @@ else
 	fail "initdb" "$(tail -n 5 "$T/out")"
 	e2e_done
 fi
+# --idle 600: on a CPU-starved machine the burst can go a minute without a
+# new segment, and an archiver leaving on the default 60 s idle timeout would
+# leave nothing to kill below (the helpers are killed at exit).
 cat >>"$P/data/postgresql.conf" <<EOF
 listen_addresses = '127.0.0.1'
 port = $PORT1
 unix_socket_directories = '$P/sock'
 wal_level = replica
 archive_mode = on
-archive_command = '$SP wal-push --async %p'
+archive_command = '$SP wal-push --async --idle 600 %p'
 max_wal_size = 64MB
 min_wal_size = 32MB
 max_wal_senders = 4
@@ -174,7 +177,7 @@ kills=0
 while [ $kills -lt 5 ]; do
 	i=0
 	while [ $i -lt 200 ]; do
-		c=$(pgrep -f "$P/bin/strata wal-push --async pg_wal/" | head -n 1)
+		c=$(pgrep -f "$P/bin/strata wal-push --async --idle 600 pg_wal/" | head -n 1)
 		if [ -n "$c" ]; then
 			sleep 0.1
 			kill -0 "$c" 2>/dev/null && break

@@ -1,4 +1,4 @@
-# e2e_wal_client.sh — strata-wal-fetch, the libc-only restore_command
+# e2e_wal_client.sh — strata-wal-fetch, the small (libc and libsodium) restore_command
 # client of the WAL fetcher (issue 31), with a real PostgreSQL server.
 #
 # The client is installed beside a `strata` that logs each start and then
@@ -21,10 +21,10 @@ if [ ! -x "$CLIENT" ]; then
 	fail "strata-wal-fetch is built beside strata" "$CLIENT missing"
 	e2e_done
 fi
-if ldd "$CLIENT" | grep -v -e 'libc\.so' -e 'linux-vdso' -e 'ld-linux' | grep -q '=>'; then
-	fail "strata-wal-fetch links libc only" "$(ldd "$CLIENT")"
+if ldd "$CLIENT" | grep -v -e 'libc\.so' -e 'libsodium\.so' -e 'linux-vdso' -e 'ld-linux' | grep -q '=>'; then
+	fail "strata-wal-fetch links libc and libsodium only" "$(ldd "$CLIENT")"
 else
-	pass "strata-wal-fetch links libc only"
+	pass "strata-wal-fetch links libc and libsodium only"
 fi
 
 PGBIN=

@@ -413,7 +413,7 @@ const CliCommand cmd_wal_fetch = {
 		"                     DEST (no copy, no fsync). Exit codes as above; it exits\n"
 		"                     after 60 s idle (--idle S) and removes its spool.\n"
 		"                     strata-wal-fetch NAME DEST, a small program\n"
-		"                     installed beside strata (libc only), does the same\n"
+		"                     installed beside strata (libc, libsodium), does the same\n"
 		"                     at a fraction of the cost per call: it renames the\n"
 		"                     spooled file itself and runs strata wal-fetch\n"
 		"                     --async for anything else (options, no fetcher yet,\n"
