@@ -111,6 +111,18 @@ typedef struct BackupOptions {
 	 * status.) NULL: none. */
 	BackupStreamEndFn stream_end;
 	void *stream_end_ctx;
+	/* Change tracking (store/backup/changeset.h; NULL: none): the walk
+	 * lists only the directories marked CHANGESET_RELIST, stats only the
+	 * entries marked or on the way to a mark, and takes every other entry
+	 * (a whole subtree for a directory) from snapshot changes_parent
+	 * unchanged. Used only when changes_parent is the snapshot this backup
+	 * records as its parent (opts->parent, else the automatic one), is
+	 * complete (not partial) and has the same source paths; else the
+	 * source is scanned whole (BackupResult.changes_fallback says why).
+	 * The caller vouches that the parent was made with the same excludes
+	 * and views, and that every path changed since holds a mark. */
+	const struct ChangeSet *changes;
+	const uint8_t *changes_parent;     /* STRATA_ID_LEN bytes */
 } BackupOptions;
 
 typedef struct BackupResult {
@@ -123,6 +135,13 @@ typedef struct BackupResult {
 	uint64_t partial_count;
 	SnapshotPartialPath *partial_paths;
 	size_t npartial_paths;
+	/* With opts->changes: 1 when the change set was used, else why not
+	 * ("" when it was). dirs_visited counts the directories whose entries
+	 * were looked at (listed, or taken from the parent's tree and some
+	 * re-stat'ed), with or without a change set. */
+	int changes_used;
+	char changes_fallback[256];
+	uint64_t dirs_visited;
 } BackupResult;
 
 /* backup_run — back up and write a snapshot.
