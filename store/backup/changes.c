@@ -146,10 +146,6 @@ int changes_plan(Repo *repo, ChangesMode mode, const FsSnap *fss, BackupOptions 
 		return strata_err_set(err, -ENOMEM, "out of memory");
 	p->mode = mode;
 	*out = p;
-	if (mode == CHANGES_SCAN) {
-		snprintf(p->why, sizeof p->why, "--changes scan");
-		return 0;
-	}
 	if (mode == CHANGES_BTRFS && !fss)
 		return strata_err_set(err, STRATA_EUSAGE, "--changes btrfs needs --fs-snapshot btrfs (the changes are "
 		                      "found between two of its snapshots)");
@@ -174,7 +170,7 @@ int changes_plan(Repo *repo, ChangesMode mode, const FsSnap *fss, BackupOptions 
 	have_state = rc == 0;
 	rc = 0;
 	if (!fss || mode == CHANGES_JOURNAL) {
-		snprintf(p->why, sizeof p->why, "%s", mode == CHANGES_JOURNAL ? "no change journal (strata watch) "
+		snprintf(p->why, sizeof p->why, "%s", mode == CHANGES_SCAN ? "--changes scan" : mode == CHANGES_JOURNAL ? "no change journal (strata watch) "
 		         "covers these paths" : "no --fs-snapshot btrfs and no change journal");
 		goto out;
 	}
@@ -182,7 +178,13 @@ int changes_plan(Repo *repo, ChangesMode mode, const FsSnap *fss, BackupOptions 
 		rc = strata_err_set(err, rc, "out of memory");
 		goto out;
 	}
-	fail = plan_btrfs(p, fss, paths, opts->npaths, &st, have_state);
+	/* With scan, only what the next backup starts from: a full scan is
+	 * as good a parent as any. */
+	fail = plan_btrfs(p, fss, paths, opts->npaths, &st, have_state && mode != CHANGES_SCAN);
+	if (mode == CHANGES_SCAN) {
+		snprintf(p->why, sizeof p->why, "--changes scan");
+		fail = 1;
+	}
 	if (!fail && !have_state)
 		fail = 1;
 	if (fail) {
@@ -209,7 +211,7 @@ out:
 
 void changes_finish(ChangesPlan *p, Repo *repo, int rc, const BackupResult *res)
 {
-	if (!p || p->mode == CHANGES_SCAN || !p->key[0])
+	if (!p || !p->key[0])
 		return;
 	if (rc != 0 || !res || res->partial) {
 		changestate_drop(repo, p->key);
