@@ -11,6 +11,7 @@
 #include "store/backup/btrfschanges.h"
 #include "store/backup/changeset.h"
 #include "store/backup/changestate.h"
+#include "store/backup/journal.h"
 
 struct ChangesPlan {
 	ChangesMode mode;
@@ -133,6 +134,59 @@ static int plan_btrfs(ChangesPlan *p, const FsSnap *fss, char **paths, size_t np
 	return fail;
 }
 
+/* How long a backup waits for the watcher to write out its queue. */
+#define JOURNAL_SYNC_MS 3000
+
+/* The change journal: the position now (recorded for the next backup)
+ * and, with use, the changes since the recorded one into p->cs. 0, or 1
+ * with p->why set. */
+static int plan_journal(ChangesPlan *p, Repo *repo, char **paths, size_t npaths, const ChangeState *st,
+                        int have_state, int use)
+{
+	char root[PATH_MAX];
+	JournalPos now, from;
+	StrataErr e = {0};
+	char *slash;
+	int r;
+
+	snprintf(root, sizeof root, "%s", repo_cache_path(repo));
+	if (!(slash = strrchr(root, '/')) || slash == root) {
+		snprintf(p->why, sizeof p->why, "no local cache for a change journal");
+		return 1;
+	}
+	*slash = '\0';
+	memset(&now, 0, sizeof now);
+	r = journal_sync(root, (const char *const *)paths, npaths, JOURNAL_SYNC_MS, &now, p->why, sizeof p->why, &e);
+	if (r < 0)
+		snprintf(p->why, sizeof p->why, "%s", e.msg);
+	if (r != 0)
+		return 1;
+	p->now.journal = 1;
+	memcpy(p->now.journal_run, now.run, sizeof now.run);
+	p->now.journal_offset = now.offset;
+	if (!use)
+		return 1;
+	if (!have_state || !st->journal) {
+		snprintf(p->why, sizeof p->why, "nothing recorded from this change journal yet (the first backup after "
+		         "the watcher starts scans)");
+		return 1;
+	}
+	from = now;
+	memcpy(from.run, st->journal_run, sizeof from.run);
+	from.offset = st->journal_offset;
+	if ((r = changeset_new(&p->cs)) != 0) {
+		snprintf(p->why, sizeof p->why, "out of memory");
+		return 1;
+	}
+	if (journal_read(&from, &now, p->cs, p->why, sizeof p->why) != 0) {
+		changeset_free(p->cs);
+		p->cs = NULL;
+		return 1;
+	}
+	p->method = "journal";
+	return 0;
+}
+
 int changes_plan(Repo *repo, ChangesMode mode, const FsSnap *fss, BackupOptions *opts, ChangesPlan **out,
                  StrataErr *err)
 {
@@ -170,8 +224,16 @@ int changes_plan(Repo *repo, ChangesMode mode, const FsSnap *fss, BackupOptions 
 	have_state = rc == 0;
 	rc = 0;
 	if (!fss || mode == CHANGES_JOURNAL) {
-		snprintf(p->why, sizeof p->why, "%s", mode == CHANGES_SCAN ? "--changes scan" : mode == CHANGES_JOURNAL ? "no change journal (strata watch) "
-		         "covers these paths" : "no --fs-snapshot btrfs and no change journal");
+		if (plan_journal(p, repo, paths, opts->npaths, &st, have_state, mode != CHANGES_SCAN) == 0) {
+			changeset_seal(p->cs);
+			memcpy(p->parent, st.snapshot, STRATA_ID_LEN);
+			opts->changes = p->cs;
+			opts->changes_parent = p->parent;
+		} else if (mode == CHANGES_SCAN) {
+			snprintf(p->why, sizeof p->why, "--changes scan");
+		} else if (mode == CHANGES_AUTO && strncmp(p->why, "no change journal", 17) == 0) {
+			snprintf(p->why, sizeof p->why, "no --fs-snapshot btrfs and no change journal");
+		}
 		goto out;
 	}
 	if ((rc = changeset_new(&p->cs)) != 0) {

@@ -4,6 +4,7 @@
  *   snapshot <64 hex digits>
  *   source <index> none
  *   source <index> btrfs <32 hex digits of UUID> <otransid>
+ *   journal <16 hex digits: the watcher's run> <offset in its log>
  *
  * one "source" line per source path, in order. */
 #include "store/backup/changestate.h"
@@ -113,6 +114,10 @@ int changestate_load(Repo *repo, const char *key, ChangeState *out, StrataErr *e
 				goto bad;
 			}
 			st.nsrc++;
+		} else if (sscanf(line, "journal %16s %llu", w1, &gen) == 2 && strlen(w1) == 16 && !st.journal) {
+			st.journal = 1;
+			memcpy(st.journal_run, w1, 17);
+			st.journal_offset = gen;
 		} else {
 			goto bad;
 		}
@@ -157,6 +162,8 @@ int changestate_save(Repo *repo, const char *key, const ChangeState *st, StrataE
 			fprintf(m, "source %zu none\n", i);
 		}
 	}
+	if (st->journal)
+		fprintf(m, "journal %s %" PRIu64 "\n", st->journal_run, st->journal_offset);
 	if (fclose(m) != 0) {
 		free(buf);
 		return strata_err_set(err, -ENOMEM, "out of memory");

@@ -34,6 +34,11 @@ typedef struct ChangeState {
 	uint8_t snapshot[STRATA_ID_LEN];
 	ChangeSource *src;          /* malloc'ed */
 	size_t nsrc;
+	/* A change journal's position (store/backup/journal.h), taken
+	 * before that backup's walk: */
+	int journal;
+	char journal_run[17];
+	uint64_t journal_offset;
 } ChangeState;
 
 /* changestate_key — the file name for host, paths and excludes (in the

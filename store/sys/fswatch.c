@@ -1,0 +1,269 @@
+/* fswatch.c — see fswatch.h. */
+#include "store/sys/fswatch.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/fanotify.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store/backup/journal.h"
+
+/* What changes an entry or a directory's entries. */
+#define EVENTS (FAN_CREATE | FAN_DELETE | FAN_MOVED_FROM | FAN_MOVED_TO | FAN_MODIFY | FAN_ATTRIB | \
+                FAN_DELETE_SELF | FAN_MOVE_SELF | FAN_ONDIR)
+#define ENTRY_EVENTS (FAN_CREATE | FAN_DELETE | FAN_MOVED_FROM | FAN_MOVED_TO)
+
+typedef struct Watch {
+	const char *const *roots;
+	size_t nroots;
+	const char *skip;
+	int mount_fd;                 /* any directory of the watched filesystem(s) */
+	int log_fd;
+	uint64_t offset;              /* bytes in the log */
+	char *buf;                    /* lines not yet written */
+	size_t len, cap;
+	int failed;                   /* the log could not be written: stop */
+} Watch;
+
+static int under(const char *path, const char *dir)
+{
+	size_t len = strlen(dir);
+
+	if (strcmp(dir, "/") == 0)
+		return 1;
+	return strncmp(path, dir, len) == 0 && (path[len] == '\0' || path[len] == '/');
+}
+
+static void put(Watch *w, char kind, const char *path)
+{
+	size_t need = strlen(path) + 3;
+
+	if (kind != 'O') {
+		size_t k = 0;
+		while (k < w->nroots && !under(path, w->roots[k]))
+			k++;
+		if (k == w->nroots || (w->skip && under(path, w->skip)))
+			return;
+		if (strchr(path, '\n')) {
+			put(w, 'O', "a changed path holds a newline");
+			return;
+		}
+	}
+	if (w->len + need > w->cap) {
+		size_t cap = (w->len + need) * 2;
+		char *p = realloc(w->buf, cap);
+		if (!p) {
+			w->failed = 1;
+			return;
+		}
+		w->buf = p;
+		w->cap = cap;
+	}
+	w->buf[w->len++] = kind;
+	w->buf[w->len++] = ' ';
+	memcpy(w->buf + w->len, path, need - 3);
+	w->len += need - 3;
+	w->buf[w->len++] = '\n';
+}
+
+static void flush(Watch *w)
+{
+	size_t done = 0;
+
+	while (done < w->len) {
+		ssize_t n = write(w->log_fd, w->buf + done, w->len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			w->failed = 1;
+			return;
+		}
+		done += (size_t)n;
+	}
+	w->offset += w->len;
+	w->len = 0;
+}
+
+/* The path of the directory a file handle names, into out (PATH_MAX):
+ * 0, 1 when the directory is gone (its removal is an event of its
+ * parent's), or -errno. */
+static int handle_path(Watch *w, struct file_handle *fh, char *out)
+{
+	char link[64];
+	ssize_t n;
+	int fd = open_by_handle_at(w->mount_fd, fh, O_PATH | O_CLOEXEC);
+
+	if (fd < 0)
+		return errno == ESTALE || errno == ENOENT ? 1 : -errno;
+	snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+	n = readlink(link, out, PATH_MAX - 1);
+	close(fd);
+	if (n <= 0 || n >= PATH_MAX - 1)
+		return -ENAMETOOLONG;
+	out[n] = '\0';
+	if (n > 10 && strcmp(out + n - 10, " (deleted)") == 0)
+		return 1;
+	return 0;
+}
+
+static void on_event(Watch *w, const struct fanotify_event_metadata *m)
+{
+	const uint8_t *p = (const uint8_t *)(m + 1), *end = (const uint8_t *)m + m->event_len;
+	char dir[PATH_MAX], full[PATH_MAX];
+
+	if (m->mask & FAN_Q_OVERFLOW) {
+		put(w, 'O', "the fanotify queue overflowed");
+		return;
+	}
+	while (p + sizeof(struct fanotify_event_info_header) <= end) {
+		const struct fanotify_event_info_header *h = (const void *)p;
+		if (h->len < sizeof *h || p + h->len > end)
+			break;
+		if (h->info_type == FAN_EVENT_INFO_TYPE_DFID_NAME || h->info_type == FAN_EVENT_INFO_TYPE_DFID ||
+		    h->info_type == FAN_EVENT_INFO_TYPE_FID) {
+			const struct fanotify_event_info_fid *fid = (const void *)p;
+			struct file_handle *fh = (struct file_handle *)(uintptr_t)fid->handle;
+			int rc = handle_path(w, fh, dir);
+			if (rc < 0) {
+				char why[128];
+				snprintf(why, sizeof why, "a changed directory's handle cannot be resolved: %s", strerror(-rc));
+				put(w, 'O', why);
+			} else if (rc == 0) {
+				if (h->info_type == FAN_EVENT_INFO_TYPE_DFID_NAME) {
+					const char *name = (const char *)fh->f_handle + fh->handle_bytes;
+					if (strcmp(name, ".") == 0) {
+						put(w, 'R', dir);
+					} else if (snprintf(full, sizeof full, "%s/%s", strcmp(dir, "/") ? dir : "", name) <
+					           (int)sizeof full) {
+						put(w, 'S', full);
+						if (m->mask & ENTRY_EVENTS)
+							put(w, 'R', dir);
+					} else {
+						put(w, 'O', "a changed path is too long");
+					}
+				} else {
+					put(w, 'R', dir);
+				}
+			}
+		}
+		p += h->len;
+	}
+}
+
+/* Read every queued event (the group is non-blocking). */
+static void drain(Watch *w, int fan)
+{
+	char buf[65536] __attribute__((aligned(8)));
+
+	for (;;) {
+		ssize_t n = read(fan, buf, sizeof buf);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		for (struct fanotify_event_metadata *m = (void *)buf; FAN_EVENT_OK(m, n); m = FAN_EVENT_NEXT(m, n)) {
+			on_event(w, m);
+			if (m->fd >= 0)
+				close(m->fd);
+		}
+	}
+	flush(w);
+}
+
+int fswatch_run(const char *const *roots, size_t nroots, const char *journal_dir, const char *skip,
+                void (*ready)(const char *run, void *ctx), void *ctx, StrataErr *err)
+{
+	Watch w = { .roots = roots, .nroots = nroots, .skip = skip, .mount_fd = -1, .log_fd = -1 };
+	char run[17];
+	sigset_t set, old;
+	int fan = -1, sfd = -1, rc = 0;
+
+	fan = fanotify_init(FAN_CLASS_NOTIF | FAN_REPORT_DFID_NAME | FAN_NONBLOCK | FAN_CLOEXEC, O_RDONLY | O_CLOEXEC);
+	if (fan < 0) {
+		rc = -errno;
+		return strata_err_set(err, rc, "fanotify_init: %s (%s)", strerror(-rc), rc == -EPERM ?
+		                      "needs root (CAP_SYS_ADMIN); without a watcher every backup scans" :
+		                      "needs Linux 5.9 or later for FAN_REPORT_DFID_NAME");
+	}
+	for (size_t i = 0; i < nroots; i++)
+		if (fanotify_mark(fan, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, EVENTS, AT_FDCWD, roots[i]) != 0) {
+			rc = -errno;
+			strata_err_set(err, rc, "%s: cannot watch its filesystem (fanotify_mark FAN_MARK_FILESYSTEM): %s",
+			               roots[i], strerror(-rc));
+			goto out;
+		}
+	if ((w.mount_fd = open(roots[0], O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		rc = -errno;
+		strata_err_set(err, rc, "%s: %s", roots[0], strerror(-rc));
+		goto out;
+	}
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, &old);
+	if ((sfd = signalfd(-1, &set, SFD_CLOEXEC)) < 0) {
+		rc = -errno;
+		strata_err_set(err, rc, "signalfd: %s", strerror(-rc));
+		goto out;
+	}
+	/* The run starts with the marks in place: a backup that syncs with
+	 * it sees every change made since. */
+	if ((rc = journal_run_write(journal_dir, roots, nroots, run, &w.log_fd, err)) != 0)
+		goto out;
+	if (ready)
+		ready(run, ctx);
+	while (!w.failed) {
+		struct pollfd pf[2] = { { fan, POLLIN, 0 }, { sfd, POLLIN, 0 } };
+		if (poll(pf, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = strata_err_set(err, -errno, "poll: %s", strerror(errno));
+			break;
+		}
+		if (pf[0].revents & POLLIN)
+			drain(&w, fan);
+		if (pf[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			int stop = 0, sync = 0;
+			while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
+				if (si.ssi_signo == SIGUSR1)
+					sync = 1;
+				else
+					stop = 1;
+				/* One signal read per wakeup is enough: poll again. */
+				break;
+			}
+			if (sync) {
+				drain(&w, fan);
+				if (!w.failed)
+					journal_answer_syncs(journal_dir, w.offset);
+			}
+			if (stop)
+				break;
+		}
+	}
+	if (w.failed && rc == 0)
+		rc = strata_err_set(err, -EIO, "%s/log: cannot append to the change journal: %s; backups scan until "
+		                    "the watcher is restarted", journal_dir, strerror(errno));
+	sigprocmask(SIG_SETMASK, &old, NULL);
+out:
+	if (sfd >= 0)
+		close(sfd);
+	if (w.log_fd >= 0)
+		close(w.log_fd);
+	if (w.mount_fd >= 0)
+		close(w.mount_fd);
+	close(fan);
+	free(w.buf);
+	return rc;
+}
