@@ -1,10 +1,14 @@
 """changes_lib.py — helpers of tests/e2e_changes.sh (python3 -S, standard
 library only).
 
-  mutate DIR SEED N     N random changes below DIR: write, append, create,
+  mutate DIR SEED N [nolink]
+                        N random changes below DIR: write, append, create,
                         delete and rename files, make, remove and rename
-                        directories, chmod, hard links, symlinks
-  loop DIR SEED STOP    mutate until the file STOP exists (a backup runs
+                        directories, chmod, hard links (not with nolink:
+                        a new link makes a journal's backup scan),
+                        symlinks
+  loop DIR SEED STOP [nolink]
+                        mutate until the file STOP exists (a backup runs
                         meanwhile), then print how many changes it made
   manifest DIR          one line per entry below DIR: path, type, mode,
                         size, mtime (files and symlinks), content hash or
@@ -24,13 +28,15 @@ def entries(root):
     return files, dirs
 
 
-def mutate(root, rnd, n):
+def mutate(root, rnd, n, links=True):
     done = 0
     while done < n:
         files, dirs = entries(root)
         dirs_all = [root] + dirs
         op = rnd.choice(["write", "append", "create", "create", "delete", "rename", "mkdir",
                          "rmdir", "mvdir", "chmod", "link", "symlink", "truncate"])
+        if op == "link" and not links:
+            op = "chmod"
         try:
             if op == "create" or (op in ("write", "append", "delete", "rename", "chmod", "link", "truncate") and not files):
                 d = rnd.choice(dirs_all)
@@ -129,11 +135,11 @@ def manifest(root):
 def main():
     cmd = sys.argv[1]
     if cmd == "mutate":
-        mutate(sys.argv[2], random.Random(int(sys.argv[3])), int(sys.argv[4]))
+        mutate(sys.argv[2], random.Random(int(sys.argv[3])), int(sys.argv[4]), sys.argv[5:] != ["nolink"])
     elif cmd == "loop":
         rnd, n = random.Random(int(sys.argv[3])), 0
         while not os.path.exists(sys.argv[4]):
-            n += mutate(sys.argv[2], rnd, 1)
+            n += mutate(sys.argv[2], rnd, 1, sys.argv[5:] != ["nolink"])
             time.sleep(0.002)
         print(n)
     elif cmd == "manifest":

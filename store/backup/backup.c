@@ -130,7 +130,15 @@ typedef struct Ctx {
 	const ChangeSet *cs;
 	uint64_t old_files, old_dirs, old_bytes;
 	uint64_t dirs_visited;
+	char **links;                 /* names of files met with nlink > 1 */
+	uint64_t (*link_inodes)[2];   /* and their (device, inode) */
+	size_t nlinks, links_cap;
+	int links_lost;               /* out of memory: the list is not whole */
 } Ctx;
+
+/* store_dir/make_node: the change-driven walk met a hard-linked file
+ * whose other names may have changed unseen: start again, scanning. */
+#define RESCAN 2
 
 /* Reasons a path makes the snapshot partial (snapshot.h, FORMAT.md §12). */
 static const char VANISHED[] = "vanished";
@@ -638,6 +646,50 @@ static int view_hole(Ctx *c, const View *w, const char *path)
 	return 0;
 }
 
+/* A file with more than one link met at path: listed for the next
+ * backup (BackupResult.link_paths). With a change set, its name must
+ * have been marked as one of the parent's hard links (backup.h): else
+ * RESCAN. */
+static int cmp_devino(const void *a, const void *b)
+{
+	const uint64_t *x = a, *y = b;
+
+	if (x[0] != y[0])
+		return x[0] < y[0] ? -1 : 1;
+	return x[1] < y[1] ? -1 : x[1] > y[1];
+}
+
+static int link_note(Ctx *c, const char *path, const TreeNode *n)
+{
+	uint64_t key[2] = { n->dev, n->ino };
+
+	if (c->cs && !c->opts->changes_links_exact && !(changeset_flags(c->cs, path) & CHANGESET_LINK) &&
+	    !(c->opts->nlink_inodes &&
+	      bsearch(key, c->opts->link_inodes, c->opts->nlink_inodes, sizeof key, cmp_devino)))
+		return RESCAN;
+	if (c->nlinks == c->links_cap) {
+		size_t cap = c->links_cap ? 2 * c->links_cap : 64;
+		char **p = realloc(c->links, cap * sizeof *p);
+		uint64_t (*q)[2] = p ? realloc(c->link_inodes, cap * sizeof *q) : NULL;
+		if (p)
+			c->links = p;
+		if (!q) {
+			c->links_lost = 1;
+			return 0;
+		}
+		c->link_inodes = q;
+		c->links_cap = cap;
+	}
+	if (!(c->links[c->nlinks] = strdup(path))) {
+		c->links_lost = 1;
+	} else {
+		c->link_inodes[c->nlinks][0] = n->dev;
+		c->link_inodes[c->nlinks][1] = n->ino;
+		c->nlinks++;
+	}
+	return 0;
+}
+
 /* Fill node n (name already set) for the entry at path. old: the
  * parent snapshot's node of that name, with change tracking (else NULL):
  * a directory then walks its old tree, and *out_old_used says so.
@@ -772,7 +824,10 @@ static int make_node(Ctx *c, const char *path, const VDir *virt, const TreeNode 
 		break;
 	}
 	case NODE_FILE:
-		return file_node(c, path, io, &st, dev, fe, n, fw);
+		rc = file_node(c, path, io, &st, dev, fe, n, fw);
+		if (rc == 0 && n->nlink > 1)
+			rc = link_note(c, path, n);
+		return rc;
 	default:
 		break;
 	}
@@ -1423,6 +1478,30 @@ static int changes_usable(Ctx *c, const BackupOptions *opts, char **paths, Snaps
 	return 1;
 }
 
+/* Forget a change-driven walk given up (RESCAN; store_dir dropped what
+ * it queued): counts, partial notes and hard links start again, without
+ * the change set. */
+static void rescan_reset(Ctx *c, Snapshot *snap)
+{
+	for (size_t i = 0; i < snap->npartial_paths; i++) {
+		free(snap->partial_paths[i].path);
+		free(snap->partial_paths[i].reason);
+		free(snap->partial_paths[i].detail);
+	}
+	free(snap->partial_paths);
+	snap->partial_paths = NULL;
+	snap->npartial_paths = 0;
+	snap->partial = 0;
+	snap->partial_count = 0;
+	for (size_t i = 0; i < c->nlinks; i++)
+		free(c->links[i]);
+	c->nlinks = 0;
+	c->links_lost = 0;
+	memset(&c->sum, 0, sizeof c->sum);
+	c->old_files = c->old_dirs = c->old_bytes = 0;
+	c->cs = NULL;
+}
+
 /* The summary of a snapshot made with change tracking: the parent's
  * totals, less what its entries that were not taken over whole counted
  * (c->old_*), plus what their replacements count (c->sum): the same as a
@@ -1606,6 +1685,13 @@ int backup_run(Repo *repo, const BackupOptions *opts, BackupResult *out_result, 
 		/* store_dir drops what is queued when it fails; a failed drain
 		 * leaves the rest to drop here. */
 		rc = store_dir(&c, "/", root->leaf ? NULL : root, c.cs ? &oldroot : NULL, snap.tree);
+		if (rc == RESCAN) {
+			/* Everything stored so far is deduplicated on the way. */
+			snprintf(changes_why, sizeof changes_why, "a file with several links that the parent did not have "
+			         "(a new hard link): its other names are unknown, so the source was scanned whole");
+			rescan_reset(&c, &snap);
+			rc = store_dir(&c, "/", root->leaf ? NULL : root, NULL, snap.tree);
+		}
 		if (rc == 0 && (rc = pending_drain(&c, 1)) != 0)
 			pending_abort(&c);
 	}
@@ -1633,6 +1719,15 @@ int backup_run(Repo *repo, const BackupOptions *opts, BackupResult *out_result, 
 		                        "source paths vanished, could not be read or changed while being read", err);
 	backup_result_fill(out_result, &snap, &c.sum);
 	if (out_result) {
+		out_result->link_paths_known = !c.links_lost;
+		if (!c.links_lost) {
+			out_result->link_paths = c.links;
+			out_result->link_inodes = c.link_inodes;
+			out_result->nlink_paths = c.nlinks;
+			c.links = NULL;
+			c.link_inodes = NULL;
+			c.nlinks = 0;
+		}
 		out_result->changes_used = c.cs != NULL;
 		snprintf(out_result->changes_fallback, sizeof out_result->changes_fallback, "%s", changes_why);
 		out_result->dirs_visited = c.dirs_visited;
@@ -1658,6 +1753,10 @@ out:
 			free(paths[i]);
 		free(paths);
 	}
+	for (size_t i = 0; i < c.nlinks; i++)
+		free(c.links[i]);
+	free(c.links);
+	free(c.link_inodes);
 	snapshot_clear(&snap);
 	snapshot_clear(&parent);
 	tree_clear(&oldroot);

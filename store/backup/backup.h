@@ -123,6 +123,19 @@ typedef struct BackupOptions {
 	 * and views, and that every path changed since holds a mark. */
 	const struct ChangeSet *changes;
 	const uint8_t *changes_parent;     /* STRATA_ID_LEN bytes */
+	/* Hard links: every name of a file with more than one link in the
+	 * parent must be marked CHANGESET_STAT | CHANGESET_LINK (from the
+	 * previous run's BackupResult.link_paths), since a change through one
+	 * name (chmod, a write, a link removed) changes the nodes of all of
+	 * them. A file met with more than one link whose name is not so
+	 * marked and whose (device, inode) is not one of link_inodes (the
+	 * parent's hard-linked files: a link made since to a file that had
+	 * one) may have other names nobody marked: the walk then starts again
+	 * as a full scan, unless changes_links_exact (the change set names
+	 * every name of every changed inode: btrfs). */
+	int changes_links_exact;
+	const uint64_t (*link_inodes)[2];  /* sorted (device, inode) pairs */
+	size_t nlink_inodes;
 } BackupOptions;
 
 typedef struct BackupResult {
@@ -142,6 +155,13 @@ typedef struct BackupResult {
 	int changes_used;
 	char changes_fallback[256];
 	uint64_t dirs_visited;
+	/* The names of the files with more than one link in the snapshot
+	 * (what the next backup marks CHANGESET_LINK), owned; NULL with
+	 * link_paths_known 0 when the walk did not see all of them. */
+	char **link_paths;
+	uint64_t (*link_inodes)[2];        /* each one's (device, inode) */
+	size_t nlink_paths;
+	int link_paths_known;
 } BackupResult;
 
 /* backup_run — back up and write a snapshot.

@@ -215,6 +215,10 @@ void backup_result_clear(BackupResult *r)
 		free(r->partial_paths[i].detail);
 	}
 	free(r->partial_paths);
+	for (size_t i = 0; i < r->nlink_paths; i++)
+		free(r->link_paths[i]);
+	free(r->link_paths);
+	free(r->link_inodes);
 	memset(r, 0, sizeof *r);
 }
 

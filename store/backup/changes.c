@@ -18,6 +18,8 @@ struct ChangesPlan {
 	const char *method;           /* what the set came from: "btrfs" */
 	char key[17];
 	ChangeSet *cs;
+	size_t marked;                /* paths the changes marked (links aside) */
+	uint64_t (*link_inodes)[2];   /* the parent's hard-linked files (opts) */
 	ChangeState now;              /* what to record once the backup is done */
 	uint8_t parent[STRATA_ID_LEN];
 	char why[512];                /* why no change set, "" when there is one */
@@ -187,6 +189,31 @@ static int plan_journal(ChangesPlan *p, Repo *repo, char **paths, size_t npaths,
 	return 0;
 }
 
+/* Every name of the parent's hard-linked files: visited (backup.h). */
+static int cmp_devino(const void *a, const void *b)
+{
+	const uint64_t *x = a, *y = b;
+
+	if (x[0] != y[0])
+		return x[0] < y[0] ? -1 : 1;
+	return x[1] < y[1] ? -1 : x[1] > y[1];
+}
+
+static int mark_links(ChangesPlan *p, ChangeState *st, BackupOptions *opts, StrataErr *err)
+{
+	for (size_t i = 0; i < st->nlinks; i++)
+		if (changeset_add(p->cs, st->links[i], CHANGESET_STAT | CHANGESET_LINK) != 0)
+			return strata_err_set(err, -ENOMEM, "out of memory");
+	/* Kept for the backup: moved out of st. */
+	if (st->nlinks > 1)
+		qsort(st->link_inodes, st->nlinks, sizeof *st->link_inodes, cmp_devino);
+	p->link_inodes = st->link_inodes;
+	st->link_inodes = NULL;
+	opts->link_inodes = (const uint64_t (*)[2])p->link_inodes;
+	opts->nlink_inodes = st->nlinks;
+	return 0;
+}
+
 int changes_plan(Repo *repo, ChangesMode mode, const FsSnap *fss, BackupOptions *opts, ChangesPlan **out,
                  StrataErr *err)
 {
@@ -226,6 +253,10 @@ int changes_plan(Repo *repo, ChangesMode mode, const FsSnap *fss, BackupOptions 
 	if (!fss || mode == CHANGES_JOURNAL) {
 		if (plan_journal(p, repo, paths, opts->npaths, &st, have_state, mode != CHANGES_SCAN) == 0) {
 			changeset_seal(p->cs);
+			p->marked = changeset_count(p->cs);
+			if ((rc = mark_links(p, &st, opts, err)) != 0)
+				goto out;
+			changeset_seal(p->cs);
 			memcpy(p->parent, st.snapshot, STRATA_ID_LEN);
 			opts->changes = p->cs;
 			opts->changes_parent = p->parent;
@@ -258,7 +289,12 @@ int changes_plan(Repo *repo, ChangesMode mode, const FsSnap *fss, BackupOptions 
 		goto out;
 	}
 	changeset_seal(p->cs);
+	p->marked = changeset_count(p->cs);
+	if ((rc = mark_links(p, &st, opts, err)) != 0)
+		goto out;
+	changeset_seal(p->cs);
 	p->method = "btrfs";
+	opts->changes_links_exact = 1;
 	memcpy(p->parent, st.snapshot, STRATA_ID_LEN);
 	opts->changes = p->cs;
 	opts->changes_parent = p->parent;
@@ -275,13 +311,19 @@ void changes_finish(ChangesPlan *p, Repo *repo, int rc, const BackupResult *res)
 {
 	if (!p || !p->key[0])
 		return;
-	if (rc != 0 || !res || res->partial) {
+	if (rc != 0 || !res || res->partial || !res->link_paths_known) {
 		changestate_drop(repo, p->key);
 		return;
 	}
 	memcpy(p->now.snapshot, res->snapshot_id, STRATA_ID_LEN);
+	p->now.links = res->link_paths;        /* lent */
+	p->now.link_inodes = res->link_inodes;
+	p->now.nlinks = res->nlink_paths;
 	if (changestate_save(repo, p->key, &p->now, NULL) != 0)
 		changestate_drop(repo, p->key);
+	p->now.links = NULL;
+	p->now.link_inodes = NULL;
+	p->now.nlinks = 0;
 }
 
 const char *changes_mode_used(const ChangesPlan *p, const BackupResult *res)
@@ -302,7 +344,7 @@ const char *changes_fallback(const ChangesPlan *p, const BackupResult *res)
 
 size_t changes_marked(const ChangesPlan *p)
 {
-	return p && p->cs ? changeset_count(p->cs) : 0;
+	return p && p->cs ? p->marked : 0;
 }
 
 void changes_free(ChangesPlan *p)
@@ -311,5 +353,6 @@ void changes_free(ChangesPlan *p)
 		return;
 	changeset_free(p->cs);
 	changestate_clear(&p->now);
+	free(p->link_inodes);
 	free(p);
 }

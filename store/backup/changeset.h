@@ -24,7 +24,10 @@
 
 enum {
 	CHANGESET_STAT   = 1,   /* the entry at this path may differ */
-	CHANGESET_RELIST = 2    /* a directory: its entries may differ */
+	CHANGESET_RELIST = 2,   /* a directory: its entries may differ */
+	CHANGESET_LINK   = 4    /* a name of a hard-linked file in the parent:
+	                         * visited, since a change through another
+	                         * of its names changes it too (backup.h) */
 };
 
 typedef struct ChangeSet ChangeSet;
@@ -37,7 +40,8 @@ int changeset_new(ChangeSet **out);
  * that is not absolute, -ENOMEM. Not after changeset_seal. */
 int changeset_add(ChangeSet *cs, const char *path, int flags);
 
-/* changeset_seal — sort and merge; required before the queries. */
+/* changeset_seal — sort and merge; required before the queries (and
+ * again after more changeset_add). */
 void changeset_seal(ChangeSet *cs);
 
 /* changeset_flags — the marks at path exactly (0: none). */

@@ -5,6 +5,7 @@
  *   source <index> none
  *   source <index> btrfs <32 hex digits of UUID> <otransid>
  *   journal <16 hex digits: the watcher's run> <offset in its log>
+ *   link <device> <inode> <path>        (one per name of a hard-linked file)
  *
  * one "source" line per source path, in order. */
 #include "store/backup/changestate.h"
@@ -77,7 +78,7 @@ static void tohex(const uint8_t *in, size_t n, char *out)
 
 int changestate_load(Repo *repo, const char *key, ChangeState *out, StrataErr *err)
 {
-	char path[PATH_MAX], line[512], w1[64], w2[64], w3[80];
+	char path[PATH_MAX], line[PATH_MAX + 16], w1[64], w2[64], w3[80];
 	ChangeState st = {0};
 	FILE *f;
 	int rc, have_snap = 0;
@@ -114,6 +115,31 @@ int changestate_load(Repo *repo, const char *key, ChangeState *out, StrataErr *e
 				goto bad;
 			}
 			st.nsrc++;
+		} else if (strncmp(line, "link ", 5) == 0 && line[strlen(line) - 1] == '\n') {
+			unsigned long long dev, ino;
+			int at = 0;
+			char **p = realloc(st.links, (st.nlinks + 1) * sizeof *p);
+			uint64_t (*q)[2] = p ? realloc(st.link_inodes, (st.nlinks + 1) * sizeof *q) : NULL;
+			if (p)
+				st.links = p;
+			if (q)
+				st.link_inodes = q;
+			if (!p || !q) {
+				fclose(f);
+				changestate_clear(&st);
+				return strata_err_set(err, -ENOMEM, "out of memory");
+			}
+			line[strlen(line) - 1] = '\0';
+			if (sscanf(line, "link %llu %llu %n", &dev, &ino, &at) != 2 || at == 0 || line[at] != '/')
+				goto bad;
+			st.link_inodes[st.nlinks][0] = dev;
+			st.link_inodes[st.nlinks][1] = ino;
+			if (!(st.links[st.nlinks] = strdup(line + at))) {
+				fclose(f);
+				changestate_clear(&st);
+				return strata_err_set(err, -ENOMEM, "out of memory");
+			}
+			st.nlinks++;
 		} else if (sscanf(line, "journal %16s %llu", w1, &gen) == 2 && strlen(w1) == 16 && !st.journal) {
 			st.journal = 1;
 			memcpy(st.journal_run, w1, 17);
@@ -164,6 +190,14 @@ int changestate_save(Repo *repo, const char *key, const ChangeState *st, StrataE
 	}
 	if (st->journal)
 		fprintf(m, "journal %s %" PRIu64 "\n", st->journal_run, st->journal_offset);
+	for (size_t i = 0; i < st->nlinks; i++) {
+		if (strchr(st->links[i], '\n')) {
+			fclose(m);
+			free(buf);
+			return strata_err_set(err, -EINVAL, "a hard-linked file's name holds a newline: not recorded");
+		}
+		fprintf(m, "link %" PRIu64 " %" PRIu64 " %s\n", st->link_inodes[i][0], st->link_inodes[i][1], st->links[i]);
+	}
 	if (fclose(m) != 0) {
 		free(buf);
 		return strata_err_set(err, -ENOMEM, "out of memory");
@@ -189,5 +223,9 @@ void changestate_clear(ChangeState *st)
 	if (!st)
 		return;
 	free(st->src);
+	for (size_t i = 0; i < st->nlinks; i++)
+		free(st->links[i]);
+	free(st->links);
+	free(st->link_inodes);
 	memset(st, 0, sizeof *st);
 }

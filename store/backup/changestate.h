@@ -39,6 +39,11 @@ typedef struct ChangeState {
 	int journal;
 	char journal_run[17];
 	uint64_t journal_offset;
+	/* The names of the files with more than one link in the snapshot
+	 * (backup.h BackupResult.link_paths), malloc'ed. */
+	char **links;
+	uint64_t (*link_inodes)[2];        /* (device, inode) of each */
+	size_t nlinks;
 } ChangeState;
 
 /* changestate_key — the file name for host, paths and excludes (in the

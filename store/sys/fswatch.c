@@ -88,8 +88,15 @@ static void flush(Watch *w)
 		}
 		done += (size_t)n;
 	}
-	w->offset += w->len;
 	w->len = 0;
+	/* The log's length, whoever else appended: what a sync hands out. */
+	{
+		off_t end = lseek(w->log_fd, 0, SEEK_END);
+		if (end < 0)
+			w->failed = 1;
+		else
+			w->offset = (uint64_t)end;
+	}
 }
 
 /* The path of the directory a file handle names, into out (PATH_MAX):
@@ -101,6 +108,10 @@ static int handle_path(Watch *w, struct file_handle *fh, char *out)
 	ssize_t n;
 	int fd = open_by_handle_at(w->mount_fd, fh, O_PATH | O_CLOEXEC);
 
+	/* Seen once under load, not reproduced: retried before it costs
+	 * the next backup a full scan. */
+	for (int i = 0; fd < 0 && errno == ENOMEM && i < 3; i++)
+		fd = open_by_handle_at(w->mount_fd, fh, O_PATH | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ESTALE || errno == ENOENT ? 1 : -errno;
 	snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
@@ -133,8 +144,10 @@ static void on_event(Watch *w, const struct fanotify_event_metadata *m)
 			struct file_handle *fh = (struct file_handle *)(uintptr_t)fid->handle;
 			int rc = handle_path(w, fh, dir);
 			if (rc < 0) {
-				char why[128];
-				snprintf(why, sizeof why, "a changed directory's handle cannot be resolved: %s", strerror(-rc));
+				char why[256];
+				snprintf(why, sizeof why, "a changed directory's handle cannot be resolved: %s (info %u, mask %#llx, "
+				         "handle type %d, %u bytes)", strerror(-rc), h->info_type, (unsigned long long)m->mask,
+				         fh->handle_type, fh->handle_bytes);
 				put(w, 'O', why);
 			} else if (rc == 0) {
 				if (h->info_type == FAN_EVENT_INFO_TYPE_DFID_NAME) {
