@@ -1023,6 +1023,15 @@ static void pending_abort(Ctx *c)
  * old tree was walked; else replaced or gone. */
 enum { OLD_TAKEN = 1, OLD_WALKED = 2 };
 
+/* The inode number readdir gave for a name store_dir listed. */
+static uint64_t listed_ino(const char *name)
+{
+	uint64_t ino;
+
+	memcpy(&ino, name + strlen(name) + 1, sizeof ino);
+	return ino;
+}
+
 /* The parent's node named name in old (sorted by name), or NULL. */
 static const TreeNode *old_find(const Tree *old, const char *name)
 {
@@ -1112,7 +1121,7 @@ static int store_dir(Ctx *c, const char *path, const VDir *virt, const Tree *old
 	FrozenEntry *fe = !virt && c->frozen ? frozen_find(c->frozen, path) : NULL;
 	const View *w;
 	uint8_t *used = NULL;        /* per old node: OLD_TAKEN or OLD_WALKED */
-	int rc = 0;
+	int rc = 0, listed = 0;
 
 	c->dirs_visited++;
 	if (old && !(used = calloc(old->n ? old->n : 1, 1))) {
@@ -1179,15 +1188,22 @@ static int store_dir(Ctx *c, const char *path, const VDir *virt, const Tree *old
 				}
 				names = p;
 			}
-			names[nnames] = strdup(de->d_name);
+			/* The entry's inode number rides behind the name's NUL (see
+			 * listed_ino). */
+			size_t nl = strlen(de->d_name);
+			uint64_t dino = (uint64_t)de->d_ino;
+			names[nnames] = malloc(nl + 1 + sizeof dino);
 			if (!names[nnames]) {
 				closedir(dir);
 				rc = strata_err_set(c->err, -ENOMEM, "out of memory");
 				goto out;
 			}
+			memcpy(names[nnames], de->d_name, nl + 1);
+			memcpy(names[nnames] + nl + 1, &dino, sizeof dino);
 			nnames++;
 		}
 		closedir(dir);
+		listed = 1;
 		if (nnames > 1)
 			qsort(names, nnames, sizeof *names, cmp_str);
 	} else {
@@ -1219,7 +1235,11 @@ queue:
 			continue;
 		const TreeNode *o = old ? old_find(old, name) : NULL;
 		int walked = 0;
-		if (o && !virt && !changeset_flags(c->cs, full) && !changeset_below(c->cs, full)) {
+		/* Listed again: the name must still be the parent's inode
+		 * (readdir's d_ino): a file renamed over it is another one,
+		 * whatever the change set says. */
+		if (o && !virt && !changeset_flags(c->cs, full) && !changeset_below(c->cs, full) &&
+		    (!listed || listed_ino(name) == o->ino)) {
 			/* Nothing changed at or below it: the parent's node. */
 			if ((rc = node_take(c, o, n, &d->fw[d->n])) != 0)
 				goto out;
