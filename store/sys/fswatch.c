@@ -5,6 +5,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,32 +127,50 @@ static int handle_path(Watch *w, struct file_handle *fh, char *out)
 	return 0;
 }
 
-static void on_event(Watch *w, const struct fanotify_event_metadata *m)
+/* One event: the metadata m (copied out: events with a name are not
+ * 8-byte aligned in the buffer), its info records at p[0..len). */
+static void on_event(Watch *w, const struct fanotify_event_metadata *m, const uint8_t *p, size_t len)
 {
-	const uint8_t *p = (const uint8_t *)(m + 1), *end = (const uint8_t *)m + m->event_len;
+	const uint8_t *end = p + len;
 	char dir[PATH_MAX], full[PATH_MAX];
+	/* A file handle, aligned, with room for the name behind it. */
+	union { struct file_handle fh; uint8_t b[sizeof(struct file_handle) + MAX_HANDLE_SZ + NAME_MAX + 2]; } hb;
 
 	if (m->mask & FAN_Q_OVERFLOW) {
 		put(w, 'O', "the fanotify queue overflowed");
 		return;
 	}
 	while (p + sizeof(struct fanotify_event_info_header) <= end) {
-		const struct fanotify_event_info_header *h = (const void *)p;
-		if (h->len < sizeof *h || p + h->len > end)
+		struct fanotify_event_info_header h;
+		memcpy(&h, p, sizeof h);
+		if (h.len < sizeof h || p + h.len > end)
 			break;
-		if (h->info_type == FAN_EVENT_INFO_TYPE_DFID_NAME || h->info_type == FAN_EVENT_INFO_TYPE_DFID ||
-		    h->info_type == FAN_EVENT_INFO_TYPE_FID) {
-			const struct fanotify_event_info_fid *fid = (const void *)p;
-			struct file_handle *fh = (struct file_handle *)(uintptr_t)fid->handle;
-			int rc = handle_path(w, fh, dir);
+		if (h.info_type == FAN_EVENT_INFO_TYPE_DFID_NAME || h.info_type == FAN_EVENT_INFO_TYPE_DFID ||
+		    h.info_type == FAN_EVENT_INFO_TYPE_FID) {
+			size_t off = offsetof(struct fanotify_event_info_fid, handle), n = h.len - off;
+			struct file_handle *fh = &hb.fh;
+			int rc;
+			if (h.len < off + sizeof(struct file_handle) || n > sizeof hb.b - 1) {
+				put(w, 'O', "an event's file handle is malformed");
+				p += h.len;
+				continue;
+			}
+			memcpy(hb.b, p + off, n);
+			hb.b[n] = '\0';
+			if (sizeof(struct file_handle) + fh->handle_bytes > n) {
+				put(w, 'O', "an event's file handle is malformed");
+				p += h.len;
+				continue;
+			}
+			rc = handle_path(w, fh, dir);
 			if (rc < 0) {
 				char why[256];
 				snprintf(why, sizeof why, "a changed directory's handle cannot be resolved: %s (info %u, mask %#llx, "
-				         "handle type %d, %u bytes)", strerror(-rc), h->info_type, (unsigned long long)m->mask,
+				         "handle type %d, %u bytes)", strerror(-rc), h.info_type, (unsigned long long)m->mask,
 				         fh->handle_type, fh->handle_bytes);
 				put(w, 'O', why);
 			} else if (rc == 0) {
-				if (h->info_type == FAN_EVENT_INFO_TYPE_DFID_NAME) {
+				if (h.info_type == FAN_EVENT_INFO_TYPE_DFID_NAME) {
 					const char *name = (const char *)fh->f_handle + fh->handle_bytes;
 					if (strcmp(name, ".") == 0) {
 						put(w, 'R', dir);
@@ -167,7 +187,7 @@ static void on_event(Watch *w, const struct fanotify_event_metadata *m)
 				}
 			}
 		}
-		p += h->len;
+		p += h.len;
 	}
 }
 
@@ -182,10 +202,15 @@ static void drain(Watch *w, int fan)
 			continue;
 		if (n <= 0)
 			break;
-		for (struct fanotify_event_metadata *m = (void *)buf; FAN_EVENT_OK(m, n); m = FAN_EVENT_NEXT(m, n)) {
-			on_event(w, m);
-			if (m->fd >= 0)
-				close(m->fd);
+		for (size_t at = 0; at + FAN_EVENT_METADATA_LEN <= (size_t)n;) {
+			struct fanotify_event_metadata m;
+			memcpy(&m, buf + at, sizeof m);
+			if (m.event_len < FAN_EVENT_METADATA_LEN || at + m.event_len > (size_t)n)
+				break;
+			on_event(w, &m, (const uint8_t *)buf + at + m.metadata_len, m.event_len - m.metadata_len);
+			if (m.fd >= 0)
+				close(m.fd);
+			at += m.event_len;
 		}
 	}
 	flush(w);
