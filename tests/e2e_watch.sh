@@ -115,6 +115,7 @@ check "a change through one name of a known link: the journal" "$(json "$T/a.jso
 same_restore "a change through one name: both names hold it" "$(json "$T/a.json" 'd["snapshot_id"]')" "$S"
 
 # ---- an overflowed queue forces a scan ----
+if kill -0 "$W" 2>/dev/null; then pass "the watcher is still running"; else fail "the watcher is still running" "$(head -c 600 "$T/w.err")"; fi
 kill -STOP "$W"
 python3 -S -c '
 import os, sys

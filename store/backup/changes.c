@@ -136,8 +136,9 @@ static int plan_btrfs(ChangesPlan *p, const FsSnap *fss, char **paths, size_t np
 	return fail;
 }
 
-/* How long a backup waits for the watcher to write out its queue. */
-#define JOURNAL_SYNC_MS 3000
+/* How long a backup waits for the watcher to write out its queue (it
+ * answers in milliseconds; a loaded machine can delay it by seconds). */
+#define JOURNAL_SYNC_MS 10000
 
 /* The change journal: the position now (recorded for the next backup)
  * and, with use, the changes since the recorded one into p->cs. 0, or 1

@@ -216,6 +216,11 @@ static void drain(Watch *w, int fan)
 	flush(w);
 }
 
+static void ignore_signal(int sig)
+{
+	(void)sig;
+}
+
 int fswatch_run(const char *const *roots, size_t nroots, const char *journal_dir, const char *skip,
                 void (*ready)(const char *run, void *ctx), void *ctx, StrataErr *err)
 {
@@ -242,6 +247,16 @@ int fswatch_run(const char *const *roots, size_t nroots, const char *journal_dir
 		rc = -errno;
 		strata_err_set(err, rc, "%s: %s", roots[0], strerror(-rc));
 		goto out;
+	}
+	/* A no-op handler first: a SIGUSR1 that reaches a thread not
+	 * blocking it (a library's) must not end the process; that sync then
+	 * goes unanswered, and its backup scans. */
+	{
+		struct sigaction sa;
+		memset(&sa, 0, sizeof sa);
+		sa.sa_handler = ignore_signal;
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGUSR1, &sa, NULL);
 	}
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
