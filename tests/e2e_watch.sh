@@ -94,8 +94,12 @@ for k in 1 2; do
 	wait "$BG"
 	BG=""
 	check "during backup $k: the journal used" "$(json "$T/a.json" 'd["changes"]["mode"]')" "journal"
-	"$STRATA" -r "$R" --include-partial backup "$S" --json >"$T/a.json"
-	check "after backup $k: the journal used" "$(json "$T/a.json" 'd["changes"]["mode"]')" "journal"
+	# A snapshot that came out partial (a file changed while read) is
+	# nobody's parent and records nothing: the next backup scans.
+	want=journal
+	[ "$(json "$T/a.json" 'd["partial"]')" = True ] && want=scan
+	"$STRATA" -r "$R" backup "$S" --json >"$T/a.json"
+	check "after backup $k: the journal used unless it was partial" "$(json "$T/a.json" 'd["changes"]["mode"]')" "$want"
 	A=$(json "$T/a.json" 'd["snapshot_id"]')
 	same_restore "after backup $k: the next snapshot holds every change" "$A" "$S"
 	"$STRATA" -r "$R" backup "$S" --changes scan --json >"$T/b.json"
@@ -125,9 +129,9 @@ for i in range(20000):
     open("%s/%d" % (d, i), "w").close()
 ' "$S"
 kill -CONT "$W"
+rm -rf "$S/flood"
 "$STRATA" -r "$R" backup "$S" --json >"$T/a.json"
 check "overflow: a full scan, said why" "$(mode_why a.json)" "scan the change journal may have missed changes: the fanotify queue overflowed"
-rm -rf "$S/flood"
 "$STRATA" -r "$R" backup "$S" --json >"$T/a.json"
 check "after the overflow's scan: the journal again" "$(json "$T/a.json" 'd["changes"]["mode"]')" "journal"
 same_restore "after the overflow: the restore holds the tree" "$(json "$T/a.json" 'd["snapshot_id"]')" "$S"
