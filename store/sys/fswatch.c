@@ -33,6 +33,12 @@ typedef struct Watch {
 	char *buf;                    /* lines not yet written */
 	size_t len, cap;
 	int failed;                   /* the log could not be written: stop */
+	/* The last handle resolved and its path: a burst of events in one
+	 * directory costs one open_by_handle_at. Forgotten at any move or
+	 * removal of a directory (its path, or an ancestor's, may change). */
+	uint8_t last_fh[sizeof(struct file_handle) + MAX_HANDLE_SZ];
+	size_t last_len;
+	char last_path[PATH_MAX];
 } Watch;
 
 static int under(const char *path, const char *dir)
@@ -162,7 +168,21 @@ static void on_event(Watch *w, const struct fanotify_event_metadata *m, const ui
 				p += h.len;
 				continue;
 			}
-			rc = handle_path(w, fh, dir);
+			if ((m->mask & FAN_ONDIR) && (m->mask & (FAN_MOVED_FROM | FAN_MOVED_TO | FAN_MOVE_SELF |
+			                                         FAN_DELETE | FAN_DELETE_SELF)))
+				w->last_len = 0;
+			size_t fl = sizeof(struct file_handle) + fh->handle_bytes;
+			if (w->last_len == fl && fl <= sizeof w->last_fh && memcmp(w->last_fh, fh, fl) == 0) {
+				snprintf(dir, sizeof dir, "%s", w->last_path);
+				rc = 0;
+			} else {
+				rc = handle_path(w, fh, dir);
+				if (rc == 0 && fl <= sizeof w->last_fh) {
+					memcpy(w->last_fh, fh, fl);
+					w->last_len = fl;
+					snprintf(w->last_path, sizeof w->last_path, "%s", dir);
+				}
+			}
 			if (rc < 0) {
 				char why[256];
 				snprintf(why, sizeof why, "a changed directory's handle cannot be resolved: %s (info %u, mask %#llx, "
