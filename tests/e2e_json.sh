@@ -427,6 +427,29 @@ else
 	echo mount >>"$T/skipped"
 fi
 
+# ---- watch: its one line, once watching (root: fanotify filesystem marks) ----
+if [ "$(id -u)" = 0 ]; then
+	: >"$T/out.json"
+	"$STRATA" --json watch "$S" >"$T/out.json" 2>"$T/err" &
+	WPID=$!
+	i=0
+	while [ ! -s "$T/out.json" ] && [ $i -lt 100 ] && kill -0 $WPID 2>/dev/null; do
+		sleep 0.05
+		i=$((i + 1))
+	done
+	kill $WPID 2>/dev/null
+	wait $WPID 2>/dev/null
+	if [ -s "$T/out.json" ]; then
+		schema "watch" watch
+	else
+		echo "SKIP watch: it could not start here ($(head -c 200 "$T/err"))"
+		echo watch >>"$T/skipped"
+	fi
+else
+	echo "SKIP watch: fanotify filesystem marks need root"
+	echo watch >>"$T/skipped"
+fi
+
 run "bench-primitives" bench-primitives bench-primitives
 run "version" version version
 

@@ -31,6 +31,7 @@
 
 #include "store/blob.h"
 #include "store/backup/backup_internal.h"
+#include "store/backup/changeset.h"
 #include "store/chunkpipe.h"
 #include "store/backup/filescache.h"
 #include "store/backup/pgrel.h"
@@ -123,7 +124,21 @@ typedef struct Ctx {
 	BackupProgress prog;
 	struct timespec last_progress;
 	PgRelMemo pgrel;              /* the last data directory looked at (pgrel.h) */
+	/* Change tracking (BackupOptions.changes), NULL: scan everything.
+	 * old_*: what the parent's entries that were not taken over whole
+	 * counted in its summary (see changes_summary). */
+	const ChangeSet *cs;
+	uint64_t old_files, old_dirs, old_bytes;
+	uint64_t dirs_visited;
+	char **links;                 /* names of files met with nlink > 1 */
+	uint64_t (*link_inodes)[2];   /* and their (device, inode) */
+	size_t nlinks, links_cap;
+	int links_lost;               /* out of memory: the list is not whole */
 } Ctx;
+
+/* store_dir/make_node: the change-driven walk met a hard-linked file
+ * whose other names may have changed unseen: start again, scanning. */
+#define RESCAN 2
 
 /* Reasons a path makes the snapshot partial (snapshot.h, FORMAT.md §12). */
 static const char VANISHED[] = "vanished";
@@ -289,7 +304,7 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int store_dir(Ctx *c, const char *path, const VDir *virt, uint8_t out_id[STRATA_ID_LEN]);
+static int store_dir(Ctx *c, const char *path, const VDir *virt, const Tree *old, uint8_t out_id[STRATA_ID_LEN]);
 
 /* Open for reading the regular file that lstat described as *st. Never
  * blocks and never follows a symlink: between the lstat and the open,
@@ -631,9 +646,57 @@ static int view_hole(Ctx *c, const View *w, const char *path)
 	return 0;
 }
 
-/* Fill node n (name already set) for the entry at path. Returns 0, 1 to
- * skip the entry (an unreadable source, reported), or a fatal error. */
-static int make_node(Ctx *c, const char *path, const VDir *virt, TreeNode *n, FileWork *fw)
+/* A file with more than one link met at path: listed for the next
+ * backup (BackupResult.link_paths). With a change set, its name must
+ * have been marked as one of the parent's hard links (backup.h): else
+ * RESCAN. */
+static int cmp_devino(const void *a, const void *b)
+{
+	const uint64_t *x = a, *y = b;
+
+	if (x[0] != y[0])
+		return x[0] < y[0] ? -1 : 1;
+	return x[1] < y[1] ? -1 : x[1] > y[1];
+}
+
+static int link_note(Ctx *c, const char *path, const TreeNode *n)
+{
+	uint64_t key[2] = { n->dev, n->ino };
+
+	if (c->cs && !c->opts->changes_links_exact && !(changeset_flags(c->cs, path) & CHANGESET_LINK) &&
+	    !(c->opts->nlink_inodes &&
+	      bsearch(key, c->opts->link_inodes, c->opts->nlink_inodes, sizeof key, cmp_devino)))
+		return RESCAN;
+	if (c->nlinks == c->links_cap) {
+		size_t cap = c->links_cap ? 2 * c->links_cap : 64;
+		char **p = realloc(c->links, cap * sizeof *p);
+		uint64_t (*q)[2] = p ? realloc(c->link_inodes, cap * sizeof *q) : NULL;
+		if (p)
+			c->links = p;
+		if (!q) {
+			c->links_lost = 1;
+			return 0;
+		}
+		c->link_inodes = q;
+		c->links_cap = cap;
+	}
+	if (!(c->links[c->nlinks] = strdup(path))) {
+		c->links_lost = 1;
+	} else {
+		c->link_inodes[c->nlinks][0] = n->dev;
+		c->link_inodes[c->nlinks][1] = n->ino;
+		c->nlinks++;
+	}
+	return 0;
+}
+
+/* Fill node n (name already set) for the entry at path. old: the
+ * parent snapshot's node of that name, with change tracking (else NULL):
+ * a directory then walks its old tree, and *out_old_used says so.
+ * Returns 0, 1 to skip the entry (an unreadable source, reported), or a
+ * fatal error. */
+static int make_node(Ctx *c, const char *path, const VDir *virt, const TreeNode *old, TreeNode *n,
+                     FileWork *fw, int *out_old_used)
 {
 	FrozenEntry *fe = c->frozen ? frozen_find(c->frozen, path) : NULL;
 	struct stat st, st2;
@@ -696,8 +759,17 @@ static int make_node(Ctx *c, const char *path, const VDir *virt, TreeNode *n, Fi
 	snapshot_owner_note(&c->snap->users, &c->snap->nusers, n->uid, backup_user_name);
 	snapshot_owner_note(&c->snap->groups, &c->snap->ngroups, n->gid, backup_group_name);
 	switch (n->type) {
-	case NODE_DIR:
-		rc = store_dir(c, path, virt && !virt->leaf ? virt : NULL, n->subtree);
+	case NODE_DIR: {
+		Tree ot = {0};
+		int have_old = 0;
+		if (c->cs && old && old->type == NODE_DIR) {
+			if ((rc = tree_load(c->repo, old->subtree, &ot, c->err)) != 0)
+				return strata_err_prefix(c->err, "the parent snapshot's tree of %s", path);
+			have_old = 1;
+			*out_old_used = 1;
+		}
+		rc = store_dir(c, path, virt && !virt->leaf ? virt : NULL, have_old ? &ot : NULL, n->subtree);
+		tree_clear(&ot);
 		if (rc)
 			return rc;
 		c->sum.dirs++;
@@ -720,6 +792,7 @@ static int make_node(Ctx *c, const char *path, const VDir *virt, TreeNode *n, Fi
 			incomplete(c, path, CHANGED, STRATA_EPARTIAL, "entries added, removed or renamed while it was read");
 		}
 		break;
+	}
 	case NODE_SYMLINK: {
 		char target[65536];
 		ssize_t len;
@@ -751,7 +824,10 @@ static int make_node(Ctx *c, const char *path, const VDir *virt, TreeNode *n, Fi
 		break;
 	}
 	case NODE_FILE:
-		return file_node(c, path, io, &st, dev, fe, n, fw);
+		rc = file_node(c, path, io, &st, dev, fe, n, fw);
+		if (rc == 0 && n->nlink > 1)
+			rc = link_note(c, path, n);
+		return rc;
 	default:
 		break;
 	}
@@ -942,19 +1018,129 @@ static void pending_abort(Ctx *c)
 	c->pending_nodes = 0;
 }
 
+/* What became of a parent's node in a directory walked with change
+ * tracking (store_dir's used[]): taken over whole, or a directory whose
+ * old tree was walked; else replaced or gone. */
+enum { OLD_TAKEN = 1, OLD_WALKED = 2 };
+
+/* The inode number readdir gave for a name store_dir listed. */
+static uint64_t listed_ino(const char *name)
+{
+	uint64_t ino;
+
+	memcpy(&ino, name + strlen(name) + 1, sizeof ino);
+	return ino;
+}
+
+/* The parent's node named name in old (sorted by name), or NULL. */
+static const TreeNode *old_find(const Tree *old, const char *name)
+{
+	size_t lo = 0, hi = old->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int r = strcmp(old->nodes[mid].name, name);
+		if (r == 0)
+			return &old->nodes[mid];
+		if (r < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* n (and for a file fw's chunk list, done, not to be recorded: the files
+ * cache entry of the run that made the parent stays valid) as a copy of
+ * the parent's node o. */
+static int node_take(Ctx *c, const TreeNode *o, TreeNode *n, FileWork *fw)
+{
+	*n = *o;
+	n->name = strdup(o->name);
+	n->link_target = o->link_target ? strdup(o->link_target) : NULL;
+	n->chunks = NULL;
+	n->chunk_lens = NULL;
+	n->nchunks = 0;
+	if (!n->name || (o->link_target && !n->link_target))
+		goto oom;
+	if (o->type == NODE_FILE && o->nchunks) {
+		if (chunklist_reserve(&fw->cl, o->nchunks) != 0)
+			goto oom;
+		memcpy(fw->cl.ids, o->chunks, o->nchunks * sizeof *o->chunks);
+		memcpy(fw->cl.lens, o->chunk_lens, o->nchunks * sizeof *o->chunk_lens);
+		fw->cl.n = o->nchunks;
+	}
+	fw->record = 0;
+	return 0;
+oom:
+	tree_node_clear(n);
+	memset(n, 0, sizeof *n);
+	return strata_err_set(c->err, -ENOMEM, "out of memory");
+}
+
+static int count_old(const char *path, const TreeNode *node, void *ctx)
+{
+	Ctx *c = ctx;
+
+	(void)path;
+	if (node->type == NODE_FILE) {
+		c->old_files++;
+		c->old_bytes += node->size;
+	} else if (node->type == NODE_DIR) {
+		c->old_dirs++;
+	}
+	return 0;
+}
+
+/* Count in c->old_* what the parent's nodes of a walked directory that
+ * were not taken over whole counted in its summary: a directory whose old
+ * tree was walked counts itself (its entries were met there), anything
+ * else all it held. */
+static int old_account(Ctx *c, const Tree *old, const uint8_t *used)
+{
+	for (size_t i = 0; i < old->n; i++) {
+		const TreeNode *o = &old->nodes[i];
+		if (used[i] == OLD_TAKEN)
+			continue;
+		count_old(NULL, o, c);
+		if (used[i] != OLD_WALKED && o->type == NODE_DIR &&
+		    tree_walk(c->repo, o->subtree, count_old, c, c->err) != 0)
+			return strata_err_prefix(c->err, "the parent snapshot's tree of %s", o->name);
+	}
+	return 0;
+}
+
 /* Make the nodes of directory path and queue its tree to be stored into
  * out_id once its files' chunks are done (pending_drain): the walk goes on
  * while the workers seal, instead of waiting at every directory. */
-static int store_dir(Ctx *c, const char *path, const VDir *virt, uint8_t out_id[STRATA_ID_LEN])
+static int store_dir(Ctx *c, const char *path, const VDir *virt, const Tree *old, uint8_t out_id[STRATA_ID_LEN])
 {
 	char **names = NULL, *full = NULL;
 	size_t nnames = 0, cap = 0;
 	PendingDir *d = NULL;
 	FrozenEntry *fe = !virt && c->frozen ? frozen_find(c->frozen, path) : NULL;
 	const View *w;
-	int rc = 0;
+	uint8_t *used = NULL;        /* per old node: OLD_TAKEN or OLD_WALKED */
+	int rc = 0, listed = 0;
 
-	if (fe) {
+	c->dirs_visited++;
+	if (old && !(used = calloc(old->n ? old->n : 1, 1))) {
+		rc = strata_err_set(c->err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	if (!fe && !virt && old && !(changeset_flags(c->cs, path) & CHANGESET_RELIST)) {
+		/* Its entries are the parent's (none added, removed or renamed):
+		 * not listed. */
+		if (!(names = calloc(old->n ? old->n : 1, sizeof *names))) {
+			rc = strata_err_set(c->err, -ENOMEM, "out of memory");
+			goto out;
+		}
+		for (; nnames < old->n; nnames++)
+			if (!(names[nnames] = strdup(old->nodes[nnames].name))) {
+				rc = strata_err_set(c->err, -ENOMEM, "out of memory");
+				goto out;
+			}
+	} else if (fe) {
 		/* As listed while the writers were stopped (sorted, excludes out). */
 		if (fe->dir_err) {
 			c->sum.errors++;
@@ -1002,15 +1188,22 @@ static int store_dir(Ctx *c, const char *path, const VDir *virt, uint8_t out_id[
 				}
 				names = p;
 			}
-			names[nnames] = strdup(de->d_name);
+			/* The entry's inode number rides behind the name's NUL (see
+			 * listed_ino). */
+			size_t nl = strlen(de->d_name);
+			uint64_t dino = (uint64_t)de->d_ino;
+			names[nnames] = malloc(nl + 1 + sizeof dino);
 			if (!names[nnames]) {
 				closedir(dir);
 				rc = strata_err_set(c->err, -ENOMEM, "out of memory");
 				goto out;
 			}
+			memcpy(names[nnames], de->d_name, nl + 1);
+			memcpy(names[nnames] + nl + 1, &dino, sizeof dino);
 			nnames++;
 		}
 		closedir(dir);
+		listed = 1;
 		if (nnames > 1)
 			qsort(names, nnames, sizeof *names, cmp_str);
 	} else {
@@ -1040,12 +1233,29 @@ queue:
 		}
 		if (!virt && backup_excluded(c->opts, full, name))
 			continue;
+		const TreeNode *o = old ? old_find(old, name) : NULL;
+		int walked = 0;
+		/* Listed again: the name must still be the parent's inode
+		 * (readdir's d_ino): a file renamed over it is another one,
+		 * whatever the change set says. */
+		if (o && !virt && !changeset_flags(c->cs, full) && !changeset_below(c->cs, full) &&
+		    (!listed || listed_ino(name) == o->ino)) {
+			/* Nothing changed at or below it: the parent's node. */
+			if ((rc = node_take(c, o, n, &d->fw[d->n])) != 0)
+				goto out;
+			used[o - old->nodes] = OLD_TAKEN;
+			d->n++;
+			spill_ready(c, d);
+			continue;
+		}
 		n->name = strdup(name);
 		if (!n->name) {
 			rc = strata_err_set(c->err, -ENOMEM, "out of memory");
 			goto out;
 		}
-		rc = make_node(c, full, virt ? virt->kids[i] : NULL, n, &d->fw[d->n]);
+		rc = make_node(c, full, virt ? virt->kids[i] : NULL, o, n, &d->fw[d->n], &walked);
+		if (o && walked)
+			used[o - old->nodes] = OLD_WALKED;
 		if (rc == 1) {
 			/* Skipped: drop any chunks queued for it before reusing the slot. */
 			rc = chunkpipe_wait(c->pipe, c->err);
@@ -1065,6 +1275,8 @@ queue:
 		d->n++;
 		spill_ready(c, d);
 	}
+	if (old && (rc = old_account(c, old, used)) != 0)
+		goto out;
 	if (c->pending_tail)
 		c->pending_tail->next = d;
 	else
@@ -1079,6 +1291,7 @@ out:
 		pending_abort(c);     /* also waits: d's chunks are no longer in flight */
 	pending_free(d);
 	free(full);
+	free(used);
 	if (names) {
 		for (size_t i = 0; i < nnames; i++)
 			free(names[i]);
@@ -1230,6 +1443,99 @@ static int views_init(Ctx *c, const BackupOptions *opts, StrataErr *err)
 	return 0;
 }
 
+/* Whether the change set of opts can be used for a snapshot of paths: its
+ * parent (the one backup_commit will record) must be the snapshot the set
+ * is relative to, complete and of the same paths. 1 with *parent loaded
+ * and its root tree in *old_root; 0 with why not in why; or an error. */
+static int changes_usable(Ctx *c, const BackupOptions *opts, char **paths, Snapshot *parent, Tree *old_root,
+                          char *why, size_t why_len)
+{
+	uint8_t id[STRATA_ID_LEN];
+	char host[256];
+	StrataErr perr = {0};
+	int has = 0;
+
+	if (opts->freeze) {
+		snprintf(why, why_len, "--freeze-pid lists the source whole while the writers are stopped");
+		return 0;
+	}
+	backup_host(opts, host);
+	if (backup_parent_find(c->repo, opts, host, (const char *const *)paths, opts->npaths, &has, id, &perr) != 0) {
+		snprintf(why, why_len, "the parent snapshot: %s", perr.msg);
+		return 0;
+	}
+	if (!has) {
+		snprintf(why, why_len, "no parent snapshot");
+		return 0;
+	}
+	if (memcmp(id, opts->changes_parent, STRATA_ID_LEN) != 0) {
+		snprintf(why, why_len, "the parent snapshot is not the one the changes were recorded against");
+		return 0;
+	}
+	if (snapshot_load(c->repo, id, parent, &perr) != 0) {
+		snprintf(why, why_len, "the parent snapshot: %s", perr.msg);
+		return 0;
+	}
+	if (parent->partial) {
+		snprintf(why, why_len, "the parent snapshot is partial");
+		return 0;
+	}
+	if (parent->npaths != opts->npaths) {
+		snprintf(why, why_len, "the parent snapshot has other source paths");
+		return 0;
+	}
+	for (size_t i = 0; i < opts->npaths; i++) {
+		size_t j = 0;
+		while (j < parent->npaths && strcmp(parent->paths[j], paths[i]) != 0)
+			j++;
+		if (j == parent->npaths) {
+			snprintf(why, why_len, "the parent snapshot has other source paths");
+			return 0;
+		}
+	}
+	if (tree_load(c->repo, parent->tree, old_root, c->err) != 0)
+		return strata_err_prefix(c->err, "the parent snapshot's root tree");
+	return 1;
+}
+
+/* Forget a change-driven walk given up (RESCAN; store_dir dropped what
+ * it queued): counts, partial notes and hard links start again, without
+ * the change set. */
+static void rescan_reset(Ctx *c, Snapshot *snap)
+{
+	for (size_t i = 0; i < snap->npartial_paths; i++) {
+		free(snap->partial_paths[i].path);
+		free(snap->partial_paths[i].reason);
+		free(snap->partial_paths[i].detail);
+	}
+	free(snap->partial_paths);
+	snap->partial_paths = NULL;
+	snap->npartial_paths = 0;
+	snap->partial = 0;
+	snap->partial_count = 0;
+	for (size_t i = 0; i < c->nlinks; i++)
+		free(c->links[i]);
+	c->nlinks = 0;
+	c->links_lost = 0;
+	memset(&c->sum, 0, sizeof c->sum);
+	c->old_files = c->old_dirs = c->old_bytes = 0;
+	c->cs = NULL;
+}
+
+/* The summary of a snapshot made with change tracking: the parent's
+ * totals, less what its entries that were not taken over whole counted
+ * (c->old_*), plus what their replacements count (c->sum): the same as a
+ * full scan finds. Files taken over count as unchanged. */
+static void changes_summary(Ctx *c, const SnapshotSummary *ps)
+{
+	uint64_t kept = ps->files - c->old_files;
+
+	c->sum.files += kept;
+	c->sum.files_unchanged += kept;
+	c->sum.dirs += ps->dirs - c->old_dirs;
+	c->sum.bytes_total += ps->bytes_total - c->old_bytes;
+}
+
 static int backup_stdin(Ctx *c, uint8_t out_id[STRATA_ID_LEN])
 {
 	const char *name = c->opts->stdin_name && *c->opts->stdin_name ? c->opts->stdin_name : "stdin";
@@ -1285,6 +1591,9 @@ out:
 int backup_run(Repo *repo, const BackupOptions *opts, BackupResult *out_result, StrataErr *err)
 {
 	Ctx c;
+	Snapshot parent = {0};
+	Tree oldroot = {0};
+	char changes_why[256] = "";
 	VDir *root = NULL;
 	char **paths = NULL;
 	Snapshot snap = {0};
@@ -1361,6 +1670,24 @@ int backup_run(Repo *repo, const BackupOptions *opts, BackupResult *out_result, 
 			freeze_not_point_in_time(&c, fs->overrun_at, "listed after the writers were resumed at "
 			                         "--freeze-max (this path and those listed after it)");
 	}
+	if (opts->changes && opts->changes_parent && opts->stdin_fd < 0) {
+		rc = changes_usable(&c, opts, paths, &parent, &oldroot, changes_why, sizeof changes_why);
+		if (rc < 0)
+			goto out;
+		if (rc == 1) {
+			c.cs = opts->changes;
+			/* The owners of the entries taken over are the parent's. */
+			snap.users = parent.users;
+			snap.nusers = parent.nusers;
+			snap.groups = parent.groups;
+			snap.ngroups = parent.ngroups;
+			parent.users = parent.groups = NULL;
+			parent.nusers = parent.ngroups = 0;
+		}
+	} else if (opts->changes) {
+		snprintf(changes_why, sizeof changes_why, "%s", opts->stdin_fd >= 0 ? "a stream has no changes to track" :
+		         "no parent snapshot given for the changes");
+	}
 	rc = chunkpipe_new(repo, c.bw, opts->threads, &c.pipe, err);
 	if (rc)
 		goto out;
@@ -1377,7 +1704,14 @@ int backup_run(Repo *repo, const BackupOptions *opts, BackupResult *out_result, 
 	} else {
 		/* store_dir drops what is queued when it fails; a failed drain
 		 * leaves the rest to drop here. */
-		rc = store_dir(&c, "/", root->leaf ? NULL : root, snap.tree);
+		rc = store_dir(&c, "/", root->leaf ? NULL : root, c.cs ? &oldroot : NULL, snap.tree);
+		if (rc == RESCAN) {
+			/* Everything stored so far is deduplicated on the way. */
+			snprintf(changes_why, sizeof changes_why, "a file with several links that the parent did not have "
+			         "(a new hard link): its other names are unknown, so the source was scanned whole");
+			rescan_reset(&c, &snap);
+			rc = store_dir(&c, "/", root->leaf ? NULL : root, NULL, snap.tree);
+		}
 		if (rc == 0 && (rc = pending_drain(&c, 1)) != 0)
 			pending_abort(&c);
 	}
@@ -1385,6 +1719,8 @@ int backup_run(Repo *repo, const BackupOptions *opts, BackupResult *out_result, 
 		goto out;
 	chunkpipe_free(c.pipe);
 	c.pipe = NULL;
+	if (c.cs)
+		changes_summary(&c, &parent.summary);
 	if (opts->stdin_fd >= 0) {
 		const char *p = opts->stdin_name && *opts->stdin_name ? opts->stdin_name : "stdin";
 		rc = backup_commit(repo, opts, c.bw, &p, 1, now_ns, &t0, &c.sum, &snap, err);
@@ -1402,6 +1738,20 @@ int backup_run(Repo *repo, const BackupOptions *opts, BackupResult *out_result, 
 		rc = backup_partial_err(&snap, "source path vanished, could not be read or changed while being read",
 		                        "source paths vanished, could not be read or changed while being read", err);
 	backup_result_fill(out_result, &snap, &c.sum);
+	if (out_result) {
+		out_result->link_paths_known = !c.links_lost;
+		if (!c.links_lost) {
+			out_result->link_paths = c.links;
+			out_result->link_inodes = c.link_inodes;
+			out_result->nlink_paths = c.nlinks;
+			c.links = NULL;
+			c.link_inodes = NULL;
+			c.nlinks = 0;
+		}
+		out_result->changes_used = c.cs != NULL;
+		snprintf(out_result->changes_fallback, sizeof out_result->changes_fallback, "%s", changes_why);
+		out_result->dirs_visited = c.dirs_visited;
+	}
 out:
 	chunkpipe_free(c.pipe);
 	frozen_free(c.frozen);
@@ -1423,6 +1773,12 @@ out:
 			free(paths[i]);
 		free(paths);
 	}
+	for (size_t i = 0; i < c.nlinks; i++)
+		free(c.links[i]);
+	free(c.links);
+	free(c.link_inodes);
 	snapshot_clear(&snap);
+	snapshot_clear(&parent);
+	tree_clear(&oldroot);
 	return rc;
 }

@@ -111,6 +111,31 @@ typedef struct BackupOptions {
 	 * status.) NULL: none. */
 	BackupStreamEndFn stream_end;
 	void *stream_end_ctx;
+	/* Change tracking (store/backup/changeset.h; NULL: none): the walk
+	 * lists only the directories marked CHANGESET_RELIST, stats only the
+	 * entries marked or on the way to a mark, and takes every other entry
+	 * (a whole subtree for a directory) from snapshot changes_parent
+	 * unchanged. Used only when changes_parent is the snapshot this backup
+	 * records as its parent (opts->parent, else the automatic one), is
+	 * complete (not partial) and has the same source paths; else the
+	 * source is scanned whole (BackupResult.changes_fallback says why).
+	 * The caller vouches that the parent was made with the same excludes
+	 * and views, and that every path changed since holds a mark. */
+	const struct ChangeSet *changes;
+	const uint8_t *changes_parent;     /* STRATA_ID_LEN bytes */
+	/* Hard links: every name of a file with more than one link in the
+	 * parent must be marked CHANGESET_STAT | CHANGESET_LINK (from the
+	 * previous run's BackupResult.link_paths), since a change through one
+	 * name (chmod, a write, a link removed) changes the nodes of all of
+	 * them. A file met with more than one link whose name is not so
+	 * marked and whose (device, inode) is not one of link_inodes (the
+	 * parent's hard-linked files: a link made since to a file that had
+	 * one) may have other names nobody marked: the walk then starts again
+	 * as a full scan, unless changes_links_exact (the change set names
+	 * every name of every changed inode: btrfs). */
+	int changes_links_exact;
+	const uint64_t (*link_inodes)[2];  /* sorted (device, inode) pairs */
+	size_t nlink_inodes;
 } BackupOptions;
 
 typedef struct BackupResult {
@@ -123,6 +148,20 @@ typedef struct BackupResult {
 	uint64_t partial_count;
 	SnapshotPartialPath *partial_paths;
 	size_t npartial_paths;
+	/* With opts->changes: 1 when the change set was used, else why not
+	 * ("" when it was). dirs_visited counts the directories whose entries
+	 * were looked at (listed, or taken from the parent's tree and some
+	 * re-stat'ed), with or without a change set. */
+	int changes_used;
+	char changes_fallback[256];
+	uint64_t dirs_visited;
+	/* The names of the files with more than one link in the snapshot
+	 * (what the next backup marks CHANGESET_LINK), owned; NULL with
+	 * link_paths_known 0 when the walk did not see all of them. */
+	char **link_paths;
+	uint64_t (*link_inodes)[2];        /* each one's (device, inode) */
+	size_t nlink_paths;
+	int link_paths_known;
 } BackupResult;
 
 /* backup_run — back up and write a snapshot.

@@ -30,37 +30,56 @@ static int fill_strv(char ***out, size_t *out_n, const char *const *in, size_t n
 	return 0;
 }
 
-/* The parent: --parent, else the newest snapshot of the same host and
- * paths. Recorded in the snapshot (the files cache does the skipping). */
-static int find_parent(Repo *repo, const BackupOptions *opts, Snapshot *snap, StrataErr *err)
+int backup_parent_find(Repo *repo, const BackupOptions *opts, const char *host, const char *const *paths,
+                       size_t npaths, int *out_has, uint8_t *out_id, StrataErr *err)
 {
 	SnapshotFilter f = {0};
 	Snapshot *found = NULL, one;
 	size_t n = 0;
 	int rc;
 
+	*out_has = 0;
 	if (opts->parent) {
 		rc = snapshot_resolve(repo, opts->parent, opts->include_partial, &one, err);
 		if (rc)
 			return strata_err_prefix(err, "--parent");
-		memcpy(snap->parent, one.id, STRATA_ID_LEN);
-		snap->has_parent = 1;
+		memcpy(out_id, one.id, STRATA_ID_LEN);
+		*out_has = 1;
 		snapshot_clear(&one);
 		return 0;
 	}
-	f.host = snap->host;
-	f.paths = (const char *const *)snap->paths;
-	f.npaths = snap->npaths;
+	f.host = host;
+	f.paths = paths;
+	f.npaths = npaths;
 	f.include_partial = opts->include_partial;
 	rc = snapshot_latest(repo, &f, 1, &found, &n, err);
 	if (rc)
 		return rc;
 	if (n == 1) {
-		memcpy(snap->parent, found[0].id, STRATA_ID_LEN);
-		snap->has_parent = 1;
+		memcpy(out_id, found[0].id, STRATA_ID_LEN);
+		*out_has = 1;
 	}
 	snapshot_list_free(found, n);
 	return 0;
+}
+
+void backup_host(const BackupOptions *opts, char out[256])
+{
+	if (opts->host && *opts->host) {
+		snprintf(out, 256, "%s", opts->host);
+		return;
+	}
+	if (gethostname(out, 256) != 0)
+		strcpy(out, "unknown");
+	out[255] = '\0';
+}
+
+/* The parent: --parent, else the newest snapshot of the same host and
+ * paths. Recorded in the snapshot (the files cache does the skipping). */
+static int find_parent(Repo *repo, const BackupOptions *opts, Snapshot *snap, StrataErr *err)
+{
+	return backup_parent_find(repo, opts, snap->host, (const char *const *)snap->paths, snap->npaths,
+	                          &snap->has_parent, snap->parent, err);
 }
 
 char *backup_user_name(uint32_t uid)
@@ -196,6 +215,10 @@ void backup_result_clear(BackupResult *r)
 		free(r->partial_paths[i].detail);
 	}
 	free(r->partial_paths);
+	for (size_t i = 0; i < r->nlink_paths; i++)
+		free(r->link_paths[i]);
+	free(r->link_paths);
+	free(r->link_inodes);
 	memset(r, 0, sizeof *r);
 }
 

@@ -22,6 +22,18 @@ int backup_commit(Repo *repo, const BackupOptions *opts, BlobWriter *bw,
                   const struct timespec *t0, SnapshotSummary *sum, Snapshot *snap,
                   StrataErr *err);
 
+/* backup_parent_find — the parent backup_commit records for a snapshot
+ * of host and paths (clean, in the order given): --parent
+ * (opts->parent), else the newest snapshot of the same host and paths.
+ * *out_has 0 when there is none; out_id (STRATA_ID_LEN bytes) written
+ * only then. */
+int backup_parent_find(Repo *repo, const BackupOptions *opts, const char *host, const char *const *paths,
+                       size_t npaths, int *out_has, uint8_t *out_id, StrataErr *err);
+
+/* backup_host — opts->host, else this host's name, into out (256 bytes),
+ * as backup_commit records it. */
+void backup_host(const BackupOptions *opts, char out[256]);
+
 /* backup_user_name / backup_group_name — the name of uid/gid on this host
  * (getpwuid_r/getgrgid_r), malloc'ed, or NULL (no name, or no memory):
  * the lookups snapshot_owner_note makes for a snapshot's "owners". */

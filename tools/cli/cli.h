@@ -45,6 +45,7 @@ typedef struct CliCommand {
 /* The commands, one per tools/cmd_<name>.c. */
 extern const CliCommand cmd_init;
 extern const CliCommand cmd_backup;
+extern const CliCommand cmd_watch;
 extern const CliCommand cmd_snapshots;
 extern const CliCommand cmd_ls;
 extern const CliCommand cmd_restore;

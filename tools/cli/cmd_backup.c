@@ -17,6 +17,7 @@
 #include "tools/cli/cli_fmt.h"
 #include "tools/cli/cli_freeze.h"
 #include "tools/cli/cli_fssnap.h"
+#include "store/backup/changes.h"
 #include "tools/cli/cli_hook.h"
 #include "tools/cli/cli_json.h"
 #include "tools/cli/cli_lock.h"
@@ -53,6 +54,7 @@ enum {
 	OPT_FREEZE_MAX,
 	OPT_STDIN_FROM_COMMAND,
 	OPT_FS_SNAPSHOT,
+	OPT_CHANGES,
 	OPT_AS
 };
 
@@ -80,6 +82,7 @@ static const struct option longopts[] = {
 	{ "freeze-max",   required_argument, NULL, OPT_FREEZE_MAX },
 	{ "stdin-from-command", no_argument, NULL, OPT_STDIN_FROM_COMMAND },
 	{ "fs-snapshot",  required_argument, NULL, OPT_FS_SNAPSHOT },
+	{ "changes",      required_argument, NULL, OPT_CHANGES },
 	{ "as",           required_argument, NULL, OPT_AS },
 	/* Hidden: the snapshot's time, for tests (retention rules over a
 	 * synthetic history) and imports of old archives. */
@@ -104,6 +107,8 @@ typedef struct Args {
 	FsSnapMode fs_snapshot;    /* --fs-snapshot */
 	const char *fs_snapshot_arg;
 	const char *as;            /* --as PATH */
+	ChangesMode changes;       /* --changes */
+	const char *changes_arg;
 } Args;
 
 /* What the engine's callbacks need. */
@@ -199,6 +204,11 @@ static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
 		if (fssnap_parse_mode(arg, &a->fs_snapshot) < 0)
 			return cli_usage(cli, "--fs-snapshot wants btrfs, auto or none: '%s'", arg);
 		a->fs_snapshot_arg = arg;
+		break;
+	case OPT_CHANGES:
+		if (changes_parse_mode(arg, &a->changes) < 0)
+			return cli_usage(cli, "--changes wants auto, btrfs, journal or scan: '%s'", arg);
+		a->changes_arg = arg;
 		break;
 	case OPT_AS:
 		if (!*arg || !cli_fmt_is_utf8(arg))
@@ -526,8 +536,18 @@ static void fill_options(BackupOptions *opts, const Cli *cli, const Args *a, cha
 /* print_json — the --json report of a backup that saved a snapshot
  * (--json-progress: as the stream's last line); -1 when it cannot be
  * written. */
+/* "changes": how this run found what changed (tools/cli/doc/JSON.md). */
+static json_t *changes_json(const Args *a, const ChangesPlan *cp, const BackupResult *res)
+{
+	const char *why = changes_fallback(cp, res);
+
+	return json_pack("{s:s,s:s,s:o,s:I,s:I}", "requested", a->changes_arg ? a->changes_arg : "auto",
+	                 "mode", changes_mode_used(cp, res), "fallback", *why ? json_string(why) : json_null(),
+	                 "paths_marked", (json_int_t)changes_marked(cp), "dirs_visited", (json_int_t)res->dirs_visited);
+}
+
 static int print_json(const Cli *cli, const Args *a, const BackupResult *res, CliFreeze *fz, const FsSnap *fss,
-                      size_t npaths, Repo *repo)
+                      size_t npaths, Repo *repo, const ChangesPlan *cp)
 {
 	char hex[STRATA_ID_HEX_LEN + 1];
 
@@ -540,6 +560,8 @@ static int print_json(const Cli *cli, const Args *a, const BackupResult *res, Cl
 		json_decref(j), j = NULL;
 	if (j && a->fs_snapshot != FSSNAP_NONE &&
 	    json_object_set_new(j, "fs_snapshot", cli_fssnap_json(a->fs_snapshot_arg, fss, npaths)) < 0)
+		json_decref(j), j = NULL;
+	if (j && !a->use_stdin && json_object_set_new(j, "changes", changes_json(a, cp, res)) < 0)
 		json_decref(j), j = NULL;
 	if (j && cli_json_set_partial(j, res->partial, res->partial_count, res->partial_paths,
 	                              res->npartial_paths) < 0) {
@@ -570,6 +592,7 @@ static int run(Cli *cli, int argc, char **argv)
 	CliFreeze *fz = NULL;
 	BackupFreeze bfreeze;
 	FsSnap *fss = NULL;
+	ChangesPlan *cp = NULL;
 	BackupView as_view;
 	char *as_paths[1];
 	char hex[STRATA_ID_HEX_LEN + 1];
@@ -657,6 +680,10 @@ static int run(Cli *cli, int argc, char **argv)
 		}
 		opts.views = fssnap_views(fss, &opts.nviews);
 	}
+	if (!a.use_stdin && !a.as && (rc = changes_plan(repo, a.changes, fss, &opts, &cp, &err)) != 0) {
+		exit_code = cli_fail(cli, rc, &err);
+		goto out;
+	}
 	cli_progress_init(&report.progress, cli);
 	if (cli->json_lines)
 		cli_progress_json_lines(&report.progress);
@@ -681,6 +708,7 @@ static int run(Cli *cli, int argc, char **argv)
 		rc = tar_import(repo, opts.stdin_fd, &opts, &res, &err);
 	} else {
 		rc = backup_run(repo, &opts, &res, &err);
+		changes_finish(cp, repo, rc, &res);
 	}
 	/* A backup that failed before the producer's end was accepted: end
 	 * it; when it had failed first, its status is the error. */
@@ -703,7 +731,7 @@ static int run(Cli *cli, int argc, char **argv)
 	have_res = 1;
 	/* Written, possibly with unreadable files: report it, then the error. */
 	if (cli->json) {
-		if (print_json(cli, &a, &res, fz, fss, opts.npaths, repo) < 0) {
+		if (print_json(cli, &a, &res, fz, fss, opts.npaths, repo, cp) < 0) {
 			exit_code = cli_failf(cli, -EIO, "cannot write the result to stdout");
 			goto out;
 		}
@@ -741,6 +769,7 @@ out:
 			cli_warn("%s", derr.msg);
 	}
 	fssnap_free(fss);
+	changes_free(cp);
 	if (hooks) {
 		CliHookOutcome o = { exit_code, NULL, NULL, -1 };
 		if (have_res) {
@@ -858,6 +887,13 @@ const CliCommand cmd_backup = {
 		"                          is on btrfs, else read live (said on stderr).\n"
 		"                          none (default): read live. Deleting needs root or\n"
 		"                          the mount option user_subvol_rm_allowed\n"
+		"      --changes MODE      how to find what changed since the parent: btrfs\n"
+		"                          (with --fs-snapshot btrfs, root: the subvolume's\n"
+		"                          generations), journal (`strata watch`), scan (look\n"
+		"                          at every file), auto (default: btrfs with\n"
+		"                          --fs-snapshot btrfs, else a valid journal, else\n"
+		"                          scan). Anything uncertain scans; --json says which\n"
+		"                          ran and why (tools/cli/doc/changes.md)\n"
 		"      --as PATH           the one source is a copy of PATH (an LVM or ZFS\n"
 		"                          snapshot mounted elsewhere): record it as PATH, so\n"
 		"                          the parent and the files cache are PATH's\n"

@@ -45,6 +45,7 @@ static const CliCommand *const commands[] = {
 	&cmd_forget,
 	&cmd_prune,
 	&cmd_unlock,
+	&cmd_watch,
 	&cmd_wal_push,
 	&cmd_wal_fetch,
 	&cmd_wal_list,
