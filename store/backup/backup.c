@@ -36,6 +36,7 @@
 #include "store/backup/pgrel.h"
 #include "store/backup/frozen.h"
 #include "store/repo_internal.h"
+#include "store/backup/scan.h"
 #include "store/backup/spill.h"
 #include "store/tree.h"
 
@@ -123,6 +124,7 @@ typedef struct Ctx {
 	BackupProgress prog;
 	struct timespec last_progress;
 	PgRelMemo pgrel;              /* the last data directory looked at (pgrel.h) */
+	Scan *scan;                   /* listings made ahead (scan.h); NULL: listed here */
 } Ctx;
 
 /* Reasons a path makes the snapshot partial (snapshot.h, FORMAT.md §12). */
@@ -633,7 +635,7 @@ static int view_hole(Ctx *c, const View *w, const char *path)
 
 /* Fill node n (name already set) for the entry at path. Returns 0, 1 to
  * skip the entry (an unreadable source, reported), or a fatal error. */
-static int make_node(Ctx *c, const char *path, const VDir *virt, TreeNode *n, FileWork *fw)
+static int make_node(Ctx *c, const char *path, const VDir *virt, const ScanEntry *se, TreeNode *n, FileWork *fw)
 {
 	FrozenEntry *fe = c->frozen ? frozen_find(c->frozen, path) : NULL;
 	struct stat st, st2;
@@ -658,6 +660,16 @@ static int make_node(Ctx *c, const char *path, const VDir *virt, TreeNode *n, Fi
 			return 1;
 		}
 		st = fe->st;
+	} else if (se && se->err) {
+		/* Listed, then gone or unstatable, as the lstat below reports. */
+		e = -se->err;
+		if (e == ENOENT)
+			incomplete(c, path, VANISHED, -e, "vanished during the backup");
+		else
+			incomplete(c, path, UNREADABLE, -e, strerror(e));
+		return 1;
+	} else if (se) {
+		st = se->st;      /* stat as listed (scan.h) */
 	} else if (lstat(io, &st) != 0 || (virt && !virt->leaf && !S_ISDIR(st.st_mode) && stat(io, &st) != 0)) {
 		e = errno;
 		/* A listed entry that is gone vanished; a source path given
@@ -945,10 +957,27 @@ static void pending_abort(Ctx *c)
 /* Make the nodes of directory path and queue its tree to be stored into
  * out_id once its files' chunks are done (pending_drain): the walk goes on
  * while the workers seal, instead of waiting at every directory. */
+/* Directory path could not be listed (-e): stored empty, reported. */
+static void dir_unlisted(Ctx *c, const char *path, int e)
+{
+	if (e == ENOENT)
+		incomplete(c, path, VANISHED, -e, "vanished during the backup");
+	else if (e == ENOTDIR)
+		incomplete(c, path, CHANGED, -e, "replaced by a non-directory between its stat and its listing");
+	else
+		incomplete(c, path, UNREADABLE, -e, strerror(e));
+}
+
+static int scan_excluded(const void *opts, const char *path, const char *name)
+{
+	return backup_excluded(opts, path, name);
+}
+
 static int store_dir(Ctx *c, const char *path, const VDir *virt, uint8_t out_id[STRATA_ID_LEN])
 {
 	char **names = NULL, *full = NULL;
 	size_t nnames = 0, cap = 0;
+	ScanDir sd = {0};
 	PendingDir *d = NULL;
 	FrozenEntry *fe = !virt && c->frozen ? frozen_find(c->frozen, path) : NULL;
 	const View *w;
@@ -971,6 +1000,25 @@ static int store_dir(Ctx *c, const char *path, const VDir *virt, uint8_t out_id[
 				rc = strata_err_set(c->err, -ENOMEM, "out of memory");
 				goto out;
 			}
+	} else if (!virt && c->scan) {
+		/* Listed and statted ahead by the scan's workers. */
+		if (scan_take(c->scan, path, &sd) != 0) {
+			rc = strata_err_set(c->err, -ENOMEM, "out of memory");
+			goto out;
+		}
+		if (sd.err) {
+			dir_unlisted(c, path, -sd.err);
+			goto queue;
+		}
+		names = calloc(sd.n ? sd.n : 1, sizeof *names);
+		if (!names) {
+			rc = strata_err_set(c->err, -ENOMEM, "out of memory");
+			goto out;
+		}
+		for (; nnames < sd.n; nnames++) {
+			names[nnames] = sd.e[nnames].name;   /* moved */
+			sd.e[nnames].name = NULL;
+		}
 	} else if (!virt) {
 		char iob[PATH_MAX];
 		const char *io = c->nviews ? source_of(c, path, iob, &w) : path;
@@ -979,14 +1027,7 @@ static int store_dir(Ctx *c, const char *path, const VDir *virt, uint8_t out_id[
 		if (!io)
 			errno = ENAMETOOLONG;
 		if (!dir) {
-			/* Unreadable directory: stored empty, reported. */
-			int e = errno;
-			if (e == ENOENT)
-				incomplete(c, path, VANISHED, -e, "vanished during the backup");
-			else if (e == ENOTDIR)
-				incomplete(c, path, CHANGED, -e, "replaced by a non-directory between its stat and its listing");
-			else
-				incomplete(c, path, UNREADABLE, -e, strerror(e));
+			dir_unlisted(c, path, errno);
 			goto queue;
 		}
 		while ((de = readdir(dir)) != NULL) {
@@ -1045,7 +1086,7 @@ queue:
 			rc = strata_err_set(c->err, -ENOMEM, "out of memory");
 			goto out;
 		}
-		rc = make_node(c, full, virt ? virt->kids[i] : NULL, n, &d->fw[d->n]);
+		rc = make_node(c, full, virt ? virt->kids[i] : NULL, sd.e && !virt ? &sd.e[i] : NULL, n, &d->fw[d->n]);
 		if (rc == 1) {
 			/* Skipped: drop any chunks queued for it before reusing the slot. */
 			rc = chunkpipe_wait(c->pipe, c->err);
@@ -1079,6 +1120,7 @@ out:
 		pending_abort(c);     /* also waits: d's chunks are no longer in flight */
 	pending_free(d);
 	free(full);
+	scan_dir_clear(&sd);
 	if (names) {
 		for (size_t i = 0; i < nnames; i++)
 			free(names[i]);
@@ -1364,6 +1406,17 @@ int backup_run(Repo *repo, const BackupOptions *opts, BackupResult *out_result, 
 	rc = chunkpipe_new(repo, c.bw, opts->threads, &c.pipe, err);
 	if (rc)
 		goto out;
+	if (opts->stdin_fd < 0 && !c.frozen && !c.nviews && scan_threads() > 1) {
+		/* Listings and stats made ahead on all cores; not under
+		 * --freeze-pid (listed while stopped) nor from a filesystem
+		 * snapshot's views (their holes are found as the walk goes). */
+		ScanOptions so = { scan_threads(), opts->nexcludes ? scan_excluded : NULL, opts,
+		                   c.skip_cache, c.cache_dev, c.cache_ino };
+		if (scan_new(&so, &c.scan) != 0) {
+			rc = strata_err_set(err, -ENOMEM, "out of memory");
+			goto out;
+		}
+	}
 	if (opts->stdin_fd >= 0) {
 		BackupOptions o2 = *opts;
 		o2.time_ns = now_ns;
@@ -1403,6 +1456,7 @@ int backup_run(Repo *repo, const BackupOptions *opts, BackupResult *out_result, 
 		                        "source paths vanished, could not be read or changed while being read", err);
 	backup_result_fill(out_result, &snap, &c.sum);
 out:
+	scan_free(c.scan);
 	chunkpipe_free(c.pipe);
 	frozen_free(c.frozen);
 	filescache_close(c.fc);

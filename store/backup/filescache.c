@@ -27,6 +27,9 @@ typedef struct Pending {
 
 struct FilesCache {
 	Kv *kv;
+	KvReader *rd;                 /* the lookups' (kv.h): no transaction per file */
+	uint8_t done_run[8];          /* a run seen finished (have_done_run): its */
+	int have_done_run;            /* entries need no T_RUNNING lookup */
 	uint64_t run;
 	Pending *pend;
 	size_t npend, pend_cap, pend_bytes;
@@ -86,6 +89,10 @@ int filescache_open(Repo *repo, const char *dir, FilesCache **out, StrataErr *er
 	t = NULL;
 	if (rc)
 		goto fail;
+	if (kv_reader_open(fc->kv, &fc->rd) != 0) {
+		rc = strata_err_set(err, -ENOMEM, "out of memory");
+		goto fail;
+	}
 	*out = fc;
 	return 0;
 fail:
@@ -150,16 +157,30 @@ static int present(const uint8_t *val, size_t len, void *ctx)
 	return 0;
 }
 
+/* Entries of a run that has not committed (crashed or still going in
+ * another process) may name chunks that never became durable: 1 when
+ * run is still marked running. A run found finished stays finished (a
+ * run ID is drawn once, marked running before its first entry), so the
+ * last one found is remembered: most entries share it. */
+static int run_unfinished(FilesCache *fc, const uint8_t run[8])
+{
+	if (fc->have_done_run && memcmp(fc->done_run, run, 8) == 0)
+		return 0;
+	if (kv_reader_view(fc->rd, T_RUNNING, run, 8, present, NULL) == 0)
+		return 1;
+	memcpy(fc->done_run, run, 8);
+	fc->have_done_run = 1;
+	return 0;
+}
+
 int filescache_lookup(FilesCache *fc, const char *path, CachedFile *out)
 {
 	struct decode d = { out, {0} };
 	int rc;
 
 	memset(out, 0, sizeof *out);
-	rc = kv_view(fc->kv, T_FILES, path, strlen(path), decode_entry, &d);
-	/* Entries of a run that has not committed (crashed or still going in
-	 * another process) may name chunks that never became durable. */
-	if (rc == 0 && kv_view(fc->kv, T_RUNNING, d.run, 8, present, NULL) == 0)
+	rc = kv_reader_view(fc->rd, T_FILES, path, strlen(path), decode_entry, &d);
+	if (rc == 0 && run_unfinished(fc, d.run))
 		rc = STRATA_ENOTFOUND;
 	if (rc) {
 		cachedfile_clear(out);
@@ -195,8 +216,8 @@ int filescache_lookup_meta(FilesCache *fc, const char *path, FileMeta *out)
 	struct decode d = { &cf, {0} };
 	int rc;
 
-	rc = kv_view(fc->kv, T_FILES, path, strlen(path), decode_meta, &d);
-	if (rc == 0 && kv_view(fc->kv, T_RUNNING, d.run, 8, present, NULL) == 0)
+	rc = kv_reader_view(fc->rd, T_FILES, path, strlen(path), decode_meta, &d);
+	if (rc == 0 && run_unfinished(fc, d.run))
 		rc = STRATA_ENOTFOUND;
 	if (rc)
 		return STRATA_ENOTFOUND;
@@ -224,6 +245,7 @@ static int flush(FilesCache *fc, StrataErr *err)
 				continue;
 		if (rc == 0)
 			rc = kv_commit(t, err);
+		kv_reader_refresh(fc->rd);
 	}
 	for (size_t i = 0; i < fc->npend; i++) {
 		free(fc->pend[i].path);
@@ -294,7 +316,9 @@ int filescache_commit(FilesCache *fc, StrataErr *err)
 	if (rc)
 		return rc;
 	kv_del(t, T_RUNNING, &fc->run, sizeof fc->run);
-	return kv_commit(t, err);
+	rc = kv_commit(t, err);
+	kv_reader_refresh(fc->rd);
+	return rc;
 }
 
 void filescache_close(FilesCache *fc)
@@ -306,6 +330,7 @@ void filescache_close(FilesCache *fc)
 		free(fc->pend[i].val);
 	}
 	free(fc->pend);
+	kv_reader_close(fc->rd);
 	kv_close(fc->kv);
 	free(fc);
 }
