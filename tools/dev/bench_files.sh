@@ -16,7 +16,7 @@
 #   cache      the local cache's size after these runs (du -sb; strata's
 #              files cache and index apart)
 # Each run reports wall and CPU seconds and peak RSS (GNU time); the table
-# ends with strata/restic ratios. Repositories, caches and the restore
+# ends with restic/strata ratios (above 1: strata faster or smaller). Repositories, caches and the restore
 # targets sit in the work directory (on disk, as the source does).
 #
 # Environment:
@@ -157,6 +157,7 @@ echo "== load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "== $FILES files: strata against restic (wall s, cpu s, peak RSS MiB; cache bytes)"
 awk -F '\t' '
+	function ratio(a, b) { return b + 0 > 0 ? a / b : 0 }
 	{ w[$1, $2] = $3; c[$1, $2] = $4; r[$1, $2] = $5; if (!($1 in seen)) { seen[$1] = 1; order[++n] = $1 } }
 	END {
 		printf "%-10s %26s %26s %8s\n", "step", "strata", "restic", "restic/strata"
@@ -164,13 +165,13 @@ awk -F '\t' '
 			s = order[i]
 			if (s == "cache") {
 				printf "%-10s %23.1f MB %23.1f MB %8.2f\n", s, w[s, "strata"] / 1e6, w[s, "restic"] / 1e6,
-				       w[s, "strata"] > 0 ? w[s, "restic"] / w[s, "strata"] : 0
+				       ratio(w[s, "restic"], w[s, "strata"])
 				continue
 			}
 			printf "%-10s %7s s %6s cpu %5.0f MiB %7s s %6s cpu %5.0f MiB %8.2f\n", s,
 			       w[s, "strata"], c[s, "strata"], r[s, "strata"] / 1024,
 			       w[s, "restic"], c[s, "restic"], r[s, "restic"] / 1024,
-			       w[s, "strata"] > 0 ? w[s, "restic"] / w[s, "strata"] : 0
+			       ratio(w[s, "restic"], w[s, "strata"])
 		}
 	}' "$RESULTS"
 [ -n "${BENCH_OUT:-}" ] && cp "$RESULTS" "$BENCH_OUT"
