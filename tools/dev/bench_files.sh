@@ -142,7 +142,7 @@ done
 echo "== local cache"
 if has_tool strata; then
 	sc=$(du -sb "$WORK/strata-cache" | cut -f1)
-	sf=$(du -sb "$WORK"/strata-cache/*/files 2>/dev/null | awk '{ s += $1 } END { print s + 0 }')
+	sf=$(du -sb "$WORK"/strata-cache/*/files* 2>/dev/null | awk '{ s += $1 } END { print s + 0 }')
 	si=$(du -sb "$WORK"/strata-cache/*/index* 2>/dev/null | awk '{ s += $1 } END { print s + 0 }')
 	printf 'cache\tstrata\t%s\t-\t-\n' "$sc" >>"$RESULTS"
 	echo "  strata  $sc bytes (files cache $sf, index $si)"
