@@ -284,6 +284,14 @@ int scan_take(Scan *s, const char *path, ScanDir *out)
 		pp = slot_of(s, path, h);
 	}
 	n = *pp;
+	if (n && n->state == DONE && n->dir.err == -ENOMEM) {
+		/* A worker ran out of memory: list it here, reporting that. */
+		s->ahead_entries -= n->dir.n;
+		s->ahead_dirs--;
+		*pp = n->next;
+		node_free(n);
+		n = NULL;
+	}
 	if (n && n->state == DONE) {
 		*pp = n->next;
 		s->ahead_entries -= n->dir.n;
