@@ -243,7 +243,7 @@ static void test_old_layout_and_bad_entries(void)
 	snprintf(old, sizeof old, "%.*s/files", (int)(strrchr(cur, '/') - cur), cur);
 	REQUIRE(kv_open(old, tables, 3, &kv, &err) == 0);
 	REQUIRE(kv_begin(kv, &t, &err) == 0);
-	REQUIRE(kv_put(t, 0, "/data/a", 7, "\x01old entry", 12) == 0);
+	REQUIRE(kv_put(t, 0, "/data/a", 7, "\x01old entry", 10) == 0);
 	REQUIRE(kv_commit(t, &err) == 0);
 	kv_close(kv);
 	CHECK(access(old, F_OK) == 0);
