@@ -68,7 +68,9 @@ int scan_take(Scan *s, const char *path, ScanDir *out);
 void scan_dir_clear(ScanDir *d);
 
 /* scan_threads — workers to use: STRATA_SCAN_THREADS when set (0 or 1:
- * the serial walk, no Scan at all), else the online CPUs (at most 8). */
+ * the caller walks serially, with no Scan at all), else the online CPUs,
+ * at least 2 (a listing overlaps the walk's reads even on one CPU) and at
+ * most 8. */
 unsigned scan_threads(void);
 
 /* scan_free — stop and join the workers; drop listings never taken.
