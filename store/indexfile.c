@@ -7,6 +7,7 @@
 
 #include "store/blob.h"
 #include "store/format.h"
+#include "store/frame.h"
 #include "store/pack_read.h"
 #include "store/repo_internal.h"
 
@@ -21,23 +22,26 @@ void indexfile_packs_free(IndexFilePack *packs, size_t n)
 	free(packs);
 }
 
-int indexfile_write(Repo *repo, const IndexFilePack *packs, size_t n,
-                    uint8_t out_id[CODEC_ID_LEN], StrataErr *err)
+int indexfile_encode(const IndexFilePack *packs, size_t n, uint8_t **out, size_t *out_len)
 {
-	size_t len = 1 + 4, zlen = 0;
-	uint8_t *plain, *p, *z = NULL;
-	int rc;
+	size_t len = 1 + 4;
+	uint8_t *plain, *p;
+	int frames = 0;
 
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		len += PACK_HDR_LEN + packs[i].n * PACK_ENTRY_LEN;
-	/* Readers refuse content that inflates past this: do not store it. */
-	if (len > INDEXFILE_MAX_RAW)
-		return strata_err_set(err, -EFBIG, "an index file listing %zu packs would hold %zu bytes, more than "
-		                      "the %zu a reader accepts; nothing written", n, len, (size_t)INDEXFILE_MAX_RAW);
+		for (size_t j = 0; j < packs[i].n && !frames; j++)
+			frames = packs[i].entries[j].type == FORMAT_BLOB_FRAME;
+	}
+	if (len > INDEXFILE_MAX_RAW) {
+		*out_len = len;
+		return -EFBIG;
+	}
 	plain = malloc(len);
 	if (!plain)
-		return strata_err_set(err, -ENOMEM, "out of memory");
-	plain[0] = FORMAT_VERSION_INDEX;
+		return -ENOMEM;
+	/* Without frames, version 1 byte for byte. */
+	plain[0] = frames ? FORMAT_VERSION_INDEX_FRAMES : FORMAT_VERSION_INDEX;
 	format_put_le32(plain + 1, (uint32_t)n);
 	p = plain + 5;
 	for (size_t i = 0; i < n; i++) {
@@ -57,6 +61,25 @@ int indexfile_write(Repo *repo, const IndexFilePack *packs, size_t n,
 			format_put_le32(p + 41, e->raw_len);
 		}
 	}
+	*out = plain;
+	*out_len = len;
+	return 0;
+}
+
+int indexfile_write(Repo *repo, const IndexFilePack *packs, size_t n,
+                    uint8_t out_id[CODEC_ID_LEN], StrataErr *err)
+{
+	size_t len = 0, zlen = 0;
+	uint8_t *plain = NULL, *z = NULL;
+	int rc;
+
+	rc = indexfile_encode(packs, n, &plain, &len);
+	/* Readers refuse content that inflates past this: do not store it. */
+	if (rc == -EFBIG)
+		return strata_err_set(err, -EFBIG, "an index file listing %zu packs would hold %zu bytes, more than "
+		                      "the %zu a reader accepts; nothing written", n, len, (size_t)INDEXFILE_MAX_RAW);
+	if (rc)
+		return strata_err_set(err, rc, "out of memory");
 	rc = codec_compress(plain, len, 3, &z, &zlen);
 	free(plain);
 	if (rc)
@@ -69,6 +92,39 @@ int indexfile_write(Repo *repo, const IndexFilePack *packs, size_t n,
 
 int indexfile_decode(const uint8_t *buf, size_t len, IndexFilePack **out, size_t *out_n)
 {
+	return indexfile_decode_frames(buf, len, 0, out, out_n);
+}
+
+/* The entries of a pack listed in a CONTENT version 2 index file (§9a):
+ * blobs as in version 1, frames (data packs only) inside the pack and
+ * followed by their members. 0 or STRATA_EFORMAT. */
+static int frame_pack_check(const IndexFilePack *ip)
+{
+	for (size_t j = 0; j < ip->n;) {
+		const PackEntry *e = &ip->entries[j];
+
+		if (e->type == FORMAT_BLOB_MEMBER || e->type > FORMAT_BLOB_FRAME)
+			return STRATA_EFORMAT;
+		if ((uint64_t)e->offset + e->length > ip->size || e->length < CODEC_BLOB_OVERHEAD)
+			return STRATA_EFORMAT;
+		if (e->type != FORMAT_BLOB_FRAME) {
+			if (pack_kind_of_blob(e->type) != ip->kind)
+				return STRATA_EFORMAT;
+			j++;
+			continue;
+		}
+		size_t m = ip->kind == PACK_KIND_DATA &&
+		           (uint64_t)e->length <= (uint64_t)e->raw_len + CODEC_BLOB_OVERHEAD
+		           ? frame_members_check(ip->entries, ip->n, j) : 0;
+		if (m == 0)
+			return STRATA_EFORMAT;
+		j += m + 1;
+	}
+	return 0;
+}
+
+int indexfile_decode_frames(const uint8_t *buf, size_t len, int frames, IndexFilePack **out, size_t *out_n)
+{
 	IndexFilePack *packs = NULL;
 	const uint8_t *p = buf, *end = buf + len;
 	size_t n, i = 0;
@@ -76,7 +132,8 @@ int indexfile_decode(const uint8_t *buf, size_t len, IndexFilePack **out, size_t
 
 	if (len < 5)
 		return STRATA_EFORMAT;
-	if (buf[0] != FORMAT_VERSION_INDEX)
+	int v2 = frames && buf[0] == FORMAT_VERSION_INDEX_FRAMES, has_frame = 0;
+	if (buf[0] != FORMAT_VERSION_INDEX && !v2)
 		return buf[0] > FORMAT_VERSION_INDEX ? STRATA_EVERSION : STRATA_EFORMAT;
 	n = format_get_le32(buf + 1);
 	p += 5;
@@ -111,13 +168,20 @@ int indexfile_decode(const uint8_t *buf, size_t len, IndexFilePack **out, size_t
 			e->offset = format_get_le32(p + 33);
 			e->length = format_get_le32(p + 37);
 			e->raw_len = format_get_le32(p + 41);
+			if (v2)
+				continue;       /* frame_pack_check below */
 			if (e->type > BLOB_TYPE_MAX || pack_kind_of_blob(e->type) != ip->kind ||
 			    (uint64_t)e->offset + e->length > ip->size ||
 			    e->length < CODEC_BLOB_OVERHEAD)
 				goto fail;
 		}
+		if (v2 && frame_pack_check(ip) != 0)
+			goto fail;
+		for (size_t j = 0; v2 && j < ip->n && !has_frame; j++)
+			has_frame = ip->entries[j].type == FORMAT_BLOB_FRAME;
 	}
-	if (p != end)
+	/* Version 2 is written only for a frame: without one it is malformed. */
+	if (p != end || (v2 && !has_frame))
 		goto fail;
 	*out = packs;
 	*out_n = n;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "store/format.h"
+#include "store/frame.h"
 #include "store/repo_internal.h"
 
 /* The table's trailer bound is what a reader of this layout accepts. */
@@ -34,6 +35,7 @@ void pack_builder_reset(PackBuilder *pb)
 	pb->len = 0;
 	pb->n = 0;
 	pb->hashed = 0;
+	pb->nframes = 0;
 	codec_name_init(&pb->hash, pb->hash.alg);
 }
 
@@ -77,25 +79,72 @@ int pack_builder_reserve(PackBuilder *pb, size_t len, uint8_t **out_dst)
 	return 0;
 }
 
-int pack_builder_commit(PackBuilder *pb, uint8_t type, const uint8_t id[CODEC_ID_LEN],
-                        size_t sealed_len, uint32_t raw_len)
+/* Room for k more entries. */
+static int entries_room(PackBuilder *pb, size_t k)
 {
-	PackEntry *e;
-
-	if (pb->n == pb->entries_cap) {
+	if (pb->n + k > pb->entries_cap) {
 		size_t cap = pb->entries_cap ? 2 * pb->entries_cap : 256;
+		while (cap < pb->n + k)
+			cap *= 2;
 		PackEntry *p = realloc(pb->entries, cap * sizeof *p);
 		if (!p)
 			return -ENOMEM;
 		pb->entries = p;
 		pb->entries_cap = cap;
 	}
+	return 0;
+}
+
+int pack_builder_commit(PackBuilder *pb, uint8_t type, const uint8_t id[CODEC_ID_LEN],
+                        size_t sealed_len, uint32_t raw_len)
+{
+	PackEntry *e;
+	int rc = entries_room(pb, 1);
+
+	if (rc)
+		return rc;
 	e = &pb->entries[pb->n++];
 	e->type = type;
 	memcpy(e->id, id, CODEC_ID_LEN);
 	e->offset = (uint32_t)pb->len;
 	e->length = (uint32_t)sealed_len;
 	e->raw_len = raw_len;
+	pb->len += sealed_len;
+	return 0;
+}
+
+int pack_builder_commit_frame(PackBuilder *pb, const uint8_t (*ids)[CODEC_ID_LEN], const uint32_t *lens,
+                              size_t m, size_t sealed_len, uint32_t p_len)
+{
+	uint64_t off = FRAME_HEADER_LEN(m);
+	PackEntry *e;
+	int rc;
+
+	if (m < 1 || m > FRAME_MAX_MEMBERS)
+		return STRATA_EUSAGE;
+	rc = entries_room(pb, m + 1);
+	if (rc)
+		return rc;
+	e = &pb->entries[pb->n];
+	memset(e, 0, sizeof *e);
+	e->type = FORMAT_BLOB_FRAME;
+	e->offset = (uint32_t)pb->len;
+	e->length = (uint32_t)sealed_len;
+	e->raw_len = p_len;
+	for (size_t i = 0; i < m; i++) {
+		PackEntry *x = &e[1 + i];
+
+		x->type = FORMAT_BLOB_MEMBER;
+		memcpy(x->id, ids[i], CODEC_ID_LEN);
+		x->offset = (uint32_t)off;
+		x->length = 0;
+		x->raw_len = lens[i];
+		off += lens[i];
+	}
+	if (off != p_len)
+		return STRATA_EUSAGE;
+	pb->n += m + 1;
+	pb->nframes++;
 	pb->len += sealed_len;
 	return 0;
 }
@@ -116,7 +165,8 @@ int pack_builder_finish(PackBuilder *pb, const CodecKeys *keys, uint8_t out_id[C
 		return -ENOMEM;
 	if (pb->hashed < pb->len)
 		pack_builder_hash(pb, pb->len - pb->hashed);
-	plain[0] = FORMAT_VERSION_TRAILER;
+	/* A pack without frames keeps ENTRIES version 1, byte for byte. */
+	plain[0] = pb->nframes ? FORMAT_VERSION_TRAILER_FRAMES : FORMAT_VERSION_TRAILER;
 	format_put_le32(plain + 1, (uint32_t)pb->n);
 	p = plain + 5;
 	for (size_t i = 0; i < pb->n; i++) {
@@ -169,6 +219,12 @@ int pack_footer_decode(const uint8_t footer[PACK_FOOTER_LEN], uint64_t pack_size
 int pack_trailer_parse(const uint8_t *plain, size_t plain_len, uint64_t blob_area,
                        PackEntry **out, size_t *out_n)
 {
+	return pack_trailer_parse_frames(plain, plain_len, blob_area, 0, out, out_n);
+}
+
+int pack_trailer_parse_frames(const uint8_t *plain, size_t plain_len, uint64_t blob_area, int frames,
+                              PackEntry **out, size_t *out_n)
+{
 	PackEntry *entries = NULL;
 	uint64_t next = 0;
 	const uint8_t *p;
@@ -177,7 +233,8 @@ int pack_trailer_parse(const uint8_t *plain, size_t plain_len, uint64_t blob_are
 
 	if (plain_len < 5)
 		goto out;
-	if (plain[0] != FORMAT_VERSION_TRAILER) {
+	int v2 = frames && plain[0] == FORMAT_VERSION_TRAILER_FRAMES;
+	if (plain[0] != FORMAT_VERSION_TRAILER && !v2) {
 		rc = plain[0] > FORMAT_VERSION_TRAILER ? STRATA_EVERSION : STRATA_EFORMAT;
 		goto out;
 	}
@@ -197,6 +254,8 @@ int pack_trailer_parse(const uint8_t *plain, size_t plain_len, uint64_t blob_are
 		e->offset = format_get_le32(p + 33);
 		e->length = format_get_le32(p + 37);
 		e->raw_len = format_get_le32(p + 41);
+		if (v2)
+			continue;               /* frame_entries_check below */
 		/* Blobs are laid end to end from offset 0 (FORMAT.md invariant). */
 		if (e->type > BLOB_TYPE_MAX || e->offset != next || e->length < CODEC_BLOB_OVERHEAD ||
 		    (uint64_t)e->offset + e->length > blob_area ||
@@ -204,7 +263,13 @@ int pack_trailer_parse(const uint8_t *plain, size_t plain_len, uint64_t blob_are
 			goto out;
 		next = (uint64_t)e->offset + e->length;
 	}
-	if (next != blob_area)
+	if (v2 ? frame_entries_check(entries, n, blob_area) != 0 : next != blob_area)
+		goto out;
+	/* Version 2 is written only for a frame: without one it is malformed. */
+	int has_frame = 0;
+	for (size_t i = 0; v2 && i < n; i++)
+		has_frame |= entries[i].type == FORMAT_BLOB_FRAME;
+	if (v2 && !has_frame)
 		goto out;
 	*out = entries;
 	*out_n = n;
@@ -218,6 +283,12 @@ out:
 int pack_trailer_decode(const CodecKeys *keys, const uint8_t *trailer, size_t trailer_len,
                         uint64_t pack_size, PackEntry **out, size_t *out_n)
 {
+	return pack_trailer_decode_frames(keys, trailer, trailer_len, pack_size, 0, out, out_n);
+}
+
+int pack_trailer_decode_frames(const CodecKeys *keys, const uint8_t *trailer, size_t trailer_len,
+                               uint64_t pack_size, int frames, PackEntry **out, size_t *out_n)
+{
 	uint8_t *plain = NULL;
 	size_t plain_len = 0;
 	uint64_t blob_area;
@@ -230,7 +301,7 @@ int pack_trailer_decode(const CodecKeys *keys, const uint8_t *trailer, size_t tr
 	                   &plain, &plain_len, NULL);
 	if (rc)
 		return rc;
-	rc = pack_trailer_parse(plain, plain_len, blob_area, out, out_n);
+	rc = pack_trailer_parse_frames(plain, plain_len, blob_area, frames, out, out_n);
 	free(plain);
 	return rc;
 }

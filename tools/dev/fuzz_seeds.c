@@ -34,6 +34,8 @@
 #include "store/backup/backup.h"
 #include "store/codec.h"
 #include "store/format.h"
+#include "store/frame.h"
+#include "store/indexfile.h"
 #include "store/keycache.h"
 #include "store/keyfile.h"
 #include "store/lock.h"
@@ -750,6 +752,95 @@ static void seed_fuzz_packs(void)
 	pack_builder_free(&pb);
 }
 
+/* fuzz_frame (FORMAT.md §9a): mode byte 0 a frame plaintext, 1 trailer
+ * entries with a frame, 2 RAW_LENGTH || a frame sealed under the fuzz key. */
+static void seed_frames(void)
+{
+	static const size_t counts[] = {1, 3, 8};
+	uint8_t ids[8][CODEC_ID_LEN];
+	const uint8_t *data[8];
+	uint32_t lens[8];
+
+	for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
+		size_t m = counts[c], p_len = 0, sealed_len = 0;
+		uint8_t *p = NULL, *sealed, mode;
+		char name[64];
+
+		for (size_t i = 0; i < m; i++) {
+			data[i] = text + 700 * i;
+			lens[i] = (uint32_t)(200 + 50 * i);
+			codec_chunk_id(fuzz_keys(), data[i], lens[i], ids[i]);
+		}
+		if (frame_plain_build((const uint8_t (*)[CODEC_ID_LEN])ids, data, lens, m, &p, &p_len) != 0)
+			die("frame", "cannot build");
+		mode = 0;
+		snprintf(name, sizeof name, "plain-%zu", m);
+		write_seed2("fuzz_frame", name, &mode, 1, p, p_len);
+		sealed = malloc(p_len + CODEC_BLOB_OVERHEAD + 5);
+		if (!sealed || frame_seal(cctx, fuzz_keys(), p, p_len, 3, sealed + 5, &sealed_len) != 0)
+			die("frame", "cannot seal");
+		sealed[0] = 2;
+		format_put_le32(sealed + 1, (uint32_t)p_len);
+		snprintf(name, sizeof name, "sealed-%zu", m);
+		write_seed("fuzz_frame", name, sealed, sealed_len + 5);
+
+		/* a data blob, then the frame and its members, then a data blob */
+		size_t n = m + 3, area = 100 + sealed_len + 60;
+		uint8_t *ent = calloc(1, 9 + n * PACK_ENTRY_LEN), *r;
+		uint32_t off = (uint32_t)FRAME_HEADER_LEN(m);
+		if (!ent)
+			die("frame", "out of memory");
+		ent[0] = 1;
+		format_put_le64(ent + 1, area);
+		r = ent + 9;
+		r[0] = BLOB_DATA; memset(r + 1, 0x11, 32);
+		format_put_le32(r + 33, 0); format_put_le32(r + 37, 100); format_put_le32(r + 41, 100);
+		r += PACK_ENTRY_LEN;
+		r[0] = FORMAT_BLOB_FRAME;
+		format_put_le32(r + 33, 100); format_put_le32(r + 37, (uint32_t)sealed_len); format_put_le32(r + 41, (uint32_t)p_len);
+		for (size_t i = 0; i < m; i++) {
+			r += PACK_ENTRY_LEN;
+			r[0] = FORMAT_BLOB_MEMBER;
+			memcpy(r + 1, ids[i], CODEC_ID_LEN);
+			format_put_le32(r + 33, off); format_put_le32(r + 37, 0); format_put_le32(r + 41, lens[i]);
+			off += lens[i];
+		}
+		r += PACK_ENTRY_LEN;
+		r[0] = BLOB_DATA; memset(r + 1, 0x22, 32);
+		format_put_le32(r + 33, (uint32_t)(100 + sealed_len)); format_put_le32(r + 37, 60); format_put_le32(r + 41, 30);
+		snprintf(name, sizeof name, "entries-%zu", m);
+		write_seed("fuzz_frame", name, ent, 9 + n * PACK_ENTRY_LEN);
+
+		/* the same pack listed in an index file: CONTENT version 2 */
+		PackEntry pe[FRAME_WRITE_MEMBERS + 3];
+		IndexFilePack ip;
+		uint8_t *content = NULL;
+		size_t content_len = 0;
+		memset(&ip, 0, sizeof ip);
+		memset(ip.id, 0x33, sizeof ip.id);
+		ip.kind = PACK_KIND_DATA;
+		ip.size = area + 200;
+		ip.entries = pe;
+		ip.n = n;
+		for (size_t i = 0; i < n; i++) {
+			const uint8_t *q = ent + 9 + i * PACK_ENTRY_LEN;
+			pe[i].type = q[0];
+			memcpy(pe[i].id, q + 1, CODEC_ID_LEN);
+			pe[i].offset = format_get_le32(q + 33);
+			pe[i].length = format_get_le32(q + 37);
+			pe[i].raw_len = format_get_le32(q + 41);
+		}
+		if (indexfile_encode(&ip, 1, &content, &content_len) != 0)
+			die("frame", "cannot encode an index file");
+		snprintf(name, sizeof name, "index-frames-%zu", m);
+		write_seed("fuzz_indexfile", name, content, content_len);
+		free(content);
+		free(ent);
+		free(sealed);
+		free(p);
+	}
+}
+
 static void codec_hdr(uint8_t hdr[6 + CODEC_ID_LEN], uint8_t mode, uint8_t type, uint32_t raw_len,
                       const uint8_t id[CODEC_ID_LEN])
 {
@@ -924,6 +1015,7 @@ int main(int argc, char **argv)
 	if (ntrees == 0)
 		die("tree/", "no tree objects found");
 	seed_fuzz_packs();
+	seed_frames();
 	seed_codec();
 	seed_chunker();
 	seed_s3_xml();
