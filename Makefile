@@ -11,6 +11,7 @@
 #   make bench       benchmark against restic and borg (SIZE=2G by default), then
 #                    the S3 comparison below (S3_SIZE=512M; skipped without node/npm)
 #   make bench-s3    backup/restore via a local S3 server, strata vs restic (SIZE=512M)
+#   make bench-files many small files, strata vs restic (FILES=1000000; issue 34)
 #   make bench-wal   WAL archiving and recovery with PostgreSQL, strata vs pgBackRest (root)
 #   make demo        init, backup, snapshots, restore, verify on a temp repository
 
@@ -68,7 +69,7 @@ TEST_BIN    = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 AUX_BIN     = $(AUX_SRC:tools/dev/%.c=$(BUILD)/tools/dev/%)
 FUZZ_SRC    = $(wildcard fuzz/fuzz_*.c)
 
-.PHONY: all test test-unit test-e2e test-asan fuzz fuzz-replay bench bench-s3 bench-wal demo man deps test-deps install clean
+.PHONY: all test test-unit test-e2e test-asan fuzz fuzz-replay bench bench-s3 bench-files bench-wal demo man deps test-deps install clean
 
 all: $(BUILD)/strata $(BUILD)/strata-wal-fetch $(AUX_BIN)
 ifeq ($(BUILD),build)
@@ -139,6 +140,12 @@ bench: deps
 
 bench-s3: all
 	sh tools/dev/bench_s3.sh $(SIZE)
+
+# Many small files (issue 34): strata and restic on a generated tree of
+# FILES files (1,000,000 by default, 4.6 GB; needs ~3.5x that in /var/tmp).
+FILES ?= 1000000
+bench-files: all $(BUILD)/tools/dev/gen_files
+	sh tools/dev/bench_files.sh $(FILES)
 
 # WAL archiving and recovery with PostgreSQL, strata and pgBackRest side by
 # side (installs pgbackrest when missing; needs root). BENCH_WAL_SCALE=20.

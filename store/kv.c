@@ -114,6 +114,61 @@ int kv_view(Kv *kv, int table, const void *key, size_t key_len, KvViewFn fn, voi
 	return rc;
 }
 
+struct KvReader {
+	Kv *kv;
+	MDB_txn *txn;                 /* NULL until the first view, or after a failure */
+	unsigned views;               /* since the transaction began or was renewed */
+};
+
+int kv_reader_open(Kv *kv, KvReader **out)
+{
+	KvReader *r = calloc(1, sizeof *r);
+
+	if (!r)
+		return -ENOMEM;
+	r->kv = kv;
+	*out = r;
+	return 0;
+}
+
+int kv_reader_view(KvReader *r, int table, const void *key, size_t key_len, KvViewFn fn, void *ctx)
+{
+	MDB_val k = {key_len, (void *)(uintptr_t)key}, v;
+	int rc;
+
+	if (r->txn && r->views >= KV_READER_RENEW) {
+		mdb_txn_reset(r->txn);
+		if (mdb_txn_renew(r->txn) != 0) {
+			mdb_txn_abort(r->txn);
+			r->txn = NULL;
+		}
+		r->views = 0;
+	}
+	if (!r->txn && mdb_txn_begin(r->kv->env, NULL, MDB_RDONLY, &r->txn) != 0) {
+		r->txn = NULL;
+		return -EIO;
+	}
+	r->views++;
+	rc = mdb_get(r->txn, r->kv->dbi[table], &k, &v);
+	if (rc == 0)
+		return fn(v.mv_data, v.mv_size, ctx);
+	return rc == MDB_NOTFOUND ? STRATA_ENOTFOUND : -EIO;
+}
+
+void kv_reader_refresh(KvReader *r)
+{
+	r->views = KV_READER_RENEW;
+}
+
+void kv_reader_close(KvReader *r)
+{
+	if (!r)
+		return;
+	if (r->txn)
+		mdb_txn_abort(r->txn);
+	free(r);
+}
+
 struct copy_out {
 	uint8_t **out;
 	size_t *out_len;

@@ -37,6 +37,23 @@ int kv_get(Kv *kv, int table, const void *key, size_t key_len, uint8_t **out, si
 typedef int (*KvViewFn)(const uint8_t *val, size_t len, void *ctx);
 int kv_view(Kv *kv, int table, const void *key, size_t key_len, KvViewFn fn, void *ctx);
 
+/* kv_reader — many lookups through one read transaction: kv_view without
+ * a transaction begun and ended per call (two LMDB reader-table updates,
+ * a good part of a lookup's cost when a backup looks up every file). A
+ * reader sees the store as of when its transaction began, renewed every
+ * KV_READER_RENEW views, so writes made meanwhile (by this process or
+ * another) may not be seen until then, and a long run does not keep old
+ * pages from being reused. Used by one thread at a time; fn as for
+ * kv_view. kv_reader_close accepts NULL and must come before kv_close. */
+#define KV_READER_RENEW 4096
+typedef struct KvReader KvReader;
+int kv_reader_open(Kv *kv, KvReader **out);                          /* -ENOMEM */
+int kv_reader_view(KvReader *r, int table, const void *key, size_t key_len, KvViewFn fn, void *ctx);
+/* kv_reader_refresh — the next view sees the store as of that view
+ * (after this process's own commit, for instance). */
+void kv_reader_refresh(KvReader *r);
+void kv_reader_close(KvReader *r);
+
 /* Write transactions: begin, any number of put/del, then commit or abort. */
 int kv_begin(Kv *kv, KvTxn **out, StrataErr *err);
 int kv_put(KvTxn *t, int table, const void *key, size_t key_len, const void *val, size_t val_len);

@@ -37,6 +37,7 @@
 #include "store/backup/pgrel.h"
 #include "store/backup/frozen.h"
 #include "store/repo_internal.h"
+#include "store/backup/scan.h"
 #include "store/backup/spill.h"
 #include "store/tree.h"
 
@@ -134,6 +135,7 @@ typedef struct Ctx {
 	uint64_t (*link_inodes)[2];   /* and their (device, inode) */
 	size_t nlinks, links_cap;
 	int links_lost;               /* out of memory: the list is not whole */
+	Scan *scan;                   /* listings made ahead (scan.h); NULL: listed here */
 } Ctx;
 
 /* store_dir/make_node: the change-driven walk met a hard-linked file
@@ -692,11 +694,13 @@ static int link_note(Ctx *c, const char *path, const TreeNode *n)
 
 /* Fill node n (name already set) for the entry at path. old: the
  * parent snapshot's node of that name, with change tracking (else NULL):
+ * se: the entry as the parallel scan listed and statted it (scan.h; only
+ * without change tracking), else NULL:
  * a directory then walks its old tree, and *out_old_used says so.
  * Returns 0, 1 to skip the entry (an unreadable source, reported), or a
  * fatal error. */
-static int make_node(Ctx *c, const char *path, const VDir *virt, const TreeNode *old, TreeNode *n,
-                     FileWork *fw, int *out_old_used)
+static int make_node(Ctx *c, const char *path, const VDir *virt, const ScanEntry *se, const TreeNode *old,
+                     TreeNode *n, FileWork *fw, int *out_old_used)
 {
 	FrozenEntry *fe = c->frozen ? frozen_find(c->frozen, path) : NULL;
 	struct stat st, st2;
@@ -721,6 +725,16 @@ static int make_node(Ctx *c, const char *path, const VDir *virt, const TreeNode 
 			return 1;
 		}
 		st = fe->st;
+	} else if (se && se->err) {
+		/* Listed, then gone or unstatable, as the lstat below reports. */
+		e = -se->err;
+		if (e == ENOENT)
+			incomplete(c, path, VANISHED, -e, "vanished during the backup");
+		else
+			incomplete(c, path, UNREADABLE, -e, strerror(e));
+		return 1;
+	} else if (se) {
+		st = se->st;      /* stat as listed (scan.h) */
 	} else if (lstat(io, &st) != 0 || (virt && !virt->leaf && !S_ISDIR(st.st_mode) && stat(io, &st) != 0)) {
 		e = errno;
 		/* A listed entry that is gone vanished; a source path given
@@ -1113,10 +1127,27 @@ static int old_account(Ctx *c, const Tree *old, const uint8_t *used)
 /* Make the nodes of directory path and queue its tree to be stored into
  * out_id once its files' chunks are done (pending_drain): the walk goes on
  * while the workers seal, instead of waiting at every directory. */
+/* Directory path could not be listed (-e): stored empty, reported. */
+static void dir_unlisted(Ctx *c, const char *path, int e)
+{
+	if (e == ENOENT)
+		incomplete(c, path, VANISHED, -e, "vanished during the backup");
+	else if (e == ENOTDIR)
+		incomplete(c, path, CHANGED, -e, "replaced by a non-directory between its stat and its listing");
+	else
+		incomplete(c, path, UNREADABLE, -e, strerror(e));
+}
+
+static int scan_excluded(const void *opts, const char *path, const char *name)
+{
+	return backup_excluded(opts, path, name);
+}
+
 static int store_dir(Ctx *c, const char *path, const VDir *virt, const Tree *old, uint8_t out_id[STRATA_ID_LEN])
 {
 	char **names = NULL, *full = NULL;
 	size_t nnames = 0, cap = 0;
+	ScanDir sd = {0};
 	PendingDir *d = NULL;
 	FrozenEntry *fe = !virt && c->frozen ? frozen_find(c->frozen, path) : NULL;
 	const View *w;
@@ -1157,6 +1188,25 @@ static int store_dir(Ctx *c, const char *path, const VDir *virt, const Tree *old
 				rc = strata_err_set(c->err, -ENOMEM, "out of memory");
 				goto out;
 			}
+	} else if (!virt && c->scan) {
+		/* Listed and statted ahead by the scan's workers. */
+		if (scan_take(c->scan, path, &sd) != 0) {
+			rc = strata_err_set(c->err, -ENOMEM, "out of memory");
+			goto out;
+		}
+		if (sd.err) {
+			dir_unlisted(c, path, -sd.err);
+			goto queue;
+		}
+		names = calloc(sd.n ? sd.n : 1, sizeof *names);
+		if (!names) {
+			rc = strata_err_set(c->err, -ENOMEM, "out of memory");
+			goto out;
+		}
+		for (; nnames < sd.n; nnames++) {
+			names[nnames] = sd.e[nnames].name;   /* moved */
+			sd.e[nnames].name = NULL;
+		}
 	} else if (!virt) {
 		char iob[PATH_MAX];
 		const char *io = c->nviews ? source_of(c, path, iob, &w) : path;
@@ -1165,14 +1215,7 @@ static int store_dir(Ctx *c, const char *path, const VDir *virt, const Tree *old
 		if (!io)
 			errno = ENAMETOOLONG;
 		if (!dir) {
-			/* Unreadable directory: stored empty, reported. */
-			int e = errno;
-			if (e == ENOENT)
-				incomplete(c, path, VANISHED, -e, "vanished during the backup");
-			else if (e == ENOTDIR)
-				incomplete(c, path, CHANGED, -e, "replaced by a non-directory between its stat and its listing");
-			else
-				incomplete(c, path, UNREADABLE, -e, strerror(e));
+			dir_unlisted(c, path, errno);
 			goto queue;
 		}
 		while ((de = readdir(dir)) != NULL) {
@@ -1253,7 +1296,8 @@ queue:
 			rc = strata_err_set(c->err, -ENOMEM, "out of memory");
 			goto out;
 		}
-		rc = make_node(c, full, virt ? virt->kids[i] : NULL, o, n, &d->fw[d->n], &walked);
+		rc = make_node(c, full, virt ? virt->kids[i] : NULL, sd.e && !virt ? &sd.e[i] : NULL, o, n,
+		               &d->fw[d->n], &walked);
 		if (o && walked)
 			used[o - old->nodes] = OLD_WALKED;
 		if (rc == 1) {
@@ -1292,6 +1336,7 @@ out:
 	pending_free(d);
 	free(full);
 	free(used);
+	scan_dir_clear(&sd);
 	if (names) {
 		for (size_t i = 0; i < nnames; i++)
 			free(names[i]);
@@ -1691,6 +1736,19 @@ int backup_run(Repo *repo, const BackupOptions *opts, BackupResult *out_result, 
 	rc = chunkpipe_new(repo, c.bw, opts->threads, &c.pipe, err);
 	if (rc)
 		goto out;
+	if (opts->stdin_fd < 0 && !c.frozen && !c.nviews && !c.cs && scan_threads() > 1) {
+		/* Listings and stats made ahead on all cores; not under
+		 * --freeze-pid (listed while stopped), nor from a filesystem
+		 * snapshot's views (their holes are found as the walk goes), nor
+		 * with a change set (the walk visits only the directories on the
+		 * way to a change; a scan ahead would list them all). */
+		ScanOptions so = { scan_threads(), opts->nexcludes ? scan_excluded : NULL, opts,
+		                   c.skip_cache, c.cache_dev, c.cache_ino };
+		if (scan_new(&so, &c.scan) != 0) {
+			rc = strata_err_set(err, -ENOMEM, "out of memory");
+			goto out;
+		}
+	}
 	if (opts->stdin_fd >= 0) {
 		BackupOptions o2 = *opts;
 		o2.time_ns = now_ns;
@@ -1753,6 +1811,7 @@ int backup_run(Repo *repo, const BackupOptions *opts, BackupResult *out_result, 
 		out_result->dirs_visited = c.dirs_visited;
 	}
 out:
+	scan_free(c.scan);
 	chunkpipe_free(c.pipe);
 	frozen_free(c.frozen);
 	filescache_close(c.fc);

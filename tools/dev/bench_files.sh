@@ -1,0 +1,178 @@
+#!/bin/sh
+# bench_files.sh — strata against restic on a tree of many small files
+# (issue 34, "a million files").
+#
+#   sh tools/dev/bench_files.sh [FILES]    (make bench-files FILES=1000000)
+#
+# Builds the tree with build/tools/dev/gen_files (FILES files in
+# directories of 1,000, each 1-8 KiB of incompressible bytes: 4.6 GB at
+# 1,000,000 files), then for strata and restic (repository v2,
+# --compression auto), step by step, strata first:
+#   first      first backup
+#   unchanged  re-backup with nothing changed
+#   changed    100 files rewritten (gen_files change), then a backup
+#   appended   4 KiB appended to one file, then a backup
+#   restore    restore the latest snapshot, then diff -r (untimed)
+#   cache      the local cache's size after these runs (du -sb; strata's
+#              files cache and index apart)
+# Each run reports wall and CPU seconds and peak RSS (GNU time); the table
+# ends with restic/strata ratios (above 1: strata faster or smaller). Repositories, caches and the restore
+# targets sit in the work directory (on disk, as the source does).
+#
+# Environment:
+#   BENCH_DIR  work directory (default /var/tmp/strata-bench-files.PID);
+#              about 3.5 times the tree's size is needed
+#   KEEP=1     keep the work directory
+#   STRATA     strata binary (default build/strata)
+#   BENCH_TOOLS  tools to run (default "strata restic")
+#   BENCH_OUT  also copy the raw results (TSV) to this file
+#
+# Exit status: 0 when every run succeeded and every restore was bit-exact.
+set -eu
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+FILES=${1:-${FILES:-1000000}}
+KEEP=${KEEP:-0}
+STRATA=${STRATA:-$ROOT/build/strata}
+TOOLS=${BENCH_TOOLS:-strata restic}
+WORK=${BENCH_DIR:-/var/tmp/strata-bench-files.$$}
+TIME=/usr/bin/time
+GEN=$ROOT/build/tools/dev/gen_files
+FAIL=0
+
+die() { echo "bench-files: $*" >&2; exit 1; }
+has_tool() { case " $TOOLS " in *" $1 "*) return 0 ;; esac; return 1; }
+
+[ -x "$TIME" ] || die "GNU time is required at $TIME (apt-get install time)"
+[ -x "$STRATA" ] || die "strata binary $STRATA missing (make)"
+[ -x "$GEN" ] || die "generator $GEN missing (make build/tools/dev/gen_files)"
+[ -e "$WORK" ] && die "work directory $WORK already exists"
+mkdir -p "$WORK/logs"
+cleanup() {
+	rc=$?
+	if [ "$KEEP" = 1 ]; then echo "work directory kept: $WORK"; else rm -rf "$WORK"; fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+if has_tool restic && ! command -v restic >/dev/null 2>&1; then
+	SUDO=""
+	[ "$(id -u)" = 0 ] || SUDO=sudo
+	echo "installing restic ..."
+	{ $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq restic ||
+	  { $SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq restic; }
+	} >"$WORK/logs/install-restic" 2>&1 || true
+	command -v restic >/dev/null 2>&1 || { echo "restic: missing and could not be installed; skipped"
+		TOOLS=strata; FAIL=1; }
+fi
+
+PW=$WORK/password
+echo "strata-bench-password" >"$PW"
+export STRATA_PASSWORD_FILE="$PW" STRATA_CACHE_DIR="$WORK/strata-cache"
+export RESTIC_PASSWORD_FILE="$PW" RESTIC_CACHE_DIR="$WORK/restic-cache"
+DATA=$WORK/data
+RESULTS=$WORK/results.tsv
+: >"$RESULTS"
+R_STRATA=$WORK/repo-strata
+R_RESTIC=$WORK/repo-restic
+
+echo "== load before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
+echo "== generating $FILES files in $DATA"
+t0=$(date +%s)
+"$GEN" create "$DATA" "$FILES" || die "generator failed"
+echo "   $(du -sb "$DATA" | cut -f1) bytes in $(( $(date +%s) - t0 )) s"
+
+# timed STEP TOOL CMD...: one row of results.tsv (step tool wall cpu rss_kb)
+timed() {
+	t_step=$1 t_tool=$2
+	shift 2
+	t_log=$WORK/logs/$t_step-$t_tool
+	if ! "$TIME" -f '%e %U %S %M' -o "$t_log.time" "$@" >"$t_log.out" 2>"$t_log.err" </dev/null; then
+		echo "  $t_tool: FAILED: $(tail -n 1 "$t_log.err")"
+		printf '%s\t%s\tFAILED\t-\t-\n' "$t_step" "$t_tool" >>"$RESULTS"
+		FAIL=1
+		return 1
+	fi
+	# shellcheck disable=SC2046
+	set -- $(tail -n 1 "$t_log.time")
+	cpu=$(awk -v u="$2" -v s="$3" 'BEGIN { printf "%.2f", u + s }')
+	printf '%s\t%s\t%s\t%s\t%s\n' "$t_step" "$t_tool" "$1" "$cpu" "$4" >>"$RESULTS"
+	printf '  %-7s %8.2f s wall %8.2f s cpu %7.1f MiB rss   (load %s)\n' "$t_tool" "$1" "$cpu" \
+		"$(awk -v k="$4" 'BEGIN { print k / 1024 }')" "$(cut -d' ' -f1 /proc/loadavg)"
+}
+
+backup() { # STEP
+	has_tool strata && { timed "$1" strata "$STRATA" -r "$R_STRATA" backup "$DATA" || true; }
+	has_tool restic && { timed "$1" restic restic -r "$R_RESTIC" --compression auto backup --host bench "$DATA" || true; }
+	return 0
+}
+
+has_tool strata && { "$STRATA" -r "$R_STRATA" init >"$WORK/logs/init-strata" 2>&1 || die "strata init failed"; }
+has_tool restic && { restic -r "$R_RESTIC" init --repository-version 2 >"$WORK/logs/init-restic" 2>&1 ||
+	die "restic init failed"; }
+
+echo "== first backup"
+backup first
+echo "== unchanged re-backup"
+backup unchanged
+echo "== 100 files changed"
+"$GEN" change "$DATA" "$FILES" 100 1
+backup changed
+echo "== 1 file appended"
+"$GEN" append "$DATA" "$FILES" 1
+backup appended
+echo "== restore"
+for tool in $TOOLS; do
+	t=$WORK/restore-$tool
+	mkdir -p "$t"
+	if [ $tool = strata ]; then
+		timed restore strata "$STRATA" -r "$R_STRATA" restore latest --target "$t" || continue
+	else
+		timed restore restic restic -r "$R_RESTIC" restore latest --target "$t" || continue
+	fi
+	root=$t
+	[ -d "$t$DATA" ] && root=$t$DATA
+	if ! diff -r "$DATA" "$root" >"$WORK/logs/diff-$tool" 2>&1; then
+		echo "  $tool: restore differs from the source ($(wc -l <"$WORK/logs/diff-$tool") lines of diff)"
+		FAIL=1
+	fi
+	rm -rf "$t"
+done
+echo "== local cache"
+if has_tool strata; then
+	sc=$(du -sb "$WORK/strata-cache" | cut -f1)
+	sf=$(du -sb "$WORK"/strata-cache/*/files* 2>/dev/null | awk '{ s += $1 } END { print s + 0 }')
+	si=$(du -sb "$WORK"/strata-cache/*/index* 2>/dev/null | awk '{ s += $1 } END { print s + 0 }')
+	printf 'cache\tstrata\t%s\t-\t-\n' "$sc" >>"$RESULTS"
+	echo "  strata  $sc bytes (files cache $sf, index $si)"
+fi
+if has_tool restic; then
+	rc_=$(du -sb "$WORK/restic-cache" | cut -f1)
+	printf 'cache\trestic\t%s\t-\t-\n' "$rc_" >>"$RESULTS"
+	echo "  restic  $rc_ bytes"
+fi
+echo "== load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+echo
+echo "== $FILES files: strata against restic (wall s, cpu s, peak RSS MiB; cache bytes)"
+awk -F '\t' '
+	function ratio(a, b) { return b + 0 > 0 ? a / b : 0 }
+	{ w[$1, $2] = $3; c[$1, $2] = $4; r[$1, $2] = $5; if (!($1 in seen)) { seen[$1] = 1; order[++n] = $1 } }
+	END {
+		printf "%-10s %26s %26s %8s\n", "step", "strata", "restic", "restic/strata"
+		for (i = 1; i <= n; i++) {
+			s = order[i]
+			if (s == "cache") {
+				printf "%-10s %23.1f MB %23.1f MB %8.2f\n", s, w[s, "strata"] / 1e6, w[s, "restic"] / 1e6,
+				       ratio(w[s, "restic"], w[s, "strata"])
+				continue
+			}
+			printf "%-10s %7s s %6s cpu %5.0f MiB %7s s %6s cpu %5.0f MiB %8.2f\n", s,
+			       w[s, "strata"], c[s, "strata"], r[s, "strata"] / 1024,
+			       w[s, "restic"], c[s, "restic"], r[s, "restic"] / 1024,
+			       ratio(w[s, "restic"], w[s, "strata"])
+		}
+	}' "$RESULTS"
+[ -n "${BENCH_OUT:-}" ] && cp "$RESULTS" "$BENCH_OUT"
+exit $FAIL
