@@ -15,6 +15,7 @@
 . "$(dirname "$0")/e2e_lib.sh"
 . "$(dirname "$0")/btrfs_loop.sh"
 . "$(dirname "$0")/rocksdb_lib.sh"
+. "$(dirname "$0")/pg_lib.sh"      # free_port, sql (its own PGBIN search: pgbench, pg_amcheck)
 
 MNT="$T/mnt"
 PIDS=""
@@ -75,8 +76,6 @@ if ! id postgres >/dev/null 2>&1; then
 	e2e_done
 fi
 AS="runuser -u postgres --"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-sql() { $AS "$PGBIN/psql" -X -q -A -t -h 127.0.0.1 -p "$1" -U postgres -d postgres -v ON_ERROR_STOP=1 -c "$2"; }
 btrfs subvolume create "$MNT/pg" >/dev/null
 mkdir -p "$MNT/pg/sock"
 chown -R postgres "$MNT/pg"

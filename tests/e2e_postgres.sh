@@ -12,37 +12,13 @@
 # Without PostgreSQL binaries it prints "SKIP ..." and passes what ran.
 # POSIX sh (bash is used only for `set -o pipefail` around the pipe).
 . "$(dirname "$0")/e2e_lib.sh"
+. "$(dirname "$0")/pg_lib.sh"
 
 expect "strata runs" "$STRATA" version
 
-PGBIN=
-for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k5 -n -r); do
-	if [ -x "$d/initdb" ] && [ -x "$d/pg_ctl" ] && [ -x "$d/postgres" ] && [ -x "$d/pg_basebackup" ] && [ -x "$d/psql" ]; then
-		PGBIN=$d
-		break
-	fi
-done
-if [ -z "$PGBIN" ] && command -v pg_ctl >/dev/null 2>&1 && command -v initdb >/dev/null 2>&1; then
-	PGBIN=$(dirname "$(command -v pg_ctl)")
-fi
-if [ -z "$PGBIN" ] || ! command -v bash >/dev/null 2>&1; then
-	echo "SKIP e2e_postgres: PostgreSQL server binaries (initdb, pg_ctl, postgres, pg_basebackup, psql) not found"
-	e2e_done
-fi
-
 # As root, the server and every strata call run as postgres; otherwise as
 # the current user.
-if [ "$(id -u)" -eq 0 ]; then
-	if ! id postgres >/dev/null 2>&1; then
-		echo "SKIP e2e_postgres: running as root but there is no user postgres"
-		e2e_done
-	fi
-	AS="runuser -u postgres --"
-	PGUSER_OS=postgres
-else
-	AS=
-	PGUSER_OS=$(id -un)
-fi
+pg_find e2e_postgres
 
 P="$T/pg"                    # everything the server's user touches
 mkdir -p "$P/bin" "$P/sock"
@@ -60,9 +36,6 @@ chmod 755 "$P/bin" "$P/bin/strata" "$P/bin/strata-pg"
 [ -n "$AS" ] && chown -R postgres "$P"
 SP="$P/bin/strata-pg"
 
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 PORT1=$(free_port)
 PORT2=$(free_port)
 PORT3=$(free_port)
@@ -77,9 +50,6 @@ stop_all() {
 trap 'stop_all; chmod -R u+rwX "$T" 2>/dev/null; rm -rf "$T"' EXIT
 
 # sql PORT QUERY — one value, unaligned.
-sql() {
-	$AS "$PGBIN/psql" -X -q -A -t -h 127.0.0.1 -p "$1" -U postgres -d postgres -v ON_ERROR_STOP=1 -c "$2"
-}
 
 # logs — the end of every server log, for a failure message.
 logs() {

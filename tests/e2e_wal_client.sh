@@ -14,6 +14,7 @@
 # option, no fetcher, and no STRATA_REPOSITORY go to strata, with its exit
 # codes and messages. Without PostgreSQL binaries it prints "SKIP ...".
 . "$(dirname "$0")/e2e_lib.sh"
+. "$(dirname "$0")/pg_lib.sh"
 
 CLIENT=$(dirname "$STRATA")/strata-wal-fetch
 expect "strata runs" "$STRATA" version
@@ -27,26 +28,7 @@ else
 	pass "strata-wal-fetch links libc and libsodium only"
 fi
 
-PGBIN=
-for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k5 -n -r); do
-	if [ -x "$d/initdb" ] && [ -x "$d/pg_ctl" ] && [ -x "$d/postgres" ] && [ -x "$d/pg_basebackup" ] && [ -x "$d/psql" ]; then
-		PGBIN=$d
-		break
-	fi
-done
-if [ -z "$PGBIN" ] || ! command -v bash >/dev/null 2>&1; then
-	echo "SKIP e2e_wal_client: PostgreSQL server binaries (initdb, pg_ctl, postgres, pg_basebackup, psql) not found"
-	e2e_done
-fi
-if [ "$(id -u)" -eq 0 ]; then
-	if ! id postgres >/dev/null 2>&1; then
-		echo "SKIP e2e_wal_client: running as root but there is no user postgres"
-		e2e_done
-	fi
-	AS="runuser -u postgres --"
-else
-	AS=
-fi
+pg_find e2e_wal_client
 
 P="$T/pg"
 mkdir -p "$P/bin" "$P/sock"
@@ -79,9 +61,6 @@ chmod 666 "$P/started"
 SP="$P/bin/strata-pg"
 SF="$P/bin/strata-pg-fetch"
 
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 PORT1=$(free_port)
 PORT2=$(free_port)
 RUNNING=""
@@ -101,9 +80,6 @@ stop_all() {
 	kill_helpers
 }
 trap 'stop_all; chmod -R u+rwX "$T" 2>/dev/null; rm -rf "$T"' EXIT
-sql() {
-	$AS "$PGBIN/psql" -X -q -A -t -h 127.0.0.1 -p "$1" -U postgres -d postgres -v ON_ERROR_STOP=1 -c "$2"
-}
 logs() {
 	for l in "$P"/*.log "$P"/cache/walfetch/*.log; do echo "--- $l"; tail -n 15 "$l"; done 2>/dev/null | head -c 4000
 }

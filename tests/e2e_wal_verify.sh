@@ -24,6 +24,7 @@
 # named exactly), the refusals of --pg-recovery, its owners as root.
 # POSIX sh (bash only for `set -o pipefail` around pg_basebackup's pipe).
 . "$(dirname "$0")/e2e_lib.sh"
+. "$(dirname "$0")/pg_lib.sh"
 
 # ---- without PostgreSQL: arguments and an archive with no base backup ----
 expect "init (no server)" "$STRATA" -r "$R" init
@@ -108,26 +109,7 @@ if [ "$(id -u)" -eq 0 ]; then
 	fi
 fi
 
-PGBIN=
-for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k5 -n -r); do
-	if [ -x "$d/initdb" ] && [ -x "$d/pg_ctl" ] && [ -x "$d/postgres" ] && [ -x "$d/pg_basebackup" ] && [ -x "$d/psql" ]; then
-		PGBIN=$d
-		break
-	fi
-done
-if [ -z "$PGBIN" ] || ! command -v bash >/dev/null 2>&1; then
-	echo "SKIP e2e_wal_verify: PostgreSQL server binaries (initdb, pg_ctl, postgres, pg_basebackup, psql) not found"
-	e2e_done
-fi
-if [ "$(id -u)" -eq 0 ]; then
-	if ! id postgres >/dev/null 2>&1; then
-		echo "SKIP e2e_wal_verify: running as root but there is no user postgres"
-		e2e_done
-	fi
-	AS="runuser -u postgres --"
-else
-	AS=
-fi
+pg_find e2e_wal_verify
 
 P="$T/pg"
 mkdir -p "$P/bin" "$P/sock"
@@ -144,9 +126,6 @@ chmod 755 "$P/bin" "$P/bin/strata" "$P/bin/strata-pg"
 [ -n "$AS" ] && chown -R postgres "$P"
 SP="$P/bin/strata-pg"
 
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 PORT1=$(free_port)
 PORT2=$(free_port)
 PORT3=$(free_port)
@@ -163,9 +142,6 @@ stop_all() {
 }
 trap 'stop_all; chmod -R u+rwX "$T" 2>/dev/null; rm -rf "$T"' EXIT
 
-sql() {
-	$AS "$PGBIN/psql" -X -q -A -t -h 127.0.0.1 -p "$1" -U postgres -d postgres -v ON_ERROR_STOP=1 -c "$2"
-}
 logs() {
 	for l in "$P"/*.log; do echo "--- $l"; tail -n 15 "$l"; done 2>/dev/null | head -c 3000
 }

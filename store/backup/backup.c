@@ -648,11 +648,7 @@ static int view_hole(Ctx *c, const View *w, const char *path)
 	return 0;
 }
 
-/* A file with more than one link met at path: listed for the next
- * backup (BackupResult.link_paths). With a change set, its name must
- * have been marked as one of the parent's hard links (backup.h): else
- * RESCAN. */
-static int cmp_devino(const void *a, const void *b)
+int backup_cmp_devino(const void *a, const void *b)
 {
 	const uint64_t *x = a, *y = b;
 
@@ -661,13 +657,17 @@ static int cmp_devino(const void *a, const void *b)
 	return x[1] < y[1] ? -1 : x[1] > y[1];
 }
 
+/* A file with more than one link met at path: listed for the next
+ * backup (BackupResult.link_paths). With a change set, its name must
+ * have been marked as one of the parent's hard links (backup.h): else
+ * RESCAN. */
 static int link_note(Ctx *c, const char *path, const TreeNode *n)
 {
 	uint64_t key[2] = { n->dev, n->ino };
 
 	if (c->cs && !c->opts->changes_links_exact && !(changeset_flags(c->cs, path) & CHANGESET_LINK) &&
 	    !(c->opts->nlink_inodes &&
-	      bsearch(key, c->opts->link_inodes, c->opts->nlink_inodes, sizeof key, cmp_devino)))
+	      bsearch(key, c->opts->link_inodes, c->opts->nlink_inodes, sizeof key, backup_cmp_devino)))
 		return RESCAN;
 	if (c->nlinks == c->links_cap) {
 		size_t cap = c->links_cap ? 2 * c->links_cap : 64;

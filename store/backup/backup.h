@@ -134,7 +134,7 @@ typedef struct BackupOptions {
 	 * as a full scan, unless changes_links_exact (the change set names
 	 * every name of every changed inode: btrfs). */
 	int changes_links_exact;
-	const uint64_t (*link_inodes)[2];  /* sorted (device, inode) pairs */
+	const uint64_t (*link_inodes)[2];  /* (device, inode) pairs sorted by backup_cmp_devino */
 	size_t nlink_inodes;
 } BackupOptions;
 
@@ -186,5 +186,9 @@ int backup_path_clean(const char *in, char *out);
 
 /* backup_result_clear — free what *r owns and zero it. Accepts NULL. */
 void backup_result_clear(BackupResult *r);
+
+/* backup_cmp_devino — qsort/bsearch order of (device, inode) pairs
+ * (uint64_t[2]), as BackupOptions.link_inodes is sorted. */
+int backup_cmp_devino(const void *a, const void *b);
 
 #endif

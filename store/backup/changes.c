@@ -191,15 +191,6 @@ static int plan_journal(ChangesPlan *p, Repo *repo, char **paths, size_t npaths,
 }
 
 /* Every name of the parent's hard-linked files: visited (backup.h). */
-static int cmp_devino(const void *a, const void *b)
-{
-	const uint64_t *x = a, *y = b;
-
-	if (x[0] != y[0])
-		return x[0] < y[0] ? -1 : 1;
-	return x[1] < y[1] ? -1 : x[1] > y[1];
-}
-
 static int mark_links(ChangesPlan *p, ChangeState *st, BackupOptions *opts, StrataErr *err)
 {
 	for (size_t i = 0; i < st->nlinks; i++)
@@ -207,7 +198,7 @@ static int mark_links(ChangesPlan *p, ChangeState *st, BackupOptions *opts, Stra
 			return strata_err_set(err, -ENOMEM, "out of memory");
 	/* Kept for the backup: moved out of st. */
 	if (st->nlinks > 1)
-		qsort(st->link_inodes, st->nlinks, sizeof *st->link_inodes, cmp_devino);
+		qsort(st->link_inodes, st->nlinks, sizeof *st->link_inodes, backup_cmp_devino);
 	p->link_inodes = st->link_inodes;
 	st->link_inodes = NULL;
 	opts->link_inodes = (const uint64_t (*)[2])p->link_inodes;
