@@ -22,10 +22,11 @@ if [ ! -x "$CLIENT" ]; then
 	fail "strata-wal-fetch is built beside strata" "$CLIENT missing"
 	e2e_done
 fi
-if ldd "$CLIENT" | grep -v -e 'libc\.so' -e 'libsodium\.so' -e 'linux-vdso' -e 'ld-linux' | grep -q '=>'; then
-	fail "strata-wal-fetch links libc and libsodium only" "$(ldd "$CLIENT")"
+if ldd "$CLIENT" | grep -v -e 'libc\.so' -e 'libsodium\.so' -e 'linux-vdso' \
+	-e 'libasan\.so' -e 'libubsan\.so' -e 'libstdc++\.so' -e 'libgcc_s\.so' -e 'libm\.so' -e 'ld-linux' | grep -q '=>'; then
+	fail "strata-wal-fetch links libc and libsodium only (and the sanitizers' runtime in their build)" "$(ldd "$CLIENT")"
 else
-	pass "strata-wal-fetch links libc and libsodium only"
+	pass "strata-wal-fetch links libc and libsodium only (and the sanitizers' runtime in their build)"
 fi
 
 pg_find e2e_wal_client

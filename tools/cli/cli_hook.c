@@ -347,6 +347,11 @@ int cli_hooks_init(const char *pre, const char *post_cmd, const char *job, Strat
 	return 0;
 }
 
+int cli_hooks_signalled(void)
+{
+	return H.got_sig;
+}
+
 void cli_hooks_end(void)
 {
 	if (!H.installed)

@@ -70,6 +70,12 @@ int cli_hooks_pre(StrataErr *err);
  * for it; its failure is printed as a warning. */
 void cli_hooks_post(const CliHookOutcome *o);
 
+/* cli_hooks_signalled — the signal (SIGTERM, SIGINT, SIGHUP) whose
+ * post-hook run has begun, or 0. Async-signal-safe. A child started
+ * after that signal would outlive strata: cli_producer.c checks this once
+ * its own handlers are in place. */
+int cli_hooks_signalled(void);
+
 /* cli_hooks_end — put the signal handlers back. */
 void cli_hooks_end(void);
 

@@ -1,5 +1,6 @@
 /* cli_producer.c — see cli_producer.h. */
 #include "tools/cli/cli_producer.h"
+#include "tools/cli/cli_hook.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -120,6 +121,12 @@ int cli_producer_start(CliProducer *p, char *const argv[], StrataErr *err)
 		running_pid = pid;
 		term_set = catch_signal(SIGTERM, &old_term);
 		int_set = catch_signal(SIGINT, &old_int);
+		/* A signal that came before our handlers (delivered to another
+		 * thread: only this one blocks them) went to --post-hook's, which
+		 * is ending strata without knowing of the producer: end it too.
+		 * Any later one reaches on_signal. */
+		if (cli_hooks_signalled())
+			kill(pid, SIGTERM);
 	}
 	pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
 	posix_spawnattr_destroy(&attr);
