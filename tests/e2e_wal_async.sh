@@ -42,15 +42,7 @@ PORT2=$(free_port)
 PORT3=$(free_port)
 RUNNING=""
 
-# The archiver and fetcher PIDs are in their lock files (cache/walarch/,
-# cache/walfetch/); kill only those.
-kill_helpers() {
-	for l in "$P"/cache/walarch/*.lock "$P"/cache/walfetch/*.lock; do
-		[ -e "$l" ] || continue
-		pid=$(cat "$l" 2>/dev/null)
-		[ -n "$pid" ] && kill "$pid" 2>/dev/null
-	done
-}
+kill_helpers() { pg_kill_helpers "$P"; }
 stop_all() {
 	for d in $RUNNING; do $AS "$PGBIN/pg_ctl" -D "$d" -m immediate -w stop >/dev/null 2>&1; done
 	RUNNING=""

@@ -65,16 +65,7 @@ SF="$P/bin/strata-pg-fetch"
 PORT1=$(free_port)
 PORT2=$(free_port)
 RUNNING=""
-# The helpers' PIDs are in their lock files; a helper killed by a signal
-# leaves its PID there, which names another process once PIDs wrap (tests
-# side by side): kill it only while its command line names this test's P.
-kill_helpers() {
-	for l in "$P"/cache/walarch/*.lock "$P"/cache/walfetch/*.lock; do
-		[ -e "$l" ] || continue
-		pid=$(cat "$l" 2>/dev/null)
-		[ -n "$pid" ] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$P/" && kill "$pid" 2>/dev/null
-	done
-}
+kill_helpers() { pg_kill_helpers "$P"; }
 stop_all() {
 	for d in $RUNNING; do $AS "$PGBIN/pg_ctl" -D "$d" -m immediate -w stop >/dev/null 2>&1; done
 	RUNNING=""

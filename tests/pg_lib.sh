@@ -12,6 +12,12 @@
 #   free_port        a TCP port free on 127.0.0.1 now
 #   sql PORT QUERY   run QUERY as postgres on 127.0.0.1:PORT; unaligned,
 #                    tuples only, stops at the first error
+#   pg_kill_helpers DIR  end the WAL archiver and fetcher whose PIDs are in
+#                    the lock files under DIR/cache/walarch and walfetch
+#                    (wal-push/wal-fetch --async); a helper killed by a
+#                    signal leaves its PID there, which names another
+#                    process once PIDs wrap (tests side by side), so only
+#                    a process whose command line names DIR/ is ended
 pg_find() {
 	PGBIN=
 	for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k5 -n -r); do
@@ -44,4 +50,11 @@ free_port() {
 }
 sql() {
 	$AS "$PGBIN/psql" -X -q -A -t -h 127.0.0.1 -p "$1" -U postgres -d postgres -v ON_ERROR_STOP=1 -c "$2"
+}
+pg_kill_helpers() {
+	for l in "$1"/cache/walarch/*.lock "$1"/cache/walfetch/*.lock; do
+		[ -e "$l" ] || continue
+		pid=$(cat "$l" 2>/dev/null)
+		[ -n "$pid" ] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$1/" && kill "$pid" 2>/dev/null
+	done
 }
