@@ -44,6 +44,17 @@ int frame_plain_build(const uint8_t (*ids)[CODEC_ID_LEN], const uint8_t *const *
 	return 0;
 }
 
+/* The IDs of one frame are distinct (FORMAT.md §9a): a repeat would let
+ * one (ID, offset) lookup match two members. m <= 255: pairs are cheap. */
+static int ids_distinct(const uint8_t *first, size_t stride, size_t m)
+{
+	for (size_t i = 1; i < m; i++)
+		for (size_t j = 0; j < i; j++)
+			if (memcmp(first + i * stride, first + j * stride, CODEC_ID_LEN) == 0)
+				return 0;
+	return 1;
+}
+
 int frame_header_parse(const uint8_t *p, size_t p_len, FrameMember *members, size_t *out_m)
 {
 	size_t m, pos;
@@ -67,7 +78,7 @@ int frame_header_parse(const uint8_t *p, size_t p_len, FrameMember *members, siz
 		members[i].len = len;
 		pos += len;
 	}
-	if (pos != p_len)
+	if (pos != p_len || !ids_distinct(p + 2, FRAME_MEMBER_LEN, m))
 		return STRATA_EFORMAT;
 	*out_m = m;
 	return 0;
@@ -150,7 +161,9 @@ size_t frame_members_check(const PackEntry *e, size_t n, size_t i)
 			return 0;
 		pos += e[k].raw_len;
 	}
-	return pos == x->raw_len ? m : 0;
+	if (pos != x->raw_len || !ids_distinct(e[i + 1].id, sizeof *e, m))
+		return 0;
+	return m;
 }
 
 int frame_entries_check(const PackEntry *e, size_t n, uint64_t blob_area)

@@ -235,6 +235,11 @@ static void test_header_parse(void)
 	CHECK_EQ_INT(frame_member_at(mem, m, mem[1].id, 115, 2), STRATA_EDAMAGED);
 	CHECK_EQ_INT(frame_member_at(mem, m, mem[0].id, 115, 1), STRATA_EDAMAGED);
 	CHECK_EQ_INT(frame_member_at(mem, m, mem[2].id, 125, 9), STRATA_EDAMAGED);
+	/* one ID twice: refused (else (ID, offset) could name two members) */
+	memcpy(p + 2 + 36 * 2, p + 2 + 36 * 1, 32);
+	CHECK_EQ_INT(frame_header_parse(p, len, mem, &m), STRATA_EFORMAT);
+	memset(p + 2 + 36 * 2, 0x42, 32);
+	CHECK_EQ_INT(frame_header_parse(p, len, mem, &m), 0);
 	/* one byte more or less than the members account for */
 	CHECK_EQ_INT(frame_header_parse(p, len - 1, mem, &m), STRATA_EFORMAT);
 	CHECK_EQ_INT(frame_header_parse(p, len + 1, mem, &m), STRATA_EFORMAT);
@@ -351,6 +356,10 @@ static void test_entries_check(void)
 	e[1].id[31] = 1;                                                /* a frame has the zero ID */
 	CHECK_EQ_INT(frame_entries_check(e, 5, 500), STRATA_EFORMAT);
 	e[1].id[31] = 0;
+	memset(e[3].id, 2, sizeof e[3].id);                             /* one ID twice in a frame */
+	CHECK_EQ_INT(frame_entries_check(e, 5, 500), STRATA_EFORMAT);
+	memset(e[3].id, 3, sizeof e[3].id);
+	CHECK_EQ_INT(frame_entries_check(e, 5, 500), 0);
 	e[4].type = 5;                                                  /* unknown type */
 	CHECK_EQ_INT(frame_entries_check(e, 5, 500), STRATA_EFORMAT);
 	e[4].type = BLOB_DATA;
