@@ -58,17 +58,38 @@ if [ ! -s "$T/w.out" ]; then
 fi
 check "watch: says what it watches" "$(json "$T/w.out" 'd["roots"] == ["'"$S"'"] and len(d["run"]) == 16')" "True"
 
+# ---- a cache directory that does not exist yet, nor its parent ----
+STRATA_CACHE_DIR="$T/new/cache" "$STRATA" watch "$S" --json >"$T/w0.out" 2>"$T/w0.err" &
+W0=$!
+i=0
+while [ ! -s "$T/w0.out" ] && [ $i -lt 100 ] && kill -0 "$W0" 2>/dev/null; do sleep 0.05; i=$((i + 1)); done
+kill "$W0" 2>/dev/null
+wait "$W0" 2>/dev/null
+check "watch: creates a new cache directory and its parents" \
+	"$(json "$T/w0.out" 'd["journal"].startswith("'"$T/new/cache/"'")' 2>/dev/null)" "True"
+
 # ---- the first backup after the watcher starts scans ----
 "$STRATA" -r "$R" backup "$S" --json >"$T/a.json"
 check "first backup with the watcher: a full scan" "$(mode_why a.json)" \
 	"scan nothing recorded from this change journal yet (the first backup after the watcher starts scans)"
 
 # ---- rounds: the journal against a full scan of the same state ----
+# A directory handle the kernel cannot turn into a path at that instant
+# (open_by_handle_at: ENOMEM, seen twice in 150+ loaded runs) makes that
+# round's backup scan, saying so: allowed in one round, the others must
+# use the journal.
 round=1
+journal_rounds=0
 while [ $round -le 4 ]; do
 	python3 -S "$LIB" mutate "$S" $((round * 11)) $((round * 12)) nolink
 	"$STRATA" -r "$R" backup "$S" --json >"$T/a.json"
-	check "round $round: the journal used" "$(mode_why a.json)" "journal None"
+	why=$(mode_why a.json)
+	case "$why" in
+	"journal None") journal_rounds=$((journal_rounds + 1)); pass "round $round: the journal used" ;;
+	"scan the change journal may have missed changes: a changed directory's handle cannot be resolved: Cannot allocate memory ("*)
+		pass "round $round: the kernel could not resolve a directory's handle: a full scan, said why" ;;
+	*) fail "round $round: the journal used" "got '$why', wanted 'journal None'" ;;
+	esac
 	A=$(json "$T/a.json" 'd["snapshot_id"]')
 	same_restore "round $round: the restore holds the tree" "$A" "$S"
 	"$STRATA" -r "$R" backup "$S" --changes scan --json >"$T/b.json"
@@ -79,6 +100,7 @@ while [ $round -le 4 ]; do
 		"$(json "$T/b.json" '[d["summary"][k] for k in ("files", "dirs", "bytes_total")]')"
 	round=$((round + 1))
 done
+check "the journal used in at least 3 of 4 rounds" "$([ $journal_rounds -ge 3 ] && echo yes || echo "only $journal_rounds")" "yes"
 "$STRATA" -r "$R" backup "$S" --changes journal --json >"$T/a.json"
 check "unchanged: nothing marked" "$(json "$T/a.json" 'd["changes"]["mode"] + " " + str(d["changes"]["paths_marked"])')" "journal 0"
 check "unchanged: nothing read" "$(json "$T/a.json" 'd["summary"]["bytes_read"]')" "0"

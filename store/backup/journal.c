@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "store/repo_internal.h"
 #include "store/sys/outfile.h"
 
 #define RUN_MAGIC "strata-journal 1"
@@ -58,21 +59,16 @@ static unsigned long long proc_start(long pid)
 int journal_run_write(const char *dir, const char *const *roots, size_t nroots, char run[17], int *out_log_fd,
                       StrataErr *err)
 {
-	char path[PATH_MAX + 16], parent[PATH_MAX];
+	char path[PATH_MAX + 16];
 	uint8_t rnd[8];
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *m;
 	int fd, rc;
 
-	/* The cache root, its journal/ and dir (the cache may be new). */
-	snprintf(parent, sizeof parent, "%s", dir);
-	*strrchr(parent, '/') = '\0';
-	snprintf(path, sizeof path, "%s", parent);
-	*strrchr(path, '/') = '\0';
-	if ((mkdir(path, 0700) != 0 && errno != EEXIST) || (mkdir(parent, 0700) != 0 && errno != EEXIST) ||
-	    (mkdir(dir, 0700) != 0 && errno != EEXIST))
-		return strata_err_set(err, -errno, "%s: %s", dir, strerror(errno));
+	/* dir and its missing parents (the cache, even its parent, may be new). */
+	if ((rc = repo_mkdir_p(dir)) != 0)
+		return strata_err_set(err, rc, "%s: cannot create the journal's directory: %s", dir, strerror(-rc));
 	if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
 		return strata_err_set(err, -EIO, "no random bytes for the journal's run ID");
 	for (int i = 0; i < 8; i++)
