@@ -83,8 +83,7 @@ done
 
 # ---- nothing changed: only the way to the source is visited ----
 # (One backup first: the manifests read the live files, and their atime
-# updates may share the last snapshot's transaction, which the search
-# includes: see tools/cli/doc/changes.md.)
+# updates come after the last snapshot.)
 "$STRATA" -r "$R" backup "$S" --fs-snapshot btrfs -q
 "$STRATA" -r "$R" backup "$S" --fs-snapshot btrfs --json >"$T/a.json"
 check "unchanged: btrfs tracking, nothing marked below the source" \

@@ -5,12 +5,14 @@
  * Owns: reading a snapshot's identity (BTRFS_IOC_GET_SUBVOL_INFO: the
  * UUID of the subvolume it was taken of, and otransid, the transaction
  * that made it), and the search of a newer snapshot's fs tree for every
- * item written in or after a given transaction, as `btrfs subvolume
- * find-new` does (BTRFS_IOC_TREE_SEARCH_V2 with min_transid): an
- * INODE_ITEM whose transid, a DIR_ITEM/DIR_INDEX whose transid, or an
- * EXTENT_DATA whose generation is at least that transaction marks its
- * inode changed. Every change to a file's data or metadata rewrites its
- * inode item or an extent in that transaction or later, and every entry
+ * item written after that transaction, as `btrfs subvolume find-new`
+ * does (BTRFS_IOC_TREE_SEARCH_V2 with min_transid): an INODE_ITEM whose
+ * transid, a DIR_ITEM/DIR_INDEX whose transid, or an EXTENT_DATA whose
+ * generation is after it marks its inode changed; in the transaction
+ * itself only a directory entry naming a subvolume root does (written by
+ * a snapshot's creation after the copy: btrfschanges.c "Found"). Every
+ * change to a file's data or metadata made after the snapshot rewrites its
+ * inode item or an extent in a later transaction, and every entry
  * added, removed or renamed rewrites its directory's inode item (mtime)
  * and dir items; so the changed inodes cover every difference. Changed
  * directories become CHANGESET_RELIST, other inodes CHANGESET_STAT at
@@ -36,7 +38,9 @@
 int btrfschanges_info(const char *snap_root, uint8_t out_src_uuid[16], uint64_t *out_gen, StrataErr *err);
 
 /* btrfschanges_find — mark in cs every path of snapshot snap_root whose
- * inode changed in transaction since_gen or later, as recorded paths:
+ * inode changed after transaction since_gen (the recorded snapshot's
+ * otransid; see "Found" in btrfschanges.c for the one kind of item of
+ * since_gen itself that counts), as recorded paths:
  * live_root (absolute, clean: where the subvolume's root is backed up
  * from) joined with the path inside the snapshot. Only paths at or below
  * within (absolute, clean) are marked. *out_inodes gets the inodes
