@@ -135,6 +135,22 @@ check "another subvolume at the path: says why" "$(json "$T/o.json" 'd["changes"
 	"$MNT/vol: the snapshot is of a different subvolume than the recorded generation's"
 "$STRATA" -r "$R" backup "$MNT/vol" --fs-snapshot btrfs --json >"$T/o.json"
 check "the next backup of it: btrfs tracking" "$(json "$T/o.json" 'd["changes"]["mode"]')" "btrfs"
+# The subvolume's root backed up: each backup's own snapshot adds its entry
+# to that directory after the subvolume is copied, in the transaction the
+# next search starts after (tools/cli/doc/changes.md), and removes it later.
+mkdir -p "$MNT/vol/d"
+for k in 1 2 3; do
+	printf 'round %s\n' "$k" >"$MNT/vol/d/f$k"
+	[ $k = 2 ] && mkdir "$MNT/vol/e$k"
+	"$STRATA" -r "$R" backup "$MNT/vol" --fs-snapshot btrfs --json >"$T/a.json"
+	check "subvolume root, round $k: btrfs tracking" "$(json "$T/a.json" 'd["changes"]["mode"]')" "btrfs"
+	same_restore "subvolume root, round $k: the restore holds the tree" "$(json "$T/a.json" 'd["snapshot_id"]')" \
+		"$MNT/vol"
+	"$STRATA" -r "$R" backup "$MNT/vol" --fs-snapshot btrfs --changes scan --json >"$T/b.json"
+	check "subvolume root, round $k: same subtree ID as a full scan" \
+		"$(subtree "$(json "$T/a.json" 'd["snapshot_id"]')" "$MNT/vol")" \
+		"$(subtree "$(json "$T/b.json" 'd["snapshot_id"]')" "$MNT/vol")"
+done
 # A damaged record: a full scan, then a good record again.
 for f in "$STRATA_CACHE_DIR"/*/changes/*; do printf 'garbage\n' >"$f"; done
 "$STRATA" -r "$R" backup "$S" --fs-snapshot btrfs --json >"$T/o.json"
