@@ -42,6 +42,10 @@
 #              about 3.5 times the tree's size is needed
 #   BENCH_REUSE=1  BENCH_DIR holds a kept run's tree, repositories and
 #              caches (KEEP=1): no generation, init or first backup
+#   BENCH_CACHE_DIR  where the local caches go (default BENCH_DIR): with
+#              BENCH_CHANGES=1 a directory off the btrfs under test, as a
+#              real setup has (LMDB's writes and fsyncs through a
+#              loop-mounted btrfs cost tens of milliseconds each here)
 #   KEEP=1     keep the work directory
 #   STRATA     strata binary (default build/strata)
 #   BENCH_TOOLS  tools to run (default "strata restic")
@@ -103,8 +107,9 @@ fi
 
 PW=$WORK/password
 echo "strata-bench-password" >"$PW"
-export STRATA_PASSWORD_FILE="$PW" STRATA_CACHE_DIR="$WORK/strata-cache"
-export RESTIC_PASSWORD_FILE="$PW" RESTIC_CACHE_DIR="$WORK/restic-cache"
+CACHES=${BENCH_CACHE_DIR:-$WORK}
+export STRATA_PASSWORD_FILE="$PW" STRATA_CACHE_DIR="$CACHES/strata-cache"
+export RESTIC_PASSWORD_FILE="$PW" RESTIC_CACHE_DIR="$CACHES/restic-cache"
 DATA=$WORK/data
 RESULTS=$WORK/results.tsv
 : >"$RESULTS"
@@ -262,14 +267,14 @@ for tool in $TOOLS; do
 done
 echo "== local cache"
 if has_tool strata; then
-	sc=$(du -sb "$WORK/strata-cache" | cut -f1)
-	sf=$(du -sb "$WORK"/strata-cache/*/files* 2>/dev/null | awk '{ s += $1 } END { print s + 0 }')
-	si=$(du -sb "$WORK"/strata-cache/*/index* 2>/dev/null | awk '{ s += $1 } END { print s + 0 }')
+	sc=$(du -sb "$STRATA_CACHE_DIR" | cut -f1)
+	sf=$(du -sb "$STRATA_CACHE_DIR"/*/files* 2>/dev/null | awk '{ s += $1 } END { print s + 0 }')
+	si=$(du -sb "$STRATA_CACHE_DIR"/*/index* 2>/dev/null | awk '{ s += $1 } END { print s + 0 }')
 	printf 'cache\tstrata\t%s\t-\t-\n' "$sc" >>"$RESULTS"
 	echo "  strata  $sc bytes (files cache $sf, index $si)"
 fi
 if has_tool restic; then
-	rc_=$(du -sb "$WORK/restic-cache" | cut -f1)
+	rc_=$(du -sb "$RESTIC_CACHE_DIR" | cut -f1)
 	printf 'cache\trestic\t%s\t-\t-\n' "$rc_" >>"$RESULTS"
 	echo "  restic  $rc_ bytes"
 fi
