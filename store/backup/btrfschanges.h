@@ -26,6 +26,7 @@
 #ifndef STRATA_STORE_BTRFSCHANGES_H
 #define STRATA_STORE_BTRFSCHANGES_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "store/backup/changeset.h"
@@ -36,6 +37,17 @@
  * the transaction that made it (*out_gen). 0, or -errno naming snap_root
  * (-ENOTTY: not btrfs, or a kernel before 4.18). */
 int btrfschanges_info(const char *snap_root, uint8_t out_src_uuid[16], uint64_t *out_gen, StrataErr *err);
+
+/* btrfschanges_item — does one fs-tree item (type, data[0..len), as a
+ * tree search returns it) mark its inode, given the recorded snapshot's
+ * transaction since? BTRFSCHANGES_DIR (a directory: list it again),
+ * BTRFSCHANGES_OTHER (stat it at its names), 0 (no), or -EIO when the
+ * item is too short. Written after since: any INODE_ITEM (transid),
+ * DIR_ITEM/DIR_INDEX (transid) or EXTENT_DATA (generation); in since
+ * itself only a DIR_ITEM/DIR_INDEX naming a subvolume root (the entry a
+ * snapshot's creation adds after copying the root). */
+enum { BTRFSCHANGES_DIR = 1, BTRFSCHANGES_OTHER = 2 };
+int btrfschanges_item(uint8_t type, const uint8_t *data, size_t len, uint64_t since);
 
 /* btrfschanges_find — mark in cs every path of snapshot snap_root whose
  * inode changed after transaction since_gen (the recorded snapshot's
