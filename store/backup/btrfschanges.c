@@ -173,43 +173,58 @@ out:
 	return rc;
 }
 
+/* since: the recorded snapshot's transaction N. An item written after it
+ * (transid N+1 or later) marks its inode. Of the items written in N
+ * itself, the snapshot holds every one but those its own creation (or
+ * another snapshot's in the same commit) wrote after copying the
+ * subvolume's root: the new entry in the snapshot's parent directory (a
+ * DIR_ITEM/DIR_INDEX naming a subvolume root) and that directory's inode
+ * (create_pending_snapshot, fs/btrfs/transaction.c). So in N only such
+ * an entry marks its directory. */
 typedef struct Found {
 	uint64_t since;
 	Inos dirs, others;
 } Found;
 
-static int on_changed_item(const struct btrfs_ioctl_search_header *h, const uint8_t *d, void *ctx)
+int btrfschanges_item(uint8_t type, const uint8_t *d, size_t len, uint64_t since)
 {
-	Found *f = ctx;
-
-	switch (h->type) {
+	switch (type) {
 	case BTRFS_INODE_ITEM_KEY:
-		if (h->len < sizeof(struct btrfs_inode_item))
+		if (len < sizeof(struct btrfs_inode_item))
 			return -EIO;
-		if (get64(d + offsetof(struct btrfs_inode_item, transid)) >= f->since)
-			return inos_add(S_ISDIR(get32(d + offsetof(struct btrfs_inode_item, mode))) ? &f->dirs : &f->others,
-			                h->objectid);
-		return 0;
+		if (get64(d + offsetof(struct btrfs_inode_item, transid)) <= since)
+			return 0;
+		return S_ISDIR(get32(d + offsetof(struct btrfs_inode_item, mode))) ? BTRFSCHANGES_DIR : BTRFSCHANGES_OTHER;
 	case BTRFS_DIR_ITEM_KEY:
 	case BTRFS_DIR_INDEX_KEY:
 		/* Several entries share an item when their name hashes collide. */
-		for (uint32_t at = 0; at + sizeof(struct btrfs_dir_item) <= h->len;) {
+		for (size_t at = 0; at + sizeof(struct btrfs_dir_item) <= len;) {
 			const uint8_t *e = d + at;
-			if (get64(e + offsetof(struct btrfs_dir_item, transid)) >= f->since)
-				return inos_add(&f->dirs, h->objectid);
-			at += (uint32_t)sizeof(struct btrfs_dir_item) + get16(e + offsetof(struct btrfs_dir_item, name_len)) +
+			uint64_t t = get64(e + offsetof(struct btrfs_dir_item, transid));
+			if (t > since || (t == since && e[offsetof(struct btrfs_dir_item, location) +
+			                                  offsetof(struct btrfs_disk_key, type)] == BTRFS_ROOT_ITEM_KEY))
+				return BTRFSCHANGES_DIR;
+			at += sizeof(struct btrfs_dir_item) + get16(e + offsetof(struct btrfs_dir_item, name_len)) +
 			      get16(e + offsetof(struct btrfs_dir_item, data_len));
 		}
 		return 0;
 	case BTRFS_EXTENT_DATA_KEY:
-		if (h->len < 8)
+		if (len < 8)
 			return -EIO;
-		if (get64(d + offsetof(struct btrfs_file_extent_item, generation)) >= f->since)
-			return inos_add(&f->others, h->objectid);
-		return 0;
+		return get64(d + offsetof(struct btrfs_file_extent_item, generation)) > since ? BTRFSCHANGES_OTHER : 0;
 	default:
 		return 0;
 	}
+}
+
+static int on_changed_item(const struct btrfs_ioctl_search_header *h, const uint8_t *d, void *ctx)
+{
+	Found *f = ctx;
+	int r = btrfschanges_item((uint8_t)h->type, d, h->len, f->since);
+
+	if (r <= 0)
+		return r;
+	return inos_add(r == BTRFSCHANGES_DIR ? &f->dirs : &f->others, h->objectid);
 }
 
 /* The path of directory ino inside the subvolume of fd ("" for its root,

@@ -125,9 +125,8 @@ static int plan_btrfs(ChangesPlan *p, const FsSnap *fss, char **paths, size_t np
 			fail = 1;
 			continue;
 		}
-		/* From the recorded snapshot's own transaction on (not after
-		 * it): a write in that transaction may or may not be in that
-		 * snapshot; looking again costs a stat. */
+		/* What was written after the recorded snapshot's transaction
+		 * (btrfschanges.h). */
 		if (btrfschanges_find(src->snapshot, st->src[i].gen, live, paths[i], p->cs, &inodes, &e) != 0) {
 			snprintf(p->why, sizeof p->why, "%s", e.msg);
 			fail = 1;

@@ -267,8 +267,13 @@ int fswatch_run(const char *const *roots, size_t nroots, const char *journal_dir
 	for (size_t i = 0; i < nroots; i++)
 		if (fanotify_mark(fan, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, EVENTS, AT_FDCWD, roots[i]) != 0) {
 			rc = -errno;
-			strata_err_set(err, rc, "%s: cannot watch its filesystem (fanotify_mark FAN_MARK_FILESYSTEM): %s",
-			               roots[i], strerror(-rc));
+			/* EXDEV: a btrfs subvolume other than the top level has
+			 * an fsid of its own, and fanotify marks only whole
+			 * filesystems. */
+			strata_err_set(err, rc, "%s: cannot watch its filesystem (fanotify_mark FAN_MARK_FILESYSTEM): %s%s",
+			               roots[i], strerror(-rc), rc == -EXDEV ? " (inside a btrfs subvolume other than the "
+			               "top level, which fanotify cannot mark: back it up with --fs-snapshot btrfs, whose "
+			               "generations find the changes)" : "");
 			goto out;
 		}
 	if ((w.mount_fd = open(roots[0], O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
