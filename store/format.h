@@ -17,7 +17,8 @@
 
 /* ---- repository format versions (FORMAT.md §18 "Changes") ---- */
 
-#define STRATA_FORMAT_VERSION 2   /* the newest repository version this binary reads and writes; new repositories get it */
+#define STRATA_FORMAT_VERSION 3   /* the newest repository version this binary reads and writes (3: frames, FORMAT.md §9a) */
+#define STRATA_FORMAT_VERSION_DEFAULT 2  /* what `init` makes without --format-version */
 #define STRATA_FORMAT_VERSION_MIN 1  /* the oldest it reads and writes (and can create: `init --format-version`) */
 
 /* ---- magics: the first 8 bytes of each file kind (FORMAT.md §5 "Sealed
