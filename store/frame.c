@@ -123,6 +123,31 @@ int frame_member_at(const FrameMember *members, size_t m, const uint8_t id[CODEC
 	return STRATA_EDAMAGED;
 }
 
+int frame_open_member(CodecCtx *ctx, const CodecKeys *keys, const uint8_t *sealed, size_t sealed_len,
+                      uint32_t frame_raw, const uint8_t id[CODEC_ID_LEN], uint32_t off, uint32_t len,
+                      int check_id, uint8_t *out)
+{
+	FrameMember members[FRAME_MAX_MEMBERS];
+	uint8_t *p = malloc(frame_raw ? frame_raw : 1), got[CODEC_ID_LEN];
+	size_t m = 0;
+	int rc;
+
+	if (!p)
+		return -ENOMEM;
+	rc = frame_open(ctx, keys, sealed, sealed_len, p, frame_raw, members, &m);
+	if (rc == 0)
+		rc = frame_member_at(members, m, id, off, len);
+	if (rc == 0 && check_id) {
+		codec_chunk_id(keys, p + off, len, got);
+		if (memcmp(got, id, CODEC_ID_LEN) != 0)
+			rc = STRATA_EDAMAGED;
+	}
+	if (rc == 0)
+		memcpy(out, p + off, len);
+	free(p);
+	return rc;
+}
+
 size_t frame_verify(const CodecKeys *keys, const uint8_t *p, const FrameMember *members, size_t m,
                     size_t *bad)
 {

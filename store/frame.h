@@ -72,6 +72,17 @@ int frame_open(CodecCtx *ctx, const CodecKeys *keys, const uint8_t *sealed, size
 int frame_member_at(const FrameMember *members, size_t m, const uint8_t id[CODEC_ID_LEN],
                     uint32_t off, uint32_t len);
 
+/* frame_open_member — one member's plaintext from a sealed frame:
+ * frame_open (frame_raw: the frame's RAW_LENGTH), frame_member_at (chunk
+ * id of len bytes at off), with check_id its keyed hash, then the chunk's
+ * len bytes into out. For a reader that needs one member of a frame; one
+ * that needs several opens the frame once itself. Errors as frame_open,
+ * and STRATA_EDAMAGED (the frame holds no such member, or with check_id
+ * its bytes do not hash to id). */
+int frame_open_member(CodecCtx *ctx, const CodecKeys *keys, const uint8_t *sealed, size_t sealed_len,
+                      uint32_t frame_raw, const uint8_t id[CODEC_ID_LEN], uint32_t off, uint32_t len,
+                      int check_id, uint8_t *out);
+
 /* frame_verify — recompute each member's keyed hash over its bytes in P:
  * the number of members that do not match; their indices in bad[] (room
  * for m, may be NULL). */

@@ -289,6 +289,7 @@ static int repack(Repo *repo, const PruneOptions *o, const PackList *packs, Inde
 			rc = index_set_add(copied, entries[j].type, entries[j].id, err);
 			if (rc <= 0)
 				continue;
+			memset(&e, 0, sizeof e);
 			memcpy(e.pack, ps->id, STRATA_ID_LEN);
 			e.type = entries[j].type;
 			e.offset = entries[j].offset;
@@ -384,6 +385,9 @@ int prune_run(Repo *repo, const PruneOptions *o, PruneStats *st, StrataErr *err)
 		return strata_err_set(err, STRATA_EUSAGE, "prune: ignoring snapshots is for dry runs only");
 	if (o->max_unused < 0 || o->max_unused > 1)
 		return strata_err_set(err, STRATA_EUSAGE, "prune: the unused share must lie between 0 and 1");
+	/* FORMAT.md 9a "Status": not yet for a repository holding frames. */
+	if ((rc = repo_refuse_frames(repo, "prune", err)))
+		return rc;
 	/* Restore-test records of forgotten snapshots: small files nothing
 	 * depends on, so they go first, whatever happens to the packs. */
 	rc = verified_prune(repo, o->ignore, o->nignore, o->dry_run, &st->verified_removed,

@@ -475,6 +475,9 @@ int repair_index(Repo *repo, const RepairIndexOptions *opts, RepairIndexResult *
 
 	memset(&c, 0, sizeof c);
 	memset(out, 0, sizeof *out);
+	/* FORMAT.md 9a "Status": not yet for a repository holding frames. */
+	if ((rc = repo_refuse_frames(repo, "repair index", err)))
+		return rc;
 	pthread_mutex_init(&c.mu, NULL);
 	c.repo = repo;
 	c.o = opts;
@@ -1038,6 +1041,10 @@ int repair_snapshots(Repo *repo, const RepairSnapshotsOptions *opts, RepairSnaps
 	memset(out, 0, sizeof *out);
 	if (!s)
 		return strata_err_set(err, -ENOMEM, "out of memory");
+	if ((rc = repo_refuse_frames(repo, "repair snapshots", err))) {   /* FORMAT.md 9a "Status" */
+		free(s);
+		return rc;
+	}
 	s->repo = repo;
 	s->o = opts;
 	if ((rc = check_index(repo, &s->ix, err)) || (rc = load_prior(s, err)))

@@ -97,8 +97,13 @@ static int list_into(Repo *repo, const char *prefix, Names *out, StrataErr *err)
 
 int replica_new(Repo *src, Repo *copy, Replica **out, StrataErr *err)
 {
-	Replica *r = calloc(1, sizeof *r);
+	Replica *r;
+	int rc;
 
+	/* FORMAT.md 9a "Status": not yet for a repository holding frames. */
+	if ((rc = repo_refuse_frames(src, "replicate", err)) || (copy && (rc = repo_refuse_frames(copy, "replicate", err))))
+		return rc;
+	r = calloc(1, sizeof *r);
 	if (!r)
 		return strata_err_set(err, -ENOMEM, "out of memory");
 	r->src = src;

@@ -376,6 +376,9 @@ int wal_fetch(Repo *repo, const char *name, const char *dest, WalFetchResult *ou
 	int kind, spooled = 0, rc;
 
 	memset(&d, 0, sizeof d);
+	/* FORMAT.md 9a "Status": not yet for a repository holding frames. */
+	if ((rc = repo_refuse_frames(repo, "wal-fetch", err)))
+		return rc;
 	rc = wal_check_name(name, &kind, err);
 	if (rc)
 		return rc;
@@ -455,6 +458,8 @@ int wal_prefetch(Repo *repo, const char *after, unsigned count, unsigned *out_fe
 	unsigned fetched = 0;
 	int lfd = -1, kind, rc;
 
+	if ((rc = repo_refuse_frames(repo, "wal-fetch", err)))   /* FORMAT.md 9a "Status" */
+		return rc;
 	rc = wal_name_parse(after, &kind, NULL);
 	if (rc || kind != WAL_SEGMENT)
 		return strata_err_set(err, STRATA_EUSAGE, "prefetch: %s is not a WAL segment name", after);
