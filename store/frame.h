@@ -83,6 +83,26 @@ int frame_open_member(CodecCtx *ctx, const CodecKeys *keys, const uint8_t *seale
                       uint32_t frame_raw, const uint8_t id[CODEC_ID_LEN], uint32_t off, uint32_t len,
                       int check_id, uint8_t *out);
 
+/* FrameCursor — the frame a reader opened last, for a reader that takes
+ * the members of one frame one after another (restore, wal-fetch): each
+ * frame is authenticated and decompressed once. Zero it to start;
+ * frame_cursor_free releases it. Not shared between threads. */
+typedef struct FrameCursor {
+	uint8_t *p;             /* the plaintext P */
+	size_t cap;
+	int64_t at;             /* the frame's place (the caller's key, e.g. its pack offset); -1 none */
+	int valid;
+	FrameMember *members;   /* FRAME_MAX_MEMBERS */
+	size_t m;
+} FrameCursor;
+
+/* frame_cursor_member — as frame_open_member, opening the frame at place
+ * at (sealed, sealed_len, frame_raw) only when it is not the cursor's. */
+int frame_cursor_member(FrameCursor *fc, CodecCtx *ctx, const CodecKeys *keys, int64_t at, const uint8_t *sealed,
+                        size_t sealed_len, uint32_t frame_raw, const uint8_t id[CODEC_ID_LEN], uint32_t off,
+                        uint32_t len, int check_id, uint8_t *out);
+void frame_cursor_free(FrameCursor *fc);
+
 /* frame_verify — recompute each member's keyed hash over its bytes in P:
  * the number of members that do not match; their indices in bad[] (room
  * for m, may be NULL). */

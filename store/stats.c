@@ -23,7 +23,10 @@ static int add_chunk(const uint8_t id[CODEC_ID_LEN], const IndexEntry *e, void *
 	(void)id;
 	if (e->type == BLOB_DATA) {
 		s->data_raw += e->raw_len;
-		s->data_stored += e->length;
+		/* A frame's member (FORMAT.md 9a): its share of the frame's
+		 * sealed bytes, by plaintext, so that the members of one frame
+		 * add up to it (within rounding). */
+		s->data_stored += e->frame_raw ? (uint64_t)e->length * e->raw_len / e->frame_raw : e->length;
 		s->data_chunks++;
 	} else {
 		s->tree_stored += e->length;

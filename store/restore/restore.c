@@ -544,9 +544,6 @@ int restore_run(Repo *repo, const Snapshot *snap, const RestoreOptions *opts,
 	int remote, nthreads, cached = 0, root_private = 1, rc;
 	uint64_t inflight;
 
-	/* FORMAT.md 9a "Status": not yet for a repository holding frames. */
-	if ((rc = repo_refuse_frames(repo, "restore", err)))
-		return rc;
 	memset(&c, 0, sizeof c);
 	c.repo = repo;
 	c.opts = opts;
