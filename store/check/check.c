@@ -187,11 +187,6 @@ int check_run(Repo *repo, const CheckOptions *opts, CheckReport **out_report, St
 	int rc, threads = opts->threads > 0 ? opts->threads : workpool_default_threads();
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if ((rc = repo_refuse_frames(repo, "check", err))) {   /* FORMAT.md 9a "Status" */
-		free(c);
-		free(r);
-		return rc;
-	}
 	if (!c || !r) {
 		free(c);
 		free(r);
