@@ -26,9 +26,10 @@
 #define CHUNK_VAL_LEN (CODEC_ID_LEN + 1 + 12)
 /* A frame member's value (FORMAT.md §16): a blob's, with type byte 4, the
  * frame's OFFSET and LENGTH, the member's RAW_LENGTH, then the frame's
- * RAW_LENGTH and the member's RAW_OFFSET. A value length of its own: the
- * blob layout is unchanged, so no rebuild of existing indexes. */
-#define MEMBER_VAL_LEN (CHUNK_VAL_LEN + 8)
+ * RAW_LENGTH, the member's RAW_OFFSET and the frame's M. A value length
+ * of its own: the blob layout is unchanged, so no rebuild of existing
+ * indexes. */
+#define MEMBER_VAL_LEN (CHUNK_VAL_LEN + 9)
 #define PACK_VAL_LEN  (1 + 4 + 8)
 /* Each lookup of a random ID faults in one leaf page, and the kernel maps
  * up to 15 cached neighbours with it (fault-around, which MADV_RANDOM does
@@ -284,10 +285,12 @@ static void decode_chunk(const uint8_t *p, size_t len, IndexEntry *out)
 	out->raw_len = format_get_le32(p + 41);
 	out->frame_raw = 0;
 	out->member_off = 0;
+	out->frame_members = 0;
 	if (len == MEMBER_VAL_LEN) {
 		out->type = BLOB_DATA;
 		out->frame_raw = format_get_le32(p + 45);
 		out->member_off = format_get_le32(p + 49);
+		out->frame_members = p[53];
 	}
 }
 
@@ -361,9 +364,19 @@ int index_lookup_any(Index *ix, const uint8_t id[CODEC_ID_LEN], IndexEntry *out)
  * at any index size. */
 static const char FRAMES_KEY[] = "frames";
 
-/* entries[from, to) of a pack's entries[0, to): a member entry's frame is
+/* The member entries right after frame entry f, entries ending at end. */
+static uint8_t frame_m(const PackEntry *f, const PackEntry *end)
+{
+	size_t m = 0;
+
+	while (f + 1 + m < end && f[1 + m].type == FORMAT_BLOB_MEMBER)
+		m++;
+	return m > 255 ? 255 : (uint8_t)m;
+}
+
+/* entries[from, to) of a pack's entries[0, n): a member entry's frame is
  * the nearest frame entry before it, perhaps in an earlier batch. */
-static int add_batch(Index *ix, const uint8_t pack[CODEC_ID_LEN], const PackEntry *entries,
+static int add_batch(Index *ix, const uint8_t pack[CODEC_ID_LEN], const PackEntry *entries, size_t n,
                      size_t from, size_t to, const uint8_t *pack_val, int unindexed, StrataErr *err)
 {
 	uint8_t cv[MEMBER_VAL_LEN], key[BLOB_KEY_LEN];
@@ -417,6 +430,7 @@ static int add_batch(Index *ix, const uint8_t pack[CODEC_ID_LEN], const PackEntr
 			format_put_le32(cv + 37, frame->length);
 			format_put_le32(cv + 45, frame->raw_len);
 			format_put_le32(cv + 49, e->offset);
+			cv[53] = frame_m(frame, entries + n);
 			v.mv_size = MEMBER_VAL_LEN;
 			members = 1;
 		}
@@ -463,7 +477,7 @@ int index_add_pack(Index *ix, const uint8_t pack[CODEC_ID_LEN], uint8_t kind, ui
 	do {
 		size_t m = n - done < INDEX_ADD_BATCH ? n - done : INDEX_ADD_BATCH;
 
-		rc = add_batch(ix, pack, entries, done, done + m, done == 0 ? pv : NULL, unindexed, err);
+		rc = add_batch(ix, pack, entries, n, done, done + m, done == 0 ? pv : NULL, unindexed, err);
 		if (rc)
 			return rc;
 		done += m;

@@ -31,8 +31,8 @@ typedef struct Index Index;
 /* A blob's place, or a frame member's (FORMAT.md §9a, §16): for a member
  * (frame_raw != 0) type is BLOB_DATA, offset and length are the frame's
  * in the pack, raw_len the chunk's RAW_LENGTH, and member_off where the
- * chunk starts in the frame's plaintext of frame_raw bytes. A blob has
- * frame_raw 0 and member_off 0. */
+ * chunk starts in the frame's plaintext of frame_raw bytes, frame_members
+ * the frame's M. A blob has frame_raw, member_off and frame_members 0. */
 typedef struct IndexEntry {
 	uint8_t  pack[CODEC_ID_LEN];
 	uint8_t  type;
@@ -41,6 +41,7 @@ typedef struct IndexEntry {
 	uint32_t raw_len;
 	uint32_t frame_raw;
 	uint32_t member_off;
+	uint8_t  frame_members;
 } IndexEntry;
 
 typedef struct IndexPackInfo {

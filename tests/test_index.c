@@ -614,6 +614,7 @@ static void test_frame_members(void)
 		CHECK_EQ_INT(got.frame_raw, e[NB].raw_len);
 		CHECK_EQ_INT(got.member_off, e[NB + 1 + k].offset);
 		CHECK_EQ_INT(got.raw_len, 300 + 100 * k);
+		CHECK_EQ_INT(got.frame_members, 3);
 		REQUIRE(index_lookup_any(ix, e[NB + 1 + k].id, &got) == 0);
 		CHECK_EQ_INT(got.frame_raw, e[NB].raw_len);
 	}

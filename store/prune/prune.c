@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "store/blob.h"
+#include "store/frame.h"
 #include "store/index.h"
 #include "store/indexfile.h"
 #include "store/pack_read.h"
@@ -89,6 +90,18 @@ static uint64_t pack_overhead(uint32_t n)
 {
 	return SEALED_HEADER_LEN + CODEC_NONCE_LEN + 5 + (uint64_t)PACK_ENTRY_LEN * n + CODEC_TAG_LEN +
 	       PACK_FOOTER_LEN;
+}
+
+uint64_t prune_charge(const IndexEntry *e)
+{
+	uint64_t m, num, den;
+
+	if (!e->frame_raw || !e->frame_members)
+		return e->length;
+	m = e->frame_members;
+	num = (uint64_t)e->length * ((uint64_t)e->raw_len * m + FRAME_HEADER_LEN(m));
+	den = (uint64_t)e->frame_raw * m;
+	return (num + den - 1) / den;
 }
 
 static int collect_pack(const uint8_t pack[CODEC_ID_LEN], const IndexPackInfo *info, void *ctx)
@@ -281,20 +294,43 @@ static int repack(Repo *repo, const PruneOptions *o, const PackList *packs, Inde
 		}
 		read_bytes += ps->size;
 		rc = pack_read_trailer(repo, ps->kind, ps->id, &entries, &n, &size, err);
+		const PackEntry *frame = NULL;
 		for (size_t j = 0; j < n && rc == 0; j++) {
+			/* A frame's member (FORMAT.md 9a) is the data blob it
+			 * stands for: a live one is read from its frame (which
+			 * checks it against HEADER and its keyed hash) and written
+			 * again as a single blob; the frame itself is not copied. */
+			uint8_t type = entries[j].type == FORMAT_BLOB_MEMBER ? BLOB_DATA : entries[j].type;
 			IndexEntry e;
 			uint8_t *buf;
-			if (!index_set_has(marks, entries[j].type, entries[j].id))
+			if (entries[j].type == FORMAT_BLOB_FRAME) {
+				frame = &entries[j];
 				continue;
-			rc = index_set_add(copied, entries[j].type, entries[j].id, err);
+			}
+			if (!index_set_has(marks, type, entries[j].id))
+				continue;
+			rc = index_set_add(copied, type, entries[j].id, err);
 			if (rc <= 0)
 				continue;
 			memset(&e, 0, sizeof e);
 			memcpy(e.pack, ps->id, STRATA_ID_LEN);
-			e.type = entries[j].type;
+			e.type = type;
 			e.offset = entries[j].offset;
 			e.length = entries[j].length;
 			e.raw_len = entries[j].raw_len;
+			if (entries[j].type == FORMAT_BLOB_MEMBER) {
+				/* pack_trailer_decode_frames put its frame before it. */
+				if (!frame) {   /* never: pack_trailer_parse_frames refuses it */
+					char hex[STRATA_ID_HEX_LEN + 1];
+					codec_hex(ps->id, STRATA_ID_LEN, hex);
+					rc = strata_err_set(err, STRATA_EFORMAT, "pack %.16s: a frame member without its frame", hex);
+					break;
+				}
+				e.offset = frame->offset;
+				e.length = frame->length;
+				e.frame_raw = frame->raw_len;
+				e.member_off = entries[j].offset;
+			}
 			buf = malloc(e.raw_len ? e.raw_len : 1);
 			if (!buf) {
 				rc = strata_err_set(err, -ENOMEM, "out of memory");
@@ -385,9 +421,6 @@ int prune_run(Repo *repo, const PruneOptions *o, PruneStats *st, StrataErr *err)
 		return strata_err_set(err, STRATA_EUSAGE, "prune: ignoring snapshots is for dry runs only");
 	if (o->max_unused < 0 || o->max_unused > 1)
 		return strata_err_set(err, STRATA_EUSAGE, "prune: the unused share must lie between 0 and 1");
-	/* FORMAT.md 9a "Status": not yet for a repository holding frames. */
-	if ((rc = repo_refuse_frames(repo, "prune", err)))
-		return rc;
 	/* Restore-test records of forgotten snapshots: small files nothing
 	 * depends on, so they go first, whatever happens to the packs. */
 	rc = verified_prune(repo, o->ignore, o->nignore, o->dry_run, &st->verified_removed,
