@@ -495,22 +495,6 @@ out:
 	return rc;
 }
 
-int repo_refuse_frames(Repo *repo, const char *what, StrataErr *err)
-{
-	Index *ix;
-	int rc;
-
-	if (repo->format_version < 3)
-		return 0;
-	rc = repo_index(repo, &ix, err);
-	if (rc || !index_has_frames(ix))
-		return rc;
-	return strata_err_set(err, STRATA_EREFUSED,
-	                      "repository %s holds frames (format version 3, store/FORMAT.md 9a), which `strata %s` "
-	                      "cannot handle yet; nothing was changed (store/FORMAT.md 9a \"Status\" says which commands do)",
-	                      repo->location, what);
-}
-
 void repo_backend_stats(Repo *repo, BackendStats *out)
 {
 	backend_stats(repo->be, out);

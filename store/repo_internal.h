@@ -81,12 +81,6 @@ void repo_pack_name(uint8_t kind, const uint8_t id[STRATA_ID_LEN], char out[REPO
  * files on first use. */
 int repo_index(Repo *repo, Index **out, StrataErr *err);
 
-/* repo_refuse_frames — for a command (what: "prune", ...) that cannot
- * handle frames yet (FORMAT.md §9a "Status"): STRATA_EREFUSED, before it
- * changes anything, when the repository's index lists a frame member;
- * else 0 (always for format 1 and 2). Opens the index (repo_index). */
-int repo_refuse_frames(Repo *repo, const char *what, StrataErr *err);
-
 /* repo_mkdir_p — create path and its missing parents, mode 0700 (cache
  * directories, restore targets). 0 or -errno (-ENAMETOOLONG for "" or a
  * path of PATH_MAX or more). */
