@@ -1,5 +1,5 @@
 /* frame.h — frames: several consecutive data chunks of one file compressed
- * together and sealed once (FORMAT.md §9a, a draft of format version 3).
+ * together and sealed once (FORMAT.md §9a, format version 3).
  *
  * Owns: the frame codec: building a frame's plaintext (HEADER || chunks)
  * from its members, sealing it as a blob of TYPE 3 under the zero ID,
@@ -7,9 +7,9 @@
  * it, recomputing the members' keyed hashes; and the rules of ENTRIES
  * version 2 for a frame and its member entries in a pack trailer.
  *
- * Not yet used by packs, index files, restore, check or prune: no strata
- * writes frames, and pack_trailer_parse still refuses ENTRIES version 2
- * (FORMAT.md §9a "Status").
+ * Used by the writer (blob_write.c), every reader of data chunks
+ * (blob_read.c, restore, wal-fetch, check, prune, repair); only in a
+ * format 3 repository (pack_trailer_parse refuses ENTRIES version 2).
  *
  * Never: touches the backend, the index or packs. Thread safety: pure
  * functions; a CodecCtx per thread (codec.h).
