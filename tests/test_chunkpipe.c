@@ -657,6 +657,37 @@ static void test_frames(void)
 	CHECK_EQ_INT(st.packs_written, 0);
 	chunkpipe_free(pipe);
 	blobwriter_free(bw);
+
+	/* A class minimum (test_pack_minimum): the last small pack joins the
+	 * held one, frame by frame; every trailer still parses (check
+	 * --read-data opens every frame against its members). */
+	{
+		const size_t min = 64u << 10, psize = 256u << 10;
+		PackSizes before = {0}, got = {0};
+		CheckOptions co = { .read_data = 1 };
+		CheckReport *rep = NULL;
+		ChunkList l4 = {0};
+		uint8_t *d4 = NULL;
+		size_t f4 = 0, m4 = 0;
+
+		r3->pack_size = (uint32_t)psize;
+		r3->be->min_data_object = (uint32_t)min;
+		REQUIRE(check_list_packs(r3, note_pack, &before, &err) == 0);
+		REQUIRE(store_random(psize * 2 + (40u << 10), 74, &l4, &d4, &err) == 0);
+		new_pack_sizes(&before, &got);
+		CHECK_EQ_INT(got.n, 2);
+		for (size_t i = 0; i < got.n; i++)
+			CHECK(got.sizes[i] >= min);
+		CHECK_EQ_INT(check_stored(&l4, d4), 0);
+		CHECK_EQ_INT(check_frames(ix, &l4, &f4, &m4, "merged"), 0);
+		CHECK(f4 > 0);
+		REQUIRE(check_run(r3, &co, &rep, &err) == 0);
+		CHECK_EQ_INT(rep->damage, 0);
+		CHECK_EQ_INT(rep->blobs_verified, index_count(ix));
+		check_report_free(rep);
+		chunklist_free(&l4);
+		free(d4);
+	}
 	repo = saved;
 	chunklist_free(&big);
 	chunklist_free(&one);
