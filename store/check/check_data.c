@@ -127,6 +127,22 @@ static const char *reason_text(int reason)
 	}
 }
 
+/* Room for a plaintext of raw_len bytes in w->out when raw_len <= max: 0,
+ * or -1 after a fatal out of memory. */
+static int out_room(CheckCtx *c, Worker *w, uint32_t raw_len, size_t max, const char *what)
+{
+	if (raw_len <= max && w->out_cap < (size_t)raw_len + 1) {
+		void *p = realloc(w->out, (size_t)raw_len + 1);
+		if (!p) {
+			check_fatal(c, -ENOMEM, NULL, what);
+			return -1;
+		}
+		w->out = p;
+		w->out_cap = (size_t)raw_len + 1;
+	}
+	return 0;
+}
+
 /* Open one blob: authenticate, decompress, re-hash against its ID. 1 when
  * it is recorded as damaged, else 0. */
 static int verify_blob(CheckCtx *c, Worker *w, const uint8_t pack[STRATA_ID_LEN], const PackEntry *e,
@@ -134,15 +150,8 @@ static int verify_blob(CheckCtx *c, Worker *w, const uint8_t pack[STRATA_ID_LEN]
 {
 	int rc = STRATA_EFORMAT, reason;
 
-	if (e->raw_len <= RAW_MAX && w->out_cap < (size_t)e->raw_len + 1) {
-		void *p = realloc(w->out, (size_t)e->raw_len + 1);
-		if (!p) {
-			check_fatal(c, -ENOMEM, NULL, "verifying a blob");
-			return 0;
-		}
-		w->out = p;
-		w->out_cap = (size_t)e->raw_len + 1;
-	}
+	if (out_room(c, w, e->raw_len, RAW_MAX, "verifying a blob"))
+		return 0;
 	if (e->raw_len <= RAW_MAX)
 		rc = pack_read_open(w->codec, c->repo, e->type, e->id, blob, e->length, w->out, e->raw_len, 1);
 	reason = check_reason_of(rc);
@@ -191,15 +200,8 @@ static int verify_frame(CheckCtx *c, Worker *w, const uint8_t pack[STRATA_ID_LEN
 	size_t bad_idx[FRAME_MAX_MEMBERS], gm = 0, nbad = 0;
 	int rc = STRATA_EFORMAT, reason, same;
 
-	if (f->raw_len <= FRAME_MAX_RAW && w->out_cap < (size_t)f->raw_len + 1) {
-		void *p = realloc(w->out, (size_t)f->raw_len + 1);
-		if (!p) {
-			check_fatal(c, -ENOMEM, NULL, "verifying a frame");
-			return 0;
-		}
-		w->out = p;
-		w->out_cap = (size_t)f->raw_len + 1;
-	}
+	if (out_room(c, w, f->raw_len, FRAME_MAX_RAW, "verifying a frame"))
+		return 0;
 	if (f->raw_len <= FRAME_MAX_RAW && m > 0)
 		rc = frame_open(w->codec, c->repo->keys, blob, f->length, w->out, f->raw_len, got, &gm);
 	same = rc == 0 && gm == m;

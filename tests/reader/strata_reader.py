@@ -444,16 +444,9 @@ class Repo:
         """§9a: a blob of TYPE 3 and ID 0^32 whose plaintext is HEADER ||
         chunks; HEADER = 0x01 || M || (ID || RAW_LENGTH) * M. Returns the
         members as (ID, RAW_OFFSET, RAW_LENGTH) and the plaintext."""
-        if len(sealed) < 24 + 1 + 16 or frame_raw > 16 << 20:
+        if frame_raw > 16 << 20:
             raise ReaderError("%s: not a frame" % what)
-        plain = aead_open(self.enc_key, sealed[:24], sealed[24:], bytes([1, 3]) + bytes(32), what)
-        codec, body = plain[0], plain[1:]
-        if codec == 0:
-            p = body
-        elif codec == 1:
-            p = zstd_frame(body, frame_raw, what, expect=frame_raw)
-        else:
-            raise ReaderError("%s: codec %d unknown" % (what, codec))
+        p = self.unseal_blob(sealed, 3, bytes(32), frame_raw, what)
         if len(p) != frame_raw or len(p) < 2 or p[0] != 1 or p[1] < 1:
             raise ReaderError("%s: HEADER malformed" % what)
         m = p[1]
@@ -472,19 +465,22 @@ class Repo:
             raise ReaderError("%s: HEADER malformed" % what)
         return members, p
 
-    def open_blob(self, sealed, typ, cid, raw, what):
-        """§8: NONCE (24) || AEAD(enc_key, NONCE, CODEC || BODY, 0x01 || TYPE || ID)."""
+    def unseal_blob(self, sealed, typ, cid, raw, what):
+        """§8: NONCE (24) || AEAD(enc_key, NONCE, CODEC || BODY, 0x01 || TYPE || ID),
+        the plaintext (at most raw bytes once decompressed)."""
         if len(sealed) < 24 + 1 + 16:
             raise ReaderError("%s: too short for a blob" % what)
         plain = aead_open(self.enc_key, sealed[:24], sealed[24:],
                           bytes([1, typ]) + cid, what)
         codec, body = plain[0], plain[1:]
         if codec == 0:
-            data = body
-        elif codec == 1:
-            data = zstd_frame(body, raw, what, expect=raw)
-        else:
-            raise ReaderError("%s: codec %d unknown" % (what, codec))
+            return body
+        if codec == 1:
+            return zstd_frame(body, raw, what, expect=raw)
+        raise ReaderError("%s: codec %d unknown" % (what, codec))
+
+    def open_blob(self, sealed, typ, cid, raw, what):
+        data = self.unseal_blob(sealed, typ, cid, raw, what)
         if len(data) != raw:
             raise ReaderError("%s: %d bytes, index says %d" % (what, len(data), raw))
         if hashlib.blake2b(data, digest_size=32, key=self.id_key).digest() != cid:
