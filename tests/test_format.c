@@ -176,6 +176,7 @@ static void test_versions(void)
 	free(json);
 	free(j1);
 	free(j3);
+	free(j4);
 	rm_rf(dir);
 }
 
