@@ -132,8 +132,8 @@ typedef int (*IndexChunkFn)(const uint8_t id[CODEC_ID_LEN], const IndexEntry *e,
 int index_foreach_chunk(Index *ix, IndexChunkFn fn, void *ctx, StrataErr *err);
 
 /* index_has_frames — 1 when a member entry (FORMAT.md §9a) was added
- * since the index was created or last cleared, else 0: what commands
- * that cannot handle frames yet check before they change anything. */
+ * since the index was created or last cleared, else 0 (a format 1 or 2
+ * repository's index never has one; the tests check it). */
 int index_has_frames(Index *ix);
 
 /* index_clear — empty every table (before a rebuild). */
