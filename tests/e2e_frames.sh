@@ -8,7 +8,8 @@
 #     bytes than format 2;
 #   - restore (and --verify), dump and the independent reader give the
 #     files back bit for bit; check --read-data and the reader's
-#     verify-packs --read-data pass;
+#     verify-packs --read-data pass; a WAL segment is framed too and
+#     wal-fetch gives it back bit for bit;
 #   - one byte flipped inside a frame: check --read-data names exactly the
 #     frame's member chunks (the reader's listing), each failing
 #     authentication, and the one file using them (text and --json), and
@@ -85,6 +86,18 @@ if cmp -s "$T/r3$S/log.txt" "$S/log.txt" && cmp -s "$T/r3$S/base/16384/16385" "$
 else fail frames_reader_restore_bit_exact "differs"; fi
 expect frames_check_read_data "$STRATA" -r "$R3" check --read-data
 expect frames_reader_verify_packs $READER "$R3" verify-packs --read-data
+
+# A WAL segment (the log with its letters' case swapped: new chunks) goes
+# through the same pipeline: framed, and wal-fetch
+# reads its chunks back from the frames.
+mkdir -p "$T/wal"
+python3 -S -c 'import sys; d = open(sys.argv[1], "rb").read().swapcase(); open(sys.argv[2], "wb").write((d * (16 * 2**20 // len(d) + 1))[:16 * 2**20])' \
+	"$S/log.txt" "$T/wal/000000010000000000000001"
+expect frames_wal_push "$STRATA" -r "$R3" wal-push "$T/wal/000000010000000000000001"
+"$STRATA" -r "$R3" stats --json >"$T/st3w" 2>"$T/err"
+if [ "$(json "$T/st3w" 'd["frames"]')" -gt "$f3" ]; then pass frames_wal_framed; else fail frames_wal_framed "$(cat "$T/st3w" "$T/err")"; fi
+expect frames_wal_fetch "$STRATA" -r "$R3" wal-fetch 000000010000000000000001 "$T/walback"
+if cmp -s "$T/walback" "$T/wal/000000010000000000000001"; then pass frames_wal_fetch_bit_exact; else fail frames_wal_fetch_bit_exact "differs"; fi
 
 # ---- one byte flipped inside a frame ----
 RC="$T/repoc"
