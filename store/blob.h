@@ -53,7 +53,8 @@ int blobwriter_put(BlobWriter *bw, CodecCtx *ctx, uint8_t type, const uint8_t id
  * those the repository has neither stored nor pending, in order, as one
  * frame (FORMAT.md 9a), or as a blob when only one is new; none when
  * none is. Each member is deduplicated, indexed and pending as its own
- * data blob. */
+ * data blob (in rewrite mode against pending chunks only, as
+ * blobwriter_put). */
 int blobwriter_put_frame(BlobWriter *bw, CodecCtx *ctx, const uint8_t (*ids)[CODEC_ID_LEN],
                          const uint8_t *const *data, const uint32_t *lens, size_t m, StrataErr *err);
 

@@ -744,7 +744,8 @@ int blobwriter_put_frame(BlobWriter *bw, CodecCtx *ctx, const uint8_t (*ids)[COD
 	}
 	for (size_t i = 0; i < m && rc == 0; i++) {
 		pending_key(keys[n], BLOB_DATA, ids[i]);
-		if (pending_find(&bw->pending, keys[n], &slot) || index_lookup(bw->ix, BLOB_DATA, ids[i], NULL) == 0)
+		if (pending_find(&bw->pending, keys[n], &slot) ||
+		    (!bw->rewrite && index_lookup(bw->ix, BLOB_DATA, ids[i], NULL) == 0))
 			continue;
 		rc = pending_add(&bw->pending, keys[n]);
 		if (rc == 0) {

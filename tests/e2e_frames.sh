@@ -15,8 +15,9 @@
 #     authentication, and the one file using them (text and --json), and
 #     restore fails naming that file;
 #   - a second snapshot of changed files, forget of the first and prune
-#     --max-unused 0: a pack with a partly dead frame is repacked, check
-#     --read-data is clean and the second snapshot restores bit for bit.
+#     --max-unused 0: a pack with a partly dead frame is repacked (its
+#     live members framed again), check --read-data is clean and the
+#     second snapshot restores bit for bit.
 # POSIX sh.
 . "$(dirname "$0")/e2e_lib.sh"
 READER="python3 -S $(cd "$(dirname "$0")" && pwd)/reader/strata_reader.py"
@@ -148,6 +149,8 @@ expect frames_prune "$STRATA" -r "$R3" prune --max-unused 0
 if grep -Eq '^repack: +[1-9][0-9]* packs' "$T/out" && grep -q 'with the live blobs of repacked packs' "$T/out"; then
 	pass frames_prune_repacks_partly_dead_frame
 else fail frames_prune_repacks_partly_dead_frame "$(head -c 800 "$T/out")"; fi
+"$STRATA" -r "$R3" stats --json >"$T/st3p" 2>"$T/err"
+if [ "$(json "$T/st3p" 'd["frames"]')" -gt 0 ]; then pass frames_kept_after_prune; else fail frames_kept_after_prune "$(cat "$T/st3p" "$T/err")"; fi
 expect frames_check_after_prune "$STRATA" -r "$R3" check --read-data
 expect frames_reader_verify_after_prune $READER "$R3" verify-packs --read-data
 expect frames_restore_after_prune "$STRATA" -r "$R3" restore latest --target "$T/r4"

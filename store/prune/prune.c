@@ -256,6 +256,35 @@ static void note_written(const uint8_t pack[CODEC_ID_LEN], uint8_t kind, void *c
 	ps->kind = kind;
 }
 
+/* Live members of one frame read so far, to be written again together
+ * as a frame (FORMAT.md 9a): at most FRAME_WRITE_MEMBERS of them and
+ * FRAME_WRITE_RAW bytes. data[i] is owned. */
+typedef struct Regroup {
+	const PackEntry *frame;
+	uint8_t ids[FRAME_WRITE_MEMBERS][STRATA_ID_LEN];
+	uint8_t *data[FRAME_WRITE_MEMBERS];
+	uint32_t lens[FRAME_WRITE_MEMBERS];
+	size_t n, bytes;
+} Regroup;
+
+/* Write g's members (with bw; none when bw is NULL) and empty it. */
+static int regroup_flush(BlobWriter *bw, CodecCtx *ctx, Regroup *g, StrataErr *err)
+{
+	const uint8_t *data[FRAME_WRITE_MEMBERS];
+	int rc = 0;
+
+	for (size_t i = 0; i < g->n; i++)
+		data[i] = g->data[i];
+	if (bw && g->n)
+		rc = blobwriter_put_frame(bw, ctx, (const uint8_t (*)[STRATA_ID_LEN])g->ids, data, g->lens, g->n, err);
+	for (size_t i = 0; i < g->n; i++)
+		free(g->data[i]);
+	g->n = 0;
+	g->bytes = 0;
+	g->frame = NULL;
+	return rc;
+}
+
 static int repack(Repo *repo, const PruneOptions *o, const PackList *packs, IndexSet *marks,
                   PackList *written, PruneStats *st, StrataErr *err)
 {
@@ -295,11 +324,14 @@ static int repack(Repo *repo, const PruneOptions *o, const PackList *packs, Inde
 		read_bytes += ps->size;
 		rc = pack_read_trailer(repo, ps->kind, ps->id, &entries, &n, &size, err);
 		const PackEntry *frame = NULL;
+		Regroup g = {0};
 		for (size_t j = 0; j < n && rc == 0; j++) {
 			/* A frame's member (FORMAT.md 9a) is the data blob it
 			 * stands for: a live one is read from its frame (which
-			 * checks it against HEADER and its keyed hash) and written
-			 * again as a single blob; the frame itself is not copied. */
+			 * checks it against HEADER and its keyed hash); the live
+			 * members of a frame are written again together, as a
+			 * new frame (a blob when one is left); the frame itself
+			 * is not copied. */
 			uint8_t type = entries[j].type == FORMAT_BLOB_MEMBER ? BLOB_DATA : entries[j].type;
 			IndexEntry e;
 			uint8_t *buf;
@@ -337,10 +369,27 @@ static int repack(Repo *repo, const PruneOptions *o, const PackList *packs, Inde
 				break;
 			}
 			rc = blob_read_at(repo, ctx, entries[j].id, &e, buf, err);
-			if (rc == 0)
+			if (rc == 0 && entries[j].type == FORMAT_BLOB_MEMBER) {
+				if (g.n && (g.frame != frame || g.n == FRAME_WRITE_MEMBERS ||
+				            g.bytes + e.raw_len > FRAME_WRITE_RAW))
+					rc = regroup_flush(bw, ctx, &g, err);
+				if (rc == 0) {
+					g.frame = frame;
+					memcpy(g.ids[g.n], entries[j].id, STRATA_ID_LEN);
+					g.data[g.n] = buf;
+					g.lens[g.n++] = e.raw_len;
+					g.bytes += e.raw_len;
+					buf = NULL;
+				}
+			} else if (rc == 0) {
 				rc = blobwriter_put(bw, ctx, e.type, entries[j].id, buf, e.raw_len, NULL, err);
+			}
 			free(buf);
 		}
+		if (rc == 0)
+			rc = regroup_flush(bw, ctx, &g, err);
+		else
+			regroup_flush(NULL, ctx, &g, NULL);
 		free(entries);
 	}
 	if (rc == 0)
