@@ -13,7 +13,8 @@
 #   - one byte flipped inside a frame: check --read-data names exactly the
 #     frame's member chunks (the reader's listing), each failing
 #     authentication, and the one file using them (text and --json), and
-#     restore fails naming that file;
+#     restore fails naming that file; repair index --read-data salvages
+#     the pack's healthy chunks, the other file reads back bit for bit;
 #   - a second snapshot of changed files, forget of the first and prune
 #     --max-unused 0: a pack with a partly dead frame is repacked (its
 #     live members framed again), check --read-data is clean and the
@@ -128,6 +129,18 @@ if grep -q "^damaged or missing chunks ($n):" "$T/out" &&
 else fail frames_damage_text_report "$(head -c 800 "$T/out")"; fi
 expect_exit frames_damage_restore_fails 1 "$STRATA" -r "$RC" restore latest --target "$T/rc"
 if grep -q "$dpath" "$T/err"; then pass frames_damage_restore_names_file; else fail frames_damage_restore_names_file "$(head -c 400 "$T/err")"; fi
+# repair index --read-data salvages the damaged pack: its healthy chunks,
+# members of other frames included, are stored again and the pack goes;
+# the other file then reads back bit for bit, and every pack left is sound.
+expect frames_repair_salvage "$STRATA" -r "$RC" repair index --read-data
+if grep -q '1 salvaged' "$T/out"; then pass frames_repair_salvaged_one_pack; else fail frames_repair_salvaged_one_pack "$(head -c 400 "$T/out")"; fi
+case "$dpath" in
+*/log.txt) other="$S/base/16384/16385" ;;
+*) other="$S/log.txt" ;;
+esac
+"$STRATA" -r "$RC" dump latest "$other" >"$T/other" 2>"$T/err"
+if cmp -s "$T/other" "$other"; then pass frames_repair_other_file_bit_exact; else fail frames_repair_other_file_bit_exact "$(head -c 300 "$T/err")"; fi
+expect frames_repair_packs_sound $READER "$RC" verify-packs --read-data
 
 # ---- a partly dead frame: prune repacks its live members ----
 python3 -S - "$S" <<'EOF'
