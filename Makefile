@@ -13,6 +13,7 @@
 #   make bench-s3    backup/restore via a local S3 server, strata vs restic (SIZE=512M)
 #   make bench-files many small files, strata vs restic (FILES=1000000; issue 34)
 #   make bench-wal   WAL archiving and recovery with PostgreSQL, strata vs pgBackRest (root)
+#   make bench-frames a pgbench data directory: format 2 vs format 3 (frames) vs restic
 #   make demo        init, backup, snapshots, restore, verify on a temp repository
 
 CC       ?= cc
@@ -69,7 +70,7 @@ TEST_BIN    = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 AUX_BIN     = $(AUX_SRC:tools/dev/%.c=$(BUILD)/tools/dev/%)
 FUZZ_SRC    = $(wildcard fuzz/fuzz_*.c)
 
-.PHONY: all test test-unit test-e2e test-asan fuzz fuzz-replay bench bench-s3 bench-files bench-wal demo man deps test-deps install clean
+.PHONY: all test test-unit test-e2e test-asan fuzz fuzz-replay bench bench-s3 bench-files bench-wal bench-frames demo man deps test-deps install clean
 
 all: $(BUILD)/strata $(BUILD)/strata-wal-fetch $(AUX_BIN)
 ifeq ($(BUILD),build)
@@ -151,6 +152,12 @@ bench-files: all $(BUILD)/tools/dev/gen_files
 # side (installs pgbackrest when missing; needs root). BENCH_WAL_SCALE=20.
 bench-wal: all
 	sh tools/dev/bench_wal.sh
+
+# Format 2 against format 3 (frames, store/FORMAT.md 9a) and restic on a
+# PostgreSQL data directory after pgbench (BENCH_FRAMES_SCALE=10).
+BENCH_FRAMES_SCALE ?= 10
+bench-frames: all
+	sh tools/dev/bench_frames.sh $(BENCH_FRAMES_SCALE)
 
 # The man page, from the same text as --help: install takes it from the
 # binary being installed; `make man` refreshes the copy kept in tools/cli/.

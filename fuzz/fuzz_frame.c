@@ -1,4 +1,4 @@
-/* fuzz_frame.c — the frame codec of FORMAT.md §9a (draft of format 3):
+/* fuzz_frame.c — the frame codec of FORMAT.md §9a (format 3):
  * the first byte picks the decoder, the rest is its input.
  *   0: frame_header_parse of a frame plaintext P;
  *   1: frame_entries_check of BLOB_AREA (u64 LE) || 45-byte trailer

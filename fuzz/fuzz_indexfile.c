@@ -1,6 +1,6 @@
 /* fuzz_indexfile.c — indexfile_decode on a decrypted, decompressed index
  * file (FORMAT.md §10), and indexfile_decode_frames, which also reads
- * CONTENT version 2 with frames (§9a, draft of format 3).
+ * CONTENT version 2 with frames (§9a, format 3).
  *
  * Properties: no crash and no allocation the input cannot back; only the
  * documented codes; every accepted pack is of a known kind, holds blobs of

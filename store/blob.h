@@ -47,6 +47,17 @@ int blobwriter_new(Repo *repo, int zlevel, BlobWriter **out, StrataErr *err);
 int blobwriter_put(BlobWriter *bw, CodecCtx *ctx, uint8_t type, const uint8_t id[CODEC_ID_LEN],
                    const void *data, size_t len, int *out_added, StrataErr *err);
 
+/* blobwriter_put_frame — store the data chunks ids[i] (data[i], lens[i]
+ * bytes; m <= FRAME_WRITE_MEMBERS, consecutive chunks of one stream, the
+ * caller keeps them within FRAME_WRITE_RAW) of a format 3 repository:
+ * those the repository has neither stored nor pending, in order, as one
+ * frame (FORMAT.md 9a), or as a blob when only one is new; none when
+ * none is. Each member is deduplicated, indexed and pending as its own
+ * data blob (in rewrite mode against pending chunks only, as
+ * blobwriter_put). */
+int blobwriter_put_frame(BlobWriter *bw, CodecCtx *ctx, const uint8_t (*ids)[CODEC_ID_LEN],
+                         const uint8_t *const *data, const uint32_t *lens, size_t m, StrataErr *err);
+
 /* blobwriter_set_rewrite — on != 0: blobwriter_put stores every blob even
  * when the index already holds it (prune repacks live blobs out of mostly
  * unused packs). A pending blob is still stored once; the caller puts

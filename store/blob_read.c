@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/frame.h"
 #include "store/pack_read.h"
 #include "store/repo_internal.h"
 
@@ -193,13 +194,17 @@ int blob_read_at(Repo *repo, CodecCtx *ctx, const uint8_t id[CODEC_ID_LEN], cons
 		free(buf);
 		return rc;
 	}
-	rc = pack_read_open(ctx, repo, e->type, id, buf, e->length, out, e->raw_len, 1);
+	if (e->frame_raw)   /* a frame's member (FORMAT.md 9a): open the frame, take the chunk */
+		rc = frame_open_member(ctx, repo->keys, buf, e->length, e->frame_raw, id, e->member_off, e->raw_len,
+		                       1, out);
+	else
+		rc = pack_read_open(ctx, repo, e->type, id, buf, e->length, out, e->raw_len, 1);
 	free(buf);
 	if (rc == -ENOMEM)
 		return strata_err_set(err, rc, "out of memory");
 	if (rc)
-		return strata_err_set(err, STRATA_EDAMAGED, "chunk %.16s in pack %.16s at offset %u: %s",
-		                      idhex, packhex, e->offset,
+		return strata_err_set(err, STRATA_EDAMAGED, "chunk %.16s in pack %.16s at offset %u%s: %s",
+		                      idhex, packhex, e->offset, e->frame_raw ? " (a frame)" : "",
 		                      pack_read_damage(rc) == PACK_DAMAGE_AUTH ? "fails authentication" :
 		                      pack_read_damage(rc) == PACK_DAMAGE_HASH ? "content does not match its ID" :
 		                      "cannot be decoded");

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/frame.h"
 #include "store/indexfile.h"
 #include "store/repo_internal.h"
 
@@ -274,9 +275,30 @@ static int merge_last_data_pack(BlobWriter *bw)
 	for (size_t i = 0; i < open->n && rc == 0; i++) {
 		const PackEntry *e = &open->entries[i];
 		uint8_t *dst;
+		size_t m = e->type == FORMAT_BLOB_FRAME ? frame_members_check(open->entries, open->n, i) : 0;
+		if (e->type == FORMAT_BLOB_FRAME && m == 0) {
+			rc = STRATA_EFORMAT;   /* never: pack_builder_commit_frame wrote it */
+			break;
+		}
 		rc = pack_builder_reserve(&bw->held, e->length, &dst);
-		if (rc == 0) {
-			memcpy(dst, open->buf + e->offset, e->length);
+		if (rc)
+			break;
+		memcpy(dst, open->buf + e->offset, e->length);
+		if (m) {
+			/* A frame and its members, which follow it (FORMAT.md 9a). */
+			uint8_t (*ids)[CODEC_ID_LEN] = malloc(m * sizeof *ids);
+			uint32_t *lens = malloc(m * sizeof *lens);
+			for (size_t k = 0; ids && lens && k < m; k++) {
+				memcpy(ids[k], open->entries[i + 1 + k].id, CODEC_ID_LEN);
+				lens[k] = open->entries[i + 1 + k].raw_len;
+			}
+			rc = ids && lens ? pack_builder_commit_frame(&bw->held, (const uint8_t (*)[CODEC_ID_LEN])ids, lens, m,
+			                                            e->length, e->raw_len)
+			                 : -ENOMEM;
+			free(ids);
+			free(lens);
+			i += m;
+		} else {
 			rc = pack_builder_commit(&bw->held, e->type, e->id, e->length, e->raw_len);
 		}
 	}
@@ -517,8 +539,11 @@ static int store_pack(BlobWriter *bw, PackBuilder *pb, uint8_t kind, StrataErr *
 
 	pthread_mutex_lock(&bw->mu);
 	for (size_t i = 0; i < pb->n; i++) {
-		uint8_t key[PENDING_KEY_LEN];
-		pending_key(key, pb->entries[i].type, pb->entries[i].id);
+		uint8_t key[PENDING_KEY_LEN], type = pb->entries[i].type;
+		if (type == FORMAT_BLOB_FRAME)
+			continue;
+		/* A frame's member is pending as the data blob it stands for. */
+		pending_key(key, type == FORMAT_BLOB_MEMBER ? BLOB_DATA : type, pb->entries[i].id);
 		pending_remove(&bw->pending, key);
 	}
 	bw->stats.packs_written++;
@@ -577,10 +602,67 @@ int blobwriter_has(BlobWriter *bw, uint8_t type, const uint8_t id[CODEC_ID_LEN])
 	return found;
 }
 
+/* The members of a frame for append_sealed. */
+typedef struct FrameSpec {
+	const uint8_t (*ids)[CODEC_ID_LEN];
+	const uint32_t *lens;
+	size_t m;
+} FrameSpec;
+
+/* Append sealed bytes to the open pack of kind and record them: the blob
+ * (type, id) of raw_len bytes, or with f the frame of f->m members whose
+ * plaintext is raw_len bytes. Takes and releases mu. */
+static int append_sealed(BlobWriter *bw, uint8_t kind, const uint8_t *sealed, size_t sealed_len, uint8_t type,
+                         const uint8_t id[CODEC_ID_LEN], uint32_t raw_len, const FrameSpec *f)
+{
+	uint8_t *dst;
+	int rc;
+
+	pthread_mutex_lock(&bw->mu);
+	/* A full pack that another worker is waiting to queue (enqueue_pack
+	 * drops the lock while the upload queue is full) takes no more blobs:
+	 * packs close at the first blob that reaches pack_size, whatever the
+	 * timing. */
+	while (bw->open[kind].len >= pack_target(bw, kind))
+		close_pack(bw, kind);
+	if (bw->open[kind].cap == 0 && kind == PACK_KIND_DATA) {
+		/* Size a data pack's buffer once instead of doubling it up. */
+		uint8_t *ignored;
+		wait_hashed(bw, kind);
+		pack_builder_reserve(&bw->open[kind], bw->repo->pack_size + 2 * (size_t)bw->repo->chunk_max, &ignored);
+	}
+	if (bw->open[kind].len + sealed_len > bw->open[kind].cap)
+		wait_hashed(bw, kind);           /* the buffer is about to move */
+	rc = pack_builder_reserve(&bw->open[kind], sealed_len, &dst);
+	if (rc == 0) {
+		memcpy(dst, sealed, sealed_len);
+		rc = f ? pack_builder_commit_frame(&bw->open[kind], f->ids, f->lens, f->m, sealed_len, raw_len)
+		       : pack_builder_commit(&bw->open[kind], type, id, sealed_len, raw_len);
+	}
+	if (rc == 0) {
+		bw->stats.chunks_new += f ? f->m : 1;
+		bw->stats.bytes_new += f ? raw_len - FRAME_HEADER_LEN(f->m) : raw_len;
+		if (type == BLOB_DATA)
+			bw->stats.bytes_stored += sealed_len;
+		else
+			bw->stats.tree_bytes_stored += sealed_len;
+		if (bw->open[kind].len >= pack_target(bw, kind))
+			close_pack(bw, kind);
+		else
+			hash_open(bw, kind);
+		/* The pack after a held one has reached the minimum: the
+		 * held one may go. */
+		if (kind == PACK_KIND_DATA && bw->held.n && bw->open[kind].len >= bw->min_data)
+			enqueue_pack(bw, &bw->held, PACK_KIND_DATA, 0);
+	}
+	pthread_mutex_unlock(&bw->mu);
+	return rc;
+}
+
 int blobwriter_put(BlobWriter *bw, CodecCtx *ctx, uint8_t type, const uint8_t id[CODEC_ID_LEN],
                    const void *data, size_t len, int *out_added, StrataErr *err)
 {
-	uint8_t kind = pack_kind_of_blob(type), *sealed = NULL, *dst, key[PENDING_KEY_LEN];
+	uint8_t kind = pack_kind_of_blob(type), *sealed = NULL, key[PENDING_KEY_LEN];
 	size_t sealed_len = 0, slot;
 	int rc;
 
@@ -624,43 +706,7 @@ int blobwriter_put(BlobWriter *bw, CodecCtx *ctx, uint8_t type, const uint8_t id
 		goto fail;
 	}
 
-	pthread_mutex_lock(&bw->mu);
-	/* A full pack that another worker is waiting to queue (enqueue_pack
-	 * drops the lock while the upload queue is full) takes no more blobs:
-	 * packs close at the first blob that reaches pack_size, whatever the
-	 * timing. */
-	while (bw->open[kind].len >= pack_target(bw, kind))
-		close_pack(bw, kind);
-	if (bw->open[kind].cap == 0 && kind == PACK_KIND_DATA) {
-		/* Size a data pack's buffer once instead of doubling it up. */
-		uint8_t *ignored;
-		wait_hashed(bw, kind);
-		pack_builder_reserve(&bw->open[kind], bw->repo->pack_size + 2 * (size_t)bw->repo->chunk_max, &ignored);
-	}
-	if (bw->open[kind].len + sealed_len > bw->open[kind].cap)
-		wait_hashed(bw, kind);           /* the buffer is about to move */
-	rc = pack_builder_reserve(&bw->open[kind], sealed_len, &dst);
-	if (rc == 0) {
-		memcpy(dst, sealed, sealed_len);
-		rc = pack_builder_commit(&bw->open[kind], type, id, sealed_len, (uint32_t)len);
-	}
-	if (rc == 0) {
-		bw->stats.chunks_new++;
-		bw->stats.bytes_new += len;
-		if (type == BLOB_DATA)
-			bw->stats.bytes_stored += sealed_len;
-		else
-			bw->stats.tree_bytes_stored += sealed_len;
-		if (bw->open[kind].len >= pack_target(bw, kind))
-			close_pack(bw, kind);
-		else
-			hash_open(bw, kind);
-		/* The pack after a held one has reached the minimum: the
-		 * held one may go. */
-		if (kind == PACK_KIND_DATA && bw->held.n && bw->open[kind].len >= bw->min_data)
-			enqueue_pack(bw, &bw->held, PACK_KIND_DATA, 0);
-	}
-	pthread_mutex_unlock(&bw->mu);
+	rc = append_sealed(bw, kind, sealed, sealed_len, type, id, (uint32_t)len, NULL);
 	free(sealed);
 	sealed = NULL;
 	if (rc) {
@@ -674,6 +720,88 @@ fail:
 	free(sealed);
 	pthread_mutex_lock(&bw->mu);
 	pending_remove(&bw->pending, key);
+	pthread_mutex_unlock(&bw->mu);
+	return rc;
+}
+
+
+int blobwriter_put_frame(BlobWriter *bw, CodecCtx *ctx, const uint8_t (*ids)[CODEC_ID_LEN],
+                         const uint8_t *const *data, const uint32_t *lens, size_t m, StrataErr *err)
+{
+	uint8_t keys[FRAME_WRITE_MEMBERS][PENDING_KEY_LEN], (*fids)[CODEC_ID_LEN] = NULL;
+	const uint8_t *fdata[FRAME_WRITE_MEMBERS];
+	uint32_t flens[FRAME_WRITE_MEMBERS];
+	uint8_t *p = NULL, *sealed = NULL;
+	size_t n = 0, p_len = 0, sealed_len = 0, slot;
+	int rc = 0;
+
+	if (m > FRAME_WRITE_MEMBERS)
+		return strata_err_set(err, -EINVAL, "a frame of %zu chunks: at most %u", m, FRAME_WRITE_MEMBERS);
+	/* The new ones, each made pending once (a repeat within the group
+	 * finds the first): deduplication stays per chunk. */
+	pthread_mutex_lock(&bw->mu);
+	if (bw->failed) {
+		if (err)
+			*err = bw->fail_err;
+		pthread_mutex_unlock(&bw->mu);
+		return bw->fail_err.code ? bw->fail_err.code : -EIO;
+	}
+	for (size_t i = 0; i < m && rc == 0; i++) {
+		pending_key(keys[n], BLOB_DATA, ids[i]);
+		if (pending_find(&bw->pending, keys[n], &slot) ||
+		    (!bw->rewrite && index_lookup(bw->ix, BLOB_DATA, ids[i], NULL) == 0))
+			continue;
+		rc = pending_add(&bw->pending, keys[n]);
+		if (rc == 0) {
+			fdata[n] = data[i];
+			flens[n] = lens[i];
+			n++;
+		}
+	}
+	pthread_mutex_unlock(&bw->mu);
+	if (rc) {
+		strata_err_set(err, rc, "out of memory");
+		goto fail;
+	}
+	if (n == 1) {
+		/* One new chunk stays a blob (FORMAT.md 9a). */
+		sealed = malloc(flens[0] + CODEC_BLOB_OVERHEAD);
+		rc = sealed ? codec_blob_seal(ctx, bw->repo->keys, BLOB_DATA, keys[0], fdata[0], flens[0], bw->zlevel,
+		                              sealed, &sealed_len)
+		            : -ENOMEM;
+		if (rc == 0)
+			rc = append_sealed(bw, PACK_KIND_DATA, sealed, sealed_len, BLOB_DATA, keys[0], flens[0], NULL);
+	} else if (n > 1) {
+		FrameSpec f;
+
+		fids = malloc(n * sizeof *fids);
+		rc = fids ? 0 : -ENOMEM;
+		for (size_t i = 0; i < n && rc == 0; i++)
+			memcpy(fids[i], keys[i], CODEC_ID_LEN);
+		if (rc == 0)
+			rc = frame_plain_build((const uint8_t (*)[CODEC_ID_LEN])fids, fdata, flens, n, &p, &p_len);
+		if (rc == 0 && !(sealed = malloc(p_len + CODEC_BLOB_OVERHEAD)))
+			rc = -ENOMEM;
+		if (rc == 0)
+			rc = frame_seal(ctx, bw->repo->keys, p, p_len, bw->zlevel, sealed, &sealed_len);
+		f.ids = (const uint8_t (*)[CODEC_ID_LEN])fids;
+		f.lens = flens;
+		f.m = n;
+		if (rc == 0)
+			rc = append_sealed(bw, PACK_KIND_DATA, sealed, sealed_len, BLOB_DATA, keys[0], (uint32_t)p_len, &f);
+	}
+	free(p);
+	free(sealed);
+	free(fids);
+	if (rc) {
+		strata_err_set(err, rc, "cannot store %zu chunks as a frame: %s", n, strata_strerror(rc));
+		goto fail;
+	}
+	return 0;
+fail:
+	pthread_mutex_lock(&bw->mu);
+	for (size_t i = 0; i < n; i++)
+		pending_remove(&bw->pending, keys[i]);
 	pthread_mutex_unlock(&bw->mu);
 	return rc;
 }

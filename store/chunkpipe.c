@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "chunker/pagerun.h"
+#include "store/frame.h"
 #include "store/sys/hugebuf.h"
 #include "store/repo_internal.h"
 #include "store/sys/workpool.h"
@@ -43,15 +44,23 @@ struct ChunkPipe {
 	Seg *free_segs;
 	int fatal;
 	StrataErr ferr;
+	size_t group_max;                /* chunks a job takes: 1, or in a format 3
+	                                  * repository FRAME_WRITE_MEMBERS (frames) */
 };
 
+/* A job: m consecutive chunks of one list, laid end to end from data in
+ * one segment, list slots idx..idx + m. In a format 3 repository the new
+ * ones among them become one frame (FORMAT.md 9a): the reader groups up
+ * to FRAME_WRITE_MEMBERS chunks and FRAME_WRITE_RAW bytes. */
 typedef struct ChunkJob {
 	ChunkPipe *p;
 	ChunkList *list;
 	Seg *seg;
 	const uint8_t *data;
 	size_t idx;
-	size_t len;
+	size_t m;
+	size_t bytes;
+	uint32_t lens[FRAME_WRITE_MEMBERS];
 } ChunkJob;
 
 static void seg_release(ChunkPipe *p, Seg *s)
@@ -158,12 +167,30 @@ static void chunk_job(void *arg, void *state)
 
 	if (!state) {
 		rc = strata_err_set(&err, -ENOMEM, "out of memory");
-	} else {
-		codec_chunk_id(p->repo->keys, j->data, j->len, j->list->ids[j->idx]);
-		j->list->lens[j->idx] = (uint32_t)j->len;
+	} else if (j->m == 1) {
+		codec_chunk_id(p->repo->keys, j->data, j->lens[0], j->list->ids[j->idx]);
+		j->list->lens[j->idx] = j->lens[0];
 		rc = chunklist_knows(j->list, j->list->ids[j->idx])
-			? 0 : blobwriter_put(p->bw, state, BLOB_DATA, j->list->ids[j->idx], j->data, j->len,
+			? 0 : blobwriter_put(p->bw, state, BLOB_DATA, j->list->ids[j->idx], j->data, j->lens[0],
 			                     NULL, &err);
+	} else {
+		uint8_t ids[FRAME_WRITE_MEMBERS][STRATA_ID_LEN];
+		const uint8_t *data[FRAME_WRITE_MEMBERS], *at = j->data;
+		uint32_t lens[FRAME_WRITE_MEMBERS];
+		size_t n = 0;
+
+		for (size_t k = 0; k < j->m; k++) {
+			uint8_t *id = j->list->ids[j->idx + k];
+			codec_chunk_id(p->repo->keys, at, j->lens[k], id);
+			j->list->lens[j->idx + k] = j->lens[k];
+			if (!chunklist_knows(j->list, id)) {
+				memcpy(ids[n], id, STRATA_ID_LEN);
+				data[n] = at;
+				lens[n++] = j->lens[k];
+			}
+			at += j->lens[k];
+		}
+		rc = n ? blobwriter_put_frame(p->bw, state, (const uint8_t (*)[STRATA_ID_LEN])ids, data, lens, n, &err) : 0;
 	}
 	if (rc) {
 		pthread_mutex_lock(&p->mu);
@@ -175,7 +202,7 @@ static void chunk_job(void *arg, void *state)
 	}
 	seg_release(p, j->seg);
 	/* The last touch of the list: once it reads 0 its owner may free it. */
-	__atomic_sub_fetch(&j->list->inflight, 1, __ATOMIC_RELEASE);
+	__atomic_sub_fetch(&j->list->inflight, j->m, __ATOMIC_RELEASE);
 	free(j);
 }
 
@@ -188,6 +215,7 @@ int chunkpipe_new(Repo *repo, BlobWriter *bw, int threads, ChunkPipe **out, Stra
 		return strata_err_set(err, -ENOMEM, "out of memory");
 	p->repo = repo;
 	p->bw = bw;
+	p->group_max = repo_format_version(repo) >= 3 ? FRAME_WRITE_MEMBERS : 1;
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->seg_freed, NULL);
 	/* Room to keep max_len bytes ahead of the cut position while reading
@@ -238,10 +266,29 @@ int chunkpipe_wait(ChunkPipe *p, StrataErr *err)
 	return rc;
 }
 
+/* Hand the reader's group of chunks (*g, may be NULL) to the workers. */
+static int group_submit(ChunkPipe *p, ChunkJob **g)
+{
+	ChunkJob *j = *g;
+	int rc;
+
+	if (!j)
+		return 0;
+	*g = NULL;
+	rc = workpool_submit(p->pool, chunk_job, j, j->bytes);
+	if (rc) {
+		__atomic_sub_fetch(&j->list->inflight, j->m, __ATOMIC_RELAXED);
+		seg_release(p, j->seg);
+		free(j);
+	}
+	return rc;
+}
+
 int chunkpipe_stream(ChunkPipe *p, ChunkReadFn rd, void *src, ChunkList *list,
                      ChunkTickFn tick, void *tick_ctx, uint64_t *out_size, StrataErr *err)
 {
 	const Repo *repo = p->repo;
+	ChunkJob *g = NULL;              /* chunks read, not yet handed to a worker */
 	uint64_t total = 0;
 	int eof = 0, rc;
 
@@ -259,6 +306,11 @@ int chunkpipe_stream(ChunkPipe *p, ChunkReadFn rd, void *src, ChunkList *list,
 		 * eof; a full segment passes its tail on to the next one. */
 		while (!eof && have - pos < repo->chunk_max) {
 			if (have == p->seg_cap) {
+				/* A group's chunks lie end to end in one segment. */
+				if ((rc = group_submit(p, &g))) {
+					p->cur_used = have;
+					return strata_err_set(err, rc, "out of memory");
+				}
 				Seg *next = seg_take(p, p->cur->buf + pos, have - pos);
 				seg_release(p, p->cur);
 				p->cur = next;
@@ -268,10 +320,12 @@ int chunkpipe_stream(ChunkPipe *p, ChunkReadFn rd, void *src, ChunkList *list,
 			ssize_t r = rd(src, p->cur->buf + have, p->seg_cap - have);
 			if (r < 0) {
 				/* The source's fault, not the repository's: 1 tells
-				 * the caller to skip this input and go on. */
+				 * the caller to skip this input and go on. The chunks
+				 * already cut fill their slots. */
 				p->cur_used = have;
-				strata_err_set(err, (int)r, "read failed: %s", strerror((int)-r));
-				return 1;
+				rc = group_submit(p, &g);
+				strata_err_set(err, rc ? rc : (int)r, "read failed: %s", strerror((int)-r));
+				return rc ? rc : 1;
 			}
 			if (r == 0)
 				eof = 1;
@@ -287,46 +341,58 @@ int chunkpipe_stream(ChunkPipe *p, ChunkReadFn rd, void *src, ChunkList *list,
 				break;
 			continue;
 		}
+		if (g && (g->m == p->group_max || g->bytes + cut > FRAME_WRITE_RAW) && (rc = group_submit(p, &g))) {
+			p->cur_used = have;
+			return strata_err_set(err, rc, "out of memory");
+		}
 		if (list->n == list->cap) {
 			/* Workers write into the arrays: let them finish first.
 			 * Only this list's chunks matter: a new list (a file's
-			 * first chunk) has none in flight and waits for nothing. */
+			 * first chunk) has none in flight and waits for nothing.
+			 * The reader's group is not handed out yet: its slots
+			 * are written after the move. */
 			if (!chunklist_done(list))
 				workpool_wait(p->pool);
 			if (chunklist_reserve(list, list->cap ? 2 * list->cap : 16) != 0) {
 				p->cur_used = have;
+				(void)group_submit(p, &g);
 				return strata_err_set(err, -ENOMEM, "out of memory");
 			}
 		}
-		ChunkJob *j = malloc(sizeof *j);
-		if (!j) {
-			p->cur_used = have;
-			return strata_err_set(err, -ENOMEM, "out of memory");
+		if (!g) {
+			g = malloc(sizeof *g);
+			if (!g) {
+				p->cur_used = have;
+				return strata_err_set(err, -ENOMEM, "out of memory");
+			}
+			g->p = p;
+			g->list = list;
+			g->seg = p->cur;
+			g->data = p->cur->buf + pos;
+			g->idx = list->n;
+			g->m = 0;
+			g->bytes = 0;
+			__atomic_add_fetch(&p->cur->refs, 1, __ATOMIC_RELAXED);
 		}
-		j->p = p;
-		j->list = list;
-		j->seg = p->cur;
-		j->data = p->cur->buf + pos;
-		j->idx = list->n++;
-		j->len = cut;
-		__atomic_add_fetch(&p->cur->refs, 1, __ATOMIC_RELAXED);
+		g->lens[g->m++] = (uint32_t)cut;
+		g->bytes += cut;
+		list->n++;
 		pos += cut;
 		total += cut;
 		__atomic_add_fetch(&list->inflight, 1, __ATOMIC_RELAXED);
-		rc = workpool_submit(p->pool, chunk_job, j, cut);
-		if (rc) {
-			__atomic_sub_fetch(&list->inflight, 1, __ATOMIC_RELAXED);
-			seg_release(p, j->seg);
-			free(j);
+		if (g->m == p->group_max && (rc = group_submit(p, &g))) {
 			p->cur_used = have;
 			return strata_err_set(err, rc, "out of memory");
 		}
 		if (chunkpipe_failed(p)) {
 			p->cur_used = have;
+			(void)group_submit(p, &g);
 			return chunkpipe_wait(p, err);
 		}
 	}
 	p->cur_used = have;
+	if ((rc = group_submit(p, &g)))   /* a group never spans two streams */
+		return strata_err_set(err, rc, "out of memory");
 	*out_size = total;
 	return 0;
 }

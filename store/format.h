@@ -17,7 +17,8 @@
 
 /* ---- repository format versions (FORMAT.md §18 "Changes") ---- */
 
-#define STRATA_FORMAT_VERSION 2   /* the newest repository version this binary reads and writes; new repositories get it */
+#define STRATA_FORMAT_VERSION 3   /* the newest repository version this binary reads and writes (3: frames, FORMAT.md §9a) */
+#define STRATA_FORMAT_VERSION_DEFAULT 2  /* what `init` makes without --format-version */
 #define STRATA_FORMAT_VERSION_MIN 1  /* the oldest it reads and writes (and can create: `init --format-version`) */
 
 /* ---- magics: the first 8 bytes of each file kind (FORMAT.md §5 "Sealed
@@ -40,9 +41,9 @@
  * sealed files) the highest VERSION it opens ---- */
 
 #define FORMAT_VERSION_INDEX     1   /* index files (§10) */
-#define FORMAT_VERSION_INDEX_FRAMES 2  /* ... listing a pack with frames (§9a, draft of format 3) */
+#define FORMAT_VERSION_INDEX_FRAMES 2  /* ... listing a pack with frames (§9a, format 3) */
 #define FORMAT_VERSION_TRAILER   1   /* pack trailer plaintext, first byte (§9) */
-#define FORMAT_VERSION_TRAILER_FRAMES 2  /* ... of a pack holding frames (§9a, draft of format 3) */
+#define FORMAT_VERSION_TRAILER_FRAMES 2  /* ... of a pack holding frames (§9a, format 3) */
 #define FORMAT_VERSION_TREE      1   /* tree object plaintext, first byte (§11) */
 #define FORMAT_VERSION_KEYFILE   1   /* key file JSON "version" (§6) */
 #define FORMAT_VERSION_LOCK      1   /* lock records (§19.1) */
@@ -51,7 +52,7 @@
 #define FORMAT_VERSION_VERIFIED  1   /* restore-test records (§12b) */
 #define FORMAT_VERSION_REPLICA   1   /* replica settings (§12c) */
 #define FORMAT_VERSION_BLOB_AD   1   /* first byte of a blob's AEAD data (§8) */
-#define FORMAT_VERSION_FRAME     1   /* first byte of a frame's plaintext (§9a, draft of format 3) */
+#define FORMAT_VERSION_FRAME     1   /* first byte of a frame's plaintext (§9a, format 3) */
 /* A snapshot file's VERSION says whether it is complete (§12): version 1
  * is what every strata reads; a partial snapshot is version 2, so that
  * a strata that knows no partial snapshots refuses it. */
@@ -68,8 +69,8 @@ enum BlobType {
 	BLOB_TREEPART = 2    /* a piece of a large tree; goes to tree packs */
 };
 #define BLOB_TYPE_MAX 2
-/* Format version 3 (FORMAT.md §9a, a draft: no strata writes it yet and
- * pack trailers of this strata refuse both): a frame of several data
+/* Format version 3 (FORMAT.md §9a; trailers and index files of a format 1
+ * or 2 repository refuse both): a frame of several data
  * chunks sealed as one blob of TYPE 3 under a zero ID, and in a trailer
  * of ENTRIES version 2 the member entries (TYPE 4) that follow it. */
 #define FORMAT_BLOB_FRAME  3

@@ -123,6 +123,59 @@ int frame_member_at(const FrameMember *members, size_t m, const uint8_t id[CODEC
 	return STRATA_EDAMAGED;
 }
 
+int frame_open_member(CodecCtx *ctx, const CodecKeys *keys, const uint8_t *sealed, size_t sealed_len,
+                      uint32_t frame_raw, const uint8_t id[CODEC_ID_LEN], uint32_t off, uint32_t len,
+                      int check_id, uint8_t *out)
+{
+	FrameCursor fc = {0};
+	int rc = frame_cursor_member(&fc, ctx, keys, 0, sealed, sealed_len, frame_raw, id, off, len, check_id, out);
+
+	frame_cursor_free(&fc);
+	return rc;
+}
+
+int frame_cursor_member(FrameCursor *fc, CodecCtx *ctx, const CodecKeys *keys, int64_t at, const uint8_t *sealed,
+                        size_t sealed_len, uint32_t frame_raw, const uint8_t id[CODEC_ID_LEN], uint32_t off,
+                        uint32_t len, int check_id, uint8_t *out)
+{
+	uint8_t got[CODEC_ID_LEN];
+	int rc;
+
+	if (!fc->valid || fc->at != at) {
+		fc->valid = 0;
+		if (!fc->members && !(fc->members = malloc(FRAME_MAX_MEMBERS * sizeof *fc->members)))
+			return -ENOMEM;
+		if (fc->cap < frame_raw) {
+			free(fc->p);
+			fc->cap = 0;
+			if (!(fc->p = malloc(frame_raw ? frame_raw : 1)))
+				return -ENOMEM;
+			fc->cap = frame_raw;
+		}
+		rc = frame_open(ctx, keys, sealed, sealed_len, fc->p, frame_raw, fc->members, &fc->m);
+		if (rc)
+			return rc;
+		fc->at = at;
+		fc->valid = 1;
+	}
+	rc = frame_member_at(fc->members, fc->m, id, off, len);
+	if (rc == 0 && check_id) {
+		codec_chunk_id(keys, fc->p + off, len, got);
+		if (memcmp(got, id, CODEC_ID_LEN) != 0)
+			rc = STRATA_EDAMAGED;
+	}
+	if (rc == 0)
+		memcpy(out, fc->p + off, len);
+	return rc;
+}
+
+void frame_cursor_free(FrameCursor *fc)
+{
+	free(fc->p);
+	free(fc->members);
+	memset(fc, 0, sizeof *fc);
+}
+
 size_t frame_verify(const CodecKeys *keys, const uint8_t *p, const FrameMember *members, size_t m,
                     size_t *bad)
 {

@@ -1,5 +1,5 @@
 /* frame.h — frames: several consecutive data chunks of one file compressed
- * together and sealed once (FORMAT.md §9a, a draft of format version 3).
+ * together and sealed once (FORMAT.md §9a, format version 3).
  *
  * Owns: the frame codec: building a frame's plaintext (HEADER || chunks)
  * from its members, sealing it as a blob of TYPE 3 under the zero ID,
@@ -7,9 +7,9 @@
  * it, recomputing the members' keyed hashes; and the rules of ENTRIES
  * version 2 for a frame and its member entries in a pack trailer.
  *
- * Not yet used by packs, index files, restore, check or prune: no strata
- * writes frames, and pack_trailer_parse still refuses ENTRIES version 2
- * (FORMAT.md §9a "Status").
+ * Used by the writer (blob_write.c), every reader of data chunks
+ * (blob_read.c, restore, wal-fetch, check, prune, repair); only in a
+ * format 3 repository (pack_trailer_parse refuses ENTRIES version 2).
  *
  * Never: touches the backend, the index or packs. Thread safety: pure
  * functions; a CodecCtx per thread (codec.h).
@@ -71,6 +71,37 @@ int frame_open(CodecCtx *ctx, const CodecKeys *keys, const uint8_t *sealed, size
  * STRATA_EDAMAGED (the frame does not hold that chunk there). */
 int frame_member_at(const FrameMember *members, size_t m, const uint8_t id[CODEC_ID_LEN],
                     uint32_t off, uint32_t len);
+
+/* frame_open_member — one member's plaintext from a sealed frame:
+ * frame_open (frame_raw: the frame's RAW_LENGTH), frame_member_at (chunk
+ * id of len bytes at off), with check_id its keyed hash, then the chunk's
+ * len bytes into out. For a reader that needs one member of a frame; one
+ * that needs several opens the frame once itself. Errors as frame_open,
+ * and STRATA_EDAMAGED (the frame holds no such member, or with check_id
+ * its bytes do not hash to id). */
+int frame_open_member(CodecCtx *ctx, const CodecKeys *keys, const uint8_t *sealed, size_t sealed_len,
+                      uint32_t frame_raw, const uint8_t id[CODEC_ID_LEN], uint32_t off, uint32_t len,
+                      int check_id, uint8_t *out);
+
+/* FrameCursor — the frame a reader opened last, for a reader that takes
+ * the members of one frame one after another (restore, wal-fetch): each
+ * frame is authenticated and decompressed once. Zero it to start;
+ * frame_cursor_free releases it. Not shared between threads. */
+typedef struct FrameCursor {
+	uint8_t *p;             /* the plaintext P */
+	size_t cap;
+	int64_t at;             /* the frame's place (the caller's key, e.g. its pack offset); -1 none */
+	int valid;
+	FrameMember *members;   /* FRAME_MAX_MEMBERS */
+	size_t m;
+} FrameCursor;
+
+/* frame_cursor_member — as frame_open_member, opening the frame at place
+ * at (sealed, sealed_len, frame_raw) only when it is not the cursor's. */
+int frame_cursor_member(FrameCursor *fc, CodecCtx *ctx, const CodecKeys *keys, int64_t at, const uint8_t *sealed,
+                        size_t sealed_len, uint32_t frame_raw, const uint8_t id[CODEC_ID_LEN], uint32_t off,
+                        uint32_t len, int check_id, uint8_t *out);
+void frame_cursor_free(FrameCursor *fc);
 
 /* frame_verify — recompute each member's keyed hash over its bytes in P:
  * the number of members that do not match; their indices in bad[] (room

@@ -24,6 +24,12 @@
  * adjacent (index_lookup_any) and lookups as spread as before. */
 #define BLOB_KEY_LEN  (CODEC_ID_LEN + 1)
 #define CHUNK_VAL_LEN (CODEC_ID_LEN + 1 + 12)
+/* A frame member's value (FORMAT.md §16): a blob's, with type byte 4, the
+ * frame's OFFSET and LENGTH, the member's RAW_LENGTH, then the frame's
+ * RAW_LENGTH, the member's RAW_OFFSET and the frame's M. A value length
+ * of its own: the blob layout is unchanged, so no rebuild of existing
+ * indexes. */
+#define MEMBER_VAL_LEN (CHUNK_VAL_LEN + 9)
 #define PACK_VAL_LEN  (1 + 4 + 8)
 /* Each lookup of a random ID faults in one leaf page, and the kernel maps
  * up to 15 cached neighbours with it (fault-around, which MADV_RANDOM does
@@ -263,14 +269,29 @@ void index_close(Index *ix)
 }
 
 /* A chunk entry's value (FORMAT.md "Local cache"): pack || type || offset
- * || length || raw length. */
-static void decode_chunk(const uint8_t *p, IndexEntry *out)
+ * || length || raw length, and for a member (type byte 4, len
+ * MEMBER_VAL_LEN) frame raw length || member raw offset. */
+static int chunk_val_ok(size_t len)
+{
+	return len == CHUNK_VAL_LEN || len == MEMBER_VAL_LEN;
+}
+
+static void decode_chunk(const uint8_t *p, size_t len, IndexEntry *out)
 {
 	memcpy(out->pack, p, CODEC_ID_LEN);
 	out->type = p[32];
 	out->offset = format_get_le32(p + 33);
 	out->length = format_get_le32(p + 37);
 	out->raw_len = format_get_le32(p + 41);
+	out->frame_raw = 0;
+	out->member_off = 0;
+	out->frame_members = 0;
+	if (len == MEMBER_VAL_LEN) {
+		out->type = BLOB_DATA;
+		out->frame_raw = format_get_le32(p + 45);
+		out->member_off = format_get_le32(p + 49);
+		out->frame_members = p[53];
+	}
 }
 
 static void blob_key(uint8_t key[BLOB_KEY_LEN], uint8_t type, const uint8_t id[CODEC_ID_LEN])
@@ -290,9 +311,9 @@ int index_lookup(Index *ix, uint8_t type, const uint8_t id[CODEC_ID_LEN], IndexE
 	if (mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &txn) != 0)
 		return -EIO;
 	rc = mdb_get(txn, ix->chunks, &k, &v);
-	if (rc == 0 && v.mv_size == CHUNK_VAL_LEN) {
+	if (rc == 0 && chunk_val_ok(v.mv_size)) {
 		if (out)
-			decode_chunk(v.mv_data, out);
+			decode_chunk(v.mv_data, v.mv_size, out);
 		rc = 0;
 	} else {
 		rc = rc == MDB_NOTFOUND || rc == 0 ? STRATA_ENOTFOUND : -EIO;
@@ -317,9 +338,9 @@ int index_lookup_any(Index *ix, const uint8_t id[CODEC_ID_LEN], IndexEntry *out)
 	if (rc == 0)
 		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
 	if (rc == 0 && k.mv_size == BLOB_KEY_LEN && memcmp(k.mv_data, id, CODEC_ID_LEN) == 0 &&
-	    v.mv_size == CHUNK_VAL_LEN) {
+	    chunk_val_ok(v.mv_size)) {
 		if (out)
-			decode_chunk(v.mv_data, out);
+			decode_chunk(v.mv_data, v.mv_size, out);
 	} else {
 		rc = rc == MDB_NOTFOUND || rc == 0 ? STRATA_ENOTFOUND : -EIO;
 	}
@@ -341,10 +362,26 @@ int index_lookup_any(Index *ix, const uint8_t id[CODEC_ID_LEN], IndexEntry *out)
  * against 2.2 MiB of a 2 GiB set's, the largest part of the 10 GiB
  * backup's extra memory. Batches of INDEX_ADD_BATCH hold it near 1 MiB
  * at any index size. */
-static int add_batch(Index *ix, const uint8_t pack[CODEC_ID_LEN], const PackEntry *entries,
-                     size_t n, const uint8_t *pack_val, int unindexed, StrataErr *err)
+static const char FRAMES_KEY[] = "frames";
+
+/* The member entries right after frame entry f, entries ending at end. */
+static uint8_t frame_m(const PackEntry *f, const PackEntry *end)
 {
-	uint8_t cv[CHUNK_VAL_LEN], key[BLOB_KEY_LEN];
+	size_t m = 0;
+
+	while (f + 1 + m < end && f[1 + m].type == FORMAT_BLOB_MEMBER)
+		m++;
+	return m > 255 ? 255 : (uint8_t)m;
+}
+
+/* entries[from, to) of a pack's entries[0, n): a member entry's frame is
+ * the nearest frame entry before it, perhaps in an earlier batch. */
+static int add_batch(Index *ix, const uint8_t pack[CODEC_ID_LEN], const PackEntry *entries, size_t n,
+                     size_t from, size_t to, const uint8_t *pack_val, int unindexed, StrataErr *err)
+{
+	uint8_t cv[MEMBER_VAL_LEN], key[BLOB_KEY_LEN];
+	const PackEntry *frame = NULL;
+	int members = 0;
 	MDB_val k, v;
 	MDB_txn *txn;
 	int rc;
@@ -367,17 +404,39 @@ static int add_batch(Index *ix, const uint8_t pack[CODEC_ID_LEN], const PackEntr
 				goto fail;
 		}
 	}
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = from; i-- > 0 && !frame;)
+		if (entries[i].type == FORMAT_BLOB_FRAME)
+			frame = &entries[i];
+	for (size_t i = from; i < to; i++) {
 		const PackEntry *e = &entries[i];
 		memcpy(cv, pack, CODEC_ID_LEN);
 		cv[32] = e->type;
 		format_put_le32(cv + 33, e->offset);
 		format_put_le32(cv + 37, e->length);
 		format_put_le32(cv + 41, e->raw_len);
-		blob_key(key, e->type, e->id);
+		v.mv_size = CHUNK_VAL_LEN;
+		if (e->type == FORMAT_BLOB_FRAME) {
+			frame = e;   /* no entry of its own: it holds no ID (§9a) */
+			continue;
+		}
+		if (e->type == FORMAT_BLOB_MEMBER) {
+			if (!frame) {
+				/* pack_trailer_parse_frames and indexfile_decode_frames
+				 * never give one: a caller's bug, not damage. */
+				rc = EINVAL;
+				goto fail;
+			}
+			format_put_le32(cv + 33, frame->offset);
+			format_put_le32(cv + 37, frame->length);
+			format_put_le32(cv + 45, frame->raw_len);
+			format_put_le32(cv + 49, e->offset);
+			cv[53] = frame_m(frame, entries + n);
+			v.mv_size = MEMBER_VAL_LEN;
+			members = 1;
+		}
+		blob_key(key, e->type == FORMAT_BLOB_MEMBER ? BLOB_DATA : e->type, e->id);
 		k.mv_size = sizeof key;
 		k.mv_data = key;
-		v.mv_size = sizeof cv;
 		v.mv_data = cv;
 		rc = mdb_put(txn, ix->chunks, &k, &v, MDB_NOOVERWRITE);
 		if (rc && rc != MDB_KEYEXIST)
@@ -385,6 +444,12 @@ static int add_batch(Index *ix, const uint8_t pack[CODEC_ID_LEN], const PackEntr
 		/* Each insert reads a random leaf through the map, like a lookup:
 		 * a pack's ~500 inserts would otherwise map the whole index. */
 		touched(ix);
+	}
+	if (members) {
+		MDB_val fk = {sizeof FRAMES_KEY - 1, (void *)(uintptr_t)FRAMES_KEY}, fv = {0, cv};
+		rc = mdb_put(txn, ix->meta, &fk, &fv, 0);
+		if (rc)
+			goto fail;
 	}
 	rc = mdb_txn_commit(txn);
 	if (rc)
@@ -412,7 +477,7 @@ int index_add_pack(Index *ix, const uint8_t pack[CODEC_ID_LEN], uint8_t kind, ui
 	do {
 		size_t m = n - done < INDEX_ADD_BATCH ? n - done : INDEX_ADD_BATCH;
 
-		rc = add_batch(ix, pack, entries + done, m, done == 0 ? pv : NULL, unindexed, err);
+		rc = add_batch(ix, pack, entries, n, done, done + m, done == 0 ? pv : NULL, unindexed, err);
 		if (rc)
 			return rc;
 		done += m;
@@ -573,7 +638,7 @@ int index_remove_pack(Index *ix, const uint8_t pack[CODEC_ID_LEN], StrataErr *er
 	/* A full scan: pack removal happens in prune and repair only. */
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if (v.mv_size == CHUNK_VAL_LEN && memcmp(v.mv_data, pack, CODEC_ID_LEN) == 0) {
+		if (chunk_val_ok(v.mv_size) && memcmp(v.mv_data, pack, CODEC_ID_LEN) == 0) {
 			rc = mdb_cursor_del(cur, 0);
 			if (rc)
 				goto fail;
@@ -607,7 +672,7 @@ fail:
  * transaction; visit returning non-zero stops the walk and is returned. */
 typedef int (*TableVisitFn)(const MDB_val *k, const MDB_val *v, void *ctx);
 
-static int walk_table(Index *ix, MDB_dbi dbi, size_t key_len, size_t val_len, TableVisitFn visit,
+static int walk_table(Index *ix, MDB_dbi dbi, size_t key_len, int (*val_ok)(size_t), TableVisitFn visit,
                       void *ctx, StrataErr *err)
 {
 	MDB_cursor *cur = NULL;
@@ -623,7 +688,7 @@ static int walk_table(Index *ix, MDB_dbi dbi, size_t key_len, size_t val_len, Ta
 		goto out;
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && !stop;
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
-		if (k.mv_size == key_len && v.mv_size == val_len)
+		if (k.mv_size == key_len && val_ok(v.mv_size))
 			stop = visit(&k, &v, ctx);
 	if (rc == MDB_NOTFOUND || stop)
 		rc = 0;
@@ -638,6 +703,11 @@ out:
 
 struct pack_visit { IndexPackFn fn; void *ctx; };
 
+static int pack_val_ok(size_t len)
+{
+	return len == PACK_VAL_LEN;
+}
+
 static int visit_pack(const MDB_val *k, const MDB_val *v, void *ctx)
 {
 	struct pack_visit *pv = ctx;
@@ -651,7 +721,7 @@ int index_foreach_pack(Index *ix, IndexPackFn fn, void *ctx, StrataErr *err)
 {
 	struct pack_visit pv = {fn, ctx};
 
-	return walk_table(ix, ix->packs, CODEC_ID_LEN, PACK_VAL_LEN, visit_pack, &pv, err);
+	return walk_table(ix, ix->packs, CODEC_ID_LEN, pack_val_ok, visit_pack, &pv, err);
 }
 
 struct chunk_visit { IndexChunkFn fn; void *ctx; };
@@ -661,7 +731,7 @@ static int visit_chunk(const MDB_val *k, const MDB_val *v, void *ctx)
 	struct chunk_visit *cv = ctx;
 	IndexEntry e;
 
-	decode_chunk(v->mv_data, &e);
+	decode_chunk(v->mv_data, v->mv_size, &e);
 	return cv->fn(k->mv_data, &e, cv->ctx);
 }
 
@@ -669,7 +739,28 @@ int index_foreach_chunk(Index *ix, IndexChunkFn fn, void *ctx, StrataErr *err)
 {
 	struct chunk_visit cv = {fn, ctx};
 
-	return walk_table(ix, ix->chunks, BLOB_KEY_LEN, CHUNK_VAL_LEN, visit_chunk, &cv, err);
+	return walk_table(ix, ix->chunks, BLOB_KEY_LEN, chunk_val_ok, visit_chunk, &cv, err);
+}
+
+int index_has_frames(Index *ix)
+{
+	MDB_val k = {sizeof FRAMES_KEY - 1, (void *)(uintptr_t)FRAMES_KEY}, v;
+	MDB_txn *txn;
+	int rc;
+
+	if (mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &txn) != 0)
+		return 0;
+	rc = mdb_get(txn, ix->meta, &k, &v);
+	mdb_txn_abort(txn);
+	return rc == 0;
+}
+
+static int drop_frames_mark(Index *ix, MDB_txn *txn)
+{
+	MDB_val k = {sizeof FRAMES_KEY - 1, (void *)(uintptr_t)FRAMES_KEY};
+	int rc = mdb_del(txn, ix->meta, &k, NULL);
+
+	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
 int index_clear(Index *ix, StrataErr *err)
@@ -682,7 +773,7 @@ int index_clear(Index *ix, StrataErr *err)
 		return lmdb_err(err, ix, "begin", rc);
 	if ((rc = mdb_drop(txn, ix->chunks, 0)) || (rc = mdb_drop(txn, ix->packs, 0)) ||
 	    (rc = mdb_drop(txn, ix->indexfiles, 0)) || (rc = mdb_drop(txn, ix->unindexed, 0)) ||
-	    (rc = new_epoch(ix, txn))) {
+	    (rc = drop_frames_mark(ix, txn)) || (rc = new_epoch(ix, txn))) {
 		mdb_txn_abort(txn);
 		return lmdb_err(err, ix, "clear", rc);
 	}

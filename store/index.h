@@ -28,12 +28,20 @@
 
 typedef struct Index Index;
 
+/* A blob's place, or a frame member's (FORMAT.md §9a, §16): for a member
+ * (frame_raw != 0) type is BLOB_DATA, offset and length are the frame's
+ * in the pack, raw_len the chunk's RAW_LENGTH, and member_off where the
+ * chunk starts in the frame's plaintext of frame_raw bytes, frame_members
+ * the frame's M. A blob has frame_raw, member_off and frame_members 0. */
 typedef struct IndexEntry {
 	uint8_t  pack[CODEC_ID_LEN];
 	uint8_t  type;
 	uint32_t offset;
 	uint32_t length;
 	uint32_t raw_len;
+	uint32_t frame_raw;
+	uint32_t member_off;
+	uint8_t  frame_members;
 } IndexEntry;
 
 typedef struct IndexPackInfo {
@@ -78,7 +86,10 @@ int index_lookup(Index *ix, uint8_t type, const uint8_t id[CODEC_ID_LEN], IndexE
  * "Index file"); readers and writers use index_lookup. */
 int index_lookup_any(Index *ix, const uint8_t id[CODEC_ID_LEN], IndexEntry *out);
 
-/* index_add_pack — record a durable pack and its entries; unindexed=1
+/* index_add_pack — record a durable pack and its entries (a trailer's or
+ * an index file's: frame entries are not blobs and get none of their own,
+ * each member entry becomes a data blob's entry naming its frame, which
+ * is the nearest frame entry before it in entries[]); unindexed=1
  * also notes that no stored index file covers it yet. An ID already
  * present with the same type keeps its first location. The pack (and its unindexed mark)
  * commit with the first INDEX_ADD_BATCH entries, the rest in further
@@ -119,6 +130,11 @@ int index_foreach_pack(Index *ix, IndexPackFn fn, void *ctx, StrataErr *err);
  * in ID order; non-zero stops. */
 typedef int (*IndexChunkFn)(const uint8_t id[CODEC_ID_LEN], const IndexEntry *e, void *ctx);
 int index_foreach_chunk(Index *ix, IndexChunkFn fn, void *ctx, StrataErr *err);
+
+/* index_has_frames — 1 when a member entry (FORMAT.md §9a) was added
+ * since the index was created or last cleared, else 0 (a format 1 or 2
+ * repository's index never has one; the tests check it). */
+int index_has_frames(Index *ix);
 
 /* index_clear — empty every table (before a rebuild). */
 int index_clear(Index *ix, StrataErr *err);

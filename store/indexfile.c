@@ -208,7 +208,7 @@ int indexfile_read(Repo *repo, const uint8_t id[CODEC_ID_LEN], IndexFilePack **o
 	free(z);
 	if (rc)
 		return strata_err_set(err, rc, "index/%s: cannot be decompressed", hex);
-	rc = indexfile_decode(plain, len, out, out_n);
+	rc = indexfile_decode_frames(plain, len, repo->format_version >= 3, out, out_n);
 	free(plain);
 	if (rc)
 		return strata_err_set(err, rc, "index/%s: %s", hex, strata_strerror(rc));

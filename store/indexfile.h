@@ -45,15 +45,16 @@ int indexfile_decode(const uint8_t *buf, size_t len, IndexFilePack **out, size_t
 
 /* indexfile_encode — the CONTENT of an index file listing packs (before
  * compression): version 1, or 2 when a pack lists a frame (FORMAT.md
- * §9a, draft of format 3). *out malloc'ed. -EFBIG beyond
+ * §9a, format 3). *out malloc'ed. -EFBIG beyond
  * INDEXFILE_MAX_RAW, -ENOMEM. */
 int indexfile_encode(const IndexFilePack *packs, size_t n, uint8_t **out, size_t *out_len);
 
 /* indexfile_decode_frames — indexfile_decode that, with frames != 0,
  * also accepts CONTENT version 2: frame entries (TYPE 3) in data packs,
  * each followed by its member entries (TYPE 4) by the rules of §9a, the
- * frame inside the pack. For a reader of a format 3 repository only: no
- * command calls it yet, and indexfile_decode refuses version 2 as newer. */
+ * frame inside the pack. For a reader of a format 3 repository only
+ * (indexfile_read passes frames for one); indexfile_decode refuses
+ * version 2 as newer. */
 int indexfile_decode_frames(const uint8_t *buf, size_t len, int frames, IndexFilePack **out, size_t *out_n);
 
 void indexfile_packs_free(IndexFilePack *packs, size_t n);

@@ -56,12 +56,13 @@ int pack_builder_reserve(PackBuilder *pb, size_t len, uint8_t **out_dst);
 int pack_builder_commit(PackBuilder *pb, uint8_t type, const uint8_t id[CODEC_ID_LEN],
                         size_t sealed_len, uint32_t raw_len);
 
-/* pack_builder_commit_frame — record the frame (FORMAT.md §9a, draft of
- * format 3) just written at the reserved place: sealed_len bytes sealed
+/* pack_builder_commit_frame — record the frame (FORMAT.md §9a, format
+ * 3) just written at the reserved place: sealed_len bytes sealed
  * from a plaintext of p_len bytes holding the m chunks ids[i] of lens[i]
  * bytes in order (frame_plain_build). Adds the frame entry and its m
  * member entries; the pack's trailer is then written with ENTRIES version
- * 2, which pack_trailer_parse refuses as newer. No writer calls this yet. */
+ * 2, which pack_trailer_parse refuses as newer (blob_write.c, only in a
+ * format 3 repository). */
 int pack_builder_commit_frame(PackBuilder *pb, const uint8_t (*ids)[CODEC_ID_LEN], const uint32_t *lens,
                               size_t m, size_t sealed_len, uint32_t p_len);
 
@@ -105,10 +106,11 @@ int pack_trailer_parse(const uint8_t *plain, size_t plain_len, uint64_t blob_are
 
 /* pack_trailer_parse_frames / pack_trailer_decode_frames — as above, and
  * with frames != 0 they also accept ENTRIES version 2 (FORMAT.md §9a,
- * draft of format 3) by its rules (frame_entries_check): frame entries
+ * format 3) by its rules (frame_entries_check): frame entries
  * (FORMAT_BLOB_FRAME) and member entries (FORMAT_BLOB_MEMBER, whose
  * offset is RAW_OFFSET and length 0) come back as they are listed. For a
- * reader of a format 3 repository only: no command calls them yet. */
+ * reader of a format 3 repository only (pack_read_trailer passes frames
+ * for one). */
 int pack_trailer_parse_frames(const uint8_t *plain, size_t plain_len, uint64_t blob_area, int frames,
                               PackEntry **out, size_t *out_n);
 int pack_trailer_decode_frames(const CodecKeys *keys, const uint8_t *trailer, size_t trailer_len,

@@ -69,7 +69,7 @@ int pack_read_trailer(Repo *repo, uint8_t kind, const uint8_t id[STRATA_ID_LEN],
 		free(trailer);
 		return rc;
 	}
-	rc = pack_trailer_decode(repo->keys, trailer, trailer_len, size, out, out_n);
+	rc = pack_trailer_decode_frames(repo->keys, trailer, trailer_len, size, repo->format_version >= 3, out, out_n);
 	free(trailer);
 	if (rc)
 		return strata_err_set(err, rc, "pack %s: trailer %s", name,

@@ -105,7 +105,7 @@ int repo_init(const char *location, const char *password, size_t password_len,
 	avg = params && params->chunk_avg ? params->chunk_avg : REPO_DEFAULT_CHUNK_AVG;
 	max = params && params->chunk_max ? params->chunk_max : REPO_DEFAULT_CHUNK_MAX;
 	pack = params && params->pack_size ? params->pack_size : REPO_DEFAULT_PACK_SIZE;
-	version = params && params->format_version ? params->format_version : STRATA_FORMAT_VERSION;
+	version = params && params->format_version ? params->format_version : STRATA_FORMAT_VERSION_DEFAULT;
 	if (version < STRATA_FORMAT_VERSION_MIN || version > STRATA_FORMAT_VERSION)
 		return strata_err_set(err, STRATA_EUSAGE, "format version %d: this strata writes versions %d to %d",
 		                      version, STRATA_FORMAT_VERSION_MIN, STRATA_FORMAT_VERSION);
@@ -399,9 +399,10 @@ int repo_config_naming(const char *location, const uint8_t *config, size_t len, 
 {
 	uint32_t v;
 
-	/* Formats 1 and 2 only: a new format must say here how it names
+	/* Formats 1 to 3 (3 names objects as 2 does; frames are pack bytes a
+	 * copy needs nothing for): a new format must say here how it names
 	 * objects (and the message below which versions it replicates). */
-	_Static_assert(STRATA_FORMAT_VERSION == 2, "repo_config_naming: a new format version");
+	_Static_assert(STRATA_FORMAT_VERSION == 3, "repo_config_naming: a new format version");
 	if (len < SEALED_HEADER_LEN || memcmp(config, FORMAT_MAGIC_CONFIG, FORMAT_MAGIC_LEN) != 0) {
 		snprintf(err->msg, sizeof err->msg, "%s/config is not a strata config file", location);
 		return -EBADMSG;
@@ -414,7 +415,7 @@ int repo_config_naming(const char *location, const uint8_t *config, size_t len, 
 	}
 	if (v > STRATA_FORMAT_VERSION) {
 		snprintf(err->msg, sizeof err->msg,
-		         "%s has repository format version %u, this strata replicates versions 1 and 2; upgrade strata",
+		         "%s has repository format version %u, this strata replicates versions 1 to 3; upgrade strata",
 		         location, v);
 		return -EPROTONOSUPPORT;
 	}

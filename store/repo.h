@@ -189,6 +189,8 @@ typedef struct RepoStats {
 	uint64_t stored_bytes;     /* bytes of every pack file */
 	uint64_t packs;
 	uint64_t index_chunks;     /* entries in the index */
+	uint64_t frames;           /* frames (FORMAT.md 9a, format 3) the index lists */
+	uint64_t frame_members;    /* data chunks stored as a frame's member */
 	uint64_t tree_bytes;       /* stored bytes of tree (metadata) objects */
 	uint64_t snapshot_file_bytes;  /* bytes of snapshot files */
 	double   metadata_per_snapshot;/* mean of (new tree bytes + snapshot file) per snapshot */

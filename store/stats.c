@@ -13,7 +13,7 @@
 #include "store/snapshot.h"
 
 struct chunk_sum {
-	uint64_t data_raw, data_stored, data_chunks, tree_stored;
+	uint64_t data_raw, data_stored, data_chunks, tree_stored, frames, members;
 };
 
 static int add_chunk(const uint8_t id[CODEC_ID_LEN], const IndexEntry *e, void *ctx)
@@ -23,8 +23,16 @@ static int add_chunk(const uint8_t id[CODEC_ID_LEN], const IndexEntry *e, void *
 	(void)id;
 	if (e->type == BLOB_DATA) {
 		s->data_raw += e->raw_len;
-		s->data_stored += e->length;
+		/* A frame's member (FORMAT.md 9a): its share of the frame's
+		 * sealed bytes, by plaintext, so that the members of one frame
+		 * add up to it (within rounding). */
+		s->data_stored += e->frame_raw ? (uint64_t)e->length * e->raw_len / e->frame_raw : e->length;
 		s->data_chunks++;
+		if (e->frame_raw) {
+			s->members++;
+			/* A frame's first member starts right after its HEADER. */
+			s->frames += e->member_off == 2u + 36u * e->frame_members;
+		}
 	} else {
 		s->tree_stored += e->length;
 	}
@@ -83,6 +91,8 @@ int repo_stats(Repo *repo, RepoStats *out, StrataErr *err)
 	st.unique_bytes = cs.data_raw;
 	st.unique_chunks = cs.data_chunks;
 	st.index_chunks = index_count(ix);
+	st.frames = cs.frames;
+	st.frame_members = cs.members;
 	st.tree_bytes = cs.tree_stored;
 	if (n)
 		st.metadata_per_snapshot = (st.metadata_per_snapshot + (double)st.snapshot_file_bytes) / (double)n;

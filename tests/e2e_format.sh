@@ -34,7 +34,7 @@ while [ $i -lt 20 ]; do printf 'file %d\n' $i >"$S/d/f$i"; i=$((i + 1)); done
 
 # ---- the default: format 2, SHA-256 names ----
 expect fmt_version_json "$STRATA" version --json
-if grep -q '"format_version": 2' "$T/out"; then pass fmt_binary_writes_2; else fail fmt_binary_writes_2 "$(cat "$T/out")"; fi
+if grep -q '"format_version": 3' "$T/out"; then pass fmt_binary_reads_3; else fail fmt_binary_reads_3 "$(cat "$T/out")"; fi
 expect fmt2_init "$STRATA" -r "$R" init
 if [ "$(header_version "$R")" = 2 ]; then pass fmt2_header_2; else fail fmt2_header_2 "header says $(header_version "$R")"; fi
 expect fmt2_cat_config "$STRATA" -r "$R" cat config
@@ -93,9 +93,9 @@ if [ -e "$T/copy3/config" ] && [ ! -e "$T/copy3/snapshots/$s1" ]; then pass fmt1
 # Replication has no key: it reads the version from the config's clear
 # header, and copies nothing from a source it cannot name-check.
 cp -r "$R" "$T/v3"
-printf '\003' | dd of="$T/v3/config" bs=1 seek=8 conv=notrunc 2>/dev/null
+printf '\004' | dd of="$T/v3/config" bs=1 seek=8 conv=notrunc 2>/dev/null
 expect_exit fmt_replicate_newer_exit 13 "$STRATA" -r "$T/v3" replicate --to "$T/copy-v3"
-if grep -q "has repository format version 3, this strata replicates versions 1 and 2; upgrade strata" "$T/err" &&
+if grep -q "has repository format version 4, this strata replicates versions 1 to 3; upgrade strata" "$T/err" &&
    [ "$(find "$T/copy-v3" -type f 2>/dev/null | wc -l)" -eq 0 ]; then
 	pass fmt_replicate_newer_refused
 else
@@ -110,9 +110,9 @@ else
 fi
 
 # ---- versions this strata does not write ----
-for v in 0 3 x; do
+for v in 0 4 x; do
 	expect_exit "fmt_init_refuses_$v" 2 "$STRATA" -r "$T/bad$v" init --format-version "$v"
-	if grep -q -- "--format-version takes 1 or 2, not $v" "$T/err" && [ ! -e "$T/bad$v/config" ]; then
+	if grep -q -- "--format-version takes 1, 2 or 3, not $v" "$T/err" && [ ! -e "$T/bad$v/config" ]; then
 		pass "fmt_init_refuses_${v}_message"
 	else
 		fail "fmt_init_refuses_${v}_message" "$(head -c 300 "$T/err")"

@@ -1,13 +1,13 @@
 # e2e_reader.sh — an independent reader (tests/reader/strata_reader.py,
 # written from store/FORMAT.md alone, in Python with libsodium and libzstd
-# through ctypes) reads repositories strata wrote: format 1 and 2, default
+# through ctypes) reads repositories strata wrote: format 1, 2 and 3 (frames), default
 # and tiny chunks, several snapshots, a file of many chunks, a directory
 # whose tree is split into parts (§11), names that are not UTF-8. Its
 # snapshot list must equal `strata snapshots --json`, its listing
 # `strata ls --json`, its restores strata's byte for byte, and its FastCDC
 # (§13) the cut points strata chose. One part per repository kind, side
 # by side under tests/run.sh.
-# e2e-parts: v1 v2 small
+# e2e-parts: v1 v2 v3 small
 . "$(dirname "$0")/e2e_lib.sh"
 READER="python3 -S $(cd "$(dirname "$0")" && pwd)/reader/strata_reader.py"
 S="$T/src"
@@ -155,12 +155,13 @@ cuts_check() {
 	else fail "$1" "$(head -c 400 "$T/err")"; fi
 }
 
-for variant in v1 v2 small; do
+for variant in v1 v2 v3 small; do
 	e2e_part $variant || continue
 	repo="$T/repo-$variant"
 	case $variant in
 	v1)    init="--format-version 1" ;;
 	v2)    init="" ;;
+	v3)    init="--format-version 3" ;;   # frames (§9a)
 	small) init="--chunk-min 64 --chunk-avg 256 --chunk-max 1024" ;;
 	esac
 	rm -rf "$T/cache"
@@ -179,6 +180,13 @@ for variant in v1 v2 small; do
 	expect "$variant: backup 4 (non-UTF-8 path)" "$STRATA" -r "$repo" backup "$S/$(printf 'caf\351')" --host other-host
 
 	check_repo "$variant" "$repo"
+	if [ $variant = v3 ]; then
+		# The restores above read members from frames: there are some.
+		$READER "$repo" frames >"$T/frames" 2>"$T/err"
+		if [ -s "$T/frames" ] && awk 'NF < 5 { exit 1 }' "$T/frames"; then
+			pass "v3: packs hold frames of 2 or more chunks ($(wc -l <"$T/frames") frames)"
+		else fail "v3: packs hold frames of 2 or more chunks" "$(head -c 300 "$T/frames" "$T/err")"; fi
+	fi
 
 	ids=$(json "$T/snap.strata" '" ".join(s["id"] for s in d)')
 	s1=$(echo "$ids" | cut -d' ' -f1) s2=$(echo "$ids" | cut -d' ' -f2) s3=$(echo "$ids" | cut -d' ' -f3)

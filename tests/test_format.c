@@ -118,7 +118,7 @@ static void test_versions(void)
 	uint8_t *cfg = NULL, *plain = NULL;
 	size_t cfg_len = 0, plain_len = 0;
 	uint32_t v = 0;
-	char *json = NULL, *j1 = NULL, *j3 = NULL;
+	char *json = NULL, *j1 = NULL, *j3 = NULL, *j4 = NULL;
 	Repo *repo = NULL, *again = NULL;
 	StrataErr err = {0};
 
@@ -139,7 +139,8 @@ static void test_versions(void)
 	CHECK(strstr(json, "\"version\":2") != NULL);
 	j1 = with_version(json, 1);
 	j3 = with_version(json, 3);
-	REQUIRE(j1 && j3);
+	j4 = with_version(json, 4);
+	REQUIRE(j1 && j3 && j4);
 
 	/* JSON 1 under header 2, and JSON 2 under header 1: refused. */
 	REQUIRE(put_config(repo, cfg_path, 2, j1) == 0);
@@ -149,13 +150,19 @@ static void test_versions(void)
 	CHECK_EQ_INT(repo_open(loc, TEST_REPO_PW, strlen(TEST_REPO_PW), NULL, &again, &err), STRATA_EFORMAT);
 	CHECK(strstr(err.msg, "/config: its content says format version 2, its header 1") != NULL);
 	/* A version this binary does not know, under a header it reads. */
-	REQUIRE(put_config(repo, cfg_path, 2, j3) == 0);
+	REQUIRE(put_config(repo, cfg_path, 2, j4) == 0);
 	CHECK_EQ_INT(repo_open(loc, TEST_REPO_PW, strlen(TEST_REPO_PW), NULL, &again, &err), STRATA_EFORMAT);
 	CHECK(strstr(err.msg, "/config: malformed content") != NULL);
 	/* A newer header is refused before any key is tried. */
-	REQUIRE(put_config(repo, cfg_path, 3, j3) == 0);
+	REQUIRE(put_config(repo, cfg_path, 4, j4) == 0);
 	CHECK_EQ_INT(repo_open(loc, "not the password", 16, NULL, &again, &err), STRATA_EVERSION);
-	CHECK(strstr(err.msg, "has format version 3, this strata reads up to version 2; upgrade strata") != NULL);
+	CHECK(strstr(err.msg, "has format version 4, this strata reads up to version 3; upgrade strata") != NULL);
+	/* Version 3 both ways (frames, FORMAT.md 9a): opens, named by SHA-256. */
+	REQUIRE(put_config(repo, cfg_path, 3, j3) == 0);
+	REQUIRE(repo_open(loc, TEST_REPO_PW, strlen(TEST_REPO_PW), NULL, &again, &err) == 0);
+	CHECK_EQ_INT(repo_format_version(again), 3);
+	CHECK_EQ_INT(again->name_hash, CODEC_NAME_SHA256);
+	repo_close(again);
 	/* Version 1 both ways: opens as format 1, named by BLAKE2b-256. */
 	REQUIRE(put_config(repo, cfg_path, 1, j1) == 0);
 	REQUIRE(repo_open(loc, TEST_REPO_PW, strlen(TEST_REPO_PW), NULL, &again, &err) == 0);
@@ -169,6 +176,7 @@ static void test_versions(void)
 	free(json);
 	free(j1);
 	free(j3);
+	free(j4);
 	rm_rf(dir);
 }
 

@@ -1,4 +1,4 @@
-/* test_frame.c — unit tests for store/frame.c (FORMAT.md §9a, draft of
+/* test_frame.c — unit tests for store/frame.c (FORMAT.md §9a,
  * format version 3): a frame's plaintext built from its members, sealed
  * and opened back bit-exactly; that it compresses what its chunks share
  * (which chunks sealed alone cannot); every way a frame, its HEADER or a

@@ -555,6 +555,95 @@ static void test_large_pack_in_batches(void)
 	free(e);
 }
 
+static int count_members(const uint8_t id[CODEC_ID_LEN], const IndexEntry *e, void *ctx)
+{
+	size_t *n = ctx;
+
+	n[0]++;
+	if (e->frame_raw)
+		n[1]++;
+	return 0;
+}
+
+/* Frame members (FORMAT.md 9a, 16): a pack of blobs, then a frame entry
+ * and its 3 members placed so that the frame entry ends one batch and
+ * its members start the next: each member is a data blob's entry naming
+ * the frame (OFFSET, LENGTH, RAW_LENGTH) and its own RAW_OFFSET and
+ * RAW_LENGTH; the frame has no entry; index_has_frames says so until a
+ * clear; removing the pack removes the members. */
+static void test_frame_members(void)
+{
+	enum { NB = INDEX_ADD_BATCH - 1, N = NB + 4 };
+	char dir[256];
+	uint8_t p[CODEC_ID_LEN], zero[CODEC_ID_LEN] = {0};
+	PackEntry *e = entries(N, 0x5e, BLOB_DATA);
+	StrataErr err = {0};
+	IndexEntry got;
+	size_t seen[2] = {0, 0};
+	uint32_t off;
+	Index *ix = open_new(dir, sizeof dir);
+
+	REQUIRE(ix && e);
+	off = e[NB - 1].offset + e[NB - 1].length;
+	e[NB].type = FORMAT_BLOB_FRAME;
+	memset(e[NB].id, 0, CODEC_ID_LEN);
+	e[NB].offset = off;
+	e[NB].length = 5000;
+	e[NB].raw_len = 2 + 3 * 36 + 300 + 400 + 500;
+	for (uint32_t k = 0, roff = 2 + 3 * 36; k < 3; k++) {
+		PackEntry *m = &e[NB + 1 + k];
+		m->type = FORMAT_BLOB_MEMBER;
+		m->offset = roff;
+		m->length = 0;
+		m->raw_len = 300 + 100 * k;
+		roff += m->raw_len;
+	}
+	memset(p, 0x71, sizeof p);
+	CHECK_EQ_INT(index_has_frames(ix), 0);
+	REQUIRE(index_add_pack(ix, p, 0, 99999, e, N, 0, &err) == 0);
+	CHECK_EQ_INT(index_has_frames(ix), 1);
+	CHECK_EQ_INT(index_count(ix), NB + 3);
+	CHECK_EQ_INT(index_lookup(ix, FORMAT_BLOB_FRAME, zero, NULL), STRATA_ENOTFOUND);
+	CHECK_EQ_INT(index_lookup(ix, FORMAT_BLOB_MEMBER, e[NB + 1].id, NULL), STRATA_ENOTFOUND);
+	for (uint32_t k = 0; k < 3; k++) {
+		REQUIRE(index_lookup(ix, BLOB_DATA, e[NB + 1 + k].id, &got) == 0);
+		CHECK(memcmp(got.pack, p, CODEC_ID_LEN) == 0);
+		CHECK_EQ_INT(got.type, BLOB_DATA);
+		CHECK_EQ_INT(got.offset, off);
+		CHECK_EQ_INT(got.length, 5000);
+		CHECK_EQ_INT(got.frame_raw, e[NB].raw_len);
+		CHECK_EQ_INT(got.member_off, e[NB + 1 + k].offset);
+		CHECK_EQ_INT(got.raw_len, 300 + 100 * k);
+		CHECK_EQ_INT(got.frame_members, 3);
+		REQUIRE(index_lookup_any(ix, e[NB + 1 + k].id, &got) == 0);
+		CHECK_EQ_INT(got.frame_raw, e[NB].raw_len);
+	}
+	/* A plain blob keeps frame_raw 0. */
+	REQUIRE(index_lookup(ix, BLOB_DATA, e[3].id, &got) == 0);
+	CHECK_EQ_INT(got.frame_raw, 0);
+	CHECK_EQ_INT(got.member_off, 0);
+	CHECK_EQ_INT(got.offset, e[3].offset);
+	REQUIRE(index_foreach_chunk(ix, count_members, seen, &err) == 0);
+	CHECK_EQ_INT(seen[0], NB + 3);
+	CHECK_EQ_INT(seen[1], 3);
+	/* Persisted: a reopen reads the same member entry. */
+	index_close(ix);
+	REQUIRE(index_open(dir, &ix, &err) == 0);
+	REQUIRE(index_lookup(ix, BLOB_DATA, e[NB + 3].id, &got) == 0);
+	CHECK_EQ_INT(got.member_off, e[NB + 3].offset);
+	CHECK_EQ_INT(index_has_frames(ix), 1);
+	REQUIRE(index_remove_pack(ix, p, &err) == 0);
+	CHECK_EQ_INT(index_lookup(ix, BLOB_DATA, e[NB + 1].id, NULL), STRATA_ENOTFOUND);
+	CHECK_EQ_INT(index_count(ix), 0);
+	REQUIRE(index_clear(ix, &err) == 0);
+	CHECK_EQ_INT(index_has_frames(ix), 0);
+	/* A member entry with no frame before it is refused (a caller's bug). */
+	CHECK(index_add_pack(ix, p, 0, 99999, e + NB + 1, 3, 0, &err) < 0);
+	CHECK_EQ_INT(index_lookup(ix, BLOB_DATA, e[NB + 1].id, NULL), STRATA_ENOTFOUND);
+	index_close(ix);
+	free(e);
+}
+
 /* The index is a cache: a damaged environment is recreated empty. */
 static void test_damaged_file_recreated(void)
 {
@@ -622,6 +711,7 @@ int main(void)
 	RUN(test_clear_and_epoch);
 	RUN(test_persists_across_reopen);
 	RUN(test_large_pack_in_batches);
+	RUN(test_frame_members);
 	RUN(test_damaged_file_recreated);
 	RUN(test_open_errors);
 	rm_rf(tmp_dir);

@@ -332,9 +332,9 @@ static void test_refusals(void)
 	snprintf(want, sizeof want, "%s: no repository there (no config)", src->location);
 	CHECK_STR(err.msg, want);
 
-	put_config(src, 3, "x");
+	put_config(src, 4, "x");
 	CHECK_EQ_INT(replicate_run(src, dst, &o, &r, &err), -EPROTONOSUPPORT);
-	snprintf(want, sizeof want, "%s has repository format version 3, this strata replicates versions 1 and 2; upgrade strata",
+	snprintf(want, sizeof want, "%s has repository format version 4, this strata replicates versions 1 to 3; upgrade strata",
 	         src->location);
 	CHECK_STR(err.msg, want);
 

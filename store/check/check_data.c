@@ -13,6 +13,7 @@
 
 #include "store/blob.h"
 #include "store/codec.h"
+#include "store/frame.h"
 #include "store/pack_read.h"
 #include "store/repo_internal.h"
 
@@ -54,6 +55,63 @@ static int cmp_offset(const void *a, const void *b)
 	return x->offset < y->offset ? -1 : x->offset > y->offset;
 }
 
+/* Sort a pack's entries by offset, each frame entry (FORMAT.md 9a) with
+ * the member entries that follow it, which occupy no pack bytes: in a
+ * trailer they are in order already; an index file's fallback entries
+ * may not be. *e is replaced (freed) when it holds a frame. */
+typedef struct EntryRun {
+	uint64_t off;
+	size_t first, n;
+} EntryRun;
+
+static int cmp_run(const void *a, const void *b)
+{
+	const EntryRun *x = a, *y = b;
+
+	if (x->off != y->off)
+		return x->off < y->off ? -1 : 1;
+	return x->first < y->first ? -1 : x->first > y->first;
+}
+
+static int sort_by_offset(PackEntry **e, size_t n)
+{
+	EntryRun *runs;
+	PackEntry *out;
+	size_t nr = 0, k = 0, frames = 0;
+
+	for (size_t i = 0; i < n; i++)
+		frames += (*e)[i].type == FORMAT_BLOB_FRAME || (*e)[i].type == FORMAT_BLOB_MEMBER;
+	if (!frames) {
+		qsort(*e, n, sizeof **e, cmp_offset);
+		return 0;
+	}
+	runs = malloc(n * sizeof *runs);
+	out = malloc(n * sizeof *out);
+	if (!runs || !out) {
+		free(runs);
+		free(out);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if ((*e)[i].type == FORMAT_BLOB_MEMBER && nr > 0 &&
+		    (*e)[runs[nr - 1].first].type == FORMAT_BLOB_FRAME) {
+			runs[nr - 1].n++;
+			continue;
+		}
+		runs[nr].off = (*e)[i].type == FORMAT_BLOB_MEMBER ? 0 : (*e)[i].offset;
+		runs[nr].first = i;
+		runs[nr++].n = 1;
+	}
+	qsort(runs, nr, sizeof *runs, cmp_run);
+	for (size_t r = 0; r < nr; r++)
+		for (size_t i = 0; i < runs[r].n; i++)
+			out[k++] = (*e)[runs[r].first + i];
+	free(runs);
+	free(*e);
+	*e = out;
+	return 0;
+}
+
 typedef struct DataJob {
 	CheckCtx *c;
 	size_t pack;
@@ -69,6 +127,22 @@ static const char *reason_text(int reason)
 	}
 }
 
+/* Room for a plaintext of raw_len bytes in w->out when raw_len <= max: 0,
+ * or -1 after a fatal out of memory. */
+static int out_room(CheckCtx *c, Worker *w, uint32_t raw_len, size_t max, const char *what)
+{
+	if (raw_len <= max && w->out_cap < (size_t)raw_len + 1) {
+		void *p = realloc(w->out, (size_t)raw_len + 1);
+		if (!p) {
+			check_fatal(c, -ENOMEM, NULL, what);
+			return -1;
+		}
+		w->out = p;
+		w->out_cap = (size_t)raw_len + 1;
+	}
+	return 0;
+}
+
 /* Open one blob: authenticate, decompress, re-hash against its ID. 1 when
  * it is recorded as damaged, else 0. */
 static int verify_blob(CheckCtx *c, Worker *w, const uint8_t pack[STRATA_ID_LEN], const PackEntry *e,
@@ -76,15 +150,8 @@ static int verify_blob(CheckCtx *c, Worker *w, const uint8_t pack[STRATA_ID_LEN]
 {
 	int rc = STRATA_EFORMAT, reason;
 
-	if (e->raw_len <= RAW_MAX && w->out_cap < (size_t)e->raw_len + 1) {
-		void *p = realloc(w->out, (size_t)e->raw_len + 1);
-		if (!p) {
-			check_fatal(c, -ENOMEM, NULL, "verifying a blob");
-			return 0;
-		}
-		w->out = p;
-		w->out_cap = (size_t)e->raw_len + 1;
-	}
+	if (out_room(c, w, e->raw_len, RAW_MAX, "verifying a blob"))
+		return 0;
 	if (e->raw_len <= RAW_MAX)
 		rc = pack_read_open(w->codec, c->repo, e->type, e->id, blob, e->length, w->out, e->raw_len, 1);
 	reason = check_reason_of(rc);
@@ -100,10 +167,74 @@ static int verify_blob(CheckCtx *c, Worker *w, const uint8_t pack[STRATA_ID_LEN]
 	return reason > 0;
 }
 
+/* The member entries that follow frame entry f (FORMAT.md 9a): their
+ * number, from mem[0..): an index file's fallback entries need not follow
+ * the rules a trailer's did. */
+static size_t members_after(const PackEntry *f, const PackEntry *end)
+{
+	size_t m = 0;
+
+	while (f + 1 + m < end && f[1 + m].type == FORMAT_BLOB_MEMBER)
+		m++;
+	return m;
+}
+
+/* Record every member of a frame as damaged (the frame's place: the
+ * index gives a member its frame's OFFSET and LENGTH). Caller holds mu. */
+static void report_members_locked(CheckCtx *c, const uint8_t pack[STRATA_ID_LEN], const PackEntry *f,
+                                  const PackEntry *mem, size_t m, CheckChunkReason reason, const char *detail)
+{
+	for (size_t k = 0; k < m; k++)
+		check_report_chunk_locked(c, mem[k].id, BLOB_DATA, reason, pack, f->offset, f->length, mem[k].raw_len, detail);
+}
+
+/* Open a frame f (sealed bytes at blob) once (FORMAT.md 9a, 14a): HEADER
+ * must list exactly the trailer's member entries mem[0..m), and each
+ * member must hash to its ID. A frame that fails to open names every
+ * member; a member whose bytes do not hash names that one. Returns the
+ * number of damaged members recorded. */
+static int verify_frame(CheckCtx *c, Worker *w, const uint8_t pack[STRATA_ID_LEN], const PackEntry *f,
+                        const PackEntry *mem, size_t m, const uint8_t *blob)
+{
+	FrameMember got[FRAME_MAX_MEMBERS];
+	size_t bad_idx[FRAME_MAX_MEMBERS], gm = 0, nbad = 0;
+	int rc = STRATA_EFORMAT, reason, same;
+
+	if (out_room(c, w, f->raw_len, FRAME_MAX_RAW, "verifying a frame"))
+		return 0;
+	if (f->raw_len <= FRAME_MAX_RAW && m > 0)
+		rc = frame_open(w->codec, c->repo->keys, blob, f->length, w->out, f->raw_len, got, &gm);
+	same = rc == 0 && gm == m;
+	for (size_t k = 0; same && k < m; k++)
+		same = memcmp(got[k].id, mem[k].id, STRATA_ID_LEN) == 0 && got[k].off == mem[k].offset &&
+		       got[k].len == mem[k].raw_len;
+	if (same)
+		nbad = frame_verify(c->repo->keys, w->out, got, gm, bad_idx);
+	reason = rc ? check_reason_of(rc) : 0;
+	pthread_mutex_lock(&c->mu);
+	if (reason < 0) {
+		check_fatal_locked(c, rc, NULL, "verifying a frame");
+	} else if (reason) {
+		report_members_locked(c, pack, f, mem, m, (CheckChunkReason)reason,
+		                      reason == CHECK_C_AUTH ? "its frame fails authentication (its bytes changed)"
+		                                             : "its frame is authentic, but does not decode (decompression or HEADER)");
+	} else if (!same) {
+		report_members_locked(c, pack, f, mem, m, CHECK_C_MISMATCH,
+		                      "its frame's HEADER and the pack trailer disagree on the frame's chunks");
+	} else {
+		for (size_t k = 0; k < nbad; k++)
+			check_report_chunk_locked(c, mem[bad_idx[k]].id, BLOB_DATA, CHECK_C_HASH, pack, f->offset, f->length,
+			                          mem[bad_idx[k]].raw_len, "a member of its frame: decrypts, but does not hash to its ID");
+		c->r->blobs_verified += m - nbad;
+	}
+	pthread_mutex_unlock(&c->mu);
+	return reason > 0 || !same ? (int)m : (int)nbad;
+}
+
 /* One blob read on its own (entries from an index file may overlap); as
- * verify_blob. */
+ * verify_blob, or for a frame (mem[0..m) its members) verify_frame. */
 static int verify_alone(CheckCtx *c, Worker *w, uint8_t kind, const uint8_t pack[STRATA_ID_LEN],
-                        const PackEntry *e)
+                        const PackEntry *e, const PackEntry *mem, size_t m)
 {
 	uint8_t *b = malloc(e->length ? e->length : 1);
 	StrataErr rerr = {0};
@@ -115,7 +246,7 @@ static int verify_alone(CheckCtx *c, Worker *w, uint8_t kind, const uint8_t pack
 	}
 	rc = pack_read_range(c->repo, kind, pack, e->offset, e->length, b, &rerr);
 	if (rc == 0)
-		bad = verify_blob(c, w, pack, e, b);
+		bad = e->type == FORMAT_BLOB_FRAME ? verify_frame(c, w, pack, e, mem, m, b) : verify_blob(c, w, pack, e, b);
 	else
 		check_fatal(c, rc, &rerr, "reading a blob");
 	free(b);
@@ -144,20 +275,37 @@ static int stream_pack(CheckCtx *c, Worker *w, const uint8_t id[STRATA_ID_LEN], 
 	for (;;) {
 		while (i < n && !check_is_fatal(c)) {
 			uint64_t end = (uint64_t)e[i].offset + e[i].length;
-			if (end > size) {
+			/* A frame's members follow it: checked with it. */
+			size_t m = e[i].type == FORMAT_BLOB_FRAME ? members_after(&e[i], e + n) : 0;
+			if (e[i].type == FORMAT_BLOB_MEMBER) {
+				/* A member without its frame before it: only an index
+				 * file's fallback entries can say that; its frame's
+				 * entry is missing, so nothing locates its bytes. */
 				pthread_mutex_lock(&c->mu);
-				check_report_chunk_locked(c, e[i].id, e[i].type, CHECK_C_TRUNCATED, id, e[i].offset, e[i].length,
-				                          e[i].raw_len, "lies past the end of its pack");
+				check_report_chunk_locked(c, e[i].id, BLOB_DATA, CHECK_C_MISMATCH, id, 0, 0, e[i].raw_len,
+				                          "listed as a frame member without its frame");
 				pthread_mutex_unlock(&c->mu);
 				bad++;
+			} else if (end > size) {
+				pthread_mutex_lock(&c->mu);
+				if (m)
+					report_members_locked(c, id, &e[i], &e[i + 1], m, CHECK_C_TRUNCATED,
+					                      "its frame lies past the end of its pack");
+				else
+					check_report_chunk_locked(c, e[i].id, e[i].type, CHECK_C_TRUNCATED, id, e[i].offset,
+					                          e[i].length, e[i].raw_len, "lies past the end of its pack");
+				pthread_mutex_unlock(&c->mu);
+				bad += m ? (int)m : 1;
 			} else if (e[i].offset < buf_off) {
-				bad += verify_alone(c, w, kind, id, &e[i]);
+				bad += verify_alone(c, w, kind, id, &e[i], &e[i + 1], m);
 			} else if (end <= buf_off + blen) {
-				bad += verify_blob(c, w, id, &e[i], w->buf + (e[i].offset - buf_off));
+				const uint8_t *b = w->buf + (e[i].offset - buf_off);
+				bad += e[i].type == FORMAT_BLOB_FRAME ? verify_frame(c, w, id, &e[i], &e[i + 1], m, b)
+				                                      : verify_blob(c, w, id, &e[i], b);
 			} else {
 				break;
 			}
-			i++;
+			i += 1 + m;
 		}
 		if (pos >= size || check_is_fatal(c))
 			break;
@@ -267,8 +415,10 @@ static void data_job(void *arg, void *state)
 			n = 0;
 		pthread_mutex_unlock(&c->mu);
 	}
-	if (n)
-		qsort(e, n, sizeof *e, cmp_offset);
+	if (n && sort_by_offset(&e, n) != 0) {
+		check_fatal(c, -ENOMEM, NULL, "reading a pack trailer");
+		goto out;
+	}
 	/* Without hash, the trailer decoded: it is authentic and its entries
 	 * lie end to end over every byte before it (pack_trailer_parse), so
 	 * opening every blob authenticates every byte of the pack (FORMAT.md

@@ -214,6 +214,8 @@ static void compare_locked(CheckCtx *c, TrailerJob *j, const PackEntry *te, size
 
 	memcpy(pack, p->id, STRATA_ID_LEN);
 	for (size_t i = 0; i < tn; i++) {
+		if (te[i].type == FORMAT_BLOB_FRAME)
+			continue;   /* no ID of its own (FORMAT.md 9a): found by offset below */
 		if (check_idmap_put(&at, te[i].id, i) != 0) {
 			check_fatal_locked(c, -ENOMEM, NULL, "comparing a trailer");
 			goto out;
@@ -224,8 +226,15 @@ static void compare_locked(CheckCtx *c, TrailerJob *j, const PackEntry *te, size
 	for (size_t i = 0; i < j->n; i++) {
 		const PackEntry *e = &j->entries[i];
 		uint64_t ti;
-		if (check_idmap_get(&at, e->id, &ti) && same_entry(e, &te[ti]))
+		if (e->type == FORMAT_BLOB_FRAME) {
+			int found = 0;
+			for (size_t k = 0; k < tn && !found; k++)
+				found = te[k].type == FORMAT_BLOB_FRAME && same_entry(e, &te[k]);
+			if (found)
+				continue;
+		} else if (check_idmap_get(&at, e->id, &ti) && same_entry(e, &te[ti])) {
 			continue;
+		}
 		if (!bad++)
 			codec_hex(e->id, STRATA_ID_LEN, chex);
 		check_report_chunk_locked(c, e->id, e->type, CHECK_C_MISMATCH, pack, e->offset, e->length, e->raw_len,

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "store/blob.h"
+#include "store/frame.h"
 #include "store/index.h"
 #include "store/indexfile.h"
 #include "store/pack_read.h"
@@ -89,6 +90,18 @@ static uint64_t pack_overhead(uint32_t n)
 {
 	return SEALED_HEADER_LEN + CODEC_NONCE_LEN + 5 + (uint64_t)PACK_ENTRY_LEN * n + CODEC_TAG_LEN +
 	       PACK_FOOTER_LEN;
+}
+
+uint64_t prune_charge(const IndexEntry *e)
+{
+	uint64_t m, num, den;
+
+	if (!e->frame_raw || !e->frame_members)
+		return e->length;
+	m = e->frame_members;
+	num = (uint64_t)e->length * ((uint64_t)e->raw_len * m + FRAME_HEADER_LEN(m));
+	den = (uint64_t)e->frame_raw * m;
+	return (num + den - 1) / den;
 }
 
 static int collect_pack(const uint8_t pack[CODEC_ID_LEN], const IndexPackInfo *info, void *ctx)
@@ -243,6 +256,35 @@ static void note_written(const uint8_t pack[CODEC_ID_LEN], uint8_t kind, void *c
 	ps->kind = kind;
 }
 
+/* Live members of one frame read so far, to be written again together
+ * as a frame (FORMAT.md 9a): at most FRAME_WRITE_MEMBERS of them and
+ * FRAME_WRITE_RAW bytes. data[i] is owned. */
+typedef struct Regroup {
+	const PackEntry *frame;
+	uint8_t ids[FRAME_WRITE_MEMBERS][STRATA_ID_LEN];
+	uint8_t *data[FRAME_WRITE_MEMBERS];
+	uint32_t lens[FRAME_WRITE_MEMBERS];
+	size_t n, bytes;
+} Regroup;
+
+/* Write g's members (with bw; none when bw is NULL) and empty it. */
+static int regroup_flush(BlobWriter *bw, CodecCtx *ctx, Regroup *g, StrataErr *err)
+{
+	const uint8_t *data[FRAME_WRITE_MEMBERS];
+	int rc = 0;
+
+	for (size_t i = 0; i < g->n; i++)
+		data[i] = g->data[i];
+	if (bw && g->n)
+		rc = blobwriter_put_frame(bw, ctx, (const uint8_t (*)[STRATA_ID_LEN])g->ids, data, g->lens, g->n, err);
+	for (size_t i = 0; i < g->n; i++)
+		free(g->data[i]);
+	g->n = 0;
+	g->bytes = 0;
+	g->frame = NULL;
+	return rc;
+}
+
 static int repack(Repo *repo, const PruneOptions *o, const PackList *packs, IndexSet *marks,
                   PackList *written, PruneStats *st, StrataErr *err)
 {
@@ -281,29 +323,73 @@ static int repack(Repo *repo, const PruneOptions *o, const PackList *packs, Inde
 		}
 		read_bytes += ps->size;
 		rc = pack_read_trailer(repo, ps->kind, ps->id, &entries, &n, &size, err);
+		const PackEntry *frame = NULL;
+		Regroup g = {0};
 		for (size_t j = 0; j < n && rc == 0; j++) {
+			/* A frame's member (FORMAT.md 9a) is the data blob it
+			 * stands for: a live one is read from its frame (which
+			 * checks it against HEADER and its keyed hash); the live
+			 * members of a frame are written again together, as a
+			 * new frame (a blob when one is left); the frame itself
+			 * is not copied. */
+			uint8_t type = entries[j].type == FORMAT_BLOB_MEMBER ? BLOB_DATA : entries[j].type;
 			IndexEntry e;
 			uint8_t *buf;
-			if (!index_set_has(marks, entries[j].type, entries[j].id))
+			if (entries[j].type == FORMAT_BLOB_FRAME) {
+				frame = &entries[j];
 				continue;
-			rc = index_set_add(copied, entries[j].type, entries[j].id, err);
+			}
+			if (!index_set_has(marks, type, entries[j].id))
+				continue;
+			rc = index_set_add(copied, type, entries[j].id, err);
 			if (rc <= 0)
 				continue;
+			memset(&e, 0, sizeof e);
 			memcpy(e.pack, ps->id, STRATA_ID_LEN);
-			e.type = entries[j].type;
+			e.type = type;
 			e.offset = entries[j].offset;
 			e.length = entries[j].length;
 			e.raw_len = entries[j].raw_len;
+			if (entries[j].type == FORMAT_BLOB_MEMBER) {
+				/* pack_trailer_decode_frames put its frame before it. */
+				if (!frame) {   /* never: pack_trailer_parse_frames refuses it */
+					char hex[STRATA_ID_HEX_LEN + 1];
+					codec_hex(ps->id, STRATA_ID_LEN, hex);
+					rc = strata_err_set(err, STRATA_EFORMAT, "pack %.16s: a frame member without its frame", hex);
+					break;
+				}
+				e.offset = frame->offset;
+				e.length = frame->length;
+				e.frame_raw = frame->raw_len;
+				e.member_off = entries[j].offset;
+			}
 			buf = malloc(e.raw_len ? e.raw_len : 1);
 			if (!buf) {
 				rc = strata_err_set(err, -ENOMEM, "out of memory");
 				break;
 			}
 			rc = blob_read_at(repo, ctx, entries[j].id, &e, buf, err);
-			if (rc == 0)
+			if (rc == 0 && entries[j].type == FORMAT_BLOB_MEMBER) {
+				if (g.n && (g.frame != frame || g.n == FRAME_WRITE_MEMBERS ||
+				            g.bytes + e.raw_len > FRAME_WRITE_RAW))
+					rc = regroup_flush(bw, ctx, &g, err);
+				if (rc == 0) {
+					g.frame = frame;
+					memcpy(g.ids[g.n], entries[j].id, STRATA_ID_LEN);
+					g.data[g.n] = buf;
+					g.lens[g.n++] = e.raw_len;
+					g.bytes += e.raw_len;
+					buf = NULL;
+				}
+			} else if (rc == 0) {
 				rc = blobwriter_put(bw, ctx, e.type, entries[j].id, buf, e.raw_len, NULL, err);
+			}
 			free(buf);
 		}
+		if (rc == 0)
+			rc = regroup_flush(bw, ctx, &g, err);
+		else
+			regroup_flush(NULL, ctx, &g, NULL);
 		free(entries);
 	}
 	if (rc == 0)

@@ -79,6 +79,14 @@ int prune_delete(Repo *repo, const char *name, StrataErr *err);
 /* prune_scratch_dir — "<cache>/prune-<what>", for a scratch IndexSet. */
 int prune_scratch_dir(Repo *repo, const char *what, char *out, size_t len, StrataErr *err);
 
+/* prune_charge — the sealed bytes of its pack a reached blob keeps: its
+ * length, or for a frame's member (FORMAT.md 9a) its share of the frame,
+ * rounded up: its plaintext and 1/M of the HEADER over the frame's
+ * plaintext. The members of a live frame add up to at least its length,
+ * so a pack whose frames are all live has nothing unused; a dead member
+ * leaves about its share unused, which repacking wins back. */
+uint64_t prune_charge(const IndexEntry *e);
+
 /* ---- prune_walk.c ---- */
 
 /* Walk a snapshot's trees / every WAL descriptor with m (its mode decides

@@ -272,8 +272,12 @@ static int load_rescued(Repo *repo, const Plan *p, IndexSet *rescued, StrataErr 
 				*err = perr;
 			return rc;
 		}
+		/* A frame's member is the data blob it stands for (FORMAT.md
+		 * 9a); a frame entry is none. */
 		for (size_t j = 0; j < n && rc >= 0; j++)
-			rc = index_set_add(rescued, entries[j].type, entries[j].id, err);
+			if (entries[j].type != FORMAT_BLOB_FRAME)
+				rc = index_set_add(rescued, entries[j].type == FORMAT_BLOB_MEMBER ? BLOB_DATA : entries[j].type,
+				                   entries[j].id, err);
 		free(entries);
 		if (rc < 0)
 			return rc;

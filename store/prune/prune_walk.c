@@ -89,7 +89,7 @@ static int visit_blob(Marker *m, uint8_t type, const uint8_t id[STRATA_ID_LEN], 
 			                      hex);
 		}
 		ps->used_count++;
-		ps->used_bytes += e.length;
+		ps->used_bytes += prune_charge(&e);
 	} else if (ps && !ps->resurrected && !(m->rescued && index_set_has(m->rescued, type, id))) {
 		ps->resurrected = 1;
 	}

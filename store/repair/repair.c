@@ -28,6 +28,7 @@
 #include "store/check/check.h"
 #include "store/check/check_idmap.h"
 #include "store/codec.h"
+#include "store/frame.h"
 #include "store/index.h"
 #include "store/indexfile.h"
 #include "store/pack.h"
@@ -229,7 +230,8 @@ static void trailer_job(void *arg, void *state)
 	pthread_mutex_lock(&c->mu);
 	p->state = RP_KEEP;
 	c->res->packs_kept++;
-	c->res->chunks_indexed += n;
+	for (size_t i = 0; i < n; i++)
+		c->res->chunks_indexed += e[i].type != FORMAT_BLOB_FRAME;   /* a frame is no chunk (FORMAT.md 9a) */
 	if (c->nbatch % REPAIR_INDEX_PACKS == 0) {
 		void *q = realloc(c->batch, (c->nbatch + REPAIR_INDEX_PACKS) * sizeof *c->batch);
 		if (!q) {
@@ -332,7 +334,10 @@ static int entries_from_old(RCtx *c, uint8_t (*old)[STRATA_ID_LEN], size_t nold,
 				if (check_idmap_put(&gone, packs[k].id, 1) != 0)
 					rc = strata_err_set(err, -ENOMEM, "out of memory");
 				for (size_t e = 0; e < packs[k].n && rc == 0; e++) {
-					if (!c->o->dry_run && index_lookup(c->ix, packs[k].entries[e].type,
+					uint8_t t = packs[k].entries[e].type;
+					if (t == FORMAT_BLOB_FRAME)
+						continue;   /* no chunk of its own: its members are (FORMAT.md 9a) */
+					if (!c->o->dry_run && index_lookup(c->ix, t == FORMAT_BLOB_MEMBER ? BLOB_DATA : t,
 					                                   packs[k].entries[e].id, NULL) == 0)
 						continue;
 					if (note_lost(c->res, packs[k].entries[e].id) != 0)
@@ -376,15 +381,26 @@ static int salvage_pack(RCtx *c, BlobWriter *bw, CodecCtx *codec, RPack *p, Repa
 		n = p->ix_n;
 		p->ix_entries = NULL;
 	}
+	const PackEntry *frame = NULL;
 	for (size_t i = 0; i < n; i++) {
-		uint64_t end = (uint64_t)e[i].offset + e[i].length;
-		if (!c->o->dry_run && index_lookup(c->ix, e[i].type, e[i].id, NULL) == 0) {
+		/* A frame's member (FORMAT.md 9a) is the data blob it stands for,
+		 * read from its frame (the nearest frame entry before it) and
+		 * stored again as a single blob. */
+		int member = e[i].type == FORMAT_BLOB_MEMBER;
+		uint8_t type = member ? BLOB_DATA : e[i].type;
+		const PackEntry *at = member ? frame : &e[i];
+		if (e[i].type == FORMAT_BLOB_FRAME) {
+			frame = &e[i];
+			continue;
+		}
+		uint64_t end = at ? (uint64_t)at->offset + at->length : UINT64_MAX;
+		if (!c->o->dry_run && index_lookup(c->ix, type, e[i].id, NULL) == 0) {
 			out->chunks_kept++;       /* a healthy copy is already indexed */
 			continue;
 		}
 		rc = -1;
-		if (end <= p->size && e[i].raw_len <= (1u << 30)) {
-			uint8_t *b1 = realloc(blob, e[i].length ? e[i].length : 1);
+		if (end <= p->size && e[i].raw_len <= (1u << 30) && at->raw_len <= (1u << 30)) {
+			uint8_t *b1 = realloc(blob, at->length ? at->length : 1);
 			uint8_t *b2 = b1 ? realloc(plain, e[i].raw_len ? e[i].raw_len : 1) : NULL;
 			if (b1)
 				blob = b1;
@@ -395,12 +411,15 @@ static int salvage_pack(RCtx *c, BlobWriter *bw, CodecCtx *codec, RPack *p, Repa
 			plain = b2;
 			/* A pack missing or cut short loses the chunk; an I/O
 			 * failure stops the repair. */
-			rc = pack_read_range(c->repo, p->kind, p->id, e[i].offset, e[i].length, blob, &rerr);
+			rc = pack_read_range(c->repo, p->kind, p->id, at->offset, at->length, blob, &rerr);
 			if (rc && pack_read_damage(rc) == PACK_READ_FAILED) {
 				strata_err_set(err, rc, "%s", rerr.msg);
 				goto out;
 			}
-			if (rc == 0)
+			if (rc == 0 && member)
+				rc = frame_open_member(codec, c->repo->keys, blob, at->length, at->raw_len, e[i].id,
+				                       e[i].offset, e[i].raw_len, 1, plain);
+			else if (rc == 0)
 				rc = pack_read_open(codec, c->repo, e[i].type, e[i].id, blob, e[i].length, plain,
 				                    e[i].raw_len, 1);
 			if (rc == -ENOMEM) {
@@ -417,7 +436,7 @@ static int salvage_pack(RCtx *c, BlobWriter *bw, CodecCtx *codec, RPack *p, Repa
 			continue;
 		}
 		if (!c->o->dry_run &&
-		    (rc = blobwriter_put(bw, codec, e[i].type, e[i].id, plain, e[i].raw_len, NULL, err)) != 0)
+		    (rc = blobwriter_put(bw, codec, type, e[i].id, plain, e[i].raw_len, NULL, err)) != 0)
 			goto out;
 		out->chunks_kept++;
 	}

@@ -180,11 +180,20 @@ int replica_selective(const Replica *r)
 	return r->selective;
 }
 
+/* The blob type an index entry stands for: a frame's member (FORMAT.md
+ * 9a) is the data blob of its ID; -1 for a frame entry, which is none. */
+static int blob_type_of(const PackEntry *e)
+{
+	if (e->type == FORMAT_BLOB_FRAME)
+		return -1;
+	return e->type == FORMAT_BLOB_MEMBER ? BLOB_DATA : e->type;
+}
+
 /* Some data blob of p is needed by the chosen snapshots. */
 static int selected(Replica *r, const IndexFilePack *p)
 {
 	for (size_t i = 0; i < p->n; i++)
-		if (p->entries[i].type == BLOB_DATA && index_set_has(r->needed, BLOB_DATA, p->entries[i].id) == 1)
+		if (blob_type_of(&p->entries[i]) == BLOB_DATA && index_set_has(r->needed, BLOB_DATA, p->entries[i].id) == 1)
 			return 1;
 	return 0;
 }
@@ -193,7 +202,8 @@ static int selected(Replica *r, const IndexFilePack *p)
 static int covered(Index *cix, const IndexFilePack *p)
 {
 	for (size_t i = 0; i < p->n; i++)
-		if (index_lookup(cix, p->entries[i].type, p->entries[i].id, NULL) != 0)
+		if (blob_type_of(&p->entries[i]) >= 0 &&
+		    index_lookup(cix, (uint8_t)blob_type_of(&p->entries[i]), p->entries[i].id, NULL) != 0)
 			return 0;
 	return 1;
 }
@@ -393,8 +403,9 @@ int replica_index_packs(Replica *r, const char *index_name, char ***out_names, i
 			needed[i] = selected(r, &packs[i]);
 		else
 			for (size_t j = 0; j < packs[i].n && !needed[i]; j++)
-				needed[i] = index_lookup(six, packs[i].entries[j].type, packs[i].entries[j].id,
-				                         NULL) == 0;
+				needed[i] = blob_type_of(&packs[i].entries[j]) >= 0 &&
+				            index_lookup(six, (uint8_t)blob_type_of(&packs[i].entries[j]),
+				                         packs[i].entries[j].id, NULL) == 0;
 	}
 	r->read[r->nread].packs = packs;
 	r->read[r->nread++].n = n;

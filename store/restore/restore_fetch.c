@@ -12,6 +12,7 @@
 #include <sys/uio.h>
 
 #include "store/blob.h"
+#include "store/frame.h"
 #include "store/pack_read.h"
 #include "store/repo_internal.h"
 
@@ -153,6 +154,9 @@ static int fetch_range(Ctx *c, CodecCtx *cctx, size_t ri, StrataErr *err)
 	const char *path = c->files[refs[blobs[0].first_ref].file].path;
 	uint8_t *buf = NULL, *win = NULL;
 	size_t used = 0, buf_cap = 0, win_cap = 0, win_need = RAW_WINDOW;
+	/* The frame opened last (FORMAT.md 9a): the members of a frame
+	 * follow each other in the range, so each frame is opened once. */
+	FrameCursor fc = {0};
 	uint64_t restored = 0;
 	Run *run = NULL;
 	StrataErr rerr = {0};
@@ -212,15 +216,20 @@ static int fetch_range(Ctx *c, CodecCtx *cctx, size_t ri, StrataErr *err)
 		 * keyed hash of every restored byte only re-checks what the
 		 * writer, holding the same key, vouched for, at about half of a
 		 * restore's CPU; check --read-data and restore --verify do. */
-		rc = pack_read_open(cctx, c->repo, BLOB_DATA, bl->id, buf + (bl->pack_off - r->off), bl->length, out,
-		                    bl->raw_len, c->opts->verify);
+		if (bl->frame_raw)
+			rc = frame_cursor_member(&fc, cctx, c->repo->keys, bl->pack_off, buf + (bl->pack_off - r->off),
+			                         bl->length, bl->frame_raw, bl->id, bl->member_off, bl->raw_len,
+			                         c->opts->verify, out);
+		else
+			rc = pack_read_open(cctx, c->repo, BLOB_DATA, bl->id, buf + (bl->pack_off - r->off), bl->length,
+			                    out, bl->raw_len, c->opts->verify);
 		if (rc) {
 			codec_hex(bl->id, STRATA_ID_LEN, idhex);
 			rc = rc == -ENOMEM ? strata_err_set(err, rc, "out of memory") :
-			     strata_err_set(err, STRATA_EDAMAGED, "%s (bytes %llu-%llu): chunk %.16s in pack %.16s at offset %u: %s",
+			     strata_err_set(err, STRATA_EDAMAGED, "%s (bytes %llu-%llu): chunk %.16s in pack %.16s at offset %u%s: %s",
 			                    f->path, (unsigned long long)refs[bl->first_ref].file_off,
 			                    (unsigned long long)(refs[bl->first_ref].file_off + bl->raw_len - 1),
-			                    idhex, packhex, bl->pack_off,
+			                    idhex, packhex, bl->pack_off, bl->frame_raw ? " (a frame)" : "",
 			                    pack_read_damage(rc) == PACK_DAMAGE_AUTH ? "fails authentication" :
 			                    pack_read_damage(rc) == PACK_DAMAGE_HASH ? "does not match its ID (sealed from wrong bytes)" :
 			                    "cannot be decoded");
@@ -251,6 +260,7 @@ static int fetch_range(Ctx *c, CodecCtx *cctx, size_t ri, StrataErr *err)
 	}
 out:
 	free(run);
+	frame_cursor_free(&fc);
 	bufpool_put(&c->bufs, win, win_cap);
 	bufpool_put(&c->bufs, buf, buf_cap);
 	return rc;

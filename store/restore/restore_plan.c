@@ -101,7 +101,10 @@ static int cmp_blob(const void *a, const void *b)
 
 	if (c)
 		return c;
-	return x->pub.pack_off < y->pub.pack_off ? -1 : x->pub.pack_off > y->pub.pack_off;
+	if (x->pub.pack_off != y->pub.pack_off)
+		return x->pub.pack_off < y->pub.pack_off ? -1 : 1;
+	/* Members of one frame, in the frame's order. */
+	return x->pub.member_off < y->pub.member_off ? -1 : x->pub.member_off > y->pub.member_off;
 }
 
 /* Distinct chunks of the sorted references, each looked up once. */
@@ -142,6 +145,8 @@ static int make_blobs(RestorePlan *p, Index *ix, RestorePlanRef *out_bad, uint8_
 		b->pub.pack_off = e.offset;
 		b->pub.length = e.length;
 		b->pub.raw_len = e.raw_len;
+		b->pub.frame_raw = e.frame_raw;
+		b->pub.member_off = e.member_off;
 		b->pub.first_ref = i;
 		b->pub.nrefs = j - i;
 		i = j;
@@ -163,6 +168,13 @@ static int make_ranges(RestorePlan *p)
 		const BuildBlob *b = &p->bb[i];
 		uint64_t end = (uint64_t)b->pub.pack_off + b->pub.length;
 
+		if (r && memcmp(r->pack, b->pack, STRATA_ID_LEN) == 0 && b->pub.frame_raw &&
+		    b->pub.pack_off == p->bb[i - 1].pub.pack_off) {
+			/* Another member of the frame just planned: no bytes more. */
+			r->raw_bytes += b->pub.raw_len;
+			r->nblobs++;
+			continue;
+		}
 		if (r && memcmp(r->pack, b->pack, STRATA_ID_LEN) == 0 &&
 		    b->pub.pack_off >= r->off + r->len &&
 		    b->pub.pack_off - (r->off + r->len) <= p->gap_max &&

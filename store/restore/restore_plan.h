@@ -19,6 +19,11 @@
  * touches files. Memory: 48 bytes per reference plus 96 per distinct
  * chunk; the caller bounds a batch.
  *
+ * Frames (FORMAT.md 9a): a chunk that is a frame's member is planned as
+ * its frame's bytes; the members of one frame a batch needs sort next to
+ * each other (by RAW_OFFSET) in one range, so that the frame is fetched
+ * and opened once for all of them.
+ *
  * Thread safety: a plan belongs to one thread while it is built; once
  * built, ranges, blobs and refs may be read from any number of threads.
  */
@@ -50,9 +55,11 @@ typedef struct RestorePlanRef {
 /* One distinct chunk: where it lives and which refs want it. */
 typedef struct RestorePlanBlob {
 	uint8_t  id[STRATA_ID_LEN];
-	uint32_t pack_off;          /* sealed blob's offset in its pack */
-	uint32_t length;            /* sealed length */
+	uint32_t pack_off;          /* sealed blob's offset in its pack (a member's: its frame's) */
+	uint32_t length;            /* sealed length (a member's: its frame's) */
 	uint32_t raw_len;
+	uint32_t frame_raw;         /* a frame member (FORMAT.md 9a): the frame's RAW_LENGTH; 0 for a blob */
+	uint32_t member_off;        /* a member: where it starts in the frame's plaintext */
 	size_t   first_ref, nrefs;  /* into restore_plan_refs() */
 } RestorePlanBlob;
 

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "store/blob.h"
+#include "store/frame.h"
 #include "store/index.h"
 #include "store/pack_read.h"
 #include "store/sys/outfile.h"
@@ -108,6 +109,7 @@ static void fetch_job(void *arg, void *state)
 	char hex[STRATA_ID_HEX_LEN + 1], packhex[STRATA_ID_HEX_LEN + 1];
 	uint64_t start = e0->offset, len = (uint64_t)el->offset + el->length - start;
 	uint8_t *raw = NULL;
+	FrameCursor fc = {0};
 	int rc = 0;
 
 	codec_hex(e0->pack, STRATA_ID_LEN, packhex);
@@ -129,8 +131,13 @@ static void fetch_job(void *arg, void *state)
 	for (uint32_t k = j->first; k < j->first + j->count; k++) {
 		uint32_t i = f->u[k];
 		const IndexEntry *e = &f->ents[i];
-		rc = pack_read_open(state, f->repo, e->type, f->d->ids[i], raw + (e->offset - start), e->length,
-		                    f->buf + f->offs[i], e->raw_len, 1);
+		if (e->frame_raw)   /* a frame's member (FORMAT.md 9a): each frame opened once */
+			rc = frame_cursor_member(&fc, state, f->repo->keys, e->offset, raw + (e->offset - start), e->length,
+			                         e->frame_raw, f->d->ids[i], e->member_off, e->raw_len, 1,
+			                         f->buf + f->offs[i]);
+		else
+			rc = pack_read_open(state, f->repo, e->type, f->d->ids[i], raw + (e->offset - start), e->length,
+			                    f->buf + f->offs[i], e->raw_len, 1);
 		if (rc) {
 			codec_hex(f->d->ids[i], STRATA_ID_LEN, hex);
 			rc = rc == -ENOMEM ? strata_err_set(&err, rc, "out of memory")
@@ -145,6 +152,7 @@ static void fetch_job(void *arg, void *state)
 out:
 	if (rc)
 		set_fatal(f, rc, &err);
+	frame_cursor_free(&fc);
 	free(raw);
 	free(j);
 }
@@ -241,6 +249,11 @@ static int read_chunks(Repo *repo, const WalDesc *d, uint8_t *buf, StrataErr *er
 		FetchJob *j;
 		while (k + n < nu) {
 			const IndexEntry *e = &ents[u[k + n]];
+			if (e->frame_raw && e->offset == ents[u[k + n - 1]].offset &&
+			    memcmp(e->pack, e0->pack, STRATA_ID_LEN) == 0) {
+				n++;   /* another member of the same frame: no bytes more */
+				continue;
+			}
 			if (memcmp(e->pack, e0->pack, STRATA_ID_LEN) != 0 || e->offset < end ||
 			    e->offset - end > RANGE_GAP_MAX || (uint64_t)e->offset + e->length - e0->offset > RANGE_MAX)
 				break;

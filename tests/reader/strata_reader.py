@@ -18,6 +18,8 @@ shared libraries runs it.
     strata_reader.py REPO verify-packs [--read-data]  every pack's trailer against the
                                                     index; and every blob opened
     strata_reader.py REPO rechunk FILE              FastCDC cut lengths (§13) of a local file
+    strata_reader.py REPO frames                    one line per frame (§9a, format 3): pack
+                                                    offset length then its members' IDs
 
 The password comes from --password-file FILE, else $STRATA_PASSWORD_FILE,
 else $STRATA_PASSWORD (one trailing newline of a file is dropped). SNAPSHOT
@@ -229,7 +231,7 @@ SEALED_HEAD = 8 + 4 + 24
 
 
 class Repo:
-    KNOWN = {b"STRATACF": 2, b"STRATAIX": 1, b"STRATASN": 1, b"STRATATR": 1}
+    KNOWN = {b"STRATACF": 3, b"STRATAIX": 1, b"STRATASN": 1, b"STRATATR": 1}
 
     def __init__(self, path, password):
         self.path = path
@@ -237,7 +239,7 @@ class Repo:
         if len(raw) < SEALED_HEAD or raw[:8] != b"STRATACF":
             raise ReaderError("config: not a strata config (no STRATACF magic)")
         self.format = struct.unpack("<I", raw[8:12])[0]
-        if self.format not in (1, 2):
+        if self.format not in (1, 2, 3):
             raise ReaderError("config: repository format %d unknown to this reader" % self.format)
         self.master = self.open_key(password)
         self.id_key = kdf(self.master, 1)
@@ -360,7 +362,9 @@ class Repo:
             rel = "index/" + n
             plain = self.unseal(self.read_named(rel, n), b"STRATAIX", rel)
             c = Cursor(zstd_frame(plain, 1 << 30, rel), rel)
-            if c.u8() != 1:
+            version = c.u8()
+            # §9a: version 2 (format 3 only) lists frames and members.
+            if version not in ((1, 2) if self.format >= 3 else (1,)):
                 raise ReaderError("%s: content version unknown" % rel)
             for _ in range(c.u32()):
                 pack = c.take(32).hex()
@@ -368,17 +372,31 @@ class Repo:
                 if kind not in (0, 1):
                     raise ReaderError("%s: pack kind %d unknown" % (rel, kind))
                 size = c.u64()
-                entries = [read_entry(c) for _ in range(c.u32())]
+                entries = [read_entry(c, version) for _ in range(c.u32())]
+                frame = None
                 for (typ, cid, off, ln, raw) in entries:
-                    if (typ == 0) != (kind == 0) or ln < 41 or off + ln > size:
+                    if typ == 4:
+                        if frame is None:
+                            raise ReaderError("%s: member %s without a frame" % (rel, cid.hex()[:16]))
+                        continue
+                    if (typ in (0, 3)) != (kind == 0) or ln < 41 or off + ln > size:
                         raise ReaderError("%s: entry %s does not fit pack %s"
                                           % (rel, cid.hex()[:16], pack[:16]))
+                    frame = (off, ln, raw) if typ == 3 else None
                 self.packs[pack] = (kind, size, entries)
+                frame = None
                 for (typ, cid, off, ln, raw) in entries:
                     # A blob is (TYPE, ID): a data chunk may have a tree's
                     # ID. The first listing wins; every listing points at
                     # an authentic copy, since the blob's AEAD binds both.
-                    idx.setdefault((typ, cid), (pack, kind, typ, off, ln, raw))
+                    # A frame member stands for the data blob of its ID,
+                    # at its frame's place and its RAW_OFFSET in it (§9a).
+                    if typ == 3:
+                        frame = (off, ln, raw)
+                    elif typ == 4:
+                        idx.setdefault((0, cid), (pack, kind, 4, frame[0], frame[1], raw, frame[2], off))
+                    else:
+                        idx.setdefault((typ, cid), (pack, kind, typ, off, ln, raw))
             if not c.done():
                 raise ReaderError("%s: bytes after the last pack" % rel)
         self._index = idx
@@ -392,7 +410,7 @@ class Repo:
         e = self.index().get((want_type, cid))
         if e is None:
             raise ReaderError("chunk %s: no index file lists it as type %d" % (cid.hex()[:16], want_type))
-        pack, kind, typ, off, ln, raw = e
+        pack, kind, typ, off, ln, raw = e[:6]
         rel = self.pack_path(pack, kind)
         what = "%s blob %s" % (rel, cid.hex()[:16])
         try:
@@ -411,21 +429,58 @@ class Repo:
             raise ReaderError("%s: %s" % (rel, e.strerror))
         if len(sealed) != ln:
             raise ReaderError("%s: truncated" % what)
+        if typ == 4:
+            frame_raw, member_off = e[6], e[7]
+            members, p = self.open_frame(sealed, frame_raw, "%s frame at %d" % (rel, off))
+            if (cid, member_off, raw) not in members:
+                raise ReaderError("%s: its frame's HEADER does not list it at %d" % (what, member_off))
+            data = p[member_off:member_off + raw]
+            if hashlib.blake2b(data, digest_size=32, key=self.id_key).digest() != cid:
+                raise ReaderError("%s: plaintext does not hash to its ID" % what)
+            return data
         return self.open_blob(sealed, typ, cid, raw, what)
 
-    def open_blob(self, sealed, typ, cid, raw, what):
-        """§8: NONCE (24) || AEAD(enc_key, NONCE, CODEC || BODY, 0x01 || TYPE || ID)."""
+    def open_frame(self, sealed, frame_raw, what):
+        """§9a: a blob of TYPE 3 and ID 0^32 whose plaintext is HEADER ||
+        chunks; HEADER = 0x01 || M || (ID || RAW_LENGTH) * M. Returns the
+        members as (ID, RAW_OFFSET, RAW_LENGTH) and the plaintext."""
+        if frame_raw > 16 << 20:
+            raise ReaderError("%s: not a frame" % what)
+        p = self.unseal_blob(sealed, 3, bytes(32), frame_raw, what)
+        if len(p) != frame_raw or len(p) < 2 or p[0] != 1 or p[1] < 1:
+            raise ReaderError("%s: HEADER malformed" % what)
+        m = p[1]
+        pos = 2 + 36 * m
+        members = []
+        for k in range(m):
+            h = p[2 + 36 * k:2 + 36 * (k + 1)]
+            if len(h) != 36:
+                raise ReaderError("%s: HEADER malformed" % what)
+            ln = struct.unpack("<I", h[32:])[0]
+            if ln < 1:
+                raise ReaderError("%s: HEADER malformed" % what)
+            members.append((h[:32], pos, ln))
+            pos += ln
+        if pos != len(p) or len(set(x[0] for x in members)) != m:
+            raise ReaderError("%s: HEADER malformed" % what)
+        return members, p
+
+    def unseal_blob(self, sealed, typ, cid, raw, what):
+        """§8: NONCE (24) || AEAD(enc_key, NONCE, CODEC || BODY, 0x01 || TYPE || ID),
+        the plaintext (at most raw bytes once decompressed)."""
         if len(sealed) < 24 + 1 + 16:
             raise ReaderError("%s: too short for a blob" % what)
         plain = aead_open(self.enc_key, sealed[:24], sealed[24:],
                           bytes([1, typ]) + cid, what)
         codec, body = plain[0], plain[1:]
         if codec == 0:
-            data = body
-        elif codec == 1:
-            data = zstd_frame(body, raw, what, expect=raw)
-        else:
-            raise ReaderError("%s: codec %d unknown" % (what, codec))
+            return body
+        if codec == 1:
+            return zstd_frame(body, raw, what, expect=raw)
+        raise ReaderError("%s: codec %d unknown" % (what, codec))
+
+    def open_blob(self, sealed, typ, cid, raw, what):
+        data = self.unseal_blob(sealed, typ, cid, raw, what)
         if len(data) != raw:
             raise ReaderError("%s: %d bytes, index says %d" % (what, len(data), raw))
         if hashlib.blake2b(data, digest_size=32, key=self.id_key).digest() != cid:
@@ -491,10 +546,11 @@ class Repo:
             yield data
 
 
-def read_entry(c):
-    """§9 ENTRY: TYPE (u8) || CHUNK_ID (32) || OFFSET || LENGTH || RAW_LENGTH (u32)."""
+def read_entry(c, version=1):
+    """§9 ENTRY: TYPE (u8) || CHUNK_ID (32) || OFFSET || LENGTH || RAW_LENGTH (u32);
+    entries version 2 (§9a) adds TYPE 3 (frame) and 4 (member)."""
     typ = c.u8()
-    if typ not in (0, 1, 2):
+    if typ not in ((0, 1, 2, 3, 4) if version == 2 else (0, 1, 2)):
         raise ReaderError("%s: blob type %d unknown" % (c.what, typ))
     cid = c.take(32)
     return (typ, cid, c.u32(), c.u32(), c.u32())
@@ -686,25 +742,46 @@ def cmd_verify_packs(repo, read_data):
         if tstart < 0:
             raise ReaderError("%s: trailer length beyond the file" % rel)
         c = Cursor(repo.unseal(data[tstart:-12], b"STRATATR", rel + " trailer"), rel + " trailer")
-        if c.u8() != 1:
+        version = c.u8()
+        if version not in ((1, 2) if repo.format >= 3 else (1,)):
             raise ReaderError("%s: trailer entries version unknown" % rel)
-        tent = [read_entry(c) for _ in range(c.u32())]
+        tent = [read_entry(c, version) for _ in range(c.u32())]
         if not c.done():
             raise ReaderError("%s: bytes after the trailer's entries" % rel)
         off = 0
-        for (_, _, o, ln, _) in tent:
+        for (typ, _, o, ln, _) in tent:
+            if typ == 4:
+                continue      # a member occupies no pack bytes (§9a)
             if o != off:
                 raise ReaderError("%s: entries not end to end" % rel)
             off += ln
+        if (version == 2) != any(t[0] == 3 for t in tent):
+            raise ReaderError("%s: entries version %d with%s a frame" % (rel, version, "out" if version == 2 else ""))
         if off != tstart:
             raise ReaderError("%s: entries end at %d, trailer starts at %d" % (rel, off, tstart))
         if tent != entries:
             raise ReaderError("%s: trailer differs from the index file" % rel)
-        for (typ, cid, o, ln, raw) in tent:
-            want = (0,) if kind == 0 else (1, 2)
+        for i, (typ, cid, o, ln, raw) in enumerate(tent):
+            want = (0, 3, 4) if kind == 0 else (1, 2)
             if typ not in want:
                 raise ReaderError("%s: blob type %d in a %s pack" % (rel, typ, "data" if kind == 0 else "tree"))
-            if read_data:
+            if typ == 3:
+                mem = []
+                for t in tent[i + 1:]:
+                    if t[0] != 4:
+                        break
+                    mem.append((t[1], t[2], t[4]))
+                if not mem:
+                    raise ReaderError("%s: frame at %d without members" % (rel, o))
+                if read_data:
+                    what = "%s frame at %d" % (rel, o)
+                    members, p = repo.open_frame(data[o:o + ln], raw, what)
+                    if members != mem:
+                        raise ReaderError("%s: HEADER differs from the trailer's members" % what)
+                    for (cid2, mo, ml) in members:
+                        if hashlib.blake2b(p[mo:mo + ml], digest_size=32, key=repo.id_key).digest() != cid2:
+                            raise ReaderError("%s: member %s does not hash to its ID" % (what, cid2.hex()[:16]))
+            elif read_data and typ != 4:
                 repo.open_blob(data[o:o + ln], typ, cid, raw, "%s blob %s" % (rel, cid.hex()[:16]))
         if repo.name_hash(data) != pack:
             raise ReaderError("%s: content does not match its name" % rel)
@@ -761,6 +838,18 @@ def main(argv):
             cmd_trees(repo, repo.snapshot(rest[0]), out)
         elif cmd == "verify-packs" and rest in ([], ["--read-data"]):
             cmd_verify_packs(repo, bool(rest))
+        elif cmd == "frames" and not rest:
+            repo.index()
+            for pack, (kind, size, entries) in sorted(repo.packs.items()):
+                for i, (typ, cid, o, ln, raw) in enumerate(entries):
+                    if typ != 3:
+                        continue
+                    ids = []
+                    for t in entries[i + 1:]:
+                        if t[0] != 4:
+                            break
+                        ids.append(t[1].hex())
+                    print("%s %d %d %s" % (pack, o, ln, " ".join(ids)))
         elif cmd == "rechunk" and len(rest) == 1:
             ch = repo.config["chunker"]
             if ch.get("algorithm") != "fastcdc-normalized-2":

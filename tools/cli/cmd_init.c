@@ -51,8 +51,8 @@ static int on_opt(Cli *cli, int opt, const char *arg, void *ctx)
 		return cli_tier_set(arg, &err) ? cli_usage(cli, "%s", err.msg) : CLI_CONTINUE;
 	}
 	case OPT_FORMAT_VERSION:
-		if (strcmp(arg, "1") != 0 && strcmp(arg, "2") != 0)
-			return cli_usage(cli, "--format-version takes 1 or 2, not %s", arg);
+		if (strcmp(arg, "1") != 0 && strcmp(arg, "2") != 0 && strcmp(arg, "3") != 0)
+			return cli_usage(cli, "--format-version takes 1, 2 or 3, not %s", arg);
 		params->format_version = arg[0] - '0';
 		return CLI_CONTINUE;
 	case OPT_LOCK_DAYS: {
@@ -150,7 +150,10 @@ const CliCommand cmd_init = {
 		"                          (tools/cli/doc/s3.md)\n"
 		"      --format-version N  2 (the default) names files by SHA-256, 1 by\n"
 		"                          BLAKE2b-256 as strata 0.1 did; choose 1 only\n"
-		"                          when strata 0.1 must read the repository\n"
+		"                          when strata 0.1 must read the repository; 3 is\n"
+		"                          2 with frames (consecutive new chunks of a file\n"
+		"                          compressed together, store/FORMAT.md 9a): only\n"
+		"                          strata from 2026-12-08 reads it\n"
 		"      --object-lock-days N  immutable backups on S3: every object written\n"
 		"                          to this repository (by any later command too; lock\n"
 		"                          files and prune plans excepted) is retained N days\n"

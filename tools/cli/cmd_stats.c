@@ -28,6 +28,9 @@ static void print_human(const RepoStats *s)
 	printf("per snapshot:       %.0f bytes of metadata on average (new trees + snapshot file)\n",
 	       s->metadata_per_snapshot);
 	printf("index entries:      %llu\n", (unsigned long long)s->index_chunks);
+	if (s->frames)
+		printf("frames:             %llu holding %llu chunks\n", (unsigned long long)s->frames,
+		       (unsigned long long)s->frame_members);
 	printf("dedup ratio:        %.2fx\n", s->dedup_ratio);
 	printf("compression ratio:  %.2fx\n", s->compression_ratio);
 }
@@ -48,7 +51,7 @@ static int run(Cli *cli, int argc, char **argv)
 	    (rc = repo_stats(repo, &s, &err)))
 		goto out;
 	if (cli->json) {
-		if (cli_json_print(json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:f,s:f}",
+		if (cli_json_print(json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:f,s:f}",
 			"snapshots",           (json_int_t)s.snapshots,
 			"logical_bytes",       (json_int_t)s.logical_bytes,
 			"unique_bytes",        (json_int_t)s.unique_bytes,
@@ -56,6 +59,8 @@ static int run(Cli *cli, int argc, char **argv)
 			"stored_bytes",        (json_int_t)s.stored_bytes,
 			"packs",               (json_int_t)s.packs,
 			"index_chunks",        (json_int_t)s.index_chunks,
+			"frames",              (json_int_t)s.frames,
+			"frame_members",       (json_int_t)s.frame_members,
 			"tree_bytes",          (json_int_t)s.tree_bytes,
 			"snapshot_file_bytes", (json_int_t)s.snapshot_file_bytes,
 			"dedup_ratio",         s.dedup_ratio,

@@ -1,4 +1,4 @@
-/* frame_probe — what frames (FORMAT.md §9a, draft of format 3) would store
+/* frame_probe — what frames (FORMAT.md §9a, format 3) would store
  * and cost on a directory, measured with strata's own codec: each file is
  * cut as a backup cuts it (FastCDC 8/32/128 KiB, or 16 KiB page runs for
  * PostgreSQL relation files, §13a), chunks already seen are deduplicated,
