@@ -97,11 +97,23 @@ print(eval(sys.argv[2]))' "$2" "$3"
 			fi
 			return
 		fi
+		# Each request is numbered and its status line names the number:
+		# an open of the FIFO that meets the server's previous answer
+		# still closing reads EOF (seen under load: the caller then took
+		# the previous answer, and every later one was one behind), and
+		# the answer to a request whose caller was killed is not ours.
+		read -r _js_n <"$E2E_JS/seq" 2>/dev/null || _js_n=0
+		_js_n=$((_js_n + 1))
+		echo "$_js_n" >"$E2E_JS/seq"
 		printf '%s' "$2" >"$E2E_JS/file"
 		printf '%s' "$3" >"$E2E_JS/expr"
 		printf '%s' "$PWD" >"$E2E_JS/cwd"
-		echo "$1" >"$E2E_JS/in"
-		read -r _js_st <"$E2E_JS/back"
+		echo "$1 $_js_n" >"$E2E_JS/in"
+		_js_got=
+		while [ "$_js_got" != "$_js_n" ]; do
+			_js_got= _js_st=
+			read -r _js_got _js_st <"$E2E_JS/back"
+		done
 		cat "$E2E_JS/out"
 		[ -s "$E2E_JS/err" ] && cat "$E2E_JS/err" >&2
 		return "${_js_st:-1}"

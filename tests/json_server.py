@@ -4,10 +4,11 @@
 #
 # A request: the caller (holding DIR/lock) writes DIR/file (the JSON
 # document's absolute path), DIR/expr (the Python expression) and DIR/cwd,
-# then a line to the FIFO DIR/in; the answer is the expression's value
-# printed to DIR/out, what a one-off `python3 -c` would have printed to
-# standard error to DIR/err, and its exit status as a line on the FIFO
-# DIR/back. Each request evaluates in fresh globals (json, sys, d), as the
+# then a line "KIND SEQ" to the FIFO DIR/in (SEQ numbers the request);
+# the answer is the expression's value printed to DIR/out, what a one-off
+# `python3 -c` would have printed to standard error to DIR/err, and
+# "SEQ STATUS" (its exit status) as a line on the FIFO DIR/back. Each
+# request evaluates in fresh globals (json, sys, d), as the
 # one-off python did. The server leaves when the script (PID) has exited or
 # DIR is gone; it runs in its own session, so that a test signalling its
 # process group does not stop it. With E2E_EXTRA_CPU set (tests/run.sh), it
@@ -123,11 +124,12 @@ def main():
         buf += chunk
         while b'\n' in buf:
             line, buf = buf.split(b'\n', 1)
-            status = answer(line.decode())
+            kind, _, seq = line.decode().partition(' ')
+            status = answer(kind)
             account()
             try:
                 with open(os.path.join(D, 'back'), 'w') as f:
-                    f.write('%d\n' % status)
+                    f.write('%s %d\n' % (seq, status))
             except OSError:
                 if not alive():
                     return
