@@ -76,7 +76,12 @@ typedef struct LockOptions {
 
 /* lock_acquire — take a lock of mode on repo: write locks/<random id>,
  * list locks/, and if a live lock of another process conflicts (table
- * above), delete ours and fail — after retrying for opts->wait_s seconds.
+ * above), delete ours and fail — after retrying for opts->wait_s seconds
+ * (first after 0.1-0.3 s, the pause doubling up to 2.5-7.5 s, the last
+ * try when wait_s has passed; the error is the last try's). SIGTERM,
+ * SIGINT, SIGHUP and SIGQUIT are blocked in the calling thread from
+ * writing our file until it is deleted after a failed try (or taken), so
+ * one sent to a waiting process ends it without leaving its lock file.
  * A file in locks/ that cannot be a lock of this repository (larger than
  * OBJSIZE_LOCK_MAX, not a sealed lock file, failing authentication) is
  * ignored, reported through opts->on_warn; an authentic lock this strata
