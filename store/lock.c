@@ -19,11 +19,6 @@
 #include "store/repo_internal.h"
 
 #define LOCK_DIR       "locks/"
-/* While waiting for a conflicting lock: first retry after about this long,
- * doubling up to LOCK_RETRY_MAX_MS, each with random jitter so that two
- * waiters do not keep colliding. */
-#define LOCK_RETRY_MIN_MS 200
-#define LOCK_RETRY_MAX_MS 5000
 
 /* IDs of files in locks/ (64 hex digits each). */
 struct name_list {
@@ -757,7 +752,7 @@ int lock_acquire(Repo *repo, LockMode mode, const LockOptions *opts, Lock **out,
 	RemoteErr rerr = {{0}};
 	struct passwd *pw;
 	int64_t deadline;
-	long delay_ms = LOCK_RETRY_MIN_MS;
+	long delay_ms = LOCK_RETRY_MIN_MS, max_ms = LOCK_RETRY_MAX_MS;
 	int rc;
 
 	if (!l)
@@ -793,6 +788,10 @@ int lock_acquire(Repo *repo, LockMode mode, const LockOptions *opts, Lock **out,
 	l->rec.created_ns = now_ns();
 	l->rec.stale_after_s = opts && opts->stale_after_s > 0 ? opts->stale_after_s : LOCK_STALE_AFTER_S;
 	deadline = boot_ns() + (opts && opts->wait_s > 0 ? opts->wait_s : 0) * 1000000000LL;
+	if (opts && opts->retry_max_ms > 0)
+		max_ms = (long)(opts->retry_max_ms < LOCK_RETRY_MAX_MS ? opts->retry_max_ms : LOCK_RETRY_MAX_MS);
+	if (delay_ms > max_ms)
+		delay_ms = max_ms;
 	for (;;) {
 		sigset_t old;
 		int64_t left_ms;
@@ -805,7 +804,7 @@ int lock_acquire(Repo *repo, LockMode mode, const LockOptions *opts, Lock **out,
 		if (rc != STRATA_ELOCKED || left_ms <= 0)
 			goto fail;
 		retry_sleep(delay_ms, left_ms);
-		delay_ms = delay_ms * 2 > LOCK_RETRY_MAX_MS ? LOCK_RETRY_MAX_MS : delay_ms * 2;
+		delay_ms = delay_ms * 2 > max_ms ? max_ms : delay_ms * 2;
 	}
 	if (pthread_create(&l->thread, NULL, refresher, l) != 0) {
 		delete_own(l);

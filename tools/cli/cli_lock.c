@@ -69,7 +69,7 @@ static int env_seconds(const char *name, long *out, StrataErr *err)
 int cli_lock_options(const Cli *cli, LockOptions *out, StrataErr *err)
 {
 	const char *w = cli->lock_wait ? cli->lock_wait : getenv("STRATA_LOCK_WAIT");
-	long wait = 0, refresh = 0, stale = 0;
+	long wait = 0, refresh = 0, stale = 0, retry_ms = 0;
 	int rc;
 
 	if (w && *w && cli_lock_parse_wait(w, &wait) != 0)
@@ -78,8 +78,12 @@ int cli_lock_options(const Cli *cli, LockOptions *out, StrataErr *err)
 	if ((rc = env_seconds("STRATA_LOCK_REFRESH", &refresh, err)) ||
 	    (rc = env_seconds("STRATA_LOCK_STALE", &stale, err)))
 		return rc;
+	if ((w = getenv("STRATA_LOCK_RETRY_MS")) && *w && cli_parse_int(w, 1, LOCK_RETRY_MAX_MS, &retry_ms) != 0)
+		return strata_err_set(err, STRATA_EUSAGE, "STRATA_LOCK_RETRY_MS=%s: expected milliseconds from 1 to %d",
+		                      w, LOCK_RETRY_MAX_MS);
 	out->command = cli->cmd ? cli->cmd->name : "strata";
 	out->wait_s = wait;
+	out->retry_max_ms = retry_ms;
 	out->refresh_s = refresh;
 	out->stale_after_s = stale;
 	out->on_lost = on_lost;
