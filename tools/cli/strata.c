@@ -164,6 +164,7 @@ static void help_main(void)
 		"  STRATA_S3_TRANSFERS      requests in flight at once (default 8; --transfers)\n"
 		"  STRATA_S3_RETRIES        retries of a failed request, 0..100 (default 5)\n"
 		"  STRATA_S3_LOW_SPEED_TIME seconds below 1 KiB/s before a retry (default 60)\n"
+		"  STRATA_S3_BACKOFF_MS     the first retry's pause, doubling to 10 s (default 200)\n"
 		"  STRATA_S3_STORAGE_CLASS  e.g. data=GLACIER,metadata=STANDARD (--storage-class)\n"
 		"  STRATA_S3_CA_BUNDLE      PEM file of the CAs for an https endpoint\n"
 		"  STRATA_S3_LIST_MAX_PAGES pages one listing may take (default 1000000)\n"
