@@ -230,8 +230,11 @@ if [ "$peak" = 3 ]; then pass s3repo_transfers_3_at_once; else fail s3repo_trans
 restored s3repo_transfers_3_bit_exact "$T/r9"
 # Backup uploads: packs stored by parallel uploaders, at most transfers of
 # them. Each data pack's PUT is held 2 s, longer than sealing the next pack
-# takes even under the sanitizers, so two uploads overlap.
-head -c 60000000 /dev/urandom >"$S/d1/fifth"
+# takes even under the sanitizers, so two uploads overlap. 40 MB are three
+# data packs of at most 16 MiB: the third is sealed while the first two are
+# held, so a third upload at once would show (60 MB, four packs, proved no
+# more and cost ~20 MB more to upload, check and restore).
+head -c 40000000 /dev/urandom >"$S/d1/fifth"
 s3_faults '*:slowdata-2000'
 expect s3repo_transfers_2_backup "$STRATA" -r "$P" --transfers 2 backup "$S"
 peak=$(s3_proxy_peak)
