@@ -789,7 +789,7 @@ int lock_acquire(Repo *repo, LockMode mode, const LockOptions *opts, Lock **out,
 	l->rec.stale_after_s = opts && opts->stale_after_s > 0 ? opts->stale_after_s : LOCK_STALE_AFTER_S;
 	deadline = boot_ns() + (opts && opts->wait_s > 0 ? opts->wait_s : 0) * 1000000000LL;
 	if (opts && opts->retry_max_ms > 0)
-		max_ms = (long)(opts->retry_max_ms < LOCK_RETRY_MAX_MS ? opts->retry_max_ms : LOCK_RETRY_MAX_MS);
+		max_ms = opts->retry_max_ms < 2 ? 2 : (long)(opts->retry_max_ms < LOCK_RETRY_MAX_MS ? opts->retry_max_ms : LOCK_RETRY_MAX_MS);
 	if (delay_ms > max_ms)
 		delay_ms = max_ms;
 	for (;;) {

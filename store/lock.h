@@ -75,8 +75,9 @@ typedef struct LockOptions {
 	int64_t stale_after_s;      /* 0 = LOCK_STALE_AFTER_S; written into the
 	                               lock: readers use the holder's value */
 	int64_t wait_s;             /* keep retrying a conflict this long; 0 = fail at once */
-	int64_t retry_max_ms;       /* longest pause between two tries while waiting;
-	                               0 = LOCK_RETRY_MAX_MS */
+	int64_t retry_max_ms;       /* longest pause between two tries while waiting
+	                               (at least 2: never a busy loop); 0 =
+	                               LOCK_RETRY_MAX_MS */
 	LockLostFn on_lost;         /* may be NULL: then only lock_check reports it */
 	void *lost_ctx;
 	LockWarnFn on_warn;         /* may be NULL: ignored files then go unmentioned */

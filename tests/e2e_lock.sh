@@ -279,6 +279,8 @@ grep -qxF "strata: backup: --lock-wait soon: give whole seconds, or a number end
 expect_exit "--lock-wait above a year" 2 "$STRATA" --lock-wait 8761h backup "$T/src"
 expect_exit "bad STRATA_LOCK_WAIT" 2 env STRATA_LOCK_WAIT=soon "$STRATA" backup "$T/src"
 err_has "bad STRATA_LOCK_WAIT: message" "STRATA_LOCK_WAIT=soon: give whole seconds, or a number ending in s, m or h"
+expect_exit "STRATA_LOCK_RETRY_MS below 10" 2 env STRATA_LOCK_RETRY_MS=5 "$STRATA" backup "$T/src"
+err_has "bad STRATA_LOCK_RETRY_MS: message" "STRATA_LOCK_RETRY_MS=5: expected milliseconds from 10 to 5000"
 # Ended while waiting (SIGTERM, SIGINT): gone at once, and only the
 # holder's lock is left. Two signals at different points of the waits.
 ls "$R/locks" >"$T/locks.held"

@@ -78,8 +78,8 @@ int cli_lock_options(const Cli *cli, LockOptions *out, StrataErr *err)
 	if ((rc = env_seconds("STRATA_LOCK_REFRESH", &refresh, err)) ||
 	    (rc = env_seconds("STRATA_LOCK_STALE", &stale, err)))
 		return rc;
-	if ((w = getenv("STRATA_LOCK_RETRY_MS")) && *w && cli_parse_int(w, 1, LOCK_RETRY_MAX_MS, &retry_ms) != 0)
-		return strata_err_set(err, STRATA_EUSAGE, "STRATA_LOCK_RETRY_MS=%s: expected milliseconds from 1 to %d",
+	if ((w = getenv("STRATA_LOCK_RETRY_MS")) && *w && cli_parse_int(w, 10, LOCK_RETRY_MAX_MS, &retry_ms) != 0)
+		return strata_err_set(err, STRATA_EUSAGE, "STRATA_LOCK_RETRY_MS=%s: expected milliseconds from 10 to %d",
 		                      w, LOCK_RETRY_MAX_MS);
 	out->command = cli->cmd ? cli->cmd->name : "strata";
 	out->wait_s = wait;

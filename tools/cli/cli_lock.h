@@ -24,7 +24,7 @@
  *                                 (default 0: fail at once with exit code 11,
  *                                 the same message after a wait)
  *   STRATA_LOCK_RETRY_MS=MS       the longest pause between two tries while
- *                                 waiting (default and at most 5000; the
+ *                                 waiting, 10 to 5000 (default 5000; the
  *                                 tests' kill rounds use 200: their
  *                                 holders end within a second)
  *   STRATA_LOCK_REFRESH=SECONDS   refresh interval (default 300)
