@@ -19,11 +19,6 @@
 #include "store/repo_internal.h"
 
 #define LOCK_DIR       "locks/"
-/* While waiting for a conflicting lock: first retry after about this long,
- * doubling up to LOCK_RETRY_MAX_MS, each with random jitter so that two
- * waiters do not keep colliding. */
-#define LOCK_RETRY_MIN_MS 200
-#define LOCK_RETRY_MAX_MS 5000
 
 /* IDs of files in locks/ (64 hex digits each). */
 struct name_list {
@@ -694,6 +689,61 @@ static void lock_free(Lock *l)
 	free(l);
 }
 
+/* The signals that end a waiting strata (SIGTERM from systemd or a job
+ * runner's timeout, ^C, a closed terminal). */
+static void ending_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGQUIT);
+}
+
+/* One try at the lock: write our file, look for a conflicting one, and
+ * on any failure delete ours again. The ending signals stay blocked in
+ * the calling thread meanwhile (its old mask in *old, for the caller to
+ * restore, whatever the result), so that one arriving between the write
+ * and the delete of a failed try ends the process only after the delete:
+ * a waiter stopped while it waits leaves no lock behind (one left would
+ * hold off other hosts for its stale timeout). Another thread of the
+ * process that has them unblocked may still take them (the refresher of
+ * a lock the process already holds, --post-hook's signal thread). */
+static int attempt(Lock *l, sigset_t *old, StrataErr *err)
+{
+	sigset_t block;
+	int rc;
+
+	ending_signals(&block);
+	pthread_sigmask(SIG_BLOCK, &block, old);
+	l->rec.refreshed_ns = now_ns();
+	rc = write_record(l, err);
+	if (rc)
+		return rc;
+	l->last_ok_boot_ns = boot_ns();
+	rc = find_conflict(l, err);
+	if (rc)
+		delete_own(l);
+	return rc;
+}
+
+/* Sleep about ms (half to one and a half times: two waiters started
+ * together do not keep colliding), at most max_ms. */
+static void retry_sleep(long ms, long max_ms)
+{
+	uint32_t jitter;
+	struct timespec ts;
+
+	codec_random(&jitter, sizeof jitter);
+	ms = ms / 2 + (long)(jitter % (uint32_t)ms);
+	if (ms > max_ms)
+		ms = max_ms;
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (ms % 1000) * 1000000L;
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
 int lock_acquire(Repo *repo, LockMode mode, const LockOptions *opts, Lock **out,
                  StrataErr *err)
 {
@@ -702,7 +752,7 @@ int lock_acquire(Repo *repo, LockMode mode, const LockOptions *opts, Lock **out,
 	RemoteErr rerr = {{0}};
 	struct passwd *pw;
 	int64_t deadline;
-	long delay_ms = LOCK_RETRY_MIN_MS;
+	long delay_ms = LOCK_RETRY_MIN_MS, max_ms = LOCK_RETRY_MAX_MS;
 	int rc;
 
 	if (!l)
@@ -738,28 +788,23 @@ int lock_acquire(Repo *repo, LockMode mode, const LockOptions *opts, Lock **out,
 	l->rec.created_ns = now_ns();
 	l->rec.stale_after_s = opts && opts->stale_after_s > 0 ? opts->stale_after_s : LOCK_STALE_AFTER_S;
 	deadline = boot_ns() + (opts && opts->wait_s > 0 ? opts->wait_s : 0) * 1000000000LL;
+	if (opts && opts->retry_max_ms > 0)
+		max_ms = opts->retry_max_ms < 2 ? 2 : (long)(opts->retry_max_ms < LOCK_RETRY_MAX_MS ? opts->retry_max_ms : LOCK_RETRY_MAX_MS);
+	if (delay_ms > max_ms)
+		delay_ms = max_ms;
 	for (;;) {
-		l->rec.refreshed_ns = now_ns();
-		rc = write_record(l, err);
-		if (rc)
-			goto fail;
-		l->last_ok_boot_ns = boot_ns();
-		rc = find_conflict(l, err);
+		sigset_t old;
+		int64_t left_ms;
+		rc = attempt(l, &old, err);
+		/* Ours is held, or its file gone: a pending SIGTERM may end us now. */
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		if (rc == 0)
 			break;
-		delete_own(l);
-		if (rc != STRATA_ELOCKED || boot_ns() >= deadline)
+		left_ms = (deadline - boot_ns()) / 1000000;
+		if (rc != STRATA_ELOCKED || left_ms <= 0)
 			goto fail;
-		{
-			uint32_t jitter;
-			struct timespec ts;
-			codec_random(&jitter, sizeof jitter);
-			long ms = delay_ms / 2 + (long)(jitter % (uint32_t)delay_ms);
-			ts.tv_sec = ms / 1000;
-			ts.tv_nsec = (ms % 1000) * 1000000L;
-			nanosleep(&ts, NULL);
-			delay_ms = delay_ms * 2 > LOCK_RETRY_MAX_MS ? LOCK_RETRY_MAX_MS : delay_ms * 2;
-		}
+		retry_sleep(delay_ms, left_ms);
+		delay_ms = delay_ms * 2 > max_ms ? max_ms : delay_ms * 2;
 	}
 	if (pthread_create(&l->thread, NULL, refresher, l) != 0) {
 		delete_own(l);

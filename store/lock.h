@@ -44,6 +44,13 @@ typedef enum LockMode {
  * make a live lock look stale). */
 #define LOCK_REFRESH_S     300
 #define LOCK_STALE_AFTER_S 1800
+/* While waiting for a conflicting lock: the first pause about this long,
+ * doubling up to LOCK_RETRY_MAX_MS, each between half and one and a half
+ * times that so that two waiters do not keep colliding. A try costs a
+ * PUT, a LIST, a GET per lock and a DELETE: 5 s keeps a long wait on S3
+ * at about 1 request a second. */
+#define LOCK_RETRY_MIN_MS  200
+#define LOCK_RETRY_MAX_MS  5000
 
 typedef struct Lock Lock;
 
@@ -68,6 +75,9 @@ typedef struct LockOptions {
 	int64_t stale_after_s;      /* 0 = LOCK_STALE_AFTER_S; written into the
 	                               lock: readers use the holder's value */
 	int64_t wait_s;             /* keep retrying a conflict this long; 0 = fail at once */
+	int64_t retry_max_ms;       /* longest pause between two tries while waiting
+	                               (at least 2: never a busy loop); 0 =
+	                               LOCK_RETRY_MAX_MS */
 	LockLostFn on_lost;         /* may be NULL: then only lock_check reports it */
 	void *lost_ctx;
 	LockWarnFn on_warn;         /* may be NULL: ignored files then go unmentioned */
@@ -76,7 +86,13 @@ typedef struct LockOptions {
 
 /* lock_acquire — take a lock of mode on repo: write locks/<random id>,
  * list locks/, and if a live lock of another process conflicts (table
- * above), delete ours and fail — after retrying for opts->wait_s seconds.
+ * above), delete ours and fail — after retrying for opts->wait_s seconds
+ * (first after 0.1-0.3 s, the pause doubling up to 2.5-7.5 s or
+ * opts->retry_max_ms, the last
+ * try when wait_s has passed; the error is the last try's). SIGTERM,
+ * SIGINT, SIGHUP and SIGQUIT are blocked in the calling thread from
+ * writing our file until it is deleted after a failed try (or taken), so
+ * one sent to a waiting process ends it without leaving its lock file.
  * A file in locks/ that cannot be a lock of this repository (larger than
  * OBJSIZE_LOCK_MAX, not a sealed lock file, failing authentication) is
  * ignored, reported through opts->on_warn; an authentic lock this strata

@@ -1,9 +1,10 @@
-# e2e_crash.sh — crash safety: a backup and a prune running side by side,
-# each killed with SIGKILL at a random moment (at least 100 kills that land
-# while the process runs); after each round `check` passes (every 5th round
-# `check --read-data`), another backup completes, and snapshots restore
-# bit-exactly; at the end every snapshot restores and --read-data passes. Then a full disk (ENOSPC) on a small
-# tmpfs: a clear error, a valid repository, and recovery.
+# e2e_crash.sh — crash safety: two backups and a prune running side by
+# side, each killed with SIGKILL at a random moment (at least 100 kills that
+# land while the process runs); after each round `check` passes (every 5th
+# round `check --read-data`), another backup completes, and snapshots
+# restore bit-exactly; at the end every snapshot restores and --read-data
+# passes. Then a full disk (ENOSPC) on a small tmpfs: a clear error, a
+# valid repository, and recovery.
 # POSIX sh (run by tests/run.sh with sh). tests/run.sh runs three parts
 # side by side: the kills split in two halves (kills1, kills2), each with
 # its own repository, and the full disk (enospc).
@@ -18,8 +19,9 @@ SMALL="--chunk-min 1K --chunk-avg 4K --chunk-max 16K --pack-size 96K"
 case "${BUILD:-build}" in *asan*) KILLS_DEFAULT=40 ;; *) KILLS_DEFAULT=100 ;; esac
 KILLS_WANTED=${KILLS_WANTED:-$KILLS_DEFAULT}
 # The loop runs until enough kills landed, at most MAX_ITER rounds (each
-# lands one to three kills; about 45 rounds reach 100 kills). A budget in
-# rounds, not seconds: a loaded machine takes longer, not fewer kills.
+# lands two to three kills, about 2.3; about 45 rounds reach 100 kills). A
+# budget in rounds, not seconds: a loaded machine takes longer, not fewer
+# kills.
 MAX_ITER=${MAX_ITER:-200}
 # Two parts share the kills: half each (all of them when run by hand).
 case "${E2E_PART:-}" in kills1|kills2) KILLS_WANTED=$(( (KILLS_WANTED + 1) / 2 )) ;; esac
@@ -58,28 +60,51 @@ verify_restore() {
 		diff -r "$T/rs$S" "$T/expect/$1" >/dev/null 2>&1
 }
 
+t0=$(date +%s%N)
 expect "first backup" "$STRATA" --json backup "$S"
+DUR=$(( ($(date +%s%N) - t0) / 1000000 ))
 record "$(json "$T/out" "d['snapshot_id']")"
 
-# kill_all PID... — SIGKILL each PID at its own random moment within about
-# the time an unkilled backup took last ($DUR ms, measured below), so kills
-# spread over the whole run of a command whatever the machine's speed; a
-# kill counts only when the process was still running.
-DUR=300
+# kill_all SPAN PID SPAN PID ... — SIGKILL each PID at its own random
+# moment within its SPAN ms (at least 20 ms in: the process has started);
+# a kill counts only when the process was still running. The round's
+# processes wait for each other's locks (--lock-wait) instead of ending on
+# a conflict, so each lives through its own work and the waits: a prune
+# marks beside the backups, waits for them (holding its mark lock, its plan
+# written) and then deletes; a backup started while prune deletes waits.
+# The spans adapt, one per role, to what the kills find: a miss (the
+# process had ended) shortens its role's span by 15 %, a kill that landed
+# lengthens it by 5 %, so about 3 in 4 land and they spread over each
+# whole run, its last moments included, whatever the machine's speed.
 kill_all() {
-	span=$((DUR * 12 / 10)); [ $span -lt 150 ] && span=150
-	for p in "$@"; do echo "$((20 + $(rand $span))) $p"; done | sort -n >"$T/kill-plan"
+	: >"$T/kill-plan"
+	while [ $# -gt 1 ]; do
+		echo "$((20 + $(rand $1))) $2" >>"$T/kill-plan"
+		shift 2
+	done
+	sort -n "$T/kill-plan" >"$T/kill-order"
 	waited=0
+	: >"$T/kill-hit"
 	while read -r at p; do
 		d=$((at - waited))
 		sleep "$(printf '%d.%03d' $((d / 1000)) $((d % 1000)))"
 		waited=$at
-		if kill -9 "$p" 2>/dev/null; then kills=$((kills + 1)); fi
-	done <"$T/kill-plan"
-	for p in "$@"; do wait "$p" 2>/dev/null; done
+		if kill -9 "$p" 2>/dev/null; then kills=$((kills + 1)); echo "$p" >>"$T/kill-hit"; fi
+	done <"$T/kill-order"
 }
+# adapt SPAN PID — SPAN adapted to whether PID's kill landed.
+adapt() { if grep -qxF "$2" "$T/kill-hit"; then echo $(($1 * 105 / 100)); else echo $(($1 * 85 / 100 + 1)); fi; }
+# hit PID — 1 if PID's kill landed, else 0
+hit() { grep -qxF "$1" "$T/kill-hit" && echo 1 || echo 0; }
 
-kills=0; iter=0; bad=0; start=$(date +%s)
+# A waiter tries again at least every 50-150 ms (the default pause grows
+# to 2.5-7.5 s): the holders it waits for end within a second.
+export STRATA_LOCK_RETRY_MS=100
+kills=0; iter=0; bad=0; bkills=0; pkills=0; start=$(date +%s)
+# First spans from the first backup alone ($DUR ms): two backups side by
+# side take about as long; the prune lives through the backups and its
+# own sweep.
+SPAN_B=$((DUR * 12 / 10)); SPAN_P=$((DUR * 25 / 10))
 : >"$T/crash-log"
 while [ $kills -lt "$KILLS_WANTED" ] && [ $iter -lt "$MAX_ITER" ]; do
 	iter=$((iter + 1))
@@ -89,13 +114,23 @@ while [ $kills -lt "$KILLS_WANTED" ] && [ $iter -lt "$MAX_ITER" ]; do
 	mutate
 	# Two backups (two hosts) and a prune side by side, each killed at its
 	# own moment.
-	"$STRATA" backup -q --host h1 "$S" >/dev/null 2>&1 &
+	"$STRATA" backup --lock-wait 60 -q --host h1 "$S" >/dev/null 2>&1 &
 	b1=$!
-	"$STRATA" backup -q --host h2 "$S" >/dev/null 2>&1 &
+	"$STRATA" backup --lock-wait 60 -q --host h2 "$S" >/dev/null 2>&1 &
 	b2=$!
-	"$STRATA" prune -q --max-unused 0 >/dev/null 2>&1 &
+	"$STRATA" prune --lock-wait 60 -q --max-unused 0 >/dev/null 2>&1 &
 	pr=$!
-	kill_all $b1 $b2 $pr
+	kill_all $SPAN_B $b1 $SPAN_B $b2 $SPAN_P $pr
+	# Waiting, none ends on a lock conflict (nor defers its deletion): one
+	# its kill missed has done its whole job.
+	for p in $b1 $b2 $pr; do
+		wait "$p" 2>/dev/null; rc=$?
+		if [ $(hit $p) -eq 0 ] && [ $rc -ne 0 ]; then
+			bad=$((bad + 1)); echo "iteration $iter: process $p (not killed) exited $rc" >>"$T/crash-log"
+		fi
+	done
+	bkills=$((bkills + $(hit $b1) + $(hit $b2))); pkills=$((pkills + $(hit $pr)))
+	SPAN_B=$(adapt "$(adapt $SPAN_B $b1)" $b2); SPAN_P=$(adapt $SPAN_P $pr)
 	# A backup killed after writing its snapshot counts as complete.
 	for id in $(ids | grep -vxF -f "$T/ids-before"); do record "$id"; done
 	# The repository must be valid, whatever the kills interrupted ...
@@ -107,9 +142,7 @@ while [ $kills -lt "$KILLS_WANTED" ] && [ $iter -lt "$MAX_ITER" ]; do
 	fi
 	# ... and the next backup completes from it.
 	mutate
-	t0=$(date +%s%N)
 	if "$STRATA" --json backup "$S" >"$T/bk.json" 2>"$T/bk.err"; then
-		DUR=$(( ($(date +%s%N) - t0) / 1000000 ))
 		id=$(json "$T/bk.json" "d['snapshot_id']")
 		record "$id"
 		if [ $((iter % 4)) -eq 0 ] && ! verify_restore "$id"; then
@@ -119,8 +152,8 @@ while [ $kills -lt "$KILLS_WANTED" ] && [ $iter -lt "$MAX_ITER" ]; do
 		bad=$((bad + 1)); echo "iteration $iter: next backup failed: $(cat "$T/bk.err")" >>"$T/crash-log"
 	fi
 done
-echo "   $kills kills in $iter iterations, $(( $(date +%s) - start )) s"
-[ $bad -eq 0 ] && pass "after every kill: check passes (with --read-data every 5th time) and the next backup completes" ||
+echo "   $kills kills in $iter iterations ($bkills of backups, $pkills of prunes; spans at the end: backups $SPAN_B ms, prune $SPAN_P ms), $(( $(date +%s) - start )) s"
+[ $bad -eq 0 ] && pass "after every kill: check passes (with --read-data every 5th time), the next backup completes, and each process its kill missed succeeded" ||
 	fail "crash safety" "$(head -c 800 "$T/crash-log")"
 [ $kills -ge "$KILLS_WANTED" ] && pass "at least $KILLS_WANTED kills landed" || fail "enough kills" "only $kills in $iter rounds"
 

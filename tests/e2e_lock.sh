@@ -3,7 +3,8 @@
 # refreshed), a process that loses its lock stopping at once, files in
 # locks/ that are no lock of this repository (ignored with a warning) and
 # authentic locks this strata cannot read (they block), `strata unlock`,
-# and waiting with STRATA_LOCK_WAIT.
+# and waiting with --lock-wait (STRATA_LOCK_WAIT): the same error after the
+# wait, no lock left by a waiter ended by a signal.
 # A small helper built from tests/ against libstrata holds a lock of a
 # chosen mode for as long as a test needs (store/lock.h, the real code).
 # POSIX sh (run by tests/run.sh with sh).
@@ -235,20 +236,86 @@ err_has "second prune: one at a time" "(one prune at a time)"
 expect "backup beside a marking prune" "$STRATA" backup "$T/src"
 kill $HOLDER; wait $HOLDER 2>/dev/null
 
-# ---- STRATA_LOCK_WAIT: wait for the holder instead of failing ----
+# ---- --lock-wait / STRATA_LOCK_WAIT: wait for the holder instead of failing ----
+# ms_since START — milliseconds since START ($(date +%s%N)). Milliseconds:
+# whole seconds pass a command that merely straddles a second.
+ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
+# same_lock_line NAME A B — two stderr files say the same, but for the
+# holder's refresh age.
+same_lock_line() {
+	if [ "$(sed 's/refreshed [0-9]* s ago/refreshed N s ago/' "$2")" = "$(sed 's/refreshed [0-9]* s ago/refreshed N s ago/' "$3")" ] &&
+	   [ "$(wc -l <"$3")" -eq 1 ]; then pass "$1"; else fail "$1" "$(cat "$2") / $(cat "$3")"; fi
+}
+"$STRATA" unlock -q >/dev/null 2>&1   # holders killed above left stale locks
 hold exclusive repair 3
 start=$(date +%s%N)
-expect "backup waits with STRATA_LOCK_WAIT" env STRATA_LOCK_WAIT=30 "$STRATA" backup "$T/src"
-# Milliseconds: whole seconds pass a backup that merely straddles a second.
+expect "backup --lock-wait waits for the holder" "$STRATA" backup --lock-wait 30 "$T/src"
 # The holder has nearly 3 s left when hold returns; 2 s leaves a margin.
-waited=$(( ($(date +%s%N) - start) / 1000000 ))
+waited=$(ms_since $start)
 [ $waited -ge 2000 ] && pass "it waited (${waited} ms)" || fail "it waited" "returned after ${waited} ms"
 wait $HOLDER 2>/dev/null
+[ "$(nlocks)" -eq 0 ] && pass "--lock-wait: no lock left after holder and backup" || fail "--lock-wait: no lock left" "$(ls "$R/locks")"
 hold exclusive repair 30
-expect_exit "STRATA_LOCK_WAIT gives up" 11 env STRATA_LOCK_WAIT=1 "$STRATA" backup "$T/src"
+# Giving up: the same line and exit code as without waiting, after the wait.
+expect_exit "locked without --lock-wait" 11 "$STRATA" backup "$T/src"
+cp "$T/err" "$T/err.nowait"
+start=$(date +%s%N)
+expect_exit "--lock-wait 1 gives up" 11 "$STRATA" --lock-wait 1 backup "$T/src"
+waited=$(ms_since $start)
+same_lock_line "--lock-wait 1: the same message as without it" "$T/err.nowait" "$T/err"
+[ $waited -ge 1000 ] && [ $waited -lt 2500 ] && pass "--lock-wait 1 gave up after about 1 s (${waited} ms)" ||
+	fail "--lock-wait 1 gave up after about 1 s" "${waited} ms"
+"$STRATA" --json --lock-wait 1s backup "$T/src" >"$T/out" 2>"$T/err"
+check "--lock-wait --json: the same error document" "d['error']['code']=='locked' and d['error']['exit']==11 and d['error']['message'].startswith('repository is locked exclusively by repair on host $HOST pid $HOLDER ')"
+expect_exit "STRATA_LOCK_WAIT gives up" 11 env STRATA_LOCK_WAIT=1s "$STRATA" backup "$T/src"
+same_lock_line "STRATA_LOCK_WAIT=1: the same message" "$T/err.nowait" "$T/err"
+start=$(date +%s%N)
+expect_exit "--lock-wait 0 overrides STRATA_LOCK_WAIT" 11 env STRATA_LOCK_WAIT=60 "$STRATA" backup --lock-wait 0 "$T/src"
+waited=$(ms_since $start)
+[ $waited -lt 900 ] && pass "--lock-wait 0: failed at once (${waited} ms)" || fail "--lock-wait 0: failed at once" "${waited} ms"
+expect_exit "bad --lock-wait" 2 "$STRATA" backup --lock-wait soon "$T/src"
+grep -qxF "strata: backup: --lock-wait soon: give whole seconds, or a number ending in s, m or h (e.g. 90, 10m, 2h), at most a year (see 'strata help backup')" "$T/err" &&
+	pass "bad --lock-wait: message" || fail "bad --lock-wait: message" "$(cat "$T/err")"
+expect_exit "--lock-wait above a year" 2 "$STRATA" --lock-wait 8761h backup "$T/src"
 expect_exit "bad STRATA_LOCK_WAIT" 2 env STRATA_LOCK_WAIT=soon "$STRATA" backup "$T/src"
-err_has "bad STRATA_LOCK_WAIT: message" "STRATA_LOCK_WAIT=soon: expected a number of seconds"
+err_has "bad STRATA_LOCK_WAIT: message" "STRATA_LOCK_WAIT=soon: give whole seconds, or a number ending in s, m or h"
+expect_exit "STRATA_LOCK_RETRY_MS below 10" 2 env STRATA_LOCK_RETRY_MS=5 "$STRATA" backup "$T/src"
+err_has "bad STRATA_LOCK_RETRY_MS: message" "STRATA_LOCK_RETRY_MS=5: expected milliseconds from 10 to 5000"
+# Ended while waiting (SIGTERM, SIGINT): gone at once, and only the
+# holder's lock is left. Two signals at different points of the waits.
+ls "$R/locks" >"$T/locks.held"
+for at in 0.3 1.1; do
+	"$STRATA" backup --lock-wait 60 "$T/src" >"$T/w.out" 2>"$T/w.err" &
+	W=$!
+	sleep $at
+	kill -TERM $W
+	start=$(date +%s%N)
+	wait $W 2>/dev/null; rc=$?
+	waited=$(ms_since $start)
+	[ $rc -eq 143 ] && [ $waited -lt 1000 ] && [ ! -s "$T/w.err" ] && pass "SIGTERM after $at s of waiting: ends at once (${waited} ms)" ||
+		fail "SIGTERM after $at s of waiting: ends at once" "exit $rc after ${waited} ms: $(cat "$T/w.err")"
+	ls "$R/locks" | cmp -s - "$T/locks.held" && pass "SIGTERM after $at s of waiting: no lock left" ||
+		fail "SIGTERM after $at s of waiting: no lock left" "$(ls "$R/locks")"
+done
 kill $HOLDER; wait $HOLDER 2>/dev/null
+
+# A real command waiting for a real one: prune with --lock-wait waits for
+# a running backup to delete, instead of deferring its deletion.
+"$STRATA" unlock -q >/dev/null 2>&1   # the holder ended by SIGTERM left its lock
+expect "forget all but the newest" "$STRATA" forget --group-by "" --keep-last 1
+(sleep 2; echo late) | "$STRATA" backup --stdin >"$T/slow.out" 2>"$T/slow.err" &
+SLOW=$!
+wait_lock
+start=$(date +%s%N)
+expect "prune --lock-wait beside a running backup" "$STRATA" --lock-wait 30 prune --max-unused 0
+waited=$(ms_since $start)
+wait $SLOW; rc=$?
+[ $rc -eq 0 ] && pass "the backup prune waited for completes" || fail "the backup prune waited for completes" "exit $rc: $(cat "$T/slow.err")"
+if ! grep -q "deferred" "$T/out" && grep -q "deleted [1-9]" "$T/out" && [ $waited -ge 1000 ]; then
+	pass "prune waited for the backup (${waited} ms) and deleted"; else fail "prune waited and deleted" "${waited} ms: $(cat "$T/out")"; fi
+[ -z "$(ls "$R/prune")" ] && pass "no prune plan left" || fail "no prune plan left" "$(ls "$R/prune")"
+[ "$(nlocks)" -eq 0 ] && pass "no locks left after prune and backup" || fail "no locks left after prune and backup" "$(ls "$R/locks")"
+expect "check after prune --lock-wait" "$STRATA" check --read-data
 
 # ---- stale by time; the stopped holder loses its lock and stops ----
 "$STRATA" unlock -q >/dev/null 2>&1   # holders killed above left stale locks

@@ -25,6 +25,10 @@ L=$S3_LOCATION
 P=$PROXY_LOCATION
 S="$T/src"
 export STRATA_S3_RETRIES=3
+# Retries after 10-20 ms, doubling, instead of 100-200 ms: the faults below
+# are injected at chosen requests (the proxy's plan), not waited out, and
+# each one's retry is asserted; the default pauses added ~2 s of sleep.
+export STRATA_S3_BACKOFF_MS=20
 
 # json FILE EXPR — a Python expression over the JSON document in FILE (d).
 
@@ -208,23 +212,29 @@ if [ -s "$T/plog" ] && ! grep -q ' 403 cold' "$T/plog"; then pass s3repo_cold_me
 s3_cold -1
 
 # ---- --transfers: how many requests run at once ----
-# Every request held 300 ms at the proxy: the restore's many readers are
-# limited to the transfers allowed, and still restore bit-exact.
+# Every request held 150 ms at the proxy, far longer than issuing the next
+# takes (a few ms): requests allowed at once overlap there, so the peak
+# shows the limit; the restore's many readers are limited to the transfers
+# allowed, and still restore bit-exact. (300 ms held the ~23 requests of the
+# one-at-a-time restore 7 s for the same peak.)
 rm -rf "$STRATA_CACHE_DIR"
-s3_faults '*:delay-300'
+s3_faults '*:delay-150'
 expect s3repo_transfers_1_restore "$STRATA" -r "$P" --transfers 1 restore latest --target "$T/r8"
 peak=$(s3_proxy_peak)
 if [ "$peak" = 1 ]; then pass s3repo_transfers_1_one_at_a_time; else fail s3repo_transfers_1_one_at_a_time "$peak requests open at once"; fi
 restored s3repo_transfers_1_bit_exact "$T/r8"
-s3_faults '*:delay-300'
+s3_faults '*:delay-150'
 expect s3repo_transfers_3_restore env STRATA_S3_TRANSFERS=3 "$STRATA" -r "$P" restore latest --target "$T/r9"
 peak=$(s3_proxy_peak)
 if [ "$peak" = 3 ]; then pass s3repo_transfers_3_at_once; else fail s3repo_transfers_3_at_once "$peak requests open at once"; fi
 restored s3repo_transfers_3_bit_exact "$T/r9"
 # Backup uploads: packs stored by parallel uploaders, at most transfers of
 # them. Each data pack's PUT is held 2 s, longer than sealing the next pack
-# takes even under the sanitizers, so two uploads overlap.
-head -c 60000000 /dev/urandom >"$S/d1/fifth"
+# takes even under the sanitizers, so two uploads overlap. 40 MB are three
+# data packs of at most 16 MiB: the third is sealed while the first two are
+# held, so a third upload at once would show (60 MB, four packs, proved no
+# more and cost ~20 MB more to upload, check and restore).
+head -c 40000000 /dev/urandom >"$S/d1/fifth"
 s3_faults '*:slowdata-2000'
 expect s3repo_transfers_2_backup "$STRATA" -r "$P" --transfers 2 backup "$S"
 peak=$(s3_proxy_peak)

@@ -17,6 +17,8 @@
 #include "tests/test_tmp.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -293,6 +295,64 @@ static void test_conflicts(void)
 	}
 }
 
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Removes the planted lock named by arg after 0.5 s. */
+static void *unplant_later(void *arg)
+{
+	usleep(500000);
+	unplant(arg);
+	return NULL;
+}
+
+/* wait_s: retried until the holder goes; given up after wait_s with the
+ * very message of a taker that does not wait; the calling thread's signal
+ * mask as it was, whatever the outcome. */
+static void test_wait(void)
+{
+	LockRecord r = foreign(LOCK_EXCLUSIVE, "repair", 600);
+	LockOptions o = { .command = "test", .wait_s = 1 };
+	char id[STRATA_ID_HEX_LEN + 1], msg[STRATA_ERRMSG_LEN];
+	StrataErr err = {0};
+	sigset_t before, after;
+	pthread_t th;
+	Lock *l = NULL;
+	int64_t t0, ms;
+
+	pthread_sigmask(SIG_SETMASK, NULL, &before);
+	REQUIRE(plant(&r, id) == 0);
+	CHECK_EQ_INT(try_take(LOCK_SHARED, msg), STRATA_ELOCKED);
+	t0 = mono_ms();
+	CHECK_EQ_INT(lock_acquire(repo, LOCK_SHARED, &o, &l, &err), STRATA_ELOCKED);
+	ms = mono_ms() - t0;
+	/* the last try at the deadline, not a whole back-off after it */
+	CHECK(ms >= 1000 && ms < 2000);
+	CHECK_STR(err.msg, msg);
+	CHECK_EQ_INT(count_locks(), 1);
+	pthread_sigmask(SIG_SETMASK, NULL, &after);
+	CHECK_EQ_INT(sigismember(&after, SIGTERM), sigismember(&before, SIGTERM));
+	CHECK_EQ_INT(sigismember(&after, SIGINT), sigismember(&before, SIGINT));
+
+	o.wait_s = 30;
+	REQUIRE(pthread_create(&th, NULL, unplant_later, id) == 0);
+	t0 = mono_ms();
+	CHECK_EQ_INT(lock_acquire(repo, LOCK_SHARED, &o, &l, &err), 0);
+	ms = mono_ms() - t0;
+	pthread_join(th, NULL);
+	/* tries after 0.1-0.3 s, then 0.2-0.6 s more, ...: within 2 s of it */
+	CHECK(ms >= 500 && ms < 2500);
+	pthread_sigmask(SIG_SETMASK, NULL, &after);
+	CHECK_EQ_INT(sigismember(&after, SIGTERM), sigismember(&before, SIGTERM));
+	lock_release(l);
+	CHECK_EQ_INT(count_locks(), 0);
+}
+
 /* Not refreshed for longer than its own stale timeout: ignored by takers,
  * listed as stale. A timeout of 0 in the file means the default. */
 static void test_stale(void)
@@ -521,6 +581,7 @@ int main(void)
 	RUN(test_record_parse);
 	RUN(test_own_process);
 	RUN(test_conflicts);
+	RUN(test_wait);
 	RUN(test_stale);
 	RUN(test_process_gone);
 	RUN(test_junk_ignored);

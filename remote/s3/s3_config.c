@@ -389,6 +389,9 @@ int s3config_parse(const char *location, S3Config *out, RemoteErr *err)
 	              &cfg.low_speed_time_s, where, err);
 	if (rc < 0)
 		goto out;
+	rc = env_long("STRATA_S3_BACKOFF_MS", 1, 10000, S3CONFIG_BACKOFF_MS_DEFAULT, &cfg.backoff_ms, where, err);
+	if (rc < 0)
+		goto out;
 	cfg.connect_timeout_s = CONNECT_TIMEOUT_S;
 	v = s3opts_get(&opts, S3OPT_TRANSFERS, &from);
 	rc = value_long(from, v, 1, S3CONFIG_TRANSFERS_MAX, S3CONFIG_TRANSFERS_DEFAULT, &transfers, where, err);

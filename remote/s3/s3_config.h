@@ -24,6 +24,10 @@
 #define S3CONFIG_TRANSFERS_DEFAULT 8
 #define S3CONFIG_TRANSFERS_MAX 128
 
+/* The first retry's pause, ms (s3_http.c: doubling up to 10 s, each drawn
+ * from [half, full]). */
+#define S3CONFIG_BACKOFF_MS_DEFAULT 200
+
 typedef struct S3Config {
 	char *url_base;         /* "http://h:p/bucket" (path-style) or
 	                         * "https://bucket.s3.REGION.amazonaws.com" */
@@ -45,6 +49,9 @@ typedef struct S3Config {
 	int insecure_tls;       /* STRATA_S3_INSECURE_TLS=1 */
 	int attempts;           /* 1 + STRATA_S3_RETRIES (default 5 retries) */
 	long low_speed_time_s;  /* STRATA_S3_LOW_SPEED_TIME, default 60 */
+	long backoff_ms;        /* the first retry's pause (doubling, half of it
+	                         * random): STRATA_S3_BACKOFF_MS, default 200
+	                         * (1..10000; the tests' fault runs use less) */
 	long connect_timeout_s; /* 10 */
 	int transfers;          /* requests in flight at most: option
 	                         * transfers=, else STRATA_S3_TRANSFERS,

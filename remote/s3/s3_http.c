@@ -25,11 +25,11 @@
 #include <sys/random.h>
 #include <time.h>
 
-/* Waits between attempts: 200 ms doubling up to 10 s, each drawn from
- * [half, full]. The default 6 attempts wait 3.1 to 6.2 s in all: long
- * enough to ride out a throttling burst or a restarting endpoint, short
- * enough that a dead one is reported promptly. */
-#define S3_BACKOFF_BASE_MS 200
+/* Waits between attempts: cfg->backoff_ms (S3CONFIG_BACKOFF_MS_DEFAULT,
+ * 200 ms) doubling up to 10 s, each drawn from [half, full]. The default
+ * 6 attempts wait 3.1 to 6.2 s in all: long enough to ride out a
+ * throttling burst or a restarting endpoint, short enough that a dead one
+ * is reported promptly. */
 #define S3_BACKOFF_MAX_MS 10000
 /* Below 1 KiB/s for cfg->low_speed_time_s seconds counts as a stalled
  * connection: abort it and retry. */
@@ -626,9 +626,9 @@ static void attempt(S3Http *http, S3Req *rq, const char *url, struct curl_slist 
 	judge(http, rq, cc, errbuf, a);
 }
 
-static void backoff(int attempt_no, long min_s)
+static void backoff(long base_ms, int attempt_no, long min_s)
 {
-	unsigned long ms = S3_BACKOFF_BASE_MS;
+	unsigned long ms = base_ms > 0 ? (unsigned long)base_ms : S3CONFIG_BACKOFF_MS_DEFAULT;
 	struct timespec ts;
 	uint32_t r = 0;
 	int i;
@@ -832,7 +832,7 @@ int s3http_call(S3Http *http, S3Req *rq, const char *what, RemoteErr *err)
 			s3cred_expired(cfg->cred, gen);
 		if (a.rc == 0 || !a.retry || rq->attempts_used >= cfg->attempts)
 			break;
-		backoff(rq->attempts_used, rq->retry_after_s);
+		backoff(cfg->backoff_ms, rq->attempts_used, rq->retry_after_s);
 	}
 	if (a.rc == 0)
 		rc = 0;

@@ -23,6 +23,7 @@ typedef struct Cli {
 	const char *cache_dir;      /* --cache-dir; NULL lets repo_open pick */
 	const char *password_file;  /* --password-file; NULL: see cli_password.h */
 	const char *key_cache;      /* --key-cache SECONDS, else $STRATA_KEY_CACHE; NULL/"0": off */
+	const char *lock_wait;      /* --lock-wait DURATION, else $STRATA_LOCK_WAIT; NULL: fail at once */
 	const char *transfers;      /* --transfers N: S3 requests in flight; NULL: $STRATA_S3_TRANSFERS */
 	const char *limit_upload;   /* --limit-upload RATE, or NULL */
 	const char *limit_download; /* --limit-download RATE, or NULL */

@@ -1,8 +1,10 @@
 /* cli_lock.c — see cli_lock.h. */
 #include "tools/cli/cli_lock.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "tools/cli/cli_exit.h"
@@ -32,6 +34,26 @@ static void on_warn(const char *msg, void *ctx)
 	cli_warn("%s", msg);
 }
 
+int cli_lock_parse_wait(const char *s, long *out_s)
+{
+	size_t n = strlen(s);
+	long unit = 1, v;
+	char num[32];
+
+	if (n > 0 && strchr("smh", s[n - 1])) {
+		unit = s[n - 1] == 'h' ? 3600 : s[n - 1] == 'm' ? 60 : 1;
+		n--;
+	}
+	if (n == 0 || n >= sizeof num)
+		return -EINVAL;
+	memcpy(num, s, n);
+	num[n] = '\0';
+	if (cli_parse_int(num, 0, CLI_LOCK_WAIT_MAX_S / unit, &v) != 0)
+		return -EINVAL;
+	*out_s = v * unit;
+	return 0;
+}
+
 static int env_seconds(const char *name, long *out, StrataErr *err)
 {
 	const char *v = getenv(name);
@@ -46,15 +68,22 @@ static int env_seconds(const char *name, long *out, StrataErr *err)
 
 int cli_lock_options(const Cli *cli, LockOptions *out, StrataErr *err)
 {
-	long wait = 0, refresh = 0, stale = 0;
+	const char *w = cli->lock_wait ? cli->lock_wait : getenv("STRATA_LOCK_WAIT");
+	long wait = 0, refresh = 0, stale = 0, retry_ms = 0;
 	int rc;
 
-	if ((rc = env_seconds("STRATA_LOCK_WAIT", &wait, err)) ||
-	    (rc = env_seconds("STRATA_LOCK_REFRESH", &refresh, err)) ||
+	if (w && *w && cli_lock_parse_wait(w, &wait) != 0)
+		return strata_err_set(err, STRATA_EUSAGE, "%s%s: " CLI_LOCK_WAIT_FORMS,
+		                      cli->lock_wait ? "--lock-wait " : "STRATA_LOCK_WAIT=", w);
+	if ((rc = env_seconds("STRATA_LOCK_REFRESH", &refresh, err)) ||
 	    (rc = env_seconds("STRATA_LOCK_STALE", &stale, err)))
 		return rc;
+	if ((w = getenv("STRATA_LOCK_RETRY_MS")) && *w && cli_parse_int(w, 10, LOCK_RETRY_MAX_MS, &retry_ms) != 0)
+		return strata_err_set(err, STRATA_EUSAGE, "STRATA_LOCK_RETRY_MS=%s: expected milliseconds from 10 to %d",
+		                      w, LOCK_RETRY_MAX_MS);
 	out->command = cli->cmd ? cli->cmd->name : "strata";
 	out->wait_s = wait;
+	out->retry_max_ms = retry_ms;
 	out->refresh_s = refresh;
 	out->stale_after_s = stale;
 	out->on_lost = on_lost;

@@ -18,9 +18,15 @@
  * (opening the index may write an index file for packs this machine stored
  * before a crash).
  *
- * Environment:
- *   STRATA_LOCK_WAIT=SECONDS      keep retrying a conflicting lock this long
- *                                 (default 0: fail at once with exit code 11)
+ * Options and environment:
+ *   --lock-wait DURATION, else STRATA_LOCK_WAIT=DURATION
+ *                                 keep retrying a conflicting lock this long
+ *                                 (default 0: fail at once with exit code 11,
+ *                                 the same message after a wait)
+ *   STRATA_LOCK_RETRY_MS=MS       the longest pause between two tries while
+ *                                 waiting, 10 to 5000 (default 5000; the
+ *                                 tests' kill rounds use 200: their
+ *                                 holders end within a second)
  *   STRATA_LOCK_REFRESH=SECONDS   refresh interval (default 300)
  *   STRATA_LOCK_STALE=SECONDS     how long this process's lock stays valid
  *                                 without a refresh (default 1800); written
@@ -33,6 +39,14 @@
 #include "store/lock.h"
 #include "store/repo.h"
 #include "tools/cli/cli.h"
+
+/* --lock-wait at most (a year), and its forms for usage messages. */
+#define CLI_LOCK_WAIT_MAX_S (365L * 86400)
+#define CLI_LOCK_WAIT_FORMS "give whole seconds, or a number ending in s, m or h (e.g. 90, 10m, 2h), at most a year"
+
+/* cli_lock_parse_wait — "90", "90s", "10m" or "2h" into seconds, at most
+ * CLI_LOCK_WAIT_MAX_S. 0 or -EINVAL. */
+int cli_lock_parse_wait(const char *s, long *out_s);
 
 /* cli_lock — take a lock of mode on repo, named after the running command.
  * Errors: STRATA_ELOCKED naming the holder, STRATA_EUSAGE for a malformed

@@ -8,6 +8,7 @@
 
 #include "remote/s3/s3_config.h"
 #include "tools/cli/cli_exit.h"
+#include "tools/cli/cli_lock.h"
 
 const struct option cli_global_longopts[] = {
 	{ "repo",          required_argument, NULL, 'r' },
@@ -22,6 +23,7 @@ const struct option cli_global_longopts[] = {
 	{ "include-partial", no_argument,     NULL, CLI_OPT_INCLUDE_PARTIAL },
 	{ "limit-upload",  required_argument, NULL, CLI_OPT_LIMIT_UPLOAD },
 	{ "limit-download", required_argument, NULL, CLI_OPT_LIMIT_DOWNLOAD },
+	{ "lock-wait",     required_argument, NULL, CLI_OPT_LOCK_WAIT },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -39,6 +41,7 @@ int cli_opts_global(Cli *cli, int opt, const char *arg)
 	case CLI_OPT_INCLUDE_PARTIAL: cli->include_partial = 1; return 1;
 	case CLI_OPT_LIMIT_UPLOAD:  cli->limit_upload = arg; return 1;
 	case CLI_OPT_LIMIT_DOWNLOAD: cli->limit_download = arg; return 1;
+	case CLI_OPT_LOCK_WAIT:     cli->lock_wait = arg; return 1;
 	default:                    return 0;
 	}
 }
@@ -110,6 +113,7 @@ int cli_opts_parse(Cli *cli, int argc, char **argv, const char *shortopts,
 	struct option *all = NULL;
 	char *shorts = NULL;
 	char buf[8];
+	long wait_s;
 	int rc = CLI_CONTINUE, opt;
 
 	while (cli_global_longopts[nglobal].name)
@@ -155,6 +159,10 @@ int cli_opts_parse(Cli *cli, int argc, char **argv, const char *shortopts,
 	}
 	if (cli->transfers && (rc = set_transfers(cli)) != CLI_CONTINUE)
 		goto out;
+	if (cli->lock_wait && cli_lock_parse_wait(cli->lock_wait, &wait_s) != 0) {
+		rc = cli_usage(cli, "--lock-wait %s: " CLI_LOCK_WAIT_FORMS, cli->lock_wait);
+		goto out;
+	}
 	if ((rc = set_s3_env(cli)) != CLI_CONTINUE)
 		goto out;
 	*out_optind = optind;

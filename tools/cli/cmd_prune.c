@@ -345,7 +345,8 @@ const CliCommand cmd_prune = {
 		"exclusive lock), re-checks every snapshot made since the plan, and keeps\n"
 		"any condemned pack one of them needs. When backups are running, the plan\n"
 		"stays and the next `strata prune` finishes it (it prints \"deletion\n"
-		"deferred\"); set STRATA_LOCK_WAIT=SECONDS to wait for them instead.\n"
+		"deferred\"); --lock-wait SECONDS (a global option; or STRATA_LOCK_WAIT)\n"
+		"waits for them instead.\n"
 		"\n"
 		"Options:\n"
 		"      --max-unused PERCENT  unreachable bytes to tolerate, as a share of\n"
@@ -371,7 +372,7 @@ const CliCommand cmd_prune = {
 		"Examples:\n"
 		"  strata prune --dry-run\n"
 		"  strata prune --max-unused 10\n"
-		"  STRATA_LOCK_WAIT=600 strata prune\n"
+		"  strata prune --lock-wait 600   # wait up to 10 minutes for running backups\n"
 		"  strata prune --min-age-data 90d    # data packs in a Glacier-class tier\n",
 	.run = run,
 };
