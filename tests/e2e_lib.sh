@@ -102,7 +102,8 @@ print(eval(sys.argv[2]))' "$2" "$3"
 		# still closing reads EOF (seen under load: the caller then took
 		# the previous answer, and every later one was one behind), and
 		# the answer to a request whose caller was killed is not ours.
-		read -r _js_n <"$E2E_JS/seq" 2>/dev/null || _js_n=0
+		_js_n=0
+		[ -s "$E2E_JS/seq" ] && read -r _js_n <"$E2E_JS/seq"
 		_js_n=$((_js_n + 1))
 		echo "$_js_n" >"$E2E_JS/seq"
 		printf '%s' "$2" >"$E2E_JS/file"
