@@ -20,7 +20,15 @@ cleanup_pids() { for p in $PIDS; do kill -CONT "$p" 2>/dev/null; kill "$p" 2>/de
 trap 'cleanup_pids; chmod -R u+rwX "$T" 2>/dev/null; rm -rf "$T"' EXIT
 
 # state PID — the process's state letter (R, S, T, ...), "gone" when it ended.
-state() { s=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1); echo "${s:-gone}"; }
+# Read with the shell's own read: the polling loops below call it
+# hundreds of times a backup, and a sed | cut pipeline cost two forks each.
+state() {
+	s=
+	{ read -r s <"/proc/$1/stat"; } 2>/dev/null
+	s=${s##*) }
+	s=${s%% *}
+	echo "${s:-gone}"
+}
 nsnaps() { "$STRATA" -r "$R" --json snapshots 2>/dev/null | python3 -S -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
 check() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "got '$2', wanted '$3'"; fi; }
 jget() { python3 -S -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval("d"+sys.argv[2]))' "$1" "$2" 2>/dev/null; }
@@ -78,7 +86,7 @@ import sys
 for f in sys.argv[1:]:
     open(f, "w").write("0\n" * 40000)' "$PIT/a.log" "$PIT/z.log"
 cat >"$T/writer.py" <<'EOF'
-import os, sys
+import os, sys, time
 d = sys.argv[1]
 a = os.open(d + "/a.log", os.O_WRONLY | os.O_APPEND)
 z = os.open(d + "/z.log", os.O_WRONLY | os.O_APPEND)
@@ -89,6 +97,12 @@ while True:
     os.write(a, b"%d\n" % n)
     os.pwrite(s, b"%15d\n" % n, 0)
     os.write(z, b"%d\n" % n)
+    # ~2000 rounds a second instead of as fast as it can (a CPU busy for
+    # the whole section): a backup reads the 48 MB file between the logs
+    # for tens of milliseconds, so rounds still land in between unless
+    # the writer is stopped.
+    if n % 4 == 0:
+        time.sleep(0.002)
 EOF
 python3 "$T/writer.py" "$PIT" &
 PW=$!
@@ -121,7 +135,8 @@ echo "NOTE with --freeze-pid the last backup held a=${1:-} s=${2:-} z=${3:-}"
 "$STRATA" -r "$R" --json backup "$PIT" --force-reread >"$T/out" 2>"$T/err"
 set -- $(pit_values "$(jget "$T/out" '["snapshot_id"]')")
 echo "NOTE without --freeze-pid: a=${1:-} s=${2:-} z=${3:-}"
-check "the writer still runs after the backups" "$(state "$PW")" R
+# Running or in its pause between rounds (S), not stopped (T) or gone.
+check "the writer still runs after the backups" "$(state "$PW" | tr S R)" R
 # It writes as fast as it can: left running, it kept a CPU busy (and its
 # logs growing) for the rest of the script.
 kill "$PW" 2>/dev/null
@@ -140,12 +155,17 @@ for i in range(150):
         open("%s/f%03d" % (d, j), "w").write("x" * (j % 7))' "$BIG"
 "$STRATA" -r "$R" backup -q "$BIG" --freeze-pid "$W" || fail "big tree: first backup" "exit $?"
 ls -R "$BIG" >"$T/big-before"
-# watch PID WRITER — poll WRITER's state until PID ends; prints "seen" if
-# it was ever T (stopped).
+# watch PID WRITER — poll WRITER's state every 10 ms until PID ends (gone,
+# or a zombie: PID is the script's child, reaped only by its wait); prints
+# "seen" if it was ever T (stopped). The stop lasts the listing, 200-300 ms
+# of the 0.3-0.4 s backup; polling without a pause kept a CPU busy through
+# each backup.
 watch() {
 	seen=no
-	while kill -0 "$1" 2>/dev/null; do
+	while :; do
+		case $(state "$1") in Z|gone) break ;; esac
 		[ "$(state "$2")" = T ] && { seen=yes; break; }
+		sleep 0.01
 	done
 	echo $seen
 }
@@ -181,7 +201,8 @@ done
 if [ $killed = yes ]; then
 	echo "NOTE SIGKILL during the stop: the writer ran again after $(( (t1 - t0) / 1000000 )) ms"
 	# The guard resumes it at once; a few seconds of slack for a busy machine.
-	if [ "$(state "$W")" = S ] && [ $(( (t1 - t0) / 1000000 )) -lt 5000 ]; then
+	# Resumed: sleeping again (S), or running on its way there (R).
+	if [ "$(state "$W" | tr R S)" = S ] && [ $(( (t1 - t0) / 1000000 )) -lt 5000 ]; then
 		pass "SIGKILL of strata during the stop: the guard resumes the writer"
 	else
 		fail "SIGKILL during the stop" "writer state $(state "$W") after $(( (t1 - t0) / 1000000 )) ms"

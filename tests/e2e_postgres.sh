@@ -58,18 +58,8 @@ logs() {
 
 # ---- the primary ----
 expect "strata init" $AS "$SP" init
-if $AS "$PGBIN/initdb" -D "$P/data" -U postgres --auth=trust --no-sync >"$T/out" 2>&1; then
-	pass "initdb"
-else
-	fail "initdb" "$(tail -n 5 "$T/out")"
-	e2e_done
-fi
+pg_init "$P" "$PORT1"
 cat >>"$P/data/postgresql.conf" <<EOF
-listen_addresses = '127.0.0.1'
-port = $PORT1
-unix_socket_directories = '$P/sock'
-wal_level = replica
-archive_mode = on
 archive_command = '$SP wal-push %p'
 max_wal_senders = 4
 fsync = off

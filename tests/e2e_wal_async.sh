@@ -68,21 +68,11 @@ wait_archived() {
 }
 
 expect "strata init" $AS "$SP" init
-if $AS "$PGBIN/initdb" -D "$P/data" -U postgres --auth=trust --no-sync >"$T/out" 2>&1; then
-	pass "initdb"
-else
-	fail "initdb" "$(tail -n 5 "$T/out")"
-	e2e_done
-fi
+pg_init "$P" "$PORT1"
 # --idle 600: on a CPU-starved machine the burst can go a minute without a
 # new segment, and an archiver leaving on the default 60 s idle timeout would
 # leave nothing to kill below (the helpers are killed at exit).
 cat >>"$P/data/postgresql.conf" <<EOF
-listen_addresses = '127.0.0.1'
-port = $PORT1
-unix_socket_directories = '$P/sock'
-wal_level = replica
-archive_mode = on
 archive_command = '$SP wal-push --async --idle 600 %p'
 max_wal_size = 64MB
 min_wal_size = 32MB

@@ -1,6 +1,7 @@
 # pg_lib.sh — sourced after e2e_lib.sh by the e2e scripts that run a real
 # PostgreSQL (e2e_postgres, e2e_wal_async, e2e_wal_verify, e2e_wal_client,
-# e2e_fssnap_db): finding the server binaries, a free port, a query.
+# e2e_fssnap_db): finding the server binaries, a first configuration, a
+# free port, a query.
 #
 #   pg_find NAME     set PGBIN to the newest /usr/lib/postgresql/*/bin with
 #                    initdb, pg_ctl, postgres, pg_basebackup and psql (else
@@ -9,6 +10,13 @@
 #                    to run as root), PGUSER_OS to the user the server runs
 #                    as; without them, print
 #                    "SKIP NAME: ..." and end the script (e2e_done)
+#   pg_init DIR PORT initdb into DIR/data (as $AS, trust, no sync) and the
+#                    first postgresql.conf lines every script wants: listen
+#                    on 127.0.0.1:PORT, socket in DIR/sock, wal_level
+#                    replica, archive_mode on; prints PASS initdb, or FAIL
+#                    initdb with initdb's last lines and ends the script
+#                    (e2e_done). The caller appends its archive_command and
+#                    the rest.
 #   free_port        a TCP port free on 127.0.0.1 now
 #   sql PORT QUERY   run QUERY as postgres on 127.0.0.1:PORT; unaligned,
 #                    tuples only, stops at the first error
@@ -45,8 +53,22 @@ pg_find() {
 		PGUSER_OS=$(id -un)
 	fi
 }
+pg_init() {
+	if ! $AS "$PGBIN/initdb" -D "$1/data" -U postgres --auth=trust --no-sync >"$T/out" 2>&1; then
+		fail "initdb" "$(tail -n 5 "$T/out")"
+		e2e_done
+	fi
+	pass "initdb"
+	cat >>"$1/data/postgresql.conf" <<EOF
+listen_addresses = '127.0.0.1'
+port = $2
+unix_socket_directories = '$1/sock'
+wal_level = replica
+archive_mode = on
+EOF
+}
 free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+	python3 -S -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 sql() {
 	$AS "$PGBIN/psql" -X -q -A -t -h 127.0.0.1 -p "$1" -U postgres -d postgres -v ON_ERROR_STOP=1 -c "$2"
