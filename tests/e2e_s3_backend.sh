@@ -9,9 +9,6 @@
 # error when libcurl cannot be loaded (local repositories never load it).
 . tests/e2e_lib.sh
 . tests/s3/s3lib.sh
-# The fault proxy's control requests through python's socket module instead
-# of a node start each (~0.05 s of CPU against ~0.15; tests/s3api.py raw).
-s3_proxy_get() { python3 -S tests/s3api.py raw "$PROXY_PORT" "$1"; }
 
 PROBE=${PROBE:-$(pwd)/${BUILD:-build}/tools/dev/backend_probe}
 if [ ! -x "$PROBE" ]; then

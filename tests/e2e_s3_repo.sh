@@ -12,9 +12,6 @@
 # credentials.
 . tests/e2e_lib.sh
 . tests/s3/s3lib.sh
-# The fault proxy's control requests through python's socket module instead
-# of a node start each (~0.05 s of CPU against ~0.15; tests/s3api.py raw).
-s3_proxy_get() { python3 -S tests/s3api.py raw "$PROXY_PORT" "$1"; }
 
 s3_start || e2e_done
 s3_proxy_start || e2e_done
