@@ -36,7 +36,7 @@ static int finish_file(Ctx *c, PendFile *f)
 	struct timespec ts[2];
 	struct stat dst;
 
-	restore_meta_file(c, f->fd, f->uid, f->gid, f->mode, f->mtime_ns);
+	c->res.errors += (uint64_t)restore_meta_file(c, f->fd, f->uid, f->gid, f->mode, f->mtime_ns);
 	if (!f->tmp)
 		return 0;
 	if (fsync(f->fd) != 0)
@@ -57,13 +57,75 @@ static int finish_file(Ctx *c, PendFile *f)
 	return 0;
 }
 
+/* Files a finishing job applies metadata to and closes: enough to keep
+ * the job's overhead (a queue entry, a wake-up) below 1 % of its work at
+ * about 20 us of system calls a file. */
+#define FINISH_FILES 256
+
+typedef struct FinishJob {
+	Ctx *c;
+	PendFile *f;
+	size_t n;
+} FinishJob;
+
+/* The metadata of files without a delta temporary, applied and the files
+ * closed, on a pool worker: the walk's thread did it all before, one
+ * file after another (six system calls each for small files). */
+static void finish_job(void *arg, void *state)
+{
+	FinishJob *j = arg;
+	uint64_t errors = 0;
+
+	(void)state;
+	for (size_t i = 0; i < j->n; i++) {
+		PendFile *f = &j->f[i];
+		if (f->tmp)
+			continue;
+		errors += (uint64_t)restore_meta_file(j->c, f->fd, f->uid, f->gid, f->mode, f->mtime_ns);
+		close(f->fd);
+		f->fd = -1;
+	}
+	if (errors) {
+		pthread_mutex_lock(&j->c->mu);
+		j->c->res.errors += errors;
+		pthread_mutex_unlock(&j->c->mu);
+	}
+}
+
+/* finish_file for files [0, n) of the batch: those without a temporary on
+ * the pool, the rest (a delta file's rename) here after them. Metadata
+ * only ever follows the content: the fetch has finished. */
+static int finish_files(Ctx *c, size_t n)
+{
+	size_t njobs = (n + FINISH_FILES - 1) / FINISH_FILES;
+	FinishJob *jobs = njobs > 1 ? calloc(njobs, sizeof *jobs) : NULL;
+	int rc = 0;
+
+	if (jobs) {
+		for (size_t k = 0; k < njobs; k++) {
+			jobs[k].c = c;
+			jobs[k].f = c->files + k * FINISH_FILES;
+			jobs[k].n = k + 1 < njobs ? FINISH_FILES : n - k * FINISH_FILES;
+			if (workpool_submit(c->pool, finish_job, &jobs[k], 1) != 0)
+				finish_job(&jobs[k], NULL);
+		}
+		workpool_wait(c->pool);
+		free(jobs);
+	}
+	for (size_t i = 0; i < n && rc == 0; i++)
+		if (c->files[i].fd >= 0)
+			rc = finish_file(c, &c->files[i]);
+	return rc;
+}
+
 /* Close the batch's files from from on; a delta file not renamed yet (the
  * restore stopped) leaves no temporary behind. */
 void restore_batch_close(Ctx *c, size_t from)
 {
 	for (size_t i = from; i < c->nfiles; i++) {
 		PendFile *f = &c->files[i];
-		close(f->fd);
+		if (f->fd >= 0)
+			close(f->fd);
 		if (f->tmp)
 			unlinkat(f->dirfd, f->tmp, 0);
 		if (f->dirfd >= 0) {
@@ -115,8 +177,7 @@ int restore_batch_flush(Ctx *c)
 	if (rc)
 		return rc;
 	keep = c->files[c->nfiles - 1].complete ? 0 : 1;
-	for (size_t i = 0; i < c->nfiles - keep && rc == 0; i++)
-		rc = finish_file(c, &c->files[i]);
+	rc = finish_files(c, c->nfiles - keep);
 	if (rc)
 		return rc;
 	if (keep) {
@@ -137,7 +198,7 @@ int restore_batch_reserve(Ctx *c)
 {
 	int rc;
 
-	if (c->nfiles + c->ndirfds >= c->files_max && (rc = restore_batch_flush(c)) != 0)
+	if (c->nfiles + c->ndirfds + c->nahead >= c->files_max && (rc = restore_batch_flush(c)) != 0)
 		return rc;
 	if (c->nfiles == c->files_cap) {
 		size_t cap = c->files_cap ? 2 * c->files_cap : 256;

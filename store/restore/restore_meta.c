@@ -68,15 +68,17 @@ static int chown_mapped(const Ctx *c, int fd, uint32_t uid, uint32_t gid)
 
 /* Metadata through an open descriptor: owner first (chown clears
  * setuid/setgid), then mode, then times. */
-void restore_meta_file(Ctx *c, int fd, uint32_t uid, uint32_t gid, uint32_t mode, int64_t mtime_ns)
+int restore_meta_file(const Ctx *c, int fd, uint32_t uid, uint32_t gid, uint32_t mode, int64_t mtime_ns)
 {
 	struct timespec ts[2];
+	int errors = 0;
 
 	if (c->is_root && chown_mapped(c, fd, uid, gid) != 0)
-		c->res.errors++;
+		errors = 1;
 	fchmod(fd, mode & (c->is_root ? 07777 : 01777));
 	restore_node_times(mtime_ns, ts);
 	futimens(fd, ts);
+	return errors;
 }
 
 /* A directory's metadata, through its descriptor (never by name: the
