@@ -596,6 +596,7 @@ int restore_run(Repo *repo, const Snapshot *snap, const RestoreOptions *opts,
 	c.snap = snap;
 	c.root_fd = -1;
 	c.euid = geteuid();
+	c.egid = getegid();
 	c.is_root = c.euid == 0;
 	pthread_mutex_init(&c.mu, NULL);
 	pthread_mutex_init(&c.tmu, NULL);

@@ -1,9 +1,9 @@
 /* restore_ahead.c — files created ahead of the walk (restore_internal.h,
  * AHEAD_DIRS): the walk makes a subdirectory, opens it and loads its tree
  * before it gets there; a pool creates the directory's single-link files
- * (O_EXCL, 0600, as the walk would) and keeps them open; the walk takes
- * each one when it reaches its entry, and does everything else (size,
- * chunks, metadata) as for a file it created itself.
+ * (O_EXCL, as the walk would; the final mode at once where safe) and
+ * keeps them open; the walk takes each one when it reaches its entry, and
+ * does everything else (chunks, metadata) as for a file it created itself.
  *
  * Only a directory this restore has just made (mkdirat succeeded) is
  * prepared, so nothing of anyone else's is in it and no entry can be in
@@ -37,10 +37,18 @@ static void ahead_job(void *arg, void *state)
 
 	(void)state;
 	for (size_t j = 0; j < a->t.n; j++) {
+		const TreeNode *n = &a->t.nodes[j];
+		mode_t mode = 0600;
 		if (a->fds[j] != AHEAD_PLANNED)
 			continue;
-		a->fds[j] = openat(a->fd, a->t.nodes[j].name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-		                   0600);
+		/* The final mode at once where that shows nobody more than the
+		 * restored file will (the owner it will have, no write for
+		 * group or others), so the finish has no chmod to do: fstat
+		 * tells it what the umask or a default ACL took away. */
+		if (!c->is_root || (restore_meta_map_id(&c->users, n->uid) == c->euid &&
+		                    restore_meta_map_id(&c->groups, n->gid) == c->egid))
+			mode = n->mode & 0755;
+		a->fds[j] = openat(a->fd, n->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
 		if (a->fds[j] < 0)
 			a->fds[j] = -1;
 	}

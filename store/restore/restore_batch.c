@@ -29,16 +29,32 @@ static const char *base_name(const char *path)
 	return sl ? sl + 1 : path;
 }
 
+/* After its content: a fresh file's size (a hole may end it), then the
+ * metadata; *out_errors the errors to count. Safe on a pool worker (err
+ * its own). */
+static int finish_meta(const Ctx *c, PendFile *f, int *out_errors, StrataErr *err)
+{
+	struct stat st;
+
+	if (f->fresh && (fstat(f->fd, &st) != 0 ||
+	                 ((uint64_t)st.st_size < f->size && ftruncate(f->fd, (off_t)f->size) != 0)))
+		return strata_err_set(err, -errno, "%s: cannot size file: %s", f->path, strerror(errno));
+	*out_errors = restore_meta_file(c, f->fd, f->uid, f->gid, f->mode, f->mtime_ns, f->fresh ? &st : NULL);
+	return 0;
+}
+
 /* After its content: the metadata; a delta file is then made durable and
  * renamed over the old one (FORMAT.md §15: either old or new). */
 static int finish_file(Ctx *c, PendFile *f)
 {
 	struct timespec ts[2];
 	struct stat dst;
+	int errors = 0, rc;
 
-	c->res.errors += (uint64_t)restore_meta_file(c, f->fd, f->uid, f->gid, f->mode, f->mtime_ns);
-	if (!f->tmp)
-		return 0;
+	rc = finish_meta(c, f, &errors, c->err);
+	c->res.errors += (uint64_t)errors;
+	if (rc || !f->tmp)
+		return rc;
 	if (fsync(f->fd) != 0)
 		return strata_err_set(c->err, -errno, "%s: fsync of the new version failed: %s", f->path,
 		                      strerror(errno));
@@ -79,9 +95,15 @@ static void finish_job(void *arg, void *state)
 	(void)state;
 	for (size_t i = 0; i < j->n; i++) {
 		PendFile *f = &j->f[i];
+		StrataErr err = {0};
+		int e = 0, rc;
 		if (f->tmp)
 			continue;
-		errors += (uint64_t)restore_meta_file(j->c, f->fd, f->uid, f->gid, f->mode, f->mtime_ns);
+		if ((rc = finish_meta(j->c, f, &e, &err)) != 0) {
+			restore_fetch_set_fatal(j->c, rc, &err);
+			break;
+		}
+		errors += (uint64_t)e;
 		close(f->fd);
 		f->fd = -1;
 	}
@@ -109,7 +131,7 @@ static int finish_files(Ctx *c, size_t n)
 			if (workpool_submit(c->pool, finish_job, &jobs[k], 1) != 0)
 				finish_job(&jobs[k], NULL);
 		}
-		workpool_wait(c->pool);
+		rc = restore_fetch_wait(c);
 		free(jobs);
 	}
 	for (size_t i = 0; i < n && rc == 0; i++)
@@ -221,7 +243,9 @@ int restore_batch_queue(Ctx *c, int fd, int dirfd, char *tmp, const TreeNode *n,
 	uint64_t off = 0;
 	int rc;
 
-	if (n->size && ftruncate(fd, (off_t)n->size) != 0) {
+	/* A file made here without a delta is sized after its content if a
+	 * hole ends it (finish_job): one fstat instead of a ftruncate. */
+	if (n->size && (delta || tmp) && ftruncate(fd, (off_t)n->size) != 0) {
 		rc = restore_fail_errno(c, path, "cannot size file");
 		goto fail;
 	}
@@ -238,6 +262,8 @@ int restore_batch_queue(Ctx *c, int fd, int dirfd, char *tmp, const TreeNode *n,
 	f->uid = n->uid;
 	f->gid = n->gid;
 	f->mtime_ns = n->mtime_ns;
+	f->size = n->size;
+	f->fresh = !delta && !tmp;
 	f->path = strdup(path);
 	c->nfiles++;
 	if (dirfd >= 0)

@@ -19,6 +19,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "store/error.h"
@@ -63,7 +64,7 @@ typedef struct AheadDir {
 	size_t idx;                /* its entry in the parent's tree */
 	int fd;                    /* the directory, made by this restore (0700) */
 	Tree t;
-	int *fds;                  /* per entry of t: the file created (O_EXCL, 0600), or -1 */
+	int *fds;                  /* per entry of t: the file created (O_EXCL), or -1 */
 	size_t held;               /* descriptors the walk counted in Ctx.nahead */
 	int done;                  /* the job has finished; under ctx->amu */
 } AheadDir;
@@ -73,6 +74,11 @@ typedef struct PendFile {
 	int complete;              /* every chunk queued: metadata may follow */
 	uint32_t mode, uid, gid;
 	int64_t mtime_ns;
+	uint64_t size;
+	/* Made by this restore (O_EXCL) and not yet sized: after its content
+	 * the finish checks size, owner and mode with one fstat and changes
+	 * only what differs (a file ending in a hole is short). */
+	int fresh;
 	char *path;                /* relative to the target, for messages */
 	/* Delta restore: the file is written as tmp in dirfd (a duplicate,
 	 * -1 otherwise) and renamed over its name once complete. */
@@ -98,6 +104,7 @@ typedef struct Ctx {
 	int root_fd;
 	int is_root;
 	uid_t euid;
+	gid_t egid;
 	pthread_mutex_t mu;
 	int fatal;
 	StrataErr ferr;
@@ -195,9 +202,12 @@ void restore_trees_free(Ctx *c);
 /* restore_meta.c: owners and metadata through descriptors. */
 int restore_meta_idmap(IdMap *m, const SnapshotOwner *v, size_t n, int group);
 uint32_t restore_meta_map_id(const IdMap *m, uint32_t id);
-/* Returns the errors to count (a chown refused): 0 or 1. Safe from
- * several threads at once (reads c only). */
-int restore_meta_file(const Ctx *c, int fd, uint32_t uid, uint32_t gid, uint32_t mode, int64_t mtime_ns);
+/* Owner, mode and times of a file through fd; st (or NULL) its status
+ * now, so what already is as wanted is not set again. Returns the errors
+ * to count (a chown refused): 0 or 1. Safe from several threads at once
+ * (reads c only). */
+int restore_meta_file(const Ctx *c, int fd, uint32_t uid, uint32_t gid, uint32_t mode, int64_t mtime_ns,
+                      const struct stat *st);
 void restore_meta_dir(Ctx *c, int fd, const TreeNode *n);
 
 /* restore_ahead.c: directories prepared ahead of the walk. */
