@@ -317,6 +317,7 @@ static int restore_entry(Ctx *c, int dirfd, int private, const TreeNode *n, char
 			restore_ahead_wait(c, a);
 			fd = a->fd;
 			a->fd = -1;
+			c->nahead--;       /* now one of the walk's own */
 			rc = restore_dir(c, fd, 1, n->subtree, path, plen, a);
 			goto dir_done;
 		}

@@ -77,6 +77,7 @@ AheadDir *restore_ahead_prepare(Ctx *c, int dirfd, int private, const TreeNode *
 	a->fd = openat(dirfd, n->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (a->fd < 0)
 		goto fail;
+	c->nahead++;               /* the directory's descriptor, until the walk takes it */
 	if (restore_trees_get(c, n->subtree, &a->t) != 0) {
 		memset(&a->t, 0, sizeof a->t);
 		goto fail;
@@ -105,8 +106,10 @@ AheadDir *restore_ahead_prepare(Ctx *c, int dirfd, int private, const TreeNode *
 fail:
 	/* The directory stays: the walk finds it made (EEXIST) and goes on
 	 * as for any directory already there. */
-	if (a->fd >= 0)
+	if (a->fd >= 0) {
 		close(a->fd);
+		c->nahead--;
+	}
 	tree_clear(&a->t);
 	free(a->fds);
 	free(a);
@@ -154,8 +157,10 @@ void restore_ahead_free(Ctx *c, AheadDir *a)
 		if (a->fds[j] >= 0)
 			close(a->fds[j]);
 	c->nahead -= a->held;
-	if (a->fd >= 0)
+	if (a->fd >= 0) {
 		close(a->fd);
+		c->nahead--;
+	}
 	tree_clear(&a->t);
 	free(a->fds);
 	free(a);

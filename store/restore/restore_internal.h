@@ -62,7 +62,8 @@
 typedef struct AheadDir {
 	struct Ctx *ctx;
 	size_t idx;                /* its entry in the parent's tree */
-	int fd;                    /* the directory, made by this restore (0700) */
+	int fd;                    /* the directory, made by this restore (0700); counted in
+	                            * Ctx.nahead until the walk takes it */
 	Tree t;
 	int *fds;                  /* per entry of t: the file created (O_EXCL), or -1 */
 	size_t held;               /* descriptors the walk counted in Ctx.nahead */
