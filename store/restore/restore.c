@@ -468,7 +468,7 @@ static int restore_dir(Ctx *c, int dirfd, int private, const uint8_t tree_id[STR
 		path[plen] = '\0';
 		if (rc)
 			break;
-		if (rc == 0 && c->opts->progress) {
+		if (c->opts->progress) {
 			c->prog.current = n->name;
 			c->opts->progress(&c->prog, c->opts->progress_ctx);
 		}

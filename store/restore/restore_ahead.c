@@ -58,6 +58,19 @@ static void ahead_job(void *arg, void *state)
 	pthread_mutex_unlock(&c->amu);
 }
 
+/* a's directory descriptor (unless the walk took it), tree and memory;
+ * its files' descriptors are closed already. */
+static void release(Ctx *c, AheadDir *a)
+{
+	if (a->fd >= 0) {
+		close(a->fd);
+		c->nahead--;
+	}
+	tree_clear(&a->t);
+	free(a->fds);
+	free(a);
+}
+
 AheadDir *restore_ahead_prepare(Ctx *c, int dirfd, int private, const TreeNode *n, size_t idx)
 {
 	AheadDir *a;
@@ -106,13 +119,7 @@ AheadDir *restore_ahead_prepare(Ctx *c, int dirfd, int private, const TreeNode *
 fail:
 	/* The directory stays: the walk finds it made (EEXIST) and goes on
 	 * as for any directory already there. */
-	if (a->fd >= 0) {
-		close(a->fd);
-		c->nahead--;
-	}
-	tree_clear(&a->t);
-	free(a->fds);
-	free(a);
+	release(c, a);
 	return NULL;
 }
 
@@ -157,11 +164,5 @@ void restore_ahead_free(Ctx *c, AheadDir *a)
 		if (a->fds[j] >= 0)
 			close(a->fds[j]);
 	c->nahead -= a->held;
-	if (a->fd >= 0) {
-		close(a->fd);
-		c->nahead--;
-	}
-	tree_clear(&a->t);
-	free(a->fds);
-	free(a);
+	release(c, a);
 }
