@@ -71,6 +71,11 @@ for off in 0 262144 524288; do   # in 4 KiB blocks: 0, 1 GiB, 2 GiB (the file en
 	head -c 4096 /dev/urandom | dd of="$S/sparse" bs=4096 seek=$off conv=notrunc status=none
 done
 head -c 4096 /dev/urandom | dd of="$S/sparse" bs=4096 seek=524287 conv=notrunc status=none
+# Files ending in a hole (all-zero chunks are not written): sized after
+# their content, whole (diff -r below).
+head -c 100000 /dev/urandom >"$S/tailhole"
+truncate -s 8M "$S/tailhole"
+truncate -s 3M "$S/allhole"
 touch -d '2001-02-03 04:05:06.123456789' "$S/a.txt"
 touch -d '1999-12-31 23:59:59' "$S/empty" "$S/big"
 touch -h -d '2010-10-10 10:10:10' "$S/rel-link"

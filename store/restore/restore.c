@@ -215,7 +215,9 @@ static int restore_file(Ctx *c, int dirfd, const TreeNode *n, const char *path)
 	rc = restore_batch_reserve(c);
 	if (rc)
 		return rc;
-	fd = openat(dirfd, n->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	fd = restore_ahead_take(c, n);
+	if (fd < 0)
+		fd = openat(dirfd, n->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0 && errno == EEXIST) {
 		if (c->opts->delta && (rc = restore_update_file(c, dirfd, n, path, first)) != 1)
 			return rc;
@@ -245,7 +247,7 @@ static int restore_file(Ctx *c, int dirfd, const TreeNode *n, const char *path)
 }
 
 static int restore_dir(Ctx *c, int dirfd, int private, const uint8_t tree_id[STRATA_ID_LEN], char *path,
-                       size_t plen);
+                       size_t plen, AheadDir *a);
 
 /* A symlink, FIFO or device node: created with no permissions (mode 0
  * for FIFOs and devices), then opened with O_PATH|O_NOFOLLOW and checked
@@ -302,10 +304,23 @@ static int restore_entry(Ctx *c, int dirfd, int private, const TreeNode *n, char
 	/* Stripped levels (RestoreOptions.strip_components): a directory's
 	 * entries land where it would have been; nothing else there is. */
 	if (c->opts->strip_components && depth_of(path) <= c->opts->strip_components)
-		return n->type == NODE_DIR ? restore_dir(c, dirfd, private, n->subtree, path, plen) : 0;
+		return n->type == NODE_DIR ? restore_dir(c, dirfd, private, n->subtree, path, plen, NULL) : 0;
 	switch (n->type) {
 	case NODE_DIR: {
 		int fd, made = 1, mine = 1, meta = how == 2;
+		AheadDir *a = c->ready;
+		/* Prepared ahead (restore_ahead.c): made by this restore in a
+		 * directory only root can change (or not as root), open, its
+		 * tree loaded. */
+		c->ready = NULL;
+		if (a) {
+			restore_ahead_wait(c, a);
+			fd = a->fd;
+			a->fd = -1;
+			c->nahead--;       /* now one of the walk's own */
+			rc = restore_dir(c, fd, 1, n->subtree, path, plen, a);
+			goto dir_done;
+		}
 		if (mkdirat(dirfd, n->name, 0700) != 0) {
 			if (errno != EEXIST)
 				return restore_fail_errno(c, path, "cannot create directory");
@@ -328,7 +343,8 @@ static int restore_entry(Ctx *c, int dirfd, int private, const TreeNode *n, char
 			rc = restore_node_dir_new(fd, c->euid, path, c->err);
 		}
 		if (rc == 0)
-			rc = restore_dir(c, fd, mine, n->subtree, path, plen);
+			rc = restore_dir(c, fd, mine, n->subtree, path, plen, NULL);
+	dir_done:
 		/* Writing file content later does not touch a directory's
 		 * mtime; only creating entries does, and those exist now. */
 		if (rc == 0 && how == 2) {
@@ -382,17 +398,24 @@ static int add_donor(int fd, uint64_t size, const char *path, void *ctx, StrataE
 }
 
 static int restore_dir(Ctx *c, int dirfd, int private, const uint8_t tree_id[STRATA_ID_LEN], char *path,
-                       size_t plen)
+                       size_t plen, AheadDir *a)
 {
 	RestoreDonors donors, *outer = c->donors;
+	AheadDir *outer_cur = c->cur, *prep[AHEAD_DIRS];
 	Tree t;
 	size_t ahead = 0;          /* entries below this were looked at for prefetch */
 	size_t pending = 0;        /* directories among entries [i, ahead) */
-	int rc;
+	size_t scan = 0, nprep = 0; /* entries below scan were looked at for prep, which holds nprep */
+	int rc = 0;
 
-	rc = restore_trees_get(c, tree_id, &t);
-	if (rc)
-		return rc;
+	if (a) {
+		t = a->t;                  /* a keeps it: restore_ahead_take finds entries in it */
+	} else {
+		rc = restore_trees_get(c, tree_id, &t);
+		if (rc)
+			return rc;
+	}
+	c->cur = a;
 	/* Delta: the strays' chunks, before --delete removes them (their
 	 * descriptors keep them readable). Subdirectories have their own. */
 	memset(&donors, 0, sizeof donors);
@@ -422,18 +445,41 @@ static int restore_dir(Ctx *c, int dirfd, int private, const uint8_t tree_id[STR
 					pending++;
 				}
 		}
-		if ((rc = child_path(c, path, plen, n->name, &len)) != 0)
-			break;
-		how = restore_wanted(c, path);
-		if (how)
-			rc = restore_entry(c, dirfd, private, n, path, len, how);
+		/* The next subdirectories made ahead, their files created by
+		 * the pool while the walk works here (restore_ahead.c). */
+		for (; c->ahead_on && scan < t.n && nprep < AHEAD_DIRS; scan++) {
+			AheadDir *p;
+			if (t.nodes[scan].type == NODE_DIR &&
+			    (p = restore_ahead_prepare(c, dirfd, private, &t.nodes[scan], scan)) != NULL)
+				prep[nprep++] = p;
+		}
+		if (nprep && prep[0]->idx == i) {
+			c->ready = prep[0];
+			memmove(prep, prep + 1, --nprep * sizeof *prep);
+		}
+		if ((rc = child_path(c, path, plen, n->name, &len)) == 0) {
+			how = restore_wanted(c, path);
+			if (how)
+				rc = restore_entry(c, dirfd, private, n, path, len, how);
+		}
+		/* Not entered (an error first): freed here. */
+		restore_ahead_free(c, c->ready);
+		c->ready = NULL;
 		path[plen] = '\0';
-		if (rc == 0 && c->opts->progress) {
+		if (rc)
+			break;
+		if (c->opts->progress) {
 			c->prog.current = n->name;
 			c->opts->progress(&c->prog, c->opts->progress_ctx);
 		}
 	}
-	tree_clear(&t);
+	while (nprep)
+		restore_ahead_free(c, prep[--nprep]);
+	if (a)
+		restore_ahead_free(c, a);
+	else
+		tree_clear(&t);
+	c->cur = outer_cur;
 	restore_donors_clear(&donors);
 	c->donors = outer;
 	return rc;
@@ -551,10 +597,13 @@ int restore_run(Repo *repo, const Snapshot *snap, const RestoreOptions *opts,
 	c.snap = snap;
 	c.root_fd = -1;
 	c.euid = geteuid();
+	c.egid = getegid();
 	c.is_root = c.euid == 0;
 	pthread_mutex_init(&c.mu, NULL);
 	pthread_mutex_init(&c.tmu, NULL);
 	pthread_cond_init(&c.tcv, NULL);
+	pthread_mutex_init(&c.amu, NULL);
+	pthread_cond_init(&c.acv, NULL);
 	/* "s3:http(s)://..." or "s3://...": the one backend where requests
 	 * wait on the network (remote/backend.h has no such property). */
 	remote = strncmp(repo->location, "s3:", 3) == 0;
@@ -647,13 +696,19 @@ int restore_run(Repo *repo, const Snapshot *snap, const RestoreOptions *opts,
 			goto out;
 		}
 	}
+	/* Files created ahead (restore_ahead.c) hold at most half the
+	 * batch's descriptors; a restore without the pool creates them all
+	 * in the walk. */
+	c.cpool = workpool_new(AHEAD_THREADS, UINT64_MAX / 2, NULL, NULL);
+	c.ahead_max = c.files_max / 2;
+	c.ahead_on = restore_ahead_enabled(&c);
 	path = malloc(PATH_MAX);
 	if (!c.pool || !c.plan || !path) {
 		rc = strata_err_set(err, -ENOMEM, "out of memory");
 		goto out;
 	}
 	path[0] = '\0';
-	rc = restore_dir(&c, c.root_fd, root_private, snap->tree, path, 0);
+	rc = restore_dir(&c, c.root_fd, root_private, snap->tree, path, 0, NULL);
 	if (rc == 0)
 		rc = restore_batch_flush(&c);
 	if (rc == 0 && fsync(c.root_fd) != 0 && errno != EINVAL)
@@ -663,11 +718,14 @@ out:
 	 * prefetch record. */
 	workpool_free(c.pool);
 	workpool_free(c.tpool);
+	workpool_free(c.cpool);
 	restore_trees_free(&c);
 	if (cached)
 		blob_read_tree_cache_detach(repo, NULL);
 	pthread_cond_destroy(&c.tcv);
 	pthread_mutex_destroy(&c.tmu);
+	pthread_cond_destroy(&c.acv);
+	pthread_mutex_destroy(&c.amu);
 	if (out_result)
 		*out_result = c.res;
 	restore_batch_close(&c, 0);

@@ -29,16 +29,32 @@ static const char *base_name(const char *path)
 	return sl ? sl + 1 : path;
 }
 
+/* After its content: a fresh file's size (a hole may end it), then the
+ * metadata; *out_errors the errors to count. Safe on a pool worker (err
+ * its own). */
+static int finish_meta(const Ctx *c, PendFile *f, int *out_errors, StrataErr *err)
+{
+	struct stat st;
+
+	if (f->fresh && (fstat(f->fd, &st) != 0 ||
+	                 ((uint64_t)st.st_size < f->size && ftruncate(f->fd, (off_t)f->size) != 0)))
+		return strata_err_set(err, -errno, "%s: cannot size file: %s", f->path, strerror(errno));
+	*out_errors = restore_meta_file(c, f->fd, f->uid, f->gid, f->mode, f->mtime_ns, f->fresh ? &st : NULL);
+	return 0;
+}
+
 /* After its content: the metadata; a delta file is then made durable and
  * renamed over the old one (FORMAT.md §15: either old or new). */
 static int finish_file(Ctx *c, PendFile *f)
 {
 	struct timespec ts[2];
 	struct stat dst;
+	int errors = 0, rc;
 
-	restore_meta_file(c, f->fd, f->uid, f->gid, f->mode, f->mtime_ns);
-	if (!f->tmp)
-		return 0;
+	rc = finish_meta(c, f, &errors, c->err);
+	c->res.errors += (uint64_t)errors;
+	if (rc || !f->tmp)
+		return rc;
 	if (fsync(f->fd) != 0)
 		return strata_err_set(c->err, -errno, "%s: fsync of the new version failed: %s", f->path,
 		                      strerror(errno));
@@ -57,13 +73,81 @@ static int finish_file(Ctx *c, PendFile *f)
 	return 0;
 }
 
+/* Files a finishing job applies metadata to and closes: enough to keep
+ * the job's overhead (a queue entry, a wake-up) below 1 % of its work at
+ * about 20 us of system calls a file. */
+#define FINISH_FILES 256
+
+typedef struct FinishJob {
+	Ctx *c;
+	PendFile *f;
+	size_t n;
+} FinishJob;
+
+/* The metadata of files without a delta temporary, applied and the files
+ * closed, on a pool worker: the walk's thread did it all before, one
+ * file after another (six system calls each for small files). */
+static void finish_job(void *arg, void *state)
+{
+	FinishJob *j = arg;
+	uint64_t errors = 0;
+
+	(void)state;
+	for (size_t i = 0; i < j->n; i++) {
+		PendFile *f = &j->f[i];
+		StrataErr err = {0};
+		int e = 0, rc;
+		if (f->tmp)
+			continue;
+		if ((rc = finish_meta(j->c, f, &e, &err)) != 0) {
+			restore_fetch_set_fatal(j->c, rc, &err);
+			break;
+		}
+		errors += (uint64_t)e;
+		close(f->fd);
+		f->fd = -1;
+	}
+	if (errors) {
+		pthread_mutex_lock(&j->c->mu);
+		j->c->res.errors += errors;
+		pthread_mutex_unlock(&j->c->mu);
+	}
+}
+
+/* finish_file for files [0, n) of the batch: those without a temporary on
+ * the pool, the rest (a delta file's rename) here after them. Metadata
+ * only ever follows the content: the fetch has finished. */
+static int finish_files(Ctx *c, size_t n)
+{
+	size_t njobs = (n + FINISH_FILES - 1) / FINISH_FILES;
+	FinishJob *jobs = njobs > 1 ? calloc(njobs, sizeof *jobs) : NULL;
+	int rc = 0;
+
+	if (jobs) {
+		for (size_t k = 0; k < njobs; k++) {
+			jobs[k].c = c;
+			jobs[k].f = c->files + k * FINISH_FILES;
+			jobs[k].n = k + 1 < njobs ? FINISH_FILES : n - k * FINISH_FILES;
+			if (workpool_submit(c->pool, finish_job, &jobs[k], 1) != 0)
+				finish_job(&jobs[k], NULL);
+		}
+		rc = restore_fetch_wait(c);
+		free(jobs);
+	}
+	for (size_t i = 0; i < n && rc == 0; i++)
+		if (c->files[i].fd >= 0)
+			rc = finish_file(c, &c->files[i]);
+	return rc;
+}
+
 /* Close the batch's files from from on; a delta file not renamed yet (the
  * restore stopped) leaves no temporary behind. */
 void restore_batch_close(Ctx *c, size_t from)
 {
 	for (size_t i = from; i < c->nfiles; i++) {
 		PendFile *f = &c->files[i];
-		close(f->fd);
+		if (f->fd >= 0)
+			close(f->fd);
 		if (f->tmp)
 			unlinkat(f->dirfd, f->tmp, 0);
 		if (f->dirfd >= 0) {
@@ -115,8 +199,7 @@ int restore_batch_flush(Ctx *c)
 	if (rc)
 		return rc;
 	keep = c->files[c->nfiles - 1].complete ? 0 : 1;
-	for (size_t i = 0; i < c->nfiles - keep && rc == 0; i++)
-		rc = finish_file(c, &c->files[i]);
+	rc = finish_files(c, c->nfiles - keep);
 	if (rc)
 		return rc;
 	if (keep) {
@@ -137,7 +220,7 @@ int restore_batch_reserve(Ctx *c)
 {
 	int rc;
 
-	if (c->nfiles + c->ndirfds >= c->files_max && (rc = restore_batch_flush(c)) != 0)
+	if (c->nfiles + c->ndirfds + c->nahead >= c->files_max && (rc = restore_batch_flush(c)) != 0)
 		return rc;
 	if (c->nfiles == c->files_cap) {
 		size_t cap = c->files_cap ? 2 * c->files_cap : 256;
@@ -160,7 +243,9 @@ int restore_batch_queue(Ctx *c, int fd, int dirfd, char *tmp, const TreeNode *n,
 	uint64_t off = 0;
 	int rc;
 
-	if (n->size && ftruncate(fd, (off_t)n->size) != 0) {
+	/* A file made here without a delta is sized after its content if a
+	 * hole ends it (finish_job): one fstat instead of a ftruncate. */
+	if (n->size && (delta || tmp) && ftruncate(fd, (off_t)n->size) != 0) {
 		rc = restore_fail_errno(c, path, "cannot size file");
 		goto fail;
 	}
@@ -177,6 +262,8 @@ int restore_batch_queue(Ctx *c, int fd, int dirfd, char *tmp, const TreeNode *n,
 	f->uid = n->uid;
 	f->gid = n->gid;
 	f->mtime_ns = n->mtime_ns;
+	f->size = n->size;
+	f->fresh = !delta && !tmp;
 	f->path = strdup(path);
 	c->nfiles++;
 	if (dirfd >= 0)

@@ -237,8 +237,9 @@ static int fetch_range(Ctx *c, CodecCtx *cctx, size_t ri, StrataErr *err)
 		}
 		used += bl->raw_len;
 		restored += (uint64_t)bl->raw_len * bl->nrefs;
-		/* All-zero chunks become holes: files were sized with
-		 * ftruncate, so sparse files stay sparse. */
+		/* All-zero chunks become holes, never written: a file ending
+		 * in one is sized after its content (restore_batch.c), so
+		 * sparse files stay sparse. */
 		if (bl->raw_len == 0 || all_zero(out, bl->raw_len))
 			continue;
 		for (size_t k = bl->first_ref; k < bl->first_ref + bl->nrefs; k++)

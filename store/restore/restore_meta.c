@@ -68,15 +68,27 @@ static int chown_mapped(const Ctx *c, int fd, uint32_t uid, uint32_t gid)
 
 /* Metadata through an open descriptor: owner first (chown clears
  * setuid/setgid), then mode, then times. */
-void restore_meta_file(Ctx *c, int fd, uint32_t uid, uint32_t gid, uint32_t mode, int64_t mtime_ns)
+int restore_meta_file(const Ctx *c, int fd, uint32_t uid, uint32_t gid, uint32_t mode, int64_t mtime_ns,
+                      const struct stat *st)
 {
 	struct timespec ts[2];
+	uint32_t want = mode & (c->is_root ? 07777 : 01777);
+	int errors = 0, chowned = 0;
 
-	if (c->is_root && chown_mapped(c, fd, uid, gid) != 0)
-		c->res.errors++;
-	fchmod(fd, mode & (c->is_root ? 07777 : 01777));
+	if (c->is_root) {
+		uid_t u = restore_meta_map_id(&c->users, uid);
+		gid_t g = restore_meta_map_id(&c->groups, gid);
+		if (!st || st->st_uid != u || st->st_gid != g) {
+			chowned = 1;
+			if (fchown(fd, u, g) != 0)
+				errors = 1;
+		}
+	}
+	if (!st || (st->st_mode & 07777) != want || (chowned && (st->st_mode & 06000)))
+		fchmod(fd, want);
 	restore_node_times(mtime_ns, ts);
 	futimens(fd, ts);
+	return errors;
 }
 
 /* A directory's metadata, through its descriptor (never by name: the

@@ -55,7 +55,7 @@ int restore_update_file(Ctx *c, int dirfd, const TreeNode *n, const char *path, 
 			rc = strata_err_set(c->err, -ENOMEM, "out of memory");
 			goto out;
 		}
-		restore_meta_file(c, old, n->uid, n->gid, n->mode, n->mtime_ns);
+		c->res.errors += (uint64_t)restore_meta_file(c, old, n->uid, n->gid, n->mode, n->mtime_ns, NULL);
 		c->res.files++;
 		c->res.files_skipped++;
 		c->res.bytes_reused += n->size;
