@@ -528,7 +528,19 @@ static void sleep_ms(long ms)
 
 #define HOLD_BLOB 16384u   /* incompressible: sealed a little larger */
 
-/* Store blobs [first, first + n) of a round: HOLD_BLOB random bytes each. */
+/* Blob i of a round (seed): HOLD_BLOB random bytes and their chunk ID. */
+static void hold_blob(uint64_t seed, size_t i, uint8_t buf[HOLD_BLOB], uint8_t id[STRATA_ID_LEN])
+{
+	uint64_t state = seed * 1000 + i;
+
+	for (size_t k = 0; k < HOLD_BLOB; k += 8) {
+		uint64_t v = rng_next(&state);
+		memcpy(buf + k, &v, 8);
+	}
+	codec_chunk_id(repo->keys, buf, HOLD_BLOB, id);
+}
+
+/* Store blobs [first, first + n) of a round. */
 typedef struct HoldPuts {
 	BlobWriter *bw;
 	uint8_t type;
@@ -546,12 +558,7 @@ static void *hold_puts(void *arg)
 	h->rc = ctx ? 0 : -ENOMEM;
 	for (size_t i = h->first; i < h->first + h->n && h->rc == 0; i++) {
 		StrataErr err = {0};
-		uint64_t seed = h->seed * 1000 + i;
-		for (size_t k = 0; k < HOLD_BLOB; k += 8) {
-			uint64_t v = rng_next(&seed);
-			memcpy(buf + k, &v, 8);
-		}
-		codec_chunk_id(repo->keys, buf, HOLD_BLOB, id);
+		hold_blob(h->seed, i, buf, id);
 		h->rc = blobwriter_put(h->bw, ctx, h->type, id, buf, HOLD_BLOB, NULL, &err);
 		if (h->rc)
 			printf("  put %zu: %s\n", i, err.msg);
@@ -626,15 +633,10 @@ static void test_hold_decided_after_wait(void)
 				bad++;
 			}
 		for (size_t i = 0; i < 34; i++) {
-			/* Every blob reads back: its bytes are regenerated. */
-			uint64_t seed = round * 1000 + i;
+			/* Every data blob reads back bit-exact. */
 			uint8_t want[HOLD_BLOB], id[STRATA_ID_LEN], *out = NULL;
 			size_t out_len = 0;
-			for (size_t k = 0; k < HOLD_BLOB; k += 8) {
-				uint64_t v = rng_next(&seed);
-				memcpy(want + k, &v, 8);
-			}
-			codec_chunk_id(repo->keys, want, HOLD_BLOB, id);
+			hold_blob(round, i, want, id);
 			if (blob_read(repo, cctx, BLOB_DATA, id, &out, &out_len, &err) != 0 || out_len != HOLD_BLOB ||
 			    memcmp(out, want, HOLD_BLOB) != 0)
 				bad++;
