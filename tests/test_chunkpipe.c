@@ -244,7 +244,7 @@ static void test_known_chunks_skip_the_index(void)
 	ChunkPipe *pipe = NULL;
 	ChunkList l = {0};
 	MemSrc m = {0};
-	size_t len = (size_t)3 << 20, pos = 0, nchunks = 0, nknown = 0, stored = 0, absent = 0;
+	size_t len = (size_t)3 << 20, pos = 0, nchunks = 0, nknown = 0, nknown_at = 0, stored = 0, absent = 0;
 	uint8_t *data = make_data(len, 99);
 	uint8_t (*known)[STRATA_ID_LEN] = calloc(len / 1024, STRATA_ID_LEN);
 	uint64_t size = 0;
@@ -279,22 +279,29 @@ static void test_known_chunks_skip_the_index(void)
 	blobwriter_free(bw);
 	CHECK_EQ_INT((long long)size, (long long)len);
 	CHECK_EQ_INT(check_list(&l, data, len, "stream with known chunks"), 0);
+	/* By ID, not by position: the data repeats 4 KiB runs, and with some
+	 * chunker keys (random per repository) an odd chunk has the same
+	 * bytes as a known even one, so it is known too (1 of ~500 runs). */
 	pos = 0;
 	for (size_t i = 0; i < l.n; i++) {
 		StrataErr rerr = {0};
 		uint8_t *out = NULL;
-		size_t out_len = 0;
+		size_t out_len = 0, k;
 		int rc = blob_read(repo, cctx, BLOB_DATA, l.ids[i], &out, &out_len, &rerr);
-		if (i % 2 == 0) {
+		for (k = 0; k < l.nknown && memcmp(l.known[k], l.ids[i], STRATA_ID_LEN) != 0; k++)
+			;
+		if (k < l.nknown) {
 			absent += rc != 0;
+			nknown_at++;
 		} else if (rc == 0 && out_len == l.lens[i] && memcmp(out, data + pos, out_len) == 0) {
 			stored++;
 		}
 		free(out);
 		pos += l.lens[i];
 	}
-	CHECK_EQ_INT((long long)absent, (long long)nknown);
-	CHECK_EQ_INT((long long)stored, (long long)(nchunks - nknown));
+	CHECK(nknown_at >= nknown);   /* every even chunk, and its repeats */
+	CHECK_EQ_INT((long long)absent, (long long)nknown_at);
+	CHECK_EQ_INT((long long)stored, (long long)(nchunks - nknown_at));
 	chunklist_free(&l);
 	CHECK(l.known == NULL && l.nknown == 0);
 	free(data);
