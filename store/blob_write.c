@@ -243,10 +243,10 @@ static void enqueue_pack(BlobWriter *bw, PackBuilder *pb, uint8_t kind, size_t m
 }
 
 /* Under mu: queue the held data pack once the open one after it holds
- * min_data bytes. The condition is tested again after every wait, never
- * before it only: while the wait releases mu another worker may queue the
- * held pack and hold the open one in its place, leaving an empty open
- * pack behind it; a held pack queued then would leave the session's last
+ * min_data bytes. The condition is tested after every wait, not only
+ * before it: while the wait releases mu another worker may queue the held
+ * pack and hold the open one in its place, leaving an empty open pack
+ * behind it. Queuing that newly held pack would leave the session's last
  * pack, if smaller than min_data, with no held pack to join at finish
  * (issue 33; test_chunkpipe test_hold_decided_after_wait). */
 static void release_held(BlobWriter *bw)
