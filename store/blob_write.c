@@ -193,23 +193,30 @@ static void hash_open(BlobWriter *bw, uint8_t kind)
 		pthread_cond_broadcast(&bw->hash_cv);
 }
 
-/* Hand a full pack to the uploader; blocks while the queue is full
- * or a worker is hashing it (hash_open).
- * Called with bw->mu held, which the wait releases: another thread may
- * hand over the same builder meanwhile, so it is taken only if it still
- * holds a blob and at least min_len bytes. */
-static void enqueue_pack(BlobWriter *bw, PackBuilder *pb, uint8_t kind, size_t min_len)
+/* Under mu: must a pack of kind wait before it is queued? While the
+ * upload queue is full, or while a worker is hashing kind's open pack
+ * (hash_open: a pack is queued with a settled hash). */
+static int queue_busy(const BlobWriter *bw, uint8_t kind)
 {
-	for (;;) {
+	return bw->hashing[kind] || (int)bw->qlen + bw->storing >= bw->nuploaders;
+}
+
+/* Wait, under mu, until queue_busy is 0. The wait releases mu: whatever
+ * the caller decided before it must be decided again after it. */
+static void wait_queue_room(BlobWriter *bw, uint8_t kind)
+{
+	while (queue_busy(bw, kind)) {
 		if (bw->hashing[kind])
-			wait_hashed(bw, kind);   /* the copy below must take a settled hash */
-		else if ((int)bw->qlen + bw->storing >= bw->nuploaders)
-			pthread_cond_wait(&bw->queue_cv, &bw->mu);
+			wait_hashed(bw, kind);
 		else
-			break;
+			pthread_cond_wait(&bw->queue_cv, &bw->mu);
 	}
-	if (pb->n == 0 || pb->len < min_len)
-		return;
+}
+
+/* Under mu, with room in the queue (wait_queue_room, mu held since):
+ * queue the pack in pb and give pb an empty builder. */
+static void queue_pack(BlobWriter *bw, PackBuilder *pb, uint8_t kind)
+{
 	QueuedPack *qp = &bw->queue[(bw->qhead + bw->qlen) % UPLOADERS_MAX];
 	qp->pb = *pb;
 	qp->kind = kind;
@@ -221,9 +228,44 @@ static void enqueue_pack(BlobWriter *bw, PackBuilder *pb, uint8_t kind, size_t m
 	pthread_cond_broadcast(&bw->queue_cv);
 }
 
+/* Hand a full open pack (or, at finish, any pack) to the uploader; blocks
+ * while the queue is full or a worker is hashing it (hash_open).
+ * Called with bw->mu held, which the wait releases: another thread may
+ * hand over the same builder meanwhile, so it is taken only if it still
+ * holds a blob and at least min_len bytes, whichever pack that now is.
+ * Not for the held pack while puts run: see release_held. */
+static void enqueue_pack(BlobWriter *bw, PackBuilder *pb, uint8_t kind, size_t min_len)
+{
+	wait_queue_room(bw, kind);
+	if (pb->n == 0 || pb->len < min_len)
+		return;
+	queue_pack(bw, pb, kind);
+}
+
+/* Under mu: queue the held data pack once the open one after it holds
+ * min_data bytes. The condition is tested after every wait, not only
+ * before it: while the wait releases mu another worker may queue the held
+ * pack and hold the open one in its place, leaving an empty open pack
+ * behind it. Queuing that newly held pack would leave the session's last
+ * pack, if smaller than min_data, with no held pack to join at finish
+ * (issue 33; test_chunkpipe test_hold_decided_after_wait). */
+static void release_held(BlobWriter *bw)
+{
+	for (;;) {
+		if (!bw->held.n || bw->open[PACK_KIND_DATA].len < bw->min_data)
+			return;
+		if (queue_busy(bw, PACK_KIND_DATA)) {
+			wait_queue_room(bw, PACK_KIND_DATA);
+			continue;
+		}
+		queue_pack(bw, &bw->held, PACK_KIND_DATA);
+		return;
+	}
+}
+
 /* Under mu, with open[DATA] at or past its target and min_data set: the
  * held pack (if any) is queued, then the open one becomes held. Loops
- * because enqueue_pack and wait_hashed drop mu: another worker may have
+ * because release_held and wait_hashed drop mu: another worker may have
  * done either meanwhile. */
 static void hold_data_pack(BlobWriter *bw)
 {
@@ -233,7 +275,7 @@ static void hold_data_pack(BlobWriter *bw)
 		if (open->len < pack_target(bw, PACK_KIND_DATA))
 			return;                  /* another worker closed it */
 		if (bw->held.n) {
-			enqueue_pack(bw, &bw->held, PACK_KIND_DATA, 0);
+			release_held(bw);        /* open >= target >= min_data */
 			continue;
 		}
 		if (bw->hashing[PACK_KIND_DATA]) {
@@ -652,8 +694,8 @@ static int append_sealed(BlobWriter *bw, uint8_t kind, const uint8_t *sealed, si
 			hash_open(bw, kind);
 		/* The pack after a held one has reached the minimum: the
 		 * held one may go. */
-		if (kind == PACK_KIND_DATA && bw->held.n && bw->open[kind].len >= bw->min_data)
-			enqueue_pack(bw, &bw->held, PACK_KIND_DATA, 0);
+		if (kind == PACK_KIND_DATA)
+			release_held(bw);
 	}
 	pthread_mutex_unlock(&bw->mu);
 	return rc;
