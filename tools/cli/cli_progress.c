@@ -28,6 +28,8 @@ void cli_progress_init(CliProgress *p, const Cli *cli)
 	p->enabled = !cli->quiet && !cli->json && isatty(STDERR_FILENO);
 	p->start_ns = p->phase_ns = cli_now_ns();
 	p->interval_ns = REDRAW_NS;
+	if (getenv("STRATA_TESTONLY_PROGRESS_DELAY_MS"))
+		p->test_delay_ms = atol(getenv("STRATA_TESTONLY_PROGRESS_DELAY_MS"));
 	pthread_mutex_init(&p->mu, NULL);
 }
 
@@ -209,6 +211,10 @@ void cli_progress_show(CliProgress *p, const CliProgressStatus *s)
 		draw_line(p, s, &r);
 out:
 	pthread_mutex_unlock(&p->mu);
+	if (p->test_delay_ms > 0 && p->test_delay_ms < 1000) {
+		struct timespec ts = { 0, p->test_delay_ms * 1000000L };
+		nanosleep(&ts, NULL);
+	}
 }
 
 void cli_progress_update(CliProgress *p, uint64_t files, uint64_t bytes, const char *current)

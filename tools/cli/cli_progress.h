@@ -37,6 +37,10 @@ typedef struct CliProgress {
 	char phase[32];
 	int64_t phase_ns;
 	uint64_t phase_items, phase_bytes;   /* counters when the phase began */
+	long test_delay_ms;        /* STRATA_TESTONLY_PROGRESS_DELAY_MS: each
+	                            * call of an enabled display sleeps this (under 1,000)
+	                            * long, so that a test's short run lives
+	                            * long enough to draw a few times */
 	pthread_mutex_t mu;
 } CliProgress;
 
