@@ -258,9 +258,8 @@ int index_open(const char *dir, Index **out, StrataErr *err)
 
 int index_open_cache(const char *cache_dir, Index **out, StrataErr *err)
 {
-	char dir[PATH_MAX];
-
 	static const char *const old[] = {INDEX_CACHE_SUBDIR_V1, INDEX_CACHE_SUBDIR_V2};
+	char dir[PATH_MAX];
 
 	for (size_t i = 0; i < sizeof old / sizeof old[0]; i++) {
 		if ((size_t)snprintf(dir, sizeof dir, "%s/%s", cache_dir, old[i]) >= sizeof dir)
@@ -461,7 +460,8 @@ static int pack_number(Index *ix, MDB_txn *txn, const uint8_t pack[CODEC_ID_LEN]
 		const uint8_t *b = k.mv_data;
 		no = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
 		/* 2^32 packs in one index: more than any repository holds
-		 * (16 EiB of 4 MiB packs); a rebuild starts again from 0. */
+		 * (64 PiB of 16 MiB data packs, FORMAT.md §9); a clear and
+		 * rebuild start again from 0. */
 		rc = no == UINT32_MAX ? ENOSPC : 0;
 		no++;
 	} else if (rc == 0) {
@@ -857,8 +857,6 @@ static int visit_pack(Index *ix, MDB_txn *txn, const MDB_val *k, const MDB_val *
 	struct pack_visit *pv = ctx;
 	IndexPackInfo info;
 
-	(void)ix;
-	(void)txn;
 	decode_pack(v, &info);
 	return pv->fn(k->mv_data, &info, pv->ctx);
 }
