@@ -23,14 +23,26 @@
  * with equal plaintexts have equal IDs. ID first keeps the blobs of one ID
  * adjacent (index_lookup_any) and lookups as spread as before. */
 #define BLOB_KEY_LEN  (CODEC_ID_LEN + 1)
-#define CHUNK_VAL_LEN (CODEC_ID_LEN + 1 + 12)
-/* A frame member's value (FORMAT.md §16): a blob's, with type byte 4, the
- * frame's OFFSET and LENGTH, the member's RAW_LENGTH, then the frame's
- * RAW_LENGTH, the member's RAW_OFFSET and the frame's M. A value length
- * of its own: the blob layout is unchanged, so no rebuild of existing
- * indexes. */
+/* A blob's value (FORMAT.md §16): le32 PACK_NO || TYPE || le32 OFFSET ||
+ * le32 LENGTH || le32 RAW_LENGTH. The pack is named by its number in this
+ * index, resolved through table `packids`, not by its 32-byte ID: the
+ * ID made up 32 of 45 bytes of every entry (layout 3, issue 34). */
+#define PACK_NO_LEN   4
+#define CHUNK_VAL_LEN (PACK_NO_LEN + 1 + 12)
+/* A frame member's value: a blob's, with type byte 4, the frame's OFFSET
+ * and LENGTH, the member's RAW_LENGTH, then the frame's RAW_LENGTH, the
+ * member's RAW_OFFSET and the frame's M. */
 #define MEMBER_VAL_LEN (CHUNK_VAL_LEN + 9)
-#define PACK_VAL_LEN  (1 + 4 + 8)
+/* A pack's value: KIND || le32 COUNT || le64 SIZE || le32 PACK_NO. */
+#define PACK_VAL_LEN  (1 + 4 + 8 + PACK_NO_LEN)
+/* Offsets in a chunk value. */
+#define CV_TYPE       4
+#define CV_OFFSET     5
+#define CV_LENGTH     9
+#define CV_RAW        13
+#define CV_FRAME_RAW  17
+#define CV_MEMBER_OFF 21
+#define CV_MEMBERS    25
 /* Each lookup of a random ID faults in one leaf page, and the kernel maps
  * up to 15 cached neighbours with it (fault-around, which MADV_RANDOM does
  * not turn off): about 64 KiB of resident map per lookup. Dropping the
@@ -52,7 +64,7 @@
 
 struct Index {
 	MDB_env *env;
-	MDB_dbi chunks, packs, indexfiles, unindexed, meta;
+	MDB_dbi chunks, packs, packids, indexfiles, unindexed, meta;
 	char *map;          /* start of LMDB's read-only map; NULL if not found */
 	atomic_uint lookups;/* leaf reads, for release_pages (touched) */
 	atomic_uint release_every;  /* RELEASE_EVERY or RELEASE_EVERY_LEAN */
@@ -155,6 +167,7 @@ static int env_open(Index *ix)
 		goto fail;
 	if ((rc = mdb_dbi_open(txn, "chunks", MDB_CREATE, &ix->chunks)) ||
 	    (rc = mdb_dbi_open(txn, "packs", MDB_CREATE, &ix->packs)) ||
+	    (rc = mdb_dbi_open(txn, "packids", MDB_CREATE, &ix->packids)) ||
 	    (rc = mdb_dbi_open(txn, "indexfiles", MDB_CREATE, &ix->indexfiles)) ||
 	    (rc = mdb_dbi_open(txn, "unindexed", MDB_CREATE, &ix->unindexed)) ||
 	    (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &ix->meta))) {
@@ -245,9 +258,12 @@ int index_open(const char *dir, Index **out, StrataErr *err)
 
 int index_open_cache(const char *cache_dir, Index **out, StrataErr *err)
 {
+	static const char *const old[] = {INDEX_CACHE_SUBDIR_V1, INDEX_CACHE_SUBDIR_V2};
 	char dir[PATH_MAX];
 
-	if ((size_t)snprintf(dir, sizeof dir, "%s/%s", cache_dir, INDEX_CACHE_SUBDIR_OLD) < sizeof dir) {
+	for (size_t i = 0; i < sizeof old / sizeof old[0]; i++) {
+		if ((size_t)snprintf(dir, sizeof dir, "%s/%s", cache_dir, old[i]) >= sizeof dir)
+			continue;
 		/* Best effort: a leftover costs disk space, never correctness. */
 		remove_env_files(dir);
 		(void)rmdir(dir);
@@ -268,30 +284,69 @@ void index_close(Index *ix)
 	free(ix);
 }
 
-/* A chunk entry's value (FORMAT.md "Local cache"): pack || type || offset
- * || length || raw length, and for a member (type byte 4, len
- * MEMBER_VAL_LEN) frame raw length || member raw offset. */
+/* A chunk entry's value (FORMAT.md "Local cache"): pack number || type ||
+ * offset || length || raw length, and for a member (type byte 4, len
+ * MEMBER_VAL_LEN) frame raw length || member raw offset || M. */
 static int chunk_val_ok(size_t len)
 {
 	return len == CHUNK_VAL_LEN || len == MEMBER_VAL_LEN;
 }
 
-static void decode_chunk(const uint8_t *p, size_t len, IndexEntry *out)
+/* A `packids` key: the pack number big-endian, so that LMDB's byte order
+ * is numeric order (MDB_LAST finds the highest number, and numbers
+ * allocated in increasing order append, filling the table's pages). */
+static void pack_no_key(uint8_t key[PACK_NO_LEN], uint32_t no)
 {
-	memcpy(out->pack, p, CODEC_ID_LEN);
-	out->type = p[32];
-	out->offset = format_get_le32(p + 33);
-	out->length = format_get_le32(p + 37);
-	out->raw_len = format_get_le32(p + 41);
-	out->frame_raw = 0;
-	out->member_off = 0;
-	out->frame_members = 0;
+	key[0] = (uint8_t)(no >> 24);
+	key[1] = (uint8_t)(no >> 16);
+	key[2] = (uint8_t)(no >> 8);
+	key[3] = (uint8_t)no;
+}
+
+/* The ID of pack number no, read in txn: 0, MDB_NOTFOUND (no such number,
+ * or a damaged record) or LMDB's error. Every number a chunk entry holds
+ * is in `packids` at every commit (the entry, its pack's record and the
+ * mapping are only ever removed together), so MDB_NOTFOUND means damage. */
+static int pack_id_of(Index *ix, MDB_txn *txn, uint32_t no, uint8_t out[CODEC_ID_LEN])
+{
+	uint8_t key[PACK_NO_LEN];
+	MDB_val k = {sizeof key, key}, v;
+	int rc;
+
+	pack_no_key(key, no);
+	rc = mdb_get(txn, ix->packids, &k, &v);
+	if (rc == 0 && v.mv_size != CODEC_ID_LEN)
+		rc = MDB_NOTFOUND;
+	if (rc == 0)
+		memcpy(out, v.mv_data, CODEC_ID_LEN);
+	return rc;
+}
+
+/* Decode a chunk value read in txn, its pack number resolved to the ID:
+ * 0 and *out, MDB_NOTFOUND (the number has no pack) or LMDB's error. */
+static int decode_chunk(Index *ix, MDB_txn *txn, const uint8_t *p, size_t len, IndexEntry *out)
+{
+	IndexEntry e;
+	int rc;
+
+	rc = pack_id_of(ix, txn, format_get_le32(p), e.pack);
+	if (rc)
+		return rc;
+	e.type = p[CV_TYPE];
+	e.offset = format_get_le32(p + CV_OFFSET);
+	e.length = format_get_le32(p + CV_LENGTH);
+	e.raw_len = format_get_le32(p + CV_RAW);
+	e.frame_raw = 0;
+	e.member_off = 0;
+	e.frame_members = 0;
 	if (len == MEMBER_VAL_LEN) {
-		out->type = BLOB_DATA;
-		out->frame_raw = format_get_le32(p + 45);
-		out->member_off = format_get_le32(p + 49);
-		out->frame_members = p[53];
+		e.type = BLOB_DATA;
+		e.frame_raw = format_get_le32(p + CV_FRAME_RAW);
+		e.member_off = format_get_le32(p + CV_MEMBER_OFF);
+		e.frame_members = p[CV_MEMBERS];
 	}
+	*out = e;
+	return 0;
 }
 
 static void blob_key(uint8_t key[BLOB_KEY_LEN], uint8_t type, const uint8_t id[CODEC_ID_LEN])
@@ -311,13 +366,12 @@ int index_lookup(Index *ix, uint8_t type, const uint8_t id[CODEC_ID_LEN], IndexE
 	if (mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &txn) != 0)
 		return -EIO;
 	rc = mdb_get(txn, ix->chunks, &k, &v);
-	if (rc == 0 && chunk_val_ok(v.mv_size)) {
-		if (out)
-			decode_chunk(v.mv_data, v.mv_size, out);
-		rc = 0;
-	} else {
-		rc = rc == MDB_NOTFOUND || rc == 0 ? STRATA_ENOTFOUND : -EIO;
-	}
+	if (rc == 0 && !chunk_val_ok(v.mv_size))
+		rc = MDB_NOTFOUND;
+	if (rc == 0 && out)
+		rc = decode_chunk(ix, txn, v.mv_data, v.mv_size, out);
+	if (rc)
+		rc = rc == MDB_NOTFOUND ? STRATA_ENOTFOUND : -EIO;
 	mdb_txn_abort(txn);
 	touched(ix);
 	return rc;
@@ -337,13 +391,13 @@ int index_lookup_any(Index *ix, const uint8_t id[CODEC_ID_LEN], IndexEntry *out)
 	rc = mdb_cursor_open(txn, ix->chunks, &cur);
 	if (rc == 0)
 		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-	if (rc == 0 && k.mv_size == BLOB_KEY_LEN && memcmp(k.mv_data, id, CODEC_ID_LEN) == 0 &&
-	    chunk_val_ok(v.mv_size)) {
-		if (out)
-			decode_chunk(v.mv_data, v.mv_size, out);
-	} else {
-		rc = rc == MDB_NOTFOUND || rc == 0 ? STRATA_ENOTFOUND : -EIO;
-	}
+	if (rc == 0 && (k.mv_size != BLOB_KEY_LEN || memcmp(k.mv_data, id, CODEC_ID_LEN) != 0 ||
+	                !chunk_val_ok(v.mv_size)))
+		rc = MDB_NOTFOUND;
+	if (rc == 0 && out)
+		rc = decode_chunk(ix, txn, v.mv_data, v.mv_size, out);
+	if (rc)
+		rc = rc == MDB_NOTFOUND ? STRATA_ENOTFOUND : -EIO;
 	if (cur)
 		mdb_cursor_close(cur);
 	mdb_txn_abort(txn);
@@ -374,14 +428,75 @@ static uint8_t frame_m(const PackEntry *f, const PackEntry *end)
 	return m > 255 ? 255 : (uint8_t)m;
 }
 
+/* The number of pack in txn: the one its record holds, or, for a pack
+ * the index lacks (first), a new one, the highest in `packids` plus one,
+ * mapped to the pack's ID there. A number freed by index_remove_pack may
+ * come back; its entries went in the same transaction. 0 and *out_no, or
+ * MDB_NOTFOUND (not first and the pack has no record: another process
+ * cleared the index or removed the pack), or LMDB's error. */
+static int pack_number(Index *ix, MDB_txn *txn, const uint8_t pack[CODEC_ID_LEN], int first,
+                       uint32_t *out_no)
+{
+	MDB_val k = {CODEC_ID_LEN, (void *)(uintptr_t)pack}, v;
+	uint8_t key[PACK_NO_LEN];
+	MDB_cursor *cur;
+	uint32_t no = 0;
+	int rc;
+
+	rc = mdb_get(txn, ix->packs, &k, &v);
+	if (rc == 0 && v.mv_size == PACK_VAL_LEN) {
+		*out_no = format_get_le32((const uint8_t *)v.mv_data + PACK_VAL_LEN - PACK_NO_LEN);
+		return 0;
+	}
+	if (rc && rc != MDB_NOTFOUND)
+		return rc;
+	if (!first)
+		return MDB_NOTFOUND;
+	rc = mdb_cursor_open(txn, ix->packids, &cur);
+	if (rc)
+		return rc;
+	rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+	if (rc == 0 && k.mv_size == PACK_NO_LEN) {
+		const uint8_t *b = k.mv_data;
+		no = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+		/* 2^32 packs in one index: more than any repository holds
+		 * (64 PiB of 16 MiB data packs, FORMAT.md §9); a clear and
+		 * rebuild start again from 0. */
+		rc = no == UINT32_MAX ? ENOSPC : 0;
+		no++;
+	} else if (rc == 0) {
+		rc = MDB_CORRUPTED;
+	} else if (rc == MDB_NOTFOUND) {
+		rc = 0;
+	}
+	mdb_cursor_close(cur);
+	if (rc)
+		return rc;
+	pack_no_key(key, no);
+	k.mv_size = sizeof key;
+	k.mv_data = key;
+	v.mv_size = CODEC_ID_LEN;
+	v.mv_data = (void *)(uintptr_t)pack;
+	rc = mdb_put(txn, ix->packids, &k, &v, MDB_APPEND);
+	if (rc == 0)
+		*out_no = no;
+	return rc;
+}
+
 /* entries[from, to) of a pack's entries[0, n): a member entry's frame is
- * the nearest frame entry before it, perhaps in an earlier batch. */
+ * the nearest frame entry before it, perhaps in an earlier batch. The
+ * first batch (pack_val set) writes the pack's record, number and
+ * unindexed mark; a later one finds the number in the record and returns
+ * 1, adding nothing, when the record is gone (another process cleared
+ * the index or removed the pack since the first batch): an entry must
+ * never hold a number that is not its pack's (FORMAT.md §16). */
 static int add_batch(Index *ix, const uint8_t pack[CODEC_ID_LEN], const PackEntry *entries, size_t n,
                      size_t from, size_t to, const uint8_t *pack_val, int unindexed, StrataErr *err)
 {
-	uint8_t cv[MEMBER_VAL_LEN], key[BLOB_KEY_LEN];
+	uint8_t cv[MEMBER_VAL_LEN], key[BLOB_KEY_LEN], pv[PACK_VAL_LEN];
 	const PackEntry *frame = NULL;
 	int members = 0;
+	uint32_t no;
 	MDB_val k, v;
 	MDB_txn *txn;
 	int rc;
@@ -389,11 +504,20 @@ static int add_batch(Index *ix, const uint8_t pack[CODEC_ID_LEN], const PackEntr
 	rc = mdb_txn_begin(ix->env, NULL, 0, &txn);
 	if (rc)
 		return lmdb_err(err, ix, "begin", rc);
+	rc = pack_number(ix, txn, pack, pack_val != NULL, &no);
+	if (rc == MDB_NOTFOUND) {
+		mdb_txn_abort(txn);
+		return 1;
+	}
+	if (rc)
+		goto fail;
 	if (pack_val) {
+		memcpy(pv, pack_val, PACK_VAL_LEN - PACK_NO_LEN);
+		format_put_le32(pv + PACK_VAL_LEN - PACK_NO_LEN, no);
 		k.mv_size = CODEC_ID_LEN;
 		k.mv_data = (void *)(uintptr_t)pack;
 		v.mv_size = PACK_VAL_LEN;
-		v.mv_data = (void *)(uintptr_t)pack_val;
+		v.mv_data = pv;
 		rc = mdb_put(txn, ix->packs, &k, &v, 0);
 		if (rc)
 			goto fail;
@@ -409,11 +533,11 @@ static int add_batch(Index *ix, const uint8_t pack[CODEC_ID_LEN], const PackEntr
 			frame = &entries[i];
 	for (size_t i = from; i < to; i++) {
 		const PackEntry *e = &entries[i];
-		memcpy(cv, pack, CODEC_ID_LEN);
-		cv[32] = e->type;
-		format_put_le32(cv + 33, e->offset);
-		format_put_le32(cv + 37, e->length);
-		format_put_le32(cv + 41, e->raw_len);
+		format_put_le32(cv, no);
+		cv[CV_TYPE] = e->type;
+		format_put_le32(cv + CV_OFFSET, e->offset);
+		format_put_le32(cv + CV_LENGTH, e->length);
+		format_put_le32(cv + CV_RAW, e->raw_len);
 		v.mv_size = CHUNK_VAL_LEN;
 		if (e->type == FORMAT_BLOB_FRAME) {
 			frame = e;   /* no entry of its own: it holds no ID (§9a) */
@@ -426,11 +550,11 @@ static int add_batch(Index *ix, const uint8_t pack[CODEC_ID_LEN], const PackEntr
 				rc = EINVAL;
 				goto fail;
 			}
-			format_put_le32(cv + 33, frame->offset);
-			format_put_le32(cv + 37, frame->length);
-			format_put_le32(cv + 45, frame->raw_len);
-			format_put_le32(cv + 49, e->offset);
-			cv[53] = frame_m(frame, entries + n);
+			format_put_le32(cv + CV_OFFSET, frame->offset);
+			format_put_le32(cv + CV_LENGTH, frame->length);
+			format_put_le32(cv + CV_FRAME_RAW, frame->raw_len);
+			format_put_le32(cv + CV_MEMBER_OFF, e->offset);
+			cv[CV_MEMBERS] = frame_m(frame, entries + n);
 			v.mv_size = MEMBER_VAL_LEN;
 			members = 1;
 		}
@@ -463,7 +587,7 @@ fail:
 int index_add_pack(Index *ix, const uint8_t pack[CODEC_ID_LEN], uint8_t kind, uint64_t size,
                    const PackEntry *entries, size_t n, int unindexed, StrataErr *err)
 {
-	uint8_t pv[PACK_VAL_LEN];
+	uint8_t pv[PACK_VAL_LEN] = {0};   /* add_batch fills in the number */
 	size_t done = 0;
 	int rc;
 
@@ -471,15 +595,18 @@ int index_add_pack(Index *ix, const uint8_t pack[CODEC_ID_LEN], uint8_t kind, ui
 	format_put_le32(pv + 1, (uint32_t)n);
 	format_put_le64(pv + 5, size);
 	/* The pack first: an unindexed pack is marked before any of its IDs
-	 * can be found, and an entry points at a pack the index lacks only
-	 * when another process cleared the index between two batches
-	 * (FORMAT.md section 16: the covering index file is ingested again). */
+	 * can be found. When another process clears the index (or removes
+	 * the pack) between two batches, the rest is not added: the pack has
+	 * no record, so the covering index file is not noted as ingested and
+	 * the next sync ingests it again (FORMAT.md section 16). */
 	do {
 		size_t m = n - done < INDEX_ADD_BATCH ? n - done : INDEX_ADD_BATCH;
 
 		rc = add_batch(ix, pack, entries, n, done, done + m, done == 0 ? pv : NULL, unindexed, err);
-		if (rc)
+		if (rc < 0)
 			return rc;
+		if (rc > 0)
+			break;
 		done += m;
 	} while (done < n);
 	release_pages(ix);
@@ -625,29 +752,45 @@ int index_pack_info(Index *ix, const uint8_t pack[CODEC_ID_LEN], IndexPackInfo *
 int index_remove_pack(Index *ix, const uint8_t pack[CODEC_ID_LEN], StrataErr *err)
 {
 	MDB_val pk = {CODEC_ID_LEN, (void *)(uintptr_t)pack}, k, v;
+	uint8_t nokey[PACK_NO_LEN];
 	MDB_cursor *cur = NULL;
 	MDB_txn *txn;
+	uint32_t no;
 	int rc;
 
 	rc = mdb_txn_begin(ix->env, NULL, 0, &txn);
 	if (rc)
 		return lmdb_err(err, ix, "begin", rc);
-	rc = mdb_cursor_open(txn, ix->chunks, &cur);
-	if (rc)
+	/* No record, no number: then no entry names the pack (an entry, its
+	 * pack's record and number go away together). */
+	rc = mdb_get(txn, ix->packs, &pk, &v);
+	if (rc && rc != MDB_NOTFOUND)
 		goto fail;
-	/* A full scan: pack removal happens in prune and repair only. */
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if (chunk_val_ok(v.mv_size) && memcmp(v.mv_data, pack, CODEC_ID_LEN) == 0) {
-			rc = mdb_cursor_del(cur, 0);
-			if (rc)
-				goto fail;
+	if (rc == 0 && v.mv_size == PACK_VAL_LEN) {
+		no = format_get_le32((const uint8_t *)v.mv_data + PACK_VAL_LEN - PACK_NO_LEN);
+		rc = mdb_cursor_open(txn, ix->chunks, &cur);
+		if (rc)
+			goto fail;
+		/* A full scan: pack removal happens in prune and repair only. */
+		for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+		     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+			if (chunk_val_ok(v.mv_size) && format_get_le32(v.mv_data) == no) {
+				rc = mdb_cursor_del(cur, 0);
+				if (rc)
+					goto fail;
+			}
 		}
+		if (rc != MDB_NOTFOUND)
+			goto fail;
+		mdb_cursor_close(cur);
+		cur = NULL;
+		pack_no_key(nokey, no);
+		k.mv_size = sizeof nokey;
+		k.mv_data = nokey;
+		rc = mdb_del(txn, ix->packids, &k, NULL);
+		if (rc && rc != MDB_NOTFOUND)
+			goto fail;
 	}
-	if (rc != MDB_NOTFOUND)
-		goto fail;
-	mdb_cursor_close(cur);
-	cur = NULL;
 	rc = mdb_del(txn, ix->packs, &pk, NULL);
 	if (rc && rc != MDB_NOTFOUND)
 		goto fail;
@@ -669,8 +812,9 @@ fail:
 }
 
 /* Visit every well-sized entry of a table in key order inside one read
- * transaction; visit returning non-zero stops the walk and is returned. */
-typedef int (*TableVisitFn)(const MDB_val *k, const MDB_val *v, void *ctx);
+ * transaction (txn, for reads of other tables); visit returning non-zero
+ * stops the walk and is returned. */
+typedef int (*TableVisitFn)(Index *ix, MDB_txn *txn, const MDB_val *k, const MDB_val *v, void *ctx);
 
 static int walk_table(Index *ix, MDB_dbi dbi, size_t key_len, int (*val_ok)(size_t), TableVisitFn visit,
                       void *ctx, StrataErr *err)
@@ -689,7 +833,7 @@ static int walk_table(Index *ix, MDB_dbi dbi, size_t key_len, int (*val_ok)(size
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && !stop;
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
 		if (k.mv_size == key_len && val_ok(v.mv_size))
-			stop = visit(&k, &v, ctx);
+			stop = visit(ix, txn, &k, &v, ctx);
 	if (rc == MDB_NOTFOUND || stop)
 		rc = 0;
 out:
@@ -708,7 +852,7 @@ static int pack_val_ok(size_t len)
 	return len == PACK_VAL_LEN;
 }
 
-static int visit_pack(const MDB_val *k, const MDB_val *v, void *ctx)
+static int visit_pack(Index *ix, MDB_txn *txn, const MDB_val *k, const MDB_val *v, void *ctx)
 {
 	struct pack_visit *pv = ctx;
 	IndexPackInfo info;
@@ -724,22 +868,34 @@ int index_foreach_pack(Index *ix, IndexPackFn fn, void *ctx, StrataErr *err)
 	return walk_table(ix, ix->packs, CODEC_ID_LEN, pack_val_ok, visit_pack, &pv, err);
 }
 
-struct chunk_visit { IndexChunkFn fn; void *ctx; };
+struct chunk_visit { IndexChunkFn fn; void *ctx; int rc; };
 
-static int visit_chunk(const MDB_val *k, const MDB_val *v, void *ctx)
+/* An entry whose number has no pack (damage) is skipped, like a value of
+ * the wrong length; an LMDB error stops the walk. */
+static int visit_chunk(Index *ix, MDB_txn *txn, const MDB_val *k, const MDB_val *v, void *ctx)
 {
 	struct chunk_visit *cv = ctx;
 	IndexEntry e;
+	int rc;
 
-	decode_chunk(v->mv_data, v->mv_size, &e);
+	rc = decode_chunk(ix, txn, v->mv_data, v->mv_size, &e);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc) {
+		cv->rc = rc;
+		return 1;
+	}
 	return cv->fn(k->mv_data, &e, cv->ctx);
 }
 
 int index_foreach_chunk(Index *ix, IndexChunkFn fn, void *ctx, StrataErr *err)
 {
-	struct chunk_visit cv = {fn, ctx};
+	struct chunk_visit cv = {fn, ctx, 0};
+	int rc = walk_table(ix, ix->chunks, BLOB_KEY_LEN, chunk_val_ok, visit_chunk, &cv, err);
 
-	return walk_table(ix, ix->chunks, BLOB_KEY_LEN, chunk_val_ok, visit_chunk, &cv, err);
+	if (cv.rc)
+		return lmdb_err(err, ix, "read", cv.rc);
+	return rc;
 }
 
 int index_has_frames(Index *ix)
@@ -772,6 +928,7 @@ int index_clear(Index *ix, StrataErr *err)
 	if (rc)
 		return lmdb_err(err, ix, "begin", rc);
 	if ((rc = mdb_drop(txn, ix->chunks, 0)) || (rc = mdb_drop(txn, ix->packs, 0)) ||
+	    (rc = mdb_drop(txn, ix->packids, 0)) ||
 	    (rc = mdb_drop(txn, ix->indexfiles, 0)) || (rc = mdb_drop(txn, ix->unindexed, 0)) ||
 	    (rc = drop_frames_mark(ix, txn)) || (rc = new_epoch(ix, txn))) {
 		mdb_txn_abort(txn);

@@ -2,9 +2,11 @@
  * is stored.
  *
  * Owns: the LMDB environment in the repository's cache directory
- * (FORMAT.md "Local cache"): chunk entries, the packs they live in, which
- * stored index files have been ingested, and packs this machine wrote whose
- * index file is not yet durable. The only module that includes <lmdb.h>.
+ * (FORMAT.md "Local cache"): chunk entries, the packs they live in (an
+ * entry names its pack by a 4-byte number local to this index, mapped to
+ * the pack's ID in the same environment), which stored index files have
+ * been ingested, and packs this machine wrote whose index file is not yet
+ * durable. The only module that includes <lmdb.h>.
  *
  * The index is a cache: everything in it can be rebuilt from the stored
  * index files (and those from pack trailers). Memory is bounded by LMDB's
@@ -32,7 +34,10 @@ typedef struct Index Index;
  * (frame_raw != 0) type is BLOB_DATA, offset and length are the frame's
  * in the pack, raw_len the chunk's RAW_LENGTH, and member_off where the
  * chunk starts in the frame's plaintext of frame_raw bytes, frame_members
- * the frame's M. A blob has frame_raw, member_off and frame_members 0. */
+ * the frame's M. A blob has frame_raw, member_off and frame_members 0.
+ * pack is the pack's full ID: the index stores a pack number and resolves
+ * it in the lookup's own read transaction, so a concurrent removal or
+ * rebuild never pairs an entry with another pack's ID. */
 typedef struct IndexEntry {
 	uint8_t  pack[CODEC_ID_LEN];
 	uint8_t  type;
@@ -56,16 +61,22 @@ int index_open(const char *dir, Index **out, StrataErr *err);
 void index_close(Index *ix);
 
 /* index_open_cache — index_open of the index directory under a
- * repository's cache directory: "index2" (FORMAT.md "Local cache"). The
- * directory "index" beside it, which held the layout keyed by chunk ID
- * alone (strata before 2026-12-07), is deleted: its entries cannot tell a
- * data blob from a tree blob of the same ID, and its own directory keeps
- * an older strata that shares the cache from reading the new layout. A
- * new, empty index is filled from the stored index files by the caller's
+ * repository's cache directory: "index3" (FORMAT.md "Local cache"). The
+ * directories of earlier layouts beside it are deleted, each a directory
+ * of its own so that an older strata sharing the cache (a downgrade, two
+ * versions on one host) rebuilds its own index instead of misreading
+ * this one:
+ *   "index"  (before 2026-12-07) keyed by chunk ID alone: its entries
+ *            cannot tell a data blob from a tree blob of the same ID;
+ *   "index2" (until 2026-12-08) values naming the pack by its 32-byte ID,
+ *            where "index3" holds a 4-byte pack number (issue 34).
+ * A new, empty index is filled from the stored index files by the caller's
  * sync, and its new epoch drops the files cache, so the next backup reads
- * every file again and stores what the old layout had deduplicated away. */
-#define INDEX_CACHE_SUBDIR "index2"
-#define INDEX_CACHE_SUBDIR_OLD "index"
+ * every file again (after the "index" upgrade, that also stores what the
+ * old layout had deduplicated away). */
+#define INDEX_CACHE_SUBDIR "index3"
+#define INDEX_CACHE_SUBDIR_V1 "index"
+#define INDEX_CACHE_SUBDIR_V2 "index2"
 int index_open_cache(const char *cache_dir, Index **out, StrataErr *err);
 
 /* index_set_lean — hold half as many of the map's pages between releases
@@ -91,12 +102,17 @@ int index_lookup_any(Index *ix, const uint8_t id[CODEC_ID_LEN], IndexEntry *out)
  * each member entry becomes a data blob's entry naming its frame, which
  * is the nearest frame entry before it in entries[]); unindexed=1
  * also notes that no stored index file covers it yet. An ID already
- * present with the same type keeps its first location. The pack (and its unindexed mark)
- * commit with the first INDEX_ADD_BATCH entries, the rest in further
- * transactions of that many: an interrupted call leaves a pack whose
- * entries are partly indexed, which only costs deduplication until the
- * index file that covers it is ingested again or, for an unindexed pack,
- * until indexfile_sync re-adds them from the pack's trailer. */
+ * present with the same type keeps its first location. The pack (its
+ * number, taken in that transaction, or kept when the pack is already
+ * present, and its unindexed mark) commits with the first INDEX_ADD_BATCH
+ * entries, the rest in further transactions of that many: an interrupted
+ * call leaves a pack whose entries are partly indexed, which only costs
+ * deduplication until the index file that covers it is ingested again or,
+ * for an unindexed pack, until indexfile_sync re-adds them from the pack's
+ * trailer. When another process clears the index or removes the pack
+ * between two batches, the remaining batches are dropped (returns 0): the
+ * pack has no record then, so index_note_indexfile notes nothing and the
+ * next sync ingests the covering file again. */
 #define INDEX_ADD_BATCH 256u
 int index_add_pack(Index *ix, const uint8_t pack[CODEC_ID_LEN], uint8_t kind, uint64_t size,
                    const PackEntry *entries, size_t n, int unindexed, StrataErr *err);
@@ -119,7 +135,9 @@ int index_list_unindexed(Index *ix, uint8_t (**out)[CODEC_ID_LEN], size_t *out_n
 /* index_pack_info — 0 and *out, or STRATA_ENOTFOUND. */
 int index_pack_info(Index *ix, const uint8_t pack[CODEC_ID_LEN], IndexPackInfo *out);
 
-/* index_remove_pack — drop a pack and the entries that point into it. */
+/* index_remove_pack — drop a pack, the entries that point into it and
+ * its number, in one transaction (the number may be given to a later
+ * pack). */
 int index_remove_pack(Index *ix, const uint8_t pack[CODEC_ID_LEN], StrataErr *err);
 
 /* index_foreach_pack — call fn for every pack; non-zero stops. */

@@ -207,7 +207,7 @@ if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
 			runblock site-lost "$T/site-lost.sh" AWS_ACCESS_KEY_ID= AWS_SECRET_ACCESS_KEY=
 			same "runbook site-lost: the data directory from S3 alone" "$T/expect4" "$NODE"
 			if [ "$(cat "$T/exports/state.json" 2>/dev/null)" = '{"treasury": 1000}' ]; then pass "runbook site-lost: the latest export"; else fail "runbook site-lost: the latest export" "$(ls -R "$T/exports" 2>&1 | head -c 300)"; fi
-			if [ -n "$(find "$T/empty-cache" -type f -path '*/index2/data.mdb' 2>/dev/null)" ]; then pass "runbook site-lost: the cache was rebuilt from the bucket"; else fail "runbook site-lost: cache" "no index under $T/empty-cache"; fi
+			if [ -n "$(find "$T/empty-cache" -type f -path '*/index3/data.mdb' 2>/dev/null)" ]; then pass "runbook site-lost: the cache was rebuilt from the bucket"; else fail "runbook site-lost: cache" "no index under $T/empty-cache"; fi
 		fi
 		s3_stop
 	fi

@@ -121,7 +121,7 @@ rm -rf "$STRATA_CACHE_DIR"
 expect s3repo_empty_cache_snapshots "$STRATA" -r "$L" snapshots
 expect s3repo_empty_cache_restore "$STRATA" -r "$L" restore latest --target "$T/r2"
 restored s3repo_empty_cache_bit_exact "$T/r2"
-if [ -n "$(find "$STRATA_CACHE_DIR" -type f -path '*/index2/data.mdb' 2>/dev/null)" ] &&
+if [ -n "$(find "$STRATA_CACHE_DIR" -type f -path '*/index3/data.mdb' 2>/dev/null)" ] &&
    [ -z "$(find "$STRATA_CACHE_DIR" -type f -name '*.tmp*' 2>/dev/null)" ]; then
 	pass s3repo_cache_rebuilt
 else

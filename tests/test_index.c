@@ -1,8 +1,10 @@
 /* test_index.c — unit tests for the LMDB chunk index (store/index.c) in a
  * temporary directory: adding packs, lookups by (type, ID) — a data and a
  * tree blob of one ID are two blobs —, first location wins, the
- * index-file and unindexed sets, pack removal, iteration, clearing, the
- * epoch, persistence across reopen, and recovery from a damaged file.
+ * index-file and unindexed sets, pack removal, pack numbers (each entry
+ * resolves to its own pack's ID; removal drops the mapping), iteration,
+ * clearing, the epoch, persistence across reopen, the move from earlier
+ * cache directories, and recovery from a damaged file.
  */
 #include "store/index.h"
 #include "tests/check.h"
@@ -227,46 +229,51 @@ static void test_type_and_id(void)
 	index_set_free(set);
 }
 
-/* index_open_cache: the layout keyed by ID alone lived in "index"; it is
- * deleted and the typed one opened in "index2", empty (filled from the
- * stored index files by the sync), with an epoch of its own so that the
- * files cache is dropped. */
+/* index_open_cache: earlier layouts lived in "index" (keyed by ID alone)
+ * and "index2" (values naming the pack by its ID); each is deleted and
+ * the current one opened in "index3", empty (filled from the stored index
+ * files by the sync), with an epoch of its own so that the files cache is
+ * dropped. */
 static void test_open_cache_drops_old_layout(void)
 {
-	char cache[256], old[300], path[320];
-	StrataErr err = {0};
-	Index *ix = NULL;
-	PackEntry *e = entries(3, 0x71, BLOB_DATA);
-	uint8_t p[CODEC_ID_LEN];
-	uint64_t old_epoch;
+	static const char *const olds[] = {INDEX_CACHE_SUBDIR_V1, INDEX_CACHE_SUBDIR_V2};
 
-	REQUIRE(e);
-	snprintf(cache, sizeof cache, "%s/cache%d", tmp_dir, ++dir_seq);
-	REQUIRE(mkdir(cache, 0700) == 0);
-	snprintf(old, sizeof old, "%s/%s", cache, INDEX_CACHE_SUBDIR_OLD);
-	REQUIRE(index_open(old, &ix, &err) == 0);
-	memset(p, 0x72, sizeof p);
-	REQUIRE(index_add_pack(ix, p, 0, 10, e, 3, 0, &err) == 0);
-	old_epoch = index_epoch(ix);
-	index_close(ix);
-	ix = NULL;
-	REQUIRE(index_open_cache(cache, &ix, &err) == 0);
-	CHECK_EQ_INT(index_count(ix), 0);
-	CHECK(index_epoch(ix) != old_epoch);
-	snprintf(path, sizeof path, "%s/data.mdb", old);
-	CHECK(access(path, F_OK) != 0);
-	CHECK(access(old, F_OK) != 0);
-	snprintf(path, sizeof path, "%s/%s/data.mdb", cache, INDEX_CACHE_SUBDIR);
-	CHECK(access(path, F_OK) == 0);
-	REQUIRE(index_add_pack(ix, p, 0, 10, e, 3, 0, &err) == 0);
-	index_close(ix);
-	ix = NULL;
-	/* Reopened: the typed layout stays. */
-	REQUIRE(index_open_cache(cache, &ix, &err) == 0);
-	CHECK_EQ_INT(index_count(ix), 3);
-	CHECK_EQ_INT(index_lookup(ix, BLOB_DATA, e[2].id, NULL), 0);
-	index_close(ix);
-	free(e);
+	for (size_t o = 0; o < sizeof olds / sizeof olds[0]; o++) {
+		char cache[256], old[300], path[320];
+		StrataErr err = {0};
+		Index *ix = NULL;
+		PackEntry *e = entries(3, 0x71, BLOB_DATA);
+		uint8_t p[CODEC_ID_LEN];
+		uint64_t old_epoch;
+
+		REQUIRE(e);
+		snprintf(cache, sizeof cache, "%s/cache%d", tmp_dir, ++dir_seq);
+		REQUIRE(mkdir(cache, 0700) == 0);
+		snprintf(old, sizeof old, "%s/%s", cache, olds[o]);
+		REQUIRE(index_open(old, &ix, &err) == 0);
+		memset(p, 0x72, sizeof p);
+		REQUIRE(index_add_pack(ix, p, 0, 10, e, 3, 0, &err) == 0);
+		old_epoch = index_epoch(ix);
+		index_close(ix);
+		ix = NULL;
+		REQUIRE(index_open_cache(cache, &ix, &err) == 0);
+		CHECK_EQ_INT(index_count(ix), 0);
+		CHECK(index_epoch(ix) != old_epoch);
+		snprintf(path, sizeof path, "%s/data.mdb", old);
+		CHECK(access(path, F_OK) != 0);
+		CHECK(access(old, F_OK) != 0);
+		snprintf(path, sizeof path, "%s/%s/data.mdb", cache, INDEX_CACHE_SUBDIR);
+		CHECK(access(path, F_OK) == 0);
+		REQUIRE(index_add_pack(ix, p, 0, 10, e, 3, 0, &err) == 0);
+		index_close(ix);
+		ix = NULL;
+		/* Reopened: the current layout stays. */
+		REQUIRE(index_open_cache(cache, &ix, &err) == 0);
+		CHECK_EQ_INT(index_count(ix), 3);
+		CHECK_EQ_INT(index_lookup(ix, BLOB_DATA, e[2].id, NULL), 0);
+		index_close(ix);
+		free(e);
+	}
 }
 
 static int has_id(uint8_t (*ids)[CODEC_ID_LEN], size_t n, const uint8_t id[CODEC_ID_LEN])
@@ -511,6 +518,181 @@ static size_t last_txnid(const char *dir)
 	return id;
 }
 
+/* Entries of table name in dir's environment (the index closed), or -1;
+ * with val_len, also each value's length must be val_len or val_len2,
+ * else -2 (FORMAT.md section 16). */
+static long table_entries(const char *dir, const char *name, size_t val_len, size_t val_len2)
+{
+	MDB_env *env = NULL;
+	MDB_txn *txn = NULL;
+	MDB_cursor *cur = NULL;
+	MDB_dbi dbi;
+	MDB_val k, v;
+	long n = -1;
+	int rc;
+
+	if (mdb_env_create(&env) || mdb_env_set_maxdbs(env, 8) || mdb_env_open(env, dir, MDB_RDONLY, 0600) ||
+	    mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) || mdb_dbi_open(txn, name, 0, &dbi) ||
+	    mdb_cursor_open(txn, dbi, &cur))
+		goto out;
+	n = 0;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (val_len && v.mv_size != val_len && v.mv_size != val_len2) {
+			n = -2;
+			break;
+		}
+		n++;
+	}
+out:
+	if (cur)
+		mdb_cursor_close(cur);
+	if (txn)
+		mdb_txn_abort(txn);
+	mdb_env_close(env);
+	return n;
+}
+
+enum { MANY_PACKS = 300, PER_PACK = 7 };
+
+static void many_pack_id(uint8_t p[CODEC_ID_LEN], uint32_t i)
+{
+	memset(p, 0xc3, CODEC_ID_LEN);
+	p[5] = (uint8_t)i;
+	p[6] = (uint8_t)(i >> 8);
+}
+
+/* Entries of pack i: IDs unique to it, interleaved with every other
+ * pack's in key order. */
+static void many_entries(PackEntry e[PER_PACK], uint32_t i)
+{
+	memset(e, 0, PER_PACK * sizeof *e);
+	for (uint32_t j = 0; j < PER_PACK; j++) {
+		e[j].type = j == PER_PACK - 1 ? BLOB_TREE : BLOB_DATA;
+		memset(e[j].id, 0x4d, CODEC_ID_LEN);
+		e[j].id[0] = (uint8_t)j;
+		e[j].id[1] = (uint8_t)i;
+		e[j].id[2] = (uint8_t)(i >> 8);
+		e[j].offset = 10 * j + i;
+		e[j].length = 10;
+		e[j].raw_len = 20 + i;
+	}
+}
+
+/* How many of pack i's entries are found where they were put, and how
+ * many are found at all. */
+static void many_check(Index *ix, uint32_t i, int *right, int *found)
+{
+	PackEntry e[PER_PACK];
+	uint8_t p[CODEC_ID_LEN];
+	IndexEntry got;
+
+	many_entries(e, i);
+	many_pack_id(p, i);
+	for (uint32_t j = 0; j < PER_PACK; j++) {
+		if (index_lookup(ix, e[j].type, e[j].id, &got) != 0)
+			continue;
+		(*found)++;
+		*right += memcmp(got.pack, p, CODEC_ID_LEN) == 0 && got.type == e[j].type &&
+		          got.offset == e[j].offset && got.raw_len == e[j].raw_len;
+	}
+}
+
+struct pack_check { int wrong, seen; };
+
+static int check_chunk_pack(const uint8_t id[CODEC_ID_LEN], const IndexEntry *e, void *ctx)
+{
+	struct pack_check *pc = ctx;
+	uint8_t p[CODEC_ID_LEN];
+
+	many_pack_id(p, (uint32_t)id[1] | (uint32_t)id[2] << 8);
+	pc->seen++;
+	pc->wrong += memcmp(e->pack, p, CODEC_ID_LEN) != 0;
+	return 0;
+}
+
+/* A chunk entry names its pack by a 4-byte number (FORMAT.md section 16):
+ * entries of many packs resolve to their own pack's ID, after a reopen
+ * too; removing a pack drops its entries and its number's mapping; a
+ * number freed by removing the last pack is taken again by the next pack
+ * without making any surviving entry point elsewhere. */
+static void test_pack_numbers(void)
+{
+	char dir[256];
+	PackEntry e[PER_PACK];
+	uint8_t p[CODEC_ID_LEN];
+	StrataErr err = {0};
+	struct pack_check pc = {0, 0};
+	Index *ix = open_new(dir, sizeof dir);
+	int right = 0, found = 0;
+
+	REQUIRE(ix);
+	for (uint32_t i = 0; i < MANY_PACKS; i++) {
+		many_entries(e, i);
+		many_pack_id(p, i);
+		REQUIRE(index_add_pack(ix, p, 0, 1000 + i, e, PER_PACK, 0, &err) == 0);
+	}
+	/* Added again (an index file and a trailer listing one pack): keeps
+	 * its number, adds no mapping. */
+	many_entries(e, 5);
+	many_pack_id(p, 5);
+	REQUIRE(index_add_pack(ix, p, 0, 1005, e, PER_PACK, 0, &err) == 0);
+	index_close(ix);
+	ix = NULL;
+	CHECK_EQ_INT(table_entries(dir, "packids", CODEC_ID_LEN, CODEC_ID_LEN), MANY_PACKS);
+	CHECK_EQ_INT(table_entries(dir, "packs", 1 + 4 + 8 + 4, 1 + 4 + 8 + 4), MANY_PACKS);
+	CHECK_EQ_INT(table_entries(dir, "chunks", 4 + 1 + 12, 4 + 1 + 12), MANY_PACKS * PER_PACK);
+	REQUIRE(index_open(dir, &ix, &err) == 0);
+	for (uint32_t i = 0; i < MANY_PACKS; i++)
+		many_check(ix, i, &right, &found);
+	CHECK_EQ_INT(found, MANY_PACKS * PER_PACK);
+	CHECK_EQ_INT(right, MANY_PACKS * PER_PACK);
+	REQUIRE(index_foreach_chunk(ix, check_chunk_pack, &pc, &err) == 0);
+	CHECK_EQ_INT(pc.seen, MANY_PACKS * PER_PACK);
+	CHECK_EQ_INT(pc.wrong, 0);
+
+	/* Remove a pack in the middle and the last one (the highest number). */
+	many_pack_id(p, 100);
+	REQUIRE(index_remove_pack(ix, p, &err) == 0);
+	many_pack_id(p, MANY_PACKS - 1);
+	REQUIRE(index_remove_pack(ix, p, &err) == 0);
+	CHECK_EQ_INT(index_count(ix), (MANY_PACKS - 2) * PER_PACK);
+	right = found = 0;
+	many_check(ix, 100, &right, &found);
+	many_check(ix, MANY_PACKS - 1, &right, &found);
+	CHECK_EQ_INT(found, 0);
+	index_close(ix);
+	ix = NULL;
+	CHECK_EQ_INT(table_entries(dir, "packids", 0, 0), MANY_PACKS - 2);
+	CHECK_EQ_INT(table_entries(dir, "packs", 0, 0), MANY_PACKS - 2);
+
+	/* A new pack (number MANY_PACKS - 1 again): the rest still resolve. */
+	REQUIRE(index_open(dir, &ix, &err) == 0);
+	many_entries(e, MANY_PACKS);
+	many_pack_id(p, MANY_PACKS);
+	REQUIRE(index_add_pack(ix, p, 0, 1, e, PER_PACK, 0, &err) == 0);
+	right = found = 0;
+	for (uint32_t i = 0; i <= MANY_PACKS; i++)
+		if (i != 100 && i != MANY_PACKS - 1)
+			many_check(ix, i, &right, &found);
+	CHECK_EQ_INT(found, (MANY_PACKS - 1) * PER_PACK);
+	CHECK_EQ_INT(right, (MANY_PACKS - 1) * PER_PACK);
+	pc.seen = pc.wrong = 0;
+	REQUIRE(index_foreach_chunk(ix, check_chunk_pack, &pc, &err) == 0);
+	CHECK_EQ_INT(pc.seen, (MANY_PACKS - 1) * PER_PACK);
+	CHECK_EQ_INT(pc.wrong, 0);
+
+	/* A clear drops every mapping; numbering starts again. */
+	REQUIRE(index_clear(ix, &err) == 0);
+	many_entries(e, 7);
+	many_pack_id(p, 7);
+	REQUIRE(index_add_pack(ix, p, 0, 1, e, PER_PACK, 0, &err) == 0);
+	right = found = 0;
+	many_check(ix, 7, &right, &found);
+	CHECK_EQ_INT(right, PER_PACK);
+	index_close(ix);
+	CHECK_EQ_INT(table_entries(dir, "packids", 0, 0), 1);
+}
+
 /* A pack of more than INDEX_ADD_BATCH entries commits in batches (LMDB
  * keeps every page a transaction dirtied, so the largest transaction sets
  * the memory), the pack and its unindexed mark with the first; all its
@@ -626,8 +808,10 @@ static void test_frame_members(void)
 	REQUIRE(index_foreach_chunk(ix, count_members, seen, &err) == 0);
 	CHECK_EQ_INT(seen[0], NB + 3);
 	CHECK_EQ_INT(seen[1], 3);
-	/* Persisted: a reopen reads the same member entry. */
+	/* Persisted: a reopen reads the same member entry. A blob's value is
+	 * 17 bytes, a member's 26 (FORMAT.md section 16). */
 	index_close(ix);
+	CHECK_EQ_INT(table_entries(dir, "chunks", 4 + 1 + 12, 4 + 1 + 12 + 9), NB + 3);
 	REQUIRE(index_open(dir, &ix, &err) == 0);
 	REQUIRE(index_lookup(ix, BLOB_DATA, e[NB + 3].id, &got) == 0);
 	CHECK_EQ_INT(got.member_off, e[NB + 3].offset);
@@ -710,6 +894,7 @@ int main(void)
 	RUN(test_foreach);
 	RUN(test_clear_and_epoch);
 	RUN(test_persists_across_reopen);
+	RUN(test_pack_numbers);
 	RUN(test_large_pack_in_batches);
 	RUN(test_frame_members);
 	RUN(test_damaged_file_recreated);
