@@ -108,4 +108,17 @@ static inline uint64_t format_get_le64(const uint8_t *p)
 	return (uint64_t)format_get_le32(p) | (uint64_t)format_get_le32(p + 4) << 32;
 }
 
+/* ---- big-endian, where byte order must be numeric order: the local
+ * index's pack-number keys (FORMAT.md §16), check's subset of packs ---- */
+
+static inline void format_put_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
+}
+
+static inline uint32_t format_get_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
 #endif

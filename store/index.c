@@ -297,10 +297,7 @@ static int chunk_val_ok(size_t len)
  * allocated in increasing order append, filling the table's pages). */
 static void pack_no_key(uint8_t key[PACK_NO_LEN], uint32_t no)
 {
-	key[0] = (uint8_t)(no >> 24);
-	key[1] = (uint8_t)(no >> 16);
-	key[2] = (uint8_t)(no >> 8);
-	key[3] = (uint8_t)no;
+	format_put_be32(key, no);
 }
 
 /* The ID of pack number no, read in txn: 0, MDB_NOTFOUND (no such number,
@@ -457,8 +454,7 @@ static int pack_number(Index *ix, MDB_txn *txn, const uint8_t pack[CODEC_ID_LEN]
 		return rc;
 	rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
 	if (rc == 0 && k.mv_size == PACK_NO_LEN) {
-		const uint8_t *b = k.mv_data;
-		no = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+		no = format_get_be32(k.mv_data);
 		/* 2^32 packs in one index: more than any repository holds
 		 * (64 PiB of 16 MiB data packs, FORMAT.md §9); a clear and
 		 * rebuild start again from 0. */
@@ -654,17 +650,23 @@ fail:
 	return lmdb_err(err, ix, "write", rc);
 }
 
-int index_has_indexfile(Index *ix, const uint8_t file_id[CODEC_ID_LEN])
+/* Does table dbi hold key[0, len)? 0 also when it cannot be read. */
+static int has_key(Index *ix, MDB_dbi dbi, const void *key, size_t len)
 {
-	MDB_val k = {CODEC_ID_LEN, (void *)(uintptr_t)file_id}, v;
+	MDB_val k = {len, (void *)(uintptr_t)key}, v;
 	MDB_txn *txn;
 	int rc;
 
 	if (mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &txn) != 0)
 		return 0;
-	rc = mdb_get(txn, ix->indexfiles, &k, &v);
+	rc = mdb_get(txn, dbi, &k, &v);
 	mdb_txn_abort(txn);
 	return rc == 0;
+}
+
+int index_has_indexfile(Index *ix, const uint8_t file_id[CODEC_ID_LEN])
+{
+	return has_key(ix, ix->indexfiles, file_id, CODEC_ID_LEN);
 }
 
 static int list_keys(Index *ix, MDB_dbi dbi, uint8_t (**out)[CODEC_ID_LEN], size_t *out_n,
@@ -900,15 +902,7 @@ int index_foreach_chunk(Index *ix, IndexChunkFn fn, void *ctx, StrataErr *err)
 
 int index_has_frames(Index *ix)
 {
-	MDB_val k = {sizeof FRAMES_KEY - 1, (void *)(uintptr_t)FRAMES_KEY}, v;
-	MDB_txn *txn;
-	int rc;
-
-	if (mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &txn) != 0)
-		return 0;
-	rc = mdb_get(txn, ix->meta, &k, &v);
-	mdb_txn_abort(txn);
-	return rc == 0;
+	return has_key(ix, ix->meta, FRAMES_KEY, sizeof FRAMES_KEY - 1);
 }
 
 static int drop_frames_mark(Index *ix, MDB_txn *txn)

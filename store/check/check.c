@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/format.h"
 #include "store/pack_read.h"
 #include "store/repo_internal.h"
 
@@ -79,9 +80,7 @@ int check_reason_of(int codec_rc)
 
 int check_subset_has(const uint8_t pack[STRATA_ID_LEN], uint32_t n, uint32_t t)
 {
-	uint32_t v = (uint32_t)pack[0] << 24 | (uint32_t)pack[1] << 16 | (uint32_t)pack[2] << 8 | pack[3];
-
-	return t == 0 || v % t == n - 1;
+	return t == 0 || format_get_be32(pack) % t == n - 1;
 }
 
 int check_subset_parse(const char *text, CheckOptions *opts, StrataErr *err)
